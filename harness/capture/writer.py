@@ -1,0 +1,123 @@
+"""Durable writes into ``capture.sqlite``: one transaction per agent batch.
+
+The recorder calls :meth:`CaptureWriter.write_batch` for each decoded batch; tests and
+fixture builders (``harness.testing``) use the same writer, so what they build is exactly
+what a capture would have written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.capture.rundir import CONNECTION_COLUMNS, SCHEMA, _connect
+from harness.protocol import JSON
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One row of ``events`` as the writer takes it (conn already resolved)."""
+
+    t: float
+    kind: str
+    hook: str
+    pid: int | None = None
+    tid: int | None = None
+    conn: str | None = None
+    direction: str | None = None
+    data: bytes | None = None
+    orig_len: int | None = None
+    truncated: bool = False
+    fields: Mapping[str, JSON] = field(default_factory=dict)
+
+
+class CaptureWriter:
+    """Appends to a run's ``capture.sqlite``. Context manager; close never raises."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = _connect(path)
+        self._db.executescript(SCHEMA)
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # teardown never throws
+            self._db.close()
+
+    def write_batch(
+        self,
+        pid: int,
+        seq: int,
+        rows: Iterable[EventRow],
+        connections: Iterable[Mapping[str, JSON]] = (),
+        received: float | None = None,
+    ) -> int:
+        """Write one batch atomically; returns the batch's row id."""
+        rows = list(rows)
+        nbytes = sum(len(r.data) for r in rows if r.data)
+        with self._db:
+            cur = self._db.execute(
+                "INSERT INTO batches(pid, seq, received, records, bytes) VALUES(?,?,?,?,?)",
+                (pid, seq, received if received is not None else time.time(), len(rows), nbytes),
+            )
+            batch_id = int(cur.lastrowid or 0)
+            for c in connections:
+                self._upsert_connection(c)
+            self._db.executemany(
+                "INSERT INTO events(batch, t, kind, pid, tid, conn, direction, hook, data,"
+                " orig_len, truncated, fields) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (batch_id, r.t, r.kind, r.pid, r.tid, r.conn, r.direction, r.hook, r.data,
+                     r.orig_len if r.orig_len is not None else (len(r.data) if r.data else None),
+                     int(r.truncated), json.dumps(dict(r.fields), separators=(",", ":")))
+                    for r in rows
+                ],
+            )
+        return batch_id
+
+    def _upsert_connection(self, c: Mapping[str, JSON]) -> None:
+        """Insert a connection or fill in facts learned later (never erase known ones)."""
+        values = {k: c.get(k) for k in CONNECTION_COLUMNS}
+        cols = ", ".join(CONNECTION_COLUMNS)
+        marks = ", ".join("?" * len(CONNECTION_COLUMNS))
+        updates = ", ".join(
+            f"{k}=COALESCE(excluded.{k}, connections.{k})" for k in CONNECTION_COLUMNS[1:]
+        )
+        self._db.execute(
+            f"INSERT INTO connections({cols}) VALUES({marks}) "
+            f"ON CONFLICT(conn) DO UPDATE SET {updates}",
+            tuple(values.values()),
+        )
+
+    def upsert_connections(self, conns: Iterable[Mapping[str, JSON]]) -> None:
+        with self._db:
+            for c in conns:
+                self._upsert_connection(c)
+
+    def protocol_error(self, error: str, message: str | None, data: bytes | None,
+                       pid: int | None = None, t: float | None = None) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO protocol_errors(t, pid, error, message, data) VALUES(?,?,?,?,?)",
+                (t if t is not None else time.time(), pid, error, message, data),
+            )
+
+    def marker(self, kind: str, name: str, detail: Mapping[str, JSON] | None = None,
+               t: float | None = None) -> None:
+        """A durable note in the timeline: phase start/end, step failure, agent detach."""
+        with self._db:
+            self._db.execute(
+                "INSERT INTO markers(t, kind, name, detail) VALUES(?,?,?,?)",
+                (t if t is not None else time.time(), kind, name,
+                 json.dumps(dict(detail or {}), separators=(",", ":"))),
+            )

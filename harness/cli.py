@@ -1,0 +1,98 @@
+"""The ``harness`` command line: parse, make one library call, map the exit code.
+
+Each subcommand lives in ``harness/commands/<name>.py`` with ``HELP``, ``DESCRIPTION``,
+``configure(parser)`` and ``run(args) -> int``; this module only lists them, imports the one
+asked for, and turns expected errors into one line on stderr and their exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from harness import __version__
+from harness.errors import ExitCode, HarnessError
+
+COMMANDS: dict[str, str] = {
+    "demo": "harness.commands.demo",
+    "run": "harness.commands.run",
+    "capture": "harness.commands.capture",
+    "analyze": "harness.commands.analyze",
+    "report": "harness.commands.report",
+    "scan": "harness.commands.scan",
+    "export": "harness.commands.export",
+    "doctor": "harness.commands.doctor",
+    "devices": "harness.commands.devices",
+    "provision": "harness.commands.provision",
+    "profile": "harness.commands.profile",
+}
+
+EPILOG = """\
+exit codes: 0 ok, 1 a claim failed, 2 bad input or usage, 3 inconclusive,
+            4 device or environment error
+
+Start with `harness demo` (the lab browser, the standard journeys and the Xiaomi 2020
+claims), then `harness doctor` to see what this machine can do.
+"""
+
+
+def _load(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(COMMANDS[name])
+    except ModuleNotFoundError as exc:
+        if exc.name == COMMANDS[name]:
+            return None  # not built yet in this checkout
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Audit what an app sends off the device, and check it against what the "
+        "vendor says it sends.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"egress-harness {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = _load(name)
+        if module is None:
+            continue
+        p = sub.add_parser(
+            name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.configure(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return int(ExitCode.BAD_INPUT)
+    try:
+        return int(args._module.run(args))
+    except HarnessError as exc:
+        print(f"harness {args.command}: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print(f"harness {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

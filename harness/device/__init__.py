@@ -1,0 +1,1 @@
+"""Devices the harness drives: the local host (lab, self-tests) and Android phones over adb."""

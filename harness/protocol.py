@@ -1,0 +1,369 @@
+"""THE message schema between the Frida agent (hooks/) and the harness.
+
+Everything the agent tells the harness is defined here, once. ``hooks/src/protocol.ts`` is
+generated from this module (``python -m harness.protocol > hooks/src/protocol.ts``; CI fails
+when the two drift), and the agent reports ``ABI_VERSION`` through ``rpc.exports.abiVersion``:
+the harness refuses an agent whose number differs.
+
+Wire shape. The agent calls ``send(message, data)`` only from ``emit.ts``. ``message`` is a
+JSON object tagged by ``type``; bodies never travel as base64 inside JSON, they are slices of
+the binary ``data`` argument, referenced as ``[offset, length]``.
+
+- ``{"type": "batch", "abi", "pid", "seq", "records": [...], "native": [off, len] | null}``:
+  facts. ``seq`` counts batches per agent (per process) from 0 without holes, so the harness
+  can tell a lost batch. ``records`` are JSON records (below); ``native`` is a slice of
+  ``data`` holding packed native records written by the CModule hot path (layout
+  ``NATIVE_HEADER``).
+- ``{"type": "error", ...}``: Frida's own error message for an uncaught exception in the
+  agent (``description``, ``stack``); recorded, never fatal.
+
+Python-side, :func:`decode_batch` turns one message + data into typed :class:`Record` values;
+anything that does not fit raises :class:`ProtocolViolation`, which the channel records as a
+protocol error (never lost, never a crash).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import TypeAlias
+
+ABI_VERSION = 1
+"""Bump on any change a running agent and harness must agree on."""
+
+JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
+
+
+class RecordKind(StrEnum):
+    """What a record states. Namespaced by layer where it helps reading a capture."""
+
+    STREAM = "stream"
+    """Bytes on a connection: TLS plaintext, plain TCP payload, or a UDP datagram."""
+    CONN = "conn"
+    """Facts about a connection, once: fd, addresses, SNI, TLS version, cipher, ALPN."""
+    CONNECT = "connect"
+    """A connect() call: destination and result."""
+    DNS = "dns"
+    """A name lookup: the name asked and the addresses returned."""
+    UDP_BLOCKED = "udp-blocked"
+    """A UDP send to port 443/80 the agent made fail, so QUIC falls back to TCP."""
+    HOOK = "hook"
+    """Coverage: one hook table entry installed, skipped or failed, with the reason."""
+    HTTP = "http"
+    """A request or response seen in a Java HTTP stack (OkHttp, HttpURLConnection...)."""
+    SDK = "sdk"
+    """A call into an analytics SDK entry point, with its event and properties."""
+    TRANSFORM = "transform"
+    """An encoder or cipher call: input bytes to output bytes (Base64, GZIP, Cipher)."""
+    PAGE = "page"
+    """A page load or script call seen in a WebView."""
+    LOG = "log"
+    """A message from the agent for the operator (not a fact about the app)."""
+    AGENT_ERROR = "agent-error"
+    """An exception inside a hook, caught and reported."""
+
+
+class Direction(StrEnum):
+    OUT = "out"
+    """What the app sent."""
+    IN = "in"
+    """What the app received."""
+
+
+class Layer(StrEnum):
+    TLS = "tls"
+    TCP = "tcp"
+    UDP = "udp"
+
+
+class HookStatus(StrEnum):
+    INSTALLED = "installed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+# --- native records (the CModule hot path) ---------------------------------------------
+
+
+class NativeKind(IntEnum):
+    """``kind`` of a packed native record."""
+
+    TLS_OUT = 1
+    TLS_IN = 2
+    TCP_OUT = 3
+    TCP_IN = 4
+    UDP_OUT = 5
+    UDP_IN = 6
+
+
+NATIVE_FLAG_TRUNCATED = 1
+"""The body was cut to the size cap; ``orig_len`` says how long it was."""
+
+NATIVE_HEADER = struct.Struct("<IHHIiQQIIHHI")
+"""Packed little-endian header, 48 bytes, followed by ``cap_len`` bytes, padded to 8:
+size (whole record), kind, flags, tid, fd, handle (SSL* or 0), t_ns (CLOCK_REALTIME),
+orig_len, cap_len, hook (index into the agent's hook-name table), reserved, reserved."""
+
+NATIVE_ALIGN = 8
+
+
+@dataclass(frozen=True, slots=True)
+class NativeRecord:
+    kind: NativeKind
+    truncated: bool
+    tid: int
+    fd: int
+    handle: int
+    t_ns: int
+    orig_len: int
+    hook: int
+    body: bytes
+
+
+# --- typed records ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One fact from the agent. Common fields here; kind-specific ones in ``fields``.
+
+    ``fields`` holds the JSON members the kind defines (see ``KIND_FIELDS``) and nothing
+    the harness does not know, so readers may rely on it.
+    """
+
+    kind: RecordKind
+    t: float
+    """Seconds since the epoch (wall clock of the target)."""
+    pid: int
+    tid: int | None
+    hook: str
+    """Which hook saw it, e.g. ``native.tls.SSL_write_ex`` or ``java.okhttp3.RealCall``."""
+    conn: str | None = None
+    """Connection id, unique in the run: ``<pid>:<layer>:<handle-hex>:<generation>``."""
+    direction: Direction | None = None
+    body: bytes | None = None
+    orig_len: int | None = None
+    """Length before truncation; equals ``len(body)`` when nothing was cut."""
+    truncated: bool = False
+    fields: Mapping[str, JSON] = field(default_factory=dict)
+
+
+KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
+    RecordKind.STREAM: ("layer",),
+    RecordKind.CONN: (
+        "layer", "fd", "transport", "local_ip", "local_port", "peer_ip", "peer_port",
+        "sni", "tls_version", "cipher", "alpn", "library",
+    ),
+    RecordKind.CONNECT: ("fd", "family", "transport", "peer_ip", "peer_port", "result", "errno"),
+    RecordKind.DNS: ("name", "addresses", "result"),
+    RecordKind.UDP_BLOCKED: ("peer_ip", "peer_port", "fd"),
+    RecordKind.HOOK: ("name", "status", "target", "reason", "group"),
+    RecordKind.HTTP: (
+        "stack", "phase", "call", "url", "method", "headers", "status", "protocol",
+    ),
+    RecordKind.SDK: ("sdk", "method", "event", "properties", "frames", "sender"),
+    RecordKind.TRANSFORM: ("op", "algorithm", "call", "input", "output", "frames"),
+    RecordKind.PAGE: ("api", "method", "url", "frames"),
+    RecordKind.LOG: ("level", "message"),
+    RecordKind.AGENT_ERROR: ("message", "stack", "where"),
+}
+"""Kind-specific JSON members. ``transform`` carries ``input``/``output`` as ``[off, len]``
+slices of the batch data like ``body``; the decoder resolves them to bytes."""
+
+COMMON_FIELDS = ("k", "t", "tid", "hook", "conn", "dir", "body", "olen", "trunc")
+
+
+class ProtocolViolation(ValueError):
+    """A message from the agent that does not fit this schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    pid: int
+    seq: int
+    records: tuple[Record, ...]
+    native: tuple[NativeRecord, ...]
+
+
+def _slice(data: bytes, ref: JSON, what: str) -> bytes:
+    if not (isinstance(ref, list) and len(ref) == 2 and all(isinstance(x, int) for x in ref)):
+        raise ProtocolViolation(f"{what}: expected [offset, length], got {ref!r}")
+    off, length = ref
+    assert isinstance(off, int)
+    assert isinstance(length, int)
+    if off < 0 or length < 0 or off + length > len(data):
+        raise ProtocolViolation(f"{what}: slice [{off}, {length}] outside data of {len(data)}")
+    return data[off : off + length]
+
+
+def decode_native(blob: bytes) -> list[NativeRecord]:
+    """Unpack the CModule's packed records. Raises ProtocolViolation on any inconsistency."""
+    out: list[NativeRecord] = []
+    pos = 0
+    hsize = NATIVE_HEADER.size
+    while pos < len(blob):
+        if pos + hsize > len(blob):
+            raise ProtocolViolation(f"native record header cut at {pos}")
+        (size, kind, flags, tid, fd, handle, t_ns, orig_len, cap_len, hook, _r1, _r2) = (
+            NATIVE_HEADER.unpack_from(blob, pos)
+        )
+        if size < hsize + cap_len or pos + size > len(blob) or size % NATIVE_ALIGN:
+            raise ProtocolViolation(f"native record at {pos}: bad size {size} (cap {cap_len})")
+        try:
+            nkind = NativeKind(kind)
+        except ValueError:
+            raise ProtocolViolation(f"native record at {pos}: unknown kind {kind}") from None
+        body = blob[pos + hsize : pos + hsize + cap_len]
+        out.append(
+            NativeRecord(nkind, bool(flags & NATIVE_FLAG_TRUNCATED), tid, fd, handle, t_ns,
+                         orig_len, hook, body)
+        )
+        pos += size
+    return out
+
+
+def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
+    if not isinstance(raw, dict):
+        raise ProtocolViolation(f"record is not an object: {raw!r:.80}")
+    k = raw.get("k")
+    try:
+        kind = RecordKind(k) if isinstance(k, str) else RecordKind("")
+    except ValueError:
+        raise ProtocolViolation(f"unknown record kind {raw.get('k')!r}") from None
+    t = raw.get("t")
+    if not isinstance(t, int | float):
+        raise ProtocolViolation(f"{kind}: t must be a number")
+    tid = raw.get("tid")
+    if tid is not None and not isinstance(tid, int):
+        raise ProtocolViolation(f"{kind}: tid must be an integer")
+    hook = raw.get("hook")
+    if not isinstance(hook, str):
+        raise ProtocolViolation(f"{kind}: hook must be a string")
+    conn = raw.get("conn")
+    if conn is not None and not isinstance(conn, str):
+        raise ProtocolViolation(f"{kind}: conn must be a string")
+    dir_raw = raw.get("dir")
+    try:
+        direction = Direction(str(dir_raw)) if dir_raw is not None else None
+    except ValueError:
+        raise ProtocolViolation(f"{kind}: bad dir {dir_raw!r}") from None
+    body = _slice(data, raw["body"], f"{kind}.body") if raw.get("body") is not None else None
+    olen = raw.get("olen")
+    if olen is not None and not isinstance(olen, int):
+        raise ProtocolViolation(f"{kind}: olen must be an integer")
+    if body is not None and olen is None:
+        olen = len(body)
+    allowed = KIND_FIELDS[kind]
+    extra: dict[str, JSON] = {}
+    for key, value in raw.items():
+        if key in COMMON_FIELDS:
+            continue
+        if key not in allowed:
+            raise ProtocolViolation(f"{kind}: unknown field {key!r}")
+        extra[key] = value
+    return Record(
+        kind=kind, t=float(t) / 1000.0, pid=pid, tid=tid, hook=hook, conn=conn,
+        direction=direction, body=body, orig_len=olen, truncated=bool(raw.get("trunc")),
+        fields=extra,
+    )
+
+
+def decode_batch(message: Mapping[str, JSON], data: bytes | None) -> Batch:
+    """Decode one ``batch`` message. Raises ProtocolViolation; never anything else."""
+    try:
+        if message.get("type") != "batch":
+            raise ProtocolViolation(f"not a batch: type={message.get('type')!r}")
+        if message.get("abi") != ABI_VERSION:
+            raise ProtocolViolation(f"abi {message.get('abi')!r} != {ABI_VERSION}")
+        pid, seq, records = message.get("pid"), message.get("seq"), message.get("records")
+        if not isinstance(pid, int) or not isinstance(seq, int) or not isinstance(records, list):
+            raise ProtocolViolation("batch needs integer pid and seq and a records list")
+        blob = data or b""
+        native_ref = message.get("native")
+        native = decode_native(_slice(blob, native_ref, "native")) if native_ref else []
+        decoded = tuple(decode_record(pid, r, blob) for r in records)
+        return Batch(pid=pid, seq=seq, records=decoded, native=tuple(native))
+    except ProtocolViolation:
+        raise
+    except (TypeError, KeyError, ValueError, struct.error) as exc:
+        raise ProtocolViolation(f"malformed batch: {exc}") from exc
+
+
+# --- TypeScript generation --------------------------------------------------------------
+
+
+def _ts_enum(name: str, members: Sequence[tuple[str, str | int]]) -> str:
+    lines = [f"export const {name} = {{"]
+    for key, value in members:
+        lines.append(f"    {key}: {json.dumps(value)},")
+    lines.append("} as const;")
+    lines.append(f"export type {name} = typeof {name}[keyof typeof {name}];")
+    return "\n".join(lines)
+
+
+def render_typescript() -> str:
+    """The text of ``hooks/src/protocol.ts``."""
+    parts = [
+        "// GENERATED from harness/protocol.py by `python -m harness.protocol`. Do not edit.",
+        "",
+        f"export const ABI_VERSION = {ABI_VERSION};",
+        "",
+        _ts_enum("RecordKind", [(m.name, m.value) for m in RecordKind]),
+        "",
+        _ts_enum("Direction", [(m.name, m.value) for m in Direction]),
+        "",
+        _ts_enum("Layer", [(m.name, m.value) for m in Layer]),
+        "",
+        _ts_enum("HookStatus", [(m.name, m.value) for m in HookStatus]),
+        "",
+        _ts_enum("NativeKind", [(m.name, m.value) for m in NativeKind]),
+        "",
+        f"export const NATIVE_FLAG_TRUNCATED = {NATIVE_FLAG_TRUNCATED};",
+        f"export const NATIVE_HEADER_SIZE = {NATIVE_HEADER.size};",
+        f"export const NATIVE_ALIGN = {NATIVE_ALIGN};",
+        "/** struct format (Python struct syntax) of the native header. */",
+        f"export const NATIVE_HEADER_FORMAT = {json.dumps(NATIVE_HEADER.format)};",
+        "",
+        "/** Kind-specific members of each record kind. */",
+        "export const KIND_FIELDS = {",
+    ]
+    for kind, names in KIND_FIELDS.items():
+        parts.append(f"    {json.dumps(kind.value)}: {json.dumps(list(names))},")
+    parts += [
+        "} as const;",
+        "",
+        "export type Slice = [number, number];",
+        "",
+        "/** Members every JSON record may carry. */",
+        "export interface RecordBase {",
+        "    k: RecordKind;",
+        "    /** milliseconds since the epoch */",
+        "    t: number;",
+        "    tid: number | null;",
+        "    hook: string;",
+        "    conn?: string | null;",
+        "    dir?: Direction | null;",
+        "    body?: Slice | null;",
+        "    olen?: number | null;",
+        "    trunc?: boolean;",
+        "}",
+        "",
+        "export interface BatchMessage {",
+        '    type: "batch";',
+        "    abi: number;",
+        "    pid: number;",
+        "    seq: number;",
+        "    records: object[];",
+        "    native: Slice | null;",
+        "}",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by CI's drift check
+    sys.stdout.write(render_typescript())

@@ -1,0 +1,7 @@
+import { ABI_VERSION } from "./protocol.js";
+
+rpc.exports = {
+    abiVersion(): number {
+        return ABI_VERSION;
+    },
+};

@@ -1,0 +1,96 @@
+// GENERATED from harness/protocol.py by `python -m harness.protocol`. Do not edit.
+
+export const ABI_VERSION = 1;
+
+export const RecordKind = {
+    STREAM: "stream",
+    CONN: "conn",
+    CONNECT: "connect",
+    DNS: "dns",
+    UDP_BLOCKED: "udp-blocked",
+    HOOK: "hook",
+    HTTP: "http",
+    SDK: "sdk",
+    TRANSFORM: "transform",
+    PAGE: "page",
+    LOG: "log",
+    AGENT_ERROR: "agent-error",
+} as const;
+export type RecordKind = typeof RecordKind[keyof typeof RecordKind];
+
+export const Direction = {
+    OUT: "out",
+    IN: "in",
+} as const;
+export type Direction = typeof Direction[keyof typeof Direction];
+
+export const Layer = {
+    TLS: "tls",
+    TCP: "tcp",
+    UDP: "udp",
+} as const;
+export type Layer = typeof Layer[keyof typeof Layer];
+
+export const HookStatus = {
+    INSTALLED: "installed",
+    SKIPPED: "skipped",
+    FAILED: "failed",
+} as const;
+export type HookStatus = typeof HookStatus[keyof typeof HookStatus];
+
+export const NativeKind = {
+    TLS_OUT: 1,
+    TLS_IN: 2,
+    TCP_OUT: 3,
+    TCP_IN: 4,
+    UDP_OUT: 5,
+    UDP_IN: 6,
+} as const;
+export type NativeKind = typeof NativeKind[keyof typeof NativeKind];
+
+export const NATIVE_FLAG_TRUNCATED = 1;
+export const NATIVE_HEADER_SIZE = 48;
+export const NATIVE_ALIGN = 8;
+/** struct format (Python struct syntax) of the native header. */
+export const NATIVE_HEADER_FORMAT = "<IHHIiQQIIHHI";
+
+/** Kind-specific members of each record kind. */
+export const KIND_FIELDS = {
+    "stream": ["layer"],
+    "conn": ["layer", "fd", "transport", "local_ip", "local_port", "peer_ip", "peer_port", "sni", "tls_version", "cipher", "alpn", "library"],
+    "connect": ["fd", "family", "transport", "peer_ip", "peer_port", "result", "errno"],
+    "dns": ["name", "addresses", "result"],
+    "udp-blocked": ["peer_ip", "peer_port", "fd"],
+    "hook": ["name", "status", "target", "reason", "group"],
+    "http": ["stack", "phase", "call", "url", "method", "headers", "status", "protocol"],
+    "sdk": ["sdk", "method", "event", "properties", "frames", "sender"],
+    "transform": ["op", "algorithm", "call", "input", "output", "frames"],
+    "page": ["api", "method", "url", "frames"],
+    "log": ["level", "message"],
+    "agent-error": ["message", "stack", "where"],
+} as const;
+
+export type Slice = [number, number];
+
+/** Members every JSON record may carry. */
+export interface RecordBase {
+    k: RecordKind;
+    /** milliseconds since the epoch */
+    t: number;
+    tid: number | null;
+    hook: string;
+    conn?: string | null;
+    dir?: Direction | null;
+    body?: Slice | null;
+    olen?: number | null;
+    trunc?: boolean;
+}
+
+export interface BatchMessage {
+    type: "batch";
+    abi: number;
+    pid: number;
+    seq: number;
+    records: object[];
+    native: Slice | null;
+}
