@@ -98,6 +98,9 @@ class NativeKind(IntEnum):
     TCP_IN = 4
     UDP_OUT = 5
     UDP_IN = 6
+    CONN_INFO = 7
+    """Body: UTF-8 JSON object with the ``conn`` record's fields, gathered in C on first
+    sight of a connection (the SSL object may be freed before JS could ask)."""
 
 
 NATIVE_FLAG_TRUNCATED = 1
@@ -105,8 +108,12 @@ NATIVE_FLAG_TRUNCATED = 1
 
 NATIVE_HEADER = struct.Struct("<IHHIiQQIIHHI")
 """Packed little-endian header, 48 bytes, followed by ``cap_len`` bytes, padded to 8:
-size (whole record), kind, flags, tid, fd, handle (SSL* or 0), t_ns (CLOCK_REALTIME),
-orig_len, cap_len, hook (index into the agent's hook-name table), reserved, reserved."""
+size (whole record), kind, flags, tid, fd, handle, t_ns (CLOCK_REALTIME),
+orig_len, cap_len, hook (the ``index`` of a ``hook`` record), reserved, reserved.
+
+``handle`` is the agent's connection number: assigned on first sight of an SSL object or
+socket, unique within the agent's process, never reused. The connection's id everywhere
+(JSON records, the run dir) is :func:`conn_id` of it."""
 
 NATIVE_ALIGN = 8
 
@@ -161,7 +168,7 @@ KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
     RecordKind.CONNECT: ("fd", "family", "transport", "peer_ip", "peer_port", "result", "errno"),
     RecordKind.DNS: ("name", "addresses", "result"),
     RecordKind.UDP_BLOCKED: ("peer_ip", "peer_port", "fd"),
-    RecordKind.HOOK: ("name", "status", "target", "reason", "group"),
+    RecordKind.HOOK: ("name", "status", "target", "reason", "group", "index"),
     RecordKind.HTTP: (
         "stack", "phase", "call", "url", "method", "headers", "status", "protocol",
     ),
@@ -175,6 +182,11 @@ KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
 slices of the batch data like ``body``; the decoder resolves them to bytes."""
 
 COMMON_FIELDS = ("k", "t", "tid", "hook", "conn", "dir", "body", "olen", "trunc")
+
+
+def conn_id(pid: int, layer: Layer | str, number: int) -> str:
+    """The id of a connection in a run: ``<pid>:<layer>:<agent connection number>``."""
+    return f"{pid}:{Layer(layer).value}:{number}"
 
 
 class ProtocolViolation(ValueError):
@@ -325,6 +337,11 @@ def render_typescript() -> str:
         f"export const NATIVE_FLAG_TRUNCATED = {NATIVE_FLAG_TRUNCATED};",
         f"export const NATIVE_HEADER_SIZE = {NATIVE_HEADER.size};",
         f"export const NATIVE_ALIGN = {NATIVE_ALIGN};",
+        "",
+        "/** The id of a connection in a run (harness.protocol.conn_id). */",
+        "export function connId(pid: number, layer: Layer, n: number): string {",
+        "    return `${pid}:${layer}:${n}`;",
+        "}",
         "/** struct format (Python struct syntax) of the native header. */",
         f"export const NATIVE_HEADER_FORMAT = {json.dumps(NATIVE_HEADER.format)};",
         "",

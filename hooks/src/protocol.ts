@@ -45,12 +45,18 @@ export const NativeKind = {
     TCP_IN: 4,
     UDP_OUT: 5,
     UDP_IN: 6,
+    CONN_INFO: 7,
 } as const;
 export type NativeKind = typeof NativeKind[keyof typeof NativeKind];
 
 export const NATIVE_FLAG_TRUNCATED = 1;
 export const NATIVE_HEADER_SIZE = 48;
 export const NATIVE_ALIGN = 8;
+
+/** The id of a connection in a run (harness.protocol.conn_id). */
+export function connId(pid: number, layer: Layer, n: number): string {
+    return `${pid}:${layer}:${n}`;
+}
 /** struct format (Python struct syntax) of the native header. */
 export const NATIVE_HEADER_FORMAT = "<IHHIiQQIIHHI";
 
@@ -61,7 +67,7 @@ export const KIND_FIELDS = {
     "connect": ["fd", "family", "transport", "peer_ip", "peer_port", "result", "errno"],
     "dns": ["name", "addresses", "result"],
     "udp-blocked": ["peer_ip", "peer_port", "fd"],
-    "hook": ["name", "status", "target", "reason", "group"],
+    "hook": ["name", "status", "target", "reason", "group", "index"],
     "http": ["stack", "phase", "call", "url", "method", "headers", "status", "protocol"],
     "sdk": ["sdk", "method", "event", "properties", "frames", "sender"],
     "transform": ["op", "algorithm", "call", "input", "output", "frames"],
