@@ -1,0 +1,49 @@
+"""Needles (what we look for) and findings (where we found them): the ``needles.json`` and
+``findings.json`` contracts of DESIGN.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.device.base import NeedleClass
+
+
+@dataclass(frozen=True, slots=True)
+class Needle:
+    name: str
+    cls: NeedleClass
+    value: str
+    source: str
+    """Where the value came from: ``device:settings secure android_id``, ``canary``, ``cli``..."""
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "class": self.cls.value, "value": self.value,
+                "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    id: str
+    """``f<N>``, stable for a given analysis."""
+    needle: str
+    """The needle's name."""
+    cls: NeedleClass
+    host: str | None
+    phase: str | None
+    message: str
+    """Id of the outermost message the value was found in."""
+    chain: tuple[str, ...]
+    """How the value was reached, outermost first, e.g. ``("http:POST sa.api.intl.miui.com/sa",
+    "form:data_list", "base64", "gzip", "json:$[0].properties.url")``; the last element names
+    the derivation matched when it was not the raw value (``derive:sha256-hex``)."""
+    excerpt: str
+    """Text around the match with the match marked as ``[[...]]``; non-printables escaped."""
+    control: bool = False
+    """True for a positive control (the canary's own page load), kept apart from leaks."""
+    t: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "needle": self.needle, "class": self.cls.value,
+                "host": self.host, "phase": self.phase, "message": self.message,
+                "chain": list(self.chain), "excerpt": self.excerpt, "control": self.control,
+                "t": self.t}
