@@ -1,0 +1,449 @@
+"""A simulated Android phone behind the fake adb server: properties, files, apps and a small shell.
+
+The fake adb server (:mod:`harness.testing.fake_adb`) hands every ``shell:`` / ``shell,v2:``
+command and every ``sync:`` request to a :class:`FakePhone`. The phone answers from state the
+test sets up and from transcripts of real-device outputs (``harness/data/android/*.txt``; each
+says where its content came from). It interprets only the commands the device code sends, the
+way Android's toybox/mksh and framework tools print them, and records every command so a test
+can assert what reached the wire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TRANSCRIPTS = Path(__file__).resolve().parent.parent / "data" / "android"
+
+# A 1x1 PNG, so `screencap -p` answers with a real image.
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d3f0c90000000049454e44ae426082"
+)
+
+TcpService = Callable[[socket.socket], None]
+"""Serves one connection made through ``tcp:PORT`` on the device (it owns and closes it)."""
+
+
+def transcript(name: str) -> str:
+    """A transcript's body: what follows its ``---`` line (the header names its source)."""
+    text = (TRANSCRIPTS / name).read_text(encoding="utf-8")
+    _head, sep, body = text.partition("\n---\n")
+    if not sep:
+        raise ValueError(f"transcript {name} has no '---' line after its source header")
+    return body
+
+
+def parse_getprop(text: str) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for m in re.finditer(r"^\[([^\]]+)\]: \[(.*)\]$", text, re.M):
+        props[m.group(1)] = m.group(2)
+    return props
+
+
+def parcel_string(value: str | None) -> str:
+    """Format a String reply the way `service call` prints a Parcel (hexdump of 32-bit words)."""
+    words = [0]
+    if value is None:
+        words.append(0xFFFFFFFF)
+    else:
+        units = [ord(c) for c in value] + [0]
+        if len(units) % 2:
+            units.append(0)
+        words.append(len(value))
+        words += [units[i] | (units[i + 1] << 16) for i in range(0, len(units), 2)]
+    if len(words) <= 4:
+        hexes = " ".join(f"{w:08x}" for w in words)
+        return f"Result: Parcel({hexes} '{_gutter(words)}')\n"
+    lines = []
+    for off in range(0, len(words), 4):
+        chunk = words[off:off + 4]
+        hexes = " ".join(f"{w:08x}" for w in chunk).ljust(35)
+        lines.append(f"  0x{off * 4:08x}: {hexes} '{_gutter(chunk).ljust(16)}'")
+    return "Result: Parcel(\n" + "\n".join(lines) + ")\n"
+
+
+def _gutter(words: list[int]) -> str:
+    raw = b"".join(w.to_bytes(4, "little") for w in words)
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
+
+
+@dataclass
+class FakeFile:
+    data: bytes
+    mode: int = 0o100644
+    mtime: int = 1_600_000_000
+    root_only: bool = False
+
+
+@dataclass
+class FakeApp:
+    package: str
+    uid: int
+    dumpsys: str
+    """What `dumpsys package PKG` prints (a transcript)."""
+    activity: str = ".Main"
+
+
+@dataclass
+class Outcome:
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int = 0
+    stream: bool = False
+    """Keep the shell connection open until the client closes it (long-running command)."""
+
+
+@dataclass
+class FakePhone:
+    """One phone. Fields are the state a test arranges; ``commands`` is what arrived."""
+
+    serial: str
+    props: dict[str, str]
+    state: str = "device"
+    su: bool = False
+    """A working `su` (Magisk-style `su -c CMD`)."""
+    adb_root_allowed: bool = False
+    """`adb root` restarts adbd as root (userdebug/eng builds)."""
+    adbd_root: bool = False
+    features: str = ("shell_v2,cmd,stat_v2,ls_v2,fixed_push_mkdir,apex,abb,"
+                     "fixed_push_symlink_timestamp,abb_exec,remount_shell,track_app,sendrecv_v2")
+    settings: dict[str, str] = field(default_factory=dict)
+    files: dict[str, FakeFile] = field(default_factory=dict)
+    apps: dict[str, FakeApp] = field(default_factory=dict)
+    subinfo: dict[int, str | None] = field(default_factory=dict)
+    """`service call iphonesubinfo CODE` -> the String it returns (privileged callers only)."""
+    netstats: str = ""
+    accounts: str = ""
+    processes: dict[int, str] = field(default_factory=dict)
+    tcp_services: dict[int, TcpService] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
+    iptables: dict[str, dict[str, list[list[str]]]] = field(
+        default_factory=lambda: {"iptables": {"OUTPUT": []}, "ip6tables": {"OUTPUT": []}})
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _next_pid: int = 4000
+
+    @property
+    def sdk(self) -> int:
+        return int(self.props.get("ro.build.version.sdk", "0") or 0)
+
+    # -- entry points used by the server ------------------------------------------------------
+
+    def shell(self, command: str) -> Outcome:
+        with self.lock:
+            self.commands.append(command)
+            try:
+                return self._run(command, root=self.adbd_root)
+            except ValueError as exc:  # shlex: unbalanced quotes
+                return Outcome(stderr=f"/system/bin/sh: syntax error: {exc}\n".encode(),
+                               exit_code=2)
+
+    def adb_root(self) -> bytes:
+        with self.lock:
+            if self.adbd_root:
+                return b"adbd is already running as root\n"
+            if not self.adb_root_allowed:
+                return b"adbd cannot run as root in production builds\n"
+            self.adbd_root = True
+            return b"restarting adbd as root\n"
+
+    def stat(self, path: str) -> FakeFile | None:
+        with self.lock:
+            if path in self.files:
+                return self.files[path]
+            if any(p.startswith(path.rstrip("/") + "/") for p in self.files) or path in (
+                    "/", "/data/local/tmp", "/sdcard"):
+                return FakeFile(b"", mode=0o040771)
+            return None
+
+    def write(self, path: str, data: bytes, mode: int, mtime: int) -> str | None:
+        """Store a pushed file; return an error text like adbd's when it refuses."""
+        with self.lock:
+            if not (path.startswith("/data/local/tmp/") or path.startswith("/sdcard/")):
+                return f"couldn't create file: Permission denied ({path})"
+            self.files[path] = FakeFile(data, mode=mode, mtime=mtime)
+            return None
+
+    def read(self, path: str) -> bytes | None:
+        with self.lock:
+            f = self.files.get(path)
+            return None if f is None or f.root_only else f.data
+
+    # -- the shell ------------------------------------------------------------------------------
+
+    def _run(self, command: str, *, root: bool) -> Outcome:
+        for sep in (" && ", "; "):
+            if sep in command and not command.startswith(("su ", "sh ")):
+                out = Outcome()
+                for part in command.split(sep):
+                    one = self._run(part, root=root)
+                    out = Outcome(out.stdout + one.stdout, out.stderr + one.stderr, one.exit_code)
+                    if sep == " && " and one.exit_code:
+                        break
+                return out
+        argv = shlex.split(command)
+        if not argv:
+            return Outcome()
+        if argv[0] == "su":
+            return self._su(argv, root)
+        if argv[0] == "sh" and argv[1:2] == ["-c"]:
+            return self._run(argv[2], root=root)
+        if "=" in argv[0] and argv[1:2] == ["app_process"]:
+            return self._app_process(argv)
+        handler = getattr(self, "_cmd_" + argv[0].rsplit("/", 1)[-1].replace("-", "_"), None)
+        if argv[0].endswith("/frida-server"):
+            return self._frida_server(argv, root)
+        if handler is None:
+            return Outcome(stderr=f"/system/bin/sh: {argv[0]}: not found\n".encode(), exit_code=127)
+        result: Outcome = handler(argv, root)
+        return result
+
+    def _su(self, argv: list[str], root: bool) -> Outcome:
+        if not self.su:
+            return Outcome(stderr=b"/system/bin/sh: su: not found\n", exit_code=127)
+        if argv[1:2] == ["-c"] and len(argv) >= 3:
+            return self._run(" ".join(argv[2:]) if len(argv) > 3 else argv[2], root=True)
+        if argv[1:3] == ["0", "sh"] and argv[3:4] == ["-c"]:
+            return self._run(argv[4], root=True)
+        return Outcome(stderr=b"su: usage: su -c COMMAND\n", exit_code=1)
+
+    def _cmd_id(self, argv: list[str], root: bool) -> Outcome:
+        uid = 0 if root else 2000
+        if argv[1:] == ["-u"]:
+            return Outcome(f"{uid}\n".encode())
+        name = "root" if root else "shell"
+        return Outcome(f"uid={uid}({name}) gid={uid}({name})\n".encode())
+
+    def _cmd_getprop(self, argv: list[str], root: bool) -> Outcome:
+        if len(argv) > 1:
+            return Outcome((self.props.get(argv[1], "") + "\n").encode())
+        body = "".join(f"[{k}]: [{v}]\n" for k, v in sorted(self.props.items()))
+        return Outcome(body.encode())
+
+    def _cmd_settings(self, argv: list[str], root: bool) -> Outcome:
+        if len(argv) == 4 and argv[1] == "get":
+            return Outcome((self.settings.get(f"{argv[2]}/{argv[3]}", "null") + "\n").encode())
+        if len(argv) == 5 and argv[1] == "put":
+            self.settings[f"{argv[2]}/{argv[3]}"] = argv[4]
+            return Outcome()
+        return Outcome(stderr=b"usage: settings get|put NAMESPACE KEY [VALUE]\n", exit_code=1)
+
+    def _cmd_service(self, argv: list[str], root: bool) -> Outcome:
+        if argv[1:3] != ["call", "iphonesubinfo"] or len(argv) < 4:
+            return Outcome(b"Service iphonesubinfo: found\n" if argv[1:2] == ["check"] else b"")
+        code = int(argv[3])
+        if code not in self.subinfo:
+            return Outcome(parcel_string(None).encode())
+        if self.sdk >= 29 and not root:
+            return Outcome(transcript("iphonesubinfo_denied_parcel.txt").encode())
+        return Outcome(parcel_string(self.subinfo[code]).encode())
+
+    def _cmd_dumpsys(self, argv: list[str], root: bool) -> Outcome:
+        what = argv[1] if len(argv) > 1 else ""
+        if what == "package" and len(argv) > 2:
+            app = self.apps.get(argv[2])
+            return Outcome((app.dumpsys if app else "Key Set Manager:\n\nDexopt state:\n").encode())
+        if what == "netstats":
+            return Outcome(b"" if "--poll" in argv else self.netstats.encode())
+        if what == "account":
+            return Outcome(self.accounts.encode())
+        if what == "iphonesubinfo":
+            return Outcome(transcript("dumpsys_iphonesubinfo_kitkat.txt").encode()
+                           if self.sdk < 21 else b"")
+        return Outcome(f"Can't find service: {what}\n".encode())
+
+    def _cmd_cat(self, argv: list[str], root: bool) -> Outcome:
+        out = Outcome()
+        for path in argv[1:]:
+            f = self.files.get(path)
+            if f is None:
+                return Outcome(out.stdout, f"cat: {path}: No such file or directory\n".encode(), 1)
+            if f.root_only and not root:
+                return Outcome(out.stdout, f"cat: {path}: Permission denied\n".encode(), 1)
+            out = Outcome(out.stdout + f.data)
+        return out
+
+    def _cmd_pm(self, argv: list[str], root: bool) -> Outcome:
+        app = self.apps.get(argv[-1])
+        if argv[1] == "path":
+            if app is None:
+                return Outcome(exit_code=1)
+            return Outcome(f"package:/data/app/{app.package}-1/base.apk\n".encode())
+        if argv[1] == "clear":
+            return Outcome(b"Success\n" if app else b"Failed\n", exit_code=0 if app else 1)
+        if argv[1] == "list" and argv[2:3] == ["packages"]:
+            return Outcome("".join(f"package:{p}\n" for p in sorted(self.apps)).encode())
+        return Outcome(stderr=b"Unknown command\n", exit_code=1)
+
+    def _cmd_am(self, argv: list[str], root: bool) -> Outcome:
+        sub = argv[1]
+        if sub == "force-stop":
+            for pid in [p for p, n in self.processes.items() if n.split(":")[0] == argv[-1]]:
+                del self.processes[pid]
+            return Outcome()
+        if sub == "start":
+            text = " ".join(argv[2:])
+            return Outcome(f"Starting: Intent {{ {text} }}\n".encode())
+        if sub in ("set-debug-app", "clear-debug-app"):
+            return Outcome()
+        return Outcome(stderr=f"Error: unknown command '{sub}'\n".encode(), exit_code=1)
+
+    def _cmd_monkey(self, argv: list[str], root: bool) -> Outcome:
+        pkg = argv[argv.index("-p") + 1]
+        if pkg not in self.apps:
+            return Outcome(b"** No activities found to run, monkey aborted.\n", exit_code=251)
+        self._spawn(pkg)
+        return Outcome(b"  bash arg: -p\nEvents injected: 1\n")
+
+    def _cmd_input(self, argv: list[str], root: bool) -> Outcome:
+        return Outcome()
+
+    def _cmd_pidof(self, argv: list[str], root: bool) -> Outcome:
+        pids = [str(p) for p, n in sorted(self.processes.items())
+                if n.rsplit("/", 1)[-1] == argv[1]]
+        if not pids:
+            return Outcome(exit_code=1)
+        return Outcome((" ".join(pids) + "\n").encode())
+
+    def _cmd_kill(self, argv: list[str], root: bool) -> Outcome:
+        pid = int(argv[-1])
+        if pid not in self.processes:
+            return Outcome(stderr=f"kill: {pid}: No such process\n".encode(), exit_code=1)
+        if not root and self.processes[pid].endswith("frida-server"):
+            return Outcome(stderr=f"kill: {pid}: Operation not permitted\n".encode(), exit_code=1)
+        del self.processes[pid]
+        return Outcome()
+
+    def _cmd_chmod(self, argv: list[str], root: bool) -> Outcome:
+        f = self.files.get(argv[2])
+        if f is None:
+            return Outcome(stderr=f"chmod: {argv[2]}: No such file or directory\n".encode(),
+                           exit_code=1)
+        f.mode = (f.mode & ~0o7777) | int(argv[1], 8)
+        return Outcome()
+
+    def _cmd_rm(self, argv: list[str], root: bool) -> Outcome:
+        for path in argv[1:]:
+            if not path.startswith("-"):
+                self.files.pop(path, None)
+        return Outcome()
+
+    def _cmd_screencap(self, argv: list[str], root: bool) -> Outcome:
+        return Outcome(PNG_1X1)
+
+    def _cmd_logcat(self, argv: list[str], root: bool) -> Outcome:
+        return Outcome(b"11-22 16:00:00.000  1234  1234 I ActivityManager: Start proc\n")
+
+    def _cmd_toybox(self, argv: list[str], root: bool) -> Outcome:
+        if argv[1] == "md5sum":
+            f = self.files.get(argv[2])
+            if f is None:
+                return Outcome(stderr=f"md5sum: {argv[2]}: No such file\n".encode(), exit_code=1)
+            return Outcome(f"{hashlib.md5(f.data).hexdigest()}  {argv[2]}\n".encode())
+        return Outcome(stderr=b"toybox: unknown command\n", exit_code=1)
+
+    def _cmd_iptables(self, argv: list[str], root: bool) -> Outcome:
+        return self._netfilter("iptables", argv, root)
+
+    def _cmd_ip6tables(self, argv: list[str], root: bool) -> Outcome:
+        return self._netfilter("ip6tables", argv, root)
+
+    def _netfilter(self, table: str, argv: list[str], root: bool) -> Outcome:
+        if not root:
+            return Outcome(stderr=f"{table} v1.8.4 (legacy): can't initialize {table} table "
+                                  "`filter': Permission denied (you must be root)\n".encode(),
+                           exit_code=3)
+        args = [a for a in argv[1:] if a != "-w"]
+        chains = self.iptables[table]
+        op, chain, spec = args[0], (args[1] if len(args) > 1 else ""), args[2:]
+
+        def missing() -> Outcome:
+            return Outcome(stderr=f"{table}: No chain/target/match by that name.\n".encode(),
+                           exit_code=1)
+        if op == "-N":
+            if chain in chains:
+                return Outcome(stderr=f"{table}: Chain already exists.\n".encode(), exit_code=1)
+            chains[chain] = []
+            return Outcome()
+        if op == "-S":
+            names = [chain] if chain else list(chains)
+            if any(n not in chains for n in names):
+                return missing()
+            lines = [("-P " if n == "OUTPUT" else "-N ") + n + (" ACCEPT" if n == "OUTPUT" else "")
+                     for n in names]
+            lines += [f"-A {n} {' '.join(_q(a) for a in r)}" for n in names for r in chains[n]]
+            return Outcome(("\n".join(lines) + "\n").encode())
+        if chain not in chains:
+            return missing()
+        target = spec[spec.index("-j") + 1] if "-j" in spec else None
+        builtin = ("DROP", "REJECT", "ACCEPT")
+        if target is not None and target not in builtin and target not in chains:
+            return missing()
+        if op in ("-A", "-I"):
+            chains[chain].insert(0 if op == "-I" else len(chains[chain]), spec)
+        elif op == "-D":
+            if spec not in chains[chain]:
+                return Outcome(stderr=f"{table}: Bad rule (does a matching rule exist in that "
+                                      "chain?).\n".encode(), exit_code=1)
+            chains[chain].remove(spec)
+        elif op == "-F":
+            chains[chain].clear()
+        elif op == "-X":
+            if any(r[r.index("-j") + 1] == chain for rules in chains.values() for r in rules
+                   if "-j" in r):
+                return Outcome(stderr=f"{table}: Too many links.\n".encode(), exit_code=1)
+            del chains[chain]
+        else:
+            return Outcome(stderr=f"{table}: unknown option {op}\n".encode(), exit_code=2)
+        return Outcome()
+
+    def _frida_server(self, argv: list[str], root: bool) -> Outcome:
+        f = self.files.get(argv[0])
+        if f is None:
+            return Outcome(stderr=f"/system/bin/sh: {argv[0]}: not found\n".encode(), exit_code=127)
+        if not f.mode & 0o111:
+            return Outcome(stderr=f"/system/bin/sh: {argv[0]}: can't execute: Permission denied\n"
+                           .encode(), exit_code=126)
+        m = re.search(rb"frida-version=([0-9.]+)", f.data)
+        if "--version" in argv:
+            return Outcome((m.group(1).decode() + "\n").encode() if m else b"", exit_code=0)
+        if not root:
+            return Outcome(stderr=b"Unable to load SELinux policy from the kernel: Failed to "
+                                  b"open file /sys/fs/selinux/policy: Permission denied\n",
+                           exit_code=1)
+        if "-D" in argv or "--daemonize" in argv:
+            self._next_pid += 1
+            self.processes[self._next_pid] = argv[0]
+        return Outcome()
+
+    def _app_process(self, argv: list[str]) -> Outcome:
+        # uiautomator2's device agent: runs until the connection closes.
+        self._next_pid += 1
+        self.processes[self._next_pid] = "uiautomator"
+        return Outcome(b"[server] INFO: [UiAutomator2Server] Starting Server\n", stream=True)
+
+    def _spawn(self, package: str) -> int:
+        self._next_pid += 1
+        self.processes[self._next_pid] = package
+        return self._next_pid
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Poll ``predicate`` under the phone's lock until true or ``timeout`` (tests only)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate():
+                    return True
+            time.sleep(0.02)
+        return False
+
+
+def _q(arg: str) -> str:
+    return f'"{arg}"' if (" " in arg or not arg) else arg

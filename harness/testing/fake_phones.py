@@ -1,0 +1,67 @@
+"""Ready-made fake phones built from real-device transcripts (see ``harness/data/android``).
+
+- :func:`ginkgo_miui12`: Redmi Note 8, stock MIUI 12 (Android 10), rooted with Magisk ``su``,
+  Mint Browser installed, a Mi account signed in, ``xt_qtaguid`` counters.
+- :func:`ginkgo_arrow11`: Redmi Note 8 on ArrowOS 11 userdebug: no ``su``, ``adb root`` works.
+- :func:`pixel6_android14`: Pixel 6 (Android 14), not rooted, Chrome installed, eBPF netstats.
+"""
+
+from __future__ import annotations
+
+from harness.testing.fake_phone import FakeApp, FakeFile, FakePhone, parse_getprop, transcript
+
+# Values the fakes expose, so tests can compare what the device code read with what was served.
+MINT_UID = 10187
+CHROME_UID = 10143
+ANDROID_ID = "51b6be48bac8c569"
+IMEI = "860955027785041"
+IMSI = "404200123456789"
+LINE1 = "+919812345678"
+WIFI_MAC = "9c:2e:a1:4f:08:72"
+MI_ACCOUNT_ID = "6284951027"
+
+
+def ginkgo_miui12(serial: str = "a1b2c3d4") -> FakePhone:
+    phone = FakePhone(serial=serial, props=parse_getprop(transcript("getprop_ginkgo_miui12.txt")),
+                      su=True)
+    phone.props["ro.serialno"] = serial
+    phone.settings["secure/android_id"] = ANDROID_ID
+    # Android 10's IPhoneSubInfo: getDeviceId=1, getSubscriberId=7, getLine1Number=13.
+    phone.subinfo = {1: IMEI, 7: IMSI, 13: LINE1}
+    phone.apps["com.mi.globalbrowser.mini"] = FakeApp(
+        "com.mi.globalbrowser.mini", MINT_UID, transcript("dumpsys_package_mint.txt"),
+        activity="com.android.browser.BrowserActivity")
+    phone.netstats = transcript("dumpsys_netstats_detail_android10.txt")
+    phone.accounts = transcript("dumpsys_account_mi.txt")
+    phone.files["/proc/net/xt_qtaguid/stats"] = FakeFile(
+        transcript("xt_qtaguid_stats.txt").encode(), mode=0o100444)
+    phone.files["/sys/class/net/wlan0/address"] = FakeFile(f"{WIFI_MAC}\n".encode(),
+                                                           mode=0o100444, root_only=True)
+    phone.files["/data/misc/bluedroid/bt_config.conf"] = FakeFile(
+        transcript("bt_config.txt").encode(), mode=0o100660, root_only=True)
+    phone.files["/data/data/com.google.android.gms/shared_prefs/adid_settings.xml"] = FakeFile(
+        transcript("adid_settings.txt").encode(), mode=0o100660, root_only=True)
+    return phone
+
+
+def ginkgo_arrow11(serial: str = "f00dcafe") -> FakePhone:
+    phone = FakePhone(serial=serial, props=parse_getprop(transcript("getprop_ginkgo_arrow11.txt")),
+                      su=False, adb_root_allowed=True)
+    phone.props["ro.serialno"] = serial
+    phone.settings["secure/android_id"] = "9774d56d682e549c"
+    # Android 11's IPhoneSubInfo: getDeviceId(pkg)=1, getSubscriberId(pkg)=8, getLine1Number=16.
+    phone.subinfo = {1: "353627072090389", 8: None}
+    return phone
+
+
+def pixel6_android14(serial: str = "1A2B3C4D5E6F7G") -> FakePhone:
+    phone = FakePhone(serial=serial, props=parse_getprop(transcript("getprop_oriole_14.txt")))
+    phone.props["ro.serialno"] = serial
+    phone.settings["secure/android_id"] = "f3c2a1b0d9e8c7b6"
+    phone.subinfo = {1: "357174072090384"}
+    phone.apps["com.android.chrome"] = FakeApp(
+        "com.android.chrome", CHROME_UID, transcript("dumpsys_package_chrome.txt"),
+        activity="com.google.android.apps.chrome.Main")
+    phone.netstats = transcript("dumpsys_netstats_detail_android14.txt")
+    phone.accounts = "User UserInfo{0:Owner:c13}:\n  Accounts: 0\n"
+    return phone
