@@ -50,7 +50,7 @@ def ginkgo_arrow11(serial: str = "f00dcafe") -> FakePhone:
     phone.props["ro.serialno"] = serial
     phone.settings["secure/android_id"] = "9774d56d682e549c"
     # Android 11's IPhoneSubInfo: getDeviceId(pkg)=1, getSubscriberId(pkg)=8, getLine1Number=16.
-    phone.subinfo = {1: "353627072090389", 8: None}
+    phone.subinfo = {1: "353627072090387", 8: None}
     return phone
 
 
@@ -58,7 +58,7 @@ def pixel6_android14(serial: str = "1A2B3C4D5E6F7G") -> FakePhone:
     phone = FakePhone(serial=serial, props=parse_getprop(transcript("getprop_oriole_14.txt")))
     phone.props["ro.serialno"] = serial
     phone.settings["secure/android_id"] = "f3c2a1b0d9e8c7b6"
-    phone.subinfo = {1: "357174072090384"}
+    phone.subinfo = {1: "357174072090386"}
     phone.apps["com.android.chrome"] = FakeApp(
         "com.android.chrome", CHROME_UID, transcript("dumpsys_package_chrome.txt"),
         activity="com.google.android.apps.chrome.Main")
