@@ -378,7 +378,7 @@ class FakePhone:
                 return missing()
             lines = [("-P " if n == "OUTPUT" else "-N ") + n + (" ACCEPT" if n == "OUTPUT" else "")
                      for n in names]
-            lines += [f"-A {n} {' '.join(_q(a) for a in r)}" for n in names for r in chains[n]]
+            lines += [f"-A {n} {_render(r)}" for n in names for r in chains[n]]
             return Outcome(("\n".join(lines) + "\n").encode())
         if chain not in chains:
             return missing()
@@ -445,5 +445,10 @@ class FakePhone:
         return False
 
 
-def _q(arg: str) -> str:
-    return f'"{arg}"' if (" " in arg or not arg) else arg
+def _render(rule: list[str]) -> str:
+    """A rule as `iptables -S` prints it: comments always in double quotes."""
+    out = []
+    for i, arg in enumerate(rule):
+        quote = (i > 0 and rule[i - 1] == "--comment") or " " in arg or not arg
+        out.append(f'"{arg}"' if quote else arg)
+    return " ".join(out)

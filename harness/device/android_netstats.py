@@ -1,0 +1,128 @@
+"""Bytes the kernel counted for an app's UID: read before and after each phase.
+
+The verdicts compare what left according to the kernel with what the hooks captured, so the
+counters must be the kernel's own, per UID, and say where they came from. By Android release:
+
+- ``/proc/net/xt_qtaguid/stats`` (kernels with xt_qtaguid, Android 9 and devices launched with
+  it): live per-UID rows; only untagged rows (``acct_tag_hex == 0x0``) are summed, because a
+  tagged row repeats bytes already in the untagged one.
+- ``dumpsys netstats detail`` on Android 12+ (eBPF accounting): the ``mAppUidStatsMap`` rows,
+  ``uid rxBytes rxPackets txBytes txPackets``, live since boot.
+- ``dumpsys netstats detail`` history (Android 9-11): the ``UID stats`` buckets of the UID with
+  ``tag=0x0``, all sets, after ``dumpsys netstats --poll`` so pending bytes are recorded. Bucket
+  history lags by design, so these are the coarsest of the three.
+
+A reading is cumulative; a phase's bytes are ``after - before`` (:func:`delta`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.device.android_adb import AdbSession
+from harness.device.base import EgressCounters
+
+QTAGUID = "/proc/net/xt_qtaguid/stats"
+
+
+def app_uid(session: AdbSession, package: str) -> int:
+    """The app's UID from ``dumpsys package`` (``userId=`` before Android 12, ``appId=`` after)."""
+    text = session.shell(["dumpsys", "package", package]).stdout
+    section = text.split(f"Package [{package}]", 1)
+    m = re.search(r"\b(?:userId|appId)=(\d+)", section[1]) if len(section) == 2 else None
+    if m is None:
+        raise session.error(f"app {package} is not installed",
+                            fix=f"install it (`adb -s {session.serial} install APK`) or check "
+                                "the package name with `adb shell pm list packages`")
+    return int(m.group(1))
+
+
+def parse_qtaguid(text: str, uid: int) -> tuple[int, int] | None:
+    """(tx, rx) of a UID's untagged rows, or None when the table has no row for it."""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("idx iface acct_tag_hex uid_tag_int"):
+        raise ValueError("not an xt_qtaguid stats table")
+    cols = lines[0].split()
+    at = {name: i for i, name in enumerate(cols)}
+    tx = rx = 0
+    seen = False
+    for line in lines[1:]:
+        f = line.split()
+        if len(f) < len(cols) or int(f[at["uid_tag_int"]]) != uid:
+            continue
+        if int(f[at["acct_tag_hex"]], 16) != 0:
+            continue
+        seen = True
+        rx += int(f[at["rx_bytes"]])
+        tx += int(f[at["tx_bytes"]])
+    return (tx, rx) if seen else None
+
+
+def parse_uid_stats_map(text: str, uid: int) -> tuple[int, int] | None:
+    """(tx, rx) from the eBPF ``mAppUidStatsMap`` dump of Android 12+, None without the map."""
+    lines = text.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.strip() == "mAppUidStatsMap:"), None)
+    if at is None:
+        return None
+    for line in lines[at + 1:]:
+        f = line.split()
+        if f[:2] == ["uid", "rxBytes"]:
+            continue
+        if len(f) != 5 or not all(x.isdigit() for x in f):
+            break
+        if int(f[0]) == uid:
+            return int(f[3]), int(f[1])
+    return 0, 0
+
+
+def parse_netstats_history(text: str, uid: int) -> tuple[int, int] | None:
+    """(tx, rx) summed over the UID's untagged ``UID stats`` history buckets."""
+    start = text.find("UID stats:")
+    if start < 0:
+        return None
+    end = text.find("UID tag stats:", start)
+    section = text[start:end if end >= 0 else len(text)]
+    tx = rx = 0
+    counting = False
+    for line in section.splitlines():
+        ident = re.search(r"\buid=(-?\d+)\s+set=\S+\s+tag=(0x[0-9a-f]+)", line)
+        if ident:
+            counting = int(ident.group(1)) == uid and int(ident.group(2), 16) == 0
+            continue
+        if not counting:
+            continue
+        bucket = (re.search(r"\brb=(\d+).*?\btb=(\d+)", line)
+                  or re.search(r"\brxBytes=(\d+).*?\btxBytes=(\d+)", line))
+        if bucket:
+            rx += int(bucket.group(1))
+            tx += int(bucket.group(2))
+    return tx, rx
+
+
+def read_counters(session: AdbSession, uid: int) -> EgressCounters | None:
+    """The best source this device has, or None when it has none readable."""
+    qt = session.shell(["cat", QTAGUID])
+    if qt.ok and qt.stdout.startswith("idx "):
+        found = parse_qtaguid(qt.stdout, uid)
+        tx, rx = found if found else (0, 0)
+        return EgressCounters(tx, rx, QTAGUID)
+    detail = session.shell(["dumpsys", "netstats", "detail"])
+    if not detail.ok:
+        return None
+    live = parse_uid_stats_map(detail.stdout, uid)
+    if live is not None:
+        return EgressCounters(live[0], live[1], "dumpsys netstats detail: mAppUidStatsMap")
+    session.shell(["dumpsys", "netstats", "--poll"])
+    detail = session.shell(["dumpsys", "netstats", "detail"])
+    history = parse_netstats_history(detail.stdout, uid)
+    if history is None:
+        return None
+    return EgressCounters(history[0], history[1], "dumpsys netstats detail: UID stats history")
+
+
+def delta(before: EgressCounters, after: EgressCounters) -> EgressCounters:
+    """Bytes between two readings of the same source (a counter reset reads as 0, not < 0)."""
+    if before.source != after.source:
+        raise ValueError(f"counters from different sources: {before.source} / {after.source}")
+    return EgressCounters(max(0, after.tx_bytes - before.tx_bytes),
+                          max(0, after.rx_bytes - before.rx_bytes), after.source)
