@@ -336,6 +336,14 @@ class CaptureReader:
             yield Event(seq, t, kind, pid, tid, c, direction, hook, data, orig_len, bool(trunc),
                         json.loads(fields), conns.get(c) if c else None)
 
+    def conn_ids(self, kind: str = "stream") -> list[tuple[str | None, int]]:
+        """Each connection id with events of ``kind``, with its first seq, in capture order
+        (so a reader can then go one connection at a time with ``events(conn=...)``)."""
+        rows = self._db.execute(
+            "SELECT conn, min(seq) AS first FROM events WHERE kind=? GROUP BY conn"
+            " ORDER BY first", (kind,))
+        return [(c, int(f)) for c, f in rows]
+
     def count(self, kind: str | None = None) -> int:
         if kind is None:
             return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])

@@ -1,0 +1,207 @@
+"""Turn a run's capture into its message store (``analysis.sqlite``).
+
+One connection at a time (so memory follows the largest connection, not the capture):
+reassemble its flows, parse them, stamp host and phase, write. Then the records that are
+messages by themselves (Java HTTP, SDK, page, DNS). Finally Java HTTP messages are linked to
+the TLS messages they produced: same method, URL and body, or same connection.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from harness.capture.rundir import Marker, Phase, RunDir
+from harness.parse import records
+from harness.parse.connection import parse_connection
+from harness.parse.draft import Draft
+from harness.parse.encoding import DEFAULT_BUDGET
+from harness.parse.message import MessageKind
+from harness.parse.reassembly import ConnFacts, assemble
+from harness.parse.store import ANALYSIS_DB, STORE_VERSION, MessageStore, StoreWriter
+
+log = logging.getLogger(__name__)
+
+RECORD_KINDS = ("http", "sdk", "page", "dns")
+
+
+class PhaseClock:
+    """Which scenario phase a time falls in (run.json phases, refined by phase markers)."""
+
+    def __init__(self, phases: list[Phase], markers: list[Marker]) -> None:
+        spans: dict[str, list[float | None]] = {}
+        for p in phases:
+            spans[p.name] = [p.start, p.end]
+        for m in markers:
+            if m.kind == "phase-start":
+                spans.setdefault(m.name, [None, None])[0] = m.t
+            elif m.kind == "phase-end":
+                spans.setdefault(m.name, [None, None])[1] = m.t
+        self.spans = sorted(((s, e, n) for n, (s, e) in spans.items() if s is not None),
+                            key=lambda x: (x[0] or 0.0))
+
+    def at(self, t: float) -> str | None:
+        best: str | None = None
+        for start, end, name in self.spans:
+            if start is not None and start <= t and (end is None or t <= end):
+                best = name  # the latest-starting phase that contains t
+        return best
+
+
+@dataclass(slots=True)
+class _Names:
+    """Peer IP → the last name a DNS answer gave it."""
+
+    by_ip: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+
+    def add(self, t: float, name: str, ips: list[str]) -> None:
+        for ip in ips:
+            self.by_ip.setdefault(ip, []).append((t, name))
+
+    def name(self, ip: str | None, t: float) -> str | None:
+        entries = self.by_ip.get(ip or "")
+        if not entries:
+            return None
+        i = bisect.bisect_right([e[0] for e in entries], t) - 1
+        return entries[max(i, 0)][1]
+
+
+def fingerprint(run: RunDir) -> str:
+    info = run.load_info()
+    with run.reader() as r:
+        parts = [str(STORE_VERSION), str(r.count()), str(len(r.markers())),
+                 str(len(r.connections()))]
+    phases = json.dumps([[p.name, p.start, p.end] for p in info.phases])
+    return ":".join(parts) + ":" + hashlib.sha256(phases.encode()).hexdigest()[:16]
+
+
+def is_current(run: RunDir) -> bool:
+    path = run.file(ANALYSIS_DB)
+    if not path.is_file():
+        return False
+    try:
+        with MessageStore(path) as store:
+            return store.meta().get("fingerprint") == fingerprint(run)
+    except Exception:  # noqa: BLE001 - any unreadable store is simply rebuilt
+        return False
+
+
+class _Links:
+    """Keys of HTTP messages by identity, to link Java-stack and TLS views of one request."""
+
+    def __init__(self) -> None:
+        self.native: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+        self.java: list[tuple[tuple[str, str, str], int, str | None]] = []
+        self.native_by_conn: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+        self.response_of: dict[int, int] = {}
+
+    @staticmethod
+    def key(d: Draft) -> tuple[str, str, str]:
+        return (d.method or "", (d.url or "").rstrip("/"),
+                hashlib.sha256(d.body).hexdigest())
+
+    def add(self, d: Draft) -> None:
+        if d.kind is MessageKind.RESPONSE and d.request is not None:
+            self.response_of[d.request.key] = d.key
+        if d.kind is not MessageKind.REQUEST:
+            return
+        if d.source.startswith("java.") and d.protocol != "h2" and d.meta.get("stack"):
+            self.java.append((self.key(d), d.key, d.conn))
+        else:
+            self.native[self.key(d)].append(d.key)
+            if d.conn:
+                self.native_by_conn[(d.conn, d.method or "", (d.url or "").rstrip("/"))].append(
+                    d.key)
+
+    def write(self, w: StoreWriter) -> int:
+        n = 0
+        for key, jkey, conn in self.java:
+            hits = self.native.get(key) or (
+                self.native_by_conn.get((conn, key[0], key[1]), []) if conn else [])
+            for nkey in hits:
+                w.link(jkey, nkey)
+                n += 1
+                jr, nr = self.response_of.get(jkey), self.response_of.get(nkey)
+                if jr is not None and nr is not None:
+                    w.link(jr, nr)
+        return n
+
+
+def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
+    """(Re)build ``analysis.sqlite`` for ``run``; returns the number of messages."""
+    info = run.load_info()
+    fp = fingerprint(run)
+    count = 0
+    links = _Links()
+    with run.reader() as reader, StoreWriter(run.file(ANALYSIS_DB)) as w:
+        clock = PhaseClock(info.phases, reader.markers())
+        names = _Names()
+        for ev in reader.events(kinds=["dns"]):
+            name = ev.fields.get("name")
+            if isinstance(name, str):
+                names.add(ev.t, name, records.addresses(ev))
+        conns = reader.connections()
+
+        def put(d: Draft) -> None:
+            nonlocal count
+            if not d.host:
+                d.host = d.sni or names.name(d.ip, d.t)
+            d.phase = clock.at(d.t)
+            w.add(d)
+            links.add(d)
+            count += 1
+
+        for conn, _first in reader.conn_ids("stream"):
+            if conn is None:
+                events = [e for e in reader.events(kinds=["stream"]) if e.conn is None]
+            else:
+                events = list(reader.events(kinds=["stream"], conn=conn))
+            if not events:
+                continue
+            facts = ConnFacts.of(conn, events[0], conns.get(conn) if conn else None)
+            if facts.layer == "udp" or conn is None:
+                for ev in events:
+                    d = records.datagram(ev)
+                    if conn is None:
+                        d.kind = MessageKind.RAW
+                        d.notes.append("stream event without a connection id")
+                    put(d)
+                continue
+            flows = assemble(events)
+            del events
+            drafts = parse_connection(flows["out"], flows["in"], facts, budget)
+            del flows
+            # requests first, so a response can cite its request's key
+            drafts.sort(key=lambda d: d.kind is MessageKind.RESPONSE)
+            for d in drafts:
+                put(d)
+        calls: dict[tuple[int | None, str], Draft] = {}
+        for ev in reader.events(kinds=list(RECORD_KINDS)):
+            if ev.kind == "http":
+                d = records.http(ev)
+                call = d.meta.get("call")
+                if isinstance(call, (str, int)):
+                    ck = (ev.pid, str(call))
+                    if d.kind is MessageKind.REQUEST:
+                        calls[ck] = d
+                    else:
+                        d.request = calls.pop(ck, None)
+                        if d.request is not None:
+                            d.url = d.url or d.request.url
+                            d.host = d.host or d.request.host
+            elif ev.kind == "sdk":
+                d = records.sdk(ev)
+            elif ev.kind == "page":
+                d = records.page(ev)
+            else:
+                d = records.dns(ev)
+            put(d)
+        n_links = links.write(w)
+        w.finish({"fingerprint": fp, "run_id": info.run_id, "messages": str(count),
+                  "links": str(n_links)})
+    log.info("parsed %d messages (%d Java/TLS links) into %s", count, n_links, ANALYSIS_DB)
+    return count

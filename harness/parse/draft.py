@@ -1,0 +1,80 @@
+"""A message being built: what the parsers return before the store gives it an id.
+
+Parsers fill a :class:`Draft` (mutable, cheap to amend while a stream is read); the builder
+stamps host and phase, the store assigns the stable ``m<N>`` id and freezes it into a
+:class:`harness.parse.message.Message`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.parse.message import MessageKind
+from harness.parse.reassembly import ConnFacts, Flow
+from harness.protocol import JSON
+
+
+@dataclass(slots=True, eq=False)
+class Draft:
+    kind: MessageKind
+    t: float
+    direction: str
+    source: str
+    first_seq: int
+    """Seq of the first event the message came from: orders ids in capture order."""
+    conn: str | None = None
+    phase: str | None = None
+    protocol: str | None = None
+    host: str | None = None
+    ip: str | None = None
+    port: int | None = None
+    sni: str | None = None
+    tls_version: str | None = None
+    cipher: str | None = None
+    method: str | None = None
+    url: str | None = None
+    status: int | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    body_len_wire: int | None = None
+    events: tuple[int, ...] = ()
+    request: Draft | None = None
+    sdk: str | None = None
+    frames: tuple[str, ...] = ()
+    meta: dict[str, JSON] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    key: int = -1
+    """Row key in the store once written (-1 before)."""
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for k, v in self.headers:
+            if k.lower() == lname:
+                return v
+        return None
+
+
+def from_flow(kind: MessageKind, flow: Flow, start: int, end: int, facts: ConnFacts,
+              protocol: str | None) -> Draft:
+    """A draft for bytes [start, end) of ``flow``, with the connection's facts."""
+    d = Draft(
+        kind=kind, t=flow.t_at(start), direction=flow.direction, source=facts.source,
+        first_seq=flow.seq_at(start), conn=facts.conn, protocol=protocol, ip=facts.ip,
+        port=facts.port, sni=facts.sni, tls_version=facts.tls_version, cipher=facts.cipher,
+        events=flow.seqs(start, end),
+    )
+    lost = flow.missing_in(start, end)
+    if lost:
+        d.notes.append(f"capture truncated: {lost} bytes of this stream were not recorded")
+    return d
+
+
+def raw(flow: Flow, start: int, end: int, facts: ConnFacts, note: str | None = None,
+        protocol: str | None = None) -> Draft:
+    """Bytes that did not parse: kept whole so they are still scanned."""
+    d = from_flow(MessageKind.RAW, flow, start, end, facts, protocol)
+    d.body = flow.data[start:end]
+    d.body_len_wire = end - start
+    if note:
+        d.notes.append(note)
+    return d

@@ -1,0 +1,171 @@
+"""Content decoding (gzip, deflate, br, zstd) under an output budget.
+
+Every decoder here is incremental and stops once it has produced ``budget`` bytes, so a
+10 GB gzip bomb costs at most ``budget`` bytes of memory and the time to inflate that much;
+the result says it was cut. Used for HTTP ``Content-Encoding``, WebSocket
+``permessage-deflate`` and (by ``harness.detect``) for compressed blobs found in payloads.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import brotli
+import zstandard
+
+DEFAULT_BUDGET = 64 * 1024 * 1024
+"""Output bytes one body may decode to before it is cut (64 MiB)."""
+
+_STEP = 64 * 1024
+"""Input fed to a decoder at a time; small so one step cannot blow up memory."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    data: bytes
+    complete: bool
+    """True when the whole input decoded within the budget without error."""
+    notes: tuple[str, ...] = ()
+
+
+class _Cut(Exception):
+    """The output budget was reached."""
+
+
+def _zlib_stream(data: bytes, wbits: int, budget: int) -> tuple[bytes, bool, bool]:
+    """Inflate with ``wbits``; returns (output, cut, finished). Raises zlib.error."""
+    out = bytearray()
+    view = memoryview(data)
+    pos = 0
+    members = 0
+    while True:  # one pass per gzip member (RFC 1952 2.2 allows several back to back)
+        d = zlib.decompressobj(wbits)
+        members += 1
+        while not d.eof:
+            if d.unconsumed_tail:
+                chunk = d.unconsumed_tail
+            elif pos < len(data):
+                chunk = bytes(view[pos : pos + _STEP])
+                pos += len(chunk)
+            else:
+                break
+            room = budget - len(out)
+            if room <= 0:
+                return bytes(out), True, False
+            out += d.decompress(chunk, room)
+        if not d.eof:
+            if len(out) >= budget:
+                return bytes(out), True, False
+            return bytes(out), False, False
+        pos -= len(d.unused_data)
+        if wbits < 16 + 8 or not bytes(view[pos : pos + 64]).strip(b"\x00"):
+            return bytes(out), False, True
+        if members > 100_000:
+            return bytes(out), False, True
+
+
+def _gzip(data: bytes, budget: int) -> tuple[bytes, bool, bool]:
+    return _zlib_stream(data, 16 + zlib.MAX_WBITS, budget)
+
+
+def _deflate(data: bytes, budget: int) -> tuple[bytes, bool, bool]:
+    # HTTP "deflate" is zlib-wrapped by the RFC, raw deflate by many servers: take both.
+    try:
+        return _zlib_stream(data, zlib.MAX_WBITS, budget)
+    except zlib.error:
+        return _zlib_stream(data, -zlib.MAX_WBITS, budget)
+
+
+def _brotli(data: bytes, budget: int) -> tuple[bytes, bool, bool]:
+    d = brotli.Decompressor()
+    out = bytearray()
+    pos = 0
+    while True:
+        room = budget - len(out)
+        if room <= 0:
+            return bytes(out[:budget]), True, False
+        if d.can_accept_more_data():
+            if pos >= len(data):
+                break
+            chunk = data[pos : pos + _STEP]
+            pos += len(chunk)
+        else:
+            chunk = b""
+        out += d.process(chunk, output_buffer_limit=room)
+    return bytes(out[:budget]), len(out) > budget, bool(d.is_finished())
+
+
+def _zstd(data: bytes, budget: int) -> tuple[bytes, bool, bool]:
+    # decompressobj has no output cap, so feed it little input at a time: one zstd byte can
+    # stand for at most ~128 KiB (an RLE block), which bounds what one step can produce.
+    out = bytearray()
+    pos = 0
+    frames = 0
+    while pos < len(data) and frames < 100_000:
+        d = zstandard.ZstdDecompressor().decompressobj()
+        frames += 1
+        while not d.eof:
+            if pos >= len(data):
+                return bytes(out), False, False
+            chunk = data[pos : pos + 256]
+            pos += len(chunk)
+            out += d.decompress(chunk)
+            if len(out) >= budget:
+                return bytes(out[:budget]), True, False
+        pos -= len(d.unused_data)
+    return bytes(out), False, True
+
+
+_DECODERS = {
+    "gzip": _gzip, "x-gzip": _gzip, "deflate": _deflate, "br": _brotli, "zstd": _zstd,
+}
+
+SUPPORTED = frozenset(_DECODERS)
+
+
+def decompress(data: bytes, encoding: str, budget: int = DEFAULT_BUDGET) -> Decoded:
+    """Decode one content coding. Never raises for bad input: the result says what failed."""
+    name = encoding.strip().lower()
+    if name in ("identity", ""):
+        return Decoded(data, True)
+    fn = _DECODERS.get(name)
+    if fn is None:
+        return Decoded(data, False, (f"content-encoding {name!r} not supported; body kept as"
+                                     " sent",))
+    try:
+        out, cut, finished = fn(data, budget)
+    except (zlib.error, brotli.error, zstandard.ZstdError, OSError, ValueError) as exc:
+        return Decoded(data, False, (f"content-encoding {name}: cannot decode ({exc});"
+                                     " body kept as sent",))
+    notes: list[str] = []
+    if cut:
+        notes.append(f"content-encoding {name}: output cut at the budget of {budget} bytes"
+                     f" ({len(data)} bytes in); the rest was not decoded")
+    elif not finished:
+        notes.append(f"content-encoding {name}: stream ends early (truncated); decoded"
+                     f" {len(out)} bytes")
+    return Decoded(out, not cut and finished, tuple(notes))
+
+
+def decode_content(data: bytes, encodings: Sequence[str],
+                   budget: int = DEFAULT_BUDGET) -> Decoded:
+    """Undo a ``Content-Encoding`` list (applied in order, so undone in reverse)."""
+    notes: list[str] = []
+    complete = True
+    for enc in reversed([e for e in encodings if e.strip()]):
+        res = decompress(data, enc, budget)
+        notes += res.notes
+        if not res.complete and res.data is data:
+            return Decoded(data, False, tuple(notes))  # could not decode: stop here
+        data = res.data
+        complete = complete and res.complete
+    return Decoded(data, complete, tuple(notes))
+
+
+def parse_encodings(value: str | None) -> tuple[str, ...]:
+    """``Content-Encoding: gzip, br`` → ("gzip", "br")."""
+    if not value:
+        return ()
+    return tuple(p.strip().lower() for p in value.split(",") if p.strip())

@@ -1,0 +1,311 @@
+"""HTTP/1.x over one connection: requests from the ``out`` flow, responses from ``in``.
+
+Handles keep-alive and pipelining (responses are matched to requests in order; interim
+``1xx`` responses such as ``100 Continue`` do not consume a request), ``Content-Length``,
+chunked bodies with trailers, close-delimited responses, HEAD/204/304 without body, and
+``Upgrade`` (the parse stops where the protocol switches, for WebSocket to take over).
+Whatever does not parse is kept as a RAW message and the parser resynchronises on the next
+request line, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from harness.parse.draft import Draft, from_flow, raw
+from harness.parse.encoding import DEFAULT_BUDGET, decode_content, parse_encodings
+from harness.parse.message import MessageKind
+from harness.parse.reassembly import ConnFacts, Flow
+
+MAX_HEAD = 256 * 1024
+"""A request or response head longer than this is not HTTP (kept raw)."""
+
+METHODS = (b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"CONNECT",
+           b"TRACE", b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK",
+           b"UNLOCK", b"REPORT", b"SEARCH", b"PURGE")
+_REQUEST_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,19}) ([^\s]+) HTTP/(\d)\.(\d)\r?\n")
+_RESYNC = re.compile(rb"(?:^|\n)((?:" + b"|".join(METHODS) + rb") [^\s]+ HTTP/1\.[01]\r?\n)")
+_STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: ([^\r\n]*))?\r?\n")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+def looks_like_request(data: bytes) -> bool:
+    m = _REQUEST_LINE.match(data[:8192])
+    return bool(m and m.group(1) in METHODS)
+
+
+def looks_like_response(data: bytes) -> bool:
+    return data[:7] in (b"HTTP/1.", b"HTTP/0.")
+
+
+@dataclass(slots=True)
+class _Head:
+    start_line: re.Match[bytes]
+    headers: list[tuple[str, str]]
+    end: int
+    """Offset just past the blank line."""
+    notes: list[str]
+
+
+def _decode_text(b: bytes, what: str, notes: list[str]) -> str:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        # Latin-1 maps each byte to one char, so value.encode("latin-1") gives the bytes back
+        notes.append(f"{what} is not UTF-8; decoded as Latin-1 (bytes preserved)")
+        return b.decode("latin-1")
+
+
+def _parse_head(data: bytes, pos: int, line_re: re.Pattern[bytes]) -> _Head | None:
+    m = line_re.match(data, pos, min(len(data), pos + 8192))
+    if m is None:
+        return None
+    end_m = _HEAD_END.search(data, m.end() - 2 if m.group(0).endswith(b"\r\n") else m.end() - 1,
+                             min(len(data), pos + MAX_HEAD))
+    if end_m is None:
+        return None
+    notes: list[str] = []
+    headers: list[tuple[str, str]] = []
+    block = data[m.end() : end_m.start()]
+    for raw_line in block.split(b"\n") if block else []:
+        line = raw_line.rstrip(b"\r")
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t") and headers:  # obsolete line folding
+            prev_name, prev_value = headers[-1]
+            headers[-1] = (prev_name,
+                           prev_value + " " + _decode_text(line.strip(), "header", notes))
+            continue
+        name, sep, value = line.partition(b":")
+        if not sep:
+            notes.append(f"header line without colon kept as is: {line[:60]!r}")
+            headers.append((_decode_text(line, "header", notes), ""))
+            continue
+        headers.append((_decode_text(name.strip(), "header name", notes),
+                        _decode_text(value.strip(), f"header {name.strip()[:40]!r}", notes)))
+    return _Head(m, headers, end_m.end(), notes)
+
+
+def _get(headers: list[tuple[str, str]], name: str) -> str | None:
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return None
+
+
+def _read_body(data: bytes, pos: int, headers: list[tuple[str, str]], to_close: bool,
+               notes: list[str]) -> tuple[bytes, int, bool]:
+    """Body at ``pos``: (wire bytes, end offset, ok). ``ok`` False: framing is broken."""
+    te = (_get(headers, "transfer-encoding") or "").lower()
+    if "chunked" in te:
+        return _read_chunked(data, pos, headers, notes)
+    cl = _get(headers, "content-length")
+    if cl is not None:
+        try:
+            n = int(cl.split(",")[0].strip())
+            if n < 0:
+                raise ValueError(cl)
+        except ValueError:
+            notes.append(f"bad Content-Length {cl!r}; rest of the stream kept raw")
+            return b"", pos, False
+        if pos + n > len(data):
+            notes.append(f"body truncated: Content-Length {n}, {len(data) - pos} bytes captured")
+            return data[pos:], len(data), True
+        return data[pos : pos + n], pos + n, True
+    if to_close:
+        return data[pos:], len(data), True
+    return b"", pos, True
+
+
+def _read_chunked(data: bytes, pos: int, headers: list[tuple[str, str]],
+                  notes: list[str]) -> tuple[bytes, int, bool]:
+    parts: list[bytes] = []
+    while True:
+        eol = data.find(b"\n", pos, pos + 1024)
+        if eol < 0:
+            if pos >= len(data) or len(data) - pos < 1024:
+                notes.append("chunked body truncated: stream ended inside it")
+                return b"".join(parts), len(data), True
+            notes.append("bad chunk size line; rest of the stream kept raw")
+            return b"".join(parts), pos, False
+        size_txt = data[pos:eol].split(b";")[0].strip()
+        try:
+            size = int(size_txt, 16)
+        except ValueError:
+            notes.append(f"bad chunk size {size_txt[:20]!r}; rest of the stream kept raw")
+            return b"".join(parts), pos, False
+        pos = eol + 1
+        if size == 0:
+            # trailers until an empty line
+            while True:
+                eol = data.find(b"\n", pos)
+                if eol < 0:
+                    return b"".join(parts), len(data), True
+                line = data[pos:eol].rstrip(b"\r")
+                pos = eol + 1
+                if not line:
+                    return b"".join(parts), pos, True
+                name, _, value = line.partition(b":")
+                headers.append((name.decode("latin-1").strip(),
+                                value.decode("latin-1").strip()))
+        if pos + size > len(data):
+            parts.append(data[pos:])
+            notes.append("chunked body truncated: stream ended inside a chunk")
+            return b"".join(parts), len(data), True
+        parts.append(data[pos : pos + size])
+        pos += size
+        if data[pos : pos + 2] == b"\r\n":
+            pos += 2
+        elif data[pos : pos + 1] == b"\n":
+            pos += 1
+
+
+def finish_body(d: Draft, wire: bytes, budget: int = DEFAULT_BUDGET) -> None:
+    """Set the body, undoing Content-Encoding within the output budget."""
+    d.body_len_wire = len(wire)
+    encodings = parse_encodings(d.header("content-encoding"))
+    if not encodings or not wire:
+        d.body = wire
+        return
+    res = decode_content(wire, encodings, budget)
+    d.body = res.data
+    d.notes += res.notes
+    if res.data is not wire:
+        d.meta["content_encoding"] = ",".join(encodings)
+
+
+def _host_of(hostport: str | None) -> str | None:
+    if not hostport:
+        return None
+    h = hostport.strip()
+    if h.startswith("["):
+        return h[1 : h.find("]")] if "]" in h else h
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+def url_of(target: str, host_header: str | None, facts: ConnFacts) -> str:
+    if target.startswith(("http://", "https://", "ws://", "wss://")):
+        return target
+    authority = host_header or facts.sni or (f"{facts.ip}:{facts.port}" if facts.ip else "")
+    if not target.startswith("/"):
+        return f"{facts.scheme}://{target}" if target != "*" else f"{facts.scheme}://{authority}"
+    return f"{facts.scheme}://{authority}{target}"
+
+
+@dataclass(slots=True)
+class RequestParse:
+    drafts: list[Draft]
+    """Requests and RAW drafts, in stream order."""
+    requests: list[Draft]
+    upgrade: Draft | None
+    """A request asking to switch protocols; parsing stopped after it."""
+    stop: int
+
+
+def parse_requests(flow: Flow, start: int, facts: ConnFacts,
+                   budget: int = DEFAULT_BUDGET) -> RequestParse:
+    data = flow.data
+    pos = start
+    out = RequestParse([], [], None, len(data))
+    while pos < len(data):
+        head = _parse_head(data, pos, _REQUEST_LINE)
+        if head is None or head.start_line.group(1) not in METHODS:
+            nxt = _RESYNC.search(data, pos + 1)
+            stop = nxt.start(1) if nxt else len(data)
+            out.drafts.append(raw(flow, pos, stop, facts, "not HTTP/1.x here: kept raw"))
+            pos = stop
+            continue
+        m = head.start_line
+        d = from_flow(MessageKind.REQUEST, flow, pos, head.end, facts,
+                      f"HTTP/{m.group(3).decode()}.{m.group(4).decode()}")
+        d.method = m.group(1).decode("ascii")
+        d.headers = head.headers
+        d.notes += head.notes
+        target = _decode_text(m.group(2), "request target", d.notes)
+        host_header = _get(head.headers, "host")
+        d.url = url_of(target, host_header, facts)
+        d.host = _host_of(host_header)
+        wire, end, ok = _read_body(data, head.end, d.headers, False, d.notes)
+        d.events = flow.seqs(pos, max(end, head.end))
+        finish_body(d, wire, budget)
+        out.drafts.append(d)
+        out.requests.append(d)
+        pos = end
+        if not ok:
+            out.drafts.append(raw(flow, pos, len(data), facts, "after a broken HTTP body"))
+            pos = len(data)
+        upgrade = (_get(d.headers, "upgrade") or "").lower()
+        if upgrade or d.method == "CONNECT":
+            out.upgrade = d
+            out.stop = pos
+            return out
+    out.stop = pos
+    return out
+
+
+@dataclass(slots=True)
+class ResponseParse:
+    drafts: list[Draft]
+    switched: Draft | None
+    """The ``101``/CONNECT ``2xx`` response after which the bytes are another protocol."""
+    stop: int
+
+
+def parse_responses(flow: Flow, start: int, requests: list[Draft], facts: ConnFacts,
+                    budget: int = DEFAULT_BUDGET, until: Draft | None = None) -> ResponseParse:
+    """Responses from ``start``; with ``until``, stop after the final answer to that request
+    (an Upgrade: what follows depends on whether the server agreed)."""
+    data = flow.data
+    pos = start
+    queue = list(requests)
+    out = ResponseParse([], None, len(data))
+    while pos < len(data):
+        head = _parse_head(data, pos, _STATUS_LINE)
+        if head is None:
+            nxt = data.find(b"HTTP/1.", pos + 1)
+            stop = nxt if nxt >= 0 and data[nxt - 1 : nxt] == b"\n" else len(data)
+            out.drafts.append(raw(flow, pos, stop, facts, "not an HTTP/1.x response: kept raw"))
+            pos = stop
+            continue
+        m = head.start_line
+        status = int(m.group(3))
+        d = from_flow(MessageKind.RESPONSE, flow, pos, head.end, facts,
+                      f"HTTP/{m.group(1).decode()}.{m.group(2).decode()}")
+        d.status = status
+        d.headers = head.headers
+        d.notes += head.notes
+        if m.group(4):
+            d.meta["reason"] = _decode_text(m.group(4), "reason phrase", d.notes)
+        interim = 100 <= status < 200 and status != 101
+        req = queue[0] if queue else None
+        if req is None:
+            d.notes.append("response without a captured request")
+        else:
+            d.request = req
+            d.url, d.host, d.method = req.url, req.host, None
+            if not interim:
+                queue.pop(0)
+        method = req.method if req else None
+        no_body = (method == "HEAD" or 100 <= status < 200 or status in (204, 304)
+                   or (method == "CONNECT" and 200 <= status < 300))
+        if no_body:
+            wire, end, ok = b"", head.end, True
+        else:
+            wire, end, ok = _read_body(data, head.end, d.headers, True, d.notes)
+        d.events = flow.seqs(pos, max(end, head.end))
+        finish_body(d, wire, budget)
+        out.drafts.append(d)
+        pos = end
+        if not ok:
+            out.drafts.append(raw(flow, pos, len(data), facts, "after a broken HTTP body"))
+            pos = len(data)
+        if status == 101 or (method == "CONNECT" and 200 <= status < 300):
+            out.switched = d
+            out.stop = pos
+            return out
+        if until is not None and req is until and not interim:
+            out.stop = pos
+            return out
+    out.stop = pos
+    return out

@@ -1,0 +1,300 @@
+"""HTTP/2 over one connection (RFC 9113): frames and HPACK, each direction on its own.
+
+A capture is a recording, not a peer: it must read what a client and a server said even
+where a real endpoint would have refused it (partial capture, a stream opened before the
+hooks, a protocol error). So this reads frames directly and keeps one ``hpack.Decoder`` per
+direction (the client's header blocks and the server's have separate dynamic tables),
+instead of driving ``h2``'s state machines, which reject such input. Handles padding,
+priority, CONTINUATION, trailers, RST_STREAM, GOAWAY and server push; a malformed frame or
+header block becomes a note and the rest of the bytes stay a RAW message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import hpack
+from hpack.exceptions import HPACKError
+
+from harness.parse.draft import Draft, from_flow, raw
+from harness.parse.encoding import DEFAULT_BUDGET
+from harness.parse.http1 import finish_body
+from harness.parse.message import MessageKind
+from harness.parse.reassembly import ConnFacts, Flow
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+MAX_FRAME = 1 << 24
+MAX_HEADER_BLOCK = 1 << 20
+"""A header block (HEADERS + CONTINUATIONs) above 1 MiB is hostile: dropped with a note."""
+
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, \
+    CONTINUATION = range(10)
+END_STREAM, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x4, 0x8, 0x20
+
+ERROR_CODES = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
+               4: "SETTINGS_TIMEOUT", 5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR",
+               7: "REFUSED_STREAM", 8: "CANCEL", 9: "COMPRESSION_ERROR", 10: "CONNECT_ERROR",
+               11: "ENHANCE_YOUR_CALM", 12: "INADEQUATE_SECURITY", 13: "HTTP_1_1_REQUIRED"}
+
+
+def looks_like_frames(data: bytes) -> bool:
+    """A server's first bytes: a SETTINGS frame on stream 0."""
+    return len(data) >= 9 and data[3] == SETTINGS and data[5:9] == b"\0\0\0\0" and \
+        int.from_bytes(data[:3], "big") % 6 == 0
+
+
+@dataclass(slots=True)
+class _Stream:
+    draft: Draft
+    body: list[bytes] = field(default_factory=list)
+    size: int = 0
+    ended: bool = False
+    trailers: bool = False
+
+
+@dataclass(slots=True)
+class _Block:
+    """A header block being collected across HEADERS/PUSH_PROMISE + CONTINUATION frames."""
+
+    stream_id: int
+    start: int
+    parts: list[bytes]
+    end_stream: bool
+    promised: int | None = None
+    size: int = 0
+
+
+class _Direction:
+    """Reads the frames of one direction; produces one draft per stream (and push)."""
+
+    def __init__(self, flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int,
+                 peers: dict[int, Draft], conn_notes: list[str]) -> None:
+        self.flow = flow
+        self.facts = facts
+        self.kind = kind
+        self.budget = budget
+        self.peers = peers
+        """Drafts of the other direction by stream id (requests, for a response)."""
+        self.conn_notes = conn_notes
+        self.decoder = hpack.Decoder(max_header_list_size=MAX_HEADER_BLOCK)
+        self.decoder.max_allowed_table_size = 1 << 20
+        self.hpack_broken: str | None = None
+        self.streams: dict[int, _Stream] = {}
+        self.done: list[Draft] = []
+        self.block: _Block | None = None
+        self.pushed: dict[int, Draft] = {}
+
+    def _decode(self, block: bytes, notes: list[str]) -> list[tuple[str, str]]:
+        if self.hpack_broken:
+            notes.append(f"headers not decodable: HPACK state lost earlier ({self.hpack_broken})")
+            return []
+        try:
+            pairs = self.decoder.decode(block, raw=True)
+        except (HPACKError, IndexError, ValueError, UnicodeDecodeError) as exc:
+            self.hpack_broken = f"{type(exc).__name__}: {exc}"[:200]
+            notes.append(f"malformed HPACK header block: {self.hpack_broken}")
+            return []
+        out: list[tuple[str, str]] = []
+        for name, value in pairs:
+            n = bytes(name).decode("latin-1")
+            try:
+                v = bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                notes.append(f"header {n[:40]!r} is not UTF-8; decoded as Latin-1")
+                v = bytes(value).decode("latin-1")
+            out.append((n, v))
+        return out
+
+    def _stream(self, sid: int, pos: int) -> _Stream:
+        st = self.streams.get(sid)
+        if st is None:
+            d = from_flow(self.kind, self.flow, pos, pos + 9, self.facts, "h2")
+            d.meta["stream"] = sid
+            st = self.streams[sid] = _Stream(d)
+        return st
+
+    def _headers_done(self, b: _Block, end: int) -> None:
+        st = self._stream(b.stream_id if b.promised is None else b.promised, b.start)
+        d = st.draft
+        headers = self._decode(b"".join(b.parts), d.notes)
+        if b.promised is not None:
+            d.notes.append(f"server push promised on stream {b.stream_id}")
+            d.kind, d.direction = MessageKind.REQUEST, self.flow.direction
+            self._apply(d, headers)
+            st.ended = True
+            self._close(b.promised)
+            self.pushed[b.promised] = d
+            self.peers[b.promised] = d  # the pushed response on that stream answers it
+            return
+        if not d.headers:
+            self._apply(d, headers)
+        elif d.status is not None and 100 <= d.status < 200:
+            interim = d.meta.get("interim")
+            d.meta["interim"] = [*interim, d.status] if isinstance(interim, list) else [d.status]
+            self._apply(d, headers)
+        else:
+            st.trailers = True
+            d.meta["trailers"] = [[k, v] for k, v in headers]  # trailing HEADERS
+        d.events = tuple(sorted(set(d.events) | set(self.flow.seqs(b.start, end))))
+        if b.end_stream:
+            st.ended = True
+            self._close(b.stream_id)
+
+    def _apply(self, d: Draft, headers: list[tuple[str, str]]) -> None:
+        d.headers = headers
+        pseudo = {k: v for k, v in headers if k.startswith(":")}
+        if ":status" in pseudo:
+            try:
+                d.status = int(pseudo[":status"])
+            except ValueError:
+                d.notes.append(f"bad :status {pseudo[':status']!r}")
+        if ":method" in pseudo:
+            d.method = pseudo[":method"]
+        authority = pseudo.get(":authority") or d.header("host")
+        if authority:
+            d.host = authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+        if ":path" in pseudo or authority:
+            scheme = pseudo.get(":scheme", self.facts.scheme)
+            d.url = f"{scheme}://{authority or self.facts.sni or self.facts.ip}" + \
+                pseudo.get(":path", "")
+
+    def _close(self, sid: int) -> None:
+        st = self.streams.pop(sid, None)
+        if st is None:
+            return
+        d = st.draft
+        req = self.peers.get(sid)
+        if self.kind is MessageKind.RESPONSE and req is not None:
+            d.request = req
+            d.url = d.url or req.url
+            d.host = d.host or req.host
+        elif self.kind is MessageKind.RESPONSE and sid % 2 == 1:
+            d.notes.append("response without a captured request")
+        if not st.ended:
+            d.notes.append("stream not finished when the capture ended")
+        finish_body(d, b"".join(st.body), self.budget)
+        self.done.append(d)
+
+    def run(self, start: int) -> None:
+        data, pos = self.flow.data, start
+        while pos < len(data):
+            if len(data) - pos < 9:
+                self.done.append(raw(self.flow, pos, len(data), self.facts,
+                                     "h2: frame header cut (capture ended)", "h2"))
+                break
+            length = int.from_bytes(data[pos : pos + 3], "big")
+            ftype, flags = data[pos + 3], data[pos + 4]
+            sid = int.from_bytes(data[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+            if ftype > 0x20 or (ftype in (DATA, HEADERS, CONTINUATION) and sid == 0) or \
+                    (ftype in (SETTINGS, PING, GOAWAY) and sid != 0) or \
+                    (ftype == SETTINGS and length % 6):
+                self.done.append(raw(self.flow, pos, len(data), self.facts,
+                                     f"h2: malformed frame header (type {ftype}, stream {sid},"
+                                     f" length {length}); rest kept raw", "h2"))
+                break
+            end = pos + 9 + length
+            payload = data[pos + 9 : min(end, len(data))]
+            if end > len(data):
+                self.conn_notes.append(f"h2: last frame cut ({len(payload)} of {length} bytes)")
+            if self.block is not None and ftype != CONTINUATION:
+                st = self._stream(self.block.stream_id, self.block.start)
+                st.draft.notes.append("h2: header block interrupted (no CONTINUATION)")
+                self.hpack_broken = "header block interrupted"
+                self.block = None
+            try:
+                self._frame(ftype, flags, sid, payload, pos, end)
+            except _Malformed as exc:
+                target = self.streams.get(sid)
+                note = f"h2: malformed {exc} frame on stream {sid}"
+                (target.draft.notes if target else self.conn_notes).append(note)
+            pos = end
+        for sid in list(self.streams):
+            self._close(sid)
+
+    def _frame(self, ftype: int, flags: int, sid: int, p: bytes, pos: int, end: int) -> None:
+        if ftype in (DATA, HEADERS, PUSH_PROMISE) and flags & PADDED:
+            if not p or p[0] >= len(p):
+                raise _Malformed("padded")
+            p = p[1 : len(p) - p[0]]
+        if ftype == DATA:
+            st = self._stream(sid, pos)
+            if st.size + len(p) <= (1 << 31):
+                st.body.append(p)
+                st.size += len(p)
+            st.draft.events = tuple(sorted(set(st.draft.events) | set(self.flow.seqs(pos, end))))
+            if flags & END_STREAM:
+                st.ended = True
+                self._close(sid)
+        elif ftype in (HEADERS, PUSH_PROMISE):
+            promised = None
+            if ftype == HEADERS and flags & PRIORITY_FLAG:
+                if len(p) < 5:
+                    raise _Malformed("HEADERS priority")
+                p = p[5:]
+            if ftype == PUSH_PROMISE:
+                if len(p) < 4:
+                    raise _Malformed("PUSH_PROMISE")
+                promised, p = int.from_bytes(p[:4], "big") & 0x7FFFFFFF, p[4:]
+            self.block = _Block(sid, pos, [p], bool(flags & END_STREAM), promised, len(p))
+            if flags & END_HEADERS:
+                done, self.block = self.block, None
+                self._headers_done(done, end)
+        elif ftype == CONTINUATION:
+            b = self.block
+            if b is None or b.stream_id != sid:
+                self.hpack_broken = "CONTINUATION without HEADERS"
+                raise _Malformed("CONTINUATION (no header block open)")
+            b.parts.append(p)
+            b.size += len(p)
+            if b.size > MAX_HEADER_BLOCK:
+                self.block = None
+                self.hpack_broken = f"header block over {MAX_HEADER_BLOCK} bytes"
+                self._stream(sid, b.start).draft.notes.append(
+                    f"h2: header block over {MAX_HEADER_BLOCK} bytes dropped")
+            elif flags & END_HEADERS:
+                self.block = None
+                self._headers_done(b, end)
+        elif ftype == RST_STREAM:
+            code = int.from_bytes(p[:4], "big") if len(p) >= 4 else -1
+            reset = self.streams.get(sid)
+            if reset is not None:
+                reset.draft.notes.append(
+                    f"stream reset by sender ({ERROR_CODES.get(code, code)})")
+                reset.ended = True
+                self._close(sid)
+        elif ftype == GOAWAY and len(p) >= 8:
+            last = int.from_bytes(p[:4], "big") & 0x7FFFFFFF
+            code = int.from_bytes(p[4:8], "big")
+            self.conn_notes.append(f"GOAWAY from {self.flow.direction} side: last stream {last},"
+                                   f" {ERROR_CODES.get(code, code)}"
+                                   + (f", debug {p[8:200]!r}" if len(p) > 8 else ""))
+
+
+class _Malformed(Exception):
+    pass
+
+
+def parse(out_flow: Flow, in_flow: Flow, facts: ConnFacts,
+          budget: int = DEFAULT_BUDGET) -> list[Draft]:
+    """Requests from the client's flow, responses from the server's, matched by stream."""
+    notes: list[str] = []
+    start = len(PREFACE) if out_flow.data.startswith(PREFACE) else 0
+    if start == 0 and out_flow.data:
+        notes.append("h2: client preface not captured; reading frames from the first byte")
+    client = _Direction(out_flow, facts, MessageKind.REQUEST, budget, {}, notes)
+    client.run(start)
+    requests = {d.meta["stream"]: d for d in client.done
+                if d.kind is MessageKind.REQUEST and isinstance(d.meta.get("stream"), int)}
+    server = _Direction(in_flow, facts, MessageKind.RESPONSE, budget,
+                        {k: v for k, v in requests.items() if isinstance(k, int)}, notes)
+    server.run(0)
+    drafts = client.done + server.done
+    if notes:
+        target = drafts[0] if drafts else None
+        if target is not None:
+            target.meta["connection_notes"] = list(notes)
+            target.notes += notes
+        elif out_flow.data or in_flow.data:
+            flow = out_flow if out_flow.data else in_flow
+            drafts.append(raw(flow, 0, 0, facts, "; ".join(notes), "h2"))
+    return drafts

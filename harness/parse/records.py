@@ -1,0 +1,152 @@
+"""Records that are messages by themselves: Java HTTP stack calls (OkHttp,
+HttpURLConnection...), analytics SDK calls, WebView page loads, DNS lookups, UDP datagrams.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from harness.capture.rundir import Event
+from harness.parse.draft import Draft
+from harness.parse.encoding import decode_content, parse_encodings
+from harness.parse.message import MessageKind
+from harness.parse.reassembly import source_of
+from harness.protocol import JSON
+
+
+def _str(v: JSON) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def headers_of(value: JSON) -> list[tuple[str, str]]:
+    """Headers as the Java hooks may send them: [[k, v]...], {k: v | [v...]}, or text."""
+    out: list[tuple[str, str]] = []
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, list) and len(item) == 2:
+                out.append((str(item[0]), str(item[1])))
+            elif isinstance(item, dict) and "name" in item:
+                out.append((str(item["name"]), str(item.get("value", ""))))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            for one in v if isinstance(v, list) else [v]:
+                out.append((k, str(one)))
+    elif isinstance(value, str):
+        for line in value.splitlines():
+            k, sep, v = line.partition(":")
+            if sep:
+                out.append((k.strip(), v.strip()))
+    return out
+
+
+def host_of_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def _base(ev: Event, kind: MessageKind, direction: str) -> Draft:
+    d = Draft(kind=kind, t=ev.t, direction=direction, source=source_of(ev.hook),
+              first_seq=ev.seq, conn=ev.conn, events=(ev.seq,))
+    c = ev.connection
+    if c is not None:
+        d.ip, d.port, d.sni = c.peer_ip, c.peer_port, c.sni
+        d.tls_version, d.cipher = c.tls_version, c.cipher
+    frames = ev.fields.get("frames")
+    if isinstance(frames, list):
+        d.frames = tuple(str(f) for f in frames)
+    if ev.truncated:
+        d.notes.append(f"capture truncated: body cut to {len(ev.data or b'')} of"
+                       f" {ev.orig_len} bytes by the agent")
+    return d
+
+
+def http(ev: Event) -> Draft:
+    """A Java HTTP stack record: request (phase ``request``) or response."""
+    f = ev.fields
+    phase = _str(f.get("phase")) or ""
+    is_resp = phase.startswith("resp") or (not phase and f.get("status") is not None) or \
+        ev.direction == "in"
+    d = _base(ev, MessageKind.RESPONSE if is_resp else MessageKind.REQUEST,
+              "in" if is_resp else "out")
+    d.url = _str(f.get("url"))
+    d.host = host_of_url(d.url)
+    d.method = None if is_resp else _str(f.get("method"))
+    status = f.get("status")
+    d.status = status if isinstance(status, int) else None
+    d.headers = headers_of(f.get("headers"))
+    d.protocol = _str(f.get("protocol"))
+    stack = _str(f.get("stack"))
+    if stack:
+        d.meta["stack"] = stack
+    call = f.get("call")
+    if isinstance(call, (str, int)):
+        d.meta["call"] = call
+    wire = ev.data or b""
+    d.body_len_wire = len(wire)
+    d.body = wire
+    enc = parse_encodings(d.header("content-encoding"))
+    # Hooks above the stack's transparent gzip see the body already decoded: only undo an
+    # encoding the bytes still carry (gzip magic), or any other one when it decodes cleanly.
+    if wire and enc and (enc[-1] not in ("gzip", "x-gzip") or wire[:2] == b"\x1f\x8b"):
+        res = decode_content(wire, enc)
+        if res.complete or enc[-1] in ("gzip", "x-gzip"):
+            d.body = res.data
+            d.notes += res.notes
+    return d
+
+
+def sdk(ev: Event) -> Draft:
+    f = ev.fields
+    d = _base(ev, MessageKind.SDK_CALL, "out")
+    d.sdk = _str(f.get("sdk"))
+    d.method = _str(f.get("method"))
+    payload: dict[str, JSON] = {k: f[k] for k in ("sdk", "method", "event", "properties",
+                                                   "sender") if k in f}
+    d.meta["event"] = f.get("event")
+    d.body = ev.data if ev.data else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    d.body_len_wire = len(d.body)
+    return d
+
+
+def page(ev: Event) -> Draft:
+    f = ev.fields
+    d = _base(ev, MessageKind.PAGE, "out")
+    d.url = _str(f.get("url"))
+    d.host = host_of_url(d.url)
+    d.method = _str(f.get("method"))
+    d.meta["api"] = f.get("api")
+    d.body = ev.data if ev.data else json.dumps(
+        {k: f[k] for k in ("api", "method", "url") if k in f}, ensure_ascii=False
+    ).encode("utf-8")
+    return d
+
+
+def dns(ev: Event) -> Draft:
+    f = ev.fields
+    d = _base(ev, MessageKind.DNS, "out")
+    d.host = _str(f.get("name"))
+    d.protocol = "dns"
+    d.meta["addresses"] = f.get("addresses")
+    d.meta["result"] = f.get("result")
+    d.body = json.dumps({k: f[k] for k in ("name", "addresses") if k in f},
+                        ensure_ascii=False).encode("utf-8")
+    return d
+
+
+def datagram(ev: Event) -> Draft:
+    d = _base(ev, MessageKind.DATAGRAM, ev.direction or "out")
+    d.protocol = "udp"
+    d.body = ev.data or b""
+    d.body_len_wire = len(d.body)
+    return d
+
+
+def addresses(ev: Event) -> list[str]:
+    """The addresses a ``dns`` record returned."""
+    a = ev.fields.get("addresses")
+    return [x for x in a if isinstance(x, str)] if isinstance(a, list) else []

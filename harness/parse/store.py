@@ -1,0 +1,212 @@
+"""The message store: ``analysis.sqlite`` in the run dir, derived from ``capture.sqlite``.
+
+Rebuildable at any time (``harness analyze`` does; :meth:`MessageStore.open` does when the
+file is missing or older than the capture). Ids are ``m<N>``, N counting messages in capture
+order (the seq of each message's first event), so a rebuild of the same capture gives the
+same ids and findings, verdicts and reports can cite them.
+
+Streaming both ways: the builder writes drafts one at a time into a staging table and
+numbers them at the end in SQL; readers iterate a cursor. Neither holds all messages (nor a
+200 MB body more than once) in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from harness.capture.rundir import RunDir
+from harness.errors import RunDirError
+from harness.parse.draft import Draft
+from harness.parse.message import Message, MessageKind
+from harness.protocol import JSON
+
+ANALYSIS_DB = "analysis.sqlite"
+STORE_VERSION = 1
+"""Bump when parsing changes what it produces: stores of another version are rebuilt."""
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE messages(
+  key INTEGER PRIMARY KEY, n INTEGER, first_seq INTEGER NOT NULL, kind TEXT NOT NULL,
+  t REAL NOT NULL, direction TEXT NOT NULL, source TEXT NOT NULL, conn TEXT, phase TEXT,
+  protocol TEXT, host TEXT, ip TEXT, port INTEGER, sni TEXT, tls_version TEXT, cipher TEXT,
+  method TEXT, url TEXT, status INTEGER, headers TEXT NOT NULL, body BLOB NOT NULL,
+  body_len INTEGER NOT NULL, body_len_wire INTEGER, events TEXT NOT NULL,
+  request_key INTEGER, sdk TEXT, frames TEXT NOT NULL, meta TEXT NOT NULL,
+  notes TEXT NOT NULL);
+CREATE TABLE links(a INTEGER NOT NULL, b INTEGER NOT NULL);
+"""
+
+_COLS = ("n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
+         " tls_version, cipher, method, url, status, headers, {body}, body_len_wire, events,"
+         " (SELECT r.n FROM messages r WHERE r.key = messages.request_key), sdk, frames, meta,"
+         " notes, (SELECT group_concat(o.n) FROM links l JOIN messages o ON o.key = l.b"
+         " WHERE l.a = messages.key)")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class StoreWriter:
+    """Builds a store in a temporary file; :meth:`finish` numbers and publishes it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+        self._db = sqlite3.connect(self.tmp)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.executescript(_SCHEMA)
+        self._finished = False
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        if not self._finished:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+
+    def add(self, d: Draft) -> int:
+        req = d.request.key if d.request is not None and d.request.key >= 0 else None
+        cur = self._db.execute(
+            "INSERT INTO messages(first_seq, kind, t, direction, source, conn, phase, protocol,"
+            " host, ip, port, sni, tls_version, cipher, method, url, status, headers, body,"
+            " body_len, body_len_wire, events, request_key, sdk, frames, meta, notes)"
+            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (d.first_seq, d.kind.value, d.t, d.direction, d.source, d.conn, d.phase, d.protocol,
+             d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
+             d.status, _dumps(d.headers), d.body, len(d.body), d.body_len_wire,
+             _dumps(list(d.events)), req, d.sdk, _dumps(list(d.frames)),
+             _dumps(d.meta), _dumps(d.notes)),
+        )
+        d.key = int(cur.lastrowid or 0)
+        return d.key
+
+    def link(self, a: int, b: int) -> None:
+        """Record that two messages are the same traffic seen by two layers."""
+        self._db.executemany("INSERT INTO links(a, b) VALUES(?, ?)", [(a, b), (b, a)])
+
+    def finish(self, meta: dict[str, str]) -> None:
+        db = self._db
+        db.execute("UPDATE messages SET n = r.rn FROM (SELECT key, row_number() OVER"
+                   " (ORDER BY first_seq, key) AS rn FROM messages) AS r"
+                   " WHERE messages.key = r.key")
+        db.execute("CREATE UNIQUE INDEX messages_n ON messages(n)")
+        db.execute("CREATE INDEX links_a ON links(a)")
+        meta = {**meta, "store_version": str(STORE_VERSION)}
+        db.executemany("INSERT INTO meta VALUES(?, ?)", list(meta.items()))
+        db.commit()
+        db.close()
+        os.replace(self.tmp, self.path)
+        self._finished = True
+
+
+class MessageStore:
+    """Read the messages of a run (or of any ``analysis.sqlite``)."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise RunDirError("no message store", path=str(path))
+        self.path = path
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    @classmethod
+    def open(cls, run: RunDir | Path | str, rebuild: bool = False) -> MessageStore:
+        """The store of a run dir, built (or rebuilt when stale or ``rebuild``) first."""
+        from harness.parse.builder import build_messages, is_current  # builder imports us
+
+        rd = run if isinstance(run, RunDir) else RunDir.open(run)
+        path = rd.file(ANALYSIS_DB)
+        if rebuild or not is_current(rd):
+            build_messages(rd)
+        return cls(path)
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+
+    def __enter__(self) -> MessageStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def count(self, kind: MessageKind | None = None) -> int:
+        if kind is None:
+            return int(self._db.execute("SELECT count(*) FROM messages").fetchone()[0])
+        return int(self._db.execute("SELECT count(*) FROM messages WHERE kind=?",
+                                    (kind.value,)).fetchone()[0])
+
+    def messages(self, kinds: Iterable[MessageKind] | None = None,
+                 with_body: bool = True) -> Iterator[Message]:
+        """All messages in id order. ``with_body=False`` leaves ``body`` empty (cheap)."""
+        sql = "SELECT " + _COLS.format(body="body" if with_body else "body_len") + \
+            " FROM messages"
+        args: list[str] = []
+        if kinds is not None:
+            ks = [k.value for k in kinds]
+            sql += f" WHERE kind IN ({','.join('?' * len(ks))})"
+            args = ks
+        cur = self._db.execute(sql + " ORDER BY n", args)
+        try:
+            for row in cur:
+                yield _message(row, with_body)
+        finally:
+            cur.close()
+
+    def get(self, message_id: str) -> Message:
+        """One message by id; KeyError when there is none."""
+        if not message_id.startswith("m") or not message_id[1:].isdigit():
+            raise KeyError(message_id)
+        row = self._db.execute("SELECT " + _COLS.format(body="body") +
+                               " FROM messages WHERE n=?", (int(message_id[1:]),)).fetchone()
+        if row is None:
+            raise KeyError(message_id)
+        return _message(row, True)
+
+
+def _message(row: tuple[object, ...], with_body: bool) -> Message:
+    (n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
+     cipher, method, url, status, headers, body, body_len_wire, events, req_n, sdk, frames,
+     meta, notes, links) = row
+    meta_d: dict[str, JSON] = json.loads(str(meta))
+    if not with_body:
+        meta_d["body_len"] = int(body) if isinstance(body, int) else 0
+    return Message(
+        id=f"m{n}", kind=MessageKind(str(kind)), t=float(t),  # type: ignore[arg-type]
+        direction=str(direction), source=str(source), conn=_s(conn), phase=_s(phase),
+        protocol=_s(protocol), host=_s(host), ip=_s(ip),
+        port=int(port) if isinstance(port, int) else None, sni=_s(sni),
+        tls_version=_s(tls_version), cipher=_s(cipher), method=_s(method), url=_s(url),
+        status=int(status) if isinstance(status, int) else None,
+        headers=tuple((str(k), str(v)) for k, v in json.loads(str(headers))),
+        body=body if isinstance(body, bytes) else b"",
+        body_len_wire=int(body_len_wire) if isinstance(body_len_wire, int) else None,
+        events=tuple(json.loads(str(events))),
+        request_id=f"m{req_n}" if isinstance(req_n, int) else None,
+        links=tuple(f"m{x}" for x in sorted(int(v) for v in str(links).split(",")))
+        if links else (),
+        sdk=_s(sdk), frames=tuple(json.loads(str(frames))), meta=meta_d,
+        notes=tuple(json.loads(str(notes))),
+    )
+
+
+def _s(v: object) -> str | None:
+    return v if isinstance(v, str) else None

@@ -1,0 +1,260 @@
+"""Real bytes for parser tests: real clients (curl) talk to real servers on 127.0.0.1
+through a recording TCP relay, and the recording becomes a run dir exactly as a capture
+writes one (``CaptureWriter``). Only the relay stands between them: it forwards every read
+unchanged and notes it, the way a socket hook would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import h2.config
+import h2.connection
+import h2.events
+
+from harness.capture.rundir import RunDir
+from harness.capture.writer import CaptureWriter, EventRow
+
+
+@dataclass
+class Recording:
+    """Chunks seen by the relay, per accepted connection: (t, direction, bytes)."""
+
+    conns: list[list[tuple[float, str, bytes]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 that records what passes in each direction."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = upstream_port
+        self.rec = Recording()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> Relay:
+        self._accept.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._accept.join(5)
+        for t in self._threads:
+            t.join(5)
+        self.sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            chunks: list[tuple[float, str, bytes]] = []
+            with self.rec.lock:
+                self.rec.conns.append(chunks)
+            up = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            lock = threading.Lock()
+            for src, dst, d in ((client, up, "out"), (up, client, "in")):
+                t = threading.Thread(target=self._pump, args=(src, dst, d, chunks, lock),
+                                     daemon=True)
+                self._threads.append(t)
+                t.start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, direction: str,
+              chunks: list[tuple[float, str, bytes]], lock: threading.Lock) -> None:
+        src.settimeout(0.2)
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = src.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    break
+                with lock:
+                    chunks.append((time.time(), direction, data))
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+            if direction == "in":
+                for s in (src, dst):
+                    with contextlib.suppress(OSError):
+                        s.close()
+
+
+def write_run(parent: Path, rec: Recording, layer: str = "tcp", port: int = 80,
+              sni: str | None = None, run_id: str = "run") -> RunDir:
+    """A run dir holding the relay's recording as ``stream`` events (one per read)."""
+    run = RunDir.create(parent, run_id)
+    with CaptureWriter(run.capture_db) as w:
+        for i, chunks in enumerate(rec.conns):
+            conn = f"4242:{layer}:{i + 1}"
+            hook = f"native.{layer}.{'SSL_write_ex' if layer == 'tls' else 'send'}"
+            rows = [EventRow(t=t, kind="stream", hook=hook, pid=4242, conn=conn, direction=d,
+                             data=b, fields={"layer": layer}) for t, d, b in chunks]
+            w.write_batch(4242, i, rows, connections=[{
+                "conn": conn, "pid": 4242, "layer": layer, "peer_ip": "127.0.0.1",
+                "peer_port": port, "sni": sni}])
+    return run
+
+
+# --- servers ---------------------------------------------------------------------------
+
+
+class _H1Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def _body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def do_GET(self) -> None:
+        payload = gzip.compress(b"hello from " + self.path.encode())
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_POST(self) -> None:
+        body = self._body()
+        self.send_response(201)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in (b"echo:", body):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n")
+
+
+@contextlib.contextmanager
+def h1_server() -> Iterator[int]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _H1Handler)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    t.start()
+    try:
+        yield srv.server_address[1]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)
+
+
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1 (made with the openssl CLI)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, timeout=60,
+                   capture_output=True)
+    return cert, key
+
+
+def _h2_conn(sock: socket.socket, stop: threading.Event,
+             chunks: list[tuple[float, str, bytes]]) -> None:
+    # Record the TLS plaintext on the server side: what it reads is what the client sent.
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+
+    def send(data: bytes) -> None:
+        chunks.append((time.time(), "in", data))
+        sock.sendall(data)
+
+    send(conn.data_to_send())
+    bodies: dict[int, bytearray] = {}
+    heads: dict[int, list[tuple[bytes, bytes]]] = {}
+    sock.settimeout(0.2)
+    with sock:
+        while not stop.is_set():
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append((time.time(), "out", data))
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    heads[ev.stream_id] = [(bytes(k), bytes(v)) for k, v in ev.headers]
+                    bodies[ev.stream_id] = bytearray()
+                elif isinstance(ev, h2.events.DataReceived):
+                    bodies[ev.stream_id] += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    h = dict(heads.pop(ev.stream_id))
+                    body = bytes(bodies.pop(ev.stream_id))
+                    reply = gzip.compress(b"h2 echo " + h.get(b":path", b"") + b" " + body)
+                    conn.send_headers(ev.stream_id, [
+                        (":status", "200"), ("content-encoding", "gzip"),
+                        ("content-length", str(len(reply))), ("x-served-by", "h2-test")])
+                    conn.send_data(ev.stream_id, reply, end_stream=True)
+            out = conn.data_to_send()
+            if out:
+                send(out)
+
+
+@contextlib.contextmanager
+def h2_server(cert: Path, key: Path) -> Iterator[tuple[int, Recording]]:
+    """An HTTP/2 server over TLS (ALPN h2) on 127.0.0.1 answering each request with gzip of
+    its path and body; yields its port and the plaintext it read and wrote."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["h2"])
+    lsock = socket.create_server(("127.0.0.1", 0))
+    lsock.settimeout(0.2)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    rec = Recording()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                s, _ = lsock.accept()
+                s.settimeout(5)
+                ts = ctx.wrap_socket(s, server_side=True)
+            except (TimeoutError, ssl.SSLError):
+                continue
+            except OSError:
+                return
+            chunks: list[tuple[float, str, bytes]] = []
+            with rec.lock:
+                rec.conns.append(chunks)
+            t = threading.Thread(target=_h2_conn, args=(ts, stop, chunks), daemon=True)
+            threads.append(t)
+            t.start()
+
+    acceptor = threading.Thread(target=serve, daemon=True)
+    acceptor.start()
+    try:
+        yield lsock.getsockname()[1], rec
+    finally:
+        stop.set()
+        acceptor.join(5)
+        for t in threads:
+            t.join(5)
+        lsock.close()
