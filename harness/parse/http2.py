@@ -204,6 +204,9 @@ class _Direction:
             try:
                 self._frame(ftype, flags, sid, payload, pos, end)
             except _Malformed as exc:
+                if ftype in (HEADERS, PUSH_PROMISE, CONTINUATION):
+                    # the sender's encoder may have changed its table in the block we lost
+                    self.hpack_broken = f"malformed {exc} frame on stream {sid}"
                 target = self.streams.get(sid)
                 note = f"h2: malformed {exc} frame on stream {sid}"
                 (target.draft.notes if target else self.conn_notes).append(note)

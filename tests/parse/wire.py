@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -258,3 +259,41 @@ def h2_server(cert: Path, key: Path) -> Iterator[tuple[int, Recording]]:
         for t in threads:
             t.join(5)
         lsock.close()
+
+
+def run_from_bytes(parent: Path, conns: list[list[tuple[str, bytes]]], layer: str = "tls",
+                   alpn: str | None = None, run_id: str = "run", t0: float = 1000.0,
+                   truncate: dict[int, int] | None = None) -> RunDir:
+    """A run dir from hand-made flows: each conn is a list of (direction, bytes) reads.
+    ``truncate`` maps a read's index (over all conns) to the length the hook said it had,
+    as the agent records a body cut to its size cap."""
+    run = RunDir.create(parent, run_id)
+    i = 0
+    with CaptureWriter(run.capture_db) as w:
+        for n, chunks in enumerate(conns):
+            conn = f"4242:{layer}:{n + 1}"
+            rows = []
+            for d, b in chunks:
+                olen = (truncate or {}).get(i)
+                rows.append(EventRow(t=t0 + i * 0.001, kind="stream",
+                                     hook=f"native.{layer}.SSL_write_ex", pid=4242, conn=conn,
+                                     direction=d, data=b, orig_len=olen,
+                                     truncated=olen is not None, fields={"layer": layer}))
+                i += 1
+            w.write_batch(4242, n, rows, connections=[{
+                "conn": conn, "pid": 4242, "layer": layer, "peer_ip": "127.0.0.1",
+                "peer_port": 443, "alpn": alpn}])
+    return run
+
+
+def gzip_bomb(size: int, block: int = 1 << 20) -> bytes:
+    """A gzip stream that inflates to ``size`` zero bytes, built without ever holding or
+    compressing them all: one deflate block of ``block`` zeros, ended with a full flush so it
+    stands alone, repeated. (The trailer's CRC is not computed: a decoder under a budget
+    never reaches it.)"""
+    c = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    unit = c.compress(b"\0" * block) + c.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush(zlib.Z_FINISH)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = (0).to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
+    return header + unit * (size // block) + end + trailer

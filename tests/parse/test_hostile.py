@@ -1,0 +1,136 @@
+"""Hostile and broken input: every case ends with messages and notes, never a crash, and
+what was intact around the damage is still parsed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hpack
+
+from harness.parse.message import Message, MessageKind
+from harness.parse.store import MessageStore
+from tests.parse.wire import gzip_bomb, run_from_bytes
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def _frame(ftype: int, flags: int, sid: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + sid.to_bytes(4, "big") + \
+        payload
+
+
+def _parse(tmp_path: Path, conns: list[list[tuple[str, bytes]]], **kw: object) -> list[Message]:
+    run = run_from_bytes(tmp_path, conns, **kw)  # type: ignore[arg-type]
+    with MessageStore.open(run) as store:
+        return list(store.messages())
+
+
+def _split(conv: list[tuple[str, bytes]]) -> tuple[bytes, bytes]:
+    return (b"".join(b for d, b in conv if d == "out"), b"".join(b for d, b in conv if d == "in"))
+
+
+def _requests(msgs: list[Message]) -> list[Message]:
+    return [m for m in msgs if m.kind is MessageKind.REQUEST]
+
+
+def test_real_h2_baseline(tmp_path: Path, h2_conversation: list[tuple[str, bytes]]) -> None:
+    msgs = _parse(tmp_path, [h2_conversation])
+    assert [(m.method, m.body) for m in _requests(msgs)] == [("POST", b"first=1"), ("GET", b"")]
+    assert not any(m.notes for m in msgs)
+
+
+def test_malformed_hpack_after_real_streams(tmp_path: Path,
+                                            h2_conversation: list[tuple[str, bytes]]) -> None:
+    out, inn = _split(h2_conversation)
+    # stream 5 carries an HPACK block indexing far past the tables, then stream 7 is fine
+    # on the wire but cannot be decoded any more (the dynamic table is lost), and its DATA
+    # must still be kept
+    bad = _frame(1, 0x4, 5, b"\xff\xff\xff\xff\x0f") + \
+        _frame(1, 0x4, 7, b"\x83\x86") + _frame(0, 0x1, 7, b"secret-after-bad-hpack")
+    msgs = _parse(tmp_path, [[("out", out + bad), ("in", inn)]])
+    reqs = _requests(msgs)
+    assert [r.method for r in reqs[:2]] == ["POST", "GET"]  # intact streams unaffected
+    s5 = next(m for m in reqs if m.meta.get("stream") == 5)
+    assert any("malformed HPACK" in n for n in s5.notes)
+    s7 = next(m for m in reqs if m.meta.get("stream") == 7)
+    assert s7.body == b"secret-after-bad-hpack"
+    assert any("HPACK state lost" in n for n in s7.notes)
+
+
+def test_malformed_frames(tmp_path: Path) -> None:
+    enc = hpack.Encoder()
+    h = enc.encode([(":method", "POST"), (":path", "/p"), (":scheme", "https"),
+                    (":authority", "x.test")])
+    out = PREFACE + _frame(4, 0, 0, b"") + \
+        _frame(1, 0x0, 9, h[:3]) + _frame(9, 0x4, 9, h[3:]) + _frame(0, 0x1, 9, b"ok9") + \
+        _frame(0, 0x8 | 0x1, 11, b"\x02ab\0\0") + \
+        _frame(3, 0, 13, b"\0\0\0\x08") + \
+        _frame(1, 0x8 | 0x4, 1, b"\xff" + h) + \
+        _frame(9, 0x4, 3, b"\x82") + \
+        _frame(7, 0, 0, b"\0\0\0\x09\0\0\0\x01debug") + \
+        b"\x00\x00\x05\xee\x00\x00\x00\x00\x00hello" + \
+        b"\xff\xff\xff\x00\x01\x00\x00\x00\x0fnot-a-frame-trailing-bytes"
+    msgs = _parse(tmp_path, [[("out", out)]], alpn="h2")
+    by_stream = {m.meta.get("stream"): m for m in msgs if m.meta.get("stream")}
+    assert any("malformed padded" in n for m in msgs for n in m.notes)
+    assert any("CONTINUATION" in n for m in msgs for n in m.notes)
+    assert by_stream[9].method == "POST"
+    assert by_stream[9].body == b"ok9"  # CONTINUATION joined
+    assert by_stream[11].body == b"ab"  # padding removed
+    raw = [m for m in msgs if m.kind is MessageKind.RAW]
+    assert raw
+    assert raw[-1].body.endswith(b"not-a-frame-trailing-bytes")  # nothing lost
+    assert any("GOAWAY" in n for m in msgs for n in m.notes)
+
+
+def test_truncated_h2_and_h1(tmp_path: Path, h2_conversation: list[tuple[str, bytes]]) -> None:
+    out, inn = _split(h2_conversation)
+    msgs = _parse(tmp_path, [[("out", out[: len(out) - 5]), ("in", inn[:-7])],
+                             [("out", b"POST /x HTTP/1.1\r\nHost: h.test\r\nContent-Length: 50"
+                                      b"\r\n\r\nonly-part")]])
+    assert any("cut" in n or "truncated" in n or "not finished" in n
+               for m in msgs for n in m.notes)
+    h1 = next(m for m in msgs if m.protocol == "HTTP/1.1")
+    assert h1.body == b"only-part"
+    assert any("truncated" in n for n in h1.notes)
+    assert _requests(msgs)[0].body == b"first=1"
+
+
+def test_agent_truncated_event_is_noted(tmp_path: Path) -> None:
+    req = b"POST /u HTTP/1.1\r\nHost: h.test\r\nContent-Length: 10\r\n\r\n0123456789"
+    msgs = _parse(tmp_path, [[("out", req[:40]), ("out", req[40:])]], truncate={0: 4000})
+    assert any("not recorded" in n for m in msgs for n in m.notes)
+
+
+def test_invalid_utf8_everywhere(tmp_path: Path) -> None:
+    req = (b"GET /caf\xe9?q=\xff HTTP/1.1\r\nHost: h.test\r\nX-Bin: \xc3\x28\xa0\r\n"
+           b"Content-Length: 4\r\n\r\n\xff\xfe\xfd\xfc")
+    msgs = _parse(tmp_path, [[("out", req), ("in", b"\xff\xfe garbage that is not HTTP")]])
+    r = _requests(msgs)[0]
+    assert r.body == b"\xff\xfe\xfd\xfc"
+    assert r.header("x-bin") is not None
+    assert r.header("x-bin").encode("latin-1") == b"\xc3\x28\xa0"  # type: ignore[union-attr]
+    assert any("Latin-1" in n for n in r.notes)
+    raw = [m for m in msgs if m.kind is MessageKind.RAW]
+    assert raw[0].body == b"\xff\xfe garbage that is not HTTP"
+
+
+def test_gzip_bomb_is_cut_with_a_note(tmp_path: Path) -> None:
+    bomb = gzip_bomb(10 * 1024**3)  # 10 GiB of zeros in ~10 MB
+    req = (b"POST /bomb HTTP/1.1\r\nHost: h.test\r\nContent-Encoding: gzip\r\n"
+           b"Content-Length: %d\r\n\r\n" % len(bomb))
+    nxt = b"GET /after HTTP/1.1\r\nHost: h.test\r\n\r\n"
+    msgs = _parse(tmp_path, [[("out", req), ("out", bomb), ("out", nxt)]])
+    reqs = _requests(msgs)
+    assert [r.url for r in reqs] == ["https://h.test/bomb", "https://h.test/after"]
+    assert len(reqs[0].body) == 64 * 1024 * 1024
+    assert reqs[0].body_len_wire == len(bomb)
+    assert any("cut at the budget" in n for n in reqs[0].notes)
+
+
+def test_garbage_resyncs_to_next_request(tmp_path: Path) -> None:
+    data = (b"GET /a HTTP/1.1\r\nHost: h.test\r\nContent-Length: zz\r\n\r\n"
+            b"\x00\x01binary junk\r\nGET /b HTTP/1.1\r\nHost: h.test\r\n\r\n")
+    msgs = _parse(tmp_path, [[("out", data)]])
+    assert any(m.kind is MessageKind.RAW for m in msgs)
+    assert any("Content-Length" in n for m in msgs for n in m.notes)

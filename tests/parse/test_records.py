@@ -1,0 +1,114 @@
+"""Records that are messages themselves, their links to TLS messages, hosts and phases."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from harness.capture.rundir import Phase, RunDir
+from harness.capture.writer import CaptureWriter, EventRow
+from harness.parse.message import MessageKind
+from harness.parse.store import MessageStore
+
+BODY = b"data_list=H4sIAAAA&gzip=1"
+REQ = (b"POST /sa?project=p HTTP/1.1\r\nHost: sa.api.intl.miui.com\r\n"
+       b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
+       % (len(BODY), BODY))
+RESP = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
+
+
+def _run(tmp_path: Path) -> RunDir:
+    run = RunDir.create(tmp_path, "rec")
+    info = run.load_info()
+    info.phases = [Phase("launch", 100.0, 105.0), Phase("browse", 105.0, None)]
+    run.save_info(info)
+    body = gzip.compress(b'{"status":1}')
+    rows = [
+        EventRow(t=100.5, kind="dns", hook="native.dns.getaddrinfo", pid=7,
+                 fields={"name": "tracking.intl.miui.com", "addresses": ["203.0.113.9"]}),
+        EventRow(t=106.0, kind="http", hook="java.okhttp3.RealCall", pid=7, tid=2,
+                 direction="out", data=BODY,
+                 fields={"stack": "okhttp3", "phase": "request", "call": "c1",
+                         "url": "https://sa.api.intl.miui.com/sa?project=p", "method": "POST",
+                         "headers": [["Content-Type", "application/x-www-form-urlencoded"]],
+                         "protocol": "http/1.1"}),
+        EventRow(t=106.1, kind="stream", hook="native.tls.SSL_write", pid=7, conn="7:tls:1",
+                 direction="out", data=REQ, fields={"layer": "tls"}),
+        EventRow(t=106.2, kind="stream", hook="native.tls.SSL_read", pid=7, conn="7:tls:1",
+                 direction="in", data=RESP % (len(body), body), fields={"layer": "tls"}),
+        EventRow(t=106.3, kind="http", hook="java.okhttp3.RealCall", pid=7, tid=2,
+                 direction="in", data=b'{"status":1}',
+                 fields={"stack": "okhttp3", "phase": "response", "call": "c1", "status": 200,
+                         "url": "https://sa.api.intl.miui.com/sa?project=p",
+                         "headers": {"Content-Type": ["application/json"]}}),
+        EventRow(t=101.0, kind="sdk", hook="java.sensorsdata.track", pid=7,
+                 fields={"sdk": "sensorsdata", "method": "track", "event": "search",
+                         "properties": {"search_word": "canary words"},
+                         "frames": ["com.app.Search.run"]}),
+        EventRow(t=107.0, kind="page", hook="java.webview.loadUrl", pid=7,
+                 fields={"api": "WebView", "method": "loadUrl",
+                         "url": "https://canary.test/page?c=1"}),
+        EventRow(t=108.0, kind="stream", hook="native.udp.sendto", pid=7, conn="7:udp:2",
+                 direction="out", data=b"\x01quic-ish", fields={"layer": "udp"}),
+        EventRow(t=109.0, kind="stream", hook="native.tcp.send", pid=7, conn="7:tcp:3",
+                 direction="out", data=b"\x00\x05hello telemetry", fields={"layer": "tcp"}),
+    ]
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(7, 0, rows, connections=[
+            {"conn": "7:tls:1", "pid": 7, "layer": "tls", "peer_ip": "198.51.100.7",
+             "peer_port": 443, "sni": "sa.api.intl.miui.com", "tls_version": "TLSv1.2",
+             "cipher": "ECDHE-RSA-AES128-GCM-SHA256"},
+            {"conn": "7:udp:2", "pid": 7, "layer": "udp", "peer_ip": "203.0.113.9",
+             "peer_port": 443},
+            {"conn": "7:tcp:3", "pid": 7, "layer": "tcp", "peer_ip": "203.0.113.9",
+             "peer_port": 8080}])
+        w.marker("phase-start", "incognito", t=108.5)
+        w.marker("phase-end", "incognito", t=110.0)
+    return run
+
+
+def test_records_links_hosts_phases(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    with MessageStore.open(run) as store:
+        msgs = {(m.source, m.kind, m.direction): m for m in store.messages()}
+        n = store.count()
+    assert n == 9
+    dns = msgs[("native.dns", MessageKind.DNS, "out")]
+    assert dns.host == "tracking.intl.miui.com"
+    assert dns.phase == "launch"
+    jreq = msgs[("java.okhttp3", MessageKind.REQUEST, "out")]
+    jresp = msgs[("java.okhttp3", MessageKind.RESPONSE, "in")]
+    nreq = msgs[("native.tls", MessageKind.REQUEST, "out")]
+    nresp = msgs[("native.tls", MessageKind.RESPONSE, "in")]
+    assert jreq.links == (nreq.id,)
+    assert nreq.links == (jreq.id,)
+    assert jresp.request_id == jreq.id
+    assert jresp.links == (nresp.id,)
+    assert nresp.body == b'{"status":1}'
+    assert nreq.host == "sa.api.intl.miui.com"
+    assert nreq.tls_version == "TLSv1.2"
+    assert nreq.phase == "browse"
+    sdk = msgs[("java.sensorsdata", MessageKind.SDK_CALL, "out")]
+    assert sdk.sdk == "sensorsdata"
+    assert b"canary words" in sdk.body
+    assert sdk.frames == ("com.app.Search.run",)
+    page = msgs[("java.webview", MessageKind.PAGE, "out")]
+    assert page.host == "canary.test"
+    udp = msgs[("native.udp", MessageKind.DATAGRAM, "out")]
+    assert udp.host == "tracking.intl.miui.com"  # from the DNS answer for its IP
+    raw = msgs[("native.tcp", MessageKind.RAW, "out")]
+    assert raw.body == b"\x00\x05hello telemetry"
+    assert raw.phase == "incognito"  # marker phase, later-starting than "browse"
+    ids = [m.id for m in sorted(msgs.values(), key=lambda m: int(m.id[1:]))]
+    assert ids == [f"m{i}" for i in range(1, 10)]
+
+
+def test_ids_are_stable_across_rebuilds(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    with MessageStore.open(run) as store:
+        first = [(m.id, m.kind, m.t, m.body) for m in store.messages()]
+    with MessageStore.open(run, rebuild=True) as store:
+        again = [(m.id, m.kind, m.t, m.body) for m in store.messages()]
+        light = list(store.messages(kinds=[MessageKind.REQUEST], with_body=False))
+    assert first == again
+    assert all(m.body == b"" and isinstance(m.meta["body_len"], int) for m in light)
