@@ -316,6 +316,8 @@ class FakeAdbServer:
         conn.sendall(b"OKAY" + out.stdout + out.stderr)
         if out.stream:
             self._hold(conn)
+            if out.on_close is not None:
+                out.on_close()
 
     def _shell_v2(self, conn: socket.socket, phone: FakePhone, command: str) -> None:
         out = phone.shell(command)
@@ -328,6 +330,8 @@ class FakeAdbServer:
         conn.sendall(packets)
         if out.stream:
             self._hold(conn)
+            if out.on_close is not None:
+                out.on_close()
         conn.sendall(b"\x03" + struct.pack("<I", 1) + bytes([out.exit_code & 0xFF]))
 
     def _hold(self, conn: socket.socket) -> None:

@@ -99,6 +99,8 @@ class Outcome:
     exit_code: int = 0
     stream: bool = False
     """Keep the shell connection open until the client closes it (long-running command)."""
+    on_close: Callable[[], None] | None = None
+    """Called when a streamed command's connection ends (the process "exits")."""
 
 
 @dataclass
@@ -290,7 +292,14 @@ class FakePhone:
             return Outcome()
         if sub == "start":
             text = " ".join(argv[2:])
-            return Outcome(f"Starting: Intent {{ {text} }}\n".encode())
+            target = argv[argv.index("-n") + 1].split("/")[0] if "-n" in argv else (
+                argv[argv.index("-p") + 1] if "-p" in argv else None)
+            if target is not None and target not in self.apps:
+                return Outcome(f"Starting: Intent {{ {text} }}\nError: Activity not started, "
+                               "unable to resolve Intent\n".encode())
+            if target is not None:
+                self._spawn(target)
+            return Outcome(f"Starting: Intent {{ {text} }}\nStatus: ok\n".encode())
         if sub in ("set-debug-app", "clear-debug-app"):
             return Outcome()
         return Outcome(stderr=f"Error: unknown command '{sub}'\n".encode(), exit_code=1)
@@ -304,6 +313,9 @@ class FakePhone:
 
     def _cmd_input(self, argv: list[str], root: bool) -> Outcome:
         return Outcome()
+
+    def _cmd_wm(self, argv: list[str], root: bool) -> Outcome:
+        return Outcome(b"Physical size: 1080x2340\n" if argv[1:] == ["size"] else b"")
 
     def _cmd_pidof(self, argv: list[str], root: bool) -> Outcome:
         pids = [str(p) for p, n in sorted(self.processes.items())
@@ -426,8 +438,14 @@ class FakePhone:
     def _app_process(self, argv: list[str]) -> Outcome:
         # uiautomator2's device agent: runs until the connection closes.
         self._next_pid += 1
-        self.processes[self._next_pid] = "uiautomator"
-        return Outcome(b"[server] INFO: [UiAutomator2Server] Starting Server\n", stream=True)
+        pid = self._next_pid
+        self.processes[pid] = "uiautomator"
+
+        def exited() -> None:
+            with self.lock:
+                self.processes.pop(pid, None)
+        return Outcome(b"[server] INFO: [UiAutomator2Server] Starting Server\n", stream=True,
+                       on_close=exited)
 
     def _spawn(self, package: str) -> int:
         self._next_pid += 1
