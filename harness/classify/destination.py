@@ -43,6 +43,18 @@ class Destination:
     phases: tuple[str, ...]
     sources: tuple[str, ...] = ()
     """Where each classification fact came from (database names and versions)."""
+    ciphers: tuple[str, ...] = ()
+    """TLS cipher suites seen."""
+    operator_country: str | None = None
+    """Where the operating organisation is registered (tracker database): not where the
+    addresses are (``countries``)."""
+    service: str | None = None
+    """What the endpoint is, from the curated vendor table (e.g. a Sensors Analytics back
+    end operated by the vendor)."""
+    tracker: str | None = None
+    """Name of the tracker database entry that matched, if any."""
+    message_ids: tuple[str, ...] = ()
+    """Ids of the messages sent to or received from this destination."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -52,5 +64,7 @@ class Destination:
             "countries": list(self.countries), "networks": list(self.networks),
             "tls_versions": list(self.tls_versions), "messages": self.messages,
             "bytes_out": self.bytes_out, "bytes_in": self.bytes_in, "phases": list(self.phases),
-            "sources": list(self.sources),
+            "sources": list(self.sources), "ciphers": list(self.ciphers),
+            "operator_country": self.operator_country, "service": self.service,
+            "tracker": self.tracker, "message_ids": list(self.message_ids),
         }

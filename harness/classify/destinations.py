@@ -1,0 +1,147 @@
+"""Destinations of a run: messages grouped by host, each host classified (registrable
+domain, operator and category, SDKs, hosting country and network, TLS, first or third
+party), written to ``destinations.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.capture.rundir import RunDir
+from harness.classify import domain, geo
+from harness.classify.destination import Destination, Party
+from harness.classify.trackers import TrackerDB
+from harness.classify.vendors import XIAOMI, Vendor
+from harness.parse.message import Message, MessageKind
+from harness.parse.store import MessageStore
+
+DESTINATIONS_JSON = "destinations.json"
+
+_NETWORK_KINDS = frozenset({MessageKind.REQUEST, MessageKind.RESPONSE, MessageKind.WS_FRAME,
+                            MessageKind.RAW, MessageKind.DATAGRAM})
+"""Kinds that crossed the network (SDK calls, page loads and DNS lookups did not go to the
+host they name, or went to a resolver)."""
+
+
+@dataclass(slots=True)
+class _Acc:
+    ips: set[str] = field(default_factory=set)
+    ports: set[int] = field(default_factory=set)
+    sdks: set[str] = field(default_factory=set)
+    tls: set[str] = field(default_factory=set)
+    ciphers: set[str] = field(default_factory=set)
+    phases: set[str] = field(default_factory=set)
+    ids: list[str] = field(default_factory=list)
+    messages: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+
+
+def _tls_of(m: Message) -> str | None:
+    if m.tls_version:
+        return m.tls_version
+    if m.source.endswith(".tcp") or m.source.endswith(".udp") or \
+            (m.url or "").startswith(("http://", "ws://")):
+        return "plaintext"
+    if m.source.endswith(".tls"):
+        return "tls (version not captured)"
+    return None
+
+
+def _size(m: Message) -> int:
+    if m.body_len_wire is not None:
+        return m.body_len_wire
+    n = m.meta.get("body_len")
+    return n if isinstance(n, int) else len(m.body)
+
+
+def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
+             sdk_of: Mapping[str, str] | None = None,
+             trackers: TrackerDB | None = None) -> list[Destination]:
+    """Group network messages by host and classify each host. ``sdk_of`` maps message ids
+    to the SDK that built their payload (from the detector's verified formats)."""
+    db = trackers or TrackerDB.bundled()
+    accs: dict[str, _Acc] = {}
+    for m in messages:
+        if m.kind not in _NETWORK_KINDS:
+            continue
+        if m.source.startswith("java.") and m.links:
+            continue  # the same bytes are counted from the TLS layer's message
+        host = (m.host or m.ip or "").lower().rstrip(".")
+        if not host:
+            continue
+        a = accs.setdefault(host, _Acc())
+        if m.ip:
+            a.ips.add(m.ip)
+        if m.port:
+            a.ports.add(m.port)
+        for s in (m.sdk, (sdk_of or {}).get(m.id)):
+            if s:
+                a.sdks.add(s)
+        tls = _tls_of(m)
+        if tls:
+            a.tls.add(tls)
+        if m.cipher:
+            a.ciphers.add(m.cipher)
+        if m.phase:
+            a.phases.add(m.phase)
+        a.ids.append(m.id)
+        a.messages += 1
+        if m.direction == "out":
+            a.bytes_out += _size(m)
+        else:
+            a.bytes_in += _size(m)
+    return [_destination(h, a, vendor, db) for h, a in sorted(accs.items())]
+
+
+def _destination(host: str, a: _Acc, vendor: Vendor, db: TrackerDB) -> Destination:
+    reg = domain.registrable_domain(host)
+    ips = sorted(a.ips) or ([host] if domain.is_ip(host) else [])
+    locs = [geo.locate(ip) for ip in ips]
+    sources = [domain.SOURCE, geo.SOURCE]
+    operator = category = operator_country = service = tracker = None
+    endpoint = vendor.endpoint(host)
+    if endpoint is not None:
+        operator, category, service = endpoint.operator, endpoint.category, endpoint.service
+        sources.append(f"vendor table: {endpoint.source}")
+    match = db.lookup(host)
+    if match is not None:
+        tracker = match.tracker
+        operator = operator or match.organisation
+        operator_country = match.organisation_country
+        category = category or match.category
+        sources.append(db.source)
+    if operator is None and vendor.owns(reg, host):
+        operator, category = vendor.name, category or "vendor"
+    if host == "localhost" or (locs and all(loc.local for loc in locs)):
+        party = Party.LOCAL
+    elif vendor.owns(reg, host):
+        party = Party.FIRST
+    elif reg is not None:
+        party = Party.THIRD
+    else:
+        party = Party.UNKNOWN
+    return Destination(
+        host=host, registrable_domain=reg, ips=tuple(ips), ports=tuple(sorted(a.ports)),
+        party=party, operator=operator, category=category, sdks=tuple(sorted(a.sdks)),
+        countries=tuple(sorted({loc.country for loc in locs if loc.country})),
+        networks=tuple(sorted({loc.network for loc in locs if loc.network})),
+        tls_versions=tuple(sorted(a.tls)), messages=a.messages, bytes_out=a.bytes_out,
+        bytes_in=a.bytes_in, phases=tuple(sorted(a.phases)), sources=tuple(sources),
+        ciphers=tuple(sorted(a.ciphers)), operator_country=operator_country,
+        service=service, tracker=tracker, message_ids=tuple(a.ids),
+    )
+
+
+def write_destinations(run: RunDir, vendor: Vendor = XIAOMI,
+                       sdk_of: Mapping[str, str] | None = None) -> Path:
+    """Classify a run's messages and write ``destinations.json``."""
+    with MessageStore.open(run) as store:
+        dests = classify(store.messages(with_body=False), vendor, sdk_of)
+    return run.write_json(DESTINATIONS_JSON, {
+        "vendor": {"name": vendor.name, "domains": list(vendor.domains)},
+        "notice": "Operator data from the Ghostery Tracker Database (CC-BY-NC-SA-4.0);"
+                  " locations from GeoLite2-derived data (geoip2fast).",
+        "destinations": [d.to_json() for d in dests],
+    })

@@ -1,0 +1,125 @@
+"""Destination classification with the bundled data only (no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.capture.rundir import RunDir
+from harness.capture.writer import CaptureWriter, EventRow
+from harness.classify import domain, geo
+from harness.classify.destination import Party
+from harness.classify.destinations import classify, write_destinations
+from harness.classify.trackers import TrackerDB
+from harness.classify.vendors import XIAOMI, Vendor
+from harness.errors import InputError
+from harness.parse.message import Message, MessageKind
+
+
+def _msg(i: int, host: str | None, ip: str, **kw: object) -> Message:
+    base: dict[str, object] = {"id": f"m{i}", "kind": MessageKind.REQUEST, "t": float(i),
+                               "direction": "out", "source": "native.tls", "host": host,
+                               "ip": ip, "port": 443, "body": b"x" * 10, "body_len_wire": 10,
+                               "tls_version": "TLSv1.2", "cipher": "ECDHE-RSA-AES128-GCM-SHA256",
+                               "phase": "browse"}
+    base.update(kw)
+    return Message(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("host", "reg"), [
+    ("sa.api.intl.miui.com", "miui.com"), ("data.mistat.intl.xiaomi.com", "xiaomi.com"),
+    ("www.bbc.co.uk", "bbc.co.uk"), ("8.8.8.8", None), ("localhost", None),
+    ("x.y.z.amazonaws.com", "amazonaws.com"),
+])
+def test_registrable_domain(host: str, reg: str | None) -> None:
+    assert domain.registrable_domain(host) == reg
+
+
+def test_geo_keeps_location_and_network() -> None:
+    sg = geo.locate("47.74.128.1")  # Alibaba Cloud Singapore
+    assert sg.country == "SG"
+    assert sg.network is not None
+    assert "Alibaba" in sg.network
+    assert geo.locate("13.126.0.1").country == "IN"
+    assert geo.locate("127.0.0.1").local
+    assert geo.locate("::1").local
+
+
+def test_classify_xiaomi_case() -> None:
+    msgs = [
+        _msg(1, "sa.api.intl.miui.com", "47.74.128.1", sdk="sensorsdata"),
+        _msg(2, "sa.api.intl.miui.com", "47.74.128.1", kind=MessageKind.RESPONSE,
+             direction="in", body_len_wire=4),
+        _msg(3, "data.mistat.intl.xiaomi.com", "8.219.0.1"),
+        _msg(4, "www.google-analytics.com", "8.8.8.8"),
+        _msg(5, "canary.test", "127.0.0.1", tls_version=None, cipher=None,
+             source="native.tcp", url="http://canary.test/"),
+        _msg(6, "static.sensorsdata.cn", "13.126.0.1"),
+        _msg(7, None, "13.126.0.1", kind=MessageKind.RAW),
+        _msg(8, "sa.api.intl.miui.com", "47.74.128.1", source="java.okhttp3", links=("m1",)),
+        _msg(9, "search.test", "127.0.0.1", kind=MessageKind.SDK_CALL),
+    ]
+    dests = {d.host: d for d in classify(msgs, XIAOMI, sdk_of={"m3": "mistatistic"})}
+    sa = dests["sa.api.intl.miui.com"]
+    assert sa.party is Party.FIRST
+    assert sa.operator == "Xiaomi"
+    assert sa.service is not None
+    assert "Sensors Analytics" in sa.service
+    assert sa.sdks == ("sensorsdata",)
+    assert sa.countries == ("SG",)
+    assert sa.messages == 2  # the linked Java view of m1 is not counted twice
+    assert (sa.bytes_out, sa.bytes_in) == (10, 4)
+    assert sa.tls_versions == ("TLSv1.2",)
+    assert sa.ciphers == ("ECDHE-RSA-AES128-GCM-SHA256",)
+    mistat = dests["data.mistat.intl.xiaomi.com"]
+    assert mistat.party is Party.FIRST
+    assert mistat.sdks == ("mistatistic",)
+    ga = dests["www.google-analytics.com"]
+    assert (ga.party, ga.operator, ga.category) == (Party.THIRD, "Google", "site_analytics")
+    assert ga.operator_country == "US"
+    assert ga.tracker == "Google Analytics"
+    assert dests["canary.test"].party is Party.LOCAL
+    assert dests["canary.test"].tls_versions == ("plaintext",)
+    sensors = dests["static.sensorsdata.cn"]
+    assert (sensors.operator, sensors.operator_country, sensors.countries) == \
+        ("Sensors Data", "CN", ("IN",))  # registrant country apart from hosting location
+    assert dests["13.126.0.1"].party is Party.UNKNOWN
+    assert "search.test" not in dests
+
+
+def test_vendor_from_config() -> None:
+    v = Vendor.from_mapping({"name": "Acme", "domains": ["acme.example"]})
+    (d,) = classify([_msg(1, "t.acme.example", "8.8.8.8")], v)
+    assert d.party is Party.FIRST
+    with pytest.raises(InputError, match="vendor"):
+        Vendor.from_mapping({"name": "Acme", "domains": "acme.example"})
+
+
+def test_trackerdb_is_bundled_with_its_licence() -> None:
+    db = TrackerDB.bundled()
+    assert "CC-BY-NC-SA-4.0" in db.source
+    assert len(db.entries) > 3000
+    hit = db.lookup("stats.g.doubleclick.net")
+    assert hit is not None
+    assert hit.organisation == "Google"
+
+
+def test_write_destinations(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, "d")
+    req = b"POST /sa HTTP/1.1\r\nHost: sa.api.intl.miui.com\r\nContent-Length: 2\r\n\r\nhi"
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(1, 0, [EventRow(t=1.0, kind="stream", hook="native.tls.SSL_write",
+                                      pid=1, conn="1:tls:1", direction="out", data=req,
+                                      fields={"layer": "tls"})],
+                      connections=[{"conn": "1:tls:1", "peer_ip": "47.74.128.1",
+                                    "peer_port": 443, "tls_version": "TLSv1.3"}])
+    path = write_destinations(run)
+    data = json.loads(path.read_text())
+    (d,) = data["destinations"]
+    assert d["host"] == "sa.api.intl.miui.com"
+    assert d["party"] == "first"
+    assert d["message_ids"] == ["m1"]
+    assert d["tls_versions"] == ["TLSv1.3"]
+    assert "CC-BY-NC-SA" in data["notice"]
