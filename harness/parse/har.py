@@ -1,0 +1,199 @@
+"""HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/): read a HAR into messages (for
+``harness scan``) and write a run's messages as a HAR (``harness export --format har``).
+
+Writing streams entry by entry, so a large run does not sit in memory as one JSON tree.
+Bodies that are not UTF-8 are written base64 with ``"encoding": "base64"`` (HAR 1.2 allows
+it for response content; for ``postData`` it is the common extension that browsers' HAR
+readers accept). Fields the HAR format lacks are kept as ``_``-prefixed custom fields
+(message id, phase, capture layer, notes), which HAR 1.2 allows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from harness import __version__
+from harness.errors import InputError
+from harness.parse.message import Message, MessageKind
+from harness.parse.store import MessageStore
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def _text(body: bytes) -> dict[str, Any]:
+    try:
+        return {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"text": base64.b64encode(body).decode("ascii"), "encoding": "base64"}
+
+
+def _headers(m: Message) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in m.headers]
+
+
+def _http_version(m: Message) -> str:
+    p = m.protocol or ""
+    return "HTTP/2" if p == "h2" else (p if p.startswith("HTTP/") else "HTTP/1.1")
+
+
+def _entry(req: Message, resp: Message | None) -> dict[str, Any]:
+    url = req.url or f"http://{req.host or req.ip or 'unknown'}/"
+    query = [{"name": k, "value": v} for k, v in
+             parse_qsl(urlsplit(url).query, keep_blank_values=True)]
+    request: dict[str, Any] = {
+        "method": req.method or "GET", "url": url, "httpVersion": _http_version(req),
+        "cookies": [], "headers": _headers(req), "queryString": query, "headersSize": -1,
+        "bodySize": req.body_len_wire if req.body_len_wire is not None else len(req.body),
+    }
+    if req.body:
+        request["postData"] = {"mimeType": req.header("content-type") or "", "params": [],
+                               **_text(req.body)}
+    if resp is not None:
+        response: dict[str, Any] = {
+            "status": resp.status or 0, "statusText": str(resp.meta.get("reason") or ""),
+            "httpVersion": _http_version(resp), "cookies": [], "headers": _headers(resp),
+            "content": {"size": len(resp.body),
+                        "mimeType": resp.header("content-type") or "",
+                        **_text(resp.body)},
+            "redirectURL": resp.header("location") or "", "headersSize": -1,
+            "bodySize": resp.body_len_wire if resp.body_len_wire is not None else -1,
+        }
+        if resp.body_len_wire is not None and resp.body_len_wire != len(resp.body):
+            response["content"]["compression"] = len(resp.body) - resp.body_len_wire
+        wait = max(0.0, (resp.t - req.t) * 1000.0)
+    else:
+        response = {"status": 0, "statusText": "", "httpVersion": "", "cookies": [],
+                    "headers": [], "content": {"size": 0, "mimeType": ""}, "redirectURL": "",
+                    "headersSize": -1, "bodySize": -1, "_error": "no response captured"}
+        wait = 0.0
+    entry: dict[str, Any] = {
+        "startedDateTime": _iso(req.t), "time": wait, "request": request,
+        "response": response, "cache": {},
+        "timings": {"send": 0, "wait": wait, "receive": 0},
+        "_messageId": req.id, "_responseId": resp.id if resp else None,
+        "_phase": req.phase, "_source": req.source, "_tlsVersion": req.tls_version,
+        "_notes": list(req.notes) + (list(resp.notes) if resp else []),
+    }
+    if req.ip:
+        entry["serverIPAddress"] = req.ip
+    if req.conn:
+        entry["connection"] = req.conn
+    return entry
+
+
+def write_har(store: MessageStore, out: IO[str]) -> int:
+    """Write every request (with its response) of a store as HAR 1.2; returns entries."""
+    response_of: dict[str, str] = {}
+    for m in store.messages(kinds=[MessageKind.RESPONSE], with_body=False):
+        if m.request_id and (m.status is None or not 100 <= m.status < 200):
+            response_of[m.request_id] = m.id
+    out.write('{"log": {"version": "1.2", "creator": {"name": "egress-harness", "version": ')
+    out.write(json.dumps(__version__) + '}, "pages": [], "entries": [\n')
+    n = 0
+    for req in store.messages(kinds=[MessageKind.REQUEST]):
+        rid = response_of.get(req.id)
+        resp = store.get(rid) if rid else None
+        out.write((",\n" if n else "") + json.dumps(_entry(req, resp), ensure_ascii=False))
+        n += 1
+    out.write("\n]}}\n")
+    return n
+
+
+def export_har(run_dir: Path | str, dest: Path) -> int:
+    with MessageStore.open(run_dir) as store, open(dest, "w", encoding="utf-8") as fh:
+        return write_har(store, fh)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _body(obj: dict[str, Any], path: str, where: str) -> bytes:
+    text = obj.get("text")
+    if not isinstance(text, str):
+        params = obj.get("params")
+        if isinstance(params, list) and params:
+            return "&".join(f"{p.get('name', '')}={p.get('value', '')}" for p in params
+                            if isinstance(p, dict)).encode("utf-8")
+        return b""
+    if obj.get("encoding") == "base64":
+        try:
+            return base64.b64decode(text, validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise InputError(f"bad base64 body: {exc}", path=path, field=where) from exc
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _hdrs(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple((str(h.get("name", "")), str(h.get("value", ""))) for h in value
+                 if isinstance(h, dict))
+
+
+def _time(value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def read_har(path: Path | str) -> Iterator[Message]:
+    """Messages of a HAR file: a request and (when present) a response per entry."""
+    p = str(path)
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc.msg}", path=p, line=exc.lineno,
+                         column=exc.colno) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read HAR: {exc}", path=p) from exc
+    entries = data.get("log", {}).get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise InputError("not a HAR file (no log.entries)", path=p, field="log.entries")
+    n = 0
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or not isinstance(e.get("request"), dict):
+            raise InputError("entry without a request", path=p, field=f"log.entries[{i}]")
+        rq, rs = e["request"], e.get("response")
+        t = _time(e.get("startedDateTime"))
+        url = str(rq.get("url", ""))
+        host = urlsplit(url).hostname
+        ip = e.get("serverIPAddress") if isinstance(e.get("serverIPAddress"), str) else None
+        phase = e.get("_phase") if isinstance(e.get("_phase"), str) else None
+        n += 1
+        req_id = f"m{n}"
+        post = rq.get("postData")
+        yield Message(
+            id=req_id, kind=MessageKind.REQUEST, t=t, direction="out", source="har",
+            phase=phase, protocol=str(rq.get("httpVersion") or "") or None, host=host, ip=ip,
+            method=str(rq.get("method") or "GET"), url=url, headers=_hdrs(rq.get("headers")),
+            body=_body(post, p, f"log.entries[{i}].request.postData")
+            if isinstance(post, dict) else b"",
+            meta={"har_entry": i},
+        )
+        if isinstance(rs, dict) and rs.get("status"):
+            n += 1
+            content = rs.get("content")
+            status = rs.get("status")
+            yield Message(
+                id=f"m{n}", kind=MessageKind.RESPONSE, t=t, direction="in", source="har",
+                phase=phase, protocol=str(rs.get("httpVersion") or "") or None, host=host,
+                ip=ip, url=url, status=status if isinstance(status, int) else None,
+                headers=_hdrs(rs.get("headers")),
+                body=_body(content, p, f"log.entries[{i}].response.content")
+                if isinstance(content, dict) else b"",
+                request_id=req_id, meta={"har_entry": i},
+            )

@@ -1,0 +1,98 @@
+"""mitmproxy flow files, read without mitmproxy. The file here is written with a tnetstring
+encoder following mitmproxy's ``io/tnetstring.py`` and the flow state layout of mitmproxy
+10/11 (``HTTPFlow.get_state()``)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InputError
+from harness.parse.message import MessageKind
+from harness.parse.mitm import read_flows
+
+TNet = None | bool | int | float | bytes | str | list["TNet"] | dict[str, "TNet"]
+
+
+def dumps(v: TNet) -> bytes:
+    if v is None:
+        return b"0:~"
+    if isinstance(v, bool):
+        return b"4:true!" if v else b"5:false!"
+    if isinstance(v, int):
+        d = str(v).encode()
+        return b"%d:%s#" % (len(d), d)
+    if isinstance(v, float):
+        d = repr(v).encode()
+        return b"%d:%s^" % (len(d), d)
+    if isinstance(v, bytes):
+        return b"%d:%s," % (len(v), v)
+    if isinstance(v, str):
+        d = v.encode()
+        return b"%d:%s;" % (len(d), d)
+    if isinstance(v, list):
+        d = b"".join(dumps(x) for x in v)
+        return b"%d:%s]" % (len(d), d)
+    d = b"".join(dumps(k) + dumps(x) for k, x in v.items())
+    return b"%d:%s}" % (len(d), d)
+
+
+def _flow(body: bytes) -> dict[str, TNet]:
+    return {
+        "version": 20, "type": "http", "id": "f1", "error": None, "marked": "",
+        "server_conn": {"id": "s1", "address": ["sa.api.intl.miui.com", 443],
+                        "peername": ["47.74.128.1", 443], "sni": "sa.api.intl.miui.com",
+                        "tls_version": "TLSv1.2", "cipher": "ECDHE-RSA-AES128-GCM-SHA256",
+                        "alpn": b"http/1.1"},
+        "request": {"host": "sa.api.intl.miui.com", "port": 443, "method": b"POST",
+                    "scheme": b"https", "authority": b"", "path": b"/sa?project=p",
+                    "http_version": b"HTTP/1.1",
+                    "headers": [[b"Host", b"sa.api.intl.miui.com"],
+                                [b"Content-Type", b"application/x-www-form-urlencoded"]],
+                    "content": body, "trailers": None, "timestamp_start": 1700000000.5,
+                    "timestamp_end": 1700000000.6},
+        "response": {"http_version": b"HTTP/1.1", "status_code": 200, "reason": b"OK",
+                     "headers": [[b"Content-Encoding", b"gzip"]],
+                     "content": gzip.compress(b'{"ok":true}'), "trailers": None,
+                     "timestamp_start": 1700000000.7, "timestamp_end": 1700000000.8},
+        "websocket": None,
+    }
+
+
+def test_reads_http_flows(tmp_path: Path) -> None:
+    p = tmp_path / "flows.mitm"
+    p.write_bytes(dumps(_flow(b"data_list=abc&gzip=1")) + dumps(_flow(b"second")))
+    msgs = list(read_flows(p))
+    assert [m.kind for m in msgs] == [MessageKind.REQUEST, MessageKind.RESPONSE] * 2
+    req, resp = msgs[0], msgs[1]
+    assert req.url == "https://sa.api.intl.miui.com/sa?project=p"
+    assert req.method == "POST"
+    assert req.body == b"data_list=abc&gzip=1"
+    assert (req.ip, req.tls_version, req.host) == ("47.74.128.1", "TLSv1.2",
+                                                   "sa.api.intl.miui.com")
+    assert resp.body == b'{"ok":true}'  # content-encoding undone
+    assert resp.request_id == req.id
+    assert msgs[2].body == b"second"
+
+
+def test_websocket_messages(tmp_path: Path) -> None:
+    flow = _flow(b"")
+    flow["websocket"] = {"messages": [[1, b"hello out", True, 1.0, False],
+                                      [2, b"\x00in", False, 2.0, False]],
+                         "closed_by_client": True, "close_code": 1000}
+    p = tmp_path / "ws.mitm"
+    p.write_bytes(dumps(flow))
+    ws = [m for m in read_flows(p) if m.kind is MessageKind.WS_FRAME]
+    assert [(m.direction, m.body) for m in ws] == [("out", b"hello out"), ("in", b"\x00in")]
+
+
+def test_corrupt_flow_file(tmp_path: Path) -> None:
+    p = tmp_path / "bad.mitm"
+    p.write_bytes(dumps(_flow(b"x"))[:-30])
+    with pytest.raises(InputError, match="cut short"):
+        list(read_flows(p))
+    p.write_bytes(b"GET / HTTP/1.1\r\n")
+    with pytest.raises(InputError, match="not a mitmproxy flow file"):
+        list(read_flows(p))
