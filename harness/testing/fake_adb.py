@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from harness.testing.fake_adb_sync import Closed, recv_exact, serve_sync
 from harness.testing.fake_phone import FakePhone
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,6 @@ ADB_SERVER_VERSION = 41
 """What adb 1.0.41 (platform-tools 29+) reports; adbutils then uses ``host:tport:serial:``."""
 
 IO_TIMEOUT = 10.0
-
-
-class _Closed(Exception):
-    """The client went away."""
 
 
 def _block(text: str | bytes) -> bytes:
@@ -132,12 +129,12 @@ class FakeAdbServer:
             with self._lock:
                 self.wire.requests.append(request)
             self._host(conn, request)
-        except (_Closed, OSError, ValueError) as exc:
+        except (Closed, OSError, ValueError) as exc:
             log.debug("fake adb: connection ended: %s", exc)
 
     def _read_request(self, conn: socket.socket) -> str:
-        size = int(_recv_exact(conn, 4).decode("ascii"), 16)
-        return _recv_exact(conn, size).decode("utf-8")
+        size = int(recv_exact(conn, 4).decode("ascii"), 16)
+        return recv_exact(conn, size).decode("utf-8")
 
     def _host(self, conn: socket.socket, req: str) -> None:
         if req == "host:version":
@@ -296,7 +293,7 @@ class FakeAdbServer:
             self._shell_v1(conn, phone, req.removeprefix("shell:"))
         elif req == "sync:":
             conn.sendall(b"OKAY")
-            self._sync(conn, phone)
+            serve_sync(conn, phone, self._pushed)
         elif req == "root:":
             conn.sendall(b"OKAY" + phone.adb_root())
         elif req.startswith("reverse:"):
@@ -355,6 +352,9 @@ class FakeAdbServer:
                 self.reverses = [r for r in self.reverses
                                  if not (r.serial == phone.serial and r.remote == remote)]
                 self.reverses.append(Reverse(phone.serial, remote, local))
+            if remote.startswith("tcp:") and local.startswith("tcp:"):
+                with phone.lock:
+                    phone.reverse_ports[int(remote[4:])] = int(local[4:])
             conn.sendall(b"OKAY")
         elif cmd.startswith("killforward:"):
             remote = cmd.removeprefix("killforward:")
@@ -363,6 +363,9 @@ class FakeAdbServer:
                 self.reverses = [r for r in self.reverses
                                  if not (r.serial == phone.serial and r.remote == remote)]
                 found = len(self.reverses) != before
+            if remote.startswith("tcp:"):
+                with phone.lock:
+                    phone.reverse_ports.pop(int(remote[4:]), None)
             conn.sendall(b"OKAY" if found else b"FAIL" + _block(f"listener '{remote}' not found"))
         elif cmd == "list-forward":
             with self._lock:
@@ -372,84 +375,11 @@ class FakeAdbServer:
         else:
             conn.sendall(b"FAIL" + _block(f"unknown reverse command '{cmd}'"))
 
-    def _sync(self, conn: socket.socket, phone: FakePhone) -> None:
-        while True:
-            try:
-                head = _recv_exact(conn, 8)
-            except _Closed:
-                return
-            sid, size = head[:4], struct.unpack("<I", head[4:])[0]
-            arg = _recv_exact(conn, size).decode("utf-8") if sid != b"QUIT" else ""
-            if sid == b"QUIT":
-                return
-            if sid == b"STAT":
-                f = phone.stat(arg)
-                conn.sendall(b"STAT" + (struct.pack("<III", f.mode, len(f.data), f.mtime)
-                                        if f else bytes(12)))
-            elif sid == b"LIST":
-                self._sync_list(conn, phone, arg)
-            elif sid == b"SEND":
-                self._sync_send(conn, phone, arg)
-            elif sid == b"RECV":
-                data = phone.read(arg)
-                if data is None:
-                    msg = b"No such file or directory"
-                    conn.sendall(b"FAIL" + struct.pack("<I", len(msg)) + msg)
-                else:
-                    for off in range(0, len(data), 64 * 1024):
-                        chunk = data[off:off + 64 * 1024]
-                        conn.sendall(b"DATA" + struct.pack("<I", len(chunk)) + chunk)
-                    conn.sendall(b"DONE" + bytes(4))
-            else:
-                msg = f"unknown sync request {sid!r}".encode()
-                conn.sendall(b"FAIL" + struct.pack("<I", len(msg)) + msg)
-                return
-
-    def _sync_list(self, conn: socket.socket, phone: FakePhone, path: str) -> None:
-        prefix = path.rstrip("/") + "/"
-        with phone.lock:
-            entries = [(p[len(prefix):], f) for p, f in phone.files.items()
-                       if p.startswith(prefix) and "/" not in p[len(prefix):]]
-        for name, f in entries:
-            raw = name.encode()
-            conn.sendall(b"DENT" + struct.pack("<IIII", f.mode, len(f.data), f.mtime, len(raw))
-                         + raw)
-        conn.sendall(b"DONE" + bytes(16))
-
-    def _sync_send(self, conn: socket.socket, phone: FakePhone, arg: str) -> None:
-        path, _, mode_text = arg.rpartition(",")
-        data = bytearray()
-        while True:
-            sid = _recv_exact(conn, 4)
-            size = struct.unpack("<I", _recv_exact(conn, 4))[0]
-            if sid == b"DATA":
-                if size > 64 * 1024:
-                    raise ValueError("sync DATA chunk over 64 KiB")
-                data += _recv_exact(conn, size)
-            elif sid == b"DONE":
-                mtime = size  # DONE carries the mtime where DATA carries a length
-                break
-            else:
-                raise ValueError(f"unexpected sync id {sid!r} during SEND")
-        error = phone.write(path, bytes(data), int(mode_text), mtime)
-        if error:
-            msg = error.encode()
-            conn.sendall(b"FAIL" + struct.pack("<I", len(msg)) + msg)
-            return
+    def _pushed(self, serial: str, path: str, size: int) -> None:
         with self._lock:
-            self.wire.pushes.append((phone.serial, path, len(data)))
-        conn.sendall(b"OKAY" + bytes(4))
+            self.wire.pushes.append((serial, path, size))
 
     @staticmethod
     def _fail(conn: socket.socket, message: str) -> None:
         conn.sendall(b"FAIL" + _block(message))
 
-
-def _recv_exact(conn: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = conn.recv(n - len(buf))
-        if not chunk:
-            raise _Closed(f"peer closed after {len(buf)} of {n} bytes")
-        buf += chunk
-    return bytes(buf)

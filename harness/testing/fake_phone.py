@@ -18,9 +18,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-TRANSCRIPTS = Path(__file__).resolve().parent.parent / "data" / "android"
+from harness.testing.fake_netfilter import netfilter
+from harness.testing.transcripts import parcel_string, transcript
 
 # A 1x1 PNG, so `screencap -p` answers with a real image.
 PNG_1X1 = bytes.fromhex(
@@ -30,49 +30,6 @@ PNG_1X1 = bytes.fromhex(
 
 TcpService = Callable[[socket.socket], None]
 """Serves one connection made through ``tcp:PORT`` on the device (it owns and closes it)."""
-
-
-def transcript(name: str) -> str:
-    """A transcript's body: what follows its ``---`` line (the header names its source)."""
-    text = (TRANSCRIPTS / name).read_text(encoding="utf-8")
-    _head, sep, body = text.partition("\n---\n")
-    if not sep:
-        raise ValueError(f"transcript {name} has no '---' line after its source header")
-    return body
-
-
-def parse_getprop(text: str) -> dict[str, str]:
-    props: dict[str, str] = {}
-    for m in re.finditer(r"^\[([^\]]+)\]: \[(.*)\]$", text, re.M):
-        props[m.group(1)] = m.group(2)
-    return props
-
-
-def parcel_string(value: str | None) -> str:
-    """Format a String reply the way `service call` prints a Parcel (hexdump of 32-bit words)."""
-    words = [0]
-    if value is None:
-        words.append(0xFFFFFFFF)
-    else:
-        units = [ord(c) for c in value] + [0]
-        if len(units) % 2:
-            units.append(0)
-        words.append(len(value))
-        words += [units[i] | (units[i + 1] << 16) for i in range(0, len(units), 2)]
-    if len(words) <= 4:
-        hexes = " ".join(f"{w:08x}" for w in words)
-        return f"Result: Parcel({hexes} '{_gutter(words)}')\n"
-    lines = []
-    for off in range(0, len(words), 4):
-        chunk = words[off:off + 4]
-        hexes = " ".join(f"{w:08x}" for w in chunk).ljust(35)
-        lines.append(f"  0x{off * 4:08x}: {hexes} '{_gutter(chunk).ljust(16)}'")
-    return "Result: Parcel(\n" + "\n".join(lines) + ")\n"
-
-
-def _gutter(words: list[int]) -> str:
-    raw = b"".join(w.to_bytes(4, "little") for w in words)
-    return "".join(chr(b) if 32 <= b < 127 else "." for b in raw)
 
 
 @dataclass
@@ -126,6 +83,10 @@ class FakePhone:
     accounts: str = ""
     processes: dict[int, str] = field(default_factory=dict)
     tcp_services: dict[int, TcpService] = field(default_factory=dict)
+    reverse_ports: dict[int, int] = field(default_factory=dict)
+    """Device port -> host port of every `adb reverse` in force (kept by the server)."""
+    fetched: list[str] = field(default_factory=list)
+    """URLs an app "loaded" from the host through a reverse (see ``_browse``)."""
     commands: list[str] = field(default_factory=list)
     iptables: dict[str, dict[str, list[list[str]]]] = field(
         default_factory=lambda: {"iptables": {"OUTPUT": []}, "ip6tables": {"OUTPUT": []}})
@@ -299,6 +260,8 @@ class FakePhone:
                                "unable to resolve Intent\n".encode())
             if target is not None:
                 self._spawn(target)
+                if "-d" in argv:
+                    self._browse(argv[argv.index("-d") + 1])
             return Outcome(f"Starting: Intent {{ {text} }}\nStatus: ok\n".encode())
         if sub in ("set-debug-app", "clear-debug-app"):
             return Outcome()
@@ -372,49 +335,8 @@ class FakePhone:
             return Outcome(stderr=f"{table} v1.8.4 (legacy): can't initialize {table} table "
                                   "`filter': Permission denied (you must be root)\n".encode(),
                            exit_code=3)
-        args = [a for a in argv[1:] if a != "-w"]
-        chains = self.iptables[table]
-        op, chain, spec = args[0], (args[1] if len(args) > 1 else ""), args[2:]
-
-        def missing() -> Outcome:
-            return Outcome(stderr=f"{table}: No chain/target/match by that name.\n".encode(),
-                           exit_code=1)
-        if op == "-N":
-            if chain in chains:
-                return Outcome(stderr=f"{table}: Chain already exists.\n".encode(), exit_code=1)
-            chains[chain] = []
-            return Outcome()
-        if op == "-S":
-            names = [chain] if chain else list(chains)
-            if any(n not in chains for n in names):
-                return missing()
-            lines = [("-P " if n == "OUTPUT" else "-N ") + n + (" ACCEPT" if n == "OUTPUT" else "")
-                     for n in names]
-            lines += [f"-A {n} {_render(r)}" for n in names for r in chains[n]]
-            return Outcome(("\n".join(lines) + "\n").encode())
-        if chain not in chains:
-            return missing()
-        target = spec[spec.index("-j") + 1] if "-j" in spec else None
-        builtin = ("DROP", "REJECT", "ACCEPT")
-        if target is not None and target not in builtin and target not in chains:
-            return missing()
-        if op in ("-A", "-I"):
-            chains[chain].insert(0 if op == "-I" else len(chains[chain]), spec)
-        elif op == "-D":
-            if spec not in chains[chain]:
-                return Outcome(stderr=f"{table}: Bad rule (does a matching rule exist in that "
-                                      "chain?).\n".encode(), exit_code=1)
-            chains[chain].remove(spec)
-        elif op == "-F":
-            chains[chain].clear()
-        elif op == "-X":
-            if any(r[r.index("-j") + 1] == chain for rules in chains.values() for r in rules
-                   if "-j" in r):
-                return Outcome(stderr=f"{table}: Too many links.\n".encode(), exit_code=1)
-            del chains[chain]
-        else:
-            return Outcome(stderr=f"{table}: unknown option {op}\n".encode(), exit_code=2)
-        return Outcome()
+        out, err, code = netfilter(self.iptables[table], table, argv[1:])
+        return Outcome(out.encode(), err.encode(), code)
 
     def _frida_server(self, argv: list[str], root: bool) -> Outcome:
         f = self.files.get(argv[0])
@@ -447,6 +369,30 @@ class FakePhone:
         return Outcome(b"[server] INFO: [UiAutomator2Server] Starting Server\n", stream=True,
                        on_close=exited)
 
+    def _browse(self, url: str) -> None:
+        """A browser opening a loopback URL: fetch it from the host through `adb reverse`.
+
+        Only ``127.0.0.1``/``localhost`` URLs on a reversed port are fetched (the host's
+        canary site), so a test's journey really reaches the host, and nothing else is.
+        """
+        m = re.match(r"https?://(?:127\.0\.0\.1|localhost):(\d+)(/[^\s]*)?$", url)
+        if m is None or int(m.group(1)) not in self.reverse_ports:
+            return
+        host_port, path = self.reverse_ports[int(m.group(1))], m.group(2) or "/"
+
+        def fetch() -> None:
+            try:
+                with socket.create_connection(("127.0.0.1", host_port), timeout=5) as s:
+                    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{m.group(1)}\r\n"
+                              "User-Agent: fake-phone\r\nConnection: close\r\n\r\n".encode())
+                    while s.recv(65536):
+                        pass
+                with self.lock:
+                    self.fetched.append(url)
+            except OSError:
+                pass
+        threading.Thread(target=fetch, daemon=True).start()
+
     def _spawn(self, package: str) -> int:
         self._next_pid += 1
         self.processes[self._next_pid] = package
@@ -461,12 +407,3 @@ class FakePhone:
                     return True
             time.sleep(0.02)
         return False
-
-
-def _render(rule: list[str]) -> str:
-    """A rule as `iptables -S` prints it: comments always in double quotes."""
-    out = []
-    for i, arg in enumerate(rule):
-        quote = (i > 0 and rule[i - 1] == "--comment") or " " in arg or not arg
-        out.append(f'"{arg}"' if quote else arg)
-    return " ".join(out)

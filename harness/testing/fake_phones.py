@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from harness.testing.fake_phone import FakeApp, FakeFile, FakePhone, parse_getprop, transcript
+from harness.testing.fake_phone import FakeApp, FakeFile, FakePhone
+from harness.testing.transcripts import parse_getprop, transcript
 
 # Values the fakes expose, so tests can compare what the device code read with what was served.
 MINT_UID = 10187
@@ -65,3 +66,36 @@ def pixel6_android14(serial: str = "1A2B3C4D5E6F7G") -> FakePhone:
     phone.netstats = transcript("dumpsys_netstats_detail_android14.txt")
     phone.accounts = "User UserInfo{0:Owner:c13}:\n  Accounts: 0\n"
     return phone
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the fake phones on two loopback adb servers until stdin closes (for manual trials).
+
+    ``python -m harness.testing.fake_phones`` prints ``local PORT`` and ``remote PORT``: point
+    ``ANDROID_ADB_SERVER_PORT`` (or ``--adb 127.0.0.1:PORT``) at them and try ``harness devices``,
+    ``harness provision``, ``harness profile check`` or the device kit. Chrome is installed on
+    the rooted Redmi too, with a uiautomator2 agent showing Chrome's URL bar and menu.
+    """
+    import argparse
+    import sys
+
+    from harness.testing.fake_adb import FakeAdbServer
+    from harness.testing.fake_uiautomator import FakeUiAutomator, UiNode
+
+    parser = argparse.ArgumentParser(prog="python -m harness.testing.fake_phones")
+    parser.parse_args(argv)
+    ginkgo = ginkgo_miui12()
+    chrome = pixel6_android14().apps["com.android.chrome"]
+    ginkgo.apps[chrome.package] = chrome
+    FakeUiAutomator(ginkgo, [
+        UiNode(resource_id="com.android.chrome:id/url_bar", bounds=(100, 80, 900, 160)),
+        UiNode(resource_id="com.android.chrome:id/menu_button", bounds=(980, 80, 1060, 160))])
+    with FakeAdbServer(ginkgo, pixel6_android14()) as local, \
+            FakeAdbServer(ginkgo_arrow11()) as remote:
+        print(f"local {local.port}\nremote {remote.port}", flush=True)
+        sys.stdin.read()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,7 +9,8 @@ from harness.device.android_ids import IdentifierReader, luhn_ok, parse_parcel
 from harness.device.base import Identifier, NeedleClass
 from harness.testing import fake_phones as fp
 from harness.testing.fake_adb import FakeAdbServer
-from harness.testing.fake_phone import FakePhone, parcel_string, transcript
+from harness.testing.fake_phone import FakePhone
+from harness.testing.transcripts import parcel_string, transcript
 
 
 def by_name(ids: list[Identifier]) -> dict[str, Identifier]:

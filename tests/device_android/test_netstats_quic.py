@@ -23,7 +23,8 @@ from harness.device.android_quic import (
 from harness.device.base import EgressCounters
 from harness.errors import DeviceError
 from harness.testing import fake_phones as fp
-from harness.testing.fake_phone import FakeFile, FakePhone, transcript
+from harness.testing.fake_phone import FakeFile, FakePhone
+from harness.testing.transcripts import transcript
 
 
 def test_qtaguid_sums_untagged_rows_of_the_uid() -> None:

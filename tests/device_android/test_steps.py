@@ -15,8 +15,9 @@ from harness.device.android_steps import AndroidApp
 from harness.errors import DeviceError, InputError
 from harness.testing import fake_phones as fp
 from harness.testing.fake_adb import FakeAdbServer
-from harness.testing.fake_phone import FakePhone, transcript
+from harness.testing.fake_phone import FakePhone
 from harness.testing.fake_uiautomator import FakeUiAutomator, UiNode
+from harness.testing.transcripts import transcript
 
 URL_BAR = "com.android.chrome:id/url_bar"
 
