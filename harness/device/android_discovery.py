@@ -60,7 +60,8 @@ def open_session(serial: str | None, endpoints: Sequence[AdbEndpoint]) -> AdbSes
         ready = [e for e in entries if e.state == "device"]
         if len(ready) != 1:
             label = "no device" if not ready else f"{len(ready)} devices"
-            raise DeviceError("-", f"{label} ready on adb server {where}; name one with --device",
+            raise DeviceError("(none)",
+                              f"{label} ready on adb server {where}; name one with --device",
                               fix="plug in the phone with USB debugging on" if not ready else None)
         entry = ready[0]
     else:

@@ -109,3 +109,22 @@ def test_harness_devices_no_server_exits_4(capsys: pytest.CaptureFixture[str]) -
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert f"127.0.0.1:{port}" in err
+
+
+def test_no_device_on_the_server_is_one_line(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeAdbServer() as empty:
+        with pytest.raises(DeviceError, match="no device ready on adb server") as err:
+            open_session(None, [ep(empty)])
+        assert err.value.exit_code == ExitCode.ENVIRONMENT
+        monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(empty.port))
+        assert main(["provision", "--frida-server", "x"]) == 4
+        assert main(["devices"]) == 0
+    err_text = capsys.readouterr().err.strip()
+    assert err_text.startswith("harness provision: device (none): no device ready")
+    assert "\n" not in err_text
+
+
+def test_two_devices_need_a_serial(adb: FakeAdbServer) -> None:
+    with pytest.raises(DeviceError, match="2 devices ready"):
+        open_session(None, [ep(adb)])
