@@ -93,7 +93,9 @@ def is_current(run: RunDir) -> bool:
 class _Links:
     """Keys of HTTP messages by identity, to link Java-stack and TLS views of one request."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        """Only when the capture has Java HTTP records: hashing every body costs time."""
         self.native: dict[tuple[str, str, str], list[int]] = defaultdict(list)
         self.java: list[tuple[tuple[str, str, str], int, str | None]] = []
         self.native_by_conn: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -105,6 +107,8 @@ class _Links:
                 hashlib.sha256(d.body).hexdigest())
 
     def add(self, d: Draft) -> None:
+        if not self.enabled:
+            return
         if d.kind is MessageKind.RESPONSE and d.request is not None:
             self.response_of[d.request.key] = d.key
         if d.kind is not MessageKind.REQUEST:
@@ -136,8 +140,8 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
     info = run.load_info()
     fp = fingerprint(run)
     count = 0
-    links = _Links()
     with run.reader() as reader, StoreWriter(run.file(ANALYSIS_DB)) as w:
+        links = _Links(reader.count("http") > 0)
         clock = PhaseClock(info.phases, reader.markers())
         names = _Names()
         for ev in reader.events(kinds=["dns"]):
@@ -159,7 +163,9 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             if conn is None:
                 events = [e for e in reader.events(kinds=["stream"]) if e.conn is None]
             else:
-                events = list(reader.events(kinds=["stream"], conn=conn))
+                # by connection only, so SQLite walks the (conn, seq) index; a kind filter
+                # makes it pick the (kind, seq) one and scan every stream event per conn
+                events = [e for e in reader.events(conn=conn) if e.kind == "stream"]
             if not events:
                 continue
             facts = ConnFacts.of(conn, events[0], conns.get(conn) if conn else None)

@@ -49,8 +49,11 @@ _COLS = ("n, kind, t, direction, source, conn, phase, protocol, host, ip, port, 
          " WHERE l.a = messages.key)")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 class StoreWriter:
@@ -66,6 +69,9 @@ class StoreWriter:
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(_SCHEMA)
         self._finished = False
+        self._next = 0
+        self._rows: list[tuple[object, ...]] = []
+        self._pending = 0
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -81,26 +87,37 @@ class StoreWriter:
                 self.tmp.unlink()
 
     def add(self, d: Draft) -> int:
+        """Queue a draft for writing; its key is known at once (responses cite it)."""
+        self._next += 1
+        d.key = self._next
         req = d.request.key if d.request is not None and d.request.key >= 0 else None
-        cur = self._db.execute(
-            "INSERT INTO messages(first_seq, kind, t, direction, source, conn, phase, protocol,"
-            " host, ip, port, sni, tls_version, cipher, method, url, status, headers, body,"
-            " body_len, body_len_wire, events, request_key, sdk, frames, meta, notes)"
-            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (d.first_seq, d.kind.value, d.t, d.direction, d.source, d.conn, d.phase, d.protocol,
-             d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
+        self._rows.append(
+            (d.key, d.first_seq, d.kind.value, d.t, d.direction, d.source, d.conn, d.phase,
+             d.protocol, d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
              d.status, _dumps(d.headers), d.body, len(d.body), d.body_len_wire,
-             _dumps(list(d.events)), req, d.sdk, _dumps(list(d.frames)),
-             _dumps(d.meta), _dumps(d.notes)),
-        )
-        d.key = int(cur.lastrowid or 0)
+             _dumps(d.events), req, d.sdk, _dumps(d.frames), _dumps(d.meta), _dumps(d.notes)))
+        self._pending += len(d.body) + 512
+        if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:
+            self._flush()
         return d.key
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._db.executemany(
+                "INSERT INTO messages(key, first_seq, kind, t, direction, source, conn, phase,"
+                " protocol, host, ip, port, sni, tls_version, cipher, method, url, status,"
+                " headers, body, body_len, body_len_wire, events, request_key, sdk, frames,"
+                " meta, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                self._rows)
+        self._rows = []
+        self._pending = 0
 
     def link(self, a: int, b: int) -> None:
         """Record that two messages are the same traffic seen by two layers."""
         self._db.executemany("INSERT INTO links(a, b) VALUES(?, ?)", [(a, b), (b, a)])
 
     def finish(self, meta: dict[str, str]) -> None:
+        self._flush()
         db = self._db
         db.execute("UPDATE messages SET n = r.rn FROM (SELECT key, row_number() OVER"
                    " (ORDER BY first_seq, key) AS rn FROM messages) AS r"
