@@ -110,9 +110,12 @@ class AdbSession:
         text = command if isinstance(command, str) else " ".join(shlex.quote(a) for a in command)
         if root:
             text = self._as_root(text)
-        try:
-            if self._v2 is None:
+        if self._v2 is None:
+            try:
                 self._v2 = "shell_v2" in self.device.get_features().split(",")
+            except adbutils.AdbError:  # adbd before Android 7 may not know `features`
+                self._v2 = False
+        try:
             ret = self.device.shell2(text, timeout=timeout, v2=self._v2)
         except adbutils.AdbError as exc:
             raise self.error(f"adb refused `{text}`: {exc}", command=text) from exc

@@ -310,7 +310,7 @@ class FakeAdbServer:
 
     def _shell_v1(self, conn: socket.socket, phone: FakePhone, command: str) -> None:
         out = phone.shell(command)
-        conn.sendall(b"OKAY" + out.stdout + out.stderr)
+        conn.sendall(b"OKAY" + out.v1)
         if out.stream:
             self._hold(conn)
             if out.on_close is not None:

@@ -58,6 +58,12 @@ class Outcome:
     """Keep the shell connection open until the client closes it (long-running command)."""
     on_close: Callable[[], None] | None = None
     """Called when a streamed command's connection ends (the process "exits")."""
+    merged: bytes | None = None
+    """stdout and stderr in the order written, as a v1 `shell:` stream carries them."""
+
+    @property
+    def v1(self) -> bytes:
+        return self.merged if self.merged is not None else self.stdout + self.stderr
 
 
 @dataclass
@@ -142,18 +148,29 @@ class FakePhone:
     # -- the shell ------------------------------------------------------------------------------
 
     def _run(self, command: str, *, root: bool) -> Outcome:
-        for sep in (" && ", "; "):
-            if sep in command and not command.startswith(("su ", "sh ")):
-                out = Outcome()
-                for part in command.split(sep):
-                    one = self._run(part, root=root)
-                    out = Outcome(out.stdout + one.stdout, out.stderr + one.stderr, one.exit_code)
-                    if sep == " && " and one.exit_code:
-                        break
-                return out
-        argv = shlex.split(command)
+        """Run ``cmd1 ; cmd2 && cmd3`` the way mksh would (quotes respected, `$?` in echo)."""
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        groups: list[tuple[str, list[str]]] = [("", [])]
+        for token in lexer:
+            if token in (";", "&&"):
+                groups.append((token, []))
+            else:
+                groups[-1][1].append(token)
+        out = Outcome()
+        for sep, argv in groups:
+            if sep == "&&" and out.exit_code:
+                continue
+            one = self._exec(argv, root=root, last=out.exit_code)
+            out = Outcome(out.stdout + one.stdout, out.stderr + one.stderr, one.exit_code,
+                          one.stream, one.on_close, out.v1 + one.v1)
+        return out
+
+    def _exec(self, argv: list[str], *, root: bool, last: int) -> Outcome:
         if not argv:
             return Outcome()
+        if argv[0] == "echo":
+            return Outcome((" ".join(argv[1:]).replace("$?", str(last)) + "\n").encode())
         if argv[0] == "su":
             return self._su(argv, root)
         if argv[0] == "sh" and argv[1:2] == ["-c"]:

@@ -4,6 +4,7 @@
   Mint Browser installed, a Mi account signed in, ``xt_qtaguid`` counters.
 - :func:`ginkgo_arrow11`: Redmi Note 8 on ArrowOS 11 userdebug: no ``su``, ``adb root`` works.
 - :func:`pixel6_android14`: Pixel 6 (Android 14), not rooted, Chrome installed, eBPF netstats.
+- :func:`kitkat_box`: an Android 4.4 device without ``shell_v2`` (adb's plain ``shell:``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,15 @@ def pixel6_android14(serial: str = "1A2B3C4D5E6F7G") -> FakePhone:
         activity="com.google.android.apps.chrome.Main")
     phone.netstats = transcript("dumpsys_netstats_detail_android14.txt")
     phone.accounts = "User UserInfo{0:Owner:c13}:\n  Accounts: 0\n"
+    return phone
+
+
+def kitkat_box(serial: str = "0123456789ABCDEF") -> FakePhone:
+    phone = FakePhone(serial=serial, props=parse_getprop(transcript("getprop_mbx_k1_kitkat.txt")),
+                      features="")
+    phone.props["ro.serialno"] = serial
+    phone.settings["secure/android_id"] = "4a54d21dbeaf07a6"
+    phone.subinfo = {1: IMEI, 3: None}
     return phone
 
 

@@ -93,3 +93,19 @@ def test_denied_parcel_is_recorded_as_refused(ginkgo_session: AdbSession,
     assert ids["imei"].value is None
     assert ids["wifi_mac"].value is None
     assert "Permission denied" in str(ids["wifi_mac"].unavailable)
+
+
+def test_android_4_4_without_shell_v2() -> None:
+    box = fp.kitkat_box()
+    with FakeAdbServer(box) as server:
+        session = AdbSession(AdbEndpoint("127.0.0.1", server.port), box.serial)
+        ids = by_name(IdentifierReader(session).read_all())
+        assert ids["imei"].value == fp.IMEI
+        assert ids["imei"].source == "service call iphonesubinfo 1"
+        assert ids["imsi"].unavailable == "no value (no SIM?)"
+        assert ids["android_id"].value == "4a54d21dbeaf07a6"
+        # plain `shell:` with adbutils' exit-code trailer, answered like mksh
+        assert "service call iphonesubinfo 1; echo X4EXIT:$?" in box.commands
+        assert not session.shell("false-command").ok
+        assert session.shell("id -u").stdout == "2000\n"
+    assert f"host-serial:{box.serial}:features" in server.wire.requests
