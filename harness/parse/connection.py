@@ -74,6 +74,8 @@ def _switched(resp: Draft, out_flow: Flow, out_pos: int, in_flow: Flow, in_pos: 
         return (websocket.parse_frames(out_flow, out_pos, facts, url, host, deflate, c_nt, budget)
                 + websocket.parse_frames(in_flow, in_pos, facts, url, host, deflate, s_nt,
                                          budget))
+    if upgrade.strip().lower() == "h2c":
+        return http2.parse(out_flow, in_flow, facts, budget, out_pos, in_pos, req)
     what = "tunnel after CONNECT" if req is not None and req.method == "CONNECT" else \
         f"protocol switched to {upgrade!r}"
     return [raw(f, p, len(f), facts, f"{what}: kept raw")

@@ -277,20 +277,26 @@ class _Malformed(Exception):
     pass
 
 
-def parse(out_flow: Flow, in_flow: Flow, facts: ConnFacts,
-          budget: int = DEFAULT_BUDGET) -> list[Draft]:
-    """Requests from the client's flow, responses from the server's, matched by stream."""
+def parse(out_flow: Flow, in_flow: Flow, facts: ConnFacts, budget: int = DEFAULT_BUDGET,
+          out_start: int = 0, in_start: int = 0, upgraded: Draft | None = None) -> list[Draft]:
+    """Requests from the client's flow, responses from the server's, matched by stream.
+    After an HTTP/1.1 ``Upgrade: h2c`` the flows start at the offsets given, and stream 1
+    answers the ``upgraded`` request (RFC 7540 3.2)."""
     notes: list[str] = []
-    start = len(PREFACE) if out_flow.data.startswith(PREFACE) else 0
-    if start == 0 and out_flow.data:
+    start = out_start
+    if out_flow.data.startswith(PREFACE, out_start):
+        start += len(PREFACE)
+    elif len(out_flow.data) > out_start:
         notes.append("h2: client preface not captured; reading frames from the first byte")
     client = _Direction(out_flow, facts, MessageKind.REQUEST, budget, {}, notes)
     client.run(start)
-    requests = {d.meta["stream"]: d for d in client.done
-                if d.kind is MessageKind.REQUEST and isinstance(d.meta.get("stream"), int)}
-    server = _Direction(in_flow, facts, MessageKind.RESPONSE, budget,
-                        {k: v for k, v in requests.items() if isinstance(k, int)}, notes)
-    server.run(0)
+    requests: dict[int, Draft] = {
+        d.meta["stream"]: d for d in client.done
+        if d.kind is MessageKind.REQUEST and isinstance(d.meta.get("stream"), int)}
+    if upgraded is not None:
+        requests[1] = upgraded
+    server = _Direction(in_flow, facts, MessageKind.RESPONSE, budget, requests, notes)
+    server.run(in_start)
     drafts = client.done + server.done
     if notes:
         target = drafts[0] if drafts else None

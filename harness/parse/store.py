@@ -61,7 +61,7 @@ class StoreWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp = path.with_name(path.name + ".tmp")
+        self.tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # builders may race
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
         self._db = sqlite3.connect(self.tmp)

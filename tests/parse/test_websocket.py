@@ -91,3 +91,28 @@ def test_real_websocket_client_with_deflate(tmp_path: Path) -> None:
     assert data[0].meta.get("compressed") is True
     assert data[0].body_len_wire is not None
     assert data[0].body_len_wire < 200
+
+
+def test_h2c_upgrade(tmp_path: Path) -> None:
+    import hpack
+
+    def frame(t: int, f: int, sid: int, p: bytes) -> bytes:
+        return len(p).to_bytes(3, "big") + bytes([t, f]) + sid.to_bytes(4, "big") + p
+
+    up = (b"GET /up HTTP/1.1\r\nHost: c.test\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+          b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
+    client = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"") + frame(
+        1, 5, 3, hpack.Encoder().encode([(":method", "GET"), (":path", "/two"),
+                                          (":scheme", "http"), (":authority", "c.test")]))
+    enc = hpack.Encoder()
+    server = (b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+              + frame(4, 0, 0, b"") + frame(1, 4, 1, enc.encode([(":status", "200")]))
+              + frame(0, 1, 1, b"first") + frame(1, 4, 3, enc.encode([(":status", "404")]))
+              + frame(0, 1, 3, b"second"))
+    run = run_from_bytes(tmp_path, [[("out", up + client), ("in", server)]], layer="tcp")
+    with MessageStore.open(run) as store:
+        msgs = list(store.messages())
+    reqs = {m.url: m for m in msgs if m.kind is MessageKind.REQUEST}
+    resps = {m.request_id: m for m in msgs if m.kind is MessageKind.RESPONSE and m.status != 101}
+    assert resps[reqs["http://c.test/up"].id].body == b"first"
+    assert resps[reqs["http://c.test/two"].id].body == b"second"
