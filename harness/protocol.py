@@ -99,8 +99,9 @@ class NativeKind(IntEnum):
     UDP_OUT = 5
     UDP_IN = 6
     CONN_INFO = 7
-    """Body: UTF-8 JSON object with the ``conn`` record's fields, gathered in C on first
-    sight of a connection (the SSL object may be freed before JS could ask)."""
+    """Facts about a TLS connection gathered in C on first sight (the SSL object may be
+    freed before JS could ask). Body: ``CONN_INFO_FORMAT`` then NUL-terminated SNI,
+    protocol version and cipher name; see :func:`decode_conn_info`."""
 
 
 NATIVE_FLAG_TRUNCATED = 1
@@ -116,6 +117,10 @@ socket, unique within the agent's process, never reused. The connection's id eve
 (JSON records, the run dir) is :func:`conn_id` of it."""
 
 NATIVE_ALIGN = 8
+
+CONN_INFO_FORMAT = struct.Struct("<HHHHi16s16s")
+"""family (2 = IPv4, 10 = IPv6, 0 = unknown), local port, peer port, reserved, fd,
+local address, peer address (network order, IPv4 in the first 4 bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +243,33 @@ def decode_native(blob: bytes) -> list[NativeRecord]:
     return out
 
 
+def decode_conn_info(body: bytes) -> dict[str, JSON]:
+    """The ``conn`` record fields of a native CONN_INFO body. Raises ProtocolViolation."""
+    import ipaddress
+
+    if len(body) < CONN_INFO_FORMAT.size:
+        raise ProtocolViolation(f"conn-info body of {len(body)} bytes is too short")
+    family, lport, pport, _r, fd, local, peer = CONN_INFO_FORMAT.unpack_from(body)
+    strings = body[CONN_INFO_FORMAT.size:].split(b"\0")
+    if len(strings) < 4:
+        raise ProtocolViolation("conn-info body lacks its three strings")
+    sni, version, cipher = (x.decode("utf-8", "replace") or None for x in strings[:3])
+
+    def addr(raw: bytes) -> str | None:
+        if family == 2:
+            return str(ipaddress.IPv4Address(raw[:4]))
+        if family == 10:
+            return str(ipaddress.IPv6Address(raw[:16]))
+        return None
+
+    return {
+        "layer": Layer.TLS.value, "fd": fd, "transport": "tcp",
+        "local_ip": addr(local), "local_port": lport or None,
+        "peer_ip": addr(peer), "peer_port": pport or None,
+        "sni": sni, "tls_version": version, "cipher": cipher,
+    }
+
+
 def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
     if not isinstance(raw, dict):
         raise ProtocolViolation(f"record is not an object: {raw!r:.80}")
@@ -337,6 +369,7 @@ def render_typescript() -> str:
         f"export const NATIVE_FLAG_TRUNCATED = {NATIVE_FLAG_TRUNCATED};",
         f"export const NATIVE_HEADER_SIZE = {NATIVE_HEADER.size};",
         f"export const NATIVE_ALIGN = {NATIVE_ALIGN};",
+        f"export const CONN_INFO_SIZE = {CONN_INFO_FORMAT.size};",
         "",
         "/** The id of a connection in a run (harness.protocol.conn_id). */",
         "export function connId(pid: number, layer: Layer, n: number): string {",

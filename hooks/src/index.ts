@@ -3,6 +3,7 @@
 
 import { configureEmit, flush, stopEmit } from "./emit.js";
 import { ABI_VERSION } from "./protocol.js";
+import { disposeNative, installNative, nativeStats } from "./native/index.js";
 import { HookReport, hookReports } from "./registry.js";
 
 export interface AgentConfig {
@@ -14,6 +15,10 @@ export interface AgentConfig {
     java: boolean;
     /** Hook names (or group names) not to install, e.g. for coverage tests. */
     exclude: string[];
+    /** Bytes per native buffer (two are allocated). */
+    ringBufferBytes: number;
+    /** How long a hooked thread waits for the drain when both buffers are full. */
+    ringWaitLimitMs: number;
 }
 
 const defaults: AgentConfig = {
@@ -23,6 +28,8 @@ const defaults: AgentConfig = {
     native: true,
     java: true,
     exclude: [],
+    ringBufferBytes: 8 << 20,
+    ringWaitLimitMs: 2000,
 };
 
 let started = false;
@@ -38,18 +45,20 @@ rpc.exports = {
         started = true;
         const c: AgentConfig = { ...defaults, ...config };
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
-        // Installers are added here by the native (native/index.ts) and java (java/index.ts)
-        // tables.
+        if (c.native) {
+            installNative(c);
+        }
         flush();
         return hookReports();
     },
-    status(): HookReport[] {
-        return hookReports();
+    status(): { hooks: HookReport[]; native: object | null } {
+        return { hooks: hookReports(), native: nativeStats() };
     },
     flush(): void {
         flush();
     },
     dispose(): void {
+        disposeNative();
         stopEmit();
     },
 };

@@ -52,6 +52,7 @@ export type NativeKind = typeof NativeKind[keyof typeof NativeKind];
 export const NATIVE_FLAG_TRUNCATED = 1;
 export const NATIVE_HEADER_SIZE = 48;
 export const NATIVE_ALIGN = 8;
+export const CONN_INFO_SIZE = 44;
 
 /** The id of a connection in a run (harness.protocol.conn_id). */
 export function connId(pid: number, layer: Layer, n: number): string {

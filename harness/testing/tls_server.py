@@ -1,0 +1,116 @@
+"""A TLS server on 127.0.0.1 that keeps the exact bytes of every connection.
+
+It answers HTTP/1.1 requests (keep-alive, Content-Length bodies) with a small response and
+records, per connection, everything received and everything sent, so tests can check a
+capture byte for byte. A context manager: leaving it closes every socket and joins threads.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from harness.testing.certs import PKIFiles
+
+
+@dataclass
+class ConnectionLog:
+    peer: tuple[str, int]
+    received: bytearray = field(default_factory=bytearray)
+    sent: bytearray = field(default_factory=bytearray)
+    sni: str | None = None
+    version: str | None = None
+
+
+class TLSServer:
+    """HTTP/1.1 over TLS on an ephemeral loopback port."""
+
+    def __init__(self, pki: PKIFiles, *, body: bytes = b"ok", max_version: ssl.TLSVersion | None = None,
+                 timeout: float = 10.0) -> None:
+        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ctx.load_cert_chain(str(pki.cert), str(pki.key))
+        if max_version is not None:
+            self.ctx.maximum_version = max_version
+        self.body = body
+        self.timeout = timeout
+        self.connections: list[ConnectionLog] = []
+        self._lock = threading.Lock()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port: int = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._serve, name="tls-server", daemon=True)
+
+    def __enter__(self) -> TLSServer:
+        self._accept.start()
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._accept.join(timeout=5)
+        for th in self._threads:
+            th.join(timeout=5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, addr = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            log = ConnectionLog(peer=addr)
+            with self._lock:
+                self.connections.append(log)
+            th = threading.Thread(target=self._handle, args=(raw, log), daemon=True)
+            self._threads.append(th)
+            th.start()
+
+    def _handle(self, raw: socket.socket, log: ConnectionLog) -> None:
+        raw.settimeout(self.timeout)
+        try:
+            with self.ctx.wrap_socket(raw, server_side=True) as conn:
+                log.version = conn.version()
+                log.sni = getattr(conn, "server_hostname", None)
+                pending = bytearray()
+                while not self._stop.is_set():
+                    try:
+                        data = conn.recv(65536)
+                    except TimeoutError:
+                        return
+                    if not data:
+                        return
+                    log.received += data
+                    pending += data
+                    while (reply := self._take_request(pending)) is not None:
+                        conn.sendall(reply)
+                        log.sent += reply
+        except (OSError, ssl.SSLError):
+            return
+
+    def _take_request(self, pending: bytearray) -> bytes | None:
+        end = pending.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = bytes(pending[:end]).decode("latin-1")
+        length = 0
+        for line in head.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        total = end + 4 + length
+        if len(pending) < total:
+            return None
+        del pending[:total]
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                + str(len(self.body)).encode() + b"\r\n\r\n" + self.body)
+
+    def received_total(self) -> bytes:
+        with self._lock:
+            return b"".join(bytes(c.received) for c in self.connections)

@@ -1,0 +1,53 @@
+// Installs the native hook tables and keeps watching for libraries loaded later.
+
+import { setNativeSource } from "../emit.js";
+import { HookStatus } from "../protocol.js";
+import { reportHook } from "../registry.js";
+import { NativeRing } from "./ring.js";
+import { hookTlsModule } from "./tls.js";
+
+export interface NativeConfig {
+    maxRecordBytes: number;
+    ringBufferBytes: number;
+    ringWaitLimitMs: number;
+    exclude: string[];
+}
+
+let ring: NativeRing | null = null;
+let observer: ModuleObserver | null = null;
+
+export function installNative(config: NativeConfig): void {
+    ring = new NativeRing({
+        bufferBytes: config.ringBufferBytes,
+        maxRecordBytes: config.maxRecordBytes,
+        waitLimitMs: config.ringWaitLimitMs,
+        tableSlots: 1 << 16,
+    });
+    const r = ring;
+    setNativeSource(() => r.drain());
+    const exclude = new Set(config.exclude);
+    let found = 0;
+    for (const m of Process.enumerateModules()) {
+        if (hookTlsModule(r, m, exclude)) found++;
+    }
+    if (found === 0) {
+        reportHook("native.tls", "native.tls.libssl", HookStatus.SKIPPED, "process",
+            "no loaded module exports SSL_write/SSL_read yet; watching for late loads");
+    }
+    observer = Process.attachModuleObserver({
+        onAdded(m: Module): void {
+            hookTlsModule(r, m, exclude);
+        },
+    });
+}
+
+export function nativeStats(): object | null {
+    return ring === null ? null : ring.stats();
+}
+
+export function disposeNative(): void {
+    if (observer !== null) {
+        observer.detach();
+        observer = null;
+    }
+}

@@ -1,0 +1,406 @@
+// The native hot path. Hooks written in C (a CModule) copy what they see into a
+// preallocated double buffer in Memory.alloc()'d memory (Frida 17.26 crashes on writes to a
+// CModule's own globals), under one mutex; the JS timer in emit.ts swaps the buffers and
+// sends the full one as the native slice of a batch. No JS runs per hooked call.
+// When both buffers are full the hooking thread waits for the drain (zero loss); only after
+// waitLimitMs does it drop, and drops are counted and reported.
+
+import { NATIVE_ALIGN, NATIVE_HEADER_SIZE, NativeKind } from "../protocol.js";
+
+const CSOURCE = `
+#include <gum/guminterceptor.h>
+#include <glib.h>
+#include <string.h>
+
+extern int clock_gettime (int clk, void * ts);
+extern int getpeername (int fd, void * addr, unsigned int * len);
+extern int getsockname (int fd, void * addr, unsigned int * len);
+
+#define HDR ${NATIVE_HEADER_SIZE}
+#define ALIGN ${NATIVE_ALIGN}
+#define K_TLS_OUT ${NativeKind.TLS_OUT}
+#define K_TLS_IN ${NativeKind.TLS_IN}
+#define K_CONN_INFO ${NativeKind.CONN_INFO}
+#define TOMBSTONE ((guint64) 1)
+
+typedef struct {
+  GMutex lock;
+  guint8 * buf[2];
+  guint32 cap;
+  guint32 len[2];
+  guint32 active;
+  guint32 max_record;
+  guint32 wait_limit_us;
+  guint32 table_cap;
+  guint64 next_conn;
+  guint64 drops;
+  guint64 dropped_bytes;
+  guint64 waits;
+  guint64 records;
+  guint64 * keys;
+  guint64 * vals;
+} Ring;
+
+typedef int (* GetFdFunc) (void * ssl);
+typedef const char * (* GetServernameFunc) (void * ssl, int type);
+typedef const char * (* GetVersionFunc) (void * ssl);
+typedef void * (* GetCipherFunc) (void * ssl);
+typedef const char * (* CipherNameFunc) (void * cipher);
+
+typedef struct {
+  Ring * ring;
+  guint32 hook;
+  guint32 kind;
+  guint32 ex;
+  guint32 pad;
+  GetFdFunc get_fd;
+  GetServernameFunc get_servername;
+  GetVersionFunc get_version;
+  GetCipherFunc get_cipher;
+  CipherNameFunc cipher_name;
+} HookCtx;
+
+typedef struct {
+  void * ssl;
+  guint8 * buf;
+  gsize * outlen;
+} Inv;
+
+static guint64 now_ns (void)
+{
+  gint64 ts[2];
+  clock_gettime (0, ts);
+  return (guint64) ts[0] * 1000000000ULL + (guint64) ts[1];
+}
+
+/* Reserve size bytes in the active buffer; returns with the lock held, or NULL (unlocked). */
+static guint8 * reserve (Ring * r, guint32 size)
+{
+  guint32 waited = 0;
+  for (;;)
+  {
+    g_mutex_lock (&r->lock);
+    guint32 a = r->active;
+    if (r->len[a] + size <= r->cap)
+    {
+      guint8 * p = r->buf[a] + r->len[a];
+      r->len[a] += size;
+      r->records++;
+      return p;
+    }
+    if (size > r->cap || waited >= r->wait_limit_us)
+    {
+      r->drops++;
+      r->dropped_bytes += size;
+      g_mutex_unlock (&r->lock);
+      return NULL;
+    }
+    r->waits++;
+    g_mutex_unlock (&r->lock);
+    g_usleep (500);
+    waited += 500;
+  }
+}
+
+static void put_header (guint8 * p, guint32 size, guint16 kind, guint16 flags, guint32 tid,
+    gint32 fd, guint64 handle, guint32 orig_len, guint32 cap_len, guint16 hook)
+{
+  guint64 t = now_ns ();
+  guint16 zero16 = 0;
+  guint32 zero32 = 0;
+  memcpy (p + 0, &size, 4);
+  memcpy (p + 4, &kind, 2);
+  memcpy (p + 6, &flags, 2);
+  memcpy (p + 8, &tid, 4);
+  memcpy (p + 12, &fd, 4);
+  memcpy (p + 16, &handle, 8);
+  memcpy (p + 24, &t, 8);
+  memcpy (p + 32, &orig_len, 4);
+  memcpy (p + 36, &cap_len, 4);
+  memcpy (p + 40, &hook, 2);
+  memcpy (p + 42, &zero16, 2);
+  memcpy (p + 44, &zero32, 4);
+}
+
+static guint32 padded (guint32 n)
+{
+  return (n + ALIGN - 1) & ~(guint32) (ALIGN - 1);
+}
+
+static void write_record (Ring * r, guint16 kind, guint32 tid, gint32 fd, guint64 handle,
+    guint16 hook, const guint8 * data, gsize len)
+{
+  guint32 cap_len = len > r->max_record ? r->max_record : (guint32) len;
+  guint32 size = padded (HDR + cap_len);
+  guint8 * p = reserve (r, size);
+  if (p == NULL)
+    return;
+  put_header (p, size, kind, cap_len < len ? 1 : 0, tid, fd, handle, (guint32) len, cap_len, hook);
+  memcpy (p + HDR, data, cap_len);
+  g_mutex_unlock (&r->lock);
+}
+
+/* Looks the SSL object up; returns its connection number, 0 when new (then *slot is set). */
+static guint64 lookup (Ring * r, guint64 key, guint32 * slot)
+{
+  guint32 mask = r->table_cap - 1;
+  guint32 i = (guint32) ((key >> 4) * 2654435761u) & mask;
+  gint64 first_free = -1;
+  for (guint32 n = 0; n < r->table_cap; n++, i = (i + 1) & mask)
+  {
+    guint64 k = r->keys[i];
+    if (k == key)
+      return r->vals[i];
+    if (k == TOMBSTONE && first_free < 0)
+      first_free = i;
+    if (k == 0)
+    {
+      *slot = first_free >= 0 ? (guint32) first_free : i;
+      return 0;
+    }
+  }
+  *slot = first_free >= 0 ? (guint32) first_free : 0xffffffffu;
+  return 0;
+}
+
+static guint16 be16 (const guint8 * p)
+{
+  return (guint16) ((p[0] << 8) | p[1]);
+}
+
+/* CONN_INFO body: <HHHHi16s16s family, local_port, peer_port, 0, fd, local, peer> then
+   NUL-terminated sni, version, cipher. */
+static void conn_info (HookCtx * c, void * ssl, guint64 number, guint32 tid)
+{
+  guint8 body[HDR + 512];
+  guint8 sa[128];
+  unsigned int salen;
+  memset (body, 0, 48);
+  gint32 fd = c->get_fd != NULL ? c->get_fd (ssl) : -1;
+  guint16 family = 0, lport = 0, pport = 0;
+  if (fd >= 0)
+  {
+    salen = sizeof (sa);
+    memset (sa, 0, sizeof (sa));
+    if (getsockname (fd, sa, &salen) == 0)
+    {
+      memcpy (&family, sa, 2);
+      lport = be16 (sa + 2);
+      if (family == 2) memcpy (body + 12, sa + 4, 4);
+      else if (family == 10) memcpy (body + 12, sa + 8, 16);
+    }
+    salen = sizeof (sa);
+    memset (sa, 0, sizeof (sa));
+    if (getpeername (fd, sa, &salen) == 0)
+    {
+      memcpy (&family, sa, 2);
+      pport = be16 (sa + 2);
+      if (family == 2) memcpy (body + 28, sa + 4, 4);
+      else if (family == 10) memcpy (body + 28, sa + 8, 16);
+    }
+  }
+  memcpy (body + 0, &family, 2);
+  memcpy (body + 2, &lport, 2);
+  memcpy (body + 4, &pport, 2);
+  memcpy (body + 8, &fd, 4);
+  guint32 pos = 44;
+  const char * strs[3];
+  strs[0] = c->get_servername != NULL ? c->get_servername (ssl, 0) : NULL;
+  strs[1] = c->get_version != NULL ? c->get_version (ssl) : NULL;
+  void * cipher = c->get_cipher != NULL ? c->get_cipher (ssl) : NULL;
+  strs[2] = (cipher != NULL && c->cipher_name != NULL) ? c->cipher_name (cipher) : NULL;
+  for (int s = 0; s < 3; s++)
+  {
+    const char * v = strs[s];
+    if (v != NULL)
+    {
+      gsize l = strlen (v);
+      if (l > 150) l = 150;
+      memcpy (body + pos, v, l);
+      pos += (guint32) l;
+    }
+    body[pos++] = 0;
+  }
+  write_record (c->ring, K_CONN_INFO, tid, fd, number, (guint16) c->hook, body, pos);
+}
+
+static void record (GumInvocationContext * ic, HookCtx * c, Inv * inv, gsize n)
+{
+  Ring * r = c->ring;
+  guint32 tid = (guint32) gum_invocation_context_get_thread_id (ic);
+  guint64 key = (guint64) GPOINTER_TO_SIZE (inv->ssl);
+  guint32 slot = 0;
+  gboolean fresh = FALSE;
+  g_mutex_lock (&r->lock);
+  guint64 number = lookup (r, key, &slot);
+  if (number == 0)
+  {
+    number = ++r->next_conn;
+    if (slot != 0xffffffffu)
+    {
+      r->keys[slot] = key;
+      r->vals[slot] = number;
+    }
+    fresh = TRUE;
+  }
+  g_mutex_unlock (&r->lock);
+  if (fresh)
+    conn_info (c, inv->ssl, number, tid);
+  write_record (r, (guint16) c->kind, tid, -1, number, (guint16) c->hook, inv->buf, n);
+}
+
+void tls_enter (GumInvocationContext * ic)
+{
+  HookCtx * c = GUM_IC_GET_FUNC_DATA (ic, HookCtx *);
+  Inv * inv = GUM_IC_GET_INVOCATION_DATA (ic, Inv);
+  inv->ssl = gum_invocation_context_get_nth_argument (ic, 0);
+  inv->buf = gum_invocation_context_get_nth_argument (ic, 1);
+  inv->outlen = c->ex ? gum_invocation_context_get_nth_argument (ic, 3) : NULL;
+}
+
+void tls_leave (GumInvocationContext * ic)
+{
+  HookCtx * c = GUM_IC_GET_FUNC_DATA (ic, HookCtx *);
+  Inv * inv = GUM_IC_GET_INVOCATION_DATA (ic, Inv);
+  gssize ret = (gssize) (gint) GPOINTER_TO_SIZE (gum_invocation_context_get_return_value (ic));
+  gsize n;
+  if (c->ex)
+  {
+    if (ret != 1 || inv->outlen == NULL)
+      return;
+    n = *inv->outlen;
+  }
+  else
+  {
+    if (ret <= 0)
+      return;
+    n = (gsize) ret;
+  }
+  if (n == 0)
+    return;
+  record (ic, c, inv, n);
+}
+
+/* SSL_free: forget the object, so a new SSL at the same address is a new connection. */
+void free_enter (GumInvocationContext * ic)
+{
+  HookCtx * c = GUM_IC_GET_FUNC_DATA (ic, HookCtx *);
+  Ring * r = c->ring;
+  guint64 key = (guint64) GPOINTER_TO_SIZE (gum_invocation_context_get_nth_argument (ic, 0));
+  guint32 slot = 0;
+  g_mutex_lock (&r->lock);
+  guint32 mask = r->table_cap - 1;
+  guint32 i = (guint32) ((key >> 4) * 2654435761u) & mask;
+  for (guint32 n = 0; n < r->table_cap; n++, i = (i + 1) & mask)
+  {
+    if (r->keys[i] == key) { r->keys[i] = TOMBSTONE; break; }
+    if (r->keys[i] == 0) break;
+  }
+  (void) slot;
+  g_mutex_unlock (&r->lock);
+}
+
+/* Swap buffers; returns the full one's index in the low bit and its length above it. */
+guint64 ring_swap (Ring * r)
+{
+  g_mutex_lock (&r->lock);
+  guint32 a = r->active;
+  guint64 n = r->len[a];
+  r->active = 1 - a;
+  r->len[1 - a] = 0;
+  g_mutex_unlock (&r->lock);
+  return (n << 1) | a;
+}
+`;
+
+/** Offsets of Ring members (x86_64/arm64 LP64; GMutex is 8 bytes). */
+const OFF = {
+    buf0: 8, buf1: 16, cap: 24, len0: 28, len1: 32, active: 36, maxRecord: 40,
+    waitLimitUs: 44, tableCap: 48, nextConn: 56, drops: 64, droppedBytes: 72, waits: 80,
+    records: 88, keys: 96, vals: 104, size: 112,
+};
+
+export const HOOKCTX_SIZE = 72;
+
+export interface RingConfig {
+    /** Bytes per buffer (two are allocated). */
+    bufferBytes: number;
+    maxRecordBytes: number;
+    waitLimitMs: number;
+    tableSlots: number;
+}
+
+export interface RingStats {
+    records: number;
+    drops: number;
+    droppedBytes: number;
+    waits: number;
+    connections: number;
+}
+
+export class NativeRing {
+    readonly cm: CModule;
+    readonly ring: NativePointer;
+    private readonly keep: NativePointer[] = [];
+    private readonly swap: NativeFunction<UInt64, [NativePointerValue]>;
+
+    constructor(cfg: RingConfig) {
+        const libc = (name: string): NativePointer => Module.getGlobalExportByName(name);
+        this.cm = new CModule(CSOURCE, {
+            clock_gettime: libc("clock_gettime"),
+            getpeername: libc("getpeername"),
+            getsockname: libc("getsockname"),
+        });
+        this.ring = Memory.alloc(OFF.size);
+        const b0 = Memory.alloc(cfg.bufferBytes);
+        const b1 = Memory.alloc(cfg.bufferBytes);
+        let slots = 1;
+        while (slots < cfg.tableSlots) slots <<= 1;
+        const keys = Memory.alloc(slots * 8);
+        const vals = Memory.alloc(slots * 8);
+        this.keep.push(b0, b1, keys, vals);
+        this.ring.add(OFF.buf0).writePointer(b0);
+        this.ring.add(OFF.buf1).writePointer(b1);
+        this.ring.add(OFF.cap).writeU32(cfg.bufferBytes);
+        this.ring.add(OFF.maxRecord).writeU32(cfg.maxRecordBytes);
+        this.ring.add(OFF.waitLimitUs).writeU32(cfg.waitLimitMs * 1000);
+        this.ring.add(OFF.tableCap).writeU32(slots);
+        this.ring.add(OFF.keys).writePointer(keys);
+        this.ring.add(OFF.vals).writePointer(vals);
+        this.swap = new NativeFunction(this.cm.ring_swap, "uint64", ["pointer"]);
+    }
+
+    /** Take everything written so far (called from the JS timer only). */
+    drain(): ArrayBuffer | null {
+        const v = this.swap(this.ring);
+        const index = v.and(1).toNumber();
+        const len = v.shr(1).toNumber();
+        if (len === 0) {
+            return null;
+        }
+        const buf = this.ring.add(index === 0 ? OFF.buf0 : OFF.buf1).readPointer();
+        return buf.readByteArray(len);
+    }
+
+    stats(): RingStats {
+        return {
+            records: this.ring.add(OFF.records).readU64().toNumber(),
+            drops: this.ring.add(OFF.drops).readU64().toNumber(),
+            droppedBytes: this.ring.add(OFF.droppedBytes).readU64().toNumber(),
+            waits: this.ring.add(OFF.waits).readU64().toNumber(),
+            connections: this.ring.add(OFF.nextConn).readU64().toNumber(),
+        };
+    }
+
+    /** A HookCtx for one hooked function (kept alive as long as the ring). */
+    hookContext(hook: number, kind: number, ex: boolean, fns: (NativePointer | null)[]): NativePointer {
+        const ctx = Memory.alloc(HOOKCTX_SIZE);
+        this.keep.push(ctx);
+        ctx.writePointer(this.ring);
+        ctx.add(8).writeU32(hook);
+        ctx.add(12).writeU32(kind);
+        ctx.add(16).writeU32(ex ? 1 : 0);
+        fns.forEach((f, i) => ctx.add(24 + 8 * i).writePointer(f ?? ptr(0)));
+        return ctx;
+    }
+}
