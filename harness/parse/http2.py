@@ -290,9 +290,11 @@ def parse(out_flow: Flow, in_flow: Flow, facts: ConnFacts, budget: int = DEFAULT
         notes.append("h2: client preface not captured; reading frames from the first byte")
     client = _Direction(out_flow, facts, MessageKind.REQUEST, budget, {}, notes)
     client.run(start)
-    requests: dict[int, Draft] = {
-        d.meta["stream"]: d for d in client.done
-        if d.kind is MessageKind.REQUEST and isinstance(d.meta.get("stream"), int)}
+    requests: dict[int, Draft] = {}
+    for d in client.done:
+        sid = d.meta.get("stream")
+        if d.kind is MessageKind.REQUEST and isinstance(sid, int):
+            requests[sid] = d
     if upgraded is not None:
         requests[1] = upgraded
     server = _Direction(in_flow, facts, MessageKind.RESPONSE, budget, requests, notes)
