@@ -6,6 +6,7 @@ product path is ``harness.agent.session`` + ``harness.capture.recorder``.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
@@ -46,14 +47,14 @@ def run_under_agent(agent: AgentBundle, argv: Sequence[str], config: Mapping[str
     gone = threading.Event()
     lock = threading.Lock()
 
-    def on_message(message: Mapping[str, JSON], data: bytes | None) -> None:
+    def on_message(message: frida.ScriptMessage, data: bytes | None) -> None:
         with lock:
-            if message.get("type") == "send":
-                payload = message.get("payload")
+            if message["type"] == "send":
+                payload = message["payload"]
                 assert isinstance(payload, dict)
                 result.batches.append(decode_batch(payload, data))
             else:
-                result.errors.append(message)
+                result.errors.append(dict(message))
 
     session = device.attach(pid)
     session.on("detached", lambda *_: gone.set())
@@ -71,8 +72,6 @@ def run_under_agent(agent: AgentBundle, argv: Sequence[str], config: Mapping[str
                 raise TimeoutError(f"{argv[0]} did not exit within {timeout} s")
     finally:
         if not gone.is_set():
-            try:
+            with contextlib.suppress(frida.InvalidOperationError):
                 session.detach()
-            except frida.InvalidOperationError:
-                pass
     return result

@@ -28,8 +28,8 @@ class ConnectionLog:
 class TLSServer:
     """HTTP/1.1 over TLS on an ephemeral loopback port."""
 
-    def __init__(self, pki: PKIFiles, *, body: bytes = b"ok", max_version: ssl.TLSVersion | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(self, pki: PKIFiles, *, body: bytes = b"ok",
+                 max_version: ssl.TLSVersion | None = None, timeout: float = 10.0) -> None:
         self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ctx.load_cert_chain(str(pki.cert), str(pki.key))
         if max_version is not None:

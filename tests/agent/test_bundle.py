@@ -23,7 +23,8 @@ def test_builds_and_caches_by_source_hash(hooks_copy: Path) -> None:
     assert "abiVersion" in first.source
     assert first.path.is_file()
     again = build_agent(hooks_copy)
-    assert again.sha256 == first.sha256 and again.path == first.path
+    assert again.sha256 == first.sha256
+    assert again.path == first.path
     (hooks_copy / "src" / "extra.ts").write_text("export const x = 1;\n")
     assert source_hash(hooks_copy) != first.sha256
 

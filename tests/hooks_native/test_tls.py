@@ -40,7 +40,8 @@ def test_python_ssl_client_is_captured_byte_exact(tmp_path: Path, agent: AgentBu
     assert run.stream(NativeKind.TLS_IN) == bytes(log.sent)
     infos = [decode_conn_info(n.body) for n in run.native if n.kind == NativeKind.CONN_INFO]
     assert len(infos) == 1
-    assert infos[0]["peer_ip"] == "127.0.0.1" and infos[0]["peer_port"] == server.port
+    assert infos[0]["peer_ip"] == "127.0.0.1"
+    assert infos[0]["peer_port"] == server.port
     assert infos[0]["sni"] == "localhost"
     assert infos[0]["tls_version"] == log.version
     hooks = [r.fields for r in run.records if r.kind == "hook"]
@@ -104,4 +105,5 @@ def test_android_boringssl_client_is_captured(tmp_path: Path, agent: AgentBundle
     # Android's BoringSSL (soname libssl.so.0), not OpenSSL's libssl.so.3
     assert targets == {"libssl.so.0"}
     (info,) = [decode_conn_info(n.body) for n in run.native if n.kind == NativeKind.CONN_INFO]
-    assert info["sni"] == "localhost" and info["tls_version"] == log.version
+    assert info["sni"] == "localhost"
+    assert info["tls_version"] == log.version
