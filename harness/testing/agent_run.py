@@ -22,7 +22,8 @@ from harness.protocol import JSON, Batch, NativeKind, NativeRecord, Record, deco
 @dataclass
 class AgentRun:
     batches: list[Batch] = field(default_factory=list)
-    errors: list[Mapping[str, JSON]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Frida error messages (uncaught exceptions in the agent)."""
     init_result: JSON = None
 
     @property
@@ -54,7 +55,7 @@ def run_under_agent(agent: AgentBundle, argv: Sequence[str], config: Mapping[str
                 assert isinstance(payload, dict)
                 result.batches.append(decode_batch(payload, data))
             else:
-                result.errors.append(dict(message))
+                result.errors.append(f"{message.get('description')}\n{message.get('stack')}")
 
     session = device.attach(pid)
     session.on("detached", lambda *_: gone.set())
