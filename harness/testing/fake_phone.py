@@ -15,7 +15,6 @@ import re
 import shlex
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -414,13 +413,3 @@ class FakePhone:
         self._next_pid += 1
         self.processes[self._next_pid] = package
         return self._next_pid
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """Poll ``predicate`` under the phone's lock until true or ``timeout`` (tests only)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if predicate():
-                    return True
-            time.sleep(0.02)
-        return False

@@ -128,3 +128,16 @@ def test_no_device_on_the_server_is_one_line(capsys: pytest.CaptureFixture[str],
 def test_two_devices_need_a_serial(adb: FakeAdbServer) -> None:
     with pytest.raises(DeviceError, match="2 devices ready"):
         open_session(None, [ep(adb)])
+
+
+def test_harness_devices_lists_an_unauthorized_phone_with_its_state(
+        adb: FakeAdbServer, ginkgo: FakePhone, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ginkgo.state = "unauthorized"
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb.port))
+    assert main(["devices"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"a1b2c3d4  unauthorized  (adb 127.0.0.1:{adb.port})"
+    assert lines[1].startswith("1A2B3C4D5E6F7G  Google Pixel 6  Android 14 (SDK 34)  arm64-v8a")
+    assert lines[2] == ("    build google/oriole/oriole:14/UP1A.231105.003.A1/11010805:user/"
+                        "release-keys  incremental 11010805")
