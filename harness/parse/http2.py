@@ -76,23 +76,40 @@ class _Direction:
         self.peers = peers
         """Drafts of the other direction by stream id (requests, for a response)."""
         self.conn_notes = conn_notes
-        self.decoder = hpack.Decoder(max_header_list_size=MAX_HEADER_BLOCK)
-        self.decoder.max_allowed_table_size = 1 << 20
-        self.hpack_broken: str | None = None
+        self.decoder = self._fresh_decoder()
+        self.hpack_lost: str | None = None
+        """Why the HPACK table was restarted, if it was (see :meth:`_lose_table`)."""
         self.streams: dict[int, _Stream] = {}
         self.done: list[Draft] = []
         self.block: _Block | None = None
         self.pushed: dict[int, Draft] = {}
 
+    @staticmethod
+    def _fresh_decoder() -> hpack.Decoder:
+        d = hpack.Decoder(max_header_list_size=MAX_HEADER_BLOCK)
+        d.max_allowed_table_size = 1 << 20
+        return d
+
+    def _lose_table(self, why: str) -> None:
+        """A header block was lost or broken, so the sender's table may hold entries ours
+        lacks. Restart with an empty table: new entries go to the front of both tables, so
+        every index ours still resolves names the same entry as the sender's, and a
+        reference to an entry we never saw is out of range and fails loudly. Headers are
+        thus either decoded right or reported undecodable, never decoded wrong."""
+        self.hpack_lost = why[:200]
+        self.decoder = self._fresh_decoder()
+
     def _decode(self, block: bytes, notes: list[str]) -> list[tuple[str, str]]:
-        if self.hpack_broken:
-            notes.append(f"headers not decodable: HPACK state lost earlier ({self.hpack_broken})")
-            return []
         try:
             pairs = self.decoder.decode(block, raw=True)
         except (HPACKError, IndexError, ValueError, UnicodeDecodeError) as exc:
-            self.hpack_broken = f"{type(exc).__name__}: {exc}"[:200]
-            notes.append(f"malformed HPACK header block: {self.hpack_broken}")
+            err = f"{type(exc).__name__}: {exc}"[:200]
+            if self.hpack_lost:
+                notes.append(f"headers not decodable: they refer to HPACK entries lost"
+                             f" earlier ({self.hpack_lost}); {err}")
+            else:
+                notes.append(f"malformed HPACK header block: {err}")
+            self._lose_table(f"undecodable header block ({err})")
             return []
         out: list[tuple[str, str]] = []
         for name, value in pairs:
@@ -185,13 +202,21 @@ class _Direction:
             length = int.from_bytes(data[pos : pos + 3], "big")
             ftype, flags = data[pos + 3], data[pos + 4]
             sid = int.from_bytes(data[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
-            if ftype > 0x20 or (ftype in (DATA, HEADERS, CONTINUATION) and sid == 0) or \
-                    (ftype in (SETTINGS, PING, GOAWAY) and sid != 0) or \
-                    (ftype == SETTINGS and length % 6):
-                self.done.append(raw(self.flow, pos, len(data), self.facts,
-                                     f"h2: malformed frame header (type {ftype}, stream {sid},"
-                                     f" length {length}); rest kept raw", "h2"))
-                break
+            if not _sane(data, pos):
+                nxt = _resync(data, pos + 1)
+                what = (f"h2: malformed frame header (type {ftype}, stream {sid}, length"
+                        f" {length})")
+                if nxt is None:
+                    self.done.append(raw(self.flow, pos, len(data), self.facts,
+                                         f"{what}; rest kept raw", "h2"))
+                    break
+                self.done.append(raw(self.flow, pos, nxt, self.facts,
+                                     f"{what}; kept raw up to the next plausible frame", "h2"))
+                # frames were lost, and with them perhaps HPACK table updates
+                self._lose_table(f"{nxt - pos} bytes of frames not understood")
+                self.block = None
+                pos = nxt
+                continue
             end = pos + 9 + length
             payload = data[pos + 9 : min(end, len(data))]
             if end > len(data):
@@ -199,14 +224,14 @@ class _Direction:
             if self.block is not None and ftype != CONTINUATION:
                 st = self._stream(self.block.stream_id, self.block.start)
                 st.draft.notes.append("h2: header block interrupted (no CONTINUATION)")
-                self.hpack_broken = "header block interrupted"
+                self._lose_table("header block interrupted")
                 self.block = None
             try:
                 self._frame(ftype, flags, sid, payload, pos, end)
             except _Malformed as exc:
                 if ftype in (HEADERS, PUSH_PROMISE, CONTINUATION):
                     # the sender's encoder may have changed its table in the block we lost
-                    self.hpack_broken = f"malformed {exc} frame on stream {sid}"
+                    self._lose_table(f"malformed {exc} frame on stream {sid}")
                 target = self.streams.get(sid)
                 note = f"h2: malformed {exc} frame on stream {sid}"
                 (target.draft.notes if target else self.conn_notes).append(note)
@@ -245,13 +270,13 @@ class _Direction:
         elif ftype == CONTINUATION:
             b = self.block
             if b is None or b.stream_id != sid:
-                self.hpack_broken = "CONTINUATION without HEADERS"
+                self._lose_table("CONTINUATION without HEADERS")
                 raise _Malformed("CONTINUATION (no header block open)")
             b.parts.append(p)
             b.size += len(p)
             if b.size > MAX_HEADER_BLOCK:
                 self.block = None
-                self.hpack_broken = f"header block over {MAX_HEADER_BLOCK} bytes"
+                self._lose_table(f"header block over {MAX_HEADER_BLOCK} bytes")
                 self._stream(sid, b.start).draft.notes.append(
                     f"h2: header block over {MAX_HEADER_BLOCK} bytes dropped")
             elif flags & END_HEADERS:
@@ -275,6 +300,54 @@ class _Direction:
 
 class _Malformed(Exception):
     pass
+
+
+_RESYNC_WINDOW = 256 * 1024
+
+
+def _sane(data: bytes, pos: int) -> bool:
+    """Could a frame header start at ``pos``? (Used to find frames again after damage or
+    when the capture starts in the middle of a connection.)"""
+    if len(data) - pos < 9:
+        return False
+    length = int.from_bytes(data[pos : pos + 3], "big")
+    ftype = data[pos + 3]
+    sid = int.from_bytes(data[pos + 5 : pos + 9], "big")
+    if ftype > 0x20 or length > (1 << 20) or sid & 0x80000000:
+        return False
+    if ftype in (DATA, HEADERS, CONTINUATION, PRIORITY, RST_STREAM, PUSH_PROMISE) and sid == 0:
+        return False
+    if ftype in (SETTINGS, PING, GOAWAY) and sid != 0:
+        return False
+    if (ftype == SETTINGS and length % 6) or (ftype == PING and length != 8):
+        return False
+    return not (ftype in (RST_STREAM, WINDOW_UPDATE) and length != 4)
+
+
+_FLAGS = {DATA: 0x09, HEADERS: 0x2D, PRIORITY: 0, RST_STREAM: 0, SETTINGS: 0x01,
+          PUSH_PROMISE: 0x0C, PING: 0x01, GOAWAY: 0, WINDOW_UPDATE: 0, CONTINUATION: 0x04}
+"""Flags each frame type defines; real senders set no others, which makes a good test of
+a guessed frame boundary (parsing proper ignores unknown flags, as RFC 9113 says)."""
+
+
+def _likely(data: bytes, pos: int) -> bool:
+    if not _sane(data, pos):
+        return False
+    ftype, flags = data[pos + 3], data[pos + 4]
+    return ftype in _FLAGS and not flags & ~_FLAGS[ftype]
+
+
+def _resync(data: bytes, start: int) -> int | None:
+    """The first offset from which three frames in a row look right (or fewer that end
+    exactly at the end of the data)."""
+    for p in range(start, min(len(data), start + _RESYNC_WINDOW)):
+        q, ok = p, 0
+        while ok < 3 and q < len(data) and _likely(data, q):
+            q += 9 + int.from_bytes(data[q : q + 3], "big")
+            ok += 1
+        if ok == 3 or (ok and q == len(data)):
+            return p
+    return None
 
 
 def parse(out_flow: Flow, in_flow: Flow, facts: ConnFacts, budget: int = DEFAULT_BUDGET,

@@ -42,19 +42,22 @@ def test_real_h2_baseline(tmp_path: Path, h2_conversation: list[tuple[str, bytes
 def test_malformed_hpack_after_real_streams(tmp_path: Path,
                                             h2_conversation: list[tuple[str, bytes]]) -> None:
     out, inn = _split(h2_conversation)
-    # stream 5 carries an HPACK block indexing far past the tables, then stream 7 is fine
-    # on the wire but cannot be decoded any more (the dynamic table is lost), and its DATA
-    # must still be kept
+    # stream 5 carries an HPACK block indexing far past the tables; the table is restarted,
+    # so stream 7 (static entries only) still decodes, while stream 9, which refers to a
+    # dynamic entry we cannot know, is reported undecodable, its body kept
     bad = _frame(1, 0x4, 5, b"\xff\xff\xff\xff\x0f") + \
-        _frame(1, 0x4, 7, b"\x83\x86") + _frame(0, 0x1, 7, b"secret-after-bad-hpack")
+        _frame(1, 0x4, 7, b"\x83\x86") + _frame(0, 0x1, 7, b"after-bad-hpack") + \
+        _frame(1, 0x4, 9, b"\x83\xbe") + _frame(0, 0x1, 9, b"secret-kept")
     msgs = _parse(tmp_path, [[("out", out + bad), ("in", inn)]])
     reqs = _requests(msgs)
     assert [r.method for r in reqs[:2]] == ["POST", "GET"]  # intact streams unaffected
-    s5 = next(m for m in reqs if m.meta.get("stream") == 5)
-    assert any("malformed HPACK" in n for n in s5.notes)
-    s7 = next(m for m in reqs if m.meta.get("stream") == 7)
-    assert s7.body == b"secret-after-bad-hpack"
-    assert any("HPACK state lost" in n for n in s7.notes)
+    by_stream = {m.meta.get("stream"): m for m in reqs}
+    assert any("malformed HPACK" in n for n in by_stream[5].notes)
+    assert by_stream[7].method == "POST"
+    assert by_stream[7].body == b"after-bad-hpack"
+    assert by_stream[9].headers == ()
+    assert by_stream[9].body == b"secret-kept"
+    assert any("lost earlier" in n for n in by_stream[9].notes)
 
 
 def test_malformed_frames(tmp_path: Path) -> None:
@@ -134,3 +137,22 @@ def test_garbage_resyncs_to_next_request(tmp_path: Path) -> None:
     msgs = _parse(tmp_path, [[("out", data)]])
     assert any(m.kind is MessageKind.RAW for m in msgs)
     assert any("Content-Length" in n for m in msgs for n in m.notes)
+
+
+def test_h2_capture_starting_mid_connection(tmp_path: Path,
+                                            h2_conversation: list[tuple[str, bytes]]) -> None:
+    out, inn = _split(h2_conversation)
+    # hooks attached late: the client's bytes start 7 bytes into its SETTINGS frame; the
+    # GET on stream 3 is still found, its body and response kept, the lost part kept raw
+    cut = out[len(PREFACE) + 7 :]
+    msgs = _parse(tmp_path, [[("out", cut), ("in", inn)]], alpn="h2")
+    raw = [m for m in msgs if m.kind is MessageKind.RAW]
+    assert raw
+    assert raw[0].body == cut[: len(raw[0].body)]
+    streams = {m.meta.get("stream") for m in _requests(msgs)}
+    assert {1, 3} <= streams
+    post = next(m for m in _requests(msgs) if m.meta.get("stream") == 1)
+    assert post.body == b"first=1"
+    assert post.method == "POST"  # HPACK restarted with an empty table: still decodable
+    resps = [m for m in msgs if m.kind is MessageKind.RESPONSE]
+    assert len(resps) == 2
