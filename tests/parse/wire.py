@@ -25,6 +25,7 @@ import h2.events
 
 from harness.capture.rundir import RunDir
 from harness.capture.writer import CaptureWriter, EventRow
+from harness.protocol import JSON, Batch, NativeKind, conn_id, decode_conn_info
 
 
 @dataclass
@@ -297,3 +298,37 @@ def gzip_bomb(size: int, block: int = 1 << 20) -> bytes:
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
     trailer = (0).to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little")
     return header + unit * (size // block) + end + trailer
+
+
+def agent_run_to_rundir(parent: Path, batches: list[Batch], run_id: str = "agent") -> RunDir:
+    """A run dir from batches the real agent sent (``harness.testing.agent_run``): native
+    stream records become ``stream`` events and CONN_INFO the connection row, as the
+    recorder stores them. (Replaced by ``harness capture`` once the recorder lands.)"""
+    kinds = {NativeKind.TLS_OUT: ("tls", "out"), NativeKind.TLS_IN: ("tls", "in"),
+             NativeKind.TCP_OUT: ("tcp", "out"), NativeKind.TCP_IN: ("tcp", "in"),
+             NativeKind.UDP_OUT: ("udp", "out"), NativeKind.UDP_IN: ("udp", "in")}
+    hook_names: dict[int, str] = {}
+    for b in batches:
+        for r in b.records:
+            idx, name = r.fields.get("index"), r.fields.get("name")
+            if r.kind == "hook" and isinstance(idx, int) and isinstance(name, str):
+                hook_names[idx] = name
+    run = RunDir.create(parent, run_id)
+    with CaptureWriter(run.capture_db) as w:
+        for b in batches:
+            rows: list[EventRow] = []
+            conns: list[dict[str, JSON]] = []
+            for n in b.native:
+                if n.kind == NativeKind.CONN_INFO:
+                    info = decode_conn_info(n.body)
+                    conns.append({**info, "conn": conn_id(b.pid, "tls", n.handle),
+                                  "pid": b.pid})
+                    continue
+                layer, direction = kinds[n.kind]
+                rows.append(EventRow(
+                    t=n.t_ns / 1e9, kind="stream", pid=b.pid, tid=n.tid,
+                    hook=hook_names.get(n.hook, f"native.{layer}"),
+                    conn=conn_id(b.pid, layer, n.handle), direction=direction, data=n.body,
+                    orig_len=n.orig_len, truncated=n.truncated, fields={"layer": layer}))
+            w.write_batch(b.pid, b.seq, rows, connections=conns)
+    return run
