@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from harness.device.android_adb import AdbSession
+from harness.device.android_adb import AdbSession, RootMode
 from harness.device.base import EgressCounters
 
 QTAGUID = "/proc/net/xt_qtaguid/stats"
@@ -101,7 +101,9 @@ def parse_netstats_history(text: str, uid: int) -> tuple[int, int] | None:
 
 def read_counters(session: AdbSession, uid: int) -> EgressCounters | None:
     """The best source this device has, or None when it has none readable."""
-    qt = session.shell(["cat", QTAGUID])
+    # Callers outside the net_bw_stats group see only their own rows, silently: read as root
+    # where there is root, every time, so two readings of one run always see the same rows.
+    qt = session.shell(["cat", QTAGUID], root=session.root_mode is not RootMode.NONE)
     if qt.ok and qt.stdout.startswith("idx "):
         found = parse_qtaguid(qt.stdout, uid)
         tx, rx = found if found else (0, 0)

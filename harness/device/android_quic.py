@@ -51,6 +51,8 @@ class QuicFirewall:
         self.tag = run_tag
         self.chain = chain_name(run_tag)
         self.installed: list[str] = []
+        self.comments = True
+        """Rules carry ``-m comment`` (switched off on kernels without xt_comment)."""
 
     def describe(self) -> str:
         return (f"iptables+ip6tables: UDP {'/'.join(map(str, PORTS))} rejected for uid {self.uid} "
@@ -60,31 +62,41 @@ class QuicFirewall:
         res = self.session.shell([tool, "-w", *args], root=True, check=check)
         return res.ok
 
+    def _tag(self) -> tuple[str, ...]:
+        return ("-m", "comment", "--comment", COMMENT_PREFIX + self.tag) if self.comments else ()
+
     def install(self) -> str:
         self.session.require_root("blocking QUIC with iptables")
-        comment = COMMENT_PREFIX + self.tag
         try:
             for tool in TOOLS:
                 self._ipt(tool, "-N", self.chain)
                 self.installed.append(tool)
                 for port in PORTS:
-                    self._ipt(tool, "-A", self.chain, "-p", "udp", "--dport", str(port),
-                              "-m", "owner", "--uid-owner", str(self.uid),
-                              "-m", "comment", "--comment", comment, "-j", "REJECT")
-                self._ipt(tool, "-I", "OUTPUT", "-m", "comment", "--comment", comment,
-                          "-j", self.chain)
+                    self._rule(tool, "-A", self.chain, "-p", "udp", "--dport", str(port),
+                               "-m", "owner", "--uid-owner", str(self.uid), tail=("-j", "REJECT"))
+                self._rule(tool, "-I", "OUTPUT", tail=("-j", self.chain))
         except DeviceError:
             self.remove()
             raise
         log.info("%s: %s", self.session.serial, self.describe())
         return self.describe()
 
+    def _rule(self, tool: str, *spec: str, tail: tuple[str, ...]) -> None:
+        res = self.session.shell([tool, "-w", *spec, *self._tag(), *tail], root=True)
+        if not res.ok and self.comments and "comment" in res.stderr:
+            # A kernel without xt_comment: the chain name alone carries the run tag.
+            log.info("%s: no iptables comment match; rules tagged by chain name only",
+                     self.session.serial)
+            self.comments = False
+            res = self.session.shell([tool, "-w", *spec, *tail], root=True)
+        if not res.ok:
+            raise self.session.error(f"`{res.command}` failed: {res.stderr.strip()}", result=res)
+
     def remove(self) -> list[str]:
         """Undo in reverse; never raises. Returns what could not be removed."""
         problems: list[str] = []
-        comment = COMMENT_PREFIX + self.tag
         for tool in reversed(self.installed):
-            steps = (("-D", "OUTPUT", "-m", "comment", "--comment", comment, "-j", self.chain),
+            steps = (("-D", "OUTPUT", *self._tag(), "-j", self.chain),
                      ("-F", self.chain), ("-X", self.chain))
             for step in steps:
                 try:

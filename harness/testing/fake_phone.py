@@ -88,6 +88,8 @@ class FakePhone:
     accounts: str = ""
     processes: dict[int, str] = field(default_factory=dict)
     tcp_services: dict[int, TcpService] = field(default_factory=dict)
+    xt_comment: bool = True
+    """The kernel has iptables' comment match."""
     reverse_ports: dict[int, int] = field(default_factory=dict)
     """Device port -> host port of every `adb reverse` in force (kept by the server)."""
     fetched: list[str] = field(default_factory=list)
@@ -351,6 +353,9 @@ class FakePhone:
             return Outcome(stderr=f"{table} v1.8.4 (legacy): can't initialize {table} table "
                                   "`filter': Permission denied (you must be root)\n".encode(),
                            exit_code=3)
+        if not self.xt_comment and "comment" in argv:
+            return Outcome(stderr=f"{table} v1.8.4 (legacy): Couldn't load match `comment':No "
+                                  "such file or directory\n".encode(), exit_code=2)
         out, err, code = netfilter(self.iptables[table], table, argv[1:])
         return Outcome(out.encode(), err.encode(), code)
 

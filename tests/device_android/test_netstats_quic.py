@@ -6,6 +6,7 @@ import pytest
 
 from harness.device.android_adb import AdbSession
 from harness.device.android_netstats import (
+    QTAGUID,
     app_uid,
     delta,
     parse_netstats_history,
@@ -143,3 +144,23 @@ def test_chrome_command_line_keeps_a_previous_file(pixel_session: AdbSession,
     with ChromeCommandLine(pixel_session, "com.android.chrome"):
         pass
     assert pixel.files["/data/local/tmp/chrome-command-line"].data == b"_ --enable-logging\n"
+
+
+def test_kernel_without_comment_match_tags_by_chain_name(ginkgo_session: AdbSession,
+                                                         ginkgo: FakePhone) -> None:
+    ginkgo.xt_comment = False
+    fw = QuicFirewall(ginkgo_session, fp.MINT_UID, "nocomment")
+    with fw:
+        assert fw.comments is False
+        assert ginkgo.iptables["iptables"]["OUTPUT"] == [["-j", "egh_nocomment"]]
+        assert len(ginkgo.iptables["ip6tables"]["egh_nocomment"]) == 2
+    assert ginkgo.iptables == {"iptables": {"OUTPUT": []}, "ip6tables": {"OUTPUT": []}}
+    QuicFirewall(ginkgo_session, fp.MINT_UID, "nocomment2").install()
+    assert cleanup_leftovers(ginkgo_session) == ["iptables egh_nocomment2",
+                                                 "ip6tables egh_nocomment2"]
+
+
+def test_qtaguid_is_read_as_root_where_there_is_root(ginkgo_session: AdbSession,
+                                                      ginkgo: FakePhone) -> None:
+    assert read_counters(ginkgo_session, 4242) == EgressCounters(0, 0, QTAGUID)
+    assert "su -c 'cat /proc/net/xt_qtaguid/stats'" in ginkgo.commands
