@@ -1,0 +1,66 @@
+"""HTTP/1.1 framing cases real clients rarely produce on demand: pipelining, HEAD, 204/304,
+chunked trailers, close-delimited bodies, CONNECT tunnels, bare-LF heads."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+from harness.parse.message import Message, MessageKind
+from harness.parse.store import MessageStore
+from tests.parse.wire import run_from_bytes
+
+
+def _parse(tmp_path: Path, out: bytes, inn: bytes) -> list[Message]:
+    run = run_from_bytes(tmp_path, [[("out", out), ("in", inn)]])
+    with MessageStore.open(run) as store:
+        return list(store.messages())
+
+
+def test_pipelined_with_bodiless_responses(tmp_path: Path) -> None:
+    out = (b"HEAD /h HTTP/1.1\r\nHost: p.test\r\n\r\n"
+           b"GET /n HTTP/1.1\r\nHost: p.test\r\n\r\n"
+           b"GET /m HTTP/1.1\r\nHost: p.test\r\nIf-None-Match: x\r\n\r\n"
+           b"POST /c HTTP/1.1\r\nHost: p.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"4;ext=1\r\nwiki\r\n5\r\npedia\r\n0\r\nX-Checksum: abc\r\n\r\n"
+           b"GET /last HTTP/1.1\r\nHost: p.test\r\nConnection: close\r\n\r\n")
+    deflated = zlib.compress(b"compressed tail")
+    inn = (b"HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n"  # HEAD: no body follows
+           b"HTTP/1.1 204 No Content\r\n\r\n"
+           b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n"
+           b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+           b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nConnection: close\r\n\r\n"
+           + deflated)
+    msgs = _parse(tmp_path, out, inn)
+    reqs = [m for m in msgs if m.kind is MessageKind.REQUEST]
+    resps = [m for m in msgs if m.kind is MessageKind.RESPONSE]
+    assert [r.url for r in reqs] == [f"https://p.test/{p}" for p in ("h", "n", "m", "c", "last")]
+    assert reqs[3].body == b"wikipedia"
+    assert ("X-Checksum", "abc") in reqs[3].headers  # trailer kept
+    assert [r.status for r in resps] == [200, 204, 304, 200, 200]
+    assert [r.request_id for r in resps] == [r.id for r in reqs]
+    assert [r.body for r in resps] == [b"", b"", b"", b"ok", b"compressed tail"]
+    assert not any(m.kind is MessageKind.RAW for m in msgs)
+
+
+def test_connect_tunnel_is_kept_raw(tmp_path: Path) -> None:
+    out = (b"CONNECT sa.api.intl.miui.com:443 HTTP/1.1\r\nHost: sa.api.intl.miui.com:443"
+           b"\r\n\r\n\x16\x03\x01\x00\x05hello")
+    inn = b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03\x00\x02hi"
+    msgs = _parse(tmp_path, out, inn)
+    by = {(m.kind, m.direction): m for m in msgs}
+    assert len(by) == len(msgs) == 4
+    assert by[(MessageKind.RAW, "out")].body == b"\x16\x03\x01\x00\x05hello"
+    assert by[(MessageKind.RAW, "in")].body == b"\x16\x03\x03\x00\x02hi"
+    assert by[(MessageKind.REQUEST, "out")].url == "https://sa.api.intl.miui.com:443"
+    assert by[(MessageKind.RESPONSE, "in")].status == 200
+
+
+def test_bare_lf_and_folded_headers(tmp_path: Path) -> None:
+    out = b"GET /lf HTTP/1.0\nHost: lf.test\nX-Long: a\n  b\n\n"
+    inn = b"HTTP/1.0 200 OK\nContent-Type: text/plain\n\nclose-delimited body"
+    msgs = _parse(tmp_path, out, inn)
+    req, resp = msgs
+    assert req.protocol == "HTTP/1.0"
+    assert req.header("x-long") == "a b"
+    assert resp.body == b"close-delimited body"
