@@ -9,6 +9,7 @@ from harness.commands.devices import add_adb_arguments, endpoints
 from harness.device.android_discovery import open_session
 from harness.device.android_profile import find_profile, load_profile
 from harness.device.android_steps import AndroidApp
+from harness.errors import UsageError
 
 HELP = "check app profiles (scenarios/profiles/*.yaml) offline or on a device"
 DESCRIPTION = """\
@@ -28,6 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_adb_arguments(check)
     check.add_argument("--device", metavar="SERIAL", help="the device (default: the only one)")
     check.add_argument("--json", action="store_true", help="one JSON object per selector")
+    check.add_argument("--step", action="append", default=[], metavar="STEP",
+                       help="only this step's selectors (repeatable): one screen at a time")
     check.add_argument("profile", metavar="PROFILE")
 
 
@@ -41,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     profile = load_profile(find_profile(args.profile))
     session = open_session(args.device, endpoints(args))
-    app = AndroidApp(session, profile.package, profile)
-    app.control.info()  # one clear line when the app is not installed
-    try:
-        checks = app.check_selectors()
-    finally:
-        app.close()
+    unknown = [s for s in args.step if s not in profile.steps]
+    if unknown:
+        raise UsageError(f"profile {profile.name} has no step {unknown[0]!r} "
+                         f"(has {', '.join(profile.steps)})")
+    with AndroidApp(session, profile.package, profile) as app:
+        app.control.info()  # one clear line when the app is not installed
+        checks = app.check_selectors(tuple(args.step))
     for c in checks:
         if args.json:
             print(json.dumps({"step": c.step, "selector": c.selector.fields(), "found": c.found}))

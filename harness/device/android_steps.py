@@ -81,6 +81,12 @@ class AndroidApp:
             self._ui.close()
             self._ui = None
 
+    def __enter__(self) -> AndroidApp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- steps ---------------------------------------------------------------------------
 
     def perform(self, step: str, args: StepArgs | None = None) -> StepResult:
@@ -207,14 +213,20 @@ class AndroidApp:
 
     # -- profile check --------------------------------------------------------------------
 
-    def check_selectors(self) -> list[SelectorCheck]:
-        """Every selector of the profile looked up on the current screen (no actions taken)."""
+    def check_selectors(self, steps: tuple[str, ...] = ()) -> list[SelectorCheck]:
+        """The profile's selectors (of ``steps``, or all) looked up on the current screen.
+
+        Nothing is tapped or typed. A selector with a ``{placeholder}`` is not looked up.
+        """
         if self.profile is None:
             return []
-        return [SelectorCheck(step, sel, None if any(placeholders(v) for v in
-                                                     sel.fields().values())
-                              else self.ui.exists(sel))
-                for step, sel in self.profile.selectors()]
+        out = []
+        for label, sel in self.profile.selectors():
+            if steps and label.split(":")[0] not in steps:
+                continue
+            fixed = not any(placeholders(v) for v in sel.fields().values())
+            out.append(SelectorCheck(label, sel, self.ui.exists(sel) if fixed else None))
+        return out
 
 
 def _text(value: str | int | float | bool) -> str:

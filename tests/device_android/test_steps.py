@@ -162,3 +162,15 @@ def test_profile_check_app_not_installed_exits_4(adb: FakeAdbServer, ginkgo: Fak
     assert err == ("harness profile: device a1b2c3d4: app com.android.chrome is not installed "
                    "(fix: install it (`adb -s a1b2c3d4 install APK`) or check the package name "
                    "with `adb shell pm list packages`)")
+
+
+def test_profile_check_one_step(adb: FakeAdbServer, pixel: FakePhone,
+                                chrome_ui: FakeUiAutomator, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb.port))
+    assert main(["profile", "check", "--device", pixel.serial, "--step", "incognito",
+                 "--json", "chrome"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert len(rows) == 5
+    assert all('"step": "incognito:' in r for r in rows)
+    assert main(["profile", "check", "--device", pixel.serial, "--step", "fly", "chrome"]) == 2
