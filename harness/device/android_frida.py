@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+import adbutils
 import frida
 
 from harness.device.android_adb import AdbSession
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 DEVICE_PATH = "/data/local/tmp/frida-server"
 DEVICE_PORT = 27042
+SYSTEM_PATHS = ("/system/bin/frida-server", "/system/xbin/frida-server",
+                "/data/adb/modules/magisk-frida/system/bin/frida-server")
 START_TIMEOUT = 10.0
 RELEASES = "https://github.com/frida/frida/releases"
 
@@ -102,6 +105,25 @@ class FridaServer:
                                          f"{self.device_arch()} with `harness provision`")
         return out.stdout.strip() or None
 
+    def candidates(self) -> list[str]:
+        """frida-server binaries already on the device: /data/local/tmp/frida-server*, and
+        where Magisk modules put it."""
+        found = []
+        try:
+            entries = self.session.device.sync.list("/data/local/tmp")
+        except adbutils.AdbError as exc:
+            raise self.session.error(f"listing /data/local/tmp failed: {exc}") from exc
+        for entry in entries:
+            if entry.path.startswith("frida-server") and entry.mode & 0o100000 and \
+                    not entry.path.endswith((".xz", ".gz")):
+                found.append(f"/data/local/tmp/{entry.path}")
+        found += [p for p in SYSTEM_PATHS if self.session.stat(p) is not None]
+        return sorted(found)
+
+    def _version_at(self, path: str) -> str | None:
+        out = self.session.shell([path, "--version"])
+        return out.stdout.strip() or None if out.ok else None
+
     def provision(self, file: Path | None = None) -> str:
         """Make sure the device has the right frida-server; push ``file`` (or a cached one)."""
         arch = self.device_arch()
@@ -110,6 +132,11 @@ class FridaServer:
             have = self.installed_version()
             if have == self.host_version:
                 return have
+            for other in self.candidates():
+                if other != self.device_path and self._version_at(other) == self.host_version:
+                    log.info("%s: using the frida-server found at %s", self.serial, other)
+                    self.device_path = other
+                    return self.host_version
             cached = cache_dir() / want
             if not cached.is_file():
                 what = "missing" if have is None else f"version {have}, host frida is " \

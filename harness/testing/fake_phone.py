@@ -179,7 +179,7 @@ class FakePhone:
         if "=" in argv[0] and argv[1:2] == ["app_process"]:
             return self._app_process(argv)
         handler = getattr(self, "_cmd_" + argv[0].rsplit("/", 1)[-1].replace("-", "_"), None)
-        if argv[0].endswith("/frida-server"):
+        if argv[0].startswith("/") and argv[0].rsplit("/", 1)[-1].startswith("frida-server"):
             return self._frida_server(argv, root)
         if handler is None:
             return Outcome(stderr=f"/system/bin/sh: {argv[0]}: not found\n".encode(), exit_code=127)

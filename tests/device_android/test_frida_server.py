@@ -152,3 +152,19 @@ def test_harness_provision_command(adb: FakeAdbServer, arm64_server: Path,
                  "--frida-server", str(arm64_server)]) == 4
     err = capsys.readouterr().err.strip()
     assert err.startswith("harness provision: device a1b2c3d4: frida-server is not answering")
+
+
+def test_a_matching_server_elsewhere_on_the_device_is_found(
+        ginkgo_session: AdbSession, ginkgo: FakePhone, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("EGRESS_HARNESS_CACHE", str(tmp_path))
+    ginkgo.files["/data/local/tmp/frida-server-16.0.0"] = FakeFile(
+        fake_elf(183, "16.0.0"), mode=0o100755)
+    ginkgo.files[f"/data/local/tmp/frida-server-{HOST}-android-arm64"] = FakeFile(
+        fake_elf(183, HOST), mode=0o100755)
+    ginkgo.files["/data/local/tmp/frida-server.xz"] = FakeFile(b"\xfd7zXZ", mode=0o100644)
+    server = FridaServer(ginkgo_session)
+    assert server.candidates() == ["/data/local/tmp/frida-server-16.0.0",
+                                   f"/data/local/tmp/frida-server-{HOST}-android-arm64"]
+    assert server.provision() == HOST
+    assert server.device_path == f"/data/local/tmp/frida-server-{HOST}-android-arm64"
