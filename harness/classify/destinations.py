@@ -41,6 +41,8 @@ class _Acc:
 def _tls_of(m: Message) -> str | None:
     if m.tls_version:
         return m.tls_version
+    if m.protocol == "tls-ciphertext":
+        return "tls (version not captured)"
     if m.source.endswith(".tcp") or m.source.endswith(".udp") or \
             (m.url or "").startswith(("http://", "ws://")):
         return "plaintext"
@@ -63,6 +65,9 @@ def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
     to the SDK that built their payload (from the detector's verified formats)."""
     db = trackers or TrackerDB.bundled()
     accs: dict[str, _Acc] = {}
+    # TLS records seen by a TCP hook under a TLS hook: counted only for a host that no
+    # TLS-layer message reached (else the same traffic would count twice)
+    below: dict[str, _Acc] = {}
     for m in messages:
         if m.kind not in _NETWORK_KINDS:
             continue
@@ -71,7 +76,7 @@ def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
         host = (m.host or m.ip or "").lower().rstrip(".")
         if not host:
             continue
-        a = accs.setdefault(host, _Acc())
+        a = (below if m.protocol == "tls-ciphertext" else accs).setdefault(host, _Acc())
         if m.ip:
             a.ips.add(m.ip)
         if m.port:
@@ -92,6 +97,8 @@ def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
             a.bytes_out += _size(m)
         else:
             a.bytes_in += _size(m)
+    for host, a in below.items():
+        accs.setdefault(host, a)
     return [_destination(h, a, vendor, db) for h, a in sorted(accs.items())]
 
 

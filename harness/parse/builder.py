@@ -149,6 +149,15 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             if isinstance(name, str):
                 names.add(ev.t, name, records.addresses(ev))
         conns = reader.connections()
+        stream_conns = reader.conn_ids("stream")
+        for conn, _first in stream_conns:  # DNS answers seen on the wire name addresses too
+            if conn is not None and ":udp:" in conn:
+                for ev in reader.events(conn=conn):
+                    pkt = records.dns_packet(ev)
+                    if pkt is not None and pkt.response and pkt.questions:
+                        names.add(ev.t, pkt.questions[0], [a for _n, a in pkt.answers])
+        for entries in names.by_ip.values():
+            entries.sort()
 
         def put(d: Draft) -> None:
             nonlocal count
@@ -159,7 +168,7 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             links.add(d)
             count += 1
 
-        for conn, _first in reader.conn_ids("stream"):
+        for conn, _first in stream_conns:
             if conn is None:
                 events = [e for e in reader.events(kinds=["stream"]) if e.conn is None]
             else:

@@ -8,6 +8,7 @@ import json
 from urllib.parse import urlsplit
 
 from harness.capture.rundir import Event
+from harness.parse.dns import DnsPacket, parse_dns
 from harness.parse.draft import Draft
 from harness.parse.encoding import decode_content, parse_encodings
 from harness.parse.message import MessageKind
@@ -138,11 +139,29 @@ def dns(ev: Event) -> Draft:
     return d
 
 
+DNS_PORTS = (53, 5353)
+
+
+def dns_packet(ev: Event) -> DnsPacket | None:
+    """The DNS packet in a UDP datagram to or from port 53 (or mDNS), if it is one."""
+    c = ev.connection
+    if c is None or c.peer_port not in DNS_PORTS or not ev.data:
+        return None
+    return parse_dns(ev.data)
+
+
 def datagram(ev: Event) -> Draft:
     d = _base(ev, MessageKind.DATAGRAM, ev.direction or "out")
     d.protocol = "udp"
     d.body = ev.data or b""
     d.body_len_wire = len(d.body)
+    pkt = dns_packet(ev)
+    if pkt is not None and pkt.questions:
+        d.protocol = "dns"
+        d.host = pkt.questions[0]
+        d.meta["dns_questions"] = list(pkt.questions)
+        if pkt.answers:
+            d.meta["dns_answers"] = [[n, a] for n, a in pkt.answers]
     return d
 
 

@@ -123,3 +123,16 @@ def test_write_destinations(tmp_path: Path) -> None:
     assert d["message_ids"] == ["m1"]
     assert d["tls_versions"] == ["TLSv1.3"]
     assert "CC-BY-NC-SA" in data["notice"]
+
+
+def test_ciphertext_below_tls_is_not_plaintext_nor_counted_twice() -> None:
+    msgs = [_msg(1, "a.example.com", "8.8.8.8"),
+            _msg(2, "a.example.com", "8.8.8.8", kind=MessageKind.RAW, source="native.tcp",
+                 protocol="tls-ciphertext", tls_version=None, body_len_wire=99),
+            _msg(3, "b.example.com", "8.8.4.4", kind=MessageKind.RAW, source="native.tcp",
+                 protocol="tls-ciphertext", tls_version=None, cipher=None)]
+    dests = {d.host: d for d in classify(msgs)}
+    assert dests["a.example.com"].messages == 1
+    assert dests["a.example.com"].bytes_out == 10
+    assert dests["b.example.com"].tls_versions == ("tls (version not captured)",)
+    assert "plaintext" not in dests["b.example.com"].tls_versions

@@ -112,3 +112,43 @@ def test_ids_are_stable_across_rebuilds(tmp_path: Path) -> None:
         light = list(store.messages(kinds=[MessageKind.REQUEST], with_body=False))
     assert first == again
     assert all(m.body == b"" and isinstance(m.meta["body_len"], int) for m in light)
+
+
+def _dns_query(qid: int, name: str) -> bytes:
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return qid.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + qname + \
+        b"\x00\x01\x00\x01"
+
+
+def _dns_answer(qid: int, name: str, ip: bytes) -> bytes:
+    q = _dns_query(qid, name)
+    # header: response, 1 question, 1 answer; answer name is a pointer to the question
+    return qid.to_bytes(2, "big") + b"\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00" + q[12:] + \
+        b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + ip
+
+
+def test_dns_on_the_wire_names_later_connections(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, "dnswire")
+    rows = [
+        EventRow(t=1.0, kind="stream", hook="native.udp.sendto", pid=3, conn="3:udp:1",
+                 direction="out", data=_dns_query(7, "data.mistat.intl.xiaomi.com"),
+                 fields={"layer": "udp"}),
+        EventRow(t=1.1, kind="stream", hook="native.udp.recvfrom", pid=3, conn="3:udp:1",
+                 direction="in", data=_dns_answer(7, "data.mistat.intl.xiaomi.com",
+                                                  bytes([203, 0, 113, 50])),
+                 fields={"layer": "udp"}),
+        EventRow(t=2.0, kind="stream", hook="native.tcp.send", pid=3, conn="3:tcp:2",
+                 direction="out", data=b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+                 fields={"layer": "tcp"}),
+    ]
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(3, 0, rows, connections=[
+            {"conn": "3:udp:1", "layer": "udp", "peer_ip": "192.0.2.53", "peer_port": 53},
+            {"conn": "3:tcp:2", "layer": "tcp", "peer_ip": "203.0.113.50", "peer_port": 443}])
+    with MessageStore.open(run) as store:
+        q, a, tls = list(store.messages())
+    assert (q.protocol, q.host, q.meta["dns_questions"]) == (
+        "dns", "data.mistat.intl.xiaomi.com", ["data.mistat.intl.xiaomi.com"])
+    assert a.meta["dns_answers"] == [["data.mistat.intl.xiaomi.com", "203.0.113.50"]]
+    assert tls.protocol == "tls-ciphertext"
+    assert tls.host == "data.mistat.intl.xiaomi.com"
