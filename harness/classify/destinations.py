@@ -71,10 +71,14 @@ def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
     for m in messages:
         if m.kind not in _NETWORK_KINDS:
             continue
-        if m.source.startswith("java.") and m.links:
-            continue  # the same bytes are counted from the TLS layer's message
         host = (m.host or m.ip or "").lower().rstrip(".")
         if not host:
+            continue
+        if m.source.startswith("java.") and m.links:
+            # the same bytes are counted from the TLS layer's message; keep who sent them
+            for s in (m.sdk, (sdk_of or {}).get(m.id)):
+                if s:
+                    accs.setdefault(host, _Acc()).sdks.add(s)
             continue
         a = (below if m.protocol == "tls-ciphertext" else accs).setdefault(host, _Acc())
         if m.ip:

@@ -91,14 +91,21 @@ def is_current(run: RunDir) -> bool:
 
 
 class _Links:
-    """Keys of HTTP messages by identity, to link Java-stack and TLS views of one request."""
+    """Link each Java-stack request to the TLS-layer request it produced (and their
+    responses). Candidates, in order of strength: same method, URL and body; same
+    connection, method and URL; same method and URL within ``WINDOW`` seconds. Among
+    candidates the nearest in time not yet linked wins, so repeated identical requests
+    pair one to one."""
+
+    WINDOW = 30.0
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         """Only when the capture has Java HTTP records: hashing every body costs time."""
-        self.native: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-        self.java: list[tuple[tuple[str, str, str], int, str | None]] = []
-        self.native_by_conn: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+        self.by_body: dict[tuple[str, str, str], list[tuple[float, int]]] = defaultdict(list)
+        self.by_conn: dict[tuple[str, str, str], list[tuple[float, int]]] = defaultdict(list)
+        self.by_url: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
+        self.java: list[tuple[tuple[str, str, str], float, int, str | None]] = []
         self.response_of: dict[int, int] = {}
 
     @staticmethod
@@ -113,25 +120,36 @@ class _Links:
             self.response_of[d.request.key] = d.key
         if d.kind is not MessageKind.REQUEST:
             return
-        if d.source.startswith("java.") and d.protocol != "h2" and d.meta.get("stack"):
-            self.java.append((self.key(d), d.key, d.conn))
-        else:
-            self.native[self.key(d)].append(d.key)
-            if d.conn:
-                self.native_by_conn[(d.conn, d.method or "", (d.url or "").rstrip("/"))].append(
-                    d.key)
+        k = self.key(d)
+        if d.source.startswith("java.") and d.meta.get("stack"):
+            self.java.append((k, d.t, d.key, d.conn))
+            return
+        self.by_body[k].append((d.t, d.key))
+        self.by_url[k[:2]].append((d.t, d.key))
+        if d.conn:
+            self.by_conn[(d.conn, k[0], k[1])].append((d.t, d.key))
 
     def write(self, w: StoreWriter) -> int:
         n = 0
-        for key, jkey, conn in self.java:
-            hits = self.native.get(key) or (
-                self.native_by_conn.get((conn, key[0], key[1]), []) if conn else [])
-            for nkey in hits:
-                w.link(jkey, nkey)
-                n += 1
-                jr, nr = self.response_of.get(jkey), self.response_of.get(nkey)
-                if jr is not None and nr is not None:
-                    w.link(jr, nr)
+        taken: set[int] = set()
+        for k, t, jkey, conn in self.java:
+            best: int | None = None
+            for cands, window in ((self.by_body.get(k, []), None),
+                                  (self.by_conn.get((conn or "", k[0], k[1]), []), None),
+                                  (self.by_url.get(k[:2], []), self.WINDOW)):
+                free = [(abs(ct - t), ck) for ct, ck in cands if ck not in taken
+                        and (window is None or abs(ct - t) <= window)]
+                if free:
+                    best = min(free)[1]
+                    break
+            if best is None:
+                continue
+            taken.add(best)
+            w.link(jkey, best)
+            n += 1
+            jr, nr = self.response_of.get(jkey), self.response_of.get(best)
+            if jr is not None and nr is not None:
+                w.link(jr, nr)
         return n
 
 
@@ -194,20 +212,44 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             drafts.sort(key=lambda d: d.kind is MessageKind.RESPONSE)
             for d in drafts:
                 put(d)
-        calls: dict[tuple[int | None, str], Draft] = {}
+        # A Java request is held until its call's response (or the end): streamed body
+        # chunks (``phase`` ``body``) arrive between the two and belong to it.
+        pending: dict[tuple[int | None, str], tuple[Draft, list[bytes]]] = {}
+
+        def put_request(ck: tuple[int | None, str]) -> Draft | None:
+            held = pending.pop(ck, None)
+            if held is None:
+                return None
+            req, chunks = held
+            req.body = b"".join(chunks)
+            records.finish_http(req)
+            put(req)
+            return req
+
         for ev in reader.events(kinds=list(RECORD_KINDS)):
             if ev.kind == "http":
                 d = records.http(ev)
                 call = d.meta.get("call")
-                if isinstance(call, (str, int)):
-                    ck = (ev.pid, str(call))
-                    if d.kind is MessageKind.REQUEST:
-                        calls[ck] = d
-                    else:
-                        d.request = calls.pop(ck, None)
-                        if d.request is not None:
-                            d.url = d.url or d.request.url
-                            d.host = d.host or d.request.host
+                ck = (ev.pid, str(call)) if isinstance(call, (str, int)) else None
+                if d.meta.get("java_phase") == "body":
+                    if ck is not None and ck in pending:
+                        req, chunks = pending[ck]
+                        chunks.append(d.body)
+                        req.events += d.events
+                        req.notes += d.notes
+                        continue
+                    d.notes.append("body chunk of a call whose request was not captured")
+                elif d.kind is MessageKind.REQUEST and ck is not None:
+                    put_request(ck)  # a call id reused: the earlier request is complete
+                    pending[ck] = (d, [d.body])
+                    continue
+                elif d.kind is MessageKind.RESPONSE and ck is not None:
+                    d.request = put_request(ck)
+                    if d.request is not None:
+                        d.url = d.url or d.request.url
+                        d.host = d.host or d.request.host
+                        d.sdk = d.sdk or d.request.sdk
+                records.finish_http(d)
             elif ev.kind == "sdk":
                 d = records.sdk(ev)
             elif ev.kind == "page":
@@ -215,6 +257,8 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             else:
                 d = records.dns(ev)
             put(d)
+        for ck in list(pending):
+            put_request(ck)
         n_links = links.write(w)
         w.finish({"fingerprint": fp, "run_id": info.run_id, "messages": str(count),
                   "links": str(n_links)})

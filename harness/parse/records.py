@@ -67,11 +67,12 @@ def _base(ev: Event, kind: MessageKind, direction: str) -> Draft:
 
 
 def http(ev: Event) -> Draft:
-    """A Java HTTP stack record: request (phase ``request``) or response."""
+    """A Java HTTP stack record: a request, a response, or (``phase`` ``body``) a chunk of
+    a streamed request body, which the builder appends to its call's request."""
     f = ev.fields
     phase = _str(f.get("phase")) or ""
     is_resp = phase.startswith("resp") or (not phase and f.get("status") is not None) or \
-        ev.direction == "in"
+        (phase != "body" and ev.direction == "in")
     d = _base(ev, MessageKind.RESPONSE if is_resp else MessageKind.REQUEST,
               "in" if is_resp else "out")
     d.url = _str(f.get("url"))
@@ -81,15 +82,19 @@ def http(ev: Event) -> Draft:
     d.status = status if isinstance(status, int) else None
     d.headers = headers_of(f.get("headers"))
     d.protocol = _str(f.get("protocol"))
-    stack = _str(f.get("stack"))
-    if stack:
-        d.meta["stack"] = stack
-    call = f.get("call")
-    if isinstance(call, (str, int)):
-        d.meta["call"] = call
-    wire = ev.data or b""
+    d.sdk = _str(f.get("sender"))
+    for key in ("stack", "phase", "call", "sender"):
+        value = f.get(key)
+        if isinstance(value, (str, int)):
+            d.meta["java_" + key if key == "phase" else key] = value
+    d.body = ev.data or b""
+    return d
+
+
+def finish_http(d: Draft) -> None:
+    """Undo a content coding on a Java HTTP body once it is whole."""
+    wire = d.body
     d.body_len_wire = len(wire)
-    d.body = wire
     enc = parse_encodings(d.header("content-encoding"))
     # Hooks above the stack's transparent gzip see the body already decoded: only undo an
     # encoding the bytes still carry (gzip magic), or any other one when it decodes cleanly.
@@ -98,13 +103,12 @@ def http(ev: Event) -> Draft:
         if res.complete or enc[-1] in ("gzip", "x-gzip"):
             d.body = res.data
             d.notes += res.notes
-    return d
 
 
 def sdk(ev: Event) -> Draft:
     f = ev.fields
     d = _base(ev, MessageKind.SDK_CALL, "out")
-    d.sdk = _str(f.get("sdk"))
+    d.sdk = _str(f.get("sdk")) or _str(f.get("sender"))
     d.method = _str(f.get("method"))
     payload: dict[str, JSON] = {k: f[k] for k in ("sdk", "method", "event", "properties",
                                                    "sender") if k in f}
@@ -117,6 +121,7 @@ def sdk(ev: Event) -> Draft:
 def page(ev: Event) -> Draft:
     f = ev.fields
     d = _base(ev, MessageKind.PAGE, "out")
+    d.sdk = _str(f.get("sender"))
     d.url = _str(f.get("url"))
     d.host = host_of_url(d.url)
     d.method = _str(f.get("method"))

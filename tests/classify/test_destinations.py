@@ -58,7 +58,8 @@ def test_classify_xiaomi_case() -> None:
              source="native.tcp", url="http://canary.test/"),
         _msg(6, "static.sensorsdata.cn", "13.126.0.1"),
         _msg(7, None, "13.126.0.1", kind=MessageKind.RAW),
-        _msg(8, "sa.api.intl.miui.com", "47.74.128.1", source="java.okhttp3", links=("m1",)),
+        _msg(8, "sa.api.intl.miui.com", "47.74.128.1", source="java.okhttp3", links=("m1",),
+             sdk="com.sensorsdata.analytics.android.sdk"),
         _msg(9, "search.test", "127.0.0.1", kind=MessageKind.SDK_CALL),
     ]
     dests = {d.host: d for d in classify(msgs, XIAOMI, sdk_of={"m3": "mistatistic"})}
@@ -67,7 +68,7 @@ def test_classify_xiaomi_case() -> None:
     assert sa.operator == "Xiaomi"
     assert sa.service is not None
     assert "Sensors Analytics" in sa.service
-    assert sa.sdks == ("sensorsdata",)
+    assert sa.sdks == ("com.sensorsdata.analytics.android.sdk", "sensorsdata")
     assert sa.countries == ("SG",)
     assert sa.messages == 2  # the linked Java view of m1 is not counted twice
     assert (sa.bytes_out, sa.bytes_in) == (10, 4)

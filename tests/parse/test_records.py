@@ -152,3 +152,47 @@ def test_dns_on_the_wire_names_later_connections(tmp_path: Path) -> None:
     assert a.meta["dns_answers"] == [["data.mistat.intl.xiaomi.com", "203.0.113.50"]]
     assert tls.protocol == "tls-ciphertext"
     assert tls.host == "data.mistat.intl.xiaomi.com"
+
+
+def test_streamed_java_bodies_and_one_to_one_links(tmp_path: Path) -> None:
+    """HttpURLConnection streams its body in ``body`` records between request and
+    response; two identical requests pair with the two TLS requests one to one."""
+    run = RunDir.create(tmp_path, "stream")
+    req = (b"POST /up HTTP/1.1\r\nHost: u.test\r\nContent-Length: 10\r\n\r\n0123456789")
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    rows: list[EventRow] = []
+    for i, t in enumerate((10.0, 20.0)):
+        call = f"urlconnection:9:{i}"
+        common = {"stack": "urlconnection", "call": call, "url": "https://u.test/up",
+                  "sender": "com.sensorsdata.analytics.android.sdk"}
+        rows += [
+            EventRow(t=t, kind="http", hook="java.urlconnection.HttpClient.writeRequests",
+                     pid=9, direction="out",
+                     fields={**common, "phase": "request", "method": "POST",
+                             "headers": [["Content-Length", "10"]]}),
+            EventRow(t=t + 0.1, kind="http", hook="java.urlconnection.StreamingOutputStream",
+                     pid=9, direction="out", data=b"01234", fields={**common, "phase": "body"}),
+            EventRow(t=t + 0.2, kind="http", hook="java.urlconnection.StreamingOutputStream",
+                     pid=9, direction="out", data=b"56789", fields={**common, "phase": "body"}),
+            EventRow(t=t + 0.3, kind="stream", hook="native.tls.SSL_write", pid=9,
+                     conn=f"9:tls:{i + 1}", direction="out", data=req, fields={"layer": "tls"}),
+            EventRow(t=t + 0.4, kind="stream", hook="native.tls.SSL_read", pid=9,
+                     conn=f"9:tls:{i + 1}", direction="in", data=resp, fields={"layer": "tls"}),
+            EventRow(t=t + 0.5, kind="http", hook="java.urlconnection.HttpClient.parseHTTP",
+                     pid=9, direction="in", fields={**common, "phase": "response",
+                                                    "status": 200}),
+        ]
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(9, 0, rows)
+    with MessageStore.open(run) as store:
+        msgs = list(store.messages())
+    java = [m for m in msgs if m.source == "java.urlconnection" and
+            m.kind is MessageKind.REQUEST]
+    native = [m for m in msgs if m.source == "native.tls" and m.kind is MessageKind.REQUEST]
+    assert [m.body for m in java] == [b"0123456789"] * 2
+    assert all(m.sdk == "com.sensorsdata.analytics.android.sdk" for m in java)
+    assert [m.links for m in java] == [(native[0].id,), (native[1].id,)]
+    jresp = [m for m in msgs if m.source == "java.urlconnection" and
+             m.kind is MessageKind.RESPONSE]
+    assert [m.request_id for m in jresp] == [m.id for m in java]
+    assert len(msgs) == 8
