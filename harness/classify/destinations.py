@@ -156,3 +156,9 @@ def write_destinations(run: RunDir, vendor: Vendor = XIAOMI,
                   " locations from GeoLite2-derived data (geoip2fast).",
         "destinations": [d.to_json() for d in dests],
     })
+
+
+if __name__ == "__main__":  # pragma: no cover - `harness analyze` is the usual way
+    import sys
+
+    print(write_destinations(RunDir.open(sys.argv[1])))

@@ -170,20 +170,25 @@ def read_flows(path: Path | str) -> Iterator[Message]:
                     conn=conn, sni=sni, tls_version=tls, cipher=cipher, ip=ip,
                 )
             ws = flow.get("websocket")
+            is_ws = isinstance(ws, dict)
             msgs = ws.get("messages") if isinstance(ws, dict) else flow.get("messages")
             for wm in msgs if isinstance(msgs, list) else []:
-                if not (isinstance(wm, list) and len(wm) >= 4):
+                # WebSocketMessage state: (type, content, from_client, timestamp, injected);
+                # TCPMessage/UDPMessage state: (from_client, content, timestamp)
+                if not isinstance(wm, list) or len(wm) < 3:
                     continue
-                content = wm[1] if isinstance(wm[1], bytes) else (
-                    wm[1].encode() if isinstance(wm[1], str) else b"")
+                from_client, raw_content, ts = (wm[2], wm[1], wm[3] if len(wm) > 3 else 0) \
+                    if is_ws else (wm[0], wm[1], wm[2])
+                content = raw_content if isinstance(raw_content, bytes) else (
+                    raw_content.encode() if isinstance(raw_content, str) else b"")
                 n += 1
-                kind = MessageKind.WS_FRAME if isinstance(ws, dict) else (
+                kind = MessageKind.WS_FRAME if is_ws else (
                     MessageKind.DATAGRAM if flow.get("type") == "udp" else MessageKind.RAW)
                 yield Message(
-                    id=f"m{n}", kind=kind, t=_float(wm[3]),
-                    direction="out" if wm[2] else "in", source="mitmproxy",
-                    protocol="websocket" if isinstance(ws, dict) else _s(flow.get("type")),
-                    host=host, url=url, body=content, request_id=req_id,
+                    id=f"m{n}", kind=kind, t=_float(ts),
+                    direction="out" if from_client else "in", source="mitmproxy",
+                    protocol="websocket" if is_ws else _s(flow.get("type")),
+                    host=host or sni, url=url, body=content, request_id=req_id,
                     meta={"flow": i}, conn=conn, sni=sni, tls_version=tls, cipher=cipher, ip=ip,
                 )
     finally:

@@ -96,3 +96,17 @@ def test_corrupt_flow_file(tmp_path: Path) -> None:
     p.write_bytes(b"GET / HTTP/1.1\r\n")
     with pytest.raises(InputError, match="not a mitmproxy flow file"):
         list(read_flows(p))
+
+
+def test_tcp_flow_messages(tmp_path: Path) -> None:
+    flow: dict[str, TNet] = {
+        "version": 20, "type": "tcp", "id": "t1",
+        "server_conn": {"id": "s2", "peername": ["203.0.113.5", 5222], "sni": "push.test"},
+        "messages": [[True, b"\x00\x05hello id=CANARY", 3.0], [False, b"ack", 3.1]],
+    }
+    p = tmp_path / "tcp.mitm"
+    p.write_bytes(dumps(flow))
+    msgs = list(read_flows(p))
+    assert [(m.kind, m.direction, m.body, m.host) for m in msgs] == [
+        (MessageKind.RAW, "out", b"\x00\x05hello id=CANARY", "push.test"),
+        (MessageKind.RAW, "in", b"ack", "push.test")]
