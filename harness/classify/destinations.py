@@ -74,7 +74,7 @@ def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
         host = (m.host or m.ip or "").lower().rstrip(".")
         if not host:
             continue
-        if m.source.startswith("java.") and m.links:
+        if m.meta.get("stack") and m.links:  # a Java HTTP stack record seen on the wire too
             # the same bytes are counted from the TLS layer's message; keep who sent them
             for s in (m.sdk, (sdk_of or {}).get(m.id)):
                 if s:

@@ -91,19 +91,53 @@ def _entry(req: Message, resp: Message | None) -> dict[str, Any]:
     return entry
 
 
+_OPCODES = {"text": 1, "binary": 2, "close": 8, "ping": 9, "pong": 10}
+
+
+def _ws_messages(store: MessageStore, ids: list[str]) -> list[dict[str, Any]]:
+    """Chrome's ``_webSocketMessages`` for the frames of one upgraded request."""
+    out: list[dict[str, Any]] = []
+    for mid in ids:
+        m = store.get(mid)
+        opcode = _OPCODES.get(str(m.meta.get("opcode")), 2)
+        try:
+            data = m.body.decode("utf-8") if opcode == 1 else \
+                base64.b64encode(m.body).decode("ascii")
+        except UnicodeDecodeError:
+            data, opcode = base64.b64encode(m.body).decode("ascii"), 2
+        out.append({"type": "send" if m.direction == "out" else "receive", "time": m.t,
+                    "opcode": opcode, "data": data, "_messageId": m.id})
+    return out
+
+
 def write_har(store: MessageStore, out: IO[str]) -> int:
-    """Write every request (with its response) of a store as HAR 1.2; returns entries."""
+    """Write every request (with its response) of a store as HAR 1.2; returns entries.
+    WebSocket frames go with the request that opened them, as Chrome's
+    ``_webSocketMessages``."""
     response_of: dict[str, str] = {}
-    for m in store.messages(kinds=[MessageKind.RESPONSE], with_body=False):
-        if m.request_id and (m.status is None or not 100 <= m.status < 200):
+    upgraded: dict[str, str] = {}
+    frames_of: dict[str, list[str]] = {}
+    for m in store.messages(kinds=[MessageKind.RESPONSE, MessageKind.WS_FRAME],
+                            with_body=False):
+        if m.kind is MessageKind.WS_FRAME:
+            frames_of.setdefault(m.conn or "", []).append(m.id)
+        elif m.request_id and (m.status is None or not 100 <= m.status < 200 or
+                               m.status == 101):
             response_of[m.request_id] = m.id
+            if m.status == 101 and m.conn:
+                upgraded[m.request_id] = m.conn
     out.write('{"log": {"version": "1.2", "creator": {"name": "egress-harness", "version": ')
     out.write(json.dumps(__version__) + '}, "pages": [], "entries": [\n')
     n = 0
     for req in store.messages(kinds=[MessageKind.REQUEST]):
         rid = response_of.get(req.id)
         resp = store.get(rid) if rid else None
-        out.write((",\n" if n else "") + json.dumps(_entry(req, resp), ensure_ascii=False))
+        entry = _entry(req, resp)
+        conn = upgraded.get(req.id)
+        if conn is not None and conn in frames_of:
+            entry["_resourceType"] = "websocket"
+            entry["_webSocketMessages"] = _ws_messages(store, frames_of.pop(conn))
+        out.write((",\n" if n else "") + json.dumps(entry, ensure_ascii=False))
         n += 1
     out.write("\n]}}\n")
     return n
@@ -184,6 +218,20 @@ def read_har(path: Path | str) -> Iterator[Message]:
             if isinstance(post, dict) else b"",
             meta={"har_entry": i},
         )
+        for w in e.get("_webSocketMessages") or []:
+            if not isinstance(w, dict) or not isinstance(w.get("data"), str):
+                continue
+            n += 1
+            binary = w.get("opcode") != 1
+            data = str(w["data"])
+            yield Message(
+                id=f"m{n}", kind=MessageKind.WS_FRAME, t=float(w.get("time") or t),
+                direction="out" if w.get("type") == "send" else "in", source="har",
+                phase=phase, protocol="websocket", host=host, ip=ip, url=url,
+                body=_body({"text": data, "encoding": "base64" if binary else None}, p,
+                           f"log.entries[{i}]._webSocketMessages"),
+                request_id=req_id, meta={"har_entry": i},
+            )
         if isinstance(rs, dict) and rs.get("status"):
             n += 1
             content = rs.get("content")

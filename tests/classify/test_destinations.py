@@ -59,7 +59,7 @@ def test_classify_xiaomi_case() -> None:
         _msg(6, "static.sensorsdata.cn", "13.126.0.1"),
         _msg(7, None, "13.126.0.1", kind=MessageKind.RAW),
         _msg(8, "sa.api.intl.miui.com", "47.74.128.1", source="java.okhttp3", links=("m1",),
-             sdk="com.sensorsdata.analytics.android.sdk"),
+             sdk="com.sensorsdata.analytics.android.sdk", meta={"stack": "okhttp3"}),
         _msg(9, "search.test", "127.0.0.1", kind=MessageKind.SDK_CALL),
     ]
     dests = {d.host: d for d in classify(msgs, XIAOMI, sdk_of={"m3": "mistatistic"})}

@@ -66,3 +66,21 @@ def test_bad_har_names_the_place(tmp_path: Path) -> None:
     p.write_text('{"log": \n {"entries": [,]}}')
     with pytest.raises(InputError, match=r"bad.har:2"):
         list(read_har(p))
+
+
+def test_websocket_frames_travel_in_the_har(tmp_path: Path) -> None:
+    from tests.parse.test_websocket import SWITCHED, UPGRADE
+
+    masked_hello = bytes.fromhex("818537fa213d7f9f4d5158")
+    binary = b"\x82\x03\x00\xff\x01"
+    run = run_from_bytes(tmp_path, [[("out", UPGRADE), ("in", SWITCHED),
+                                     ("out", masked_hello), ("in", binary)]])
+    out = tmp_path / "ws.har"
+    assert main(["export", str(run.path), "-o", str(out)]) == 0
+    (entry,) = json.loads(out.read_text())["log"]["entries"]
+    assert entry["response"]["status"] == 101
+    assert [(w["type"], w["opcode"]) for w in entry["_webSocketMessages"]] == [
+        ("send", 1), ("receive", 2)]
+    frames = [m for m in read_har(out) if m.kind is MessageKind.WS_FRAME]
+    assert [(f.direction, f.body) for f in frames] == [("out", b"Hello"),
+                                                       ("in", b"\x00\xff\x01")]
