@@ -217,7 +217,12 @@ class FridaServer:
         manager = frida.get_device_manager()
         device = manager.add_remote_device(address)
         try:
-            device.query_system_parameters()
+            try:
+                params = device.query_system_parameters()
+                log.info("%s: Frida reaches %s", self.serial, params.get("os", params))
+            except frida.NotSupportedError:
+                # Frida portals (frida-portal) answer the protocol without system parameters.
+                device.enumerate_processes()
         except (frida.TransportError, frida.ServerNotRunningError, frida.ProtocolError,
                 frida.InvalidOperationError) as exc:
             manager.remove_remote_device(address)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.testing.fake_netfilter import netfilter
+from harness.testing.frida_portal import TcpProxy, tcp_proxy
 from harness.testing.transcripts import parcel_string, transcript
 
 # A 1x1 PNG, so `screencap -p` answers with a real image.
@@ -88,6 +89,8 @@ class FakePhone:
     accounts: str = ""
     processes: dict[int, str] = field(default_factory=dict)
     tcp_services: dict[int, TcpService] = field(default_factory=dict)
+    frida_backend: tuple[str, int] | None = None
+    """A real Frida endpoint (a portal) that frida-server's port tunnels to once started."""
     xt_comment: bool = True
     """The kernel has iptables' comment match."""
     reverse_ports: dict[int, int] = field(default_factory=dict)
@@ -311,7 +314,10 @@ class FakePhone:
             return Outcome(stderr=f"kill: {pid}: No such process\n".encode(), exit_code=1)
         if not root and self.processes[pid].endswith("frida-server"):
             return Outcome(stderr=f"kill: {pid}: Operation not permitted\n".encode(), exit_code=1)
-        del self.processes[pid]
+        if self.processes.pop(pid).rsplit("/", 1)[-1].startswith("frida-server"):
+            for port, service in list(self.tcp_services.items()):
+                if isinstance(service, TcpProxy):
+                    del self.tcp_services[port]
         return Outcome()
 
     def _cmd_chmod(self, argv: list[str], root: bool) -> Outcome:
@@ -376,6 +382,9 @@ class FakePhone:
         if "-D" in argv or "--daemonize" in argv:
             self._next_pid += 1
             self.processes[self._next_pid] = argv[0]
+            listen = argv[argv.index("-l") + 1] if "-l" in argv else "127.0.0.1:27042"
+            if self.frida_backend is not None:
+                self.tcp_services[int(listen.rsplit(":", 1)[1])] = tcp_proxy(self.frida_backend)
         return Outcome()
 
     def _app_process(self, argv: list[str]) -> Outcome:

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 from harness.testing.fake_phone import FakeApp, FakeFile, FakePhone
 from harness.testing.transcripts import parse_getprop, transcript
 
@@ -78,31 +80,63 @@ def kitkat_box(serial: str = "0123456789ABCDEF") -> FakePhone:
     return phone
 
 
+def read_ports(stream: TextIO, names: tuple[str, ...], limit: int = 200) -> dict[str, str]:
+    """Read ``NAME VALUE`` lines printed by :func:`main` (skipping library chatter on stdout)."""
+    found: dict[str, str] = {}
+    for _ in range(limit):
+        line = stream.readline()
+        if not line:
+            break
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in names and parts[1].isdigit():
+            found[parts[0]] = parts[1]
+        if len(found) == len(names):
+            return found
+    raise RuntimeError(f"fake phones did not report {names}; got {found}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve the fake phones on two loopback adb servers until stdin closes (for manual trials).
 
     ``python -m harness.testing.fake_phones`` prints ``local PORT`` and ``remote PORT``: point
     ``ANDROID_ADB_SERVER_PORT`` (or ``--adb 127.0.0.1:PORT``) at them and try ``harness devices``,
     ``harness provision``, ``harness profile check`` or the device kit. Chrome is installed on
-    the rooted Redmi too, with a uiautomator2 agent showing Chrome's URL bar and menu.
+    the rooted Redmi too, with a uiautomator2 agent showing Chrome's URL bar and menu. With
+    ``--frida`` the Redmi's frida-server port leads to a real Frida portal that a local
+    ``sleep`` process joined (printed as ``victim PID``).
     """
     import argparse
+    import subprocess
     import sys
+    from contextlib import ExitStack
 
     from harness.testing.fake_adb import FakeAdbServer
     from harness.testing.fake_uiautomator import FakeUiAutomator, UiNode
+    from harness.testing.frida_portal import FridaPortal
 
     parser = argparse.ArgumentParser(prog="python -m harness.testing.fake_phones")
-    parser.parse_args(argv)
+    parser.add_argument("--frida", action="store_true",
+                        help="back the Redmi's frida-server port with a real Frida portal")
+    args = parser.parse_args(argv)
     ginkgo = ginkgo_miui12()
     chrome = pixel6_android14().apps["com.android.chrome"]
     ginkgo.apps[chrome.package] = chrome
     FakeUiAutomator(ginkgo, [
         UiNode(resource_id="com.android.chrome:id/url_bar", bounds=(100, 80, 900, 160)),
         UiNode(resource_id="com.android.chrome:id/menu_button", bounds=(980, 80, 1060, 160))])
-    with FakeAdbServer(ginkgo, pixel6_android14()) as local, \
-            FakeAdbServer(ginkgo_arrow11()) as remote:
-        print(f"local {local.port}\nremote {remote.port}", flush=True)
+    with ExitStack() as stack:
+        lines = []
+        if args.frida:
+            victim = subprocess.Popen(["sleep", "600"])
+            stack.callback(victim.wait, 5)
+            stack.callback(victim.kill)
+            portal = stack.enter_context(FridaPortal())
+            portal.join(victim.pid)
+            ginkgo.frida_backend = portal.control
+            lines.append(f"victim {victim.pid}")
+        local = stack.enter_context(FakeAdbServer(ginkgo, pixel6_android14()))
+        remote = stack.enter_context(FakeAdbServer(ginkgo_arrow11()))
+        print("\n".join([f"local {local.port}", f"remote {remote.port}", *lines]), flush=True)
         sys.stdin.read()
     return 0
 

@@ -1,0 +1,89 @@
+"""Frida's real protocol through adb forward: fake adb server → fake phone → a Frida portal.
+
+The fake phone's frida-server port tunnels to a real ``frida.PortalService`` that a local
+``sleep`` process joined (real injection). Through the device code's forward, Frida enumerates,
+attaches and runs a script in that process. The portal, the victim and the injection run in a
+child process with a TMPDIR of their own, so Frida's helper can be stopped by pid afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import frida
+import pytest
+
+from harness.device.android_adb import AdbEndpoint, AdbSession
+from harness.device.android_frida import FridaServer
+from harness.testing.fake_phones import read_ports
+from tests.device_android.test_frida_server import fake_elf
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.frida
+
+
+def stop_helpers_under(tmp: Path) -> None:
+    """Frida leaves `idund --background` behind; stop the ones started under our TMPDIR."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            exe = os.readlink(entry / "exe")
+        except OSError:
+            continue
+        if exe.startswith(str(tmp)):
+            os.kill(int(entry.name), signal.SIGKILL)
+
+
+@pytest.fixture
+def fakes(tmp_path: Path) -> Iterator[dict[str, str]]:
+    frida_tmp = tmp_path / "frida-tmp"
+    frida_tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(frida_tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "harness.testing.fake_phones", "--frida"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        yield read_ports(proc.stdout, ("local", "remote", "victim"))
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        stop_helpers_under(frida_tmp)
+
+
+def test_attach_and_script_through_the_forward(fakes: dict[str, str], tmp_path: Path) -> None:
+    session = AdbSession(AdbEndpoint("127.0.0.1", int(fakes["local"])), "a1b2c3d4")
+    binary = tmp_path / f"frida-server-{frida.__version__}-android-arm64"
+    binary.write_bytes(fake_elf(183, frida.__version__))
+    server = FridaServer(session)
+    server.provision(binary)
+    victim = int(fakes["victim"])
+    with server:
+        device = server.frida_device()
+        assert victim in [p.pid for p in device.enumerate_processes()]
+        attached = device.attach(victim)
+        try:
+            script = attached.create_script("send(Process.id)")
+            got: list[object] = []
+            script.on("message", lambda message, data: got.append(message))
+            script.load()
+            deadline = time.monotonic() + 10
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.05)
+            script.unload()
+        finally:
+            attached.detach()
+        assert got == [{"type": "send", "payload": victim}]
