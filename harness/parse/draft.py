@@ -57,13 +57,12 @@ class Draft:
 def from_flow(kind: MessageKind, flow: Flow, start: int, end: int, facts: ConnFacts,
               protocol: str | None) -> Draft:
     """A draft for bytes [start, end) of ``flow``, with the connection's facts."""
+    t, seq, seqs, lost = flow.span(start, end)
     d = Draft(
-        kind=kind, t=flow.t_at(start), direction=flow.direction, source=facts.source,
-        first_seq=flow.seq_at(start), conn=facts.conn, protocol=protocol, ip=facts.ip,
-        port=facts.port, sni=facts.sni, tls_version=facts.tls_version, cipher=facts.cipher,
-        events=flow.seqs(start, end),
+        kind=kind, t=t, direction=flow.direction, source=facts.source, first_seq=seq,
+        conn=facts.conn, protocol=protocol, ip=facts.ip, port=facts.port, sni=facts.sni,
+        tls_version=facts.tls_version, cipher=facts.cipher, events=seqs,
     )
-    lost = flow.missing_in(start, end)
     if lost:
         d.notes.append(f"capture truncated: {lost} bytes of this stream were not recorded")
     return d

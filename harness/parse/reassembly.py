@@ -35,6 +35,8 @@ class Flow:
     data: bytes = b""
     chunks: list[Chunk] = field(default_factory=list)
     _starts: list[int] = field(default_factory=list)
+    lossy: bool = False
+    """Some event of this flow was truncated by the agent."""
 
     def __len__(self) -> int:
         return len(self.data)
@@ -61,9 +63,22 @@ class Flow:
         b = self._index(max(start, end - 1))
         return tuple(c.seq for c in self.chunks[a : b + 1])
 
+    def span(self, start: int, end: int) -> tuple[float, int, tuple[int, ...], int]:
+        """For bytes [start, end): time and seq of the first byte's event, the seqs of all
+        events holding them, and bytes lost to truncation inside (one lookup for all)."""
+        if not self.chunks:
+            return 0.0, 0, (), 0
+        a = self._index(start)
+        b = a if end - 1 <= start else self._index(end - 1)
+        chunks = self.chunks[a : b + 1]
+        first = chunks[0]
+        lost = sum(c.missing for c in chunks if c.missing and c.offset + c.length <= end) \
+            if self.lossy else 0
+        return first.t, first.seq, tuple(c.seq for c in chunks), lost
+
     def missing_in(self, start: int, end: int) -> int:
         """Bytes lost to truncation inside [start, end]."""
-        if not self.chunks:
+        if not self.chunks or not self.lossy:
             return 0
         a = self._index(start)
         b = self._index(max(start, end - 1))
@@ -84,6 +99,7 @@ def assemble(events: Iterable[Event]) -> dict[str, Flow]:
         data = ev.data or b""
         missing = max(0, (ev.orig_len or 0) - len(data)) if ev.truncated else 0
         flow = flows[d]
+        flow.lossy = flow.lossy or missing > 0
         flow.chunks.append(Chunk(sizes[d], len(data), ev.seq, ev.t, missing))
         flow._starts.append(sizes[d])
         parts[d].append(data)

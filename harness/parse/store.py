@@ -26,13 +26,13 @@ from harness.parse.message import Message, MessageKind
 from harness.protocol import JSON
 
 ANALYSIS_DB = "analysis.sqlite"
-STORE_VERSION = 1
+STORE_VERSION = 2
 """Bump when parsing changes what it produces: stores of another version are rebuilt."""
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE messages(
-  key INTEGER PRIMARY KEY, n INTEGER, first_seq INTEGER NOT NULL, kind TEXT NOT NULL,
+  key INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, kind TEXT NOT NULL,
   t REAL NOT NULL, direction TEXT NOT NULL, source TEXT NOT NULL, conn TEXT, phase TEXT,
   protocol TEXT, host TEXT, ip TEXT, port INTEGER, sni TEXT, tls_version TEXT, cipher TEXT,
   method TEXT, url TEXT, status INTEGER, headers TEXT NOT NULL, body BLOB NOT NULL,
@@ -40,13 +40,16 @@ CREATE TABLE messages(
   request_key INTEGER, sdk TEXT, frames TEXT NOT NULL, meta TEXT NOT NULL,
   notes TEXT NOT NULL);
 CREATE TABLE links(a INTEGER NOT NULL, b INTEGER NOT NULL);
+CREATE TABLE ord(n INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE);
 """
+# ``ord`` numbers the messages (m<n>) after the fact without rewriting their rows (bodies).
 
-_COLS = ("n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
+_COLS = ("ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
          " tls_version, cipher, method, url, status, headers, {body}, body_len_wire, events,"
-         " (SELECT r.n FROM messages r WHERE r.key = messages.request_key), sdk, frames, meta,"
-         " notes, (SELECT group_concat(o.n) FROM links l JOIN messages o ON o.key = l.b"
-         " WHERE l.a = messages.key)")
+         " (SELECT r.n FROM ord r WHERE r.key = m.request_key), sdk, frames, meta,"
+         " notes, (SELECT group_concat(o.n) FROM links l JOIN ord o ON o.key = l.b"
+         " WHERE l.a = m.key)")
+_FROM = " FROM ord JOIN messages m ON m.key = ord.key"
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -119,10 +122,8 @@ class StoreWriter:
     def finish(self, meta: dict[str, str]) -> None:
         self._flush()
         db = self._db
-        db.execute("UPDATE messages SET n = r.rn FROM (SELECT key, row_number() OVER"
-                   " (ORDER BY first_seq, key) AS rn FROM messages) AS r"
-                   " WHERE messages.key = r.key")
-        db.execute("CREATE UNIQUE INDEX messages_n ON messages(n)")
+        db.execute("INSERT INTO ord(n, key) SELECT row_number() OVER"
+                   " (ORDER BY first_seq, key), key FROM messages")
         db.execute("CREATE INDEX links_a ON links(a)")
         meta = {**meta, "store_version": str(STORE_VERSION)}
         db.executemany("INSERT INTO meta VALUES(?, ?)", list(meta.items()))
@@ -174,14 +175,13 @@ class MessageStore:
     def messages(self, kinds: Iterable[MessageKind] | None = None,
                  with_body: bool = True) -> Iterator[Message]:
         """All messages in id order. ``with_body=False`` leaves ``body`` empty (cheap)."""
-        sql = "SELECT " + _COLS.format(body="body" if with_body else "body_len") + \
-            " FROM messages"
+        sql = "SELECT " + _COLS.format(body="body" if with_body else "body_len") + _FROM
         args: list[str] = []
         if kinds is not None:
             ks = [k.value for k in kinds]
             sql += f" WHERE kind IN ({','.join('?' * len(ks))})"
             args = ks
-        cur = self._db.execute(sql + " ORDER BY n", args)
+        cur = self._db.execute(sql + " ORDER BY ord.n", args)
         try:
             for row in cur:
                 yield _message(row, with_body)
@@ -192,8 +192,8 @@ class MessageStore:
         """One message by id; KeyError when there is none."""
         if not message_id.startswith("m") or not message_id[1:].isdigit():
             raise KeyError(message_id)
-        row = self._db.execute("SELECT " + _COLS.format(body="body") +
-                               " FROM messages WHERE n=?", (int(message_id[1:]),)).fetchone()
+        row = self._db.execute("SELECT " + _COLS.format(body="body") + _FROM +
+                               " WHERE ord.n=?", (int(message_id[1:]),)).fetchone()
         if row is None:
             raise KeyError(message_id)
         return _message(row, True)
