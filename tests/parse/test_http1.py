@@ -64,3 +64,20 @@ def test_bare_lf_and_folded_headers(tmp_path: Path) -> None:
     assert req.protocol == "HTTP/1.0"
     assert req.header("x-long") == "a b"
     assert resp.body == b"close-delimited body"
+
+
+def test_value_split_across_writes_is_joined_but_not_across_messages(tmp_path: Path) -> None:
+    canary = b"CANARY-5e1f-8a2b"
+    body = b"id=" + canary
+    head = b"POST /a HTTP/1.1\r\nHost: s.test\r\nContent-Length: %d\r\n\r\n" % len(body)
+    second = b"POST /b HTTP/1.1\r\nHost: s.test\r\nContent-Length: 8\r\n\r\n" + canary[8:]
+    first_tail = b"POST /c HTTP/1.1\r\nHost: s.test\r\nContent-Length: 8\r\n\r\n" + canary[:8]
+    # one body cut across two SSL_write calls (one request): joined, as the server reads it;
+    # two halves in two requests: two messages, neither holding the whole value
+    run = run_from_bytes(tmp_path, [[("out", head + body[:7]), ("out", body[7:]),
+                                     ("out", first_tail), ("out", second)]])
+    with MessageStore.open(run) as store:
+        reqs = [m for m in store.messages() if m.kind is MessageKind.REQUEST]
+    assert reqs[0].body == body
+    assert reqs[0].events == (1, 2)
+    assert [canary in r.body for r in reqs] == [True, False, False]
