@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"egress-harness {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-vv for debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     for name in COMMANDS:
         module = _load(name)
         if module is None:
@@ -81,16 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if args.command is None:
+    if args.subcommand is None:
         parser.print_help()
         return int(ExitCode.BAD_INPUT)
     try:
         return int(args._module.run(args))
     except HarnessError as exc:
-        print(f"harness {args.command}: {exc}", file=sys.stderr)
+        print(f"harness {args.subcommand}: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        print(f"harness {args.command}: interrupted", file=sys.stderr)
+        print(f"harness {args.subcommand}: interrupted", file=sys.stderr)
         return 130
 
 

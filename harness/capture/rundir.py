@@ -232,10 +232,11 @@ def _atomic_write_json(path: Path, data: object) -> None:
 
 
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    # Opened by one thread and used by the recorder's writer thread (one at a time).
     if readonly:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     else:
-        db = sqlite3.connect(path)
+        db = sqlite3.connect(path, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
     return db

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from harness.capture.rundir import RunDir
-from harness.errors import UsageError
 
 HELP = "write a run's traffic as HAR 1.2 (or JSON lines of events)"
 DESCRIPTION = __doc__ or HELP
@@ -20,7 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["har", "jsonl"], default="har",
                         help="har: parsed requests/responses (HAR 1.2); jsonl: raw events")
     parser.add_argument("-o", "--output", type=Path, default=None,
-                        help="file to write (default: RUN_DIR/export.<format>; - for stdout)")
+                        help="file to write (default: RUN_DIR/export.har for har, stdout "
+                        "for jsonl; - for stdout)")
 
 
 def _har(run: RunDir, output: Path | None) -> int:
@@ -44,4 +44,18 @@ def run(args: argparse.Namespace) -> int:
     run_dir = RunDir.open(args.run_dir)
     if args.format == "har":
         return _har(run_dir, args.output)
-    raise UsageError("--format jsonl is not available in this build")
+    return _jsonl(run_dir, args.output)
+
+
+def _jsonl(run: RunDir, output: Path | None) -> int:
+    from harness.capture.jsonl import write_jsonl
+
+    if output is None or str(output) == "-":
+        n = write_jsonl(run, sys.stdout)
+        where = "stdout"
+    else:
+        with open(output, "w", encoding="utf-8") as fh:
+            n = write_jsonl(run, fh)
+        where = str(output)
+    print(f"{n} events written to {where}", file=sys.stderr)
+    return 0

@@ -9,12 +9,14 @@ import { NATIVE_ALIGN, NATIVE_HEADER_SIZE, NativeKind } from "../protocol.js";
 
 const CSOURCE = `
 #include <gum/guminterceptor.h>
+
 #include <glib.h>
 #include <string.h>
 
 extern int clock_gettime (int clk, void * ts);
 extern int getpeername (int fd, void * addr, unsigned int * len);
 extern int getsockname (int fd, void * addr, unsigned int * len);
+extern int gettid (void);
 
 #define HDR ${NATIVE_HEADER_SIZE}
 #define ALIGN ${NATIVE_ALIGN}
@@ -58,13 +60,8 @@ typedef struct {
   GetVersionFunc get_version;
   GetCipherFunc get_cipher;
   CipherNameFunc cipher_name;
+  void * original;
 } HookCtx;
-
-typedef struct {
-  void * ssl;
-  guint8 * buf;
-  gsize * outlen;
-} Inv;
 
 static guint64 now_ns (void)
 {
@@ -224,11 +221,12 @@ static void conn_info (HookCtx * c, void * ssl, guint64 number, guint32 tid)
   write_record (c->ring, K_CONN_INFO, tid, fd, number, (guint16) c->hook, body, pos);
 }
 
-static void record (GumInvocationContext * ic, HookCtx * c, Inv * inv, gsize n)
+/* Called by the per-function wrappers (see WRAPPER) after the original returned n > 0. */
+void tls_record (HookCtx * c, void * ssl, const guint8 * buf, gsize n)
 {
   Ring * r = c->ring;
-  guint32 tid = (guint32) gum_invocation_context_get_thread_id (ic);
-  guint64 key = (guint64) GPOINTER_TO_SIZE (inv->ssl);
+  guint32 tid = (guint32) gettid ();
+  guint64 key = (guint64) GPOINTER_TO_SIZE (ssl);
   guint32 slot = 0;
   gboolean fresh = FALSE;
   g_mutex_lock (&r->lock);
@@ -245,48 +243,15 @@ static void record (GumInvocationContext * ic, HookCtx * c, Inv * inv, gsize n)
   }
   g_mutex_unlock (&r->lock);
   if (fresh)
-    conn_info (c, inv->ssl, number, tid);
-  write_record (r, (guint16) c->kind, tid, -1, number, (guint16) c->hook, inv->buf, n);
-}
-
-void tls_enter (GumInvocationContext * ic)
-{
-  HookCtx * c = GUM_IC_GET_FUNC_DATA (ic, HookCtx *);
-  Inv * inv = GUM_IC_GET_INVOCATION_DATA (ic, Inv);
-  inv->ssl = gum_invocation_context_get_nth_argument (ic, 0);
-  inv->buf = gum_invocation_context_get_nth_argument (ic, 1);
-  inv->outlen = c->ex ? gum_invocation_context_get_nth_argument (ic, 3) : NULL;
-}
-
-void tls_leave (GumInvocationContext * ic)
-{
-  HookCtx * c = GUM_IC_GET_FUNC_DATA (ic, HookCtx *);
-  Inv * inv = GUM_IC_GET_INVOCATION_DATA (ic, Inv);
-  gssize ret = (gssize) (gint) GPOINTER_TO_SIZE (gum_invocation_context_get_return_value (ic));
-  gsize n;
-  if (c->ex)
-  {
-    if (ret != 1 || inv->outlen == NULL)
-      return;
-    n = *inv->outlen;
-  }
-  else
-  {
-    if (ret <= 0)
-      return;
-    n = (gsize) ret;
-  }
-  if (n == 0)
-    return;
-  record (ic, c, inv, n);
+    conn_info (c, ssl, number, tid);
+  write_record (r, (guint16) c->kind, tid, -1, number, (guint16) c->hook, buf, n);
 }
 
 /* SSL_free: forget the object, so a new SSL at the same address is a new connection. */
-void free_enter (GumInvocationContext * ic)
+void tls_forget (HookCtx * c, void * ssl)
 {
-  HookCtx * c = GUM_IC_GET_FUNC_DATA (ic, HookCtx *);
   Ring * r = c->ring;
-  guint64 key = (guint64) GPOINTER_TO_SIZE (gum_invocation_context_get_nth_argument (ic, 0));
+  guint64 key = (guint64) GPOINTER_TO_SIZE (ssl);
   guint32 slot = 0;
   g_mutex_lock (&r->lock);
   guint32 mask = r->table_cap - 1;
@@ -312,6 +277,52 @@ guint64 ring_swap (Ring * r)
   return (n << 1) | a;
 }
 `;
+
+/** The replacement of one TLS function: call the original, then record what it moved.
+ * Interceptor.replace wrappers rather than attach() listeners: an onLeave listener in a
+ * process that forks makes the child crash inside frida-agent under child gating (seen with
+ * Frida 17.26). (replaceFast cannot patch SSL_write_ex right after SSL_write in OpenSSL 3.)
+ * ``original`` is the target itself: called from inside its replacement it reaches the
+ * original implementation. */
+function wrapperSource(ex: boolean | "free"): string {
+    const call = ex === "free"
+        ? `void replacement (void * ssl)
+{
+  tls_forget (hookctx, ssl);
+  ((FreeFn) original ()) (ssl);
+}`
+        : ex
+        ? `int replacement (void * ssl, void * buf, gsize num, gsize * out)
+{
+  int ret = ((ExFn) original ()) (ssl, buf, num, out);
+  if (ret == 1 && out != NULL && *out > 0)
+    tls_record (hookctx, ssl, buf, *out);
+  return ret;
+}`
+        : `int replacement (void * ssl, void * buf, int num)
+{
+  int ret = ((PlainFn) original ()) (ssl, buf, num);
+  if (ret > 0)
+    tls_record (hookctx, ssl, buf, (gsize) ret);
+  return ret;
+}`;
+    return `
+#include <glib.h>
+extern char hookctx[];
+extern void tls_record (void * ctx, void * ssl, const void * buf, gsize n);
+extern void tls_forget (void * ctx, void * ssl);
+typedef void (* FreeFn) (void * ssl);
+typedef int (* PlainFn) (void * ssl, void * buf, int num);
+typedef int (* ExFn) (void * ssl, void * buf, gsize num, gsize * out);
+static void * original (void)
+{
+  return *(void **) (hookctx + ${OFF_ORIGINAL});
+}
+${call}
+`;
+}
+
+const OFF_ORIGINAL = 64;
 
 /** Offsets of Ring members (x86_64/arm64 LP64; GMutex is 8 bytes). */
 const OFF = {
@@ -342,6 +353,8 @@ export class NativeRing {
     readonly cm: CModule;
     readonly ring: NativePointer;
     private readonly keep: NativePointer[] = [];
+    /** Wrapper modules must stay referenced: a collected CModule is unmapped. */
+    private readonly modules: CModule[] = [];
     private readonly swap: NativeFunction<UInt64, [NativePointerValue]>;
 
     constructor(cfg: RingConfig) {
@@ -350,6 +363,7 @@ export class NativeRing {
             clock_gettime: libc("clock_gettime"),
             getpeername: libc("getpeername"),
             getsockname: libc("getsockname"),
+            gettid: libc("gettid"),
         });
         this.ring = Memory.alloc(OFF.size);
         const b0 = Memory.alloc(cfg.bufferBytes);
@@ -393,6 +407,20 @@ export class NativeRing {
     }
 
     /** A HookCtx for one hooked function (kept alive as long as the ring). */
+    /** Replace one TLS function with a recording wrapper; returns the original's entry. */
+    replaceTls(target: NativePointer, hook: number, kind: number, ex: boolean | "free",
+               fns: (NativePointer | null)[]): NativePointer {
+        const ctx = this.hookContext(hook, kind, ex === true, fns);
+        const wrapper = new CModule(wrapperSource(ex), {
+            hookctx: ctx, tls_record: this.cm.tls_record, tls_forget: this.cm.tls_forget,
+        });
+        this.modules.push(wrapper);
+        // Inside a replacement, a call to the target reaches the original implementation.
+        ctx.add(OFF_ORIGINAL).writePointer(target);
+        Interceptor.replace(target, wrapper.replacement);
+        return target;
+    }
+
     hookContext(hook: number, kind: number, ex: boolean, fns: (NativePointer | null)[]): NativePointer {
         const ctx = Memory.alloc(HOOKCTX_SIZE);
         this.keep.push(ctx);

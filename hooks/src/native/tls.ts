@@ -68,8 +68,7 @@ export function hookTlsModule(ring: NativeRing, m: Module, exclude: Set<string>)
         hooked.add(addr.toString());
         try {
             const index = reportHook(GROUP, name, HookStatus.INSTALLED, target);
-            const ctx = ring.hookContext(index, f.kind, f.ex, helpers);
-            Interceptor.attach(addr, { onEnter: ring.cm.tls_enter, onLeave: ring.cm.tls_leave }, ctx);
+            ring.replaceTls(addr, index, f.kind, f.ex, helpers);
         } catch (e) {
             reportHook(GROUP, name, HookStatus.FAILED, target, String(e));
         }
@@ -77,8 +76,7 @@ export function hookTlsModule(ring: NativeRing, m: Module, exclude: Set<string>)
     const free = exported(m, "SSL_free");
     if (free !== null && !hooked.has(free.toString())) {
         hooked.add(free.toString());
-        const ctx = ring.hookContext(0, 0, false, helpers);
-        Interceptor.attach(free, { onEnter: ring.cm.free_enter }, ctx);
+        ring.replaceTls(free, 0, 0, "free", helpers);
     }
     return true;
 }

@@ -1,0 +1,184 @@
+"""The agent → harness channel: Frida's message callback, turned into typed batches.
+
+The callback never raises and never blocks: it decodes a message into rows ready for the
+run dir (native records resolved to connection ids and hook names), puts them on a queue and
+returns. A malformed message becomes a :class:`ProtocolError` item on the same queue, with
+the raw text and data, so nothing the agent sent is lost and nothing crashes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from harness.capture.writer import EventRow
+from harness.protocol import (
+    JSON,
+    Batch,
+    Layer,
+    NativeKind,
+    ProtocolViolation,
+    RecordKind,
+    conn_id,
+    decode_batch,
+    decode_conn_info,
+)
+
+log = logging.getLogger(__name__)
+
+_NATIVE_STREAM: Mapping[NativeKind, tuple[Layer, str]] = {
+    NativeKind.TLS_OUT: (Layer.TLS, "out"),
+    NativeKind.TLS_IN: (Layer.TLS, "in"),
+    NativeKind.TCP_OUT: (Layer.TCP, "out"),
+    NativeKind.TCP_IN: (Layer.TCP, "in"),
+    NativeKind.UDP_OUT: (Layer.UDP, "out"),
+    NativeKind.UDP_IN: (Layer.UDP, "in"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    pid: int
+    seq: int
+    received: float
+    rows: tuple[EventRow, ...]
+    connections: tuple[dict[str, JSON], ...]
+    hooks: tuple[Mapping[str, JSON], ...]
+    """The batch's ``hook`` records (coverage), for run.json's health."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    pid: int | None
+    received: float
+    error: str
+    message: str
+    data: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Detached:
+    pid: int
+    reason: str
+    received: float
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A harness-side timeline note (phase boundary, failed step), ordered with the data."""
+
+    kind: str
+    name: str
+    detail: Mapping[str, JSON]
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Tells the consumer that nothing follows."""
+
+
+ChannelItem = DecodedBatch | ProtocolError | Detached | Marker | Stop
+
+
+@dataclass
+class Channel:
+    """Receives agent messages from every session of a capture; one consumer drains it."""
+
+    items: queue.SimpleQueue[ChannelItem] = field(default_factory=queue.SimpleQueue)
+    _hooks: dict[tuple[int, int], tuple[str, str | None]] = field(default_factory=dict)
+    """(pid, hook index) → (hook name, target module), from the agent's ``hook`` records."""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_message(self, message: Mapping[str, object], data: bytes | None) -> None:
+        """Frida's ``script.on('message')`` callback. Never raises."""
+        now = time.time()
+        try:
+            kind = message.get("type")
+            if kind == "send":
+                payload = message.get("payload")
+                if not isinstance(payload, dict):
+                    raise ProtocolViolation(f"payload is not an object: {payload!r:.80}")
+                self.items.put(self._decode(decode_batch(payload, data), now))
+            elif kind == "error":
+                self.items.put(ProtocolError(
+                    None, now, "agent-exception",
+                    f"{message.get('description')}\n{message.get('stack', '')}", None))
+            else:
+                raise ProtocolViolation(f"unknown message type {kind!r}")
+        except ProtocolViolation as exc:
+            self.items.put(ProtocolError(_pid_of(message), now, str(exc), _text(message), data))
+        except Exception as exc:
+            log.exception("agent message could not be handled")
+            self.items.put(ProtocolError(_pid_of(message), now, f"internal: {exc!r}",
+                                         _text(message), data))
+
+    def on_detached(self, pid: int, reason: str) -> None:
+        self.items.put(Detached(pid, reason, time.time()))
+
+    def _hook(self, pid: int, index: int) -> tuple[str, str | None]:
+        with self._lock:
+            return self._hooks.get((pid, index), (f"native#{index}", None))
+
+    def _decode(self, batch: Batch, received: float) -> DecodedBatch:
+        rows: list[EventRow] = []
+        conns: list[dict[str, JSON]] = []
+        hooks: list[Mapping[str, JSON]] = []
+        pid = batch.pid
+        for r in batch.records:
+            if r.kind == RecordKind.HOOK:
+                hooks.append(r.fields)
+                index, name = r.fields.get("index"), r.fields.get("name")
+                target = r.fields.get("target")
+                if isinstance(index, int) and isinstance(name, str):
+                    with self._lock:
+                        self._hooks[(pid, index)] = (
+                            name, target if isinstance(target, str) else None)
+            if r.kind == RecordKind.CONN and r.conn is not None:
+                conns.append({"conn": r.conn, "pid": pid, "first_t": r.t, **r.fields})
+            rows.append(EventRow(
+                t=r.t, kind=r.kind.value, hook=r.hook, pid=pid, tid=r.tid, conn=r.conn,
+                direction=r.direction.value if r.direction else None, data=r.body,
+                orig_len=r.orig_len, truncated=r.truncated, fields=dict(r.fields)))
+        for n in batch.native:
+            t = n.t_ns / 1e9
+            hook, library = self._hook(pid, n.hook)
+            if n.kind == NativeKind.CONN_INFO:
+                info = decode_conn_info(n.body)
+                layer = str(info.get("layer") or Layer.TLS.value)
+                cid = conn_id(pid, layer, n.handle)
+                conns.append({"conn": cid, "pid": pid, "first_t": t, "library": library, **info})
+                rows.append(EventRow(t=t, kind=RecordKind.CONN.value, hook=hook, pid=pid,
+                                     tid=n.tid, conn=cid, fields=info))
+                continue
+            layer_dir = _NATIVE_STREAM.get(n.kind)
+            if layer_dir is None:
+                raise ProtocolViolation(f"native kind {n.kind} has no meaning here")
+            layer, direction = layer_dir
+            rows.append(EventRow(
+                t=t, kind=RecordKind.STREAM.value, hook=hook, pid=pid, tid=n.tid,
+                conn=conn_id(pid, layer, n.handle), direction=direction, data=n.body,
+                orig_len=n.orig_len, truncated=n.truncated,
+                fields={"layer": layer.value, "fd": n.fd}))
+        return DecodedBatch(pid, batch.seq, received, tuple(rows), tuple(conns), tuple(hooks))
+
+
+def _pid_of(message: Mapping[str, object]) -> int | None:
+    payload = message.get("payload")
+    if isinstance(payload, dict):
+        pid = payload.get("pid")
+        if isinstance(pid, int):
+            return pid
+    return None
+
+
+def _text(message: Mapping[str, object]) -> str:
+    try:
+        return json.dumps(message, default=repr)[:1_000_000]
+    except (TypeError, ValueError):
+        return repr(message)[:1_000_000]

@@ -1,0 +1,211 @@
+"""Agent sessions: spawn or attach, load the agent, follow children, tear down cleanly.
+
+A :class:`CaptureSession` instruments one process tree on a Frida device. Children made by
+fork or exec are held by child gating, instrumented, then resumed, so nothing they send
+escapes. Every script reports its ABI before anything else (a mismatch is refused), is
+configured through ``init(config)``, and at the end is flushed and unloaded (the agent's
+``dispose`` flushes what is left) before the session detaches. Teardown never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import frida
+
+from harness.agent.bundle import AgentBundle, check_abi
+from harness.agent.channel import Channel
+from harness.errors import AgentError
+from harness.protocol import JSON
+
+log = logging.getLogger(__name__)
+
+_FRIDA_ERRORS = (
+    frida.ProcessNotFoundError, frida.ProcessNotRespondingError, frida.PermissionDeniedError,
+    frida.InvalidOperationError, frida.InvalidArgumentError, frida.NotSupportedError,
+    frida.TransportError, frida.TimedOutError, frida.ExecutableNotFoundError,
+    frida.ExecutableNotSupportedError, frida.RPCException, frida.ServerNotRunningError,
+)
+
+
+@dataclass
+class _Target:
+    pid: int
+    session: frida.Session
+    script: frida.Script
+    hooks: JSON = None
+    alive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    flush_interval_ms: int = 50
+    max_record_bytes: int = 1 << 20
+    block_quic: bool = True
+    native: bool = True
+    java: bool = True
+    exclude: tuple[str, ...] = ()
+    extra: Mapping[str, JSON] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "flushIntervalMs": self.flush_interval_ms, "maxRecordBytes": self.max_record_bytes,
+            "blockQuic": self.block_quic, "native": self.native, "java": self.java,
+            "exclude": list(self.exclude), **self.extra,
+        }
+
+
+class CaptureSession:
+    """Instruments a process tree; a context manager whose exit stops and flushes."""
+
+    def __init__(self, device: frida.Device, bundle: AgentBundle, channel: Channel,
+                 config: AgentConfig | None = None, *, follow_children: bool = True) -> None:
+        self.device = device
+        self.bundle = bundle
+        self.channel = channel
+        self.config = config or AgentConfig()
+        self.follow_children = follow_children
+        self.targets: dict[int, _Target] = {}
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._stopped = False
+        self._child_threads: list[threading.Thread] = []
+        self._on_child = self._child_added  # keep one bound method to disconnect later
+        if follow_children:
+            device.on("child-added", self._on_child)
+
+    def __enter__(self) -> CaptureSession:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # --- starting ------------------------------------------------------------------------
+
+    def spawn(self, argv: Sequence[str], env: Mapping[str, str] | None = None,
+              cwd: str | None = None) -> int:
+        """Spawn argv suspended, instrument it, resume it; returns the pid."""
+        exe = shutil.which(argv[0]) or argv[0]  # frida spawns by path, not through PATH
+        try:
+            pid = self.device.spawn([exe, *argv[1:]], env=dict(env) if env else None, cwd=cwd)
+        except _FRIDA_ERRORS as exc:
+            raise AgentError(f"cannot spawn {argv[0]}: {exc}") from exc
+        try:
+            self._instrument(pid)
+            self.device.resume(pid)
+        except BaseException:
+            with contextlib.suppress(*_FRIDA_ERRORS):
+                self.device.kill(pid)
+            raise
+        return pid
+
+    def attach(self, pid: int) -> None:
+        self._instrument(pid)
+
+    def _instrument(self, pid: int) -> None:
+        try:
+            session = self.device.attach(pid)
+            if self.follow_children:
+                session.enable_child_gating()
+            session.on("detached", lambda reason, crash: self._detached(pid, reason, crash))
+            script = session.create_script(self.bundle.source, name="egress-harness")
+            script.on("message", self.channel.on_message)
+            script.load()
+        except _FRIDA_ERRORS as exc:
+            raise AgentError(f"cannot instrument pid {pid}: {exc}",
+                             fix="run as root, or allow ptrace (kernel.yama.ptrace_scope=0)"
+                             ) from exc
+        check_abi(script)
+        try:
+            hooks = script.exports_sync.init(self.config.to_json())
+        except _FRIDA_ERRORS as exc:
+            raise AgentError(f"agent init failed in pid {pid}: {exc}") from exc
+        with self._changed:
+            self.targets[pid] = _Target(pid, session, script, hooks)
+            self._changed.notify_all()
+
+    def _child_added(self, child: frida._frida.Child) -> None:
+        # Frida calls this on its own thread; attaching from here would block it.
+        th = threading.Thread(target=self._adopt, args=(child.pid,), daemon=True,
+                              name=f"adopt-{child.pid}")
+        self._child_threads.append(th)
+        th.start()
+
+    def _adopt(self, pid: int) -> None:
+        try:
+            if not self._stopped:
+                self._instrument(pid)
+        except Exception:
+            log.exception("could not instrument child %d", pid)
+            self.channel.on_detached(pid, "not-instrumented")
+        finally:
+            with contextlib.suppress(*_FRIDA_ERRORS):
+                self.device.resume(pid)
+
+    def _detached(self, pid: int, reason: str, crash: object) -> None:
+        detail = reason if crash is None else f"{reason}: {crash}"
+        self.channel.on_detached(pid, detail)
+        with self._changed:
+            target = self.targets.get(pid)
+            if target is not None:
+                target.alive = False
+            self._changed.notify_all()
+
+    # --- waiting and stopping -------------------------------------------------------------
+
+    def alive(self) -> list[int]:
+        with self._lock:
+            return [p for p, t in self.targets.items() if t.alive]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every instrumented process is gone; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                pending_children = any(th.is_alive() for th in self._child_threads)
+                if not pending_children and all(not t.alive for t in self.targets.values()):
+                    return True
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._changed.wait(timeout=0.2 if left is None else min(0.2, left))
+
+    def flush(self) -> None:
+        for pid in self.alive():
+            with contextlib.suppress(*_FRIDA_ERRORS):
+                self.targets[pid].script.exports_sync.flush()
+
+    def stop(self) -> None:
+        """Flush, unload and detach everything still attached. Never raises; logs."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.follow_children:
+            with contextlib.suppress(*_FRIDA_ERRORS, ValueError):
+                self.device.off("child-added", self._on_child)
+        for th in self._child_threads:
+            th.join(timeout=10)
+        for pid in reversed(self.alive()):
+            target = self.targets[pid]
+            for step in (target.script.exports_sync.flush, target.script.unload,
+                         target.session.detach):
+                try:
+                    step()
+                except _FRIDA_ERRORS as exc:
+                    log.debug("teardown of pid %d: %s", pid, exc)
+                except Exception:
+                    log.exception("teardown of pid %d", pid)
+
+    def kill(self) -> None:
+        """Kill every instrumented process still alive (after a timeout)."""
+        for pid in self.alive():
+            with contextlib.suppress(*_FRIDA_ERRORS):
+                self.device.kill(pid)

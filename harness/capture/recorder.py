@@ -1,0 +1,200 @@
+"""The recorder: drains a :class:`~harness.agent.channel.Channel` into the run dir.
+
+One writer thread owns the SQLite connection and commits each agent batch in its own
+transaction, so a crash of the harness loses at most the batch in flight. ``run.json`` is
+rewritten (atomically) at most once a second and at close, with the capture's health:
+hooks installed/skipped/failed, batches, sequence gaps, protocol errors, detaches, bytes.
+A gap, a detach or a protocol error is recorded, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from harness.agent.channel import (
+    Channel,
+    ChannelItem,
+    DecodedBatch,
+    Detached,
+    Marker,
+    ProtocolError,
+    Stop,
+)
+from harness.capture.rundir import RunDir, RunInfo
+from harness.capture.writer import CaptureWriter
+from harness.protocol import JSON
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveStats:
+    """What a progress display shows while capturing (read from another thread)."""
+
+    batches: int = 0
+    records: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+    connections: set[str] = field(default_factory=set)
+    protocol_errors: int = 0
+
+
+class Recorder:
+    """Context manager: starts the writer thread on enter, drains and closes on exit."""
+
+    def __init__(self, run: RunDir, channel: Channel, *, info_interval: float = 1.0) -> None:
+        self.run = run
+        self.channel = channel
+        self.info: RunInfo = run.load_info()
+        self.stats = LiveStats()
+        self._info_interval = info_interval
+        self._last_seq: dict[int, int] = {}
+        self._hooks: dict[tuple[str, str], str] = {}
+        self._info_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="recorder", daemon=True)
+        self._writer: CaptureWriter | None = None
+        self._stopping = threading.Event()
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> Recorder:
+        self._writer = CaptureWriter(self.run.capture_db)
+        with self._info_lock:
+            self.info.status = "capturing"
+            self.info.started = self.info.started or time.time()
+        self._save_info()
+        self._thread.start()
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close(interrupted=isinstance(e, KeyboardInterrupt))
+
+    def close(self, *, interrupted: bool = False, status: str | None = None) -> None:
+        """Drain everything queued, write run.json, close. Never raises."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        try:
+            self.channel.items.put(Stop())
+            self._thread.join(timeout=30)
+            with self._info_lock:
+                self.info.ended = time.time()
+                self.info.status = status or ("interrupted" if interrupted else "complete")
+            self._save_info()
+        except Exception:
+            log.exception("recorder teardown failed")
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+
+    def update_info(self, change: Callable[[RunInfo], None]) -> None:
+        """Apply a change to run.json's model (from any thread) and save it."""
+        with self._info_lock:
+            change(self.info)
+        self._save_info()
+
+    def marker(self, kind: str, name: str, detail: Mapping[str, JSON] | None = None) -> None:
+        """Queue a durable timeline marker (phase boundaries, step failures)."""
+        self.channel.items.put(Marker(kind, name, dict(detail or {}), time.time()))
+
+    # --- the writer thread -----------------------------------------------------------------
+
+    def _loop(self) -> None:
+        last_info = time.monotonic()
+        dirty = False
+        while True:
+            try:
+                item = self.channel.items.get(timeout=0.2)
+            except queue.Empty:
+                item = None
+            if isinstance(item, Stop):
+                break
+            if item is not None:
+                try:
+                    self._handle(item)
+                    dirty = True
+                except Exception:
+                    log.exception("could not record an item")
+            if dirty and time.monotonic() - last_info >= self._info_interval:
+                self._save_info()
+                last_info = time.monotonic()
+                dirty = False
+        # drain what arrived before the stop marker's successors (none expected)
+        while True:
+            try:
+                item = self.channel.items.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item, Stop):
+                self._handle(item)
+
+    def _handle(self, item: ChannelItem) -> None:
+        assert self._writer is not None
+        if isinstance(item, DecodedBatch):
+            self._writer.write_batch(item.pid, item.seq, item.rows, item.connections,
+                                     received=item.received)
+            self._account(item)
+        elif isinstance(item, ProtocolError):
+            self._writer.protocol_error(item.error, item.message, item.data, item.pid,
+                                        item.received)
+            self.stats.protocol_errors += 1
+            with self._info_lock:
+                self.info.health.protocol_errors += 1
+        elif isinstance(item, Detached):
+            self._writer.marker("detach", str(item.pid), {"reason": item.reason},
+                                t=item.received)
+            with self._info_lock:
+                self.info.health.detached.append(
+                    {"pid": item.pid, "reason": item.reason, "t": item.received})
+        elif isinstance(item, Marker):
+            self._writer.marker(item.kind, item.name, item.detail, t=item.t)
+
+    def _account(self, b: DecodedBatch) -> None:
+        out = sum(len(r.data or b"") for r in b.rows if r.kind == "stream" and r.direction == "out")
+        inn = sum(len(r.data or b"") for r in b.rows if r.kind == "stream" and r.direction == "in")
+        out_orig = sum((r.orig_len or 0) for r in b.rows
+                       if r.kind == "stream" and r.direction == "out")
+        inn_orig = sum((r.orig_len or 0) for r in b.rows
+                       if r.kind == "stream" and r.direction == "in")
+        st = self.stats
+        st.batches += 1
+        st.records += len(b.rows)
+        st.bytes_out += out
+        st.bytes_in += inn
+        st.connections.update(r.conn for r in b.rows if r.conn)
+        with self._info_lock:
+            h = self.info.health
+            h.batches += 1
+            h.records += len(b.rows)
+            h.bytes_hooked_out += out_orig
+            h.bytes_hooked_in += inn_orig
+            last = self._last_seq.get(b.pid)
+            expected = 0 if last is None else last + 1
+            if b.seq > expected:
+                h.sequence_gaps += b.seq - expected
+            self._last_seq[b.pid] = max(b.seq, last if last is not None else -1)
+            for hook in b.hooks:
+                key = (str(hook.get("name")), str(hook.get("target")))
+                self._hooks[key] = str(hook.get("status"))
+            h.hooks_installed = sum(1 for s in self._hooks.values() if s == "installed")
+            h.hooks_skipped = sum(1 for s in self._hooks.values() if s == "skipped")
+            h.hooks_failed = sum(1 for s in self._hooks.values() if s == "failed")
+
+    def hook_statuses(self) -> dict[tuple[str, str], str]:
+        with self._info_lock:
+            return dict(self._hooks)
+
+    def _save_info(self) -> None:
+        try:
+            with self._info_lock:
+                self.run.save_info(self.info)
+        except OSError:
+            log.exception("could not write run.json")
+

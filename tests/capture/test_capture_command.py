@@ -1,0 +1,143 @@
+"""`harness capture` end to end: real agent, real clients, real TLS server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.capture.rundir import RunDir
+from harness.cli import main
+from harness.testing.certs import PKIFiles
+from harness.testing.tls_server import TLSServer
+
+CLIENT = textwrap.dedent("""
+    import http.client, os, ssl, sys, time
+    port, ca, n, fork = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "fork"
+    delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+    def post(tag):
+        ctx = ssl.create_default_context(cafile=ca)
+        conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+        for i in range(n):
+            conn.request("POST", "/c", body=f"who={tag}&canary=CANARY-c4p7&i={i}".encode())
+            assert conn.getresponse().read() == b"ok"
+            time.sleep(delay)
+        conn.close()
+    if fork:
+        # fork + exec of a new program, the way apps start helpers; see docs/capture.md for
+        # the known issue with a bare fork() after TLS hooks are installed
+        import subprocess
+        subprocess.run([sys.executable, __file__, *sys.argv[1:4], "child"], check=True)
+    post("child" if sys.argv[4] == "child" else "parent")
+""")
+
+
+def _only_run(parent: Path) -> RunDir:
+    (path,) = list(parent.iterdir())
+    return RunDir.open(path)
+
+
+def _capture(tmp_path: Path, pki: PKIFiles, server: TLSServer, mode: str,
+             capsys: pytest.CaptureFixture[str]) -> tuple[RunDir, str]:
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    code = main(["capture", "--out", str(tmp_path / "runs"), "--needle", "canary=CANARY-c4p7",
+                 "--", sys.executable, str(script), str(server.port), str(pki.ca_cert), "3",
+                 mode])
+    assert code == 0
+    return _only_run(tmp_path / "runs"), capsys.readouterr().out
+
+
+def test_capture_is_byte_exact_per_connection(tmp_path: Path, pki: PKIFiles,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with TLSServer(pki) as server:
+        run, out = _capture(tmp_path, pki, server, "nofork", capsys)
+    (log,) = server.connections
+    with run.reader() as r:
+        conns = r.connections()
+        (conn,) = conns.values()
+        sent = b"".join(e.data or b"" for e in r.events(kinds=["stream"], conn=conn.conn)
+                        if e.direction == "out")
+        got = b"".join(e.data or b"" for e in r.events(kinds=["stream"], conn=conn.conn)
+                       if e.direction == "in")
+    assert sent == bytes(log.received)
+    assert got == bytes(log.sent)
+    assert (conn.peer_ip, conn.peer_port, conn.sni) == ("127.0.0.1", server.port, "localhost")
+    assert conn.tls_version == log.version
+    info = run.load_info()
+    assert info.status == "complete"
+    assert info.health.sequence_gaps == 0
+    assert info.health.bytes_hooked_out == len(log.received)
+    assert "needle canary: seen in 3 event(s)" in out
+
+
+def test_children_are_left_unharmed_by_default(tmp_path: Path, pki: PKIFiles,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # Without --follow-children the child runs uninstrumented: the parent is captured, the
+    # child completes its own TLS session, and run.json says children were not followed.
+    with TLSServer(pki) as server:
+        run, _ = _capture(tmp_path, pki, server, "fork", capsys)
+    assert len(server.connections) == 2
+    with run.reader() as r:
+        out = b"".join(e.data or b"" for e in r.events(kinds=["stream"]) if e.direction == "out")
+    assert b"who=parent" in out
+    assert run.load_info().extra["follow_children"] is False
+
+
+def test_canary_in_jsonl_export(tmp_path: Path, pki: PKIFiles,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    with TLSServer(pki) as server:
+        run, _ = _capture(tmp_path, pki, server, "nofork", capsys)
+    dest = tmp_path / "events.jsonl"
+    assert main(["export", str(run.path), "--format", "jsonl", "-o", str(dest)]) == 0
+    rows = [json.loads(line) for line in dest.read_text().splitlines()]
+    streams = [r for r in rows if r["kind"] == "stream" and r["direction"] == "out"]
+    assert streams
+    assert {r["port"] for r in streams} == {server.port}
+    assert {r["host"] for r in streams} == {"localhost"}
+    import base64
+    assert any(b"CANARY-c4p7" in base64.b64decode(r["data"]) for r in streams)
+    expected = ["seq", "t", "kind", "pid", "tid", "conn", "direction", "host", "ip", "port",
+                "tls_version", "cipher", "hook", "data", "truncated"]
+    assert list(rows[0])[: len(expected)] == expected
+
+
+def test_sigkill_of_the_harness_keeps_committed_batches(tmp_path: Path, pki: PKIFiles) -> None:
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    with TLSServer(pki) as server:
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2]))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "capture", "--out", str(tmp_path / "runs"),
+             "--", sys.executable, str(script), str(server.port), str(pki.ca_cert), "400",
+             "nofork", "0.01"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                if sum(len(c.received) for c in server.connections) > 20_000:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        received = server.received_total()
+    run = _only_run(tmp_path / "runs")
+    with run.reader() as r:
+        out = b"".join(e.data or b"" for e in r.events(kinds=["stream"]) if e.direction == "out")
+        batches = r.batches()
+    assert len(batches) > 1
+    assert len(out) > 10_000
+    # what was committed is an intact prefix of what the server received
+    assert received.startswith(out)
