@@ -174,3 +174,11 @@ def test_profile_check_one_step(adb: FakeAdbServer, pixel: FakePhone,
     assert len(rows) == 5
     assert all('"step": "incognito:' in r for r in rows)
     assert main(["profile", "check", "--device", pixel.serial, "--step", "fly", "chrome"]) == 2
+
+
+def test_updated_system_app_reports_the_running_version_not_the_factory_one() -> None:
+    info = parse_package_dump(transcript("dumpsys_package_chrome_updated_system.txt"),
+                              "com.android.chrome")
+    assert info is not None
+    assert (info.uid, info.version_name, info.version_code) == (10123, "120.0.6099.230",
+                                                                609923033)
