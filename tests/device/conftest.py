@@ -76,4 +76,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               "adb": [str(e) for e in endpoints()], **FACTS, "checks": RESULTS}
     path = out / f"verification-{serial}.json"
     path.write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
-    print(f"\ndevice verification report: {path}")
+    device = report.get("device") if isinstance(report.get("device"), dict) else {}
+    assert isinstance(device, dict)
+    lines = [f"# egress-harness device verification: {serial}", "",
+             f"{device.get('manufacturer')} {device.get('model')}, Android {device.get('release')}"
+             f" (SDK {device.get('sdk')}), build `{device.get('fingerprint')}`; harness "
+             f"{__version__}, frida {frida.__version__}", "", "| check | outcome | note |",
+             "| --- | --- | --- |"]
+    for check in RESULTS:
+        note = str(check["error"] or "").replace("|", "/").replace("\n", " ")[:200]
+        lines.append(f"| {check['check']} | {check['outcome']} | {note} |")
+    md = out / f"verification-{serial}.md"
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"\ndevice verification report: {path} ({md.name})")

@@ -70,3 +70,5 @@ def test_kit_runs_against_the_fakes_and_writes_its_report(tmp_path: Path) -> Non
     journey = report["measured"]["test_chrome_journey_over_adb_reverse_with_counters_and_quic_off"]
     assert journey["quic"].startswith("iptables+ip6tables")
     assert report["measured"]["test_identifiers_read_or_explained"]["imei"].startswith("read via")
+    summary = (tmp_path / "report" / "verification-a1b2c3d4.md").read_text()
+    assert "| test_chrome_profile_selectors_on_its_screen | passed |" in summary
