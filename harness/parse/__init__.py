@@ -13,6 +13,10 @@ For consumers (detect, classify, report, lab):
   anything cut or malformed.
 - ``read_har``/``write_har`` (``harness.parse.har``), ``read_flows``
   (``harness.parse.mitm``): messages from a HAR 1.2 file or a mitmproxy flow file.
+- ``messages_of(path)`` (``harness.parse.inputs``): any of the three, recognised by
+  content (what ``harness scan`` takes).
 - ``decompress``/``decode_content`` (``harness.parse.encoding``): gzip, deflate, br, zstd
   under an output budget.
+
+Destinations (``destinations.json``) are ``harness.classify.destinations``.
 """
