@@ -164,7 +164,10 @@ def _read_chunked(data: bytes, pos: int, headers: list[tuple[str, str]],
 def finish_body(d: Draft, wire: bytes, budget: int = DEFAULT_BUDGET) -> None:
     """Set the body, undoing Content-Encoding within the output budget."""
     d.body_len_wire = len(wire)
-    encodings = parse_encodings(d.header("content-encoding"))
+    # transfer codings other than chunked (undone by the framing) apply outside the
+    # content codings (RFC 9112 6.1): undo them first, so list them last
+    transfer = [e for e in parse_encodings(d.header("transfer-encoding")) if e != "chunked"]
+    encodings = (*parse_encodings(d.header("content-encoding")), *transfer)
     if not encodings or not wire:
         d.body = wire
         return

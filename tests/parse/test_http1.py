@@ -81,3 +81,13 @@ def test_value_split_across_writes_is_joined_but_not_across_messages(tmp_path: P
     assert reqs[0].body == body
     assert reqs[0].events == (1, 2)
     assert [canary in r.body for r in reqs] == [True, False, False]
+
+
+def test_transfer_coding_under_chunked(tmp_path: Path) -> None:
+    import gzip
+
+    inner = gzip.compress(b"transfer-coded body")
+    out = (b"POST /t HTTP/1.1\r\nHost: t.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+           b"%x\r\n%s\r\n0\r\n\r\n" % (len(inner), inner))
+    (req,) = _parse(tmp_path, out, b"")
+    assert req.body == b"transfer-coded body"
