@@ -148,6 +148,6 @@ def _layer_of_id(conn: str | None) -> str | None:
 
 
 def source_of(hook: str) -> str:
-    """``native.tls.SSL_write_ex`` → ``native.tls``."""
-    parts = hook.split(".")
-    return ".".join(parts[:2]) if len(parts) >= 2 else hook
+    """``native.tls.SSL_write_ex`` → ``native.tls``; ``native#3`` (a hook whose name the
+    recorder never learnt) → ``native``."""
+    return ".".join(hook.split("#")[0].split(".")[:2])
