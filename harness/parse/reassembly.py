@@ -134,8 +134,9 @@ class ConnFacts:
         layer = first.fields.get("layer")
         if not isinstance(layer, str):
             layer = (c.layer if c and c.layer else None) or _layer_of_id(conn) or "tcp"
+        source = source_of(first.hook)
         return cls(
-            conn=conn, source=source_of(first.hook), layer=layer,
+            conn=conn, source=source if "." in source else f"{source}.{layer}", layer=layer,
             ip=c.peer_ip if c else None, port=c.peer_port if c else None,
             sni=c.sni if c else None, tls_version=c.tls_version if c else None,
             cipher=c.cipher if c else None, alpn=c.alpn if c else None,
