@@ -3,6 +3,11 @@ connections each; 50 requests per connection; a third of the bodies gzip, a thir
 a third random), then time ``build_messages`` and report peak memory.
 
     python bench/parse.py --mb 200 --dir /tmp/parse-bench
+
+Measured 2026-11-22 on the shared 2-core machine (load ~1): 200 MB of bodies → 157,100
+messages in 10.2-14.6 s (65-93 µs per message, 14-20 MB/s), peak RSS 35-85 MB. The cost
+is per message (framing, HPACK, one SQLite row), not per byte. Reading them all back
+(``MessageStore.messages()``) took 4.0 s.
 """
 
 from __future__ import annotations
