@@ -74,3 +74,30 @@ class Vendor:
 
 
 XIAOMI = Vendor("Xiaomi", XIAOMI_DOMAINS, XIAOMI_ENDPOINTS)
+
+
+GOOGLE = Vendor("Google", ("google.com", "googleapis.com", "gstatic.com", "gvt1.com",
+                           "gvt2.com", "googleusercontent.com", "google-analytics.com",
+                           "googlesyndication.com", "doubleclick.net", "youtube.com",
+                           "ggpht.com", "android.com", "googlevideo.com", "app-measurement.com",
+                           "crashlytics.com", "firebaseio.com", "chrome.com"))
+MOZILLA = Vendor("Mozilla", ("mozilla.org", "mozilla.com", "mozilla.net", "firefox.com",
+                             "mozaws.net", "mozgcp.net", "services.mozilla.com"))
+
+VENDORS: dict[str, Vendor] = {v.name.lower(): v for v in (XIAOMI, GOOGLE, MOZILLA)}
+
+_PACKAGE_PREFIXES: tuple[tuple[str, Vendor], ...] = (
+    ("com.mi.", XIAOMI), ("com.xiaomi.", XIAOMI), ("com.miui.", XIAOMI),
+    ("com.android.chrome", GOOGLE), ("com.google.", GOOGLE), ("com.chrome.", GOOGLE),
+    ("org.mozilla.", MOZILLA),
+)
+
+
+def vendor_for(name_or_package: str) -> Vendor | None:
+    """A built-in vendor by name (``xiaomi``) or by the package of one of its apps
+    (``com.mi.globalbrowser.mini``). ``com.android.browser`` is ambiguous (every OEM ships
+    one): give the vendor by name for it."""
+    key = name_or_package.strip().lower()
+    if key in VENDORS:
+        return VENDORS[key]
+    return next((v for prefix, v in _PACKAGE_PREFIXES if key.startswith(prefix)), None)

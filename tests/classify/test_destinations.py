@@ -137,3 +137,14 @@ def test_ciphertext_below_tls_is_not_plaintext_nor_counted_twice() -> None:
     assert dests["a.example.com"].bytes_out == 10
     assert dests["b.example.com"].tls_versions == ("tls (version not captured)",)
     assert "plaintext" not in dests["b.example.com"].tls_versions
+
+
+def test_vendor_for_name_or_package() -> None:
+    from harness.classify.vendors import vendor_for
+
+    assert vendor_for("Xiaomi") is XIAOMI
+    assert vendor_for("com.mi.globalbrowser.mini") is XIAOMI
+    chrome = vendor_for("com.android.chrome")
+    assert chrome is not None
+    assert chrome.owns("gstatic.com", "www.gstatic.com")
+    assert vendor_for("com.android.browser") is None
