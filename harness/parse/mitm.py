@@ -173,12 +173,15 @@ def read_flows(path: Path | str) -> Iterator[Message]:
             is_ws = isinstance(ws, dict)
             msgs = ws.get("messages") if isinstance(ws, dict) else flow.get("messages")
             for wm in msgs if isinstance(msgs, list) else []:
-                # WebSocketMessage state: (type, content, from_client, timestamp, injected);
-                # TCPMessage/UDPMessage state: (from_client, content, timestamp)
+                # WebSocketMessage state: (type, from_client, content, timestamp, dropped,
+                # injected); TCPMessage/UDPMessage state: (from_client, content, timestamp)
                 if not isinstance(wm, list) or len(wm) < 3:
                     continue
-                from_client, raw_content, ts = (wm[2], wm[1], wm[3] if len(wm) > 3 else 0) \
-                    if is_ws else (wm[0], wm[1], wm[2])
+                if is_ws:
+                    from_client, raw_content = wm[1], wm[2]
+                    ts = wm[3] if len(wm) > 3 else 0
+                else:
+                    from_client, raw_content, ts = wm[0], wm[1], wm[2]
                 content = raw_content if isinstance(raw_content, bytes) else (
                     raw_content.encode() if isinstance(raw_content, str) else b"")
                 n += 1

@@ -79,8 +79,8 @@ def test_reads_http_flows(tmp_path: Path) -> None:
 
 def test_websocket_messages(tmp_path: Path) -> None:
     flow = _flow(b"")
-    flow["websocket"] = {"messages": [[1, b"hello out", True, 1.0, False],
-                                      [2, b"\x00in", False, 2.0, False]],
+    flow["websocket"] = {"messages": [[1, True, b"hello out", 1.0, False, False],
+                                      [2, False, b"\x00in", 2.0, False, False]],
                          "closed_by_client": True, "close_code": 1000}
     p = tmp_path / "ws.mitm"
     p.write_bytes(dumps(flow))
@@ -110,3 +110,22 @@ def test_tcp_flow_messages(tmp_path: Path) -> None:
     assert [(m.kind, m.direction, m.body, m.host) for m in msgs] == [
         (MessageKind.RAW, "out", b"\x00\x05hello id=CANARY", "push.test"),
         (MessageKind.RAW, "in", b"ack", "push.test")]
+
+
+def test_file_written_by_mitmproxy_11() -> None:
+    """``data/mitmproxy-11.0.2.flows`` was written by mitmproxy 11.0.2 itself
+    (``mitmproxy.io.FlowWriter`` over ``mitmproxy.test.tflow`` flows: an HTTPS POST with a
+    gzip response, a WebSocket flow, a TCP flow), so the reader is checked against the real
+    format, not only against our reading of it."""
+    msgs = list(read_flows(Path(__file__).parent / "data" / "mitmproxy-11.0.2.flows"))
+    req, resp = msgs[0], msgs[1]
+    assert (req.method, req.url, req.body) == (
+        "POST", "https://sa.api.intl.miui.com/sa?project=p", b"data_list=CANARY-mitm-1&gzip=1")
+    assert (req.ip, req.tls_version, req.sni) == ("47.74.128.1", "TLSv1.2",
+                                                  "sa.api.intl.miui.com")
+    assert (resp.status, resp.body) == (200, b'{"ok":"CANARY-resp"}')  # gzip undone
+    ws = [m for m in msgs if m.kind is MessageKind.WS_FRAME]
+    assert [(m.direction, m.body) for m in ws] == [
+        ("out", b"hello binary"), ("out", b"hello text"), ("in", b"it's me")]
+    tcp = [m for m in msgs if m.kind is MessageKind.RAW]
+    assert [(m.direction, m.body) for m in tcp] == [("out", b"hello"), ("in", b"it's me")]
