@@ -84,3 +84,18 @@ def test_websocket_frames_travel_in_the_har(tmp_path: Path) -> None:
     frames = [m for m in read_har(out) if m.kind is MessageKind.WS_FRAME]
     assert [(f.direction, f.body) for f in frames] == [("out", b"Hello"),
                                                        ("in", b"\x00\xff\x01")]
+
+
+def test_har_written_by_mitmproxy() -> None:
+    """``data/mitmproxy-11.0.2-savehar.har``: mitmproxy 11.0.2's ``savehar`` addon over the
+    flows of ``data/mitmproxy-11.0.2.flows`` (another producer's HAR, WebSocket included).
+    The reverse was checked by hand: mitmproxy's ``io.har.request_to_flow`` reads our HAR."""
+    msgs = list(read_har(Path(__file__).parent / "data" / "mitmproxy-11.0.2-savehar.har"))
+    post = msgs[0]
+    assert (post.method, post.url, post.body, post.ip) == (
+        "POST", "https://sa.api.intl.miui.com/sa?project=p", b"data_list=CANARY-mitm-1&gzip=1",
+        "47.74.128.1")
+    assert next(m for m in msgs if m.kind is MessageKind.RESPONSE).body == \
+        b'{"ok":"CANARY-resp"}'
+    assert [m.body for m in msgs if m.kind is MessageKind.WS_FRAME] == [
+        b"hello binary", b"hello text", b"it's me"]
