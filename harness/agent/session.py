@@ -204,6 +204,23 @@ class CaptureSession:
                 except Exception:
                     log.exception("teardown of pid %d", pid)
 
+    def stop_pid(self, pid: int) -> None:
+        """Flush, unload and detach one process (e.g. before asking a JVM to exit)."""
+        target = self.targets.get(pid)
+        if target is None or not target.alive:
+            return
+        for step in (target.script.exports_sync.flush, target.script.unload,
+                     target.session.detach):
+            try:
+                step()
+            except _FRIDA_ERRORS as exc:
+                log.debug("teardown of pid %d: %s", pid, exc)
+            except Exception:
+                log.exception("teardown of pid %d", pid)
+        with self._changed:
+            target.alive = False
+            self._changed.notify_all()
+
     def kill(self) -> None:
         """Kill every instrumented process still alive (after a timeout)."""
         for pid in self.alive():

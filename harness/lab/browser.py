@@ -1,0 +1,126 @@
+"""Drives the lab browser: a JVM process answering one JSON line per step on stdin/stdout."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import shutil
+import subprocess
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import EnvironmentError_
+from harness.protocol import JSON
+
+PROFILES = ("mint-3.4.0", "mint-3.4.3")
+LAB_ACTIONS = frozenset({
+    "launch", "clear_data", "open_url", "search", "download", "incognito", "sign_in",
+    "sign_out", "sync", "usage_stats", "wait", "idle", "background", "foreground", "kill",
+    "restart", "crash",
+})
+"""Abstract steps the lab browser can do (it has no UI, so no tap/type/swipe)."""
+
+
+class StepFailed(Exception):
+    """A step timed out, the app answered an error, or the app died."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabConfig:
+    profile: str
+    classpath: Path
+    state_dir: Path
+    sa_url: str
+    sync_url: str
+    ca_pem: Path
+    hosts_file: Path
+    android_id: str
+    imei: str
+
+
+class LabBrowserProcess:
+    """One running lab browser. ``stderr_tail`` keeps its last output for failed steps."""
+
+    def __init__(self, cfg: LabConfig) -> None:
+        java = shutil.which("java")
+        if java is None:
+            raise EnvironmentError_("java is missing", fix="apt-get install default-jdk-headless")
+        self.cfg = cfg
+        self.proc = subprocess.Popen(
+            [java, f"-Djdk.net.hosts.file={cfg.hosts_file}", "-Xshare:auto", "-cp",
+             str(cfg.classpath), "LabBrowser", cfg.profile, str(cfg.state_dir), cfg.sa_url,
+             cfg.sync_url, str(cfg.ca_pem), cfg.android_id, cfg.imei],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            bufsize=1,
+        )
+        self.pid = self.proc.pid
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.stderr_tail: deque[str] = deque(maxlen=50)
+        threading.Thread(target=self._pump_out, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+
+    def _pump_out(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def _pump_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr_tail.append(line.rstrip())
+
+    def _reply(self, timeout: float) -> dict[str, JSON]:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise StepFailed(f"no answer within {timeout:.0f} s") from None
+        if line is None:
+            code = self.proc.wait(timeout=5)
+            raise StepFailed(f"the lab browser exited (code {code})")
+        reply = json.loads(line)
+        if not isinstance(reply, dict):
+            raise StepFailed(f"bad answer {line!r}")
+        return reply
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        reply = self._reply(timeout)
+        if reply.get("ready") is not True:
+            raise StepFailed(f"lab browser did not start: {reply}")
+
+    def step(self, op: str, value: JSON = None, timeout: float = 30.0,
+             **extra: JSON) -> dict[str, JSON]:
+        if self.proc.poll() is not None:
+            raise StepFailed(f"the lab browser is not running (code {self.proc.returncode})")
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps({"op": op, "value": value, **extra}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise StepFailed(f"the lab browser stopped reading: {exc}") from exc
+        reply = self._reply(timeout)
+        if reply.get("ok") is not True:
+            raise StepFailed(str(reply.get("error")))
+        return reply
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def quit(self, timeout: float = 10.0) -> None:
+        """Ask it to stop; kill it if it does not. Never raises."""
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write('{"op":"quit"}\n')
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=timeout)
+            except (OSError, subprocess.TimeoutExpired, AssertionError):
+                self.proc.kill()
+                self.proc.wait(timeout=timeout)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()

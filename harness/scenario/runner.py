@@ -1,0 +1,236 @@
+"""The runner: one scenario on one app, from YAML to an analysed run directory.
+
+Prepare the lab (servers, lab browser, device identifiers), start capture, run the phases
+with per-step timeouts and a progress line, mark phase boundaries in the run dir, record a
+failed step with its evidence (the app's output) and mark its phase incomplete, stop, then
+analyse. A phase that failed stays readable; the verdicts treat it as incomplete.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import secrets
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import frida
+
+from harness import __version__
+from harness.agent.bundle import build_agent, cache_dir
+from harness.agent.channel import Channel
+from harness.agent.session import AgentConfig, CaptureSession
+from harness.capture.recorder import Recorder
+from harness.capture.rundir import Phase, RunDir, RunInfo
+from harness.device.base import Identifier, NeedleClass
+from harness.device.host import HostDevice
+from harness.errors import InputError, UsageError
+from harness.lab.browser import LAB_ACTIONS, PROFILES, LabBrowserProcess, LabConfig, StepFailed
+from harness.lab.build import build_lab_browser
+from harness.lab.servers import LAB_HOSTS, LabServers
+from harness.protocol import ABI_VERSION, JSON
+from harness.scenario.canaries import CANARY_HOST, PhaseCanaries, make_canaries
+from harness.scenario.model import Scenario, Step, load_scenario
+from harness.testing.certs import make_pki
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run: RunDir
+    complete: bool
+    """Every phase ran every step."""
+
+
+def parse_app(app: str) -> str:
+    if not app.startswith("lab:"):
+        raise UsageError(f"--app {app!r}: only the lab browser runs on a host "
+                         f"(lab:{' | lab:'.join(PROFILES)}); phones take a package with --device")
+    profile = app.removeprefix("lab:")
+    if profile not in PROFILES:
+        raise UsageError(f"unknown lab profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    return profile
+
+
+def check_profile(scenario: Scenario, app: str) -> None:
+    """Refuse, before anything runs, a scenario needing steps the app profile cannot do."""
+    missing = sorted(scenario.actions() - LAB_ACTIONS)
+    if missing:
+        steps = [s for p in scenario.phases for s in p.steps if s.action in missing]
+        first = steps[0]
+        raise InputError(
+            f"app profile {app!r} cannot do step(s) {', '.join(missing)} that scenario "
+            f"{scenario.name!r} needs", path=scenario.path, line=first.line,
+            column=first.column, field=first.action)
+
+
+def lab_identifiers() -> list[Identifier]:
+    """The lab device's phone-like identifiers, stable per machine like a phone's."""
+    path = cache_dir() / "lab-device.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {"android_id": secrets.token_hex(8),
+                "imei": "86" + "".join(str(secrets.randbelow(10)) for _ in range(13))}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data), encoding="utf-8")
+    return [
+        Identifier("android-id", NeedleClass.DEVICE_ID, str(data["android_id"]),
+                   f"lab device ({path})"),
+        Identifier("imei", NeedleClass.DEVICE_ID, str(data["imei"]), f"lab device ({path})"),
+    ]
+
+
+class _Journey:
+    """State of one run while its phases execute."""
+
+    def __init__(self, scenario: Scenario, profile: str, run: RunDir, say: Say) -> None:
+        self.scenario = scenario
+        self.profile = profile
+        self.run = run
+        self.say = say
+        self.account = f"lab-{secrets.token_hex(5)}@accounts.lab.test"
+        self.canaries = {p.name: make_canaries(p.name) for p in scenario.phases}
+
+    def resolve(self, step: Step, canaries: PhaseCanaries, site: str) -> JSON:
+        if not isinstance(step.value, str):
+            return step.value
+        return (step.value.replace("{canary.url}", canaries.url(site))
+                .replace("{canary.query}", canaries.query)
+                .replace("{canary.download}", canaries.download_url(site))
+                .replace("{account}", self.account))
+
+
+def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
+                 out: Path = Path("runs"), say: Say | None = None,
+                 step_timeout: float = 30.0, analyze: bool = True,
+                 command_line: Sequence[str] = ()) -> RunResult:
+    scenario = load_scenario(scenario_path)
+    profile = parse_app(app)
+    check_profile(scenario, app)
+    tell: Say = say or (lambda s: print(s, file=sys.stderr))
+    bundle = build_agent()
+    classpath = build_lab_browser()
+    device = HostDevice(extra_identifiers=lab_identifiers())
+    out.mkdir(parents=True, exist_ok=True)
+    run = RunDir.create(out)
+    journey = _Journey(scenario, profile, run, tell)
+    ids = device.identifiers()
+    info = run.load_info()
+    info.device = {**device.info().to_json(), "lab": True}
+    info.target = {"app": app, "profile": profile, "package": "com.mi.globalbrowser.mini"}
+    info.scenario = {"name": scenario.name, "file": str(scenario.path),
+                     "sha256": scenario.sha256}
+    info.tools = {"harness": __version__, "frida": frida.__version__,
+                  "agent_bundle": bundle.sha256, "abi": ABI_VERSION}
+    info.command = list(command_line)
+    run.save_info(info)
+    needles: list[dict[str, JSON]] = [
+        {"name": i.name, "class": i.cls.value, "value": i.value, "source": i.source}
+        for i in ids if i.value]
+    needles.append({"name": "account", "class": "account-id", "value": journey.account,
+                    "source": "scenario"})
+    for c in journey.canaries.values():
+        needles += c.needles()
+    run.write_json("needles.json", needles)
+
+    pki = make_pki(run.path / "lab-pki", names=(*LAB_HOSTS, "localhost"))
+    hosts_file = run.path / "lab-pki" / "hosts"
+    hosts_file.write_text("".join(f"127.0.0.1 {h}\n" for h in LAB_HOSTS), encoding="utf-8")
+    android_id = next(str(i.value) for i in ids if i.name == "android-id")
+    imei = next(str(i.value) for i in ids if i.name == "imei")
+    complete = True
+    with LabServers(pki) as servers:
+        site = servers.base(CANARY_HOST)
+        cfg = LabConfig(profile, classpath, run.path / "app-state",
+                        f"{servers.base('sa.api.lab.test')}/sa?project=global_browser_mini&r=GB",
+                        f"{servers.base('sync.lab.test')}/history", pki.ca_cert, hosts_file,
+                        android_id, imei)
+        channel = Channel()
+        with Recorder(run, channel) as recorder:
+            config = AgentConfig(java=True, native=True)
+            session = CaptureSession(device.frida_device(), bundle, channel, config,
+                                     follow_children=False)
+            app_proc: LabBrowserProcess | None = None
+
+            def start() -> LabBrowserProcess:
+                proc = LabBrowserProcess(cfg)
+                proc.wait_ready()
+                session.attach(proc.pid)
+                return proc
+
+            def stop(proc: LabBrowserProcess | None) -> None:
+                if proc is None:
+                    return
+                # the JVM does not exit while a script is loaded: detach first
+                session.stop_pid(proc.pid)
+                proc.quit()
+
+            try:
+                for spec in scenario.phases:
+                    canaries = journey.canaries[spec.name]
+                    phase = Phase(name=spec.name, start=time.time(), state=dict(spec.state))
+                    recorder.marker("phase-start", spec.name, {"state": dict(spec.state)})
+                    tell(f"phase {spec.name}: {len(spec.steps)} steps")
+                    for step in spec.steps:
+                        value = journey.resolve(step, canaries, site)
+                        tell(f"  {step.action}" + (f" {value}" if value is not None else ""))
+                        try:
+                            if step.action in ("launch", "restart") or app_proc is None:
+                                if step.action == "restart":
+                                    stop(app_proc)
+                                    app_proc = None
+                                if app_proc is None or not app_proc.alive():
+                                    app_proc = start()
+                            if step.action == "kill":
+                                stop(app_proc)
+                                app_proc = None
+                                continue
+                            op = "launch" if step.action == "restart" else step.action
+                            extra: dict[str, JSON] = {}
+                            if op == "search":
+                                extra["search_base"] = f"{site}/search?q="
+                            app_proc.step(op, value, timeout=step_timeout, **extra)
+                        except StepFailed as exc:
+                            complete = False
+                            phase.complete = False
+                            tail: list[JSON] = list(app_proc.stderr_tail) if app_proc else []
+                            phase.notes.append(f"step {step.describe()} failed: {exc}")
+                            recorder.marker("step-failed", spec.name, {
+                                "step": step.describe(), "line": step.line,
+                                "error": str(exc), "app_output": tail[-20:]})
+                            tell(f"  ! {step.action} failed: {exc}")
+                            if app_proc is not None and not app_proc.alive():
+                                app_proc = None
+                            break
+                    session.flush()
+                    time.sleep(0.2)  # one flush interval, so the phase's batches land in it
+                    phase.end = time.time()
+                    recorder.marker("phase-end", spec.name, {"complete": phase.complete})
+                    recorder.update_info(_append_phase(phase))
+            finally:
+                stop(app_proc)
+                session.stop()
+            recorder.update_info(lambda i: i.extra.update(
+                lab_server_requests={h: len(servers.received(h)) for h in LAB_HOSTS},
+                follow_children=False))
+    if analyze:
+        _analyze(run, tell)
+    return RunResult(run, complete)
+
+
+def _append_phase(phase: Phase) -> Callable[[RunInfo], None]:
+    return lambda info: info.phases.append(phase)
+
+
+def _analyze(run: RunDir, tell: Say) -> None:
+    try:
+        analysis = importlib.import_module("harness.analysis")
+    except ModuleNotFoundError:
+        tell("analysis is not available in this build; run `harness analyze` later")
+        return
+    analysis.analyze_run(run)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InputError
+from harness.scenario.model import load_scenario
+from harness.scenario.runner import check_profile
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_standard_journeys_load(path: Path) -> None:
+    s = load_scenario(path)
+    assert s.phases
+    check_profile(s, "lab:mint-3.4.0")
+
+
+def test_state_per_phase() -> None:
+    s = load_scenario(ROOT / "scenarios" / "incognito-stats-off.yaml")
+    incog = s.phases[-1]
+    assert incog.state["incognito"] is True
+    assert incog.state["usage_stats"] is False
+
+
+@pytest.mark.parametrize(("text", "line", "column", "words"), [
+    ("name: x\nphases:\n  - name: a\n    steps:\n      - lunch\n", 5, 9, "unknown step 'lunch'"),
+    ("name: x\nphases:\n  - name: a\n    steps:\n      - incognito: maybe\n", 5, 20,
+     "expected on or off"),
+    ("name: x\nphases:\n  - name: a\n    steps:\n      - open_url: \"{canary.uri}\"\n", 5, 19,
+     "unknown template {canary.uri}"),
+    ("name: x\nphases:\n  - name: a\n    steps:\n      - wait: soon\n", 5, 15, "takes seconds"),
+    ("name: x\nphases: []\n", 2, 9, "non-empty list"),
+    ("name: x\nphases:\n  - name: a\n    stepz: []\n", 4, 5, "unknown key 'stepz'"),
+    ("name: [x\n", 2, 1, "not valid YAML"),
+])
+def test_errors_name_file_line_column(tmp_path: Path, text: str, line: int, column: int,
+                                      words: str) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_scenario(f)
+    assert words in str(err.value)
+    assert (err.value.path, err.value.line, err.value.column) == (str(f), line, column)
+    assert str(err.value).startswith(f"{f}:{line}:{column}: ")
+
+
+def test_profile_lacking_a_step_is_refused_naming_both(tmp_path: Path) -> None:
+    f = tmp_path / "ui.yaml"
+    f.write_text("name: ui\nphases:\n  - name: a\n    steps:\n      - launch\n"
+                 "      - tap: {text: Settings}\n")
+    with pytest.raises(InputError, match=r"lab:mint-3.4.3.*tap.*'ui'") as err:
+        check_profile(load_scenario(f), "lab:mint-3.4.3")
+    assert err.value.line == 6
