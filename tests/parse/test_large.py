@@ -49,4 +49,5 @@ def test_200mb_body_bounded_memory(tmp_path: Path) -> None:
     assert res["big_len"] == size
     assert bytes.fromhex(res["tail"]) == piece[-16:]
     assert [s[1] for s in res["sizes"]] == ["https://big.test/upload", "https://big.test/after"]
+    print(f"peak RSS {res['rss_kb'] // 1024} MB")  # shown with -s
     assert res["rss_kb"] < 2 * 1024 * 1024  # under 2 GB at peak, parse and read included
