@@ -47,6 +47,8 @@ def looks_like_frames(data: bytes) -> bool:
 class _Stream:
     draft: Draft
     body: list[bytes] = field(default_factory=list)
+    seqs: set[int] = field(default_factory=set)
+    """Events the stream's frames came from (gathered here: a tuple per frame is quadratic)."""
     size: int = 0
     ended: bool = False
     trailers: bool = False
@@ -152,7 +154,7 @@ class _Direction:
         else:
             st.trailers = True
             d.meta["trailers"] = [[k, v] for k, v in headers]  # trailing HEADERS
-        d.events = tuple(sorted(set(d.events) | set(self.flow.seqs(b.start, end))))
+        st.seqs.update(self.flow.seqs(b.start, end))
         if b.end_stream:
             st.ended = True
             self._close(b.stream_id)
@@ -189,6 +191,7 @@ class _Direction:
             d.notes.append("response without a captured request")
         if not st.ended:
             d.notes.append("stream not finished when the capture ended")
+        d.events = tuple(sorted(st.seqs.union(d.events)))
         finish_body(d, b"".join(st.body), self.budget)
         self.done.append(d)
 
@@ -249,7 +252,7 @@ class _Direction:
             if st.size + len(p) <= (1 << 31):
                 st.body.append(p)
                 st.size += len(p)
-            st.draft.events = tuple(sorted(set(st.draft.events) | set(self.flow.seqs(pos, end))))
+            st.seqs.update(self.flow.seqs(pos, end))
             if flags & END_STREAM:
                 st.ended = True
                 self._close(sid)
