@@ -214,14 +214,15 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
                 put(d)
         # A Java request is held until its call's response (or the end): streamed body
         # chunks (``phase`` ``body``) arrive between the two and belong to it.
-        pending: dict[tuple[int | None, str], tuple[Draft, list[bytes]]] = {}
+        pending: dict[tuple[int | None, str], tuple[Draft, list[bytes], list[int]]] = {}
 
         def put_request(ck: tuple[int | None, str]) -> Draft | None:
             held = pending.pop(ck, None)
             if held is None:
                 return None
-            req, chunks = held
+            req, chunks, seqs = held
             req.body = b"".join(chunks)
+            req.events = tuple(seqs)
             records.finish_http(req)
             put(req)
             return req
@@ -233,15 +234,15 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
                 ck = (ev.pid, str(call)) if isinstance(call, (str, int)) else None
                 if d.meta.get("java_phase") == "body":
                     if ck is not None and ck in pending:
-                        req, chunks = pending[ck]
+                        req, chunks, seqs = pending[ck]
                         chunks.append(d.body)
-                        req.events += d.events
+                        seqs.extend(d.events)
                         req.notes += d.notes
                         continue
                     d.notes.append("body chunk of a call whose request was not captured")
                 elif d.kind is MessageKind.REQUEST and ck is not None:
                     put_request(ck)  # a call id reused: the earlier request is complete
-                    pending[ck] = (d, [d.body])
+                    pending[ck] = (d, [d.body], list(d.events))
                     continue
                 elif d.kind is MessageKind.RESPONSE and ck is not None:
                     d.request = put_request(ck)

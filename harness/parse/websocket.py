@@ -69,7 +69,12 @@ def parse_frames(flow: Flow, start: int, facts: ConnFacts, url: str | None,
     compressed = False
     inflater = _Inflater(no_takeover, budget) if deflate else None
 
+    pending_seqs: set[int] = set()
+
     def close(d: Draft, payload: bytes, is_compressed: bool) -> None:
+        if pending_seqs:
+            d.events = tuple(sorted(pending_seqs.union(d.events)))
+            pending_seqs.clear()
         d.body_len_wire = len(payload)
         if is_compressed and inflater is not None:
             payload = inflater.inflate(payload, d.notes)
@@ -111,7 +116,7 @@ def parse_frames(flow: Flow, start: int, facts: ConnFacts, url: str | None,
                 d.notes.append("continuation frame without a first frame")
         else:
             d = pending
-            d.events = tuple(sorted(set(d.events) | set(flow.seqs(pos, min(end, len(data))))))
+            pending_seqs.update(flow.seqs(pos, min(end, len(data))))
         if truncated:
             d.notes.append(f"websocket: frame truncated ({len(payload)} of {n} bytes captured)")
         if opcode >= 8:
