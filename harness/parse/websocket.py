@@ -71,8 +71,8 @@ def parse_frames(flow: Flow, start: int, facts: ConnFacts, url: str | None,
 
     pending_seqs: set[int] = set()
 
-    def close(d: Draft, payload: bytes, is_compressed: bool) -> None:
-        if pending_seqs:
+    def close(d: Draft, payload: bytes, is_compressed: bool, fragmented: bool = True) -> None:
+        if fragmented and pending_seqs:
             d.events = tuple(sorted(pending_seqs.union(d.events)))
             pending_seqs.clear()
         d.body_len_wire = len(payload)
@@ -120,7 +120,7 @@ def parse_frames(flow: Flow, start: int, facts: ConnFacts, url: str | None,
         if truncated:
             d.notes.append(f"websocket: frame truncated ({len(payload)} of {n} bytes captured)")
         if opcode >= 8:
-            close(d, payload, False)
+            close(d, payload, False, fragmented=False)  # control frames may interleave
         elif fin or truncated:
             parts.append(payload)
             close(d, b"".join(parts), rsv1 or (pending is not None and compressed))

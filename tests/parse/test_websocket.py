@@ -116,3 +116,13 @@ def test_h2c_upgrade(tmp_path: Path) -> None:
     resps = {m.request_id: m for m in msgs if m.kind is MessageKind.RESPONSE and m.status != 101}
     assert resps[reqs["http://c.test/up"].id].body == b"first"
     assert resps[reqs["http://c.test/two"].id].body == b"second"
+
+
+def test_fragmented_message_with_interleaved_ping(tmp_path: Path) -> None:
+    frames = (bytes.fromhex("0103") + b"Hel" + bytes.fromhex("8900")  # text start, ping
+              + bytes.fromhex("0001") + b"l" + bytes.fromhex("8001") + b"o")
+    run = run_from_bytes(tmp_path, [[("out", UPGRADE), ("in", SWITCHED), ("in", frames[:7]),
+                                     ("in", frames[7:])]], layer="tcp")
+    with MessageStore.open(run) as store:
+        got = [(f.meta["opcode"], f.body, f.events) for f in _frames(list(store.messages()))]
+    assert got == [("ping", b"", (3,)), ("text", b"Hello", (3, 4))]
