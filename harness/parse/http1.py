@@ -30,9 +30,13 @@ _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: ([^\r\n]*))?\r?\n")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
+_METHOD_START = re.compile(rb"(?:" + b"|".join(METHODS) + rb") (?:/|\*|https?://|[\w.-]+:\d)")
+
+
 def looks_like_request(data: bytes) -> bool:
-    m = _REQUEST_LINE.match(data[:8192])
-    return bool(m and m.group(1) in METHODS)
+    """A known method, a space and the start of a target (the line itself may be long:
+    analytics GETs carry tens of kilobytes of query string)."""
+    return _METHOD_START.match(data[:64]) is not None
 
 
 def looks_like_response(data: bytes) -> bool:
@@ -58,7 +62,7 @@ def _decode_text(b: bytes, what: str, notes: list[str]) -> str:
 
 
 def _parse_head(data: bytes, pos: int, line_re: re.Pattern[bytes]) -> _Head | None:
-    m = line_re.match(data, pos, min(len(data), pos + 8192))
+    m = line_re.match(data, pos, min(len(data), pos + MAX_HEAD))
     if m is None:
         return None
     end_m = _HEAD_END.search(data, m.end() - 2 if m.group(0).endswith(b"\r\n") else m.end() - 1,
@@ -107,7 +111,7 @@ def _read_body(data: bytes, pos: int, headers: list[tuple[str, str]], to_close: 
             if n < 0:
                 raise ValueError(cl)
         except ValueError:
-            notes.append(f"bad Content-Length {cl!r}; rest of the stream kept raw")
+            notes.append(f"bad Content-Length {cl!r}; resynchronising on the next message")
             return b"", pos, False
         if pos + n > len(data):
             notes.append(f"body truncated: Content-Length {n}, {len(data) - pos} bytes captured")
@@ -127,13 +131,13 @@ def _read_chunked(data: bytes, pos: int, headers: list[tuple[str, str]],
             if pos >= len(data) or len(data) - pos < 1024:
                 notes.append("chunked body truncated: stream ended inside it")
                 return b"".join(parts), len(data), True
-            notes.append("bad chunk size line; rest of the stream kept raw")
+            notes.append("bad chunk size line; resynchronising on the next message")
             return b"".join(parts), pos, False
         size_txt = data[pos:eol].split(b";")[0].strip()
         try:
             size = int(size_txt, 16)
         except ValueError:
-            notes.append(f"bad chunk size {size_txt[:20]!r}; rest of the stream kept raw")
+            notes.append(f"bad chunk size {size_txt[:20]!r}; resynchronising on the next message")
             return b"".join(parts), pos, False
         pos = eol + 1
         if size == 0:
@@ -229,15 +233,12 @@ def parse_requests(flow: Flow, start: int, facts: ConnFacts,
         host_header = _get(head.headers, "host")
         d.url = url_of(target, host_header, facts)
         d.host = _host_of(host_header)
-        wire, end, ok = _read_body(data, head.end, d.headers, False, d.notes)
+        wire, end, _ok = _read_body(data, head.end, d.headers, False, d.notes)
         d.events = flow.seqs(pos, max(end, head.end))
         finish_body(d, wire, budget)
         out.drafts.append(d)
         out.requests.append(d)
-        pos = end
-        if not ok:
-            out.drafts.append(raw(flow, pos, len(data), facts, "after a broken HTTP body"))
-            pos = len(data)
+        pos = end  # when the body framing was broken, the loop resynchronises from here
         upgrade = (_get(d.headers, "upgrade") or "").lower()
         if upgrade or d.method == "CONNECT":
             out.upgrade = d
@@ -293,16 +294,13 @@ def parse_responses(flow: Flow, start: int, requests: list[Draft], facts: ConnFa
         no_body = (method == "HEAD" or 100 <= status < 200 or status in (204, 304)
                    or (method == "CONNECT" and 200 <= status < 300))
         if no_body:
-            wire, end, ok = b"", head.end, True
+            wire, end = b"", head.end
         else:
-            wire, end, ok = _read_body(data, head.end, d.headers, True, d.notes)
+            wire, end, _ok = _read_body(data, head.end, d.headers, True, d.notes)
         d.events = flow.seqs(pos, max(end, head.end))
         finish_body(d, wire, budget)
         out.drafts.append(d)
-        pos = end
-        if not ok:
-            out.drafts.append(raw(flow, pos, len(data), facts, "after a broken HTTP body"))
-            pos = len(data)
+        pos = end  # when the body framing was broken, the loop resynchronises from here
         if status == 101 or (method == "CONNECT" and 200 <= status < 300):
             out.switched = d
             out.stop = pos

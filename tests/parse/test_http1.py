@@ -91,3 +91,14 @@ def test_transfer_coding_under_chunked(tmp_path: Path) -> None:
            b"%x\r\n%s\r\n0\r\n\r\n" % (len(inner), inner))
     (req,) = _parse(tmp_path, out, b"")
     assert req.body == b"transfer-coded body"
+
+
+def test_long_request_line_and_resync_after_bad_chunk(tmp_path: Path) -> None:
+    long_get = b"GET /sa?data=" + b"A" * 60000 + b" HTTP/1.1\r\nHost: l.test\r\n\r\n"
+    bad = b"POST /c HTTP/1.1\r\nHost: l.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    after = b"GET /after HTTP/1.1\r\nHost: l.test\r\n\r\n"
+    msgs = _parse(tmp_path, long_get + bad + after, b"")
+    reqs = [m for m in msgs if m.kind is MessageKind.REQUEST]
+    assert len(reqs[0].url or "") > 60000
+    assert [r.url for r in reqs][1:] == ["https://l.test/c", "https://l.test/after"]
+    assert any("bad chunk size" in n for n in reqs[1].notes)
