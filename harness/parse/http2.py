@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import hpack
 from hpack.exceptions import HPACKError
 
+from harness.parse import grpc
 from harness.parse.draft import Draft, from_flow, raw
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.http1 import finish_body
@@ -193,6 +194,8 @@ class _Direction:
             d.notes.append("stream not finished when the capture ended")
         d.events = tuple(sorted(st.seqs.union(d.events)))
         finish_body(d, b"".join(st.body), self.budget)
+        if grpc.is_grpc(d) and d.body:
+            grpc.unframe(d, self.budget)
         self.done.append(d)
 
     def run(self, start: int) -> None:

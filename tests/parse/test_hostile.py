@@ -156,3 +156,19 @@ def test_h2_capture_starting_mid_connection(tmp_path: Path,
     assert post.method == "POST"  # HPACK restarted with an empty table: still decodable
     resps = [m for m in msgs if m.kind is MessageKind.RESPONSE]
     assert len(resps) == 2
+
+
+def test_grpc_messages_are_unframed(tmp_path: Path) -> None:
+    import gzip
+
+    enc = hpack.Encoder()
+    h = enc.encode([(":method", "POST"), (":path", "/google.Svc/Log"), (":scheme", "https"),
+                    (":authority", "g.test"), ("content-type", "application/grpc+proto"),
+                    ("grpc-encoding", "gzip")])
+    m1 = b"\x0a\x05hello"
+    m2 = gzip.compress(b"\x12\x0bCANARY-grpc")
+    body = b"\x00" + len(m1).to_bytes(4, "big") + m1 + b"\x01" + len(m2).to_bytes(4, "big") + m2
+    out = PREFACE + _frame(4, 0, 0, b"") + _frame(1, 4, 1, h) + _frame(0, 1, 1, body)
+    (req,) = _requests(_parse(tmp_path, [[("out", out)]]))
+    assert req.body == m1 + b"\x12\x0bCANARY-grpc"
+    assert req.meta["grpc_messages"] == 2
