@@ -28,12 +28,17 @@ from harness.device.android_profile import (
 )
 from harness.device.android_ui import U2Driver, UiDriver
 from harness.errors import DeviceError, InputError
+from harness.protocol import JSON
 
 log = logging.getLogger(__name__)
 
 StepArgs = Mapping[str, str | int | float | bool]
 GENERIC_STEPS = ("launch", "clear_data", "kill", "restart", "background", "foreground",
-                 "open_url", "tap", "type", "swipe", "key", "back", "wait")
+                 "open_url", "download", "tap", "type", "swipe", "key", "back", "wait", "idle",
+                 "crash")
+SCENARIO_TEXT_ARG = {"open_url": "url", "download": "url", "search": "query",
+                     "sign_in": "account"}
+"""The argument name a scenario step's text value fills (``open_url: URL`` -> ``{url}``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,31 @@ class AndroidApp:
         self.close()
 
     # -- steps ---------------------------------------------------------------------------
+
+    def actions(self) -> set[str]:
+        """Every step this app can do: the generic ones and its profile's."""
+        return set(GENERIC_STEPS) | set(self.profile.steps if self.profile else ())
+
+    def perform_step(self, action: str, value: JSON) -> StepResult:
+        """A step as ``harness.scenario`` gives it: an action and one value (text, on/off,
+        seconds, or a selector mapping with ``input`` as the text to type)."""
+        args: dict[str, str | int | float | bool] = {}
+        if isinstance(value, bool):
+            args["state"] = value
+        elif isinstance(value, str) and action in SCENARIO_TEXT_ARG:
+            args[SCENARIO_TEXT_ARG[action]] = value
+        elif isinstance(value, int | float) and action in ("wait", "idle"):
+            args["seconds"] = value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(item, str | int | float | bool):
+                    raise InputError(f"step {action!r}: {key!r} must be a text", field=key)
+                args[{"input": "text_to_type"}.get(key, key)] = item
+            if action == "swipe" and "text_to_type" in args:
+                args["direction"] = args.pop("text_to_type")
+        elif value is not None:
+            args["value"] = str(value)
+        return self.perform(action, args)
 
     def perform(self, step: str, args: StepArgs | None = None) -> StepResult:
         """Do one scenario step; on failure keep evidence and raise one DeviceError."""
@@ -184,6 +214,14 @@ class AndroidApp:
             c.launch(self.profile.launch_activity if self.profile else None)
         elif step == "background":
             c.background()
+        elif step in ("wait", "idle") and "seconds" in args:
+            time.sleep(min(float(args["seconds"]), 3600.0))
+            return f"{step} {args['seconds']} s"
+        elif step == "download":
+            return " ".join(c.open_url(_need(args, "url", step)))
+        elif step == "crash":
+            # `am crash` (Android 10+) makes the app crash as a real crash would.
+            self.session.shell(["am", "crash", self.package], check=True)
         elif step == "back":
             c.key("back")
         elif step == "open_url":
@@ -201,7 +239,7 @@ class AndroidApp:
             if step == "tap":
                 self.ui.tap(sel, timeout)
             elif step == "type":
-                self.ui.type_text(sel, _need(args, "text", step), timeout)
+                self.ui.type_text(sel, _need(args, "text_to_type", step), timeout)
             elif not self.ui.wait(sel, timeout):
                 raise self.session.error(f"[{sel}] not seen after {timeout:g} s")
         return step

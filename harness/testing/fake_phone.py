@@ -284,6 +284,12 @@ class FakePhone:
                 if "-d" in argv:
                     self._browse(argv[argv.index("-d") + 1])
             return Outcome(f"Starting: Intent {{ {text} }}\nStatus: ok\n".encode())
+        if sub == "crash":
+            if argv[-1] not in self.apps:
+                return Outcome(stderr=f"Unknown package {argv[-1]}\n".encode(), exit_code=255)
+            for pid in [p for p, n in self.processes.items() if n.split(":")[0] == argv[-1]]:
+                del self.processes[pid]
+            return Outcome()
         if sub in ("set-debug-app", "clear-debug-app"):
             return Outcome()
         return Outcome(stderr=f"Error: unknown command '{sub}'\n".encode(), exit_code=1)

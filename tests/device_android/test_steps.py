@@ -182,3 +182,27 @@ def test_updated_system_app_reports_the_running_version_not_the_factory_one() ->
     assert info is not None
     assert (info.uid, info.version_name, info.version_code) == (10123, "120.0.6099.230",
                                                                 609923033)
+
+
+def test_scenario_steps_as_harness_scenario_gives_them(chrome: AndroidApp, pixel: FakePhone,
+                                                       chrome_ui: FakeUiAutomator) -> None:
+    """(action, value) pairs in the shapes of harness.scenario.model.Step."""
+    from harness.scenario.model import STEPS
+
+    assert set(STEPS) - {"sign_out"} <= chrome.actions()
+    chrome.perform_step("open_url", "http://127.0.0.1:8080/c")
+    chrome.perform_step("incognito", True)
+    chrome.perform_step("type", {"resource_id": URL_BAR, "input": "canary words"})
+    chrome.perform_step("tap", {"text": "New Incognito tab"})
+    chrome.perform_step("swipe", {"input": "down"})
+    chrome.perform_step("download", "http://127.0.0.1:8080/file.bin")
+    chrome.perform_step("idle", 0)
+    chrome.perform_step("crash", None)
+    assert chrome_ui.typed == [(URL_BAR, "canary words")]
+    assert chrome_ui.clicks[-1] == (750, 340)
+    assert "input swipe 540 390 540 1950 300" in pixel.commands
+    assert pixel.commands[-1] == "am crash com.android.chrome"
+    assert any(c.endswith("-d http://127.0.0.1:8080/file.bin -p com.android.chrome")
+               for c in pixel.commands)
+    with pytest.raises(InputError, match="step 'sign_out' is not defined"):
+        chrome.perform_step("sign_out", None)
