@@ -169,6 +169,9 @@ KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
     RecordKind.CONN: (
         "layer", "fd", "transport", "local_ip", "local_port", "peer_ip", "peer_port",
         "sni", "tls_version", "cipher", "alpn", "library",
+        # Java TLS (java/tlsconn.ts): the SSL* address and fd link a Conscrypt connection to
+        # the native hooks' view; ``plaintext`` says which view carries its stream records.
+        "ssl", "peer_host", "java_class", "plaintext",
     ),
     RecordKind.CONNECT: ("fd", "family", "transport", "peer_ip", "peer_port", "result", "errno"),
     RecordKind.DNS: ("name", "addresses", "result"),
@@ -176,10 +179,14 @@ KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
     RecordKind.HOOK: ("name", "status", "target", "reason", "group", "index"),
     RecordKind.HTTP: (
         "stack", "phase", "call", "url", "method", "headers", "status", "protocol",
+        "frames", "sender",
     ),
     RecordKind.SDK: ("sdk", "method", "event", "properties", "frames", "sender"),
-    RecordKind.TRANSFORM: ("op", "algorithm", "call", "input", "output", "frames"),
-    RecordKind.PAGE: ("api", "method", "url", "frames"),
+    RecordKind.TRANSFORM: (
+        "op", "algorithm", "call", "input", "output", "frames",
+        "sender", "mode", "key_bits",
+    ),
+    RecordKind.PAGE: ("api", "method", "url", "frames", "sender"),
     RecordKind.LOG: ("level", "message"),
     RecordKind.AGENT_ERROR: ("message", "stack", "where"),
 }
@@ -187,6 +194,11 @@ KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
 slices of the batch data like ``body``; the decoder resolves them to bytes."""
 
 COMMON_FIELDS = ("k", "t", "tid", "hook", "conn", "dir", "body", "olen", "trunc")
+
+
+JAVA_CONN_BASE = 1 << 32
+"""Java-layer connection numbers (JSSE, Conscrypt objects) start here, so they never collide
+with the native hooks' numbers (counted from 0) in the same process."""
 
 
 def conn_id(pid: int, layer: Layer | str, number: int) -> str:
@@ -370,6 +382,7 @@ def render_typescript() -> str:
         f"export const NATIVE_HEADER_SIZE = {NATIVE_HEADER.size};",
         f"export const NATIVE_ALIGN = {NATIVE_ALIGN};",
         f"export const CONN_INFO_SIZE = {CONN_INFO_FORMAT.size};",
+        f"export const JAVA_CONN_BASE = {JAVA_CONN_BASE};",
         "",
         "/** The id of a connection in a run (harness.protocol.conn_id). */",
         "export function connId(pid: number, layer: Layer, n: number): string {",

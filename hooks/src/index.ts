@@ -2,6 +2,7 @@
 // send() (emit.ts), configuration through init(config); no globals patched into the source.
 
 import { configureEmit, flush, stopEmit } from "./emit.js";
+import { installJava } from "./java/index.js";
 import { ABI_VERSION } from "./protocol.js";
 import { disposeNative, installNative, nativeStats } from "./native/index.js";
 import { HookReport, hookReports } from "./registry.js";
@@ -47,6 +48,9 @@ rpc.exports = {
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
         if (c.native) {
             installNative(c);
+        }
+        if (c.java) {
+            installJava({ exclude: c.exclude, native: c.native, blockQuic: c.blockQuic });
         }
         flush();
         return hookReports();

@@ -53,6 +53,7 @@ export const NATIVE_FLAG_TRUNCATED = 1;
 export const NATIVE_HEADER_SIZE = 48;
 export const NATIVE_ALIGN = 8;
 export const CONN_INFO_SIZE = 44;
+export const JAVA_CONN_BASE = 4294967296;
 
 /** The id of a connection in a run (harness.protocol.conn_id). */
 export function connId(pid: number, layer: Layer, n: number): string {
@@ -64,15 +65,15 @@ export const NATIVE_HEADER_FORMAT = "<IHHIiQQIIHHI";
 /** Kind-specific members of each record kind. */
 export const KIND_FIELDS = {
     "stream": ["layer"],
-    "conn": ["layer", "fd", "transport", "local_ip", "local_port", "peer_ip", "peer_port", "sni", "tls_version", "cipher", "alpn", "library"],
+    "conn": ["layer", "fd", "transport", "local_ip", "local_port", "peer_ip", "peer_port", "sni", "tls_version", "cipher", "alpn", "library", "ssl", "peer_host", "java_class", "plaintext"],
     "connect": ["fd", "family", "transport", "peer_ip", "peer_port", "result", "errno"],
     "dns": ["name", "addresses", "result"],
     "udp-blocked": ["peer_ip", "peer_port", "fd"],
     "hook": ["name", "status", "target", "reason", "group", "index"],
-    "http": ["stack", "phase", "call", "url", "method", "headers", "status", "protocol"],
+    "http": ["stack", "phase", "call", "url", "method", "headers", "status", "protocol", "frames", "sender"],
     "sdk": ["sdk", "method", "event", "properties", "frames", "sender"],
-    "transform": ["op", "algorithm", "call", "input", "output", "frames"],
-    "page": ["api", "method", "url", "frames"],
+    "transform": ["op", "algorithm", "call", "input", "output", "frames", "sender", "mode", "key_bits"],
+    "page": ["api", "method", "url", "frames", "sender"],
     "log": ["level", "message"],
     "agent-error": ["message", "stack", "where"],
 } as const;

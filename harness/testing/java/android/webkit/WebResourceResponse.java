@@ -1,0 +1,5 @@
+package android.webkit;
+
+public class WebResourceResponse {
+    public WebResourceResponse(String mimeType, String encoding, java.io.InputStream data) {}
+}

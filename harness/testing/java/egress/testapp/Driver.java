@@ -1,0 +1,175 @@
+package egress.testapp;
+
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.HttpURLConnection;
+import java.net.URL;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import javax.crypto.Cipher;
+import javax.crypto.spec.IvParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+
+/** The app the Java hook tests drive: one command per stdin line, "ok <command> ..." after
+ *  each on stdout. Needs only the JDK and OkHttp; the calls into Android and SDK names live in
+ *  AndroidCalls, loaded only when such a command runs, so this class also runs on a JVM
+ *  without the stand-ins (where the coverage must say they are absent). */
+public final class Driver {
+    public static void main(String[] args) throws Exception {
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        System.out.println("ready");
+        System.out.flush();
+        String line;
+        while ((line = in.readLine()) != null) {
+            String[] a = line.trim().split(" ");
+            String result;
+            try {
+                result = run(a);
+            } catch (Throwable t) {
+                result = "error " + t;
+            }
+            System.out.println("ok " + a[0] + " " + result);
+            System.out.flush();
+            if (a[0].equals("exit")) {
+                break;
+            }
+        }
+    }
+
+    static String run(String[] a) throws Exception {
+        switch (a[0]) {
+            case "sdk": return AndroidCalls.sdk(a[1]);
+            case "sensors": return AndroidCalls.sensors(a[1], a[2]);
+            case "cipher": return cipher(a[1], a[2]);
+            case "okhttp": return okhttp(a[1], a.length > 2 && a[2].equals("h2"), a.length > 3 ? a[3] : "x");
+            case "huc": return huc(a[1], a.length > 2 && a[2].equals("stream"));
+            case "jsse": return jsse(a[1], Integer.parseInt(a[2]), a[3]);
+            case "httpclient": return httpclient(a[1]);
+            case "webview": return AndroidCalls.webview(a[1]);
+            case "cronet": return AndroidCalls.cronet(a[1]);
+            case "loader": return AndroidCalls.loader(a[1], a[2]);
+            case "bench": return bench(a[1], Integer.parseInt(a[2]));
+            case "exit": return "bye";
+            default: return "unknown";
+        }
+    }
+
+    static OkHttpClient client(boolean h2) {
+        OkHttpClient.Builder b = new OkHttpClient.Builder()
+            .connectTimeout(10, TimeUnit.SECONDS).readTimeout(10, TimeUnit.SECONDS);
+        if (!h2) {
+            b.protocols(java.util.Collections.singletonList(Protocol.HTTP_1_1));
+        }
+        return b.build();
+    }
+
+    static String okhttp(String url, boolean h2, String tag) throws Exception {
+        OkHttpClient c = client(h2);
+        Request r = new Request.Builder().url(url + "?tag=" + tag)
+            .header("X-Canary", "hdr-" + tag)
+            .post(RequestBody.create(MediaType.parse("application/json"),
+                "{\"canary\":\"body-" + tag + "\"}"))
+            .build();
+        String proto;
+        int code;
+        try (Response resp = c.newCall(r).execute()) {
+            resp.body().bytes();
+            proto = resp.protocol().toString();
+            code = resp.code();
+        }
+        c.connectionPool().evictAll();
+        return code + " " + proto;
+    }
+
+    static String cipher(String url, String canary) throws Exception {
+        byte[] key = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+        byte[] iv = "fedcba9876543210".getBytes(StandardCharsets.US_ASCII);
+        Cipher c = Cipher.getInstance("AES/CBC/PKCS5Padding");
+        c.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new IvParameterSpec(iv));
+        byte[] head = c.update(("{\"events\":[{\"url\":\"https://canary.example/").getBytes(StandardCharsets.UTF_8));
+        byte[] tail = c.doFinal((canary + "\"}]}").getBytes(StandardCharsets.UTF_8));
+        byte[] ct = new byte[(head == null ? 0 : head.length) + tail.length];
+        if (head != null) {
+            System.arraycopy(head, 0, ct, 0, head.length);
+        }
+        System.arraycopy(tail, 0, ct, ct.length - tail.length, tail.length);
+        String body = java.util.Base64.getEncoder().encodeToString(ct);
+        OkHttpClient cl = client(false);
+        Request r = new Request.Builder().url(url)
+            .post(RequestBody.create(MediaType.parse("text/plain"), body)).build();
+        try (Response resp = cl.newCall(r).execute()) {
+            resp.body().bytes();
+            cl.connectionPool().evictAll();
+            return Integer.toString(resp.code());
+        }
+    }
+
+    static String huc(String url, boolean stream) throws Exception {
+        HttpURLConnection c = (HttpURLConnection) new URL(url).openConnection();
+        byte[] body = ("field=huc-" + (stream ? "stream" : "buffered")).getBytes(StandardCharsets.UTF_8);
+        c.setRequestMethod("POST");
+        c.setDoOutput(true);
+        c.setRequestProperty("X-Canary", "huc-header");
+        if (stream) {
+            c.setFixedLengthStreamingMode(body.length);
+        }
+        try (OutputStream out = c.getOutputStream()) {
+            out.write(body);
+        }
+        int code = c.getResponseCode();
+        try (InputStream is = c.getInputStream()) {
+            is.readAllBytes();
+        }
+        c.disconnect();
+        return Integer.toString(code);
+    }
+
+    static String jsse(String host, int port, String payload) throws Exception {
+        SSLSocketFactory f = (SSLSocketFactory) SSLSocketFactory.getDefault();
+        try (SSLSocket s = (SSLSocket) f.createSocket(host, port)) {
+            byte[] req = ("POST /raw HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: " + payload.length()
+                + "\r\nConnection: close\r\n\r\n" + payload).getBytes(StandardCharsets.UTF_8);
+            s.getOutputStream().write(req, 0, 10);
+            s.getOutputStream().write(req, 10, req.length - 10);
+            s.getOutputStream().flush();
+            byte[] resp = s.getInputStream().readAllBytes();
+            return Integer.toString(resp.length);
+        }
+    }
+
+    static String httpclient(String url) throws Exception {
+        HttpClient c = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        HttpRequest r = HttpRequest.newBuilder(java.net.URI.create(url))
+            .header("X-Canary", "httpclient")
+            .POST(HttpRequest.BodyPublishers.ofString("from=httpclient")).build();
+        HttpResponse<String> resp = c.send(r, HttpResponse.BodyHandlers.ofString());
+        return Integer.toString(resp.statusCode());
+    }
+
+    static String bench(String url, int n) throws Exception {
+        OkHttpClient c = client(false);
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            Request r = new Request.Builder().url(url + "?i=" + i).build();
+            try (Response resp = c.newCall(r).execute()) {
+                resp.body().bytes();
+            }
+        }
+        long ns = System.nanoTime() - t0;
+        c.connectionPool().evictAll();
+        return Long.toString(ns);
+    }
+}

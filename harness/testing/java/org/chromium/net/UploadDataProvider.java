@@ -1,0 +1,5 @@
+package org.chromium.net;
+
+public abstract class UploadDataProvider {
+    public abstract long getLength();
+}

@@ -1,0 +1,66 @@
+// The Java side of the agent: installs every Java hook table (one file per network stack,
+// encoder or analytics SDK) when the process runs a Java VM (ART on Android, HotSpot on a
+// desktop). Called by the agent's init(config) with config.java set.
+
+import Java from "frida-java-bridge";
+
+import { HookStatus } from "../protocol.js";
+import { reportHook } from "../registry.js";
+import { cipherTable } from "./cipher.js";
+import { configureConscrypt, conscryptTable } from "./conscrypt.js";
+import { configureCronet, cronetTable } from "./cronet.js";
+import { encodersTable } from "./encoders.js";
+import { jsseTable } from "./jsse.js";
+import { loadersTable, watchLoaders } from "./loaders.js";
+import { androidOkhttpTable, okhttpTable } from "./okhttp.js";
+import { adjustTable } from "./sdk/adjust.js";
+import { appsflyerTable } from "./sdk/appsflyer.js";
+import { facebookTable } from "./sdk/facebook.js";
+import { firebaseTable } from "./sdk/firebase.js";
+import { mistatTable } from "./sdk/mistat.js";
+import { onetrackTable } from "./sdk/onetrack.js";
+import { sensorsTable } from "./sdk/sensors.js";
+import { umengTable } from "./sdk/umeng.js";
+import { install, JavaHook } from "./table.js";
+import { urlconnectionTable } from "./urlconnection.js";
+import { webviewTable } from "./webview.js";
+
+export interface JavaConfig {
+    /** Hook names or group names not to install. */
+    exclude: string[];
+    /** Native TLS hooks are on: Conscrypt's bytes come from them (linked, not doubled). */
+    native: boolean;
+    /** Keep Cronet off QUIC (CronetEngine.Builder.enableQuic(false)). */
+    blockQuic: boolean;
+    /** Retry pending entries with new class loaders every rescanMs, rescanTimes times. */
+    rescanMs: number;
+    rescanTimes: number;
+}
+
+const defaults: JavaConfig = {
+    exclude: [], native: true, blockQuic: true, rescanMs: 2000, rescanTimes: 60,
+};
+
+/** Every table, in install order: TLS first so connections exist before HTTP records. */
+export const javaTables: JavaHook[][] = [
+    jsseTable, conscryptTable, okhttpTable, androidOkhttpTable, urlconnectionTable,
+    webviewTable, cronetTable, encodersTable, cipherTable,
+    sensorsTable, onetrackTable, mistatTable, firebaseTable, umengTable, appsflyerTable,
+    adjustTable, facebookTable, loadersTable,
+];
+
+export function installJava(config: Partial<JavaConfig> = {}): void {
+    const c: JavaConfig = { ...defaults, ...config };
+    if (!Java.available) {
+        reportHook("java", "java.vm", HookStatus.SKIPPED, "Java VM", "no Java VM in this process");
+        return;
+    }
+    configureConscrypt(c.native);
+    configureCronet(c.blockQuic);
+    Java.perform(() => {
+        for (const table of javaTables) {
+            install(table, c.exclude);
+        }
+        watchLoaders(c.rescanMs, c.rescanTimes);
+    });
+}

@@ -1,0 +1,130 @@
+// JSSE plaintext on a desktop JVM (HotSpot): the SSLSocket application streams and SSLEngine
+// wrap/unwrap (java.net.http.HttpClient and NIO servers use engines). JSSE is pure Java, so
+// the native TLS hooks never see these bytes: this table is the only view of them.
+
+import { Direction, Layer, RecordKind } from "../protocol.js";
+import { emit } from "../emit.js";
+import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
+import { enter, leave } from "./scope.js";
+import { JavaHook, HookCall } from "./table.js";
+import { engineFacts, javaConn, socketFacts } from "./tlsconn.js";
+
+const G = "java.jsse";
+const OUT_STREAM = "sun.security.ssl.SSLSocketImpl$AppOutputStream";
+const IN_STREAM = "sun.security.ssl.SSLSocketImpl$AppInputStream";
+const ENGINE = "sun.security.ssl.SSLEngineImpl";
+
+function socketConn(call: HookCall): string {
+    const sock = call.self.this$0.value;
+    return javaConn(sock, call.hook.name, () => socketFacts(sock, "jsse"));
+}
+
+function positions(bufs: any, off: number, len: number): number[] {
+    const out: number[] = [];
+    for (let i = off; i < off + len; i++) {
+        out.push(position(bufs[i]));
+    }
+    return out;
+}
+
+function moved(bufs: any, off: number, len: number, before: number[]): ArrayBuffer {
+    const parts: ArrayBuffer[] = [];
+    for (let i = off; i < off + len; i++) {
+        const b = bufs[i];
+        const got = bufferBytes(b, before[i - off], position(b));
+        if (got !== null) {
+            parts.push(got);
+        }
+    }
+    return concat(parts);
+}
+
+/** Marks the call as inside the TLS stack (its Cipher calls are not the app's). */
+function tlsScope(h: JavaHook): JavaHook {
+    const before = h.before;
+    return {
+        ...h,
+        before(call) {
+            enter("tls");
+            if (before !== undefined) {
+                before(call);
+            }
+        },
+        always() {
+            leave("tls");
+        },
+    };
+}
+
+const SOCKET = "sun.security.ssl.SSLSocketImpl";
+
+const jsseHooks: JavaHook[] = [
+    {
+        group: G, name: `${G}.AppOutputStream.write`, cls: OUT_STREAM, method: "write",
+        args: ["[B", "int", "int"],
+        after(call) {
+            const [b, off, len] = call.args;
+            const conn = socketConn(call);
+            emit(RecordKind.STREAM, call.hook.name, { layer: Layer.TLS },
+                { conn, dir: Direction.OUT, body: javaBytes(b, off, len) });
+        },
+    },
+    {
+        group: G, name: `${G}.AppInputStream.read`, cls: IN_STREAM, method: "read",
+        args: ["[B", "int", "int"],
+        after(call, ret: number) {
+            if (ret <= 0) {
+                return;
+            }
+            const [b, off] = call.args;
+            const conn = socketConn(call);
+            emit(RecordKind.STREAM, call.hook.name, { layer: Layer.TLS },
+                { conn, dir: Direction.IN, body: javaBytes(b, off, ret) });
+        },
+    },
+    {
+        group: G, name: `${G}.SSLEngineImpl.wrap`, cls: ENGINE, method: "wrap",
+        args: ["[Ljava.nio.ByteBuffer;", "int", "int", "java.nio.ByteBuffer"],
+        before(call) {
+            const [srcs, off, len] = call.args;
+            call.state.pos = positions(srcs, off, len);
+        },
+        after(call, ret) {
+            if (ret.bytesConsumed() <= 0) {
+                return;
+            }
+            const [srcs, off, len] = call.args;
+            const body = moved(srcs, off, len, call.state.pos as number[]);
+            const engine = call.self;
+            const conn = javaConn(engine, call.hook.name, () => engineFacts(engine, "jsse"));
+            emit(RecordKind.STREAM, call.hook.name, { layer: Layer.TLS },
+                { conn, dir: Direction.OUT, body });
+        },
+    },
+    {
+        group: G, name: `${G}.SSLEngineImpl.unwrap`, cls: ENGINE, method: "unwrap",
+        args: ["java.nio.ByteBuffer", "[Ljava.nio.ByteBuffer;", "int", "int"],
+        before(call) {
+            const [, dsts, off, len] = call.args;
+            call.state.pos = positions(dsts, off, len);
+        },
+        after(call, ret) {
+            if (ret.bytesProduced() <= 0) {
+                return;
+            }
+            const [, dsts, off, len] = call.args;
+            const body = moved(dsts, off, len, call.state.pos as number[]);
+            const engine = call.self;
+            const conn = javaConn(engine, call.hook.name, () => engineFacts(engine, "jsse"));
+            emit(RecordKind.STREAM, call.hook.name, { layer: Layer.TLS },
+                { conn, dir: Direction.IN, body });
+        },
+    },
+];
+
+/** Handshake and close run outside the app streams but encrypt too. */
+const scopeOnly: JavaHook[] = ["startHandshake", "close"].map((method) => ({
+    group: G, name: `${G}.SSLSocketImpl.${method}`, cls: SOCKET, method, args: [],
+}));
+
+export const jsseTable: JavaHook[] = [...jsseHooks, ...scopeOnly].map(tlsScope);

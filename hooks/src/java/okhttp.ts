@@ -1,0 +1,118 @@
+// OkHttp 3 and 4 (`okhttp3`): the request as it goes on the wire (after the app's and the
+// bridge interceptors: final URL, method, headers, body bytes) and the response status,
+// protocol and headers, from CallServerInterceptor.intercept, the last link of the chain
+// for every call, synchronous or enqueued, HTTP/1.1 or HTTP/2.
+
+import Java from "frida-java-bridge";
+
+import { javaBytes } from "./bytes.js";
+import { addSender } from "./frames.js";
+import { connOfSocket, emitHttp, newCall } from "./http.js";
+import { JavaHook } from "./table.js";
+
+const G = "java.okhttp3";
+const LIB = ["okhttp3.", "okio."];
+addSender("okhttp3.");
+
+export function okHeaders(h: any): [string, string][] {
+    const out: [string, string][] = [];
+    const n: number = h.size();
+    for (let i = 0; i < n; i++) {
+        out.push([String(h.name(i)), String(h.value(i))]);
+    }
+    return out;
+}
+
+let bufferClass: any = null;
+
+function requestBody(req: any): ArrayBuffer | null {
+    const body = req.body();
+    if (body === null) {
+        return null;
+    }
+    for (const probe of ["isDuplex", "isOneShot"]) {
+        // A duplex or one-shot body can be written once only: never consume the app's.
+        if (body[probe] !== undefined && body[probe]()) {
+            return null;
+        }
+    }
+    const buf = bufferClass.$new();
+    body.writeTo(buf);
+    return javaBytes(buf.readByteArray());
+}
+
+export const okhttpTable: JavaHook[] = [
+    {
+        group: G, name: `${G}.CallServerInterceptor.intercept`,
+        cls: "okhttp3.internal.http.CallServerInterceptor", method: "intercept",
+        args: ["okhttp3.Interceptor$Chain"], library: LIB,
+        prepare(factory) {
+            // Loaded here, outside any app call: a hook body touching a class that is not
+            // loaded yet fired once only on HotSpot (packages.md).
+            bufferClass = factory.use("okio.Buffer");
+            bufferClass.$new().close();
+        },
+        before(call) {
+            const chain = call.args[0];
+            const req = chain.request();
+            const id = newCall("okhttp3");
+            call.state.id = id;
+            let conn: string | null = null;
+            const c = chain.connection();
+            if (c !== null) {
+                conn = connOfSocket(c.socket(), call.hook.name);
+            }
+            call.state.conn = conn;
+            emitHttp(call.hook.name, LIB, {
+                stack: "okhttp3", phase: "request", call: id, url: String(req.url().toString()),
+                method: String(req.method()), headers: okHeaders(req.headers()),
+                protocol: c !== null ? String(c.protocol().toString()) : null,
+            }, requestBody(req), conn);
+        },
+        after(call, resp) {
+            emitHttp(call.hook.name, LIB, {
+                stack: "okhttp3", phase: "response", call: call.state.id as string,
+                url: String(resp.request().url().toString()), status: resp.code(),
+                protocol: String(resp.protocol().toString()), headers: okHeaders(resp.headers()),
+            }, null, call.state.conn as string | null);
+        },
+    },
+];
+
+/** Android's bundled OkHttp 2 (`com.android.okhttp`), behind HttpURLConnection on Android. */
+const AG = "java.android-okhttp";
+const ALIB = ["com.android.okhttp."];
+
+export const androidOkhttpTable: JavaHook[] = [
+    {
+        group: AG, name: `${AG}.HttpEngine.readResponse`,
+        cls: "com.android.okhttp.internal.http.HttpEngine", method: "readResponse", args: [],
+        library: ALIB,
+        after(call) {
+            const self = call.self;
+            const req = self.userRequest.value;
+            const resp = self.userResponse.value;
+            const id = newCall("android-okhttp");
+            let conn: string | null = null;
+            try {
+                const c = self.connection();
+                conn = c !== null ? connOfSocket(c.getSocket(), call.hook.name) : null;
+            } catch {
+                conn = null;
+            }
+            emitHttp(call.hook.name, ALIB, {
+                stack: "com.android.okhttp", phase: "request", call: id,
+                url: String(req.urlString()), method: String(req.method()),
+                headers: okHeaders(req.headers()),
+            }, null, conn);
+            if (resp !== null) {
+                emitHttp(call.hook.name, ALIB, {
+                    stack: "com.android.okhttp", phase: "response", call: id,
+                    url: String(req.urlString()), status: resp.code(),
+                    protocol: String(resp.protocol().toString()), headers: okHeaders(resp.headers()),
+                }, null, conn);
+            }
+        },
+    },
+];
+void Java;

@@ -1,0 +1,187 @@
+// Declarative Java hook tables and the one installer that runs them. Each stack or SDK file
+// exports a table of JavaHook entries; install() turns each into an installed, skipped
+// (class not present, with the class name) or failed (with the reason) coverage report, so
+// nothing is skipped silently. Entries whose class is absent stay pending and are retried
+// against class loaders that appear later (see loaders.ts).
+
+import Java from "frida-java-bridge";
+
+import { emit } from "../emit.js";
+import { HookStatus, RecordKind } from "../protocol.js";
+import { reportHook } from "../registry.js";
+
+/** One Java method call as a hook sees it. */
+export interface HookCall {
+    self: any;
+    args: any[];
+    hook: JavaHook;
+    /** Scratch space from before() to after() of the same call. */
+    state: { [k: string]: unknown };
+}
+
+export interface JavaHook {
+    /** Coverage group, e.g. `java.jsse` or `java.sdk.sensors`. */
+    group: string;
+    /** Hook name carried by records, e.g. `java.jsse.AppOutputStream.write`. */
+    name: string;
+    cls: string;
+    /** Method name; `$init` for constructors. */
+    method: string;
+    /** Argument types of one overload; omitted: every overload of the method. */
+    args?: string[];
+    /** Package prefixes of the hooked library, skipped when attributing frames. */
+    library?: string[];
+    /** Runs before the original, never throws into the app. */
+    before?: (call: HookCall) => void;
+    /** Runs after the original returned (not when it threw), never throws into the app. */
+    after?: (call: HookCall, ret: any) => void;
+    /** Runs after the original whether it returned or threw. */
+    always?: (call: HookCall) => void;
+    /** Returns replacement arguments for the original (e.g. enableQuic(false)). */
+    rewrite?: (call: HookCall) => any[] | null;
+    /** Runs once before the hook is installed, with the class factory that found cls. */
+    prepare?: (factory: Java.ClassFactory) => void;
+}
+
+interface Entry {
+    hook: JavaHook;
+    /** Still waiting for its class to appear. */
+    pending: boolean;
+}
+
+const entries: Entry[] = [];
+/** Threads currently inside hook code: Java calls our hooks make are not recorded. */
+const busy = new Set<number>();
+let errorsReported = 0;
+const MAX_ERRORS = 200;
+
+function target(h: JavaHook): string {
+    return `${h.cls}.${h.method}(${h.args !== undefined ? h.args.join(", ") : "*"})`;
+}
+
+export function reportError(where: string, e: unknown): void {
+    if (errorsReported++ >= MAX_ERRORS) {
+        return;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    emit(RecordKind.AGENT_ERROR, where, { message: err.message, stack: err.stack ?? null, where });
+}
+
+/** Run fn with this thread marked busy; hooks fired meanwhile pass straight through. */
+export function guarded<T>(where: string, fn: () => T): T | undefined {
+    const tid = Process.getCurrentThreadId();
+    if (busy.has(tid)) {
+        return undefined;
+    }
+    busy.add(tid);
+    try {
+        return fn();
+    } catch (e) {
+        reportError(where, e);
+        return undefined;
+    } finally {
+        busy.delete(tid);
+    }
+}
+
+function isBusy(): boolean {
+    return busy.size !== 0 && busy.has(Process.getCurrentThreadId());
+}
+
+function isClassMissing(e: unknown): boolean {
+    const s = String(e);
+    return s.includes("ClassNotFoundException") || s.includes("NoClassDefFoundError");
+}
+
+function wrap(h: JavaHook, m: any): void {
+    m.implementation = function (this: any, ...args: any[]): any {
+        if (isBusy()) {
+            return m.apply(this, args);
+        }
+        const call: HookCall = { self: this, args, hook: h, state: {} };
+        if (h.before !== undefined) {
+            guarded(h.name, () => h.before!(call));
+        }
+        let callArgs = args;
+        if (h.rewrite !== undefined) {
+            callArgs = guarded(h.name, () => h.rewrite!(call)) ?? args;
+        }
+        let ret: any;
+        try {
+            ret = m.apply(this, callArgs);
+        } finally {
+            if (h.always !== undefined) {
+                guarded(h.name, () => h.always!(call));
+            }
+        }
+        if (h.after !== undefined) {
+            guarded(h.name, () => h.after!(call, ret));
+        }
+        return ret;
+    };
+}
+
+/** Try one entry with one class factory; returns false when its class is not there. */
+function tryInstall(e: Entry, factory: Java.ClassFactory, late: boolean): boolean {
+    const h = e.hook;
+    let C: any;
+    try {
+        C = factory.use(h.cls);
+    } catch (err) {
+        if (isClassMissing(err)) {
+            return false;
+        }
+        e.pending = false;
+        reportHook(h.group, h.name, HookStatus.FAILED, target(h), `use(${h.cls}): ${err}`);
+        return true;
+    }
+    e.pending = false;
+    try {
+        if (h.prepare !== undefined) {
+            h.prepare(factory);
+        }
+        const dispatcher = C[h.method];
+        if (dispatcher === undefined) {
+            // Another version of the library: report it, it is not a failure of the agent.
+            reportHook(h.group, h.name, HookStatus.SKIPPED, target(h),
+                `method not present: ${h.cls}.${h.method}`);
+            return true;
+        }
+        const methods: any[] = h.args !== undefined ? [dispatcher.overload(...h.args)] : dispatcher.overloads;
+        for (const m of methods) {
+            wrap(h, m);
+        }
+        reportHook(h.group, h.name, HookStatus.INSTALLED, target(h), late ? "class appeared later" : null);
+    } catch (err) {
+        reportHook(h.group, h.name, HookStatus.FAILED, target(h), String(err));
+    }
+    return true;
+}
+
+/** Install a table with the default class factory; absent classes are reported skipped. */
+export function install(table: JavaHook[], exclude: string[]): void {
+    for (const h of table) {
+        if (exclude.includes(h.name) || exclude.includes(h.group)) {
+            reportHook(h.group, h.name, HookStatus.SKIPPED, target(h), "excluded by configuration");
+            continue;
+        }
+        const e: Entry = { hook: h, pending: true };
+        entries.push(e);
+        if (!tryInstall(e, Java.classFactory, false)) {
+            reportHook(h.group, h.name, HookStatus.SKIPPED, target(h), `class not present: ${h.cls}`);
+        }
+    }
+}
+
+export function pendingCount(): number {
+    return entries.filter((e) => e.pending).length;
+}
+
+/** Retry every pending entry with another class loader's factory. */
+export function retryWith(factory: Java.ClassFactory): void {
+    for (const e of entries) {
+        if (e.pending) {
+            tryInstall(e, factory, true);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+"""Helpers of the Java hook tests: a hooked driver JVM and record filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.protocol import JSON, Record, RecordKind
+from harness.testing.javafixtures import Fixtures, JavaDriver, JavaHookRun
+
+
+@dataclass
+class Hooked:
+    """A driver JVM with the agent loaded; records are read after ``finish()``."""
+
+    driver: JavaDriver
+    run: JavaHookRun
+
+    def finish(self) -> list[Record]:
+        self.run.flush()
+        return self.run.records()
+
+
+@contextmanager
+def hooked(fixtures: Fixtures, agent_source: str, truststore: Path | None, *,
+           with_fixtures: bool = True, config: dict[str, JSON] | None = None) -> Iterator[Hooked]:
+    with JavaDriver(fixtures.classpath(with_fixtures=with_fixtures), truststore) as driver:
+        run = JavaHookRun(driver.pid, agent_source, {"native": False, **(config or {})})
+        try:
+            yield Hooked(driver, run)
+        finally:
+            run.close()
+
+
+def of_kind(records: list[Record], kind: RecordKind) -> list[Record]:
+    return [r for r in records if r.kind == kind]
+
+
+def no_agent_errors(h: Hooked) -> None:
+    errors = [dict(r.fields) for r in h.run.records() if r.kind == RecordKind.AGENT_ERROR]
+    assert errors == [], errors
+    assert h.run.errors == []

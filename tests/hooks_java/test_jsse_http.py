@@ -1,0 +1,145 @@
+"""JSSE plaintext and the HTTP stacks (OkHttp 3, HttpURLConnection, java.net.http) on HotSpot,
+against a real TLS server on 127.0.0.1 that records what it received."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.protocol import JAVA_CONN_BASE, Direction, Record, RecordKind
+from harness.testing.javafixtures import Fixtures
+from harness.testing.recording_server import RecordingServer, ServerCert
+from tests.hooks_java.support import Hooked, hooked, no_agent_errors, of_kind
+
+
+@pytest.fixture(scope="module")
+def h1(cert: ServerCert) -> Iterator[RecordingServer]:
+    with RecordingServer(cert) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def h2srv(cert: ServerCert) -> Iterator[RecordingServer]:
+    with RecordingServer(cert, h2=True) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def app(fixtures: Fixtures, agent_source: str, truststore: Path) -> Iterator[Hooked]:
+    # The plain JVM: only the driver, OkHttp and the JDK (no Android stand-ins).
+    with hooked(fixtures, agent_source, truststore, with_fixtures=False) as h:
+        yield h
+
+
+def stream_bytes(records: list[Record], conn: str, direction: Direction) -> bytes:
+    return b"".join(r.body or b"" for r in records
+                    if r.kind == RecordKind.STREAM and r.conn == conn and r.direction == direction)
+
+
+def conn_of(records: list[Record], pid: int, needle: bytes) -> str:
+    for r in records:
+        if r.kind == RecordKind.STREAM and r.body and needle in r.body and r.conn:
+            return r.conn
+    raise AssertionError(f"no stream record holds {needle!r}")
+
+
+def test_jsse_socket_plaintext_is_byte_exact(app: Hooked, h1: RecordingServer) -> None:
+    assert app.driver.command(f"jsse 127.0.0.1 {h1.port} jsse-canary-1") != ""
+    records = app.finish()
+    conn = conn_of(records, app.driver.pid, b"jsse-canary-1")
+    received = next(c.data for c in h1.connections if b"jsse-canary-1" in c.data)
+    # Two writes (10 bytes, then the rest) arrive as two records: together, exactly the bytes.
+    assert stream_bytes(records, conn, Direction.OUT) == bytes(received)
+    assert stream_bytes(records, conn, Direction.IN).startswith(b"HTTP/1.1 200 OK\r\n")
+    pid, layer, number = conn.split(":")
+    assert (int(pid), layer) == (app.driver.pid, "tls")
+    assert int(number) >= JAVA_CONN_BASE
+    info = [r for r in of_kind(records, RecordKind.CONN) if r.conn == conn]
+    assert len(info) == 1
+    f = info[0].fields
+    assert f["library"] == "jsse"
+    assert f["peer_ip"] == "127.0.0.1"
+    assert f["peer_port"] == h1.port
+    assert f["tls_version"] == "TLSv1.3"
+    assert str(f["cipher"]).startswith("TLS_")
+    no_agent_errors(app)
+
+
+def test_okhttp_http1_request_captured_exactly(app: Hooked, h1: RecordingServer) -> None:
+    assert app.driver.command(f"okhttp {h1.url}/ok1 h1 t1") == "200 http/1.1"
+    records = app.finish()
+    method, _path, headers, body = next(r for r in h1.requests() if r[1] == "/ok1?tag=t1")
+    reqs = [r for r in of_kind(records, RecordKind.HTTP)
+            if r.fields["stack"] == "okhttp3" and str(r.fields["url"]).endswith("/ok1?tag=t1")]
+    req = next(r for r in reqs if r.fields["phase"] == "request")
+    resp = next(r for r in reqs if r.fields["phase"] == "response")
+    assert req.fields["url"] == f"{h1.url}/ok1?tag=t1"
+    assert req.fields["method"] == method == "POST"
+    assert req.body == body == b'{"canary":"body-t1"}'
+    sent = {str(k).lower(): str(v) for k, v in req.fields["headers"]}  # type: ignore[misc,union-attr]
+    assert sent == headers
+    assert resp.fields["status"] == 200
+    assert resp.fields["protocol"] == "http/1.1"
+    assert resp.fields["call"] == req.fields["call"]
+    # The http record names the JSSE connection that carried it, byte-exact on the wire.
+    assert req.conn is not None
+    assert req.conn == resp.conn
+    received = next(c.data for c in h1.connections if b"/ok1?tag=t1" in c.data)
+    assert stream_bytes(records, req.conn, Direction.OUT) == bytes(received)
+    assert any(str(f).startswith("egress.testapp.Driver.okhttp(") for f in req.fields["frames"])  # type: ignore[union-attr]
+    no_agent_errors(app)
+
+
+def test_okhttp_http2_request_and_frames(app: Hooked, h2srv: RecordingServer) -> None:
+    assert app.driver.command(f"okhttp {h2srv.url}/ok2 h2 t2") == "200 h2"
+    records = app.finish()
+    method, _path, headers, body = next(r for r in h2srv.requests() if r[1] == "/ok2?tag=t2")
+    req = next(r for r in of_kind(records, RecordKind.HTTP)
+               if r.fields["phase"] == "request" and str(r.fields["url"]).endswith("/ok2?tag=t2"))
+    assert req.fields["protocol"] == "h2"
+    assert req.body == body == b'{"canary":"body-t2"}'
+    assert req.fields["method"] == method == "POST"
+    assert headers["x-canary"] == "hdr-t2"
+    assert req.conn is not None
+    conn_info = next(r for r in of_kind(records, RecordKind.CONN) if r.conn == req.conn)
+    assert conn_info.fields["alpn"] == "h2"
+    # HTTP/2 frames (preface, SETTINGS, HEADERS, DATA...) byte for byte.
+    received = next(c.data for c in h2srv.connections if c.alpn == "h2")
+    assert stream_bytes(records, req.conn, Direction.OUT) == bytes(received)
+    no_agent_errors(app)
+
+
+@pytest.mark.parametrize("mode", ["buffered", "stream"])
+def test_httpurlconnection_request(app: Hooked, h1: RecordingServer, mode: str) -> None:
+    assert app.driver.command(f"huc {h1.url}/huc-{mode} {mode}") == "200"
+    records = app.finish()
+    method, _path, headers, body = next(r for r in h1.requests() if r[1] == f"/huc-{mode}")
+    http = [r for r in of_kind(records, RecordKind.HTTP)
+            if r.fields["stack"] == "urlconnection" and r.fields["url"] == f"{h1.url}/huc-{mode}"]
+    req = next(r for r in http if r.fields["phase"] == "request")
+    assert req.fields["method"] == method == "POST"
+    sent = {str(k).lower(): str(v) for k, v in req.fields["headers"]}  # type: ignore[misc,union-attr]
+    assert sent == headers
+    # Buffered: the body travels with the request; streamed: as body records of the same call.
+    captured = (req.body or b"") + b"".join(
+        r.body or b"" for r in http if r.fields["phase"] == "body"
+        and r.fields["call"] == req.fields["call"])
+    assert captured == body == f"field=huc-{mode}".encode()
+    resp = next(r for r in http if r.fields["phase"] == "response")
+    assert resp.fields["status"] == 200
+    assert resp.fields["call"] == req.fields["call"]
+    no_agent_errors(app)
+
+
+def test_java_net_http_client_through_sslengine(app: Hooked, h1: RecordingServer) -> None:
+    assert app.driver.command(f"httpclient {h1.url}/hc") == "200"
+    records = app.finish()
+    conn = conn_of(records, app.driver.pid, b"POST /hc HTTP/1.1")
+    received = next(c.data for c in h1.connections if b"POST /hc HTTP/1.1" in c.data)
+    assert stream_bytes(records, conn, Direction.OUT) == bytes(received)
+    info = next(r for r in of_kind(records, RecordKind.CONN) if r.conn == conn)
+    assert info.fields["java_class"] == "sun.security.ssl.SSLEngineImpl"
+    assert info.hook == "java.jsse.SSLEngineImpl.wrap"
+    no_agent_errors(app)
