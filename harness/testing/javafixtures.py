@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -203,9 +203,11 @@ class JavaHookRun:
         self.script.exports_sync.flush()
         time.sleep(0.2)
 
-    def status(self) -> Sequence[Mapping[str, JSON]]:
-        result: Sequence[Mapping[str, JSON]] = self.script.exports_sync.status()
-        return result
+    def hook_reports(self) -> list[Mapping[str, JSON]]:
+        """Coverage as the agent's status() reports it now (late installs included)."""
+        status = self.script.exports_sync.status()
+        hooks = status["hooks"] if isinstance(status, dict) else status
+        return list(hooks)
 
     def close(self) -> None:
         """Flush, unload and detach (the JVM cannot exit while a script is loaded)."""
