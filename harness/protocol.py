@@ -24,6 +24,7 @@ protocol error (never lost, never a crash).
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 import sys
@@ -191,7 +192,8 @@ KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
     RecordKind.AGENT_ERROR: ("message", "stack", "where"),
 }
 """Kind-specific JSON members. ``transform`` carries ``input``/``output`` as ``[off, len]``
-slices of the batch data like ``body``; the decoder resolves them to bytes."""
+slices of the batch data like ``body``; :func:`decode_record` turns them into base64 text,
+so the stored record keeps the bytes (the batch data does not outlive the batch)."""
 
 COMMON_FIELDS = ("k", "t", "tid", "hook", "conn", "dir", "body", "olen", "trunc")
 
@@ -320,6 +322,8 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
             continue
         if key not in allowed:
             raise ProtocolViolation(f"{kind}: unknown field {key!r}")
+        if kind == RecordKind.TRANSFORM and key in ("input", "output") and value is not None:
+            value = base64.b64encode(_slice(data, value, f"{kind}.{key}")).decode("ascii")
         extra[key] = value
     return Record(
         kind=kind, t=float(t) / 1000.0, pid=pid, tid=tid, hook=hook, conn=conn,

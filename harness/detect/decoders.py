@@ -1,0 +1,236 @@
+"""Recursive decoding of a message into layers, each with the chain that reached it.
+
+Decoders: form and query strings (``+`` restored before base64), JSON (the chain records the
+path), embedded base64 and hex blobs (kept only when what they decode to is plausible),
+gzip/zlib/deflate/brotli, schema-less protobuf, and the Sensors Analytics upload format
+(``data``/``data_list`` with ``gzip`` and a ``crc`` checked as Java ``String.hashCode``).
+Depth, layer count and output bytes are budgeted per message: a gzip bomb or a base64 that
+decodes to a gigabyte is cut off with a note, never exhausts memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from harness.parse.encoding import decompress
+
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{24,}={0,2}")
+_HEX_RUN = re.compile(rb"\b(?:[0-9a-fA-F]{2}){16,}\b")
+_FORM = re.compile(rb"^[\w.%\[\]$-]+=[^&]*(&[\w.%\[\]$-]+=[^&]*)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    chain: tuple[str, ...]
+    data: bytes
+
+
+@dataclass
+class Budget:
+    max_depth: int = 10
+    max_layers: int = 5000
+    max_bytes: int = 64 << 20
+    layers: int = 0
+    bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def take(self, n: int) -> bool:
+        if self.layers >= self.max_layers or self.bytes + n > self.max_bytes:
+            if not self.notes:
+                self.notes.append(f"decode budget reached ({self.layers} layers, "
+                                  f"{self.bytes} bytes); deeper content not scanned")
+            return False
+        self.layers += 1
+        self.bytes += n
+        return True
+
+
+def java_hash(s: str) -> int:
+    """Java's String.hashCode (signed 32-bit), which the Sensors SDK sends as ``crc``."""
+    h = 0
+    data = s.encode("utf-16-be")
+    for i in range(0, len(data), 2):
+        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def _printable(b: bytes) -> float:
+    if not b:
+        return 0.0
+    ok = sum(1 for c in b[:4096] if 32 <= c < 127 or c in (9, 10, 13))
+    return ok / min(len(b), 4096)
+
+
+def _plausible(b: bytes) -> bool:
+    """Decoded bytes worth keeping: compressed, structured, or mostly text."""
+    if len(b) < 4:
+        return False
+    if b[:2] == b"\x1f\x8b" or b[:1] == b"\x78":
+        return True
+    head = b.lstrip()[:1]
+    if head in (b"{", b"[") or _printable(b) > 0.85:
+        return True
+    try:
+        b.decode("utf-8")
+        return _printable(b) > 0.6
+    except UnicodeDecodeError:
+        return False
+
+
+def _b64decode(s: bytes) -> bytes | None:
+    t = s.replace(b"-", b"+").replace(b"_", b"/")
+    t += b"=" * (-len(t) % 4)
+    try:
+        return base64.b64decode(t, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+class Decoder:
+    """Expands one message body (or URL, header) into every layer it contains."""
+
+    def __init__(self, transforms: Mapping[bytes, tuple[str, bytes]] | None = None,
+                 budget: Budget | None = None) -> None:
+        self.transforms = transforms or {}
+        """Output bytes of the app's own encoders/ciphers → (what, input bytes)."""
+        self.budget = budget or Budget()
+
+    def expand(self, root: Layer) -> Iterator[Layer]:
+        stack = [(root, 0)]
+        while stack:
+            layer, depth = stack.pop()
+            yield layer
+            if depth >= self.budget.max_depth:
+                self.budget.notes.append(f"depth limit at {' > '.join(layer.chain)}")
+                continue
+            for child in self._children(layer):
+                if self.budget.take(len(child.data)):
+                    stack.append((child, depth + 1))
+
+    def _children(self, layer: Layer) -> Iterator[Layer]:
+        data, chain = layer.data, layer.chain
+        if not data:
+            return
+        known = self.transforms.get(data)
+        if known is not None:
+            yield Layer((*chain, known[0]), known[1])
+        if data[:2] == b"\x1f\x8b":
+            out = self._inflate(data, "gzip", chain)
+            if out is not None:
+                yield Layer((*chain, "gzip"), out)
+            return
+        if data[:1] == b"\x78" and len(data) > 2 and (data[0] << 8 | data[1]) % 31 == 0:
+            out = self._inflate(data, "deflate", chain)
+            if out is not None:
+                yield Layer((*chain, "zlib"), out)
+            return
+        stripped = data.strip()
+        if stripped[:1] in (b"{", b"[") and stripped[-1:] in (b"}", b"]"):
+            parsed = self._json(stripped)
+            if parsed is not None:
+                yield from self._walk_json(parsed, chain, "$")
+                return
+        b64 = _b64decode(stripped) if len(stripped) >= 16 and _B64_RUN.fullmatch(stripped) else None
+        if b64 is not None and _plausible(b64):
+            yield Layer((*chain, "base64"), b64)
+            return
+        if _FORM.match(stripped) and b"=" in stripped:
+            yield from self._form(stripped, chain)
+            return
+        if _HEX_RUN.fullmatch(stripped):
+            raw = bytes.fromhex(stripped.decode())
+            if _plausible(raw):
+                yield Layer((*chain, "hex"), raw)
+                return
+        if _printable(data) < 0.97 and len(data) <= 4 << 20:
+            found = list(self._protobuf(data, chain))
+            if found:
+                yield from found
+                return
+        # text with blobs inside it
+        for m in _B64_RUN.finditer(data):
+            blob = _b64decode(m.group())
+            if blob is not None and _plausible(blob) and blob != m.group():
+                yield Layer((*chain, f"base64@{m.start()}"), blob)
+
+    def _inflate(self, data: bytes, kind: str, chain: tuple[str, ...]) -> bytes | None:
+        limit = max(1, min(self.budget.max_bytes - self.budget.bytes, 32 << 20))
+        result = decompress(data, kind, limit)
+        where = " > ".join(chain)
+        self.budget.notes.extend(f"{n} (at {where})" for n in result.notes)
+        if result.data is data:  # could not decode at all
+            return None
+        return result.data
+
+    @staticmethod
+    def _json(data: bytes) -> object | None:
+        try:
+            parsed: object = json.loads(data.decode("utf-8", "surrogateescape"))
+        except (ValueError, RecursionError):
+            return None
+        return parsed
+
+    def _walk_json(self, value: object, chain: tuple[str, ...], path: str) -> Iterator[Layer]:
+        todo: list[tuple[object, str]] = [(value, path)]
+        while todo:
+            v, p = todo.pop()
+            if isinstance(v, dict):
+                todo.extend((x, f"{p}.{k}") for k, x in reversed(list(v.items())))
+            elif isinstance(v, list):
+                todo.extend((x, f"{p}[{i}]") for i, x in reversed(list(enumerate(v))))
+            elif isinstance(v, str) and v:
+                yield Layer((*chain, f"json:{p}"), v.encode("utf-8", "surrogateescape"))
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                yield Layer((*chain, f"json:{p}"), str(v).encode())
+
+    def _form(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
+        text = data.decode("latin-1")
+        fields: dict[str, str] = {}
+        for part in text.split("&"):
+            name, _, value = part.partition("=")
+            # '+' means space in forms, but base64 payloads lose their '+' that way: keep it
+            fields[urllib.parse.unquote(name)] = urllib.parse.unquote(value)
+        sensors_key = next((k for k in ("data_list", "data") if k in fields), None)
+        if sensors_key is not None and "gzip" in fields:
+            payload = fields[sensors_key]
+            crc = fields.get("crc")
+            verdict = ("crc ok" if crc is not None and crc.lstrip("-").isdigit()
+                       and int(crc) == java_hash(payload)
+                       else "crc mismatch" if crc is not None else "no crc")
+            tag = (*chain, f"sensors:{sensors_key} ({verdict})")
+            raw = _b64decode(payload.encode("latin-1"))
+            if raw is not None:
+                yield Layer((*tag, "base64"), raw)
+            for k, v in fields.items():
+                if k != sensors_key:
+                    yield Layer((*chain, f"form:{k}"), v.encode("latin-1"))
+            return
+        for k, v in fields.items():
+            yield Layer((*chain, f"form:{k}"), v.encode("latin-1"))
+
+    def _protobuf(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
+        try:
+            import blackboxprotobuf
+
+            message, _types = blackboxprotobuf.decode_message(data)
+        except Exception:  # noqa: BLE001 - bbpb raises many kinds on non-protobuf input
+            return
+        todo: list[tuple[object, str]] = [(message, "")]
+        while todo:
+            v, p = todo.pop()
+            if isinstance(v, dict):
+                todo.extend((x, f"{p}.{k}" if p else str(k)) for k, x in v.items())
+            elif isinstance(v, list):
+                todo.extend((x, p) for x in v)
+            elif isinstance(v, bytes | bytearray):
+                yield Layer((*chain, f"protobuf:{p}"), bytes(v))
+            elif isinstance(v, str):
+                yield Layer((*chain, f"protobuf:{p}"), v.encode())
+            elif isinstance(v, int):
+                yield Layer((*chain, f"protobuf:{p}"), str(v).encode())

@@ -1,0 +1,92 @@
+"""Findings: every needle, in every form, in every layer of every message.
+
+One finding per (needle, message, chain). A canary's own page load (a request to the canary
+site, which the scenario asked for) is a positive control: recorded with ``control=True``,
+kept apart from leaks, and required by the verdicts as proof the capture could see.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from harness.detect.decoders import Budget, Decoder, Layer
+from harness.detect.derive import derive
+from harness.detect.finding import Finding, Needle
+from harness.detect.matcher import Matcher
+from harness.device.base import NeedleClass
+from harness.parse.message import Message, MessageKind
+
+CONTROL_HOSTS = frozenset({"canary.lab.test"})
+"""Hosts whose loads are the scenario's own (the canary site)."""
+EXCERPT = 48
+
+
+def root_label(m: Message) -> str:
+    if m.kind == MessageKind.REQUEST:
+        path = urllib.parse.urlsplit(m.url or "").path if m.url else ""
+        return f"http:{m.method or '?'} {m.host or m.ip or '?'}{path}"
+    if m.kind == MessageKind.RESPONSE:
+        return f"http:response {m.status} {m.host or m.ip or '?'}"
+    if m.kind == MessageKind.SDK_CALL:
+        return f"sdk:{m.sdk or '?'} {m.method or ''}".rstrip()
+    return f"{m.kind.value}:{m.source} {m.host or m.ip or '?'}"
+
+
+def roots(m: Message) -> Iterator[Layer]:
+    base = (root_label(m),)
+    if m.url:
+        url = m.url.encode("utf-8", "surrogateescape")
+        yield Layer((*base, "url"), url)
+        query = urllib.parse.urlsplit(m.url).query
+        for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
+            yield Layer((*base, f"query:{k}"), v.encode("utf-8", "surrogateescape"))
+    for name, value in m.headers:
+        yield Layer((*base, f"header:{name.lower()}"), value.encode("utf-8", "surrogateescape"))
+    if m.body:
+        yield Layer(base, m.body)
+
+
+def _excerpt(data: bytes, start: int, end: int) -> str:
+    def show(b: bytes) -> str:
+        text = b.decode("utf-8", "replace")
+        return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else c
+                       for c in text)
+
+    a, z = max(0, start - EXCERPT), min(len(data), end + EXCERPT)
+    return (("…" if a else "") + show(data[a:start]) + "[[" + show(data[start:end]) + "]]"
+            + show(data[end:z]) + ("…" if z < len(data) else ""))
+
+
+def is_control(m: Message, needle: Needle) -> bool:
+    return (needle.cls == NeedleClass.BROWSING and m.kind == MessageKind.REQUEST
+            and (m.host or "") in CONTROL_HOSTS)
+
+
+def find(messages: Iterable[Message], needles: Sequence[Needle],
+         transforms: Mapping[bytes, tuple[str, bytes]] | None = None,
+         notes: list[str] | None = None) -> list[Finding]:
+    patterns = [p for n in needles for p in derive(n)]
+    matcher = Matcher(patterns)
+    findings: list[Finding] = []
+    seen: set[tuple[str, str, tuple[str, ...]]] = set()
+    for m in messages:
+        decoder = Decoder(transforms, Budget())
+        for root in roots(m):
+            for layer in decoder.expand(root):
+                for hit in matcher.scan(layer.data):
+                    n = hit.pattern.needle
+                    chain = layer.chain if hit.pattern.derivation == "raw" else (
+                        *layer.chain, f"derive:{hit.pattern.derivation}")
+                    key = (n.name, m.id, chain)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    findings.append(Finding(
+                        id=f"f{len(findings) + 1}", needle=n.name, cls=n.cls, host=m.host,
+                        phase=m.phase, message=m.id, chain=chain,
+                        excerpt=_excerpt(layer.data, hit.start, hit.end),
+                        control=is_control(m, n), t=m.t))
+        if notes is not None and decoder.budget.notes:
+            notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
+    return findings

@@ -1,0 +1,129 @@
+"""Golden cases from real encoders: every planted needle found, with the right chain."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import os
+import urllib.parse
+import zlib
+
+from google.protobuf import struct_pb2
+
+from harness.detect.decoders import java_hash
+from harness.detect.finding import Needle
+from harness.detect.findings import find
+from harness.device.base import NeedleClass
+from harness.parse.message import Message, MessageKind
+
+CANARY = Needle("url", NeedleClass.BROWSING, "cnry0123456789abcdefnormal", "canary")
+DEVICE = Needle("android-id", NeedleClass.DEVICE_ID, "a1b2c3d4e5f60718", "device")
+WORD = Needle("query", NeedleClass.BROWSING, "qzfeedfacecafe", "canary")
+
+
+def request(body: bytes, host: str = "sa.api.lab.test", url: str | None = None,
+            headers: tuple[tuple[str, str], ...] = ()) -> Message:
+    return Message(id="m1", kind=MessageKind.REQUEST, t=1.0, direction="out",
+                   source="native.tls", method="POST", host=host,
+                   url=url or f"https://{host}/sa?project=x", body=body, headers=headers,
+                   phase="incognito")
+
+
+def sensors_body(events: list[dict[str, object]], field: str = "data_list") -> bytes:
+    data = base64.b64encode(gzip.compress(json.dumps(events).encode())).decode()
+    return (f"crc={java_hash(data)}&gzip=1&{field}="
+            + urllib.parse.quote(data, safe="")).encode()
+
+
+def chains(body: bytes, *needles: Needle) -> set[tuple[str, tuple[str, ...]]]:
+    return {(f.needle, f.chain) for f in find([request(body)], list(needles))}
+
+
+def test_sensors_upload_chain_with_crc() -> None:
+    body = sensors_body([{"event": "search", "properties": {
+        "search_word": WORD.value, "url": f"https://canary.lab.test/c/{CANARY.value}",
+        "$device_id": DEVICE.value}}])
+    got = chains(body, CANARY, DEVICE, WORD)
+    base = ("http:POST sa.api.lab.test/sa", "sensors:data_list (crc ok)", "base64", "gzip")
+    assert ("query", (*base, "json:$[0].properties.search_word")) in got
+    assert ("url", (*base, "json:$[0].properties.url")) in got
+    assert ("android-id", (*base, "json:$[0].properties.$device_id")) in got
+
+
+def test_bad_crc_is_said() -> None:
+    body = sensors_body([{"u": CANARY.value}]).replace(b"crc=", b"crc=1")
+    steps = {step for f in find([request(body)], [CANARY]) for step in f.chain}
+    assert "sensors:data_list (crc mismatch)" in steps
+    assert "sensors:data_list (crc ok)" not in steps
+
+
+def test_hashed_and_hex_and_utf16_forms() -> None:
+    digest = hashlib.sha256(DEVICE.value.encode()).hexdigest()
+    body = json.dumps({"h": digest, "x": DEVICE.value.encode().hex()}).encode()
+    got = chains(body + DEVICE.value.encode("utf-16-le"), DEVICE)
+    derivations = {c[-1] for _, c in got}
+    assert "derive:sha256-hex" in derivations
+    assert "derive:utf16le" in derivations
+
+
+def test_value_inside_a_larger_base64_blob_at_every_alignment() -> None:
+    for pad in ("", "a", "ab"):
+        blob = base64.b64encode(os.urandom(3) + f"{pad}id={DEVICE.value};".encode() * 2)
+        assert find([request(b"payload=" + blob)], [DEVICE])
+
+
+def test_protobuf_built_with_the_protobuf_package() -> None:
+    msg = struct_pb2.Struct()
+    msg.update({"page": {"url": f"https://canary.lab.test/c/{CANARY.value}"}, "n": 3})
+    body = zlib.compress(msg.SerializeToString())
+    got = chains(body, CANARY)
+    assert any("zlib" in c and any(s.startswith("protobuf:") for s in c) for _, c in got), got
+
+
+def test_query_string_and_header() -> None:
+    m = request(b"", url=f"https://t.example/p?u={urllib.parse.quote(CANARY.value)}",
+                headers=(("X-Device", DEVICE.value),))
+    got = {(f.needle, f.chain[-1]) for f in find([m], [CANARY, DEVICE])}
+    assert ("url", "query:u") in got
+    assert ("android-id", "header:x-device") in got
+
+
+def test_near_miss_and_noise_find_nothing() -> None:
+    near = DEVICE.value[:-1] + "9"
+    noise = base64.b64encode(os.urandom(4096))
+    assert find([request(near.encode() + b"&n=" + noise)], [DEVICE, CANARY]) == []
+
+
+def test_canary_page_load_is_a_positive_control() -> None:
+    load = Message(id="m7", kind=MessageKind.REQUEST, t=1.0, direction="out", source="java",
+                   method="GET", host="canary.lab.test",
+                   url=f"https://canary.lab.test:4443/c/{CANARY.value}")
+    (f,) = find([load], [CANARY])
+    assert f.control
+    assert f.chain[-1] == "url"
+
+
+def test_gzip_bomb_is_cut_with_a_note() -> None:
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b"\0" * (1 << 20)
+    bomb = b"".join(comp.compress(chunk) for _ in range(1024)) + comp.flush()  # 1 GiB
+    notes: list[str] = []
+    assert find([request(bomb)], [DEVICE], notes=notes) == []
+    assert any("cut" in n or "budget" in n for n in notes), notes
+
+
+def test_deeply_nested_base64_stops_at_the_depth_limit() -> None:
+    value = DEVICE.value.encode()
+    for _ in range(30):
+        value = base64.b64encode(b"v=" + value)
+    notes: list[str] = []
+    find([request(value)], [DEVICE], notes=notes)
+    assert any("depth" in n for n in notes)
+
+
+def test_invalid_utf8_does_not_break_json_or_excerpts() -> None:
+    body = b'{"a":"\xff\xfe' + DEVICE.value.encode() + b'"}\xff'
+    (f,) = find([request(body)], [DEVICE])
+    assert "[[" + DEVICE.value + "]]" in f.excerpt
