@@ -24,6 +24,11 @@ _NETWORK_KINDS = frozenset({MessageKind.REQUEST, MessageKind.RESPONSE, MessageKi
 host they name, or went to a resolver)."""
 
 
+_LAB_TLDS = frozenset({"localhost", "test", "example", "invalid", "local", "internal",
+                       "home", "lan"})
+"""Names reserved for testing and local networks (RFC 2606, 6761, 6762): the lab."""
+
+
 @dataclass(slots=True)
 class _Acc:
     ips: set[str] = field(default_factory=set)
@@ -125,7 +130,7 @@ def _destination(host: str, a: _Acc, vendor: Vendor, db: TrackerDB) -> Destinati
         sources.append(db.source)
     if operator is None and vendor.owns(reg, host):
         operator, category = vendor.name, category or "vendor"
-    if host == "localhost" or (locs and all(loc.local for loc in locs)):
+    if host.rsplit(".", 1)[-1] in _LAB_TLDS or (locs and all(loc.local for loc in locs)):
         party = Party.LOCAL
     elif vendor.owns(reg, host):
         party = Party.FIRST

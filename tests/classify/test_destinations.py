@@ -148,3 +148,8 @@ def test_vendor_for_name_or_package() -> None:
     assert chrome is not None
     assert chrome.owns("gstatic.com", "www.gstatic.com")
     assert vendor_for("com.android.browser") is None
+
+
+def test_reserved_names_are_the_lab() -> None:
+    (d,) = classify([_msg(1, "canary.lab.test", "", ip=None)])
+    assert d.party is Party.LOCAL
