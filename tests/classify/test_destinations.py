@@ -91,8 +91,8 @@ def test_classify_xiaomi_case() -> None:
 
 
 def test_vendor_from_config() -> None:
-    v = Vendor.from_mapping({"name": "Acme", "domains": ["acme.example"]})
-    (d,) = classify([_msg(1, "t.acme.example", "8.8.8.8")], v)
+    v = Vendor.from_mapping({"name": "Acme", "domains": ["acme-corp.com"]})
+    (d,) = classify([_msg(1, "t.acme-corp.com", "8.8.8.8")], v)
     assert d.party is Party.FIRST
     with pytest.raises(InputError, match="vendor"):
         Vendor.from_mapping({"name": "Acme", "domains": "acme.example"})
@@ -151,5 +151,5 @@ def test_vendor_for_name_or_package() -> None:
 
 
 def test_reserved_names_are_the_lab() -> None:
-    (d,) = classify([_msg(1, "canary.lab.test", "", ip=None)])
+    (d,) = classify([_msg(1, "canary.lab.test", "")])
     assert d.party is Party.LOCAL
