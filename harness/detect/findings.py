@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 
 from harness.detect.decoders import Budget, Decoder, Layer
 from harness.detect.derive import derive
@@ -71,6 +72,10 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
     findings: list[Finding] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     for m in messages:
+        if m.direction != "out":
+            continue  # what the app received is not what it sent
+        if m.meta.get("stack") and m.links:
+            continue  # a Java HTTP stack record also seen on the wire: cite the wire message
         decoder = Decoder(transforms, Budget())
         for root in roots(m):
             for layer in decoder.expand(root):
@@ -89,4 +94,16 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
                         control=is_control(m, n), t=m.t))
         if notes is not None and decoder.budget.notes:
             notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
-    return findings
+    return _most_specific(findings)
+
+
+def _most_specific(findings: list[Finding]) -> list[Finding]:
+    """Drop a finding whose chain is a strict prefix of another's for the same needle and
+    message: the deeper chain says the same thing, and more exactly."""
+    by_key: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for f in findings:
+        by_key.setdefault((f.needle, f.message), []).append(f.chain)
+    kept = [f for f in findings
+            if not any(len(c) > len(f.chain) and c[:len(f.chain)] == f.chain
+                       for c in by_key[(f.needle, f.message)])]
+    return [replace(f, id=f"f{i}") for i, f in enumerate(kept, 1)]

@@ -26,6 +26,7 @@ from harness.agent.session import AgentConfig, CaptureSession
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import Phase, RunDir, RunInfo
 from harness.device.base import Identifier, NeedleClass
+from harness.detect.needles import MIN_LENGTH
 from harness.device.host import HostDevice
 from harness.errors import InputError, UsageError
 from harness.lab.browser import LAB_ACTIONS, PROFILES, LabBrowserProcess, LabConfig, StepFailed
@@ -129,9 +130,10 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                   "agent_bundle": bundle.sha256, "abi": ABI_VERSION}
     info.command = list(command_line)
     run.save_info(info)
+    # values too short to search without matching noise (a 3-letter hostname) are left out
     needles: list[dict[str, JSON]] = [
         {"name": i.name, "class": i.cls.value, "value": i.value, "source": i.source}
-        for i in ids if i.value]
+        for i in ids if i.value and len(i.value) >= MIN_LENGTH]
     needles.append({"name": "account", "class": "account-id", "value": journey.account,
                     "source": "scenario"})
     for c in journey.canaries.values():
