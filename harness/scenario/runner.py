@@ -25,8 +25,8 @@ from harness.agent.channel import Channel
 from harness.agent.session import AgentConfig, CaptureSession
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import Phase, RunDir, RunInfo
-from harness.device.base import Identifier, NeedleClass
 from harness.detect.needles import MIN_LENGTH
+from harness.device.base import Identifier, NeedleClass
 from harness.device.host import HostDevice
 from harness.errors import InputError, UsageError
 from harness.lab.browser import LAB_ACTIONS, PROFILES, LabBrowserProcess, LabConfig, StepFailed
