@@ -186,13 +186,20 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             links.add(d)
             count += 1
 
+        peer_hosts: dict[str, str] = {}
         for conn, _first in stream_conns:
             if conn is None:
                 events = [e for e in reader.events(kinds=["stream"]) if e.conn is None]
             else:
                 # by connection only, so SQLite walks the (conn, seq) index; a kind filter
                 # makes it pick the (kind, seq) one and scan every stream event per conn
-                events = [e for e in reader.events(conn=conn) if e.kind == "stream"]
+                events = []
+                for e in reader.events(conn=conn):
+                    if e.kind == "stream":
+                        events.append(e)
+                    elif e.kind == "conn" and isinstance(e.fields.get("peer_host"), str):
+                        # the name the app connected to (Java TLS), not in the conn table
+                        peer_hosts[conn] = str(e.fields["peer_host"])
             if not events:
                 continue
             facts = ConnFacts.of(conn, events[0], conns.get(conn) if conn else None)
@@ -211,6 +218,8 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             # requests first, so a response can cite its request's key
             drafts.sort(key=lambda d: d.kind is MessageKind.RESPONSE)
             for d in drafts:
+                if not d.host and not d.sni and conn in peer_hosts:
+                    d.host = peer_hosts[conn]
                 put(d)
         # A Java request is held until its call's response (or the end): streamed body
         # chunks (``phase`` ``body``) arrive between the two and belong to it.

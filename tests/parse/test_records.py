@@ -196,3 +196,19 @@ def test_streamed_java_bodies_and_one_to_one_links(tmp_path: Path) -> None:
              m.kind is MessageKind.RESPONSE]
     assert [m.request_id for m in jresp] == [m.id for m in java]
     assert len(msgs) == 8
+
+
+def test_java_tls_peer_host_names_raw_streams(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, "peerhost")
+    conn = "5:tls:4294967297"
+    rows = [
+        EventRow(t=1.0, kind="conn", hook="java.jsse.SSLEngineImpl.wrap", pid=5, conn=conn,
+                 fields={"layer": "tls", "peer_host": "canary.lab.test", "peer_port": 443}),
+        EventRow(t=1.1, kind="stream", hook="java.jsse.SSLEngineImpl.wrap", pid=5, conn=conn,
+                 direction="out", data=b"\x00\x01opaque app protocol", fields={"layer": "tls"}),
+    ]
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(5, 0, rows, connections=[{"conn": conn, "layer": "tls", "pid": 5}])
+    with MessageStore.open(run) as store:
+        (m,) = list(store.messages())
+    assert (m.kind, m.host, m.source) == (MessageKind.RAW, "canary.lab.test", "java.jsse")
