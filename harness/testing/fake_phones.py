@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ``ANDROID_ADB_SERVER_PORT`` (or ``--adb 127.0.0.1:PORT``) at them and try ``harness devices``,
     ``harness provision``, ``harness profile check`` or the device kit. Chrome is installed on
     the rooted Redmi too, with a uiautomator2 agent showing Chrome's URL bar and menu. With
-    ``--frida`` the Redmi's frida-server port leads to a real Frida portal that a local
-    ``sleep`` process joined (printed as ``victim PID``).
+    ``--frida`` the frida-server port of both Redmis (local and remote server) leads to a real
+    Frida portal that a local ``sleep`` process joined (printed as ``victim PID``).
     """
     import argparse
     import subprocess
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="back the Redmi's frida-server port with a real Frida portal")
     args = parser.parse_args(argv)
     ginkgo = ginkgo_miui12()
+    arrow = ginkgo_arrow11()
     chrome = pixel6_android14().apps["com.android.chrome"]
     ginkgo.apps[chrome.package] = chrome
     FakeUiAutomator(ginkgo, [
@@ -132,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(victim.kill)
             portal = stack.enter_context(FridaPortal())
             portal.join(victim.pid)
-            ginkgo.frida_backend = portal.control
+            ginkgo.frida_backend = arrow.frida_backend = portal.control
             lines.append(f"victim {victim.pid}")
         local = stack.enter_context(FakeAdbServer(ginkgo, pixel6_android14()))
-        remote = stack.enter_context(FakeAdbServer(ginkgo_arrow11()))
+        remote = stack.enter_context(FakeAdbServer(arrow))
         print("\n".join([f"local {local.port}", f"remote {remote.port}", *lines]), flush=True)
         sys.stdin.read()
     return 0

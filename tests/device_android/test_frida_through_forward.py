@@ -87,3 +87,16 @@ def test_attach_and_script_through_the_forward(fakes: dict[str, str], tmp_path: 
         finally:
             attached.detach()
         assert got == [{"type": "send", "payload": victim}]
+
+
+def test_through_a_remote_adb_server_after_adb_root(fakes: dict[str, str],
+                                                    tmp_path: Path) -> None:
+    session = AdbSession(AdbEndpoint("127.0.0.1", int(fakes["remote"])), "f00dcafe")
+    assert "restarting adbd as root" in session.adb_root()
+    binary = tmp_path / "frida-server"
+    binary.write_bytes(fake_elf(183, frida.__version__))
+    server = FridaServer(session)
+    server.provision(binary)
+    with server:
+        pids = [p.pid for p in server.frida_device().enumerate_processes()]
+    assert int(fakes["victim"]) in pids
