@@ -83,6 +83,7 @@ def _entry(req: Message, resp: Message | None) -> dict[str, Any]:
         "_messageId": req.id, "_responseId": resp.id if resp else None,
         "_phase": req.phase, "_source": req.source, "_tlsVersion": req.tls_version,
         "_notes": list(req.notes) + (list(resp.notes) if resp else []),
+        "_links": list(req.links),
     }
     if req.ip:
         entry["serverIPAddress"] = req.ip
@@ -112,6 +113,8 @@ def _ws_messages(store: MessageStore, ids: list[str]) -> list[dict[str, Any]]:
 
 def write_har(store: MessageStore, out: IO[str]) -> int:
     """Write every request (with its response) of a store as HAR 1.2; returns entries.
+    A Java HTTP record linked to the TLS message it produced appears once, as that message
+    (``_links`` names the other view).
     WebSocket frames go with the request that opened them, as Chrome's
     ``_webSocketMessages``."""
     response_of: dict[str, str] = {}
@@ -130,6 +133,8 @@ def write_har(store: MessageStore, out: IO[str]) -> int:
     out.write(json.dumps(__version__) + '}, "pages": [], "entries": [\n')
     n = 0
     for req in store.messages(kinds=[MessageKind.REQUEST]):
+        if req.meta.get("stack") and req.links:
+            continue  # a Java HTTP record whose bytes are in the HAR through its TLS twin
         rid = response_of.get(req.id)
         resp = store.get(rid) if rid else None
         entry = _entry(req, resp)
