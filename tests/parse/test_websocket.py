@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
 from tests.parse.wire import Relay, run_from_bytes, write_run
@@ -52,7 +50,7 @@ def test_refused_upgrade_stays_http(tmp_path: Path) -> None:
 
 @contextmanager
 def _echo_server() -> Iterator[int]:
-    sync_server = pytest.importorskip("websockets.sync.server")
+    from websockets.sync import server as sync_server
 
     def echo(ws: object) -> None:
         for msg in ws:  # type: ignore[attr-defined]
@@ -69,7 +67,7 @@ def _echo_server() -> Iterator[int]:
 
 
 def test_real_websocket_client_with_deflate(tmp_path: Path) -> None:
-    sync_client = pytest.importorskip("websockets.sync.client")
+    from websockets.sync import client as sync_client
     text = "canary-ws-" + "a" * 3000  # compressible: sent deflated
     with _echo_server() as port, Relay(port) as relay:
         ws = sync_client.connect(f"ws://127.0.0.1:{relay.port}/feed", open_timeout=10,
