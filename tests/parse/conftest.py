@@ -6,15 +6,17 @@ import subprocess
 
 import pytest
 
-from tests.parse.wire import h2_server, make_cert
+from harness.testing.certs import make_pki
+from tests.parse.wire import h2_server
 
 
 @pytest.fixture(scope="session")
 def h2_conversation(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes]]:
     """The TLS plaintext of ``curl --http2`` making two requests (POST then GET)."""
     d = tmp_path_factory.mktemp("h2cert")
-    cert, key = make_cert(d)
-    with h2_server(cert, key) as (port, rec):
+    pki = make_pki(d)
+    cert = pki.ca_cert
+    with h2_server(pki.cert, pki.key) as (port, rec):
         base = f"https://127.0.0.1:{port}"
         subprocess.run(["curl", "-sS", "--max-time", "20", "-o", "/dev/null", "--http2",
                         "--cacert", str(cert), "-d", "first=1", f"{base}/a", "--next",

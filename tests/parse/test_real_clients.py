@@ -8,7 +8,8 @@ from pathlib import Path
 
 from harness.parse.message import MessageKind
 from harness.parse.store import MessageStore
-from tests.parse.wire import Relay, h1_server, h2_server, make_cert, write_run
+from harness.testing.certs import make_pki
+from tests.parse.wire import Relay, h1_server, h2_server, write_run
 
 
 def _curl(*args: str) -> None:
@@ -17,8 +18,9 @@ def _curl(*args: str) -> None:
 
 
 def test_curl_http2_streams_headers_and_bodies(tmp_path: Path) -> None:
-    cert, key = make_cert(tmp_path)
-    with h2_server(cert, key) as (port, rec):
+    pki = make_pki(tmp_path / "pki")
+    cert = pki.ca_cert
+    with h2_server(pki.cert, pki.key) as (port, rec):
         base = f"https://127.0.0.1:{port}"
         _curl("--http2", "--cacert", str(cert), "-H", "X-Canary: needle-7f3a",
               "-d", "q=first+post&id=42", f"{base}/submit?a=1",

@@ -10,7 +10,6 @@ import contextlib
 import gzip
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import zlib
@@ -163,16 +162,6 @@ def h1_server() -> Iterator[int]:
         srv.shutdown()
         srv.server_close()
         t.join(5)
-
-
-def make_cert(directory: Path) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for 127.0.0.1 (made with the openssl CLI)."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, timeout=60,
-                   capture_output=True)
-    return cert, key
 
 
 def _h2_conn(sock: socket.socket, stop: threading.Event,
