@@ -18,6 +18,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from harness.capture.rundir import RunDir
 from harness.errors import RunDirError
@@ -199,31 +200,31 @@ class MessageStore:
         return _message(row, True)
 
 
-def _message(row: tuple[object, ...], with_body: bool) -> Message:
+_loads = json.JSONDecoder().decode
+_KINDS = {k.value: k for k in MessageKind}
+
+
+def _list(text: str) -> tuple[Any, ...]:
+    return () if text == "[]" else tuple(_loads(text))
+
+
+def _message(row: tuple[Any, ...], with_body: bool) -> Message:
+    # Rows are written by StoreWriter only, so their types are known: no per-field checks
+    # (this runs once per message for every reader).
     (n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
      cipher, method, url, status, headers, body, body_len_wire, events, req_n, sdk, frames,
      meta, notes, links) = row
-    meta_d: dict[str, JSON] = json.loads(str(meta))
+    meta_d: dict[str, JSON] = _loads(meta)
     if not with_body:
-        meta_d["body_len"] = int(body) if isinstance(body, int) else 0
+        meta_d["body_len"] = body
+        body = b""
     return Message(
-        id=f"m{n}", kind=MessageKind(str(kind)), t=float(t),  # type: ignore[arg-type]
-        direction=str(direction), source=str(source), conn=_s(conn), phase=_s(phase),
-        protocol=_s(protocol), host=_s(host), ip=_s(ip),
-        port=int(port) if isinstance(port, int) else None, sni=_s(sni),
-        tls_version=_s(tls_version), cipher=_s(cipher), method=_s(method), url=_s(url),
-        status=int(status) if isinstance(status, int) else None,
-        headers=tuple((str(k), str(v)) for k, v in json.loads(str(headers))),
-        body=body if isinstance(body, bytes) else b"",
-        body_len_wire=int(body_len_wire) if isinstance(body_len_wire, int) else None,
-        events=tuple(json.loads(str(events))),
-        request_id=f"m{req_n}" if isinstance(req_n, int) else None,
-        links=tuple(f"m{x}" for x in sorted(int(v) for v in str(links).split(",")))
-        if links else (),
-        sdk=_s(sdk), frames=tuple(json.loads(str(frames))), meta=meta_d,
-        notes=tuple(json.loads(str(notes))),
+        id=f"m{n}", kind=_KINDS[kind], t=t, direction=direction, source=source, conn=conn,
+        phase=phase, protocol=protocol, host=host, ip=ip, port=port, sni=sni,
+        tls_version=tls_version, cipher=cipher, method=method, url=url, status=status,
+        headers=tuple(map(tuple, _loads(headers))) if headers != "[]" else (),
+        body=body, body_len_wire=body_len_wire, events=_list(events),
+        request_id=None if req_n is None else f"m{req_n}",
+        links=tuple(f"m{x}" for x in sorted(int(v) for v in links.split(","))) if links else (),
+        sdk=sdk, frames=_list(frames), meta=meta_d, notes=_list(notes),
     )
-
-
-def _s(v: object) -> str | None:
-    return v if isinstance(v, str) else None
