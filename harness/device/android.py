@@ -22,7 +22,7 @@ from types import TracebackType
 import frida
 
 from harness.device.android_adb import AdbEndpoint, RootMode
-from harness.device.android_app import Attach, SpawnGate
+from harness.device.android_app import Attach, SpawnGate, app_processes
 from harness.device.android_discovery import device_info, open_session
 from harness.device.android_frida import FridaServer
 from harness.device.android_ids import IdentifierReader
@@ -119,6 +119,18 @@ class AndroidDevice:
         gate.start()
         self._stack.callback(gate.stop)
         return gate
+
+
+    def attach_running(self, package: str, attach: Attach) -> list[int]:
+        """Attach to every running process of ``package`` (when spawning is not possible or
+        the app must keep its state); returns the pids handed to ``attach``."""
+        found = app_processes(self.session, package)
+        if not found:
+            raise self.session.error(f"{package} is not running",
+                                     fix="launch it first (step `launch`) or use spawn")
+        for pid, name in found:
+            attach(pid, name)
+        return [pid for pid, _ in found]
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,6 +170,17 @@ def belongs_to(identifier: str, package: str) -> bool:
     return identifier == package or identifier.startswith(package + ":")
 
 
+def app_processes(session: AdbSession, package: str) -> list[tuple[int, str]]:
+    """(pid, process name) of every running process of the app, from toybox ``ps``."""
+    res = session.shell(["ps", "-A", "-o", "PID,NAME"], check=True)
+    found = []
+    for line in res.stdout.splitlines()[1:]:
+        fields = line.split(None, 1)
+        if len(fields) == 2 and fields[0].isdigit() and belongs_to(fields[1].strip(), package):
+            found.append((int(fields[0]), fields[1].strip()))
+    return found
+
+
 Attach = Callable[[int, str], None]
 """Load the agent into a suspended process (pid, identifier); resuming is the gate's job."""
 

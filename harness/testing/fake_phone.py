@@ -314,6 +314,10 @@ class FakePhone:
             return Outcome(exit_code=1)
         return Outcome((" ".join(pids) + "\n").encode())
 
+    def _cmd_ps(self, argv: list[str], root: bool) -> Outcome:
+        rows = [f"{pid:>5} {name}" for pid, name in sorted(self.processes.items())]
+        return Outcome(("  PID NAME\n" + "".join(r + "\n" for r in rows)).encode())
+
     def _cmd_kill(self, argv: list[str], root: bool) -> Outcome:
         pid = int(argv[-1])
         if pid not in self.processes:

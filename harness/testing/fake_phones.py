@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             portal = stack.enter_context(FridaPortal())
             portal.join(victim.pid)
             ginkgo.frida_backend = arrow.frida_backend = portal.control
+            ginkgo.processes[victim.pid] = "com.android.chrome"  # the "app" Frida can attach
             lines.append(f"victim {victim.pid}")
         local = stack.enter_context(FakeAdbServer(ginkgo, pixel6_android14()))
         remote = stack.enter_context(FakeAdbServer(arrow))

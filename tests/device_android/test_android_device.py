@@ -90,3 +90,18 @@ def test_doctor_reports_unauthorized_device(adb: FakeAdbServer, ginkgo: FakePhon
     (check,) = android_doctor(ginkgo.serial, ep(adb))
     assert not check.ok
     assert "Allow USB debugging" in str(check.fix)
+
+
+def test_attach_running_finds_the_apps_processes_or_says_it_is_not_running(
+        adb: FakeAdbServer, pixel: FakePhone) -> None:
+    dev = AndroidDevice(pixel.serial, ep(adb))
+    with pytest.raises(DeviceError, match=r"com\.android\.chrome is not running"):
+        dev.attach_running("com.android.chrome", lambda pid, name: None)
+    pixel.processes.update({7001: "com.android.chrome",
+                            7002: "com.android.chrome:sandboxed_process0:org.chromium.content."
+                                  "app.SandboxedProcessService0:0",
+                            7003: "com.android.chromex"})
+    seen: list[tuple[int, str]] = []
+    assert dev.attach_running("com.android.chrome",
+                              lambda pid, name: seen.append((pid, name))) == [7001, 7002]
+    assert seen[1][1].startswith("com.android.chrome:sandboxed_process0")

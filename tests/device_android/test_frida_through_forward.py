@@ -100,3 +100,28 @@ def test_through_a_remote_adb_server_after_adb_root(fakes: dict[str, str],
     with server:
         pids = [p.pid for p in server.frida_device().enumerate_processes()]
     assert int(fakes["victim"]) in pids
+
+
+def test_attach_to_the_running_app_found_with_ps(fakes: dict[str, str], tmp_path: Path) -> None:
+    from harness.device.android import AndroidDevice
+
+    binary = tmp_path / "frida-server"
+    binary.write_bytes(fake_elf(183, frida.__version__))
+    device = AndroidDevice("a1b2c3d4", [AdbEndpoint("127.0.0.1", int(fakes["local"]))],
+                           frida_server=binary)
+    payloads: list[object] = []
+
+    def attach(pid: int, name: str) -> None:
+        session = device.frida_device().attach(pid)
+        script = session.create_script("send(Process.id)")
+        script.on("message", lambda message, data: payloads.append(message.get("payload")))
+        script.load()
+        deadline = time.monotonic() + 10
+        while not payloads and time.monotonic() < deadline:
+            time.sleep(0.05)
+        script.unload()
+        session.detach()
+
+    with device:
+        assert device.attach_running("com.android.chrome", attach) == [int(fakes["victim"])]
+    assert payloads == [int(fakes["victim"])]
