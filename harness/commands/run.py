@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--device SERIAL: the Android runner is not wired to scenarios yet; "
                          "use --device host with a lab app (docs/android.md)")
     result = run_scenario(args.scenario, args.app, out=args.out,
-                          step_timeout=args.step_timeout,
+                          step_timeout=args.step_timeout, claims=args.claims,
                           command_line=["harness", "run", *sys.argv[2:]])
     print(f"run: {result.run.path}")
     if not result.complete:

@@ -96,10 +96,16 @@ class _Journey:
         self.say = say
         self.account = f"lab-{secrets.token_hex(5)}@accounts.lab.test"
         self.canaries = {p.name: make_canaries(p.name) for p in scenario.phases}
+        self.planted: list[str] = []
+        """Names of the canary needles the journey actually used (positive controls due)."""
 
     def resolve(self, step: Step, canaries: PhaseCanaries, site: str) -> JSON:
         if not isinstance(step.value, str):
             return step.value
+        for key, kind in (("{canary.url}", "url"), ("{canary.query}", "query"),
+                          ("{canary.download}", "download")):
+            if key in step.value:
+                self.planted.append(f"canary-{kind}:{canaries.phase}")
         return (step.value.replace("{canary.url}", canaries.url(site))
                 .replace("{canary.query}", canaries.query)
                 .replace("{canary.download}", canaries.download_url(site))
@@ -109,7 +115,7 @@ class _Journey:
 def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                  out: Path = Path("runs"), say: Say | None = None,
                  step_timeout: float = 30.0, analyze: bool = True,
-                 command_line: Sequence[str] = ()) -> RunResult:
+                 claims: Path | None = None, command_line: Sequence[str] = ()) -> RunResult:
     scenario = load_scenario(scenario_path)
     profile = parse_app(app)
     check_profile(scenario, app)
@@ -123,7 +129,9 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
     ids = device.identifiers()
     info = run.load_info()
     info.device = {**device.info().to_json(), "lab": True}
-    info.target = {"app": app, "profile": profile, "package": "com.mi.globalbrowser.mini"}
+    # the lab browser's traffic goes through JSSE: without those hooks nothing is seen
+    info.target = {"app": app, "profile": profile, "package": "com.mi.globalbrowser.mini",
+                   "required_hooks": ["java.jsse"]}
     info.scenario = {"name": scenario.name, "file": str(scenario.path),
                      "sha256": scenario.sha256}
     info.tools = {"harness": __version__, "frida": frida.__version__,
@@ -219,9 +227,9 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                 session.stop()
             recorder.update_info(lambda i: i.extra.update(
                 lab_server_requests={h: len(servers.received(h)) for h in LAB_HOSTS},
-                follow_children=False))
+                planted_canaries=list(journey.planted), follow_children=False))
     if analyze:
-        _analyze(run, tell)
+        _analyze(run, tell, claims)
     return RunResult(run, complete)
 
 
@@ -229,10 +237,10 @@ def _append_phase(phase: Phase) -> Callable[[RunInfo], None]:
     return lambda info: info.phases.append(phase)
 
 
-def _analyze(run: RunDir, tell: Say) -> None:
+def _analyze(run: RunDir, tell: Say, claims: Path | None) -> None:
     try:
         analysis = importlib.import_module("harness.analysis")
     except ModuleNotFoundError:
         tell("analysis is not available in this build; run `harness analyze` later")
         return
-    analysis.analyze_run(run)
+    analysis.analyze_run(run, claims=claims)

@@ -1,0 +1,134 @@
+"""What the checks look at: the facts of analysed runs, loaded once.
+
+A claim may need several journeys (each a run): checks see all runs of a suite together.
+Evidence ids are ``<run-id>/<finding or message id>`` so a verdict points at the bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.capture.rundir import RunDir, RunInfo
+from harness.parse.message import Message, MessageKind
+from harness.parse.store import MessageStore
+
+ANALYTICS_HOSTS = (
+    r"^sa\.api\.", r"^data\.mistat\.", r"^tracking\.(intl\.|india\.|rus\.)?miui\.com$",
+    r"(^|\.)sensorsdata\.(cn|com)$", r"(^|\.)google-analytics\.com$", r"(^|\.)mixpanel\.com$",
+    r"(^|\.)app-measurement\.com$", r"(^|\.)umeng\.com$", r"(^|\.)appsflyer\.com$",
+    r"(^|\.)adjust\.com$", r"(^|\.)posthog\.com$", r"(^|\.)segment\.io$",
+)
+"""Hosts whose traffic is usage statistics; the lab's sa.api.lab.test stands for Xiaomi's."""
+SYNC_HOSTS = (r"^sync\.", r"(^|\.)browser\.sync\.")
+OPERATORS = (
+    (r"(^|\.)sensorsdata\.(cn|com)$", "Sensors Analytics"),
+    (r"(^|\.)(miui|xiaomi|mi)\.com$|(^|\.)xiaomi\.net$", "Xiaomi"),
+    (r"\.lab\.test$", "the lab (standing for the browser's vendor)"),
+)
+LAB_SUFFIX = ".lab.test"
+
+
+@dataclass
+class RunFacts:
+    run: RunDir
+    info: RunInfo
+    messages: list[Message]
+    findings: list[dict[str, object]]
+    needles: list[dict[str, object]]
+    hooks: dict[str, str]
+    """hook name → installed | skipped | failed (last word for each name)."""
+    sdk_by_message: dict[str, str] = field(default_factory=dict)
+    """message id → SDK that built its payload, from verified wire formats."""
+
+    @property
+    def rid(self) -> str:
+        return self.info.run_id
+
+    @property
+    def journey(self) -> str:
+        return str(self.info.scenario.get("name", ""))
+
+    def state(self, phase: str | None) -> dict[str, bool]:
+        for p in self.info.phases:
+            if p.name == phase:
+                return {k: bool(v) for k, v in p.state.items()}
+        return {}
+
+
+def load_facts(path: RunDir | Path | str) -> RunFacts:
+    run = path if isinstance(path, RunDir) else RunDir.open(path)
+    info = run.load_info()
+    with MessageStore.open(run) as store:
+        messages = list(store.messages(with_body=False))
+    findings = _json_list(run.file("findings.json"))
+    needles = _json_list(run.file("needles.json"))
+    hooks: dict[str, str] = {}
+    with run.reader() as reader:
+        for ev in reader.events(kinds=["hook"]):
+            name, status = ev.fields.get("name"), ev.fields.get("status")
+            if isinstance(name, str) and isinstance(status, str) and hooks.get(name) != "installed":
+                hooks[name] = status
+    sdk: dict[str, str] = {}
+    for f in findings:
+        for step in chain_of(f):
+            if step.startswith("sensors:"):
+                sdk[str(f["message"])] = "Sensors Analytics SDK"
+    return RunFacts(run, info, messages, findings, needles, hooks, sdk)
+
+
+def _json_list(path: Path) -> list[dict[str, object]]:
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [x for x in data if isinstance(x, dict)] if isinstance(data, list) else []
+
+
+def _match(host: str, patterns: tuple[str, ...]) -> bool:
+    return any(re.search(p, host) for p in patterns)
+
+
+def operator_of(host: str | None) -> str | None:
+    for pattern, name in OPERATORS:
+        if host and re.search(pattern, host):
+            return name
+    return None
+
+
+def in_scope(to: str, m: Message, vendor_domains: tuple[str, ...], facts: RunFacts) -> bool:
+    host = (m.host or "").lower()
+    if to == "all":
+        return True
+    if to.startswith("host:"):
+        return re.search(to[5:], host) is not None
+    if to.startswith("sdk:"):
+        return facts.sdk_by_message.get(m.id, "").lower().startswith(to[4:].lower())
+    analytics = _match(host, ANALYTICS_HOSTS) or m.id in facts.sdk_by_message \
+        or m.kind == MessageKind.SDK_CALL
+    vendor = any(host == d or host.endswith("." + d) for d in vendor_domains) \
+        or (host.endswith(LAB_SUFFIX) and not host.startswith("canary."))
+    if to == "analytics":
+        return analytics
+    if to == "sync":
+        return _match(host, SYNC_HOSTS)
+    if to == "vendor":
+        return vendor
+    if to == "vendor-or-analytics":
+        return vendor or analytics
+    if to == "third":
+        return not vendor and not host.endswith(LAB_SUFFIX)
+    return False
+
+
+def phase_matches(state: Mapping[str, object], want: object) -> bool:
+    if not isinstance(want, dict):
+        return True
+    return all(bool(state.get(k)) == bool(v) for k, v in want.items())
+
+
+def chain_of(finding: Mapping[str, object]) -> list[str]:
+    chain = finding.get("chain")
+    return [str(s) for s in chain] if isinstance(chain, list) else []

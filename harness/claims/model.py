@@ -1,0 +1,197 @@
+"""Claims files: a vendor's statements, quoted verbatim, each turned into checks.
+
+```yaml
+vendor: Xiaomi
+vendor_domains: [xiaomi.com, miui.com]
+claims:
+  - id: incognito-not-synced
+    quote: Under incognito mode, user browsing data is not synced, ...
+    source: {file: seeds/000_....txt, date: 2020-05-02, by: Xiaomi blog}
+    journeys: [incognito]
+    checks:
+      - no_needle: {classes: [browsing], to: sync, phases: {incognito: true}}
+```
+Errors name the file, line, column and field, before anything is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from harness.device.base import NeedleClass
+from harness.errors import InputError
+from harness.protocol import JSON
+
+TARGETS = ("all", "analytics", "sync", "vendor", "third", "vendor-or-analytics")
+"""Destination scopes; also ``host:REGEX`` and ``sdk:NAME``."""
+STATE_KEYS = ("incognito", "signed_in", "sync", "usage_stats")
+
+CHECK_PARAMS: Mapping[str, Mapping[str, bool]] = {
+    # param -> required
+    "no_needle": {"classes": True, "to": False, "phases": False},
+    "only_when": {"classes": True, "to": False, "when": True},
+    "tls_at_least": {"version": True, "to": False},
+    "no_destination": {"operator": False, "sdk": False, "domain": False, "about": True},
+    "not_linkable": {"to": False},
+    "residency": {"countries": True, "to": False},
+    "respects_opt_out": {"switch": True, "classes": True, "to": False},
+    "encrypted_not_encoded": {"classes": True, "phases": False},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    kind: str
+    params: Mapping[str, JSON]
+    line: int
+
+    def describe(self) -> str:
+        inner = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.kind}({inner})"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: str
+    quote: str
+    source: Mapping[str, str]
+    journeys: tuple[str, ...]
+    checks: tuple[Check, ...]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsFile:
+    path: str
+    vendor: str
+    vendor_domains: tuple[str, ...]
+    claims: tuple[Claim, ...]
+
+
+def _pos(node: object, key: object = None) -> tuple[int | None, int | None]:
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None, None
+    try:
+        if isinstance(node, CommentedMap) and key is not None and key in node:
+            line, col = lc.value(key)
+        elif isinstance(node, CommentedSeq) and isinstance(key, int):
+            line, col = lc.item(key)
+        else:
+            line, col = lc.line, lc.col
+        return line + 1, col + 1
+    except (KeyError, IndexError, TypeError):
+        return lc.line + 1, lc.col + 1
+
+
+def _fail(path: str, node: object, key: object, msg: str, fld: str | None = None) -> InputError:
+    line, col = _pos(node, key)
+    return InputError(msg, path=path, line=line, column=col, field=fld)
+
+
+def _plain(v: object) -> JSON:
+    if isinstance(v, CommentedMap | dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, CommentedSeq | list):
+        return [_plain(x) for x in v]
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)
+
+
+def _check_params(path: str, kind: str, params: CommentedMap) -> None:
+    spec = CHECK_PARAMS[kind]
+    for k in params:
+        if k not in spec:
+            raise _fail(path, params, k, f"{kind}: unknown parameter {k!r}; expected "
+                        + ", ".join(spec), str(k))
+    for k, required in spec.items():
+        if required and k not in params:
+            raise _fail(path, params, None, f"{kind}: missing parameter {k!r}", k)
+    for k in ("classes",):
+        if k in params:
+            v = params[k]
+            if not isinstance(v, CommentedSeq) or not v:
+                raise _fail(path, params, k, f"{kind}: {k} is a list of needle classes", k)
+            for c in v:
+                if c not in {x.value for x in NeedleClass}:
+                    raise _fail(path, params, k, f"{kind}: unknown needle class {c!r}; "
+                                "expected " + ", ".join(x.value for x in NeedleClass), k)
+    to = params.get("to")
+    if to is not None and not (to in TARGETS or str(to).startswith(("host:", "sdk:"))):
+        raise _fail(path, params, "to", f"{kind}: unknown destination scope {to!r}; expected "
+                    + ", ".join(TARGETS) + ", host:REGEX or sdk:NAME", "to")
+    for k in ("phases", "when"):
+        if k in params:
+            v = params[k]
+            if not isinstance(v, CommentedMap) or any(x not in STATE_KEYS for x in v):
+                raise _fail(path, params, k, f"{kind}: {k} maps state names ("
+                            + ", ".join(STATE_KEYS) + ") to true/false", k)
+    if kind == "no_destination" and params.get("about") not in ("operator", "sdk", "domain"):
+        raise _fail(path, params, "about", "no_destination: about is operator, sdk or domain",
+                    "about")
+
+
+def load_claims(path: Path | str) -> ClaimsFile:
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read claims: {exc}", path=name) from exc
+    try:
+        doc = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise InputError(f"not valid YAML: {exc.problem}", path=name,
+                         line=mark.line + 1 if mark else None,
+                         column=mark.column + 1 if mark else None) from exc
+    if not isinstance(doc, CommentedMap) or not isinstance(doc.get("claims"), CommentedSeq):
+        raise InputError("a claims file is a mapping with a claims list", path=name, line=1)
+    claims: list[Claim] = []
+    ids: set[str] = set()
+    seq = doc["claims"]
+    for i, c in enumerate(seq):
+        if not isinstance(c, CommentedMap):
+            raise _fail(name, seq, i, "a claim is a mapping")
+        for key in ("id", "quote", "source", "checks"):
+            if key not in c:
+                raise _fail(name, c, None, f"claim is missing {key!r}", key)
+        cid = c["id"]
+        if not isinstance(cid, str) or cid in ids:
+            raise _fail(name, c, "id", f"claim id {cid!r} is missing or repeated", "id")
+        ids.add(cid)
+        source = c["source"]
+        if not isinstance(source, CommentedMap) or "file" not in source or "date" not in source:
+            raise _fail(name, c, "source", "source needs file and date", "source")
+        checks_raw = c["checks"]
+        if not isinstance(checks_raw, CommentedSeq) or not checks_raw:
+            raise _fail(name, c, "checks", "checks is a non-empty list", "checks")
+        checks: list[Check] = []
+        for j, ch in enumerate(checks_raw):
+            if not isinstance(ch, CommentedMap) or len(ch) != 1:
+                raise _fail(name, checks_raw, j, "a check is a one-key mapping: KIND: {params}")
+            kind = next(iter(ch))
+            if kind not in CHECK_PARAMS:
+                raise _fail(name, checks_raw, j, f"unknown check {kind!r}; expected "
+                            + ", ".join(CHECK_PARAMS), str(kind))
+            params = ch[kind]
+            if not isinstance(params, CommentedMap):
+                raise _fail(name, ch, kind, f"{kind}: parameters are a mapping", str(kind))
+            _check_params(name, kind, params)
+            plain = _plain(params)
+            assert isinstance(plain, dict)
+            checks.append(Check(str(kind), plain, _pos(checks_raw, j)[0] or 0))
+        journeys = c.get("journeys") or []
+        claims.append(Claim(cid, " ".join(str(c["quote"]).split()),
+                            {str(k): str(v) for k, v in source.items()},
+                            tuple(str(j) for j in journeys), tuple(checks),
+                            _pos(seq, i)[0] or 0))
+    domains = doc.get("vendor_domains") or []
+    return ClaimsFile(name, str(doc.get("vendor", "")), tuple(str(d) for d in domains),
+                      tuple(claims))
