@@ -172,3 +172,19 @@ def test_grpc_messages_are_unframed(tmp_path: Path) -> None:
     (req,) = _requests(_parse(tmp_path, [[("out", out)]]))
     assert req.body == m1 + b"\x12\x0bCANARY-grpc"
     assert req.meta["grpc_messages"] == 2
+
+
+def test_hpack_bomb_is_refused(tmp_path: Path) -> None:
+    """One 4 KB header added to the dynamic table, then referenced 2,000 times in a 2 KB
+    block: 8 MB of headers from 6 KB of frames. Cut at the header list limit, noted; the
+    stream's body is kept."""
+    big = b"x" * 4000
+    # literal with incremental indexing, new name "x-big" (RFC 7541 6.2.1), 4000-byte value
+    first = b"\x40\x05x-big" + b"\x7f" + bytes([(4000 - 127) & 0x7F | 0x80, (4000 - 127) >> 7])
+    block = b"\x83\x87\x84" + b"\x41\x01a" + first + big + b"\xbe" * 2000
+    out = PREFACE + _frame(4, 0, 0, b"") + _frame(1, 0x4, 1, block) + \
+        _frame(0, 0x1, 1, b"body-kept")
+    (req,) = _requests(_parse(tmp_path, [[("out", out)]]))
+    assert req.body == b"body-kept"
+    assert any("HPACK" in n for n in req.notes)
+    assert len(req.headers) < 100
