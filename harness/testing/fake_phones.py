@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     Frida portal that a local ``sleep`` process joined (printed as ``victim PID``).
     """
     import argparse
+    import shlex
     import subprocess
     import sys
     from contextlib import ExitStack
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.testing.fake_phones")
     parser.add_argument("--frida", action="store_true",
                         help="back the Redmi's frida-server port with a real Frida portal")
+    parser.add_argument("--victim", default="sleep 600", metavar="COMMAND",
+                        help="the local process that plays Chrome on the Redmi (with --frida)")
     args = parser.parse_args(argv)
     ginkgo = ginkgo_miui12()
     arrow = ginkgo_arrow11()
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         lines = []
         if args.frida:
-            victim = subprocess.Popen(["sleep", "600"])
+            victim = subprocess.Popen(shlex.split(args.victim))
             stack.callback(victim.wait, 5)
             stack.callback(victim.kill)
             portal = stack.enter_context(FridaPortal())
