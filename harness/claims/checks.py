@@ -38,6 +38,17 @@ class CheckResult:
 Ctx = tuple[Sequence[RunFacts], tuple[str, ...]]
 
 
+def _words(value: object) -> str:
+    """A check parameter as a reader would write it: ``device-id, account-id`` or
+    ``signed_in=on, sync=on``, not a Python repr."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={'on' if v is True else 'off' if v is False else v}"
+                         for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(str(v) for v in value)
+    return "any" if value is None else str(value)
+
+
 def _leaks(facts: RunFacts, classes: object, to: str, vendor: tuple[str, ...],
            phases: object) -> tuple[list[str], set[tuple[str, str]]]:
     by_id = {m.id: m for m in facts.messages}
@@ -66,11 +77,12 @@ def no_needle(c: Check, ctx: Ctx) -> CheckResult:
         looked |= lk
     if not looked:
         return CheckResult(c, UNKNOWN,
-                           f"no phase of the runs matches {c.params.get('phases')}")
+                           f"no phase of the runs matches {_words(c.params.get('phases'))}")
     if hits:
-        return CheckResult(c, VIOLATED, f"{len(hits)} finding(s) of {c.params['classes']} sent "
-                           f"to {to} in the phases in scope", hits, looked)
-    return CheckResult(c, HELD, f"no {c.params['classes']} value reached {to} in "
+        return CheckResult(c, VIOLATED, f"{len(hits)} finding(s) of "
+                           f"{_words(c.params['classes'])} sent to {to} in the phases in scope",
+                           hits, looked)
+    return CheckResult(c, HELD, f"no {_words(c.params['classes'])} value reached {to} in "
                        f"{len(looked)} phase(s)", [], looked)
 
 
@@ -81,7 +93,6 @@ def only_when(c: Check, ctx: Ctx) -> CheckResult:
     hits: list[str] = []
     looked: set[tuple[str, str]] = set()
     for facts in runs:
-        outside = {k: not v for k, v in (when or {}).items()}  # type: ignore[union-attr]
         for p in facts.info.phases:
             if not phase_matches(p.state, when):
                 looked.add((facts.rid, p.name))
@@ -91,15 +102,14 @@ def only_when(c: Check, ctx: Ctx) -> CheckResult:
             f = next(x for x in facts.findings if x["id"] == fid)
             if not phase_matches(facts.state(str(f.get("phase"))), when):
                 hits.append(ref)
-        del outside
     if not looked:
-        return CheckResult(c, UNKNOWN, f"no phase outside {when} was run, so the claim was "
+        return CheckResult(c, UNKNOWN, f"no phase outside {_words(when)} was run, so the claim was "
                            "not put to the test")
     if hits:
         return CheckResult(c, VIOLATED, f"{len(hits)} finding(s) sent to {to} in phases "
-                           f"outside {when}", hits, looked)
-    return CheckResult(c, HELD, f"nothing of {c.params['classes']} reached {to} outside {when}",
-                       [], looked)
+                           f"outside {_words(when)}", hits, looked)
+    return CheckResult(c, HELD, f"nothing of {_words(c.params['classes'])} reached {to} "
+                       f"outside {_words(when)}", [], looked)
 
 
 def tls_at_least(c: Check, ctx: Ctx) -> CheckResult:
@@ -180,7 +190,7 @@ def not_linkable(c: Check, ctx: Ctx) -> CheckResult:
     linked = {v: ps for v, ps in tokens.items() if len({p for _, p in ps}) > 1}
     if linked:
         ev = sorted({r for v in linked for r in refs[v][:3]})
-        sample = ", ".join(f"{v[:18]} in {sorted(p for _, p in ps)}"
+        sample = ", ".join(f"{v[:18]} in {_words(sorted(p for _, p in ps))}"
                            for v, ps in list(linked.items())[:3])
         return CheckResult(c, VIOLATED, f"{len(linked)} identifier(s) repeat across phases "
                            f"(restart, reset, sign-in or incognito), linking them: {sample}", ev)
@@ -235,14 +245,15 @@ def residency(c: Check, ctx: Ctx) -> CheckResult:
                 bad.append(f"{facts.rid}/{m.id}")
     if bad:
         return CheckResult(c, VIOLATED, f"{len(bad)} message(s) to {to} went to addresses "
-                           f"located outside {sorted(allowed)}", bad)
+                           f"located outside {_words(sorted(allowed))}", bad)
     if seen == 0:
         return CheckResult(c, UNKNOWN, f"no message to {to} was seen")
     if unplaced:
         return CheckResult(c, UNKNOWN, "the location of these destinations is not a country "
                            "(loopback lab servers or addresses unknown to the offline database): "
                            + ", ".join(sorted(unplaced)[:5]))
-    return CheckResult(c, HELD, f"all {seen} message(s) went to addresses in {sorted(allowed)}")
+    return CheckResult(c, HELD,
+                       f"all {seen} message(s) went to addresses in {_words(sorted(allowed))}")
 
 
 def respects_opt_out(c: Check, ctx: Ctx) -> CheckResult:
