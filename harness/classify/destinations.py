@@ -57,10 +57,14 @@ def _tls_of(m: Message) -> str | None:
 
 
 def _size(m: Message) -> int:
+    """What the message carried: its start line and headers (a GET's URL is data too) and
+    its body as sent on the wire."""
+    head = len(m.method or "") + len(m.url or "") + sum(len(k) + len(v) + 4
+                                                         for k, v in m.headers)
     if m.body_len_wire is not None:
-        return m.body_len_wire
+        return head + m.body_len_wire
     n = m.meta.get("body_len")
-    return n if isinstance(n, int) else len(m.body)
+    return head + (n if isinstance(n, int) else len(m.body))
 
 
 def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,

@@ -24,7 +24,11 @@ SECRET_FIELDS = re.compile(r"((?:pass(?:word|wd)?|token|secret|session|auth)[^=&
                            r"([^&\"\s]+)", re.I)
 RAW_LIMIT = 4096
 EVIDENCE_PER_CLAIM = 8
-PHASE_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948")
+# Tableau 20's dark and light halves: a demo suite has about a dozen phase names, and two
+# phases must not share a colour.
+PHASE_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
+                 "#9c755f", "#ff9da7", "#bab0ac", "#1f77b4", "#8c564b", "#17becf", "#bcbd22",
+                 "#7f7f7f", "#d62728")
 
 
 def mask(text: str) -> str:
@@ -75,6 +79,10 @@ class Timeline:
     marks: list[Mark]
     phases: list[tuple[float, float, str, str]]
     """x, width, colour, label of each phase band."""
+    journeys: list[tuple[float, str]]
+    """x where each journey's span starts, and its name (drawn above the bands)."""
+    legend: list[tuple[str, str]]
+    """phase name and its colour."""
 
 
 @dataclass
@@ -227,15 +235,16 @@ def _health(runs: Sequence[RunFacts]) -> list[dict[str, object]]:
         h = f.info.health
         skipped = sorted(n for n, s in f.hooks.items() if s == "skipped")
         controls = sorted({str(x.get("needle")) for x in f.findings if x.get("control")})
-        planted = _strs(f.info.extra.get("planted_canaries"))
+        pages = [p for p in _strs(f.info.extra.get("planted_canaries"))
+                 if p.startswith("canary-url")]
         coverage = (f"{h.bytes_hooked_out / h.bytes_kernel_out:.0%}" if h.bytes_kernel_out
                     else "not measured (this device has no per-app kernel counters)")
         out.append({
             "journey": f.journey, "run": f.rid, "installed": h.hooks_installed,
             "skipped": h.hooks_skipped, "failed": h.hooks_failed, "skipped_names": skipped[:40],
             "gaps": h.sequence_gaps, "protocol_errors": h.protocol_errors,
-            "controls": f"{len(controls)} seen / "
-                        f"{sum(1 for p in planted if str(p).startswith('canary-url'))} planted",
+            "controls": f"{sum(1 for p in pages if p in controls)} of {len(pages)} planted "
+                        "page loads captured",
             "coverage": coverage, "batches": h.batches,
             "incomplete": [p.name for p in f.info.phases if not p.complete],
         })
@@ -268,11 +277,12 @@ def _timeline(runs: Sequence[RunFacts]) -> Timeline | None:
         offset += max(end - start, 1.0) + 1.0
     total = max(offset, 1.0)
     scale = width / total
-    y_of = {h: 30 + i * row_h for i, h in enumerate(hosts)}
+    y_of = {h: 44 + i * row_h for i, h in enumerate(hosts)}
     phase_names = sorted({p.name for f in runs for p in f.info.phases})
     colour = {p: PHASE_COLOURS[i % len(PHASE_COLOURS)] for i, p in enumerate(phase_names)}
     marks = []
     bands = []
+    starts = [(round(left + off * scale, 1), f.journey) for f, _s, _e, off in spans]
     for f, start, _end, off in spans:
         for p in f.info.phases:
             x = left + (off + max(p.start - start, 0)) * scale
@@ -286,5 +296,6 @@ def _timeline(runs: Sequence[RunFacts]) -> Timeline | None:
                               colour.get(str(m.phase), "#999"),
                               f"{f.journey} {m.phase} {m.method or m.kind.value} "
                               f"{m.url or m.host}"))
-    return Timeline(left + width + 20, 40 + len(hosts) * row_h,
-                    [(y_of[h], h) for h in hosts], marks[:20000], bands)
+    return Timeline(left + width + 20, 54 + len(hosts) * row_h,
+                    [(y_of[h], h) for h in hosts], marks[:20000], bands, starts,
+                    sorted(colour.items()))
