@@ -30,12 +30,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--claims", type=Path, default=XIAOMI_CLAIMS, help="claims file")
     parser.add_argument("--journeys", default=",".join(STANDARD),
                         help="comma-separated journeys (default: all standard ones)")
+    parser.add_argument("--no-redact", action="store_true",
+                        help="show cookies, authorization headers and passwords in the report "
+                             "(masked by default)")
 
 
 def run(args: argparse.Namespace) -> int:
     journeys = [j.strip() for j in args.journeys.split(",") if j.strip()]
     result = run_suite(args.app, args.out, claims=args.claims, journeys=journeys,
-                       say=lambda s: print(s, file=sys.stderr),
+                       say=lambda s: print(s, file=sys.stderr), redact=not args.no_redact,
                        commands=["harness demo " + " ".join(sys.argv[2:])])
     width = max(len(v.claim.id) for v in result.verdicts)
     print()

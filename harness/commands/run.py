@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.report.publish import report_folder
 from harness.scenario.runner import run_scenario
 
 HELP = "run one scenario on an app: capture, phases, analysis (and claims, with --claims)"
@@ -32,6 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs"),
                         help="parent folder of the run directory (default ./runs)")
     parser.add_argument("--step-timeout", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--no-redact", action="store_true",
+                        help="show cookies, authorization headers and passwords in the report "
+                             "(masked by default)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"run: {result.run.path}")
     if not result.complete:
         print("some steps failed; their phases are marked incomplete (run.json)", file=sys.stderr)
+    print(f"report: {report_folder(result.run.path, redact=not args.no_redact)}")
     if args.claims is not None:
         # the claims step lives with `harness analyze`
         analyze = importlib.import_module("harness.commands.analyze")

@@ -271,11 +271,13 @@ def _timeline(runs: Sequence[RunFacts]) -> Timeline | None:
     for f in runs:
         if not f.messages:
             continue
-        start = min(m.t for m in f.messages)
-        end = max(m.t for m in f.messages)
+        # A journey's span covers its phases and its messages, whichever reach further.
+        times = [m.t for m in f.messages] + [t for p in f.info.phases
+                                             for t in (p.start, p.end) if t]
+        start, end = min(times), max(times)
         spans.append((f, start, end, offset))
-        offset += max(end - start, 1.0) + 1.0
-    total = max(offset, 1.0)
+        offset += max(end - start, 0.5) + (0.5 if len(runs) > 1 else 0.0)
+    total = max(offset, 0.5)
     scale = width / total
     y_of = {h: 44 + i * row_h for i, h in enumerate(hosts)}
     phase_names = sorted({p.name for f in runs for p in f.info.phases})

@@ -34,7 +34,7 @@ class SuiteResult:
 
 def run_suite(app: str, out: Path, *, claims: Path = XIAOMI_CLAIMS,
               journeys: Sequence[str] = STANDARD, say: Callable[[str], None] = print,
-              commands: Sequence[str] = ()) -> SuiteResult:
+              commands: Sequence[str] = (), redact: bool = True) -> SuiteResult:
     claims_file = load_claims(claims)  # a broken claims file stops us before any run
     folder = out / f"suite-{app.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
     runs_dir = folder / "runs"
@@ -51,5 +51,6 @@ def run_suite(app: str, out: Path, *, claims: Path = XIAOMI_CLAIMS,
         "title": title, "app": app, "claims": str(claims),
         "runs": [str(p.relative_to(folder)) for p in run_paths],
         "commands": list(commands)}, indent=2), encoding="utf-8")
-    report = publish(folder, title, [v.to_json() for v in verdicts], facts, commands=commands)
+    report = publish(folder, title, [v.to_json() for v in verdicts], facts, commands=commands,
+                     redact=redact)
     return SuiteResult(folder, report, verdicts)
