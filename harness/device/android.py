@@ -6,7 +6,8 @@ build), ``android_frida`` (frida-server), ``android_ids`` (identifiers), ``andro
 (kernel byte counters), ``android_quic`` (QUIC off), ``android_app`` (app control, spawn gating),
 ``android_profile`` / ``android_steps`` / ``android_ui`` (scenario steps by app profile).
 Entering the device brings frida-server up behind an adb forward; leaving undoes it in reverse
-and never raises. :func:`android_doctor` is what ``harness doctor --device`` runs for a phone.
+and never raises. ``harness doctor --device`` runs
+:func:`harness.device.android_doctor.device_checks`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -32,16 +32,14 @@ from harness.device.android_quic import (
     CHROMIUM_PACKAGES,
     ChromeCommandLine,
     QuicFirewall,
-    cleanup_leftovers,
-    leftover_chains,
 )
 from harness.device.android_steps import AndroidApp
 from harness.device.base import DeviceInfo, EgressCounters, Identifier, Target
-from harness.errors import DeviceError, HarnessError
+from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AdbEndpoint", "AndroidApp", "AndroidDevice", "DoctorCheck", "android_doctor"]
+__all__ = ["AdbEndpoint", "AndroidApp", "AndroidDevice"]
 
 
 class AndroidDevice:
@@ -120,7 +118,6 @@ class AndroidDevice:
         self._stack.callback(gate.stop)
         return gate
 
-
     def attach_running(self, package: str, attach: Attach) -> list[int]:
         """Attach to every running process of ``package`` (when spawning is not possible or
         the app must keep its state); returns the pids handed to ``attach``."""
@@ -131,59 +128,3 @@ class AndroidDevice:
         for pid, name in found:
             attach(pid, name)
         return [pid for pid, _ in found]
-
-
-@dataclass(frozen=True, slots=True)
-class DoctorCheck:
-    """One line of ``harness doctor --device``: what was checked, the result, and the fix."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
-
-
-def android_doctor(serial: str | None, adb: Sequence[AdbEndpoint] | None = None,
-                   *, clean: bool = True) -> list[DoctorCheck]:
-    """Check a phone for a run and remove QUIC rules a crashed run left behind. Never raises."""
-    checks: list[DoctorCheck] = []
-    try:
-        session = open_session(serial, list(adb or [AdbEndpoint()]))
-    except DeviceError as exc:
-        return [DoctorCheck("device", False, str(exc), exc.fix)]
-    checks.append(DoctorCheck("device", True, f"{session.serial} on adb server {session.endpoint}"))
-    try:
-        info = device_info(session)
-        checks.append(DoctorCheck("build", True, f"{info.manufacturer} {info.model}, Android "
-                                  f"{info.release} (SDK {info.sdk}), {info.incremental}, "
-                                  f"{info.abi}"))
-        root = session.root_mode
-        checks.append(DoctorCheck("root", root is not RootMode.NONE, f"root: {root}",
-                                  None if root is not RootMode.NONE else
-                                  "root the phone (Magisk) or `adb root` on a userdebug build"))
-        server = FridaServer(session)
-        try:
-            have = server.installed_version()
-        except DeviceError as exc:
-            have = None
-            checks.append(DoctorCheck("frida-server", False, str(exc), exc.fix))
-        else:
-            ok = have == server.host_version
-            checks.append(DoctorCheck(
-                "frida-server", ok, f"{server.device_path}: {have or 'missing'} (host frida "
-                f"{server.host_version})", None if ok else
-                f"harness provision --device {session.serial} --frida-server FILE"))
-        if root is not RootMode.NONE:
-            left = leftover_chains(session)
-            if left and clean:
-                removed = cleanup_leftovers(session)
-                checks.append(DoctorCheck("quic-rules", True, "removed leftover rules: "
-                                          + ", ".join(removed)))
-            else:
-                names = sorted({c for _, c, _ in left})
-                checks.append(DoctorCheck("quic-rules", not left, "leftover chains: "
-                                          + (", ".join(names) or "none"),
-                                          "harness doctor --device SERIAL" if left else None))
-    except DeviceError as exc:
-        checks.append(DoctorCheck("device", False, str(exc), exc.fix))
-    return checks

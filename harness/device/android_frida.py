@@ -120,7 +120,7 @@ class FridaServer:
         found += [p for p in SYSTEM_PATHS if self.session.stat(p) is not None]
         return sorted(found)
 
-    def _version_at(self, path: str) -> str | None:
+    def version_at(self, path: str) -> str | None:
         out = self.session.shell([path, "--version"])
         return out.stdout.strip() or None if out.ok else None
 
@@ -133,7 +133,7 @@ class FridaServer:
             if have == self.host_version:
                 return have
             for other in self.candidates():
-                if other != self.device_path and self._version_at(other) == self.host_version:
+                if other != self.device_path and self.version_at(other) == self.host_version:
                     log.info("%s: using the frida-server found at %s", self.serial, other)
                     self.device_path = other
                     return self.host_version

@@ -1,4 +1,4 @@
-"""The AndroidDevice facade (the Device protocol) and `android_doctor`, against the fakes."""
+"""The AndroidDevice facade (the Device protocol), against the fakes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 import frida
 import pytest
 
-from harness.device.android import AndroidDevice, android_doctor
+from harness.device.android import AndroidDevice
 from harness.device.android_adb import AdbEndpoint
-from harness.device.android_quic import QuicFirewall
 from harness.device.base import Device, Target
 from harness.errors import DeviceError
 from harness.testing import fake_phones as fp
@@ -71,25 +70,6 @@ def test_entering_without_frida_server_is_one_clear_error(adb: FakeAdbServer, pi
             AndroidDevice(pixel.serial, ep(adb)):
         pass
     assert adb.forwards == []
-
-
-def test_doctor_cleans_leftover_rules(adb: FakeAdbServer, ginkgo: FakePhone) -> None:
-    dev = AndroidDevice(ginkgo.serial, ep(adb))
-    QuicFirewall(dev.session, fp.MINT_UID, "crashed").install()
-    checks = {c.name: c for c in android_doctor(ginkgo.serial, ep(adb))}
-    assert checks["root"].ok
-    assert not checks["frida-server"].ok
-    assert "harness provision" in str(checks["frida-server"].fix)
-    assert checks["quic-rules"].detail == ("removed leftover rules: iptables egh_crashed, "
-                                           "ip6tables egh_crashed")
-    assert ginkgo.iptables["iptables"] == {"OUTPUT": []}
-
-
-def test_doctor_reports_unauthorized_device(adb: FakeAdbServer, ginkgo: FakePhone) -> None:
-    ginkgo.state = "unauthorized"
-    (check,) = android_doctor(ginkgo.serial, ep(adb))
-    assert not check.ok
-    assert "Allow USB debugging" in str(check.fix)
 
 
 def test_attach_running_finds_the_apps_processes_or_says_it_is_not_running(
