@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,10 @@ class RunFacts:
     """hook name → installed | skipped | failed (last word for each name)."""
     sdk_by_message: dict[str, str] = field(default_factory=dict)
     """message id → SDK that built its payload, from verified wire formats."""
+    recorded_gaps: int = 0
+    """Sequence gaps in capture.sqlite's batches (per pid), whatever run.json says."""
+    recorded_protocol_errors: int = 0
+    """Rows of capture.sqlite's protocol_errors table."""
 
     @property
     def rid(self) -> str:
@@ -72,12 +76,24 @@ def load_facts(path: RunDir | Path | str) -> RunFacts:
             name, status = ev.fields.get("name"), ev.fields.get("status")
             if isinstance(name, str) and isinstance(status, str) and hooks.get(name) != "installed":
                 hooks[name] = status
+        gaps = batch_gaps((pid, seq) for _id, pid, seq, *_ in reader.batches())
+        errors = len(reader.protocol_errors())
     sdk: dict[str, str] = {}
     for f in findings:
         for step in chain_of(f):
             if step.startswith("sensors:"):
                 sdk[str(f["message"])] = "Sensors Analytics SDK"
-    return RunFacts(run, info, messages, findings, needles, hooks, sdk)
+    return RunFacts(run, info, messages, findings, needles, hooks, sdk, gaps, errors)
+
+
+def batch_gaps(batches: Iterable[tuple[int, int]]) -> int:
+    """Missing sequence numbers per pid in what was durably written (each agent numbers its
+    batches from 0): the gate reads the record itself, not only the recorder's tally in
+    run.json, which a crash can leave stale."""
+    seqs: dict[int, set[int]] = {}
+    for pid, seq in batches:
+        seqs.setdefault(pid, set()).add(seq)
+    return sum(max(s) + 1 - len(s) for s in seqs.values())
 
 
 def _json_list(path: Path) -> list[dict[str, object]]:

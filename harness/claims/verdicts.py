@@ -65,11 +65,15 @@ def gate_reasons(claim: Claim, runs: Sequence[RunFacts],
                                + "; ".join(p.notes or ["no detail"]) + ")")
         if not facts.info.phases:
             reasons.append(f"{facts.journey}: the run has no phases")
-        if h.sequence_gaps:
-            reasons.append(f"{facts.journey}: {h.sequence_gaps} agent batch(es) missing "
-                           "(sequence gaps)")
-        if h.protocol_errors:
-            reasons.append(f"{facts.journey}: {h.protocol_errors} malformed agent message(s)")
+        if facts.info.status != "complete":
+            reasons.append(f"{facts.journey}: the capture did not end cleanly (status "
+                           f"{facts.info.status!r})")
+        gaps = max(h.sequence_gaps, facts.recorded_gaps)
+        if gaps:
+            reasons.append(f"{facts.journey}: {gaps} agent batch(es) missing (sequence gaps)")
+        errors = max(h.protocol_errors, facts.recorded_protocol_errors)
+        if errors:
+            reasons.append(f"{facts.journey}: {errors} malformed agent message(s)")
         required = facts.info.target.get("required_hooks")
         needed = [str(x) for x in required] if isinstance(required, list) else []
         installed = [n for n, s in facts.hooks.items() if s == "installed"]
@@ -99,6 +103,9 @@ def judge(claim: Claim, runs: Sequence[RunFacts], vendor_domains: tuple[str, ...
     scoped = [f for f in runs if f.journey in claim.journeys] or list(runs)
     results = [run_check(c, scoped, vendor_domains) for c in claim.checks]
     violated = [r for r in results if r.status == VIOLATED and r.evidence]
+    for r in results:
+        if r.status == VIOLATED and not r.evidence:  # FAIL needs evidence; without, unknown
+            r.status, r.reason = UNKNOWN, f"{r.reason} (but no evidence to cite)"
     if violated:
         evidence = [e for r in violated for e in r.evidence]
         return Verdict(claim, FAIL, " ".join(r.reason for r in violated), evidence, results)

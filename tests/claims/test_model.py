@@ -1,0 +1,77 @@
+"""Claims files: the shipped ones load; a broken one is refused with file, line and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.claims.model import CHECK_PARAMS, load_claims
+from harness.errors import ExitCode, InputError
+
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "scenarios" / "claims").glob("*.yaml"))
+GOOD = """\
+vendor: Lab
+claims:
+  - id: a
+    quote: We never send it.
+    source: {file: seeds/x.txt, date: 2020-05-02}
+    journeys: [incognito]
+    checks:
+      - no_needle: {classes: [browsing], to: analytics}
+"""
+
+
+def test_shipped_claims_files_load() -> None:
+    assert {p.name for p in SHIPPED} >= {"xiaomi-2020.yaml", "incognito-basics.yaml"}
+    kinds: set[str] = set()
+    for path in SHIPPED:
+        cf = load_claims(path)
+        assert cf.claims
+        for c in cf.claims:
+            assert c.quote
+            assert c.source["file"]
+            assert c.source["date"]
+            assert c.checks
+            kinds |= {ch.kind for ch in c.checks}
+    assert kinds == set(CHECK_PARAMS)  # every check kind is used by a shipped claim
+
+
+@pytest.mark.parametrize(("old", "new", "line", "column", "words"), [
+    # an unknown needle class: line 8 is `      - no_needle: {classes: [browsing], ...`,
+    # the list value starts at column 30
+    ("classes: [browsing]", "classes: [browsin]", 8, 30, "unknown needle class 'browsin'"),
+    # an unknown check
+    ("no_needle:", "no_needles:", 8, 9, "unknown check 'no_needles'"),
+    # a destination scope that does not exist
+    ("to: analytics", "to: analytic", 8, 46, "unknown destination scope 'analytic'"),
+    # a YAML syntax error, where the parser gave up (the unclosed flow list runs on)
+    ("quote: We never send it.", "quote: [We never", 5, 11, "not valid YAML"),
+    # a missing parameter, pointed at the parameters' mapping
+    ("{classes: [browsing], to: analytics}", "{to: analytics}", 8, 20,
+     "missing parameter 'classes'"),
+    # a repeated key inside a claim, at the repetition
+    ("source: {", "id: a\n    source: {", 5, 5, 'duplicate key "id"'),
+    # a missing field of a claim, at the claim
+    ("    source: {file: seeds/x.txt, date: 2020-05-02}\n", "", 3, 5, "missing 'source'"),
+])
+def test_broken_claims_file_names_file_line_column(tmp_path: Path, old: str, new: str,
+                                                  line: int, column: int, words: str) -> None:
+    path = tmp_path / "claims.yaml"
+    assert old in GOOD
+    path.write_text(GOOD.replace(old, new), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_claims(path)
+    err = info.value
+    assert words in str(err)
+    assert (err.path, err.line, err.column) == (str(path), line, column), str(err)
+    assert str(err).startswith(f"{path}:{line}:{column}: ")
+    assert err.exit_code == ExitCode.BAD_INPUT
+
+
+def test_good_claims_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    (c,) = load_claims(path).claims
+    assert (c.id, c.journeys, c.checks[0].kind, c.checks[0].line) == \
+        ("a", ("incognito",), "no_needle", 8)
