@@ -20,8 +20,9 @@ from harness.parse.store import MessageStore
 
 SECRET_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization",
                   "x-api-key", "x-auth-token"}
-SECRET_FIELDS = re.compile(r"((?:pass(?:word|wd)?|token|secret|session|auth)[^=&\"]*[=\":]+\s*\"?)"
-                           r"([^&\"\s]+)", re.I)
+# a key stays within one word: "Authorization: ••••\n...\nuser=bob" is not a password field
+SECRET_FIELDS = re.compile(r"((?:pass(?:word|wd)?|token|secret|session|auth)[^=&\"\s]*"
+                           r"[=\":]+\s*\"?)([^&\"\s]+)", re.I)
 RAW_LIMIT = 4096
 EVIDENCE_PER_CLAIM = 8
 # Tableau 20's dark and light halves: a demo suite has about a dozen phase names, and two
@@ -108,16 +109,19 @@ def _split_excerpt(ex: str) -> tuple[str, str, str]:
 
 
 def _raw(m: Message, redact: bool) -> str:
-    lines = [f"{m.method or ''} {m.url or ''} {m.protocol or ''}".strip()]
+    def shown(text: str) -> str:
+        return mask(text) if redact else text
+
+    lines = [shown(f"{m.method or ''} {m.url or ''} {m.protocol or ''}".strip())]
     for k, v in m.headers:
-        value = "•••• (hidden; --no-redact shows it)" if redact and k.lower() in SECRET_HEADERS \
-            else v
-        lines.append(f"{k}: {value}")
+        if redact and k.lower() in SECRET_HEADERS:
+            lines.append(f"{k}: •••• (hidden; --no-redact shows it)")
+        else:
+            lines.append(shown(f"{k}: {v}"))
     body = m.body[:RAW_LIMIT].decode("utf-8", "replace")
     if len(m.body) > RAW_LIMIT:
         body += f"\n… {len(m.body) - RAW_LIMIT} more bytes in the run dir ({m.id})"
-    text = "\n".join(lines) + "\n\n" + body
-    return mask(text) if redact else text
+    return "\n".join(lines) + "\n\n" + shown(body)
 
 
 def _first_sentence(text: str) -> str:
@@ -147,7 +151,7 @@ def build(title: str, verdicts: Sequence[Mapping[str, object]], runs: Sequence[R
                 row.evidence.append(ev)
         rows.append(row)
     return Report(title, rows, dict(counts), _destinations(runs), _health(runs),
-                  [_run_row(f) for f in runs], _timeline(runs), dict(tools or {}),
+                  [_run_row(f) for f in runs], _timeline(runs, redact), dict(tools or {}),
                   list(commands), redact)
 
 
@@ -168,6 +172,13 @@ def _evidence(ref: str, facts: Mapping[str, RunFacts], redact: bool) -> Evidence
                            "", "", "", _raw(m, redact))
     before, match, after = _split_excerpt(str(finding.get("excerpt", "")))
     chain = _strs(finding.get("chain"))
+    if redact:
+        # the needle is the evidence; what the excerpt shows around it may be a secret
+        if any(s.startswith("header:") and s[7:] in SECRET_HEADERS for s in chain):
+            before = "•••• " if before else ""
+            after = " ••••" if after else ""
+        else:
+            before, after = mask(before), mask(after)
     return EvidenceRow(ref, f.journey, str(finding.get("phase")), str(finding.get("host")),
                        str(finding.get("needle")), chain, before, match, after, _raw(m, redact))
 
@@ -260,7 +271,7 @@ def _run_row(f: RunFacts) -> dict[str, object]:
             "command": shlex.join(f.info.command) if f.info.command else ""}
 
 
-def _timeline(runs: Sequence[RunFacts]) -> Timeline | None:
+def _timeline(runs: Sequence[RunFacts], redact: bool = True) -> Timeline | None:
     msgs = [(f, m) for f in runs for m in f.messages if m.direction == "out"]
     if not msgs:
         return None
@@ -294,10 +305,9 @@ def _timeline(runs: Sequence[RunFacts]) -> Timeline | None:
             if m.direction != "out":
                 continue
             x = left + (off + m.t - start) * scale
+            title = f"{f.journey} {m.phase} {m.method or m.kind.value} {m.url or m.host}"
             marks.append(Mark(round(x, 1), y_of[m.host or m.ip or "?"],
-                              colour.get(str(m.phase), "#999"),
-                              f"{f.journey} {m.phase} {m.method or m.kind.value} "
-                              f"{m.url or m.host}"))
+                              colour.get(str(m.phase), "#999"), mask(title) if redact else title))
     return Timeline(left + width + 20, 54 + len(hosts) * row_h,
                     [(y_of[h], h) for h in hosts], marks[:20000], bands, starts,
                     sorted(colour.items()))
