@@ -25,6 +25,9 @@ SECRET_FIELDS = re.compile(r"((?:pass(?:word|wd)?|token|secret|session|auth)[^=&
                            r"[=\":]+\s*\"?)([^&\"\s]+)", re.I)
 RAW_LIMIT = 4096
 EVIDENCE_PER_CLAIM = 8
+MARK_PX = 3.0
+"""Timeline marks closer than this (same host and phase) are drawn as one, with a count."""
+TITLE_MAX = 300
 # Tableau 20's dark and light halves: a demo suite has about a dozen phase names, and two
 # phases must not share a colour.
 PHASE_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
@@ -293,7 +296,7 @@ def _timeline(runs: Sequence[RunFacts], redact: bool = True) -> Timeline | None:
     y_of = {h: 44 + i * row_h for i, h in enumerate(hosts)}
     phase_names = sorted({p.name for f in runs for p in f.info.phases})
     colour = {p: PHASE_COLOURS[i % len(PHASE_COLOURS)] for i, p in enumerate(phase_names)}
-    marks = []
+    bins: dict[tuple[float, float, str], tuple[int, str]] = {}
     bands = []
     starts = [(round(left + off * scale, 1), f.journey) for f, _s, _e, off in spans]
     for f, start, _end, off in spans:
@@ -305,9 +308,19 @@ def _timeline(runs: Sequence[RunFacts], redact: bool = True) -> Timeline | None:
             if m.direction != "out":
                 continue
             x = left + (off + m.t - start) * scale
+            key = (round(x / MARK_PX) * MARK_PX, y_of[m.host or m.ip or "?"],
+                   colour.get(str(m.phase), "#999"))
+            got = bins.get(key)
+            if got is not None:
+                bins[key] = (got[0] + 1, got[1])
+                continue
             title = f"{f.journey} {m.phase} {m.method or m.kind.value} {m.url or m.host}"
-            marks.append(Mark(round(x, 1), y_of[m.host or m.ip or "?"],
-                              colour.get(str(m.phase), "#999"), mask(title) if redact else title))
+            title = mask(title) if redact else title
+            bins[key] = (1, title if len(title) <= TITLE_MAX else title[:TITLE_MAX] + "…")
+    # one mark per host, phase and few pixels: every message is counted, none dropped, and a
+    # run of 100,000 messages draws a few thousand circles, not 100,000
+    marks = [Mark(round(x, 1), y, c, t if n == 1 else f"{n} messages, first: {t}")
+             for (x, y, c), (n, t) in bins.items()]
     return Timeline(left + width + 20, 54 + len(hosts) * row_h,
-                    [(y_of[h], h) for h in hosts], marks[:20000], bands, starts,
+                    [(y_of[h], h) for h in hosts], marks, bands, starts,
                     sorted(colour.items()))

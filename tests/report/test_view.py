@@ -1,0 +1,36 @@
+"""The view model at scale: the timeline counts every message while drawing few marks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.claims.evidence import load_facts
+from harness.report.view import build
+from harness.testing.runbuilder import RunBuilder
+
+
+def count(title: str) -> int:
+    head = title.split(" messages, first: ")[0]
+    return int(head) if head.isdigit() else 1
+
+
+def test_timeline_bins_marks_and_drops_no_message(tmp_path: Path) -> None:
+    b = RunBuilder(tmp_path, "burst", run_id="burst")
+    for phase in ("normal", "incognito"):
+        b.phase(phase, incognito=phase == "incognito")
+        b.canary()
+        cid = b.connect("sa.api.lab.test")
+        for i in range(600):
+            b.request("sa.api.lab.test", f"/e?n={i}&token=SECRETX{i}", method="GET", conn=cid,
+                      response=None)
+    facts = load_facts(b.build())
+    out = [m for m in facts.messages if m.direction == "out"]
+    timeline = build("t", [], [facts]).timeline
+    assert timeline is not None
+    assert len(timeline.marks) < 20
+    assert sum(count(m.title) for m in timeline.marks) == len(out) == 1202
+    assert {m.colour for m in timeline.marks} == {c for _, c in timeline.legend}
+    assert not any("SECRETX" in m.title for m in timeline.marks)
+    shown = build("t", [], [facts], redact=False).timeline
+    assert shown is not None
+    assert any("token=SECRETX0" in m.title for m in shown.marks)
