@@ -190,7 +190,7 @@ def not_linkable(c: Check, ctx: Ctx) -> CheckResult:
     linked = {v: ps for v, ps in tokens.items() if len({p for _, p in ps}) > 1}
     if linked:
         ev = sorted({r for v in linked for r in refs[v][:3]})
-        sample = ", ".join(f"{v[:18]} in {_words(sorted(p for _, p in ps))}"
+        sample = "; ".join(f"{v[:40]} in {_words(sorted({p for _, p in ps}))}"
                            for v, ps in list(linked.items())[:3])
         return CheckResult(c, VIOLATED, f"{len(linked)} identifier(s) repeat across phases "
                            f"(restart, reset, sign-in or incognito), linking them: {sample}", ev)
@@ -207,6 +207,7 @@ def facts_tokens(facts: RunFacts, to: str,
     from harness.parse.store import MessageStore
 
     out: list[tuple[str, str, str]] = []
+    known = {str(n.get("value")) for n in facts.needles}
     with MessageStore.open(facts.run) as store:
         for m in facts.messages:
             if m.direction != "out" or not in_scope(to, m, vendor, facts) \
@@ -218,8 +219,11 @@ def facts_tokens(facts: RunFacts, to: str,
                 for layer in dec.expand(root):
                     last = layer.chain[-1]
                     if last.startswith("json:") and ID_KEYS.search(last) and len(layer.data) >= 8:
-                        out.append((layer.data.decode("utf-8", "replace"), str(m.phase),
-                                    f"{facts.rid}/{m.id}"))
+                        value = layer.data.decode("utf-8", "replace")
+                        if value in known:
+                            continue  # a needle: its findings already stand for it
+                        key = last.rsplit(".", 1)[-1]
+                        out.append((f"{key} {value}", str(m.phase), f"{facts.rid}/{m.id}"))
     return out
 
 
