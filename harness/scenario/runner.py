@@ -115,7 +115,10 @@ class _Journey:
 def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                  out: Path = Path("runs"), say: Say | None = None,
                  step_timeout: float = 30.0, analyze: bool = True,
-                 claims: Path | None = None, command_line: Sequence[str] = ()) -> RunResult:
+                 claims: Path | None = None, command_line: Sequence[str] = (),
+                 agent: AgentConfig | None = None) -> RunResult:
+    """Run a journey on a lab app. ``agent`` overrides the agent's configuration (the
+    verdict tests switch the Java hooks off to show the gates refuse such a run)."""
     scenario = load_scenario(scenario_path)
     profile = parse_app(app)
     check_profile(scenario, app)
@@ -162,7 +165,7 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                         android_id, imei)
         channel = Channel()
         with Recorder(run, channel) as recorder:
-            config = AgentConfig(java=True, native=True)
+            config = agent or AgentConfig(java=True, native=True)
             session = CaptureSession(device.frida_device(), bundle, channel, config,
                                      follow_children=False)
             app_proc: LabBrowserProcess | None = None
