@@ -114,12 +114,19 @@ class Decoder:
                     stack.append((child, depth + 1))
 
     def _children(self, layer: Layer) -> Iterator[Layer]:
-        data, chain = layer.data, layer.chain
-        if not data:
+        if not layer.data:
             return
-        known = self.transforms.get(data)
-        if known is not None:
-            yield Layer((*chain, known[0]), known[1])
+        standard = list(self._decode(layer))
+        known = self.transforms.get(layer.data)
+        # The app's own encoder output is followed back to its input, unless a standard
+        # decoder already gives the same bytes (the app gzipped, and we gunzip): one layer,
+        # one finding, under the name anyone can reproduce.
+        if known is not None and all(c.data != known[1] for c in standard):
+            yield Layer((*layer.chain, known[0]), known[1])
+        yield from standard
+
+    def _decode(self, layer: Layer) -> Iterator[Layer]:
+        data, chain = layer.data, layer.chain
         if data[:2] == b"\x1f\x8b":
             out = self._inflate(data, "gzip", chain)
             if out is not None:
