@@ -1,4 +1,7 @@
-"""``harness run SCENARIO.yaml [--device host|SERIAL] [--app lab:PROFILE|PACKAGE] ...``"""
+"""``harness run SCENARIO.yaml [--device host|SERIAL] [--app lab:PROFILE|PACKAGE] ...``
+
+On a phone (``--device SERIAL``) the journey is :func:`harness.device.android_journey.run_on_phone`.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ everything it sends, and analyse the run. On this machine the app is the lab bro
 examples:
   harness run scenarios/incognito.yaml --app lab:mint-3.4.0
   harness run scenarios/incognito-stats-off.yaml --app lab:mint-3.4.3 --out runs/
+  harness run scenarios/browsing.yaml --device SERIAL --app com.android.chrome \
+      --frida-server frida-server-17.26.2-android-arm64       (a rooted phone, docs/android.md)
 """
 
 
@@ -33,18 +38,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs"),
                         help="parent folder of the run directory (default ./runs)")
     parser.add_argument("--step-timeout", type=float, default=30.0, metavar="SECONDS")
+    phone = parser.add_argument_group("on a phone (--device SERIAL, --app PACKAGE)")
+    phone.add_argument("--adb", action="append", default=[], metavar="HOST:PORT",
+                       help="the adb server the phone hangs off (repeatable; default: local)")
+    phone.add_argument("--frida-server", type=Path, default=None, metavar="FILE",
+                       help="frida-server binary to push when the phone has none of the "
+                            "host's Frida version")
+    phone.add_argument("--profile", default=None, metavar="PROFILE",
+                       help="app profile (scenarios/profiles); default: the one for PACKAGE")
     parser.add_argument("--no-redact", action="store_true",
                         help="show cookies, authorization headers and passwords in the report "
                              "(masked by default)")
 
 
 def run(args: argparse.Namespace) -> int:
+    command_line = ["harness", "run", *sys.argv[2:]]
     if args.device != "host":
-        raise UsageError("--device SERIAL: the Android runner is not wired to scenarios yet; "
-                         "use --device host with a lab app (docs/android.md)")
-    result = run_scenario(args.scenario, args.app, out=args.out,
-                          step_timeout=args.step_timeout, claims=args.claims,
-                          command_line=["harness", "run", *sys.argv[2:]])
+        if args.app.startswith("lab:"):
+            raise UsageError("--device SERIAL runs an installed app: give its package with "
+                             "--app, e.g. --app com.android.chrome")
+        from harness.device.android_journey import PhoneOptions, run_on_phone
+        result = run_on_phone(args.scenario, args.app, PhoneOptions(
+            args.device, tuple(args.adb), args.frida_server, args.profile),
+            out=args.out, claims=args.claims, command_line=command_line)
+    else:
+        result = run_scenario(args.scenario, args.app, out=args.out,
+                              step_timeout=args.step_timeout, claims=args.claims,
+                              command_line=command_line)
     print(f"run: {result.run.path}")
     if not result.complete:
         print("some steps failed; their phases are marked incomplete (run.json)", file=sys.stderr)

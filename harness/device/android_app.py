@@ -23,7 +23,7 @@ import frida
 
 from harness.device.android_adb import AdbSession
 from harness.device.android_netstats import app_uid
-from harness.errors import DeviceError
+from harness.errors import DeviceError, HarnessError
 
 log = logging.getLogger(__name__)
 
@@ -201,18 +201,26 @@ class SpawnGate:
         self._worker = threading.Thread(target=self._work, name="spawn-gate", daemon=True)
 
     def start(self) -> int:
-        self.device.on("spawn-added", self._pending.put)
-        self.device.enable_spawn_gating()
+        # Frida checks a callback's arity against the signal's: one argument, the Spawn.
+        self.device.on("spawn-added", self._on_spawn)
         self._worker.start()
         try:
+            self.device.enable_spawn_gating()
             pid = self.device.spawn(self.package)
             self.attach(pid, self.package)
             self.followed.append((pid, self.package))
             self.device.resume(pid)
-        except frida.NotSupportedError as exc:
+        except (frida.NotSupportedError, frida.InvalidOperationError, frida.ExecutableNotFoundError,
+                frida.TransportError) as exc:
             self.stop()
             raise DeviceError(self.package, f"Frida cannot spawn {self.package}: {exc}") from exc
+        except BaseException:
+            self.stop()
+            raise
         return pid
+
+    def _on_spawn(self, spawn: frida._frida.Spawn) -> None:
+        self._pending.put(spawn)
 
     def _work(self) -> None:
         while True:
@@ -223,7 +231,7 @@ class SpawnGate:
                 if belongs_to(spawn.identifier, self.package):
                     self.attach(spawn.pid, spawn.identifier)
                     self.followed.append((spawn.pid, spawn.identifier))
-            except (frida.ProcessNotFoundError, frida.TransportError, DeviceError) as exc:
+            except (frida.ProcessNotFoundError, frida.TransportError, HarnessError) as exc:
                 log.warning("following %s (%d): %s", spawn.identifier, spawn.pid, exc)
             finally:
                 try:
@@ -233,7 +241,7 @@ class SpawnGate:
 
     def stop(self) -> None:
         try:
-            self.device.off("spawn-added", self._pending.put)
+            self.device.off("spawn-added", self._on_spawn)
             self.device.disable_spawn_gating()
         except (frida.TransportError, frida.InvalidOperationError) as exc:
             log.warning("disabling spawn gating: %s", exc)

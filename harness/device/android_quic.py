@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import shlex
+from collections.abc import Sequence
 from types import TracebackType
 
 from harness.device.android_adb import AdbSession
@@ -149,21 +150,28 @@ def cleanup_leftovers(session: AdbSession) -> list[str]:
 class ChromeCommandLine:
     """``--disable-quic`` through Chromium's command-line file, for one Chromium package."""
 
-    def __init__(self, session: AdbSession, package: str) -> None:
+    def __init__(self, session: AdbSession, package: str,
+                 flags: Sequence[str] = ("--disable-quic",)) -> None:
         self.session = session
         self.package = package
+        self.flags = tuple(flags)
         self._previous: bytes | None = None
         self._installed = False
 
     def describe(self) -> str:
-        return (f"chrome-command-line: --disable-quic in {CHROME_COMMAND_LINE}, {self.package} "
-                "set as persistent debug app (not confirmable from adb)")
+        return (f"chrome-command-line: {' '.join(self.flags)} in {CHROME_COMMAND_LINE}, "
+                f"{self.package} set as persistent debug app (not confirmable from adb)")
+
+    def line(self) -> bytes:
+        """The file's content: Chromium splits it at spaces outside double quotes (which it
+        strips), and the first word stands for the program name and is ignored."""
+        words = [f'"{f}"' if " " in f and '"' not in f else f for f in self.flags]
+        return ("_ " + " ".join(words) + "\n").encode()
 
     def install(self) -> str:
         if self.session.stat(CHROME_COMMAND_LINE) is not None:
             self._previous = self.session.pull(CHROME_COMMAND_LINE)
-        # The first word stands for the program name and is ignored by Chromium.
-        self.session.push(b"_ --disable-quic\n", CHROME_COMMAND_LINE, mode=0o644)
+        self.session.push(self.line(), CHROME_COMMAND_LINE, mode=0o644)
         self.session.shell(["am", "set-debug-app", "--persistent", self.package], check=True)
         self._installed = True
         return self.describe()

@@ -18,9 +18,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.testing.fake_browser import (
+    CountingTunnel,
+    add_to_qtaguid,
+    add_to_uid_stats_map,
+    ask_browser,
+)
 from harness.testing.fake_netfilter import netfilter
 from harness.testing.frida_portal import TcpProxy, tcp_proxy
 from harness.testing.transcripts import parcel_string, transcript
+
+QTAGUID = "/proc/net/xt_qtaguid/stats"
+CHROME_COMMAND_LINE = "/data/local/tmp/chrome-command-line"
 
 # A 1x1 PNG, so `screencap -p` answers with a real image.
 PNG_1X1 = bytes.fromhex(
@@ -97,6 +106,10 @@ class FakePhone:
     """Device port -> host port of every `adb reverse` in force (kept by the server)."""
     fetched: list[str] = field(default_factory=list)
     """URLs an app "loaded" from the host through a reverse (see ``_browse``)."""
+    browser: tuple[str, int] | None = None
+    """A real process that loads URLs the phone opens (:mod:`harness.testing.fake_browser`)."""
+    debug_app: str | None = None
+    """`am set-debug-app` in force (Chromium then reads its command-line file)."""
     commands: list[str] = field(default_factory=list)
     iptables: dict[str, dict[str, list[list[str]]]] = field(
         default_factory=lambda: {"iptables": {"OUTPUT": []}, "ip6tables": {"OUTPUT": []}})
@@ -282,7 +295,7 @@ class FakePhone:
             if target is not None:
                 self._spawn(target)
                 if "-d" in argv:
-                    self._browse(argv[argv.index("-d") + 1])
+                    self._browse(argv[argv.index("-d") + 1], target)
             return Outcome(f"Starting: Intent {{ {text} }}\nStatus: ok\n".encode())
         if sub == "crash":
             if argv[-1] not in self.apps:
@@ -290,7 +303,11 @@ class FakePhone:
             for pid in [p for p, n in self.processes.items() if n.split(":")[0] == argv[-1]]:
                 del self.processes[pid]
             return Outcome()
-        if sub in ("set-debug-app", "clear-debug-app"):
+        if sub == "set-debug-app":
+            self.debug_app = argv[-1]
+            return Outcome()
+        if sub == "clear-debug-app":
+            self.debug_app = None
             return Outcome()
         return Outcome(stderr=f"Error: unknown command '{sub}'\n".encode(), exit_code=1)
 
@@ -409,21 +426,31 @@ class FakePhone:
         return Outcome(b"[server] INFO: [UiAutomator2Server] Starting Server\n", stream=True,
                        on_close=exited)
 
-    def _browse(self, url: str) -> None:
+    def _browse(self, url: str, package: str) -> None:
         """A browser opening a loopback URL: fetch it from the host through `adb reverse`.
 
-        Only ``127.0.0.1``/``localhost`` URLs on a reversed port are fetched (the host's
-        canary site), so a test's journey really reaches the host, and nothing else is.
+        Only URLs on a reversed port whose host is ``127.0.0.1``/``localhost``, or a name that
+        a ``--host-resolver-rules=MAP NAME 127.0.0.1`` in Chromium's command-line file maps
+        there (read when ``package`` is the debug app), are fetched (the host's lab site), so a
+        test's journey really reaches the host, and nothing else is. With :attr:`browser` set,
+        the browser process loads it over TLS and the bytes count for the app's UID.
         """
-        m = re.match(r"https?://(?:127\.0\.0\.1|localhost):(\d+)(/[^\s]*)?$", url)
-        if m is None or int(m.group(1)) not in self.reverse_ports:
+        m = re.match(r"(https?)://([^/:\s]+):(\d+)(/[^\s]*)?$", url)
+        if m is None or int(m.group(3)) not in self.reverse_ports:
             return
-        host_port, path = self.reverse_ports[int(m.group(1))], m.group(2) or "/"
+        if m.group(2) not in ("127.0.0.1", "localhost", *self._mapped_hosts(package)):
+            return
+        host_port, path = self.reverse_ports[int(m.group(3))], m.group(4) or "/"
+        if self.browser is not None:
+            app = self.apps.get(package)
+            threading.Thread(target=self._load_in_browser, daemon=True,
+                             args=(self.browser, url, host_port, app.uid if app else None)).start()
+            return
 
         def fetch() -> None:
             try:
                 with socket.create_connection(("127.0.0.1", host_port), timeout=5) as s:
-                    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{m.group(1)}\r\n"
+                    s.sendall(f"GET {path} HTTP/1.1\r\nHost: {m.group(2)}:{m.group(3)}\r\n"
                               "User-Agent: fake-phone\r\nConnection: close\r\n\r\n".encode())
                     while s.recv(65536):
                         pass
@@ -432,6 +459,43 @@ class FakePhone:
             except OSError:
                 pass
         threading.Thread(target=fetch, daemon=True).start()
+
+    def _mapped_hosts(self, package: str) -> list[str]:
+        f = self.files.get(CHROME_COMMAND_LINE)
+        if f is None or self.debug_app != package:
+            return []
+        hosts = []
+        for word in shlex.split(f.data.decode(errors="replace"))[1:]:
+            rules = word.removeprefix("--host-resolver-rules=")
+            if rules != word:
+                hosts += [r.split()[1] for r in rules.split(",")
+                          if len(r.split()) == 3 and r.split()[0] == "MAP"
+                          and r.split()[2] == "127.0.0.1"]
+        return hosts
+
+    def _load_in_browser(self, browser: tuple[str, int], url: str, host_port: int,
+                         uid: int | None) -> None:
+        tunnel = CountingTunnel(("127.0.0.1", host_port))
+        piping = threading.Thread(target=tunnel.serve_one, daemon=True)
+        piping.start()
+        try:
+            answer = ask_browser(browser, url, ("127.0.0.1", tunnel.port))
+        except (OSError, ValueError):
+            return
+        finally:
+            piping.join(timeout=30)
+        with self.lock:
+            if uid is not None:
+                self.count_traffic(uid, tunnel.tx, tunnel.rx)
+            if "status" in answer:
+                self.fetched.append(url)
+
+    def count_traffic(self, uid: int, tx: int, rx: int) -> None:
+        """Add bytes to the UID's kernel counters, in whichever tables this phone has."""
+        qt = self.files.get(QTAGUID)
+        if qt is not None:
+            qt.data = add_to_qtaguid(qt.data.decode(), uid, tx, rx).encode()
+        self.netstats = add_to_uid_stats_map(self.netstats, uid, tx, rx)
 
     def _spawn(self, package: str) -> int:
         self._next_pid += 1

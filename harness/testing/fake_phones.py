@@ -120,11 +120,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="back the Redmi's frida-server port with a real Frida portal")
     parser.add_argument("--victim", default="sleep 600", metavar="COMMAND",
                         help="the local process that plays Chrome on the Redmi (with --frida)")
+    parser.add_argument("--browser", type=int, default=None, metavar="PORT",
+                        help="the Redmi's browser: URLs it opens are loaded by the process "
+                             "listening on 127.0.0.1:PORT (harness.testing.fake_browser)")
     args = parser.parse_args(argv)
     ginkgo = ginkgo_miui12()
     arrow = ginkgo_arrow11()
     chrome = pixel6_android14().apps["com.android.chrome"]
     ginkgo.apps[chrome.package] = chrome
+    if args.browser is not None:
+        ginkgo.browser = ("127.0.0.1", args.browser)
     FakeUiAutomator(ginkgo, [
         UiNode(resource_id="com.android.chrome:id/url_bar", bounds=(100, 80, 900, 160)),
         UiNode(resource_id="com.android.chrome:id/menu_button", bounds=(980, 80, 1060, 160))])
