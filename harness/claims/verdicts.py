@@ -24,6 +24,9 @@ from harness.errors import ExitCode
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 VERDICTS_JSON = "verdicts.json"
 COVERAGE_MIN = 0.95
+BLINDING_DETACH = ("connection-terminated", "device-lost")
+"""Frida detach reasons after which the app may go on sending unobserved (unlike the app
+exiting, or the harness detaching at the end)."""
 TLS_HOOK_MARKERS = ("native.tls.", "java.jsse", "java.conscrypt", "java.okhttp")
 
 
@@ -91,6 +94,17 @@ def gate_reasons(claim: Claim, runs: Sequence[RunFacts],
         for name in planted if isinstance(planted, list) else []:
             if str(name).startswith("canary-url:") and str(name) not in controls:
                 reasons.append(f"{facts.journey}: the page load of {name} was not captured")
+        cut = [m.id for m in facts.messages if m.direction == "out"
+               and any("truncated" in n for n in m.notes)
+               and ((facts.rid, str(m.phase)) in looked or not looked)]
+        if cut:
+            reasons.append(f"{facts.journey}: {len(cut)} message(s) the app sent were cut by "
+                           f"the capture ({', '.join(cut[:3])}); the bytes not recorded were "
+                           "not searched")
+        for d in h.detached:
+            if str(d.get("reason")) in BLINDING_DETACH:
+                reasons.append(f"{facts.journey}: the agent lost pid {d.get('pid')} "
+                               f"({d.get('reason')}); what it sent afterwards was not seen")
         if h.bytes_kernel_out:
             ratio = h.bytes_hooked_out / h.bytes_kernel_out
             if ratio < COVERAGE_MIN:

@@ -45,6 +45,8 @@ class _PhaseSpec:
     phase: Phase
     rows: list[EventRow] = field(default_factory=list)
     conns: list[dict[str, JSON]] = field(default_factory=list)
+    n: int = 0
+    """Events stamped so far (each a little later than the last)."""
 
 
 def http_request(method: str, host: str, path: str, body: bytes = b"",
@@ -86,7 +88,7 @@ class RunBuilder:
         self.skip_seqs: set[int] = set()
         """Batch sequence numbers never written: a real gap in capture.sqlite."""
         self.kernel_out: int | None = None
-        self._n = 0
+        self._cur = -1
         self._conns = 0
 
     # --- scenario -----------------------------------------------------------------------
@@ -100,7 +102,12 @@ class RunBuilder:
         start = self.t0 + len(self.phases) * PHASE_SECONDS
         self.phases.append(_PhaseSpec(Phase(name, start, start + PHASE_SECONDS - 1.0, complete,
                                             full, list(notes))))
-        self._n = 0
+        self._cur = len(self.phases) - 1
+        return self
+
+    def resume(self, name: str) -> RunBuilder:
+        """Write further traffic into an earlier phase."""
+        self._cur = next(i for i, s in enumerate(self.phases) if s.phase.name == name)
         return self
 
     def needle(self, name: str, cls: str, value: str) -> str:
@@ -130,12 +137,12 @@ class RunBuilder:
     def _current(self) -> _PhaseSpec:
         if not self.phases:
             raise ValueError("call phase() before writing traffic")
-        return self.phases[-1]
+        return self.phases[self._cur]
 
     def _t(self) -> float:
         spec = self._current
-        self._n += 1
-        return spec.phase.start + 0.5 + self._n * 1e-4
+        spec.n += 1
+        return spec.phase.start + 0.5 + spec.n * 1e-4
 
     def connect(self, host: str, *, ip: str = "127.0.0.1", port: int = 443,
                 tls: str | None = "TLSv1.3") -> str:
@@ -150,14 +157,19 @@ class RunBuilder:
             "library": "libssl" if tls else None, "first_t": self._t()})
         return cid
 
-    def send(self, conn: str, data: bytes, direction: str = "out") -> None:
+    def send(self, conn: str, data: bytes, direction: str = "out",
+             keep: int | None = None) -> None:
+        """Bytes through a TLS or TCP hook; ``keep`` records only that many of them (the
+        agent's record size cap), as a truncated event."""
         layer = conn.split(":")[1]
         hook = ("native.tls.libssl.SSL_write" if direction == "out"
                 else "native.tls.libssl.SSL_read") if layer == "tls" else (
             "native.tcp.send" if direction == "out" else "native.tcp.recv")
         self._current.rows.append(EventRow(t=self._t(), kind="stream", hook=hook, pid=self.pid,
                                            tid=self.pid, conn=conn, direction=direction,
-                                           data=data, fields={"layer": layer}))
+                                           data=data if keep is None else data[:keep],
+                                           orig_len=len(data), truncated=keep is not None,
+                                           fields={"layer": layer}))
 
     def request(self, host: str, path: str = "/", *, method: str = "POST", body: bytes = b"",
                 headers: Iterable[tuple[str, str]] = (), ip: str = "127.0.0.1", port: int = 443,
@@ -207,11 +219,11 @@ class RunBuilder:
                 health.batches += 1
                 health.records += len(rows)
                 for r in rows:
-                    if r.kind == "stream" and r.data:
+                    if r.kind == "stream" and r.orig_len:
                         if r.direction == "out":
-                            health.bytes_hooked_out += len(r.data)
+                            health.bytes_hooked_out += r.orig_len
                         else:
-                            health.bytes_hooked_in += len(r.data)
+                            health.bytes_hooked_in += r.orig_len
             for spec in self.phases:
                 p = spec.phase
                 w.marker("phase-start", p.name, {"state": p.state}, t=p.start)

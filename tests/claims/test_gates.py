@@ -114,6 +114,20 @@ def _protocol_errors(b: RunBuilder) -> None:
     b.health["protocol_errors"] = 2
 
 
+def _truncated(b: RunBuilder) -> None:
+    """A record bigger than the agent's cap in each phase: its tail was never recorded."""
+    for spec in list(b.phases):
+        b.resume(spec.phase.name)
+        cid = b.connect("api.lab.test")
+        body = b"x" * 4096
+        b.send(cid, b"POST /big HTTP/1.1\r\nHost: api.lab.test\r\nContent-Length: "
+               + str(len(body)).encode() + b"\r\n\r\n" + body, keep=1024)
+
+
+def _agent_lost(b: RunBuilder) -> None:
+    b.health["detached"] = [{"pid": b.pid, "reason": "connection-terminated", "t": b.t0 + 150}]
+
+
 GATES: dict[str, tuple[Breaker, str]] = {
     "required hooks skipped": (_skip_tls_hooks, "no hook of native.tls was installed"),
     "no TLS hook at all": (_no_required_and_no_tls, "no TLS hook was installed"),
@@ -126,6 +140,8 @@ GATES: dict[str, tuple[Breaker, str]] = {
     "byte coverage under 95%": (_coverage, "of the bytes the kernel counted leaving"),
     "capture interrupted": (_interrupted, "did not end cleanly (status 'interrupted')"),
     "protocol errors": (_protocol_errors, "2 malformed agent message(s)"),
+    "records cut by the capture": (_truncated, "were cut by the capture"),
+    "agent lost": (_agent_lost, "the agent lost pid 4242 (connection-terminated)"),
 }
 
 
