@@ -84,6 +84,12 @@ def gate_reasons(claim: Claim, runs: Sequence[RunFacts],
             if not any(n.startswith(group) for n in installed):
                 reasons.append(f"{facts.journey}: no hook of {group} was installed, and the "
                                "app's traffic goes through it")
+        failed = sorted(n for n, s in facts.hooks.items() if s == "failed")
+        if failed:
+            # a hook fails only where its target exists: that stack is in the app, unwatched
+            reasons.append(f"{facts.journey}: {len(failed)} hook(s) failed to install ("
+                           + ", ".join(failed[:3]) + ("…" if len(failed) > 3 else "")
+                           + "); traffic through them would not be seen")
         if not needed and not any(n.startswith(TLS_HOOK_MARKERS) for n in installed):
             reasons.append(f"{facts.journey}: no TLS hook was installed")
         controls = {str(f.get("needle")) for f in facts.findings if f.get("control")}

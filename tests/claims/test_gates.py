@@ -124,6 +124,10 @@ def _truncated(b: RunBuilder) -> None:
                + str(len(body)).encode() + b"\r\n\r\n" + body, keep=1024)
 
 
+def _hook_failed(b: RunBuilder) -> None:
+    b.hook("java.okhttp3.RealCall.execute", "failed", "no overload execute() matches")
+
+
 def _agent_lost(b: RunBuilder) -> None:
     b.health["detached"] = [{"pid": b.pid, "reason": "connection-terminated", "t": b.t0 + 150}]
 
@@ -141,6 +145,8 @@ GATES: dict[str, tuple[Breaker, str]] = {
     "capture interrupted": (_interrupted, "did not end cleanly (status 'interrupted')"),
     "protocol errors": (_protocol_errors, "2 malformed agent message(s)"),
     "records cut by the capture": (_truncated, "were cut by the capture"),
+    "a hook failed": (_hook_failed, "1 hook(s) failed to install (java.okhttp3.RealCall."
+                                    "execute); traffic through them would not be seen"),
     "agent lost": (_agent_lost, "the agent lost pid 4242 (connection-terminated)"),
 }
 
