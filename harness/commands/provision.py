@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.commands.devices import add_adb_arguments, endpoints
 from harness.device.android_discovery import open_session
-from harness.device.android_frida import FridaServer, cache_dir
+from harness.device.android_frida import DEVICE_PORT, FridaServer, cache_dir
 
 HELP = "push frida-server to an Android device and check its CPU and version"
 DESCRIPTION = f"""\
@@ -27,17 +27,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the frida-server binary to push")
     parser.add_argument("--start", action="store_true",
                         help="also start it as root and connect Frida through adb forward")
+    parser.add_argument("--port", type=int, default=DEVICE_PORT, metavar="PORT",
+                        help=f"the device port frida-server listens on (default {DEVICE_PORT})")
 
 
 def run(args: argparse.Namespace) -> int:
     session = open_session(args.device, endpoints(args))
-    server = FridaServer(session)
+    server = FridaServer(session, device_port=args.port)
     version = server.provision(args.frida_server)
     print(f"{session.serial}: frida-server {version} ({server.device_arch()}) at "
           f"{server.device_path}")
     if args.start:
         with server:
             device = server.frida_device()
-            print(f"{session.serial}: Frida reaches it through adb forward "
-                  f"tcp:{server.local_port} ({device.name})")
+            print(f"{session.serial}: frida-server listens on the device's port {args.port}; "
+                  f"Frida reaches it through adb forward tcp:{server.local_port} "
+                  f"({device.name})")
     return 0

@@ -29,6 +29,9 @@ SUBINFO_CODES: tuple[tuple[int, int, dict[str, int]], ...] = (
     (30, 99, {"imei": 1, "imsi": 8, "phone_number": 16}),    # 11+: ...WithFeature variants
 )
 
+MEID = re.compile(r"(?=[0-9]*[A-Fa-f])[0-9A-Fa-f]{14}")
+"""A CDMA Mobile Equipment Identifier in hex (at least one letter, else it may be an IMEI)."""
+
 HIDDEN_MAC = "02:00:00:00:00:00"
 """What Android answers instead of the real MAC to callers not allowed to see it."""
 
@@ -138,6 +141,9 @@ class IdentifierReader:
                               unavailable=f"refused (Parcel exception {reply.exception})")
         if not reply.value:
             return Identifier(name, cls, None, source, unavailable="no value (no SIM?)")
+        if name == "imei" and MEID.fullmatch(reply.value):
+            # CDMA phones answer getDeviceId with the MEID (14 hex digits), not an IMEI.
+            return Identifier("meid", cls, reply.value.upper(), source)
         if not VALID[name](reply.value):
             return Identifier(name, cls, None, source,
                               unavailable=f"transaction {code} answered {reply.value!r}, not "

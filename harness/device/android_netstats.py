@@ -11,6 +11,9 @@ counters must be the kernel's own, per UID, and say where they came from. By And
 - ``dumpsys netstats detail`` history (Android 9-11): the ``UID stats`` buckets of the UID with
   ``tag=0x0``, all sets, after ``dumpsys netstats --poll`` so pending bytes are recorded. Bucket
   history lags by design, so these are the coarsest of the three.
+- ``/proc/uid_stat/UID/tcp_snd`` and ``tcp_rcv`` (the uid_stat driver of kernels before
+  Android 8, the UID's traffic stats as TrafficStats first read them): TCP bytes only, the last
+  resort when none of the above answers.
 
 A reading is cumulative; a phase's bytes are ``after - before`` (:func:`delta`).
 """
@@ -23,6 +26,7 @@ from harness.device.android_adb import AdbSession, RootMode
 from harness.device.base import EgressCounters
 
 QTAGUID = "/proc/net/xt_qtaguid/stats"
+UID_STAT = "/proc/uid_stat"
 
 
 def app_uid(session: AdbSession, package: str) -> int:
@@ -117,9 +121,26 @@ def read_counters(session: AdbSession, uid: int) -> EgressCounters | None:
     session.shell(["dumpsys", "netstats", "--poll"])
     detail = session.shell(["dumpsys", "netstats", "detail"])
     history = parse_netstats_history(detail.stdout, uid)
-    if history is None:
+    if history is not None:
+        return EgressCounters(history[0], history[1],
+                              "dumpsys netstats detail: UID stats history")
+    return read_uid_stat(session, uid)
+
+
+def read_uid_stat(session: AdbSession, uid: int) -> EgressCounters | None:
+    """The UID's traffic stats from ``/proc/uid_stat/UID/tcp_snd|tcp_rcv`` (the uid_stat
+    driver of kernels before Android 8, which TrafficStats read before xt_qtaguid): TCP only,
+    so the source says so. A UID that has sent nothing yet has no directory: 0, 0."""
+    base = f"{UID_STAT}/{uid}"
+    if session.stat(UID_STAT) is None:
         return None
-    return EgressCounters(history[0], history[1], "dumpsys netstats detail: UID stats history")
+    res = session.shell(["cat", f"{base}/tcp_snd", f"{base}/tcp_rcv"])
+    values = res.stdout.split()
+    if res.ok and len(values) == 2 and all(v.isdigit() for v in values):
+        return EgressCounters(int(values[0]), int(values[1]), f"{base}/tcp_snd,tcp_rcv (TCP only)")
+    if session.stat(base) is None:
+        return EgressCounters(0, 0, f"{base}/tcp_snd,tcp_rcv (TCP only)")
+    return None
 
 
 def delta(before: EgressCounters, after: EgressCounters) -> EgressCounters:

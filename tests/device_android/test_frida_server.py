@@ -168,3 +168,24 @@ def test_a_matching_server_elsewhere_on_the_device_is_found(
                                    f"/data/local/tmp/frida-server-{HOST}-android-arm64"]
     assert server.provision() == HOST
     assert server.device_path == f"/data/local/tmp/frida-server-{HOST}-android-arm64"
+
+
+def test_provision_through_a_remote_server_on_a_chosen_port(
+        adb: FakeAdbServer, remote_adb: FakeAdbServer, arrow: FakePhone, arm64_server: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(adb.port))
+    arrow.adbd_root = True  # `adb root` done on the remote machine
+    assert main(["provision", "--device", arrow.serial, "--adb", remote_adb.address,
+                 "--frida-server", str(arm64_server), "--start", "--port", "27555"]) == 4
+    # pushed through the remote server, started on the chosen port, forwarded there, and the
+    # connection attempt went through that forward (nothing answers behind the fake)
+    assert arrow.files["/data/local/tmp/frida-server"].data == arm64_server.read_bytes()
+    assert "/data/local/tmp/frida-server -D -l 127.0.0.1:27555" in arrow.commands
+    assert any(r.startswith(f"host-serial:{arrow.serial}:forward:") and r.endswith(";tcp:27555")
+               for r in remote_adb.wire.requests), remote_adb.wire.requests
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"harness provision: device {arrow.serial}: frida-server is not "
+                          f"answering through adb forward 127.0.0.1:")
+    assert "-> tcp:27555" in err
+    assert remote_adb.forwards == []
+    assert adb.forwards == []

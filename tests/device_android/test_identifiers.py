@@ -109,3 +109,15 @@ def test_android_4_4_without_shell_v2() -> None:
         assert not session.shell("false-command").ok
         assert session.shell("id -u").stdout == "2000\n"
     assert f"host-serial:{box.serial}:features" in server.wire.requests
+
+
+def test_a_cdma_phone_answers_with_its_meid(ginkgo_session: AdbSession, ginkgo: FakePhone) -> None:
+    ginkgo.subinfo[1] = "a0000031234567"
+    ids = by_name(IdentifierReader(ginkgo_session).subinfo())
+    assert "imei" not in ids
+    assert ids["meid"].value == "A0000031234567"
+    assert ids["meid"].cls is NeedleClass.DEVICE_ID
+    ginkgo.subinfo[1] = "35362707209038"  # all digits: an IMEI without its check digit
+    ids = by_name(IdentifierReader(ginkgo_session).subinfo())
+    assert ids["imei"].value == "35362707209038"
+    assert "meid" not in ids

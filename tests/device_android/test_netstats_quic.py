@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.device.android_adb import AdbSession
+from harness.device.android_adb import AdbEndpoint, AdbSession
 from harness.device.android_netstats import (
     QTAGUID,
     app_uid,
@@ -24,6 +24,7 @@ from harness.device.android_quic import (
 from harness.device.base import EgressCounters
 from harness.errors import DeviceError
 from harness.testing import fake_phones as fp
+from harness.testing.fake_adb import FakeAdbServer
 from harness.testing.fake_phone import FakeFile, FakePhone
 from harness.testing.transcripts import transcript
 
@@ -164,3 +165,20 @@ def test_qtaguid_is_read_as_root_where_there_is_root(ginkgo_session: AdbSession,
                                                       ginkgo: FakePhone) -> None:
     assert read_counters(ginkgo_session, 4242) == EgressCounters(0, 0, QTAGUID)
     assert "su -c 'cat /proc/net/xt_qtaguid/stats'" in ginkgo.commands
+
+
+def test_uid_stat_is_the_last_resort_and_says_tcp_only() -> None:
+    box = fp.kitkat_box()
+    box.files["/proc/uid_stat/10050/tcp_snd"] = FakeFile(b"1234\n", mode=0o100444)
+    box.files["/proc/uid_stat/10050/tcp_rcv"] = FakeFile(b"5678\n", mode=0o100444)
+    with FakeAdbServer(box) as server:
+        session = AdbSession(AdbEndpoint("127.0.0.1", server.port), box.serial)
+        assert read_counters(session, 10050) == EgressCounters(
+            1234, 5678, "/proc/uid_stat/10050/tcp_snd,tcp_rcv (TCP only)")
+        # a UID that has not sent anything has no directory yet
+        assert read_counters(session, 10051) == EgressCounters(
+            0, 0, "/proc/uid_stat/10051/tcp_snd,tcp_rcv (TCP only)")
+        for path in list(box.files):
+            if path.startswith("/proc/uid_stat/"):
+                del box.files[path]
+        assert read_counters(session, 10050) is None
