@@ -46,6 +46,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "host's Frida version")
     phone.add_argument("--profile", default=None, metavar="PROFILE",
                        help="app profile (scenarios/profiles); default: the one for PACKAGE")
+    phone.add_argument("--install", type=Path, default=None, metavar="APK",
+                       help="install (or update to) this APK of PACKAGE first")
     parser.add_argument("--no-redact", action="store_true",
                         help="show cookies, authorization headers and passwords in the report "
                              "(masked by default)")
@@ -59,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
                              "--app, e.g. --app com.android.chrome")
         from harness.device.android_journey import PhoneOptions, run_on_phone
         result = run_on_phone(args.scenario, args.app, PhoneOptions(
-            args.device, tuple(args.adb), args.frida_server, args.profile),
+            args.device, tuple(args.adb), args.frida_server, args.profile,
+            install=args.install),
             out=args.out, claims=args.claims, command_line=command_line)
     else:
         result = run_scenario(args.scenario, args.app, out=args.out,

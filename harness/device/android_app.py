@@ -14,6 +14,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,6 +80,27 @@ class AppControl:
                 raise self.session.error(f"app {self.package} is not installed")
             self._info = info
         return self._info
+
+    def install(self, apk: Path) -> AppInfo:
+        """Install (or update, keeping data) ``apk`` and return what is then installed.
+
+        The APK is pushed to /data/local/tmp and installed with ``pm install -r -g`` (runtime
+        permissions granted, so no permission dialog stands in a journey's way), then removed.
+        """
+        remote = f"/data/local/tmp/egress-harness-{int(time.time())}.apk"
+        self.session.push(apk.read_bytes(), remote, mode=0o644)
+        try:
+            res = self.session.shell(["pm", "install", "-r", "-g", remote])
+        finally:
+            self.session.shell(["rm", "-f", remote])
+        if not res.ok or "Success" not in res.stdout:
+            why = (res.stdout + res.stderr).strip().splitlines()
+            raise self.session.error(f"installing {apk.name} failed: "
+                                     f"{why[-1] if why else f'exit {res.exit_code}'}",
+                                     result=res, fix="check the APK is for this device's ABI "
+                                     "and Android release, and signed like the installed one")
+        self._info = None
+        return self.info()
 
     def clear_data(self) -> None:
         self.session.shell(["pm", "clear", self.package], check=True)

@@ -76,6 +76,8 @@ class PhoneOptions:
     profile: str | None = None
     """A profile name or file; default: the profile whose package is the app's."""
     device_port: int = DEVICE_PORT
+    install: Path | None = None
+    """An APK to install (or update to) before the journey."""
 
 
 def profile_for(package: str) -> Profile | None:
@@ -116,7 +118,9 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
     out.mkdir(parents=True, exist_ok=True)
     dev = AndroidDevice(options.serial, endpoints, frida_server=options.frida_server)
     app = dev.app(package, profile)
-    installed = app.control.info()  # "not installed" before anything is started
+    # "not installed" (or a refused install) before anything is started
+    installed = (app.control.install(options.install) if options.install
+                 else app.control.info())
     check_steps(scenario, app.actions(), f"app {package} (profile "
                 f"{profile.name if profile else 'none: generic steps only'})")
     bundle = build_agent()
@@ -129,7 +133,10 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
     info.target = {"app": package, "package": package, "version": installed.version_name,
                    "version_code": installed.version_code, "uid": installed.uid,
                    "profile": profile.name if profile else None,
-                   "profile_verified": profile.verified if profile else None}
+                   "profile_verified": profile.verified if profile else None,
+                   "installed_from": None if options.install is None else {
+                       "apk": str(options.install),
+                       "sha256": hashlib.sha256(options.install.read_bytes()).hexdigest()}}
     info.scenario = {"name": scenario.name, "file": str(scenario.path),
                      "sha256": scenario.sha256}
     info.tools = {"harness": __version__, "frida": frida.__version__,

@@ -108,6 +108,8 @@ class FakePhone:
     """URLs an app "loaded" from the host through a reverse (see ``_browse``)."""
     browser: tuple[str, int] | None = None
     """A real process that loads URLs the phone opens (:mod:`harness.testing.fake_browser`)."""
+    apks: dict[str, FakeApp] = field(default_factory=dict)
+    """sha256 of an APK's bytes -> the app `pm install` of those bytes installs."""
     debug_app: str | None = None
     """`am set-debug-app` in force (Chromium then reads its command-line file)."""
     commands: list[str] = field(default_factory=list)
@@ -268,6 +270,17 @@ class FakePhone:
         return out
 
     def _cmd_pm(self, argv: list[str], root: bool) -> Outcome:
+        if argv[1] == "install":
+            pushed = self.files.get(argv[-1])
+            if pushed is None:
+                return Outcome(stderr=f"Error: Unable to open file: {argv[-1]}\n".encode(),
+                               exit_code=1)
+            new = self.apks.get(hashlib.sha256(pushed.data).hexdigest())
+            if new is None:
+                return Outcome(b"Failure [INSTALL_PARSE_FAILED_NOT_APK: Failed to parse "
+                               b"/data/app/vmdl.tmp/base.apk]\n", exit_code=1)
+            self.apps[new.package] = new
+            return Outcome(b"Success\n")
         app = self.apps.get(argv[-1])
         if argv[1] == "path":
             if app is None:
