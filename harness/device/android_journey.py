@@ -48,7 +48,7 @@ from harness.device.android_app import app_processes
 from harness.device.android_doctor import local_endpoint
 from harness.device.android_netstats import delta
 from harness.device.android_profile import PROFILE_DIRS, Profile, find_profile, load_profile
-from harness.device.android_quic import CHROMIUM_PACKAGES, ChromeCommandLine
+from harness.device.android_quic import CHROMIUM_PACKAGES, ChromeCommandLine, leftover_chains
 from harness.device.base import EgressCounters, Target
 from harness.errors import DeviceError, HarnessError, InputError
 from harness.lab.servers import LAB_HOSTS, LabServers
@@ -145,6 +145,14 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
     ids = dev.identifiers()
     info.extra["identifiers"] = [{"name": i.name, "class": i.cls.value, "read": i.value is not None,
                                   "source": i.source, "unavailable": i.unavailable} for i in ids]
+    if dev.session.root_mode is not RootMode.NONE:
+        # rules a crashed run left stay until `harness doctor --device` removes them: they
+        # block only QUIC, but say so (a concurrent run on the phone would own them)
+        left = sorted({f"{tool} {chain}" for tool, chain, _ in leftover_chains(dev.session)})
+        info.extra["quic_leftovers"] = list[JSON](left)
+        if left:
+            tell(f"leftover QUIC rules of an earlier run on {dev.serial}: {', '.join(left)} "
+                 f"(harness doctor --device {dev.serial} removes them)")
     run.save_info(info)
     journey = _Journey(scenario, package, run, tell)
     needles: list[dict[str, JSON]] = [
@@ -165,6 +173,7 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
         quic, flags = stack.enter_context(_keep_on_tcp(dev, target, pki.cert.read_bytes()))
         channel = Channel()
         recorder = stack.enter_context(Recorder(run, channel))
+        stack.enter_context(_failed_on_error(recorder))
         flag_list: list[JSON] = list(flags)
         recorder.update_info(lambda i: i.extra.update(
             quic_blocking=quic, chrome_command_line=flag_list, lab_site=site,
@@ -235,6 +244,20 @@ def _keep_on_tcp(dev: AndroidDevice, target: Target,
             chrome = stack.enter_context(ChromeCommandLine(dev.session, package, flags))
             quic = quic or chrome.describe()
         yield quic, flags
+
+
+@contextmanager
+def _failed_on_error(recorder: Recorder) -> Iterator[None]:
+    """A run that stops on an error is ``failed`` in run.json (interrupted on Ctrl-C), not
+    ``complete``; everything entered before still comes down in reverse."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        recorder.close(interrupted=True)
+        raise
+    except BaseException:
+        recorder.close(status="failed")
+        raise
 
 
 class _Agent:

@@ -6,6 +6,7 @@ provision`) against the fake adb server, exactly as a user would meet it.
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 from pathlib import Path
@@ -14,6 +15,8 @@ import frida
 import pytest
 
 from harness.cli import main
+from harness.device.android_adb import AdbEndpoint, AdbSession
+from harness.device.android_quic import QuicFirewall
 from harness.testing.fake_adb import FakeAdbServer
 from harness.testing.fake_phone import FakeFile, FakePhone
 
@@ -122,3 +125,39 @@ def test_a_lab_app_on_a_phone_is_a_usage_error(adb: FakeAdbServer, ginkgo: FakeP
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert run(adb, ginkgo.serial, "lab:mint-3.4.0", tmp_path) == 2
     assert "give its package with --app" in one_line(capsys)
+
+
+def test_a_run_that_fails_midway_leaves_the_phone_as_it_was(
+        adb: FakeAdbServer, ginkgo: FakePhone, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """frida-server starts but nothing answers behind it (no portal here): the run stops after
+    QUIC rules, reverse and forward are in place, and every one of them comes down."""
+    server = tmp_path / f"frida-server-{frida.__version__}-android-arm64"
+    server.write_bytes(elf(frida.__version__))
+    old = AdbSession(AdbEndpoint("127.0.0.1", adb.port), ginkgo.serial)
+    QuicFirewall(old, 10187, "crashed-before").install()  # an earlier run that died
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text("name: one\nphases:\n  - name: p\n    steps:\n      - launch\n",
+                        encoding="utf-8")
+    assert main(["run", str(scenario), "--device", ginkgo.serial, "--app",
+                 "com.mi.globalbrowser.mini", "--adb", adb.address, "--frida-server",
+                 str(server), "--out", str(tmp_path / "runs")]) == 4
+    progress, error = capsys.readouterr().err.strip().splitlines()
+    assert progress.startswith(f"leftover QUIC rules of an earlier run on {ginkgo.serial}")
+    assert error.startswith(f"harness run: device {ginkgo.serial}: frida-server is not "
+                            "answering through adb forward")
+    installed = [c for c in ginkgo.commands if "tables -w -N egh_2" in c]
+    assert len(installed) == 2  # iptables and ip6tables chains were really put in place
+    # this run's chains are gone; the earlier run's are left for `harness doctor --device`
+    assert {t: sorted(chains) for t, chains in ginkgo.iptables.items()} == {
+        "iptables": ["OUTPUT", "egh_crashed-before"],
+        "ip6tables": ["OUTPUT", "egh_crashed-before"]}
+    assert adb.forwards == []
+    assert ginkgo.reverse_ports == {}
+    assert not any(n.endswith("frida-server") for n in ginkgo.processes.values())
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["status"] == "failed"
+    assert info["quic_blocking"].startswith("iptables+ip6tables")
+    assert info["quic_leftovers"] == ["ip6tables egh_crashed-before",
+                                      "iptables egh_crashed-before"]

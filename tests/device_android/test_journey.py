@@ -45,6 +45,10 @@ phases:
   - name: idle
     steps:
       - wait: 1
+  - name: broken
+    steps:
+      - tap: {text: "No such button"}
+      - wait: 1
 """
 
 
@@ -92,6 +96,7 @@ def test_a_journey_on_the_phone_is_captured_counted_and_analysed(
                  "--adb", adb, "--frida-server", str(binary), "--out", str(tmp_path / "runs")])
     out = capsys.readouterr()
     assert code == 0, out.err
+    assert "some steps failed" in out.err
     (run_path,) = (tmp_path / "runs").iterdir()
     run = RunDir.open(run_path)
     info = run.load_info()
@@ -103,8 +108,19 @@ def test_a_journey_on_the_phone_is_captured_counted_and_analysed(
     assert info.target["uid"] == 10143
     assert info.target["profile"] == "chrome"
     assert info.target["profile_verified"] is False
-    assert [p.name for p in info.phases] == ["browse", "idle"]
-    assert all(p.complete for p in info.phases), [p.notes for p in info.phases]
+    assert [p.name for p in info.phases] == ["browse", "idle", "broken"]
+    assert [p.complete for p in info.phases] == [True, True, False], [p.notes for p in
+                                                                      info.phases]
+    (note,) = info.phases[2].notes
+    assert "no [text='No such button'] on screen within 10 s (evidence: " in note
+    # the failed step kept a screenshot and the logcat, named in its marker
+    kept = sorted(p.name for p in (run_path / "evidence").iterdir())
+    assert [k.rsplit("-", 1)[1] for k in kept] == ["tap.logcat.txt", "tap.png"]
+    assert (run_path / "evidence" / kept[1]).read_bytes().startswith(b"\x89PNG")
+    assert "ActivityManager" in (run_path / "evidence" / kept[0]).read_text()
+    with CaptureReader(run.capture_db) as reader:
+        (failed,) = [m for m in reader.markers() if m.kind == "step-failed"]
+    assert failed.detail["evidence"] == kept
     extra = info.extra
     assert str(extra["quic_blocking"]).startswith("iptables+ip6tables: UDP 443/80 rejected for "
                                                   "uid 10143")
@@ -120,7 +136,7 @@ def test_a_journey_on_the_phone_is_captured_counted_and_analysed(
     # the kernel's counters: the browse phase carries exactly the bytes the tunnel counted
     rows = extra["egress_counters"]
     assert isinstance(rows, list)
-    browse, idle = rows
+    browse, idle, _ = rows
     assert isinstance(browse, dict)
     assert isinstance(idle, dict)
     assert browse["source"] == "/proc/net/xt_qtaguid/stats"
