@@ -143,9 +143,12 @@ def serve(port: int) -> None:
     with socket.create_server(("127.0.0.1", port)) as server:
         while True:
             conn, _ = server.accept()
-            with conn:
+            with conn, contextlib.suppress(OSError):
                 conn.settimeout(LOAD_TIMEOUT)
-                line = conn.makefile("rb").readline()
+                with conn.makefile("rb") as stream:
+                    line = stream.readline()
+                if not line:
+                    continue  # a readiness probe
                 try:
                     ask = json.loads(line)
                     host, dport = ask["connect"]

@@ -446,7 +446,7 @@ class FakePhone:
         a ``--host-resolver-rules=MAP NAME 127.0.0.1`` in Chromium's command-line file maps
         there (read when ``package`` is the debug app), are fetched (the host's lab site), so a
         test's journey really reaches the host, and nothing else is. With :attr:`browser` set,
-        the browser process loads it over TLS and the bytes count for the app's UID.
+        the browser process loads an https URL over TLS and the bytes count for the app's UID.
         """
         m = re.match(r"(https?)://([^/:\s]+):(\d+)(/[^\s]*)?$", url)
         if m is None or int(m.group(3)) not in self.reverse_ports:
@@ -454,7 +454,7 @@ class FakePhone:
         if m.group(2) not in ("127.0.0.1", "localhost", *self._mapped_hosts(package)):
             return
         host_port, path = self.reverse_ports[int(m.group(3))], m.group(4) or "/"
-        if self.browser is not None:
+        if self.browser is not None and m.group(1) == "https":
             app = self.apps.get(package)
             threading.Thread(target=self._load_in_browser, daemon=True,
                              args=(self.browser, url, host_port, app.uid if app else None)).start()

@@ -95,6 +95,21 @@ def read_ports(stream: TextIO, names: tuple[str, ...], limit: int = 200) -> dict
     raise RuntimeError(f"fake phones did not report {names}; got {found}")
 
 
+def wait_listening(address: tuple[str, int], timeout: float) -> None:
+    """Return once something accepts connections at ``address`` (bounded)."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(address, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens at {address[0]}:{address[1]} after {timeout:g} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve the fake phones on two loopback adb servers until stdin closes (for manual trials).
 
@@ -140,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(victim.wait, 5)
             stack.callback(victim.kill)
             portal = stack.enter_context(FridaPortal())
+            if args.browser is not None:
+                # inject once it runs its own code: Frida cannot sync up with a process that
+                # is still loading its interpreter
+                wait_listening(("127.0.0.1", args.browser), timeout=20)
             portal.join(victim.pid)
             ginkgo.frida_backend = arrow.frida_backend = portal.control
             ginkgo.processes[victim.pid] = "com.android.chrome"  # the "app" Frida can attach

@@ -7,6 +7,7 @@ on loopback: Chrome loads the host's canary page through `adb reverse`.
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import secrets
 import threading
@@ -135,3 +136,34 @@ def test_chrome_profile_selectors_on_its_screen(session: AdbSession,
     record["found"] = sorted({c.step for c in checks if c.found})
     record["missing"] = sorted({c.step for c in checks if c.found is False})
     assert any(c.found for c in checks)
+
+
+def test_harness_run_journey_on_chrome(device_serial: str, record: dict[str, object],
+                                       tmp_path: Path) -> None:
+    """What `harness run SCENARIO --device SERIAL --app com.android.chrome` does, end to end:
+    the agent in Chrome, the canary page load captured (the positive control), the kernel's
+    counters per phase beside the hooked bytes."""
+    from harness.device.android_journey import PhoneOptions, run_on_phone
+
+    scenario = tmp_path / "kit-journey.yaml"
+    scenario.write_text("name: kit-journey\nphases:\n  - name: browse\n    steps:\n"
+                        "      - launch\n      - open_url: \"{canary.url}\"\n      - wait: 5\n",
+                        encoding="utf-8")
+    remote = os.environ.get("EGRESS_HARNESS_ADB")
+    server = os.environ.get("EGRESS_HARNESS_FRIDA_SERVER")
+    result = run_on_phone(scenario, CHROME, PhoneOptions(
+        device_serial, (remote,) if remote else (), Path(server) if server else None),
+        out=tmp_path / "runs", say=lambda line: None)
+    info = result.run.load_info()
+    findings = json.loads((result.run.path / "findings.json").read_text())
+    controls = sorted({str(f["needle"]) for f in findings if f.get("control")})
+    record.update(capture_mode=info.extra.get("capture_mode"),
+                  quic=info.extra.get("quic_blocking"),
+                  counters=info.extra.get("egress_counters"),
+                  bytes_hooked_out=info.health.bytes_hooked_out,
+                  bytes_kernel_out=info.health.bytes_kernel_out,
+                  hooks_installed=info.health.hooks_installed, controls=controls,
+                  attached=info.extra.get("attached"))
+    assert result.complete, [p.notes for p in info.phases]
+    assert info.health.bytes_hooked_out > 0
+    assert controls == ["canary-url:browse"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -31,7 +32,13 @@ def test_kit_runs_against_the_fakes_and_writes_its_report(tmp_path: Path) -> Non
     frida_tmp = tmp_path / "frida-tmp"
     frida_tmp.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "EGRESS_HARNESS_CACHE": str(tmp_path)}
-    fakes = subprocess.Popen([sys.executable, "-m", "harness.testing.fake_phones", "--frida"],
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        browser = str(s.getsockname()[1])
+    # the Redmi's "Chrome" is the fake browser (a real process joined to the Frida portal)
+    fakes = subprocess.Popen([sys.executable, "-m", "harness.testing.fake_phones", "--frida",
+                              "--victim", f"{sys.executable} -m harness.testing.fake_browser "
+                              f"{browser}", "--browser", browser],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                              env={**env, "TMPDIR": str(frida_tmp)})
     try:
@@ -39,7 +46,7 @@ def test_kit_runs_against_the_fakes_and_writes_its_report(tmp_path: Path) -> Non
         ports = read_ports(fakes.stdout, ("local", "remote", "victim"))
         kit = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "tests/device", "--device", "a1b2c3d4"],
-            cwd=ROOT, capture_output=True, text=True, timeout=240,
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
             env={**env, "EGRESS_HARNESS_ADB": f"127.0.0.1:{ports['local']}",
                  "EGRESS_HARNESS_FRIDA_SERVER": str(server_file),
                  "EGRESS_HARNESS_REPORT_DIR": str(tmp_path / "report")})
@@ -63,7 +70,12 @@ def test_kit_runs_against_the_fakes_and_writes_its_report(tmp_path: Path) -> Non
         "test_identifiers_read_or_explained": "passed",
         "test_chrome_journey_over_adb_reverse_with_counters_and_quic_off": "passed",
         "test_chrome_profile_selectors_on_its_screen": "passed",
+        "test_harness_run_journey_on_chrome": "passed",
     }
+    run = report["measured"]["test_harness_run_journey_on_chrome"]
+    assert run["controls"] == ["canary-url:browse"]
+    assert run["bytes_kernel_out"] > run["bytes_hooked_out"] > 0
+    assert str(run["capture_mode"]).startswith("attach")
     measured = report["measured"]
     assert measured["test_frida_server_provisioned_and_reachable"]["processes_seen"] == 1
     assert report["device"]["model"] == "Redmi Note 8"
