@@ -187,10 +187,16 @@ def not_linkable(c: Check, ctx: Ctx) -> CheckResult:
         for value, phase, ref in facts_tokens(facts, to, vendor):
             tokens.setdefault(value, set()).add((facts.rid, phase))
             refs.setdefault(value, []).append(ref)
-    linked = {v: ps for v, ps in tokens.items() if len({p for _, p in ps}) > 1}
+    # two phases, or two runs (each a fresh app state), seeing one value are linked by it
+    linked = {v: ps for v, ps in tokens.items() if len(ps) > 1}
+    journey = {f.rid: f.journey for f in runs}
+
+    def where(rid: str, phase: str) -> str:
+        return phase if len(runs) == 1 else f"{journey[rid]}:{phase}"
+
     if linked:
         ev = sorted({r for v in linked for r in refs[v][:3]})
-        sample = "; ".join(f"{v[:40]} in {_words(sorted({p for _, p in ps}))}"
+        sample = "; ".join(f"{v[:40]} in {_words(sorted({where(*p) for p in ps}))}"
                            for v, ps in list(linked.items())[:3])
         return CheckResult(c, VIOLATED, f"{len(linked)} identifier(s) repeat across phases "
                            f"(restart, reset, sign-in or incognito), linking them: {sample}", ev)

@@ -219,6 +219,26 @@ def test_not_linkable_broken_by_a_stable_id(tmp_path: Path, stable: str) -> None
     assert len(refs) == 2  # one in each phase it links
 
 
+def test_not_linkable_broken_across_runs(tmp_path: Path) -> None:
+    """Two journeys, each from a fresh app state, send the same id in a phase of the same
+    name: the id links the two sessions."""
+    same = os.urandom(8).hex()
+    runs = []
+    for journey in ("first", "second"):
+        b = RunBuilder(tmp_path, journey, run_id=journey)
+        b.phase("normal")
+        b.canary()
+        b.request(ANALYTICS, "/sa", headers=JSON_CT,
+                  body=json.dumps({"distinct_id": same}).encode())
+        runs.append(b.build())
+    text = claim("c", "not_linkable: {to: analytics}", journeys=("first", "second"))
+    v = judge(tmp_path, text, runs)["c"]
+    assert v.verdict == FAIL, v.reason
+    assert "first:normal" in v.reason
+    assert "second:normal" in v.reason
+    assert_evidence_in_runs(v, runs)
+
+
 # --- residency ----------------------------------------------------------------------------
 
 RESIDENCY = claim("c", "residency: {countries: [IN], to: analytics}")
