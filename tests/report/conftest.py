@@ -23,6 +23,7 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 JS_URL = "javascript:alert(1)"
 HOSTILE = (SCRIPT, IMG, JS_URL)
+HOSTILE_HOST = "x\"><svg/onload=alert(2)>.lab.test"
 COOKIE = "sid=SECRETCOOKIE7731"
 BEARER = "Bearer SECRETTOKEN4412"
 PASSWORD = "hunter2secret"
@@ -87,6 +88,7 @@ def hostile_run(parent: Path) -> RunDir:
         ("Authorization", BEARER)),
         body=f"user=bob&password={PASSWORD}&note={IMG}&url={token}".encode())
     b.request("api.lab.test", "/config", method="GET", tls="TLSv1.3")
+    b.request(HOSTILE_HOST, "/x", method="GET", tls="TLSv1.3")  # a name from the wire
     return b.build(analyze=False)
 
 

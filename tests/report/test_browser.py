@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Route, sy
 from harness.claims.model import load_claims
 from tests.report.conftest import (
     HOSTILE,
+    HOSTILE_HOST,
     IMG,
     JS_URL,
     SCRIPT,
@@ -140,6 +141,9 @@ def test_hostile_report_runs_nothing_and_fetches_nothing(
             assert hostile in text, hostile
         assert '<script>alert("quote")</script>' in text  # the claim's own quote too
         assert any(SCRIPT in t for t in page.locator("svg title").all_text_contents())
+        hosts = page.locator("#destinations + table tbody tr td:first-child").all_inner_texts()
+        assert HOSTILE_HOST in hosts
+        assert page.locator("svg svg").count() == 0  # the host's markup stayed text
         screenshot(page, tmp_path / "report-hostile.png")
 
 
