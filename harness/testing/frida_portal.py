@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from types import TracebackType
 
 import frida
@@ -45,7 +46,15 @@ class FridaPortal:
 
     def join(self, pid: int) -> None:
         """Inject into a local process and make it a member of the portal."""
-        session = frida.get_local_device().attach(pid)
+        for attempt in range(3):
+            try:
+                session = frida.get_local_device().attach(pid)
+                break
+            except frida.ProcessNotRespondingError:
+                # a process still loading its interpreter may not sync up with the agent yet
+                if attempt == 2:
+                    raise
+                time.sleep(0.5)
         self._sessions.append(session)
         self._memberships.append(session.join_portal(f"127.0.0.1:{self.cluster_port}"))
 
