@@ -73,3 +73,23 @@ def test_harness_profile_validate(capsys: pytest.CaptureFixture[str], tmp_path: 
     bad = write(tmp_path, HEAD + "  open_url: 3\n")
     assert main(["profile", "validate", str(bad)]) == 2
     assert f"{bad}:6:3: step 'open_url' must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_standard_journey_can_run_on_every_profile(name: str) -> None:
+    """`harness run --device` refuses a scenario whose steps the profile lacks (check_steps):
+    the shipped journeys must all pass that check on every shipped profile, toggles with both
+    variants."""
+    from harness.device.android_journey import check_steps
+    from harness.device.android_steps import GENERIC_STEPS
+    from harness.scenario.model import load_scenario
+
+    profile = load_profile(find_profile(name))
+    actions = set(GENERIC_STEPS) | set(profile.steps)
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    for path in sorted(root.glob("*.yaml")):
+        scenario = load_scenario(path)
+        check_steps(scenario, actions, f"profile {name}")
+        for step in (s for p in scenario.phases for s in p.steps):
+            if isinstance(step.value, bool) and step.action in profile.steps:
+                assert profile.steps[step.action].actions("on" if step.value else "off")
