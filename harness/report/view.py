@@ -24,6 +24,7 @@ SECRET_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"
 SECRET_FIELDS = re.compile(r"((?:pass(?:word|wd)?|token|secret|session|auth)[^=&\"\s]*"
                            r"[=\":]+\s*\"?)([^&\"\s]+)", re.I)
 RAW_LIMIT = 4096
+HEADERS_MAX = 64
 EVIDENCE_PER_CLAIM = 8
 MARK_PX = 3.0
 """Timeline marks closer than this (same host and phase) are drawn as one, with a count."""
@@ -111,16 +112,24 @@ def _split_excerpt(ex: str) -> tuple[str, str, str]:
     return ex[:a], ex[a + 2:b], ex[b + 2:]
 
 
+def _cut(text: str, limit: int = RAW_LIMIT) -> str:
+    """A long URL or header (analytics GETs carry whole payloads) cut to ``limit``: each piece
+    of evidence stays a few kilobytes, whatever the app sent."""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more)"
+
+
 def _raw(m: Message, redact: bool) -> str:
     def shown(text: str) -> str:
         return mask(text) if redact else text
 
-    lines = [shown(f"{m.method or ''} {m.url or ''} {m.protocol or ''}".strip())]
-    for k, v in m.headers:
+    lines = [shown(f"{m.method or ''} {_cut(m.url or '')} {m.protocol or ''}".strip())]
+    for k, v in m.headers[:HEADERS_MAX]:
         if redact and k.lower() in SECRET_HEADERS:
             lines.append(f"{k}: •••• (hidden; --no-redact shows it)")
         else:
-            lines.append(shown(f"{k}: {v}"))
+            lines.append(shown(f"{k}: {_cut(v)}"))
+    if len(m.headers) > HEADERS_MAX:
+        lines.append(f"… {len(m.headers) - HEADERS_MAX} more headers in the run dir ({m.id})")
     body = m.body[:RAW_LIMIT].decode("utf-8", "replace")
     if len(m.body) > RAW_LIMIT:
         body += f"\n… {len(m.body) - RAW_LIMIT} more bytes in the run dir ({m.id})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from harness.claims.evidence import load_facts
@@ -34,3 +35,25 @@ def test_timeline_bins_marks_and_drops_no_message(tmp_path: Path) -> None:
     shown = build("t", [], [facts], redact=False).timeline
     assert shown is not None
     assert any("token=SECRETX0" in m.title for m in shown.marks)
+
+
+def test_evidence_stays_small_whatever_the_app_sent(tmp_path: Path) -> None:
+    """A 100 KB analytics GET with a 40 KB cookie and 300 headers (within the parser's 256 KiB
+    head): the raw message shown as evidence is cut to a few kilobytes, the excerpt kept."""
+    b = RunBuilder(tmp_path, "big", run_id="big")
+    b.phase("incognito", incognito=True)
+    token = b.canary()
+    headers = [("Cookie", "c=" + "k" * 40_000)] + [(f"X-H{i}", "v" * 100) for i in range(300)]
+    b.request("sa.api.lab.test", f"/e?u={token}&blob={'b' * 100_000}", method="GET",
+              headers=headers)
+    facts = load_facts(b.build())
+    leak = next(f for f in facts.findings if not f["control"])
+    verdict = {"claim": "c", "verdict": "FAIL", "quote": "q", "source": "s", "reason": "r",
+               "evidence": [f"big/{leak['id']}"], "checks": []}
+    for redact in (True, False):
+        (row,) = build("t", [verdict], [facts], redact=redact).verdicts
+        (ev,) = row.evidence
+        assert token in ev.match
+        assert len(ev.raw) < 20_000
+        assert "more headers in the run dir" in ev.raw
+        assert re.search(r"b… \(9\d{4} more\) HTTP/1.1", ev.raw)  # the URL's cut, counted
