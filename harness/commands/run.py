@@ -48,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="app profile (scenarios/profiles); default: the one for PACKAGE")
     phone.add_argument("--install", type=Path, default=None, metavar="APK",
                        help="install (or update to) this APK of PACKAGE first")
+    phone.add_argument("--account", default=None, metavar="NAME",
+                       help="the account sign_in uses (default: the phone's Google account "
+                            "for Chrome, its Mi account for Xiaomi's browsers)")
     parser.add_argument("--no-redact", action="store_true",
                         help="show cookies, authorization headers and passwords in the report "
                              "(masked by default)")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         from harness.device.android_journey import PhoneOptions, run_on_phone
         result = run_on_phone(args.scenario, args.app, PhoneOptions(
             args.device, tuple(args.adb), args.frida_server, args.profile,
-            install=args.install),
+            install=args.install, account=args.account),
             out=args.out, claims=args.claims, command_line=command_line)
     else:
         result = run_scenario(args.scenario, args.app, out=args.out,

@@ -49,7 +49,7 @@ from harness.device.android_doctor import local_endpoint
 from harness.device.android_netstats import delta
 from harness.device.android_profile import PROFILE_DIRS, Profile, find_profile, load_profile
 from harness.device.android_quic import CHROMIUM_PACKAGES, ChromeCommandLine, leftover_chains
-from harness.device.base import EgressCounters, Target
+from harness.device.base import EgressCounters, Identifier, Target
 from harness.errors import DeviceError, HarnessError, InputError
 from harness.lab.servers import LAB_HOSTS, LabServers
 from harness.protocol import ABI_VERSION, JSON
@@ -78,6 +78,21 @@ class PhoneOptions:
     device_port: int = DEVICE_PORT
     install: Path | None = None
     """An APK to install (or update to) before the journey."""
+    account: str | None = None
+    """The account a ``sign_in`` step uses; default: the phone's account of the app's kind."""
+
+
+ACCOUNT_TYPES = {"com.android.chrome": "com.google", "com.chrome.beta": "com.google",
+                 "com.mi.globalbrowser": "com.xiaomi", "com.mi.globalbrowser.mini": "com.xiaomi",
+                 "com.android.browser": "com.xiaomi"}
+"""The Android account type an app signs in with (Chrome: Google; Xiaomi's browsers: Mi)."""
+
+
+def phone_account(package: str, ids: Sequence[Identifier]) -> Identifier | None:
+    """The phone's signed-in account an app's ``sign_in`` would pick, if there is one: on a
+    phone the journey cannot invent an account as the lab does."""
+    kind = ACCOUNT_TYPES.get(package)
+    return next((i for i in ids if kind and i.name == f"account:{kind}" and i.value), None)
 
 
 def profile_for(package: str) -> Profile | None:
@@ -158,8 +173,15 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
     needles: list[dict[str, JSON]] = [
         {"name": i.name, "class": i.cls.value, "value": i.value, "source": i.source}
         for i in ids if i.value and len(i.value) >= MIN_LENGTH]
-    needles.append({"name": "account", "class": "account-id", "value": journey.account,
-                    "source": "scenario"})
+    own = phone_account(package, ids)
+    if options.account or own is not None:
+        journey.account = options.account or str(own.value if own else "")
+    if not any(n["value"] == journey.account for n in needles):
+        needles.append({"name": "account", "class": "account-id", "value": journey.account,
+                        "source": "--account" if options.account else "scenario"})
+    if "sign_in" in scenario.actions() and not options.account and own is None:
+        tell(f"no {ACCOUNT_TYPES.get(package, 'known')} account on {dev.serial}: sign_in "
+             f"will look for the lab account {journey.account} (pass --account NAME)")
     for c in journey.canaries.values():
         needles += c.needles()
     run.write_json("needles.json", needles)

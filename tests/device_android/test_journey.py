@@ -167,3 +167,17 @@ def test_a_journey_on_the_phone_is_captured_counted_and_analysed(
     assert session.stat("/data/local/tmp/chrome-command-line") is None
     assert session.device.forward_list() == []
     assert list(session.device.reverse_list()) == []
+
+
+def test_sign_in_uses_the_phones_own_account(ginkgo_session: AdbSession) -> None:
+    from harness.device.android_ids import IdentifierReader
+    from harness.device.android_journey import phone_account
+
+    ids = IdentifierReader(ginkgo_session).read_all()
+    chrome = phone_account("com.android.chrome", ids)
+    mint = phone_account("com.mi.globalbrowser.mini", ids)
+    assert chrome is not None
+    assert mint is not None
+    assert (chrome.value, chrome.source) == ("lab.tester.2020@gmail.com", "dumpsys account")
+    assert mint.value == "6284951027"
+    assert phone_account("org.mozilla.firefox", ids) is None
