@@ -113,7 +113,7 @@ class AndroidDevice:
     def spawn(self, package: str, attach: Attach) -> SpawnGate:
         """Spawn ``package`` under Frida; ``attach`` loads the agent into each of its processes."""
         AndroidApp(self.session, package).control.info()  # "not installed" before Frida
-        gate = SpawnGate(self.frida_device(), package, attach)
+        gate = SpawnGate(self.frida_device(), package, attach, self.serial)
         gate.start()
         self._stack.callback(gate.stop)
         return gate

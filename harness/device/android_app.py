@@ -214,8 +214,10 @@ class SpawnGate:
     spawns are queued and handled by one worker thread.
     """
 
-    def __init__(self, device: frida.Device, package: str, attach: Attach) -> None:
+    def __init__(self, device: frida.Device, package: str, attach: Attach,
+                 serial: str = "(device)") -> None:
         self.device = device
+        self.serial = serial
         self.package = package
         self.attach = attach
         self.followed: list[tuple[int, str]] = []
@@ -235,7 +237,7 @@ class SpawnGate:
         except (frida.NotSupportedError, frida.InvalidOperationError, frida.ExecutableNotFoundError,
                 frida.TransportError) as exc:
             self.stop()
-            raise DeviceError(self.package, f"Frida cannot spawn {self.package}: {exc}") from exc
+            raise DeviceError(self.serial, f"Frida cannot spawn {self.package}: {exc}") from exc
         except BaseException:
             self.stop()
             raise

@@ -340,9 +340,11 @@ def _phase_done(phase: Phase, before: EgressCounters | None,
         info.phases.append(phase)
         rows = info.extra.setdefault("egress_counters", [])
         assert isinstance(rows, list)
-        if before is None or after is None:
-            rows.append({"phase": phase.name, "source": None,
-                         "note": "the device has no readable per-UID counters"})
+        if before is None or after is None or before.source != after.source:
+            why = ("the device has no readable per-UID counters" if before is None or
+                   after is None else f"the counters' source changed within the phase "
+                   f"({before.source} -> {after.source})")
+            rows.append({"phase": phase.name, "source": None, "note": why})
             return
         d = delta(before, after)
         rows.append({"phase": phase.name, "source": d.source, "tx_bytes": d.tx_bytes,

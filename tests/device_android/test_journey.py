@@ -129,6 +129,8 @@ def test_a_journey_on_the_phone_is_captured_counted_and_analysed(
     assert flags[0] == ("--host-resolver-rules=MAP canary.lab.test 127.0.0.1,MAP sa.api.lab.test"
                         " 127.0.0.1,MAP sync.lab.test 127.0.0.1")
     assert str(extra["capture_mode"]).startswith("attach: ")
+    assert "(spawn failed: device a1b2c3d4: Frida cannot spawn com.android.chrome: " in \
+        str(extra["capture_mode"])
     attached = extra["attached"]
     assert isinstance(attached, dict)
     assert attached["processes"] == {phones["victim"]: "com.android.chrome"}
@@ -181,3 +183,24 @@ def test_sign_in_uses_the_phones_own_account(ginkgo_session: AdbSession) -> None
     assert (chrome.value, chrome.source) == ("lab.tester.2020@gmail.com", "dumpsys account")
     assert mint.value == "6284951027"
     assert phone_account("org.mozilla.firefox", ids) is None
+
+
+def test_counters_of_a_phase_whose_source_changed_are_not_compared() -> None:
+    from harness.capture.rundir import Phase, RunInfo
+    from harness.device.android_journey import _phase_done
+    from harness.device.base import EgressCounters
+
+    info = RunInfo(run_id="r", created=0.0)
+    qt = "/proc/net/xt_qtaguid/stats"
+    _phase_done(Phase("a", 0.0), EgressCounters(10, 20, qt), EgressCounters(15, 50, qt))(info)
+    _phase_done(Phase("b", 0.0), EgressCounters(15, 50, qt),
+                EgressCounters(900, 900, "dumpsys netstats detail: mAppUidStatsMap"))(info)
+    _phase_done(Phase("c", 0.0), None, None)(info)
+    a, b, c = info.extra["egress_counters"]  # type: ignore[misc]
+    assert a == {"phase": "a", "source": qt, "tx_bytes": 5, "rx_bytes": 30, "before": [10, 20],
+                 "after": [15, 50]}
+    assert b["source"] is None  # type: ignore[index]
+    assert "source changed" in b["note"]  # type: ignore[index]
+    assert c["note"] == "the device has no readable per-UID counters"  # type: ignore[index]
+    assert (info.health.bytes_kernel_out, info.health.bytes_kernel_in) == (5, 30)
+    assert [p.name for p in info.phases] == ["a", "b", "c"]
