@@ -364,3 +364,15 @@ class CaptureReader:
     def batches(self) -> list[tuple[int, int, int, float, int, int]]:
         return list(self._db.execute(
             "SELECT id, pid, seq, received, records, bytes FROM batches ORDER BY id"))
+
+    def stream_totals(self, direction: str = "out") -> list[tuple[str, str | None, str | None,
+                                                                   int, int]]:
+        """(hook, conn, layer, bytes, records) of the stream events in one direction, summed
+        in SQL (original lengths, so truncation does not shrink them): byte coverage without
+        reading the payloads."""
+        return [(str(h), c, layer, int(b), int(n)) for h, c, layer, b, n in self._db.execute(
+            "SELECT e.hook, e.conn, c.layer, "
+            "COALESCE(SUM(COALESCE(e.orig_len, LENGTH(e.data), 0)), 0), COUNT(*) "
+            "FROM events e LEFT JOIN connections c ON c.conn = e.conn "
+            "WHERE e.kind = 'stream' AND e.direction = ? GROUP BY e.hook, e.conn",
+            (direction,))]

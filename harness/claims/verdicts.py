@@ -17,6 +17,7 @@ from pathlib import Path
 
 from harness.capture.rundir import RunDir
 from harness.claims.checks import HELD, UNKNOWN, VIOLATED, CheckResult, run_check
+from harness.claims.coverage import coverage, kernel_packets_out
 from harness.claims.evidence import RunFacts, load_facts
 from harness.claims.model import Claim, ClaimsFile, load_claims
 from harness.errors import ExitCode
@@ -112,10 +113,10 @@ def gate_reasons(claim: Claim, runs: Sequence[RunFacts],
                 reasons.append(f"{facts.journey}: the agent lost pid {d.get('pid')} "
                                f"({d.get('reason')}); what it sent afterwards was not seen")
         if h.bytes_kernel_out:
-            ratio = h.bytes_hooked_out / h.bytes_kernel_out
-            if ratio < COVERAGE_MIN:
-                reasons.append(f"{facts.journey}: hooks saw {ratio:.0%} of the bytes the kernel "
-                               f"counted leaving (needs {COVERAGE_MIN:.0%})")
+            cov = coverage(facts.run, h.bytes_kernel_out, kernel_packets_out(facts.info.extra))
+            if cov.ratio < COVERAGE_MIN:
+                reasons.append(f"{facts.journey}: byte coverage {cov.describe()} (needs "
+                               f"{COVERAGE_MIN:.0%})")
     return reasons
 
 

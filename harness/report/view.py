@@ -14,6 +14,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.claims.coverage import coverage as egress_coverage
+from harness.claims.coverage import kernel_packets_out
 from harness.claims.evidence import RunFacts, operator_of
 from harness.parse.message import Message
 from harness.parse.store import MessageStore
@@ -260,7 +262,9 @@ def _health(runs: Sequence[RunFacts]) -> list[dict[str, object]]:
         controls = sorted({str(x.get("needle")) for x in f.findings if x.get("control")})
         pages = [p for p in _strs(f.info.extra.get("planted_canaries"))
                  if p.startswith("canary-url")]
-        coverage = (f"{h.bytes_hooked_out / h.bytes_kernel_out:.0%}" if h.bytes_kernel_out
+        coverage = (egress_coverage(f.run, h.bytes_kernel_out,
+                                    kernel_packets_out(f.info.extra)).describe()
+                    if h.bytes_kernel_out
                     else "not measured (this device has no per-app kernel counters)")
         out.append({
             "journey": f.journey, "run": f.rid, "installed": h.hooks_installed,

@@ -158,13 +158,14 @@ class RunBuilder:
         return cid
 
     def send(self, conn: str, data: bytes, direction: str = "out",
-             keep: int | None = None) -> None:
-        """Bytes through a TLS or TCP hook; ``keep`` records only that many of them (the
-        agent's record size cap), as a truncated event."""
+             keep: int | None = None, hook: str | None = None) -> None:
+        """Bytes through a TLS or TCP hook (``hook`` names another, e.g. a Java stream);
+        ``keep`` records only that many of them (the agent's record size cap), as a
+        truncated event."""
         layer = conn.split(":")[1]
-        hook = ("native.tls.libssl.SSL_write" if direction == "out"
-                else "native.tls.libssl.SSL_read") if layer == "tls" else (
-            "native.tcp.send" if direction == "out" else "native.tcp.recv")
+        hook = hook or (("native.tls.libssl.SSL_write" if direction == "out"
+                         else "native.tls.libssl.SSL_read") if layer == "tls" else (
+            "native.tcp.send" if direction == "out" else "native.tcp.recv"))
         self._current.rows.append(EventRow(t=self._t(), kind="stream", hook=hook, pid=self.pid,
                                            tid=self.pid, conn=conn, direction=direction,
                                            data=data if keep is None else data[:keep],
