@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 from harness.claims.evidence import RunFacts, chain_of, in_scope, operator_of, phase_matches
 from harness.claims.model import Check
-from harness.parse.message import Message
+from harness.parse.message import Message, MessageKind
 
 VIOLATED, HELD, UNKNOWN = "violated", "held", "unknown"
+PLAIN_SCHEMES = ("http", "ws")
+"""URL schemes that say the request went in plaintext, whichever hook saw it."""
 TLS_ORDER = {"SSLv3": 0, "TLSv1": 1, "TLSv1.0": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 REVERSIBLE = re.compile(r"^(url|query:|header:|form:|sensors:|base64|hex|gzip|zlib|json:|"
                         r"protobuf:|derive:(raw|lower|upper|url|url-plus|json|json-slash|"
@@ -124,9 +126,14 @@ def tls_at_least(c: Check, ctx: Ctx) -> CheckResult:
             if m.direction != "out" or (m.meta.get("stack") and m.links) \
                     or not in_scope(to, m, vendor, facts):
                 continue
+            scheme = (m.url or "").partition(":")[0].lower()
+            if m.kind in (MessageKind.SDK_CALL, MessageKind.DNS) or \
+                    (m.kind == MessageKind.PAGE and scheme not in PLAIN_SCHEMES):
+                continue  # calls inside the app and name lookups, not traffic to the host
             seen += 1
             version = m.tls_version
-            if m.source.startswith(("native.tcp", "plain")):
+            if scheme in PLAIN_SCHEMES or (m.source.startswith(("native.tcp", "plain"))
+                                           and m.protocol != "tls-ciphertext"):
                 bad.append(f"{facts.rid}/{m.id}")
             elif version is None:
                 unknown.append(f"{facts.rid}/{m.id}")

@@ -184,6 +184,26 @@ class RunBuilder:
                       + f"Content-Length: {len(response)}\r\n\r\n".encode() + response, "in")
         return cid
 
+    def java_request(self, url: str, *, method: str = "POST", body: bytes = b"",
+                     headers: Iterable[tuple[str, str]] = (),
+                     stack: str = "urlconnection") -> None:
+        """A request as a Java HTTP stack hook records it (a record, not stream bytes): what
+        the lab browser's HttpURLConnection calls look like to the harness."""
+        self._current.rows.append(EventRow(
+            t=self._t(), kind="http", hook=f"java.{stack}.HttpClient.writeRequests",
+            pid=self.pid, tid=self.pid, direction="out", data=body or None,
+            fields={"stack": stack, "phase": "request", "url": url, "method": method,
+                    "headers": [[k, v] for k, v in headers], "protocol": "HTTP/1.1",
+                    "call": f"{stack}:{self.pid}:{self._current.n}"}))
+
+    def sdk_call(self, sdk: str, method: str, event: str,
+                 properties: dict[str, JSON]) -> None:
+        """An analytics SDK entry point call, as the SDK hooks record it."""
+        self._current.rows.append(EventRow(
+            t=self._t(), kind="sdk", hook=f"java.sdk.{sdk}.{method}", pid=self.pid,
+            tid=self.pid, direction="out",
+            fields={"sdk": sdk, "method": method, "event": event, "properties": properties}))
+
     def transform(self, op: str, algorithm: str, data_in: bytes, data_out: bytes) -> None:
         """The app's own encoder or cipher call, as the Java encoder hooks record it."""
         hook = "java.encoders.Cipher.doFinal" if op.startswith("cipher") \

@@ -151,6 +151,30 @@ def test_tls_at_least_broken_by_old_tls_and_plaintext(tmp_path: Path) -> None:
     assert bad == {("api.lab.test", "native.tls"), ("update.lab.test", "native.tcp")}
 
 
+def test_tls_at_least_broken_by_a_java_http_url(tmp_path: Path) -> None:
+    """A plain http:// request seen only by a Java HTTP stack hook (no TLS connection)."""
+    b, _, _ = two_phases(tmp_path)
+    b.request(ANALYTICS, "/sa", body=b"x=1", headers=FORM)
+    b.java_request("http://update.lab.test/check?v=1", method="GET")
+    run = b.build()
+    (ref,) = expect_fail(tmp_path, TLS, run)
+    from harness.parse.store import MessageStore
+
+    with MessageStore.open(run) as store:
+        m = store.get(ref.split("/")[1])
+    assert (m.url, m.source) == ("http://update.lab.test/check?v=1", "java.urlconnection")
+
+
+def test_tls_at_least_is_not_blocked_by_sdk_calls(tmp_path: Path) -> None:
+    """An analytics SDK call is a call inside the app, not traffic: it has no TLS version
+    and does not make the check unknown."""
+    b, _, _ = two_phases(tmp_path)
+    b.sdk_call("sensorsdata", "track", "page", {"url": "x"})
+    b.request(ANALYTICS, "/sa", body=b"x=1", headers=FORM, tls="TLSv1.2")
+    expect_pass(tmp_path, claim("c", "tls_at_least: {version: TLSv1.2, to: analytics}"),
+                b.build())
+
+
 # --- no_destination -----------------------------------------------------------------------
 
 NO_SENSORS_OPERATOR = claim("c", "no_destination: {operator: Sensors Analytics, "
