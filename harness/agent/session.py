@@ -14,7 +14,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -26,6 +26,9 @@ from harness.errors import AgentError
 from harness.protocol import JSON
 
 log = logging.getLogger(__name__)
+
+TEARDOWN_TIMEOUT = 20.0
+"""Seconds one teardown step (flush, unload, detach) may take."""
 
 _FRIDA_ERRORS = (
     frida.ProcessNotFoundError, frida.ProcessNotRespondingError, frida.PermissionDeniedError,
@@ -72,6 +75,7 @@ class CaptureSession:
         self.channel = channel
         self.config = config or AgentConfig()
         self.follow_children = follow_children
+        self.teardown_timeout = TEARDOWN_TIMEOUT
         self.targets: dict[int, _Target] = {}
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -194,35 +198,59 @@ class CaptureSession:
         for th in self._child_threads:
             th.join(timeout=10)
         for pid in reversed(self.alive()):
-            target = self.targets[pid]
-            for step in (target.script.exports_sync.flush, target.script.unload,
-                         target.session.detach):
-                try:
-                    step()
-                except _FRIDA_ERRORS as exc:
-                    log.debug("teardown of pid %d: %s", pid, exc)
-                except Exception:
-                    log.exception("teardown of pid %d", pid)
+            self._teardown(pid)
 
     def stop_pid(self, pid: int) -> None:
         """Flush, unload and detach one process (e.g. before asking a JVM to exit)."""
         target = self.targets.get(pid)
         if target is None or not target.alive:
             return
-        for step in (target.script.exports_sync.flush, target.script.unload,
-                     target.session.detach):
-            try:
-                step()
-            except _FRIDA_ERRORS as exc:
-                log.debug("teardown of pid %d: %s", pid, exc)
-            except Exception:
-                log.exception("teardown of pid %d", pid)
+        self._teardown(pid)
         with self._changed:
             target.alive = False
             self._changed.notify_all()
+
+    def _teardown(self, pid: int) -> None:
+        """Flush, unload, detach; each step bounded. Frida's unload or detach of a busy JVM
+        has been seen to never return (18 minutes, under load): a step that overruns is
+        recorded as a detach of the pid, and the process is killed so the run goes on."""
+        target = self.targets[pid]
+        for name, step in (("flush", target.script.exports_sync.flush),
+                           ("unload", target.script.unload),
+                           ("detach", target.session.detach)):
+            if not _bounded(step, self.teardown_timeout, f"{name} of pid {pid}"):
+                # Until the flush returned, batches may be missing: that blinds the capture.
+                why = "teardown-timeout" if name == "flush" else "teardown-timeout-after-flush"
+                self.channel.on_detached(pid, f"{why}: {name} did not return in "
+                                              f"{self.teardown_timeout:.0f} s; process killed")
+                _bounded(lambda: self.device.kill(pid), self.teardown_timeout, f"kill {pid}")
+                return
 
     def kill(self) -> None:
         """Kill every instrumented process still alive (after a timeout)."""
         for pid in self.alive():
             with contextlib.suppress(*_FRIDA_ERRORS):
                 self.device.kill(pid)
+
+
+def _bounded(step: Callable[[], object], timeout: float, what: str) -> bool:
+    """Run a Frida call in a daemon thread; False when it has not returned in ``timeout``
+    (the thread is left to finish or die with the process). Errors are logged, not raised:
+    teardown never throws."""
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            step()
+        except _FRIDA_ERRORS as exc:
+            log.debug("%s: %s", what, exc)
+        except Exception:
+            log.exception("%s", what)
+        finally:
+            done.set()
+
+    threading.Thread(target=call, name=f"teardown: {what}", daemon=True).start()
+    if done.wait(timeout):
+        return True
+    log.warning("%s did not return in %.0f s", what, timeout)
+    return False

@@ -232,3 +232,20 @@ def test_fail_stands_whatever_the_gates_say(tmp_path: Path) -> None:
     verdicts = judge(tmp_path, CLAIMS, [clean_journey(tmp_path, leak)])
     assert verdicts["no-needle"].verdict == "FAIL"
     assert verdicts["tls"].verdict == INCONCLUSIVE
+
+
+def test_a_teardown_that_lost_the_final_flush_blocks_a_pass(tmp_path: Path) -> None:
+    def lost_flush(b: RunBuilder) -> None:
+        b.health["detached"] = [{"pid": b.pid, "t": b.t0 + 150, "reason":
+                                 "teardown-timeout: flush did not return in 20 s; process killed"}]
+
+    def after_flush(b: RunBuilder) -> None:
+        b.health["detached"] = [{"pid": b.pid, "t": b.t0 + 150, "reason":
+                                 "teardown-timeout-after-flush: detach did not return in 20 s; "
+                                 "process killed"}]
+
+    lost = judge(tmp_path / "lost", CLAIMS, [clean_journey(tmp_path / "lost", lost_flush)])
+    assert {v.verdict for v in lost.values()} == {INCONCLUSIVE}
+    assert "the agent lost pid 4242 (teardown-timeout" in lost["tls"].reason
+    kept = judge(tmp_path / "kept", CLAIMS, [clean_journey(tmp_path / "kept", after_flush)])
+    assert {v.verdict for v in kept.values()} == {PASS}

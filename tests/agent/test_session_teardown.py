@@ -1,0 +1,53 @@
+"""Teardown is bounded: a Frida unload that never returns does not hang the run."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+from pathlib import Path
+
+import frida
+
+from harness.agent.bundle import AgentBundle
+from harness.agent.channel import Channel, Detached
+from harness.agent.session import CaptureSession
+from harness.protocol import ABI_VERSION
+
+# Frida calls rpc.exports.dispose when a script unloads: this one never finishes, as the
+# unload of a busy JVM once never did.
+STUCK = """
+rpc.exports = {
+  abiVersion() { return ABI; },
+  init(config) { return []; },
+  flush() { return 0; },
+  dispose() { const end = Date.now() + 120000; while (Date.now() < end) {} },
+};
+""".replace("ABI", str(ABI_VERSION))
+
+
+def test_an_unload_that_never_returns_is_cut_off_and_recorded(tmp_path: Path) -> None:
+    victim = subprocess.Popen(["sleep", "120"])
+    try:
+        channel = Channel()
+        session = CaptureSession(frida.get_local_device(),
+                                 AgentBundle(STUCK, "stuck", tmp_path / "stuck.js"), channel,
+                                 follow_children=False)
+        session.teardown_timeout = 2.0
+        session.attach(victim.pid)
+        session.stop_pid(victim.pid)
+        assert victim.wait(timeout=30) == -signal.SIGKILL
+        assert session.alive() == []
+        reasons = []
+        while True:
+            try:
+                item = channel.items.get(timeout=5)
+            except queue.Empty:
+                break
+            if isinstance(item, Detached):
+                reasons.append(item.reason)
+        assert any(r.startswith("teardown-timeout-after-flush: unload did not return")
+                   for r in reasons), reasons
+    finally:
+        victim.kill()
+        victim.wait(timeout=10)
