@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(v.claim.id) for v in result.verdicts)
     print()
     for v in result.verdicts:
-        print(f"  {v.verdict:<13} {v.claim.id:<{width}}  {v.reason[:90]}")
+        why = v.reason if len(v.reason) <= 90 else v.reason[:89] + "…"
+        print(f"  {v.verdict:<13} {v.claim.id:<{width}}  {why}")
     print(f"\nreport: {result.report}")
     return int(exit_code(result.verdicts))
