@@ -1,0 +1,280 @@
+"""Hook overhead: a keep-alive HTTPS client at its top rate, without Frida and under capture.
+
+The client and the server are C (``bench/csrc/keepalive.c``, OpenSSL 3, built here with gcc)
+so the figure is the cost of the hooks on SSL_write/SSL_read plus the capture pipeline, not a
+Python client's own per-request overhead (which would hide most of it). The client POSTs one
+request per SSL_write on one connection for ``--seconds``, counting requests inside itself
+from after the handshake (Frida's spawn and injection are not counted). The server, never
+instrumented, answers each request and reports the bytes it received and their SHA-256.
+
+Each round runs the client twice, once plain and once through the product capture path
+(:func:`harness.capture.job.capture_command`, what ``harness capture`` calls, in this
+process), alternating which goes first so drift in the machine's load cancels out. Per round:
+requests/s of both and their ratio; the bytes the capture holds for the connection (sum and
+SHA-256 of its outgoing stream, in order) against the server's; and the controller's CPU
+(this process's user+sys, i.e. the harness: Frida's message thread, decoding, SQLite).
+
+    PYTHONPATH=. python bench/hook_overhead.py --rounds 5 --seconds 3 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.agent.session import AgentConfig
+from harness.capture.job import capture_command
+from harness.capture.rundir import RunDir
+from harness.testing.certs import PKIFiles, make_pki
+
+SOURCE = Path(__file__).resolve().parent / "csrc" / "keepalive.c"
+PORT_WAIT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRun:
+    requests: int
+    seconds: float
+    sent: int
+    cpu: float
+    """The client process's user+sys seconds over the measured loop (Frida's agent threads
+    in it included, when captured)."""
+    thread_cpu: float
+    """The same for the client's loop thread alone: what the hooks cost on the hot path."""
+    server_received: int
+    server_sha256: str
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    plain: ClientRun
+    captured: ClientRun
+    captured_bytes: int
+    """Bytes of the connection's outgoing stream in capture.sqlite."""
+    captured_sha256: str
+    controller_cpu: float
+    """user+sys seconds of this process during capture_command."""
+    controller_wall: float
+    batches: int
+    sequence_gaps: int
+
+    @property
+    def ratio(self) -> float:
+        return self.captured.rate / self.plain.rate
+
+    @property
+    def lost(self) -> int:
+        return self.captured.server_received - self.captured_bytes
+
+    @property
+    def exact(self) -> bool:
+        return self.captured_sha256 == self.captured.server_sha256
+
+
+def build(out: Path) -> Path:
+    exe = out / "keepalive"
+    proc = subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(SOURCE), "-lssl",
+                           "-lcrypto"], capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"cannot build {SOURCE} (needs gcc and libssl-dev): {proc.stderr.strip()}")
+    return exe
+
+
+class Server:
+    """The C server for one connection, on an ephemeral port of 127.0.0.1."""
+
+    def __init__(self, exe: Path, pki: PKIFiles, work: Path) -> None:
+        port_file = work / "port"
+        port_file.unlink(missing_ok=True)
+        self.proc = subprocess.Popen([str(exe), "server", str(port_file), str(pki.cert),
+                                      str(pki.key)], stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + PORT_WAIT
+        while not (port_file.is_file() and port_file.read_text().endswith("\n")):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.proc.kill()
+                self.proc.wait(5)
+                sys.exit("the bench server did not start")
+            time.sleep(0.01)
+        self.port = int(port_file.read_text())
+
+    def result(self, timeout: float) -> dict[str, object]:
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate(timeout=5)
+            sys.exit("the bench server did not finish")
+        return dict(json.loads(out))
+
+
+def client_argv(exe: Path, port: int, pki: PKIFiles, seconds: float, body: int,
+                result: Path) -> list[str]:
+    return [str(exe), "client", str(port), str(pki.ca_cert), f"{seconds}", str(body),
+            str(result)]
+
+
+def _client_run(result: Path, server: dict[str, object]) -> ClientRun:
+    r = json.loads(result.read_text())
+    return ClientRun(int(r["requests"]), float(r["seconds"]), int(r["sent"]), float(r["cpu"]),
+                     float(r["thread_cpu"]), int(str(server["received"])),
+                     str(server["sha256"]))
+
+
+def run_plain(exe: Path, pki: PKIFiles, work: Path, seconds: float, body: int) -> ClientRun:
+    server = Server(exe, pki, work)
+    result = work / "plain.json"
+    subprocess.run(client_argv(exe, server.port, pki, seconds, body, result), check=True,
+                   timeout=seconds + 60)
+    return _client_run(result, server.result(30))
+
+
+def run_captured(exe: Path, pki: PKIFiles, work: Path, seconds: float, body: int,
+                 config: AgentConfig) -> tuple[ClientRun, RunDir, float, float]:
+    server = Server(exe, pki, work)
+    result = work / "captured.json"
+    runs = work / "runs"
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.monotonic()
+    job = capture_command(client_argv(exe, server.port, pki, seconds, body, result), runs,
+                          config=config, timeout=seconds + 120)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if not job.exited:
+        sys.exit("the captured client did not finish")
+    return _client_run(result, server.result(30)), job.run, cpu, wall
+
+
+def captured_stream(run: RunDir) -> tuple[int, str]:
+    """Size and SHA-256 of everything the capture holds as sent (one connection expected)."""
+    digest = hashlib.sha256()
+    total = 0
+    with run.reader() as reader:
+        for event in reader.events(kinds=["stream"]):
+            if event.direction == "out" and event.data:
+                digest.update(event.data)
+                total += len(event.data)
+    return total, digest.hexdigest()
+
+
+def one_round(index: int, exe: Path, pki: PKIFiles, work: Path, seconds: float, body: int,
+              config: AgentConfig, keep: bool) -> Round:
+    order = ("plain", "captured") if index % 2 == 0 else ("captured", "plain")
+    plain: ClientRun | None = None
+    captured: tuple[ClientRun, RunDir, float, float] | None = None
+    for which in order:
+        if which == "plain":
+            plain = run_plain(exe, pki, work, seconds, body)
+        else:
+            captured = run_captured(exe, pki, work, seconds, body, config)
+    assert plain is not None
+    assert captured is not None
+    client, run, cpu, wall = captured
+    nbytes, sha = captured_stream(run)
+    health = run.load_info().health
+    if not keep:
+        shutil.rmtree(run.path, ignore_errors=True)
+    return Round(plain, client, nbytes, sha, cpu, wall, health.batches, health.sequence_gaps)
+
+
+def summary(rounds: Sequence[Round], args: argparse.Namespace) -> dict[str, object]:
+    ratios = [r.ratio for r in rounds]
+    return {
+        "client": "bench/csrc/keepalive.c (C, OpenSSL 3, one keep-alive connection)",
+        "rounds": len(rounds), "seconds": args.seconds, "body_bytes": args.body,
+        "flush_interval_ms": args.flush_ms,
+        "ratio_median": statistics.median(ratios), "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "plain_rps_median": statistics.median(r.plain.rate for r in rounds),
+        "captured_rps_median": statistics.median(r.captured.rate for r in rounds),
+        "bytes_server_received": sum(r.captured.server_received for r in rounds),
+        "bytes_captured": sum(r.captured_bytes for r in rounds),
+        "bytes_lost": sum(r.lost for r in rounds),
+        "byte_exact_rounds": sum(1 for r in rounds if r.exact),
+        "sequence_gaps": sum(r.sequence_gaps for r in rounds),
+        "controller_cpu_s_median": statistics.median(r.controller_cpu for r in rounds),
+        "controller_cpu_share_median": statistics.median(
+            r.controller_cpu / r.controller_wall for r in rounds),
+        "client_cpu_us_per_request_plain": statistics.median(
+            1e6 * r.plain.cpu / r.plain.requests for r in rounds),
+        "client_cpu_us_per_request_captured": statistics.median(
+            1e6 * r.captured.cpu / r.captured.requests for r in rounds),
+        "client_thread_cpu_us_per_request_plain": statistics.median(
+            1e6 * r.plain.thread_cpu / r.plain.requests for r in rounds),
+        "client_thread_cpu_us_per_request_captured": statistics.median(
+            1e6 * r.captured.thread_cpu / r.captured.requests for r in rounds),
+        "load_average": os.getloadavg()[0],
+        "per_round": [{**asdict(r), "ratio": r.ratio, "lost": r.lost, "exact": r.exact}
+                      for r in rounds],
+    }
+
+
+def print_table(rounds: Sequence[Round], s: dict[str, object]) -> None:
+    print(f"{'round':>5} {'plain req/s':>12} {'captured':>10} {'ratio':>6} {'server B':>11} "
+          f"{'captured B':>11} {'exact':>5} {'ctl cpu s':>9} {'ctl wall s':>10}")
+    for i, r in enumerate(rounds):
+        print(f"{i:>5} {r.plain.rate:>12.0f} {r.captured.rate:>10.0f} {r.ratio:>6.1%} "
+              f"{r.captured.server_received:>11} {r.captured_bytes:>11} "
+              f"{'yes' if r.exact else 'NO':>5} {r.controller_cpu:>9.2f} "
+              f"{r.controller_wall:>10.2f}")
+    print(f"ratio median {s['ratio_median']:.1%} (min {s['ratio_min']:.1%}, "
+          f"max {s['ratio_max']:.1%}); bytes lost {s['bytes_lost']} of "
+          f"{s['bytes_server_received']}; byte-exact rounds {s['byte_exact_rounds']}/"
+          f"{len(rounds)}; controller CPU {s['controller_cpu_share_median']:.0%} of a core; "
+          f"client CPU/request {s['client_cpu_us_per_request_plain']:.1f} us plain, "
+          f"{s['client_cpu_us_per_request_captured']:.1f} us captured (loop thread "
+          f"{s['client_thread_cpu_us_per_request_plain']:.1f} -> "
+          f"{s['client_thread_cpu_us_per_request_captured']:.1f} us); "
+          f"load {s['load_average']:.2f}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0, help="client time per run")
+    parser.add_argument("--body", type=int, default=256, help="request body bytes")
+    parser.add_argument("--flush-ms", type=int, default=50, help="agent flush interval")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the captured run dirs under this folder")
+    args = parser.parse_args(argv)
+    config = AgentConfig(flush_interval_ms=args.flush_ms)  # product defaults otherwise
+    with tempfile.TemporaryDirectory(prefix="hook-overhead-") as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        exe = build(Path(tmp))
+        pki = make_pki(Path(tmp) / "pki")
+        rounds = []
+        for i in range(args.rounds):
+            rounds.append(one_round(i, exe, pki, work, args.seconds, args.body, config,
+                                    args.keep is not None))
+            if not args.json:
+                r = rounds[-1]
+                print(f"  round {i}: {r.plain.rate:.0f} -> {r.captured.rate:.0f} req/s "
+                      f"({r.ratio:.1%}), lost {r.lost} B", file=sys.stderr)
+    s = summary(rounds, args)
+    if args.json:
+        print(json.dumps(s, indent=2))
+    else:
+        print_table(rounds, s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
