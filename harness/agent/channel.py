@@ -145,9 +145,18 @@ class Channel:
                 t=r.t, kind=r.kind.value, hook=r.hook, pid=pid, tid=r.tid, conn=r.conn,
                 direction=r.direction.value if r.direction else None, data=r.body,
                 orig_len=r.orig_len, truncated=r.truncated, fields=dict(r.fields)))
+        # Per batch, a connection's id, a hook's name and a stream's fields are the same for
+        # thousands of records: resolved once each (this loop runs per record at full rate).
+        hook_names: dict[int, tuple[str, str | None]] = {}
+        conn_ids: dict[tuple[Layer, int], str] = {}
+        stream_fields: dict[tuple[Layer, int], Mapping[str, JSON]] = {}
+        stream = RecordKind.STREAM.value
         for n in batch.native:
             t = n.t_ns / 1e9
-            hook, library = self._hook(pid, n.hook)
+            names = hook_names.get(n.hook)
+            if names is None:
+                names = hook_names[n.hook] = self._hook(pid, n.hook)
+            hook, library = names
             if n.kind == NativeKind.CONN_INFO:
                 info = decode_conn_info(n.body)
                 layer = str(info.get("layer") or Layer.TLS.value)
@@ -159,12 +168,17 @@ class Channel:
             layer_dir = _NATIVE_STREAM.get(n.kind)
             if layer_dir is None:
                 raise ProtocolViolation(f"native kind {n.kind} has no meaning here")
-            layer, direction = layer_dir
-            rows.append(EventRow(
-                t=t, kind=RecordKind.STREAM.value, hook=hook, pid=pid, tid=n.tid,
-                conn=conn_id(pid, layer, n.handle), direction=direction, data=n.body,
-                orig_len=n.orig_len, truncated=n.truncated,
-                fields={"layer": layer.value, "fd": n.fd}))
+            slayer, direction = layer_dir
+            ckey = (slayer, n.handle)
+            scid = conn_ids.get(ckey)
+            if scid is None:
+                scid = conn_ids[ckey] = conn_id(pid, slayer, n.handle)
+            fkey = (slayer, n.fd)
+            fields = stream_fields.get(fkey)
+            if fields is None:
+                fields = stream_fields[fkey] = {"layer": slayer.value, "fd": n.fd}
+            rows.append(EventRow(t, stream, hook, pid, n.tid, scid, direction, n.body,
+                                 n.orig_len, n.truncated, fields))
         return DecodedBatch(pid, batch.seq, received, tuple(rows), tuple(conns), tuple(hooks))
 
 

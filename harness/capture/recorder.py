@@ -157,18 +157,27 @@ class Recorder:
             self._writer.marker(item.kind, item.name, item.detail, t=item.t)
 
     def _account(self, b: DecodedBatch) -> None:
-        out = sum(len(r.data or b"") for r in b.rows if r.kind == "stream" and r.direction == "out")
-        inn = sum(len(r.data or b"") for r in b.rows if r.kind == "stream" and r.direction == "in")
-        out_orig = sum((r.orig_len or 0) for r in b.rows
-                       if r.kind == "stream" and r.direction == "out")
-        inn_orig = sum((r.orig_len or 0) for r in b.rows
-                       if r.kind == "stream" and r.direction == "in")
+        # one pass over the rows (this runs per record at full rate)
+        out = inn = out_orig = inn_orig = 0
+        conns: set[str] = set()
+        for r in b.rows:
+            if r.conn:
+                conns.add(r.conn)
+            if r.kind != "stream":
+                continue
+            size = len(r.data) if r.data else 0
+            if r.direction == "out":
+                out += size
+                out_orig += r.orig_len or 0
+            elif r.direction == "in":
+                inn += size
+                inn_orig += r.orig_len or 0
         st = self.stats
         st.batches += 1
         st.records += len(b.rows)
         st.bytes_out += out
         st.bytes_in += inn
-        st.connections.update(r.conn for r in b.rows if r.conn)
+        st.connections.update(conns)
         with self._info_lock:
             h = self.info.health
             h.batches += 1
