@@ -167,7 +167,7 @@ def no_destination(c: Check, ctx: Ctx) -> CheckResult:
                                                        f"{operator_of(m.host) or 'unknown'})")
             if (about == "operator" and operator and operator_of(m.host) == operator) \
                     or (about == "sdk" and sdk and built and str(sdk).lower() in built.lower()) \
-                    or (about == "domain" and domain and (m.host or "").endswith(str(domain))):
+                    or (about == "domain" and domain and _under(m.host, str(domain))):
                 hits.append(f"{facts.rid}/{m.id}")
     context = "; ".join(f"payloads built by the {k} went to {', '.join(sorted(v))}"
                         for k, v in sdk_hosts.items()) or "no SDK-built payload was recognised"
@@ -175,6 +175,12 @@ def no_destination(c: Check, ctx: Ctx) -> CheckResult:
         return CheckResult(c, VIOLATED, f"{len(hits)} message(s) went to the {about} named by "
                            f"the claim. {context}", hits)
     return CheckResult(c, HELD, f"the claim is about the {about}: none matched. {context}")
+
+
+def _under(host: str | None, domain: str) -> bool:
+    """``host`` is ``domain`` or a name under it (``notmiui.com`` is not under ``miui.com``)."""
+    h, d = (host or "").lower().rstrip("."), domain.lower().strip(".")
+    return h == d or h.endswith("." + d)
 
 
 def not_linkable(c: Check, ctx: Ctx) -> CheckResult:

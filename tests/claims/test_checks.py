@@ -212,6 +212,17 @@ def test_no_destination_sdk_broken_and_met(tmp_path: Path) -> None:
     expect_pass(tmp_path, NO_SENSORS_SDK, b.build())
 
 
+def test_no_destination_domain_means_the_domain_and_names_under_it(tmp_path: Path) -> None:
+    text = claim("c", "no_destination: {domain: miui.com, about: domain}")
+    b, _, _ = two_phases(tmp_path / "a")
+    b.request("notmiui.com", "/x", ip="8.8.8.8", method="GET")
+    expect_pass(tmp_path, text, b.build())
+    b, _, _ = two_phases(tmp_path / "b")
+    b.request("sa.api.intl.miui.com", "/sa", ip="47.74.128.1", body=b"e=1", headers=FORM)
+    (ref,) = expect_fail(tmp_path, text, b.build())
+    assert ref.split("/")[1].startswith("m")
+
+
 # --- not_linkable -------------------------------------------------------------------------
 
 NOT_LINKABLE = claim("c", "not_linkable: {to: analytics}")
