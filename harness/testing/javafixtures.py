@@ -9,6 +9,7 @@ with Frida, calls ``init`` and decodes every batch with :func:`harness.protocol.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import threading
@@ -29,7 +30,7 @@ SYSTEM_JARS = (
     Path("/usr/share/java/okio.jar"),
     Path("/usr/share/java/com.android.json.jar"),
 )
-LATE_PACKAGE = Path("com/umeng")
+LATE_PACKAGES = (Path("com/umeng"), Path("egress/plugin"))
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Fixtures:
     classes: Path
     """Stand-ins (all but Umeng) and the driver."""
     late: Path
-    """Umeng's stand-in only: loaded by the driver through its own URLClassLoader."""
+    """Umeng's stand-in and a plugin calling it: loaded through their own URLClassLoader."""
     driver_only: Path
     """The driver alone: a JVM where no Android or SDK class exists."""
 
@@ -56,10 +57,11 @@ def compile_fixtures(out: Path) -> Fixtures:
                           capture_output=True, text=True, timeout=180, check=False)
     if proc.returncode != 0:
         raise HarnessError(f"javac failed: {proc.stderr[-2000:]}")
-    (late / LATE_PACKAGE).parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(classes / LATE_PACKAGE), str(late / LATE_PACKAGE))
+    for package in LATE_PACKAGES:
+        (late / package).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(classes / package), str(late / package))
     driver_only = out / "driver_only"
-    shutil.copytree(classes / "egress", driver_only / "egress")
+    shutil.copytree(classes / "egress" / "testapp", driver_only / "egress" / "testapp")
     return Fixtures(classes, late, driver_only)
 
 
@@ -227,7 +229,10 @@ class JavaHookRun:
 
 
 def resolve(ref: JSON, data: bytes) -> bytes | None:
-    """The bytes of a ``[offset, length]`` slice member (transform input/output)."""
+    """The bytes of a transform's ``input``/``output``: base64 text once decoded by
+    :func:`harness.protocol.decode_batch`, or a raw ``[offset, length]`` slice of ``data``."""
+    if isinstance(ref, str):
+        return base64.b64decode(ref)
     if not (isinstance(ref, list) and len(ref) == 2):
         return None
     off, length = ref

@@ -46,6 +46,10 @@ export function toJson(v: any, depth = 0): Json {
     if (typeof v === "number") {
         return Number.isFinite(v) ? v : String(v);
     }
+    if (v instanceof Int64 || v instanceof UInt64) {
+        const n = Number(v.toString());
+        return Number.isSafeInteger(n) ? n : v.toString();
+    }
     if (depth > MAX_DEPTH) {
         return "<depth limit>";
     }

@@ -31,10 +31,12 @@ export function transform(call: HookCall, op: string, algorithm: string, id: str
         { slices: { input, output } });
 }
 
+let base64Calls = 0;
+
 function b64(call: HookCall, input: ArrayBuffer | null, ret: any, flavor: string): void {
     const output = typeof ret === "string" ? utf8(ret)
         : ret instanceof ArrayBuffer ? ret : javaBytes(ret);
-    transform(call, "encode", flavor, `base64:${identity(call.self ?? ret)}`, input, output);
+    transform(call, "encode", flavor, `base64:${Process.id}:${base64Calls++}`, input, output);
 }
 
 /** Per-thread nesting of encoder calls: only depth 0 is recorded. */

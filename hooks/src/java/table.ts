@@ -93,12 +93,31 @@ function isClassMissing(e: unknown): boolean {
     return s.includes("ClassNotFoundException") || s.includes("NoClassDefFoundError");
 }
 
-function wrap(h: JavaHook, m: any): void {
+/** Hook names active per thread ("<tid>:<name>"): an overload calling another overload of
+ *  the same entry (track(String) -> track(String, JSONObject)) is one event, not two. */
+const active = new Set<string>();
+
+/** Replace one Java method (overload) with the hook: used by install() and by tables that
+ *  discover classes at run time (WebViewClient subclasses). */
+export function wrap(h: JavaHook, m: any): void {
     m.implementation = function (this: any, ...args: any[]): any {
         if (isBusy()) {
             return m.apply(this, args);
         }
-        const call: HookCall = { self: this, args, hook: h, state: {} };
+        const key = `${Process.getCurrentThreadId()}:${h.name}`;
+        if (active.has(key)) {
+            return m.apply(this, args);
+        }
+        active.add(key);
+        try {
+            return run(this, args);
+        } finally {
+            active.delete(key);
+        }
+    };
+
+    function run(self: any, args: any[]): any {
+        const call: HookCall = { self, args, hook: h, state: {} };
         if (h.before !== undefined) {
             guarded(h.name, () => h.before!(call));
         }
@@ -108,7 +127,7 @@ function wrap(h: JavaHook, m: any): void {
         }
         let ret: any;
         try {
-            ret = m.apply(this, callArgs);
+            ret = m.apply(self, callArgs);
         } finally {
             if (h.always !== undefined) {
                 guarded(h.name, () => h.always!(call));
@@ -118,7 +137,7 @@ function wrap(h: JavaHook, m: any): void {
             guarded(h.name, () => h.after!(call, ret));
         }
         return ret;
-    };
+    }
 }
 
 /** Try one entry with one class factory; returns false when its class is not there. */

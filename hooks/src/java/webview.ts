@@ -10,7 +10,7 @@ import { HookStatus, RecordKind } from "../protocol.js";
 import { reportHook } from "../registry.js";
 import { javaBytes, utf8 } from "./bytes.js";
 import { attribute } from "./frames.js";
-import { guarded, HookCall, JavaHook } from "./table.js";
+import { HookCall, JavaHook, wrap } from "./table.js";
 
 const G = "java.webview";
 const LIB = ["android.webkit.", "com.android.webview.", "org.chromium."];
@@ -81,11 +81,7 @@ function hookClientClass(client: any): void {
         }
         try {
             for (const m of C[method].overloads) {
-                const h = clientHook(cls, method);
-                m.implementation = function (this: any, ...args: any[]): any {
-                    guarded(name, () => h.before!({ self: this, args, hook: h, state: {} }));
-                    return m.apply(this, args);
-                };
+                wrap(clientHook(cls, method), m);
             }
             reportHook(G, name, HookStatus.INSTALLED, `${cls}.${method}`, "WebViewClient subclass");
         } catch (e) {

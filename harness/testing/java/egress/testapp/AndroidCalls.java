@@ -113,17 +113,21 @@ final class AndroidCalls {
         return "quic=" + e.quicEnabledForTesting;
     }
 
+    /** A plugin-style loader made on first use and kept (the agent hooks its classes soon
+     *  after it appears: "loader DIR -" makes it, "loader DIR CANARY" calls into it). */
+    static URLClassLoader late;
+
     static String loader(String dir, String canary) throws Exception {
-        URLClassLoader l = new URLClassLoader(new URL[] {new File(dir).toURI().toURL()},
-            Driver.class.getClassLoader());
-        Class<?> c = Class.forName("com.umeng.analytics.MobclickAgent", true, l);
+        if (late == null) {
+            late = new URLClassLoader(new URL[] {new File(dir).toURI().toURL()},
+                Driver.class.getClassLoader());
+        }
+        URLClassLoader l = late;
+        Class<?> c = Class.forName("egress.plugin.Plugin", true, l);
         if (canary.equals("-")) {
             return "loaded";
         }
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("canary", canary);
-        c.getMethod("onEvent", Context.class, String.class, Map.class).invoke(null, CONTEXT, "late_event", m);
-        return "called";
+        return (String) c.getMethod("run", Context.class, String.class).invoke(null, CONTEXT, canary);
     }
 
 }
