@@ -1,0 +1,96 @@
+"""Coverage: every table entry installed, skipped (with the class name) or failed (with the
+reason); classes that appear later in another class loader are hooked when they appear."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from harness.protocol import JSON, RecordKind
+from harness.testing.javafixtures import Fixtures
+from tests.hooks_java.support import hooked, no_agent_errors, of_kind
+
+
+def by_name(reports: list[Mapping[str, JSON]]) -> dict[str, list[Mapping[str, JSON]]]:
+    out: dict[str, list[Mapping[str, JSON]]] = {}
+    for r in reports:
+        out.setdefault(str(r["name"]), []).append(r)
+    return out
+
+
+def test_plain_jvm_reports_android_stacks_skipped(fixtures: Fixtures, agent_source: str) -> None:
+    with hooked(fixtures, agent_source, None, with_fixtures=False) as h:
+        reports = h.run.reports
+        assert reports, "init() returned no coverage"
+        names = by_name(reports)
+        for r in reports:
+            assert r["status"] in ("installed", "skipped", "failed")
+            assert r["status"] != "failed", r
+        for group, cls in [
+            ("java.conscrypt",
+             "com.android.org.conscrypt.ConscryptFileDescriptorSocket$SSLOutputStream"),
+            ("java.conscrypt.org", "org.conscrypt.ConscryptEngine"),
+            ("java.webview", "android.webkit.WebView"),
+            ("java.cronet", "org.chromium.net.CronetEngine$Builder"),
+            ("java.android-okhttp", "com.android.okhttp.internal.http.HttpEngine"),
+            ("java.sdk.sensors", "com.sensorsdata.analytics.android.sdk.SensorsDataAPI"),
+            ("java.sdk.umeng", "com.umeng.analytics.MobclickAgent"),
+        ]:
+            group_reports = [r for r in reports if r["group"] == group]
+            assert group_reports, group
+            assert all(r["status"] == "skipped" for r in group_reports), group
+            assert any(r["reason"] == f"class not present: {cls}" for r in group_reports), group
+        for name in ["java.jsse.AppOutputStream.write", "java.jsse.SSLEngineImpl.wrap",
+                     "java.okhttp3.CallServerInterceptor.intercept",
+                     "java.urlconnection.HttpClient.writeRequests", "java.cipher.doFinal",
+                     "java.encoders.java.Base64.encode", "java.encoders.GZIPOutputStream.finish"]:
+            assert all(r["status"] == "installed" for r in names[name]), name
+        # The same facts travel as hook records to the harness (coverage is data).
+        hook_records = of_kind(h.finish(), RecordKind.HOOK)
+        assert len(hook_records) == len(reports)
+
+
+def test_late_loader_on_hotspot_is_reported_not_hooked(fixtures: Fixtures,
+                                                       agent_source: str) -> None:
+    # On ART new class loaders are watched and their classes hooked (loaders.ts); on HotSpot
+    # hooks through another loader crash frida-java-bridge, so the agent says so instead.
+    with hooked(fixtures, agent_source, None) as h:
+        loaders = [r for r in h.run.reports if r["group"] == "java.loaders"]
+        assert loaders
+        assert all(r["status"] == "skipped" and "HotSpot" in str(r["reason"])
+                               for r in loaders)
+        # A plugin loader bringing Umeng (absent at start) works and breaks nothing.
+        assert h.driver.command(f"loader {fixtures.late} LATECANARY") == "called"
+        assert h.driver.command("sdk AFTERPLUGIN") == "done"
+        records = h.finish()
+        umeng = [r for r in h.run.hook_reports() if r["group"] == "java.sdk.umeng"]
+        assert umeng
+        assert all(r["status"] == "skipped" for r in umeng)
+        assert not [r for r in of_kind(records, RecordKind.SDK) if r.fields["sdk"] == "umeng"]
+        assert any(r.fields["sdk"] == "sensors" for r in of_kind(records, RecordKind.SDK))
+        no_agent_errors(h)
+
+
+def test_excluded_and_absent_sdks_leave_the_others_working(fixtures: Fixtures,
+                                                          agent_source: str) -> None:
+    # Sensors excluded by configuration, Umeng absent: every other SDK still reports.
+    with hooked(fixtures, agent_source, None, config={"exclude": ["java.sdk.sensors"]}) as h:
+        sensors = [r for r in h.run.reports if r["group"] == "java.sdk.sensors"]
+        assert sensors
+        assert all(r["status"] == "skipped"
+                   and r["reason"] == "excluded by configuration" for r in sensors)
+        assert h.driver.command("sdk ABSENT") == "done"
+        sdks = {str(r.fields["sdk"]) for r in of_kind(h.finish(), RecordKind.SDK)}
+        assert sdks == {"onetrack", "mistat", "firebase", "appsflyer", "adjust", "facebook"}
+        no_agent_errors(h)
+
+
+def test_missing_method_in_present_class_is_skipped_not_failed(fixtures: Fixtures,
+                                                               agent_source: str) -> None:
+    # The stand-in SensorsDataAPI has no trackViewScreen (an SDK version without it).
+    with hooked(fixtures, agent_source, None) as h:
+        r = by_name(h.run.reports)["java.sdk.sensors.SensorsDataAPI.trackViewScreen"][0]
+        assert r["status"] == "skipped"
+        assert r["reason"] == ("method not present: "
+                               "com.sensorsdata.analytics.android.sdk.SensorsDataAPI.trackViewScreen")
+
+
