@@ -1,4 +1,5 @@
-"""``harness capture [--out DIR] [--needle NAME=VALUE]... -- COMMAND...``"""
+"""``harness capture [--out DIR] [--needle NAME=VALUE]... -- COMMAND...`` (or ``--package PKG``
+on a phone, :func:`harness.device.android_capture.capture_package`)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="cut each record's body after N bytes (marked truncated)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="kill the command after this long (default: wait)")
+    phone = parser.add_argument_group("on a phone (instead of COMMAND)")
+    phone.add_argument("--package", default=None, metavar="PKG",
+                       help="record this Android app (spawned under Frida, else attached) "
+                            "until it exits or --timeout")
+    phone.add_argument("--device", default=None, metavar="SERIAL",
+                       help="the phone (default: the only one)")
+    phone.add_argument("--adb", action="append", default=[], metavar="HOST:PORT",
+                       help="the adb server the phone hangs off (repeatable; default: local)")
+    phone.add_argument("--frida-server", type=Path, default=None, metavar="FILE",
+                       help="frida-server binary to push if the phone lacks the right one")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
 
 
@@ -69,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
+    if args.package is not None:
+        if command:
+            raise UsageError("give either --package PKG or -- COMMAND, not both")
+        return _capture_package(args)
     if not command:
         raise UsageError("give the command to capture after --, e.g. harness capture -- curl URL")
     config = AgentConfig(max_record_bytes=args.max_record_bytes,
@@ -86,4 +101,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {line}")
     if not result.exited:
         print("  the command did not exit before --timeout and was killed", file=sys.stderr)
+    return 130 if result.interrupted else 0
+
+
+def _capture_package(args: argparse.Namespace) -> int:
+    from harness.device.android_capture import capture_package
+    from harness.device.android_journey import PhoneOptions
+
+    config = AgentConfig(max_record_bytes=args.max_record_bytes,
+                         block_quic=not args.no_block_quic, java=not args.no_java)
+    result = capture_package(
+        args.package, PhoneOptions(args.device, tuple(args.adb), args.frida_server), args.out,
+        needles=parse_needles(args.needle), config=config, timeout=args.timeout,
+        command_line=["harness", "capture", *sys.argv[2:]] if len(sys.argv) > 2 else [],
+        block_quic=not args.no_block_quic, say=lambda line: print(line, file=sys.stderr))
+    print(f"run: {result.run.path}")
+    for line in summarize(result.run).lines():
+        print(f"  {line}")
+    if not result.exited and not result.interrupted:
+        print(f"  {args.package} still ran at --timeout (left running)", file=sys.stderr)
     return 130 if result.interrupted else 0

@@ -192,10 +192,10 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
         stack.enter_context(dev)  # frida-server up and forwarded; down last
         servers = stack.enter_context(LabServers(pki))
         stack.enter_context(app.control.reversed_port(options.device_port, servers.port))
-        quic, flags = stack.enter_context(_keep_on_tcp(dev, target, pki.cert.read_bytes()))
+        quic, flags = stack.enter_context(keep_on_tcp(dev, target, pki.cert.read_bytes()))
         channel = Channel()
         recorder = stack.enter_context(Recorder(run, channel))
-        stack.enter_context(_failed_on_error(recorder))
+        stack.enter_context(failed_on_error(recorder))
         flag_list: list[JSON] = list(flags)
         recorder.update_info(lambda i: i.extra.update(
             quic_blocking=quic, chrome_command_line=flag_list, lab_site=site,
@@ -204,7 +204,7 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
             dev.frida_device(), bundle, channel, AgentConfig(java=True, native=True),
             follow_children=False))
         stack.enter_context(app)
-        agent = _Agent(dev, package, session)
+        agent = AgentLoader(dev, package, session)
         recorder.update_info(lambda i: i.extra.__setitem__("capture_mode", agent.start()))
         agent.follow()  # attach mode: whatever of the app already runs
         for spec in scenario.phases:
@@ -234,7 +234,7 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
             after = dev.egress_counters(target, [])
             phase.end = time.time()
             recorder.marker("phase-end", spec.name, {"complete": phase.complete})
-            recorder.update_info(_phase_done(phase, before, after))
+            recorder.update_info(phase_done(phase, before, after))
         recorder.update_info(lambda i: i.extra.update(
             lab_server_requests={h: len(servers.received(h)) for h in LAB_HOSTS},
             planted_canaries=list(journey.planted), attached=agent.attached_json()))
@@ -244,13 +244,14 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
 
 
 @contextmanager
-def _keep_on_tcp(dev: AndroidDevice, target: Target,
-                 cert_pem: bytes) -> Iterator[tuple[str | None, tuple[str, ...]]]:
-    """QUIC off and, for Chromium, the lab's names and certificate; yields (quic, flags)."""
+def keep_on_tcp(dev: AndroidDevice, target: Target,
+                cert_pem: bytes | None) -> Iterator[tuple[str | None, tuple[str, ...]]]:
+    """QUIC off and, for Chromium with a lab certificate, the lab's names and that
+    certificate; yields (how QUIC is off, the Chromium flags written)."""
     package = str(target.package)
     rooted = dev.session.root_mode is not RootMode.NONE
     flags: tuple[str, ...] = ()
-    if package in CHROMIUM_PACKAGES:
+    if package in CHROMIUM_PACKAGES and cert_pem is not None:
         rules = ",".join(f"MAP {h} 127.0.0.1" for h in LAB_HOSTS)
         flags = (f"--host-resolver-rules={rules}",
                  f"--ignore-certificate-errors-spki-list={spki_pin(cert_pem)}")
@@ -269,7 +270,7 @@ def _keep_on_tcp(dev: AndroidDevice, target: Target,
 
 
 @contextmanager
-def _failed_on_error(recorder: Recorder) -> Iterator[None]:
+def failed_on_error(recorder: Recorder) -> Iterator[None]:
     """A run that stops on an error is ``failed`` in run.json (interrupted on Ctrl-C), not
     ``complete``; everything entered before still comes down in reverse."""
     try:
@@ -282,7 +283,7 @@ def _failed_on_error(recorder: Recorder) -> Iterator[None]:
         raise
 
 
-class _Agent:
+class AgentLoader:
     """Loads the agent into the app: spawned under gating, else attached to what runs."""
 
     def __init__(self, dev: AndroidDevice, package: str, session: CaptureSession) -> None:
@@ -334,7 +335,7 @@ class _Agent:
                 "failed": {str(p): why for p, why in self.failed.items()}}
 
 
-def _phase_done(phase: Phase, before: EgressCounters | None,
+def phase_done(phase: Phase, before: EgressCounters | None,
                 after: EgressCounters | None) -> Callable[[RunInfo], None]:
     def change(info: RunInfo) -> None:
         info.phases.append(phase)

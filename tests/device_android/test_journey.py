@@ -187,15 +187,15 @@ def test_sign_in_uses_the_phones_own_account(ginkgo_session: AdbSession) -> None
 
 def test_counters_of_a_phase_whose_source_changed_are_not_compared() -> None:
     from harness.capture.rundir import Phase, RunInfo
-    from harness.device.android_journey import _phase_done
+    from harness.device.android_journey import phase_done
     from harness.device.base import EgressCounters
 
     info = RunInfo(run_id="r", created=0.0)
     qt = "/proc/net/xt_qtaguid/stats"
-    _phase_done(Phase("a", 0.0), EgressCounters(10, 20, qt), EgressCounters(15, 50, qt))(info)
-    _phase_done(Phase("b", 0.0), EgressCounters(15, 50, qt),
+    phase_done(Phase("a", 0.0), EgressCounters(10, 20, qt), EgressCounters(15, 50, qt))(info)
+    phase_done(Phase("b", 0.0), EgressCounters(15, 50, qt),
                 EgressCounters(900, 900, "dumpsys netstats detail: mAppUidStatsMap"))(info)
-    _phase_done(Phase("c", 0.0), None, None)(info)
+    phase_done(Phase("c", 0.0), None, None)(info)
     a, b, c = info.extra["egress_counters"]  # type: ignore[misc]
     assert a == {"phase": "a", "source": qt, "tx_bytes": 5, "rx_bytes": 30, "before": [10, 20],
                  "after": [15, 50]}
