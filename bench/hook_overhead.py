@@ -40,7 +40,13 @@ from harness.capture.rundir import RunDir
 from harness.testing.certs import PKIFiles, make_pki
 
 SOURCE = Path(__file__).resolve().parent / "csrc" / "keepalive.c"
+PY_CLIENT = Path(__file__).resolve().parent / "keepalive_client.py"
 PORT_WAIT = 10.0
+CLIENTS = {
+    "c": "bench/csrc/keepalive.c (C, OpenSSL 3, one keep-alive connection)",
+    "python": "bench/keepalive_client.py (Python http.client over ssl, one keep-alive "
+              "connection)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +129,20 @@ class Server:
         return dict(json.loads(out))
 
 
-def client_argv(exe: Path, port: int, pki: PKIFiles, seconds: float, body: int,
-                result: Path) -> list[str]:
-    return [str(exe), "client", str(port), str(pki.ca_cert), f"{seconds}", str(body),
-            str(result)]
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Which keep-alive client runs: the C one (default) or the Python http.client one."""
+
+    kind: str
+    exe: Path
+    """The built C program (also the server)."""
+
+    def argv(self, port: int, pki: PKIFiles, seconds: float, body: int,
+             result: Path) -> list[str]:
+        tail = [str(port), str(pki.ca_cert), f"{seconds}", str(body), str(result)]
+        if self.kind == "python":
+            return [sys.executable, str(PY_CLIENT), *tail]
+        return [str(self.exe), "client", *tail]
 
 
 def _client_run(result: Path, server: dict[str, object]) -> ClientRun:
@@ -136,22 +152,23 @@ def _client_run(result: Path, server: dict[str, object]) -> ClientRun:
                      str(server["sha256"]))
 
 
-def run_plain(exe: Path, pki: PKIFiles, work: Path, seconds: float, body: int) -> ClientRun:
-    server = Server(exe, pki, work)
+def run_plain(client: Client, pki: PKIFiles, work: Path, seconds: float,
+              body: int) -> ClientRun:
+    server = Server(client.exe, pki, work)
     result = work / "plain.json"
-    subprocess.run(client_argv(exe, server.port, pki, seconds, body, result), check=True,
+    subprocess.run(client.argv(server.port, pki, seconds, body, result), check=True,
                    timeout=seconds + 60)
     return _client_run(result, server.result(30))
 
 
-def run_captured(exe: Path, pki: PKIFiles, work: Path, seconds: float, body: int,
+def run_captured(client: Client, pki: PKIFiles, work: Path, seconds: float, body: int,
                  config: AgentConfig) -> tuple[ClientRun, RunDir, float, float]:
-    server = Server(exe, pki, work)
+    server = Server(client.exe, pki, work)
     result = work / "captured.json"
     runs = work / "runs"
     before = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
-    job = capture_command(client_argv(exe, server.port, pki, seconds, body, result), runs,
+    job = capture_command(client.argv(server.port, pki, seconds, body, result), runs,
                           config=config, timeout=seconds + 120)
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -173,30 +190,30 @@ def captured_stream(run: RunDir) -> tuple[int, str]:
     return total, digest.hexdigest()
 
 
-def one_round(index: int, exe: Path, pki: PKIFiles, work: Path, seconds: float, body: int,
+def one_round(index: int, client: Client, pki: PKIFiles, work: Path, seconds: float, body: int,
               config: AgentConfig, keep: bool) -> Round:
     order = ("plain", "captured") if index % 2 == 0 else ("captured", "plain")
     plain: ClientRun | None = None
     captured: tuple[ClientRun, RunDir, float, float] | None = None
     for which in order:
         if which == "plain":
-            plain = run_plain(exe, pki, work, seconds, body)
+            plain = run_plain(client, pki, work, seconds, body)
         else:
-            captured = run_captured(exe, pki, work, seconds, body, config)
+            captured = run_captured(client, pki, work, seconds, body, config)
     assert plain is not None
     assert captured is not None
-    client, run, cpu, wall = captured
+    under, run, cpu, wall = captured
     nbytes, sha = captured_stream(run)
     health = run.load_info().health
     if not keep:
         shutil.rmtree(run.path, ignore_errors=True)
-    return Round(plain, client, nbytes, sha, cpu, wall, health.batches, health.sequence_gaps)
+    return Round(plain, under, nbytes, sha, cpu, wall, health.batches, health.sequence_gaps)
 
 
 def summary(rounds: Sequence[Round], args: argparse.Namespace) -> dict[str, object]:
     ratios = [r.ratio for r in rounds]
     return {
-        "client": "bench/csrc/keepalive.c (C, OpenSSL 3, one keep-alive connection)",
+        "client": CLIENTS[args.client],
         "rounds": len(rounds), "seconds": args.seconds, "body_bytes": args.body,
         "flush_interval_ms": args.flush_ms,
         "ratio_median": statistics.median(ratios), "ratio_min": min(ratios),
@@ -248,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0, help="client time per run")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="c",
+                        help="the C client (default: measures the hooks) or Python's")
     parser.add_argument("--body", type=int, default=256, help="request body bytes")
     parser.add_argument("--flush-ms", type=int, default=50, help="agent flush interval")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -258,11 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hook-overhead-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        exe = build(Path(tmp))
+        client = Client(args.client, build(Path(tmp)))
         pki = make_pki(Path(tmp) / "pki")
         rounds = []
         for i in range(args.rounds):
-            rounds.append(one_round(i, exe, pki, work, args.seconds, args.body, config,
+            rounds.append(one_round(i, client, pki, work, args.seconds, args.body, config,
                                     args.keep is not None))
             if not args.json:
                 r = rounds[-1]
