@@ -15,6 +15,11 @@ SHA-256 of its outgoing stream, in order) against the server's; and the controll
 (this process's user+sys, i.e. the harness: Frida's message thread, decoding, SQLite).
 
     PYTHONPATH=. python bench/hook_overhead.py --rounds 5 --seconds 3 [--json]
+
+``--client python`` runs the Python twin (``bench/keepalive_client.py``); ``--breakdown`` adds
+a third run per round with the agent injected but its messages dropped on arrival, which
+splits the overhead into the target's share (hooks and the agent's drain) and the
+controller's (decoding and SQLite competing for the same cores).
 """
 
 from __future__ import annotations
@@ -30,11 +35,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.agent.session import AgentConfig
+import frida
+
+from harness.agent.bundle import build_agent
+from harness.agent.channel import Channel
+from harness.agent.session import AgentConfig, CaptureSession
 from harness.capture.job import capture_command
 from harness.capture.rundir import RunDir
 from harness.testing.certs import PKIFiles, make_pki
@@ -79,6 +88,8 @@ class Round:
     controller_wall: float
     batches: int
     sequence_gaps: int
+    discarded: ClientRun | None = None
+    """``--breakdown``: the client under the agent whose messages the controller drops."""
 
     @property
     def ratio(self) -> float:
@@ -178,6 +189,29 @@ def run_captured(client: Client, pki: PKIFiles, work: Path, seconds: float, body
     return _client_run(result, server.result(30)), job.run, cpu, wall
 
 
+class _Discard(Channel):
+    """A channel that drops every message: the agent's cost without the controller's."""
+
+    def on_message(self, message: Mapping[str, object], data: bytes | None) -> None:
+        return None
+
+
+def run_discarded(client: Client, pki: PKIFiles, work: Path, seconds: float, body: int,
+                  config: AgentConfig) -> ClientRun:
+    """``--breakdown``: the agent injected and draining as usual, its messages dropped on
+    arrival (no decoding, no SQLite). Not the product path: it splits the overhead into the
+    target's share and the controller's."""
+    server = Server(client.exe, pki, work)
+    result = work / "discarded.json"
+    with CaptureSession(frida.get_local_device(), build_agent(), _Discard(), config,
+                        follow_children=False) as session:
+        session.spawn(client.argv(server.port, pki, seconds, body, result))
+        if not session.wait(seconds + 120):
+            session.kill()
+            sys.exit("the client under the discarding agent did not finish")
+    return _client_run(result, server.result(30))
+
+
 def captured_stream(run: RunDir) -> tuple[int, str]:
     """Size and SHA-256 of everything the capture holds as sent (one connection expected)."""
     digest = hashlib.sha256()
@@ -191,13 +225,18 @@ def captured_stream(run: RunDir) -> tuple[int, str]:
 
 
 def one_round(index: int, client: Client, pki: PKIFiles, work: Path, seconds: float, body: int,
-              config: AgentConfig, keep: bool) -> Round:
-    order = ("plain", "captured") if index % 2 == 0 else ("captured", "plain")
+              config: AgentConfig, keep: bool, breakdown: bool) -> Round:
+    order = ["plain", "captured"] + (["discarded"] if breakdown else [])
+    if index % 2:
+        order.reverse()
     plain: ClientRun | None = None
+    discarded: ClientRun | None = None
     captured: tuple[ClientRun, RunDir, float, float] | None = None
     for which in order:
         if which == "plain":
             plain = run_plain(client, pki, work, seconds, body)
+        elif which == "discarded":
+            discarded = run_discarded(client, pki, work, seconds, body, config)
         else:
             captured = run_captured(client, pki, work, seconds, body, config)
     assert plain is not None
@@ -207,13 +246,20 @@ def one_round(index: int, client: Client, pki: PKIFiles, work: Path, seconds: fl
     health = run.load_info().health
     if not keep:
         shutil.rmtree(run.path, ignore_errors=True)
-    return Round(plain, under, nbytes, sha, cpu, wall, health.batches, health.sequence_gaps)
+    return Round(plain, under, nbytes, sha, cpu, wall, health.batches, health.sequence_gaps,
+                 discarded)
 
 
 def summary(rounds: Sequence[Round], args: argparse.Namespace) -> dict[str, object]:
     ratios = [r.ratio for r in rounds]
+    with_discard = [r for r in rounds if r.discarded is not None]
+    breakdown: dict[str, object] = {}
+    if with_discard:
+        breakdown = {"discarded_ratio_median": statistics.median(
+            r.discarded.rate / r.plain.rate for r in with_discard if r.discarded)}
     return {
         "client": CLIENTS[args.client],
+        **breakdown,
         "rounds": len(rounds), "seconds": args.seconds, "body_bytes": args.body,
         "flush_interval_ms": args.flush_ms,
         "ratio_median": statistics.median(ratios), "ratio_min": min(ratios),
@@ -249,7 +295,9 @@ def print_table(rounds: Sequence[Round], s: dict[str, object]) -> None:
         print(f"{i:>5} {r.plain.rate:>12.0f} {r.captured.rate:>10.0f} {r.ratio:>6.1%} "
               f"{r.captured.server_received:>11} {r.captured_bytes:>11} "
               f"{'yes' if r.exact else 'NO':>5} {r.controller_cpu:>9.2f} "
-              f"{r.controller_wall:>10.2f}")
+              f"{r.controller_wall:>10.2f}" + (
+                  f"  (agent, messages dropped: {r.discarded.rate:.0f} req/s, "
+                  f"{r.discarded.rate / r.plain.rate:.1%})" if r.discarded else ""))
     print(f"ratio median {s['ratio_median']:.1%} (min {s['ratio_min']:.1%}, "
           f"max {s['ratio_max']:.1%}); bytes lost {s['bytes_lost']} of "
           f"{s['bytes_server_received']}; byte-exact rounds {s['byte_exact_rounds']}/"
@@ -259,6 +307,9 @@ def print_table(rounds: Sequence[Round], s: dict[str, object]) -> None:
           f"{s['client_thread_cpu_us_per_request_plain']:.1f} -> "
           f"{s['client_thread_cpu_us_per_request_captured']:.1f} us); "
           f"load {s['load_average']:.2f}")
+    if "discarded_ratio_median" in s:
+        print(f"agent injected, messages dropped by the controller: ratio median "
+              f"{s['discarded_ratio_median']:.1%}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -269,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the C client (default: measures the hooks) or Python's")
     parser.add_argument("--body", type=int, default=256, help="request body bytes")
     parser.add_argument("--flush-ms", type=int, default=50, help="agent flush interval")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="a third run per round: the agent with its messages dropped on "
+                        "arrival (the target's share of the overhead without the controller's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the captured run dirs under this folder")
@@ -282,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rounds = []
         for i in range(args.rounds):
             rounds.append(one_round(i, client, pki, work, args.seconds, args.body, config,
-                                    args.keep is not None))
+                                    args.keep is not None, args.breakdown))
             if not args.json:
                 r = rounds[-1]
                 print(f"  round {i}: {r.plain.rate:.0f} -> {r.captured.rate:.0f} req/s "
