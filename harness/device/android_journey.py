@@ -193,6 +193,9 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
         servers = stack.enter_context(LabServers(pki))
         stack.enter_context(app.control.reversed_port(options.device_port, servers.port))
         quic, flags = stack.enter_context(keep_on_tcp(dev, target, pki.cert.read_bytes()))
+        if flags:
+            # Chromium reads its command-line file when it starts: a running app would not
+            app.control.force_stop()
         channel = Channel()
         recorder = stack.enter_context(Recorder(run, channel))
         stack.enter_context(failed_on_error(recorder))

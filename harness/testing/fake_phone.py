@@ -110,6 +110,9 @@ class FakePhone:
     """A real process that loads URLs the phone opens (:mod:`harness.testing.fake_browser`)."""
     apks: dict[str, FakeApp] = field(default_factory=dict)
     """sha256 of an APK's bytes -> the app `pm install` of those bytes installs."""
+    resident: dict[str, int] = field(default_factory=dict)
+    """package -> pid of a real local process that plays the app: listed by `ps` whenever
+    the app runs (until `am force-stop`, back on the next start), so Frida can attach it."""
     debug_app: str | None = None
     """`am set-debug-app` in force (Chromium then reads its command-line file)."""
     commands: list[str] = field(default_factory=list)
@@ -511,6 +514,9 @@ class FakePhone:
         self.netstats = add_to_uid_stats_map(self.netstats, uid, tx, rx)
 
     def _spawn(self, package: str) -> int:
+        if package in self.resident:  # the real process standing in for the app comes back
+            self.processes.setdefault(self.resident[package], package)
+            return self.resident[package]
         self._next_pid += 1
         self.processes[self._next_pid] = package
         return self._next_pid

@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             portal.join(victim.pid)
             ginkgo.frida_backend = arrow.frida_backend = portal.control
             ginkgo.processes[victim.pid] = "com.android.chrome"  # the "app" Frida can attach
+            ginkgo.resident["com.android.chrome"] = victim.pid
             lines.append(f"victim {victim.pid}")
         local = stack.enter_context(FakeAdbServer(ginkgo, pixel6_android14()))
         remote = stack.enter_context(FakeAdbServer(arrow))

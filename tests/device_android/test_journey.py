@@ -133,7 +133,8 @@ def test_a_journey_on_the_phone_is_captured_counted_and_analysed(
         str(extra["capture_mode"])
     attached = extra["attached"]
     assert isinstance(attached, dict)
-    assert attached["processes"] == {phones["victim"]: "com.android.chrome"}
+    # Chrome was stopped so it would read its command-line file, then attached once launched
+    assert attached == {"processes": {phones["victim"]: "com.android.chrome"}, "failed": {}}
 
     # the kernel's counters: the browse phase carries exactly the bytes the tunnel counted
     rows = extra["egress_counters"]
