@@ -113,6 +113,15 @@ def gate_reasons(claim: Claim, runs: Sequence[RunFacts],
             if str(d.get("reason")).split(":", 1)[0] in BLINDING_DETACH:
                 reasons.append(f"{facts.journey}: the agent lost pid {d.get('pid')} "
                                f"({d.get('reason')}); what it sent afterwards was not seen")
+        lab = facts.info.extra.get("completeness")
+        if isinstance(lab, dict) and isinstance(lab.get("missing"), int) and lab["missing"]:
+            hosts = lab.get("hosts")
+            examples: list[str] = []
+            for v in hosts.values() if isinstance(hosts, dict) else []:
+                ex = v.get("examples") if isinstance(v, dict) else None
+                examples += [str(e) for e in ex] if isinstance(ex, list) else []
+            reasons.append(f"{facts.journey}: the lab servers received {lab['missing']} "
+                           f"request(s) the capture did not record ({'; '.join(examples[:3])})")
         if h.bytes_kernel_out:
             cov = coverage(facts.run, h.bytes_kernel_out, kernel_packets_out(facts.info.extra))
             if cov.ratio < COVERAGE_MIN:

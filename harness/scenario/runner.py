@@ -31,9 +31,10 @@ from harness.device.host import HostDevice
 from harness.errors import InputError, UsageError
 from harness.lab.browser import LAB_ACTIONS, PROFILES, LabBrowserProcess, LabConfig, StepFailed
 from harness.lab.build import build_lab_browser
-from harness.lab.servers import LAB_HOSTS, LabServers
+from harness.lab.servers import LAB_HOSTS, LabRequest, LabServers
 from harness.protocol import ABI_VERSION, JSON
 from harness.scenario.canaries import CANARY_HOST, PhaseCanaries, make_canaries
+from harness.scenario.completeness import COMPLETENESS, completeness
 from harness.scenario.model import Scenario, Step, load_scenario
 from harness.testing.certs import make_pki
 
@@ -197,7 +198,10 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                                 if step.action == "restart":
                                     stop(app_proc)
                                     app_proc = None
-                                if app_proc is None or not app_proc.alive():
+                                if app_proc is not None and not app_proc.alive():
+                                    app_proc.quit()  # died on its own: reap it first
+                                    app_proc = None
+                                if app_proc is None:
                                     app_proc = start()
                             if step.action == "kill":
                                 stop(app_proc)
@@ -218,6 +222,7 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                                 "error": str(exc), "app_output": tail[-20:]})
                             tell(f"  ! {step.action} failed: {exc}")
                             if app_proc is not None and not app_proc.alive():
+                                app_proc.quit()  # reap it and close its pipes
                                 app_proc = None
                             break
                     session.flush()
@@ -231,8 +236,9 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
             recorder.update_info(lambda i: i.extra.update(
                 lab_server_requests={h: len(servers.received(h)) for h in LAB_HOSTS},
                 planted_canaries=list(journey.planted), follow_children=False))
+        received = [r for h in LAB_HOSTS for r in servers.received(h)]
     if analyze:
-        _analyze(run, tell, claims)
+        _analyze(run, tell, claims, received)
     return RunResult(run, complete)
 
 
@@ -240,10 +246,27 @@ def _append_phase(phase: Phase) -> Callable[[RunInfo], None]:
     return lambda info: info.phases.append(phase)
 
 
-def _analyze(run: RunDir, tell: Say, claims: Path | None) -> None:
+def _analyze(run: RunDir, tell: Say, claims: Path | None,
+             received: Sequence[LabRequest] | None = None) -> None:
     try:
         analysis = importlib.import_module("harness.analysis")
     except ModuleNotFoundError:
         tell("analysis is not available in this build; run `harness analyze` later")
         return
-    analysis.analyze_run(run, claims=claims)
+    # Messages first, so the servers' logs can be checked against them; then the claims,
+    # whose gates read the result.
+    analysis.analyze_run(run)
+    if received is not None:
+        _check_completeness(run, tell, received)
+    if claims is not None:
+        importlib.import_module("harness.claims.verdicts").write_verdicts(run, claims)
+
+
+def _check_completeness(run: RunDir, tell: Say, received: Sequence[LabRequest]) -> None:
+    found = completeness(run, received)
+    info = run.load_info()
+    info.extra[COMPLETENESS] = found
+    run.save_info(info)
+    if found["missing"]:
+        tell(f"  ! the lab servers received {found['missing']} request(s) the capture lacks "
+             "(run.json: completeness)")

@@ -234,6 +234,7 @@ public final class LabBrowser {
                 out.putAll(open(base + URLEncoder.encode((String) v, StandardCharsets.UTF_8)));
             }
             case "download" -> {
+                out.putAll(open((String) v));  // the browser fetches it, as a user asked
                 Map<String, Object> p = new LinkedHashMap<>();
                 p.put("url", v);
                 p.put("type", incognito ? "privacy" : "general");
