@@ -254,6 +254,15 @@ def _destinations(runs: Sequence[RunFacts]) -> list[dict[str, object]]:
             for r in sorted(rows.values(), key=lambda r: -r.bytes_out)]
 
 
+def _lab(extra: Mapping[str, object]) -> str:
+    lab = extra.get("completeness")
+    if not isinstance(lab, dict) or not isinstance(lab.get("hosts"), dict):
+        return "— (not a lab run)"
+    received = sum(int(v.get("received", 0)) for v in lab["hosts"].values()
+                   if isinstance(v, dict))
+    return f"{received} request(s) received, {lab.get('missing', '?')} not captured"
+
+
 def _health(runs: Sequence[RunFacts]) -> list[dict[str, object]]:
     out = []
     for f in runs:
@@ -272,7 +281,7 @@ def _health(runs: Sequence[RunFacts]) -> list[dict[str, object]]:
             "gaps": h.sequence_gaps, "protocol_errors": h.protocol_errors,
             "controls": f"{sum(1 for p in pages if p in controls)} of {len(pages)} planted "
                         "page loads captured",
-            "coverage": coverage, "batches": h.batches,
+            "coverage": coverage, "batches": h.batches, "lab": _lab(f.info.extra),
             "incomplete": [p.name for p in f.info.phases if not p.complete],
         })
     return out
