@@ -185,14 +185,17 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                 proc.quit()
 
             try:
-                for spec in scenario.phases:
+                for number, spec in enumerate(scenario.phases, 1):
                     canaries = journey.canaries[spec.name]
                     phase = Phase(name=spec.name, start=time.time(), state=dict(spec.state))
                     recorder.marker("phase-start", spec.name, {"state": dict(spec.state)})
-                    tell(f"phase {spec.name}: {len(spec.steps)} steps")
-                    for step in spec.steps:
+                    tell(f"phase {number}/{len(scenario.phases)} {spec.name}: "
+                         f"{len(spec.steps)} steps")
+                    for index, step in enumerate(spec.steps, 1):
                         value = journey.resolve(step, canaries, site)
-                        tell(f"  {step.action}" + (f" {value}" if value is not None else ""))
+                        shown = ("on" if value else "off") if isinstance(value, bool) else value
+                        tell(f"  [{index}/{len(spec.steps)}] {step.action}"
+                             + (f" {shown}" if shown is not None else ""))
                         try:
                             if step.action in ("launch", "restart") or app_proc is None:
                                 if step.action == "restart":
@@ -228,6 +231,8 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                     session.flush()
                     time.sleep(0.2)  # one flush interval, so the phase's batches land in it
                     phase.end = time.time()
+                    tell(f"  phase {spec.name} {'done' if phase.complete else 'INCOMPLETE'} "
+                         f"in {phase.end - phase.start:.1f} s")
                     recorder.marker("phase-end", spec.name, {"complete": phase.complete})
                     recorder.update_info(_append_phase(phase))
             finally:
