@@ -12,11 +12,10 @@ from __future__ import annotations
 import html
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
 
+from harness.lab.listener import Listener
 from harness.testing.certs import PKIFiles
 
 LAB_HOSTS = ("canary.lab.test", "sa.api.lab.test", "sync.lab.test")
@@ -33,60 +32,29 @@ class LabRequest:
     tls_version: str | None
 
 
-class LabServers:
-    """Context manager; ``port`` is set once entered."""
+class LabServers(Listener):
+    """The three lab hosts on one HTTPS port, told apart by Host; a context manager."""
 
     def __init__(self, pki: PKIFiles, timeout: float = 15.0) -> None:
+        super().__init__("lab-servers", timeout)
         self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ctx.load_cert_chain(str(pki.cert), str(pki.key))
         self.ctx.set_alpn_protocols(["http/1.1"])
-        self.timeout = timeout
         self.requests: list[LabRequest] = []
-        self._lock = threading.Lock()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self.port: int = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, name="lab-servers", daemon=True)
 
     def base(self, host: str) -> str:
         return f"https://{host}:{self.port}"
-
-    def __enter__(self) -> LabServers:
-        self._accept.start()
-        return self
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._accept.join(timeout=5)
-        for th in self._threads:
-            th.join(timeout=5)
-        self._sock.close()
 
     def received(self, host: str) -> list[LabRequest]:
         with self._lock:
             return [r for r in self.requests if r.host == host]
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                raw, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            th = threading.Thread(target=self._handle, args=(raw,), daemon=True)
-            self._threads.append(th)
-            th.start()
-
-    def _handle(self, raw: socket.socket) -> None:
+    def _handle(self, raw: socket.socket, addr: tuple[str, int]) -> None:
         raw.settimeout(self.timeout)
         try:
             with self.ctx.wrap_socket(raw, server_side=True) as conn:
                 buf = bytearray()
-                while not self._stop.is_set():
+                while not self.stopping:
                     req = self._read_request(conn, buf)
                     if req is None:
                         return

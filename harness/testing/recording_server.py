@@ -12,10 +12,8 @@ import datetime
 import ipaddress
 import socket
 import ssl
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import h2.config
 import h2.connection
@@ -25,6 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from harness.lab.listener import Listener
 
 
 @dataclass(frozen=True)
@@ -68,56 +68,25 @@ class Received:
     """(method, path, headers, body) per request, HTTP/1.1 and HTTP/2 alike."""
 
 
-class RecordingServer:
+class RecordingServer(Listener):
     """HTTP/1.1 and (when ``h2``) HTTP/2 over TLS on an ephemeral loopback port."""
 
     def __init__(self, cert: ServerCert, *, h2: bool = False, timeout: float = 15.0) -> None:
+        super().__init__("recording-server", timeout)
         self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ctx.load_cert_chain(str(cert.cert), str(cert.key))
         self.ctx.set_alpn_protocols(["h2", "http/1.1"] if h2 else ["http/1.1"])
-        self.timeout = timeout
         self.connections: list[Received] = []
-        self._lock = threading.Lock()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self.port: int = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, name="recording-server", daemon=True)
 
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> RecordingServer:
-        self._accept.start()
-        return self
-
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._accept.join(timeout=5)
-        for th in list(self._threads):
-            th.join(timeout=5)
-        self._sock.close()
-
     def requests(self) -> list[tuple[str, str, dict[str, str], bytes]]:
         with self._lock:
             return [r for c in self.connections for r in c.requests]
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                raw, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            th = threading.Thread(target=self._handle, args=(raw,), daemon=True)
-            self._threads.append(th)
-            th.start()
-
-    def _handle(self, raw: socket.socket) -> None:
+    def _handle(self, raw: socket.socket, addr: tuple[str, int]) -> None:
         with raw:
             raw.settimeout(self.timeout)
             try:
@@ -137,7 +106,7 @@ class RecordingServer:
                     return
 
     def _recv(self, tls: ssl.SSLSocket, rec: Received) -> bytes:
-        while not self._stop.is_set():
+        while not self.stopping:
             try:
                 chunk = tls.recv(65536)
             except TimeoutError:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from dataclasses import dataclass, field
-from types import TracebackType
 
+from harness.lab.listener import Listener
 from harness.testing.certs import PKIFiles
 
 
@@ -25,61 +24,33 @@ class ConnectionLog:
     version: str | None = None
 
 
-class TLSServer:
+class TLSServer(Listener):
     """HTTP/1.1 over TLS on an ephemeral loopback port."""
 
     def __init__(self, pki: PKIFiles, *, body: bytes = b"ok",
                  max_version: ssl.TLSVersion | None = None, timeout: float = 10.0) -> None:
+        super().__init__("tls-server", timeout)
         self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ctx.load_cert_chain(str(pki.cert), str(pki.key))
         if max_version is not None:
             self.ctx.maximum_version = max_version
         self.body = body
-        self.timeout = timeout
         self.connections: list[ConnectionLog] = []
-        self._lock = threading.Lock()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self.port: int = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, name="tls-server", daemon=True)
 
-    def __enter__(self) -> TLSServer:
-        self._accept.start()
-        return self
+    def _handle(self, raw: socket.socket, addr: tuple[str, int]) -> None:
+        log = ConnectionLog(peer=addr)
+        with self._lock:
+            self.connections.append(log)
+        self._serve_tls(raw, log)
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._accept.join(timeout=5)
-        for th in self._threads:
-            th.join(timeout=5)
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                raw, addr = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            log = ConnectionLog(peer=addr)
-            with self._lock:
-                self.connections.append(log)
-            th = threading.Thread(target=self._handle, args=(raw, log), daemon=True)
-            self._threads.append(th)
-            th.start()
-
-    def _handle(self, raw: socket.socket, log: ConnectionLog) -> None:
+    def _serve_tls(self, raw: socket.socket, log: ConnectionLog) -> None:
         raw.settimeout(self.timeout)
         try:
             with self.ctx.wrap_socket(raw, server_side=True) as conn:
                 log.version = conn.version()
                 log.sni = getattr(conn, "server_hostname", None)
                 pending = bytearray()
-                while not self._stop.is_set():
+                while not self.stopping:
                     try:
                         data = conn.recv(65536)
                     except TimeoutError:
