@@ -208,7 +208,8 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
             follow_children=False))
         stack.enter_context(app)
         agent = AgentLoader(dev, package, session)
-        recorder.update_info(lambda i: i.extra.__setitem__("capture_mode", agent.start()))
+        mode = agent.start()  # not inside update_info: that holds the recorder's lock
+        recorder.update_info(lambda i: i.extra.__setitem__("capture_mode", mode))
         agent.follow()  # attach mode: whatever of the app already runs
         for spec in scenario.phases:
             canaries = journey.canaries[spec.name]
@@ -219,10 +220,11 @@ def run_on_phone(scenario_path: Path | str, package: str, options: PhoneOptions,
             for step in spec.steps:
                 value = journey.resolve(step, canaries, site)
                 tell(f"  {step.action}" + (f" {value}" if value is not None else ""))
+                earlier = set(evidence.glob("*"))
                 try:
                     app.perform_step(step.action, value)
                 except DeviceError as exc:
-                    kept: list[JSON] = [p.name for p in sorted(evidence.glob("*"))]
+                    kept: list[JSON] = [p.name for p in sorted(set(evidence.glob("*")) - earlier)]
                     complete = phase.complete = False
                     phase.notes.append(f"step {step.describe()} failed: {exc}")
                     recorder.marker("step-failed", spec.name, {
