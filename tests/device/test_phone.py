@@ -41,6 +41,17 @@ def test_device_is_described(session: AdbSession, record: dict[str, object]) -> 
     record.update(root=str(session.root_mode), abi=info.abi)
 
 
+def test_doctor_device_checks(device_serial: str, record: dict[str, object]) -> None:
+    """What `harness doctor --device` says about this phone (leftover rules reported, kept)."""
+    from harness.device.android_doctor import device_checks
+
+    remote = os.environ.get("EGRESS_HARNESS_ADB")
+    checks = device_checks(device_serial, [remote] if remote else [], clean=False)
+    record.update({c.name: ("ok: " if c.ok else "NOT OK: ") + c.detail for c in checks})
+    assert [c.name for c in checks][:3] == ["adb-server", "device", "build"]
+    assert all(c.ok for c in checks[:3]), checks
+
+
 def test_frida_server_provisioned_and_reachable(session: AdbSession,
                                                 record: dict[str, object]) -> None:
     path = os.environ.get("EGRESS_HARNESS_FRIDA_SERVER")

@@ -66,12 +66,15 @@ def test_kit_runs_against_the_fakes_and_writes_its_report(tmp_path: Path) -> Non
     outcomes = {c["check"]: c["outcome"] for c in report["checks"]}
     assert outcomes == {
         "test_device_is_described": "passed",
+        "test_doctor_device_checks": "passed",
         "test_frida_server_provisioned_and_reachable": "passed",
         "test_identifiers_read_or_explained": "passed",
         "test_chrome_journey_over_adb_reverse_with_counters_and_quic_off": "passed",
         "test_chrome_profile_selectors_on_its_screen": "passed",
         "test_harness_run_journey_on_chrome": "passed",
     }
+    doctor = report["measured"]["test_doctor_device_checks"]
+    assert doctor["root"] == "ok: device a1b2c3d4: root via su"
     run = report["measured"]["test_harness_run_journey_on_chrome"]
     assert run["controls"] == ["canary-url:browse"]
     assert run["bytes_kernel_out"] > run["bytes_hooked_out"] > 0
