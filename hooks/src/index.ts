@@ -39,7 +39,7 @@ rpc.exports = {
     abiVersion(): number {
         return ABI_VERSION;
     },
-    init(config: Partial<AgentConfig>): HookReport[] {
+    async init(config: Partial<AgentConfig>): Promise<HookReport[]> {
         if (started) {
             return hookReports();
         }
@@ -53,6 +53,11 @@ rpc.exports = {
             installJava({ exclude: c.exclude, native: c.native, blockQuic: c.blockQuic });
         }
         flush();
+        // On HotSpot frida-java-bridge applies method replacements on Script.nextTick, after
+        // this call returns: answering only from a later timer tick means every hook init()
+        // reports installed is live by the time the caller hears back (a request sent right
+        // after init() was otherwise missed now and then).
+        await new Promise((resolve) => setTimeout(resolve, 0));
         return hookReports();
     },
     status(): { hooks: HookReport[]; native: object | null } {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +25,11 @@ class Hooked:
 
 @contextmanager
 def hooked(fixtures: Fixtures, agent_source: str, truststore: Path | None, *,
-           with_fixtures: bool = True, config: dict[str, JSON] | None = None) -> Iterator[Hooked]:
-    with JavaDriver(fixtures.classpath(with_fixtures=with_fixtures), truststore) as driver:
+           with_fixtures: bool = True, config: dict[str, JSON] | None = None,
+           extra_classpath: Sequence[Path] = ()) -> Iterator[Hooked]:
+    classpath = ":".join([fixtures.classpath(with_fixtures=with_fixtures),
+                          *(str(p) for p in extra_classpath)])
+    with JavaDriver(classpath, truststore) as driver:
         run = JavaHookRun(driver.pid, agent_source, {"native": False, **(config or {})})
         try:
             yield Hooked(driver, run)

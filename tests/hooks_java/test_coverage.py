@@ -49,24 +49,47 @@ def test_plain_jvm_reports_android_stacks_skipped(fixtures: Fixtures, agent_sour
         assert len(hook_records) == len(reports)
 
 
-def test_late_loader_on_hotspot_is_reported_not_hooked(fixtures: Fixtures,
-                                                       agent_source: str) -> None:
-    # On ART new class loaders are watched and their classes hooked (loaders.ts); on HotSpot
-    # hooks through another loader crash frida-java-bridge, so the agent says so instead.
+def test_class_of_a_later_loader_is_hooked_before_its_first_call(fixtures: Fixtures,
+                                                                 agent_source: str) -> None:
+    # Umeng is absent at start; a plugin's URLClassLoader brings it and the plugin calls it
+    # at once, in the same command: the very first call is captured.
     with hooked(fixtures, agent_source, None) as h:
-        loaders = [r for r in h.run.reports if r["group"] == "java.loaders"]
-        assert loaders
-        assert all(r["status"] == "skipped" and "HotSpot" in str(r["reason"])
-                               for r in loaders)
-        # A plugin loader bringing Umeng (absent at start) works and breaks nothing.
+        umeng_at_start = [r for r in h.run.reports if r["group"] == "java.sdk.umeng"]
+        assert umeng_at_start
+        assert all(r["status"] == "skipped" for r in umeng_at_start)
         assert h.driver.command(f"loader {fixtures.late} LATECANARY") == "called"
+        assert h.driver.command(f"loader {fixtures.late} LATECANARY2") == "called"
         assert h.driver.command("sdk AFTERPLUGIN") == "done"
         records = h.finish()
-        umeng = [r for r in h.run.hook_reports() if r["group"] == "java.sdk.umeng"]
-        assert umeng
-        assert all(r["status"] == "skipped" for r in umeng)
-        assert not [r for r in of_kind(records, RecordKind.SDK) if r.fields["sdk"] == "umeng"]
+        later = [r for r in h.run.hook_reports()
+                 if r["group"] == "java.sdk.umeng" and r["status"] == "installed"]
+        assert {str(r["name"]) for r in later} == {
+            "java.sdk.umeng.MobclickAgent.onEvent", "java.sdk.umeng.MobclickAgent.onEventObject",
+            "java.sdk.umeng.MobclickAgent.onProfileSignIn"}
+        assert all(r["reason"] == "class appeared later" for r in later)
+        umeng = [r for r in of_kind(records, RecordKind.SDK) if r.fields["sdk"] == "umeng"]
+        assert [(r.fields["method"], r.fields["event"], r.fields["properties"]) for r in umeng] == [
+            ("onEvent", "late_event", {"canary": "LATECANARY"}),
+            ("onEvent", "late_event", {"canary": "LATECANARY2"})]
+        frames = umeng[0].fields["frames"]
+        assert isinstance(frames, list)
+        assert str(frames[0]).startswith("egress.plugin.Plugin.run(")
+        assert umeng[0].fields["sender"] == "com.umeng.analytics"
+        # The other SDKs keep working after the late install.
         assert any(r.fields["sdk"] == "sensors" for r in of_kind(records, RecordKind.SDK))
+        no_agent_errors(h)
+
+
+def test_umeng_present_at_start_is_hooked_at_init(fixtures: Fixtures, agent_source: str) -> None:
+    # The same plugin classes on the class path from the start: installed by init(), not later.
+    with hooked(fixtures, agent_source, None, extra_classpath=[fixtures.late]) as h:
+        umeng = [r for r in h.run.reports if r["group"] == "java.sdk.umeng"]
+        assert umeng
+        assert all(r["status"] == "installed" and r["reason"] is None for r in umeng)
+        assert h.driver.command(f"loader {fixtures.late} EARLYCANARY") == "called"
+        records = of_kind(h.finish(), RecordKind.SDK)
+        assert [(r.fields["sdk"], r.fields["event"], r.fields["properties"]) for r in records] == [
+            ("umeng", "late_event", {"canary": "EARLYCANARY"})]
         no_agent_errors(h)
 
 

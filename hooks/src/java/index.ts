@@ -11,7 +11,7 @@ import { configureConscrypt, conscryptTable } from "./conscrypt.js";
 import { configureCronet, cronetTable } from "./cronet.js";
 import { encodersTable } from "./encoders.js";
 import { jsseTable } from "./jsse.js";
-import { lateLoadersSupported, loadersTable, watchLoaders } from "./loaders.js";
+import { loadersTable, watchLoaders } from "./loaders.js";
 import { androidOkhttpTable, okhttpTable } from "./okhttp.js";
 import { adjustTable } from "./sdk/adjust.js";
 import { appsflyerTable } from "./sdk/appsflyer.js";
@@ -67,14 +67,6 @@ export function installJava(config: Partial<JavaConfig> = {}): void {
             handles.capacity = Math.max(handles.capacity, 4096);
         }
         for (const table of javaTables) {
-            if (table === loadersTable && !lateLoadersSupported()) {
-                for (const h of table) {
-                    reportHook(h.group, h.name, HookStatus.SKIPPED, `${h.cls}.${h.method}`,
-                        "HotSpot: hooks through another class loader crash frida-java-bridge; "
-                        + "classes of later class loaders are not hooked on a desktop JVM");
-                }
-                continue;
-            }
             install(table, c.exclude);
         }
         watchLoaders(c.rescanMs, c.rescanTimes);

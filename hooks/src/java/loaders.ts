@@ -12,35 +12,29 @@ const G = "java.loaders";
 const loaders = new Map<number, any>();
 let timer: ReturnType<typeof setInterval> | null = null;
 
-function remember(loader: any): boolean {
+/** Keep a global reference to a loader not seen before; null when seen or null. The factory
+ *  of a loader keeps using the wrapper it was made with to resolve classes later: it must be
+ *  this global one, not a hook's `this` (a local reference, dead once the hook returns). */
+function remember(loader: any): any {
     if (loader === null) {
-        return false;
+        return null;
     }
     const id = identity(loader);
     if (loaders.has(id)) {
-        return false;
-    }
-    loaders.set(id, Java.retain(loader));
-    return true;
-}
-
-/** On HotSpot, frida-java-bridge 7.0.13 hooks installed through a non-default class loader's
- *  factory crash the JVM when the method runs (seen here): late loaders are an ART feature. */
-export function lateLoadersSupported(): boolean {
-    return (Java as any).api?.flavor !== "jvm";
-}
-
-/** Retry pending entries with a new loader from the agent's own thread, right after the
- *  constructor returns: hooking from inside the constructor's thread crashed HotSpot. Calls
- *  the app makes in between (microseconds to milliseconds) are not seen. */
-function soon(loader: any): void {
-    if (!lateLoadersSupported() || !remember(loader) || pendingCount() === 0) {
-        return;
+        return null;
     }
     const held = Java.retain(loader);
-    setTimeout(() => {
-        Java.perform(() => retryWith(Java.ClassFactory.get(held)));
-    }, 0);
+    loaders.set(id, held);
+    return held;
+}
+
+/** Retry pending entries with a new loader, on the thread that made it, as its constructor
+ *  returns: before the app can load a class through it, so its first call is seen. */
+function retryNew(loader: any): void {
+    const held = remember(loader);
+    if (held !== null && pendingCount() > 0) {
+        retryWith(Java.ClassFactory.get(held));
+    }
 }
 
 function retryAll(): void {
@@ -59,23 +53,20 @@ export const loadersTable: JavaHook[] = [
         group: G, name: `${G}.URLClassLoader.init`, cls: "java.net.URLClassLoader",
         method: "$init",
         after(c) {
-            soon(c.self);
+            retryNew(c.self);
         },
     },
     {
         group: G, name: `${G}.BaseDexClassLoader.init`, cls: "dalvik.system.BaseDexClassLoader",
         method: "$init",
         after(c) {
-            soon(c.self);
+            retryNew(c.self);
         },
     },
 ];
 
 /** Retry pending entries every periodMs, at most `times` times (0: never). */
 export function watchLoaders(periodMs: number, times: number): void {
-    if (!lateLoadersSupported()) {
-        return;
-    }
     try {
         const system = Java.use("java.lang.ClassLoader").getSystemClassLoader();
         remember(system);

@@ -140,11 +140,25 @@ export function wrap(h: JavaHook, m: any): void {
     }
 }
 
+/** On HotSpot a class found through another loader's factory is only loaded, not linked
+ *  (ClassLoader.loadClass); frida-java-bridge reads its methods as if it were (JNI FindClass
+ *  initializes, and on ART the bridge does) and HotSpot aborts in free(). Initialize it the
+ *  way FindClass would: Class.forName(name, true, loader). Throws ClassNotFoundException when
+ *  the loader does not know the class, which the caller reads as "not present". */
+function initializeThroughLoader(cls: string, factory: Java.ClassFactory): void {
+    const loader = (factory as any).loader;
+    if (loader === null || loader === undefined || (Java as any).api?.flavor !== "jvm") {
+        return;
+    }
+    Java.use("java.lang.Class").forName(cls, true, loader);
+}
+
 /** Try one entry with one class factory; returns false when its class is not there. */
 function tryInstall(e: Entry, factory: Java.ClassFactory, late: boolean): boolean {
     const h = e.hook;
     let C: any;
     try {
+        initializeThroughLoader(h.cls, factory);
         C = factory.use(h.cls);
     } catch (err) {
         if (isClassMissing(err)) {

@@ -39,7 +39,11 @@ public final class Driver {
             try {
                 result = run(a);
             } catch (Throwable t) {
-                result = "error " + t;
+                Throwable root = t;
+                while (root.getCause() != null) {
+                    root = root.getCause();
+                }
+                result = "error " + t + (root != t ? " caused by " + root : "");
             }
             System.out.println("ok " + a[0] + " " + result);
             System.out.flush();
