@@ -272,6 +272,8 @@ def summary(rounds: Sequence[Round], args: argparse.Namespace) -> dict[str, obje
         "byte_exact_rounds": sum(1 for r in rounds if r.exact),
         "sequence_gaps": sum(r.sequence_gaps for r in rounds),
         "controller_cpu_s_median": statistics.median(r.controller_cpu for r in rounds),
+        "controller_cpu_us_per_request_median": statistics.median(
+            1e6 * r.controller_cpu / r.captured.requests for r in rounds),
         "controller_cpu_share_median": statistics.median(
             r.controller_cpu / r.controller_wall for r in rounds),
         "client_cpu_us_per_request_plain": statistics.median(
@@ -301,7 +303,8 @@ def print_table(rounds: Sequence[Round], s: dict[str, object]) -> None:
     print(f"ratio median {s['ratio_median']:.1%} (min {s['ratio_min']:.1%}, "
           f"max {s['ratio_max']:.1%}); bytes lost {s['bytes_lost']} of "
           f"{s['bytes_server_received']}; byte-exact rounds {s['byte_exact_rounds']}/"
-          f"{len(rounds)}; controller CPU {s['controller_cpu_share_median']:.0%} of a core; "
+          f"{len(rounds)}; controller CPU {s['controller_cpu_share_median']:.0%} of a core, "
+          f"{s['controller_cpu_us_per_request_median']:.1f} us per request; "
           f"client CPU/request {s['client_cpu_us_per_request_plain']:.1f} us plain, "
           f"{s['client_cpu_us_per_request_captured']:.1f} us captured (loop thread "
           f"{s['client_thread_cpu_us_per_request_plain']:.1f} -> "
