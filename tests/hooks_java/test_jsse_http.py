@@ -99,9 +99,20 @@ def test_okhttp_http2_request_and_frames(app: Hooked, h2srv: RecordingServer) ->
     req = next(r for r in of_kind(records, RecordKind.HTTP)
                if r.fields["phase"] == "request" and str(r.fields["url"]).endswith("/ok2?tag=t2"))
     assert req.fields["protocol"] == "h2"
+    assert req.fields["url"] == f"{h2srv.url}/ok2?tag=t2"
     assert req.body == body == b'{"canary":"body-t2"}'
     assert req.fields["method"] == method == "POST"
-    assert headers["x-canary"] == "hdr-t2"
+    # Headers exactly: what the app's request carried after OkHttp's own interceptors, as the
+    # server decoded them from HPACK, less what HTTP/2 forbids (RFC 9113 8.2.2; Host becomes
+    # :authority), plus the pseudo-headers built from the URL.
+    sent = [(str(k).lower(), str(v)) for k, v in req.fields["headers"]]  # type: ignore[misc,union-attr]
+    hop = {"connection", "host", "keep-alive", "proxy-connection", "te", "transfer-encoding",
+           "upgrade", "encoding"}
+    assert {k: v for k, v in sent if k not in hop} == {
+        k: v for k, v in headers.items() if not k.startswith(":")}
+    assert dict(sent)["x-canary"] == "hdr-t2"
+    assert headers[":authority"] == dict(sent)["host"] == f"127.0.0.1:{h2srv.port}"
+    assert f"{headers[':scheme']}://{headers[':authority']}{headers[':path']}" == req.fields["url"]
     assert req.conn is not None
     conn_info = next(r for r in of_kind(records, RecordKind.CONN) if r.conn == req.conn)
     assert conn_info.fields["alpn"] == "h2"
