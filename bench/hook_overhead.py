@@ -1,11 +1,12 @@
 """Hook overhead: a keep-alive HTTPS client at its top rate, without Frida and under capture.
 
-The client and the server are C (``bench/csrc/keepalive.c``, OpenSSL 3, built here with gcc)
-so the figure is the cost of the hooks on SSL_write/SSL_read plus the capture pipeline, not a
-Python client's own per-request overhead (which would hide most of it). The client POSTs one
-request per SSL_write on one connection for ``--seconds``, counting requests inside itself
-from after the handshake (Frida's spawn and injection are not counted). The server, never
-instrumented, answers each request and reports the bytes it received and their SHA-256.
+The client and the server are C (``harness/testing/csrc/keepalive.c``, OpenSSL 3, built
+here with gcc) so the figure is the cost of the hooks on SSL_write/SSL_read plus the capture
+pipeline, not a Python client's own per-request overhead (which would hide most of it). The
+client POSTs one request per SSL_write on one connection for ``--seconds``, counting requests
+inside itself from after the handshake (Frida's spawn and injection are not counted). The
+server, never instrumented, answers each request and reports the bytes it received and their
+SHA-256.
 
 Each round runs the client twice, once plain and once through the product capture path
 (:func:`harness.capture.job.capture_command`, what ``harness capture`` calls, in this
@@ -47,12 +48,17 @@ from harness.agent.session import AgentConfig, CaptureSession
 from harness.capture.job import capture_command
 from harness.capture.rundir import RunDir
 from harness.testing.certs import PKIFiles, make_pki
+from harness.testing.keepalive import (
+    ClientResult,
+    KeepaliveServer,
+    ServerResult,
+    build_keepalive,
+    client_argv,
+)
 
-SOURCE = Path(__file__).resolve().parent / "csrc" / "keepalive.c"
 PY_CLIENT = Path(__file__).resolve().parent / "keepalive_client.py"
-PORT_WAIT = 10.0
 CLIENTS = {
-    "c": "bench/csrc/keepalive.c (C, OpenSSL 3, one keep-alive connection)",
+    "c": "harness/testing/csrc/keepalive.c (C, OpenSSL 3, one keep-alive connection)",
     "python": "bench/keepalive_client.py (Python http.client over ssl, one keep-alive "
               "connection)",
 }
@@ -104,42 +110,6 @@ class Round:
         return self.captured_sha256 == self.captured.server_sha256
 
 
-def build(out: Path) -> Path:
-    exe = out / "keepalive"
-    proc = subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(SOURCE), "-lssl",
-                           "-lcrypto"], capture_output=True, text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"cannot build {SOURCE} (needs gcc and libssl-dev): {proc.stderr.strip()}")
-    return exe
-
-
-class Server:
-    """The C server for one connection, on an ephemeral port of 127.0.0.1."""
-
-    def __init__(self, exe: Path, pki: PKIFiles, work: Path) -> None:
-        port_file = work / "port"
-        port_file.unlink(missing_ok=True)
-        self.proc = subprocess.Popen([str(exe), "server", str(port_file), str(pki.cert),
-                                      str(pki.key)], stdout=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + PORT_WAIT
-        while not (port_file.is_file() and port_file.read_text().endswith("\n")):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.proc.kill()
-                self.proc.wait(5)
-                sys.exit("the bench server did not start")
-            time.sleep(0.01)
-        self.port = int(port_file.read_text())
-
-    def result(self, timeout: float) -> dict[str, object]:
-        try:
-            out, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate(timeout=5)
-            sys.exit("the bench server did not finish")
-        return dict(json.loads(out))
-
-
 @dataclass(frozen=True, slots=True)
 class Client:
     """Which keep-alive client runs: the C one (default) or the Python http.client one."""
@@ -150,43 +120,41 @@ class Client:
 
     def argv(self, port: int, pki: PKIFiles, seconds: float, body: int,
              result: Path) -> list[str]:
-        tail = [str(port), str(pki.ca_cert), f"{seconds}", str(body), str(result)]
         if self.kind == "python":
-            return [sys.executable, str(PY_CLIENT), *tail]
-        return [str(self.exe), "client", *tail]
+            return [sys.executable, str(PY_CLIENT), str(port), str(pki.ca_cert), f"{seconds}",
+                    str(body), str(result)]
+        return client_argv(self.exe, port, pki, seconds, body, result)
 
 
-def _client_run(result: Path, server: dict[str, object]) -> ClientRun:
-    r = json.loads(result.read_text())
-    return ClientRun(int(r["requests"]), float(r["seconds"]), int(r["sent"]), float(r["cpu"]),
-                     float(r["thread_cpu"]), int(str(server["received"])),
-                     str(server["sha256"]))
+def _client_run(result: Path, server: ServerResult) -> ClientRun:
+    r = ClientResult.load(result)
+    return ClientRun(r.requests, r.seconds, r.sent, r.cpu, r.thread_cpu, server.received,
+                     server.sha256)
 
 
 def run_plain(client: Client, pki: PKIFiles, work: Path, seconds: float,
               body: int) -> ClientRun:
-    server = Server(client.exe, pki, work)
     result = work / "plain.json"
-    subprocess.run(client.argv(server.port, pki, seconds, body, result), check=True,
-                   timeout=seconds + 60)
-    return _client_run(result, server.result(30))
+    with KeepaliveServer(client.exe, pki, work) as server:
+        subprocess.run(client.argv(server.port, pki, seconds, body, result), check=True,
+                       timeout=seconds + 60)
+        return _client_run(result, server.result())
 
 
 def run_captured(client: Client, pki: PKIFiles, work: Path, seconds: float, body: int,
                  config: AgentConfig) -> tuple[ClientRun, RunDir, float, float]:
-    server = Server(client.exe, pki, work)
     result = work / "captured.json"
-    runs = work / "runs"
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    t0 = time.monotonic()
-    job = capture_command(client.argv(server.port, pki, seconds, body, result), runs,
-                          config=config, timeout=seconds + 120)
-    wall = time.monotonic() - t0
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if not job.exited:
-        sys.exit("the captured client did not finish")
-    return _client_run(result, server.result(30)), job.run, cpu, wall
+    with KeepaliveServer(client.exe, pki, work) as server:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.monotonic()
+        job = capture_command(client.argv(server.port, pki, seconds, body, result),
+                              work / "runs", config=config, timeout=seconds + 120)
+        wall = time.monotonic() - t0
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if not job.exited:
+            sys.exit("the captured client did not finish")
+        return _client_run(result, server.result()), job.run, cpu, wall
 
 
 class _Discard(Channel):
@@ -201,15 +169,15 @@ def run_discarded(client: Client, pki: PKIFiles, work: Path, seconds: float, bod
     """``--breakdown``: the agent injected and draining as usual, its messages dropped on
     arrival (no decoding, no SQLite). Not the product path: it splits the overhead into the
     target's share and the controller's."""
-    server = Server(client.exe, pki, work)
     result = work / "discarded.json"
-    with CaptureSession(frida.get_local_device(), build_agent(), _Discard(), config,
-                        follow_children=False) as session:
-        session.spawn(client.argv(server.port, pki, seconds, body, result))
-        if not session.wait(seconds + 120):
-            session.kill()
-            sys.exit("the client under the discarding agent did not finish")
-    return _client_run(result, server.result(30))
+    with KeepaliveServer(client.exe, pki, work) as server:
+        with CaptureSession(frida.get_local_device(), build_agent(), _Discard(), config,
+                            follow_children=False) as session:
+            session.spawn(client.argv(server.port, pki, seconds, body, result))
+            if not session.wait(seconds + 120):
+                session.kill()
+                sys.exit("the client under the discarding agent did not finish")
+        return _client_run(result, server.result())
 
 
 def captured_stream(run: RunDir) -> tuple[int, str]:
@@ -334,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hook-overhead-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        client = Client(args.client, build(Path(tmp)))
+        client = Client(args.client, build_keepalive(Path(tmp)))
         pki = make_pki(Path(tmp) / "pki")
         rounds = []
         for i in range(args.rounds):

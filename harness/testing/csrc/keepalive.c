@@ -1,4 +1,5 @@
-/* Keep-alive HTTPS over loopback at the top rate, for bench/hook_overhead.py.
+/* Keep-alive HTTPS over loopback at the top rate (harness/testing/keepalive.py drives it for
+ * bench/hook_overhead.py and the full-rate capture test).
  *
  *   keepalive server PORT_FILE CERT KEY   serve one connection, then print the bytes
  *                                         received and their SHA-256
