@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 
 from harness.parse.store import MessageStore
 from harness.scenario.suite import STANDARD
+from tests.report import test_browser
 
 # What the 2020 findings contradict (issue 6): incognito URLs and search words leave, the
 # anonymous id is stable, a device id is present, the payload is encoded, not encrypted.
@@ -140,3 +142,17 @@ def test_demo_writes_what_a_reader_gets(which: str, demo_340: Demo, demo_343: De
     assert {c.get("name") for c in cases} == set(demo.verdicts)
     summary = json.loads((demo.folder / "summary.json").read_text("utf-8"))
     assert sum(summary["counts"].values()) == len(demo.verdicts)
+
+
+browser = test_browser.browser  # the module-scoped Chromium of the report tests
+
+
+@pytest.mark.skipif(not test_browser.CHROMIUM.exists(), reason="Debian's chromium is missing")
+def test_the_demo_report_in_chromium(demo_340: Demo, browser: Browser, tmp_path: Path) -> None:
+    """The whole suite's report: opens offline, runs and fetches nothing (checked by
+    ``opened`` on leaving), one row per claim; a screenshot is kept."""
+    with test_browser.opened(browser, demo_340.folder / "report.html") as seen:
+        rows = seen.page.locator("#summary + table tbody tr")
+        assert rows.count() == len(demo_340.verdicts)
+        assert seen.page.locator("svg circle, svg rect").count() > 0  # the timeline
+        test_browser.screenshot(seen.page, tmp_path / "demo-mint-3.4.0.png")
