@@ -353,9 +353,14 @@ def phase_done(phase: Phase, before: EgressCounters | None,
             rows.append({"phase": phase.name, "source": None, "note": why})
             return
         d = delta(before, after)
-        rows.append({"phase": phase.name, "source": d.source, "tx_bytes": d.tx_bytes,
-                     "rx_bytes": d.rx_bytes, "before": [before.tx_bytes, before.rx_bytes],
-                     "after": [after.tx_bytes, after.rx_bytes]})
+        row: dict[str, JSON] = {
+            "phase": phase.name, "source": d.source, "tx_bytes": d.tx_bytes,
+            "rx_bytes": d.rx_bytes, "before": [before.tx_bytes, before.rx_bytes],
+            "after": [after.tx_bytes, after.rx_bytes]}
+        if d.tx_packets is not None and d.rx_packets is not None:
+            # harness.claims.coverage reads tx_packets: each packet's headers are kernel bytes
+            row.update(tx_packets=d.tx_packets, rx_packets=d.rx_packets)
+        rows.append(row)
         h = info.health
         h.bytes_kernel_out = (h.bytes_kernel_out or 0) + d.tx_bytes
         h.bytes_kernel_in = (h.bytes_kernel_in or 0) + d.rx_bytes

@@ -15,7 +15,10 @@ counters must be the kernel's own, per UID, and say where they came from. By And
   Android 8, the UID's traffic stats as TrafficStats first read them): TCP bytes only, the last
   resort when none of the above answers.
 
-A reading is cumulative; a phase's bytes are ``after - before`` (:func:`delta`).
+A reading is cumulative; a phase's bytes are ``after - before`` (:func:`delta`). Packet counts
+come along where the source has them (all but ``/proc/uid_stat``): the kernel's bytes include
+each packet's IP and TCP headers, which the coverage check (``harness.claims.coverage``)
+subtracts as a floor per packet.
 """
 
 from __future__ import annotations
@@ -43,12 +46,18 @@ def app_uid(session: AdbSession, package: str) -> int:
 
 def parse_qtaguid(text: str, uid: int) -> tuple[int, int] | None:
     """(tx, rx) of a UID's untagged rows, or None when the table has no row for it."""
+    found = parse_qtaguid_packets(text, uid)
+    return None if found is None else (found[0], found[1])
+
+
+def parse_qtaguid_packets(text: str, uid: int) -> tuple[int, int, int, int] | None:
+    """(tx bytes, rx bytes, tx packets, rx packets) of a UID's untagged rows, or None."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("idx iface acct_tag_hex uid_tag_int"):
         raise ValueError("not an xt_qtaguid stats table")
     cols = lines[0].split()
     at = {name: i for i, name in enumerate(cols)}
-    tx = rx = 0
+    tx = rx = txp = rxp = 0
     seen = False
     for line in lines[1:]:
         f = line.split()
@@ -59,11 +68,19 @@ def parse_qtaguid(text: str, uid: int) -> tuple[int, int] | None:
         seen = True
         rx += int(f[at["rx_bytes"]])
         tx += int(f[at["tx_bytes"]])
-    return (tx, rx) if seen else None
+        rxp += int(f[at["rx_packets"]])
+        txp += int(f[at["tx_packets"]])
+    return (tx, rx, txp, rxp) if seen else None
 
 
 def parse_uid_stats_map(text: str, uid: int) -> tuple[int, int] | None:
     """(tx, rx) from the eBPF ``mAppUidStatsMap`` dump of Android 12+, None without the map."""
+    found = parse_uid_stats_map_packets(text, uid)
+    return None if found is None else (found[0], found[1])
+
+
+def parse_uid_stats_map_packets(text: str, uid: int) -> tuple[int, int, int, int] | None:
+    """(tx bytes, rx bytes, tx packets, rx packets) from ``mAppUidStatsMap``, or None."""
     lines = text.splitlines()
     at = next((i for i, line in enumerate(lines) if line.strip() == "mAppUidStatsMap:"), None)
     if at is None:
@@ -75,18 +92,24 @@ def parse_uid_stats_map(text: str, uid: int) -> tuple[int, int] | None:
         if len(f) != 5 or not all(x.isdigit() for x in f):
             break
         if int(f[0]) == uid:
-            return int(f[3]), int(f[1])
-    return 0, 0
+            return int(f[3]), int(f[1]), int(f[4]), int(f[2])
+    return 0, 0, 0, 0
 
 
 def parse_netstats_history(text: str, uid: int) -> tuple[int, int] | None:
     """(tx, rx) summed over the UID's untagged ``UID stats`` history buckets."""
+    found = parse_netstats_history_packets(text, uid)
+    return None if found is None else (found[0], found[1])
+
+
+def parse_netstats_history_packets(text: str, uid: int) -> tuple[int, int, int, int] | None:
+    """(tx bytes, rx bytes, tx packets, rx packets) over the UID's untagged buckets."""
     start = text.find("UID stats:")
     if start < 0:
         return None
     end = text.find("UID tag stats:", start)
     section = text[start:end if end >= 0 else len(text)]
-    tx = rx = 0
+    tx = rx = txp = rxp = 0
     counting = False
     for line in section.splitlines():
         ident = re.search(r"\buid=(-?\d+)\s+set=\S+\s+tag=(0x[0-9a-f]+)", line)
@@ -95,12 +118,15 @@ def parse_netstats_history(text: str, uid: int) -> tuple[int, int] | None:
             continue
         if not counting:
             continue
-        bucket = (re.search(r"\brb=(\d+).*?\btb=(\d+)", line)
-                  or re.search(r"\brxBytes=(\d+).*?\btxBytes=(\d+)", line))
+        bucket = (re.search(r"\brb=(\d+)\s+rp=(\d+)\s+tb=(\d+)\s+tp=(\d+)", line)
+                  or re.search(r"\brxBytes=(\d+)\s+rxPackets=(\d+)\s+txBytes=(\d+)\s+"
+                               r"txPackets=(\d+)", line))
         if bucket:
             rx += int(bucket.group(1))
-            tx += int(bucket.group(2))
-    return tx, rx
+            rxp += int(bucket.group(2))
+            tx += int(bucket.group(3))
+            txp += int(bucket.group(4))
+    return tx, rx, txp, rxp
 
 
 def read_counters(session: AdbSession, uid: int) -> EgressCounters | None:
@@ -109,21 +135,22 @@ def read_counters(session: AdbSession, uid: int) -> EgressCounters | None:
     # where there is root, every time, so two readings of one run always see the same rows.
     qt = session.shell(["cat", QTAGUID], root=session.root_mode is not RootMode.NONE)
     if qt.ok and qt.stdout.startswith("idx "):
-        found = parse_qtaguid(qt.stdout, uid)
-        tx, rx = found if found else (0, 0)
-        return EgressCounters(tx, rx, QTAGUID)
+        found = parse_qtaguid_packets(qt.stdout, uid) or (0, 0, 0, 0)
+        return EgressCounters(found[0], found[1], QTAGUID, found[2], found[3])
     detail = session.shell(["dumpsys", "netstats", "detail"])
     if not detail.ok:
         return None
-    live = parse_uid_stats_map(detail.stdout, uid)
+    live = parse_uid_stats_map_packets(detail.stdout, uid)
     if live is not None:
-        return EgressCounters(live[0], live[1], "dumpsys netstats detail: mAppUidStatsMap")
+        return EgressCounters(live[0], live[1], "dumpsys netstats detail: mAppUidStatsMap",
+                              live[2], live[3])
     session.shell(["dumpsys", "netstats", "--poll"])
     detail = session.shell(["dumpsys", "netstats", "detail"])
-    history = parse_netstats_history(detail.stdout, uid)
+    history = parse_netstats_history_packets(detail.stdout, uid)
     if history is not None:
         return EgressCounters(history[0], history[1],
-                              "dumpsys netstats detail: UID stats history")
+                              "dumpsys netstats detail: UID stats history", history[2],
+                              history[3])
     return read_uid_stat(session, uid)
 
 
@@ -147,5 +174,10 @@ def delta(before: EgressCounters, after: EgressCounters) -> EgressCounters:
     """Bytes between two readings of the same source (a counter reset reads as 0, not < 0)."""
     if before.source != after.source:
         raise ValueError(f"counters from different sources: {before.source} / {after.source}")
+    def packets(a: int | None, b: int | None) -> int | None:
+        return None if a is None or b is None else max(0, b - a)
+
     return EgressCounters(max(0, after.tx_bytes - before.tx_bytes),
-                          max(0, after.rx_bytes - before.rx_bytes), after.source)
+                          max(0, after.rx_bytes - before.rx_bytes), after.source,
+                          packets(before.tx_packets, after.tx_packets),
+                          packets(before.rx_packets, after.rx_packets))

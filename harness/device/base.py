@@ -75,6 +75,10 @@ class EgressCounters:
     rx_bytes: int
     source: str
     """Where they came from, e.g. ``/proc/net/xt_qtaguid/stats`` or ``dumpsys netstats``."""
+    tx_packets: int | None = None
+    """Packets sent, where the source counts them (each costs IP/TCP header bytes that
+    ``tx_bytes`` includes and no hook sees)."""
+    rx_packets: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

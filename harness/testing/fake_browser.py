@@ -26,6 +26,10 @@ import threading
 from urllib.parse import urlsplit
 
 LOAD_TIMEOUT = 10.0
+MSS = 1448
+"""Payload bytes per TCP segment (Ethernet MTU, timestamps on)."""
+HEADER = 52
+"""IPv4 + TCP header with timestamps: what the kernel counts per packet beyond payload."""
 
 
 class CountingTunnel:
@@ -34,8 +38,12 @@ class CountingTunnel:
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.tx = 0
-        """Bytes the client (the app) sent."""
+        """Bytes the client (the app) sent, as the kernel counts them: payload plus
+        :data:`HEADER` per packet."""
         self.rx = 0
+        self.tx_packets = 0
+        """Packets sent: one per chunk read here, a floor of what TCP would send."""
+        self.rx_packets = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
         self._sock.settimeout(LOAD_TIMEOUT)
         self.port: int = self._sock.getsockname()[1]
@@ -60,11 +68,14 @@ class CountingTunnel:
     def _pipe(self, src: socket.socket, dst: socket.socket, out: bool) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
+                packets = -(-len(data) // MSS)
                 with self._lock:
                     if out:
-                        self.tx += len(data)
+                        self.tx += len(data) + packets * HEADER
+                        self.tx_packets += packets
                     else:
-                        self.rx += len(data)
+                        self.rx += len(data) + packets * HEADER
+                        self.rx_packets += packets
                 dst.sendall(data)
         with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
@@ -85,11 +96,14 @@ def ask_browser(browser: tuple[str, int], url: str, connect: tuple[str, int]) ->
     return loaded
 
 
-def add_to_qtaguid(table: str, uid: int, tx: int, rx: int) -> str:
+def add_to_qtaguid(table: str, uid: int, tx: int, rx: int, tx_packets: int = 0,
+                   rx_packets: int = 0) -> str:
     """``/proc/net/xt_qtaguid/stats`` with bytes added to the UID's first untagged row (TCP)."""
     lines = table.splitlines()
     at = {c: i for i, c in enumerate(lines[0].split())}
-    adds = (("rx_bytes", rx), ("tx_bytes", tx), ("rx_tcp_bytes", rx), ("tx_tcp_bytes", tx))
+    adds = (("rx_bytes", rx), ("tx_bytes", tx), ("rx_tcp_bytes", rx), ("tx_tcp_bytes", tx),
+            ("rx_packets", rx_packets), ("tx_packets", tx_packets),
+            ("rx_tcp_packets", rx_packets), ("tx_tcp_packets", tx_packets))
     rows = [n for n, line in enumerate(lines) if n and line.split()[at["uid_tag_int"]] == str(uid)
             and line.split()[at["acct_tag_hex"]] == "0x0"]
     if rows:
@@ -104,13 +118,14 @@ def add_to_qtaguid(table: str, uid: int, tx: int, rx: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_to_uid_stats_map(dump: str, uid: int, tx: int, rx: int) -> str:
+def add_to_uid_stats_map(dump: str, uid: int, tx: int, rx: int, tx_packets: int = 0,
+                         rx_packets: int = 0) -> str:
     """``dumpsys netstats detail`` with bytes added to the UID's ``mAppUidStatsMap`` row."""
     m = re.search(rf"^(\s+){uid} (\d+) (\d+) (\d+) (\d+)$", dump, re.M)
     if m is None:
         return dump
-    row = (f"{m.group(1)}{uid} {int(m.group(2)) + rx} {m.group(3)} {int(m.group(4)) + tx} "
-           f"{m.group(5)}")
+    row = (f"{m.group(1)}{uid} {int(m.group(2)) + rx} {int(m.group(3)) + rx_packets} "
+           f"{int(m.group(4)) + tx} {int(m.group(5)) + tx_packets}")
     return dump[:m.start()] + row + dump[m.end():]
 
 

@@ -502,16 +502,20 @@ class FakePhone:
             piping.join(timeout=30)
         with self.lock:
             if uid is not None:
-                self.count_traffic(uid, tunnel.tx, tunnel.rx)
+                self.count_traffic(uid, tunnel.tx, tunnel.rx, tunnel.tx_packets,
+                                   tunnel.rx_packets)
             if "status" in answer:
                 self.fetched.append(url)
 
-    def count_traffic(self, uid: int, tx: int, rx: int) -> None:
-        """Add bytes to the UID's kernel counters, in whichever tables this phone has."""
+    def count_traffic(self, uid: int, tx: int, rx: int, tx_packets: int = 0,
+                      rx_packets: int = 0) -> None:
+        """Add bytes (and packets) to the UID's kernel counters, in whichever tables this
+        phone has."""
         qt = self.files.get(QTAGUID)
         if qt is not None:
-            qt.data = add_to_qtaguid(qt.data.decode(), uid, tx, rx).encode()
-        self.netstats = add_to_uid_stats_map(self.netstats, uid, tx, rx)
+            qt.data = add_to_qtaguid(qt.data.decode(), uid, tx, rx, tx_packets,
+                                     rx_packets).encode()
+        self.netstats = add_to_uid_stats_map(self.netstats, uid, tx, rx, tx_packets, rx_packets)
 
     def _spawn(self, package: str) -> int:
         if package in self.resident:  # the real process standing in for the app comes back

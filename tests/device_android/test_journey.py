@@ -146,6 +146,10 @@ def test_a_journey_on_the_phone_is_captured_counted_and_analysed(
     assert isinstance(browse["tx_bytes"], int)
     assert browse["tx_bytes"] > 300  # a TLS ClientHello and the request, at least
     assert (idle["tx_bytes"], idle["rx_bytes"]) == (0, 0)
+    # packets come along, so the coverage check can count each packet's headers
+    assert isinstance(browse["tx_packets"], int)
+    assert browse["tx_packets"] >= 2
+    assert (idle["tx_packets"], idle["rx_packets"]) == (0, 0)
     assert info.health.bytes_kernel_out == browse["tx_bytes"]
     assert info.health.bytes_kernel_in == browse["rx_bytes"]
     assert info.health.bytes_hooked_out > 0

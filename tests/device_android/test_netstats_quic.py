@@ -64,14 +64,15 @@ def test_uid_from_dumpsys_package_android_10_and_14(ginkgo_session: AdbSession,
 def test_source_is_chosen_per_release(ginkgo_session: AdbSession, ginkgo: FakePhone,
                                       pixel_session: AdbSession) -> None:
     c = read_counters(ginkgo_session, fp.MINT_UID)
-    assert c == EgressCounters(36168, 248880, "/proc/net/xt_qtaguid/stats")
+    assert c == EgressCounters(36168, 248880, "/proc/net/xt_qtaguid/stats", 172, 211)
     del ginkgo.files["/proc/net/xt_qtaguid/stats"]
     c = read_counters(ginkgo_session, fp.MINT_UID)
-    assert c is not None
-    assert c.source == "dumpsys netstats detail: UID stats history"
+    assert c == EgressCounters(22200, 128000, "dumpsys netstats detail: UID stats history",
+                               98, 110)  # untagged buckets of both sets; the 0x2a tag left out
     assert "dumpsys netstats --poll" in ginkgo.commands
     c = read_counters(pixel_session, fp.CHROME_UID)
-    assert c == EgressCounters(311424, 2516582, "dumpsys netstats detail: mAppUidStatsMap")
+    assert c == EgressCounters(311424, 2516582, "dumpsys netstats detail: mAppUidStatsMap",
+                               1800, 2203)
 
 
 def test_before_and_after_a_phase(ginkgo_session: AdbSession, ginkgo: FakePhone) -> None:
@@ -82,7 +83,8 @@ def test_before_and_after_a_phase(ginkgo_session: AdbSession, ginkgo: FakePhone)
     after = read_counters(ginkgo_session, fp.MINT_UID)
     assert before is not None
     assert after is not None
-    assert delta(before, after) == EgressCounters(5000, 100000, "/proc/net/xt_qtaguid/stats")
+    assert delta(before, after) == EgressCounters(5000, 100000, "/proc/net/xt_qtaguid/stats",
+                                                  40, 100)
 
 
 def test_iptables_rules_added_and_removed(ginkgo_session: AdbSession, ginkgo: FakePhone) -> None:
@@ -163,7 +165,7 @@ def test_kernel_without_comment_match_tags_by_chain_name(ginkgo_session: AdbSess
 
 def test_qtaguid_is_read_as_root_where_there_is_root(ginkgo_session: AdbSession,
                                                       ginkgo: FakePhone) -> None:
-    assert read_counters(ginkgo_session, 4242) == EgressCounters(0, 0, QTAGUID)
+    assert read_counters(ginkgo_session, 4242) == EgressCounters(0, 0, QTAGUID, 0, 0)
     assert "su -c 'cat /proc/net/xt_qtaguid/stats'" in ginkgo.commands
 
 
