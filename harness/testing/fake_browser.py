@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shlex
 import socket
 import ssl
 import sys
@@ -94,6 +95,34 @@ def ask_browser(browser: tuple[str, int], url: str, connect: tuple[str, int]) ->
             answer += chunk
     loaded: dict[str, object] = json.loads(answer or b'{"error": "no answer"}')
     return loaded
+
+
+def load_counted(browser: tuple[str, int], url: str,
+                 target: tuple[str, int]) -> tuple[CountingTunnel, bool] | None:
+    """Have the browser load ``url`` through a counting tunnel to ``target``: the tunnel (its
+    counts) and whether the page loaded, or None when the browser did not answer."""
+    tunnel = CountingTunnel(target)
+    piping = threading.Thread(target=tunnel.serve_one, daemon=True)
+    piping.start()
+    try:
+        answer = ask_browser(browser, url, ("127.0.0.1", tunnel.port))
+    except (OSError, ValueError):
+        return None
+    finally:
+        piping.join(timeout=30)
+    return tunnel, "status" in answer
+
+
+def mapped_hosts(command_line: bytes) -> list[str]:
+    """Names a Chromium command-line file maps to 127.0.0.1 (``--host-resolver-rules=MAP``)."""
+    hosts = []
+    for word in shlex.split(command_line.decode(errors="replace"))[1:]:
+        rules = word.removeprefix("--host-resolver-rules=")
+        if rules != word:
+            hosts += [r.split()[1] for r in rules.split(",")
+                      if len(r.split()) == 3 and r.split()[0] == "MAP"
+                      and r.split()[2] == "127.0.0.1"]
+    return hosts
 
 
 def add_to_qtaguid(table: str, uid: int, tx: int, rx: int, tx_packets: int = 0,

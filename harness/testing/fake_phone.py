@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.testing.fake_browser import (
-    CountingTunnel,
     add_to_qtaguid,
     add_to_uid_stats_map,
-    ask_browser,
+    load_counted,
+    mapped_hosts,
 )
 from harness.testing.fake_netfilter import netfilter
 from harness.testing.frida_portal import TcpProxy, tcp_proxy
@@ -478,33 +478,19 @@ class FakePhone:
 
     def _mapped_hosts(self, package: str) -> list[str]:
         f = self.files.get(CHROME_COMMAND_LINE)
-        if f is None or self.debug_app != package:
-            return []
-        hosts = []
-        for word in shlex.split(f.data.decode(errors="replace"))[1:]:
-            rules = word.removeprefix("--host-resolver-rules=")
-            if rules != word:
-                hosts += [r.split()[1] for r in rules.split(",")
-                          if len(r.split()) == 3 and r.split()[0] == "MAP"
-                          and r.split()[2] == "127.0.0.1"]
-        return hosts
+        return [] if f is None or self.debug_app != package else mapped_hosts(f.data)
 
     def _load_in_browser(self, browser: tuple[str, int], url: str, host_port: int,
                          uid: int | None) -> None:
-        tunnel = CountingTunnel(("127.0.0.1", host_port))
-        piping = threading.Thread(target=tunnel.serve_one, daemon=True)
-        piping.start()
-        try:
-            answer = ask_browser(browser, url, ("127.0.0.1", tunnel.port))
-        except (OSError, ValueError):
+        loaded = load_counted(browser, url, ("127.0.0.1", host_port))
+        if loaded is None:
             return
-        finally:
-            piping.join(timeout=30)
+        tunnel, ok = loaded
         with self.lock:
             if uid is not None:
                 self.count_traffic(uid, tunnel.tx, tunnel.rx, tunnel.tx_packets,
                                    tunnel.rx_packets)
-            if "status" in answer:
+            if ok:
                 self.fetched.append(url)
 
     def count_traffic(self, uid: int, tx: int, rx: int, tx_packets: int = 0,
