@@ -87,9 +87,20 @@ def test_umeng_present_at_start_is_hooked_at_init(fixtures: Fixtures, agent_sour
         assert umeng
         assert all(r["status"] == "installed" and r["reason"] is None for r in umeng)
         assert h.driver.command(f"loader {fixtures.late} EARLYCANARY") == "called"
+        assert h.driver.command(f"loader {fixtures.late} UMCANARY all") == "called"
         records = of_kind(h.finish(), RecordKind.SDK)
-        assert [(r.fields["sdk"], r.fields["event"], r.fields["properties"]) for r in records] == [
-            ("umeng", "late_event", {"canary": "EARLYCANARY"})]
+        # Every Umeng entry point, each overload with its real signature, one record per call.
+        assert [(r.fields["sdk"], r.fields["method"], r.fields["event"], r.fields["properties"])
+                for r in records] == [
+            ("umeng", "onEvent", "late_event", {"canary": "EARLYCANARY"}),
+            ("umeng", "onEvent", "plain_event", {}),
+            ("umeng", "onEvent", "label_event", {"label": "label-UMCANARY"}),
+            ("umeng", "onEventObject", "object_event", {"canary": "UMCANARY", "n": 5}),
+            ("umeng", "onProfileSignIn", "onProfileSignIn", {"puid": "puid-UMCANARY"}),
+            ("umeng", "onProfileSignIn", "onProfileSignIn",
+             {"provider": "WB", "puid": "puid2-UMCANARY"}),
+        ]
+        assert all(r.fields["sender"] == "com.umeng.analytics" for r in records)
         no_agent_errors(h)
 
 
@@ -109,11 +120,12 @@ def test_excluded_and_absent_sdks_leave_the_others_working(fixtures: Fixtures,
 
 def test_missing_method_in_present_class_is_skipped_not_failed(fixtures: Fixtures,
                                                                agent_source: str) -> None:
-    # The stand-in SensorsDataAPI has no trackViewScreen (an SDK version without it).
+    # AppsFlyer 6 removed trackEvent (logEvent replaced it); the stand-in is that version.
     with hooked(fixtures, agent_source, None) as h:
-        r = by_name(h.run.reports)["java.sdk.sensors.SensorsDataAPI.trackViewScreen"][0]
+        r = by_name(h.run.reports)["java.sdk.appsflyer.AppsFlyerLib.trackEvent"][0]
         assert r["status"] == "skipped"
-        assert r["reason"] == ("method not present: "
-                               "com.sensorsdata.analytics.android.sdk.SensorsDataAPI.trackViewScreen")
-
-
+        assert r["reason"] == "method not present: com.appsflyer.AppsFlyerLib.trackEvent"
+        others = [x for x in h.run.reports if x["group"] == "java.sdk.appsflyer"
+                  and x["name"] != "java.sdk.appsflyer.AppsFlyerLib.trackEvent"]
+        assert others
+        assert all(x["status"] == "installed" for x in others)

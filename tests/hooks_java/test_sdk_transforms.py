@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import gzip
 import urllib.parse
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,44 @@ def test_every_sdk_call_is_captured_with_its_properties(app: Hooked) -> None:
     no_agent_errors(app)
 
 
+def test_every_other_sdk_entry_point_is_captured(app: Hooked) -> None:
+    assert app.driver.command("sdkrest RESTCANARY") == "done"
+    frame = "egress.testapp.AndroidCalls.sdkRest("
+    got = [(str(r.fields["sdk"]), str(r.fields["method"]), r.fields["event"],
+            r.fields["properties"])
+           for r in of_kind(app.finish(), RecordKind.SDK)
+           if isinstance(r.fields["frames"], list) and r.fields["frames"]
+           and str(r.fields["frames"][0]).startswith(frame)]
+    c = "RESTCANARY"
+    # A call without an event name is named after its method.
+    assert got == [
+        ("sensors", "trackViewScreen", "trackViewScreen",
+         {"url": f"https://canary.example/view/{c}", "title": "T"}),
+        ("sensors", "profileSet", "profileSet", {"nickname": c}),
+        ("onetrack", "setUserProfile", "setUserProfile", {"age": 30}),
+        ("onetrack", "setUserProfile", "setUserProfile", {"channel": c}),
+        ("onetrack", "setCommonProperty", "setCommonProperty", {"channel": c}),
+        ("mistat", "recordCountEvent", "menu:open", {}),
+        ("mistat", "recordCalculateEvent", "page:duration", {"value": 99, "q": c}),
+        ("mistat", "recordStringPropertyEvent", "user:city", {"value": c}),
+        ("mistat", "recordNumericPropertyEvent", "user:age", {"value": 30}),
+        ("firebase", "setDefaultEventParameters", "setDefaultEventParameters", {"campaign": c}),
+        ("appsflyer", "setCustomerUserId", "setCustomerUserId", {"customer_user_id": f"af-{c}"}),
+        ("adjust", "trackEvent", "rev789", {"callbackParameters": None,
+                                            "partnerParameters": {"p": c},
+                                            "revenue": 1.5, "currency": "EUR"}),
+        ("adjust", "addSessionCallbackParameter", "addSessionCallbackParameter",
+         {"key": "session", "value": c}),
+        ("adjust", "addSessionPartnerParameter", "addSessionPartnerParameter",
+         {"key": "partner", "value": c}),
+        ("facebook", "logEvent", "fb_plain", {}),
+        ("facebook", "logEvent", "fb_sum", {"value_to_sum": 2.5}),
+        ("facebook", "logEvent", "fb_sum_props", {"value_to_sum": 3.5, "content": c}),
+        ("facebook", "setUserID", "setUserID", {"user_id": f"fbuser-{c}"}),
+    ]
+    no_agent_errors(app)
+
+
 def test_sensors_upload_chain_is_linked_and_attributed(app: Hooked,
                                                        server: RecordingServer) -> None:
     assert app.driver.command(f"sensors {server.url}/sa SACANARY") == "200"
@@ -117,6 +156,36 @@ def test_sensors_upload_chain_is_linked_and_attributed(app: Hooked,
     no_agent_errors(app)
 
 
+def test_every_encoder_entry_point_links_input_to_output(app: Hooked) -> None:
+    outs = [bytes.fromhex(h) for h in app.driver.command("encoders ENCCANARY").split(",")]
+    app.finish()
+    frame = "egress.testapp.AndroidCalls.encoders("
+    got = [(str(r.hook), str(r.fields["algorithm"]), r.fields.get("mode"),
+            resolve(r.fields["input"], d), resolve(r.fields["output"], d))
+           for r, d in app.run.slices() if r.kind == RecordKind.TRANSFORM
+           and isinstance(r.fields["frames"], list)
+           and str(r.fields["frames"][0]).startswith(frame)]
+    data = b"enc-ENCCANARY"
+    sealed = outs[6]
+    assert got == [
+        ("java.encoders.android.Base64.encode", "base64", None, data, outs[0]),
+        ("java.encoders.android.Base64.encode", "base64", None, data[1:], outs[1]),
+        ("java.encoders.android.Base64.encodeToString", "base64", None, data[2:], outs[2]),
+        ("java.encoders.java.Base64.encode", "base64", None, data, outs[3]),
+        ("java.encoders.java.Base64.encode", "base64", None, data, outs[4]),
+        ("java.encoders.Deflater.deflate", "deflate", None, data, outs[5]),
+        ("java.cipher.doFinal", "AES/GCM/NoPadding", "encrypt", data, sealed),
+        ("java.cipher.doFinal", "AES/GCM/NoPadding", "decrypt", sealed, data),
+    ]
+    # The outputs are what the encoders really give for that input.
+    assert outs[0] == base64.b64encode(data)
+    assert outs[1] == base64.urlsafe_b64encode(data[1:]) + b"\n"
+    assert outs[2] == base64.b64encode(data[2:]).rstrip(b"=") + b"\n"
+    assert outs[4] == base64.urlsafe_b64encode(data)
+    assert zlib.decompress(outs[5]) == data
+    no_agent_errors(app)
+
+
 def test_cipher_canary_is_linked_to_its_ciphertext(app: Hooked, server: RecordingServer) -> None:
     assert app.driver.command(f"cipher {server.url}/enc CIPHERCANARY") == "200"
     app.finish()
@@ -141,7 +210,9 @@ def test_cipher_canary_is_linked_to_its_ciphertext(app: Hooked, server: Recordin
     assert any(r.kind == RecordKind.TRANSFORM and resolve(r.fields["input"], d) == ciphertext
                and resolve(r.fields["output"], d) == body for r, d in app.run.slices())
     # JSSE's own record encryption is not reported as the app's.
-    assert all(str(r.fields["algorithm"]).startswith("AES/CBC")
-               for r in of_kind(app.run.records(), RecordKind.TRANSFORM)
-               if r.fields["op"] == "cipher")
+    ciphers = [r for r in of_kind(app.run.records(), RecordKind.TRANSFORM)
+               if r.fields["op"] == "cipher"]
+    assert ciphers
+    assert all(isinstance(r.fields["frames"], list)
+               and str(r.fields["frames"][0]).startswith("egress.testapp.") for r in ciphers)
     no_agent_errors(app)

@@ -16,4 +16,17 @@ public final class Plugin {
         MobclickAgent.onEvent(context, "late_event", m);
         return "called";
     }
+
+    /** Every other MobclickAgent entry point the Umeng table hooks. */
+    public static String all(Context context, String canary) {
+        MobclickAgent.onEvent(context, "plain_event");
+        MobclickAgent.onEvent(context, "label_event", "label-" + canary);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("canary", canary);
+        m.put("n", 5);
+        MobclickAgent.onEventObject(context, "object_event", m);
+        MobclickAgent.onProfileSignIn("puid-" + canary);
+        MobclickAgent.onProfileSignIn("WB", "puid2-" + canary);
+        return "called";
+    }
 }

@@ -80,6 +80,97 @@ final class AndroidCalls {
         return "done";
     }
 
+    /** The entry points sdk() does not call: every other overload of every SDK table. */
+    static String sdkRest(String canary) throws Exception {
+        SensorsDataAPI sa = SensorsDataAPI.sharedInstance(CONTEXT, "https://127.0.0.1:1/sa");
+        sa.trackViewScreen("https://canary.example/view/" + canary, new JSONObject().put("title", "T"));
+        sa.profileSet("nickname", canary);
+
+        Map<String, Object> common = new LinkedHashMap<>();
+        common.put("channel", canary);
+        OneTrack ot = OneTrack.createInstance(CONTEXT, null);
+        ot.setUserProfile("age", 30);
+        ot.setUserProfile(common);
+        ot.setCommonProperty(common);
+
+        MiStatInterface.recordCountEvent("menu", "open");
+        Map<String, String> mp = new LinkedHashMap<>();
+        mp.put("q", canary);
+        MiStatInterface.recordCalculateEvent("page", "duration", 99L, mp);
+        MiStatInterface.recordStringPropertyEvent("user", "city", canary);
+        MiStatInterface.recordNumericPropertyEvent("user", "age", 30L);
+
+        Bundle defaults = new Bundle();
+        defaults.putString("campaign", canary);
+        FirebaseAnalytics.getInstance(CONTEXT).setDefaultEventParameters(defaults);
+
+        AppsFlyerLib.getInstance().setCustomerUserId("af-" + canary);
+
+        AdjustEvent ev = new AdjustEvent("rev789");
+        ev.setRevenue(1.5, "EUR");
+        ev.addPartnerParameter("p", canary);
+        Adjust.trackEvent(ev);
+        Adjust.addSessionCallbackParameter("session", canary);
+        Adjust.addSessionPartnerParameter("partner", canary);
+
+        AppEventsLogger fb = AppEventsLogger.newLogger(CONTEXT);
+        Bundle fbp = new Bundle();
+        fbp.putString("content", canary);
+        fb.logEvent("fb_plain");
+        fb.logEvent("fb_sum", 2.5);
+        fb.logEvent("fb_sum_props", 3.5, fbp);
+        AppEventsLogger.setUserID("fbuser-" + canary);
+        return "done";
+    }
+
+    /** Every encoder entry point the sensors and cipher commands do not reach; returns the
+     *  outputs (hex, comma separated) so the test can compare them with the records. */
+    static String encoders(String canary) throws Exception {
+        byte[] in = ("enc-" + canary).getBytes(StandardCharsets.UTF_8);
+        java.util.List<String> outs = new java.util.ArrayList<>();
+        outs.add(hex(android.util.Base64.encode(in, android.util.Base64.NO_WRAP)));
+        outs.add(hex(android.util.Base64.encode(in, 1, in.length - 1, android.util.Base64.URL_SAFE)));
+        outs.add(hex(android.util.Base64.encodeToString(in, 2, in.length - 2, android.util.Base64.NO_PADDING)
+            .getBytes(StandardCharsets.US_ASCII)));
+        byte[] dst = new byte[64];
+        int n = java.util.Base64.getEncoder().encode(in, dst);
+        outs.add(hex(java.util.Arrays.copyOf(dst, n)));
+        java.nio.ByteBuffer bb = java.util.Base64.getUrlEncoder().encode(java.nio.ByteBuffer.wrap(in));
+        byte[] bbo = new byte[bb.remaining()];
+        bb.get(bbo);
+        outs.add(hex(bbo));
+        java.util.zip.Deflater d = new java.util.zip.Deflater();
+        d.setInput(in, 0, in.length);
+        d.finish();
+        byte[] buf = new byte[256];
+        int dn = d.deflate(buf, 0, buf.length, java.util.zip.Deflater.NO_FLUSH);
+        d.end();
+        outs.add(hex(java.util.Arrays.copyOf(buf, dn)));
+        javax.crypto.Cipher c = javax.crypto.Cipher.getInstance("AES/GCM/NoPadding");
+        javax.crypto.spec.SecretKeySpec k = new javax.crypto.spec.SecretKeySpec(
+            "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII), "AES");
+        javax.crypto.spec.GCMParameterSpec iv = new javax.crypto.spec.GCMParameterSpec(
+            128, "0123456789ab".getBytes(StandardCharsets.US_ASCII));
+        c.init(javax.crypto.Cipher.ENCRYPT_MODE, k, iv);
+        java.nio.ByteBuffer ct = java.nio.ByteBuffer.allocate(in.length + 16);
+        c.doFinal(java.nio.ByteBuffer.wrap(in), ct);
+        byte[] sealed = java.util.Arrays.copyOf(ct.array(), ct.position());
+        outs.add(hex(sealed));
+        c.init(javax.crypto.Cipher.DECRYPT_MODE, k, iv);
+        byte[] opened = new byte[in.length];
+        int on = c.doFinal(sealed, 0, sealed.length, opened, 0);
+        outs.add(hex(java.util.Arrays.copyOf(opened, on)));
+        return String.join(",", outs);
+    }
+
+    static String hex(byte[] b) {
+        StringBuilder sb = new StringBuilder();
+        for (byte x : b) {
+            sb.append(String.format("%02x", x & 0xff));
+        }
+        return sb.toString();
+    }
+
     static String sensors(String url, String canary) throws Exception {
         SensorsDataAPI sa = SensorsDataAPI.sharedInstance(CONTEXT, url);
         sa.track("BrowserVisit", new JSONObject().put("url", "https://canary.example/" + canary));
@@ -118,6 +209,10 @@ final class AndroidCalls {
     static URLClassLoader late;
 
     static String loader(String dir, String canary) throws Exception {
+        return loader(dir, canary, "run");
+    }
+
+    static String loader(String dir, String canary, String method) throws Exception {
         if (late == null) {
             late = new URLClassLoader(new URL[] {new File(dir).toURI().toURL()},
                 Driver.class.getClassLoader());
@@ -127,7 +222,7 @@ final class AndroidCalls {
         if (canary.equals("-")) {
             return "loaded";
         }
-        return (String) c.getMethod("run", Context.class, String.class).invoke(null, CONTEXT, canary);
+        return (String) c.getMethod(method, Context.class, String.class).invoke(null, CONTEXT, canary);
     }
 
 }

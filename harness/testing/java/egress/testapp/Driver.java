@@ -64,7 +64,9 @@ public final class Driver {
             case "httpclient": return httpclient(a[1]);
             case "webview": return AndroidCalls.webview(a[1]);
             case "cronet": return AndroidCalls.cronet(a[1]);
-            case "loader": return AndroidCalls.loader(a[1], a[2]);
+            case "loader": return AndroidCalls.loader(a[1], a[2], a.length > 3 ? a[3] : "run");
+            case "sdkrest": return AndroidCalls.sdkRest(a[1]);
+            case "encoders": return AndroidCalls.encoders(a[1]);
             case "bench": return bench(a[1], Integer.parseInt(a[2]));
             case "exit": return "bye";
             default: return "unknown";

@@ -48,6 +48,10 @@ public class SensorsDataAPI {
         enqueue("track_signup", eventName, properties);
     }
 
+    public void trackViewScreen(String url, JSONObject properties) {
+        enqueue("track", "$AppViewScreen", properties);
+    }
+
     public void login(String loginId) { login(loginId, null); }
 
     public void login(String loginId, JSONObject properties) {
