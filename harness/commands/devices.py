@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         if entry.state != "device":
             print(f"{entry.serial}  {entry.state}  (adb {entry.endpoint})")
             continue
+        root = str(row["root_mode"]) + (" (adb root possible)" if row["root_mode"] == "none"
+                                        and row.get("adb_root_possible") else "")
         print(f"{entry.serial}  {row['manufacturer']} {row['model']}  Android {row['release']} "
-              f"(SDK {row['sdk']})  {row['abi']}  root: {row['root_mode']}  (adb {entry.endpoint})")
+              f"(SDK {row['sdk']})  {row['abi']}  root: {root}  (adb {entry.endpoint})")
         print(f"    build {row['fingerprint']}  incremental {row['incremental']}")
     return 0

@@ -99,6 +99,14 @@ def test_harness_devices_lists_both_servers(adb: FakeAdbServer, remote_adb: Fake
     assert [r["serial"] for r in rows] == ["a1b2c3d4", "1A2B3C4D5E6F7G", "f00dcafe"]
     assert rows[2]["adb"] == remote_adb.address
     assert rows[2]["build_type"] == "userdebug"
+    assert main(["devices", "--adb", remote_adb.address]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("a1b2c3d4  Xiaomi Redmi Note 8  Android 10 (SDK 29)  arm64-v8a  "
+                               "root: su  ")
+    assert lines[2].startswith("1A2B3C4D5E6F7G  Google Pixel 6  Android 14 (SDK 34)  arm64-v8a  "
+                               "root: none  ")
+    assert "f00dcafe  Xiaomi Redmi Note 8/8T  Android 11 (SDK 30)  arm64-v8a  root: none (adb " \
+           f"root possible)  (adb {remote_adb.address})" in lines
 
 
 def test_harness_devices_no_server_exits_4(capsys: pytest.CaptureFixture[str]) -> None:
