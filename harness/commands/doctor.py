@@ -45,8 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def device_lines(serial: str | None, adb: list[str], clean: bool) -> list[Check]:
     from harness.device.android_doctor import device_checks
 
-    return [Check(f"device:{c.name}", c.ok, True, c.detail, c.fix)
-            for c in device_checks(serial, adb, clean)]
+    checks = []
+    for c in device_checks(serial, adb, clean):
+        # a DeviceError's text ends with its fix; the table prints the fix on its own line
+        detail = c.detail.removesuffix(f" (fix: {c.fix})") if c.fix else c.detail
+        checks.append(Check(f"device:{c.name}", c.ok, True, detail, c.fix))
+    return checks
 
 
 def render(checks: list[Check]) -> str:

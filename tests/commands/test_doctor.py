@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -182,3 +183,18 @@ def test_an_unrooted_phone_is_missing_root_and_frida_server(
     assert f"frida-server-{frida.__version__}-android-arm64" in out
     code, _ = doctor_json(capsys, "--device", pixel.serial, "--adb", f"127.0.0.1:{server.port}")
     assert code == ExitCode.ENVIRONMENT
+
+
+def test_no_adb_server_is_one_missing_line_with_its_fix(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    code, checks = doctor_json(capsys, "--device", "abc", "--adb", f"127.0.0.1:{port}")
+    assert code == ExitCode.ENVIRONMENT
+    server = checks["device:adb-server"]
+    assert not server.ok
+    assert f"127.0.0.1:{port}" in server.detail
+    assert server.fix
+    assert "fix:" not in server.detail
+    assert "device:device" not in checks
