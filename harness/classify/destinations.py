@@ -4,6 +4,7 @@ party), written to ``destinations.json``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
 
 DESTINATIONS_JSON = "destinations.json"
+FINDINGS_JSON = "findings.json"
 
 _NETWORK_KINDS = frozenset({MessageKind.REQUEST, MessageKind.RESPONSE, MessageKind.WS_FRAME,
                             MessageKind.RAW, MessageKind.DATAGRAM})
@@ -154,11 +156,34 @@ def _destination(host: str, a: _Acc, vendor: Vendor, db: TrackerDB) -> Destinati
     )
 
 
+def sdks_from_findings(run: RunDir) -> dict[str, str]:
+    """Message id → SDK, from wire formats the detector verified on the way to a finding
+    (its chain step ``sensors:<field> (crc ok)``: a Sensors Analytics upload)."""
+    path = run.file(FINDINGS_JSON)
+    out: dict[str, str] = {}
+    try:
+        findings = json.loads(path.read_text("utf-8")) if path.is_file() else []
+    except (OSError, ValueError):
+        return out
+    for f in findings if isinstance(findings, list) else []:
+        if not isinstance(f, dict) or not isinstance(f.get("message"), str):
+            continue
+        for step in f.get("chain") or []:
+            if isinstance(step, str) and step.startswith("sensors:"):
+                verified = "crc ok" in step
+                out[f["message"]] = "sensors-analytics" + (" (crc verified)" if verified
+                                                           else " (wire format)")
+    return out
+
+
 def write_destinations(run: RunDir, vendor: Vendor = XIAOMI,
                        sdk_of: Mapping[str, str] | None = None) -> Path:
-    """Classify a run's messages and write ``destinations.json``."""
+    """Classify a run's messages and write ``destinations.json``. SDKs come from the
+    messages themselves (SDK hooks, Java senders), ``sdk_of``, and the formats verified in
+    ``findings.json`` when it exists."""
+    sdks = {**sdks_from_findings(run), **(sdk_of or {})}
     with MessageStore.open(run) as store:
-        dests = classify(store.messages(with_body=False), vendor, sdk_of)
+        dests = classify(store.messages(with_body=False), vendor, sdks)
     return run.write_json(DESTINATIONS_JSON, {
         "vendor": {"name": vendor.name, "domains": list(vendor.domains)},
         "notice": "Operator data from the Ghostery Tracker Database (CC-BY-NC-SA-4.0);"

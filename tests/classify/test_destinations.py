@@ -153,3 +153,20 @@ def test_vendor_for_name_or_package() -> None:
 def test_reserved_names_are_the_lab() -> None:
     (d,) = classify([_msg(1, "canary.lab.test", "")])
     assert d.party is Party.LOCAL
+
+
+def test_sdk_from_verified_findings(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, "f")
+    req = b"POST /sa HTTP/1.1\r\nHost: sa.api.intl.miui.com\r\nContent-Length: 2\r\n\r\nhi"
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(1, 0, [EventRow(t=1.0, kind="stream", hook="native.tls.SSL_write",
+                                      pid=1, conn="1:tls:1", direction="out", data=req,
+                                      fields={"layer": "tls"})],
+                      connections=[{"conn": "1:tls:1", "peer_ip": "47.74.128.1"}])
+    run.write_json("findings.json", [{
+        "id": "f1", "needle": "imei", "class": "device-id", "host": "sa.api.intl.miui.com",
+        "phase": None, "message": "m1", "excerpt": "",
+        "chain": ["http:POST sa.api.intl.miui.com/sa", "sensors:data_list (crc ok)",
+                  "base64", "gzip", "json:$[0].properties.imei"]}])
+    (d,) = json.loads(write_destinations(run).read_text())["destinations"]
+    assert d["sdks"] == ["sensors-analytics (crc verified)"]

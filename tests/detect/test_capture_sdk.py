@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -52,4 +51,6 @@ def test_sensors_python_sdk_through_capture_and_analyze(tmp_path: Path, pki: PKI
     assert ("url", (*base, "json:$.properties.url")) in chains
     assert not any(f["control"] for f in findings)
     assert RunDir.open(path).load_info().health.sequence_gaps == 0
-    assert os.path.isfile(path / "destinations.json")
+    dests = json.loads((path / "destinations.json").read_text())["destinations"]
+    # the SDK that built the payload, from the wire format the detector decoded
+    assert ["sensors-analytics (wire format)"] in [d["sdks"] for d in dests]
