@@ -215,12 +215,31 @@ def check_node_modules(hooks: Path) -> Check:
     missing = [m for m in sorted(wanted) if not (hooks / "node_modules" / m).is_dir()]
     if missing:
         return _bad("hooks-npm", f"{hooks}/node_modules lacks {', '.join(missing)}", fix)
-    lock = hooks / "package-lock.json"
-    installed = hooks / "node_modules" / ".package-lock.json"
-    if lock.is_file() and installed.is_file() and \
-            installed.stat().st_mtime < lock.stat().st_mtime:
-        return _bad("hooks-npm", "node_modules is older than package-lock.json", fix)
+    stale = _stale_packages(hooks / "package-lock.json",
+                            hooks / "node_modules" / ".package-lock.json")
+    if stale:
+        return _bad("hooks-npm", f"node_modules differs from package-lock.json: "
+                    f"{', '.join(stale)}", fix)
     return _ok("hooks-npm", f"{hooks}/node_modules installed")
+
+
+def _stale_packages(lock: Path, installed: Path) -> list[str]:
+    """Packages whose installed version is not the lock file's (npm ci writes the installed
+    tree to node_modules/.package-lock.json); empty when either file is unreadable."""
+    try:
+        want = json.loads(lock.read_text(encoding="utf-8"))["packages"]
+        have = json.loads(installed.read_text(encoding="utf-8"))["packages"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    out = []
+    for path, meta in want.items():
+        if not path or not isinstance(meta, dict):
+            continue  # "" is the project itself
+        got = have.get(path, {}).get("version") if isinstance(have.get(path), dict) else None
+        if got != meta.get("version"):
+            name = path.removeprefix("node_modules/")
+            out.append(f"{name} {got or 'absent'} (lock: {meta.get('version')})")
+    return out
 
 
 def check_agent_build(hooks: Path) -> tuple[Check, str | None]:

@@ -117,6 +117,18 @@ def test_missing_node_modules_and_unwritable_cache(tmp_path: Path,
     assert check.required
     assert "frida-java-bridge" in check.detail
     assert check.fix == f"cd {hooks} && npm ci"
+    # installed, but not the version the lock file names
+    shutil.copy(REPO / "hooks" / "package-lock.json", hooks / "package-lock.json")
+    (hooks / "node_modules" / "frida-java-bridge").mkdir(parents=True)
+    lock = json.loads((hooks / "package-lock.json").read_text())
+    hidden = {"packages": {k: {**v, "version": "0.0.1"} for k, v in lock["packages"].items()
+                           if k}}
+    (hooks / "node_modules" / ".package-lock.json").write_text(json.dumps(hidden))
+    stale = check_node_modules(hooks)
+    assert not stale.ok
+    assert "frida-java-bridge 0.0.1 (lock: " in stale.detail
+    assert stale.fix == f"cd {hooks} && npm ci"
+    shutil.rmtree(hooks / "node_modules")
     build, source = check_agent_build(hooks)
     assert not build.ok
     assert source is None
