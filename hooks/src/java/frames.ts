@@ -1,7 +1,7 @@
 // Attribution: which code made a hooked call. Every Java event carries the first frames
 // outside the hooked library (and outside the platform), and the analytics SDK package that
 // sent it, so a report can say "sent by com.sensorsdata... from com.mi.globalbrowser...".
-// One Java call (Arrays.toString of the stack) keeps the cost to a few JNI transitions.
+// One printed stack trace keeps the cost to a few bridge calls.
 
 import Java from "frida-java-bridge";
 
@@ -29,26 +29,37 @@ export interface Attribution {
     caller: string | null;
 }
 
-let arrays: any = null;
-let thread: any = null;
+let throwable: any = null;
+let stringWriter: any = null;
+let printWriter: any = null;
 
+/** The calling thread's frames, innermost first, as "pkg.Class.method(File.java:N)".
+ *  Printed by Throwable.printStackTrace into a StringWriter and split here: a handful of
+ *  bridge calls and one string. Thread.getStackTrace() was 5x dearer per call (its
+ *  StackTraceElement[] is turned into JS wrappers, then back into a Java array). */
 function rawFrames(): string[] {
-    if (arrays === null) {
-        arrays = Java.use("java.util.Arrays");
-        thread = Java.use("java.lang.Thread");
+    if (throwable === null) {
+        throwable = Java.use("java.lang.Throwable");
+        stringWriter = Java.use("java.io.StringWriter");
+        printWriter = Java.use("java.io.PrintWriter");
     }
-    const text: string = arrays.toString(thread.currentThread().getStackTrace());
-    // "[java.base/java.lang.Thread.getStackTrace(Thread.java:1610), app//a.B.c(B.java:3)]"
-    const inner = text.length >= 2 ? text.slice(1, -1) : "";
-    if (inner === "") {
-        return [];
-    }
-    return inner.split(", ").map((f) => {
+    const sw = stringWriter.$new();
+    throwable.$new().printStackTrace(printWriter.$new(sw));
+    const text: string = sw.toString();
+    const out: string[] = [];
+    for (const raw of text.split("\n")) {
+        // "\tat java.base/java.lang.Thread.run(Thread.java:833)", "\tat app//a.B.c(B.java:3)"
+        const line = raw.trim();
+        if (!line.startsWith("at ")) {
+            continue;
+        }
+        const f = line.slice(3);
         const paren = f.indexOf("(");
         const head = paren >= 0 ? f.slice(0, paren) : f;
         const slash = head.lastIndexOf("/");
-        return slash >= 0 ? f.slice(slash + 1) : f;
-    });
+        out.push(slash >= 0 ? f.slice(slash + 1) : f);
+    }
+    return out;
 }
 
 function startsWithAny(s: string, prefixes: string[]): boolean {

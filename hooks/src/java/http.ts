@@ -5,7 +5,7 @@ import Java from "frida-java-bridge";
 
 import { emit } from "../emit.js";
 import { RecordKind } from "../protocol.js";
-import { attribute } from "./frames.js";
+import { Attribution, attribute } from "./frames.js";
 import { javaConn, socketFacts } from "./tlsconn.js";
 
 let nextCall = 0;
@@ -26,10 +26,11 @@ export interface HttpFacts {
 }
 
 export function emitHttp(hook: string, library: string[], f: HttpFacts, body: ArrayBuffer | null,
-    conn: string | null): void {
-    const a = attribute(library);
+    conn: string | null, known: Attribution | null = null): Attribution {
+    const a = known ?? attribute(library);
     emit(RecordKind.HTTP, hook, { ...f, frames: a.frames, sender: a.sender },
         { conn, body, dir: f.phase === "response" ? "in" : "out" });
+    return a;
 }
 
 let sslSocket: any = null;

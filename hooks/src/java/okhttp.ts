@@ -6,7 +6,7 @@
 import Java from "frida-java-bridge";
 
 import { javaBytes } from "./bytes.js";
-import { addSender } from "./frames.js";
+import { addSender, Attribution } from "./frames.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
 import { JavaHook } from "./table.js";
 
@@ -21,6 +21,55 @@ export function okHeaders(h: any): [string, string][] {
         out.push([String(h.name(i)), String(h.value(i))]);
     }
     return out;
+}
+
+/** OkHttp 3 and 4 print Headers as "name: value\n" lines (values never hold a newline):
+ *  one Java call instead of 2n+1. OkHttp 4.x prints sensitive values (Authorization,
+ *  Cookie...) as "██": then ask header by header, so nothing is redacted in the record. */
+function headerLines(h: any): [string, string][] {
+    const text = String(h.toString());
+    if (text.includes("\u2588")) {
+        return okHeaders(h);
+    }
+    const out: [string, string][] = [];
+    for (const line of text.split("\n")) {
+        const colon = line.indexOf(": ");
+        if (colon > 0) {
+            out.push([line.slice(0, colon), line.slice(colon + 2)]);
+        }
+    }
+    return out;
+}
+
+interface ConnFacts {
+    ref: any;
+    conn: string | null;
+    protocol: string;
+}
+
+/** RealConnection identity -> its TLS conn id and protocol: both fixed for the connection's
+ *  life, so asked once per connection, not once per request. */
+const connections = new Map<number, ConnFacts>();
+let system: any = null;
+
+function connFacts(c: any, hook: string): ConnFacts {
+    if (system === null) {
+        system = Java.use("java.lang.System");
+    }
+    const id: number = system.identityHashCode(c);
+    const known = connections.get(id);
+    if (known !== undefined && Java.vm.getEnv().isSameObject(known.ref.$h, c.$h)) {
+        return known;
+    }
+    if (connections.size >= 1024) {
+        connections.clear();
+    }
+    const f = {
+        ref: Java.retain(c), conn: connOfSocket(c.socket(), hook),
+        protocol: String(c.protocol().toString()),
+    };
+    connections.set(id, f);
+    return f;
 }
 
 let bufferClass: any = null;
@@ -56,25 +105,28 @@ export const okhttpTable: JavaHook[] = [
             const chain = call.args[0];
             const req = chain.request();
             const id = newCall("okhttp3");
-            call.state.id = id;
-            let conn: string | null = null;
             const c = chain.connection();
-            if (c !== null) {
-                conn = connOfSocket(c.socket(), call.hook.name);
-            }
-            call.state.conn = conn;
-            emitHttp(call.hook.name, LIB, {
-                stack: "okhttp3", phase: "request", call: id, url: String(req.url().toString()),
-                method: String(req.method()), headers: okHeaders(req.headers()),
-                protocol: c !== null ? String(c.protocol().toString()) : null,
-            }, requestBody(req), conn);
+            const f = c !== null ? connFacts(c, call.hook.name) : null;
+            const url = String(req.url().toString());
+            call.state.id = id;
+            call.state.url = url;
+            call.state.conn = f?.conn ?? null;
+            call.state.protocol = f?.protocol ?? null;
+            call.state.who = emitHttp(call.hook.name, LIB, {
+                stack: "okhttp3", phase: "request", call: id, url,
+                method: String(req.method()), headers: headerLines(req.headers()),
+                protocol: f?.protocol ?? null,
+            }, requestBody(req), f?.conn ?? null);
         },
         after(call, resp) {
+            // The same call on the same thread: the request's URL, connection and frames.
             emitHttp(call.hook.name, LIB, {
                 stack: "okhttp3", phase: "response", call: call.state.id as string,
-                url: String(resp.request().url().toString()), status: resp.code(),
-                protocol: String(resp.protocol().toString()), headers: okHeaders(resp.headers()),
-            }, null, call.state.conn as string | null);
+                url: call.state.url as string, status: resp.code(),
+                protocol: (call.state.protocol as string | null)
+                    ?? String(resp.protocol().toString()),
+                headers: headerLines(resp.headers()),
+            }, null, call.state.conn as string | null, call.state.who as Attribution);
         },
     },
 ];

@@ -67,7 +67,8 @@ public final class Driver {
             case "loader": return AndroidCalls.loader(a[1], a[2], a.length > 3 ? a[3] : "run");
             case "sdkrest": return AndroidCalls.sdkRest(a[1]);
             case "encoders": return AndroidCalls.encoders(a[1]);
-            case "bench": return bench(a[1], Integer.parseInt(a[2]));
+            case "bench": return bench(a[1], Integer.parseInt(a[2]),
+                a.length > 3 ? Integer.parseInt(a[3]) : 0, a.length > 4 ? Integer.parseInt(a[4]) : 0);
             case "exit": return "bye";
             default: return "unknown";
         }
@@ -165,11 +166,20 @@ public final class Driver {
         return Integer.toString(resp.statusCode());
     }
 
-    static String bench(String url, int n) throws Exception {
+    /** bench URL N [WARM] [BODY]: WARM untimed then N timed OkHttp POSTs (BODY bytes each) on
+     *  one keep-alive connection; answers the nanoseconds of the N. */
+    static String bench(String url, int n, int warm, int bodyBytes) throws Exception {
         OkHttpClient c = client(false);
-        long t0 = System.nanoTime();
-        for (int i = 0; i < n; i++) {
-            Request r = new Request.Builder().url(url + "?i=" + i).build();
+        byte[] body = new byte[bodyBytes];
+        java.util.Arrays.fill(body, (byte) 'x');
+        MediaType type = MediaType.parse("application/octet-stream");
+        long t0 = 0;
+        for (int i = 0; i < warm + n; i++) {
+            if (i == warm) {
+                t0 = System.nanoTime();
+            }
+            Request r = new Request.Builder().url(url + "?i=" + i)
+                .post(RequestBody.create(type, body)).build();
             try (Response resp = c.newCall(r).execute()) {
                 resp.body().bytes();
             }
