@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from harness.capture.rundir import RunDir
 from harness.detect.finding import Needle
@@ -19,38 +20,73 @@ MIN_LENGTH = 4
 """Shorter values would match noise everywhere."""
 
 
-def _needle(raw: object, where: str, index: int) -> Needle:
+def _pos(node: object, key: object = None) -> tuple[int | None, int | None]:
+    """1-based line and column of a YAML node (or of one of its keys/items), when known."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None, None
+    try:
+        if isinstance(node, CommentedMap) and key is not None and key in node:
+            line, col = lc.value(key)
+        elif isinstance(node, CommentedSeq) and isinstance(key, int):
+            line, col = lc.item(key)
+        else:
+            line, col = lc.line, lc.col
+        return line + 1, col + 1
+    except (KeyError, IndexError, TypeError):
+        return lc.line + 1, lc.col + 1
+
+
+def _needle(raw: object, where: str, index: int, seq: object = None) -> Needle:
+    def fail(msg: str, key: object = None, fld: str | None = None) -> InputError:
+        line, col = _pos(raw, key) if key is not None else _pos(seq, index)
+        return InputError(msg, path=where, line=line, column=col, field=fld)
+
     if not isinstance(raw, dict):
-        raise InputError(f"needle {index} is not an object", path=where)
+        raise fail(f"needle {index} is not a mapping with name, value and class")
     name, value = raw.get("name"), raw.get("value")
     cls = raw.get("class", "user")
     if not isinstance(name, str) or not name:
-        raise InputError(f"needle {index} has no name", path=where, field="name")
+        raise fail(f"needle {index} has no name", "name" if "name" in raw else None, "name")
     if not isinstance(value, str) or len(value) < MIN_LENGTH:
-        raise InputError(f"needle {name!r}: value must be a text of at least {MIN_LENGTH} "
-                         "characters", path=where, field="value")
+        raise fail(f"needle {name!r}: value must be a text of at least {MIN_LENGTH} "
+                   "characters", "value" if "value" in raw else None, "value")
     try:
         ncls = NeedleClass(cls)
     except ValueError:
-        raise InputError(f"needle {name!r}: unknown class {cls!r}; expected one of "
-                         + ", ".join(c.value for c in NeedleClass), path=where,
-                         field="class") from None
+        raise fail(f"needle {name!r}: unknown class {cls!r}; expected one of "
+                   + ", ".join(c.value for c in NeedleClass), "class", "class") from None
     return Needle(name, ncls, value, str(raw.get("source", "file")))
 
 
 def load_needles_file(path: Path) -> list[Needle]:
-    """A JSON or YAML list of ``{name, class, value, source}``."""
+    """A JSON or YAML list of ``{name, class, value, source}``. Errors name the file, and
+    for YAML the line, column and field."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read needles: {exc}", path=str(path)) from exc
-    try:
-        data = json.loads(text) if path.suffix == ".json" else YAML(typ="safe").load(text)
-    except (json.JSONDecodeError, YAMLError) as exc:
-        raise InputError(f"not valid JSON/YAML: {exc}", path=str(path)) from exc
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno,
+                             column=exc.colno) from exc
+    else:
+        try:
+            data = YAML(typ="rt").load(text)
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            raise InputError(f"not valid YAML: {exc.problem}", path=str(path),
+                             line=mark.line + 1 if mark else None,
+                             column=mark.column + 1 if mark else None) from exc
+        except YAMLError as exc:
+            raise InputError(f"not valid YAML: {exc}", path=str(path)) from exc
     if not isinstance(data, list):
-        raise InputError("expected a list of needles", path=str(path))
-    return [_needle(x, str(path), i) for i, x in enumerate(data)]
+        line, col = _pos(data)
+        raise InputError("expected a list of needles (- name: ..., value: ..., class: ...)",
+                         path=str(path), line=line or 1, column=col)
+    return [_needle(x, str(path), i, data) for i, x in enumerate(data)]
 
 
 def parse_cli(items: Sequence[str]) -> list[Needle]:
