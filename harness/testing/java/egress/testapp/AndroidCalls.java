@@ -171,6 +171,40 @@ final class AndroidCalls {
         return sb.toString();
     }
 
+    /** conscrypt HOST PORT PAYLOAD PKG: like Driver.jsse, through the Conscrypt socket
+     *  stand-in of the platform (com.android.org.conscrypt) or app-bundled (org.conscrypt). */
+    static String conscrypt(String host, int port, String payload, String pkg) throws Exception {
+        javax.net.ssl.SSLSocket s = pkg.equals("org")
+            ? new org.conscrypt.ConscryptFileDescriptorSocket(host, port)
+            : new com.android.org.conscrypt.ConscryptFileDescriptorSocket(host, port);
+        try (s) {
+            byte[] req = ("POST /conscrypt-" + pkg + " HTTP/1.1\r\nHost: " + host
+                + "\r\nContent-Length: " + payload.length() + "\r\nConnection: close\r\n\r\n"
+                + payload).getBytes(StandardCharsets.UTF_8);
+            s.getOutputStream().write(req, 0, 7);
+            s.getOutputStream().write(req, 7, req.length - 7);
+            s.getOutputStream().flush();
+            byte[] resp = s.getInputStream().readAllBytes();
+            return Integer.toString(resp.length);
+        }
+    }
+
+    /** aokhttp URL CANARY: Android's HttpURLConnection engine (com.android.okhttp) stand-in. */
+    static String androidOkhttp(String url, String canary) throws Exception {
+        java.net.URI u = java.net.URI.create(url);
+        com.android.okhttp.Headers h = new com.android.okhttp.Headers.Builder()
+            .add("Host", u.getHost() + ":" + u.getPort()).add("X-Canary", canary)
+            .add("Connection", "close").build();
+        com.android.okhttp.Request r = new com.android.okhttp.Request(url, "GET", h);
+        try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket)
+                javax.net.ssl.SSLSocketFactory.getDefault().createSocket(u.getHost(), u.getPort())) {
+            com.android.okhttp.internal.http.HttpEngine e =
+                new com.android.okhttp.internal.http.HttpEngine(r, s);
+            e.readResponse();
+            return Integer.toString(e.getResponse().code());
+        }
+    }
+
     static String sensors(String url, String canary) throws Exception {
         SensorsDataAPI sa = SensorsDataAPI.sharedInstance(CONTEXT, url);
         sa.track("BrowserVisit", new JSONObject().put("url", "https://canary.example/" + canary));

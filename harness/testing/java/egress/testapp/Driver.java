@@ -67,6 +67,8 @@ public final class Driver {
             case "loader": return AndroidCalls.loader(a[1], a[2], a.length > 3 ? a[3] : "run");
             case "sdkrest": return AndroidCalls.sdkRest(a[1]);
             case "encoders": return AndroidCalls.encoders(a[1]);
+            case "conscrypt": return AndroidCalls.conscrypt(a[1], Integer.parseInt(a[2]), a[3], a[4]);
+            case "aokhttp": return AndroidCalls.androidOkhttp(a[1], a[2]);
             case "bench": return bench(a[1], Integer.parseInt(a[2]),
                 a.length > 3 ? Integer.parseInt(a[3]) : 0, a.length > 4 ? Integer.parseInt(a[4]) : 0);
             case "exit": return "bye";
