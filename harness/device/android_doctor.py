@@ -37,6 +37,13 @@ class DeviceCheck:
     """What to do when not ok (empty when ok)."""
 
 
+def _text(exc: HarnessError) -> str:
+    """An error's line without its ``(fix: ...)``: a check carries the fix in its own field."""
+    fix = getattr(exc, "fix", None)
+    text = str(exc)
+    return text.removesuffix(f" (fix: {fix})") if fix else text
+
+
 def local_endpoint() -> AdbEndpoint:
     """The local adb server, on ``$ANDROID_ADB_SERVER_PORT`` as adb itself reads it."""
     port = os.environ.get("ANDROID_ADB_SERVER_PORT", "")
@@ -53,13 +60,13 @@ def device_checks(serial: str | None, adb_servers: Sequence[str],
         try:
             endpoints.append(AdbEndpoint.parse(text))
         except HarnessError as exc:
-            checks.append(DeviceCheck("adb-server", False, str(exc), "give --adb as HOST:PORT"))
+            checks.append(DeviceCheck("adb-server", False, _text(exc), "give --adb as HOST:PORT"))
     reachable: list[AdbEndpoint] = []
     for endpoint in endpoints:
         try:
             entries = list_devices([endpoint])
         except DeviceError as exc:
-            checks.append(DeviceCheck("adb-server", False, str(exc), exc.fix or
+            checks.append(DeviceCheck("adb-server", False, _text(exc), exc.fix or
                                       "start the adb server (`adb start-server`)"))
             continue
         reachable.append(endpoint)
@@ -73,7 +80,7 @@ def device_checks(serial: str | None, adb_servers: Sequence[str],
     try:
         _check_device(session, clean, checks)
     except HarnessError as exc:  # the phone went away mid-check: one more line, not a traceback
-        checks.append(DeviceCheck("device", False, str(exc), getattr(exc, "fix", None) or
+        checks.append(DeviceCheck("device", False, _text(exc), getattr(exc, "fix", None) or
                                   f"check `adb -s {session.serial} get-state`"))
     return checks
 
@@ -155,14 +162,14 @@ def _frida_check(session: AdbSession, abi: str | None) -> DeviceCheck:
     try:
         arch = server.device_arch()
     except DeviceError as exc:
-        return DeviceCheck("frida-server", False, str(exc), "an Android CPU frida supports")
+        return DeviceCheck("frida-server", False, _text(exc), "an Android CPU frida supports")
     want = release_name(server.host_version, arch)
     fix = (f"download {want}.xz from {RELEASES}, unpack it, then "
            f"`harness provision --device {serial} --frida-server {want}`")
     try:
         have = server.installed_version()
     except DeviceError as exc:
-        return DeviceCheck("frida-server", False, str(exc), fix)
+        return DeviceCheck("frida-server", False, _text(exc), fix)
     if have == server.host_version:
         running = server.running_pids()
         state = f"running (pid {running[0]})" if running else "not running (started by a run)"

@@ -131,6 +131,8 @@ def test_no_server_and_no_device(adb: FakeAdbServer, monkeypatch: pytest.MonkeyP
     assert check.name == "adb-server"
     assert not check.ok
     assert "no adb server answers" in check.detail
+    assert "fix:" not in check.detail  # the fix is in its own field
+    assert check.fix.startswith("start one with `adb start-server`")
     checks = device_checks("nope", [server(adb)], clean=True)
     assert checks[-1] == DeviceCheck(
         "device", False, f"device nope: not attached to adb server {server(adb)}",
