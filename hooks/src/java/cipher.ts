@@ -83,7 +83,9 @@ function outerOnly(h: JavaHook): JavaHook {
             depth.set(tid, d + 1);
             // Inside the TLS stack the Cipher is JSSE's record layer, not the app.
             call.state.outer = d === 0 && !inside("tls");
-            if (d === 0 && before !== undefined) {
+            // Not for JSSE's own record encryption either: its ByteBuffer positions cost
+            // bridge calls on every TLS record and nothing of it is recorded.
+            if (call.state.outer === true && before !== undefined) {
                 before(call);
             }
         },
