@@ -103,7 +103,16 @@ def _most_specific(findings: list[Finding]) -> list[Finding]:
     by_key: dict[tuple[str, str], list[tuple[str, ...]]] = {}
     for f in findings:
         by_key.setdefault((f.needle, f.message), []).append(f.chain)
+
+    def layer(chain: tuple[str, ...]) -> tuple[str, ...]:
+        # a derived form (url-encoded, escaped) matched in a layer that a decoder also
+        # opened: the decoded finding below it is the same location, said better
+        return chain[:-1] if chain and chain[-1].startswith("derive:") else chain
+
+    def below(c: tuple[str, ...], f: tuple[str, ...]) -> bool:
+        lc, lf = layer(c), layer(f)
+        return len(lc) > len(lf) and lc[:len(lf)] == lf
+
     kept = [f for f in findings
-            if not any(len(c) > len(f.chain) and c[:len(f.chain)] == f.chain
-                       for c in by_key[(f.needle, f.message)])]
+            if not any(below(c, f.chain) for c in by_key[(f.needle, f.message)])]
     return [replace(f, id=f"f{i}") for i, f in enumerate(kept, 1)]
