@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  … {len(result.leaks) - 20} more in findings.json")
     for note in result.notes[:10]:
         print(f"  note: {note}")
+    if len(result.notes) > 10:
+        print(f"  … {len(result.notes) - 10} more notes (harness scan --json lists them all)")
     if args.claims is not None:
         return int(check_claims(result.run, args.claims))
     return 0

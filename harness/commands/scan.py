@@ -62,11 +62,8 @@ class Scanned:
 
 
 def _counted(messages: Iterator[Message], out: Scanned) -> Iterator[Message]:
-    # Parser notes (truncated stream, decompression cut off, malformed frames) are reported
-    # with the decoder's: a scan that skipped something must say so.
     for m in messages:
         out.messages += 1
-        out.notes.extend(f"{m.id}: {n}" for n in m.notes)
         yield m
 
 

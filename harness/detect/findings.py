@@ -7,6 +7,8 @@ kept apart from leaks, and required by the verdicts as proof the capture could s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -14,7 +16,7 @@ from dataclasses import replace
 from harness.detect.decoders import Budget, Decoder, Layer
 from harness.detect.derive import derive
 from harness.detect.finding import Finding, Needle
-from harness.detect.matcher import Matcher
+from harness.detect.matcher import Match, Matcher
 from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
 
@@ -59,6 +61,32 @@ def _excerpt(data: bytes, start: int, end: int) -> str:
             + show(data[end:z]) + ("…" if z < len(data) else ""))
 
 
+_B64_SKIP = {0: 0, 1: 2, 2: 3}
+"""Characters of the first base64 group a value's bytes share with the bytes before it, by
+the value's alignment (as :func:`harness.detect.derive._b64_inner` drops them)."""
+
+
+def verified(hit: Match, data: bytes) -> bool:
+    """A base64 derivation matches only the characters the value fully determines; its first
+    and last one or two bytes sit in groups shared with neighbours. Decode the whole groups
+    around the hit and require the exact value there, or a near miss in the last byte would
+    pass."""
+    kind, _, at = hit.pattern.derivation.partition("@")
+    if kind not in ("base64", "base64url") or not at.isdigit():
+        return True
+    shift, value = int(at), hit.pattern.needle.value.encode()
+    begin = hit.start - _B64_SKIP[shift]
+    need = 4 * -(-(shift + len(value)) // 3)
+    chunk = data[begin:begin + need].rstrip(b"=") if begin >= 0 else b""
+    if kind == "base64url":
+        chunk = chunk.replace(b"-", b"+").replace(b"_", b"/")
+    try:
+        plain = base64.b64decode(chunk + b"=" * (-len(chunk) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return plain[shift:shift + len(value)] == value
+
+
 def is_control(m: Message, needle: Needle) -> bool:
     return (needle.cls == NeedleClass.BROWSING and m.kind == MessageKind.REQUEST
             and (m.host or "") in CONTROL_HOSTS)
@@ -72,6 +100,10 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
     findings: list[Finding] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     for m in messages:
+        if notes is not None:
+            # what the parser could not do (a body cut at its budget, a truncated stream,
+            # malformed frames) belongs with what the detector could not do
+            notes.extend(f"{m.id}: {n}" for n in m.notes)
         if m.direction != "out":
             continue  # what the app received is not what it sent
         if m.meta.get("stack") and m.links:
@@ -80,6 +112,8 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
         for root in roots(m):
             for layer in decoder.expand(root):
                 for hit in matcher.scan(layer.data):
+                    if not verified(hit, layer.data):
+                        continue
                     n = hit.pattern.needle
                     chain = layer.chain if hit.pattern.derivation == "raw" else (
                         *layer.chain, f"derive:{hit.pattern.derivation}")

@@ -127,3 +127,41 @@ def test_invalid_utf8_does_not_break_json_or_excerpts() -> None:
     body = b'{"a":"\xff\xfe' + DEVICE.value.encode() + b'"}\xff'
     (f,) = find([request(body)], [DEVICE])
     assert "[[" + DEVICE.value + "]]" in f.excerpt
+
+
+def test_near_misses_in_every_form_find_nothing() -> None:
+    """One character off, one character short, a separator inserted: in raw, base64, gzip,
+    hashed and hex forms, nothing is reported; the exact value in the same forms is."""
+    v = DEVICE.value
+    misses = [v[:-1] + ("0" if v[-1] != "0" else "1"), v[:-1], v[:8] + "-" + v[8:], v[1:]]
+
+    def forms(s: str) -> bytes:
+        b = s.encode()
+        return b"&".join([b"r=" + b, b"b=" + base64.b64encode(b"x" + b + b"y"),
+                          b"g=" + base64.b64encode(gzip.compress(b)),
+                          b"h=" + hashlib.sha256(b).hexdigest().encode(), b"x=" + b.hex().encode()])
+
+    assert find([request(forms(m)) for m in misses], [DEVICE]) == []
+    hit = {f.chain[1:] for f in find([request(forms(v))], [DEVICE])}
+    assert hit == {("form:r",), ("form:b", "base64"), ("form:g", "base64", "gzip"),
+                   ("form:h", "derive:sha256-hex"), ("form:x", "hex")}
+
+
+def test_random_base64_noise_finds_nothing() -> None:
+    rng = __import__("random").Random(7)
+    bodies = [base64.b64encode(rng.randbytes(n)) for n in (17, 300, 4096, 100_000)]
+    bodies += [b"d=" + base64.urlsafe_b64encode(rng.randbytes(5000)) + b"&gzip=1&crc=1"]
+    notes: list[str] = []
+    assert find([request(b) for b in bodies], [DEVICE, CANARY, WORD], notes=notes) == []
+
+
+def test_value_split_across_two_messages_is_not_reported() -> None:
+    v = DEVICE.value.encode()
+    first = Message(id="m1", kind=MessageKind.REQUEST, t=1.0, direction="out", source="x",
+                    method="POST", host="a.test", url="https://a.test/1", body=b"id=" + v[:8])
+    second = Message(id="m2", kind=MessageKind.REQUEST, t=1.1, direction="out", source="x",
+                     method="POST", host="a.test", url="https://a.test/2", body=v[8:])
+    assert find([first, second], [DEVICE]) == []
+    joined = Message(id="m3", kind=MessageKind.REQUEST, t=1.2, direction="out", source="x",
+                     method="POST", host="a.test", url="https://a.test/3", body=b"id=" + v)
+    assert [f.message for f in find([first, second, joined], [DEVICE])] == ["m3"]
