@@ -29,6 +29,9 @@ _FORM = re.compile(rb"^[\w.%\[\]$-]+=[^&]*(&[\w.%\[\]$-]+=[^&]*)*$")
 class Layer:
     chain: tuple[str, ...]
     data: bytes
+    inert: bool = False
+    """A JSON leaf no decoder can open and whose bytes appear unescaped in its parent's
+    text: it has no children, and it can only match where its parent matched."""
 
 
 @dataclass
@@ -60,11 +63,28 @@ def java_hash(s: str) -> int:
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
+_TEXT = bytes(range(32, 127)) + b"\t\n\r"
+_OPENS = frozenset(b'/\\"=%&{[+')
+"""Bytes that a decoder keys on, or that JSON may escape: a leaf with any of them is not
+inert."""
+_MIN_LEAF = 4
+"""No pattern is shorter (derive.MIN_PATTERN), and nothing shorter decodes."""
+
+
+def _inert(b: bytes) -> bool:
+    """True when :meth:`Decoder._decode` would find nothing in ``b`` (short printable ASCII
+    without the bytes forms, JSON, base64, hex, zlib or protobuf need) and JSON writes it
+    as is."""
+    return (len(b) < 24 and b[:1] != b"x" and not b.translate(None, _TEXT)
+            and not _OPENS.intersection(b))
+
+
 def _printable(b: bytes) -> float:
     if not b:
         return 0.0
-    ok = sum(1 for c in b[:4096] if 32 <= c < 127 or c in (9, 10, 13))
-    return ok / min(len(b), 4096)
+    head = b[:4096]
+    # translate() deletes the text bytes in C: what is left is the rest
+    return 1.0 - len(head.translate(None, _TEXT)) / len(head)
 
 
 def _plausible(b: bytes) -> bool:
@@ -100,12 +120,18 @@ class Decoder:
         self.transforms = transforms or {}
         """Output bytes of the app's own encoders/ciphers → (what, input bytes)."""
         self.budget = budget or Budget()
+        self.found: dict[tuple[str, ...], tuple[bytes, ...]] | None = None
+        """Set by the scanner: the pattern bytes each scanned layer matched, by chain. Then
+        an inert JSON leaf is made only when it holds one of its parent's matches (it can
+        match nothing else); most leaves of most bodies are never made at all."""
 
     def expand(self, root: Layer) -> Iterator[Layer]:
         stack = [(root, 0)]
         while stack:
             layer, depth = stack.pop()
             yield layer
+            if layer.inert:
+                continue
             if depth >= self.budget.max_depth:
                 self.budget.notes.append(f"depth limit at {' > '.join(layer.chain)}")
                 continue
@@ -184,6 +210,7 @@ class Decoder:
         return parsed
 
     def _walk_json(self, value: object, chain: tuple[str, ...], path: str) -> Iterator[Layer]:
+        hot = self.found.get(chain, ()) if self.found is not None else None
         todo: list[tuple[object, str]] = [(value, path)]
         while todo:
             v, p = todo.pop()
@@ -192,9 +219,20 @@ class Decoder:
             elif isinstance(v, list):
                 todo.extend((x, f"{p}[{i}]") for i, x in reversed(list(enumerate(v))))
             elif isinstance(v, str) and v:
-                yield Layer((*chain, f"json:{p}"), v.encode("utf-8", "surrogateescape"))
-            elif isinstance(v, int | float) and not isinstance(v, bool):
-                yield Layer((*chain, f"json:{p}"), str(v).encode())
+                b = v.encode("utf-8", "surrogateescape")
+                if len(b) < _MIN_LEAF:
+                    continue
+                inert = _inert(b)
+                if inert and hot is not None and not any(h in b for h in hot):
+                    continue
+                yield Layer((*chain, f"json:{p}"), b, inert)
+            elif isinstance(v, int | float) and not isinstance(v, bool) and abs(v) >= 1000:
+                # as written in the parent, except a float's other spellings (1e5 is
+                # 100000.0), which are not what was sent anyway
+                b = str(v).encode()
+                if hot is not None and not any(h in b for h in hot):
+                    continue
+                yield Layer((*chain, f"json:{p}"), b, True)
 
     def _form(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
         text = data.decode("latin-1")

@@ -109,9 +109,14 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
         if m.meta.get("stack") and m.links:
             continue  # a Java HTTP stack record also seen on the wire: cite the wire message
         decoder = Decoder(transforms, Budget())
+        found: dict[tuple[str, ...], tuple[bytes, ...]] = {}
+        decoder.found = found  # read when the generator resumes, after this scan
         for root in roots(m):
             for layer in decoder.expand(root):
-                for hit in matcher.scan(layer.data):
+                hits = matcher.scan(layer.data)
+                if hits:
+                    found[layer.chain] = tuple({h.pattern.value for h in hits})
+                for hit in hits:
                     if not verified(hit, layer.data):
                         continue
                     n = hit.pattern.needle

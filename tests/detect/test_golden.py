@@ -165,3 +165,13 @@ def test_value_split_across_two_messages_is_not_reported() -> None:
     joined = Message(id="m3", kind=MessageKind.REQUEST, t=1.2, direction="out", source="x",
                      method="POST", host="a.test", url="https://a.test/3", body=b"id=" + v)
     assert [f.message for f in find([first, second, joined], [DEVICE])] == ["m3"]
+
+
+def test_json_numbers_and_short_strings_keep_their_path() -> None:
+    """Leaves are made only where the parent matched; each still gets its own JSON path."""
+    imei = Needle("imei", NeedleClass.DEVICE_ID, "867530912345678", "device")
+    body = json.dumps({"a": [1.5, 12, "Android"], "d": {"imei": int(imei.value)},
+                       "id": DEVICE.value, "other": DEVICE.value[:-1]}).encode()
+    got = chains(body, imei, DEVICE)
+    root = "http:POST sa.api.lab.test/sa"
+    assert got == {("imei", (root, "json:$.d.imei")), ("android-id", (root, "json:$.id"))}
