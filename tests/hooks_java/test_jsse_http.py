@@ -122,6 +122,27 @@ def test_okhttp_http2_request_and_frames(app: Hooked, h2srv: RecordingServer) ->
     no_agent_errors(app)
 
 
+def test_okhttp_enqueued_call_captured_exactly(app: Hooked, h1: RecordingServer) -> None:
+    # Call.enqueue runs the chain on OkHttp's dispatcher thread: same hook, same facts.
+    assert app.driver.command(f"okasync {h1.url}/oka ta") == "200"
+    records = app.finish()
+    method, _path, headers, body = next(r for r in h1.requests() if r[1] == "/oka?tag=ta")
+    req = next(r for r in of_kind(records, RecordKind.HTTP)
+               if r.fields["phase"] == "request" and r.fields["url"] == f"{h1.url}/oka?tag=ta")
+    assert req.fields["method"] == method == "PUT"
+    assert req.body == body == b"async-ta"
+    sent = {str(k).lower(): str(v) for k, v in req.fields["headers"]}  # type: ignore[misc,union-attr]
+    assert sent == headers
+    resp = next(r for r in of_kind(records, RecordKind.HTTP)
+                if r.fields["phase"] == "response" and r.fields["call"] == req.fields["call"])
+    assert resp.fields["status"] == 200
+    # No app frame is on the dispatcher thread's stack: the frames are those of enqueue().
+    frames = req.fields["frames"]
+    assert isinstance(frames, list)
+    assert str(frames[0]).startswith("egress.testapp.Driver.okasync("), frames
+    no_agent_errors(app)
+
+
 @pytest.mark.parametrize("mode", ["buffered", "stream"])
 def test_httpurlconnection_request(app: Hooked, h1: RecordingServer, mode: str) -> None:
     assert app.driver.command(f"huc {h1.url}/huc-{mode} {mode}") == "200"

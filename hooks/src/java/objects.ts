@@ -17,6 +17,10 @@ export class ObjectState<T> {
 
     constructor(private readonly max = 4096) {}
 
+    get size(): number {
+        return this.map.size;
+    }
+
     get(obj: any): T | undefined {
         return this.map.get(identity(obj));
     }

@@ -6,7 +6,8 @@
 import Java from "frida-java-bridge";
 
 import { javaBytes } from "./bytes.js";
-import { addSender, Attribution } from "./frames.js";
+import { addSender, Attribution, attribute } from "./frames.js";
+import { ObjectState } from "./objects.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
 import { JavaHook } from "./table.js";
 
@@ -90,7 +91,25 @@ function requestBody(req: any): ArrayBuffer | null {
     return javaBytes(buf.readByteArray());
 }
 
+/** RealCall -> who enqueued it (OkHttp 3: okhttp3.RealCall; 4: internal.connection). */
+const enqueued = new ObjectState<Attribution>(1024);
+
+function enqueueHook(cls: string): JavaHook {
+    return {
+        group: G, name: `${G}.${cls.split(".").slice(-1)[0]}.enqueue`, cls, method: "enqueue",
+        args: ["okhttp3.Callback"], library: LIB,
+        before(call) {
+            enqueued.set(call.self, attribute(LIB));
+        },
+    };
+}
+
 export const okhttpTable: JavaHook[] = [
+    enqueueHook("okhttp3.RealCall"),
+    {
+        ...enqueueHook("okhttp3.internal.connection.RealCall"),
+        name: `${G}.internal.connection.RealCall.enqueue`,
+    },
     {
         group: G, name: `${G}.CallServerInterceptor.intercept`,
         cls: "okhttp3.internal.http.CallServerInterceptor", method: "intercept",
@@ -105,6 +124,16 @@ export const okhttpTable: JavaHook[] = [
             const chain = call.args[0];
             const req = chain.request();
             const id = newCall("okhttp3");
+            // An enqueued call runs here on the dispatcher's thread: its app frames are the
+            // ones seen at enqueue(). Asked only while such a call is pending.
+            let who: Attribution | null = null;
+            if (enqueued.size > 0) {
+                const rc = chain.call();
+                who = enqueued.get(rc) ?? null;
+                if (who !== null) {
+                    enqueued.delete(rc);
+                }
+            }
             const c = chain.connection();
             const f = c !== null ? connFacts(c, call.hook.name) : null;
             const url = String(req.url().toString());
@@ -116,7 +145,7 @@ export const okhttpTable: JavaHook[] = [
                 stack: "okhttp3", phase: "request", call: id, url,
                 method: String(req.method()), headers: headerLines(req.headers()),
                 protocol: f?.protocol ?? null,
-            }, requestBody(req), f?.conn ?? null);
+            }, requestBody(req), f?.conn ?? null, who);
         },
         after(call, resp) {
             // The same call on the same thread: the request's URL, connection and frames.

@@ -59,6 +59,7 @@ public final class Driver {
             case "sensors": return AndroidCalls.sensors(a[1], a[2]);
             case "cipher": return cipher(a[1], a[2]);
             case "okhttp": return okhttp(a[1], a.length > 2 && a[2].equals("h2"), a.length > 3 ? a[3] : "x");
+            case "okasync": return okasync(a[1], a[2]);
             case "huc": return huc(a[1], a.length > 2 && a[2].equals("stream"));
             case "jsse": return jsse(a[1], Integer.parseInt(a[2]), a[3]);
             case "httpclient": return httpclient(a[1]);
@@ -101,6 +102,30 @@ public final class Driver {
         }
         c.connectionPool().evictAll();
         return code + " " + proto;
+    }
+
+    /** okasync URL TAG: one call through Call.enqueue, answered on OkHttp's dispatcher thread. */
+    static String okasync(String url, String tag) throws Exception {
+        OkHttpClient c = client(false);
+        Request r = new Request.Builder().url(url + "?tag=" + tag).header("X-Canary", "hdr-" + tag)
+            .put(RequestBody.create(MediaType.parse("text/plain"), "async-" + tag)).build();
+        java.util.concurrent.CompletableFuture<String> done = new java.util.concurrent.CompletableFuture<>();
+        c.newCall(r).enqueue(new okhttp3.Callback() {
+            @Override public void onFailure(okhttp3.Call call, java.io.IOException e) {
+                done.completeExceptionally(e);
+            }
+
+            @Override public void onResponse(okhttp3.Call call, Response resp) throws java.io.IOException {
+                try (resp) {
+                    resp.body().bytes();
+                    done.complete(Integer.toString(resp.code()));
+                }
+            }
+        });
+        String code = done.get(30, TimeUnit.SECONDS);
+        c.dispatcher().executorService().shutdown();
+        c.connectionPool().evictAll();
+        return code;
     }
 
     static String cipher(String url, String canary) throws Exception {
