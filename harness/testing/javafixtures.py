@@ -99,10 +99,13 @@ class JavaDriver:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self._lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
+        try:
+            for line in self.proc.stdout:
+                with self._cond:
+                    self._lines.append(line.rstrip("\n"))
+                    self._cond.notify_all()
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us (a reader that outlived close()'s join)
         with self._cond:
             self._lines.append("<eof>")
             self._cond.notify_all()
@@ -139,10 +142,11 @@ class JavaDriver:
             self.proc.kill()
             self.proc.wait(timeout=10)
         finally:
+            # The reader ends at EOF once the JVM is gone: join it before closing its pipe.
+            self._reader.join(timeout=5)
             for s in (self.proc.stdout, self.proc.stderr):
                 if s is not None:
                     s.close()
-            self._reader.join(timeout=5)
 
     def __enter__(self) -> JavaDriver:
         return self
