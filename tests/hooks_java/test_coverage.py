@@ -3,7 +3,9 @@ reason); classes that appear later in another class loader are hooked when they 
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 
 from harness.protocol import JSON, RecordKind
 from harness.testing.javafixtures import Fixtures
@@ -129,3 +131,33 @@ def test_missing_method_in_present_class_is_skipped_not_failed(fixtures: Fixture
                   and x["name"] != "java.sdk.appsflyer.AppsFlyerLib.trackEvent"]
         assert others
         assert all(x["status"] == "installed" for x in others)
+
+
+BROKEN_ADJUST = """package com.adjust.sdk;
+public class Adjust {
+    static { if (Boolean.TRUE) { throw new IllegalStateException("no context yet"); } }
+    public static void trackEvent(Object event) {}
+}
+"""
+
+
+def test_class_that_cannot_initialize_is_failed_with_the_reason(
+        fixtures: Fixtures, agent_source: str, tmp_path: Path) -> None:
+    # An SDK class whose static initializer throws: its entries are failed, with the reason,
+    # not "class not present"; every other table installs or skips as usual.
+    src = tmp_path / "src" / "com" / "adjust" / "sdk"
+    src.mkdir(parents=True)
+    (src / "Adjust.java").write_text(BROKEN_ADJUST)
+    out = tmp_path / "classes"
+    subprocess.run(["javac", "-d", str(out), str(src / "Adjust.java")], check=True,
+                   capture_output=True, timeout=120)
+    with hooked(fixtures, agent_source, None, with_fixtures=False, extra_classpath=[out]) as h:
+        adjust = [r for r in h.run.reports if r["group"] == "java.sdk.adjust"]
+        assert adjust
+        assert all(r["status"] == "failed" for r in adjust), adjust
+        assert all("ExceptionInInitializerError" in str(r["reason"])
+                   or "Could not initialize class com.adjust.sdk.Adjust" in str(r["reason"])
+                   for r in adjust), adjust
+        names = by_name(h.run.reports)
+        assert names["java.okhttp3.CallServerInterceptor.intercept"][0]["status"] == "installed"
+        assert names["java.sdk.sensors.SensorsDataAPI.track"][0]["status"] == "skipped"

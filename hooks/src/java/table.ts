@@ -90,7 +90,10 @@ function isBusy(): boolean {
 
 function isClassMissing(e: unknown): boolean {
     const s = String(e);
-    return s.includes("ClassNotFoundException") || s.includes("NoClassDefFoundError");
+    // "NoClassDefFoundError: Could not initialize class X": X is there, its static
+    // initializer failed earlier; that is a failure to report, not an absent class.
+    return s.includes("ClassNotFoundException")
+        || (s.includes("NoClassDefFoundError") && !s.includes("Could not initialize class"));
 }
 
 /** Hook names active per thread ("<tid>:<name>"): an overload calling another overload of
