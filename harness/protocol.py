@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import TypeAlias
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 """Bump on any change a running agent and harness must agree on."""
 
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
@@ -102,7 +102,17 @@ class NativeKind(IntEnum):
     CONN_INFO = 7
     """Facts about a TLS connection gathered in C on first sight (the SSL object may be
     freed before JS could ask). Body: ``CONN_INFO_FORMAT`` then NUL-terminated SNI,
-    protocol version and cipher name; see :func:`decode_conn_info`."""
+    protocol version and cipher name; see :func:`decode_conn_info`. Also a plain TCP
+    connection or a UDP peer (``CONN_LAYERS`` code in the header's reserved member)."""
+    CONNECT = 8
+    """A ``connect()`` call on an IPv4/IPv6 socket: ``CONN_INFO_FORMAT`` then
+    ``CONNECT_RESULT`` (return value, errno); ``handle`` is the connection it opened."""
+    UDP_BLOCKED = 9
+    """A UDP send to port 443/80 the agent refused (``blockQuic``): ``CONN_INFO_FORMAT``
+    with the destination as peer."""
+    DNS = 10
+    """A ``getaddrinfo`` call: ``DNS_FORMAT``, the NUL-terminated name, then ``count``
+    ``DNS_ADDRESS`` entries (duplicates removed in C)."""
 
 
 NATIVE_FLAG_TRUNCATED = 1
@@ -120,8 +130,18 @@ socket, unique within the agent's process, never reused. The connection's id eve
 NATIVE_ALIGN = 8
 
 CONN_INFO_FORMAT = struct.Struct("<HHHHi16s16s")
-"""family (2 = IPv4, 10 = IPv6, 0 = unknown), local port, peer port, reserved, fd,
-local address, peer address (network order, IPv4 in the first 4 bytes)."""
+"""family (2 = IPv4, 10 = IPv6, 0 = unknown), local port, peer port, layer
+(``CONN_LAYERS``), fd, local address, peer address (network order, IPv4 in the first 4
+bytes)."""
+
+CONN_LAYERS: Mapping[int, Layer] = {0: Layer.TLS, 1: Layer.TCP, 2: Layer.UDP}
+"""The layer code in a CONN_INFO/CONNECT/UDP_BLOCKED body (0 for TLS keeps old bodies valid)."""
+
+CONNECT_RESULT = struct.Struct("<ii")
+DNS_FORMAT = struct.Struct("<iHH")
+"""getaddrinfo's return value, number of addresses, reserved."""
+DNS_ADDRESS = struct.Struct("<H16s")
+"""family, address (network order, IPv4 in the first 4 bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,31 +277,69 @@ def decode_native(blob: bytes) -> list[NativeRecord]:
     return out
 
 
-def decode_conn_info(body: bytes) -> dict[str, JSON]:
-    """The ``conn`` record fields of a native CONN_INFO body. Raises ProtocolViolation."""
+def _ip(family: int, raw: bytes) -> str | None:
     import ipaddress
 
+    if family == 2:
+        return str(ipaddress.IPv4Address(raw[:4]))
+    if family == 10:
+        return str(ipaddress.IPv6Address(raw[:16]))
+    return None
+
+
+def decode_sock(body: bytes) -> dict[str, JSON]:
+    """The address part (``CONN_INFO_FORMAT``) of a native CONN_INFO, CONNECT or
+    UDP_BLOCKED body. Raises ProtocolViolation."""
     if len(body) < CONN_INFO_FORMAT.size:
-        raise ProtocolViolation(f"conn-info body of {len(body)} bytes is too short")
-    family, lport, pport, _r, fd, local, peer = CONN_INFO_FORMAT.unpack_from(body)
+        raise ProtocolViolation(f"native socket body of {len(body)} bytes is too short")
+    family, lport, pport, layer, fd, local, peer = CONN_INFO_FORMAT.unpack_from(body)
+    if layer not in CONN_LAYERS:
+        raise ProtocolViolation(f"native socket body: unknown layer {layer}")
+    return {
+        "layer": CONN_LAYERS[layer].value, "fd": fd,
+        "transport": "udp" if CONN_LAYERS[layer] is Layer.UDP else "tcp",
+        "family": {2: "ipv4", 10: "ipv6"}.get(family),
+        "local_ip": _ip(family, local), "local_port": lport or None,
+        "peer_ip": _ip(family, peer), "peer_port": pport or None,
+    }
+
+
+def decode_conn_info(body: bytes) -> dict[str, JSON]:
+    """The ``conn`` record fields of a native CONN_INFO body. Raises ProtocolViolation."""
+    info = decode_sock(body)
+    del info["family"]
     strings = body[CONN_INFO_FORMAT.size:].split(b"\0")
     if len(strings) < 4:
         raise ProtocolViolation("conn-info body lacks its three strings")
     sni, version, cipher = (x.decode("utf-8", "replace") or None for x in strings[:3])
+    return {**info, "sni": sni, "tls_version": version, "cipher": cipher}
 
-    def addr(raw: bytes) -> str | None:
-        if family == 2:
-            return str(ipaddress.IPv4Address(raw[:4]))
-        if family == 10:
-            return str(ipaddress.IPv6Address(raw[:16]))
-        return None
 
-    return {
-        "layer": Layer.TLS.value, "fd": fd, "transport": "tcp",
-        "local_ip": addr(local), "local_port": lport or None,
-        "peer_ip": addr(peer), "peer_port": pport or None,
-        "sni": sni, "tls_version": version, "cipher": cipher,
-    }
+def decode_connect(body: bytes) -> dict[str, JSON]:
+    """The ``connect`` record fields (plus the local address) of a native CONNECT body."""
+    info = decode_sock(body)
+    if len(body) < CONN_INFO_FORMAT.size + CONNECT_RESULT.size:
+        raise ProtocolViolation("connect body lacks its result")
+    info["result"], info["errno"] = CONNECT_RESULT.unpack_from(body, CONN_INFO_FORMAT.size)
+    return info
+
+
+def decode_dns(body: bytes) -> dict[str, JSON]:
+    """The ``dns`` record fields of a native DNS body. Raises ProtocolViolation."""
+    if len(body) < DNS_FORMAT.size:
+        raise ProtocolViolation("dns body is too short")
+    result, count, _r = DNS_FORMAT.unpack_from(body)
+    name, nul, _ = body[DNS_FORMAT.size:].partition(b"\0")
+    pos = DNS_FORMAT.size + len(name) + 1
+    if not nul or pos + count * DNS_ADDRESS.size > len(body):
+        raise ProtocolViolation(f"dns body of {len(body)} bytes cannot hold {count} addresses")
+    addresses: list[JSON] = []
+    for i in range(count):
+        family, raw = DNS_ADDRESS.unpack_from(body, pos + i * DNS_ADDRESS.size)
+        ip = _ip(family, raw)
+        if ip is not None and ip not in addresses:
+            addresses.append(ip)
+    return {"name": name.decode("utf-8", "replace"), "addresses": addresses, "result": result}
 
 
 def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
@@ -386,6 +444,8 @@ def render_typescript() -> str:
         f"export const NATIVE_HEADER_SIZE = {NATIVE_HEADER.size};",
         f"export const NATIVE_ALIGN = {NATIVE_ALIGN};",
         f"export const CONN_INFO_SIZE = {CONN_INFO_FORMAT.size};",
+        f"export const DNS_HEADER_SIZE = {DNS_FORMAT.size};",
+        f"export const DNS_ADDRESS_SIZE = {DNS_ADDRESS.size};",
         f"export const JAVA_CONN_BASE = {JAVA_CONN_BASE};",
         "",
         "/** The id of a connection in a run (harness.protocol.conn_id). */",

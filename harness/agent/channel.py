@@ -22,11 +22,15 @@ from harness.protocol import (
     Batch,
     Layer,
     NativeKind,
+    NativeRecord,
     ProtocolViolation,
     RecordKind,
     conn_id,
     decode_batch,
     decode_conn_info,
+    decode_connect,
+    decode_dns,
+    decode_sock,
 )
 
 log = logging.getLogger(__name__)
@@ -165,6 +169,9 @@ class Channel:
                 rows.append(EventRow(t=t, kind=RecordKind.CONN.value, hook=hook, pid=pid,
                                      tid=n.tid, conn=cid, fields=info))
                 continue
+            if n.kind in (NativeKind.CONNECT, NativeKind.UDP_BLOCKED, NativeKind.DNS):
+                rows.append(self._socket_row(n, pid, t, hook))
+                continue
             layer_dir = _NATIVE_STREAM.get(n.kind)
             if layer_dir is None:
                 raise ProtocolViolation(f"native kind {n.kind} has no meaning here")
@@ -180,6 +187,26 @@ class Channel:
             rows.append(EventRow(t, stream, hook, pid, n.tid, scid, direction, n.body,
                                  n.orig_len, n.truncated, fields))
         return DecodedBatch(pid, batch.seq, received, tuple(rows), tuple(conns), tuple(hooks))
+
+    @staticmethod
+    def _socket_row(n: NativeRecord, pid: int, t: float, hook: str) -> EventRow:
+        """A native connect, refused UDP send or name lookup as its JSON record kind. (A
+        connect makes no connection row: a TCP connection gets one, from a CONN_INFO, when
+        its first bytes show it is plaintext; one that carries TLS is the TLS hooks'.)"""
+        if n.kind == NativeKind.DNS:
+            return EventRow(t=t, kind=RecordKind.DNS.value, hook=hook, pid=pid, tid=n.tid,
+                            fields=decode_dns(n.body))
+        if n.kind == NativeKind.UDP_BLOCKED:
+            info = decode_sock(n.body)
+            fields = {k: info[k] for k in ("peer_ip", "peer_port", "fd")}
+            return EventRow(t=t, kind=RecordKind.UDP_BLOCKED.value, hook=hook, pid=pid,
+                            tid=n.tid, fields=fields)
+        info = decode_connect(n.body)
+        cid = conn_id(pid, str(info["layer"]), n.handle)
+        fields = {k: info[k] for k in ("fd", "family", "transport", "peer_ip", "peer_port",
+                                       "result", "errno")}
+        return EventRow(t=t, kind=RecordKind.CONNECT.value, hook=hook, pid=pid, tid=n.tid,
+                        conn=cid, fields=fields)
 
 
 def _pid_of(message: Mapping[str, object]) -> int | None:

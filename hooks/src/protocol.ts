@@ -1,6 +1,6 @@
 // GENERATED from harness/protocol.py by `python -m harness.protocol`. Do not edit.
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 export const RecordKind = {
     STREAM: "stream",
@@ -46,6 +46,9 @@ export const NativeKind = {
     UDP_OUT: 5,
     UDP_IN: 6,
     CONN_INFO: 7,
+    CONNECT: 8,
+    UDP_BLOCKED: 9,
+    DNS: 10,
 } as const;
 export type NativeKind = typeof NativeKind[keyof typeof NativeKind];
 
@@ -53,6 +56,8 @@ export const NATIVE_FLAG_TRUNCATED = 1;
 export const NATIVE_HEADER_SIZE = 48;
 export const NATIVE_ALIGN = 8;
 export const CONN_INFO_SIZE = 44;
+export const DNS_HEADER_SIZE = 8;
+export const DNS_ADDRESS_SIZE = 18;
 export const JAVA_CONN_BASE = 4294967296;
 
 /** The id of a connection in a run (harness.protocol.conn_id). */

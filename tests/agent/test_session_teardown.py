@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import frida
@@ -27,8 +28,12 @@ rpc.exports = {
 
 
 def test_an_unload_that_never_returns_is_cut_off_and_recorded(tmp_path: Path) -> None:
-    victim = subprocess.Popen(["sleep", "120"])
+    # attach only once the victim runs its own code (attaching mid-exec can fail)
+    victim = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True);"
+                               " time.sleep(120)"], stdout=subprocess.PIPE, text=True)
     try:
+        assert victim.stdout is not None
+        assert victim.stdout.readline().strip() == "ready"
         channel = Channel()
         session = CaptureSession(frida.get_local_device(),
                                  AgentBundle(STUCK, "stuck", tmp_path / "stuck.js"), channel,
@@ -51,3 +56,5 @@ def test_an_unload_that_never_returns_is_cut_off_and_recorded(tmp_path: Path) ->
     finally:
         victim.kill()
         victim.wait(timeout=10)
+        if victim.stdout is not None:
+            victim.stdout.close()

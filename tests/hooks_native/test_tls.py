@@ -101,7 +101,8 @@ def test_android_boringssl_client_is_captured(tmp_path: Path, agent: AgentBundle
     assert run.stream(NativeKind.TLS_OUT) == bytes(log.received)
     assert run.stream(NativeKind.TLS_IN) == bytes(log.sent)
     targets = {r.fields["target"] for r in run.records
-               if r.kind == "hook" and r.fields["status"] == "installed"}
+               if r.kind == "hook" and r.fields["status"] == "installed"
+               and r.fields["group"] == "native.tls"}
     # Android's BoringSSL (soname libssl.so.0), not OpenSSL's libssl.so.3
     assert targets == {"libssl.so.0"}
     (info,) = [decode_conn_info(n.body) for n in run.native if n.kind == NativeKind.CONN_INFO]

@@ -310,8 +310,10 @@ def agent_run_to_rundir(parent: Path, batches: list[Batch], run_id: str = "agent
             for n in b.native:
                 if n.kind == NativeKind.CONN_INFO:
                     info = decode_conn_info(n.body)
-                    conns.append({**info, "conn": conn_id(b.pid, "tls", n.handle),
+                    conns.append({**info, "conn": conn_id(b.pid, str(info["layer"]), n.handle),
                                   "pid": b.pid})
+                    continue
+                if n.kind not in kinds:  # connect, dns, udp-blocked: not what these tests read
                     continue
                 layer, direction = kinds[n.kind]
                 rows.append(EventRow(

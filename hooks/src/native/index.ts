@@ -3,7 +3,9 @@
 import { setNativeSource } from "../emit.js";
 import { HookStatus } from "../protocol.js";
 import { reportHook } from "../registry.js";
+import { dnsFragment, installDns } from "./dns.js";
 import { NativeRing } from "./ring.js";
+import { installSockets, socketsFragment } from "./sockets.js";
 import { hookTlsModule } from "./tls.js";
 
 export interface NativeConfig {
@@ -11,6 +13,8 @@ export interface NativeConfig {
     ringBufferBytes: number;
     ringWaitLimitMs: number;
     exclude: string[];
+    /** UDP sends to ports 443 and 80 fail (sockets.ts). */
+    blockQuic: boolean;
 }
 
 let ring: NativeRing | null = null;
@@ -22,10 +26,14 @@ export function installNative(config: NativeConfig): void {
         maxRecordBytes: config.maxRecordBytes,
         waitLimitMs: config.ringWaitLimitMs,
         tableSlots: 1 << 16,
-    });
+        fdSlots: 1 << 16,
+        blockQuic: config.blockQuic,
+    }, [socketsFragment(), dnsFragment()]);
     const r = ring;
     setNativeSource(() => r.drain());
     const exclude = new Set(config.exclude);
+    installSockets(r, exclude);
+    installDns(r, exclude);
     let found = 0;
     for (const m of Process.enumerateModules()) {
         if (hookTlsModule(r, m, exclude)) found++;

@@ -41,7 +41,19 @@ typedef struct {
   guint64 records;
   guint64 * keys;
   guint64 * vals;
+  guint64 * fds;
+  guint32 fd_cap;
+  guint32 block_quic;
 } Ring;
+
+/* The fd table (sockets.ts): two words per fd, [0] = number << 8 | state, [1] = the
+   connected UDP peer's connection (bit 63: refused by blockQuic). */
+#define ST_TCP_NEW 1
+#define ST_TCP_PLAIN 2
+#define ST_TLS 3
+#define ST_UDP 4
+#define ST_TCP_SEEN 5 /* NEW, but the peer spoke first: announced, still undecided */
+#define ST_MASK ((guint64) 0xff)
 
 typedef int (* GetFdFunc) (void * ssl);
 typedef const char * (* GetServernameFunc) (void * ssl, int type);
@@ -174,6 +186,9 @@ static void conn_info (HookCtx * c, void * ssl, guint64 number, guint32 tid)
   unsigned int salen;
   memset (body, 0, 48);
   gint32 fd = c->get_fd != NULL ? c->get_fd (ssl) : -1;
+  /* An fd an SSL object uses carries TLS: its bytes are never plaintext TCP. */
+  if (fd >= 0 && (guint32) fd < c->ring->fd_cap && (c->ring->fds[fd * 2] & ST_MASK) != 0)
+    c->ring->fds[fd * 2] = (c->ring->fds[fd * 2] & ~ST_MASK) | ST_TLS;
   guint16 family = 0, lport = 0, pport = 0;
   if (fd >= 0)
   {
@@ -278,6 +293,26 @@ guint64 ring_swap (Ring * r)
 }
 `;
 
+/** C source compiled into the ring's CModule (after the ring's own code), with the extra
+ * symbols it needs: how sockets.ts and dns.ts keep their hot paths in the same module. */
+export interface CFragment {
+    source: string;
+    symbols: { [name: string]: NativePointer };
+}
+
+/** Context of a wrapper made by replaceC: the ring, the hook index, the original. */
+export const CTX = { ring: 0, hook: 8, aux: 12, original: 16, size: 24 };
+
+/** Declarations every replaceC wrapper starts with. */
+const CTX_PRELUDE = `
+#include <glib.h>
+extern char hookctx[];
+static void * original (void)
+{
+  return *(void **) (hookctx + ${CTX.original});
+}
+`;
+
 /** The replacement of one TLS function: call the original, then record what it moved.
  * Interceptor.replace wrappers rather than attach() listeners: an onLeave listener in a
  * process that forks makes the child crash inside frida-agent under child gating (seen with
@@ -328,7 +363,7 @@ const OFF_ORIGINAL = 64;
 const OFF = {
     buf0: 8, buf1: 16, cap: 24, len0: 28, len1: 32, active: 36, maxRecord: 40,
     waitLimitUs: 44, tableCap: 48, nextConn: 56, drops: 64, droppedBytes: 72, waits: 80,
-    records: 88, keys: 96, vals: 104, size: 112,
+    records: 88, keys: 96, vals: 104, fds: 112, fdCap: 120, blockQuic: 124, size: 128,
 };
 
 export const HOOKCTX_SIZE = 72;
@@ -339,6 +374,10 @@ export interface RingConfig {
     maxRecordBytes: number;
     waitLimitMs: number;
     tableSlots: number;
+    /** fds below this are tracked by the socket hooks. */
+    fdSlots: number;
+    /** UDP sends to ports 443 and 80 fail (sockets.ts). */
+    blockQuic: boolean;
 }
 
 export interface RingStats {
@@ -357,14 +396,16 @@ export class NativeRing {
     private readonly modules: CModule[] = [];
     private readonly swap: NativeFunction<UInt64, [NativePointerValue]>;
 
-    constructor(cfg: RingConfig) {
+    constructor(cfg: RingConfig, fragments: CFragment[] = []) {
         const libc = (name: string): NativePointer => Module.getGlobalExportByName(name);
-        this.cm = new CModule(CSOURCE, {
+        const symbols: { [name: string]: NativePointer } = {
             clock_gettime: libc("clock_gettime"),
             getpeername: libc("getpeername"),
             getsockname: libc("getsockname"),
             gettid: libc("gettid"),
-        });
+        };
+        fragments.forEach((f) => Object.assign(symbols, f.symbols));
+        this.cm = new CModule([CSOURCE, ...fragments.map((f) => f.source)].join("\n"), symbols);
         this.ring = Memory.alloc(OFF.size);
         const b0 = Memory.alloc(cfg.bufferBytes);
         const b1 = Memory.alloc(cfg.bufferBytes);
@@ -372,7 +413,11 @@ export class NativeRing {
         while (slots < cfg.tableSlots) slots <<= 1;
         const keys = Memory.alloc(slots * 8);
         const vals = Memory.alloc(slots * 8);
-        this.keep.push(b0, b1, keys, vals);
+        const fds = Memory.alloc(cfg.fdSlots * 16);
+        this.keep.push(b0, b1, keys, vals, fds);
+        this.ring.add(OFF.fds).writePointer(fds);
+        this.ring.add(OFF.fdCap).writeU32(cfg.fdSlots);
+        this.ring.add(OFF.blockQuic).writeU32(cfg.blockQuic ? 1 : 0);
         this.ring.add(OFF.buf0).writePointer(b0);
         this.ring.add(OFF.buf1).writePointer(b1);
         this.ring.add(OFF.cap).writeU32(cfg.bufferBytes);
@@ -419,6 +464,29 @@ export class NativeRing {
         ctx.add(OFF_ORIGINAL).writePointer(target);
         Interceptor.replace(target, wrapper.replacement);
         return target;
+    }
+
+    /** Replace ``target`` with ``replacement`` from a C wrapper whose source follows
+     * CTX_PRELUDE (``hookctx``, ``original()``) and calls ``imports`` of the ring's module.
+     * ``aux`` is a per-hook number the wrapper's helpers may read (CTX.aux). */
+    replaceC(target: NativePointer, body: string, hook: number, imports: string[], aux = 0): void {
+        const ctx = Memory.alloc(CTX.size);
+        this.keep.push(ctx);
+        ctx.writePointer(this.ring);
+        ctx.add(CTX.hook).writeU32(hook);
+        ctx.add(CTX.aux).writeU32(aux);
+        ctx.add(CTX.original).writePointer(target);
+        const symbols: { [name: string]: NativePointer } = { hookctx: ctx };
+        for (const name of imports) {
+            const p = (this.cm as unknown as { [k: string]: NativePointer | undefined })[name];
+            if (p === undefined) {
+                throw new Error(`ring module has no ${name}`);
+            }
+            symbols[name] = p;
+        }
+        const wrapper = new CModule(CTX_PRELUDE + body, symbols);
+        this.modules.push(wrapper);
+        Interceptor.replace(target, wrapper.replacement);
     }
 
     hookContext(hook: number, kind: number, ex: boolean, fns: (NativePointer | null)[]): NativePointer {
