@@ -1,0 +1,144 @@
+"""Plaintext servers on loopback that keep the exact bytes of every exchange.
+
+:class:`PlainHTTPServer` answers HTTP/1.1 requests (keep-alive, Content-Length bodies) over
+plain TCP on 127.0.0.1 or ::1 and records, per connection, everything received and sent.
+:class:`UDPListener` binds a loopback UDP port, records each datagram with its sender and
+echoes it back. Both are context managers: leaving one closes its sockets and joins threads.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+
+
+@dataclass
+class PlainConnection:
+    peer: tuple[str, int]
+    received: bytearray = field(default_factory=bytearray)
+    sent: bytearray = field(default_factory=bytearray)
+
+
+def take_request(pending: bytearray, body: bytes) -> bytes | None:
+    """The response to the first complete request in ``pending`` (removed), or None."""
+    end = pending.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    length = 0
+    for line in bytes(pending[:end]).decode("latin-1").split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    total = end + 4 + length
+    if len(pending) < total:
+        return None
+    del pending[:total]
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+class PlainHTTPServer:
+    """HTTP/1.1 over plain TCP on an ephemeral loopback port (``host`` 127.0.0.1 or ::1)."""
+
+    def __init__(self, host: str = "127.0.0.1", *, body: bytes = b"ok",
+                 timeout: float = 10.0) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.host = host
+        self.body = body
+        self.timeout = timeout
+        self.connections: list[PlainConnection] = []
+        self._lock = threading.Lock()
+        self._sock = socket.create_server((host, 0), family=family)
+        self._sock.settimeout(0.2)
+        self.port: int = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._serve, name="plain-server", daemon=True)
+
+    def __enter__(self) -> PlainHTTPServer:
+        self._accept.start()
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._accept.join(timeout=5)
+        for th in self._threads:
+            th.join(timeout=5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, addr = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            log = PlainConnection(peer=(addr[0], addr[1]))
+            with self._lock:
+                self.connections.append(log)
+            th = threading.Thread(target=self._handle, args=(raw, log), daemon=True)
+            self._threads.append(th)
+            th.start()
+
+    def _handle(self, conn: socket.socket, log: PlainConnection) -> None:
+        conn.settimeout(self.timeout)
+        with conn:
+            pending = bytearray()
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                log.received += data
+                pending += data
+                while (reply := take_request(pending, self.body)) is not None:
+                    conn.sendall(reply)
+                    log.sent += reply
+
+
+@dataclass(frozen=True)
+class Datagram:
+    sender: tuple[str, int]
+    data: bytes
+
+
+class UDPListener:
+    """A UDP socket on ``(host, port)`` that records and echoes every datagram."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                   socket.SOCK_DGRAM)
+        self._sock.bind((host, port))
+        self._sock.settimeout(0.2)
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self.datagrams: list[Datagram] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="udp-listener", daemon=True)
+
+    def __enter__(self) -> UDPListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, addr = self._sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.datagrams.append(Datagram((addr[0], addr[1]), data))
+            self._sock.sendto(data, addr)
