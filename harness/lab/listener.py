@@ -15,14 +15,15 @@ from typing import Self
 
 
 class Listener:
-    """Binds an ephemeral port on 127.0.0.1 at construction (``port``), serves once
-    entered."""
+    """Binds an ephemeral port on loopback (127.0.0.1, or ::1) at construction (``port``),
+    serves once entered."""
 
-    def __init__(self, name: str, timeout: float) -> None:
+    def __init__(self, name: str, timeout: float, host: str = "127.0.0.1") -> None:
         self.timeout = timeout
         """Seconds a connection may sit idle; also how long teardown waits per thread."""
         self._lock = threading.Lock()
-        self._sock = socket.create_server(("127.0.0.1", 0))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.create_server((host, 0), family=family)
         self._sock.settimeout(0.2)  # the accept loop looks at the stop flag this often
         self.port: int = self._sock.getsockname()[1]
         self._stop = threading.Event()

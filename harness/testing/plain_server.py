@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from harness.lab.listener import Listener
+
 
 @dataclass
 class PlainConnection:
@@ -39,56 +41,27 @@ def take_request(pending: bytearray, body: bytes) -> bytes | None:
             + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
-class PlainHTTPServer:
+class PlainHTTPServer(Listener):
     """HTTP/1.1 over plain TCP on an ephemeral loopback port (``host`` 127.0.0.1 or ::1)."""
 
     def __init__(self, host: str = "127.0.0.1", *, body: bytes = b"ok",
                  timeout: float = 10.0) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__("plain-server", timeout, host)
         self.host = host
         self.body = body
-        self.timeout = timeout
         self.connections: list[PlainConnection] = []
-        self._lock = threading.Lock()
-        self._sock = socket.create_server((host, 0), family=family)
-        self._sock.settimeout(0.2)
-        self.port: int = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, name="plain-server", daemon=True)
 
-    def __enter__(self) -> PlainHTTPServer:
-        self._accept.start()
-        return self
+    def _handle(self, raw: socket.socket, addr: tuple[str, int]) -> None:
+        log = PlainConnection(peer=(addr[0], addr[1]))
+        with self._lock:
+            self.connections.append(log)
+        self._exchange(raw, log)
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._stop.set()
-        self._accept.join(timeout=5)
-        for th in self._threads:
-            th.join(timeout=5)
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                raw, addr = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            log = PlainConnection(peer=(addr[0], addr[1]))
-            with self._lock:
-                self.connections.append(log)
-            th = threading.Thread(target=self._handle, args=(raw, log), daemon=True)
-            self._threads.append(th)
-            th.start()
-
-    def _handle(self, conn: socket.socket, log: PlainConnection) -> None:
+    def _exchange(self, conn: socket.socket, log: PlainConnection) -> None:
         conn.settimeout(self.timeout)
         with conn:
             pending = bytearray()
-            while not self._stop.is_set():
+            while not self.stopping:
                 try:
                     data = conn.recv(65536)
                 except OSError:

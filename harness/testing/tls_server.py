@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from harness.lab.listener import Listener
 from harness.testing.certs import PKIFiles
+from harness.testing.plain_server import take_request
 
 
 @dataclass
@@ -59,28 +60,11 @@ class TLSServer(Listener):
                         return
                     log.received += data
                     pending += data
-                    while (reply := self._take_request(pending)) is not None:
+                    while (reply := take_request(pending, self.body)) is not None:
                         conn.sendall(reply)
                         log.sent += reply
         except (OSError, ssl.SSLError):
             return
-
-    def _take_request(self, pending: bytearray) -> bytes | None:
-        end = pending.find(b"\r\n\r\n")
-        if end < 0:
-            return None
-        head = bytes(pending[:end]).decode("latin-1")
-        length = 0
-        for line in head.split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value.strip())
-        total = end + 4 + length
-        if len(pending) < total:
-            return None
-        del pending[:total]
-        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-                + str(len(self.body)).encode() + b"\r\n\r\n" + self.body)
 
     def received_total(self) -> bytes:
         with self._lock:
