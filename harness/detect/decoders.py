@@ -15,7 +15,7 @@ import binascii
 import json
 import re
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from harness.parse.encoding import decompress
@@ -64,7 +64,8 @@ def java_hash(s: str) -> int:
 
 
 _TEXT = bytes(range(32, 127)) + b"\t\n\r"
-_OPENS = frozenset(b'/\\"=%&{[+')
+_OPENS = b'/\\"=%&{[+'
+_PLAIN = bytes(c for c in _TEXT if c not in _OPENS)
 """Bytes that a decoder keys on, or that JSON may escape: a leaf with any of them is not
 inert."""
 _MIN_LEAF = 4
@@ -75,8 +76,7 @@ def _inert(b: bytes) -> bool:
     """True when :meth:`Decoder._decode` would find nothing in ``b`` (short printable ASCII
     without the bytes forms, JSON, base64, hex, zlib or protobuf need) and JSON writes it
     as is."""
-    return (len(b) < 24 and b[:1] != b"x" and not b.translate(None, _TEXT)
-            and not _OPENS.intersection(b))
+    return len(b) < 24 and b[:1] != b"x" and not b.translate(None, _PLAIN)
 
 
 def _printable(b: bytes) -> float:
@@ -210,29 +210,41 @@ class Decoder:
         return parsed
 
     def _walk_json(self, value: object, chain: tuple[str, ...], path: str) -> Iterator[Layer]:
+        # The hot loop of a detection run: one pass per body, containers on an explicit
+        # stack (no recursion limit), a leaf's path string built only when it is kept.
         hot = self.found.get(chain, ()) if self.found is not None else None
+        out: list[Layer] = []
         todo: list[tuple[object, str]] = [(value, path)]
         while todo:
-            v, p = todo.pop()
-            if isinstance(v, dict):
-                todo.extend((x, f"{p}.{k}") for k, x in reversed(list(v.items())))
-            elif isinstance(v, list):
-                todo.extend((x, f"{p}[{i}]") for i, x in reversed(list(enumerate(v))))
-            elif isinstance(v, str) and v:
-                b = v.encode("utf-8", "surrogateescape")
-                if len(b) < _MIN_LEAF:
+            container, p = todo.pop()
+            items: Iterable[tuple[object, object]] = (
+                container.items() if isinstance(container, dict)
+                else enumerate(container) if isinstance(container, list) else ())
+            nested: list[tuple[object, str]] = []
+            for k, v in items:
+                t = type(v)
+                if t is str:
+                    b = v.encode("utf-8", "surrogateescape")  # type: ignore[attr-defined]
+                    if len(b) < _MIN_LEAF:
+                        continue
+                    inert = _inert(b)
+                    if inert and hot is not None and not (hot and any(h in b for h in hot)):
+                        continue
+                elif t is dict or t is list:
+                    nested.append((v, f"{p}.{k}" if isinstance(k, str) else f"{p}[{k}]"))
                     continue
-                inert = _inert(b)
-                if inert and hot is not None and not any(h in b for h in hot):
+                elif (t is int or t is float) and abs(v) >= 1000:  # type: ignore[arg-type]
+                    # as written in the parent, except a float's other spellings (1e5 is
+                    # 100000.0), which are not what was sent anyway
+                    b, inert = str(v).encode(), True
+                    if hot is not None and not (hot and any(h in b for h in hot)):
+                        continue
+                else:
                     continue
-                yield Layer((*chain, f"json:{p}"), b, inert)
-            elif isinstance(v, int | float) and not isinstance(v, bool) and abs(v) >= 1000:
-                # as written in the parent, except a float's other spellings (1e5 is
-                # 100000.0), which are not what was sent anyway
-                b = str(v).encode()
-                if hot is not None and not any(h in b for h in hot):
-                    continue
-                yield Layer((*chain, f"json:{p}"), b, True)
+                key = f"{p}.{k}" if isinstance(k, str) else f"{p}[{k}]"
+                out.append(Layer((*chain, f"json:{key}"), b, inert))
+            todo.extend(reversed(nested))
+        yield from out
 
     def _form(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
         text = data.decode("latin-1")
