@@ -38,6 +38,7 @@ from harness.detect.decoders import java_hash
 from harness.detect.derive import derive
 from harness.detect.finding import Needle
 from harness.device.base import NeedleClass
+from harness.parse.store import MessageStore
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 HOSTS = ["sa.api.intl.miui.com", "data.mistat.intl.xiaomi.com", "tracking.intl.miui.com",
@@ -236,8 +237,13 @@ def main() -> None:
                            str(run.path)])
     findings = json.loads((run.path / "findings.json").read_text())
     leaks = [f for f in findings if not f["control"]]
-    nested = [f for f in leaks if any(s in ("gzip", "zlib") or s.startswith("sensors:")
-                                      for s in f["chain"])]
+    # Out of rg's reach: under a gzip content coding (the parser decoded it, so the chain
+    # starts in the plain body) or under gzip/zlib/Sensors inside the body.
+    with MessageStore.open(run) as store:
+        coded = {m.id for m in store.messages(with_body=False)
+                 if (m.header("content-encoding") or "identity") != "identity"}
+    nested = [f for f in leaks if f["message"] in coded or any(
+        s in ("gzip", "zlib") or s.startswith("sensors:") for s in f["chain"])]
     rg_matches = int(rg_out.strip() or 0)
     print(f"rg -F -f ({len(pats)} derived patterns): {rg_t:.2f} s, peak RSS {rg_rss} MB, "
           f"{rg_matches} matches")

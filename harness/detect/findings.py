@@ -53,6 +53,8 @@ def roots(m: Message) -> Iterator[Layer]:
 def _excerpt(data: bytes, start: int, end: int) -> str:
     def show(b: bytes) -> str:
         text = b.decode("utf-8", "replace")
+        if text.isprintable():
+            return text
         return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else c
                        for c in text)
 
