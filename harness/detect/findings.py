@@ -148,7 +148,11 @@ def _most_specific(findings: list[Finding]) -> list[Finding]:
     def layer(chain: tuple[str, ...]) -> tuple[str, ...]:
         # a derived form (url-encoded, escaped) matched in a layer that a decoder also
         # opened: the decoded finding below it is the same location, said better
-        return chain[:-1] if chain and chain[-1].startswith("derive:") else chain
+        chain = chain[:-1] if chain and chain[-1].startswith("derive:") else chain
+        # a query parameter is part of the URL: ``query:id`` is below ``url``
+        if len(chain) >= 2 and chain[1].startswith("query:"):
+            return (chain[0], "url", *chain[1:])
+        return chain
 
     def below(c: tuple[str, ...], f: tuple[str, ...]) -> bool:
         lc, lf = layer(c), layer(f)

@@ -86,8 +86,10 @@ def test_query_string_and_header() -> None:
     m = request(b"", url=f"https://t.example/p?u={urllib.parse.quote(CANARY.value)}",
                 headers=(("X-Device", DEVICE.value),))
     got = {(f.needle, f.chain[-1]) for f in find([m], [CANARY, DEVICE])}
-    assert ("url", "query:u") in got
-    assert ("android-id", "header:x-device") in got
+    assert got == {("url", "query:u"), ("android-id", "header:x-device")}  # not url too
+    # a value in the path (no parameter holds it) is found in the URL itself
+    path = request(b"", url=f"https://t.example/c/{CANARY.value}?x=1")
+    assert [f.chain[1:] for f in find([path], [CANARY])] == [("url",)]
 
 
 def test_near_miss_and_noise_find_nothing() -> None:
