@@ -5,6 +5,7 @@
 import { Direction, Layer, RecordKind } from "../protocol.js";
 import { emit } from "../emit.js";
 import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
+import { RecentObjects } from "./objects.js";
 import { enter, leave } from "./scope.js";
 import { JavaHook, HookCall } from "./table.js";
 import { engineFacts, javaConn, socketFacts } from "./tlsconn.js";
@@ -14,9 +15,18 @@ const OUT_STREAM = "sun.security.ssl.SSLSocketImpl$AppOutputStream";
 const IN_STREAM = "sun.security.ssl.SSLSocketImpl$AppInputStream";
 const ENGINE = "sun.security.ssl.SSLEngineImpl";
 
+/** App stream object -> its socket's conn id (a stream belongs to one socket for life). */
+const streams = new RecentObjects<string>();
+
 function socketConn(call: HookCall): string {
+    const known = streams.find(call.self);
+    if (known !== undefined) {
+        return known;
+    }
     const sock = call.self.this$0.value;
-    return javaConn(sock, call.hook.name, () => socketFacts(sock, "jsse"));
+    const id = javaConn(sock, call.hook.name, () => socketFacts(sock, "jsse"));
+    streams.add(call.self, id);
+    return id;
 }
 
 function positions(bufs: any, off: number, len: number): number[] {

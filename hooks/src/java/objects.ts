@@ -39,3 +39,36 @@ export class ObjectState<T> {
         this.map.delete(identity(obj));
     }
 }
+
+/** The last few Java objects asked about, told apart by JNI identity (isSameObject, no bridge
+ *  call): the hot paths (a TLS stream's every write and read, OkHttp's connection per
+ *  request) see the same handful of objects again and again. Each is held by a global
+ *  reference while remembered, so its identity cannot be reused by another object. */
+export class RecentObjects<T> {
+    private items: { ref: any; value: T }[] = [];
+
+    constructor(private readonly max = 16) {}
+
+    find(obj: any): T | undefined {
+        const env = Java.vm.getEnv();
+        const h = obj.$h;
+        for (let i = 0; i < this.items.length; i++) {
+            const item = this.items[i];
+            if (env.isSameObject(item.ref.$h, h)) {
+                if (i > 0) {
+                    this.items.splice(i, 1);
+                    this.items.unshift(item);
+                }
+                return item.value;
+            }
+        }
+        return undefined;
+    }
+
+    add(obj: any, value: T): void {
+        this.items.unshift({ ref: Java.retain(obj), value });
+        if (this.items.length > this.max) {
+            this.items.pop();
+        }
+    }
+}

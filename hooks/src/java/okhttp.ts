@@ -7,7 +7,7 @@ import Java from "frida-java-bridge";
 
 import { javaBytes } from "./bytes.js";
 import { addSender, Attribution, attribute } from "./frames.js";
-import { ObjectState } from "./objects.js";
+import { ObjectState, RecentObjects } from "./objects.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
 import { JavaHook } from "./table.js";
 
@@ -43,33 +43,21 @@ function headerLines(h: any): [string, string][] {
 }
 
 interface ConnFacts {
-    ref: any;
     conn: string | null;
     protocol: string;
 }
 
-/** RealConnection identity -> its TLS conn id and protocol: both fixed for the connection's
- *  life, so asked once per connection, not once per request. */
-const connections = new Map<number, ConnFacts>();
-let system: any = null;
+/** RealConnection -> its TLS conn id and protocol: both fixed for the connection's life, so
+ *  asked once per connection, not once per request. */
+const connections = new RecentObjects<ConnFacts>();
 
 function connFacts(c: any, hook: string): ConnFacts {
-    if (system === null) {
-        system = Java.use("java.lang.System");
-    }
-    const id: number = system.identityHashCode(c);
-    const known = connections.get(id);
-    if (known !== undefined && Java.vm.getEnv().isSameObject(known.ref.$h, c.$h)) {
+    const known = connections.find(c);
+    if (known !== undefined) {
         return known;
     }
-    if (connections.size >= 1024) {
-        connections.clear();
-    }
-    const f = {
-        ref: Java.retain(c), conn: connOfSocket(c.socket(), hook),
-        protocol: String(c.protocol().toString()),
-    };
-    connections.set(id, f);
+    const f = { conn: connOfSocket(c.socket(), hook), protocol: String(c.protocol().toString()) };
+    connections.add(c, f);
     return f;
 }
 
