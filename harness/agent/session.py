@@ -103,7 +103,7 @@ class CaptureSession:
         except _FRIDA_ERRORS as exc:
             raise AgentError(f"cannot spawn {argv[0]}: {exc}") from exc
         try:
-            self._instrument(pid)
+            self._instrument(pid, suspended=True)
             self.device.resume(pid)
         except BaseException:
             with contextlib.suppress(*_FRIDA_ERRORS):
@@ -114,7 +114,9 @@ class CaptureSession:
     def attach(self, pid: int) -> None:
         self._instrument(pid)
 
-    def _instrument(self, pid: int) -> None:
+    def _instrument(self, pid: int, *, suspended: bool = False) -> None:
+        # suspended: nothing runs in the target while the hooks install, so the agent may
+        # patch with Interceptor.replaceFast (hooks/src/native/ring.ts).
         try:
             session = self.device.attach(pid)
             if self.follow_children:
@@ -129,7 +131,7 @@ class CaptureSession:
                              ) from exc
         check_abi(script)
         try:
-            hooks = script.exports_sync.init(self.config.to_json())
+            hooks = script.exports_sync.init({**self.config.to_json(), "suspended": suspended})
         except _FRIDA_ERRORS as exc:
             raise AgentError(f"agent init failed in pid {pid}: {exc}") from exc
         with self._changed:

@@ -64,7 +64,8 @@ def run_under_agent(agent: AgentBundle, argv: Sequence[str], config: Mapping[str
         script.on("message", on_message)
         script.load()
         check_abi(script)
-        result.init_result = script.exports_sync.init(dict(config))
+        # spawned suspended, like CaptureSession.spawn: the agent may use replaceFast
+        result.init_result = script.exports_sync.init({"suspended": True, **config})
         device.resume(pid)
         deadline = time.monotonic() + timeout
         while not gone.wait(0.1):

@@ -20,6 +20,9 @@ export interface AgentConfig {
     ringBufferBytes: number;
     /** How long a hooked thread waits for the drain when both buffers are full. */
     ringWaitLimitMs: number;
+    /** The process is suspended while init() runs (spawned, or a child held by child
+     * gating): native hooks may be installed with Interceptor.replaceFast (ring.ts). */
+    suspended: boolean;
 }
 
 const defaults: AgentConfig = {
@@ -31,6 +34,7 @@ const defaults: AgentConfig = {
     exclude: [],
     ringBufferBytes: 8 << 20,
     ringWaitLimitMs: 2000,
+    suspended: false,
 };
 
 let started = false;

@@ -15,6 +15,8 @@ export interface NativeConfig {
     exclude: string[];
     /** UDP sends to ports 443 and 80 fail (sockets.ts). */
     blockQuic: boolean;
+    /** The process is suspended while the hooks install (ring.ts: replaceFast). */
+    suspended: boolean;
 }
 
 let ring: NativeRing | null = null;
@@ -28,6 +30,7 @@ export function installNative(config: NativeConfig): void {
         tableSlots: 1 << 16,
         fdSlots: 1 << 16,
         blockQuic: config.blockQuic,
+        replaceFast: config.suspended,
     }, [socketsFragment(), dnsFragment()]);
     const r = ring;
     setNativeSource(() => r.drain());

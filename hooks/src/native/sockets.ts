@@ -259,7 +259,7 @@ static void write_iov (Ring * r, guint16 kind, guint32 tid, gint32 fd, guint64 h
 static void emit_data (SockCtx * c, guint16 kind, int fd, guint64 handle, const guint8 * buf,
     const guint8 * msg, gssize n)
 {
-  guint32 tid = (guint32) gettid ();
+  guint32 tid = current_tid (c->ring);
   if (msg != NULL)
     write_iov (c->ring, kind, tid, fd, handle, (guint16) c->hook, msg, (gsize) n);
   else
