@@ -158,7 +158,8 @@ def _destination(host: str, a: _Acc, vendor: Vendor, db: TrackerDB) -> Destinati
 
 def sdks_from_findings(run: RunDir) -> dict[str, str]:
     """Message id → SDK, from wire formats the detector verified on the way to a finding
-    (its chain step ``sensors:<field> (crc ok)``: a Sensors Analytics upload)."""
+    (its chain step ``sensors:<field> (crc ok)``: a Sensors Analytics upload;
+    ``mixpanel:data``: Mixpanel's ingestion form)."""
     path = run.file(FINDINGS_JSON)
     out: dict[str, str] = {}
     try:
@@ -173,6 +174,8 @@ def sdks_from_findings(run: RunDir) -> dict[str, str]:
                 verified = "crc ok" in step
                 out[f["message"]] = "sensors-analytics" + (" (crc verified)" if verified
                                                            else " (wire format)")
+            elif isinstance(step, str) and step.startswith("mixpanel:"):
+                out[f["message"]] = "mixpanel (wire format)"
     return out
 
 

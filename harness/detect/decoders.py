@@ -112,6 +112,18 @@ def _b64decode(s: bytes) -> bytes | None:
         return None
 
 
+def _is_mixpanel(fields: Mapping[str, str]) -> bool:
+    """Mixpanel's ingestion form: ``data`` (JSON, or base64 of JSON, with the project
+    token) next to ``ip`` or ``verbose``; the chain then names the SDK's format."""
+    data = fields.get("data")
+    if data is None or not ("ip" in fields or "verbose" in fields):
+        return False
+    text = data.encode("latin-1")
+    if not text.lstrip().startswith((b"{", b"[")):
+        text = _b64decode(text.strip()) or b""
+    return b'"token"' in text or b'"$token"' in text
+
+
 class Decoder:
     """Expands one message body (or URL, header) into every layer it contains."""
 
@@ -268,8 +280,9 @@ class Decoder:
                 if k != sensors_key:
                     yield Layer((*chain, f"form:{k}"), v.encode("latin-1"))
             return
+        sdk = "mixpanel" if _is_mixpanel(fields) else "form"
         for k, v in fields.items():
-            yield Layer((*chain, f"form:{k}"), v.encode("latin-1"))
+            yield Layer((*chain, f"{sdk if k == 'data' else 'form'}:{k}"), v.encode("latin-1"))
 
     def _protobuf(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
         try:

@@ -87,8 +87,8 @@ def test_mixpanel_python_sdk_through_capture_and_analyze(tmp_path: Path, pki: PK
     capsys.readouterr()
     assert main(["analyze", str(path)]) == 0
     findings = json.loads((path / "findings.json").read_text())
-    track, engage = ("http:POST 127.0.0.1/track", "form:data"), ("http:POST 127.0.0.1/engage",
-                                                                 "form:data")
+    track = ("http:POST 127.0.0.1/track", "mixpanel:data")
+    engage = ("http:POST 127.0.0.1/engage", "mixpanel:data")
     assert sorted((f["needle"], tuple(f["chain"])) for f in findings) == sorted([
         ("word", (*track, "json:$.properties.search")),
         ("url", (*track, "json:$.properties.$current_url")),
@@ -97,3 +97,5 @@ def test_mixpanel_python_sdk_through_capture_and_analyze(tmp_path: Path, pki: PK
         ("email", (*engage, "json:$.$set.$email")),
     ])
     assert not any(f["control"] for f in findings)
+    dests = json.loads((path / "destinations.json").read_text())["destinations"]
+    assert ["mixpanel (wire format)"] in [d["sdks"] for d in dests]

@@ -177,3 +177,17 @@ def test_json_numbers_and_short_strings_keep_their_path() -> None:
     got = chains(body, imei, DEVICE)
     root = "http:POST sa.api.lab.test/sa"
     assert got == {("imei", (root, "json:$.d.imei")), ("android-id", (root, "json:$.id"))}
+
+
+def test_mixpanel_form_base64_and_a_plain_form_named_data() -> None:
+    """Mixpanel's older SDKs send ``data`` as base64 of the JSON; the chain names the format.
+    A form that merely has a ``data`` field stays a form."""
+    events = json.dumps([{"event": "e", "properties": {"token": "t0k", "distinct_id":
+                                                        DEVICE.value}}]).encode()
+    body = b"data=" + urllib.parse.quote(base64.b64encode(events)).encode() + b"&ip=1"
+    got = chains(body, DEVICE)
+    root = "http:POST sa.api.lab.test/sa"
+    assert got == {("android-id", (root, "mixpanel:data", "base64",
+                                   "json:$[0].properties.distinct_id"))}
+    plain = f"data={DEVICE.value}&ip=1".encode()
+    assert chains(plain, DEVICE) == {("android-id", (root, "form:data"))}
