@@ -69,6 +69,16 @@ class CaptureWriter:
         """Write one batch atomically; returns the batch's row id."""
         rows = list(rows)
         nbytes = sum(len(r.data) for r in rows if r.data)
+        # The channel gives every record of one stream in a batch the same fields object:
+        # encoded once per object (by id; the rows keep the objects alive for this call).
+        by_id: dict[int, str] = {}
+
+        def fields_json(f: Mapping[str, JSON]) -> str:
+            j = by_id.get(id(f))
+            if j is None:
+                j = by_id[id(f)] = self._fields_json(f)
+            return j
+
         with self._db:
             cur = self._db.execute(
                 "INSERT INTO batches(pid, seq, received, records, bytes) VALUES(?,?,?,?,?)",
@@ -83,7 +93,7 @@ class CaptureWriter:
                 [
                     (batch_id, r.t, r.kind, r.pid, r.tid, r.conn, r.direction, r.hook, r.data,
                      r.orig_len if r.orig_len is not None else (len(r.data) if r.data else None),
-                     int(r.truncated), self._fields_json(r.fields))
+                     int(r.truncated), fields_json(r.fields))
                     for r in rows
                 ],
             )
