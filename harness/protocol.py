@@ -235,11 +235,36 @@ class ProtocolViolation(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class RingStats:
+    """The native ring's loss counters, cumulative for the process, sent in every batch
+    (``"ring": {"drops", "droppedBytes", "waits"}``; null when the native hooks are off):
+    records dropped after the wait limit, their bytes, and how often a hooked thread waited
+    for a drain because both buffers were full."""
+
+    drops: int
+    dropped_bytes: int
+    waits: int
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     pid: int
     seq: int
     records: tuple[Record, ...]
     native: tuple[NativeRecord, ...]
+    ring: RingStats | None = None
+
+
+def _ring_stats(value: JSON) -> RingStats | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolViolation(f"ring: expected an object, got {value!r:.80}")
+    counts = [value.get(k) for k in ("drops", "droppedBytes", "waits")]
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        raise ProtocolViolation(f"ring: counters must be non-negative integers: {value!r:.120}")
+    drops, dropped, waits = (int(c) for c in counts if isinstance(c, int))
+    return RingStats(drops, dropped, waits)
 
 
 def _slice(data: bytes, ref: JSON, what: str) -> bytes:
@@ -413,7 +438,8 @@ def decode_batch(message: Mapping[str, JSON], data: bytes | None) -> Batch:
         native_ref = message.get("native")
         native = decode_native(_slice(blob, native_ref, "native")) if native_ref else []
         decoded = tuple(decode_record(pid, r, blob) for r in records)
-        return Batch(pid=pid, seq=seq, records=decoded, native=tuple(native))
+        return Batch(pid=pid, seq=seq, records=decoded, native=tuple(native),
+                     ring=_ring_stats(message.get("ring")))
     except ProtocolViolation:
         raise
     except (TypeError, KeyError, ValueError, struct.error) as exc:

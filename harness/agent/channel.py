@@ -25,6 +25,7 @@ from harness.protocol import (
     NativeRecord,
     ProtocolViolation,
     RecordKind,
+    RingStats,
     conn_id,
     decode_batch,
     decode_conn_info,
@@ -54,6 +55,8 @@ class DecodedBatch:
     connections: tuple[dict[str, JSON], ...]
     hooks: tuple[Mapping[str, JSON], ...]
     """The batch's ``hook`` records (coverage), for run.json's health."""
+    ring: RingStats | None = None
+    """The process's native ring loss counters as of this batch (cumulative)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +189,8 @@ class Channel:
                 fields = stream_fields[fkey] = {"layer": slayer.value, "fd": n.fd}
             rows.append(EventRow(t, stream, hook, pid, n.tid, scid, direction, n.body,
                                  n.orig_len, n.truncated, fields))
-        return DecodedBatch(pid, batch.seq, received, tuple(rows), tuple(conns), tuple(hooks))
+        return DecodedBatch(pid, batch.seq, received, tuple(rows), tuple(conns), tuple(hooks),
+                            batch.ring)
 
     @staticmethod
     def _socket_row(n: NativeRecord, pid: int, t: float, hook: str) -> EventRow:

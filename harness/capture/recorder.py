@@ -28,7 +28,7 @@ from harness.agent.channel import (
 )
 from harness.capture.rundir import RunDir, RunInfo
 from harness.capture.writer import CaptureWriter
-from harness.protocol import JSON
+from harness.protocol import JSON, RingStats
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class Recorder:
         self.stats = LiveStats()
         self._info_interval = info_interval
         self._last_seq: dict[int, int] = {}
+        self._ring: dict[int, RingStats] = {}  # per pid, the counters of its latest batch
         self._hooks: dict[tuple[str, str], str] = {}
         self._info_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="recorder", daemon=True)
@@ -189,6 +190,11 @@ class Recorder:
             if b.seq > expected:
                 h.sequence_gaps += b.seq - expected
             self._last_seq[b.pid] = max(b.seq, last if last is not None else -1)
+            if b.ring is not None and b.seq >= self._last_seq[b.pid]:
+                self._ring[b.pid] = b.ring
+                h.ring_drops = sum(r.drops for r in self._ring.values())
+                h.ring_dropped_bytes = sum(r.dropped_bytes for r in self._ring.values())
+                h.ring_waits = sum(r.waits for r in self._ring.values())
             for hook in b.hooks:
                 key = (str(hook.get("name")), str(hook.get("target")))
                 self._hooks[key] = str(hook.get("status"))

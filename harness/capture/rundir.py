@@ -97,6 +97,12 @@ class Health:
     bytes_kernel_out: int | None = None
     bytes_kernel_in: int | None = None
     """From the device's egress counters where it has them; None where it does not."""
+    ring_drops: int = 0
+    ring_dropped_bytes: int = 0
+    ring_waits: int = 0
+    """The native rings' loss counters (summed over processes, as of each one's last batch):
+    records dropped because both buffers stayed full past the wait limit, their bytes, and
+    how often a hooked thread had to wait for a drain."""
 
 
 @dataclass(slots=True)

@@ -26,6 +26,8 @@ export interface EmitOptions {
 
 /** A source of packed native records (the CModule ring); returns null when empty. */
 export type NativeSource = () => ArrayBuffer | null;
+/** The ring's cumulative loss counters, sent in every batch (harness.protocol.RingStats). */
+export type RingCounters = () => { drops: number; droppedBytes: number; waits: number };
 
 const config: EmitConfig = { flushIntervalMs: 50, maxRecordBytes: 1 << 20, maxBatchBytes: 4 << 20 };
 let records: object[] = [];
@@ -34,6 +36,7 @@ let pendingBytes = 0;
 let seq = 0;
 let timer: ReturnType<typeof setInterval> | null = null;
 let nativeSource: NativeSource | null = null;
+let ringCounters: RingCounters | null = null;
 
 export function configureEmit(c: Partial<EmitConfig>): void {
     Object.assign(config, c);
@@ -41,6 +44,10 @@ export function configureEmit(c: Partial<EmitConfig>): void {
         clearInterval(timer);
     }
     timer = setInterval(flush, config.flushIntervalMs);
+}
+
+export function setRingCounters(source: RingCounters | null): void {
+    ringCounters = source;
 }
 
 export function setNativeSource(source: NativeSource | null): void {
@@ -123,6 +130,8 @@ export function flush(): void {
         seq: seq++,
         records,
         native: nativeSlice,
+        // in every batch: a drop shows in run.json even if the process dies before status()
+        ring: ringCounters !== null ? ringCounters() : null,
     };
     records = [];
     chunks = [];

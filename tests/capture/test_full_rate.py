@@ -56,4 +56,5 @@ def test_every_byte_at_the_clients_top_rate(tmp_path: Path, pki: PKIFiles) -> No
     health = job.run.load_info().health
     assert health.sequence_gaps == 0
     assert health.protocol_errors == 0
+    assert (health.ring_drops, health.ring_dropped_bytes) == (0, 0)  # every batch says so
     assert health.bytes_hooked_out == received.received

@@ -1,6 +1,6 @@
 // Installs the native hook tables and keeps watching for libraries loaded later.
 
-import { setNativeSource } from "../emit.js";
+import { setNativeSource, setRingCounters } from "../emit.js";
 import { HookStatus } from "../protocol.js";
 import { reportHook } from "../registry.js";
 import { dnsFragment, installDns } from "./dns.js";
@@ -34,6 +34,7 @@ export function installNative(config: NativeConfig): void {
     }, [socketsFragment(), dnsFragment()]);
     const r = ring;
     setNativeSource(() => r.drain());
+    setRingCounters(() => r.counters());
     const exclude = new Set(config.exclude);
     installSockets(r, exclude);
     installDns(r, exclude);

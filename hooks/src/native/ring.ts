@@ -502,6 +502,15 @@ export class NativeRing {
         return buf.readByteArray(len);
     }
 
+    /** The loss counters alone (read per batch by emit.ts). */
+    counters(): { drops: number; droppedBytes: number; waits: number } {
+        return {
+            drops: this.ring.add(OFF.drops).readU64().toNumber(),
+            droppedBytes: this.ring.add(OFF.droppedBytes).readU64().toNumber(),
+            waits: this.ring.add(OFF.waits).readU64().toNumber(),
+        };
+    }
+
     stats(): RingStats {
         return {
             records: this.ring.add(OFF.records).readU64().toNumber(),
