@@ -170,7 +170,7 @@ def test_hostile_run_bounded_noted_and_nothing_else_lost(tmp_path: Path) -> None
     assert "depth limit" in out  # ...and said so
     assert "cut at the budget" in out  # the 10 GB bombs
     print(f"peak RSS {int(res['rss_kb']) // 1024} MB")
-    assert int(res["rss_kb"]) < 1536 * 1024  # generous; measured ~0.5 GB
+    assert int(res["rss_kb"]) < 1536 * 1024  # generous; measured 0.28 GB
 
 
 @pytest.mark.slow
@@ -183,4 +183,4 @@ def test_200mb_body_with_the_rest(tmp_path: Path) -> None:
     (big,) = [f for f in findings if f["host"] == "big.test"]
     assert big["excerpt"].endswith(f"&id=[[{NEEDLE}]]")
     print(f"peak RSS {int(res['rss_kb']) // 1024} MB")
-    assert int(res["rss_kb"]) < 2048 * 1024  # the bound for the benchmark, 2 GB
+    assert int(res["rss_kb"]) < 2048 * 1024  # the benchmark bound, 2 GB; measured 0.77 GB
