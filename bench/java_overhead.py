@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--body", type=int, default=256, help="request body bytes")
     ap.add_argument("--exclude", action="append", default=[], metavar="HOOK_OR_GROUP",
                     help="leave a hook or group out (to see what costs what)")
+    ap.add_argument("--no-native", action="store_true",
+                    help="Java hooks only (the native TLS, socket and DNS hooks off)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="java-bench-") as tmp:
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         pki = make_pki(work / "pki")
         setup = Setup(compile_fixtures(work / "fx"), make_truststore(pki.ca_cert, work),
                       pki, build_keepalive(work), build_agent(), work,
-                      AgentConfig(exclude=tuple(args.exclude)))
+                      AgentConfig(native=not args.no_native, exclude=tuple(args.exclude)))
         rounds: list[Round] = []
         for i in range(args.rounds):
             order = ("plain", "hooked") if i % 2 == 0 else ("hooked", "plain")
