@@ -59,8 +59,10 @@ class LabBrowserProcess:
         self.pid = self.proc.pid
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stderr_tail: deque[str] = deque(maxlen=50)
-        threading.Thread(target=self._pump_out, daemon=True).start()
-        threading.Thread(target=self._pump_err, daemon=True).start()
+        self._pumps = [threading.Thread(target=self._pump_out, daemon=True),
+                       threading.Thread(target=self._pump_err, daemon=True)]
+        for pump in self._pumps:
+            pump.start()
 
     def _pump_out(self) -> None:
         assert self.proc.stdout is not None
@@ -109,6 +111,10 @@ class LabBrowserProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def exit_code(self) -> int | None:
+        """How it ended (negative: the signal), None while it runs."""
+        return self.proc.poll()
+
     def quit(self, timeout: float = 10.0) -> None:
         """Ask it to stop; kill it if it does not. Never raises."""
         if self.proc.poll() is None:
@@ -120,6 +126,9 @@ class LabBrowserProcess:
             except (OSError, subprocess.TimeoutExpired, AssertionError):
                 self.proc.kill()
                 self.proc.wait(timeout=timeout)
+        # the pumps read to the end of the pipes first: the output is the evidence of a crash
+        for pump in self._pumps:
+            pump.join(timeout=timeout)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 with contextlib.suppress(OSError):

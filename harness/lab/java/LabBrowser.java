@@ -250,7 +250,13 @@ public final class LabBrowser {
             case "background" -> track("app_background", Map.of());
             case "foreground" -> track("app_foreground", Map.of());
             case "flush" -> { }
-            case "crash" -> { System.out.flush(); Runtime.getRuntime().halt(70); }
+            case "crash" -> {
+                // a crash on purpose: the JVM ends abnormally, with no reply and no shutdown hooks
+                System.err.println("lab browser: crash step: halting the JVM with exit code 70");
+                System.err.flush();
+                System.out.flush();
+                Runtime.getRuntime().halt(70);
+            }
             default -> throw new IllegalArgumentException("unknown op " + op);
         }
         out.put("events", flushAnalytics());
@@ -279,6 +285,7 @@ public final class LabBrowser {
                 if ("quit".equals(cmd.get("op"))) {
                     break;
                 }
+                System.err.println("lab browser: " + cmd.get("op"));
                 reply = new LinkedHashMap<>(b.handle(cmd));
                 reply.put("ok", true);
             } catch (Exception e) {
