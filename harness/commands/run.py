@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.report.publish import report_folder
+from harness.scenario.progress import Progress, default_verbosity
 from harness.scenario.runner import run_scenario
 
 HELP = "run one scenario on an app: capture, phases, analysis (and claims, with --claims)"
@@ -38,6 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs"),
                         help="parent folder of the run directory (default ./runs)")
     parser.add_argument("--step-timeout", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="show only failed steps and the closing line (progress goes to "
+                             "stderr: every step on a terminal, one line per phase elsewhere)")
     phone = parser.add_argument_group("on a phone (--device SERIAL, --app PACKAGE)")
     phone.add_argument("--adb", action="append", default=[], metavar="HOST:PORT",
                        help="the adb server the phone hangs off (repeatable; default: local)")
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = run_scenario(args.scenario, args.app, out=args.out,
                               step_timeout=args.step_timeout, claims=args.claims,
-                              command_line=command_line)
+                              command_line=command_line,
+                              progress=Progress(verbosity=default_verbosity(args.quiet)))
     print(f"run: {result.run.path}")
     if not result.complete:
         print("some steps failed; their phases are marked incomplete (run.json)", file=sys.stderr)

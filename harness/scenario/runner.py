@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import secrets
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,9 +36,8 @@ from harness.protocol import ABI_VERSION, JSON
 from harness.scenario.canaries import CANARY_HOST, PhaseCanaries, make_canaries
 from harness.scenario.completeness import COMPLETENESS, completeness
 from harness.scenario.model import Scenario, Step, load_scenario
+from harness.scenario.progress import Progress, Say
 from harness.testing.certs import make_pki
-
-Say = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +89,13 @@ def lab_identifiers() -> list[Identifier]:
 class _Journey:
     """State of one run while its phases execute."""
 
-    def __init__(self, scenario: Scenario, profile: str, run: RunDir, say: Say) -> None:
+    def __init__(self, scenario: Scenario, profile: str, run: RunDir,
+                 say: Say | None = None) -> None:
+        # ``say`` is the phone runner's (harness.device.android_journey) way in; unused here
+        del say
         self.scenario = scenario
         self.profile = profile
         self.run = run
-        self.say = say
         self.account = f"lab-{secrets.token_hex(5)}@accounts.lab.test"
         self.canaries = {p.name: make_canaries(p.name) for p in scenario.phases}
         self.planted: list[str] = []
@@ -117,19 +118,21 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                  out: Path = Path("runs"), say: Say | None = None,
                  step_timeout: float = 30.0, analyze: bool = True,
                  claims: Path | None = None, command_line: Sequence[str] = (),
-                 agent: AgentConfig | None = None) -> RunResult:
+                 agent: AgentConfig | None = None,
+                 progress: Progress | None = None) -> RunResult:
     """Run a journey on a lab app. ``agent`` overrides the agent's configuration (the
-    verdict tests switch the Java hooks off to show the gates refuse such a run)."""
+    verdict tests switch the Java hooks off to show the gates refuse such a run).
+    ``progress`` is the display (default: every step, through ``say`` or to stderr)."""
     scenario = load_scenario(scenario_path)
     profile = parse_app(app)
     check_profile(scenario, app)
-    tell: Say = say or (lambda s: print(s, file=sys.stderr))
+    shown = progress or Progress(say)
     bundle = build_agent()
     classpath = build_lab_browser()
     device = HostDevice(extra_identifiers=lab_identifiers())
     out.mkdir(parents=True, exist_ok=True)
     run = RunDir.create(out)
-    journey = _Journey(scenario, profile, run, tell)
+    journey = _Journey(scenario, profile, run)
     ids = device.identifiers()
     info = run.load_info()
     info.device = {**device.info().to_json(), "lab": True}
@@ -184,18 +187,18 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                 session.stop_pid(proc.pid)
                 proc.quit()
 
+            shown.start(scenario.name, app, len(scenario.phases))
             try:
                 for number, spec in enumerate(scenario.phases, 1):
                     canaries = journey.canaries[spec.name]
                     phase = Phase(name=spec.name, start=time.time(), state=dict(spec.state))
                     recorder.marker("phase-start", spec.name, {"state": dict(spec.state)})
-                    tell(f"phase {number}/{len(scenario.phases)} {spec.name}: "
-                         f"{len(spec.steps)} steps")
+                    shown.phase(number, spec.name, len(spec.steps))
                     for index, step in enumerate(spec.steps, 1):
                         value = journey.resolve(step, canaries, site)
-                        shown = ("on" if value else "off") if isinstance(value, bool) else value
-                        tell(f"  [{index}/{len(spec.steps)}] {step.action}"
-                             + (f" {shown}" if shown is not None else ""))
+                        said = ("on" if value else "off") if isinstance(value, bool) else value
+                        shown.step(index, len(spec.steps), step.action
+                                   + (f" {said}" if said is not None else ""))
                         try:
                             if step.action in ("launch", "restart") or app_proc is None:
                                 if step.action == "restart":
@@ -218,21 +221,30 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                         except StepFailed as exc:
                             complete = False
                             phase.complete = False
-                            tail: list[JSON] = list(app_proc.stderr_tail) if app_proc else []
-                            phase.notes.append(f"step {step.describe()} failed: {exc}")
-                            recorder.marker("step-failed", spec.name, {
-                                "step": step.describe(), "line": step.line,
-                                "error": str(exc), "app_output": tail[-20:]})
-                            tell(f"  ! {step.action} failed: {exc}")
                             if app_proc is not None and not app_proc.alive():
-                                app_proc.quit()  # reap it and close its pipes
-                                app_proc = None
+                                app_proc.quit()  # reap it, so its output is all in
+                            kept = _keep_app_output(run, spec.name, index, step, exc, app_proc)
+                            skipped: list[JSON] = [s.describe() for s in spec.steps[index:]]
+                            phase.notes.append(f"step {index} {step.describe()} failed: {exc}"
+                                               f" (evidence: {kept})")
+                            if skipped:
+                                phase.notes.append(f"not run after the failure: "
+                                                   f"{'; '.join(map(str, skipped))}")
+                            tail: list[JSON] = list(app_proc.stderr_tail) if app_proc else []
+                            recorder.marker("step-failed", spec.name, {
+                                "step": step.describe(), "index": index, "line": step.line,
+                                "error": str(exc), "app_output": tail[-20:],
+                                "exit_code": app_proc.exit_code() if app_proc else None,
+                                "evidence": [kept], "skipped": skipped})
+                            shown.failed(index, step.action, str(exc), kept)
+                            if app_proc is not None and not app_proc.alive():
+                                app_proc = None  # the next phase starts it afresh
                             break
                     session.flush()
                     time.sleep(0.2)  # one flush interval, so the phase's batches land in it
                     phase.end = time.time()
-                    tell(f"  phase {spec.name} {'done' if phase.complete else 'INCOMPLETE'} "
-                         f"in {phase.end - phase.start:.1f} s")
+                    shown.phase_end(phase.complete, len(spec.steps) - index
+                                    if not phase.complete else 0)
                     recorder.marker("phase-end", spec.name, {"complete": phase.complete})
                     recorder.update_info(_append_phase(phase))
             finally:
@@ -243,35 +255,67 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                 planted_canaries=list(journey.planted), follow_children=False))
         received = [r for h in LAB_HOSTS for r in servers.received(h)]
     if analyze:
-        _analyze(run, tell, claims, received)
+        _analyze(run, shown, claims, received)
+    shown.finish()
     return RunResult(run, complete)
+
+
+def _keep_app_output(run: RunDir, phase: str, index: int, step: Step, exc: StepFailed,
+                     app: LabBrowserProcess | None) -> str:
+    """The host's evidence for a failed step: what the app printed and how it ended, kept
+    under ``evidence/`` as a phone's screenshot and logcat are. Returns the run-relative
+    path."""
+    folder = run.path / "evidence"
+    folder.mkdir(exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{phase}-{index}-{step.action}")
+    path = folder / f"{safe}-app-output.txt"
+    lines = [f"step: {step.describe()} (scenario line {step.line})", f"error: {exc}"]
+    if app is None:
+        lines.append("the app was not running")
+    else:
+        code = app.exit_code()
+        lines.append(f"pid: {app.pid}")
+        lines.append("exit code: " + ("still running" if code is None else str(code)))
+        lines.append("--- the app's output (stderr; stdout carries the control channel) ---")
+        lines += list(app.stderr_tail)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path.relative_to(run.path))
 
 
 def _append_phase(phase: Phase) -> Callable[[RunInfo], None]:
     return lambda info: info.phases.append(phase)
 
 
-def _analyze(run: RunDir, tell: Say, claims: Path | None,
+def _analyze(run: RunDir, shown: Progress | Say, claims: Path | None,
              received: Sequence[LabRequest] | None = None) -> None:
+    if not isinstance(shown, Progress):
+        shown = Progress(shown)  # the phone runner passes its say
     try:
         analysis = importlib.import_module("harness.analysis")
     except ModuleNotFoundError:
-        tell("analysis is not available in this build; run `harness analyze` later")
+        shown.note("analysis is not available in this build; run `harness analyze` later",
+                   warning=True)
         return
     # Messages first, so the servers' logs can be checked against them; then the claims,
     # whose gates read the result.
     analysis.analyze_run(run)
     if received is not None:
-        _check_completeness(run, tell, received)
+        _check_completeness(run, shown, received)
     if claims is not None:
         importlib.import_module("harness.claims.verdicts").write_verdicts(run, claims)
 
 
-def _check_completeness(run: RunDir, tell: Say, received: Sequence[LabRequest]) -> None:
-    found = completeness(run, received)
+def _check_completeness(run: RunDir, shown: Progress, received: Sequence[LabRequest]) -> None:
     info = run.load_info()
+    planted = info.extra.get("planted_canaries")
+    found = completeness(run, received, [str(n) for n in planted]
+                         if isinstance(planted, list) else [], CANARY_HOST)
     info.extra[COMPLETENESS] = found
     run.save_info(info)
     if found["missing"]:
-        tell(f"  ! the lab servers received {found['missing']} request(s) the capture lacks "
-             "(run.json: completeness)")
+        shown.note(f"the lab servers received {found['missing']} request(s) the capture lacks "
+                   "(run.json: completeness)", warning=True)
+    lost = found.get("controls_missing")
+    if isinstance(lost, list) and lost:
+        shown.note(f"positive control(s) not seen by both the canary site and the capture: "
+                   f"{', '.join(map(str, lost))} (run.json: completeness)", warning=True)
