@@ -5,15 +5,22 @@ come only from what the agent recorded); it is the yardstick: each request the s
 received must be among the requests the capture parsed, by host, method and target. A
 request the servers got and the capture lacks means the hooks missed traffic, and the
 verdicts refuse a PASS on such a run.
+
+The positive controls are checked the same way from both sides: every canary the journey
+planted in a page load (its URL, its search word, its download) must be in the canary
+site's log *and* among the capture's control findings. A control the site saw and the
+capture did not is a blind capture; one neither saw means the step never reached the app.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable
-from urllib.parse import urlsplit
+from collections.abc import Iterable, Sequence
+from urllib.parse import unquote, urlsplit
 
 from harness.capture.rundir import RunDir
+from harness.detect.needles import NEEDLES_JSON, load_needles_file
 from harness.lab.servers import LabRequest
 from harness.parse.message import MessageKind
 from harness.parse.store import MessageStore
@@ -48,7 +55,28 @@ def captured_requests(run: RunDir) -> Counter[Key]:
     return seen
 
 
-def completeness(run: RunDir, received: Iterable[LabRequest]) -> dict[str, JSON]:
+def positive_controls(run: RunDir, received: Sequence[LabRequest], planted: Sequence[str],
+                      site: str) -> dict[str, JSON]:
+    """For each planted canary: loads of it in the site's log, control findings of it in the
+    capture (``findings.json``, which must exist: run the analysis first)."""
+    values = {n.name: n.value for n in load_needles_file(run.file(NEEDLES_JSON))}
+    findings = json.loads(run.file("findings.json").read_text(encoding="utf-8"))
+    captured: Counter[str] = Counter(
+        str(f.get("needle")) for f in findings if isinstance(f, dict) and f.get("control"))
+    paths = [unquote(r.path) for r in received if r.host.lower() == site]
+    out: dict[str, JSON] = {}
+    for name in dict.fromkeys(planted):
+        value = values.get(name)
+        site_loads = sum(1 for p in paths if value and value in p)
+        out[name] = {"site": site_loads, "capture": captured[name],
+                     "seen_by_both": site_loads > 0 and captured[name] > 0}
+    return out
+
+
+def completeness(run: RunDir, received: Iterable[LabRequest], planted: Sequence[str] = (),
+                 site: str = "canary.lab.test") -> dict[str, JSON]:
+    """The servers' logs against the capture; with ``planted``, the positive controls too."""
+    received = list(received)
     served: Counter[Key] = Counter((r.host.lower(), r.method.upper(), r.path) for r in received)
     missing = served - captured_requests(run)
     hosts: dict[str, JSON] = {}
@@ -57,5 +85,11 @@ def completeness(run: RunDir, received: Iterable[LabRequest]) -> dict[str, JSON]
         hosts[host] = {"received": sum(n for k, n in served.items() if k[0] == host),
                        "missing": len(lost),
                        "examples": [f"{m} {h}{t}" for h, m, t in lost[:5]]}
-    return {"source": "lab servers' request logs", "missing": sum(missing.values()),
-            "hosts": hosts}
+    found: dict[str, JSON] = {"source": "lab servers' request logs",
+                              "missing": sum(missing.values()), "hosts": hosts}
+    if planted:
+        controls = positive_controls(run, received, planted, site)
+        found["positive_controls"] = controls
+        found["controls_missing"] = [name for name, c in controls.items()
+                                     if isinstance(c, dict) and not c["seen_by_both"]]
+    return found

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from harness.errors import InputError
+from harness.errors import ExitCode, InputError
 from harness.scenario.model import load_scenario
 from harness.scenario.runner import check_profile
 
@@ -54,3 +56,38 @@ def test_profile_lacking_a_step_is_refused_naming_both(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"lab:mint-3.4.3.*tap.*'ui'") as err:
         check_profile(load_scenario(f), "lab:mint-3.4.3")
     assert err.value.line == 6
+
+
+def _harness_run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", "run", *argv], capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(("text", "where", "words"), [
+    ("name: x\nphases:\n  - name: a\n    steps:\n      - launch\n      - fly: high\n",
+     "6:9", "unknown step 'fly'"),
+    ("name: x\nphases:\n  - name: a\n    steps:\n      - idle: [1]\n", "5:15", "takes seconds"),
+    ("name: x\nphases:\n  - name: a\n    steps:\n      - search: \"{canary.query\"\n", "5:17",
+     "unbalanced braces"),
+])
+def test_harness_run_refuses_a_broken_scenario_before_anything_runs(
+        tmp_path: Path, text: str, where: str, words: str) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    done = _harness_run(str(f), "--out", str(tmp_path / "runs"))
+    assert done.returncode == int(ExitCode.BAD_INPUT), done.stderr
+    assert f"{f}:{where}: " in done.stderr
+    assert words in done.stderr
+    assert not (tmp_path / "runs").exists()  # no run dir, no app, no capture
+
+
+def test_harness_run_refuses_a_profile_lacking_a_step_naming_both(tmp_path: Path) -> None:
+    f = tmp_path / "ui.yaml"
+    f.write_text("name: ui\nphases:\n  - name: a\n    steps:\n      - launch\n"
+                 "      - swipe: {description: tabs}\n")
+    done = _harness_run(str(f), "--app", "lab:mint-3.4.0", "--out", str(tmp_path / "runs"))
+    assert done.returncode == int(ExitCode.BAD_INPUT), done.stderr
+    assert f"{f}:6:9: " in done.stderr
+    assert "app profile 'lab:mint-3.4.0' cannot do step(s) swipe that scenario 'ui' needs" \
+        in done.stderr
+    assert not (tmp_path / "runs").exists()

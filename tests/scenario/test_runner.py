@@ -50,18 +50,40 @@ def _quiet(_: str) -> None:
 def test_a_crash_midway_leaves_an_incomplete_phase_and_a_readable_run(tmp_path: Path) -> None:
     scenario = tmp_path / "crash.yaml"
     scenario.write_text(CRASHING, encoding="utf-8")
-    result = run_scenario(scenario, "lab:mint-3.4.0", out=tmp_path / "runs", say=_quiet)
+    lines: list[str] = []
+    result = run_scenario(scenario, "lab:mint-3.4.0", out=tmp_path / "runs", say=lines.append)
     assert not result.complete
     info = result.run.load_info()
     before, after = info.phases
     assert not before.complete
-    assert any("crash" in n for n in before.notes), before.notes
+    assert before.notes[0].startswith("step 3 crash failed: the lab browser exited (code 70)")
+    assert before.notes[1] == "not run after the failure: search: {canary.query}"
     assert after.complete  # the next phase relaunched the app and went on
     with result.run.reader() as reader:
         failed = reader.markers("step-failed")
-    assert failed, "no step-failed marker"
-    # What the app printed before it died is kept as the step's evidence.
-    assert "app_output" in failed[0].detail
+    assert [m.name for m in failed] == ["before"]
+    detail = failed[0].detail
+    assert (detail["step"], detail["index"], detail["line"]) == ("crash", 3, 7)
+    assert detail["exit_code"] == 70
+    assert detail["skipped"] == ["search: {canary.query}"]
+    # What the app printed before it died is kept in the run dir as the step's evidence.
+    assert detail["evidence"] == ["evidence/before-3-crash-app-output.txt"]
+    kept = (result.run.path / "evidence" / "before-3-crash-app-output.txt").read_text("utf-8")
+    assert "exit code: 70" in kept
+    assert "lab browser: open_url" in kept  # what it did before
+    assert kept.rstrip().endswith("crash step: halting the JVM with exit code 70")
+    assert any("halting the JVM" in line for line in detail["app_output"])  # type: ignore[union-attr]
+    # The progress display said where it failed, with the evidence, and how the run ended.
+    said = "\n".join(lines)
+    assert "phase 1/2 before: 4 step(s)" in said
+    assert "phase 1/2 before step 3/4: crash" in said
+    assert ("! phase 1/2 before step 3 crash failed: the lab browser exited (code 70) "
+            "(evidence: evidence/before-3-crash-app-output.txt)") in said
+    assert "phase 1/2 before INCOMPLETE" in said
+    assert "1 step(s) not run" in said
+    assert "phase 2/2 after done" in said
+    assert "1/2 phase(s) complete" in said
+    assert "incomplete: before (1 failed step(s))" in said
     # The page load before the crash was captured; the search after it never happened.
     findings = json.loads(result.run.file("findings.json").read_text("utf-8"))
     controls = {f["needle"] for f in findings if f["control"]}
@@ -92,6 +114,14 @@ def test_every_request_the_lab_servers_got_was_captured(tmp_path: Path) -> None:
     # two canary pages, two searches and the download, and the analytics uploads
     assert hosts["canary.lab.test"]["received"] == 5  # type: ignore[index]
     assert hosts["sa.api.lab.test"]["received"] >= 4  # type: ignore[index]
+    # each planted canary was loaded from the site and seen as a control by the capture
+    controls = lab["positive_controls"]
+    assert isinstance(controls, dict)
+    assert set(controls) == {"canary-url:normal", "canary-query:normal", "canary-url:incognito",
+                             "canary-query:incognito", "canary-download:incognito"}
+    assert all(c["site"] == 1 and c["capture"] >= 1 and c["seen_by_both"]  # type: ignore[index]
+               for c in controls.values()), controls
+    assert lab["controls_missing"] == []
 
 
 def test_a_capture_blind_to_the_apps_stack_is_caught_by_the_servers_logs(
@@ -102,6 +132,13 @@ def test_a_capture_blind_to_the_apps_stack_is_caught_by_the_servers_logs(
     assert isinstance(lab, dict)
     assert isinstance(lab["missing"], int)
     assert lab["missing"] >= 9
+    # the site served every canary page; a capture blind to Java saw none of them
+    controls = lab["positive_controls"]
+    assert isinstance(controls, dict)
+    assert controls
+    assert all(c["site"] >= 1 and c["capture"] == 0  # type: ignore[index]
+               for c in controls.values()), controls
+    assert lab["controls_missing"] == list(controls)
     claims = tmp_path / "claims.yaml"
     claims.write_text(CLAIM.replace("[crash-midway]", "[incognito]"), encoding="utf-8")
     [verdict] = evaluate(load_claims(claims), [load_facts(result.run)])
