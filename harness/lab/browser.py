@@ -6,6 +6,7 @@ import contextlib
 import json
 import queue
 import shutil
+import signal
 import subprocess
 import threading
 from collections import deque
@@ -82,7 +83,8 @@ class LabBrowserProcess:
             raise StepFailed(f"no answer within {timeout:.0f} s") from None
         if line is None:
             code = self.proc.wait(timeout=5)
-            raise StepFailed(f"the lab browser exited (code {code})")
+            how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"code {code}"
+            raise StepFailed(f"the lab browser exited ({how})")
         reply = json.loads(line)
         if not isinstance(reply, dict):
             raise StepFailed(f"bad answer {line!r}")
@@ -114,6 +116,15 @@ class LabBrowserProcess:
     def exit_code(self) -> int | None:
         """How it ended (negative: the signal), None while it runs."""
         return self.proc.poll()
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """Kill it now (it hung) and collect its output. Never raises."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=timeout)
+        self.quit(timeout)
 
     def quit(self, timeout: float = 10.0) -> None:
         """Ask it to stop; kill it if it does not. Never raises."""

@@ -12,6 +12,7 @@ import importlib
 import json
 import re
 import secrets
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -224,6 +225,12 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                             if app_proc is not None and not app_proc.alive():
                                 app_proc.quit()  # reap it, so its output is all in
                             kept = _keep_app_output(run, spec.name, index, step, exc, app_proc)
+                            if app_proc is not None and app_proc.alive():
+                                # it hung (no answer in time): the next phase needs an app
+                                # that answers, so this one is killed, as a user would
+                                phase.notes.append(f"pid {app_proc.pid} did not answer and "
+                                                   "was killed")
+                                app_proc.kill()
                             skipped: list[JSON] = [s.describe() for s in spec.steps[index:]]
                             phase.notes.append(f"step {index} {step.describe()} failed: {exc}"
                                                f" (evidence: {kept})")
@@ -234,11 +241,11 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                             recorder.marker("step-failed", spec.name, {
                                 "step": step.describe(), "index": index, "line": step.line,
                                 "error": str(exc), "app_output": tail[-20:],
+                                "app_pid": app_proc.pid if app_proc else None,
                                 "exit_code": app_proc.exit_code() if app_proc else None,
                                 "evidence": [kept], "skipped": skipped})
                             shown.failed(index, step.action, str(exc), kept)
-                            if app_proc is not None and not app_proc.alive():
-                                app_proc = None  # the next phase starts it afresh
+                            app_proc = None  # dead or killed: the next phase starts it
                             break
                     session.flush()
                     time.sleep(0.2)  # one flush interval, so the phase's batches land in it
@@ -275,7 +282,8 @@ def _keep_app_output(run: RunDir, phase: str, index: int, step: Step, exc: StepF
     else:
         code = app.exit_code()
         lines.append(f"pid: {app.pid}")
-        lines.append("exit code: " + ("still running" if code is None else str(code)))
+        lines.append("exit code: " + ("still running" if code is None else str(code)
+                                      + (f" ({signal.Signals(-code).name})" if code < 0 else "")))
         lines.append("--- the app's output (stderr; stdout carries the control channel) ---")
         lines += list(app.stderr_tail)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -29,7 +29,7 @@ def _journey(verbosity: Verbosity) -> list[str]:
     shown.phase(2, "incognito", 3)
     shown.step(1, 3, "crash")
     clock.now += 61.25
-    shown.failed(1, "crash", "the lab browser exited (code 70)",
+    shown.failed(1, "crash", "the lab browser exited (killed by SIGKILL)",
                  "evidence/incognito-1-crash-app-output.txt")
     shown.phase_end(False, 2)
     shown.note("analysed")
@@ -47,7 +47,7 @@ def test_every_step_with_phase_and_elapsed_time() -> None:
     assert len(lines[3]) < 160
     assert lines[4] == "[00:03.5] phase 1/2 normal done in 3.5 s"
     assert lines[7] == ("[01:04.8]   ! phase 2/2 incognito step 1 crash failed: the lab "
-                        "browser exited (code 70) (evidence: "
+                        "browser exited (killed by SIGKILL) (evidence: "
                         "evidence/incognito-1-crash-app-output.txt)")
     assert lines[8] == ("[01:04.8] phase 2/2 incognito INCOMPLETE after 61.2 s, 2 step(s) "
                         "not run")
@@ -63,8 +63,8 @@ def test_phases_level_leaves_out_the_steps() -> None:
         "phase 1/2 normal: 2 step(s)",
         "phase 1/2 normal done in 3.5 s",
         "phase 2/2 incognito: 3 step(s)",
-        "  ! phase 2/2 incognito step 1 crash failed: the lab browser exited (code 70) "
-        "(evidence: evidence/incognito-1-crash-app-output.txt)",
+        "  ! phase 2/2 incognito step 1 crash failed: the lab browser exited (killed by "
+        "SIGKILL) (evidence: evidence/incognito-1-crash-app-output.txt)",
         "phase 2/2 incognito INCOMPLETE after 61.2 s, 2 step(s) not run",
         "analysed",
         "1/2 phase(s) complete in 64.8 s; incomplete: incognito (1 failed step(s))",
@@ -74,8 +74,8 @@ def test_phases_level_leaves_out_the_steps() -> None:
 def test_quiet_says_only_failures_and_the_end() -> None:
     lines = _journey(Verbosity.QUIET)
     assert [line[10:] for line in lines] == [
-        "  ! phase 2/2 incognito step 1 crash failed: the lab browser exited (code 70) "
-        "(evidence: evidence/incognito-1-crash-app-output.txt)",
+        "  ! phase 2/2 incognito step 1 crash failed: the lab browser exited (killed by "
+        "SIGKILL) (evidence: evidence/incognito-1-crash-app-output.txt)",
         "phase 2/2 incognito INCOMPLETE after 61.2 s, 2 step(s) not run",
         "1/2 phase(s) complete in 64.8 s; incomplete: incognito (1 failed step(s))",
     ]

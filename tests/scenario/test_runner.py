@@ -4,6 +4,7 @@ lab servers' own logs."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,8 @@ def test_a_crash_midway_leaves_an_incomplete_phase_and_a_readable_run(tmp_path: 
     info = result.run.load_info()
     before, after = info.phases
     assert not before.complete
-    assert before.notes[0].startswith("step 3 crash failed: the lab browser exited (code 70)")
+    assert before.notes[0].startswith(
+        "step 3 crash failed: the lab browser exited (killed by SIGKILL)")
     assert before.notes[1] == "not run after the failure: search: {canary.query}"
     assert after.complete  # the next phase relaunched the app and went on
     with result.run.reader() as reader:
@@ -64,21 +66,21 @@ def test_a_crash_midway_leaves_an_incomplete_phase_and_a_readable_run(tmp_path: 
     assert [m.name for m in failed] == ["before"]
     detail = failed[0].detail
     assert (detail["step"], detail["index"], detail["line"]) == ("crash", 3, 7)
-    assert detail["exit_code"] == 70
+    assert detail["exit_code"] == -signal.SIGKILL
     assert detail["skipped"] == ["search: {canary.query}"]
     # What the app printed before it died is kept in the run dir as the step's evidence.
     assert detail["evidence"] == ["evidence/before-3-crash-app-output.txt"]
     kept = (result.run.path / "evidence" / "before-3-crash-app-output.txt").read_text("utf-8")
-    assert "exit code: 70" in kept
+    assert "exit code: -9 (SIGKILL)" in kept
     assert "lab browser: open_url" in kept  # what it did before
-    assert kept.rstrip().endswith("crash step: halting the JVM with exit code 70")
-    assert any("halting the JVM" in line for line in detail["app_output"])  # type: ignore[union-attr]
+    assert kept.rstrip().endswith(f"crash step: killing pid {detail['app_pid']} with SIGKILL")
+    assert any("with SIGKILL" in line for line in detail["app_output"])  # type: ignore[union-attr]
     # The progress display said where it failed, with the evidence, and how the run ended.
     said = "\n".join(lines)
     assert "phase 1/2 before: 4 step(s)" in said
     assert "phase 1/2 before step 3/4: crash" in said
-    assert ("! phase 1/2 before step 3 crash failed: the lab browser exited (code 70) "
-            "(evidence: evidence/before-3-crash-app-output.txt)") in said
+    assert ("! phase 1/2 before step 3 crash failed: the lab browser exited (killed by "
+            "SIGKILL) (evidence: evidence/before-3-crash-app-output.txt)") in said
     assert "phase 1/2 before INCOMPLETE" in said
     assert "1 step(s) not run" in said
     assert "phase 2/2 after done" in said
@@ -144,3 +146,25 @@ def test_a_capture_blind_to_the_apps_stack_is_caught_by_the_servers_logs(
     [verdict] = evaluate(load_claims(claims), [load_facts(result.run)])
     assert verdict.verdict == INCONCLUSIVE
     assert "the lab servers received" in verdict.reason
+
+
+def test_harness_run_quiet_says_only_the_failure_and_the_end(tmp_path: Path) -> None:
+    scenario = tmp_path / "crash.yaml"
+    scenario.write_text(CRASHING, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "harness", "run", str(scenario), "--quiet",
+                           "--out", str(tmp_path / "runs")], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    said = [line[10:] for line in done.stderr.splitlines() if line.startswith("[")]
+    assert said == [
+        "  ! phase 1/2 before step 3 crash failed: the lab browser exited (killed by SIGKILL) "
+        "(evidence: evidence/before-3-crash-app-output.txt)",
+        said[1],
+        "1/2 phase(s) complete in " + said[2].split(" in ", 1)[1],
+    ], done.stderr
+    assert said[1].startswith("phase 1/2 before INCOMPLETE after ")
+    assert said[1].endswith(" s, 1 step(s) not run")
+    assert said[2].endswith(" s; incomplete: before (1 failed step(s))")
+    assert "phases are marked incomplete" in done.stderr
+    [run] = (tmp_path / "runs").iterdir()
+    assert f"run: {run}" in done.stdout

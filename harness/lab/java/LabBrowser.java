@@ -251,10 +251,15 @@ public final class LabBrowser {
             case "foreground" -> track("app_foreground", Map.of());
             case "flush" -> { }
             case "crash" -> {
-                // a crash on purpose: the JVM ends abnormally, with no reply and no shutdown hooks
-                System.err.println("lab browser: crash step: halting the JVM with exit code 70");
+                // A crash on purpose: the process dies at once, with no reply, no shutdown
+                // hooks and no exit(). Runtime.halt() was not enough: with Frida attached,
+                // exit was seen to hang under load (Frida's exit hooks wait for the agent).
+                long pid = ProcessHandle.current().pid();
+                System.err.println("lab browser: crash step: killing pid " + pid + " with SIGKILL");
                 System.err.flush();
                 System.out.flush();
+                new ProcessBuilder("kill", "-KILL", Long.toString(pid)).inheritIO().start().waitFor();
+                Thread.sleep(10_000);  // SIGKILL lands long before this
                 Runtime.getRuntime().halt(70);
             }
             default -> throw new IllegalArgumentException("unknown op " + op);
