@@ -357,9 +357,9 @@ static void * original (void)
 /** The replacement of one TLS function: call the original, then record what it moved.
  * Interceptor.replace wrappers rather than attach() listeners: an onLeave listener in a
  * process that forks makes the child crash inside frida-agent under child gating (seen with
- * Frida 17.26). (replaceFast cannot patch SSL_write_ex right after SSL_write in OpenSSL 3.)
- * ``original`` is the target itself: called from inside its replacement it reaches the
- * original implementation. */
+ * Frida 17.26). Installed by NativeRing.install (replaceFast or replace); ``original`` is
+ * what its slot holds: replaceFast's trampoline, or with replace the target itself, which
+ * called from inside its replacement reaches the original implementation. */
 function wrapperSource(ex: boolean | "free"): string {
     const call = ex === "free"
         ? `void replacement (void * ssl)
