@@ -225,18 +225,18 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                             if app_proc is not None and not app_proc.alive():
                                 app_proc.quit()  # reap it, so its output is all in
                             kept = _keep_app_output(run, spec.name, index, step, exc, app_proc)
-                            if app_proc is not None and app_proc.alive():
-                                # it hung (no answer in time): the next phase needs an app
-                                # that answers, so this one is killed, as a user would
-                                phase.notes.append(f"pid {app_proc.pid} did not answer and "
-                                                   "was killed")
-                                app_proc.kill()
                             skipped: list[JSON] = [s.describe() for s in spec.steps[index:]]
                             phase.notes.append(f"step {index} {step.describe()} failed: {exc}"
                                                f" (evidence: {kept})")
                             if skipped:
                                 phase.notes.append(f"not run after the failure: "
                                                    f"{'; '.join(map(str, skipped))}")
+                            if app_proc is not None and app_proc.alive():
+                                # it hung (no answer in time): the next phase needs an app
+                                # that answers, so this one is killed, as a user would
+                                phase.notes.append(f"pid {app_proc.pid} did not answer and "
+                                                   "was killed")
+                                app_proc.kill()
                             tail: list[JSON] = list(app_proc.stderr_tail) if app_proc else []
                             recorder.marker("step-failed", spec.name, {
                                 "step": step.describe(), "index": index, "line": step.line,

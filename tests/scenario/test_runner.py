@@ -168,3 +168,40 @@ def test_harness_run_quiet_says_only_the_failure_and_the_end(tmp_path: Path) -> 
     assert "phases are marked incomplete" in done.stderr
     [run] = (tmp_path / "runs").iterdir()
     assert f"run: {run}" in done.stdout
+
+
+HANGING = """\
+name: hang-midway
+phases:
+  - name: stuck
+    steps:
+      - launch
+      - open_url: "{canary.url}"
+      - idle: 60
+      - search: "{canary.query}"
+  - name: next
+    steps:
+      - open_url: "{canary.url}"
+"""
+
+
+def test_a_step_without_answer_kills_the_hung_app_and_the_next_phase_goes_on(
+        tmp_path: Path) -> None:
+    scenario = tmp_path / "hang.yaml"
+    scenario.write_text(HANGING, encoding="utf-8")
+    result = run_scenario(scenario, "lab:mint-3.4.0", out=tmp_path / "runs", say=_quiet,
+                          step_timeout=3)
+    stuck, after = result.run.load_info().phases
+    assert not stuck.complete
+    assert stuck.notes[0].startswith("step 3 idle: 60.0 failed: no answer within 3 s")
+    assert stuck.notes[2].endswith("did not answer and was killed")
+    assert after.complete
+    with result.run.reader() as reader:
+        [failed] = reader.markers("step-failed")
+    assert failed.detail["exit_code"] == -signal.SIGKILL
+    kept = (result.run.path / "evidence" / "stuck-3-idle-app-output.txt").read_text("utf-8")
+    assert "exit code: still running" in kept  # written while it hung, before the kill
+    assert kept.rstrip().endswith("lab browser: idle")
+    findings = json.loads(result.run.file("findings.json").read_text("utf-8"))
+    assert {"canary-url:stuck", "canary-url:next"} <= {f["needle"] for f in findings
+                                                       if f["control"]}
