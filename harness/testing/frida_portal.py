@@ -33,10 +33,7 @@ class FridaPortal:
     def __init__(self) -> None:
         self.cluster_port = free_port()
         self.control_port = free_port()
-        # frida's PortalService constructor carries no annotations.
-        self._portal = frida.PortalService(  # type: ignore[no-untyped-call]
-            frida.EndpointParameters("127.0.0.1", self.cluster_port),
-            frida.EndpointParameters("127.0.0.1", self.control_port))
+        self._portal = self._service()
         self._sessions: list[frida.Session] = []
         self._memberships: list[frida.PortalMembership] = []
 
@@ -50,7 +47,7 @@ class FridaPortal:
             try:
                 session = frida.get_local_device().attach(pid)
                 break
-            except frida.ProcessNotRespondingError:
+            except (frida.ProcessNotRespondingError, frida.TimedOutError, frida.TransportError):
                 # a process still loading its interpreter may not sync up with the agent yet
                 if attempt == 2:
                     raise
@@ -58,8 +55,23 @@ class FridaPortal:
         self._sessions.append(session)
         self._memberships.append(session.join_portal(f"127.0.0.1:{self.cluster_port}"))
 
+    def _service(self) -> frida.PortalService:
+        # frida's PortalService constructor carries no annotations.
+        return frida.PortalService(  # type: ignore[no-untyped-call]
+            frida.EndpointParameters("127.0.0.1", self.cluster_port),
+            frida.EndpointParameters("127.0.0.1", self.control_port))
+
     def __enter__(self) -> FridaPortal:
-        self._portal.start()
+        for attempt in range(3):
+            try:
+                self._portal.start()
+                return self
+            except frida.AddressInUseError:
+                # a free port was taken by another process between probing and binding
+                if attempt == 2:
+                    raise
+                self.cluster_port, self.control_port = free_port(), free_port()
+                self._portal = self._service()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
