@@ -215,10 +215,21 @@ class JavaHookRun:
         hooks = status["hooks"] if isinstance(status, dict) else status
         return list(hooks)
 
+    def dispose(self) -> None:
+        """Flush and take the hooks out (the agent's ``dispose``); the script stays loaded."""
+        try:
+            self.script.exports_sync.dispose()
+        except (frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError):
+            pass
+
     def close(self) -> None:
-        """Flush, unload and detach (the JVM cannot exit while a script is loaded)."""
-        for step in (lambda: self.script.exports_sync.dispose(), self.script.unload,
-                     self.session.detach):
+        """Flush, unload and detach.
+
+        Unloading waits for every thread still inside a replaced function to return: a JVM
+        thread blocked in a hooked ``read()`` of its stdin keeps it waiting as long as the
+        read blocks. Callers that own the process call :meth:`dispose`, end the process (its
+        reads return), then ``close``, as :func:`tests.hooks_java.support.hooked` does."""
+        for step in (self.dispose, self.script.unload, self.session.detach):
             try:
                 step()
             except (frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError):

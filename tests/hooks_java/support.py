@@ -34,6 +34,10 @@ def hooked(fixtures: Fixtures, agent_source: str, truststore: Path | None, *,
         try:
             yield Hooked(driver, run)
         finally:
+            # With native hooks on, the driver's main thread sits in a hooked read(0): unload
+            # would wait for it forever. Flush, end the JVM (the read returns), then detach.
+            run.dispose()
+            driver.close()
             run.close()
 
 
