@@ -213,11 +213,15 @@ class CaptureSession:
             self._changed.notify_all()
 
     def _teardown(self, pid: int) -> None:
-        """Flush, unload, detach; each step bounded. Frida's unload or detach of a busy JVM
-        has been seen to never return (18 minutes, under load): a step that overruns is
-        recorded as a detach of the pid, and the process is killed so the run goes on."""
+        """Flush, dispose, unload, detach; each step bounded. Frida's unload waits for every
+        thread inside a replaced function, so ``dispose`` first reverts the native hooks;
+        a thread already blocked in a hooked read (a socket nobody writes to) still keeps
+        unload waiting until the read returns. Unload or detach of a busy JVM has also been
+        seen to never return (18 minutes, under load): a step that overruns is recorded as
+        a detach of the pid, and the process is killed so the run goes on."""
         target = self.targets[pid]
         for name, step in (("flush", target.script.exports_sync.flush),
+                           ("dispose", target.script.exports_sync.dispose),
                            ("unload", target.script.unload),
                            ("detach", target.session.detach)):
             if not _bounded(step, self.teardown_timeout, f"{name} of pid {pid}"):

@@ -10,6 +10,7 @@ with Frida, calls ``init`` and decodes every batch with :func:`harness.protocol.
 from __future__ import annotations
 
 import base64
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -135,7 +136,7 @@ class JavaDriver:
 
     def close(self) -> None:
         try:
-            if self.proc.poll() is None and self.proc.stdin is not None:
+            if self.proc.stdin is not None:
                 self.proc.stdin.close()
             self.proc.wait(timeout=20)
         except (OSError, subprocess.TimeoutExpired):
@@ -217,10 +218,9 @@ class JavaHookRun:
 
     def dispose(self) -> None:
         """Flush and take the hooks out (the agent's ``dispose``); the script stays loaded."""
-        try:
+        with contextlib.suppress(frida.InvalidOperationError, frida.TransportError,
+                                 frida.ProcessNotFoundError):
             self.script.exports_sync.dispose()
-        except (frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError):
-            pass
 
     def close(self) -> None:
         """Flush, unload and detach.

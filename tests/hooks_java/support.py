@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.protocol import JSON, Record, RecordKind
 from harness.testing.javafixtures import Fixtures, JavaDriver, JavaHookRun
 
@@ -31,14 +33,20 @@ def hooked(fixtures: Fixtures, agent_source: str, truststore: Path | None, *,
                           *(str(p) for p in extra_classpath)])
     with JavaDriver(classpath, truststore) as driver:
         run = JavaHookRun(driver.pid, agent_source, {"native": False, **(config or {})})
+        native = bool((config or {}).get("native", False))
         try:
             yield Hooked(driver, run)
         finally:
-            # With native hooks on, the driver's main thread sits in a hooked read(0): unload
-            # would wait for it forever. Flush, end the JVM (the read returns), then detach.
-            run.dispose()
-            driver.close()
+            if native:
+                # The driver's main thread sits in a hooked read(0), and unload waits for every
+                # thread inside a replaced function: forever here. dispose() reverts the hooks;
+                # one more command lets the blocked read return, so the next read is unhooked.
+                run.dispose()
+                with contextlib.suppress(HarnessError, OSError):
+                    driver.command("ping")
+            # Unload before the JVM ends: a JVM with the Java bridge loaded cannot exit.
             run.close()
+            driver.close()
 
 
 def of_kind(records: list[Record], kind: RecordKind) -> list[Record]:

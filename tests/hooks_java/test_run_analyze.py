@@ -37,7 +37,9 @@ def run(fixtures: Fixtures, truststore: Path, cert: ServerCert,
         channel = Channel()
         with Recorder(rd, channel), \
                 CaptureSession(frida.get_local_device(), build_agent(), channel,
-                               AgentConfig(), follow_children=False) as session:
+                               # Java hooks alone: with native hooks the driver's main thread
+                               # blocks in a hooked read(0), and unload waits for it (20 s)
+                               AgentConfig(native=False), follow_children=False) as session:
             session.attach(driver.pid)
             assert driver.command(f"cipher {srv.url}/enc {CANARY}") == "200"
             session.flush()

@@ -62,4 +62,7 @@ export function disposeNative(): void {
         observer.detach();
         observer = null;
     }
+    if (ring !== null) {
+        ring.revert();
+    }
 }

@@ -447,6 +447,8 @@ export class NativeRing {
     private readonly fast: boolean;
     /** How many hooks replaceFast installed (status()). */
     fastCount = 0;
+    /** Every patched function, for revert(). */
+    private readonly targets: NativePointer[] = [];
 
     constructor(cfg: RingConfig, fragments: CFragment[] = []) {
         const libc = (name: string): NativePointer => Module.getGlobalExportByName(name);
@@ -568,6 +570,7 @@ export class NativeRing {
      * process, Interceptor.replace: inside its replacement a call to the target itself
      * reaches the original. */
     private install(target: NativePointer, replacement: NativePointer, slot: NativePointer): void {
+        this.targets.push(target);
         if (this.fast) {
             slot.writePointer(ptr(0));
             try {
@@ -580,6 +583,21 @@ export class NativeRing {
         }
         slot.writePointer(target);
         Interceptor.replace(target, replacement);
+    }
+
+    /** Put every patched function back (dispose). A thread still blocked inside a wrapper
+     * returns through it (the wrapper modules stay mapped), but no new call enters one: the
+     * script's unload waits for threads inside replaced functions, and a thread blocked in
+     * a hooked read() of an idle socket or of stdin would keep it waiting forever. */
+    revert(): void {
+        for (const t of this.targets.splice(0)) {
+            try {
+                Interceptor.revert(t);
+            } catch (e) {
+                // already reverted, or never fully installed
+            }
+        }
+        Interceptor.flush();
     }
 
     hookContext(hook: number, kind: number, ex: boolean, fns: (NativePointer | null)[]): NativePointer {
