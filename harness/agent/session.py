@@ -202,17 +202,22 @@ class CaptureSession:
         for pid in reversed(self.alive()):
             self._teardown(pid)
 
-    def stop_pid(self, pid: int) -> None:
-        """Flush, unload and detach one process (e.g. before asking a JVM to exit)."""
+    def stop_pid(self, pid: int, nudge: Callable[[], object] | None = None) -> None:
+        """Flush, unload and detach one process (e.g. before asking a JVM to exit).
+
+        ``nudge``, called once the hooks are reverted and before unload, should make the
+        process return from a read it is blocked in (e.g. send a no-op command to the
+        thread reading its control channel): that read entered a hooked function, and
+        unload waits for it. Its errors are logged; teardown goes on."""
         target = self.targets.get(pid)
         if target is None or not target.alive:
             return
-        self._teardown(pid)
+        self._teardown(pid, nudge)
         with self._changed:
             target.alive = False
             self._changed.notify_all()
 
-    def _teardown(self, pid: int) -> None:
+    def _teardown(self, pid: int, nudge: Callable[[], object] | None = None) -> None:
         """Flush, dispose, unload, detach; each step bounded. Frida's unload waits for every
         thread inside a replaced function, so ``dispose`` first reverts the native hooks;
         a thread already blocked in a hooked read (a socket nobody writes to) still keeps
@@ -220,10 +225,13 @@ class CaptureSession:
         seen to never return (18 minutes, under load): a step that overruns is recorded as
         a detach of the pid, and the process is killed so the run goes on."""
         target = self.targets[pid]
-        for name, step in (("flush", target.script.exports_sync.flush),
-                           ("dispose", target.script.exports_sync.dispose),
-                           ("unload", target.script.unload),
-                           ("detach", target.session.detach)):
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("flush", target.script.exports_sync.flush),
+            ("dispose", target.script.exports_sync.dispose)]
+        if nudge is not None:
+            steps.append(("nudge", nudge))
+        steps += [("unload", target.script.unload), ("detach", target.session.detach)]
+        for name, step in steps:
             if not _bounded(step, self.teardown_timeout, f"{name} of pid {pid}"):
                 # Until the flush returned, batches may be missing: that blinds the capture.
                 why = "teardown-timeout" if name == "flush" else "teardown-timeout-after-flush"

@@ -110,6 +110,14 @@ class LabBrowserProcess:
             raise StepFailed(str(reply.get("error")))
         return reply
 
+    def nudge(self) -> None:
+        """A no-op command (``ping``: nothing is sent, no analytics flushed) whose only
+        effect is that the control thread's blocked read returns and it reads again.
+        Never raises."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(StepFailed):
+                self.step("ping", timeout=10.0)
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 

@@ -184,8 +184,11 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
             def stop(proc: LabBrowserProcess | None) -> None:
                 if proc is None:
                     return
-                # the JVM does not exit while a script is loaded: detach first
-                session.stop_pid(proc.pid)
+                # the JVM does not exit while a script is loaded: detach first. Its main
+                # thread is blocked reading the control channel in a hooked read(), which
+                # unload would wait for: one no-op command, once the hooks are reverted,
+                # lets that read return and the next one run unhooked.
+                session.stop_pid(proc.pid, nudge=proc.nudge)
                 proc.quit()
 
             shown.start(scenario.name, app, len(scenario.phases))
@@ -218,6 +221,11 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                             extra: dict[str, JSON] = {}
                             if op == "search":
                                 extra["search_base"] = f"{site}/search?q="
+                            if op == "crash":
+                                # a scripted crash tests the run's failure handling: what the
+                                # app sent before it is recorded first (what a real SIGKILL
+                                # loses, the last <=50 ms, is measured in bench/README)
+                                session.flush()
                             app_proc.step(op, value, timeout=step_timeout, **extra)
                         except StepFailed as exc:
                             complete = False

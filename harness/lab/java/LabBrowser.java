@@ -290,6 +290,12 @@ public final class LabBrowser {
                 if ("quit".equals(cmd.get("op"))) {
                     break;
                 }
+                if ("ping".equals(cmd.get("op"))) {
+                    // no-op, nothing sent: the harness's teardown nudge (LabBrowserProcess.nudge)
+                    System.out.println(Json.write(Map.of("ok", true)));
+                    System.out.flush();
+                    continue;
+                }
                 System.err.println("lab browser: " + cmd.get("op"));
                 reply = new LinkedHashMap<>(b.handle(cmd));
                 reply.put("ok", true);
