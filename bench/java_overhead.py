@@ -117,6 +117,10 @@ def run_hooked(setup: Setup, requests: int, warm: int, body: int, index: int) ->
             session.attach(driver.pid)
             seconds = drive(setup, server, requests, warm, body, driver)
             session.flush()
+            # the driver's main thread is blocked in a (native-)hooked read of its stdin:
+            # once the hooks are reverted one more command lets it return, so unload does
+            # not wait for it (harness/agent/session.py stop_pid)
+            session.stop_pid(driver.pid, nudge=lambda: driver.command("ping"))
         result = server.result()
     count, size, sha = captured(rd, server.port)
     return Measured("hooked", requests, seconds, result, count, size, sha)
