@@ -1,4 +1,4 @@
-// GENERATED from harness/protocol.py by `python -m harness.protocol`. Do not edit.
+// GENERATED from harness/protocol.py by `python -m harness.protocol_ts`. Do not edit.
 
 export const ABI_VERSION = 2;
 
