@@ -169,8 +169,8 @@ def no_destination(c: Check, ctx: Ctx) -> CheckResult:
                     or (about == "sdk" and sdk and built and str(sdk).lower() in built.lower()) \
                     or (about == "domain" and domain and _under(m.host, str(domain))):
                 hits.append(f"{facts.rid}/{m.id}")
-    context = "; ".join(f"payloads built by the {k} went to {', '.join(sorted(v))}"
-                        for k, v in sdk_hosts.items()) or "no SDK-built payload was recognised"
+    context = "; ".join(f"Payloads built by the {k} went to {', '.join(sorted(v))}"
+                        for k, v in sdk_hosts.items()) or "No SDK-built payload was recognised"
     if hits:
         return CheckResult(c, VIOLATED, f"{len(hits)} message(s) went to the {about} named by "
                            f"the claim. {context}", hits)

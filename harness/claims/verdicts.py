@@ -139,14 +139,14 @@ def judge(claim: Claim, runs: Sequence[RunFacts], vendor_domains: tuple[str, ...
             r.status, r.reason = UNKNOWN, f"{r.reason} (but no evidence to cite)"
     if violated:
         evidence = [e for r in violated for e in r.evidence]
-        return Verdict(claim, FAIL, " ".join(r.reason for r in violated), evidence, results)
+        return Verdict(claim, FAIL, "; ".join(r.reason for r in violated), evidence, results)
     gates = gate_reasons(claim, runs, results)
     unknown = [r.reason for r in results if r.status == UNKNOWN]
     if gates or unknown:
         why = unknown + gates
         return Verdict(claim, INCONCLUSIVE, "; ".join(why), [], results, gates)
     assert all(r.status == HELD for r in results)
-    return Verdict(claim, PASS, " ".join(r.reason for r in results), [], results)
+    return Verdict(claim, PASS, "; ".join(r.reason for r in results), [], results)
 
 
 def evaluate(claims: ClaimsFile, runs: Sequence[RunFacts]) -> list[Verdict]:
