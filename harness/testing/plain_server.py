@@ -12,6 +12,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import NamedTuple
 
 from harness.lab.listener import Listener
 
@@ -23,22 +24,38 @@ class PlainConnection:
     sent: bytearray = field(default_factory=bytearray)
 
 
-def take_request(pending: bytearray, body: bytes) -> bytes | None:
-    """The response to the first complete request in ``pending`` (removed), or None."""
+class Reply(NamedTuple):
+    data: bytes
+    close: bool
+    """The request said ``Connection: close``: the server closes after ``data``."""
+
+
+def take_request(pending: bytearray, body: bytes) -> Reply | None:
+    """The response to the first complete request in ``pending`` (removed), or None.
+
+    A request with ``Connection: close`` gets its response and then the server closes, as
+    HTTP/1.1 says: a client reading to EOF is not left blocked until the idle timeout."""
     end = pending.find(b"\r\n\r\n")
     if end < 0:
         return None
     length = 0
+    close = False
     for line in bytes(pending[:end]).decode("latin-1").split("\r\n")[1:]:
         name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
+        name = name.strip().lower()
+        if name == "content-length":
             length = int(value.strip())
+        elif name == "connection" and "close" in value.lower():
+            close = True
     total = end + 4 + length
     if len(pending) < total:
         return None
     del pending[:total]
-    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-            + str(len(body)).encode() + b"\r\n\r\n" + body)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+    if close:
+        head += b"Connection: close\r\n"
+    return Reply(head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
+                 close)
 
 
 class PlainHTTPServer(Listener):
@@ -71,8 +88,10 @@ class PlainHTTPServer(Listener):
                 log.received += data
                 pending += data
                 while (reply := take_request(pending, self.body)) is not None:
-                    conn.sendall(reply)
-                    log.sent += reply
+                    conn.sendall(reply.data)
+                    log.sent += reply.data
+                    if reply.close:
+                        return
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ capture byte for byte. A context manager: leaving it closes every socket and joi
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -61,8 +62,13 @@ class TLSServer(Listener):
                     log.received += data
                     pending += data
                     while (reply := take_request(pending, self.body)) is not None:
-                        conn.sendall(reply)
-                        log.sent += reply
+                        conn.sendall(reply.data)
+                        log.sent += reply.data
+                        if reply.close:  # close_notify, then at most 0.5 s for the peer's
+                            conn.settimeout(0.5)
+                            with contextlib.suppress(OSError, ssl.SSLError):
+                                conn.unwrap()
+                            return
         except (OSError, ssl.SSLError):
             return
 
