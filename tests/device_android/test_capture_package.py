@@ -7,9 +7,7 @@ force-stopped (its processes gone from `ps`).
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 import sys
 import threading
 import time
@@ -22,11 +20,10 @@ from harness.capture.rundir import CaptureReader, RunDir
 from harness.cli import main
 from harness.device.android_adb import AdbEndpoint, AdbSession
 from harness.testing.certs import make_pki
-from harness.testing.fake_phones import read_ports
 from harness.testing.tls_server import TLSServer
+from tests.device_android.fakes import fake_phones
 from tests.device_android.test_capture_through_forward import CLIENT
 from tests.device_android.test_frida_server import fake_elf
-from tests.device_android.test_frida_through_forward import stop_helpers_under
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.frida, pytest.mark.slow]
@@ -46,20 +43,12 @@ def test_capture_a_package_until_it_is_stopped(tmp_path: Path,
     pki = make_pki(tmp_path / "pki")
     client = tmp_path / "client.py"
     client.write_text(CLIENT, encoding="utf-8")
-    frida_tmp = tmp_path / "frida-tmp"
-    frida_tmp.mkdir()
     binary = tmp_path / "frida-server"
     binary.write_bytes(fake_elf(183, frida.__version__))
     codes: list[int] = []
     with TLSServer(pki) as server:
         victim = shlex.join([sys.executable, str(client), str(server.port), str(pki.ca_cert)])
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(frida_tmp)}
-        fakes = subprocess.Popen(
-            [sys.executable, "-m", "harness.testing.fake_phones", "--frida", "--victim", victim],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        try:
-            assert fakes.stdout is not None
-            ports = read_ports(fakes.stdout, ("local", "remote", "victim"))
+        with fake_phones(tmp_path, "--victim", victim) as ports:
             adb = f"127.0.0.1:{ports['local']}"
             capture = threading.Thread(target=lambda: codes.append(main([
                 "capture", "--device", "a1b2c3d4", "--package", "com.android.chrome", "--adb",
@@ -73,17 +62,6 @@ def test_capture_a_package_until_it_is_stopped(tmp_path: Path,
             session.shell(["am", "force-stop", "com.android.chrome"], check=True)
             capture.join(timeout=60)
             assert not capture.is_alive()
-        finally:
-            if fakes.stdin is not None:
-                fakes.stdin.close()
-            try:
-                fakes.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                fakes.kill()
-                fakes.wait(timeout=5)
-            if fakes.stdout is not None:
-                fakes.stdout.close()
-            stop_helpers_under(frida_tmp)
     out = capsys.readouterr()
     assert codes == [0], out.err
     (run_path,) = (tmp_path / "runs").iterdir()

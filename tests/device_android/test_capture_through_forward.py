@@ -9,9 +9,7 @@ adbutils, the forward, Frida's protocol, the injected agent and its messages.
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,10 +23,9 @@ from harness.agent.session import AgentConfig, CaptureSession
 from harness.device.android import AndroidDevice
 from harness.device.android_adb import AdbEndpoint
 from harness.testing.certs import make_pki
-from harness.testing.fake_phones import read_ports
 from harness.testing.tls_server import TLSServer
+from tests.device_android.fakes import fake_phones
 from tests.device_android.test_frida_server import fake_elf
-from tests.device_android.test_frida_through_forward import stop_helpers_under
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.frida, pytest.mark.slow]
@@ -51,20 +48,12 @@ def test_agent_captures_the_apps_tls_through_the_forward(tmp_path: Path) -> None
     pki = make_pki(tmp_path / "pki")
     client = tmp_path / "client.py"
     client.write_text(CLIENT, encoding="utf-8")
-    frida_tmp = tmp_path / "frida-tmp"
-    frida_tmp.mkdir()
     binary = tmp_path / "frida-server"
     binary.write_bytes(fake_elf(183, frida.__version__))
     bundle = build_agent()
     with TLSServer(pki) as server:
         victim = shlex.join([sys.executable, str(client), str(server.port), str(pki.ca_cert)])
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(frida_tmp)}
-        fakes = subprocess.Popen(
-            [sys.executable, "-m", "harness.testing.fake_phones", "--frida", "--victim", victim],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        try:
-            assert fakes.stdout is not None
-            ports = read_ports(fakes.stdout, ("local", "remote", "victim"))
+        with fake_phones(tmp_path, "--victim", victim) as ports:
             device = AndroidDevice("a1b2c3d4", [AdbEndpoint("127.0.0.1", int(ports["local"]))],
                                    frida_server=binary)
             channel = Channel()
@@ -82,16 +71,5 @@ def test_agent_captures_the_apps_tls_through_the_forward(tmp_path: Path) -> None
                         if isinstance(item, DecodedBatch):
                             seen += b"".join(r.data or b"" for r in item.rows)
                     time.sleep(0.2)
-        finally:
-            if fakes.stdin is not None:
-                fakes.stdin.close()
-            try:
-                fakes.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                fakes.kill()
-                fakes.wait(timeout=5)
-            if fakes.stdout is not None:
-                fakes.stdout.close()
-            stop_helpers_under(frida_tmp)
     assert pids == [int(ports["victim"])]
     assert b"GET /canary-7f3a91 HTTP/1.1" in seen

@@ -18,8 +18,7 @@ from pathlib import Path
 import frida
 import pytest
 
-from harness.testing.fake_phones import read_ports
-from tests.device_android.test_frida_through_forward import stop_helpers_under
+from tests.device_android.fakes import fake_phones
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.frida
@@ -29,38 +28,19 @@ def test_kit_runs_against_the_fakes_and_writes_its_report(tmp_path: Path) -> Non
     server_file = tmp_path / f"frida-server-{frida.__version__}-android-arm64"
     header = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9) + struct.pack("<HH", 3, 183)
     server_file.write_bytes(header + f"frida-version={frida.__version__}".encode() + bytes(64))
-    frida_tmp = tmp_path / "frida-tmp"
-    frida_tmp.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "EGRESS_HARNESS_CACHE": str(tmp_path)}
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         browser = str(s.getsockname()[1])
     # the Redmi's "Chrome" is the fake browser (a real process joined to the Frida portal)
-    fakes = subprocess.Popen([sys.executable, "-m", "harness.testing.fake_phones", "--frida",
-                              "--victim", f"{sys.executable} -m harness.testing.fake_browser "
-                              f"{browser}", "--browser", browser],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                             env={**env, "TMPDIR": str(frida_tmp)})
-    try:
-        assert fakes.stdout is not None
-        ports = read_ports(fakes.stdout, ("local", "remote", "victim"))
+    victim = f"{sys.executable} -m harness.testing.fake_browser {browser}"
+    with fake_phones(tmp_path, "--victim", victim, "--browser", browser, env=env) as ports:
         kit = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "tests/device", "--device", "a1b2c3d4"],
             cwd=ROOT, capture_output=True, text=True, timeout=300,
             env={**env, "EGRESS_HARNESS_ADB": f"127.0.0.1:{ports['local']}",
                  "EGRESS_HARNESS_FRIDA_SERVER": str(server_file),
                  "EGRESS_HARNESS_REPORT_DIR": str(tmp_path / "report")})
-    finally:
-        if fakes.stdin is not None:
-            fakes.stdin.close()
-        try:
-            fakes.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            fakes.kill()
-            fakes.wait(timeout=5)
-        if fakes.stdout is not None:
-            fakes.stdout.close()
-        stop_helpers_under(frida_tmp)
     assert kit.returncode == 0, kit.stdout + kit.stderr
     report = json.loads((tmp_path / "report" / "verification-a1b2c3d4.json").read_text())
     outcomes = {c["check"]: c["outcome"] for c in report["checks"]}

@@ -8,10 +8,6 @@ child process with a TMPDIR of their own, so Frida's helper can be stopped by pi
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,47 +17,17 @@ import pytest
 
 from harness.device.android_adb import AdbEndpoint, AdbSession
 from harness.device.android_frida import FridaServer
-from harness.testing.fake_phones import read_ports
+from tests.device_android.fakes import fake_phones
 from tests.device_android.test_frida_server import fake_elf
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.frida
 
 
-def stop_helpers_under(tmp: Path) -> None:
-    """Frida leaves `idund --background` behind; stop the ones started under our TMPDIR."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            exe = os.readlink(entry / "exe")
-        except OSError:
-            continue
-        if exe.startswith(str(tmp)):
-            os.kill(int(entry.name), signal.SIGKILL)
-
-
 @pytest.fixture
 def fakes(tmp_path: Path) -> Iterator[dict[str, str]]:
-    frida_tmp = tmp_path / "frida-tmp"
-    frida_tmp.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(frida_tmp)}
-    proc = subprocess.Popen([sys.executable, "-m", "harness.testing.fake_phones", "--frida"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout is not None
-        yield read_ports(proc.stdout, ("local", "remote", "victim"))
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        stop_helpers_under(frida_tmp)
+    with fake_phones(tmp_path) as ports:
+        yield ports
 
 
 def test_attach_and_script_through_the_forward(fakes: dict[str, str], tmp_path: Path) -> None:

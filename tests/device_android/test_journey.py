@@ -13,9 +13,7 @@ captures the request; the analysis finds the canary as the run's positive contro
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +24,8 @@ import pytest
 from harness.capture.rundir import CaptureReader, RunDir
 from harness.cli import main
 from harness.device.android_adb import AdbEndpoint, AdbSession
-from harness.testing.fake_phones import read_ports
+from tests.device_android.fakes import fake_phones
 from tests.device_android.test_frida_server import fake_elf
-from tests.device_android.test_frida_through_forward import stop_helpers_under
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.frida, pytest.mark.slow]
@@ -60,29 +57,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def phones(tmp_path: Path) -> Iterator[dict[str, str]]:
-    frida_tmp = tmp_path / "frida-tmp"
-    frida_tmp.mkdir()
     browser = free_port()
     victim = f"{sys.executable} -m harness.testing.fake_browser {browser}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(frida_tmp)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.testing.fake_phones", "--frida", "--victim", victim,
-         "--browser", str(browser)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        assert proc.stdout is not None
-        yield read_ports(proc.stdout, ("local", "remote", "victim"))
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        stop_helpers_under(frida_tmp)
+    with fake_phones(tmp_path, "--victim", victim, "--browser", str(browser)) as ports:
+        yield ports
 
 
 def test_a_journey_on_the_phone_is_captured_counted_and_analysed(
