@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import NamedTuple
@@ -58,6 +59,29 @@ def take_request(pending: bytearray, body: bytes) -> Reply | None:
                  close)
 
 
+def answer(conn: socket.socket, log: PlainConnection, body: bytes,
+           stopping: Callable[[], bool]) -> bool:
+    """Answer the HTTP/1.1 requests arriving on ``conn`` and log both directions, until EOF,
+    an error or a timeout (False), or a request that said ``Connection: close`` (True, once
+    its response is sent: a TLS caller then says goodbye)."""
+    pending = bytearray()
+    while not stopping():
+        try:
+            data = conn.recv(65536)
+        except OSError:  # timeouts and TLS errors too
+            return False
+        if not data:
+            return False
+        log.received += data
+        pending += data
+        while (reply := take_request(pending, body)) is not None:
+            conn.sendall(reply.data)
+            log.sent += reply.data
+            if reply.close:
+                return True
+    return False
+
+
 class PlainHTTPServer(Listener):
     """HTTP/1.1 over plain TCP on an ephemeral loopback port (``host`` 127.0.0.1 or ::1)."""
 
@@ -77,21 +101,7 @@ class PlainHTTPServer(Listener):
     def _exchange(self, conn: socket.socket, log: PlainConnection) -> None:
         conn.settimeout(self.timeout)
         with conn:
-            pending = bytearray()
-            while not self.stopping:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                log.received += data
-                pending += data
-                while (reply := take_request(pending, self.body)) is not None:
-                    conn.sendall(reply.data)
-                    log.sent += reply.data
-                    if reply.close:
-                        return
+            answer(conn, log, self.body, lambda: self.stopping)
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,15 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from harness.lab.listener import Listener
 from harness.testing.certs import PKIFiles
-from harness.testing.plain_server import take_request
+from harness.testing.plain_server import PlainConnection, answer
 
 
 @dataclass
-class ConnectionLog:
-    peer: tuple[str, int]
-    received: bytearray = field(default_factory=bytearray)
-    sent: bytearray = field(default_factory=bytearray)
+class ConnectionLog(PlainConnection):
     sni: str | None = None
     version: str | None = None
 
@@ -51,24 +48,11 @@ class TLSServer(Listener):
             with self.ctx.wrap_socket(raw, server_side=True) as conn:
                 log.version = conn.version()
                 log.sni = getattr(conn, "server_hostname", None)
-                pending = bytearray()
-                while not self.stopping:
-                    try:
-                        data = conn.recv(65536)
-                    except TimeoutError:
-                        return
-                    if not data:
-                        return
-                    log.received += data
-                    pending += data
-                    while (reply := take_request(pending, self.body)) is not None:
-                        conn.sendall(reply.data)
-                        log.sent += reply.data
-                        if reply.close:  # close_notify, then at most 0.5 s for the peer's
-                            conn.settimeout(0.5)
-                            with contextlib.suppress(OSError, ssl.SSLError):
-                                conn.unwrap()
-                            return
+                if answer(conn, log, self.body, lambda: self.stopping):
+                    # close_notify, then at most 0.5 s for the peer's
+                    conn.settimeout(0.5)
+                    with contextlib.suppress(OSError, ssl.SSLError):
+                        conn.unwrap()
         except (OSError, ssl.SSLError):
             return
 
