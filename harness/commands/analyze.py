@@ -33,6 +33,8 @@ def check_claims(run: RunDir, claims: Path) -> ExitCode:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.claims is not None:  # a broken claims file is refused before the analysis
+        importlib.import_module("harness.claims.model").load_claims(args.claims)
     result = analyze_run(args.run_dir, parse_cli(args.needle), claims=args.claims)
     print(f"{result.run.path}: {result.messages} messages, {len(result.needles)} needles, "
           f"{len(result.leaks)} findings, {len(result.controls)} positive controls")

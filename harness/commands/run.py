@@ -62,6 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command_line = ["harness", "run", *sys.argv[2:]]
+    if args.claims is not None:  # a broken claims file is refused before the journey runs
+        importlib.import_module("harness.claims.model").load_claims(args.claims)
     if args.device != "host":
         if args.app.startswith("lab:"):
             raise UsageError("--device SERIAL runs an installed app: give its package with "

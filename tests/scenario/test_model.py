@@ -91,3 +91,13 @@ def test_harness_run_refuses_a_profile_lacking_a_step_naming_both(tmp_path: Path
     assert "app profile 'lab:mint-3.4.0' cannot do step(s) swipe that scenario 'ui' needs" \
         in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_harness_run_refuses_a_broken_claims_file_before_anything_runs(tmp_path: Path) -> None:
+    claims = tmp_path / "claims.yaml"
+    claims.write_text("claims:\n  - id: x\n    quote: 3\n")
+    scenario = Path(__file__).parents[2] / "scenarios" / "incognito.yaml"
+    done = _harness_run(str(scenario), "--claims", str(claims), "--out", str(tmp_path / "runs"))
+    assert done.returncode == int(ExitCode.BAD_INPUT), done.stderr
+    assert f"{claims}:2:5: claim is missing 'source'" in done.stderr
+    assert not (tmp_path / "runs").exists()  # the journey did not run
