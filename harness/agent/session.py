@@ -131,7 +131,8 @@ class CaptureSession:
                              ) from exc
         check_abi(script)
         try:
-            hooks = script.exports_sync.init({**self.config.to_json(), "suspended": suspended})
+            hooks = script.exports_sync.init({**self.config.to_json(), "suspended": suspended,
+                                                 "followChildren": self.follow_children})
         except _FRIDA_ERRORS as exc:
             raise AgentError(f"agent init failed in pid {pid}: {exc}") from exc
         with self._changed:

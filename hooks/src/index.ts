@@ -1,6 +1,7 @@
 // The agent's entry point: rpc.exports only. Commands come through RPC, facts through
 // send() (emit.ts), configuration through init(config); no globals patched into the source.
 
+import { disposeChildren, guardCloseRange } from "./children.js";
 import { configureEmit, flush, stopEmit } from "./emit.js";
 import { installJava } from "./java/index.js";
 import { ABI_VERSION } from "./protocol.js";
@@ -23,6 +24,9 @@ export interface AgentConfig {
     /** The process is suspended while init() runs (spawned, or a child held by child
      * gating): native hooks may be installed with Interceptor.replaceFast (ring.ts). */
     suspended: boolean;
+    /** Children are held by child gating: keep Frida's sockets open across close_range()
+     * in a forked child (children.ts). */
+    followChildren: boolean;
 }
 
 const defaults: AgentConfig = {
@@ -35,6 +39,7 @@ const defaults: AgentConfig = {
     ringBufferBytes: 8 << 20,
     ringWaitLimitMs: 2000,
     suspended: false,
+    followChildren: false,
 };
 
 let started = false;
@@ -50,6 +55,9 @@ rpc.exports = {
         started = true;
         const c: AgentConfig = { ...defaults, ...config };
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
+        if (c.followChildren) {
+            guardCloseRange();
+        }
         if (c.native) {
             installNative(c);
         }
@@ -72,6 +80,7 @@ rpc.exports = {
     },
     dispose(): void {
         disposeNative();
+        disposeChildren();
         stopEmit();
     },
 };

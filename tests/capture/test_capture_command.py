@@ -35,6 +35,8 @@ CLIENT = textwrap.dedent("""
         # the known issue with a bare fork() after TLS hooks are installed
         import subprocess
         subprocess.run([sys.executable, __file__, *sys.argv[1:4], "child"], check=True)
+    if sys.argv[4] == "closerange":
+        os.closerange(3, 1 << 16)  # close_range(2), as a daemon or a child before exec does
     post("child" if sys.argv[4] == "child" else "parent")
 """)
 
@@ -45,12 +47,12 @@ def _only_run(parent: Path) -> RunDir:
 
 
 def _capture(tmp_path: Path, pki: PKIFiles, server: TLSServer, mode: str,
-             capsys: pytest.CaptureFixture[str]) -> tuple[RunDir, str]:
+             capsys: pytest.CaptureFixture[str], *options: str) -> tuple[RunDir, str]:
     script = tmp_path / "client.py"
     script.write_text(CLIENT)
     code = main(["capture", "--out", str(tmp_path / "runs"), "--needle", "canary=CANARY-c4p7",
-                 "--", sys.executable, str(script), str(server.port), str(pki.ca_cert), "3",
-                 mode])
+                 *options, "--", sys.executable, str(script), str(server.port),
+                 str(pki.ca_cert), "3", mode])
     assert code == 0
     return _only_run(tmp_path / "runs"), capsys.readouterr().out
 
@@ -89,6 +91,25 @@ def test_children_are_left_unharmed_by_default(tmp_path: Path, pki: PKIFiles,
         out = b"".join(e.data or b"" for e in r.events(kinds=["stream"]) if e.direction == "out")
     assert b"who=parent" in out
     assert run.load_info().extra["follow_children"] is False
+
+
+def test_close_range_leaves_the_agent_attached_when_following_children(
+        tmp_path: Path, pki: PKIFiles, capsys: pytest.CaptureFixture[str]) -> None:
+    # Child gating guards Frida's sockets against close() only: close_range(3, ~0) (Python's
+    # subprocess runs it in every forked child before exec) closed them, and the process then
+    # never exited (two agent threads spinning) while the capture waited for it. With
+    # --follow-children the agent keeps them open (hooks/src/children.ts): the process is
+    # captured, byte-exact, after closing every descriptor above 2, and exits.
+    with TLSServer(pki) as server:
+        run, _ = _capture(tmp_path, pki, server, "closerange", capsys, "--follow-children")
+    (log,) = server.connections
+    with run.reader() as r:
+        sent = b"".join(e.data or b"" for e in r.events(kinds=["stream"]) if e.direction == "out")
+    assert sent == bytes(log.received)
+    assert b"CANARY-c4p7" in sent
+    info = run.load_info()
+    assert info.extra["follow_children"] is True
+    assert [d["reason"] for d in info.health.detached] == ["process-terminated"]
 
 
 def test_canary_in_jsonl_export(tmp_path: Path, pki: PKIFiles,
