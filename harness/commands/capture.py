@@ -39,8 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-java", action="store_true", help="do not install Java hooks")
     parser.add_argument("--follow-children", action="store_true",
                         help="instrument processes the command forks or execs (child gating). "
-                        "Off by default: with Frida 17.26 a child forked by an instrumented "
-                        "process can crash (docs/capture.md)")
+                        "Off by default: with Frida 17.26 a forked child can crash and the "
+                        "parent's session can end early (docs/capture.md)")
     parser.add_argument("--max-record-bytes", type=int, default=1 << 20, metavar="N",
                         help="cut each record's body after N bytes (marked truncated)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
