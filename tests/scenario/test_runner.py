@@ -57,8 +57,11 @@ def test_a_crash_midway_leaves_an_incomplete_phase_and_a_readable_run(tmp_path: 
     info = result.run.load_info()
     before, after = info.phases
     assert not before.complete
+    evidence = result.run.path / "evidence" / "before-3-crash-app-output.txt"
+    # (once in a full CI-like run the status read was "code 0": the app's output then says why)
     assert before.notes[0].startswith(
-        "step 3 crash failed: the lab browser exited (killed by SIGKILL)")
+        "step 3 crash failed: the lab browser exited (killed by SIGKILL)"), \
+        (before.notes, evidence.read_text("utf-8") if evidence.exists() else "no evidence")
     assert before.notes[1] == "not run after the failure: search: {canary.query}"
     assert after.complete  # the next phase relaunched the app and went on
     with result.run.reader() as reader:
