@@ -230,3 +230,51 @@ def test_udp_is_delivered_and_recorded_without_block_quic(tmp_path: Path,
         assert (peers[n.handle]["layer"], peers[n.handle]["peer_ip"],
                 peers[n.handle]["peer_port"]) == ("udp", host, 443)
     assert len({n.handle for n in outs}) == 2
+
+
+# writev() for a request in pieces (as Java NIO's gathering writes and many HTTP clients do)
+# and readv() for the answer.
+VECTOR_IO_CLIENT = textwrap.dedent("""
+    import os, socket, sys
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    s.settimeout(None)
+    head = b"POST /v HTTP/1.1\\r\\nHost: vec.test\\r\\nContent-Length: 15\\r\\n\\r\\n"
+    assert os.writev(s.fileno(), [head, b"imei=CANARY-", b"vec"]) == len(head) + 15
+    got = b""
+    while not got.endswith(b"ok"):
+        buf = bytearray(7), bytearray(4096)
+        n = os.readv(s.fileno(), buf)
+        got += (bytes(buf[0]) + bytes(buf[1]))[:n]
+    s.close()
+""")
+
+
+def test_writev_and_readv_are_captured_byte_exact(tmp_path: Path, agent: AgentBundle) -> None:
+    script = tmp_path / "client.py"
+    script.write_text(VECTOR_IO_CLIENT)
+    with PlainHTTPServer() as server:
+        run = run_under_agent(agent, [sys.executable, str(script), str(server.port)],
+                              {"java": False})
+    (log,) = server.connections
+    assert b"imei=CANARY-vec" in bytes(log.received)
+    assert run.stream(NativeKind.TCP_OUT) == bytes(log.received)
+    assert run.stream(NativeKind.TCP_IN) == bytes(log.sent)
+    hooks = _hooks(run)
+    assert hooks["native.sockets.writev"] == hooks["native.sockets.readv"] == "installed"
+
+
+def test_tls_answer_on_a_connection_whose_writes_were_unseen_is_not_plaintext(
+        tmp_path: Path, agent: AgentBundle, pki: PKIFiles) -> None:
+    # The app's writes go through a function the socket hooks do not see (here write()
+    # is left unhooked, as a send through io_uring or a raw syscall would be): the first bytes
+    # seen are the server's TLS handshake, and the connection is TLS, not plaintext TCP.
+    script = tmp_path / "client.py"
+    script.write_text(TLS_CLIENT)
+    with TLSServer(pki) as server:
+        run = run_under_agent(agent, [sys.executable, str(script), str(server.port),
+                                      str(pki.ca_cert)],
+                              {"java": False, "exclude": ["native.sockets.write"]})
+    (log,) = server.connections
+    assert run.stream(NativeKind.TLS_OUT) == bytes(log.received)
+    assert _natives(run, NativeKind.TCP_IN) == []
+    assert _natives(run, NativeKind.TCP_OUT) == []

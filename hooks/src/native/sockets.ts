@@ -334,6 +334,27 @@ void sock_in (SockCtx * c, int fd, const guint8 * buf, const guint8 * msg, gssiz
     sa = msg_name (msg);
   if (st == ST_TCP_NEW)
   {
+    /* Nothing seen going out yet (an app writing through a function we do not hook) and the
+       peer answers with a TLS handshake record: a TLS connection, not plaintext. */
+    guint8 head[3] = { 0, 0, 0 };
+    if (msg != NULL)
+    {
+      const guint8 * iov;
+      const guint8 * base;
+      gsize l;
+      memcpy (&iov, msg + 16, 8);
+      memcpy (&base, iov, 8);
+      memcpy (&l, iov + 8, 8);
+      if (l >= 3 && n >= 3) memcpy (head, base, 3);
+    }
+    else if (n >= 3)
+      memcpy (head, buf, 3);
+    if (head[0] == 0x16 && head[1] == 0x03 && head[2] <= 0x04)
+    {
+      s[0] = (v & ~ST_MASK) | ST_TLS;
+      *errno_loc () = e;
+      return;
+    }
     s[0] = (v & ~ST_MASK) | ST_TCP_SEEN;
     tcp_announce (c, fd, v >> 8);
   }
@@ -412,6 +433,14 @@ export function socketsFragment(): CFragment {
 }
 
 const SEND = "if (sock_block (hookctx, fd, NULL, NULL)) return -1;";
+/** writev/readv: their iovec array as a struct msghdr without a name (iov at 16, iovlen at
+ * 24 on LP64 glibc and bionic), so the sendmsg/recvmsg paths read them. */
+const AS_MSG = `guint8 msg[56];
+  const void * iov_ = iov;
+  gsize cnt_ = iovcnt > 0 ? (gsize) iovcnt : 0;
+  memset (msg, 0, sizeof (msg));
+  memcpy (msg + 16, &iov_, 8);
+  memcpy (msg + 24, &cnt_, 8);`;
 
 interface SockFunction {
     name: string;
@@ -423,6 +452,7 @@ interface SockFunction {
 
 const IMPORTS = ["sock_block", "sock_out", "sock_in", "sock_connect", "sock_close"];
 const DECLS = `
+#include <string.h>
 extern int sock_block (void * c, int fd, const void * sa, const void * msg);
 extern void sock_out (void * c, int fd, const void * buf, const void * msg, gssize n, const void * sa);
 extern void sock_in (void * c, int fd, const void * buf, const void * msg, gssize n, const void * sa);
@@ -471,6 +501,15 @@ gssize replacement (int fd, const void * msg, int flags)
   sock_out (hookctx, fd, NULL, msg, ret, NULL);
   return ret;
 }` },
+    { name: "writev", body: `
+gssize replacement (int fd, const void * iov, int iovcnt)
+{
+  ${SEND}
+  gssize ret = ((gssize (*) (int, const void *, int)) original ()) (fd, iov, iovcnt);
+  ${AS_MSG}
+  sock_out (hookctx, fd, NULL, msg, ret, NULL);
+  return ret;
+}` },
     { name: "recv", bionicVia: "recvfrom", body: `
 gssize replacement (int fd, void * buf, gsize n, int flags)
 {
@@ -483,6 +522,14 @@ gssize replacement (int fd, void * buf, gsize n)
 {
   gssize ret = ((gssize (*) (int, void *, gsize)) original ()) (fd, buf, n);
   sock_in (hookctx, fd, buf, NULL, ret, NULL);
+  return ret;
+}` },
+    { name: "readv", body: `
+gssize replacement (int fd, const void * iov, int iovcnt)
+{
+  gssize ret = ((gssize (*) (int, const void *, int)) original ()) (fd, iov, iovcnt);
+  ${AS_MSG}
+  sock_in (hookctx, fd, NULL, msg, ret, NULL);
   return ret;
 }` },
     { name: "recvfrom", body: `
