@@ -86,8 +86,9 @@ class Timeline:
     marks: list[Mark]
     phases: list[tuple[float, float, str, str]]
     """x, width, colour, label of each phase band."""
-    journeys: list[tuple[float, str]]
-    """x where each journey's span starts, and its name (drawn above the bands)."""
+    journeys: list[tuple[float, int, str, str]]
+    """x where each journey's span starts, y of its label (two rows, alternating), the label
+    (cut to the room it has before the next label on its row) and the whole name."""
     legend: list[tuple[str, str]]
     """phase name and its colour."""
 
@@ -296,6 +297,23 @@ def _run_row(f: RunFacts) -> dict[str, object]:
             "command": shlex.join(f.info.command) if f.info.command else ""}
 
 
+LABEL_CHAR_PX = 6.5
+"""Width of a character of a journey label (the report's sans-serif at 11 px), a bit over."""
+
+
+def _journey_labels(starts: list[tuple[float, str]],
+                    right: float) -> list[tuple[float, int, str, str]]:
+    """Journey names above their spans on two alternating rows, each cut with an ellipsis
+    where it would run into the next label on its row (the whole name is its tooltip)."""
+    labels = []
+    for i, (x, name) in enumerate(starts):
+        end = starts[i + 2][0] if i + 2 < len(starts) else right + 20
+        room = max(int((end - x - 6) / LABEL_CHAR_PX), 1)
+        text = name if len(name) <= room else name[:max(room - 1, 0)] + "…"
+        labels.append((x, 12 if i % 2 == 0 else 26, text, name))
+    return labels
+
+
 def _timeline(runs: Sequence[RunFacts], redact: bool = True) -> Timeline | None:
     msgs = [(f, m) for f in runs for m in f.messages if m.direction == "out"]
     if not msgs:
@@ -315,12 +333,13 @@ def _timeline(runs: Sequence[RunFacts], redact: bool = True) -> Timeline | None:
         offset += max(end - start, 0.5) + (0.5 if len(runs) > 1 else 0.0)
     total = max(offset, 0.5)
     scale = width / total
-    y_of = {h: 44 + i * row_h for i, h in enumerate(hosts)}
+    y_of = {h: 52 + i * row_h for i, h in enumerate(hosts)}
     phase_names = sorted({p.name for f in runs for p in f.info.phases})
     colour = {p: PHASE_COLOURS[i % len(PHASE_COLOURS)] for i, p in enumerate(phase_names)}
     bins: dict[tuple[float, float, str], tuple[int, str]] = {}
     bands = []
-    starts = [(round(left + off * scale, 1), f.journey) for f, _s, _e, off in spans]
+    starts = _journey_labels([(round(left + off * scale, 1), f.journey)
+                              for f, _s, _e, off in spans], left + width)
     for f, start, _end, off in spans:
         for p in f.info.phases:
             x = left + (off + max(p.start - start, 0)) * scale
@@ -343,6 +362,6 @@ def _timeline(runs: Sequence[RunFacts], redact: bool = True) -> Timeline | None:
     # run of 100,000 messages draws a few thousand circles, not 100,000
     marks = [Mark(round(x, 1), y, c, t if n == 1 else f"{n} messages, first: {t}")
              for (x, y, c), (n, t) in bins.items()]
-    return Timeline(left + width + 20, 54 + len(hosts) * row_h,
+    return Timeline(left + width + 20, 62 + len(hosts) * row_h,
                     [(y_of[h], h) for h in hosts], marks, bands, starts,
                     sorted(colour.items()))

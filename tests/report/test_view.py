@@ -57,3 +57,17 @@ def test_evidence_stays_small_whatever_the_app_sent(tmp_path: Path) -> None:
         assert len(ev.raw) < 20_000
         assert "more headers in the run dir" in ev.raw
         assert re.search(r"b… \(9\d{4} more\) HTTP/1.1", ev.raw)  # the URL's cut, counted
+
+
+def test_journey_labels_alternate_rows_and_are_cut_before_the_next_on_their_row() -> None:
+    from harness.report.view import _journey_labels
+    labels = _journey_labels([(100.0, "signed-in-sync-on-with-a-long-name"), (160.0, "incognito"),
+                              (200.0, "browsing"), (400.0, "x")], right=500.0)
+    assert [y for _x, y, _t, _n in labels] == [12, 26, 12, 26]
+    by_name = {n: t for _x, _y, t, n in labels}
+    cut = by_name["signed-in-sync-on-with-a-long-name"]  # "browsing" is 100 px further on
+    assert cut.endswith("…")
+    assert len(cut) * 6.5 <= 100
+    assert "signed-in-sync-on-with-a-long-name".startswith(cut[:-1])
+    assert by_name["incognito"] == "incognito"  # 240 px to "x" on its row
+    assert by_name["browsing"] == "browsing"
