@@ -1,0 +1,327 @@
+// The ring's C core, compiled into one CModule with the socket and DNS fragments
+// (ring.ts): the double buffer and its lock, the record header, the connection table keyed
+// by SSL pointer, the fd table, and the TLS record path (tls_record, tls_forget).
+
+import { NATIVE_ALIGN, NATIVE_HEADER_SIZE, NativeKind } from "../protocol.js";
+
+export const RING_C = `
+#include <gum/guminterceptor.h>
+
+#include <glib.h>
+#include <string.h>
+
+extern int clock_gettime (int clk, void * ts);
+extern int getpeername (int fd, void * addr, unsigned int * len);
+extern int getsockname (int fd, void * addr, unsigned int * len);
+extern int gettid (void);
+extern void * pthread_getspecific (guint32 key);
+extern int pthread_setspecific (guint32 key, const void * value);
+
+#define HDR ${NATIVE_HEADER_SIZE}
+#define ALIGN ${NATIVE_ALIGN}
+#define K_TLS_OUT ${NativeKind.TLS_OUT}
+#define K_TLS_IN ${NativeKind.TLS_IN}
+#define K_CONN_INFO ${NativeKind.CONN_INFO}
+#define TOMBSTONE ((guint64) 1)
+
+typedef struct {
+  GMutex lock;
+  guint8 * buf[2];
+  guint32 cap;
+  guint32 len[2];
+  guint32 active;
+  guint32 max_record;
+  guint32 wait_limit_us;
+  guint32 table_cap;
+  guint64 next_conn;
+  guint64 drops;
+  guint64 dropped_bytes;
+  guint64 waits;
+  guint64 records;
+  guint64 * keys;
+  guint64 * vals;
+  guint64 * fds;
+  guint32 fd_cap;
+  guint32 block_quic;
+  guint32 tid_key; /* pthread key caching each thread's id (current_tid) */
+  guint32 pad;
+} Ring;
+
+/* The fd table (sockets.ts): two words per fd, [0] = number << 8 | state, [1] = the
+   connected UDP peer's connection (bit 63: refused by blockQuic). */
+#define ST_TCP_NEW 1
+#define ST_TCP_PLAIN 2
+#define ST_TLS 3
+#define ST_UDP 4
+#define ST_TCP_SEEN 5 /* NEW, but the peer spoke first: announced, still undecided */
+#define ST_MASK ((guint64) 0xff)
+
+typedef int (* GetFdFunc) (void * ssl);
+typedef const char * (* GetServernameFunc) (void * ssl, int type);
+typedef const char * (* GetVersionFunc) (void * ssl);
+typedef void * (* GetCipherFunc) (void * ssl);
+typedef const char * (* CipherNameFunc) (void * cipher);
+
+typedef struct {
+  Ring * ring;
+  guint32 hook;
+  guint32 kind;
+  guint32 ex;
+  guint32 pad;
+  GetFdFunc get_fd;
+  GetServernameFunc get_servername;
+  GetVersionFunc get_version;
+  GetCipherFunc get_cipher;
+  CipherNameFunc cipher_name;
+  void * original;
+} HookCtx;
+
+/* The calling thread's id, from a thread-specific slot after its first record: gettid() is a
+   syscall, once per record it cost ~0.2 µs on the hot path. */
+static guint32 current_tid (Ring * r)
+{
+  gsize t = GPOINTER_TO_SIZE (pthread_getspecific (r->tid_key));
+  if (t == 0)
+  {
+    t = (gsize) (guint32) gettid ();
+    pthread_setspecific (r->tid_key, GSIZE_TO_POINTER (t));
+  }
+  return (guint32) t;
+}
+
+static guint64 now_ns (void)
+{
+  gint64 ts[2];
+  clock_gettime (0, ts);
+  return (guint64) ts[0] * 1000000000ULL + (guint64) ts[1];
+}
+
+/* Reserve size bytes in the active buffer; returns with the lock held, or NULL (unlocked). */
+static guint8 * reserve (Ring * r, guint32 size)
+{
+  guint32 waited = 0;
+  for (;;)
+  {
+    g_mutex_lock (&r->lock);
+    guint32 a = r->active;
+    if (r->len[a] + size <= r->cap)
+    {
+      guint8 * p = r->buf[a] + r->len[a];
+      r->len[a] += size;
+      r->records++;
+      return p;
+    }
+    if (size > r->cap || waited >= r->wait_limit_us)
+    {
+      r->drops++;
+      r->dropped_bytes += size;
+      g_mutex_unlock (&r->lock);
+      return NULL;
+    }
+    r->waits++;
+    g_mutex_unlock (&r->lock);
+    g_usleep (500);
+    waited += 500;
+  }
+}
+
+static void put_header (guint8 * p, guint32 size, guint16 kind, guint16 flags, guint32 tid,
+    gint32 fd, guint64 handle, guint32 orig_len, guint32 cap_len, guint16 hook)
+{
+  guint64 t = now_ns ();
+  guint16 zero16 = 0;
+  guint32 zero32 = 0;
+  memcpy (p + 0, &size, 4);
+  memcpy (p + 4, &kind, 2);
+  memcpy (p + 6, &flags, 2);
+  memcpy (p + 8, &tid, 4);
+  memcpy (p + 12, &fd, 4);
+  memcpy (p + 16, &handle, 8);
+  memcpy (p + 24, &t, 8);
+  memcpy (p + 32, &orig_len, 4);
+  memcpy (p + 36, &cap_len, 4);
+  memcpy (p + 40, &hook, 2);
+  memcpy (p + 42, &zero16, 2);
+  memcpy (p + 44, &zero32, 4);
+}
+
+static guint32 padded (guint32 n)
+{
+  return (n + ALIGN - 1) & ~(guint32) (ALIGN - 1);
+}
+
+static void write_record (Ring * r, guint16 kind, guint32 tid, gint32 fd, guint64 handle,
+    guint16 hook, const guint8 * data, gsize len)
+{
+  guint32 cap_len = len > r->max_record ? r->max_record : (guint32) len;
+  guint32 size = padded (HDR + cap_len);
+  guint8 * p = reserve (r, size);
+  if (p == NULL)
+    return;
+  put_header (p, size, kind, cap_len < len ? 1 : 0, tid, fd, handle, (guint32) len, cap_len, hook);
+  memcpy (p + HDR, data, cap_len);
+  g_mutex_unlock (&r->lock);
+}
+
+/* Looks the SSL object up; returns its connection number, 0 when new (then *slot is set). */
+static guint64 lookup (Ring * r, guint64 key, guint32 * slot)
+{
+  guint32 mask = r->table_cap - 1;
+  guint32 i = (guint32) ((key >> 4) * 2654435761u) & mask;
+  gint64 first_free = -1;
+  for (guint32 n = 0; n < r->table_cap; n++, i = (i + 1) & mask)
+  {
+    guint64 k = r->keys[i];
+    if (k == key)
+      return r->vals[i];
+    if (k == TOMBSTONE && first_free < 0)
+      first_free = i;
+    if (k == 0)
+    {
+      *slot = first_free >= 0 ? (guint32) first_free : i;
+      return 0;
+    }
+  }
+  *slot = first_free >= 0 ? (guint32) first_free : 0xffffffffu;
+  return 0;
+}
+
+static guint16 be16 (const guint8 * p)
+{
+  return (guint16) ((p[0] << 8) | p[1]);
+}
+
+/* CONN_INFO body: <HHHHi16s16s family, local_port, peer_port, 0, fd, local, peer> then
+   NUL-terminated sni, version, cipher. */
+static void conn_info (HookCtx * c, void * ssl, guint64 number, guint32 tid)
+{
+  guint8 body[HDR + 512];
+  guint8 sa[128];
+  unsigned int salen;
+  memset (body, 0, 48);
+  gint32 fd = c->get_fd != NULL ? c->get_fd (ssl) : -1;
+  /* An fd an SSL object uses carries TLS: its bytes are never plaintext TCP. */
+  if (fd >= 0 && (guint32) fd < c->ring->fd_cap && (c->ring->fds[fd * 2] & ST_MASK) != 0)
+    c->ring->fds[fd * 2] = (c->ring->fds[fd * 2] & ~ST_MASK) | ST_TLS;
+  guint16 family = 0, lport = 0, pport = 0;
+  if (fd >= 0)
+  {
+    salen = sizeof (sa);
+    memset (sa, 0, sizeof (sa));
+    if (getsockname (fd, sa, &salen) == 0)
+    {
+      memcpy (&family, sa, 2);
+      lport = be16 (sa + 2);
+      if (family == 2) memcpy (body + 12, sa + 4, 4);
+      else if (family == 10) memcpy (body + 12, sa + 8, 16);
+    }
+    salen = sizeof (sa);
+    memset (sa, 0, sizeof (sa));
+    if (getpeername (fd, sa, &salen) == 0)
+    {
+      memcpy (&family, sa, 2);
+      pport = be16 (sa + 2);
+      if (family == 2) memcpy (body + 28, sa + 4, 4);
+      else if (family == 10) memcpy (body + 28, sa + 8, 16);
+    }
+  }
+  memcpy (body + 0, &family, 2);
+  memcpy (body + 2, &lport, 2);
+  memcpy (body + 4, &pport, 2);
+  memcpy (body + 8, &fd, 4);
+  guint32 pos = 44;
+  const char * strs[3];
+  strs[0] = c->get_servername != NULL ? c->get_servername (ssl, 0) : NULL;
+  strs[1] = c->get_version != NULL ? c->get_version (ssl) : NULL;
+  void * cipher = c->get_cipher != NULL ? c->get_cipher (ssl) : NULL;
+  strs[2] = (cipher != NULL && c->cipher_name != NULL) ? c->cipher_name (cipher) : NULL;
+  for (int s = 0; s < 3; s++)
+  {
+    const char * v = strs[s];
+    if (v != NULL)
+    {
+      gsize l = strlen (v);
+      if (l > 150) l = 150;
+      memcpy (body + pos, v, l);
+      pos += (guint32) l;
+    }
+    body[pos++] = 0;
+  }
+  write_record (c->ring, K_CONN_INFO, tid, fd, number, (guint16) c->hook, body, pos);
+}
+
+/* Called by the per-function wrappers (see WRAPPER) after the original returned n > 0. */
+void tls_record (HookCtx * c, void * ssl, const guint8 * buf, gsize n)
+{
+  Ring * r = c->ring;
+  guint32 tid = current_tid (r);
+  guint64 key = (guint64) GPOINTER_TO_SIZE (ssl);
+  guint32 slot = 0;
+  gboolean fresh = FALSE;
+  g_mutex_lock (&r->lock);
+  guint64 number = lookup (r, key, &slot);
+  if (number == 0)
+  {
+    number = ++r->next_conn;
+    if (slot != 0xffffffffu)
+    {
+      r->keys[slot] = key;
+      r->vals[slot] = number;
+    }
+    fresh = TRUE;
+  }
+  else
+  {
+    /* The common case, a known connection: reserve in the same critical section (one lock
+       per record instead of two); the slow path (buffers full: wait or drop) is reserve's. */
+    guint32 cap_len = n > r->max_record ? r->max_record : (guint32) n;
+    guint32 size = padded (HDR + cap_len);
+    guint32 a = r->active;
+    if (r->len[a] + size <= r->cap)
+    {
+      guint8 * p = r->buf[a] + r->len[a];
+      r->len[a] += size;
+      r->records++;
+      put_header (p, size, (guint16) c->kind, cap_len < n ? 1 : 0, tid, -1, number, (guint32) n,
+          cap_len, (guint16) c->hook);
+      memcpy (p + HDR, buf, cap_len);
+      g_mutex_unlock (&r->lock);
+      return;
+    }
+  }
+  g_mutex_unlock (&r->lock);
+  if (fresh)
+    conn_info (c, ssl, number, tid);
+  write_record (r, (guint16) c->kind, tid, -1, number, (guint16) c->hook, buf, n);
+}
+
+/* SSL_free: forget the object, so a new SSL at the same address is a new connection. */
+void tls_forget (HookCtx * c, void * ssl)
+{
+  Ring * r = c->ring;
+  guint64 key = (guint64) GPOINTER_TO_SIZE (ssl);
+  guint32 slot = 0;
+  g_mutex_lock (&r->lock);
+  guint32 mask = r->table_cap - 1;
+  guint32 i = (guint32) ((key >> 4) * 2654435761u) & mask;
+  for (guint32 n = 0; n < r->table_cap; n++, i = (i + 1) & mask)
+  {
+    if (r->keys[i] == key) { r->keys[i] = TOMBSTONE; break; }
+    if (r->keys[i] == 0) break;
+  }
+  (void) slot;
+  g_mutex_unlock (&r->lock);
+}
+
+/* Swap buffers; returns the full one's index in the low bit and its length above it. */
+guint64 ring_swap (Ring * r)
+{
+  g_mutex_lock (&r->lock);
+  guint32 a = r->active;
+  guint64 n = r->len[a];
+  r->active = 1 - a;
+  r->len[1 - a] = 0;
+  g_mutex_unlock (&r->lock);
+  return (n << 1) | a;
+}
+`;
