@@ -95,6 +95,10 @@ def read_ports(stream: TextIO, names: tuple[str, ...], limit: int = 200) -> dict
     raise RuntimeError(f"fake phones did not report {names}; got {found}")
 
 
+SLEEPER = "sleep 600"
+"""The default victim: a process that needs no time to start."""
+
+
 def wait_listening(address: tuple[str, int], timeout: float) -> None:
     """Return once something accepts connections at ``address`` (bounded)."""
     import socket
@@ -108,6 +112,28 @@ def wait_listening(address: tuple[str, int], timeout: float) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens at {address[0]}:{address[1]} after {timeout:g} s")
+
+
+def wait_for_a_socket(pid: int, timeout: float) -> None:
+    """Return once process ``pid`` holds a socket, i.e. runs its own code past its imports
+    (bounded; returns early if it exits, so the join then fails with Frida's reason)."""
+    import os
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            return
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                    return
+            except OSError:
+                continue
+        time.sleep(0.05)
+    raise RuntimeError(f"pid {pid} opened no socket in {timeout:g} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.testing.fake_phones")
     parser.add_argument("--frida", action="store_true",
                         help="back the Redmi's frida-server port with a real Frida portal")
-    parser.add_argument("--victim", default="sleep 600", metavar="COMMAND",
+    parser.add_argument("--victim", default=SLEEPER, metavar="COMMAND",
                         help="the local process that plays Chrome on the Redmi (with --frida)")
     parser.add_argument("--browser", type=int, default=None, metavar="PORT",
                         help="the Redmi's browser: URLs it opens are loaded by the process "
@@ -155,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(victim.wait, 5)
             stack.callback(victim.kill)
             portal = stack.enter_context(FridaPortal())
+            # inject once it runs its own code: Frida cannot sync up with a process that is
+            # still loading its interpreter (CI saw three attaches in a row time out)
             if args.browser is not None:
-                # inject once it runs its own code: Frida cannot sync up with a process that
-                # is still loading its interpreter
                 wait_listening(("127.0.0.1", args.browser), timeout=20)
+            elif args.victim != SLEEPER:  # a network client: it makes a socket first thing
+                wait_for_a_socket(victim.pid, timeout=20)
             portal.join(victim.pid)
             ginkgo.frida_backend = arrow.frida_backend = portal.control
             ginkgo.processes[victim.pid] = "com.android.chrome"  # the "app" Frida can attach
