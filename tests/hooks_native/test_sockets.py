@@ -278,3 +278,80 @@ def test_tls_answer_on_a_connection_whose_writes_were_unseen_is_not_plaintext(
     assert run.stream(NativeKind.TLS_OUT) == bytes(log.received)
     assert _natives(run, NativeKind.TCP_IN) == []
     assert _natives(run, NativeKind.TCP_OUT) == []
+
+
+# sendmmsg()/recvmmsg() through libc (ctypes calls the exported functions, as a QUIC stack
+# batching its datagrams does): one batch to a plain port, one to 443.
+MMSG_CLIENT = textwrap.dedent("""
+    import ctypes, ctypes.util, errno, select, socket, sys
+    host, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+    class iovec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+    class msghdr(ctypes.Structure):
+        _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                    ("iov", ctypes.POINTER(iovec)), ("iovlen", ctypes.c_size_t),
+                    ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                    ("flags", ctypes.c_int)]
+
+    class mmsghdr(ctypes.Structure):
+        _fields_ = [("hdr", msghdr), ("len", ctypes.c_uint)]
+
+    def batch(payloads):
+        keep = [ctypes.create_string_buffer(p, len(p)) for p in payloads]
+        iovs = [iovec(ctypes.cast(b, ctypes.c_void_p), len(p)) for b, p in zip(keep, payloads)]
+        vec = (mmsghdr * len(payloads))()
+        for i, v in enumerate(iovs):
+            vec[i].hdr.iov = ctypes.pointer(v)
+            vec[i].hdr.iovlen = 1
+        return vec, keep, iovs
+
+    results = []
+    for p in (port, 443):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        s.connect((host, p))
+        vec, _keep, _iovs = batch([b"MMSG-one-%d" % p, b"MMSG-two-%d" % p])
+        n = libc.sendmmsg(s.fileno(), vec, 2, 0)
+        if n < 0:
+            results.append(errno.errorcode[ctypes.get_errno()])
+            continue
+        results.append(str(n))
+        got = (mmsghdr * 2)()
+        bufs = [ctypes.create_string_buffer(64) for _ in range(2)]
+        riovs = [iovec(ctypes.cast(b, ctypes.c_void_p), 64) for b in bufs]
+        for i, v in enumerate(riovs):
+            got[i].hdr.iov = ctypes.pointer(v)
+            got[i].hdr.iovlen = 1
+        m = 0
+        while m < 2:  # the socket is non-blocking (settimeout): wait for the echo first
+            assert select.select([s], [], [], 5)[0], "no echo"
+            r = libc.recvmmsg(s.fileno(), ctypes.byref(got[m]), 2 - m, 0, None)
+            assert r > 0, ctypes.get_errno()
+            m += r
+        results.append(",".join(bufs[i].raw[:got[i].len].decode() for i in range(2)))
+    open(out, "w").write(";".join(results))
+""")
+
+
+def test_sendmmsg_and_recvmmsg_are_recorded_and_443_is_refused(tmp_path: Path,
+                                                               agent: AgentBundle) -> None:
+    script = tmp_path / "client.py"
+    script.write_text(MMSG_CLIENT)
+    out = tmp_path / "out.txt"
+    host = _udp_loopback()
+    with UDPListener(host) as plain, UDPListener(host, 443) as quic:
+        run = run_under_agent(agent, [sys.executable, str(script), host, str(plain.port),
+                                      str(out)], {"java": False, "blockQuic": True})
+    sent = [b"MMSG-one-%d" % plain.port, b"MMSG-two-%d" % plain.port]
+    assert out.read_text().strip() == f"2;{b','.join(sent).decode()};EPERM"
+    assert [d.data for d in plain.datagrams] == sent
+    assert quic.datagrams == []
+    assert [n.body for n in _natives(run, NativeKind.UDP_OUT)] == sent
+    assert [n.body for n in _natives(run, NativeKind.UDP_IN)] == sent
+    blocked = [decode_sock(n.body) for n in _natives(run, NativeKind.UDP_BLOCKED)]
+    assert [(b["peer_ip"], b["peer_port"]) for b in blocked] == [(host, 443)]
+    hooks = _hooks(run)
+    assert hooks["native.sockets.sendmmsg"] == hooks["native.sockets.recvmmsg"] == "installed"

@@ -106,6 +106,22 @@ gssize replacement (int fd, const void * iov, int iovcnt)
   sock_out (hookctx, fd, NULL, msg, ret, NULL);
   return ret;
 }` },
+    { name: "sendmmsg", body: `
+int replacement (int fd, void * vec, unsigned int vlen, int flags)
+{
+  /* struct mmsghdr: a msghdr (56 bytes), then msg_len; 64 bytes each on LP64 */
+  for (unsigned int i = 0; i < vlen; i++)
+    if (sock_block (hookctx, fd, NULL, (guint8 *) vec + 64 * (gsize) i)) return -1;
+  int ret = ((int (*) (int, void *, unsigned int, int)) original ()) (fd, vec, vlen, flags);
+  for (int i = 0; i < ret; i++)
+  {
+    const guint8 * m = (const guint8 *) vec + 64 * (gsize) i;
+    guint32 len;
+    memcpy (&len, m + 56, 4);
+    sock_out (hookctx, fd, NULL, m, (gssize) len, NULL);
+  }
+  return ret;
+}` },
     { name: "recv", bionicVia: "recvfrom", body: `
 gssize replacement (int fd, void * buf, gsize n, int flags)
 {
@@ -141,6 +157,20 @@ gssize replacement (int fd, void * msg, int flags)
 {
   gssize ret = ((gssize (*) (int, void *, int)) original ()) (fd, msg, flags);
   sock_in (hookctx, fd, NULL, msg, ret, NULL);
+  return ret;
+}` },
+    { name: "recvmmsg", body: `
+int replacement (int fd, void * vec, unsigned int vlen, int flags, void * timeout)
+{
+  int ret = ((int (*) (int, void *, unsigned int, int, void *)) original ())
+      (fd, vec, vlen, flags, timeout);
+  for (int i = 0; i < ret; i++)
+  {
+    const guint8 * m = (const guint8 *) vec + 64 * (gsize) i;
+    guint32 len;
+    memcpy (&len, m + 56, 4);
+    sock_in (hookctx, fd, NULL, m, (gssize) len, NULL);
+  }
   return ret;
 }` },
     { name: "close", body: `
