@@ -186,6 +186,25 @@ static guint64 lookup (Ring * r, guint64 key, guint32 * slot)
   return 0;
 }
 
+/* The connection number of key, a new one (fresh) when the key is not known yet; with the
+   lock held. A full table still numbers the connection, it only cannot remember it. */
+static guint64 intern_conn (Ring * r, guint64 key, gboolean * fresh)
+{
+  guint32 slot = 0;
+  guint64 number = lookup (r, key, &slot);
+  *fresh = number == 0;
+  if (number == 0)
+  {
+    number = ++r->next_conn;
+    if (slot != 0xffffffffu)
+    {
+      r->keys[slot] = key;
+      r->vals[slot] = number;
+    }
+  }
+  return number;
+}
+
 static guint16 be16 (const guint8 * p)
 {
   return (guint16) ((p[0] << 8) | p[1]);
@@ -255,22 +274,10 @@ void tls_record (HookCtx * c, void * ssl, const guint8 * buf, gsize n)
 {
   Ring * r = c->ring;
   guint32 tid = current_tid (r);
-  guint64 key = (guint64) GPOINTER_TO_SIZE (ssl);
-  guint32 slot = 0;
-  gboolean fresh = FALSE;
+  gboolean fresh;
   g_mutex_lock (&r->lock);
-  guint64 number = lookup (r, key, &slot);
-  if (number == 0)
-  {
-    number = ++r->next_conn;
-    if (slot != 0xffffffffu)
-    {
-      r->keys[slot] = key;
-      r->vals[slot] = number;
-    }
-    fresh = TRUE;
-  }
-  else
+  guint64 number = intern_conn (r, (guint64) GPOINTER_TO_SIZE (ssl), &fresh);
+  if (!fresh)
   {
     /* The common case, a known connection: reserve in the same critical section (one lock
        per record instead of two); the slow path (buffers full: wait or drop) is reserve's. */

@@ -46,7 +46,8 @@ interface SockFunction {
     bionicVia?: string;
 }
 
-const IMPORTS = ["sock_block", "sock_out", "sock_in", "sock_connect", "sock_close"];
+const IMPORTS = ["sock_block", "sock_out", "sock_in", "sock_connect", "sock_close",
+    "sock_block_mmsg", "sock_mmsg"];
 const DECLS = `
 #include <string.h>
 extern int sock_block (void * c, int fd, const void * sa, const void * msg);
@@ -54,6 +55,8 @@ extern void sock_out (void * c, int fd, const void * buf, const void * msg, gssi
 extern void sock_in (void * c, int fd, const void * buf, const void * msg, gssize n, const void * sa);
 extern void sock_connect (void * c, int fd, const void * sa, int ret);
 extern void sock_close (void * c, int fd);
+extern int sock_block_mmsg (void * c, int fd, const void * vec, unsigned int vlen);
+extern void sock_mmsg (void * c, int fd, const void * vec, int n, gboolean out);
 `;
 
 const TABLE: SockFunction[] = [
@@ -109,17 +112,9 @@ gssize replacement (int fd, const void * iov, int iovcnt)
     { name: "sendmmsg", body: `
 int replacement (int fd, void * vec, unsigned int vlen, int flags)
 {
-  /* struct mmsghdr: a msghdr (56 bytes), then msg_len; 64 bytes each on LP64 */
-  for (unsigned int i = 0; i < vlen; i++)
-    if (sock_block (hookctx, fd, NULL, (guint8 *) vec + 64 * (gsize) i)) return -1;
+  if (sock_block_mmsg (hookctx, fd, vec, vlen)) return -1;
   int ret = ((int (*) (int, void *, unsigned int, int)) original ()) (fd, vec, vlen, flags);
-  for (int i = 0; i < ret; i++)
-  {
-    const guint8 * m = (const guint8 *) vec + 64 * (gsize) i;
-    guint32 len;
-    memcpy (&len, m + 56, 4);
-    sock_out (hookctx, fd, NULL, m, (gssize) len, NULL);
-  }
+  sock_mmsg (hookctx, fd, vec, ret, TRUE);
   return ret;
 }` },
     { name: "recv", bionicVia: "recvfrom", body: `
@@ -164,13 +159,7 @@ int replacement (int fd, void * vec, unsigned int vlen, int flags, void * timeou
 {
   int ret = ((int (*) (int, void *, unsigned int, int, void *)) original ())
       (fd, vec, vlen, flags, timeout);
-  for (int i = 0; i < ret; i++)
-  {
-    const guint8 * m = (const guint8 *) vec + 64 * (gsize) i;
-    guint32 len;
-    memcpy (&len, m + 56, 4);
-    sock_in (hookctx, fd, NULL, m, (gssize) len, NULL);
-  }
+  sock_mmsg (hookctx, fd, vec, ret, FALSE);
   return ret;
 }` },
     { name: "close", body: `

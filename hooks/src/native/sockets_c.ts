@@ -124,21 +124,10 @@ static guint64 udp_conn (SockCtx * c, guint64 gen, int fd, const guint8 * sa, gu
     if (family == 10 && i >= 4 && i < 8) continue; /* flowinfo */
     h ^= sa[i]; h *= 1099511628211ULL;
   }
-  guint64 key = h | BLOCKED_BIT; /* never an SSL pointer, never 0 or the tombstone */
-  guint32 slot = 0;
-  gboolean fresh = FALSE;
+  gboolean fresh;
   g_mutex_lock (&r->lock);
-  guint64 number = lookup (r, key, &slot);
-  if (number == 0)
-  {
-    number = ++r->next_conn;
-    if (slot != 0xffffffffu)
-    {
-      r->keys[slot] = key;
-      r->vals[slot] = number;
-    }
-    fresh = TRUE;
-  }
+  /* h | BLOCKED_BIT: never an SSL pointer, never 0 or the tombstone */
+  guint64 number = intern_conn (r, h | BLOCKED_BIT, &fresh);
   g_mutex_unlock (&r->lock);
   if (fresh)
   {
@@ -395,6 +384,33 @@ void sock_connect (SockCtx * c, int fd, const guint8 * sa, int ret)
   memcpy (body + SOCK_BODY + 4, ret == 0 ? &ret : &e, 4);
   write_record (r, K_CONNECT, tid, fd, number, (guint16) c->hook, body, sizeof (body));
   *errno_loc () = e;
+}
+
+/* sendmmsg/recvmmsg: struct mmsghdr is a msghdr (56 bytes) then msg_len, 64 bytes each on
+   LP64. Before a batch: TRUE when blockQuic refuses one of its datagrams (the whole call
+   fails, as a firewall dropping the first would make it). */
+#define MMSG_SIZE 64
+int sock_block_mmsg (SockCtx * c, int fd, const guint8 * vec, unsigned int vlen)
+{
+  for (unsigned int i = 0; i < vlen; i++)
+    if (sock_block (c, fd, NULL, vec + MMSG_SIZE * (gsize) i))
+      return 1;
+  return 0;
+}
+
+/* After a batch moved n messages: each one, with its own length. */
+void sock_mmsg (SockCtx * c, int fd, const guint8 * vec, int n, gboolean out)
+{
+  for (int i = 0; i < n; i++)
+  {
+    const guint8 * m = vec + MMSG_SIZE * (gsize) i;
+    guint32 len;
+    memcpy (&len, m + 56, 4);
+    if (out)
+      sock_out (c, fd, NULL, m, (gssize) len, NULL);
+    else
+      sock_in (c, fd, NULL, m, (gssize) len, NULL);
+  }
 }
 
 /* Before close(): the fd number may be reused by anything. */
