@@ -338,7 +338,7 @@ def _timeline(runs: Sequence[RunFacts], redact: bool = True) -> Timeline | None:
     colour = {p: PHASE_COLOURS[i % len(PHASE_COLOURS)] for i, p in enumerate(phase_names)}
     bins: dict[tuple[float, float, str], tuple[int, str]] = {}
     bands = []
-    starts = _journey_labels([(round(left + off * scale, 1), f.journey)
+    labels = _journey_labels([(round(left + off * scale, 1), f.journey)
                               for f, _s, _e, off in spans], left + width)
     for f, start, _end, off in spans:
         for p in f.info.phases:
@@ -363,5 +363,5 @@ def _timeline(runs: Sequence[RunFacts], redact: bool = True) -> Timeline | None:
     marks = [Mark(round(x, 1), y, c, t if n == 1 else f"{n} messages, first: {t}")
              for (x, y, c), (n, t) in bins.items()]
     return Timeline(left + width + 20, 62 + len(hosts) * row_h,
-                    [(y_of[h], h) for h in hosts], marks, bands, starts,
+                    [(y_of[h], h) for h in hosts], marks, bands, labels,
                     sorted(colour.items()))
