@@ -111,8 +111,11 @@ export interface RingStats {
     droppedBytes: number;
     waits: number;
     connections: number;
-    /** Hooks installed with Interceptor.replaceFast (the rest with replace). */
+    /** Hooks installed with Interceptor.replaceFast. */
     fastHooks: number;
+    /** The functions installed with Interceptor.replace instead (its per-call bookkeeping
+     * costs more): replaceFast refused them, or the process was running. */
+    slowHooks: string[];
 }
 
 export class NativeRing {
@@ -125,6 +128,10 @@ export class NativeRing {
     private readonly fast: boolean;
     /** How many hooks replaceFast installed (status()). */
     fastCount = 0;
+    /** The functions that fell back to Interceptor.replace, and why (status()). */
+    private readonly slow: string[] = [];
+    /** Functions patched by nearReplace, with the bytes to put back. */
+    private readonly nearPatches: { target: NativePointer; saved: ArrayBuffer }[] = [];
     /** Every patched function, for revert(). */
     private readonly targets: NativePointer[] = [];
 
@@ -199,6 +206,7 @@ export class NativeRing {
             waits: this.ring.add(OFF.waits).readU64().toNumber(),
             connections: this.ring.add(OFF.nextConn).readU64().toNumber(),
             fastHooks: this.fastCount,
+            slowHooks: this.slow.slice(),
         };
     }
 
@@ -248,19 +256,105 @@ export class NativeRing {
      * process, Interceptor.replace: inside its replacement a call to the target itself
      * reaches the original. */
     private install(target: NativePointer, replacement: NativePointer, slot: NativePointer): void {
-        this.targets.push(target);
+        let why = "the process was running when the hooks went in";
         if (this.fast) {
             slot.writePointer(ptr(0));
             try {
                 slot.writePointer(Interceptor.replaceFast(target, replacement));
+                this.targets.push(target);
                 this.fastCount++;
                 return;
             } catch (e) {
-                // not patchable this way: the ordinary replace below
+                why = `replaceFast: ${e}`;
+            }
+            const near = this.nearReplace(target, replacement);
+            if (near !== null) {
+                slot.writePointer(near);
+                this.fastCount++;
+                return;
             }
         }
         slot.writePointer(target);
         Interceptor.replace(target, replacement);
+        this.targets.push(target);
+        const sym = DebugSymbol.fromAddress(target);
+        const name = sym.name !== null ? `${sym.moduleName ?? "?"}!${sym.name}` : target.toString();
+        this.slow.push(`${name} (${why})`);
+    }
+
+    /** x86-64, process suspended: a fast replacement where replaceFast refuses. Its jump to
+     * the replacement is always the 16-byte far form, and the instructions it overwrites
+     * must be relocatable without passing a call or syscall: glibc's read() has its syscall
+     * at byte 11, OpenSSL 3's SSL_read_ex/SSL_write_ex a call at byte 4, so those went
+     * through Interceptor.replace, whose per-call bookkeeping cost the keep-alive client
+     * ~1.7 µs per read (bench/README.md). Here a 5-byte near jump goes to a stub allocated
+     * within ±2 GB, which jumps on to the replacement; the overwritten instructions are
+     * relocated (Frida's X86Relocator) into a trampoline that continues in the original,
+     * returned as the original's entry. Interceptor does not know this patch: revert() puts
+     * the bytes back (dispose, which Frida also calls on unload). Null when not possible. */
+    private nearReplace(target: NativePointer, replacement: NativePointer): NativePointer | null {
+        if (Process.arch !== "x64") {
+            return null;
+        }
+        let page: NativePointer;
+        try {
+            page = Memory.alloc(Process.pageSize, { near: target, maxDistance: 0x7ff00000 });
+        } catch (e) {
+            return null;
+        }
+        const distance = page.sub(target.add(5)).toInt32();
+        if (!page.equals(target.add(5).add(distance))) {
+            return null; // Memory.alloc did not honour `near`: no rel32 jump reaches the stub
+        }
+        const trampoline = page.add(64);
+        let moved = 0;
+        let ok = true;
+        const w = new X86Writer(page, { pc: page });
+        w.putJmpAddress(replacement);
+        w.flush();
+        const tw = new X86Writer(trampoline, { pc: trampoline });
+        const rl = new X86Relocator(target, tw);
+        while (moved < 5) {
+            const n = rl.readOne();
+            if (n === 0) {
+                ok = false;
+                break;
+            }
+            moved = n;
+            const insn = rl.input;
+            if (moved < 5 && (rl.eoi || insn === null || ["call", "syscall", "sysenter", "int"]
+                .includes(insn.mnemonic))) {
+                ok = false;
+                break;
+            }
+        }
+        if (ok) {
+            rl.writeAll();
+            if (!rl.eoi) {
+                tw.putJmpAddress(target.add(moved));
+            }
+            tw.flush();
+        }
+        rl.dispose();
+        tw.dispose();
+        w.dispose();
+        if (!ok) {
+            return null;
+        }
+        Memory.protect(page, Process.pageSize, "r-x");
+        const saved = target.readByteArray(5);
+        if (saved === null) {
+            return null;
+        }
+        Memory.patchCode(target, 5, (code) => {
+            const pw = new X86Writer(code, { pc: target });
+            pw.putJmpAddress(page);
+            pw.flush();
+            pw.dispose();
+        });
+        this.keep.push(page);
+        this.nearPatches.push({ target, saved });
+        return trampoline;
     }
 
     /** Put every patched function back (dispose). A thread still blocked inside a wrapper
@@ -268,6 +362,9 @@ export class NativeRing {
      * script's unload waits for threads inside replaced functions, and a thread blocked in
      * a hooked read() of an idle socket or of stdin would keep it waiting forever. */
     revert(): void {
+        for (const p of this.nearPatches.splice(0)) {
+            Memory.patchCode(p.target, 5, (code) => code.writeByteArray(p.saved));
+        }
         for (const t of this.targets.splice(0)) {
             try {
                 Interceptor.revert(t);
