@@ -142,6 +142,8 @@ export class NativeRing {
             getpeername: libc("getpeername"),
             getsockname: libc("getsockname"),
             gettid: libc("gettid"),
+            libc_memcpy: libc("memcpy"),
+            libc_memset: libc("memset"),
             pthread_getspecific: libc("pthread_getspecific"),
             pthread_setspecific: libc("pthread_setspecific"),
         };

@@ -30,13 +30,13 @@ export function socketsFragment(): CFragment {
 
 const SEND = "if (sock_block (hookctx, fd, NULL, NULL)) return -1;";
 /** writev/readv: their iovec array as a struct msghdr without a name (iov at 16, iovlen at
- * 24 on LP64 glibc and bionic), so the sendmsg/recvmsg paths read them. */
-const AS_MSG = `guint8 msg[56];
-  const void * iov_ = iov;
-  gsize cnt_ = iovcnt > 0 ? (gsize) iovcnt : 0;
-  memset (msg, 0, sizeof (msg));
-  memcpy (msg + 16, &iov_, 8);
-  memcpy (msg + 24, &cnt_, 8);`;
+ * 24 on LP64 glibc and bionic), so the sendmsg/recvmsg paths read them. Stored word by
+ * word: a CModule's own memset/memcpy copy a byte at a time (ring_c.ts). */
+const AS_MSG = `guint64 msg_[7];
+  guint8 * msg = (guint8 *) msg_;
+  msg_[0] = msg_[1] = msg_[4] = msg_[5] = msg_[6] = 0;
+  msg_[2] = (guint64) (gsize) iov;
+  msg_[3] = iovcnt > 0 ? (guint64) iovcnt : 0;`;
 
 interface SockFunction {
     name: string;
