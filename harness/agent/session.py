@@ -219,27 +219,47 @@ class CaptureSession:
             self._changed.notify_all()
 
     def _teardown(self, pid: int, nudge: Callable[[], object] | None = None) -> None:
-        """Flush, dispose, unload, detach; each step bounded. Frida's unload waits for every
-        thread inside a replaced function, so ``dispose`` first reverts the native hooks;
-        a thread already blocked in a hooked read (a socket nobody writes to) still keeps
-        unload waiting until the read returns. Unload or detach of a busy JVM has also been
-        seen to never return (18 minutes, under load): a step that overruns is recorded as
-        a detach of the pid, and the process is killed so the run goes on."""
+        """Flush, dispose, wait for the hooked calls in flight, unload, detach; each step
+        bounded. ``dispose`` reverts the hooks and says how many threads are still inside a
+        native wrapper (blocked in a hooked read, say): their return path is wrapper code
+        that unload frees, and Frida's unload waits only for functions it replaced the slow
+        way, so without this wait a process spawned under capture died when such a read
+        returned (tests/hooks_native/test_install.py). Unload or detach of a busy JVM has
+        also been seen to never return (18 minutes, under load): a step that overruns is
+        recorded as a detach of the pid, and the process is killed so the run goes on."""
         target = self.targets[pid]
+        inflight = [0]
+
+        def dispose() -> None:
+            answer = target.script.exports_sync.dispose()
+            if isinstance(answer, dict) and isinstance(answer.get("inflight"), int):
+                inflight[0] = answer["inflight"]
+
         steps: list[tuple[str, Callable[[], object]]] = [
-            ("flush", target.script.exports_sync.flush),
-            ("dispose", target.script.exports_sync.dispose)]
+            ("flush", target.script.exports_sync.flush), ("dispose", dispose)]
         if nudge is not None:
             steps.append(("nudge", nudge))
-        steps += [("unload", target.script.unload), ("detach", target.session.detach)]
+        steps += [("wait for hooked calls", lambda: self._wait_inflight(target, inflight)),
+                  ("unload", target.script.unload), ("detach", target.session.detach)]
         for name, step in steps:
             if not _bounded(step, self.teardown_timeout, f"{name} of pid {pid}"):
                 # Until the flush returned, batches may be missing: that blinds the capture.
                 why = "teardown-timeout" if name == "flush" else "teardown-timeout-after-flush"
+                detail = (f"; {inflight[0]} thread(s) still inside hooked calls"
+                          if name == "wait for hooked calls" else "")
                 self.channel.on_detached(pid, f"{why}: {name} did not return in "
-                                              f"{self.teardown_timeout:.0f} s; process killed")
+                                              f"{self.teardown_timeout:.0f} s{detail}; "
+                                              "process killed")
                 _bounded(lambda: self.device.kill(pid), self.teardown_timeout, f"kill {pid}")
                 return
+
+    @staticmethod
+    def _wait_inflight(target: _Target, inflight: list[int]) -> None:
+        """Until no thread is inside a native wrapper (polled; bounded by the caller)."""
+        while inflight[0] > 0:
+            time.sleep(0.05)
+            n = target.script.exports_sync.inflight()
+            inflight[0] = n if isinstance(n, int) else 0
 
     def kill(self) -> None:
         """Kill every instrumented process still alive (after a timeout)."""

@@ -5,7 +5,7 @@ import { disposeChildren, guardCloseRange } from "./children.js";
 import { configureEmit, flush, stopEmit } from "./emit.js";
 import { installJava } from "./java/index.js";
 import { ABI_VERSION } from "./protocol.js";
-import { disposeNative, installNative, nativeStats } from "./native/index.js";
+import { disposeNative, installNative, nativeInflight, nativeStats } from "./native/index.js";
 import { HookReport, hookReports } from "./registry.js";
 
 export interface AgentConfig {
@@ -78,9 +78,16 @@ rpc.exports = {
     flush(): void {
         flush();
     },
-    dispose(): void {
-        disposeNative();
+    /** Reverts every hook and flushes; returns the threads still inside a native wrapper,
+     * which the controller waits for (``inflight``) before it unloads the script: their
+     * return path is code the unload frees. Frida calls it on unload too. */
+    dispose(): { inflight: number } {
+        const inflight = disposeNative();
         disposeChildren();
         stopEmit();
+        return { inflight };
+    },
+    inflight(): number {
+        return nativeInflight();
     },
 };

@@ -7,15 +7,20 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import platform
+import queue
 import sys
 import threading
 import time
+from pathlib import Path
 
 import frida
 import pytest
 
 from harness.agent.bundle import AgentBundle
+from harness.agent.channel import Channel, Detached
+from harness.agent.session import AgentConfig, CaptureSession
 from harness.protocol import decode_batch
 from harness.testing.agent_run import check_abi
 
@@ -24,7 +29,7 @@ pytestmark = pytest.mark.skipif(platform.machine() != "x86_64",
 
 # Loads libssl late (the module observer hooks it), then waits for a line on stdin: read()
 # is the hooked function it sits in.
-SLEEPER = "import ssl, sys; sys.stdin.readline()"
+SLEEPER = "import ssl, sys; sys.stdin.readline(); print('LEFT-READ', flush=True)"
 
 PROBE = """
 rpc.exports = {
@@ -49,6 +54,8 @@ def test_every_hook_is_fast_in_a_spawned_process_and_dispose_restores_the_code(
     session = device.attach(pid)
     gone = threading.Event()
     session.on("detached", lambda *_: gone.set())
+    output: list[bytes] = []
+    device.on("output", lambda p, fd, data: output.append(data) if p == pid else None)
     try:
         probe = session.create_script(PROBE)
         probe.load()
@@ -76,15 +83,24 @@ def test_every_hook_is_fast_in_a_spawned_process_and_dispose_restores_the_code(
         assert all(p is not None for p in patched)
         assert patched[:2] != libc_before, "read/write must be patched"
 
-        script.exports_sync.dispose()
+        # the main thread is in readline(): inside the read() wrapper, which unload frees
+        assert script.exports_sync.dispose() == {"inflight": 1}
         restored = probe.exports_sync.prologues(FUNCTIONS)
         assert restored[:2] == libc_before
         # libssl was hooked as it loaded: compare with the same library in this process
         assert restored[2:] == _prologues_here(FUNCTIONS[2:])
         assert errors == []
+        device.input(pid, b"\n")  # what CaptureSession's nudge does: the read returns
+        deadline = time.monotonic() + 20
+        while script.exports_sync.inflight() != 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         script.unload()
-        device.input(pid, b"\n")
-        assert gone.wait(20), "the process must leave read() and exit normally"
+        assert gone.wait(20), "the process must leave read() and exit"
+        deadline = time.monotonic() + 5
+        while b"LEFT-READ" not in b"".join(output) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b"LEFT-READ" in b"".join(output), "it must return from read() without crashing"
     finally:
         with contextlib.suppress(frida.ProcessNotFoundError):
             device.kill(pid)
@@ -103,3 +119,72 @@ def _prologues_here(names: list[str]) -> list[list[int]]:
         assert addr is not None
         out.append(list(ctypes.string_at(addr, 16)))
     return out
+
+
+def _detach_reasons(channel: Channel) -> list[str]:
+    reasons = []
+    while True:
+        try:
+            item = channel.items.get(timeout=2)
+        except queue.Empty:
+            return reasons
+        if isinstance(item, Detached):
+            reasons.append(item.reason)
+
+
+def _blocked_in_read(session: CaptureSession,
+                     tmp_path: Path) -> tuple[int, Path, int, Path]:
+    """Spawn a process under the session whose main thread blocks in the patched read() of
+    a FIFO; returns its pid, the FIFO, our writing end of it and the file it writes once
+    the read returned."""
+    fifo = tmp_path / "stdin.fifo"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.txt"
+    script = tmp_path / "sleeper.py"
+    script.write_text("import ssl, sys\n"
+                      f"line = open({str(fifo)!r}).readline()\n"
+                      f"open({str(out)!r}, 'w').write('LEFT-READ ' + line)\n")
+    pid = session.spawn([sys.executable, str(script)])
+    writer = os.open(fifo, os.O_WRONLY)  # blocks until the sleeper opened it
+    deadline = time.monotonic() + 20
+    while session.targets[pid].script.exports_sync.inflight() < 1:
+        assert time.monotonic() < deadline, "the sleeper never blocked in a hooked read"
+        time.sleep(0.05)
+    return pid, fifo, writer, out
+
+
+def test_teardown_waits_for_a_thread_blocked_in_a_fast_hooked_read(
+        tmp_path: Path, agent: AgentBundle) -> None:
+    # Before the in-flight count, unloading while the main thread sat in the fast-patched
+    # read() freed the wrapper it was to return into: the process died when the read
+    # returned. Now teardown waits (here the nudge makes the read return) and then unloads.
+    channel = Channel()
+    with CaptureSession(frida.get_local_device(), agent, channel,
+                        AgentConfig(java=False), follow_children=False) as session:
+        pid, _fifo, writer, out = _blocked_in_read(session, tmp_path)
+        session.stop_pid(pid, nudge=lambda: os.write(writer, b"bye\n"))
+        os.close(writer)
+        deadline = time.monotonic() + 20
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert out.read_text() == "LEFT-READ bye\n", "the process must survive its read"
+    assert not any("killed" in r for r in _detach_reasons(channel))
+
+
+def test_a_read_that_never_returns_is_cut_off_and_recorded(tmp_path: Path,
+                                                           agent: AgentBundle) -> None:
+    channel = Channel()
+    with CaptureSession(frida.get_local_device(), agent, channel,
+                        AgentConfig(java=False), follow_children=False) as session:
+        session.teardown_timeout = 2.0
+        pid, _fifo, writer, out = _blocked_in_read(session, tmp_path)
+        try:
+            session.stop_pid(pid)
+            assert session.alive() == []
+        finally:
+            os.close(writer)
+    reasons = _detach_reasons(channel)
+    assert any(r.startswith("teardown-timeout-after-flush: wait for hooked calls did not "
+                            "return in 2 s; 1 thread(s) still inside hooked calls") for r in
+               reasons), reasons
+    assert not out.exists()

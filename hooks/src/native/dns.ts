@@ -84,17 +84,21 @@ const TABLE = [
 int replacement (const char * node, const char * service, const void * hints, guint32 netid,
     guint32 mark, void ** res)
 {
+  ENTER ();
   int ret = ((int (*) (const char *, const char *, const void *, guint32, guint32, void **))
       original ()) (node, service, hints, netid, mark, res);
   dns_record (hookctx, node, ret, ret == 0 && res != NULL ? *res : NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "getaddrinfo", body: `
 int replacement (const char * node, const char * service, const void * hints, void ** res)
 {
+  ENTER ();
   int ret = ((int (*) (const char *, const char *, const void *, void **)) original ())
       (node, service, hints, res);
   dns_record (hookctx, node, ret, ret == 0 && res != NULL ? *res : NULL);
+  LEAVE ();
   return ret;
 }` },
 ];

@@ -57,12 +57,21 @@ export function nativeStats(): object | null {
     return ring === null ? null : ring.stats();
 }
 
-export function disposeNative(): void {
+/** Revert every native hook; returns how many threads are still inside a wrapper (blocked
+ * in a hooked read, say): the script must not unload before that is 0 (ring.ts). */
+export function disposeNative(): number {
     if (observer !== null) {
         observer.detach();
         observer = null;
     }
     if (ring !== null) {
         ring.revert();
+        return ring.inflight();
     }
+    return 0;
+}
+
+/** Threads inside a native wrapper now. */
+export function nativeInflight(): number {
+    return ring === null ? 0 : ring.inflight();
 }

@@ -17,10 +17,32 @@ export interface CFragment {
 /** Context of a wrapper made by replaceC: the ring, the hook index, the original. */
 export const CTX = { ring: 0, hook: 8, aux: 12, original: 16, size: 24 };
 
+/** Offsets of Ring members (x86_64/arm64 LP64; GMutex is 8 bytes). */
+const OFF = {
+    buf0: 8, buf1: 16, cap: 24, len0: 28, len1: 32, active: 36, maxRecord: 40,
+    waitLimitUs: 44, tableCap: 48, nextConn: 56, drops: 64, droppedBytes: 72, waits: 80,
+    records: 88, keys: 96, vals: 104, fds: 112, fdCap: 120, blockQuic: 124, tidKey: 128,
+    inflight: 132, size: 136,
+};
+
+/** Every wrapper counts the threads inside it: ENTER () first, LEAVE () before each return
+ * (replaceC refuses a body without them). Frida's unload waits for threads inside a
+ * function replaced with Interceptor.replace, but not for replaceFast's or nearReplace's:
+ * a thread blocked in a hooked read() when the script unloaded returned into unmapped
+ * wrapper code and the process died (tests/hooks_native/test_install.py). dispose reports
+ * the count and the controller waits for 0 before it unloads (harness/agent/session.py).
+ * The ring pointer is the context's first word; Ring.inflight is at OFF.inflight. */
+const COUNTING = `
+#define INFLIGHT_ ((gint *) (*(guint8 **) hookctx + ${OFF.inflight}))
+#define ENTER() g_atomic_int_add (INFLIGHT_, 1)
+#define LEAVE() g_atomic_int_add (INFLIGHT_, -1)
+`;
+
 /** Declarations every replaceC wrapper starts with. */
 const CTX_PRELUDE = `
 #include <glib.h>
 extern char hookctx[];
+${COUNTING}
 /* NULL until replaceFast returned the trampoline (NativeRing.install): wait for it. */
 static void * original (void)
 {
@@ -42,27 +64,34 @@ function wrapperSource(ex: boolean | "free"): string {
     const call = ex === "free"
         ? `void replacement (void * ssl)
 {
+  ENTER ();
   tls_forget (hookctx, ssl);
   ((FreeFn) original ()) (ssl);
+  LEAVE ();
 }`
         : ex
         ? `int replacement (void * ssl, void * buf, gsize num, gsize * out)
 {
+  ENTER ();
   int ret = ((ExFn) original ()) (ssl, buf, num, out);
   if (ret == 1 && out != NULL && *out > 0)
     tls_record (hookctx, ssl, buf, *out);
+  LEAVE ();
   return ret;
 }`
         : `int replacement (void * ssl, void * buf, int num)
 {
+  ENTER ();
   int ret = ((PlainFn) original ()) (ssl, buf, num);
   if (ret > 0)
     tls_record (hookctx, ssl, buf, (gsize) ret);
+  LEAVE ();
   return ret;
 }`;
     return `
 #include <glib.h>
 extern char hookctx[];
+${COUNTING}
 extern void tls_record (void * ctx, void * ssl, const void * buf, gsize n);
 extern void tls_forget (void * ctx, void * ssl);
 typedef void (* FreeFn) (void * ssl);
@@ -82,12 +111,6 @@ ${call}
 
 const OFF_ORIGINAL = 64;
 
-/** Offsets of Ring members (x86_64/arm64 LP64; GMutex is 8 bytes). */
-const OFF = {
-    buf0: 8, buf1: 16, cap: 24, len0: 28, len1: 32, active: 36, maxRecord: 40,
-    waitLimitUs: 44, tableCap: 48, nextConn: 56, drops: 64, droppedBytes: 72, waits: 80,
-    records: 88, keys: 96, vals: 104, fds: 112, fdCap: 120, blockQuic: 124, tidKey: 128, size: 136,
-};
 
 export const HOOKCTX_SIZE = 72;
 
@@ -113,6 +136,8 @@ export interface RingStats {
     connections: number;
     /** Hooks installed with Interceptor.replaceFast. */
     fastHooks: number;
+    /** Threads inside a wrapper now (blocked in a hooked read, say). */
+    inflight: number;
     /** The functions installed with Interceptor.replace instead (its per-call bookkeeping
      * costs more): replaceFast refused them, or the process was running. */
     slowHooks: string[];
@@ -191,6 +216,11 @@ export class NativeRing {
         return buf.readByteArray(len);
     }
 
+    /** Threads inside a wrapper now (dispose: what the controller must wait for). */
+    inflight(): number {
+        return this.ring.add(OFF.inflight).readS32();
+    }
+
     /** The loss counters alone (read per batch by emit.ts). */
     counters(): { drops: number; droppedBytes: number; waits: number } {
         return {
@@ -208,6 +238,7 @@ export class NativeRing {
             waits: this.ring.add(OFF.waits).readU64().toNumber(),
             connections: this.ring.add(OFF.nextConn).readU64().toNumber(),
             fastHooks: this.fastCount,
+            inflight: this.inflight(),
             slowHooks: this.slow.slice(),
         };
     }
@@ -229,6 +260,9 @@ export class NativeRing {
      * CTX_PRELUDE (``hookctx``, ``original()``) and calls ``imports`` of the ring's module.
      * ``aux`` is a per-hook number the wrapper's helpers may read (CTX.aux). */
     replaceC(target: NativePointer, body: string, hook: number, imports: string[], aux = 0): void {
+        if (!body.includes("ENTER ();") || !body.includes("LEAVE ();")) {
+            throw new Error("a wrapper must count itself in and out (ENTER/LEAVE)");
+        }
         const ctx = Memory.alloc(CTX.size);
         this.keep.push(ctx);
         ctx.writePointer(this.ring);

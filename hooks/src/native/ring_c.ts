@@ -52,7 +52,7 @@ typedef struct {
   guint32 fd_cap;
   guint32 block_quic;
   guint32 tid_key; /* pthread key caching each thread's id (current_tid) */
-  guint32 pad;
+  gint inflight; /* threads inside a wrapper (ENTER/LEAVE, ring.ts): dispose waits for 0 */
 } Ring;
 
 /* The fd table (sockets.ts): two words per fd, [0] = number << 8 | state, [1] = the

@@ -28,7 +28,7 @@ export function socketsFragment(): CFragment {
     };
 }
 
-const SEND = "if (sock_block (hookctx, fd, NULL, NULL)) return -1;";
+const SEND = "if (sock_block (hookctx, fd, NULL, NULL)) { LEAVE (); return -1; }";
 /** writev/readv: their iovec array as a struct msghdr without a name (iov at 16, iovlen at
  * 24 on LP64 glibc and bionic), so the sendmsg/recvmsg paths read them. Stored word by
  * word: a CModule's own memset/memcpy copy a byte at a time (ring_c.ts). */
@@ -63,110 +63,139 @@ const TABLE: SockFunction[] = [
     { name: "connect", body: `
 int replacement (int fd, const void * sa, guint32 len)
 {
+  ENTER ();
   int ret = ((int (*) (int, const void *, guint32)) original ()) (fd, sa, len);
   sock_connect (hookctx, fd, sa, ret);
+  LEAVE ();
   return ret;
 }` },
     { name: "send", bionicVia: "sendto", body: `
 gssize replacement (int fd, const void * buf, gsize n, int flags)
 {
+  ENTER ();
   ${SEND}
   gssize ret = ((gssize (*) (int, const void *, gsize, int)) original ()) (fd, buf, n, flags);
   sock_out (hookctx, fd, buf, NULL, ret, NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "write", body: `
 gssize replacement (int fd, const void * buf, gsize n)
 {
+  ENTER ();
   ${SEND}
   gssize ret = ((gssize (*) (int, const void *, gsize)) original ()) (fd, buf, n);
   sock_out (hookctx, fd, buf, NULL, ret, NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "sendto", body: `
 gssize replacement (int fd, const void * buf, gsize n, int flags, const void * sa, guint32 len)
 {
-  if (sock_block (hookctx, fd, sa, NULL)) return -1;
+  ENTER ();
+  if (sock_block (hookctx, fd, sa, NULL)) { LEAVE (); return -1; }
   gssize ret = ((gssize (*) (int, const void *, gsize, int, const void *, guint32)) original ())
       (fd, buf, n, flags, sa, len);
   sock_out (hookctx, fd, buf, NULL, ret, sa);
+  LEAVE ();
   return ret;
 }` },
     { name: "sendmsg", body: `
 gssize replacement (int fd, const void * msg, int flags)
 {
-  if (sock_block (hookctx, fd, NULL, msg)) return -1;
+  ENTER ();
+  if (sock_block (hookctx, fd, NULL, msg)) { LEAVE (); return -1; }
   gssize ret = ((gssize (*) (int, const void *, int)) original ()) (fd, msg, flags);
   sock_out (hookctx, fd, NULL, msg, ret, NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "writev", body: `
 gssize replacement (int fd, const void * iov, int iovcnt)
 {
+  ENTER ();
   ${SEND}
   gssize ret = ((gssize (*) (int, const void *, int)) original ()) (fd, iov, iovcnt);
   ${AS_MSG}
   sock_out (hookctx, fd, NULL, msg, ret, NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "sendmmsg", body: `
 int replacement (int fd, void * vec, unsigned int vlen, int flags)
 {
-  if (sock_block_mmsg (hookctx, fd, vec, vlen)) return -1;
+  ENTER ();
+  if (sock_block_mmsg (hookctx, fd, vec, vlen)) { LEAVE (); return -1; }
   int ret = ((int (*) (int, void *, unsigned int, int)) original ()) (fd, vec, vlen, flags);
   sock_mmsg (hookctx, fd, vec, ret, TRUE);
+  LEAVE ();
   return ret;
 }` },
     { name: "recv", bionicVia: "recvfrom", body: `
 gssize replacement (int fd, void * buf, gsize n, int flags)
 {
+  ENTER ();
   gssize ret = ((gssize (*) (int, void *, gsize, int)) original ()) (fd, buf, n, flags);
   sock_in (hookctx, fd, buf, NULL, ret, NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "read", body: `
 gssize replacement (int fd, void * buf, gsize n)
 {
+  ENTER ();
   gssize ret = ((gssize (*) (int, void *, gsize)) original ()) (fd, buf, n);
   sock_in (hookctx, fd, buf, NULL, ret, NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "readv", body: `
 gssize replacement (int fd, const void * iov, int iovcnt)
 {
+  ENTER ();
   gssize ret = ((gssize (*) (int, const void *, int)) original ()) (fd, iov, iovcnt);
   ${AS_MSG}
   sock_in (hookctx, fd, NULL, msg, ret, NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "recvfrom", body: `
 gssize replacement (int fd, void * buf, gsize n, int flags, void * sa, guint32 * len)
 {
+  ENTER ();
   gssize ret = ((gssize (*) (int, void *, gsize, int, void *, guint32 *)) original ())
       (fd, buf, n, flags, sa, len);
   sock_in (hookctx, fd, buf, NULL, ret, (len != NULL && *len >= 4) ? sa : NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "recvmsg", body: `
 gssize replacement (int fd, void * msg, int flags)
 {
+  ENTER ();
   gssize ret = ((gssize (*) (int, void *, int)) original ()) (fd, msg, flags);
   sock_in (hookctx, fd, NULL, msg, ret, NULL);
+  LEAVE ();
   return ret;
 }` },
     { name: "recvmmsg", body: `
 int replacement (int fd, void * vec, unsigned int vlen, int flags, void * timeout)
 {
+  ENTER ();
   int ret = ((int (*) (int, void *, unsigned int, int, void *)) original ())
       (fd, vec, vlen, flags, timeout);
   sock_mmsg (hookctx, fd, vec, ret, FALSE);
+  LEAVE ();
   return ret;
 }` },
     { name: "close", body: `
 int replacement (int fd)
 {
+  ENTER ();
   sock_close (hookctx, fd);
-  return ((int (*) (int)) original ()) (fd);
+  int ret = ((int (*) (int)) original ()) (fd);
+  LEAVE ();
+  return ret;
 }` },
 ];
 
