@@ -44,6 +44,9 @@ const defaults: AgentConfig = {
 
 let started = false;
 
+/** How long a dispose Frida called on its own waits for threads inside hooked calls. */
+const DISPOSE_WAIT_MS = 30_000;
+
 rpc.exports = {
     abiVersion(): number {
         return ABI_VERSION;
@@ -78,14 +81,24 @@ rpc.exports = {
     flush(): void {
         flush();
     },
-    /** Reverts every hook and flushes; returns the threads still inside a native wrapper,
-     * which the controller waits for (``inflight``) before it unloads the script: their
-     * return path is code the unload frees. Frida calls it on unload too. */
-    dispose(): { inflight: number } {
-        const inflight = disposeNative();
+    /** Reverts every hook and flushes; returns the threads still inside a native wrapper:
+     * their return path is code the unload frees. The controller's teardown calls it with
+     * ``{ wait: false }`` and then polls ``inflight`` (bounded on its side) before it
+     * unloads. Frida also calls it, with no argument, on an unload nobody asked for here
+     * (the session detached, the controller died): then it waits here, up to
+     * DISPOSE_WAIT_MS, for those threads to leave (the unload waits with it), since
+     * unloading under them makes the process crash when their call returns. */
+    dispose(options?: { wait?: boolean }): { inflight: number } {
+        disposeNative();
         disposeChildren();
         stopEmit();
-        return { inflight };
+        if (options?.wait !== false) {
+            const end = Date.now() + DISPOSE_WAIT_MS;
+            while (nativeInflight() > 0 && Date.now() < end) {
+                Thread.sleep(0.01);
+            }
+        }
+        return { inflight: nativeInflight() };
     },
     inflight(): number {
         return nativeInflight();

@@ -84,7 +84,7 @@ def test_every_hook_is_fast_in_a_spawned_process_and_dispose_restores_the_code(
         assert patched[:2] != libc_before, "read/write must be patched"
 
         # the main thread is in readline(): inside the read() wrapper, which unload frees
-        assert script.exports_sync.dispose() == {"inflight": 1}
+        assert script.exports_sync.dispose({"wait": False}) == {"inflight": 1}
         restored = probe.exports_sync.prologues(FUNCTIONS)
         assert restored[:2] == libc_before
         # libssl was hooked as it loaded: compare with the same library in this process
@@ -188,3 +188,33 @@ def test_a_read_that_never_returns_is_cut_off_and_recorded(tmp_path: Path,
                             "return in 2 s; 1 thread(s) still inside hooked calls") for r in
                reasons), reasons
     assert not out.exists()
+
+
+def test_an_unload_frida_starts_waits_for_a_blocked_hooked_read(tmp_path: Path,
+                                                                agent: AgentBundle) -> None:
+    # When the session goes away without our teardown (a spurious detach after a fork, the
+    # controller killed), Frida unloads the script and calls dispose itself: dispose then
+    # waits for the thread blocked in read() to leave the wrapper before the unload frees
+    # it. Before, the unload went ahead and the process died once its read returned.
+    channel = Channel()
+    session = CaptureSession(frida.get_local_device(), agent, channel, AgentConfig(java=False),
+                             follow_children=False)
+    pid, _fifo, writer, out = _blocked_in_read(session, tmp_path)
+    target = session.targets[pid]
+    unloading = threading.Thread(target=target.script.unload, daemon=True)
+    unloading.start()
+    try:
+        unloading.join(1.0)
+        assert unloading.is_alive(), "the unload must wait for the blocked read"
+        os.write(writer, b"later\n")
+        unloading.join(20)
+        assert not unloading.is_alive()
+        deadline = time.monotonic() + 20
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert out.read_text() == "LEFT-READ later\n", "the process must survive its read"
+    finally:
+        os.close(writer)
+        with contextlib.suppress(frida.ProcessNotFoundError):
+            session.device.kill(pid)
+        session.stop()
