@@ -47,6 +47,11 @@ let started = false;
 /** How long a dispose Frida called on its own waits for threads inside hooked calls. */
 const DISPOSE_WAIT_MS = 30_000;
 
+const getpid = new NativeFunction(Module.getGlobalExportByName("getpid"), "int", []);
+/** The process init() ran in. A forked child holds a copy of this script whose in-flight
+ * count includes the parent's threads, which do not exist in the child. */
+let ownPid = -1;
+
 rpc.exports = {
     abiVersion(): number {
         return ABI_VERSION;
@@ -56,6 +61,7 @@ rpc.exports = {
             return hookReports();
         }
         started = true;
+        ownPid = getpid() as number;
         const c: AgentConfig = { ...defaults, ...config };
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
         if (c.followChildren) {
@@ -92,7 +98,9 @@ rpc.exports = {
         disposeNative();
         disposeChildren();
         stopEmit();
-        if (options?.wait !== false) {
+        // Not in a forked child's copy (child gating): the threads it counted stayed in the
+        // parent, and waiting for them held the child's fork recovery for the whole bound.
+        if (options?.wait !== false && getpid() === ownPid) {
             const end = Date.now() + DISPOSE_WAIT_MS;
             while (nativeInflight() > 0 && Date.now() < end) {
                 Thread.sleep(0.01);

@@ -17,6 +17,8 @@ export interface NativeConfig {
     blockQuic: boolean;
     /** The process is suspended while the hooks install (ring.ts: replaceFast). */
     suspended: boolean;
+    /** Child gating is on: no near-jump patches (ring.ts, nearReplace). */
+    followChildren: boolean;
 }
 
 let ring: NativeRing | null = null;
@@ -31,6 +33,7 @@ export function installNative(config: NativeConfig): void {
         fdSlots: 1 << 16,
         blockQuic: config.blockQuic,
         replaceFast: config.suspended,
+        nearJumps: !config.followChildren,
     }, [socketsFragment(), dnsFragment()]);
     const r = ring;
     setNativeSource(() => r.drain());

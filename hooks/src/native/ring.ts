@@ -126,6 +126,11 @@ export interface RingConfig {
     blockQuic: boolean;
     /** The process is suspended while hooks install: Interceptor.replaceFast may be used. */
     replaceFast: boolean;
+    /** Where replaceFast refuses, patch with a near jump (nearReplace). Off under child
+     * gating: with read() near-patched, a parent whose other thread sat in read() when it
+     * forked was detached and then died in 3 of 6 runs (0 of 6 with read() on
+     * Interceptor.replace; /tmp experiment of 2026-12-05, see docs/capture.md). */
+    nearJumps: boolean;
 }
 
 export interface RingStats {
@@ -151,6 +156,7 @@ export class NativeRing {
     private readonly modules: CModule[] = [];
     private readonly swap: NativeFunction<UInt64, [NativePointerValue]>;
     private readonly fast: boolean;
+    private readonly near: boolean;
     /** How many hooks replaceFast installed (status()). */
     fastCount = 0;
     /** The functions that fell back to Interceptor.replace, and why (status()). */
@@ -202,6 +208,7 @@ export class NativeRing {
         this.ring.add(OFF.vals).writePointer(vals);
         this.swap = new NativeFunction(this.cm.ring_swap, "uint64", ["pointer"]);
         this.fast = cfg.replaceFast;
+        this.near = cfg.nearJumps;
     }
 
     /** Take everything written so far (called from the JS timer only). */
@@ -303,7 +310,7 @@ export class NativeRing {
             } catch (e) {
                 why = `replaceFast: ${e}`;
             }
-            const near = this.nearReplace(target, replacement);
+            const near = this.near ? this.nearReplace(target, replacement) : null;
             if (near !== null) {
                 slot.writePointer(near);
                 this.fastCount++;
