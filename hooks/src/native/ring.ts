@@ -160,7 +160,7 @@ export class NativeRing {
     /** How many hooks replaceFast installed (status()). */
     fastCount = 0;
     /** The functions that fell back to Interceptor.replace, and why (status()). */
-    private readonly slow: string[] = [];
+    private readonly slow: { target: NativePointer; why: string }[] = [];
     /** Functions patched by nearReplace, with the bytes to put back. */
     private readonly nearPatches: { target: NativePointer; saved: ArrayBuffer }[] = [];
     /** Every patched function, for revert(). */
@@ -246,7 +246,12 @@ export class NativeRing {
             connections: this.ring.add(OFF.nextConn).readU64().toNumber(),
             fastHooks: this.fastCount,
             inflight: this.inflight(),
-            slowHooks: this.slow.slice(),
+            slowHooks: this.slow.map(({ target, why }) => {
+                const sym = DebugSymbol.fromAddress(target);
+                const name = sym.name !== null ? `${sym.moduleName ?? "?"}!${sym.name}`
+                    : target.toString();
+                return `${name} (${why})`;
+            }),
         };
     }
 
@@ -320,9 +325,10 @@ export class NativeRing {
         slot.writePointer(target);
         Interceptor.replace(target, replacement);
         this.targets.push(target);
-        const sym = DebugSymbol.fromAddress(target);
-        const name = sym.name !== null ? `${sym.moduleName ?? "?"}!${sym.name}` : target.toString();
-        this.slow.push(`${name} (${why})`);
+        // named when status() asks: symbolicating here made the agent's work right after a
+        // library load longer, and a fork soon after such work loses the child under child
+        // gating (docs/capture.md)
+        this.slow.push({ target, why });
     }
 
     /** x86-64, process suspended: a fast replacement where replaceFast refuses. Its jump to
