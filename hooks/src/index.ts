@@ -44,14 +44,6 @@ const defaults: AgentConfig = {
 
 let started = false;
 
-/** How long a dispose Frida called on its own waits for threads inside hooked calls. */
-const DISPOSE_WAIT_MS = 30_000;
-
-const getpid = new NativeFunction(Module.getGlobalExportByName("getpid"), "int", []);
-/** The process init() ran in. A forked child holds a copy of this script whose in-flight
- * count includes the parent's threads, which do not exist in the child. */
-let ownPid = -1;
-
 rpc.exports = {
     abiVersion(): number {
         return ABI_VERSION;
@@ -61,7 +53,6 @@ rpc.exports = {
             return hookReports();
         }
         started = true;
-        ownPid = getpid() as number;
         const c: AgentConfig = { ...defaults, ...config };
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
         if (c.followChildren) {
@@ -88,24 +79,16 @@ rpc.exports = {
         flush();
     },
     /** Reverts every hook and flushes; returns the threads still inside a native wrapper:
-     * their return path is code the unload frees. The controller's teardown calls it with
-     * ``{ wait: false }`` and then polls ``inflight`` (bounded on its side) before it
-     * unloads. Frida also calls it, with no argument, on an unload nobody asked for here
-     * (the session detached, the controller died): then it waits here, up to
-     * DISPOSE_WAIT_MS, for those threads to leave (the unload waits with it), since
-     * unloading under them makes the process crash when their call returns. */
-    dispose(options?: { wait?: boolean }): { inflight: number } {
+     * their return path is code the unload frees, so the controller's teardown polls
+     * ``inflight`` (bounded) before it unloads. It does not wait here: Frida also calls it
+     * when the process exits, and waiting held every exit with a thread blocked in a
+     * hooked read for the whole wait (30 s, in a version that did). An unload Frida starts
+     * on its own (a detach after a fork, the controller dead) therefore does not wait for
+     * them (docs/capture.md). The argument is accepted for callers that passed it. */
+    dispose(_options?: { wait?: boolean }): { inflight: number } {
         disposeNative();
         disposeChildren();
         stopEmit();
-        // Not in a forked child's copy (child gating): the threads it counted stayed in the
-        // parent, and waiting for them held the child's fork recovery for the whole bound.
-        if (options?.wait !== false && getpid() === ownPid) {
-            const end = Date.now() + DISPOSE_WAIT_MS;
-            while (nativeInflight() > 0 && Date.now() < end) {
-                Thread.sleep(0.01);
-            }
-        }
         return { inflight: nativeInflight() };
     },
     inflight(): number {
