@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,26 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.agent.bundle import build_agent
-from harness.errors import EnvironmentError_
 from harness.protocol import NativeKind
 from harness.testing.agent_run import run_under_agent
 from harness.testing.certs import PKIFiles, make_pki
+from harness.testing.keepalive import build_openssl_c
 
 SOURCE = Path(__file__).resolve().parent / "csrc" / "tls_pingpong.c"
 RECORDS_PER_ITERATION = 4
-
-
-def build(out: Path) -> Path:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        raise EnvironmentError_("gcc is missing", fix="apt-get install gcc libssl-dev")
-    exe = out / "tls_pingpong"
-    proc = subprocess.run([gcc, "-O2", "-Wall", "-o", str(exe), str(SOURCE), "-lssl",
-                           "-lcrypto"], capture_output=True, text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        raise EnvironmentError_(f"cannot build {SOURCE}: {proc.stderr.strip()[:2000]}",
-                                fix="apt-get install gcc libssl-dev")
-    return exe
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     hooked: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="record-cost-") as tmp:
         work = Path(tmp)
-        exe = build(work)
+        exe = build_openssl_c(SOURCE, work / "tls_pingpong")
         pki = make_pki(work / "pki")
         for i in range(args.rounds):
             order = [None, config] if i % 2 == 0 else [config, None]

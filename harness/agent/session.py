@@ -231,7 +231,7 @@ class CaptureSession:
         inflight = [0]
 
         def dispose() -> None:
-            answer = target.script.exports_sync.dispose({"wait": False})
+            answer = target.script.exports_sync.dispose()
             if isinstance(answer, dict) and isinstance(answer.get("inflight"), int):
                 inflight[0] = answer["inflight"]
 

@@ -220,7 +220,7 @@ class JavaHookRun:
         """Flush and take the hooks out (the agent's ``dispose``); the script stays loaded."""
         with contextlib.suppress(frida.InvalidOperationError, frida.TransportError,
                                  frida.ProcessNotFoundError):
-            self.script.exports_sync.dispose({"wait": False})
+            self.script.exports_sync.dispose()
 
     def close(self) -> None:
         """Flush, unload and detach.

@@ -25,18 +25,22 @@ SOURCE = Path(__file__).resolve().parent / "csrc" / "keepalive.c"
 START_TIMEOUT = 10.0
 
 
-def build_keepalive(out: Path) -> Path:
-    """Compile ``keepalive.c`` against the system OpenSSL 3 into ``out``."""
+def build_openssl_c(source: Path, exe: Path) -> Path:
+    """Compile one C file against the system OpenSSL 3 into ``exe``."""
     gcc = shutil.which("gcc")
     if gcc is None:
         raise EnvironmentError_("gcc is missing", fix="apt-get install gcc libssl-dev")
-    exe = out / "keepalive"
-    proc = subprocess.run([gcc, "-O2", "-Wall", "-o", str(exe), str(SOURCE), "-lssl",
+    proc = subprocess.run([gcc, "-O2", "-Wall", "-o", str(exe), str(source), "-lssl",
                            "-lcrypto"], capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
-        raise EnvironmentError_(f"cannot build {SOURCE}: {proc.stderr.strip()[:2000]}",
+        raise EnvironmentError_(f"cannot build {source}: {proc.stderr.strip()[:2000]}",
                                 fix="apt-get install gcc libssl-dev")
     return exe
+
+
+def build_keepalive(out: Path) -> Path:
+    """Compile ``keepalive.c`` against the system OpenSSL 3 into ``out``."""
+    return build_openssl_c(SOURCE, out / "keepalive")
 
 
 @dataclass(frozen=True, slots=True)

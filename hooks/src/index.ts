@@ -84,8 +84,8 @@ rpc.exports = {
      * when the process exits, and waiting held every exit with a thread blocked in a
      * hooked read for the whole wait (30 s, in a version that did). An unload Frida starts
      * on its own (a detach after a fork, the controller dead) therefore does not wait for
-     * them (docs/capture.md). The argument is accepted for callers that passed it. */
-    dispose(_options?: { wait?: boolean }): { inflight: number } {
+     * them (docs/capture.md). */
+    dispose(): { inflight: number } {
         disposeNative();
         disposeChildren();
         stopEmit();
