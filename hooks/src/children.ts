@@ -9,6 +9,7 @@
 // The replacement closes each open descriptor of the range with close(), which Frida's
 // guard skips for its own; other flags (CLOEXEC, UNSHARE) go to the original unchanged.
 
+import { setSendGuard, stopEmit } from "./emit.js";
 import { HookStatus } from "./protocol.js";
 import { reportHook } from "./registry.js";
 
@@ -98,4 +99,34 @@ export function disposeChildren(): void {
         }
         guarded = null;
     }
+}
+
+/**
+ * Makes the copy of this script that a forked child inherits go quiet.
+ *
+ * Frida keeps a parent's sessions, with their scripts, in a forked child and closes them
+ * there during its fork recovery, calling this script's dispose (which flushes). That copy
+ * must send nothing: its session is the parent's, over a connection the child discarded.
+ * The controller instruments the child with a script of its own. On its first flush in a
+ * new process this copy reverts its hooks (`inChild`) and never sends again. Whatever slows
+ * this copy's close also risks the parent: Frida's host hears of the close on the child's
+ * new channel and, when it comes late, takes it for the parent's own session closing
+ * (docs/capture.md, children). Installed only when children are followed.
+ */
+export function quietInForkedChild(inChild: () => void): void {
+    const getpid = new NativeFunction(Module.getGlobalExportByName("getpid"), "int", []);
+    const pid = getpid() as number;
+    let inert = false;
+    setSendGuard(() => {
+        if (inert) {
+            return false;
+        }
+        if ((getpid() as number) === pid) {
+            return true;
+        }
+        inert = true;
+        inChild();
+        stopEmit();
+        return false;
+    });
 }

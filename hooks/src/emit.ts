@@ -37,6 +37,13 @@ let seq = 0;
 let timer: ReturnType<typeof setInterval> | null = null;
 let nativeSource: NativeSource | null = null;
 let ringCounters: RingCounters | null = null;
+/** Asked before every send(); false drops what is pending and sends nothing (children.ts:
+ * the copy of this script a forked child inherits must never use its parent's session). */
+let sendGuard: (() => boolean) | null = null;
+
+export function setSendGuard(guard: (() => boolean) | null): void {
+    sendGuard = guard;
+}
 
 export function configureEmit(c: Partial<EmitConfig>): void {
     Object.assign(config, c);
@@ -107,6 +114,12 @@ function safeTid(): number | null {
 
 /** Send everything pending (JS records and the native ring) as one batch. */
 export function flush(): void {
+    if (sendGuard !== null && !sendGuard()) {
+        records = [];
+        chunks = [];
+        pendingBytes = 0;
+        return;
+    }
     const native = nativeSource !== null ? nativeSource() : null;
     if (records.length === 0 && native === null) {
         return;

@@ -1,12 +1,11 @@
 // The agent's entry point: rpc.exports only. Commands come through RPC, facts through
 // send() (emit.ts), configuration through init(config); no globals patched into the source.
 
-import { disposeChildren, guardCloseRange } from "./children.js";
+import { disposeChildren, guardCloseRange, quietInForkedChild } from "./children.js";
 import { configureEmit, flush, stopEmit } from "./emit.js";
-import { installJava } from "./java/index.js";
-import { ABI_VERSION } from "./protocol.js";
+import { ABI_VERSION, HookStatus } from "./protocol.js";
 import { disposeNative, installNative, nativeInflight, nativeStats } from "./native/index.js";
-import { HookReport, hookReports } from "./registry.js";
+import { HookReport, hookReports, NO_JAVA_VM, reportHook } from "./registry.js";
 
 export interface AgentConfig {
     flushIntervalMs: number;
@@ -44,6 +43,17 @@ const defaults: AgentConfig = {
 
 let started = false;
 
+/**
+ * A Java VM is loaded: ART or Dalvik on Android, HotSpot's libjvm elsewhere (the modules
+ * frida-java-bridge looks for). Only then is the Java side imported: evaluating
+ * frida-java-bridge, even unused, made Frida's host detach the parent of a fork in 3-5 of
+ * 8 runs (`application-requested`, the child's copy of the parent's session closing late;
+ * children.ts), and in 0 of 10 without it (bench/README.md, "children").
+ */
+function javaVmLoaded(): boolean {
+    return Process.enumerateModules().some((m) => /^lib(art|dvm)\.so$|jvm\.(so|dylib|dll)$/.test(m.name));
+}
+
 rpc.exports = {
     abiVersion(): number {
         return ABI_VERSION;
@@ -57,12 +67,19 @@ rpc.exports = {
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
         if (c.followChildren) {
             guardCloseRange();
+            quietInForkedChild(() => {
+                disposeNative();
+                disposeChildren();
+            });
         }
         if (c.native) {
             installNative(c);
         }
-        if (c.java) {
+        if (c.java && javaVmLoaded()) {
+            const { installJava } = await import("./java/index.js");
             installJava({ exclude: c.exclude, native: c.native, blockQuic: c.blockQuic });
+        } else if (c.java) {
+            reportHook("java", "java.vm", HookStatus.SKIPPED, "Java VM", NO_JAVA_VM);
         }
         flush();
         // On HotSpot frida-java-bridge applies method replacements on Script.nextTick, after

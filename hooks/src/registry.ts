@@ -14,6 +14,9 @@ export interface HookReport {
     index: number;
 }
 
+/** The reason the Java side reports when the process has no Java VM. */
+export const NO_JAVA_VM = "no Java VM in this process";
+
 const reports: HookReport[] = [];
 
 export function reportHook(

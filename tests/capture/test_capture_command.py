@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,17 @@ CLIENT = textwrap.dedent("""
             time.sleep(delay)
         conn.close()
     if fork:
-        # fork + exec of a new program, the way apps start helpers; see docs/capture.md for
-        # the known issue with a bare fork() after TLS hooks are installed
+        # fork + exec of a new program, the way apps start helpers
         import subprocess
         subprocess.run([sys.executable, __file__, *sys.argv[1:4], "child"], check=True)
+    if sys.argv[4] == "barefork":
+        # fork() without exec, right after `import ssl` hooked libssl: the child is a copy
+        # of the instrumented parent (docs/capture.md, children)
+        pid = os.fork()
+        if pid == 0:
+            post("forked")
+            os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
     if sys.argv[4] == "closerange":
         os.closerange(3, 1 << 16)  # close_range(2), as a daemon or a child before exec does
     post("child" if sys.argv[4] == "child" else "parent")
@@ -110,6 +118,47 @@ def test_close_range_leaves_the_agent_attached_when_following_children(
     info = run.load_info()
     assert info.extra["follow_children"] is True
     assert [d["reason"] for d in info.health.detached] == ["process-terminated"]
+
+
+@pytest.mark.parametrize("mode", ["fork", "barefork"])
+def test_follow_children_captures_each_child_with_its_pid(
+        tmp_path: Path, pki: PKIFiles, capsys: pytest.CaptureFixture[str], mode: str) -> None:
+    # --follow-children: a child made by fork+exec (subprocess) and one made by a bare fork
+    # right after the agent hooked libssl are each captured byte-exact, as their own pid,
+    # and the parent stays captured after the fork. Before 2026-12-06 the bare fork lost the
+    # child or the parent in 7-11 of 12 runs (bench/README.md, "children").
+    child = "who=child" if mode == "fork" else "who=forked"
+    for attempt in range(2):
+        work = tmp_path / f"attempt{attempt}"
+        work.mkdir()
+        with TLSServer(pki) as server:
+            run, out = _capture(work, pki, server, mode, capsys, "--follow-children")
+        never_ran = not any(child.encode() in bytes(log.received) for log in server.connections)
+        if not never_ran or attempt == 1:
+            break
+        # The child never ran its code: Frida's fork recovery crashed it (SIGSEGV inside
+        # frida-agent) before Frida announced it, in 1-3% of forks on this machine
+        # (docs/capture.md, children). One more attempt; any other failure, or the same
+        # crash twice, fails the test.
+        warnings.warn(f"{mode}: the child died in Frida's fork recovery; retried once",
+                      stacklevel=1)
+    assert len(server.connections) == 2
+    with run.reader() as r:
+        conns = [c for c in r.connections().values() if c.layer == "tls"]
+        sent = {c.pid: b"".join(e.data or b"" for e in r.events(kinds=["stream"], conn=c.conn)
+                                if e.direction == "out") for c in conns}
+    assert len(conns) == 2, conns
+    assert len(sent) == 2, conns  # each connection in its own pid
+    assert sorted(sent.values()) == sorted(bytes(log.received) for log in server.connections)
+    assert sorted(b"who=parent" in data for data in sent.values()) == [False, True]
+    assert any(child.encode() in data for data in sent.values())
+    info = run.load_info()
+    # the exec'd child is instrumented again after exec: its first image is "replaced"
+    replaced = ["process-replaced"] if mode == "fork" else []
+    assert sorted(d["reason"] for d in info.health.detached) == [
+        *replaced, "process-terminated", "process-terminated"]
+    assert info.health.sequence_gaps == 0
+    assert "needle canary: seen in 6 event(s)" in out
 
 
 def test_canary_in_jsonl_export(tmp_path: Path, pki: PKIFiles,

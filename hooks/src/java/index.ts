@@ -5,7 +5,7 @@
 import Java from "frida-java-bridge";
 
 import { HookStatus } from "../protocol.js";
-import { reportHook } from "../registry.js";
+import { NO_JAVA_VM, reportHook } from "../registry.js";
 import { cipherTable } from "./cipher.js";
 import { configureConscrypt, conscryptTable } from "./conscrypt.js";
 import { configureCronet, cronetTable } from "./cronet.js";
@@ -52,7 +52,7 @@ export const javaTables: JavaHook[][] = [
 export function installJava(config: Partial<JavaConfig> = {}): void {
     const c: JavaConfig = { ...defaults, ...config };
     if (!Java.available) {
-        reportHook("java", "java.vm", HookStatus.SKIPPED, "Java VM", "no Java VM in this process");
+        reportHook("java", "java.vm", HookStatus.SKIPPED, "Java VM", NO_JAVA_VM);
         return;
     }
     configureConscrypt(c.native);
