@@ -45,6 +45,8 @@ class _Target:
     script: frida.Script
     hooks: JSON = None
     alive: bool = True
+    detaching: bool = False
+    """The harness is tearing this target down: a detach now is its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,10 @@ class CaptureSession:
 
     def _adopt(self, pid: int) -> None:
         try:
-            if not self._stopped:
+            if self._stopped:
+                self.channel.on_detached(pid, "not-instrumented: the capture was stopping "
+                                              "when Frida announced this child")
+            else:
                 self._instrument(pid)
         except Exception:
             log.exception("could not instrument child %d", pid)
@@ -158,6 +163,13 @@ class CaptureSession:
                 self.device.resume(pid)
 
     def _detached(self, pid: int, reason: str, crash: object) -> None:
+        target = self.targets.get(pid)
+        if (reason == "application-requested" and not self._stopped
+                and (target is None or not target.detaching)):
+            # Frida's host also says this when a forked child's copy of this session closes
+            # (docs/capture.md, children): the process may run on, unobserved.
+            reason = ("unrequested-detach: Frida reported application-requested but the "
+                      "harness had not detached; the process may have run on unobserved")
         detail = reason if crash is None else f"{reason}: {crash}"
         self.channel.on_detached(pid, detail)
         with self._changed:
@@ -228,6 +240,7 @@ class CaptureSession:
         also been seen to never return (18 minutes, under load): a step that overruns is
         recorded as a detach of the pid, and the process is killed so the run goes on."""
         target = self.targets[pid]
+        target.detaching = True
         inflight = [0]
 
         def dispose() -> None:

@@ -25,10 +25,13 @@ from harness.errors import ExitCode
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 VERDICTS_JSON = "verdicts.json"
 COVERAGE_MIN = 0.95
-BLINDING_DETACH = ("connection-terminated", "device-lost", "teardown-timeout")
-"""Frida detach reasons after which the app may go on sending unobserved (unlike the app
-exiting, or the harness detaching at the end); ``teardown-timeout`` is the session's own:
-the final flush did not return, so batches may be missing."""
+BLINDING_DETACH = ("connection-terminated", "device-lost", "teardown-timeout",
+                   "unrequested-detach", "not-instrumented")
+"""Detach reasons after which the app may go on sending unobserved (unlike the app exiting,
+or the harness detaching at the end). Frida's own, and the harness's: ``teardown-timeout``
+(the final flush did not return, so batches may be missing), ``unrequested-detach`` (Frida
+said application-requested while the harness had not detached) and ``not-instrumented`` (a
+child Frida announced but the harness could not instrument)."""
 TLS_HOOK_MARKERS = ("native.tls.", "java.jsse", "java.conscrypt", "java.okhttp")
 
 

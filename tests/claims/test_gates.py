@@ -133,6 +133,11 @@ def _agent_lost(b: RunBuilder) -> None:
     b.health["detached"] = [{"pid": b.pid, "reason": "connection-terminated", "t": b.t0 + 150}]
 
 
+def _unrequested(b: RunBuilder) -> None:
+    b.health["detached"] = [{"pid": b.pid, "t": b.t0 + 150, "reason":
+                             "unrequested-detach: Frida reported application-requested"}]
+
+
 GATES: dict[str, tuple[Breaker, str]] = {
     "required hooks skipped": (_skip_tls_hooks, "no hook of native.tls was installed"),
     "no TLS hook at all": (_no_required_and_no_tls, "no TLS hook was installed"),
@@ -149,6 +154,7 @@ GATES: dict[str, tuple[Breaker, str]] = {
     "a hook failed": (_hook_failed, "1 hook(s) failed to install (java.okhttp3.RealCall."
                                     "execute); traffic through them would not be seen"),
     "agent lost": (_agent_lost, "the agent lost pid 4242 (connection-terminated)"),
+    "unrequested detach": (_unrequested, "the agent lost pid 4242 (unrequested-detach:"),
 }
 
 
