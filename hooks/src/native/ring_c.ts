@@ -217,45 +217,64 @@ static guint16 be16 (const guint8 * p)
   return (guint16) ((p[0] << 8) | p[1]);
 }
 
-/* CONN_INFO body: <HHHHi16s16s family, local_port, peer_port, 0, fd, local, peer> then
-   NUL-terminated sni, version, cipher. */
-static void conn_info (HookCtx * c, void * ssl, guint64 number, guint32 tid)
+#define LAYER_TLS 0
+#define LAYER_TCP 1
+#define LAYER_UDP 2
+#define SOCK_BODY 44
+
+/* CONN_INFO_FORMAT (SOCK_BODY bytes): family, local port, peer port, layer, fd, local
+   address, peer address; the peer is sa, or the socket's peer when sa is NULL. The family
+   is the peer's, or the socket's own when it has no peer (yet); each address is copied by
+   its own sockaddr's family. Shared by CONN_INFO (TLS, sockets), CONNECT and UDP_BLOCKED. */
+static void pack_sock (guint8 * body, guint16 layer, int fd, const guint8 * sa)
 {
-  guint8 body[HDR + 512];
-  guint8 sa[128];
-  unsigned int salen;
-  memset (body, 0, 48);
-  gint32 fd = c->get_fd != NULL ? c->get_fd (ssl) : -1;
-  /* An fd an SSL object uses carries TLS: its bytes are never plaintext TCP. */
-  if (fd >= 0 && (guint32) fd < c->ring->fd_cap && (c->ring->fds[fd * 2] & ST_MASK) != 0)
-    c->ring->fds[fd * 2] = (c->ring->fds[fd * 2] & ~ST_MASK) | ST_TLS;
-  guint16 family = 0, lport = 0, pport = 0;
-  if (fd >= 0)
+  guint8 buf[128];
+  unsigned int len;
+  guint16 family = 0, lfamily = 0, lport = 0, pport = 0;
+  memset (body, 0, SOCK_BODY);
+  if (sa == NULL && fd >= 0)
   {
-    salen = sizeof (sa);
-    memset (sa, 0, sizeof (sa));
-    if (getsockname (fd, sa, &salen) == 0)
-    {
-      memcpy (&family, sa, 2);
-      lport = be16 (sa + 2);
-      if (family == 2) memcpy (body + 12, sa + 4, 4);
-      else if (family == 10) memcpy (body + 12, sa + 8, 16);
-    }
-    salen = sizeof (sa);
-    memset (sa, 0, sizeof (sa));
-    if (getpeername (fd, sa, &salen) == 0)
-    {
-      memcpy (&family, sa, 2);
-      pport = be16 (sa + 2);
-      if (family == 2) memcpy (body + 28, sa + 4, 4);
-      else if (family == 10) memcpy (body + 28, sa + 8, 16);
-    }
+    len = sizeof (buf);
+    memset (buf, 0, sizeof (buf));
+    if (getpeername (fd, buf, &len) == 0)
+      sa = buf;
+  }
+  if (sa != NULL)
+  {
+    memcpy (&family, sa, 2);
+    pport = be16 (sa + 2);
+    if (family == 2) memcpy (body + 28, sa + 4, 4);
+    else if (family == 10) memcpy (body + 28, sa + 8, 16);
+  }
+  len = sizeof (buf);
+  memset (buf, 0, sizeof (buf));
+  if (fd >= 0 && getsockname (fd, buf, &len) == 0)
+  {
+    memcpy (&lfamily, buf, 2);
+    lport = be16 (buf + 2);
+    if (lfamily == 2) memcpy (body + 12, buf + 4, 4);
+    else if (lfamily == 10) memcpy (body + 12, buf + 8, 16);
+    if (family == 0)
+      family = lfamily;
   }
   memcpy (body + 0, &family, 2);
   memcpy (body + 2, &lport, 2);
   memcpy (body + 4, &pport, 2);
+  memcpy (body + 6, &layer, 2);
   memcpy (body + 8, &fd, 4);
-  guint32 pos = 44;
+}
+
+/* CONN_INFO body of a TLS connection: CONN_INFO_FORMAT, then NUL-terminated sni, version,
+   cipher. */
+static void conn_info (HookCtx * c, void * ssl, guint64 number, guint32 tid)
+{
+  guint8 body[HDR + 512];
+  gint32 fd = c->get_fd != NULL ? c->get_fd (ssl) : -1;
+  /* An fd an SSL object uses carries TLS: its bytes are never plaintext TCP. */
+  if (fd >= 0 && (guint32) fd < c->ring->fd_cap && (c->ring->fds[fd * 2] & ST_MASK) != 0)
+    c->ring->fds[fd * 2] = (c->ring->fds[fd * 2] & ~ST_MASK) | ST_TLS;
+  pack_sock (body, LAYER_TLS, fd, NULL);
+  guint32 pos = SOCK_BODY;
   const char * strs[3];
   strs[0] = c->get_servername != NULL ? c->get_servername (ssl, 0) : NULL;
   strs[1] = c->get_version != NULL ? c->get_version (ssl) : NULL;

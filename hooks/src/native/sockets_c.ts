@@ -13,10 +13,7 @@ extern int * errno_loc (void);
 #define K_UDP_IN ${NativeKind.UDP_IN}
 #define K_CONNECT ${NativeKind.CONNECT}
 #define K_UDP_BLOCKED ${NativeKind.UDP_BLOCKED}
-#define LAYER_TCP 1
-#define LAYER_UDP 2
 #define BLOCKED_BIT (((guint64) 1) << 63)
-#define SOCK_BODY 44
 #define EPERM_ 1
 #define EINPROGRESS_ 115
 
@@ -49,43 +46,6 @@ static gboolean is_udp (int fd)
   int type = 0;
   unsigned int len = sizeof (type);
   return getsockopt (fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, &type, &len) == 0 && type == 2;
-}
-
-/* CONN_INFO_FORMAT: family, local port, peer port, layer, fd, local, peer (sa or the
-   socket's peer when sa is NULL). */
-static void pack_sock (guint8 * body, guint16 layer, int fd, const guint8 * sa)
-{
-  guint8 buf[128];
-  unsigned int len;
-  guint16 family = 0, lport = 0, pport = 0;
-  memset (body, 0, SOCK_BODY);
-  if (sa == NULL)
-  {
-    len = sizeof (buf);
-    memset (buf, 0, sizeof (buf));
-    if (getpeername (fd, buf, &len) == 0)
-      sa = buf;
-  }
-  if (sa != NULL)
-  {
-    memcpy (&family, sa, 2);
-    pport = be16 (sa + 2);
-    if (family == 2) memcpy (body + 28, sa + 4, 4);
-    else if (family == 10) memcpy (body + 28, sa + 8, 16);
-  }
-  len = sizeof (buf);
-  memset (buf, 0, sizeof (buf));
-  if (getsockname (fd, buf, &len) == 0)
-  {
-    lport = be16 (buf + 2);
-    if (family == 2) memcpy (body + 12, buf + 4, 4);
-    else if (family == 10) memcpy (body + 12, buf + 8, 16);
-  }
-  memcpy (body + 0, &family, 2);
-  memcpy (body + 2, &lport, 2);
-  memcpy (body + 4, &pport, 2);
-  memcpy (body + 6, &layer, 2);
-  memcpy (body + 8, &fd, 4);
 }
 
 static guint64 new_number (Ring * r)
