@@ -7,6 +7,7 @@ product path is ``harness.agent.session`` + ``harness.capture.recorder``.
 from __future__ import annotations
 
 import contextlib
+import queue
 import shutil
 import threading
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import frida
 
 from harness.agent.bundle import AgentBundle, check_abi
+from harness.agent.channel import Channel, Detached
 from harness.protocol import JSON, Batch, NativeKind, NativeRecord, Record, decode_batch
 
 
@@ -77,3 +79,16 @@ def run_under_agent(agent: AgentBundle, argv: Sequence[str], config: Mapping[str
             with contextlib.suppress(frida.InvalidOperationError):
                 session.detach()
     return result
+
+
+def detach_reasons(channel: Channel, quiet: float = 2.0) -> list[str]:
+    """The detach reasons a channel received, in order, once it stayed quiet for ``quiet``
+    seconds (other items are dropped)."""
+    reasons: list[str] = []
+    while True:
+        try:
+            item = channel.items.get(timeout=quiet)
+        except queue.Empty:
+            return reasons
+        if isinstance(item, Detached):
+            reasons.append(item.reason)

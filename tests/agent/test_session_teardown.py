@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import signal
 import subprocess
 import sys
@@ -11,9 +10,10 @@ from pathlib import Path
 import frida
 
 from harness.agent.bundle import AgentBundle
-from harness.agent.channel import Channel, Detached
+from harness.agent.channel import Channel
 from harness.agent.session import CaptureSession
 from harness.protocol import ABI_VERSION
+from harness.testing.agent_run import detach_reasons
 
 # Frida calls rpc.exports.dispose when a script unloads: this one never finishes, as the
 # unload of a busy JVM once never did.
@@ -27,13 +27,25 @@ rpc.exports = {
 """.replace("ABI", str(ABI_VERSION))
 
 
-def test_a_dispose_that_never_returns_is_cut_off_and_recorded(tmp_path: Path) -> None:
-    # attach only once the victim runs its own code (attaching mid-exec can fail)
+def _victim() -> subprocess.Popen[str]:
+    """A process to attach to, once it runs its own code (attaching mid-exec can fail)."""
     victim = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True);"
                                " time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    assert victim.stdout is not None
+    assert victim.stdout.readline().strip() == "ready"
+    return victim
+
+
+def _end(victim: subprocess.Popen[str]) -> None:
+    victim.kill()
+    victim.wait(timeout=10)
+    if victim.stdout is not None:
+        victim.stdout.close()
+
+
+def test_a_dispose_that_never_returns_is_cut_off_and_recorded(tmp_path: Path) -> None:
+    victim = _victim()
     try:
-        assert victim.stdout is not None
-        assert victim.stdout.readline().strip() == "ready"
         channel = Channel()
         session = CaptureSession(frida.get_local_device(),
                                  AgentBundle(STUCK, "stuck", tmp_path / "stuck.js"), channel,
@@ -43,23 +55,13 @@ def test_a_dispose_that_never_returns_is_cut_off_and_recorded(tmp_path: Path) ->
         session.stop_pid(victim.pid)
         assert victim.wait(timeout=30) == -signal.SIGKILL
         assert session.alive() == []
-        reasons = []
-        while True:
-            try:
-                item = channel.items.get(timeout=5)
-            except queue.Empty:
-                break
-            if isinstance(item, Detached):
-                reasons.append(item.reason)
+        reasons = detach_reasons(channel, quiet=5)
         # flush returned, so the capture is whole; the agent's dispose (also what Frida's
         # unload calls first) never does
         assert any(r.startswith("teardown-timeout-after-flush: dispose did not return")
                    for r in reasons), reasons
     finally:
-        victim.kill()
-        victim.wait(timeout=10)
-        if victim.stdout is not None:
-            victim.stdout.close()
+        _end(victim)
 
 
 QUIET = """
@@ -73,29 +75,13 @@ rpc.exports = {
 """.replace("ABI", str(ABI_VERSION))
 
 
-def _detach_reasons(channel: Channel) -> list[str]:
-    reasons = []
-    while True:
-        try:
-            item = channel.items.get(timeout=2)
-        except queue.Empty:
-            return reasons
-        if isinstance(item, Detached):
-            reasons.append(item.reason)
-
-
 def test_a_detach_the_harness_did_not_ask_for_is_recorded_as_such(tmp_path: Path) -> None:
     # Frida's host reports "application-requested" when a forked child's copy of a session
     # closes late (docs/capture.md, children) while the process runs on: recorded as
     # "unrequested-detach", which verdicts count as a blind spot. The harness's own detach
     # at teardown keeps Frida's reason.
-    victims = [subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True);"
-                                 " time.sleep(120)"], stdout=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    victims = [_victim(), _victim()]
     try:
-        for v in victims:
-            assert v.stdout is not None
-            assert v.stdout.readline().strip() == "ready"
         channel = Channel()
         session = CaptureSession(frida.get_local_device(),
                                  AgentBundle(QUIET, "quiet", tmp_path / "quiet.js"), channel,
@@ -104,14 +90,11 @@ def test_a_detach_the_harness_did_not_ask_for_is_recorded_as_such(tmp_path: Path
         session.attach(victims[1].pid)
         session.targets[victims[0].pid].session.detach()  # not through the CaptureSession
         session.stop_pid(victims[1].pid)
-        reasons = _detach_reasons(channel)
+        reasons = detach_reasons(channel)
         assert [r.split(":")[0] for r in reasons] == ["unrequested-detach",
                                                       "application-requested"], reasons
         assert session.alive() == []
         session.stop()
     finally:
         for v in victims:
-            v.kill()
-            v.wait(timeout=10)
-            if v.stdout is not None:
-                v.stdout.close()
+            _end(v)

@@ -9,7 +9,6 @@ import ctypes
 import ctypes.util
 import os
 import platform
-import queue
 import sys
 import threading
 import time
@@ -19,10 +18,10 @@ import frida
 import pytest
 
 from harness.agent.bundle import AgentBundle
-from harness.agent.channel import Channel, Detached
+from harness.agent.channel import Channel
 from harness.agent.session import AgentConfig, CaptureSession
 from harness.protocol import decode_batch
-from harness.testing.agent_run import check_abi, run_under_agent
+from harness.testing.agent_run import check_abi, detach_reasons, run_under_agent
 
 pytestmark = pytest.mark.skipif(platform.machine() != "x86_64",
                                 reason="the near-jump fallback is x86-64 only")
@@ -124,17 +123,6 @@ def _prologues_here(names: list[str]) -> list[list[int]]:
     return out
 
 
-def _detach_reasons(channel: Channel) -> list[str]:
-    reasons = []
-    while True:
-        try:
-            item = channel.items.get(timeout=2)
-        except queue.Empty:
-            return reasons
-        if isinstance(item, Detached):
-            reasons.append(item.reason)
-
-
 def _blocked_in_read(session: CaptureSession,
                      tmp_path: Path) -> tuple[int, Path, int, Path]:
     """Spawn a process under the session whose main thread blocks in the patched read() of
@@ -171,7 +159,7 @@ def test_teardown_waits_for_a_thread_blocked_in_a_fast_hooked_read(
         while not out.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert out.read_text() == "LEFT-READ bye\n", "the process must survive its read"
-    assert not any("killed" in r for r in _detach_reasons(channel))
+    assert not any("killed" in r for r in detach_reasons(channel))
 
 
 def test_a_read_that_never_returns_is_cut_off_and_recorded(tmp_path: Path,
@@ -186,7 +174,7 @@ def test_a_read_that_never_returns_is_cut_off_and_recorded(tmp_path: Path,
             assert session.alive() == []
         finally:
             os.close(writer)
-    reasons = _detach_reasons(channel)
+    reasons = detach_reasons(channel)
     assert any(r.startswith("teardown-timeout-after-flush: wait for hooked calls did not "
                             "return in 2 s; 1 thread(s) still inside hooked calls") for r in
                reasons), reasons
