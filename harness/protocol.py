@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import NamedTuple, TypeAlias
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 """Bump on any change a running agent and harness must agree on."""
 
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
@@ -65,6 +65,10 @@ class RecordKind(StrEnum):
     """A message from the agent for the operator (not a fact about the app)."""
     AGENT_ERROR = "agent-error"
     """An exception inside a hook, caught and reported."""
+    PROCESS = "process"
+    """A process event seen by the agent: ``event`` "reaped", a child the process waited
+    for (``child`` pid, raw wait ``status`` or null), recorded when children are followed,
+    so a child that never reported to the harness is seen as lost."""
 
 
 class Direction(StrEnum):
@@ -211,6 +215,7 @@ KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
     RecordKind.PAGE: ("api", "method", "url", "frames", "sender"),
     RecordKind.LOG: ("level", "message"),
     RecordKind.AGENT_ERROR: ("message", "stack", "where"),
+    RecordKind.PROCESS: ("event", "child", "status"),
 }
 """Kind-specific JSON members. ``transform`` carries ``input``/``output`` as ``[off, len]``
 slices of the batch data like ``body``; :func:`decode_record` turns them into base64 text,

@@ -128,6 +128,11 @@ class Channel:
     def on_detached(self, pid: int, reason: str) -> None:
         self.items.put(Detached(pid, reason, time.time()))
 
+    def on_child(self, pid: int, parent: int, origin: str) -> None:
+        """Frida announced a child (``origin`` "fork", "exec" or "spawn"): a ``child`` marker."""
+        self.items.put(Marker("child", str(pid), {"parent": parent, "origin": origin},
+                              time.time()))
+
     def _hook(self, pid: int, index: int) -> tuple[str, str | None]:
         with self._lock:
             return self._hooks.get((pid, index), (f"native#{index}", None))

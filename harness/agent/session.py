@@ -143,6 +143,7 @@ class CaptureSession:
 
     def _child_added(self, child: frida._frida.Child) -> None:
         # Frida calls this on its own thread; attaching from here would block it.
+        self.channel.on_child(child.pid, child.parent_pid, str(child.origin))
         th = threading.Thread(target=self._adopt, args=(child.pid,), daemon=True,
                               name=f"adopt-{child.pid}")
         self._child_threads.append(th)

@@ -10,7 +10,9 @@ A gap, a detach or a protocol error is recorded, never fatal.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +59,8 @@ class Recorder:
         self._last_seq: dict[int, int] = {}
         self._ring: dict[int, RingStats] = {}  # per pid, the counters of its latest batch
         self._hooks: dict[tuple[str, str], str] = {}
+        self._reaped: dict[int, tuple[int, float, JSON]] = {}  # child -> (parent, t, status)
+        self._reported: set[int] = set()  # pids that sent a batch, were detached or announced
         self._info_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="recorder", daemon=True)
         self._writer: CaptureWriter | None = None
@@ -86,6 +90,7 @@ class Recorder:
             self.channel.items.put(Stop())
             self._thread.join(timeout=30)
             with self._info_lock:
+                self._record_lost_children()
                 self.info.ended = time.time()
                 self.info.status = status or ("interrupted" if interrupted else "complete")
             self._save_info()
@@ -151,11 +156,14 @@ class Recorder:
         elif isinstance(item, Detached):
             self._writer.marker("detach", str(item.pid), {"reason": item.reason},
                                 t=item.received)
+            self._reported.add(item.pid)
             with self._info_lock:
                 self.info.health.detached.append(
                     {"pid": item.pid, "reason": item.reason, "t": item.received})
         elif isinstance(item, Marker):
             self._writer.marker(item.kind, item.name, item.detail, t=item.t)
+            if item.kind == "child":
+                self._reported.add(int(item.name))
 
     def _account(self, b: DecodedBatch) -> None:
         # one pass over the rows (this runs per record at full rate)
@@ -165,6 +173,10 @@ class Recorder:
             if r.conn:
                 conns.add(r.conn)
             if r.kind != "stream":
+                if r.kind == "process" and r.fields.get("event") == "reaped":
+                    child = r.fields.get("child")
+                    if isinstance(child, int):
+                        self._reaped.setdefault(child, (b.pid, r.t, r.fields.get("status")))
                 continue
             size = len(r.data) if r.data else 0
             if r.direction == "out":
@@ -173,6 +185,7 @@ class Recorder:
             elif r.direction == "in":
                 inn += size
                 inn_orig += r.orig_len or 0
+        self._reported.add(b.pid)
         st = self.stats
         st.batches += 1
         st.records += len(b.rows)
@@ -202,6 +215,20 @@ class Recorder:
             h.hooks_skipped = sum(1 for s in self._hooks.values() if s == "skipped")
             h.hooks_failed = sum(1 for s in self._hooks.values() if s == "failed")
 
+    def _record_lost_children(self) -> None:
+        """A child its parent reaped (children followed: the agent reports each wait) that
+        Frida never announced, that never sent a batch and was never detached, was not
+        captured: it died before Frida announced it (docs/capture.md, children). Recorded as
+        a detach, so verdicts count the blind spot."""
+        for child, (parent, t, status) in sorted(self._reaped.items()):
+            if child in self._reported:
+                continue
+            self._reported.add(child)
+            self.info.health.detached.append({
+                "pid": child, "t": t,
+                "reason": f"lost-after-fork: child of pid {parent}, {_wait_status(status)}, "
+                          "never reported to the harness; nothing it sent was seen"})
+
     def hook_statuses(self) -> dict[tuple[str, str], str]:
         with self._info_lock:
             return dict(self._hooks)
@@ -213,3 +240,18 @@ class Recorder:
         except OSError:
             log.exception("could not write run.json")
 
+
+def _wait_status(status: JSON) -> str:
+    """A raw wait status as words: "killed by signal 11 (SIGSEGV)", "exit code 0"."""
+    if not isinstance(status, int):
+        return "exit status unknown"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = f" ({signal.Signals(sig).name})"
+        except ValueError:
+            name = ""
+        return f"killed by signal {sig}{name}"
+    if os.WIFEXITED(status):
+        return f"exit code {os.WEXITSTATUS(status)}"
+    return f"wait status {status:#x}"

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 
 from harness.capture.rundir import RunDir
 
+ENDED = ("process-terminated", "process-replaced", "application-requested",
+         "teardown-timeout-after-flush")
+"""Detach reasons of a process that ended, or that the harness let go: not a blind spot."""
+
 
 @dataclass
 class Summary:
@@ -21,6 +25,8 @@ class Summary:
     hooks_failed: int = 0
     sequence_gaps: int = 0
     protocol_errors: int = 0
+    blind: list[str] = field(default_factory=list)
+    """Processes the capture lost or never saw (their detach reasons), one line each."""
 
     def lines(self) -> list[str]:
         out = [
@@ -32,6 +38,7 @@ class Summary:
         ]
         if self.hosts:
             out.append("hosts: " + ", ".join(f"{h} ({n})" for h, n in self.hosts.most_common(10)))
+        out += [f"not captured: {b}" for b in self.blind]
         for name, n in sorted(self.needles_seen.items()):
             out.append(f"needle {name}: {'seen in ' + str(n) + ' event(s)' if n else 'not seen'}")
         return out
@@ -45,6 +52,8 @@ def summarize(run: RunDir) -> Summary:
         hooks_failed=info.health.hooks_failed, sequence_gaps=info.health.sequence_gaps,
         protocol_errors=info.health.protocol_errors,
     )
+    s.blind = [f"pid {d.get('pid')}: {d.get('reason')}" for d in info.health.detached
+               if str(d.get("reason")).split(":", 1)[0] not in ENDED]
     needles: dict[str, bytes] = {}
     path = run.file("needles.json")
     if path.is_file():

@@ -26,12 +26,13 @@ PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 VERDICTS_JSON = "verdicts.json"
 COVERAGE_MIN = 0.95
 BLINDING_DETACH = ("connection-terminated", "device-lost", "teardown-timeout",
-                   "unrequested-detach", "not-instrumented")
+                   "unrequested-detach", "not-instrumented", "lost-after-fork")
 """Detach reasons after which the app may go on sending unobserved (unlike the app exiting,
 or the harness detaching at the end). Frida's own, and the harness's: ``teardown-timeout``
 (the final flush did not return, so batches may be missing), ``unrequested-detach`` (Frida
-said application-requested while the harness had not detached) and ``not-instrumented`` (a
-child Frida announced but the harness could not instrument)."""
+said application-requested while the harness had not detached), ``not-instrumented`` (a
+child Frida announced but the harness could not instrument) and ``lost-after-fork`` (a
+child its parent reaped that never reported; harness/capture/recorder.py)."""
 TLS_HOOK_MARKERS = ("native.tls.", "java.jsse", "java.conscrypt", "java.okhttp")
 
 

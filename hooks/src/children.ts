@@ -9,8 +9,8 @@
 // The replacement closes each open descriptor of the range with close(), which Frida's
 // guard skips for its own; other flags (CLOEXEC, UNSHARE) go to the original unchanged.
 
-import { setSendGuard, stopEmit } from "./emit.js";
-import { HookStatus } from "./protocol.js";
+import { emit, setSendGuard, stopEmit } from "./emit.js";
+import { HookStatus, RecordKind } from "./protocol.js";
 import { reportHook } from "./registry.js";
 
 const GETDENTS64: { [arch: string]: number } = { x64: 217, arm64: 61 };
@@ -89,7 +89,64 @@ export function guardCloseRange(): void {
     }
 }
 
+let reapListeners: InvocationListener[] = [];
+/** Threads inside a hooked wait: glibc's waitpid() calls wait4(), one record per wait. */
+const waiting = new Set<number>();
+
+/**
+ * Records each child this process waits for (`waitpid`, `wait4`): a `process` record,
+ * event "reaped", with the child's pid and raw wait status. The harness compares them with
+ * the processes that reported: a child that died in Frida's fork recovery, before Frida
+ * announced it, is then recorded as lost instead of missing silently (docs/capture.md).
+ * A hook on fork() itself cannot do this, even one that only counts calls on entry: Frida
+ * waits for the child's copy of the script to leave it, which it cannot while Frida holds
+ * the child, and the parent was then detached at every bare fork. Installed only when
+ * children are followed.
+ */
+export function watchReaps(): void {
+    for (const fn of ["waitpid", "wait4"]) {
+        const name = `children.${fn}`;
+        const target = Module.findGlobalExportByName(fn);
+        if (target === null) {
+            reportHook("children", name, HookStatus.SKIPPED, "libc", `no ${fn} export`);
+            continue;
+        }
+        try {
+            reapListeners.push(Interceptor.attach(target, {
+                onEnter(args) {
+                    this.outer = !waiting.has(this.threadId);
+                    if (this.outer) {
+                        waiting.add(this.threadId);
+                        this.status = args[1];
+                    }
+                },
+                onLeave(ret) {
+                    if (!this.outer) {
+                        return;
+                    }
+                    waiting.delete(this.threadId);
+                    const child = ret.toInt32();
+                    if (child <= 0) {
+                        return;
+                    }
+                    const at = this.status as NativePointer;
+                    emit(RecordKind.PROCESS, name, {
+                        event: "reaped", child, status: at.isNull() ? null : at.readS32(),
+                    });
+                },
+            }));
+            reportHook("children", name, HookStatus.INSTALLED, "libc");
+        } catch (e) {
+            reportHook("children", name, HookStatus.FAILED, "libc", String(e));
+        }
+    }
+}
+
 export function disposeChildren(): void {
+    for (const l of reapListeners) {
+        l.detach();
+    }
+    reapListeners = [];
     if (guarded !== null) {
         try {
             Interceptor.revert(guarded);

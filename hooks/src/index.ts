@@ -1,7 +1,7 @@
 // The agent's entry point: rpc.exports only. Commands come through RPC, facts through
 // send() (emit.ts), configuration through init(config); no globals patched into the source.
 
-import { disposeChildren, guardCloseRange, quietInForkedChild } from "./children.js";
+import { disposeChildren, guardCloseRange, quietInForkedChild, watchReaps } from "./children.js";
 import { configureEmit, flush, stopEmit } from "./emit.js";
 import { ABI_VERSION, HookStatus } from "./protocol.js";
 import { disposeNative, installNative, nativeInflight, nativeStats } from "./native/index.js";
@@ -67,6 +67,7 @@ rpc.exports = {
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
         if (c.followChildren) {
             guardCloseRange();
+            watchReaps();
             quietInForkedChild(() => {
                 disposeNative();
                 disposeChildren();

@@ -1,6 +1,6 @@
 // GENERATED from harness/protocol.py by `python -m harness.protocol_ts`. Do not edit.
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 export const RecordKind = {
     STREAM: "stream",
@@ -15,6 +15,7 @@ export const RecordKind = {
     PAGE: "page",
     LOG: "log",
     AGENT_ERROR: "agent-error",
+    PROCESS: "process",
 } as const;
 export type RecordKind = typeof RecordKind[keyof typeof RecordKind];
 
@@ -81,6 +82,7 @@ export const KIND_FIELDS = {
     "page": ["api", "method", "url", "frames", "sender"],
     "log": ["level", "message"],
     "agent-error": ["message", "stack", "where"],
+    "process": ["event", "child", "status"],
 } as const;
 
 export type Slice = [number, number];

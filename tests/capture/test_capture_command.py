@@ -138,20 +138,28 @@ def test_follow_children_captures_each_child_with_its_pid(
             break
         # The child never ran its code: Frida's fork recovery crashed it (SIGSEGV inside
         # frida-agent) before Frida announced it, in 1-3% of forks on this machine
-        # (docs/capture.md, children). One more attempt; any other failure, or the same
-        # crash twice, fails the test.
-        warnings.warn(f"{mode}: the child died in Frida's fork recovery; retried once",
-                      stacklevel=1)
+        # (docs/capture.md, children). The run must say so; then one more attempt. Any
+        # other failure, or the same crash twice, fails the test.
+        lost = [d for d in run.load_info().health.detached
+                if str(d["reason"]).startswith("lost-after-fork")]
+        assert len(lost) == 1, run.load_info().health.detached
+        assert f"not captured: pid {lost[0]['pid']}: lost-after-fork" in out
+        warnings.warn(f"{mode}: the child died in Frida's fork recovery ({lost[0]['reason']}); "
+                      "retried once", stacklevel=1)
     assert len(server.connections) == 2
     with run.reader() as r:
         conns = [c for c in r.connections().values() if c.layer == "tls"]
         sent = {c.pid: b"".join(e.data or b"" for e in r.events(kinds=["stream"], conn=c.conn)
                                 if e.direction == "out") for c in conns}
+        reaped = [(e.pid, e.fields["child"], e.fields["status"])
+                  for e in r.events(kinds=["process"])]
     assert len(conns) == 2, conns
     assert len(sent) == 2, conns  # each connection in its own pid
     assert sorted(sent.values()) == sorted(bytes(log.received) for log in server.connections)
-    assert sorted(b"who=parent" in data for data in sent.values()) == [False, True]
-    assert any(child.encode() in data for data in sent.values())
+    (parent,) = [pid for pid, data in sent.items() if b"who=parent" in data]
+    (child_pid,) = [pid for pid, data in sent.items() if child.encode() in data]
+    # the parent's agent saw it wait for the child, which exited with 0
+    assert reaped == [(parent, child_pid, 0)]
     info = run.load_info()
     # the exec'd child is instrumented again after exec: its first image is "replaced"
     replaced = ["process-replaced"] if mode == "fork" else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from harness.agent.channel import Channel, DecodedBatch, ProtocolError
@@ -64,3 +65,42 @@ def test_callback_never_raises_on_anything() -> None:
     assert len(items) == 5
     assert all(isinstance(i, ProtocolError) for i in items)
     assert not any(isinstance(i, DecodedBatch) for i in items)
+
+
+
+
+def _reap_batch(pid: int, seq: int, *reaped: tuple[int, int | None]) -> dict[str, object]:
+    return {"type": "batch", "abi": ABI_VERSION, "pid": pid, "seq": seq, "native": None,
+            "records": [{"k": "process", "t": 1_700_000_000_000, "tid": pid,
+                         "hook": "children.waitpid", "event": "reaped", "child": c,
+                         "status": status} for c, status in reaped]}
+
+
+def test_a_reaped_child_that_never_reported_is_recorded_lost(tmp_path: Path) -> None:
+    # The agent reports each child its process waits for (children followed). A child that
+    # sent a batch, that Frida announced, or whose detach the session reported is accounted
+    # for; one that did none of these died before its agent started (docs/capture.md,
+    # children) and becomes a blinding detach in run.json, with how it ended.
+    run = RunDir.create(tmp_path, "r")
+    channel = Channel()
+    with Recorder(run, channel):
+        channel.on_message({"type": "send", "payload": _reap_batch(43, 0)}, None)
+        channel.on_detached(44, "not-instrumented")
+        channel.on_child(48, 42, "fork")
+        channel.on_message({"type": "send", "payload": _reap_batch(
+            42, 0, (43, 0), (44, 0), (45, signal.SIGSEGV), (46, 3 << 8), (47, None),
+            (48, 0))}, None)
+    detached = run.load_info().health.detached
+    assert [(d["pid"], d["reason"]) for d in detached] == [
+        (44, "not-instrumented"),
+        (45, "lost-after-fork: child of pid 42, killed by signal 11 (SIGSEGV), never "
+             "reported to the harness; nothing it sent was seen"),
+        (46, "lost-after-fork: child of pid 42, exit code 3, never reported to the harness; "
+             "nothing it sent was seen"),
+        (47, "lost-after-fork: child of pid 42, exit status unknown, never reported to the "
+             "harness; nothing it sent was seen")]
+    with run.reader() as r:
+        reaped = [e.fields["child"] for e in r.events() if e.kind == "process"]
+        children = [(m.name, m.detail) for m in r.markers() if m.kind == "child"]
+    assert sorted(reaped) == [43, 44, 45, 46, 47, 48]
+    assert children == [("48", {"parent": 42, "origin": "fork"})]

@@ -133,6 +133,11 @@ def _agent_lost(b: RunBuilder) -> None:
     b.health["detached"] = [{"pid": b.pid, "reason": "connection-terminated", "t": b.t0 + 150}]
 
 
+def _child_lost(b: RunBuilder) -> None:
+    b.health["detached"] = [{"pid": b.pid + 1, "t": b.t0 + 150, "reason":
+                             f"lost-after-fork: child of pid {b.pid}, killed by signal 11"}]
+
+
 def _unrequested(b: RunBuilder) -> None:
     b.health["detached"] = [{"pid": b.pid, "t": b.t0 + 150, "reason":
                              "unrequested-detach: Frida reported application-requested"}]
@@ -154,6 +159,7 @@ GATES: dict[str, tuple[Breaker, str]] = {
     "a hook failed": (_hook_failed, "1 hook(s) failed to install (java.okhttp3.RealCall."
                                     "execute); traffic through them would not be seen"),
     "agent lost": (_agent_lost, "the agent lost pid 4242 (connection-terminated)"),
+    "child lost at fork": (_child_lost, "the agent lost pid 4243 (lost-after-fork: child of"),
     "unrequested detach": (_unrequested, "the agent lost pid 4242 (unrequested-detach:"),
 }
 
