@@ -1,6 +1,9 @@
-// Keeps Frida's own file descriptors open across close_range(), for child gating.
+// What following children (Frida child gating) needs from the agent: Frida's descriptors
+// kept open across close_range() (guardCloseRange), each reaped child reported so a lost one
+// shows (watchReaps), and the copy of the script a forked child inherits kept quiet
+// (quietInForkedChild). Installed only when children are followed.
 //
-// A child held by child gating reaches the controller through the agent's sockets, which
+// close_range: a child held by child gating reaches the controller through the agent's sockets, which
 // Frida guards against close() (FileDescriptorGuard) but not against close_range(). Python's
 // subprocess (close_fds=True, the default) and glibc's closefrom() call close_range(3, ~0)
 // in the forked child before exec: the agent's sockets were closed, the execve gate then
