@@ -223,7 +223,6 @@ class Recorder:
         for child, (parent, t, status) in sorted(self._reaped.items()):
             if child in self._reported:
                 continue
-            self._reported.add(child)
             self.info.health.detached.append({
                 "pid": child, "t": t,
                 "reason": f"lost-after-fork: child of pid {parent}, {_wait_status(status)}, "

@@ -113,6 +113,23 @@ class Health:
     how often a hooked thread had to wait for a drain."""
 
 
+BLINDING_DETACH = ("connection-terminated", "device-lost", "teardown-timeout",
+                   "unrequested-detach", "not-instrumented", "lost-after-fork")
+"""Detach reasons (the part before the first colon) after which the app may go on sending
+unobserved, unlike the app exiting or the harness detaching at the end. Frida's own, and the
+harness's: ``teardown-timeout`` (the final flush did not return, so batches may be missing;
+``teardown-timeout-after-flush`` is not one), ``unrequested-detach`` (Frida said
+application-requested while the harness had not detached), ``not-instrumented`` (a child
+Frida announced but the harness could not instrument) and ``lost-after-fork`` (a child its
+parent reaped that never reported; harness/capture/recorder.py)."""
+
+
+def blinding_detach(reason: object) -> bool:
+    """Whether a ``Health.detached`` reason leaves a blind spot (``BLINDING_DETACH``): the
+    capture summary lists those processes and the verdicts' gates count them."""
+    return str(reason).split(":", 1)[0] in BLINDING_DETACH
+
+
 @dataclass(slots=True)
 class RunInfo:
     """The contents of ``run.json``. Unknown keys in a newer file are kept in ``extra``."""

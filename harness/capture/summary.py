@@ -6,11 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.capture.rundir import RunDir
-
-ENDED = ("process-terminated", "process-replaced", "application-requested",
-         "teardown-timeout-after-flush")
-"""Detach reasons of a process that ended, or that the harness let go: not a blind spot."""
+from harness.capture.rundir import RunDir, blinding_detach
 
 
 @dataclass
@@ -53,7 +49,7 @@ def summarize(run: RunDir) -> Summary:
         protocol_errors=info.health.protocol_errors,
     )
     s.blind = [f"pid {d.get('pid')}: {d.get('reason')}" for d in info.health.detached
-               if str(d.get("reason")).split(":", 1)[0] not in ENDED]
+               if blinding_detach(d.get("reason"))]
     needles: dict[str, bytes] = {}
     path = run.file("needles.json")
     if path.is_file():

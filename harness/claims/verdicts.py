@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.capture.rundir import RunDir
+from harness.capture.rundir import RunDir, blinding_detach
 from harness.claims.checks import HELD, UNKNOWN, VIOLATED, CheckResult, run_check
 from harness.claims.coverage import coverage, kernel_packets_out
 from harness.claims.evidence import RunFacts, load_facts
@@ -25,14 +25,6 @@ from harness.errors import ExitCode
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 VERDICTS_JSON = "verdicts.json"
 COVERAGE_MIN = 0.95
-BLINDING_DETACH = ("connection-terminated", "device-lost", "teardown-timeout",
-                   "unrequested-detach", "not-instrumented", "lost-after-fork")
-"""Detach reasons after which the app may go on sending unobserved (unlike the app exiting,
-or the harness detaching at the end). Frida's own, and the harness's: ``teardown-timeout``
-(the final flush did not return, so batches may be missing), ``unrequested-detach`` (Frida
-said application-requested while the harness had not detached), ``not-instrumented`` (a
-child Frida announced but the harness could not instrument) and ``lost-after-fork`` (a
-child its parent reaped that never reported; harness/capture/recorder.py)."""
 TLS_HOOK_MARKERS = ("native.tls.", "java.jsse", "java.conscrypt", "java.okhttp")
 
 
@@ -114,7 +106,7 @@ def gate_reasons(claim: Claim, runs: Sequence[RunFacts],
                            f"the capture ({', '.join(cut[:3])}); the bytes not recorded were "
                            "not searched")
         for d in h.detached:
-            if str(d.get("reason")).split(":", 1)[0] in BLINDING_DETACH:
+            if blinding_detach(d.get("reason")):
                 reasons.append(f"{facts.journey}: the agent lost pid {d.get('pid')} "
                                f"({d.get('reason')}); what it sent afterwards was not seen")
         lab = facts.info.extra.get("completeness")

@@ -3,12 +3,13 @@
 // shows (watchReaps), and the copy of the script a forked child inherits kept quiet
 // (quietInForkedChild). Installed only when children are followed.
 //
-// close_range: a child held by child gating reaches the controller through the agent's sockets, which
-// Frida guards against close() (FileDescriptorGuard) but not against close_range(). Python's
-// subprocess (close_fds=True, the default) and glibc's closefrom() call close_range(3, ~0)
-// in the forked child before exec: the agent's sockets were closed, the execve gate then
-// waited for the controller forever, and the child hung before exec (measured with Frida
-// 17.26.2 and no script at all: 3 of 3 children hung; with this guard 5 of 5 ran).
+// close_range: a child held by child gating reaches the controller through the agent's
+// sockets, which Frida guards against close() (FileDescriptorGuard) but not against
+// close_range(). Python's subprocess (close_fds=True, the default) and glibc's closefrom()
+// call close_range(3, ~0) in the forked child before exec: the agent's sockets were closed,
+// the execve gate then waited for the controller forever, and the child hung before exec
+// (measured with Frida 17.26.2 and no script at all: 3 of 3 children hung; with this guard
+// 5 of 5 ran).
 // The replacement closes each open descriptor of the range with close(), which Frida's
 // guard skips for its own; other flags (CLOEXEC, UNSHARE) go to the original unchanged.
 
