@@ -3,6 +3,8 @@
 
 import Java from "frida-java-bridge";
 
+import { byteArray } from "./jni.js";
+
 function handleOf(arr: any): NativePointer | null {
     if (arr === null || arr === undefined) {
         return null;
@@ -25,15 +27,7 @@ export function javaBytes(arr: any, off = 0, len = -1): ArrayBuffer | null {
     if (h === null) {
         return null;
     }
-    const env = Java.vm.getEnv();
-    const total = env.getArrayLength(h);
-    const n = len < 0 ? total - off : Math.min(len, total - off);
-    if (n <= 0 || off < 0) {
-        return new ArrayBuffer(0);
-    }
-    const buf = Memory.alloc(n);
-    env.getByteArrayRegion(h, off, n, buf);
-    return buf.readByteArray(n);
+    return byteArray(h, off, len);
 }
 
 let bufferClass: any = null;

@@ -1,15 +1,11 @@
 // Per-object state for hooks that follow one Java object over several calls (a Cipher from
 // init to doFinal, a Deflater, an OkHttp call): keyed by identity hash, bounded.
 
-import Java from "frida-java-bridge";
+import { deleteGlobal, handle, identityHashCode, newGlobal, Ref, sameObject } from "./jni.js";
 
-let system: any = null;
-
-export function identity(obj: any): number {
-    if (system === null) {
-        system = Java.use("java.lang.System");
-    }
-    return system.identityHashCode(obj);
+/** System.identityHashCode of a wrapper or raw reference (raw JNI: no bridge dispatch). */
+export function identity(obj: Ref): number {
+    return identityHashCode(obj);
 }
 
 export class ObjectState<T> {
@@ -45,16 +41,15 @@ export class ObjectState<T> {
  *  request) see the same handful of objects again and again. Each is held by a global
  *  reference while remembered, so its identity cannot be reused by another object. */
 export class RecentObjects<T> {
-    private items: { ref: any; value: T }[] = [];
+    private items: { ref: NativePointer; value: T }[] = [];
 
     constructor(private readonly max = 16) {}
 
-    find(obj: any): T | undefined {
-        const env = Java.vm.getEnv();
-        const h = obj.$h;
+    find(obj: Ref): T | undefined {
+        const h = handle(obj);
         for (let i = 0; i < this.items.length; i++) {
             const item = this.items[i];
-            if (env.isSameObject(item.ref.$h, h)) {
+            if (sameObject(item.ref, h)) {
                 if (i > 0) {
                     this.items.splice(i, 1);
                     this.items.unshift(item);
@@ -65,10 +60,10 @@ export class RecentObjects<T> {
         return undefined;
     }
 
-    add(obj: any, value: T): void {
-        this.items.unshift({ ref: Java.retain(obj), value });
+    add(obj: Ref, value: T): void {
+        this.items.unshift({ ref: newGlobal(obj), value });
         if (this.items.length > this.max) {
-            this.items.pop();
+            deleteGlobal(this.items.pop()!.ref);
         }
     }
 }
