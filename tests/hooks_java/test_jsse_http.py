@@ -92,6 +92,23 @@ def test_okhttp_http1_request_captured_exactly(app: Hooked, h1: RecordingServer)
     no_agent_errors(app)
 
 
+def test_okhttp_body_that_refuses_the_agents_copy(app: Hooked, h1: RecordingServer) -> None:
+    """A Java exception inside the hook's own call (raw JNI) is cleared and reported: the app
+    never sees it, and the request is still recorded, without its body."""
+    assert app.driver.command(f"okrefuse {h1.url}/refuse t9") == "200 writes=2"
+    records = app.finish()
+    _method, _path, _headers, body = next(r for r in h1.requests() if r[1] == "/refuse?tag=t9")
+    assert body == b"refused-once-t9"
+    req = next(r for r in of_kind(records, RecordKind.HTTP) if r.fields["phase"] == "request"
+               and str(r.fields["url"]).endswith("/refuse?tag=t9"))
+    assert req.fields["method"] == "POST"
+    assert not req.body
+    errors = [r.fields for r in of_kind(records, RecordKind.AGENT_ERROR)]
+    assert len(errors) == 1, errors
+    assert "request body not read" in str(errors[0]["where"])
+    assert "IOException: first write refused" in str(errors[0]["message"])
+
+
 def test_okhttp_http2_request_and_frames(app: Hooked, h2srv: RecordingServer) -> None:
     assert app.driver.command(f"okhttp {h2srv.url}/ok2 h2 t2") == "200 h2"
     records = app.finish()

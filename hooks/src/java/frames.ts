@@ -5,6 +5,8 @@
 
 import Java from "frida-java-bridge";
 
+import { frame, JMethod, toJavaString } from "./jni.js";
+
 /** Frames of these packages are the platform or this agent's plumbing, never "the caller". */
 const PLATFORM = [
     "java.", "javax.", "jdk.", "sun.", "com.sun.", "android.", "androidx.", "com.android.",
@@ -13,12 +15,18 @@ const PLATFORM = [
 
 /** Packages of analytics SDKs and HTTP stacks known to the tables (sender candidates). */
 const senders: string[] = [];
+/** Attributions by (library, sender, printed stack): the same call path (a request loop, an
+ *  SDK's upload timer) prints the same trace, and parsing it cost more than printing it.
+ *  Cleared when a sender package is added (the same trace may then name an SDK). */
+const seen = new Map<string, Attribution>();
+const MAX_SEEN = 512;
 const MAX_FRAMES = 8;
 
 export function addSender(prefix: string): void {
     if (!senders.includes(prefix)) {
         senders.push(prefix);
         senders.sort((a, b) => b.length - a.length);
+        seen.clear();
     }
 }
 
@@ -29,23 +37,36 @@ export interface Attribution {
     caller: string | null;
 }
 
-let throwable: any = null;
-let stringWriter: any = null;
-let printWriter: any = null;
+const newThrowable = new JMethod("java.lang.Throwable", "<init>", "()V");
+const newStringWriter = new JMethod("java.io.StringWriter", "<init>", "()V");
+const newPrintWriter = new JMethod("java.io.PrintWriter", "<init>", "(Ljava/io/Writer;)V");
+const printStackTrace = new JMethod("java.lang.Throwable", "printStackTrace", "(Ljava/io/PrintWriter;)V");
+let classes: NativePointer[] | null = null;
 
 /** The calling thread's frames, innermost first, as "pkg.Class.method(File.java:N)".
- *  Printed by Throwable.printStackTrace into a StringWriter and split here: a handful of
- *  bridge calls and one string. Thread.getStackTrace() was 5x dearer per call (its
- *  StackTraceElement[] is turned into JS wrappers, then back into a Java array). */
-function rawFrames(): string[] {
-    if (throwable === null) {
-        throwable = Java.use("java.lang.Throwable");
-        stringWriter = Java.use("java.io.StringWriter");
-        printWriter = Java.use("java.io.PrintWriter");
+ *  Printed by Throwable.printStackTrace into a StringWriter and split here: five raw JNI
+ *  calls and one string. Through the bridge the same took ~0.3 ms (Thread.getStackTrace()
+ *  was 5x dearer still: its StackTraceElement[] became JS wrappers, then a Java array). */
+function stackText(): string {
+    if (classes === null) {
+        const held = ["java.lang.Throwable", "java.io.StringWriter", "java.io.PrintWriter"]
+            .map((c) => Java.retain(Java.use(c).class));
+        for (const m of [newThrowable, newStringWriter, newPrintWriter, printStackTrace]) {
+            m.resolve();
+        }
+        classes = held.map((w) => w.$h as NativePointer);
+        heldClasses.push(...held);
     }
-    const sw = stringWriter.$new();
-    throwable.$new().printStackTrace(printWriter.$new(sw));
-    const text: string = sw.toString();
+    const [throwableClass, writerClass, printClass] = classes;
+    return frame(8, () => {
+        const sw = newStringWriter.construct(writerClass);
+        const pw = newPrintWriter.construct(printClass, sw);
+        printStackTrace.call(newThrowable.construct(throwableClass), pw);
+        return toJavaString(sw);
+    });
+}
+
+function parseFrames(text: string): string[] {
     const out: string[] = [];
     for (const raw of text.split("\n")) {
         // "\tat java.base/java.lang.Thread.run(Thread.java:833)", "\tat app//a.B.c(B.java:3)"
@@ -62,6 +83,9 @@ function rawFrames(): string[] {
     return out;
 }
 
+/** Wrappers holding the global references of the classes above. */
+const heldClasses: any[] = [];
+
 function startsWithAny(s: string, prefixes: string[]): boolean {
     for (const p of prefixes) {
         if (s.startsWith(p)) {
@@ -71,9 +95,24 @@ function startsWithAny(s: string, prefixes: string[]): boolean {
     return false;
 }
 
+
 /** The calling frames outside `library` and the platform, and the SDK that sent it. */
 export function attribute(library: string[] = [], sender: string | null = null): Attribution {
-    const all = rawFrames();
+    const text = stackText();
+    const key = `${library.join(",")}|${sender ?? ""}|${text}`;
+    const known = seen.get(key);
+    if (known !== undefined) {
+        return known;
+    }
+    const a = attributeFrames(parseFrames(text), library, sender);
+    if (seen.size >= MAX_SEEN) {
+        seen.clear();
+    }
+    seen.set(key, a);
+    return a;
+}
+
+function attributeFrames(all: string[], library: string[], sender: string | null): Attribution {
     const frames: string[] = [];
     let found = sender;
     let caller: string | null = null;

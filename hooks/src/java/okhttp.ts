@@ -5,11 +5,11 @@
 
 import Java from "frida-java-bridge";
 
-import { javaBytes } from "./bytes.js";
 import { addSender, Attribution, attribute } from "./frames.js";
+import { byteArray, handle, javaString, JMethod, toJavaString } from "./jni.js";
 import { ObjectState, RecentObjects } from "./objects.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
-import { JavaHook } from "./table.js";
+import { JavaHook, reportError } from "./table.js";
 
 const G = "java.okhttp3";
 const LIB = ["okhttp3.", "okio."];
@@ -24,13 +24,56 @@ export function okHeaders(h: any): [string, string][] {
     return out;
 }
 
+const M = {
+    chainRequest: new JMethod("okhttp3.Interceptor$Chain", "request", "()Lokhttp3/Request;"),
+    chainCall: new JMethod("okhttp3.Interceptor$Chain", "call", "()Lokhttp3/Call;"),
+    chainConnection: new JMethod("okhttp3.Interceptor$Chain", "connection", "()Lokhttp3/Connection;"),
+    url: new JMethod("okhttp3.Request", "url", "()Lokhttp3/HttpUrl;"),
+    method: new JMethod("okhttp3.Request", "method", "()Ljava/lang/String;"),
+    requestHeaders: new JMethod("okhttp3.Request", "headers", "()Lokhttp3/Headers;"),
+    body: new JMethod("okhttp3.Request", "body", "()Lokhttp3/RequestBody;"),
+    writeTo: new JMethod("okhttp3.RequestBody", "writeTo", "(Lokio/BufferedSink;)V"),
+    connProtocol: new JMethod("okhttp3.Connection", "protocol", "()Lokhttp3/Protocol;"),
+    code: new JMethod("okhttp3.Response", "code", "()I"),
+    responseHeaders: new JMethod("okhttp3.Response", "headers", "()Lokhttp3/Headers;"),
+    responseProtocol: new JMethod("okhttp3.Response", "protocol", "()Lokhttp3/Protocol;"),
+    headersSize: new JMethod("okhttp3.Headers", "size", "()I"),
+    headerName: new JMethod("okhttp3.Headers", "name", "(I)Ljava/lang/String;"),
+    headerValue: new JMethod("okhttp3.Headers", "value", "(I)Ljava/lang/String;"),
+    newBuffer: new JMethod("okio.Buffer", "<init>", "()V"),
+    readByteArray: new JMethod("okio.Buffer", "readByteArray", "()[B"),
+};
+/** Newer OkHttp only: a duplex or one-shot body can be written once, never consume it. */
+const ONCE_ONLY = [
+    new JMethod("okhttp3.RequestBody", "isDuplex", "()Z"),
+    new JMethod("okhttp3.RequestBody", "isOneShot", "()Z"),
+];
+let onceOnly: JMethod[] = [];
+/** okio.Buffer's class (global reference) and okhttp3.Connection's wrapper class. */
+let bufferClass: NativePointer = NULL;
+let connectionClass: any = null;
+const held: any[] = [];
+
+/** Headers, by raw JNI: one call per name and value. */
+function rawHeaders(h: NativePointer): [string, string][] {
+    const out: [string, string][] = [];
+    const n = M.headersSize.call(h) as number;
+    for (let i = 0; i < n; i++) {
+        out.push([javaString(M.headerName.call(h, i)) ?? "", javaString(M.headerValue.call(h, i)) ?? ""]);
+    }
+    return out;
+}
+
 /** OkHttp 3 and 4 print Headers as "name: value\n" lines (values never hold a newline):
  *  one Java call instead of 2n+1. OkHttp 4.x prints sensitive values (Authorization,
  *  Cookie...) as "██": then ask header by header, so nothing is redacted in the record. */
-function headerLines(h: any): [string, string][] {
-    const text = String(h.toString());
+function headerLines(h: NativePointer): [string, string][] {
+    if (h.isNull()) {
+        return [];
+    }
+    const text = toJavaString(h);
     if (text.includes("\u2588")) {
-        return okHeaders(h);
+        return rawHeaders(h);
     }
     const out: [string, string][] = [];
     for (const line of text.split("\n")) {
@@ -51,32 +94,43 @@ interface ConnFacts {
  *  asked once per connection, not once per request. */
 const connections = new RecentObjects<ConnFacts>();
 
-function connFacts(c: any, hook: string): ConnFacts {
+function connFacts(c: NativePointer, hook: string): ConnFacts {
     const known = connections.find(c);
     if (known !== undefined) {
         return known;
     }
-    const f = { conn: connOfSocket(c.socket(), hook), protocol: String(c.protocol().toString()) };
+    // Once per connection: the bridge's wrappers are affordable here.
+    const wrapper = Java.cast(c, connectionClass);
+    const f = { conn: connOfSocket(wrapper.socket(), hook), protocol: toJavaString(M.connProtocol.call(c)) };
     connections.add(c, f);
     return f;
 }
 
-let bufferClass: any = null;
-
-function requestBody(req: any): ArrayBuffer | null {
-    const body = req.body();
-    if (body === null) {
+/** The request body's bytes, written into an okio.Buffer of ours. A body whose writeTo()
+ *  throws is reported (agent_error, naming the exception) and recorded without its body:
+ *  the exception is cleared, the app's own write of the body goes on as if we were not there. */
+function requestBody(req: NativePointer, hook: string): ArrayBuffer | null {
+    try {
+        return readBody(req);
+    } catch (e) {
+        reportError(`${hook}: request body not read`, e);
         return null;
     }
-    for (const probe of ["isDuplex", "isOneShot"]) {
-        // A duplex or one-shot body can be written once only: never consume the app's.
-        if (body[probe] !== undefined && body[probe]()) {
+}
+
+function readBody(req: NativePointer): ArrayBuffer | null {
+    const body = M.body.call(req) as NativePointer;
+    if (body.isNull()) {
+        return null;
+    }
+    for (const probe of onceOnly) {
+        if (probe.call(body) !== 0) {
             return null;
         }
     }
-    const buf = bufferClass.$new();
-    body.writeTo(buf);
-    return javaBytes(buf.readByteArray());
+    const buf = M.newBuffer.construct(bufferClass);
+    M.writeTo.call(body, buf);
+    return byteArray(M.readByteArray.call(buf));
 }
 
 /** RealCall -> who enqueued it (OkHttp 3: okhttp3.RealCall; 4: internal.connection). */
@@ -103,46 +157,55 @@ export const okhttpTable: JavaHook[] = [
         cls: "okhttp3.internal.http.CallServerInterceptor", method: "intercept",
         args: ["okhttp3.Interceptor$Chain"], library: LIB,
         prepare(factory) {
-            // Loaded here, outside any app call: a hook body touching a class that is not
-            // loaded yet fired once only on HotSpot (packages.md).
-            bufferClass = factory.use("okio.Buffer");
-            bufferClass.$new().close();
+            // Resolved here, outside any app call, with the loader that has OkHttp; okio's
+            // Buffer is loaded here too: a hook body touching a class that is not loaded yet
+            // fired once only on HotSpot (packages.md).
+            for (const m of Object.values(M)) {
+                m.resolve(factory);
+            }
+            onceOnly = ONCE_ONLY.filter((m) => m.tryResolve(factory));
+            const buffer = Java.retain(factory.use("okio.Buffer").class);
+            held.push(buffer);
+            bufferClass = buffer.$h;
+            connectionClass = factory.use("okhttp3.Connection");
+            factory.use("okio.Buffer").$new().close();
         },
         before(call) {
-            const chain = call.args[0];
-            const req = chain.request();
+            const chain = handle(call.args[0]);
+            const req = M.chainRequest.call(chain) as NativePointer;
             const id = newCall("okhttp3");
             // An enqueued call runs here on the dispatcher's thread: its app frames are the
             // ones seen at enqueue(). Asked only while such a call is pending.
             let who: Attribution | null = null;
             if (enqueued.size > 0) {
-                const rc = chain.call();
+                const rc = M.chainCall.call(chain) as NativePointer;
                 who = enqueued.get(rc) ?? null;
                 if (who !== null) {
                     enqueued.delete(rc);
                 }
             }
-            const c = chain.connection();
-            const f = c !== null ? connFacts(c, call.hook.name) : null;
-            const url = String(req.url().toString());
+            const c = M.chainConnection.call(chain) as NativePointer;
+            const f = !c.isNull() ? connFacts(c, call.hook.name) : null;
+            const url = toJavaString(M.url.call(req));
             call.state.id = id;
             call.state.url = url;
             call.state.conn = f?.conn ?? null;
             call.state.protocol = f?.protocol ?? null;
             call.state.who = emitHttp(call.hook.name, LIB, {
                 stack: "okhttp3", phase: "request", call: id, url,
-                method: String(req.method()), headers: headerLines(req.headers()),
+                method: javaString(M.method.call(req)), headers: headerLines(M.requestHeaders.call(req)),
                 protocol: f?.protocol ?? null,
-            }, requestBody(req), f?.conn ?? null, who);
+            }, requestBody(req, call.hook.name), f?.conn ?? null, who);
         },
         after(call, resp) {
             // The same call on the same thread: the request's URL, connection and frames.
+            const r = handle(resp);
             emitHttp(call.hook.name, LIB, {
                 stack: "okhttp3", phase: "response", call: call.state.id as string,
-                url: call.state.url as string, status: resp.code(),
+                url: call.state.url as string, status: M.code.call(r) as number,
                 protocol: (call.state.protocol as string | null)
-                    ?? String(resp.protocol().toString()),
-                headers: headerLines(resp.headers()),
+                    ?? toJavaString(M.responseProtocol.call(r)),
+                headers: headerLines(M.responseHeaders.call(r)),
             }, null, call.state.conn as string | null, call.state.who as Attribution);
         },
     },

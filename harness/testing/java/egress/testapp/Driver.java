@@ -60,6 +60,7 @@ public final class Driver {
             case "cipher": return cipher(a[1], a[2]);
             case "okhttp": return okhttp(a[1], a.length > 2 && a[2].equals("h2"), a.length > 3 ? a[3] : "x");
             case "okasync": return okasync(a[1], a[2]);
+            case "okrefuse": return okrefuse(a[1], a[2]);
             case "huc": return huc(a[1], a.length > 2 && a[2].equals("stream"));
             case "jsse": return jsse(a[1], Integer.parseInt(a[2]), a[3]);
             case "httpclient": return httpclient(a[1]);
@@ -102,6 +103,37 @@ public final class Driver {
         }
         c.connectionPool().evictAll();
         return code + " " + proto;
+    }
+
+    /** okrefuse URL TAG: a POST whose body refuses its first writeTo() (the agent's copy) and
+     *  writes on the next (OkHttp's): the app's request must go through untouched. */
+    static String okrefuse(String url, String tag) throws Exception {
+        OkHttpClient c = client(false);
+        byte[] content = ("refused-once-" + tag).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        RequestBody body = new RequestBody() {
+            int writes = 0;
+
+            @Override public MediaType contentType() {
+                return MediaType.parse("text/plain");
+            }
+
+            @Override public long contentLength() {
+                return content.length;
+            }
+
+            @Override public void writeTo(okio.BufferedSink sink) throws java.io.IOException {
+                if (writes++ == 0) {
+                    throw new java.io.IOException("first write refused");
+                }
+                sink.write(content);
+            }
+        };
+        Request r = new Request.Builder().url(url + "?tag=" + tag).post(body).build();
+        try (Response resp = c.newCall(r).execute()) {
+            resp.body().bytes();
+            c.connectionPool().evictAll();
+            return resp.code() + " writes=" + ((Object) body).getClass().getDeclaredField("writes").getInt(body);
+        }
     }
 
     /** okasync URL TAG: one call through Call.enqueue, answered on OkHttp's dispatcher thread. */
