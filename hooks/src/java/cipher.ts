@@ -77,14 +77,15 @@ function outerOnly(h: JavaHook): JavaHook {
     const before = h.before;
     return {
         ...h,
+        // Inside the TLS stack the Cipher is JSSE's record layer, not the app: straight to
+        // the original, for every TLS record (its ByteBuffer positions would cost bridge
+        // calls and nothing of it is recorded).
+        pass: () => inside("tls"),
         before(call) {
             const tid = Process.getCurrentThreadId();
             const d = depth.get(tid) ?? 0;
             depth.set(tid, d + 1);
-            // Inside the TLS stack the Cipher is JSSE's record layer, not the app.
-            call.state.outer = d === 0 && !inside("tls");
-            // Not for JSSE's own record encryption either: its ByteBuffer positions cost
-            // bridge calls on every TLS record and nothing of it is recorded.
+            call.state.outer = d === 0;
             if (call.state.outer === true && before !== undefined) {
                 before(call);
             }

@@ -39,6 +39,9 @@ export interface JavaHook {
     always?: (call: HookCall) => void;
     /** Returns replacement arguments for the original (e.g. enableQuic(false)). */
     rewrite?: (call: HookCall) => any[] | null;
+    /** Checked first on every call: true sends the call straight to the original, with no
+     *  bookkeeping (JSSE's own Cipher calls). Must be cheap and never throw. */
+    pass?: () => boolean;
     /** Runs once before the hook is installed, with the class factory that found cls. */
     prepare?: (factory: Java.ClassFactory) => void;
 }
@@ -103,8 +106,9 @@ const active = new Set<string>();
 /** Replace one Java method (overload) with the hook: used by install() and by tables that
  *  discover classes at run time (WebViewClient subclasses). */
 export function wrap(h: JavaHook, m: any): void {
+    const pass = h.pass;
     m.implementation = function (this: any, ...args: any[]): any {
-        if (isBusy()) {
+        if (isBusy() || (pass !== undefined && pass())) {
             return m.apply(this, args);
         }
         const key = `${Process.getCurrentThreadId()}:${h.name}`;
