@@ -1,0 +1,57 @@
+// Agent of bench/java_bridge_cost.py: what one Java call costs through frida-java-bridge and
+// through the agent's raw JNI layer (src/java/jni.ts), in the target JVM.
+
+import Java from "frida-java-bridge";
+
+import { JMethod, toJavaString } from "../src/java/jni.js";
+
+function nsPerCall(n: number, fn: () => void): number {
+    const t0 = Date.now();
+    for (let i = 0; i < n; i++) {
+        fn();
+    }
+    return Math.round((Date.now() - t0) * 1e6 / n);
+}
+
+rpc.exports = {
+    /** Calls from JS into Java: bridge wrappers against raw JNI with a resolved method id. */
+    calls(n: number): { [k: string]: number } {
+        const out: { [k: string]: number } = {};
+        Java.performNow(() => {
+            const C = Java.use("BridgeCost");
+            const inst = C.$new();
+            const bytes = Java.array("byte", [1, 2, 3]);
+            const s = Java.use("java.lang.String").$new("hello, world");
+            out.bridge_instance_call = nsPerCall(n, () => { inst.g(inst, bytes); });
+            out.bridge_to_string = nsPerCall(n, () => { String(s.toString()); });
+            const g = new JMethod("BridgeCost", "g", "(Ljava/lang/Object;[B)Ljava/lang/Object;").resolve();
+            const h = inst.$h;
+            const bh = (bytes as any).$h;
+            out.raw_instance_call = nsPerCall(n, () => { g.call(h, h, bh); });
+            out.raw_to_string = nsPerCall(n, () => { toJavaString(s.$h); });
+            out.get_env = nsPerCall(n, () => { Java.vm.getEnv(); });
+            out.alloc16 = nsPerCall(n, () => { Memory.alloc(16); });
+            out.tid = nsPerCall(n, () => { Process.getCurrentThreadId(); });
+        });
+        return out;
+    },
+    /** Hooks f and g: "entry" (the replacement returns without the original) or "through"
+     *  (it calls the original through the bridge); null removes the hooks. */
+    hook(mode: string | null): void {
+        Java.performNow(() => {
+            const C = Java.use("BridgeCost");
+            const f = C.f.overload("int");
+            const g = C.g.overload("java.lang.Object", "[B");
+            if (mode === null) {
+                f.implementation = null;
+                g.implementation = null;
+            } else if (mode === "entry") {
+                f.implementation = function (x: number) { return x + 1; };
+                g.implementation = function (o: any) { return o; };
+            } else {
+                f.implementation = function (this: any, x: number) { return f.call(this, x); };
+                g.implementation = function (this: any, o: any, b: any) { return g.call(this, o, b); };
+            }
+        });
+    },
+};
