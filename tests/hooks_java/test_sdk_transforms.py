@@ -90,6 +90,24 @@ def test_every_sdk_call_is_captured_with_its_properties(app: Hooked) -> None:
     no_agent_errors(app)
 
 
+def test_attribution_names_each_call_sites_own_frames(app: Hooked) -> None:
+    """Attributions are cached per call path: the same hook reached from two lines of one
+    method, alternately and repeatedly, still names each call's own line."""
+    assert app.driver.command("twosites TWO") == "done"
+    tracks = [r for r in of_kind(app.finish(), RecordKind.SDK)
+              if r.fields["method"] == "track" and str(r.fields["event"]).startswith("TWO-")]
+    assert [r.fields["event"] for r in tracks] == ["TWO-a0", "TWO-b0", "TWO-a1", "TWO-b1"]
+    firsts = {str(r.fields["event"]): str(r.fields["frames"][0]) for r in tracks}  # type: ignore[index]
+    assert all(v.startswith("egress.testapp.AndroidCalls.twoSites(AndroidCalls.java:")
+               for v in firsts.values()), firsts
+    assert firsts["TWO-a0"] == firsts["TWO-a1"]
+    assert firsts["TWO-b0"] == firsts["TWO-b1"]
+    line_a = int(firsts["TWO-a0"].rsplit(":", 1)[1].rstrip(")"))
+    line_b = int(firsts["TWO-b0"].rsplit(":", 1)[1].rstrip(")"))
+    assert line_b == line_a + 1
+    no_agent_errors(app)
+
+
 def test_every_other_sdk_entry_point_is_captured(app: Hooked) -> None:
     assert app.driver.command("sdkrest RESTCANARY") == "done"
     frame = "egress.testapp.AndroidCalls.sdkRest("

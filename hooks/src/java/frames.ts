@@ -6,6 +6,7 @@
 import Java from "frida-java-bridge";
 
 import { frame, JMethod, toJavaString } from "./jni.js";
+import { reportError } from "./table.js";
 
 /** Frames of these packages are the platform or this agent's plumbing, never "the caller". */
 const PLATFORM = [
@@ -86,6 +87,86 @@ function parseFrames(text: string): string[] {
 /** Wrappers holding the global references of the classes above. */
 const heldClasses: any[] = [];
 
+/** HotSpot: a 64-bit hash of the calling thread's Java frames (method ids and bytecode
+ *  positions, inlined frames included) from JVMTI GetStackTrace, in C. Two calls with the
+ *  same key come from the same call path, so the printed trace of the first is reused and
+ *  the Java printing (~0.3 ms of StackTraceElements and strings) is skipped. A stack deeper
+ *  than MAX_KEY_FRAMES, or an error, gives 0: no key, the trace is printed. */
+const MAX_KEY_FRAMES = 256;
+const STACK_KEY_C = `
+#include <glib.h>
+
+typedef struct { gpointer method; gint64 location; } FrameInfo;
+typedef gint (* GetStackTraceFunc) (gpointer env, gpointer thread, gint start, gint max,
+    FrameInfo * frames, gint * count);
+
+guint64
+stack_key (GetStackTraceFunc get_stack_trace, gpointer env)
+{
+  FrameInfo frames[${MAX_KEY_FRAMES}];
+  gint count = 0;
+  if (get_stack_trace (env, NULL, 0, ${MAX_KEY_FRAMES}, frames, &count) != 0 || count <= 0 ||
+      count >= ${MAX_KEY_FRAMES})
+    return 0;
+  guint64 h = 14695981039346656037ULL;
+  const guint8 * p = (const guint8 *) frames;
+  gsize n = (gsize) count * sizeof (FrameInfo);
+  for (gsize i = 0; i != n; i++)
+  {
+    h ^= p[i];
+    h *= 1099511628211ULL;
+  }
+  h ^= (guint64) count;
+  return (h == 0) ? 1 : h;
+}
+`;
+/** JVMTI's function table slot of GetStackTrace (function 104, jvmti.h). */
+const GET_STACK_TRACE = 104 - 1;
+
+interface KeyFn {
+    cm: CModule;
+    call: NativeFunction<UInt64, [NativePointer, NativePointer]>;
+    getStackTrace: NativePointer;
+    env: NativePointer;
+}
+let keyFn: KeyFn | null | undefined;
+
+function stackKeyFn(): KeyFn | null {
+    if (keyFn !== undefined) {
+        return keyFn;
+    }
+    keyFn = null;
+    try {
+        const api = (Java as any).api;
+        const jvmti = api?.flavor === "jvm" ? api.jvmti : null;
+        if (jvmti !== null && jvmti !== undefined) {
+            const env: NativePointer = jvmti.handle;
+            const cm = new CModule(STACK_KEY_C);
+            keyFn = {
+                cm, env,
+                getStackTrace: env.readPointer().add(GET_STACK_TRACE * Process.pointerSize).readPointer(),
+                call: new NativeFunction(cm.stack_key, "uint64", ["pointer", "pointer"],
+                    { exceptions: "propagate", scheduling: "exclusive" }),
+            };
+        }
+    } catch (e) {
+        // Attribution still works, by printing every trace: report why it is slower.
+        keyFn = null;
+        reportError("java.frames.stackKey", e);
+    }
+    return keyFn;
+}
+
+/** The call path's key, or null where there is none (ART, a stack too deep, an error). */
+function stackKey(): string | null {
+    const k = stackKeyFn();
+    if (k === null) {
+        return null;
+    }
+    const v = k.call(k.getStackTrace, k.env);
+    return v.equals(0) ? null : v.toString();
+}
+
 function startsWithAny(s: string, prefixes: string[]): boolean {
     for (const p of prefixes) {
         if (s.startsWith(p)) {
@@ -98,18 +179,32 @@ function startsWithAny(s: string, prefixes: string[]): boolean {
 
 /** The calling frames outside `library` and the platform, and the SDK that sent it. */
 export function attribute(library: string[] = [], sender: string | null = null): Attribution {
-    const text = stackText();
-    const key = `${library.join(",")}|${sender ?? ""}|${text}`;
-    const known = seen.get(key);
-    if (known !== undefined) {
-        return known;
+    const head = `${library.join(",")}|${sender ?? ""}|`;
+    const pathKey = stackKey();
+    if (pathKey !== null) {
+        const known = seen.get(head + pathKey);
+        if (known !== undefined) {
+            return known;
+        }
     }
-    const a = attributeFrames(parseFrames(text), library, sender);
+    const text = stackText();
+    const textKey = head + text;
+    let a = seen.get(textKey);
+    if (a === undefined) {
+        a = attributeFrames(parseFrames(text), library, sender);
+        remember(textKey, a);
+    }
+    if (pathKey !== null) {
+        remember(head + pathKey, a);
+    }
+    return a;
+}
+
+function remember(key: string, a: Attribution): void {
     if (seen.size >= MAX_SEEN) {
         seen.clear();
     }
     seen.set(key, a);
-    return a;
 }
 
 function attributeFrames(all: string[], library: string[], sender: string | null): Attribution {

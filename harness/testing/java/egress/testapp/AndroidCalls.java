@@ -211,6 +211,17 @@ final class AndroidCalls {
         return Integer.toString(sa.flush());
     }
 
+    /** twosites TAG: the same SDK method from two lines of one method, alternately, twice
+     *  each: attribution (cached per call path) must name each call's own line. */
+    static String twoSites(String tag) throws Exception {
+        SensorsDataAPI sa = SensorsDataAPI.sharedInstance(CONTEXT, "http://127.0.0.1:9/unused");
+        for (int i = 0; i < 2; i++) {
+            sa.track(tag + "-a" + i, new JSONObject().put("site", "A"));
+            sa.track(tag + "-b" + i, new JSONObject().put("site", "B"));
+        }
+        return "done";
+    }
+
     static final class AppClient extends WebViewClient {
         @Override public void onPageFinished(WebView view, String url) {}
         @Override public WebResourceResponse shouldInterceptRequest(WebView view, WebResourceRequest request) {

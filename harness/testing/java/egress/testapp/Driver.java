@@ -57,6 +57,7 @@ public final class Driver {
         switch (a[0]) {
             case "sdk": return AndroidCalls.sdk(a[1]);
             case "sensors": return AndroidCalls.sensors(a[1], a[2]);
+            case "twosites": return AndroidCalls.twoSites(a[1]);
             case "cipher": return cipher(a[1], a[2]);
             case "okhttp": return okhttp(a[1], a.length > 2 && a[2].equals("h2"), a.length > 3 ? a[3] : "x");
             case "okasync": return okasync(a[1], a[2]);
