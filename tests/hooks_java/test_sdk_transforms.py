@@ -204,6 +204,13 @@ def test_every_encoder_entry_point_links_input_to_output(app: Hooked) -> None:
     no_agent_errors(app)
 
 
+def test_a_java_exception_of_the_original_reaches_the_app(app: Hooked) -> None:
+    """The hooked overload's original, called through raw JNI, throws: the app catches the
+    provider's own exception, as it would without the agent."""
+    assert app.driver.command("cipherbad") == "caught javax.crypto.BadPaddingException"
+    no_agent_errors(app)
+
+
 def test_cipher_canary_is_linked_to_its_ciphertext(app: Hooked, server: RecordingServer) -> None:
     assert app.driver.command(f"cipher {server.url}/enc CIPHERCANARY") == "200"
     app.finish()

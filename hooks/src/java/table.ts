@@ -9,6 +9,7 @@ import Java from "frida-java-bridge";
 import { emit } from "../emit.js";
 import { HookStatus, RecordKind } from "../protocol.js";
 import { reportHook } from "../registry.js";
+import { originalCaller } from "./jni.js";
 
 /** One Java method call as a hook sees it. */
 export interface HookCall {
@@ -107,13 +108,15 @@ const active = new Set<string>();
  *  discover classes at run time (WebViewClient subclasses). */
 export function wrap(h: JavaHook, m: any): void {
     const pass = h.pass;
+    const raw = originalCaller(m);
+    const original: (self: any, args: any[]) => any = raw ?? ((self, args) => m.apply(self, args));
     m.implementation = function (this: any, ...args: any[]): any {
         if (isBusy() || (pass !== undefined && pass())) {
-            return m.apply(this, args);
+            return original(this, args);
         }
         const key = `${Process.getCurrentThreadId()}:${h.name}`;
         if (active.has(key)) {
-            return m.apply(this, args);
+            return original(this, args);
         }
         active.add(key);
         try {
@@ -134,7 +137,7 @@ export function wrap(h: JavaHook, m: any): void {
         }
         let ret: any;
         try {
-            ret = m.apply(self, callArgs);
+            ret = original(self, callArgs);
         } finally {
             if (h.always !== undefined) {
                 guarded(h.name, () => h.always!(call));

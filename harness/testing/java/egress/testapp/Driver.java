@@ -59,6 +59,7 @@ public final class Driver {
             case "sensors": return AndroidCalls.sensors(a[1], a[2]);
             case "twosites": return AndroidCalls.twoSites(a[1]);
             case "cipher": return cipher(a[1], a[2]);
+            case "cipherbad": return cipherBad();
             case "okhttp": return okhttp(a[1], a.length > 2 && a[2].equals("h2"), a.length > 3 ? a[3] : "x");
             case "okasync": return okasync(a[1], a[2]);
             case "okrefuse": return okrefuse(a[1], a[2]);
@@ -181,6 +182,21 @@ public final class Driver {
             resp.body().bytes();
             cl.connectionPool().evictAll();
             return Integer.toString(resp.code());
+        }
+    }
+
+    /** cipherbad: decrypts 16 bytes that are no AES/CBC/PKCS5Padding ciphertext of this key
+     *  through doFinal(byte[], int, int, byte[], int), the int-returning overload the agent
+     *  calls through raw JNI: the app must get the provider's BadPaddingException. */
+    static String cipherBad() throws Exception {
+        byte[] key = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+        Cipher c = Cipher.getInstance("AES/CBC/PKCS5Padding");
+        c.init(Cipher.DECRYPT_MODE, new SecretKeySpec(key, "AES"), new IvParameterSpec(new byte[16]));
+        byte[] out = new byte[32];
+        try {
+            return "decrypted " + c.doFinal(new byte[16], 0, 16, out, 0);
+        } catch (javax.crypto.BadPaddingException e) {
+            return "caught " + e.getClass().getName();
         }
     }
 
