@@ -9,6 +9,9 @@ price. This measures the price, in a real JVM (HotSpot) with the agent's own cod
   price of entering a hook: the bridge's JNI trampoline, wrappers for ``this`` and the
   arguments, a local frame);
 - ``through``: the hook calls the original through the bridge (what every agent hook pays);
+  ``through_work`` minus ``entry_work`` against ``plain_work`` (a 1,000-iteration loop) shows
+  that the original's body then runs in HotSpot's interpreter: the saved original method the
+  bridge calls is never JIT-compiled;
 - ``bridge_*``: a call from the agent's JS into Java through the bridge's wrappers (overload
   dispatch, argument and result conversion), as hook bodies made before ``jni.ts``;
 - ``raw_*``: the same call through ``hooks/src/java/jni.ts`` (a method id resolved once, the
@@ -58,9 +61,9 @@ class Jvm:
         self.proc.stdin.write(f"{n}\n")
         self.proc.stdin.flush()
         words = self.proc.stdout.readline().split()
-        if len(words) < 4:
+        if len(words) < 6:
             raise SystemExit(f"BridgeCost answered {words!r}")
-        return {"f": int(words[1]), "g": int(words[3])}
+        return {"f": int(words[1]), "g": int(words[3]), "work": int(words[5])}
 
     def close(self) -> None:
         if self.proc.stdin is not None:

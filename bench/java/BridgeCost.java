@@ -8,7 +8,17 @@ public class BridgeCost {
         return o;
     }
 
-    /** Reads one count per line from stdin; answers "f NS g NS", each in ns per call. */
+    /** A body worth compiling: 1,000 loop iterations. */
+    static int work(int n) {
+        int s = 0;
+        for (int i = 0; i < n; i++) {
+            s += (i * 31) ^ (s >>> 3);
+        }
+        return s;
+    }
+
+    /** Reads one count per line from stdin; answers "f NS g NS work NS", each in ns per call
+     *  (work: n/10 calls of work(1000)). */
     public static void main(String[] args) throws Exception {
         BridgeCost m = new BridgeCost();
         byte[] b = new byte[16];
@@ -27,7 +37,13 @@ public class BridgeCost {
                 m.g(o, b);
             }
             long t2 = System.nanoTime();
-            System.out.println("f " + (t1 - t0) / n + " g " + (t2 - t1) / n + " " + (s & 1));
+            int w = Math.max(1, n / 10);
+            for (int i = 0; i < w; i++) {
+                s += work(1000);
+            }
+            long t3 = System.nanoTime();
+            System.out.println("f " + (t1 - t0) / n + " g " + (t2 - t1) / n + " work " + (t3 - t2) / w
+                + " " + (s & 1));
             System.out.flush();
         }
     }

@@ -42,15 +42,19 @@ rpc.exports = {
             const C = Java.use("BridgeCost");
             const f = C.f.overload("int");
             const g = C.g.overload("java.lang.Object", "[B");
+            const w = C.work.overload("int");
             if (mode === null) {
                 f.implementation = null;
                 g.implementation = null;
+                w.implementation = null;
             } else if (mode === "entry") {
                 f.implementation = function (x: number) { return x + 1; };
                 g.implementation = function (o: any) { return o; };
+                w.implementation = function () { return 0; };
             } else {
                 f.implementation = function (this: any, x: number) { return f.call(this, x); };
                 g.implementation = function (this: any, o: any, b: any) { return g.call(this, o, b); };
+                w.implementation = function (this: any, n: number) { return w.call(this, n); };
             }
         });
     },
