@@ -379,17 +379,14 @@ export type OriginalCall = (self: any, args: any[]) => any;
 const INSTANCE_METHOD = 3;
 const ARG_KINDS = new Set(["pointer", "int32", "int16", "int8", "uint16", "uint8"]);
 
-/** HotSpot, instance methods with int, boolean or void results and object, int-like or
- *  boolean arguments (Cipher's init/update/doFinal, JSSE's stream read/write): the original
- *  is called through JNI with the method id the bridge itself calls it by (its mangler's
- *  resolveTarget: the saved original Method*, made final so a virtual call reaches it),
- *  ~15 µs instead of the bridge's ~100 µs of argument and result conversion. null where
- *  that does not hold (ART, other signatures): the caller keeps the bridge's m.apply. A
- *  call whose argument has no JNI handle (a java.lang.String the bridge turned into a JS
- *  string) goes through m.apply too. A Java exception the original throws is handed back
- *  to the bridge as the bridge does it (an error carrying the throwable's reference), so it
- *  reaches the app unchanged. Relies on frida-java-bridge internals (pinned, 7.0.13). */
-export function originalCaller(m: any): OriginalCall | null {
+interface RawSignature {
+    ret: "void" | "int32" | "uint8";
+    kinds: string[];
+}
+
+/** HotSpot instance methods with int, boolean or void results and object, int-like or
+ *  boolean arguments: the ones whose original jni.ts can call; null for the others. */
+function rawSignature(m: any): RawSignature | null {
     const api = (Java as any).api;
     if (api?.flavor !== "jvm" || m.type !== INSTANCE_METHOD) {
         return null;
@@ -402,60 +399,88 @@ export function originalCaller(m: any): OriginalCall | null {
     if (!kinds.every((k) => ARG_KINDS.has(k)) || kinds.length > 8) {
         return null;
     }
+    return { ret, kinds };
+}
+
+/** The method id the bridge calls m's original by (its mangler's resolveTarget: the saved
+ *  original Method*, made final so a virtual call reaches it), or null before the bridge
+ *  has patched m. */
+function originalTarget(m: any): () => NativePointer | null {
     let id: NativePointer | null = null;
-    const mid = (env: any, self: any): NativePointer | null => {
+    return () => {
         if (id !== null) {
             return id;
         }
         const mangler = m._r?._m;
-        if (mangler === undefined || typeof mangler.resolveTarget !== "function") {
+        if (mangler === undefined || typeof mangler.resolveTarget !== "function"
+            || mangler.originalMethod === null || mangler.originalMethod === undefined) {
             return null;
         }
-        const target: NativePointer = mangler.resolveTarget(self, true, env, api);
-        // Until the bridge has patched the method, resolveTarget answers the method's own id
-        // (and does not remember it): keep asking until it is the saved original.
-        if (mangler.resolved !== null && mangler.resolved !== undefined) {
-            id = target;
-        }
-        return target;
+        id = mangler.resolveTarget(null, true, Java.vm.getEnv(), (Java as any).api) as NativePointer;
+        return id;
     };
+}
+
+/** Raw JNI values (handles as NativePointers, ints as numbers) as a jvalue array. */
+function jvalues(kinds: string[], values: any[]): NativePointer {
+    const argv = Memory.alloc(8 * Math.max(1, kinds.length));
+    for (let i = 0; i < kinds.length; i++) {
+        const at = argv.add(8 * i);
+        if (kinds[i] === "pointer") {
+            at.writePointer(values[i] as NativePointer);
+        } else {
+            at.writeS64(values[i] as number);
+        }
+    }
+    return argv;
+}
+
+function callRaw(sig: RawSignature, env: NativePointer, self: NativePointer, target: NativePointer,
+    argv: NativePointer): number | undefined {
+    const t = tableOf(env);
+    if (sig.ret === "void") {
+        t.callVoid(env, self, target, argv);
+        return undefined;
+    }
+    return sig.ret === "int32" ? t.callInt(env, self, target, argv) : t.callBoolean(env, self, target, argv);
+}
+
+/** For the hooks below: the original through JNI, ~15 µs instead of the bridge's ~100 µs of
+ *  argument and result conversion (bench/java_bridge_cost.py). null where rawSignature()
+ *  does not hold (ART, other signatures): the caller keeps the bridge's m.apply. A call
+ *  whose argument has no JNI handle (a java.lang.String the bridge turned into a JS string)
+ *  goes through m.apply too. A Java exception the original throws is handed back to the
+ *  bridge as the bridge does it (an error carrying the throwable's reference), so it reaches
+ *  the app unchanged. Relies on frida-java-bridge internals (pinned, 7.0.13). */
+export function originalCaller(m: any): OriginalCall | null {
+    const sig = rawSignature(m);
+    if (sig === null) {
+        return null;
+    }
+    const target = originalTarget(m);
     return (self: any, args: any[]): any => {
-        const argv = Memory.alloc(8 * Math.max(1, kinds.length));
-        for (let i = 0; i < kinds.length; i++) {
+        const raw: any[] = [];
+        for (let i = 0; i < sig.kinds.length; i++) {
             const v = args[i];
-            const at = argv.add(8 * i);
-            if (kinds[i] === "pointer") {
-                if (v === null || v === undefined) {
-                    at.writePointer(NULL);
-                    continue;
-                }
+            if (sig.kinds[i] !== "pointer") {
+                raw.push(v === true ? 1 : v === false ? 0 : v);
+            } else if (v === null || v === undefined) {
+                raw.push(NULL);
+            } else {
                 const h = v.$h ?? v.$handle;
                 if (!(h instanceof NativePointer)) {
                     return m.apply(self, args);
                 }
-                at.writePointer(h);
-            } else if (kinds[i] === "uint8") {
-                at.writeU64(v === true || v === 1 ? 1 : 0);
-            } else {
-                at.writeS64(v as number);
+                raw.push(h);
             }
         }
-        const jenv = Java.vm.getEnv();
-        const target = mid(jenv, self);
-        if (target === null) {
+        const id = target();
+        if (id === null) {
             return m.apply(self, args);
         }
-        const env: NativePointer = jenv.handle;
+        const env: NativePointer = Java.vm.getEnv().handle;
+        const r = callRaw(sig, env, handle(self), id, jvalues(sig.kinds, raw));
         const t = tableOf(env);
-        const h = handle(self);
-        let r: any;
-        if (ret === "void") {
-            t.callVoid(env, h, target, argv);
-        } else if (ret === "int32") {
-            r = t.callInt(env, h, target, argv);
-        } else {
-            r = t.callBoolean(env, h, target, argv) !== 0;
-        }
         if (t.exceptionCheck(env) !== 0) {
             const exc = t.exceptionOccurred(env);
             t.exceptionClear(env);
@@ -465,6 +490,46 @@ export function originalCaller(m: any): OriginalCall | null {
             err.$h = exc;
             throw err;
         }
-        return r;
+        return sig.ret === "uint8" ? r !== 0 : r;
     };
+}
+
+/** Native entries of ours, kept alive while the methods they replace may run. */
+const entries: NativeCallback<any, any>[] = [];
+
+/** For a hook whose calls mostly pass straight through (JSSE's own Cipher calls): the JVM
+ *  enters this native callback instead of the bridge's; while `pass()` holds, it calls the
+ *  original through JNI with the raw arguments (no wrappers for `this` and the arguments, no
+ *  type checks: ~60-90 µs of the bridge's entry saved per call) and leaves a Java exception
+ *  of the original pending, so it reaches the caller as JNI does; otherwise it forwards the
+ *  call, unchanged, to the bridge's own entry (and so to the hook). Set right after
+ *  `m.implementation`, before the bridge patches the method (Script.nextTick). false where
+ *  rawSignature() does not hold or the bridge's state is not the one this was written for. */
+export function passEntry(m: any, pass: () => boolean): boolean {
+    const sig = rawSignature(m);
+    const replacement = m._r;
+    const mangler = replacement?._m;
+    if (sig === null || !(replacement instanceof NativePointer) || mangler === undefined
+        || mangler.originalMethod !== null || !replacement.equals(mangler.impl)) {
+        return false;
+    }
+    const types: any[] = ["pointer", "pointer", ...sig.kinds];
+    const forward = new NativeFunction(replacement, sig.ret, types, { exceptions: "propagate" });
+    const target = originalTarget(m);
+    const impl = function (env: NativePointer, self: NativePointer, ...args: any[]): any {
+        let id: NativePointer | null = null;
+        try {
+            id = pass() ? target() : null;
+        } catch {
+            id = null; // anything unexpected: the bridge's entry, as if this were not here
+        }
+        if (id === null) {
+            return (forward as any)(env, self, ...args);
+        }
+        return callRaw(sig, env, self, id, jvalues(sig.kinds, args));
+    };
+    const entry = new NativeCallback(impl as any, sig.ret, types);
+    entries.push(entry);
+    mangler.impl = entry;
+    return true;
 }

@@ -9,7 +9,7 @@ import Java from "frida-java-bridge";
 import { emit } from "../emit.js";
 import { HookStatus, RecordKind } from "../protocol.js";
 import { reportHook } from "../registry.js";
-import { originalCaller } from "./jni.js";
+import { originalCaller, passEntry } from "./jni.js";
 
 /** One Java method call as a hook sees it. */
 export interface HookCall {
@@ -105,11 +105,12 @@ function isClassMissing(e: unknown): boolean {
 const active = new Set<string>();
 
 /** Replace one Java method (overload) with the hook: used by install() and by tables that
- *  discover classes at run time (WebViewClient subclasses). */
-export function wrap(h: JavaHook, m: any): void {
+ *  discover classes at run time (WebViewClient subclasses). True when the hook's
+ *  pass-through calls enter through a raw JNI entry (jni.ts passEntry). */
+export function wrap(h: JavaHook, m: any): boolean {
     const pass = h.pass;
-    const raw = originalCaller(m);
-    const original: (self: any, args: any[]) => any = raw ?? ((self, args) => m.apply(self, args));
+    const direct = originalCaller(m);
+    const original: (self: any, args: any[]) => any = direct ?? ((self, args) => m.apply(self, args));
     m.implementation = function (this: any, ...args: any[]): any {
         if (isBusy() || (pass !== undefined && pass())) {
             return original(this, args);
@@ -125,6 +126,7 @@ export function wrap(h: JavaHook, m: any): void {
             active.delete(key);
         }
     };
+    const raw = pass !== undefined && passEntry(m, () => isBusy() || pass());
 
     function run(self: any, args: any[]): any {
         const call: HookCall = { self, args, hook: h, state: {} };
@@ -148,6 +150,7 @@ export function wrap(h: JavaHook, m: any): void {
         }
         return ret;
     }
+    return raw;
 }
 
 /** On HotSpot a class found through another loader's factory is only loaded, not linked
@@ -191,10 +194,14 @@ function tryInstall(e: Entry, factory: Java.ClassFactory, late: boolean): boolea
             return true;
         }
         const methods: any[] = h.args !== undefined ? [dispatcher.overload(...h.args)] : dispatcher.overloads;
+        let raw = 0;
         for (const m of methods) {
-            wrap(h, m);
+            raw += wrap(h, m) ? 1 : 0;
         }
-        reportHook(h.group, h.name, HookStatus.INSTALLED, target(h), late ? "class appeared later" : null);
+        const notes = [late ? "class appeared later" : null,
+            raw > 0 ? `pass-through calls enter through raw JNI (${raw} of ${methods.length} overloads)` : null]
+            .filter((n) => n !== null);
+        reportHook(h.group, h.name, HookStatus.INSTALLED, target(h), notes.length > 0 ? notes.join("; ") : null);
     } catch (err) {
         reportHook(h.group, h.name, HookStatus.FAILED, target(h), String(err));
     }
