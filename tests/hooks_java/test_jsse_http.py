@@ -67,6 +67,21 @@ def test_jsse_socket_plaintext_is_byte_exact(app: Hooked, h1: RecordingServer) -
     no_agent_errors(app)
 
 
+def test_jsse_read_that_times_out_reaches_the_app(app: Hooked, h1: RecordingServer) -> None:
+    """The hooked read's original throws (SocketTimeoutException): the app gets it, nothing
+    is recorded for it, and the same stream's later reads are captured byte-exact."""
+    answer = app.driver.command(f"jssetimeout 127.0.0.1 {h1.port} jsse-timeout-1")
+    assert answer.startswith("timeout "), answer
+    records = app.finish()
+    conn = conn_of(records, app.driver.pid, b"jsse-timeout-1")
+    received = next(c.data for c in h1.connections if b"jsse-timeout-1" in c.data)
+    assert stream_bytes(records, conn, Direction.OUT) == bytes(received)
+    got = stream_bytes(records, conn, Direction.IN)
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert len(got) == int(answer.split()[1])
+    no_agent_errors(app)
+
+
 def test_okhttp_http1_request_captured_exactly(app: Hooked, h1: RecordingServer) -> None:
     assert app.driver.command(f"okhttp {h1.url}/ok1 h1 t1") == "200 http/1.1"
     records = app.finish()

@@ -9,6 +9,9 @@ function handleOf(arr: any): NativePointer | null {
     if (arr === null || arr === undefined) {
         return null;
     }
+    if (arr instanceof NativePointer) {
+        return arr.isNull() ? null : arr;
+    }
     const h = arr.$h ?? arr.$handle;
     return h instanceof NativePointer ? h : null;
 }

@@ -533,3 +533,44 @@ export function passEntry(m: any, pass: () => boolean): boolean {
     mangler.impl = entry;
     return true;
 }
+
+/** What a raw entry's handler gets to run the original: its result, or threw = true with
+ *  the Java exception left pending (the handler must then make no JNI call and return). */
+export interface RawOriginal {
+    value: number | undefined;
+    threw: boolean;
+}
+
+export type RawHandler = (self: NativePointer, args: any[], original: () => RawOriginal) => any;
+
+/** The JVM enters `handler` directly, with raw JNI values (`self` and object arguments as
+ *  local references valid for the call, ints as numbers), instead of the bridge's entry and
+ *  its wrappers (60-90 µs a call). Same conditions and set-up as passEntry. */
+export function rawEntry(m: any, handler: RawHandler): boolean {
+    const sig = rawSignature(m);
+    const replacement = m._r;
+    const mangler = replacement?._m;
+    if (sig === null || !(replacement instanceof NativePointer) || mangler === undefined
+        || mangler.originalMethod !== null || !replacement.equals(mangler.impl)) {
+        return false;
+    }
+    const types: any[] = ["pointer", "pointer", ...sig.kinds];
+    const forward = new NativeFunction(replacement, sig.ret, types, { exceptions: "propagate" });
+    const target = originalTarget(m);
+    const impl = function (env: NativePointer, self: NativePointer, ...args: any[]): any {
+        const id = target();
+        if (id === null) {
+            return (forward as any)(env, self, ...args);
+        }
+        const original = (): RawOriginal => {
+            const value = callRaw(sig, env, self, id, jvalues(sig.kinds, args));
+            return { value, threw: tableOf(env).exceptionCheck(env) !== 0 };
+        };
+        const r = handler(self, args, original);
+        return sig.ret === "void" ? undefined : (r ?? 0);
+    };
+    const entry = new NativeCallback(impl as any, sig.ret, types);
+    entries.push(entry);
+    mangler.impl = entry;
+    return true;
+}

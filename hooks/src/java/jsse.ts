@@ -2,6 +2,8 @@
 // wrap/unwrap (java.net.http.HttpClient and NIO servers use engines). JSSE is pure Java, so
 // the native TLS hooks never see these bytes: this table is the only view of them.
 
+import Java from "frida-java-bridge";
+
 import { Direction, Layer, RecordKind } from "../protocol.js";
 import { emit } from "../emit.js";
 import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
@@ -23,7 +25,9 @@ function socketConn(call: HookCall): string {
     if (known !== undefined) {
         return known;
     }
-    const sock = call.self.this$0.value;
+    // Once per stream: a wrapper for the field read (a raw hook gets a bare reference).
+    const self = call.self instanceof NativePointer ? Java.cast(call.self, Java.use(call.hook.cls)) : call.self;
+    const sock = self.this$0.value;
     const id = javaConn(sock, call.hook.name, () => socketFacts(sock, "jsse"));
     streams.add(call.self, id);
     return id;
@@ -71,7 +75,7 @@ const SOCKET = "sun.security.ssl.SSLSocketImpl";
 const jsseHooks: JavaHook[] = [
     {
         group: G, name: `${G}.AppOutputStream.write`, cls: OUT_STREAM, method: "write",
-        args: ["[B", "int", "int"],
+        args: ["[B", "int", "int"], raw: true,
         after(call) {
             const [b, off, len] = call.args;
             const conn = socketConn(call);
@@ -81,7 +85,7 @@ const jsseHooks: JavaHook[] = [
     },
     {
         group: G, name: `${G}.AppInputStream.read`, cls: IN_STREAM, method: "read",
-        args: ["[B", "int", "int"],
+        args: ["[B", "int", "int"], raw: true,
         after(call, ret: number) {
             if (ret <= 0) {
                 return;

@@ -9,7 +9,7 @@ import Java from "frida-java-bridge";
 import { emit } from "../emit.js";
 import { HookStatus, RecordKind } from "../protocol.js";
 import { reportHook } from "../registry.js";
-import { originalCaller, passEntry } from "./jni.js";
+import { originalCaller, passEntry, RawOriginal, rawEntry } from "./jni.js";
 
 /** One Java method call as a hook sees it. */
 export interface HookCall {
@@ -40,6 +40,15 @@ export interface JavaHook {
     always?: (call: HookCall) => void;
     /** Returns replacement arguments for the original (e.g. enableQuic(false)). */
     rewrite?: (call: HookCall) => any[] | null;
+    /** The hook's functions take raw JNI values: `call.self` and object arguments as
+     *  NativePointers (local references, valid during the call), ints as numbers. On HotSpot
+     *  the JVM then enters the hook without the bridge's wrappers (jni.ts rawEntry). Only
+     *  for int/boolean/void methods; `always` must make no JNI call (it also runs while
+     *  the original's Java exception is pending). */
+    raw?: boolean;
+    // (A raw hook may fall back to the bridge's entry, on ART or when its signature does not
+    // allow a raw one: its functions then get wrappers, and must take both forms. No
+    // `rewrite` for raw hooks.)
     /** Checked first on every call: true sends the call straight to the original, with no
      *  bookkeeping (JSSE's own Cipher calls). Must be cheap and never throw. */
     pass?: () => boolean;
@@ -126,7 +135,35 @@ export function wrap(h: JavaHook, m: any): boolean {
             active.delete(key);
         }
     };
-    const raw = pass !== undefined && passEntry(m, () => isBusy() || pass());
+    const raw = h.raw === true ? rawEntry(m, rawHandler) : pass !== undefined && passEntry(m, () => isBusy() || pass());
+
+    /** The same steps as the bridge-entered path above and run() below, with raw values. */
+    function rawHandler(self: NativePointer, args: any[], original: () => RawOriginal): any {
+        if (isBusy() || (pass !== undefined && pass())) {
+            return original().value;
+        }
+        const key = `${Process.getCurrentThreadId()}:${h.name}`;
+        if (active.has(key)) {
+            return original().value;
+        }
+        active.add(key);
+        try {
+            const call: HookCall = { self, args, hook: h, state: {} };
+            if (h.before !== undefined) {
+                guarded(h.name, () => h.before!(call));
+            }
+            const r = original();
+            if (h.always !== undefined) {
+                guarded(h.name, () => h.always!(call));
+            }
+            if (!r.threw && h.after !== undefined) {
+                guarded(h.name, () => h.after!(call, r.value));
+            }
+            return r.value;
+        } finally {
+            active.delete(key);
+        }
+    }
 
     function run(self: any, args: any[]): any {
         const call: HookCall = { self, args, hook: h, state: {} };
@@ -199,7 +236,8 @@ function tryInstall(e: Entry, factory: Java.ClassFactory, late: boolean): boolea
             raw += wrap(h, m) ? 1 : 0;
         }
         const notes = [late ? "class appeared later" : null,
-            raw > 0 ? `pass-through calls enter through raw JNI (${raw} of ${methods.length} overloads)` : null]
+            raw > 0 ? (h.raw === true ? `entered through raw JNI (${raw} of ${methods.length} overloads)`
+                : `pass-through calls enter through raw JNI (${raw} of ${methods.length} overloads)`) : null]
             .filter((n) => n !== null);
         reportHook(h.group, h.name, HookStatus.INSTALLED, target(h), notes.length > 0 ? notes.join("; ") : null);
     } catch (err) {

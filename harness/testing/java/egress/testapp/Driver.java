@@ -65,6 +65,7 @@ public final class Driver {
             case "okrefuse": return okrefuse(a[1], a[2]);
             case "huc": return huc(a[1], a.length > 2 && a[2].equals("stream"));
             case "jsse": return jsse(a[1], Integer.parseInt(a[2]), a[3]);
+            case "jssetimeout": return jsseTimeout(a[1], Integer.parseInt(a[2]), a[3]);
             case "httpclient": return httpclient(a[1]);
             case "webview": return AndroidCalls.webview(a[1]);
             case "cronet": return AndroidCalls.cronet(a[1]);
@@ -230,6 +231,30 @@ public final class Driver {
             s.getOutputStream().flush();
             byte[] resp = s.getInputStream().readAllBytes();
             return Integer.toString(resp.length);
+        }
+    }
+
+    /** jssetimeout HOST PORT PAYLOAD: a read before the request times out (the hooked read's
+     *  original throws SocketTimeoutException, which the app must get), then the request is
+     *  sent and the answer read on the same streams. */
+    static String jsseTimeout(String host, int port, String payload) throws Exception {
+        SSLSocketFactory f = (SSLSocketFactory) SSLSocketFactory.getDefault();
+        try (SSLSocket s = (SSLSocket) f.createSocket(host, port)) {
+            s.startHandshake();
+            s.setSoTimeout(300);
+            String first;
+            try {
+                first = "read " + s.getInputStream().read(new byte[64], 0, 64);
+            } catch (java.net.SocketTimeoutException e) {
+                first = "timeout";
+            }
+            s.setSoTimeout(10000);
+            byte[] req = ("POST /raw HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: " + payload.length()
+                + "\r\nConnection: close\r\n\r\n" + payload).getBytes(StandardCharsets.UTF_8);
+            s.getOutputStream().write(req, 0, req.length);
+            s.getOutputStream().flush();
+            byte[] resp = s.getInputStream().readAllBytes();
+            return first + " " + resp.length;
         }
     }
 
