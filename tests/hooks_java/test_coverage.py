@@ -47,11 +47,12 @@ def test_plain_jvm_reports_android_stacks_skipped(fixtures: Fixtures, agent_sour
                      "java.encoders.java.Base64.encode", "java.encoders.GZIPOutputStream.finish"]:
             assert all(r["status"] == "installed" for r in names[name]), name
         # On HotSpot JSSE's own Cipher calls skip the bridge's entry (jni.ts passEntry), and
-        # JSSE's stream hooks are entered without it (rawEntry).
+        # JSSE's stream hooks and OkHttp's interceptor are entered without it (rawEntry).
         for name in ["java.cipher.init", "java.cipher.doFinal", "java.cipher.update"]:
             assert any("pass-through calls enter through raw JNI" in str(r["reason"])
                        for r in names[name]), names[name]
-        for name in ["java.jsse.AppOutputStream.write", "java.jsse.AppInputStream.read"]:
+        for name in ["java.jsse.AppOutputStream.write", "java.jsse.AppInputStream.read",
+                     "java.okhttp3.CallServerInterceptor.intercept"]:
             reasons = [r["reason"] for r in names[name]]
             assert reasons == ["entered through raw JNI (1 of 1 overloads)"], name
         # The same facts travel as hook records to the harness (coverage is data).

@@ -380,19 +380,20 @@ const INSTANCE_METHOD = 3;
 const ARG_KINDS = new Set(["pointer", "int32", "int16", "int8", "uint16", "uint8"]);
 
 interface RawSignature {
-    ret: "void" | "int32" | "uint8";
+    ret: "void" | "int32" | "uint8" | "pointer";
     kinds: string[];
 }
 
-/** HotSpot instance methods with int, boolean or void results and object, int-like or
+/** HotSpot instance methods with int, boolean or void results (and object results where
+ *  `objects`: a raw entry hands the JNI reference back as it is) and object, int-like or
  *  boolean arguments: the ones whose original jni.ts can call; null for the others. */
-function rawSignature(m: any): RawSignature | null {
+function rawSignature(m: any, objects = false): RawSignature | null {
     const api = (Java as any).api;
     if (api?.flavor !== "jvm" || m.type !== INSTANCE_METHOD) {
         return null;
     }
     const ret: string = m.returnType.type;
-    if (ret !== "void" && ret !== "int32" && ret !== "uint8") {
+    if (ret !== "void" && ret !== "int32" && ret !== "uint8" && !(objects && ret === "pointer")) {
         return null;
     }
     const kinds: string[] = m.argumentTypes.map((t: any) => String(t.type));
@@ -436,11 +437,14 @@ function jvalues(kinds: string[], values: any[]): NativePointer {
 }
 
 function callRaw(sig: RawSignature, env: NativePointer, self: NativePointer, target: NativePointer,
-    argv: NativePointer): number | undefined {
+    argv: NativePointer): number | NativePointer | undefined {
     const t = tableOf(env);
     if (sig.ret === "void") {
         t.callVoid(env, self, target, argv);
         return undefined;
+    }
+    if (sig.ret === "pointer") {
+        return t.callObject(env, self, target, argv);
     }
     return sig.ret === "int32" ? t.callInt(env, self, target, argv) : t.callBoolean(env, self, target, argv);
 }
@@ -537,7 +541,8 @@ export function passEntry(m: any, pass: () => boolean): boolean {
 /** What a raw entry's handler gets to run the original: its result, or threw = true with
  *  the Java exception left pending (the handler must then make no JNI call and return). */
 export interface RawOriginal {
-    value: number | undefined;
+    /** An int, a boolean as 0/1, a local reference for an object result, or undefined. */
+    value: number | NativePointer | undefined;
     threw: boolean;
 }
 
@@ -547,7 +552,7 @@ export type RawHandler = (self: NativePointer, args: any[], original: () => RawO
  *  local references valid for the call, ints as numbers), instead of the bridge's entry and
  *  its wrappers (60-90 µs a call). Same conditions and set-up as passEntry. */
 export function rawEntry(m: any, handler: RawHandler): boolean {
-    const sig = rawSignature(m);
+    const sig = rawSignature(m, true);
     const replacement = m._r;
     const mangler = replacement?._m;
     if (sig === null || !(replacement instanceof NativePointer) || mangler === undefined
@@ -567,7 +572,10 @@ export function rawEntry(m: any, handler: RawHandler): boolean {
             return { value, threw: tableOf(env).exceptionCheck(env) !== 0 };
         };
         const r = handler(self, args, original);
-        return sig.ret === "void" ? undefined : (r ?? 0);
+        if (sig.ret === "void") {
+            return undefined;
+        }
+        return r ?? (sig.ret === "pointer" ? NULL : 0);
     };
     const entry = new NativeCallback(impl as any, sig.ret, types);
     entries.push(entry);

@@ -155,7 +155,7 @@ export const okhttpTable: JavaHook[] = [
     {
         group: G, name: `${G}.CallServerInterceptor.intercept`,
         cls: "okhttp3.internal.http.CallServerInterceptor", method: "intercept",
-        args: ["okhttp3.Interceptor$Chain"], library: LIB,
+        args: ["okhttp3.Interceptor$Chain"], library: LIB, raw: true,
         prepare(factory) {
             // Resolved here, outside any app call, with the loader that has OkHttp; okio's
             // Buffer is loaded here too: a hook body touching a class that is not loaded yet

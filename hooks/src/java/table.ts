@@ -42,9 +42,9 @@ export interface JavaHook {
     rewrite?: (call: HookCall) => any[] | null;
     /** The hook's functions take raw JNI values: `call.self` and object arguments as
      *  NativePointers (local references, valid during the call), ints as numbers. On HotSpot
-     *  the JVM then enters the hook without the bridge's wrappers (jni.ts rawEntry). Only
-     *  for int/boolean/void methods; `always` must make no JNI call (it also runs while
-     *  the original's Java exception is pending). */
+     *  the JVM then enters the hook without the bridge's wrappers (jni.ts rawEntry); an
+     *  object result reaches after() as a local reference. `always` must make no JNI call
+     *  (it also runs while the original's Java exception is pending). */
     raw?: boolean;
     // (A raw hook may fall back to the bridge's entry, on ART or when its signature does not
     // allow a raw one: its functions then get wrappers, and must take both forms. No
