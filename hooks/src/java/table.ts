@@ -114,8 +114,9 @@ function isClassMissing(e: unknown): boolean {
 const active = new Set<string>();
 
 /** Replace one Java method (overload) with the hook: used by install() and by tables that
- *  discover classes at run time (WebViewClient subclasses). True when the hook's
- *  pass-through calls enter through a raw JNI entry (jni.ts passEntry). */
+ *  discover classes at run time (WebViewClient subclasses). True when the JVM enters the
+ *  hook (or, for a `pass` hook, its pass-through calls) through an entry of ours instead of
+ *  the bridge's (jni.ts rawEntry, passEntry). */
 export function wrap(h: JavaHook, m: any): boolean {
     const pass = h.pass;
     const direct = originalCaller(m);
@@ -135,7 +136,9 @@ export function wrap(h: JavaHook, m: any): boolean {
             active.delete(key);
         }
     };
-    const raw = h.raw === true ? rawEntry(m, rawHandler) : pass !== undefined && passEntry(m, () => isBusy() || pass());
+    const raw = h.raw === true
+        ? rawEntry(m, rawHandler)
+        : pass !== undefined && passEntry(m, () => isBusy() || pass());
 
     /** The same steps as the bridge-entered path above and run() below, with raw values. */
     function rawHandler(self: NativePointer, args: any[], original: () => RawOriginal): any {
