@@ -501,16 +501,16 @@ export function originalCaller(m: any): OriginalCall | null {
 /** Native entries of ours, kept alive while the methods they replace may run. */
 const entries: NativeCallback<any, any>[] = [];
 
-/** For a hook whose calls mostly pass straight through (JSSE's own Cipher calls): the JVM
- *  enters this native callback instead of the bridge's; while `pass()` holds, it calls the
- *  original through JNI with the raw arguments (no wrappers for `this` and the arguments, no
- *  type checks: ~60-90 µs of the bridge's entry saved per call) and leaves a Java exception
- *  of the original pending, so it reaches the caller as JNI does; otherwise it forwards the
- *  call, unchanged, to the bridge's own entry (and so to the hook). Set right after
- *  `m.implementation`, before the bridge patches the method (Script.nextTick). false where
- *  rawSignature() does not hold or the bridge's state is not the one this was written for. */
-export function passEntry(m: any, pass: () => boolean): boolean {
-    const sig = rawSignature(m);
+type EntryImpl = (env: NativePointer, self: NativePointer, ...args: any[]) => any;
+
+/** Puts an entry of ours where the JVM will enter m once the bridge patches it (the bridge
+ *  reads its mangler's `impl` on Script.nextTick, after `m.implementation` was set). `make`
+ *  gets the signature, the bridge's own entry (to forward to) and the original's method id.
+ *  false where rawSignature() does not hold or the bridge's state is not the one this was
+ *  written for: m then keeps the bridge's entry. */
+function ownEntry(m: any, objects: boolean,
+    make: (sig: RawSignature, forward: EntryImpl, target: () => NativePointer | null) => EntryImpl): boolean {
+    const sig = rawSignature(m, objects);
     const replacement = m._r;
     const mangler = replacement?._m;
     if (sig === null || !(replacement instanceof NativePointer) || mangler === undefined
@@ -518,9 +518,22 @@ export function passEntry(m: any, pass: () => boolean): boolean {
         return false;
     }
     const types: any[] = ["pointer", "pointer", ...sig.kinds];
-    const forward = new NativeFunction(replacement, sig.ret, types, { exceptions: "propagate" });
-    const target = originalTarget(m);
-    const impl = function (env: NativePointer, self: NativePointer, ...args: any[]): any {
+    const bridge = new NativeFunction(replacement, sig.ret, types, { exceptions: "propagate" });
+    const forward: EntryImpl = (env, self, ...args) => (bridge as any)(env, self, ...args);
+    const entry = new NativeCallback(make(sig, forward, originalTarget(m)) as any, sig.ret, types);
+    entries.push(entry);
+    mangler.impl = entry;
+    return true;
+}
+
+/** For a hook whose calls mostly pass straight through (JSSE's own Cipher calls): the JVM
+ *  enters this native callback instead of the bridge's; while `pass()` holds, it calls the
+ *  original through JNI with the raw arguments (no wrappers for `this` and the arguments, no
+ *  type checks: ~60-90 µs of the bridge's entry saved per call) and leaves a Java exception
+ *  of the original pending, so it reaches the caller as JNI does; otherwise it forwards the
+ *  call, unchanged, to the bridge's own entry (and so to the hook). */
+export function passEntry(m: any, pass: () => boolean): boolean {
+    return ownEntry(m, false, (sig, forward, target) => (env, self, ...args) => {
         let id: NativePointer | null = null;
         try {
             id = pass() ? target() : null;
@@ -528,14 +541,10 @@ export function passEntry(m: any, pass: () => boolean): boolean {
             id = null; // anything unexpected: the bridge's entry, as if this were not here
         }
         if (id === null) {
-            return (forward as any)(env, self, ...args);
+            return forward(env, self, ...args);
         }
         return callRaw(sig, env, self, id, jvalues(sig.kinds, args));
-    };
-    const entry = new NativeCallback(impl as any, sig.ret, types);
-    entries.push(entry);
-    mangler.impl = entry;
-    return true;
+    });
 }
 
 /** What a raw entry's handler gets to run the original: its result, or threw = true with
@@ -550,22 +559,12 @@ export type RawHandler = (self: NativePointer, args: any[], original: () => RawO
 
 /** The JVM enters `handler` directly, with raw JNI values (`self` and object arguments as
  *  local references valid for the call, ints as numbers), instead of the bridge's entry and
- *  its wrappers (60-90 µs a call). Same conditions and set-up as passEntry. */
+ *  its wrappers (60-90 µs a call). An object result goes back as the JNI reference. */
 export function rawEntry(m: any, handler: RawHandler): boolean {
-    const sig = rawSignature(m, true);
-    const replacement = m._r;
-    const mangler = replacement?._m;
-    if (sig === null || !(replacement instanceof NativePointer) || mangler === undefined
-        || mangler.originalMethod !== null || !replacement.equals(mangler.impl)) {
-        return false;
-    }
-    const types: any[] = ["pointer", "pointer", ...sig.kinds];
-    const forward = new NativeFunction(replacement, sig.ret, types, { exceptions: "propagate" });
-    const target = originalTarget(m);
-    const impl = function (env: NativePointer, self: NativePointer, ...args: any[]): any {
+    return ownEntry(m, true, (sig, forward, target) => (env, self, ...args) => {
         const id = target();
         if (id === null) {
-            return (forward as any)(env, self, ...args);
+            return forward(env, self, ...args);
         }
         const original = (): RawOriginal => {
             const value = callRaw(sig, env, self, id, jvalues(sig.kinds, args));
@@ -576,9 +575,5 @@ export function rawEntry(m: any, handler: RawHandler): boolean {
             return undefined;
         }
         return r ?? (sig.ret === "pointer" ? NULL : 0);
-    };
-    const entry = new NativeCallback(impl as any, sig.ret, types);
-    entries.push(entry);
-    mangler.impl = entry;
-    return true;
+    });
 }
