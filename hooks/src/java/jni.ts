@@ -77,7 +77,7 @@ function slot(vtable: Ptr, i: number): Ptr {
 }
 
 /** The JNI function table of this env (ART swaps it when CheckJNI is turned on). */
-function tableOf(env: Ptr): Table {
+export function tableOf(env: Ptr): Table {
     const vtable = env.readPointer();
     if (table !== null && table.vtable.equals(vtable)) {
         return table;
@@ -187,27 +187,6 @@ export class JMethod {
         }
     }
 
-    /** A jvalue array per call: the call releases the JS lock, so another thread's hook
-     *  may call the same method meanwhile. */
-    private args(values: (Ref | number | boolean)[]): Ptr {
-        if (values.length === 0) {
-            return NULL;
-        }
-        const argv = Memory.alloc(8 * values.length);
-        for (let i = 0; i < values.length; i++) {
-            const v = values[i];
-            const slotPtr = argv.add(8 * i);
-            if (typeof v === "number") {
-                slotPtr.writeS64(v);
-            } else if (typeof v === "boolean") {
-                slotPtr.writeU64(v ? 1 : 0);
-            } else {
-                slotPtr.writePointer(handle(v));
-            }
-        }
-        return argv;
-    }
-
     /** Call on `self` (ignored for a static method); the result as JNI gives it: a local
      *  reference (NULL for null), an int, a boolean as 0/1, or undefined. */
     call(self: Ref, ...values: (Ref | number | boolean)[]): any {
@@ -215,7 +194,7 @@ export class JMethod {
             throw new Error(`${this.cls}.${this.name} used before resolve()`);
         }
         const [env, t] = current();
-        const argv = this.args(values);
+        const argv = jvalues(values);
         const target = this.isStatic ? (this.klass.$h as Ptr) : handle(self);
         if (!this.isStatic && target.isNull()) {
             throw new Error(`${this.cls}.${this.name} on null`);
@@ -242,10 +221,32 @@ export class JMethod {
             throw new Error(`${this.cls}.<init> used before resolve()`);
         }
         const [env, t] = current();
-        const r = t.newObject(env, clsHandle, this.id, this.args(values));
+        const r = t.newObject(env, clsHandle, this.id, jvalues(values));
         throwPending(env, t, `new ${this.cls}`);
         return r;
     }
+}
+
+/** A jvalue array for a call: references (raw or wrapped) as pointers, numbers as 64-bit
+ *  ints (JNI reads the low bytes of an int), booleans as 0/1. One per call: a call
+ *  releases the JS lock, so another thread's hook may call the same method meanwhile. */
+export function jvalues(values: (Ref | number | boolean)[]): Ptr {
+    if (values.length === 0) {
+        return NULL;
+    }
+    const argv = Memory.alloc(8 * values.length);
+    for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        const at = argv.add(8 * i);
+        if (typeof v === "number") {
+            at.writeS64(v);
+        } else if (typeof v === "boolean") {
+            at.writeU64(v ? 1 : 0);
+        } else {
+            at.writePointer(handle(v));
+        }
+    }
+    return argv;
 }
 
 function countArgs(sig: string): number {
@@ -370,210 +371,4 @@ const identityHash = new JMethod("java.lang.System", "identityHashCode", "(Ljava
 /** System.identityHashCode(o) without the bridge's dispatch. */
 export function identityHashCode(o: Ref): number {
     return identityHash.resolve().call(null, handle(o)) as number;
-}
-
-/** Calls the original of a method the bridge replaced, with the bridge's own arguments
- *  (wrappers and JS primitives) and returning what the bridge expects back. */
-export type OriginalCall = (self: any, args: any[]) => any;
-
-const INSTANCE_METHOD = 3;
-const ARG_KINDS = new Set(["pointer", "int32", "int16", "int8", "uint16", "uint8"]);
-
-interface RawSignature {
-    ret: "void" | "int32" | "uint8" | "pointer";
-    kinds: string[];
-}
-
-/** HotSpot instance methods with int, boolean or void results (and object results where
- *  `objects`: a raw entry hands the JNI reference back as it is) and object, int-like or
- *  boolean arguments: the ones whose original jni.ts can call; null for the others. */
-function rawSignature(m: any, objects = false): RawSignature | null {
-    const api = (Java as any).api;
-    if (api?.flavor !== "jvm" || m.type !== INSTANCE_METHOD) {
-        return null;
-    }
-    const ret: string = m.returnType.type;
-    if (ret !== "void" && ret !== "int32" && ret !== "uint8" && !(objects && ret === "pointer")) {
-        return null;
-    }
-    const kinds: string[] = m.argumentTypes.map((t: any) => String(t.type));
-    if (!kinds.every((k) => ARG_KINDS.has(k)) || kinds.length > 8) {
-        return null;
-    }
-    return { ret, kinds };
-}
-
-/** The method id the bridge calls m's original by (its mangler's resolveTarget: the saved
- *  original Method*, made final so a virtual call reaches it), or null before the bridge
- *  has patched m. */
-function originalTarget(m: any): () => NativePointer | null {
-    let id: NativePointer | null = null;
-    return () => {
-        if (id !== null) {
-            return id;
-        }
-        const mangler = m._r?._m;
-        if (mangler === undefined || typeof mangler.resolveTarget !== "function"
-            || mangler.originalMethod === null || mangler.originalMethod === undefined) {
-            return null;
-        }
-        id = mangler.resolveTarget(null, true, Java.vm.getEnv(), (Java as any).api) as NativePointer;
-        return id;
-    };
-}
-
-/** Raw JNI values (handles as NativePointers, ints as numbers) as a jvalue array. */
-function jvalues(kinds: string[], values: any[]): NativePointer {
-    const argv = Memory.alloc(8 * Math.max(1, kinds.length));
-    for (let i = 0; i < kinds.length; i++) {
-        const at = argv.add(8 * i);
-        if (kinds[i] === "pointer") {
-            at.writePointer(values[i] as NativePointer);
-        } else {
-            at.writeS64(values[i] as number);
-        }
-    }
-    return argv;
-}
-
-function callRaw(sig: RawSignature, env: NativePointer, self: NativePointer, target: NativePointer,
-    argv: NativePointer): number | NativePointer | undefined {
-    const t = tableOf(env);
-    if (sig.ret === "void") {
-        t.callVoid(env, self, target, argv);
-        return undefined;
-    }
-    if (sig.ret === "pointer") {
-        return t.callObject(env, self, target, argv);
-    }
-    return sig.ret === "int32" ? t.callInt(env, self, target, argv) : t.callBoolean(env, self, target, argv);
-}
-
-/** For the hooks below: the original through JNI, ~15 µs instead of the bridge's ~100 µs of
- *  argument and result conversion (bench/java_bridge_cost.py). null where rawSignature()
- *  does not hold (ART, other signatures): the caller keeps the bridge's m.apply. A call
- *  whose argument has no JNI handle (a java.lang.String the bridge turned into a JS string)
- *  goes through m.apply too. A Java exception the original throws is handed back to the
- *  bridge as the bridge does it (an error carrying the throwable's reference), so it reaches
- *  the app unchanged. Relies on frida-java-bridge internals (pinned, 7.0.13). */
-export function originalCaller(m: any): OriginalCall | null {
-    const sig = rawSignature(m);
-    if (sig === null) {
-        return null;
-    }
-    const target = originalTarget(m);
-    return (self: any, args: any[]): any => {
-        const raw: any[] = [];
-        for (let i = 0; i < sig.kinds.length; i++) {
-            const v = args[i];
-            if (sig.kinds[i] !== "pointer") {
-                raw.push(v === true ? 1 : v === false ? 0 : v);
-            } else if (v === null || v === undefined) {
-                raw.push(NULL);
-            } else {
-                const h = v.$h ?? v.$handle;
-                if (!(h instanceof NativePointer)) {
-                    return m.apply(self, args);
-                }
-                raw.push(h);
-            }
-        }
-        const id = target();
-        if (id === null) {
-            return m.apply(self, args);
-        }
-        const env: NativePointer = Java.vm.getEnv().handle;
-        const r = callRaw(sig, env, handle(self), id, jvalues(sig.kinds, raw));
-        const t = tableOf(env);
-        if (t.exceptionCheck(env) !== 0) {
-            const exc = t.exceptionOccurred(env);
-            t.exceptionClear(env);
-            // The bridge rethrows an error carrying $h into Java (env.throw), as it does for
-            // the exceptions of its own m.apply.
-            const err: any = new Error("Java exception in the original method");
-            err.$h = exc;
-            throw err;
-        }
-        return sig.ret === "uint8" ? r !== 0 : r;
-    };
-}
-
-/** Native entries of ours, kept alive while the methods they replace may run. */
-const entries: NativeCallback<any, any>[] = [];
-
-type EntryImpl = (env: NativePointer, self: NativePointer, ...args: any[]) => any;
-
-/** Puts an entry of ours where the JVM will enter m once the bridge patches it (the bridge
- *  reads its mangler's `impl` on Script.nextTick, after `m.implementation` was set). `make`
- *  gets the signature, the bridge's own entry (to forward to) and the original's method id.
- *  false where rawSignature() does not hold or the bridge's state is not the one this was
- *  written for: m then keeps the bridge's entry. */
-function ownEntry(m: any, objects: boolean,
-    make: (sig: RawSignature, forward: EntryImpl, target: () => NativePointer | null) => EntryImpl): boolean {
-    const sig = rawSignature(m, objects);
-    const replacement = m._r;
-    const mangler = replacement?._m;
-    if (sig === null || !(replacement instanceof NativePointer) || mangler === undefined
-        || mangler.originalMethod !== null || !replacement.equals(mangler.impl)) {
-        return false;
-    }
-    const types: any[] = ["pointer", "pointer", ...sig.kinds];
-    const bridge = new NativeFunction(replacement, sig.ret, types, { exceptions: "propagate" });
-    const forward: EntryImpl = (env, self, ...args) => (bridge as any)(env, self, ...args);
-    const entry = new NativeCallback(make(sig, forward, originalTarget(m)) as any, sig.ret, types);
-    entries.push(entry);
-    mangler.impl = entry;
-    return true;
-}
-
-/** For a hook whose calls mostly pass straight through (JSSE's own Cipher calls): the JVM
- *  enters this native callback instead of the bridge's; while `pass()` holds, it calls the
- *  original through JNI with the raw arguments (no wrappers for `this` and the arguments, no
- *  type checks: ~60-90 µs of the bridge's entry saved per call) and leaves a Java exception
- *  of the original pending, so it reaches the caller as JNI does; otherwise it forwards the
- *  call, unchanged, to the bridge's own entry (and so to the hook). */
-export function passEntry(m: any, pass: () => boolean): boolean {
-    return ownEntry(m, false, (sig, forward, target) => (env, self, ...args) => {
-        let id: NativePointer | null = null;
-        try {
-            id = pass() ? target() : null;
-        } catch {
-            id = null; // anything unexpected: the bridge's entry, as if this were not here
-        }
-        if (id === null) {
-            return forward(env, self, ...args);
-        }
-        return callRaw(sig, env, self, id, jvalues(sig.kinds, args));
-    });
-}
-
-/** What a raw entry's handler gets to run the original: its result, or threw = true with
- *  the Java exception left pending (the handler must then make no JNI call and return). */
-export interface RawOriginal {
-    /** An int, a boolean as 0/1, a local reference for an object result, or undefined. */
-    value: number | NativePointer | undefined;
-    threw: boolean;
-}
-
-export type RawHandler = (self: NativePointer, args: any[], original: () => RawOriginal) => any;
-
-/** The JVM enters `handler` directly, with raw JNI values (`self` and object arguments as
- *  local references valid for the call, ints as numbers), instead of the bridge's entry and
- *  its wrappers (60-90 µs a call). An object result goes back as the JNI reference. */
-export function rawEntry(m: any, handler: RawHandler): boolean {
-    return ownEntry(m, true, (sig, forward, target) => (env, self, ...args) => {
-        const id = target();
-        if (id === null) {
-            return forward(env, self, ...args);
-        }
-        const original = (): RawOriginal => {
-            const value = callRaw(sig, env, self, id, jvalues(sig.kinds, args));
-            return { value, threw: tableOf(env).exceptionCheck(env) !== 0 };
-        };
-        const r = handler(self, args, original);
-        if (sig.ret === "void") {
-            return undefined;
-        }
-        return r ?? (sig.ret === "pointer" ? NULL : 0);
-    });
 }

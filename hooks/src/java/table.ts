@@ -9,7 +9,7 @@ import Java from "frida-java-bridge";
 import { emit } from "../emit.js";
 import { HookStatus, RecordKind } from "../protocol.js";
 import { reportHook } from "../registry.js";
-import { originalCaller, passEntry, RawOriginal, rawEntry } from "./jni.js";
+import { originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
 
 /** One Java method call as a hook sees it. */
 export interface HookCall {
@@ -42,7 +42,7 @@ export interface JavaHook {
     rewrite?: (call: HookCall) => any[] | null;
     /** The hook's functions take raw JNI values: `call.self` and object arguments as
      *  NativePointers (local references, valid during the call), ints as numbers. On HotSpot
-     *  the JVM then enters the hook without the bridge's wrappers (jni.ts rawEntry); an
+     *  the JVM then enters the hook without the bridge's wrappers (entries.ts rawEntry); an
      *  object result reaches after() as a local reference. `always` must make no JNI call
      *  (it also runs while the original's Java exception is pending). */
     raw?: boolean;
@@ -116,7 +116,7 @@ const active = new Set<string>();
 /** Replace one Java method (overload) with the hook: used by install() and by tables that
  *  discover classes at run time (WebViewClient subclasses). True when the JVM enters the
  *  hook (or, for a `pass` hook, its pass-through calls) through an entry of ours instead of
- *  the bridge's (jni.ts rawEntry, passEntry). */
+ *  the bridge's (entries.ts rawEntry, passEntry). */
 export function wrap(h: JavaHook, m: any): boolean {
     const pass = h.pass;
     const direct = originalCaller(m);
