@@ -42,27 +42,23 @@ const newThrowable = new JMethod("java.lang.Throwable", "<init>", "()V");
 const newStringWriter = new JMethod("java.io.StringWriter", "<init>", "()V");
 const newPrintWriter = new JMethod("java.io.PrintWriter", "<init>", "(Ljava/io/Writer;)V");
 const printStackTrace = new JMethod("java.lang.Throwable", "printStackTrace", "(Ljava/io/PrintWriter;)V");
-let classes: NativePointer[] | null = null;
+let resolved = false;
 
 /** The calling thread's frames, innermost first, as "pkg.Class.method(File.java:N)".
  *  Printed by Throwable.printStackTrace into a StringWriter and split here: five raw JNI
  *  calls and one string. Through the bridge the same took ~0.3 ms (Thread.getStackTrace()
  *  was 5x dearer still: its StackTraceElement[] became JS wrappers, then a Java array). */
 function stackText(): string {
-    if (classes === null) {
-        const held = ["java.lang.Throwable", "java.io.StringWriter", "java.io.PrintWriter"]
-            .map((c) => Java.retain(Java.use(c).class));
+    if (!resolved) {
         for (const m of [newThrowable, newStringWriter, newPrintWriter, printStackTrace]) {
             m.resolve();
         }
-        classes = held.map((w) => w.$h as NativePointer);
-        heldClasses.push(...held);
+        resolved = true;
     }
-    const [throwableClass, writerClass, printClass] = classes;
     return frame(8, () => {
-        const sw = newStringWriter.construct(writerClass);
-        const pw = newPrintWriter.construct(printClass, sw);
-        printStackTrace.call(newThrowable.construct(throwableClass), pw);
+        const sw = newStringWriter.construct();
+        const pw = newPrintWriter.construct(sw);
+        printStackTrace.call(newThrowable.construct(), pw);
         return toJavaString(sw);
     });
 }
@@ -83,9 +79,6 @@ function parseFrames(text: string): string[] {
     }
     return out;
 }
-
-/** Wrappers holding the global references of the classes above. */
-const heldClasses: any[] = [];
 
 /** HotSpot: a 64-bit hash of the calling thread's Java frames (method ids and bytecode
  *  positions, inlined frames included) from JVMTI GetStackTrace, in C. Two calls with the

@@ -136,7 +136,8 @@ type Kind = "object" | "boolean" | "int" | "void";
 /** One Java method, resolved once on its declaring type. */
 export class JMethod {
     private id: Ptr | null = null;
-    /** The declaring class, held by a global reference: a static call's target. */
+    /** The declaring class's wrapper, holding a global reference: the target of a static
+     *  call and the class a constructor makes. */
     private klass: any = null;
     readonly kind: Kind;
 
@@ -173,7 +174,7 @@ export class JMethod {
             throw new Error(`no method ${this.cls}.${this.name}${this.sig}`);
         }
         this.id = id;
-        this.klass = this.isStatic ? wrapper : null;
+        this.klass = wrapper;
         return this;
     }
 
@@ -216,12 +217,12 @@ export class JMethod {
     }
 
     /** new cls(...) with this constructor ("<init>"); a local reference. */
-    construct(clsHandle: Ptr, ...values: (Ref | number | boolean)[]): Ptr {
+    construct(...values: (Ref | number | boolean)[]): Ptr {
         if (this.id === null) {
             throw new Error(`${this.cls}.<init> used before resolve()`);
         }
         const [env, t] = current();
-        const r = t.newObject(env, clsHandle, this.id, jvalues(values));
+        const r = t.newObject(env, this.klass.$h as Ptr, this.id, jvalues(values));
         throwPending(env, t, `new ${this.cls}`);
         return r;
     }

@@ -49,10 +49,8 @@ const ONCE_ONLY = [
     new JMethod("okhttp3.RequestBody", "isOneShot", "()Z"),
 ];
 let onceOnly: JMethod[] = [];
-/** okio.Buffer's class (global reference) and okhttp3.Connection's wrapper class. */
-let bufferClass: NativePointer = NULL;
+/** okhttp3.Connection's wrapper class. */
 let connectionClass: any = null;
-const held: any[] = [];
 
 /** Headers, by raw JNI: one call per name and value. */
 function rawHeaders(h: NativePointer): [string, string][] {
@@ -128,7 +126,7 @@ function readBody(req: NativePointer): ArrayBuffer | null {
             return null;
         }
     }
-    const buf = M.newBuffer.construct(bufferClass);
+    const buf = M.newBuffer.construct();
     M.writeTo.call(body, buf);
     return byteArray(M.readByteArray.call(buf));
 }
@@ -164,9 +162,6 @@ export const okhttpTable: JavaHook[] = [
                 m.resolve(factory);
             }
             onceOnly = ONCE_ONLY.filter((m) => m.tryResolve(factory));
-            const buffer = Java.retain(factory.use("okio.Buffer").class);
-            held.push(buffer);
-            bufferClass = buffer.$h;
             connectionClass = factory.use("okhttp3.Connection");
             factory.use("okio.Buffer").$new().close();
         },
@@ -247,4 +242,3 @@ export const androidOkhttpTable: JavaHook[] = [
         },
     },
 ];
-void Java;
