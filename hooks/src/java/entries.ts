@@ -182,7 +182,10 @@ export interface RawOriginal {
     threw: boolean;
 }
 
-export type RawHandler = (self: NativePointer, args: any[], original: () => RawOriginal) => any;
+/** `original(values)` calls the original with these raw values (the call's own, or a
+ *  hook's rewrite of them). */
+export type RawHandler = (self: NativePointer, args: any[],
+    original: (values: any[]) => RawOriginal) => any;
 
 /** The JVM enters `handler` directly, with raw JNI values (`self` and object arguments as
  *  local references valid for the call, ints as numbers), instead of the bridge's entry and
@@ -193,8 +196,8 @@ export function rawEntry(m: any, handler: RawHandler): boolean {
         if (id === null) {
             return forward(env, self, ...args);
         }
-        const original = (): RawOriginal => {
-            const value = callRaw(sig, env, self, id, jvalues(args));
+        const original = (values: any[]): RawOriginal => {
+            const value = callRaw(sig, env, self, id, jvalues(values));
             return { value, threw: tableOf(env).exceptionCheck(env) !== 0 };
         };
         const r = handler(self, args, original);

@@ -47,8 +47,7 @@ export interface JavaHook {
      *  (it also runs while the original's Java exception is pending). */
     raw?: boolean;
     // (A raw hook may fall back to the bridge's entry, on ART or when its signature does not
-    // allow a raw one: its functions then get wrappers, and must take both forms. No
-    // `rewrite` for raw hooks.)
+    // allow a raw one: its functions then get wrappers, and must take both forms.)
     /** Checked first on every call: true sends the call straight to the original, with no
      *  bookkeeping (JSSE's own Cipher calls). Must be cheap and never throw. */
     pass?: () => boolean;
@@ -121,33 +120,23 @@ export function wrap(h: JavaHook, m: any): boolean {
     const pass = h.pass;
     const direct = originalCaller(m);
     const original: (self: any, args: any[]) => any = direct ?? ((self, args) => m.apply(self, args));
+    // Entered by the bridge: wrappers; a Java exception of the original is a JS error.
     m.implementation = function (this: any, ...args: any[]): any {
-        if (isBusy() || (pass !== undefined && pass())) {
-            return original(this, args);
-        }
-        const key = `${Process.getCurrentThreadId()}:${h.name}`;
-        if (active.has(key)) {
-            return original(this, args);
-        }
-        active.add(key);
-        try {
-            return run(this, args);
-        } finally {
-            active.delete(key);
-        }
+        return dispatch(this, args, (a) => ({ value: original(this, a), threw: false }));
     };
-    const raw = h.raw === true
-        ? rawEntry(m, rawHandler)
+    // Entered by an entry of ours (HotSpot): raw values; a Java exception stays pending.
+    return h.raw === true
+        ? rawEntry(m, (self, args, raw) => dispatch(self, args, raw))
         : pass !== undefined && passEntry(m, () => isBusy() || pass());
 
-    /** The same steps as the bridge-entered path above and run() below, with raw values. */
-    function rawHandler(self: NativePointer, args: any[], original: () => RawOriginal): any {
+    /** One hooked call, however it was entered. */
+    function dispatch(self: any, args: any[], invoke: (args: any[]) => RawOriginal): any {
         if (isBusy() || (pass !== undefined && pass())) {
-            return original().value;
+            return invoke(args).value;
         }
         const key = `${Process.getCurrentThreadId()}:${h.name}`;
         if (active.has(key)) {
-            return original().value;
+            return invoke(args).value;
         }
         active.add(key);
         try {
@@ -155,9 +144,17 @@ export function wrap(h: JavaHook, m: any): boolean {
             if (h.before !== undefined) {
                 guarded(h.name, () => h.before!(call));
             }
-            const r = original();
-            if (h.always !== undefined) {
-                guarded(h.name, () => h.always!(call));
+            let callArgs = args;
+            if (h.rewrite !== undefined) {
+                callArgs = guarded(h.name, () => h.rewrite!(call)) ?? args;
+            }
+            let r: RawOriginal;
+            try {
+                r = invoke(callArgs);
+            } finally {
+                if (h.always !== undefined) {
+                    guarded(h.name, () => h.always!(call));
+                }
             }
             if (!r.threw && h.after !== undefined) {
                 guarded(h.name, () => h.after!(call, r.value));
@@ -167,30 +164,6 @@ export function wrap(h: JavaHook, m: any): boolean {
             active.delete(key);
         }
     }
-
-    function run(self: any, args: any[]): any {
-        const call: HookCall = { self, args, hook: h, state: {} };
-        if (h.before !== undefined) {
-            guarded(h.name, () => h.before!(call));
-        }
-        let callArgs = args;
-        if (h.rewrite !== undefined) {
-            callArgs = guarded(h.name, () => h.rewrite!(call)) ?? args;
-        }
-        let ret: any;
-        try {
-            ret = original(self, callArgs);
-        } finally {
-            if (h.always !== undefined) {
-                guarded(h.name, () => h.always!(call));
-            }
-        }
-        if (h.after !== undefined) {
-            guarded(h.name, () => h.after!(call, ret));
-        }
-        return ret;
-    }
-    return raw;
 }
 
 /** On HotSpot a class found through another loader's factory is only loaded, not linked
