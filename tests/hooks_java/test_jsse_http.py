@@ -67,6 +67,19 @@ def test_jsse_socket_plaintext_is_byte_exact(app: Hooked, h1: RecordingServer) -
     no_agent_errors(app)
 
 
+def test_jsse_large_write_is_byte_exact(app: Hooked, h1: RecordingServer) -> None:
+    """One 40 KB write: more than the C entry copies on its stack (centries.ts), so its heap
+    path, and several TLS records for one call."""
+    payload = "jsse-big-" + "x" * 40_000
+    assert app.driver.command(f"jsse 127.0.0.1 {h1.port} {payload}") != ""
+    records = app.finish()
+    conn = conn_of(records, app.driver.pid, b"jsse-big-")
+    received = next(c.data for c in h1.connections if b"jsse-big-" in c.data)
+    assert len(received) > 40_000
+    assert stream_bytes(records, conn, Direction.OUT) == bytes(received)
+    no_agent_errors(app)
+
+
 def test_jsse_read_that_times_out_reaches_the_app(app: Hooked, h1: RecordingServer) -> None:
     """The hooked read's original throws (SocketTimeoutException): the app gets it, nothing
     is recorded for it, and the same stream's later reads are captured byte-exact."""

@@ -6,7 +6,6 @@
 import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
 import { transform } from "./encoders.js";
 import { identity, ObjectState } from "./objects.js";
-import { inside } from "./scope.js";
 import { HookCall, JavaHook } from "./table.js";
 
 const G = "java.cipher";
@@ -80,7 +79,7 @@ function outerOnly(h: JavaHook): JavaHook {
         // Inside the TLS stack the Cipher is JSSE's record layer, not the app: straight to
         // the original, for every TLS record (its ByteBuffer positions would cost bridge
         // calls and nothing of it is recorded).
-        pass: () => inside("tls"),
+        passInTls: true,
         before(call) {
             const tid = Process.getCurrentThreadId();
             const d = depth.get(tid) ?? 0;

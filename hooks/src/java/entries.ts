@@ -9,7 +9,10 @@
 
 import Java from "frida-java-bridge";
 
-import { handle, jvalues, tableOf } from "./jni.js";
+import { ArgKind, CEntrySpec, cMovedEntry, cPassEntry, Moved, MovedCallback } from "./centries.js";
+import { reportError } from "./errors.js";
+import { handle, jvalues, tableOf, withEnv } from "./jni.js";
+import { inside, nativeScope } from "./scope.js";
 
 /** Calls the original of a method the bridge replaced, with the bridge's own arguments
  *  (wrappers and JS primitives) and returning what the bridge expects back. */
@@ -130,13 +133,16 @@ const entries: NativeCallback<any, any>[] = [];
 
 type EntryImpl = (env: NativePointer, self: NativePointer, ...args: any[]) => any;
 
+/** Makes the entry the JVM will enter: from the signature, the bridge's own entry (its
+ *  address, and a JS function forwarding to it) and the original's method id. */
+type MakeEntry = (sig: RawSignature, bridgeEntry: NativePointer, forward: EntryImpl,
+    target: () => NativePointer | null) => NativePointer;
+
 /** Puts an entry of ours where the JVM will enter m once the bridge patches it (the bridge
- *  reads its mangler's `impl` on Script.nextTick, after `m.implementation` was set). `make`
- *  gets the signature, the bridge's own entry (to forward to) and the original's method id.
- *  false where rawSignature() does not hold or the bridge's state is not the one this was
- *  written for: m then keeps the bridge's entry. */
-function ownEntry(m: any, objects: boolean,
-    make: (sig: RawSignature, forward: EntryImpl, target: () => NativePointer | null) => EntryImpl): boolean {
+ *  reads its mangler's `impl` on Script.nextTick, after `m.implementation` was set). false
+ *  where rawSignature() does not hold or the bridge's state is not the one this was written
+ *  for: m then keeps the bridge's entry. */
+function ownEntry(m: any, objects: boolean, make: MakeEntry): boolean {
     const sig = rawSignature(m, objects);
     const replacement = m._r;
     const mangler = replacement?._m;
@@ -147,31 +153,89 @@ function ownEntry(m: any, objects: boolean,
     const types: any[] = ["pointer", "pointer", ...sig.kinds];
     const bridge = new NativeFunction(replacement, sig.ret, types, { exceptions: "propagate" });
     const forward: EntryImpl = (env, self, ...args) => (bridge as any)(env, self, ...args);
-    const entry = new NativeCallback(make(sig, forward, originalTarget(m)) as any, sig.ret, types);
-    entries.push(entry);
-    mangler.impl = entry;
+    mangler.impl = make(sig, replacement, forward, originalTarget(m));
     return true;
 }
 
+function jsEntry(sig: RawSignature, impl: EntryImpl, made?: () => void): NativePointer {
+    made?.();
+    const entry = new NativeCallback(impl as any, sig.ret, ["pointer", "pointer", ...sig.kinds] as any[]);
+    entries.push(entry);
+    return entry;
+}
+
+/** The memory a C entry reads the original's method id from: NULL (the C entry forwards to
+ *  the bridge's entry) until the bridge has saved the original, on the tick after the
+ *  hook was set; then the id, for good. */
+function targetSlot(target: () => NativePointer | null): NativePointer {
+    const slot = Memory.alloc(Process.pointerSize);
+    let tries = 0;
+    const fill = (): void => {
+        const id = target();
+        if (id !== null) {
+            slot.writePointer(id);
+        } else if (++tries < 100) {
+            setTimeout(fill, 10);
+        }
+    };
+    Script.nextTick(fill);
+    return slot;
+}
+
+/** A C entry (centries.ts) where the C scope is there and the module builds; otherwise
+ *  null, and the caller makes a JS entry. */
+function cEntry(sig: RawSignature, bridgeEntry: NativePointer, target: () => NativePointer | null,
+    build: (spec: CEntrySpec) => NativePointer): NativePointer | null {
+    const scope = nativeScope();
+    if (scope === null) {
+        return null;
+    }
+    try {
+        return build({ kinds: sig.kinds as ArgKind[], ret: sig.ret, forward: bridgeEntry,
+            target: targetSlot(target), scope });
+    } catch (e) {
+        reportError("java.entries.c", e);
+        return null;
+    }
+}
+
 /** For a hook whose calls mostly pass straight through (JSSE's own Cipher calls): the JVM
- *  enters this native callback instead of the bridge's; while `pass()` holds, it calls the
- *  original through JNI with the raw arguments (no wrappers for `this` and the arguments, no
- *  type checks: ~60-90 µs of the bridge's entry saved per call) and leaves a Java exception
- *  of the original pending, so it reaches the caller as JNI does; otherwise it forwards the
- *  call, unchanged, to the bridge's own entry (and so to the hook). */
-export function passEntry(m: any, pass: () => boolean): boolean {
-    return ownEntry(m, false, (sig, forward, target) => (env, self, ...args) => {
-        let id: NativePointer | null = null;
-        try {
-            id = pass() ? target() : null;
-        } catch {
-            id = null; // anything unexpected: the bridge's entry, as if this were not here
-        }
-        if (id === null) {
-            return forward(env, self, ...args);
-        }
-        return callRaw(sig, env, self, id, jvalues(args));
+ *  enters an entry of ours instead of the bridge's; while the thread is inside the TLS scope
+ *  (or, for the JS entry, `busy()` holds) it calls the original through JNI with the raw
+ *  arguments (no wrappers for `this` and the arguments, no type checks: ~60-90 µs of the
+ *  bridge's entry saved per call; the C entry does not enter JS at all) and leaves a Java
+ *  exception of the original pending, so it reaches the caller as JNI does; otherwise it
+ *  forwards the call, unchanged, to the bridge's own entry (and so to the hook). Says which
+ *  entry it made (null: none, m keeps the bridge's). */
+export function passEntry(m: any, busy: () => boolean): "C" | "raw JNI" | null {
+    let kind: "C" | "raw JNI" = "C";
+    const ok = ownEntry(m, false, (sig, bridgeEntry, forward, target) =>
+        cEntry(sig, bridgeEntry, target, cPassEntry) ?? jsEntry(sig, (env, self, ...args) => {
+            let id: NativePointer | null = null;
+            try {
+                id = busy() || inside() ? target() : null;
+            } catch {
+                id = null; // anything unexpected: the bridge's entry, as if this were not here
+            }
+            if (id === null) {
+                return forward(env, self, ...args);
+            }
+            return callRaw(sig, env, self, id, jvalues(args));
+        }, () => { kind = "raw JNI"; }));
+    return ok ? kind : null;
+}
+
+/** For a TLS app stream's write or read (centries.ts Moved): a C entry that runs the original
+ *  inside the TLS scope, copies the bytes it moved and hands them to `cb`. false where no C
+ *  entry can be made: the caller then uses rawEntry and the hook's after(). */
+export function movedEntry(m: any, moved: Moved, cb: MovedCallback): boolean {
+    let made = false;
+    const ok = ownEntry(m, true, (sig, bridgeEntry, _forward, target) => {
+        const c = cEntry(sig, bridgeEntry, target, (spec) => cMovedEntry(spec, moved, cb));
+        made = c !== null;
+        return c ?? bridgeEntry;
     });
+    return ok && made;
 }
 
 /** What a raw entry's handler gets to run the original: its result, or threw = true with
@@ -191,7 +255,7 @@ export type RawHandler = (self: NativePointer, args: any[],
  *  local references valid for the call, ints as numbers), instead of the bridge's entry and
  *  its wrappers (60-90 µs a call). An object result goes back as the JNI reference. */
 export function rawEntry(m: any, handler: RawHandler): boolean {
-    return ownEntry(m, true, (sig, forward, target) => (env, self, ...args) => {
+    return ownEntry(m, true, (sig, _bridgeEntry, forward, target) => jsEntry(sig, (env, self, ...args) => {
         const id = target();
         if (id === null) {
             return forward(env, self, ...args);
@@ -200,10 +264,10 @@ export function rawEntry(m: any, handler: RawHandler): boolean {
             const value = callRaw(sig, env, self, id, jvalues(values));
             return { value, threw: tableOf(env).exceptionCheck(env) !== 0 };
         };
-        const r = handler(self, args, original);
+        const r = withEnv(env, () => handler(self, args, original));
         if (sig.ret === "void") {
             return undefined;
         }
         return r ?? (sig.ret === "pointer" ? NULL : 0);
-    });
+    }));
 }

@@ -6,7 +6,7 @@
 import Java from "frida-java-bridge";
 
 import { frame, JMethod, toJavaString } from "./jni.js";
-import { reportError } from "./table.js";
+import { reportError } from "./errors.js";
 
 /** Frames of these packages are the platform or this agent's plumbing, never "the caller". */
 const PLATFORM = [

@@ -115,9 +115,36 @@ export function tableOf(env: Ptr): Table {
     return table;
 }
 
+/** The JNIEnv* of threads inside an entry of ours (entries.ts, centries.ts), which the JVM
+ *  passed to it: the bridge only knows the env of threads inside its own entries, and asking
+ *  the VM (Java.vm.getEnv()) costs ~15 µs a time from JS. */
+const hookEnvs = new Map<number, Ptr>();
+
+/** Run fn with `env` as this thread's JNIEnv* (it is, for the duration of a native entry). */
+export function withEnv<T>(env: Ptr, fn: () => T): T {
+    const tid = Process.getCurrentThreadId();
+    const prev = hookEnvs.get(tid);
+    hookEnvs.set(tid, env);
+    try {
+        return fn();
+    } finally {
+        if (prev === undefined) {
+            hookEnvs.delete(tid);
+        } else {
+            hookEnvs.set(tid, prev);
+        }
+    }
+}
+
+/** The calling thread's JNIEnv*. */
+export function currentEnv(): Ptr {
+    const known = hookEnvs.size !== 0 ? hookEnvs.get(Process.getCurrentThreadId()) : undefined;
+    return known ?? Java.vm.getEnv().handle;
+}
+
 /** The calling thread's JNIEnv* and its function table. */
 function current(): [Ptr, Table] {
-    const env: Ptr = Java.vm.getEnv().handle;
+    const env = currentEnv();
     return [env, tableOf(env)];
 }
 
@@ -156,6 +183,16 @@ export class JMethod {
 
     get resolved(): boolean {
         return this.id !== null;
+    }
+
+    /** The JNI method id (null before resolve()), for C code that calls the method. */
+    get methodId(): Ptr | null {
+        return this.id;
+    }
+
+    /** The declaring class's global reference (null before resolve()). */
+    get classRef(): Ptr | null {
+        return this.klass === null ? null : this.klass.$h as Ptr;
     }
 
     /** Resolve with the class factory that sees the declaring class (bridge calls: do it

@@ -7,8 +7,9 @@ import Java from "frida-java-bridge";
 import { Direction, Layer, RecordKind } from "../protocol.js";
 import { emit } from "../emit.js";
 import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
+import { MovedCallback, Receivers } from "./centries.js";
+import { deleteGlobal, newGlobal } from "./jni.js";
 import { RecentObjects } from "./objects.js";
-import { enter, leave } from "./scope.js";
 import { JavaHook, HookCall } from "./table.js";
 import { engineFacts, javaConn, socketFacts } from "./tlsconn.js";
 
@@ -33,6 +34,28 @@ function socketConn(call: HookCall): string {
     return id;
 }
 
+/** The same, for the C entries (centries.ts): streams they recognise without JS. */
+const receivers = new Receivers(16);
+
+/** A stream's conn id, from the C entry's lookup or, the first time, from its socket. */
+function movedConn(self: NativePointer, known: string | undefined, cls: string, hook: string): string {
+    if (known !== undefined) {
+        return known;
+    }
+    const stream = Java.cast(self, Java.use(cls));
+    const sock = stream.this$0.value;
+    const id = javaConn(sock, hook, () => socketFacts(sock, "jsse"));
+    receivers.add(newGlobal(self), id, deleteGlobal);
+    return id;
+}
+
+function streamRecord(name: string, cls: string, dir: Direction): MovedCallback {
+    return (self, bytes, known) => {
+        emit(RecordKind.STREAM, name, { layer: Layer.TLS },
+            { conn: movedConn(self, known, cls, name), dir, body: bytes });
+    };
+}
+
 function positions(bufs: any, off: number, len: number): number[] {
     const out: number[] = [];
     for (let i = off; i < off + len; i++) {
@@ -53,29 +76,13 @@ function moved(bufs: any, off: number, len: number, before: number[]): ArrayBuff
     return concat(parts);
 }
 
-/** Marks the call as inside the TLS stack (its Cipher calls are not the app's). */
-function tlsScope(h: JavaHook): JavaHook {
-    const before = h.before;
-    return {
-        ...h,
-        before(call) {
-            enter("tls");
-            if (before !== undefined) {
-                before(call);
-            }
-        },
-        always() {
-            leave("tls");
-        },
-    };
-}
-
 const SOCKET = "sun.security.ssl.SSLSocketImpl";
 
 const jsseHooks: JavaHook[] = [
     {
         group: G, name: `${G}.AppOutputStream.write`, cls: OUT_STREAM, method: "write",
         args: ["[B", "int", "int"], raw: true,
+        moved: { len: "arg", receivers, record: streamRecord(`${G}.AppOutputStream.write`, OUT_STREAM, Direction.OUT) },
         after(call) {
             const [b, off, len] = call.args;
             const conn = socketConn(call);
@@ -86,6 +93,7 @@ const jsseHooks: JavaHook[] = [
     {
         group: G, name: `${G}.AppInputStream.read`, cls: IN_STREAM, method: "read",
         args: ["[B", "int", "int"], raw: true,
+        moved: { len: "ret", receivers, record: streamRecord(`${G}.AppInputStream.read`, IN_STREAM, Direction.IN) },
         after(call, ret: number) {
             if (ret <= 0) {
                 return;
@@ -141,4 +149,5 @@ const scopeOnly: JavaHook[] = ["startHandshake", "close"].map((method) => ({
     group: G, name: `${G}.SSLSocketImpl.${method}`, cls: SOCKET, method, args: [],
 }));
 
-export const jsseTable: JavaHook[] = [...jsseHooks, ...scopeOnly].map(tlsScope);
+/** Every JSSE call runs inside the TLS scope: its Cipher calls are JSSE's own. */
+export const jsseTable: JavaHook[] = [...jsseHooks, ...scopeOnly].map((h) => ({ ...h, tls: true }));

@@ -6,10 +6,12 @@
 
 import Java from "frida-java-bridge";
 
-import { emit } from "../emit.js";
-import { HookStatus, RecordKind } from "../protocol.js";
+import { HookStatus } from "../protocol.js";
 import { reportHook } from "../registry.js";
-import { originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
+import { reportError } from "./errors.js";
+import { Moved, MovedCallback } from "./centries.js";
+import { movedEntry, originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
+import { enter, inside, leave } from "./scope.js";
 
 /** One Java method call as a hook sees it. */
 export interface HookCall {
@@ -48,9 +50,17 @@ export interface JavaHook {
     raw?: boolean;
     // (A raw hook may fall back to the bridge's entry, on ART or when its signature does not
     // allow a raw one: its functions then get wrappers, and must take both forms.)
-    /** Checked first on every call: true sends the call straight to the original, with no
-     *  bookkeeping (JSSE's own Cipher calls). Must be cheap and never throw. */
-    pass?: () => boolean;
+    /** Calls made inside the TLS scope (scope.ts) go straight to the original, with no
+     *  bookkeeping: JSSE's own Cipher calls. */
+    passInTls?: boolean;
+    /** The call runs inside the TLS scope: the Cipher calls it makes are the TLS stack's. */
+    tls?: boolean;
+    /** With `raw` and `tls`, for a TLS app stream's write or read(byte[], int, int): on
+     *  HotSpot a C entry runs the original without entering JS, copies the bytes the call
+     *  moved and recognises the stream among `receivers`; `record` then runs (marked busy,
+     *  guarded) instead of after(), only for a thread's outermost TLS call. after() stays
+     *  the path everywhere else. */
+    moved?: Moved & { record: MovedCallback };
     /** Runs once before the hook is installed, with the class factory that found cls. */
     prepare?: (factory: Java.ClassFactory) => void;
 }
@@ -61,22 +71,14 @@ interface Entry {
     pending: boolean;
 }
 
+export { reportError };
+
 const entries: Entry[] = [];
 /** Threads currently inside hook code: Java calls our hooks make are not recorded. */
 const busy = new Set<number>();
-let errorsReported = 0;
-const MAX_ERRORS = 200;
 
 function target(h: JavaHook): string {
     return `${h.cls}.${h.method}(${h.args !== undefined ? h.args.join(", ") : "*"})`;
-}
-
-export function reportError(where: string, e: unknown): void {
-    if (errorsReported++ >= MAX_ERRORS) {
-        return;
-    }
-    const err = e instanceof Error ? e : new Error(String(e));
-    emit(RecordKind.AGENT_ERROR, where, { message: err.message, stack: err.stack ?? null, where });
 }
 
 /** Run fn with this thread marked busy; hooks fired meanwhile pass straight through. */
@@ -112,12 +114,14 @@ function isClassMissing(e: unknown): boolean {
  *  the same entry (track(String) -> track(String, JSONObject)) is one event, not two. */
 const active = new Set<string>();
 
+/** How the JVM enters a hooked overload: the bridge's entry, or an entry of ours (HotSpot):
+ *  JS with raw JNI values, or C (centries.ts). */
+export type EntryKind = "bridge" | "raw JNI" | "C";
+
 /** Replace one Java method (overload) with the hook: used by install() and by tables that
- *  discover classes at run time (WebViewClient subclasses). True when the JVM enters the
- *  hook (or, for a `pass` hook, its pass-through calls) through an entry of ours instead of
- *  the bridge's (entries.ts rawEntry, passEntry). */
-export function wrap(h: JavaHook, m: any): boolean {
-    const pass = h.pass;
+ *  discover classes at run time (WebViewClient subclasses). Says how the JVM enters the hook
+ *  (or, for a `passInTls` hook, its pass-through calls). */
+export function wrap(h: JavaHook, m: any): EntryKind {
     const direct = originalCaller(m);
     const original: (self: any, args: any[]) => any = direct ?? ((self, args) => m.apply(self, args));
     // Entered by the bridge: wrappers; a Java exception of the original is a JS error.
@@ -125,13 +129,22 @@ export function wrap(h: JavaHook, m: any): boolean {
         return dispatch(this, args, (a) => ({ value: original(this, a), threw: false }));
     };
     // Entered by an entry of ours (HotSpot): raw values; a Java exception stays pending.
-    return h.raw === true
-        ? rawEntry(m, (self, args, raw) => dispatch(self, args, raw))
-        : pass !== undefined && passEntry(m, () => isBusy() || pass());
+    if (h.raw === true) {
+        const moved = h.moved;
+        if (h.tls === true && moved !== undefined
+            && movedEntry(m, moved, (self, bytes, known) => guarded(h.name, () => moved.record(self, bytes, known)))) {
+            return "C";
+        }
+        return rawEntry(m, (self, args, raw) => dispatch(self, args, raw)) ? "raw JNI" : "bridge";
+    }
+    if (h.passInTls === true) {
+        return passEntry(m, isBusy) ?? "bridge";
+    }
+    return "bridge";
 
     /** One hooked call, however it was entered. */
     function dispatch(self: any, args: any[], invoke: (args: any[]) => RawOriginal): any {
-        if (isBusy() || (pass !== undefined && pass())) {
+        if (isBusy() || (h.passInTls === true && inside())) {
             return invoke(args).value;
         }
         const key = `${Process.getCurrentThreadId()}:${h.name}`;
@@ -139,6 +152,9 @@ export function wrap(h: JavaHook, m: any): boolean {
             return invoke(args).value;
         }
         active.add(key);
+        if (h.tls === true) {
+            enter();
+        }
         try {
             const call: HookCall = { self, args, hook: h, state: {} };
             if (h.before !== undefined) {
@@ -154,6 +170,9 @@ export function wrap(h: JavaHook, m: any): boolean {
             } finally {
                 if (h.always !== undefined) {
                     guarded(h.name, () => h.always!(call));
+                }
+                if (h.tls === true) {
+                    leave();
                 }
             }
             if (!r.threw && h.after !== undefined) {
@@ -207,15 +226,17 @@ function tryInstall(e: Entry, factory: Java.ClassFactory, late: boolean): boolea
             return true;
         }
         const methods: any[] = h.args !== undefined ? [dispatcher.overload(...h.args)] : dispatcher.overloads;
-        let raw = 0;
-        for (const m of methods) {
-            raw += wrap(h, m) ? 1 : 0;
+        const kinds = methods.map((m) => wrap(h, m));
+        const notes = [late ? "class appeared later" : null];
+        for (const kind of ["C", "raw JNI"]) {
+            const n = kinds.filter((k) => k === kind).length;
+            if (n > 0) {
+                notes.push(`${h.raw === true ? "entered" : "pass-through calls enter"} through `
+                    + `${kind === "C" ? "a C entry" : "raw JNI"} (${n} of ${methods.length} overloads)`);
+            }
         }
-        const notes = [late ? "class appeared later" : null,
-            raw > 0 ? (h.raw === true ? `entered through raw JNI (${raw} of ${methods.length} overloads)`
-                : `pass-through calls enter through raw JNI (${raw} of ${methods.length} overloads)`) : null]
-            .filter((n) => n !== null);
-        reportHook(h.group, h.name, HookStatus.INSTALLED, target(h), notes.length > 0 ? notes.join("; ") : null);
+        const said = notes.filter((n) => n !== null);
+        reportHook(h.group, h.name, HookStatus.INSTALLED, target(h), said.length > 0 ? said.join("; ") : null);
     } catch (err) {
         reportHook(h.group, h.name, HookStatus.FAILED, target(h), String(err));
     }
