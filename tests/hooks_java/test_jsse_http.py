@@ -120,6 +120,20 @@ def test_okhttp_http1_request_captured_exactly(app: Hooked, h1: RecordingServer)
     no_agent_errors(app)
 
 
+def test_okhttp_body_larger_than_the_c_buffer(app: Hooked, h1: RecordingServer) -> None:
+    """A 300 KB request body does not fit the C reader's buffer (okhttp_c.ts): the record
+    still carries it whole, read through the byte[] reference instead."""
+    assert app.driver.command(f"okhttp {h1.url}/okbig h1 tbig 300000") == "200 http/1.1"
+    records = app.finish()
+    _method, _path, _headers, body = next(r for r in h1.requests() if r[1] == "/okbig?tag=tbig")
+    req = next(r for r in of_kind(records, RecordKind.HTTP)
+               if r.fields["stack"] == "okhttp3" and r.fields["phase"] == "request"
+               and str(r.fields["url"]).endswith("/okbig?tag=tbig"))
+    assert len(body) > 300_000
+    assert req.body == body
+    no_agent_errors(app)
+
+
 def test_okhttp_body_that_refuses_the_agents_copy(fixtures: Fixtures, agent_source: str,
                                                   truststore: Path, h1: RecordingServer) -> None:
     """A Java exception inside the hook's own call (raw JNI) is cleared and reported: the app

@@ -6,8 +6,9 @@
 import Java from "frida-java-bridge";
 
 import { addSender, Attribution, attribute } from "./frames.js";
-import { byteArray, handle, javaString, JMethod, toJavaString } from "./jni.js";
+import { byteArray, currentEnv, handle, javaString, JMethod, toJavaString } from "./jni.js";
 import { ObjectState, RecentObjects } from "./objects.js";
+import { makeOkReader, OK_IDS, OkReader } from "./okhttp_c.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
 import { JavaHook, reportError } from "./table.js";
 
@@ -69,7 +70,11 @@ function headerLines(h: NativePointer): [string, string][] {
     if (h.isNull()) {
         return [];
     }
-    const text = toJavaString(h);
+    return headersOf(toJavaString(h), h);
+}
+
+/** Headers from their printed text (h: the Headers, for the redacted case). */
+function headersOf(text: string, h: NativePointer): [string, string][] {
     if (text.includes("\u2588")) {
         return rawHeaders(h);
     }
@@ -131,6 +136,75 @@ function readBody(req: NativePointer): ArrayBuffer | null {
     return byteArray(M.readByteArray.call(buf));
 }
 
+/** The request and response read in C (okhttp_c.ts); null: read through jni.ts. */
+let reader: OkReader | null = null;
+const toStringId = new JMethod("java.lang.Object", "toString", "()Ljava/lang/String;");
+
+interface RequestRead {
+    connection: NativePointer;
+    url: string;
+    method: string | null;
+    headers: [string, string][];
+    body: ArrayBuffer | null;
+}
+
+function readRequest(chain: NativePointer, hook: string): RequestRead {
+    let body: ArrayBuffer | null | undefined;
+    if (reader !== null) {
+        const r = reader.readRequest(currentEnv(), chain);
+        if (r.failed !== 0) {
+            throw new Error(`okhttp3 request not read in C (step ${r.failed})`);
+        }
+        if (!r.throwable.isNull()) {
+            reportError(`${hook}: request body not read`,
+                new Error(`okhttp3.RequestBody.writeTo threw ${toJavaString(r.throwable)}`));
+        }
+        body = r.body === undefined ? byteArray(r.bodyRef) : r.body;
+        const [url, method, headers] = r.strings;
+        if (url !== undefined && method !== undefined && headers !== undefined) {
+            return {
+                connection: r.connection, url: url ?? "null", method,
+                headers: headers === null ? [] : headersOf(headers, r.headersRef), body,
+            };
+        }
+        // A URL or header block longer than the C buffer: those again through JNI (the body
+        // was read: not written a second time).
+    }
+    const req = M.chainRequest.call(chain) as NativePointer;
+    return {
+        connection: M.chainConnection.call(chain) as NativePointer,
+        url: toJavaString(M.url.call(req)), method: javaString(M.method.call(req)),
+        headers: headerLines(M.requestHeaders.call(req)), body: body !== undefined ? body : requestBody(req, hook),
+    };
+}
+
+interface ResponseRead {
+    status: number;
+    protocol: string | null;
+    headers: [string, string][];
+}
+
+function readResponse(r: NativePointer, wantProtocol: boolean): ResponseRead {
+    if (reader !== null) {
+        const got = reader.readResponse(currentEnv(), r, wantProtocol);
+        if (got.failed !== 0) {
+            throw new Error(`okhttp3 response not read in C (step ${got.failed})`);
+        }
+        const [headers, protocol] = got.strings;
+        if (headers !== undefined && (!wantProtocol || protocol !== undefined)) {
+            return {
+                status: got.code, protocol: wantProtocol ? protocol ?? "null" : null,
+                headers: headers === null ? [] : headersOf(headers, got.headersRef),
+            };
+        }
+    }
+    return {
+        status: M.code.call(r) as number,
+        protocol: wantProtocol ? toJavaString(M.responseProtocol.call(r)) : null,
+        headers: headerLines(M.responseHeaders.call(r)),
+    };
+}
+
 /** RealCall -> who enqueued it (OkHttp 3: okhttp3.RealCall; 4: internal.connection). */
 const enqueued = new ObjectState<Attribution>(1024);
 
@@ -164,10 +238,16 @@ export const okhttpTable: JavaHook[] = [
             onceOnly = ONCE_ONLY.filter((m) => m.tryResolve(factory));
             connectionClass = factory.use("okhttp3.Connection");
             factory.use("okio.Buffer").$new().close();
+            toStringId.resolve(factory);
+            const byName: { [k: string]: JMethod | undefined } = {
+                ...M, toString: toStringId, isDuplex: onceOnly.find((m) => m.name === "isDuplex"),
+                isOneShot: onceOnly.find((m) => m.name === "isOneShot"),
+            };
+            reader = makeOkReader(OK_IDS.map((k) => byName[k] ?? null), M.newBuffer.classRef ?? NULL);
         },
         before(call) {
             const chain = handle(call.args[0]);
-            const req = M.chainRequest.call(chain) as NativePointer;
+            const read = readRequest(chain, call.hook.name);
             const id = newCall("okhttp3");
             // An enqueued call runs here on the dispatcher's thread: its app frames are the
             // ones seen at enqueue(). Asked only while such a call is pending.
@@ -179,28 +259,26 @@ export const okhttpTable: JavaHook[] = [
                     enqueued.delete(rc);
                 }
             }
-            const c = M.chainConnection.call(chain) as NativePointer;
+            const c = read.connection;
             const f = !c.isNull() ? connFacts(c, call.hook.name) : null;
-            const url = toJavaString(M.url.call(req));
             call.state.id = id;
-            call.state.url = url;
+            call.state.url = read.url;
             call.state.conn = f?.conn ?? null;
             call.state.protocol = f?.protocol ?? null;
             call.state.who = emitHttp(call.hook.name, LIB, {
-                stack: "okhttp3", phase: "request", call: id, url,
-                method: javaString(M.method.call(req)), headers: headerLines(M.requestHeaders.call(req)),
-                protocol: f?.protocol ?? null,
-            }, requestBody(req, call.hook.name), f?.conn ?? null, who);
+                stack: "okhttp3", phase: "request", call: id, url: read.url,
+                method: read.method, headers: read.headers, protocol: f?.protocol ?? null,
+            }, read.body, f?.conn ?? null, who);
         },
         after(call, resp) {
             // The same call on the same thread: the request's URL, connection and frames.
             const r = handle(resp);
+            const known = call.state.protocol as string | null;
+            const read = readResponse(r, known === null);
             emitHttp(call.hook.name, LIB, {
                 stack: "okhttp3", phase: "response", call: call.state.id as string,
-                url: call.state.url as string, status: M.code.call(r) as number,
-                protocol: (call.state.protocol as string | null)
-                    ?? toJavaString(M.responseProtocol.call(r)),
-                headers: headerLines(M.responseHeaders.call(r)),
+                url: call.state.url as string, status: read.status,
+                protocol: known ?? read.protocol, headers: read.headers,
             }, null, call.state.conn as string | null, call.state.who as Attribution);
         },
     },
