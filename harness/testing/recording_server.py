@@ -139,6 +139,8 @@ class RecordingServer(Listener):
             pending = bytearray(body[length:])
             with self._lock:
                 rec.requests.append((method, path, headers, bytes(body[:length])))
+            if path.startswith("/hangup"):
+                return  # a request that is never answered: the client reads end of stream
             close = headers.get("connection", "").lower() == "close"
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
                         + (b"Connection: close\r\n" if close else b"") + b"\r\nok")

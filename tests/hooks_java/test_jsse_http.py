@@ -134,6 +134,22 @@ def test_okhttp_body_larger_than_the_c_buffer(app: Hooked, h1: RecordingServer) 
     no_agent_errors(app)
 
 
+def test_okhttp_request_whose_answer_never_comes(app: Hooked, h1: RecordingServer) -> None:
+    """The server hangs up after reading the request: OkHttp's interceptor throws. The app
+    gets the IOException unchanged (the C entry takes it aside while it records, then throws
+    it again), and every attempt's request is recorded, without a response."""
+    answer = app.driver.command(f"okhttp {h1.url}/hangup h1 thang")
+    assert answer.startswith("error java.io.IOException"), answer
+    records = app.finish()
+    attempts = [r for r in h1.requests() if r[1] == "/hangup?tag=thang"]
+    got = [r for r in of_kind(records, RecordKind.HTTP)
+           if r.fields["stack"] == "okhttp3" and str(r.fields["url"]).endswith("/hangup?tag=thang")]
+    assert attempts
+    assert [r.fields["phase"] for r in got] == ["request"] * len(attempts)
+    assert all(r.body == b'{"canary":"body-thang"}' for r in got)
+    no_agent_errors(app)
+
+
 def test_okhttp_body_that_refuses_the_agents_copy(fixtures: Fixtures, agent_source: str,
                                                   truststore: Path, h1: RecordingServer) -> None:
     """A Java exception inside the hook's own call (raw JNI) is cleared and reported: the app

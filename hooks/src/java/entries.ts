@@ -238,6 +238,18 @@ export function movedEntry(m: any, moved: Moved, cb: MovedCallback): boolean {
     return ok && made;
 }
 
+/** An entry written in C for one hook (okhttp_c.ts), made by `build` from the entry's spec;
+ *  false where none can be made (the caller then uses rawEntry). */
+export function customEntry(m: any, build: (spec: CEntrySpec) => NativePointer): boolean {
+    let made = false;
+    const ok = ownEntry(m, true, (sig, bridgeEntry, _forward, target) => {
+        const c = cEntry(sig, bridgeEntry, target, build);
+        made = c !== null;
+        return c ?? bridgeEntry;
+    });
+    return ok && made;
+}
+
 /** What a raw entry's handler gets to run the original: its result, or threw = true with
  *  the Java exception left pending (the handler must then make no JNI call and return). */
 export interface RawOriginal {

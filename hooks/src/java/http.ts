@@ -23,6 +23,8 @@ export interface HttpFacts {
     headers?: [string, string][];
     status?: number | null;
     protocol?: string | null;
+    /** When it happened (ms since the epoch), where that is not when it is recorded. */
+    t?: number;
 }
 
 export function emitHttp(hook: string, library: string[], f: HttpFacts, body: ArrayBuffer | null,

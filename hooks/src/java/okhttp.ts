@@ -8,9 +8,9 @@ import Java from "frida-java-bridge";
 import { addSender, Attribution, attribute } from "./frames.js";
 import { byteArray, currentEnv, handle, javaString, JMethod, toJavaString } from "./jni.js";
 import { ObjectState, RecentObjects } from "./objects.js";
-import { makeOkReader, OK_IDS, OkReader } from "./okhttp_c.js";
+import { makeOkReader, OK_IDS, OkRead, OkReader, OkRequest, OkResponse } from "./okhttp_c.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
-import { JavaHook, reportError } from "./table.js";
+import { guarded, JavaHook, reportError } from "./table.js";
 
 const G = "java.okhttp3";
 const LIB = ["okhttp3.", "okio."];
@@ -70,11 +70,7 @@ function headerLines(h: NativePointer): [string, string][] {
     if (h.isNull()) {
         return [];
     }
-    return headersOf(toJavaString(h), h);
-}
-
-/** Headers from their printed text (h: the Headers, for the redacted case). */
-function headersOf(text: string, h: NativePointer): [string, string][] {
+    const text = toJavaString(h);
     if (text.includes("\u2588")) {
         return rawHeaders(h);
     }
@@ -149,33 +145,68 @@ interface RequestRead {
 }
 
 function readRequest(chain: NativePointer, hook: string): RequestRead {
-    let body: ArrayBuffer | null | undefined;
-    if (reader !== null) {
-        const r = reader.readRequest(currentEnv(), chain);
-        if (r.failed !== 0) {
-            throw new Error(`okhttp3 request not read in C (step ${r.failed})`);
-        }
+    return fromC(reader !== null ? reader.readRequest(currentEnv(), chain) : null, chain, hook);
+}
+
+/** The request as C read it; through JNI where C could not (no reader, or a URL or header
+ *  block longer than its buffer: C then stopped before the body). */
+function fromC(r: OkRead<OkRequest> | null, chain: NativePointer, hook: string): RequestRead {
+    if (r !== null && r.facts !== null) {
         if (!r.throwable.isNull()) {
             reportError(`${hook}: request body not read`,
                 new Error(`okhttp3.RequestBody.writeTo threw ${toJavaString(r.throwable)}`));
         }
-        body = r.body === undefined ? byteArray(r.bodyRef) : r.body;
-        const [url, method, headers] = r.strings;
-        if (url !== undefined && method !== undefined && headers !== undefined) {
-            return {
-                connection: r.connection, url: url ?? "null", method,
-                headers: headers === null ? [] : headersOf(headers, r.headersRef), body,
-            };
-        }
-        // A URL or header block longer than the C buffer: those again through JNI (the body
-        // was read: not written a second time).
+        return {
+            connection: r.connection, url: r.facts.url, method: r.facts.method,
+            headers: r.facts.headers, body: r.bodyRef.isNull() ? r.body : byteArray(r.bodyRef),
+        };
     }
     const req = M.chainRequest.call(chain) as NativePointer;
     return {
         connection: M.chainConnection.call(chain) as NativePointer,
         url: toJavaString(M.url.call(req)), method: javaString(M.method.call(req)),
-        headers: headerLines(M.requestHeaders.call(req)), body: body !== undefined ? body : requestBody(req, hook),
+        headers: headerLines(M.requestHeaders.call(req)), body: requestBody(req, hook),
     };
+}
+
+/** One call's facts from its request to its response (same thread, same call). */
+interface CallState {
+    id: string;
+    url: string;
+    conn: string | null;
+    protocol: string | null;
+    who: Attribution;
+}
+
+/** The request record; `t`: when the call began, where it is recorded later. */
+function recordRequest(hook: string, chain: NativePointer, read: RequestRead, t: number | null): CallState {
+    const id = newCall("okhttp3");
+    // An enqueued call runs here on the dispatcher's thread: its app frames are the ones
+    // seen at enqueue(). Asked only while such a call is pending.
+    let who: Attribution | null = null;
+    if (enqueued.size > 0) {
+        const rc = M.chainCall.call(chain) as NativePointer;
+        who = enqueued.get(rc) ?? null;
+        if (who !== null) {
+            enqueued.delete(rc);
+        }
+    }
+    const c = read.connection;
+    const f = !c.isNull() ? connFacts(c, hook) : null;
+    const facts = {
+        stack: "okhttp3", phase: "request" as const, call: id, url: read.url,
+        method: read.method, headers: read.headers, protocol: f?.protocol ?? null,
+        ...(t !== null ? { t } : {}),
+    };
+    const a = emitHttp(hook, LIB, facts, read.body, f?.conn ?? null, who);
+    return { id, url: read.url, conn: f?.conn ?? null, protocol: f?.protocol ?? null, who: a };
+}
+
+function recordResponse(hook: string, state: CallState, read: ResponseRead): void {
+    emitHttp(hook, LIB, {
+        stack: "okhttp3", phase: "response", call: state.id, url: state.url, status: read.status,
+        protocol: state.protocol ?? read.protocol, headers: read.headers,
+    }, null, state.conn, state.who);
 }
 
 interface ResponseRead {
@@ -187,21 +218,20 @@ interface ResponseRead {
 function readResponse(r: NativePointer, wantProtocol: boolean): ResponseRead {
     if (reader !== null) {
         const got = reader.readResponse(currentEnv(), r, wantProtocol);
-        if (got.failed !== 0) {
-            throw new Error(`okhttp3 response not read in C (step ${got.failed})`);
-        }
-        const [headers, protocol] = got.strings;
-        if (headers !== undefined && (!wantProtocol || protocol !== undefined)) {
-            return {
-                status: got.code, protocol: wantProtocol ? protocol ?? "null" : null,
-                headers: headers === null ? [] : headersOf(headers, got.headersRef),
-            };
+        if (got.facts !== null) {
+            return responseFrom(got.facts, wantProtocol);
         }
     }
     return {
         status: M.code.call(r) as number,
         protocol: wantProtocol ? toJavaString(M.responseProtocol.call(r)) : null,
         headers: headerLines(M.responseHeaders.call(r)),
+    };
+}
+
+function responseFrom(facts: OkResponse, wantProtocol: boolean): ResponseRead {
+    return {
+        status: facts.code, protocol: wantProtocol ? facts.protocol ?? "null" : null, headers: facts.headers,
     };
 }
 
@@ -245,41 +275,29 @@ export const okhttpTable: JavaHook[] = [
             };
             reader = makeOkReader(OK_IDS.map((k) => byName[k] ?? null), M.newBuffer.classRef ?? NULL);
         },
-        before(call) {
-            const chain = handle(call.args[0]);
-            const read = readRequest(chain, call.hook.name);
-            const id = newCall("okhttp3");
-            // An enqueued call runs here on the dispatcher's thread: its app frames are the
-            // ones seen at enqueue(). Asked only while such a call is pending.
-            let who: Attribution | null = null;
-            if (enqueued.size > 0) {
-                const rc = M.chainCall.call(chain) as NativePointer;
-                who = enqueued.get(rc) ?? null;
-                if (who !== null) {
-                    enqueued.delete(rc);
-                }
+        entryInC(spec) {
+            if (reader === null) {
+                throw new Error("no C reader for okhttp3");
             }
-            const c = read.connection;
-            const f = !c.isNull() ? connFacts(c, call.hook.name) : null;
-            call.state.id = id;
-            call.state.url = read.url;
-            call.state.conn = f?.conn ?? null;
-            call.state.protocol = f?.protocol ?? null;
-            call.state.who = emitHttp(call.hook.name, LIB, {
-                stack: "okhttp3", phase: "request", call: id, url: read.url,
-                method: read.method, headers: read.headers, protocol: f?.protocol ?? null,
-            }, read.body, f?.conn ?? null, who);
+            const hook = `${G}.CallServerInterceptor.intercept`;
+            return reader.entry(spec, (_self, chain, request, resp, response, t) => {
+                guarded(hook, () => {
+                    const state = recordRequest(hook, chain, fromC(request, chain, hook), t);
+                    if (!resp.isNull()) {
+                        recordResponse(hook, state, response?.facts != null
+                            ? responseFrom(response.facts, state.protocol === null)
+                            : readResponse(resp, state.protocol === null));
+                    }
+                });
+            });
+        },
+        before(call) {
+            call.state.call = recordRequest(call.hook.name, handle(call.args[0]),
+                readRequest(handle(call.args[0]), call.hook.name), null);
         },
         after(call, resp) {
-            // The same call on the same thread: the request's URL, connection and frames.
-            const r = handle(resp);
-            const known = call.state.protocol as string | null;
-            const read = readResponse(r, known === null);
-            emitHttp(call.hook.name, LIB, {
-                stack: "okhttp3", phase: "response", call: call.state.id as string,
-                url: call.state.url as string, status: read.status,
-                protocol: known ?? read.protocol, headers: read.headers,
-            }, null, call.state.conn as string | null, call.state.who as Attribution);
+            const state = call.state.call as CallState;
+            recordResponse(call.hook.name, state, readResponse(handle(resp), state.protocol === null));
         },
     },
 ];

@@ -1,18 +1,24 @@
 // OkHttp 3/4's request and response read in C: the dozen JNI calls of one request (chain,
 // URL, method, headers, body written into an okio.Buffer; code, protocol and headers of the
 // response) cost ~15 µs each from JS (argument packing, the exception check, the string
-// copy) and ~0.3 µs from C. One call from JS per phase; the results come back in one buffer.
-// Used on HotSpot and ART alike (plain JNI); okhttp.ts keeps its JS path for when the
-// CModule cannot be built.
+// copy) and ~0.3 µs from C. The facts come back as JSON text (JSON.parse is native code in
+// Frida's JS engine; reading a buffer field by field from JS is not cheap either) and the
+// body's bytes, in one buffer.
+// - On HotSpot the interceptor is entered in C (ENTRY_SOURCE): request, original, response,
+//   then one JS callback with both, so a request costs one JS entry instead of a JS entry,
+//   two hook bodies and the original's call from JS.
+// - Elsewhere (ART, or no C entry) the JS hook calls ok_request and ok_response; okhttp.ts
+//   keeps a JNI path for when this CModule cannot be built.
 
+import { CEntrySpec } from "./centries.js";
 import { reportError } from "./errors.js";
-import { JMethod } from "./jni.js";
+import { JMethod, withEnv } from "./jni.js";
 
 /** Method ids, in the order the C code reads them (ids[i]). */
 export const OK_IDS = [
     "chainRequest", "chainConnection", "url", "toString", "method", "requestHeaders", "body",
     "isDuplex", "isOneShot", "newBuffer", "writeTo", "readByteArray",
-    "code", "responseHeaders", "responseProtocol",
+    "code", "responseHeaders", "responseProtocol", "headersSize", "headerName", "headerValue",
 ] as const;
 
 const SOURCE = `
@@ -34,27 +40,30 @@ typedef void (* BytesRegion) (gpointer env, gpointer a, gint32 start, gint32 n, 
 
 enum { CHAIN_REQUEST, CHAIN_CONNECTION, URL, TO_STRING, METHOD, REQUEST_HEADERS, BODY,
   IS_DUPLEX, IS_ONE_SHOT, NEW_BUFFER, WRITE_TO, READ_BYTE_ARRAY, CODE, RESPONSE_HEADERS,
-  RESPONSE_PROTOCOL };
+  RESPONSE_PROTOCOL, HEADERS_SIZE, HEADER_NAME, HEADER_VALUE };
 
-/* The result buffer: Out, then the strings and bytes, each as a gint32 count (UTF-16 units
-   or bytes; -1 for null; -2: did not fit, see the refs) and its data, 4-byte aligned. */
+enum { OK, THREW, TOO_LONG };
+
+/* The result buffer: Out, the JSON text (ASCII), then the body's bytes. */
 typedef struct {
-  gint32 failed;      /* 0, or the step that threw (its exception cleared, in throwable) */
-  gint32 used;        /* bytes of the buffer used */
-  gint32 code;        /* response code */
-  gint32 pad;
-  gpointer connection;    /* local refs, for the JS side's rare paths */
-  gpointer headers;
-  gpointer body;          /* the body's byte[] when it did not fit */
-  gpointer throwable;     /* the body's writeTo exception */
+  gint32 failed;      /* OK; THREW (the step in step, exception cleared); TOO_LONG */
+  gint32 step;
+  gint32 json;        /* bytes of JSON text after Out */
+  gint32 body;        /* bytes of body after the JSON; -1: no body; -2: see body_ref */
+  gpointer connection;    /* local refs, for the JS side */
+  gpointer body_ref;      /* the body's byte[] when it did not fit */
+  gpointer throwable;     /* the body's writeTo exception (cleared) */
 } Out;
 
 typedef struct {
   gpointer env;
   gpointer * fns;
-  guint8 * buf;
+  gpointer * ids;
+  gchar * buf;
   gint32 cap;
   gint32 used;
+  gboolean full;
+  guint16 units[2048];
 } Ctx;
 
 #define F(ctx, i) ((ctx)->fns[i])
@@ -64,11 +73,11 @@ static gboolean threw (Ctx * c)
   return ((Check) F (c, 228)) (c->env);
 }
 
-static gpointer call_object (Ctx * c, gpointer obj, gpointer id, const JValue * args)
+static gpointer call_object (Ctx * c, gpointer obj, int id, const JValue * args)
 {
-  if (obj == NULL || id == NULL)
+  if (obj == NULL || c->ids[id] == NULL)
     return NULL;
-  return ((CallObject) F (c, 36)) (c->env, obj, id, args);
+  return ((CallObject) F (c, 36)) (c->env, obj, c->ids[id], args);
 }
 
 static void drop (Ctx * c, gpointer ref)
@@ -77,180 +86,382 @@ static void drop (Ctx * c, gpointer ref)
     ((DeleteLocal) F (c, 23)) (c->env, ref);
 }
 
-static gint32 * slot (Ctx * c, gint32 n)
+static void put (Ctx * c, const gchar * s, gint32 n)
 {
-  gint32 need = 4 + ((n + 3) & ~3);
-  if (c->used + need > c->cap)
-    return NULL;
-  gint32 * p = (gint32 *) (c->buf + c->used);
-  c->used += need;
-  return p;
-}
-
-/* A java.lang.String as UTF-16 (-1 for null, -2 when it does not fit). */
-static void put_string (Ctx * c, gpointer s)
-{
-  gint32 n = (s == NULL) ? -1 : ((Length) F (c, 164)) (c->env, s);
-  gint32 * p = slot (c, (n > 0) ? 2 * n : 0);
-  if (p == NULL)
+  if (c->full || c->used + n > c->cap)
   {
-    p = slot (c, 0);
-    if (p != NULL)
-      *p = -2;
+    c->full = TRUE;
     return;
   }
-  *p = n;
-  if (n > 0)
-    ((StringRegion) F (c, 220)) (c->env, s, 0, n, p + 1);
+  for (gint32 i = 0; i != n; i++)
+    c->buf[c->used + i] = s[i];
+  c->used += n;
 }
 
-/* String.valueOf(obj). */
-static void put_text (Ctx * c, gpointer obj, gpointer * ids)
+static void put_char (Ctx * c, gchar ch)
 {
-  gpointer s = call_object (c, obj, ids[TO_STRING], NULL);
-  put_string (c, s);
+  put (c, &ch, 1);
+}
+
+/* A java.lang.String as a JSON string (null for null): printable ASCII as is, everything
+   else as \\uXXXX (UTF-16 units, so surrogate pairs survive). */
+static void put_string (Ctx * c, gpointer s)
+{
+  static const gchar hex[] = "0123456789abcdef";
+  if (s == NULL)
+  {
+    put (c, "null", 4);
+    return;
+  }
+  gint32 n = ((Length) F (c, 164)) (c->env, s);
+  put_char (c, '"');
+  for (gint32 start = 0; start < n && !c->full; start += 2048)
+  {
+    gint32 k = MIN (n - start, 2048);
+    ((StringRegion) F (c, 220)) (c->env, s, start, k, c->units);
+    for (gint32 i = 0; i != k; i++)
+    {
+      guint16 u = c->units[i];
+      if (u >= 0x20 && u < 0x7f && u != '"' && u != '\\\\')
+        put_char (c, (gchar) u);
+      else
+      {
+        gchar e[6] = { '\\\\', 'u', hex[(u >> 12) & 15], hex[(u >> 8) & 15], hex[(u >> 4) & 15], hex[u & 15] };
+        put (c, e, 6);
+      }
+    }
+  }
+  put_char (c, '"');
+}
+
+/* String.valueOf(obj) as a JSON string. */
+static void put_text (Ctx * c, gpointer obj)
+{
+  gpointer s = call_object (c, obj, TO_STRING, NULL);
+  if (s == NULL && obj == NULL)
+    put (c, "\\"null\\"", 6);
+  else
+    put_string (c, s);
   drop (c, s);
 }
 
+static void put_int (Ctx * c, gint32 v)
+{
+  gchar digits[12];
+  gint32 n = 0;
+  guint32 u = (v < 0) ? (guint32) -v : (guint32) v;
+  do
+  {
+    digits[n++] = (gchar) ('0' + u % 10);
+    u /= 10;
+  }
+  while (u != 0);
+  if (v < 0)
+    put_char (c, '-');
+  while (n > 0)
+    put_char (c, digits[--n]);
+}
+
+/* okhttp3.Headers as [["name","value"],...]: one name(i) and value(i) call per header, so a
+   value OkHttp 4 prints redacted in toString() is read as it is. */
+static gboolean put_headers (Ctx * c, gpointer h)
+{
+  put_char (c, '[');
+  if (h != NULL)
+  {
+    gint32 n = ((CallInt) F (c, 51)) (c->env, h, c->ids[HEADERS_SIZE], NULL);
+    if (threw (c))
+      return FALSE;
+    for (gint32 i = 0; i != n && !c->full; i++)
+    {
+      JValue arg;
+      arg.i = i;
+      gpointer name = call_object (c, h, HEADER_NAME, &arg);
+      gpointer value = call_object (c, h, HEADER_VALUE, &arg);
+      if (threw (c))
+        return FALSE;
+      if (i != 0)
+        put_char (c, ',');
+      put_char (c, '[');
+      put_string (c, name);
+      put_char (c, ',');
+      put_string (c, value);
+      put_char (c, ']');
+      drop (c, name);
+      drop (c, value);
+    }
+  }
+  put_char (c, ']');
+  return TRUE;
+}
+
+static int fail (Out * out, int how, int step)
+{
+  out->failed = how;
+  out->step = step;
+  return how;
+}
+
+/* A call threw: clear it (nothing of ours may reach the app) and say where. */
+static int threw_at (Ctx * c, Out * out, int step)
+{
+  ((Clear) F (c, 17)) (c->env);
+  return fail (out, THREW, step);
+}
+
+/* {"url":...,"method":...,"headers":[[...]]} then the body. */
 int
 ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class, Out * out, gint32 cap)
 {
-  Ctx c = { env, *(gpointer **) env, (guint8 *) (out + 1), cap - (gint32) sizeof (Out), 0 };
-  out->failed = 0;
-  gpointer req = call_object (&c, chain, ids[CHAIN_REQUEST], NULL);
+  Ctx c;
+  c.env = env;
+  c.fns = *(gpointer **) env;
+  c.ids = ids;
+  c.buf = (gchar *) (out + 1);
+  c.cap = cap - (gint32) sizeof (Out);
+  c.used = 0;
+  c.full = FALSE;
+  out->body = -1;
+  out->connection = NULL;
+  out->body_ref = NULL;
+  out->throwable = NULL;
+  fail (out, OK, 0);
+  gpointer req = call_object (&c, chain, CHAIN_REQUEST, NULL);
   if (threw (&c) || req == NULL)
-    return out->failed = 1;
-  out->connection = call_object (&c, chain, ids[CHAIN_CONNECTION], NULL);
+    return threw_at (&c, out, 1);
+  out->connection = call_object (&c, chain, CHAIN_CONNECTION, NULL);
   if (threw (&c))
-    return out->failed = 2;
-  gpointer url = call_object (&c, req, ids[URL], NULL);
+    return threw_at (&c, out, 2);
+  gpointer url = call_object (&c, req, URL, NULL);
   if (threw (&c))
-    return out->failed = 3;
-  put_text (&c, url, ids);
+    return threw_at (&c, out, 3);
+  put (&c, "{\\"url\\":", 7);
+  put_text (&c, url);
   drop (&c, url);
-  gpointer method = call_object (&c, req, ids[METHOD], NULL);
   if (threw (&c))
-    return out->failed = 4;
+    return threw_at (&c, out, 3);
+  gpointer method = call_object (&c, req, METHOD, NULL);
+  if (threw (&c))
+    return threw_at (&c, out, 4);
+  put (&c, ",\\"method\\":", 10);
   put_string (&c, method);
   drop (&c, method);
-  out->headers = call_object (&c, req, ids[REQUEST_HEADERS], NULL);
+  gpointer headers = call_object (&c, req, REQUEST_HEADERS, NULL);
   if (threw (&c))
-    return out->failed = 5;
-  put_text (&c, out->headers, ids);
+    return threw_at (&c, out, 5);
+  put (&c, ",\\"headers\\":", 11);
+  if (!put_headers (&c, headers))
+    return threw_at (&c, out, 5);
+  drop (&c, headers);
+  put_char (&c, '}');
+  if (c.full)
+    return fail (out, TOO_LONG, 0);
+  out->json = c.used;
+  gpointer body = call_object (&c, req, BODY, NULL);
   if (threw (&c))
-    return out->failed = 5;
-  gpointer body = call_object (&c, req, ids[BODY], NULL);
-  if (threw (&c))
-    return out->failed = 6;
-  gint32 at = c.used;
-  gint32 * bytes = slot (&c, 0);
-  if (bytes == NULL)
-    return out->failed = 7;
-  *bytes = -1;
-  out->body = NULL;
-  out->throwable = NULL;
-  if (body != NULL)
+    return threw_at (&c, out, 6);
+  if (body == NULL)
+    return OK;
+  for (int i = IS_DUPLEX; i <= IS_ONE_SHOT; i++)
   {
-    for (int i = IS_DUPLEX; i <= IS_ONE_SHOT; i++)
-    {
-      if (ids[i] != NULL && ((CallBoolean) F (&c, 39)) (env, body, ids[i], NULL))
-        goto done;
-      if (threw (&c))
-        return out->failed = 8;
-    }
-    gpointer sink = ((NewObject) F (&c, 30)) (env, buffer_class, ids[NEW_BUFFER], NULL);
-    if (threw (&c) || sink == NULL)
-      return out->failed = 9;
-    JValue arg;
-    arg.l = sink;
-    ((CallVoid) F (&c, 63)) (env, body, ids[WRITE_TO], &arg);
+    if (ids[i] != NULL && ((CallBoolean) F (&c, 39)) (env, body, ids[i], NULL))
+      return OK;
     if (threw (&c))
-    {
-      /* The app's own write of the body goes on: clear, and hand the throwable to JS. */
-      out->throwable = ((Occurred) F (&c, 15)) (env);
-      ((Clear) F (&c, 17)) (env);
-      goto done;
-    }
-    gpointer array = call_object (&c, sink, ids[READ_BYTE_ARRAY], NULL);
-    if (threw (&c))
-      return out->failed = 10;
-    gint32 n = (array == NULL) ? 0 : ((Length) F (&c, 171)) (env, array);
-    c.used = at;
-    bytes = slot (&c, n);
-    if (bytes == NULL)
-    {
-      c.used = at;
-      bytes = slot (&c, 0);
-      *bytes = -2;
-      out->body = array;
-    }
-    else
-    {
-      *bytes = n;
-      if (n > 0)
-        ((BytesRegion) F (&c, 200)) (env, array, 0, n, bytes + 1);
-      drop (&c, array);
-    }
+      return threw_at (&c, out, 7);
   }
-done:
-  out->used = c.used;
-  return 0;
+  gpointer sink = ((NewObject) F (&c, 30)) (env, buffer_class, ids[NEW_BUFFER], NULL);
+  if (threw (&c) || sink == NULL)
+    return threw_at (&c, out, 8);
+  JValue arg;
+  arg.l = sink;
+  ((CallVoid) F (&c, 63)) (env, body, ids[WRITE_TO], &arg);
+  if (threw (&c))
+  {
+    /* The app's own write of the body goes on: clear, and hand the throwable to JS. */
+    out->throwable = ((Occurred) F (&c, 15)) (env);
+    ((Clear) F (&c, 17)) (env);
+    return OK;
+  }
+  gpointer array = call_object (&c, sink, READ_BYTE_ARRAY, NULL);
+  if (threw (&c))
+    return threw_at (&c, out, 9);
+  gint32 n = (array == NULL) ? 0 : ((Length) F (&c, 171)) (env, array);
+  if (c.used + n > c.cap)
+  {
+    out->body = -2;
+    out->body_ref = array;
+    return OK;
+  }
+  if (n > 0)
+    ((BytesRegion) F (&c, 200)) (env, array, 0, n, c.buf + c.used);
+  out->body = n;
+  drop (&c, array);
+  return OK;
 }
 
+/* {"code":...,"headers":[[...]],"protocol":...} */
 int
 ok_response (gpointer env, gpointer resp, gpointer * ids, gint32 want_protocol, Out * out, gint32 cap)
 {
-  Ctx c = { env, *(gpointer **) env, (guint8 *) (out + 1), cap - (gint32) sizeof (Out), 0 };
-  out->failed = 0;
-  out->code = ((CallInt) F (&c, 51)) (env, resp, ids[CODE], NULL);
+  Ctx c;
+  c.env = env;
+  c.fns = *(gpointer **) env;
+  c.ids = ids;
+  c.buf = (gchar *) (out + 1);
+  c.cap = cap - (gint32) sizeof (Out);
+  c.used = 0;
+  c.full = FALSE;
+  out->body = -1;
+  out->connection = NULL;
+  out->body_ref = NULL;
+  out->throwable = NULL;
+  fail (out, OK, 0);
+  gint32 code = ((CallInt) F (&c, 51)) (env, resp, ids[CODE], NULL);
   if (threw (&c))
-    return out->failed = 1;
-  out->headers = call_object (&c, resp, ids[RESPONSE_HEADERS], NULL);
+    return threw_at (&c, out, 1);
+  put (&c, "{\\"code\\":", 8);
+  put_int (&c, code);
+  gpointer headers = call_object (&c, resp, RESPONSE_HEADERS, NULL);
   if (threw (&c))
-    return out->failed = 2;
-  put_text (&c, out->headers, ids);
-  if (threw (&c))
-    return out->failed = 2;
+    return threw_at (&c, out, 2);
+  put (&c, ",\\"headers\\":", 11);
+  if (!put_headers (&c, headers))
+    return threw_at (&c, out, 2);
+  drop (&c, headers);
   if (want_protocol)
   {
-    gpointer protocol = call_object (&c, resp, ids[RESPONSE_PROTOCOL], NULL);
+    gpointer protocol = call_object (&c, resp, RESPONSE_PROTOCOL, NULL);
     if (threw (&c))
-      return out->failed = 3;
-    put_text (&c, protocol, ids);
+      return threw_at (&c, out, 3);
+    put (&c, ",\\"protocol\\":", 12);
+    put_text (&c, protocol);
     drop (&c, protocol);
     if (threw (&c))
-      return out->failed = 3;
+      return threw_at (&c, out, 3);
   }
-  out->used = c.used;
-  return 0;
+  put_char (&c, '}');
+  if (c.full)
+    return fail (out, TOO_LONG, 0);
+  out->json = c.used;
+  return OK;
 }
 `;
 
-/** Out's size and member offsets (LP64). */
-const OUT = { failed: 0, used: 4, code: 8, connection: 16, headers: 24, body: 32, throwable: 40, size: 48 };
-const CAP = 256 * 1024;
+/** Out's member offsets and size (LP64). */
+const OUT = { failed: 0, step: 4, json: 8, body: 12, connection: 16, bodyRef: 24, throwable: 32, size: 40 };
+/** Bytes per result buffer (under glibc's mmap threshold: malloc stays cheap); a longer
+ *  body is read through its byte[] reference. */
+const CAP = 64 * 1024;
+/** Out.failed */
+const THREW = 1;
+const TOO_LONG = 2;
 
-/** One read's results: strings (null for Java null; undefined: too long for the buffer, the
- *  caller asks again through JS) and the body. */
-export interface OkRead {
-    failed: number;
-    code: number;
-    connection: NativePointer;
-    headersRef: NativePointer;
-    bodyRef: NativePointer;
-    throwable: NativePointer;
-    strings: (string | null | undefined)[];
-    /** The request body: bytes, null (no body), or undefined (too long: see bodyRef). */
-    body: ArrayBuffer | null | undefined;
+export interface OkRequest {
+    url: string;
+    method: string | null;
+    headers: [string, string][];
 }
+
+export interface OkResponse {
+    code: number;
+    headers: [string, string][];
+    protocol?: string;
+}
+
+/** One read: the facts (null: too long for the buffer, the caller reads them through JNI),
+ *  and for a request its connection and body. */
+export interface OkRead<T> {
+    facts: T | null;
+    connection: NativePointer;
+    /** The request body: bytes, null (no body, or one not to be consumed, or writeTo threw). */
+    body: ArrayBuffer | null;
+    /** The request body's byte[] when it did not fit (read it from there), else NULL. */
+    bodyRef: NativePointer;
+    /** What the body's writeTo threw (cleared: the app's own write goes on), else NULL. */
+    throwable: NativePointer;
+}
+
+/** The C entry of CallServerInterceptor.intercept(Chain): reads the request, calls the
+ *  original, reads the response, then calls JS once with both (a Java exception of the
+ *  original is taken aside meanwhile and thrown again after: the app gets it unchanged, and
+ *  the request is still recorded). Without memory for its buffers it forwards to the bridge's
+ *  entry (the JS hook). */
+const ENTRY_SOURCE = `
+#include <glib.h>
+
+typedef union { guint8 z; gint32 i; gint64 j; gpointer l; } JValue;
+typedef gpointer (* CallObject) (gpointer env, gpointer obj, gpointer id, const JValue * args);
+typedef guint8 (* Check) (gpointer env);
+typedef gpointer (* Occurred) (gpointer env);
+typedef void (* Clear) (gpointer env);
+typedef gint32 (* Throw) (gpointer env, gpointer throwable);
+
+extern gpointer target;
+extern gpointer buffer_class;
+extern gpointer ids[];
+extern gpointer forward (gpointer env, gpointer self, gpointer chain);
+extern int ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class, gpointer out,
+    gint32 cap);
+extern int ok_response (gpointer env, gpointer resp, gpointer * ids, gint32 want_protocol, gpointer out,
+    gint32 cap);
+extern void record (gpointer env, gpointer self, gpointer chain, gpointer request, gpointer resp,
+    gpointer response, gint64 t);
+extern gpointer libc_malloc (gsize n);
+extern void libc_free (gpointer p);
+extern int clock_gettime (int clk, gpointer ts);
+
+gpointer
+entry (gpointer env, gpointer self, gpointer chain)
+{
+  gpointer id = target;
+  gpointer * fns = *(gpointer **) env;
+  if (id == NULL)
+    return forward (env, self, chain);
+  gpointer request = libc_malloc (${CAP});
+  gpointer response = libc_malloc (${CAP});
+  if (request == NULL || response == NULL)
+  {
+    libc_free (request);
+    libc_free (response);
+    return forward (env, self, chain);
+  }
+  struct { gint64 s; gint64 ns; } ts;
+  clock_gettime (0, &ts);
+  ok_request (env, chain, ids, buffer_class, request, ${CAP});
+  JValue arg;
+  arg.l = chain;
+  gpointer r = ((CallObject) fns[36]) (env, self, id, &arg);
+  gpointer exc = ((Occurred) fns[15]) (env);
+  if (exc != NULL)
+    ((Clear) fns[17]) (env);
+  gboolean got = exc == NULL && r != NULL;
+  if (got)
+    ok_response (env, r, ids, 1, response, ${CAP});
+  record (env, self, chain, request, got ? r : NULL, got ? response : NULL, ts.s * 1000 + ts.ns / 1000000);
+  if (((Check) fns[228]) (env))
+    ((Clear) fns[17]) (env);
+  libc_free (request);
+  libc_free (response);
+  if (exc != NULL)
+    ((Throw) fns[13]) (env, exc);
+  return r;
+}
+`;
+
+/** What the C entry hands JS: the call's references, the request (always) and the response
+ *  (null when the original threw), and when the call began (ms since the epoch). */
+export type OkRecord = (self: NativePointer, chain: NativePointer, request: OkRead<OkRequest>,
+    resp: NativePointer, response: OkRead<OkResponse> | null, t: number) => void;
 
 export class OkReader {
     private readonly cm: CModule;
     private readonly request: NativeFunction<number, any[]>;
     private readonly response: NativeFunction<number, any[]>;
     private readonly ids: NativePointer;
+    private readonly classSlot: NativePointer;
     /** Result buffers: a call releases the JS lock, so each call takes its own. */
     private readonly pool: NativePointer[] = [];
+    private readonly keep: unknown[] = [];
 
     /** `methods` resolved, in OK_IDS order (an optional one may be unresolved); the Buffer
      *  class as a global reference. */
@@ -258,6 +469,8 @@ export class OkReader {
         this.cm = new CModule(SOURCE);
         this.ids = Memory.alloc(OK_IDS.length * Process.pointerSize);
         methods.forEach((m, i) => this.ids.add(i * Process.pointerSize).writePointer(m?.methodId ?? NULL));
+        this.classSlot = Memory.alloc(Process.pointerSize);
+        this.classSlot.writePointer(bufferClass);
         // Runs app code (writeTo, toString): release the JS lock meanwhile.
         this.request = new NativeFunction(this.cm.ok_request, "int",
             ["pointer", "pointer", "pointer", "pointer", "pointer", "int"], { exceptions: "propagate" });
@@ -265,63 +478,75 @@ export class OkReader {
             ["pointer", "pointer", "pointer", "int", "pointer", "int"], { exceptions: "propagate" });
     }
 
-    readRequest(env: NativePointer, chain: NativePointer): OkRead {
-        const out = this.pool.pop() ?? Memory.alloc(CAP);
-        try {
-            this.request(env, chain, this.ids, this.bufferClass, out, CAP);
-            return parse(out, 3, true);
-        } finally {
-            this.give(out);
-        }
+    readRequest(env: NativePointer, chain: NativePointer): OkRead<OkRequest> {
+        return this.read((out) => this.request(env, chain, this.ids, this.bufferClass, out, CAP), "request");
     }
 
-    readResponse(env: NativePointer, resp: NativePointer, wantProtocol: boolean): OkRead {
-        const out = this.pool.pop() ?? Memory.alloc(CAP);
-        try {
-            this.response(env, resp, this.ids, wantProtocol ? 1 : 0, out, CAP);
-            return parse(out, wantProtocol ? 2 : 1, false);
-        } finally {
-            this.give(out);
-        }
+    readResponse(env: NativePointer, resp: NativePointer, wantProtocol: boolean): OkRead<OkResponse> {
+        return this.read((out) => this.response(env, resp, this.ids, wantProtocol ? 1 : 0, out, CAP), "response");
     }
 
-    private give(out: NativePointer): void {
-        if (this.pool.length < 4) {
-            this.pool.push(out);
+    /** The C entry of intercept(Chain) (see ENTRY_SOURCE); `record` runs with `env` as the
+     *  thread's JNIEnv and must not throw. */
+    entry(spec: CEntrySpec, record: OkRecord): NativePointer {
+        const cb = new NativeCallback(((env: NativePointer, self: NativePointer, chain: NativePointer,
+            request: NativePointer, respRef: NativePointer, response: NativePointer, t: Int64) => {
+            withEnv(env, () => {
+                let req: OkRead<OkRequest>;
+                let resp: OkRead<OkResponse> | null = null;
+                const resp_ = respRef;
+                try {
+                    req = parseOut<OkRequest>(request, "request");
+                    resp = response.isNull() ? null : parseOut<OkResponse>(response, "response");
+                } catch (e) {
+                    reportError("java.okhttp3.CallServerInterceptor.intercept", e);
+                    return;
+                }
+                record(self, chain, req, resp_, resp, t.toNumber());
+            });
+        }) as any, "void", ["pointer", "pointer", "pointer", "pointer", "pointer", "pointer", "int64"]);
+        const cm = new CModule(ENTRY_SOURCE, {
+            target: spec.target, forward: spec.forward, buffer_class: this.classSlot, ids: this.ids,
+            ok_request: this.cm.ok_request, ok_response: this.cm.ok_response, record: cb,
+            libc_malloc: Module.getGlobalExportByName("malloc"), libc_free: Module.getGlobalExportByName("free"),
+            clock_gettime: Module.getGlobalExportByName("clock_gettime"),
+        });
+        this.keep.push(cb, cm);
+        return cm.entry;
+    }
+
+    private read<T>(run: (out: NativePointer) => void, what: string): OkRead<T> {
+        const out = this.pool.pop() ?? Memory.alloc(CAP);
+        try {
+            run(out);
+            return parseOut<T>(out, what);
+        } finally {
+            if (this.pool.length < 4) {
+                this.pool.push(out);
+            }
         }
     }
 }
 
-function parse(out: NativePointer, strings: number, withBody: boolean): OkRead {
-    const r: OkRead = {
-        failed: out.add(OUT.failed).readS32(), code: out.add(OUT.code).readS32(),
-        connection: out.add(OUT.connection).readPointer(), headersRef: out.add(OUT.headers).readPointer(),
-        bodyRef: withBody ? out.add(OUT.body).readPointer() : NULL,
-        throwable: withBody ? out.add(OUT.throwable).readPointer() : NULL,
-        strings: [], body: null,
+/** One C read's results (Out, then the JSON text, then the body). */
+function parseOut<T>(out: NativePointer, what: string): OkRead<T> {
+    const failed = out.readS32();
+    if (failed === THREW) {
+        throw new Error(`okhttp3 ${what} not read in C: step ${out.add(OUT.step).readS32()} threw`);
+    }
+    const r: OkRead<T> = {
+        facts: null, connection: out.add(OUT.connection).readPointer(), body: null,
+        bodyRef: out.add(OUT.bodyRef).readPointer(), throwable: out.add(OUT.throwable).readPointer(),
     };
-    if (r.failed !== 0) {
+    if (failed === TOO_LONG) {
         return r;
     }
-    let p = out.add(OUT.size);
-    const next = (bytes: boolean): string | ArrayBuffer | null | undefined => {
-        const n = p.readS32();
-        const data = p.add(4);
-        const size = n > 0 ? (bytes ? n : 2 * n) : 0;
-        p = p.add(4 + ((size + 3) & ~3));
-        if (n === -1) {
-            return null;
-        }
-        if (n === -2) {
-            return undefined;
-        }
-        return bytes ? data.readByteArray(n) as ArrayBuffer : (n === 0 ? "" : data.readUtf16String(n));
-    };
-    for (let i = 0; i < strings; i++) {
-        r.strings.push(next(false) as string | null | undefined);
-    }
-    if (withBody) {
-        r.body = next(true) as ArrayBuffer | null | undefined;
+    const json = out.add(OUT.json).readS32();
+    const text = out.add(OUT.size);
+    r.facts = JSON.parse(text.readUtf8String(json) as string) as T;
+    const body = out.add(OUT.body).readS32();
+    if (body >= 0) {
+        r.body = text.add(json).readByteArray(body);
     }
     return r;
 }

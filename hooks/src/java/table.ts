@@ -9,8 +9,8 @@ import Java from "frida-java-bridge";
 import { HookStatus } from "../protocol.js";
 import { reportHook } from "../registry.js";
 import { reportError } from "./errors.js";
-import { Moved, MovedCallback } from "./centries.js";
-import { movedEntry, originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
+import { CEntrySpec, Moved, MovedCallback } from "./centries.js";
+import { customEntry, movedEntry, originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
 import { enter, inside, leave } from "./scope.js";
 
 /** One Java method call as a hook sees it. */
@@ -61,6 +61,10 @@ export interface JavaHook {
      *  guarded) instead of after(), only for a thread's outermost TLS call. after() stays
      *  the path everywhere else. */
     moved?: Moved & { record: MovedCallback };
+    /** With `raw`: on HotSpot, the hook's own entry written in C (okhttp_c.ts), made from
+     *  the entry's spec after prepare(); it records by itself (guarded), so before() and
+     *  after() only run where it cannot be made. */
+    entryInC?: (spec: CEntrySpec) => NativePointer;
     /** Runs once before the hook is installed, with the class factory that found cls. */
     prepare?: (factory: Java.ClassFactory) => void;
 }
@@ -133,6 +137,9 @@ export function wrap(h: JavaHook, m: any): EntryKind {
         const moved = h.moved;
         if (h.tls === true && moved !== undefined
             && movedEntry(m, moved, (self, bytes, known) => guarded(h.name, () => moved.record(self, bytes, known)))) {
+            return "C";
+        }
+        if (h.entryInC !== undefined && customEntry(m, h.entryInC)) {
             return "C";
         }
         return rawEntry(m, (self, args, raw) => dispatch(self, args, raw)) ? "raw JNI" : "bridge";
