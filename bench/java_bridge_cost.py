@@ -15,7 +15,10 @@ price. This measures the price, in a real JVM (HotSpot) with the agent's own cod
 - ``bridge_*``: a call from the agent's JS into Java through the bridge's wrappers (overload
   dispatch, argument and result conversion), as hook bodies made before ``jni.ts``;
 - ``raw_*``: the same call through ``hooks/src/java/jni.ts`` (a method id resolved once, the
-  JNI ``Call<Type>MethodA`` function, an exception check).
+  JNI ``Call<Type>MethodA`` function, an exception check);
+- ``c_instance_call``: the same call of ``g`` made from C (a CModule loop), as the agent's C
+  entries and OkHttp's C readers make them; ``js_to_c_call``: one call from JS into a C
+  function that does nothing (the price of crossing from JS into C).
 
     PYTHONPATH=. python bench/java_bridge_cost.py --rounds 3 [--json]
 """

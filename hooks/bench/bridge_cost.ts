@@ -32,6 +32,32 @@ rpc.exports = {
             out.get_env = nsPerCall(n, () => { Java.vm.getEnv(); });
             out.alloc16 = nsPerCall(n, () => { Memory.alloc(16); });
             out.tid = nsPerCall(n, () => { Process.getCurrentThreadId(); });
+            // The same call of g made from C (a CModule loop): what a JNI call costs without
+            // JS (okhttp_c.ts, centries.ts), and what one crossing from JS into C costs.
+            const cm = new CModule(`
+#include <glib.h>
+typedef gpointer (* CallObject) (gpointer env, gpointer obj, gpointer id, gpointer argv);
+typedef void (* DeleteLocal) (gpointer env, gpointer obj);
+int loop (gpointer env, gpointer obj, gpointer id, gpointer argv, int n)
+{
+  gpointer * fns = *(gpointer **) env;
+  for (int i = 0; i < n; i++)
+    ((DeleteLocal) fns[23]) (env, ((CallObject) fns[36]) (env, obj, id, argv));
+  return n;
+}
+int nothing (void) { return 1; }
+`);
+            const loop = new NativeFunction(cm.loop, "int", ["pointer", "pointer", "pointer", "pointer", "int"]);
+            const argv = Memory.alloc(16);
+            argv.writePointer(h);
+            argv.add(8).writePointer(bh);
+            const env = Java.vm.getEnv().handle;
+            const many = n * 10;
+            const t0 = Date.now();
+            loop(env, h, g.methodId ?? NULL, argv, many);
+            out.c_instance_call = Math.round((Date.now() - t0) * 1e6 / many);
+            const nothing = new NativeFunction(cm.nothing, "int", []);
+            out.js_to_c_call = nsPerCall(n, () => { nothing(); });
         });
         return out;
     },
