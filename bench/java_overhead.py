@@ -19,6 +19,7 @@ Each round runs both, alternating which goes first so drift in the shared machin
 cancels out; the summary gives the median of the per-round ratios.
 
     PYTHONPATH=. python bench/java_overhead.py --rounds 6 --requests 3000 [--json]
+    PYTHONPATH=. python bench/java_overhead.py --rounds 2 --profile     # where the time goes
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from harness.agent.channel import Channel
 from harness.agent.session import AgentConfig, CaptureSession
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import RunDir
+from harness.protocol import JSON
 from harness.testing.certs import PKIFiles, make_pki
 from harness.testing.javafixtures import Fixtures, JavaDriver, compile_fixtures, make_truststore
 from harness.testing.keepalive import KeepaliveServer, ServerResult, build_keepalive
@@ -65,6 +67,9 @@ class Measured:
     """OkHttp request records in the run (hooked mode), distinct URLs."""
     captured_bytes: int = 0
     captured_sha256: str = ""
+    profile: dict[str, JSON] | None = None
+    """With --profile: the agent's per-hook timing (hooks/src/profile.ts), name -> calls and
+    total_us, over the warm-up and the timed requests."""
 
     @property
     def rate(self) -> float:
@@ -117,13 +122,15 @@ def run_hooked(setup: Setup, requests: int, warm: int, body: int, index: int) ->
             session.attach(driver.pid)
             seconds = drive(setup, server, requests, warm, body, driver)
             session.flush()
+            profile = session.status(driver.pid).get("profile") if setup.config.profile else None
             # the driver's main thread is blocked in a (native-)hooked read of its stdin:
             # once the hooks are reverted one more command lets it return, so unload does
             # not wait for it (harness/agent/session.py stop_pid)
             session.stop_pid(driver.pid, nudge=lambda: driver.command("ping"))
         result = server.result()
     count, size, sha = captured(rd, server.port)
-    return Measured("hooked", requests, seconds, result, count, size, sha)
+    return Measured("hooked", requests, seconds, result, count, size, sha,
+                    profile if isinstance(profile, dict) else None)
 
 
 def captured(rd: RunDir, port: int) -> tuple[int, int, str]:
@@ -147,6 +154,23 @@ def captured(rd: RunDir, port: int) -> tuple[int, int, str]:
     return len(urls), size, digest.hexdigest()
 
 
+def print_profile(rounds: list[Round], per_run: int) -> None:
+    """The hooks' parts, summed over the rounds, per call and per request."""
+    totals: dict[str, list[float]] = {}
+    for r in rounds:
+        for name, e in (r.hooked.profile or {}).items():
+            if isinstance(e, dict):
+                t = totals.setdefault(name, [0.0, 0.0])
+                t[0] += float(e.get("calls", 0))  # type: ignore[arg-type]
+                t[1] += float(e.get("total_us", 0))  # type: ignore[arg-type]
+    requests = per_run * len(rounds)
+    print(f"agent time by part ({requests} requests incl. warm-up; a hook's 'total' includes "
+          "its parts):")
+    for name, (calls, us) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {name:60s} {calls:8.0f} calls {us / max(calls, 1):8.1f} us/call "
+              f"{us / requests:8.1f} us/request")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=6)
@@ -157,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave a hook or group out (to see what costs what)")
     ap.add_argument("--no-native", action="store_true",
                     help="Java hooks only (the native TLS, socket and DNS hooks off)")
+    ap.add_argument("--profile", action="store_true",
+                    help="time the hooks' parts in the target and print them per request (the "
+                         "timing itself costs ~2 us a part: the ratio is lower with it)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="java-bench-") as tmp:
@@ -164,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         pki = make_pki(work / "pki")
         setup = Setup(compile_fixtures(work / "fx"), make_truststore(pki.ca_cert, work),
                       pki, build_keepalive(work), build_agent(), work,
-                      AgentConfig(native=not args.no_native, exclude=tuple(args.exclude)))
+                      AgentConfig(native=not args.no_native, exclude=tuple(args.exclude),
+                                  profile=args.profile))
         rounds: list[Round] = []
         for i in range(args.rounds):
             order = ("plain", "hooked") if i % 2 == 0 else ("hooked", "plain")
@@ -183,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{h.captured_bytes}/{h.server.received} bytes, sha256 "
                       f"{'equal' if h.captured_sha256 == h.server.sha256 else 'DIFFERENT'}",
                       flush=True)
+    if args.profile and not args.json:
+        print_profile(rounds, args.requests + args.warm)
     ratios = [r.ratio for r in rounds]
     summary = {
         "rounds": len(rounds), "requests": args.requests, "warm": args.warm, "body": args.body,

@@ -57,13 +57,15 @@ class AgentConfig:
     native: bool = True
     java: bool = True
     exclude: tuple[str, ...] = ()
+    profile: bool = False
+    """Time the hooks' parts in the target (hooks/src/profile.ts); see status()."""
     extra: Mapping[str, JSON] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, JSON]:
         return {
             "flushIntervalMs": self.flush_interval_ms, "maxRecordBytes": self.max_record_bytes,
             "blockQuic": self.block_quic, "native": self.native, "java": self.java,
-            "exclude": list(self.exclude), **self.extra,
+            "exclude": list(self.exclude), "profile": self.profile, **self.extra,
         }
 
 
@@ -197,6 +199,14 @@ class CaptureSession:
                 if left is not None and left <= 0:
                     return False
                 self._changed.wait(timeout=0.2 if left is None else min(0.2, left))
+
+    def status(self, pid: int) -> Mapping[str, JSON]:
+        """The agent's own view of one target: its hook reports, the native ring's counters
+        and, with ``AgentConfig.profile``, the time its hooks took (name -> calls, total_us)."""
+        answer = self.targets[pid].script.exports_sync.status()
+        if not isinstance(answer, dict):
+            raise AgentError(f"status() of {pid} answered {answer!r}")
+        return answer
 
     def flush(self) -> None:
         for pid in self.alive():

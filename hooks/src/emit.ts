@@ -4,6 +4,7 @@
 // process exit. The native hot path (CModule ring, see native/ring.ts) is drained into the
 // same batches through setNativeSource().
 
+import { now, profiling, took } from "./profile.js";
 import { ABI_VERSION, Direction, RecordKind, Slice } from "./protocol.js";
 
 export interface EmitConfig {
@@ -114,6 +115,16 @@ function safeTid(): number | null {
 
 /** Send everything pending (JS records and the native ring) as one batch. */
 export function flush(): void {
+    if (!profiling) {
+        sendPending();
+        return;
+    }
+    const start = now();
+    sendPending();
+    took("agent.flush", start);
+}
+
+function sendPending(): void {
     if (sendGuard !== null && !sendGuard()) {
         records = [];
         chunks = [];

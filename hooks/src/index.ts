@@ -5,6 +5,7 @@ import { disposeChildren, guardCloseRange, quietInForkedChild, watchReaps } from
 import { configureEmit, flush, stopEmit } from "./emit.js";
 import { ABI_VERSION, HookStatus } from "./protocol.js";
 import { disposeNative, installNative, nativeInflight, nativeStats } from "./native/index.js";
+import { enableProfile, profileReport } from "./profile.js";
 import { HookReport, hookReports, NO_JAVA_VM, reportHook } from "./registry.js";
 
 export interface AgentConfig {
@@ -26,6 +27,8 @@ export interface AgentConfig {
     /** Children are held by child gating: keep Frida's sockets open across close_range()
      * in a forked child (children.ts). */
     followChildren: boolean;
+    /** Time the hooks' parts (profile.ts); status() then reports them. */
+    profile: boolean;
 }
 
 const defaults: AgentConfig = {
@@ -39,6 +42,7 @@ const defaults: AgentConfig = {
     ringWaitLimitMs: 2000,
     suspended: false,
     followChildren: false,
+    profile: false,
 };
 
 let started = false;
@@ -65,6 +69,9 @@ rpc.exports = {
         started = true;
         const c: AgentConfig = { ...defaults, ...config };
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
+        if (c.profile) {
+            enableProfile();
+        }
         if (c.followChildren) {
             guardCloseRange();
             watchReaps();
@@ -90,8 +97,8 @@ rpc.exports = {
         await new Promise((resolve) => setTimeout(resolve, 0));
         return hookReports();
     },
-    status(): { hooks: HookReport[]; native: object | null } {
-        return { hooks: hookReports(), native: nativeStats() };
+    status(): { hooks: HookReport[]; native: object | null; profile: object | null } {
+        return { hooks: hookReports(), native: nativeStats(), profile: profileReport() };
     },
     flush(): void {
         flush();

@@ -170,6 +170,27 @@ def test_okhttp_body_that_refuses_the_agents_copy(fixtures: Fixtures, agent_sour
     assert "IOException: first write refused" in str(errors[0]["message"])
 
 
+def test_profile_reports_the_hooks_time(fixtures: Fixtures, agent_source: str, truststore: Path,
+                                        h1: RecordingServer) -> None:
+    """With ``profile`` the agent times its hooks' parts (bench/java_overhead.py --profile):
+    after two OkHttp requests status() names the interceptor's and JSSE's callbacks with
+    their call counts; without it status() has no profile."""
+    with hooked(fixtures, agent_source, truststore, with_fixtures=False,
+                config={"profile": True}) as app:
+        for tag in ("p1", "p2"):
+            assert app.driver.command(f"okhttp {h1.url}/prof h1 {tag}") == "200 http/1.1"
+        profile = app.run.script.exports_sync.status()["profile"]
+        app.finish()
+    intercept = profile["java.okhttp3.CallServerInterceptor.intercept callback"]
+    assert intercept["calls"] == 2
+    assert intercept["total_us"] > 0
+    assert profile["java.jsse.AppOutputStream.write callback"]["calls"] >= 2
+    assert profile["agent.flush"]["calls"] >= 1
+    with hooked(fixtures, agent_source, truststore, with_fixtures=False) as app:
+        assert app.run.script.exports_sync.status()["profile"] is None
+        app.finish()
+
+
 def test_okhttp_http2_request_and_frames(app: Hooked, h2srv: RecordingServer) -> None:
     assert app.driver.command(f"okhttp {h2srv.url}/ok2 h2 t2") == "200 h2"
     records = app.finish()

@@ -43,7 +43,19 @@ def run(fixtures: Fixtures, truststore: Path, cert: ServerCert,
             session.attach(driver.pid)
             assert driver.command(f"cipher {srv.url}/enc {CANARY}") == "200"
             session.flush()
+            STATUS.update(session.status(driver.pid))
         yield rd, srv
+
+
+STATUS: dict[str, object] = {}
+"""What CaptureSession.status() answered during the run (the fixture fills it)."""
+
+
+def test_session_status_names_the_hooks(run: tuple[RunDir, RecordingServer]) -> None:
+    hooks = STATUS["hooks"]
+    assert isinstance(hooks, list)
+    assert any(h["name"] == "java.cipher.init" and h["status"] == "installed" for h in hooks)
+    assert STATUS["profile"] is None  # AgentConfig.profile is off by default
 
 
 def test_analyze_finds_the_canary_through_the_apps_cipher(

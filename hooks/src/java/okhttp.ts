@@ -280,7 +280,7 @@ export const okhttpTable: JavaHook[] = [
                 throw new Error("no C reader for okhttp3");
             }
             const hook = `${G}.CallServerInterceptor.intercept`;
-            return reader.entry(spec, (_self, chain, request, resp, response, t) => {
+            return reader.entry(spec, hook, (_self, chain, request, resp, response, t) => {
                 guarded(hook, () => {
                     const state = recordRequest(hook, chain, fromC(request, chain, hook), t);
                     if (!resp.isNull()) {

@@ -14,6 +14,7 @@ import { CEntrySpec } from "./centries.js";
 import { reportError } from "./errors.js";
 import { JMethod, withEnv } from "./jni.js";
 import { OK_IDS, OK_READ_C } from "./okhttp_read_c.js";
+import { timed } from "./table.js";
 
 export { OK_IDS };
 
@@ -156,12 +157,12 @@ export class OkReader {
         return this.read((out) => this.response(env, resp, this.ids, wantProtocol ? 1 : 0, out, CAP), "response");
     }
 
-    /** The C entry of intercept(Chain) (see ENTRY_SOURCE); `record` runs with `env` as the
-     *  thread's JNIEnv and must not throw. */
-    entry(spec: CEntrySpec, record: OkRecord): NativePointer {
+    /** The C entry of intercept(Chain) (see ENTRY_SOURCE), for the hook `name`; `record`
+     *  runs with `env` as the thread's JNIEnv and must not throw. */
+    entry(spec: CEntrySpec, name: string, record: OkRecord): NativePointer {
         const cb = new NativeCallback(((env: NativePointer, self: NativePointer, chain: NativePointer,
             request: NativePointer, respRef: NativePointer, response: NativePointer, t: Int64) => {
-            withEnv(env, () => {
+            timed(`${name} callback`, () => withEnv(env, () => {
                 let req: OkRead<OkRequest>;
                 let resp: OkRead<OkResponse> | null = null;
                 const resp_ = respRef;
@@ -169,11 +170,11 @@ export class OkReader {
                     req = parseOut<OkRequest>(request, "request");
                     resp = response.isNull() ? null : parseOut<OkResponse>(response, "response");
                 } catch (e) {
-                    reportError("java.okhttp3.CallServerInterceptor.intercept", e);
+                    reportError(name, e);
                     return;
                 }
                 record(self, chain, req, resp_, resp, t.toNumber());
-            });
+            }));
         }) as any, "void", ["pointer", "pointer", "pointer", "pointer", "pointer", "pointer", "int64"]);
         const cm = new CModule(ENTRY_SOURCE, {
             target: spec.target, forward: spec.forward, buffer_class: this.classSlot, ids: this.ids,

@@ -6,6 +6,7 @@
 
 import Java from "frida-java-bridge";
 
+import { now, profiling, took } from "../profile.js";
 import { HookStatus } from "../protocol.js";
 import { reportHook } from "../registry.js";
 import { reportError } from "./errors.js";
@@ -136,7 +137,8 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     if (h.raw === true) {
         const moved = h.moved;
         if (h.tls === true && moved !== undefined
-            && movedEntry(m, moved, (self, bytes, known) => guarded(h.name, () => moved.record(self, bytes, known)))) {
+            && movedEntry(m, moved, (self, bytes, known) => timed(`${h.name} callback`,
+                () => guarded(h.name, () => moved.record(self, bytes, known))))) {
             return "C";
         }
         if (h.entryInC !== undefined && customEntry(m, h.entryInC)) {
@@ -151,6 +153,18 @@ export function wrap(h: JavaHook, m: any): EntryKind {
 
     /** One hooked call, however it was entered. */
     function dispatch(self: any, args: any[], invoke: (args: any[]) => RawOriginal): any {
+        if (!profiling) {
+            return dispatchCall(self, args, invoke);
+        }
+        const start = now();
+        try {
+            return dispatchCall(self, args, (a) => timed(`${h.name} original`, () => invoke(a)));
+        } finally {
+            took(`${h.name} total`, start);
+        }
+    }
+
+    function dispatchCall(self: any, args: any[], invoke: (args: any[]) => RawOriginal): any {
         if (isBusy() || (h.passInTls === true && inside())) {
             return invoke(args).value;
         }
@@ -165,7 +179,7 @@ export function wrap(h: JavaHook, m: any): EntryKind {
         try {
             const call: HookCall = { self, args, hook: h, state: {} };
             if (h.before !== undefined) {
-                guarded(h.name, () => h.before!(call));
+                timed(`${h.name} before`, () => guarded(h.name, () => h.before!(call)));
             }
             let callArgs = args;
             if (h.rewrite !== undefined) {
@@ -183,12 +197,25 @@ export function wrap(h: JavaHook, m: any): EntryKind {
                 }
             }
             if (!r.threw && h.after !== undefined) {
-                guarded(h.name, () => h.after!(call, r.value));
+                timed(`${h.name} after`, () => guarded(h.name, () => h.after!(call, r.value)));
             }
             return r.value;
         } finally {
             active.delete(key);
         }
+    }
+}
+
+/** fn(), its time added to `name` when profiling (profile.ts). */
+export function timed<T>(name: string, fn: () => T): T {
+    if (!profiling) {
+        return fn();
+    }
+    const start = now();
+    try {
+        return fn();
+    } finally {
+        took(name, start);
     }
 }
 
