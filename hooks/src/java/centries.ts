@@ -37,7 +37,7 @@ const keep: unknown[] = [];
  *  makes no JNI call for them. */
 export interface Moved {
     len: "arg" | "ret";
-    receivers: Receivers;
+    receivers: Receivers<string>;
 }
 
 const GET_BYTE_ARRAY_REGION = 200;
@@ -195,19 +195,19 @@ export function cMovedEntry(spec: CEntrySpec, moved: Moved, cb: MovedCallback): 
  *  a few slots, each with a value (a TLS stream's conn id). A slot reused for another
  *  receiver frees its old reference a second later, when no C entry can still be comparing
  *  against it. */
-export class Receivers {
+export class Receivers<T = string> {
     readonly slots: NativePointer;
-    private readonly values: (string | undefined)[];
+    private readonly values: (T | undefined)[];
     private next = 0;
 
     constructor(readonly size = 16) {
         this.slots = Memory.alloc(size * Process.pointerSize);
-        this.values = new Array<string | undefined>(size);
+        this.values = new Array<T | undefined>(size);
     }
 
     /** The value of slot `known` if it still holds `ref` (the reference a C entry matched:
      *  the slot may have been given to another receiver since). */
-    value(known: number, ref: NativePointer): string | undefined {
+    value(known: number, ref: NativePointer): T | undefined {
         if (known < 0 || known >= this.size || !this.slots.add(known * Process.pointerSize).readPointer().equals(ref)) {
             return undefined;
         }
@@ -215,7 +215,7 @@ export class Receivers {
     }
 
     /** Remember `value` for the receiver held by the global reference `ref` (taken over). */
-    add(ref: NativePointer, value: string, deleteRef: (ref: NativePointer) => void): void {
+    add(ref: NativePointer, value: T, deleteRef: (ref: NativePointer) => void): void {
         const i = this.next;
         this.next = (this.next + 1) % this.size;
         const at = this.slots.add(i * Process.pointerSize);

@@ -6,9 +6,10 @@
 import Java from "frida-java-bridge";
 
 import { addSender, Attribution, attribute } from "./frames.js";
-import { byteArray, currentEnv, handle, javaString, JMethod, toJavaString } from "./jni.js";
+import { byteArray, currentEnv, deleteGlobal, handle, javaString, JMethod, newGlobal, toJavaString } from "./jni.js";
 import { ObjectState, RecentObjects } from "./objects.js";
-import { makeOkReader, OK_IDS, OkRead, OkReader, OkRequest, OkResponse } from "./okhttp_c.js";
+import { CONN_SLOTS, makeOkReader, OK_IDS, OkRead, OkReader, OkRequest, OkResponse } from "./okhttp_c.js";
+import { Receivers } from "./centries.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
 import { guarded, JavaHook, reportError } from "./table.js";
 
@@ -92,6 +93,8 @@ interface ConnFacts {
 /** RealConnection -> its TLS conn id and protocol: both fixed for the connection's life, so
  *  asked once per connection, not once per request. */
 const connections = new RecentObjects<ConnFacts>();
+/** The same, for the C entry (okhttp_c.ts): connections it recognises without JS. */
+const connSlots = new Receivers<ConnFacts>(CONN_SLOTS);
 
 function connFacts(c: NativePointer, hook: string): ConnFacts {
     const known = connections.find(c);
@@ -178,8 +181,10 @@ interface CallState {
     who: Attribution;
 }
 
-/** The request record; `t`: when the call began, where it is recorded later. */
-function recordRequest(hook: string, chain: NativePointer, read: RequestRead, t: number | null): CallState {
+/** The request record; `t`: when the call began, where it is recorded later; `known`: the
+ *  connection's facts, where the C entry recognised it. */
+function recordRequest(hook: string, chain: NativePointer, read: RequestRead, t: number | null,
+    known: ConnFacts | null = null): CallState {
     const id = newCall("okhttp3");
     // An enqueued call runs here on the dispatcher's thread: its app frames are the ones
     // seen at enqueue(). Asked only while such a call is pending.
@@ -192,7 +197,14 @@ function recordRequest(hook: string, chain: NativePointer, read: RequestRead, t:
         }
     }
     const c = read.connection;
-    const f = !c.isNull() ? connFacts(c, hook) : null;
+    let f = known;
+    if (f === null && !c.isNull()) {
+        f = connFacts(c, hook);
+        if (t !== null) {
+            // Entered in C: next time the C entry recognises this connection by itself.
+            connSlots.add(newGlobal(c), f, deleteGlobal);
+        }
+    }
     const facts = {
         stack: "okhttp3", phase: "request" as const, call: id, url: read.url,
         method: read.method, headers: read.headers, protocol: f?.protocol ?? null,
@@ -280,13 +292,15 @@ export const okhttpTable: JavaHook[] = [
                 throw new Error("no C reader for okhttp3");
             }
             const hook = `${G}.CallServerInterceptor.intercept`;
-            return reader.entry(spec, hook, (_self, chain, request, resp, response, t) => {
+            return reader.entry(spec, hook, connSlots, (call) => {
                 guarded(hook, () => {
-                    const state = recordRequest(hook, chain, fromC(request, chain, hook), t);
-                    if (!resp.isNull()) {
-                        recordResponse(hook, state, response?.facts != null
-                            ? responseFrom(response.facts, state.protocol === null)
-                            : readResponse(resp, state.protocol === null));
+                    const known = (call.request.knownConnection ?? null) as ConnFacts | null;
+                    const state = recordRequest(hook, call.chain, fromC(call.request, call.chain, hook), call.t,
+                        known);
+                    if (!call.resp.isNull()) {
+                        recordResponse(hook, state, call.response?.facts != null
+                            ? responseFrom(call.response.facts, state.protocol === null)
+                            : readResponse(call.resp, state.protocol === null));
                     }
                 });
             });

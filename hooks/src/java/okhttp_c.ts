@@ -10,7 +10,7 @@
 // - Elsewhere (ART, or no C entry) the JS hook calls ok_request and ok_response; okhttp.ts
 //   keeps a JNI path for when this CModule cannot be built.
 
-import { CEntrySpec } from "./centries.js";
+import { CEntrySpec, Receivers } from "./centries.js";
 import { reportError } from "./errors.js";
 import { JMethod, withEnv } from "./jni.js";
 import { OK_IDS, OK_READ_C } from "./okhttp_read_c.js";
@@ -23,6 +23,8 @@ const OUT = { failed: 0, step: 4, json: 8, body: 12, connection: 16, bodyRef: 24
 /** Bytes per result buffer (under glibc's mmap threshold: malloc stays cheap); a longer
  *  body is read through its byte[] reference. */
 const CAP = 64 * 1024;
+/** Connections the C entry recognises (okhttp.ts keeps their facts). */
+export const CONN_SLOTS = 16;
 /** Out.failed */
 const THREW = 1;
 const TOO_LONG = 2;
@@ -44,6 +46,8 @@ export interface OkResponse {
 export interface OkRead<T> {
     facts: T | null;
     connection: NativePointer;
+    /** What the caller remembered for this connection (C entry only), else null. */
+    knownConnection?: unknown;
     /** The request body: bytes, null (no body, or one not to be consumed, or writeTo threw). */
     body: ArrayBuffer | null;
     /** The request body's byte[] when it did not fit (read it from there), else NULL. */
@@ -53,10 +57,13 @@ export interface OkRead<T> {
 }
 
 /** The C entry of CallServerInterceptor.intercept(Chain): reads the request, calls the
- *  original, reads the response, then calls JS once with both (a Java exception of the
- *  original is taken aside meanwhile and thrown again after: the app gets it unchanged, and
- *  the request is still recorded). Without memory for its buffers it forwards to the bridge's
- *  entry (the JS hook). */
+ *  original, reads the response, then calls JS once with both, as one JSON text
+ *  ({"q": request or null, "qf": its Out.failed, "qs": its step, "r": response or null,
+ *  "rf", "rs"}) and the body, and with the connection's slot among `connections` (JNI
+ *  IsSameObject against global references, so JS makes no JNI call for it). A Java
+ *  exception of the original is taken aside meanwhile and thrown again after: the app gets
+ *  it unchanged, and the request is still recorded. Without memory for its buffers it
+ *  forwards to the bridge's entry (the JS hook). */
 const ENTRY_SOURCE = `
 #include <glib.h>
 
@@ -66,20 +73,79 @@ typedef guint8 (* Check) (gpointer env);
 typedef gpointer (* Occurred) (gpointer env);
 typedef void (* Clear) (gpointer env);
 typedef gint32 (* Throw) (gpointer env, gpointer throwable);
+typedef guint8 (* IsSame) (gpointer env, gpointer a, gpointer b);
+
+/* Out (okhttp_read_c.ts) */
+typedef struct {
+  gint32 failed;
+  gint32 step;
+  gint32 json;
+  gint32 body;
+  gpointer connection;
+  gpointer body_ref;
+  gpointer throwable;
+} Out;
 
 extern gpointer target;
 extern gpointer buffer_class;
 extern gpointer ids[];
+extern gpointer connections[];
 extern gpointer forward (gpointer env, gpointer self, gpointer chain);
-extern int ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class, gpointer out,
+extern int ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class, Out * out,
     gint32 cap);
-extern int ok_response (gpointer env, gpointer resp, gpointer * ids, gint32 want_protocol, gpointer out,
+extern int ok_response (gpointer env, gpointer resp, gpointer * ids, gint32 want_protocol, Out * out,
     gint32 cap);
-extern void record (gpointer env, gpointer self, gpointer chain, gpointer request, gpointer resp,
-    gpointer response, gint64 t);
+extern void record (gpointer env, gpointer chain, gpointer resp, gchar * text, gint32 text_len,
+    gpointer body, gint32 body_len, gpointer connection, gint32 known, gpointer known_ref,
+    gpointer body_ref, gpointer throwable, gint64 t);
 extern gpointer libc_malloc (gsize n);
 extern void libc_free (gpointer p);
+extern gpointer libc_memcpy (gpointer dst, gconstpointer src, gsize n);
 extern int clock_gettime (int clk, gpointer ts);
+
+static gint32 put (gchar * text, gint32 at, const gchar * s, gint32 n)
+{
+  libc_memcpy (text + at, s, n);
+  return at + n;
+}
+
+static gint32 put_int (gchar * text, gint32 at, gint32 v)
+{
+  gchar digits[12];
+  gint32 n = 0;
+  guint32 u = (v < 0) ? (guint32) -v : (guint32) v;
+  do
+  {
+    digits[n++] = (gchar) ('0' + u % 10);
+    u /= 10;
+  }
+  while (u != 0);
+  if (v < 0)
+    text[at++] = '-';
+  while (n > 0)
+    text[at++] = digits[--n];
+  return at;
+}
+
+/* "name":{...} or "name":null, then "nf":failed,"ns":step */
+static gint32 put_read (gchar * text, gint32 at, const gchar * name, Out * out, gboolean present)
+{
+  at = put (text, at, "\\"", 1);
+  at = put (text, at, name, 1);
+  at = put (text, at, "\\":", 2);
+  if (present && out->failed == 0)
+    at = put (text, at, (const gchar *) (out + 1), out->json);
+  else
+    at = put (text, at, "null", 4);
+  at = put (text, at, ",\\"", 2);
+  at = put (text, at, name, 1);
+  at = put (text, at, "f\\":", 3);
+  at = put_int (text, at, present ? out->failed : 0);
+  at = put (text, at, ",\\"", 2);
+  at = put (text, at, name, 1);
+  at = put (text, at, "s\\":", 3);
+  return put_int (text, at, present ? out->step : 0);
+}
 
 gpointer
 entry (gpointer env, gpointer self, gpointer chain)
@@ -88,12 +154,14 @@ entry (gpointer env, gpointer self, gpointer chain)
   gpointer * fns = *(gpointer **) env;
   if (id == NULL)
     return forward (env, self, chain);
-  gpointer request = libc_malloc (${CAP});
-  gpointer response = libc_malloc (${CAP});
-  if (request == NULL || response == NULL)
+  Out * request = (Out *) libc_malloc (${CAP});
+  Out * response = (Out *) libc_malloc (${CAP});
+  gchar * text = (gchar *) libc_malloc (2 * ${CAP} + 128);
+  if (request == NULL || response == NULL || text == NULL)
   {
     libc_free (request);
     libc_free (response);
+    libc_free (text);
     return forward (env, self, chain);
   }
   struct { gint64 s; gint64 ns; } ts;
@@ -108,21 +176,51 @@ entry (gpointer env, gpointer self, gpointer chain)
   gboolean got = exc == NULL && r != NULL;
   if (got)
     ok_response (env, r, ids, 1, response, ${CAP});
-  record (env, self, chain, request, got ? r : NULL, got ? response : NULL, ts.s * 1000 + ts.ns / 1000000);
+  gint32 at = put (text, 0, "{", 1);
+  at = put_read (text, at, "q", request, TRUE);
+  at = put (text, at, ",", 1);
+  at = put_read (text, at, "r", response, got);
+  at = put (text, at, "}", 1);
+  gint32 known = -1;
+  gpointer connection = (request->failed == 0) ? request->connection : NULL;
+  for (gint32 i = 0; i != ${CONN_SLOTS} && connection != NULL; i++)
+  {
+    gpointer ref = connections[i];
+    if (ref != NULL && ((IsSame) fns[24]) (env, connection, ref))
+    {
+      known = i;
+      break;
+    }
+  }
+  gboolean with_body = request->failed == 0 && request->body >= 0;
+  record (env, chain, got ? r : NULL, text, at,
+      with_body ? ((gchar *) (request + 1)) + request->json : NULL, with_body ? request->body : -1,
+      connection, known, (known >= 0) ? connections[known] : NULL,
+      (request->failed == 0) ? request->body_ref : NULL, (request->failed == 0) ? request->throwable : NULL,
+      ts.s * 1000 + ts.ns / 1000000);
   if (((Check) fns[228]) (env))
     ((Clear) fns[17]) (env);
   libc_free (request);
   libc_free (response);
+  libc_free (text);
   if (exc != NULL)
     ((Throw) fns[13]) (env, exc);
   return r;
 }
 `;
+/** What the C entry hands JS. `known`: the connection's value among `connections`. */
+export interface OkCall {
+    chain: NativePointer;
+    /** The response (NULL when the original threw). */
+    resp: NativePointer;
+    request: OkRead<OkRequest>;
+    /** null when the original threw. */
+    response: OkRead<OkResponse> | null;
+    /** When the call began (ms since the epoch). */
+    t: number;
+}
 
-/** What the C entry hands JS: the call's references, the request (always) and the response
- *  (null when the original threw), and when the call began (ms since the epoch). */
-export type OkRecord = (self: NativePointer, chain: NativePointer, request: OkRead<OkRequest>,
-    resp: NativePointer, response: OkRead<OkResponse> | null, t: number) => void;
+export type OkRecord = (call: OkCall) => void;
 
 export class OkReader {
     private readonly cm: CModule;
@@ -158,28 +256,44 @@ export class OkReader {
     }
 
     /** The C entry of intercept(Chain) (see ENTRY_SOURCE), for the hook `name`; `record`
-     *  runs with `env` as the thread's JNIEnv and must not throw. */
-    entry(spec: CEntrySpec, name: string, record: OkRecord): NativePointer {
-        const cb = new NativeCallback(((env: NativePointer, self: NativePointer, chain: NativePointer,
-            request: NativePointer, respRef: NativePointer, response: NativePointer, t: Int64) => {
+     *  runs with `env` as the thread's JNIEnv and must not throw. `connections` holds the
+     *  connections it has seen (JS fills it). */
+    entry<C>(spec: CEntrySpec, name: string, connections: Receivers<C>, record: OkRecord): NativePointer {
+        const cb = new NativeCallback(((env: NativePointer, chain: NativePointer, resp: NativePointer,
+            text: NativePointer, textLen: number, body: NativePointer, bodyLen: number, connection: NativePointer,
+            known: number, knownRef: NativePointer, bodyRef: NativePointer, throwable: NativePointer, t: Int64) => {
             timed(`${name} callback`, () => withEnv(env, () => {
-                let req: OkRead<OkRequest>;
-                let resp: OkRead<OkResponse> | null = null;
-                const resp_ = respRef;
+                let call: OkCall;
                 try {
-                    req = parseOut<OkRequest>(request, "request");
-                    resp = response.isNull() ? null : parseOut<OkResponse>(response, "response");
+                    const o = JSON.parse(text.readUtf8String(textLen) as string) as Combined;
+                    if (o.qf === THREW || o.rf === THREW) {
+                        throw new Error(`okhttp3 ${o.qf === THREW ? `request not read in C: step ${o.qs}`
+                            : `response not read in C: step ${o.rs}`} threw`);
+                    }
+                    call = {
+                        chain, resp, t: t.toNumber(),
+                        request: {
+                            facts: o.q, connection, knownConnection: connections.value(known, knownRef) ?? null,
+                            body: bodyLen >= 0 ? body.readByteArray(bodyLen) : null, bodyRef, throwable,
+                        },
+                        response: resp.isNull() ? null : {
+                            facts: o.r, connection: NULL, knownConnection: null, body: null, bodyRef: NULL,
+                            throwable: NULL,
+                        },
+                    };
                 } catch (e) {
                     reportError(name, e);
                     return;
                 }
-                record(self, chain, req, resp_, resp, t.toNumber());
+                record(call);
             }));
-        }) as any, "void", ["pointer", "pointer", "pointer", "pointer", "pointer", "pointer", "int64"]);
+        }) as any, "void", ["pointer", "pointer", "pointer", "pointer", "int", "pointer", "int", "pointer", "int",
+            "pointer", "pointer", "pointer", "int64"]);
         const cm = new CModule(ENTRY_SOURCE, {
             target: spec.target, forward: spec.forward, buffer_class: this.classSlot, ids: this.ids,
-            ok_request: this.cm.ok_request, ok_response: this.cm.ok_response, record: cb,
-            libc_malloc: Module.getGlobalExportByName("malloc"), libc_free: Module.getGlobalExportByName("free"),
+            connections: connections.slots, ok_request: this.cm.ok_request, ok_response: this.cm.ok_response,
+            record: cb, libc_malloc: Module.getGlobalExportByName("malloc"),
+            libc_free: Module.getGlobalExportByName("free"), libc_memcpy: Module.getGlobalExportByName("memcpy"),
             clock_gettime: Module.getGlobalExportByName("clock_gettime"),
         });
         this.keep.push(cb, cm);
@@ -197,6 +311,16 @@ export class OkReader {
             }
         }
     }
+}
+
+/** The C entry's JSON text. */
+interface Combined {
+    q: OkRequest | null;
+    qf: number;
+    qs: number;
+    r: OkResponse | null;
+    rf: number;
+    rs: number;
 }
 
 /** One C read's results (Out, then the JSON text, then the body). */
