@@ -65,6 +65,11 @@ export const JAVA_CONN_BASE = 4294967296;
 export function connId(pid: number, layer: Layer, n: number): string {
     return `${pid}:${layer}:${n}`;
 }
+
+/** The number of a connection id made by connId. */
+export function connNumber(id: string): number {
+    return Number(id.slice(id.lastIndexOf(":") + 1));
+}
 /** struct format (Python struct syntax) of the native header. */
 export const NATIVE_HEADER_FORMAT = "<IHHIiQQIIHHI";
 

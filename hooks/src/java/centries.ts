@@ -13,6 +13,7 @@
 // Until the bridge has saved the original (its patch runs on the next tick) both forward to
 // the bridge's entry.
 
+import { nativeRingStream } from "../native/index.js";
 import { withEnv } from "./jni.js";
 import { NativeScope } from "./scope.js";
 
@@ -38,6 +39,11 @@ const keep: unknown[] = [];
 export interface Moved {
     len: "arg" | "ret";
     receivers: Receivers<string>;
+    /** With the native hooks' ring (native/ring.ts): a chunk of a stream the C entry
+     *  recognises goes into the ring as a native record of this kind (TLS_OUT or TLS_IN),
+     *  named by the hook whose report index is in this 32-bit cell, without entering JS. */
+    ringKind: number;
+    hookIndex: NativePointer;
 }
 
 const GET_BYTE_ARRAY_REGION = 200;
@@ -46,7 +52,7 @@ const EXCEPTION_CLEAR = 17;
 /** Bytes copied on the C stack; larger moves use malloc. */
 const STACK_COPY = 16384;
 
-function movedBlock(m: Moved, ret: RetKind, kinds: string[]): string {
+function movedBlock(m: Moved, ret: RetKind, kinds: string[], ring: boolean): string {
     if (kinds.length !== 3 || kinds[0] !== "pointer" || kinds[1] !== "int32" || kinds[2] !== "int32"
         || (m.len === "ret" && ret !== "int32")) {
         throw new Error("moved bytes need (byte[], int, int)");
@@ -67,23 +73,36 @@ function movedBlock(m: Moved, ret: RetKind, kinds: string[]): string {
       n = -1;
     }
     gint32 known = -1;
+    gpointer matched = NULL;
     for (gint32 i = 0; i != ${m.receivers.size} && n > 0; i++)
     {
       gpointer ref = receivers[i];
       if (ref != NULL && ((IsSame) fns[${IS_SAME_OBJECT}]) (env, self, ref))
       {
         known = i;
+        matched = ref;
         break;
       }
     }
-    if (n > 0)
-      moved (env, self, buf, n, known, (known >= 0) ? receivers[known] : NULL);
+${ring ? `    if (n > 0 && known >= 0)
+    {
+      /* The slot's number, if the slot still holds the reference matched (JS empties a slot
+         before it gives it, and its number, to another stream). */
+      guint64 number = numbers[known];
+      if (number != 0 && receivers[known] == matched)
+      {
+        ring_stream (ring, ${m.ringKind}, number, *hook_index, buf, (gsize) n);
+        n = 0;
+      }
+    }
+` : ""}    if (n > 0)
+      moved (env, self, buf, n, known, matched);
     if (buf != stack_copy)
       libc_free (buf);
   }`;
 }
 
-function source(kinds: string[], ret: RetKind, moved: Moved | null): string {
+function source(kinds: string[], ret: RetKind, moved: Moved | null, ring = false): string {
     const params = kinds.map((k, i) => `${C_TYPE[k]} a${i}`);
     const names = kinds.map((_, i) => `a${i}`);
     const sig = ["gpointer env", "gpointer self", ...params].join(", ");
@@ -109,6 +128,10 @@ ${moved !== null ? `typedef void (* GetBytes) (gpointer env, gpointer arr, gint3
 typedef void (* ExceptionClear) (gpointer env);
 typedef guint8 (* IsSame) (gpointer env, gpointer a, gpointer b);
 extern gpointer receivers[];
+extern guint64 numbers[];
+${ring ? `extern gpointer ring;
+extern guint32 hook_index[];
+extern void ring_stream (gpointer ring, guint32 kind, guint64 number, guint32 hook, gconstpointer buf, gsize n);` : ""}
 extern void moved (gpointer env, gpointer self, gpointer buf, gint32 n, gint32 known, gpointer ref);
 extern gpointer libc_malloc (gsize n);
 extern void libc_free (gpointer p);` : ""}
@@ -139,7 +162,7 @@ ${fill}
   scope_leave ();
   if (!outer || ((ExceptionCheck) fns[${EXCEPTION_CHECK}]) (env))
     ${isVoid ? "return;" : "return r;"}
-${movedBlock(moved, ret, kinds)}
+${movedBlock(moved, ret, kinds, ring)}
   ${isVoid ? "return;" : "return r;"}
 }
 `;
@@ -160,13 +183,22 @@ function build(spec: CEntrySpec, moved: Moved | null = null, movedCb: NativePoin
         target: spec.target, forward: spec.forward,
         scope_enter: spec.scope.enter, scope_leave: spec.scope.leave, scope_inside: spec.scope.inside,
     };
+    const ring = moved !== null ? nativeRingStream() : null;
     if (moved !== null && movedCb !== null) {
         symbols.receivers = moved.receivers.slots;
+        symbols.numbers = moved.receivers.numbers;
         symbols.moved = movedCb;
         symbols.libc_malloc = Module.getGlobalExportByName("malloc");
         symbols.libc_free = Module.getGlobalExportByName("free");
+        if (ring !== null) {
+            const cell = Memory.alloc(Process.pointerSize);
+            cell.writePointer(ring.ring);
+            symbols.ring = cell;
+            symbols.hook_index = moved.hookIndex;
+            symbols.ring_stream = ring.write;
+        }
     }
-    const cm = new CModule(source(spec.kinds, spec.ret, moved), symbols);
+    const cm = new CModule(source(spec.kinds, spec.ret, moved, ring !== null), symbols);
     keep.push(cm);
     return cm.entry;
 }
@@ -176,16 +208,15 @@ export function cPassEntry(spec: CEntrySpec): NativePointer {
     return build(spec);
 }
 
-/** What a moved-bytes entry hands JS: the receiver, the bytes, and the receiver's value
- *  in `receivers` (undefined: not there). */
-export type MovedCallback = (self: NativePointer, bytes: ArrayBuffer, known: string | undefined) => void;
+/** What a moved-bytes entry hands JS: the receiver, the bytes (valid during the call), and
+ *  the receiver's value in `receivers` (undefined: not there). */
+export type MovedCallback = (self: NativePointer, buf: NativePointer, n: number, known: string | undefined) => void;
 
 /** A scoped entry that copies the moved bytes in C (see Moved). */
 export function cMovedEntry(spec: CEntrySpec, moved: Moved, cb: MovedCallback): NativePointer {
     const native = new NativeCallback(((env: NativePointer, self: NativePointer, buf: NativePointer, n: number,
         known: number, ref: NativePointer) => {
-        const bytes = buf.readByteArray(n) as ArrayBuffer;
-        withEnv(env, () => cb(self, bytes, moved.receivers.value(known, ref)));
+        withEnv(env, () => cb(self, buf, n, moved.receivers.value(known, ref)));
     }) as any, "void", ["pointer", "pointer", "pointer", "int32", "int32", "pointer"]);
     keep.push(native);
     return build(spec, moved, native);
@@ -197,11 +228,14 @@ export function cMovedEntry(spec: CEntrySpec, moved: Moved, cb: MovedCallback): 
  *  against it. */
 export class Receivers<T = string> {
     readonly slots: NativePointer;
+    /** A 64-bit number per slot (a stream's connection number, 0: none), for C entries. */
+    readonly numbers: NativePointer;
     private readonly values: (T | undefined)[];
     private next = 0;
 
     constructor(readonly size = 16) {
         this.slots = Memory.alloc(size * Process.pointerSize);
+        this.numbers = Memory.alloc(size * 8);
         this.values = new Array<T | undefined>(size);
     }
 
@@ -215,13 +249,14 @@ export class Receivers<T = string> {
     }
 
     /** Remember `value` for the receiver held by the global reference `ref` (taken over). */
-    add(ref: NativePointer, value: T, deleteRef: (ref: NativePointer) => void): void {
+    add(ref: NativePointer, value: T, deleteRef: (ref: NativePointer) => void, num = 0): void {
         const i = this.next;
         this.next = (this.next + 1) % this.size;
         const at = this.slots.add(i * Process.pointerSize);
         const old = at.readPointer();
         at.writePointer(NULL);
         this.values[i] = value;
+        this.numbers.add(i * 8).writeU64(num);
         at.writePointer(ref);
         if (!old.isNull()) {
             setTimeout(() => deleteRef(old), 1000);

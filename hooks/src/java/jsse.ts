@@ -4,7 +4,8 @@
 
 import Java from "frida-java-bridge";
 
-import { Direction, Layer, RecordKind } from "../protocol.js";
+import { connNumber, Direction, Layer, NativeKind, RecordKind } from "../protocol.js";
+import { nativeRingStream } from "../native/index.js";
 import { emit } from "../emit.js";
 import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
 import { MovedCallback, Receivers } from "./centries.js";
@@ -45,16 +46,43 @@ function movedConn(self: NativePointer, known: string | undefined, cls: string, 
     const stream = Java.cast(self, Java.use(cls));
     const sock = stream.this$0.value;
     const id = javaConn(sock, hook, () => socketFacts(sock, "jsse"));
-    receivers.add(newGlobal(self), id, deleteGlobal);
+    receivers.add(newGlobal(self), id, deleteGlobal, connNumber(id));
     return id;
 }
 
-function streamRecord(name: string, cls: string, dir: Direction): MovedCallback {
-    return (self, bytes, known) => {
-        emit(RecordKind.STREAM, name, { layer: Layer.TLS },
-            { conn: movedConn(self, known, cls, name), dir, body: bytes });
+let ringWrite: { ring: NativePointer; write: NativeFunction<void, any[]> } | null | undefined;
+
+/** The native ring's writer, when the native hooks run (native/index.ts). */
+function ring(): { ring: NativePointer; write: NativeFunction<void, any[]> } | null {
+    if (ringWrite === undefined) {
+        const r = nativeRingStream();
+        ringWrite = r === null ? null : {
+            ring: r.ring,
+            write: new NativeFunction(r.write, "void", ["pointer", "uint32", "uint64", "uint32", "pointer", "size_t"],
+                { exceptions: "propagate", scheduling: "exclusive" }),
+        };
+    }
+    return ringWrite;
+}
+
+/** A chunk the C entry did not put in the ring itself (the stream's first, or no ring). */
+function streamRecord(name: string, cls: string, dir: Direction, kind: NativeKind,
+    hookIndex: NativePointer): MovedCallback {
+    return (self, buf, n, known) => {
+        const conn = movedConn(self, known, cls, name);
+        const r = ring();
+        if (r !== null) {
+            // The ring, like the chunks after it: one stream's records stay in order.
+            r.write(r.ring, kind, uint64(connNumber(conn)), hookIndex.readU32(), buf, n);
+            return;
+        }
+        emit(RecordKind.STREAM, name, { layer: Layer.TLS }, { conn, dir, body: buf.readByteArray(n) });
     };
 }
+
+/** The report index of each stream hook (table.ts installed()): names its ring records. */
+const outIndex = Memory.alloc(4);
+const inIndex = Memory.alloc(4);
 
 function positions(bufs: any, off: number, len: number): number[] {
     const out: number[] = [];
@@ -82,7 +110,11 @@ const jsseHooks: JavaHook[] = [
     {
         group: G, name: `${G}.AppOutputStream.write`, cls: OUT_STREAM, method: "write",
         args: ["[B", "int", "int"], raw: true,
-        moved: { len: "arg", receivers, record: streamRecord(`${G}.AppOutputStream.write`, OUT_STREAM, Direction.OUT) },
+        moved: {
+            len: "arg", receivers, ringKind: NativeKind.TLS_OUT, hookIndex: outIndex,
+            record: streamRecord(`${G}.AppOutputStream.write`, OUT_STREAM, Direction.OUT, NativeKind.TLS_OUT, outIndex),
+        },
+        installed: (index) => outIndex.writeU32(index),
         after(call) {
             const [b, off, len] = call.args;
             const conn = socketConn(call);
@@ -93,7 +125,11 @@ const jsseHooks: JavaHook[] = [
     {
         group: G, name: `${G}.AppInputStream.read`, cls: IN_STREAM, method: "read",
         args: ["[B", "int", "int"], raw: true,
-        moved: { len: "ret", receivers, record: streamRecord(`${G}.AppInputStream.read`, IN_STREAM, Direction.IN) },
+        moved: {
+            len: "ret", receivers, ringKind: NativeKind.TLS_IN, hookIndex: inIndex,
+            record: streamRecord(`${G}.AppInputStream.read`, IN_STREAM, Direction.IN, NativeKind.TLS_IN, inIndex),
+        },
+        installed: (index) => inIndex.writeU32(index),
         after(call, ret: number) {
             if (ret <= 0) {
                 return;

@@ -66,6 +66,9 @@ export interface JavaHook {
      *  the entry's spec after prepare(); it records by itself (guarded), so before() and
      *  after() only run where it cannot be made. */
     entryInC?: (spec: CEntrySpec) => NativePointer;
+    /** Runs once the hook is installed, with the index of its coverage report (the hook
+     *  name native records carry). */
+    installed?: (index: number) => void;
     /** Runs once before the hook is installed, with the class factory that found cls. */
     prepare?: (factory: Java.ClassFactory) => void;
 }
@@ -137,8 +140,8 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     if (h.raw === true) {
         const moved = h.moved;
         if (h.tls === true && moved !== undefined
-            && movedEntry(m, moved, (self, bytes, known) => timed(`${h.name} callback`,
-                () => guarded(h.name, () => moved.record(self, bytes, known))))) {
+            && movedEntry(m, moved, (self, buf, n, known) => timed(`${h.name} callback`,
+                () => guarded(h.name, () => moved.record(self, buf, n, known))))) {
             return "C";
         }
         if (h.entryInC !== undefined && customEntry(m, h.entryInC)) {
@@ -270,7 +273,8 @@ function tryInstall(e: Entry, factory: Java.ClassFactory, late: boolean): boolea
             }
         }
         const said = notes.filter((n) => n !== null);
-        reportHook(h.group, h.name, HookStatus.INSTALLED, target(h), said.length > 0 ? said.join("; ") : null);
+        const index = reportHook(h.group, h.name, HookStatus.INSTALLED, target(h), said.length > 0 ? said.join("; ") : null);
+        h.installed?.(index);
     } catch (err) {
         reportHook(h.group, h.name, HookStatus.FAILED, target(h), String(err));
     }

@@ -56,6 +56,12 @@ export function installNative(config: NativeConfig): void {
     });
 }
 
+/** The ring and its ring_stream(ring, kind, number, hook, buf, n), for hooks written in C
+ *  elsewhere (java/centries.ts); null without native hooks. */
+export function nativeRingStream(): { ring: NativePointer; write: NativePointer } | null {
+    return ring === null ? null : { ring: ring.ring, write: ring.cm.ring_stream };
+}
+
 export function nativeStats(): object | null {
     return ring === null ? null : ring.stats();
 }

@@ -295,6 +295,13 @@ static void conn_info (HookCtx * c, void * ssl, guint64 number, guint32 tid)
   write_record (c->ring, K_CONN_INFO, tid, fd, number, (guint16) c->hook, body, pos);
 }
 
+/* A stream chunk of a connection its caller numbered (Java's TLS streams, java/centries.ts):
+   the record tls_record writes, without the SSL table. */
+void ring_stream (Ring * r, guint32 kind, guint64 number, guint32 hook, const guint8 * buf, gsize n)
+{
+  write_record (r, (guint16) kind, current_tid (r), -1, number, (guint16) hook, buf, n);
+}
+
 /* Called by the per-function wrappers (see WRAPPER) after the original returned n > 0. */
 void tls_record (HookCtx * c, void * ssl, const guint8 * buf, gsize n)
 {
