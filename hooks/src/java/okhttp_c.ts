@@ -102,6 +102,7 @@ extern gpointer libc_malloc (gsize n);
 extern void libc_free (gpointer p);
 extern gpointer libc_memcpy (gpointer dst, gconstpointer src, gsize n);
 extern int clock_gettime (int clk, gpointer ts);
+extern gint32 ok_format_int (gchar * text, gint32 v);
 
 static gint32 put (gchar * text, gint32 at, const gchar * s, gint32 n)
 {
@@ -111,20 +112,7 @@ static gint32 put (gchar * text, gint32 at, const gchar * s, gint32 n)
 
 static gint32 put_int (gchar * text, gint32 at, gint32 v)
 {
-  gchar digits[12];
-  gint32 n = 0;
-  guint32 u = (v < 0) ? (guint32) -v : (guint32) v;
-  do
-  {
-    digits[n++] = (gchar) ('0' + u % 10);
-    u /= 10;
-  }
-  while (u != 0);
-  if (v < 0)
-    text[at++] = '-';
-  while (n > 0)
-    text[at++] = digits[--n];
-  return at;
+  return at + ok_format_int (text + at, v);
 }
 
 /* "name":{...} or "name":null, then "nf":failed,"ns":step */
@@ -292,6 +280,7 @@ export class OkReader {
         const cm = new CModule(ENTRY_SOURCE, {
             target: spec.target, forward: spec.forward, buffer_class: this.classSlot, ids: this.ids,
             connections: connections.slots, ok_request: this.cm.ok_request, ok_response: this.cm.ok_response,
+            ok_format_int: this.cm.ok_format_int,
             record: cb, libc_malloc: Module.getGlobalExportByName("malloc"),
             libc_free: Module.getGlobalExportByName("free"), libc_memcpy: Module.getGlobalExportByName("memcpy"),
             clock_gettime: Module.getGlobalExportByName("clock_gettime"),

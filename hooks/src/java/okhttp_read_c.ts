@@ -135,10 +135,13 @@ static void put_text (Ctx * c, gpointer obj)
   drop (c, s);
 }
 
-static void put_int (Ctx * c, gint32 v)
+/* v in decimal at text; returns the characters written (at most 11). */
+gint32
+ok_format_int (gchar * text, gint32 v)
 {
   gchar digits[12];
   gint32 n = 0;
+  gint32 at = 0;
   guint32 u = (v < 0) ? (guint32) -v : (guint32) v;
   do
   {
@@ -147,9 +150,16 @@ static void put_int (Ctx * c, gint32 v)
   }
   while (u != 0);
   if (v < 0)
-    put_char (c, '-');
+    text[at++] = '-';
   while (n > 0)
-    put_char (c, digits[--n]);
+    text[at++] = digits[--n];
+  return at;
+}
+
+static void put_int (Ctx * c, gint32 v)
+{
+  gchar digits[12];
+  put (c, digits, ok_format_int (digits, v));
 }
 
 /* okhttp3.Headers as [["name","value"],...]: one name(i) and value(i) call per header, so a
@@ -199,23 +209,29 @@ static int threw_at (Ctx * c, Out * out, int step)
   return fail (out, THREW, step);
 }
 
-/* {"url":...,"method":...,"headers":[[...]]} then the body. */
-int
-ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class, Out * out, gint32 cap)
+/* An empty result in out, and c writing after it. */
+static void begin (Ctx * c, Out * out, gpointer env, gpointer * ids, gint32 cap)
 {
-  Ctx c;
-  c.env = env;
-  c.fns = *(gpointer **) env;
-  c.ids = ids;
-  c.buf = (gchar *) (out + 1);
-  c.cap = cap - (gint32) sizeof (Out);
-  c.used = 0;
-  c.full = FALSE;
+  c->env = env;
+  c->fns = *(gpointer **) env;
+  c->ids = ids;
+  c->buf = (gchar *) (out + 1);
+  c->cap = cap - (gint32) sizeof (Out);
+  c->used = 0;
+  c->full = FALSE;
   out->body = -1;
   out->connection = NULL;
   out->body_ref = NULL;
   out->throwable = NULL;
   fail (out, OK, 0);
+}
+
+/* {"url":...,"method":...,"headers":[[...]]} then the body. */
+int
+ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class, Out * out, gint32 cap)
+{
+  Ctx c;
+  begin (&c, out, env, ids, cap);
   gpointer req = call_object (&c, chain, CHAIN_REQUEST, NULL);
   if (threw (&c) || req == NULL)
     return threw_at (&c, out, 1);
@@ -294,18 +310,7 @@ int
 ok_response (gpointer env, gpointer resp, gpointer * ids, gint32 want_protocol, Out * out, gint32 cap)
 {
   Ctx c;
-  c.env = env;
-  c.fns = *(gpointer **) env;
-  c.ids = ids;
-  c.buf = (gchar *) (out + 1);
-  c.cap = cap - (gint32) sizeof (Out);
-  c.used = 0;
-  c.full = FALSE;
-  out->body = -1;
-  out->connection = NULL;
-  out->body_ref = NULL;
-  out->throwable = NULL;
-  fail (out, OK, 0);
+  begin (&c, out, env, ids, cap);
   gint32 code = ((CallInt) F (&c, 51)) (env, resp, ids[CODE], NULL);
   if (threw (&c))
     return threw_at (&c, out, 1);
