@@ -87,7 +87,10 @@ function movedBlock(m: Moved, ret: RetKind, kinds: string[], ring: boolean): str
 ${ring ? `    if (n > 0 && known >= 0)
     {
       /* The slot's number, if the slot still holds the reference matched (JS empties a slot
-         before it gives it, and its number, to another stream). */
+         before it gives it, and its number, to another stream). This relies on the stores
+         of JS (slot, number, slot) being seen in order: true on x86-64; on arm64 it would
+         need barriers on both sides. A slot changes hands only when more than the slots'
+         count of streams are in use. */
       guint64 number = numbers[known];
       if (number != 0 && receivers[known] == matched)
       {
