@@ -58,8 +58,10 @@ function ring(): { ring: NativePointer; write: NativeFunction<void, any[]> } | n
         const r = nativeRingStream();
         ringWrite = r === null ? null : {
             ring: r.ring,
+            // Not exclusive: with both buffers full, ring_stream waits for the drain, which
+            // runs on the JS thread and needs the JS lock.
             write: new NativeFunction(r.write, "void", ["pointer", "uint32", "uint64", "uint32", "pointer", "size_t"],
-                { exceptions: "propagate", scheduling: "exclusive" }),
+                { exceptions: "propagate" }),
         };
     }
     return ringWrite;
