@@ -195,6 +195,7 @@ function build(spec: CEntrySpec, moved: Moved | null = null, movedCb: NativePoin
         symbols.libc_free = Module.getGlobalExportByName("free");
         if (ring !== null) {
             const cell = Memory.alloc(Process.pointerSize);
+            keep.push(cell);
             cell.writePointer(ring.ring);
             symbols.ring = cell;
             symbols.hook_index = moved.hookIndex;

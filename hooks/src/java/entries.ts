@@ -128,8 +128,10 @@ export function originalCaller(m: any): OriginalCall | null {
     };
 }
 
-/** Native entries of ours, kept alive while the methods they replace may run. */
-const entries: NativeCallback<any, any>[] = [];
+/** Native entries of ours and the memory C entries read, kept alive while the methods they
+ *  replace may run (Memory.alloc'd memory is freed once JS holds no handle to it; a
+ *  CModule's symbols are not such a handle). */
+const kept: unknown[] = [];
 
 type EntryImpl = (env: NativePointer, self: NativePointer, ...args: any[]) => any;
 
@@ -160,7 +162,7 @@ function ownEntry(m: any, objects: boolean, make: MakeEntry): boolean {
 function jsEntry(sig: RawSignature, impl: EntryImpl, made?: () => void): NativePointer {
     made?.();
     const entry = new NativeCallback(impl as any, sig.ret, ["pointer", "pointer", ...sig.kinds] as any[]);
-    entries.push(entry);
+    kept.push(entry);
     return entry;
 }
 
@@ -169,6 +171,7 @@ function jsEntry(sig: RawSignature, impl: EntryImpl, made?: () => void): NativeP
  *  hook was set; then the id, for good. */
 function targetSlot(target: () => NativePointer | null): NativePointer {
     const slot = Memory.alloc(Process.pointerSize);
+    kept.push(slot);
     let tries = 0;
     const fill = (): void => {
         const id = target();
