@@ -247,10 +247,11 @@ export class OkReader {
      *  runs with `env` as the thread's JNIEnv and must not throw. `connections` holds the
      *  connections it has seen (JS fills it). */
     entry<C>(spec: CEntrySpec, name: string, connections: Receivers<C>, record: OkRecord): NativePointer {
+        const part = `${name} callback`;
         const cb = new NativeCallback(((env: NativePointer, chain: NativePointer, resp: NativePointer,
             text: NativePointer, textLen: number, body: NativePointer, bodyLen: number, connection: NativePointer,
             known: number, knownRef: NativePointer, bodyRef: NativePointer, throwable: NativePointer, t: Int64) => {
-            timed(`${name} callback`, () => withEnv(env, () => {
+            timed(part, () => withEnv(env, () => {
                 let call: OkCall;
                 try {
                     const o = JSON.parse(text.readUtf8String(textLen) as string) as Combined;

@@ -130,6 +130,11 @@ export type EntryKind = "bridge" | "raw JNI" | "C";
  *  discover classes at run time (WebViewClient subclasses). Says how the JVM enters the hook
  *  (or, for a `passInTls` hook, its pass-through calls). */
 export function wrap(h: JavaHook, m: any): EntryKind {
+    // Profile names, made once: the hot path does not build strings it only needs profiling.
+    const parts = {
+        total: `${h.name} total`, original: `${h.name} original`, before: `${h.name} before`,
+        after: `${h.name} after`, callback: `${h.name} callback`,
+    };
     const direct = originalCaller(m);
     const original: (self: any, args: any[]) => any = direct ?? ((self, args) => m.apply(self, args));
     // Entered by the bridge: wrappers; a Java exception of the original is a JS error.
@@ -140,7 +145,7 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     if (h.raw === true) {
         const moved = h.moved;
         if (h.tls === true && moved !== undefined
-            && movedEntry(m, moved, (self, buf, n, known) => timed(`${h.name} callback`,
+            && movedEntry(m, moved, (self, buf, n, known) => timed(parts.callback,
                 () => guarded(h.name, () => moved.record(self, buf, n, known))))) {
             return "C";
         }
@@ -161,9 +166,9 @@ export function wrap(h: JavaHook, m: any): EntryKind {
         }
         const start = now();
         try {
-            return dispatchCall(self, args, (a) => timed(`${h.name} original`, () => invoke(a)));
+            return dispatchCall(self, args, (a) => timed(parts.original, () => invoke(a)));
         } finally {
-            took(`${h.name} total`, start);
+            took(parts.total, start);
         }
     }
 
@@ -182,7 +187,7 @@ export function wrap(h: JavaHook, m: any): EntryKind {
         try {
             const call: HookCall = { self, args, hook: h, state: {} };
             if (h.before !== undefined) {
-                timed(`${h.name} before`, () => guarded(h.name, () => h.before!(call)));
+                timed(parts.before, () => guarded(h.name, () => h.before!(call)));
             }
             let callArgs = args;
             if (h.rewrite !== undefined) {
@@ -200,7 +205,7 @@ export function wrap(h: JavaHook, m: any): EntryKind {
                 }
             }
             if (!r.threw && h.after !== undefined) {
-                timed(`${h.name} after`, () => guarded(h.name, () => h.after!(call, r.value)));
+                timed(parts.after, () => guarded(h.name, () => h.after!(call, r.value)));
             }
             return r.value;
         } finally {
