@@ -14,7 +14,7 @@
 // the bridge's entry.
 
 import { nativeRingStream } from "../native/index.js";
-import { withEnv } from "./jni.js";
+import { JNI_C, withEnv } from "./jni.js";
 import { NativeScope } from "./scope.js";
 
 export type ArgKind = "pointer" | "int32" | "int16" | "int8" | "uint8";
@@ -25,9 +25,10 @@ const C_TYPE: { [k: string]: string } = {
 };
 /** The jvalue member each kind is passed in. */
 const MEMBER: { [k: string]: string } = { pointer: "l", int32: "i", int16: "s", int8: "b", uint8: "z" };
-/** JNINativeInterface slots (jni.h) of Call<Type>MethodA, by result. */
-const CALL_SLOT: { [k: string]: number } = { void: 63, uint8: 39, int32: 51, pointer: 36 };
-const EXCEPTION_CHECK = 228;
+/** The JNI function (jni.ts JNI_C) that calls a method with each result kind. */
+const CALL_SLOT: { [k: string]: string } = {
+    void: "JNI_CALL_VOID_A", uint8: "JNI_CALL_BOOLEAN_A", int32: "JNI_CALL_INT_A", pointer: "JNI_CALL_OBJECT_A",
+};
 
 /** Modules and callbacks of installed entries: alive as long as the methods may run. */
 const keep: unknown[] = [];
@@ -46,9 +47,6 @@ export interface Moved {
     hookIndex: NativePointer;
 }
 
-const GET_BYTE_ARRAY_REGION = 200;
-const IS_SAME_OBJECT = 24;
-const EXCEPTION_CLEAR = 17;
 /** Bytes copied on the C stack; larger moves use malloc. */
 const STACK_COPY = 16384;
 
@@ -66,10 +64,10 @@ function movedBlock(m: Moved, ret: RetKind, kinds: string[], ring: boolean): str
     guint8 * buf = (n <= ${STACK_COPY}) ? stack_copy : (guint8 *) libc_malloc ((gsize) n);
     if (buf == NULL)
       return${ret === "void" ? "" : " r"};
-    ((GetBytes) fns[${GET_BYTE_ARRAY_REGION}]) (env, a0, a1, n, buf);
-    if (((ExceptionCheck) fns[${EXCEPTION_CHECK}]) (env))
+    ((GetBytes) fns[JNI_GET_BYTE_ARRAY_REGION]) (env, a0, a1, n, buf);
+    if (((ExceptionCheck) fns[JNI_EXCEPTION_CHECK]) (env))
     {
-      ((ExceptionClear) fns[${EXCEPTION_CLEAR}]) (env);
+      ((ExceptionClear) fns[JNI_EXCEPTION_CLEAR]) (env);
       n = -1;
     }
     gint32 known = -1;
@@ -77,7 +75,7 @@ function movedBlock(m: Moved, ret: RetKind, kinds: string[], ring: boolean): str
     for (gint32 i = 0; i != ${m.receivers.size} && n > 0; i++)
     {
       gpointer ref = receivers[i];
-      if (ref != NULL && ((IsSame) fns[${IS_SAME_OBJECT}]) (env, self, ref))
+      if (ref != NULL && ((IsSame) fns[JNI_IS_SAME_OBJECT]) (env, self, ref))
       {
         known = i;
         matched = ref;
@@ -117,6 +115,8 @@ function source(kinds: string[], ret: RetKind, moved: Moved | null, ring = false
     const forward = isVoid ? `{ forward (${pass}); return; }` : `return forward (${pass});`;
     const head = `
 #include <glib.h>
+
+${JNI_C}
 
 typedef union { guint8 z; gint8 b; gint16 s; gint32 i; gint64 j; gpointer l; } JValue;
 typedef ${rt} (* Call) (gpointer env, gpointer self, gpointer method, const JValue * args);
@@ -163,7 +163,7 @@ ${fill}
   scope_enter ();
   ${isVoid ? "" : `${rt} r = `}${call};
   scope_leave ();
-  if (!outer || ((ExceptionCheck) fns[${EXCEPTION_CHECK}]) (env))
+  if (!outer || ((ExceptionCheck) fns[JNI_EXCEPTION_CHECK]) (env))
     ${isVoid ? "return;" : "return r;"}
 ${movedBlock(moved, ret, kinds, ring)}
   ${isVoid ? "return;" : "return r;"}

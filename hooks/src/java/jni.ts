@@ -22,28 +22,35 @@ const NONE = { exceptions: "propagate" } as const;
  *  right after the call cannot have been reused by another thread's hook meanwhile. */
 const EXCLUSIVE = { exceptions: "propagate", scheduling: "exclusive" } as const;
 
-// JNINativeInterface slots (jni.h).
-const PUSH_LOCAL_FRAME = 19;
-const POP_LOCAL_FRAME = 20;
-const NEW_GLOBAL_REF = 21;
-const DELETE_GLOBAL_REF = 22;
-const DELETE_LOCAL_REF = 23;
-const IS_SAME_OBJECT = 24;
-const NEW_OBJECT_A = 30;
-const GET_METHOD_ID = 33;
-const CALL_OBJECT_A = 36;
-const CALL_BOOLEAN_A = 39;
-const CALL_INT_A = 51;
-const CALL_VOID_A = 63;
-const GET_STATIC_METHOD_ID = 113;
-const CALL_STATIC_INT_A = 131;
-const GET_STRING_LENGTH = 164;
-const GET_ARRAY_LENGTH = 171;
-const GET_BYTE_ARRAY_REGION = 200;
-const GET_STRING_REGION = 220;
-const EXCEPTION_CLEAR = 17;
-const EXCEPTION_OCCURRED = 15;
-const EXCEPTION_CHECK = 228;
+/** JNINativeInterface slots (jni.h): for the JS calls here, and as C macros (JNI_C) for the
+ *  agent's C sources (centries.ts, okhttp_c.ts, okhttp_read_c.ts). */
+export const JNI = {
+    THROW: 13,
+    EXCEPTION_OCCURRED: 15,
+    EXCEPTION_CLEAR: 17,
+    PUSH_LOCAL_FRAME: 19,
+    POP_LOCAL_FRAME: 20,
+    NEW_GLOBAL_REF: 21,
+    DELETE_GLOBAL_REF: 22,
+    DELETE_LOCAL_REF: 23,
+    IS_SAME_OBJECT: 24,
+    NEW_OBJECT_A: 30,
+    GET_METHOD_ID: 33,
+    CALL_OBJECT_A: 36,
+    CALL_BOOLEAN_A: 39,
+    CALL_INT_A: 51,
+    CALL_VOID_A: 63,
+    GET_STATIC_METHOD_ID: 113,
+    CALL_STATIC_INT_A: 131,
+    GET_STRING_LENGTH: 164,
+    GET_ARRAY_LENGTH: 171,
+    GET_BYTE_ARRAY_REGION: 200,
+    GET_STRING_REGION: 220,
+    EXCEPTION_CHECK: 228,
+} as const;
+
+/** JNI's slots as `#define JNI_<NAME> <slot>` lines, for a CModule's source. */
+export const JNI_C = Object.entries(JNI).map(([k, v]) => `#define JNI_${k} ${v}`).join("\n");
 
 interface Table {
     vtable: Ptr;
@@ -86,31 +93,31 @@ export function tableOf(env: Ptr): Table {
         new NativeFunction(slot(vtable, i), ret, ["pointer", "pointer", "pointer", "pointer"], NONE);
     table = {
         vtable,
-        pushFrame: new NativeFunction(slot(vtable, PUSH_LOCAL_FRAME), "int", ["pointer", "int"], EXCLUSIVE),
-        popFrame: new NativeFunction(slot(vtable, POP_LOCAL_FRAME), "pointer", ["pointer", "pointer"], EXCLUSIVE),
-        newGlobal: new NativeFunction(slot(vtable, NEW_GLOBAL_REF), "pointer", ["pointer", "pointer"], EXCLUSIVE),
-        deleteGlobal: new NativeFunction(slot(vtable, DELETE_GLOBAL_REF), "void", ["pointer", "pointer"], EXCLUSIVE),
-        deleteLocal: new NativeFunction(slot(vtable, DELETE_LOCAL_REF), "void", ["pointer", "pointer"], EXCLUSIVE),
-        same: new NativeFunction(slot(vtable, IS_SAME_OBJECT), "uint8", ["pointer", "pointer", "pointer"], EXCLUSIVE),
-        newObject: call(NEW_OBJECT_A, "pointer"),
-        methodId: new NativeFunction(slot(vtable, GET_METHOD_ID), "pointer",
+        pushFrame: new NativeFunction(slot(vtable, JNI.PUSH_LOCAL_FRAME), "int", ["pointer", "int"], EXCLUSIVE),
+        popFrame: new NativeFunction(slot(vtable, JNI.POP_LOCAL_FRAME), "pointer", ["pointer", "pointer"], EXCLUSIVE),
+        newGlobal: new NativeFunction(slot(vtable, JNI.NEW_GLOBAL_REF), "pointer", ["pointer", "pointer"], EXCLUSIVE),
+        deleteGlobal: new NativeFunction(slot(vtable, JNI.DELETE_GLOBAL_REF), "void", ["pointer", "pointer"], EXCLUSIVE),
+        deleteLocal: new NativeFunction(slot(vtable, JNI.DELETE_LOCAL_REF), "void", ["pointer", "pointer"], EXCLUSIVE),
+        same: new NativeFunction(slot(vtable, JNI.IS_SAME_OBJECT), "uint8", ["pointer", "pointer", "pointer"], EXCLUSIVE),
+        newObject: call(JNI.NEW_OBJECT_A, "pointer"),
+        methodId: new NativeFunction(slot(vtable, JNI.GET_METHOD_ID), "pointer",
             ["pointer", "pointer", "pointer", "pointer"], EXCLUSIVE),
-        staticMethodId: new NativeFunction(slot(vtable, GET_STATIC_METHOD_ID), "pointer",
+        staticMethodId: new NativeFunction(slot(vtable, JNI.GET_STATIC_METHOD_ID), "pointer",
             ["pointer", "pointer", "pointer", "pointer"], EXCLUSIVE),
-        callObject: call(CALL_OBJECT_A, "pointer"),
-        callBoolean: call(CALL_BOOLEAN_A, "uint8"),
-        callInt: call(CALL_INT_A, "int"),
-        callVoid: call(CALL_VOID_A, "void"),
-        callStaticInt: call(CALL_STATIC_INT_A, "int"),
-        stringLength: new NativeFunction(slot(vtable, GET_STRING_LENGTH), "int", ["pointer", "pointer"], EXCLUSIVE),
-        stringRegion: new NativeFunction(slot(vtable, GET_STRING_REGION), "void",
+        callObject: call(JNI.CALL_OBJECT_A, "pointer"),
+        callBoolean: call(JNI.CALL_BOOLEAN_A, "uint8"),
+        callInt: call(JNI.CALL_INT_A, "int"),
+        callVoid: call(JNI.CALL_VOID_A, "void"),
+        callStaticInt: call(JNI.CALL_STATIC_INT_A, "int"),
+        stringLength: new NativeFunction(slot(vtable, JNI.GET_STRING_LENGTH), "int", ["pointer", "pointer"], EXCLUSIVE),
+        stringRegion: new NativeFunction(slot(vtable, JNI.GET_STRING_REGION), "void",
             ["pointer", "pointer", "int", "int", "pointer"], EXCLUSIVE),
-        arrayLength: new NativeFunction(slot(vtable, GET_ARRAY_LENGTH), "int", ["pointer", "pointer"], EXCLUSIVE),
-        byteRegion: new NativeFunction(slot(vtable, GET_BYTE_ARRAY_REGION), "void",
+        arrayLength: new NativeFunction(slot(vtable, JNI.GET_ARRAY_LENGTH), "int", ["pointer", "pointer"], EXCLUSIVE),
+        byteRegion: new NativeFunction(slot(vtable, JNI.GET_BYTE_ARRAY_REGION), "void",
             ["pointer", "pointer", "int", "int", "pointer"], EXCLUSIVE),
-        exceptionCheck: new NativeFunction(slot(vtable, EXCEPTION_CHECK), "uint8", ["pointer"], EXCLUSIVE),
-        exceptionOccurred: new NativeFunction(slot(vtable, EXCEPTION_OCCURRED), "pointer", ["pointer"], EXCLUSIVE),
-        exceptionClear: new NativeFunction(slot(vtable, EXCEPTION_CLEAR), "void", ["pointer"], EXCLUSIVE),
+        exceptionCheck: new NativeFunction(slot(vtable, JNI.EXCEPTION_CHECK), "uint8", ["pointer"], EXCLUSIVE),
+        exceptionOccurred: new NativeFunction(slot(vtable, JNI.EXCEPTION_OCCURRED), "pointer", ["pointer"], EXCLUSIVE),
+        exceptionClear: new NativeFunction(slot(vtable, JNI.EXCEPTION_CLEAR), "void", ["pointer"], EXCLUSIVE),
     };
     return table;
 }

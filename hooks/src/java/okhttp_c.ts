@@ -12,7 +12,7 @@
 
 import { CEntrySpec, Receivers } from "./centries.js";
 import { reportError } from "./errors.js";
-import { JMethod, withEnv } from "./jni.js";
+import { JMethod, JNI_C, withEnv } from "./jni.js";
 import { OK_IDS, OK_READ_C } from "./okhttp_read_c.js";
 import { timed } from "./table.js";
 
@@ -66,6 +66,8 @@ export interface OkRead<T> {
  *  forwards to the bridge's entry (the JS hook). */
 const ENTRY_SOURCE = `
 #include <glib.h>
+
+${JNI_C}
 
 typedef union { guint8 z; gint32 i; gint64 j; gpointer l; } JValue;
 typedef gpointer (* CallObject) (gpointer env, gpointer obj, gpointer id, const JValue * args);
@@ -157,10 +159,10 @@ entry (gpointer env, gpointer self, gpointer chain)
   ok_request (env, chain, ids, buffer_class, request, ${CAP});
   JValue arg;
   arg.l = chain;
-  gpointer r = ((CallObject) fns[36]) (env, self, id, &arg);
-  gpointer exc = ((Occurred) fns[15]) (env);
+  gpointer r = ((CallObject) fns[JNI_CALL_OBJECT_A]) (env, self, id, &arg);
+  gpointer exc = ((Occurred) fns[JNI_EXCEPTION_OCCURRED]) (env);
   if (exc != NULL)
-    ((Clear) fns[17]) (env);
+    ((Clear) fns[JNI_EXCEPTION_CLEAR]) (env);
   gboolean got = exc == NULL && r != NULL;
   if (got)
     ok_response (env, r, ids, 1, response, ${CAP});
@@ -174,7 +176,7 @@ entry (gpointer env, gpointer self, gpointer chain)
   for (gint32 i = 0; i != ${CONN_SLOTS} && connection != NULL; i++)
   {
     gpointer ref = connections[i];
-    if (ref != NULL && ((IsSame) fns[24]) (env, connection, ref))
+    if (ref != NULL && ((IsSame) fns[JNI_IS_SAME_OBJECT]) (env, connection, ref))
     {
       known = i;
       break;
@@ -186,13 +188,13 @@ entry (gpointer env, gpointer self, gpointer chain)
       connection, known, (known >= 0) ? connections[known] : NULL,
       (request->failed == 0) ? request->body_ref : NULL, (request->failed == 0) ? request->throwable : NULL,
       ts.s * 1000 + ts.ns / 1000000);
-  if (((Check) fns[228]) (env))
-    ((Clear) fns[17]) (env);
+  if (((Check) fns[JNI_EXCEPTION_CHECK]) (env))
+    ((Clear) fns[JNI_EXCEPTION_CLEAR]) (env);
   libc_free (request);
   libc_free (response);
   libc_free (text);
   if (exc != NULL)
-    ((Throw) fns[13]) (env, exc);
+    ((Throw) fns[JNI_THROW]) (env, exc);
   return r;
 }
 `;

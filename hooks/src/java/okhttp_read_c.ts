@@ -1,6 +1,8 @@
 // The C source of OkHttp's readers (okhttp_c.ts): the JNI calls that read one request or
 // response, and the result buffer they fill.
 
+import { JNI_C } from "./jni.js";
+
 /** Method ids, in the order the C code reads them (ids[i]). */
 export const OK_IDS = [
     "chainRequest", "chainConnection", "url", "toString", "method", "requestHeaders", "body",
@@ -13,6 +15,8 @@ export const OK_IDS = [
  *  the body's bytes; okhttp_c.ts parses it). */
 export const OK_READ_C = `
 #include <glib.h>
+
+${JNI_C}
 
 typedef union { guint8 z; gint32 i; gint64 j; gpointer l; } JValue;
 typedef gpointer (* CallObject) (gpointer env, gpointer obj, gpointer id, const JValue * args);
@@ -60,20 +64,20 @@ typedef struct {
 
 static gboolean threw (Ctx * c)
 {
-  return ((Check) F (c, 228)) (c->env);
+  return ((Check) F (c, JNI_EXCEPTION_CHECK)) (c->env);
 }
 
 static gpointer call_object (Ctx * c, gpointer obj, int id, const JValue * args)
 {
   if (obj == NULL || c->ids[id] == NULL)
     return NULL;
-  return ((CallObject) F (c, 36)) (c->env, obj, c->ids[id], args);
+  return ((CallObject) F (c, JNI_CALL_OBJECT_A)) (c->env, obj, c->ids[id], args);
 }
 
 static void drop (Ctx * c, gpointer ref)
 {
   if (ref != NULL)
-    ((DeleteLocal) F (c, 23)) (c->env, ref);
+    ((DeleteLocal) F (c, JNI_DELETE_LOCAL_REF)) (c->env, ref);
 }
 
 static void put (Ctx * c, const gchar * s, gint32 n)
@@ -103,12 +107,12 @@ static void put_string (Ctx * c, gpointer s)
     put (c, "null", 4);
     return;
   }
-  gint32 n = ((Length) F (c, 164)) (c->env, s);
+  gint32 n = ((Length) F (c, JNI_GET_STRING_LENGTH)) (c->env, s);
   put_char (c, '"');
   for (gint32 start = 0; start < n && !c->full; start += 2048)
   {
     gint32 k = MIN (n - start, 2048);
-    ((StringRegion) F (c, 220)) (c->env, s, start, k, c->units);
+    ((StringRegion) F (c, JNI_GET_STRING_REGION)) (c->env, s, start, k, c->units);
     for (gint32 i = 0; i != k; i++)
     {
       guint16 u = c->units[i];
@@ -169,7 +173,7 @@ static gboolean put_headers (Ctx * c, gpointer h)
   put_char (c, '[');
   if (h != NULL)
   {
-    gint32 n = ((CallInt) F (c, 51)) (c->env, h, c->ids[HEADERS_SIZE], NULL);
+    gint32 n = ((CallInt) F (c, JNI_CALL_INT_A)) (c->env, h, c->ids[HEADERS_SIZE], NULL);
     if (threw (c))
       return FALSE;
     for (gint32 i = 0; i != n && !c->full; i++)
@@ -205,7 +209,7 @@ static int fail (Out * out, int how, int step)
 /* A call threw: clear it (nothing of ours may reach the app) and say where. */
 static int threw_at (Ctx * c, Out * out, int step)
 {
-  ((Clear) F (c, 17)) (c->env);
+  ((Clear) F (c, JNI_EXCEPTION_CLEAR)) (c->env);
   return fail (out, THREW, step);
 }
 
@@ -270,28 +274,28 @@ ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class,
     return OK;
   for (int i = IS_DUPLEX; i <= IS_ONE_SHOT; i++)
   {
-    if (ids[i] != NULL && ((CallBoolean) F (&c, 39)) (env, body, ids[i], NULL))
+    if (ids[i] != NULL && ((CallBoolean) F (&c, JNI_CALL_BOOLEAN_A)) (env, body, ids[i], NULL))
       return OK;
     if (threw (&c))
       return threw_at (&c, out, 7);
   }
-  gpointer sink = ((NewObject) F (&c, 30)) (env, buffer_class, ids[NEW_BUFFER], NULL);
+  gpointer sink = ((NewObject) F (&c, JNI_NEW_OBJECT_A)) (env, buffer_class, ids[NEW_BUFFER], NULL);
   if (threw (&c) || sink == NULL)
     return threw_at (&c, out, 8);
   JValue arg;
   arg.l = sink;
-  ((CallVoid) F (&c, 63)) (env, body, ids[WRITE_TO], &arg);
+  ((CallVoid) F (&c, JNI_CALL_VOID_A)) (env, body, ids[WRITE_TO], &arg);
   if (threw (&c))
   {
     /* The app's own write of the body goes on: clear, and hand the throwable to JS. */
-    out->throwable = ((Occurred) F (&c, 15)) (env);
-    ((Clear) F (&c, 17)) (env);
+    out->throwable = ((Occurred) F (&c, JNI_EXCEPTION_OCCURRED)) (env);
+    ((Clear) F (&c, JNI_EXCEPTION_CLEAR)) (env);
     return OK;
   }
   gpointer array = call_object (&c, sink, READ_BYTE_ARRAY, NULL);
   if (threw (&c))
     return threw_at (&c, out, 9);
-  gint32 n = (array == NULL) ? 0 : ((Length) F (&c, 171)) (env, array);
+  gint32 n = (array == NULL) ? 0 : ((Length) F (&c, JNI_GET_ARRAY_LENGTH)) (env, array);
   if (c.used + n > c.cap)
   {
     out->body = -2;
@@ -299,7 +303,7 @@ ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class,
     return OK;
   }
   if (n > 0)
-    ((BytesRegion) F (&c, 200)) (env, array, 0, n, c.buf + c.used);
+    ((BytesRegion) F (&c, JNI_GET_BYTE_ARRAY_REGION)) (env, array, 0, n, c.buf + c.used);
   out->body = n;
   drop (&c, array);
   return OK;
@@ -311,7 +315,7 @@ ok_response (gpointer env, gpointer resp, gpointer * ids, gint32 want_protocol, 
 {
   Ctx c;
   begin (&c, out, env, ids, cap);
-  gint32 code = ((CallInt) F (&c, 51)) (env, resp, ids[CODE], NULL);
+  gint32 code = ((CallInt) F (&c, JNI_CALL_INT_A)) (env, resp, ids[CODE], NULL);
   if (threw (&c))
     return threw_at (&c, out, 1);
   put (&c, "{\\"code\\":", 8);
