@@ -3,13 +3,14 @@
 // makes to encrypt the record. A JS entry costs the JVM thread the JS lock twice (entering
 // the hook, and again after the original returns) and a dozen native-call crossings; these
 // take neither where nothing is recorded:
-// - a pass entry calls the original through JNI while the thread is inside the TLS scope
-//   (scope.ts), and forwards every other call, unchanged, to the bridge's entry (and so to
-//   the JS hook);
-// - a scoped entry runs the original inside the TLS scope, then hands the call's raw values
-//   and result to a JS callback that records them, only when the original did not throw
-//   and the call is the outermost TLS call of its thread (a TLS socket layered over another
-//   one: the outer stream's bytes are the inner one's ciphertext, not recorded, as before).
+// - a pass entry (cPassEntry) calls the original through JNI while the thread is inside the
+//   TLS scope (scope.ts), and forwards every other call, unchanged, to the bridge's entry
+//   (and so to the JS hook);
+// - a moved entry (cMovedEntry, a table's entryInC) runs the original inside the TLS scope
+//   and, when it did not throw and is the thread's outermost TLS call (a TLS socket layered
+//   over another one: the outer stream's bytes are the inner one's ciphertext, not
+//   recorded), copies the bytes it moved and recognises the stream: a known stream's chunk
+//   goes into the native hooks' ring, anything else to one JS callback.
 // Until the bridge has saved the original (its patch runs on the next tick) both forward to
 // the bridge's entry.
 
@@ -216,7 +217,8 @@ export function cPassEntry(spec: CEntrySpec): NativePointer {
  *  the receiver's value in `receivers` (undefined: not there). */
 export type MovedCallback = (self: NativePointer, buf: NativePointer, n: number, known: string | undefined) => void;
 
-/** A scoped entry that copies the moved bytes in C (see Moved). */
+/** An entry that runs the original in the TLS scope and copies the moved bytes in C (see
+ *  Moved). */
 export function cMovedEntry(spec: CEntrySpec, moved: Moved, cb: MovedCallback): NativePointer {
     const native = new NativeCallback(((env: NativePointer, self: NativePointer, buf: NativePointer, n: number,
         known: number, ref: NativePointer) => {

@@ -9,7 +9,7 @@
 
 import Java from "frida-java-bridge";
 
-import { ArgKind, CEntrySpec, cMovedEntry, cPassEntry, Moved, MovedCallback } from "./centries.js";
+import { ArgKind, CEntrySpec, cPassEntry } from "./centries.js";
 import { reportError } from "./errors.js";
 import { handle, jvalues, tableOf, withEnv } from "./jni.js";
 import { inside, nativeScope } from "./scope.js";
@@ -159,8 +159,7 @@ function ownEntry(m: any, objects: boolean, make: MakeEntry): boolean {
     return true;
 }
 
-function jsEntry(sig: RawSignature, impl: EntryImpl, made?: () => void): NativePointer {
-    made?.();
+function jsEntry(sig: RawSignature, impl: EntryImpl): NativePointer {
     const entry = new NativeCallback(impl as any, sig.ret, ["pointer", "pointer", ...sig.kinds] as any[]);
     kept.push(entry);
     return entry;
@@ -212,8 +211,13 @@ function cEntry(sig: RawSignature, bridgeEntry: NativePointer, target: () => Nat
  *  entry it made (null: none, m keeps the bridge's). */
 export function passEntry(m: any, busy: () => boolean): "C" | "raw JNI" | null {
     let kind: "C" | "raw JNI" = "C";
-    const ok = ownEntry(m, false, (sig, bridgeEntry, forward, target) =>
-        cEntry(sig, bridgeEntry, target, cPassEntry) ?? jsEntry(sig, (env, self, ...args) => {
+    const ok = ownEntry(m, false, (sig, bridgeEntry, forward, target) => {
+        const c = cEntry(sig, bridgeEntry, target, cPassEntry);
+        if (c !== null) {
+            return c;
+        }
+        kind = "raw JNI";
+        return jsEntry(sig, (env, self, ...args) => {
             let id: NativePointer | null = null;
             try {
                 id = busy() || inside() ? target() : null;
@@ -224,25 +228,14 @@ export function passEntry(m: any, busy: () => boolean): "C" | "raw JNI" | null {
                 return forward(env, self, ...args);
             }
             return callRaw(sig, env, self, id, jvalues(args));
-        }, () => { kind = "raw JNI"; }));
+        });
+    });
     return ok ? kind : null;
 }
 
-/** For a TLS app stream's write or read (centries.ts Moved): a C entry that runs the original
- *  inside the TLS scope, copies the bytes it moved and hands them to `cb`. false where no C
- *  entry can be made: the caller then uses rawEntry and the hook's after(). */
-export function movedEntry(m: any, moved: Moved, cb: MovedCallback): boolean {
-    let made = false;
-    const ok = ownEntry(m, true, (sig, bridgeEntry, _forward, target) => {
-        const c = cEntry(sig, bridgeEntry, target, (spec) => cMovedEntry(spec, moved, cb));
-        made = c !== null;
-        return c ?? bridgeEntry;
-    });
-    return ok && made;
-}
-
-/** An entry written in C for one hook (okhttp_c.ts), made by `build` from the entry's spec;
- *  false where none can be made (the caller then uses rawEntry). */
+/** An entry written in C for one hook (centries.ts cMovedEntry, okhttp_c.ts), made by
+ *  `build` from the entry's spec; false where none can be made (the caller then uses
+ *  rawEntry). */
 export function customEntry(m: any, build: (spec: CEntrySpec) => NativePointer): boolean {
     let made = false;
     const ok = ownEntry(m, true, (sig, bridgeEntry, _forward, target) => {

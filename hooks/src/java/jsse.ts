@@ -8,10 +8,10 @@ import { connNumber, Direction, Layer, NativeKind, RecordKind } from "../protoco
 import { nativeRingStream } from "../native/index.js";
 import { emit } from "../emit.js";
 import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
-import { MovedCallback, Receivers } from "./centries.js";
+import { cMovedEntry, MovedCallback, Receivers } from "./centries.js";
 import { deleteGlobal, newGlobal } from "./jni.js";
 import { RecentObjects } from "./objects.js";
-import { JavaHook, HookCall } from "./table.js";
+import { hookCallback, JavaHook, HookCall } from "./table.js";
 import { engineFacts, javaConn, socketFacts } from "./tlsconn.js";
 
 const G = "java.jsse";
@@ -112,10 +112,10 @@ const jsseHooks: JavaHook[] = [
     {
         group: G, name: `${G}.AppOutputStream.write`, cls: OUT_STREAM, method: "write",
         args: ["[B", "int", "int"], raw: true,
-        moved: {
+        entryInC: (spec) => cMovedEntry(spec, {
             len: "arg", receivers, ringKind: NativeKind.TLS_OUT, hookIndex: outIndex,
-            record: streamRecord(`${G}.AppOutputStream.write`, OUT_STREAM, Direction.OUT, NativeKind.TLS_OUT, outIndex),
-        },
+        }, hookCallback(`${G}.AppOutputStream.write`,
+            streamRecord(`${G}.AppOutputStream.write`, OUT_STREAM, Direction.OUT, NativeKind.TLS_OUT, outIndex))),
         installed: (index) => outIndex.writeU32(index),
         after(call) {
             const [b, off, len] = call.args;
@@ -127,10 +127,10 @@ const jsseHooks: JavaHook[] = [
     {
         group: G, name: `${G}.AppInputStream.read`, cls: IN_STREAM, method: "read",
         args: ["[B", "int", "int"], raw: true,
-        moved: {
+        entryInC: (spec) => cMovedEntry(spec, {
             len: "ret", receivers, ringKind: NativeKind.TLS_IN, hookIndex: inIndex,
-            record: streamRecord(`${G}.AppInputStream.read`, IN_STREAM, Direction.IN, NativeKind.TLS_IN, inIndex),
-        },
+        }, hookCallback(`${G}.AppInputStream.read`,
+            streamRecord(`${G}.AppInputStream.read`, IN_STREAM, Direction.IN, NativeKind.TLS_IN, inIndex))),
         installed: (index) => inIndex.writeU32(index),
         after(call, ret: number) {
             if (ret <= 0) {

@@ -8,10 +8,10 @@ import Java from "frida-java-bridge";
 import { addSender, Attribution, attribute } from "./frames.js";
 import { byteArray, currentEnv, deleteGlobal, handle, javaString, JMethod, newGlobal, toJavaString } from "./jni.js";
 import { ObjectState, RecentObjects } from "./objects.js";
-import { CONN_SLOTS, makeOkReader, OK_IDS, OkRead, OkReader, OkRequest, OkResponse } from "./okhttp_c.js";
+import { CONN_SLOTS, makeOkReader, OK_IDS, okCall, OkRaw, OkRead, OkReader, OkRequest, OkResponse } from "./okhttp_c.js";
 import { Receivers } from "./centries.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
-import { guarded, JavaHook, reportError } from "./table.js";
+import { hookCallback, JavaHook, reportError } from "./table.js";
 
 const G = "java.okhttp3";
 const LIB = ["okhttp3.", "okio."];
@@ -292,18 +292,16 @@ export const okhttpTable: JavaHook[] = [
                 throw new Error("no C reader for okhttp3");
             }
             const hook = `${G}.CallServerInterceptor.intercept`;
-            return reader.entry(spec, hook, connSlots, (call) => {
-                guarded(hook, () => {
-                    const known = (call.request.knownConnection ?? null) as ConnFacts | null;
-                    const state = recordRequest(hook, call.chain, fromC(call.request, call.chain, hook), call.t,
-                        known);
-                    if (!call.resp.isNull()) {
-                        recordResponse(hook, state, call.response?.facts != null
-                            ? responseFrom(call.response.facts, state.protocol === null)
-                            : readResponse(call.resp, state.protocol === null));
-                    }
-                });
-            });
+            return reader.entry(spec, connSlots, hookCallback(hook, (raw: OkRaw) => {
+                const call = okCall(raw, connSlots);
+                const state = recordRequest(hook, call.chain, fromC(call.request, call.chain, hook), call.t,
+                    call.connection ?? null);
+                if (!call.resp.isNull()) {
+                    recordResponse(hook, state, call.response?.facts != null
+                        ? responseFrom(call.response.facts, state.protocol === null)
+                        : readResponse(call.resp, state.protocol === null));
+                }
+            }));
         },
         before(call) {
             call.state.call = recordRequest(call.hook.name, handle(call.args[0]),

@@ -14,7 +14,6 @@ import { CEntrySpec, Receivers } from "./centries.js";
 import { reportError } from "./errors.js";
 import { JMethod, JNI_C, withEnv } from "./jni.js";
 import { OK_IDS, OK_READ_C } from "./okhttp_read_c.js";
-import { timed } from "./table.js";
 
 export { OK_IDS };
 
@@ -46,8 +45,6 @@ export interface OkResponse {
 export interface OkRead<T> {
     facts: T | null;
     connection: NativePointer;
-    /** What the caller remembered for this connection (C entry only), else null. */
-    knownConnection?: unknown;
     /** The request body: bytes, null (no body, or one not to be consumed, or writeTo threw). */
     body: ArrayBuffer | null;
     /** The request body's byte[] when it did not fit (read it from there), else NULL. */
@@ -198,19 +195,61 @@ entry (gpointer env, gpointer self, gpointer chain)
   return r;
 }
 `;
-/** What the C entry hands JS. `known`: the connection's value among `connections`. */
-export interface OkCall {
+/** What the C entry hands JS, as it came (okCall() reads it). */
+export interface OkRaw {
     chain: NativePointer;
     /** The response (NULL when the original threw). */
     resp: NativePointer;
-    request: OkRead<OkRequest>;
-    /** null when the original threw. */
-    response: OkRead<OkResponse> | null;
+    text: NativePointer;
+    textLen: number;
+    body: NativePointer;
+    bodyLen: number;
+    connection: NativePointer;
+    known: number;
+    knownRef: NativePointer;
+    bodyRef: NativePointer;
+    throwable: NativePointer;
     /** When the call began (ms since the epoch). */
     t: number;
 }
 
-export type OkRecord = (call: OkCall) => void;
+/** One call as the C entry read it. */
+export interface OkCall<C> {
+    chain: NativePointer;
+    /** The response (NULL when the original threw). */
+    resp: NativePointer;
+    request: OkRead<OkRequest>;
+    /** What the caller remembered for the request's connection (`connections`), if any. */
+    connection: C | undefined;
+    /** null when the original threw. */
+    response: OkRead<OkResponse> | null;
+    t: number;
+}
+
+/** Reads what the C entry handed over; throws when a JNI call of C's threw. */
+export function okCall<C>(raw: OkRaw, connections: Receivers<C>): OkCall<C> {
+    const o = JSON.parse(raw.text.readUtf8String(raw.textLen) as string) as Combined;
+    if (o.qf === THREW) {
+        throw threwIn("request", o.qs);
+    }
+    if (o.rf === THREW) {
+        throw threwIn("response", o.rs);
+    }
+    return {
+        chain: raw.chain, resp: raw.resp, t: raw.t,
+        connection: connections.value(raw.known, raw.knownRef),
+        request: {
+            facts: o.q, connection: raw.connection, bodyRef: raw.bodyRef, throwable: raw.throwable,
+            body: raw.bodyLen >= 0 ? raw.body.readByteArray(raw.bodyLen) : null,
+        },
+        response: raw.resp.isNull() ? null
+            : { facts: o.r, connection: NULL, body: null, bodyRef: NULL, throwable: NULL },
+    };
+}
+
+function threwIn(what: string, step: number): Error {
+    return new Error(`okhttp3 ${what} not read in C: step ${step} threw`);
+}
 
 export class OkReader {
     private readonly cm: CModule;
@@ -245,38 +284,16 @@ export class OkReader {
         return this.read((out) => this.response(env, resp, this.ids, wantProtocol ? 1 : 0, out, CAP), "response");
     }
 
-    /** The C entry of intercept(Chain) (see ENTRY_SOURCE), for the hook `name`; `record`
-     *  runs with `env` as the thread's JNIEnv and must not throw. `connections` holds the
-     *  connections it has seen (JS fills it). */
-    entry<C>(spec: CEntrySpec, name: string, connections: Receivers<C>, record: OkRecord): NativePointer {
-        const part = `${name} callback`;
+    /** The C entry of intercept(Chain) (see ENTRY_SOURCE); `record` gets what it read (see
+     *  okCall()) with `env` as the thread's JNIEnv, and must not throw. `connections` holds
+     *  the connections it has seen (JS fills it). */
+    entry<C>(spec: CEntrySpec, connections: Receivers<C>, record: (raw: OkRaw) => void): NativePointer {
         const cb = new NativeCallback(((env: NativePointer, chain: NativePointer, resp: NativePointer,
             text: NativePointer, textLen: number, body: NativePointer, bodyLen: number, connection: NativePointer,
             known: number, knownRef: NativePointer, bodyRef: NativePointer, throwable: NativePointer, t: Int64) => {
-            timed(part, () => withEnv(env, () => {
-                let call: OkCall;
-                try {
-                    const o = JSON.parse(text.readUtf8String(textLen) as string) as Combined;
-                    if (o.qf === THREW || o.rf === THREW) {
-                        throw new Error(`okhttp3 ${o.qf === THREW ? `request not read in C: step ${o.qs}`
-                            : `response not read in C: step ${o.rs}`} threw`);
-                    }
-                    call = {
-                        chain, resp, t: t.toNumber(),
-                        request: {
-                            facts: o.q, connection, knownConnection: connections.value(known, knownRef) ?? null,
-                            body: bodyLen >= 0 ? body.readByteArray(bodyLen) : null, bodyRef, throwable,
-                        },
-                        response: resp.isNull() ? null : {
-                            facts: o.r, connection: NULL, knownConnection: null, body: null, bodyRef: NULL,
-                            throwable: NULL,
-                        },
-                    };
-                } catch (e) {
-                    reportError(name, e);
-                    return;
-                }
-                record(call);
+            withEnv(env, () => record({
+                chain, resp, text, textLen, body, bodyLen, connection, known, knownRef, bodyRef, throwable,
+                t: t.toNumber(),
             }));
         }) as any, "void", ["pointer", "pointer", "pointer", "pointer", "int", "pointer", "int", "pointer", "int",
             "pointer", "pointer", "pointer", "int64"]);
@@ -319,7 +336,7 @@ interface Combined {
 function parseOut<T>(out: NativePointer, what: string): OkRead<T> {
     const failed = out.readS32();
     if (failed === THREW) {
-        throw new Error(`okhttp3 ${what} not read in C: step ${out.add(OUT.step).readS32()} threw`);
+        throw threwIn(what, out.add(OUT.step).readS32());
     }
     const r: OkRead<T> = {
         facts: null, connection: out.add(OUT.connection).readPointer(), body: null,

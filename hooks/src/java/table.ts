@@ -10,8 +10,8 @@ import { now, profiling, took } from "../profile.js";
 import { HookStatus } from "../protocol.js";
 import { reportHook } from "../registry.js";
 import { reportError } from "./errors.js";
-import { CEntrySpec, Moved, MovedCallback } from "./centries.js";
-import { customEntry, movedEntry, originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
+import { CEntrySpec } from "./centries.js";
+import { customEntry, originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
 import { enter, inside, leave } from "./scope.js";
 
 /** One Java method call as a hook sees it. */
@@ -56,15 +56,10 @@ export interface JavaHook {
     passInTls?: boolean;
     /** The call runs inside the TLS scope: the Cipher calls it makes are the TLS stack's. */
     tls?: boolean;
-    /** With `raw` and `tls`, for a TLS app stream's write or read(byte[], int, int): on
-     *  HotSpot a C entry runs the original without entering JS, copies the bytes the call
-     *  moved and recognises the stream among `receivers`; `record` then runs (marked busy,
-     *  guarded) instead of after(), only for a thread's outermost TLS call. after() stays
-     *  the path everywhere else. */
-    moved?: Moved & { record: MovedCallback };
-    /** With `raw`: on HotSpot, the hook's own entry written in C (okhttp_c.ts), made from
-     *  the entry's spec after prepare(); it records by itself (guarded), so before() and
-     *  after() only run where it cannot be made. */
+    /** With `raw`: on HotSpot, the hook's own entry written in C, made from the entry's spec
+     *  after prepare() (JSSE's streams: centries.ts cMovedEntry; OkHttp: okhttp_c.ts). It
+     *  records by itself (its JS callback wrapped by hookCallback()), so before() and after()
+     *  only run where it cannot be made. */
     entryInC?: (spec: CEntrySpec) => NativePointer;
     /** Runs once the hook is installed, with the index of its coverage report (the hook
      *  name native records carry). */
@@ -133,7 +128,7 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     // Profile names, made once: the hot path does not build strings it only needs profiling.
     const parts = {
         total: `${h.name} total`, original: `${h.name} original`, before: `${h.name} before`,
-        after: `${h.name} after`, callback: `${h.name} callback`,
+        after: `${h.name} after`,
     };
     const direct = originalCaller(m);
     const original: (self: any, args: any[]) => any = direct ?? ((self, args) => m.apply(self, args));
@@ -143,12 +138,6 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     };
     // Entered by an entry of ours (HotSpot): raw values; a Java exception stays pending.
     if (h.raw === true) {
-        const moved = h.moved;
-        if (h.tls === true && moved !== undefined
-            && movedEntry(m, moved, (self, buf, n, known) => timed(parts.callback,
-                () => guarded(h.name, () => moved.record(self, buf, n, known))))) {
-            return "C";
-        }
         if (h.entryInC !== undefined && customEntry(m, h.entryInC)) {
             return "C";
         }
@@ -212,6 +201,13 @@ export function wrap(h: JavaHook, m: any): EntryKind {
             active.delete(key);
         }
     }
+}
+
+/** The JS callback of a hook's C entry (entryInC): marked busy and guarded like a hook
+ *  body, and timed as "<name> callback" when profiling. */
+export function hookCallback<A extends any[]>(name: string, fn: (...args: A) => void): (...args: A) => void {
+    const part = `${name} callback`;
+    return (...args: A) => timed(part, () => guarded(name, () => fn(...args)));
 }
 
 /** fn(), its time added to `name` when profiling (profile.ts). */
