@@ -16,6 +16,7 @@
 
 import { nativeRingStream } from "../native/index.js";
 import { JNI_C, withEnv } from "./jni.js";
+import { RecentObjects } from "./objects.js";
 import { NativeScope } from "./scope.js";
 
 export type ArgKind = "pointer" | "int32" | "int16" | "int8" | "uint8";
@@ -40,7 +41,7 @@ const keep: unknown[] = [];
  *  makes no JNI call for them. */
 export interface Moved {
     len: "arg" | "ret";
-    receivers: Receivers<string>;
+    receivers: RecentObjects<string>;
     /** With the native hooks' ring (native/ring.ts): a chunk of a stream the C entry
      *  recognises goes into the ring as a native record of this kind (TLS_OUT or TLS_IN),
      *  named by the hook whose report index is in this 32-bit cell, without entering JS. */
@@ -226,46 +227,4 @@ export function cMovedEntry(spec: CEntrySpec, moved: Moved, cb: MovedCallback): 
     }) as any, "void", ["pointer", "pointer", "pointer", "int32", "int32", "pointer"]);
     keep.push(native);
     return build(spec, moved, native);
-}
-
-/** Receivers C entries recognise without JS (JNI IsSameObject against global references):
- *  a few slots, each with a value (a TLS stream's conn id). A slot reused for another
- *  receiver frees its old reference a second later, when no C entry can still be comparing
- *  against it. */
-export class Receivers<T = string> {
-    readonly slots: NativePointer;
-    /** A 64-bit number per slot (a stream's connection number, 0: none), for C entries. */
-    readonly numbers: NativePointer;
-    private readonly values: (T | undefined)[];
-    private next = 0;
-
-    constructor(readonly size = 16) {
-        this.slots = Memory.alloc(size * Process.pointerSize);
-        this.numbers = Memory.alloc(size * 8);
-        this.values = new Array<T | undefined>(size);
-    }
-
-    /** The value of slot `known` if it still holds `ref` (the reference a C entry matched:
-     *  the slot may have been given to another receiver since). */
-    value(known: number, ref: NativePointer): T | undefined {
-        if (known < 0 || known >= this.size || !this.slots.add(known * Process.pointerSize).readPointer().equals(ref)) {
-            return undefined;
-        }
-        return this.values[known];
-    }
-
-    /** Remember `value` for the receiver held by the global reference `ref` (taken over). */
-    add(ref: NativePointer, value: T, deleteRef: (ref: NativePointer) => void, num = 0): void {
-        const i = this.next;
-        this.next = (this.next + 1) % this.size;
-        const at = this.slots.add(i * Process.pointerSize);
-        const old = at.readPointer();
-        at.writePointer(NULL);
-        this.values[i] = value;
-        this.numbers.add(i * 8).writeU64(num);
-        at.writePointer(ref);
-        if (!old.isNull()) {
-            setTimeout(() => deleteRef(old), 1000);
-        }
-    }
 }

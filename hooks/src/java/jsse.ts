@@ -8,10 +8,9 @@ import { connNumber, Direction, Layer, NativeKind, RecordKind } from "../protoco
 import { nativeRingStream } from "../native/index.js";
 import { emit } from "../emit.js";
 import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
-import { cMovedEntry, MovedCallback, Receivers } from "./centries.js";
-import { deleteGlobal, newGlobal } from "./jni.js";
+import { cMovedEntry, MovedCallback } from "./centries.js";
 import { RecentObjects } from "./objects.js";
-import { hookCallback, JavaHook, HookCall } from "./table.js";
+import { hookCallback, JavaHook } from "./table.js";
 import { engineFacts, javaConn, socketFacts } from "./tlsconn.js";
 
 const G = "java.jsse";
@@ -22,31 +21,17 @@ const ENGINE = "sun.security.ssl.SSLEngineImpl";
 /** App stream object -> its socket's conn id (a stream belongs to one socket for life). */
 const streams = new RecentObjects<string>();
 
-function socketConn(call: HookCall): string {
-    const known = streams.find(call.self);
-    if (known !== undefined) {
-        return known;
+/** A stream's conn id: what the C entry recognised (`known`), or what is remembered, or the
+ *  first time, its socket's (a wrapper for the field read once per stream). */
+function streamConn(stream: any, cls: string, hook: string, known?: string): string {
+    const remembered = known ?? streams.find(stream);
+    if (remembered !== undefined) {
+        return remembered;
     }
-    // Once per stream: a wrapper for the field read (a raw hook gets a bare reference).
-    const self = call.self instanceof NativePointer ? Java.cast(call.self, Java.use(call.hook.cls)) : call.self;
-    const sock = self.this$0.value;
-    const id = javaConn(sock, call.hook.name, () => socketFacts(sock, "jsse"));
-    streams.add(call.self, id);
-    return id;
-}
-
-/** The same, for the C entries (centries.ts): streams they recognise without JS. */
-const receivers = new Receivers(16);
-
-/** A stream's conn id, from the C entry's lookup or, the first time, from its socket. */
-function movedConn(self: NativePointer, known: string | undefined, cls: string, hook: string): string {
-    if (known !== undefined) {
-        return known;
-    }
-    const stream = Java.cast(self, Java.use(cls));
-    const sock = stream.this$0.value;
+    const wrapper = stream instanceof NativePointer ? Java.cast(stream, Java.use(cls)) : stream;
+    const sock = wrapper.this$0.value;
     const id = javaConn(sock, hook, () => socketFacts(sock, "jsse"));
-    receivers.add(newGlobal(self), id, deleteGlobal, connNumber(id));
+    streams.add(stream, id, connNumber(id));
     return id;
 }
 
@@ -71,7 +56,7 @@ function ring(): { ring: NativePointer; write: NativeFunction<void, any[]> } | n
 function streamRecord(name: string, cls: string, dir: Direction, kind: NativeKind,
     hookIndex: NativePointer): MovedCallback {
     return (self, buf, n, known) => {
-        const conn = movedConn(self, known, cls, name);
+        const conn = streamConn(self, cls, name, known);
         const r = ring();
         if (r !== null) {
             // The ring, like the chunks after it: one stream's records stay in order.
@@ -113,13 +98,13 @@ const jsseHooks: JavaHook[] = [
         group: G, name: `${G}.AppOutputStream.write`, cls: OUT_STREAM, method: "write",
         args: ["[B", "int", "int"], raw: true,
         entryInC: (spec) => cMovedEntry(spec, {
-            len: "arg", receivers, ringKind: NativeKind.TLS_OUT, hookIndex: outIndex,
+            len: "arg", receivers: streams, ringKind: NativeKind.TLS_OUT, hookIndex: outIndex,
         }, hookCallback(`${G}.AppOutputStream.write`,
             streamRecord(`${G}.AppOutputStream.write`, OUT_STREAM, Direction.OUT, NativeKind.TLS_OUT, outIndex))),
         installed: (index) => outIndex.writeU32(index),
         after(call) {
             const [b, off, len] = call.args;
-            const conn = socketConn(call);
+            const conn = streamConn(call.self, call.hook.cls, call.hook.name);
             emit(RecordKind.STREAM, call.hook.name, { layer: Layer.TLS },
                 { conn, dir: Direction.OUT, body: javaBytes(b, off, len) });
         },
@@ -128,7 +113,7 @@ const jsseHooks: JavaHook[] = [
         group: G, name: `${G}.AppInputStream.read`, cls: IN_STREAM, method: "read",
         args: ["[B", "int", "int"], raw: true,
         entryInC: (spec) => cMovedEntry(spec, {
-            len: "ret", receivers, ringKind: NativeKind.TLS_IN, hookIndex: inIndex,
+            len: "ret", receivers: streams, ringKind: NativeKind.TLS_IN, hookIndex: inIndex,
         }, hookCallback(`${G}.AppInputStream.read`,
             streamRecord(`${G}.AppInputStream.read`, IN_STREAM, Direction.IN, NativeKind.TLS_IN, inIndex))),
         installed: (index) => inIndex.writeU32(index),
@@ -137,7 +122,7 @@ const jsseHooks: JavaHook[] = [
                 return;
             }
             const [b, off] = call.args;
-            const conn = socketConn(call);
+            const conn = streamConn(call.self, call.hook.cls, call.hook.name);
             emit(RecordKind.STREAM, call.hook.name, { layer: Layer.TLS },
                 { conn, dir: Direction.IN, body: javaBytes(b, off, ret) });
         },

@@ -36,34 +36,60 @@ export class ObjectState<T> {
     }
 }
 
-/** The last few Java objects asked about, told apart by JNI identity (isSameObject, no bridge
+/** The last few Java objects seen, told apart by JNI identity (IsSameObject, no bridge
  *  call): the hot paths (a TLS stream's every write and read, OkHttp's connection per
  *  request) see the same handful of objects again and again. Each is held by a global
- *  reference while remembered, so its identity cannot be reused by another object. */
+ *  reference in a slot of native memory, so the agent's C entries (centries.ts,
+ *  okhttp_c.ts) recognise it without JS, with a 64-bit number per slot (a stream's
+ *  connection number) for them; JS finds it with find(). A slot given to another object
+ *  frees its old reference a second later, when no C entry can still be comparing against
+ *  it. */
 export class RecentObjects<T> {
-    private items: { ref: NativePointer; value: T }[] = [];
+    readonly slots: NativePointer;
+    readonly numbers: NativePointer;
+    private readonly values: (T | undefined)[];
+    private next = 0;
 
-    constructor(private readonly max = 16) {}
+    constructor(readonly size = 16) {
+        this.slots = Memory.alloc(size * Process.pointerSize);
+        this.numbers = Memory.alloc(size * 8);
+        this.values = new Array<T | undefined>(size);
+    }
 
+    /** The value remembered for obj, newest first. */
     find(obj: Ref): T | undefined {
         const h = handle(obj);
-        for (let i = 0; i < this.items.length; i++) {
-            const item = this.items[i];
-            if (sameObject(item.ref, h)) {
-                if (i > 0) {
-                    this.items.splice(i, 1);
-                    this.items.unshift(item);
-                }
-                return item.value;
+        for (let k = 1; k <= this.size; k++) {
+            const i = (this.next - k + this.size) % this.size;
+            const ref = this.slots.add(i * Process.pointerSize).readPointer();
+            if (!ref.isNull() && sameObject(ref, h)) {
+                return this.values[i];
             }
         }
         return undefined;
     }
 
-    add(obj: Ref, value: T): void {
-        this.items.unshift({ ref: newGlobal(obj), value });
-        if (this.items.length > this.max) {
-            deleteGlobal(this.items.pop()!.ref);
+    /** The value of slot `known` if it still holds `ref` (the reference a C entry matched:
+     *  the slot may have been given to another object since). */
+    value(known: number, ref: NativePointer): T | undefined {
+        if (known < 0 || known >= this.size || !this.slots.add(known * Process.pointerSize).readPointer().equals(ref)) {
+            return undefined;
+        }
+        return this.values[known];
+    }
+
+    /** Remember `value` (and `num`, for C entries) for obj. */
+    add(obj: Ref, value: T, num = 0): void {
+        const i = this.next;
+        this.next = (this.next + 1) % this.size;
+        const at = this.slots.add(i * Process.pointerSize);
+        const old = at.readPointer();
+        at.writePointer(NULL);
+        this.values[i] = value;
+        this.numbers.add(i * 8).writeU64(num);
+        at.writePointer(newGlobal(obj));
+        if (!old.isNull()) {
+            setTimeout(() => deleteGlobal(old), 1000);
         }
     }
 }

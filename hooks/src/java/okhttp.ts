@@ -6,10 +6,9 @@
 import Java from "frida-java-bridge";
 
 import { addSender, Attribution, attribute } from "./frames.js";
-import { byteArray, currentEnv, deleteGlobal, handle, javaString, JMethod, newGlobal, toJavaString } from "./jni.js";
+import { byteArray, currentEnv, handle, javaString, JMethod, toJavaString } from "./jni.js";
 import { ObjectState, RecentObjects } from "./objects.js";
 import { CONN_SLOTS, makeOkReader, OK_IDS, okCall, OkRaw, OkRead, OkReader, OkRequest, OkResponse } from "./okhttp_c.js";
-import { Receivers } from "./centries.js";
 import { connOfSocket, emitHttp, newCall } from "./http.js";
 import { hookCallback, JavaHook, reportError } from "./table.js";
 
@@ -54,33 +53,16 @@ let onceOnly: JMethod[] = [];
 /** okhttp3.Connection's wrapper class. */
 let connectionClass: any = null;
 
-/** Headers, by raw JNI: one call per name and value. */
-function rawHeaders(h: NativePointer): [string, string][] {
+/** Headers, by raw JNI: one call per name and value (as the C readers read them: a value
+ *  OkHttp 4 prints redacted in toString() is read as it is). The fallback path only. */
+function headerLines(h: NativePointer): [string, string][] {
     const out: [string, string][] = [];
+    if (h.isNull()) {
+        return out;
+    }
     const n = M.headersSize.call(h) as number;
     for (let i = 0; i < n; i++) {
         out.push([javaString(M.headerName.call(h, i)) ?? "", javaString(M.headerValue.call(h, i)) ?? ""]);
-    }
-    return out;
-}
-
-/** OkHttp 3 and 4 print Headers as "name: value\n" lines (values never hold a newline):
- *  one Java call instead of 2n+1. OkHttp 4.x prints sensitive values (Authorization,
- *  Cookie...) as "██": then ask header by header, so nothing is redacted in the record. */
-function headerLines(h: NativePointer): [string, string][] {
-    if (h.isNull()) {
-        return [];
-    }
-    const text = toJavaString(h);
-    if (text.includes("\u2588")) {
-        return rawHeaders(h);
-    }
-    const out: [string, string][] = [];
-    for (const line of text.split("\n")) {
-        const colon = line.indexOf(": ");
-        if (colon > 0) {
-            out.push([line.slice(0, colon), line.slice(colon + 2)]);
-        }
     }
     return out;
 }
@@ -92,9 +74,7 @@ interface ConnFacts {
 
 /** RealConnection -> its TLS conn id and protocol: both fixed for the connection's life, so
  *  asked once per connection, not once per request. */
-const connections = new RecentObjects<ConnFacts>();
-/** The same, for the C entry (okhttp_c.ts): connections it recognises without JS. */
-const connSlots = new Receivers<ConnFacts>(CONN_SLOTS);
+const connections = new RecentObjects<ConnFacts>(CONN_SLOTS);
 
 function connFacts(c: NativePointer, hook: string): ConnFacts {
     const known = connections.find(c);
@@ -197,14 +177,7 @@ function recordRequest(hook: string, chain: NativePointer, read: RequestRead, t:
         }
     }
     const c = read.connection;
-    let f = known;
-    if (f === null && !c.isNull()) {
-        f = connFacts(c, hook);
-        if (t !== null) {
-            // Entered in C: next time the C entry recognises this connection by itself.
-            connSlots.add(newGlobal(c), f, deleteGlobal);
-        }
-    }
+    const f = known ?? (!c.isNull() ? connFacts(c, hook) : null);
     const facts = {
         stack: "okhttp3", phase: "request" as const, call: id, url: read.url,
         method: read.method, headers: read.headers, protocol: f?.protocol ?? null,
@@ -292,8 +265,8 @@ export const okhttpTable: JavaHook[] = [
                 throw new Error("no C reader for okhttp3");
             }
             const hook = `${G}.CallServerInterceptor.intercept`;
-            return reader.entry(spec, connSlots, hookCallback(hook, (raw: OkRaw) => {
-                const call = okCall(raw, connSlots);
+            return reader.entry(spec, connections, hookCallback(hook, (raw: OkRaw) => {
+                const call = okCall(raw, connections);
                 const state = recordRequest(hook, call.chain, fromC(call.request, call.chain, hook), call.t,
                     call.connection ?? null);
                 if (!call.resp.isNull()) {

@@ -10,9 +10,10 @@
 // - Elsewhere (ART, or no C entry) the JS hook calls ok_request and ok_response; okhttp.ts
 //   keeps a JNI path for when this CModule cannot be built.
 
-import { CEntrySpec, Receivers } from "./centries.js";
+import { CEntrySpec } from "./centries.js";
 import { reportError } from "./errors.js";
 import { JMethod, JNI_C, withEnv } from "./jni.js";
+import { RecentObjects } from "./objects.js";
 import { OK_IDS, OK_READ_C } from "./okhttp_read_c.js";
 
 export { OK_IDS };
@@ -227,7 +228,7 @@ export interface OkCall<C> {
 }
 
 /** Reads what the C entry handed over; throws when a JNI call of C's threw. */
-export function okCall<C>(raw: OkRaw, connections: Receivers<C>): OkCall<C> {
+export function okCall<C>(raw: OkRaw, connections: RecentObjects<C>): OkCall<C> {
     const o = JSON.parse(raw.text.readUtf8String(raw.textLen) as string) as Combined;
     if (o.qf === THREW) {
         throw threwIn("request", o.qs);
@@ -287,7 +288,7 @@ export class OkReader {
     /** The C entry of intercept(Chain) (see ENTRY_SOURCE); `record` gets what it read (see
      *  okCall()) with `env` as the thread's JNIEnv, and must not throw. `connections` holds
      *  the connections it has seen (JS fills it). */
-    entry<C>(spec: CEntrySpec, connections: Receivers<C>, record: (raw: OkRaw) => void): NativePointer {
+    entry<C>(spec: CEntrySpec, connections: RecentObjects<C>, record: (raw: OkRaw) => void): NativePointer {
         const cb = new NativeCallback(((env: NativePointer, chain: NativePointer, resp: NativePointer,
             text: NativePointer, textLen: number, body: NativePointer, bodyLen: number, connection: NativePointer,
             known: number, knownRef: NativePointer, bodyRef: NativePointer, throwable: NativePointer, t: Int64) => {
