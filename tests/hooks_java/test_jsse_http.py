@@ -134,6 +134,22 @@ def test_okhttp_body_larger_than_the_c_buffer(app: Hooked, h1: RecordingServer) 
     no_agent_errors(app)
 
 
+def test_okhttp_headers_larger_than_the_c_buffer(app: Hooked, h1: RecordingServer) -> None:
+    """A 70 KB header does not fit the C reader's buffer (okhttp_c.ts): the request is read
+    again through JNI (okhttp.ts's fallback path), headers and body exact."""
+    assert app.driver.command(f"okhttp {h1.url}/okhdr h1 thdr 0 70000") == "200 http/1.1"
+    records = app.finish()
+    _method, _path, headers, body = next(r for r in h1.requests() if r[1] == "/okhdr?tag=thdr")
+    req = next(r for r in of_kind(records, RecordKind.HTTP)
+               if r.fields["stack"] == "okhttp3" and r.fields["phase"] == "request"
+               and str(r.fields["url"]).endswith("/okhdr?tag=thdr"))
+    sent = {str(k).lower(): str(v) for k, v in req.fields["headers"]}  # type: ignore[misc,union-attr]
+    assert len(headers["x-pad"]) == 70000
+    assert sent == headers
+    assert req.body == body == b'{"canary":"body-thdr"}'
+    no_agent_errors(app)
+
+
 def test_okhttp_request_whose_answer_never_comes(app: Hooked, h1: RecordingServer) -> None:
     """The server hangs up after reading the request: OkHttp's interceptor throws. The app
     gets the IOException unchanged (the C entry takes it aside while it records, then throws

@@ -61,7 +61,7 @@ public final class Driver {
             case "cipher": return cipher(a[1], a[2]);
             case "cipherbad": return cipherBad();
             case "okhttp": return okhttp(a[1], a.length > 2 && a[2].equals("h2"), a.length > 3 ? a[3] : "x",
-                a.length > 4 ? Integer.parseInt(a[4]) : 0);
+                a.length > 4 ? Integer.parseInt(a[4]) : 0, a.length > 5 ? Integer.parseInt(a[5]) : 0);
             case "okasync": return okasync(a[1], a[2]);
             case "okrefuse": return okrefuse(a[1], a[2]);
             case "huc": return huc(a[1], a.length > 2 && a[2].equals("stream"));
@@ -91,15 +91,16 @@ public final class Driver {
         return b.build();
     }
 
-    /** okhttp URL [h2] [TAG] [PAD]: a POST of {"canary":"body-TAG"}, with a "pad" member of
-     *  PAD bytes when PAD > 0. */
-    static String okhttp(String url, boolean h2, String tag, int pad) throws Exception {
+    /** okhttp URL [h2] [TAG] [PAD] [HPAD]: a POST of {"canary":"body-TAG"}, with a "pad"
+     *  member of PAD bytes when PAD > 0, and an X-Pad header of HPAD bytes. */
+    static String okhttp(String url, boolean h2, String tag, int pad, int headerPad) throws Exception {
         OkHttpClient c = client(h2);
         String json = pad > 0
             ? "{\"canary\":\"body-" + tag + "\",\"pad\":\"" + "p".repeat(pad) + "\"}"
             : "{\"canary\":\"body-" + tag + "\"}";
         Request r = new Request.Builder().url(url + "?tag=" + tag)
             .header("X-Canary", "hdr-" + tag)
+            .header("X-Pad", "h".repeat(headerPad))
             .post(RequestBody.create(MediaType.parse("application/json"), json))
             .build();
         String proto;
