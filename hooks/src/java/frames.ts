@@ -172,7 +172,7 @@ function startsWithAny(s: string, prefixes: string[]): boolean {
 
 /** The calling frames outside `library` and the platform, and the SDK that sent it. */
 export function attribute(library: string[] = [], sender: string | null = null): Attribution {
-    const head = `${library.join(",")}|${sender ?? ""}|`;
+    const head = cacheHead(library, sender);
     const pathKey = stackKey();
     if (pathKey !== null) {
         const known = seen.get(head + pathKey);
@@ -191,6 +191,22 @@ export function attribute(library: string[] = [], sender: string | null = null):
         remember(head + pathKey, a);
     }
     return a;
+}
+
+/** The cache key's prefix for a library list and sender: made once per table's library
+ *  list (the tables pass module constants), not joined again on every hooked call. */
+const heads = new Map<string[], string>();
+
+function cacheHead(library: string[], sender: string | null): string {
+    if (sender !== null || library.length === 0) {
+        return `${library.join(",")}|${sender ?? ""}|`;
+    }
+    let head = heads.get(library);
+    if (head === undefined) {
+        head = `${library.join(",")}||`;
+        heads.set(library, head);
+    }
+    return head;
 }
 
 function remember(key: string, a: Attribution): void {
