@@ -45,6 +45,13 @@ def conn_of(records: list[Record], pid: int, needle: bytes) -> str:
     raise AssertionError(f"no stream record holds {needle!r}")
 
 
+def okhttp_records(records: list[Record], path: str, phase: str | None = None) -> list[Record]:
+    """OkHttp's http records for a URL ending in `path` (one phase, or both)."""
+    return [r for r in of_kind(records, RecordKind.HTTP)
+            if r.fields["stack"] == "okhttp3" and str(r.fields["url"]).endswith(path)
+            and (phase is None or r.fields["phase"] == phase)]
+
+
 def test_jsse_socket_plaintext_is_byte_exact(app: Hooked, h1: RecordingServer) -> None:
     assert app.driver.command(f"jsse 127.0.0.1 {h1.port} jsse-canary-1") != ""
     records = app.finish()
@@ -99,8 +106,7 @@ def test_okhttp_http1_request_captured_exactly(app: Hooked, h1: RecordingServer)
     assert app.driver.command(f"okhttp {h1.url}/ok1 h1 t1") == "200 http/1.1"
     records = app.finish()
     method, _path, headers, body = next(r for r in h1.requests() if r[1] == "/ok1?tag=t1")
-    reqs = [r for r in of_kind(records, RecordKind.HTTP)
-            if r.fields["stack"] == "okhttp3" and str(r.fields["url"]).endswith("/ok1?tag=t1")]
+    reqs = okhttp_records(records, "/ok1?tag=t1")
     req = next(r for r in reqs if r.fields["phase"] == "request")
     resp = next(r for r in reqs if r.fields["phase"] == "response")
     assert req.fields["url"] == f"{h1.url}/ok1?tag=t1"
@@ -126,9 +132,7 @@ def test_okhttp_body_larger_than_the_c_buffer(app: Hooked, h1: RecordingServer) 
     assert app.driver.command(f"okhttp {h1.url}/okbig h1 tbig 300000") == "200 http/1.1"
     records = app.finish()
     _method, _path, _headers, body = next(r for r in h1.requests() if r[1] == "/okbig?tag=tbig")
-    req = next(r for r in of_kind(records, RecordKind.HTTP)
-               if r.fields["stack"] == "okhttp3" and r.fields["phase"] == "request"
-               and str(r.fields["url"]).endswith("/okbig?tag=tbig"))
+    [req] = okhttp_records(records, "/okbig?tag=tbig", "request")
     assert len(body) > 300_000
     assert req.body == body
     no_agent_errors(app)
@@ -140,9 +144,7 @@ def test_okhttp_headers_larger_than_the_c_buffer(app: Hooked, h1: RecordingServe
     assert app.driver.command(f"okhttp {h1.url}/okhdr h1 thdr 0 70000") == "200 http/1.1"
     records = app.finish()
     _method, _path, headers, body = next(r for r in h1.requests() if r[1] == "/okhdr?tag=thdr")
-    req = next(r for r in of_kind(records, RecordKind.HTTP)
-               if r.fields["stack"] == "okhttp3" and r.fields["phase"] == "request"
-               and str(r.fields["url"]).endswith("/okhdr?tag=thdr"))
+    [req] = okhttp_records(records, "/okhdr?tag=thdr", "request")
     sent = {str(k).lower(): str(v) for k, v in req.fields["headers"]}  # type: ignore[misc,union-attr]
     assert len(headers["x-pad"]) == 70000
     assert sent == headers
@@ -158,8 +160,7 @@ def test_okhttp_request_whose_answer_never_comes(app: Hooked, h1: RecordingServe
     assert answer.startswith("error java.io.IOException"), answer
     records = app.finish()
     attempts = [r for r in h1.requests() if r[1] == "/hangup?tag=thang"]
-    got = [r for r in of_kind(records, RecordKind.HTTP)
-           if r.fields["stack"] == "okhttp3" and str(r.fields["url"]).endswith("/hangup?tag=thang")]
+    got = okhttp_records(records, "/hangup?tag=thang")
     assert attempts
     assert [r.fields["phase"] for r in got] == ["request"] * len(attempts)
     assert all(r.body == b'{"canary":"body-thang"}' for r in got)
