@@ -26,13 +26,14 @@ protocol error (never lost, never a crash).
 from __future__ import annotations
 
 import base64
+import json
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import NamedTuple, TypeAlias
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 """Bump on any change a running agent and harness must agree on."""
 
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
@@ -69,6 +70,10 @@ class RecordKind(StrEnum):
     """A process event seen by the agent: ``event`` "reaped", a child the process waited
     for (``child`` pid, raw wait ``status`` or null), recorded when children are followed,
     so a child that never reported to the harness is seen as lost."""
+    CALL_PATH = "call-path"
+    """The attribution (``frames``, ``sender``) of one Java call path, announced once per
+    ``key`` (a hash of the thread's Java frames, as decimal text) by the hook named in
+    ``hook``: native ``HTTP_CALL`` records of that hook cite it by key."""
 
 
 class Direction(StrEnum):
@@ -116,6 +121,11 @@ class NativeKind(IntEnum):
     DNS = 10
     """A ``getaddrinfo`` call: ``DNS_FORMAT``, the NUL-terminated name, then ``count``
     ``DNS_ADDRESS`` entries (duplicates removed in C)."""
+    HTTP_CALL = 11
+    """One Java HTTP call (request and response) recorded in C (java/okhttp_c.ts):
+    ``HTTP_CALL_FORMAT``, the JSON text, then the request body; ``handle`` is the Java TLS
+    connection's number (0: none). Decoded by :func:`decode_http_call` into the two ``http``
+    records the JS path writes."""
 
 
 NATIVE_FLAG_TRUNCATED = 1
@@ -145,6 +155,12 @@ DNS_FORMAT = struct.Struct("<iHH")
 """getaddrinfo's return value, number of addresses, reserved."""
 DNS_ADDRESS = struct.Struct("<H16s")
 """family, address (network order, IPv4 in the first 4 bytes)."""
+HTTP_CALL_FORMAT = struct.Struct("<QQqIi")
+"""The call path's key (a ``call-path`` record's), the call's number (its ``call`` id is
+``<stack>:<pid>:<number>``), when the call began (ms since the epoch), the JSON text's
+length, the request body's length (-1: no body). The JSON text is
+``{"q": {"url", "method", "headers", "protocol"}, "r": {"code", "headers", "protocol"}, ...}``
+(the C entry's reads; other members are ignored)."""
 
 
 class NativeRecord(NamedTuple):
@@ -216,6 +232,7 @@ KIND_FIELDS: Mapping[RecordKind, tuple[str, ...]] = {
     RecordKind.LOG: ("level", "message"),
     RecordKind.AGENT_ERROR: ("message", "stack", "where"),
     RecordKind.PROCESS: ("event", "child", "status"),
+    RecordKind.CALL_PATH: ("key", "frames", "sender"),
 }
 """Kind-specific JSON members. ``transform`` carries ``input``/``output`` as ``[off, len]``
 slices of the batch data like ``body``; :func:`decode_record` turns them into base64 text,
@@ -378,6 +395,40 @@ def decode_dns(body: bytes) -> dict[str, JSON]:
         if ip is not None and ip not in addresses:
             addresses.append(ip)
     return {"name": name.decode("utf-8", "replace"), "addresses": addresses, "result": result}
+
+
+class HttpCall(NamedTuple):
+    """A native ``HTTP_CALL`` body, decoded (see :func:`decode_http_call`)."""
+
+    key: int
+    number: int
+    t_ms: int
+    request: dict[str, JSON]
+    response: dict[str, JSON]
+    body: bytes | None
+
+
+def decode_http_call(body: bytes) -> HttpCall:
+    """A native HTTP_CALL body. Raises ProtocolViolation."""
+    if len(body) < HTTP_CALL_FORMAT.size:
+        raise ProtocolViolation(f"http-call body of {len(body)} bytes is too short")
+    key, number, t_ms, json_len, body_len = HTTP_CALL_FORMAT.unpack_from(body)
+    start = HTTP_CALL_FORMAT.size
+    end = start + json_len
+    if body_len < -1 or end + max(body_len, 0) != len(body):
+        raise ProtocolViolation(
+            f"http-call body of {len(body)} bytes cannot hold {json_len} bytes of JSON and a "
+            f"body of {body_len}")
+    try:
+        facts = json.loads(body[start:end])
+    except ValueError as exc:
+        raise ProtocolViolation(f"http-call JSON: {exc}") from None
+    request = facts.get("q") if isinstance(facts, dict) else None
+    response = facts.get("r") if isinstance(facts, dict) else None
+    if not isinstance(request, dict) or not isinstance(response, dict):
+        raise ProtocolViolation("http-call JSON lacks its request or response")
+    return HttpCall(key, number, t_ms, request, response,
+                    body[end:] if body_len >= 0 else None)
 
 
 def decode_record(pid: int, raw: JSON, data: bytes) -> Record:

@@ -31,6 +31,7 @@ from harness.protocol import (
     decode_conn_info,
     decode_connect,
     decode_dns,
+    decode_http_call,
     decode_sock,
 )
 
@@ -100,6 +101,8 @@ class Channel:
     items: queue.SimpleQueue[ChannelItem] = field(default_factory=queue.SimpleQueue)
     _hooks: dict[tuple[int, int], tuple[str, str | None]] = field(default_factory=dict)
     """(pid, hook index) → (hook name, target module), from the agent's ``hook`` records."""
+    _paths: dict[tuple[int, str, int], tuple[JSON, JSON]] = field(default_factory=dict)
+    """(pid, hook name, call path key) → (frames, sender), from ``call-path`` records."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_message(self, message: Mapping[str, object], data: bytes | None) -> None:
@@ -151,6 +154,11 @@ class Channel:
                     with self._lock:
                         self._hooks[(pid, index)] = (
                             name, target if isinstance(target, str) else None)
+            if r.kind == RecordKind.CALL_PATH:
+                key = r.fields.get("key")
+                if isinstance(key, str) and key.isdigit():
+                    self._paths[(pid, r.hook, int(key))] = (
+                        r.fields.get("frames"), r.fields.get("sender"))
             if r.kind == RecordKind.CONN and r.conn is not None:
                 conns.append({"conn": r.conn, "pid": pid, "first_t": r.t, **r.fields})
             rows.append(EventRow(
@@ -180,6 +188,9 @@ class Channel:
             if n.kind in (NativeKind.CONNECT, NativeKind.UDP_BLOCKED, NativeKind.DNS):
                 rows.append(self._socket_row(n, pid, t, hook))
                 continue
+            if n.kind == NativeKind.HTTP_CALL:
+                rows.extend(self._http_call(n, pid, t, hook))
+                continue
             layer_dir = _NATIVE_STREAM.get(n.kind)
             if layer_dir is None:
                 raise ProtocolViolation(f"native kind {n.kind} has no meaning here")
@@ -196,6 +207,38 @@ class Channel:
                                  n.orig_len, n.truncated, fields))
         return DecodedBatch(pid, batch.seq, received, tuple(rows), tuple(conns), tuple(hooks),
                             batch.ring)
+
+    def _http_call(self, n: NativeRecord, pid: int, t: float, hook: str) -> list[EventRow]:
+        """A Java HTTP call recorded in C as the request and response ``http`` records the
+        JS path writes (java/okhttp.ts), attributed through its announced call path."""
+        call = decode_http_call(n.body)
+        q, r = call.request, call.response
+        attribution = self._paths.get((pid, hook, call.key))
+        if attribution is None:
+            # The agent announces a path before citing it (same or earlier batch): a record
+            # citing an unknown one is kept, unattributed, and the gap recorded.
+            self.items.put(ProtocolError(pid, time.time(),
+                                         f"{hook}: call path {call.key} was never announced",
+                                         f"http-call {call.number}", n.body))
+            attribution = ([], None)
+        frames, sender = attribution
+        stack = "okhttp3"
+        cid = f"{stack}:{pid}:{call.number}"
+        conn = conn_id(pid, Layer.TLS, n.handle) if n.handle else None
+        protocol = q.get("protocol", r.get("protocol"))
+        request = {"stack": stack, "phase": "request", "call": cid, "url": q.get("url"),
+                   "method": q.get("method"), "headers": q.get("headers"),
+                   "protocol": protocol, "frames": frames, "sender": sender}
+        response = {"stack": stack, "phase": "response", "call": cid, "url": q.get("url"),
+                    "status": r.get("code"), "protocol": protocol,
+                    "headers": r.get("headers"), "frames": frames, "sender": sender}
+        body = call.body
+        return [
+            EventRow(call.t_ms / 1000, RecordKind.HTTP.value, hook, pid, n.tid, conn, "out",
+                     body, len(body) if body is not None else None, False, request),
+            EventRow(t, RecordKind.HTTP.value, hook, pid, n.tid, conn, "in", None, None, False,
+                     response),
+        ]
 
     @staticmethod
     def _socket_row(n: NativeRecord, pid: int, t: float, hook: str) -> EventRow:

@@ -1,6 +1,6 @@
 // GENERATED from harness/protocol.py by `python -m harness.protocol_ts`. Do not edit.
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 export const RecordKind = {
     STREAM: "stream",
@@ -16,6 +16,7 @@ export const RecordKind = {
     LOG: "log",
     AGENT_ERROR: "agent-error",
     PROCESS: "process",
+    CALL_PATH: "call-path",
 } as const;
 export type RecordKind = typeof RecordKind[keyof typeof RecordKind];
 
@@ -50,6 +51,7 @@ export const NativeKind = {
     CONNECT: 8,
     UDP_BLOCKED: 9,
     DNS: 10,
+    HTTP_CALL: 11,
 } as const;
 export type NativeKind = typeof NativeKind[keyof typeof NativeKind];
 
@@ -59,6 +61,7 @@ export const NATIVE_ALIGN = 8;
 export const CONN_INFO_SIZE = 44;
 export const DNS_HEADER_SIZE = 8;
 export const DNS_ADDRESS_SIZE = 18;
+export const HTTP_CALL_HEADER_SIZE = 32;
 export const JAVA_CONN_BASE = 4294967296;
 
 /** The id of a connection in a run (harness.protocol.conn_id). */
@@ -88,6 +91,7 @@ export const KIND_FIELDS = {
     "log": ["level", "message"],
     "agent-error": ["message", "stack", "where"],
     "process": ["event", "child", "status"],
+    "call-path": ["key", "frames", "sender"],
 } as const;
 
 export type Slice = [number, number];

@@ -8,13 +8,20 @@ from pathlib import Path
 from harness.agent.channel import Channel, DecodedBatch, ProtocolError
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import RunDir
-from harness.protocol import ABI_VERSION, NATIVE_HEADER, NativeKind
+from harness.protocol import (
+    ABI_VERSION,
+    HTTP_CALL_FORMAT,
+    JAVA_CONN_BASE,
+    NATIVE_HEADER,
+    NativeKind,
+)
 
 
-def _native(body: bytes, handle: int = 1) -> bytes:
+def _native(body: bytes, handle: int = 1, kind: NativeKind = NativeKind.TLS_OUT,
+            hook: int = 0) -> bytes:
     size = (NATIVE_HEADER.size + len(body) + 7) & ~7
-    head = NATIVE_HEADER.pack(size, NativeKind.TLS_OUT, 0, 7, 3, handle, 1_700_000_000_000_000_000,
-                              len(body), len(body), 0, 0, 0)
+    head = NATIVE_HEADER.pack(size, kind, 0, 7, 3, handle, 1_700_000_000_000_000_000,
+                              len(body), len(body), hook, 0, 0)
     return (head + body).ljust(size, b"\0")
 
 
@@ -67,6 +74,61 @@ def test_callback_never_raises_on_anything() -> None:
     assert not any(isinstance(i, DecodedBatch) for i in items)
 
 
+
+
+def _http_call(key: int, number: int, body: bytes | None, json_len: int | None = None) -> bytes:
+    text = (b'{"q":{"url":"https://h.test/p?x=1","method":"POST","headers":[["X-A","1"]],'
+            b'"protocol":"h2"},"qf":0,"qs":0,"r":{"code":201,"headers":[["Server","s"]],'
+            b'"protocol":"h2"},"rf":0,"rs":0}')
+    head = HTTP_CALL_FORMAT.pack(key, number, 1_699_999_999_000,
+                                 len(text) if json_len is None else json_len,
+                                 -1 if body is None else len(body))
+    return _native(head + text + (body or b""), JAVA_CONN_BASE + 2, NativeKind.HTTP_CALL, 3)
+
+
+def test_an_http_call_from_c_becomes_the_two_http_records_of_the_js_path(
+        tmp_path: Path) -> None:
+    hook = "java.okhttp3.CallServerInterceptor.intercept"
+    records = [
+        {"k": "hook", "t": 1.0, "tid": 1, "hook": "registry", "name": hook,
+         "status": "installed", "target": "okhttp3", "group": "java.okhttp3", "index": 3},
+        {"k": "call-path", "t": 1.0, "tid": 1, "hook": hook, "key": str(2**63 + 5),
+         "frames": ["app.Main.run(Main.java:9)"], "sender": None},
+    ]
+    run = RunDir.create(tmp_path, "r")
+    channel = Channel()
+    announced = _http_call(2**63 + 5, 7, b"a=1") + _http_call(2**63 + 5, 8, None)
+    unknown = _http_call(99, 9, b"")
+    garbled = _http_call(2**63 + 5, 10, b"x", json_len=5000)
+    with Recorder(run, channel):
+        for seq, (recs, blob) in enumerate([(records, announced), ([], unknown),
+                                            ([], garbled)]):
+            batch = {**_batch(seq, blob, [0, len(blob)]), "records": recs}
+            channel.on_message({"type": "send", "payload": batch}, blob)
+    with run.reader() as r:
+        http = list(r.events(kinds=["http"]))
+        errors = [e[3] for e in r.protocol_errors()]
+    assert len(http) == 6
+    request, response = http[0], http[1]
+    assert request.fields == {
+        "stack": "okhttp3", "phase": "request", "call": "okhttp3:42:7",
+        "url": "https://h.test/p?x=1", "method": "POST", "headers": [["X-A", "1"]],
+        "protocol": "h2", "frames": ["app.Main.run(Main.java:9)"], "sender": None}
+    assert (request.data, request.orig_len, request.direction) == (b"a=1", 3, "out")
+    assert request.t == 1_699_999_999.0
+    assert request.conn == response.conn == f"42:tls:{JAVA_CONN_BASE + 2}"
+    assert request.hook == response.hook == hook
+    assert response.fields["status"] == 201
+    assert response.fields["call"] == "okhttp3:42:7"
+    assert (response.data, response.direction) == (None, "in")
+    assert http[2].data is None  # no body: -1
+    assert http[4].data == b""  # an empty body
+    # A path never announced: the records are kept, unattributed, and the gap recorded;
+    # a garbled record loses its batch to a protocol error, nothing else.
+    assert http[4].fields["frames"] == []
+    assert len(errors) == 2
+    assert "call path 99 was never announced" in errors[0]
+    assert "cannot hold 5000 bytes of JSON" in errors[1]
 
 
 def _reap_batch(pid: int, seq: int, *reaped: tuple[int, int | None]) -> dict[str, object]:
