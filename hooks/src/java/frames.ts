@@ -5,6 +5,8 @@
 
 import Java from "frida-java-bridge";
 
+import { emit } from "../emit.js";
+import { RecordKind } from "../protocol.js";
 import { frame, JMethod, toJavaString } from "./jni.js";
 import { reportError } from "./errors.js";
 
@@ -28,6 +30,7 @@ export function addSender(prefix: string): void {
         senders.push(prefix);
         senders.sort((a, b) => b.length - a.length);
         seen.clear();
+        forgetPaths();
     }
 }
 
@@ -112,12 +115,22 @@ stack_key (GetStackTraceFunc get_stack_trace, gpointer env)
   h ^= (guint64) count;
   return (h == 0) ? 1 : h;
 }
+
+/* key_cells: GetStackTrace, the JVMTI env (for C entries: current_key ()) */
+extern gpointer key_cells[];
+
+guint64
+current_key (void)
+{
+  return stack_key ((GetStackTraceFunc) key_cells[0], key_cells[1]);
+}
 `;
 /** JVMTI's function table slot of GetStackTrace (function 104, jvmti.h). */
 const GET_STACK_TRACE = 104 - 1;
 
 interface KeyFn {
     cm: CModule;
+    cells: NativePointer;
     call: NativeFunction<UInt64, [NativePointer, NativePointer]>;
     getStackTrace: NativePointer;
     env: NativePointer;
@@ -134,10 +147,13 @@ function stackKeyFn(): KeyFn | null {
         const jvmti = api?.flavor === "jvm" ? api.jvmti : null;
         if (jvmti !== null && jvmti !== undefined) {
             const env: NativePointer = jvmti.handle;
-            const cm = new CModule(STACK_KEY_C);
+            const getStackTrace = env.readPointer().add(GET_STACK_TRACE * Process.pointerSize).readPointer();
+            const cells = Memory.alloc(2 * Process.pointerSize);
+            cells.writePointer(getStackTrace);
+            cells.add(Process.pointerSize).writePointer(env);
+            const cm = new CModule(STACK_KEY_C, { key_cells: cells });
             keyFn = {
-                cm, env,
-                getStackTrace: env.readPointer().add(GET_STACK_TRACE * Process.pointerSize).readPointer(),
+                cm, env, cells, getStackTrace,
                 call: new NativeFunction(cm.stack_key, "uint64", ["pointer", "pointer"],
                     { exceptions: "propagate", scheduling: "exclusive" }),
             };
@@ -148,6 +164,34 @@ function stackKeyFn(): KeyFn | null {
         reportError("java.frames.stackKey", e);
     }
     return keyFn;
+}
+
+/** current_key(): the calling thread's call path key (0: none), for C entries; null where
+ *  there is no key (ART, or JVMTI unusable). */
+export function currentKeyFn(): NativePointer | null {
+    const k = stackKeyFn();
+    return k === null ? null : k.cm.current_key;
+}
+
+/** Call paths whose attribution C entries may cite by key instead of calling JS: a
+ *  direct-mapped table of keys in native memory (a key that lost its slot to another is
+ *  announced again). Emptied when a sender package is added (the same path may then name an
+ *  SDK). */
+export const PATH_SLOTS = 1024;
+export const pathSlots = Memory.alloc(PATH_SLOTS * 8);
+
+function forgetPaths(): void {
+    pathSlots.writeByteArray(new ArrayBuffer(PATH_SLOTS * 8));
+}
+forgetPaths();
+
+/** Tell the harness which attribution `key` stands for (a `call-path` record), then let C
+ *  entries cite it: they check pathSlots only after this record is pending, so it reaches
+ *  the harness in the same batch as their records or an earlier one. */
+export function announcePath(hook: string, key: string, a: Attribution): void {
+    emit(RecordKind.CALL_PATH, hook, { key, frames: a.frames, sender: a.sender });
+    const k = uint64(key);
+    pathSlots.add(k.and(PATH_SLOTS - 1).toNumber() * 8).writeU64(k);
 }
 
 /** The call path's key, or null where there is none (ART, a stack too deep, an error). */
@@ -170,10 +214,12 @@ function startsWithAny(s: string, prefixes: string[]): boolean {
 }
 
 
-/** The calling frames outside `library` and the platform, and the SDK that sent it. */
-export function attribute(library: string[] = [], sender: string | null = null): Attribution {
+/** The calling frames outside `library` and the platform, and the SDK that sent it; `key`:
+ *  the call path's key where the caller has it (null: none), else asked here. */
+export function attribute(library: string[] = [], sender: string | null = null,
+    key: string | null | undefined = undefined): Attribution {
     const head = cacheHead(library, sender);
-    const pathKey = stackKey();
+    const pathKey = key !== undefined ? key : stackKey();
     if (pathKey !== null) {
         const known = seen.get(head + pathKey);
         if (known !== undefined) {

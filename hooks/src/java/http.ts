@@ -8,10 +8,26 @@ import { RecordKind } from "../protocol.js";
 import { Attribution, attribute } from "./frames.js";
 import { javaConn, socketFacts } from "./tlsconn.js";
 
-let nextCall = 0;
+/** The call counter, in native memory: C entries that record a call themselves
+ *  (okhttp_c.ts) take their numbers from it too, atomically, on their own threads. */
+export const callCounter = Memory.alloc(8);
+const NEXT_CALL_C = `
+#include <glib.h>
+
+gint64
+next_call (gssize * counter)
+{
+  return g_atomic_pointer_add (counter, 1);
+}
+`;
+let nextCall: { cm: CModule; fn: NativeFunction<Int64, [NativePointer]> } | null = null;
 
 export function newCall(stack: string): string {
-    return `${stack}:${Process.id}:${nextCall++}`;
+    if (nextCall === null) {
+        const cm = new CModule(NEXT_CALL_C);
+        nextCall = { cm, fn: new NativeFunction(cm.next_call, "int64", ["pointer"], { exceptions: "propagate" }) };
+    }
+    return `${stack}:${Process.id}:${nextCall.fn(callCounter).toString()}`;
 }
 
 export interface HttpFacts {

@@ -34,6 +34,16 @@ export class ObjectState<T> {
     delete(obj: any): void {
         this.map.delete(identity(obj));
     }
+
+    /** Forget the oldest entries while `stale` says so (oldest first: insertion order). */
+    dropWhile(stale: (value: T) => boolean): void {
+        for (const [k, v] of this.map) {
+            if (!stale(v)) {
+                break;
+            }
+            this.map.delete(k);
+        }
+    }
 }
 
 /** The last few Java objects seen, told apart by JNI identity (IsSameObject, no bridge

@@ -5,7 +5,9 @@
 
 import Java from "frida-java-bridge";
 
-import { addSender, Attribution, attribute } from "./frames.js";
+import { connNumber } from "../protocol.js";
+import { nativeRingStream } from "../native/index.js";
+import { addSender, announcePath, Attribution, attribute } from "./frames.js";
 import { byteArray, currentEnv, handle, javaString, JMethod, toJavaString } from "./jni.js";
 import { ObjectState, RecentObjects } from "./objects.js";
 import { CONN_SLOTS, makeOkReader, OK_IDS, okCall, OkRaw, OkRead, OkReader, OkRequest, OkResponse } from "./okhttp_c.js";
@@ -84,7 +86,8 @@ function connFacts(c: NativePointer, hook: string): ConnFacts {
     // Once per connection: the bridge's wrappers are affordable here.
     const wrapper = Java.cast(c, connectionClass);
     const f = { conn: connOfSocket(wrapper.socket(), hook), protocol: toJavaString(M.connProtocol.call(c)) };
-    connections.add(c, f);
+    // The number names the connection in the C entry's ring records (0: not TLS).
+    connections.add(c, f, f.conn !== null ? connNumber(f.conn) : 0);
     return f;
 }
 
@@ -162,18 +165,30 @@ interface CallState {
 }
 
 /** The request record; `t`: when the call began, where it is recorded later; `known`: the
- *  connection's facts, where the C entry recognised it. */
+ *  connection's facts, where the C entry recognised it; `key`: the call path's key, where
+ *  the C entry has it (then announced, so the C entry records the path's next calls itself). */
 function recordRequest(hook: string, chain: NativePointer, read: RequestRead, t: number | null,
-    known: ConnFacts | null = null): CallState {
+    known: ConnFacts | null = null, key: string | null | undefined = undefined): CallState {
     const id = newCall("okhttp3");
     // An enqueued call runs here on the dispatcher's thread: its app frames are the ones
     // seen at enqueue(). Asked only while such a call is pending.
     let who: Attribution | null = null;
     if (enqueued.size > 0) {
         const rc = M.chainCall.call(chain) as NativePointer;
-        who = enqueued.get(rc) ?? null;
+        who = enqueued.get(rc)?.who ?? null;
         if (who !== null) {
             enqueued.delete(rc);
+        }
+        // A call that never gets here (its connect failed, it was cancelled) is forgotten
+        // after a while, so it does not keep every call on the JS path.
+        const now = Date.now();
+        enqueued.dropWhile((e) => now - e.at > ENQUEUED_FOR_MS);
+        jsOnly.writeU32(enqueued.size > 0 ? 1 : 0);
+    }
+    if (who === null) {
+        who = attribute(LIB, null, key);
+        if (key != null && nativeRingStream() !== null) {
+            announcePath(hook, key, who);
         }
     }
     const c = read.connection;
@@ -221,14 +236,23 @@ function responseFrom(facts: OkResponse, wantProtocol: boolean): ResponseRead {
 }
 
 /** RealCall -> who enqueued it (OkHttp 3: okhttp3.RealCall; 4: internal.connection). */
-const enqueued = new ObjectState<Attribution>(1024);
+const enqueued = new ObjectState<{ who: Attribution; at: number }>(1024);
+/** How long an enqueued call's attribution is kept for it (then its frames are the
+ *  dispatcher thread's). */
+const ENQUEUED_FOR_MS = 60_000;
+/** Non-zero while an enqueued call is pending: its attribution is here, so the C entry hands
+ *  every call to JS meanwhile. */
+const jsOnly = Memory.alloc(4);
+/** The intercept hook's report index (table.ts installed()): names its ring records. */
+const hookIndex = Memory.alloc(4);
 
 function enqueueHook(cls: string): JavaHook {
     return {
         group: G, name: `${G}.${cls.split(".").slice(-1)[0]}.enqueue`, cls, method: "enqueue",
         args: ["okhttp3.Callback"], library: LIB,
         before(call) {
-            enqueued.set(call.self, attribute(LIB));
+            enqueued.set(call.self, { who: attribute(LIB), at: Date.now() });
+            jsOnly.writeU32(1);
         },
     };
 }
@@ -260,15 +284,16 @@ export const okhttpTable: JavaHook[] = [
             };
             reader = makeOkReader(OK_IDS.map((k) => byName[k] ?? null), M.newBuffer.classRef ?? NULL);
         },
+        installed: (index) => hookIndex.writeU32(index),
         entryInC(spec) {
             if (reader === null) {
                 throw new Error("no C reader for okhttp3");
             }
             const hook = `${G}.CallServerInterceptor.intercept`;
-            return reader.entry(spec, connections, hookCallback(hook, (raw: OkRaw) => {
+            return reader.entry(spec, connections, { hookIndex, jsOnly }, hookCallback(hook, (raw: OkRaw) => {
                 const call = okCall(raw, connections);
                 const state = recordRequest(hook, call.chain, fromC(call.request, call.chain, hook), call.t,
-                    call.connection ?? null);
+                    call.connection ?? null, call.key ?? undefined);
                 if (!call.resp.isNull()) {
                     recordResponse(hook, state, call.response?.facts != null
                         ? responseFrom(call.response.facts, state.protocol === null)

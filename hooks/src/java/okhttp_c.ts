@@ -4,27 +4,27 @@
 // copy) and ~0.3 µs from C. The facts come back as JSON text (JSON.parse is native code in
 // Frida's JS engine; reading a buffer field by field from JS is not cheap either) and the
 // body's bytes, in one buffer.
-// - On HotSpot the interceptor is entered in C (ENTRY_SOURCE): request, original, response,
-//   then one JS callback with both, so a request costs one JS entry instead of a JS entry,
-//   two hook bodies and the original's call from JS.
+// - On HotSpot the interceptor is entered in C (okhttp_entry_c.ts): request, original,
+//   response, then, with the native ring there and the call's path and connection known,
+//   one ring record and no JS at all; else one JS callback with both.
 // - Elsewhere (ART, or no C entry) the JS hook calls ok_request and ok_response; okhttp.ts
 //   keeps a JNI path for when this CModule cannot be built.
 
+import { nativeRingStream } from "../native/index.js";
 import { CEntrySpec } from "./centries.js";
 import { reportError } from "./errors.js";
-import { JMethod, JNI_C, withEnv } from "./jni.js";
+import { currentKeyFn, pathSlots, PATH_SLOTS } from "./frames.js";
+import { callCounter } from "./http.js";
+import { JMethod, withEnv } from "./jni.js";
 import { RecentObjects } from "./objects.js";
+import { CAP, entrySource } from "./okhttp_entry_c.js";
 import { OK_IDS, OK_READ_C } from "./okhttp_read_c.js";
 
 export { OK_IDS };
+export { CONN_SLOTS } from "./okhttp_entry_c.js";
 
 /** Out's member offsets and size (LP64). */
 const OUT = { failed: 0, step: 4, json: 8, body: 12, connection: 16, bodyRef: 24, throwable: 32, size: 40 };
-/** Bytes per result buffer (under glibc's mmap threshold: malloc stays cheap); a longer
- *  body is read through its byte[] reference. */
-const CAP = 64 * 1024;
-/** Connections the C entry recognises (okhttp.ts keeps their facts). */
-export const CONN_SLOTS = 16;
 /** Out.failed */
 const THREW = 1;
 const TOO_LONG = 2;
@@ -54,148 +54,6 @@ export interface OkRead<T> {
     throwable: NativePointer;
 }
 
-/** The C entry of CallServerInterceptor.intercept(Chain): reads the request, calls the
- *  original, reads the response, then calls JS once with both, as one JSON text
- *  ({"q": request or null, "qf": its Out.failed, "qs": its step, "r": response or null,
- *  "rf", "rs"}) and the body, and with the connection's slot among `connections` (JNI
- *  IsSameObject against global references, so JS makes no JNI call for it). A Java
- *  exception of the original is taken aside meanwhile and thrown again after: the app gets
- *  it unchanged, and the request is still recorded. Without memory for its buffers it
- *  forwards to the bridge's entry (the JS hook). */
-const ENTRY_SOURCE = `
-#include <glib.h>
-
-${JNI_C}
-
-typedef union { guint8 z; gint32 i; gint64 j; gpointer l; } JValue;
-typedef gpointer (* CallObject) (gpointer env, gpointer obj, gpointer id, const JValue * args);
-typedef guint8 (* Check) (gpointer env);
-typedef gpointer (* Occurred) (gpointer env);
-typedef void (* Clear) (gpointer env);
-typedef gint32 (* Throw) (gpointer env, gpointer throwable);
-typedef guint8 (* IsSame) (gpointer env, gpointer a, gpointer b);
-
-/* Out (okhttp_read_c.ts) */
-typedef struct {
-  gint32 failed;
-  gint32 step;
-  gint32 json;
-  gint32 body;
-  gpointer connection;
-  gpointer body_ref;
-  gpointer throwable;
-} Out;
-
-extern gpointer target;
-extern gpointer buffer_class;
-extern gpointer ids[];
-extern gpointer connections[];
-extern gpointer forward (gpointer env, gpointer self, gpointer chain);
-extern int ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class, Out * out,
-    gint32 cap);
-extern int ok_response (gpointer env, gpointer resp, gpointer * ids, gint32 want_protocol, Out * out,
-    gint32 cap);
-extern void record (gpointer env, gpointer chain, gpointer resp, gchar * text, gint32 text_len,
-    gpointer body, gint32 body_len, gpointer connection, gint32 known, gpointer known_ref,
-    gpointer body_ref, gpointer throwable, gint64 t);
-extern gpointer libc_malloc (gsize n);
-extern void libc_free (gpointer p);
-extern gpointer libc_memcpy (gpointer dst, gconstpointer src, gsize n);
-extern int clock_gettime (int clk, gpointer ts);
-extern gint32 ok_format_int (gchar * text, gint32 v);
-
-static gint32 put (gchar * text, gint32 at, const gchar * s, gint32 n)
-{
-  libc_memcpy (text + at, s, n);
-  return at + n;
-}
-
-static gint32 put_int (gchar * text, gint32 at, gint32 v)
-{
-  return at + ok_format_int (text + at, v);
-}
-
-/* "name":{...} or "name":null, then "nf":failed,"ns":step */
-static gint32 put_read (gchar * text, gint32 at, const gchar * name, Out * out, gboolean present)
-{
-  at = put (text, at, "\\"", 1);
-  at = put (text, at, name, 1);
-  at = put (text, at, "\\":", 2);
-  if (present && out->failed == 0)
-    at = put (text, at, (const gchar *) (out + 1), out->json);
-  else
-    at = put (text, at, "null", 4);
-  at = put (text, at, ",\\"", 2);
-  at = put (text, at, name, 1);
-  at = put (text, at, "f\\":", 3);
-  at = put_int (text, at, present ? out->failed : 0);
-  at = put (text, at, ",\\"", 2);
-  at = put (text, at, name, 1);
-  at = put (text, at, "s\\":", 3);
-  return put_int (text, at, present ? out->step : 0);
-}
-
-gpointer
-entry (gpointer env, gpointer self, gpointer chain)
-{
-  gpointer id = target;
-  gpointer * fns = *(gpointer **) env;
-  if (id == NULL)
-    return forward (env, self, chain);
-  Out * request = (Out *) libc_malloc (${CAP});
-  Out * response = (Out *) libc_malloc (${CAP});
-  gchar * text = (gchar *) libc_malloc (2 * ${CAP} + 128);
-  if (request == NULL || response == NULL || text == NULL)
-  {
-    libc_free (request);
-    libc_free (response);
-    libc_free (text);
-    return forward (env, self, chain);
-  }
-  struct { gint64 s; gint64 ns; } ts;
-  clock_gettime (0, &ts);
-  ok_request (env, chain, ids, buffer_class, request, ${CAP});
-  JValue arg;
-  arg.l = chain;
-  gpointer r = ((CallObject) fns[JNI_CALL_OBJECT_A]) (env, self, id, &arg);
-  gpointer exc = ((Occurred) fns[JNI_EXCEPTION_OCCURRED]) (env);
-  if (exc != NULL)
-    ((Clear) fns[JNI_EXCEPTION_CLEAR]) (env);
-  gboolean got = exc == NULL && r != NULL;
-  if (got)
-    ok_response (env, r, ids, 1, response, ${CAP});
-  gint32 at = put (text, 0, "{", 1);
-  at = put_read (text, at, "q", request, TRUE);
-  at = put (text, at, ",", 1);
-  at = put_read (text, at, "r", response, got);
-  at = put (text, at, "}", 1);
-  gint32 known = -1;
-  gpointer connection = (request->failed == 0) ? request->connection : NULL;
-  for (gint32 i = 0; i != ${CONN_SLOTS} && connection != NULL; i++)
-  {
-    gpointer ref = connections[i];
-    if (ref != NULL && ((IsSame) fns[JNI_IS_SAME_OBJECT]) (env, connection, ref))
-    {
-      known = i;
-      break;
-    }
-  }
-  gboolean with_body = request->failed == 0 && request->body >= 0;
-  record (env, chain, got ? r : NULL, text, at,
-      with_body ? ((gchar *) (request + 1)) + request->json : NULL, with_body ? request->body : -1,
-      connection, known, (known >= 0) ? connections[known] : NULL,
-      (request->failed == 0) ? request->body_ref : NULL, (request->failed == 0) ? request->throwable : NULL,
-      ts.s * 1000 + ts.ns / 1000000);
-  if (((Check) fns[JNI_EXCEPTION_CHECK]) (env))
-    ((Clear) fns[JNI_EXCEPTION_CLEAR]) (env);
-  libc_free (request);
-  libc_free (response);
-  libc_free (text);
-  if (exc != NULL)
-    ((Throw) fns[JNI_THROW]) (env, exc);
-  return r;
-}
-`;
 /** What the C entry hands JS, as it came (okCall() reads it). */
 export interface OkRaw {
     chain: NativePointer;
@@ -212,6 +70,8 @@ export interface OkRaw {
     throwable: NativePointer;
     /** When the call began (ms since the epoch). */
     t: number;
+    /** The call path's key (frames.ts), null where C had none. */
+    key: string | null;
 }
 
 /** One call as the C entry read it. */
@@ -225,6 +85,8 @@ export interface OkCall<C> {
     /** null when the original threw. */
     response: OkRead<OkResponse> | null;
     t: number;
+    /** The call path's key, null where C had none. */
+    key: string | null;
 }
 
 /** Reads what the C entry handed over; throws when a JNI call of C's threw. */
@@ -237,7 +99,7 @@ export function okCall<C>(raw: OkRaw, connections: RecentObjects<C>): OkCall<C> 
         throw threwIn("response", o.rs);
     }
     return {
-        chain: raw.chain, resp: raw.resp, t: raw.t,
+        chain: raw.chain, resp: raw.resp, t: raw.t, key: raw.key,
         connection: connections.value(raw.known, raw.knownRef),
         request: {
             facts: o.q, connection: raw.connection, bodyRef: raw.bodyRef, throwable: raw.throwable,
@@ -285,28 +147,50 @@ export class OkReader {
         return this.read((out) => this.response(env, resp, this.ids, wantProtocol ? 1 : 0, out, CAP), "response");
     }
 
-    /** The C entry of intercept(Chain) (see ENTRY_SOURCE); `record` gets what it read (see
-     *  okCall()) with `env` as the thread's JNIEnv, and must not throw. `connections` holds
-     *  the connections it has seen (JS fills it). */
-    entry<C>(spec: CEntrySpec, connections: RecentObjects<C>, record: (raw: OkRaw) => void): NativePointer {
+    /** The C entry of intercept(Chain) (see okhttp_entry_c.ts); `record` gets what it read
+     *  (see okCall()) with `env` as the thread's JNIEnv, and must not throw. `connections`
+     *  holds the connections it has seen (JS fills it, with the connection's number for the
+     *  ring); `cells.hookIndex` holds the hook's report index, `cells.jsOnly` non-zero
+     *  while every call must go through JS. */
+    entry<C>(spec: CEntrySpec, connections: RecentObjects<C>, cells: { hookIndex: NativePointer; jsOnly: NativePointer },
+        record: (raw: OkRaw) => void): NativePointer {
         const cb = new NativeCallback(((env: NativePointer, chain: NativePointer, resp: NativePointer,
             text: NativePointer, textLen: number, body: NativePointer, bodyLen: number, connection: NativePointer,
-            known: number, knownRef: NativePointer, bodyRef: NativePointer, throwable: NativePointer, t: Int64) => {
+            known: number, knownRef: NativePointer, bodyRef: NativePointer, throwable: NativePointer, t: Int64,
+            key: UInt64) => {
             withEnv(env, () => record({
                 chain, resp, text, textLen, body, bodyLen, connection, known, knownRef, bodyRef, throwable,
-                t: t.toNumber(),
+                t: t.toNumber(), key: key.equals(0) ? null : key.toString(),
             }));
         }) as any, "void", ["pointer", "pointer", "pointer", "pointer", "int", "pointer", "int", "pointer", "int",
-            "pointer", "pointer", "pointer", "int64"]);
-        const cm = new CModule(ENTRY_SOURCE, {
+            "pointer", "pointer", "pointer", "int64", "uint64"]);
+        const symbols: { [name: string]: NativePointer } = {
             target: spec.target, forward: spec.forward, buffer_class: this.classSlot, ids: this.ids,
-            connections: connections.slots, ok_request: this.cm.ok_request, ok_response: this.cm.ok_response,
-            ok_format_int: this.cm.ok_format_int,
+            connections: connections.slots, numbers: connections.numbers, js_only: cells.jsOnly,
+            ok_request: this.cm.ok_request, ok_response: this.cm.ok_response, ok_format_int: this.cm.ok_format_int,
             record: cb, libc_malloc: Module.getGlobalExportByName("malloc"),
             libc_free: Module.getGlobalExportByName("free"), libc_memcpy: Module.getGlobalExportByName("memcpy"),
             clock_gettime: Module.getGlobalExportByName("clock_gettime"),
-        });
-        this.keep.push(cb, cm);
+        };
+        const key = currentKeyFn();
+        if (key !== null) {
+            symbols.current_key = key;
+            symbols.paths = pathSlots;
+        }
+        const ring = nativeRingStream();
+        if (ring !== null) {
+            const cell = Memory.alloc(Process.pointerSize);
+            cell.writePointer(ring.ring);
+            this.keep.push(cell);
+            symbols.ring = cell;
+            symbols.ring_stream = ring.write;
+            symbols.hook_index = cells.hookIndex;
+            symbols.call_counter = callCounter;
+        }
+        const cm = new CModule(entrySource({
+            maxRecord: ring?.maxRecord ?? null, keys: key !== null, pathSlots: PATH_SLOTS,
+        }), symbols);
+        this.keep.push(cb, cm, cells);
         return cm.entry;
     }
 

@@ -8,6 +8,7 @@ export const OK_IDS = [
     "chainRequest", "chainConnection", "url", "toString", "method", "requestHeaders", "body",
     "isDuplex", "isOneShot", "newBuffer", "writeTo", "readByteArray",
     "code", "responseHeaders", "responseProtocol", "headersSize", "headerName", "headerValue",
+    "connProtocol",
 ] as const;
 
 /** The readers: ok_request(env, chain, ids, buffer_class, out, cap) and ok_response(env,
@@ -34,7 +35,7 @@ typedef void (* BytesRegion) (gpointer env, gpointer a, gint32 start, gint32 n, 
 
 enum { CHAIN_REQUEST, CHAIN_CONNECTION, URL, TO_STRING, METHOD, REQUEST_HEADERS, BODY,
   IS_DUPLEX, IS_ONE_SHOT, NEW_BUFFER, WRITE_TO, READ_BYTE_ARRAY, CODE, RESPONSE_HEADERS,
-  RESPONSE_PROTOCOL, HEADERS_SIZE, HEADER_NAME, HEADER_VALUE };
+  RESPONSE_PROTOCOL, HEADERS_SIZE, HEADER_NAME, HEADER_VALUE, CONN_PROTOCOL };
 
 enum { OK, THREW, TOO_LONG };
 
@@ -230,7 +231,8 @@ static void begin (Ctx * c, Out * out, gpointer env, gpointer * ids, gint32 cap)
   fail (out, OK, 0);
 }
 
-/* {"url":...,"method":...,"headers":[[...]]} then the body. */
+/* {"url":...,"method":...,"headers":[[...]],"protocol":...} then the body ("protocol": the
+   connection's, when there is a connection). */
 int
 ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class, Out * out, gint32 cap)
 {
@@ -263,6 +265,17 @@ ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class,
   if (!put_headers (&c, headers))
     return threw_at (&c, out, 5);
   drop (&c, headers);
+  if (out->connection != NULL)
+  {
+    gpointer protocol = call_object (&c, out->connection, CONN_PROTOCOL, NULL);
+    if (threw (&c))
+      return threw_at (&c, out, 10);
+    put (&c, ",\\"protocol\\":", 12);
+    put_text (&c, protocol);
+    drop (&c, protocol);
+    if (threw (&c))
+      return threw_at (&c, out, 10);
+  }
   put_char (&c, '}');
   if (c.full)
     return fail (out, TOO_LONG, 0);

@@ -22,9 +22,11 @@ export interface NativeConfig {
 }
 
 let ring: NativeRing | null = null;
+let maxRecord = 0;
 let observer: ModuleObserver | null = null;
 
 export function installNative(config: NativeConfig): void {
+    maxRecord = config.maxRecordBytes;
     ring = new NativeRing({
         bufferBytes: config.ringBufferBytes,
         maxRecordBytes: config.maxRecordBytes,
@@ -56,10 +58,11 @@ export function installNative(config: NativeConfig): void {
     });
 }
 
-/** The ring and its ring_stream(ring, kind, number, hook, buf, n), for hooks written in C
- *  elsewhere (java/centries.ts); null without native hooks. */
-export function nativeRingStream(): { ring: NativePointer; write: NativePointer } | null {
-    return ring === null ? null : { ring: ring.ring, write: ring.cm.ring_stream };
+/** The ring, its ring_stream(ring, kind, number, hook, buf, n) and its record size cap (a
+ *  longer record is cut), for hooks written in C elsewhere (java/centries.ts,
+ *  java/okhttp_entry_c.ts); null without native hooks. */
+export function nativeRingStream(): { ring: NativePointer; write: NativePointer; maxRecord: number } | null {
+    return ring === null ? null : { ring: ring.ring, write: ring.cm.ring_stream, maxRecord: maxRecord };
 }
 
 export function nativeStats(): object | null {

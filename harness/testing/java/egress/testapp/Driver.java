@@ -63,6 +63,7 @@ public final class Driver {
             case "okhttp": return okhttp(a[1], a.length > 2 && a[2].equals("h2"), a.length > 3 ? a[3] : "x",
                 a.length > 4 ? Integer.parseInt(a[4]) : 0, a.length > 5 ? Integer.parseInt(a[5]) : 0);
             case "okasync": return okasync(a[1], a[2]);
+            case "okmany": return okmany(a[1], Integer.parseInt(a[2]), a[3].equals("h2"), a[4]);
             case "okrefuse": return okrefuse(a[1], a[2]);
             case "huc": return huc(a[1], a.length > 2 && a[2].equals("stream"));
             case "jsse": return jsse(a[1], Integer.parseInt(a[2]), a[3]);
@@ -112,6 +113,30 @@ public final class Driver {
         }
         c.connectionPool().evictAll();
         return code + " " + proto;
+    }
+
+    /** okmany URL N h1|h2 TAG: N calls on one client (one keep-alive or HTTP/2 connection),
+     *  tagged TAG-0...: in turn a POST with a JSON body, a GET, a POST with an empty body.
+     *  Answers each distinct "code protocol" seen. */
+    static String okmany(String url, int n, boolean h2, String tag) throws Exception {
+        OkHttpClient c = client(h2);
+        MediaType json = MediaType.parse("application/json");
+        java.util.TreeSet<String> seen = new java.util.TreeSet<>();
+        for (int i = 0; i < n; i++) {
+            String t = tag + "-" + i;
+            Request.Builder b = new Request.Builder().url(url + "?tag=" + t).header("X-Canary", "hdr-" + t);
+            if (i % 3 == 0) {
+                b.post(RequestBody.create(json, "{\"canary\":\"body-" + t + "\"}"));
+            } else if (i % 3 == 2) {
+                b.post(RequestBody.create(json, new byte[0]));
+            }
+            try (Response resp = c.newCall(b.build()).execute()) {
+                resp.body().bytes();
+                seen.add(resp.code() + " " + resp.protocol());
+            }
+        }
+        c.connectionPool().evictAll();
+        return String.join(";", seen);
     }
 
     /** okrefuse URL TAG: a POST whose body refuses its first writeTo() (the agent's copy) and
