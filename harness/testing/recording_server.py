@@ -12,6 +12,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,8 @@ class RecordingServer(Listener):
         self.ctx.load_cert_chain(str(cert.cert), str(cert.key))
         self.ctx.set_alpn_protocols(["h2", "http/1.1"] if h2 else ["http/1.1"])
         self.connections: list[Received] = []
+        self.release = threading.Event()
+        """Requests to ``/hold...`` paths are answered once this is set (or at ``timeout``)."""
 
     @property
     def url(self) -> str:
@@ -141,6 +144,8 @@ class RecordingServer(Listener):
                 rec.requests.append((method, path, headers, bytes(body[:length])))
             if path.startswith("/hangup"):
                 return  # a request that is never answered: the client reads end of stream
+            if path.startswith("/hold"):
+                self.release.wait(self.timeout)  # the client stays blocked in its read
             close = headers.get("connection", "").lower() == "close"
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
                         + (b"Connection: close\r\n" if close else b"") + b"\r\nok")

@@ -58,6 +58,13 @@ function javaVmLoaded(): boolean {
     return Process.enumerateModules().some((m) => /^lib(art|dvm)\.so$|jvm\.(so|dylib|dll)$/.test(m.name));
 }
 
+/** The Java side, once installed: puts the methods back, counts threads inside its entries. */
+let javaHooks: { dispose: () => number; inflight: () => number } | null = null;
+
+function inflightNow(): number {
+    return nativeInflight() + (javaHooks?.inflight() ?? 0);
+}
+
 rpc.exports = {
     abiVersion(): number {
         return ABI_VERSION;
@@ -84,8 +91,9 @@ rpc.exports = {
             installNative(c);
         }
         if (c.java && javaVmLoaded()) {
-            const { installJava } = await import("./java/index.js");
-            installJava({ exclude: c.exclude, native: c.native, blockQuic: c.blockQuic });
+            const java = await import("./java/index.js");
+            java.installJava({ exclude: c.exclude, native: c.native, blockQuic: c.blockQuic });
+            javaHooks = { dispose: java.disposeJava, inflight: java.javaInflight };
         } else if (c.java) {
             reportHook("java", "java.vm", HookStatus.SKIPPED, "Java VM", NO_JAVA_VM);
         }
@@ -103,8 +111,8 @@ rpc.exports = {
     flush(): void {
         flush();
     },
-    /** Reverts every hook and flushes; returns the threads still inside a native wrapper:
-     * their return path is code the unload frees, so the controller's teardown polls
+    /** Reverts every hook and flushes; returns the threads still inside a native wrapper or
+     * a Java entry of ours: their return path is code the unload frees, so the controller's teardown polls
      * ``inflight`` (bounded) before it unloads. It does not wait here: Frida also calls it
      * when the process exits, and waiting held every exit with a thread blocked in a
      * hooked read for the whole wait (30 s, in a version that did). An unload Frida starts
@@ -113,10 +121,11 @@ rpc.exports = {
     dispose(): { inflight: number } {
         disposeNative();
         disposeChildren();
+        javaHooks?.dispose();
         stopEmit();
-        return { inflight: nativeInflight() };
+        return { inflight: inflightNow() };
     },
     inflight(): number {
-        return nativeInflight();
+        return inflightNow();
     },
 };

@@ -15,6 +15,7 @@
 // the bridge's entry.
 
 import { nativeRingStream } from "../native/index.js";
+import { cInflight, countedEntry } from "./inflight.js";
 import { JNI_C, withEnv } from "./jni.js";
 import { RecentObjects } from "./objects.js";
 import { NativeScope } from "./scope.js";
@@ -141,8 +142,8 @@ extern void moved (gpointer env, gpointer self, gpointer buf, gint32 n, gint32 k
 extern gpointer libc_malloc (gsize n);
 extern void libc_free (gpointer p);` : ""}
 
-${rt}
-entry (${sig})
+static ${rt}
+body (${sig})
 {
   gpointer id = target;
   gpointer * fns = *(gpointer **) env;
@@ -155,7 +156,7 @@ entry (${sig})
 ${fill}
   ${isVoid ? `${call};` : `return ${call};`}
 }
-`;
+${countedEntry(rt, sig, pass)}`;
     }
     return `${head}
   if (id == NULL)
@@ -170,7 +171,7 @@ ${fill}
 ${movedBlock(moved, ret, kinds, ring)}
   ${isVoid ? "return;" : "return r;"}
 }
-`;
+${countedEntry(rt, sig, pass)}`;
 }
 
 /** What a C entry needs: the signature, the bridge's entry to forward to, and the slot the
@@ -185,7 +186,7 @@ export interface CEntrySpec {
 
 function build(spec: CEntrySpec, moved: Moved | null = null, movedCb: NativePointer | null = null): NativePointer {
     const symbols: { [name: string]: NativePointer } = {
-        target: spec.target, forward: spec.forward,
+        target: spec.target, forward: spec.forward, java_inflight: cInflight,
         scope_enter: spec.scope.enter, scope_leave: spec.scope.leave, scope_inside: spec.scope.inside,
     };
     const ring = moved !== null ? nativeRingStream() : null;

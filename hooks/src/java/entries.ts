@@ -11,6 +11,7 @@ import Java from "frida-java-bridge";
 
 import { ArgKind, CEntrySpec, cPassEntry } from "./centries.js";
 import { reportError } from "./errors.js";
+import { counted } from "./inflight.js";
 import { handle, jvalues, tableOf, withEnv } from "./jni.js";
 import { inside, nativeScope } from "./scope.js";
 
@@ -160,7 +161,8 @@ function ownEntry(m: any, objects: boolean, make: MakeEntry): boolean {
 }
 
 function jsEntry(sig: RawSignature, impl: EntryImpl): NativePointer {
-    const entry = new NativeCallback(impl as any, sig.ret, ["pointer", "pointer", ...sig.kinds] as any[]);
+    const entry = new NativeCallback(((env: NativePointer, self: NativePointer, ...args: any[]) =>
+        counted(() => impl(env, self, ...args))) as any, sig.ret, ["pointer", "pointer", ...sig.kinds] as any[]);
     kept.push(entry);
     return entry;
 }

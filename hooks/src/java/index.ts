@@ -21,7 +21,8 @@ import { mistatTable } from "./sdk/mistat.js";
 import { onetrackTable } from "./sdk/onetrack.js";
 import { sensorsTable } from "./sdk/sensors.js";
 import { umengTable } from "./sdk/umeng.js";
-import { install, JavaHook } from "./table.js";
+import { javaInflight } from "./inflight.js";
+import { install, JavaHook, unwrapAll } from "./table.js";
 import { urlconnectionTable } from "./urlconnection.js";
 import { webviewTable } from "./webview.js";
 
@@ -72,3 +73,13 @@ export function installJava(config: Partial<JavaConfig> = {}): void {
         watchLoaders(c.rescanMs, c.rescanTimes);
     });
 }
+
+/** Put the Java methods back (dispose): returns the threads still inside an entry of ours. */
+export function disposeJava(): number {
+    if (Java.available) {
+        unwrapAll();
+    }
+    return javaInflight();
+}
+
+export { javaInflight };

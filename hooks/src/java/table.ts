@@ -12,6 +12,7 @@ import { reportHook } from "../registry.js";
 import { reportError } from "./errors.js";
 import { CEntrySpec } from "./centries.js";
 import { customEntry, originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
+import { counted } from "./inflight.js";
 import { enter, inside, leave } from "./scope.js";
 
 /** One Java method call as a hook sees it. */
@@ -117,6 +118,21 @@ function isClassMissing(e: unknown): boolean {
  *  the same entry (track(String) -> track(String, JSONObject)) is one event, not two. */
 const active = new Set<string>();
 
+/** Every overload wrap() replaced, to put back at dispose. */
+const wrapped: any[] = [];
+
+/** Put every hooked method back (the bridge does it on its next tick): from then on no
+ *  thread enters an entry of ours; the ones inside are counted (inflight.ts). */
+export function unwrapAll(): void {
+    for (const m of wrapped.splice(0)) {
+        try {
+            m.implementation = null;
+        } catch (e) {
+            reportError(`java.unwrap ${m.holder?.$className ?? "?"}.${m.methodName ?? "?"}`, e);
+        }
+    }
+}
+
 /** How the JVM enters a hooked overload: the bridge's entry, or an entry of ours (HotSpot):
  *  JS with raw JNI values, or C (centries.ts). */
 export type EntryKind = "bridge" | "raw JNI" | "C";
@@ -134,8 +150,9 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     const original: (self: any, args: any[]) => any = direct ?? ((self, args) => m.apply(self, args));
     // Entered by the bridge: wrappers; a Java exception of the original is a JS error.
     m.implementation = function (this: any, ...args: any[]): any {
-        return dispatch(this, args, (a) => ({ value: original(this, a), threw: false }));
+        return counted(() => dispatch(this, args, (a) => ({ value: original(this, a), threw: false })));
     };
+    wrapped.push(m);
     // Entered by an entry of ours (HotSpot): raw values; a Java exception stays pending.
     if (h.raw === true) {
         if (h.entryInC !== undefined && customEntry(m, h.entryInC)) {

@@ -68,6 +68,8 @@ public final class Driver {
             case "huc": return huc(a[1], a.length > 2 && a[2].equals("stream"));
             case "jsse": return jsse(a[1], Integer.parseInt(a[2]), a[3]);
             case "jssetimeout": return jsseTimeout(a[1], Integer.parseInt(a[2]), a[3]);
+            case "jssehold": return jsseHold(a[1], Integer.parseInt(a[2]));
+            case "jsseheld": return jsseHeld();
             case "httpclient": return httpclient(a[1]);
             case "webview": return AndroidCalls.webview(a[1]);
             case "cronet": return AndroidCalls.cronet(a[1]);
@@ -287,6 +289,44 @@ public final class Driver {
             byte[] resp = s.getInputStream().readAllBytes();
             return first + " " + resp.length;
         }
+    }
+
+    /** What the jssehold thread read, once it has. */
+    static volatile String held = null;
+
+    /** jssehold HOST PORT: a thread sends GET /hold (the server holds its answer) and blocks
+     *  reading it; answers once the thread is in that read. jsseheld: what it read. */
+    static String jsseHold(String host, int port) throws Exception {
+        java.util.concurrent.CountDownLatch sent = new java.util.concurrent.CountDownLatch(1);
+        Thread t = new Thread(() -> {
+            try {
+                SSLSocketFactory f = (SSLSocketFactory) SSLSocketFactory.getDefault();
+                try (SSLSocket s = (SSLSocket) f.createSocket(host, port)) {
+                    s.startHandshake();
+                    byte[] req = ("GET /hold HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.UTF_8);
+                    s.getOutputStream().write(req, 0, req.length);
+                    s.getOutputStream().flush();
+                    sent.countDown();
+                    held = "read " + s.getInputStream().readAllBytes().length;
+                }
+            } catch (Exception e) {
+                held = "error " + e;
+                sent.countDown();
+            }
+        }, "held-reader");
+        t.setDaemon(true);
+        t.start();
+        sent.await(10, TimeUnit.SECONDS);
+        Thread.sleep(300);
+        return held == null ? "holding" : held;
+    }
+
+    static String jsseHeld() throws Exception {
+        for (int i = 0; i < 300 && held == null; i++) {
+            Thread.sleep(100);
+        }
+        return held == null ? "none" : held;
     }
 
     static String httpclient(String url) throws Exception {
