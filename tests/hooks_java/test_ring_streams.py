@@ -18,6 +18,8 @@ from harness.agent.channel import Channel
 from harness.agent.session import AgentConfig, CaptureSession
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import RunDir
+from harness.parse.message import MessageKind
+from harness.parse.store import MessageStore
 from harness.testing.javafixtures import Fixtures, JavaDriver
 from harness.testing.recording_server import RecordingServer, ServerCert
 
@@ -167,3 +169,23 @@ def test_okhttp_calls_on_a_known_path_and_connection_go_through_the_ring(
         "egress.testapp.Driver.okasync(") for ev in enqueued)
     assert paths
     assert all(ev.hook == "java.okhttp3.CallServerInterceptor.intercept" for ev in paths)
+
+
+def test_calls_recorded_by_c_parse_into_messages_linked_to_their_tls_bytes(
+        run: tuple[RunDir, RecordingServer]) -> None:
+    rd, _srv = run
+    with MessageStore.open(rd) as store:
+        messages = list(store.messages())
+    by_id = {m.id: m for m in messages}
+    for tag in ("m1", "m2"):
+        java = [m for m in messages if m.source.startswith("java.okhttp3")
+                and m.kind is MessageKind.REQUEST and f"/many?tag={tag}-" in (m.url or "")]
+        assert len(java) == MANY
+        for m in java:
+            # One-to-one with the request the JSSE stream bytes parse into (HTTP/1.1 or
+            # HTTP/2): the same URL and body, whichever path (JS or ring) recorded it.
+            assert len(m.links) == 1
+            wire = by_id[m.links[0]]
+            assert wire.source.startswith("java.jsse")
+            assert wire.url == m.url
+            assert wire.body == m.body

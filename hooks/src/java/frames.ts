@@ -130,10 +130,9 @@ const GET_STACK_TRACE = 104 - 1;
 
 interface KeyFn {
     cm: CModule;
+    /** What current_key() reads (kept: a CModule's symbols do not keep memory alive). */
     cells: NativePointer;
-    call: NativeFunction<UInt64, [NativePointer, NativePointer]>;
-    getStackTrace: NativePointer;
-    env: NativePointer;
+    call: NativeFunction<UInt64, []>;
 }
 let keyFn: KeyFn | null | undefined;
 
@@ -153,8 +152,8 @@ function stackKeyFn(): KeyFn | null {
             cells.add(Process.pointerSize).writePointer(env);
             const cm = new CModule(STACK_KEY_C, { key_cells: cells });
             keyFn = {
-                cm, env, cells, getStackTrace,
-                call: new NativeFunction(cm.stack_key, "uint64", ["pointer", "pointer"],
+                cm, cells,
+                call: new NativeFunction(cm.current_key, "uint64", [],
                     { exceptions: "propagate", scheduling: "exclusive" }),
             };
         }
@@ -200,7 +199,7 @@ function stackKey(): string | null {
     if (k === null) {
         return null;
     }
-    const v = k.call(k.getStackTrace, k.env);
+    const v = k.call();
     return v.equals(0) ? null : v.toString();
 }
 
