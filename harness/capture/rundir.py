@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sqlite3
 import time
@@ -61,6 +62,30 @@ condition). Stream records are nearly every row at full rate, and indexing them 
 the recorder ~1.8 of ~10 µs per row on this machine (bench/README.md); their readers go by
 connection (``events_conn``) or read everything. Run dirs written before keep their full
 ``events_kind`` index, which serves the same queries."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _fields(text: str) -> dict[str, JSON]:
+    """An event's fields. A Java string can hold a lone UTF-16 surrogate (a title cut inside
+    an emoji), which the agent's JSON keeps as a ``\\udXXX`` escape but UTF-8 (SQLite
+    text, HTML, JSON written as UTF-8) cannot carry: it reads as U+FFFD here;
+    ``capture.sqlite`` keeps the escape."""
+    value = json.loads(text)
+    if "\\ud" in text or "\\uD" in text:
+        value = _no_lone_surrogates(value)
+    return value  # type: ignore[no-any-return]
+
+
+def _no_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_no_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_lone_surrogates(k): _no_lone_surrogates(v) for k, v in value.items()}
+    return value
+
 
 WAL_CHECKPOINT_PAGES = 16384
 """Pages of WAL (4 KiB each) the writer lets accumulate before a checkpoint."""
@@ -375,7 +400,7 @@ class CaptureReader:
         for row in self._db.execute(sql, args):
             (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc, fields) = row
             yield Event(seq, t, kind, pid, tid, c, direction, hook, data, orig_len, bool(trunc),
-                        json.loads(fields), conns.get(c) if c else None)
+                        _fields(fields), conns.get(c) if c else None)
 
     def conn_ids(self, kind: str = "stream") -> list[tuple[str | None, int]]:
         """Each connection id with events of ``kind``, with its first seq, in capture order

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
 import re
 import urllib.parse
@@ -52,6 +53,30 @@ class Budget:
         self.layers += 1
         self.bytes += n
         return True
+
+
+def _surrogates(exc: UnicodeError) -> tuple[bytes, int]:
+    """Codec error handler for :func:`utf8`: U+DC80..U+DCFF back to the byte they stand for
+    (as ``surrogateescape``), any other lone surrogate as its 3-byte form (as
+    ``surrogatepass``)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = bytearray()
+    for ch in exc.object[exc.start:exc.end]:
+        c = ord(ch)
+        out += bytes([c - 0xDC00]) if 0xDC80 <= c <= 0xDCFF else ch.encode("utf-8", "surrogatepass")
+    return bytes(out), exc.end
+
+
+codecs.register_error("egress.surrogates", _surrogates)
+
+
+def utf8(s: str) -> bytes:
+    """A decoded text's bytes, never failing: the bytes a ``surrogateescape`` decode kept
+    come back as they were, and a lone surrogate (JSON's ``"\ud800"``, which
+    ``JSON.stringify`` writes for a string cut inside an emoji) becomes its 3-byte form
+    instead of an error."""
+    return s.encode("utf-8", "egress.surrogates")
 
 
 def java_hash(s: str) -> int:
@@ -236,7 +261,7 @@ class Decoder:
             for k, v in items:
                 t = type(v)
                 if t is str:
-                    b = v.encode("utf-8", "surrogateescape")  # type: ignore[attr-defined]
+                    b = utf8(v)  # type: ignore[arg-type]
                     if len(b) < _MIN_LEAF:
                         continue
                     inert = _inert(b)

@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from harness.detect.decoders import Budget, Decoder, Layer
+from harness.detect.decoders import Budget, Decoder, Layer, utf8
 from harness.detect.derive import derive
 from harness.detect.finding import Finding, Needle
 from harness.detect.matcher import Match, Matcher
@@ -39,13 +39,13 @@ def root_label(m: Message) -> str:
 def roots(m: Message) -> Iterator[Layer]:
     base = (root_label(m),)
     if m.url:
-        url = m.url.encode("utf-8", "surrogateescape")
+        url = utf8(m.url)
         yield Layer((*base, "url"), url)
         query = urllib.parse.urlsplit(m.url).query
         for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
-            yield Layer((*base, f"query:{k}"), v.encode("utf-8", "surrogateescape"))
+            yield Layer((*base, f"query:{k}"), utf8(v))
     for name, value in m.headers:
-        yield Layer((*base, f"header:{name.lower()}"), value.encode("utf-8", "surrogateescape"))
+        yield Layer((*base, f"header:{name.lower()}"), utf8(value))
     if m.body:
         yield Layer(base, m.body)
 

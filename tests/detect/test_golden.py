@@ -131,6 +131,20 @@ def test_invalid_utf8_does_not_break_json_or_excerpts() -> None:
     assert "[[" + DEVICE.value + "]]" in f.excerpt
 
 
+def test_lone_surrogates_in_json_urls_and_headers_are_searched_not_fatal() -> None:
+    """JSON.stringify writes a string cut inside an emoji as a lone surrogate escape
+    ("\\ud83d"); a Java record's URL or header can carry one too. Each is searched, with
+    the needle beside it found, and never stops the run."""
+    body = json.dumps({"q": "\ud83d" + DEVICE.value, "r": "\udc00 and more text"}).encode()
+    assert b"\\ud83d" in body
+    (f,) = find([request(body)], [DEVICE])
+    assert f.chain[1:] == ("json:$.q",)
+    cut = "x\ud800"
+    m = request(b"", url=f"https://sa.api.lab.test/p?d={DEVICE.value}&e={cut}",
+                headers=(("X-Id", DEVICE.value + cut),))
+    assert {f.chain[1:] for f in find([m], [DEVICE])} == {("query:d",), ("header:x-id",)}
+
+
 def test_near_misses_in_every_form_find_nothing() -> None:
     """One character off, one character short, a separator inserted: in raw, base64, gzip,
     hashed and hex forms, nothing is reported; the exact value in the same forms is."""

@@ -212,3 +212,40 @@ def test_java_tls_peer_host_names_raw_streams(tmp_path: Path) -> None:
     with MessageStore.open(run) as store:
         (m,) = list(store.messages())
     assert (m.kind, m.host, m.source) == (MessageKind.RAW, "canary.lab.test", "java.jsse")
+
+
+def test_lone_surrogates_in_java_strings_are_analysed_and_reported(tmp_path: Path) -> None:
+    """A Java string can hold a lone UTF-16 surrogate (an SDK property or page title cut
+    inside an emoji); the agent's JSON keeps it as an escape. It read as a crash of
+    ``analyze`` and ``report`` (UTF-8 cannot carry it); now it reads as U+FFFD, and the
+    needle beside it is found."""
+    from harness.analysis import analyze_run
+    from harness.detect.finding import Needle
+    from harness.device.base import NeedleClass
+    from harness.report.publish import report_folder
+
+    run = RunDir.create(tmp_path, "lone")
+    cut, needle = "x\ud83d", "a1b2c3d4e5f60718"
+    rows = [
+        EventRow(t=1.0, kind="http", hook="java.okhttp3.CallServerInterceptor.intercept",
+                 pid=7, direction="out", data=b'{"t":"\\ud83d"}',
+                 fields={"stack": "okhttp3", "phase": "request", "call": "c1",
+                         "url": f"https://h.test/p?id={needle}&c={cut}", "method": "POST",
+                         "headers": [["X-Cut", cut]], "frames": ["app.A" + cut]}),
+        EventRow(t=2.0, kind="sdk", hook="java.sensorsdata.track", pid=7,
+                 fields={"sdk": "sensorsdata", "method": "track", "event": "e" + cut,
+                         "properties": {"title": cut, "id": needle}}),
+        EventRow(t=3.0, kind="page", hook="java.webview.loadUrl", pid=7,
+                 fields={"api": "WebView", "method": "loadUrl", "url": "https://c.test/" + cut}),
+    ]
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(7, 0, rows, connections=[])
+    with MessageStore.open(run) as store:
+        by_kind = {m.kind: m for m in store.messages()}
+    assert by_kind[MessageKind.REQUEST].url == f"https://h.test/p?id={needle}&c=x\ufffd"
+    assert by_kind[MessageKind.REQUEST].headers == (("X-Cut", "x\ufffd"),)
+    assert "x\ufffd".encode() in by_kind[MessageKind.SDK_CALL].body
+    analysis = analyze_run(run, [Needle("android-id", NeedleClass.DEVICE_ID, needle, "device")])
+    assert {f.message for f in analysis.findings} == {
+        by_kind[MessageKind.REQUEST].id, by_kind[MessageKind.SDK_CALL].id}
+    assert report_folder(run.path).is_file()
