@@ -1,7 +1,7 @@
 """Leaving a JVM that keeps running: a thread inside a hooked Java method when the capture
 stops (an HTTP/2 reader blocked in JSSE's read, say) returns into the agent's entry code.
-The agent puts the Java methods back at dispose and counts the threads inside its entries;
-the controller waits for them before it unloads, so the JVM runs on, unhooked."""
+The agent counts the threads inside its Java entries; the controller waits for them before
+it unloads (the bridge then puts the methods back), so the JVM runs on, unhooked."""
 
 from __future__ import annotations
 

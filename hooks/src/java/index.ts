@@ -11,7 +11,7 @@ import { configureConscrypt, conscryptTable } from "./conscrypt.js";
 import { configureCronet, cronetTable } from "./cronet.js";
 import { encodersTable } from "./encoders.js";
 import { jsseTable } from "./jsse.js";
-import { loadersTable, watchLoaders } from "./loaders.js";
+import { loadersTable, stopWatching, watchLoaders } from "./loaders.js";
 import { androidOkhttpTable, okhttpTable } from "./okhttp.js";
 import { adjustTable } from "./sdk/adjust.js";
 import { appsflyerTable } from "./sdk/appsflyer.js";
@@ -22,7 +22,7 @@ import { onetrackTable } from "./sdk/onetrack.js";
 import { sensorsTable } from "./sdk/sensors.js";
 import { umengTable } from "./sdk/umeng.js";
 import { javaInflight } from "./inflight.js";
-import { install, JavaHook, unwrapAll } from "./table.js";
+import { closeHooks, install, JavaHook } from "./table.js";
 import { urlconnectionTable } from "./urlconnection.js";
 import { webviewTable } from "./webview.js";
 
@@ -74,11 +74,10 @@ export function installJava(config: Partial<JavaConfig> = {}): void {
     });
 }
 
-/** Put the Java methods back (dispose): returns the threads still inside an entry of ours. */
+/** Install nothing more (dispose): returns the threads still inside an entry of ours. */
 export function disposeJava(): number {
-    if (Java.available) {
-        unwrapAll();
-    }
+    stopWatching();
+    closeHooks();
     return javaInflight();
 }
 

@@ -118,19 +118,16 @@ function isClassMissing(e: unknown): boolean {
  *  the same entry (track(String) -> track(String, JSONObject)) is one event, not two. */
 const active = new Set<string>();
 
-/** Every overload wrap() replaced, to put back at dispose. */
-const wrapped: any[] = [];
+/** Set by closeHooks(): no hook is installed after it (a late class loader, a WebViewClient
+ *  subclass seen by a hook still running), whose entry the unload would free under it. */
+let closed = false;
 
-/** Put every hooked method back (the bridge does it on its next tick): from then on no
- *  thread enters an entry of ours; the ones inside are counted (inflight.ts). */
-export function unwrapAll(): void {
-    for (const m of wrapped.splice(0)) {
-        try {
-            m.implementation = null;
-        } catch (e) {
-            reportError(`java.unwrap ${m.holder?.$className ?? "?"}.${m.methodName ?? "?"}`, e);
-        }
-    }
+/** No more hooks (dispose). The installed ones stay: reverting a method while a thread runs
+ *  it crashed HotSpot (the bridge swaps the Method under the running frame); the bridge
+ *  reverts them at unload, once the controller has waited for the threads inside
+ *  (inflight.ts). */
+export function closeHooks(): void {
+    closed = true;
 }
 
 /** How the JVM enters a hooked overload: the bridge's entry, or an entry of ours (HotSpot):
@@ -141,6 +138,9 @@ export type EntryKind = "bridge" | "raw JNI" | "C";
  *  discover classes at run time (WebViewClient subclasses). Says how the JVM enters the hook
  *  (or, for a `passInTls` hook, its pass-through calls). */
 export function wrap(h: JavaHook, m: any): EntryKind {
+    if (closed) {
+        throw new Error("not installed: the agent is being disposed");
+    }
     // Profile names, made once: the hot path does not build strings it only needs profiling.
     const parts = {
         total: `${h.name} total`, original: `${h.name} original`, before: `${h.name} before`,
@@ -152,7 +152,6 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     m.implementation = function (this: any, ...args: any[]): any {
         return counted(() => dispatch(this, args, (a) => ({ value: original(this, a), threw: false })));
     };
-    wrapped.push(m);
     // Entered by an entry of ours (HotSpot): raw values; a Java exception stays pending.
     if (h.raw === true) {
         if (h.entryInC !== undefined && customEntry(m, h.entryInC)) {
