@@ -21,6 +21,11 @@ from dataclasses import dataclass, field
 
 from harness.parse.encoding import decompress
 
+try:  # the JSON walk in C (setup.py builds it with the package)
+    from harness.detect import _jsonwalk
+except ImportError:  # pragma: no cover - a checkout that was never built: the Python walk
+    _jsonwalk = None  # type: ignore[assignment]
+
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX_RUN = re.compile(rb"\b(?:[0-9a-fA-F]{2}){16,}\b")
 _FORM = re.compile(rb"^[\w.%\[\]$-]+=[^&]*(&[\w.%\[\]$-]+=[^&]*)*$")
@@ -202,9 +207,9 @@ class Decoder:
             return
         stripped = data.strip()
         if stripped[:1] in (b"{", b"[") and stripped[-1:] in (b"}", b"]"):
-            parsed = self._json(stripped)
-            if parsed is not None:
-                yield from self._walk_json(parsed, chain, "$")
+            leaves = self._json_leaves(stripped, chain)
+            if leaves is not None:
+                yield from leaves
                 return
         b64 = _b64decode(stripped) if len(stripped) >= 16 and _B64_RUN.fullmatch(stripped) else None
         if b64 is not None and _plausible(b64):
@@ -237,6 +242,21 @@ class Decoder:
         if result.data is data:  # could not decode at all
             return None
         return result.data
+
+    def _json_leaves(self, data: bytes, chain: tuple[str, ...]) -> list[Layer] | None:
+        """The leaves of a JSON body (see _walk_json), or None when it is not JSON. The C
+        walk gives the same leaves in the same order (tests/detect/test_jsonwalk.py); where
+        it cannot be exact (escaped or non-ASCII keys, duplicate keys, NaN), the Python one
+        runs."""
+        if _jsonwalk is not None:
+            hot = self.found.get(chain, ()) if self.found is not None else None
+            got = _jsonwalk.leaves(data, _MIN_LEAF, hot)
+            if got is None:
+                return None
+            if got is not False:
+                return [Layer((*chain, f"json:{path}"), b, inert) for path, b, inert in got]
+        parsed = self._json(data)
+        return None if parsed is None else list(self._walk_json(parsed, chain, "$"))
 
     @staticmethod
     def _json(data: bytes) -> object | None:

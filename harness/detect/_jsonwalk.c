@@ -1,0 +1,685 @@
+/* The JSON walk of the detector (harness/detect/decoders.py, Decoder._walk_json) in C: one
+ * parse of the body's bytes, then its leaves in the walk's order, with the same filters.
+ *
+ * leaves(data: bytes, min_leaf: int, hot: tuple[bytes, ...] | None) returns
+ *   - a list of (path: str, value: bytes, inert: bool), exactly what json.loads of
+ *     data.decode("utf-8", "surrogateescape") followed by the Python walk gives;
+ *   - None when json.loads would raise (not JSON);
+ *   - False for what this walker does not reproduce (a key with an escape or a non-ASCII
+ *     byte, a duplicate key, NaN/Infinity, nesting deeper than MAX_DEPTH): the caller then
+ *     runs the Python walk, so the result never depends on which one ran.
+ *
+ * The walk's order: a container's own leaves in member order, then its nested containers,
+ * each the same way (decoders.py keeps them on a stack). Its filters: a string leaf shorter
+ * than min_leaf bytes is skipped; an "inert" one (short printable text no decoder opens) is
+ * kept only when it holds one of `hot`'s patterns (all kept when hot is None); a number is
+ * kept when its absolute value is at least 1000, as Python prints it, only when it holds one
+ * of `hot`'s patterns (all when hot is None).
+ */
+
+#define _GNU_SOURCE /* memmem */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DEPTH 200
+#define MAX_KEYS 256     /* more members: the duplicate check would be quadratic */
+#define MAX_DIGITS 4000  /* Python's int() refuses longer decimal text by default */
+#define INERT_MAX 24
+
+enum { T_OBJ, T_ARR, T_STR, T_INT, T_FLOAT, T_LIT };
+enum { OK = 0, NOT_JSON = 1, FALLBACK = 2, NO_MEMORY = 3 };
+
+typedef struct {
+  uint8_t type;
+  uint8_t escaped;   /* T_STR: has a backslash */
+  Py_ssize_t start;  /* T_STR: after the quote; numbers: the literal */
+  Py_ssize_t end;
+  Py_ssize_t kstart; /* the member's key (objects), -1 for array items */
+  Py_ssize_t kend;
+  Py_ssize_t first;  /* containers: first child node, -1 */
+  Py_ssize_t next;   /* next sibling, -1 */
+} Node;
+
+typedef struct {
+  const unsigned char *s;
+  Py_ssize_t n;
+  Py_ssize_t pos;
+  Node *nodes;
+  Py_ssize_t count;
+  Py_ssize_t cap;
+} Parser;
+
+static int is_ws (unsigned char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void skip_ws (Parser *p)
+{
+  while (p->pos < p->n && is_ws (p->s[p->pos]))
+    p->pos++;
+}
+
+static Py_ssize_t new_node (Parser *p, uint8_t type)
+{
+  if (p->count == p->cap)
+  {
+    Py_ssize_t cap = p->cap ? p->cap * 2 : 64;
+    Node *nodes = PyMem_Realloc (p->nodes, (size_t) cap * sizeof (Node));
+    if (nodes == NULL)
+      return -1;
+    p->nodes = nodes;
+    p->cap = cap;
+  }
+  Node *d = &p->nodes[p->count];
+  d->type = type;
+  d->escaped = 0;
+  d->start = d->end = 0;
+  d->kstart = d->kend = -1;
+  d->first = d->next = -1;
+  return p->count++;
+}
+
+static int hexval (unsigned char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+static long hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
+{
+  if (at + 4 > n)
+    return -1;
+  long v = 0;
+  for (int i = 0; i < 4; i++)
+  {
+    int h = hexval (s[at + i]);
+    if (h < 0)
+      return -1;
+    v = (v << 4) | h;
+  }
+  return v;
+}
+
+/* A string whose opening quote is at p->pos: its content span, checked as json's strict
+   scanner checks it (no raw control character, valid escapes). */
+static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *escaped)
+{
+  Py_ssize_t i = p->pos + 1;
+  *start = i;
+  *escaped = 0;
+  while (i < p->n)
+  {
+    unsigned char c = p->s[i];
+    if (c == '"')
+    {
+      *end = i;
+      p->pos = i + 1;
+      return OK;
+    }
+    if (c < 0x20)
+      return NOT_JSON;
+    if (c == '\\')
+    {
+      *escaped = 1;
+      if (i + 1 >= p->n)
+        return NOT_JSON;
+      unsigned char e = p->s[i + 1];
+      if (e == 'u')
+      {
+        if (hex4 (p->s, i + 2, p->n) < 0)
+          return NOT_JSON;
+        i += 6;
+        continue;
+      }
+      if (strchr ("\"\\/bfnrt", e) == NULL || e == 0)
+        return NOT_JSON;
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  return NOT_JSON;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? at p->pos */
+static int scan_number (Parser *p, Py_ssize_t node)
+{
+  const unsigned char *s = p->s;
+  Py_ssize_t i = p->pos, n = p->n;
+  int is_float = 0;
+  if (i < n && s[i] == '-')
+    i++;
+  if (i < n && s[i] == 'I')
+    return FALLBACK; /* -Infinity */
+  if (i >= n || s[i] < '0' || s[i] > '9')
+    return NOT_JSON;
+  if (s[i] == '0')
+    i++;
+  else
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+  if (i + 1 < n && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9')
+  {
+    is_float = 1;
+    i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E'))
+  {
+    Py_ssize_t j = i + 1;
+    if (j < n && (s[j] == '-' || s[j] == '+'))
+      j++;
+    if (j < n && s[j] >= '0' && s[j] <= '9')
+    {
+      is_float = 1;
+      while (j < n && s[j] >= '0' && s[j] <= '9')
+        j++;
+      i = j;
+    }
+  }
+  if (i - p->pos > MAX_DIGITS)
+    return FALLBACK;
+  p->nodes[node].type = is_float ? T_FLOAT : T_INT;
+  p->nodes[node].start = p->pos;
+  p->nodes[node].end = i;
+  p->pos = i;
+  return OK;
+}
+
+static int parse_value (Parser *p, Py_ssize_t *out, int depth);
+
+static int parse_container (Parser *p, Py_ssize_t node, int depth)
+{
+  int is_obj = p->s[p->pos] == '{';
+  unsigned char close = is_obj ? '}' : ']';
+  p->pos++;
+  skip_ws (p);
+  if (p->pos < p->n && p->s[p->pos] == close)
+  {
+    p->pos++;
+    return OK;
+  }
+  Py_ssize_t last = -1;
+  Py_ssize_t members = 0;
+  for (;;)
+  {
+    if (++members > MAX_KEYS && is_obj)
+      return FALLBACK;
+    Py_ssize_t kstart = -1, kend = -1;
+    if (is_obj)
+    {
+      if (p->pos >= p->n || p->s[p->pos] != '"')
+        return NOT_JSON;
+      uint8_t kesc;
+      int r = scan_string (p, &kstart, &kend, &kesc);
+      if (r != OK)
+        return r;
+      int plain = !kesc;
+      for (Py_ssize_t i = kstart; i < kend && plain; i++)
+        plain = p->s[i] < 0x80;
+      skip_ws (p);
+      if (p->pos >= p->n || p->s[p->pos] != ':')
+        return NOT_JSON;
+      p->pos++;
+      skip_ws (p);
+      if (!plain)
+        return FALLBACK;
+    }
+    Py_ssize_t child;
+    int r = parse_value (p, &child, depth + 1);
+    if (r != OK)
+      return r;
+    p->nodes[child].kstart = kstart;
+    p->nodes[child].kend = kend;
+    if (last < 0)
+      p->nodes[node].first = child;
+    else
+      p->nodes[last].next = child;
+    last = child;
+    skip_ws (p);
+    if (p->pos >= p->n)
+      return NOT_JSON;
+    unsigned char c = p->s[p->pos];
+    if (c == close)
+    {
+      p->pos++;
+      break;
+    }
+    if (c != ',')
+      return NOT_JSON;
+    p->pos++;
+    skip_ws (p);
+  }
+  if (is_obj)
+  {
+    /* a duplicate key: json keeps the last value at the first key's place */
+    for (Py_ssize_t a = p->nodes[node].first; a >= 0; a = p->nodes[a].next)
+      for (Py_ssize_t b = p->nodes[a].next; b >= 0; b = p->nodes[b].next)
+      {
+        Node *x = &p->nodes[a], *y = &p->nodes[b];
+        if (x->kend - x->kstart == y->kend - y->kstart
+            && memcmp (p->s + x->kstart, p->s + y->kstart, (size_t) (x->kend - x->kstart)) == 0)
+          return FALLBACK;
+      }
+  }
+  return OK;
+}
+
+static int literal (Parser *p, const char *word)
+{
+  size_t k = strlen (word);
+  if ((size_t) (p->n - p->pos) < k || memcmp (p->s + p->pos, word, k) != 0)
+    return 0;
+  p->pos += (Py_ssize_t) k;
+  return 1;
+}
+
+static int parse_value (Parser *p, Py_ssize_t *out, int depth)
+{
+  if (depth > MAX_DEPTH)
+    return FALLBACK;
+  if (p->pos >= p->n)
+    return NOT_JSON;
+  unsigned char c = p->s[p->pos];
+  Py_ssize_t node = new_node (p, T_LIT);
+  if (node < 0)
+    return NO_MEMORY;
+  *out = node;
+  if (c == '{' || c == '[')
+  {
+    p->nodes[node].type = (c == '{') ? T_OBJ : T_ARR;
+    return parse_container (p, node, depth);
+  }
+  if (c == '"')
+  {
+    Py_ssize_t start, end;
+    uint8_t escaped;
+    int r = scan_string (p, &start, &end, &escaped);
+    if (r != OK)
+      return r;
+    Node *d = &p->nodes[node];
+    d->type = T_STR;
+    d->start = start;
+    d->end = end;
+    d->escaped = escaped;
+    return OK;
+  }
+  if (c == '-' || (c >= '0' && c <= '9'))
+    return scan_number (p, node);
+  if (literal (p, "true") || literal (p, "false") || literal (p, "null"))
+    return OK;
+  if (c == 'N' || c == 'I')
+    return (literal (p, "NaN") || literal (p, "Infinity")) ? FALLBACK : NOT_JSON;
+  return NOT_JSON;
+}
+
+/* ---- the walk ---------------------------------------------------------------------- */
+
+typedef struct {
+  const unsigned char *s;
+  Node *nodes;
+  Py_ssize_t min_leaf;
+  PyObject *hot;      /* tuple of bytes, or NULL: keep everything */
+  PyObject *out;      /* list */
+  char *path;         /* the current container's path */
+  Py_ssize_t path_len;
+  Py_ssize_t path_cap;
+  unsigned char *buf; /* a decoded string */
+  Py_ssize_t buf_cap;
+} Walk;
+
+static int reserve (char **p, Py_ssize_t *cap, Py_ssize_t need)
+{
+  if (need <= *cap)
+    return 1;
+  Py_ssize_t c = *cap ? *cap : 256;
+  while (c < need)
+    c *= 2;
+  char *q = PyMem_Realloc (*p, (size_t) c);
+  if (q == NULL)
+    return 0;
+  *p = q;
+  *cap = c;
+  return 1;
+}
+
+static Py_ssize_t put_utf8 (unsigned char *o, unsigned long cp)
+{
+  if (cp < 0x80)
+  {
+    o[0] = (unsigned char) cp;
+    return 1;
+  }
+  if (cp < 0x800)
+  {
+    o[0] = (unsigned char) (0xC0 | (cp >> 6));
+    o[1] = (unsigned char) (0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000)
+  {
+    o[0] = (unsigned char) (0xE0 | (cp >> 12));
+    o[1] = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (unsigned char) (0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (unsigned char) (0xF0 | (cp >> 18));
+  o[1] = (unsigned char) (0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (unsigned char) (0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* A string's bytes as decoders.utf8() gives them for json's str: raw bytes as they are
+   (a surrogateescape round trip), escapes decoded, a pair of surrogate escapes joined, a
+   lone surrogate as one byte (U+DC80..U+DCFF, surrogateescape's) or its 3-byte form. */
+static Py_ssize_t decode_string (Walk *w, const Node *d)
+{
+  const unsigned char *s = w->s;
+  Py_ssize_t need = d->end - d->start;
+  if (!reserve ((char **) &w->buf, &w->buf_cap, need + 4))
+    return -1;
+  unsigned char *o = w->buf;
+  Py_ssize_t k = 0;
+  for (Py_ssize_t i = d->start; i < d->end;)
+  {
+    unsigned char c = s[i];
+    if (c != '\\')
+    {
+      o[k++] = c;
+      i++;
+      continue;
+    }
+    unsigned char e = s[i + 1];
+    if (e != 'u')
+    {
+      switch (e)
+      {
+        case 'b': o[k++] = '\b'; break;
+        case 'f': o[k++] = '\f'; break;
+        case 'n': o[k++] = '\n'; break;
+        case 'r': o[k++] = '\r'; break;
+        case 't': o[k++] = '\t'; break;
+        default: o[k++] = e; break; /* " \ / */
+      }
+      i += 2;
+      continue;
+    }
+    unsigned long cp = (unsigned long) hex4 (s, i + 2, d->end);
+    i += 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= d->end && s[i] == '\\' && s[i + 1] == 'u')
+    {
+      long lo = hex4 (s, i + 2, d->end);
+      if (lo >= 0xDC00 && lo <= 0xDFFF)
+      {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long) lo - 0xDC00);
+        i += 6;
+      }
+    }
+    if (cp >= 0xDC80 && cp <= 0xDCFF)
+      o[k++] = (unsigned char) (cp - 0xDC00);
+    else
+      k += put_utf8 (o + k, cp);
+  }
+  return k;
+}
+
+static const char *find_bytes (const unsigned char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m)
+{
+  if (m == 0)
+    return (const char *) hay;
+  if (m > n)
+    return NULL;
+  return memmem (hay, (size_t) n, needle, (size_t) m);
+}
+
+/* `hot` is None (keep), or kept when the value holds one of its patterns. */
+static int hot_holds (Walk *w, const unsigned char *b, Py_ssize_t n)
+{
+  Py_ssize_t count = PyTuple_GET_SIZE (w->hot);
+  for (Py_ssize_t i = 0; i < count; i++)
+  {
+    PyObject *h = PyTuple_GET_ITEM (w->hot, i);
+    if (find_bytes (b, n, PyBytes_AS_STRING (h), PyBytes_GET_SIZE (h)) != NULL)
+      return 1;
+  }
+  return 0;
+}
+
+static int plain_byte (unsigned char c)
+{
+  if (c == '\t' || c == '\n' || c == '\r')
+    return 1;
+  if (c < 32 || c > 126)
+    return 0;
+  return strchr ("/\\\"=%&{[+", c) == NULL;
+}
+
+static int inert (const unsigned char *b, Py_ssize_t n)
+{
+  if (n >= INERT_MAX || (n > 0 && b[0] == 'x'))
+    return 0;
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (!plain_byte (b[i]))
+      return 0;
+  return 1;
+}
+
+/* The child's path: the container's, then .key or [index]. */
+static int child_path (Walk *w, const Node *c, Py_ssize_t index, Py_ssize_t *len)
+{
+  Py_ssize_t base = w->path_len;
+  if (c->kstart >= 0)
+  {
+    Py_ssize_t k = c->kend - c->kstart;
+    if (!reserve (&w->path, &w->path_cap, base + k + 2))
+      return 0;
+    w->path[base] = '.';
+    memcpy (w->path + base + 1, w->s + c->kstart, (size_t) k);
+    *len = base + 1 + k;
+  }
+  else
+  {
+    if (!reserve (&w->path, &w->path_cap, base + 24))
+      return 0;
+    *len = base + snprintf (w->path + base, 24, "[%zd]", index);
+  }
+  return 1;
+}
+
+static int emit (Walk *w, Py_ssize_t path_len, const unsigned char *b, Py_ssize_t n, int is_inert)
+{
+  PyObject *item = Py_BuildValue ("(s#y#O)", w->path, path_len, (const char *) b, n,
+      is_inert ? Py_True : Py_False);
+  if (item == NULL)
+    return 0;
+  int r = PyList_Append (w->out, item);
+  Py_DECREF (item);
+  return r == 0;
+}
+
+static int leaf_number (Walk *w, const Node *c, Py_ssize_t path_len)
+{
+  const unsigned char *lit = w->s + c->start;
+  Py_ssize_t n = c->end - c->start;
+  if (c->type == T_INT)
+  {
+    Py_ssize_t digits = n - (lit[0] == '-');
+    if (digits < 4) /* no leading zeros in JSON: |v| >= 1000 has 4 digits or more */
+      return 1;
+    if (w->hot != NULL && !hot_holds (w, lit, n))
+      return 1;
+    return emit (w, path_len, lit, n, 1);
+  }
+  char tmp[64];
+  char *text = (n < (Py_ssize_t) sizeof tmp) ? tmp : PyMem_Malloc ((size_t) n + 1);
+  if (text == NULL)
+    return 0;
+  memcpy (text, lit, (size_t) n);
+  text[n] = 0;
+  double v = PyOS_string_to_double (text, NULL, NULL);
+  if (text != tmp)
+    PyMem_Free (text);
+  if (v == -1.0 && PyErr_Occurred ())
+    return 0;
+  if (!(fabs (v) >= 1000.0))
+    return 1;
+  PyObject *f = PyFloat_FromDouble (v);
+  PyObject *str = f ? PyObject_Str (f) : NULL;
+  Py_XDECREF (f);
+  if (str == NULL)
+    return 0;
+  Py_ssize_t m;
+  const char *b = PyUnicode_AsUTF8AndSize (str, &m);
+  int ok = b != NULL && ((w->hot != NULL && !hot_holds (w, (const unsigned char *) b, m))
+      || emit (w, path_len, (const unsigned char *) b, m, 1));
+  Py_DECREF (str);
+  return ok;
+}
+
+static int walk (Walk *w, const Node *container)
+{
+  /* the container's own leaves */
+  Py_ssize_t index = 0;
+  for (Py_ssize_t i = container->first; i >= 0; i = w->nodes[i].next, index++)
+  {
+    const Node *c = &w->nodes[i];
+    if (c->type == T_OBJ || c->type == T_ARR || c->type == T_LIT)
+      continue;
+    Py_ssize_t path_len;
+    if (!child_path (w, c, index, &path_len))
+      return 0;
+    if (c->type == T_INT || c->type == T_FLOAT)
+    {
+      if (!leaf_number (w, c, path_len))
+        return 0;
+      continue;
+    }
+    const unsigned char *b = w->s + c->start;
+    Py_ssize_t n = c->end - c->start;
+    if (c->escaped)
+    {
+      n = decode_string (w, c);
+      if (n < 0)
+        return 0;
+      b = w->buf;
+    }
+    if (n < w->min_leaf)
+      continue;
+    int is_inert = inert (b, n);
+    if (is_inert && w->hot != NULL && !hot_holds (w, b, n))
+      continue;
+    if (!emit (w, path_len, b, n, is_inert))
+      return 0;
+  }
+  /* then its nested containers, in order */
+  index = 0;
+  Py_ssize_t saved = w->path_len;
+  for (Py_ssize_t i = container->first; i >= 0; i = w->nodes[i].next, index++)
+  {
+    const Node *c = &w->nodes[i];
+    if (c->type != T_OBJ && c->type != T_ARR)
+      continue;
+    Py_ssize_t path_len;
+    if (!child_path (w, c, index, &path_len))
+      return 0;
+    w->path_len = path_len;
+    int ok = walk (w, c);
+    w->path_len = saved;
+    if (!ok)
+      return 0;
+  }
+  return 1;
+}
+
+static PyObject *leaves (PyObject *self, PyObject *args)
+{
+  Py_buffer data;
+  Py_ssize_t min_leaf;
+  PyObject *hot;
+  (void) self;
+  if (!PyArg_ParseTuple (args, "y*nO", &data, &min_leaf, &hot))
+    return NULL;
+  if (hot == Py_None)
+    hot = NULL;
+  else if (!PyTuple_Check (hot))
+  {
+    PyBuffer_Release (&data);
+    PyErr_SetString (PyExc_TypeError, "hot must be a tuple of bytes or None");
+    return NULL;
+  }
+  else
+  {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE (hot); i++)
+      if (!PyBytes_Check (PyTuple_GET_ITEM (hot, i)))
+      {
+        PyBuffer_Release (&data);
+        PyErr_SetString (PyExc_TypeError, "hot must be a tuple of bytes or None");
+        return NULL;
+      }
+  }
+  Parser p = { (const unsigned char *) data.buf, data.len, 0, NULL, 0, 0 };
+  PyObject *result = NULL;
+  Py_ssize_t root = -1;
+  skip_ws (&p);
+  int r = (p.pos < p.n && (p.s[p.pos] == '{' || p.s[p.pos] == '[')) ? parse_value (&p, &root, 0) : NOT_JSON;
+  if (r == OK)
+  {
+    skip_ws (&p);
+    if (p.pos != p.n)
+      r = NOT_JSON;
+  }
+  if (r == NO_MEMORY)
+    PyErr_NoMemory ();
+  else if (r == NOT_JSON)
+    result = Py_NewRef (Py_None);
+  else if (r == FALLBACK)
+    result = Py_NewRef (Py_False);
+  else
+  {
+    Walk w = { p.s, p.nodes, min_leaf, hot, PyList_New (0), NULL, 0, 0, NULL, 0 };
+    if (w.out != NULL && reserve (&w.path, &w.path_cap, 1))
+    {
+      w.path[0] = '$';
+      w.path_len = 1;
+      if (walk (&w, &p.nodes[root]))
+        result = Py_NewRef (w.out);
+      else if (!PyErr_Occurred ())
+        PyErr_NoMemory ();
+    }
+    Py_XDECREF (w.out);
+    PyMem_Free (w.path);
+    PyMem_Free (w.buf);
+  }
+  PyMem_Free (p.nodes);
+  PyBuffer_Release (&data);
+  return result;
+}
+
+static PyMethodDef methods[] = {
+  { "leaves", leaves, METH_VARARGS,
+    "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "
+    "(use the Python walk)" },
+  { NULL, NULL, 0, NULL },
+};
+
+static struct PyModuleDef module = {
+  PyModuleDef_HEAD_INIT, "_jsonwalk", "The detector's JSON walk in C (decoders.py).", -1, methods,
+  NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__jsonwalk (void)
+{
+  return PyModule_Create (&module);
+}

@@ -1,0 +1,120 @@
+"""The detector's JSON walk in C (harness/detect/_jsonwalk.c) against the Python walk it
+replaces (json.loads, then Decoder._walk_json): the same leaves, paths, bytes and inert
+flags in the same order, the same "not JSON", for generated and damaged documents; and
+False (the caller runs the Python walk) only where the C walk says it cannot be exact."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from harness.detect import _jsonwalk
+from harness.detect.decoders import _MIN_LEAF, Decoder
+
+CHAIN = ("body",)
+
+
+Leaves = list[tuple[str, bytes, bool]]
+
+
+def python_leaves(doc: bytes, hot: tuple[bytes, ...] | None) -> Leaves | None:
+    d = Decoder()
+    d.found = None if hot is None else {CHAIN: hot}
+    parsed = d._json(doc)
+    if parsed is None:
+        return None
+    return [(layer.chain[-1].removeprefix("json:"), layer.data, layer.inert)
+            for layer in d._walk_json(parsed, CHAIN, "$")]
+
+
+def same(doc: bytes, hot: tuple[bytes, ...] | None) -> bool:
+    """Checks one document; True when the C walk answered (not False)."""
+    got = _jsonwalk.leaves(doc, _MIN_LEAF, hot)
+    if got is False:
+        return False
+    assert got == python_leaves(doc, hot), doc
+    return True
+
+
+ascii_keys = st.text(st.characters(min_codepoint=32, max_codepoint=126, exclude_characters='"\\'),
+                     max_size=8)
+"""Keys JSON writes without an escape (the C walk leaves the others to Python)."""
+any_text = st.text(max_size=40)  # every code point, lone surrogates included
+numbers = st.integers(-10**30, 10**30) | st.floats(allow_nan=False, allow_infinity=False) \
+    | st.sampled_from([999, 1000, -1000, 999.99, 1e3, 1e22, 5e-324, -0.0])
+scalars = st.none() | st.booleans() | numbers | any_text \
+    | st.sampled_from(["xhello", "a/b", "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=", "plain words"])
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
+                      | st.dictionaries(ascii_keys, inner, max_size=5), max_leaves=25)
+containers = st.lists(values, max_size=5) | st.dictionaries(ascii_keys, values, max_size=6)
+
+
+def dumps(value: object, ensure_ascii: bool, spaced: bool) -> bytes:
+    text = json.dumps(value, ensure_ascii=ensure_ascii,
+                      separators=(", ", ": ") if spaced else (",", ":"))
+    return text.encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(containers, st.booleans(), st.booleans(), st.data())
+@example({"a": "\ud83d" + "x" * 30, "b": "\udc80\udcff tail", "c": "\ud83d\ude00 pair"},
+         True, False, None)
+def test_generated_documents_walk_the_same(value: object, ensure_ascii: bool, spaced: bool,
+                                           data: st.DataObject | None) -> None:
+    doc = dumps(value, ensure_ascii, spaced)
+    hots: list[tuple[bytes, ...] | None] = [None, ()]
+    if data is not None:
+        cut = data.draw(st.integers(0, max(0, len(doc) - 4)))
+        hots.append((doc[cut:cut + data.draw(st.integers(1, 6))], b"zz"))
+    for hot in hots:
+        # Documents with ASCII keys and no NaN: the C walk always answers.
+        assert same(doc, hot)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(containers, st.lists(st.tuples(st.integers(0, 10**6), st.binary(max_size=3),
+                                      st.integers(0, 3)), min_size=1, max_size=4))
+def test_damaged_documents_are_judged_the_same(value: object,
+                                               edits: list[tuple[int, bytes, int]]) -> None:
+    doc = bytearray(dumps(value, False, False))
+    for at, insert, delete in edits:
+        at %= len(doc) + 1
+        doc[at:at + delete] = insert
+    stripped = bytes(doc).strip()
+    if stripped[:1] in (b"{", b"[") and stripped[-1:] in (b"}", b"]"):
+        same(stripped, None)
+        same(stripped, (b"a",))
+
+
+def test_what_the_c_walk_leaves_to_python() -> None:
+    assert _jsonwalk.leaves(b'{"k\\u00e9":"long enough value"}', 4, None) is False
+    assert _jsonwalk.leaves('{"ké":"long enough value"}'.encode(), 4, None) is False
+    assert _jsonwalk.leaves(b'{"a":"x1234","a":"y1234"}', 4, None) is False
+    assert _jsonwalk.leaves(b'[NaN, 1]', 4, None) is False
+    assert _jsonwalk.leaves(b'[-Infinity]', 4, None) is False
+    assert _jsonwalk.leaves(b"[" * 300 + b"]" * 300, 4, None) is False
+    for doc in (b'{"k\\u00e9":"long enough value"}', b'{"a":"x1234","a":"y1234"}',
+                b'[NaN, 12345]', b"[" * 300 + b"]" * 300):
+        assert python_leaves(doc, None) is not None  # JSON all the same: Python walks it
+
+
+def test_not_json() -> None:
+    for doc in (b"{", b'{"a":1,}', b'{"a":01}', b'["\x01"]', b'["\\x"]', b'["\\u12"]',
+                b"[1.]", b"[1e]", b"{} {}", b'{"a" 1}', b"[tru]", b"[\xff]"):
+        assert _jsonwalk.leaves(doc, 4, None) is None, doc
+        assert python_leaves(doc, None) is None, doc
+
+
+def test_leaves_order_paths_and_filters() -> None:
+    doc = (b'{"s":"short","long":"a value of some more length","n":12345,"f":1234.5,"small":999,'
+           b'"nested":{"k":["xabc","y/yy",{"deep":"\\u00e9t\\u00e9 value"}]},"after":"tail!"}')
+    assert _jsonwalk.leaves(doc, 4, None) == [
+        ("$.s", b"short", True), ("$.long", b"a value of some more length", False),
+        ("$.n", b"12345", True), ("$.f", b"1234.5", True), ("$.after", b"tail!", True),
+        ("$.nested.k[0]", b"xabc", False), ("$.nested.k[1]", b"y/yy", False),
+        ("$.nested.k[2].deep", "été value".encode(), False)]
+    # with the parent's matches: an inert leaf only where it holds one
+    assert [p for p, _, _ in _jsonwalk.leaves(doc, 4, (b"tail",)) or []] == [
+        "$.long", "$.after", "$.nested.k[0]", "$.nested.k[1]", "$.nested.k[2].deep"]
