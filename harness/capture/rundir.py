@@ -283,7 +283,14 @@ class RunDir:
 def _atomic_write_json(path: Path, data: object) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False, ensure_ascii=False)
+        if isinstance(data, list):
+            # One item per line (findings.json holds 100,000s): json's C encoder writes each,
+            # where indent= runs its pure-Python encoder (6% of a whole analyze).
+            fh.write("[\n")
+            fh.write(",\n".join(json.dumps(item, ensure_ascii=False) for item in data))
+            fh.write("\n]" if data else "]")
+        else:
+            json.dump(data, fh, indent=2, sort_keys=False, ensure_ascii=False)
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())
