@@ -26,7 +26,6 @@ protocol error (never lost, never a crash).
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -110,8 +109,8 @@ class NativeKind(IntEnum):
     CONN_INFO = 7
     """Facts about a TLS connection gathered in C on first sight (the SSL object may be
     freed before JS could ask). Body: ``CONN_INFO_FORMAT`` then NUL-terminated SNI,
-    protocol version and cipher name; see :func:`decode_conn_info`. Also a plain TCP
-    connection or a UDP peer (``CONN_LAYERS`` code in the header's reserved member)."""
+    protocol version and cipher name (``harness.protocol_native.decode_conn_info``). Also a
+    plain TCP connection or a UDP peer (``CONN_LAYERS`` code in the header's reserved member)."""
     CONNECT = 8
     """A ``connect()`` call on an IPv4/IPv6 socket: ``CONN_INFO_FORMAT`` then
     ``CONNECT_RESULT`` (return value, errno); ``handle`` is the connection it opened."""
@@ -124,8 +123,8 @@ class NativeKind(IntEnum):
     HTTP_CALL = 11
     """One Java HTTP call (request and response) recorded in C (java/okhttp_c.ts):
     ``HTTP_CALL_FORMAT``, the JSON text, then the request body; ``handle`` is the Java TLS
-    connection's number (0: none). Decoded by :func:`decode_http_call` into the two ``http``
-    records the JS path writes."""
+    connection's number (0: none). ``harness.protocol_native.decode_http_call`` reads it; the
+    channel makes it the two ``http`` records the JS path writes."""
 
 
 NATIVE_FLAG_TRUNCATED = 1
@@ -330,105 +329,6 @@ def decode_native(blob: bytes) -> list[NativeRecord]:
 
 
 _NATIVE_KINDS: dict[int, NativeKind] = {k.value: k for k in NativeKind}
-
-
-def _ip(family: int, raw: bytes) -> str | None:
-    import ipaddress
-
-    if family == 2:
-        return str(ipaddress.IPv4Address(raw[:4]))
-    if family == 10:
-        return str(ipaddress.IPv6Address(raw[:16]))
-    return None
-
-
-def decode_sock(body: bytes) -> dict[str, JSON]:
-    """The address part (``CONN_INFO_FORMAT``) of a native CONN_INFO, CONNECT or
-    UDP_BLOCKED body. Raises ProtocolViolation."""
-    if len(body) < CONN_INFO_FORMAT.size:
-        raise ProtocolViolation(f"native socket body of {len(body)} bytes is too short")
-    family, lport, pport, layer, fd, local, peer = CONN_INFO_FORMAT.unpack_from(body)
-    if layer not in CONN_LAYERS:
-        raise ProtocolViolation(f"native socket body: unknown layer {layer}")
-    return {
-        "layer": CONN_LAYERS[layer].value, "fd": fd,
-        "transport": "udp" if CONN_LAYERS[layer] is Layer.UDP else "tcp",
-        "family": {2: "ipv4", 10: "ipv6"}.get(family),
-        "local_ip": _ip(family, local), "local_port": lport or None,
-        "peer_ip": _ip(family, peer), "peer_port": pport or None,
-    }
-
-
-def decode_conn_info(body: bytes) -> dict[str, JSON]:
-    """The ``conn`` record fields of a native CONN_INFO body. Raises ProtocolViolation."""
-    info = decode_sock(body)
-    del info["family"]
-    strings = body[CONN_INFO_FORMAT.size:].split(b"\0")
-    if len(strings) < 4:
-        raise ProtocolViolation("conn-info body lacks its three strings")
-    sni, version, cipher = (x.decode("utf-8", "replace") or None for x in strings[:3])
-    return {**info, "sni": sni, "tls_version": version, "cipher": cipher}
-
-
-def decode_connect(body: bytes) -> dict[str, JSON]:
-    """The ``connect`` record fields (plus the local address) of a native CONNECT body."""
-    info = decode_sock(body)
-    if len(body) < CONN_INFO_FORMAT.size + CONNECT_RESULT.size:
-        raise ProtocolViolation("connect body lacks its result")
-    info["result"], info["errno"] = CONNECT_RESULT.unpack_from(body, CONN_INFO_FORMAT.size)
-    return info
-
-
-def decode_dns(body: bytes) -> dict[str, JSON]:
-    """The ``dns`` record fields of a native DNS body. Raises ProtocolViolation."""
-    if len(body) < DNS_FORMAT.size:
-        raise ProtocolViolation("dns body is too short")
-    result, count, _r = DNS_FORMAT.unpack_from(body)
-    name, nul, _ = body[DNS_FORMAT.size:].partition(b"\0")
-    pos = DNS_FORMAT.size + len(name) + 1
-    if not nul or pos + count * DNS_ADDRESS.size > len(body):
-        raise ProtocolViolation(f"dns body of {len(body)} bytes cannot hold {count} addresses")
-    addresses: list[JSON] = []
-    for i in range(count):
-        family, raw = DNS_ADDRESS.unpack_from(body, pos + i * DNS_ADDRESS.size)
-        ip = _ip(family, raw)
-        if ip is not None and ip not in addresses:
-            addresses.append(ip)
-    return {"name": name.decode("utf-8", "replace"), "addresses": addresses, "result": result}
-
-
-class HttpCall(NamedTuple):
-    """A native ``HTTP_CALL`` body, decoded (see :func:`decode_http_call`)."""
-
-    key: int
-    number: int
-    t_ms: int
-    request: dict[str, JSON]
-    response: dict[str, JSON]
-    body: bytes | None
-
-
-def decode_http_call(body: bytes) -> HttpCall:
-    """A native HTTP_CALL body. Raises ProtocolViolation."""
-    if len(body) < HTTP_CALL_FORMAT.size:
-        raise ProtocolViolation(f"http-call body of {len(body)} bytes is too short")
-    key, number, t_ms, json_len, body_len = HTTP_CALL_FORMAT.unpack_from(body)
-    start = HTTP_CALL_FORMAT.size
-    end = start + json_len
-    if body_len < -1 or end + max(body_len, 0) != len(body):
-        raise ProtocolViolation(
-            f"http-call body of {len(body)} bytes cannot hold {json_len} bytes of JSON and a "
-            f"body of {body_len}")
-    try:
-        facts = json.loads(body[start:end])
-    except ValueError as exc:
-        raise ProtocolViolation(f"http-call JSON: {exc}") from None
-    request = facts.get("q") if isinstance(facts, dict) else None
-    response = facts.get("r") if isinstance(facts, dict) else None
-    if not isinstance(request, dict) or not isinstance(response, dict):
-        raise ProtocolViolation("http-call JSON lacks its request or response")
-    return HttpCall(key, number, t_ms, request, response,
-                    body[end:] if body_len >= 0 else None)
 
 
 def decode_record(pid: int, raw: JSON, data: bytes) -> Record:

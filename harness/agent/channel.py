@@ -28,6 +28,8 @@ from harness.protocol import (
     RingStats,
     conn_id,
     decode_batch,
+)
+from harness.protocol_native import (
     decode_conn_info,
     decode_connect,
     decode_dns,

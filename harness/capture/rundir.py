@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import sqlite3
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 from harness.errors import RunDirError
 from harness.protocol import JSON
+from harness.text import no_lone_surrogates
 
 FORMAT_VERSION = 1
 RUN_JSON = "run.json"
@@ -63,8 +63,6 @@ the recorder ~1.8 of ~10 µs per row on this machine (bench/README.md); their re
 connection (``events_conn``) or read everything. Run dirs written before keep their full
 ``events_kind`` index, which serves the same queries."""
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 def _fields(text: str) -> dict[str, JSON]:
     """An event's fields. A Java string can hold a lone UTF-16 surrogate (a title cut inside
@@ -73,18 +71,8 @@ def _fields(text: str) -> dict[str, JSON]:
     ``capture.sqlite`` keeps the escape."""
     value = json.loads(text)
     if "\\ud" in text or "\\uD" in text:
-        value = _no_lone_surrogates(value)
+        value = no_lone_surrogates(value)
     return value  # type: ignore[no-any-return]
-
-
-def _no_lone_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_no_lone_surrogates(v) for v in value]
-    if isinstance(value, dict):
-        return {_no_lone_surrogates(k): _no_lone_surrogates(v) for k, v in value.items()}
-    return value
 
 
 WAL_CHECKPOINT_PAGES = 16384

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import json
 import re
 import urllib.parse
@@ -20,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from harness.parse.encoding import decompress
+from harness.text import utf8
 
 try:  # the JSON walk in C (setup.py builds it with the package)
     from harness.detect import _jsonwalk
@@ -58,30 +58,6 @@ class Budget:
         self.layers += 1
         self.bytes += n
         return True
-
-
-def _surrogates(exc: UnicodeError) -> tuple[bytes, int]:
-    """Codec error handler for :func:`utf8`: U+DC80..U+DCFF back to the byte they stand for
-    (as ``surrogateescape``), any other lone surrogate as its 3-byte form (as
-    ``surrogatepass``)."""
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    out = bytearray()
-    for ch in exc.object[exc.start:exc.end]:
-        c = ord(ch)
-        out += bytes([c - 0xDC00]) if 0xDC80 <= c <= 0xDCFF else ch.encode("utf-8", "surrogatepass")
-    return bytes(out), exc.end
-
-
-codecs.register_error("egress.surrogates", _surrogates)
-
-
-def utf8(s: str) -> bytes:
-    """A decoded text's bytes, never failing: the bytes a ``surrogateescape`` decode kept
-    come back as they were, and a lone surrogate (JSON's ``"\ud800"``, which
-    ``JSON.stringify`` writes for a string cut inside an emoji) becomes its 3-byte form
-    instead of an error."""
-    return s.encode("utf-8", "egress.surrogates")
 
 
 def java_hash(s: str) -> int:

@@ -13,12 +13,13 @@ import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from harness.detect.decoders import Budget, Decoder, Layer, utf8
+from harness.detect.decoders import Budget, Decoder, Layer
 from harness.detect.derive import derive
 from harness.detect.finding import Finding, Needle
 from harness.detect.matcher import Match, Matcher
 from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
+from harness.text import utf8
 
 CONTROL_HOSTS = frozenset({"canary.lab.test"})
 """Hosts whose loads are the scenario's own (the canary site)."""

@@ -10,7 +10,8 @@ import textwrap
 from pathlib import Path
 
 from harness.agent.bundle import AgentBundle
-from harness.protocol import NativeKind, decode_dns
+from harness.protocol import NativeKind
+from harness.protocol_native import decode_dns
 from harness.testing.agent_run import run_under_agent
 
 CLIENT = textwrap.dedent("""

@@ -10,13 +10,8 @@ import textwrap
 from pathlib import Path
 
 from harness.agent.bundle import AgentBundle
-from harness.protocol import (
-    NativeKind,
-    NativeRecord,
-    decode_conn_info,
-    decode_connect,
-    decode_sock,
-)
+from harness.protocol import NativeKind, NativeRecord
+from harness.protocol_native import decode_conn_info, decode_connect, decode_sock
 from harness.testing.agent_run import AgentRun, run_under_agent
 from harness.testing.certs import PKIFiles
 from harness.testing.plain_server import PlainHTTPServer, UDPListener

@@ -9,7 +9,8 @@ import textwrap
 from pathlib import Path
 
 from harness.agent.bundle import AgentBundle
-from harness.protocol import NativeKind, decode_conn_info
+from harness.protocol import NativeKind
+from harness.protocol_native import decode_conn_info
 from harness.testing.agent_run import run_under_agent
 from harness.testing.certs import PKIFiles
 from harness.testing.tls_server import TLSServer

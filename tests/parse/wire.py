@@ -24,7 +24,8 @@ import h2.events
 
 from harness.capture.rundir import RunDir
 from harness.capture.writer import CaptureWriter, EventRow
-from harness.protocol import JSON, Batch, NativeKind, conn_id, decode_conn_info
+from harness.protocol import JSON, Batch, NativeKind, conn_id
+from harness.protocol_native import decode_conn_info
 
 
 @dataclass
