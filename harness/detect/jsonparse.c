@@ -1,0 +1,288 @@
+/* The JSON parser of the detector's C walk: see jsonparse.h. */
+
+#include "jsonparse.h"
+
+#include <string.h>
+
+static int is_ws (unsigned char c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void skip_ws (Parser *p)
+{
+  while (p->pos < p->n && is_ws (p->s[p->pos]))
+    p->pos++;
+}
+
+static Py_ssize_t new_node (Parser *p, uint8_t type)
+{
+  if (p->count == p->cap)
+  {
+    Py_ssize_t cap = p->cap ? p->cap * 2 : 64;
+    Node *nodes = PyMem_Realloc (p->nodes, (size_t) cap * sizeof (Node));
+    if (nodes == NULL)
+      return -1;
+    p->nodes = nodes;
+    p->cap = cap;
+  }
+  Node *d = &p->nodes[p->count];
+  d->type = type;
+  d->escaped = 0;
+  d->start = d->end = 0;
+  d->kstart = d->kend = -1;
+  d->first = d->next = -1;
+  return p->count++;
+}
+
+static int hexval (unsigned char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
+{
+  if (at + 4 > n)
+    return -1;
+  long v = 0;
+  for (int i = 0; i < 4; i++)
+  {
+    int h = hexval (s[at + i]);
+    if (h < 0)
+      return -1;
+    v = (v << 4) | h;
+  }
+  return v;
+}
+
+/* A string whose opening quote is at p->pos: its content span, checked as json's strict
+   scanner checks it (no raw control character, valid escapes). */
+static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *escaped)
+{
+  Py_ssize_t i = p->pos + 1;
+  *start = i;
+  *escaped = 0;
+  while (i < p->n)
+  {
+    unsigned char c = p->s[i];
+    if (c == '"')
+    {
+      *end = i;
+      p->pos = i + 1;
+      return OK;
+    }
+    if (c < 0x20)
+      return NOT_JSON;
+    if (c == '\\')
+    {
+      *escaped = 1;
+      if (i + 1 >= p->n)
+        return NOT_JSON;
+      unsigned char e = p->s[i + 1];
+      if (e == 'u')
+      {
+        if (json_hex4 (p->s, i + 2, p->n) < 0)
+          return NOT_JSON;
+        i += 6;
+        continue;
+      }
+      if (strchr ("\"\\/bfnrt", e) == NULL || e == 0)
+        return NOT_JSON;
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  return NOT_JSON;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? at p->pos */
+static int scan_number (Parser *p, Py_ssize_t node)
+{
+  const unsigned char *s = p->s;
+  Py_ssize_t i = p->pos, n = p->n;
+  int is_float = 0;
+  if (i < n && s[i] == '-')
+    i++;
+  if (i < n && s[i] == 'I')
+    return FALLBACK; /* -Infinity */
+  if (i >= n || s[i] < '0' || s[i] > '9')
+    return NOT_JSON;
+  if (s[i] == '0')
+    i++;
+  else
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+  if (i + 1 < n && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9')
+  {
+    is_float = 1;
+    i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E'))
+  {
+    Py_ssize_t j = i + 1;
+    if (j < n && (s[j] == '-' || s[j] == '+'))
+      j++;
+    if (j < n && s[j] >= '0' && s[j] <= '9')
+    {
+      is_float = 1;
+      while (j < n && s[j] >= '0' && s[j] <= '9')
+        j++;
+      i = j;
+    }
+  }
+  if (i - p->pos > MAX_DIGITS)
+    return FALLBACK;
+  p->nodes[node].type = is_float ? T_FLOAT : T_INT;
+  p->nodes[node].start = p->pos;
+  p->nodes[node].end = i;
+  p->pos = i;
+  return OK;
+}
+
+static int parse_value (Parser *p, Py_ssize_t *out, int depth);
+
+static int parse_container (Parser *p, Py_ssize_t node, int depth)
+{
+  int is_obj = p->s[p->pos] == '{';
+  unsigned char close = is_obj ? '}' : ']';
+  p->pos++;
+  skip_ws (p);
+  if (p->pos < p->n && p->s[p->pos] == close)
+  {
+    p->pos++;
+    return OK;
+  }
+  Py_ssize_t last = -1;
+  Py_ssize_t members = 0;
+  for (;;)
+  {
+    if (++members > MAX_KEYS && is_obj)
+      return FALLBACK;
+    Py_ssize_t kstart = -1, kend = -1;
+    if (is_obj)
+    {
+      if (p->pos >= p->n || p->s[p->pos] != '"')
+        return NOT_JSON;
+      uint8_t kesc;
+      int r = scan_string (p, &kstart, &kend, &kesc);
+      if (r != OK)
+        return r;
+      int plain = !kesc;
+      for (Py_ssize_t i = kstart; i < kend && plain; i++)
+        plain = p->s[i] < 0x80;
+      skip_ws (p);
+      if (p->pos >= p->n || p->s[p->pos] != ':')
+        return NOT_JSON;
+      p->pos++;
+      skip_ws (p);
+      if (!plain)
+        return FALLBACK;
+    }
+    Py_ssize_t child;
+    int r = parse_value (p, &child, depth + 1);
+    if (r != OK)
+      return r;
+    p->nodes[child].kstart = kstart;
+    p->nodes[child].kend = kend;
+    if (last < 0)
+      p->nodes[node].first = child;
+    else
+      p->nodes[last].next = child;
+    last = child;
+    skip_ws (p);
+    if (p->pos >= p->n)
+      return NOT_JSON;
+    unsigned char c = p->s[p->pos];
+    if (c == close)
+    {
+      p->pos++;
+      break;
+    }
+    if (c != ',')
+      return NOT_JSON;
+    p->pos++;
+    skip_ws (p);
+  }
+  if (is_obj)
+  {
+    /* a duplicate key: json keeps the last value at the first key's place */
+    for (Py_ssize_t a = p->nodes[node].first; a >= 0; a = p->nodes[a].next)
+      for (Py_ssize_t b = p->nodes[a].next; b >= 0; b = p->nodes[b].next)
+      {
+        Node *x = &p->nodes[a], *y = &p->nodes[b];
+        if (x->kend - x->kstart == y->kend - y->kstart
+            && memcmp (p->s + x->kstart, p->s + y->kstart, (size_t) (x->kend - x->kstart)) == 0)
+          return FALLBACK;
+      }
+  }
+  return OK;
+}
+
+static int literal (Parser *p, const char *word)
+{
+  size_t k = strlen (word);
+  if ((size_t) (p->n - p->pos) < k || memcmp (p->s + p->pos, word, k) != 0)
+    return 0;
+  p->pos += (Py_ssize_t) k;
+  return 1;
+}
+
+static int parse_value (Parser *p, Py_ssize_t *out, int depth)
+{
+  if (depth > MAX_DEPTH)
+    return FALLBACK;
+  if (p->pos >= p->n)
+    return NOT_JSON;
+  unsigned char c = p->s[p->pos];
+  Py_ssize_t node = new_node (p, T_LIT);
+  if (node < 0)
+    return NO_MEMORY;
+  *out = node;
+  if (c == '{' || c == '[')
+  {
+    p->nodes[node].type = (c == '{') ? T_OBJ : T_ARR;
+    return parse_container (p, node, depth);
+  }
+  if (c == '"')
+  {
+    Py_ssize_t start, end;
+    uint8_t escaped;
+    int r = scan_string (p, &start, &end, &escaped);
+    if (r != OK)
+      return r;
+    Node *d = &p->nodes[node];
+    d->type = T_STR;
+    d->start = start;
+    d->end = end;
+    d->escaped = escaped;
+    return OK;
+  }
+  if (c == '-' || (c >= '0' && c <= '9'))
+    return scan_number (p, node);
+  if (literal (p, "true") || literal (p, "false") || literal (p, "null"))
+    return OK;
+  if (c == 'N' || c == 'I')
+    return (literal (p, "NaN") || literal (p, "Infinity")) ? FALLBACK : NOT_JSON;
+  return NOT_JSON;
+}
+
+int json_parse (Parser *p, Py_ssize_t *root)
+{
+  skip_ws (p);
+  if (p->pos >= p->n || (p->s[p->pos] != '{' && p->s[p->pos] != '['))
+    return NOT_JSON;
+  int r = parse_value (p, root, 0);
+  if (r != OK)
+    return r;
+  skip_ws (p);
+  return (p->pos == p->n) ? OK : NOT_JSON;
+}
