@@ -15,8 +15,11 @@ static void skip_ws (Parser *p)
     p->pos++;
 }
 
+/* A new node's index; -1: no memory; -2: more than MAX_NODES. */
 static Py_ssize_t new_node (Parser *p, uint8_t type)
 {
+  if (p->count >= MAX_NODES)
+    return -2;
   if (p->count == p->cap)
   {
     Py_ssize_t cap = p->cap ? p->cap * 2 : 64;
@@ -245,7 +248,7 @@ static int parse_value (Parser *p, Py_ssize_t *out, int depth)
   unsigned char c = p->s[p->pos];
   Py_ssize_t node = new_node (p, T_LIT);
   if (node < 0)
-    return NO_MEMORY;
+    return (node == -2) ? FALLBACK : NO_MEMORY;
   *out = node;
   if (c == '{' || c == '[')
   {

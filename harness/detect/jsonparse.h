@@ -14,6 +14,7 @@
 #define MAX_DEPTH 200
 #define MAX_KEYS 256     /* more members: the duplicate check would be quadratic */
 #define MAX_DIGITS 4000  /* Python's int() refuses longer decimal text by default */
+#define MAX_NODES (4 << 20) /* 4M values (~230 MB of nodes); a bigger document is Python's */
 
 enum { T_OBJ, T_ARR, T_STR, T_INT, T_FLOAT, T_LIT };
 enum { OK = 0, NOT_JSON = 1, FALLBACK = 2, NO_MEMORY = 3 };

@@ -95,6 +95,8 @@ def test_what_the_c_walk_leaves_to_python() -> None:
     assert _jsonwalk.leaves(b'[NaN, 1]', 4, None) is False
     assert _jsonwalk.leaves(b'[-Infinity]', 4, None) is False
     assert _jsonwalk.leaves(b"[" * 300 + b"]" * 300, 4, None) is False
+    # more than 4M values: Python's walk, which holds small ints for less than C's nodes
+    assert _jsonwalk.leaves(b"[" + b"1," * (4 << 20) + b"1]", 4, None) is False
     for doc in (b'{"k\\u00e9":"long enough value"}', b'{"a":"x1234","a":"y1234"}',
                 b'[NaN, 12345]', b"[" * 300 + b"]" * 300):
         assert python_leaves(doc, None) is not None  # JSON all the same: Python walks it
