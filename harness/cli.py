@@ -74,7 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerant_output() -> None:
+    """Captured text can hold what UTF-8 cannot carry (a lone UTF-16 surrogate from a Java
+    string or a HAR's JSON, bytes kept by ``surrogateescape``): printed as a backslash escape
+    (which is also how JSON writes it), never a crash of the command after its work."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

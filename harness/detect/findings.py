@@ -26,9 +26,19 @@ CONTROL_HOSTS = frozenset({"canary.lab.test"})
 EXCERPT = 48
 
 
+def _split(url: str) -> urllib.parse.SplitResult | None:
+    """A captured URL's parts; None for one urlsplit refuses ("http://[::1", an app's
+    WebView.loadUrl argument can be anything)."""
+    try:
+        return urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+
+
 def root_label(m: Message) -> str:
     if m.kind == MessageKind.REQUEST:
-        path = urllib.parse.urlsplit(m.url or "").path if m.url else ""
+        parts = _split(m.url) if m.url else None
+        path = parts.path if parts is not None else ""
         return f"http:{m.method or '?'} {m.host or m.ip or '?'}{path}"
     if m.kind == MessageKind.RESPONSE:
         return f"http:response {m.status} {m.host or m.ip or '?'}"
@@ -42,7 +52,8 @@ def roots(m: Message) -> Iterator[Layer]:
     if m.url:
         url = utf8(m.url)
         yield Layer((*base, "url"), url)
-        query = urllib.parse.urlsplit(m.url).query
+        parts = _split(m.url)
+        query = parts.query if parts is not None else ""
         for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
             yield Layer((*base, f"query:{k}"), utf8(v))
     for name, value in m.headers:

@@ -23,6 +23,7 @@ from harness import __version__
 from harness.errors import InputError
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
+from harness.text import utf8
 
 
 def _iso(t: float) -> str:
@@ -48,8 +49,11 @@ def _http_version(m: Message) -> str:
 
 def _entry(req: Message, resp: Message | None) -> dict[str, Any]:
     url = req.url or f"http://{req.host or req.ip or 'unknown'}/"
-    query = [{"name": k, "value": v} for k, v in
-             parse_qsl(urlsplit(url).query, keep_blank_values=True)]
+    try:
+        pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    except ValueError:  # a URL urlsplit refuses ("http://[::1"): no queryString
+        pairs = []
+    query = [{"name": k, "value": v} for k, v in pairs]
     request: dict[str, Any] = {
         "method": req.method or "GET", "url": url, "httpVersion": _http_version(req),
         "cookies": [], "headers": _headers(req), "queryString": query, "headersSize": -1,
@@ -161,8 +165,8 @@ def _body(obj: dict[str, Any], path: str, where: str) -> bytes:
     if not isinstance(text, str):
         params = obj.get("params")
         if isinstance(params, list) and params:
-            return "&".join(f"{p.get('name', '')}={p.get('value', '')}" for p in params
-                            if isinstance(p, dict)).encode("utf-8")
+            return utf8("&".join(f"{p.get('name', '')}={p.get('value', '')}" for p in params
+                                 if isinstance(p, dict)))
         return b""
     if obj.get("encoding") == "base64":
         try:
@@ -170,6 +174,18 @@ def _body(obj: dict[str, Any], path: str, where: str) -> bytes:
         except (binascii.Error, ValueError) as exc:
             raise InputError(f"bad base64 body: {exc}", path=path, field=where) from exc
     return text.encode("utf-8", "surrogatepass")
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # "http://[::1", a port that is not a number...
+        return None
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else default
 
 
 def _hdrs(value: Any) -> tuple[tuple[str, str], ...]:
@@ -199,7 +215,8 @@ def read_har(path: Path | str) -> Iterator[Message]:
                          column=exc.colno) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read HAR: {exc}", path=p) from exc
-    entries = data.get("log", {}).get("entries") if isinstance(data, dict) else None
+    log = data.get("log") if isinstance(data, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise InputError("not a HAR file (no log.entries)", path=p, field="log.entries")
     n = 0
@@ -209,7 +226,7 @@ def read_har(path: Path | str) -> Iterator[Message]:
         rq, rs = e["request"], e.get("response")
         t = _time(e.get("startedDateTime"))
         url = str(rq.get("url", ""))
-        host = urlsplit(url).hostname
+        host = _host(url)
         ip = e.get("serverIPAddress") if isinstance(e.get("serverIPAddress"), str) else None
         phase = e.get("_phase") if isinstance(e.get("_phase"), str) else None
         n += 1
@@ -223,14 +240,15 @@ def read_har(path: Path | str) -> Iterator[Message]:
             if isinstance(post, dict) else b"",
             meta={"har_entry": i},
         )
-        for w in e.get("_webSocketMessages") or []:
+        ws = e.get("_webSocketMessages")
+        for w in ws if isinstance(ws, list) else []:
             if not isinstance(w, dict) or not isinstance(w.get("data"), str):
                 continue
             n += 1
             binary = w.get("opcode") != 1
             data = str(w["data"])
             yield Message(
-                id=f"m{n}", kind=MessageKind.WS_FRAME, t=float(w.get("time") or t),
+                id=f"m{n}", kind=MessageKind.WS_FRAME, t=_number(w.get("time"), t),
                 direction="out" if w.get("type") == "send" else "in", source="har",
                 phase=phase, protocol="websocket", host=host, ip=ip, url=url,
                 body=_body({"text": data, "encoding": "base64" if binary else None}, p,

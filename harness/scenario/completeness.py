@@ -37,7 +37,10 @@ def _target(url: str | None) -> str:
         return ""
     if url.startswith("/"):
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a URL urlsplit refuses ("http://[::1"): compared as written
+        return url
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 

@@ -146,3 +146,41 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "missing.har" in capsys.readouterr().err
     assert main(["scan", str(tmp_path), "--needle", "a=abc"]) == 2
     assert "--needle wants" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("log", [12345, [], {"entries": 7}, None])
+def test_a_har_of_the_wrong_shape_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], log: object) -> None:
+    har = tmp_path / "odd.har"
+    har.write_text(json.dumps({"log": log}))
+    assert main(["scan", str(har), "--needle", "a=abcdefgh"]) == 2
+    err = capsys.readouterr().err
+    assert "odd.har" in err
+    assert "log.entries" in err
+
+
+def test_hostile_text_in_a_har_is_scanned_and_printed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A lone surrogate (URL, header, form parameter), a bracket host that is no address, a
+    WebSocket list that is not a list and a frame time that is not a number: the needle
+    beside them is found, and the table and the JSON print."""
+    cut = "x\ud83d"
+    entry = {
+        "startedDateTime": "2026-12-06T08:00:00.000Z",
+        "request": {"method": "POST", "url": f"http://h.test/{cut}?id=abcdefgh",
+                    "headers": [{"name": "X-Cut", "value": cut}],
+                    "postData": {"params": [{"name": cut, "value": "abcdefgh"}]}},
+        "_webSocketMessages": 5,
+    }
+    frame = {"type": "send", "opcode": 1, "data": "id=abcdefgh", "time": "soon"}
+    odd = {**entry, "request": {**entry["request"], "url": "http://[::1/p?id=abcdefgh"},
+           "_webSocketMessages": [frame]}
+    har = tmp_path / "hostile.har"
+    har.write_text(json.dumps({"log": {"entries": [entry, odd]}}))
+    assert main(["scan", str(har), "--needle", "a=abcdefgh"]) == 0
+    out = capsys.readouterr().out
+    assert "\\ud83d" in out
+    assert "[[abcdefgh]]" in out
+    assert main(["scan", str(har), "--needle", "a=abcdefgh", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert {f["message"] for f in found} == {"m1", "m2", "m3"}

@@ -249,3 +249,29 @@ def test_lone_surrogates_in_java_strings_are_analysed_and_reported(tmp_path: Pat
     assert {f.message for f in analysis.findings} == {
         by_kind[MessageKind.REQUEST].id, by_kind[MessageKind.SDK_CALL].id}
     assert report_folder(run.path).is_file()
+
+
+def test_a_url_urlsplit_refuses_is_analysed_and_exported(tmp_path: Path) -> None:
+    """An app's WebView.loadUrl argument (or a request target) can be any text: a URL that
+    urlsplit refuses is searched as written and exported, never a crash."""
+    from harness.analysis import analyze_run
+    from harness.detect.finding import Needle
+    from harness.device.base import NeedleClass
+    from harness.parse.har import export_har
+
+    run = RunDir.create(tmp_path, "badurl")
+    needle = "a1b2c3d4e5f60718"
+    rows = [
+        EventRow(t=1.0, kind="page", hook="java.webview.loadUrl", pid=7,
+                 fields={"api": "WebView", "method": "loadUrl",
+                         "url": f"http://[::1/p?id={needle}"}),
+        EventRow(t=2.0, kind="http", hook="java.okhttp3.CallServerInterceptor.intercept",
+                 pid=7, direction="out", data=b"",
+                 fields={"stack": "okhttp3", "phase": "request", "call": "c1", "method": "GET",
+                         "url": f"http://[::1/q?id={needle}", "headers": []}),
+    ]
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(7, 0, rows, connections=[])
+    analysis = analyze_run(run, [Needle("android-id", NeedleClass.DEVICE_ID, needle, "device")])
+    assert len({f.message for f in analysis.findings}) == 2
+    assert export_har(run.path, tmp_path / "out.har") >= 1
