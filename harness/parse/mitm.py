@@ -29,10 +29,11 @@ def _parse(kind: int, data: bytes, path: str, depth: int = 0) -> TNet:
         return data
     if kind == ord(";"):
         return data.decode("utf-8", "surrogateescape")
-    if kind == ord("#"):
-        return int(data)
-    if kind == ord("^"):
-        return float(data)
+    if kind in (ord("#"), ord("^")):
+        try:
+            return int(data) if kind == ord("#") else float(data)
+        except ValueError:
+            raise InputError(f"bad tnetstring number {data[:40]!r}", path=path) from None
     if kind == ord("!"):
         return data == b"true"
     if kind == ord("~"):

@@ -129,3 +129,12 @@ def test_file_written_by_mitmproxy_11() -> None:
         ("out", b"hello binary"), ("out", b"hello text"), ("in", b"it's me")]
     tcp = [m for m in msgs if m.kind is MessageKind.RAW]
     assert [(m.direction, m.body) for m in tcp] == [("out", b"hello"), ("in", b"it's me")]
+
+
+@pytest.mark.parametrize(("data", "kind"), [(b"1\x0723", b"#"), (b"1.x", b"^"), (b"nope", b"#")])
+def test_a_garbled_number_is_a_clear_error(tmp_path: Path, data: bytes, kind: bytes) -> None:
+    p = tmp_path / "bad.mitm"
+    item = b"7:version;" + b"%d:%s%s" % (len(data), data, kind)
+    p.write_bytes(b"%d:%s}" % (len(item), item))
+    with pytest.raises(InputError, match="bad tnetstring number"):
+        list(read_flows(p))
