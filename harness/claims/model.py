@@ -20,13 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from harness.device.base import NeedleClass
 from harness.errors import InputError
 from harness.protocol import JSON
+from harness.yamldoc import load_yaml
 
 TARGETS = ("all", "analytics", "sync", "vendor", "third", "vendor-or-analytics")
 """Destination scopes; also ``host:REGEX`` and ``sdk:NAME``."""
@@ -144,13 +143,7 @@ def load_claims(path: Path | str) -> ClaimsFile:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read claims: {exc}", path=name) from exc
-    try:
-        doc = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise InputError(f"not valid YAML: {exc.problem}", path=name,
-                         line=mark.line + 1 if mark else None,
-                         column=mark.column + 1 if mark else None) from exc
+    doc = load_yaml(text, name)
     if not isinstance(doc, CommentedMap) or not isinstance(doc.get("claims"), CommentedSeq):
         raise InputError("a claims file is a mapping with a claims list", path=name, line=1)
     claims: list[Claim] = []

@@ -6,14 +6,13 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from harness.capture.rundir import RunDir
 from harness.detect.finding import Needle
 from harness.device.base import NeedleClass
 from harness.errors import InputError, UsageError
+from harness.yamldoc import load_yaml
 
 NEEDLES_JSON = "needles.json"
 MIN_LENGTH = 4
@@ -73,15 +72,7 @@ def load_needles_file(path: Path) -> list[Needle]:
             raise InputError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno,
                              column=exc.colno) from exc
     else:
-        try:
-            data = YAML(typ="rt").load(text)
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            raise InputError(f"not valid YAML: {exc.problem}", path=str(path),
-                             line=mark.line + 1 if mark else None,
-                             column=mark.column + 1 if mark else None) from exc
-        except YAMLError as exc:
-            raise InputError(f"not valid YAML: {exc}", path=str(path)) from exc
+        data = load_yaml(text, str(path))
     if not isinstance(data, list):
         line, col = _pos(data)
         raise InputError("expected a list of needles (- name: ..., value: ..., class: ...)",

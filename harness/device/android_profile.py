@@ -35,11 +35,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import cast
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
 from harness.errors import InputError
+from harness.yamldoc import load_yaml
 
 PROFILE_KEYS = {"profile", "app", "package", "versions", "verified", "launch_activity", "steps",
                 "notes"}
@@ -191,14 +190,12 @@ class _Loader:
     def load(self) -> Profile:
         try:
             with open(self.path, encoding="utf-8") as fh:
-                doc = YAML(typ="rt").load(fh)
+                text = fh.read()
         except FileNotFoundError as exc:
             raise InputError("no such profile file", path=self.path) from exc
-        except YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=self.path,
-                             line=mark.line + 1 if mark else None,
-                             column=mark.column + 1 if mark else None) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read profile: {exc}", path=self.path) from exc
+        doc = load_yaml(text, self.path)
         top = self.mapping(doc, doc, None, "a profile")
         for key in top:
             if key not in PROFILE_KEYS:

@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from harness.errors import InputError
 from harness.protocol import JSON
+from harness.yamldoc import load_yaml
 
 
 class ValueKind(StrEnum):
@@ -194,14 +193,7 @@ def load_scenario(path: Path | str) -> Scenario:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read scenario: {exc}", path=name) from exc
-    yaml = YAML(typ="rt")
-    try:
-        doc = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise InputError(f"not valid YAML: {exc.problem}", path=name,
-                         line=mark.line + 1 if mark else None,
-                         column=mark.column + 1 if mark else None) from exc
+    doc = load_yaml(text, name)
     if not isinstance(doc, CommentedMap):
         raise InputError("a scenario is a mapping with name and phases", path=name, line=1)
     for key in doc:

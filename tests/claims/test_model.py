@@ -47,6 +47,8 @@ def test_shipped_claims_files_load() -> None:
     ("to: analytics", "to: analytic", 8, 46, "unknown destination scope 'analytic'"),
     # a YAML syntax error, where the parser gave up (the unclosed flow list runs on)
     ("quote: We never send it.", "quote: [We never", 5, 11, "not valid YAML"),
+    # a control character YAML refuses, where it stands
+    ("quote: We never send it.", "quote: We\x07 never send it.", 4, 14, "U+0007"),
     # a missing parameter, pointed at the parameters' mapping
     ("{classes: [browsing], to: analytics}", "{to: analytics}", 8, 20,
      "missing parameter 'classes'"),

@@ -37,6 +37,7 @@ def test_state_per_phase() -> None:
     ("name: x\nphases: []\n", 2, 9, "non-empty list"),
     ("name: x\nphases:\n  - name: a\n    stepz: []\n", 4, 5, "unknown key 'stepz'"),
     ("name: [x\n", 2, 1, "not valid YAML"),
+    ("name: x\nphases:\n  - name: a\x00b\n", 3, 12, "not valid YAML"),  # a character YAML refuses
 ])
 def test_errors_name_file_line_column(tmp_path: Path, text: str, line: int, column: int,
                                       words: str) -> None:
