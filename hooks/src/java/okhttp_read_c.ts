@@ -140,6 +140,18 @@ static void put_text (Ctx * c, gpointer obj)
   drop (c, s);
 }
 
+/* ,"protocol":"..." from obj's method id (a Protocol's text); FALSE when a call threw. */
+static gboolean put_protocol (Ctx * c, gpointer obj, int id)
+{
+  gpointer protocol = call_object (c, obj, id, NULL);
+  if (threw (c))
+    return FALSE;
+  put (c, ",\\"protocol\\":", 12);
+  put_text (c, protocol);
+  drop (c, protocol);
+  return !threw (c);
+}
+
 /* v in decimal at text; returns the characters written (at most 11). */
 gint32
 ok_format_int (gchar * text, gint32 v)
@@ -265,17 +277,8 @@ ok_request (gpointer env, gpointer chain, gpointer * ids, gpointer buffer_class,
   if (!put_headers (&c, headers))
     return threw_at (&c, out, 5);
   drop (&c, headers);
-  if (out->connection != NULL)
-  {
-    gpointer protocol = call_object (&c, out->connection, CONN_PROTOCOL, NULL);
-    if (threw (&c))
-      return threw_at (&c, out, 10);
-    put (&c, ",\\"protocol\\":", 12);
-    put_text (&c, protocol);
-    drop (&c, protocol);
-    if (threw (&c))
-      return threw_at (&c, out, 10);
-  }
+  if (out->connection != NULL && !put_protocol (&c, out->connection, CONN_PROTOCOL))
+    return threw_at (&c, out, 10);
   put_char (&c, '}');
   if (c.full)
     return fail (out, TOO_LONG, 0);
@@ -340,17 +343,8 @@ ok_response (gpointer env, gpointer resp, gpointer * ids, gint32 want_protocol, 
   if (!put_headers (&c, headers))
     return threw_at (&c, out, 2);
   drop (&c, headers);
-  if (want_protocol)
-  {
-    gpointer protocol = call_object (&c, resp, RESPONSE_PROTOCOL, NULL);
-    if (threw (&c))
-      return threw_at (&c, out, 3);
-    put (&c, ",\\"protocol\\":", 12);
-    put_text (&c, protocol);
-    drop (&c, protocol);
-    if (threw (&c))
-      return threw_at (&c, out, 3);
-  }
+  if (want_protocol && !put_protocol (&c, resp, RESPONSE_PROTOCOL))
+    return threw_at (&c, out, 3);
   put_char (&c, '}');
   if (c.full)
     return fail (out, TOO_LONG, 0);
