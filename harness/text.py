@@ -39,6 +39,12 @@ def utf8(s: str) -> bytes:
 _SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
+def is_text(s: str) -> bool:
+    """No surrogate in ``s``: it is Unicode text UTF-8 can carry as it is (a command line's
+    non-UTF-8 bytes reach Python as surrogates, through ``surrogateescape``)."""
+    return _SURROGATE.search(s) is None
+
+
 def no_lone_surrogates(value: Any) -> Any:
     """``value`` (JSON: str, list, dict...) with every lone surrogate as U+FFFD, for what
     goes on to UTF-8 (SQLite text, HTML, JSON files)."""

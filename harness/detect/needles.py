@@ -12,6 +12,7 @@ from harness.capture.rundir import RunDir
 from harness.detect.finding import Needle
 from harness.device.base import NeedleClass
 from harness.errors import InputError, UsageError
+from harness.text import is_text
 from harness.yamldoc import load_yaml
 
 NEEDLES_JSON = "needles.json"
@@ -50,7 +51,7 @@ def _needle(raw: object, where: str, index: int, seq: object = None) -> Needle:
     if not isinstance(value, str) or len(value) < MIN_LENGTH:
         raise fail(f"needle {name!r}: value must be a text of at least {MIN_LENGTH} "
                    "characters", "value" if "value" in raw else None, "value")
-    if not _is_text(value):
+    if not is_text(value):
         raise fail(f"needle {name!r}: the value is not Unicode text (a lone surrogate)",
                    "value", "value")
     try:
@@ -83,12 +84,6 @@ def load_needles_file(path: Path) -> list[Needle]:
     return [_needle(x, str(path), i, data) for i, x in enumerate(data)]
 
 
-def _is_text(value: str) -> bool:
-    """No surrogates: the derivations (case, URL and JSON escapes, hashes) work on text, and
-    a command line's non-UTF-8 bytes arrive as surrogates (Python's surrogateescape)."""
-    return not any("\ud800" <= c <= "\udfff" for c in value)
-
-
 def parse_cli(items: Sequence[str]) -> list[Needle]:
     out = []
     for item in items:
@@ -96,7 +91,7 @@ def parse_cli(items: Sequence[str]) -> list[Needle]:
         if not sep or not name or len(value) < MIN_LENGTH:
             raise UsageError(f"--needle wants NAME=VALUE with a value of at least {MIN_LENGTH} "
                              f"characters, got {item!r}")
-        if not _is_text(value):
+        if not is_text(value):
             raise UsageError(f"--needle {name}: the value is not UTF-8 text, got {item!r}")
         out.append(Needle(name, NeedleClass.USER, value, "cli"))
     return out
