@@ -118,13 +118,12 @@ def _b64decode(s: bytes) -> bytes | None:
         return None
 
 
-def _is_mixpanel(fields: Mapping[str, str]) -> bool:
+def _is_mixpanel(fields: Mapping[str, bytes]) -> bool:
     """Mixpanel's ingestion form: ``data`` (JSON, or base64 of JSON, with the project
     token) next to ``ip`` or ``verbose``; the chain then names the SDK's format."""
-    data = fields.get("data")
-    if data is None or not ("ip" in fields or "verbose" in fields):
+    text = fields.get("data")
+    if text is None or not ("ip" in fields or "verbose" in fields):
         return False
-    text = data.encode("latin-1")
     if not text.lstrip().startswith((b"{", b"[")):
         text = _b64decode(text.strip()) or b""
     return b'"token"' in text or b'"$token"' in text
@@ -280,30 +279,32 @@ class Decoder:
         yield from out
 
     def _form(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
-        text = data.decode("latin-1")
-        fields: dict[str, str] = {}
-        for part in text.split("&"):
-            name, _, value = part.partition("=")
+        # Values are the bytes sent: a %-escaped UTF-8 search word (Cyrillic, Chinese) or a
+        # lone %E9 is searched as those bytes. Names are labels: text, never failing.
+        fields: dict[str, bytes] = {}
+        for part in data.split(b"&"):
+            name, _, value = part.partition(b"=")
             # '+' means space in forms, but base64 payloads lose their '+' that way: keep it
-            fields[urllib.parse.unquote(name)] = urllib.parse.unquote(value)
+            fields[urllib.parse.unquote(name.decode("latin-1"))] = (
+                urllib.parse.unquote_to_bytes(value))
         sensors_key = next((k for k in ("data_list", "data") if k in fields), None)
         if sensors_key is not None and "gzip" in fields:
             payload = fields[sensors_key]
             crc = fields.get("crc")
-            verdict = ("crc ok" if crc is not None and crc.lstrip("-").isdigit()
-                       and int(crc) == java_hash(payload)
+            verdict = ("crc ok" if crc is not None and crc.lstrip(b"-").isdigit()
+                       and int(crc) == java_hash(payload.decode("utf-8", "replace"))
                        else "crc mismatch" if crc is not None else "no crc")
             tag = (*chain, f"sensors:{sensors_key} ({verdict})")
-            raw = _b64decode(payload.encode("latin-1"))
+            raw = _b64decode(payload)
             if raw is not None:
                 yield Layer((*tag, "base64"), raw)
             for k, v in fields.items():
                 if k != sensors_key:
-                    yield Layer((*chain, f"form:{k}"), v.encode("latin-1"))
+                    yield Layer((*chain, f"form:{k}"), v)
             return
         sdk = "mixpanel" if _is_mixpanel(fields) else "form"
         for k, v in fields.items():
-            yield Layer((*chain, f"{sdk if k == 'data' else 'form'}:{k}"), v.encode("latin-1"))
+            yield Layer((*chain, f"{sdk if k == 'data' else 'form'}:{k}"), v)
 
     def _protobuf(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
         try:

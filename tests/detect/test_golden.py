@@ -205,3 +205,18 @@ def test_mixpanel_form_base64_and_a_plain_form_named_data() -> None:
                                    "json:$[0].properties.distinct_id"))}
     plain = f"data={DEVICE.value}&ip=1".encode()
     assert chains(plain, DEVICE) == {("android-id", (root, "form:data"))}
+
+
+def test_form_values_percent_encoded_beyond_latin1_are_bytes() -> None:
+    """A search word in Cyrillic or Chinese, percent-encoded as UTF-8 in a form body (the
+    2020 case's Russian users), is searched as the bytes sent; it crashed the decoder when
+    form values went through latin-1. A %-escape that is not UTF-8 stays its byte."""
+    word = Needle("query", NeedleClass.BROWSING, "котики-qz7", "canary")
+    body = (b"lang=%E9&q=" + urllib.parse.quote(word.value).encode()
+            + b"&d=" + urllib.parse.quote("你好").encode() + b"&id=" + DEVICE.value.encode())
+    got = chains(body, word, DEVICE)
+    root = "http:POST sa.api.lab.test/sa"
+    assert got == {("query", (root, "form:q")), ("android-id", (root, "form:id"))}
+    sensors = sensors_body([{"w": word.value}]).replace(b"gzip=1", b"gzip=1&t=%D0%BA")
+    assert ("query", (root, "sensors:data_list (crc ok)", "base64", "gzip", "json:$[0].w")) \
+        in chains(sensors, word)
