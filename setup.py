@@ -3,7 +3,9 @@
 from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
-    "harness.detect._jsonwalk",
-    ["harness/detect/_jsonwalk.c", "harness/detect/jsonparse.c"],
-    depends=["harness/detect/jsonparse.h"],
+    "harness.detect._detect",
+    ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/jsonwalk.c",
+     "harness/detect/jsonparse.c"],
+    depends=["harness/detect/jsonparse.h", "harness/detect/jsonwalk.h",
+             "harness/detect/expand.h"],
     extra_compile_args=["-O2", "-Wall", "-Werror"])])

@@ -15,16 +15,17 @@ import binascii
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.detect.matcher import Match
 from harness.parse.encoding import decompress
 from harness.text import utf8
 
-try:  # the JSON walk in C (setup.py builds it with the package)
-    from harness.detect import _jsonwalk
-except ImportError:  # pragma: no cover - a checkout that was never built: the Python walk
-    _jsonwalk = None  # type: ignore[assignment]
+try:  # the walk and the JSON leaves in C (setup.py builds it with the package)
+    from harness.detect import _detect
+except ImportError:  # pragma: no cover - a checkout that was never built: all in Python
+    _detect = None  # type: ignore[assignment]
 
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX_RUN = re.compile(rb"\b(?:[0-9a-fA-F]{2}){16,}\b")
@@ -38,6 +39,10 @@ class Layer:
     inert: bool = False
     """A JSON leaf no decoder can open and whose bytes appear unescaped in its parent's
     text: it has no children, and it can only match where its parent matched."""
+
+
+Scanned = tuple[tuple[str, ...], bytes, Sequence[Match]]
+"""A layer that matched: its chain, its bytes, the matches."""
 
 
 @dataclass
@@ -156,6 +161,45 @@ class Decoder:
                 if self.budget.take(len(child.data)):
                     stack.append((child, depth + 1))
 
+    def matched(self, roots: Iterable[Layer], scan: Callable[[bytes], list[Match]],
+                compiled: bool = True) -> Iterator[Scanned]:
+        """Every layer of a message's roots that ``scan`` matches, as (chain, bytes,
+        matches), in the order :meth:`expand` makes them. In C (expand.c) when it is built
+        and can be exact: it hands back whenever a note would be written (budget, depth, a
+        damaged gzip) or its JSON walk cannot be exact, and the Python walk runs instead."""
+        roots = list(roots)
+        if compiled and _detect is not None:
+            got = _detect.expand([(r.chain, r.data) for r in roots], self._hooks(scan))
+            if got is not False:
+                yield from got
+                return
+        found: dict[tuple[str, ...], tuple[bytes, ...]] = {}
+        self.found = found  # read when the generator resumes, after this scan
+        for root in roots:
+            for layer in self.expand(root):
+                hits = scan(layer.data)
+                found[layer.chain] = tuple({h.pattern.value for h in hits})
+                if hits:
+                    yield layer.chain, layer.data, hits
+
+    def _hooks(self, scan: Callable[[bytes], list[Match]]) -> tuple[object, ...]:
+        b = self.budget
+        return (scan, _b64decode, self._inflate_or_note, self._pairs(self._form),
+                self._pairs(self._protobuf), self.transforms.get if self.transforms else None,
+                b.max_depth, b.max_layers, b.max_bytes, _MIN_LEAF)
+
+    @staticmethod
+    def _pairs(decode: Callable[[bytes, tuple[str, ...]], Iterator[Layer]]
+               ) -> Callable[[bytes], list[tuple[tuple[str, ...], bytes]]]:
+        return lambda data: [(c.chain, c.data) for c in decode(data, ())]
+
+    @staticmethod
+    def _inflate_or_note(data: bytes, kind: str, limit: int) -> bytes | bool | None:
+        result = decompress(data, kind, limit)
+        if result.notes:
+            return False  # the Python walk writes the note, with the chain
+        return None if result.data is data else result.data
+
     def _children(self, layer: Layer) -> Iterator[Layer]:
         if not layer.data:
             return
@@ -223,9 +267,9 @@ class Decoder:
         walk gives the same leaves in the same order (tests/detect/test_jsonwalk.py); where
         it cannot be exact (escaped or non-ASCII keys, duplicate keys, NaN), the Python one
         runs."""
-        if _jsonwalk is not None:
+        if _detect is not None:
             hot = self.found.get(chain, ()) if self.found is not None else None
-            got = _jsonwalk.leaves(data, _MIN_LEAF, hot)
+            got = _detect.leaves(data, _MIN_LEAF, hot)
             if got is None:
                 return None
             if got is not False:

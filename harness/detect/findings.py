@@ -108,7 +108,9 @@ def is_control(m: Message, needle: Needle) -> bool:
 
 def find(messages: Iterable[Message], needles: Sequence[Needle],
          transforms: Mapping[bytes, tuple[str, bytes]] | None = None,
-         notes: list[str] | None = None) -> list[Finding]:
+         notes: list[str] | None = None, compiled: bool = True) -> list[Finding]:
+    """``compiled=False`` runs the Python decoder only (the C one gives the same findings;
+    tests compare them)."""
     patterns = [p for n in needles for p in derive(n)]
     matcher = Matcher(patterns)
     findings: list[Finding] = []
@@ -123,28 +125,22 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
         if m.meta.get("stack") and m.links:
             continue  # a Java HTTP stack record also seen on the wire: cite the wire message
         decoder = Decoder(transforms, Budget())
-        found: dict[tuple[str, ...], tuple[bytes, ...]] = {}
-        decoder.found = found  # read when the generator resumes, after this scan
-        for root in roots(m):
-            for layer in decoder.expand(root):
-                hits = matcher.scan(layer.data)
-                if hits:
-                    found[layer.chain] = tuple({h.pattern.value for h in hits})
-                for hit in hits:
-                    if not verified(hit, layer.data):
-                        continue
-                    n = hit.pattern.needle
-                    chain = layer.chain if hit.pattern.derivation == "raw" else (
-                        *layer.chain, f"derive:{hit.pattern.derivation}")
-                    key = (n.name, m.id, chain)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    findings.append(Finding(
-                        id=f"f{len(findings) + 1}", needle=n.name, cls=n.cls, host=m.host,
-                        phase=m.phase, message=m.id, chain=chain,
-                        excerpt=_excerpt(layer.data, hit.start, hit.end),
-                        control=is_control(m, n), t=m.t))
+        for chain_, data, hits in decoder.matched(roots(m), matcher.scan, compiled):
+            for hit in hits:
+                if not verified(hit, data):
+                    continue
+                n = hit.pattern.needle
+                chain = chain_ if hit.pattern.derivation == "raw" else (
+                    *chain_, f"derive:{hit.pattern.derivation}")
+                key = (n.name, m.id, chain)
+                if key in seen:
+                    continue
+                seen.add(key)
+                findings.append(Finding(
+                    id=f"f{len(findings) + 1}", needle=n.name, cls=n.cls, host=m.host,
+                    phase=m.phase, message=m.id, chain=chain,
+                    excerpt=_excerpt(data, hit.start, hit.end),
+                    control=is_control(m, n), t=m.t))
         if notes is not None and decoder.budget.notes:
             notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
     return _most_specific(findings)

@@ -1,4 +1,4 @@
-"""The detector's JSON walk in C (harness/detect/_jsonwalk.c) against the Python walk it
+"""The detector's JSON walk in C (harness/detect/jsonwalk.c) against the Python walk it
 replaces (json.loads, then Decoder._walk_json): the same leaves, paths, bytes and inert
 flags in the same order, the same "not JSON", for generated and damaged documents; and
 False (the caller runs the Python walk) only where the C walk says it cannot be exact."""
@@ -10,7 +10,7 @@ import json
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.detect import _jsonwalk
+from harness.detect import _detect as _jsonwalk
 from harness.detect.decoders import _MIN_LEAF, Decoder
 
 CHAIN = ("body",)

@@ -1,24 +1,22 @@
 /* The JSON walk of the detector (harness/detect/decoders.py, Decoder._walk_json) in C: one
  * parse of the body's bytes, then its leaves in the walk's order, with the same filters.
  *
- * leaves(data: bytes, min_leaf: int, hot: tuple[bytes, ...] | None) returns
- *   - a list of (path: str, value: bytes, inert: bool), exactly what json.loads of
- *     data.decode("utf-8", "surrogateescape") followed by the Python walk gives;
- *   - None when json.loads would raise (not JSON);
- *   - False for what this walker does not reproduce (a key with an escape or a non-ASCII
- *     byte, a duplicate key, NaN/Infinity, nesting deeper than MAX_DEPTH): the caller then
- *     runs the Python walk, so the result never depends on which one ran.
+ * The leaves are exactly what json.loads of data.decode("utf-8", "surrogateescape")
+ * followed by the Python walk gives; FALLBACK is returned for what this walker does not
+ * reproduce (a key with an escape or a non-ASCII byte, a duplicate key, NaN/Infinity,
+ * nesting deeper than MAX_DEPTH): the caller then runs the Python walk, so the result never
+ * depends on which one ran.
  *
  * The walk's order: a container's own leaves in member order, then its nested containers,
  * each the same way (decoders.py keeps them on a stack). Its filters: a string leaf shorter
  * than min_leaf bytes is skipped; an "inert" one (short printable text no decoder opens) is
- * kept only when it holds one of `hot`'s patterns (all kept when hot is None); a number is
+ * kept only when it holds one of `hot`'s patterns (all kept when hot is NULL); a number is
  * kept when its absolute value is at least 1000, as Python prints it, only when it holds one
- * of `hot`'s patterns (all when hot is None).
+ * of `hot`'s patterns (all when hot is NULL).
  */
 
 #define _GNU_SOURCE /* memmem */
-#include "jsonparse.h"
+#include "jsonwalk.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,8 +29,10 @@ typedef struct {
   const unsigned char *s;
   Node *nodes;
   Py_ssize_t min_leaf;
-  PyObject *hot;      /* tuple of bytes, or NULL: keep everything */
-  PyObject *out;      /* list */
+  const Span *hot;    /* NULL: keep everything */
+  Py_ssize_t hot_count;
+  LeafFn fn;
+  void *ctx;
   char *path;         /* the current container's path */
   Py_ssize_t path_len;
   Py_ssize_t path_cap;
@@ -148,13 +148,9 @@ static const char *find_bytes (const unsigned char *hay, Py_ssize_t n, const cha
 /* `hot` is None (keep), or kept when the value holds one of its patterns. */
 static int hot_holds (Walk *w, const unsigned char *b, Py_ssize_t n)
 {
-  Py_ssize_t count = PyTuple_GET_SIZE (w->hot);
-  for (Py_ssize_t i = 0; i < count; i++)
-  {
-    PyObject *h = PyTuple_GET_ITEM (w->hot, i);
-    if (find_bytes (b, n, PyBytes_AS_STRING (h), PyBytes_GET_SIZE (h)) != NULL)
+  for (Py_ssize_t i = 0; i < w->hot_count; i++)
+    if (find_bytes (b, n, w->hot[i].p, w->hot[i].n) != NULL)
       return 1;
-  }
   return 0;
 }
 
@@ -201,13 +197,7 @@ static int child_path (Walk *w, const Node *c, Py_ssize_t index, Py_ssize_t *len
 
 static int emit (Walk *w, Py_ssize_t path_len, const unsigned char *b, Py_ssize_t n, int is_inert)
 {
-  PyObject *item = Py_BuildValue ("(s#y#O)", w->path, path_len, (const char *) b, n,
-      is_inert ? Py_True : Py_False);
-  if (item == NULL)
-    return 0;
-  int r = PyList_Append (w->out, item);
-  Py_DECREF (item);
-  return r == 0;
+  return w->fn (w->ctx, w->path, path_len, b, n, is_inert);
 }
 
 static int leaf_number (Walk *w, const Node *c, Py_ssize_t path_len)
@@ -304,76 +294,27 @@ static int walk (Walk *w, const Node *container)
   return 1;
 }
 
-static PyObject *leaves (PyObject *self, PyObject *args)
+int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const Span *hot,
+    Py_ssize_t hot_count, LeafFn fn, void *ctx)
 {
-  Py_buffer data;
-  Py_ssize_t min_leaf;
-  PyObject *hot;
-  (void) self;
-  if (!PyArg_ParseTuple (args, "y*nO", &data, &min_leaf, &hot))
-    return NULL;
-  if (hot == Py_None)
-    hot = NULL;
-  else if (!PyTuple_Check (hot))
-  {
-    PyBuffer_Release (&data);
-    PyErr_SetString (PyExc_TypeError, "hot must be a tuple of bytes or None");
-    return NULL;
-  }
-  else
-  {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE (hot); i++)
-      if (!PyBytes_Check (PyTuple_GET_ITEM (hot, i)))
-      {
-        PyBuffer_Release (&data);
-        PyErr_SetString (PyExc_TypeError, "hot must be a tuple of bytes or None");
-        return NULL;
-      }
-  }
-  Parser p = { (const unsigned char *) data.buf, data.len, 0, NULL, 0, 0 };
-  PyObject *result = NULL;
+  Parser p = { s, n, 0, NULL, 0, 0 };
   Py_ssize_t root = -1;
   int r = json_parse (&p, &root);
-  if (r == NO_MEMORY)
-    PyErr_NoMemory ();
-  else if (r == NOT_JSON)
-    result = Py_NewRef (Py_None);
-  else if (r == FALLBACK)
-    result = Py_NewRef (Py_False);
-  else
+  if (r == OK)
   {
-    Walk w = { p.s, p.nodes, min_leaf, hot, PyList_New (0), NULL, 0, 0, NULL, 0 };
-    if (w.out != NULL && reserve (&w.path, &w.path_cap, 1))
+    Walk w = { p.s, p.nodes, min_leaf, hot, hot_count, fn, ctx, NULL, 0, 0, NULL, 0 };
+    if (!reserve (&w.path, &w.path_cap, 1))
+      r = NO_MEMORY;
+    else
     {
       w.path[0] = '$';
       w.path_len = 1;
-      if (walk (&w, &p.nodes[root]))
-        result = Py_NewRef (w.out);
-      else if (!PyErr_Occurred ())
-        PyErr_NoMemory ();
+      if (!walk (&w, &p.nodes[root]))
+        r = PyErr_Occurred () ? ERROR : NO_MEMORY;
     }
-    Py_XDECREF (w.out);
     PyMem_Free (w.path);
     PyMem_Free (w.buf);
   }
   PyMem_Free (p.nodes);
-  PyBuffer_Release (&data);
-  return result;
-}
-
-static PyMethodDef methods[] = {
-  { "leaves", leaves, METH_VARARGS,
-    "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "
-    "(use the Python walk)" },
-  { NULL, NULL, 0, NULL },
-};
-
-static struct PyModuleDef module = {
-  PyModuleDef_HEAD_INIT, "_jsonwalk", "The detector's JSON walk in C (decoders.py).", -1, methods,
-  NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC PyInit__jsonwalk (void)
-{
-  return PyModule_Create (&module);
+  return r;
 }

@@ -1,0 +1,109 @@
+/* The detector's compiled part (decoders.py, findings.py):
+ *
+ * leaves(data: bytes, min_leaf: int, hot: tuple[bytes, ...] | None) returns the JSON leaves
+ *   of a document (jsonwalk.c) as a list of (path: str, value: bytes, inert: bool); None
+ *   when json.loads would raise (not JSON); False for what the C walk does not reproduce
+ *   (the caller runs the Python walk).
+ *
+ * expand(roots, hooks) decodes one message's roots into all their layers (expand.c).
+ */
+
+#include "expand.h"
+
+/* hot (None or a tuple of bytes) as spans; *count -1 for None. 0 with TypeError. */
+int detect_spans (PyObject *hot, Span **out, Py_ssize_t *count)
+{
+  *out = NULL;
+  *count = -1;
+  if (hot == Py_None)
+    return 1;
+  if (!PyTuple_Check (hot))
+  {
+    PyErr_SetString (PyExc_TypeError, "hot must be a tuple of bytes or None");
+    return 0;
+  }
+  Py_ssize_t n = PyTuple_GET_SIZE (hot);
+  Span *s = PyMem_Malloc (sizeof (Span) * (size_t) (n ? n : 1));
+  if (s == NULL)
+  {
+    PyErr_NoMemory ();
+    return 0;
+  }
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    PyObject *h = PyTuple_GET_ITEM (hot, i);
+    if (!PyBytes_Check (h))
+    {
+      PyMem_Free (s);
+      PyErr_SetString (PyExc_TypeError, "hot must be a tuple of bytes or None");
+      return 0;
+    }
+    s[i].p = PyBytes_AS_STRING (h);
+    s[i].n = PyBytes_GET_SIZE (h);
+  }
+  *out = s;
+  *count = n;
+  return 1;
+}
+
+static int append_leaf (void *ctx, const char *path, Py_ssize_t path_len,
+    const unsigned char *b, Py_ssize_t n, int inert)
+{
+  PyObject *item = Py_BuildValue ("(s#y#O)", path, path_len, (const char *) b, n,
+      inert ? Py_True : Py_False);
+  if (item == NULL)
+    return 0;
+  int r = PyList_Append ((PyObject *) ctx, item);
+  Py_DECREF (item);
+  return r == 0;
+}
+
+static PyObject *leaves (PyObject *self, PyObject *args)
+{
+  Py_buffer data;
+  Py_ssize_t min_leaf;
+  PyObject *hot;
+  (void) self;
+  if (!PyArg_ParseTuple (args, "y*nO", &data, &min_leaf, &hot))
+    return NULL;
+  Span *spans;
+  Py_ssize_t count;
+  PyObject *out = NULL;
+  PyObject *result = NULL;
+  if (detect_spans (hot, &spans, &count) && (out = PyList_New (0)) != NULL)
+  {
+    int r = json_walk ((const unsigned char *) data.buf, data.len, min_leaf,
+        count < 0 ? NULL : spans, count, append_leaf, out);
+    if (r == OK)
+      result = Py_NewRef (out);
+    else if (r == NOT_JSON)
+      result = Py_NewRef (Py_None);
+    else if (r == FALLBACK)
+      result = Py_NewRef (Py_False);
+    else if (r == NO_MEMORY)
+      PyErr_NoMemory ();
+  }
+  Py_XDECREF (out);
+  PyMem_Free (spans);
+  PyBuffer_Release (&data);
+  return result;
+}
+
+static PyMethodDef methods[] = {
+  { "leaves", leaves, METH_VARARGS,
+    "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "
+    "(use the Python walk)" },
+  { "expand", detect_expand, METH_VARARGS,
+    "expand(roots, hooks) -> list[(chain, bytes, hits)] | False (use the Python decoder)" },
+  { NULL, NULL, 0, NULL },
+};
+
+static struct PyModuleDef module = {
+  PyModuleDef_HEAD_INIT, "_detect", "The detector's compiled part (decoders.py, findings.py).",
+  -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__detect (void)
+{
+  return PyModule_Create (&module);
+}

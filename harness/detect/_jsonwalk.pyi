@@ -1,4 +1,0 @@
-from typing import Literal
-
-def leaves(data: bytes, min_leaf: int, hot: tuple[bytes, ...] | None, /
-           ) -> list[tuple[str, bytes, bool]] | Literal[False] | None: ...

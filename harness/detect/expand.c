@@ -1,0 +1,616 @@
+/* One message's decoding in C: decoders.py's Decoder.expand (the depth-first walk, the
+ * budget) and Decoder._decode (which decoder opens which bytes), over all of a message's
+ * roots, scanning every layer with the caller's matcher as it goes.
+ *
+ * expand(roots, hooks) where
+ *   roots: list of (chain: tuple[str, ...], data: bytes), a message's roots in order;
+ *   hooks: (scan, b64, inflate, form, protobuf, transform, max_depth, max_layers,
+ *           max_bytes, min_leaf):
+ *     scan(data) -> list of matches (each with .pattern.value), the matcher;
+ *     b64(data) -> bytes | None, decoders._b64decode;
+ *     inflate(data, kind, limit) -> bytes | None (not that format) | False (a note);
+ *     form(data), protobuf(data) -> list of (steps: tuple[str, ...], bytes);
+ *     transform(data) -> (step, bytes) | None, or transform None when there are none;
+ * returns a list of (chain, data, matches) for each layer that matched, in scan order, or
+ * False when the Python decoder must run instead: whenever it would write a note (the
+ * budget, the depth limit, a damaged gzip) or the C JSON walk cannot be exact. What it
+ * returns is then exactly what the Python decoder's layers give (tests/detect/test_expand.py).
+ *
+ * The heavy decoders stay Python callbacks (zlib, base64, forms, protobuf); what is in C
+ * is what cost most: the walk, the tests of which decoder applies, JSON leaves, and not
+ * making a Python object for a layer that is never scanned.
+ */
+
+#include "expand.h"
+
+#include <string.h>
+
+#define FALLBACK_MSG 5 /* the Python decoder must run */
+
+typedef struct {
+  PyObject *chain; /* tuple of str */
+  PyObject *data;  /* bytes */
+  int depth;
+  int inert;
+} Layer;
+
+typedef struct {
+  Layer *v;
+  Py_ssize_t n;
+  Py_ssize_t cap;
+} Layers;
+
+typedef struct {
+  PyObject *scan, *b64, *inflate, *form, *protobuf, *transform;
+  Py_ssize_t max_depth, max_layers, max_bytes, min_leaf;
+  Py_ssize_t layers, bytes; /* the budget spent */
+} Ctx;
+
+static void clear_layer (Layer *l)
+{
+  Py_CLEAR (l->chain);
+  Py_CLEAR (l->data);
+}
+
+static void clear_layers (Layers *ls)
+{
+  for (Py_ssize_t i = 0; i < ls->n; i++)
+    clear_layer (&ls->v[i]);
+  ls->n = 0;
+}
+
+static void free_layers (Layers *ls)
+{
+  clear_layers (ls);
+  PyMem_Free (ls->v);
+  ls->v = NULL;
+  ls->cap = 0;
+}
+
+/* Takes the references of chain and data (also on failure). */
+static int push (Layers *ls, PyObject *chain, PyObject *data, int depth, int inert)
+{
+  if (chain == NULL || data == NULL)
+  {
+    Py_XDECREF (chain);
+    Py_XDECREF (data);
+    return 0;
+  }
+  if (ls->n == ls->cap)
+  {
+    Py_ssize_t cap = ls->cap ? ls->cap * 2 : 32;
+    Layer *v = PyMem_Realloc (ls->v, sizeof (Layer) * (size_t) cap);
+    if (v == NULL)
+    {
+      Py_DECREF (chain);
+      Py_DECREF (data);
+      PyErr_NoMemory ();
+      return 0;
+    }
+    ls->v = v;
+    ls->cap = cap;
+  }
+  ls->v[ls->n++] = (Layer) { chain, data, depth, inert };
+  return 1;
+}
+
+/* (*chain, *steps): a new tuple. */
+static PyObject *extend (PyObject *chain, PyObject *steps)
+{
+  return PySequence_Concat (chain, steps);
+}
+
+static PyObject *extend1 (PyObject *chain, const char *step, Py_ssize_t n)
+{
+  Py_ssize_t k = PyTuple_GET_SIZE (chain);
+  PyObject *t = PyTuple_New (k + 1);
+  if (t == NULL)
+    return NULL;
+  for (Py_ssize_t i = 0; i < k; i++)
+    PyTuple_SET_ITEM (t, i, Py_NewRef (PyTuple_GET_ITEM (chain, i)));
+  PyObject *s = PyUnicode_DecodeUTF8 (step, n, "surrogateescape");
+  if (s == NULL)
+  {
+    Py_DECREF (t);
+    return NULL;
+  }
+  PyTuple_SET_ITEM (t, k, s);
+  return t;
+}
+
+/* ---- the byte tests of decoders.py ------------------------------------------------ */
+
+static int text_byte (unsigned char c)
+{
+  return (c >= 32 && c <= 126) || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* decoders._printable: the share of text bytes in the first 4096. */
+static double printable (const unsigned char *b, Py_ssize_t n)
+{
+  if (n == 0)
+    return 0.0;
+  Py_ssize_t head = n < 4096 ? n : 4096, other = 0;
+  for (Py_ssize_t i = 0; i < head; i++)
+    other += !text_byte (b[i]);
+  return 1.0 - (double) other / (double) head;
+}
+
+static int space (unsigned char c) /* bytes.strip()'s */
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
+}
+
+/* decoders._plausible */
+static int plausible (const unsigned char *b, Py_ssize_t n)
+{
+  if (n < 4)
+    return 0;
+  if ((b[0] == 0x1f && b[1] == 0x8b) || b[0] == 0x78)
+    return 1;
+  Py_ssize_t i = 0;
+  while (i < n && space (b[i]))
+    i++;
+  if (i < n && (b[i] == '{' || b[i] == '['))
+    return 1;
+  double p = printable (b, n);
+  if (p > 0.85)
+    return 1;
+  PyObject *u = PyUnicode_DecodeUTF8 ((const char *) b, n, NULL);
+  if (u == NULL)
+  {
+    PyErr_Clear ();
+    return 0;
+  }
+  Py_DECREF (u);
+  return p > 0.6;
+}
+
+static int b64_byte (unsigned char c) /* _B64_RUN's class */
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+'
+      || c == '/' || c == '_' || c == '-';
+}
+
+/* _B64_RUN.fullmatch: 24 or more of the class, then at most two '='. */
+static int b64_whole (const unsigned char *s, Py_ssize_t n)
+{
+  Py_ssize_t i = 0;
+  while (i < n && b64_byte (s[i]))
+    i++;
+  if (i < 24)
+    return 0;
+  Py_ssize_t pad = n - i;
+  if (pad > 2)
+    return 0;
+  for (; i < n; i++)
+    if (s[i] != '=')
+      return 0;
+  return 1;
+}
+
+static int hexdigit (unsigned char c)
+{
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* _HEX_RUN.fullmatch: 16 or more pairs of hex digits (the \b at both ends always hold). */
+static int hex_whole (const unsigned char *s, Py_ssize_t n)
+{
+  if (n < 32 || n % 2)
+    return 0;
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (!hexdigit (s[i]))
+      return 0;
+  return 1;
+}
+
+static int name_byte (unsigned char c) /* _FORM's [\w.%\[\]$-] */
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
+      || c == '.' || c == '%' || c == '[' || c == ']' || c == '$' || c == '-';
+}
+
+/* _FORM.match: '&'-separated parts, each a non-empty name of the class, '=', anything. */
+static int form_whole (const unsigned char *s, Py_ssize_t n)
+{
+  Py_ssize_t i = 0;
+  for (;;)
+  {
+    Py_ssize_t start = i;
+    while (i < n && name_byte (s[i]))
+      i++;
+    if (i == start || i == n || s[i] != '=')
+      return 0;
+    while (i < n && s[i] != '&')
+      i++;
+    if (i == n)
+      return 1;
+    i++; /* '&' */
+  }
+}
+
+/* ---- one layer's children (Decoder._children and _decode) ------------------------- */
+
+typedef struct {
+  Ctx *cx;
+  PyObject *chain;
+  Layers *out;
+  int depth;
+} LeafCtx;
+
+static int add_leaf (void *ctx, const char *path, Py_ssize_t path_len, const unsigned char *b,
+    Py_ssize_t n, int inert)
+{
+  LeafCtx *lc = ctx;
+  char small[256];
+  Py_ssize_t need = 5 + path_len;
+  char *step = need <= (Py_ssize_t) sizeof small ? small : PyMem_Malloc ((size_t) need);
+  if (step == NULL)
+  {
+    PyErr_NoMemory ();
+    return 0;
+  }
+  memcpy (step, "json:", 5);
+  memcpy (step + 5, path, (size_t) path_len);
+  PyObject *chain = extend1 (lc->chain, step, need);
+  if (step != small)
+    PyMem_Free (step);
+  return push (lc->out, chain, PyBytes_FromStringAndSize ((const char *) b, n), lc->depth,
+      inert);
+}
+
+/* steps-and-bytes pairs from a Python decoder (form, protobuf) as children. -1: error. */
+static int add_pairs (PyObject *pairs, PyObject *chain, Layers *out, int depth)
+{
+  if (pairs == NULL)
+    return -1;
+  if (!PyList_Check (pairs))
+  {
+    Py_DECREF (pairs);
+    PyErr_SetString (PyExc_TypeError, "a decoder hook must return a list");
+    return -1;
+  }
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE (pairs); i++)
+  {
+    PyObject *steps, *data;
+    if (!PyArg_ParseTuple (PyList_GET_ITEM (pairs, i), "O!O!", &PyTuple_Type, &steps,
+            &PyBytes_Type, &data)
+        || !push (out, extend (chain, steps), Py_NewRef (data), depth, 0))
+    {
+      Py_DECREF (pairs);
+      return -1;
+    }
+  }
+  Py_ssize_t n = PyList_GET_SIZE (pairs);
+  Py_DECREF (pairs);
+  return (int) (n > 0);
+}
+
+/* A single child from a bytes-or-None result, under chain + step. 1 added, 0 not, -1 error. */
+static int add_one (PyObject *chain, const char *step, PyObject *data, Layers *out, int depth)
+{
+  return push (out, extend1 (chain, step, (Py_ssize_t) strlen (step)), Py_NewRef (data), depth,
+             0) ? 1 : -1;
+}
+
+/* The children of one layer into out (in Decoder._children's order). OK, FALLBACK_MSG or
+   ERROR. */
+static int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
+    Layers *out)
+{
+  PyObject *data = l->data;
+  const unsigned char *d = (const unsigned char *) PyBytes_AS_STRING (data);
+  Py_ssize_t n = PyBytes_GET_SIZE (data);
+  int depth = l->depth + 1;
+  PyObject *stripped = NULL;
+  if (n == 0)
+    return OK;
+  const char *kind = NULL, *step = NULL;
+  if (n >= 2 && d[0] == 0x1f && d[1] == 0x8b)
+    kind = "gzip", step = "gzip";
+  else if (n > 2 && d[0] == 0x78 && ((d[0] << 8) | d[1]) % 31 == 0)
+    kind = "deflate", step = "zlib";
+  if (kind != NULL)
+  {
+    Py_ssize_t room = cx->max_bytes - cx->bytes, limit = room < (32 << 20) ? room : (32 << 20);
+    PyObject *r = PyObject_CallFunction (cx->inflate, "Osn", data, kind, limit < 1 ? 1 : limit);
+    if (r == NULL)
+      return ERROR;
+    int verdict = r == Py_False ? FALLBACK_MSG : (PyBytes_Check (r) && add_one (l->chain, step,
+        r, out, depth) < 0) ? ERROR : OK;
+    Py_DECREF (r);
+    if (verdict != OK)
+      return verdict;
+    goto transform;
+  }
+  Py_ssize_t a = 0, z = n;
+  while (a < z && space (d[a]))
+    a++;
+  while (z > a && space (d[z - 1]))
+    z--;
+  const unsigned char *s = d + a;
+  Py_ssize_t sn = z - a;
+  if (sn > 0 && (s[0] == '{' || s[0] == '[') && (s[sn - 1] == '}' || s[sn - 1] == ']'))
+  {
+    LeafCtx lc = { cx, l->chain, out, depth };
+    int r = json_walk (s, sn, cx->min_leaf, hot, hot_count, add_leaf, &lc);
+    if (r == OK)
+      goto transform;
+    if (r == FALLBACK)
+      return FALLBACK_MSG;
+    if (r == NO_MEMORY)
+    {
+      PyErr_NoMemory ();
+      return ERROR;
+    }
+    if (r == ERROR)
+      return ERROR;
+    /* NOT_JSON: the other decoders */
+  }
+  if (sn >= 16 && b64_whole (s, sn))
+  {
+    stripped = PyBytes_FromStringAndSize ((const char *) s, sn);
+    PyObject *r = stripped ? PyObject_CallOneArg (cx->b64, stripped) : NULL;
+    if (r == NULL)
+      goto error;
+    int found = PyBytes_Check (r)
+        && plausible ((const unsigned char *) PyBytes_AS_STRING (r), PyBytes_GET_SIZE (r));
+    int added = found ? add_one (l->chain, "base64", r, out, depth) : 0;
+    Py_DECREF (r);
+    if (added < 0)
+      goto error;
+    if (found)
+      goto done;
+  }
+  if (form_whole (s, sn))
+  {
+    if (stripped == NULL && (stripped = PyBytes_FromStringAndSize ((const char *) s, sn)) == NULL)
+      goto error;
+    if (add_pairs (PyObject_CallOneArg (cx->form, stripped), l->chain, out, depth) < 0)
+      goto error;
+    goto done;
+  }
+  if (hex_whole (s, sn))
+  {
+    PyObject *raw = PyBytes_FromStringAndSize (NULL, sn / 2);
+    if (raw == NULL)
+      goto error;
+    unsigned char *o = (unsigned char *) PyBytes_AS_STRING (raw);
+    for (Py_ssize_t i = 0; i < sn; i += 2)
+    {
+      int hi = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
+      int lo = s[i + 1] <= '9' ? s[i + 1] - '0' : (s[i + 1] | 0x20) - 'a' + 10;
+      o[i / 2] = (unsigned char) (hi << 4 | lo);
+    }
+    int found = plausible (o, sn / 2);
+    int added = found ? add_one (l->chain, "hex", raw, out, depth) : 0;
+    Py_DECREF (raw);
+    if (added < 0)
+      goto error;
+    if (found)
+      goto done;
+  }
+  if (printable (d, n) < 0.97 && n <= (4 << 20))
+  {
+    int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), l->chain, out, depth);
+    if (r < 0)
+      goto error;
+    if (r > 0)
+      goto done;
+  }
+  /* text with base64 blobs inside it (_B64_RUN.finditer) */
+  for (Py_ssize_t i = 0; i < n;)
+  {
+    if (!b64_byte (d[i]))
+    {
+      i++;
+      continue;
+    }
+    Py_ssize_t start = i;
+    while (i < n && b64_byte (d[i]))
+      i++;
+    if (i - start < 24)
+      continue;
+    for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
+      i++;
+    PyObject *group = PyBytes_FromStringAndSize ((const char *) d + start, i - start);
+    PyObject *blob = group ? PyObject_CallOneArg (cx->b64, group) : NULL;
+    if (blob == NULL)
+    {
+      Py_XDECREF (group);
+      goto error;
+    }
+    int keep = PyBytes_Check (blob)
+        && plausible ((const unsigned char *) PyBytes_AS_STRING (blob), PyBytes_GET_SIZE (blob))
+        && !(PyBytes_GET_SIZE (blob) == i - start
+            && memcmp (PyBytes_AS_STRING (blob), d + start, (size_t) (i - start)) == 0);
+    Py_DECREF (group);
+    char label[48];
+    snprintf (label, sizeof label, "base64@%zd", start);
+    int added = keep ? add_one (l->chain, label, blob, out, depth) : 0;
+    Py_DECREF (blob);
+    if (added < 0)
+      goto error;
+  }
+done:
+  Py_XDECREF (stripped);
+transform:
+  if (cx->transform != Py_None)
+  {
+    PyObject *known = PyObject_CallOneArg (cx->transform, data);
+    if (known == NULL)
+      return ERROR;
+    if (known != Py_None)
+    {
+      PyObject *step, *input;
+      if (!PyArg_ParseTuple (known, "UO!", &step, &PyBytes_Type, &input))
+      {
+        Py_DECREF (known);
+        return ERROR;
+      }
+      int same = 0;
+      for (Py_ssize_t i = 0; i < out->n && !same; i++)
+      {
+        int eq = PyObject_RichCompareBool (out->v[i].data, input, Py_EQ);
+        if (eq < 0)
+        {
+          Py_DECREF (known);
+          return ERROR;
+        }
+        same = eq;
+      }
+      if (!same)
+      {
+        /* first, before the standard decoders' children */
+        PyObject *one = PyTuple_Pack (1, step);
+        if (one == NULL || !push (out, extend (l->chain, one), Py_NewRef (input), depth, 0))
+        {
+          Py_XDECREF (one);
+          Py_DECREF (known);
+          return ERROR;
+        }
+        Py_DECREF (one);
+        Layer t = out->v[out->n - 1];
+        memmove (out->v + 1, out->v, sizeof (Layer) * (size_t) (out->n - 1));
+        out->v[0] = t;
+      }
+    }
+    Py_DECREF (known);
+  }
+  return OK;
+error:
+  Py_XDECREF (stripped);
+  return ERROR;
+}
+
+/* ---- the walk (Decoder.expand) ------------------------------------------------------ */
+
+/* The distinct pattern bytes of a layer's matches, as spans into the patterns (which the
+   matches keep alive). 0 with an exception set. */
+static int hot_of (PyObject *hits, Span **spans, Py_ssize_t *count)
+{
+  Py_ssize_t n = PyList_GET_SIZE (hits), k = 0;
+  Span *s = PyMem_Malloc (sizeof (Span) * (size_t) (n ? n : 1));
+  if (s == NULL)
+  {
+    PyErr_NoMemory ();
+    return 0;
+  }
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    PyObject *pattern = PyObject_GetAttrString (PyList_GET_ITEM (hits, i), "pattern");
+    PyObject *value = pattern ? PyObject_GetAttrString (pattern, "value") : NULL;
+    Py_XDECREF (pattern);
+    if (value == NULL || !PyBytes_Check (value))
+    {
+      if (value != NULL)
+        PyErr_SetString (PyExc_TypeError, "a match's pattern value must be bytes");
+      Py_XDECREF (value);
+      PyMem_Free (s);
+      return 0;
+    }
+    Span v = { PyBytes_AS_STRING (value), PyBytes_GET_SIZE (value) };
+    Py_DECREF (value); /* the pattern holds it */
+    int seen = 0;
+    for (Py_ssize_t j = 0; j < k && !seen; j++)
+      seen = s[j].n == v.n && memcmp (s[j].p, v.p, (size_t) v.n) == 0;
+    if (!seen)
+      s[k++] = v;
+  }
+  *spans = s;
+  *count = k;
+  return 1;
+}
+
+/* One root, depth first. OK, FALLBACK_MSG or ERROR. */
+static int walk_root (Ctx *cx, PyObject *chain, PyObject *data, PyObject *result)
+{
+  Layers stack = { NULL, 0, 0 }, kids = { NULL, 0, 0 };
+  int r = OK;
+  if (!push (&stack, Py_NewRef (chain), Py_NewRef (data), 0, 0))
+    return ERROR;
+  while (stack.n > 0 && r == OK)
+  {
+    Layer l = stack.v[--stack.n];
+    PyObject *hits = PyObject_CallOneArg (cx->scan, l.data);
+    if (hits == NULL || !PyList_Check (hits))
+    {
+      if (hits != NULL)
+        PyErr_SetString (PyExc_TypeError, "scan must return a list");
+      Py_XDECREF (hits);
+      clear_layer (&l);
+      r = ERROR;
+      break;
+    }
+    Span none, *hot = NULL; /* no match: an empty set, not NULL (which keeps every leaf) */
+    Py_ssize_t hot_count = 0;
+    if (PyList_GET_SIZE (hits) > 0)
+    {
+      PyObject *item = PyTuple_Pack (3, l.chain, l.data, hits);
+      if (item == NULL || PyList_Append (result, item) < 0 || !hot_of (hits, &hot, &hot_count))
+        r = ERROR;
+      Py_XDECREF (item);
+    }
+    if (r == OK && !l.inert)
+    {
+      if (l.depth >= cx->max_depth)
+        r = FALLBACK_MSG; /* the depth limit: a note */
+      else
+        r = children (cx, &l, hot != NULL ? hot : &none, hot_count, &kids);
+      for (Py_ssize_t i = 0; r == OK && i < kids.n; i++)
+      {
+        Py_ssize_t size = PyBytes_GET_SIZE (kids.v[i].data);
+        if (cx->layers >= cx->max_layers || cx->bytes + size > cx->max_bytes)
+          r = FALLBACK_MSG; /* the budget: a note */
+        else
+        {
+          cx->layers++;
+          cx->bytes += size;
+          Layer k = kids.v[i];
+          kids.v[i] = (Layer) { NULL, NULL, 0, 0 };
+          if (!push (&stack, k.chain, k.data, k.depth, k.inert))
+            r = ERROR;
+        }
+      }
+      clear_layers (&kids);
+    }
+    PyMem_Free (hot);
+    Py_DECREF (hits);
+    clear_layer (&l);
+  }
+  free_layers (&stack);
+  free_layers (&kids);
+  return r;
+}
+
+PyObject *detect_expand (PyObject *self, PyObject *args)
+{
+  PyObject *roots;
+  Ctx cx = { 0 };
+  (void) self;
+  if (!PyArg_ParseTuple (args, "O!(OOOOOOnnnn)", &PyList_Type, &roots, &cx.scan, &cx.b64,
+          &cx.inflate, &cx.form, &cx.protobuf, &cx.transform, &cx.max_depth, &cx.max_layers,
+          &cx.max_bytes, &cx.min_leaf))
+    return NULL;
+  PyObject *result = PyList_New (0);
+  if (result == NULL)
+    return NULL;
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE (roots); i++)
+  {
+    PyObject *chain, *data;
+    if (!PyArg_ParseTuple (PyList_GET_ITEM (roots, i), "O!O!", &PyTuple_Type, &chain,
+            &PyBytes_Type, &data))
+    {
+      Py_DECREF (result);
+      return NULL;
+    }
+    int r = walk_root (&cx, chain, data, result);
+    if (r != OK)
+    {
+      Py_DECREF (result);
+      return r == FALLBACK_MSG ? Py_NewRef (Py_False) : NULL;
+    }
+  }
+  return result;
+}

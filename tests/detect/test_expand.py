@@ -1,0 +1,175 @@
+"""The message walk in C (harness/detect/expand.c) against the Python decoder it stands in
+for (Decoder.expand and _decode): for generated messages full of nested encodings, the same
+layers are scanned in the same order, and the findings and notes are identical; the C walk
+hands back (False) exactly where a note would be written or its JSON walk cannot be exact."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import urllib.parse
+import zlib
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from harness.detect import _detect
+from harness.detect.decoders import Budget, Decoder
+from harness.detect.derive import derive
+from harness.detect.finding import Needle
+from harness.detect.findings import find, roots
+from harness.detect.matcher import Match, Matcher
+from harness.device.base import NeedleClass
+from harness.parse.message import Message, MessageKind
+
+NEEDLES = [Needle("id", NeedleClass.DEVICE_ID, "a1b2c3d4e5f60718", "device"),
+           Needle("mac", NeedleClass.NETWORK_ID, "02:00:5e:10:00:01", "device"),
+           Needle("word", NeedleClass.BROWSING, "qzкотики7", "canary"),
+           Needle("url", NeedleClass.BROWSING, "https://canary.lab.test/c/cnry42", "canary")]
+MATCHER = Matcher([p for n in NEEDLES for p in derive(n)])
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def _sensors(payload: bytes) -> str:
+    data = _b64(gzip.compress(payload))
+    return f"crc=1&gzip=1&data_list={urllib.parse.quote(data, safe='')}"
+
+
+# a value, as any layer of an app's payload might carry it
+plain = st.sampled_from([n.value for n in NEEDLES] + ["a1b2c3d4e5f6071", "x" * 30, "plain",
+                                                       "k=v&a=b", "aGVsbG8=", "7" * 40,
+                                                       "fifteen bytes!!"])
+encodings = st.sampled_from([
+    lambda s: s, lambda s: s.upper(), lambda s: urllib.parse.quote(s, safe=""),
+    lambda s: _b64(s.encode()), lambda s: base64.urlsafe_b64encode(s.encode()).decode(),
+    lambda s: s.encode().hex(), lambda s: hashlib.md5(s.encode()).hexdigest(),
+    lambda s: _b64(gzip.compress(s.encode())), lambda s: _b64(zlib.compress(s.encode())),
+    lambda s: json.dumps({"v": s}), lambda s: f"q={urllib.parse.quote(s)}&t=1",
+    lambda s: "prefix " + _b64(("xx" + s + "yy").encode()) + " suffix",
+    lambda s: _b64(gzip.compress(s.encode()))[:-6],  # a damaged gzip: a note
+    lambda s: _sensors(json.dumps([{"w": s}]).encode()),
+])
+values = st.builds(lambda s, fs: _apply(s, fs), plain, st.lists(encodings, max_size=3)) \
+    | st.text(max_size=30) | st.integers(-10**20, 10**20) | st.none()
+trees = st.recursive(values, lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.sampled_from(["a", "b", "data", "id", "u"]), inner,
+                                       max_size=4), max_leaves=12)
+
+
+def _apply(s: str, fs: list[object]) -> str:
+    for f in fs:
+        s = f(s)  # type: ignore[operator]
+    return s
+
+
+def _gz(b: bytes) -> bytes:
+    return gzip.compress(b)
+
+
+bodies = st.one_of(
+    trees.map(lambda t: json.dumps(t, ensure_ascii=False).encode("utf-8", "surrogatepass")),
+    trees.map(lambda t: _gz(json.dumps(t).encode())),
+    values.map(lambda v: str(v).encode("utf-8", "surrogatepass")),
+    st.binary(max_size=200),
+    # a protobuf string field (field 1): text with one or two bytes that are not
+    values.map(lambda v: str(v).encode()[:120]).map(lambda b: bytes([0x0A, len(b)]) + b),
+    st.builds(lambda a, b: a + b, st.binary(max_size=40), values.map(
+        lambda v: str(v).encode("utf-8", "surrogatepass"))),
+)
+
+
+def message(body: bytes, url: str, headers: tuple[tuple[str, str], ...]) -> Message:
+    return Message(id="m1", kind=MessageKind.REQUEST, t=1.0, direction="out",
+                   source="native.tls", method="POST", host="sa.lab.test", url=url,
+                   body=body, headers=headers, phase="p")
+
+
+def scanned(m: Message, compiled: bool,
+            transforms: dict[bytes, tuple[str, bytes]] | None = None,
+            limits: dict[str, int] | None = None) -> tuple[list[bytes], object]:
+    seen: list[bytes] = []
+
+    def scan(data: bytes) -> list[Match]:
+        seen.append(data)
+        return MATCHER.scan(data)
+
+    got = list(Decoder(transforms, Budget(**limits or {})).matched(roots(m), scan, compiled))
+    return seen, got
+
+
+def check(m: Message, transforms: dict[bytes, tuple[str, bytes]] | None = None,
+          limits: dict[str, int] | None = None) -> bool:
+    """The two walks agree on this message; True when the C walk did it (no hand-back)."""
+    c = _detect.expand([(r.chain, r.data) for r in roots(m)],
+                       Decoder(transforms, Budget(**limits or {}))._hooks(MATCHER.scan))
+    py_seen, py = scanned(m, False, transforms, limits)
+    c_seen, c_got = scanned(m, True, transforms, limits)
+    assert c_got == py  # when C handed back, both ran the Python walk
+    if c is not False:
+        assert c_seen == py_seen
+    notes_py: list[str] = []
+    notes_c: list[str] = []
+    assert find([m], NEEDLES, transforms, notes_py, compiled=False) == \
+        find([m], NEEDLES, transforms, notes_c, compiled=True)
+    assert notes_py == notes_c
+    return c is not False
+
+
+urls = st.sampled_from(["https://sa.lab.test/sa?project=x",
+                        "https://sa.lab.test/s?q=qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA%D0%B87",
+                        "https://sa.lab.test/i?d=" + _b64(b"a1b2c3d4e5f60718xyz"),
+                        "http://[::1"])
+headers = st.lists(st.tuples(st.sampled_from(["Cookie", "X-Id", "User-Agent"]), values.map(str)),
+                   max_size=3).map(tuple)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(bodies, urls, headers)
+@example(b'{"a": "' + _b64(gzip.compress(b'{"id": "a1b2c3d4e5f60718"}')).encode() + b'"}',
+         "https://sa.lab.test/", ())
+@example(b"fifteen bytes!!".hex().encode(), "https://sa.lab.test/", ())  # 30 hex digits
+@example(b"\x0a\x1c" + b"id a1b2c3d4e5f60718 and text", "https://sa.lab.test/", ())
+# decoded blobs near _plausible's thresholds: UTF-8 with 55% text, Latin-1 with 83%
+@example(b"text " + _b64(("a1b2c3d4e5f60718 id: " + "к" * 9).encode()).encode(),
+         "https://sa.lab.test/", ())
+@example(b"text " + _b64(b"a1b2c3d4e5f60718 xx" + b"\xe9" * 4).encode(), "https://sa.lab.test/",
+         ())
+@example(b"=a1b2c3d4e5f60718&b=1", "https://sa.lab.test/", ())  # a form needs names
+def test_generated_messages_give_the_same_layers_and_findings(
+        body: bytes, url: str, hs: tuple[tuple[str, str], ...]) -> None:
+    check(message(body, url, hs))
+
+
+def test_the_c_walk_does_the_common_cases_itself() -> None:
+    """Not a test that passes by handing everything back: these run in C."""
+    sensors = _sensors(json.dumps([{"u": NEEDLES[3].value, "id": NEEDLES[0].value}]).encode())
+    for body in (json.dumps({"a": [NEEDLES[0].value, {"b": NEEDLES[1].value}]}).encode(),
+                 sensors.encode(), gzip.compress(b'{"x": "a1b2c3d4e5f60718"}'),
+                 b"text " + _b64(b"id=a1b2c3d4e5f60718&k=1").encode() + b" more",
+                 NEEDLES[0].value.encode().hex().encode(), bytes(range(256))):
+        assert check(message(body, "https://sa.lab.test/x?id=a1b2c3d4e5f60718", ())), body
+
+
+def test_notes_and_inexact_json_are_handed_back() -> None:
+    deep = NEEDLES[0].value.encode()
+    for _ in range(12):
+        deep = _b64(b"some text " + deep).encode()
+    for body in (deep, _b64(gzip.compress(b"x" * 1000)).encode()[:-8],
+                 b'{"a": "a1b2c3d4e5f60718", "a": "x"}', b'[NaN, "a1b2c3d4e5f60718"]'):
+        assert not check(message(body, "https://sa.lab.test/", ())), body
+    big = json.dumps([NEEDLES[0].value + str(i) for i in range(50)]).encode()
+    assert not check(message(big, "https://sa.lab.test/", ()), limits={"max_layers": 10})
+
+
+def test_app_transforms_are_followed_the_same_way() -> None:
+    secret = b"\x93\x11" + bytes(range(40))
+    m = message(secret, "https://sa.lab.test/", ())
+    transforms = {secret: ("cipher:AES/CBC", json.dumps({"id": NEEDLES[0].value}).encode())}
+    assert check(m, transforms)
+    got = find([m], NEEDLES, transforms)
+    assert [f.chain[1:] for f in got] == [("cipher:AES/CBC", "json:$.id")]
