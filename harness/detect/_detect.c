@@ -6,6 +6,9 @@
  *   (the caller runs the Python walk).
  *
  * expand(roots, hooks) decodes one message's roots into all their layers (expand.c).
+ *
+ * java_hash(s) is Java's String.hashCode (decoders.java_hash, in C: a Sensors payload is
+ *   tens of kilobytes).
  */
 
 #include "expand.h"
@@ -89,7 +92,36 @@ static PyObject *leaves (PyObject *self, PyObject *args)
   return result;
 }
 
+/* Java's String.hashCode over the string's UTF-16 code units (a lone surrogate is one). */
+static PyObject *java_hash (PyObject *self, PyObject *arg)
+{
+  (void) self;
+  if (!PyUnicode_Check (arg))
+  {
+    PyErr_SetString (PyExc_TypeError, "java_hash takes a str");
+    return NULL;
+  }
+  Py_ssize_t n = PyUnicode_GET_LENGTH (arg);
+  int kind = PyUnicode_KIND (arg);
+  const void *data = PyUnicode_DATA (arg);
+  uint32_t h = 0;
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    Py_UCS4 c = PyUnicode_READ (kind, data, i);
+    if (c >= 0x10000)
+    {
+      c -= 0x10000;
+      h = 31 * h + (0xD800 + (c >> 10));
+      h = 31 * h + (0xDC00 + (c & 0x3FF));
+    }
+    else
+      h = 31 * h + c;
+  }
+  return PyLong_FromLong ((long) (int32_t) h);
+}
+
 static PyMethodDef methods[] = {
+  { "java_hash", java_hash, METH_O, "java_hash(s) -> int: Java's String.hashCode" },
   { "leaves", leaves, METH_VARARGS,
     "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "
     "(use the Python walk)" },

@@ -65,13 +65,19 @@ class Budget:
         return True
 
 
-def java_hash(s: str) -> int:
-    """Java's String.hashCode (signed 32-bit), which the Sensors SDK sends as ``crc``."""
+def java_hash_py(s: str) -> int:
+    """Java's String.hashCode (signed 32-bit), which the Sensors SDK sends as ``crc``: over
+    the UTF-16 code units, a lone surrogate being one."""
     h = 0
-    data = s.encode("utf-16-be")
+    data = s.encode("utf-16-be", "surrogatepass")
     for i in range(0, len(data), 2):
         h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
     return h - (1 << 32) if h >= 1 << 31 else h
+
+
+java_hash: Callable[[str], int] = java_hash_py if _detect is None else _detect.java_hash
+"""java_hash_py in C when built (same values, tests/detect/test_expand.py): a Sensors
+payload is tens of kilobytes."""
 
 
 _TEXT = bytes(range(32, 127)) + b"\t\n\r"

@@ -35,9 +35,11 @@ def _split(url: str) -> urllib.parse.SplitResult | None:
         return None
 
 
-def root_label(m: Message) -> str:
+def root_label(m: Message, parts: urllib.parse.SplitResult | None = None) -> str:
+    """The chain's first step; ``parts`` is the URL split already (a request's)."""
     if m.kind == MessageKind.REQUEST:
-        parts = _split(m.url) if m.url else None
+        if parts is None and m.url:
+            parts = _split(m.url)
         path = parts.path if parts is not None else ""
         return f"http:{m.method or '?'} {m.host or m.ip or '?'}{path}"
     if m.kind == MessageKind.RESPONSE:
@@ -48,11 +50,11 @@ def root_label(m: Message) -> str:
 
 
 def roots(m: Message) -> Iterator[Layer]:
-    base = (root_label(m),)
+    parts = _split(m.url) if m.url else None
+    base = (root_label(m, parts),)
     if m.url:
         url = utf8(m.url)
         yield Layer((*base, "url"), url)
-        parts = _split(m.url)
         query = parts.query if parts is not None else ""
         for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
             yield Layer((*base, f"query:{k}"), utf8(v))
@@ -167,5 +169,6 @@ def _most_specific(findings: list[Finding]) -> list[Finding]:
         return len(lc) > len(lf) and lc[:len(lf)] == lf
 
     kept = [f for f in findings
-            if not any(below(c, f.chain) for c in by_key[(f.needle, f.message)])]
-    return [replace(f, id=f"f{i}") for i, f in enumerate(kept, 1)]
+            if len(chains := by_key[(f.needle, f.message)]) == 1
+            or not any(below(c, f.chain) for c in chains)]
+    return [f if f.id == f"f{i}" else replace(f, id=f"f{i}") for i, f in enumerate(kept, 1)]

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harness.detect import _detect
-from harness.detect.decoders import Budget, Decoder
+from harness.detect.decoders import Budget, Decoder, java_hash_py
 from harness.detect.derive import derive
 from harness.detect.finding import Needle
 from harness.detect.findings import find, roots
@@ -173,3 +173,18 @@ def test_app_transforms_are_followed_the_same_way() -> None:
     assert check(m, transforms)
     got = find([m], NEEDLES, transforms)
     assert [f.chain[1:] for f in got] == [("cipher:AES/CBC", "json:$.id")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+@example("")
+@example("a" * 10_000 + "😀\ud800")
+def test_java_hash_in_c_is_the_python_one(s: str) -> None:
+    assert _detect.java_hash(s) == java_hash_py(s)
+
+
+def test_java_hash_is_javas() -> None:
+    # what Java 17 printed for "hello".hashCode() and the others (java H.java)
+    assert java_hash_py("hello") == 99162322
+    assert java_hash_py("polygenelubricants") == -2147483648
+    assert _detect.java_hash("😀") == java_hash_py("\ud83d\ude00") == 1772899
