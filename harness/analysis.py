@@ -10,15 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.capture.rundir import RunDir
-from harness.classify.destinations import write_destinations
+from harness.classify.destinations import Classifier, write_destinations
 from harness.detect.finding import Finding, Needle
 from harness.detect.findings import find
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
+from harness.parse.message import Message
 from harness.parse.store import MessageStore
 
 FINDINGS_JSON = "findings.json"
@@ -61,17 +62,24 @@ def transforms(run: RunDir) -> dict[bytes, tuple[str, bytes]]:
     return out
 
 
+def _fed(messages: Iterator[Message], classifier: Classifier) -> Iterator[Message]:
+    for m in messages:
+        classifier.add(m)
+        yield m
+
+
 def analyze_run(run: RunDir | Path | str, extra_needles: Sequence[Needle] = (),
                 claims: Path | None = None) -> Analysis:
     rd = run if isinstance(run, RunDir) else RunDir.open(run)
     needles = merge(run_needles(rd), extra_needles)
     rd.write_json(NEEDLES_JSON, [n.to_json() for n in needles])
     notes: list[str] = []
+    classifier = Classifier()  # fed as the detector reads: the messages are read once
     with MessageStore.open(rd, rebuild=True) as store:
         count = store.count()
-        findings = find(store.messages(), needles, transforms(rd), notes)
+        findings = find(_fed(store.messages(), classifier), needles, transforms(rd), notes)
     rd.write_json(FINDINGS_JSON, [f.to_json() for f in findings])
-    write_destinations(rd)
+    write_destinations(rd, classifier=classifier)
     result = Analysis(rd, needles, findings, count, notes)
     if claims is not None:
         verdicts = importlib.import_module("harness.claims.verdicts")

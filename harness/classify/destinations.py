@@ -69,36 +69,38 @@ def _size(m: Message) -> int:
     return head + (n if isinstance(n, int) else len(m.body))
 
 
-def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
-             sdk_of: Mapping[str, str] | None = None,
-             trackers: TrackerDB | None = None) -> list[Destination]:
-    """Group network messages by host and classify each host. ``sdk_of`` maps message ids
-    to the SDK that built their payload (from the detector's verified formats)."""
-    db = trackers or TrackerDB.bundled()
-    accs: dict[str, _Acc] = {}
-    # TLS records seen by a TCP hook under a TLS hook: counted only for a host that no
-    # TLS-layer message reached (else the same traffic would count twice)
-    below: dict[str, _Acc] = {}
-    for m in messages:
+class Classifier:
+    """Network messages grouped by host as they stream past (``harness analyze`` feeds it
+    the messages the detector reads, so they are read once); :meth:`destinations`
+    classifies each host."""
+
+    def __init__(self) -> None:
+        self.accs: dict[str, _Acc] = {}
+        # TLS records seen by a TCP hook under a TLS hook: counted only for a host that no
+        # TLS-layer message reached (else the same traffic would count twice)
+        self.below: dict[str, _Acc] = {}
+        self.stack_ids: list[tuple[str, str]] = []
+        """(host, id) of the Java HTTP stack records also seen on the wire."""
+
+    def add(self, m: Message) -> None:
         if m.kind not in _NETWORK_KINDS:
-            continue
+            return
         host = (m.host or m.ip or "").lower().rstrip(".")
         if not host:
-            continue
+            return
         if m.meta.get("stack") and m.links:  # a Java HTTP stack record seen on the wire too
             # the same bytes are counted from the TLS layer's message; keep who sent them
-            for s in (m.sdk, (sdk_of or {}).get(m.id)):
-                if s:
-                    accs.setdefault(host, _Acc()).sdks.add(s)
-            continue
-        a = (below if m.protocol == "tls-ciphertext" else accs).setdefault(host, _Acc())
+            if m.sdk:
+                self.accs.setdefault(host, _Acc()).sdks.add(m.sdk)
+            self.stack_ids.append((host, m.id))
+            return
+        a = (self.below if m.protocol == "tls-ciphertext" else self.accs).setdefault(host, _Acc())
         if m.ip:
             a.ips.add(m.ip)
         if m.port:
             a.ports.add(m.port)
-        for s in (m.sdk, (sdk_of or {}).get(m.id)):
-            if s:
-                a.sdks.add(s)
+        if m.sdk:
+            a.sdks.add(m.sdk)
         tls = _tls_of(m)
         if tls:
             a.tls.add(tls)
@@ -112,9 +114,34 @@ def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
             a.bytes_out += _size(m)
         else:
             a.bytes_in += _size(m)
-    for host, a in below.items():
-        accs.setdefault(host, a)
-    return [_destination(h, a, vendor, db) for h, a in sorted(accs.items())]
+
+    def destinations(self, vendor: Vendor = XIAOMI, sdk_of: Mapping[str, str] | None = None,
+                     trackers: TrackerDB | None = None) -> list[Destination]:
+        """``sdk_of`` maps message ids to the SDK that built their payload (from the
+        detector's verified formats)."""
+        db = trackers or TrackerDB.bundled()
+        accs, sdk_of = dict(self.accs), sdk_of or {}
+        if sdk_of:
+            for group in (accs, self.below):
+                for a in group.values():
+                    a.sdks.update(sdk_of[i] for i in a.ids if i in sdk_of)
+            for host, mid in self.stack_ids:
+                if mid in sdk_of:
+                    accs.setdefault(host, _Acc()).sdks.add(sdk_of[mid])
+        for host, a in self.below.items():
+            accs.setdefault(host, a)
+        return [_destination(h, a, vendor, db) for h, a in sorted(accs.items())]
+
+
+def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,
+             sdk_of: Mapping[str, str] | None = None,
+             trackers: TrackerDB | None = None) -> list[Destination]:
+    """Group network messages by host and classify each host. ``sdk_of`` maps message ids
+    to the SDK that built their payload (from the detector's verified formats)."""
+    c = Classifier()
+    for m in messages:
+        c.add(m)
+    return c.destinations(vendor, sdk_of, trackers)
 
 
 def _destination(host: str, a: _Acc, vendor: Vendor, db: TrackerDB) -> Destination:
@@ -180,13 +207,18 @@ def sdks_from_findings(run: RunDir) -> dict[str, str]:
 
 
 def write_destinations(run: RunDir, vendor: Vendor = XIAOMI,
-                       sdk_of: Mapping[str, str] | None = None) -> Path:
+                       sdk_of: Mapping[str, str] | None = None,
+                       classifier: Classifier | None = None) -> Path:
     """Classify a run's messages and write ``destinations.json``. SDKs come from the
     messages themselves (SDK hooks, Java senders), ``sdk_of``, and the formats verified in
-    ``findings.json`` when it exists."""
+    ``findings.json`` when it exists. A ``classifier`` that has seen every message already
+    saves reading them again."""
     sdks = {**sdks_from_findings(run), **(sdk_of or {})}
-    with MessageStore.open(run) as store:
-        dests = classify(store.messages(with_body=False), vendor, sdks)
+    if classifier is not None:
+        dests = classifier.destinations(vendor, sdks)
+    else:
+        with MessageStore.open(run) as store:
+            dests = classify(store.messages(with_body=False), vendor, sdks)
     return run.write_json(DESTINATIONS_JSON, {
         "vendor": {"name": vendor.name, "domains": list(vendor.domains)},
         "notice": "Operator data from the Ghostery Tracker Database (CC-BY-NC-SA-4.0);"

@@ -170,3 +170,23 @@ def test_sdk_from_verified_findings(tmp_path: Path) -> None:
                   "base64", "gzip", "json:$[0].properties.imei"]}])
     (d,) = json.loads(write_destinations(run).read_text())["destinations"]
     assert d["sdks"] == ["sensors-analytics (crc verified)"]
+
+
+def test_sdks_named_by_the_detector_reach_every_host_they_were_sent_to() -> None:
+    """The detector's SDK (``sdk_of``, applied after the messages went past) lands on the
+    host of a plain message, of a Java stack record seen on the wire only (a host no other
+    message reached), and of TLS records under a TCP hook."""
+    msgs = [
+        _msg(1, "a.test.example", "127.0.0.1"),
+        _msg(2, "b.test.example", "127.0.0.1", source="java.okhttp3", links=("m1",),
+             meta={"stack": "okhttp3"}),
+        _msg(3, "c.test.example", "127.0.0.1", protocol="tls-ciphertext",
+             source="native.tcp"),
+    ]
+    sdk_of = {"m1": "sensors-analytics", "m2": "mixpanel", "m3": "onetrack"}
+    dests = {d.host: d for d in classify(msgs, XIAOMI, sdk_of=sdk_of)}
+    assert dests["a.test.example"].sdks == ("sensors-analytics",)
+    assert dests["b.test.example"].sdks == ("mixpanel",)
+    assert dests["b.test.example"].messages == 0
+    assert dests["c.test.example"].sdks == ("onetrack",)
+    assert set(dests) == {"a.test.example", "b.test.example", "c.test.example"}
