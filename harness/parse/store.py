@@ -57,6 +57,8 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def _dumps(value: object) -> str:
+    if type(value) in (list, tuple, dict) and not value:  # most frames and notes
+        return "{}" if isinstance(value, dict) else "[]"
     return _ENCODER.encode(value)
 
 
@@ -214,7 +216,7 @@ def _message(row: tuple[Any, ...], with_body: bool) -> Message:
     (n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
      cipher, method, url, status, headers, body, body_len_wire, events, req_n, sdk, frames,
      meta, notes, links) = row
-    meta_d: dict[str, JSON] = _loads(meta)
+    meta_d: dict[str, JSON] = {} if meta == "{}" else _loads(meta)
     if not with_body:
         meta_d["body_len"] = body
         body = b""
