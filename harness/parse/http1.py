@@ -28,6 +28,9 @@ _REQUEST_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,19}) ([^\s]+) HTTP/(\d)\.(\d)\r
 _RESYNC = re.compile(rb"(?:^|\n)((?:" + b"|".join(METHODS) + rb") [^\s]+ HTTP/1\.[01]\r?\n)")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: ([^\r\n]*))?\r?\n")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+"""RFC 9112's chunk-size, 1*HEXDIG: int(x, 16) alone also takes "-5" (which walked the
+parser backwards, for ever), "+5", "0x5" and "5_0"."""
 
 
 _METHOD_START = re.compile(rb"(?:" + b"|".join(METHODS) + rb") (?:/|\*|https?://|[\w.-]+:\d)")
@@ -134,11 +137,10 @@ def _read_chunked(data: bytes, pos: int, headers: list[tuple[str, str]],
             notes.append("bad chunk size line; resynchronising on the next message")
             return b"".join(parts), pos, False
         size_txt = data[pos:eol].split(b";")[0].strip()
-        try:
-            size = int(size_txt, 16)
-        except ValueError:
+        if not _CHUNK_SIZE.fullmatch(size_txt):
             notes.append(f"bad chunk size {size_txt[:20]!r}; resynchronising on the next message")
             return b"".join(parts), pos, False
+        size = int(size_txt, 16)
         pos = eol + 1
         if size == 0:
             # trailers until an empty line

@@ -6,6 +6,8 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+import pytest
+
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
 from tests.parse.wire import run_from_bytes
@@ -102,3 +104,17 @@ def test_long_request_line_and_resync_after_bad_chunk(tmp_path: Path) -> None:
     assert len(reqs[0].url or "") > 60000
     assert [r.url for r in reqs][1:] == ["https://l.test/c", "https://l.test/after"]
     assert any("bad chunk size" in n for n in reqs[1].notes)
+
+
+@pytest.mark.timeout(30)  # the bug was a hang
+def test_a_chunk_size_that_is_not_plain_hex_is_bad_framing(tmp_path: Path) -> None:
+    """int(x, 16) takes "-5": the parser stepped back onto the same size line for ever (a hang
+    on a garbled or hostile stream). "+5", "0x5" and "5_0" are not chunk sizes either."""
+    for size in (b"-5", b"+5", b"0x5", b"5_0"):
+        bad = (b"POST /c HTTP/1.1\r\nHost: l.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + size + b"\r\nhello\r\n0\r\n\r\n")
+        after = b"GET /after HTTP/1.1\r\nHost: l.test\r\n\r\n"
+        reqs = [m for m in _parse(tmp_path / size.decode(), bad + after, b"")
+                if m.kind is MessageKind.REQUEST]
+        assert [r.url for r in reqs] == ["https://l.test/c", "https://l.test/after"], size
+        assert any("bad chunk size" in n for n in reqs[0].notes), size
