@@ -270,7 +270,9 @@ class RunDir:
 
 def _atomic_write_json(path: Path, data: object) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    # A lone surrogate in a string (a label made from captured bytes) is written as its JSON
+    # escape, which is what backslashreplace writes: valid UTF-8, read back the same.
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as fh:
         if isinstance(data, list):
             # One item per line (findings.json holds 100,000s): json's C encoder writes each,
             # where indent= runs its pure-Python encoder (6% of a whole analyze).

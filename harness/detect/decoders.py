@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from harness.detect.matcher import Match
 from harness.parse.encoding import decompress
-from harness.text import utf8
+from harness.text import is_text, utf8
 
 try:  # the walk and the JSON leaves in C (setup.py builds it with the package)
     from harness.detect import _detect
@@ -30,6 +30,15 @@ except ImportError:  # pragma: no cover - a checkout that was never built: all i
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX_RUN = re.compile(rb"\b(?:[0-9a-fA-F]{2}){16,}\b")
 _FORM = re.compile(rb"^[\w.%\[\]$-]+=[^&]*(&[\w.%\[\]$-]+=[^&]*)*$")
+_CRC = re.compile(rb"-?[0-9]{1,10}")
+"""A Java int as the Sensors SDK writes it: "--1" or 4,301 digits are a mismatch, not an
+error."""
+
+
+def _key(k: str) -> str:
+    """A JSON key as a chain label: text as it is; bytes that were not UTF-8 (a GBK body)
+    or a lone surrogate escape as ``\\xHH`` escapes, which every report can show."""
+    return k if is_text(k) else utf8(k).decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +322,7 @@ class Decoder:
                     if inert and hot is not None and not (hot and any(h in b for h in hot)):
                         continue
                 elif t is dict or t is list:
-                    nested.append((v, f"{p}.{k}" if isinstance(k, str) else f"{p}[{k}]"))
+                    nested.append((v, f"{p}.{_key(k)}" if isinstance(k, str) else f"{p}[{k}]"))
                     continue
                 elif (t is int or t is float) and abs(v) >= 1000:  # type: ignore[arg-type]
                     # as written in the parent, except a float's other spellings (1e5 is
@@ -323,7 +332,7 @@ class Decoder:
                         continue
                 else:
                     continue
-                key = f"{p}.{k}" if isinstance(k, str) else f"{p}[{k}]"
+                key = f"{p}.{_key(k)}" if isinstance(k, str) else f"{p}[{k}]"
                 out.append(Layer((*chain, f"json:{key}"), b, inert))
             todo.extend(reversed(nested))
         yield from out
@@ -341,7 +350,7 @@ class Decoder:
         if sensors_key is not None and "gzip" in fields:
             payload = fields[sensors_key]
             crc = fields.get("crc")
-            verdict = ("crc ok" if crc is not None and crc.lstrip(b"-").isdigit()
+            verdict = ("crc ok" if crc is not None and _CRC.fullmatch(crc)
                        and int(crc) == java_hash(payload.decode("utf-8", "replace"))
                        else "crc mismatch" if crc is not None else "no crc")
             tag = (*chain, f"sensors:{sensors_key} ({verdict})")

@@ -9,6 +9,7 @@ import json
 import os
 import urllib.parse
 import zlib
+from pathlib import Path
 
 from google.protobuf import struct_pb2
 
@@ -220,3 +221,29 @@ def test_form_values_percent_encoded_beyond_latin1_are_bytes() -> None:
     sensors = sensors_body([{"w": word.value}]).replace(b"gzip=1", b"gzip=1&t=%D0%BA")
     assert ("query", (root, "sensors:data_list (crc ok)", "base64", "gzip", "json:$[0].w")) \
         in chains(sensors, word)
+
+
+def test_a_crc_that_is_not_a_java_int_is_a_mismatch() -> None:
+    """ "--1" passed the old digit test and then int() raised; 4,301 digits exceed Python's
+    int() limit. Both are a Sensors upload with a wrong crc, decoded all the same."""
+    good = sensors_body([{"u": CANARY.value}])
+    for crc in (b"--1", b"9" * 4301, b"-", b"1e3"):
+        body = b"crc=" + crc + good[good.index(b"&"):]
+        steps = {step for f in find([request(body)], [CANARY]) for step in f.chain}
+        assert "sensors:data_list (crc mismatch)" in steps, crc
+
+
+def test_json_keys_that_are_not_utf8_are_escaped_in_the_chain(tmp_path: Path) -> None:
+    """A GBK body (a Chinese app) or a lone surrogate escape in a key: the chain shows the
+    bytes as \\xHH, and findings.json is written (it failed with UnicodeEncodeError)."""
+    from harness.analysis import analyze_run
+    from harness.testing.runbuilder import RunBuilder
+
+    b = RunBuilder(tmp_path / "run")
+    b.needle("android-id", "device-id", DEVICE.value)
+    b.phase("p")
+    b.request("a.lab.test", "/x", body='{"设备":"%s"}'.encode("gbk") % DEVICE.value.encode())
+    b.request("a.lab.test", "/y", body=b'{"\\ud83d": "%s"}' % DEVICE.value.encode())
+    a = analyze_run(b.build(analyze=False))
+    chains = {f["chain"][-1] for f in json.loads((a.run.path / "findings.json").read_text())}
+    assert chains == {"json:$.\\xc9豸", "json:$.\\xed\\xa0\\xbd"}
