@@ -7,11 +7,23 @@ stamps host and phase, the store assigns the stable ``m<N>`` id and freezes it i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import ConnFacts, Flow
 from harness.protocol import JSON
+
+_STATUS = re.compile(r"[1-9][0-9]{2}")
+
+
+def status_code(value: object) -> int | None:
+    """An HTTP status, three ASCII digits (an int, or text as HTTP/2's ``:status`` carries
+    it); anything else is None, so no consumer meets it: 20 digits overflowed the store's
+    INTEGER column, and int() would take " 200", "+200" and fullwidth digits."""
+    if isinstance(value, str):
+        return int(value) if _STATUS.fullmatch(value) else None
+    return value if type(value) is int and 100 <= value <= 999 else None
 
 
 @dataclass(slots=True, eq=False)

@@ -17,7 +17,7 @@ import hpack
 from hpack.exceptions import HPACKError
 
 from harness.parse import grpc
-from harness.parse.draft import Draft, from_flow, raw
+from harness.parse.draft import Draft, from_flow, raw, status_code
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.http1 import finish_body
 from harness.parse.message import MessageKind
@@ -164,10 +164,9 @@ class _Direction:
         d.headers = headers
         pseudo = {k: v for k, v in headers if k.startswith(":")}
         if ":status" in pseudo:
-            try:
-                d.status = int(pseudo[":status"])
-            except ValueError:
-                d.notes.append(f"bad :status {pseudo[':status']!r}")
+            d.status = status_code(pseudo[":status"])
+            if d.status is None:
+                d.notes.append(f"bad :status {pseudo[':status'][:40]!r}")
         if ":method" in pseudo:
             d.method = pseudo[":method"]
         authority = pseudo.get(":authority") or d.header("host")

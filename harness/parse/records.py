@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from harness.capture.rundir import Event
 from harness.parse.dns import DnsPacket, parse_dns
-from harness.parse.draft import Draft
+from harness.parse.draft import Draft, status_code
 from harness.parse.encoding import decode_content, parse_encodings
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import source_of
@@ -79,7 +79,9 @@ def http(ev: Event) -> Draft:
     d.host = host_of_url(d.url)
     d.method = None if is_resp else _str(f.get("method"))
     status = f.get("status")
-    d.status = status if isinstance(status, int) else None
+    d.status = status_code(status)
+    if d.status is None and status is not None:
+        d.notes.append(f"bad status {str(status)[:40]!r}")
     d.headers = headers_of(f.get("headers"))
     d.protocol = _str(f.get("protocol"))
     d.sdk = _str(f.get("sender"))

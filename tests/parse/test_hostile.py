@@ -188,3 +188,37 @@ def test_hpack_bomb_is_refused(tmp_path: Path) -> None:
     assert req.body == b"body-kept"
     assert any("HPACK" in n for n in req.notes)
     assert len(req.headers) < 100
+
+
+def test_a_status_that_is_not_three_digits_is_none_with_a_note(tmp_path: Path) -> None:
+    """HTTP/2's :status is text: 20 digits overflowed the store's INTEGER column (the whole
+    build failed); " 200" and fullwidth digits are not statuses either. The response is kept
+    with its body, its status None and a note; the good one beside it is unchanged."""
+    for n, status in enumerate(("99999999999999999999", " 200", "２００", "-1")):
+        req = hpack.Encoder().encode([(":method", "GET"), (":scheme", "https"),
+                                      (":authority", "s.test"), (":path", "/")])
+        enc = hpack.Encoder()
+        resp = _frame(1, 4, 1, enc.encode([(":status", status)])) + _frame(0, 1, 1, b"body")
+        resp += _frame(1, 5, 3, enc.encode([(":status", "204")]))
+        out = PREFACE + _frame(1, 5, 1, req) + _frame(1, 5, 3, req)
+        msgs = _parse(tmp_path / str(n), [[("out", out), ("in", resp)]])
+        bad, good = [m for m in msgs if m.kind is MessageKind.RESPONSE]
+        assert (bad.status, bad.body, good.status) == (None, b"body", 204), status
+        assert any("bad :status" in note for note in bad.notes), status
+
+
+def test_a_java_status_that_is_no_http_status_is_none(tmp_path: Path) -> None:
+    from harness.capture.rundir import RunDir
+    from harness.capture.writer import CaptureWriter, EventRow
+
+    run = RunDir.create(tmp_path, "status")
+    rows = [EventRow(t=float(i), kind="http", hook="java.okhttp3.CallServerInterceptor.intercept",
+                     pid=7, direction="in", data=b"ok",
+                     fields={"stack": "okhttp3", "phase": "response", "call": f"c{i}",
+                             "url": "https://h.test/", "status": status})
+            for i, status in enumerate((2 ** 63, True, -1, 200))]
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(7, 0, rows, connections=[])
+    with MessageStore.open(run) as store:
+        got = [(m.status, any("bad status" in n for n in m.notes)) for m in store.messages()]
+    assert got == [(None, True), (None, True), (None, True), (200, False)]
