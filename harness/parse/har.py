@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +23,26 @@ from urllib.parse import parse_qsl, urlsplit
 
 from harness import __version__
 from harness.errors import InputError
+from harness.parse.draft import status_code
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
 from harness.text import utf8
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+def _iso(t: float) -> str | None:
+    """``t`` as HAR's ISO 8601 date; None when no date holds it (a corrupt capture's clock:
+    1e300, inf, before year 1)."""
+    try:
+        return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z")
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _finite(x: float) -> float:
+    """A time for the JSON written: ``Infinity`` and ``NaN`` are no JSON (only Python's
+    reader takes them)."""
+    return x if math.isfinite(x) else 0.0
 
 
 def _text(body: bytes) -> dict[str, Any]:
@@ -74,20 +88,24 @@ def _entry(req: Message, resp: Message | None) -> dict[str, Any]:
         }
         if resp.body_len_wire is not None and resp.body_len_wire != len(resp.body):
             response["content"]["compression"] = len(resp.body) - resp.body_len_wire
-        wait = max(0.0, (resp.t - req.t) * 1000.0)
+        wait = _finite(max(0.0, (resp.t - req.t) * 1000.0))
     else:
         response = {"status": 0, "statusText": "", "httpVersion": "", "cookies": [],
                     "headers": [], "content": {"size": 0, "mimeType": ""}, "redirectURL": "",
                     "headersSize": -1, "bodySize": -1, "_error": "no response captured"}
         wait = 0.0
+    started = _iso(req.t)
+    notes = list(req.notes) + (list(resp.notes) if resp else [])
+    if started is None:  # HAR requires a date: the epoch, and the time captured in a note
+        started = _iso(0.0)
+        notes.append(f"capture time {req.t!r} is no date; startedDateTime is the epoch")
     entry: dict[str, Any] = {
-        "startedDateTime": _iso(req.t), "time": wait, "request": request,
+        "startedDateTime": started, "time": wait, "request": request,
         "response": response, "cache": {},
         "timings": {"send": 0, "wait": wait, "receive": 0},
         "_messageId": req.id, "_responseId": resp.id if resp else None,
         "_phase": req.phase, "_source": req.source, "_tlsVersion": req.tls_version,
-        "_notes": list(req.notes) + (list(resp.notes) if resp else []),
-        "_links": list(req.links),
+        "_notes": notes, "_links": list(req.links),
     }
     if req.ip:
         entry["serverIPAddress"] = req.ip
@@ -110,7 +128,8 @@ def _ws_messages(store: MessageStore, ids: list[str]) -> list[dict[str, Any]]:
                 base64.b64encode(m.body).decode("ascii")
         except UnicodeDecodeError:
             data, opcode = base64.b64encode(m.body).decode("ascii"), 2
-        out.append({"type": "send" if m.direction == "out" else "receive", "time": m.t,
+        out.append({"type": "send" if m.direction == "out" else "receive",
+                    "time": _finite(m.t),
                     "opcode": opcode, "data": data, "_messageId": m.id})
     return out
 
@@ -184,8 +203,16 @@ def _host(url: str) -> str | None:
 
 
 def _number(value: Any, default: float) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else default
+    """A JSON number as a finite float, else ``default``: an integer no float holds
+    (``1`` and 400 zeros) or ``NaN``/``Infinity``/``1e999`` (which Python's JSON reader
+    accepts) would crash, or reach a JSON output that cannot carry it."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return default
+    try:
+        number = float(value)
+    except OverflowError:
+        return default
+    return number if math.isfinite(number) else default
 
 
 def _hdrs(value: Any) -> tuple[tuple[str, str], ...]:
@@ -215,6 +242,11 @@ def read_har(path: Path | str) -> Iterator[Message]:
                          column=exc.colno) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read HAR: {exc}", path=p) from exc
+    except ValueError as exc:  # int() refuses the digits of a JSON integer beyond its limit
+        raise InputError(f"not JSON: a number of more than {sys.get_int_max_str_digits()} "
+                         "digits", path=p) from exc
+    except RecursionError as exc:  # the decoder recurses per [ or {: a file of 100000 [
+        raise InputError("JSON nested too deeply", path=p) from exc
     log = data.get("log") if isinstance(data, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
@@ -258,11 +290,10 @@ def read_har(path: Path | str) -> Iterator[Message]:
         if isinstance(rs, dict) and rs.get("status"):
             n += 1
             content = rs.get("content")
-            status = rs.get("status")
             yield Message(
                 id=f"m{n}", kind=MessageKind.RESPONSE, t=t, direction="in", source="har",
                 phase=phase, protocol=str(rs.get("httpVersion") or "") or None, host=host,
-                ip=ip, url=url, status=status if isinstance(status, int) else None,
+                ip=ip, url=url, status=status_code(rs.get("status")),
                 headers=_hdrs(rs.get("headers")),
                 body=_body(content, p, f"log.entries[{i}].response.content")
                 if isinstance(content, dict) else b"",

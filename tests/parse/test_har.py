@@ -101,3 +101,73 @@ def test_har_written_by_mitmproxy() -> None:
         b'{"ok":"CANARY-resp"}'
     assert [m.body for m in msgs if m.kind is MessageKind.WS_FRAME] == [
         b"hello binary", b"hello text", b"it's me"]
+
+
+def _one_entry(tmp_path: Path, entry: str) -> Path:
+    p = tmp_path / "odd.har"
+    p.write_text('{"log": {"entries": [{"startedDateTime": "2026-12-06T08:00:00.000Z", '
+                 '"request": {"url": "https://a.test/"}, ' + entry + "}]}}")
+    return p
+
+
+@pytest.mark.parametrize("time", ["1" + "0" * 400, "1e999", "NaN", "-Infinity"],
+                         ids=["10**400", "1e999", "NaN", "-Infinity"])
+def test_a_frame_time_no_float_holds_is_the_entry_time(tmp_path: Path, time: str) -> None:
+    """A frame ``time`` of 400 digits (no float holds it) or not finite (Python's JSON reads
+    ``1e999``, ``NaN``, ``-Infinity``, which a JSON output could not carry): the entry's
+    time, the frame kept."""
+    p = _one_entry(tmp_path, '"_webSocketMessages": [{"type": "send", "time": ' + time +
+                   ', "opcode": 1, "data": "id=abcdefgh"}]')
+    req, frame = read_har(p)
+    assert frame.kind is MessageKind.WS_FRAME
+    assert frame.body == b"id=abcdefgh"
+    assert frame.t == req.t == 1796544000.0
+
+
+@pytest.mark.parametrize("status", ["1" + "0" * 400, "true", "-1", "1000"],
+                         ids=["10**400", "true", "-1", "1000"])
+def test_a_status_that_is_no_http_status_is_none(tmp_path: Path, status: str) -> None:
+    """The response is kept (its body is scanned); only its status is dropped."""
+    p = _one_entry(tmp_path, '"response": {"status": ' + status +
+                   ', "content": {"text": "id=abcdefgh"}}')
+    _, resp = read_har(p)
+    assert (resp.kind, resp.status, resp.body) == (MessageKind.RESPONSE, None, b"id=abcdefgh")
+
+
+def test_a_number_of_too_many_digits_is_a_clear_error(tmp_path: Path) -> None:
+    """Python refuses an integer of more than 4300 digits (a ValueError, not a JSON error)."""
+    p = _one_entry(tmp_path, '"time": ' + "9" * 5000)
+    with pytest.raises(InputError, match=r"odd.har: not JSON: a number of more than 4300 digits"):
+        list(read_har(p))
+
+
+def test_a_har_nested_too_deeply_is_a_clear_error(tmp_path: Path) -> None:
+    p = tmp_path / "deep.har"
+    p.write_text('{"log":{"entries":[' + "[" * 100000 + "]" * 100000 + "]}}")
+    with pytest.raises(InputError, match=r"deep.har: JSON nested too deeply"):
+        list(read_har(p))
+
+
+def _strict(text: str) -> object:
+    """JSON as any reader but Python's takes it: no NaN or Infinity."""
+    def refuse(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("t0", [1e300, float("inf"), -1e20], ids=["1e300", "inf", "-1e20"])
+def test_a_capture_time_no_date_holds_exports(tmp_path: Path, t0: float) -> None:
+    """A run whose clock is no date (a hostile or corrupt capture): the export is written,
+    as strict JSON; startedDateTime is the epoch and a note keeps the time captured."""
+    from tests.parse.test_websocket import SWITCHED, UPGRADE
+
+    run = run_from_bytes(tmp_path, [[("out", UPGRADE), ("in", SWITCHED),
+                                     ("out", bytes.fromhex("818537fa213d7f9f4d5158"))]], t0=t0)
+    out = tmp_path / "x.har"
+    assert main(["export", str(run.path), "-o", str(out)]) == 0
+    har = _strict(out.read_text())
+    assert isinstance(har, dict)
+    (entry,) = har["log"]["entries"]
+    assert entry["startedDateTime"] == "1970-01-01T00:00:00.000Z"
+    assert f"capture time {t0!r} is no date" in " ".join(entry["_notes"])
+    assert [w["data"] for w in entry["_webSocketMessages"]] == ["Hello"]
