@@ -8,11 +8,13 @@ messages. Other flow types (tcp, udp, dns) keep their messages as RAW/DATAGRAM.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from harness.errors import InputError
+from harness.parse.draft import status_code
 from harness.parse.encoding import decode_content, parse_encodings
 from harness.parse.message import Message, MessageKind
 
@@ -110,7 +112,22 @@ def _content(raw: TNet, headers: tuple[tuple[str, str], ...]) -> tuple[bytes, in
 
 
 def _float(v: TNet) -> float:
-    return float(v) if isinstance(v, int | float) else 0.0
+    """A timestamp, 0 when missing or when no float holds it: an int of 400 digits, or a
+    float ``inf``/``nan`` (a time no JSON output or date can carry)."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return 0.0
+    try:
+        f = float(v)
+    except OverflowError:
+        return 0.0
+    return f if math.isfinite(f) else 0.0
+
+
+def _int(v: TNet, low: int, high: int) -> int | None:
+    """An int in ``low..high`` (a port), else None: ``true`` or 400 digits is neither, and
+    an SQLite INTEGER column would refuse the digits."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and low <= v <= high \
+        else None
 
 
 def read_flows(path: Path | str) -> Iterator[Message]:
@@ -136,9 +153,9 @@ def read_flows(path: Path | str) -> Iterator[Message]:
             if isinstance(rq, dict):
                 scheme = _s(rq.get("scheme")) or "http"
                 host = _s(rq.get("host"))
-                port = rq.get("port")
+                port = _int(rq.get("port"), 0, 65535)
                 authority = _s(rq.get("authority")) or (
-                    f"{host}:{port}" if host and isinstance(port, int) and
+                    f"{host}:{port}" if host and port is not None and
                     port not in (80, 443) else host or "")
                 url = f"{scheme}://{authority}{_s(rq.get('path')) or ''}"
                 headers = _headers(rq.get("headers"))
@@ -152,7 +169,7 @@ def read_flows(path: Path | str) -> Iterator[Message]:
                 yield Message(
                     id=req_id, kind=MessageKind.REQUEST, t=_float(rq.get("timestamp_start")),
                     direction="out", source="mitmproxy", protocol=_s(rq.get("http_version")),
-                    host=host, port=port if isinstance(port, int) else None,
+                    host=host, port=port,
                     method=_s(rq.get("method")), url=url, headers=headers, body=body,
                     body_len_wire=wire, notes=tuple(notes), meta={"flow": i},
                     conn=conn, sni=sni, tls_version=tls, cipher=cipher, ip=ip,
@@ -160,12 +177,12 @@ def read_flows(path: Path | str) -> Iterator[Message]:
             if isinstance(rs, dict):
                 headers = _headers(rs.get("headers"))
                 body, wire, notes = _content(rs.get("content"), headers)
-                status = rs.get("status_code")
+                status = status_code(rs.get("status_code"))
                 n += 1
                 yield Message(
                     id=f"m{n}", kind=MessageKind.RESPONSE, t=_float(rs.get("timestamp_start")),
                     direction="in", source="mitmproxy", protocol=_s(rs.get("http_version")),
-                    host=host, url=url, status=status if isinstance(status, int) else None,
+                    host=host, url=url, status=status,
                     headers=headers, body=body, body_len_wire=wire, notes=tuple(notes),
                     request_id=req_id, meta={"flow": i},
                     conn=conn, sni=sni, tls_version=tls, cipher=cipher, ip=ip,
@@ -183,8 +200,11 @@ def read_flows(path: Path | str) -> Iterator[Message]:
                     ts = wm[3] if len(wm) > 3 else 0
                 else:
                     from_client, raw_content, ts = wm[0], wm[1], wm[2]
+                # text (``;``) was decoded with surrogateescape: encoded back the same way,
+                # it is the bytes of the file, UTF-8 or not
                 content = raw_content if isinstance(raw_content, bytes) else (
-                    raw_content.encode() if isinstance(raw_content, str) else b"")
+                    raw_content.encode("utf-8", "surrogateescape")
+                    if isinstance(raw_content, str) else b"")
                 n += 1
                 kind = MessageKind.WS_FRAME if is_ws else (
                     MessageKind.DATAGRAM if flow.get("type") == "udp" else MessageKind.RAW)

@@ -30,7 +30,7 @@ def dumps(v: TNet) -> bytes:
     if isinstance(v, bytes):
         return b"%d:%s," % (len(v), v)
     if isinstance(v, str):
-        d = v.encode()
+        d = v.encode("utf-8", "surrogateescape")  # a test's bytes that are not UTF-8
         return b"%d:%s;" % (len(d), d)
     if isinstance(v, list):
         d = b"".join(dumps(x) for x in v)
@@ -137,4 +137,69 @@ def test_a_garbled_number_is_a_clear_error(tmp_path: Path, data: bytes, kind: by
     item = b"7:version;" + b"%d:%s%s" % (len(data), data, kind)
     p.write_bytes(b"%d:%s}" % (len(item), item))
     with pytest.raises(InputError, match="bad tnetstring number"):
+        list(read_flows(p))
+
+
+@pytest.mark.parametrize("ts", [10 ** 400, float("inf"), float("nan"), -float("inf")],
+                         ids=["10**400", "inf", "nan", "-inf"])
+def test_a_timestamp_no_float_holds_is_zero(tmp_path: Path, ts: int | float) -> None:
+    """A timestamp of 400 digits (``#``, no float holds it) or not finite (``^`` ``inf``,
+    ``nan``): time 0, as a missing one; the messages are kept."""
+    flow = _flow(b"id=abcdefgh")
+    for part in ("request", "response"):
+        state = flow[part]
+        assert isinstance(state, dict)
+        state["timestamp_start"] = ts
+    flow["websocket"] = {"messages": [[1, True, b"hello out", ts, False, False]]}
+    p = tmp_path / "odd.mitm"
+    p.write_bytes(dumps(flow))
+    msgs = list(read_flows(p))
+    assert [(m.kind, m.t) for m in msgs] == [(MessageKind.REQUEST, 0.0),
+                                             (MessageKind.RESPONSE, 0.0),
+                                             (MessageKind.WS_FRAME, 0.0)]
+    assert [m.body for m in msgs] == [b"id=abcdefgh", b'{"ok":true}', b"hello out"]
+
+
+def test_numbers_out_of_range_are_none(tmp_path: Path) -> None:
+    """A status that is no HTTP status and a port that is no TCP port: dropped, the flow kept
+    (the URL carries no port it does not have)."""
+    flow = _flow(b"x")
+    request, response = flow["request"], flow["response"]
+    assert isinstance(request, dict)
+    assert isinstance(response, dict)
+    request["port"] = 10 ** 400
+    response["status_code"] = 10 ** 400
+    p = tmp_path / "odd.mitm"
+    p.write_bytes(dumps(flow) + dumps({**flow, "request": {**request, "port": True},
+                                        "response": {**response, "status_code": -1}}))
+    msgs = list(read_flows(p))
+    assert [(m.port, m.status) for m in msgs] == [(None, None)] * 4
+    assert {m.url for m in msgs} == {"https://sa.api.intl.miui.com/sa?project=p"}
+
+
+def test_message_content_as_text_keeps_its_bytes(tmp_path: Path) -> None:
+    """Content written as a text tnetstring (``;``) that is not UTF-8: the bytes as they
+    are, for a WebSocket message and a TCP one."""
+    flow = _flow(b"")
+    flow["websocket"] = {"messages": [[1, True, "id=\udcffabc\udcfe", 1.0, False, False]]}
+    tcp: dict[str, TNet] = {"version": 20, "type": "tcp", "id": "t1", "server_conn": {},
+                            "messages": [[True, "\udcff\udc80 ok \u00e9", 3.0]]}
+    p = tmp_path / "text.mitm"
+    p.write_bytes(dumps(flow) + dumps(tcp))
+    frames = [m for m in read_flows(p) if m.kind in (MessageKind.WS_FRAME, MessageKind.RAW)]
+    assert [m.body for m in frames] == [b"id=\xffabc\xfe", b"\xff\x80 ok \xc3\xa9"]
+
+
+@pytest.mark.parametrize("kind", [b"]", b"}"])
+def test_a_flow_nested_too_deeply_is_a_clear_error(tmp_path: Path, kind: bytes) -> None:
+    """Lists in lists (or dicts in dicts) 5000 deep: the reader's nesting limit, not
+    Python's recursion limit."""
+    item = b"0:~"
+    for _ in range(5000):
+        if kind == b"}":
+            item = b"1:k;" + item
+        item = b"%d:%s%s" % (len(item), item, kind)
+    p = tmp_path / "deep.mitm"
+    p.write_bytes(b"%d:%s}" % (len(item) + 10, b"7:request;" + item))
+    with pytest.raises(InputError, match=r"deep.mitm: tnetstring nested too deeply"):
         list(read_flows(p))
