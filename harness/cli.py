@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -84,8 +85,41 @@ def _tolerant_output() -> None:
             reconfigure(errors="backslashreplace")
 
 
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a tool its reader left (``| head``), as 130 is
+for Ctrl-C; 1 would say a claim failed."""
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter flushes it once more at exit, and that
+    flush into the closed pipe would print "Exception ignored ... BrokenPipeError"."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (pytest's capture): no flush
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; when stdout's reader goes away (``harness scan X --json | head``) it ends
+    quietly, with no traceback, and exit code 141 (the standard way: catch BrokenPipeError
+    here, then stdout to /dev/null with ``os.dup2``)."""
     _tolerant_output()
+    try:
+        try:
+            return _main(argv)
+        finally:  # also before argparse's SystemExit: what is still buffered fails here
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
