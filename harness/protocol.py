@@ -26,6 +26,7 @@ protocol error (never lost, never a crash).
 from __future__ import annotations
 
 import base64
+import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -340,8 +341,10 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
     except ValueError:
         raise ProtocolViolation(f"unknown record kind {raw.get('k')!r}") from None
     t = raw.get("t")
-    if not isinstance(t, int | float):
-        raise ProtocolViolation(f"{kind}: t must be a number")
+    seconds = float(t) / 1000.0 if isinstance(t, float) or (type(t) is int and \
+        abs(t) < 1 << 62) else math.nan
+    if not math.isfinite(seconds):  # the store's REAL column refuses NaN (IntegrityError)
+        raise ProtocolViolation(f"{kind}: t must be a finite number")
     tid = raw.get("tid")
     if tid is not None and not isinstance(tid, int):
         raise ProtocolViolation(f"{kind}: tid must be an integer")
@@ -373,7 +376,7 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
             value = base64.b64encode(_slice(data, value, f"{kind}.{key}")).decode("ascii")
         extra[key] = value
     return Record(
-        kind=kind, t=float(t) / 1000.0, pid=pid, tid=tid, hook=hook, conn=conn,
+        kind=kind, t=seconds, pid=pid, tid=tid, hook=hook, conn=conn,
         direction=direction, body=body, orig_len=olen, truncated=bool(raw.get("trunc")),
         fields=extra,
     )
@@ -397,5 +400,5 @@ def decode_batch(message: Mapping[str, JSON], data: bytes | None) -> Batch:
                      ring=_ring_stats(message.get("ring")))
     except ProtocolViolation:
         raise
-    except (TypeError, KeyError, ValueError, struct.error) as exc:
+    except (TypeError, KeyError, ValueError, OverflowError, struct.error) as exc:
         raise ProtocolViolation(f"malformed batch: {exc}") from exc

@@ -64,12 +64,17 @@ def test_callback_never_raises_on_anything() -> None:
     channel = Channel()
     for message in ({}, {"type": None}, {"type": "send"}, {"type": "send", "payload": {}},
                     {"type": "send", "payload": {"type": "batch", "abi": ABI_VERSION, "pid": 1,
-                                                 "seq": 0, "records": [{"k": "nope"}]}}):
+                                                 "seq": 0, "records": [{"k": "nope"}]}},
+                    # a time no float holds, or one that is not finite: the store's REAL
+                    # column takes neither (NaN failed it with IntegrityError)
+                    *({"type": "send", "payload": {**_batch(0, b"", None), "records": [
+                        {**_batch(0, b"", None)["records"][0], "t": t}]}}  # type: ignore[index]
+                      for t in (10 ** 400, float("nan"), float("inf"), True))):
         channel.on_message(message, b"\xff" * 3)
     items = []
     while not channel.items.empty():
         items.append(channel.items.get_nowait())
-    assert len(items) == 5
+    assert len(items) == 9
     assert all(isinstance(i, ProtocolError) for i in items)
     assert not any(isinstance(i, DecodedBatch) for i in items)
 
