@@ -7,20 +7,29 @@ whatever ruamel's error (a syntax error, a control character it refuses, a bad e
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from harness.errors import InputError
+from harness.text import is_text
+
+MAX_VALUES = 100_000
+"""Values a document may hold with its aliases expanded: far above any scenario or claims
+file, far below what "billion laughs" (a kilobyte of nested aliases) expands to."""
 
 
 def load_yaml(text: str, path: str) -> Any:
     """The document in ``text`` (round-trip types: CommentedMap/CommentedSeq carry their
     line and column), or InputError."""
     try:
-        return YAML(typ="rt").load(text)
+        doc = YAML(typ="rt").load(text)
+    except RecursionError as exc:  # the composer recurses per level: 600 [ are enough
+        raise InputError("not valid YAML: nested too deeply", path=path) from exc
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise InputError(f"not valid YAML: {exc.problem}", path=path,
@@ -36,3 +45,52 @@ def load_yaml(text: str, path: str) -> Any:
                          column=at - (text.rfind("\n", 0, at) + 1) + 1) from exc
     except YAMLError as exc:
         raise InputError(f"not valid YAML: {exc}", path=path) from exc
+    except ValueError as exc:  # int() of a scalar beyond Python's digit limit
+        raise InputError(f"not valid YAML: a number of more than {sys.get_int_max_str_digits()}"
+                         " digits", path=path) from exc
+    _check(doc, path)
+    return doc
+
+
+def _check(doc: Any, path: str) -> None:
+    """Refuses what loads but no reader could use: aliases expanding past MAX_VALUES (each
+    container counted once with its expanded size, so the check itself stays small), and
+    text that is not Unicode (a lone surrogate escape, ``"\\ud83d"``), named by line."""
+    size: dict[int, int] = {}
+    todo: list[tuple[Any, bool]] = [(doc, False)]
+    while todo:
+        node, done = todo.pop()
+        if not isinstance(node, CommentedMap | CommentedSeq) or (id(node) in size and not done):
+            continue
+        items = list(node.items()) if isinstance(node, CommentedMap) else list(enumerate(node))
+        if not done:
+            size[id(node)] = 0  # on the way down: seen (an alias to it is not walked again)
+            todo.append((node, True))
+            for key, value in items:
+                for text in (key, value):
+                    if isinstance(text, str) and not is_text(text):
+                        line = _line(node, key)
+                        raise InputError("not Unicode text: a lone UTF-16 surrogate escape;"
+                                         " write the character itself", path=path, line=line)
+                todo.append((value, False))
+            continue
+        total = 1 + sum(size.get(id(v), 1) if isinstance(v, CommentedMap | CommentedSeq)
+                        else 1 for _, v in items)
+        size[id(node)] = total
+        if total > MAX_VALUES:
+            raise InputError(f"not accepted: its aliases expand to more than {MAX_VALUES}"
+                             " values", path=path, line=_line(node, None))
+
+
+def _line(node: CommentedMap | CommentedSeq, key: Any) -> int | None:
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if isinstance(node, CommentedMap) and key is not None:
+            return int(lc.value(key)[0]) + 1
+        if isinstance(node, CommentedSeq) and isinstance(key, int):
+            return int(lc.item(key)[0]) + 1
+    except (KeyError, IndexError, TypeError):
+        pass
+    return int(lc.line) + 1

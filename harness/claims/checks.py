@@ -12,13 +12,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.claims.evidence import RunFacts, chain_of, in_scope, operator_of, phase_matches
-from harness.claims.model import Check
+from harness.claims.model import TLS_ORDER, Check
 from harness.parse.message import Message, MessageKind
 
 VIOLATED, HELD, UNKNOWN = "violated", "held", "unknown"
 PLAIN_SCHEMES = ("http", "ws")
 """URL schemes that say the request went in plaintext, whichever hook saw it."""
-TLS_ORDER = {"SSLv3": 0, "TLSv1": 1, "TLSv1.0": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 REVERSIBLE = re.compile(r"^(url|query:|header:|form:|sensors:|base64|hex|gzip|zlib|json:|"
                         r"protobuf:|derive:(raw|lower|upper|url|url-plus|json|json-slash|"
                         r"json-ascii|base64|base64url|hex|HEX|utf16le)|app:compress|app:encode|"

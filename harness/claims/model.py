@@ -16,6 +16,7 @@ Errors name the file, line, column and field, before anything is checked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from harness.yamldoc import load_yaml
 TARGETS = ("all", "analytics", "sync", "vendor", "third", "vendor-or-analytics")
 """Destination scopes; also ``host:REGEX`` and ``sdk:NAME``."""
 STATE_KEYS = ("incognito", "signed_in", "sync", "usage_stats")
+TLS_ORDER = {"SSLv3": 0, "TLSv1": 1, "TLSv1.0": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
+"""TLS versions as the capture names them, oldest first."""
 
 CHECK_PARAMS: Mapping[str, Mapping[str, bool]] = {
     # param -> required
@@ -113,28 +116,64 @@ def _check_params(path: str, kind: str, params: CommentedMap) -> None:
     for k, required in spec.items():
         if required and k not in params:
             raise _fail(path, params, None, f"{kind}: missing parameter {k!r}", k)
-    for k in ("classes",):
-        if k in params:
-            v = params[k]
-            if not isinstance(v, CommentedSeq) or not v:
-                raise _fail(path, params, k, f"{kind}: {k} is a list of needle classes", k)
-            for c in v:
-                if c not in {x.value for x in NeedleClass}:
-                    raise _fail(path, params, k, f"{kind}: unknown needle class {c!r}; "
-                                "expected " + ", ".join(x.value for x in NeedleClass), k)
+    v = params.get("classes")
+    if "classes" in params and (not isinstance(v, CommentedSeq) or not v):
+        raise _fail(path, params, "classes", f"{kind}: classes is a list of needle classes",
+                    "classes")
+    for c in v or ():
+        if not isinstance(c, str) or c not in {x.value for x in NeedleClass}:
+            raise _fail(path, params, "classes", f"{kind}: unknown needle class {c!r}; "
+                        "expected " + ", ".join(x.value for x in NeedleClass), "classes")
     to = params.get("to")
-    if to is not None and not (to in TARGETS or str(to).startswith(("host:", "sdk:"))):
+    if "to" in params and not (isinstance(to, str) and (
+            to in TARGETS or to.startswith("host:") or (to.startswith("sdk:") and to[4:]))):
         raise _fail(path, params, "to", f"{kind}: unknown destination scope {to!r}; expected "
                     + ", ".join(TARGETS) + ", host:REGEX or sdk:NAME", "to")
+    if isinstance(to, str) and to.startswith("host:"):
+        try:  # here, not while judging a run
+            re.compile(to[5:])
+        except re.error as exc:
+            raise _fail(path, params, "to", f"{kind}: host:REGEX is not a regular expression:"
+                        f" {exc}", "to") from exc
     for k in ("phases", "when"):
         if k in params:
             v = params[k]
-            if not isinstance(v, CommentedMap) or any(x not in STATE_KEYS for x in v):
+            if not isinstance(v, CommentedMap) or any(
+                    x not in STATE_KEYS or not isinstance(b, bool) for x, b in v.items()):
                 raise _fail(path, params, k, f"{kind}: {k} maps state names ("
                             + ", ".join(STATE_KEYS) + ") to true/false", k)
-    if kind == "no_destination" and params.get("about") not in ("operator", "sdk", "domain"):
-        raise _fail(path, params, "about", "no_destination: about is operator, sdk or domain",
-                    "about")
+    if kind == "no_destination":
+        about = params.get("about")
+        if about not in ("operator", "sdk", "domain"):
+            raise _fail(path, params, "about", "no_destination: about is operator, sdk or domain",
+                        "about")
+        named = params.get(about)
+        if not isinstance(named, str) or not named.strip():
+            # without it nothing could match, and the check would hold whatever was sent
+            raise _fail(path, params, about if about in params else None,
+                        f"no_destination: about {about} needs {about}: NAME (text)", about)
+    if kind == "tls_at_least" and params.get("version") not in TLS_ORDER:
+        raise _fail(path, params, "version", f"tls_at_least: unknown version "
+                    f"{params.get('version')!r}; expected " + ", ".join(TLS_ORDER), "version")
+    if kind == "respects_opt_out" and params.get("switch") not in STATE_KEYS:
+        raise _fail(path, params, "switch", f"respects_opt_out: unknown switch "
+                    f"{params.get('switch')!r}; expected " + ", ".join(STATE_KEYS), "switch")
+    countries = params.get("countries")
+    if kind == "residency" and (not isinstance(countries, CommentedSeq) or not countries
+                                or not all(isinstance(c, str) and c for c in countries)):
+        raise _fail(path, params, "countries", "residency: countries is a list of country"
+                    " codes (CN, SG...)", "countries")
+
+
+def _texts(path: str, node: CommentedMap, key: str) -> tuple[str, ...]:
+    """A list of strings (journeys, vendor_domains); a lone string would be read letter by
+    letter."""
+    v = node.get(key)
+    if v is None:
+        return ()
+    if not isinstance(v, CommentedSeq) or not all(isinstance(x, str) for x in v):
+        raise _fail(path, node, key, f"{key} is a list of names", key)
+    return tuple(v)
 
 
 def load_claims(path: Path | str) -> ClaimsFile:
@@ -180,11 +219,14 @@ def load_claims(path: Path | str) -> ClaimsFile:
             plain = _plain(params)
             assert isinstance(plain, dict)
             checks.append(Check(str(kind), plain, _pos(checks_raw, j)[0] or 0))
-        journeys = c.get("journeys") or []
-        claims.append(Claim(cid, " ".join(str(c["quote"]).split()),
+        if not isinstance(c["quote"], str):
+            raise _fail(name, c, "quote", "quote is the vendor's words, as text", "quote")
+        if any(isinstance(v, CommentedMap | CommentedSeq) for v in source.values()):
+            raise _fail(name, c, "source", "source values are text (file, date, by)", "source")
+        claims.append(Claim(cid, " ".join(c["quote"].split()),
                             {str(k): str(v) for k, v in source.items()},
-                            tuple(str(j) for j in journeys), tuple(checks),
-                            _pos(seq, i)[0] or 0))
-    domains = doc.get("vendor_domains") or []
-    return ClaimsFile(name, str(doc.get("vendor", "")), tuple(str(d) for d in domains),
-                      tuple(claims))
+                            _texts(name, c, "journeys"), tuple(checks), _pos(seq, i)[0] or 0))
+    vendor = doc.get("vendor", "")
+    if not isinstance(vendor, str):
+        raise _fail(name, doc, "vendor", "vendor is a name", "vendor")
+    return ClaimsFile(name, vendor, _texts(name, doc, "vendor_domains"), tuple(claims))
