@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -137,6 +138,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"harness {args.subcommand}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # main() ends it quietly
+    except Exception as exc:  # noqa: BLE001 - a bug: said as one, never as a verdict's code
+        traceback.print_exc()
+        print(f"harness {args.subcommand}: internal error ({type(exc).__name__}: {exc}); this"
+              " is a bug in the harness, please report it with the traceback above",
+              file=sys.stderr)
+        return int(ExitCode.INTERNAL)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,8 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     INCONCLUSIVE = 3
     ENVIRONMENT = 4
+    INTERNAL = 70
+    """A bug in the harness (sysexits' EX_SOFTWARE): never 1, which says a claim failed."""
 
 
 class HarnessError(Exception):

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import main
+from harness.errors import ExitCode
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -59,3 +62,18 @@ def test_output_to_a_pipe_read_to_the_end_is_whole(tmp_path: Path) -> None:
                           cwd=tmp_path, timeout=120, check=False)
     assert (proc.returncode, proc.stderr) == (0, b"")
     assert len(json.loads(proc.stdout)["findings"]) == 2000
+
+
+def test_a_bug_exits_70_with_its_traceback_never_1(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """1 says a claim failed: a script must not read a crash as a verdict."""
+    import harness.commands.scan as scan
+
+    def broken(args: object) -> int:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(scan, "run", broken)
+    assert main(["scan", "x.har"]) == ExitCode.INTERNAL == 70
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert "harness scan: internal error (ZeroDivisionError: division by zero)" in err
