@@ -69,9 +69,10 @@ def _check(doc: Any, path: str) -> None:
             for key, value in items:
                 for text in (key, value):
                     if isinstance(text, str) and not is_text(text):
-                        line = _line(node, key)
+                        line, column = _where(node, key)
                         raise InputError("not Unicode text: a lone UTF-16 surrogate escape;"
-                                         " write the character itself", path=path, line=line)
+                                         " write the character itself", path=path, line=line,
+                                         column=column)
                 todo.append((value, False))
             continue
         total = 1 + sum(size.get(id(v), 1) if isinstance(v, CommentedMap | CommentedSeq)
@@ -79,18 +80,21 @@ def _check(doc: Any, path: str) -> None:
         size[id(node)] = total
         if total > MAX_VALUES:
             raise InputError(f"not accepted: its aliases expand to more than {MAX_VALUES}"
-                             " values", path=path, line=_line(node, None))
+                             " values", path=path, line=_where(node, None)[0])
 
 
-def _line(node: CommentedMap | CommentedSeq, key: Any) -> int | None:
+def _where(node: CommentedMap | CommentedSeq, key: Any) -> tuple[int | None, int | None]:
+    """Line and column (from 1) of ``node[key]``, or of the node."""
     lc = getattr(node, "lc", None)
     if lc is None:
-        return None
+        return None, None
     try:
         if isinstance(node, CommentedMap) and key is not None:
-            return int(lc.value(key)[0]) + 1
-        if isinstance(node, CommentedSeq) and isinstance(key, int):
-            return int(lc.item(key)[0]) + 1
+            line, col = lc.value(key)
+        elif isinstance(node, CommentedSeq) and isinstance(key, int):
+            line, col = lc.item(key)
+        else:
+            line, col = lc.line, lc.col
     except (KeyError, IndexError, TypeError):
-        pass
-    return int(lc.line) + 1
+        line, col = lc.line, lc.col
+    return int(line) + 1, int(col) + 1

@@ -91,8 +91,8 @@ def parse_cli(items: Sequence[str]) -> list[Needle]:
         if not sep or not name or len(value) < MIN_LENGTH:
             raise UsageError(f"--needle wants NAME=VALUE with a value of at least {MIN_LENGTH} "
                              f"characters, got {item!r}")
-        if not is_text(value):
-            raise UsageError(f"--needle {name}: the value is not UTF-8 text, got {item!r}")
+        if not is_text(item):  # a command line's bytes that were not UTF-8, name or value
+            raise UsageError(f"--needle wants UTF-8 text, got {item!r}")
         out.append(Needle(name, NeedleClass.USER, value, "cli"))
     return out
 

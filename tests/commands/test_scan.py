@@ -148,11 +148,14 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--needle wants" in capsys.readouterr().err
     # a command line's bytes that are not UTF-8 reach Python as surrogates
     assert main(["scan", str(tmp_path), "--needle", "a=abc\udcff\udcfedefgh"]) == 2
-    assert "not UTF-8 text" in capsys.readouterr().err
+    assert "wants UTF-8 text" in capsys.readouterr().err
     needles = tmp_path / "n.yaml"
     needles.write_text('- {name: x, value: "ab\\ud83dcdefgh", class: user}\n')
     assert main(["scan", str(tmp_path), "--needles", str(needles)]) == 2
-    assert "n.yaml:1:20: needle 'x': the value is not Unicode text" in capsys.readouterr().err
+    assert "n.yaml:1:20: not Unicode text: a lone UTF-16 surrogate" in capsys.readouterr().err
+    # a name, too (it is shown in every report)
+    assert main(["scan", str(tmp_path), "--needle", "a\udcff=abcdefgh"]) == 2
+    assert "--needle wants UTF-8 text" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("log", [12345, [], {"entries": 7}, None])

@@ -116,3 +116,34 @@ def only(claims: Path, *ids: str) -> str:
     """The claims file with only the named claims."""
     head, *items = claims.read_text(encoding="utf-8").split("  - id: ")
     return head + "".join(f"  - id: {c}" for c in items if c.split("\n")[0] in ids)
+
+
+def test_junit_carries_what_xml_cannot_as_escapes(tmp_path: Path) -> None:
+    """A captured id with control characters lands in a verdict's reason; XML 1.0 cannot
+    carry them even as &#1;, and junit.xml stopped parsing in every CI."""
+    from harness.report.render import write_junit
+
+    bad = "id \x01\x0b\x1f\ufffe\ud83d end"
+    verdicts = [{"claim": "c" + bad, "verdict": "FAIL", "reason": bad, "quote": bad,
+                 "evidence": [bad]},
+                {"claim": "d", "verdict": "INCONCLUSIVE", "reason": bad, "quote": "q"}]
+    root = ET.parse(write_junit(verdicts, tmp_path / "junit.xml", "suite\x02")).getroot()
+    shown = "id \\u0001\\u000b\\u001f\\ufffe\\ud83d end"
+    assert root.get("name") == "suite\\u0002"
+    fail, skip = root.findall("testcase")
+    assert fail.get("name") == "c" + shown
+    assert fail.find("failure").get("message") == shown  # type: ignore[union-attr]
+    assert fail.find("failure").text == "evidence: " + shown  # type: ignore[union-attr]
+    assert fail.find("system-out").text == shown  # type: ignore[union-attr]
+    assert skip.find("skipped").get("message") == shown  # type: ignore[union-attr]
+
+
+def test_a_lone_surrogate_from_run_json_is_shown_not_fatal(reported: Reported,
+                                                            tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(reported.run.path, tmp_path / "run"))
+    info = json.loads((copy / "run.json").read_text(encoding="utf-8"))
+    info["scenario"]["name"] = "cut\ud83d"
+    (copy / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    done = harness_cli("report", str(copy))
+    assert done.returncode == 0, done.stderr
+    assert "cut\ufffd" in (copy / "report.html").read_text(encoding="utf-8")
