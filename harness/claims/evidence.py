@@ -6,13 +6,14 @@ Evidence ids are ``<run-id>/<finding or message id>`` so a verdict points at the
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.capture.rundir import RunDir, RunInfo
+from harness.capture.rundir import RunDir, RunInfo, damaged
+from harness.errors import RunDirError
+from harness.parse.builder import SKIPPED_ROWS
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
 
@@ -46,7 +47,8 @@ class RunFacts:
     recorded_gaps: int = 0
     """Sequence gaps in capture.sqlite's batches (per pid), whatever run.json says."""
     recorded_protocol_errors: int = 0
-    """Rows of capture.sqlite's protocol_errors table."""
+    """Rows of capture.sqlite's protocol_errors table, and its rows the readers skipped as
+    unreadable (``CaptureReader.skipped``): each a record the checks could not look at."""
 
     @property
     def rid(self) -> str:
@@ -68,8 +70,9 @@ def load_facts(path: RunDir | Path | str) -> RunFacts:
     info = run.load_info()
     with MessageStore.open(run) as store:
         messages = list(store.messages(with_body=False))
-    findings = _json_list(run.file("findings.json"))
-    needles = _json_list(run.file("needles.json"))
+        skipped = store.meta().get(SKIPPED_ROWS, "0")
+    findings = _json_list(run, FINDINGS_JSON)
+    needles = _json_list(run, NEEDLES_JSON)
     hooks: dict[str, str] = {}
     with run.reader() as reader:
         for ev in reader.events(kinds=["hook"]):
@@ -77,7 +80,10 @@ def load_facts(path: RunDir | Path | str) -> RunFacts:
             if isinstance(name, str) and isinstance(status, str) and hooks.get(name) != "installed":
                 hooks[name] = status
         gaps = batch_gaps((pid, seq) for _id, pid, seq, *_ in reader.batches())
-        errors = len(reader.protocol_errors())
+        # a row the readers skipped counts as a malformed record: a claim cannot PASS over
+        # what could not be read
+        errors = len(reader.protocol_errors()) + sum(reader.skipped.values()) \
+            + (int(skipped) if skipped.isdigit() else 0)
     sdk: dict[str, str] = {}
     for f in findings:
         for step in chain_of(f):
@@ -96,11 +102,35 @@ def batch_gaps(batches: Iterable[tuple[int, int]]) -> int:
     return sum(max(s) + 1 - len(s) for s in seqs.values())
 
 
-def _json_list(path: Path) -> list[dict[str, object]]:
+FINDINGS_JSON = "findings.json"
+NEEDLES_JSON = "needles.json"
+_REQUIRED: dict[str, dict[str, tuple[type, ...]]] = {
+    FINDINGS_JSON: {"id": (str,), "needle": (str,), "message": (str,), "chain": (list,),
+                    "excerpt": (str,), "host": (str, type(None)), "phase": (str, type(None))},
+    NEEDLES_JSON: {"name": (str,), "class": (str,), "value": (str,)},
+}
+"""What the checks and the report read of each item, with its type (harness/detect/finding.py
+writes them): a damaged file is refused as a whole rather than read in part, which could drop
+a finding from a report without a word."""
+
+
+def _json_list(run: RunDir, name: str) -> list[dict[str, object]]:
+    """findings.json or needles.json, each item checked (a RunDirError naming the file, the
+    item and the field otherwise; re-running analyze rewrites it). Missing, it is empty."""
+    path = run.file(name)
     if not path.is_file():
         return []
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return [x for x in data if isinstance(x, dict)] if isinstance(data, list) else []
+    data = run.read_derived(name)
+    if not isinstance(data, list):
+        raise RunDirError(damaged(run, name, "not a list"), path=str(path))
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise RunDirError(damaged(run, name, f"item {i} is not an object"), path=str(path))
+        for key, types in _REQUIRED[name].items():
+            if not isinstance(item.get(key), types):
+                raise RunDirError(damaged(run, name, f"item {i} has no valid {key!r}"),
+                                  path=str(path))
+    return data
 
 
 def _match(host: str, patterns: tuple[str, ...]) -> bool:

@@ -27,6 +27,8 @@ from harness.parse.store import ANALYSIS_DB, STORE_VERSION, MessageStore, StoreW
 log = logging.getLogger(__name__)
 
 RECORD_KINDS = ("http", "sdk", "page", "dns")
+SKIPPED_ROWS = "skipped_rows"
+"""Store meta key: rows of capture.sqlite the build skipped as unreadable."""
 
 
 class PhaseClock:
@@ -270,7 +272,9 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
         for ck in list(pending):
             put_request(ck)
         n_links = links.write(w)
+        # rows of capture.sqlite that could not be read: the verdicts count them as
+        # malformed records (RunFacts.recorded_protocol_errors)
         w.finish({"fingerprint": fp, "run_id": info.run_id, "messages": str(count),
-                  "links": str(n_links)})
+                  "links": str(n_links), SKIPPED_ROWS: str(sum(reader.skipped.values()))})
     log.info("parsed %d messages (%d Java/TLS links) into %s", count, n_links, ANALYSIS_DB)
     return count

@@ -1,0 +1,386 @@
+"""``capture.sqlite``: its schema, and :class:`CaptureReader`, the only way anything reads
+it (so the format can move on behind ``FORMAT_VERSION``). :mod:`harness.capture.rundir`
+re-exports these names."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.capture.runinfo import is_int, is_number, kind_of
+from harness.errors import RunDirError
+from harness.protocol import JSON
+from harness.text import no_lone_surrogates
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches(
+  id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, seq INTEGER NOT NULL,
+  received REAL NOT NULL, records INTEGER NOT NULL, bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY,
+  batch INTEGER REFERENCES batches(id),
+  t REAL NOT NULL, kind TEXT NOT NULL, pid INTEGER, tid INTEGER,
+  conn TEXT, direction TEXT, hook TEXT NOT NULL,
+  data BLOB, orig_len INTEGER, truncated INTEGER NOT NULL DEFAULT 0,
+  fields TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS events_conn ON events(conn, seq);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind, seq) WHERE kind != 'stream';
+CREATE TABLE IF NOT EXISTS connections(
+  conn TEXT PRIMARY KEY, pid INTEGER, layer TEXT, fd INTEGER, transport TEXT,
+  local_ip TEXT, local_port INTEGER, peer_ip TEXT, peer_port INTEGER,
+  sni TEXT, tls_version TEXT, cipher TEXT, alpn TEXT, library TEXT, first_t REAL);
+CREATE TABLE IF NOT EXISTS protocol_errors(
+  id INTEGER PRIMARY KEY, t REAL NOT NULL, pid INTEGER, error TEXT NOT NULL,
+  message TEXT, data BLOB);
+CREATE TABLE IF NOT EXISTS markers(
+  id INTEGER PRIMARY KEY, t REAL NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '{}');
+"""
+
+_NOT_STREAM = " AND kind != 'stream'"
+"""Added to a query on other kinds so SQLite may use ``events_kind``: that index leaves the
+stream records out (SQLite only uses a partial index when the query's WHERE repeats its
+condition). Stream records are nearly every row at full rate, and indexing them by kind cost
+the recorder ~1.8 of ~10 µs per row on this machine (bench/README.md); their readers go by
+connection (``events_conn``) or read everything. Run dirs written before keep their full
+``events_kind`` index, which serves the same queries."""
+
+
+def _fields(text: str) -> dict[str, JSON] | None:
+    """An event's fields, or None when they are not a JSON object (a damaged row). A Java
+    string can hold a lone UTF-16 surrogate (a title cut inside an emoji), which the agent's
+    JSON keeps as a ``\\udXXX`` escape but UTF-8 (SQLite text, HTML, JSON written as UTF-8)
+    cannot carry: it reads as U+FFFD here; ``capture.sqlite`` keeps the escape."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if type(value) is not dict:
+        return None
+    if "\\ud" in text or "\\uD" in text:
+        value = no_lone_surrogates(value)
+    return value  # type: ignore[no-any-return]
+
+
+WAL_CHECKPOINT_PAGES = 16384
+"""Pages of WAL (4 KiB each) the writer lets accumulate before a checkpoint."""
+
+CONNECTION_COLUMNS = (
+    "conn", "pid", "layer", "fd", "transport", "local_ip", "local_port", "peer_ip",
+    "peer_port", "sni", "tls_version", "cipher", "alpn", "library", "first_t",
+)
+
+MIGRATIONS: Mapping[int, Callable[[sqlite3.Connection, dict[str, Any]], None]] = {}
+"""``MIGRATIONS[n]`` upgrades a run dir of format n to n+1 (database and run.json dict)."""
+
+
+# --- run.json: harness/capture/runinfo.py (re-exported: 70 importers name this module) --
+
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    # Opened by one thread and used by the recorder's writer thread (one at a time).
+    if readonly:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint every 64 MB of WAL instead of 4 MB: the checkpoint (and its fsync) was
+        # a third of an insert's cost at full rate on a busy disk (bench/README.md). What a
+        # commit guarantees is unchanged; readers see committed batches either way.
+        db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    return db
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    conn: str
+    pid: int | None = None
+    layer: str | None = None
+    fd: int | None = None
+    transport: str | None = None
+    local_ip: str | None = None
+    local_port: int | None = None
+    peer_ip: str | None = None
+    peer_port: int | None = None
+    sni: str | None = None
+    tls_version: str | None = None
+    cipher: str | None = None
+    alpn: str | None = None
+    library: str | None = None
+    first_t: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One recorded event, as readers see it (connection facts joined in)."""
+
+    seq: int
+    t: float
+    kind: str
+    pid: int | None
+    tid: int | None
+    conn: str | None
+    direction: str | None
+    hook: str
+    data: bytes | None
+    orig_len: int | None
+    truncated: bool
+    fields: Mapping[str, JSON]
+    connection: Connection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    id: int
+    t: float
+    kind: str
+    name: str
+    detail: Mapping[str, JSON]
+
+
+@functools.cache
+def _schema_columns() -> dict[str, tuple[str, ...]]:
+    """Each table of :data:`SCHEMA` with its columns, as SQLite itself reads the schema."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(SCHEMA)
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: tuple(r[1] for r in db.execute(f"PRAGMA table_info({t})")) for t in tables}
+    finally:
+        db.close()
+
+
+_warned: set[tuple[str, str, str]] = set()
+"""(database, table, first skipped row) already logged: the readers of one command (analyze
+opens several) say it once."""
+
+
+class CaptureReader:
+    """Read-only view of ``capture.sqlite``; safe while a recorder is still writing.
+
+    A file that is not a capture database (not SQLite, a table or column missing) is a
+    RunDirError when opened. A row that cannot be read (a time that is not a number, fields
+    that are not a JSON object) is skipped, counted in :attr:`skipped` and logged once: the
+    rest of the capture is still evidence, and the verdicts count what was skipped
+    (``RunFacts.recorded_protocol_errors``)."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise RunDirError("no capture.sqlite", path=str(path))
+        self.path = path
+        self.skipped: dict[str, int] = {}
+        """Table → rows skipped as unreadable so far."""
+        self._first: dict[str, str] = {}
+        self._db = sqlite3.connect(path)
+        self._conns: dict[str, Connection] | None = None
+        try:
+            with self._reading():
+                self._check_schema()
+        except RunDirError:
+            self._db.close()
+            raise
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """SQLite's own errors (not a database, a damaged page) as a RunDirError naming it."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise RunDirError(f"cannot read the capture database: {exc}",
+                              path=str(self.path)) from exc
+
+    def _check_schema(self) -> None:
+        have = {t for (t,) in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        want = _schema_columns()
+        if not have & set(want):
+            raise RunDirError("no capture tables (an empty database, or not a capture)",
+                              path=str(self.path))
+        for table, columns in want.items():
+            if table not in have:
+                raise RunDirError(f"no table {table!r}: not a complete capture database",
+                                  path=str(self.path))
+            got = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column not in got:
+                    raise RunDirError(f"no column {column!r} in table {table!r}: not a "
+                                      "complete capture database", path=str(self.path))
+
+    def _skip(self, table: str, row: str, why: str) -> None:
+        self.skipped[table] = self.skipped.get(table, 0) + 1
+        self._first.setdefault(table, f"{row}: {why}")
+
+    def close(self) -> None:
+        self._db.close()
+        for table, n in self.skipped.items():
+            key = (str(self.path), table, self._first[table])
+            if key not in _warned:
+                _warned.add(key)
+                log.warning("%s: %d unreadable row(s) of %s skipped (first: %s)", self.path,
+                            n, table, self._first[table])
+
+    def __enter__(self) -> CaptureReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connections(self) -> dict[str, Connection]:
+        if self._conns is None:
+            cols = ", ".join(CONNECTION_COLUMNS)
+            with self._reading():
+                rows = self._db.execute(f"SELECT {cols} FROM connections").fetchall()
+            self._conns = {r[0]: Connection(*r) for r in rows}
+        return self._conns
+
+    def events(self, kinds: Iterable[str] | None = None, conn: str | None = None,
+               after_seq: int = 0) -> Iterator[Event]:
+        conns = self.connections()
+        sql = ("SELECT seq, t, kind, pid, tid, conn, direction, hook, data, orig_len, truncated,"
+               " fields FROM events WHERE seq > ?")
+        args: list[object] = [after_seq]
+        if kinds is not None:
+            ks = list(kinds)
+            sql += f" AND kind IN ({','.join('?' * len(ks))})"
+            args += ks
+            if "stream" not in ks:
+                sql += _NOT_STREAM
+        if conn is not None:
+            sql += " AND conn = ?"
+            args.append(conn)
+        sql += " ORDER BY seq"
+        with self._reading():
+            for row in self._db.execute(sql, args):
+                (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc, fields) = row
+                if not (type(t) is float and type(kind) is str and type(hook) is str
+                        and (data is None or type(data) is bytes) and type(fields) is str
+                        and (c is None or type(c) is str)
+                        and (direction is None or type(direction) is str)
+                        and (pid is None or type(pid) is int)
+                        and (tid is None or type(tid) is int)
+                        and (orig_len is None or type(orig_len) is int)):
+                    fixed = self._event_row(row)
+                    if fixed is None:
+                        continue
+                    (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc,
+                     fields) = fixed
+                value = _fields(fields)
+                if value is None:
+                    self._skip("events", f"seq {seq}", "fields are not a JSON object")
+                    continue
+                yield Event(seq, t, kind, pid, tid, c, direction, hook, data, orig_len,
+                            bool(trunc), value, conns.get(c) if c else None)
+
+    def _event_row(self, row: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """A row of the wrong types (the recorder never writes one; another tool or a damaged
+        file can): what is only stored otherwise is read as it should be (data as TEXT is its
+        UTF-8 bytes, a pid that is not a number is unknown); what cannot be, skips the row."""
+        (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc, fields) = row
+        why = None
+        if not is_number(t):
+            why = f"t is {kind_of(t)}, not a number"
+        elif type(kind) is not str or type(hook) is not str or type(fields) is not str:
+            why = "kind, hook or fields is not text"
+        elif not (c is None or type(c) is str) or not (direction is None
+                                                       or type(direction) is str):
+            why = "conn or direction is not text"
+        elif data is not None and type(data) is not bytes and type(data) is not str:
+            why = f"data is {kind_of(data)}, not bytes"
+        if why is not None:
+            self._skip("events", f"seq {seq}", why)
+            return None
+        if type(data) is str:
+            data = data.encode("utf-8")
+        return (seq, float(t), kind, pid if is_int(pid) else None,
+                tid if is_int(tid) else None, c, direction, hook, data,
+                orig_len if is_int(orig_len) else None, trunc, fields)
+
+    def conn_ids(self, kind: str = "stream") -> list[tuple[str | None, int]]:
+        """Each connection id with events of ``kind``, with its first seq, in capture order
+        (so a reader can then go one connection at a time with ``events(conn=...)``)."""
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT conn, min(seq) AS first FROM events WHERE kind=? GROUP BY conn"
+                " ORDER BY first", (kind,)).fetchall()
+        return [(c, int(f)) for c, f in rows]
+
+    def count(self, kind: str | None = None) -> int:
+        with self._reading():
+            if kind is None:
+                return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+            return int(self._db.execute(
+                "SELECT count(*) FROM events WHERE kind=?"
+                + ("" if kind == "stream" else _NOT_STREAM), (kind,)).fetchone()[0])
+
+    def markers(self, kind: str | None = None) -> list[Marker]:
+        """The markers; one whose time, kind or name cannot be read is skipped, a detail that
+        is not a JSON object reads as empty (logged: the marker itself still counts)."""
+        sql = "SELECT id, t, kind, name, detail FROM markers"
+        with self._reading():
+            rows = (self._db.execute(sql + " WHERE kind=? ORDER BY id", (kind,)) if kind
+                    else self._db.execute(sql + " ORDER BY id")).fetchall()
+        out = []
+        for i, t, k, n, d in rows:
+            if not is_number(t) or type(k) is not str or type(n) is not str:
+                self._skip("markers", f"id {i}", "t is not a number or kind, name not text")
+                continue
+            detail = _fields(d) if type(d) is str else None
+            if detail is None:
+                detail = {}
+                key = (str(self.path), "markers.detail", str(i))
+                if key not in _warned:
+                    _warned.add(key)
+                    log.warning("%s: markers row id %s: detail is not a JSON object; read as "
+                                "{}", self.path, i)
+            out.append(Marker(i, float(t), k, n, detail))
+        return out
+
+    def protocol_errors(self) -> list[tuple[int, float, int | None, str, str | None]]:
+        with self._reading():
+            return list(self._db.execute(
+                "SELECT id, t, pid, error, message FROM protocol_errors ORDER BY id"))
+
+    def batches(self) -> list[tuple[int, int, int, float, int, int]]:
+        """The batches; one whose numbers cannot be read is skipped (its sequence number
+        missing then shows as a gap, which the verdicts' gates count)."""
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT id, pid, seq, received, records, bytes FROM batches ORDER BY id"
+            ).fetchall()
+        out = []
+        for row in rows:
+            i, pid, seq, received, records, nbytes = row
+            if not (is_int(pid) and is_int(seq) and is_number(received)
+                    and is_int(records) and is_int(nbytes)):
+                self._skip("batches", f"id {i}", "pid, seq, received, records or bytes is "
+                           "not a number")
+                continue
+            out.append(row)
+        return out
+
+    def stream_totals(self, direction: str = "out") -> list[tuple[str, str | None, str | None,
+                                                                   int, int]]:
+        """(hook, conn, layer, bytes, records) of the stream events in one direction, summed
+        in SQL (original lengths, so truncation does not shrink them): byte coverage without
+        reading the payloads."""
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT e.hook, e.conn, c.layer, "
+                "COALESCE(SUM(COALESCE(e.orig_len, LENGTH(e.data), 0)), 0), COUNT(*) "
+                "FROM events e LEFT JOIN connections c ON c.conn = e.conn "
+                "WHERE e.kind = 'stream' AND e.direction = ? GROUP BY e.hook, e.conn",
+                (direction,)).fetchall()
+        return [(str(h), c, layer, int(b), int(n)) for h, c, layer, b, n in rows]
