@@ -7,16 +7,17 @@ are masked here unless the caller asks for them.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.capture.rundir import RunDir, damaged
 from harness.claims.coverage import coverage as egress_coverage
 from harness.claims.coverage import kernel_packets_out
 from harness.claims.evidence import RunFacts, operator_of
+from harness.errors import RunDirError
 from harness.parse.message import Message
 from harness.parse.store import MessageStore
 
@@ -222,15 +223,40 @@ def _int(v: object) -> int:
     return int(v) if isinstance(v, int | float) else 0
 
 
+DESTINATIONS_JSON = "destinations.json"
+_DEST_FIELDS: dict[str, tuple[type, ...]] = {
+    "host": (str, type(None)), "bytes_out": (int,), "bytes_in": (int,), "messages": (int,),
+    "sdks": (list,), "countries": (list,), "tls_versions": (list,), "phases": (list,)}
+"""What the report reads of a destination (harness/classify/destination.py writes them)."""
+
+
+def _destination_items(run: RunDir) -> list[dict[str, object]]:
+    """destinations.json's destinations, checked: a damaged file is a RunDirError naming it
+    (re-running analyze rewrites it), not a destinations table with rows missing."""
+    path = run.file(DESTINATIONS_JSON)
+    if not path.is_file():
+        return []
+    data = run.read_derived(DESTINATIONS_JSON)
+    items = data.get("destinations") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise RunDirError(damaged(run, DESTINATIONS_JSON, "no list of destinations"),
+                          path=str(path))
+    for i, d in enumerate(items):
+        if not isinstance(d, dict):
+            raise RunDirError(damaged(run, DESTINATIONS_JSON, f"destination {i} is not an "
+                                      "object"), path=str(path))
+        for key, types in _DEST_FIELDS.items():
+            value = d.get(key)
+            if key in d and (not isinstance(value, types) or isinstance(value, bool)):
+                raise RunDirError(damaged(run, DESTINATIONS_JSON, f"destination {i} has no "
+                                          f"valid {key!r}"), path=str(path))
+    return items
+
+
 def _destinations(runs: Sequence[RunFacts]) -> list[dict[str, object]]:
     rows: dict[str, _Dest] = {}
     for f in runs:
-        path = f.run.file("destinations.json")
-        if not path.is_file():
-            continue
-        data = json.loads(path.read_text(encoding="utf-8"))
-        items = data.get("destinations", []) if isinstance(data, dict) else []
-        for d in items if isinstance(items, list) else []:
+        for d in _destination_items(f.run):
             host = str(d.get("host"))
             row = rows.setdefault(host, _Dest(
                 host, str(d.get("operator") or operator_of(host) or "unknown"),
