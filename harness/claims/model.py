@@ -16,13 +16,14 @@ Errors name the file, line, column and field, before anything is checked.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import hyperscan
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from harness.claims.evidence import host_pattern
 from harness.device.base import NeedleClass
 from harness.errors import InputError
 from harness.protocol import JSON
@@ -131,10 +132,10 @@ def _check_params(path: str, kind: str, params: CommentedMap) -> None:
                     + ", ".join(TARGETS) + ", host:REGEX or sdk:NAME", "to")
     if isinstance(to, str) and to.startswith("host:"):
         try:  # here, not while judging a run
-            re.compile(to[5:])
-        except re.error as exc:
-            raise _fail(path, params, "to", f"{kind}: host:REGEX is not a regular expression:"
-                        f" {exc}", "to") from exc
+            host_pattern(to[5:])
+        except hyperscan.error as exc:
+            raise _fail(path, params, "to", f"{kind}: host:REGEX is not a regular expression"
+                        f" Hyperscan takes: {exc}", "to") from exc
     for k in ("phases", "when"):
         if k in params:
             v = params[k]

@@ -361,3 +361,25 @@ def test_encrypted_not_encoded_broken_by_gzip_base64(tmp_path: Path) -> None:
     run = b.build()
     refs = expect_fail(tmp_path, ENCRYPTED, run)
     assert len(refs) == 2
+
+
+@pytest.mark.timeout(60)  # re.search took exponential time on the pattern below
+def test_a_host_scope_is_searched_in_linear_time(tmp_path: Path) -> None:
+    """``to: host:REGEX`` scopes a check to the hosts the pattern finds (re.search
+    semantics); Hyperscan matches it, so a pattern with nested repeats and a long captured
+    host cannot hang the verdicts."""
+    b, _, _ = two_phases(tmp_path)
+    b.request("sa.api.lab.test", "/sa", body=b'{"id":"%s"}' % DEVICE_ID.encode(),
+              headers=JSON_CT)
+    b.request("a" * 60 + ".lab.test", "/x", body=b'{"n":"%s"}' % DEVICE_ID.encode(),
+              headers=JSON_CT)
+    run = b.build()
+    sa = judge(tmp_path, claim("c", "no_needle: {classes: [device-id], to: 'host:^sa\\.'}"),
+               [run])["c"]
+    assert sa.verdict == FAIL, sa.reason
+    assert_evidence_in_runs(sa, [run])
+    assert len(sa.evidence) == 1  # the sa host's finding, not the other host's
+    expect_pass(tmp_path, claim("c", "no_needle: {classes: [device-id], to: 'host:^other\\.'}"),
+                run)
+    expect_pass(tmp_path, claim("c", "no_needle: {classes: [device-id], to: 'host:^(a+)+$'}"),
+                run)
