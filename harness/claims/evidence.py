@@ -50,8 +50,10 @@ class RunFacts:
     recorded_gaps: int = 0
     """Sequence gaps in capture.sqlite's batches (per pid), whatever run.json says."""
     recorded_protocol_errors: int = 0
-    """Rows of capture.sqlite's protocol_errors table, and its rows the readers skipped as
-    unreadable (``CaptureReader.skipped``): each a record the checks could not look at."""
+    """Rows of capture.sqlite's protocol_errors table: agent messages the harness refused."""
+    unreadable_rows: int = 0
+    """Rows of capture.sqlite the readers skipped as unreadable (``CaptureReader.skipped``,
+    and the message builder's): records the checks could not look at."""
 
     @property
     def rid(self) -> str:
@@ -83,16 +85,16 @@ def load_facts(path: RunDir | Path | str) -> RunFacts:
             if isinstance(name, str) and isinstance(status, str) and hooks.get(name) != "installed":
                 hooks[name] = status
         gaps = batch_gaps((pid, seq) for _id, pid, seq, *_ in reader.batches())
-        # a row the readers skipped counts as a malformed record: a claim cannot PASS over
-        # what could not be read
-        errors = len(reader.protocol_errors()) + sum(reader.skipped.values()) \
-            + (int(skipped) if skipped.isdigit() else 0)
+        errors = len(reader.protocol_errors())
+        # a claim cannot PASS over what could not be read
+        unreadable = sum(reader.skipped.values()) + (int(skipped) if skipped.isdigit() else 0)
     sdk: dict[str, str] = {}
     for f in findings:
         for step in chain_of(f):
             if step.startswith("sensors:"):
                 sdk[str(f["message"])] = "Sensors Analytics SDK"
-    return RunFacts(run, info, messages, findings, needles, hooks, sdk, gaps, errors)
+    return RunFacts(run, info, messages, findings, needles, hooks, sdk, gaps, errors,
+                    unreadable)
 
 
 def batch_gaps(batches: Iterable[tuple[int, int]]) -> int:

@@ -75,6 +75,9 @@ def gate_reasons(claim: Claim, runs: Sequence[RunFacts],
         errors = max(h.protocol_errors, facts.recorded_protocol_errors)
         if errors:
             reasons.append(f"{facts.journey}: {errors} malformed agent message(s)")
+        if facts.unreadable_rows:
+            reasons.append(f"{facts.journey}: {facts.unreadable_rows} row(s) of capture.sqlite"
+                           " could not be read")
         required = facts.info.target.get("required_hooks")
         needed = [str(x) for x in required] if isinstance(required, list) else []
         installed = [n for n, s in facts.hooks.items() if s == "installed"]

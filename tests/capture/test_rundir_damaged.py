@@ -172,8 +172,15 @@ def test_unreadable_capture_rows_are_skipped_counted_and_gate_the_verdicts(
     assert main(["report", str(run.path)]) == ExitCode.OK
     assert main(["export", str(run.path), "-o", "/dev/null"]) == ExitCode.OK
     assert f"capture.sqlite: 1 unreadable row(s) of {table} skipped" in caplog.text
-    # what was skipped counts as a malformed record: a claim cannot PASS over it
-    assert load_facts(run).recorded_protocol_errors >= 1
+    # a claim cannot PASS over what was skipped: the gate says so
+    facts = load_facts(run)
+    assert facts.unreadable_rows >= 1
+    assert facts.recorded_protocol_errors == 0
+    from harness.claims.model import Claim
+    from harness.claims.verdicts import gate_reasons
+    claim = Claim("c", "q", {}, (facts.journey,), (), 1)
+    assert any("row(s) of capture.sqlite could not be read" in r
+               for r in gate_reasons(claim, [facts], []))
 
 
 def test_text_data_is_read_as_its_bytes_and_bad_marker_detail_as_empty(run: RunDir) -> None:
