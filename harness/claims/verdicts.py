@@ -20,7 +20,7 @@ from harness.claims.checks import HELD, UNKNOWN, VIOLATED, CheckResult, run_chec
 from harness.claims.coverage import coverage, kernel_packets_out
 from harness.claims.evidence import RunFacts, load_facts
 from harness.claims.model import Claim, ClaimsFile, load_claims
-from harness.errors import ExitCode
+from harness.errors import ExitCode, InputError
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 VERDICTS_JSON = "verdicts.json"
@@ -149,7 +149,20 @@ def judge(claim: Claim, runs: Sequence[RunFacts], vendor_domains: tuple[str, ...
 
 
 def evaluate(claims: ClaimsFile, runs: Sequence[RunFacts]) -> list[Verdict]:
+    check_distinct(runs)
     return [judge(c, runs, claims.vendor_domains) for c in claims.claims]
+
+
+def check_distinct(runs: Sequence[RunFacts]) -> None:
+    """Evidence cites ``RUN_ID/f12``: two runs with one id (a run dir copied into a suite)
+    would make it point at either. Refused, naming both."""
+    seen: dict[str, RunFacts] = {}
+    for f in runs:
+        other = seen.setdefault(f.rid, f)
+        if other is not f:
+            raise InputError(f"two runs have the run id {f.rid!r} ({other.run.path} and "
+                             f"{f.run.path}); evidence could not say which one it cites",
+                             path=str(f.run.path / "run.json"), field="run_id")
 
 
 def exit_code(verdicts: Sequence[Verdict] | Sequence[dict[str, object]]) -> ExitCode:

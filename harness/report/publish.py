@@ -15,6 +15,7 @@ import frida
 from harness import __version__
 from harness.capture.rundir import RunDir, read_json
 from harness.claims.evidence import RunFacts, load_facts
+from harness.claims.verdicts import check_distinct
 from harness.errors import RunDirError
 from harness.report.render import render_html, write_junit, write_summary
 from harness.report.view import build
@@ -44,6 +45,7 @@ def report_folder(path: Path, *, redact: bool = True) -> Path:
     if suite.is_file():
         runs_of, title, commands = _suite(suite)
         runs = [load_facts(path / p) for p in runs_of]
+        check_distinct(runs)
         rerun = "re-run the suite (`harness demo`)"
     else:
         run = RunDir.open(path)

@@ -383,3 +383,17 @@ def test_a_host_scope_is_searched_in_linear_time(tmp_path: Path) -> None:
                 run)
     expect_pass(tmp_path, claim("c", "no_needle: {classes: [device-id], to: 'host:^(a+)+$'}"),
                 run)
+
+
+def test_two_runs_with_one_run_id_are_refused(tmp_path: Path) -> None:
+    """Evidence cites RUN_ID/f12: a run dir copied into a suite would make it ambiguous."""
+    from harness.errors import InputError
+
+    runs = []
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        b, _, _ = two_phases(tmp_path / d, run_id="same")
+        runs.append(b.build())
+    with pytest.raises(InputError, match="two runs have the run id 'same'") as info:
+        judge(tmp_path, NO_NEEDLE, runs)
+    assert info.value.field == "run_id"
