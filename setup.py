@@ -7,5 +7,5 @@ setup(ext_modules=[Extension(
     ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/jsonwalk.c",
      "harness/detect/jsonparse.c"],
     depends=["harness/detect/jsonparse.h", "harness/detect/jsonwalk.h",
-             "harness/detect/expand.h"],
+             "harness/detect/expand.h", "harness/detect/bytetests.h"],
     extra_compile_args=["-O2", "-Wall", "-Werror"])])
