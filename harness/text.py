@@ -39,6 +39,12 @@ def utf8(s: str) -> bytes:
 _SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
+def is_digits(s: str) -> bool:
+    """ASCII digits only. ``str.isdigit()`` also says yes to "²", which ``int()`` refuses,
+    and to "٣", which it reads as 3: a device's or a file's text can hold either."""
+    return s.isascii() and s.isdigit()
+
+
 def is_text(s: str) -> bool:
     """No surrogate in ``s``: it is Unicode text UTF-8 can carry as it is (a command line's
     non-UTF-8 bytes reach Python as surrogates, through ``surrogateescape``)."""

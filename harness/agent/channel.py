@@ -36,6 +36,7 @@ from harness.protocol_native import (
     decode_http_call,
     decode_sock,
 )
+from harness.text import is_digits
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class Channel:
                             name, target if isinstance(target, str) else None)
             if r.kind == RecordKind.CALL_PATH:
                 key = r.fields.get("key")
-                if isinstance(key, str) and key.isdigit():
+                if isinstance(key, str) and is_digits(key):
                     self._paths[(pid, r.hook, int(key))] = (
                         r.fields.get("frames"), r.fields.get("sender"))
             if r.kind == RecordKind.CONN and r.conn is not None:

@@ -19,6 +19,7 @@ from harness.errors import RunDirError
 from harness.parse.builder import SKIPPED_ROWS
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
+from harness.text import is_digits
 
 ANALYTICS_HOSTS = (
     r"^sa\.api\.", r"^data\.mistat\.", r"^tracking\.(intl\.|india\.|rus\.)?miui\.com$",
@@ -87,7 +88,7 @@ def load_facts(path: RunDir | Path | str) -> RunFacts:
         gaps = batch_gaps((pid, seq) for _id, pid, seq, *_ in reader.batches())
         errors = len(reader.protocol_errors())
         # a claim cannot PASS over what could not be read
-        unreadable = sum(reader.skipped.values()) + (int(skipped) if skipped.isdigit() else 0)
+        unreadable = sum(reader.skipped.values()) + (int(skipped) if is_digits(skipped) else 0)
     sdk: dict[str, str] = {}
     for f in findings:
         for step in chain_of(f):

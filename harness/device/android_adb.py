@@ -18,6 +18,7 @@ from enum import StrEnum
 import adbutils
 
 from harness.errors import DeviceError, UsageError
+from harness.text import is_digits
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class AdbEndpoint:
     @classmethod
     def parse(cls, text: str) -> AdbEndpoint:
         host, sep, port = text.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not is_digits(port) or not 0 < int(port) < 65536:
             raise UsageError(f"--adb wants HOST:PORT, got {text!r}")
         return cls(host.strip("[]"), int(port))
 

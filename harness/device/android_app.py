@@ -25,6 +25,7 @@ import frida
 from harness.device.android_adb import AdbSession
 from harness.device.android_netstats import app_uid
 from harness.errors import DeviceError, HarnessError
+from harness.text import is_digits
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def parse_package_dump(text: str, package: str) -> AppInfo | None:
     if uid is None:
         return None
     return AppInfo(package, int(uid), field("versionName"),
-                   int(code) if code and code.isdigit() else None,
+                   int(code) if code and is_digits(code) else None,
                    field("firstInstallTime"), field("lastUpdateTime"))
 
 
@@ -198,7 +199,7 @@ def app_processes(session: AdbSession, package: str) -> list[tuple[int, str]]:
     found = []
     for line in res.stdout.splitlines()[1:]:
         fields = line.split(None, 1)
-        if len(fields) == 2 and fields[0].isdigit() and belongs_to(fields[1].strip(), package):
+        if len(fields) == 2 and is_digits(fields[0]) and belongs_to(fields[1].strip(), package):
             found.append((int(fields[0]), fields[1].strip()))
     return found
 

@@ -15,6 +15,7 @@ import adbutils
 from harness.device.android_adb import AdbEndpoint, AdbSession, RootMode
 from harness.device.base import DeviceInfo
 from harness.errors import DeviceError
+from harness.text import is_digits
 
 STATE_FIX = {
     "unauthorized": "unlock the phone and accept the 'Allow USB debugging?' dialog",
@@ -107,7 +108,7 @@ def device_info(session: AdbSession) -> DeviceInfo:
         manufacturer=prop("ro.product.manufacturer", "ro.product.vendor.manufacturer"),
         model=prop("ro.product.model", "ro.product.vendor.model"),
         release=prop("ro.build.version.release"),
-        sdk=int(sdk_text) if sdk_text and sdk_text.isdigit() else None,
+        sdk=int(sdk_text) if sdk_text and is_digits(sdk_text) else None,
         fingerprint=prop("ro.build.fingerprint", "ro.vendor.build.fingerprint"),
         incremental=prop("ro.build.version.incremental", "ro.vendor.build.version.incremental"),
         abi=prop("ro.product.cpu.abi"),

@@ -19,6 +19,7 @@ from harness.device.android_discovery import STATE_FIX, device_info, list_device
 from harness.device.android_frida import RELEASES, FridaServer, release_name
 from harness.device.android_quic import cleanup_leftovers, leftover_chains
 from harness.errors import DeviceError, HarnessError
+from harness.text import is_digits
 
 __all__ = ["DeviceCheck", "device_checks", "local_endpoint"]
 
@@ -47,7 +48,7 @@ def _text(exc: HarnessError) -> str:
 def local_endpoint() -> AdbEndpoint:
     """The local adb server, on ``$ANDROID_ADB_SERVER_PORT`` as adb itself reads it."""
     port = os.environ.get("ANDROID_ADB_SERVER_PORT", "")
-    return AdbEndpoint("127.0.0.1", int(port) if port.isdigit() else 5037)
+    return AdbEndpoint("127.0.0.1", int(port) if is_digits(port) else 5037)
 
 
 def device_checks(serial: str | None, adb_servers: Sequence[str],

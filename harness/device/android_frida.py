@@ -25,6 +25,7 @@ import frida
 
 from harness.device.android_adb import AdbSession
 from harness.errors import DeviceError, InputError
+from harness.text import is_digits
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class FridaServer:
 
     def running_pids(self) -> list[int]:
         out = self.session.shell(["pidof", os.path.basename(self.device_path)])
-        return [int(p) for p in out.stdout.split() if p.isdigit()]
+        return [int(p) for p in out.stdout.split() if is_digits(p)]
 
     def start(self) -> None:
         """Run frida-server as root on the device port (reusing one that already runs)."""

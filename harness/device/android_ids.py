@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from harness.device.android_adb import AdbSession, RootMode
 from harness.device.base import Identifier, NeedleClass
 from harness.errors import DeviceError
+from harness.text import is_digits
 
 SHELL_PACKAGE = "com.android.shell"
 
@@ -79,8 +80,8 @@ def luhn_ok(digits: str) -> bool:
 
 
 VALID: dict[str, Callable[[str], bool]] = {
-    "imei": lambda v: v.isdigit() and 14 <= len(v) <= 16 and (len(v) != 15 or luhn_ok(v)),
-    "imsi": lambda v: v.isdigit() and 6 <= len(v) <= 15,
+    "imei": lambda v: is_digits(v) and 14 <= len(v) <= 16 and (len(v) != 15 or luhn_ok(v)),
+    "imsi": lambda v: is_digits(v) and 6 <= len(v) <= 15,
     "phone_number": lambda v: re.fullmatch(r"\+?[0-9]{3,20}", v) is not None,
 }
 

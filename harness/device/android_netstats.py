@@ -27,6 +27,7 @@ import re
 
 from harness.device.android_adb import AdbSession, RootMode
 from harness.device.base import EgressCounters
+from harness.text import is_digits
 
 QTAGUID = "/proc/net/xt_qtaguid/stats"
 UID_STAT = "/proc/uid_stat"
@@ -89,7 +90,7 @@ def parse_uid_stats_map_packets(text: str, uid: int) -> tuple[int, int, int, int
         f = line.split()
         if f[:2] == ["uid", "rxBytes"]:
             continue
-        if len(f) != 5 or not all(x.isdigit() for x in f):
+        if len(f) != 5 or not all(is_digits(x) for x in f):
             break
         if int(f[0]) == uid:
             return int(f[3]), int(f[1]), int(f[4]), int(f[2])
@@ -163,7 +164,7 @@ def read_uid_stat(session: AdbSession, uid: int) -> EgressCounters | None:
         return None
     res = session.shell(["cat", f"{base}/tcp_snd", f"{base}/tcp_rcv"])
     values = res.stdout.split()
-    if res.ok and len(values) == 2 and all(v.isdigit() for v in values):
+    if res.ok and len(values) == 2 and all(is_digits(v) for v in values):
         return EgressCounters(int(values[0]), int(values[1]), f"{base}/tcp_snd,tcp_rcv (TCP only)")
     if session.stat(base) is None:
         return EgressCounters(0, 0, f"{base}/tcp_snd,tcp_rcv (TCP only)")

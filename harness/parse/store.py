@@ -25,6 +25,7 @@ from harness.errors import RunDirError
 from harness.parse.draft import Draft
 from harness.parse.message import Message, MessageKind
 from harness.protocol import JSON
+from harness.text import is_digits
 
 ANALYSIS_DB = "analysis.sqlite"
 STORE_VERSION = 2
@@ -193,7 +194,7 @@ class MessageStore:
 
     def get(self, message_id: str) -> Message:
         """One message by id; KeyError when there is none."""
-        if not message_id.startswith("m") or not message_id[1:].isdigit():
+        if not message_id.startswith("m") or not is_digits(message_id[1:]):
             raise KeyError(message_id)
         row = self._db.execute("SELECT " + _COLS.format(body="body") + _FROM +
                                " WHERE ord.n=?", (int(message_id[1:]),)).fetchone()

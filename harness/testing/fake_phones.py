@@ -13,6 +13,7 @@ from typing import TextIO
 
 from harness.testing.fake_phone import FakeApp, FakeFile, FakePhone
 from harness.testing.transcripts import parse_getprop, transcript
+from harness.text import is_digits
 
 # Values the fakes expose, so tests can compare what the device code read with what was served.
 MINT_UID = 10187
@@ -88,7 +89,7 @@ def read_ports(stream: TextIO, names: tuple[str, ...], limit: int = 200) -> dict
         if not line:
             break
         parts = line.split()
-        if len(parts) == 2 and parts[0] in names and parts[1].isdigit():
+        if len(parts) == 2 and parts[0] in names and is_digits(parts[1]):
             found[parts[0]] = parts[1]
         if len(found) == len(names):
             return found
