@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 
-from harness.device.android_adb import AdbEndpoint, AdbSession
+from harness.device.android_adb import DEFAULT_PORT, AdbEndpoint, AdbSession
 from harness.device.android_discovery import device_info, list_devices
+from harness.errors import UsageError
+from harness.text import is_digits
 
 HELP = "list Android devices (local and remote adb servers) with build, ABI and root"
 DESCRIPTION = """\
@@ -26,11 +28,19 @@ def add_adb_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not ask the local adb server")
 
 
+def local_port() -> int:
+    """The local adb server's port: ``$ANDROID_ADB_SERVER_PORT`` as adb itself reads it."""
+    text = os.environ.get("ANDROID_ADB_SERVER_PORT", "").strip() or str(DEFAULT_PORT)
+    if len(text) > 5 or not is_digits(text) or not 0 < int(text) < 65536:
+        raise UsageError(f"ANDROID_ADB_SERVER_PORT must be a port number (1-65535), got "
+                         f"{text[:20]!r}{'...' if len(text) > 20 else ''}; fix or unset it")
+    return int(text)
+
+
 def endpoints(args: argparse.Namespace) -> list[AdbEndpoint]:
     found = [AdbEndpoint.parse(a) for a in args.adb]
     if not args.no_local:
-        port = int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
-        found.insert(0, AdbEndpoint("127.0.0.1", port))
+        found.insert(0, AdbEndpoint("127.0.0.1", local_port()))
     return found
 
 

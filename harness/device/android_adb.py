@@ -11,11 +11,16 @@ from __future__ import annotations
 import logging
 import shlex
 import socket
+import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import adbutils
+from adbutils._adb import AdbConnection
+from adbutils.errors import AdbConnectionError
 
 from harness.errors import DeviceError, UsageError
 from harness.text import is_digits
@@ -24,6 +29,104 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5037
 SHELL_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 3.0
+ADBUTILS_DEFAULT_TIMEOUT = 600
+"""adbutils 2.12's ``_device_base._DEFAULT_SOCKET_TIMEOUT``: what ``open_transport`` (and with
+it ``get_features``, ``forward``, ``reverse``, ``get_state``, the ``shell:`` handshake) passes
+when the caller gives no timeout. :class:`HarnessAdbClient` reads it as "none given"."""
+
+ADB_FAILURES: tuple[type[BaseException], ...] = (
+    adbutils.AdbError,  # FAIL answers, timeouts, refused connections
+    OSError,  # ConnectionResetError, BrokenPipeError: the server or the phone went away
+    EOFError,  # a shell,v2 stream or a sync answer cut short
+    ValueError,  # non-hex lengths, garbage versions, a plain shell cut after its exit marker
+    AssertionError,  # sync STAT/LIST/RECV answered by something else (adbutils asserts)
+    struct.error,  # a sync answer too short to unpack
+)
+"""What adbutils raises when the adb wire breaks. Every call into adbutils catches this tuple
+and raises a :class:`DeviceError` instead."""
+
+
+def adb_failure(exc: BaseException) -> str:
+    """One line for an error from :data:`ADB_FAILURES`."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, adbutils.AdbError) and text:
+        return text
+    what = "the adb connection broke" if isinstance(exc, OSError | EOFError) else \
+        "the adb server's answer made no sense"
+    return f"{what} ({type(exc).__name__}{': ' + text if text else ''})"
+
+
+class _NoStartConnection(AdbConnection):  # type: ignore[misc]
+    """A connection to an adb server that, when nothing listens, fails: adbutils' own runs its
+    bundled ``adb start-server``, which starts a server on 5037 (not the endpoint asked)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        super().__init__(host, port)
+
+    def _safe_connect(self) -> socket.socket:
+        try:
+            sock = socket.create_connection(self._target, timeout=CONNECT_TIMEOUT)
+        except TimeoutError as exc:
+            raise adbutils.AdbTimeout(f"connect to adb server {self._target[0]}:"
+                                      f"{self._target[1]} timed out") from exc
+        except OSError as exc:
+            raise AdbConnectionError(f"connect to adb server {self._target[0]}:"
+                                     f"{self._target[1]} failed: {exc.strerror or exc}"
+                                     ) from exc
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.settimeout(None)
+        return sock
+
+
+class HarnessAdbClient(adbutils.AdbClient):  # type: ignore[misc]
+    """adbutils' client that never starts an adb server and never waits adbutils' 600 s.
+
+    ``timeout`` bounds every socket read unless the caller passes its own (a shell command's
+    ``timeout=``); adbutils' default in ``open_transport`` counts as none given."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        super().__init__(host=host, port=port, socket_timeout=timeout)
+        self._timeout = timeout
+        self._opening = threading.local()
+
+    def make_connection(self, timeout: float | None = None) -> Any:
+        if not timeout or timeout == ADBUTILS_DEFAULT_TIMEOUT:
+            timeout = self._timeout
+        conn = _NoStartConnection(self.host, self.port)
+        conn.conn.settimeout(timeout)
+        opened: list[Any] | None = getattr(self._opening, "conns", None)
+        if opened is not None:
+            opened.append(conn)
+        return conn
+
+    def device(self, serial: str | None = None, transport_id: int | None = None) -> Any:
+        if not serial and not transport_id:
+            return super().device(serial, transport_id)
+        return _HarnessDevice(self, serial=serial, transport_id=transport_id)
+
+
+class _HarnessDevice(adbutils.AdbDevice):  # type: ignore[misc]
+    """adbutils' device whose ``open_transport`` closes its connection when the handshake
+    fails (adbutils' leaves the socket to the garbage collector)."""
+
+    _client: HarnessAdbClient
+
+    def open_transport(self, command: str | None = None,
+                       timeout: float | None = ADBUTILS_DEFAULT_TIMEOUT) -> Any:
+        local = self._client._opening
+        outer = getattr(local, "conns", None)
+        opened: list[Any] = []
+        local.conns = opened
+        try:
+            return super().open_transport(command, timeout)
+        except BaseException:
+            for conn in opened:
+                conn.close()
+            raise
+        finally:
+            local.conns = outer
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,27 +139,36 @@ class AdbEndpoint:
     @classmethod
     def parse(cls, text: str) -> AdbEndpoint:
         host, sep, port = text.rpartition(":")
-        if not sep or not host or not is_digits(port) or not 0 < int(port) < 65536:
-            raise UsageError(f"--adb wants HOST:PORT, got {text!r}")
-        return cls(host.strip("[]"), int(port))
+        if not sep or not host or len(port) > 5 or not is_digits(port) \
+                or not 0 < int(port) < 65536:
+            raise UsageError(f"--adb wants HOST:PORT (port 1-65535), got {text[:80]!r}")
+        host = host.strip("[]")
+        try:
+            host.encode("idna")
+        except UnicodeError as exc:  # a label over 63 characters, or an empty one
+            raise UsageError(f"--adb wants HOST:PORT, {host[:80]!r} is no host name ({exc})"
+                             ) from exc
+        return cls(host, int(port))
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def client(self) -> adbutils.AdbClient:
+    def client(self) -> HarnessAdbClient:
         """A client for this server, after checking it listens.
 
-        adbutils would otherwise run ``adb start-server`` on a refused connection, which starts
-        a server on the default port, not this one: never what a remote endpoint wants.
+        The client never runs ``adb start-server`` (adbutils' does on a refused connection,
+        which starts a server on the default port, not this one), and waits at most
+        :data:`SHELL_TIMEOUT` for an answer unless a command says otherwise.
         """
         try:
-            with socket.create_connection((self.host, self.port), timeout=3):
+            with socket.create_connection((self.host, self.port), timeout=CONNECT_TIMEOUT):
                 pass
-        except OSError as exc:
-            raise DeviceError(str(self), f"no adb server answers at {self} ({exc.strerror or exc})",
+        except (OSError, ValueError, OverflowError) as exc:  # a bad host name or port
+            why = getattr(exc, "strerror", None) or exc
+            raise DeviceError(str(self), f"no adb server answers at {self} ({why})",
                               fix="start one with `adb start-server`, or pass --adb HOST:PORT"
                               ) from exc
-        return adbutils.AdbClient(host=self.host, port=self.port, socket_timeout=SHELL_TIMEOUT)
+        return HarnessAdbClient(self.host, self.port, SHELL_TIMEOUT)
 
 
 class RootMode(StrEnum):
@@ -85,7 +197,7 @@ class AdbSession:
     """One device on one adb server."""
 
     def __init__(self, endpoint: AdbEndpoint, serial: str,
-                 client: adbutils.AdbClient | None = None) -> None:
+                 client: HarnessAdbClient | None = None) -> None:
         self.endpoint = endpoint
         self.serial = serial
         self._client = client or endpoint.client()
@@ -103,6 +215,16 @@ class AdbSession:
                            stdout=result.stdout if result else None,
                            stderr=result.stderr if result else None, fix=fix)
 
+    @property
+    def wire_fix(self) -> str:
+        return (f"check the phone is still attached (`adb -s {self.serial} get-state`) and "
+                f"the adb server at {self.endpoint} runs; restart it if it hangs")
+
+    def fix_for(self, exc: BaseException) -> str | None:
+        """The fix for an error from :data:`ADB_FAILURES`: none for a plain FAIL answer (the
+        message says it), else what to check when the wire broke or timed out."""
+        return None if type(exc) is adbutils.AdbError else self.wire_fix
+
     # -- shell --------------------------------------------------------------------------
 
     def shell(self, command: str | Sequence[str], *, root: bool = False, check: bool = False,
@@ -114,12 +236,17 @@ class AdbSession:
         if self._v2 is None:
             try:
                 self._v2 = "shell_v2" in self.device.get_features().split(",")
-            except adbutils.AdbError:  # adbd before Android 7 may not know `features`
-                self._v2 = False
+            except ADB_FAILURES as exc:
+                if type(exc) is not adbutils.AdbError:  # a timeout, a broken wire
+                    raise self.error(f"asking adb for the device's features failed: "
+                                     f"{adb_failure(exc)}", command=text,
+                                     fix=self.wire_fix) from exc
+                self._v2 = False  # a FAIL answer: adbd before Android 7 may not know it
         try:
             ret = self.device.shell2(text, timeout=timeout, v2=self._v2)
-        except adbutils.AdbError as exc:
-            raise self.error(f"adb refused `{text}`: {exc}", command=text) from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"adb failed on `{text}`: {adb_failure(exc)}", command=text,
+                             fix=self.fix_for(exc)) from exc
         result = ShellResult(text, ret.returncode, ret.stdout if self._v2 else ret.output,
                              ret.stderr)
         log.debug("%s$ %s -> %d", self.serial, text, result.exit_code)
@@ -134,8 +261,9 @@ class AdbSession:
         text = " ".join(shlex.quote(a) for a in command)
         try:
             data: bytes = self.device.shell(text, timeout=timeout, encoding=None)
-        except adbutils.AdbError as exc:
-            raise self.error(f"adb refused `{text}`: {exc}", command=text) from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"adb failed on `{text}`: {adb_failure(exc)}", command=text,
+                             fix=self.fix_for(exc)) from exc
         return data
 
     def getprop(self, name: str) -> str:
@@ -172,8 +300,9 @@ class AdbSession:
         """Ask adbd to restart as root (works on userdebug/eng builds); returns its answer."""
         try:
             answer = str(self.device.root()).strip()
-        except adbutils.AdbError as exc:
-            raise self.error(f"`adb root` failed: {exc}") from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"`adb root` failed: {adb_failure(exc)}",
+                             fix=self.fix_for(exc)) from exc
         self._root = None
         return answer
 
@@ -182,49 +311,53 @@ class AdbSession:
     def push(self, data: bytes, path: str, mode: int = 0o755) -> int:
         try:
             size = int(self.device.sync.push(data, path, mode=mode, check=True))
-        except adbutils.AdbError as exc:
-            raise self.error(f"push to {path} failed: {exc}",
+        except ADB_FAILURES as exc:
+            raise self.error(f"push to {path} failed: {adb_failure(exc)}",
                              fix="push to /data/local/tmp, which the shell user can write"
-                             ) from exc
+                             if type(exc) is adbutils.AdbError else self.wire_fix) from exc
         return size
 
     def pull(self, path: str) -> bytes:
         try:
             data: bytes = self.device.sync.read_bytes(path)
-        except adbutils.AdbError as exc:
-            raise self.error(f"pull of {path} failed: {exc}") from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"pull of {path} failed: {adb_failure(exc)}",
+                             fix=self.fix_for(exc)) from exc
         return data
 
     def stat(self, path: str) -> tuple[int, int] | None:
         """(mode, size) of a device file, or None when it does not exist."""
         try:
             info = self.device.sync.stat(path)
-        except adbutils.AdbError as exc:
-            raise self.error(f"stat of {path} failed: {exc}") from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"stat of {path} failed: {adb_failure(exc)}",
+                             fix=self.fix_for(exc)) from exc
         return None if info.mode == 0 else (info.mode, info.size)
 
     def forward(self, local_port: int, remote_port: int) -> None:
         try:
             self.device.forward(f"tcp:{local_port}", f"tcp:{remote_port}")
-        except adbutils.AdbError as exc:
-            raise self.error(f"adb forward tcp:{local_port} -> tcp:{remote_port} failed: {exc}"
-                             ) from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"adb forward tcp:{local_port} -> tcp:{remote_port} failed: "
+                             f"{adb_failure(exc)}", fix=self.fix_for(exc)) from exc
 
     def forward_remove(self, local_port: int) -> None:
         try:
             self.device.forward_remove(f"tcp:{local_port}", raise_non_found=False)
-        except adbutils.AdbError as exc:
-            raise self.error(f"removing forward tcp:{local_port} failed: {exc}") from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"removing forward tcp:{local_port} failed: {adb_failure(exc)}",
+                             fix=self.fix_for(exc)) from exc
 
     def reverse(self, device_port: int, host_port: int) -> None:
         try:
             self.device.reverse(f"tcp:{device_port}", f"tcp:{host_port}")
-        except adbutils.AdbError as exc:
-            raise self.error(f"adb reverse tcp:{device_port} -> tcp:{host_port} failed: {exc}"
-                             ) from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"adb reverse tcp:{device_port} -> tcp:{host_port} failed: "
+                             f"{adb_failure(exc)}", fix=self.fix_for(exc)) from exc
 
     def reverse_remove(self, device_port: int) -> None:
         try:
             self.device.reverse_remove(f"tcp:{device_port}")
-        except adbutils.AdbError as exc:
-            raise self.error(f"removing reverse tcp:{device_port} failed: {exc}") from exc
+        except ADB_FAILURES as exc:
+            raise self.error(f"removing reverse tcp:{device_port} failed: {adb_failure(exc)}",
+                             fix=self.fix_for(exc)) from exc

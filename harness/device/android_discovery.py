@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import adbutils
 
-from harness.device.android_adb import AdbEndpoint, AdbSession, RootMode
+from harness.device.android_adb import (
+    ADB_FAILURES,
+    AdbEndpoint,
+    AdbSession,
+    RootMode,
+    adb_failure,
+)
 from harness.device.base import DeviceInfo
 from harness.errors import DeviceError
 from harness.text import is_digits
@@ -42,9 +48,12 @@ def list_devices(endpoints: Sequence[AdbEndpoint]) -> list[DeviceEntry]:
         client = endpoint.client()
         try:
             infos = client.list(extended=True)
-        except adbutils.AdbError as exc:
+        except ADB_FAILURES as exc:
             raise DeviceError(str(endpoint), f"adb server at {endpoint} failed to list devices: "
-                              f"{exc}") from exc
+                              f"{adb_failure(exc)}",
+                              fix=None if type(exc) is adbutils.AdbError else
+                              f"restart the adb server at {endpoint} (`adb kill-server`)"
+                              ) from exc
         for info in infos:
             model = info.tags.get("model")
             entries.append(DeviceEntry(info.serial, info.state, endpoint,

@@ -47,8 +47,9 @@ def _text(exc: HarnessError) -> str:
 
 def local_endpoint() -> AdbEndpoint:
     """The local adb server, on ``$ANDROID_ADB_SERVER_PORT`` as adb itself reads it."""
-    port = os.environ.get("ANDROID_ADB_SERVER_PORT", "")
-    return AdbEndpoint("127.0.0.1", int(port) if is_digits(port) else 5037)
+    port = os.environ.get("ANDROID_ADB_SERVER_PORT", "").strip()
+    ok = len(port) <= 5 and is_digits(port) and 0 < int(port) < 65536
+    return AdbEndpoint("127.0.0.1", int(port) if ok else 5037)
 
 
 def device_checks(serial: str | None, adb_servers: Sequence[str],
@@ -75,7 +76,12 @@ def device_checks(serial: str | None, adb_servers: Sequence[str],
                                   f"{len(entries)} device(s)", ""))
     if not reachable:
         return checks
-    session = _device(serial, reachable, checks)
+    try:
+        session = _device(serial, reachable, checks)
+    except HarnessError as exc:  # the server broke between listing and opening
+        checks.append(DeviceCheck("device", False, _text(exc), getattr(exc, "fix", None) or
+                                  "check `harness devices`"))
+        return checks
     if session is None:
         return checks
     try:

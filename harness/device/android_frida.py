@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import adbutils
 import frida
 
-from harness.device.android_adb import AdbSession
+from harness.device.android_adb import ADB_FAILURES, AdbSession, adb_failure
 from harness.errors import DeviceError, InputError
 from harness.text import is_digits
 
@@ -112,8 +111,9 @@ class FridaServer:
         found = []
         try:
             entries = self.session.device.sync.list("/data/local/tmp")
-        except adbutils.AdbError as exc:
-            raise self.session.error(f"listing /data/local/tmp failed: {exc}") from exc
+        except ADB_FAILURES as exc:
+            raise self.session.error(f"listing /data/local/tmp failed: {adb_failure(exc)}",
+                                     fix=self.session.fix_for(exc)) from exc
         for entry in entries:
             if entry.path.startswith("frida-server") and entry.mode & 0o100000 and \
                     not entry.path.endswith((".xz", ".gz")):
@@ -148,7 +148,11 @@ class FridaServer:
                         f"`harness provision --device {self.serial} --frida-server FILE` "
                         f"(or put it in {cache_dir()})")
             file = cached
-        data = file.read_bytes()
+        try:
+            data = file.read_bytes()
+        except OSError as exc:  # missing, a directory, unreadable
+            raise InputError(f"cannot read the frida-server binary: {exc.strerror or exc}",
+                             path=str(file)) from exc
         file_arch = elf_arch(data, path=str(file))
         if file_arch != arch:
             raise InputError(f"frida-server is built for {file_arch}, device {self.serial} is "
