@@ -24,7 +24,7 @@ import frida
 
 from harness.device.android_adb import AdbSession
 from harness.device.android_netstats import app_uid
-from harness.errors import DeviceError, HarnessError
+from harness.errors import DeviceError, HarnessError, InputError
 from harness.text import is_digits
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,11 @@ def parse_package_dump(text: str, package: str) -> AppInfo | None:
         m = re.search(rf"\b{name}=(\S+(?: \d\d:\d\d:\d\d)?)", section)
         return m.group(1) if m else None
 
-    uid = field("userId") or field("appId")
+    uid = re.search(r"\b(?:userId|appId)=([0-9]+)\b", section)
     code = field("versionCode")
     if uid is None:
         return None
-    return AppInfo(package, int(uid), field("versionName"),
+    return AppInfo(package, int(uid.group(1)), field("versionName"),
                    int(code) if code and is_digits(code) else None,
                    field("firstInstallTime"), field("lastUpdateTime"))
 
@@ -88,8 +88,12 @@ class AppControl:
         The APK is pushed to /data/local/tmp and installed with ``pm install -r -g`` (runtime
         permissions granted, so no permission dialog stands in a journey's way), then removed.
         """
+        try:
+            data = apk.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the APK: {exc.strerror or exc}", path=str(apk)) from exc
         remote = f"/data/local/tmp/egress-harness-{int(time.time())}.apk"
-        self.session.push(apk.read_bytes(), remote, mode=0o644)
+        self.session.push(data, remote, mode=0o644)
         try:
             res = self.session.shell(["pm", "install", "-r", "-g", remote])
         finally:

@@ -91,7 +91,9 @@ class IdentifierReader:
 
     def __init__(self, session: AdbSession) -> None:
         self.session = session
-        self.sdk = int(session.getprop("ro.build.version.sdk") or 0)
+        raw = session.getprop("ro.build.version.sdk").strip()
+        self.sdk_text = raw  # as the device gave it; `sdk` is 0 when it is not a number
+        self.sdk = int(raw) if is_digits(raw) and len(raw) <= 4 else 0
 
     def read_all(self) -> list[Identifier]:
         ids = [self.android_id(), *self.subinfo(), self.serial(), self.wifi_mac(),
@@ -111,9 +113,14 @@ class IdentifierReader:
                           unavailable=f"unexpected answer {value!r}")
 
     def subinfo(self) -> list[Identifier]:
-        codes = next(c for lo, hi, c in SUBINFO_CODES if lo <= self.sdk <= hi)
         cls = {"imei": NeedleClass.DEVICE_ID, "imsi": NeedleClass.DEVICE_ID,
                "phone_number": NeedleClass.USER}
+        codes = next((c for lo, hi, c in SUBINFO_CODES if lo <= self.sdk <= hi), None)
+        if codes is None:
+            why = (f"no iphonesubinfo code table for SDK {self.sdk_text!r} "
+                   f"(known: {SUBINFO_CODES[0][0]}-{SUBINFO_CODES[-1][1]})")
+            return [Identifier(name, cls[name], None, "service call iphonesubinfo",
+                               unavailable=why) for name in ("imei", "imsi", "phone_number")]
         out = []
         for name, code in codes.items():
             out.append(self._subinfo_value(name, code, cls[name]))

@@ -23,14 +23,19 @@ subtracts as a floor per packet.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from harness.device.android_adb import AdbSession, RootMode
 from harness.device.base import EgressCounters
 from harness.text import is_digits
 
+log = logging.getLogger(__name__)
+
 QTAGUID = "/proc/net/xt_qtaguid/stats"
 UID_STAT = "/proc/uid_stat"
+QTAGUID_COLUMNS = ("acct_tag_hex", "uid_tag_int", "rx_bytes", "rx_packets", "tx_bytes",
+                   "tx_packets")
 
 
 def app_uid(session: AdbSession, package: str) -> int:
@@ -52,19 +57,30 @@ def parse_qtaguid(text: str, uid: int) -> tuple[int, int] | None:
 
 
 def parse_qtaguid_packets(text: str, uid: int) -> tuple[int, int, int, int] | None:
-    """(tx bytes, rx bytes, tx packets, rx packets) of a UID's untagged rows, or None."""
+    """(tx bytes, rx bytes, tx packets, rx packets) of a UID's untagged rows, or None.
+
+    A header without the columns read raises ValueError; a row whose fields are not numbers
+    is skipped."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("idx iface acct_tag_hex uid_tag_int"):
         raise ValueError("not an xt_qtaguid stats table")
     cols = lines[0].split()
     at = {name: i for i, name in enumerate(cols)}
+    missing = [c for c in QTAGUID_COLUMNS if c not in at]
+    if missing:
+        raise ValueError(f"not an xt_qtaguid stats table: no {', '.join(missing)} column")
     tx = rx = txp = rxp = 0
     seen = False
     for line in lines[1:]:
         f = line.split()
-        if len(f) < len(cols) or int(f[at["uid_tag_int"]]) != uid:
+        if len(f) < len(cols):
             continue
-        if int(f[at["acct_tag_hex"]], 16) != 0:
+        tag = f[at["acct_tag_hex"]]
+        numbers = [f[at[c]] for c in QTAGUID_COLUMNS[1:]]
+        if (not re.fullmatch(r"0x[0-9a-fA-F]+", tag) or not all(is_digits(n) for n in numbers)
+                or int(numbers[0]) != uid):
+            continue
+        if int(tag, 16) != 0:
             continue
         seen = True
         rx += int(f[at["rx_bytes"]])
@@ -136,8 +152,13 @@ def read_counters(session: AdbSession, uid: int) -> EgressCounters | None:
     # where there is root, every time, so two readings of one run always see the same rows.
     qt = session.shell(["cat", QTAGUID], root=session.root_mode is not RootMode.NONE)
     if qt.ok and qt.stdout.startswith("idx "):
-        found = parse_qtaguid_packets(qt.stdout, uid) or (0, 0, 0, 0)
-        return EgressCounters(found[0], found[1], QTAGUID, found[2], found[3])
+        try:
+            found = parse_qtaguid_packets(qt.stdout, uid) or (0, 0, 0, 0)
+        except ValueError as exc:  # a layout this parser does not know: the next source
+            log.warning("%s: %s unreadable (%s); trying dumpsys netstats", session.serial,
+                        QTAGUID, exc)
+        else:
+            return EgressCounters(found[0], found[1], QTAGUID, found[2], found[3])
     detail = session.shell(["dumpsys", "netstats", "detail"])
     if not detail.ok:
         return None

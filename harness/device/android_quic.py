@@ -126,13 +126,22 @@ def leftover_chains(session: AdbSession) -> list[tuple[str, str, list[list[str]]
         res = session.shell([tool, "-w", "-S"], root=True)
         if not res.ok:
             raise session.error(f"`{tool} -S` failed: {res.stderr.strip()}", result=res)
-        rules = [shlex.split(line) for line in res.stdout.splitlines() if line.strip()]
+        rules = [rule for rule in map(_split_rule, res.stdout.splitlines()) if rule]
         for rule in rules:
-            if rule[:1] == ["-N"] and rule[1].startswith(CHAIN_PREFIX):
+            if rule[:1] == ["-N"] and len(rule) > 1 and rule[1].startswith(CHAIN_PREFIX):
                 jumps = [r[2:] for r in rules
                          if r[:2] == ["-A", "OUTPUT"] and r[-2:] == ["-j", rule[1]]]
                 found.append((tool, rule[1], jumps))
     return found
+
+
+def _split_rule(line: str) -> list[str]:
+    """One ``iptables -S`` line as words; [] for one that does not split (an unbalanced quote:
+    not a line iptables writes, so not one of ours)."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return []
 
 
 def cleanup_leftovers(session: AdbSession) -> list[str]:

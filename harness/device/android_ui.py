@@ -19,9 +19,15 @@ from uiautomator2 import exceptions as u2_errors
 
 from harness.device.android_adb import AdbSession
 from harness.device.android_profile import Selector
+from harness.errors import InputError
 
-U2_FAILURES = (u2_errors.BaseException, adbutils.AdbError, http.client.HTTPException, OSError)
-"""What a uiautomator2 call can raise: its own errors, adb's, and the HTTP link's."""
+U2_FAILURES = (u2_errors.BaseException, adbutils.AdbError, http.client.HTTPException, OSError,
+               ValueError, TypeError, KeyError, AttributeError)
+"""What a uiautomator2 call can raise: its own errors, adb's, and the HTTP link's; and, on a
+reply from its agent that it does not expect (not JSON, an ``error`` that is not a mapping, a
+``null`` where it reads a dict), whatever its parsing of that reply trips over."""
+
+DIRECTIONS = ("up", "down", "left", "right")
 
 log = logging.getLogger(__name__)
 
@@ -52,22 +58,30 @@ class U2Driver:
             try:
                 self._device = uiautomator2.Device(self.session.device)
             except U2_FAILURES as exc:
-                raise self.session.error(f"uiautomator2 agent did not start: {exc}",
+                raise self.session.error(f"uiautomator2 agent did not start: {_why(exc)}",
                                          fix="unlock the screen; on MIUI enable 'USB debugging "
                                              "(Security settings)'") from exc
         return self._device
 
     def exists(self, selector: Selector) -> bool:
         try:
-            return bool(self._d()(**selector.to_u2()).exists)
+            found = self._d()(**selector.to_u2()).exists()
         except U2_FAILURES as exc:
-            raise self.session.error(f"looking for [{selector}] failed: {exc}") from exc
+            raise self.session.error(f"looking for [{selector}] failed: {_why(exc)}") from exc
+        return self._bool(found, f"looking for [{selector}]")
 
     def wait(self, selector: Selector, timeout: float, *, gone: bool = False) -> bool:
         try:
-            return bool(self._d()(**selector.to_u2()).wait(exists=not gone, timeout=timeout))
+            found = self._d()(**selector.to_u2()).wait(exists=not gone, timeout=timeout)
         except U2_FAILURES as exc:
-            raise self.session.error(f"waiting for [{selector}] failed: {exc}") from exc
+            raise self.session.error(f"waiting for [{selector}] failed: {_why(exc)}") from exc
+        return self._bool(found, f"waiting for [{selector}]")
+
+    def _bool(self, value: object, what: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.session.error(f"{what}: the uiautomator2 agent answered "
+                                     f"{_short(value)} instead of true or false")
+        return value
 
     def tap(self, selector: Selector, timeout: float) -> None:
         try:
@@ -75,7 +89,7 @@ class U2Driver:
         except u2_errors.UiObjectNotFoundError as exc:
             raise self.session.error(f"no [{selector}] on screen within {timeout:g} s") from exc
         except U2_FAILURES as exc:
-            raise self.session.error(f"tap on [{selector}] failed: {exc}") from exc
+            raise self.session.error(f"tap on [{selector}] failed: {_why(exc)}") from exc
 
     def type_text(self, selector: Selector, text: str, timeout: float) -> None:
         try:
@@ -83,7 +97,7 @@ class U2Driver:
         except u2_errors.UiObjectNotFoundError as exc:
             raise self.session.error(f"no [{selector}] on screen within {timeout:g} s") from exc
         except U2_FAILURES as exc:
-            raise self.session.error(f"typing into [{selector}] failed: {exc}") from exc
+            raise self.session.error(f"typing into [{selector}] failed: {_why(exc)}") from exc
 
     def swipe(self, direction: str) -> None:
         size = self.session.shell(["wm", "size"], check=True).stdout
@@ -92,8 +106,12 @@ class U2Driver:
             raise self.session.error(f"cannot read the screen size from `wm size`: {size!r}")
         w, h = (int(v) for v in m[-1])
         cx, cy = w // 2, h // 2
-        dx, dy = {"up": (0, -h // 3), "down": (0, h // 3), "left": (-w // 3, 0),
-                  "right": (w // 3, 0)}[direction]
+        moves = {"up": (0, -h // 3), "down": (0, h // 3), "left": (-w // 3, 0),
+                 "right": (w // 3, 0)}
+        if direction not in moves:
+            raise InputError(f"swipe takes {', '.join(DIRECTIONS)}, not {_short(direction)}",
+                             field="swipe")
+        dx, dy = moves[direction]
         # A finger moving up scrolls the content up: start low, end high.
         self.session.shell(["input", "swipe", str(cx - dx), str(cy - dy), str(cx + dx),
                             str(cy + dy), "300"], check=True)
@@ -106,3 +124,17 @@ class U2Driver:
                 log.warning("%s: stopping the uiautomator2 agent: %s", self.session.serial, exc)
             self._device = None
 
+
+
+def _why(exc: BaseException) -> str:
+    """An error of a uiautomator2 call as one line: its own text, or, for what its parsing
+    of an odd agent reply raised, what that was."""
+    if isinstance(exc, ValueError | TypeError | KeyError | AttributeError) and not isinstance(
+            exc, u2_errors.BaseException):
+        return f"the uiautomator2 agent's reply was not understood ({type(exc).__name__}: {exc})"
+    return str(exc)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
