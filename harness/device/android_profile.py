@@ -24,11 +24,14 @@ Actions (one key each): ``intent: {action, data, component, extras, categories}`
 ``swipe: up|down|left|right``, ``wait: SELECTOR + timeout [+ gone: true]``, ``sleep: SECONDS``,
 ``launch: {}``. A selector has one or more of ``resource_id``, ``text``, ``text_contains``,
 ``description``, ``class_name``. Strings may use ``{name}`` placeholders filled from the step's
-arguments (``{url}``, ``{query}``, ``{account}``...).
+arguments (``{url}``, ``{query}``, ``{account}``...); ``{{`` and ``}}`` are literal braces, and
+any other brace is refused when the profile loads. Timeouts are seconds, above 0 and at most
+3600.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -137,18 +140,35 @@ class Profile:
         return out
 
 
-class _Missing(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        raise KeyError(key)
+_TEMPLATE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""A ``{name}`` placeholder, or a doubled brace (one literal brace)."""
+MAX_TIMEOUT = 3600.0
 
 
 def fill(template: str, args: dict[str, str]) -> str:
-    """Replace ``{name}`` placeholders; a missing argument raises KeyError(name)."""
-    return template.format_map(_Missing(args))
+    """Replace ``{name}`` placeholders (``{{`` and ``}}`` are literal braces); a missing
+    argument raises KeyError(name). Nothing else of ``str.format`` applies: a filled-in value
+    is never read as a template itself."""
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)[0]
+        return args[m.group(1)]
+
+    return _TEMPLATE.sub(one, template)
 
 
 def placeholders(template: str) -> set[str]:
-    return set(re.findall(r"\{(\w+)\}", template))
+    return {m.group(1) for m in _TEMPLATE.finditer(template) if m.group(1) is not None}
+
+
+def template_problem(template: str) -> str | None:
+    """Why ``template`` is not one :func:`fill` takes (a brace that is no ``{name}``,
+    ``{{`` or ``}}``), or None."""
+    rest = _TEMPLATE.sub("", template)
+    if "{" in rest or "}" in rest:
+        return (f"{template[:80]!r}: braces are only for {{name}} placeholders "
+                "(write {{ and }} for a literal brace)")
+    return None
 
 
 class _Loader:
@@ -161,12 +181,15 @@ class _Loader:
         lc = getattr(node, "lc", None)
         if lc is not None:
             try:
+                pos: tuple[int, int] | None
                 if key is None:
                     pos = (lc.line, lc.col)
                 elif isinstance(node, CommentedSeq):
                     pos = lc.item(key)
                 else:
                     pos = lc.key(key)
+                if pos is None:  # a position ruamel did not record (a tagged flow sequence)
+                    pos = (lc.line, lc.col)
                 line, column = pos[0] + 1, pos[1] + 1
             except (KeyError, IndexError, TypeError):
                 pass
@@ -177,7 +200,8 @@ class _Loader:
             raise self.error(f"{what} must be a mapping", parent, key)
         return node
 
-    def text(self, node: CommentedMap, key: str, *, required: bool = True) -> str | None:
+    def text(self, node: CommentedMap, key: str, *, required: bool = True,
+             template: bool = False) -> str | None:
         if key not in node:
             if required:
                 raise self.error(f"missing {key!r}", node, field=key)
@@ -185,7 +209,25 @@ class _Loader:
         value = node[key]
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise self.error(f"{key!r} must be a string", node, key, field=key)
+        if template:
+            self.template(str(value), node, key, key)
         return str(value)
+
+    def template(self, value: str, node: object, key: object, field: str) -> str:
+        """``value``, once it is known to be a template :func:`fill` takes."""
+        problem = template_problem(value)
+        if problem is not None:
+            raise self.error(problem, node, key, field=field)
+        return value
+
+    def line_of(self, seq: CommentedSeq, i: int) -> int:
+        """The line (1-based) of item ``i``; the sequence's own where ruamel kept none."""
+        pos: tuple[int, int] | None
+        try:
+            pos = seq.lc.item(i)
+        except (KeyError, IndexError, TypeError):
+            pos = None
+        return int(pos[0] if pos is not None else seq.lc.line) + 1
 
     def load(self) -> Profile:
         try:
@@ -244,7 +286,7 @@ class _Loader:
             (key, arg), = item.items()
             if key not in ActionKind.__members__.values():
                 raise self.error(f"unknown action {key!r}", item, key)
-            out.append(self.action(ActionKind(key), arg, item, seq.lc.item(i)[0] + 1))
+            out.append(self.action(ActionKind(key), arg, item, self.line_of(seq, i)))
         return tuple(out)
 
     def action(self, kind: ActionKind, arg: object, node: CommentedMap, line: int) -> Action:
@@ -253,6 +295,8 @@ class _Loader:
                 raise self.error(f"{kind} takes a string", node, kind.value)
             if kind is ActionKind.SWIPE and arg not in ("up", "down", "left", "right"):
                 raise self.error("swipe takes up, down, left or right", node, kind.value)
+            if kind is ActionKind.DEEPLINK:
+                self.template(arg, node, kind.value, kind.value)
             return Action(kind, line, value=arg)
         if kind is ActionKind.SLEEP:
             if not isinstance(arg, int | float) or isinstance(arg, bool) or not 0 <= arg <= 60:
@@ -269,14 +313,17 @@ class _Loader:
             if key not in known:
                 raise self.error(f"unknown selector key {key!r} (known: "
                                  f"{', '.join(sorted(known))})", body, key, field=str(key))
-        selector = Selector(**{k: str(body[k]) for k in SELECTOR_KEYS if k in body})
+        selector = Selector(**{k: self.template(str(body[k]), body, k, k)
+                               for k in SELECTOR_KEYS if k in body})
         if not selector.fields():
             raise self.error(f"{kind} needs a selector ({', '.join(SELECTOR_KEYS)})", node,
                              kind.value)
         timeout = body.get("timeout", DEFAULT_TIMEOUT)
-        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
-            raise self.error("timeout must be a positive number of seconds", body, "timeout")
-        typed = self.text(body, "text_to_type", required=kind is ActionKind.TYPE)
+        if (not isinstance(timeout, int | float) or isinstance(timeout, bool)
+                or not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT):
+            raise self.error(f"timeout must be a positive number of seconds, at most "
+                             f"{MAX_TIMEOUT:g}", body, "timeout", field="timeout")
+        typed = self.text(body, "text_to_type", required=kind is ActionKind.TYPE, template=True)
         return Action(kind, line, selector=selector, value=typed, timeout=float(timeout),
                       gone=bool(body.get("gone", False)))
 
@@ -290,10 +337,11 @@ class _Loader:
         cats = body.get("categories") or []
         if not isinstance(cats, list):
             raise self.error("categories must be a list", body, "categories")
-        return Intent(self.text(body, "action", required=False),
-                      self.text(body, "data", required=False),
-                      self.text(body, "component", required=False),
-                      tuple((str(k), str(v)) for k, v in extras.items()),
+        return Intent(self.text(body, "action", required=False, template=True),
+                      self.text(body, "data", required=False, template=True),
+                      self.text(body, "component", required=False, template=True),
+                      tuple((str(k), self.template(str(v), extras, k, f"extras.{k}"))
+                            for k, v in extras.items()),
                       tuple(str(c) for c in cats))
 
 
@@ -308,11 +356,14 @@ PROFILE_DIRS = (Path("scenarios/profiles"),
 def find_profile(name: str) -> Path:
     """A profile file by path, or by name in ./scenarios/profiles or the source tree's."""
     given = Path(name)
-    if given.suffix in (".yaml", ".yml") or given.exists():
-        return given
-    for base in PROFILE_DIRS:
-        candidate = base / f"{name}.yaml"
-        if candidate.is_file():
-            return candidate
+    try:
+        if given.suffix in (".yaml", ".yml") or given.exists():
+            return given
+        for base in PROFILE_DIRS:
+            candidate = base / f"{name}.yaml"
+            if candidate.is_file():
+                return candidate
+    except (OSError, ValueError):  # a name too long for a file name, or with a NUL
+        pass
     known = sorted({p.stem for base in PROFILE_DIRS if base.is_dir() for p in base.glob("*.yaml")})
     raise InputError(f"no profile named {name!r} (known: {', '.join(known) or 'none'})")

@@ -62,6 +62,8 @@ STEPS: Mapping[str, ValueKind] = {
 TEMPLATE_NAMES = ("canary.url", "canary.query", "canary.download", "account")
 _TEMPLATE = re.compile(r"\{([^{}]*)\}")
 SELECTOR_KEYS = ("resource_id", "text", "description", "input")
+SWIPE_DIRECTIONS = ("up", "down", "left", "right")
+"""What ``swipe: {input: ...}`` takes (the device layer's ``input swipe`` directions)."""
 STATE_STEPS = {"incognito": "incognito", "sync": "sync", "usage_stats": "usage_stats"}
 
 
@@ -182,6 +184,10 @@ def _step(path: str, seq: CommentedSeq, index: int) -> Step:
             if k not in SELECTOR_KEYS or not isinstance(v, str):
                 raise _err(path, value, k, f"selector key {k!r} must be one of "
                            + ", ".join(SELECTOR_KEYS) + " with a text value", action)
+        if action == "swipe" and value.get("input", "up") not in SWIPE_DIRECTIONS:
+            raise _err(path, value, "input", "a swipe's input is the direction: "
+                       f"{', '.join(SWIPE_DIRECTIONS[:-1])} or {SWIPE_DIRECTIONS[-1]}, "
+                       f"got {value['input']!r}", action)
         out = {str(k): str(v) for k, v in value.items()}
     return Step(action, out, line, col)
 
