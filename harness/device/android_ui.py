@@ -13,17 +13,17 @@ import logging
 import re
 from typing import Protocol
 
-import adbutils
 import uiautomator2
 from uiautomator2 import exceptions as u2_errors
 
-from harness.device.android_adb import AdbSession
+from harness.device.android_adb import ADB_FAILURES, AdbSession
 from harness.device.android_profile import Selector
 from harness.errors import InputError
 
-U2_FAILURES = (u2_errors.BaseException, adbutils.AdbError, http.client.HTTPException, OSError,
+U2_FAILURES = (u2_errors.BaseException, *ADB_FAILURES, http.client.HTTPException,
                ValueError, TypeError, KeyError, AttributeError)
-"""What a uiautomator2 call can raise: its own errors, adb's, and the HTTP link's; and, on a
+"""What a uiautomator2 call can raise: its own errors, adb's (the wire's, android_adb), and
+the HTTP link's; and, on a
 reply from its agent that it does not expect (not JSON, an ``error`` that is not a mapping, a
 ``null`` where it reads a dict), whatever its parsing of that reply trips over."""
 
