@@ -32,6 +32,18 @@ class UiNode:
     bounds: tuple[int, int, int, int] = (0, 0, 100, 100)
 
 
+def read_head(conn: socket.socket) -> bytes | None:
+    """An HTTP request's head (and whatever of its body came with it); None if the peer
+    closed first."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        head += chunk
+    return head
+
+
 @dataclass
 class FakeUiAutomator:
     phone: FakePhone
@@ -62,12 +74,9 @@ class FakeUiAutomator:
         with conn:
             if not self.running():
                 return  # nothing listens on 9008 yet: the stream closes at once
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            head = read_head(conn)
+            if head is None:
+                return
             header, _, body = head.partition(b"\r\n\r\n")
             lines = header.decode("latin-1").split("\r\n")
             method, path, _ = lines[0].split(" ", 2)

@@ -22,7 +22,7 @@ from harness.testing import fake_phones as fp
 from harness.testing.fake_adb import FakeAdbServer
 from harness.testing.fake_phone import FakePhone
 from harness.testing.fake_phone_state import Outcome
-from harness.testing.fake_uiautomator import FakeUiAutomator, UiNode
+from harness.testing.fake_uiautomator import FakeUiAutomator, UiNode, read_head
 
 URL_BAR = "com.android.chrome:id/url_bar"
 MINT = "com.mi.globalbrowser.mini"
@@ -132,12 +132,9 @@ class OddAgent(FakeUiAutomator):
             super().serve(conn)
             return
         with conn:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            head = read_head(conn)
+            if head is None:
+                return
             body = b"pong" if head.startswith(b"GET /ping") else self.raw
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
                          % len(body) + body)
