@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,6 +58,12 @@ def http_request(method: str, host: str, path: str, body: bytes = b"",
     if body or method in ("POST", "PUT"):
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + body
+
+
+def copy_run(run: RunDir, dest: Path) -> RunDir:
+    """A copy of a built run dir at ``dest``, for a test that damages or edits it."""
+    shutil.copytree(run.path, dest)
+    return RunDir(dest)
 
 
 class RunBuilder:

@@ -4,7 +4,6 @@ row skipped and counted, never a traceback."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from harness.capture.rundir import CaptureReader, RunDir
 from harness.claims.evidence import load_facts
 from harness.cli import main
 from harness.errors import ExitCode, RunDirError
-from harness.testing.runbuilder import RunBuilder
+from harness.testing.runbuilder import RunBuilder, copy_run
 
 DEV = "a1b2c3d4e5f60718"
 
@@ -33,8 +32,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
 
 @pytest.fixture
 def run(built: RunDir, tmp_path: Path) -> RunDir:
-    shutil.copytree(built.path, tmp_path / "run")
-    return RunDir(tmp_path / "run")
+    return copy_run(built, tmp_path / "run")
 
 
 def _edit_run_json(run: RunDir, **kv: object) -> None:

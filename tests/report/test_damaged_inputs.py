@@ -14,7 +14,7 @@ from harness.capture.rundir import RunDir
 from harness.cli import main
 from harness.errors import ExitCode, RunDirError
 from harness.report.publish import report_folder
-from harness.testing.runbuilder import RunBuilder
+from harness.testing.runbuilder import RunBuilder, copy_run
 
 DEV = "a1b2c3d4e5f60718"
 
@@ -30,8 +30,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
 
 @pytest.fixture
 def run(built: RunDir, tmp_path: Path) -> RunDir:
-    shutil.copytree(built.path, tmp_path / "run")
-    return RunDir(tmp_path / "run")
+    return copy_run(built, tmp_path / "run")
 
 
 DERIVED = [
