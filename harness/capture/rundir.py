@@ -35,7 +35,8 @@ from harness.capture.runinfo import Phase as Phase
 from harness.capture.runinfo import RunInfo as RunInfo
 from harness.capture.runinfo import blinding_detach as blinding_detach
 from harness.capture.runinfo import is_int, kind_of
-from harness.errors import RunDirError
+from harness.errors import InputError, RunDirError
+from harness.jsonfile import read_json_file
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +149,11 @@ def read_json(path: Path, message: str) -> object:
     Besides bad JSON, a file can be cut off, not UTF-8, nested deeper than Python's
     recursion limit or hold an integer of more than 4300 digits (ValueError)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise RunDirError(message.replace("{error}", str(exc)), path=str(path)) from exc
+        return read_json_file(path)
+    except InputError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise RunDirError(message.replace("{error}", exc.detail + where),
+                          path=str(path)) from exc
 
 
 def _atomic_write_json(path: Path, data: object) -> None:

@@ -14,7 +14,6 @@ import base64
 import binascii
 import json
 import math
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from harness import __version__
 from harness.errors import InputError
+from harness.jsonfile import read_json_file
 from harness.parse.draft import status_code
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
@@ -234,19 +234,7 @@ def _time(value: Any) -> float:
 def read_har(path: Path | str) -> Iterator[Message]:
     """Messages of a HAR file: a request and (when present) a response per entry."""
     p = str(path)
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON: {exc.msg}", path=p, line=exc.lineno,
-                         column=exc.colno) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read HAR: {exc}", path=p) from exc
-    except ValueError as exc:  # int() refuses the digits of a JSON integer beyond its limit
-        raise InputError(f"not JSON: a number of more than {sys.get_int_max_str_digits()} "
-                         "digits", path=p) from exc
-    except RecursionError as exc:  # the decoder recurses per [ or {: a file of 100000 [
-        raise InputError("JSON nested too deeply", path=p) from exc
+    data = read_json_file(path, encoding="utf-8-sig")
     log = data.get("log") if isinstance(data, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
