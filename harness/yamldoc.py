@@ -69,7 +69,7 @@ def _check(doc: Any, path: str) -> None:
             for key, value in items:
                 for text in (key, value):
                     if isinstance(text, str) and not is_text(text):
-                        line, column = _where(node, key)
+                        line, column = position(node, key)
                         raise InputError("not Unicode text: a lone UTF-16 surrogate escape;"
                                          " write the character itself", path=path, line=line,
                                          column=column)
@@ -80,11 +80,12 @@ def _check(doc: Any, path: str) -> None:
         size[id(node)] = total
         if total > MAX_VALUES:
             raise InputError(f"not accepted: its aliases expand to more than {MAX_VALUES}"
-                             " values", path=path, line=_where(node, None)[0])
+                             " values", path=path, line=position(node, None)[0])
 
 
-def _where(node: CommentedMap | CommentedSeq, key: Any) -> tuple[int | None, int | None]:
-    """Line and column (from 1) of ``node[key]``, or of the node."""
+def position(node: object, key: Any = None) -> tuple[int | None, int | None]:
+    """Line and column (from 1) of ``node[key]`` (a mapping's value, a sequence's item), or
+    of the node itself when the key has no position; (None, None) for a node without any."""
     lc = getattr(node, "lc", None)
     if lc is None:
         return None, None

@@ -27,7 +27,7 @@ from harness.claims.evidence import host_pattern
 from harness.device.base import NeedleClass
 from harness.errors import InputError
 from harness.protocol import JSON
-from harness.yamldoc import load_yaml
+from harness.yamldoc import load_yaml, position
 
 TARGETS = ("all", "analytics", "sync", "vendor", "third", "vendor-or-analytics")
 """Destination scopes; also ``host:REGEX`` and ``sdk:NAME``."""
@@ -77,24 +77,8 @@ class ClaimsFile:
     claims: tuple[Claim, ...]
 
 
-def _pos(node: object, key: object = None) -> tuple[int | None, int | None]:
-    lc = getattr(node, "lc", None)
-    if lc is None:
-        return None, None
-    try:
-        if isinstance(node, CommentedMap) and key is not None and key in node:
-            line, col = lc.value(key)
-        elif isinstance(node, CommentedSeq) and isinstance(key, int):
-            line, col = lc.item(key)
-        else:
-            line, col = lc.line, lc.col
-        return line + 1, col + 1
-    except (KeyError, IndexError, TypeError):
-        return lc.line + 1, lc.col + 1
-
-
 def _fail(path: str, node: object, key: object, msg: str, fld: str | None = None) -> InputError:
-    line, col = _pos(node, key)
+    line, col = position(node, key)
     return InputError(msg, path=path, line=line, column=col, field=fld)
 
 
@@ -219,14 +203,14 @@ def load_claims(path: Path | str) -> ClaimsFile:
             _check_params(name, kind, params)
             plain = _plain(params)
             assert isinstance(plain, dict)
-            checks.append(Check(str(kind), plain, _pos(checks_raw, j)[0] or 0))
+            checks.append(Check(str(kind), plain, position(checks_raw, j)[0] or 0))
         if not isinstance(c["quote"], str):
             raise _fail(name, c, "quote", "quote is the vendor's words, as text", "quote")
         if any(isinstance(v, CommentedMap | CommentedSeq) for v in source.values()):
             raise _fail(name, c, "source", "source values are text (file, date, by)", "source")
         claims.append(Claim(cid, " ".join(c["quote"].split()),
                             {str(k): str(v) for k, v in source.items()},
-                            _texts(name, c, "journeys"), tuple(checks), _pos(seq, i)[0] or 0))
+                            _texts(name, c, "journeys"), tuple(checks), position(seq, i)[0] or 0))
     vendor = doc.get("vendor", "")
     if not isinstance(vendor, str):
         raise _fail(name, doc, "vendor", "vendor is a name", "vendor")

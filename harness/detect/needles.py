@@ -6,40 +6,21 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from harness.capture.rundir import RunDir
 from harness.detect.finding import Needle
 from harness.device.base import NeedleClass
 from harness.errors import InputError, UsageError
 from harness.text import is_text
-from harness.yamldoc import load_yaml
+from harness.yamldoc import load_yaml, position
 
 NEEDLES_JSON = "needles.json"
 MIN_LENGTH = 4
 """Shorter values would match noise everywhere."""
 
 
-def _pos(node: object, key: object = None) -> tuple[int | None, int | None]:
-    """1-based line and column of a YAML node (or of one of its keys/items), when known."""
-    lc = getattr(node, "lc", None)
-    if lc is None:
-        return None, None
-    try:
-        if isinstance(node, CommentedMap) and key is not None and key in node:
-            line, col = lc.value(key)
-        elif isinstance(node, CommentedSeq) and isinstance(key, int):
-            line, col = lc.item(key)
-        else:
-            line, col = lc.line, lc.col
-        return line + 1, col + 1
-    except (KeyError, IndexError, TypeError):
-        return lc.line + 1, lc.col + 1
-
-
 def _needle(raw: object, where: str, index: int, seq: object = None) -> Needle:
     def fail(msg: str, key: object = None, fld: str | None = None) -> InputError:
-        line, col = _pos(raw, key) if key is not None else _pos(seq, index)
+        line, col = position(raw, key) if key is not None else position(seq, index)
         return InputError(msg, path=where, line=line, column=col, field=fld)
 
     if not isinstance(raw, dict):
@@ -78,7 +59,7 @@ def load_needles_file(path: Path) -> list[Needle]:
     else:
         data = load_yaml(text, str(path))
     if not isinstance(data, list):
-        line, col = _pos(data)
+        line, col = position(data)
         raise InputError("expected a list of needles (- name: ..., value: ..., class: ...)",
                          path=str(path), line=line or 1, column=col)
     return [_needle(x, str(path), i, data) for i, x in enumerate(data)]
