@@ -51,7 +51,20 @@ def _load(name: str) -> ModuleType | None:
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, if its first word that is not an option is one: the
+    top-level options (``-v``, ``-h``, ``--version``) take no value, so that word is it."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or, when ``argv`` names a subcommand, a parser with only that one:
+    importing every command's module (Frida, the report, the claims) took a second before
+    ``harness analyze`` could start. Parsing is the same either way: argparse dispatches on
+    the name, and only the top-level help lists the others."""
     parser = argparse.ArgumentParser(
         prog="harness",
         description="Audit what an app sends off the device, and check it against what the "
@@ -63,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
-    for name in COMMANDS:
+    named = _named_command(argv) if argv is not None else None
+    for name in [named] if named is not None else COMMANDS:
         module = _load(name)
         if module is None:
             continue
@@ -121,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
