@@ -176,22 +176,24 @@ class Decoder:
                 if self.budget.take(len(child.data)):
                     stack.append((child, depth + 1))
 
-    def matched(self, roots: Iterable[Layer], scan: Callable[[bytes], list[Match]],
+    def matched(self, roots: Sequence[tuple[tuple[str, ...], bytes]],
+                scan: Callable[[bytes], list[Match]],
                 compiled: bool = True) -> Iterator[Scanned]:
-        """Every layer of a message's roots that ``scan`` matches, as (chain, bytes,
-        matches), in the order :meth:`expand` makes them. In C (expand.c) when it is built
-        and can be exact: it hands back whenever a note would be written (budget, depth, a
-        damaged gzip) or its JSON walk cannot be exact, and the Python walk runs instead."""
-        roots = list(roots)
+        """Every layer of a message's roots, given as (chain, bytes), that ``scan`` matches,
+        as (chain, bytes, matches), in the order :meth:`expand` makes them. In C (expand.c)
+        when it is built and can be exact: it hands back whenever a note would be written
+        (budget, depth, a damaged gzip) or its JSON walk cannot be exact, and the Python
+        walk runs instead."""
         if compiled and _detect is not None:
-            got = _detect.expand([(r.chain, r.data) for r in roots], self._hooks(scan))
+            got = _detect.expand(roots if isinstance(roots, list) else list(roots),
+                                 self._hooks(scan))
             if got is not False:
                 yield from got
                 return
         found: dict[tuple[str, ...], tuple[bytes, ...]] = {}
         self.found = found  # read when the generator resumes, after this scan
-        for root in roots:
-            for layer in self.expand(root):
+        for chain, data in roots:
+            for layer in self.expand(Layer(chain, data)):
                 hits = scan(layer.data)
                 found[layer.chain] = tuple({h.pattern.value for h in hits})
                 if hits:

@@ -49,19 +49,38 @@ def root_label(m: Message, parts: urllib.parse.SplitResult | None = None) -> str
     return f"{m.kind.value}:{m.source} {m.host or m.ip or '?'}"
 
 
-def roots(m: Message) -> Iterator[Layer]:
+_HEADER_STEP: dict[str, str] = {}
+"""``header:<name>`` chain steps by header name as sent (a few dozen names in a run)."""
+
+
+def root_pairs(m: Message) -> list[tuple[tuple[str, ...], bytes]]:
+    """A message's roots as (chain, bytes): its URL, each query parameter, each header, its
+    body. Tuples, not :class:`Layer` objects: the detector makes these for every message."""
     parts = _split(m.url) if m.url else None
-    base = (root_label(m, parts),)
+    label = root_label(m, parts)
+    out: list[tuple[tuple[str, ...], bytes]] = []
     if m.url:
-        url = utf8(m.url)
-        yield Layer((*base, "url"), url)
+        out.append(((label, "url"), utf8(m.url)))
         query = parts.query if parts is not None else ""
-        for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
-            yield Layer((*base, f"query:{k}"), utf8(v))
+        if query:
+            out.extend(((label, f"query:{k}"), utf8(v))
+                       for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True))
+    steps = _HEADER_STEP
     for name, value in m.headers:
-        yield Layer((*base, f"header:{name.lower()}"), utf8(value))
+        step = steps.get(name)
+        if step is None:
+            step = f"header:{name.lower()}"
+            if len(steps) < 4096:  # names are the app's; a hostile capture has any number
+                steps[name] = step
+        out.append(((label, step), utf8(value)))
     if m.body:
-        yield Layer(base, m.body)
+        out.append(((label,), m.body))
+    return out
+
+
+def roots(m: Message) -> Iterator[Layer]:
+    for chain, data in root_pairs(m):
+        yield Layer(chain, data)
 
 
 def _excerpt(data: bytes, start: int, end: int) -> str:
@@ -127,7 +146,7 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
         if m.meta.get("stack") and m.links:
             continue  # a Java HTTP stack record also seen on the wire: cite the wire message
         decoder = Decoder(transforms, Budget())
-        for chain_, data, hits in decoder.matched(roots(m), matcher.scan, compiled):
+        for chain_, data, hits in decoder.matched(root_pairs(m), matcher.scan, compiled):
             for hit in hits:
                 if not verified(hit, data):
                     continue

@@ -19,7 +19,7 @@ from harness.detect import _detect
 from harness.detect.decoders import Budget, Decoder, java_hash_py
 from harness.detect.derive import derive
 from harness.detect.finding import Needle
-from harness.detect.findings import find, roots
+from harness.detect.findings import find, root_pairs
 from harness.detect.matcher import Match, Matcher
 from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
@@ -98,14 +98,14 @@ def scanned(m: Message, compiled: bool,
         seen.append(data)
         return MATCHER.scan(data)
 
-    got = list(Decoder(transforms, Budget(**limits or {})).matched(roots(m), scan, compiled))
+    got = list(Decoder(transforms, Budget(**limits or {})).matched(root_pairs(m), scan, compiled))
     return seen, got
 
 
 def check(m: Message, transforms: dict[bytes, tuple[str, bytes]] | None = None,
           limits: dict[str, int] | None = None) -> bool:
     """The two walks agree on this message; True when the C walk did it (no hand-back)."""
-    c = _detect.expand([(r.chain, r.data) for r in roots(m)],
+    c = _detect.expand(root_pairs(m),
                        Decoder(transforms, Budget(**limits or {}))._hooks(MATCHER.scan))
     py_seen, py = scanned(m, False, transforms, limits)
     c_seen, c_got = scanned(m, True, transforms, limits)
