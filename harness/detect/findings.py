@@ -11,7 +11,6 @@ import base64
 import binascii
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 
 from harness.detect.decoders import Budget, Decoder, Layer
 from harness.detect.derive import derive
@@ -134,7 +133,7 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
     tests compare them)."""
     patterns = [p for n in needles for p in derive(n)]
     matcher = Matcher(patterns)
-    findings: list[Finding] = []
+    found: list[_Found] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     for m in messages:
         if notes is not None:
@@ -157,22 +156,27 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
                 if key in seen:
                     continue
                 seen.add(key)
-                findings.append(Finding(
-                    id=f"f{len(findings) + 1}", needle=n.name, cls=n.cls, host=m.host,
-                    phase=m.phase, message=m.id, chain=chain,
-                    excerpt=_excerpt(data, hit.start, hit.end),
-                    control=is_control(m, n), t=m.t))
+                found.append((n, m.id, chain, _excerpt(data, hit.start, hit.end), m.host,
+                              m.phase, is_control(m, n), m.t))
         if notes is not None and decoder.budget.notes:
             notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
-    return _most_specific(findings)
+    return [Finding(id=f"f{i}", needle=n.name, cls=n.cls, host=host, phase=phase,
+                    message=mid, chain=chain, excerpt=excerpt, control=control, t=t)
+            for i, (n, mid, chain, excerpt, host, phase, control, t)
+            in enumerate(_most_specific(found), 1)]
 
 
-def _most_specific(findings: list[Finding]) -> list[Finding]:
+_Found = tuple[Needle, str, tuple[str, ...], str, str | None, str | None, bool, float]
+"""A finding before it is numbered: needle, message id, chain, excerpt, host, phase,
+control, time (not the message: that would hold every body to the end)."""
+
+
+def _most_specific(found: list[_Found]) -> list[_Found]:
     """Drop a finding whose chain is a strict prefix of another's for the same needle and
     message: the deeper chain says the same thing, and more exactly."""
     by_key: dict[tuple[str, str], list[tuple[str, ...]]] = {}
-    for f in findings:
-        by_key.setdefault((f.needle, f.message), []).append(f.chain)
+    for n, mid, chain, *_ in found:
+        by_key.setdefault((n.name, mid), []).append(chain)
 
     def layer(chain: tuple[str, ...]) -> tuple[str, ...]:
         # a derived form (url-encoded, escaped) matched in a layer that a decoder also
@@ -187,7 +191,6 @@ def _most_specific(findings: list[Finding]) -> list[Finding]:
         lc, lf = layer(c), layer(f)
         return len(lc) > len(lf) and lc[:len(lf)] == lf
 
-    kept = [f for f in findings
-            if len(chains := by_key[(f.needle, f.message)]) == 1
-            or not any(below(c, f.chain) for c in chains)]
-    return [f if f.id == f"f{i}" else replace(f, id=f"f{i}") for i, f in enumerate(kept, 1)]
+    return [f for f in found
+            if len(chains := by_key[(f[0].name, f[1])]) == 1
+            or not any(below(c, f[2]) for c in chains)]
