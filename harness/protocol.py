@@ -31,12 +31,21 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import NamedTuple, TypeAlias
+from typing import NamedTuple, TypeAlias, TypeGuard
 
 ABI_VERSION = 4
 """Bump on any change a running agent and harness must agree on."""
 
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
+
+INT64_MAX = (1 << 63) - 1
+"""The largest integer the run dir's INTEGER columns hold (SQLite refuses larger ones)."""
+
+
+def is_int64(value: object) -> TypeGuard[int]:
+    """An integer SQLite can store. JSON gives Python integers of any size, and ``true`` and
+    ``false`` are not integers here."""
+    return type(value) is int and -INT64_MAX - 1 <= value <= INT64_MAX
 
 
 class RecordKind(StrEnum):

@@ -28,6 +28,7 @@ from harness.protocol import (
     RingStats,
     conn_id,
     decode_batch,
+    is_int64,
 )
 from harness.protocol_native import (
     decode_conn_info,
@@ -119,17 +120,19 @@ class Channel:
                     raise ProtocolViolation(f"payload is not an object: {payload!r:.80}")
                 self.items.put(self._decode(decode_batch(payload, data), now))
             elif kind == "error":
-                self.items.put(ProtocolError(
-                    None, now, "agent-exception",
-                    f"{message.get('description')}\n{message.get('stack', '')}", None))
+                # kept whole, as JSON: description, stack, file and line (a description can
+                # quote app data with a lone surrogate, which JSON keeps as its escape)
+                self.items.put(ProtocolError(None, now, "agent-exception", message_text(message),
+                                             None))
             else:
                 raise ProtocolViolation(f"unknown message type {kind!r}")
         except ProtocolViolation as exc:
-            self.items.put(ProtocolError(_pid_of(message), now, str(exc), _text(message), data))
+            self.items.put(ProtocolError(_pid_of(message), now, str(exc),
+                                         message_text(message), data))
         except Exception as exc:
             log.exception("agent message could not be handled")
             self.items.put(ProtocolError(_pid_of(message), now, f"internal: {exc!r}",
-                                         _text(message), data))
+                                         message_text(message), data))
 
     def on_detached(self, pid: int, reason: str) -> None:
         self.items.put(Detached(pid, reason, time.time()))
@@ -268,12 +271,13 @@ def _pid_of(message: Mapping[str, object]) -> int | None:
     payload = message.get("payload")
     if isinstance(payload, dict):
         pid = payload.get("pid")
-        if isinstance(pid, int):
+        if is_int64(pid):
             return pid
     return None
 
 
-def _text(message: Mapping[str, object]) -> str:
+def message_text(message: Mapping[str, object]) -> str:
+    """An agent message as JSON text, to keep it as a protocol error's evidence."""
     try:
         return json.dumps(message, default=repr)[:1_000_000]
     except (TypeError, ValueError):

@@ -148,11 +148,12 @@ class Recorder:
                                      received=item.received)
             self._account(item)
         elif isinstance(item, ProtocolError):
-            self._writer.protocol_error(item.error, item.message, item.data, item.pid,
-                                        item.received)
+            # counted even when it cannot be stored (a full disk): the verdicts must hear of it
             self.stats.protocol_errors += 1
             with self._info_lock:
                 self.info.health.protocol_errors += 1
+            self._writer.protocol_error(item.error, item.message, item.data, item.pid,
+                                        item.received)
         elif isinstance(item, Detached):
             self._writer.marker("detach", str(item.pid), {"reason": item.reason},
                                 t=item.received)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -17,7 +18,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from harness.capture.rundir import CONNECTION_COLUMNS, SCHEMA, _connect
-from harness.protocol import JSON
+from harness.protocol import JSON, is_int64
 
 _NO_FIELDS: Mapping[str, JSON] = MappingProxyType({})
 
@@ -142,10 +143,19 @@ class CaptureWriter:
 
     def protocol_error(self, error: str, message: str | None, data: bytes | None,
                        pid: int | None = None, t: float | None = None) -> None:
+        """Keep an agent message the harness refused. Whatever could not be stored otherwise
+        ends up here, so no value of it may make the insert fail: a pid SQLite cannot hold
+        is left out (the raw message has it), and text UTF-8 cannot carry (a lone surrogate
+        from a JS string) keeps its escape."""
+        if pid is not None and not is_int64(pid):
+            error, pid = f"{error} (pid {pid!r:.40} does not fit an integer column)", None
+        if t is None or not math.isfinite(t):
+            t = time.time()
         with self._db:
             self._db.execute(
                 "INSERT INTO protocol_errors(t, pid, error, message, data) VALUES(?,?,?,?,?)",
-                (t if t is not None else time.time(), pid, error, message, data),
+                (t, pid, _storable(error), None if message is None else _storable(message),
+                 data),
             )
 
     def marker(self, kind: str, name: str, detail: Mapping[str, JSON] | None = None,
@@ -157,3 +167,15 @@ class CaptureWriter:
                 (t if t is not None else time.time(), kind, name,
                  json.dumps(dict(detail or {}), separators=(",", ":"))),
             )
+
+
+def _storable(text: str) -> str:
+    """``text`` as SQLite can store it: a lone surrogate (which UTF-8 cannot carry) written
+    as its ``\\udXXX`` escape, as the raw messages' JSON writes it."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
