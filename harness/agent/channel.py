@@ -62,6 +62,10 @@ class DecodedBatch:
     """The batch's ``hook`` records (coverage), for run.json's health."""
     ring: RingStats | None = None
     """The process's native ring loss counters as of this batch (cumulative)."""
+    message: Mapping[str, object] | None = None
+    data: bytes | None = None
+    """The message and data as the agent sent them: if the store refuses what the decoder
+    let through, the batch is kept as a protocol error with these, as a refused one is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,7 @@ class ProtocolError:
     pid: int | None
     received: float
     error: str
-    message: str
+    message: str | None
     data: bytes | None
 
 
@@ -118,7 +122,7 @@ class Channel:
                 payload = message.get("payload")
                 if not isinstance(payload, dict):
                     raise ProtocolViolation(f"payload is not an object: {payload!r:.80}")
-                self.items.put(self._decode(decode_batch(payload, data), now))
+                self.items.put(self._decode(decode_batch(payload, data), now, message, data))
             elif kind == "error":
                 # kept whole, as JSON: description, stack, file and line (a description can
                 # quote app data with a lone surrogate, which JSON keeps as its escape)
@@ -146,7 +150,8 @@ class Channel:
         with self._lock:
             return self._hooks.get((pid, index), (f"native#{index}", None))
 
-    def _decode(self, batch: Batch, received: float) -> DecodedBatch:
+    def _decode(self, batch: Batch, received: float, message: Mapping[str, object],
+                data: bytes | None) -> DecodedBatch:
         rows: list[EventRow] = []
         conns: list[dict[str, JSON]] = []
         hooks: list[Mapping[str, JSON]] = []
@@ -212,7 +217,7 @@ class Channel:
             rows.append(EventRow(t, stream, hook, pid, n.tid, scid, direction, n.body,
                                  n.orig_len, n.truncated, fields))
         return DecodedBatch(pid, batch.seq, received, tuple(rows), tuple(conns), tuple(hooks),
-                            batch.ring)
+                            batch.ring, message, data)
 
     def _http_call(self, n: NativeRecord, pid: int, t: float, hook: str) -> list[EventRow]:
         """A Java HTTP call recorded in C as the request and response ``http`` records the

@@ -27,6 +27,7 @@ from harness.agent.channel import (
     Marker,
     ProtocolError,
     Stop,
+    message_text,
 )
 from harness.capture.rundir import RunDir, RunInfo
 from harness.capture.writer import CaptureWriter
@@ -144,8 +145,19 @@ class Recorder:
     def _handle(self, item: ChannelItem) -> None:
         assert self._writer is not None
         if isinstance(item, DecodedBatch):
-            self._writer.write_batch(item.pid, item.seq, item.rows, item.connections,
-                                     received=item.received)
+            try:
+                self._writer.write_batch(item.pid, item.seq, item.rows, item.connections,
+                                         received=item.received)
+            except Exception as exc:  # noqa: BLE001 - whatever refused it, the batch is kept
+                # The store refused what the decoder let through (its transaction rolled
+                # back, nothing of it written): kept whole as a protocol error instead, which
+                # health counts, as a batch the decoder refuses is.
+                log.warning("batch %s of pid %s could not be stored (%r); kept as a protocol "
+                            "error", item.seq, item.pid, exc)
+                self._handle(ProtocolError(
+                    item.pid, item.received, f"batch could not be stored: {exc!r:.500}",
+                    None if item.message is None else message_text(item.message), item.data))
+                return
             self._account(item)
         elif isinstance(item, ProtocolError):
             # counted even when it cannot be stored (a full disk): the verdicts must hear of it
@@ -155,12 +167,13 @@ class Recorder:
             self._writer.protocol_error(item.error, item.message, item.data, item.pid,
                                         item.received)
         elif isinstance(item, Detached):
-            self._writer.marker("detach", str(item.pid), {"reason": item.reason},
-                                t=item.received)
+            # health first: it is what the verdicts read, even if the marker cannot be written
             self._reported.add(item.pid)
             with self._info_lock:
                 self.info.health.detached.append(
                     {"pid": item.pid, "reason": item.reason, "t": item.received})
+            self._writer.marker("detach", str(item.pid), {"reason": item.reason},
+                                t=item.received)
         elif isinstance(item, Marker):
             self._writer.marker(item.kind, item.name, item.detail, t=item.t)
             if item.kind == "child":

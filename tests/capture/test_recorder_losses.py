@@ -5,8 +5,11 @@ become INCONCLUSIVE instead of PASS over a silent loss (fuzz round 14)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import pytest
 
 from harness.agent.channel import Channel
 from harness.capture.recorder import Recorder
@@ -60,3 +63,60 @@ def test_a_refused_batch_whose_pid_no_column_holds_is_kept(tmp_path: Path) -> No
     assert pid is None
     assert "unknown record kind 'nope'" in what
     assert message == bad
+
+
+def conn_record(**fields: object) -> dict[str, object]:
+    return {"k": "conn", "t": 1_700_000_000_000, "tid": 1, "hook": "java.tlsconn",
+            "conn": "42:tls:4294967296", **fields}
+
+
+REFUSED_BY_SQLITE = {
+    "lone surrogate in hook": batch(1, [STREAM, {**STREAM, "hook": "java.Foo.\udc80bar"}]),
+    "lone surrogate in conn": batch(1, [STREAM, {**STREAM, "conn": "42:tls:\ud83d"}]),
+    "tid beyond int64": batch(1, [STREAM, {**STREAM, "tid": 1 << 63}]),
+    "olen beyond int64": batch(1, [{**STREAM, "olen": 1 << 64}]),
+    "pid beyond int64": batch(1, [STREAM], pid=1 << 64),
+    "seq beyond int64": batch(1 << 64, [STREAM]),
+    "peer_ip a list": batch(1, [STREAM, conn_record(peer_ip=["127.0.0.1"])]),
+    "sni an object": batch(1, [STREAM, conn_record(sni={"name": "example.com"})]),
+    "peer_port beyond int64": batch(1, [STREAM, conn_record(peer_port=1 << 64)]),
+    "tls_version a list": batch(1, [STREAM, conn_record(tls_version=[True])]),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_BY_SQLITE)
+def test_a_batch_sqlite_would_refuse_is_kept_as_a_protocol_error(tmp_path: Path,
+                                                                 case: str) -> None:
+    bad = REFUSED_BY_SQLITE[case]
+    run, info = record([(batch(0, [STREAM]), DATA), (bad, DATA)], tmp_path)
+    with run.reader() as r:
+        assert [seq for _id, _pid, seq, *_ in r.batches()] == [0]
+        assert [e.data for e in r.events()] == [DATA]
+    assert (info.health.batches, info.health.protocol_errors) == (1, 1)
+    ((_pid, _what, message),) = stored_errors(run)
+    assert message == json.loads(json.dumps(bad))  # the raw message, whole
+    with sqlite3.connect(run.capture_db) as db:
+        assert db.execute("SELECT data FROM protocol_errors").fetchone() == (DATA,)
+
+
+def test_an_unforeseen_refusal_by_the_store_is_kept_as_a_protocol_error(tmp_path: Path,
+                                                                       ) -> None:
+    # Whatever the decoders miss: here a trigger stands for a refusal nobody foresaw.
+    run = RunDir.create(tmp_path, "r")
+    with sqlite3.connect(run.capture_db) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.tid = 666 "
+                   "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    channel = Channel()
+    refused = batch(1, [STREAM, {**STREAM, "tid": 666}])
+    with Recorder(run, channel):
+        for message in (batch(0, [STREAM]), refused, batch(2, [STREAM])):
+            channel.on_message(message, DATA)
+    info = run.load_info()
+    assert (info.health.batches, info.health.protocol_errors) == (2, 1)
+    with run.reader() as r:
+        assert [seq for _id, _pid, seq, *_ in r.batches()] == [0, 2]
+        assert len(list(r.events())) == 2  # nothing of the refused batch half-written
+    ((pid, what, message),) = stored_errors(run)
+    assert pid == 42
+    assert "refused" in what
+    assert message == refused
