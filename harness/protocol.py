@@ -28,10 +28,12 @@ from __future__ import annotations
 import base64
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import NamedTuple, TypeAlias, TypeGuard
+
+from harness.text import is_text
 
 ABI_VERSION = 4
 """Bump on any change a running agent and harness must agree on."""
@@ -250,6 +252,37 @@ so the stored record keeps the bytes (the batch data does not outlive the batch)
 COMMON_FIELDS = ("k", "t", "tid", "hook", "conn", "dir", "body", "olen", "trunc")
 
 
+def is_name(value: object) -> TypeGuard[str]:
+    """Text the agent makes up (a hook's name, a connection id, a module): no lone
+    surrogate, which only a broken agent writes there and SQLite cannot store."""
+    return isinstance(value, str) and (value.isascii() or is_text(value))
+
+
+_FieldCheck: TypeAlias = tuple[str, Callable[[object], bool]]
+_TEXT: _FieldCheck = ("text or null", lambda v: v is None or isinstance(v, str))
+_INT: _FieldCheck = ("an integer of 64 bits or null", lambda v: v is None or is_int64(v))
+_NAME: _FieldCheck = ("text without a lone surrogate", is_name)
+
+FIELD_CHECKS: Mapping[RecordKind, Mapping[str, _FieldCheck]] = {
+    # the members that become columns of the run dir's connections table
+    RecordKind.CONN: {
+        **dict.fromkeys(("layer", "transport", "local_ip", "peer_ip", "sni", "tls_version",
+                         "cipher", "alpn", "library"), _TEXT),
+        **dict.fromkeys(("fd", "local_port", "peer_port"), _INT),
+    },
+    # a hook's name and module become the hook and library of the native records citing
+    # its index (a 16-bit member of NATIVE_HEADER)
+    RecordKind.HOOK: {
+        "name": _NAME,
+        "target": ("text without a lone surrogate, or null", lambda v: v is None or is_name(v)),
+        "index": ("an integer from 0 to 65535 or null",
+                  lambda v: v is None or (type(v) is int and 0 <= v <= 0xFFFF)),
+    },
+}
+"""Kind-specific members whose type the harness relies on beyond JSON (what is absent is
+null). The others are kept as JSON, whatever they hold."""
+
+
 JAVA_CONN_BASE = 1 << 32
 """Java-layer connection numbers (JSSE, Conscrypt objects) start here, so they never collide
 with the native hooks' numbers (counted from 0) in the same process."""
@@ -355,14 +388,14 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
     if not math.isfinite(seconds):  # the store's REAL column refuses NaN (IntegrityError)
         raise ProtocolViolation(f"{kind}: t must be a finite number")
     tid = raw.get("tid")
-    if tid is not None and not isinstance(tid, int):
-        raise ProtocolViolation(f"{kind}: tid must be an integer")
+    if tid is not None and not is_int64(tid):
+        raise ProtocolViolation(f"{kind}: tid must be an integer of 64 bits")
     hook = raw.get("hook")
-    if not isinstance(hook, str):
-        raise ProtocolViolation(f"{kind}: hook must be a string")
+    if not is_name(hook):
+        raise ProtocolViolation(f"{kind}: hook must be text without a lone surrogate")
     conn = raw.get("conn")
-    if conn is not None and not isinstance(conn, str):
-        raise ProtocolViolation(f"{kind}: conn must be a string")
+    if conn is not None and not is_name(conn):
+        raise ProtocolViolation(f"{kind}: conn must be text without a lone surrogate")
     dir_raw = raw.get("dir")
     try:
         direction = Direction(str(dir_raw)) if dir_raw is not None else None
@@ -370,8 +403,8 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
         raise ProtocolViolation(f"{kind}: bad dir {dir_raw!r}") from None
     body = _slice(data, raw["body"], f"{kind}.body") if raw.get("body") is not None else None
     olen = raw.get("olen")
-    if olen is not None and not isinstance(olen, int):
-        raise ProtocolViolation(f"{kind}: olen must be an integer")
+    if olen is not None and not (is_int64(olen) and olen >= 0):
+        raise ProtocolViolation(f"{kind}: olen must be an integer from 0 to 2**63-1")
     if body is not None and olen is None:
         olen = len(body)
     allowed = KIND_FIELDS[kind]
@@ -384,6 +417,12 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
         if kind == RecordKind.TRANSFORM and key in ("input", "output") and value is not None:
             value = base64.b64encode(_slice(data, value, f"{kind}.{key}")).decode("ascii")
         extra[key] = value
+    checks = FIELD_CHECKS.get(kind)
+    if checks is not None:
+        for key, (want, ok) in checks.items():
+            if not ok(extra.get(key)):
+                raise ProtocolViolation(f"{kind}: {key} must be {want}, not "
+                                        f"{extra.get(key)!r:.80}")
     return Record(
         kind=kind, t=seconds, pid=pid, tid=tid, hook=hook, conn=conn,
         direction=direction, body=body, orig_len=olen, truncated=bool(raw.get("trunc")),
@@ -399,8 +438,10 @@ def decode_batch(message: Mapping[str, JSON], data: bytes | None) -> Batch:
         if message.get("abi") != ABI_VERSION:
             raise ProtocolViolation(f"abi {message.get('abi')!r} != {ABI_VERSION}")
         pid, seq, records = message.get("pid"), message.get("seq"), message.get("records")
-        if not isinstance(pid, int) or not isinstance(seq, int) or not isinstance(records, list):
-            raise ProtocolViolation("batch needs integer pid and seq and a records list")
+        if not (is_int64(pid) and pid >= 0 and is_int64(seq) and seq >= 0
+                and isinstance(records, list)):
+            raise ProtocolViolation("batch needs a pid and a seq (integers from 0 to 2**63-1) "
+                                    "and a records list")
         blob = data or b""
         native_ref = message.get("native")
         native = decode_native(_slice(blob, native_ref, "native")) if native_ref else []

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from harness.capture.rundir import CONNECTION_COLUMNS, SCHEMA, _connect
 from harness.protocol import JSON, is_int64
+from harness.text import no_lone_surrogates
 
 _NO_FIELDS: Mapping[str, JSON] = MappingProxyType({})
 
@@ -124,7 +125,10 @@ class CaptureWriter:
 
     def _upsert_connection(self, c: Mapping[str, JSON]) -> None:
         """Insert a connection or fill in facts learned later (never erase known ones)."""
-        values = {k: c.get(k) for k in CONNECTION_COLUMNS}
+        # A lone surrogate (an app-chosen ALPN name, say) cannot be stored as text: the
+        # column gets U+FFFD, as readers show the record's fields; the events row keeps it.
+        values = {k: no_lone_surrogates(v) if isinstance(v, str) and not v.isascii() else v
+                  for k in CONNECTION_COLUMNS for v in (c.get(k),)}
         cols = ", ".join(CONNECTION_COLUMNS)
         marks = ", ".join("?" * len(CONNECTION_COLUMNS))
         updates = ", ".join(

