@@ -282,8 +282,10 @@ def _pid_of(message: Mapping[str, object]) -> int | None:
 
 
 def message_text(message: Mapping[str, object]) -> str:
-    """An agent message as JSON text, to keep it as a protocol error's evidence."""
+    """An agent message as JSON text, whole, to keep it as a protocol error's evidence. Not
+    cut: the records are members of the message, so a cut loses records for good (the agent
+    caps a batch's body bytes, not its JSON)."""
     try:
-        return json.dumps(message, default=repr)[:1_000_000]
+        return json.dumps(message, default=repr)
     except (TypeError, ValueError):
-        return repr(message)[:1_000_000]
+        return repr(message)

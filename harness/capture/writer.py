@@ -155,11 +155,26 @@ class CaptureWriter:
             error, pid = f"{error} (pid {pid!r:.40} does not fit an integer column)", None
         if t is None or not math.isfinite(t):
             t = time.time()
+        error = _storable(error)
+        text = None if message is None else _storable(message)
+        # Kept whole up to what SQLite stores in one row (1e9 bytes unless built otherwise):
+        # beyond, cut, and the error says how much was cut.
+        room = self._db.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) - len(error) - 4096
+        size = 0 if text is None else len(text) if text.isascii() else len(text.encode())
+        if size + len(data or b"") > room:
+            cut = []
+            if data is not None and len(data) > room // 2:
+                cut.append(f"data cut to {room // 2} of {len(data)} bytes")
+                data = data[:room // 2]
+            if text is not None and size > room - len(data or b""):
+                keep = max(0, room - len(data or b""))
+                text = text.encode()[:keep].decode("utf-8", "ignore")
+                cut.append(f"message cut to {len(text)} of {len(message or '')} characters")
+            error = f"{error} ({'; '.join(cut)}: beyond what the store holds)"
         with self._db:
             self._db.execute(
                 "INSERT INTO protocol_errors(t, pid, error, message, data) VALUES(?,?,?,?,?)",
-                (t, pid, _storable(error), None if message is None else _storable(message),
-                 data),
+                (t, pid, error, text, data),
             )
 
     def marker(self, kind: str, name: str, detail: Mapping[str, JSON] | None = None,

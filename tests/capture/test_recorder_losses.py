@@ -187,3 +187,30 @@ def test_a_hook_name_with_a_lone_surrogate_does_not_poison_later_batches(
         assert [(e.hook, e.data) for e in r.events()] == [("native#0", DATA)] * 5
     ((_pid, what, _message),) = stored_errors(run)
     assert "hook: name must be text without a lone surrogate" in what
+
+
+def test_a_refused_batch_is_kept_whole_however_long_its_json(tmp_path: Path) -> None:
+    # A 50 ms batch of SDK calls passes 1 MB of JSON easily; the agent caps body bytes only.
+    records = [{"k": "sdk", "t": 1_700_000_000_000 + i, "tid": 1, "hook": "java.sdk.track",
+                "sdk": "sensorsdata", "event": f"event-{i}",
+                "properties": {"distinct_id": f"DID-{i:06d}", "$screen": "x" * 200}}
+               for i in range(6000)]
+    records[0]["new_member"] = True  # one record this harness does not know
+    bad = batch(0, records)
+    run, info = record([(bad, b"")], tmp_path)
+    assert info.health.protocol_errors == 1
+    ((_pid, _what, message),) = stored_errors(run)
+    assert len(json.dumps(bad)) > 1_500_000
+    assert message == bad
+
+
+def test_beyond_what_a_row_holds_the_cut_is_said(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, "r")
+    with CaptureWriter(run.capture_db) as writer:
+        writer._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 100_000)  # SQLite's is 1e9 bytes
+        writer.protocol_error("unknown field", "m" * 200_000, b"d" * 20_000, pid=42)
+    ((_pid, what, message),) = stored_errors_text(run)
+    assert message is not None
+    assert what == (f"unknown field (message cut to {len(message)} of 200000 characters: "
+                    "beyond what the store holds)")
+    assert 60_000 < len(message) < 80_000
