@@ -282,10 +282,56 @@ def _pid_of(message: Mapping[str, object]) -> int | None:
 
 
 def message_text(message: Mapping[str, object]) -> str:
-    """An agent message as JSON text, whole, to keep it as a protocol error's evidence. Not
-    cut: the records are members of the message, so a cut loses records for good (the agent
-    caps a batch's body bytes, not its JSON)."""
+    """An agent message as JSON text, whole, to keep it as a protocol error's evidence.
+
+    Not cut: the records are members of the message, so a cut loses records for good (the
+    agent caps a batch's body bytes, not its JSON). Nested deeper than json's encoder can go
+    here (it recurses per level, and this runs frames deeper than Frida's json.loads did),
+    it is written without recursion."""
     try:
         return json.dumps(message, default=repr)
-    except (TypeError, ValueError):
+    except RecursionError:
+        return _json_without_recursion(message)
+    except (TypeError, ValueError):  # a circular reference (not from Frida) or a bad key
         return repr(message)
+
+
+def _json_without_recursion(value: object) -> str:
+    """``json.dumps(value, default=repr)`` with an explicit stack instead of recursion."""
+    out: list[str] = []
+    todo: list[tuple[int, object]] = [(_VALUE, value)]
+    path: set[object] = set()  # ids of the containers being written: a cycle stops there
+    while todo:
+        what, v = todo.pop()
+        if what == _TEXT:
+            out.append(str(v))
+        elif what == _CLOSED:
+            path.discard(v)
+        elif isinstance(v, Mapping | list | tuple):
+            if id(v) in path:
+                out.append('"<circular reference>"')
+                continue
+            path.add(id(v))
+            todo.append((_CLOSED, id(v)))
+            if isinstance(v, Mapping):
+                items = list(v.items())
+                todo.append((_TEXT, "}"))
+                for i in reversed(range(len(items))):
+                    key, x = items[i]
+                    todo.append((_VALUE, x))
+                    todo.append((_TEXT, (", " if i else "")
+                                 + json.dumps(key if isinstance(key, str) else str(key)) + ": "))
+                todo.append((_TEXT, "{"))
+            else:
+                todo.append((_TEXT, "]"))
+                for i in reversed(range(len(v))):
+                    todo.append((_VALUE, v[i]))
+                    if i:
+                        todo.append((_TEXT, ", "))
+                todo.append((_TEXT, "["))
+        else:
+            out.append(json.dumps(v, default=repr))
+    return "".join(out)
+
+
+_VALUE, _TEXT, _CLOSED = range(3)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from harness.agent.channel import Channel
+from harness.agent.channel import Channel, ProtocolError, message_text
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import RunDir, RunInfo
 from harness.capture.writer import CaptureWriter
@@ -214,3 +215,48 @@ def test_beyond_what_a_row_holds_the_cut_is_said(tmp_path: Path) -> None:
     assert what == (f"unknown field (message cut to {len(message)} of 200000 characters: "
                     "beyond what the store holds)")
     assert 60_000 < len(message) < 80_000
+
+
+def nested(depth: int) -> object:
+    value: object = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def json_of(value: object) -> str:
+    """json.dumps of a value nested deeper than the recursion limit allows here."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + 20_000)
+    try:
+        return json.dumps(value)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_a_message_nested_deeper_than_json_can_encode_is_kept(tmp_path: Path) -> None:
+    # Frida's json.loads reads a message on its own thread; our callback and the writer run
+    # frames deeper, where json's encoder (one frame per level) hits the recursion limit.
+    depth = sys.getrecursionlimit() + 100
+    sdk = {"k": "sdk", "t": 1_700_000_000_000, "tid": 1, "hook": "h",
+           "properties": nested(depth)}
+    refused = batch(0, [{**sdk, "unknown_member": 1}])  # refused by the decoder
+    stored = batch(1, [sdk])  # decoded; json's encoder fails in the writer
+    channel = Channel()
+    channel.on_message(refused, DATA)
+    item = channel.items.get_nowait()
+    assert isinstance(item, ProtocolError)
+    assert item.message == json_of(refused)
+    run, info = record([(refused, DATA), (stored, DATA)], tmp_path)
+    assert (info.health.batches, info.health.protocol_errors) == (0, 2)
+    with run.reader() as r:
+        messages = [m for _i, _t, _pid, _e, m in r.protocol_errors()]
+    assert messages == [json_of(refused), json_of(stored)]
+
+
+def test_a_circular_message_is_kept_as_far_as_it_can_be_written() -> None:
+    loop: dict[str, object] = {"type": "send"}
+    loop["payload"] = {"deep": nested(sys.getrecursionlimit() + 100), "loop": loop}
+    text = message_text(loop)
+    assert text.startswith('{"type": "send", "payload": {"deep": [[[')
+    assert text.endswith(']]], "loop": "<circular reference>"}}')
