@@ -51,7 +51,12 @@ class LiveStats:
 class Recorder:
     """Context manager: starts the writer thread on enter, drains and closes on exit."""
 
-    def __init__(self, run: RunDir, channel: Channel, *, info_interval: float = 1.0) -> None:
+    def __init__(self, run: RunDir, channel: Channel, *, info_interval: float = 1.0,
+                 drain_timeout: float | None = None, progress_interval: float = 10.0) -> None:
+        """``drain_timeout``: how long :meth:`close` lets the writer catch up (None: as long
+        as it takes; Ctrl-C stops it). What is left then is not written but counted in
+        health, and the run marked interrupted. ``progress_interval``: how often a long
+        drain says how far it is."""
         self.run = run
         self.channel = channel
         self.info: RunInfo = run.load_info()
@@ -66,6 +71,9 @@ class Recorder:
         self._thread = threading.Thread(target=self._loop, name="recorder", daemon=True)
         self._writer: CaptureWriter | None = None
         self._stopping = threading.Event()
+        self._abandon = threading.Event()  # the writer stops taking items: close gave up
+        self._drain_timeout = drain_timeout
+        self._progress_interval = progress_interval
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -89,7 +97,8 @@ class Recorder:
         self._stopping.set()
         try:
             self.channel.items.put(Stop())
-            self._thread.join(timeout=30)
+            if not self._drain():
+                interrupted = True
             with self._info_lock:
                 self._record_lost_children()
                 self.info.ended = time.time()
@@ -98,8 +107,42 @@ class Recorder:
         except Exception:
             log.exception("recorder teardown failed")
         finally:
-            if self._writer is not None:
+            # never under the writer thread: closing the connection it is using crashes
+            # the process inside SQLite (SIGSEGV), losing every batch not yet committed
+            if self._writer is not None and not self._thread.is_alive():
                 self._writer.close()
+
+    def _drain(self) -> bool:
+        """Wait for the writer to write everything queued; False if it had to stop first
+        (``drain_timeout`` passed, or Ctrl-C), leaving the rest counted but not written."""
+        start = time.monotonic()
+        deadline = None if self._drain_timeout is None else start + self._drain_timeout
+        while self._thread.is_alive():
+            wait = self._progress_interval
+            if deadline is not None and not self._abandon.is_set():
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            try:
+                self._thread.join(wait)
+            except KeyboardInterrupt:
+                if self._abandon.is_set():  # a second Ctrl-C: leave the writer be
+                    log.error("recorder: left writing its current batch; capture.sqlite is "
+                              "left open, run.json may miss what it was writing")
+                    return False
+                log.warning("recorder: interrupted; what is still queued is counted as lost")
+                self._abandon.set()
+                continue
+            if not self._thread.is_alive():
+                break
+            if deadline is not None and time.monotonic() >= deadline \
+                    and not self._abandon.is_set():
+                log.error("recorder: the writer did not catch up in %.0f s; what is still "
+                          "queued is counted as lost", self._drain_timeout)
+                self._abandon.set()
+                continue
+            log.info("recorder: still writing after %.0f s, %d item(s) queued, %d batch(es) "
+                     "written", time.monotonic() - start, self.channel.items.qsize(),
+                     self.stats.batches)
+        return not self._abandon.is_set()
 
     def update_info(self, change: Callable[[RunInfo], None]) -> None:
         """Apply a change to run.json's model (from any thread) and save it."""
@@ -115,32 +158,60 @@ class Recorder:
 
     def _loop(self) -> None:
         last_info = time.monotonic()
-        dirty = False
-        while True:
+        dirty = stopped = False
+        while not self._abandon.is_set():
             try:
-                item = self.channel.items.get(timeout=0.2)
+                item = (self.channel.items.get_nowait() if stopped
+                        else self.channel.items.get(timeout=0.2))
             except queue.Empty:
+                if stopped:  # everything queued before the stop marker, and since, is written
+                    return
                 item = None
             if isinstance(item, Stop):
-                break
-            if item is not None:
-                try:
-                    self._handle(item)
-                    dirty = True
-                except Exception:
-                    log.exception("could not record an item")
+                stopped = True
+            elif item is not None:
+                self._handle_safely(item)
+                dirty = True
             if dirty and time.monotonic() - last_info >= self._info_interval:
                 self._save_info()
                 last_info = time.monotonic()
                 dirty = False
-        # drain what arrived before the stop marker's successors (none expected)
+        self._count_unwritten()
+
+    def _handle_safely(self, item: ChannelItem) -> None:
+        try:
+            self._handle(item)
+        except Exception:  # logged; one item must not stop the writer
+            log.exception("could not record an item")
+
+    def _count_unwritten(self) -> None:
+        """What is still queued when close gives up: not written, but in health, so the
+        verdicts cannot pass over it (a batch as a sequence gap, a protocol error as one)."""
+        batches = records = others = 0
         while True:
             try:
                 item = self.channel.items.get_nowait()
             except queue.Empty:
                 break
-            if not isinstance(item, Stop):
-                self._handle(item)
+            with self._info_lock:
+                h = self.info.health
+                if isinstance(item, DecodedBatch):
+                    batches += 1
+                    records += len(item.rows)
+                    h.sequence_gaps += 1
+                elif isinstance(item, ProtocolError):
+                    h.protocol_errors += 1
+                elif isinstance(item, Detached):
+                    self._reported.add(item.pid)
+                    h.detached.append({"pid": item.pid, "reason": item.reason,
+                                       "t": item.received})
+                elif isinstance(item, Marker):
+                    others += 1
+                    if item.kind == "child":
+                        self._reported.add(int(item.name))
+        if batches or others:
+            log.error("recorder: %d batch(es) (%d records) and %d marker(s) not written",
+                      batches, records, others)
 
     def _handle(self, item: ChannelItem) -> None:
         assert self._writer is not None

@@ -5,6 +5,7 @@ become INCONCLUSIVE instead of PASS over a silent loss (fuzz round 14)."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import sys
 from collections.abc import Mapping, Sequence
@@ -260,3 +261,51 @@ def test_a_circular_message_is_kept_as_far_as_it_can_be_written() -> None:
     text = message_text(loop)
     assert text.startswith('{"type": "send", "payload": {"deep": [[[')
     assert text.endswith(']]], "loop": "<circular reference>"}}')
+
+
+def backlog(channel: Channel, batches: int, per: int) -> int:
+    """Queue ``batches`` full batches of native TLS records before the writer starts, as if
+    Frida delivered them faster than the writer commits; returns the number of records."""
+    blob = native_record(b"GET / HTTP/1.1\r\n") * per
+    for seq in range(batches):
+        channel.on_message(batch(seq, [], native=[0, len(blob)]), blob)
+    return batches * per
+
+
+def test_close_waits_for_the_writer_however_long_and_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The writer took longer than close waited (30 s, shrunk here through the progress
+    # interval): close closed the connection under it, SIGSEGV, batches lost, run.json
+    # already "complete".
+    run = RunDir.create(tmp_path, "r")
+    channel = Channel()
+    records = backlog(channel, 8, 4000)
+    with caplog.at_level(logging.INFO, "harness.capture.recorder"), \
+            Recorder(run, channel, progress_interval=0.02):
+        pass
+    info = run.load_info()
+    assert info.status == "complete"
+    assert (info.health.batches, info.health.records) == (8, records)
+    with sqlite3.connect(run.capture_db) as db:
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (records,)
+    assert any("still writing" in r.getMessage() for r in caplog.records)
+
+
+def test_a_drain_cut_short_counts_what_it_did_not_write(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, "r")
+    channel = Channel()
+    backlog(channel, 40, 4000)
+    channel.on_message({"type": "error", "description": "late"}, None)
+    channel.on_detached(42, "process-terminated")
+    with Recorder(run, channel, drain_timeout=0.01, progress_interval=0.01):
+        pass
+    info = run.load_info()
+    with sqlite3.connect(run.capture_db) as db:
+        (written,) = db.execute("SELECT count(*) FROM batches").fetchone()
+        (events,) = db.execute("SELECT count(*) FROM events").fetchone()
+    assert written < 40
+    assert info.status == "interrupted"
+    assert events == 4000 * written  # every batch written is whole
+    assert (info.health.batches, info.health.sequence_gaps) == (written, 40 - written)
+    assert info.health.protocol_errors == 1
+    assert [d["pid"] for d in info.health.detached] == [42]
