@@ -47,7 +47,8 @@ INT64_MAX = (1 << 63) - 1
 def is_int64(value: object) -> TypeGuard[int]:
     """An integer SQLite can store. JSON gives Python integers of any size, and ``true`` and
     ``false`` are not integers here."""
-    return type(value) is int and -INT64_MAX - 1 <= value <= INT64_MAX
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and -INT64_MAX - 1 <= value <= INT64_MAX)
 
 
 class RecordKind(StrEnum):
@@ -276,7 +277,14 @@ FIELD_CHECKS: Mapping[RecordKind, Mapping[str, _FieldCheck]] = {
         "name": _NAME,
         "target": ("text without a lone surrogate, or null", lambda v: v is None or is_name(v)),
         "index": ("an integer from 0 to 65535 or null",
-                  lambda v: v is None or (type(v) is int and 0 <= v <= 0xFFFF)),
+                  lambda v: v is None or (is_int64(v) and 0 <= v <= 0xFFFF)),
+    },
+    # a child its process waited for: the pid, and the raw wait status (a C int)
+    RecordKind.PROCESS: {
+        "event": _TEXT,
+        "child": _INT,
+        "status": ("an integer of 32 bits or null",
+                   lambda v: v is None or (is_int64(v) and -(1 << 31) <= v < 1 << 31)),
     },
 }
 """Kind-specific members whose type the harness relies on beyond JSON (what is absent is

@@ -31,7 +31,7 @@ from harness.agent.channel import (
 )
 from harness.capture.rundir import RunDir, RunInfo
 from harness.capture.writer import CaptureWriter
-from harness.protocol import JSON, RingStats
+from harness.protocol import JSON, RingStats, is_int64
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,13 @@ class Recorder:
             self.channel.items.put(Stop())
             if not self._drain():
                 interrupted = True
+            # each step on its own: one bad value must not skip the final save
+            try:
+                with self._info_lock:
+                    self._record_lost_children()
+            except Exception:
+                log.exception("recorder: could not record the children lost")
             with self._info_lock:
-                self._record_lost_children()
                 self.info.ended = time.time()
                 self.info.status = status or ("interrupted" if interrupted else "complete")
             self._save_info()
@@ -327,8 +332,10 @@ class Recorder:
 
 def _wait_status(status: JSON) -> str:
     """A raw wait status as words: "killed by signal 11 (SIGSEGV)", "exit code 0"."""
-    if not isinstance(status, int):
+    if not is_int64(status):
         return "exit status unknown"
+    if not -(1 << 31) <= status < 1 << 31:  # the W* macros take a C int
+        return f"wait status {status:#x}"
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.agent.channel import Channel, ProtocolError, message_text
-from harness.capture.recorder import Recorder
+from harness.capture.recorder import Recorder, _wait_status
 from harness.capture.rundir import RunDir, RunInfo
 from harness.capture.writer import CaptureWriter
 from harness.protocol import (
@@ -309,3 +309,27 @@ def test_a_drain_cut_short_counts_what_it_did_not_write(tmp_path: Path) -> None:
     assert (info.health.batches, info.health.sequence_gaps) == (written, 40 - written)
     assert info.health.protocol_errors == 1
     assert [d["pid"] for d in info.health.detached] == [42]
+
+
+def test_a_wait_status_beyond_a_c_int_is_refused_and_the_run_still_ends(tmp_path: Path) -> None:
+    # os.WIFSIGNALED(0x80000000) raised OverflowError in close(), which then skipped the
+    # final save: run.json stayed "capturing", its health stale.
+    reaped = {"k": "process", "t": 1_700_000_000_000, "tid": 1, "hook": "children.waitpid",
+              "event": "reaped", "child": 123, "status": 0x80000000}
+    run, info = record([(batch(0, [reaped]), b""), (batch(1, [{**reaped, "status": 9}]), b"")],
+                       tmp_path)
+    assert info.status == "complete"
+    assert info.ended is not None
+    assert info.health.protocol_errors == 1
+    ((_pid, what, _message),) = stored_errors(run)
+    assert what == "process: status must be an integer of 32 bits or null, not 2147483648"
+    assert [d["reason"] for d in info.health.detached] == [
+        "lost-after-fork: child of pid 42, killed by signal 9 (SIGKILL), never reported to "
+        "the harness; nothing it sent was seen"]
+
+
+@pytest.mark.parametrize(("status", "words"), [
+    (0x80000000, "wait status 0x80000000"), (1 << 70, "exit status unknown"),
+    (-1, "wait status -0x1"), (True, "exit status unknown"), (3 << 8, "exit code 3")])
+def test_any_wait_status_is_said_in_words(status: object, words: str) -> None:
+    assert _wait_status(status) == words  # type: ignore[arg-type]
