@@ -372,9 +372,16 @@ def decode_native(blob: bytes) -> list[NativeRecord]:
         nkind = kinds.get(kind)
         if nkind is None:
             raise ProtocolViolation(f"native record at {pos}: unknown kind {kind}")
+        # the agent cuts a body to cap_len and flags it only then: lengths that say
+        # otherwise would feed the byte coverage verdicts compare with the kernel's count
+        truncated = orig_len > cap_len
+        if flags & NATIVE_FLAG_TRUNCATED != truncated or orig_len < cap_len:
+            raise ProtocolViolation(
+                f"native record at {pos}: orig_len {orig_len}, cap_len {cap_len} and the "
+                f"truncated flag ({flags & NATIVE_FLAG_TRUNCATED}) disagree")
         start = pos + hsize
-        append(make(nkind, flags & NATIVE_FLAG_TRUNCATED != 0, tid, fd, handle, t_ns, orig_len,
-                    hook, blob[start : start + cap_len]))
+        append(make(nkind, truncated, tid, fd, handle, t_ns, orig_len, hook,
+                    blob[start : start + cap_len]))
         pos = end
     return out
 
@@ -413,8 +420,16 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
     olen = raw.get("olen")
     if olen is not None and not (is_int64(olen) and olen >= 0):
         raise ProtocolViolation(f"{kind}: olen must be an integer from 0 to 2**63-1")
-    if body is not None and olen is None:
-        olen = len(body)
+    trunc = raw.get("trunc")
+    if trunc is not None and not isinstance(trunc, bool):
+        raise ProtocolViolation(f"{kind}: trunc must be true or false")
+    if body is not None:
+        if olen is None:
+            olen = len(body)
+        elif olen < len(body) or (olen > len(body) and not trunc):
+            # a cut body is flagged (a cut input or output slice flags it too)
+            raise ProtocolViolation(f"{kind}: olen {olen} disagrees with a body of "
+                                    f"{len(body)} bytes{'' if trunc else ' not cut'}")
     allowed = KIND_FIELDS[kind]
     extra: dict[str, JSON] = {}
     for key, value in raw.items():
@@ -433,7 +448,7 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
                                         f"{extra.get(key)!r:.80}")
     return Record(
         kind=kind, t=seconds, pid=pid, tid=tid, hook=hook, conn=conn,
-        direction=direction, body=body, orig_len=olen, truncated=bool(raw.get("trunc")),
+        direction=direction, body=body, orig_len=olen, truncated=bool(trunc),
         fields=extra,
     )
 

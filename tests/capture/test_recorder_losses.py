@@ -23,6 +23,7 @@ from harness.protocol import (
     NativeKind,
     ProtocolViolation,
     decode_batch,
+    decode_native,
 )
 
 STREAM = {"k": "stream", "t": 1_700_000_000_000, "tid": 1, "hook": "native.tls.SSL_write",
@@ -333,3 +334,49 @@ def test_a_wait_status_beyond_a_c_int_is_refused_and_the_run_still_ends(tmp_path
     (-1, "wait status -0x1"), (True, "exit status unknown"), (3 << 8, "exit code 3")])
 def test_any_wait_status_is_said_in_words(status: object, words: str) -> None:
     assert _wait_status(status) == words  # type: ignore[arg-type]
+
+
+BODY = b"GET / HTTP/1.1\r\n\r\n"  # 18 bytes
+
+
+@pytest.mark.parametrize(("orig_len", "flags"), [
+    (0, 0),  # shorter than the bytes it came with
+    (2**32 - 1, 0),  # 4 GiB, but not flagged as cut
+    (18, 1),  # flagged as cut, but whole
+    (17, 1),
+])
+def test_native_lengths_that_contradict_the_bytes_are_refused(
+        tmp_path: Path, orig_len: int, flags: int) -> None:
+    blob = native_record(BODY, orig_len=orig_len, flags=flags)
+    with pytest.raises(ProtocolViolation, match="disagree"):
+        decode_native(blob)
+    _run, info = record([(batch(0, [], native=[0, len(blob)]), blob)], tmp_path)
+    assert (info.health.protocol_errors, info.health.bytes_hooked_out) == (1, 0)
+
+
+def test_native_lengths_that_agree_are_kept(tmp_path: Path) -> None:
+    whole, cut = native_record(BODY), native_record(BODY, orig_len=5000, flags=1)
+    assert [(n.orig_len, n.truncated) for n in decode_native(whole + cut)] == [
+        (18, False), (5000, True)]
+
+
+@pytest.mark.parametrize("extra", [
+    {"olen": 3}, {"olen": 3, "trunc": True}, {"olen": 5000}, {"olen": 18, "trunc": 1},
+    {"trunc": "yes"}, {"olen": -1000}, {"olen": True}])
+def test_json_lengths_that_contradict_the_body_are_refused(
+        tmp_path: Path, extra: dict[str, object]) -> None:
+    _run, info = record([(batch(0, [{**STREAM, **extra}]), BODY)], tmp_path)
+    assert (info.health.protocol_errors, info.health.batches) == (1, 0)
+    assert info.health.bytes_hooked_out == 0
+
+
+@pytest.mark.parametrize(("extra", "stored"), [
+    ({}, (18, False)), ({"olen": 18}, (18, False)), ({"olen": 5000, "trunc": True}, (5000, True)),
+    ({"olen": 18, "trunc": True}, (18, True))])  # a cut transform slice flags the record
+def test_json_lengths_that_agree_are_kept(tmp_path: Path, extra: dict[str, object],
+                                          stored: tuple[int, bool]) -> None:
+    run, info = record([(batch(0, [{**STREAM, **extra}]), BODY)], tmp_path)
+    with run.reader() as r:
+        (ev,) = r.events()
+    assert (ev.orig_len, ev.truncated) == stored
+    assert info.health.bytes_hooked_out == stored[0]
