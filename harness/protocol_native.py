@@ -113,6 +113,8 @@ def decode_http_call(body: bytes) -> HttpCall:
         facts = json.loads(body[start:end])
     except ValueError as exc:
         raise ProtocolViolation(f"http-call JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses per level
+        raise ProtocolViolation("http-call JSON: nested too deeply") from None
     request = facts.get("q") if isinstance(facts, dict) else None
     response = facts.get("r") if isinstance(facts, dict) else None
     if not isinstance(request, dict) or not isinstance(response, dict):

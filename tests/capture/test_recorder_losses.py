@@ -19,12 +19,14 @@ from harness.capture.rundir import RunDir, RunInfo
 from harness.capture.writer import CaptureWriter
 from harness.protocol import (
     ABI_VERSION,
+    HTTP_CALL_FORMAT,
     NATIVE_HEADER,
     NativeKind,
     ProtocolViolation,
     decode_batch,
     decode_native,
 )
+from harness.protocol_native import decode_http_call
 
 STREAM = {"k": "stream", "t": 1_700_000_000_000, "tid": 1, "hook": "native.tls.SSL_write",
           "conn": "42:tls:1", "dir": "out", "layer": "tls", "body": [0, 18]}
@@ -380,3 +382,15 @@ def test_json_lengths_that_agree_are_kept(tmp_path: Path, extra: dict[str, objec
         (ev,) = r.events()
     assert (ev.orig_len, ev.truncated) == stored
     assert info.health.bytes_hooked_out == stored[0]
+
+
+def test_an_http_call_nested_too_deeply_is_a_protocol_violation(tmp_path: Path) -> None:
+    text = b"[" * 5000 + b"]" * 5000
+    body = HTTP_CALL_FORMAT.pack(1, 1, 1_700_000_000_000, len(text), -1) + text
+    with pytest.raises(ProtocolViolation, match="http-call JSON: nested too deeply"):
+        decode_http_call(body)
+    blob = native_record(body, kind=NativeKind.HTTP_CALL)
+    run, info = record([(batch(0, [], native=[0, len(blob)]), blob)], tmp_path)
+    assert info.health.protocol_errors == 1
+    ((_pid, what, _message),) = stored_errors(run)
+    assert what == "http-call JSON: nested too deeply"
