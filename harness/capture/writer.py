@@ -110,9 +110,14 @@ class CaptureWriter:
         encoded once: json.dumps per row was a third of the writer's time at full rate."""
         if not fields:
             return "{}"
+        # the types are in the key: 1, 1.0 and True are equal but encode differently; a
+        # float is not cached at all, as 0.0 and -0.0 are equal floats (the native shapes
+        # this cache is for hold none)
+        types = tuple(map(type, fields.values()))
+        if float in types:
+            return json.dumps(dict(fields), separators=(",", ":"))
         try:
-            # the types are in the key: 1, 1.0 and True are equal but encode differently
-            key = (tuple(fields.items()), tuple(map(type, fields.values())))
+            key = (tuple(fields.items()), types)
             cached = self._json_cache.get(key)
         except TypeError:  # a list or dict value: not hashable, encode every time
             return json.dumps(dict(fields), separators=(",", ":"))
