@@ -95,11 +95,15 @@ class Recorder:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        # each step on its own: one bad value must not skip the final save
         try:
             self.channel.items.put(Stop())
             if not self._drain():
                 interrupted = True
-            # each step on its own: one bad value must not skip the final save
+        except Exception:
+            log.exception("recorder: the writer could not be drained")
+            interrupted = True
+        try:
             try:
                 with self._info_lock:
                     self._record_lost_children()
