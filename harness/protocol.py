@@ -296,9 +296,17 @@ JAVA_CONN_BASE = 1 << 32
 with the native hooks' numbers (counted from 0) in the same process."""
 
 
-def conn_id(pid: int, layer: Layer | str, number: int) -> str:
-    """The id of a connection in a run: ``<pid>:<layer>:<agent connection number>``."""
-    return f"{pid}:{Layer(layer).value}:{number}"
+def conn_id(pid: int, layer: Layer | str, number: int, agent: int = 0) -> str:
+    """The id of a connection in a run: ``<pid>:<layer>:<agent connection number>``, with
+    the pid written ``<pid>.<agent>`` for a later agent in the same process (``agent`` > 0:
+    after an exec, whose new agent numbers its connections from 0 again)."""
+    return f"{agent_pid(pid, agent)}:{Layer(layer).value}:{number}"
+
+
+def agent_pid(pid: int | str, agent: int) -> str:
+    """How ids made from a pid name it for the agent's ``agent``-th instance in that process
+    (:func:`conn_id`, call ids): the pid itself for the first, ``<pid>.<agent>`` after."""
+    return f"{pid}" if agent == 0 else f"{pid}.{agent}"
 
 
 class ProtocolViolation(ValueError):

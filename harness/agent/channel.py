@@ -26,6 +26,7 @@ from harness.protocol import (
     ProtocolViolation,
     RecordKind,
     RingStats,
+    agent_pid,
     conn_id,
     decode_batch,
     is_int64,
@@ -66,6 +67,10 @@ class DecodedBatch:
     data: bytes | None = None
     """The message and data as the agent sent them: if the store refuses what the decoder
     let through, the batch is kept as a protocol error with these, as a refused one is."""
+    agent: int = 0
+    """Which agent loaded into ``pid`` sent it: 0 the first, then 1, 2... (a process that
+    execs keeps its pid and gets a new agent, which numbers its batches and connections
+    from 0 again). The session knows it per script (:meth:`Channel.on_message`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +112,17 @@ class Channel:
     """Receives agent messages from every session of a capture; one consumer drains it."""
 
     items: queue.SimpleQueue[ChannelItem] = field(default_factory=queue.SimpleQueue)
-    _hooks: dict[tuple[int, int], tuple[str, str | None]] = field(default_factory=dict)
-    """(pid, hook index) → (hook name, target module), from the agent's ``hook`` records."""
-    _paths: dict[tuple[int, str, int], tuple[JSON, JSON]] = field(default_factory=dict)
-    """(pid, hook name, call path key) → (frames, sender), from ``call-path`` records."""
+    _hooks: dict[tuple[int, int, int], tuple[str, str | None]] = field(default_factory=dict)
+    """(pid, agent, hook index) → (hook name, target module), from ``hook`` records."""
+    _paths: dict[tuple[int, int, str, int], tuple[JSON, JSON]] = field(default_factory=dict)
+    """(pid, agent, hook name, call path key) → (frames, sender), from ``call-path``
+    records."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def on_message(self, message: Mapping[str, object], data: bytes | None) -> None:
-        """Frida's ``script.on('message')`` callback. Never raises."""
+    def on_message(self, message: Mapping[str, object], data: bytes | None,
+                   agent: int = 0) -> None:
+        """Frida's ``script.on('message')`` callback. Never raises. ``agent``: which script
+        loaded into the process this is (0 the first; the session binds it per script)."""
         now = time.time()
         try:
             kind = message.get("type")
@@ -122,7 +130,8 @@ class Channel:
                 payload = message.get("payload")
                 if not isinstance(payload, dict):
                     raise ProtocolViolation(f"payload is not an object: {payload!r:.80}")
-                self.items.put(self._decode(decode_batch(payload, data), now, message, data))
+                self.items.put(self._decode(decode_batch(payload, data), now, message, data,
+                                            agent))
             elif kind == "error":
                 # kept whole, as JSON: description, stack, file and line (a description can
                 # quote app data with a lone surrogate, which JSON keeps as its escape)
@@ -146,12 +155,12 @@ class Channel:
         self.items.put(Marker("child", str(pid), {"parent": parent, "origin": origin},
                               time.time()))
 
-    def _hook(self, pid: int, index: int) -> tuple[str, str | None]:
+    def _hook(self, pid: int, agent: int, index: int) -> tuple[str, str | None]:
         with self._lock:
-            return self._hooks.get((pid, index), (f"native#{index}", None))
+            return self._hooks.get((pid, agent, index), (f"native#{index}", None))
 
     def _decode(self, batch: Batch, received: float, message: Mapping[str, object],
-                data: bytes | None) -> DecodedBatch:
+                data: bytes | None, agent: int = 0) -> DecodedBatch:
         rows: list[EventRow] = []
         conns: list[dict[str, JSON]] = []
         hooks: list[Mapping[str, JSON]] = []
@@ -163,17 +172,23 @@ class Channel:
                 target = r.fields.get("target")
                 if isinstance(index, int) and isinstance(name, str):
                     with self._lock:
-                        self._hooks[(pid, index)] = (
+                        self._hooks[(pid, agent, index)] = (
                             name, target if isinstance(target, str) else None)
             if r.kind == RecordKind.CALL_PATH:
                 key = r.fields.get("key")
                 if isinstance(key, str) and is_digits(key):
-                    self._paths[(pid, r.hook, int(key))] = (
+                    self._paths[(pid, agent, r.hook, int(key))] = (
                         r.fields.get("frames"), r.fields.get("sender"))
-            if r.kind == RecordKind.CONN and r.conn is not None:
-                conns.append({"conn": r.conn, "pid": pid, "first_t": r.t, **r.fields})
+            conn = r.conn
+            if agent and conn is not None:
+                # the agent names its connections by pid (connId); a later agent in the
+                # same pid counts them from 0 again
+                head, sep, rest = conn.partition(":")
+                conn = f"{agent_pid(head, agent)}{sep}{rest}"
+            if r.kind == RecordKind.CONN and conn is not None:
+                conns.append({"conn": conn, "pid": pid, "first_t": r.t, **r.fields})
             rows.append(EventRow(
-                t=r.t, kind=r.kind.value, hook=r.hook, pid=pid, tid=r.tid, conn=r.conn,
+                t=r.t, kind=r.kind.value, hook=r.hook, pid=pid, tid=r.tid, conn=conn,
                 direction=r.direction.value if r.direction else None, data=r.body,
                 orig_len=r.orig_len, truncated=r.truncated, fields=dict(r.fields)))
         # Per batch, a connection's id, a hook's name and a stream's fields are the same for
@@ -186,21 +201,21 @@ class Channel:
             t = n.t_ns / 1e9
             names = hook_names.get(n.hook)
             if names is None:
-                names = hook_names[n.hook] = self._hook(pid, n.hook)
+                names = hook_names[n.hook] = self._hook(pid, agent, n.hook)
             hook, library = names
             if n.kind == NativeKind.CONN_INFO:
                 info = decode_conn_info(n.body)
                 layer = str(info.get("layer") or Layer.TLS.value)
-                cid = conn_id(pid, layer, n.handle)
+                cid = conn_id(pid, layer, n.handle, agent)
                 conns.append({"conn": cid, "pid": pid, "first_t": t, "library": library, **info})
                 rows.append(EventRow(t=t, kind=RecordKind.CONN.value, hook=hook, pid=pid,
                                      tid=n.tid, conn=cid, fields=info))
                 continue
             if n.kind in (NativeKind.CONNECT, NativeKind.UDP_BLOCKED, NativeKind.DNS):
-                rows.append(self._socket_row(n, pid, t, hook))
+                rows.append(self._socket_row(n, pid, t, hook, agent))
                 continue
             if n.kind == NativeKind.HTTP_CALL:
-                rows.extend(self._http_call(n, pid, t, hook))
+                rows.extend(self._http_call(n, pid, t, hook, agent))
                 continue
             layer_dir = _NATIVE_STREAM.get(n.kind)
             if layer_dir is None:
@@ -209,7 +224,7 @@ class Channel:
             ckey = (slayer, n.handle)
             scid = conn_ids.get(ckey)
             if scid is None:
-                scid = conn_ids[ckey] = conn_id(pid, slayer, n.handle)
+                scid = conn_ids[ckey] = conn_id(pid, slayer, n.handle, agent)
             fkey = (slayer, n.fd)
             fields = stream_fields.get(fkey)
             if fields is None:
@@ -217,14 +232,15 @@ class Channel:
             rows.append(EventRow(t, stream, hook, pid, n.tid, scid, direction, n.body,
                                  n.orig_len, n.truncated, fields))
         return DecodedBatch(pid, batch.seq, received, tuple(rows), tuple(conns), tuple(hooks),
-                            batch.ring, message, data)
+                            batch.ring, message, data, agent)
 
-    def _http_call(self, n: NativeRecord, pid: int, t: float, hook: str) -> list[EventRow]:
+    def _http_call(self, n: NativeRecord, pid: int, t: float, hook: str,
+                   agent: int = 0) -> list[EventRow]:
         """A Java HTTP call recorded in C as the request and response ``http`` records the
         JS path writes (java/okhttp.ts), attributed through its announced call path."""
         call = decode_http_call(n.body)
         q, r = call.request, call.response
-        attribution = self._paths.get((pid, hook, call.key))
+        attribution = self._paths.get((pid, agent, hook, call.key))
         if attribution is None:
             # The agent announces a path before citing it (same or earlier batch): a record
             # citing an unknown one is kept, unattributed, and the gap recorded.
@@ -234,8 +250,8 @@ class Channel:
             attribution = ([], None)
         frames, sender = attribution
         stack = "okhttp3"
-        cid = f"{stack}:{pid}:{call.number}"
-        conn = conn_id(pid, Layer.TLS, n.handle) if n.handle else None
+        cid = f"{stack}:{agent_pid(pid, agent)}:{call.number}"
+        conn = conn_id(pid, Layer.TLS, n.handle, agent) if n.handle else None
         protocol = q.get("protocol", r.get("protocol"))
         request = {"stack": stack, "phase": "request", "call": cid, "url": q.get("url"),
                    "method": q.get("method"), "headers": q.get("headers"),
@@ -252,7 +268,7 @@ class Channel:
         ]
 
     @staticmethod
-    def _socket_row(n: NativeRecord, pid: int, t: float, hook: str) -> EventRow:
+    def _socket_row(n: NativeRecord, pid: int, t: float, hook: str, agent: int) -> EventRow:
         """A native connect, refused UDP send or name lookup as its JSON record kind. (A
         connect makes no connection row: a TCP connection gets one, from a CONN_INFO, when
         its first bytes show it is plaintext; one that carries TLS is the TLS hooks'.)"""
@@ -265,7 +281,7 @@ class Channel:
             return EventRow(t=t, kind=RecordKind.UDP_BLOCKED.value, hook=hook, pid=pid,
                             tid=n.tid, fields=fields)
         info = decode_connect(n.body)
-        cid = conn_id(pid, str(info["layer"]), n.handle)
+        cid = conn_id(pid, str(info["layer"]), n.handle, agent)
         fields = {k: info[k] for k in ("fd", "family", "transport", "peer_ip", "peer_port",
                                        "result", "errno")}
         return EventRow(t=t, kind=RecordKind.CONNECT.value, hook=hook, pid=pid, tid=n.tid,

@@ -25,7 +25,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches(
   id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, seq INTEGER NOT NULL,
-  received REAL NOT NULL, records INTEGER NOT NULL, bytes INTEGER NOT NULL);
+  received REAL NOT NULL, records INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  agent INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS events(
   seq INTEGER PRIMARY KEY,
   batch INTEGER REFERENCES batches(id),
@@ -80,7 +81,20 @@ CONNECTION_COLUMNS = (
     "peer_port", "sni", "tls_version", "cipher", "alpn", "library", "first_t",
 )
 
-MIGRATIONS: Mapping[int, Callable[[sqlite3.Connection, dict[str, Any]], None]] = {}
+
+
+def _batches_agent(db: sqlite3.Connection, info: dict[str, Any]) -> None:
+    """Format 1 → 2: ``batches.agent``, the instance of the agent that sent the batch within
+    its process (0 for the first script loaded into a pid, 1 after an exec...). A format-1
+    capture had one agent per pid as far as it knew, so 0."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(batches)")}
+    if columns and "agent" not in columns:
+        db.execute("ALTER TABLE batches ADD COLUMN agent INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: Mapping[int, Callable[[sqlite3.Connection, dict[str, Any]], None]] = {
+    1: _batches_agent,
+}
 """``MIGRATIONS[n]`` upgrades a run dir of format n to n+1 (database and run.json dict)."""
 
 
@@ -353,20 +367,22 @@ class CaptureReader:
             return list(self._db.execute(
                 "SELECT id, t, pid, error, message FROM protocol_errors ORDER BY id"))
 
-    def batches(self) -> list[tuple[int, int, int, float, int, int]]:
-        """The batches; one whose numbers cannot be read is skipped (its sequence number
-        missing then shows as a gap, which the verdicts' gates count)."""
+    def batches(self) -> list[tuple[int, int, int, float, int, int, int]]:
+        """The batches: (id, pid, seq, received, records, bytes, agent), ``agent`` the
+        instance of the agent within its pid (each numbers its batches from 0). One whose
+        numbers cannot be read is skipped (its sequence number missing then shows as a gap,
+        which the verdicts' gates count)."""
         with self._reading():
             rows = self._db.execute(
-                "SELECT id, pid, seq, received, records, bytes FROM batches ORDER BY id"
+                "SELECT id, pid, seq, received, records, bytes, agent FROM batches ORDER BY id"
             ).fetchall()
         out = []
         for row in rows:
-            i, pid, seq, received, records, nbytes = row
+            i, pid, seq, received, records, nbytes, agent = row
             if not (is_int(pid) and is_int(seq) and is_number(received)
-                    and is_int(records) and is_int(nbytes)):
-                self._skip("batches", f"id {i}", "pid, seq, received, records or bytes is "
-                           "not a number")
+                    and is_int(records) and is_int(nbytes) and is_int(agent)):
+                self._skip("batches", f"id {i}", "pid, seq, received, records, bytes or agent "
+                           "is not a number")
                 continue
             out.append(row)
         return out

@@ -62,8 +62,10 @@ class Recorder:
         self.info: RunInfo = run.load_info()
         self.stats = LiveStats()
         self._info_interval = info_interval
-        self._last_seq: dict[int, int] = {}
-        self._ring: dict[int, RingStats] = {}  # per pid, the counters of its latest batch
+        # per agent, (pid, agent instance): a pid that execs gets a new agent, which numbers
+        # its batches from 0 and has a ring of its own
+        self._last_seq: dict[tuple[int, int], int] = {}
+        self._ring: dict[tuple[int, int], RingStats] = {}  # counters of its latest batch
         self._hooks: dict[tuple[str, str], str] = {}
         self._reaped: dict[int, tuple[int, float, JSON]] = {}  # child -> (parent, t, status)
         self._reported: set[int] = set()  # pids that sent a batch, were detached or announced
@@ -227,7 +229,7 @@ class Recorder:
         if isinstance(item, DecodedBatch):
             try:
                 self._writer.write_batch(item.pid, item.seq, item.rows, item.connections,
-                                         received=item.received)
+                                         received=item.received, agent=item.agent)
             except Exception as exc:  # noqa: BLE001 - whatever refused it, the batch is kept
                 # The store refused what the decoder let through (its transaction rolled
                 # back, nothing of it written): kept whole as a protocol error instead, which
@@ -292,13 +294,14 @@ class Recorder:
             h.records += len(b.rows)
             h.bytes_hooked_out += out_orig
             h.bytes_hooked_in += inn_orig
-            last = self._last_seq.get(b.pid)
+            agent_key = (b.pid, b.agent)
+            last = self._last_seq.get(agent_key)
             expected = 0 if last is None else last + 1
             if b.seq > expected:
                 h.sequence_gaps += b.seq - expected
-            self._last_seq[b.pid] = max(b.seq, last if last is not None else -1)
-            if b.ring is not None and b.seq >= self._last_seq[b.pid]:
-                self._ring[b.pid] = b.ring
+            self._last_seq[agent_key] = max(b.seq, last if last is not None else -1)
+            if b.ring is not None and b.seq >= self._last_seq[agent_key]:
+                self._ring[agent_key] = b.ring
                 h.ring_drops = sum(r.drops for r in self._ring.values())
                 h.ring_dropped_bytes = sum(r.dropped_bytes for r in self._ring.values())
                 h.ring_waits = sum(r.waits for r in self._ring.values())

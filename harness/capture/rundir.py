@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -97,13 +98,17 @@ class RunDir:
                 f"run dir format {version!r} is newer than this harness ({FORMAT_VERSION});"
                 " upgrade egress-harness", path=str(p / RUN_JSON), field="format_version")
         if version < FORMAT_VERSION:
-            with _connect(run.capture_db) as db:
-                while version < FORMAT_VERSION:
-                    MIGRATIONS[version](db, info)
-                    version += 1
-                    info["format_version"] = version
-                db.execute("INSERT OR REPLACE INTO meta VALUES('format_version', ?)",
-                           (str(version),))
+            try:
+                with _connect(run.capture_db) as db:
+                    while version < FORMAT_VERSION:
+                        MIGRATIONS[version](db, info)
+                        version += 1
+                        info["format_version"] = version
+                    db.execute("INSERT OR REPLACE INTO meta VALUES('format_version', ?)",
+                               (str(version),))
+            except sqlite3.Error as exc:  # read-only, damaged: a named error, not a traceback
+                raise RunDirError(f"cannot upgrade the run dir to format {FORMAT_VERSION}: "
+                                  f"{exc}", path=str(run.capture_db)) from exc
             _atomic_write_json(run.run_json, info)
         return run
 

@@ -10,7 +10,8 @@ from typing import Any, TypeGuard
 from harness.errors import RunDirError
 from harness.protocol import JSON
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: ``capture.sqlite`` ``batches.agent`` (harness/capture/capturedb.py, ``MIGRATIONS``)."""
 RUN_JSON = "run.json"
 
 

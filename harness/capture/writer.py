@@ -71,8 +71,10 @@ class CaptureWriter:
         rows: Iterable[EventRow],
         connections: Iterable[Mapping[str, JSON]] = (),
         received: float | None = None,
+        agent: int = 0,
     ) -> int:
-        """Write one batch atomically; returns the batch's row id."""
+        """Write one batch atomically; returns the batch's row id. ``agent``: which agent
+        loaded into ``pid`` sent it (0 first, 1 after an exec...; each numbers from 0)."""
         rows = list(rows)
         nbytes = sum(len(r.data) for r in rows if r.data)
         # The channel gives every record of one stream in a batch the same fields object:
@@ -87,8 +89,10 @@ class CaptureWriter:
 
         with self._db:
             cur = self._db.execute(
-                "INSERT INTO batches(pid, seq, received, records, bytes) VALUES(?,?,?,?,?)",
-                (pid, seq, received if received is not None else time.time(), len(rows), nbytes),
+                "INSERT INTO batches(pid, seq, received, records, bytes, agent)"
+                " VALUES(?,?,?,?,?,?)",
+                (pid, seq, received if received is not None else time.time(), len(rows), nbytes,
+                 agent),
             )
             batch_id = int(cur.lastrowid or 0)
             for c in connections:

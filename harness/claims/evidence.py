@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +85,8 @@ def load_facts(path: RunDir | Path | str) -> RunFacts:
             name, status = ev.fields.get("name"), ev.fields.get("status")
             if isinstance(name, str) and isinstance(status, str) and hooks.get(name) != "installed":
                 hooks[name] = status
-        gaps = batch_gaps((pid, seq) for _id, pid, seq, *_ in reader.batches())
+        gaps = batch_gaps(((pid, agent), seq)
+                          for _id, pid, seq, _t, _n, _b, agent in reader.batches())
         errors = len(reader.protocol_errors())
         # a claim cannot PASS over what could not be read
         unreadable = sum(reader.skipped.values()) + (int(skipped) if is_digits(skipped) else 0)
@@ -98,13 +99,15 @@ def load_facts(path: RunDir | Path | str) -> RunFacts:
                     unreadable)
 
 
-def batch_gaps(batches: Iterable[tuple[int, int]]) -> int:
-    """Missing sequence numbers per pid in what was durably written (each agent numbers its
-    batches from 0): the gate reads the record itself, not only the recorder's tally in
-    run.json, which a crash can leave stale."""
-    seqs: dict[int, set[int]] = {}
-    for pid, seq in batches:
-        seqs.setdefault(pid, set()).add(seq)
+def batch_gaps(batches: Iterable[tuple[Hashable, int]]) -> int:
+    """Missing sequence numbers per agent in what was durably written, given (agent key,
+    seq) with the key (pid, agent instance): each agent numbers its batches from 0, and
+    after an exec a pid has a second one, whose lost batch 1 the first one's batch 1 would
+    hide under a key of the pid alone. The gate reads the record itself, not only the
+    recorder's tally in run.json, which a crash can leave stale."""
+    seqs: dict[Hashable, set[int]] = {}
+    for key, seq in batches:
+        seqs.setdefault(key, set()).add(seq)
     return sum(max(s) + 1 - len(s) for s in seqs.values())
 
 
