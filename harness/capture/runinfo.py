@@ -46,20 +46,25 @@ class Health:
     ring_drops: int = 0
     ring_dropped_bytes: int = 0
     ring_waits: int = 0
-    """The native rings' loss counters (summed over processes, as of each one's last batch):
+    """The native rings' loss counters (summed over agents, as of each one's last batch):
     records dropped because both buffers stayed full past the wait limit, their bytes, and
     how often a hooked thread had to wait for a drain."""
 
 
 BLINDING_DETACH = ("connection-terminated", "device-lost", "teardown-timeout",
-                   "unrequested-detach", "not-instrumented", "lost-after-fork")
+                   "unrequested-detach", "not-instrumented", "lost-after-fork",
+                   "unfollowed-exec")
 """Detach reasons (the part before the first colon) after which the app may go on sending
 unobserved, unlike the app exiting or the harness detaching at the end. Frida's own, and the
 harness's: ``teardown-timeout`` (the final flush did not return, so batches may be missing;
 ``teardown-timeout-after-flush`` is not one), ``unrequested-detach`` (Frida said
 application-requested while the harness had not detached), ``not-instrumented`` (a child
-Frida announced but the harness could not instrument) and ``lost-after-fork`` (a child its
-parent reaped that never reported; harness/capture/recorder.py)."""
+Frida announced, or an exec's image, that the harness could not instrument),
+``lost-after-fork`` (a child its parent reaped that never reported;
+harness/capture/recorder.py) and ``unfollowed-exec`` (Frida said process-terminated but the
+pid ran on, instrumented again late: an exec without child gating; harness/agent/session.py).
+Frida's ``process-replaced`` (an exec) is not one: the session follows the new image, and
+records ``not-instrumented`` when it cannot."""
 
 
 def blinding_detach(reason: object) -> bool:
