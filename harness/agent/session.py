@@ -114,9 +114,9 @@ class CaptureSession:
         """pid → deadline (monotonic) of an exec Frida reported (``process-replaced``) whose
         new image it has not announced yet."""
         self._exec_announced: set[int] = set()
+        """pids whose exec image was announced before their ``process-replaced`` arrived."""
         self._images: dict[int, tuple[str, tuple[str, ...]]] = {}
         """pid → the program (path, argv) it ran when its latest agent was loaded."""
-        """pids whose exec image was announced before their ``process-replaced`` arrived."""
         self._on_child = self._child_added  # keep one bound method to disconnect later
         if follow_children:
             device.on("child-added", self._on_child)
