@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +57,37 @@ _FROM = " FROM ord JOIN messages m ON m.key = ord.key"
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
-def _dumps(value: object) -> str:
-    if type(value) in (list, tuple, dict) and not value:  # most frames and notes
-        return "{}" if isinstance(value, dict) else "[]"
-    return _ENCODER.encode(value)
+class _Dumps:
+    """``_ENCODER.encode`` for one writer's columns, minus what it redoes per call: json's
+    ``encode`` builds a new C encoder (and a closure) every time, which was ~60% of the cost
+    of a header list (five columns a message). This keeps one C encoder, made with the
+    arguments ``iterencode`` gives it, so the text is the same by construction (tests/parse/
+    test_store.py compares the two). Its circular-reference table is left empty by a
+    successful call; one that raises (a value json cannot encode) may leave entries behind,
+    so it is cleared then."""
+
+    def __init__(self) -> None:
+        self._markers: dict[int, object] = {}
+        # json's C encoder class (None without the _json accelerator: then encode() alone)
+        make: Callable[..., Callable[[object, int], list[str]]] | None = getattr(
+            json.encoder, "c_make_encoder", None)
+        self._encode = None if make is None else make(
+            self._markers, _ENCODER.default, json.encoder.encode_basestring_ascii, None,
+            _ENCODER.key_separator, _ENCODER.item_separator, _ENCODER.sort_keys,
+            _ENCODER.skipkeys, _ENCODER.allow_nan)
+
+    def __call__(self, value: object) -> str:
+        kind = type(value)
+        if kind is list or kind is tuple or kind is dict:
+            if not value:  # most frames and notes
+                return "{}" if kind is dict else "[]"
+            if self._encode is not None:
+                try:
+                    return "".join(self._encode(value, 0))
+                except BaseException:
+                    self._markers.clear()
+                    raise
+        return _ENCODER.encode(value)
 
 
 class StoreWriter:
@@ -79,6 +106,7 @@ class StoreWriter:
         self._next = 0
         self._rows: list[tuple[object, ...]] = []
         self._pending = 0
+        self._dumps = _Dumps()
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -98,11 +126,12 @@ class StoreWriter:
         self._next += 1
         d.key = self._next
         req = d.request.key if d.request is not None and d.request.key >= 0 else None
+        dumps = self._dumps
         self._rows.append(
             (d.key, d.first_seq, d.kind.value, d.t, d.direction, d.source, d.conn, d.phase,
              d.protocol, d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
-             d.status, _dumps(d.headers), d.body, len(d.body), d.body_len_wire,
-             _dumps(d.events), req, d.sdk, _dumps(d.frames), _dumps(d.meta), _dumps(d.notes)))
+             d.status, dumps(d.headers), d.body, len(d.body), d.body_len_wire,
+             dumps(d.events), req, d.sdk, dumps(d.frames), dumps(d.meta), dumps(d.notes)))
         self._pending += len(d.body) + 512
         if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:
             self._flush()
