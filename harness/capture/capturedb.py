@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.capture.runinfo import is_int, is_number, kind_of
 from harness.errors import RunDirError
@@ -72,6 +72,10 @@ def _fields(text: str) -> dict[str, JSON] | None:
         value = no_lone_surrogates(value)
     return value  # type: ignore[no-any-return]
 
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""JSON values that cannot be changed in place (a fields object holding only these can be
+shared by copying it shallowly)."""
 
 WAL_CHECKPOINT_PAGES = 16384
 """Pages of WAL (4 KiB each) the writer lets accumulate before a checkpoint."""
@@ -137,9 +141,11 @@ class Connection:
     first_t: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One recorded event, as readers see it (connection facts joined in)."""
+class Event(NamedTuple):
+    """One recorded event, as readers see it (connection facts joined in). A NamedTuple,
+    not a frozen dataclass, for the reason of ``writer.EventRow``: a reader makes one per
+    row (31,000 for a 20 MB capture), and the dataclass's __init__ was most of the cost of
+    reading a row that SQLite had already fetched."""
 
     seq: int
     t: float
@@ -276,6 +282,11 @@ class CaptureReader:
             sql += " AND conn = ?"
             args.append(conn)
         sql += " ORDER BY seq"
+        make = Event._make
+        # fields already read, by their text: most events of a kind carry the same few
+        # (a connection's stream events all say {"layer":"tls"}); kept only when the object
+        # holds scalars alone, so each event still gets its own (shallow) copy
+        seen: dict[str, dict[str, JSON]] = {}
         with self._reading():
             for row in self._db.execute(sql, args):
                 (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc, fields) = row
@@ -291,12 +302,19 @@ class CaptureReader:
                         continue
                     (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc,
                      fields) = fixed
-                value = _fields(fields)
-                if value is None:
-                    self._skip("events", f"seq {seq}", "fields are not a JSON object")
-                    continue
-                yield Event(seq, t, kind, pid, tid, c, direction, hook, data, orig_len,
-                            bool(trunc), value, conns.get(c) if c else None)
+                value = seen.get(fields)
+                if value is not None:
+                    value = value.copy()
+                else:
+                    value = _fields(fields)
+                    if value is None:
+                        self._skip("events", f"seq {seq}", "fields are not a JSON object")
+                        continue
+                    if len(seen) < 64 and len(fields) <= 256 and all(
+                            type(v) in _SCALARS for v in value.values()):
+                        seen[fields] = value.copy()
+                yield make((seq, t, kind, pid, tid, c, direction, hook, data, orig_len,
+                            bool(trunc), value, conns.get(c) if c else None))
 
     def _event_row(self, row: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """A row of the wrong types (the recorder never writes one; another tool or a damaged
