@@ -57,6 +57,19 @@ _FROM = " FROM ord JOIN messages m ON m.key = ord.key"
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
+def _null(value: None) -> None:
+    return value
+
+
+# sqlite3 adapts every parameter that is not an int, float, str or bytearray before binding
+# it: for None it tries a registry lookup and two protocol attributes (~0.8 µs), and a
+# message row has five or six Nones (~0.1 s of 0.45 s of inserts on the 20 MB benchmark).
+# None's own adapter, which hands None back (bound as NULL as before), makes that one dict
+# lookup. The registry is the process's: every connection binds its Nones this way, to the
+# same NULL.
+sqlite3.register_adapter(type(None), _null)
+
+
 class _Dumps:
     """``_ENCODER.encode`` for one writer's columns, minus what it redoes per call: json's
     ``encode`` builds a new C encoder (and a closure) every time, which was ~60% of the cost

@@ -89,3 +89,19 @@ def test_not_a_container_goes_to_json() -> None:
     dumps = store._Dumps()
     for v in ("text", 5, 1.5, None, True, "é"):
         assert dumps(v) == json.dumps(v, separators=(",", ":"))
+
+
+def test_none_still_binds_null_and_values_round_trip() -> None:
+    """store registers an adapter for None (process-wide): NULL it stays, in any database."""
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t(a, b INTEGER, c TEXT NOT NULL DEFAULT 'x', d BLOB)")
+    db.executemany("INSERT INTO t(a, b, d) VALUES(?, ?, ?)",
+                   [(None, None, None), (1, None, b"\0"), (None, 2, b"")])
+    assert db.execute("SELECT typeof(a), typeof(b), typeof(d), a IS NULL FROM t").fetchall() \
+        == [("null", "null", "null", 1), ("integer", "null", "blob", 0),
+            ("null", "integer", "blob", 1)]
+    assert db.execute("SELECT ? IS NULL, ?", (None, None)).fetchone() == (1, None)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO t(c) VALUES(?)", (None,))
