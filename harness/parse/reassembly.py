@@ -12,12 +12,16 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from harness.capture.rundir import Connection, Event
 
+_after = bisect.bisect_right
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+
+class Chunk(NamedTuple):
+    """One event's bytes in a flow (a NamedTuple: one is made per stream event)."""
+
     offset: int
     """Where the event's bytes start in the direction's buffer."""
     length: int
@@ -42,8 +46,12 @@ class Flow:
         return len(self.data)
 
     def _index(self, offset: int) -> int:
-        i = bisect.bisect_right(self._starts, offset) - 1
-        return max(0, min(i, len(self.chunks) - 1))
+        """The chunk holding ``offset``, clamped to the chunks there are."""
+        i = _after(self._starts, offset) - 1
+        last = len(self.chunks) - 1
+        if i > last:
+            i = last
+        return i if i > 0 else 0
 
     def t_at(self, offset: int) -> float:
         if not self.chunks:
@@ -60,8 +68,10 @@ class Flow:
         if not self.chunks:
             return ()
         a = self._index(start)
-        b = self._index(max(start, end - 1))
-        return tuple(c.seq for c in self.chunks[a : b + 1])
+        b = self._index(end - 1) if end - 1 > start else a
+        if a == b:
+            return (self.chunks[a].seq,)
+        return tuple([c.seq for c in self.chunks[a : b + 1]])
 
     def span(self, start: int, end: int) -> tuple[float, int, tuple[int, ...], int]:
         """For bytes [start, end): time and seq of the first byte's event, the seqs of all
@@ -70,11 +80,14 @@ class Flow:
             return 0.0, 0, (), 0
         a = self._index(start)
         b = a if end - 1 <= start else self._index(end - 1)
+        if a == b and not self.lossy:
+            first = self.chunks[a]
+            return first.t, first.seq, (first.seq,), 0
         chunks = self.chunks[a : b + 1]
         first = chunks[0]
         lost = sum(c.missing for c in chunks if c.missing and c.offset + c.length <= end) \
             if self.lossy else 0
-        return first.t, first.seq, tuple(c.seq for c in chunks), lost
+        return first.t, first.seq, tuple([c.seq for c in chunks]), lost
 
     def missing_in(self, start: int, end: int) -> int:
         """Bytes lost to truncation inside [start, end]."""
@@ -91,23 +104,29 @@ class Flow:
 
 def assemble(events: Iterable[Event]) -> dict[str, Flow]:
     """Build the ``out`` and ``in`` flows of one connection from its stream events."""
-    parts: dict[str, list[bytes]] = {"out": [], "in": []}
-    flows = {"out": Flow("out"), "in": Flow("in")}
-    sizes = {"out": 0, "in": 0}
+    out, inn = Flow("out"), Flow("in")
+    out_parts: list[bytes] = []
+    in_parts: list[bytes] = []
+    out_size = in_size = 0
     for ev in events:
-        d = ev.direction if ev.direction in parts else "out"
         data = ev.data or b""
-        missing = max(0, (ev.orig_len or 0) - len(data)) if ev.truncated else 0
-        flow = flows[d]
-        flow.lossy = flow.lossy or missing > 0
-        flow.chunks.append(Chunk(sizes[d], len(data), ev.seq, ev.t, missing))
-        flow._starts.append(sizes[d])
-        parts[d].append(data)
-        sizes[d] += len(data)
-    for d, flow in flows.items():
-        flow.data = b"".join(parts[d])
-        parts[d].clear()
-    return flows
+        n = len(data)
+        missing = max(0, (ev.orig_len or 0) - n) if ev.truncated else 0
+        if ev.direction == "in":
+            inn.lossy = inn.lossy or missing > 0
+            inn.chunks.append(Chunk(in_size, n, ev.seq, ev.t, missing))
+            inn._starts.append(in_size)
+            in_parts.append(data)
+            in_size += n
+        else:  # "out", and any other direction (kept as before: the app's side)
+            out.lossy = out.lossy or missing > 0
+            out.chunks.append(Chunk(out_size, n, ev.seq, ev.t, missing))
+            out._starts.append(out_size)
+            out_parts.append(data)
+            out_size += n
+    out.data = b"".join(out_parts)
+    inn.data = b"".join(in_parts)
+    return {"out": out, "in": inn}
 
 
 @dataclass(frozen=True, slots=True)
