@@ -112,6 +112,10 @@ class StoreWriter:
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
         self._db = sqlite3.connect(self.tmp)
+        # Bodies are most of the bytes: 16 KiB pages hold them in a quarter of the overflow
+        # pages (inserts 0.47 -> 0.41 s on the 20 MB benchmark; reading no slower). A file
+        # property only: any page size reads the same.
+        self._db.execute("PRAGMA page_size=16384")
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(_SCHEMA)
