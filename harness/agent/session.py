@@ -6,14 +6,9 @@ escapes. Every script reports its ABI before anything else (a mismatch is refuse
 configured through ``init(config)``, and at the end is flushed and unloaded (the agent's
 ``dispose`` flushes what is left) before the session detaches. Teardown never raises.
 
-An exec keeps the pid and replaces the image, and the agent with it. Under child gating
-Frida reports ``process-replaced`` and then announces the new image as a child of origin
-``exec``, held until resumed: it is instrumented like a forked child, and :meth:`wait`
-waits for that announcement (bounded). Without child gating Frida sees the agent's
-connection drop and reports ``process-terminated`` while the process runs on: a pid still
-there after that is instrumented again, late, and the run records the blind spot. Each
-script loaded into a pid is its agent instance (0, 1...), which the channel records with
-its batches: the new agent numbers its batches and connections from 0 again.
+An exec keeps the pid and replaces the image, and the agent with it: how the session
+follows it, or records what it missed, is :mod:`harness.agent.execs`. Each script loaded
+into a pid is its agent instance (0, 1...), which the channel records with its batches.
 """
 
 from __future__ import annotations
@@ -32,6 +27,8 @@ import frida
 
 from harness.agent.bundle import AgentBundle, check_abi
 from harness.agent.channel import Channel
+from harness.agent.execs import ExecFollower
+from harness.agent.frida_errors import FRIDA_ERRORS
 from harness.errors import AgentError
 from harness.protocol import JSON
 
@@ -39,24 +36,6 @@ log = logging.getLogger(__name__)
 
 TEARDOWN_TIMEOUT = 20.0
 """Seconds one teardown step (flush, unload, detach) may take."""
-
-EXEC_SETTLE = 0.3
-"""Seconds a pid Frida said terminated must still be there before it is instrumented again
-(an exec without child gating). Attached at once, it is in the new image's dynamic loader:
-Frida's injection then crashed ("loader crashed with signal 11") and left the process
-blocked for good (seen with ``env python3 ...``, attached 8 ms after the exec)."""
-
-EXEC_ANNOUNCE_TIMEOUT = 10.0
-"""Seconds :meth:`CaptureSession.wait` waits, after Frida reported ``process-replaced``, for
-Frida to announce the new image (it does within milliseconds: it waits for the old agent's
-channel to close); past that the pid is resumed and recorded ``not-instrumented``."""
-
-_FRIDA_ERRORS = (
-    frida.ProcessNotFoundError, frida.ProcessNotRespondingError, frida.PermissionDeniedError,
-    frida.InvalidOperationError, frida.InvalidArgumentError, frida.NotSupportedError,
-    frida.TransportError, frida.TimedOutError, frida.ExecutableNotFoundError,
-    frida.ExecutableNotSupportedError, frida.RPCException, frida.ServerNotRunningError,
-)
 
 
 @dataclass
@@ -110,13 +89,9 @@ class CaptureSession:
         waits for them."""
         self._agents: dict[int, int] = {}
         """pid → scripts loaded into it so far (the next one's agent instance)."""
-        self._exec_pending: dict[int, float] = {}
-        """pid → deadline (monotonic) of an exec Frida reported (``process-replaced``) whose
-        new image it has not announced yet."""
-        self._exec_announced: set[int] = set()
-        """pids whose exec image was announced before their ``process-replaced`` arrived."""
-        self._images: dict[int, tuple[str, tuple[str, ...]]] = {}
-        """pid → the program (path, argv) it ran when its latest agent was loaded."""
+        self._execs = ExecFollower(device, channel, self._lock, self._child_threads,
+                                   follow_children=follow_children,
+                                   instrument=self._instrument, stopping=lambda: self._stopped)
         self._on_child = self._child_added  # keep one bound method to disconnect later
         if follow_children:
             device.on("child-added", self._on_child)
@@ -136,13 +111,13 @@ class CaptureSession:
         exe = shutil.which(argv[0]) or argv[0]  # frida spawns by path, not through PATH
         try:
             pid = self.device.spawn([exe, *argv[1:]], env=dict(env) if env else None, cwd=cwd)
-        except _FRIDA_ERRORS as exc:
+        except FRIDA_ERRORS as exc:
             raise AgentError(f"cannot spawn {argv[0]}: {exc}") from exc
         try:
             self._instrument(pid, suspended=True)
             self.device.resume(pid)
         except BaseException:
-            with contextlib.suppress(*_FRIDA_ERRORS):
+            with contextlib.suppress(*FRIDA_ERRORS):
                 self.device.kill(pid)
             raise
         return pid
@@ -165,19 +140,16 @@ class CaptureSession:
             script = session.create_script(self.bundle.source, name="egress-harness")
             script.on("message", functools.partial(self.channel.on_message, agent=agent))
             script.load()
-        except _FRIDA_ERRORS as exc:
+        except FRIDA_ERRORS as exc:
             raise AgentError(f"cannot instrument pid {pid}: {exc}",
                              fix="run as root, or allow ptrace (kernel.yama.ptrace_scope=0)"
                              ) from exc
         check_abi(script)
-        with contextlib.suppress(AgentError):
-            image = self._image(pid)
-            if image is not None:
-                self._images[pid] = image
+        self._execs.loaded(pid)
         try:
             hooks = script.exports_sync.init({**self.config.to_json(), "suspended": suspended,
                                                  "followChildren": self.follow_children})
-        except _FRIDA_ERRORS as exc:
+        except FRIDA_ERRORS as exc:
             raise AgentError(f"agent init failed in pid {pid}: {exc}") from exc
         with self._changed:
             self.targets[pid] = _Target(pid, session, script, hooks)
@@ -191,8 +163,8 @@ class CaptureSession:
         with self._changed:
             self._child_threads.append(th)
             th.start()
-            if str(child.origin) == "exec" and self._exec_pending.pop(child.pid, None) is None:
-                self._exec_announced.add(child.pid)
+            if str(child.origin) == "exec":
+                self._execs.announced(child.pid)
             self._changed.notify_all()
 
     def _adopt(self, pid: int) -> None:
@@ -206,7 +178,7 @@ class CaptureSession:
             log.exception("could not instrument child %d", pid)
             self.channel.on_detached(pid, "not-instrumented")
         finally:
-            with contextlib.suppress(*_FRIDA_ERRORS):
+            with contextlib.suppress(*FRIDA_ERRORS):
                 self.device.resume(pid)
 
     def _detached(self, pid: int, reason: str, crash: object,
@@ -225,98 +197,9 @@ class CaptureSession:
         with self._changed:
             if target is not None:
                 target.alive = False
-                if self._stopped or target.detaching:
-                    pass
-                elif reason == "process-replaced" and self.follow_children:
-                    # an exec under child gating: Frida announces the new image next
-                    if pid in self._exec_announced:
-                        self._exec_announced.discard(pid)
-                    else:
-                        self._exec_pending[pid] = time.monotonic() + EXEC_ANNOUNCE_TIMEOUT
-                elif reason in ("process-terminated", "process-replaced"):
-                    th = threading.Thread(target=self._ran_on, args=(pid, time.monotonic()),
-                                          daemon=True, name=f"ran-on-{pid}")
-                    self._child_threads.append(th)
-                    th.start()
+                if not (self._stopped or target.detaching):
+                    self._execs.ended(pid, reason)
             self._changed.notify_all()
-
-    def _ran_on(self, pid: int, since: float) -> None:
-        """After Frida said ``process-terminated``: is the pid still there? Without child
-        gating an exec drops the agent's channel with the old image, and Frida cannot tell
-        that from an exit. A pid gone within :data:`EXEC_SETTLE` whose program (path, argv)
-        never changed had exited. One whose program changed, or still there after it, ran
-        on unobserved: it is instrumented again (late) and the blind spot recorded."""
-        try:
-            before = self._images.get(pid)
-            image = self._image(pid)
-            changed = False
-            while image is not None:
-                changed = changed or (before is not None and image != before)
-                if time.monotonic() >= since + EXEC_SETTLE:
-                    break
-                time.sleep(0.02)
-                image = self._image(pid)
-            if image is None and not changed:
-                return  # it exited
-            what = (f"it exec'd {image[0] if image else 'a new program'}" if changed else
-                    "an exec, or its exit path")
-            head = (f"unfollowed-exec: Frida reported pid {pid} terminated but it ran on "
-                    f"({what}; without --follow-children Frida does not hold an exec'd image)")
-            if image is None:
-                self.channel.on_detached(pid, f"{head} and exited before it could be "
-                                              "instrumented again: nothing it did was seen")
-                return
-            if self._stopped:
-                self.channel.on_detached(pid, f"{head}; the capture was stopping: nothing it "
-                                              "did was seen")
-                return
-            try:
-                self._instrument(pid)
-            except AgentError as exc:
-                self.channel.on_detached(pid, f"{head} and could not be instrumented again "
-                                              f"({exc.__cause__ or exc}): nothing it did was "
-                                              "seen")
-                return
-            late = (time.monotonic() - since) * 1000
-            self.channel.on_detached(pid, f"{head}; instrumented again after {late:.0f} ms: "
-                                          "what it did before, and what the old image had "
-                                          "not flushed, was not seen")
-        except Exception:
-            log.exception("could not check whether pid %d ran on", pid)
-            self.channel.on_detached(pid, "unfollowed-exec: Frida reported it terminated, and "
-                                          "whether it ran on could not be checked")
-
-    def _image(self, pid: int) -> tuple[str, tuple[str, ...]] | None:
-        """The program a process runs (path, argv), or None when it is gone or a zombie
-        (Frida lists neither)."""
-        try:
-            found = self.device.enumerate_processes(pids=[pid], scope="metadata")
-        except _FRIDA_ERRORS as exc:
-            raise AgentError(f"cannot list processes: {exc}") from exc
-        if not found:
-            return None
-        meta = found[0].parameters
-        argv = meta.get("argv")
-        return (str(meta.get("path", "")),
-                tuple(str(a) for a in argv) if isinstance(argv, list) else ())
-
-    def _expire_execs(self, *, all_pending: bool = False) -> None:
-        """Record the execs Frida reported whose new image it has not announced by their
-        deadline (all of them when stopping) as not instrumented, and resume those pids:
-        a held image we never adopt must not stay suspended."""
-        now = time.monotonic()
-        with self._lock:
-            due = [p for p, d in self._exec_pending.items() if all_pending or d <= now]
-            for pid in due:
-                del self._exec_pending[pid]
-        for pid in due:
-            why = ("before the capture stopped" if all_pending
-                   else f"within {EXEC_ANNOUNCE_TIMEOUT:.0f} s")
-            self.channel.on_detached(pid, f"not-instrumented: Frida reported pid {pid} "
-                                          f"replaced (an exec) but did not announce the new "
-                                          f"image ({why}); it ran on unobserved")
-            with contextlib.suppress(*_FRIDA_ERRORS):
-                self.device.resume(pid)
 
     # --- waiting and stopping -------------------------------------------------------------
 
@@ -329,10 +212,10 @@ class CaptureSession:
         exec's new image is still to be announced; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            self._expire_execs()
+            self._execs.expire()
             with self._changed:
                 pending_children = any(th.is_alive() for th in self._child_threads)
-                if (not pending_children and not self._exec_pending
+                if (not pending_children and not self._execs.pending()
                         and all(not t.alive for t in self.targets.values())):
                     return True
                 left = None if deadline is None else deadline - time.monotonic()
@@ -350,7 +233,7 @@ class CaptureSession:
 
     def flush(self) -> None:
         for pid in self.alive():
-            with contextlib.suppress(*_FRIDA_ERRORS):
+            with contextlib.suppress(*FRIDA_ERRORS):
                 self.targets[pid].script.exports_sync.flush()
 
     def stop(self) -> None:
@@ -359,37 +242,17 @@ class CaptureSession:
             return
         self._stopped = True
         if self.follow_children:
-            with contextlib.suppress(*_FRIDA_ERRORS, ValueError):
+            with contextlib.suppress(*FRIDA_ERRORS, ValueError):
                 self.device.off("child-added", self._on_child)
         for th in list(self._child_threads):
             th.join(timeout=10)
-        self._expire_execs(all_pending=True)
+        self._execs.expire(all_pending=True)
         if self.follow_children:
-            self._release_pending_children()
+            with self._lock:
+                ours = set(self._agents)
+            self._execs.release_pending_children(ours)
         for pid in reversed(self.alive()):
             self._teardown(pid)
-
-    def _release_pending_children(self) -> None:
-        """Resume every child Frida still holds for this tree (announced after child-added
-        was disconnected, or whose adoption failed before its resume): a process we never
-        resume would never run. Each is recorded as not instrumented."""
-        try:
-            pending = self.device.enumerate_pending_children()
-        except _FRIDA_ERRORS as exc:
-            log.warning("cannot list the children Frida holds: %s", exc)
-            return
-        with self._lock:
-            ours = set(self._agents)
-        for child in pending:
-            if child.pid not in ours and child.parent_pid not in ours:
-                continue
-            ours.add(child.pid)
-            self.channel.on_child(child.pid, child.parent_pid, str(child.origin))
-            self.channel.on_detached(child.pid, "not-instrumented: Frida announced this "
-                                                "child as the capture stopped; resumed "
-                                                "uninstrumented")
-            with contextlib.suppress(*_FRIDA_ERRORS):
-                self.device.resume(child.pid)
 
     def stop_pid(self, pid: int, nudge: Callable[[], object] | None = None) -> None:
         """Flush, unload and detach one process (e.g. before asking a JVM to exit).
@@ -453,10 +316,8 @@ class CaptureSession:
     def kill(self) -> None:
         """Kill every instrumented process still alive (after a timeout), and every pid
         whose exec Frida holds unannounced."""
-        with self._lock:
-            held = list(self._exec_pending)
-        for pid in [*self.alive(), *held]:
-            with contextlib.suppress(*_FRIDA_ERRORS):
+        for pid in [*self.alive(), *self._execs.held()]:
+            with contextlib.suppress(*FRIDA_ERRORS):
                 self.device.kill(pid)
 
 
@@ -469,7 +330,7 @@ def _bounded(step: Callable[[], object], timeout: float, what: str) -> bool:
     def call() -> None:
         try:
             step()
-        except _FRIDA_ERRORS as exc:
+        except FRIDA_ERRORS as exc:
             log.debug("%s: %s", what, exc)
         except Exception:
             log.exception("%s", what)

@@ -62,7 +62,7 @@ application-requested while the harness had not detached), ``not-instrumented`` 
 Frida announced, or an exec's image, that the harness could not instrument),
 ``lost-after-fork`` (a child its parent reaped that never reported;
 harness/capture/recorder.py) and ``unfollowed-exec`` (Frida said process-terminated but the
-pid ran on, instrumented again late: an exec without child gating; harness/agent/session.py).
+pid ran on, instrumented again late: an exec without child gating; harness/agent/execs.py).
 Frida's ``process-replaced`` (an exec) is not one: the session follows the new image, and
 records ``not-instrumented`` when it cannot."""
 
