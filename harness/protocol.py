@@ -20,35 +20,37 @@ the binary ``data`` argument, referenced as ``[offset, length]``.
 
 Python-side, :func:`decode_batch` turns one message + data into typed :class:`Record` values;
 anything that does not fit raises :class:`ProtocolViolation`, which the channel records as a
-protocol error (never lost, never a crash).
+protocol error (never lost, never a crash). What a record must satisfy beyond its JSON shape
+(integers within int64, text without lone surrogates, lengths that agree with the bytes) is
+checked in :mod:`harness.protocol_checks`.
 """
 
 from __future__ import annotations
 
 import base64
-import math
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import NamedTuple, TypeAlias, TypeGuard
+from typing import NamedTuple, TypeAlias
 
-from harness.text import is_text
+# The checks lived here until they got a module of their own: re-exported ("X as X").
+from harness.protocol_checks import FIELD_CHECKS as FIELD_CHECKS
+from harness.protocol_checks import INT64_MAX as INT64_MAX
+from harness.protocol_checks import ProtocolViolation as ProtocolViolation
+from harness.protocol_checks import (
+    check_fields,
+    record_ids,
+    record_lengths,
+    record_seconds,
+)
+from harness.protocol_checks import is_int64 as is_int64
+from harness.protocol_checks import is_name as is_name
 
 ABI_VERSION = 4
 """Bump on any change a running agent and harness must agree on."""
 
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
-
-INT64_MAX = (1 << 63) - 1
-"""The largest integer the run dir's INTEGER columns hold (SQLite refuses larger ones)."""
-
-
-def is_int64(value: object) -> TypeGuard[int]:
-    """An integer SQLite can store. JSON gives Python integers of any size, and ``true`` and
-    ``false`` are not integers here."""
-    return (isinstance(value, int) and not isinstance(value, bool)
-            and -INT64_MAX - 1 <= value <= INT64_MAX)
 
 
 class RecordKind(StrEnum):
@@ -253,44 +255,6 @@ so the stored record keeps the bytes (the batch data does not outlive the batch)
 COMMON_FIELDS = ("k", "t", "tid", "hook", "conn", "dir", "body", "olen", "trunc")
 
 
-def is_name(value: object) -> TypeGuard[str]:
-    """Text the agent makes up (a hook's name, a connection id, a module): no lone
-    surrogate, which only a broken agent writes there and SQLite cannot store."""
-    return isinstance(value, str) and (value.isascii() or is_text(value))
-
-
-_FieldCheck: TypeAlias = tuple[str, Callable[[object], bool]]
-_TEXT: _FieldCheck = ("text or null", lambda v: v is None or isinstance(v, str))
-_INT: _FieldCheck = ("an integer of 64 bits or null", lambda v: v is None or is_int64(v))
-_NAME: _FieldCheck = ("text without a lone surrogate", is_name)
-
-FIELD_CHECKS: Mapping[RecordKind, Mapping[str, _FieldCheck]] = {
-    # the members that become columns of the run dir's connections table
-    RecordKind.CONN: {
-        **dict.fromkeys(("layer", "transport", "local_ip", "peer_ip", "sni", "tls_version",
-                         "cipher", "alpn", "library"), _TEXT),
-        **dict.fromkeys(("fd", "local_port", "peer_port"), _INT),
-    },
-    # a hook's name and module become the hook and library of the native records citing
-    # its index (a 16-bit member of NATIVE_HEADER)
-    RecordKind.HOOK: {
-        "name": _NAME,
-        "target": ("text without a lone surrogate, or null", lambda v: v is None or is_name(v)),
-        "index": ("an integer from 0 to 65535 or null",
-                  lambda v: v is None or (is_int64(v) and 0 <= v <= 0xFFFF)),
-    },
-    # a child its process waited for: the pid, and the raw wait status (a C int)
-    RecordKind.PROCESS: {
-        "event": _TEXT,
-        "child": _INT,
-        "status": ("an integer of 32 bits or null",
-                   lambda v: v is None or (is_int64(v) and -(1 << 31) <= v < 1 << 31)),
-    },
-}
-"""Kind-specific members whose type the harness relies on beyond JSON (what is absent is
-null). The others are kept as JSON, whatever they hold."""
-
-
 JAVA_CONN_BASE = 1 << 32
 """Java-layer connection numbers (JSSE, Conscrypt objects) start here, so they never collide
 with the native hooks' numbers (counted from 0) in the same process."""
@@ -307,10 +271,6 @@ def agent_pid(pid: int | str, agent: int) -> str:
     """How ids made from a pid name it for the agent's ``agent``-th instance in that process
     (:func:`conn_id`, call ids): the pid itself for the first, ``<pid>.<agent>`` after."""
     return f"{pid}" if agent == 0 else f"{pid}.{agent}"
-
-
-class ProtocolViolation(ValueError):
-    """A message from the agent that does not fit this schema."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,39 +365,15 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
         kind = RecordKind(k) if isinstance(k, str) else RecordKind("")
     except ValueError:
         raise ProtocolViolation(f"unknown record kind {raw.get('k')!r}") from None
-    t = raw.get("t")
-    seconds = float(t) / 1000.0 if isinstance(t, float) or (type(t) is int and \
-        abs(t) < 1 << 62) else math.nan
-    if not math.isfinite(seconds):  # the store's REAL column refuses NaN (IntegrityError)
-        raise ProtocolViolation(f"{kind}: t must be a finite number")
-    tid = raw.get("tid")
-    if tid is not None and not is_int64(tid):
-        raise ProtocolViolation(f"{kind}: tid must be an integer of 64 bits")
-    hook = raw.get("hook")
-    if not is_name(hook):
-        raise ProtocolViolation(f"{kind}: hook must be text without a lone surrogate")
-    conn = raw.get("conn")
-    if conn is not None and not is_name(conn):
-        raise ProtocolViolation(f"{kind}: conn must be text without a lone surrogate")
+    seconds = record_seconds(kind, raw.get("t"))
+    tid, hook, conn = record_ids(kind, raw.get("tid"), raw.get("hook"), raw.get("conn"))
     dir_raw = raw.get("dir")
     try:
         direction = Direction(str(dir_raw)) if dir_raw is not None else None
     except ValueError:
         raise ProtocolViolation(f"{kind}: bad dir {dir_raw!r}") from None
     body = _slice(data, raw["body"], f"{kind}.body") if raw.get("body") is not None else None
-    olen = raw.get("olen")
-    if olen is not None and not (is_int64(olen) and olen >= 0):
-        raise ProtocolViolation(f"{kind}: olen must be an integer from 0 to 2**63-1")
-    trunc = raw.get("trunc")
-    if trunc is not None and not isinstance(trunc, bool):
-        raise ProtocolViolation(f"{kind}: trunc must be true or false")
-    if body is not None:
-        if olen is None:
-            olen = len(body)
-        elif olen < len(body) or (olen > len(body) and not trunc):
-            # a cut body is flagged (a cut input or output slice flags it too)
-            raise ProtocolViolation(f"{kind}: olen {olen} disagrees with a body of "
-                                    f"{len(body)} bytes{'' if trunc else ' not cut'}")
+    olen, truncated = record_lengths(kind, body, raw.get("olen"), raw.get("trunc"))
     allowed = KIND_FIELDS[kind]
     extra: dict[str, JSON] = {}
     for key, value in raw.items():
@@ -448,15 +384,10 @@ def decode_record(pid: int, raw: JSON, data: bytes) -> Record:
         if kind == RecordKind.TRANSFORM and key in ("input", "output") and value is not None:
             value = base64.b64encode(_slice(data, value, f"{kind}.{key}")).decode("ascii")
         extra[key] = value
-    checks = FIELD_CHECKS.get(kind)
-    if checks is not None:
-        for key, (want, ok) in checks.items():
-            if not ok(extra.get(key)):
-                raise ProtocolViolation(f"{kind}: {key} must be {want}, not "
-                                        f"{extra.get(key)!r:.80}")
+    check_fields(kind, extra)
     return Record(
         kind=kind, t=seconds, pid=pid, tid=tid, hook=hook, conn=conn,
-        direction=direction, body=body, orig_len=olen, truncated=bool(trunc),
+        direction=direction, body=body, orig_len=olen, truncated=truncated,
         fields=extra,
     )
 
