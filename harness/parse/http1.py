@@ -17,6 +17,7 @@ from harness.parse.draft import Draft, from_flow, raw
 from harness.parse.encoding import DEFAULT_BUDGET, decode_content, parse_encodings
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import ConnFacts, Flow
+from harness.text import is_digits
 
 MAX_HEAD = 256 * 1024
 """A request or response head longer than this is not HTTP (kept raw)."""
@@ -109,11 +110,10 @@ def _read_body(data: bytes, pos: int, headers: list[tuple[str, str]], to_close: 
         return _read_chunked(data, pos, headers, notes)
     cl = _get(headers, "content-length")
     if cl is not None:
-        try:
-            n = int(cl.split(",")[0].strip())
-            if n < 0:
-                raise ValueError(cl)
-        except ValueError:
+        first = cl.split(",")[0].strip()
+        # 1*DIGIT (RFC 9110 8.6); int() would also take "+5", "1_0", "５" and 4301 digits
+        n = int(first) if is_digits(first) and len(first) <= 18 else -1
+        if n < 0:
             notes.append(f"bad Content-Length {cl!r}; resynchronising on the next message")
             return b"", pos, False
         if pos + n > len(data):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import hpack
+import pytest
 
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
@@ -222,3 +223,22 @@ def test_a_java_status_that_is_no_http_status_is_none(tmp_path: Path) -> None:
     with MessageStore.open(run) as store:
         got = [(m.status, any("bad status" in n for n in m.notes)) for m in store.messages()]
     assert got == [(None, True), (None, True), (None, True), (200, False)]
+
+
+@pytest.mark.parametrize("length", [b"+5", b"1_0", b"\xef\xbc\x95", b"9" * 4301, b"-0", b"0x5",
+                                    b"99999999999999999999"])
+def test_a_content_length_that_is_not_digits_resynchronises(tmp_path: Path,
+                                                            length: bytes) -> None:
+    req = (b"POST /a HTTP/1.1\r\nHost: h.test\r\nContent-Length: " + length
+           + b"\r\n\r\nhello\r\n"
+           b"GET /b HTTP/1.1\r\nHost: h.test\r\n\r\n")
+    msgs = _parse(tmp_path, [[("out", req)]])
+    notes = [n for m in msgs for n in m.notes]
+    assert any("bad Content-Length" in n for n in notes), notes
+    assert [r.url for r in _requests(msgs)][-1].endswith("/b")  # the next request is found
+
+
+def test_a_repeated_content_length_is_read(tmp_path: Path) -> None:
+    req = b"POST /a HTTP/1.1\r\nHost: h.test\r\nContent-Length: 5, 5\r\n\r\nhello"
+    r = _requests(_parse(tmp_path, [[("out", req)]]))[0]
+    assert r.body == b"hello"
