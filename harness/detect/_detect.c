@@ -7,11 +7,14 @@
  *
  * expand(roots, hooks) decodes one message's roots into all their layers (expand.c).
  *
+ * Scanner(values, tags, make) is the matcher's compiled Hyperscan database (scanner.c).
+ *
  * java_hash(s) is Java's String.hashCode (decoders.java_hash, in C: a Sensors payload is
  *   tens of kilobytes).
  */
 
 #include "expand.h"
+#include "scanner.h"
 
 /* hot (None or a tuple of bytes) as spans; *count -1 for None. 0 with TypeError. */
 int detect_spans (PyObject *hot, Span **out, Py_ssize_t *count)
@@ -137,5 +140,10 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__detect (void)
 {
-  return PyModule_Create (&module);
+  if (PyType_Ready (&ScannerType) < 0)
+    return NULL;
+  PyObject *m = PyModule_Create (&module);
+  if (m != NULL && PyModule_AddObjectRef (m, "Scanner", (PyObject *) &ScannerType) < 0)
+    Py_CLEAR (m);
+  return m;
 }

@@ -1,9 +1,19 @@
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Literal, TypeVar
+
+_T = TypeVar("_T")
+_M = TypeVar("_M")
+
+class Scanner(Generic[_T, _M]):
+    """A compiled Hyperscan database of byte patterns (scanner.c)."""
+    def __init__(self, values: Sequence[bytes], tags: Sequence[_T],
+                 make: Callable[[_T, int, int], _M], /) -> None: ...
+    def scan(self, data: bytes, /) -> list[_M]: ...
 
 def leaves(data: bytes, min_leaf: int, hot: tuple[bytes, ...] | None, /
            ) -> list[tuple[str, bytes, bool]] | Literal[False] | None: ...
 
-# the matches are what hooks[0] (scan) returned
+# the matches are what hooks[0] (scan) returned; a Scanner's own scan is run in C
 def expand(roots: list[tuple[tuple[str, ...], bytes]], hooks: tuple[object, ...], /
            ) -> list[tuple[tuple[str, ...], bytes, list[Any]]] | Literal[False]: ...
 

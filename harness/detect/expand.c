@@ -6,7 +6,9 @@
  *   roots: list of (chain: tuple[str, ...], data: bytes), a message's roots in order;
  *   hooks: (scan, b64, inflate, form, protobuf, transform, max_depth, max_layers,
  *           max_bytes, min_leaf):
- *     scan(data) -> list of matches (each with .pattern.value), the matcher;
+ *     scan(data) -> list of matches (each with .pattern.value), the matcher; when it is a
+ *       Scanner's own scan method (matcher.Matcher.scan), the Scanner is run here without a
+ *       Python call, and match objects are made only for a layer that matched (scanner.c);
  *     b64(data) -> bytes | None, decoders._b64decode;
  *     inflate(data, kind, limit) -> bytes | None (not that format) | False (a note);
  *     form(data), protobuf(data) -> list of (steps: tuple[str, ...], bytes);
@@ -17,12 +19,13 @@
  * returns is then exactly what the Python decoder's layers give (tests/detect/test_expand.py).
  *
  * The heavy decoders stay Python callbacks (zlib, base64, forms, protobuf); what is in C
- * is what cost most: the walk, the tests of which decoder applies, JSON leaves, and not
- * making a Python object for a layer that is never scanned.
+ * is what cost most: the walk, the scan, the tests of which decoder applies, JSON leaves,
+ * and not making a Python object for a layer that is never scanned.
  */
 
 #include "expand.h"
 #include "bytetests.h"
+#include "scanner.h"
 
 #include <string.h>
 
@@ -43,6 +46,7 @@ typedef struct {
 
 typedef struct {
   PyObject *scan, *b64, *inflate, *form, *protobuf, *transform;
+  Scanner *scanner; /* scan's own Scanner, run without a Python call; or NULL */
   Py_ssize_t max_depth, max_layers, max_bytes, min_leaf;
   Py_ssize_t layers, bytes; /* the budget spent */
 } Ctx;
@@ -375,43 +379,6 @@ error:
 
 /* ---- the walk (Decoder.expand) ------------------------------------------------------ */
 
-/* The distinct pattern bytes of a layer's matches, as spans into the patterns (which the
-   matches keep alive). 0 with an exception set. */
-static int hot_of (PyObject *hits, Span **spans, Py_ssize_t *count)
-{
-  Py_ssize_t n = PyList_GET_SIZE (hits), k = 0;
-  Span *s = PyMem_Malloc (sizeof (Span) * (size_t) (n ? n : 1));
-  if (s == NULL)
-  {
-    PyErr_NoMemory ();
-    return 0;
-  }
-  for (Py_ssize_t i = 0; i < n; i++)
-  {
-    PyObject *pattern = PyObject_GetAttrString (PyList_GET_ITEM (hits, i), "pattern");
-    PyObject *value = pattern ? PyObject_GetAttrString (pattern, "value") : NULL;
-    Py_XDECREF (pattern);
-    if (value == NULL || !PyBytes_Check (value))
-    {
-      if (value != NULL)
-        PyErr_SetString (PyExc_TypeError, "a match's pattern value must be bytes");
-      Py_XDECREF (value);
-      PyMem_Free (s);
-      return 0;
-    }
-    Span v = { PyBytes_AS_STRING (value), PyBytes_GET_SIZE (value) };
-    Py_DECREF (value); /* the pattern holds it */
-    int seen = 0;
-    for (Py_ssize_t j = 0; j < k && !seen; j++)
-      seen = s[j].n == v.n && memcmp (s[j].p, v.p, (size_t) v.n) == 0;
-    if (!seen)
-      s[k++] = v;
-  }
-  *spans = s;
-  *count = k;
-  return 1;
-}
-
 /* One root, depth first. OK, FALLBACK_MSG or ERROR. */
 static int walk_root (Ctx *cx, PyObject *chain, PyObject *data, PyObject *result)
 {
@@ -422,22 +389,15 @@ static int walk_root (Ctx *cx, PyObject *chain, PyObject *data, PyObject *result
   while (stack.n > 0 && r == OK)
   {
     Layer l = stack.v[--stack.n];
-    PyObject *hits = PyObject_CallOneArg (cx->scan, l.data);
-    if (hits == NULL || !PyList_Check (hits))
-    {
-      if (hits != NULL)
-        PyErr_SetString (PyExc_TypeError, "scan must return a list");
-      Py_XDECREF (hits);
-      clear_layer (&l);
+    PyObject *hits;
+    Span none, *hot; /* no match: an empty set, not NULL (which keeps every leaf) */
+    Py_ssize_t hot_count;
+    if (!scan_layer (cx->scan, cx->scanner, l.data, &hits, &hot, &hot_count))
       r = ERROR;
-      break;
-    }
-    Span none, *hot = NULL; /* no match: an empty set, not NULL (which keeps every leaf) */
-    Py_ssize_t hot_count = 0;
-    if (PyList_GET_SIZE (hits) > 0)
+    else if (hits != NULL)
     {
       PyObject *item = PyTuple_Pack (3, l.chain, l.data, hits);
-      if (item == NULL || PyList_Append (result, item) < 0 || !hot_of (hits, &hot, &hot_count))
+      if (item == NULL || PyList_Append (result, item) < 0)
         r = ERROR;
       Py_XDECREF (item);
     }
@@ -465,7 +425,7 @@ static int walk_root (Ctx *cx, PyObject *chain, PyObject *data, PyObject *result
       clear_layers (&kids);
     }
     PyMem_Free (hot);
-    Py_DECREF (hits);
+    Py_XDECREF (hits);
     clear_layer (&l);
   }
   free_layers (&stack);
@@ -482,6 +442,7 @@ PyObject *detect_expand (PyObject *self, PyObject *args)
           &cx.inflate, &cx.form, &cx.protobuf, &cx.transform, &cx.max_depth, &cx.max_layers,
           &cx.max_bytes, &cx.min_leaf))
     return NULL;
+  cx.scanner = scanner_of (cx.scan);
   PyObject *result = PyList_New (0);
   if (result == NULL)
     return NULL;

@@ -1,13 +1,24 @@
-"""One multi-pattern matcher over every derived pattern (Hyperscan, literal block mode)."""
+"""One multi-pattern matcher over every derived pattern (Hyperscan, literal block mode).
+
+The database is compiled and scanned in C (scanner.c, Hyperscan's C API) when the package is
+built; expand.c then scans every layer of a message with it without a call into Python. The
+python-hyperscan scan below is what a checkout without the C module runs, and the reference
+the C one is tested against (tests/detect/test_scanner.py): same matches, same order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import hyperscan
 
 from harness.detect.derive import Pattern
+
+try:  # built by setup.py with the package
+    from harness.detect import _detect
+except ImportError:  # pragma: no cover - a checkout that was never built
+    _detect = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,8 +29,16 @@ class Match:
 
 
 class Matcher:
-    def __init__(self, patterns: Sequence[Pattern]) -> None:
+    def __init__(self, patterns: Sequence[Pattern], compiled: bool = True) -> None:
+        """``compiled=False`` scans with python-hyperscan (the reference)."""
         self.patterns = list(patterns)
+        self.scan: Callable[[bytes], list[Match]]
+        """The matches in ``data``, in the order Hyperscan reports them. In C, the Scanner's
+        own method: expand.c recognises it and scans without calling it."""
+        if compiled and _detect is not None:
+            scanner = _detect.Scanner([p.value for p in self.patterns], self.patterns, Match)
+            self.scan = scanner.scan
+            return
         self._db: hyperscan.Database | None = None
         if self.patterns:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -30,8 +49,9 @@ class Matcher:
                 ids=list(range(len(self.patterns))),
                 flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(self.patterns),
             )
+        self.scan = self._scan
 
-    def scan(self, data: bytes) -> list[Match]:
+    def _scan(self, data: bytes) -> list[Match]:
         if self._db is None or not data:
             return []
         found: list[Match] = []

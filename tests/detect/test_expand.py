@@ -175,6 +175,24 @@ def test_app_transforms_are_followed_the_same_way() -> None:
     assert [f.chain[1:] for f in got] == [("cipher:AES/CBC", "json:$.id")]
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(bodies, urls, headers)
+@example(b'{"a": "' + _b64(gzip.compress(b'{"id": "a1b2c3d4e5f60718"}')).encode() + b'"}',
+         "https://sa.lab.test/?id=a1b2c3d4e5f60718", (("X-Id", "a1b2c3d4e5f60718"),))
+def test_the_scanner_run_in_c_gives_what_calling_it_gives(
+        body: bytes, url: str, hs: tuple[tuple[str, str], ...]) -> None:
+    """expand.c runs a Scanner's own scan method itself (scanner.c), making match objects
+    only for layers that matched; any other scan it calls. Same layers, same matches."""
+    rs = root_pairs(message(body, url, hs))
+    assert MATCHER.scan.__self__ is not None  # the Scanner's bound method: run in C
+    direct = _detect.expand(rs, Decoder()._hooks(MATCHER.scan))
+    called = _detect.expand(rs, Decoder()._hooks(lambda data: MATCHER.scan(data)))
+    assert direct == called
+    if direct is not False:
+        assert all(type(h) is Match and h.pattern in MATCHER.patterns
+                   for _chain, _data, hits in direct for h in hits)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 @example("")

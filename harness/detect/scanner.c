@@ -1,0 +1,373 @@
+/* The detector's multi-pattern scan (matcher.Matcher) with Hyperscan's C API:
+ *
+ * Scanner(values, tags, make) compiles values (bytes, one per pattern) as matcher.py did
+ *   with python-hyperscan: every byte escaped \xHH (a literal would stop at a NUL, which
+ *   UTF-16 forms are full of), HS_FLAG_SOM_LEFTMOST, block mode, ids = indexes. It owns its
+ *   scratch.
+ * Scanner.scan(data) -> list of make(tags[id], start, end), in the order Hyperscan reports
+ *   them (what python-hyperscan's callback saw); [] for empty data or no patterns.
+ *
+ * scan_layer is a layer's scan for expand.c: through the same Scanner without a Python call
+ * (match objects made only for a layer that matched), or through any other scan callable,
+ * with the distinct pattern bytes matched (what the JSON walk keeps leaves for). The GIL stays held through hs_scan: the scratch is
+ * the Scanner's own, and no other thread may use it meanwhile. The match callback only
+ * records (id, start, end); match objects are made after hs_scan returns, so no Python code
+ * runs inside Hyperscan.
+ */
+
+#include "scanner.h"
+
+#include <limits.h>
+#include <string.h>
+
+static int on_match (unsigned int id, unsigned long long from, unsigned long long to,
+    unsigned int flags, void *ctx)
+{
+  Hits *h = ctx;
+  (void) flags;
+  if (h->n == h->cap)
+  {
+    Py_ssize_t cap = h->cap * 2;
+    Hit *v = h->v == h->small ? PyMem_Malloc (sizeof (Hit) * (size_t) cap)
+                              : PyMem_Realloc (h->v, sizeof (Hit) * (size_t) cap);
+    if (v == NULL)
+    {
+      h->nomem = 1;
+      return 1; /* stop the scan */
+    }
+    if (h->v == h->small)
+      memcpy (v, h->small, sizeof h->small);
+    h->v = v;
+    h->cap = cap;
+  }
+  h->v[h->n++] = (Hit) { id, (Py_ssize_t) from, (Py_ssize_t) to };
+  return 0;
+}
+
+void hits_free (Hits *hits)
+{
+  if (hits->v != hits->small)
+    PyMem_Free (hits->v);
+  hits->v = hits->small;
+  hits->n = 0;
+  hits->cap = sizeof hits->small / sizeof hits->small[0];
+}
+
+int scanner_hits (Scanner *sc, const char *d, Py_ssize_t n, Hits *hits)
+{
+  hits->v = hits->small;
+  hits->n = 0;
+  hits->cap = sizeof hits->small / sizeof hits->small[0];
+  hits->nomem = 0;
+  if (sc->db == NULL || n == 0)
+    return 1;
+  if ((unsigned long long) n > UINT_MAX)
+  {
+    PyErr_SetString (PyExc_OverflowError, "Hyperscan scans at most 4 GiB at a time");
+    return 0;
+  }
+  hs_error_t err = hs_scan (sc->db, d, (unsigned int) n, 0, sc->scratch, on_match, hits);
+  if (hits->nomem)
+  {
+    hits_free (hits);
+    PyErr_NoMemory ();
+    return 0;
+  }
+  if (err != HS_SUCCESS)
+  {
+    hits_free (hits);
+    PyErr_Format (PyExc_RuntimeError, "hs_scan failed (%d)", (int) err);
+    return 0;
+  }
+  return 1;
+}
+
+PyObject *scanner_matches (Scanner *sc, const Hits *hits)
+{
+  PyObject *out = PyList_New (hits->n);
+  if (out == NULL)
+    return NULL;
+  for (Py_ssize_t i = 0; i < hits->n; i++)
+  {
+    PyObject *args[3] = { PyTuple_GET_ITEM (sc->tags, hits->v[i].id),
+      PyLong_FromSsize_t (hits->v[i].start), PyLong_FromSsize_t (hits->v[i].end) };
+    PyObject *m = args[1] && args[2] ? PyObject_Vectorcall (sc->make, args, 3, NULL) : NULL;
+    Py_XDECREF (args[1]);
+    Py_XDECREF (args[2]);
+    if (m == NULL)
+    {
+      Py_DECREF (out);
+      return NULL;
+    }
+    PyList_SET_ITEM (out, i, m);
+  }
+  return out;
+}
+
+Span scanner_value (Scanner *sc, unsigned int id)
+{
+  PyObject *v = PyTuple_GET_ITEM (sc->values, id);
+  return (Span) { PyBytes_AS_STRING (v), PyBytes_GET_SIZE (v) };
+}
+
+/* ---- a layer's scan, for expand.c ----------------------------------------------- */
+
+/* The distinct pattern bytes of a layer's matches, as spans into the patterns (which the
+   matches keep alive). 0 with an exception set. */
+static int hot_of (PyObject *hits, Span **spans, Py_ssize_t *count)
+{
+  Py_ssize_t n = PyList_GET_SIZE (hits), k = 0;
+  Span *s = PyMem_Malloc (sizeof (Span) * (size_t) (n ? n : 1));
+  if (s == NULL)
+  {
+    PyErr_NoMemory ();
+    return 0;
+  }
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    PyObject *pattern = PyObject_GetAttrString (PyList_GET_ITEM (hits, i), "pattern");
+    PyObject *value = pattern ? PyObject_GetAttrString (pattern, "value") : NULL;
+    Py_XDECREF (pattern);
+    if (value == NULL || !PyBytes_Check (value))
+    {
+      if (value != NULL)
+        PyErr_SetString (PyExc_TypeError, "a match's pattern value must be bytes");
+      Py_XDECREF (value);
+      PyMem_Free (s);
+      return 0;
+    }
+    Span v = { PyBytes_AS_STRING (value), PyBytes_GET_SIZE (value) };
+    Py_DECREF (value); /* the pattern holds it */
+    int seen = 0;
+    for (Py_ssize_t j = 0; j < k && !seen; j++)
+      seen = s[j].n == v.n && memcmp (s[j].p, v.p, (size_t) v.n) == 0;
+    if (!seen)
+      s[k++] = v;
+  }
+  *spans = s;
+  *count = k;
+  return 1;
+}
+
+/* hot_of for a Scanner's hits: the patterns' bytes by id. */
+static int hot_of_hits (Scanner *sc, const Hits *h, Span **spans, Py_ssize_t *count)
+{
+  Py_ssize_t k = 0;
+  Span *s = PyMem_Malloc (sizeof (Span) * (size_t) (h->n ? h->n : 1));
+  if (s == NULL)
+  {
+    PyErr_NoMemory ();
+    return 0;
+  }
+  for (Py_ssize_t i = 0; i < h->n; i++)
+  {
+    Span v = scanner_value (sc, h->v[i].id);
+    int seen = 0;
+    for (Py_ssize_t j = 0; j < k && !seen; j++)
+      seen = s[j].n == v.n && memcmp (s[j].p, v.p, (size_t) v.n) == 0;
+    if (!seen)
+      s[k++] = v;
+  }
+  *spans = s;
+  *count = k;
+  return 1;
+}
+
+int scan_layer (PyObject *scan, Scanner *sc, PyObject *data, PyObject **hits, Span **hot,
+    Py_ssize_t *hot_count)
+{
+  *hits = NULL;
+  *hot = NULL;
+  *hot_count = 0;
+  if (sc != NULL)
+  {
+    Hits h;
+    if (!scanner_hits (sc, PyBytes_AS_STRING (data), PyBytes_GET_SIZE (data), &h))
+      return 0;
+    int ok = h.n == 0 || ((*hits = scanner_matches (sc, &h)) != NULL
+        && hot_of_hits (sc, &h, hot, hot_count));
+    hits_free (&h);
+    return ok;
+  }
+  PyObject *got = PyObject_CallOneArg (scan, data);
+  if (got == NULL || !PyList_Check (got))
+  {
+    if (got != NULL)
+      PyErr_SetString (PyExc_TypeError, "scan must return a list");
+    Py_XDECREF (got);
+    return 0;
+  }
+  if (PyList_GET_SIZE (got) == 0)
+  {
+    Py_DECREF (got);
+    return 1;
+  }
+  *hits = got;
+  return hot_of (got, hot, hot_count);
+}
+
+/* ---- the Python type -------------------------------------------------------------- */
+
+static PyObject *scanner_scan (PyObject *self, PyObject *arg)
+{
+  Scanner *sc = (Scanner *) self;
+  Py_buffer data;
+  if (PyObject_GetBuffer (arg, &data, PyBUF_SIMPLE) < 0)
+    return NULL;
+  Hits hits;
+  PyObject *out = NULL;
+  if (scanner_hits (sc, data.buf, data.len, &hits))
+  {
+    out = scanner_matches (sc, &hits);
+    hits_free (&hits);
+  }
+  PyBuffer_Release (&data);
+  return out;
+}
+
+Scanner *scanner_of (PyObject *f)
+{
+  if (!PyCFunction_Check (f) || PyCFunction_GET_FUNCTION (f) != scanner_scan)
+    return NULL;
+  PyObject *self = PyCFunction_GET_SELF (f);
+  return self != NULL && Py_IS_TYPE (self, &ScannerType) ? (Scanner *) self : NULL;
+}
+
+/* Compiles sc->values into sc->db and its scratch. 0 with an exception set. */
+static int compile (Scanner *sc)
+{
+  Py_ssize_t n = PyTuple_GET_SIZE (sc->values);
+  if (n == 0)
+    return 1; /* no database: every scan is empty, as Matcher's was */
+  if ((unsigned long long) n > UINT_MAX)
+  {
+    PyErr_SetString (PyExc_OverflowError, "too many patterns");
+    return 0;
+  }
+  char **exprs = PyMem_Calloc ((size_t) n, sizeof (char *));
+  unsigned int *flags = PyMem_Malloc (sizeof (unsigned int) * (size_t) n);
+  unsigned int *ids = PyMem_Malloc (sizeof (unsigned int) * (size_t) n);
+  int ok = exprs != NULL && flags != NULL && ids != NULL;
+  if (!ok)
+    PyErr_NoMemory ();
+  for (Py_ssize_t i = 0; ok && i < n; i++)
+  {
+    Span v = scanner_value (sc, (unsigned int) i);
+    if ((exprs[i] = PyMem_Malloc ((size_t) v.n * 4 + 1)) == NULL)
+    {
+      PyErr_NoMemory ();
+      ok = 0;
+      break;
+    }
+    for (Py_ssize_t j = 0; j < v.n; j++)
+      snprintf (exprs[i] + 4 * j, 5, "\\x%02x", (unsigned char) v.p[j]);
+    exprs[i][4 * v.n] = '\0';
+    flags[i] = HS_FLAG_SOM_LEFTMOST;
+    ids[i] = (unsigned int) i;
+  }
+  if (ok)
+  {
+    hs_compile_error_t *err = NULL;
+    if (hs_compile_multi ((const char *const *) exprs, flags, ids, (unsigned int) n,
+            HS_MODE_BLOCK, NULL, &sc->db, &err) != HS_SUCCESS)
+    {
+      PyErr_Format (PyExc_ValueError, "pattern %d: %s", err ? err->expression : -1,
+          err ? err->message : "could not compile");
+      hs_free_compile_error (err);
+      sc->db = NULL;
+      ok = 0;
+    }
+    else if (hs_alloc_scratch (sc->db, &sc->scratch) != HS_SUCCESS)
+    {
+      PyErr_NoMemory ();
+      ok = 0;
+    }
+  }
+  for (Py_ssize_t i = 0; exprs != NULL && i < n; i++)
+    PyMem_Free (exprs[i]);
+  PyMem_Free (exprs);
+  PyMem_Free (flags);
+  PyMem_Free (ids);
+  return ok;
+}
+
+static int scanner_clear (PyObject *self)
+{
+  Scanner *sc = (Scanner *) self;
+  Py_CLEAR (sc->values);
+  Py_CLEAR (sc->tags);
+  Py_CLEAR (sc->make);
+  return 0;
+}
+
+static int scanner_traverse (PyObject *self, visitproc visit, void *arg)
+{
+  Scanner *sc = (Scanner *) self;
+  Py_VISIT (sc->values);
+  Py_VISIT (sc->tags);
+  Py_VISIT (sc->make);
+  return 0;
+}
+
+static void scanner_dealloc (PyObject *self)
+{
+  Scanner *sc = (Scanner *) self;
+  PyObject_GC_UnTrack (self);
+  scanner_clear (self);
+  hs_free_scratch (sc->scratch);
+  hs_free_database (sc->db);
+  Py_TYPE (self)->tp_free (self);
+}
+
+static PyObject *scanner_new (PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+  PyObject *values, *tags, *make;
+  static char *names[] = { "", "", "", NULL };
+  if (!PyArg_ParseTupleAndKeywords (args, kwargs, "OOO:Scanner", names, &values, &tags, &make))
+    return NULL;
+  Scanner *sc = (Scanner *) type->tp_alloc (type, 0);
+  if (sc == NULL)
+    return NULL;
+  sc->values = PySequence_Tuple (values);
+  sc->tags = sc->values ? PySequence_Tuple (tags) : NULL;
+  sc->make = Py_NewRef (make);
+  if (sc->tags == NULL)
+    goto fail;
+  if (PyTuple_GET_SIZE (sc->tags) != PyTuple_GET_SIZE (sc->values) || !PyCallable_Check (make))
+  {
+    PyErr_SetString (PyExc_TypeError, "Scanner(values, tags, make): one tag per value, and "
+        "make callable");
+    goto fail;
+  }
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE (sc->values); i++)
+    if (!PyBytes_Check (PyTuple_GET_ITEM (sc->values, i)))
+    {
+      PyErr_SetString (PyExc_TypeError, "Scanner values must be bytes");
+      goto fail;
+    }
+  if (!compile (sc))
+    goto fail;
+  return (PyObject *) sc;
+fail:
+  Py_DECREF (sc);
+  return NULL;
+}
+
+static PyMethodDef scanner_methods[] = {
+  { "scan", scanner_scan, METH_O,
+    "scan(data) -> list of make(tag, start, end), in Hyperscan's order" },
+  { NULL, NULL, 0, NULL },
+};
+
+PyTypeObject ScannerType = {
+  PyVarObject_HEAD_INIT (NULL, 0)
+  .tp_name = "harness.detect._detect.Scanner",
+  .tp_basicsize = sizeof (Scanner),
+  .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+  .tp_doc = "Scanner(values, tags, make): a compiled Hyperscan database of byte patterns",
+  .tp_new = scanner_new,
+  .tp_dealloc = scanner_dealloc,
+  .tp_traverse = scanner_traverse,
+  .tp_clear = scanner_clear,
+  .tp_methods = scanner_methods,
+};

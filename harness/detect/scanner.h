@@ -1,0 +1,56 @@
+/* The detector's multi-pattern scan in C (scanner.c): one compiled Hyperscan database over
+ * every derived pattern, which matcher.Matcher scans with from Python and expand.c from C. */
+
+#ifndef EGRESS_SCANNER_H
+#define EGRESS_SCANNER_H
+
+#include "jsonwalk.h"
+
+#include <hs/hs.h>
+
+typedef struct {
+  PyObject_HEAD
+  hs_database_t *db; /* NULL when there are no patterns */
+  hs_scratch_t *scratch;
+  PyObject *values; /* tuple of bytes: the patterns' bytes, by id */
+  PyObject *tags;   /* tuple: what a match names, by id (matcher.Pattern) */
+  PyObject *make;   /* make(tag, start, end) -> a match (matcher.Match) */
+} Scanner;
+
+/* One match as Hyperscan reports it. */
+typedef struct {
+  unsigned int id;
+  Py_ssize_t start, end;
+} Hit;
+
+/* A scan's matches, in the order Hyperscan reported them. */
+typedef struct {
+  Hit *v;
+  Py_ssize_t n, cap;
+  int nomem;
+  Hit small[16];
+} Hits;
+
+extern PyTypeObject ScannerType;
+
+/* The Scanner whose own bound scan method f is, or NULL (f is some other callable). */
+Scanner *scanner_of (PyObject *f);
+
+/* Scans d[0, n) into hits (initialised here; hits_free after). 0 with an exception set. */
+int scanner_hits (Scanner *sc, const char *d, Py_ssize_t n, Hits *hits);
+void hits_free (Hits *hits);
+
+/* The hits as a list of match objects (sc->make), in order. */
+PyObject *scanner_matches (Scanner *sc, const Hits *hits);
+
+/* The bytes of pattern id (alive as long as the scanner). */
+Span scanner_value (Scanner *sc, unsigned int id);
+
+/* Scans one layer (bytes) for expand.c: *hits the list of matches, NULL when none; *hot the
+   distinct pattern bytes matched, NULL when none (PyMem_Free). With sc (scan's own Scanner)
+   it is run here, and match objects are made only when something matched; otherwise scan
+   is called. 0 with an exception set (the caller still releases *hits and *hot). */
+int scan_layer (PyObject *scan, Scanner *sc, PyObject *data, PyObject **hits, Span **hot,
+    Py_ssize_t *hot_count);
+
+#endif
