@@ -9,10 +9,13 @@
  *
  * Scanner(values, tags, make) is the matcher's compiled Hyperscan database (scanner.c).
  *
+ * b64decode(data) is decoders._b64decode (b64.c), which expand.c runs; here for the tests.
+ *
  * java_hash(s) is Java's String.hashCode (decoders.java_hash, in C: a Sensors payload is
  *   tens of kilobytes).
  */
 
+#include "b64.h"
 #include "expand.h"
 #include "scanner.h"
 
@@ -95,6 +98,17 @@ static PyObject *leaves (PyObject *self, PyObject *args)
   return result;
 }
 
+static PyObject *b64decode (PyObject *self, PyObject *arg)
+{
+  Py_buffer data;
+  (void) self;
+  if (PyObject_GetBuffer (arg, &data, PyBUF_SIMPLE) < 0)
+    return NULL;
+  PyObject *r = b64_decode (data.buf, data.len);
+  PyBuffer_Release (&data);
+  return r;
+}
+
 /* Java's String.hashCode over the string's UTF-16 code units (a lone surrogate is one). */
 static PyObject *java_hash (PyObject *self, PyObject *arg)
 {
@@ -124,6 +138,7 @@ static PyObject *java_hash (PyObject *self, PyObject *arg)
 }
 
 static PyMethodDef methods[] = {
+  { "b64decode", b64decode, METH_O, "b64decode(data) -> bytes | None: decoders._b64decode" },
   { "java_hash", java_hash, METH_O, "java_hash(s) -> int: Java's String.hashCode" },
   { "leaves", leaves, METH_VARARGS,
     "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "

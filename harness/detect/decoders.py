@@ -130,6 +130,8 @@ def _plausible(b: bytes) -> bool:
 
 
 def _b64decode(s: bytes) -> bytes | None:
+    """Standard or URL-safe base64 (or a mix), padding optional; None when not base64.
+    expand.c runs the same in C (b64.c), which tests/detect/test_b64.py compares with this."""
     t = s.replace(b"-", b"+").replace(b"_", b"/")
     t += b"=" * (-len(t) % 4)
     try:
@@ -201,7 +203,7 @@ class Decoder:
 
     def _hooks(self, scan: Callable[[bytes], list[Match]]) -> tuple[object, ...]:
         b = self.budget
-        return (scan, _b64decode, self._inflate_or_note, self._pairs(self._form),
+        return (scan, self._inflate_or_note, self._pairs(self._form),
                 self._pairs(self._protobuf), self.transforms.get if self.transforms else None,
                 b.max_depth, b.max_layers, b.max_bytes, _MIN_LEAF)
 

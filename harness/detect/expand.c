@@ -4,12 +4,11 @@
  *
  * expand(roots, hooks) where
  *   roots: list of (chain: tuple[str, ...], data: bytes), a message's roots in order;
- *   hooks: (scan, b64, inflate, form, protobuf, transform, max_depth, max_layers,
- *           max_bytes, min_leaf):
+ *   hooks: (scan, inflate, form, protobuf, transform, max_depth, max_layers, max_bytes,
+ *           min_leaf):
  *     scan(data) -> list of matches (each with .pattern.value), the matcher; when it is a
  *       Scanner's own scan method (matcher.Matcher.scan), the Scanner is run here without a
  *       Python call, and match objects are made only for a layer that matched (scanner.c);
- *     b64(data) -> bytes | None, decoders._b64decode;
  *     inflate(data, kind, limit) -> bytes | None (not that format) | False (a note);
  *     form(data), protobuf(data) -> list of (steps: tuple[str, ...], bytes);
  *     transform(data) -> (step, bytes) | None, or transform None when there are none;
@@ -18,12 +17,13 @@
  * budget, the depth limit, a damaged gzip) or the C JSON walk cannot be exact. What it
  * returns is then exactly what the Python decoder's layers give (tests/detect/test_expand.py).
  *
- * The heavy decoders stay Python callbacks (zlib, base64, forms, protobuf); what is in C
- * is what cost most: the walk, the scan, the tests of which decoder applies, JSON leaves,
- * and not making a Python object for a layer that is never scanned.
+ * The heavy decoders stay Python callbacks (zlib, forms, protobuf); what is in C is what
+ * cost most: the walk, the scan, base64 (b64.c), the tests of which decoder applies, JSON
+ * leaves, and not making a Python object for a layer that is never scanned.
  */
 
 #include "expand.h"
+#include "b64.h"
 #include "bytetests.h"
 #include "scanner.h"
 
@@ -45,7 +45,7 @@ typedef struct {
 } Layers;
 
 typedef struct {
-  PyObject *scan, *b64, *inflate, *form, *protobuf, *transform;
+  PyObject *scan, *inflate, *form, *protobuf, *transform;
   Scanner *scanner; /* scan's own Scanner, run without a Python call; or NULL */
   Py_ssize_t max_depth, max_layers, max_bytes, min_leaf;
   Py_ssize_t layers, bytes; /* the budget spent */
@@ -243,8 +243,7 @@ static int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_co
   }
   if (sn >= 16 && b64_whole (s, sn))
   {
-    stripped = PyBytes_FromStringAndSize ((const char *) s, sn);
-    PyObject *r = stripped ? PyObject_CallOneArg (cx->b64, stripped) : NULL;
+    PyObject *r = b64_decode (s, sn);
     if (r == NULL)
       goto error;
     int found = PyBytes_Check (r)
@@ -258,7 +257,7 @@ static int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_co
   }
   if (form_whole (s, sn))
   {
-    if (stripped == NULL && (stripped = PyBytes_FromStringAndSize ((const char *) s, sn)) == NULL)
+    if ((stripped = PyBytes_FromStringAndSize ((const char *) s, sn)) == NULL)
       goto error;
     if (add_pairs (PyObject_CallOneArg (cx->form, stripped), l->chain, out, depth) < 0)
       goto error;
@@ -307,18 +306,13 @@ static int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_co
       continue;
     for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
       i++;
-    PyObject *group = PyBytes_FromStringAndSize ((const char *) d + start, i - start);
-    PyObject *blob = group ? PyObject_CallOneArg (cx->b64, group) : NULL;
+    PyObject *blob = b64_decode (d + start, i - start);
     if (blob == NULL)
-    {
-      Py_XDECREF (group);
       goto error;
-    }
     int keep = PyBytes_Check (blob)
         && plausible ((const unsigned char *) PyBytes_AS_STRING (blob), PyBytes_GET_SIZE (blob))
         && !(PyBytes_GET_SIZE (blob) == i - start
             && memcmp (PyBytes_AS_STRING (blob), d + start, (size_t) (i - start)) == 0);
-    Py_DECREF (group);
     char label[48];
     snprintf (label, sizeof label, "base64@%zd", start);
     int added = keep ? add_one (l->chain, label, blob, out, depth) : 0;
@@ -438,8 +432,7 @@ PyObject *detect_expand (PyObject *self, PyObject *args)
   PyObject *roots;
   Ctx cx = { 0 };
   (void) self;
-  if (!PyArg_ParseTuple (args, "O!(OOOOOOnnnn)", &PyList_Type, &roots, &cx.scan, &cx.b64,
-          &cx.inflate, &cx.form, &cx.protobuf, &cx.transform, &cx.max_depth, &cx.max_layers,
+  if (!PyArg_ParseTuple (args, "O!(OOOOOnnnn)", &PyList_Type, &roots, &cx.scan, &cx.inflate, &cx.form, &cx.protobuf, &cx.transform, &cx.max_depth, &cx.max_layers,
           &cx.max_bytes, &cx.min_leaf))
     return NULL;
   cx.scanner = scanner_of (cx.scan);

@@ -166,6 +166,16 @@ def test_notes_and_inexact_json_are_handed_back() -> None:
     assert not check(message(big, "https://sa.lab.test/", ()), limits={"max_layers": 10})
 
 
+def test_base64_edges_give_the_same_layers() -> None:
+    """The base64 rules b64.c reproduces, met in a walk: padding, alphabets, runs."""
+    inner = b'{"id": "a1b2c3d4e5f60718", "k": "v"}'
+    std, url = base64.b64encode(inner), base64.urlsafe_b64encode(b"\xfb\xff" + inner)
+    for body in (std, std.rstrip(b"="), std + b"==", std + b"=", url, url.rstrip(b"="),
+                 std[:8] + url[8:], b"  " + std + b"\n", b"x " + std + b"=== y",
+                 b"x " + std[:-2] + b"=A " + std, b"t " + std.rstrip(b"=")[:25] + b" u"):
+        check(message(body, "https://sa.lab.test/", ()))
+
+
 def test_app_transforms_are_followed_the_same_way() -> None:
     secret = b"\x93\x11" + bytes(range(40))
     m = message(secret, "https://sa.lab.test/", ())
