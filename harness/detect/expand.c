@@ -432,8 +432,9 @@ PyObject *detect_expand (PyObject *self, PyObject *args)
   PyObject *roots;
   Ctx cx = { 0 };
   (void) self;
-  if (!PyArg_ParseTuple (args, "O!(OOOOOnnnn)", &PyList_Type, &roots, &cx.scan, &cx.inflate, &cx.form, &cx.protobuf, &cx.transform, &cx.max_depth, &cx.max_layers,
-          &cx.max_bytes, &cx.min_leaf))
+  if (!PyArg_ParseTuple (args, "O!(OOOOOnnnn)", &PyList_Type, &roots, &cx.scan, &cx.inflate,
+          &cx.form, &cx.protobuf, &cx.transform, &cx.max_depth, &cx.max_layers, &cx.max_bytes,
+          &cx.min_leaf))
     return NULL;
   cx.scanner = scanner_of (cx.scan);
   PyObject *result = PyList_New (0);

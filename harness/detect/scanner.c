@@ -9,10 +9,11 @@
  *
  * scan_layer is a layer's scan for expand.c: through the same Scanner without a Python call
  * (match objects made only for a layer that matched), or through any other scan callable,
- * with the distinct pattern bytes matched (what the JSON walk keeps leaves for). The GIL stays held through hs_scan: the scratch is
- * the Scanner's own, and no other thread may use it meanwhile. The match callback only
- * records (id, start, end); match objects are made after hs_scan returns, so no Python code
- * runs inside Hyperscan.
+ * with the distinct pattern bytes matched (what the JSON walk keeps leaves for).
+ *
+ * The GIL stays held through hs_scan: the scratch is the Scanner's own, and no other thread
+ * may use it meanwhile. The match callback only records (id, start, end); match objects are
+ * made after hs_scan returns, so no Python code runs inside Hyperscan.
  */
 
 #include "scanner.h"
@@ -112,6 +113,15 @@ Span scanner_value (Scanner *sc, unsigned int id)
 
 /* ---- a layer's scan, for expand.c ----------------------------------------------- */
 
+/* Adds v to s[0, *k) unless it is there (a set of a few patterns). */
+static void add_distinct (Span *s, Py_ssize_t *k, Span v)
+{
+  for (Py_ssize_t j = 0; j < *k; j++)
+    if (s[j].n == v.n && memcmp (s[j].p, v.p, (size_t) v.n) == 0)
+      return;
+  s[(*k)++] = v;
+}
+
 /* The distinct pattern bytes of a layer's matches, as spans into the patterns (which the
    matches keep alive). 0 with an exception set. */
 static int hot_of (PyObject *hits, Span **spans, Py_ssize_t *count)
@@ -136,13 +146,8 @@ static int hot_of (PyObject *hits, Span **spans, Py_ssize_t *count)
       PyMem_Free (s);
       return 0;
     }
-    Span v = { PyBytes_AS_STRING (value), PyBytes_GET_SIZE (value) };
+    add_distinct (s, &k, (Span) { PyBytes_AS_STRING (value), PyBytes_GET_SIZE (value) });
     Py_DECREF (value); /* the pattern holds it */
-    int seen = 0;
-    for (Py_ssize_t j = 0; j < k && !seen; j++)
-      seen = s[j].n == v.n && memcmp (s[j].p, v.p, (size_t) v.n) == 0;
-    if (!seen)
-      s[k++] = v;
   }
   *spans = s;
   *count = k;
@@ -160,14 +165,7 @@ static int hot_of_hits (Scanner *sc, const Hits *h, Span **spans, Py_ssize_t *co
     return 0;
   }
   for (Py_ssize_t i = 0; i < h->n; i++)
-  {
-    Span v = scanner_value (sc, h->v[i].id);
-    int seen = 0;
-    for (Py_ssize_t j = 0; j < k && !seen; j++)
-      seen = s[j].n == v.n && memcmp (s[j].p, v.p, (size_t) v.n) == 0;
-    if (!seen)
-      s[k++] = v;
-  }
+    add_distinct (s, &k, scanner_value (sc, h->v[i].id));
   *spans = s;
   *count = k;
   return 1;
