@@ -187,10 +187,15 @@ def _most_specific(found: list[_Found]) -> list[_Found]:
             return (chain[0], "url", *chain[1:])
         return chain
 
-    def below(c: tuple[str, ...], f: tuple[str, ...]) -> bool:
-        lc, lf = layer(c), layer(f)
-        return len(lc) > len(lf) and lc[:len(lf)] == lf
+    layers: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+
+    def has_below(key: tuple[str, str], chain: tuple[str, ...]) -> bool:
+        group = layers.get(key)
+        if group is None:  # each chain's layer once per group, not once per pair
+            group = layers[key] = [layer(c) for c in by_key[key]]
+        lf = layer(chain)
+        n = len(lf)
+        return any(len(lc) > n and lc[:n] == lf for lc in group)
 
     return [f for f in found
-            if len(chains := by_key[(f[0].name, f[1])]) == 1
-            or not any(below(c, f[2]) for c in chains)]
+            if len(by_key[key := (f[0].name, f[1])]) == 1 or not has_below(key, f[2])]
