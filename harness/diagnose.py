@@ -324,6 +324,11 @@ def host_checks(hooks: Path | None = None,
         add(_bad("agent-build", "not tried: the frida package is missing", frida_check.fix))
         add(_bad("frida-local", "not tried: the frida package is missing", frida_check.fix))
     add(check_import("hyperscan", "hyperscan", "pip install 'hyperscan>=0.7'"))
+    # without it the detector runs its Python walk: the same findings, several times slower
+    add(check_import("detector-c", "harness.detect._detect",
+                     f"{APT} libhyperscan-dev gcc && pip install -e . (builds the compiled "
+                     "detector; without it analysis is slower, its findings the same)",
+                     required=False))
     add(_tool("java", "java", ["-version"], f"{APT} openjdk-17-jdk-headless"))
     add(_tool("javac", "javac", ["-version"],
               f"{APT} openjdk-17-jdk-headless (the lab browser is built from source)"))
