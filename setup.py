@@ -2,12 +2,18 @@
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension(
-    "harness.detect._detect",
-    ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/jsonwalk.c",
-     "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/b64.c"],
-    depends=["harness/detect/jsonparse.h", "harness/detect/jsonwalk.h",
-             "harness/detect/expand.h", "harness/detect/bytetests.h",
-             "harness/detect/scanner.h", "harness/detect/b64.h"],
-    libraries=["hs"],  # Hyperscan's C API (libhyperscan-dev), for scanner.c
-    extra_compile_args=["-O2", "-Wall", "-Werror"])])
+setup(ext_modules=[
+    Extension(
+        "harness.detect._detect",
+        ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/jsonwalk.c",
+         "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/b64.c"],
+        depends=["harness/detect/jsonparse.h", "harness/detect/jsonwalk.h",
+                 "harness/detect/expand.h", "harness/detect/bytetests.h",
+                 "harness/detect/scanner.h", "harness/detect/b64.h"],
+        libraries=["hs"],  # Hyperscan's C API (libhyperscan-dev), for scanner.c
+        extra_compile_args=["-O2", "-Wall", "-Werror"]),
+    # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)
+    Extension(
+        "harness.parse._hpack", ["harness/parse/_hpack.c"], libraries=["nghttp2"],
+        extra_compile_args=["-O2", "-Wall", "-Werror"]),
+])

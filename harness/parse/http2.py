@@ -2,11 +2,12 @@
 
 A capture is a recording, not a peer: it must read what a client and a server said even
 where a real endpoint would have refused it (partial capture, a stream opened before the
-hooks, a protocol error). So this reads frames directly and keeps one ``hpack.Decoder`` per
-direction (the client's header blocks and the server's have separate dynamic tables),
-instead of driving ``h2``'s state machines, which reject such input. Handles padding,
-priority, CONTINUATION, trailers, RST_STREAM, GOAWAY and server push; a malformed frame or
-header block becomes a note and the rest of the bytes stay a RAW message.
+hooks, a protocol error). So this reads frames directly and keeps one HPACK decoding
+context per direction (libnghttp2's inflater through ``_hpack``: the client's header blocks
+and the server's have separate dynamic tables), instead of driving ``h2``'s state machines,
+which reject such input. Handles padding, priority, CONTINUATION, trailers, RST_STREAM,
+GOAWAY and server push; a malformed frame or header block becomes a note and the rest of
+the bytes stay a RAW message.
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-import hpack
-from hpack.exceptions import HPACKError
-
-from harness.parse import grpc
+from harness.parse import _hpack, grpc
 from harness.parse.draft import Draft, from_flow, raw, status_code
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.http1 import finish_body
@@ -27,7 +25,11 @@ from harness.parse.reassembly import ConnFacts, Flow
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_FRAME = 1 << 24
 MAX_HEADER_BLOCK = 1 << 20
-"""A header block (HEADERS + CONTINUATIONs) above 1 MiB is hostile: dropped with a note."""
+"""A header block (HEADERS + CONTINUATIONs) above 1 MiB is hostile: dropped with a note.
+Its decoded header list (RFC 7541 4.1 sizes) has the same limit."""
+MAX_TABLE_SIZE = 1 << 20
+"""The largest dynamic table a sender may ask for. A peer allows what its SETTINGS said; a
+capture does not follow SETTINGS, so this only bounds memory."""
 
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, \
     CONTINUATION = range(10)
@@ -89,10 +91,8 @@ class _Direction:
         self.pushed: dict[int, Draft] = {}
 
     @staticmethod
-    def _fresh_decoder() -> hpack.Decoder:
-        d = hpack.Decoder(max_header_list_size=MAX_HEADER_BLOCK)
-        d.max_allowed_table_size = 1 << 20
-        return d
+    def _fresh_decoder() -> _hpack.Inflater:
+        return _hpack.Inflater(MAX_TABLE_SIZE, MAX_HEADER_BLOCK)
 
     def _lose_table(self, why: str) -> None:
         """A header block was lost or broken, so the sender's table may hold entries ours
@@ -105,9 +105,9 @@ class _Direction:
 
     def _decode(self, block: bytes, notes: list[str]) -> list[tuple[str, str]]:
         try:
-            pairs = self.decoder.decode(block, raw=True)
-        except (HPACKError, IndexError, ValueError, UnicodeDecodeError) as exc:
-            err = f"{type(exc).__name__}: {exc}"[:200]
+            pairs = self.decoder.decode(block)
+        except _hpack.HPACKError as exc:
+            err = str(exc)[:200]
             if self.hpack_lost:
                 notes.append(f"headers not decodable: they refer to HPACK entries lost"
                              f" earlier ({self.hpack_lost}); {err}")
@@ -117,12 +117,12 @@ class _Direction:
             return []
         out: list[tuple[str, str]] = []
         for name, value in pairs:
-            n = bytes(name).decode("latin-1")
+            n = name.decode("latin-1")
             try:
-                v = bytes(value).decode("utf-8")
+                v = value.decode("utf-8")
             except UnicodeDecodeError:
                 notes.append(f"header {n[:40]!r} is not UTF-8; decoded as Latin-1")
-                v = bytes(value).decode("latin-1")
+                v = value.decode("latin-1")
             out.append((n, v))
         return out
 
