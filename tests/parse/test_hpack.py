@@ -6,6 +6,12 @@ and both start afresh after a refusal, as http2._Direction._lose_table does. Whe
 libraries disagree on what is malformed ours refuses; each such case is a test below:
 
 - a string literal over 65536 octets (libnghttp2's limit; hpack has none).
+
+Checked and alike (RFC 7541): Huffman padding over 7 bits or not all ones, and the EOS
+symbol, refused (5.2); a table-size update after a field, or over the 1 MiB we allow,
+refused, and any number of them before the first field taken (4.2, 6.3); index 0 and
+indexes past the table refused (2.3.3); integers of more than the prefix and 5 octets
+refused, and larger values refused where they are used (5.1); the header list limit.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import hpack
 import pytest
@@ -22,7 +29,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harness.parse import _hpack
-from harness.parse.http2 import MAX_HEADER_BLOCK, MAX_TABLE_SIZE
+from harness.parse.http2 import MAX_HEADER_BLOCK, MAX_TABLE_SIZE, PREFACE
+from harness.parse.message import MessageKind
+from harness.parse.store import MessageStore
+from tests.parse.wire import run_from_bytes
 
 MAX_STRING = 65536
 Fields = list[tuple[bytes, bytes]]
@@ -325,6 +335,26 @@ def test_a_string_over_64k_is_refused_where_hpack_took_it() -> None:
     at_limit = b"\x00\x01a" + _enc_int(MAX_STRING, 7, 0, 0) + b"v" * MAX_STRING
     assert _hpack.Inflater(MAX_TABLE_SIZE, MAX_HEADER_BLOCK).decode(at_limit) == \
         [(b"a", b"v" * MAX_STRING)]
+
+
+def test_a_long_header_is_a_note_and_the_stream_is_kept(tmp_path: Path) -> None:
+    """Through http2.py: the block is reported with the reason, the body kept, and the next
+    stream (static entries only) decodes from the fresh table."""
+    def frame(ftype: int, flags: int, sid: int, payload: bytes) -> bytes:
+        return len(payload).to_bytes(3, "big") + bytes([ftype, flags]) + \
+            sid.to_bytes(4, "big") + payload
+
+    long = b"\x82\x87\x84\x41\x01a" + b"\x00\x01x" + _enc_int(70_000, 7, 0, 0) + b"v" * 70_000
+    out = PREFACE + frame(1, 0x4, 1, long) + frame(0, 0x1, 1, b"body-kept") + \
+        frame(1, 0x5, 3, b"\x82\x87\x84\x41\x01b")
+    with MessageStore.open(run_from_bytes(tmp_path, [[("out", out)]])) as store:
+        reqs = {m.meta.get("stream"): m for m in store.messages()
+                if m.kind is MessageKind.REQUEST}
+    assert reqs[1].body == b"body-kept"
+    assert reqs[1].headers == ()
+    assert "malformed HPACK header block: string of 70000 octets at byte 9, over the 65536" \
+        " allowed" in reqs[1].notes
+    assert reqs[3].url == "https://b/"
 
 
 def test_a_refusal_spends_the_context() -> None:
