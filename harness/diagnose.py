@@ -324,6 +324,9 @@ def host_checks(hooks: Path | None = None,
         add(_bad("agent-build", "not tried: the frida package is missing", frida_check.fix))
         add(_bad("frida-local", "not tried: the frida package is missing", frida_check.fix))
     add(check_import("hyperscan", "hyperscan", "pip install 'hyperscan>=0.7'"))
+    add(check_import("hpack-c", "harness.parse._hpack",
+                     f"{APT} libnghttp2-dev gcc && pip install -e . (builds the HTTP/2 header "
+                     "decoder; analyze cannot read HTTP/2 without it)"))
     # without it the detector runs its Python walk: the same findings, several times slower
     add(check_import("detector-c", "harness.detect._detect",
                      f"{APT} libhyperscan-dev gcc && pip install -e . (builds the compiled "
