@@ -82,7 +82,18 @@ def roots(m: Message) -> Iterator[Layer]:
         yield Layer(chain, data)
 
 
-def _excerpt(data: bytes, start: int, end: int) -> str:
+_Clip = tuple[bytes, bytes, bytes, bool, bool]
+"""The bytes an excerpt shows: before, match, after, and whether each side was cut."""
+
+
+def _clip(data: bytes, start: int, end: int) -> _Clip:
+    """Cut at find time (small slices, so no layer's bytes are held), rendered only for the
+    findings the most-specific filter keeps (about half on the bench)."""
+    a, z = max(0, start - EXCERPT), min(len(data), end + EXCERPT)
+    return data[a:start], data[start:end], data[end:z], a > 0, z < len(data)
+
+
+def _render(clip: _Clip) -> str:
     def show(b: bytes) -> str:
         text = b.decode("utf-8", "replace")
         if text.isprintable():
@@ -90,9 +101,9 @@ def _excerpt(data: bytes, start: int, end: int) -> str:
         return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else c
                        for c in text)
 
-    a, z = max(0, start - EXCERPT), min(len(data), end + EXCERPT)
-    return (("…" if a else "") + show(data[a:start]) + "[[" + show(data[start:end]) + "]]"
-            + show(data[end:z]) + ("…" if z < len(data) else ""))
+    before, match, after, cut_before, cut_after = clip
+    return (("…" if cut_before else "") + show(before) + "[[" + show(match) + "]]"
+            + show(after) + ("…" if cut_after else ""))
 
 
 _B64_SKIP = {0: 0, 1: 2, 2: 3}
@@ -156,18 +167,18 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
                 if key in seen:
                     continue
                 seen.add(key)
-                found.append((n, m.id, chain, _excerpt(data, hit.start, hit.end), m.host,
+                found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
                               m.phase, is_control(m, n), m.t))
         if notes is not None and decoder.budget.notes:
             notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
     return [Finding(id=f"f{i}", needle=n.name, cls=n.cls, host=host, phase=phase,
-                    message=mid, chain=chain, excerpt=excerpt, control=control, t=t)
-            for i, (n, mid, chain, excerpt, host, phase, control, t)
+                    message=mid, chain=chain, excerpt=_render(clip), control=control, t=t)
+            for i, (n, mid, chain, clip, host, phase, control, t)
             in enumerate(_most_specific(found), 1)]
 
 
-_Found = tuple[Needle, str, tuple[str, ...], str, str | None, str | None, bool, float]
-"""A finding before it is numbered: needle, message id, chain, excerpt, host, phase,
+_Found = tuple[Needle, str, tuple[str, ...], _Clip, str | None, str | None, bool, float]
+"""A finding before it is numbered: needle, message id, chain, excerpt bytes, host, phase,
 control, time (not the message: that would hold every body to the end)."""
 
 
