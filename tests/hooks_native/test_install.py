@@ -28,7 +28,11 @@ pytestmark = pytest.mark.skipif(platform.machine() != "x86_64",
 
 # Loads libssl late (the module observer hooks it), then waits for a line on stdin: read()
 # is the hooked function it sits in.
-SLEEPER = "import ssl, sys; sys.stdin.readline(); print('LEFT-READ', flush=True)"
+# It stays after leaving the hooked read (a second readline, unhooked by then) until told to
+# go: had it exited at once, the test's next calls into the script raced its exit ("script
+# is destroyed", and kill() reading /proc/PID/auxv of a process already gone).
+SLEEPER = ("import ssl, sys; sys.stdin.readline(); print('LEFT-READ', flush=True);"
+           " sys.stdin.readline()")
 
 PROBE = """
 rpc.exports = {
@@ -97,15 +101,16 @@ def test_every_hook_is_fast_in_a_spawned_process_and_dispose_restores_the_code(
         while script.exports_sync.inflight() != 0:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        script.unload()
-        assert gone.wait(20), "the process must leave read() and exit"
-        deadline = time.monotonic() + 5
         while b"LEFT-READ" not in b"".join(output) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert b"LEFT-READ" in b"".join(output), "it must return from read() without crashing"
+        script.unload()
+        device.input(pid, b"\n")  # its second readline: now it ends
+        assert gone.wait(20), "the process must exit"
     finally:
-        with contextlib.suppress(frida.ProcessNotFoundError):
-            device.kill(pid)
+        if not gone.is_set():
+            with contextlib.suppress(frida.ProcessNotFoundError):
+                device.kill(pid)
 
 
 def _prologues_here(names: list[str]) -> list[list[int]]:
