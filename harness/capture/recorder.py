@@ -150,9 +150,11 @@ class Recorder:
                           "queued is counted as lost", self._drain_timeout)
                 self._abandon.set()
                 continue
-            log.info("recorder: still writing after %.0f s, %d item(s) queued, %d batch(es) "
-                     "written", time.monotonic() - start, self.channel.items.qsize(),
-                     self.stats.batches)
+            # at WARNING, which the CLI shows without -v: a capture that takes minutes to
+            # close must say why it has not returned
+            log.warning("recorder: still writing after %.0f s, %d item(s) queued, %d "
+                        "batch(es) written", time.monotonic() - start,
+                        self.channel.items.qsize(), self.stats.batches)
         return not self._abandon.is_set()
 
     def update_info(self, change: Callable[[RunInfo], None]) -> None:

@@ -283,7 +283,7 @@ def test_close_waits_for_the_writer_however_long_and_says_so(
     run = RunDir.create(tmp_path, "r")
     channel = Channel()
     records = backlog(channel, 8, 4000)
-    with caplog.at_level(logging.INFO, "harness.capture.recorder"), \
+    with caplog.at_level(logging.WARNING, "harness.capture.recorder"), \
             Recorder(run, channel, progress_interval=0.02):
         pass
     info = run.load_info()
