@@ -86,7 +86,6 @@ CONNECTION_COLUMNS = (
 )
 
 
-
 def _batches_agent(db: sqlite3.Connection, info: dict[str, Any]) -> None:
     """Format 1 → 2: ``batches.agent``, the instance of the agent that sent the batch within
     its process (0 for the first script loaded into a pid, 1 after an exec...). A format-1
@@ -101,8 +100,6 @@ MIGRATIONS: Mapping[int, Callable[[sqlite3.Connection, dict[str, Any]], None]] =
 }
 """``MIGRATIONS[n]`` upgrades a run dir of format n to n+1 (database and run.json dict)."""
 
-
-# --- run.json: harness/capture/runinfo.py (re-exported: 70 importers name this module) --
 
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     # Opened by one thread and used by the recorder's writer thread (one at a time).
