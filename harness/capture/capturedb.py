@@ -192,7 +192,7 @@ class CaptureReader:
     RunDirError when opened. A row that cannot be read (a time that is not a number, fields
     that are not a JSON object) is skipped, counted in :attr:`skipped` and logged once: the
     rest of the capture is still evidence, and the verdicts count what was skipped
-    (``RunFacts.recorded_protocol_errors``)."""
+    (``RunFacts.unreadable_rows``)."""
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():
@@ -201,6 +201,7 @@ class CaptureReader:
         self.skipped: dict[str, int] = {}
         """Table → rows skipped as unreadable so far."""
         self._first: dict[str, str] = {}
+        self._bad: set[tuple[str, str]] = set()
         self._db = sqlite3.connect(path)
         self._conns: dict[str, Connection] | None = None
         try:
@@ -237,6 +238,9 @@ class CaptureReader:
                                       "complete capture database", path=str(self.path))
 
     def _skip(self, table: str, row: str, why: str) -> None:
+        if (table, row) in self._bad:  # read again (the builder reads a UDP conn twice)
+            return
+        self._bad.add((table, row))
         self.skipped[table] = self.skipped.get(table, 0) + 1
         self._first.setdefault(table, f"{row}: {why}")
 

@@ -273,7 +273,7 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             put_request(ck)
         n_links = links.write(w)
         # rows of capture.sqlite that could not be read: the verdicts count them as
-        # malformed records (RunFacts.recorded_protocol_errors)
+        # unreadable rows (RunFacts.unreadable_rows)
         w.finish({"fingerprint": fp, "run_id": info.run_id, "messages": str(count),
                   "links": str(n_links), SKIPPED_ROWS: str(sum(reader.skipped.values()))})
     log.info("parsed %d messages (%d Java/TLS links) into %s", count, n_links, ANALYSIS_DB)
