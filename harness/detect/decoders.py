@@ -178,7 +178,7 @@ class Decoder:
                 if self.budget.take(len(child.data)):
                     stack.append((child, depth + 1))
 
-    def matched(self, roots: Sequence[tuple[tuple[str, ...], bytes]],
+    def matched(self, roots: list[tuple[tuple[str, ...], bytes]],
                 scan: Callable[[bytes], list[Match]],
                 compiled: bool = True) -> Iterator[Scanned]:
         """Every layer of a message's roots, given as (chain, bytes), that ``scan`` matches,
@@ -187,8 +187,7 @@ class Decoder:
         (budget, depth, a damaged gzip) or its JSON walk cannot be exact, and the Python
         walk runs instead."""
         if compiled and _detect is not None:
-            got = _detect.expand(roots if isinstance(roots, list) else list(roots),
-                                 self._hooks(scan))
+            got = _detect.expand(roots, self._hooks(scan))
             if got is not False:
                 yield from got
                 return

@@ -48,10 +48,6 @@ def root_label(m: Message, parts: urllib.parse.SplitResult | None = None) -> str
     return f"{m.kind.value}:{m.source} {m.host or m.ip or '?'}"
 
 
-_HEADER_STEP: dict[str, str] = {}
-"""``header:<name>`` chain steps by header name as sent (a few dozen names in a run)."""
-
-
 def root_pairs(m: Message) -> list[tuple[tuple[str, ...], bytes]]:
     """A message's roots as (chain, bytes): its URL, each query parameter, each header, its
     body. Tuples, not :class:`Layer` objects: the detector makes these for every message."""
@@ -64,14 +60,7 @@ def root_pairs(m: Message) -> list[tuple[tuple[str, ...], bytes]]:
         if query:
             out.extend(((label, f"query:{k}"), utf8(v))
                        for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True))
-    steps = _HEADER_STEP
-    for name, value in m.headers:
-        step = steps.get(name)
-        if step is None:
-            step = f"header:{name.lower()}"
-            if len(steps) < 4096:  # names are the app's; a hostile capture has any number
-                steps[name] = step
-        out.append(((label, step), utf8(value)))
+    out.extend(((label, f"header:{name.lower()}"), utf8(value)) for name, value in m.headers)
     if m.body:
         out.append(((label,), m.body))
     return out
@@ -140,10 +129,10 @@ def is_control(m: Message, needle: Needle) -> bool:
 def find(messages: Iterable[Message], needles: Sequence[Needle],
          transforms: Mapping[bytes, tuple[str, bytes]] | None = None,
          notes: list[str] | None = None, compiled: bool = True) -> list[Finding]:
-    """``compiled=False`` runs the Python decoder only (the C one gives the same findings;
-    tests compare them)."""
+    """``compiled=False`` runs the Python decoder and python-hyperscan's scan only (the C ones
+    give the same findings; tests compare them)."""
     patterns = [p for n in needles for p in derive(n)]
-    matcher = Matcher(patterns)
+    matcher = Matcher(patterns, compiled)
     found: list[_Found] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     for m in messages:
@@ -185,9 +174,6 @@ control, time (not the message: that would hold every body to the end)."""
 def _most_specific(found: list[_Found]) -> list[_Found]:
     """Drop a finding whose chain is a strict prefix of another's for the same needle and
     message: the deeper chain says the same thing, and more exactly."""
-    by_key: dict[tuple[str, str], list[tuple[str, ...]]] = {}
-    for n, mid, chain, *_ in found:
-        by_key.setdefault((n.name, mid), []).append(chain)
 
     def layer(chain: tuple[str, ...]) -> tuple[str, ...]:
         # a derived form (url-encoded, escaped) matched in a layer that a decoder also
@@ -198,15 +184,14 @@ def _most_specific(found: list[_Found]) -> list[_Found]:
             return (chain[0], "url", *chain[1:])
         return chain
 
-    layers: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    layers = [layer(f[2]) for f in found]
+    groups: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for f, lf in zip(found, layers, strict=True):
+        groups.setdefault((f[0].name, f[1]), []).append(lf)
 
-    def has_below(key: tuple[str, str], chain: tuple[str, ...]) -> bool:
-        group = layers.get(key)
-        if group is None:  # each chain's layer once per group, not once per pair
-            group = layers[key] = [layer(c) for c in by_key[key]]
-        lf = layer(chain)
+    def has_below(group: list[tuple[str, ...]], lf: tuple[str, ...]) -> bool:
         n = len(lf)
         return any(len(lc) > n and lc[:n] == lf for lc in group)
 
-    return [f for f in found
-            if len(by_key[key := (f[0].name, f[1])]) == 1 or not has_below(key, f[2])]
+    return [f for f, lf in zip(found, layers, strict=True)
+            if len(group := groups[(f[0].name, f[1])]) == 1 or not has_below(group, lf)]
