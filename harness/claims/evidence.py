@@ -89,7 +89,9 @@ def load_facts(path: RunDir | Path | str) -> RunFacts:
                           for _id, pid, seq, _t, _n, _b, agent in reader.batches())
         errors = len(reader.protocol_errors())
         # a claim cannot PASS over what could not be read
-        unreadable = sum(reader.skipped.values()) + (int(skipped) if is_digits(skipped) else 0)
+        # a count the store cannot give (a damaged meta row) is at least one, never zero
+        unreadable = sum(reader.skipped.values()) + (int(skipped) if is_digits(skipped)
+                                                     else 1)
     sdk: dict[str, str] = {}
     for f in findings:
         for step in chain_of(f):
