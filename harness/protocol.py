@@ -343,7 +343,7 @@ def decode_native(blob: bytes) -> list[NativeRecord]:
         # the agent cuts a body to cap_len and flags it only then: lengths that say
         # otherwise would feed the byte coverage verdicts compare with the kernel's count
         truncated = orig_len > cap_len
-        if flags & NATIVE_FLAG_TRUNCATED != truncated or orig_len < cap_len:
+        if bool(flags & NATIVE_FLAG_TRUNCATED) != truncated or orig_len < cap_len:
             raise ProtocolViolation(
                 f"native record at {pos}: orig_len {orig_len}, cap_len {cap_len} and the "
                 f"truncated flag ({flags & NATIVE_FLAG_TRUNCATED}) disagree")

@@ -30,11 +30,14 @@ class ProtocolViolation(ValueError):
     """A message from the agent that does not fit this schema."""
 
 
+def is_int(value: object) -> TypeGuard[int]:
+    """An integer: ``true`` and ``false`` (Python bools are ints) are not."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def is_int64(value: object) -> TypeGuard[int]:
-    """An integer SQLite can store. JSON gives Python integers of any size, and ``true`` and
-    ``false`` are not integers here."""
-    return (isinstance(value, int) and not isinstance(value, bool)
-            and -INT64_MAX - 1 <= value <= INT64_MAX)
+    """An integer SQLite can store (JSON gives Python integers of any size)."""
+    return is_int(value) and -INT64_MAX - 1 <= value <= INT64_MAX
 
 
 def is_name(value: object) -> TypeGuard[str]:

@@ -9,6 +9,7 @@ from typing import Any, TypeGuard
 
 from harness.errors import RunDirError
 from harness.protocol import JSON
+from harness.protocol_checks import is_int as is_int
 
 FORMAT_VERSION = 2
 """2: ``capture.sqlite`` ``batches.agent`` (harness/capture/capturedb.py, ``MIGRATIONS``)."""
@@ -126,10 +127,6 @@ def kind_of(value: object) -> str:
 
 def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _WANT: dict[str, tuple[str, Callable[[object], bool]]] = {
