@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <nghttp2/nghttp2.h>
 
-#define STATIC_ENTRIES 61
 #define MAX_STRING 65536 /* NGHTTP2_HD_MAX_NV, a private constant of libnghttp2 */
 
 static PyObject *HPACKError;
