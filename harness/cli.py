@@ -8,6 +8,7 @@ asked for, and turns expected errors into one line on stderr and their exit code
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -18,6 +19,9 @@ from types import ModuleType
 
 from harness import __version__
 from harness.errors import ExitCode, HarnessError
+
+_REFUSED = (errno.EROFS, errno.EACCES, errno.EPERM)
+"""An OSError that is the file system refusing a write, not a bug."""
 
 COMMANDS: dict[str, str] = {
     "demo": "harness.commands.demo",
@@ -155,6 +159,13 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         raise  # main() ends it quietly
     except Exception as exc:  # noqa: BLE001 - a bug: said as one, never as a verdict's code
+        if isinstance(exc, OSError) and exc.filename and exc.errno in _REFUSED:
+            # a read-only run dir (an archive) or a file the user may not write: their
+            # setting, not a bug; the outputs of analyze, scan and report go into the run dir
+            print(f"harness {args.subcommand}: {exc.filename}: {exc.strerror} (derived "
+                  "outputs are written into the run dir: copy a read-only one somewhere "
+                  "writable)", file=sys.stderr)
+            return int(ExitCode.BAD_INPUT)
         traceback.print_exc()
         print(f"harness {args.subcommand}: internal error ({type(exc).__name__}: {exc}); this"
               " is a bug in the harness, please report it with the traceback above",

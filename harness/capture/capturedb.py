@@ -9,12 +9,12 @@ import functools
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from harness.capture.runinfo import is_int, is_number, kind_of
+from harness.capture.runinfo import FORMAT_VERSION, is_int, is_number, kind_of
 from harness.errors import RunDirError
 from harness.protocol import JSON
 from harness.text import no_lone_surrogates
@@ -86,34 +86,46 @@ CONNECTION_COLUMNS = (
 )
 
 
-def _batches_agent(db: sqlite3.Connection, info: dict[str, Any]) -> None:
-    """Format 1 → 2: ``batches.agent``, the instance of the agent that sent the batch within
-    its process (0 for the first script loaded into a pid, 1 after an exec...). A format-1
-    capture had one agent per pid as far as it knew, so 0."""
-    columns = {r[1] for r in db.execute("PRAGMA table_info(batches)")}
-    if columns and "agent" not in columns:
-        db.execute("ALTER TABLE batches ADD COLUMN agent INTEGER NOT NULL DEFAULT 0")
-
-
-MIGRATIONS: Mapping[int, Callable[[sqlite3.Connection, dict[str, Any]], None]] = {
-    1: _batches_agent,
+LATER_COLUMNS: Mapping[tuple[str, str], tuple[int, str]] = {
+    ("batches", "agent"): (2, "0"),
 }
-"""``MIGRATIONS[n]`` upgrades a run dir of format n to n+1 (database and run.json dict)."""
+"""Columns a later format added: (table, column) → (the format that added it, what a
+capture of an older format reads as, in SQL). ``batches.agent`` (format 2) is the instance
+of the agent that sent the batch within its pid (0 for the first script loaded into a pid, 1
+after an exec...); a format-1 capture had one agent per pid as far as it knew, so 0.
+
+An older capture is read as it is, never upgraded: a run dir is evidence (a lab archives it,
+hashes it, keeps it read-only, opens it with the harness version that made it), so no reader
+writes to ``capture.sqlite`` (:class:`CaptureReader` opens it read-only), and the writer only
+appends to a capture of the current format (``writer.CaptureWriter``)."""
 
 
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+def _connect(path: Path) -> sqlite3.Connection:
     # Opened by one thread and used by the recorder's writer thread (one at a time).
-    if readonly:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        db = sqlite3.connect(path, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoint every 64 MB of WAL instead of 4 MB: the checkpoint (and its fsync) was
-        # a third of an insert's cost at full rate on a busy disk (bench/README.md). What a
-        # commit guarantees is unchanged; readers see committed batches either way.
-        db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    db = sqlite3.connect(path, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint every 64 MB of WAL instead of 4 MB: the checkpoint (and its fsync) was
+    # a third of an insert's cost at full rate on a busy disk (bench/README.md). What a
+    # commit guarantees is unchanged; readers see committed batches either way.
+    db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     return db
+
+
+def _open_to_read(path: Path) -> sqlite3.Connection:
+    """``capture.sqlite`` opened so that reading cannot change it. A read-write connection
+    would: the last one to close folds the WAL into the file (a capture cut short leaves its
+    last batches there), and it cannot open a read-only file at all. With a WAL (a recorder
+    still writing, or one that died) it is opened read-only, which reads the WAL's batches
+    and folds nothing in (SQLite then keeps ``-shm`` next to it, as a writer does). With no
+    WAL, nothing writes to the file (a recorder only writes to a run dir it has just
+    created, and keeps its WAL while it does), so it is opened as immutable: no lock, no
+    side file, a read-only directory is fine."""
+    uri = path.absolute().as_uri()
+    side = [path.with_name(path.name + s) for s in ("-wal", "-journal")]
+    if any(p.exists() for p in side):
+        return sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -202,7 +214,9 @@ class CaptureReader:
         """Table → rows skipped as unreadable so far."""
         self._first: dict[str, str] = {}
         self._bad: set[tuple[str, str]] = set()
-        self._db = sqlite3.connect(path)
+        self._db = _open_to_read(path)
+        self._later: dict[tuple[str, str], str] = {}
+        """Columns of :data:`LATER_COLUMNS` this (older) capture lacks → what they read as."""
         self._conns: dict[str, Connection] | None = None
         try:
             with self._reading():
@@ -233,9 +247,27 @@ class CaptureReader:
                                   path=str(self.path))
             got = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
             for column in columns:
-                if column not in got:
-                    raise RunDirError(f"no column {column!r} in table {table!r}: not a "
-                                      "complete capture database", path=str(self.path))
+                later = LATER_COLUMNS.get((table, column))
+                if column in got:
+                    continue
+                if later is not None and self._format() < later[0]:
+                    self._later[(table, column)] = later[1]
+                    continue
+                raise RunDirError(f"no column {column!r} in table {table!r}: not a "
+                                  "complete capture database", path=str(self.path))
+
+    def _format(self) -> int:
+        """The format ``meta`` says the capture is of; unreadable, the current one (so a
+        column missing from it is damage, not age)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
+        text = row[0] if row else None
+        if type(text) is str and text.isascii() and text.isdigit():
+            return int(text)
+        return FORMAT_VERSION
+
+    def _column(self, table: str, column: str) -> str:
+        """``column`` in a SELECT, or what an older capture without it reads as."""
+        return self._later.get((table, column), column)
 
     def _skip(self, table: str, row: str, why: str) -> None:
         if (table, row) in self._bad:  # read again (the builder reads a UDP conn twice)
@@ -393,8 +425,8 @@ class CaptureReader:
         which the verdicts' gates count)."""
         with self._reading():
             rows = self._db.execute(
-                "SELECT id, pid, seq, received, records, bytes, agent FROM batches ORDER BY id"
-            ).fetchall()
+                "SELECT id, pid, seq, received, records, bytes, "
+                f"{self._column('batches', 'agent')} FROM batches ORDER BY id").fetchall()
         out = []
         for row in rows:
             i, pid, seq, received, records, nbytes, agent = row

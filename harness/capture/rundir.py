@@ -6,22 +6,24 @@ files (messages, findings, verdicts, report) are written next to it by later ste
 always be rebuilt from it.
 
 Readers use :class:`CaptureReader`; they never open the database with their own SQL, so
-the format can move on behind :data:`FORMAT_VERSION` and :data:`MIGRATIONS`.
+the format can move on behind :data:`FORMAT_VERSION`. Opening or reading a run dir never
+changes ``run.json`` or ``capture.sqlite``: a run dir is evidence, and one of an older format
+is read as it is (:data:`LATER_COLUMNS`), never upgraded in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from harness.capture.capturedb import CONNECTION_COLUMNS as CONNECTION_COLUMNS
-from harness.capture.capturedb import MIGRATIONS as MIGRATIONS
+from harness.capture.capturedb import LATER_COLUMNS as LATER_COLUMNS
 from harness.capture.capturedb import SCHEMA as SCHEMA
 from harness.capture.capturedb import CaptureReader as CaptureReader
 from harness.capture.capturedb import Connection as Connection
@@ -74,7 +76,9 @@ class RunDir:
         path.mkdir(parents=True, exist_ok=False)
         run = cls(path)
         run.save_info(RunInfo(run_id=rid, created=time.time()))
-        with _connect(run.capture_db) as db:
+        # closed here (``with`` on a connection only commits): a connection left to the
+        # garbage collector kept the WAL open after the run dir was made
+        with contextlib.closing(_connect(run.capture_db)) as db, db:
             db.executescript(SCHEMA)
             db.execute("INSERT OR REPLACE INTO meta VALUES('format_version', ?)",
                        (str(FORMAT_VERSION),))
@@ -82,13 +86,13 @@ class RunDir:
 
     @classmethod
     def open(cls, path: Path | str) -> RunDir:
-        """Open an existing run dir, migrating an older format in place."""
+        """Open an existing run dir of any format this harness reads (1 to
+        :data:`FORMAT_VERSION`). Nothing in it is changed: an older format is read as it is."""
         p = Path(path)
         if not (p / RUN_JSON).is_file():
             raise RunDirError("not a run directory (no run.json)", path=str(p))
         run = cls(p)
-        info = run._load_raw()
-        version = info.get("format_version")
+        version = run._load_raw().get("format_version")
         if not is_int(version) or version < 1:
             raise RunDirError(
                 f"run dir format {kind_of(version)} is not a format version (1 to "
@@ -97,19 +101,6 @@ class RunDir:
             raise RunDirError(
                 f"run dir format {version!r} is newer than this harness ({FORMAT_VERSION});"
                 " upgrade egress-harness", path=str(p / RUN_JSON), field="format_version")
-        if version < FORMAT_VERSION:
-            try:
-                with _connect(run.capture_db) as db:
-                    while version < FORMAT_VERSION:
-                        MIGRATIONS[version](db, info)
-                        version += 1
-                        info["format_version"] = version
-                    db.execute("INSERT OR REPLACE INTO meta VALUES('format_version', ?)",
-                               (str(version),))
-            except sqlite3.Error as exc:  # read-only, damaged: a named error, not a traceback
-                raise RunDirError(f"cannot upgrade the run dir to format {FORMAT_VERSION}: "
-                                  f"{exc}", path=str(run.capture_db)) from exc
-            _atomic_write_json(run.run_json, info)
         return run
 
     def _load_raw(self) -> dict[str, Any]:
@@ -130,9 +121,17 @@ class RunDir:
         _atomic_write_json(self.run_json, info.to_json())
 
     def write_json(self, name: str, data: object) -> Path:
-        """Write a derived JSON file (findings.json, verdicts.json...) atomically."""
+        """Write a derived JSON file (findings.json, verdicts.json...) atomically. Derived
+        files go into the run dir; where it cannot be written (a read-only archive) that is a
+        RunDirError naming the file, not a traceback."""
         path = self.path / name
-        _atomic_write_json(path, data)
+        try:
+            _atomic_write_json(path, data)
+        except OSError as exc:
+            raise RunDirError(
+                f"cannot write {name} into the run dir ({exc.strerror or exc}); its outputs "
+                "are written next to the capture: for a read-only run dir, copy it somewhere "
+                "writable first", path=str(path)) from exc
         return path
 
     def reader(self) -> CaptureReader:

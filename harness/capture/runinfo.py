@@ -12,7 +12,8 @@ from harness.protocol import JSON
 from harness.protocol_checks import is_int as is_int
 
 FORMAT_VERSION = 2
-"""2: ``capture.sqlite`` ``batches.agent`` (harness/capture/capturedb.py, ``MIGRATIONS``)."""
+"""2: ``capture.sqlite`` ``batches.agent``. Older formats are read as they are, never upgraded
+(harness/capture/capturedb.py, ``LATER_COLUMNS``)."""
 RUN_JSON = "run.json"
 
 

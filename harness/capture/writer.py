@@ -17,7 +17,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
-from harness.capture.rundir import CONNECTION_COLUMNS, SCHEMA, _connect
+from harness.capture.capturedb import LATER_COLUMNS, _open_to_read
+from harness.capture.rundir import CONNECTION_COLUMNS, FORMAT_VERSION, SCHEMA, _connect
+from harness.errors import RunDirError
 from harness.protocol import JSON, is_int64
 from harness.text import no_lone_surrogates
 
@@ -45,11 +47,33 @@ class EventRow(NamedTuple):
     fields: Mapping[str, JSON] = _NO_FIELDS
 
 
+def _refuse_older(path: Path) -> None:
+    """The writer appends only to a capture of the current format. Giving an older one the
+    later columns would rewrite a run dir that may be archived evidence, and no command
+    appends to an existing run (each capture creates its own run dir), so it is refused."""
+    if not path.exists():
+        return
+    db = _open_to_read(path)
+    try:
+        for (table, column), (added, _old) in LATER_COLUMNS.items():
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            if have and column not in have:
+                raise RunDirError(
+                    f"a capture of format {added - 1} or older (no {table}.{column}); this "
+                    f"harness appends only to format {FORMAT_VERSION} and never rewrites an "
+                    "older capture: record a new run", path=str(path))
+    except sqlite3.DatabaseError:
+        pass  # not a database: opening it to write says so
+    finally:
+        db.close()
+
+
 class CaptureWriter:
     """Appends to a run's ``capture.sqlite``. Context manager; close never raises."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        _refuse_older(path)
         self._db = _connect(path)
         self._db.executescript(SCHEMA)
         self._json_cache: dict[object, str] = {}

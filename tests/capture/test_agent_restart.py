@@ -94,7 +94,7 @@ def test_connections_of_two_agents_in_one_pid_stay_apart(tmp_path: Path) -> None
     assert run.load_info().health.sequence_gaps == 0
 
 
-def test_a_format_1_run_dir_is_upgraded_with_agent_0(tmp_path: Path) -> None:
+def test_a_format_1_run_dir_is_read_with_agent_0_and_left_as_it_was(tmp_path: Path) -> None:
     run = RunDir.create(tmp_path, "old")
     with CaptureWriter(run.capture_db) as w:
         w.write_batch(7, 0, [EventRow(t=1.0, kind="log", hook="emit", pid=7)])
@@ -106,9 +106,11 @@ def test_a_format_1_run_dir_is_upgraded_with_agent_0(tmp_path: Path) -> None:
     db.close()
     data = json.loads(run.run_json.read_text())
     run.run_json.write_text(json.dumps({**data, "format_version": 1}))
+    before = (run.capture_db.read_bytes(), run.run_json.read_bytes())
     opened = RunDir.open(run.path)
-    assert opened.load_info().format_version == FORMAT_VERSION == 2
+    assert opened.load_info().format_version == 1 < FORMAT_VERSION
     with opened.reader() as r:
         batches = r.batches()
     assert [(b[2], b[6]) for b in batches] == [(0, 0), (2, 0)]
     assert batch_gaps(((pid, agent), seq) for _i, pid, seq, _t, _n, _b, agent in batches) == 1
+    assert (run.capture_db.read_bytes(), run.run_json.read_bytes()) == before
