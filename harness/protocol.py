@@ -47,8 +47,9 @@ from harness.protocol_checks import (
 from harness.protocol_checks import is_int64 as is_int64
 from harness.protocol_checks import is_name as is_name
 
-ABI_VERSION = 4
-"""Bump on any change a running agent and harness must agree on."""
+ABI_VERSION = 5
+"""Bump on any change a running agent and harness must agree on. 5: the agent writes its
+instance into the ids it makes (init config ``agent``; :func:`agent_pid`)."""
 
 JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
 
@@ -269,7 +270,10 @@ def conn_id(pid: int, layer: Layer | str, number: int, agent: int = 0) -> str:
 
 def agent_pid(pid: int | str, agent: int) -> str:
     """How ids made from a pid name it for the agent's ``agent``-th instance in that process
-    (:func:`conn_id`, call ids): the pid itself for the first, ``<pid>.<agent>`` after."""
+    (:func:`conn_id`, call ids): the pid itself for the first, ``<pid>.<agent>`` after. The
+    harness writes it into the ids it makes (native connections, C-recorded calls), the agent
+    into its own (Java connections, HTTP calls, transforms; ``agentPid`` in protocol.ts),
+    from the instance the session gives it in ``init(config)``."""
     return f"{pid}" if agent == 0 else f"{pid}.{agent}"
 
 

@@ -179,12 +179,9 @@ class Channel:
                 if isinstance(key, str) and is_digits(key):
                     self._paths[(pid, agent, r.hook, int(key))] = (
                         r.fields.get("frames"), r.fields.get("sender"))
+            # the agent's own ids (connId, call ids) already name its instance in the pid
+            # (init config ``agent``), so a later agent's, counted from 0 again, are distinct
             conn = r.conn
-            if agent and conn is not None:
-                # the agent names its connections by pid (connId); a later agent in the
-                # same pid counts them from 0 again
-                head, sep, rest = conn.partition(":")
-                conn = f"{agent_pid(head, agent)}{sep}{rest}"
             if r.kind == RecordKind.CONN and conn is not None:
                 conns.append({"conn": conn, "pid": pid, "first_t": r.t, **r.fields})
             rows.append(EventRow(

@@ -147,8 +147,10 @@ class CaptureSession:
         check_abi(script)
         self._execs.loaded(pid)
         try:
+            # the agent writes its instance into the ids it makes (hooks/src/instance.ts)
             hooks = script.exports_sync.init({**self.config.to_json(), "suspended": suspended,
-                                                 "followChildren": self.follow_children})
+                                                 "followChildren": self.follow_children,
+                                                 "agent": agent})
         except FRIDA_ERRORS as exc:
             raise AgentError(f"agent init failed in pid {pid}: {exc}") from exc
         with self._changed:

@@ -5,6 +5,7 @@ import { disposeChildren, guardCloseRange, quietInForkedChild, watchReaps } from
 import { configureEmit, flush, stopEmit } from "./emit.js";
 import { ABI_VERSION, HookStatus } from "./protocol.js";
 import { disposeNative, installNative, nativeInflight, nativeStats } from "./native/index.js";
+import { setAgentInstance } from "./instance.js";
 import { enableProfile, profileReport } from "./profile.js";
 import { HookReport, hookReports, NO_JAVA_VM, reportHook } from "./registry.js";
 
@@ -29,6 +30,9 @@ export interface AgentConfig {
     followChildren: boolean;
     /** Time the hooks' parts (profile.ts); status() then reports them. */
     profile: boolean;
+    /** This agent's instance in its process: 0 the first loaded into the pid, 1 after an
+     * exec... Written into the ids the agent makes (instance.ts). */
+    agent: number;
 }
 
 const defaults: AgentConfig = {
@@ -43,6 +47,7 @@ const defaults: AgentConfig = {
     suspended: false,
     followChildren: false,
     profile: false,
+    agent: 0,
 };
 
 let started = false;
@@ -75,6 +80,7 @@ rpc.exports = {
         }
         started = true;
         const c: AgentConfig = { ...defaults, ...config };
+        setAgentInstance(c.agent);
         configureEmit({ flushIntervalMs: c.flushIntervalMs, maxRecordBytes: c.maxRecordBytes });
         if (c.profile) {
             enableProfile();

@@ -1,6 +1,6 @@
 // GENERATED from harness/protocol.py by `python -m harness.protocol_ts`. Do not edit.
 
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 export const RecordKind = {
     STREAM: "stream",
@@ -64,9 +64,15 @@ export const DNS_ADDRESS_SIZE = 18;
 export const HTTP_CALL_HEADER_SIZE = 32;
 export const JAVA_CONN_BASE = 4294967296;
 
+/** How ids made from a pid name it for the agent's instance in that process
+ *  (harness.protocol.agent_pid): the pid for the first, `<pid>.<agent>` after. */
+export function agentPid(pid: number, agent: number): string {
+    return agent === 0 ? `${pid}` : `${pid}.${agent}`;
+}
+
 /** The id of a connection in a run (harness.protocol.conn_id). */
-export function connId(pid: number, layer: Layer, n: number): string {
-    return `${pid}:${layer}:${n}`;
+export function connId(pid: number, layer: Layer, n: number, agent: number): string {
+    return `${agentPid(pid, agent)}:${layer}:${n}`;
 }
 
 /** The number of a connection id made by connId. */

@@ -79,11 +79,12 @@ def test_connections_of_two_agents_in_one_pid_stay_apart(tmp_path: Path) -> None
         for agent, body in ((0, b"before exec"), (1, b"after exec")):
             data = _conn_info_and_write(1, body)
             channel.on_message(_batch(0, native=[0, len(data)]), data, agent=agent)
-        # a JSON record's conn (the agent's connId) is renamed the same way
+        # a JSON record's conn is named by the agent itself (connId with its instance, from
+        # init config ``agent``: tests/hooks_java/test_agent_instance.py), and kept as it is
         channel.on_message({"type": "send", "payload": {
             "type": "batch", "abi": ABI_VERSION, "pid": PID, "seq": 1, "native": None,
             "records": [{"k": "stream", "t": 2.0, "tid": 1, "hook": "java.tls",
-                         "conn": f"{PID}:tls:4294967296", "dir": "out"}]}}, None, agent=1)
+                         "conn": f"{PID}.1:tls:4294967296", "dir": "out"}]}}, None, agent=1)
     with RunDir.open(run.path).reader() as r:
         conns = r.connections()
         sent = {c: b"".join(e.data or b"" for e in r.events(kinds=["stream"], conn=c))

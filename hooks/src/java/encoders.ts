@@ -7,6 +7,7 @@
 import Java from "frida-java-bridge";
 
 import { emit } from "../emit.js";
+import { idPid } from "../instance.js";
 import { RecordKind } from "../protocol.js";
 import { bufferBytes, limit, position, concat, javaBytes, utf8 } from "./bytes.js";
 import { attribute } from "./frames.js";
@@ -36,7 +37,7 @@ let base64Calls = 0;
 function b64(call: HookCall, input: ArrayBuffer | null, ret: any, flavor: string): void {
     const output = typeof ret === "string" ? utf8(ret)
         : ret instanceof ArrayBuffer ? ret : javaBytes(ret);
-    transform(call, "encode", flavor, `base64:${Process.id}:${base64Calls++}`, input, output);
+    transform(call, "encode", flavor, `base64:${idPid()}:${base64Calls++}`, input, output);
 }
 
 /** Per-thread nesting of encoder calls: only depth 0 is recorded. */

@@ -4,6 +4,7 @@
 import Java from "frida-java-bridge";
 
 import { emit } from "../emit.js";
+import { idPid } from "../instance.js";
 import { RecordKind } from "../protocol.js";
 import { Attribution, attribute } from "./frames.js";
 import { javaConn, socketFacts } from "./tlsconn.js";
@@ -27,7 +28,7 @@ export function newCall(stack: string): string {
         const cm = new CModule(NEXT_CALL_C);
         nextCall = { cm, fn: new NativeFunction(cm.next_call, "int64", ["pointer"], { exceptions: "propagate" }) };
     }
-    return `${stack}:${Process.id}:${nextCall.fn(callCounter).toString()}`;
+    return `${stack}:${idPid()}:${nextCall.fn(callCounter).toString()}`;
 }
 
 export interface HttpFacts {

@@ -6,6 +6,7 @@
 import Java from "frida-java-bridge";
 
 import { emit } from "../emit.js";
+import { agentInstance } from "../instance.js";
 import { JAVA_CONN_BASE, Layer, RecordKind, connId } from "../protocol.js";
 
 export interface TlsFacts {
@@ -48,7 +49,7 @@ export function javaConn(obj: any, hook: string, facts: () => TlsFacts): string 
     if (k !== undefined && (k.ref === null || Java.vm.getEnv().isSameObject(k.ref.$h, obj.$h))) {
         return k.id;
     }
-    const id = connId(Process.id, Layer.TLS, JAVA_CONN_BASE + next++);
+    const id = connId(Process.id, Layer.TLS, JAVA_CONN_BASE + next++, agentInstance());
     if (known.size >= MAX_KNOWN) {
         const first = known.keys().next();
         if (!first.done) {
