@@ -75,8 +75,12 @@ class ExecFollower:
         self._pending: dict[int, float] = {}
         """pid → deadline (monotonic) of an exec Frida reported (``process-replaced``) whose
         new image it has not announced yet."""
-        self._announced: set[int] = set()
-        """pids whose exec image was announced before their ``process-replaced`` arrived."""
+        self._announced: set[tuple[int, object]] = set()
+        """(pid, Frida session of the image that exec'd) of each exec whose new image was
+        announced before that session's ``process-replaced`` arrived. Keyed by the session,
+        not the pid alone: that ``process-replaced`` may come after the new image was
+        instrumented, even after the new image's own exec was reported
+        (:meth:`replaced_late`), and must settle its own exec, not the next one."""
         self._images: dict[int, Image] = {}
         """pid → the program (path, argv) it ran when its latest agent was loaded."""
 
@@ -88,26 +92,44 @@ class ExecFollower:
             if image is not None:
                 self._images[pid] = image
 
-    def announced(self, pid: int) -> None:
-        """Frida announced pid's new image (a child of origin ``exec``). Lock held."""
+    def announced(self, pid: int, old: object) -> None:
+        """Frida announced pid's new image (a child of origin ``exec``); ``old`` is the
+        Frida session of the image it replaced (None if none is known). Lock held."""
         if self._pending.pop(pid, None) is None:
-            self._announced.add(pid)
+            self._announced.add((pid, old))
 
-    def ended(self, pid: int, reason: str) -> None:
-        """Frida ended the session of a target the harness was not tearing down, for
-        ``reason``: an exec under child gating is announced next; without, a pid Frida said
-        terminated (or replaced) may run on, and is checked on a thread. Lock held."""
+    def ended(self, pid: int, reason: str, session: object) -> None:
+        """Frida ended ``session``, the current target of pid, which the harness was not
+        tearing down, for ``reason``: an exec under child gating is announced next (unless
+        it was already); without, a pid Frida said terminated (or replaced) may run on, and
+        is checked on a thread. Lock held."""
         if reason == "process-replaced" and self.follow_children:
             # an exec under child gating: Frida announces the new image next
-            if pid in self._announced:
-                self._announced.discard(pid)
-            else:
+            if not self._settle(pid, session):
                 self._pending[pid] = time.monotonic() + EXEC_ANNOUNCE_TIMEOUT
         elif reason in ("process-terminated", "process-replaced"):
             th = threading.Thread(target=self._ran_on, args=(pid, time.monotonic()),
                                   daemon=True, name=f"ran-on-{pid}")
             self._threads.append(th)
             th.start()
+
+    def replaced_late(self, pid: int, reason: str, session: object) -> None:
+        """Frida ended ``session``, an image pid no longer runs, for ``reason``: the old
+        image's ``process-replaced`` after its exec's new image was announced and already
+        instrumented. It settles that exec: left over, it was taken for the pid's next exec,
+        which was then not waited for (its image held until the stop and released
+        uninstrumented). Lock held."""
+        if reason == "process-replaced" and self.follow_children:
+            self._settle(pid, session)
+
+    def _settle(self, pid: int, session: object) -> bool:
+        """Settle the exec of ``session``'s image if its new image was already announced;
+        False when it was not. Lock held."""
+        for key in ((pid, session), (pid, None)):
+            if key in self._announced:
+                self._announced.discard(key)
+                return True
+        return False
 
     def pending(self) -> bool:
         """Whether an exec Frida reported still waits for its new image. Lock held."""

@@ -166,7 +166,10 @@ class CaptureSession:
             self._child_threads.append(th)
             th.start()
             if str(child.origin) == "exec":
-                self._execs.announced(child.pid)
+                # the image that exec'd: still the pid's target (its new image is adopted
+                # on the thread just started, which needs this lock to register it)
+                old = self.targets.get(child.pid)
+                self._execs.announced(child.pid, old.session if old is not None else None)
             self._changed.notify_all()
 
     def _adopt(self, pid: int) -> None:
@@ -186,7 +189,8 @@ class CaptureSession:
     def _detached(self, pid: int, reason: str, crash: object,
                   session: frida.Session | None = None) -> None:
         target = self.targets.get(pid)
-        if target is not None and session is not None and target.session is not session:
+        stale = target is not None and session is not None and target.session is not session
+        if stale:
             target = None  # a session of an image the pid has since replaced
         if (reason == "application-requested" and not self._stopped
                 and (target is None or not target.detaching)):
@@ -200,7 +204,9 @@ class CaptureSession:
             if target is not None:
                 target.alive = False
                 if not (self._stopped or target.detaching):
-                    self._execs.ended(pid, reason)
+                    self._execs.ended(pid, reason, session)
+            elif stale:
+                self._execs.replaced_late(pid, reason, session)
             self._changed.notify_all()
 
     # --- waiting and stopping -------------------------------------------------------------
