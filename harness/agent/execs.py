@@ -116,20 +116,21 @@ class ExecFollower:
     def replaced_late(self, pid: int, reason: str, session: object) -> None:
         """Frida ended ``session``, an image pid no longer runs, for ``reason``: the old
         image's ``process-replaced`` after its exec's new image was announced and already
-        instrumented. It settles that exec: left over, it was taken for the pid's next exec,
-        which was then not waited for (its image held until the stop and released
-        uninstrumented). Lock held."""
+        instrumented. It settles that exec's entry (which, keyed by its session, could not
+        be taken for another exec, but would stay for the rest of the capture). Lock held."""
         if reason == "process-replaced" and self.follow_children:
             self._settle(pid, session)
 
     def _settle(self, pid: int, session: object) -> bool:
         """Settle the exec of ``session``'s image if its new image was already announced;
-        False when it was not. Lock held."""
-        for key in ((pid, session), (pid, None)):
-            if key in self._announced:
-                self._announced.discard(key)
-                return True
-        return False
+        False when it was not. An announcement made with no known old session (None) is
+        never taken for one: its exec's ``process-replaced`` is then waited for and, past
+        the bound, recorded not instrumented (a blind spot too many, never one too few).
+        Lock held."""
+        if (pid, session) not in self._announced:
+            return False
+        self._announced.discard((pid, session))
+        return True
 
     def pending(self) -> bool:
         """Whether an exec Frida reported still waits for its new image. Lock held."""
