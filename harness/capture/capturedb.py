@@ -8,6 +8,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -221,8 +222,16 @@ class CaptureReader:
         try:
             with self._reading():
                 self._check_schema()
-        except RunDirError:
+        except RunDirError as exc:
             self._db.close()
+            wal, shm = (path.with_name(path.name + s) for s in ("-wal", "-shm"))
+            if wal.exists() and not shm.exists() and not os.access(path.parent, os.W_OK):
+                # never read without the WAL: its batches would be silently missing
+                raise RunDirError(
+                    f"{wal.name} holds batches not yet in {path.name} (a capture cut short or "
+                    f"still running), and reading them needs SQLite's {shm.name} next to it, "
+                    "which this read-only directory refuses: copy the run dir somewhere "
+                    "writable", path=str(path)) from exc
             raise
 
     @contextlib.contextmanager

@@ -169,15 +169,13 @@ def test_the_writer_refuses_to_append_to_a_format_1_capture(old: RunDir, tmp_pat
     assert evidence(run) == before
 
 
-def test_a_capture_cut_short_keeps_its_wal_unfolded(tmp_path: Path) -> None:
-    """A capture killed mid-way leaves its last batches in ``capture.sqlite-wal``. A
-    read-write reader folded them into the file when it closed; the reader reads them and
-    leaves both files as they were."""
+def _cut_short(tmp_path: Path) -> RunDir:
+    """A format-1 run dir whose capture was killed mid-way: its last batch (a marker) is
+    still in ``capture.sqlite-wal`` (copied while the writer held it; no ``-shm``)."""
     b = RunBuilder(tmp_path, "cut", run_id="cut")
     b.phase("browse")
     b.request("sa.api.lab.test", "/sa", body=b"x=1")
     run = as_format_1(b.build(analyze=False))
-    # a writer that never closed: copy its files while it holds a WAL
     db = sqlite3.connect(run.capture_db)
     db.execute("PRAGMA wal_autocheckpoint=0")
     with db:
@@ -188,6 +186,13 @@ def test_a_capture_cut_short_keeps_its_wal_unfolded(tmp_path: Path) -> None:
         if not p.name.endswith("-shm"):
             shutil.copy(p, crashed / p.name)
     db.close()
+    return RunDir(crashed)
+
+
+def test_a_capture_cut_short_keeps_its_wal_unfolded(tmp_path: Path) -> None:
+    """A read-write reader folded the WAL into the file when it closed; the reader reads
+    the WAL's batches and leaves both files as they were."""
+    crashed = _cut_short(tmp_path).path
     before = evidence(RunDir(crashed))
     assert "capture.sqlite-wal" in before
     with RunDir.open(crashed).reader() as r:
@@ -254,3 +259,16 @@ def test_a_read_only_run_dir_never_analysed_says_which_file(old: RunDir, tmp_pat
         assert f"{run.path}/analysis.sqlite" in done.stderr, done.stderr
         assert "Read-only file system" in done.stderr
     assert evidence(run) == before
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs unshare -rm (user namespaces)")
+def test_a_read_only_capture_cut_short_is_refused_not_read_without_its_wal(
+        tmp_path: Path) -> None:
+    """Read-only, a WAL cannot be read without SQLite's -shm file beside it: rather than
+    read the file alone (its last batches silently missing), the reader says so."""
+    run = _cut_short(tmp_path)
+    done = _read_only_harness(run.path, "export", str(run.path), "--format", "jsonl")
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert f"{run.capture_db}: capture.sqlite-wal holds batches not yet in capture.sqlite" \
+        in done.stderr, done.stderr
