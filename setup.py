@@ -14,6 +14,8 @@ setup(ext_modules=[
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
     # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)
     Extension(
-        "harness.parse._hpack", ["harness/parse/_hpack.c"], libraries=["nghttp2"],
+        "harness.parse._hpack", ["harness/parse/_hpack.c", "harness/parse/h2frames.c",
+                                 "harness/parse/h2stream.c", "harness/parse/h2headers.c"],
+        depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h"], libraries=["nghttp2"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
 ])

@@ -14,13 +14,13 @@
  *     refused; hpack took it. RFC 7541 5.1 has a decoder refuse integers beyond its limits.
  * The decoded header list is limited as hpack limited it: the sum of 32 + len(name) +
  * len(value) over the fields (RFC 7541 4.1) may not exceed max_list_size.
+ *
+ * hd_decode is the decoding itself, shared with h2frames.c (read_frames), which decodes the
+ * blocks it collects without handing them to Python.
  */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <nghttp2/nghttp2.h>
+#include "_hpack.h"
 
 #define MAX_STRING 65536 /* NGHTTP2_HD_MAX_NV, a private constant of libnghttp2 */
 
@@ -29,9 +29,7 @@ static PyObject *HPACKError;
 typedef struct
 {
   PyObject_HEAD
-  nghttp2_hd_inflater *inf;
-  size_t max_table;
-  Py_ssize_t max_list;
+  hd_ctx hd;
   int spent;
 } Inflater;
 
@@ -64,7 +62,7 @@ static int read_int (const uint8_t *p, size_t len, size_t *pos, int prefix, uint
 /* Writes into msg why libnghttp2 refused the representations from byte start on (the
  * first field the inflater did not emit, with any table-size updates before it). It reads
  * them again for the reasons the inflater checks, in its order. */
-static void explain (Inflater *self, const uint8_t *p, size_t len, size_t start, int emitted,
+static void explain (hd_ctx *self, const uint8_t *p, size_t len, size_t start, int emitted,
     char *msg, size_t size)
 {
   size_t entries = nghttp2_hd_inflate_get_num_table_entries (self->inf);
@@ -152,11 +150,86 @@ bad_int:
       " than its prefix and 5 octets", at);
 }
 
-static PyObject *fail (Inflater *self, const char *msg)
+int hd_init (hd_ctx *c, size_t max_table, Py_ssize_t max_list)
 {
-  self->spent = 1;
-  PyErr_SetString (HPACKError, msg);
-  return NULL;
+  c->max_table = max_table;
+  c->max_list = max_list;
+  if (nghttp2_hd_inflate_new2 (&c->inf, NULL) != 0)
+  {
+    c->inf = NULL;
+    PyErr_NoMemory ();
+    return -1;
+  }
+  /* the settings a decoder acknowledged (RFC 9113 6.5.2): the sender may grow its table to
+   * this; the table starts at 4096 octets either way (RFC 7541 4.2) */
+  if (nghttp2_hd_inflate_change_table_size (c->inf, max_table) != 0)
+  {
+    hd_free (c);
+    PyErr_NoMemory ();
+    return -1;
+  }
+  return 0;
+}
+
+void hd_free (hd_ctx *c)
+{
+  if (c->inf != NULL)
+    nghttp2_hd_inflate_del (c->inf);
+  c->inf = NULL;
+}
+
+int hd_decode (hd_ctx *c, const uint8_t *p, size_t len, hd_emit emit, void *arg, char *msg,
+    size_t size)
+{
+  size_t pos = 0;
+  Py_ssize_t list_size = 0;
+  int emitted = 0;
+  /* every round consumes an octet or ends the block: len + 1 rounds at most */
+  for (size_t round = 0; round <= len; round++)
+  {
+    nghttp2_nv nv;
+    int flags = 0;
+    ssize_t rv = nghttp2_hd_inflate_hd2 (c->inf, &nv, &flags, p + pos, len - pos, 1);
+    if (rv < 0)
+    {
+      if (rv == NGHTTP2_ERR_HEADER_COMP)
+        explain (c, p, len, pos, emitted, msg, size);
+      else
+        snprintf (msg, size, "libnghttp2: %s", nghttp2_strerror ((int) rv));
+      return 1;
+    }
+    pos += (size_t) rv;
+    if (flags & NGHTTP2_HD_INFLATE_EMIT)
+    {
+      emitted = 1;
+      list_size += 32 + (Py_ssize_t) nv.namelen + (Py_ssize_t) nv.valuelen;
+      if (list_size > c->max_list)
+      {
+        snprintf (msg, size, "header list over %zd octets (RFC 7541 4.1 sizes)", c->max_list);
+        return 1;
+      }
+      if (emit (arg, &nv) < 0)
+        return -1;
+    }
+    if (flags & NGHTTP2_HD_INFLATE_FINAL)
+    {
+      nghttp2_hd_inflate_end_headers (c->inf);
+      return 0;
+    }
+  }
+  snprintf (msg, size, "libnghttp2 made no progress on the block");
+  return 1;
+}
+
+static int emit_bytes (void *arg, const nghttp2_nv *nv)
+{
+  PyObject *pair = Py_BuildValue ("(y#y#)", (const char *) nv->name, (Py_ssize_t) nv->namelen,
+      (const char *) nv->value, (Py_ssize_t) nv->valuelen);
+  if (pair == NULL)
+    return -1;
+  int rc = PyList_Append ((PyObject *) arg, pair);
+  Py_DECREF (pair);
+  return rc;
 }
 
 static PyObject *decode (Inflater *self, PyObject *arg)
@@ -170,62 +243,18 @@ static PyObject *decode (Inflater *self, PyObject *arg)
   }
   if (PyObject_GetBuffer (arg, &in, PyBUF_SIMPLE) < 0)
     return NULL;
-  const uint8_t *p = in.buf;
-  size_t len = (size_t) in.len, pos = 0;
-  Py_ssize_t list_size = 0;
-  int emitted = 0;
   PyObject *out = PyList_New (0);
-  if (out == NULL)
-    goto done;
-  /* every round consumes an octet or ends the block: len + 1 rounds at most */
-  for (size_t round = 0; round <= len; round++)
+  if (out != NULL)
   {
-    nghttp2_nv nv;
-    int flags = 0;
-    ssize_t rv = nghttp2_hd_inflate_hd2 (self->inf, &nv, &flags, p + pos, len - pos, 1);
-    if (rv < 0)
+    int rc = hd_decode (&self->hd, in.buf, (size_t) in.len, emit_bytes, out, msg, sizeof msg);
+    if (rc != 0)
     {
-      if (rv == NGHTTP2_ERR_HEADER_COMP)
-        explain (self, p, len, pos, emitted, msg, sizeof msg);
-      else
-        snprintf (msg, sizeof msg, "libnghttp2: %s", nghttp2_strerror ((int) rv));
       Py_CLEAR (out);
-      fail (self, msg);
-      goto done;
-    }
-    pos += (size_t) rv;
-    if (flags & NGHTTP2_HD_INFLATE_EMIT)
-    {
-      emitted = 1;
-      list_size += 32 + (Py_ssize_t) nv.namelen + (Py_ssize_t) nv.valuelen;
-      if (list_size > self->max_list)
-      {
-        snprintf (msg, sizeof msg, "header list over %zd octets (RFC 7541 4.1 sizes)",
-            self->max_list);
-        Py_CLEAR (out);
-        fail (self, msg);
-        goto done;
-      }
-      PyObject *pair = Py_BuildValue ("(y#y#)", (const char *) nv.name, (Py_ssize_t) nv.namelen,
-          (const char *) nv.value, (Py_ssize_t) nv.valuelen);
-      if (pair == NULL || PyList_Append (out, pair) < 0)
-      {
-        Py_XDECREF (pair);
-        Py_CLEAR (out);
-        self->spent = 1;
-        goto done;
-      }
-      Py_DECREF (pair);
-    }
-    if (flags & NGHTTP2_HD_INFLATE_FINAL)
-    {
-      nghttp2_hd_inflate_end_headers (self->inf);
-      goto done;
+      self->spent = 1;
+      if (rc == 1)
+        PyErr_SetString (HPACKError, msg);
     }
   }
-  Py_CLEAR (out);
-  fail (self, "libnghttp2 made no progress on the block");
-done:
   PyBuffer_Release (&in);
   return out;
 }
@@ -244,28 +273,17 @@ static PyObject *inflater_new (PyTypeObject *type, PyObject *args, PyObject *kwd
   Inflater *self = (Inflater *) type->tp_alloc (type, 0);
   if (self == NULL)
     return NULL;
-  self->max_table = (size_t) max_table;
-  self->max_list = max_list;
-  if (nghttp2_hd_inflate_new2 (&self->inf, NULL) != 0)
-  {
-    self->inf = NULL;
-    Py_DECREF (self);
-    return PyErr_NoMemory ();
-  }
-  /* the settings a decoder acknowledged (RFC 9113 6.5.2): the sender may grow its table to
-   * this; the table starts at 4096 octets either way (RFC 7541 4.2) */
-  if (nghttp2_hd_inflate_change_table_size (self->inf, self->max_table) != 0)
+  if (hd_init (&self->hd, (size_t) max_table, max_list) < 0)
   {
     Py_DECREF (self);
-    return PyErr_NoMemory ();
+    return NULL;
   }
   return (PyObject *) self;
 }
 
 static void inflater_dealloc (Inflater *self)
 {
-  if (self->inf != NULL)
-    nghttp2_hd_inflate_del (self->inf);
+  hd_free (&self->hd);
   Py_TYPE (self)->tp_free ((PyObject *) self);
 }
 
@@ -287,9 +305,18 @@ static PyTypeObject InflaterType = {
   .tp_methods = inflater_methods,
 };
 
+static PyMethodDef module_methods[] = {
+  { "read_frames", h2_read_frames, METH_VARARGS,
+    "read_frames(data, start, chunks, direction, scheme, sni, ip, max_table_size,"
+    " max_block) -> (records, connection notes): one direction of an HTTP/2 connection"
+    " read as http2._Direction reads it (see h2frames.c)" },
+  { NULL, NULL, 0, NULL },
+};
+
 static struct PyModuleDef module = {
-  PyModuleDef_HEAD_INIT, "_hpack", "HPACK header blocks decoded by libnghttp2 (http2.py).",
-  -1, NULL, NULL, NULL, NULL, NULL,
+  PyModuleDef_HEAD_INIT, "_hpack", "HPACK header blocks decoded by libnghttp2, and the"
+  " HTTP/2 frame reader that feeds them (http2.py).", -1, module_methods, NULL, NULL, NULL,
+  NULL,
 };
 
 PyMODINIT_FUNC PyInit__hpack (void)

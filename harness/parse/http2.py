@@ -8,6 +8,11 @@ and the server's have separate dynamic tables), instead of driving ``h2``'s stat
 which reject such input. Handles padding, priority, CONTINUATION, trailers, RST_STREAM,
 GOAWAY and server push; a malformed frame or header block becomes a note and the rest of
 the bytes stay a RAW message.
+
+The frames are read in C (``_hpack.read_frames``: h2frames.c, h2stream.c, h2headers.c), so
+that no Python runs per frame or header; :class:`_Direction` is the same reading in Python,
+kept as the reference the C one is checked against (tests/parse/test_h2_native.py) and
+used with ``parse(native=False)``.
 """
 
 from __future__ import annotations
@@ -363,29 +368,98 @@ def _resync(data: bytes, start: int) -> int | None:
     return None
 
 
+_CODED, _TYPED = 1, 2
+"""Flags of a record from ``_hpack.read_frames``: its headers name a content or transfer
+coding; they name a content type."""
+
+
+def _read(flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int,
+          peers: dict[int, Draft], conn_notes: list[str], start: int) -> list[Draft]:
+    """``_Direction(...).run(start)`` with the frames, header blocks and stream state in C
+    (``_hpack.read_frames``, h2frames.c): the same drafts, made here from its records with
+    what needs Python (the other direction's drafts, content codings, gRPC)."""
+    records, notes = _hpack.read_frames(flow.data, start, flow.chunks, flow.direction,
+                                        facts.scheme, facts.sni, facts.ip, MAX_TABLE_SIZE,
+                                        MAX_HEADER_BLOCK)
+    conn_notes += notes
+    response = kind is MessageKind.RESPONSE
+    done: list[Draft] = []
+    for rec in records:
+        if len(rec) == 3:
+            done.append(raw(flow, rec[0], rec[1], facts, rec[2], "h2"))
+            continue
+        (pos, sid, st_notes, headers, status, method, host, url, interim, trailers, body,
+         events, ended, pushed, named) = rec
+        d = from_flow(kind, flow, pos, pos + 9, facts, "h2")
+        d.meta["stream"] = sid
+        if interim is not None:
+            d.meta["interim"] = interim
+        if trailers is not None:
+            d.meta["trailers"] = trailers
+        if st_notes is not None:
+            d.notes += st_notes
+        if headers is not None:
+            d.headers = headers
+        d.status, d.method, d.host, d.url = status, method, host, url
+        if pushed:
+            d.kind = MessageKind.REQUEST
+        # the rest is _Direction._close
+        req = peers.get(sid) if response else None
+        if req is not None:
+            d.request = req
+            d.url = d.url or req.url
+            d.host = d.host or req.host
+        elif response and sid % 2 == 1:
+            d.notes.append("response without a captured request")
+        if not ended:
+            d.notes.append("stream not finished when the capture ended")
+        d.events = events
+        if named & _CODED:
+            finish_body(d, body, budget)
+        else:  # what finish_body does without a content or transfer coding to undo
+            d.body_len_wire = len(body)
+            d.body = body
+        if named & _TYPED and d.body and grpc.is_grpc(d):
+            grpc.unframe(d, budget)
+        done.append(d)
+        if pushed:
+            peers[sid] = d  # the pushed response on that stream answers it
+    return done
+
+
+def _run(flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int, peers: dict[int, Draft],
+         conn_notes: list[str], start: int, native: bool) -> list[Draft]:
+    if native:
+        return _read(flow, facts, kind, budget, peers, conn_notes, start)
+    direction = _Direction(flow, facts, kind, budget, peers, conn_notes)
+    direction.run(start)
+    return direction.done
+
+
 def parse(out_flow: Flow, in_flow: Flow, facts: ConnFacts, budget: int = DEFAULT_BUDGET,
-          out_start: int = 0, in_start: int = 0, upgraded: Draft | None = None) -> list[Draft]:
+          out_start: int = 0, in_start: int = 0, upgraded: Draft | None = None, *,
+          native: bool = True) -> list[Draft]:
     """Requests from the client's flow, responses from the server's, matched by stream.
     After an HTTP/1.1 ``Upgrade: h2c`` the flows start at the offsets given, and stream 1
-    answers the ``upgraded`` request (RFC 7540 3.2)."""
+    answers the ``upgraded`` request (RFC 7540 3.2). ``native=False`` reads the frames with
+    :class:`_Direction`, the reference the C reader is checked against."""
     notes: list[str] = []
     start = out_start
     if out_flow.data.startswith(PREFACE, out_start):
         start += len(PREFACE)
     elif len(out_flow.data) > out_start:
         notes.append("h2: client preface not captured; reading frames from the first byte")
-    client = _Direction(out_flow, facts, MessageKind.REQUEST, budget, {}, notes)
-    client.run(start)
+    client = _run(out_flow, facts, MessageKind.REQUEST, budget, {}, notes, start, native)
     requests: dict[int, Draft] = {}
-    for d in client.done:
+    for d in client:
         sid = d.meta.get("stream")
         if d.kind is MessageKind.REQUEST and isinstance(sid, int):
             requests[sid] = d
     if upgraded is not None:
         requests[1] = upgraded
-    server = _Direction(in_flow, facts, MessageKind.RESPONSE, budget, requests, notes)
-    server.run(in_start)
-    drafts = client.done + server.done
+    server = _run(in_flow, facts, MessageKind.RESPONSE, budget, requests, notes, in_start,
+                  native)
+    drafts = client + server
     if notes:
         target = drafts[0] if drafts else None
         if target is not None:

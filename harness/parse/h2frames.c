@@ -1,0 +1,352 @@
+/* One direction of an HTTP/2 connection read in C: http2._Direction.run, the reference kept
+ * in http2.py, ported so that the frame loop, the header blocks (decoded by hd_decode
+ * without a trip through Python) and the per-stream state cost no Python per frame. It
+ * produces what the reference does, note for note (tests/parse/test_h2_native.py).
+ *
+ * read_frames(data, start, chunks, direction, scheme, sni, ip, max_table_size, max_block)
+ * returns (records, notes). records come in the order _Direction.done gets its drafts:
+ *   (start, end, note): bytes [start, end) kept raw;
+ *   (pos, sid, notes, headers, status, method, host, url, interim, trailers, body, events,
+ *    ended, pushed): a stream closed, its draft made at pos (from_flow), its notes, the
+ *    fields _Direction._apply set (None where never set), meta "interim" and "trailers",
+ *    the body joined, the sorted seqs of the events its frames came from (creation span
+ *    included), and whether it ended and was a server push.
+ * notes are the connection notes. http2.py makes the drafts, and does what needs the other
+ * direction's drafts or the body's codings (_Direction._close).
+ * chunks is Flow.chunks (offset and seq in items 0 and 2): events are found as Flow.seqs
+ * finds them.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "h2frames.h"
+
+enum { DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY,
+  WINDOW_UPDATE, CONTINUATION };
+#define END_STREAM 0x1
+#define END_HEADERS 0x4
+#define PADDED 0x8
+#define PRIORITY_FLAG 0x20
+#define RESYNC_WINDOW (256 * 1024)
+#define BODY_CAP ((size_t) 1 << 31)
+
+static const uint8_t FLAGS[10] = { 0x09, 0x2D, 0, 0, 0x01, 0x0C, 0x01, 0, 0, 0x04 };
+static const char *const ERRORS[14] = { "NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR",
+  "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR",
+  "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
+  "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED" };
+
+/* ---- frames: _Direction.run, _frame, _sane_head, _likely, _resync ---- */
+
+static uint32_t be32 (const uint8_t *p)
+{
+  return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+static int sane_head (uint32_t length, unsigned ftype, uint32_t sid)
+{
+  if (ftype > 0x20 || length > (1u << 20) || (sid & 0x80000000u))
+    return 0;
+  if ((ftype == DATA || ftype == HEADERS || ftype == CONTINUATION || ftype == PRIORITY
+          || ftype == RST_STREAM || ftype == PUSH_PROMISE) && sid == 0)
+    return 0;
+  if ((ftype == SETTINGS || ftype == PING || ftype == GOAWAY) && sid != 0)
+    return 0;
+  if ((ftype == SETTINGS && length % 6) || (ftype == PING && length != 8))
+    return 0;
+  return !((ftype == RST_STREAM || ftype == WINDOW_UPDATE) && length != 4);
+}
+
+static int likely (const reader *r, Py_ssize_t q)
+{
+  if (r->len - q < 9)
+    return 0;
+  const uint8_t *h = r->data + q;
+  uint32_t length = (uint32_t) h[0] << 16 | (uint32_t) h[1] << 8 | h[2];
+  return sane_head (length, h[3], be32 (h + 5)) && h[3] < 10 && !(h[4] & ~FLAGS[h[3]]);
+}
+
+/* The first offset from which three frames in a row look right (or fewer that end exactly
+ * at the end of the data); -1 if none within RESYNC_WINDOW. */
+static Py_ssize_t resync (const reader *r, Py_ssize_t start)
+{
+  Py_ssize_t stop = r->len < start + RESYNC_WINDOW ? r->len : start + RESYNC_WINDOW;
+  for (Py_ssize_t p = start; p < stop; p++)
+  {
+    Py_ssize_t q = p;
+    int ok = 0;
+    while (ok < 3 && q < r->len && likely (r, q))
+    {
+      const uint8_t *h = r->data + q;
+      q += 9 + (Py_ssize_t) ((uint32_t) h[0] << 16 | (uint32_t) h[1] << 8 | h[2]);
+      ok++;
+    }
+    if (ok == 3 || (ok && q == r->len))
+      return p;
+  }
+  return -1;
+}
+
+static int raw (reader *r, Py_ssize_t start, Py_ssize_t end, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  PyObject *s = PyUnicode_FromFormatV (fmt, ap);
+  va_end (ap);
+  PyObject *rec = s ? Py_BuildValue ("(nnN)", start, end, s) : NULL;
+  if (rec == NULL)
+    return -1;
+  int rc = PyList_Append (r->done, rec);
+  Py_DECREF (rec);
+  return rc;
+}
+
+/* _Direction._frame: 0, -1 with an exception set, or 1 with *bad naming a malformed frame */
+static int frame (reader *r, unsigned ftype, unsigned flags, uint32_t sid, const uint8_t *p,
+    size_t n, Py_ssize_t pos, Py_ssize_t end, const char **bad)
+{
+  if ((ftype == DATA || ftype == HEADERS || ftype == PUSH_PROMISE) && (flags & PADDED))
+  {
+    if (n == 0 || p[0] >= n)
+      return *bad = "padded", 1;
+    n -= 1 + (size_t) p[0];
+    p++;
+  }
+  if (ftype == DATA)
+  {
+    stream *st = get_stream (r, sid, pos);
+    if (st == NULL)
+      return -1;
+    if (st->size + n <= BODY_CAP)
+    {
+      if (grow ((void **) &st->body, &st->cap, st->size + n, 1) < 0)
+        return -1;
+      if (n)
+        memcpy (st->body + st->size, p, n);
+      st->size += n;
+    }
+    if (add_events (r, st, pos, end) < 0)
+      return -1;
+    if (flags & END_STREAM)
+    {
+      st->ended = 1;
+      return close_stream (r, sid);
+    }
+  }
+  else if (ftype == HEADERS || ftype == PUSH_PROMISE)
+  {
+    r->block.has_promised = 0;
+    if (ftype == HEADERS && (flags & PRIORITY_FLAG))
+    {
+      if (n < 5)
+        return *bad = "HEADERS priority", 1;
+      p += 5, n -= 5;
+    }
+    if (ftype == PUSH_PROMISE)
+    {
+      if (n < 4)
+        return *bad = "PUSH_PROMISE", 1;
+      r->block.has_promised = 1;
+      r->block.promised = be32 (p) & 0x7fffffffu;
+      p += 4, n -= 4;
+    }
+    r->block.open = 1;
+    r->block.sid = sid;
+    r->block.start = pos;
+    r->block.end_stream = (flags & END_STREAM) != 0;
+    r->block.len = 0;
+    if (grow ((void **) &r->block.buf, &r->block.cap, n, 1) < 0)
+      return -1;
+    if (n)
+      memcpy (r->block.buf, p, n);
+    r->block.len = n;
+    if (flags & END_HEADERS)
+    {
+      r->block.open = 0;
+      return headers_done (r, end);
+    }
+  }
+  else if (ftype == CONTINUATION)
+  {
+    if (!r->block.open || r->block.sid != sid)
+    {
+      if (lose_table (r, "CONTINUATION without HEADERS") < 0)
+        return -1;
+      return *bad = "CONTINUATION (no header block open)", 1;
+    }
+    if (grow ((void **) &r->block.buf, &r->block.cap, r->block.len + n, 1) < 0)
+      return -1;
+    if (n)
+      memcpy (r->block.buf + r->block.len, p, n);
+    r->block.len += n;
+    if (r->block.len > (size_t) r->max_block)
+    {
+      r->block.open = 0;
+      if (lose_table (r, "header block over %zd bytes", r->max_block) < 0)
+        return -1;
+      stream *st = get_stream (r, sid, r->block.start);
+      return st == NULL ? -1 : note (&st->notes, "h2: header block over %zd bytes dropped",
+          r->max_block);
+    }
+    if (flags & END_HEADERS)
+    {
+      r->block.open = 0;
+      return headers_done (r, end);
+    }
+  }
+  else if (ftype == RST_STREAM)
+  {
+    long long code = n >= 4 ? (long long) be32 (p) : -1;
+    stream *st = find (r, sid);
+    if (st != NULL)
+    {
+      if ((code >= 0 && code < 14 ? note (&st->notes, "stream reset by sender (%s)", ERRORS[code])
+              : note (&st->notes, "stream reset by sender (%lld)", code)) < 0)
+        return -1;
+      st->ended = 1;
+      return close_stream (r, sid);
+    }
+  }
+  else if (ftype == GOAWAY && n >= 8)
+  {
+    uint32_t last = be32 (p) & 0x7fffffffu, code = be32 (p + 4);
+    char name[24];
+    if (code < 14)
+      snprintf (name, sizeof name, "%s", ERRORS[code]);
+    else
+      snprintf (name, sizeof name, "%u", (unsigned) code);
+    PyObject *debug = n > 8 ? PyBytes_FromStringAndSize ((const char *) p + 8,
+        (Py_ssize_t) (n < 200 ? n : 200) - 8) : NULL;
+    if (n > 8 && debug == NULL)
+      return -1;
+    int rc = debug ? note (&r->conn_notes, "GOAWAY from %S side: last stream %u, %s, debug %R",
+        r->direction, (unsigned) last, name, debug) : note (&r->conn_notes, "GOAWAY from %S"
+        " side: last stream %u, %s", r->direction, (unsigned) last, name);
+    Py_XDECREF (debug);
+    return rc;
+  }
+  return 0;
+}
+
+static int run (reader *r, Py_ssize_t pos)
+{
+  const uint8_t *data = r->data;
+  while (pos < r->len)
+  {
+    if (r->len - pos < 9)
+      return raw (r, pos, r->len, "h2: frame header cut (capture ended)");
+    const uint8_t *h = data + pos;
+    uint32_t length = (uint32_t) h[0] << 16 | (uint32_t) h[1] << 8 | h[2];
+    unsigned ftype = h[3], flags = h[4];
+    uint32_t sid = be32 (h + 5);
+    int sane = sane_head (length, ftype, sid);
+    sid &= 0x7fffffffu;
+    if (!sane)
+    {
+      Py_ssize_t nxt = resync (r, pos + 1);
+      const char *what = "h2: malformed frame header (type %u, stream %u, length %u)%s";
+      if (nxt < 0)
+        return raw (r, pos, r->len, what, ftype, (unsigned) sid, (unsigned) length,
+            "; rest kept raw");
+      if (raw (r, pos, nxt, what, ftype, (unsigned) sid, (unsigned) length, "; kept raw up to"
+              " the next plausible frame") < 0
+          || lose_table (r, "%zd bytes of frames not understood", nxt - pos) < 0)
+        return -1;
+      r->block.open = 0;
+      pos = nxt;
+      continue;
+    }
+    Py_ssize_t end = pos + 9 + (Py_ssize_t) length;
+    size_t n = (size_t) ((end < r->len ? end : r->len) - pos - 9);
+    if (end > r->len && note (&r->conn_notes, "h2: last frame cut (%zu of %u bytes)", n,
+            (unsigned) length) < 0)
+      return -1;
+    if (r->block.open && ftype != CONTINUATION)
+    {
+      stream *st = get_stream (r, r->block.sid, r->block.start);
+      if (st == NULL || note (&st->notes, "h2: header block interrupted (no CONTINUATION)") < 0
+          || lose_table (r, "header block interrupted") < 0)
+        return -1;
+      r->block.open = 0;
+    }
+    const char *bad = NULL;
+    int rc = frame (r, ftype, flags, sid, h + 9, n, pos, end, &bad);
+    if (rc < 0)
+      return -1;
+    if (rc > 0)
+    {
+      if ((ftype == HEADERS || ftype == PUSH_PROMISE || ftype == CONTINUATION)
+          && lose_table (r, "malformed %s frame on stream %u", bad, (unsigned) sid) < 0)
+        return -1;
+      stream *target = find (r, sid);
+      if (note (target ? &target->notes : &r->conn_notes, "h2: malformed %s frame on stream %u",
+              bad, (unsigned) sid) < 0)
+        return -1;
+    }
+    pos = end;
+  }
+  return 0;
+}
+
+static int read_chunks (reader *r, PyObject *chunks)
+{
+  r->nchunks = PyList_GET_SIZE (chunks);
+  r->starts = malloc ((size_t) (r->nchunks ? r->nchunks : 1) * sizeof *r->starts);
+  r->seqs = malloc ((size_t) (r->nchunks ? r->nchunks : 1) * sizeof *r->seqs);
+  if (r->starts == NULL || r->seqs == NULL)
+    return PyErr_NoMemory (), -1;
+  for (Py_ssize_t i = 0; i < r->nchunks; i++)
+  {
+    PyObject *c = PyList_GET_ITEM (chunks, i);
+    if (!PyTuple_Check (c) || PyTuple_GET_SIZE (c) < 3)
+      return PyErr_SetString (PyExc_TypeError, "a chunk is (offset, length, seq, ...)"), -1;
+    r->starts[i] = PyLong_AsSsize_t (PyTuple_GET_ITEM (c, 0));
+    r->seqs[i] = PyLong_AsLongLong (PyTuple_GET_ITEM (c, 2));
+    if (PyErr_Occurred ())
+      return -1;
+  }
+  return 0;
+}
+
+PyObject *h2_read_frames (PyObject *module, PyObject *args)
+{
+  Py_buffer buf;
+  Py_ssize_t start, max_table, max_block;
+  PyObject *chunks, *out = NULL;
+  reader r;
+  memset (&r, 0, sizeof r);
+  if (!PyArg_ParseTuple (args, "y*nO!UOOOnn", &buf, &start, &PyList_Type, &chunks,
+          &r.direction, &r.scheme, &r.sni, &r.ip, &max_table, &max_block))
+    return NULL;
+  r.data = buf.buf;
+  r.len = buf.len;
+  r.max_table = (size_t) max_table;
+  r.max_block = max_block;
+  r.tcap = 16;
+  r.tab = calloc (r.tcap, sizeof *r.tab);
+  r.done = PyList_New (0);
+  r.conn_notes = PyList_New (0);
+  if (max_table < 0 || (uint64_t) max_table > UINT32_MAX || max_block < 0 || start < 0)
+    PyErr_SetString (PyExc_ValueError, "sizes and start must be in 0 .. 2^32-1");
+  else if (r.tab == NULL)
+    PyErr_NoMemory ();
+  else if (r.done != NULL && r.conn_notes != NULL && read_chunks (&r, chunks) == 0
+      && hd_init (&r.hd, r.max_table, r.max_block) == 0 && run (&r, start) == 0
+      && close_all (&r) == 0)
+    out = PyTuple_Pack (2, r.done, r.conn_notes);
+  for (size_t i = 0; r.tab != NULL && i < r.tcap; i++)
+    if (r.tab[i] != NULL)
+      stream_free (r.tab[i]);
+  free (r.tab);
+  free (r.block.buf);
+  free (r.starts);
+  free (r.seqs);
+  hd_free (&r.hd);
+  Py_XDECREF (r.done);
+  Py_XDECREF (r.conn_notes);
+  PyBuffer_Release (&buf);
+  return out;
+}

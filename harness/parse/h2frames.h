@@ -1,0 +1,72 @@
+/* What the HTTP/2 frame reader's files share: h2frames.c reads the frames, h2stream.c keeps
+ * the streams and makes their records, h2headers.c decodes and applies header blocks.
+ * Together they are http2._Direction in C (see h2frames.c). */
+
+#ifndef HARNESS_H2FRAMES_H
+#define HARNESS_H2FRAMES_H
+
+#include "_hpack.h"
+
+typedef struct { Py_ssize_t a, b; } span_t; /* chunk indexes a..b */
+
+typedef struct
+{
+  uint32_t sid;
+  int ended, pushed;
+  Py_ssize_t pos;
+  uint64_t order;
+  long status; /* -1: None */
+  PyObject *notes, *headers, *method, *host, *url, *interim, *trailers; /* NULL: none */
+  char *body;
+  size_t size, cap;
+  span_t *spans;
+  size_t nspans, scap;
+} stream;
+
+typedef struct
+{
+  const uint8_t *data;
+  Py_ssize_t len;
+  Py_ssize_t *starts;
+  long long *seqs;
+  Py_ssize_t nchunks;
+  PyObject *direction, *scheme, *sni, *ip;
+  hd_ctx hd;
+  size_t max_table;
+  Py_ssize_t max_block;
+  char lost[201]; /* why the table was restarted (_Direction.hpack_lost); "" if never */
+  stream **tab;   /* open streams by id: open addressing, linear probing */
+  size_t tcap, count;
+  uint64_t order;
+  struct
+  {
+    int open, end_stream, has_promised;
+    uint32_t sid, promised;
+    Py_ssize_t start;
+    uint8_t *buf;
+    size_t len, cap;
+  } block;
+  PyObject *done, *conn_notes;
+} reader;
+
+/* header_flags: what the Python side must still look at (http2._CODED, http2._TYPED) */
+#define CODED 1
+#define TYPED 2
+
+/* h2stream.c; each int function returns 0, or -1 with a Python exception set */
+int grow (void **buf, size_t *cap, size_t need, size_t item);
+void stream_free (stream *st);
+stream *find (const reader *r, uint32_t sid);
+stream *get_stream (reader *r, uint32_t sid, Py_ssize_t pos); /* NULL: exception set */
+int add_events (const reader *r, stream *st, Py_ssize_t start, Py_ssize_t end);
+int add_note (PyObject **list, PyObject *note); /* steals note; NULL note: error passed on */
+int note (PyObject **list, const char *fmt, ...);
+int lose_table (reader *r, const char *fmt, ...);
+int close_stream (reader *r, uint32_t sid);
+int close_all (reader *r);
+
+/* h2headers.c */
+int header_flags (PyObject *headers);
+int headers_done (reader *r, Py_ssize_t end);
+
+#endif

@@ -1,0 +1,274 @@
+/* The streams of one direction for h2frames.c: open streams by id, the events each one's
+ * frames came from (as Flow.seqs finds them), notes, the HPACK table restarted, and the
+ * record a stream becomes when it closes (_Direction._stream, _lose_table, _close). */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "h2frames.h"
+
+int grow (void **buf, size_t *cap, size_t need, size_t item)
+{
+  if (need <= *cap)
+    return 0;
+  size_t n = *cap ? *cap : 16;
+  while (n < need)
+    n *= 2;
+  void *p = realloc (*buf, n * item);
+  if (p == NULL)
+  {
+    PyErr_NoMemory ();
+    return -1;
+  }
+  *buf = p;
+  *cap = n;
+  return 0;
+}
+
+void stream_free (stream *st)
+{
+  Py_XDECREF (st->notes);
+  Py_XDECREF (st->headers);
+  Py_XDECREF (st->method);
+  Py_XDECREF (st->host);
+  Py_XDECREF (st->url);
+  Py_XDECREF (st->interim);
+  Py_XDECREF (st->trailers);
+  free (st->body);
+  free (st->spans);
+  free (st);
+}
+
+/* ---- open streams by id ---- */
+
+static size_t slot (const reader *r, uint32_t sid)
+{
+  size_t i = ((size_t) sid * 2654435761u) & (r->tcap - 1);
+  while (r->tab[i] != NULL && r->tab[i]->sid != sid)
+    i = (i + 1) & (r->tcap - 1);
+  return i;
+}
+
+stream *find (const reader *r, uint32_t sid)
+{
+  return r->tab[slot (r, sid)];
+}
+
+static int insert (reader *r, stream *st)
+{
+  if ((r->count + 1) * 2 > r->tcap)
+  {
+    stream **old = r->tab;
+    size_t ocap = r->tcap;
+    stream **tab = calloc (ocap * 2, sizeof *tab);
+    if (tab == NULL)
+    {
+      PyErr_NoMemory ();
+      return -1;
+    }
+    r->tab = tab;
+    r->tcap = ocap * 2;
+    for (size_t i = 0; i < ocap; i++)
+      if (old[i] != NULL)
+        r->tab[slot (r, old[i]->sid)] = old[i];
+    free (old);
+  }
+  r->tab[slot (r, st->sid)] = st;
+  r->count++;
+  return 0;
+}
+
+static void unlink_slot (reader *r, size_t i)
+{
+  size_t mask = r->tcap - 1;
+  r->tab[i] = NULL;
+  r->count--;
+  /* backward-shift deletion: move later entries of the run into the hole they may need */
+  for (size_t j = (i + 1) & mask; r->tab[j] != NULL; j = (j + 1) & mask)
+  {
+    stream *st = r->tab[j];
+    r->tab[j] = NULL;
+    r->tab[slot (r, st->sid)] = st;
+  }
+}
+
+/* ---- events: Flow._index, Flow.seqs ---- */
+
+static Py_ssize_t chunk_at (const reader *r, Py_ssize_t off)
+{
+  Py_ssize_t lo = 0, hi = r->nchunks; /* bisect_right(starts, off) */
+  while (lo < hi)
+  {
+    Py_ssize_t mid = lo + (hi - lo) / 2;
+    if (off < r->starts[mid])
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  Py_ssize_t i = lo - 1;
+  if (i > r->nchunks - 1)
+    i = r->nchunks - 1;
+  return i > 0 ? i : 0;
+}
+
+int add_events (const reader *r, stream *st, Py_ssize_t start, Py_ssize_t end)
+{
+  if (r->nchunks == 0)
+    return 0;
+  if (grow ((void **) &st->spans, &st->scap, st->nspans + 1, sizeof (span_t)) < 0)
+    return -1;
+  Py_ssize_t a = chunk_at (r, start);
+  st->spans[st->nspans].a = a;
+  st->spans[st->nspans++].b = end - 1 > start ? chunk_at (r, end - 1) : a;
+  return 0;
+}
+
+static int cmp_ll (const void *x, const void *y)
+{
+  long long a = *(const long long *) x, b = *(const long long *) y;
+  return (a > b) - (a < b);
+}
+
+static PyObject *events_of (const reader *r, const stream *st)
+{
+  size_t n = 0, k = 0;
+  for (size_t i = 0; i < st->nspans; i++)
+    n += (size_t) (st->spans[i].b - st->spans[i].a + 1);
+  long long *v = malloc ((n ? n : 1) * sizeof *v);
+  if (v == NULL)
+    return PyErr_NoMemory ();
+  for (size_t i = 0; i < st->nspans; i++)
+    for (Py_ssize_t c = st->spans[i].a; c <= st->spans[i].b; c++)
+      v[k++] = r->seqs[c];
+  qsort (v, n, sizeof *v, cmp_ll);
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++)
+    if (u == 0 || v[u - 1] != v[i])
+      v[u++] = v[i];
+  PyObject *t = PyTuple_New ((Py_ssize_t) u);
+  for (size_t i = 0; t != NULL && i < u; i++)
+  {
+    PyObject *s = PyLong_FromLongLong (v[i]);
+    if (s == NULL)
+      Py_CLEAR (t);
+    else
+      PyTuple_SET_ITEM (t, (Py_ssize_t) i, s);
+  }
+  free (v);
+  return t;
+}
+
+/* ---- notes ---- */
+
+int add_note (PyObject **list, PyObject *note) /* steals note */
+{
+  if (note == NULL)
+    return -1;
+  if (*list == NULL && (*list = PyList_New (0)) == NULL)
+  {
+    Py_DECREF (note);
+    return -1;
+  }
+  int rc = PyList_Append (*list, note);
+  Py_DECREF (note);
+  return rc;
+}
+
+int note (PyObject **list, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  PyObject *s = PyUnicode_FromFormatV (fmt, ap);
+  va_end (ap);
+  return add_note (list, s);
+}
+
+/* _Direction._lose_table: why (ASCII) kept to 200 characters, a fresh inflater */
+int lose_table (reader *r, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (r->lost, sizeof r->lost, fmt, ap);
+  va_end (ap);
+  hd_free (&r->hd);
+  return hd_init (&r->hd, r->max_table, r->max_block);
+}
+
+
+stream *get_stream (reader *r, uint32_t sid, Py_ssize_t pos)
+{
+  stream *st = find (r, sid);
+  if (st != NULL)
+    return st;
+  st = calloc (1, sizeof *st);
+  if (st == NULL)
+    return (stream *) PyErr_NoMemory ();
+  st->sid = sid;
+  st->pos = pos;
+  st->order = r->order++;
+  st->status = -1;
+  if (add_events (r, st, pos, pos + 9) < 0 || insert (r, st) < 0)
+  {
+    stream_free (st);
+    return NULL;
+  }
+  return st;
+}
+
+static PyObject *ref (PyObject *o)
+{
+  return Py_NewRef (o ? o : Py_None);
+}
+
+/* _Direction._close, up to what needs Python: the stream's record goes to done */
+int close_stream (reader *r, uint32_t sid)
+{
+  size_t i = slot (r, sid);
+  stream *st = r->tab[i];
+  if (st == NULL)
+    return 0;
+  unlink_slot (r, i);
+  PyObject *rec = NULL, *events = events_of (r, st);
+  PyObject *body = PyBytes_FromStringAndSize (st->body, (Py_ssize_t) st->size);
+  if (events != NULL && body != NULL)
+    rec = Py_BuildValue ("(nkNNNNNNNNOOOOi)", st->pos, (unsigned long) st->sid,
+        ref (st->notes), ref (st->headers),
+        st->status < 0 ? Py_NewRef (Py_None) : PyLong_FromLong (st->status), ref (st->method),
+        ref (st->host), ref (st->url), ref (st->interim), ref (st->trailers), body, events,
+        st->ended ? Py_True : Py_False, st->pushed ? Py_True : Py_False,
+        header_flags (st->headers));
+  Py_XDECREF (events);
+  Py_XDECREF (body);
+  stream_free (st);
+  if (rec == NULL)
+    return -1;
+  int rc = PyList_Append (r->done, rec);
+  Py_DECREF (rec);
+  return rc;
+}
+
+
+static int cmp_order (const void *x, const void *y)
+{
+  uint64_t a = (*(stream *const *) x)->order, b = (*(stream *const *) y)->order;
+  return (a > b) - (a < b);
+}
+
+/* the streams still open, closed in the order they were opened */
+int close_all (reader *r)
+{
+  size_t n = 0;
+  stream **open = malloc ((r->count ? r->count : 1) * sizeof *open);
+  if (open == NULL)
+    return PyErr_NoMemory (), -1;
+  for (size_t i = 0; i < r->tcap; i++)
+    if (r->tab[i] != NULL)
+      open[n++] = r->tab[i];
+  qsort (open, n, sizeof *open, cmp_order);
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = close_stream (r, open[i]->sid);
+  free (open);
+  return rc;
+}
