@@ -145,9 +145,11 @@ def direction_frames(draw: st.DrawFn) -> bytes:
             for i in range(n):
                 part = data[len(data) * i // n : len(data) * (i + 1) // n]
                 flags = http2.END_STREAM if i == n - 1 and draw(st.booleans()) else 0
-                if draw(st.integers(0, 3)) == 0:
+                if draw(st.integers(0, 3)) == 0:  # the pad length said may be all or more
                     pad = draw(st.integers(0, 4))
-                    part = bytes([pad]) + part + b"\0" * pad
+                    said = draw(st.sampled_from([pad, pad, pad + len(part), pad + len(part) + 1,
+                                                 pad + len(part) + 2]))
+                    part = bytes([min(said, 255)]) + part + b"\0" * pad
                     flags |= http2.PADDED
                 out.append(frame(http2.DATA, flags, sid, part))
         elif op == 7:  # PUSH_PROMISE
@@ -181,6 +183,9 @@ def direction_frames(draw: st.DrawFn) -> bytes:
         else:  # malformed on purpose: bad padding, short priority, short push, oversized
             out.append(draw(st.sampled_from([
                 frame(http2.DATA, http2.PADDED, sid, b"\x09abc"),
+                frame(http2.DATA, http2.PADDED, sid, b"\x04abc"),
+                frame(http2.DATA, http2.PADDED, sid, b"\x03abc"),
+                frame(http2.HEADERS, http2.PADDED | http2.END_HEADERS, sid, b"\x02\x82"),
                 frame(http2.DATA, http2.PADDED, sid, b""),
                 frame(http2.HEADERS, http2.PADDED | http2.END_HEADERS, sid, b"\x05\x82"),
                 frame(http2.HEADERS, http2.PRIORITY_FLAG | http2.END_HEADERS, sid, b"\x00"),
