@@ -14,6 +14,8 @@ truncated events included), which decides the events each draft names.
 from __future__ import annotations
 
 import gzip
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import h2.config
@@ -27,6 +29,8 @@ from harness.parse import http2
 from harness.parse.draft import Draft
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import Chunk, ConnFacts, Flow
+from harness.testing.certs import make_pki
+from tests.parse.wire import h2_server
 
 FIELDS = [f for f in Draft.__slots__ if f != "request"]  # type: ignore[attr-defined]
 
@@ -356,3 +360,29 @@ def test_an_oversized_header_block_reads_alike() -> None:
     assert "h2: header block over 1048576 bytes dropped" in drafts[0].notes
     assert drafts[0].body == b"kept"
     assert drafts[1].url == "https://s.test/"
+
+
+def test_curl_bytes_read_alike(tmp_path: Path) -> None:
+    """Real client bytes: curl over TLS to h2's server on 127.0.0.1, each read one event."""
+    pki = make_pki(tmp_path / "pki")
+    with h2_server(pki.cert, pki.key) as (port, rec):
+        base, ca = f"https://127.0.0.1:{port}", str(pki.ca_cert)
+        subprocess.run(["curl", "-sS", "--max-time", "20", "-o", "/dev/null", "--http2",
+                        "--cacert", ca, "-H", "X-Canary: c1", "-d", "a=1", f"{base}/one",
+                        "--next", "--http2", "--cacert", ca, f"{base}/two?q=2"],
+                       check=True, timeout=30)
+    (reads,) = rec.conns
+    flows = []
+    for direction in ("out", "in"):
+        chunks, pos = [], 0
+        for seq, (t, d, b) in enumerate(reads):
+            if d == direction:
+                chunks.append(Chunk(pos, len(b), seq, t))
+                pos += len(b)
+        data = b"".join(b for _, d, b in reads if d == direction)
+        flows.append(Flow(direction, data, chunks, [c.offset for c in chunks]))
+    drafts = _both(*flows, ConnFacts("c", "native.tls", "tls", "127.0.0.1", port))
+    assert [(d.kind, d.method or d.status) for d in drafts] == [
+        (MessageKind.REQUEST, "POST"), (MessageKind.REQUEST, "GET"),
+        (MessageKind.RESPONSE, 200), (MessageKind.RESPONSE, 200)]
+    assert drafts[2].body == b"h2 echo /one a=1"  # gzip undone
