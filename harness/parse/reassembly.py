@@ -10,17 +10,21 @@ and every message built across it carries a note.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import accumulate
 from typing import NamedTuple
 
 from harness.capture.rundir import Connection, Event
 
 _after = bisect.bisect_right
+_SEQ = operator.itemgetter(0)
+_T = operator.itemgetter(1)
 
 
 class Chunk(NamedTuple):
-    """One event's bytes in a flow (a NamedTuple: one is made per stream event)."""
+    """One event's bytes in a flow, as :attr:`Flow.chunks` lists them."""
 
     offset: int
     """Where the event's bytes start in the direction's buffer."""
@@ -31,16 +35,56 @@ class Chunk(NamedTuple):
     """Bytes the hook saw but did not record (truncated event), lost after this chunk."""
 
 
-@dataclass(slots=True)
 class Flow:
-    """One direction of one connection: its bytes and where each came from."""
+    """One direction of one connection: its bytes and where each came from.
 
-    direction: str
-    data: bytes = b""
-    chunks: list[Chunk] = field(default_factory=list)
-    _starts: list[int] = field(default_factory=list)
-    lossy: bool = False
-    """Some event of this flow was truncated by the agent."""
+    Kept as columns (the start, seq and time of each event's bytes in parallel lists) rather
+    than one :class:`Chunk` per event: :func:`assemble` then builds each list in one pass,
+    and the lookups the parsers make for every message (:meth:`seqs`, :meth:`span`) slice a
+    list of seqs. :attr:`chunks` makes the Chunk list when asked (tests, lossy lookups)."""
+
+    __slots__ = (
+        "_chunks",
+        "_missing",
+        "_seqs",
+        "_starts",
+        "_ts",
+        "data",
+        "direction",
+        "lossy",
+    )
+
+    def __init__(self, direction: str, data: bytes = b"", chunks: list[Chunk] | None = None,
+                 _starts: list[int] | None = None, lossy: bool = False) -> None:
+        self.direction = direction
+        self.data = data
+        self.lossy = lossy
+        chunks = [] if chunks is None else chunks
+        self._chunks: list[Chunk] | None = chunks
+        self._starts: list[int] = [] if _starts is None else _starts
+        self._seqs: list[int] = [c.seq for c in chunks]
+        self._ts: list[float] = [c.t for c in chunks]
+        self._missing: list[int] | None = None
+
+    @classmethod
+    def _columns(cls, direction: str, data: bytes, starts: list[int], seqs: list[int],
+                 ts: list[float], missing: list[int] | None) -> Flow:
+        """A flow from its columns (``missing`` None: nothing was lost)."""
+        f = cls.__new__(cls)
+        f.direction, f.data, f.lossy = direction, data, missing is not None
+        f._starts, f._seqs, f._ts, f._missing, f._chunks = starts, seqs, ts, missing, None
+        return f
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """One Chunk per event, in seq order (made on first use)."""
+        if self._chunks is None:
+            starts, missing = self._starts, self._missing
+            ends = [*starts[1:], len(self.data)] if starts else []
+            self._chunks = [Chunk(s, e - s, q, t, missing[i] if missing else 0)
+                            for i, (s, e, q, t) in enumerate(zip(starts, ends, self._seqs,
+                                                                 self._ts, strict=True))]
+        return self._chunks
 
     def __len__(self) -> int:
         return len(self.data)
@@ -48,50 +92,73 @@ class Flow:
     def _index(self, offset: int) -> int:
         """The chunk holding ``offset``, clamped to the chunks there are."""
         i = _after(self._starts, offset) - 1
-        last = len(self.chunks) - 1
+        last = len(self._seqs) - 1
         if i > last:
             i = last
         return i if i > 0 else 0
 
     def t_at(self, offset: int) -> float:
-        if not self.chunks:
+        if not self._seqs:
             return 0.0
-        return self.chunks[self._index(offset)].t
+        return self._ts[self._index(offset)]
 
     def seq_at(self, offset: int) -> int:
-        if not self.chunks:
+        if not self._seqs:
             return 0
-        return self.chunks[self._index(offset)].seq
+        return self._seqs[self._index(offset)]
 
     def seqs(self, start: int, end: int) -> tuple[int, ...]:
         """Seqs of the events holding bytes [start, end)."""
-        if not self.chunks:
+        seqs = self._seqs
+        if not seqs:
             return ()
-        a = self._index(start)
-        b = self._index(end - 1) if end - 1 > start else a
+        starts, last = self._starts, len(seqs) - 1
+        a = _after(starts, start) - 1
+        if a > last:
+            a = last
+        elif a < 0:
+            a = 0
+        if end - 1 <= start:
+            return (seqs[a],)
+        b = _after(starts, end - 1) - 1
+        if b > last:
+            b = last
+        elif b < 0:
+            b = 0
         if a == b:
-            return (self.chunks[a].seq,)
-        return tuple([c.seq for c in self.chunks[a : b + 1]])
+            return (seqs[a],)
+        return tuple(seqs[a : b + 1])
 
     def span(self, start: int, end: int) -> tuple[float, int, tuple[int, ...], int]:
         """For bytes [start, end): time and seq of the first byte's event, the seqs of all
         events holding them, and bytes lost to truncation inside (one lookup for all)."""
-        if not self.chunks:
+        seqs = self._seqs
+        if not seqs:
             return 0.0, 0, (), 0
-        a = self._index(start)
-        b = a if end - 1 <= start else self._index(end - 1)
+        starts, last = self._starts, len(seqs) - 1
+        a = _after(starts, start) - 1
+        if a > last:
+            a = last
+        elif a < 0:
+            a = 0
+        if end - 1 <= start:
+            b = a
+        else:
+            b = _after(starts, end - 1) - 1
+            if b > last:
+                b = last
+            elif b < 0:
+                b = 0
         if a == b and not self.lossy:
-            first = self.chunks[a]
-            return first.t, first.seq, (first.seq,), 0
-        chunks = self.chunks[a : b + 1]
-        first = chunks[0]
-        lost = sum(c.missing for c in chunks if c.missing and c.offset + c.length <= end) \
-            if self.lossy else 0
-        return first.t, first.seq, tuple([c.seq for c in chunks]), lost
+            seq = seqs[a]
+            return self._ts[a], seq, (seq,), 0
+        lost = sum(c.missing for c in self.chunks[a : b + 1]
+                   if c.missing and c.offset + c.length <= end) if self.lossy else 0
+        return self._ts[a], seqs[a], tuple(seqs[a : b + 1]), lost
 
     def missing_in(self, start: int, end: int) -> int:
         """Bytes lost to truncation inside [start, end]."""
-        if not self.chunks or not self.lossy:
+        if not self._seqs or not self.lossy:
             return 0
         a = self._index(start)
         b = self._index(max(start, end - 1))
@@ -102,31 +169,29 @@ class Flow:
         return any(c.missing for c in self.chunks[: self._index(offset)])
 
 
+def _flow(direction: str, events: list[Event]) -> Flow:
+    parts = [ev.data or b"" for ev in events]
+    sizes = list(map(len, parts))
+    starts = list(accumulate(sizes, initial=0))
+    starts.pop()  # the total: where a next event would start
+    missing = None
+    if any([ev.truncated for ev in events]):
+        missing = [max(0, (ev.orig_len or 0) - n) if ev.truncated else 0
+                   for ev, n in zip(events, sizes, strict=True)]
+        if not any(missing):
+            missing = None
+    data = b"".join(parts)
+    return Flow._columns(direction, data, starts, list(map(_SEQ, events)),
+                         list(map(_T, events)), missing)
+
+
 def assemble(events: Iterable[Event]) -> dict[str, Flow]:
-    """Build the ``out`` and ``in`` flows of one connection from its stream events."""
-    out, inn = Flow("out"), Flow("in")
-    out_parts: list[bytes] = []
-    in_parts: list[bytes] = []
-    out_size = in_size = 0
-    for ev in events:
-        data = ev.data or b""
-        n = len(data)
-        missing = max(0, (ev.orig_len or 0) - n) if ev.truncated else 0
-        if ev.direction == "in":
-            inn.lossy = inn.lossy or missing > 0
-            inn.chunks.append(Chunk(in_size, n, ev.seq, ev.t, missing))
-            inn._starts.append(in_size)
-            in_parts.append(data)
-            in_size += n
-        else:  # "out", and any other direction (kept as before: the app's side)
-            out.lossy = out.lossy or missing > 0
-            out.chunks.append(Chunk(out_size, n, ev.seq, ev.t, missing))
-            out._starts.append(out_size)
-            out_parts.append(data)
-            out_size += n
-    out.data = b"".join(out_parts)
-    inn.data = b"".join(in_parts)
-    return {"out": out, "in": inn}
+    """Build the ``out`` and ``in`` flows of one connection from its stream events (any
+    direction but ``in`` is the app's side, ``out``)."""
+    evs = events if isinstance(events, list) else list(events)
+    ins = [ev for ev in evs if ev.direction == "in"]
+    outs = [ev for ev in evs if ev.direction != "in"] if ins else evs
+    return {"out": _flow("out", outs), "in": _flow("in", ins)}
 
 
 @dataclass(frozen=True, slots=True)
