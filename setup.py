@@ -18,4 +18,8 @@ setup(ext_modules=[
                                  "harness/parse/h2stream.c", "harness/parse/h2headers.c"],
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h"], libraries=["nghttp2"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
+    # capture.sqlite's rows for capturedb.events through SQLite's C API (libsqlite3-dev)
+    Extension(
+        "harness.capture._rows", ["harness/capture/_rows.c"], libraries=["sqlite3"],
+        extra_compile_args=["-O2", "-Wall", "-Werror"]),
 ])

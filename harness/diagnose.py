@@ -332,6 +332,11 @@ def host_checks(hooks: Path | None = None,
                      f"{APT} libhyperscan-dev gcc && pip install -e . (builds the compiled "
                      "detector; without it analysis is slower, its findings the same)",
                      required=False))
+    # without it capture.sqlite's events are read through the sqlite3 module: the same rows
+    add(check_import("capture-c", "harness.capture._rows",
+                     f"{APT} libsqlite3-dev gcc && pip install -e . (builds the compiled "
+                     "capture reader; without it analysis is slower, its results the same)",
+                     required=False))
     add(_tool("java", "java", ["-version"], f"{APT} openjdk-17-jdk-headless"))
     add(_tool("javac", "javac", ["-version"],
               f"{APT} openjdk-17-jdk-headless (the lab browser is built from source)"))

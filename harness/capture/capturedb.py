@@ -20,6 +20,11 @@ from harness.errors import RunDirError
 from harness.protocol import JSON
 from harness.text import no_lone_surrogates
 
+try:
+    from harness.capture import _rows
+except ImportError:  # pragma: no cover - a checkout that was never built: the sqlite3 module
+    _rows = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -77,6 +82,10 @@ def _fields(text: str) -> dict[str, JSON] | None:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 """JSON values that cannot be changed in place (a fields object holding only these can be
 shared by copying it shallowly)."""
+
+MMAP_BYTES = 1 << 30
+"""How much of ``capture.sqlite`` the C reader maps (``PRAGMA mmap_size``; SQLite reads the
+rest as usual)."""
 
 WAL_CHECKPOINT_PAGES = 16384
 """Pages of WAL (4 KiB each) the writer lets accumulate before a checkpoint."""
@@ -233,6 +242,14 @@ class CaptureReader:
                     "which this read-only directory refuses: copy the run dir somewhere "
                     "writable", path=str(path)) from exc
             raise
+        self._fast: _rows.Database | None = None
+        """The events' rows through SQLite's C API (``_rows.c``), when it is built."""
+        if _rows is not None:
+            with contextlib.suppress(_rows.Fallback):
+                fast = _rows.Database(str(path))
+                # read by mapping the file, not a copy per page
+                list(fast.rows(f"PRAGMA mmap_size={MMAP_BYTES}", ()))
+                self._fast = fast
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
@@ -287,6 +304,8 @@ class CaptureReader:
 
     def close(self) -> None:
         self._db.close()
+        if self._fast is not None:
+            self._fast.close()
         for table, n in self.skipped.items():
             key = (str(self.path), table, self._first[table])
             if key not in _warned:
@@ -311,8 +330,10 @@ class CaptureReader:
     def events(self, kinds: Iterable[str] | None = None, conn: str | None = None,
                after_seq: int = 0) -> Iterator[Event]:
         conns = self.connections()
-        sql = ("SELECT seq, t, kind, pid, tid, conn, direction, hook, data, orig_len, truncated,"
-               " fields FROM events WHERE seq > ?")
+        # one connection's rows all hold ``conn`` (a text equal to it, SQL compares exactly):
+        # NULL is read instead, one text object per row less
+        sql = (f"SELECT seq, t, kind, pid, tid, {'conn' if conn is None else 'NULL'},"
+               " direction, hook, data, orig_len, truncated, fields FROM events WHERE seq > ?")
         args: list[object] = [after_seq]
         if kinds is not None:
             ks = list(kinds)
@@ -324,14 +345,16 @@ class CaptureReader:
             sql += " AND conn = ?"
             args.append(conn)
         sql += " ORDER BY seq"
-        make = Event._make
+        new = tuple.__new__  # what Event._make calls, without its Python frame per row
         # fields already read, by their text: most events of a kind carry the same few
         # (a connection's stream events all say {"layer":"tls"}); kept only when the object
         # holds scalars alone, so each event still gets its own (shallow) copy
         seen: dict[str, dict[str, JSON]] = {}
         with self._reading():
-            for row in self._db.execute(sql, args):
+            for row in self._rows(sql, args):
                 (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc, fields) = row
+                if c is None:
+                    c = conn
                 if not (type(t) is float and type(kind) is str and type(hook) is str
                         and (data is None or type(data) is bytes) and type(fields) is str
                         and (c is None or type(c) is str)
@@ -339,7 +362,8 @@ class CaptureReader:
                         and (pid is None or type(pid) is int)
                         and (tid is None or type(tid) is int)
                         and (orig_len is None or type(orig_len) is int)):
-                    fixed = self._event_row(row)
+                    fixed = self._event_row((seq, t, kind, pid, tid, c, direction, hook, data,
+                                             orig_len, trunc, fields))
                     if fixed is None:
                         continue
                     (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc,
@@ -355,8 +379,23 @@ class CaptureReader:
                     if len(seen) < 64 and len(fields) <= 256 and all(
                             type(v) in _SCALARS for v in value.values()):
                         seen[fields] = value.copy()
-                yield make((seq, t, kind, pid, tid, c, direction, hook, data, orig_len,
-                            bool(trunc), value, conns.get(c) if c else None))
+                yield new(Event, (seq, t, kind, pid, tid, c, direction, hook, data, orig_len,
+                                  bool(trunc), value, conns.get(c) if c else None))
+
+    def _rows(self, sql: str, args: list[object]) -> Iterator[tuple[Any, ...]]:
+        """The rows of an events query (``args[0]`` the seq they come after, the rows in seq
+        order, seq first), as the sqlite3 module reads them: through ``_rows`` while it can,
+        and from the row it cannot read on (``_rows.Fallback``), through the module."""
+        if self._fast is not None:
+            after = args[0]
+            try:
+                for row in self._fast.rows(sql, tuple(args)):  # type: ignore[arg-type]
+                    yield row
+                    after = row[0]
+                return
+            except _rows.Fallback:
+                args = [after, *args[1:]]
+        yield from self._db.execute(sql, args)
 
     def _event_row(self, row: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """A row of the wrong types (the recorder never writes one; another tool or a damaged

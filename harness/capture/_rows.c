@@ -1,0 +1,382 @@
+/* Rows of capture.sqlite read through SQLite's C API, for CaptureReader.events.
+ *
+ * Database(path) opens the file read-only on a connection of its own, without SQLite's
+ * mutexes (the GIL is never released here, so one thread uses it at a time);
+ * Database.rows(sql, args) runs one query and iterates its rows as tuples of exactly what
+ * Python's sqlite3 module returns for them (INTEGER int, REAL float, TEXT str, BLOB bytes,
+ * NULL None). Python's module releases the GIL around every column it reads and takes
+ * SQLite's connection mutex on every call: those were most of the cost of reading a row,
+ * two thirds of events() on a 20 MB capture. A text equal to the same column's in the
+ * row before (a connection's kind, hook, direction and fields repeat) is the same str.
+ *
+ * Anything this does not read as the module would -- a text that is not UTF-8 (the module
+ * raises a message of its own), an argument other than int, str or None, any error
+ * SQLite reports -- raises Fallback before that row: the caller reads the rest with the
+ * sqlite3 module, which then does what it always did.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#define CACHE 8        /* prepared statements kept per database */
+#define SHARE_MAX 256  /* texts up to this many bytes are compared with the row before */
+
+static PyObject *Fallback;
+
+typedef struct
+{
+  PyObject_HEAD
+  sqlite3 *db;
+  PyObject *sql[CACHE];  /* the statements' SQL, NULL for a free slot */
+  sqlite3_stmt *stmt[CACHE];
+} Database;
+
+typedef struct
+{
+  PyObject_HEAD
+  Database *owner;
+  PyObject *sql;
+  sqlite3_stmt *stmt;  /* NULL once done */
+  int ncols;
+  PyObject **last;  /* each column's text in the row before (or NULL) */
+} Rows;
+
+static PyTypeObject RowsType;
+
+static PyObject *fallback (sqlite3 *db, const char *what)
+{
+  PyErr_Format (Fallback, "%s: %s", what, db ? sqlite3_errmsg (db) : "no database");
+  return NULL;
+}
+
+/* A statement back to the cache (or finalized when the cache is full or closed). */
+static void release (Database *d, PyObject *sql, sqlite3_stmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (d->db != NULL)
+    for (int i = 0; i < CACHE; i++)
+      if (d->sql[i] == NULL)
+      {
+        Py_INCREF (sql);
+        d->sql[i] = sql;
+        d->stmt[i] = stmt;
+        return;
+      }
+  sqlite3_finalize (stmt);
+}
+
+static void rows_finish (Rows *r)
+{
+  if (r->stmt != NULL)
+  {
+    release (r->owner, r->sql, r->stmt);
+    r->stmt = NULL;
+  }
+  if (r->last != NULL)
+  {
+    for (int i = 0; i < r->ncols; i++)
+      Py_XDECREF (r->last[i]);
+    PyMem_Free (r->last);
+    r->last = NULL;
+  }
+}
+
+static void rows_dealloc (Rows *r)
+{
+  rows_finish (r);
+  Py_XDECREF (r->sql);
+  Py_XDECREF (r->owner);
+  Py_TYPE (r)->tp_free ((PyObject *) r);
+}
+
+static PyObject *text_of (Rows *r, int i, const unsigned char *text, int n)
+{
+  PyObject *last = r->last[i];
+  if (last != NULL && n <= SHARE_MAX && PyUnicode_IS_ASCII (last)
+      && PyUnicode_GET_LENGTH (last) == n && memcmp (PyUnicode_DATA (last), text, n) == 0)
+  {
+    Py_INCREF (last);
+    return last;
+  }
+  PyObject *s = PyUnicode_DecodeUTF8 ((const char *) text, n, NULL);
+  if (s == NULL)
+  {
+    if (!PyErr_ExceptionMatches (PyExc_UnicodeDecodeError))
+      return NULL;
+    PyErr_Clear ();
+    PyErr_SetString (Fallback, "a text that is not UTF-8");
+    return NULL;
+  }
+  if (n <= SHARE_MAX && PyUnicode_IS_ASCII (s))
+  {
+    Py_INCREF (s);
+    Py_XSETREF (r->last[i], s);
+  }
+  return s;
+}
+
+static PyObject *rows_next (Rows *r)
+{
+  if (r->stmt == NULL)
+    return NULL;
+  sqlite3_stmt *st = r->stmt;
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE)
+  {
+    rows_finish (r);
+    return NULL;
+  }
+  if (rc != SQLITE_ROW)
+  {
+    fallback (r->owner->db, "step");
+    rows_finish (r);
+    return NULL;
+  }
+  PyObject *row = PyTuple_New (r->ncols);
+  if (row == NULL)
+    return NULL;
+  for (int i = 0; i < r->ncols; i++)
+  {
+    PyObject *v;
+    switch (sqlite3_column_type (st, i))
+    {
+    case SQLITE_INTEGER:
+      v = PyLong_FromLongLong (sqlite3_column_int64 (st, i));
+      break;
+    case SQLITE_FLOAT:
+      v = PyFloat_FromDouble (sqlite3_column_double (st, i));
+      break;
+    case SQLITE_TEXT:
+    {
+      const unsigned char *t = sqlite3_column_text (st, i);
+      int n = sqlite3_column_bytes (st, i);
+      v = t == NULL && n ? fallback (r->owner->db, "text")
+                         : text_of (r, i, t ? t : (const unsigned char *) "", n);
+      break;
+    }
+    case SQLITE_BLOB:
+    {
+      const void *b = sqlite3_column_blob (st, i);
+      int n = sqlite3_column_bytes (st, i);
+      v = b == NULL && n ? fallback (r->owner->db, "blob") : PyBytes_FromStringAndSize (b, n);
+      break;
+    }
+    default:
+      v = Py_NewRef (Py_None);
+    }
+    if (v == NULL)
+    {
+      Py_DECREF (row);
+      rows_finish (r);
+      return NULL;
+    }
+    PyTuple_SET_ITEM (row, i, v);
+  }
+  return row;
+}
+
+static int bind (Database *d, sqlite3_stmt *st, PyObject *args)
+{
+  Py_ssize_t n = PyTuple_GET_SIZE (args);
+  if (n != sqlite3_bind_parameter_count (st))
+  {
+    PyErr_SetString (Fallback, "not as many arguments as parameters");
+    return -1;
+  }
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    PyObject *a = PyTuple_GET_ITEM (args, i);
+    int rc;
+    if (a == Py_None)
+      rc = sqlite3_bind_null (st, (int) i + 1);
+    else if (PyLong_CheckExact (a))
+    {
+      int overflow;
+      long long v = PyLong_AsLongLongAndOverflow (a, &overflow);
+      if (overflow || (v == -1 && PyErr_Occurred ()))
+      {
+        PyErr_Clear ();
+        PyErr_SetString (Fallback, "an integer argument beyond 64 bits");
+        return -1;
+      }
+      rc = sqlite3_bind_int64 (st, (int) i + 1, v);
+    }
+    else if (PyUnicode_CheckExact (a))
+    {
+      Py_ssize_t len;
+      const char *s = PyUnicode_AsUTF8AndSize (a, &len);
+      if (s == NULL)
+      {
+        PyErr_Clear ();
+        PyErr_SetString (Fallback, "a text argument that is not UTF-8");
+        return -1;
+      }
+      rc = sqlite3_bind_text64 (st, (int) i + 1, s, (sqlite3_uint64) len, SQLITE_TRANSIENT,
+                                SQLITE_UTF8);
+    }
+    else
+    {
+      PyErr_SetString (Fallback, "an argument other than int, str or None");
+      return -1;
+    }
+    if (rc != SQLITE_OK)
+    {
+      fallback (d->db, "bind");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static PyObject *database_rows (Database *d, PyObject *const *argv, Py_ssize_t argc)
+{
+  if (argc != 2 || !PyUnicode_CheckExact (argv[0]) || !PyTuple_CheckExact (argv[1]))
+  {
+    PyErr_SetString (PyExc_TypeError, "rows(sql: str, args: tuple)");
+    return NULL;
+  }
+  if (d->db == NULL)
+    return fallback (NULL, "closed");
+  PyObject *sql = argv[0];
+  sqlite3_stmt *st = NULL;
+  for (int i = 0; i < CACHE && st == NULL; i++)
+    if (d->sql[i] != NULL && PyUnicode_Compare (d->sql[i], sql) == 0)
+    {
+      st = d->stmt[i];
+      Py_CLEAR (d->sql[i]);
+    }
+  if (st == NULL)
+  {
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize (sql, &len);
+    if (text == NULL)
+      return NULL;
+    if (sqlite3_prepare_v2 (d->db, text, (int) len, &st, NULL) != SQLITE_OK || st == NULL)
+    {
+      sqlite3_finalize (st);
+      return fallback (d->db, "prepare");
+    }
+  }
+  if (bind (d, st, argv[1]) < 0)
+  {
+    release (d, sql, st);
+    return NULL;
+  }
+  Rows *r = PyObject_New (Rows, &RowsType);
+  if (r == NULL)
+  {
+    release (d, sql, st);
+    return NULL;
+  }
+  r->ncols = sqlite3_column_count (st);
+  r->last = PyMem_Calloc (r->ncols ? r->ncols : 1, sizeof (PyObject *));
+  r->owner = (Database *) Py_NewRef (d);
+  r->sql = Py_NewRef (sql);
+  r->stmt = st;
+  if (r->last == NULL)
+  {
+    Py_DECREF (r);
+    return PyErr_NoMemory ();
+  }
+  return (PyObject *) r;
+}
+
+static PyObject *database_close (Database *d, PyObject *unused)
+{
+  for (int i = 0; i < CACHE; i++)
+    if (d->sql[i] != NULL)
+    {
+      sqlite3_finalize (d->stmt[i]);
+      Py_CLEAR (d->sql[i]);
+    }
+  if (d->db != NULL)
+  {
+    sqlite3_close_v2 (d->db);  /* a zombie until the statements of live Rows are done */
+    d->db = NULL;
+  }
+  Py_RETURN_NONE;
+}
+
+static PyObject *database_new (PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+  const char *path;
+  if (!PyArg_ParseTuple (args, "s:Database", &path))
+    return NULL;
+  Database *d = (Database *) type->tp_alloc (type, 0);
+  if (d == NULL)
+    return NULL;
+  sqlite3 *db = NULL;
+  int rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK)
+  {
+    fallback (db, "open");
+    sqlite3_close_v2 (db);
+    Py_DECREF (d);
+    return NULL;
+  }
+  d->db = db;
+  return (PyObject *) d;
+}
+
+static void database_dealloc (Database *d)
+{
+  PyObject *r = database_close (d, NULL);
+  Py_XDECREF (r);
+  Py_TYPE (d)->tp_free ((PyObject *) d);
+}
+
+static PyMethodDef database_methods[] = {
+  {"rows", (PyCFunction) (void (*) (void)) database_rows, METH_FASTCALL,
+   "rows(sql, args): an iterator over the query's rows, as tuples"},
+  {"close", (PyCFunction) database_close, METH_NOARGS, "close the connection"},
+  {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DatabaseType = {
+  PyVarObject_HEAD_INIT (NULL, 0)
+  .tp_name = "harness.capture._rows.Database",
+  .tp_basicsize = sizeof (Database),
+  .tp_flags = Py_TPFLAGS_DEFAULT,
+  .tp_doc = "Database(path): capture.sqlite opened read-only for reading rows",
+  .tp_new = database_new,
+  .tp_dealloc = (destructor) database_dealloc,
+  .tp_methods = database_methods,
+};
+
+static PyTypeObject RowsType = {
+  PyVarObject_HEAD_INIT (NULL, 0)
+  .tp_name = "harness.capture._rows.Rows",
+  .tp_basicsize = sizeof (Rows),
+  .tp_flags = Py_TPFLAGS_DEFAULT,
+  .tp_doc = "The rows of one query, as tuples",
+  .tp_dealloc = (destructor) rows_dealloc,
+  .tp_iter = PyObject_SelfIter,
+  .tp_iternext = (iternextfunc) rows_next,
+};
+
+static struct PyModuleDef module = {
+  PyModuleDef_HEAD_INIT, "_rows", "Rows of capture.sqlite through SQLite's C API (capturedb.py).",
+  -1, NULL, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__rows (void)
+{
+  if (PyType_Ready (&DatabaseType) < 0 || PyType_Ready (&RowsType) < 0)
+    return NULL;
+  PyObject *m = PyModule_Create (&module);
+  if (m == NULL)
+    return NULL;
+  Fallback = PyErr_NewExceptionWithDoc ("harness.capture._rows.Fallback",
+      "What these rows cannot be read as the sqlite3 module reads them: read them with it.",
+      PyExc_Exception, NULL);
+  if (Fallback == NULL || PyModule_AddObjectRef (m, "Fallback", Fallback) < 0
+      || PyModule_AddObjectRef (m, "Database", (PyObject *) &DatabaseType) < 0)
+  {
+    Py_DECREF (m);
+    return NULL;
+  }
+  return m;
+}
