@@ -1,6 +1,7 @@
 /* Rows of capture.sqlite read through SQLite's C API, for CaptureReader.events.
  *
- * Database(path) opens the file read-only on a connection of its own, without SQLite's
+ * Database(uri) opens the file read-only on a connection of its own (a path, or the file:
+ * URI capturedb._read_uri makes, so that reading leaves no side file either), without SQLite's
  * mutexes (the GIL is never released here, so one thread uses it at a time);
  * Database.rows(sql, args) runs one query and iterates its rows as tuples of exactly what
  * Python's sqlite3 module returns for them (INTEGER int, REAL float, TEXT str, BLOB bytes,
@@ -302,14 +303,15 @@ static PyObject *database_close (Database *d, PyObject *unused)
 
 static PyObject *database_new (PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-  const char *path;
-  if (!PyArg_ParseTuple (args, "s:Database", &path))
+  const char *uri; /* a file: URI, as capturedb._read_uri makes it (read-only, immutable) */
+  if (!PyArg_ParseTuple (args, "s:Database", &uri))
     return NULL;
   Database *d = (Database *) type->tp_alloc (type, 0);
   if (d == NULL)
     return NULL;
   sqlite3 *db = NULL;
-  int rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  int rc = sqlite3_open_v2 (uri, &db,
+                              SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
   if (rc != SQLITE_OK)
   {
     fallback (db, "open");

@@ -131,11 +131,16 @@ def _open_to_read(path: Path) -> sqlite3.Connection:
     WAL, nothing writes to the file (a recorder only writes to a run dir it has just
     created, and keeps its WAL while it does), so it is opened as immutable: no lock, no
     side file, a read-only directory is fine."""
+    return sqlite3.connect(_read_uri(path), uri=True)
+
+
+def _read_uri(path: Path) -> str:
+    """The URI ``_open_to_read`` opens (and ``_rows.Database``: the same rules)."""
     uri = path.absolute().as_uri()
     side = [path.with_name(path.name + s) for s in ("-wal", "-journal")]
     if any(p.exists() for p in side):
-        return sqlite3.connect(f"{uri}?mode=ro", uri=True)
-    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        return f"{uri}?mode=ro"
+    return f"{uri}?mode=ro&immutable=1"
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -246,7 +251,7 @@ class CaptureReader:
         """The events' rows through SQLite's C API (``_rows.c``), when it is built."""
         if _rows is not None:
             with contextlib.suppress(_rows.Fallback):
-                fast = _rows.Database(str(path))
+                fast = _rows.Database(_read_uri(path))
                 # read by mapping the file, not a copy per page
                 list(fast.rows(f"PRAGMA mmap_size={MMAP_BYTES}", ()))
                 self._fast = fast
