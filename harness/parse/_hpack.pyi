@@ -1,4 +1,3 @@
-from harness.parse.reassembly import Chunk
 from harness.protocol import JSON
 
 class HPACKError(ValueError): ...
@@ -12,6 +11,7 @@ _Record = tuple[int, int, str] | tuple[
     str | None, str | None, list[JSON] | None, list[JSON] | None, bytes,
     tuple[int, ...], bool, bool, int]
 
-def read_frames(data: bytes, start: int, chunks: list[Chunk], direction: str, scheme: str,
+def read_frames(data: bytes, start: int, starts: list[int], seqs: list[int],
+                direction: str, scheme: str,
                 sni: str | None, ip: str | None, max_table_size: int, max_block: int,
                 /) -> tuple[list[_Record], list[str]]: ...

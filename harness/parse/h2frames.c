@@ -3,7 +3,7 @@
  * without a trip through Python) and the per-stream state cost no Python per frame. It
  * produces what the reference does, note for note (tests/parse/test_h2_native.py).
  *
- * read_frames(data, start, chunks, direction, scheme, sni, ip, max_table_size, max_block)
+ * read_frames(data, start, starts, seqs, direction, scheme, sni, ip, max_table_size, max_block)
  * returns (records, notes). records come in the order _Direction.done gets its drafts:
  *   (start, end, note): bytes [start, end) kept raw;
  *   (pos, sid, notes, headers, status, method, host, url, interim, trailers, body, events,
@@ -13,8 +13,8 @@
  *    included), and whether it ended and was a server push.
  * notes are the connection notes. http2.py makes the drafts, and does what needs the other
  * direction's drafts or the body's codings (_Direction._close).
- * chunks is Flow.chunks (offset and seq in items 0 and 2): events are found as Flow.seqs
- * finds them.
+ * starts and seqs are Flow.columns(): each chunk's offset and seq, as lists of the same
+ * length; events are found as Flow.seqs finds them.
  */
 
 
@@ -291,20 +291,19 @@ static int run (reader *r, Py_ssize_t pos)
   return 0;
 }
 
-static int read_chunks (reader *r, PyObject *chunks)
+static int read_chunks (reader *r, PyObject *starts, PyObject *seqs)
 {
-  r->nchunks = PyList_GET_SIZE (chunks);
+  r->nchunks = PyList_GET_SIZE (starts);
+  if (PyList_GET_SIZE (seqs) != r->nchunks)
+    return PyErr_SetString (PyExc_ValueError, "starts and seqs differ in length"), -1;
   r->starts = malloc ((size_t) (r->nchunks ? r->nchunks : 1) * sizeof *r->starts);
   r->seqs = malloc ((size_t) (r->nchunks ? r->nchunks : 1) * sizeof *r->seqs);
   if (r->starts == NULL || r->seqs == NULL)
     return PyErr_NoMemory (), -1;
   for (Py_ssize_t i = 0; i < r->nchunks; i++)
   {
-    PyObject *c = PyList_GET_ITEM (chunks, i);
-    if (!PyTuple_Check (c) || PyTuple_GET_SIZE (c) < 3)
-      return PyErr_SetString (PyExc_TypeError, "a chunk is (offset, length, seq, ...)"), -1;
-    r->starts[i] = PyLong_AsSsize_t (PyTuple_GET_ITEM (c, 0));
-    r->seqs[i] = PyLong_AsLongLong (PyTuple_GET_ITEM (c, 2));
+    r->starts[i] = PyLong_AsSsize_t (PyList_GET_ITEM (starts, i));
+    r->seqs[i] = PyLong_AsLongLong (PyList_GET_ITEM (seqs, i));
     if (PyErr_Occurred ())
       return -1;
   }
@@ -315,10 +314,11 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
 {
   Py_buffer buf;
   Py_ssize_t start, max_table, max_block;
-  PyObject *chunks, *out = NULL;
+  PyObject *starts, *seqs, *out = NULL;
   reader r;
   memset (&r, 0, sizeof r);
-  if (!PyArg_ParseTuple (args, "y*nO!UOOOnn", &buf, &start, &PyList_Type, &chunks,
+  if (!PyArg_ParseTuple (args, "y*nO!O!UOOOnn", &buf, &start, &PyList_Type, &starts,
+          &PyList_Type, &seqs,
           &r.direction, &r.scheme, &r.sni, &r.ip, &max_table, &max_block))
     return NULL;
   r.data = buf.buf;
@@ -333,7 +333,7 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
     PyErr_SetString (PyExc_ValueError, "sizes and start must be in 0 .. 2^32-1");
   else if (r.tab == NULL)
     PyErr_NoMemory ();
-  else if (r.done != NULL && r.conn_notes != NULL && read_chunks (&r, chunks) == 0
+  else if (r.done != NULL && r.conn_notes != NULL && read_chunks (&r, starts, seqs) == 0
       && hd_init (&r.hd, r.max_table, r.max_block) == 0 && run (&r, start) == 0
       && close_all (&r) == 0)
     out = PyTuple_Pack (2, r.done, r.conn_notes);

@@ -378,7 +378,8 @@ def _read(flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int,
     """``_Direction(...).run(start)`` with the frames, header blocks and stream state in C
     (``_hpack.read_frames``, h2frames.c): the same drafts, made here from its records with
     what needs Python (the other direction's drafts, content codings, gRPC)."""
-    records, notes = _hpack.read_frames(flow.data, start, flow.chunks, flow.direction,
+    starts, seqs = flow.columns()
+    records, notes = _hpack.read_frames(flow.data, start, starts, seqs, flow.direction,
                                         facts.scheme, facts.sni, facts.ip, MAX_TABLE_SIZE,
                                         MAX_HEADER_BLOCK)
     conn_notes += notes
