@@ -22,4 +22,11 @@ setup(ext_modules=[
     Extension(
         "harness.capture._rows", ["harness/capture/_rows.c"], libraries=["sqlite3"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
+    # HTTP/1.x parsing for http1.py, a flow per call (no library; http1.py is the fallback)
+    Extension(
+        "harness.parse._http1",
+        ["harness/parse/_http1.c", "harness/parse/h1draft.c", "harness/parse/h1head.c",
+         "harness/parse/h1body.c", "harness/parse/h1wire.c"],
+        depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h"],
+        extra_compile_args=["-O2", "-Wall", "-Werror"]),
 ])

@@ -327,6 +327,10 @@ def host_checks(hooks: Path | None = None,
     add(check_import("hpack-c", "harness.parse._hpack",
                      f"{APT} libnghttp2-dev gcc && pip install -e . (builds the HTTP/2 header "
                      "decoder; analyze cannot read HTTP/2 without it)"))
+    # without it http1.py parses in Python: the same messages, slower
+    add(check_import("http1-c", "harness.parse._http1",
+                     f"{APT} gcc && pip install -e . (builds the compiled HTTP/1.x parser; "
+                     "without it analysis is slower, its messages the same)", required=False))
     # without it the detector runs its Python walk: the same findings, several times slower
     add(check_import("detector-c", "harness.detect._detect",
                      f"{APT} libhyperscan-dev gcc && pip install -e . (builds the compiled "

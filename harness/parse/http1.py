@@ -6,6 +6,10 @@ chunked bodies with trailers, close-delimited responses, HEAD/204/304 without bo
 ``Upgrade`` (the parse stops where the protocol switches, for WebSocket to take over).
 Whatever does not parse is kept as a RAW message and the parser resynchronises on the next
 request line, so nothing is lost.
+
+``_http1`` (harness/parse/_http1.c) does the same for a whole flow in one call and builds the
+same Drafts; this module is its reference (``compiled=False``, tests/parse/test_http1_c.py)
+and the parser of a checkout whose extension was not built.
 """
 
 from __future__ import annotations
@@ -18,6 +22,11 @@ from harness.parse.encoding import DEFAULT_BUDGET, decode_content, parse_encodin
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import ConnFacts, Flow
 from harness.text import is_digits
+
+try:  # built by setup.py with the package
+    from harness.parse import _http1
+except ImportError:  # pragma: no cover - a checkout that was never built: all in Python
+    _http1 = None  # type: ignore[assignment]
 
 MAX_HEAD = 256 * 1024
 """A request or response head longer than this is not HTTP (kept raw)."""
@@ -212,8 +221,11 @@ class RequestParse:
     stop: int
 
 
-def parse_requests(flow: Flow, start: int, facts: ConnFacts,
-                   budget: int = DEFAULT_BUDGET) -> RequestParse:
+def parse_requests(flow: Flow, start: int, facts: ConnFacts, budget: int = DEFAULT_BUDGET,
+                   compiled: bool = True) -> RequestParse:
+    """Requests from ``start``; ``compiled=False`` parses in Python (the reference)."""
+    if compiled and _http1 is not None:
+        return RequestParse(*_http1.parse_requests(flow, start, facts, budget))
     data = flow.data
     pos = start
     out = RequestParse([], [], None, len(data))
@@ -259,9 +271,13 @@ class ResponseParse:
 
 
 def parse_responses(flow: Flow, start: int, requests: list[Draft], facts: ConnFacts,
-                    budget: int = DEFAULT_BUDGET, until: Draft | None = None) -> ResponseParse:
+                    budget: int = DEFAULT_BUDGET, until: Draft | None = None,
+                    compiled: bool = True) -> ResponseParse:
     """Responses from ``start``; with ``until``, stop after the final answer to that request
-    (an Upgrade: what follows depends on whether the server agreed)."""
+    (an Upgrade: what follows depends on whether the server agreed). ``compiled=False``
+    parses in Python (the reference)."""
+    if compiled and _http1 is not None:
+        return ResponseParse(*_http1.parse_responses(flow, start, requests, facts, budget, until))
     data = flow.data
     pos = start
     queue = list(requests)
@@ -312,3 +328,8 @@ def parse_responses(flow: Flow, start: int, requests: list[Draft], facts: ConnFa
             return out
     out.stop = pos
     return out
+
+
+if _http1 is not None:
+    _http1.setup(Draft, MessageKind.REQUEST, MessageKind.RESPONSE, MessageKind.RAW, finish_body,
+                 MAX_HEAD)

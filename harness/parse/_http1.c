@@ -1,0 +1,352 @@
+/* HTTP/1.x parsing for http1.py, one call per flow: parse_requests and parse_responses do
+ * what http1.py's functions of those names do (heads, header lines, bodies, resynchronising,
+ * keep-alive, pipelining, 1xx, Upgrade/CONNECT) and build the same Drafts, with the same
+ * notes, meta and event seqs; http1.py stays the reference, and tests/parse/test_http1_c.py
+ * compares the two field by field on generated flows.
+ *
+ * Per message Python was most of the cost (regex calls, slicing, small functions, the Draft
+ * dataclass's __init__): here a Draft is allocated and its slots set through the class's
+ * member descriptors. setup() hands over the Draft class (and checks that its fields are
+ * the ones filled here), the MessageKind members, http1.finish_body and MAX_HEAD. Bodies
+ * with a content or transfer coding still go to finish_body, which decodes them.
+ *
+ * Byte scanning is in h1wire.c, header lines and bodies as Python objects in h1head.c,
+ * Drafts and flows in h1draft.c. */
+
+#include "h1draft.h"
+#include "h1wire.h"
+
+#include <string.h>
+
+
+static PyObject *protocol (const H1Line *line)
+{
+  PyObject **slot = &h1s.protocol[(line->v1 - '0') * 10 + (line->v2 - '0')];
+  if (*slot == NULL)
+    *slot = PyUnicode_FromFormat ("HTTP/%c.%c", line->v1, line->v2);
+  return *slot;
+}
+
+/* One request or response: the parts parse_requests and parse_responses set. */
+typedef struct
+{
+  PyObject *v[NFIELDS];
+  PyObject *owned[32]; /* the references this message holds */
+  int n;
+} Msg;
+
+static PyObject *own (Msg *m, PyObject *o)
+{
+  if (o != NULL)
+    m->owned[m->n++] = o;
+  return o;
+}
+
+static void msg_clear (Msg *m)
+{
+  while (m->n > 0)
+    Py_DECREF (m->owned[--m->n]);
+}
+
+/* The head at pos: from_flow's fields, the notes, the header list; -1 on error. */
+static int head (Ctx *c, Msg *m, PyObject *kind, Py_ssize_t pos, const H1Line *line,
+                 Py_ssize_t head_start, Py_ssize_t head_end)
+{
+  PyObject *t, *seq, *notes = own (m, PyList_New (0));
+  if (notes == NULL || h1_span (c, pos, head_end, &t, &seq, notes) < 0)
+    return -1;
+  h1_flow_fields (c, m->v, kind, t, seq);
+  m->v[F_NOTES] = notes;
+  m->v[F_PROTOCOL] = protocol (line);
+  m->v[F_HEADERS] = own (m, h1_headers (&c->b, line->end, head_start, notes));
+  return m->v[F_PROTOCOL] && m->v[F_HEADERS] ? 0 : -1;
+}
+
+/* The body from `from`, the message's events and the Draft (finish_body applied). */
+static PyObject *finish (Ctx *c, Msg *m, Py_ssize_t pos, Py_ssize_t from, int to_close,
+                         int no_body, Py_ssize_t *end)
+{
+  PyObject *headers = m->v[F_HEADERS], *wire;
+  *end = from;
+  wire = no_body ? Py_NewRef (h1s.empty_bytes)
+                 : h1_read_body (&c->b, from, headers, to_close, m->v[F_NOTES], end);
+  if (own (m, wire) == NULL
+      || !own (m, m->v[F_EVENTS] = h1_seqs (c, pos, *end > from ? *end : from))
+      || !own (m, m->v[F_BODY_LEN_WIRE] = PyLong_FromSsize_t (PyBytes_GET_SIZE (wire))))
+    return NULL;
+  m->v[F_BODY] = wire;
+  PyObject *d = h1_new_draft (m->v);
+  int plain = d ? h1_plain_body (headers, wire) : -1;
+  if (plain == 0)
+  {
+    PyObject *r = PyObject_CallFunctionObjArgs (h1s.finish_body, d, wire, c->budget, NULL);
+    plain = r ? 1 : -1;
+    Py_XDECREF (r);
+  }
+  if (plain < 0)
+    Py_CLEAR (d);
+  return d;
+}
+
+
+static int is_str (PyObject *o, const char *s)
+{
+  return o != NULL && PyUnicode_Check (o) && PyUnicode_CompareWithASCIIString (o, s) == 0;
+}
+
+/* A request (parse_requests' loop body); *upgrade: parsing stops after it. */
+static PyObject *request (Ctx *c, Py_ssize_t pos, const H1Line *line, Py_ssize_t head_start,
+                          Py_ssize_t head_end, Py_ssize_t *end, int *upgrade)
+{
+  Msg m = {0};
+  PyObject *d = NULL, *host = NULL, *up = NULL, *target;
+  if (head (c, &m, h1s.request, pos, line, head_start, head_end) == 0
+      && own (&m, m.v[F_METHOD] = PyUnicode_DecodeASCII (
+                    (const char *) c->b.p + line->a0, line->a1 - line->a0, NULL))
+      && (target = own (&m, h1_decode_text (&c->b, line->b0, line->b1, "request target", 0,
+                                            0, m.v[F_NOTES])))
+      && h1_get (m.v[F_HEADERS], "host", &host) >= 0
+      && own (&m, m.v[F_URL] = h1_url_of (target, host, c->scheme, c->sni, c->ip, c->port))
+      && own (&m, m.v[F_HOST] = h1_host_of (host))
+      && (d = finish (c, &m, pos, head_end, 0, 0, end)))
+  {
+    int r = h1_get (m.v[F_HEADERS], "upgrade", &up);
+    *upgrade = (r == 1 && PyUnicode_GET_LENGTH (up) > 0) || is_str (m.v[F_METHOD], "CONNECT");
+    if (r < 0)
+      Py_CLEAR (d);
+  }
+  msg_clear (&m);
+  return d;
+}
+
+/* A response to req (borrowed, NULL: none captured); *method_connect: req was a CONNECT. */
+static PyObject *response (Ctx *c, Py_ssize_t pos, const H1Line *line, Py_ssize_t head_start,
+                           Py_ssize_t head_end, PyObject *req, int status, Py_ssize_t *end,
+                           int *method_connect)
+{
+  Msg m = {0};
+  PyObject *d = NULL, *method = NULL;
+  int ok = head (c, &m, h1s.response, pos, line, head_start, head_end) == 0
+    && own (&m, m.v[F_STATUS] = PyLong_FromLong (status))
+    && own (&m, m.v[F_META] = PyDict_New ());
+  if (ok && line->b1 > line->b0)
+  {
+    PyObject *reason = own (&m, h1_decode_text (&c->b, line->b0, line->b1, "reason phrase", 0,
+                                                0, m.v[F_NOTES]));
+    ok = reason && PyDict_SetItemString (m.v[F_META], "reason", reason) == 0;
+  }
+  if (ok && req == NULL)
+  {
+    PyObject *note = own (&m, PyUnicode_FromString ("response without a captured request"));
+    ok = note && PyList_Append (m.v[F_NOTES], note) == 0;
+  }
+  else if (ok)
+  {
+    m.v[F_REQUEST] = req;
+    ok = own (&m, m.v[F_URL] = PyObject_GetAttrString (req, "url"))
+      && own (&m, m.v[F_HOST] = PyObject_GetAttrString (req, "host"))
+      && own (&m, method = PyObject_GetAttrString (req, "method"));
+  }
+  if (ok)
+  {
+    *method_connect = is_str (method, "CONNECT");
+    int no_body = is_str (method, "HEAD") || (status >= 100 && status < 200) || status == 204
+      || status == 304 || (*method_connect && status >= 200 && status < 300);
+    d = finish (c, &m, pos, head_end, 1, no_body, end);
+  }
+  msg_clear (&m);
+  return d;
+}
+
+/* The head at pos: its start line and [head_start, head_end) of its blank line, or 0. */
+static int find_head (Ctx *c, Py_ssize_t pos, int is_request, H1Line *line,
+                      Py_ssize_t *head_start, Py_ssize_t *head_end)
+{
+  Py_ssize_t limit = c->b.n - pos > h1s.max_head ? pos + h1s.max_head : c->b.n;
+  if (!(is_request ? h1_request_line : h1_status_line) (c->b.p, pos, limit, line))
+    return 0;
+  if (!h1_head_end (c->b.p, line->end - (line->crlf ? 2 : 1), limit, head_start, head_end))
+    return 0;
+  if (*head_start < line->end) /* the blank line ends the start line: no header block */
+    *head_start = line->end;
+  return !is_request || h1_is_method (c->b.p, line->a0, line->a1);
+}
+
+static int ready (Py_ssize_t start)
+{
+  if (h1s.draft == NULL)
+    PyErr_SetString (PyExc_RuntimeError, "_http1.setup() was not called");
+  else if (start < 0)
+    PyErr_SetString (PyExc_ValueError, "a negative start");
+  return h1s.draft != NULL && start >= 0;
+}
+
+static int add (PyObject *list, PyObject *d)
+{
+  return list != NULL && d != NULL && PyList_Append (list, d) == 0 ? 0 : -1;
+}
+
+static PyObject *parse_requests (PyObject *self, PyObject *args)
+{
+  PyObject *flow, *facts, *budget, *drafts = NULL, *requests = NULL, *upgrade = Py_None;
+  PyObject *out = NULL;
+  Py_ssize_t pos;
+  Ctx c;
+  if (!PyArg_ParseTuple (args, "OnOO:parse_requests", &flow, &pos, &facts, &budget)
+      || !ready (pos))
+    return NULL;
+  if (h1_ctx_open (&c, flow, facts, budget) < 0)
+    goto done;
+  drafts = PyList_New (0);
+  requests = PyList_New (0);
+  while (drafts != NULL && requests != NULL && pos < c.b.n)
+  {
+    H1Line line;
+    Py_ssize_t hs, he, end;
+    int up = 0;
+    if (!find_head (&c, pos, 1, &line, &hs, &he))
+    {
+      Py_ssize_t next = h1_resync (c.b.p, pos + 1, c.b.n);
+      end = next >= 0 ? next : c.b.n;
+      PyObject *d = h1_raw (&c, pos, end, "not HTTP/1.x here: kept raw");
+      int r = add (drafts, d);
+      Py_XDECREF (d);
+      if (r < 0)
+        goto done;
+      pos = end;
+      continue;
+    }
+    PyObject *d = request (&c, pos, &line, hs, he, &end, &up);
+    int r = add (drafts, d) < 0 || add (requests, d) < 0;
+    if (r == 0 && up)
+      upgrade = d;
+    Py_XDECREF (d);
+    if (r)
+      goto done;
+    pos = end; /* when the body framing was broken, the loop resynchronises from here */
+    if (up)
+      break;
+  }
+  if (drafts != NULL && requests != NULL)
+    out = Py_BuildValue ("(OOOn)", drafts, requests, upgrade, pos);
+done:
+  h1_ctx_close (&c);
+  Py_XDECREF (drafts);
+  Py_XDECREF (requests);
+  return out;
+}
+
+static PyObject *parse_responses (PyObject *self, PyObject *args)
+{
+  PyObject *flow, *facts, *budget, *requests, *until, *queue = NULL, *drafts = NULL;
+  PyObject *switched = Py_None, *out = NULL;
+  Py_ssize_t pos, next_req = 0;
+  Ctx c;
+  if (!PyArg_ParseTuple (args, "OnOOOO:parse_responses", &flow, &pos, &requests, &facts,
+                         &budget, &until)
+      || !ready (pos))
+    return NULL;
+  if (h1_ctx_open (&c, flow, facts, budget) < 0 || !(queue = PySequence_List (requests))
+      || !(drafts = PyList_New (0)))
+    goto done;
+  while (pos < c.b.n)
+  {
+    H1Line line;
+    Py_ssize_t hs, he, end;
+    if (!find_head (&c, pos, 0, &line, &hs, &he))
+    {
+      Py_ssize_t next = h1_find_http1 (c.b.p, pos + 1, c.b.n);
+      end = next >= 0 && c.b.p[next - 1] == '\n' ? next : c.b.n;
+      PyObject *d = h1_raw (&c, pos, end, "not an HTTP/1.x response: kept raw");
+      int r = add (drafts, d);
+      Py_XDECREF (d);
+      if (r < 0)
+        goto done;
+      pos = end;
+      continue;
+    }
+    const unsigned char *s = c.b.p + line.a0;
+    int status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0'), connect = 0;
+    int interim = status >= 100 && status < 200 && status != 101;
+    PyObject *req = next_req < PyList_GET_SIZE (queue) ? PyList_GET_ITEM (queue, next_req) : NULL;
+    if (req != NULL && !interim)
+      next_req++;
+    PyObject *d = response (&c, pos, &line, hs, he, req, status, &end, &connect);
+    int r = add (drafts, d);
+    int sw = r == 0 && (status == 101 || (connect && status >= 200 && status < 300));
+    if (sw)
+      switched = d;
+    Py_XDECREF (d);
+    if (r < 0)
+      goto done;
+    pos = end; /* when the body framing was broken, the loop resynchronises from here */
+    if (sw || (until != Py_None && req == until && !interim))
+      break;
+  }
+  out = Py_BuildValue ("(OOn)", drafts, switched, pos);
+done:
+  h1_ctx_close (&c);
+  Py_XDECREF (queue);
+  Py_XDECREF (drafts);
+  return out;
+}
+
+/* setup(Draft, REQUEST, RESPONSE, RAW, finish_body, MAX_HEAD) */
+static PyObject *setup (PyObject *self, PyObject *args)
+{
+  PyObject *draft, *request, *response, *raw, *finish_body, *descr[NFIELDS] = {0};
+  Py_ssize_t max_head;
+  if (!PyArg_ParseTuple (args, "O!OOOOn:setup", &PyType_Type, &draft, &request, &response,
+                         &raw, &finish_body, &max_head))
+    return NULL;
+  PyObject *slots = PyObject_GetAttrString (draft, "__slots__");
+  int ok = slots && PyTuple_Check (slots) && PyTuple_GET_SIZE (slots) == NFIELDS;
+  Py_XDECREF (slots);
+  for (int i = 0; ok && i < NFIELDS; i++)
+  {
+    descr[i] = PyObject_GetAttrString (draft, H1_FIELDS[i]);
+    ok = descr[i] && Py_IS_TYPE (descr[i], &PyMemberDescr_Type);
+  }
+  if (!ok)
+  {
+    for (int i = 0; i < NFIELDS; i++)
+      Py_XDECREF (descr[i]);
+    PyErr_Clear ();
+    PyErr_SetString (PyExc_TypeError, "Draft's fields are not the ones _http1.c fills");
+    return NULL;
+  }
+  for (int i = 0; i < NFIELDS; i++)
+    Py_XSETREF (h1s.descr[i], descr[i]);
+  Py_XSETREF (h1s.draft, (PyTypeObject *) Py_NewRef (draft));
+  Py_XSETREF (h1s.request, Py_NewRef (request));
+  Py_XSETREF (h1s.response, Py_NewRef (response));
+  Py_XSETREF (h1s.raw, Py_NewRef (raw));
+  Py_XSETREF (h1s.finish_body, Py_NewRef (finish_body));
+  h1s.max_head = max_head;
+  Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+  {"setup", setup, METH_VARARGS,
+   "setup(Draft, REQUEST, RESPONSE, RAW, finish_body, MAX_HEAD): what the parsers build."},
+  {"parse_requests", parse_requests, METH_VARARGS,
+   "parse_requests(flow, start, facts, budget) -> (drafts, requests, upgrade, stop)"},
+  {"parse_responses", parse_responses, METH_VARARGS,
+   "parse_responses(flow, start, requests, facts, budget, until) -> (drafts, switched, stop)"},
+  {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+  PyModuleDef_HEAD_INIT, "_http1", "HTTP/1.x parsing for http1.py, a flow per call.", -1,
+  methods,
+};
+
+PyMODINIT_FUNC PyInit__http1 (void)
+{
+  if (!(h1s.minus_one = PyLong_FromLong (-1)) || !(h1s.zero = PyLong_FromLong (0))
+      || !(h1s.zero_float = PyFloat_FromDouble (0.0)) || !(h1s.no_args = PyTuple_New (0))
+      || !(h1s.empty_bytes = PyBytes_FromStringAndSize (NULL, 0))
+      || !(h1s.empty_str = PyUnicode_New (0, 0)))
+    return NULL;
+  return PyModule_Create (&module);
+}

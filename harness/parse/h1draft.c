@@ -1,0 +1,212 @@
+/* Drafts and flows for _http1.c (see h1draft.h). */
+
+#include "h1draft.h"
+
+const char *const H1_FIELDS[NFIELDS] = {
+  "kind", "t", "direction", "source", "first_seq", "conn", "phase", "protocol", "host", "ip",
+  "port", "sni", "tls_version", "cipher", "method", "url", "status", "headers", "body",
+  "body_len_wire", "events", "request", "sdk", "frames", "meta", "notes", "key",
+};
+
+H1State h1s;
+
+void h1_ctx_close (Ctx *c)
+{
+  PyObject **refs[] = {&c->b.data, &c->chunks, &c->starts, &c->direction, &c->source, &c->conn,
+                       &c->ip, &c->port, &c->sni, &c->tls_version, &c->cipher, &c->scheme};
+  for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
+    Py_CLEAR (*refs[i]);
+}
+
+int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
+{
+  memset (c, 0, sizeof *c);
+  c->budget = budget;
+  PyObject *lossy = PyObject_GetAttrString (flow, "lossy");
+  c->lossy = lossy ? PyObject_IsTrue (lossy) : -1;
+  Py_XDECREF (lossy);
+  PyObject *scheme = PyObject_GetAttrString (facts, "scheme");
+  if (scheme != NULL)
+    c->scheme = PyObject_Format (scheme, h1s.empty_str);
+  Py_XDECREF (scheme);
+  if (c->lossy < 0 || c->scheme == NULL
+      || !(c->b.data = PyObject_GetAttrString (flow, "data"))
+      || !(c->chunks = PyObject_GetAttrString (flow, "chunks"))
+      || !(c->starts = PyObject_GetAttrString (flow, "_starts"))
+      || !(c->direction = PyObject_GetAttrString (flow, "direction"))
+      || !(c->source = PyObject_GetAttrString (facts, "source"))
+      || !(c->conn = PyObject_GetAttrString (facts, "conn"))
+      || !(c->ip = PyObject_GetAttrString (facts, "ip"))
+      || !(c->port = PyObject_GetAttrString (facts, "port"))
+      || !(c->sni = PyObject_GetAttrString (facts, "sni"))
+      || !(c->tls_version = PyObject_GetAttrString (facts, "tls_version"))
+      || !(c->cipher = PyObject_GetAttrString (facts, "cipher")))
+    return -1;
+  if (!PyBytes_Check (c->b.data) || !PyList_Check (c->chunks) || !PyList_Check (c->starts))
+  {
+    PyErr_SetString (PyExc_TypeError, "a Flow with bytes data and lists of chunks and starts");
+    return -1;
+  }
+  c->b.p = (const unsigned char *) PyBytes_AS_STRING (c->b.data);
+  c->b.n = PyBytes_GET_SIZE (c->b.data);
+  return 0;
+}
+
+/* flow.chunks[i], a Chunk (offset, length, seq, t, missing); borrowed. */
+static PyObject *chunk (Ctx *c, Py_ssize_t i)
+{
+  PyObject *ch = PyList_GET_ITEM (c->chunks, i);
+  if (PyTuple_Check (ch) && PyTuple_GET_SIZE (ch) >= 5)
+    return ch;
+  PyErr_SetString (PyExc_TypeError, "a flow's chunk is not a Chunk");
+  return NULL;
+}
+
+/* Flow._index: the chunk holding off, clamped; -1 on error. */
+static Py_ssize_t chunk_index (Ctx *c, Py_ssize_t off)
+{
+  Py_ssize_t lo = 0, hi = PyList_GET_SIZE (c->starts); /* bisect_right */
+  while (lo < hi)
+  {
+    Py_ssize_t mid = (lo + hi) / 2;
+    Py_ssize_t s = PyLong_AsSsize_t (PyList_GET_ITEM (c->starts, mid));
+    if (s == -1 && PyErr_Occurred ())
+      return -1;
+    if (off < s)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  Py_ssize_t i = lo - 1, last = PyList_GET_SIZE (c->chunks) - 1;
+  if (i > last)
+    i = last;
+  return i > 0 ? i : 0;
+}
+
+PyObject *h1_seqs (Ctx *c, Py_ssize_t start, Py_ssize_t end)
+{
+  if (PyList_GET_SIZE (c->chunks) == 0)
+    return PyTuple_New (0);
+  Py_ssize_t a = chunk_index (c, start);
+  Py_ssize_t b = a < 0 || end - 1 <= start ? a : chunk_index (c, end - 1);
+  if (b < 0)
+    return NULL;
+  PyObject *out = PyTuple_New (b - a + 1);
+  for (Py_ssize_t i = a; out != NULL && i <= b; i++)
+  {
+    PyObject *ch = chunk (c, i);
+    if (ch == NULL)
+      Py_CLEAR (out);
+    else
+      PyTuple_SET_ITEM (out, i - a, Py_NewRef (PyTuple_GET_ITEM (ch, 2)));
+  }
+  return out;
+}
+
+int h1_span (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject **t, PyObject **seq,
+                 PyObject *notes)
+{
+  *t = h1s.zero_float;
+  *seq = h1s.zero;
+  if (PyList_GET_SIZE (c->chunks) == 0)
+    return 0;
+  Py_ssize_t a = chunk_index (c, start);
+  PyObject *first = a < 0 ? NULL : chunk (c, a);
+  if (first == NULL)
+    return -1;
+  *t = PyTuple_GET_ITEM (first, 3);
+  *seq = PyTuple_GET_ITEM (first, 2);
+  if (!c->lossy)
+    return 0;
+  Py_ssize_t b = end - 1 <= start ? a : chunk_index (c, end - 1);
+  PyObject *lost = b < 0 ? NULL : Py_NewRef (h1s.zero); /* sum() starts at 0 */
+  for (Py_ssize_t i = a; lost != NULL && i <= b; i++)
+  {
+    PyObject *ch = chunk (c, i);
+    PyObject *missing = ch ? PyTuple_GET_ITEM (ch, 4) : NULL;
+    int some = missing ? PyObject_IsTrue (missing) : -1;
+    Py_ssize_t off = some > 0 ? PyLong_AsSsize_t (PyTuple_GET_ITEM (ch, 0)) : 0;
+    Py_ssize_t len = some > 0 && !PyErr_Occurred ()
+      ? PyLong_AsSsize_t (PyTuple_GET_ITEM (ch, 1)) : 0;
+    if (some < 0 || PyErr_Occurred ())
+      Py_CLEAR (lost);
+    else if (some && off + len <= end)
+      Py_SETREF (lost, PyNumber_Add (lost, missing));
+  }
+  int r = lost ? PyObject_IsTrue (lost) : -1;
+  if (r > 0)
+  {
+    PyObject *note = PyUnicode_FromFormat (
+      "capture truncated: %S bytes of this stream were not recorded", lost);
+    r = note ? PyList_Append (notes, note) : -1;
+    Py_XDECREF (note);
+  }
+  Py_XDECREF (lost);
+  return r < 0 ? -1 : 0;
+}
+
+PyObject *h1_new_draft (PyObject **v)
+{
+  PyObject *d = h1s.draft->tp_new (h1s.draft, h1s.no_args, NULL);
+  for (int i = 0; d != NULL && i < NFIELDS; i++)
+  {
+    PyObject *value = v[i], *made = NULL;
+    if (value == NULL)
+    {
+      switch (i)
+      {
+        case F_HEADERS: case F_NOTES: value = made = PyList_New (0); break;
+        case F_META: value = made = PyDict_New (); break;
+        case F_BODY: value = h1s.empty_bytes; break;
+        case F_EVENTS: case F_FRAMES: value = h1s.no_args; break;
+        case F_KEY: value = h1s.minus_one; break;
+        default: value = Py_None;
+      }
+    }
+    if (value == NULL || Py_TYPE (h1s.descr[i])->tp_descr_set (h1s.descr[i], d, value) < 0)
+      Py_CLEAR (d);
+    Py_XDECREF (made);
+  }
+  return d;
+}
+
+void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject *seq)
+{
+  v[F_KIND] = kind;
+  v[F_T] = t;
+  v[F_DIRECTION] = c->direction;
+  v[F_SOURCE] = c->source;
+  v[F_FIRST_SEQ] = seq;
+  v[F_CONN] = c->conn;
+  v[F_IP] = c->ip;
+  v[F_PORT] = c->port;
+  v[F_SNI] = c->sni;
+  v[F_TLS_VERSION] = c->tls_version;
+  v[F_CIPHER] = c->cipher;
+}
+
+PyObject *h1_raw (Ctx *c, Py_ssize_t start, Py_ssize_t end, const char *note)
+{
+  PyObject *v[NFIELDS] = {0}, *t, *seq, *d = NULL;
+  PyObject *notes = PyList_New (0), *text = NULL, *events = NULL, *body = NULL, *len = NULL;
+  if (notes != NULL && h1_span (c, start, end, &t, &seq, notes) == 0
+      && (text = PyUnicode_FromString (note)) && PyList_Append (notes, text) == 0
+      && (events = h1_seqs (c, start, end))
+      && (body = PyBytes_FromStringAndSize ((const char *) c->b.p + start, end - start))
+      && (len = PyLong_FromSsize_t (end - start)))
+  {
+    h1_flow_fields (c, v, h1s.raw, t, seq);
+    v[F_NOTES] = notes;
+    v[F_EVENTS] = events;
+    v[F_BODY] = body;
+    v[F_BODY_LEN_WIRE] = len;
+    d = h1_new_draft (v);
+  }
+  Py_XDECREF (notes);
+  Py_XDECREF (text);
+  Py_XDECREF (events);
+  Py_XDECREF (body);
+  Py_XDECREF (len);
+  return d;
+}
+

@@ -1,0 +1,60 @@
+/* Drafts and flows for _http1.c: a Draft (harness/parse/draft.py) made and filled from C,
+ * and what from_flow and raw take from a Flow (harness/parse/reassembly.py): its chunk
+ * index, seqs and span. */
+
+#ifndef H1DRAFT_H
+#define H1DRAFT_H
+
+#include "h1head.h"
+
+/* Draft's fields, all of them (setup() checks the class has exactly these). */
+enum
+{
+  F_KIND, F_T, F_DIRECTION, F_SOURCE, F_FIRST_SEQ, F_CONN, F_PHASE, F_PROTOCOL, F_HOST, F_IP,
+  F_PORT, F_SNI, F_TLS_VERSION, F_CIPHER, F_METHOD, F_URL, F_STATUS, F_HEADERS, F_BODY,
+  F_BODY_LEN_WIRE, F_EVENTS, F_REQUEST, F_SDK, F_FRAMES, F_META, F_NOTES, F_KEY, NFIELDS
+};
+extern const char *const H1_FIELDS[NFIELDS];
+
+/* What setup() was given, and constants. */
+typedef struct
+{
+  PyTypeObject *draft; /* NULL until setup() */
+  PyObject *descr[NFIELDS]; /* the class's member descriptors */
+  PyObject *request, *response, *raw, *finish_body;
+  Py_ssize_t max_head;
+  PyObject *minus_one, *zero, *zero_float, *no_args, *empty_bytes, *empty_str;
+  PyObject *protocol[100]; /* "HTTP/x.y", made when first needed */
+} H1State;
+extern H1State h1s;
+
+/* One call's flow and connection facts (new references, held until ctx_close). */
+typedef struct
+{
+  H1Buf b;
+  PyObject *chunks, *starts, *direction, *budget;
+  int lossy;
+  PyObject *source, *conn, *ip, *port, *sni, *tls_version, *cipher, *scheme;
+} Ctx;
+
+int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget);
+void h1_ctx_close (Ctx *c);
+
+/* Flow.seqs(start, end), a new tuple. */
+PyObject *h1_seqs (Ctx *c, Py_ssize_t start, Py_ssize_t end);
+
+/* What from_flow takes from Flow.span(start, end): the first byte's time and seq (borrowed),
+ * and its "capture truncated" note when bytes were lost inside. 0, or -1 on error. */
+int h1_span (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject **t, PyObject **seq,
+             PyObject *notes);
+
+/* A Draft with the fields in v (borrowed; NULL: the field's default). */
+PyObject *h1_new_draft (PyObject **v);
+
+/* The fields from_flow sets from the flow and the facts. */
+void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject *seq);
+
+/* draft.raw(flow, start, end, facts, note) */
+PyObject *h1_raw (Ctx *c, Py_ssize_t start, Py_ssize_t end, const char *note);
+
+#endif

@@ -1,0 +1,254 @@
+/* Heads of HTTP/1.x messages as Python objects (see h1head.h). Each function keeps
+ * http1.py's order of notes and its string semantics: header names are compared with
+ * str.lower() and values stripped with str.strip(), which reach past ASCII (U+212A KELVIN
+ * SIGN lowers to "k"; NBSP, U+2000... and \x1c-\x1f are whitespace), so text that is not
+ * ASCII goes through those very methods. */
+
+#include "h1head.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "h1wire.h"
+
+PyObject *h1_decode_text (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char *what,
+                          Py_ssize_t na, Py_ssize_t nb, PyObject *notes)
+{
+  const char *s = (const char *) b->p + a;
+  PyObject *text = PyUnicode_DecodeUTF8 (s, z - a, NULL);
+  if (text != NULL || !PyErr_ExceptionMatches (PyExc_UnicodeDecodeError))
+    return text;
+  PyErr_Clear ();
+  PyObject *note;
+  if (what != NULL)
+    note = PyUnicode_FromFormat ("%s is not UTF-8; decoded as Latin-1 (bytes preserved)",
+                                 what);
+  else
+  {
+    PyObject *name = PyBytes_FromStringAndSize ((const char *) b->p + na,
+                                                nb - na < 40 ? nb - na : 40);
+    if (name == NULL)
+      return NULL;
+    note = PyUnicode_FromFormat (
+      "header %R is not UTF-8; decoded as Latin-1 (bytes preserved)", name);
+    Py_DECREF (name);
+  }
+  if (h1_append_note (notes, note) < 0)
+    return NULL;
+  return PyUnicode_DecodeLatin1 (s, z - a, NULL);
+}
+
+/* One line of a head (no \n, trailing \r removed, not empty) added to headers. */
+static int header_line (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *headers,
+                        PyObject *notes)
+{
+  const unsigned char *p = b->p;
+  Py_ssize_t count = PyList_GET_SIZE (headers);
+  PyObject *name = NULL, *value = NULL, *pair;
+  if ((p[a] == ' ' || p[a] == '\t') && count > 0) /* obsolete line folding */
+  {
+    Py_ssize_t sa = a, sz = z;
+    h1_strip (p, &sa, &sz);
+    PyObject *more = h1_decode_text (b, sa, sz, "header", 0, 0, notes);
+    if (more == NULL)
+      return -1;
+    PyObject *prev = PyList_GET_ITEM (headers, count - 1);
+    PyObject *tail = PyUnicode_FromFormat (" %U", more);
+    Py_DECREF (more);
+    if (tail == NULL)
+      return -1;
+    value = PyUnicode_Concat (PyTuple_GET_ITEM (prev, 1), tail);
+    Py_DECREF (tail);
+    if (value == NULL)
+      return -1;
+    pair = PyTuple_Pack (2, PyTuple_GET_ITEM (prev, 0), value);
+    Py_DECREF (value);
+    if (pair == NULL)
+      return -1;
+    return PyList_SetItem (headers, count - 1, pair); /* steals pair */
+  }
+  const unsigned char *colon = memchr (p + a, ':', (size_t) (z - a));
+  if (colon == NULL)
+  {
+    PyObject *line = PyBytes_FromStringAndSize ((const char *) p + a, z - a < 60 ? z - a : 60);
+    if (line == NULL)
+      return -1;
+    int r = h1_append_note (notes, PyUnicode_FromFormat (
+      "header line without colon kept as is: %R", line));
+    Py_DECREF (line);
+    if (r < 0 || (name = h1_decode_text (b, a, z, "header", 0, 0, notes)) == NULL)
+      return -1;
+    value = PyUnicode_New (0, 0);
+  }
+  else
+  {
+    Py_ssize_t na = a, nz = colon - p, va = nz + 1, vz = z;
+    h1_strip (p, &na, &nz);
+    h1_strip (p, &va, &vz);
+    if ((name = h1_decode_text (b, na, nz, "header name", 0, 0, notes)) == NULL)
+      return -1;
+    value = h1_decode_text (b, va, vz, NULL, na, nz, notes);
+  }
+  if (value == NULL)
+  {
+    Py_DECREF (name);
+    return -1;
+  }
+  pair = PyTuple_Pack (2, name, value);
+  Py_DECREF (name);
+  Py_DECREF (value);
+  if (pair == NULL)
+    return -1;
+  int r = PyList_Append (headers, pair);
+  Py_DECREF (pair);
+  return r;
+}
+
+PyObject *h1_headers (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *notes)
+{
+  PyObject *headers = PyList_New (0);
+  if (headers == NULL)
+    return NULL;
+  while (a < z) /* block.split(b"\n"); each line rstrip(b"\r"); empty lines skipped */
+  {
+    const unsigned char *nl = memchr (b->p + a, '\n', (size_t) (z - a));
+    Py_ssize_t e = nl ? nl - b->p : z, le = e;
+    while (le > a && b->p[le - 1] == '\r')
+      le--;
+    if (le > a && header_line (b, a, le, headers, notes) < 0)
+    {
+      Py_DECREF (headers);
+      return NULL;
+    }
+    a = e + 1;
+  }
+  return headers;
+}
+
+/* name.lower() == lname, for a str name and an ASCII lname: 1, 0 or -1. */
+static int name_is (PyObject *name, const char *lname)
+{
+  if (PyUnicode_IS_ASCII (name))
+  {
+    Py_ssize_t n = PyUnicode_GET_LENGTH (name);
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA (name);
+    if ((size_t) n != strlen (lname))
+      return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+      if ((s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i]) != (Py_UCS1) lname[i])
+        return 0;
+    return 1;
+  }
+  PyObject *low = PyObject_CallMethod (name, "lower", NULL);
+  if (low == NULL)
+    return -1;
+  int r = PyUnicode_Check (low) && PyUnicode_CompareWithASCIIString (low, lname) == 0;
+  Py_DECREF (low);
+  return r;
+}
+
+int h1_get (PyObject *headers, const char *name, PyObject **value)
+{
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE (headers); i++)
+  {
+    PyObject *pair = PyList_GET_ITEM (headers, i);
+    int r = name_is (PyTuple_GET_ITEM (pair, 0), name);
+    if (r != 0)
+    {
+      *value = PyTuple_GET_ITEM (pair, 1);
+      return r;
+    }
+  }
+  return 0;
+}
+
+PyObject *h1_str_strip (PyObject *s)
+{
+  if (!PyUnicode_IS_ASCII (s))
+    return PyObject_CallMethod (s, "strip", NULL);
+  const Py_UCS1 *c = PyUnicode_1BYTE_DATA (s);
+  Py_ssize_t a = 0, z = PyUnicode_GET_LENGTH (s);
+  while (a < z && h1_str_space (c[a]))
+    a++;
+  while (z > a && h1_str_space (c[z - 1]))
+    z--;
+  return PyUnicode_Substring (s, a, z);
+}
+
+int h1_starts (PyObject *s, const char *prefix)
+{
+  Py_ssize_t n = (Py_ssize_t) strlen (prefix);
+  if (PyUnicode_GET_LENGTH (s) < n)
+    return 0;
+  int kind = PyUnicode_KIND (s);
+  const void *data = PyUnicode_DATA (s);
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (PyUnicode_READ (kind, data, i) != (Py_UCS4) (unsigned char) prefix[i])
+      return 0;
+  return 1;
+}
+
+PyObject *h1_url_of (PyObject *target, PyObject *host, PyObject *scheme, PyObject *sni,
+                     PyObject *ip, PyObject *port)
+{
+  if (h1_starts (target, "http://") || h1_starts (target, "https://")
+      || h1_starts (target, "ws://") || h1_starts (target, "wss://"))
+    return Py_NewRef (target);
+  int slash = h1_starts (target, "/");
+  if (!slash && !(PyUnicode_GET_LENGTH (target) == 1 && h1_starts (target, "*")))
+    return PyUnicode_FromFormat ("%U://%U", scheme, target);
+  /* host_header or facts.sni or (f"{facts.ip}:{facts.port}" if facts.ip else "") */
+  PyObject *authority, *empty = PyUnicode_New (0, 0);
+  int has_sni = empty ? PyObject_IsTrue (sni) : -1;
+  int has_ip = has_sni ? 0 : PyObject_IsTrue (ip);
+  if (has_sni < 0 || has_ip < 0)
+  {
+    Py_XDECREF (empty);
+    return NULL;
+  }
+  if (host != NULL && PyUnicode_GET_LENGTH (host) > 0)
+    authority = Py_NewRef (host);
+  else if (has_sni)
+    authority = PyObject_Format (sni, empty);
+  else if (has_ip)
+  {
+    PyObject *a = PyObject_Format (ip, empty);
+    PyObject *b = a ? PyObject_Format (port, empty) : NULL;
+    authority = b ? PyUnicode_FromFormat ("%U:%U", a, b) : NULL;
+    Py_XDECREF (a);
+    Py_XDECREF (b);
+  }
+  else
+    authority = Py_NewRef (empty);
+  Py_DECREF (empty);
+  if (authority == NULL)
+    return NULL;
+  PyObject *url = slash ? PyUnicode_FromFormat ("%U://%U%U", scheme, authority, target)
+                        : PyUnicode_FromFormat ("%U://%U", scheme, authority);
+  Py_DECREF (authority);
+  return url;
+}
+
+PyObject *h1_host_of (PyObject *hostport)
+{
+  if (hostport == NULL || PyUnicode_GET_LENGTH (hostport) == 0)
+    Py_RETURN_NONE;
+  PyObject *h = h1_str_strip (hostport), *out;
+  if (h == NULL)
+    return NULL;
+  Py_ssize_t n = PyUnicode_GET_LENGTH (h);
+  if (h1_starts (h, "["))
+  {
+    Py_ssize_t close = PyUnicode_FindChar (h, ']', 0, n, 1);
+    out = close == -2 ? NULL : close < 0 ? Py_NewRef (h) : PyUnicode_Substring (h, 1, close);
+  }
+  else
+  {
+    Py_ssize_t colon = PyUnicode_FindChar (h, ':', 0, n, 1);
+    Py_ssize_t last = colon < 0 ? colon : PyUnicode_FindChar (h, ':', 0, n, -1);
+    out = colon == -2 || last == -2 ? NULL
+        : colon >= 0 && colon == last ? PyUnicode_Substring (h, 0, colon) : Py_NewRef (h);
+  }
+  Py_DECREF (h);
+  return out;
+}

@@ -1,0 +1,77 @@
+/* Heads (h1head.c) and bodies (h1body.c) of HTTP/1.x messages as Python objects, for
+ * _http1.c: http1.py's _decode_text, the header lines of _parse_head, _get, url_of, _host_of,
+ * _read_body and _read_chunked, and the test of finish_body that tells whether a body has
+ * any coding to undo. */
+
+#ifndef H1HEAD_H
+#define H1HEAD_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* str.isspace() over ASCII: bytes.strip()'s six and the separators \x1c-\x1f. */
+static inline int h1_str_space (unsigned char c)
+{
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* str.isspace() over Latin-1 (a trailer is decoded as Latin-1, then stripped). */
+static inline int h1_latin1_space (unsigned char c)
+{
+  return h1_str_space (c) || c == 0x85 || c == 0xa0;
+}
+
+/* notes.append(note), taking note's reference (NULL: the error that made it); 0 or -1. */
+static inline int h1_append_note (PyObject *notes, PyObject *note)
+{
+  if (note == NULL)
+    return -1;
+  int r = PyList_Append (notes, note);
+  Py_DECREF (note);
+  return r;
+}
+
+/* One flow's bytes. */
+typedef struct
+{
+  PyObject *data; /* the bytes object */
+  const unsigned char *p;
+  Py_ssize_t n;
+} H1Buf;
+
+/* _decode_text(p[a:b], what): UTF-8, else Latin-1 with a note. what NULL: the note says
+ * "header {name!r}" with name = p[na:nb][:40] (a header value's note). New reference. */
+PyObject *h1_decode_text (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char *what,
+                          Py_ssize_t na, Py_ssize_t nb, PyObject *notes);
+
+/* The header lines of the block p[a:z] as a new list of (str, str), notes appended. */
+PyObject *h1_headers (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *notes);
+
+/* _get(headers, name) with name in lower case: the first value whose name's lower() is
+ * name. 1 with *value borrowed, 0 if none, -1 on error. */
+int h1_get (PyObject *headers, const char *name, PyObject **value);
+
+/* s.startswith(prefix), prefix ASCII. */
+int h1_starts (PyObject *s, const char *prefix);
+
+/* http1.url_of(target, host_header, facts) with the facts' scheme, sni, ip and port; host
+ * NULL: no Host header. New reference. */
+PyObject *h1_url_of (PyObject *target, PyObject *host, PyObject *scheme, PyObject *sni,
+                     PyObject *ip, PyObject *port);
+
+/* http1._host_of(hostport); hostport NULL: None. New reference. */
+PyObject *h1_host_of (PyObject *hostport);
+
+/* _read_body: the wire bytes at pos (new reference) and *end; trailers of a chunked body
+ * are appended to headers. NULL on error. */
+PyObject *h1_read_body (const H1Buf *b, Py_ssize_t pos, PyObject *headers, int to_close,
+                        PyObject *notes, Py_ssize_t *end);
+
+/* s.strip() (str whitespace), a new reference. */
+PyObject *h1_str_strip (PyObject *s);
+
+/* 1 when finish_body would just keep `wire` (no content coding, no transfer coding other
+ * than chunked, or an empty body), 0 when it may decode (call it), -1 on error. */
+int h1_plain_body (PyObject *headers, PyObject *wire);
+
+#endif
