@@ -16,6 +16,8 @@
 #include "h1draft.h"
 #include "h1wire.h"
 
+#include <structmember.h>
+
 #include <string.h>
 
 
@@ -295,6 +297,7 @@ done:
 static PyObject *setup (PyObject *self, PyObject *args)
 {
   PyObject *draft, *request, *response, *raw, *finish_body, *descr[NFIELDS] = {0};
+  Py_ssize_t offset[NFIELDS];
   Py_ssize_t max_head;
   if (!PyArg_ParseTuple (args, "O!OOOOn:setup", &PyType_Type, &draft, &request, &response,
                          &raw, &finish_body, &max_head))
@@ -305,7 +308,10 @@ static PyObject *setup (PyObject *self, PyObject *args)
   for (int i = 0; ok && i < NFIELDS; i++)
   {
     descr[i] = PyObject_GetAttrString (draft, H1_FIELDS[i]);
-    ok = descr[i] && Py_IS_TYPE (descr[i], &PyMemberDescr_Type);
+    PyMemberDef *m = descr[i] && Py_IS_TYPE (descr[i], &PyMemberDescr_Type)
+      ? ((PyMemberDescrObject *) descr[i])->d_member : NULL;
+    ok = m && m->type == T_OBJECT_EX && !(m->flags & READONLY);
+    offset[i] = ok ? m->offset : 0;
   }
   if (!ok)
   {
@@ -316,7 +322,10 @@ static PyObject *setup (PyObject *self, PyObject *args)
     return NULL;
   }
   for (int i = 0; i < NFIELDS; i++)
-    Py_XSETREF (h1s.descr[i], descr[i]);
+  {
+    h1s.offset[i] = offset[i];
+    Py_DECREF (descr[i]);
+  }
   Py_XSETREF (h1s.draft, (PyTypeObject *) Py_NewRef (draft));
   Py_XSETREF (h1s.request, Py_NewRef (request));
   Py_XSETREF (h1s.response, Py_NewRef (response));

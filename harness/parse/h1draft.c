@@ -163,9 +163,10 @@ PyObject *h1_new_draft (PyObject **v)
         default: value = Py_None;
       }
     }
-    if (value == NULL || Py_TYPE (h1s.descr[i])->tp_descr_set (h1s.descr[i], d, value) < 0)
+    if (value == NULL)
       Py_CLEAR (d);
-    Py_XDECREF (made);
+    else /* what the slot's member descriptor does on a fresh instance (T_OBJECT_EX) */
+      *(PyObject **) ((char *) d + h1s.offset[i]) = made ? made : Py_NewRef (value);
   }
   return d;
 }

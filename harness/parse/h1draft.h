@@ -20,7 +20,7 @@ extern const char *const H1_FIELDS[NFIELDS];
 typedef struct
 {
   PyTypeObject *draft; /* NULL until setup() */
-  PyObject *descr[NFIELDS]; /* the class's member descriptors */
+  Py_ssize_t offset[NFIELDS]; /* where each field's slot is in an instance */
   PyObject *request, *response, *raw, *finish_body;
   Py_ssize_t max_head;
   PyObject *minus_one, *zero, *zero_float, *no_args, *empty_bytes, *empty_str;

@@ -214,7 +214,7 @@ facts = st.builds(ConnFacts, conn=st.sampled_from(["c1", None]),
                   sni=st.sampled_from([None, "", "s.test"]))
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(flow("out"), flow("in"), facts)
 @example(_flow("out", b"POST /a HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
                       b"Content-Length: 2\r\n\r\nokGET /b HTTP/1.1\r\n\r\n", [30], {}),
