@@ -160,7 +160,8 @@ def message(draw: st.DrawFn, request: bool) -> bytes:
         target = draw(mostly([b"/", b"/a?b=c", b"*", b"http://x.test/p", b"h.test:443"],
                              [b"wss://w/", b"p\xc3\xa9", b"/\xff\xfe", b"", b"/a b", b"/\x00",
                               b"ws:/x"]))
-        version = draw(mostly([b"HTTP/1.1", b"HTTP/1.0"], [b"HTTP/2.0", b"HTTP/1.x", b"http/1.1"]))
+        version = draw(mostly([b"HTTP/1.1", b"HTTP/1.0"], [b"HTTP/2.0", b"HTTP/1.2", b"HTTP/1.x",
+                                                          b"http/1.1"]))
         start = method + b" " + target + b" " + version + eol
     else:
         status = draw(mostly([b"200", b"200", b"100", b"204", b"304", b"404"],
@@ -230,7 +231,8 @@ def test_same_drafts_as_python(out: Flow, inn: Flow, conn: ConnFacts) -> None:
                                  b"\r", b"Host: a\r\n", b"HTTP/1.", b"Content-Length: 3\r\n",
                                  b"Transfer-Encoding: chunked\r\n", b"3\r\n", b"0\r\n",
                                  b"Upgrade: h2c\r\n", b" fold\r\n", b"abc", b"\x00", b"\xff",
-                                 b"POST ", b"HTTP/1.0 101 S\n", b"HEAD /h HTTP/1.1\n"]),
+                                 b"POST ", b"HTTP/1.0 101 S\n", b"HEAD /h HTTP/1.1\n",
+                                 b"GET /9 HTTP/1.2\r\n", b"PUT\t/ HTTP/1.1\n"]),
                 max_size=25).map(b"".join),
        st.lists(st.sampled_from([b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"\r\n", b"\n",
                                  b"HTTP/1.1 100 Continue\r\n", b"Content-Length: 3\r\n",
@@ -324,6 +326,29 @@ def test_same_drafts_on_keepalive_conversations(seed: int) -> None:
         assert MessageKind.RAW not in kinds  # well-formed: the framing paths, not resyncs
         assert all(i is not None for k, i in zip(kinds, linked, strict=True)
                    if k is MessageKind.RESPONSE)
+
+
+RESYNC_OUT = [b"\nGET / HTTP/1.2\r\n\r\n", b"\nGET / HTTP/1.9\r\n\r\n",
+              b"\nget / HTTP/1.1\r\n\r\n", b"\nGET  / HTTP/1.1\r\n\r\n",
+              b"\nGET / HTTP/1.1\r\r\n\n", b"\rGET / HTTP/1.1\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n",
+              b"\nPROPPATCHX / HTTP/1.1\n\n", b"\nBREW / HTTP/1.1\n\n", b"\nTRACE /t HTTP/1.1\n\n",
+              b"\nPUT\t/ HTTP/1.1\n\n", b"\nGET / HTTP/1.1 \r\n\r\n", b"\nGET / HTTP/1.0\n"]
+RESYNC_IN = [b"HTTP/1.1 200 OK\r\n\r\n", b"\nHTTP/1.1 200 OK\r\n\r\n", b"\nHTTP/1.x\n",
+             b"\nHTTP/1.1 20 OK\n\n", b"\nHTTP/1.1 200 OK\rX\n\n", b"\nHTTP/1.0 204\n\n"]
+
+
+@pytest.mark.parametrize("tail", [b"", b"\nGET /z HTTP/1.1\r\n\r\n"])
+def test_same_resync_points(tail: bytes) -> None:
+    """Junk, then every pair of candidate lines: where each parser picks up again."""
+    for a in RESYNC_OUT:
+        for b in RESYNC_OUT:
+            _same(_flow("out", b"junk" + a + b + tail, [6], {}), _flow("in", b"", [], {}),
+                  ConnFacts("c", "native.tls", "tls"))
+    for a in RESYNC_IN:
+        for b in RESYNC_IN:
+            _same(_flow("out", b"GET / HTTP/1.1\r\n\r\n" * 3, [], {}),
+                  _flow("in", b"junk" + a + b + tail.replace(b"GET /z", b"HTTP/1.1 200"), [6], {}),
+                  ConnFacts("c", "native.tls", "tls"))
 
 
 @pytest.mark.parametrize("extra", [-3, -2, -1, 0, 1, 2])
