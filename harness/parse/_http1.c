@@ -5,13 +5,14 @@
  * compares the two field by field on generated flows.
  *
  * Per message Python was most of the cost (regex calls, slicing, small functions, the Draft
- * dataclass's __init__): here a Draft is allocated and its slots set through the class's
- * member descriptors. setup() hands over the Draft class (and checks that its fields are
- * the ones filled here), the MessageKind members, http1.finish_body and MAX_HEAD. Bodies
- * with a content or transfer coding still go to finish_body, which decodes them.
+ * dataclass's __init__): here a Draft is allocated and its slots written at the offsets
+ * the class's member descriptors give. setup() hands over the Draft class (and checks that
+ * its fields are the ones filled here, each a plain object slot), the MessageKind members,
+ * http1.finish_body and MAX_HEAD. Bodies with a content or transfer coding still go to
+ * finish_body, which decodes them.
  *
- * Byte scanning is in h1wire.c, header lines and bodies as Python objects in h1head.c,
- * Drafts and flows in h1draft.c. */
+ * Byte scanning is in h1wire.c, header lines and bodies as Python objects in h1head.c and
+ * h1body.c, Drafts and flows in h1draft.c. */
 
 #include "h1draft.h"
 #include "h1wire.h"
