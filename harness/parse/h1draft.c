@@ -12,7 +12,8 @@ H1State h1s;
 
 void h1_ctx_close (Ctx *c)
 {
-  PyObject **refs[] = {&c->b.data, &c->chunks, &c->starts, &c->direction, &c->source, &c->conn,
+  PyObject **refs[] = {&c->b.data, &c->chunks, &c->starts, &c->seqs, &c->ts, &c->direction,
+                       &c->source, &c->conn,
                        &c->ip, &c->port, &c->sni, &c->tls_version, &c->cipher, &c->scheme};
   for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
     Py_CLEAR (*refs[i]);
@@ -31,8 +32,11 @@ int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
   Py_XDECREF (scheme);
   if (c->lossy < 0 || c->scheme == NULL
       || !(c->b.data = PyObject_GetAttrString (flow, "data"))
-      || !(c->chunks = PyObject_GetAttrString (flow, "chunks"))
       || !(c->starts = PyObject_GetAttrString (flow, "_starts"))
+      || !(c->seqs = PyObject_GetAttrString (flow, "_seqs"))
+      || !(c->ts = PyObject_GetAttrString (flow, "_ts"))
+      /* the Chunks only for what was lost (Flow.span reads missing and lengths) */
+      || (c->lossy && !(c->chunks = PyObject_GetAttrString (flow, "chunks")))
       || !(c->direction = PyObject_GetAttrString (flow, "direction"))
       || !(c->source = PyObject_GetAttrString (facts, "source"))
       || !(c->conn = PyObject_GetAttrString (facts, "conn"))
@@ -42,9 +46,13 @@ int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
       || !(c->tls_version = PyObject_GetAttrString (facts, "tls_version"))
       || !(c->cipher = PyObject_GetAttrString (facts, "cipher")))
     return -1;
-  if (!PyBytes_Check (c->b.data) || !PyList_Check (c->chunks) || !PyList_Check (c->starts))
+  if (!PyBytes_Check (c->b.data) || !PyList_Check (c->starts) || !PyList_Check (c->seqs)
+      || !PyList_Check (c->ts) || PyList_GET_SIZE (c->ts) != PyList_GET_SIZE (c->seqs)
+      || (c->chunks != NULL && (!PyList_Check (c->chunks)
+                                || PyList_GET_SIZE (c->chunks) != PyList_GET_SIZE (c->seqs))))
   {
-    PyErr_SetString (PyExc_TypeError, "a Flow with bytes data and lists of chunks and starts");
+    PyErr_SetString (PyExc_TypeError,
+                     "a Flow with bytes data and lists of starts, seqs, times (and chunks)");
     return -1;
   }
   c->b.p = (const unsigned char *) PyBytes_AS_STRING (c->b.data);
@@ -52,7 +60,7 @@ int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
   return 0;
 }
 
-/* flow.chunks[i], a Chunk (offset, length, seq, t, missing); borrowed. */
+/* flow.chunks[i], a Chunk (offset, length, seq, t, missing); borrowed; lossy flows only. */
 static PyObject *chunk (Ctx *c, Py_ssize_t i)
 {
   PyObject *ch = PyList_GET_ITEM (c->chunks, i);
@@ -77,7 +85,7 @@ static Py_ssize_t chunk_index (Ctx *c, Py_ssize_t off)
     else
       lo = mid + 1;
   }
-  Py_ssize_t i = lo - 1, last = PyList_GET_SIZE (c->chunks) - 1;
+  Py_ssize_t i = lo - 1, last = PyList_GET_SIZE (c->seqs) - 1;
   if (i > last)
     i = last;
   return i > 0 ? i : 0;
@@ -85,7 +93,7 @@ static Py_ssize_t chunk_index (Ctx *c, Py_ssize_t off)
 
 PyObject *h1_seqs (Ctx *c, Py_ssize_t start, Py_ssize_t end)
 {
-  if (PyList_GET_SIZE (c->chunks) == 0)
+  if (PyList_GET_SIZE (c->seqs) == 0)
     return PyTuple_New (0);
   Py_ssize_t a = chunk_index (c, start);
   Py_ssize_t b = a < 0 || end - 1 <= start ? a : chunk_index (c, end - 1);
@@ -93,13 +101,7 @@ PyObject *h1_seqs (Ctx *c, Py_ssize_t start, Py_ssize_t end)
     return NULL;
   PyObject *out = PyTuple_New (b - a + 1);
   for (Py_ssize_t i = a; out != NULL && i <= b; i++)
-  {
-    PyObject *ch = chunk (c, i);
-    if (ch == NULL)
-      Py_CLEAR (out);
-    else
-      PyTuple_SET_ITEM (out, i - a, Py_NewRef (PyTuple_GET_ITEM (ch, 2)));
-  }
+    PyTuple_SET_ITEM (out, i - a, Py_NewRef (PyList_GET_ITEM (c->seqs, i)));
   return out;
 }
 
@@ -108,14 +110,13 @@ int h1_span (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject **t, PyObject **
 {
   *t = h1s.zero_float;
   *seq = h1s.zero;
-  if (PyList_GET_SIZE (c->chunks) == 0)
+  if (PyList_GET_SIZE (c->seqs) == 0)
     return 0;
   Py_ssize_t a = chunk_index (c, start);
-  PyObject *first = a < 0 ? NULL : chunk (c, a);
-  if (first == NULL)
+  if (a < 0)
     return -1;
-  *t = PyTuple_GET_ITEM (first, 3);
-  *seq = PyTuple_GET_ITEM (first, 2);
+  *t = PyList_GET_ITEM (c->ts, a);
+  *seq = PyList_GET_ITEM (c->seqs, a);
   if (!c->lossy)
     return 0;
   Py_ssize_t b = end - 1 <= start ? a : chunk_index (c, end - 1);

@@ -32,7 +32,7 @@ extern H1State h1s;
 typedef struct
 {
   H1Buf b;
-  PyObject *chunks, *starts, *direction, *budget;
+  PyObject *chunks, *starts, *seqs, *ts, *direction, *budget; /* chunks: lossy flows only */
   int lossy;
   PyObject *source, *conn, *ip, *port, *sni, *tls_version, *cipher, *scheme;
 } Ctx;

@@ -30,16 +30,15 @@ Result = list[tuple[object, ...]]
 
 def _flow(direction: str, data: bytes, cuts: list[int], lost: dict[int, int]) -> Flow:
     """``data`` as events ending at ``cuts``; ``lost``: event index → bytes the agent cut."""
-    flow = Flow(direction, data)
     bounds = sorted({c for c in cuts if 0 < c < len(data)} | {len(data)}) if data else []
+    chunks: list[Chunk] = []
     start = 0
     for i, end in enumerate(bounds):
-        missing = lost.get(i, 0)
-        flow.chunks.append(Chunk(start, end - start, 10 + 3 * i, 100.0 + i / 8, missing))
-        flow._starts.append(start)
-        flow.lossy = flow.lossy or missing > 0
+        chunks.append(Chunk(start, end - start, 10 + 3 * i, 100.0 + i / 8, lost.get(i, 0)))
         start = end
-    return flow
+    # through the constructor: a Flow keeps its chunks' seqs and times as columns
+    return Flow(direction, data, chunks, [c.offset for c in chunks],
+                any(c.missing > 0 for c in chunks))
 
 
 def _conversation(out: Flow, inn: Flow, facts: ConnFacts, compiled: bool,
