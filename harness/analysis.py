@@ -19,8 +19,8 @@ from harness.classify.destinations import Classifier, write_destinations
 from harness.detect.finding import Finding, Needle
 from harness.detect.findings import find
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
+from harness.parse.builder import MessageStream
 from harness.parse.message import Message
-from harness.parse.store import MessageStore
 
 FINDINGS_JSON = "findings.json"
 
@@ -62,10 +62,66 @@ def transforms(run: RunDir) -> dict[bytes, tuple[str, bytes]]:
     return out
 
 
-def _fed(messages: Iterator[Message], classifier: Classifier) -> Iterator[Message]:
-    for m in messages:
-        classifier.add(m)
-        yield m
+class _Fed:
+    """The stream's messages on their way to the detector, fed to the classifier too, with
+    the span of the detector's notes each message got (the detector notes a message before
+    it asks for the next one)."""
+
+    def __init__(self, stream: MessageStream, classifier: Classifier,
+                 notes: list[str]) -> None:
+        self.stream, self.classifier, self.notes = stream, classifier, notes
+        self.spans: list[tuple[str, int, int]] = []
+        """(key id, first, end) of the notes of each message that has some."""
+        self.head = self.tail = -1
+        """Notes before the first message and from the end of the last one on."""
+
+    def __iter__(self) -> Iterator[Message]:
+        notes, spans, add = self.notes, self.spans, self.classifier.add
+        self.head = len(notes)
+        for m in self.stream:
+            add(m)
+            start = len(notes)
+            yield m
+            if len(notes) > start:
+                spans.append((m.id, start, len(notes)))
+        self.tail = len(notes)
+
+
+def _numbered(fed: _Fed, findings: list[Finding]) -> tuple[list[Finding], list[str]]:
+    """Findings and notes as if the messages had come in the store's order, with its ids.
+
+    The stream gives messages in build order with key ids (:class:`MessageStream`); what the
+    detector makes of a message does not depend on the others (its ``seen`` and most-specific
+    filter are per message), so ordering its findings by message number (stably: a
+    message's own stay in order) and renumbering ``f<i>`` gives the list the store's order
+    would have; the same for each message's notes, which start with its id. The classifier
+    keeps ids per host (its ``message_ids``), sorted the same way."""
+    n_of = fed.stream.numbers()  # by key; key ids are "k<key>"
+
+    def number(mid: str) -> int:
+        return n_of[int(mid[1:])]
+
+    def final(mid: str) -> str:
+        return f"m{n_of[int(mid[1:])]}"
+
+    # positional: a Finding's fields in order (a keyword call or replace() costs twice as
+    # much, per finding); the comparison with the store's order in tests/parse/test_stream.py
+    # would see a field out of place
+    out = [Finding(f"f{i}", f.needle, f.cls, f.host, f.phase, final(f.message), f.chain,
+                   f.excerpt, f.control, f.t)
+           for i, f in enumerate(sorted(findings, key=lambda f: number(f.message)), 1)]
+    notes = fed.notes
+    numbered = notes[:fed.head]
+    for mid, start, end in sorted(fed.spans, key=lambda s: number(s[0])):
+        prefix, new = mid + ":", final(mid) + ":"
+        numbered += [new + n[len(prefix):] if n.startswith(prefix) else n
+                     for n in notes[start:end]]
+    numbered += notes[fed.tail:]
+    c = fed.classifier
+    for a in (*c.accs.values(), *c.below.values()):
+        a.ids = [final(i) for i in sorted(a.ids, key=number)]
+    c.stack_ids = [(h, final(i)) for h, i in sorted(c.stack_ids, key=lambda x: number(x[1]))]
+    return out, numbered
 
 
 def analyze_run(run: RunDir | Path | str, extra_needles: Sequence[Needle] = (),
@@ -73,11 +129,16 @@ def analyze_run(run: RunDir | Path | str, extra_needles: Sequence[Needle] = (),
     rd = run if isinstance(run, RunDir) else RunDir.open(run)
     needles = merge(run_needles(rd), extra_needles)
     rd.write_json(NEEDLES_JSON, [n.to_json() for n in needles])
-    notes: list[str] = []
-    classifier = Classifier()  # fed as the detector reads: the messages are read once
-    with MessageStore.open(rd, rebuild=True) as store:
-        count = store.count()
-        findings = find(_fed(store.messages(), classifier), needles, transforms(rd), notes)
+    # the store is rebuilt and its messages scanned as they are written, not read back;
+    # the classifier is fed as the detector reads
+    stream = MessageStream(rd)
+    fed = _Fed(stream, Classifier(), [])
+    found = find(iter(fed), needles, transforms(rd), fed.notes)
+    if fed.tail < 0:
+        raise RuntimeError("the detector stopped before the last message")
+    findings, notes = _numbered(fed, found)
+    count = stream.count
+    classifier = fed.classifier
     rd.write_json(FINDINGS_JSON, [f.to_json() for f in findings])
     write_destinations(rd, classifier=classifier)
     result = Analysis(rd, needles, findings, count, notes)

@@ -4,6 +4,10 @@ One connection at a time (so memory follows the largest connection, not the capt
 reassemble its flows, parse them, stamp host and phase, write. Then the records that are
 messages by themselves (Java HTTP, SDK, page, DNS). Finally Java HTTP messages are linked to
 the TLS messages they produced: same method, URL and body, or same connection.
+
+:class:`MessageStream` hands the messages on as they are written (``harness analyze`` scans
+them), so they are not read back from the store: one connection's messages in memory at a
+time, as when only the store is built.
 """
 
 from __future__ import annotations
@@ -13,16 +17,17 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 from harness.capture.rundir import Marker, Phase, RunDir
 from harness.parse import records
 from harness.parse.connection import parse_connection
 from harness.parse.draft import Draft
 from harness.parse.encoding import DEFAULT_BUDGET
-from harness.parse.message import MessageKind
+from harness.parse.message import Message, MessageKind
 from harness.parse.reassembly import ConnFacts, assemble
-from harness.parse.store import ANALYSIS_DB, STORE_VERSION, MessageStore, StoreWriter
+from harness.parse.store import ANALYSIS_DB, STORE_VERSION, MessageStore, StoreWriter, key_id
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +162,73 @@ class _Links:
 
 def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
     """(Re)build ``analysis.sqlite`` for ``run``; returns the number of messages."""
+    counted = [0]
+    for _ in _build(run, budget, None, counted):
+        pass  # without a stream nothing is yielded
+    return counted[0]
+
+
+class MessageStream:
+    """Build ``analysis.sqlite`` (as :func:`build_messages`) and yield each message as it is
+    written: the messages :meth:`MessageStore.messages` would read back, but in the order
+    they are built, and with key ids (``k<key>``, :func:`store.key_id`) in ``id`` and
+    ``request_id``, because the store numbers messages (``m<n>``, capture order) only once
+    it has them all. After the last one, :meth:`number` and :meth:`final` give the store's
+    ids. ``links`` are written at the end too: a message whose ``meta`` has a ``stack`` (a
+    Java HTTP stack record, what the detector and the classifier ask ``links`` of) is held
+    until they are known and yielded last with them; the others carry none (:meth:`final`
+    gives them theirs)."""
+
+    def __init__(self, run: RunDir, budget: int = DEFAULT_BUDGET) -> None:
+        self.run = run
+        self.budget = budget
+        self.count = 0
+        self._n: list[int] | None = None
+        self._links: dict[int, list[int]] = {}
+
+    def __iter__(self) -> Iterator[Message]:
+        counted = [0]
+        yield from _build(self.run, self.budget, self, counted)
+        self.count = counted[0]
+
+    def _finished(self, numbers: list[int], links: dict[int, list[int]]) -> None:
+        self._n, self._links = numbers, links
+
+    @property
+    def done(self) -> bool:
+        return self._n is not None
+
+    def numbers(self) -> list[int]:
+        """The store's number (``m<n>``) of each key (index 0 unused)."""
+        if self._n is None:
+            raise RuntimeError("the messages are numbered once the stream is read to its end")
+        return self._n
+
+    def number(self, mid: str) -> int:
+        """The store's number of the message with key id ``mid``."""
+        return self.numbers()[int(mid[1:])]
+
+    def final_id(self, mid: str) -> str:
+        """The store's id of the message with key id ``mid``."""
+        return f"m{self.number(mid)}"
+
+    def final(self, m: Message) -> Message:
+        """``m`` as :meth:`MessageStore.messages` reads it: store ids, and its links."""
+        links = sorted(self.number(key_id(b)) for b in self._links.get(int(m.id[1:]), ()))
+        return replace(m, id=self.final_id(m.id), links=tuple(f"m{n}" for n in links),
+                       request_id=None if m.request_id is None
+                       else self.final_id(m.request_id))
+
+
+def _build(run: RunDir, budget: int, stream: MessageStream | None,
+           counted: list[int]) -> Iterator[Message]:
     info = run.load_info()
     fp = fingerprint(run)
     count = 0
+    ready: list[Message] = []
+    """Messages built and not yet yielded: one connection's (or one record's)."""
+    held: list[Message] = []
+    """Java stack records, yielded once their links are known."""
     with run.reader() as reader, StoreWriter(run.file(ANALYSIS_DB)) as w:
         links = _Links(reader.count("http") > 0)
         clock = PhaseClock(info.phases, reader.markers())
@@ -185,6 +254,9 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
                 d.host = d.sni or names.name(d.ip, d.t)
             d.phase = clock.at(d.t)
             w.add(d)
+            if stream is not None:
+                m = w.message()
+                (held if m.meta.get("stack") else ready).append(m)
             links.add(d)
             count += 1
 
@@ -212,6 +284,9 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
                         d.kind = MessageKind.RAW
                         d.notes.append("stream event without a connection id")
                     put(d)
+                if ready:
+                    yield from ready
+                    ready.clear()
                 continue
             flows = assemble(events)
             del events
@@ -223,6 +298,10 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
                 if not d.host and not d.sni and conn in peer_hosts:
                     d.host = peer_hosts[conn]
                 put(d)
+            del drafts
+            if ready:
+                yield from ready
+                ready.clear()
         # A Java request is held until its call's response (or the end): streamed body
         # chunks (``phase`` ``body``) arrive between the two and belong to it.
         pending: dict[tuple[int | None, str], tuple[Draft, list[bytes], list[int]]] = {}
@@ -269,12 +348,24 @@ def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
             else:
                 d = records.dns(ev)
             put(d)
+            if ready:
+                yield from ready
+                ready.clear()
         for ck in list(pending):
             put_request(ck)
+        yield from ready
+        ready.clear()
         n_links = links.write(w)
         # rows of capture.sqlite that could not be read: the verdicts count them as
         # unreadable rows (RunFacts.unreadable_rows)
-        w.finish({"fingerprint": fp, "run_id": info.run_id, "messages": str(count),
-                  "links": str(n_links), SKIPPED_ROWS: str(sum(reader.skipped.values()))})
+        numbers = w.finish({"fingerprint": fp, "run_id": info.run_id, "messages": str(count),
+                            "links": str(n_links),
+                            SKIPPED_ROWS: str(sum(reader.skipped.values()))},
+                           numbers=stream is not None)
     log.info("parsed %d messages (%d Java/TLS links) into %s", count, n_links, ANALYSIS_DB)
-    return count
+    counted[0] = count
+    if stream is not None and numbers is not None:
+        stream._finished(numbers, w.links_of)
+        for m in held:
+            got = w.links_of.get(int(m.id[1:]))
+            yield replace(m, links=tuple(map(key_id, got))) if got else m

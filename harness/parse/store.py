@@ -124,6 +124,9 @@ class StoreWriter:
         self._rows: list[tuple[object, ...]] = []
         self._pending = 0
         self._dumps = _Dumps()
+        self._last: tuple[Any, ...] = ()
+        self.links_of: dict[int, list[int]] = {}
+        """Keys each key is linked to, in the order :meth:`link` wrote them."""
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -144,11 +147,12 @@ class StoreWriter:
         d.key = self._next
         req = d.request.key if d.request is not None and d.request.key >= 0 else None
         dumps = self._dumps
-        self._rows.append(
-            (d.key, d.first_seq, d.kind.value, d.t, d.direction, d.source, d.conn, d.phase,
-             d.protocol, d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
-             d.status, dumps(d.headers), d.body, len(d.body), d.body_len_wire,
-             dumps(d.events), req, d.sdk, dumps(d.frames), dumps(d.meta), dumps(d.notes)))
+        self._last = row = (
+            d.key, d.first_seq, d.kind.value, d.t, d.direction, d.source, d.conn, d.phase,
+            d.protocol, d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
+            d.status, dumps(d.headers), d.body, len(d.body), d.body_len_wire,
+            dumps(d.events), req, d.sdk, dumps(d.frames), dumps(d.meta), dumps(d.notes))
+        self._rows.append(row)
         self._pending += len(d.body) + 512
         if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:
             self._flush()
@@ -165,15 +169,63 @@ class StoreWriter:
         self._rows = []
         self._pending = 0
 
+    def message(self) -> Message:
+        """The draft :meth:`add` queued last, as :class:`MessageStore` will read it back,
+        except that ids are not numbered yet: ``id`` and ``request_id`` are key ids
+        (:func:`key_id`) and ``links`` is empty (links are written at the end). Built from
+        the row itself, so the JSON columns decode from the text the store holds; a row
+        with a value SQLite would convert (its column's affinity: an int in a TEXT column,
+        an int or zero ``t``, a bool port) is read back from the file instead."""
+        (key, _seq, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
+         tls_version, cipher, method, url, status, headers, body, _len, body_len_wire,
+         events, req, sdk, frames, meta, notes) = self._last
+        # SQLite keeps a REAL that is a whole number as an integer: -0.0 comes back as 0.0
+        if (type(t) is not float or not t or type(body) is not bytes
+                or not {type(port), type(status), type(body_len_wire)} <= _INTS
+                or not {type(direction), type(source), type(conn), type(phase),
+                        type(protocol), type(host), type(ip), type(sni), type(tls_version),
+                        type(cipher), type(method), type(url), type(sdk)} <= _TEXTS):
+            return self._read_back(key)
+        return _decoded(key_id(key), kind, t, direction, source, conn, phase, protocol, host,
+                        ip, port, sni, tls_version, cipher, method, url, status, headers,
+                        body, body_len_wire, events,
+                        None if req is None else key_id(req), (), sdk, frames, meta, notes,
+                        True)
+
+    def _read_back(self, key: int) -> Message:
+        self._flush()
+        row = self._db.execute(
+            "SELECT kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
+            " tls_version, cipher, method, url, status, headers, body, body_len_wire, events,"
+            " request_key, sdk, frames, meta, notes FROM messages WHERE key=?",
+            (key,)).fetchone()
+        (kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
+         cipher, method, url, status, headers, body, body_len_wire, events, req, sdk, frames,
+         meta, notes) = row
+        return _decoded(key_id(key), kind, t, direction, source, conn, phase, protocol, host,
+                        ip, port, sni, tls_version, cipher, method, url, status, headers,
+                        body, body_len_wire, events,
+                        None if req is None else key_id(req), (), sdk, frames, meta, notes,
+                        True)
+
     def link(self, a: int, b: int) -> None:
         """Record that two messages are the same traffic seen by two layers."""
         self._db.executemany("INSERT INTO links(a, b) VALUES(?, ?)", [(a, b), (b, a)])
+        self.links_of.setdefault(a, []).append(b)
+        self.links_of.setdefault(b, []).append(a)
 
-    def finish(self, meta: dict[str, str]) -> None:
+    def finish(self, meta: dict[str, str], numbers: bool = False) -> list[int] | None:
+        """Number the messages and publish the store. With ``numbers``: each key's number
+        (``m<n>``), as ``ord`` holds it, in a list indexed by key (index 0 unused)."""
         self._flush()
         db = self._db
         db.execute("INSERT INTO ord(n, key) SELECT row_number() OVER"
                    " (ORDER BY first_seq, key), key FROM messages")
+        n_of: list[int] | None = None
+        if numbers:
+            n_of = [0] * (self._next + 1)
+            for n, key in db.execute("SELECT n, key FROM ord"):
+                n_of[key] = n
         db.execute("CREATE INDEX links_a ON links(a)")
         meta = {**meta, "store_version": str(STORE_VERSION)}
         db.executemany("INSERT INTO meta VALUES(?, ?)", list(meta.items()))
@@ -181,6 +233,7 @@ class StoreWriter:
         db.close()
         os.replace(self.tmp, self.path)
         self._finished = True
+        return n_of
 
 
 class MessageStore:
@@ -257,6 +310,14 @@ def _loads(text: str) -> Any:
     without decode()'s two whitespace matches (three of these a message, every reader)."""
     return _scan(text, 0)[0]
 _KINDS = {k.value: k for k in MessageKind}
+_TEXTS = frozenset({str, type(None)})
+_INTS = frozenset({int, type(None)})
+
+
+def key_id(key: int) -> str:
+    """A message's id before the store numbers it (``k<row key>``): what
+    :meth:`StoreWriter.message` gives, until the build maps it to ``m<n>``."""
+    return f"k{key}"
 
 
 def _list(text: str) -> tuple[Any, ...]:
@@ -269,17 +330,32 @@ def _message(row: tuple[Any, ...], with_body: bool) -> Message:
     (n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
      cipher, method, url, status, headers, body, body_len_wire, events, req_n, sdk, frames,
      meta, notes, links) = row
+    return _decoded(
+        f"m{n}", kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
+        tls_version, cipher, method, url, status, headers, body, body_len_wire, events,
+        None if req_n is None else f"m{req_n}",
+        tuple(f"m{x}" for x in sorted(int(v) for v in links.split(","))) if links else (),
+        sdk, frames, meta, notes, with_body)
+
+
+def _decoded(mid: str, kind: str, t: float, direction: str, source: str, conn: str | None,
+             phase: str | None, protocol: str | None, host: str | None, ip: str | None,
+             port: int | None, sni: str | None, tls_version: str | None, cipher: str | None,
+             method: str | None, url: str | None, status: int | None, headers: str,
+             body: Any, body_len_wire: int | None, events: str, request_id: str | None,
+             links: tuple[str, ...], sdk: str | None, frames: str, meta: str, notes: str,
+             with_body: bool) -> Message:
+    """A message from its column values as stored (JSON columns as text): the one decoding
+    the reader and :meth:`StoreWriter.message` share. ``body`` is the body, or its length
+    without ``with_body``."""
     meta_d: dict[str, JSON] = {} if meta == "{}" else _loads(meta)
     if not with_body:
         meta_d["body_len"] = body
         body = b""
+    # positional (the field order, which tests/parse/test_store.py pins): keywords cost a
+    # third more, once per message for every reader
     return Message(
-        id=f"m{n}", kind=_KINDS[kind], t=t, direction=direction, source=source, conn=conn,
-        phase=phase, protocol=protocol, host=host, ip=ip, port=port, sni=sni,
-        tls_version=tls_version, cipher=cipher, method=method, url=url, status=status,
-        headers=tuple(map(tuple, _loads(headers))) if headers != "[]" else (),
-        body=body, body_len_wire=body_len_wire, events=_list(events),
-        request_id=None if req_n is None else f"m{req_n}",
-        links=tuple(f"m{x}" for x in sorted(int(v) for v in links.split(","))) if links else (),
-        sdk=sdk, frames=_list(frames), meta=meta_d, notes=_list(notes),
-    )
+        mid, _KINDS[kind], t, direction, source, conn, phase, protocol, host, ip, port, sni,
+        tls_version, cipher, method, url, status,
+        tuple(map(tuple, _loads(headers))) if headers != "[]" else (), body, body_len_wire,
+        _list(events), request_id, links, sdk, _list(frames), meta_d, _list(notes))

@@ -154,9 +154,9 @@ def test_dns_on_the_wire_names_later_connections(tmp_path: Path) -> None:
     assert tls.host == "data.mistat.intl.xiaomi.com"
 
 
-def test_streamed_java_bodies_and_one_to_one_links(tmp_path: Path) -> None:
-    """HttpURLConnection streams its body in ``body`` records between request and
-    response; two identical requests pair with the two TLS requests one to one."""
+def streamed_java_run(tmp_path: Path) -> RunDir:
+    """Two HttpURLConnection calls whose bodies stream in ``body`` records, each seen on
+    its own TLS connection too."""
     run = RunDir.create(tmp_path, "stream")
     req = (b"POST /up HTTP/1.1\r\nHost: u.test\r\nContent-Length: 10\r\n\r\n0123456789")
     resp = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
@@ -184,7 +184,13 @@ def test_streamed_java_bodies_and_one_to_one_links(tmp_path: Path) -> None:
         ]
     with CaptureWriter(run.capture_db) as w:
         w.write_batch(9, 0, rows)
-    with MessageStore.open(run) as store:
+    return run
+
+
+def test_streamed_java_bodies_and_one_to_one_links(tmp_path: Path) -> None:
+    """HttpURLConnection streams its body in ``body`` records between request and
+    response; two identical requests pair with the two TLS requests one to one."""
+    with MessageStore.open(streamed_java_run(tmp_path)) as store:
         msgs = list(store.messages())
     java = [m for m in msgs if m.source == "java.urlconnection" and
             m.kind is MessageKind.REQUEST]
