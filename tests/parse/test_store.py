@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harness.parse import store
@@ -105,3 +106,111 @@ def test_none_still_binds_null_and_values_round_trip() -> None:
     assert db.execute("SELECT ? IS NULL, ?", (None, None)).fetchone() == (1, None)
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("INSERT INTO t(c) VALUES(?)", (None,))
+
+
+# --- StoreWriter.message: the row as the store will read it back -------------------------
+
+_text = st.none() | st.text(st.characters(blacklist_categories=("Cs",)), max_size=6)
+_odd = (st.integers(-2**63, 2**63 - 1) | st.booleans() | st.binary(max_size=4)
+        | st.floats(allow_nan=False) | st.just(-0.0) | st.just(0.0))
+"""Values a column's affinity converts (an int or a float in a TEXT column, a bool port,
+bytes in a text column), or that a REAL keeps as an integer (0.0, -0.0)."""
+
+
+@st.composite
+def _drafts(draw: st.DrawFn) -> Any:
+    from harness.parse.draft import Draft
+    from harness.parse.message import MessageKind
+
+    def col(base: st.SearchStrategy[Any]) -> Any:
+        return draw(base | _odd) if draw(st.integers(0, 9)) == 0 else draw(base)
+
+    kind = draw(st.sampled_from(list(MessageKind)))
+    d = Draft(kind=kind, t=col(st.floats(-1e12, 1e12, allow_nan=False)),
+              direction=col(st.sampled_from(["out", "in"])), source=col(st.text(max_size=8)),
+              first_seq=draw(st.integers(0, 30)))
+    for name in ("conn", "phase", "protocol", "host", "ip", "sni", "tls_version", "cipher",
+                 "method", "url", "sdk"):
+        setattr(d, name, col(_text))
+    for name in ("port", "status", "body_len_wire"):
+        setattr(d, name, col(st.none() | st.integers(0, 70000)))
+    d.headers = draw(st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=3))
+    d.body = draw(st.binary(max_size=20) | st.binary(max_size=5).map(bytearray))
+    d.events = tuple(draw(st.lists(st.integers(0, 2**40), max_size=3)))
+    d.frames = tuple(draw(st.lists(st.text(max_size=8), max_size=2)))
+    d.meta = draw(st.dictionaries(st.text(max_size=5), scalars | st.lists(scalars, max_size=2),
+                                  max_size=2))
+    d.notes = draw(st.lists(st.text(max_size=10), max_size=2))
+    return d
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_drafts(), min_size=1, max_size=6), st.data())
+def test_message_is_what_the_store_reads_back(tmp_path_factory: pytest.TempPathFactory,
+                                              drafts: list[Any], data: st.DataObject) -> None:
+    """For any draft (regular, or with values SQLite converts), ``message()`` after ``add``
+    is the message the store reads back, ids apart (key ids until numbered)."""
+    from dataclasses import replace
+
+    path = tmp_path_factory.mktemp("w") / store.ANALYSIS_DB
+    w = store.StoreWriter(path)
+    got = []
+    for i, d in enumerate(drafts):
+        earlier = drafts[:i]
+        d.request = data.draw(st.sampled_from(earlier)) if earlier and i % 2 else None
+        w.add(d)
+        got.append(w.message())
+    pairs = [(1, 2)] if len(drafts) > 1 else []
+    for a, b in pairs:
+        w.link(a, b)
+    n_of = w.finish({}, numbers=True)
+    assert n_of is not None
+    with store.MessageStore(path) as s:
+        want = {m.id: m for m in s.messages()}
+    for key, m in enumerate(got, 1):
+        assert m.id == f"k{key}"
+        r = want[f"m{n_of[key]}"]
+        request = None if m.request_id is None else f"m{n_of[int(m.request_id[1:])]}"
+        assert replace(m, id=r.id, request_id=request, links=r.links) == r
+        assert repr(m.t) == repr(r.t)  # 0.0 and -0.0 are equal, but not in findings.json
+
+
+def test_message_reads_back_what_sqlite_converts(tmp_path: Path) -> None:
+    """The values the fast path must not take as they are: each read back instead."""
+    from harness.parse.draft import Draft
+    from harness.parse.message import MessageKind
+
+    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB)
+    calls: list[int] = []
+    read_back = w._read_back
+    w._read_back = lambda key: calls.append(key) or read_back(key)  # type: ignore[method-assign]
+    odd = [{"t": -0.0}, {"t": 5}, {"host": 7}, {"port": True}, {"status": "200"},
+           {"body": bytearray(b"x")}, {"url": 1.5}, {"sni": b"b"}]
+    for i, change in enumerate([{}, *odd]):
+        d = Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=i)
+        for k, v in change.items():
+            setattr(d, k, v)
+        w.add(d)
+        m = w.message()
+        assert (m.t, m.host, m.port, m.status, m.body, m.url, m.sni) == (
+            0.0 if d.t == 0 else float(d.t), None if d.host is None else str(d.host),
+            None if d.port is None else int(d.port), None if d.status is None else 200,
+            bytes(d.body), None if d.url is None else "1.5", d.sni)
+    assert calls == list(range(2, len(odd) + 2))
+    w.close()
+
+
+def test_decoded_puts_each_column_in_its_field() -> None:
+    """store._decoded builds a Message positionally: every column lands in its own field."""
+    from dataclasses import fields
+
+    from harness.parse.message import Message
+
+    names = [f.name for f in fields(Message)]
+    values: dict[str, Any] = {n: f"<{n}>" for n in names}
+    values.update(kind="page", headers='[["h","v"]]', events="[1]", frames='["f"]',
+                  meta='{"k":1}', notes='["n"]', links=("m9",))
+    m = store._decoded(values["id"], *(values[n] for n in names[1:]), True)
+    assert [getattr(m, n) for n in names] == [
+        "<id>", "page", *(f"<{n}>" for n in names[2:17]), (("h", "v"),), "<body>",
+        "<body_len_wire>", (1,), "<request_id>", ("m9",), "<sdk>", ("f",), {"k": 1}, ("n",)]
