@@ -214,3 +214,24 @@ def test_decoded_puts_each_column_in_its_field() -> None:
     assert [getattr(m, n) for n in names] == [
         "<id>", "page", *(f"<{n}>" for n in names[2:17]), (("h", "v"),), "<body>",
         "<body_len_wire>", (1,), "<request_id>", ("m9",), "<sdk>", ("f",), {"k": 1}, ("n",)]
+
+
+def test_new_message_is_message() -> None:
+    """store._new_message (slots set straight) makes what Message(...) makes, for every
+    field, and the result is still frozen."""
+    import dataclasses
+
+    from harness.parse.message import Message
+
+    names = [f.name for f in dataclasses.fields(Message)]
+    assert store._new_message is not Message
+    for i in range(3):
+        values = [object() if i else f"<{n}>" for n in names]
+        made, ref = store._new_message(*values), Message(*values)
+        assert type(made) is Message
+        assert [getattr(made, n) for n in names] == [getattr(ref, n) for n in names]
+        assert made == ref
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.id = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        store._new_message(*names[1:])
