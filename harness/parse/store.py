@@ -103,6 +103,24 @@ class _Dumps:
                     raise
         return _ENCODER.encode(value)
 
+    def seqs(self, value: object) -> str:
+        """``self(value)`` for a message's event seqs, one or two ints mostly: those written
+        straight (an int's JSON is its ``str``; a bool's is not, so not those)."""
+        if type(value) is tuple:
+            if len(value) == 1:
+                a = value[0]
+                if type(a) is int:
+                    return f"[{a}]"
+            elif len(value) == 2:
+                a, b = value
+                if type(a) is int and type(b) is int:
+                    return f"[{a},{b}]"
+        return self(value)
+
+
+_VALUES = {k: k.value for k in MessageKind}
+"""A kind's column text: one dict lookup, where ``.value`` is a property (enum's)."""
+
 
 class StoreWriter:
     """Builds a store in a temporary file; :meth:`finish` numbers and publishes it."""
@@ -149,10 +167,10 @@ class StoreWriter:
         req = d.request.key if d.request is not None and d.request.key >= 0 else None
         dumps = self._dumps
         self._last = row = (
-            d.key, d.first_seq, d.kind.value, d.t, d.direction, d.source, d.conn, d.phase,
+            d.key, d.first_seq, _VALUES[d.kind], d.t, d.direction, d.source, d.conn, d.phase,
             d.protocol, d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
             d.status, dumps(d.headers), d.body, len(d.body), d.body_len_wire,
-            dumps(d.events), req, d.sdk, dumps(d.frames), dumps(d.meta), dumps(d.notes))
+            dumps.seqs(d.events), req, d.sdk, dumps(d.frames), dumps(d.meta), dumps(d.notes))
         self._rows.append(row)
         self._pending += len(d.body) + 512
         if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:

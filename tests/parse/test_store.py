@@ -46,6 +46,18 @@ def test_same_text_as_json(value: Any) -> None:
     assert store._Dumps()(value) == _reference(value)
 
 
+@given(st.lists(st.integers(-2**70, 2**70) | st.booleans() | st.floats() | st.none(),
+                max_size=3).map(tuple) | columns)
+@example((1,))
+@example((7, 2**63))
+@example((True,))
+@example((1, False))
+@example((1.0, 2))
+@example([5])
+def test_seqs_same_text_as_json(value: Any) -> None:
+    assert store._Dumps().seqs(value) == _reference(value)
+
+
 @given(st.lists(columns, max_size=6))
 def test_one_encoder_for_many_values(values: list[Any]) -> None:
     dumps = store._Dumps()
@@ -235,3 +247,4 @@ def test_new_message_is_message() -> None:
             made.id = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         store._new_message(*names[1:])
+
