@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
@@ -34,12 +35,63 @@ def _split(url: str) -> urllib.parse.SplitResult | None:
         return None
 
 
-def root_label(m: Message, parts: urllib.parse.SplitResult | None = None) -> str:
-    """The chain's first step; ``parts`` is the URL split already (a request's)."""
+_UNSAFE = re.compile("[\t\r\n]")
+"""What urlsplit deletes anywhere in a URL (after stripping C0 controls and spaces in front)."""
+_SCHEME = re.compile("[A-Za-z][A-Za-z0-9+.-]*:")
+"""What urlsplit takes as a scheme: up to the first ':', an ASCII letter then scheme_chars."""
+
+
+def path_query(url: str) -> tuple[str, str] | None:
+    """``urlsplit(url)``'s path and query, None where it raises: the same steps, on the
+    URLs a capture is full of, without its lru_cache, its named tuple, the NFKC check of a
+    non-ASCII host or the check of a bracketed one (both left to :func:`_split`), or the
+    C0 and tab/newline removal (the same). tests/detect/test_roots.py compares the two."""
+    if url[:1] <= " " or _UNSAFE.search(url) is not None:
+        parts = _split(url)
+        return None if parts is None else (parts.path, parts.query)
+    scheme = _SCHEME.match(url)
+    rest = url[scheme.end():] if scheme is not None else url
+    if rest[:2] == "//":
+        end = len(rest)
+        for c in "/?#":
+            at = rest.find(c, 2)
+            if 0 <= at < end:
+                end = at
+        netloc = rest[2:end]
+        if "[" in netloc or "]" in netloc or not netloc.isascii():
+            parts = _split(url)
+            return None if parts is None else (parts.path, parts.query)
+        rest = rest[end:]
+    path, _, query = rest.partition("#")[0].partition("?")
+    return path, query
+
+
+def query_pairs(query: str) -> list[tuple[str, str]]:
+    """``parse_qsl(query, keep_blank_values=True)``, the same steps, with the calls that
+    would change nothing (a replace without '+', an unquote without '%') left out."""
+    out: list[tuple[str, str]] = []
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "+" in name:
+            name = name.replace("+", " ")
+        if "%" in name:
+            name = urllib.parse.unquote(name)
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            value = urllib.parse.unquote(value)
+        out.append((name, value))
+    return out
+
+
+def root_label(m: Message, path: str | None = None) -> str:
+    """The chain's first step; ``path`` is the URL's path found already (a request's)."""
     if m.kind == MessageKind.REQUEST:
-        if parts is None and m.url:
-            parts = _split(m.url)
-        path = parts.path if parts is not None else ""
+        if path is None:
+            parts = _split(m.url) if m.url else None
+            path = parts.path if parts is not None else ""
         return f"http:{m.method or '?'} {m.host or m.ip or '?'}{path}"
     if m.kind == MessageKind.RESPONSE:
         return f"http:response {m.status} {m.host or m.ip or '?'}"
@@ -48,18 +100,26 @@ def root_label(m: Message, parts: urllib.parse.SplitResult | None = None) -> str
     return f"{m.kind.value}:{m.source} {m.host or m.ip or '?'}"
 
 
-def root_pairs(m: Message) -> list[tuple[tuple[str, ...], bytes]]:
+def root_pairs(m: Message, compiled: bool = True) -> list[tuple[tuple[str, ...], bytes]]:
     """A message's roots as (chain, bytes): its URL, each query parameter, each header, its
-    body. Tuples, not :class:`Layer` objects: the detector makes these for every message."""
-    parts = _split(m.url) if m.url else None
-    label = root_label(m, parts)
+    body. Tuples, not :class:`Layer` objects: the detector makes these for every message.
+    ``compiled=False`` splits the URL with urllib.parse itself (the reference)."""
+    url = m.url
+    if not url:
+        path, query = "", ""
+    elif compiled:
+        path, query = path_query(url) or ("", "")
+    else:
+        parts = _split(url)
+        path, query = (parts.path, parts.query) if parts is not None else ("", "")
+    label = root_label(m, path)
     out: list[tuple[tuple[str, ...], bytes]] = []
-    if m.url:
-        out.append(((label, "url"), utf8(m.url)))
-        query = parts.query if parts is not None else ""
+    if url:
+        out.append(((label, "url"), utf8(url)))
         if query:
-            out.extend(((label, f"query:{k}"), utf8(v))
-                       for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True))
+            pairs = (query_pairs(query) if compiled
+                     else urllib.parse.parse_qsl(query, keep_blank_values=True))
+            out.extend(((label, f"query:{k}"), utf8(v)) for k, v in pairs)
     out.extend(((label, f"header:{name.lower()}"), utf8(value)) for name, value in m.headers)
     if m.body:
         out.append(((label,), m.body))
@@ -145,7 +205,7 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
         if m.meta.get("stack") and m.links:
             continue  # a Java HTTP stack record also seen on the wire: cite the wire message
         decoder = Decoder(transforms, Budget())
-        for chain_, data, hits in decoder.matched(root_pairs(m), matcher.scan, compiled):
+        for chain_, data, hits in decoder.matched(root_pairs(m, compiled), matcher.scan, compiled):
             for hit in hits:
                 if not verified(hit, data):
                     continue

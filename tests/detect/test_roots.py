@@ -1,0 +1,72 @@
+"""A message's roots without urllib.parse (findings.path_query, query_pairs) against
+urlsplit and parse_qsl, which find(compiled=False) still calls: the same path, query and
+parameters for any URL, well formed or not (schemes that are not, brackets, a non-ASCII
+host that NFKC changes, tabs and newlines, C0 controls in front, escapes that are not
+UTF-8, surrogates from a surrogateescape decode)."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from harness.detect.findings import path_query, query_pairs, root_pairs
+from harness.parse.message import Message, MessageKind
+
+# what URLs are made of, and what breaks urlsplit or changes what it does
+pieces = st.sampled_from([
+    "a", "Z", "0", "x-y", "+", ".", "-", ":", "/", "//", "?", "#", "&", "=", ";", "@", "[",
+    "]", "[::1]", "[v1.x]", "[1.2.3.4]", "%", "%41", "%zz", "%e9", "%D0%BA", "%C3", "%2B",
+    "%26", "%3D", " ", "\t", "\r", "\n", "\x00", "\x1f", "\x7f", "é", "к", "℀", "①", "ａ",
+    "\udce9", "\ud800", "😀", "http", "https://", "HTTP://", "1http:", "a+b.c-d:", "host",
+    "h.lab.test", ":8080", "user:pw@", "q=v", "a=1&b=2", "&&", "==",
+])
+urls = st.lists(pieces, max_size=14).map("".join) | st.text(max_size=40) | st.builds(
+    lambda scheme, host, path, query, frag: f"{scheme}//{host}{path}{query}{frag}",
+    st.sampled_from(["https:", "http:", "", "ws:", "x+y:", "1a:", " https:", "\x00http:"]),
+    st.lists(pieces, max_size=4).map("".join),
+    st.lists(pieces, max_size=4).map(lambda p: "/" + "".join(p)),
+    st.lists(pieces, max_size=6).map(lambda p: "?" + "".join(p)) | st.just(""),
+    st.sampled_from(["", "#", "#f?x=1", "#a#b"]))
+
+
+def reference(url: str) -> tuple[str, str] | None:
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    return parts.path, parts.query
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(urls)
+@example("http://[::1")
+@example("http://a]b/c?d")
+@example("http://℀/x?y=1")  # NFKC turns the host into "a/c": urlsplit raises
+@example("http://ｈost/x?y=1")  # NFKC changes it, but to nothing that raises
+@example(" \x00https://h/p?q=1")
+@example("ht\ttp://h\n/p?q\r=1")
+@example("1http://h/p?q")
+@example("//h/p?q#f")
+@example("h/p?q")
+def test_path_query_is_urlsplits(url: str) -> None:
+    assert path_query(url) == reference(url)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(pieces, max_size=14).map("".join) | st.text(max_size=40))
+@example("a=1&&b&=c&d=&+=%2B+%zz&e=%e9%D0%BA;f=g")
+def test_query_pairs_are_parse_qsls(query: str) -> None:
+    assert query_pairs(query) == urllib.parse.parse_qsl(query, keep_blank_values=True)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(urls, st.sampled_from(list(MessageKind)), st.sampled_from(["GET", None]),
+       st.lists(st.tuples(st.sampled_from(["Host", "X-Id", ":path"]), st.text(max_size=8)),
+                max_size=2).map(tuple), st.binary(max_size=4))
+def test_roots_are_the_references(url: str, kind: MessageKind, method: str | None,
+                                  headers: tuple[tuple[str, str], ...], body: bytes) -> None:
+    m = Message(id="m1", kind=kind, t=1.0, direction="out", source="native.tls",
+                method=method, host="h.lab.test", url=url or None, headers=headers, body=body)
+    assert root_pairs(m) == root_pairs(m, compiled=False)
