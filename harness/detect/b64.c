@@ -18,39 +18,51 @@
 
 #include "b64.h"
 
+/* Each byte's value in the base64 alphabet A-Z a-z 0-9 + /, with '-' as '+' and '_' as '/';
+ * -1 for any other byte. */
+static const signed char B64_VALUE[256] = {
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, 62, -1, 63,
+  52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+  -1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+  15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+  -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+  41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
 static inline int value (unsigned char c)
 {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+' || c == '-')
-    return 62;
-  if (c == '/' || c == '_')
-    return 63;
-  return -1;
+  return B64_VALUE[c];
 }
 
-PyObject *b64_decode (const unsigned char *s, Py_ssize_t n)
+Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n)
 {
   Py_ssize_t body = 0;
   while (body < n && value (s[body]) >= 0)
     body++;
   for (Py_ssize_t i = body; i < n; i++)
     if (s[i] != '=')
-      return Py_NewRef (Py_None);
+      return -1;
   Py_ssize_t e = (n - body) + (4 - n % 4) % 4;
   Py_ssize_t b = body % 4;
   if ((body == 0 && e > 0) || b == 1 || (b == 2 && e != 2) || (b == 3 && e != 1))
-    return Py_NewRef (Py_None);
-  PyObject *out = PyBytes_FromStringAndSize (NULL, body / 4 * 3 + (b ? b - 1 : 0));
-  if (out == NULL)
-    return NULL;
-  unsigned char *o = (unsigned char *) PyBytes_AS_STRING (out);
+    return -1;
+  return body / 4 * 3 + (b ? b - 1 : 0);
+}
+
+void b64_decode_to (const unsigned char *s, Py_ssize_t size, unsigned char *o)
+{
   Py_ssize_t i = 0;
-  for (; i + 4 <= body; i += 4)
+  for (; size >= 3; i += 4, size -= 3)
   {
     unsigned int q = (unsigned int) value (s[i]) << 18 | (unsigned int) value (s[i + 1]) << 12
         | (unsigned int) value (s[i + 2]) << 6 | (unsigned int) value (s[i + 3]);
@@ -58,13 +70,23 @@ PyObject *b64_decode (const unsigned char *s, Py_ssize_t n)
     *o++ = (unsigned char) (q >> 8);
     *o++ = (unsigned char) q;
   }
-  if (b >= 2)
+  if (size > 0) /* a last group of 2 or 3 characters: 1 or 2 bytes */
   {
     unsigned int q = (unsigned int) value (s[i]) << 18 | (unsigned int) value (s[i + 1]) << 12
-        | (b == 3 ? (unsigned int) value (s[i + 2]) << 6 : 0);
+        | (size == 2 ? (unsigned int) value (s[i + 2]) << 6 : 0);
     *o++ = (unsigned char) (q >> 16);
-    if (b == 3)
+    if (size == 2)
       *o++ = (unsigned char) (q >> 8);
   }
+}
+
+PyObject *b64_decode (const unsigned char *s, Py_ssize_t n)
+{
+  Py_ssize_t size = b64_size (s, n);
+  if (size < 0)
+    return Py_NewRef (Py_None);
+  PyObject *out = PyBytes_FromStringAndSize (NULL, size);
+  if (out != NULL)
+    b64_decode_to (s, size, (unsigned char *) PyBytes_AS_STRING (out));
   return out;
 }

@@ -10,4 +10,9 @@
    with an exception set (no memory). */
 PyObject *b64_decode (const unsigned char *s, Py_ssize_t n);
 
+/* The same in two steps, for bytes that may be thrown away unseen: the size of what s[0, n)
+   decodes to, or -1 where b64_decode gives None; then the decoding of a valid s into o. */
+Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n);
+void b64_decode_to (const unsigned char *s, Py_ssize_t size, unsigned char *o);
+
 #endif

@@ -8,9 +8,31 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* Each byte's classes, looked up rather than tested with chains of comparisons: these tests
+ * run over every byte of every layer (the base64 runs in text above all). */
+enum {
+  C_TEXT = 1,  /* _printable's text: printable ASCII, tab, newline, carriage return */
+  C_SPACE = 2, /* what bytes.strip() strips */
+  C_B64 = 4,   /* _B64_RUN's class: A-Z a-z 0-9 + / _ - */
+  C_HEX = 8,   /* 0-9 a-f A-F */
+  C_NAME = 16, /* _FORM's name class [\w.%\[\]$-] (\w of bytes: ASCII letters, digits, _) */
+};
+#define C_ALNUM (C_TEXT | C_B64 | C_NAME)
+
+static const unsigned char byte_class[256] = {
+  ['\t'] = C_TEXT | C_SPACE, ['\n'] = C_TEXT | C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE,
+  ['\r'] = C_TEXT | C_SPACE, [' '] = C_TEXT | C_SPACE,
+  ['!' ... '#'] = C_TEXT, ['$' ... '%'] = C_TEXT | C_NAME, ['&' ... '*'] = C_TEXT,
+  ['+'] = C_TEXT | C_B64, [','] = C_TEXT, ['-'] = C_ALNUM, ['.'] = C_TEXT | C_NAME,
+  ['/'] = C_TEXT | C_B64, ['0' ... '9'] = C_ALNUM | C_HEX, [':' ... '@'] = C_TEXT,
+  ['A' ... 'F'] = C_ALNUM | C_HEX, ['G' ... 'Z'] = C_ALNUM, ['['] = C_TEXT | C_NAME,
+  ['\\'] = C_TEXT, [']'] = C_TEXT | C_NAME, ['^'] = C_TEXT, ['_'] = C_ALNUM, ['`'] = C_TEXT,
+  ['a' ... 'f'] = C_ALNUM | C_HEX, ['g' ... 'z'] = C_ALNUM, ['{' ... '~'] = C_TEXT,
+};
+
 static inline int text_byte (unsigned char c)
 {
-  return (c >= 32 && c <= 126) || c == '\t' || c == '\n' || c == '\r';
+  return byte_class[c] & C_TEXT;
 }
 
 /* decoders._printable: the share of text bytes in the first 4096. */
@@ -26,7 +48,7 @@ static inline double printable (const unsigned char *b, Py_ssize_t n)
 
 static inline int space (unsigned char c) /* bytes.strip()'s */
 {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
+  return byte_class[c] & C_SPACE;
 }
 
 /* decoders._plausible */
@@ -56,8 +78,7 @@ static inline int plausible (const unsigned char *b, Py_ssize_t n)
 
 static inline int b64_byte (unsigned char c) /* _B64_RUN's class */
 {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+'
-      || c == '/' || c == '_' || c == '-';
+  return byte_class[c] & C_B64;
 }
 
 /* _B64_RUN.fullmatch: 24 or more of the class, then at most two '='. */
@@ -79,7 +100,7 @@ static inline int b64_whole (const unsigned char *s, Py_ssize_t n)
 
 static inline int hexdigit (unsigned char c)
 {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  return byte_class[c] & C_HEX;
 }
 
 /* _HEX_RUN.fullmatch: 16 or more pairs of hex digits (the \b at both ends always hold). */
@@ -95,8 +116,7 @@ static inline int hex_whole (const unsigned char *s, Py_ssize_t n)
 
 static inline int name_byte (unsigned char c) /* _FORM's [\w.%\[\]$-] */
 {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
-      || c == '.' || c == '%' || c == '[' || c == ']' || c == '$' || c == '-';
+  return byte_class[c] & C_NAME;
 }
 
 /* _FORM.match: '&'-separated parts, each a non-empty name of the class, '=', anything. */

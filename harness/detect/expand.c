@@ -49,6 +49,8 @@ typedef struct {
   Scanner *scanner; /* scan's own Scanner, run without a Python call; or NULL */
   Py_ssize_t max_depth, max_layers, max_bytes, min_leaf;
   Py_ssize_t layers, bytes; /* the budget spent */
+  unsigned char *scratch; /* base64 decoded before it is known to be kept */
+  Py_ssize_t scratch_cap;
 } Ctx;
 
 static void clear_layer (Layer *l)
@@ -187,6 +189,42 @@ static int add_one (PyObject *chain, const char *step, PyObject *data, Layers *o
              0) ? 1 : -1;
 }
 
+/* The base64 child of s[0, n) (the whole layer: step; a run in it: "base64@<*at>", kept only
+   when it decodes to other bytes than its own), when what it decodes to is plausible: 1
+   added, 0 not, -1 error. Decoded into cx's scratch first: most runs in text are not kept,
+   and make no bytes object. */
+static int b64_plausible (Ctx *cx, const unsigned char *s, Py_ssize_t n, const Py_ssize_t *at,
+    PyObject *chain, const char *step, Layers *out, int depth)
+{
+  Py_ssize_t size = b64_size (s, n);
+  if (size < 0)
+    return 0;
+  if (size > cx->scratch_cap)
+  {
+    unsigned char *p = PyMem_Realloc (cx->scratch, (size_t) size);
+    if (p == NULL)
+    {
+      PyErr_NoMemory ();
+      return -1;
+    }
+    cx->scratch = p;
+    cx->scratch_cap = size;
+  }
+  unsigned char *o = cx->scratch;
+  b64_decode_to (s, size, o);
+  if (!plausible (o, size) || (at != NULL && size == n && memcmp (o, s, (size_t) n) == 0))
+    return 0;
+  char label[48];
+  if (at != NULL)
+    snprintf (label, sizeof label, "base64@%zd", *at);
+  PyObject *blob = PyBytes_FromStringAndSize ((const char *) o, size);
+  if (blob == NULL)
+    return -1;
+  int added = add_one (chain, at != NULL ? label : step, blob, out, depth);
+  Py_DECREF (blob);
+  return added;
+}
+
 /* The children of one layer into out (in Decoder._children's order). OK, FALLBACK_MSG or
    ERROR. */
 static int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
@@ -243,14 +281,8 @@ static int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_co
   }
   if (sn >= 16 && b64_whole (s, sn))
   {
-    PyObject *r = b64_decode (s, sn);
-    if (r == NULL)
-      goto error;
-    int found = PyBytes_Check (r)
-        && plausible ((const unsigned char *) PyBytes_AS_STRING (r), PyBytes_GET_SIZE (r));
-    int added = found ? add_one (l->chain, "base64", r, out, depth) : 0;
-    Py_DECREF (r);
-    if (added < 0)
+    int found = b64_plausible (cx, s, sn, NULL, l->chain, "base64", out, depth);
+    if (found < 0)
       goto error;
     if (found)
       goto done;
@@ -306,18 +338,7 @@ static int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_co
       continue;
     for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
       i++;
-    PyObject *blob = b64_decode (d + start, i - start);
-    if (blob == NULL)
-      goto error;
-    int keep = PyBytes_Check (blob)
-        && plausible ((const unsigned char *) PyBytes_AS_STRING (blob), PyBytes_GET_SIZE (blob))
-        && !(PyBytes_GET_SIZE (blob) == i - start
-            && memcmp (PyBytes_AS_STRING (blob), d + start, (size_t) (i - start)) == 0);
-    char label[48];
-    snprintf (label, sizeof label, "base64@%zd", start);
-    int added = keep ? add_one (l->chain, label, blob, out, depth) : 0;
-    Py_DECREF (blob);
-    if (added < 0)
+    if (b64_plausible (cx, d + start, i - start, &start, l->chain, NULL, out, depth) < 0)
       goto error;
   }
 done:
@@ -438,23 +459,23 @@ PyObject *detect_expand (PyObject *self, PyObject *args)
     return NULL;
   cx.scanner = scanner_of (cx.scan);
   PyObject *result = PyList_New (0);
-  if (result == NULL)
-    return NULL;
-  for (Py_ssize_t i = 0; i < PyList_GET_SIZE (roots); i++)
+  int r = result != NULL ? OK : ERROR;
+  for (Py_ssize_t i = 0; r == OK && i < PyList_GET_SIZE (roots); i++)
   {
-    PyObject *chain, *data;
-    if (!PyArg_ParseTuple (PyList_GET_ITEM (roots, i), "O!O!", &PyTuple_Type, &chain,
-            &PyBytes_Type, &data))
+    PyObject *root = PyList_GET_ITEM (roots, i);
+    if (!(PyTuple_Check (root) && PyTuple_GET_SIZE (root) == 2
+            && PyTuple_Check (PyTuple_GET_ITEM (root, 0))
+            && PyBytes_Check (PyTuple_GET_ITEM (root, 1))))
     {
-      Py_DECREF (result);
-      return NULL;
+      PyErr_SetString (PyExc_TypeError, "a root must be a (tuple, bytes) pair");
+      r = ERROR;
     }
-    int r = walk_root (&cx, chain, data, result);
-    if (r != OK)
-    {
-      Py_DECREF (result);
-      return r == FALLBACK_MSG ? Py_NewRef (Py_False) : NULL;
-    }
+    else
+      r = walk_root (&cx, PyTuple_GET_ITEM (root, 0), PyTuple_GET_ITEM (root, 1), result);
   }
-  return result;
+  PyMem_Free (cx.scratch);
+  if (r == OK)
+    return result;
+  Py_XDECREF (result);
+  return r == FALLBACK_MSG ? Py_NewRef (Py_False) : NULL;
 }

@@ -95,8 +95,13 @@ static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *
         i += 6;
         continue;
       }
-      if (strchr ("\"\\/bfnrt", e) == NULL || e == 0)
+      switch (e) /* the escapes json accepts besides \u (a switch: JSON in JSON has many) */
+      {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        break;
+      default:
         return NOT_JSON;
+      }
       i += 2;
       continue;
     }

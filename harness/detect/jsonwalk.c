@@ -173,6 +173,22 @@ static int inert (const unsigned char *b, Py_ssize_t n)
   return 1;
 }
 
+/* "[<index>]" at o (index >= 0), as snprintf's "[%zd]" writes it, without the format
+   machinery: arrays of many small items make one for each. Its length. */
+static Py_ssize_t bracketed (char *o, Py_ssize_t index)
+{
+  char digits[24];
+  int k = 0;
+  do
+    digits[k++] = (char) ('0' + index % 10);
+  while ((index /= 10) > 0);
+  o[0] = '[';
+  for (int i = 0; i < k; i++)
+    o[1 + i] = digits[k - 1 - i];
+  o[1 + k] = ']';
+  return k + 2;
+}
+
 /* The child's path: the container's, then .key or [index]. */
 static int child_path (Walk *w, const Node *c, Py_ssize_t index, Py_ssize_t *len)
 {
@@ -190,7 +206,7 @@ static int child_path (Walk *w, const Node *c, Py_ssize_t index, Py_ssize_t *len
   {
     if (!reserve (&w->path, &w->path_cap, base + 24))
       return 0;
-    *len = base + snprintf (w->path + base, 24, "[%zd]", index);
+    *len = base + bracketed (w->path + base, index);
   }
   return 1;
 }
@@ -198,6 +214,21 @@ static int child_path (Walk *w, const Node *c, Py_ssize_t index, Py_ssize_t *len
 static int emit (Walk *w, Py_ssize_t path_len, const unsigned char *b, Py_ssize_t n, int is_inert)
 {
   return w->fn (w->ctx, w->path, path_len, b, n, is_inert);
+}
+
+/* A float literal whose value is below 1000 in magnitude, told without strtod (most floats
+   an app sends are small, and strtod's exact rounding is slow): no exponent, and an integer
+   part of at most three digits other than 999. Its value is then below 999, so its double
+   at most 999 (rounding is monotonic and 999 exact). 0: not told so (strtod decides). */
+static int float_below_1000 (const unsigned char *lit, Py_ssize_t n)
+{
+  Py_ssize_t start = lit[0] == '-', i = start;
+  while (i < n && lit[i] >= '0' && lit[i] <= '9')
+    i++;
+  for (Py_ssize_t j = i; j < n; j++)
+    if (lit[j] == 'e' || lit[j] == 'E')
+      return 0;
+  return i - start < 3 || (i - start == 3 && memcmp (lit + start, "999", 3) != 0);
 }
 
 static int leaf_number (Walk *w, const Node *c, Py_ssize_t path_len)
@@ -213,6 +244,8 @@ static int leaf_number (Walk *w, const Node *c, Py_ssize_t path_len)
       return 1;
     return emit (w, path_len, lit, n, 1);
   }
+  if (float_below_1000 (lit, n))
+    return 1;
   char tmp[64];
   char *text = (n < (Py_ssize_t) sizeof tmp) ? tmp : PyMem_Malloc ((size_t) n + 1);
   if (text == NULL)
