@@ -13,13 +13,18 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from harness.detect.decoders import Budget, Decoder, Layer
+from harness.detect.decoders import Budget, Decoder, Layer, Scanned
 from harness.detect.derive import derive
 from harness.detect.finding import Finding, Needle
 from harness.detect.matcher import Match, Matcher
 from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
 from harness.text import utf8
+
+try:  # built by setup.py with the package
+    from harness.detect import _detect
+except ImportError:  # pragma: no cover - a checkout that was never built
+    _detect = None  # type: ignore[assignment]
 
 CONTROL_HOSTS = frozenset({"canary.lab.test"})
 """Hosts whose loads are the scenario's own (the canary site)."""
@@ -119,8 +124,8 @@ def root_pairs(m: Message, compiled: bool = True) -> list[tuple[tuple[str, ...],
         if query:
             pairs = (query_pairs(query) if compiled
                      else urllib.parse.parse_qsl(query, keep_blank_values=True))
-            out.extend(((label, f"query:{k}"), utf8(v)) for k, v in pairs)
-    out.extend(((label, f"header:{name.lower()}"), utf8(value)) for name, value in m.headers)
+            out += [((label, f"query:{k}"), utf8(v)) for k, v in pairs]
+    out += [((label, f"header:{name.lower()}"), utf8(value)) for name, value in m.headers]
     if m.body:
         out.append(((label,), m.body))
     return out
@@ -165,6 +170,8 @@ def verified(hit: Match, data: bytes) -> bool:
     and last one or two bytes sit in groups shared with neighbours. Decode the whole groups
     around the hit and require the exact value there, or a near miss in the last byte would
     pass."""
+    if not hit.pattern.derivation.startswith("base64"):
+        return True  # most hits: the partition below would say the same
     kind, _, at = hit.pattern.derivation.partition("@")
     if kind not in ("base64", "base64url") or not at.isdigit():
         return True
@@ -193,10 +200,14 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
     give the same findings; tests compare them)."""
     patterns = [p for n in needles for p in derive(n)]
     matcher = Matcher(patterns, compiled)
+    # The C walk's hooks hold nothing of one message (it counts the budget itself, and hands
+    # back wherever a note would be written): made once, not for every message.
+    expand = _detect.expand if compiled and _detect is not None else None
+    hooks = Decoder(transforms)._hooks(matcher.scan)
     found: list[_Found] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     for m in messages:
-        if notes is not None:
+        if notes is not None and m.notes:
             # what the parser could not do (a body cut at its budget, a truncated stream,
             # malformed frames) belongs with what the detector could not do
             notes.extend(f"{m.id}: {n}" for n in m.notes)
@@ -204,8 +215,16 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
             continue  # what the app received is not what it sent
         if m.meta.get("stack") and m.links:
             continue  # a Java HTTP stack record also seen on the wire: cite the wire message
-        decoder = Decoder(transforms, Budget())
-        for chain_, data, hits in decoder.matched(root_pairs(m, compiled), matcher.scan, compiled):
+        roots = root_pairs(m, compiled)
+        in_c = expand(roots, hooks) if expand is not None else False
+        decoder = None
+        got: Iterable[Scanned]
+        if in_c is False:  # the Python walk (Decoder.matched does the same as here)
+            decoder = Decoder(transforms, Budget())
+            got = decoder.matched(roots, matcher.scan, compiled=False)
+        else:
+            got = in_c
+        for chain_, data, hits in got:
             for hit in hits:
                 if not verified(hit, data):
                     continue
@@ -218,7 +237,7 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
                 seen.add(key)
                 found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
                               m.phase, is_control(m, n), m.t))
-        if notes is not None and decoder.budget.notes:
+        if notes is not None and decoder is not None and decoder.budget.notes:
             notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
     return [Finding(id=f"f{i}", needle=n.name, cls=n.cls, host=host, phase=phase,
                     message=mid, chain=chain, excerpt=_render(clip), control=control, t=t)
