@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from harness.capture.rundir import RunDir
@@ -61,8 +62,10 @@ def _tls_of(m: Message) -> str | None:
 def _size(m: Message) -> int:
     """What the message carried: its start line and headers (a GET's URL is data too) and
     its body as sent on the wire."""
-    head = len(m.method or "") + len(m.url or "") + sum(len(k) + len(v) + 4
-                                                         for k, v in m.headers)
+    # each header's name and value, and ": " and CRLF (the sum over a flat iterator of
+    # strings, not a generator of per-header sums: this runs for every message)
+    head = (len(m.method or "") + len(m.url or "") + 4 * len(m.headers)
+            + sum(map(len, chain.from_iterable(m.headers))))
     if m.body_len_wire is not None:
         return head + m.body_len_wire
     n = m.meta.get("body_len")
@@ -94,7 +97,10 @@ class Classifier:
                 self.accs.setdefault(host, _Acc()).sdks.add(m.sdk)
             self.stack_ids.append((host, m.id))
             return
-        a = (self.below if m.protocol == "tls-ciphertext" else self.accs).setdefault(host, _Acc())
+        group = self.below if m.protocol == "tls-ciphertext" else self.accs
+        a = group.get(host)
+        if a is None:  # not setdefault(host, _Acc()): that makes six sets for every message
+            a = group[host] = _Acc()
         if m.ip:
             a.ips.add(m.ip)
         if m.port:
