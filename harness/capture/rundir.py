@@ -22,14 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.capture.capturedb import CONNECTION_COLUMNS as CONNECTION_COLUMNS
-from harness.capture.capturedb import LATER_COLUMNS as LATER_COLUMNS
-from harness.capture.capturedb import SCHEMA as SCHEMA
 from harness.capture.capturedb import CaptureReader as CaptureReader
-from harness.capture.capturedb import Connection as Connection
-from harness.capture.capturedb import Event as Event
-from harness.capture.capturedb import Marker as Marker
-from harness.capture.capturedb import _connect as _connect
+from harness.capture.dbformat import CONNECTION_COLUMNS as CONNECTION_COLUMNS
+from harness.capture.dbformat import LATER_COLUMNS as LATER_COLUMNS
+from harness.capture.dbformat import SCHEMA as SCHEMA
+from harness.capture.dbformat import Connection as Connection
+from harness.capture.dbformat import Event as Event
+from harness.capture.dbformat import Marker as Marker
+from harness.capture.dbformat import _connect as _connect
 from harness.capture.runinfo import BLINDING_DETACH as BLINDING_DETACH
 from harness.capture.runinfo import FORMAT_VERSION as FORMAT_VERSION
 from harness.capture.runinfo import RUN_JSON as RUN_JSON
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 CAPTURE_DB = "capture.sqlite"
 
-# --- capture.sqlite: harness/capture/capturedb.py (re-exported here) ---------------------
+# --- capture.sqlite: harness/capture/dbformat.py and capturedb.py (re-exported here) -------
 
 def new_run_id(now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))

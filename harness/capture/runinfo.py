@@ -13,7 +13,7 @@ from harness.protocol_checks import is_int as is_int
 
 FORMAT_VERSION = 2
 """2: ``capture.sqlite`` ``batches.agent``. Older formats are read as they are, never upgraded
-(harness/capture/capturedb.py, ``LATER_COLUMNS``)."""
+(harness/capture/dbformat.py, ``LATER_COLUMNS``)."""
 RUN_JSON = "run.json"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
-from harness.capture.capturedb import LATER_COLUMNS, _open_to_read
+from harness.capture.dbformat import LATER_COLUMNS, _open_to_read
 from harness.capture.rundir import CONNECTION_COLUMNS, FORMAT_VERSION, SCHEMA, _connect
 from harness.errors import RunDirError
 from harness.protocol import JSON, is_int64
