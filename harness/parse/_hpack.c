@@ -309,7 +309,7 @@ static PyMethodDef module_methods[] = {
   { "read_frames", h2_read_frames, METH_VARARGS,
     "read_frames(data, start, chunks, direction, scheme, sni, ip, max_table_size,"
     " max_block) -> (records, connection notes): one direction of an HTTP/2 connection"
-    " read as http2._Direction reads it (see h2frames.c)" },
+    " read as h2ref._Direction reads it (see h2frames.c)" },
   { NULL, NULL, 0, NULL },
 };
 

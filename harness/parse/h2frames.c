@@ -1,5 +1,5 @@
-/* One direction of an HTTP/2 connection read in C: http2._Direction.run, the reference kept
- * in http2.py, ported so that the frame loop, the header blocks (decoded by hd_decode
+/* One direction of an HTTP/2 connection read in C: h2ref._Direction.run, the reference kept
+ * in h2ref.py, ported so that the frame loop, the header blocks (decoded by hd_decode
  * without a trip through Python) and the per-stream state cost no Python per frame. It
  * produces what the reference does, note for note (tests/parse/test_h2_native.py).
  *

@@ -1,6 +1,6 @@
 /* What the HTTP/2 frame reader's files share: h2frames.c reads the frames, h2stream.c keeps
  * the streams and makes their records, h2headers.c decodes and applies header blocks.
- * Together they are http2._Direction in C (see h2frames.c). */
+ * Together they are h2ref._Direction in C (see h2frames.c). */
 
 #ifndef HARNESS_H2FRAMES_H
 #define HARNESS_H2FRAMES_H

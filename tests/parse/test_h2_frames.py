@@ -1,4 +1,4 @@
-"""HTTP/2 frame headers read with one struct unpack (http2._FRAME_HEAD, _sane_head) against
+"""HTTP/2 frame headers read with one struct unpack (h2ref._FRAME_HEAD, _sane_head) against
 the byte-by-byte reading they replaced, on any bytes at any offset, frames or not."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from harness.parse import http2
+from harness.parse import h2ref, http2
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import Chunk, ConnFacts, Flow
 
@@ -42,13 +42,13 @@ heads = st.builds(lambda n, t, f, s: n.to_bytes(3, "big") + bytes([t, f]) + s.to
 @example(b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"p" * 8, 0)
 @example(b"\xff\xff\xff\x00\x01\x80\x00\x00\x01", 0)
 def test_frame_header_read_as_before(data: bytes, pos: int) -> None:
-    assert http2._sane(data, pos) == _ref_sane(data, pos)
+    assert h2ref._sane(data, pos) == _ref_sane(data, pos)
     if len(data) - pos >= 9:
-        high, low, ftype, flags, sid = http2._FRAME_HEAD.unpack_from(data, pos)
+        high, low, ftype, flags, sid = h2ref._FRAME_HEAD.unpack_from(data, pos)
         assert (high << 16 | low, ftype, flags, sid & 0x7FFFFFFF) == (
             int.from_bytes(data[pos : pos + 3], "big"), data[pos + 3], data[pos + 4],
             int.from_bytes(data[pos + 5 : pos + 9], "big") & 0x7FFFFFFF)
-        assert http2._sane_head(high << 16 | low, ftype, sid) == _ref_sane(data, pos)
+        assert h2ref._sane_head(high << 16 | low, ftype, sid) == _ref_sane(data, pos)
 
 
 def _frame(ftype: int, flags: int, sid: int, payload: bytes) -> bytes:

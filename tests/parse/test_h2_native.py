@@ -1,5 +1,5 @@
 """HTTP/2 read in C (``_hpack.read_frames``, harness/parse/h2frames.c) against the Python
-reader it stands in for (``http2._Direction``, kept as the reference): on generated
+reader it stands in for (``h2ref._Direction``, kept as the reference): on generated
 connections, both give the same drafts, field by field (headers, bodies, notes, meta,
 events, the request each response answers), and the same connection notes.
 

@@ -2,7 +2,7 @@
 package it replaced. On generated sequences of header blocks on one connection (dynamic
 table entries carried from block to block, Huffman on and off, table-size updates), on
 damaged copies of them and on random blocks, both decode the same fields or both refuse,
-and both start afresh after a refusal, as http2._Direction._lose_table does. Where the
+and both start afresh after a refusal, as h2ref._Direction._lose_table does. Where the
 libraries disagree on what is malformed ours refuses; each such case is a test below:
 
 - a string literal over 65536 octets (libnghttp2's limit; hpack has none).
