@@ -114,61 +114,32 @@ class Flow:
             return 0
         return self._seqs[self._index(offset)]
 
+    def _bounds(self, start: int, end: int) -> tuple[int, int]:
+        """The first and last chunk holding bytes [start, end) (one chunk for an empty range)."""
+        a = self._index(start)
+        return a, (a if end - 1 <= start else self._index(end - 1))
+
     def seqs(self, start: int, end: int) -> tuple[int, ...]:
         """Seqs of the events holding bytes [start, end)."""
-        seqs = self._seqs
-        if not seqs:
+        if not self._seqs:
             return ()
-        starts, last = self._starts, len(seqs) - 1
-        a = _after(starts, start) - 1
-        if a > last:
-            a = last
-        elif a < 0:
-            a = 0
-        if end - 1 <= start:
-            return (seqs[a],)
-        b = _after(starts, end - 1) - 1
-        if b > last:
-            b = last
-        elif b < 0:
-            b = 0
-        if a == b:
-            return (seqs[a],)
-        return tuple(seqs[a : b + 1])
+        a, b = self._bounds(start, end)
+        return tuple(self._seqs[a : b + 1])
 
     def span(self, start: int, end: int) -> tuple[float, int, tuple[int, ...], int]:
         """For bytes [start, end): time and seq of the first byte's event, the seqs of all
-        events holding them, and bytes lost to truncation inside (one lookup for all)."""
+        events holding them, and bytes lost to truncation inside."""
         seqs = self._seqs
         if not seqs:
             return 0.0, 0, (), 0
-        starts, last = self._starts, len(seqs) - 1
-        a = _after(starts, start) - 1
-        if a > last:
-            a = last
-        elif a < 0:
-            a = 0
-        if end - 1 <= start:
-            b = a
-        else:
-            b = _after(starts, end - 1) - 1
-            if b > last:
-                b = last
-            elif b < 0:
-                b = 0
-        if a == b and not self.lossy:
-            seq = seqs[a]
-            return self._ts[a], seq, (seq,), 0
-        lost = sum(c.missing for c in self.chunks[a : b + 1]
-                   if c.missing and c.offset + c.length <= end) if self.lossy else 0
-        return self._ts[a], seqs[a], tuple(seqs[a : b + 1]), lost
+        a, b = self._bounds(start, end)
+        return self._ts[a], seqs[a], tuple(seqs[a : b + 1]), self.missing_in(start, end)
 
     def missing_in(self, start: int, end: int) -> int:
         """Bytes lost to truncation inside [start, end]."""
         if not self._seqs or not self.lossy:
             return 0
-        a = self._index(start)
-        b = self._index(max(start, end - 1))
+        a, b = self._bounds(start, end)
         return sum(c.missing for c in self.chunks[a : b + 1]
                    if c.missing and c.offset + c.length <= end)
 
