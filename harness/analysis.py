@@ -96,13 +96,7 @@ def _numbered(fed: _Fed, findings: list[Finding]) -> tuple[list[Finding], list[s
     message's own stay in order) and renumbering ``f<i>`` gives the list the store's order
     would have; the same for each message's notes, which start with its id. The classifier
     keeps ids per host (its ``message_ids``), sorted the same way."""
-    n_of = fed.stream.numbers()  # by key; key ids are "k<key>"
-
-    def number(mid: str) -> int:
-        return n_of[int(mid[1:])]
-
-    def final(mid: str) -> str:
-        return f"m{n_of[int(mid[1:])]}"
+    number, final = fed.stream.number, fed.stream.final_id  # key ids are "k<key>"
 
     # positional: a Finding's fields in order (a keyword call or replace() costs twice as
     # much, per finding); the comparison with the store's order in tests/parse/test_stream.py
