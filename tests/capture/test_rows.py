@@ -18,12 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.capture import _rows
 from harness.capture.capturedb import CaptureReader
 from harness.capture.rundir import RunDir
 from harness.capture.writer import CaptureWriter
 from harness.errors import RunDirError
-
-_rows = pytest.importorskip("harness.capture._rows")
 
 # a value as (SQL expression, parameter): CAST(? AS TEXT) of bytes is a text that need not
 # be UTF-8, as a damaged or foreign file can hold
