@@ -36,11 +36,7 @@ static int emit_str (void *arg, const nghttp2_nv *nv)
   PyObject *pair = v ? PyTuple_Pack (2, n, v) : NULL;
   Py_DECREF (n);
   Py_XDECREF (v);
-  if (pair == NULL)
-    return -1;
-  int rc = PyList_Append (d->fields, pair);
-  Py_DECREF (pair);
-  return rc;
+  return add_note (&d->fields, pair); /* appends and releases; NULL: the error passed on */
 }
 
 /* The block's fields as (str, str), or [] with a note if it does not decode (new ref). */

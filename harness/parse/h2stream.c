@@ -241,11 +241,7 @@ int close_stream (reader *r, uint32_t sid)
   Py_XDECREF (events);
   Py_XDECREF (body);
   stream_free (st);
-  if (rec == NULL)
-    return -1;
-  int rc = PyList_Append (r->done, rec);
-  Py_DECREF (rec);
-  return rc;
+  return add_note (&r->done, rec); /* appends and releases; NULL: the error passed on */
 }
 
 
