@@ -1,6 +1,8 @@
 """Ids the agent makes from its pid carry its instance in the process (init config ``agent``:
 0 for the first script loaded into a pid, 1 after an exec...), as ``harness.protocol``'s
-``agent_pid`` writes it: Java connection ids, HTTP call ids, Base64 transform ids.
+``agent_pid`` writes it: Java connection ids, HTTP call ids, transform ids (Base64, and the
+Cipher, Deflater and GZIP ids, which name their Java object by its identity hash: unique only
+within one JVM image).
 
 An exec keeps the pid and the new image's agent counts from 0 again: without the instance,
 its first call had the old image's first call id, and the builder, which pairs a call's
@@ -38,6 +40,7 @@ def test_ids_made_by_the_agent_carry_its_instance(fixtures: Fixtures, agent_sour
         h.driver.command(f"huc {server.url}/hucs-{agent} stream")
         h.driver.command(f"okhttp {server.url}/ok-{agent}")
         h.driver.command(f"encoders instance-{agent}")
+        h.driver.command(f"sensors {server.url}/sa-{agent} SA{agent}")
         records = h.finish()
         no_agent_errors(h)
     calls = [str(r.fields["call"]) for r in of_kind(records, RecordKind.HTTP)]
@@ -47,7 +50,9 @@ def test_ids_made_by_the_agent_carry_its_instance(fixtures: Fixtures, agent_sour
     conns = {r.conn for r in records if r.conn is not None}
     assert conns
     assert all(c.split(":")[0] == own for c in conns), conns
-    b64 = [str(r.fields["call"]) for r in of_kind(records, RecordKind.TRANSFORM)
-           if str(r.fields.get("call", "")).startswith("base64:")]
-    assert b64
-    assert all(c.split(":")[1] == own for c in b64), b64
+    transforms = [str(r.fields["call"]) for r in of_kind(records, RecordKind.TRANSFORM)]
+    # every transform hook: the encoders command reaches Base64, Deflater and Cipher, the
+    # sensors upload GZIPOutputStream
+    assert {t.split(":")[0] for t in transforms} >= {"base64", "deflater", "cipher", "gzip"}, \
+        transforms
+    assert all(t.split(":")[1] == own for t in transforms), transforms

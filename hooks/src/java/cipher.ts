@@ -4,8 +4,8 @@
 // plaintext canary is linked to the whole ciphertext it ended up in.
 
 import { bufferBytes, position, concat, javaBytes } from "./bytes.js";
-import { transform } from "./encoders.js";
-import { identity, ObjectState } from "./objects.js";
+import { objectTransformId, transform } from "./encoders.js";
+import { ObjectState } from "./objects.js";
 import { HookCall, JavaHook } from "./table.js";
 
 const G = "java.cipher";
@@ -65,7 +65,7 @@ function finish(call: HookCall): void {
     const op = opFor(call);
     ops.delete(call.self);
     const algorithm = String(call.self.getAlgorithm());
-    transform(call, "cipher", algorithm, `cipher:${identity(call.self)}`,
+    transform(call, "cipher", algorithm, objectTransformId("cipher", call.self),
         concat(op.input), concat(op.output), { mode: op.mode, key_bits: op.keyBits });
     // The Cipher stays initialised after doFinal: the next operation keeps mode and key.
     ops.set(call.self, { mode: op.mode, keyBits: op.keyBits, input: [], output: [], size: 0 });

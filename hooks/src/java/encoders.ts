@@ -32,6 +32,14 @@ export function transform(call: HookCall, op: string, algorithm: string, id: str
         { slices: { input, output } });
 }
 
+/** The id of a transform that follows one Java object over several calls (a Cipher, a
+ *  Deflater, a GZIPOutputStream): the object's identity hash tells it apart only within one
+ *  JVM image, so the id names the pid and this agent's instance in it as the others do
+ *  (instance.ts): another process, or the image after an exec, cannot repeat it. */
+export function objectTransformId(kind: string, obj: any): string {
+    return `${kind}:${idPid()}:${identity(obj)}`;
+}
+
 let base64Calls = 0;
 
 function b64(call: HookCall, input: ArrayBuffer | null, ret: any, flavor: string): void {
@@ -93,7 +101,7 @@ function flushDeflater(call: HookCall): void {
         return;
     }
     deflaters.delete(call.self);
-    transform(call, "compress", "deflate", `deflater:${identity(call.self)}`,
+    transform(call, "compress", "deflate", objectTransformId("deflater", call.self),
         concat(p.input), concat(p.output));
 }
 
@@ -195,7 +203,7 @@ const encoderHooks: JavaHook[] = [
                 const all = javaBytes(Java.cast(out, baos).toByteArray());
                 output = all !== null ? all.slice(g.start) : null;
             }
-            transform(call, "compress", "gzip", `gzip:${identity(call.self)}`, concat(g.input), output);
+            transform(call, "compress", "gzip", objectTransformId("gzip", call.self), concat(g.input), output);
         },
     },
     {
