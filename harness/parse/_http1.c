@@ -73,8 +73,10 @@ static PyObject *finish (Ctx *c, Msg *m, Py_ssize_t pos, Py_ssize_t from, int to
   *end = from;
   wire = no_body ? Py_NewRef (h1s.empty_bytes)
                  : h1_read_body (&c->b, from, headers, to_close, m->v[F_NOTES], end);
+  /* http1.py's seqs run to max(end, head.end): no body reader leaves *end before `from`
+   * (each only moves forward from it; no body: `from` itself), so that is *end */
   if (own (m, wire) == NULL
-      || !own (m, m->v[F_EVENTS] = h1_seqs (c, pos, *end > from ? *end : from))
+      || !own (m, m->v[F_EVENTS] = h1_seqs (c, pos, *end))
       || !own (m, m->v[F_BODY_LEN_WIRE] = PyLong_FromSsize_t (PyBytes_GET_SIZE (wire))))
     return NULL;
   m->v[F_BODY] = wire;
@@ -181,12 +183,19 @@ static int ready (Py_ssize_t start)
     PyErr_SetString (PyExc_RuntimeError, "_http1.setup() was not called");
   else if (start < 0)
     PyErr_SetString (PyExc_ValueError, "a negative start");
-  return h1s.draft != NULL && start >= 0;
+  else
+    return 1;
+  return 0;
 }
 
-static int add (PyObject *list, PyObject *d)
+/* d (a new reference; NULL: its maker failed) appended to drafts, and to also unless NULL:
+ * d borrowed (the list holds it), or NULL on error. */
+static PyObject *keep (PyObject *drafts, PyObject *also, PyObject *d)
 {
-  return list != NULL && d != NULL && PyList_Append (list, d) == 0 ? 0 : -1;
+  int r = d == NULL || PyList_Append (drafts, d) < 0
+    || (also != NULL && PyList_Append (also, d) < 0);
+  Py_XDECREF (d);
+  return r ? NULL : d;
 }
 
 static PyObject *parse_requests (PyObject *self, PyObject *args)
@@ -198,11 +207,10 @@ static PyObject *parse_requests (PyObject *self, PyObject *args)
   if (!PyArg_ParseTuple (args, "OnOO:parse_requests", &flow, &pos, &facts, &budget)
       || !ready (pos))
     return NULL;
-  if (h1_ctx_open (&c, flow, facts, budget) < 0)
+  if (h1_ctx_open (&c, flow, facts, budget) < 0 || !(drafts = PyList_New (0))
+      || !(requests = PyList_New (0)))
     goto done;
-  drafts = PyList_New (0);
-  requests = PyList_New (0);
-  while (drafts != NULL && requests != NULL && pos < c.b.n)
+  while (pos < c.b.n)
   {
     H1Line line;
     Py_ssize_t hs, he, end;
@@ -211,27 +219,22 @@ static PyObject *parse_requests (PyObject *self, PyObject *args)
     {
       Py_ssize_t next = h1_resync (c.b.p, pos + 1, c.b.n);
       end = next >= 0 ? next : c.b.n;
-      PyObject *d = h1_raw (&c, pos, end, "not HTTP/1.x here: kept raw");
-      int r = add (drafts, d);
-      Py_XDECREF (d);
-      if (r < 0)
+      if (!keep (drafts, NULL, h1_raw (&c, pos, end, "not HTTP/1.x here: kept raw")))
         goto done;
       pos = end;
       continue;
     }
-    PyObject *d = request (&c, pos, &line, hs, he, &end, &up);
-    int r = add (drafts, d) < 0 || add (requests, d) < 0;
-    if (r == 0 && up)
-      upgrade = d;
-    Py_XDECREF (d);
-    if (r)
+    PyObject *d = keep (drafts, requests, request (&c, pos, &line, hs, he, &end, &up));
+    if (d == NULL)
       goto done;
     pos = end; /* when the body framing was broken, the loop resynchronises from here */
     if (up)
+    {
+      upgrade = d;
       break;
+    }
   }
-  if (drafts != NULL && requests != NULL)
-    out = Py_BuildValue ("(OOOn)", drafts, requests, upgrade, pos);
+  out = Py_BuildValue ("(OOOn)", drafts, requests, upgrade, pos);
 done:
   h1_ctx_close (&c);
   Py_XDECREF (drafts);
@@ -260,10 +263,7 @@ static PyObject *parse_responses (PyObject *self, PyObject *args)
     {
       Py_ssize_t next = h1_find_http1 (c.b.p, pos + 1, c.b.n);
       end = next >= 0 && c.b.p[next - 1] == '\n' ? next : c.b.n;
-      PyObject *d = h1_raw (&c, pos, end, "not an HTTP/1.x response: kept raw");
-      int r = add (drafts, d);
-      Py_XDECREF (d);
-      if (r < 0)
+      if (!keep (drafts, NULL, h1_raw (&c, pos, end, "not an HTTP/1.x response: kept raw")))
         goto done;
       pos = end;
       continue;
@@ -274,16 +274,17 @@ static PyObject *parse_responses (PyObject *self, PyObject *args)
     PyObject *req = next_req < PyList_GET_SIZE (queue) ? PyList_GET_ITEM (queue, next_req) : NULL;
     if (req != NULL && !interim)
       next_req++;
-    PyObject *d = response (&c, pos, &line, hs, he, req, status, &end, &connect);
-    int r = add (drafts, d);
-    int sw = r == 0 && (status == 101 || (connect && status >= 200 && status < 300));
-    if (sw)
-      switched = d;
-    Py_XDECREF (d);
-    if (r < 0)
+    PyObject *d = keep (drafts, NULL, response (&c, pos, &line, hs, he, req, status, &end,
+                                                &connect));
+    if (d == NULL)
       goto done;
     pos = end; /* when the body framing was broken, the loop resynchronises from here */
-    if (sw || (until != Py_None && req == until && !interim))
+    if (status == 101 || (connect && status >= 200 && status < 300))
+    {
+      switched = d;
+      break;
+    }
+    if (until != Py_None && req == until && !interim)
       break;
   }
   out = Py_BuildValue ("(OOn)", drafts, switched, pos);
