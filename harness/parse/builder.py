@@ -12,13 +12,15 @@ time, as when only the store is built.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import logging
+import math
+from bisect import bisect_right as _after
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from harness.capture.rundir import Marker, Phase, RunDir
 from harness.parse import records
@@ -37,7 +39,14 @@ SKIPPED_ROWS = "skipped_rows"
 
 
 class PhaseClock:
-    """Which scenario phase a time falls in (run.json phases, refined by phase markers)."""
+    """Which scenario phase a time falls in (run.json phases, refined by phase markers): the
+    latest-starting phase that contains it, ends included.
+
+    Asked once per message, so the answer is looked up rather than found by walking every
+    phase: between two consecutive phase boundaries (starts and ends) the phases containing
+    a time do not change, so :meth:`at` bisects the boundaries and reads the answer for the
+    boundary itself or for the gap after it, both found once by :meth:`_scan` (the walk,
+    which stays the answer for phase times that are not numbers: run.json is not checked)."""
 
     def __init__(self, phases: list[Phase], markers: list[Marker]) -> None:
         spans: dict[str, list[float | None]] = {}
@@ -50,13 +59,44 @@ class PhaseClock:
                 spans.setdefault(m.name, [None, None])[1] = m.t
         self.spans = sorted(((s, e, n) for n, (s, e) in spans.items() if s is not None),
                             key=lambda x: (x[0] or 0.0))
+        self._bounds: list[float] = []
+        """Every start and end, once each, ascending (NaN left out: it bounds nothing)."""
+        self._on: list[str | None] = []
+        """The phase at each bound."""
+        self._after: list[str | None] = [None]
+        """The phase before the first bound (none), then in the gap after each bound."""
+        times = [v for s, e, _n in self.spans for v in (s, e) if v is not None]
+        self._table = all(type(v) in (int, float) for v in times)
+        if self._table:
+            self._bounds = sorted({v for v in times if v == v})
+            self._on = [self._scan(b) for b in self._bounds]
+            self._after += [self._within(a, b) for a, b in pairwise([*self._bounds, math.inf])]
 
-    def at(self, t: float) -> str | None:
+    def _scan(self, t: float) -> str | None:
         best: str | None = None
         for start, end, name in self.spans:
             if start is not None and start <= t and (end is None or t <= end):
                 best = name  # the latest-starting phase that contains t
         return best
+
+    def _within(self, a: float, b: float) -> str | None:
+        """The latest-starting phase that holds every time strictly between ``a`` and ``b``
+        (two consecutive bounds: each phase holds all of them or none)."""
+        best: str | None = None
+        for start, end, name in self.spans:
+            if start is not None and start <= a and (end is None or b <= end):
+                best = name
+        return best
+
+    def at(self, t: float) -> str | None:
+        if not self._table:
+            return self._scan(t)
+        if t != t:  # NaN is in no phase (bisect would place it after every bound)
+            return None
+        i = _after(self._bounds, t) - 1
+        if i >= 0 and self._bounds[i] == t:
+            return self._on[i]
+        return self._after[i + 1]
 
 
 @dataclass(slots=True)
@@ -64,16 +104,24 @@ class _Names:
     """Peer IP → the last name a DNS answer gave it."""
 
     by_ip: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    times: dict[str, list[float]] = field(default_factory=dict)
+    """Each IP's answer times, ascending: made by :meth:`sort`, once every answer is in."""
 
     def add(self, t: float, name: str, ips: list[str]) -> None:
         for ip in ips:
             self.by_ip.setdefault(ip, []).append((t, name))
 
+    def sort(self) -> None:
+        """Order each IP's answers by time (then name); :meth:`name` reads them so."""
+        for ip, entries in self.by_ip.items():
+            entries.sort()
+            self.times[ip] = [e[0] for e in entries]
+
     def name(self, ip: str | None, t: float) -> str | None:
         entries = self.by_ip.get(ip or "")
         if not entries:
             return None
-        i = bisect.bisect_right([e[0] for e in entries], t) - 1
+        i = _after(self.times[ip or ""], t) - 1
         return entries[max(i, 0)][1]
 
 
@@ -162,10 +210,11 @@ class _Links:
 
 def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
     """(Re)build ``analysis.sqlite`` for ``run``; returns the number of messages."""
-    counted = [0]
-    for _ in _build(run, budget, None, counted):
-        pass  # without a stream nothing is yielded
-    return counted[0]
+    try:
+        next(_build(run, budget, None))
+    except StopIteration as built:  # without a stream nothing is yielded
+        return int(built.value)
+    raise AssertionError("a build without a stream yielded a message")
 
 
 class MessageStream:
@@ -187,9 +236,7 @@ class MessageStream:
         self._links: dict[int, list[int]] = {}
 
     def __iter__(self) -> Iterator[Message]:
-        counted = [0]
-        yield from _build(self.run, self.budget, self, counted)
-        self.count = counted[0]
+        self.count = yield from _build(self.run, self.budget, self)
 
     def _finished(self, numbers: list[int], links: dict[int, list[int]]) -> None:
         self._n, self._links = numbers, links
@@ -220,8 +267,10 @@ class MessageStream:
                        else self.final_id(m.request_id))
 
 
-def _build(run: RunDir, budget: int, stream: MessageStream | None,
-           counted: list[int]) -> Iterator[Message]:
+def _build(run: RunDir, budget: int, stream: MessageStream | None
+           ) -> Generator[Message, None, int]:
+    """Build the store, yielding each message when ``stream`` is given; returns how many
+    messages there are."""
     info = run.load_info()
     fp = fingerprint(run)
     count = 0
@@ -245,8 +294,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
                     pkt = records.dns_packet(ev)
                     if pkt is not None and pkt.response and pkt.questions:
                         names.add(ev.t, pkt.questions[0], [a for _n, a in pkt.answers])
-        for entries in names.by_ip.values():
-            entries.sort()
+        names.sort()
 
         def put(d: Draft) -> None:
             nonlocal count
@@ -363,9 +411,9 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
                             SKIPPED_ROWS: str(sum(reader.skipped.values()))},
                            numbers=stream is not None)
     log.info("parsed %d messages (%d Java/TLS links) into %s", count, n_links, ANALYSIS_DB)
-    counted[0] = count
     if stream is not None and numbers is not None:
         stream._finished(numbers, w.links_of)
         for m in held:
             got = w.links_of.get(int(m.id[1:]))
             yield replace(m, links=tuple(map(key_id, got))) if got else m
+    return count
