@@ -93,9 +93,9 @@ static void rows_dealloc (Rows *r)
   Py_TYPE (r)->tp_free ((PyObject *) r);
 }
 
-static PyObject *text_of (Rows *r, int i, const unsigned char *text, int n)
+static PyObject *text_of (PyObject **slot, const unsigned char *text, int n)
 {
-  PyObject *last = r->last[i];
+  PyObject *last = *slot;
   if (last != NULL && n <= SHARE_MAX && PyUnicode_IS_ASCII (last)
       && PyUnicode_GET_LENGTH (last) == n && memcmp (PyUnicode_DATA (last), text, n) == 0)
   {
@@ -114,9 +114,37 @@ static PyObject *text_of (Rows *r, int i, const unsigned char *text, int n)
   if (n <= SHARE_MAX && PyUnicode_IS_ASCII (s))
   {
     Py_INCREF (s);
-    Py_XSETREF (r->last[i], s);
+    Py_XSETREF (*slot, s);
   }
   return s;
+}
+
+/* Column i of the row st is on, as the sqlite3 module reads it (NULL with an exception set
+ * when it cannot be); *slot is the column's text in the row before, shared when equal. */
+static PyObject *value (sqlite3 *db, sqlite3_stmt *st, int i, PyObject **slot)
+{
+  switch (sqlite3_column_type (st, i))
+  {
+  case SQLITE_INTEGER:
+    return PyLong_FromLongLong (sqlite3_column_int64 (st, i));
+  case SQLITE_FLOAT:
+    return PyFloat_FromDouble (sqlite3_column_double (st, i));
+  case SQLITE_TEXT:
+  {
+    const unsigned char *t = sqlite3_column_text (st, i);
+    int n = sqlite3_column_bytes (st, i);
+    return t == NULL && n ? fallback (db, "text")
+                          : text_of (slot, t ? t : (const unsigned char *) "", n);
+  }
+  case SQLITE_BLOB:
+  {
+    const void *b = sqlite3_column_blob (st, i);
+    int n = sqlite3_column_bytes (st, i);
+    return b == NULL && n ? fallback (db, "blob") : PyBytes_FromStringAndSize (b, n);
+  }
+  default:
+    return Py_NewRef (Py_None);
+  }
 }
 
 static PyObject *rows_next (Rows *r)
@@ -141,33 +169,7 @@ static PyObject *rows_next (Rows *r)
     return NULL;
   for (int i = 0; i < r->ncols; i++)
   {
-    PyObject *v;
-    switch (sqlite3_column_type (st, i))
-    {
-    case SQLITE_INTEGER:
-      v = PyLong_FromLongLong (sqlite3_column_int64 (st, i));
-      break;
-    case SQLITE_FLOAT:
-      v = PyFloat_FromDouble (sqlite3_column_double (st, i));
-      break;
-    case SQLITE_TEXT:
-    {
-      const unsigned char *t = sqlite3_column_text (st, i);
-      int n = sqlite3_column_bytes (st, i);
-      v = t == NULL && n ? fallback (r->owner->db, "text")
-                         : text_of (r, i, t ? t : (const unsigned char *) "", n);
-      break;
-    }
-    case SQLITE_BLOB:
-    {
-      const void *b = sqlite3_column_blob (st, i);
-      int n = sqlite3_column_bytes (st, i);
-      v = b == NULL && n ? fallback (r->owner->db, "blob") : PyBytes_FromStringAndSize (b, n);
-      break;
-    }
-    default:
-      v = Py_NewRef (Py_None);
-    }
+    PyObject *v = value (r->owner->db, st, i, &r->last[i]);
     if (v == NULL)
     {
       Py_DECREF (row);
@@ -232,16 +234,15 @@ static int bind (Database *d, sqlite3_stmt *st, PyObject *args)
   return 0;
 }
 
-static PyObject *database_rows (Database *d, PyObject *const *argv, Py_ssize_t argc)
+/* The statement for sql (the cache's, or prepared) with args bound, or NULL with an
+ * exception set; the caller gives it back with release(). */
+static sqlite3_stmt *statement (Database *d, PyObject *sql, PyObject *args)
 {
-  if (argc != 2 || !PyUnicode_CheckExact (argv[0]) || !PyTuple_CheckExact (argv[1]))
+  if (d->db == NULL)
   {
-    PyErr_SetString (PyExc_TypeError, "rows(sql: str, args: tuple)");
+    fallback (NULL, "closed");
     return NULL;
   }
-  if (d->db == NULL)
-    return fallback (NULL, "closed");
-  PyObject *sql = argv[0];
   sqlite3_stmt *st = NULL;
   for (int i = 0; i < CACHE && st == NULL; i++)
     if (d->sql[i] != NULL && PyUnicode_Compare (d->sql[i], sql) == 0)
@@ -257,15 +258,30 @@ static PyObject *database_rows (Database *d, PyObject *const *argv, Py_ssize_t a
       return NULL;
     if (sqlite3_prepare_v2 (d->db, text, (int) len, &st, NULL) != SQLITE_OK || st == NULL)
     {
+      fallback (d->db, "prepare");
       sqlite3_finalize (st);
-      return fallback (d->db, "prepare");
+      return NULL;
     }
   }
-  if (bind (d, st, argv[1]) < 0)
+  if (bind (d, st, args) < 0)
   {
     release (d, sql, st);
     return NULL;
   }
+  return st;
+}
+
+static PyObject *database_rows (Database *d, PyObject *const *argv, Py_ssize_t argc)
+{
+  if (argc != 2 || !PyUnicode_CheckExact (argv[0]) || !PyTuple_CheckExact (argv[1]))
+  {
+    PyErr_SetString (PyExc_TypeError, "rows(sql: str, args: tuple)");
+    return NULL;
+  }
+  PyObject *sql = argv[0];
+  sqlite3_stmt *st = statement (d, sql, argv[1]);
+  if (st == NULL)
+    return NULL;
   Rows *r = PyObject_New (Rows, &RowsType);
   if (r == NULL)
   {
@@ -283,6 +299,114 @@ static PyObject *database_rows (Database *d, PyObject *const *argv, Py_ssize_t a
     return PyErr_NoMemory ();
   }
   return (PyObject *) r;
+}
+
+/* Whether a value of SQLite type `type` is what `want` asks of its column: i an INTEGER,
+ * f a FLOAT, t a TEXT, b a BLOB, the letter in upper case that or NULL, * anything. */
+static int fits (char want, int type)
+{
+  switch (want)
+  {
+  case '*':
+    return 1;
+  case 'i':
+  case 'I':
+    return type == SQLITE_INTEGER || (want == 'I' && type == SQLITE_NULL);
+  case 'f':
+  case 'F':
+    return type == SQLITE_FLOAT || (want == 'F' && type == SQLITE_NULL);
+  case 't':
+  case 'T':
+    return type == SQLITE_TEXT || (want == 'T' && type == SQLITE_NULL);
+  case 'b':
+  case 'B':
+    return type == SQLITE_BLOB || (want == 'B' && type == SQLITE_NULL);
+  default:
+    return 0;
+  }
+}
+
+static PyObject *database_columns (Database *d, PyObject *const *argv, Py_ssize_t argc)
+{
+  if (argc != 3 || !PyUnicode_CheckExact (argv[0]) || !PyTuple_CheckExact (argv[1])
+      || !PyUnicode_CheckExact (argv[2]))
+  {
+    PyErr_SetString (PyExc_TypeError, "columns(sql: str, args: tuple, types: str)");
+    return NULL;
+  }
+  Py_ssize_t ntypes;
+  const char *types = PyUnicode_AsUTF8AndSize (argv[2], &ntypes);
+  if (types == NULL)
+    return NULL;
+  sqlite3_stmt *st = statement (d, argv[0], argv[1]);
+  if (st == NULL)
+    return NULL;
+  int ncols = sqlite3_column_count (st);
+  PyObject *result = NULL;
+  PyObject *out = NULL;
+  PyObject **last = PyMem_Calloc (ncols ? ncols : 1, sizeof (PyObject *));
+  if (last == NULL)
+  {
+    PyErr_NoMemory ();
+    goto done;
+  }
+  if (ntypes != ncols)
+  {
+    PyErr_SetString (PyExc_ValueError, "columns: one type per column");
+    goto done;
+  }
+  out = PyTuple_New (ncols);
+  if (out == NULL)
+    goto done;
+  for (int i = 0; i < ncols; i++)
+  {
+    PyObject *list = PyList_New (0);
+    if (list == NULL)
+      goto done;
+    PyTuple_SET_ITEM (out, i, list);
+  }
+  for (;;)
+  {
+    int rc = sqlite3_step (st);
+    if (rc == SQLITE_DONE)
+    {
+      result = Py_NewRef (out);
+      break;
+    }
+    if (rc != SQLITE_ROW)
+    {
+      fallback (d->db, "step");
+      break;
+    }
+    int i = 0;
+    while (i < ncols && fits (types[i], sqlite3_column_type (st, i)))
+      i++;
+    if (i < ncols)
+    {
+      result = Py_NewRef (Py_None);
+      break;
+    }
+    for (i = 0; i < ncols; i++)
+    {
+      PyObject *v = value (d->db, st, i, &last[i]);
+      if (v == NULL)
+        break;
+      int appended = PyList_Append (PyTuple_GET_ITEM (out, i), v);
+      Py_DECREF (v);
+      if (appended < 0)
+        break;
+    }
+    if (i < ncols)
+      break;
+  }
+done:
+  if (last != NULL)
+    for (int i = 0; i < ncols; i++)
+      Py_XDECREF (last[i]);
+  PyMem_Free (last);
+  Py_XDECREF (out);
+  release (d, argv[0], st);
+  return result;
 }
 
 static PyObject *database_close (Database *d, PyObject *unused)
@@ -333,6 +457,9 @@ static void database_dealloc (Database *d)
 static PyMethodDef database_methods[] = {
   {"rows", (PyCFunction) (void (*) (void)) database_rows, METH_FASTCALL,
    "rows(sql, args): an iterator over the query's rows, as tuples"},
+  {"columns", (PyCFunction) (void (*) (void)) database_columns, METH_FASTCALL,
+   "columns(sql, args, types): the query's rows as one list per column, or None at the first "
+   "value whose type is not its column's in types"},
   {"close", (PyCFunction) database_close, METH_NOARGS, "close the connection"},
   {NULL, NULL, 0, NULL},
 };

@@ -24,6 +24,7 @@ from harness.capture.dbformat import (
     _schema_columns,
 )
 from harness.capture.runinfo import FORMAT_VERSION, is_int, is_number, kind_of
+from harness.capture.streamrows import StreamRows
 from harness.errors import RunDirError
 from harness.protocol import JSON
 from harness.text import no_lone_surrogates
@@ -63,6 +64,15 @@ def _fields(text: str) -> dict[str, JSON] | None:
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 """JSON values that cannot be changed in place (a fields object holding only these can be
 shared by copying it shallowly)."""
+
+_STREAM_SQL = ("SELECT seq, t, kind, pid, tid, direction, hook, data, orig_len, truncated,"
+               " fields FROM events WHERE seq > ? AND conn = ? ORDER BY seq")
+"""A connection's events, as :meth:`CaptureReader.events` selects them (``conn`` left out:
+it is the one asked for)."""
+_STREAM_TYPES = "*ftIITtBI*t"
+"""What each of :data:`_STREAM_SQL`'s columns holds in a row that :meth:`CaptureReader.events`
+reads as it is (``_rows.c``'s fits(): t REAL, kind and hook TEXT, pid, tid and orig_len
+INTEGER or NULL, direction TEXT or NULL, data BLOB or NULL, fields TEXT)."""
 
 MMAP_BYTES = 1 << 30
 """How much of ``capture.sqlite`` the C reader maps (``PRAGMA mmap_size``; SQLite reads the
@@ -250,6 +260,21 @@ class CaptureReader:
                         seen[fields] = value.copy()
                 yield new(Event, (seq, t, kind, pid, tid, c, direction, hook, data, orig_len,
                                   bool(trunc), value, conns.get(c) if c else None))
+
+    def stream_rows(self, conn: str) -> StreamRows:
+        """The events of connection ``conn`` (:meth:`events`, ``conn=conn``) as
+        :class:`StreamRows`. Through the C reader's columns while every row is one the
+        recorder writes (each value of its column's type, fields a JSON object); otherwise
+        through :meth:`events`, which then reads, converts or skips rows as it always did."""
+        if self._fast is not None:
+            with contextlib.suppress(_rows.Fallback):
+                cols = self._fast.columns(_STREAM_SQL, (0, conn), _STREAM_TYPES)
+                if cols is not None:
+                    rows = StreamRows.of_columns(cols, conn, self.connections().get(conn)
+                                                 if conn else None, _fields)
+                    if rows is not None:
+                        return rows
+        return StreamRows.of_events(self.events(conn=conn))
 
     def _rows(self, sql: str, args: list[object]) -> Iterator[tuple[Any, ...]]:
         """The rows of an events query (``args[0]`` the seq they come after, the rows in seq

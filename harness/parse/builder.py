@@ -28,7 +28,7 @@ from harness.parse.connection import parse_connection
 from harness.parse.draft import Draft
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.message import Message, MessageKind
-from harness.parse.reassembly import ConnFacts, assemble
+from harness.parse.reassembly import ConnFacts, assemble_rows
 from harness.parse.store import ANALYSIS_DB, STORE_VERSION, MessageStore, StoreWriter, key_id
 
 log = logging.getLogger(__name__)
@@ -308,24 +308,28 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
             links.add(d)
             count += 1
 
-        peer_hosts: dict[str, str] = {}
         for conn, _first in stream_conns:
+            peer_host = None
             if conn is None:
                 events = [e for e in reader.events(kinds=["stream"]) if e.conn is None]
+                if not events:
+                    continue
+                rows = None
             else:
                 # by connection only, so SQLite walks the (conn, seq) index; a kind filter
                 # makes it pick the (kind, seq) one and scan every stream event per conn
-                events = []
-                for e in reader.events(conn=conn):
-                    if e.kind == "stream":
-                        events.append(e)
-                    elif e.kind == "conn" and isinstance(e.fields.get("peer_host"), str):
+                rows = reader.stream_rows(conn)
+                for e in rows.others:
+                    if e.kind == "conn" and isinstance(e.fields.get("peer_host"), str):
                         # the name the app connected to (Java TLS), not in the conn table
-                        peer_hosts[conn] = str(e.fields["peer_host"])
-            if not events:
-                continue
-            facts = ConnFacts.of(conn, events[0], conns.get(conn) if conn else None)
-            if facts.layer == "udp" or conn is None:
+                        peer_host = str(e.fields["peer_host"])
+                if rows.first is None:
+                    continue
+                facts = ConnFacts.of(conn, rows.first, conns.get(conn) if conn else None)
+                if facts.layer == "udp":  # datagrams, each a message: read as events
+                    events = [e for e in reader.events(conn=conn) if e.kind == "stream"]
+                    rows = None
+            if rows is None:
                 for ev in events:
                     d = records.datagram(ev)
                     if conn is None:
@@ -336,15 +340,15 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
                     yield from ready
                     ready.clear()
                 continue
-            flows = assemble(events)
-            del events
+            flows = assemble_rows(rows)
+            del rows
             drafts = parse_connection(flows["out"], flows["in"], facts, budget)
             del flows
             # requests first, so a response can cite its request's key
             drafts.sort(key=lambda d: d.kind is MessageKind.RESPONSE)
             for d in drafts:
-                if not d.host and not d.sni and conn in peer_hosts:
-                    d.host = peer_hosts[conn]
+                if peer_host is not None and not d.host and not d.sni:
+                    d.host = peer_host
                 put(d)
             del drafts
             if ready:

@@ -13,14 +13,13 @@ import bisect
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate
-from typing import NamedTuple
+from itertools import accumulate, compress, repeat
+from typing import NamedTuple, cast
 
 from harness.capture.rundir import Connection, Event
+from harness.capture.streamrows import StreamRows
 
 _after = bisect.bisect_right
-_SEQ = operator.itemgetter(0)
-_T = operator.itemgetter(1)
 
 
 class Chunk(NamedTuple):
@@ -147,29 +146,43 @@ class Flow:
         return any(c.missing for c in self.chunks[: self._index(offset)])
 
 
-def _flow(direction: str, events: list[Event]) -> Flow:
-    parts = [ev.data or b"" for ev in events]
+def _flow(direction: str, seqs: list[int], ts: list[float], data: list[bytes | None],
+          orig_lens: list[int | None], truncated: list[bool]) -> Flow:
+    parts = [b or b"" for b in data] if None in data else cast("list[bytes]", data)
     sizes = list(map(len, parts))
     starts = list(accumulate(sizes, initial=0))
     starts.pop()  # the total: where a next event would start
     missing = None
-    if any([ev.truncated for ev in events]):
-        missing = [max(0, (ev.orig_len or 0) - n) if ev.truncated else 0
-                   for ev, n in zip(events, sizes, strict=True)]
+    if any(truncated):
+        missing = [max(0, (o or 0) - n) if tr else 0
+                   for o, n, tr in zip(orig_lens, sizes, truncated, strict=True)]
         if not any(missing):
             missing = None
-    data = b"".join(parts)
-    return Flow._columns(direction, data, starts, list(map(_SEQ, events)),
-                         list(map(_T, events)), missing)
+    return Flow._columns(direction, b"".join(parts), starts, seqs, ts, missing)
 
 
 def assemble(events: Iterable[Event]) -> dict[str, Flow]:
-    """Build the ``out`` and ``in`` flows of one connection from its stream events (any
-    direction but ``in`` is the app's side, ``out``)."""
-    evs = events if isinstance(events, list) else list(events)
-    ins = [ev for ev in evs if ev.direction == "in"]
-    outs = [ev for ev in evs if ev.direction != "in"] if ins else evs
-    return {"out": _flow("out", outs), "in": _flow("in", ins)}
+    """Build the ``out`` and ``in`` flows of one connection from its stream events."""
+    return assemble_rows(StreamRows.of_events(events))
+
+
+def assemble_rows(rows: StreamRows) -> dict[str, Flow]:
+    """Build the ``out`` and ``in`` flows of one connection from its stream events as
+    columns (any direction but ``in`` is the app's side, ``out``)."""
+    if "in" not in rows.directions:
+        return {"out": _flow("out", rows.seqs, rows.ts, rows.data, rows.orig_lens,
+                             rows.truncated),
+                "in": _flow("in", [], [], [], [], [])}
+    inward = list(map(operator.eq, rows.directions, repeat("in")))
+    return {"out": _part("out", rows, list(map(operator.not_, inward))),
+            "in": _part("in", rows, inward)}
+
+
+def _part(direction: str, rows: StreamRows, mask: list[bool]) -> Flow:
+    """The flow of the events ``mask`` picks."""
+    return _flow(direction, list(compress(rows.seqs, mask)), list(compress(rows.ts, mask)),
+                 list(compress(rows.data, mask)), list(compress(rows.orig_lens, mask)),
+                 list(compress(rows.truncated, mask)))
 
 
 @dataclass(frozen=True, slots=True)

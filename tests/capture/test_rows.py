@@ -240,3 +240,84 @@ def test_a_text_that_is_not_utf8_stops_both_at_the_same_row(tmp_path: Path) -> N
     assert fast == _read(run, False, {"conn": "c1"})
     with CaptureReader(run.capture_db) as r:
         assert r._fast is not None  # the C reader is what read rows 1 and 2
+
+
+# --- Database.columns: the same values as rows, one list per column ------------------------
+
+_TYPEOF = {"integer": "i", "real": "f", "text": "t", "blob": "b", "null": "n"}
+
+
+def _fits(want: str, typeof: str) -> bool:
+    return want == "*" or _TYPEOF[typeof] == want.lower() or (typeof == "null"
+                                                                and want.isupper())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(values, min_size=3, max_size=3), max_size=12),
+       st.lists(st.sampled_from("iftbIFTB*"), min_size=3, max_size=3))
+def test_columns_as_the_rows_read_them(tmp_path_factory: Any,
+                                       table: list[list[tuple[str, Any]]],
+                                       types: list[str]) -> None:
+    path = tmp_path_factory.mktemp("cols") / "t.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a, b, c)")
+    for i, row in enumerate(table):
+        db.execute(f"INSERT INTO t VALUES({i + 1}, {', '.join(e for e, _v in row)})",
+                   [v for _e, v in row])
+    db.commit()
+    # the first row with a value not of its column's type
+    misfit = next((i for i, r in enumerate(db.execute(
+        "SELECT typeof(a), typeof(b), typeof(c) FROM t ORDER BY id"))
+        if not all(_fits(w, t) for w, t in zip(types, r, strict=True))), None)
+    db.close()
+    fast = _rows.Database(str(path))
+    try:
+        sql = "SELECT a, b, c FROM t WHERE id > ? ORDER BY id"
+        want: list[tuple[Any, ...]] = []
+        error = False
+        try:
+            want.extend(fast.rows(sql, (0,)))
+        except _rows.Fallback:  # at the first text that is not UTF-8
+            error = True
+        try:
+            got = fast.columns(sql, (0,), "".join(types))
+        except _rows.Fallback:
+            assert error
+            assert misfit is None or misfit > len(want)
+            return
+        if misfit is not None and (not error or misfit <= len(want)):
+            assert got is None  # a row's types are looked at before any of its values
+            return
+        assert not error
+        assert got is not None
+        assert len(got) == 3
+        assert all(type(c) is list and len(c) == len(want) for c in got)
+        for col, column in zip(got, zip(*want, strict=True) if want else [(), (), ()],
+                               strict=True):
+            assert all(_same(x, y) for x, y in zip(col, column, strict=True))
+    finally:
+        fast.close()
+
+
+def test_columns_refuses_a_wrong_call(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t(a, b)")
+    db.executemany("INSERT INTO t VALUES(?, ?)", [("same", 1), ("same", None)])
+    db.commit()
+    db.close()
+    fast = _rows.Database(str(path))
+    got = fast.columns("SELECT a, b FROM t", (), "tI")
+    assert got == (["same", "same"], [1, None])
+    assert got[0][0] is got[0][1]  # a repeated text is one str, as in rows
+    assert fast.columns("SELECT a, b FROM t", (), "ti") is None  # NULL where i wants INTEGER
+    with pytest.raises(ValueError, match="one type per column"):
+        fast.columns("SELECT a, b FROM t", (), "t")
+    with pytest.raises(_rows.Fallback):
+        fast.columns("SELECT nothing FROM t", (), "t")
+    with pytest.raises(_rows.Fallback):
+        fast.columns("SELECT a FROM t WHERE a = ?", (1.5,), "t")
+    assert list(fast.rows("SELECT a FROM t", ())) == [("same",), ("same",)]
+    fast.close()
+    with pytest.raises(_rows.Fallback):
+        fast.columns("SELECT a FROM t", (), "t")
