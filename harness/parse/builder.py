@@ -60,17 +60,17 @@ class PhaseClock:
         self.spans = sorted(((s, e, n) for n, (s, e) in spans.items() if s is not None),
                             key=lambda x: (x[0] or 0.0))
         self._bounds: list[float] = []
-        """Every start and end, once each, ascending (NaN left out: it bounds nothing)."""
+        """Every start and end, once each, ascending (NaN left out: it bounds nothing); none
+        when a phase time is not a number (then :meth:`at` walks the phases)."""
         self._on: list[str | None] = []
         """The phase at each bound."""
-        self._after: list[str | None] = [None]
+        self._between: list[str | None] = [None]
         """The phase before the first bound (none), then in the gap after each bound."""
         times = [v for s, e, _n in self.spans for v in (s, e) if v is not None]
-        self._table = all(type(v) in (int, float) for v in times)
-        if self._table:
+        if all(type(v) in (int, float) for v in times):
             self._bounds = sorted({v for v in times if v == v})
             self._on = [self._scan(b) for b in self._bounds]
-            self._after += [self._within(a, b) for a, b in pairwise([*self._bounds, math.inf])]
+            self._between += [self._within(a, b) for a, b in pairwise([*self._bounds, math.inf])]
 
     def _scan(self, t: float) -> str | None:
         best: str | None = None
@@ -89,14 +89,15 @@ class PhaseClock:
         return best
 
     def at(self, t: float) -> str | None:
-        if not self._table:
-            return self._scan(t)
+        bounds = self._bounds
+        if not bounds:  # no phase (or phase times that are not numbers: the walk)
+            return self._scan(t) if self.spans else None
         if t != t:  # NaN is in no phase (bisect would place it after every bound)
             return None
-        i = _after(self._bounds, t) - 1
-        if i >= 0 and self._bounds[i] == t:
+        i = _after(bounds, t) - 1
+        if i >= 0 and bounds[i] == t:
             return self._on[i]
-        return self._after[i + 1]
+        return self._between[i + 1]
 
 
 @dataclass(slots=True)

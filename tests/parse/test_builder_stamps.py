@@ -38,7 +38,8 @@ def _asked(clock: PhaseClock, extra: list[float]) -> list[float]:
 def test_phase_at_as_the_walk_over_every_phase(ps: list[Phase], ms: list[Marker],
                                                extra: list[float]) -> None:
     clock = PhaseClock(ps, ms)
-    assert clock._table
+    assert clock._bounds or not [v for s, e, _n in clock.spans for v in (s, e)
+                                 if v is not None and v == v]
     for t in _asked(clock, extra):
         assert clock.at(t) == clock._scan(t), t
 
@@ -51,9 +52,9 @@ def test_phase_at_edges() -> None:
         [None, "outer", "outer", "same", "same", "inner", "late", "late", "late", "late", None]
     assert PhaseClock([], []).at(1.0) is None
     # a phase time that is not a number (run.json is not checked): the walk, as before
-    odd = PhaseClock([Phase("x", 1.0, "later")], [])  # type: ignore[arg-type]
-    assert not odd._table
-    assert odd.at(0.5) is None
+    odd = PhaseClock([Phase("x", 0.0, True)], [])  # run.json's "end": true
+    assert not odd._bounds
+    assert [odd.at(t) for t in (-1.0, 0.5, 1.0, 1.5)] == [None, "x", "x", None]
 
 
 def _old_name(names: _Names, ip: str | None, t: float) -> str | None:
