@@ -79,8 +79,13 @@ def from_flow(kind: MessageKind, flow: Flow, start: int, end: int, facts: ConnFa
         tls_version=facts.tls_version, cipher=facts.cipher, events=seqs,
     )
     if lost:
-        d.notes.append(f"capture truncated: {lost} bytes of this stream were not recorded")
+        d.notes.append(truncated(lost))
     return d
+
+
+def truncated(lost: int) -> str:
+    """The note of a message ``lost`` of whose bytes the capture did not record."""
+    return f"capture truncated: {lost} bytes of this stream were not recorded"
 
 
 def raw(flow: Flow, start: int, end: int, facts: ConnFacts, note: str | None = None,

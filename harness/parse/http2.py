@@ -18,11 +18,12 @@ used with ``parse(native=False)``.
 from __future__ import annotations
 
 from harness.parse import _hpack, grpc
-from harness.parse.draft import Draft, from_flow, raw
+from harness.parse.draft import Draft, raw, truncated
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.http1 import finish_body
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import ConnFacts, Flow
+from harness.protocol import JSON
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_FRAME = 1 << 24
@@ -74,30 +75,32 @@ def _read(flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int,
             continue
         (pos, sid, st_notes, headers, status, method, host, url, interim, trailers, body,
          events, ended, pushed, named) = rec
-        d = from_flow(kind, flow, pos, pos + 9, facts, "h2")
-        d.meta["stream"] = sid
+        # from_flow(kind, flow, pos, pos + 9, facts, "h2") with all that is known of the
+        # stream given at once: one Draft call per stream, not one per field
+        t, seq, lost = flow.head(pos, pos + 9)
+        meta: dict[str, JSON] = {"stream": sid}
         if interim is not None:
-            d.meta["interim"] = interim
+            meta["interim"] = interim
         if trailers is not None:
-            d.meta["trailers"] = trailers
+            meta["trailers"] = trailers
+        d = Draft(kind=MessageKind.REQUEST if pushed else kind, t=t, direction=flow.direction,
+                  source=facts.source, first_seq=seq, conn=facts.conn, protocol="h2",
+                  host=host, ip=facts.ip, port=facts.port, sni=facts.sni,
+                  tls_version=facts.tls_version, cipher=facts.cipher, method=method, url=url,
+                  status=status, headers=[] if headers is None else headers, events=events,
+                  meta=meta, notes=[truncated(lost)] if lost else [])
         if st_notes is not None:
             d.notes += st_notes
-        if headers is not None:
-            d.headers = headers
-        d.status, d.method, d.host, d.url = status, method, host, url
-        if pushed:
-            d.kind = MessageKind.REQUEST
         # the rest is h2ref._Direction._close
         req = peers.get(sid) if response else None
         if req is not None:
             d.request = req
-            d.url = d.url or req.url
-            d.host = d.host or req.host
+            d.url = url or req.url
+            d.host = host or req.host
         elif response and sid % 2 == 1:
             d.notes.append("response without a captured request")
         if not ended:
             d.notes.append("stream not finished when the capture ended")
-        d.events = events
         if named & _CODED:
             finish_body(d, body, budget)
         else:  # what finish_body does without a content or transfer coding to undo

@@ -134,6 +134,13 @@ class Flow:
         a, b = self._bounds(start, end)
         return self._ts[a], seqs[a], tuple(seqs[a : b + 1]), self.missing_in(start, end)
 
+    def head(self, start: int, end: int) -> tuple[float, int, int]:
+        """:meth:`span` without the seqs: for a caller that knows which events to cite."""
+        if not self._seqs:
+            return 0.0, 0, 0
+        a = self._index(start)
+        return self._ts[a], self._seqs[a], self.missing_in(start, end)
+
     def missing_in(self, start: int, end: int) -> int:
         """Bytes lost to truncation inside [start, end]."""
         if not self._seqs or not self.lossy:
