@@ -119,11 +119,12 @@ static PyObject *text_of (PyObject **slot, const unsigned char *text, int n)
   return s;
 }
 
-/* Column i of the row st is on, as the sqlite3 module reads it (NULL with an exception set
- * when it cannot be); *slot is the column's text in the row before, shared when equal. */
-static PyObject *value (sqlite3 *db, sqlite3_stmt *st, int i, PyObject **slot)
+/* Column i of the row st is on, of SQLite type `type`, as the sqlite3 module reads it (NULL
+ * with an exception set when it cannot be); *slot is the column's text in the row before,
+ * shared when equal. */
+static PyObject *value (sqlite3 *db, sqlite3_stmt *st, int i, int type, PyObject **slot)
 {
-  switch (sqlite3_column_type (st, i))
+  switch (type)
   {
   case SQLITE_INTEGER:
     return PyLong_FromLongLong (sqlite3_column_int64 (st, i));
@@ -169,7 +170,7 @@ static PyObject *rows_next (Rows *r)
     return NULL;
   for (int i = 0; i < r->ncols; i++)
   {
-    PyObject *v = value (r->owner->db, st, i, &r->last[i]);
+    PyObject *v = value (r->owner->db, st, i, sqlite3_column_type (st, i), &r->last[i]);
     if (v == NULL)
     {
       Py_DECREF (row);
@@ -345,7 +346,8 @@ static PyObject *database_columns (Database *d, PyObject *const *argv, Py_ssize_
   PyObject *result = NULL;
   PyObject *out = NULL;
   PyObject **last = PyMem_Calloc (ncols ? ncols : 1, sizeof (PyObject *));
-  if (last == NULL)
+  int *type = PyMem_Calloc (ncols ? ncols : 1, sizeof (int)); /* each column's in a row */
+  if (last == NULL || type == NULL)
   {
     PyErr_NoMemory ();
     goto done;
@@ -379,7 +381,7 @@ static PyObject *database_columns (Database *d, PyObject *const *argv, Py_ssize_
       break;
     }
     int i = 0;
-    while (i < ncols && fits (types[i], sqlite3_column_type (st, i)))
+    while (i < ncols && fits (types[i], type[i] = sqlite3_column_type (st, i)))
       i++;
     if (i < ncols)
     {
@@ -388,7 +390,7 @@ static PyObject *database_columns (Database *d, PyObject *const *argv, Py_ssize_
     }
     for (i = 0; i < ncols; i++)
     {
-      PyObject *v = value (d->db, st, i, &last[i]);
+      PyObject *v = value (d->db, st, i, type[i], &last[i]);
       if (v == NULL)
         break;
       int appended = PyList_Append (PyTuple_GET_ITEM (out, i), v);
@@ -404,6 +406,7 @@ done:
     for (int i = 0; i < ncols; i++)
       Py_XDECREF (last[i]);
   PyMem_Free (last);
+  PyMem_Free (type);
   Py_XDECREF (out);
   release (d, argv[0], st);
   return result;
