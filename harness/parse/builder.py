@@ -15,20 +15,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-from bisect import bisect_right as _after
 from collections import defaultdict
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field, replace
-from itertools import pairwise
+from dataclasses import replace
 
-from harness.capture.rundir import Marker, Phase, RunDir
+from harness.capture.rundir import RunDir
 from harness.parse import records
 from harness.parse.connection import parse_connection
 from harness.parse.draft import Draft
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.message import Message, MessageKind
 from harness.parse.reassembly import ConnFacts, assemble_rows
+from harness.parse.stamps import DnsNames, PhaseClock
 from harness.parse.store import ANALYSIS_DB, STORE_VERSION, MessageStore, StoreWriter, key_id
 
 log = logging.getLogger(__name__)
@@ -36,94 +34,6 @@ log = logging.getLogger(__name__)
 RECORD_KINDS = ("http", "sdk", "page", "dns")
 SKIPPED_ROWS = "skipped_rows"
 """Store meta key: rows of capture.sqlite the build skipped as unreadable."""
-
-
-class PhaseClock:
-    """Which scenario phase a time falls in (run.json phases, refined by phase markers): the
-    latest-starting phase that contains it, ends included.
-
-    Asked once per message, so the answer is looked up rather than found by walking every
-    phase: between two consecutive phase boundaries (starts and ends) the phases containing
-    a time do not change, so :meth:`at` bisects the boundaries and reads the answer for the
-    boundary itself or for the gap after it, both found once by :meth:`_scan` (the walk,
-    which stays the answer for phase times that are not numbers: run.json is not checked)."""
-
-    def __init__(self, phases: list[Phase], markers: list[Marker]) -> None:
-        spans: dict[str, list[float | None]] = {}
-        for p in phases:
-            spans[p.name] = [p.start, p.end]
-        for m in markers:
-            if m.kind == "phase-start":
-                spans.setdefault(m.name, [None, None])[0] = m.t
-            elif m.kind == "phase-end":
-                spans.setdefault(m.name, [None, None])[1] = m.t
-        self.spans = sorted(((s, e, n) for n, (s, e) in spans.items() if s is not None),
-                            key=lambda x: (x[0] or 0.0))
-        self._bounds: list[float] = []
-        """Every start and end, once each, ascending (NaN left out: it bounds nothing); none
-        when a phase time is not a number (then :meth:`at` walks the phases)."""
-        self._on: list[str | None] = []
-        """The phase at each bound."""
-        self._between: list[str | None] = [None]
-        """The phase before the first bound (none), then in the gap after each bound."""
-        times = [v for s, e, _n in self.spans for v in (s, e) if v is not None]
-        if all(type(v) in (int, float) for v in times):
-            self._bounds = sorted({v for v in times if v == v})
-            self._on = [self._scan(b) for b in self._bounds]
-            self._between += [self._within(a, b) for a, b in pairwise([*self._bounds, math.inf])]
-
-    def _scan(self, t: float) -> str | None:
-        best: str | None = None
-        for start, end, name in self.spans:
-            if start is not None and start <= t and (end is None or t <= end):
-                best = name  # the latest-starting phase that contains t
-        return best
-
-    def _within(self, a: float, b: float) -> str | None:
-        """The latest-starting phase that holds every time strictly between ``a`` and ``b``
-        (two consecutive bounds: each phase holds all of them or none)."""
-        best: str | None = None
-        for start, end, name in self.spans:
-            if start is not None and start <= a and (end is None or b <= end):
-                best = name
-        return best
-
-    def at(self, t: float) -> str | None:
-        bounds = self._bounds
-        if not bounds:  # no phase (or phase times that are not numbers: the walk)
-            return self._scan(t) if self.spans else None
-        if t != t:  # NaN is in no phase (bisect would place it after every bound)
-            return None
-        i = _after(bounds, t) - 1
-        if i >= 0 and bounds[i] == t:
-            return self._on[i]
-        return self._between[i + 1]
-
-
-@dataclass(slots=True)
-class _Names:
-    """Peer IP → the last name a DNS answer gave it."""
-
-    by_ip: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
-    times: dict[str, list[float]] = field(default_factory=dict)
-    """Each IP's answer times, ascending: made by :meth:`sort`, once every answer is in."""
-
-    def add(self, t: float, name: str, ips: list[str]) -> None:
-        for ip in ips:
-            self.by_ip.setdefault(ip, []).append((t, name))
-
-    def sort(self) -> None:
-        """Order each IP's answers by time (then name); :meth:`name` reads them so."""
-        for ip, entries in self.by_ip.items():
-            entries.sort()
-            self.times[ip] = [e[0] for e in entries]
-
-    def name(self, ip: str | None, t: float) -> str | None:
-        entries = self.by_ip.get(ip or "")
-        if not entries:
-            return None
-        i = _after(self.times[ip or ""], t) - 1
-        return entries[max(i, 0)][1]
 
 
 def fingerprint(run: RunDir) -> str:
@@ -282,7 +192,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
     with run.reader() as reader, StoreWriter(run.file(ANALYSIS_DB)) as w:
         links = _Links(reader.count("http") > 0)
         clock = PhaseClock(info.phases, reader.markers())
-        names = _Names()
+        names = DnsNames()
         for ev in reader.events(kinds=["dns"]):
             name = ev.fields.get("name")
             if isinstance(name, str):

@@ -2,7 +2,7 @@
 falls in (``PhaseClock.at``, a lookup over the phase boundaries, against ``_scan``, the walk
 over every phase) on generated phases and markers (overlapping, nested, open-ended, equal
 starts and ends, NaN and infinite times), asked at every boundary, next to it and between;
-and the name DNS gave an address at a time (``_Names.name``, against the bisect over a list
+and the name DNS gave an address at a time (``DnsNames.name``, against the bisect over a list
 of times made on every call)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.capture.rundir import Marker, Phase
-from harness.parse.builder import PhaseClock, _Names
+from harness.parse.stamps import DnsNames, PhaseClock
 
 times = st.one_of(st.integers(0, 12).map(float), st.sampled_from([math.nan, math.inf,
                                                                   -math.inf, -0.0, 2.5]))
@@ -57,7 +57,7 @@ def test_phase_at_edges() -> None:
     assert [odd.at(t) for t in (-1.0, 0.5, 1.0, 1.5)] == [None, "x", "x", None]
 
 
-def _old_name(names: _Names, ip: str | None, t: float) -> str | None:
+def _old_name(names: DnsNames, ip: str | None, t: float) -> str | None:
     entries = names.by_ip.get(ip or "")
     if not entries:
         return None
@@ -72,7 +72,7 @@ def _old_name(names: _Names, ip: str | None, t: float) -> str | None:
                           st.floats(-1, 7)), max_size=8))
 def test_name_as_the_bisect_over_a_fresh_list(answers: list[tuple[float, str, list[str]]],
                                               asked: list[tuple[str | None, float]]) -> None:
-    names = _Names()
+    names = DnsNames()
     for t, name, ips in answers:
         names.add(t, name, ips)
     names.sort()
