@@ -133,7 +133,7 @@ def analyze_run(run: RunDir | Path | str, extra_needles: Sequence[Needle] = (),
     findings, notes = _numbered(fed, found)
     count = stream.count
     classifier = fed.classifier
-    rd.write_json(FINDINGS_JSON, [f.to_json() for f in findings])
+    rd.write_json_items(FINDINGS_JSON, map(Finding.json_line, findings))
     write_destinations(rd, classifier=classifier)
     result = Analysis(rd, needles, findings, count, notes)
     if claims is not None:

@@ -5,6 +5,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from harness.capture.rundir import FORMAT_VERSION, RunDir
 from harness.capture.writer import CaptureWriter, EventRow
@@ -72,3 +74,42 @@ def test_kind_index_leaves_stream_records_out_and_still_serves_other_kinds(
             "EXPLAIN QUERY PLAN SELECT seq FROM events WHERE seq > 0 AND kind IN ('dns')"
             " AND kind != 'stream' ORDER BY seq"))
         assert "events_kind" in plan
+
+
+def _written_before(data: object) -> bytes:
+    """What write_json wrote before findings could come encoded (write_json_items): the
+    reference its framing is held to."""
+    if isinstance(data, list):
+        text = "[\n" + ",\n".join(json.dumps(item, ensure_ascii=False) for item in data)
+        text += "\n]" if data else "]"
+    else:
+        text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
+    return (text + "\n").encode("utf-8", "backslashreplace")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats()
+    | st.text(st.characters() | st.characters(categories=["Cs"])),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=8)
+
+
+@given(st.lists(JSON, max_size=4) | JSON)
+@example([])
+@example({})
+@example(["\ud800"])
+def test_write_json_bytes(tmp_path_factory: pytest.TempPathFactory, data: object) -> None:
+    run = RunDir(tmp_path_factory.mktemp("json"))
+    assert run.write_json("a.json", data).read_bytes() == _written_before(data)
+    if isinstance(data, list):
+        items = (json.dumps(item, ensure_ascii=False) for item in data)
+        assert run.write_json_items("b.json", items).read_bytes() == _written_before(data)
+    assert not list(run.path.glob("*.tmp"))
+
+
+def test_write_json_refused(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "absent")
+    for write in (lambda: run.write_json("x.json", []),
+                  lambda: run.write_json_items("x.json", iter(["1"]))):
+        with pytest.raises(RunDirError, match=r"cannot write x\.json into the run dir"):
+            write()
