@@ -134,7 +134,7 @@ def analyze_run(run: RunDir | Path | str, extra_needles: Sequence[Needle] = (),
     count = stream.count
     classifier = fed.classifier
     rd.write_json_items(FINDINGS_JSON, map(Finding.json_line, findings))
-    write_destinations(rd, classifier=classifier)
+    write_destinations(rd, classifier=classifier, findings=findings)
     result = Analysis(rd, needles, findings, count, notes)
     if claims is not None:
         verdicts = importlib.import_module("harness.claims.verdicts")

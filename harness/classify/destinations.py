@@ -15,6 +15,7 @@ from harness.classify import domain, geo
 from harness.classify.destination import Destination, Party
 from harness.classify.trackers import TrackerDB
 from harness.classify.vendors import XIAOMI, Vendor
+from harness.detect.finding import Finding
 from harness.parse.message import Message, MessageKind
 from harness.parse.store import MessageStore
 
@@ -190,9 +191,8 @@ def _destination(host: str, a: _Acc, vendor: Vendor, db: TrackerDB) -> Destinati
 
 
 def sdks_from_findings(run: RunDir) -> dict[str, str]:
-    """Message id → SDK, from wire formats the detector verified on the way to a finding
-    (its chain step ``sensors:<field> (crc ok)``: a Sensors Analytics upload;
-    ``mixpanel:data``: Mixpanel's ingestion form)."""
+    """:func:`sdks_of` the findings in the run's ``findings.json``; none when it is absent or
+    unreadable."""
     path = run.file(FINDINGS_JSON)
     out: dict[str, str] = {}
     try:
@@ -202,24 +202,47 @@ def sdks_from_findings(run: RunDir) -> dict[str, str]:
     for f in findings if isinstance(findings, list) else []:
         if not isinstance(f, dict) or not isinstance(f.get("message"), str):
             continue
-        for step in f.get("chain") or []:
-            if isinstance(step, str) and step.startswith("sensors:"):
-                verified = "crc ok" in step
-                out[f["message"]] = "sensors-analytics" + (" (crc verified)" if verified
-                                                           else " (wire format)")
-            elif isinstance(step, str) and step.startswith("mixpanel:"):
-                out[f["message"]] = "mixpanel (wire format)"
+        sdk = _verified_sdk(f.get("chain") or [])
+        if sdk is not None:
+            out[f["message"]] = sdk
     return out
+
+
+def sdks_of(findings: Iterable[Finding]) -> dict[str, str]:
+    """Message id → SDK, from wire formats the detector verified on the way to a finding
+    (its chain step ``sensors:<field> (crc ok)``: a Sensors Analytics upload;
+    ``mixpanel:data``: Mixpanel's ingestion form); a later finding's wins."""
+    out: dict[str, str] = {}
+    for f in findings:
+        sdk = _verified_sdk(f.chain)
+        if sdk is not None:
+            out[f.message] = sdk
+    return out
+
+
+def _verified_sdk(chain: Iterable[object]) -> str | None:
+    """The SDK of the last step of ``chain`` that names a verified wire format."""
+    sdk = None
+    for step in chain:
+        if isinstance(step, str) and step.startswith("sensors:"):
+            sdk = "sensors-analytics" + (" (crc verified)" if "crc ok" in step
+                                         else " (wire format)")
+        elif isinstance(step, str) and step.startswith("mixpanel:"):
+            sdk = "mixpanel (wire format)"
+    return sdk
 
 
 def write_destinations(run: RunDir, vendor: Vendor = XIAOMI,
                        sdk_of: Mapping[str, str] | None = None,
-                       classifier: Classifier | None = None) -> Path:
+                       classifier: Classifier | None = None,
+                       findings: Iterable[Finding] | None = None) -> Path:
     """Classify a run's messages and write ``destinations.json``. SDKs come from the
     messages themselves (SDK hooks, Java senders), ``sdk_of``, and the formats verified in
-    ``findings.json`` when it exists. A ``classifier`` that has seen every message already
-    saves reading them again."""
-    sdks = {**sdks_from_findings(run), **(sdk_of or {})}
+    the run's findings: ``findings`` when the caller has them (``harness analyze``, which
+    has just written them), else ``findings.json`` when it exists. A ``classifier`` that
+    has seen every message already saves reading them again."""
+    verified = sdks_from_findings(run) if findings is None else sdks_of(findings)
+    sdks = {**verified, **(sdk_of or {})}
     if classifier is not None:
         dests = classifier.destinations(vendor, sdks)
     else:

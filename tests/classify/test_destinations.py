@@ -6,14 +6,23 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.capture.rundir import RunDir
 from harness.capture.writer import CaptureWriter, EventRow
 from harness.classify import domain, geo
 from harness.classify.destination import Party
-from harness.classify.destinations import classify, write_destinations
+from harness.classify.destinations import (
+    classify,
+    sdks_from_findings,
+    sdks_of,
+    write_destinations,
+)
 from harness.classify.trackers import TrackerDB
 from harness.classify.vendors import XIAOMI, Vendor
+from harness.detect.finding import Finding
+from harness.device.base import NeedleClass
 from harness.errors import InputError
 from harness.parse.message import Message, MessageKind
 
@@ -190,3 +199,55 @@ def test_sdks_named_by_the_detector_reach_every_host_they_were_sent_to() -> None
     assert dests["b.test.example"].messages == 0
     assert dests["c.test.example"].sdks == ("onetrack",)
     assert set(dests) == {"a.test.example", "b.test.example", "c.test.example"}
+
+
+def _sdks_before(run: RunDir) -> dict[str, str]:
+    """sdks_from_findings as it was before analyze handed its findings over in memory: the
+    reference sdks_of is held to."""
+    findings = json.loads(run.file("findings.json").read_text("utf-8"))
+    out: dict[str, str] = {}
+    for f in findings:
+        for step in f.get("chain") or []:
+            if isinstance(step, str) and step.startswith("sensors:"):
+                verified = "crc ok" in step
+                out[f["message"]] = "sensors-analytics" + (" (crc verified)" if verified
+                                                           else " (wire format)")
+            elif isinstance(step, str) and step.startswith("mixpanel:"):
+                out[f["message"]] = "mixpanel (wire format)"
+    return out
+
+
+STEPS = st.sampled_from(["http:POST a/sa", "sensors:data_list (crc ok)", "sensors:data",
+                         "sensors:data_list (crc mismatch)", "sensors:data (no crc)",
+                         "mixpanel:data", "base64", "json:$.sensors:x", "sensors:\ud800",
+                         "crc ok"])
+FOUND = st.builds(
+    Finding, id=st.just("f"), needle=st.just("n"), cls=st.just(NeedleClass.DEVICE_ID),
+    host=st.none(), phase=st.none(), message=st.sampled_from(["m1", "m2", "m3"]),
+    chain=st.lists(STEPS, max_size=4).map(tuple), excerpt=st.just(""))
+
+
+@given(st.lists(FOUND, max_size=8))
+def test_sdks_of_findings_in_memory_as_from_the_file(
+        tmp_path_factory: pytest.TempPathFactory, fs: list[Finding]) -> None:
+    run = RunDir(tmp_path_factory.mktemp("sdks"))
+    run.write_json_items("findings.json", map(Finding.json_line, fs))
+    assert sdks_of(fs) == _sdks_before(run) == sdks_from_findings(run)
+
+
+def test_destinations_from_findings_in_memory(tmp_path: Path) -> None:
+    """write_destinations given the findings writes what it writes reading findings.json."""
+    run = RunDir.create(tmp_path, "f")
+    req = b"POST /sa HTTP/1.1\r\nHost: sa.api.intl.miui.com\r\nContent-Length: 2\r\n\r\nhi"
+    with CaptureWriter(run.capture_db) as w:
+        w.write_batch(1, 0, [EventRow(t=1.0, kind="stream", hook="native.tls.SSL_write",
+                                      pid=1, conn="1:tls:1", direction="out", data=req,
+                                      fields={"layer": "tls"})],
+                      connections=[{"conn": "1:tls:1", "peer_ip": "47.74.128.1"}])
+    fs = [Finding("f1", "imei", NeedleClass.DEVICE_ID, "sa.api.intl.miui.com", None, "m1",
+                  ("http:POST sa.api.intl.miui.com/sa", "mixpanel:data"), "")]
+    run.write_json_items("findings.json", map(Finding.json_line, fs))
+    from_file = write_destinations(run).read_bytes()
+    (run.file("findings.json")).unlink()
+    assert write_destinations(run, findings=fs).read_bytes() == from_file
+    assert b"mixpanel (wire format)" in from_file
