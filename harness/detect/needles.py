@@ -11,7 +11,6 @@ from harness.detect.finding import Needle
 from harness.device.base import NeedleClass
 from harness.errors import InputError, UsageError
 from harness.text import is_text
-from harness.yamldoc import load_yaml, position
 
 NEEDLES_JSON = "needles.json"
 MIN_LENGTH = 4
@@ -20,6 +19,8 @@ MIN_LENGTH = 4
 
 def _needle(raw: object, where: str, index: int, seq: object = None) -> Needle:
     def fail(msg: str, key: object = None, fld: str | None = None) -> InputError:
+        from harness.yamldoc import position
+
         line, col = position(raw, key) if key is not None else position(seq, index)
         return InputError(msg, path=where, line=line, column=col, field=fld)
 
@@ -46,6 +47,8 @@ def _needle(raw: object, where: str, index: int, seq: object = None) -> Needle:
 def load_needles_file(path: Path) -> list[Needle]:
     """A JSON or YAML list of ``{name, class, value, source}``. Errors name the file, and
     for YAML the line, column and field."""
+    # harness.yamldoc (ruamel.yaml, 10 ms of `harness analyze`'s start) is imported for a
+    # YAML file or an error's position only: analyze reads a needles.json
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -57,8 +60,12 @@ def load_needles_file(path: Path) -> list[Needle]:
             raise InputError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno,
                              column=exc.colno) from exc
     else:
+        from harness.yamldoc import load_yaml
+
         data = load_yaml(text, str(path))
     if not isinstance(data, list):
+        from harness.yamldoc import position
+
         line, col = position(data)
         raise InputError("expected a list of needles (- name: ..., value: ..., class: ...)",
                          path=str(path), line=line or 1, column=col)

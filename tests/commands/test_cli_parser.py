@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +48,18 @@ def test_analyze_does_not_import_the_other_commands() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "['harness.commands.analyze']"
+
+
+def test_analyze_leaves_yaml_alone(tmp_path: Path) -> None:
+    """A run's needles are JSON: ruamel.yaml (10 ms of analyze's start) is not imported to
+    parse the command line or to analyze a run."""
+    code = ("import sys; from pathlib import Path; from harness import cli;"
+            "from harness.testing.runbuilder import RunBuilder;"
+            "cli.build_parser(['analyze', 'R']); b = RunBuilder(Path(sys.argv[1]), 'r');"
+            "b.needle('android-id', 'device-id', 'a1b2c3d4e5f60718'); b.phase('normal');"
+            "b.request('sa.api.lab.test', '/sa?u=a1b2c3d4e5f60718');"
+            "print(len(b.build().read_derived('findings.json')),"
+            " sorted(m for m in sys.modules if 'yaml' in m))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "1 []"
