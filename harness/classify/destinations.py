@@ -224,10 +224,12 @@ def _verified_sdk(chain: Iterable[object]) -> str | None:
     """The SDK of the last step of ``chain`` that names a verified wire format."""
     sdk = None
     for step in chain:
-        if isinstance(step, str) and step.startswith("sensors:"):
+        if not isinstance(step, str) or not step.startswith(("sensors:", "mixpanel:")):
+            continue  # most steps: one test each
+        if step.startswith("sensors:"):
             sdk = "sensors-analytics" + (" (crc verified)" if "crc ok" in step
                                          else " (wire format)")
-        elif isinstance(step, str) and step.startswith("mixpanel:"):
+        else:
             sdk = "mixpanel (wire format)"
     return sdk
 

@@ -220,7 +220,7 @@ def _sdks_before(run: RunDir) -> dict[str, str]:
 STEPS = st.sampled_from(["http:POST a/sa", "sensors:data_list (crc ok)", "sensors:data",
                          "sensors:data_list (crc mismatch)", "sensors:data (no crc)",
                          "mixpanel:data", "base64", "json:$.sensors:x", "sensors:\ud800",
-                         "crc ok"])
+                         "crc ok", "sensorsdata (crc ok)", "mixpanel"])
 FOUND = st.builds(
     Finding, id=st.just("f"), needle=st.just("n"), cls=st.just(NeedleClass.DEVICE_ID),
     host=st.none(), phase=st.none(), message=st.sampled_from(["m1", "m2", "m3"]),
