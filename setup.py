@@ -22,6 +22,13 @@ setup(ext_modules=[
     Extension(
         "harness.capture._rows", ["harness/capture/_rows.c"], libraries=["sqlite3"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
+    # analysis.sqlite written through SQLite's C API for store.py (the same rows, faster)
+    Extension(
+        "harness.parse._store", ["harness/parse/_store.c", "harness/parse/storejson.c",
+                                 "harness/parse/storemsg.c", "harness/parse/storesql.c"],
+        depends=["harness/parse/storejson.h", "harness/parse/storemsg.h",
+                 "harness/parse/storesql.h"], libraries=["sqlite3"],
+        extra_compile_args=["-O2", "-Wall", "-Werror"]),
     # HTTP/1.x parsing for http1.py, a flow per call (no library; http1.py is the fallback)
     Extension(
         "harness.parse._http1",

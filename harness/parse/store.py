@@ -13,25 +13,34 @@ numbers them at the end in SQL; readers iterate a cursor. Neither holds all mess
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import fields
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.capture.rundir import RunDir
 from harness.errors import RunDirError
 from harness.parse.draft import Draft
 from harness.parse.message import Message, MessageKind
-from harness.protocol import JSON
+from harness.parse.rowcodec import KINDS, VALUES, Dumps, decoded
 from harness.text import is_digits
+
+try:
+    from harness.parse import _store
+except ImportError:  # an unbuilt checkout: the sqlite3 module writes the same rows
+    _store = None  # type: ignore[assignment]
 
 ANALYSIS_DB = "analysis.sqlite"
 STORE_VERSION = 2
 """Bump when parsing changes what it produces: stores of another version are rebuilt."""
 
+_PRAGMAS = """
+PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
+"""
+# Bodies are most of the bytes: 16 KiB pages hold them in a quarter of the overflow pages
+# (inserts 0.47 -> 0.41 s on the 20 MB benchmark; reading no slower). A file property
+# only: any page size reads the same. The file is a temporary one until it is complete.
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE messages(
@@ -53,9 +62,10 @@ _COLS = ("ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, po
          " notes, (SELECT group_concat(o.n) FROM links l JOIN ord o ON o.key = l.b"
          " WHERE l.a = m.key)")
 _FROM = " FROM ord JOIN messages m ON m.key = ord.key"
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_INSERT = ("INSERT INTO messages(key, first_seq, kind, t, direction, source, conn, phase,"
+           " protocol, host, ip, port, sni, tls_version, cipher, method, url, status,"
+           " headers, body, body_len, body_len_wire, events, request_key, sdk, frames,"
+           " meta, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
 def _null(value: None) -> None:
@@ -71,81 +81,71 @@ def _null(value: None) -> None:
 sqlite3.register_adapter(type(None), _null)
 
 
-class _Dumps:
-    """``_ENCODER.encode`` for one writer's columns, minus what it redoes per call: json's
-    ``encode`` builds a new C encoder (and a closure) every time, which was ~60% of the cost
-    of a header list (five columns a message). This keeps one C encoder, made with the
-    arguments ``iterencode`` gives it, so the text is the same by construction (tests/parse/
-    test_store.py compares the two). Its circular-reference table is left empty by a
-    successful call; one that raises (a value json cannot encode) may leave entries behind,
-    so it is cleared then."""
+class _Database(Protocol):
+    """The SQL both writers run the same way (links, numbering, meta, reading back)."""
 
-    def __init__(self) -> None:
-        self._markers: dict[int, object] = {}
-        # json's C encoder class (None without the _json accelerator: then encode() alone)
-        make: Callable[..., Callable[[object, int], list[str]]] | None = getattr(
-            json.encoder, "c_make_encoder", None)
-        self._encode = None if make is None else make(
-            self._markers, _ENCODER.default, json.encoder.encode_basestring_ascii, None,
-            _ENCODER.key_separator, _ENCODER.item_separator, _ENCODER.sort_keys,
-            _ENCODER.skipkeys, _ENCODER.allow_nan)
-
-    def __call__(self, value: object) -> str:
-        kind = type(value)
-        if kind is list or kind is tuple or kind is dict:
-            if not value:  # most frames and notes
-                return "{}" if kind is dict else "[]"
-            if self._encode is not None:
-                try:
-                    return "".join(self._encode(value, 0))
-                except BaseException:
-                    self._markers.clear()
-                    raise
-        return _ENCODER.encode(value)
-
-    def seqs(self, value: object) -> str:
-        """``self(value)`` for a message's event seqs, one or two ints mostly: those written
-        straight (an int's JSON is its ``str``; a bool's is not, so not those)."""
-        if type(value) is tuple:
-            if len(value) == 1:
-                a = value[0]
-                if type(a) is int:
-                    return f"[{a}]"
-            elif len(value) == 2:
-                a, b = value
-                if type(a) is int and type(b) is int:
-                    return f"[{a},{b}]"
-        return self(value)
+    def execute(self, sql: str, params: tuple[object, ...] = ..., /) -> None: ...
+    def fetch(self, sql: str, params: tuple[object, ...] = ...,
+              /) -> list[tuple[Any, ...]]: ...
+    def close(self) -> None: ...
 
 
-_VALUES = {k: k.value for k in MessageKind}
-"""A kind's column text: one dict lookup, where ``.value`` is a property (enum's)."""
+class _Connection:
+    """The reference writer's database: the sqlite3 module's connection, with the
+    ``execute`` and ``fetch`` of ``_store.Writer`` (for what both writers share)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path)
+        self.db.executescript(_PRAGMAS + _SCHEMA)
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> None:
+        self.db.execute(sql, params)
+
+    def fetch(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
 
 
 class StoreWriter:
-    """Builds a store in a temporary file; :meth:`finish` numbers and publishes it."""
+    """Builds a store in a temporary file; :meth:`finish` numbers and publishes it.
 
-    def __init__(self, path: Path) -> None:
+    Through ``_store.Writer`` (harness/parse/_store.c) when it is built: each row written at
+    once through SQLite's C API, its JSON and its Message made from the draft's own values.
+    ``compiled=False`` (or an unbuilt checkout) writes with the sqlite3 module and ``json``:
+    the reference (tests/parse/test_store_c.py compares the two)."""
+
+    def __init__(self, path: Path, compiled: bool = True) -> None:
         self.path = path
         self.tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # builders may race
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
-        self._db = sqlite3.connect(self.tmp)
-        # Bodies are most of the bytes: 16 KiB pages hold them in a quarter of the overflow
-        # pages (inserts 0.47 -> 0.41 s on the 20 MB benchmark; reading no slower). A file
-        # property only: any page size reads the same.
-        self._db.execute("PRAGMA page_size=16384")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.executescript(_SCHEMA)
         self._finished = False
         self._next = 0
         self._rows: list[tuple[object, ...]] = []
         self._pending = 0
-        self._dumps = _Dumps()
+        self._dumps = Dumps()
         self._last: tuple[Any, ...] = ()
         self.links_of: dict[int, list[int]] = {}
         """Keys each key is linked to, in the order :meth:`link` wrote them."""
+        self._c: _store.Writer | None = None
+        self._py: _Connection | None = None
+        db: _Database
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                self.tmp.unlink()
+            if compiled and _store is not None:
+                self._c = db = _store.Writer(self.tmp, _PRAGMAS + _SCHEMA + "BEGIN;", _INSERT,
+                                             Draft, Message, VALUES, KINDS, self._dumps)
+            else:
+                self._py = db = _Connection(self.tmp)
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            # one line naming the file (exit 2) rather than SQLite's "unable to open"
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise RunDirError(f"cannot write the message store ({self.tmp.name}: {why})",
+                              path=str(path)) from exc
+        self._db = db
 
     def __enter__(self) -> StoreWriter:
         return self
@@ -154,20 +154,23 @@ class StoreWriter:
         self.close()
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self._db.close()
+        for db in (self._c, self._py):
+            if db is not None:
+                db.close()
         if not self._finished:
             with contextlib.suppress(OSError):
                 self.tmp.unlink()
 
     def add(self, d: Draft) -> int:
         """Queue a draft for writing; its key is known at once (responses cite it)."""
+        if self._c is not None:
+            return self._c.add(d)
         self._next += 1
         d.key = self._next
         req = d.request.key if d.request is not None and d.request.key >= 0 else None
         dumps = self._dumps
         self._last = row = (
-            d.key, d.first_seq, _VALUES[d.kind], d.t, d.direction, d.source, d.conn, d.phase,
+            d.key, d.first_seq, VALUES[d.kind], d.t, d.direction, d.source, d.conn, d.phase,
             d.protocol, d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
             d.status, dumps(d.headers), d.body, len(d.body), d.body_len_wire,
             dumps.seqs(d.events), req, d.sdk, dumps(d.frames), dumps(d.meta), dumps(d.notes))
@@ -178,13 +181,8 @@ class StoreWriter:
         return d.key
 
     def _flush(self) -> None:
-        if self._rows:
-            self._db.executemany(
-                "INSERT INTO messages(key, first_seq, kind, t, direction, source, conn, phase,"
-                " protocol, host, ip, port, sni, tls_version, cipher, method, url, status,"
-                " headers, body, body_len, body_len_wire, events, request_key, sdk, frames,"
-                " meta, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                self._rows)
+        if self._rows and self._py is not None:
+            self._py.db.executemany(_INSERT, self._rows)
         self._rows = []
         self._pending = 0
 
@@ -194,7 +192,12 @@ class StoreWriter:
         (:func:`key_id`) and ``links`` is empty (links are written at the end). Built from
         the row itself, so the JSON columns decode from the text the store holds; a row
         with a value SQLite would convert (its column's affinity: an int in a TEXT column,
-        an int or zero ``t``, a bool port) is read back from the file instead."""
+        an int or zero ``t``, a bool port) is read back from the file instead. The C writer
+        takes the draft's values where they are what that decoding gives, and reads back
+        any other row."""
+        if self._c is not None:
+            m = self._c.message()
+            return self._read_back(self._c.count) if m is None else m
         (key, _seq, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
          tls_version, cipher, method, url, status, headers, body, _len, body_len_wire,
          events, req, sdk, frames, meta, notes) = self._last
@@ -205,7 +208,7 @@ class StoreWriter:
                         type(protocol), type(host), type(ip), type(sni), type(tls_version),
                         type(cipher), type(method), type(url), type(sdk)} <= _TEXTS):
             return self._read_back(key)
-        return _decoded(key_id(key), kind, t, direction, source, conn, phase, protocol, host,
+        return decoded(key_id(key), kind, t, direction, source, conn, phase, protocol, host,
                         ip, port, sni, tls_version, cipher, method, url, status, headers,
                         body, body_len_wire, events,
                         None if req is None else key_id(req), (), sdk, frames, meta, notes,
@@ -213,15 +216,13 @@ class StoreWriter:
 
     def _read_back(self, key: int) -> Message:
         self._flush()
-        row = self._db.execute(
-            "SELECT kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
-            " tls_version, cipher, method, url, status, headers, body, body_len_wire, events,"
-            " request_key, sdk, frames, meta, notes FROM messages WHERE key=?",
-            (key,)).fetchone()
         (kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
          cipher, method, url, status, headers, body, body_len_wire, events, req, sdk, frames,
-         meta, notes) = row
-        return _decoded(key_id(key), kind, t, direction, source, conn, phase, protocol, host,
+         meta, notes), = self._db.fetch(
+            "SELECT kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
+            " tls_version, cipher, method, url, status, headers, body, body_len_wire, events,"
+            " request_key, sdk, frames, meta, notes FROM messages WHERE key=?", (key,))
+        return decoded(key_id(key), kind, t, direction, source, conn, phase, protocol, host,
                         ip, port, sni, tls_version, cipher, method, url, status, headers,
                         body, body_len_wire, events,
                         None if req is None else key_id(req), (), sdk, frames, meta, notes,
@@ -229,7 +230,8 @@ class StoreWriter:
 
     def link(self, a: int, b: int) -> None:
         """Record that two messages are the same traffic seen by two layers."""
-        self._db.executemany("INSERT INTO links(a, b) VALUES(?, ?)", [(a, b), (b, a)])
+        for pair in ((a, b), (b, a)):
+            self._db.execute("INSERT INTO links(a, b) VALUES(?, ?)", pair)
         self.links_of.setdefault(a, []).append(b)
         self.links_of.setdefault(b, []).append(a)
 
@@ -242,13 +244,16 @@ class StoreWriter:
                    " (ORDER BY first_seq, key), key FROM messages")
         n_of: list[int] | None = None
         if numbers:
-            n_of = [0] * (self._next + 1)
-            for n, key in db.execute("SELECT n, key FROM ord"):
+            n_of = [0] * ((self._c.count if self._c is not None else self._next) + 1)
+            for n, key in db.fetch("SELECT n, key FROM ord"):
                 n_of[key] = n
         db.execute("CREATE INDEX links_a ON links(a)")
-        meta = {**meta, "store_version": str(STORE_VERSION)}
-        db.executemany("INSERT INTO meta VALUES(?, ?)", list(meta.items()))
-        db.commit()
+        for item in {**meta, "store_version": str(STORE_VERSION)}.items():
+            db.execute("INSERT INTO meta VALUES(?, ?)", item)
+        if self._py is not None:
+            self._py.db.commit()
+        else:
+            db.execute("COMMIT")
         db.close()
         os.replace(self.tmp, self.path)
         self._finished = True
@@ -321,14 +326,6 @@ class MessageStore:
         return _message(row, True)
 
 
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
-
-
-def _loads(text: str) -> Any:
-    """JSON the writer made (compact, no surrounding space): json's C scanner straight,
-    without decode()'s two whitespace matches (three of these a message, every reader)."""
-    return _scan(text, 0)[0]
-_KINDS = {k.value: k for k in MessageKind}
 _TEXTS = frozenset({str, type(None)})
 _INTS = frozenset({int, type(None)})
 
@@ -339,64 +336,15 @@ def key_id(key: int) -> str:
     return f"k{key}"
 
 
-def _list(text: str) -> tuple[Any, ...]:
-    return () if text == "[]" else tuple(_loads(text))
-
-
-def _maker() -> Callable[..., Message]:
-    """``Message(*values)`` without its ``__init__``, which sets each of a frozen dataclass's
-    27 fields through ``object.__setattr__`` (half the cost of a message read or streamed,
-    ~8 µs); this sets the slots straight, in field order (~4 µs). A function written for the
-    fields as dataclasses writes ``__init__``; the class itself, frozen, is untouched. Only
-    while Message has no ``__post_init__`` (else nothing would run it): then Message itself.
-    tests/parse/test_store.py compares the two."""
-    names = [f.name for f in fields(Message)]
-    if hasattr(Message, "__post_init__") or not all(f.init for f in fields(Message)):
-        return Message
-    ns: dict[str, Any] = {"new": object.__new__, "cls": Message}
-    ns.update({f"set_{n}": getattr(Message, n).__set__ for n in names})
-    # the source holds field names only (identifiers), as dataclasses' own __init__ does
-    exec(f"def make({', '.join(names)}):\n    m = new(cls)\n"
-         + "".join(f"    set_{n}(m, {n})\n" for n in names) + "    return m\n", ns)
-    make: Callable[..., Message] = ns["make"]
-    return make
-
-
-_new_message = _maker()
-
-
 def _message(row: tuple[Any, ...], with_body: bool) -> Message:
     # Rows are written by StoreWriter only, so their types are known: no per-field checks
     # (this runs once per message for every reader).
     (n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
      cipher, method, url, status, headers, body, body_len_wire, events, req_n, sdk, frames,
      meta, notes, links) = row
-    return _decoded(
+    return decoded(
         f"m{n}", kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
         tls_version, cipher, method, url, status, headers, body, body_len_wire, events,
         None if req_n is None else f"m{req_n}",
         tuple(f"m{x}" for x in sorted(int(v) for v in links.split(","))) if links else (),
         sdk, frames, meta, notes, with_body)
-
-
-def _decoded(mid: str, kind: str, t: float, direction: str, source: str, conn: str | None,
-             phase: str | None, protocol: str | None, host: str | None, ip: str | None,
-             port: int | None, sni: str | None, tls_version: str | None, cipher: str | None,
-             method: str | None, url: str | None, status: int | None, headers: str,
-             body: Any, body_len_wire: int | None, events: str, request_id: str | None,
-             links: tuple[str, ...], sdk: str | None, frames: str, meta: str, notes: str,
-             with_body: bool) -> Message:
-    """A message from its column values as stored (JSON columns as text): the one decoding
-    the reader and :meth:`StoreWriter.message` share. ``body`` is the body, or its length
-    without ``with_body``."""
-    meta_d: dict[str, JSON] = {} if meta == "{}" else _loads(meta)
-    if not with_body:
-        meta_d["body_len"] = body
-        body = b""
-    # positional (the field order, which tests/parse/test_store.py pins), once per message
-    # for every reader
-    return _new_message(
-        mid, _KINDS[kind], t, direction, source, conn, phase, protocol, host, ip, port, sni,
-        tls_version, cipher, method, url, status,
-        tuple(map(tuple, _loads(headers))) if headers != "[]" else (), body, body_len_wire,
-        _list(events), request_id, links, sdk, _list(frames), meta_d, _list(notes))

@@ -1,5 +1,5 @@
 """The message store's writer against its references: the JSON columns it encodes with one
-kept C encoder (store._Dumps) are the text ``json`` itself would write, for any value, and
+kept C encoder (rowcodec.Dumps) are the text ``json`` itself would write, for any value, and
 a value ``json`` refuses is refused the same way without spoiling the next one."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.parse import store
+from harness.parse import rowcodec, store
 
 scalars = (st.none() | st.booleans() | st.integers(-10**30, 10**30)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
@@ -30,7 +30,7 @@ columns = (st.lists(st.tuples(st.text(max_size=10), st.text(max_size=10)), max_s
 
 
 def _reference(value: object) -> str:
-    return store._ENCODER.encode(value)
+    return rowcodec.ENCODER.encode(value)
 
 
 @given(columns)
@@ -43,7 +43,7 @@ def _reference(value: object) -> str:
 @example([math.inf, -math.inf, math.nan, 1e300, -0.0, 1 / 3])
 @example({1: "int key", False: "bool key", None: "none", 2.5: "float"})
 def test_same_text_as_json(value: Any) -> None:
-    assert store._Dumps()(value) == _reference(value)
+    assert rowcodec.Dumps()(value) == _reference(value)
 
 
 @given(st.lists(st.integers(-2**70, 2**70) | st.booleans() | st.floats() | st.none(),
@@ -55,12 +55,12 @@ def test_same_text_as_json(value: Any) -> None:
 @example((1.0, 2))
 @example([5])
 def test_seqs_same_text_as_json(value: Any) -> None:
-    assert store._Dumps().seqs(value) == _reference(value)
+    assert rowcodec.Dumps().seqs(value) == _reference(value)
 
 
 @given(st.lists(columns, max_size=6))
 def test_one_encoder_for_many_values(values: list[Any]) -> None:
-    dumps = store._Dumps()
+    dumps = rowcodec.Dumps()
     assert [dumps(v) for v in values] == [_reference(v) for v in values]
 
 
@@ -73,7 +73,7 @@ class _Opaque:
     {"nested": [[[{1j: 2}]]]}, {(1, 2): "tuple key"},
 ])
 def test_refuses_what_json_refuses_and_recovers(bad: object) -> None:
-    dumps = store._Dumps()
+    dumps = rowcodec.Dumps()
     with pytest.raises(TypeError) as ref:
         _reference(bad)
     with pytest.raises(TypeError) as got:
@@ -92,14 +92,14 @@ def test_circular_value_refused_the_same_way() -> None:
     loop.append({"again": loop})
     with pytest.raises(ValueError, match="Circular reference detected"):
         _reference(loop)
-    dumps = store._Dumps()
+    dumps = rowcodec.Dumps()
     with pytest.raises(ValueError, match="Circular reference detected"):
         dumps(loop)
     assert dumps([1, [2]]) == "[1,[2]]"
 
 
 def test_not_a_container_goes_to_json() -> None:
-    dumps = store._Dumps()
+    dumps = rowcodec.Dumps()
     for v in ("text", 5, 1.5, None, True, "é"):
         assert dumps(v) == json.dumps(v, separators=(",", ":"))
 
@@ -213,7 +213,7 @@ def test_message_reads_back_what_sqlite_converts(tmp_path: Path) -> None:
 
 
 def test_decoded_puts_each_column_in_its_field() -> None:
-    """store._decoded builds a Message positionally: every column lands in its own field."""
+    """rowcodec.decoded builds a Message positionally: every column lands in its own field."""
     from dataclasses import fields
 
     from harness.parse.message import Message
@@ -222,29 +222,29 @@ def test_decoded_puts_each_column_in_its_field() -> None:
     values: dict[str, Any] = {n: f"<{n}>" for n in names}
     values.update(kind="page", headers='[["h","v"]]', events="[1]", frames='["f"]',
                   meta='{"k":1}', notes='["n"]', links=("m9",))
-    m = store._decoded(values["id"], *(values[n] for n in names[1:]), True)
+    m = rowcodec.decoded(values["id"], *(values[n] for n in names[1:]), True)
     assert [getattr(m, n) for n in names] == [
         "<id>", "page", *(f"<{n}>" for n in names[2:17]), (("h", "v"),), "<body>",
         "<body_len_wire>", (1,), "<request_id>", ("m9",), "<sdk>", ("f",), {"k": 1}, ("n",)]
 
 
 def test_new_message_is_message() -> None:
-    """store._new_message (slots set straight) makes what Message(...) makes, for every
+    """rowcodec.new_message (slots set straight) makes what Message(...) makes, for every
     field, and the result is still frozen."""
     import dataclasses
 
     from harness.parse.message import Message
 
     names = [f.name for f in dataclasses.fields(Message)]
-    assert store._new_message is not Message
+    assert rowcodec.new_message is not Message
     for i in range(3):
         values = [object() if i else f"<{n}>" for n in names]
-        made, ref = store._new_message(*values), Message(*values)
+        made, ref = rowcodec.new_message(*values), Message(*values)
         assert type(made) is Message
         assert [getattr(made, n) for n in names] == [getattr(ref, n) for n in names]
         assert made == ref
         with pytest.raises(dataclasses.FrozenInstanceError):
             made.id = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        store._new_message(*names[1:])
+        rowcodec.new_message(*names[1:])
 

@@ -1,0 +1,127 @@
+"""A message's row in ``analysis.sqlite`` and its :class:`Message`: the JSON text of the
+JSON columns as the writer makes it (:class:`Dumps`), and the Message made of a row's values
+(:func:`decoded`), which every reader and ``StoreWriter.message`` share. Both are the
+reference of ``_store.c``, which writes the same text and makes the same Message faster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from harness.parse.message import Message, MessageKind
+from harness.protocol import JSON
+
+ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+class Dumps:
+    """``ENCODER.encode`` for one writer's columns, minus what it redoes per call: json's
+    ``encode`` builds a new C encoder (and a closure) every time, which was ~60% of the cost
+    of a header list (five columns a message). This keeps one C encoder, made with the
+    arguments ``iterencode`` gives it, so the text is the same by construction (tests/parse/
+    test_store.py compares the two). Its circular-reference table is left empty by a
+    successful call; one that raises (a value json cannot encode) may leave entries behind,
+    so it is cleared then."""
+
+    def __init__(self) -> None:
+        self._markers: dict[int, object] = {}
+        # json's C encoder class (None without the _json accelerator: then encode() alone)
+        make: Callable[..., Callable[[object, int], list[str]]] | None = getattr(
+            json.encoder, "c_make_encoder", None)
+        self._encode = None if make is None else make(
+            self._markers, ENCODER.default, json.encoder.encode_basestring_ascii, None,
+            ENCODER.key_separator, ENCODER.item_separator, ENCODER.sort_keys,
+            ENCODER.skipkeys, ENCODER.allow_nan)
+
+    def __call__(self, value: object) -> str:
+        kind = type(value)
+        if kind is list or kind is tuple or kind is dict:
+            if not value:  # most frames and notes
+                return "{}" if kind is dict else "[]"
+            if self._encode is not None:
+                try:
+                    return "".join(self._encode(value, 0))
+                except BaseException:
+                    self._markers.clear()
+                    raise
+        return ENCODER.encode(value)
+
+    def seqs(self, value: object) -> str:
+        """``self(value)`` for a message's event seqs, one or two ints mostly: those written
+        straight (an int's JSON is its ``str``; a bool's is not, so not those)."""
+        if type(value) is tuple:
+            if len(value) == 1:
+                a = value[0]
+                if type(a) is int:
+                    return f"[{a}]"
+            elif len(value) == 2:
+                a, b = value
+                if type(a) is int and type(b) is int:
+                    return f"[{a},{b}]"
+        return self(value)
+
+
+VALUES = {k: k.value for k in MessageKind}
+"""A kind's column text: one dict lookup, where ``.value`` is a property (enum's)."""
+KINDS = {k.value: k for k in MessageKind}
+
+
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
+
+
+def loads(text: str) -> Any:
+    """JSON the writer made (compact, no surrounding space): json's C scanner straight,
+    without decode()'s two whitespace matches (three of these a message, every reader)."""
+    return _scan(text, 0)[0]
+
+
+def _list(text: str) -> tuple[Any, ...]:
+    return () if text == "[]" else tuple(loads(text))
+
+
+def _maker() -> Callable[..., Message]:
+    """``Message(*values)`` without its ``__init__``, which sets each of a frozen dataclass's
+    27 fields through ``object.__setattr__`` (half the cost of a message read or streamed,
+    ~8 µs); this sets the slots straight, in field order (~4 µs). A function written for the
+    fields as dataclasses writes ``__init__``; the class itself, frozen, is untouched. Only
+    while Message has no ``__post_init__`` (else nothing would run it): then Message itself.
+    tests/parse/test_store.py compares the two."""
+    names = [f.name for f in fields(Message)]
+    if hasattr(Message, "__post_init__") or not all(f.init for f in fields(Message)):
+        return Message
+    ns: dict[str, Any] = {"new": object.__new__, "cls": Message}
+    ns.update({f"set_{n}": getattr(Message, n).__set__ for n in names})
+    # the source holds field names only (identifiers), as dataclasses' own __init__ does
+    exec(f"def make({', '.join(names)}):\n    m = new(cls)\n"
+         + "".join(f"    set_{n}(m, {n})\n" for n in names) + "    return m\n", ns)
+    make: Callable[..., Message] = ns["make"]
+    return make
+
+
+new_message = _maker()
+
+
+def decoded(mid: str, kind: str, t: float, direction: str, source: str, conn: str | None,
+             phase: str | None, protocol: str | None, host: str | None, ip: str | None,
+             port: int | None, sni: str | None, tls_version: str | None, cipher: str | None,
+             method: str | None, url: str | None, status: int | None, headers: str,
+             body: Any, body_len_wire: int | None, events: str, request_id: str | None,
+             links: tuple[str, ...], sdk: str | None, frames: str, meta: str, notes: str,
+             with_body: bool) -> Message:
+    """A message from its column values as stored (JSON columns as text): the one decoding
+    the reader and :meth:`StoreWriter.message` share. ``body`` is the body, or its length
+    without ``with_body``."""
+    meta_d: dict[str, JSON] = {} if meta == "{}" else loads(meta)
+    if not with_body:
+        meta_d["body_len"] = body
+        body = b""
+    # positional (the field order, which tests/parse/test_store.py pins), once per message
+    # for every reader
+    return new_message(
+        mid, KINDS[kind], t, direction, source, conn, phase, protocol, host, ip, port, sni,
+        tls_version, cipher, method, url, status,
+        tuple(map(tuple, loads(headers))) if headers != "[]" else (), body, body_len_wire,
+        _list(events), request_id, links, sdk, _list(frames), meta_d, _list(notes))

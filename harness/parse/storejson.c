@@ -1,0 +1,272 @@
+/* JSON texts as rowcodec.Dumps writes them (json's C encoder with separators (",", ":"),
+ * ensure_ascii, allow_nan, no sort), for plain lists and flat dicts; see storejson.h. */
+
+#include "storejson.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char HEX[] = "0123456789abcdef"; /* Py_hexdigits, as json escapes */
+
+void jbuf_free (JBuf *b)
+{
+  PyMem_Free (b->p);
+  b->p = NULL;
+  b->n = b->cap = 0;
+}
+
+static int reserve (JBuf *b, size_t more)
+{
+  if (b->cap - b->n >= more)
+    return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap - b->n < more)
+  {
+    if (cap > PY_SSIZE_T_MAX / 2)
+    {
+      PyErr_NoMemory ();
+      return -1;
+    }
+    cap *= 2;
+  }
+  char *p = PyMem_Realloc (b->p, cap);
+  if (p == NULL)
+  {
+    PyErr_NoMemory ();
+    return -1;
+  }
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+static int put (JBuf *b, const char *s, size_t n)
+{
+  if (reserve (b, n) < 0)
+    return -1;
+  memcpy (b->p + b->n, s, n);
+  b->n += n;
+  return 0;
+}
+
+static char *hex4 (char *o, Py_UCS4 c)
+{
+  *o++ = '\\';
+  *o++ = 'u';
+  *o++ = HEX[(c >> 12) & 0xf];
+  *o++ = HEX[(c >> 8) & 0xf];
+  *o++ = HEX[(c >> 4) & 0xf];
+  *o++ = HEX[c & 0xf];
+  return o;
+}
+
+/* A str as json.encoder's encode_basestring_ascii writes it: printable ASCII but " and \
+ * as they are, those two and \b \f \n \r \t as two-character escapes, everything else as
+ * \uXXXX (lowercase), characters past the BMP as their UTF-16 surrogate pair. */
+static int put_str (JBuf *b, PyObject *s, int *sur)
+{
+  Py_ssize_t n = PyUnicode_GET_LENGTH (s);
+  int kind = PyUnicode_KIND (s);
+  const void *data = PyUnicode_DATA (s);
+  size_t most = kind == PyUnicode_4BYTE_KIND ? 12 : 6; /* bytes one character can take */
+  if ((size_t) n > (PY_SSIZE_T_MAX - 2) / most)
+  {
+    PyErr_NoMemory ();
+    return -1;
+  }
+  if (reserve (b, 2 + (size_t) n * most) < 0)
+    return -1;
+  char *o = b->p + b->n;
+  *o++ = '"';
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    Py_UCS4 c = PyUnicode_READ (kind, data, i);
+    if (c >= ' ' && c <= '~' && c != '\\' && c != '"')
+    {
+      *o++ = (char) c;
+      continue;
+    }
+    switch (c)
+    {
+      case '\\': *o++ = '\\'; *o++ = '\\'; break;
+      case '"': *o++ = '\\'; *o++ = '"'; break;
+      case '\b': *o++ = '\\'; *o++ = 'b'; break;
+      case '\f': *o++ = '\\'; *o++ = 'f'; break;
+      case '\n': *o++ = '\\'; *o++ = 'n'; break;
+      case '\r': *o++ = '\\'; *o++ = 'r'; break;
+      case '\t': *o++ = '\\'; *o++ = 't'; break;
+      default:
+        if (c >= 0x10000)
+        {
+          o = hex4 (o, 0xd800 | (((c - 0x10000) >> 10) & 0x3ff));
+          o = hex4 (o, 0xdc00 | ((c - 0x10000) & 0x3ff));
+        }
+        else
+        {
+          if (c >= 0xd800 && c <= 0xdfff)
+            *sur = 1;
+          o = hex4 (o, c);
+        }
+    }
+  }
+  *o++ = '"';
+  b->n = (size_t) (o - b->p);
+  return 0;
+}
+
+/* The items of a list or tuple (borrowed), and 1; 0 when v is neither (exactly). An empty
+ * list's items may be NULL. */
+static int items (PyObject *v, PyObject ***it, Py_ssize_t *n)
+{
+  if (PyList_CheckExact (v))
+  {
+    *n = PyList_GET_SIZE (v);
+    *it = ((PyListObject *) v)->ob_item;
+    return 1;
+  }
+  if (PyTuple_CheckExact (v))
+  {
+    *n = PyTuple_GET_SIZE (v);
+    *it = ((PyTupleObject *) v)->ob_item;
+    return 1;
+  }
+  return 0;
+}
+
+/* Nothing below calls back into Python between reading a list's items and using them, so
+ * the list cannot change under the loop. */
+int json_strings (JBuf *b, PyObject *v, int *sur)
+{
+  Py_ssize_t n;
+  PyObject **it;
+  if (!items (v, &it, &n))
+    return 0;
+  b->n = 0;
+  if (put (b, "[", 1) < 0)
+    return -1;
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    if (!PyUnicode_CheckExact (it[i]))
+      return 0;
+    if ((i && put (b, ",", 1) < 0) || put_str (b, it[i], sur) < 0)
+      return -1;
+  }
+  return put (b, "]", 1) < 0 ? -1 : 1;
+}
+
+int json_string_lists (JBuf *b, PyObject *v, int *sur)
+{
+  Py_ssize_t n;
+  PyObject **it;
+  if (!items (v, &it, &n))
+    return 0;
+  b->n = 0;
+  if (put (b, "[", 1) < 0)
+    return -1;
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    Py_ssize_t m;
+    PyObject **inner;
+    if (!items (it[i], &inner, &m))
+      return 0;
+    if ((i && put (b, ",", 1) < 0) || put (b, "[", 1) < 0)
+      return -1;
+    for (Py_ssize_t j = 0; j < m; j++)
+    {
+      if (!PyUnicode_CheckExact (inner[j]))
+        return 0;
+      if ((j && put (b, ",", 1) < 0) || put_str (b, inner[j], sur) < 0)
+        return -1;
+    }
+    if (put (b, "]", 1) < 0)
+      return -1;
+  }
+  return put (b, "]", 1) < 0 ? -1 : 1;
+}
+
+/* An int as json writes it (int.__repr__), when it is one (not a bool) within 64 bits;
+ * 0 otherwise. */
+static int put_int (JBuf *b, PyObject *v)
+{
+  if (!PyLong_CheckExact (v))
+    return 0;
+  int overflow;
+  long long x = PyLong_AsLongLongAndOverflow (v, &overflow);
+  if (overflow)
+    return 0;
+  if (x == -1 && PyErr_Occurred ())
+    return -1;
+  char text[32];
+  int len = snprintf (text, sizeof text, "%lld", x);
+  return put (b, text, (size_t) len) < 0 ? -1 : 1;
+}
+
+int json_ints (JBuf *b, PyObject *v)
+{
+  Py_ssize_t n;
+  PyObject **it;
+  if (!items (v, &it, &n))
+    return 0;
+  b->n = 0;
+  if (put (b, "[", 1) < 0)
+    return -1;
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    if (i && put (b, ",", 1) < 0)
+      return -1;
+    int r = put_int (b, it[i]);
+    if (r <= 0)
+      return r;
+  }
+  return put (b, "]", 1) < 0 ? -1 : 1;
+}
+
+/* A scalar as json writes it: null, true, false, an int, a finite float (float.__repr__),
+ * a str; 0 for anything else. */
+static int put_scalar (JBuf *b, PyObject *v, int *sur)
+{
+  if (v == Py_None)
+    return put (b, "null", 4) < 0 ? -1 : 1;
+  if (v == Py_True)
+    return put (b, "true", 4) < 0 ? -1 : 1;
+  if (v == Py_False)
+    return put (b, "false", 5) < 0 ? -1 : 1;
+  if (PyUnicode_CheckExact (v))
+    return put_str (b, v, sur) < 0 ? -1 : 1;
+  if (PyFloat_CheckExact (v))
+  {
+    double x = PyFloat_AS_DOUBLE (v);
+    if (!isfinite (x))
+      return 0;
+    char *text = PyOS_double_to_string (x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (text == NULL)
+      return -1;
+    int r = put (b, text, strlen (text));
+    PyMem_Free (text);
+    return r < 0 ? -1 : 1;
+  }
+  return put_int (b, v);
+}
+
+int json_flat_dict (JBuf *b, PyObject *v, int *sur)
+{
+  if (!PyDict_CheckExact (v))
+    return 0;
+  b->n = 0;
+  if (put (b, "{", 1) < 0)
+    return -1;
+  Py_ssize_t pos = 0, i = 0;
+  PyObject *key, *value;
+  while (PyDict_Next (v, &pos, &key, &value))
+  {
+    if (!PyUnicode_CheckExact (key))
+      return 0;
+    if ((i++ && put (b, ",", 1) < 0) || put_str (b, key, sur) < 0 || put (b, ":", 1) < 0)
+      return -1;
+    int r = put_scalar (b, value, sur);
+    if (r <= 0)
+      return r;
+  }
+  return put (b, "}", 1) < 0 ? -1 : 1;
+}

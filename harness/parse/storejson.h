@@ -1,0 +1,37 @@
+/* The JSON texts of analysis.sqlite's columns, for _store.c: exactly what rowcodec.Dumps (json
+ * with separators (",", ":") and ensure_ascii) writes, for the shapes the builder's drafts
+ * have; anything else is left to Dumps itself. */
+
+#ifndef STOREJSON_H
+#define STOREJSON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+typedef struct
+{
+  char *p;
+  size_t n, cap;
+} JBuf;
+
+void jbuf_free (JBuf *b);
+
+/* Each writes the text of v into b (emptied first) and returns 1; 0 when v is not of the
+ * shape it encodes (b's contents are then meaningless: the caller encodes v otherwise); -1
+ * with an exception set. *sur is set when a string held a surrogate code point (json
+ * decodes an escaped pair of them as one character, so such a text does not give back its
+ * value). */
+
+/* A list or tuple of str: ["a","b"] */
+int json_strings (JBuf *b, PyObject *v, int *sur);
+
+/* A list or tuple of lists or tuples of str: [["k","v"]] */
+int json_string_lists (JBuf *b, PyObject *v, int *sur);
+
+/* A list or tuple of ints within 64 bits: [1,2] */
+int json_ints (JBuf *b, PyObject *v);
+
+/* A dict of str keys to None, bool, an int within 64 bits, a finite float or a str. */
+int json_flat_dict (JBuf *b, PyObject *v, int *sur);
+
+#endif

@@ -1,0 +1,223 @@
+"""The C store writer (``_store.c``) against the Python one (``compiled=False``, the
+reference): the same analysis.sqlite, row for row and column for column (bench/storediff.py's
+rows, with each value's type), and the same Message from ``message()`` after every ``add``,
+for generated drafts, the odd ones included (surrogates, controls, non-ASCII, huge ints,
+-0.0, NaN, values of the wrong type). Where the reference raises, so does the C writer (the
+reference raises when it writes its queued rows, the C one at the ``add``; either way the
+build fails)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
+from bench.storediff import meta as store_meta
+from bench.storediff import rows as store_rows
+from harness.cli import main
+from harness.errors import ExitCode, RunDirError
+from harness.parse import store
+from harness.parse.draft import Draft
+from harness.parse.message import MessageKind
+from harness.testing.runbuilder import RunBuilder
+
+pytestmark = pytest.mark.skipif(store._store is None, reason="unreachable: setup builds it")
+
+_chars = st.characters() | st.sampled_from(
+    ["\ud800", "\udfff", "\ud83d", "\ude00", "\x00", "\x1f", "\x7f", "\"", "\\", "\b", "\f",
+     "\n", "\r", "\t", "é", "\u2028", "\U0001f600", "\uffff"])
+_text = st.text(_chars, max_size=6)
+_clean = st.text(st.characters(blacklist_categories=("Cs",)), max_size=6)
+_ints = st.integers(0, 70000) | st.integers(-2**63, 2**63 - 1) | st.sampled_from(
+    [2**63, -2**63 - 1, 2**70, -1])
+_floats = st.floats() | st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan, 1e16])
+_wrong = st.none() | st.booleans() | _ints | _floats | st.binary(max_size=3) | _text
+"""What a column can get that is not its type."""
+_scalar = st.none() | st.booleans() | _ints | _floats | _text
+_json = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=2)
+                     | st.dictionaries(_text, inner, max_size=2), max_leaves=4)
+
+
+def _sometimes(draw: st.DrawFn, usual: st.SearchStrategy[Any],
+               odd: st.SearchStrategy[Any] = _wrong) -> Any:
+    return draw(odd) if draw(st.integers(0, 29)) == 0 else draw(usual)
+
+
+@st.composite
+def _drafts(draw: st.DrawFn) -> Draft:
+    kind = draw(st.sampled_from(list(MessageKind)))
+    d = Draft(kind=MessageKind(kind) if draw(st.booleans()) else kind,
+              t=_sometimes(draw, st.floats(-1e12, 1e12, allow_nan=False)),
+              direction=_sometimes(draw, st.sampled_from(["out", "in"])),
+              source=_sometimes(draw, _clean),
+              first_seq=_sometimes(draw, st.integers(0, 30)))
+    if draw(st.integers(0, 20)) == 0:
+        d.kind = draw(st.sampled_from(["raw", "nope"]))  # type: ignore[assignment]
+    for name in ("conn", "phase", "protocol", "host", "ip", "sni", "tls_version", "cipher",
+                 "method", "url", "sdk"):
+        setattr(d, name, _sometimes(draw, st.none() | _clean))
+    for name in ("port", "status", "body_len_wire"):
+        setattr(d, name, _sometimes(draw, st.none() | st.integers(0, 70000)))
+    pair = st.tuples(_text, _text) | st.lists(_text, max_size=3).map(tuple) \
+        | st.lists(_text, max_size=3)
+    d.headers = _sometimes(draw, st.lists(st.tuples(_text, _text), max_size=3),
+                           st.lists(pair | _json, max_size=3) | _json)
+    d.body = _sometimes(draw, st.binary(max_size=20),
+                        st.binary(max_size=5).map(bytearray) | _wrong)
+    d.events = _sometimes(draw, st.lists(st.integers(0, 2**40), max_size=3).map(tuple),
+                          st.lists(_ints | st.booleans(), max_size=3) | _json)
+    d.frames = _sometimes(draw, st.lists(_text, max_size=2).map(tuple), _json)
+    flat = st.dictionaries(_text, _scalar, max_size=3)
+    d.meta = _sometimes(draw, flat, _json | st.dictionaries(
+        st.none() | st.booleans() | _ints | _floats, _scalar, max_size=2))
+    d.notes = _sometimes(draw, st.lists(_text, max_size=2), _json)
+    return d
+
+
+def _build(path: Path, drafts: list[Draft], requests: list[int], compiled: bool,
+           after: list[int]) -> tuple[list[str], list[int] | None] | type[BaseException]:
+    """The messages (their reprs: types show) and the numbering, or the error raised."""
+    drafts = copy.deepcopy(drafts)
+    path.parent.mkdir()
+    try:
+        with store.StoreWriter(path, compiled=compiled) as w:
+            got = []
+            for d, r in zip(drafts, requests, strict=True):
+                d.request = drafts[r] if r >= 0 else None
+                w.add(d)
+                m = w.message()
+                got.append(m)
+                # the message is the store's, not the draft's: changing the draft later
+                # (its mutable lists and dict) leaves it as it was
+                for i in after:
+                    if i == 0 and isinstance(d.meta, dict):
+                        d.meta["later"] = 1
+                    elif i == 1 and isinstance(d.headers, list):
+                        d.headers.append(("later", "x"))
+                    elif i == 2 and isinstance(d.notes, list):
+                        d.notes.append("later")
+            if len(drafts) > 1:
+                w.link(1, len(drafts))
+            n_of = w.finish({"k": "v"}, numbers=True)
+    except Exception as exc:  # noqa: BLE001 - compared: both raise or neither
+        return type(exc)
+    assert not path.with_name(f"{path.name}.{os.getpid()}.tmp").exists()
+    return [repr(m) for m in got], n_of
+
+
+def _plain(**change: Any) -> Draft:
+    d = Draft(kind=MessageKind.REQUEST, t=1.5, direction="out", source="native.tls",
+              first_seq=3, conn="c1", host="h", port=443, method="GET", url="/",
+              headers=[("Host", "h"), ("X", "é\x00\"\\\U0001f600")], body=b"b",
+              events=(3, 4), frames=("f",), meta={"stream": 1, "reason": "OK", "r": 0.5,
+                                                  "n": None, "b": True},
+              notes=["n"])
+    for k, v in change.items():
+        setattr(d, k, v)
+    return d
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"headers": [["k", "v"]]}, {"headers": [("k", "v", "w")]}, {"events": [1, 2, 3]},
+    {"events": (2**64,)}, {"meta": {"a": [1]}}, {"meta": {1: "x"}}, {"meta": {"a": 2**64}},
+    {"meta": {"f": math.inf}}, {"notes": ("a",)}, {"frames": ["a"]}, {"t": -0.0}, {"t": 2},
+    {"host": 5}, {"port": True}, {"body": bytearray(b"x")}, {"notes": ["\ud800"]},
+    {"notes": ["\ud83d\ude00"]}, {"meta": {"k": "\ud83d\ude00"}}, {"meta": {"f": -0.0}}])
+def test_edge_drafts(tmp_path: Path, change: dict[str, Any]) -> None:
+    """Each shape the C writer takes itself, and each it hands to json or reads back."""
+    ref = _build(tmp_path / "py" / store.ANALYSIS_DB, [_plain(**change)], [-1], False, [])
+    got = _build(tmp_path / "c" / store.ANALYSIS_DB, [_plain(**change)], [-1], True, [])
+    assert not isinstance(got, type)
+    assert got == ref
+    a, b = (str(tmp_path / x / store.ANALYSIS_DB) for x in ("py", "c"))
+    assert list(store_rows(b)) == list(store_rows(a))
+
+
+@settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_drafts(), min_size=1, max_size=4), st.data(),
+       st.lists(st.integers(0, 2), max_size=3))
+@example([Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=0,
+                headers=[("\ud83d", "\ude00")])], None, [])
+def test_same_store_and_messages(tmp_path_factory: pytest.TempPathFactory,
+                                 drafts: list[Draft], data: st.DataObject | None,
+                                 after: list[int]) -> None:
+    requests = [data.draw(st.integers(-1, i - 1)) if data is not None and i else -1
+                for i in range(len(drafts))]
+    d = tmp_path_factory.mktemp("w")
+    ref = _build(d / "py" / store.ANALYSIS_DB, drafts, requests, False, after)
+    got = _build(d / "c" / store.ANALYSIS_DB, drafts, requests, True, after)
+    assert ref is not RunDirError
+    event("raises" if isinstance(ref, type) else "writes")
+    if isinstance(ref, type) or isinstance(got, type):
+        assert isinstance(ref, type), got
+        assert isinstance(got, type), ref
+        return
+    assert got == ref
+    a, b = (str(d / x / store.ANALYSIS_DB) for x in ("py", "c"))
+    assert list(store_rows(b)) == list(store_rows(a))
+    assert store_meta(b) == store_meta(a)
+
+
+def test_message_made_without_reading_back(tmp_path: Path) -> None:
+    """The point of the C writer: a usual draft's Message comes from its values (no read
+    back), shares its immutable values and copies its mutable ones."""
+    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB)
+    w._read_back = lambda key: pytest.fail("read back")  # type: ignore[method-assign]
+    d = _plain()
+    w.add(d)
+    m = w.message()
+    assert (m.body, m.host, m.events) == (d.body, d.host, d.events)
+    assert m.body is d.body
+    assert m.events is d.events
+    assert m.meta == d.meta
+    assert m.meta is not d.meta
+    assert m.headers == tuple(d.headers)
+    assert m.notes == ("n",)
+    w.close()
+
+
+def test_store_that_cannot_be_created_is_a_run_dir_error(tmp_path: Path) -> None:
+    path = tmp_path / store.ANALYSIS_DB
+    path.with_name(f"{path.name}.{os.getpid()}.tmp").mkdir()
+    for compiled in (True, False):
+        with pytest.raises(RunDirError) as exc:
+            store.StoreWriter(path, compiled=compiled)
+        assert str(path) in str(exc.value)
+
+
+def test_analyze_names_the_store_it_cannot_write(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Through the CLI: one line naming analysis.sqlite, exit 2 (not SQLite's 'unable to
+    open database file' as an internal error)."""
+    b = RunBuilder(tmp_path / "runs", "j")
+    b.phase("first")
+    b.request("a.lab.test", "/x")
+    run = b.build(analyze=False)
+    (run.path / f"{store.ANALYSIS_DB}.{os.getpid()}.tmp").mkdir()
+    assert main(["analyze", str(run.path)]) == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert str(run.path / store.ANALYSIS_DB) in err[0]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any directory")
+def test_analyze_in_a_read_only_run_dir(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    b = RunBuilder(tmp_path / "runs", "j")
+    b.phase("first")
+    b.request("a.lab.test", "/x")
+    run = b.build(analyze=False)
+    run.path.chmod(0o555)
+    try:
+        assert main(["analyze", str(run.path)]) == ExitCode.BAD_INPUT
+    finally:
+        run.path.chmod(0o755)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert str(run.path / store.ANALYSIS_DB) in err[0]
