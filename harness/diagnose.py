@@ -341,6 +341,11 @@ def host_checks(hooks: Path | None = None,
                      f"{APT} libsqlite3-dev gcc && pip install -e . (builds the compiled "
                      "capture reader; without it analysis is slower, its results the same)",
                      required=False))
+    # without it analysis.sqlite is written through the sqlite3 module: the same rows
+    add(check_import("store-c", "harness.parse._store",
+                     f"{APT} libsqlite3-dev gcc && pip install -e . (builds the compiled "
+                     "message store writer; without it analysis is slower, its results the "
+                     "same)", required=False))
     add(_tool("java", "java", ["-version"], f"{APT} openjdk-17-jdk-headless"))
     add(_tool("javac", "javac", ["-version"],
               f"{APT} openjdk-17-jdk-headless (the lab browser is built from source)"))

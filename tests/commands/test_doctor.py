@@ -46,7 +46,7 @@ def doctor_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, di
 def test_this_machine_frida_and_the_agent_work(capsys: pytest.CaptureFixture[str]) -> None:
     code, checks = doctor_json(capsys)
     for name in ("python", "frida", "frida-local", "agent-build", "agent-abi", "cache-dir",
-                 "hooks-npm", "detector-c", "hpack-c", "capture-c",
+                 "hooks-npm", "detector-c", "hpack-c", "capture-c", "store-c",
                  "http1-c"):
         assert checks[name].ok, checks[name]
         assert checks[name].fix == ""
