@@ -157,15 +157,17 @@ def _drafts(draw: st.DrawFn) -> Any:
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_drafts(), min_size=1, max_size=6), st.data())
+@given(st.lists(_drafts(), min_size=1, max_size=6), st.data(), st.booleans())
 def test_message_is_what_the_store_reads_back(tmp_path_factory: pytest.TempPathFactory,
-                                              drafts: list[Any], data: st.DataObject) -> None:
+                                              drafts: list[Any], data: st.DataObject,
+                                              compiled: bool) -> None:
     """For any draft (regular, or with values SQLite converts), ``message()`` after ``add``
-    is the message the store reads back, ids apart (key ids until numbered)."""
+    is the message the store reads back, ids apart (key ids until numbered), from either
+    writer."""
     from dataclasses import replace
 
     path = tmp_path_factory.mktemp("w") / store.ANALYSIS_DB
-    w = store.StoreWriter(path)
+    w = store.StoreWriter(path, compiled=compiled)
     got = []
     for i, d in enumerate(drafts):
         earlier = drafts[:i]
@@ -193,6 +195,7 @@ def test_message_reads_back_what_sqlite_converts(tmp_path: Path) -> None:
     from harness.parse.message import MessageKind
 
     w = store.StoreWriter(tmp_path / store.ANALYSIS_DB)
+    assert w._c is not None  # the C writer: its own checks send these to read back too
     calls: list[int] = []
     read_back = w._read_back
     w._read_back = lambda key: calls.append(key) or read_back(key)  # type: ignore[method-assign]
