@@ -5,7 +5,8 @@ from setuptools import Extension, setup
 setup(ext_modules=[
     Extension(
         "harness.detect._detect",
-        ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/jsonwalk.c",
+        ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/children.c",
+         "harness/detect/found.c", "harness/detect/jsonwalk.c",
          "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/b64.c"],
         depends=["harness/detect/jsonparse.h", "harness/detect/jsonwalk.h",
                  "harness/detect/expand.h", "harness/detect/bytetests.h",

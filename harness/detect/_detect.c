@@ -5,7 +5,11 @@
  *   when json.loads would raise (not JSON); False for what the C walk does not reproduce
  *   (the caller runs the Python walk).
  *
- * expand(roots, hooks) decodes one message's roots into all their layers (expand.c).
+ * expand(roots, hooks) decodes one message's roots into all their layers (expand.c, with
+ *   children.c), giving the layers that matched.
+ *
+ * find(roots, hooks, plan, excerpt, msg, found, seen) does the same walk and appends the
+ *   findings of the message's matches to found (found.c): findings.find's loop in C.
  *
  * Scanner(values, tags, make) is the matcher's compiled Hyperscan database (scanner.c).
  *
@@ -145,6 +149,9 @@ static PyMethodDef methods[] = {
     "(use the Python walk)" },
   { "expand", detect_expand, METH_VARARGS,
     "expand(roots, hooks) -> list[(chain, bytes, hits)] | False (use the Python decoder)" },
+  { "find", detect_find, METH_VARARGS,
+    "find(roots, hooks, plan, excerpt, msg, found, seen) -> bool: False where expand() "
+    "gives False" },
   { NULL, NULL, 0, NULL },
 };
 

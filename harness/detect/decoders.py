@@ -52,6 +52,8 @@ class Layer:
 
 Scanned = tuple[tuple[str, ...], bytes, Sequence[Match]]
 """A layer that matched: its chain, its bytes, the matches."""
+Hooks = tuple[object, ...]
+"""The C walk's callbacks and limits (:meth:`Decoder.hooks`; expand.c says what is where)."""
 
 
 @dataclass
@@ -179,18 +181,10 @@ class Decoder:
                     stack.append((child, depth + 1))
 
     def matched(self, roots: list[tuple[tuple[str, ...], bytes]],
-                scan: Callable[[bytes], list[Match]],
-                compiled: bool = True) -> Iterator[Scanned]:
+                scan: Callable[[bytes], list[Match]]) -> Iterator[Scanned]:
         """Every layer of a message's roots, given as (chain, bytes), that ``scan`` matches,
-        as (chain, bytes, matches), in the order :meth:`expand` makes them. In C (expand.c)
-        when it is built and can be exact: it hands back whenever a note would be written
-        (budget, depth, a damaged gzip) or its JSON walk cannot be exact, and the Python
-        walk runs instead."""
-        if compiled and _detect is not None:
-            got = _detect.expand(roots, self._hooks(scan))
-            if got is not False:
-                yield from got
-                return
+        as (chain, bytes, matches), in the order :meth:`expand` makes them: the Python walk,
+        which the C one (:meth:`hooks`) hands back to and is tested against."""
         found: dict[tuple[str, ...], tuple[bytes, ...]] = {}
         self.found = found  # read when the generator resumes, after this scan
         for chain, data in roots:
@@ -200,11 +194,17 @@ class Decoder:
                 if hits:
                     yield layer.chain, layer.data, hits
 
-    def _hooks(self, scan: Callable[[bytes], list[Match]]) -> tuple[object, ...]:
+    def hooks(self, scan: Callable[[bytes], list[Match]]) -> Hooks | None:
+        """What the C walk (expand.c) needs of this decoder to walk a message as
+        :meth:`matched` would, scanning with ``scan``; None when it is not built. They hold
+        no message's state (the C walk counts the budget itself, and hands back wherever a
+        note would be written, for :meth:`matched` to run with a fresh Budget): made once
+        for any number of messages."""
         b = self.budget
-        return (scan, self._inflate_or_note, self._pairs(self._form),
-                self._pairs(self._protobuf), self.transforms.get if self.transforms else None,
-                b.max_depth, b.max_layers, b.max_bytes, _MIN_LEAF)
+        return None if _detect is None else (
+            scan, self._inflate_or_note, self._pairs(self._form), self._pairs(self._protobuf),
+            self.transforms.get if self.transforms else None, b.max_depth, b.max_layers,
+            b.max_bytes, _MIN_LEAF)
 
     @staticmethod
     def _pairs(decode: Callable[[bytes, tuple[str, ...]], Iterator[Layer]]

@@ -1,12 +1,71 @@
-/* One message's decoding in C (expand.c): decoders.py's Decoder.expand and _decode over all
- * of a message's roots, scanning each layer through the caller's matcher. */
+/* One message's decoding in C, shared by its three parts: the walk over a message's layers
+ * (expand.c: Decoder.expand, the budget, the scan of each layer), one layer's children
+ * (children.c: Decoder._children and _decode) and what the findings loop makes of the layers
+ * that matched (found.c: findings.find's loop over the matches). */
 
 #ifndef EGRESS_EXPAND_H
 #define EGRESS_EXPAND_H
 
 #include "jsonwalk.h"
+#include "scanner.h"
+
+#define FALLBACK_MSG 5 /* the Python decoder must run */
+
+typedef struct {
+  PyObject *chain; /* tuple of str */
+  PyObject *data;  /* bytes */
+  int depth;
+  int inert;
+} Layer;
+
+typedef struct {
+  Layer *v;
+  Py_ssize_t n;
+  Py_ssize_t cap;
+} Layers;
+
+/* A layer that matched: its matches are either hits[first, first + n) of the walk's Scanner,
+   or the list a scan called in Python returned (matches). */
+typedef struct {
+  PyObject *chain, *data, *matches;
+  Py_ssize_t first, n;
+} Matched;
+
+typedef struct {
+  PyObject *scan, *inflate, *form, *protobuf, *transform;
+  Scanner *scanner; /* scan's own Scanner, run without a Python call; or NULL */
+  Py_ssize_t max_depth, max_layers, max_bytes, min_leaf;
+  Py_ssize_t layers, bytes; /* the budget spent */
+  unsigned char *scratch;   /* base64 decoded before it is known to be kept */
+  Py_ssize_t scratch_cap;
+  Matched *matched; /* the layers that matched, in scan order */
+  Py_ssize_t matched_n, matched_cap;
+  Hit *hits; /* the Scanner's hits of those layers */
+  Py_ssize_t hits_n, hits_cap;
+} Ctx;
+
+/* Takes the references of chain and data (also on failure). 0 with an exception set. */
+int push (Layers *ls, PyObject *chain, PyObject *data, int depth, int inert);
+void clear_layers (Layers *ls);
+
+/* The children of one layer into out (in Decoder._children's order). OK, FALLBACK_MSG or
+   ERROR. hot: the distinct pattern bytes the layer matched (the JSON walk's filter). */
+int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count, Layers *out);
+
+/* cx's scratch buffer, of at least size bytes (valid until the next call); NULL with
+   MemoryError. */
+unsigned char *walk_scratch (Ctx *cx, Py_ssize_t size);
+
+/* Reads hooks (see expand.c) into cx: 0 with an exception set. */
+int walk_init (Ctx *cx, PyObject *hooks);
+
+/* Walks every root of a message (a list of (chain, bytes)), recording in cx the layers that
+   matched. OK, FALLBACK_MSG or ERROR. walk_free after, whatever it returned. */
+int walk_message (Ctx *cx, PyObject *roots);
+void walk_free (Ctx *cx);
 
 int detect_spans (PyObject *hot, Span **out, Py_ssize_t *count);
 PyObject *detect_expand (PyObject *self, PyObject *args);
+PyObject *detect_find (PyObject *self, PyObject *args);
 
 #endif

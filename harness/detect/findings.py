@@ -13,8 +13,8 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from harness.detect.decoders import Budget, Decoder, Layer, Scanned
-from harness.detect.derive import derive
+from harness.detect.decoders import Budget, Decoder, Layer
+from harness.detect.derive import Pattern, derive
 from harness.detect.finding import Finding, Needle
 from harness.detect.matcher import Match, Matcher
 from harness.device.base import NeedleClass
@@ -189,8 +189,26 @@ def verified(hit: Match, data: bytes) -> bool:
 
 
 def is_control(m: Message, needle: Needle) -> bool:
-    return (needle.cls == NeedleClass.BROWSING and m.kind == MessageKind.REQUEST
-            and (m.host or "") in CONTROL_HOSTS)
+    return needle.cls == NeedleClass.BROWSING and _controls(m)
+
+
+def _controls(m: Message) -> bool:
+    """is_control's part that is the message's (the C loop asks it once a message)."""
+    return m.kind == MessageKind.REQUEST and (m.host or "") in CONTROL_HOSTS
+
+
+def _plan(patterns: Sequence[Pattern]) -> tuple[tuple[object, ...], ...]:
+    """What the C loop (found.c) needs of each pattern, by the Scanner's ids: the needle,
+    its name, the chain's "derive:" step (None for raw), whether the needle is a browsing
+    one, and what :func:`verified` checks of a base64 derivation (None for any other)."""
+    plan: list[tuple[object, ...]] = []
+    for p in patterns:
+        kind, _, at = p.derivation.partition("@")
+        check = ((int(at), _B64_SKIP[int(at)], kind == "base64url", p.needle.value.encode())
+                 if kind in ("base64", "base64url") and at.isdigit() else None)
+        plan.append((p.needle, p.needle.name, None if p.derivation == "raw"
+                     else f"derive:{p.derivation}", p.needle.cls == NeedleClass.BROWSING, check))
+    return tuple(plan)
 
 
 def find(messages: Iterable[Message], needles: Sequence[Needle],
@@ -200,10 +218,11 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
     give the same findings; tests compare them)."""
     patterns = [p for n in needles for p in derive(n)]
     matcher = Matcher(patterns, compiled)
-    # The C walk's hooks hold nothing of one message (it counts the budget itself, and hands
-    # back wherever a note would be written): made once, not for every message.
-    expand = _detect.expand if compiled and _detect is not None else None
-    hooks = Decoder(transforms)._hooks(matcher.scan)
+    # The C walk and the loop below in C (found.c), where it is built: made once, not for
+    # every message. Where it hands back (a note to write, JSON it cannot walk exactly), the
+    # Python walk runs with a Decoder and Budget of the message's own.
+    hooks = Decoder(transforms).hooks(matcher.scan) if compiled else None
+    plan = _plan(matcher.patterns) if hooks is not None else ()
     found: list[_Found] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     for m in messages:
@@ -216,15 +235,11 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
         if m.meta.get("stack") and m.links:
             continue  # a Java HTTP stack record also seen on the wire: cite the wire message
         roots = root_pairs(m, compiled)
-        in_c = expand(roots, hooks) if expand is not None else False
-        decoder = None
-        got: Iterable[Scanned]
-        if in_c is False:  # the Python walk (Decoder.matched does the same as here)
-            decoder = Decoder(transforms, Budget())
-            got = decoder.matched(roots, matcher.scan, compiled=False)
-        else:
-            got = in_c
-        for chain_, data, hits in got:
+        if hooks is not None and _detect.find(roots, hooks, plan, EXCERPT, (
+                m.id, m.host, m.phase, _controls(m), m.t), found, seen):
+            continue
+        decoder = Decoder(transforms, Budget())
+        for chain_, data, hits in decoder.matched(roots, matcher.scan):
             for hit in hits:
                 if not verified(hit, data):
                     continue
@@ -237,7 +252,7 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
                 seen.add(key)
                 found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
                               m.phase, is_control(m, n), m.t))
-        if notes is not None and decoder is not None and decoder.budget.notes:
+        if notes is not None and decoder.budget.notes:
             notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
     return [Finding(id=f"f{i}", needle=n.name, cls=n.cls, host=host, phase=phase,
                     message=mid, chain=chain, excerpt=_render(clip), control=control, t=t)

@@ -8,8 +8,8 @@
  *   them (what python-hyperscan's callback saw); [] for empty data or no patterns.
  *
  * scan_layer is a layer's scan for expand.c: through the same Scanner without a Python call
- * (match objects made only for a layer that matched), or through any other scan callable,
- * with the distinct pattern bytes matched (what the JSON walk keeps leaves for).
+ * (its hits, from which match objects or findings are made later), or through any other scan
+ * callable, with the distinct pattern bytes matched (what the JSON walk keeps leaves for).
  *
  * The GIL stays held through hs_scan: the scratch is the Scanner's own, and no other thread
  * may use it meanwhile. The match callback only records (id, start, end); match objects are
@@ -171,22 +171,18 @@ static int hot_of_hits (Scanner *sc, const Hits *h, Span **spans, Py_ssize_t *co
   return 1;
 }
 
-int scan_layer (PyObject *scan, Scanner *sc, PyObject *data, PyObject **hits, Span **hot,
-    Py_ssize_t *hot_count)
+int scan_layer (PyObject *scan, Scanner *sc, PyObject *data, Hits *hits, PyObject **matches,
+    Span **hot, Py_ssize_t *hot_count)
 {
-  *hits = NULL;
+  hits->v = hits->small;
+  hits->n = 0;
+  hits->cap = sizeof hits->small / sizeof hits->small[0];
+  *matches = NULL;
   *hot = NULL;
   *hot_count = 0;
   if (sc != NULL)
-  {
-    Hits h;
-    if (!scanner_hits (sc, PyBytes_AS_STRING (data), PyBytes_GET_SIZE (data), &h))
-      return 0;
-    int ok = h.n == 0 || ((*hits = scanner_matches (sc, &h)) != NULL
-        && hot_of_hits (sc, &h, hot, hot_count));
-    hits_free (&h);
-    return ok;
-  }
+    return scanner_hits (sc, PyBytes_AS_STRING (data), PyBytes_GET_SIZE (data), hits)
+        && (hits->n == 0 || hot_of_hits (sc, hits, hot, hot_count));
   PyObject *got = PyObject_CallOneArg (scan, data);
   if (got == NULL || !PyList_Check (got))
   {
@@ -200,7 +196,7 @@ int scan_layer (PyObject *scan, Scanner *sc, PyObject *data, PyObject **hits, Sp
     Py_DECREF (got);
     return 1;
   }
-  *hits = got;
+  *matches = got;
   return hot_of (got, hot, hot_count);
 }
 

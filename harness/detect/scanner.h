@@ -46,11 +46,11 @@ PyObject *scanner_matches (Scanner *sc, const Hits *hits);
 /* The bytes of pattern id (alive as long as the scanner). */
 Span scanner_value (Scanner *sc, unsigned int id);
 
-/* Scans one layer (bytes) for expand.c: *hits the list of matches, NULL when none; *hot the
-   distinct pattern bytes matched, NULL when none (PyMem_Free). With sc (scan's own Scanner)
-   it is run here, and match objects are made only when something matched; otherwise scan
-   is called. 0 with an exception set (the caller still releases *hits and *hot). */
-int scan_layer (PyObject *scan, Scanner *sc, PyObject *data, PyObject **hits, Span **hot,
-    Py_ssize_t *hot_count);
+/* Scans one layer (bytes) for expand.c. With sc (scan's own Scanner) it is run here, without
+   a Python call: *hits gets its hits (hits_free after, whatever this returned); otherwise scan
+   is called, and *matches is the list it returned (NULL when empty). *hot: the distinct
+   pattern bytes matched, NULL when none (PyMem_Free). 0 with an exception set. */
+int scan_layer (PyObject *scan, Scanner *sc, PyObject *data, Hits *hits, PyObject **matches,
+    Span **hot, Py_ssize_t *hot_count);
 
 #endif

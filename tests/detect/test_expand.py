@@ -98,7 +98,11 @@ def scanned(m: Message, compiled: bool,
         seen.append(data)
         return MATCHER.scan(data)
 
-    got = list(Decoder(transforms, Budget(**limits or {})).matched(root_pairs(m), scan, compiled))
+    decoder = Decoder(transforms, Budget(**limits or {}))
+    hooks = decoder.hooks(scan) if compiled else None
+    got = _detect.expand(root_pairs(m), hooks) if hooks is not None else False
+    if got is False:  # find's rule: where the C walk hands back, the Python walk runs
+        got = list(decoder.matched(root_pairs(m), scan))
     return seen, got
 
 
@@ -106,7 +110,7 @@ def check(m: Message, transforms: dict[bytes, tuple[str, bytes]] | None = None,
           limits: dict[str, int] | None = None) -> bool:
     """The two walks agree on this message; True when the C walk did it (no hand-back)."""
     c = _detect.expand(root_pairs(m),
-                       Decoder(transforms, Budget(**limits or {}))._hooks(MATCHER.scan))
+                       Decoder(transforms, Budget(**limits or {})).hooks(MATCHER.scan))
     py_seen, py = scanned(m, False, transforms, limits)
     c_seen, c_got = scanned(m, True, transforms, limits)
     assert c_got == py  # when C handed back, both ran the Python walk
@@ -195,8 +199,8 @@ def test_the_scanner_run_in_c_gives_what_calling_it_gives(
     only for layers that matched; any other scan it calls. Same layers, same matches."""
     rs = root_pairs(message(body, url, hs))
     assert isinstance(getattr(MATCHER.scan, "__self__", None), _detect.Scanner)  # run in C
-    direct = _detect.expand(rs, Decoder()._hooks(MATCHER.scan))
-    called = _detect.expand(rs, Decoder()._hooks(lambda data: MATCHER.scan(data)))
+    direct = _detect.expand(rs, Decoder().hooks(MATCHER.scan))
+    called = _detect.expand(rs, Decoder().hooks(lambda data: MATCHER.scan(data)))
     assert direct == called
     if direct is not False:
         assert all(type(h) is Match and h.pattern in MATCHER.patterns

@@ -1,0 +1,291 @@
+/* One layer's children in C (decoders.py's Decoder._children and Decoder._decode): which
+ * decoder opens which bytes, in the same order and with the same tests (bytetests.h), each
+ * child under its chain step. The heavy decoders stay Python callbacks (zlib, forms,
+ * protobuf, the app's transforms); base64 (b64.c), hex and the JSON leaves (jsonwalk.c) are
+ * here. A child is only made; the walk (expand.c) budgets and scans it.
+ */
+
+#include "expand.h"
+#include "b64.h"
+#include "bytetests.h"
+
+#include <string.h>
+
+/* (*chain, *steps): a new tuple. */
+static PyObject *extend (PyObject *chain, PyObject *steps)
+{
+  return PySequence_Concat (chain, steps);
+}
+
+static PyObject *extend1 (PyObject *chain, const char *step, Py_ssize_t n)
+{
+  Py_ssize_t k = PyTuple_GET_SIZE (chain);
+  PyObject *t = PyTuple_New (k + 1);
+  if (t == NULL)
+    return NULL;
+  for (Py_ssize_t i = 0; i < k; i++)
+    PyTuple_SET_ITEM (t, i, Py_NewRef (PyTuple_GET_ITEM (chain, i)));
+  PyObject *s = PyUnicode_DecodeUTF8 (step, n, "surrogateescape");
+  if (s == NULL)
+  {
+    Py_DECREF (t);
+    return NULL;
+  }
+  PyTuple_SET_ITEM (t, k, s);
+  return t;
+}
+
+typedef struct {
+  Ctx *cx;
+  PyObject *chain;
+  Layers *out;
+  int depth;
+} LeafCtx;
+
+static int add_leaf (void *ctx, const char *path, Py_ssize_t path_len, const unsigned char *b,
+    Py_ssize_t n, int inert)
+{
+  LeafCtx *lc = ctx;
+  char small[256];
+  Py_ssize_t need = 5 + path_len;
+  char *step = need <= (Py_ssize_t) sizeof small ? small : PyMem_Malloc ((size_t) need);
+  if (step == NULL)
+  {
+    PyErr_NoMemory ();
+    return 0;
+  }
+  memcpy (step, "json:", 5);
+  memcpy (step + 5, path, (size_t) path_len);
+  PyObject *chain = extend1 (lc->chain, step, need);
+  if (step != small)
+    PyMem_Free (step);
+  return push (lc->out, chain, PyBytes_FromStringAndSize ((const char *) b, n), lc->depth,
+      inert);
+}
+
+/* steps-and-bytes pairs from a Python decoder (form, protobuf) as children. -1: error. */
+static int add_pairs (PyObject *pairs, PyObject *chain, Layers *out, int depth)
+{
+  if (pairs == NULL)
+    return -1;
+  if (!PyList_Check (pairs))
+  {
+    Py_DECREF (pairs);
+    PyErr_SetString (PyExc_TypeError, "a decoder hook must return a list");
+    return -1;
+  }
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE (pairs); i++)
+  {
+    PyObject *steps, *data;
+    if (!PyArg_ParseTuple (PyList_GET_ITEM (pairs, i), "O!O!", &PyTuple_Type, &steps,
+            &PyBytes_Type, &data)
+        || !push (out, extend (chain, steps), Py_NewRef (data), depth, 0))
+    {
+      Py_DECREF (pairs);
+      return -1;
+    }
+  }
+  Py_ssize_t n = PyList_GET_SIZE (pairs);
+  Py_DECREF (pairs);
+  return (int) (n > 0);
+}
+
+/* A single child from a bytes-or-None result, under chain + step. 1 added, 0 not, -1 error. */
+static int add_one (PyObject *chain, const char *step, PyObject *data, Layers *out, int depth)
+{
+  return push (out, extend1 (chain, step, (Py_ssize_t) strlen (step)), Py_NewRef (data), depth,
+             0) ? 1 : -1;
+}
+
+/* The base64 child of s[0, n) (the whole layer: step; a run in it: "base64@<*at>", kept only
+   when it decodes to other bytes than its own), when what it decodes to is plausible: 1
+   added, 0 not, -1 error. Decoded into cx's scratch first: most runs in text are not kept,
+   and make no bytes object. */
+static int b64_plausible (Ctx *cx, const unsigned char *s, Py_ssize_t n, const Py_ssize_t *at,
+    PyObject *chain, const char *step, Layers *out, int depth)
+{
+  Py_ssize_t size = b64_size (s, n);
+  if (size < 0)
+    return 0;
+  unsigned char *o = walk_scratch (cx, size);
+  if (o == NULL)
+    return -1;
+  b64_decode_to (s, size, o);
+  if (!plausible (o, size) || (at != NULL && size == n && memcmp (o, s, (size_t) n) == 0))
+    return 0;
+  char label[48];
+  if (at != NULL)
+    snprintf (label, sizeof label, "base64@%zd", *at);
+  PyObject *blob = PyBytes_FromStringAndSize ((const char *) o, size);
+  if (blob == NULL)
+    return -1;
+  int added = add_one (chain, at != NULL ? label : step, blob, out, depth);
+  Py_DECREF (blob);
+  return added;
+}
+
+int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
+    Layers *out)
+{
+  PyObject *data = l->data;
+  const unsigned char *d = (const unsigned char *) PyBytes_AS_STRING (data);
+  Py_ssize_t n = PyBytes_GET_SIZE (data);
+  int depth = l->depth + 1;
+  PyObject *stripped = NULL;
+  if (n == 0)
+    return OK;
+  const char *kind = NULL, *step = NULL;
+  if (n >= 2 && d[0] == 0x1f && d[1] == 0x8b)
+    kind = "gzip", step = "gzip";
+  else if (n > 2 && d[0] == 0x78 && ((d[0] << 8) | d[1]) % 31 == 0)
+    kind = "deflate", step = "zlib";
+  if (kind != NULL)
+  {
+    Py_ssize_t room = cx->max_bytes - cx->bytes, limit = room < (32 << 20) ? room : (32 << 20);
+    PyObject *r = PyObject_CallFunction (cx->inflate, "Osn", data, kind, limit < 1 ? 1 : limit);
+    if (r == NULL)
+      return ERROR;
+    int verdict = r == Py_False ? FALLBACK_MSG : (PyBytes_Check (r) && add_one (l->chain, step,
+        r, out, depth) < 0) ? ERROR : OK;
+    Py_DECREF (r);
+    if (verdict != OK)
+      return verdict;
+    goto transform;
+  }
+  Py_ssize_t a = 0, z = n;
+  while (a < z && space (d[a]))
+    a++;
+  while (z > a && space (d[z - 1]))
+    z--;
+  const unsigned char *s = d + a;
+  Py_ssize_t sn = z - a;
+  if (sn > 0 && (s[0] == '{' || s[0] == '[') && (s[sn - 1] == '}' || s[sn - 1] == ']'))
+  {
+    LeafCtx lc = { cx, l->chain, out, depth };
+    int r = json_walk (s, sn, cx->min_leaf, hot, hot_count, add_leaf, &lc);
+    if (r == OK)
+      goto transform;
+    if (r == FALLBACK)
+      return FALLBACK_MSG;
+    if (r == NO_MEMORY)
+    {
+      PyErr_NoMemory ();
+      return ERROR;
+    }
+    if (r == ERROR)
+      return ERROR;
+    /* NOT_JSON: the other decoders */
+  }
+  if (sn >= 16 && b64_whole (s, sn))
+  {
+    int found = b64_plausible (cx, s, sn, NULL, l->chain, "base64", out, depth);
+    if (found < 0)
+      goto error;
+    if (found)
+      goto done;
+  }
+  if (form_whole (s, sn))
+  {
+    if ((stripped = PyBytes_FromStringAndSize ((const char *) s, sn)) == NULL)
+      goto error;
+    if (add_pairs (PyObject_CallOneArg (cx->form, stripped), l->chain, out, depth) < 0)
+      goto error;
+    goto done;
+  }
+  if (hex_whole (s, sn))
+  {
+    PyObject *raw = PyBytes_FromStringAndSize (NULL, sn / 2);
+    if (raw == NULL)
+      goto error;
+    unsigned char *o = (unsigned char *) PyBytes_AS_STRING (raw);
+    for (Py_ssize_t i = 0; i < sn; i += 2)
+    {
+      int hi = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
+      int lo = s[i + 1] <= '9' ? s[i + 1] - '0' : (s[i + 1] | 0x20) - 'a' + 10;
+      o[i / 2] = (unsigned char) (hi << 4 | lo);
+    }
+    int found = plausible (o, sn / 2);
+    int added = found ? add_one (l->chain, "hex", raw, out, depth) : 0;
+    Py_DECREF (raw);
+    if (added < 0)
+      goto error;
+    if (found)
+      goto done;
+  }
+  if (printable (d, n) < 0.97 && n <= (4 << 20))
+  {
+    int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), l->chain, out, depth);
+    if (r < 0)
+      goto error;
+    if (r > 0)
+      goto done;
+  }
+  /* text with base64 blobs inside it (_B64_RUN.finditer) */
+  for (Py_ssize_t i = 0; i < n;)
+  {
+    if (!b64_byte (d[i]))
+    {
+      i++;
+      continue;
+    }
+    Py_ssize_t start = i;
+    while (i < n && b64_byte (d[i]))
+      i++;
+    if (i - start < 24)
+      continue;
+    for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
+      i++;
+    if (b64_plausible (cx, d + start, i - start, &start, l->chain, NULL, out, depth) < 0)
+      goto error;
+  }
+done:
+  Py_XDECREF (stripped);
+transform:
+  if (cx->transform != Py_None)
+  {
+    PyObject *known = PyObject_CallOneArg (cx->transform, data);
+    if (known == NULL)
+      return ERROR;
+    if (known != Py_None)
+    {
+      PyObject *step, *input;
+      if (!PyArg_ParseTuple (known, "UO!", &step, &PyBytes_Type, &input))
+      {
+        Py_DECREF (known);
+        return ERROR;
+      }
+      int same = 0;
+      for (Py_ssize_t i = 0; i < out->n && !same; i++)
+      {
+        int eq = PyObject_RichCompareBool (out->v[i].data, input, Py_EQ);
+        if (eq < 0)
+        {
+          Py_DECREF (known);
+          return ERROR;
+        }
+        same = eq;
+      }
+      if (!same)
+      {
+        /* first, before the standard decoders' children */
+        PyObject *one = PyTuple_Pack (1, step);
+        if (one == NULL || !push (out, extend (l->chain, one), Py_NewRef (input), depth, 0))
+        {
+          Py_XDECREF (one);
+          Py_DECREF (known);
+          return ERROR;
+        }
+        Py_DECREF (one);
+        Layer t = out->v[out->n - 1];
+        memmove (out->v + 1, out->v, sizeof (Layer) * (size_t) (out->n - 1));
+        out->v[0] = t;
+      }
+    }
+    Py_DECREF (known);
+  }
+  return OK;
+error:
+  Py_XDECREF (stripped);
+  return ERROR;
+}
+

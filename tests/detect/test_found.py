@@ -1,0 +1,138 @@
+"""find() with its loop in C (harness/detect/found.c: verification, chains, the seen set,
+excerpts) against find(compiled=False), the Python walk, loop
+and urllib.parse: the same findings and notes, in the same order, for generated runs of
+messages (odd and non-ASCII URLs, headers that are not ASCII or not UTF-8, needles in
+base64 at every alignment and in both alphabets, near misses a byte off, nested encodings,
+bodies past the depth limit, message ids that repeat)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from harness.detect import _detect
+from harness.detect.decoders import Decoder
+from harness.detect.derive import derive
+from harness.detect.findings import (
+    CONTROL_HOSTS,
+    EXCERPT,
+    _controls,
+    _plan,
+    find,
+    root_pairs,
+)
+from harness.detect.matcher import Matcher
+from harness.parse.message import Message, MessageKind
+from tests.detect.test_expand import NEEDLES, bodies, headers
+from tests.detect.test_roots import urls
+
+ID = NEEDLES[0].value.encode()
+
+
+def _b64_at(shift: int, url: bool, near: bool, pad: bytes) -> bytes:
+    """The needle inside a larger base64 blob, ``shift`` bytes into its group; ``near``
+    changes its last byte (a near miss the matched characters cannot tell apart)."""
+    value = ID[:-1] + (b"9" if near else ID[-1:])
+    raw = b"x" * shift + value + b"tail"[:len(pad)]
+    enc = base64.urlsafe_b64encode(raw) if url else base64.b64encode(raw)
+    return b"k=" + enc.rstrip(b"=") + pad + b"&z=1"
+
+
+aligned = st.builds(_b64_at, st.integers(0, 2), st.booleans(), st.booleans(),
+                    st.sampled_from([b"", b"=", b"==", b"-", b"_x", b"+/"]))
+text = st.text(max_size=12) | st.sampled_from(["é", "\udce9", "\ud800", "Ａ", "İ", "ß"])
+odd_headers = st.lists(st.tuples(st.sampled_from(["X-Id", "COOKIE", "É-Name", "x_İ"]) | text,
+                                 text | st.just(NEEDLES[0].value)), max_size=3).map(tuple)
+
+
+def message(mid: str, body: bytes, url: str, hs: tuple[tuple[str, str], ...],
+            kind: MessageKind = MessageKind.REQUEST, host: str = "sa.lab.test") -> Message:
+    return Message(id=mid, kind=kind, t=1.0, direction="out", source="native.tls",
+                   method="POST", host=host, url=url, body=body, headers=hs, phase="p")
+
+
+messages = st.builds(
+    message, st.sampled_from(["m1", "m2", "m3"]), bodies | aligned,
+    urls | st.sampled_from(["https://sa.lab.test/i?d=" + base64.b64encode(b"xa1b2c3d4e5f60718")
+                            .decode(), "https://canary.lab.test/c/cnry42?q=qz%D0%BA"]),
+    headers | odd_headers, st.sampled_from(list(MessageKind)),
+    st.sampled_from(["sa.lab.test", *CONTROL_HOSTS]))
+
+
+def same(ms: list[Message]) -> None:
+    notes_py: list[str] = []
+    notes_c: list[str] = []
+    assert find(ms, NEEDLES, None, notes_c) == find(ms, NEEDLES, None, notes_py,
+                                                     compiled=False)
+    assert notes_c == notes_py
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(messages, min_size=1, max_size=4))
+@example([message("m1", b"t " + base64.b64encode(b"x" + ID + b"yy") + b" u",
+                  "https://sa.lab.test/a b?id=a1b2c3d4e5f60718&id=a1b2c3d4e5f60718", ())] * 2)
+@example([message("m1", b"k=" + base64.b64encode(b"xx" + ID[:-1] + b"9") + b"&z",
+                  "//h/p?q#f", (("X-İd", "\udce9a1b2c3d4e5f60718"),))])
+def test_generated_runs_give_the_same_findings(ms: list[Message]) -> None:
+    same(ms)
+
+
+def test_base64_at_every_alignment_and_its_near_misses() -> None:
+    for shift in range(3):
+        for url in (False, True):
+            for near in (False, True):
+                for pad in (b"", b"=", b"==", b"-", b"_x", b"+/"):
+                    body = _b64_at(shift, url, near, pad)
+                    same([message("m1", body, "https://sa.lab.test/", ())])
+                    got = find([message("m1", body, "https://sa.lab.test/", ())], NEEDLES)
+                    assert any(f.needle == "id" for f in got) is (not near), (body, got)
+
+
+def test_nested_past_the_depth_limit_and_repeated_ids() -> None:
+    deep = ID
+    for _ in range(12):
+        deep = base64.b64encode(b"some text " + deep)
+    nested = gzip.compress(json.dumps({"a": [NEEDLES[0].value, NEEDLES[1].value]}).encode())
+    same([message("m1", deep, "https://sa.lab.test/?id=a1b2c3d4e5f60718", ()),
+          message("m1", nested, "https://sa.lab.test/?id=a1b2c3d4e5f60718", ()),
+          message("m2", nested, "https://canary.lab.test/c/cnry42", ()),
+          message("m1", b"id=a1b2c3d4e5f60718", "https://sa.lab.test/", ())])
+
+
+def _c_find(m: Message) -> tuple[bool, list[tuple[Any, ...]]]:
+    matcher = Matcher([p for n in NEEDLES for p in derive(n)])
+    hooks = Decoder().hooks(matcher.scan)
+    assert hooks is not None
+    found: list[tuple[Any, ...]] = []
+    done = _detect.find(root_pairs(m), hooks, _plan(matcher.patterns), EXCERPT,
+                        (m.id, m.host, m.phase, _controls(m), m.t), found, set())
+    return done, found
+
+
+def test_the_common_cases_are_done_in_c() -> None:
+    """Not a test that passes by handing everything back to Python."""
+    m = message("m1", json.dumps({"id": NEEDLES[0].value}).encode(),
+                "https://sa.lab.test/p?id=a1b2c3d4e5f60718&q=qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA"
+                "%D0%B87", (("X-Id", NEEDLES[0].value),))
+    done, found = _c_find(m)
+    assert done
+    assert [(f[0].name, f[2][1:]) for f in found] == [
+        ("id", ("url",)), ("word", ("url", "derive:url")), ("id", ("query:id",)),
+        ("word", ("query:q",)), ("id", ("header:x-id",)), ("id", ()), ("id", ("json:$.id",))]
+    assert found[1][3] == (b"https://sa.lab.test/p?id=a1b2c3d4e5f60718&q=",
+                           b"qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA%D0%B87", b"", False, False)
+    done, found = _c_find(message("m1", b"", "https://canary.lab.test/c/cnry42", (),
+                                  host="canary.lab.test"))
+    assert done
+    assert [(f[0].name, f[6]) for f in found] == [("url", True)]
+    deep = ID
+    for _ in range(12):
+        deep = base64.b64encode(b"some text " + deep)
+    done, found = _c_find(message("m1", deep, "https://sa.lab.test/", ()))
+    assert not done
+    assert found == []  # handed back: nothing appended
