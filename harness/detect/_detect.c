@@ -11,6 +11,9 @@
  * find(roots, hooks, plan, excerpt, msg, found, seen) does the same walk and appends the
  *   findings of the message's matches to found (found.c): findings.find's loop in C.
  *
+ * roots(url, head, with_path, headers, body) is findings.root_pairs for the URLs it can split
+ *   as path_query's fast path does (roots.c); None for the rest.
+ *
  * Scanner(values, tags, make) is the matcher's compiled Hyperscan database (scanner.c).
  *
  * b64decode(data) is decoders._b64decode (b64.c), which expand.c runs; here for the tests.
@@ -21,6 +24,7 @@
 
 #include "b64.h"
 #include "expand.h"
+#include "roots.h"
 #include "scanner.h"
 
 /* hot (None or a tuple of bytes) as spans; *count -1 for None. 0 with TypeError. */
@@ -152,6 +156,8 @@ static PyMethodDef methods[] = {
   { "find", detect_find, METH_VARARGS,
     "find(roots, hooks, plan, excerpt, msg, found, seen) -> bool: False where expand() "
     "gives False" },
+  { "roots", detect_roots, METH_VARARGS,
+    "roots(url, head, with_path, headers, body) -> list[(chain, bytes)] | None (use Python)" },
   { NULL, NULL, 0, NULL },
 };
 

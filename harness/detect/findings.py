@@ -91,13 +91,18 @@ def query_pairs(query: str) -> list[tuple[str, str]]:
     return out
 
 
+def _request_head(m: Message) -> str:
+    """A request's first chain step without its URL's path."""
+    return f"http:{m.method or '?'} {m.host or m.ip or '?'}"
+
+
 def root_label(m: Message, path: str | None = None) -> str:
     """The chain's first step; ``path`` is the URL's path found already (a request's)."""
     if m.kind == MessageKind.REQUEST:
         if path is None:
             parts = _split(m.url) if m.url else None
             path = parts.path if parts is not None else ""
-        return f"http:{m.method or '?'} {m.host or m.ip or '?'}{path}"
+        return _request_head(m) + path
     if m.kind == MessageKind.RESPONSE:
         return f"http:response {m.status} {m.host or m.ip or '?'}"
     if m.kind == MessageKind.SDK_CALL:
@@ -108,8 +113,16 @@ def root_label(m: Message, path: str | None = None) -> str:
 def root_pairs(m: Message, compiled: bool = True) -> list[tuple[tuple[str, ...], bytes]]:
     """A message's roots as (chain, bytes): its URL, each query parameter, each header, its
     body. Tuples, not :class:`Layer` objects: the detector makes these for every message.
-    ``compiled=False`` splits the URL with urllib.parse itself (the reference)."""
+    ``compiled=False`` splits the URL with urllib.parse itself (the reference); the C one
+    (roots.c) does the URLs :func:`path_query` splits without urlsplit, and leaves the others
+    to the Python below."""
     url = m.url
+    if compiled and _detect is not None:
+        request = m.kind == MessageKind.REQUEST
+        got = _detect.roots(url or "", _request_head(m) if request else root_label(m), request,
+                            m.headers, m.body)
+        if got is not None:
+            return got
     if not url:
         path, query = "", ""
     elif compiled:

@@ -1,5 +1,5 @@
 """find() with its loop in C (harness/detect/found.c: verification, chains, the seen set,
-excerpts) against find(compiled=False), the Python walk, loop
+excerpts) and its roots in C (roots.c) against find(compiled=False), the Python walk, loop
 and urllib.parse: the same findings and notes, in the same order, for generated runs of
 messages (odd and non-ASCII URLs, headers that are not ASCII or not UTF-8, needles in
 base64 at every alignment and in both alphabets, near misses a byte off, nested encodings,
@@ -119,6 +119,8 @@ def test_the_common_cases_are_done_in_c() -> None:
     m = message("m1", json.dumps({"id": NEEDLES[0].value}).encode(),
                 "https://sa.lab.test/p?id=a1b2c3d4e5f60718&q=qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA"
                 "%D0%B87", (("X-Id", NEEDLES[0].value),))
+    assert _detect.roots(m.url or "", "http:POST sa.lab.test", True, m.headers, m.body) \
+        == root_pairs(m, compiled=False)
     done, found = _c_find(m)
     assert done
     assert [(f[0].name, f[2][1:]) for f in found] == [

@@ -1,8 +1,9 @@
-"""A message's roots without urllib.parse (findings.path_query, query_pairs) against
-urlsplit and parse_qsl, which find(compiled=False) still calls: the same path, query and
-parameters for any URL, well formed or not (schemes that are not, brackets, a non-ASCII
-host that NFKC changes, tabs and newlines, C0 controls in front, escapes that are not
-UTF-8, surrogates from a surrogateescape decode)."""
+"""A message's roots without urllib.parse (findings.path_query, query_pairs, and roots.c,
+which does the same in C) against urlsplit and parse_qsl, which find(compiled=False) still
+calls: the same path, query and parameters for any URL, well formed or not (schemes that
+are not, brackets, a non-ASCII host that NFKC changes, tabs and newlines, C0 controls in
+front, escapes that are not UTF-8, surrogates from a surrogateescape decode), and the same
+header steps and bytes (names to lower case beyond ASCII, values with lone surrogates)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import urllib.parse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from harness.detect import _detect
 from harness.detect.findings import path_query, query_pairs, root_pairs
 from harness.parse.message import Message, MessageKind
 
@@ -61,12 +63,26 @@ def test_query_pairs_are_parse_qsls(query: str) -> None:
     assert query_pairs(query) == urllib.parse.parse_qsl(query, keep_blank_values=True)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+names = st.sampled_from(["Host", "X-Id", ":path", "É-Ñame", "İd", "ß"]) | st.text(max_size=6)
+values = st.text(max_size=8) | st.sampled_from(["\udce9", "a\ud800b", "é", "%41+"])
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(urls, st.sampled_from(list(MessageKind)), st.sampled_from(["GET", None]),
-       st.lists(st.tuples(st.sampled_from(["Host", "X-Id", ":path"]), st.text(max_size=8)),
-                max_size=2).map(tuple), st.binary(max_size=4))
+       st.lists(st.tuples(names, values), max_size=3).map(tuple), st.binary(max_size=4))
+@example("https://h/p?a=%e9%D0%BA%zz%4&b=%C3%28+x&&=&c", MessageKind.REQUEST, "GET",
+         (("X-İD", "\udce9\ud800"),), b"")
+@example("HTTP://h/?#", MessageKind.REQUEST, None, (), b"x")
 def test_roots_are_the_references(url: str, kind: MessageKind, method: str | None,
                                   headers: tuple[tuple[str, str], ...], body: bytes) -> None:
     m = Message(id="m1", kind=kind, t=1.0, direction="out", source="native.tls",
                 method=method, host="h.lab.test", url=url or None, headers=headers, body=body)
     assert root_pairs(m) == root_pairs(m, compiled=False)
+
+
+def test_the_common_urls_are_split_in_c() -> None:
+    """roots.c hands back (None) only what path_query sends to urlsplit, and non-ASCII."""
+    for url in ("https://h.lab.test/p/q?a=1&b=%D0%BA+x#f", "http://h:80", "/rel?x", "", "a:b"):
+        assert _detect.roots(url, "http:GET h", True, (("A", "b"),), b"") is not None, url
+    for url in ("http://[::1]/", " http://h/", "http://h/\tx", "https://é.test/", "/é"):
+        assert _detect.roots(url, "http:GET h", True, (), b"") is None, url

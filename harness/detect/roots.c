@@ -1,0 +1,254 @@
+/* A message's roots in C (findings.root_pairs): its URL, each query parameter, each header,
+ * its body, as (chain, bytes), for the URLs a capture is full of; None for the rest, which
+ * root_pairs does in Python (tests/detect/test_roots.py compares the two on hostile URLs).
+ *
+ * roots(url, head, with_path, headers, body) where head is the chain's first step, to which
+ * the URL's path is added when with_path (a request's label, findings.root_label); url is ""
+ * for none.
+ *
+ * What is done here is exactly findings.path_query's fast path (an ASCII URL, no C0 control
+ * or space in front, no tab or newline, no bracket in its netloc), query_pairs (parse_qsl:
+ * '+' as space, then %-escapes as urllib.parse.unquote reads them: two hex digits or left as
+ * they are, the bytes decoded as UTF-8 with U+FFFD for what is not), and text.utf8 of the
+ * values (the egress.surrogates codec error handler, through the codec itself).
+ */
+
+#include "roots.h"
+
+#include <string.h>
+
+static const char HEX[] = "0123456789ABCDEFabcdef";
+
+static int hexval (unsigned char c)
+{
+  return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+static int is_hex (unsigned char c)
+{
+  return c != '\0' && memchr (HEX, c, sizeof HEX - 1) != NULL;
+}
+
+/* findings.path_query's fast path over an ASCII URL u[0, n): the path and the query as
+   offsets; 0 where the fast path does not apply (urlsplit's own steps are needed). */
+static int path_query (const char *u, Py_ssize_t n, Py_ssize_t *pa, Py_ssize_t *pz,
+    Py_ssize_t *qa, Py_ssize_t *qz)
+{
+  if (n == 0 || (unsigned char) u[0] <= ' ')
+    return 0;
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (u[i] == '\t' || u[i] == '\r' || u[i] == '\n')
+      return 0;
+  Py_ssize_t rest = 0, i = 0; /* _SCHEME: a letter, scheme characters, ':' */
+  if ((u[0] | 0x20) >= 'a' && (u[0] | 0x20) <= 'z')
+  {
+    for (i = 1; i < n && (((u[i] | 0x20) >= 'a' && (u[i] | 0x20) <= 'z')
+             || (u[i] >= '0' && u[i] <= '9') || u[i] == '+' || u[i] == '.' || u[i] == '-');)
+      i++;
+    if (i < n && u[i] == ':')
+      rest = i + 1;
+  }
+  if (n - rest >= 2 && u[rest] == '/' && u[rest + 1] == '/')
+  {
+    Py_ssize_t end = rest + 2;
+    while (end < n && u[end] != '/' && u[end] != '?' && u[end] != '#')
+      end++;
+    for (Py_ssize_t j = rest + 2; j < end; j++)
+      if (u[j] == '[' || u[j] == ']')
+        return 0;
+    rest = end;
+  }
+  const char *hash = memchr (u + rest, '#', (size_t) (n - rest));
+  Py_ssize_t stop = hash != NULL ? hash - u : n;
+  const char *q = memchr (u + rest, '?', (size_t) (stop - rest));
+  *pa = rest;
+  *pz = q != NULL ? q - u : stop;
+  *qa = q != NULL ? *pz + 1 : stop;
+  *qz = stop;
+  return 1;
+}
+
+/* s[0, n) with '+' as ' ' and %-escapes decoded (unquote_to_bytes: '%' and two hex digits,
+   any other '%' left as it is) into o (n bytes at least); its length. */
+static Py_ssize_t unquote (const char *s, Py_ssize_t n, char *o)
+{
+  Py_ssize_t k = 0;
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    unsigned char c = (unsigned char) s[i];
+    if (c == '%' && i + 2 < n && is_hex ((unsigned char) s[i + 1])
+        && is_hex ((unsigned char) s[i + 2]))
+    {
+      o[k++] = (char) (hexval ((unsigned char) s[i + 1]) << 4 | hexval ((unsigned char) s[i + 2]));
+      i += 2;
+    }
+    else
+      o[k++] = c == '+' ? ' ' : (char) c;
+  }
+  return k;
+}
+
+/* A query name or value, s[0, n) of ASCII, read as query_pairs reads it: text (a name) or the
+   UTF-8 of that text (a value, text.utf8). New reference, NULL with an exception set. */
+static PyObject *query_part (const char *s, Py_ssize_t n, int text, char *buf)
+{
+  Py_ssize_t k = unquote (s, n, buf);
+  int ascii = 1;
+  for (Py_ssize_t i = 0; i < k && ascii; i++)
+    ascii = (unsigned char) buf[i] < 0x80;
+  if (ascii)
+    return text ? PyUnicode_DecodeASCII (buf, k, NULL) : PyBytes_FromStringAndSize (buf, k);
+  /* unquote decodes the bytes as UTF-8 with errors="replace"; utf8() of that text has no
+     surrogate to treat (U+FFFD stands for what was not UTF-8) */
+  PyObject *str = PyUnicode_DecodeUTF8 (buf, k, "replace");
+  if (str == NULL || text)
+    return str;
+  PyObject *b = PyUnicode_AsUTF8String (str);
+  Py_DECREF (str);
+  return b;
+}
+
+/* text.utf8(s): the codec with its error handler, an ASCII string copied. */
+static PyObject *utf8 (PyObject *s)
+{
+  if (PyUnicode_IS_ASCII (s))
+    return PyBytes_FromStringAndSize (PyUnicode_DATA (s), PyUnicode_GET_LENGTH (s));
+  return PyUnicode_AsEncodedString (s, "utf-8", "egress.surrogates");
+}
+
+/* prefix + s, both str. */
+static PyObject *step (PyObject *prefix, PyObject *s)
+{
+  return s == NULL ? NULL : PyUnicode_Concat (prefix, s);
+}
+
+/* Appends ((label, name), data) to out, taking the references of name and data. */
+static int add (PyObject *out, PyObject *label, PyObject *name, PyObject *data)
+{
+  PyObject *chain = name != NULL && data != NULL ? PyTuple_Pack (2, label, name) : NULL;
+  PyObject *root = chain != NULL ? PyTuple_Pack (2, chain, data) : NULL;
+  int ok = root != NULL && PyList_Append (out, root) == 0;
+  Py_XDECREF (root);
+  Py_XDECREF (chain);
+  Py_XDECREF (name);
+  Py_XDECREF (data);
+  return ok;
+}
+
+static PyObject *URL, *QUERY, *HEADER; /* "url", "query:", "header:" */
+
+/* The query's pairs u[qa, qz) as roots. 0 with an exception set. */
+static int add_query (PyObject *out, PyObject *label, const char *u, Py_ssize_t qa,
+    Py_ssize_t qz)
+{
+  char small[512];
+  char *buf = qz - qa <= (Py_ssize_t) sizeof small ? small : PyMem_Malloc ((size_t) (qz - qa));
+  if (buf == NULL)
+  {
+    PyErr_NoMemory ();
+    return 0;
+  }
+  int ok = 1;
+  for (Py_ssize_t a = qa; ok && a < qz;)
+  {
+    const char *amp = memchr (u + a, '&', (size_t) (qz - a));
+    Py_ssize_t z = amp != NULL ? amp - u : qz;
+    if (z > a)
+    {
+      const char *eq = memchr (u + a, '=', (size_t) (z - a));
+      Py_ssize_t e = eq != NULL ? eq - u : z, v = eq != NULL ? e + 1 : z;
+      PyObject *name = query_part (u + a, e - a, 1, buf);
+      PyObject *label_step = step (QUERY, name);
+      Py_XDECREF (name);
+      ok = add (out, label, label_step, label_step != NULL ? query_part (u + v, z - v, 0, buf)
+          : NULL);
+    }
+    a = z + 1;
+  }
+  if (buf != small)
+    PyMem_Free (buf);
+  return ok;
+}
+
+/* A header's name as its chain step: "header:" + name.lower(). */
+static PyObject *header_step (PyObject *name)
+{
+  if (!PyUnicode_IS_ASCII (name))
+  {
+    PyObject *lower = PyObject_CallMethod (name, "lower", NULL);
+    PyObject *s = step (HEADER, lower);
+    Py_XDECREF (lower);
+    return s;
+  }
+  Py_ssize_t n = PyUnicode_GET_LENGTH (name);
+  PyObject *s = PyUnicode_New (7 + n, 127);
+  if (s == NULL)
+    return NULL;
+  char *o = PyUnicode_DATA (s);
+  const char *d = PyUnicode_DATA (name);
+  memcpy (o, "header:", 7);
+  for (Py_ssize_t i = 0; i < n; i++)
+    o[7 + i] = d[i] >= 'A' && d[i] <= 'Z' ? (char) (d[i] | 0x20) : d[i];
+  return s;
+}
+
+PyObject *detect_roots (PyObject *self, PyObject *args)
+{
+  PyObject *url, *head, *headers, *body;
+  int with_path;
+  (void) self;
+  if (!PyArg_ParseTuple (args, "UUpOO", &url, &head, &with_path, &headers, &body))
+    return NULL;
+  if (!PyTuple_Check (headers) || !PyBytes_Check (body))
+    Py_RETURN_NONE; /* what Python makes of them, Python says */
+  if (URL == NULL && ((URL = PyUnicode_InternFromString ("url")) == NULL
+          || (QUERY = PyUnicode_InternFromString ("query:")) == NULL
+          || (HEADER = PyUnicode_InternFromString ("header:")) == NULL))
+  {
+    Py_CLEAR (URL);
+    Py_CLEAR (QUERY);
+    return NULL;
+  }
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE (headers); i++)
+  {
+    PyObject *h = PyTuple_GET_ITEM (headers, i);
+    if (!PyTuple_Check (h) || PyTuple_GET_SIZE (h) != 2
+        || !PyUnicode_Check (PyTuple_GET_ITEM (h, 0)) || !PyUnicode_Check (PyTuple_GET_ITEM (h, 1)))
+      Py_RETURN_NONE; /* what Python makes of it, Python says */
+  }
+  Py_ssize_t n = PyUnicode_GET_LENGTH (url), pa = 0, pz = 0, qa = 0, qz = 0;
+  const char *u = PyUnicode_DATA (url);
+  if (n > 0 && !(PyUnicode_IS_ASCII (url) && path_query (u, n, &pa, &pz, &qa, &qz)))
+    Py_RETURN_NONE;
+  PyObject *label = with_path && pz > pa ? PyUnicode_FromKindAndData (PyUnicode_1BYTE_KIND,
+      u + pa, pz - pa) : Py_NewRef (head);
+  if (label != NULL && label != head)
+  {
+    PyObject *path = label;
+    label = PyUnicode_Concat (head, path);
+    Py_DECREF (path);
+  }
+  PyObject *out = label != NULL ? PyList_New (0) : NULL;
+  int ok = out != NULL;
+  if (ok && n > 0)
+    ok = add (out, label, Py_NewRef (URL), utf8 (url)) && (qz == qa || add_query (out, label,
+        u, qa, qz));
+  for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE (headers); i++)
+  {
+    PyObject *h = PyTuple_GET_ITEM (headers, i);
+    PyObject *name = header_step (PyTuple_GET_ITEM (h, 0));
+    ok = add (out, label, name, name != NULL ? utf8 (PyTuple_GET_ITEM (h, 1)) : NULL);
+  }
+  if (ok && PyBytes_GET_SIZE (body) > 0)
+  {
+    PyObject *chain = PyTuple_Pack (1, label);
+    PyObject *root = chain != NULL ? PyTuple_Pack (2, chain, body) : NULL;
+    ok = root != NULL && PyList_Append (out, root) == 0;
+    Py_XDECREF (root);
+    Py_XDECREF (chain);
+  }
+  Py_XDECREF (label);
+  if (!ok)
+    Py_CLEAR (out);
+  return out;
+}
