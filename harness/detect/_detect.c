@@ -8,8 +8,8 @@
  * expand(roots, hooks) decodes one message's roots into all their layers (expand.c, with
  *   children.c), giving the layers that matched.
  *
- * find(roots, hooks, plan, excerpt, msg, found, seen) does the same walk and appends the
- *   findings of the message's matches to found (found.c): findings.find's loop in C.
+ * find(roots, hooks, plan, excerpt, msg, found, seen, keep) does the same walk and appends
+ *   the findings of the message's matches to found (found.c): findings.find's loop in C.
  *
  * roots(url, head, with_path, headers, body) is findings.root_pairs for the URLs it can split
  *   as path_query's fast path does (roots.c); None for the rest.
@@ -154,7 +154,7 @@ static PyMethodDef methods[] = {
   { "expand", detect_expand, METH_VARARGS,
     "expand(roots, hooks) -> list[(chain, bytes, hits)] | False (use the Python decoder)" },
   { "find", detect_find, METH_VARARGS,
-    "find(roots, hooks, plan, excerpt, msg, found, seen) -> bool: False where expand() "
+    "find(roots, hooks, plan, excerpt, msg, found, seen, keep) -> bool: False where expand() "
     "gives False" },
   { "roots", detect_roots, METH_VARARGS,
     "roots(url, head, with_path, headers, body) -> list[(chain, bytes)] | None (use Python)" },

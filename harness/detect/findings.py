@@ -238,6 +238,12 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
     plan = _plan(matcher.patterns) if hooks is not None else ()
     found: list[_Found] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
+    # whether _most_specific keeps each finding, worked out for each message as it is done
+    # (in C with the rest); valid only while no two messages share an id (its groups are
+    # by needle and message id), else _most_specific runs over them all
+    keep: list[bool] = []
+    ids: set[str] = set()
+    repeated = False
     for m in messages:
         if notes is not None and m.notes:
             # what the parser could not do (a body cut at its budget, a truncated stream,
@@ -247,10 +253,13 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
             continue  # what the app received is not what it sent
         if m.meta.get("stack") and m.links:
             continue  # a Java HTTP stack record also seen on the wire: cite the wire message
+        repeated = repeated or m.id in ids
+        ids.add(m.id)
         roots = root_pairs(m, compiled)
         if hooks is not None and _detect.find(roots, hooks, plan, EXCERPT, (
-                m.id, m.host, m.phase, _controls(m), m.t), found, seen):
+                m.id, m.host, m.phase, _controls(m), m.t), found, seen, keep):
             continue
+        start = len(found)
         decoder = Decoder(transforms, Budget())
         for chain_, data, hits in decoder.matched(roots, matcher.scan):
             for hit in hits:
@@ -265,12 +274,15 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
                 seen.add(key)
                 found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
                               m.phase, is_control(m, n), m.t))
+        if hooks is not None:
+            keep += _kept(found[start:])
         if notes is not None and decoder.budget.notes:
             notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
+    specific = (_most_specific(found) if hooks is None or repeated
+                else [f for f, k in zip(found, keep, strict=True) if k])
     return [Finding(id=f"f{i}", needle=n.name, cls=n.cls, host=host, phase=phase,
                     message=mid, chain=chain, excerpt=_render(clip), control=control, t=t)
-            for i, (n, mid, chain, clip, host, phase, control, t)
-            in enumerate(_most_specific(found), 1)]
+            for i, (n, mid, chain, clip, host, phase, control, t) in enumerate(specific, 1)]
 
 
 _Found = tuple[Needle, str, tuple[str, ...], _Clip, str | None, str | None, bool, float]
@@ -281,6 +293,12 @@ control, time (not the message: that would hold every body to the end)."""
 def _most_specific(found: list[_Found]) -> list[_Found]:
     """Drop a finding whose chain is a strict prefix of another's for the same needle and
     message: the deeper chain says the same thing, and more exactly."""
+    return [f for f, k in zip(found, _kept(found), strict=True) if k]
+
+
+def _kept(found: list[_Found]) -> list[bool]:
+    """Whether :func:`_most_specific` keeps each finding. found.c does the same for one
+    message's findings."""
 
     def layer(chain: tuple[str, ...]) -> tuple[str, ...]:
         # a derived form (url-encoded, escaped) matched in a layer that a decoder also
@@ -300,5 +318,5 @@ def _most_specific(found: list[_Found]) -> list[_Found]:
         n = len(lf)
         return any(len(lc) > n and lc[:n] == lf for lc in group)
 
-    return [f for f, lf in zip(found, layers, strict=True)
-            if len(group := groups[(f[0].name, f[1])]) == 1 or not has_below(group, lf)]
+    return [len(group := groups[(f[0].name, f[1])]) == 1 or not has_below(group, lf)
+            for f, lf in zip(found, layers, strict=True)]

@@ -6,9 +6,10 @@
  *     needle's value there (findings.verified);
  *   the chain is the layer's, with "derive:<derivation>" after it for any derivation but raw;
  *   a (needle name, message id, chain) already in seen is dropped, else added;
- *   the excerpt's bytes are cut (findings._clip).
+ *   the excerpt's bytes are cut (findings._clip);
+ * then, over the findings it appended, findings._most_specific's choice (keep).
  *
- * find(roots, hooks, plan, excerpt, msg, found, seen) -> bool where
+ * find(roots, hooks, plan, excerpt, msg, found, seen, keep) -> bool where
  *   roots, hooks: as expand(); hooks' scan must be a Scanner's own scan method;
  *   plan: by the Scanner's pattern ids, (needle, needle name, "derive:<derivation>" or None
  *     for raw, the needle is a browsing one, None or (shift, skip, base64url, value bytes) for
@@ -19,9 +20,12 @@
  *   found: the list each kept match is appended to, as
  *     (needle, id, chain, (before, match, after, cut before, cut after), host, phase,
  *      control and browsing, t);
- *   seen: the set of (needle name, id, chain) kept so far.
- * Returns False where expand() would: nothing is appended to found or added to seen then,
- * and the Python walk runs. No match object is made.
+ *   seen: the set of (needle name, id, chain) kept so far;
+ *   keep: a flag for each of found, to which one is appended for each new finding: whether
+ *     _most_specific keeps it among this message's findings (what it does over all of them
+ *     as long as no other message has the same id: find checks).
+ * Returns False where expand() would: nothing is appended to found or keep or added to
+ * seen then, and the Python walk runs. No match object is made.
  */
 
 #include "expand.h"
@@ -73,10 +77,16 @@ static PyObject *clip (const char *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t
       z - end, a > 0 ? Py_True : Py_False, z < n ? Py_True : Py_False);
 }
 
-/* One match of a layer: appended to found unless verification or seen drops it. 0 with an
-   exception set. */
+/* The needle names of the findings appended by one call (borrowed from the plan). */
+typedef struct {
+  PyObject **v;
+  Py_ssize_t n, cap;
+} Names;
+
+/* One match of a layer: appended to found (its needle's name to names) unless verification
+   or seen drops it. 0 with an exception set. */
 static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssize_t excerpt,
-    PyObject *msg, PyObject *found, PyObject *seen)
+    PyObject *msg, PyObject *found, PyObject *seen, Names *names)
 {
   PyObject *p = PyTuple_GET_ITEM (plan, h->id);
   if (!PyTuple_Check (p) || PyTuple_GET_SIZE (p) != 5)
@@ -117,7 +127,24 @@ static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssiz
     PyObject *item = cut == NULL ? NULL : PyTuple_Pack (8, needle, mid, chain, cut,
         PyTuple_GET_ITEM (msg, 1), PyTuple_GET_ITEM (msg, 2), control ? Py_True : Py_False,
         PyTuple_GET_ITEM (msg, 4));
+    if (item != NULL && names->n == names->cap)
+    {
+      Py_ssize_t cap = names->cap ? 2 * names->cap : 16;
+      PyObject **v = PyMem_Realloc (names->v, sizeof (PyObject *) * (size_t) cap);
+      if (v == NULL)
+      {
+        Py_CLEAR (item);
+        PyErr_NoMemory ();
+      }
+      else
+      {
+        names->v = v;
+        names->cap = cap;
+      }
+    }
     ok = item != NULL && PyList_Append (found, item) == 0;
+    if (ok)
+      names->v[names->n++] = name;
     Py_XDECREF (item);
     Py_XDECREF (cut);
   }
@@ -126,31 +153,136 @@ static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssiz
   return ok;
 }
 
+/* ---- findings._most_specific, for one message ------------------------------------ */
+
+static PyObject *DERIVE, *QUERY, *URL; /* "derive:", "query:", "url" */
+
+/* The layer a finding's chain names, as _most_specific's layer() reads it, as a view of the
+   chain: without a last "derive:" step, with "url" before a query parameter's step. */
+typedef struct {
+  PyObject *chain;
+  Py_ssize_t n;
+  int url;
+} View;
+
+static int view (PyObject *chain, View *v)
+{
+  Py_ssize_t n = PyTuple_GET_SIZE (chain);
+  v->chain = chain;
+  v->url = 0;
+  if (n > 0)
+  {
+    Py_ssize_t d = PyUnicode_Tailmatch (PyTuple_GET_ITEM (chain, n - 1), DERIVE, 0,
+        PY_SSIZE_T_MAX, -1);
+    if (d < 0)
+      return 0;
+    n -= d;
+  }
+  if (n >= 2)
+  {
+    Py_ssize_t q = PyUnicode_Tailmatch (PyTuple_GET_ITEM (chain, 1), QUERY, 0, PY_SSIZE_T_MAX,
+        -1);
+    if (q < 0)
+      return 0;
+    v->url = (int) q;
+  }
+  v->n = n + v->url;
+  return 1;
+}
+
+static PyObject *view_item (const View *v, Py_ssize_t k)
+{
+  if (v->url && k >= 1)
+    return k == 1 ? URL : PyTuple_GET_ITEM (v->chain, k - 1);
+  return PyTuple_GET_ITEM (v->chain, k);
+}
+
+/* Whether b's layer is below a's: longer, with a's as its prefix. -1 with an exception. */
+static int below (const View *a, const View *b)
+{
+  if (b->n <= a->n)
+    return 0;
+  for (Py_ssize_t t = 0; t < a->n; t++)
+  {
+    int eq = PyObject_RichCompareBool (view_item (a, t), view_item (b, t), Py_EQ);
+    if (eq <= 0)
+      return eq;
+  }
+  return 1;
+}
+
+/* Appends to keep, for each finding of found[start:] (one message's), whether
+   _most_specific keeps it: no finding of the same needle has a layer below its own. 0 with
+   an exception set. */
+static int kept (PyObject *found, Py_ssize_t start, const Names *names, PyObject *keep)
+{
+  Py_ssize_t k = PyList_GET_SIZE (found) - start;
+  View *v = PyMem_Malloc (sizeof (View) * (size_t) (k ? k : 1));
+  if (v == NULL)
+  {
+    PyErr_NoMemory ();
+    return 0;
+  }
+  int ok = 1;
+  for (Py_ssize_t i = 0; ok && i < k; i++)
+    ok = view (PyTuple_GET_ITEM (PyList_GET_ITEM (found, start + i), 2), &v[i]);
+  for (Py_ssize_t i = 0; ok && i < k; i++)
+  {
+    int drop = 0;
+    for (Py_ssize_t j = 0; ok && !drop && j < k; j++)
+    {
+      if (v[j].n <= v[i].n)
+        continue;
+      int same = PyObject_RichCompareBool (names->v[i], names->v[j], Py_EQ);
+      drop = same > 0 ? below (&v[i], &v[j]) : same;
+      ok = drop >= 0;
+    }
+    ok = ok && PyList_Append (keep, drop ? Py_False : Py_True) == 0;
+  }
+  PyMem_Free (v);
+  return ok;
+}
+
 PyObject *detect_find (PyObject *self, PyObject *args)
 {
-  PyObject *roots, *hooks, *plan, *msg, *found, *seen;
+  PyObject *roots, *hooks, *plan, *msg, *found, *seen, *keep;
   Py_ssize_t excerpt;
   Ctx cx;
   (void) self;
-  if (!PyArg_ParseTuple (args, "OO!O!nO!O!O!", &roots, &PyTuple_Type, &hooks, &PyTuple_Type,
-          &plan, &excerpt, &PyTuple_Type, &msg, &PyList_Type, &found, &PySet_Type, &seen)
+  if (!PyArg_ParseTuple (args, "OO!O!nO!O!O!O!", &roots, &PyTuple_Type, &hooks, &PyTuple_Type,
+          &plan, &excerpt, &PyTuple_Type, &msg, &PyList_Type, &found, &PySet_Type, &seen,
+          &PyList_Type, &keep)
       || !walk_init (&cx, hooks))
     return NULL;
   if (cx.scanner == NULL || PyTuple_GET_SIZE (plan) != PyTuple_GET_SIZE (cx.scanner->tags)
-      || PyTuple_GET_SIZE (msg) != 5)
+      || PyTuple_GET_SIZE (msg) != 5 || PyList_GET_SIZE (keep) != PyList_GET_SIZE (found))
   {
     PyErr_SetString (PyExc_TypeError, "find() takes a Scanner's own scan, a plan entry for "
-        "each of its patterns and msg (id, host, phase, control, t)");
+        "each of its patterns, msg (id, host, phase, control, t) and a keep flag for each of "
+        "found");
     return NULL;
   }
+  if (DERIVE == NULL && ((DERIVE = PyUnicode_InternFromString ("derive:")) == NULL
+          || (QUERY = PyUnicode_InternFromString ("query:")) == NULL
+          || (URL = PyUnicode_InternFromString ("url")) == NULL))
+  {
+    Py_CLEAR (DERIVE);
+    Py_CLEAR (QUERY);
+    return NULL;
+  }
+  Names names = { NULL, 0, 0 };
+  Py_ssize_t start = PyList_GET_SIZE (found);
   int r = walk_message (&cx, roots);
   for (Py_ssize_t i = 0; r == OK && i < cx.matched_n; i++)
   {
     const Matched *m = &cx.matched[i];
     for (Py_ssize_t j = 0; r == OK && j < m->n; j++)
-      if (!one (&cx, m, &cx.hits[m->first + j], plan, excerpt, msg, found, seen))
+      if (!one (&cx, m, &cx.hits[m->first + j], plan, excerpt, msg, found, seen, &names))
         r = ERROR;
   }
+  if (r == OK && !kept (found, start, &names, keep))
+    r = ERROR;
+  PyMem_Free (names.v);
   walk_free (&cx);
   return r == OK ? Py_NewRef (Py_True) : r == FALLBACK_MSG ? Py_NewRef (Py_False) : NULL;
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import itertools
 import json
 from typing import Any
 
@@ -34,17 +35,22 @@ from tests.detect.test_roots import urls
 ID = NEEDLES[0].value.encode()
 
 
-def _b64_at(shift: int, url: bool, near: bool, pad: bytes) -> bytes:
-    """The needle inside a larger base64 blob, ``shift`` bytes into its group; ``near``
-    changes its last byte (a near miss the matched characters cannot tell apart)."""
+def _b64_at(shift: int, url: bool, near: bool, pad: bytes, edge: bytes = b"x",
+            tail: bytes = b"tail") -> bytes:
+    """The needle inside a larger base64 blob, ``shift`` bytes into its group, after bytes
+    of ``edge`` and before ``tail`` (0xfb and 0xff put '+/' or '-_' in the groups it shares
+    with them); ``near`` changes its last byte (a near miss the matched characters cannot
+    tell apart)."""
     value = ID[:-1] + (b"9" if near else ID[-1:])
-    raw = b"x" * shift + value + b"tail"[:len(pad)]
+    raw = edge * shift + value + tail
     enc = base64.urlsafe_b64encode(raw) if url else base64.b64encode(raw)
     return b"k=" + enc.rstrip(b"=") + pad + b"&z=1"
 
 
 aligned = st.builds(_b64_at, st.integers(0, 2), st.booleans(), st.booleans(),
-                    st.sampled_from([b"", b"=", b"==", b"-", b"_x", b"+/"]))
+                    st.sampled_from([b"", b"=", b"==", b"-", b"_x", b"+/"]),
+                    st.sampled_from([b"x", b"\xfb", b"\xff"]),
+                    st.sampled_from([b"", b"t", b"ta", b"tail", b"\xff", b"\xfb\xff"]))
 text = st.text(max_size=12) | st.sampled_from(["é", "\udce9", "\ud800", "Ａ", "İ", "ß"])
 odd_headers = st.lists(st.tuples(st.sampled_from(["X-Id", "COOKIE", "É-Name", "x_İ"]) | text,
                                  text | st.just(NEEDLES[0].value)), max_size=3).map(tuple)
@@ -83,35 +89,53 @@ def test_generated_runs_give_the_same_findings(ms: list[Message]) -> None:
 
 
 def test_base64_at_every_alignment_and_its_near_misses() -> None:
-    for shift in range(3):
-        for url in (False, True):
-            for near in (False, True):
-                for pad in (b"", b"=", b"==", b"-", b"_x", b"+/"):
-                    body = _b64_at(shift, url, near, pad)
-                    same([message("m1", body, "https://sa.lab.test/", ())])
-                    got = find([message("m1", body, "https://sa.lab.test/", ())], NEEDLES)
-                    assert any(f.needle == "id" for f in got) is (not near), (body, got)
+    for shift, url, near, pad in itertools.product(range(3), (False, True), (False, True),
+                                                   (b"", b"=", b"==", b"-", b"_x", b"+/")):
+        body = _b64_at(shift, url, near, pad)
+        same([message("m1", body, "https://sa.lab.test/", ())])
+        got = find([message("m1", body, "https://sa.lab.test/", ())], NEEDLES)
+        assert any(f.needle == "id" for f in got) is (not near), (body, got)
+    for shift, url, edge, tail in itertools.product(range(3), (False, True), (b"\xfb", b"\xff"),
+                                                    (b"", b"\xff", b"\xfb\xff")):
+        # a url-safe blob's '-' or '_' next to a value whose own characters are the same in
+        # both alphabets: the standard derivation matches, and verification refuses it
+        same([message("m1", _b64_at(shift, url, False, b"", edge, tail), "https://h/", ())])
+
+
+def test_excerpts_cut_at_both_ends() -> None:
+    """Matches at the start and the end of a layer, and EXCERPT bytes from each, or one
+    more or less: what is cut, and whether it says so."""
+    for before, after in itertools.product((0, 1, EXCERPT - 1, EXCERPT, EXCERPT + 1, 200),
+                                           repeat=2):
+        body = b"a" * before + ID + b"z" * after
+        same([message("m1", body, "https://sa.lab.test/", ())])
 
 
 def test_nested_past_the_depth_limit_and_repeated_ids() -> None:
+    """The most specific findings are chosen for each message as it is done (in C, or after
+    the Python walk where C handed back), and over the whole run where ids repeat."""
     deep = ID
     for _ in range(12):
         deep = base64.b64encode(b"some text " + deep)
     nested = gzip.compress(json.dumps({"a": [NEEDLES[0].value, NEEDLES[1].value]}).encode())
-    same([message("m1", deep, "https://sa.lab.test/?id=a1b2c3d4e5f60718", ()),
-          message("m1", nested, "https://sa.lab.test/?id=a1b2c3d4e5f60718", ()),
-          message("m2", nested, "https://canary.lab.test/c/cnry42", ()),
-          message("m1", b"id=a1b2c3d4e5f60718", "https://sa.lab.test/", ())])
+    url = "https://sa.lab.test/?id=a1b2c3d4e5f60718&u=" + NEEDLES[1].value
+    run = [message("m1", deep, url, ()), message("m2", nested, url, ()),
+           message("m3", nested, "https://canary.lab.test/c/cnry42", ()),
+           message("m4", b"id=a1b2c3d4e5f60718", url, (("X", NEEDLES[0].value),))]
+    same(run)
+    same([*run, message("m2", b"id=a1b2c3d4e5f60718&a=" + deep, "https://h/", ())])
 
 
 def _c_find(m: Message) -> tuple[bool, list[tuple[Any, ...]]]:
+    """What found.c appends for one message: each finding with its keep flag."""
     matcher = Matcher([p for n in NEEDLES for p in derive(n)])
     hooks = Decoder().hooks(matcher.scan)
     assert hooks is not None
     found: list[tuple[Any, ...]] = []
+    keep: list[bool] = []
     done = _detect.find(root_pairs(m), hooks, _plan(matcher.patterns), EXCERPT,
-                        (m.id, m.host, m.phase, _controls(m), m.t), found, set())
-    return done, found
+                        (m.id, m.host, m.phase, _controls(m), m.t), found, set(), keep)
+    return done, [(*f, k) for f, k in zip(found, keep, strict=True)]
 
 
 def test_the_common_cases_are_done_in_c() -> None:
@@ -123,9 +147,10 @@ def test_the_common_cases_are_done_in_c() -> None:
         == root_pairs(m, compiled=False)
     done, found = _c_find(m)
     assert done
-    assert [(f[0].name, f[2][1:]) for f in found] == [
-        ("id", ("url",)), ("word", ("url", "derive:url")), ("id", ("query:id",)),
-        ("word", ("query:q",)), ("id", ("header:x-id",)), ("id", ()), ("id", ("json:$.id",))]
+    assert [(f[0].name, f[2][1:], f[8]) for f in found] == [
+        ("id", ("url",), False), ("word", ("url", "derive:url"), False),
+        ("id", ("query:id",), True), ("word", ("query:q",), True),
+        ("id", ("header:x-id",), True), ("id", (), False), ("id", ("json:$.id",), True)]
     assert found[1][3] == (b"https://sa.lab.test/p?id=a1b2c3d4e5f60718&q=",
                            b"qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA%D0%B87", b"", False, False)
     done, found = _c_find(message("m1", b"", "https://canary.lab.test/c/cnry42", (),
