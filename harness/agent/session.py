@@ -29,6 +29,7 @@ from harness.agent.bundle import AgentBundle, check_abi
 from harness.agent.channel import Channel
 from harness.agent.execs import ExecFollower
 from harness.agent.frida_errors import FRIDA_ERRORS
+from harness.agent.unmapped import wait_unmapped
 from harness.errors import AgentError
 from harness.protocol import JSON
 
@@ -312,6 +313,12 @@ class CaptureSession:
                                               "process killed")
                 _bounded(lambda: self.device.kill(pid), self.teardown_timeout, f"kill {pid}")
                 return
+        # detach returns while the agent is still unloading in the target: a process ended
+        # right after (the lab browser told to quit) crashed in agent code being unmapped
+        if getattr(self.device, "type", None) == "local" and not wait_unmapped(
+                pid, self.teardown_timeout):
+            log.warning("the agent was still mapped into pid %d %.0f s after detach", pid,
+                        self.teardown_timeout)
 
     @staticmethod
     def _wait_inflight(target: _Target, inflight: list[int]) -> None:

@@ -22,6 +22,7 @@ from types import TracebackType
 
 import frida
 
+from harness.agent.unmapped import wait_unmapped
 from harness.errors import HarnessError
 from harness.protocol import JSON, Batch, ProtocolViolation, Record, decode_batch
 
@@ -174,6 +175,7 @@ class JavaHookRun:
         self.errors: list[str] = []
         self.data: dict[int, bytes] = {}
         self._lock = threading.Lock()
+        self.pid = pid
         self.session = frida.get_local_device().attach(pid)
         self.script = self.session.create_script(source)
         self.script.on("message", self._on_message)
@@ -234,6 +236,9 @@ class JavaHookRun:
                 step()
             except (frida.InvalidOperationError, frida.TransportError, frida.ProcessNotFoundError):
                 continue
+        # detach returns while the agent is still unloading in the JVM: ending the JVM in
+        # that window crashed it in agent code (harness.agent.unmapped)
+        wait_unmapped(self.pid)
 
     def __enter__(self) -> JavaHookRun:
         return self

@@ -12,6 +12,7 @@ import frida
 from harness.agent.bundle import AgentBundle
 from harness.agent.channel import Channel
 from harness.agent.session import CaptureSession
+from harness.agent.unmapped import agent_mapped, wait_unmapped
 from harness.protocol import ABI_VERSION
 from harness.testing.agent_run import detach_reasons
 
@@ -23,6 +24,17 @@ rpc.exports = {
   init(config) { return []; },
   flush() { return 0; },
   dispose() { const end = Date.now() + 120000; while (Date.now() < end) {} },
+};
+""".replace("ABI", str(ABI_VERSION))
+
+# an agent that answers every teardown step at once
+QUIET = """
+rpc.exports = {
+  abiVersion() { return ABI; },
+  init(config) { return []; },
+  flush() { return 0; },
+  dispose() { return {}; },
+  inflight() { return 0; },
 };
 """.replace("ABI", str(ABI_VERSION))
 
@@ -98,3 +110,32 @@ def test_a_detach_the_harness_did_not_ask_for_is_recorded_as_such(tmp_path: Path
     finally:
         for v in victims:
             _end(v)
+
+
+def test_teardown_returns_once_the_agent_has_left_the_process(tmp_path: Path) -> None:
+    """detach returns while the agent still unloads in the target; a process ended in that
+    window (the lab browser told to quit) crashed in agent code. stop_pid waits it out."""
+    victim = _victim()
+    try:
+        session = CaptureSession(frida.get_local_device(),
+                                 AgentBundle(QUIET, "quiet", tmp_path / "quiet.js"), Channel(),
+                                 follow_children=False)
+        session.attach(victim.pid)
+        assert agent_mapped(victim.pid) is True
+        session.stop_pid(victim.pid)
+        assert agent_mapped(victim.pid) is False
+    finally:
+        _end(victim)
+
+
+def test_wait_unmapped_reads_the_maps(tmp_path: Path) -> None:
+    maps = tmp_path / "7" / "maps"
+    maps.parent.mkdir()
+    maps.write_text("7f0-7f1 r-xp 0 00:01 1  /memfd:frida-agent-64.so (deleted)\n")
+    assert agent_mapped(7, tmp_path) is True
+    assert wait_unmapped(7, timeout=0.05, proc=tmp_path) is False
+    maps.write_text("7f0-7f1 r-xp 0 00:01 1  /usr/lib/x86_64-linux-gnu/libc.so.6\n")
+    assert agent_mapped(7, tmp_path) is False
+    assert wait_unmapped(7, timeout=0.05, proc=tmp_path) is True
+    assert agent_mapped(8, tmp_path) is None  # gone, or not a local process
+    assert wait_unmapped(8, timeout=0.05, proc=tmp_path) is True
