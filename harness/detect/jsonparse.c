@@ -64,19 +64,47 @@ long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
   return v;
 }
 
-/* A string whose opening quote is at p->pos: its content span, checked as json's strict
-   scanner checks it (no raw control character, valid escapes). */
-static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *escaped)
+/* Eight bytes at once: whether any of them is a quote, a backslash or below 0x20 (the
+   bytes scan_string stops at). Exact as an "any": a borrow can only set a flag above a byte
+   that is one already, and the caller then looks at the bytes one by one. */
+static inline int special8 (uint64_t v)
 {
-  Py_ssize_t i = p->pos + 1;
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  uint64_t quote = v ^ (ones * '"'), slash = v ^ (ones * '\\');
+  return (((quote - ones) & ~quote) | ((slash - ones) & ~slash) | ((v - ones * 0x20) & ~v))
+      & highs ? 1 : 0;
+}
+
+/* A string whose opening quote is at p->pos: its content span, checked as json's strict
+   scanner checks it (no raw control character, valid escapes); *ascii: no byte >= 0x80 in
+   it. The runs without a special byte (most of a string) are skipped eight bytes at a
+   time: strings are most of a document's bytes. */
+static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *escaped,
+    int *ascii)
+{
+  const unsigned char *s = p->s;
+  Py_ssize_t i = p->pos + 1, n = p->n;
+  uint64_t seen = 0; /* the bytes passed, or'ed: their high bits */
   *start = i;
   *escaped = 0;
-  while (i < p->n)
+  for (;;)
   {
-    unsigned char c = p->s[i];
+    while (i + 8 <= n)
+    {
+      uint64_t v;
+      memcpy (&v, s + i, 8);
+      if (special8 (v))
+        break;
+      seen |= v;
+      i += 8;
+    }
+    if (i >= n)
+      return NOT_JSON;
+    unsigned char c = s[i];
     if (c == '"')
     {
       *end = i;
+      *ascii = (seen & 0x8080808080808080ULL) == 0;
       p->pos = i + 1;
       return OK;
     }
@@ -85,12 +113,12 @@ static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *
     if (c == '\\')
     {
       *escaped = 1;
-      if (i + 1 >= p->n)
+      if (i + 1 >= n)
         return NOT_JSON;
-      unsigned char e = p->s[i + 1];
+      unsigned char e = s[i + 1];
       if (e == 'u')
       {
-        if (json_hex4 (p->s, i + 2, p->n) < 0)
+        if (json_hex4 (s, i + 2, n) < 0)
           return NOT_JSON;
         i += 6;
         continue;
@@ -105,9 +133,9 @@ static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *
       i += 2;
       continue;
     }
+    seen |= c;
     i++;
   }
-  return NOT_JSON;
 }
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? at p->pos */
@@ -181,12 +209,11 @@ static int parse_container (Parser *p, Py_ssize_t node, int depth)
       if (p->pos >= p->n || p->s[p->pos] != '"')
         return NOT_JSON;
       uint8_t kesc;
-      int r = scan_string (p, &kstart, &kend, &kesc);
+      int ascii;
+      int r = scan_string (p, &kstart, &kend, &kesc, &ascii);
       if (r != OK)
         return r;
-      int plain = !kesc;
-      for (Py_ssize_t i = kstart; i < kend && plain; i++)
-        plain = p->s[i] < 0x80;
+      int plain = !kesc && ascii;
       skip_ws (p);
       if (p->pos >= p->n || p->s[p->pos] != ':')
         return NOT_JSON;
@@ -264,7 +291,8 @@ static int parse_value (Parser *p, Py_ssize_t *out, int depth)
   {
     Py_ssize_t start, end;
     uint8_t escaped;
-    int r = scan_string (p, &start, &end, &escaped);
+    int ascii;
+    int r = scan_string (p, &start, &end, &escaped, &ascii);
     if (r != OK)
       return r;
     Node *d = &p->nodes[node];

@@ -154,21 +154,20 @@ static int hot_holds (Walk *w, const unsigned char *b, Py_ssize_t n)
   return 0;
 }
 
-static int plain_byte (unsigned char c)
-{
-  if (c == '\t' || c == '\n' || c == '\r')
-    return 1;
-  if (c < 32 || c > 126)
-    return 0;
-  return strchr ("/\\\"=%&{[+", c) == NULL;
-}
+/* The bytes an inert leaf is made of: printable ASCII but / \ " = % & { [ +, and tab,
+   newline, carriage return (a table: every short string leaf is tested). */
+static const unsigned char PLAIN[256] = {
+  ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' ' ... '"' - 1] = 1, ['"' + 1 ... '$'] = 1,
+  ['\'' ... '*'] = 1, [','] = 1, ['-' ... '.'] = 1, ['0' ... '<'] = 1,
+  ['>' ... 'Z'] = 1, [']' ... 'z'] = 1, ['|' ... '~'] = 1,
+};
 
 static int inert (const unsigned char *b, Py_ssize_t n)
 {
   if (n >= INERT_MAX || (n > 0 && b[0] == 'x'))
     return 0;
   for (Py_ssize_t i = 0; i < n; i++)
-    if (!plain_byte (b[i]))
+    if (!PLAIN[b[i]])
       return 0;
   return 1;
 }
