@@ -64,20 +64,29 @@ long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
   return v;
 }
 
-/* Eight bytes at once: whether any of them is a quote, a backslash or below 0x20 (the
-   bytes scan_string stops at). Exact as an "any": a borrow can only set a flag above a byte
-   that is one already, and the caller then looks at the bytes one by one. */
-static inline int special8 (uint64_t v)
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "scan_string reads eight bytes as a little-endian word"
+#endif
+
+/* The high bit of each byte of v that is zero, and of no other (no carry crosses a byte). */
+static inline uint64_t zero_bytes (uint64_t v)
 {
-  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  uint64_t quote = v ^ (ones * '"'), slash = v ^ (ones * '\\');
-  return (((quote - ones) & ~quote) | ((slash - ones) & ~slash) | ((v - ones * 0x20) & ~v))
-      & highs ? 1 : 0;
+  const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
+  return ~(((v & low7) + low7) | v | low7);
+}
+
+/* The high bit of each of v's eight bytes that scan_string stops at: a quote, a backslash,
+   a byte below 0x20 (its top three bits clear). */
+static inline uint64_t special_bytes (uint64_t v)
+{
+  const uint64_t ones = 0x0101010101010101ULL;
+  return zero_bytes (v ^ (ones * '"')) | zero_bytes (v ^ (ones * '\\'))
+      | zero_bytes (v & (ones * 0xE0));
 }
 
 /* A string whose opening quote is at p->pos: its content span, checked as json's strict
    scanner checks it (no raw control character, valid escapes); *ascii: no byte >= 0x80 in
-   it. The runs without a special byte (most of a string) are skipped eight bytes at a
+   it. The bytes up to the next quote, backslash or control byte are skipped eight at a
    time: strings are most of a document's bytes. */
 static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *escaped,
     int *ascii)
@@ -93,8 +102,14 @@ static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *
     {
       uint64_t v;
       memcpy (&v, s + i, 8);
-      if (special8 (v))
+      uint64_t stop = special_bytes (v);
+      if (stop != 0)
+      {
+        int k = __builtin_ctzll (stop) >> 3; /* the first one */
+        seen |= k ? v & (~0ULL >> (64 - 8 * k)) : 0;
+        i += k;
         break;
+      }
       seen |= v;
       i += 8;
     }
@@ -133,7 +148,7 @@ static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *
       i += 2;
       continue;
     }
-    seen |= c;
+    seen |= c; /* the last bytes, fewer than eight */
     i++;
   }
 }
