@@ -210,8 +210,14 @@ static int child_path (Walk *w, const Node *c, Py_ssize_t index, Py_ssize_t *len
   return 1;
 }
 
-static int emit (Walk *w, Py_ssize_t path_len, const unsigned char *b, Py_ssize_t n, int is_inert)
+/* A kept leaf (the index-th child c) to fn, under its path: made only now, as most leaves
+   are not kept (short, small numbers, inert without a match). */
+static int emit (Walk *w, const Node *c, Py_ssize_t index, const unsigned char *b, Py_ssize_t n,
+    int is_inert)
 {
+  Py_ssize_t path_len;
+  if (!child_path (w, c, index, &path_len))
+    return 0;
   return w->fn (w->ctx, w->path, path_len, b, n, is_inert);
 }
 
@@ -230,7 +236,7 @@ static int float_below_1000 (const unsigned char *lit, Py_ssize_t n)
   return i - start < 3 || (i - start == 3 && memcmp (lit + start, "999", 3) != 0);
 }
 
-static int leaf_number (Walk *w, const Node *c, Py_ssize_t path_len)
+static int leaf_number (Walk *w, const Node *c, Py_ssize_t index)
 {
   const unsigned char *lit = w->s + c->start;
   Py_ssize_t n = c->end - c->start;
@@ -241,7 +247,7 @@ static int leaf_number (Walk *w, const Node *c, Py_ssize_t path_len)
       return 1;
     if (w->hot != NULL && !hot_holds (w, lit, n))
       return 1;
-    return emit (w, path_len, lit, n, 1);
+    return emit (w, c, index, lit, n, 1);
   }
   if (float_below_1000 (lit, n))
     return 1;
@@ -266,7 +272,7 @@ static int leaf_number (Walk *w, const Node *c, Py_ssize_t path_len)
   Py_ssize_t m;
   const char *b = PyUnicode_AsUTF8AndSize (str, &m);
   int ok = b != NULL && ((w->hot != NULL && !hot_holds (w, (const unsigned char *) b, m))
-      || emit (w, path_len, (const unsigned char *) b, m, 1));
+      || emit (w, c, index, (const unsigned char *) b, m, 1));
   Py_DECREF (str);
   return ok;
 }
@@ -280,12 +286,9 @@ static int walk (Walk *w, const Node *container)
     const Node *c = &w->nodes[i];
     if (c->type == T_OBJ || c->type == T_ARR || c->type == T_LIT)
       continue;
-    Py_ssize_t path_len;
-    if (!child_path (w, c, index, &path_len))
-      return 0;
     if (c->type == T_INT || c->type == T_FLOAT)
     {
-      if (!leaf_number (w, c, path_len))
+      if (!leaf_number (w, c, index))
         return 0;
       continue;
     }
@@ -303,7 +306,7 @@ static int walk (Walk *w, const Node *container)
     int is_inert = inert (b, n);
     if (is_inert && w->hot != NULL && !hot_holds (w, b, n))
       continue;
-    if (!emit (w, path_len, b, n, is_inert))
+    if (!emit (w, c, index, b, n, is_inert))
       return 0;
   }
   /* then its nested containers, in order */
