@@ -139,3 +139,39 @@ def test_leaves_order_paths_and_filters() -> None:
     # with the parent's matches: an inert leaf only where it holds one
     assert [p for p, _, _ in _jsonwalk.leaves(doc, 4, (b"tail",)) or []] == [
         "$.long", "$.after", "$.nested.k[0]", "$.nested.k[1]", "$.nested.k[2].deep"]
+
+
+STRING_BYTES = [b'\\"', b"\\\\", b"\\/", b"\\n", b"\\u00e9", b"\\ud83d\\ude00", b"\\udc80",
+                b"\x01", b"\x1f", b"\x7f", b" ", b"!", b"#", b"[", b"]", b"\xc3\xa9", b"\xff",
+                b"\x80", b"\xed\xa0\x80", b"\\x", b"\\u12"]
+"""Bytes at which jsonparse.c's eight-at-a-time string scan must stop, or must not: the
+escapes, raw control bytes (not JSON), the bytes next to '"', '\\' and 0x20, non-ASCII."""
+
+
+def test_string_bytes_at_every_offset() -> None:
+    # each byte at each offset of an eight-byte word, in values and in keys, strings ending
+    # at each offset, and strings cut off by the end of the document
+    for size in range(0, 26):
+        for at in range(0, size + 1):
+            for b in STRING_BYTES:
+                text = b"a" * at + b + b"z" * (size - at)
+                for doc in (b'["' + text + b'", "tail value"]', b'{"' + text + b'": "value!"}',
+                            b'{"k": "' + text + b'"}', b'["' + text):
+                    got = _jsonwalk.leaves(doc, 4, None)
+                    want = python_leaves(doc, None)
+                    if doc.startswith(b'{"' + text + b'":') and want is not None:
+                        # a key with an escape or a non-ASCII byte: Python's, and only then
+                        plain = b"\\" not in text and max(text, default=0) < 0x80
+                        assert (got is False) == (not plain), doc
+                    if got is not False:
+                        assert got == want, doc
+
+
+def test_inert_bytes() -> None:
+    # every byte value in a short leaf: inert or not exactly as the Python walk says (its
+    # bytes test is a table in jsonwalk.c); with no match, an inert leaf is dropped
+    for c in range(256):
+        raw = json.dumps(chr(c))[1:-1].encode() if c < 0x80 else bytes([c])
+        for doc in (b'["ab' + raw + b'cd"]', b'["' + raw + b'abcdefgh"]'):
+            for hot in (None, ()):
+                assert same(doc, hot), doc
