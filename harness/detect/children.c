@@ -35,6 +35,25 @@ static PyObject *extend1 (PyObject *chain, const char *step, Py_ssize_t n)
   return t;
 }
 
+/* Whether b[0, n) is a span of the parent layer's own bytes (a JSON string without escapes,
+   an integer) that none of the parent's hits overlaps: the Scanner's patterns are literals,
+   and it reports every occurrence (every end, SOM_LEFTMOST), so an occurrence inside the
+   span would have been one of the parent's hits. Such a leaf then needs no scan of its own
+   (most leaves: a scan of a few dozen bytes costs more than its bytes). */
+static int unmatched (const Ctx *cx, const unsigned char *b, Py_ssize_t n)
+{
+  if (cx->parent_hits == NULL)
+    return 0;
+  uintptr_t at = (uintptr_t) b, base = (uintptr_t) cx->parent;
+  if (at < base || at + (uintptr_t) n > base + (uintptr_t) cx->parent_n)
+    return 0;
+  Py_ssize_t start = (Py_ssize_t) (at - base), end = start + n;
+  for (Py_ssize_t i = 0; i < cx->parent_hits->n; i++)
+    if (cx->parent_hits->v[i].end > start && cx->parent_hits->v[i].start < end)
+      return 0;
+  return 1;
+}
+
 typedef struct {
   Ctx *cx;
   PyObject *chain;
@@ -59,8 +78,10 @@ static int add_leaf (void *ctx, const char *path, Py_ssize_t path_len, const uns
   PyObject *chain = extend1 (lc->chain, step, need);
   if (step != small)
     PyMem_Free (step);
-  return push (lc->out, chain, PyBytes_FromStringAndSize ((const char *) b, n), lc->depth,
-      inert);
+  if (!push (lc->out, chain, PyBytes_FromStringAndSize ((const char *) b, n), lc->depth, inert))
+    return 0;
+  lc->out->v[lc->out->n - 1].clean = unmatched (lc->cx, b, n);
+  return 1;
 }
 
 /* steps-and-bytes pairs from a Python decoder (form, protobuf) as children. -1: error. */

@@ -20,6 +20,9 @@
  *
  * What is in C is what cost most: the walk, the scan, the tests of which decoder applies,
  * base64, JSON leaves, and not making a Python object for a layer that is never scanned.
+ * With the Scanner, a JSON leaf that is a span of its parent's bytes which none of the
+ * parent's hits overlaps is not scanned again (children.c, unmatched): it cannot match, and
+ * most leaves are such spans. A scan callable other than the Scanner sees every layer.
  * The layers that matched are kept until the whole message is walked: a hand-back halfway
  * leaves nothing to undo.
  */
@@ -71,7 +74,7 @@ int push (Layers *ls, PyObject *chain, PyObject *data, int depth, int inert)
     ls->v = v;
     ls->cap = cap;
   }
-  ls->v[ls->n++] = (Layer) { chain, data, depth, inert };
+  ls->v[ls->n++] = (Layer) { chain, data, depth, inert, 0 };
   return 1;
 }
 
@@ -135,20 +138,32 @@ static int walk_root (Ctx *cx, PyObject *chain, PyObject *data)
     PyObject *matches;
     Span none, *hot; /* no match: an empty set, not NULL (which keeps every leaf) */
     Py_ssize_t hot_count;
-    if (!scan_layer (cx->scan, cx->scanner, l.data, &hits, &matches, &hot, &hot_count))
+    if (l.clean)
+    {
+      hits_none (&hits);
+      matches = NULL;
+      hot = NULL;
+      hot_count = 0;
+    }
+    else if (!scan_layer (cx->scan, cx->scanner, l.data, &hits, &matches, &hot, &hot_count))
     {
       Py_XDECREF (matches);
       r = ERROR;
     }
     else if ((hits.n > 0 || matches != NULL) && !record (cx, &l, &hits, matches))
       r = ERROR;
-    hits_free (&hits);
     if (r == OK && !l.inert)
     {
       if (l.depth >= cx->max_depth)
         r = FALLBACK_MSG; /* the depth limit: a note */
       else
+      {
+        cx->parent = PyBytes_AS_STRING (l.data);
+        cx->parent_n = PyBytes_GET_SIZE (l.data);
+        cx->parent_hits = cx->scanner != NULL ? &hits : NULL;
         r = children (cx, &l, hot != NULL ? hot : &none, hot_count, &kids);
+        cx->parent_hits = NULL;
+      }
       for (Py_ssize_t i = 0; r == OK && i < kids.n; i++)
       {
         Py_ssize_t size = PyBytes_GET_SIZE (kids.v[i].data);
@@ -159,13 +174,16 @@ static int walk_root (Ctx *cx, PyObject *chain, PyObject *data)
           cx->layers++;
           cx->bytes += size;
           Layer k = kids.v[i];
-          kids.v[i] = (Layer) { NULL, NULL, 0, 0 };
+          kids.v[i] = (Layer) { NULL, NULL, 0, 0, 0 };
           if (!push (&stack, k.chain, k.data, k.depth, k.inert))
             r = ERROR;
+          else
+            stack.v[stack.n - 1].clean = k.clean;
         }
       }
       clear_layers (&kids);
     }
+    hits_free (&hits);
     PyMem_Free (hot);
     clear_layer (&l);
   }

@@ -16,6 +16,7 @@ typedef struct {
   PyObject *data;  /* bytes */
   int depth;
   int inert;
+  int clean; /* known to match nothing: not scanned (see add_leaf) */
 } Layer;
 
 typedef struct {
@@ -42,6 +43,11 @@ typedef struct {
   Py_ssize_t matched_n, matched_cap;
   Hit *hits; /* the Scanner's hits of those layers */
   Py_ssize_t hits_n, hits_cap;
+  /* while children() runs: the layer's bytes and the Scanner's hits in them (NULL when
+     scan is not the Scanner's own) */
+  const char *parent;
+  Py_ssize_t parent_n;
+  const Hits *parent_hits;
 } Ctx;
 
 /* Takes the references of chain and data (also on failure). 0 with an exception set. */

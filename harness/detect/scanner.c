@@ -45,6 +45,14 @@ static int on_match (unsigned int id, unsigned long long from, unsigned long lon
   return 0;
 }
 
+void hits_none (Hits *hits)
+{
+  hits->v = hits->small;
+  hits->n = 0;
+  hits->cap = sizeof hits->small / sizeof hits->small[0];
+  hits->nomem = 0;
+}
+
 void hits_free (Hits *hits)
 {
   if (hits->v != hits->small)

@@ -33,6 +33,9 @@ typedef struct {
 
 extern PyTypeObject ScannerType;
 
+/* hits as a scan that found nothing leaves them (for hits_free after, as after a scan). */
+void hits_none (Hits *hits);
+
 /* The Scanner whose own bound scan method f is, or NULL (f is some other callable). */
 Scanner *scanner_of (PyObject *f);
 
