@@ -159,6 +159,28 @@ def test_the_c_walk_does_the_common_cases_itself() -> None:
         assert check(message(body, "https://sa.lab.test/x?id=a1b2c3d4e5f60718", ())), body
 
 
+def test_leaves_left_unscanned_are_those_without_a_match() -> None:
+    """A JSON leaf that is a span of its parent's bytes is not scanned when none of the
+    parent's matches overlaps it (children.c, unmatched): needles flush with a leaf's ends,
+    the whole leaf, spanning a key and its value, twice, and in a leaf whose escapes hide
+    the needle from the parent's scan (scanned all the same)."""
+    v = NEEDLES[0].value
+    for doc in ({"a": v}, {"a": v + " tail", "b": "head " + v}, {v[:12]: v[12:] + " rest"},
+                [v, v, "other value here"], {"n": 123456789, "a": [{"b": "x" + v}]}):
+        body = json.dumps(doc).encode()
+        assert check(message(body, "https://sa.lab.test/", ())), body
+        chains = {f.chain[-1] for f in find([message(body, "https://sa.lab.test/", ())],
+                                            NEEDLES)}
+        # found in the leaves (none across a key and its value)
+        assert bool(chains) == (v.encode() in body), body
+        assert all(c.startswith("json:$") for c in chains), (body, chains)
+    hidden = ('{"a": "' + v[:5] + "\\u00" + v[5].encode().hex() + v[6:]
+              + ' and some more text"}').encode()  # long enough not to be inert
+    assert check(message(hidden, "https://sa.lab.test/", ())), hidden
+    assert [f.chain[-1] for f in find([message(hidden, "https://sa.lab.test/", ())],
+                                      NEEDLES)] == ["json:$.a"]
+
+
 def test_notes_and_inexact_json_are_handed_back() -> None:
     deep = NEEDLES[0].value.encode()
     for _ in range(12):
