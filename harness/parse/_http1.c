@@ -17,8 +17,6 @@
 #include "h1draft.h"
 #include "h1wire.h"
 
-#include <structmember.h>
-
 #include <string.h>
 
 
@@ -298,40 +296,12 @@ done:
 /* setup(Draft, REQUEST, RESPONSE, RAW, finish_body, MAX_HEAD) */
 static PyObject *setup (PyObject *self, PyObject *args)
 {
-  PyObject *draft, *request, *response, *raw, *finish_body, *descr[NFIELDS] = {0};
-  Py_ssize_t offset[NFIELDS];
+  PyObject *draft, *request, *response, *raw, *finish_body;
   Py_ssize_t max_head;
-  if (!PyArg_ParseTuple (args, "O!OOOOn:setup", &PyType_Type, &draft, &request, &response,
-                         &raw, &finish_body, &max_head))
+  if (!PyArg_ParseTuple (args, "OOOOOn:setup", &draft, &request, &response, &raw,
+                         &finish_body, &max_head)
+      || h1_setup (draft, request, response, raw) < 0)
     return NULL;
-  PyObject *slots = PyObject_GetAttrString (draft, "__slots__");
-  int ok = slots && PyTuple_Check (slots) && PyTuple_GET_SIZE (slots) == NFIELDS;
-  Py_XDECREF (slots);
-  for (int i = 0; ok && i < NFIELDS; i++)
-  {
-    descr[i] = PyObject_GetAttrString (draft, H1_FIELDS[i]);
-    PyMemberDef *m = descr[i] && Py_IS_TYPE (descr[i], &PyMemberDescr_Type)
-      ? ((PyMemberDescrObject *) descr[i])->d_member : NULL;
-    ok = m && m->type == T_OBJECT_EX && !(m->flags & READONLY);
-    offset[i] = ok ? m->offset : 0;
-  }
-  if (!ok)
-  {
-    for (int i = 0; i < NFIELDS; i++)
-      Py_XDECREF (descr[i]);
-    PyErr_Clear ();
-    PyErr_SetString (PyExc_TypeError, "Draft's fields are not the ones _http1.c fills");
-    return NULL;
-  }
-  for (int i = 0; i < NFIELDS; i++)
-  {
-    h1s.offset[i] = offset[i];
-    Py_DECREF (descr[i]);
-  }
-  Py_XSETREF (h1s.draft, (PyTypeObject *) Py_NewRef (draft));
-  Py_XSETREF (h1s.request, Py_NewRef (request));
-  Py_XSETREF (h1s.response, Py_NewRef (response));
-  Py_XSETREF (h1s.raw, Py_NewRef (raw));
   Py_XSETREF (h1s.finish_body, Py_NewRef (finish_body));
   h1s.max_head = max_head;
   Py_RETURN_NONE;
@@ -354,10 +324,5 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__http1 (void)
 {
-  if (!(h1s.minus_one = PyLong_FromLong (-1)) || !(h1s.zero = PyLong_FromLong (0))
-      || !(h1s.zero_float = PyFloat_FromDouble (0.0)) || !(h1s.no_args = PyTuple_New (0))
-      || !(h1s.empty_bytes = PyBytes_FromStringAndSize (NULL, 0))
-      || !(h1s.empty_str = PyUnicode_New (0, 0)))
-    return NULL;
-  return PyModule_Create (&module);
+  return h1_init () < 0 ? NULL : PyModule_Create (&module);
 }

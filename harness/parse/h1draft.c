@@ -1,6 +1,9 @@
-/* Drafts and flows for _http1.c (see h1draft.h). */
+/* Drafts and flows for _http1.c and _hpack.c (see h1draft.h). */
 
 #include "h1draft.h"
+
+#include <string.h>
+#include <structmember.h>
 
 const char *const H1_FIELDS[NFIELDS] = {
   "kind", "t", "direction", "source", "first_seq", "conn", "phase", "protocol", "host", "ip",
@@ -9,6 +12,47 @@ const char *const H1_FIELDS[NFIELDS] = {
 };
 
 H1State h1s;
+
+int h1_init (void)
+{
+  return (h1s.minus_one = PyLong_FromLong (-1)) && (h1s.zero = PyLong_FromLong (0))
+    && (h1s.zero_float = PyFloat_FromDouble (0.0)) && (h1s.no_args = PyTuple_New (0))
+    && (h1s.empty_bytes = PyBytes_FromStringAndSize (NULL, 0))
+    && (h1s.empty_str = PyUnicode_New (0, 0)) ? 0 : -1;
+}
+
+int h1_setup (PyObject *draft, PyObject *request, PyObject *response, PyObject *raw)
+{
+  PyObject *descr[NFIELDS] = {0};
+  Py_ssize_t offset[NFIELDS];
+  if (!PyType_Check (draft))
+    return PyErr_SetString (PyExc_TypeError, "Draft must be a class"), -1;
+  PyObject *slots = PyObject_GetAttrString (draft, "__slots__");
+  int ok = slots && PyTuple_Check (slots) && PyTuple_GET_SIZE (slots) == NFIELDS;
+  Py_XDECREF (slots);
+  for (int i = 0; ok && i < NFIELDS; i++)
+  {
+    descr[i] = PyObject_GetAttrString (draft, H1_FIELDS[i]);
+    PyMemberDef *m = descr[i] && Py_IS_TYPE (descr[i], &PyMemberDescr_Type)
+      ? ((PyMemberDescrObject *) descr[i])->d_member : NULL;
+    ok = m && m->type == T_OBJECT_EX && !(m->flags & READONLY);
+    offset[i] = ok ? m->offset : 0;
+  }
+  for (int i = 0; i < NFIELDS; i++)
+    Py_XDECREF (descr[i]); /* the class holds them */
+  if (!ok)
+  {
+    PyErr_Clear ();
+    PyErr_SetString (PyExc_TypeError, "Draft's fields are not the ones h1draft.c fills");
+    return -1;
+  }
+  memcpy (h1s.offset, offset, sizeof offset);
+  Py_XSETREF (h1s.draft, (PyTypeObject *) Py_NewRef (draft));
+  Py_XSETREF (h1s.request, Py_NewRef (request));
+  Py_XSETREF (h1s.response, Py_NewRef (response));
+  Py_XSETREF (h1s.raw, Py_NewRef (raw));
+  return 0;
+}
 
 void h1_ctx_close (Ctx *c)
 {
@@ -189,15 +233,25 @@ void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject
 
 PyObject *h1_raw (Ctx *c, Py_ssize_t start, Py_ssize_t end, const char *note)
 {
+  PyObject *text = PyUnicode_FromString (note);
+  PyObject *d = text ? h1_raw_as (c, start, end, text, NULL) : NULL;
+  Py_XDECREF (text);
+  return d;
+}
+
+PyObject *h1_raw_as (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject *note,
+                     PyObject *protocol)
+{
   PyObject *v[NFIELDS] = {0}, *t, *seq, *d = NULL;
-  PyObject *notes = PyList_New (0), *text = NULL, *events = NULL, *body = NULL, *len = NULL;
+  PyObject *notes = PyList_New (0), *events = NULL, *body = NULL, *len = NULL;
   if (notes != NULL && h1_span (c, start, end, &t, &seq, notes) == 0
-      && (text = PyUnicode_FromString (note)) && PyList_Append (notes, text) == 0
+      && PyList_Append (notes, note) == 0
       && (events = h1_seqs (c, start, end))
       && (body = PyBytes_FromStringAndSize ((const char *) c->b.p + start, end - start))
       && (len = PyLong_FromSsize_t (end - start)))
   {
     h1_flow_fields (c, v, h1s.raw, t, seq);
+    v[F_PROTOCOL] = protocol;
     v[F_NOTES] = notes;
     v[F_EVENTS] = events;
     v[F_BODY] = body;
@@ -205,10 +259,8 @@ PyObject *h1_raw (Ctx *c, Py_ssize_t start, Py_ssize_t end, const char *note)
     d = h1_new_draft (v);
   }
   Py_XDECREF (notes);
-  Py_XDECREF (text);
   Py_XDECREF (events);
   Py_XDECREF (body);
   Py_XDECREF (len);
   return d;
 }
-

@@ -1,6 +1,6 @@
-/* Drafts and flows for _http1.c: a Draft (harness/parse/draft.py) made and filled from C,
- * and what from_flow and raw take from a Flow (harness/parse/reassembly.py): its chunk
- * index, seqs and span. */
+/* Drafts and flows for _http1.c and _hpack.c (compiled into each extension, each with its
+ * own h1s): a Draft (harness/parse/draft.py) made and filled from C, and what from_flow and
+ * raw take from a Flow (harness/parse/reassembly.py): its chunk index, seqs and span. */
 
 #ifndef H1DRAFT_H
 #define H1DRAFT_H
@@ -16,7 +16,7 @@ enum
 };
 extern const char *const H1_FIELDS[NFIELDS];
 
-/* What setup() was given, and constants. */
+/* What setup() was given, and constants (finish_body and max_head: _http1.c only). */
 typedef struct
 {
   PyTypeObject *draft; /* NULL until setup() */
@@ -27,6 +27,13 @@ typedef struct
   PyObject *protocol[100]; /* "HTTP/x.y", made when first needed */
 } H1State;
 extern H1State h1s;
+
+/* The constants, from the module's init: 0, or -1 with an exception set. */
+int h1_init (void);
+
+/* A module's setup(): takes the Draft class if each of its fields is a writable
+ * T_OBJECT_EX slot (h1_new_draft writes them), and the kinds. 0, or -1 with TypeError. */
+int h1_setup (PyObject *draft, PyObject *request, PyObject *response, PyObject *raw);
 
 /* One call's flow and connection facts (new references, held until ctx_close). */
 typedef struct
@@ -56,5 +63,9 @@ void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject
 
 /* draft.raw(flow, start, end, facts, note) */
 PyObject *h1_raw (Ctx *c, Py_ssize_t start, Py_ssize_t end, const char *note);
+
+/* draft.raw(flow, start, end, facts, note, protocol): note a str, protocol NULL for None */
+PyObject *h1_raw_as (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject *note,
+                     PyObject *protocol);
 
 #endif
