@@ -16,9 +16,12 @@ setup(ext_modules=[
     # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)
     Extension(
         "harness.parse._hpack", ["harness/parse/_hpack.c", "harness/parse/h2frames.c",
-                                 "harness/parse/h2stream.c", "harness/parse/h2headers.c"],
-        depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h"], libraries=["nghttp2"],
-        extra_compile_args=["-O2", "-Wall", "-Werror"]),
+                                 "harness/parse/h2stream.c", "harness/parse/h2headers.c",
+                                 "harness/parse/h1draft.c"],
+        depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
+                 "harness/parse/h1draft.h", "harness/parse/h1head.h"], libraries=["nghttp2"],
+        # h1draft.c is in _http1 too: each extension keeps its own copy to itself
+        extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # capture.sqlite's rows for capturedb.events through SQLite's C API (libsqlite3-dev)
     Extension(
         "harness.capture._rows", ["harness/capture/_rows.c"], libraries=["sqlite3"],
@@ -36,5 +39,5 @@ setup(ext_modules=[
         ["harness/parse/_http1.c", "harness/parse/h1draft.c", "harness/parse/h1head.c",
          "harness/parse/h1body.c", "harness/parse/h1wire.c"],
         depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h"],
-        extra_compile_args=["-O2", "-Wall", "-Werror"]),
+        extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
 ])

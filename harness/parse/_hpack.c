@@ -21,6 +21,7 @@
 
 #include <stdio.h>
 #include "_hpack.h"
+#include "h1draft.h"
 
 #define MAX_STRING 65536 /* NGHTTP2_HD_MAX_NV, a private constant of libnghttp2 */
 
@@ -305,11 +306,23 @@ static PyTypeObject InflaterType = {
   .tp_methods = inflater_methods,
 };
 
+/* setup(Draft, REQUEST, RESPONSE, RAW): what read_frames builds (h1draft.c's checks) */
+static PyObject *setup (PyObject *self, PyObject *args)
+{
+  PyObject *draft, *request, *response, *raw;
+  if (!PyArg_ParseTuple (args, "OOOO:setup", &draft, &request, &response, &raw)
+      || h1_setup (draft, request, response, raw) < 0)
+    return NULL;
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+  { "setup", setup, METH_VARARGS,
+    "setup(Draft, REQUEST, RESPONSE, RAW): the class and kinds read_frames builds" },
   { "read_frames", h2_read_frames, METH_VARARGS,
-    "read_frames(data, start, chunks, direction, scheme, sni, ip, max_table_size,"
-    " max_block) -> (records, connection notes): one direction of an HTTP/2 connection"
-    " read as h2ref._Direction reads it (see h2frames.c)" },
+    "read_frames(flow, facts, kind, start, starts, seqs, peers, max_table_size, max_block)"
+    " -> (drafts, pending, connection notes): one direction of an HTTP/2 connection read"
+    " as h2ref._Direction reads it (see h2frames.c)" },
   { NULL, NULL, 0, NULL },
 };
 
@@ -321,7 +334,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__hpack (void)
 {
-  if (PyType_Ready (&InflaterType) < 0)
+  if (h1_init () < 0 || PyType_Ready (&InflaterType) < 0)
     return NULL;
   PyObject *m = PyModule_Create (&module);
   if (m == NULL)

@@ -1,4 +1,6 @@
-from harness.protocol import JSON
+from harness.parse.draft import Draft
+from harness.parse.message import MessageKind
+from harness.parse.reassembly import ConnFacts, Flow
 
 class HPACKError(ValueError): ...
 
@@ -6,12 +8,10 @@ class Inflater:
     def __init__(self, max_table_size: int, max_list_size: int) -> None: ...
     def decode(self, block: bytes, /) -> list[tuple[bytes, bytes]]: ...
 
-_Record = tuple[int, int, str] | tuple[
-    int, int, list[str] | None, list[tuple[str, str]] | None, int | None, str | None,
-    str | None, str | None, list[JSON] | None, list[JSON] | None, bytes,
-    tuple[int, ...], bool, bool, int]
+def setup(draft: type[Draft], request: MessageKind, response: MessageKind, raw: MessageKind,
+          /) -> None: ...
 
-def read_frames(data: bytes, start: int, starts: list[int], seqs: list[int],
-                direction: str, scheme: str,
-                sni: str | None, ip: str | None, max_table_size: int, max_block: int,
-                /) -> tuple[list[_Record], list[str]]: ...
+def read_frames(flow: Flow, facts: ConnFacts, kind: MessageKind, start: int,
+                starts: list[int], seqs: list[int], peers: dict[int, Draft],
+                max_table_size: int, max_block: int,
+                /) -> tuple[list[Draft], list[tuple[Draft, int]], list[str]]: ...

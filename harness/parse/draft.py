@@ -28,8 +28,9 @@ def status_code(value: object) -> int | None:
 
 @dataclass(slots=True, eq=False)
 class Draft:
-    """_http1.c makes Drafts too, setting every slot itself: a new field needs a line there
-    (h1draft.h's list; its setup() refuses a Draft whose fields differ)."""
+    """_http1.c and _hpack.c make Drafts too, setting every slot themselves (h1draft.c): a
+    new field needs a line there (h1draft.h's list; h1_setup refuses a Draft whose fields
+    differ)."""
 
     kind: MessageKind
     t: float

@@ -3,19 +3,15 @@
  * without a trip through Python) and the per-stream state cost no Python per frame. It
  * produces what the reference does, note for note (tests/parse/test_h2_native.py).
  *
- * read_frames(data, start, starts, seqs, direction, scheme, sni, ip, max_table_size, max_block)
- * returns (records, notes). records come in the order _Direction.done gets its drafts:
- *   (start, end, note): bytes [start, end) kept raw;
- *   (pos, sid, notes, headers, status, method, host, url, interim, trailers, body, events,
- *    ended, pushed): a stream closed, its draft made at pos (from_flow), its notes, the
- *    fields _Direction._apply set (None where never set), meta "interim" and "trailers",
- *    the body joined, the sorted seqs of the events its frames came from (creation span
- *    included), and whether it ended and was a server push.
- * notes are the connection notes. http2.py makes the drafts, and does what needs the other
- * direction's drafts or the body's codings (_Direction._close).
+ * read_frames(flow, facts, kind, start, starts, seqs, peers, max_table_size, max_block)
+ * returns (drafts, pending, notes). drafts are the Drafts _Direction.done gets, in its order
+ * (made with h1draft.c, as _http1.c makes its own): bytes kept raw, and each stream's when
+ * it closes, with the request it answers from peers (the client's drafts by stream; a
+ * pushed stream's request is added). pending lists (draft, header_flags) for the drafts
+ * whose body has a coding to undo or may be gRPC: http2._read finishes those in Python.
+ * notes are the connection notes.
  * starts and seqs are Flow.columns(): each chunk's offset and seq, as lists of the same
- * length; events are found as Flow.seqs finds them.
- */
+ * length; events are found as Flow.seqs finds them. */
 
 
 #include <stdarg.h>
@@ -96,12 +92,9 @@ static int raw (reader *r, Py_ssize_t start, Py_ssize_t end, const char *fmt, ..
   va_start (ap, fmt);
   PyObject *s = PyUnicode_FromFormatV (fmt, ap);
   va_end (ap);
-  PyObject *rec = s ? Py_BuildValue ("(nnN)", start, end, s) : NULL;
-  if (rec == NULL)
-    return -1;
-  int rc = PyList_Append (r->done, rec);
-  Py_DECREF (rec);
-  return rc;
+  PyObject *d = s ? h1_raw_as (r->c, start, end, s, r->h2) : NULL;
+  Py_XDECREF (s);
+  return add_note (&r->done, d);
 }
 
 /* _Direction._frame: 0, -1 with an exception set, or 1 with *bad naming a malformed frame */
@@ -312,31 +305,43 @@ static int read_chunks (reader *r, PyObject *starts, PyObject *seqs)
 
 PyObject *h2_read_frames (PyObject *module, PyObject *args)
 {
-  Py_buffer buf;
   Py_ssize_t start, max_table, max_block;
-  PyObject *starts, *seqs, *out = NULL;
+  PyObject *flow, *facts, *starts, *seqs, *out = NULL;
   reader r;
+  Ctx c;
   memset (&r, 0, sizeof r);
-  if (!PyArg_ParseTuple (args, "y*nO!O!UOOOnn", &buf, &start, &PyList_Type, &starts,
-          &PyList_Type, &seqs,
-          &r.direction, &r.scheme, &r.sni, &r.ip, &max_table, &max_block))
+  memset (&c, 0, sizeof c);
+  if (!PyArg_ParseTuple (args, "OOOnO!O!O!nn", &flow, &facts, &r.kind, &start, &PyList_Type,
+          &starts, &PyList_Type, &seqs, &PyDict_Type, &r.peers, &max_table, &max_block))
     return NULL;
-  r.data = buf.buf;
-  r.len = buf.len;
+  if (h1s.draft == NULL)
+    return PyErr_SetString (PyExc_RuntimeError, "_hpack.setup() was not called"), NULL;
+  r.c = &c;
   r.max_table = (size_t) max_table;
   r.max_block = max_block;
   r.tcap = 16;
   r.tab = calloc (r.tcap, sizeof *r.tab);
   r.done = PyList_New (0);
+  r.pending = PyList_New (0);
   r.conn_notes = PyList_New (0);
+  r.h2 = PyUnicode_InternFromString ("h2");
   if (max_table < 0 || (uint64_t) max_table > UINT32_MAX || max_block < 0 || start < 0)
     PyErr_SetString (PyExc_ValueError, "sizes and start must be in 0 .. 2^32-1");
   else if (r.tab == NULL)
     PyErr_NoMemory ();
-  else if (r.done != NULL && r.conn_notes != NULL && read_chunks (&r, starts, seqs) == 0
-      && hd_init (&r.hd, r.max_table, r.max_block) == 0 && run (&r, start) == 0
-      && close_all (&r) == 0)
-    out = PyTuple_Pack (2, r.done, r.conn_notes);
+  else if (r.done != NULL && r.pending != NULL && r.conn_notes != NULL && r.h2 != NULL
+      && h1_ctx_open (&c, flow, facts, Py_None) == 0)
+  {
+    r.data = c.b.p;
+    r.len = c.b.n;
+    r.direction = c.direction;
+    r.scheme = c.scheme;
+    r.sni = c.sni;
+    r.ip = c.ip;
+    if (read_chunks (&r, starts, seqs) == 0 && hd_init (&r.hd, r.max_table, r.max_block) == 0
+        && run (&r, start) == 0 && close_all (&r) == 0)
+      out = PyTuple_Pack (3, r.done, r.pending, r.conn_notes);
+  }
   for (size_t i = 0; r.tab != NULL && i < r.tcap; i++)
     if (r.tab[i] != NULL)
       stream_free (r.tab[i]);
@@ -345,8 +350,10 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
   free (r.starts);
   free (r.seqs);
   hd_free (&r.hd);
+  h1_ctx_close (&c);
   Py_XDECREF (r.done);
+  Py_XDECREF (r.pending);
   Py_XDECREF (r.conn_notes);
-  PyBuffer_Release (&buf);
+  Py_XDECREF (r.h2);
   return out;
 }

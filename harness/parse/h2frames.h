@@ -6,6 +6,7 @@
 #define HARNESS_H2FRAMES_H
 
 #include "_hpack.h"
+#include "h1draft.h"
 
 typedef struct { Py_ssize_t a, b; } span_t; /* chunk indexes a..b */
 
@@ -30,7 +31,8 @@ typedef struct
   Py_ssize_t *starts;
   long long *seqs;
   Py_ssize_t nchunks;
-  PyObject *direction, *scheme, *sni, *ip;
+  Ctx *c; /* the flow and the connection's facts, for the drafts (h1draft.h) */
+  PyObject *direction, *scheme, *sni, *ip, *kind, *peers, *h2;
   hd_ctx hd;
   size_t max_table;
   Py_ssize_t max_block;
@@ -46,7 +48,7 @@ typedef struct
     uint8_t *buf;
     size_t len, cap;
   } block;
-  PyObject *done, *conn_notes;
+  PyObject *done, *pending, *conn_notes; /* pending: (draft, flags) Python finishes */
 } reader;
 
 /* header_flags: what the Python side must still look at (http2._CODED, http2._TYPED) */

@@ -1,6 +1,6 @@
 /* The streams of one direction for h2frames.c: open streams by id, the events each one's
  * frames came from (as Flow.seqs finds them), notes, the HPACK table restarted, and the
- * record a stream becomes when it closes (_Direction._stream, _lose_table, _close). */
+ * draft a stream becomes when it closes (_Direction._stream, _lose_table, _close). */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -216,12 +216,94 @@ stream *get_stream (reader *r, uint32_t sid, Py_ssize_t pos)
   return st;
 }
 
-static PyObject *ref (PyObject *o)
+/* notes.append(text) for a C string; 0 or -1 */
+static int append_text (PyObject *notes, const char *text)
 {
-  return Py_NewRef (o ? o : Py_None);
+  return h1_append_note (notes, PyUnicode_FromString (text));
 }
 
-/* _Direction._close, up to what needs Python: the stream's record goes to done */
+/* *v = *v or getattr(req, name); 0 or -1 */
+static int or_attr (PyObject **v, PyObject *req, const char *name)
+{
+  int set = PyObject_IsTrue (*v);
+  if (set == 0)
+    Py_SETREF (*v, PyObject_GetAttrString (req, name));
+  return set < 0 || *v == NULL ? -1 : 0;
+}
+
+/* The stream's Draft as h2ref._Direction makes it (from_flow at its first frame, the fields
+ * its header blocks set) and closes it (_close), up to what needs Python: a body with a
+ * content or transfer coding, or a content type that may be gRPC, goes to r->pending as
+ * (draft, header_flags) for http2._read to finish. */
+static PyObject *stream_draft (reader *r, stream *st)
+{
+  PyObject *v[NFIELDS] = {0}, *t, *seq, *d = NULL, *req = NULL;
+  PyObject *notes = PyList_New (0), *sid = PyLong_FromUnsignedLong (st->sid);
+  PyObject *url = Py_NewRef (st->url ? st->url : Py_None);
+  PyObject *host = Py_NewRef (st->host ? st->host : Py_None);
+  PyObject *events = NULL, *body = NULL, *len = NULL, *meta = NULL, *status = NULL;
+  int response = r->kind == h1s.response, flags = header_flags (st->headers);
+  if (notes == NULL || sid == NULL
+      || h1_span (r->c, st->pos, st->pos + 9, &t, &seq, notes) < 0
+      || (st->notes && PyList_SetSlice (notes, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, st->notes) < 0))
+    goto done;
+  if (response && (req = PyDict_GetItemWithError (r->peers, sid)) == NULL && PyErr_Occurred ())
+    goto done;
+  if (req != NULL && req != Py_None)
+  {
+    if (or_attr (&url, req, "url") < 0 || or_attr (&host, req, "host") < 0)
+      goto done;
+    v[F_REQUEST] = req;
+  }
+  else if (response && st->sid % 2 == 1
+           && append_text (notes, "response without a captured request") < 0)
+    goto done;
+  if ((!st->ended && append_text (notes, "stream not finished when the capture ended") < 0)
+      || !(events = events_of (r, st))
+      || !(body = PyBytes_FromStringAndSize (st->body, (Py_ssize_t) st->size))
+      || !(len = PyLong_FromSize_t (st->size)) || !(meta = PyDict_New ())
+      || PyDict_SetItemString (meta, "stream", sid) < 0
+      || (st->interim && st->interim != Py_None
+          && PyDict_SetItemString (meta, "interim", st->interim) < 0)
+      || (st->trailers && st->trailers != Py_None
+          && PyDict_SetItemString (meta, "trailers", st->trailers) < 0)
+      || (st->status >= 0 && !(status = PyLong_FromLong (st->status))))
+    goto done;
+  h1_flow_fields (r->c, v, st->pushed ? h1s.request : r->kind, t, seq);
+  v[F_PROTOCOL] = r->h2;
+  v[F_HOST] = host;
+  v[F_METHOD] = st->method;
+  v[F_URL] = url;
+  v[F_STATUS] = status;
+  v[F_HEADERS] = st->headers; /* NULL: a fresh list */
+  v[F_BODY] = body;
+  v[F_BODY_LEN_WIRE] = len;
+  v[F_EVENTS] = events;
+  v[F_META] = meta;
+  v[F_NOTES] = notes;
+  d = h1_new_draft (v);
+  if (d != NULL && ((flags & CODED) || ((flags & TYPED) && st->size > 0)))
+  {
+    PyObject *todo = Py_BuildValue ("(Oi)", d, flags);
+    if (add_note (&r->pending, todo) < 0)
+      Py_CLEAR (d);
+  }
+  if (d != NULL && st->pushed && PyDict_SetItem (r->peers, sid, d) < 0)
+    Py_CLEAR (d); /* the pushed response on that stream answers it */
+done:
+  Py_XDECREF (notes);
+  Py_XDECREF (sid);
+  Py_XDECREF (url);
+  Py_XDECREF (host);
+  Py_XDECREF (events);
+  Py_XDECREF (body);
+  Py_XDECREF (len);
+  Py_XDECREF (meta);
+  Py_XDECREF (status);
+  return d;
+}
+
+/* _Direction._close: the stream's draft goes to done */
 int close_stream (reader *r, uint32_t sid)
 {
   size_t i = slot (r, sid);
@@ -229,19 +311,9 @@ int close_stream (reader *r, uint32_t sid)
   if (st == NULL)
     return 0;
   unlink_slot (r, i);
-  PyObject *rec = NULL, *events = events_of (r, st);
-  PyObject *body = PyBytes_FromStringAndSize (st->body, (Py_ssize_t) st->size);
-  if (events != NULL && body != NULL)
-    rec = Py_BuildValue ("(nkNNNNNNNNOOOOi)", st->pos, (unsigned long) st->sid,
-        ref (st->notes), ref (st->headers),
-        st->status < 0 ? Py_NewRef (Py_None) : PyLong_FromLong (st->status), ref (st->method),
-        ref (st->host), ref (st->url), ref (st->interim), ref (st->trailers), body, events,
-        st->ended ? Py_True : Py_False, st->pushed ? Py_True : Py_False,
-        header_flags (st->headers));
-  Py_XDECREF (events);
-  Py_XDECREF (body);
+  PyObject *d = stream_draft (r, st);
   stream_free (st);
-  return add_note (&r->done, rec); /* appends and releases; NULL: the error passed on */
+  return add_note (&r->done, d); /* appends and releases; NULL: the error passed on */
 }
 
 

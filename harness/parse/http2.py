@@ -9,8 +9,9 @@ which reject such input. Handles padding, priority, CONTINUATION, trailers, RST_
 GOAWAY and server push; a malformed frame or header block becomes a note and the rest of
 the bytes stay a RAW message.
 
-The frames are read in C (``_hpack.read_frames``: h2frames.c, h2stream.c, h2headers.c), so
-that no Python runs per frame or header; ``h2ref._Direction`` is the same reading in Python,
+The frames are read and the drafts made in C (``_hpack.read_frames``: h2frames.c,
+h2stream.c, h2headers.c, and h1draft.c, shared with _http1.c), so that no Python runs per
+frame, header or stream; ``h2ref._Direction`` is the same reading in Python,
 kept as the reference the C one is checked against (tests/parse/test_h2_native.py) and
 used with ``parse(native=False)``.
 """
@@ -18,12 +19,11 @@ used with ``parse(native=False)``.
 from __future__ import annotations
 
 from harness.parse import _hpack, grpc
-from harness.parse.draft import Draft, raw, truncated
+from harness.parse.draft import Draft, raw
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.http1 import finish_body
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import ConnFacts, Flow
-from harness.protocol import JSON
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_FRAME = 1 << 24
@@ -53,64 +53,24 @@ def looks_like_frames(data: bytes) -> bool:
 
 
 _CODED, _TYPED = 1, 2
-"""Flags of a record from ``_hpack.read_frames``: its headers name a content or transfer
-coding; they name a content type."""
+"""Flags of a draft ``_hpack.read_frames`` leaves pending: its headers name a content or
+transfer coding; they name a content type."""
 
 
 def _read(flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int,
           peers: dict[int, Draft], conn_notes: list[str], start: int) -> list[Draft]:
-    """``h2ref._Direction(...).run(start)`` with the frames, header blocks and stream state in C
-    (``_hpack.read_frames``, h2frames.c): the same drafts, made here from its records with
-    what needs Python (the other direction's drafts, content codings, gRPC)."""
+    """``h2ref._Direction(...).run(start)`` in C (``_hpack.read_frames``, h2frames.c): the
+    frames, header blocks, stream state and drafts; here only what needs Python, the
+    content codings and gRPC of the drafts it leaves pending (as _Direction._close)."""
     starts, seqs = flow.columns()
-    records, notes = _hpack.read_frames(flow.data, start, starts, seqs, flow.direction,
-                                        facts.scheme, facts.sni, facts.ip, MAX_TABLE_SIZE,
-                                        MAX_HEADER_BLOCK)
+    done, pending, notes = _hpack.read_frames(flow, facts, kind, start, starts, seqs, peers,
+                                              MAX_TABLE_SIZE, MAX_HEADER_BLOCK)
     conn_notes += notes
-    response = kind is MessageKind.RESPONSE
-    done: list[Draft] = []
-    for rec in records:
-        if len(rec) == 3:
-            done.append(raw(flow, rec[0], rec[1], facts, rec[2], "h2"))
-            continue
-        (pos, sid, st_notes, headers, status, method, host, url, interim, trailers, body,
-         events, ended, pushed, named) = rec
-        # from_flow(kind, flow, pos, pos + 9, facts, "h2") with all that is known of the
-        # stream given at once: one Draft call per stream, not one per field
-        t, seq, lost = flow.head(pos, pos + 9)
-        meta: dict[str, JSON] = {"stream": sid}
-        if interim is not None:
-            meta["interim"] = interim
-        if trailers is not None:
-            meta["trailers"] = trailers
-        d = Draft(kind=MessageKind.REQUEST if pushed else kind, t=t, direction=flow.direction,
-                  source=facts.source, first_seq=seq, conn=facts.conn, protocol="h2",
-                  host=host, ip=facts.ip, port=facts.port, sni=facts.sni,
-                  tls_version=facts.tls_version, cipher=facts.cipher, method=method, url=url,
-                  status=status, headers=[] if headers is None else headers, events=events,
-                  meta=meta, notes=[truncated(lost)] if lost else [])
-        if st_notes is not None:
-            d.notes += st_notes
-        # the rest is h2ref._Direction._close
-        req = peers.get(sid) if response else None
-        if req is not None:
-            d.request = req
-            d.url = url or req.url
-            d.host = host or req.host
-        elif response and sid % 2 == 1:
-            d.notes.append("response without a captured request")
-        if not ended:
-            d.notes.append("stream not finished when the capture ended")
+    for d, named in pending:  # d.body is the body as sent
         if named & _CODED:
-            finish_body(d, body, budget)
-        else:  # what finish_body does without a content or transfer coding to undo
-            d.body_len_wire = len(body)
-            d.body = body
+            finish_body(d, d.body, budget)
         if named & _TYPED and d.body and grpc.is_grpc(d):
             grpc.unframe(d, budget)
-        done.append(d)
-        if pushed:
-            peers[sid] = d  # the pushed response on that stream answers it
     return done
 
 
@@ -123,6 +83,9 @@ def _run(flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int, peers: di
     direction = _Direction(flow, facts, kind, budget, peers, conn_notes)
     direction.run(start)
     return direction.done
+
+
+_hpack.setup(Draft, MessageKind.REQUEST, MessageKind.RESPONSE, MessageKind.RAW)
 
 
 def parse(out_flow: Flow, in_flow: Flow, facts: ConnFacts, budget: int = DEFAULT_BUDGET,

@@ -22,10 +22,11 @@ import h2.config
 import h2.connection
 import h2.events
 import hpack
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.parse import http2
+from harness.parse import _hpack, http2
 from harness.parse.draft import Draft
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import Chunk, ConnFacts, Flow
@@ -36,7 +37,9 @@ FIELDS = [f for f in Draft.__slots__ if f != "request"]  # type: ignore[attr-def
 
 
 def _fields(d: Draft, drafts: list[Draft]) -> dict[str, Any]:
-    out = {f: getattr(d, f) for f in FIELDS}
+    # each value with its type: the C drafts' slots are written directly, so 0 for 0.0 or
+    # a str subclass would otherwise pass
+    out: dict[str, Any] = {f: (type(getattr(d, f)), getattr(d, f)) for f in FIELDS}
     # the request a response answers: by its place among the drafts, or by its fields
     req = d.request
     out["request"] = None if req is None else (
@@ -51,7 +54,10 @@ def _both(out_flow: Flow, in_flow: Flow, facts: ConnFacts, budget: int = 1 << 20
                        native=False)
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
+        assert type(g) is Draft
         assert _fields(g, got) == _fields(w, want)
+    for f in ("headers", "meta", "notes"):  # each draft's own, as the dataclass makes them
+        assert len({id(getattr(g, f)) for g in got}) == len(got)
     return got
 
 
@@ -360,6 +366,44 @@ def test_an_oversized_header_block_reads_alike() -> None:
     assert "h2: header block over 1048576 bytes dropped" in drafts[0].notes
     assert drafts[0].body == b"kept"
     assert drafts[1].url == "https://s.test/"
+
+
+@pytest.mark.parametrize("ctype, coding, body", [
+    ("application/grpc", None, b"\x00"),  # one byte: unframed ("trailing bytes"), not skipped
+    ("application/grpc", None, b""),
+    ("application/grpc+proto", "gzip", b"\x00\x00\x00\x00\x02hi"),
+    ("text/plain", "gzip", b"not gzip"),  # a content-coding error: a note, the body kept
+    ("text/plain", "gzip", gzip.compress(b"undone")),
+    (None, "br, gzip", b"\x1f\x8b"),
+])
+def test_finished_bodies_read_alike(ctype: str | None, coding: str | None, body: bytes) -> None:
+    """The drafts read_frames leaves to Python (content codings, gRPC), on a lossy flow:
+    the truncation note comes before the codings' notes in both."""
+    enc = hpack.Encoder()
+    headers = [(":status", "200")] + ([("content-type", ctype)] if ctype else []) + \
+        ([("content-encoding", coding)] if coding else [])
+    inn = frame(http2.HEADERS, http2.END_HEADERS, 1, _encode(enc, headers, False)) + \
+        frame(http2.DATA, http2.END_STREAM, 1, body)
+    out = http2.PREFACE + frame(http2.HEADERS, http2.END_HEADERS | http2.END_STREAM, 1,
+                                b"\x82\x87\x84")
+    drafts = _both(_flow("out", out, [], [], []), _flow("in", inn, [3, 20], [0], []),
+                   ConnFacts("c", "native.tls", "tls", sni="s.test"))
+    assert drafts[1].notes[0].startswith("capture truncated")
+
+
+def test_setup_refuses_a_draft_it_does_not_know() -> None:
+    """read_frames writes Draft's slots at their offsets: a class with other fields is
+    refused, and the Draft given before still holds."""
+
+    class Other:
+        __slots__ = ("kind",)
+
+    with pytest.raises(TypeError):
+        _hpack.setup(Other, MessageKind.REQUEST, MessageKind.RESPONSE, MessageKind.RAW)
+    out = http2.PREFACE + frame(http2.HEADERS, http2.END_HEADERS | http2.END_STREAM, 1,
+                                b"\x82\x87\x84")
+    (d,) = _both(_flow("out", out, [], [], []), Flow("in"), ConnFacts("c", "native.tls", "tls"))
+    assert d.method == "GET"
 
 
 def test_curl_bytes_read_alike(tmp_path: Path) -> None:
