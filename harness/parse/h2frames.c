@@ -8,7 +8,7 @@
  * (made with h1draft.c, as _http1.c makes its own): bytes kept raw, and each stream's when
  * it closes, with the request it answers from peers (the client's drafts by stream; a
  * pushed stream's request is added). pending lists (draft, header_flags) for the drafts
- * whose body has a coding to undo or may be gRPC: http2._read finishes those in Python.
+ * whose body has a coding to undo or is gRPC: http2._read finishes those in Python.
  * notes are the connection notes.
  * starts and seqs are Flow.columns(): each chunk's offset and seq, as lists of the same
  * length; events are found as Flow.seqs finds them. */

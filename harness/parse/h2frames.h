@@ -69,6 +69,7 @@ int close_all (reader *r);
 
 /* h2headers.c */
 int header_flags (PyObject *headers);
+int grpc_typed (PyObject *headers); /* grpc.is_grpc: 1, 0, or -1 with an exception set */
 int headers_done (reader *r, Py_ssize_t end);
 
 #endif

@@ -208,6 +208,28 @@ int header_flags (PyObject *headers)
   return flags;
 }
 
+/* grpc.is_grpc on a draft with these headers: 1, 0, or -1 with an exception set */
+int grpc_typed (PyObject *headers)
+{
+  PyObject *ctype = NULL;
+  for (Py_ssize_t i = 0; headers != NULL && ctype == NULL && i < PyList_GET_SIZE (headers); i++)
+    if (name_is (PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 0), "content-type"))
+      ctype = PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 1);
+  if (ctype == NULL)
+    return 0;
+  PyObject *low = PyObject_CallMethod (ctype, "lower", NULL); /* str.lower, as is_grpc */
+  if (low == NULL)
+    return -1;
+  PyObject *prefix = PyUnicode_FromString ("application/grpc");
+  PyObject *web = prefix ? PyUnicode_FromString ("grpc-web-text") : NULL;
+  Py_ssize_t starts = web ? PyUnicode_Tailmatch (low, prefix, 0, PY_SSIZE_T_MAX, -1) : -1;
+  int in = starts > 0 ? PySequence_Contains (low, web) : 0;
+  Py_DECREF (low);
+  Py_XDECREF (prefix);
+  Py_XDECREF (web);
+  return starts < 0 || in < 0 ? -1 : starts && !in;
+}
+
 /* _Direction._headers_done for the block just closed (r->block) */
 int headers_done (reader *r, Py_ssize_t end)
 {

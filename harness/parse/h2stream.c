@@ -233,8 +233,8 @@ static int or_attr (PyObject **v, PyObject *req, const char *name)
 
 /* The stream's Draft as h2ref._Direction makes it (from_flow at its first frame, the fields
  * its header blocks set) and closes it (_close), up to what needs Python: a body with a
- * content or transfer coding, or a content type that may be gRPC, goes to r->pending as
- * (draft, header_flags) for http2._read to finish. */
+ * content or transfer coding (which may turn out gRPC once undone), or a gRPC one, goes to
+ * r->pending as (draft, header_flags) for http2._read to finish. */
 static PyObject *stream_draft (reader *r, stream *st)
 {
   PyObject *v[NFIELDS] = {0}, *t, *seq, *d = NULL, *req = NULL;
@@ -282,7 +282,11 @@ static PyObject *stream_draft (reader *r, stream *st)
   v[F_META] = meta;
   v[F_NOTES] = notes;
   d = h1_new_draft (v);
-  if (d != NULL && ((flags & CODED) || ((flags & TYPED) && st->size > 0)))
+  int grpc = d != NULL && !(flags & CODED) && (flags & TYPED) && st->size > 0
+    ? grpc_typed (st->headers) : 0;
+  if (grpc < 0)
+    Py_CLEAR (d);
+  if (d != NULL && ((flags & CODED) || grpc))
   {
     PyObject *todo = Py_BuildValue ("(Oi)", d, flags);
     if (add_note (&r->pending, todo) < 0)

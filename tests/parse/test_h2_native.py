@@ -368,19 +368,25 @@ def test_an_oversized_header_block_reads_alike() -> None:
     assert drafts[1].url == "https://s.test/"
 
 
-@pytest.mark.parametrize("ctype, coding, body", [
-    ("application/grpc", None, b"\x00"),  # one byte: unframed ("trailing bytes"), not skipped
-    ("application/grpc", None, b""),
-    ("application/grpc+proto", "gzip", b"\x00\x00\x00\x00\x02hi"),
-    ("text/plain", "gzip", b"not gzip"),  # a content-coding error: a note, the body kept
-    ("text/plain", "gzip", gzip.compress(b"undone")),
-    (None, "br, gzip", b"\x1f\x8b"),
+@pytest.mark.parametrize(("ctypes", "coding", "body"), [
+    (["application/grpc"], None, b"\x00"),  # one byte: unframed ("trailing bytes")
+    (["application/grpc"], None, b""),
+    (["application/grpc+proto"], "gzip", b"\x00\x00\x00\x00\x02hi"),
+    (["Application/GRPC+proto"], None, b"\x00\x00\x00\x00\x02hi"),
+    (["application/grpc-web-text"], None, b"\x00\x00\x00\x00\x02hi"),
+    (["APPLICATION/GRPC-WEB-TEXT+proto"], None, b"\x00"),
+    (["text/plain", "application/grpc"], None, b"\x00"),  # the first content-type decides
+    (["application/grpc", "text/plain"], None, b"\x00"),
+    (["\u0130application/grpc"], None, b"\x00"),  # lower() makes two characters of one
+    (["text/plain"], "gzip", b"not gzip"),  # a content-coding error: a note, the body kept
+    (["text/plain"], "gzip", gzip.compress(b"undone")),
+    ([], "br, gzip", b"\x1f\x8b"),
 ])
-def test_finished_bodies_read_alike(ctype: str | None, coding: str | None, body: bytes) -> None:
-    """The drafts read_frames leaves to Python (content codings, gRPC), on a lossy flow:
-    the truncation note comes before the codings' notes in both."""
+def test_finished_bodies_read_alike(ctypes: list[str], coding: str | None, body: bytes) -> None:
+    """The drafts read_frames leaves to Python (content codings, gRPC as grpc.is_grpc
+    says), on a lossy flow: the truncation note comes before the codings' notes in both."""
     enc = hpack.Encoder()
-    headers = [(":status", "200")] + ([("content-type", ctype)] if ctype else []) + \
+    headers = [(":status", "200")] + [("content-type", c) for c in ctypes] + \
         ([("content-encoding", coding)] if coding else [])
     inn = frame(http2.HEADERS, http2.END_HEADERS, 1, _encode(enc, headers, False)) + \
         frame(http2.DATA, http2.END_STREAM, 1, body)
