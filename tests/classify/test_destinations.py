@@ -164,7 +164,8 @@ def test_reserved_names_are_the_lab() -> None:
     assert d.party is Party.LOCAL
 
 
-def test_sdk_from_verified_findings(tmp_path: Path) -> None:
+def _sensors_run(tmp_path: Path) -> RunDir:
+    """A run dir with one POST to the Sensors host, over TLS, to a public address."""
     run = RunDir.create(tmp_path, "f")
     req = b"POST /sa HTTP/1.1\r\nHost: sa.api.intl.miui.com\r\nContent-Length: 2\r\n\r\nhi"
     with CaptureWriter(run.capture_db) as w:
@@ -172,6 +173,11 @@ def test_sdk_from_verified_findings(tmp_path: Path) -> None:
                                       pid=1, conn="1:tls:1", direction="out", data=req,
                                       fields={"layer": "tls"})],
                       connections=[{"conn": "1:tls:1", "peer_ip": "47.74.128.1"}])
+    return run
+
+
+def test_sdk_from_verified_findings(tmp_path: Path) -> None:
+    run = _sensors_run(tmp_path)
     run.write_json("findings.json", [{
         "id": "f1", "needle": "imei", "class": "device-id", "host": "sa.api.intl.miui.com",
         "phase": None, "message": "m1", "excerpt": "",
@@ -237,13 +243,7 @@ def test_sdks_of_findings_in_memory_as_from_the_file(
 
 def test_destinations_from_findings_in_memory(tmp_path: Path) -> None:
     """write_destinations given the findings writes what it writes reading findings.json."""
-    run = RunDir.create(tmp_path, "f")
-    req = b"POST /sa HTTP/1.1\r\nHost: sa.api.intl.miui.com\r\nContent-Length: 2\r\n\r\nhi"
-    with CaptureWriter(run.capture_db) as w:
-        w.write_batch(1, 0, [EventRow(t=1.0, kind="stream", hook="native.tls.SSL_write",
-                                      pid=1, conn="1:tls:1", direction="out", data=req,
-                                      fields={"layer": "tls"})],
-                      connections=[{"conn": "1:tls:1", "peer_ip": "47.74.128.1"}])
+    run = _sensors_run(tmp_path)
     fs = [Finding("f1", "imei", NeedleClass.DEVICE_ID, "sa.api.intl.miui.com", None, "m1",
                   ("http:POST sa.api.intl.miui.com/sa", "mixpanel:data"), "")]
     run.write_json_items("findings.json", map(Finding.json_line, fs))
