@@ -63,6 +63,18 @@ def _module_rows(db: sqlite3.Connection, sql: str, args: tuple[Any, ...]
         out.append(row)
 
 
+def _table(path: Path, table: list[list[tuple[str, Any]]]) -> sqlite3.Connection:
+    """Table t(id, a, b, c) with a row per entry, each value an SQL expression and its
+    parameter (so a row can hold what SQLite makes of a cast as well as a bound value)."""
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a, b, c)")
+    for i, row in enumerate(table):
+        db.execute(f"INSERT INTO t VALUES({i + 1}, {', '.join(e for e, _v in row)})",
+                   [v for _e, v in row])
+    db.commit()
+    return db
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(values, min_size=3, max_size=3), max_size=12),
        st.integers(-2, 14), st.sampled_from([None, "x", b"\x00"]))
@@ -70,12 +82,7 @@ def test_rows_as_the_sqlite3_module_reads_them(tmp_path_factory: Any,
                                                table: list[list[tuple[str, Any]]], after: int,
                                                extra: Any) -> None:
     path = tmp_path_factory.mktemp("rows") / "t.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a, b, c)")
-    for i, row in enumerate(table):
-        db.execute(f"INSERT INTO t VALUES({i + 1}, {', '.join(e for e, _v in row)})",
-                   [v for _e, v in row])
-    db.commit()
+    db = _table(path, table)
     fast = _rows.Database(str(path))
     try:
         for sql, args in (("SELECT id, a, b, c FROM t WHERE id > ? ORDER BY id", (after,)),
@@ -259,12 +266,7 @@ def test_columns_as_the_rows_read_them(tmp_path_factory: Any,
                                        table: list[list[tuple[str, Any]]],
                                        types: list[str]) -> None:
     path = tmp_path_factory.mktemp("cols") / "t.sqlite"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a, b, c)")
-    for i, row in enumerate(table):
-        db.execute(f"INSERT INTO t VALUES({i + 1}, {', '.join(e for e, _v in row)})",
-                   [v for _e, v in row])
-    db.commit()
+    db = _table(path, table)
     # the first row with a value not of its column's type
     misfit = next((i for i, r in enumerate(db.execute(
         "SELECT typeof(a), typeof(b), typeof(c) FROM t ORDER BY id"))
