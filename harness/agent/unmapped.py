@@ -8,9 +8,10 @@ unmapped: the ``hs_err_pid*.log`` files the test suite left now and then, a JVM 
 "native thread" whose pc lay in (or just past) ``/memfd:frida-agent-64.so``. So whoever ends a
 process it detached from waits for this first.
 
-Only a local target can be checked (its ``/proc/<pid>/maps``); on a remote device (Android
-through frida-server) there is nothing to read from here, and :func:`wait_unmapped` returns
-at once. Not yet seen on a phone: whether ART processes race the same way.
+Only a local target can be checked: this reads this machine's ``/proc/<pid>/maps``, so
+callers check that the Frida device is local first (a remote pid, Android through
+frida-server, would name some other local process or none). Not yet seen on a phone: whether
+ART processes race the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ AGENT_MAPPING = "frida-agent"
 
 def agent_mapped(pid: int, proc: Path = Path("/proc")) -> bool | None:
     """Whether a Frida agent is mapped into local ``pid``; None when its maps cannot be read
-    (the process is gone, or not local)."""
+    (the process is gone, or another user's that this one may not read): then nothing is
+    waited for."""
     try:
         with open(proc / str(pid) / "maps", encoding="utf-8", errors="replace") as maps:
             return any(AGENT_MAPPING in line for line in maps)

@@ -23,7 +23,7 @@ from harness.capture.rundir import RunDir
 from harness.errors import RunDirError
 from harness.parse.draft import Draft
 from harness.parse.message import Message, MessageKind
-from harness.parse.rowcodec import KINDS, VALUES, Dumps, decoded
+from harness.parse.rowcodec import KINDS, VALUES, Dumps, decoded, new_message
 from harness.text import is_digits
 
 try:
@@ -96,7 +96,11 @@ class _Connection:
 
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path)
-        self.db.executescript(_PRAGMAS + _SCHEMA)
+        try:
+            self.db.executescript(_PRAGMAS + _SCHEMA)
+        except BaseException:  # the writer never got this connection: close it here
+            self.db.close()
+            raise
 
     def execute(self, sql: str, params: tuple[object, ...] = ()) -> None:
         self.db.execute(sql, params)
@@ -134,7 +138,10 @@ class StoreWriter:
         try:
             with contextlib.suppress(FileNotFoundError):
                 self.tmp.unlink()
-            if compiled and _store is not None:
+            # _store makes Messages by setting their slots, as rowcodec.new_message does;
+            # should Message gain a __post_init__ (new_message is then Message itself), only
+            # the reference would run it
+            if compiled and _store is not None and new_message is not Message:
                 self._c = db = _store.Writer(self.tmp, _PRAGMAS + _SCHEMA + "BEGIN;", _INSERT,
                                              Draft, Message, VALUES, KINDS, self._dumps)
             else:

@@ -18,7 +18,10 @@ int sql_init (void)
     ? 0 : -1;
 }
 
-/* The sqlite3 module's exception for a result code, with SQLite's message. NULL. */
+/* An exception for a result code, with SQLite's message (NULL): the sqlite3 module's class
+ * for constraint, type and size errors, OperationalError for the rest (where the module
+ * would say DatabaseError or InternalError: all sqlite3.Error, which is what store.py
+ * catches). */
 PyObject *sql_error (sqlite3 *db, int rc)
 {
   PyObject *cls;
