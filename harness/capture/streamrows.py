@@ -55,15 +55,18 @@ class StreamRows(NamedTuple):
         # a connection's fields repeat, and the C reader gives a repeated text as one str
         if not all(fields_of(text) is not None for text in set(fields)):
             return None
-        others = [] if kind.count("stream") == len(kind) else [
-            _new(Event, (seq[i], t[i], kind[i], pid[i], tid[i], conn, direction[i], hook[i],
-                         data[i], orig_len[i], bool(trunc[i]), fields_of(fields[i]), c))
-            for i in range(len(kind)) if kind[i] != "stream"]
+
+        def event(i: int) -> Event:  # row i whole, as CaptureReader.events makes it
+            return _new(Event, (seq[i], t[i], kind[i], pid[i], tid[i], conn, direction[i],
+                                hook[i], data[i], orig_len[i], bool(trunc[i]),
+                                fields_of(fields[i]), c))
+
+        streams = kind.count("stream")
+        first = event(kind.index("stream")) if streams else None
+        others = [] if streams == len(kind) else [
+            event(i) for i in range(len(kind)) if kind[i] != "stream"]
         if others:  # the stream rows alone
             keep = list(map(operator.eq, kind, repeat("stream")))
             seq, t, kind, pid, tid, direction, hook, data, orig_len, trunc, fields = (
                 list(compress(col, keep)) for col in cols)
-        first = _new(Event, (seq[0], t[0], kind[0], pid[0], tid[0], conn, direction[0],
-                             hook[0], data[0], orig_len[0], bool(trunc[0]),
-                             fields_of(fields[0]), c)) if seq else None
         return cls(first, seq, t, direction, data, orig_len, list(map(bool, trunc)), others)
