@@ -125,13 +125,10 @@ static int add_one (PyObject *chain, const char *step, PyObject *data, Layers *o
 static int b64_plausible (Ctx *cx, const unsigned char *s, Py_ssize_t n, const Py_ssize_t *at,
     PyObject *chain, const char *step, Layers *out, int depth)
 {
-  Py_ssize_t size = b64_size (s, n);
-  if (size < 0)
-    return 0;
-  unsigned char *o = walk_scratch (cx, size);
+  Py_ssize_t size;
+  unsigned char *o = walk_b64 (cx, s, n, &size);
   if (o == NULL)
-    return -1;
-  b64_decode_to (s, size, o);
+    return size < 0 ? 0 : -1;
   if (!plausible (o, size) || (at != NULL && size == n && memcmp (o, s, (size_t) n) == 0))
     return 0;
   char label[48];

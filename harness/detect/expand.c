@@ -28,6 +28,7 @@
  */
 
 #include "expand.h"
+#include "b64.h"
 
 #include <string.h>
 
@@ -101,6 +102,15 @@ unsigned char *walk_scratch (Ctx *cx, Py_ssize_t size)
 {
   return room ((void **) &cx->scratch, &cx->scratch_cap, size > 0 ? size : 1, 1) ? cx->scratch
       : NULL;
+}
+
+unsigned char *walk_b64 (Ctx *cx, const unsigned char *s, Py_ssize_t n, Py_ssize_t *size)
+{
+  *size = b64_size (s, n);
+  unsigned char *o = *size < 0 ? NULL : walk_scratch (cx, *size);
+  if (o != NULL)
+    b64_decode_to (s, *size, o);
+  return o;
 }
 
 /* Records a layer that matched: the Scanner's hits (copied), or the matches list (taken). */

@@ -62,6 +62,10 @@ int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count, La
    MemoryError. */
 unsigned char *walk_scratch (Ctx *cx, Py_ssize_t size);
 
+/* s[0, n) base64-decoded (b64.h) into cx's scratch (valid until its next use), its size in
+   *size. NULL: not base64 (*size -1), or no memory (*size >= 0, MemoryError set). */
+unsigned char *walk_b64 (Ctx *cx, const unsigned char *s, Py_ssize_t n, Py_ssize_t *size);
+
 /* Reads hooks (see expand.c) into cx: 0 with an exception set. */
 int walk_init (Ctx *cx, PyObject *hooks);
 

@@ -57,13 +57,10 @@ static int verified (Ctx *cx, PyObject *check, const unsigned char *d, Py_ssize_
   Py_ssize_t sn = end - begin;
   if (!url && (memchr (s, '-', (size_t) sn) != NULL || memchr (s, '_', (size_t) sn) != NULL))
     return 0; /* b64decode(validate=True) refuses them; only base64url's chunk has them read */
-  Py_ssize_t size = b64_size (s, sn);
-  if (size < 0)
-    return 0;
-  unsigned char *plain = walk_scratch (cx, size);
+  Py_ssize_t size;
+  unsigned char *plain = walk_b64 (cx, s, sn, &size);
   if (plain == NULL)
-    return -1;
-  b64_decode_to (s, size, plain);
+    return size < 0 ? 0 : -1;
   return size >= shift + vn && memcmp (plain + shift, value, (size_t) vn) == 0;
 }
 
