@@ -19,7 +19,8 @@ setup(ext_modules=[
                                  "harness/parse/h2stream.c", "harness/parse/h2headers.c",
                                  "harness/parse/h1draft.c"],
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
-                 "harness/parse/h1draft.h", "harness/parse/h1head.h"], libraries=["nghttp2"],
+                 "harness/parse/h1draft.h", "harness/parse/h1head.h",
+                 "harness/parse/draftfields.h"], libraries=["nghttp2"],
         # h1draft.c is in _http1 too: each extension keeps its own copy to itself
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # capture.sqlite's rows for capturedb.events through SQLite's C API (libsqlite3-dev)
@@ -31,13 +32,15 @@ setup(ext_modules=[
         "harness.parse._store", ["harness/parse/_store.c", "harness/parse/storejson.c",
                                  "harness/parse/storemsg.c", "harness/parse/storesql.c"],
         depends=["harness/parse/storejson.h", "harness/parse/storemsg.h",
-                 "harness/parse/storesql.h"], libraries=["sqlite3"],
+                 "harness/parse/storesql.h", "harness/parse/draftfields.h"],
+        libraries=["sqlite3"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
     # HTTP/1.x parsing for http1.py, a flow per call (no library; http1.py is the fallback)
     Extension(
         "harness.parse._http1",
         ["harness/parse/_http1.c", "harness/parse/h1draft.c", "harness/parse/h1head.c",
          "harness/parse/h1body.c", "harness/parse/h1wire.c"],
-        depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h"],
+        depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h",
+                 "harness/parse/draftfields.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
 ])

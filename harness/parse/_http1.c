@@ -31,7 +31,7 @@ static PyObject *protocol (const H1Line *line)
 /* One request or response: the parts parse_requests and parse_responses set. */
 typedef struct
 {
-  PyObject *v[NFIELDS];
+  PyObject *v[DN];
   PyObject *owned[32]; /* the references this message holds */
   int n;
 } Msg;
@@ -57,27 +57,27 @@ static int head (Ctx *c, Msg *m, PyObject *kind, Py_ssize_t pos, const H1Line *l
   if (notes == NULL || h1_span (c, pos, head_end, &t, &seq, notes) < 0)
     return -1;
   h1_flow_fields (c, m->v, kind, t, seq);
-  m->v[F_NOTES] = notes;
-  m->v[F_PROTOCOL] = protocol (line);
-  m->v[F_HEADERS] = own (m, h1_headers (&c->b, line->end, head_start, notes));
-  return m->v[F_PROTOCOL] && m->v[F_HEADERS] ? 0 : -1;
+  m->v[D_NOTES] = notes;
+  m->v[D_PROTOCOL] = protocol (line);
+  m->v[D_HEADERS] = own (m, h1_headers (&c->b, line->end, head_start, notes));
+  return m->v[D_PROTOCOL] && m->v[D_HEADERS] ? 0 : -1;
 }
 
 /* The body from `from`, the message's events and the Draft (finish_body applied). */
 static PyObject *finish (Ctx *c, Msg *m, Py_ssize_t pos, Py_ssize_t from, int to_close,
                          int no_body, Py_ssize_t *end)
 {
-  PyObject *headers = m->v[F_HEADERS], *wire;
+  PyObject *headers = m->v[D_HEADERS], *wire;
   *end = from;
   wire = no_body ? Py_NewRef (h1s.empty_bytes)
-                 : h1_read_body (&c->b, from, headers, to_close, m->v[F_NOTES], end);
+                 : h1_read_body (&c->b, from, headers, to_close, m->v[D_NOTES], end);
   /* http1.py's seqs run to max(end, head.end): no body reader leaves *end before `from`
    * (each only moves forward from it; no body: `from` itself), so that is *end */
   if (own (m, wire) == NULL
-      || !own (m, m->v[F_EVENTS] = h1_seqs (c, pos, *end))
-      || !own (m, m->v[F_BODY_LEN_WIRE] = PyLong_FromSsize_t (PyBytes_GET_SIZE (wire))))
+      || !own (m, m->v[D_EVENTS] = h1_seqs (c, pos, *end))
+      || !own (m, m->v[D_BODY_LEN_WIRE] = PyLong_FromSsize_t (PyBytes_GET_SIZE (wire))))
     return NULL;
-  m->v[F_BODY] = wire;
+  m->v[D_BODY] = wire;
   PyObject *d = h1_new_draft (m->v);
   int plain = d ? h1_plain_body (headers, wire) : -1;
   if (plain == 0)
@@ -104,17 +104,17 @@ static PyObject *request (Ctx *c, Py_ssize_t pos, const H1Line *line, Py_ssize_t
   Msg m = {0};
   PyObject *d = NULL, *host = NULL, *up = NULL, *target;
   if (head (c, &m, h1s.request, pos, line, head_start, head_end) == 0
-      && own (&m, m.v[F_METHOD] = PyUnicode_DecodeASCII (
+      && own (&m, m.v[D_METHOD] = PyUnicode_DecodeASCII (
                     (const char *) c->b.p + line->a0, line->a1 - line->a0, NULL))
       && (target = own (&m, h1_decode_text (&c->b, line->b0, line->b1, "request target", 0,
-                                            0, m.v[F_NOTES])))
-      && h1_get (m.v[F_HEADERS], "host", &host) >= 0
-      && own (&m, m.v[F_URL] = h1_url_of (target, host, c->scheme, c->sni, c->ip, c->port))
-      && own (&m, m.v[F_HOST] = h1_host_of (host))
+                                            0, m.v[D_NOTES])))
+      && h1_get (m.v[D_HEADERS], "host", &host) >= 0
+      && own (&m, m.v[D_URL] = h1_url_of (target, host, c->scheme, c->sni, c->ip, c->port))
+      && own (&m, m.v[D_HOST] = h1_host_of (host))
       && (d = finish (c, &m, pos, head_end, 0, 0, end)))
   {
-    int r = h1_get (m.v[F_HEADERS], "upgrade", &up);
-    *upgrade = (r == 1 && PyUnicode_GET_LENGTH (up) > 0) || is_str (m.v[F_METHOD], "CONNECT");
+    int r = h1_get (m.v[D_HEADERS], "upgrade", &up);
+    *upgrade = (r == 1 && PyUnicode_GET_LENGTH (up) > 0) || is_str (m.v[D_METHOD], "CONNECT");
     if (r < 0)
       Py_CLEAR (d);
   }
@@ -130,24 +130,24 @@ static PyObject *response (Ctx *c, Py_ssize_t pos, const H1Line *line, Py_ssize_
   Msg m = {0};
   PyObject *d = NULL, *method = NULL;
   int ok = head (c, &m, h1s.response, pos, line, head_start, head_end) == 0
-    && own (&m, m.v[F_STATUS] = PyLong_FromLong (status))
-    && own (&m, m.v[F_META] = PyDict_New ());
+    && own (&m, m.v[D_STATUS] = PyLong_FromLong (status))
+    && own (&m, m.v[D_META] = PyDict_New ());
   if (ok && line->b1 > line->b0)
   {
     PyObject *reason = own (&m, h1_decode_text (&c->b, line->b0, line->b1, "reason phrase", 0,
-                                                0, m.v[F_NOTES]));
-    ok = reason && PyDict_SetItemString (m.v[F_META], "reason", reason) == 0;
+                                                0, m.v[D_NOTES]));
+    ok = reason && PyDict_SetItemString (m.v[D_META], "reason", reason) == 0;
   }
   if (ok && req == NULL)
   {
     PyObject *note = own (&m, PyUnicode_FromString ("response without a captured request"));
-    ok = note && PyList_Append (m.v[F_NOTES], note) == 0;
+    ok = note && PyList_Append (m.v[D_NOTES], note) == 0;
   }
   else if (ok)
   {
-    m.v[F_REQUEST] = req;
-    ok = own (&m, m.v[F_URL] = PyObject_GetAttrString (req, "url"))
-      && own (&m, m.v[F_HOST] = PyObject_GetAttrString (req, "host"))
+    m.v[D_REQUEST] = req;
+    ok = own (&m, m.v[D_URL] = PyObject_GetAttrString (req, "url"))
+      && own (&m, m.v[D_HOST] = PyObject_GetAttrString (req, "host"))
       && own (&m, method = PyObject_GetAttrString (req, "method"));
   }
   if (ok)

@@ -74,8 +74,8 @@ static int writer_init (Writer *w, PyObject *args, PyObject *kw)
                          &values, &PyDict_Type, &kinds, &dumps))
     return -1;
   int ok = w->db == NULL || (PyErr_SetString (PyExc_RuntimeError, "Writer opened twice"), 0);
-  ok = ok && slot_offsets ((PyTypeObject *) draft, DRAFT, DN, w->doff) == 0
-    && slot_offsets ((PyTypeObject *) message, MESSAGE, MN, w->moff) == 0;
+  ok = ok && slot_offsets ((PyTypeObject *) draft, DRAFT, DN, w->doff, "draftfields.h") == 0
+    && slot_offsets ((PyTypeObject *) message, MESSAGE, MN, w->moff, "storemsg.h") == 0;
   PyObject *seqs = ok ? PyObject_GetAttrString (dumps, "seqs") : NULL;
   if (seqs == NULL)
   {

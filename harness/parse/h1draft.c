@@ -3,13 +3,6 @@
 #include "h1draft.h"
 
 #include <string.h>
-#include <structmember.h>
-
-const char *const H1_FIELDS[NFIELDS] = {
-  "kind", "t", "direction", "source", "first_seq", "conn", "phase", "protocol", "host", "ip",
-  "port", "sni", "tls_version", "cipher", "method", "url", "status", "headers", "body",
-  "body_len_wire", "events", "request", "sdk", "frames", "meta", "notes", "key",
-};
 
 H1State h1s;
 
@@ -23,29 +16,11 @@ int h1_init (void)
 
 int h1_setup (PyObject *draft, PyObject *request, PyObject *response, PyObject *raw)
 {
-  PyObject *descr[NFIELDS] = {0};
-  Py_ssize_t offset[NFIELDS];
+  Py_ssize_t offset[DN];
   if (!PyType_Check (draft))
     return PyErr_SetString (PyExc_TypeError, "Draft must be a class"), -1;
-  PyObject *slots = PyObject_GetAttrString (draft, "__slots__");
-  int ok = slots && PyTuple_Check (slots) && PyTuple_GET_SIZE (slots) == NFIELDS;
-  Py_XDECREF (slots);
-  for (int i = 0; ok && i < NFIELDS; i++)
-  {
-    descr[i] = PyObject_GetAttrString (draft, H1_FIELDS[i]);
-    PyMemberDef *m = descr[i] && Py_IS_TYPE (descr[i], &PyMemberDescr_Type)
-      ? ((PyMemberDescrObject *) descr[i])->d_member : NULL;
-    ok = m && m->type == T_OBJECT_EX && !(m->flags & READONLY);
-    offset[i] = ok ? m->offset : 0;
-  }
-  for (int i = 0; i < NFIELDS; i++)
-    Py_XDECREF (descr[i]); /* the class holds them */
-  if (!ok)
-  {
-    PyErr_Clear ();
-    PyErr_SetString (PyExc_TypeError, "Draft's fields are not the ones h1draft.c fills");
+  if (slot_offsets ((PyTypeObject *) draft, DRAFT, DN, offset, "draftfields.h") < 0)
     return -1;
-  }
   memcpy (h1s.offset, offset, sizeof offset);
   Py_XSETREF (h1s.draft, (PyTypeObject *) Py_NewRef (draft));
   Py_XSETREF (h1s.request, Py_NewRef (request));
@@ -193,18 +168,18 @@ int h1_span (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject **t, PyObject **
 PyObject *h1_new_draft (PyObject **v)
 {
   PyObject *d = h1s.draft->tp_new (h1s.draft, h1s.no_args, NULL);
-  for (int i = 0; d != NULL && i < NFIELDS; i++)
+  for (int i = 0; d != NULL && i < DN; i++)
   {
     PyObject *value = v[i], *made = NULL;
     if (value == NULL)
     {
       switch (i)
       {
-        case F_HEADERS: case F_NOTES: value = made = PyList_New (0); break;
-        case F_META: value = made = PyDict_New (); break;
-        case F_BODY: value = h1s.empty_bytes; break;
-        case F_EVENTS: case F_FRAMES: value = h1s.no_args; break;
-        case F_KEY: value = h1s.minus_one; break;
+        case D_HEADERS: case D_NOTES: value = made = PyList_New (0); break;
+        case D_META: value = made = PyDict_New (); break;
+        case D_BODY: value = h1s.empty_bytes; break;
+        case D_EVENTS: case D_FRAMES: value = h1s.no_args; break;
+        case D_KEY: value = h1s.minus_one; break;
         default: value = Py_None;
       }
     }
@@ -218,17 +193,17 @@ PyObject *h1_new_draft (PyObject **v)
 
 void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject *seq)
 {
-  v[F_KIND] = kind;
-  v[F_T] = t;
-  v[F_DIRECTION] = c->direction;
-  v[F_SOURCE] = c->source;
-  v[F_FIRST_SEQ] = seq;
-  v[F_CONN] = c->conn;
-  v[F_IP] = c->ip;
-  v[F_PORT] = c->port;
-  v[F_SNI] = c->sni;
-  v[F_TLS_VERSION] = c->tls_version;
-  v[F_CIPHER] = c->cipher;
+  v[D_KIND] = kind;
+  v[D_T] = t;
+  v[D_DIRECTION] = c->direction;
+  v[D_SOURCE] = c->source;
+  v[D_FIRST_SEQ] = seq;
+  v[D_CONN] = c->conn;
+  v[D_IP] = c->ip;
+  v[D_PORT] = c->port;
+  v[D_SNI] = c->sni;
+  v[D_TLS_VERSION] = c->tls_version;
+  v[D_CIPHER] = c->cipher;
 }
 
 PyObject *h1_raw (Ctx *c, Py_ssize_t start, Py_ssize_t end, const char *note)
@@ -242,7 +217,7 @@ PyObject *h1_raw (Ctx *c, Py_ssize_t start, Py_ssize_t end, const char *note)
 PyObject *h1_raw_as (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject *note,
                      PyObject *protocol)
 {
-  PyObject *v[NFIELDS] = {0}, *t, *seq, *d = NULL;
+  PyObject *v[DN] = {0}, *t, *seq, *d = NULL;
   PyObject *notes = PyList_New (0), *events = NULL, *body = NULL, *len = NULL;
   if (notes != NULL && h1_span (c, start, end, &t, &seq, notes) == 0
       && PyList_Append (notes, note) == 0
@@ -251,11 +226,11 @@ PyObject *h1_raw_as (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject *note,
       && (len = PyLong_FromSsize_t (end - start)))
   {
     h1_flow_fields (c, v, h1s.raw, t, seq);
-    v[F_PROTOCOL] = protocol;
-    v[F_NOTES] = notes;
-    v[F_EVENTS] = events;
-    v[F_BODY] = body;
-    v[F_BODY_LEN_WIRE] = len;
+    v[D_PROTOCOL] = protocol;
+    v[D_NOTES] = notes;
+    v[D_EVENTS] = events;
+    v[D_BODY] = body;
+    v[D_BODY_LEN_WIRE] = len;
     d = h1_new_draft (v);
   }
   Py_XDECREF (notes);

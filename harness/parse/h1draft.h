@@ -5,22 +5,14 @@
 #ifndef H1DRAFT_H
 #define H1DRAFT_H
 
+#include "draftfields.h"
 #include "h1head.h"
-
-/* Draft's fields, all of them (setup() checks the class has exactly these). */
-enum
-{
-  F_KIND, F_T, F_DIRECTION, F_SOURCE, F_FIRST_SEQ, F_CONN, F_PHASE, F_PROTOCOL, F_HOST, F_IP,
-  F_PORT, F_SNI, F_TLS_VERSION, F_CIPHER, F_METHOD, F_URL, F_STATUS, F_HEADERS, F_BODY,
-  F_BODY_LEN_WIRE, F_EVENTS, F_REQUEST, F_SDK, F_FRAMES, F_META, F_NOTES, F_KEY, NFIELDS
-};
-extern const char *const H1_FIELDS[NFIELDS];
 
 /* What setup() was given, and constants (finish_body and max_head: _http1.c only). */
 typedef struct
 {
   PyTypeObject *draft; /* NULL until setup() */
-  Py_ssize_t offset[NFIELDS]; /* where each field's slot is in an instance */
+  Py_ssize_t offset[DN]; /* where each field's slot is in an instance */
   PyObject *request, *response, *raw, *finish_body;
   Py_ssize_t max_head;
   PyObject *minus_one, *zero, *zero_float, *no_args, *empty_bytes, *empty_str;
@@ -31,8 +23,9 @@ extern H1State h1s;
 /* The constants, from the module's init: 0, or -1 with an exception set. */
 int h1_init (void);
 
-/* A module's setup(): takes the Draft class if each of its fields is a writable
- * T_OBJECT_EX slot (h1_new_draft writes them), and the kinds. 0, or -1 with TypeError. */
+/* A module's setup(): takes the Draft class if its fields are draftfields.h's, each a
+ * writable T_OBJECT_EX slot (h1_new_draft writes them), and the kinds. 0, or -1 with
+ * TypeError (the Draft and kinds given before still hold). */
 int h1_setup (PyObject *draft, PyObject *request, PyObject *response, PyObject *raw);
 
 /* One call's flow and connection facts (new references, held until ctx_close). */

@@ -237,7 +237,7 @@ static int or_attr (PyObject **v, PyObject *req, const char *name)
  * r->pending as (draft, header_flags) for http2._read to finish. */
 static PyObject *stream_draft (reader *r, stream *st)
 {
-  PyObject *v[NFIELDS] = {0}, *t, *seq, *d = NULL, *req = NULL;
+  PyObject *v[DN] = {0}, *t, *seq, *d = NULL, *req = NULL;
   PyObject *notes = PyList_New (0), *sid = PyLong_FromUnsignedLong (st->sid);
   PyObject *url = Py_NewRef (st->url ? st->url : Py_None);
   PyObject *host = Py_NewRef (st->host ? st->host : Py_None);
@@ -253,7 +253,7 @@ static PyObject *stream_draft (reader *r, stream *st)
   {
     if (or_attr (&url, req, "url") < 0 || or_attr (&host, req, "host") < 0)
       goto done;
-    v[F_REQUEST] = req;
+    v[D_REQUEST] = req;
   }
   else if (response && st->sid % 2 == 1
            && append_text (notes, "response without a captured request") < 0)
@@ -270,17 +270,17 @@ static PyObject *stream_draft (reader *r, stream *st)
       || (st->status >= 0 && !(status = PyLong_FromLong (st->status))))
     goto done;
   h1_flow_fields (r->c, v, st->pushed ? h1s.request : r->kind, t, seq);
-  v[F_PROTOCOL] = r->h2;
-  v[F_HOST] = host;
-  v[F_METHOD] = st->method;
-  v[F_URL] = url;
-  v[F_STATUS] = status;
-  v[F_HEADERS] = st->headers; /* NULL: a fresh list */
-  v[F_BODY] = body;
-  v[F_BODY_LEN_WIRE] = len;
-  v[F_EVENTS] = events;
-  v[F_META] = meta;
-  v[F_NOTES] = notes;
+  v[D_PROTOCOL] = r->h2;
+  v[D_HOST] = host;
+  v[D_METHOD] = st->method;
+  v[D_URL] = url;
+  v[D_STATUS] = status;
+  v[D_HEADERS] = st->headers; /* NULL: a fresh list */
+  v[D_BODY] = body;
+  v[D_BODY_LEN_WIRE] = len;
+  v[D_EVENTS] = events;
+  v[D_META] = meta;
+  v[D_NOTES] = notes;
   d = h1_new_draft (v);
   int grpc = d != NULL && !(flags & CODED) && (flags & TYPED) && st->size > 0
     ? grpc_typed (st->headers) : 0;

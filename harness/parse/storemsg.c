@@ -2,41 +2,10 @@
 
 #include "storemsg.h"
 
-#include <structmember.h>
-
-const char *const DRAFT[DN] = {
-  "kind", "t", "direction", "source", "first_seq", "conn", "phase", "protocol", "host", "ip",
-  "port", "sni", "tls_version", "cipher", "method", "url", "status", "headers", "body",
-  "body_len_wire", "events", "request", "sdk", "frames", "meta", "notes", "key"};
-
 const char *const MESSAGE[MN] = {
   "id", "kind", "t", "direction", "source", "conn", "phase", "protocol", "host", "ip",
   "port", "sni", "tls_version", "cipher", "method", "url", "status", "headers", "body",
   "body_len_wire", "events", "request_id", "links", "sdk", "frames", "meta", "notes"};
-
-/* The slot offset of each of a slots class's fields, checking it has exactly these. */
-int slot_offsets (PyTypeObject *cls, const char *const *names, int n, Py_ssize_t *off)
-{
-  PyObject *slots = PyObject_GetAttrString ((PyObject *) cls, "__slots__");
-  int ok = slots != NULL && PyTuple_Check (slots) && PyTuple_GET_SIZE (slots) == n;
-  for (int i = 0; ok && i < n; i++)
-  {
-    PyObject *name = PyTuple_GET_ITEM (slots, i);
-    ok = PyUnicode_Check (name) && PyUnicode_CompareWithASCIIString (name, names[i]) == 0;
-    PyObject *descr = ok ? PyObject_GetAttr ((PyObject *) cls, name) : NULL;
-    PyMemberDef *m = descr != NULL && Py_IS_TYPE (descr, &PyMemberDescr_Type)
-      ? ((PyMemberDescrObject *) descr)->d_member : NULL;
-    ok = m != NULL && m->type == T_OBJECT_EX && !(m->flags & READONLY);
-    off[i] = ok ? m->offset : 0;
-    Py_XDECREF (descr);
-  }
-  Py_XDECREF (slots);
-  if (ok)
-    return 0;
-  PyErr_Clear ();
-  PyErr_Format (PyExc_TypeError, "%s's fields are not the ones _store.c knows", cls->tp_name);
-  return -1;
-}
 
 /* A list's or a tuple's items as a tuple (the tuple itself when it is one). */
 static PyObject *as_tuple (PyObject *v)
