@@ -36,8 +36,20 @@ typedef struct
   int n;
 } Msg;
 
+/* o (a new reference, or NULL from its failed maker) kept in owned[] until msg_clear; o,
+ * or NULL with an exception set (callers stop there, reading no v[] it was also put in).
+ * owned[] never fills: no own() is in a loop, so a message takes at most one reference per
+ * own() on its path through head, finish and request (9) or response (11). The check makes
+ * a later edit that breaks this an exception rather than a write past owned[]. */
 static PyObject *own (Msg *m, PyObject *o)
 {
+  if (o != NULL && m->n == (int) (sizeof m->owned / sizeof m->owned[0]))
+  {
+    Py_DECREF (o);
+    PyErr_SetString (PyExc_RuntimeError, "_http1: a message holds more references than"
+                     " Msg.owned has room for");
+    return NULL;
+  }
   if (o != NULL)
     m->owned[m->n++] = o;
   return o;
