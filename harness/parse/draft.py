@@ -28,9 +28,9 @@ def status_code(value: object) -> int | None:
 
 @dataclass(slots=True, eq=False)
 class Draft:
-    """_http1.c and _hpack.c make Drafts too, setting every slot themselves (h1draft.c): a
-    new field needs a line there (h1draft.h's list; h1_setup refuses a Draft whose fields
-    differ)."""
+    """_http1.c and _hpack.c make Drafts too, setting every slot themselves (h1draft.c), and
+    _store.c reads them the same way: a new field needs an entry in draftfields.h's list
+    (each of those extensions refuses, at set-up, a Draft whose fields differ from it)."""
 
     kind: MessageKind
     t: float
