@@ -18,11 +18,15 @@
  *
  * b64decode(data) is decoders._b64decode (b64.c), which expand.c runs; here for the tests.
  *
+ * plausible(data) is decoders._plausible (bytetests.h), as children.c runs it; here for the
+ *   tests.
+ *
  * java_hash(s) is Java's String.hashCode (decoders.java_hash, in C: a Sensors payload is
  *   tens of kilobytes).
  */
 
 #include "b64.h"
+#include "bytetests.h"
 #include "expand.h"
 #include "roots.h"
 #include "scanner.h"
@@ -117,6 +121,23 @@ static PyObject *b64decode (PyObject *self, PyObject *arg)
   return r;
 }
 
+/* f(data's bytes) as a bool, for a byte test that takes (bytes, length). */
+static PyObject *byte_test (PyObject *arg, int (*f) (const unsigned char *, Py_ssize_t))
+{
+  Py_buffer data;
+  if (PyObject_GetBuffer (arg, &data, PyBUF_SIMPLE) < 0)
+    return NULL;
+  int r = f (data.buf, data.len);
+  PyBuffer_Release (&data);
+  return PyBool_FromLong (r);
+}
+
+static PyObject *plausible_py (PyObject *self, PyObject *arg)
+{
+  (void) self;
+  return byte_test (arg, plausible);
+}
+
 /* Java's String.hashCode over the string's UTF-16 code units (a lone surrogate is one). */
 static PyObject *java_hash (PyObject *self, PyObject *arg)
 {
@@ -147,6 +168,7 @@ static PyObject *java_hash (PyObject *self, PyObject *arg)
 
 static PyMethodDef methods[] = {
   { "b64decode", b64decode, METH_O, "b64decode(data) -> bytes | None: decoders._b64decode" },
+  { "plausible", plausible_py, METH_O, "plausible(data) -> bool: decoders._plausible" },
   { "java_hash", java_hash, METH_O, "java_hash(s) -> int: Java's String.hashCode" },
   { "leaves", leaves, METH_VARARGS,
     "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "

@@ -51,7 +51,57 @@ static inline int space (unsigned char c) /* bytes.strip()'s */
   return byte_class[c] & C_SPACE;
 }
 
-/* decoders._plausible */
+/* Whether b[0, n) is UTF-8 as CPython's strict decoder takes it (bytes.decode("utf-8")
+   raises for anything else): Unicode's well-formed sequences (Table 3-7), so no overlong
+   forms, no surrogates (ED A0-BF), nothing above U+10FFFF (F4 90+, F5-FF), no C0, C1, lone
+   continuation bytes or sequences cut short. Checked in place: decoding made a str object
+   only to throw it away, and an exception for every blob that was not UTF-8. */
+static inline int utf8_valid (const unsigned char *b, Py_ssize_t n)
+{
+  Py_ssize_t i = 0;
+  while (i < n)
+  {
+    unsigned char c = b[i];
+    if (c < 0x80)
+    {
+      i++;
+      continue;
+    }
+    /* the second byte's range; the third and fourth are 80-BF */
+    unsigned char lo = 0x80, hi = 0xBF;
+    int more;
+    if (c >= 0xC2 && c <= 0xDF)
+      more = 1;
+    else if (c >= 0xE0 && c <= 0xEF)
+    {
+      more = 2;
+      if (c == 0xE0)
+        lo = 0xA0; /* overlong below U+0800 */
+      else if (c == 0xED)
+        hi = 0x9F; /* surrogates */
+    }
+    else if (c >= 0xF0 && c <= 0xF4)
+    {
+      more = 3;
+      if (c == 0xF0)
+        lo = 0x90; /* overlong below U+10000 */
+      else if (c == 0xF4)
+        hi = 0x8F; /* above U+10FFFF */
+    }
+    else
+      return 0; /* 80-C1 (a continuation, or overlong), F5-FF */
+    if (more >= n - i || b[i + 1] < lo || b[i + 1] > hi)
+      return 0;
+    for (int k = 2; k <= more; k++)
+      if ((b[i + k] & 0xC0) != 0x80)
+        return 0;
+    i += 1 + more;
+  }
+  return 1;
+}
+
+/* decoders._plausible. Its UTF-8 test only decides between printable shares of 0.6 and
+   0.85: below, the answer is no whatever the bytes are, so they are not looked at. */
 static inline int plausible (const unsigned char *b, Py_ssize_t n)
 {
   if (n < 4)
@@ -66,14 +116,7 @@ static inline int plausible (const unsigned char *b, Py_ssize_t n)
   double p = printable (b, n);
   if (p > 0.85)
     return 1;
-  PyObject *u = PyUnicode_DecodeUTF8 ((const char *) b, n, NULL);
-  if (u == NULL)
-  {
-    PyErr_Clear ();
-    return 0;
-  }
-  Py_DECREF (u);
-  return p > 0.6;
+  return p > 0.6 && utf8_valid (b, n);
 }
 
 static inline int b64_byte (unsigned char c) /* _B64_RUN's class */
