@@ -18,8 +18,9 @@
  *
  * b64decode(data) is decoders._b64decode (b64.c), which expand.c runs; here for the tests.
  *
- * plausible(data) is decoders._plausible (bytetests.h), as children.c runs it; here for the
- *   tests.
+ * plausible(data) is decoders._plausible (bytetests.h) and protobuf_may(data) the test that
+ *   spares most layers the protobuf decoder (protowire.h), as children.c runs them; here for
+ *   the tests.
  *
  * java_hash(s) is Java's String.hashCode (decoders.java_hash, in C: a Sensors payload is
  *   tens of kilobytes).
@@ -27,6 +28,7 @@
 
 #include "b64.h"
 #include "bytetests.h"
+#include "protowire.h"
 #include "expand.h"
 #include "roots.h"
 #include "scanner.h"
@@ -138,6 +140,12 @@ static PyObject *plausible_py (PyObject *self, PyObject *arg)
   return byte_test (arg, plausible);
 }
 
+static PyObject *protobuf_may_py (PyObject *self, PyObject *arg)
+{
+  (void) self;
+  return byte_test (arg, protobuf_may);
+}
+
 /* Java's String.hashCode over the string's UTF-16 code units (a lone surrogate is one). */
 static PyObject *java_hash (PyObject *self, PyObject *arg)
 {
@@ -169,6 +177,8 @@ static PyObject *java_hash (PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
   { "b64decode", b64decode, METH_O, "b64decode(data) -> bytes | None: decoders._b64decode" },
   { "plausible", plausible_py, METH_O, "plausible(data) -> bool: decoders._plausible" },
+  { "protobuf_may", protobuf_may_py, METH_O,
+    "protobuf_may(data) -> bool: False where blackboxprotobuf.decode_message raises" },
   { "java_hash", java_hash, METH_O, "java_hash(s) -> int: Java's String.hashCode" },
   { "leaves", leaves, METH_VARARGS,
     "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "

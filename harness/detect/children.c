@@ -2,12 +2,14 @@
  * decoder opens which bytes, in the same order and with the same tests (bytetests.h), each
  * child under its chain step. The heavy decoders stay Python callbacks (zlib, forms,
  * protobuf, the app's transforms); base64 (b64.c), hex and the JSON leaves (jsonwalk.c) are
- * here. A child is only made; the walk (expand.c) budgets and scans it.
+ * here, and so is the test that keeps most layers from the protobuf one (protowire.h). A
+ * child is only made; the walk (expand.c) budgets and scans it.
  */
 
 #include "expand.h"
 #include "b64.h"
 #include "bytetests.h"
+#include "protowire.h"
 
 #include <string.h>
 
@@ -230,7 +232,7 @@ int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
     if (found)
       goto done;
   }
-  if (printable (d, n) < 0.97 && n <= (4 << 20))
+  if (printable (d, n) < 0.97 && n <= (4 << 20) && protobuf_may (d, n))
   {
     int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), l->chain, out, depth);
     if (r < 0)

@@ -369,6 +369,8 @@ class Decoder:
             yield Layer((*chain, f"{sdk if k == 'data' else 'form'}:{k}"), v)
 
     def _protobuf(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
+        # The C walk calls this only for bytes whose top level bbpb can split into fields
+        # (protowire.h, which follows bbpb's default decode_message: change both together)
         try:
             import blackboxprotobuf
 

@@ -1,9 +1,12 @@
-"""A byte test of the C walk against what it stands for: plausible (bytetests.h) against
-decoders._plausible, whose UTF-8 test is bytes.decode("utf-8")."""
+"""Two byte tests of the C walk against what they stand for: plausible (bytetests.h) against
+decoders._plausible, whose UTF-8 test is bytes.decode("utf-8"); protobuf_may (protowire.h),
+which keeps a layer from the protobuf decoder only where blackboxprotobuf would raise."""
 
 from __future__ import annotations
 
+import blackboxprotobuf
 import pytest
+from google.protobuf import struct_pb2
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -58,3 +61,89 @@ def test_plausible_utf8_edges(edge: bytes) -> None:
         assert _detect.plausible(b) is _plausible(b), b
         # the bytes after the end are not read: a cut sequence stays cut
         assert _detect.plausible(memoryview(b + b"\xbf\xbf\xbf")[:len(b)]) is _plausible(b), b
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append(v & 0x7F | (0x80 if v > 0x7F else 0))
+        v >>= 7
+        if not v:
+            return bytes(out)
+
+
+def _field(number: int, wire: int, value: bytes | int) -> bytes:
+    tag = _varint(number << 3 | wire)
+    if wire == 0:
+        assert isinstance(value, int)
+        return tag + _varint(value)
+    assert isinstance(value, bytes)
+    return tag + (_varint(len(value)) + value if wire == 2 else value)
+
+
+numbers = st.sampled_from([0, 1, 2, 15, 16, 127, 128, 2047, 2**29 - 1, 2**61 - 1]) \
+    | st.integers(0, 200)
+wire_fields = st.recursive(
+    st.one_of(
+        st.builds(_field, numbers, st.just(0), st.integers(0, 2**64 - 1)),
+        st.builds(_field, numbers, st.just(1), st.binary(min_size=8, max_size=8)),
+        st.builds(_field, numbers, st.just(5), st.binary(min_size=4, max_size=4)),
+        st.builds(_field, numbers, st.just(2), st.binary(max_size=20))),
+    lambda inner: st.builds(_field, numbers, st.just(2), st.lists(inner, max_size=4).map(
+        b"".join)), max_leaves=10)
+hand_made = st.lists(wire_fields, max_size=6).map(b"".join)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3), max_leaves=8)
+
+
+def _struct(d: dict[str, object]) -> bytes:
+    s = struct_pb2.Struct()
+    s.update(d)
+    return s.SerializeToString()
+
+
+real = st.dictionaries(st.text(max_size=5), json_values, max_size=4).map(_struct)
+
+
+@given(st.one_of(st.binary(max_size=64), hand_made, real).flatmap(_mutations))
+@example(b"\x0b\x00")  # a group
+@example(b"\x00\x00")  # field 0, which bbpb takes
+@example(b"\x08\x80\x00")  # a varint not in its shortest form
+@example(b"\x08" + b"\xff" * 9 + b"\x01")  # 2^64 - 1: the largest it takes
+@example(b"\x08" + b"\xff" * 9 + b"\x02")  # one bit more
+@example(b"\x08\x01\x10\x01\x09" + b"\x00" * 8)  # field 1 again, another wire type
+@example(b"\x0a\xf6\xff\xff\xff\xff\xff\xff\xff\xff\x01")  # a length bbpb reads as -10
+def test_protobuf_may_refuses_only_what_bbpb_refuses(b: bytes) -> None:
+    if _detect.protobuf_may(b):
+        return  # bbpb runs as before (one of its lengths can loop forever: never called here)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - bbpb raises many kinds
+        blackboxprotobuf.decode_message(b)  # so Decoder._protobuf gives no layers
+
+
+@given(real)
+def test_protobuf_may_takes_protobuf(b: bytes) -> None:
+    assert _detect.protobuf_may(b)
+
+
+@pytest.mark.parametrize("b", [
+    b"\x0b\x00", b"\x0c", b"\x0e", b"\x0f",  # wire types 3 (a group), 4, 6, 7
+    b"\x80", b"\x08", b"\x08\x80", b"\x0a", b"\x0a\x80",  # a tag, value or length cut short
+    b"\x80\x00", b"\x08\x80\x00", b"\x0a\x80\x00",  # not the shortest form
+    b"\x08" + b"\x80" * 9 + b"\x00", b"\x08" + b"\x80" * 9 + b"\x02",  # a tenth byte not 1
+    b"\x08" + b"\x80" * 10 + b"\x01",  # an eleventh
+    b"\x0a\x03ab", b"\x0d\x00\x00\x00", b"\x09" + b"\x00" * 7,  # past the end
+    b"\x08\x01\x0d\x00\x00\x00\x00",  # field 1 again, another wire type
+])
+def test_protobuf_may_refuses(b: bytes) -> None:
+    assert not _detect.protobuf_may(b)
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        blackboxprotobuf.decode_message(b)
+
+
+def test_protobuf_may_refuses_most_binary() -> None:
+    """What the test is for: most bytes that are not protobuf never reach bbpb."""
+    refused = sum(not _detect.protobuf_may(bytes([i, (i * 7) & 255, 0x81, 3])) for i in range(256))
+    assert refused > 200

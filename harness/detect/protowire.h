@@ -1,0 +1,100 @@
+/* Which layers blackboxprotobuf (bbpb 1.4.2) certainly refuses, so that children.c calls the
+ * protobuf decoder (decoders.Decoder._protobuf, a Python callback) only on the others. It is
+ * tried on every layer that is not text, and most of those are not protobuf: bbpb then raises,
+ * _protobuf gives no layers, and the callback cost more than any other decoder of the walk.
+ *
+ * bbpb's decode_message first splits the whole top level into fields
+ * (length_delim._group_by_number) and raises on the first of these:
+ *  - a tag or a varint value that is cut short, above 2^64-1 or not in its shortest form
+ *    (varint.decode_uvarint re-encodes what it read and compares);
+ *  - wire type 3 or 4 (groups: "not supported"), or 6 or 7 (unknown);
+ *  - a field that runs past the end (a length, or a fixed32/64 with too few bytes left);
+ *  - a field number seen before with another wire type.
+ * Field number 0 is accepted. protobuf_may answers 0 only where one of these holds, checked
+ * the way bbpb checks it; anything else (a length that bbpb reads as negative, a top level
+ * that splits and then fails deeper) goes to bbpb as before. tests/detect/test_bytetests.py
+ * compares it with bbpb on random, real and damaged messages. */
+
+#ifndef EGRESS_PROTOWIRE_H
+#define EGRESS_PROTOWIRE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* varint.decode_uvarint at *pos: 1 with *v and *pos past it, 0 where it raises. */
+static inline int pb_uvarint (const unsigned char *b, Py_ssize_t n, Py_ssize_t *pos,
+    uint64_t *v)
+{
+  uint64_t x = 0;
+  for (int k = 0;; k++)
+  {
+    if (*pos >= n)
+      return 0; /* cut short */
+    unsigned char c = b[(*pos)++];
+    if (k == 9) /* the tenth byte holds bit 63 only: 1, or the value is too big or padded */
+    {
+      *v = x | (uint64_t) 1 << 63;
+      return c == 1;
+    }
+    x |= (uint64_t) (c & 0x7f) << (7 * k);
+    if (!(c & 0x80))
+    {
+      *v = x;
+      return k == 0 || c != 0; /* a last byte 0 after others is not the shortest form */
+    }
+  }
+}
+
+/* 0 where blackboxprotobuf.decode_message(b[0, n)) certainly raises; 1 otherwise. */
+static inline int protobuf_may (const unsigned char *b, Py_ssize_t n)
+{
+  unsigned char wire[128]; /* wire type + 1 of field numbers below 128 seen so far */
+  memset (wire, 0, sizeof wire);
+  Py_ssize_t pos = 0;
+  while (pos < n)
+  {
+    uint64_t tag, v;
+    if (!pb_uvarint (b, n, &pos, &tag))
+      return 0;
+    uint64_t field = tag >> 3;
+    int type = (int) (tag & 7);
+    if (field < sizeof wire && wire[field] && wire[field] != type + 1)
+      return 0;
+    Py_ssize_t at = pos, length;
+    switch (type)
+    {
+    case 0: /* varint */
+      if (!pb_uvarint (b, n, &at, &v))
+        return 0;
+      length = at - pos;
+      break;
+    case 1: /* fixed64 */
+      length = 8;
+      break;
+    case 5: /* fixed32 */
+      length = 4;
+      break;
+    case 2: /* length-delimited: varint.decode_varint, a signed length */
+      if (!pb_uvarint (b, n, &at, &v))
+        return 0;
+      if (v >> 63)
+        return 1; /* negative: bbpb's loop steps back, which this does not follow */
+      if (v > (uint64_t) (n - at))
+        return 0;
+      length = (Py_ssize_t) v + (at - pos);
+      break;
+    default: /* 3, 4 groups; 6, 7 */
+      return 0;
+    }
+    if (length > n - pos)
+      return 0;
+    if (field < sizeof wire)
+      wire[field] = (unsigned char) (type + 1);
+    pos += length;
+  }
+  return 1;
+}
+
+#endif
