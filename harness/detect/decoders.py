@@ -142,6 +142,11 @@ def _b64decode(s: bytes) -> bytes | None:
         return None
 
 
+b64decode: Callable[[bytes], bytes | None] = _b64decode if _detect is None else _detect.b64decode
+"""_b64decode in C when built (b64.c: the same bytes or None, tests/detect/test_b64.py), for
+the form decoder, a callback of the C walk too: a Sensors payload is tens of kilobytes."""
+
+
 def _is_mixpanel(fields: Mapping[str, bytes]) -> bool:
     """Mixpanel's ingestion form: ``data`` (JSON, or base64 of JSON, with the project
     token) next to ``ip`` or ``verbose``; the chain then names the SDK's format."""
@@ -149,7 +154,7 @@ def _is_mixpanel(fields: Mapping[str, bytes]) -> bool:
     if text is None or not ("ip" in fields or "verbose" in fields):
         return False
     if not text.lstrip().startswith((b"{", b"[")):
-        text = _b64decode(text.strip()) or b""
+        text = b64decode(text.strip()) or b""
     return b'"token"' in text or b'"$token"' in text
 
 
@@ -357,7 +362,7 @@ class Decoder:
                        and int(crc) == java_hash(payload.decode("utf-8", "replace"))
                        else "crc mismatch" if crc is not None else "no crc")
             tag = (*chain, f"sensors:{sensors_key} ({verdict})")
-            raw = _b64decode(payload)
+            raw = b64decode(payload)
             if raw is not None:
                 yield Layer((*tag, "base64"), raw)
             for k, v in fields.items():
