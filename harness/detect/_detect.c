@@ -22,6 +22,8 @@
  *   spares most layers the protobuf decoder (protowire.h), as children.c runs them; here for
  *   the tests.
  *
+ * unquote(data) is urllib.parse.unquote_to_bytes, for the form decoder (decoders._form).
+ *
  * java_hash(s) is Java's String.hashCode (decoders.java_hash, in C: a Sensors payload is
  *   tens of kilobytes).
  */
@@ -146,6 +148,45 @@ static PyObject *protobuf_may_py (PyObject *self, PyObject *arg)
   return byte_test (arg, protobuf_may);
 }
 
+static int hex_value (unsigned char c)
+{
+  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ?
+      (c | 0x20) - 'a' + 10 : -1;
+}
+
+/* urllib.parse.unquote_to_bytes: each '%' and two hex digits (either case) is that byte;
+   any other '%' stays as it is, and the bytes after it are read again. */
+static PyObject *unquote (PyObject *self, PyObject *arg)
+{
+  Py_buffer data;
+  (void) self;
+  if (PyObject_GetBuffer (arg, &data, PyBUF_SIMPLE) < 0)
+    return NULL;
+  const unsigned char *s = data.buf;
+  Py_ssize_t n = data.len, k = 0;
+  PyObject *r = PyBytes_FromStringAndSize (NULL, n);
+  if (r != NULL)
+  {
+    unsigned char *o = (unsigned char *) PyBytes_AS_STRING (r);
+    for (Py_ssize_t i = 0; i < n; i++)
+    {
+      int hi, lo;
+      if (s[i] == '%' && i + 2 < n && (hi = hex_value (s[i + 1])) >= 0
+          && (lo = hex_value (s[i + 2])) >= 0)
+      {
+        o[k++] = (unsigned char) (hi << 4 | lo);
+        i += 2;
+      }
+      else
+        o[k++] = s[i];
+    }
+  }
+  PyBuffer_Release (&data);
+  if (r != NULL && k < n && _PyBytes_Resize (&r, k) < 0)
+    return NULL;
+  return r;
+}
+
 /* Java's String.hashCode over the string's UTF-16 code units (a lone surrogate is one). */
 static PyObject *java_hash (PyObject *self, PyObject *arg)
 {
@@ -179,6 +220,7 @@ static PyMethodDef methods[] = {
   { "plausible", plausible_py, METH_O, "plausible(data) -> bool: decoders._plausible" },
   { "protobuf_may", protobuf_may_py, METH_O,
     "protobuf_may(data) -> bool: False where blackboxprotobuf.decode_message raises" },
+  { "unquote", unquote, METH_O, "unquote(data) -> bytes: urllib.parse.unquote_to_bytes" },
   { "java_hash", java_hash, METH_O, "java_hash(s) -> int: Java's String.hashCode" },
   { "leaves", leaves, METH_VARARGS,
     "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "

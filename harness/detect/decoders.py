@@ -146,6 +146,11 @@ b64decode: Callable[[bytes], bytes | None] = _b64decode if _detect is None else 
 """_b64decode in C when built (b64.c: the same bytes or None, tests/detect/test_b64.py), for
 the form decoder, a callback of the C walk too: a Sensors payload is tens of kilobytes."""
 
+unquote_to_bytes: Callable[[bytes], bytes] = (
+    urllib.parse.unquote_to_bytes if _detect is None else _detect.unquote)
+"""urllib.parse.unquote_to_bytes in C when built (tests/detect/test_unquote.py): every value
+of every form, and a Sensors payload is mostly %2B and %2F."""
+
 
 def _is_mixpanel(fields: Mapping[str, bytes]) -> bool:
     """Mixpanel's ingestion form: ``data`` (JSON, or base64 of JSON, with the project
@@ -352,8 +357,7 @@ class Decoder:
         for part in data.split(b"&"):
             name, _, value = part.partition(b"=")
             # '+' means space in forms, but base64 payloads lose their '+' that way: keep it
-            fields[urllib.parse.unquote(name.decode("latin-1"))] = (
-                urllib.parse.unquote_to_bytes(value))
+            fields[urllib.parse.unquote(name.decode("latin-1"))] = unquote_to_bytes(value)
         sensors_key = next((k for k in ("data_list", "data") if k in fields), None)
         if sensors_key is not None and "gzip" in fields:
             payload = fields[sensors_key]
