@@ -194,8 +194,8 @@ class Classifier:
         accs, sdk_of = dict(self.accs), sdk_of or {}
         if sdk_of:
             for group in (accs, self.below):
-                for a in group.values():
-                    a.sdks.update(sdk_of[i] for i in a.ids if i in sdk_of)
+                for a in group.values():  # the ids the detector named, found in C
+                    a.sdks.update(map(sdk_of.__getitem__, sdk_of.keys() & a.ids))
             for host, mid in self.stack_ids:
                 if mid in sdk_of:
                     accs.setdefault(host, _Acc()).sdks.add(sdk_of[mid])
