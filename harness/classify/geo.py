@@ -7,8 +7,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from geoip2fast import GeoIP2Fast
+if TYPE_CHECKING:
+    from geoip2fast import GeoIP2Fast
 
 SOURCE = "geoip2fast bundled GeoLite2-derived country+ASN data"
 
@@ -33,6 +35,10 @@ def is_local(ip: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _db() -> GeoIP2Fast:
+    # imported here: the library brings urllib.request, ssl and email for its updater, and
+    # a run whose addresses are all local never asks it
+    from geoip2fast import GeoIP2Fast
+
     return GeoIP2Fast(geoip2fast_data_file="geoip2fast-asn-ipv6.dat.gz", verbose=False)
 
 
