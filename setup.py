@@ -44,4 +44,8 @@ setup(ext_modules=[
         depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h",
                  "harness/parse/draftfields.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
+    # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev)
+    Extension(
+        "harness.parse._inflate", ["harness/parse/_inflate.c"], libraries=["z"],
+        extra_compile_args=["-O2", "-Wall", "-Werror"]),
 ])

@@ -15,11 +15,19 @@ from dataclasses import dataclass
 import brotli
 import zstandard
 
+try:  # built by setup.py with the package
+    from harness.parse import _inflate
+except ImportError:  # pragma: no cover - a checkout that was never built: all in Python
+    _inflate = None  # type: ignore[assignment]
+
 DEFAULT_BUDGET = 64 * 1024 * 1024
 """Output bytes one body may decode to before it is cut (64 MiB)."""
 
 _STEP = 64 * 1024
 """Input fed to a decoder at a time; small so one step cannot blow up memory."""
+
+_MEMBERS = 100_000
+"""gzip members decoded at most (one more is begun past this many, then the rest dropped)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +38,23 @@ class Decoded:
     notes: tuple[str, ...] = ()
 
 
-class _Cut(Exception):
-    """The output budget was reached."""
+def _zlib_stream(data: bytes, wbits: int, budget: int,
+                 compiled: bool = True) -> tuple[bytes, bool, bool]:
+    """Inflate with ``wbits``; returns (output, cut, finished). Raises zlib.error.
+
+    Through ``_inflate`` (harness/parse/_inflate.c) when it is built: the same steps without
+    a decompressobj and three copies per body (most bodies are a kilobyte or two, where
+    those cost more than inflating). ``compiled=False`` (or an unbuilt checkout) runs
+    :func:`_zlib_stream_py`, the reference (tests/parse/test_encoding.py compares the two)."""
+    if compiled and _inflate is not None:
+        return _inflate.stream(data, wbits, budget, _STEP, _MEMBERS)
+    return _zlib_stream_py(data, wbits, budget)
 
 
-def _zlib_stream(data: bytes, wbits: int, budget: int) -> tuple[bytes, bool, bool]:
-    """Inflate with ``wbits``; returns (output, cut, finished). Raises zlib.error."""
+def _zlib_stream_py(data: bytes, wbits: int, budget: int, step: int = _STEP,
+                    max_members: int = _MEMBERS) -> tuple[bytes, bool, bool]:
+    """:func:`_zlib_stream` through the ``zlib`` module: the reference (``step`` and
+    ``max_members`` other than their constants let tests reach those limits)."""
     out = bytearray()
     view = memoryview(data)
     pos = 0
@@ -47,7 +66,7 @@ def _zlib_stream(data: bytes, wbits: int, budget: int) -> tuple[bytes, bool, boo
             if d.unconsumed_tail:
                 chunk = d.unconsumed_tail
             elif pos < len(data):
-                chunk = bytes(view[pos : pos + _STEP])
+                chunk = bytes(view[pos : pos + step])
                 pos += len(chunk)
             else:
                 break
@@ -62,7 +81,7 @@ def _zlib_stream(data: bytes, wbits: int, budget: int) -> tuple[bytes, bool, boo
         pos -= len(d.unused_data)
         if wbits < 16 + 8 or not bytes(view[pos : pos + 64]).strip(b"\x00"):
             return bytes(out), False, True
-        if members > 100_000:
+        if members > max_members:
             return bytes(out), False, True
 
 

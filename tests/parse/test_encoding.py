@@ -1,0 +1,115 @@
+"""encoding._zlib_stream in C (``_inflate``) against its Python reference: the same output,
+cut and finished flags, or the same zlib.error text, on generated gzip, zlib and raw
+deflate streams (several members, trailing bytes, truncated, corrupted, under budgets that
+end anywhere, fed in steps small enough to end anywhere too)."""
+
+from __future__ import annotations
+
+import gzip
+import random
+import zlib
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from harness.parse import encoding
+from harness.parse.encoding import _zlib_stream_py, decode_content
+
+_inflate = pytest.importorskip("harness.parse._inflate")
+
+GZIP, ZLIB, RAW = 16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS
+
+
+def _outcome(fn: object, *args: object) -> object:
+    try:
+        return fn(*args)  # type: ignore[operator]
+    except zlib.error as exc:
+        return ("zlib.error", str(exc))
+
+
+def _same(data: bytes, wbits: int, budget: int, step: int = encoding._STEP,
+          members: int = encoding._MEMBERS) -> object:
+    want = _outcome(_zlib_stream_py, data, wbits, budget, step, members)
+    got = _outcome(_inflate.stream, data, wbits, budget, step, members)
+    assert got == want
+    return got
+
+
+def _compress(payload: bytes, wbits: int, level: int) -> bytes:
+    c = zlib.compressobj(level, zlib.DEFLATED, wbits)
+    return c.compress(payload) + c.flush()
+
+
+_payloads = st.one_of(
+    st.binary(max_size=3000),  # little to compress: stored blocks
+    st.lists(st.sampled_from([b"a", b"bc", b"\x00", b"token=", b"\xff" * 40]),
+             max_size=400).map(b"".join),  # repetitive: back references
+)
+
+
+@st.composite
+def _streams(draw: st.DrawFn) -> tuple[bytes, int]:
+    wbits = draw(st.sampled_from([GZIP, ZLIB, RAW]))
+    level = draw(st.integers(0, 9))
+    data = b"".join(_compress(p, wbits, level)
+                    for p in draw(st.lists(_payloads, min_size=1, max_size=3)))
+    # after a gzip member, 64 bytes are looked at for another: NULs alone end the stream
+    tail = draw(st.sampled_from([b"", b"\x00" * 70, b"\x00" * 3 + b"x", b"garbage",
+                                 b"\x00" * 63 + b"x", b"\x00" * 64 + b"x",
+                                 gzip.compress(b"next", mtime=0)]))
+    data += tail
+    if draw(st.booleans()):  # truncated
+        data = data[: draw(st.integers(0, len(data)))]
+    if data and draw(st.booleans()):  # one byte changed
+        i = draw(st.integers(0, len(data) - 1))
+        data = data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1:]
+    return data, wbits
+
+
+@settings(max_examples=600, deadline=None)
+@given(_streams(), st.integers(-1, 9000), st.integers(1, 300), st.integers(1, 4))
+@example((b"", GZIP), 0, 64, 3)  # nothing, no budget: cut
+@example((b"", GZIP), 5, 64, 3)  # nothing: not finished
+def test_inflate_matches_the_reference(stream: tuple[bytes, int], budget: int, step: int,
+                                       members: int) -> None:
+    data, wbits = stream
+    _same(data, wbits, budget, step, members)
+    _same(data, wbits, budget)
+
+
+@pytest.mark.parametrize("wbits", [GZIP, ZLIB, RAW])
+def test_budget_ending_at_every_edge_of_the_output(wbits: int) -> None:
+    payload = b"".join(b"%d," % i for i in range(3000))
+    data = _compress(payload, wbits, 6)
+    if wbits == GZIP:
+        data += _compress(payload[:500], wbits, 1)
+    for budget in (0, 1, 499, 500, 501, len(payload) - 1, len(payload), len(payload) + 1,
+                   len(payload) + 500, len(payload) + 501):
+        for step in (1, 7, len(data)):
+            _same(data, wbits, budget, step)
+
+
+def test_steps_of_the_real_size_across_a_large_body() -> None:
+    # incompressible, so the input spans several 64 KiB steps; cut inside and past them
+    payload = random.Random(7).randbytes(300_000)
+    data = gzip.compress(payload, mtime=0)
+    assert len(data) > 3 * encoding._STEP
+    for budget in (1, encoding._STEP, 2 * encoding._STEP + 17, len(payload), 10**9):
+        assert _same(data, GZIP, budget)[0] == payload[:budget]  # type: ignore[index]
+
+
+def test_member_limit_and_the_error_text() -> None:
+    one = gzip.compress(b"m", mtime=0)
+    out, cut, finished = _same(one * 6, GZIP, 100, encoding._STEP, 3)  # type: ignore[misc]
+    assert (out, cut, finished) == (b"mmmm", False, True)  # one member begun past the limit
+    assert _same(b"not gzip at all", GZIP, 100) == (
+        "zlib.error", "Error -3 while decompressing data: incorrect header check")
+
+
+def test_a_body_through_either_path() -> None:
+    data = gzip.compress(b"hello" * 100, mtime=0) + b"garbage"
+    assert _outcome(encoding._zlib_stream, data, GZIP, 1000) == _same(data, GZIP, 1000)
+    res = decode_content(data, ("gzip",), 1000)
+    assert res.notes == ("content-encoding gzip: cannot decode (Error -3 while decompressing"
+                         " data: incorrect header check); body kept as sent",)
