@@ -251,3 +251,36 @@ def test_new_message_is_message() -> None:
     with pytest.raises(TypeError):
         rowcodec.new_message(*names[1:])
 
+
+
+_first_seqs = st.integers(0, 6) | st.integers(-2**63, 2**63 - 1) | st.sampled_from(
+    [True, False, 2.0, 2.5, -0.0, "3", "x", b"\x01"])
+"""Mostly ints, repeated; now and then what SQLite stores converted or orders its own way."""
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_first_seqs, min_size=1, max_size=8), st.booleans())
+@example([3, 1, 3, 0, 1], True)
+@example([2, True, 1], False)
+def test_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFactory,
+                                      firsts: list[Any], compiled: bool) -> None:
+    """``finish`` sorts the keys itself when every ``first_seq`` is an int: ``ord`` and the
+    numbers it returns are what SQL's numbering (``store._NUMBER``, the reference) makes of
+    the rows written, whichever way it took."""
+    import sqlite3
+
+    from harness.parse.draft import Draft
+    from harness.parse.message import MessageKind
+
+    path = tmp_path_factory.mktemp("w") / store.ANALYSIS_DB
+    w = store.StoreWriter(path, compiled=compiled)
+    for seq in firsts:
+        w.add(Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=seq))
+    n_of = w.finish({}, numbers=True)
+    db = sqlite3.connect(path)
+    ord_rows = db.execute("SELECT n, key FROM ord ORDER BY n").fetchall()
+    db.execute("CREATE TEMP TABLE ord(n INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE)")
+    db.execute(store._NUMBER.replace("INTO ord", "INTO temp.ord"))
+    assert ord_rows == db.execute("SELECT n, key FROM temp.ord ORDER BY n").fetchall()
+    assert n_of == [0] + [n for _k, n in sorted((k, n) for n, k in ord_rows)]
+    db.close()
