@@ -207,17 +207,28 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
                         names.add(ev.t, pkt.questions[0], [a for _n, a in pkt.answers])
         names.sort()
 
-        def put(d: Draft) -> None:
+        phase_at, dns_name = clock.at, names.name
+
+        def put(drafts: list[Draft], peer_host: str | None = None) -> None:
+            """Stamp host and phase on each draft, write it and queue its message. A draft
+            naming no host and no SNI is named ``peer_host`` when given (the name a Java TLS
+            socket connected to), else by DNS. Runs per message: names are bound once."""
             nonlocal count
-            if not d.host:
-                d.host = d.sni or names.name(d.ip, d.t)
-            d.phase = clock.at(d.t)
-            w.add(d)
-            if stream is not None:
-                m = w.message()
-                (held if m.meta.get("stack") else ready).append(m)
-            links.add(d)
-            count += 1
+            for d in drafts:
+                if not d.host:
+                    if peer_host is not None and not d.sni:
+                        d.host = peer_host
+                    if not d.host:
+                        d.host = d.sni or dns_name(d.ip, d.t)
+                d.phase = phase_at(d.t)
+                if stream is None:
+                    w.add(d)
+                else:
+                    m = w.add_message(d)
+                    (held if m.meta.get("stack") else ready).append(m)
+                if links.enabled:
+                    links.add(d)
+            count += len(drafts)
 
         for conn, _first in stream_conns:
             peer_host = None
@@ -246,7 +257,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
                     if conn is None:
                         d.kind = MessageKind.RAW
                         d.notes.append("stream event without a connection id")
-                    put(d)
+                    put([d])
                 if ready:
                     yield from ready
                     ready.clear()
@@ -257,10 +268,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
             del flows
             # requests first, so a response can cite its request's key
             drafts.sort(key=lambda d: d.kind is MessageKind.RESPONSE)
-            for d in drafts:
-                if peer_host is not None and not d.host and not d.sni:
-                    d.host = peer_host
-                put(d)
+            put(drafts, peer_host)
             del drafts
             if ready:
                 yield from ready
@@ -277,7 +285,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
             req.body = b"".join(chunks)
             req.events = tuple(seqs)
             records.finish_http(req)
-            put(req)
+            put([req])
             return req
 
         for ev in reader.events(kinds=list(RECORD_KINDS)):
@@ -310,7 +318,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
                 d = records.page(ev)
             else:
                 d = records.dns(ev)
-            put(d)
+            put([d])
             if ready:
                 yield from ready
                 ready.clear()

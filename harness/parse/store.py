@@ -243,6 +243,18 @@ class StoreWriter:
                         None if req is None else key_id(req), (), sdk, frames, meta, notes,
                         True)
 
+    def add_message(self, d: Draft) -> Message:
+        """:meth:`add`, then :meth:`message`: in one call, as the builder makes both for
+        every message."""
+        c = self._c
+        if c is None:
+            self.add(d)
+            return self.message()
+        self._firsts.append(d.first_seq)
+        c.add(d)
+        m = c.message()
+        return self._read_back(c.count) if m is None else m
+
     def _order(self, count: int) -> list[int] | None:
         """The keys in :data:`_NUMBER`'s order (``first_seq``, then key), sorted here from
         the values :meth:`add` was given rather than by SQLite from the table (which reads
