@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from harness.analysis import analyze_run
@@ -35,28 +32,10 @@ def check_claims(run: RunDir, claims: Path) -> ExitCode:
     return code
 
 
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """The analysis makes a few small objects for every message and keeps few of them: the
-    default young-generation threshold (700) ran ~400 collections and three full ones on
-    the 20 MB bench run (3% of the time); frozen imports and a threshold of 10,000 leave
-    about a third of that, with the same peak memory. Put back afterwards (tests run the
-    command in their own process)."""
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(10_000, *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
-
-
 def run(args: argparse.Namespace) -> int:
     if args.claims is not None:  # a broken claims file is refused before the analysis
         importlib.import_module("harness.claims.model").load_claims(args.claims)
-    with _fewer_collections():
-        result = analyze_run(args.run_dir, parse_cli(args.needle), claims=args.claims)
+    result = analyze_run(args.run_dir, parse_cli(args.needle), claims=args.claims)
     print(f"{result.run.path}: {result.messages} messages, {len(result.needles)} needles, "
           f"{len(result.leaks)} findings, {len(result.controls)} positive controls")
     for f in result.leaks[:20]:

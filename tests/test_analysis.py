@@ -1,0 +1,50 @@
+"""``analyze_run`` runs with the cyclic collector off (harness/analysis.py): that holds only
+while what it makes for each message and finding forms no reference cycle."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+from harness.analysis import analyze_run
+from harness.capture.rundir import RunDir
+from harness.testing.runbuilder import RunBuilder
+
+NEEDLE = "a1b2c3d4e5f60718"
+
+
+def _run(parent: Path, n: int) -> RunDir:
+    """A run of ``n`` times the same few kinds of message, each with findings."""
+    b = RunBuilder(parent, "j", run_id=f"r{n}")
+    b.needle("android-id", "device-id", NEEDLE)
+    b.phase("normal")
+    b.canary()
+    for i in range(n):
+        b.request(f"h{i}.lab.test", f"/sa?u={NEEDLE}", body=f"id={NEEDLE}&x={i}".encode())
+        b.java_request(f"https://j{i}.lab.test/c?u={NEEDLE}", method="GET")
+        b.sdk_call("sensorsdata", "track", "search", {"id": NEEDLE, "n": i})
+    return b.build(analyze=False)
+
+
+def _cycles(run: RunDir) -> int:
+    """What the collector finds after an analysis run with it off throughout."""
+    gc.collect()
+    gc.disable()
+    try:
+        analysis = analyze_run(run)
+        assert not gc.isenabled()  # left as the caller had it
+        assert len(analysis.findings) > 3
+        return gc.collect()
+    finally:
+        gc.enable()
+
+
+def test_no_cycle_for_each_message(tmp_path: Path) -> None:
+    _cycles(_run(tmp_path, 1))  # what the first analysis in a process imports and caches
+    assert _cycles(_run(tmp_path, 3)) == _cycles(_run(tmp_path, 30))
+
+
+def test_the_collector_is_back_after(tmp_path: Path) -> None:
+    assert gc.isenabled()
+    analyze_run(_run(tmp_path, 1))
+    assert gc.isenabled()
