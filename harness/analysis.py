@@ -20,7 +20,7 @@ from pathlib import Path
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, write_destinations
 from harness.detect.finding import Finding, Needle
-from harness.detect.findings import find
+from harness.detect.findings import Found, find_unnumbered, render
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
 from harness.parse.builder import MessageStream
 from harness.parse.message import Message
@@ -90,7 +90,7 @@ class _Fed:
         self.tail = len(notes)
 
 
-def _numbered(fed: _Fed, findings: list[Finding]) -> tuple[list[Finding], list[str]]:
+def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
     """Findings and notes as if the messages had come in the store's order, with its ids.
 
     The stream gives messages in build order with key ids (:class:`MessageStream`); what the
@@ -102,13 +102,14 @@ def _numbered(fed: _Fed, findings: list[Finding]) -> tuple[list[Finding], list[s
     number, final = fed.stream.number, fed.stream.final_id  # key ids are "k<key>"
     # each id numbered once, its store id ``m<number>`` (final_id) made from the number the
     # sort had (75,000 number() calls to 38,000 on the 20 MB bench run)
-    by_number = sorted([(number(f.message), f) for f in findings], key=itemgetter(0))
-    # positional: a Finding's fields in order (a keyword call or replace() costs twice as
-    # much, per finding); the comparison with the store's order in tests/parse/test_stream.py
-    # would see a field out of place
-    out = [Finding(f"f{i}", f.needle, f.cls, f.host, f.phase, f"m{n}", f.chain, f.excerpt,
-                   f.control, f.t)
-           for i, (n, f) in enumerate(by_number, 1)]
+    by_number = sorted([(number(f[1]), f) for f in found], key=itemgetter(0))
+    # each Finding made here, once (find_unnumbered leaves them to its caller), positional:
+    # a Finding's fields in order (a keyword call costs twice as much, per finding); the
+    # comparison with the store's order in tests/parse/test_stream.py would see a field out
+    # of place
+    out = [Finding(f"f{i}", n.name, n.cls, host, phase, f"m{num}", chain, render(clip),
+                   control, t)
+           for i, (num, (n, _, chain, clip, host, phase, control, t)) in enumerate(by_number, 1)]
     notes = fed.notes
     numbered = notes[:fed.head]
     for mid, start, end in sorted(fed.spans, key=lambda s: number(s[0])):
@@ -160,7 +161,7 @@ def _analyze(run: RunDir | Path | str, extra_needles: Sequence[Needle],
     # the classifier is fed as the detector reads
     stream = MessageStream(rd)
     fed = _Fed(stream, Classifier(), [])
-    found = find(iter(fed), needles, transforms(rd), fed.notes)
+    found = find_unnumbered(iter(fed), needles, transforms(rd), fed.notes)
     if fed.tail < 0:
         raise RuntimeError("the detector stopped before the last message")
     findings, notes = _numbered(fed, found)

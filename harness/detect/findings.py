@@ -149,18 +149,21 @@ def roots(m: Message) -> Iterator[Layer]:
         yield Layer(chain, data)
 
 
-_Clip = tuple[bytes, bytes, bytes, bool, bool]
+Clip = tuple[bytes, bytes, bytes, bool, bool]
 """The bytes an excerpt shows: before, match, after, and whether each side was cut."""
+Found = tuple[Needle, str, tuple[str, ...], Clip, str | None, str | None, bool, float]
+"""A finding before it is numbered: needle, message id, chain, excerpt bytes, host, phase,
+control, time (not the message: that would hold every body to the end)."""
 
 
-def _clip(data: bytes, start: int, end: int) -> _Clip:
+def _clip(data: bytes, start: int, end: int) -> Clip:
     """Cut at find time (small slices, so no layer's bytes are held), rendered only for the
     findings the most-specific filter keeps (about half on the bench)."""
     a, z = max(0, start - EXCERPT), min(len(data), end + EXCERPT)
     return data[a:start], data[start:end], data[end:z], a > 0, z < len(data)
 
 
-def _render(clip: _Clip) -> str:
+def render(clip: Clip) -> str:
     def show(b: bytes) -> str:
         text = b.decode("utf-8", "replace")
         if text.isprintable():
@@ -227,8 +230,20 @@ def _plan(patterns: Sequence[Pattern]) -> tuple[tuple[object, ...], ...]:
 def find(messages: Iterable[Message], needles: Sequence[Needle],
          transforms: Mapping[bytes, tuple[str, bytes]] | None = None,
          notes: list[str] | None = None, compiled: bool = True) -> list[Finding]:
-    """``compiled=False`` runs the Python decoder and python-hyperscan's scan only (the C ones
+    """The findings in ``messages``, numbered ``f1``... in the order found.
+    ``compiled=False`` runs the Python decoder and python-hyperscan's scan only (the C ones
     give the same findings; tests compare them)."""
+    return [Finding(f"f{i}", n.name, n.cls, host, phase, mid, chain, render(clip), control, t)
+            for i, (n, mid, chain, clip, host, phase, control, t) in enumerate(
+                find_unnumbered(messages, needles, transforms, notes, compiled), 1)]
+
+
+def find_unnumbered(messages: Iterable[Message], needles: Sequence[Needle],
+                    transforms: Mapping[bytes, tuple[str, bytes]] | None = None,
+                    notes: list[str] | None = None, compiled: bool = True) -> list[Found]:
+    """:func:`find`'s findings before they are numbered and their excerpts rendered: for
+    a caller that numbers them its own way (harness analyze, in the store's order), which
+    then makes each Finding once."""
     patterns = [p for n in needles for p in derive(n)]
     matcher = Matcher(patterns, compiled)
     # The C walk and the loop below in C (found.c), where it is built: made once, not for
@@ -236,7 +251,7 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
     # Python walk runs with a Decoder and Budget of the message's own.
     hooks = Decoder(transforms).hooks(matcher.scan) if compiled else None
     plan = _plan(matcher.patterns) if hooks is not None else ()
-    found: list[_Found] = []
+    found: list[Found] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     # whether _most_specific keeps each finding, worked out for each message as it is done
     # (in C with the rest); valid only while no two messages share an id (its groups are
@@ -278,25 +293,17 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
             keep += _kept(found[start:])
         if notes is not None and decoder.budget.notes:
             notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
-    specific = (_most_specific(found) if hooks is None or repeated
-                else [f for f, k in zip(found, keep, strict=True) if k])
-    return [Finding(id=f"f{i}", needle=n.name, cls=n.cls, host=host, phase=phase,
-                    message=mid, chain=chain, excerpt=_render(clip), control=control, t=t)
-            for i, (n, mid, chain, clip, host, phase, control, t) in enumerate(specific, 1)]
+    return (_most_specific(found) if hooks is None or repeated
+            else [f for f, k in zip(found, keep, strict=True) if k])
 
 
-_Found = tuple[Needle, str, tuple[str, ...], _Clip, str | None, str | None, bool, float]
-"""A finding before it is numbered: needle, message id, chain, excerpt bytes, host, phase,
-control, time (not the message: that would hold every body to the end)."""
-
-
-def _most_specific(found: list[_Found]) -> list[_Found]:
+def _most_specific(found: list[Found]) -> list[Found]:
     """Drop a finding whose chain is a strict prefix of another's for the same needle and
     message: the deeper chain says the same thing, and more exactly."""
     return [f for f, k in zip(found, _kept(found), strict=True) if k]
 
 
-def _kept(found: list[_Found]) -> list[bool]:
+def _kept(found: list[Found]) -> list[bool]:
     """Whether :func:`_most_specific` keeps each finding. found.c does the same for one
     message's findings."""
 
