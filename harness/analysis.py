@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, write_destinations
-from harness.detect.finding import Finding, Needle
+from harness.detect.finding import Finding, Needle, json_lines
 from harness.detect.findings import Found, find_unnumbered, render
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
 from harness.parse.builder import MessageStream
@@ -167,7 +167,7 @@ def _analyze(run: RunDir | Path | str, extra_needles: Sequence[Needle],
     findings, notes = _numbered(fed, found)
     count = stream.count
     classifier = fed.classifier
-    rd.write_json_items(FINDINGS_JSON, map(Finding.json_line, findings))
+    rd.write_json_items(FINDINGS_JSON, json_lines(findings))
     write_destinations(rd, classifier=classifier, findings=findings)
     result = Analysis(rd, needles, findings, count, notes)
     if claims is not None:
