@@ -8,6 +8,7 @@ bodies past the depth limit, message ids that repeat)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import itertools
 import json
@@ -163,3 +164,23 @@ def test_the_common_cases_are_done_in_c() -> None:
     done, found = _c_find(message("m1", deep, "https://sa.lab.test/", ()))
     assert not done
     assert found == []  # handed back: nothing appended
+
+
+def test_what_the_loop_reads_of_a_message() -> None:
+    """find's loop spells out root_pairs' first step and is_control for the C path, and
+    watches for an id that comes twice: requests with a host and an IP, with an IP only,
+    to a control host; and one id twice, the second message's finding below the first's
+    (the same URL, the value in a JSON body), so the most specific is chosen over both."""
+    value = NEEDLES[0].value
+    url = "https://sa.lab.test/p"
+    for host, ip in (("sa.lab.test", "10.0.0.1"), (None, "10.0.0.1"), (None, None),
+                     (next(iter(CONTROL_HOSTS)), "10.0.0.1")):
+        for kind in (MessageKind.REQUEST, MessageKind.RAW):
+            # ASCII, or roots.c leaves the message to the Python roots
+            m = message("m1", value.encode(), url + "?id=" + value,
+                        (("Referer", NEEDLES[3].value),))
+            same([dataclasses.replace(m, host=host, ip=ip, kind=kind)])
+    first = message("m1", value.encode(), url, ())
+    second = message("m1", json.dumps({"a": value}).encode(), url, ())
+    same([first, second])
+    assert [f.chain[1:] for f in find([first, second], NEEDLES)] == [("json:$.a",)]
