@@ -48,3 +48,24 @@ def test_the_collector_is_back_after(tmp_path: Path) -> None:
     assert gc.isenabled()
     analyze_run(_run(tmp_path, 1))
     assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+def test_what_it_made_is_not_left_young(tmp_path: Path) -> None:
+    """Not scanned by the first collection after it (moved to the oldest generation)."""
+    run = _run(tmp_path, 30)
+    gc.collect()
+    before = [s["collections"] for s in gc.get_stats()]
+    analyze_run(run)
+    made = [[] for _ in range(100)]
+    assert [s["collections"] for s in gc.get_stats()] == before, len(made)
+
+
+def test_what_the_caller_froze_stays_frozen(tmp_path: Path) -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        analyze_run(_run(tmp_path, 1))
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
