@@ -169,16 +169,17 @@ def _clip(data: bytes, start: int, end: int) -> Clip:
 
 
 def render(clip: Clip) -> str:
-    def show(b: bytes) -> str:
-        text = b.decode("utf-8", "replace")
-        if text.isprintable():
-            return text
-        return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else c
-                       for c in text)
-
     before, match, after, cut_before, cut_after = clip
-    return (("…" if cut_before else "") + show(before) + "[[" + show(match) + "]]"
-            + show(after) + ("…" if cut_after else ""))
+    return (("…" if cut_before else "") + _show(before) + "[[" + _show(match) + "]]"
+            + _show(after) + ("…" if cut_after else ""))
+
+
+def _show(b: bytes) -> str:
+    text = b.decode("utf-8", "replace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else c
+                   for c in text)
 
 
 _B64_SKIP = {0: 0, 1: 2, 2: 3}

@@ -26,6 +26,7 @@ from harness.detect.findings import (
     _controls,
     _plan,
     find,
+    render,
     root_pairs,
 )
 from harness.detect.matcher import Matcher
@@ -184,3 +185,11 @@ def test_what_the_loop_reads_of_a_message() -> None:
     second = message("m1", json.dumps({"a": value}).encode(), url, ())
     same([first, second])
     assert [f.chain[1:] for f in find([first, second], NEEDLES)] == [("json:$.a",)]
+
+
+def test_excerpts_escape_what_is_not_printable() -> None:
+    """Bytes that are not UTF-8 become U+FFFD; characters that are not printable become
+    ``\\x..`` below U+0100 and stay as they are above (U+2028); the cut ends say so."""
+    assert render((b"a\x85", b"\xc2\x85", b"\x00\xff\xe2\x80\xa8", True, False)) == \
+        "…a\ufffd[[\\x85]]\\x00\ufffd\u2028"
+    assert render((b"", ID, b"\t", False, True)) == f"[[{ID.decode()}]]\\x09…"
