@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gc
 import importlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
+from harness import collector
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, write_destinations
 from harness.detect.finding import Finding, Needle, json_lines
@@ -126,41 +125,10 @@ def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
     return out, numbered
 
 
-@contextmanager
-def _no_collections() -> Iterator[None]:
-    """The cyclic collector off for the analysis, back as it was after it.
-
-    The analysis makes a few container objects for every message and finding (tuples,
-    lists, Findings) and keeps many of them to the end, so the young generation fills and
-    is collected again and again (gc_collect_main was 7-16% of a 200 MB analyze, even with
-    a threshold of 10,000) while nothing it makes forms a cycle: run with the collector
-    off, a ``gc.collect()`` after the 20 MB and after the 200 MB bench run finds the same 33
-    objects (json.dump's pure-Python encoder, once for each file written with indent), and
-    the peak RSS is the same. tests/test_analysis.py checks that the cycles left do not
-    grow with the messages. Here, not in the CLI, so every caller (the scenario runner,
-    bench/ab_analyze.py) runs the same way.
-
-    Afterwards, what it made is moved to the oldest generation, as surviving two
-    collections would, without those collections: none having run, all of it is young,
-    and the first allocation after ``gc.enable()`` scanned it all and then ran a full
-    collection (0.7 s after the 200 MB run). ``freeze()`` then ``unfreeze()`` does the move
-    in constant time; not where the caller has frozen objects of its own, which
-    ``unfreeze()`` would thaw."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if was:
-            gc.enable()
-
-
 def analyze_run(run: RunDir | Path | str, extra_needles: Sequence[Needle] = (),
                 claims: Path | None = None) -> Analysis:
-    with _no_collections():
+    # the collector off for the analysis (see harness.collector for why that is safe)
+    with collector.quiet():
         return _analyze(run, extra_needles, claims)
 
 

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
-from harness import __version__
+from harness import __version__, collector
 from harness.errors import ExitCode, HarnessError
 
 _REFUSED = (errno.EROFS, errno.EACCES, errno.EPERM)
@@ -48,7 +48,8 @@ claims), then `harness doctor` to see what this machine can do.
 
 def _load(name: str) -> ModuleType | None:
     try:
-        return importlib.import_module(COMMANDS[name])
+        with collector.quiet():  # module objects live as long as the process
+            return importlib.import_module(COMMANDS[name])
     except ModuleNotFoundError as exc:
         if exc.name == COMMANDS[name]:
             return None  # not built yet in this checkout
