@@ -47,27 +47,32 @@ static inline int pb_uvarint (const unsigned char *b, Py_ssize_t n, Py_ssize_t *
   }
 }
 
-/* 0 where blackboxprotobuf.decode_message(b[0, n)) certainly raises; 1 otherwise. */
-static inline int protobuf_may (const unsigned char *b, Py_ssize_t n)
+enum { PB_RAISES, PB_SPLITS, PB_NEGATIVE };
+
+/* How length_delim._group_by_number walks b[0, n), field by field: PB_RAISES at the first
+   field it raises on, PB_NEGATIVE at the first length it reads as negative (its loop then
+   steps back: it may never end), PB_SPLITS when it reaches the end, and then the number of
+   nonempty length-delimited payloads in *payloads unless it is NULL. */
+static inline int pb_level (const unsigned char *b, Py_ssize_t n, Py_ssize_t *payloads)
 {
   unsigned char wire[128]; /* wire type + 1 of field numbers below 128 seen so far */
   memset (wire, 0, sizeof wire);
-  Py_ssize_t pos = 0;
+  Py_ssize_t pos = 0, count = 0;
   while (pos < n)
   {
     uint64_t tag, v;
     if (!pb_uvarint (b, n, &pos, &tag))
-      return 0;
+      return PB_RAISES;
     uint64_t field = tag >> 3;
     int type = (int) (tag & 7);
     if (field < sizeof wire && wire[field] && wire[field] != type + 1)
-      return 0;
+      return PB_RAISES;
     Py_ssize_t at = pos, length;
     switch (type)
     {
     case 0: /* varint */
       if (!pb_uvarint (b, n, &at, &v))
-        return 0;
+        return PB_RAISES;
       length = at - pos;
       break;
     case 1: /* fixed64 */
@@ -78,23 +83,32 @@ static inline int protobuf_may (const unsigned char *b, Py_ssize_t n)
       break;
     case 2: /* length-delimited: varint.decode_varint, a signed length */
       if (!pb_uvarint (b, n, &at, &v))
-        return 0;
+        return PB_RAISES;
       if (v >> 63)
-        return 1; /* negative: bbpb's loop steps back, which this does not follow */
+        return PB_NEGATIVE;
       if (v > (uint64_t) (n - at))
-        return 0;
+        return PB_RAISES;
       length = (Py_ssize_t) v + (at - pos);
+      count += v > 0;
       break;
     default: /* 3, 4 groups; 6, 7 */
-      return 0;
+      return PB_RAISES;
     }
     if (length > n - pos)
-      return 0;
+      return PB_RAISES;
     if (field < sizeof wire)
       wire[field] = (unsigned char) (type + 1);
     pos += length;
   }
-  return 1;
+  if (payloads != NULL)
+    *payloads = count;
+  return PB_SPLITS;
+}
+
+/* 0 where blackboxprotobuf.decode_message(b[0, n)) certainly raises; 1 otherwise. */
+static inline int protobuf_may (const unsigned char *b, Py_ssize_t n)
+{
+  return pb_level (b, n, NULL) != PB_RAISES;
 }
 
 #endif
