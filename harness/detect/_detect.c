@@ -22,6 +22,9 @@
  *   spares most layers the protobuf decoder (protowire.h), as children.c runs them; here for
  *   the tests.
  *
+ * protobuf_hazard(data) is the test that keeps blackboxprotobuf from a length it reads as
+ *   negative (protowire.h), for decoders.Decoder._protobuf, which then writes a note.
+ *
  * unquote(data) is urllib.parse.unquote_to_bytes, for the form decoder (decoders._form).
  *
  * java_hash(s) is Java's String.hashCode (decoders.java_hash, in C: a Sensors payload is
@@ -148,6 +151,12 @@ static PyObject *protobuf_may_py (PyObject *self, PyObject *arg)
   return byte_test (arg, protobuf_may);
 }
 
+static PyObject *protobuf_hazard_py (PyObject *self, PyObject *arg)
+{
+  (void) self;
+  return byte_test (arg, protobuf_hazard);
+}
+
 static int hex_value (unsigned char c)
 {
   return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ?
@@ -220,6 +229,8 @@ static PyMethodDef methods[] = {
   { "plausible", plausible_py, METH_O, "plausible(data) -> bool: decoders._plausible" },
   { "protobuf_may", protobuf_may_py, METH_O,
     "protobuf_may(data) -> bool: False where blackboxprotobuf.decode_message raises" },
+  { "protobuf_hazard", protobuf_hazard_py, METH_O,
+    "protobuf_hazard(data) -> bool: True where blackboxprotobuf may read a negative length" },
   { "unquote", unquote, METH_O, "unquote(data) -> bytes: urllib.parse.unquote_to_bytes" },
   { "java_hash", java_hash, METH_O, "java_hash(s) -> int: Java's String.hashCode" },
   { "leaves", leaves, METH_VARARGS,

@@ -12,8 +12,16 @@
  *  - a field number seen before with another wire type.
  * Field number 0 is accepted. protobuf_may answers 0 only where one of these holds, checked
  * the way bbpb checks it; anything else (a length that bbpb reads as negative, a top level
- * that splits and then fails deeper) goes to bbpb as before. tests/detect/test_bytetests.py
- * compares it with bbpb on random, real and damaged messages. */
+ * that splits and then fails deeper) goes on. tests/detect/test_bytetests.py compares it
+ * with bbpb on random, real and damaged messages.
+ *
+ * bbpb reads a length with varint.decode_varint, which is signed: a ten-byte length with bit
+ * 63 set is negative, passes its over-the-end check and steps its loop back, which may then
+ * never end, its lists growing (issue 4: hostile input must take bounded time and memory).
+ * protobuf_hazard finds such a length wherever bbpb would read one, the top level or a
+ * payload it tries as a message, and children.c hands such a layer to the Python walk,
+ * whose Decoder._protobuf writes a note instead of calling bbpb (protowire.py is the same
+ * test in Python, for a checkout that was never built; tests/detect/test_pbhazard.py). */
 
 #ifndef EGRESS_PROTOWIRE_H
 #define EGRESS_PROTOWIRE_H
@@ -109,6 +117,61 @@ static inline int pb_level (const unsigned char *b, Py_ssize_t n, Py_ssize_t *pa
 static inline int protobuf_may (const unsigned char *b, Py_ssize_t n)
 {
   return pb_level (b, n, NULL) != PB_RAISES;
+}
+
+#define PB_MAX_DEPTH 100 /* the recursion limit of protobuf's own parsers */
+
+/* 1 where bbpb's decode_message(b[0, n)) may meet a length it reads as negative: at the top
+   level, or in a length-delimited payload it tries as a message (it tries every one of a
+   level that splits, _try_decode_lendelim_fields, and its raising there is caught, a string
+   or bytes then), at any depth; or nesting past PB_MAX_DEPTH, where this stops looking.
+   Conservative: bbpb may raise before it reaches the bad field (another payload of the same
+   field number that fails first, a mismatch of a field number above 127, which pb_level
+   does not track) and then decode the layer anyway, that payload as bytes; this refuses
+   it. Only hostile bytes hold such a length (a ten-byte varint with bit 63 set), so only
+   they are refused. Each level is walked twice (pb_level, then its payloads), reading its
+   own tags and lengths only (a payload is skipped, to be walked as a level of its own):
+   each byte is read at most twice in all, O(n), on the C stack PB_MAX_DEPTH frames deep
+   at most. */
+static inline int pb_hazard_at (const unsigned char *b, Py_ssize_t n, int depth)
+{
+  Py_ssize_t payloads;
+  int r = pb_level (b, n, &payloads);
+  if (r != PB_SPLITS)
+    return r == PB_NEGATIVE;
+  if (payloads == 0)
+    return 0;
+  if (depth >= PB_MAX_DEPTH)
+    return 1;
+  /* the level split: every field is well formed, and the walk needs no checks */
+  for (Py_ssize_t pos = 0; pos < n;)
+  {
+    uint64_t tag = 0, v = 0;
+    pb_uvarint (b, n, &pos, &tag);
+    switch (tag & 7)
+    {
+    case 0:
+      pb_uvarint (b, n, &pos, &v);
+      break;
+    case 1:
+      pos += 8;
+      break;
+    case 5:
+      pos += 4;
+      break;
+    default: /* 2 */
+      pb_uvarint (b, n, &pos, &v);
+      if (v > 0 && pb_hazard_at (b + pos, (Py_ssize_t) v, depth + 1))
+        return 1;
+      pos += (Py_ssize_t) v;
+    }
+  }
+  return 0;
+}
+
+static inline int protobuf_hazard (const unsigned char *b, Py_ssize_t n)
+{
+  return pb_hazard_at (b, n, 0);
 }
 
 #endif
