@@ -234,6 +234,8 @@ int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
   }
   if (printable (d, n) < 0.97 && n <= (4 << 20) && protobuf_may (d, n))
   {
+    if (protobuf_hazard (d, n))
+      return FALLBACK_MSG; /* bbpb could loop forever: Decoder._protobuf writes a note */
     int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), l->chain, out, depth);
     if (r < 0)
       goto error;

@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.detect import protowire
 from harness.detect.matcher import Match
 from harness.parse.encoding import decompress
 from harness.text import is_text, utf8
@@ -145,6 +146,10 @@ def _b64decode(s: bytes) -> bytes | None:
 b64decode: Callable[[bytes], bytes | None] = _b64decode if _detect is None else _detect.b64decode
 """_b64decode in C when built (b64.c: the same bytes or None, tests/detect/test_b64.py), for
 the form decoder, a callback of the C walk too: a Sensors payload is tens of kilobytes."""
+
+protobuf_hazard: Callable[[bytes], bool] = (
+    protowire.protobuf_hazard if _detect is None else _detect.protobuf_hazard)
+"""protowire.protobuf_hazard in C when built (protowire.h, tests/detect/test_pbhazard.py)."""
 
 unquote_to_bytes: Callable[[bytes], bytes] = (
     urllib.parse.unquote_to_bytes if _detect is None else _detect.unquote)
@@ -379,7 +384,13 @@ class Decoder:
 
     def _protobuf(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
         # The C walk calls this only for bytes whose top level bbpb can split into fields
-        # (protowire.h, which follows bbpb's default decode_message: change both together)
+        # and where it cannot meet a negative length (protowire.h, which follows bbpb's
+        # default decode_message: change both together); it hands those to the Python walk,
+        # which writes the note here.
+        if protobuf_hazard(data):
+            self.budget.notes.append("protobuf: a field length reads negative (or nesting "
+                                     f"is too deep); not decoded (at {' > '.join(chain)})")
+            return
         try:
             import blackboxprotobuf
 

@@ -1,18 +1,29 @@
 """A length that blackboxprotobuf reads as negative (protowire.h, protowire.py): bbpb's field
-loop steps back on it and may never end, its lists growing. The test finds such a length
-wherever bbpb would meet it (the top level, or a payload it tries as a message); it never
-refuses real protobuf; and the C test and its Python twin agree."""
+loop steps back on it and may never end, its lists growing. The walk refuses such a layer
+with a note, wherever bbpb would meet the length (the top level, or a payload it tries as a
+message); it never refuses real protobuf; and the C test and its Python twin agree."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import blackboxprotobuf
 import pytest
+from google.protobuf import struct_pb2
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from harness.detect import _detect, protowire
+from harness.detect.decoders import Decoder, Layer
+from harness.detect.finding import Needle
+from harness.detect.findings import find
+from harness.device.base import NeedleClass
+from harness.parse.message import Message, MessageKind
+from harness.testing.runbuilder import RunBuilder
 from tests.detect.test_bytetests import _field, _mutations, _varint, hand_made, real
 
 NEGATIVE = b"\xf5" + b"\xff" * 8 + b"\x01"
@@ -22,6 +33,18 @@ TOP = b"\x0a" + NEGATIVE
 NESTED = _field(1, 0, 150) + _field(2, 2, _field(3, 0, 1) + TOP) + _field(4, 2, b"abcd")
 """A valid top level whose second field's payload holds it: bbpb tries the payload as a
 message and loops there."""
+NEEDLE = Needle("android-id", NeedleClass.DEVICE_ID, "a1b2c3d4e5f60718", "device")
+NOTE = "protobuf: a field length reads negative"
+
+CHILD = """
+import contextlib, io, json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # a regression fails, not swaps
+from harness.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    rc = main(["analyze", sys.argv[1]])
+print(json.dumps({"rc": rc, "out": out.getvalue()}))
+"""
 
 
 def hazard(b: bytes) -> bool:
@@ -116,3 +139,51 @@ def test_bbpb_ends_wherever_no_hazard_is_seen(b: bytes) -> None:
         return
     with contextlib.suppress(Exception):  # bbpb raises many kinds; ending is what counts
         blackboxprotobuf.decode_message(b)
+
+
+def _request(body: bytes, mid: str) -> Message:
+    return Message(id=mid, kind=MessageKind.REQUEST, t=1.0, direction="out",
+                   source="native.tls", method="POST", host="pb.test",
+                   url=f"https://pb.test/p?id={NEEDLE.value}", body=body, phase="p")
+
+
+@pytest.mark.timeout(60)
+def test_python_walk_notes_and_c_walk_hands_back() -> None:
+    layers = list(Decoder().expand(Layer(("body",), NESTED)))
+    assert [x.chain for x in layers] == [("body",)]  # no protobuf children, no hang
+    notes_c: list[str] = []
+    notes_py: list[str] = []
+    msgs = [_request(TOP, "m1"), _request(NESTED, "m2")]
+    got_c = find(msgs, [NEEDLE], notes=notes_c)
+    got_py = find(msgs, [NEEDLE], notes=notes_py, compiled=False)
+    assert got_c == got_py
+    assert {f.message for f in got_c} == {"m1", "m2"}  # the URL's needle, in both
+    assert notes_c == notes_py
+    assert [n.split(":", 1)[0] for n in notes_c if NOTE in n] == ["m1", "m2"]
+
+
+def test_analyze_finishes_with_a_note_and_the_rest(tmp_path: Path) -> None:
+    b = RunBuilder(tmp_path).phase("p")
+    b.needle(NEEDLE.name, NEEDLE.cls.value, NEEDLE.value)
+    b.request("top.test", "/p", body=TOP, headers=[("Content-Type", "application/x-protobuf")])
+    b.request("nested.test", f"/p?id={NEEDLE.value}", body=NESTED)
+    b.request("form.test", "/f", body=f"id={NEEDLE.value}".encode())
+    good = _field(1, 2, _field(2, 2, NEEDLE.value.encode()))
+    b.request("good.test", "/g", body=good)
+    s = struct_pb2.Struct()
+    s.update({"id": NEEDLE.value})
+    b.request("struct.test", "/s", body=s.SerializeToString())
+    run = b.build(analyze=False)
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(run.path)], capture_output=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    res = json.loads(proc.stdout)
+    assert res["rc"] == 0, res
+    assert str(res["out"]).count(NOTE) == 2, res["out"]
+    findings = json.loads((run.path / "findings.json").read_text())
+    chains = {(f["host"], tuple(f["chain"])) for f in findings}
+    hosts = {h for h, _ in chains}
+    assert {"nested.test", "form.test", "good.test", "struct.test"} <= hosts, findings
+    assert not any("protobuf:" in s for h, c in chains if h in ("top.test", "nested.test")
+                   for s in c)
+    assert any(c[-1].startswith("protobuf:") for h, c in chains if h == "good.test"), chains
