@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.detect.finding import Needle
 
@@ -25,6 +25,10 @@ class Pattern:
     derivation: str
     """``raw`` or e.g. ``base64@1``, ``sha256-hex``, ``url``."""
     value: bytes
+    also: str | None = None
+    """``base64url@k`` on a ``base64@k`` whose characters are the same in both alphabets (no
+    '+' or '/'): the url form was dropped as these bytes, so a hit stands for either, and
+    verification (findings.verified) says which one the blob around it is."""
 
 
 def _b64_inner(value: bytes, shift: int, alphabet: str) -> bytes:
@@ -67,9 +71,14 @@ def derive(n: Needle) -> list[Pattern]:
         forms["mac-dash"] = raw.replace(":", "-").lower().encode()
     forms["utf16le"] = raw.encode("utf-16-le")
     out: list[Pattern] = []
-    seen: set[bytes] = set()
+    seen: dict[bytes, int] = {}  # a kept pattern's bytes: its index in out
     for name, value in forms.items():
-        if len(value) >= MIN_PATTERN and value not in seen:
-            seen.add(value)
+        if len(value) < MIN_PATTERN:
+            continue
+        at = seen.get(value)
+        if at is None:
+            seen[value] = len(out)
             out.append(Pattern(n, name, value))
+        elif name.startswith("base64url@") and out[at].derivation == name.replace("url", "", 1):
+            out[at] = replace(out[at], also=name)
     return out
