@@ -187,21 +187,35 @@ _B64_SKIP = {0: 0, 1: 2, 2: 3}
 the value's alignment (as :func:`harness.detect.derive._b64_inner` drops them)."""
 
 
-def verified(hit: Match, data: bytes) -> bool:
-    """A base64 derivation matches only the characters the value fully determines; its first
-    and last one or two bytes sit in groups shared with neighbours. Decode the whole groups
-    around the hit and require the exact value there, or a near miss in the last byte would
-    pass."""
-    if not hit.pattern.derivation.startswith("base64"):
-        return True  # most hits: the partition below would say the same
-    kind, _, at = hit.pattern.derivation.partition("@")
+def verified(hit: Match, data: bytes) -> str | None:
+    """The derivation a hit stands for, None for a hit refused. A base64 derivation matches
+    only the characters the value fully determines; its first and last one or two bytes sit
+    in groups shared with neighbours. Decode the whole groups around the hit and require the
+    exact value there, or a near miss in the last byte would pass. Those groups are decoded
+    in the pattern's own alphabet, then, where the pattern also stands for the url-safe one
+    (:attr:`Pattern.also`), in that: a url-safe blob's shared groups may hold '-' or '_', and
+    the chain then says it was the url-safe encoding."""
+    p = hit.pattern
+    if not p.derivation.startswith("base64"):
+        return p.derivation  # most hits: the partition below would say the same
+    kind, _, at = p.derivation.partition("@")
     if kind not in ("base64", "base64url") or not at.isdigit():
-        return True
-    shift, value = int(at), hit.pattern.needle.value.encode()
+        return p.derivation
+    shift, value = int(at), p.needle.value.encode()
     begin = hit.start - _B64_SKIP[shift]
     need = 4 * -(-(shift + len(value)) // 3)
     chunk = data[begin:begin + need].rstrip(b"=") if begin >= 0 else b""
-    if kind == "base64url":
+    if _decodes_to(chunk, kind == "base64url", shift, value):
+        return p.derivation
+    if p.also is not None and _decodes_to(chunk, True, shift, value):
+        return p.also
+    return None
+
+
+def _decodes_to(chunk: bytes, url: bool, shift: int, value: bytes) -> bool:
+    """Whether the base64 groups ``chunk`` (padding stripped) hold ``value`` ``shift`` bytes
+    in, read in the url-safe alphabet or the standard one."""
+    if url:
         chunk = chunk.replace(b"-", b"+").replace(b"_", b"/")
     try:
         plain = base64.b64decode(chunk + b"=" * (-len(chunk) % 4), validate=True)
@@ -222,11 +236,14 @@ def _controls(m: Message) -> bool:
 def _plan(patterns: Sequence[Pattern]) -> tuple[tuple[object, ...], ...]:
     """What the C loop (found.c) needs of each pattern, by the Scanner's ids: the needle,
     its name, the chain's "derive:" step (None for raw), whether the needle is a browsing
-    one, and what :func:`verified` checks of a base64 derivation (None for any other)."""
+    one, and what :func:`verified` checks of a base64 derivation (None for any other): the
+    shift, the characters skipped, the alphabet, the value, and the "derive:" step of the
+    url-safe derivation it also stands for (:attr:`Pattern.also`) or None."""
     plan: list[tuple[object, ...]] = []
     for p in patterns:
         kind, _, at = p.derivation.partition("@")
-        check = ((int(at), _B64_SKIP[int(at)], kind == "base64url", p.needle.value.encode())
+        check = ((int(at), _B64_SKIP[int(at)], kind == "base64url", p.needle.value.encode(),
+                  None if p.also is None else f"derive:{p.also}")
                  if kind in ("base64", "base64url") and at.isdigit() else None)
         plan.append((p.needle, p.needle.name, None if p.derivation == "raw"
                      else f"derive:{p.derivation}", p.needle.cls == NeedleClass.BROWSING, check))
@@ -299,11 +316,11 @@ def find_unnumbered(messages: Iterable[Message], needles: Sequence[Needle],
         decoder = Decoder(transforms, Budget())
         for chain_, data, hits in decoder.matched(roots, matcher.scan):
             for hit in hits:
-                if not verified(hit, data):
+                derivation = verified(hit, data)
+                if derivation is None:
                     continue
                 n = hit.pattern.needle
-                chain = chain_ if hit.pattern.derivation == "raw" else (
-                    *chain_, f"derive:{hit.pattern.derivation}")
+                chain = chain_ if derivation == "raw" else (*chain_, f"derive:{derivation}")
                 key = (n.name, m.id, chain)
                 if key in seen:
                     continue

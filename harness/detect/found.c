@@ -3,8 +3,10 @@
  * did in Python with the match objects expand() returned (tests/detect/test_found.py):
  *
  *   a base64 derivation's match is kept only when the whole groups around it decode to the
- *     needle's value there (findings.verified);
- *   the chain is the layer's, with "derive:<derivation>" after it for any derivation but raw;
+ *     needle's value there, in its own alphabet or else in the url-safe one it also stands
+ *     for (findings.verified);
+ *   the chain is the layer's, with "derive:<derivation>" after it for any derivation but raw
+ *     (the url-safe one's where only that verified);
  *   a (needle name, message id, chain) already in seen is dropped, else added;
  *   the excerpt's bytes are cut (findings._clip);
  * then, over the findings it appended, findings._most_specific's choice (keep).
@@ -12,8 +14,9 @@
  * find(roots, hooks, plan, excerpt, msg, found, seen, keep) -> bool where
  *   roots, hooks: as expand(); hooks' scan must be a Scanner's own scan method;
  *   plan: by the Scanner's pattern ids, (needle, needle name, "derive:<derivation>" or None
- *     for raw, the needle is a browsing one, None or (shift, skip, base64url, value bytes) for
- *     a base64 derivation to verify);
+ *     for raw, the needle is a browsing one, None or (shift, skip, base64url, value bytes,
+ *     None or the "derive:" step of the url-safe derivation it also stands for) for a base64
+ *     derivation to verify);
  *   excerpt: the bytes an excerpt shows on each side of a match;
  *   msg: (id, host, phase, control, t), control (a bool) being the message's part of
  *     findings.is_control, and the plan's browsing (a bool) the needle's;
@@ -33,16 +36,32 @@
 
 #include <string.h>
 
-/* findings.verified for a base64 derivation at d[start...] of n bytes. -1 with MemoryError. */
+/* findings._decodes_to: whether the base64 groups s[0, sn) hold value shift bytes in, read in
+   the url-safe alphabet (walk_b64 reads both) or the standard one. -1 with MemoryError. */
+static int decodes_to (Ctx *cx, const unsigned char *s, Py_ssize_t sn, int url, Py_ssize_t shift,
+    const char *value, Py_ssize_t vn)
+{
+  if (!url && (memchr (s, '-', (size_t) sn) != NULL || memchr (s, '_', (size_t) sn) != NULL))
+    return 0; /* b64decode(validate=True) refuses them; only base64url's chunk has them read */
+  Py_ssize_t size;
+  unsigned char *plain = walk_b64 (cx, s, sn, &size);
+  if (plain == NULL)
+    return size < 0 ? 0 : -1;
+  return size >= shift + vn && memcmp (plain + shift, value, (size_t) vn) == 0;
+}
+
+/* findings.verified for a base64 derivation at d[start...] of n bytes: 1 for the pattern's own
+   derivation, 2 for the url-safe one it also stands for (its "derive:" step in *also), 0 for
+   a hit refused. -1 with an exception set. */
 static int verified (Ctx *cx, PyObject *check, const unsigned char *d, Py_ssize_t n,
-    Py_ssize_t start)
+    Py_ssize_t start, PyObject **also)
 {
   Py_ssize_t shift, skip;
   int url;
   const char *value;
   Py_ssize_t vn;
-  if (!PyArg_ParseTuple (check, "nnpy#;a plan's check: (shift, skip, base64url, value)", &shift,
-          &skip, &url, &value, &vn))
+  if (!PyArg_ParseTuple (check, "nnpy#O;a plan's check: (shift, skip, base64url, value, also)",
+          &shift, &skip, &url, &value, &vn, also))
     return -1;
   Py_ssize_t begin = start - skip;
   if (begin < 0) /* the chunk is empty, and so is what it decodes to */
@@ -55,13 +74,13 @@ static int verified (Ctx *cx, PyObject *check, const unsigned char *d, Py_ssize_
     end--;
   const unsigned char *s = d + begin;
   Py_ssize_t sn = end - begin;
-  if (!url && (memchr (s, '-', (size_t) sn) != NULL || memchr (s, '_', (size_t) sn) != NULL))
-    return 0; /* b64decode(validate=True) refuses them; only base64url's chunk has them read */
-  Py_ssize_t size;
-  unsigned char *plain = walk_b64 (cx, s, sn, &size);
-  if (plain == NULL)
-    return size < 0 ? 0 : -1;
-  return size >= shift + vn && memcmp (plain + shift, value, (size_t) vn) == 0;
+  int ok = decodes_to (cx, s, sn, url, shift, value, vn);
+  if (ok == 0 && *also != Py_None)
+  {
+    ok = decodes_to (cx, s, sn, 1, shift, value, vn);
+    ok = ok == 1 ? 2 : ok;
+  }
+  return ok;
 }
 
 /* The excerpt's bytes of d[start, end) (findings._clip). */
@@ -97,9 +116,12 @@ static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssiz
   Py_ssize_t n = PyBytes_GET_SIZE (m->data);
   if (check != Py_None)
   {
-    int ok = verified (cx, check, (const unsigned char *) d, n, h->start);
+    PyObject *also;
+    int ok = verified (cx, check, (const unsigned char *) d, n, h->start, &also);
     if (ok <= 0)
       return ok == 0;
+    if (ok == 2)
+      step = also;
   }
   PyObject *chain;
   if (step == Py_None)
