@@ -12,6 +12,7 @@ import dataclasses
 import gzip
 import itertools
 import json
+import urllib.parse
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from harness.detect import _detect
 from harness.detect.decoders import Decoder
 from harness.detect.derive import derive
+from harness.detect.finding import Needle
 from harness.detect.findings import (
     CONTROL_HOSTS,
     EXCERPT,
@@ -100,8 +102,72 @@ def test_base64_at_every_alignment_and_its_near_misses() -> None:
     for shift, url, edge, tail in itertools.product(range(3), (False, True), (b"\xfb", b"\xff"),
                                                     (b"", b"\xff", b"\xfb\xff")):
         # a url-safe blob's '-' or '_' next to a value whose own characters are the same in
-        # both alphabets: the standard derivation matches, and verification refuses it
-        same([message("m1", _b64_at(shift, url, False, b"", edge, tail), "https://h/", ())])
+        # both alphabets: the standard derivation matches, and verifies in the url-safe one
+        body = _b64_at(shift, url, False, b"", edge, tail)
+        same([message("m1", body, "https://h/", ())])
+        chains = [f.chain for f in find([message("m1", body, "https://h/", ())], NEEDLES)
+                  if f.needle == "id"]
+        assert chains, body
+        assert url or not any("derive:base64url@" in c[-1] for c in chains), (body, chains)
+
+
+def test_the_chain_names_the_alphabet_that_verified() -> None:
+    """A value whose own characters are the same in both alphabets, in a blob of binary
+    bytes (not decoded as a layer of its own), next to bytes that put '-' or '_' (url-safe)
+    or '/' and '+' (standard) in the groups it shares: found in both, and the chain says
+    which encoding it was (on main, the url-safe blob gave no finding)."""
+    for shift, tail in ((1, b"\xfb\xff"), (2, b"\xff"), (2, b"\xfb\xff")):
+        for encode, name in ((base64.urlsafe_b64encode, "base64url"), (base64.b64encode, "base64")):
+            body = b"k=" + encode(b"\xff" * shift + ID + tail).rstrip(b"=") + b"&z=1"
+            m = message("m1", body, "https://h/", ())
+            same([m])
+            assert [f.chain[1:] for f in find([m], NEEDLES) if f.needle == "id"] == [
+                ("form:k", f"derive:{name}@{shift}")], body
+
+
+def _blob(value: bytes, before: bytes, after: bytes, url: bool, padded: bool, near: str,
+          where: str) -> tuple[bytes, str]:
+    """A message's body and URL with ``value`` inside a base64 blob between ``before`` and
+    ``after``, in one alphabet, padded or not; ``near`` changes its first or last byte (a
+    near miss); ``where`` the blob sits: a JSON string, a form value, a query value
+    (percent-encoded), the whole body."""
+    if near:
+        i = 0 if near == "first" else len(value) - 1
+        value = value[:i] + bytes([value[i] ^ 1]) + value[i + 1:]
+    enc = (base64.urlsafe_b64encode if url else base64.b64encode)(before + value + after)
+    enc = enc if padded else enc.rstrip(b"=")
+    url_ = "https://sa.lab.test/p"
+    if where == "json":
+        return b'{"k": "' + enc + b'"}', url_
+    quoted = urllib.parse.quote(enc, safe="")  # as a client sends it: '+' is a space there
+    if where == "form":
+        return f"k={quoted}&z=1".encode(), url_
+    if where == "query":
+        return b"", f"{url_}?k={quoted}&z=1"
+    return enc, url_
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(NEEDLES), st.binary(max_size=7), st.binary(max_size=7), st.booleans(),
+       st.booleans(), st.sampled_from(["", "first", "last"]),
+       st.sampled_from(["json", "form", "query", "bare"]))
+@example(NEEDLES[0], b"\xfb", b"", True, False, "", "bare")  # '-' before it: refused on main
+@example(NEEDLES[0], b"\xff\xff", b"\xff", True, False, "", "bare")  # '_' on both sides
+@example(NEEDLES[0], b"\xff\xff", b"\xff", True, False, "last", "bare")
+@example(NEEDLES[2], b"", b"\xff", True, True, "", "json")  # its own url-safe derivation
+def test_a_value_in_a_base64_blob_of_either_alphabet(
+        needle: Needle, before: bytes, after: bytes, url: bool, padded: bool, near: str,
+        where: str) -> None:
+    """Whatever the bytes around it and the alphabet, a value inside a base64 blob is found
+    (at its derivation, or in the blob decoded), the same in C and in Python; a near miss in
+    its first or last byte is not; and no chain says url-safe of a standard blob."""
+    body, url_ = _blob(needle.value.encode(), before, after, url, padded, near, where)
+    m = message("m1", body, url_, ())
+    same([m])
+    got = [f for f in find([m], NEEDLES) if f.needle == needle.name]
+    assert bool(got) is (not near), (body, url_, got)
+    # a std blob's groups hold no '-' or '_': its own alphabet verifies first
+    assert url or not any(f.chain[-1].startswith("derive:base64url@") for f in got), got
 
 
 def test_excerpts_cut_at_both_ends() -> None:
