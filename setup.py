@@ -18,11 +18,12 @@ setup(ext_modules=[
     Extension(
         "harness.parse._hpack", ["harness/parse/_hpack.c", "harness/parse/h2frames.c",
                                  "harness/parse/h2stream.c", "harness/parse/h2headers.c",
-                                 "harness/parse/h1draft.c"],
+                                 "harness/parse/h1draft.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
                  "harness/parse/h1draft.h", "harness/parse/h1head.h",
-                 "harness/parse/draftfields.h"], libraries=["nghttp2"],
-        # h1draft.c is in _http1 too: each extension keeps its own copy to itself
+                 "harness/parse/draftfields.h", "harness/parse/zinflate.h"],
+        libraries=["nghttp2", "z"],
+        # h1draft.c and zinflate.c are in other extensions too: each keeps its own copy
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # capture.sqlite's rows for capturedb.events through SQLite's C API (libsqlite3-dev)
     Extension(
@@ -40,12 +41,14 @@ setup(ext_modules=[
     Extension(
         "harness.parse._http1",
         ["harness/parse/_http1.c", "harness/parse/h1draft.c", "harness/parse/h1head.c",
-         "harness/parse/h1body.c", "harness/parse/h1wire.c"],
+         "harness/parse/h1body.c", "harness/parse/h1wire.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h",
-                 "harness/parse/draftfields.h"],
+                 "harness/parse/draftfields.h", "harness/parse/zinflate.h"],
+        libraries=["z"],  # zinflate.c: coded bodies undone without going back to Python
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev)
     Extension(
-        "harness.parse._inflate", ["harness/parse/_inflate.c"], libraries=["z"],
-        extra_compile_args=["-O2", "-Wall", "-Werror"]),
+        "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c"],
+        depends=["harness/parse/zinflate.h"], libraries=["z"],
+        extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
 ])

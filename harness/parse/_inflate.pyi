@@ -1,2 +1,5 @@
+STEP: int
+MEMBERS: int
+
 def stream(data: bytes, wbits: int, budget: int, step: int, members: int,
            /) -> tuple[bytes, bool, bool]: ...

@@ -113,3 +113,8 @@ def test_a_body_through_either_path() -> None:
     res = decode_content(data, ("gzip",), 1000)
     assert res.notes == ("content-encoding gzip: cannot decode (Error -3 while decompressing"
                          " data: incorrect header check); body kept as sent",)
+
+
+def test_the_parsers_step_and_member_limit_are_encodings() -> None:
+    """zinflate.h's ZS_STEP and ZS_MEMBERS, which the parsers' bodies are inflated with."""
+    assert (_inflate.STEP, _inflate.MEMBERS) == (encoding._STEP, encoding._MEMBERS)

@@ -1,0 +1,270 @@
+/* encoding._zlib_stream and one coding of http1.finish_body in C (see zinflate.h).
+ *
+ * zs_stream inflates a gzip, zlib or raw deflate body under an output budget with the steps
+ * of encoding._zlib_stream_py, in the same order, so that the same bytes come out and the
+ * same input is looked at before each decision:
+ *   - each member gets a fresh inflate state (inflateInit2 with wbits);
+ *   - input is fed `step` bytes at a time, or the input the last step left unconsumed (its
+ *     output reached the budget), and before each feeding an exhausted budget cuts;
+ *   - a feeding inflates with Z_SYNC_FLUSH until its input is used or the output reaches
+ *     the budget, as Decompress.decompress(chunk, room) does (inflate's output does not
+ *     depend on how the output space is handed to it, so one buffer grown by doubling gives
+ *     what the module's block buffer gives);
+ *   - an inflate result other than Z_OK, Z_BUF_ERROR and Z_STREAM_END is where the module
+ *     raises zlib.error (the failure is returned for the caller to raise or to act on);
+ *   - after a member, gzip (wbits >= 24) goes on to the next member unless the next 64
+ *     bytes are all NUL or absent, up to `members` members.
+ * tests/parse/test_encoding.py checks it against the reference on generated streams.
+ *
+ * zs_one_coding and zs_body are finish_body for the common coded body, one gzip or deflate
+ * coding that decodes whole: no note, so nothing that Python's wording must produce. The
+ * parsers (_http1.c, h2stream.c) leave everything else to finish_body itself. */
+
+#include "zinflate.h"
+
+#include <limits.h>
+#include <string.h>
+#include <zlib.h>
+
+typedef struct
+{
+  PyObject *buf; /* bytes, resized as it fills */
+  Py_ssize_t len;
+} Out;
+
+/* Decompress.decompress(chunk, room): inflate chunk[:n] until it is used, the stream ends,
+ * or the output has grown by room. Returns inflate's last result; -100 with an exception
+ * set (no memory); -101 for a zlib error (*fail set). */
+static int feed (z_stream *z, const Bytef *chunk, Py_ssize_t n, Py_ssize_t room, Out *o,
+                 ZsFail *fail)
+{
+  Py_ssize_t limit = o->len + room;
+  int err = Z_OK;
+  z->next_in = (Bytef *) chunk;
+  z->avail_in = (uInt) n;
+  do
+  {
+    if (o->len == limit) /* the budget: the rest of the chunk stays unconsumed */
+      break;
+    Py_ssize_t cap = PyBytes_GET_SIZE (o->buf);
+    if (o->len == cap)
+    {
+      Py_ssize_t grown = cap > limit / 2 ? limit : cap * 2;
+      if (grown < 16384)
+        grown = limit < 16384 ? limit : 16384;
+      if (_PyBytes_Resize (&o->buf, grown) < 0)
+        return -100;
+      cap = grown;
+    }
+    Py_ssize_t space = cap - o->len;
+    if (space > limit - o->len)
+      space = limit - o->len;
+    if (space > (Py_ssize_t) UINT_MAX)
+      space = UINT_MAX;
+    z->next_out = (Bytef *) PyBytes_AS_STRING (o->buf) + o->len;
+    z->avail_out = (uInt) space;
+    Py_BEGIN_ALLOW_THREADS
+    err = inflate (z, Z_SYNC_FLUSH);
+    Py_END_ALLOW_THREADS
+    o->len += space - z->avail_out;
+    if (err != Z_OK && err != Z_BUF_ERROR && err != Z_STREAM_END)
+    {
+      fail->err = err;
+      fail->msg = z->msg; /* zlib's messages are static strings: still valid after End */
+      fail->what = "while decompressing data";
+      return -101;
+    }
+  } while (z->avail_out == 0);
+  return err;
+}
+
+static int all_nul (const Bytef *p, Py_ssize_t n)
+{
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (p[i])
+      return 0;
+  return 1;
+}
+
+int zs_stream (const unsigned char *in, Py_ssize_t n, int wbits, Py_ssize_t budget,
+               Py_ssize_t step, Py_ssize_t max_members, PyObject **out, int *cut,
+               int *finished, ZsFail *fail)
+{
+  int rc = -1;
+  Out o = {NULL, 0};
+  *out = NULL;
+  *cut = *finished = 0;
+  if (step <= 0 || step > (Py_ssize_t) UINT_MAX)
+  {
+    PyErr_SetString (PyExc_ValueError, "step must be in 1..UINT_MAX");
+    return -1;
+  }
+  o.buf = PyBytes_FromStringAndSize (NULL, 0);
+  if (o.buf == NULL)
+    return -1;
+  Py_ssize_t pos = 0, members = 0;
+  for (;;) /* one pass per gzip member */
+  {
+    z_stream z;
+    memset (&z, 0, sizeof z);
+    int err = inflateInit2 (&z, wbits);
+    if (err != Z_OK)
+    {
+      if (err == Z_MEM_ERROR)
+        PyErr_SetString (PyExc_MemoryError, "Can't allocate memory for decompression object");
+      else if (err == Z_STREAM_ERROR)
+        PyErr_SetString (PyExc_ValueError, "Invalid initialization option");
+      else
+      {
+        fail->err = err;
+        fail->msg = err == Z_VERSION_ERROR ? "library version mismatch" : z.msg;
+        fail->what = "while creating decompression object";
+        rc = 1;
+      }
+      goto done;
+    }
+    members++;
+    int eof = 0;
+    const Bytef *tail = NULL;
+    Py_ssize_t tail_n = 0, unused = 0;
+    while (!eof)
+    {
+      const Bytef *chunk;
+      Py_ssize_t len;
+      if (tail_n > 0)
+      {
+        chunk = tail;
+        len = tail_n;
+      }
+      else if (pos < n)
+      {
+        chunk = in + pos;
+        len = n - pos < step ? n - pos : step;
+        pos += len;
+      }
+      else
+        break;
+      if (budget - o.len <= 0)
+      {
+        inflateEnd (&z);
+        *cut = 1;
+        goto built;
+      }
+      err = feed (&z, chunk, len, budget - o.len, &o, fail);
+      if (err == -100 || err == -101)
+      {
+        inflateEnd (&z);
+        rc = err == -101 ? 1 : -1;
+        goto done;
+      }
+      if (err == Z_STREAM_END)
+      {
+        eof = 1;
+        unused = z.avail_in;
+      }
+      else
+      {
+        tail = z.next_in;
+        tail_n = z.avail_in;
+      }
+    }
+    inflateEnd (&z);
+    if (!eof)
+    {
+      *cut = o.len >= budget;
+      goto built;
+    }
+    pos -= unused;
+    if (wbits < 16 + 8 || all_nul (in + pos, n - pos < 64 ? n - pos : 64)
+        || members > max_members)
+    {
+      *finished = 1;
+      goto built;
+    }
+  }
+built:
+  if (_PyBytes_Resize (&o.buf, o.len) == 0)
+  {
+    *out = o.buf;
+    return 0;
+  }
+  o.buf = NULL; /* _PyBytes_Resize freed it */
+done:
+  Py_XDECREF (o.buf);
+  return rc;
+}
+
+/* s[a:z] stripped of str whitespace (ASCII: bytes.strip()'s six and \x1c-\x1f) */
+static int str_space (unsigned char c)
+{
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* parse_encodings(value) (less "chunked" when te), each part looked up: adds the parts to
+ * *count, the last one's coding to *coding (ZS_NONE for one not done here). 0, or -1 when
+ * value is not ASCII (str.strip and str.lower reach past ASCII: Python decides). */
+static int parts (PyObject *value, int te, int *count, int *coding)
+{
+  if (value == NULL)
+    return 0;
+  if (!PyUnicode_IS_ASCII (value))
+    return -1;
+  const char *s = (const char *) PyUnicode_1BYTE_DATA (value);
+  Py_ssize_t n = PyUnicode_GET_LENGTH (value), a = 0;
+  while (a <= n)
+  {
+    const char *comma = memchr (s + a, ',', (size_t) (n - a));
+    Py_ssize_t z = comma ? comma - s : n, e = z;
+    while (a < z && str_space ((unsigned char) s[a]))
+      a++;
+    while (z > a && str_space ((unsigned char) s[z - 1]))
+      z--;
+    Py_ssize_t len = z - a;
+    if (len > 0 && !(te && len == 7 && strncasecmp (s + a, "chunked", 7) == 0))
+    {
+      ++*count;
+      *coding = len == 4 && strncasecmp (s + a, "gzip", 4) == 0       ? ZS_GZIP
+                : len == 6 && strncasecmp (s + a, "x-gzip", 6) == 0   ? ZS_X_GZIP
+                : len == 7 && strncasecmp (s + a, "deflate", 7) == 0  ? ZS_DEFLATE
+                                                                      : ZS_NONE;
+    }
+    a = e + 1;
+  }
+  return 0;
+}
+
+int zs_one_coding (PyObject *ce, PyObject *te)
+{
+  int count = 0, coding = ZS_NONE;
+  if (parts (ce, 0, &count, &coding) < 0 || parts (te, 1, &count, &coding) < 0)
+    return ZS_NONE;
+  return count == 1 ? coding : ZS_NONE;
+}
+
+PyObject *zs_coding_name (int coding)
+{
+  static PyObject *names[4];
+  static const char *const text[4] = {NULL, "gzip", "x-gzip", "deflate"};
+  if (names[coding] == NULL)
+    names[coding] = PyUnicode_InternFromString (text[coding]);
+  return names[coding];
+}
+
+PyObject *zs_body (const unsigned char *body, Py_ssize_t n, int coding, Py_ssize_t budget)
+{
+  PyObject *out;
+  int cut, finished;
+  ZsFail fail;
+  /* _deflate: zlib-wrapped as the RFC says, else raw deflate as many servers send */
+  int rc = zs_stream (body, n, coding == ZS_DEFLATE ? MAX_WBITS : 16 + MAX_WBITS, budget,
+                      ZS_STEP, ZS_MEMBERS, &out, &cut, &finished, &fail);
+  if (rc == 1 && coding == ZS_DEFLATE)
+    rc = zs_stream (body, n, -MAX_WBITS, budget, ZS_STEP, ZS_MEMBERS, &out, &cut, &finished,
+                    &fail);
+  if (rc < 0)
+    return NULL;
+  if (rc == 0 && !cut && finished)
+    return out;
+  Py_XDECREF (out);
+  Py_RETURN_NONE;
+}

@@ -1,0 +1,51 @@
+/* encoding._zlib_stream and the part of http1.finish_body that undoes one gzip or deflate
+ * coding, in C, for the extensions that need them: _inflate (encoding.py's stream), _http1
+ * and _hpack (a body finished without going back to Python). zinflate.c is compiled into
+ * each, with hidden visibility, so each keeps its own copy to itself. */
+
+#ifndef ZINFLATE_H
+#define ZINFLATE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* encoding._STEP and encoding._MEMBERS (tests/parse/test_encoding.py checks they agree) */
+#define ZS_STEP (64 * 1024)
+#define ZS_MEMBERS 100000
+
+/* Why inflate stopped with an error: inflate's result and zlib's message (a static string
+ * of zlib's, or NULL), what CPython's zlib.error would say. */
+typedef struct
+{
+  int err;
+  const char *msg, *what; /* what: "while decompressing data", or creating the object */
+} ZsFail;
+
+/* _zlib_stream_py(data[:n], wbits, budget, step, members) (see zinflate.c): 0 with *out
+ * (a new bytes), *cut and *finished set; 1 where it raises zlib.error while decompressing
+ * (*fail says why, no exception set); -1 with a Python exception (no memory, a bad
+ * wbits or step). */
+int zs_stream (const unsigned char *data, Py_ssize_t n, int wbits, Py_ssize_t budget,
+               Py_ssize_t step, Py_ssize_t members, PyObject **out, int *cut, int *finished,
+               ZsFail *fail);
+
+/* The codings finish_body undoes in C: a body whose Content-Encoding and Transfer-Encoding
+ * (less "chunked") name exactly one of these, gzip and x-gzip being one decoder */
+enum { ZS_NONE, ZS_GZIP, ZS_X_GZIP, ZS_DEFLATE };
+
+/* The coding finish_body would undo given Content-Encoding ce and Transfer-Encoding te (str
+ * values, NULL when absent) when it is exactly one of ZS_GZIP .. ZS_DEFLATE; ZS_NONE for
+ * anything else (none, several, another, text that is not ASCII), which Python decides. */
+int zs_one_coding (PyObject *ce, PyObject *te);
+
+/* The name finish_body writes in meta["content_encoding"] for a coding (borrowed, made once;
+ * NULL with an exception if it could not be). */
+PyObject *zs_coding_name (int coding);
+
+/* decode_content(body[:n], (coding,), budget) when it decodes the whole body within the
+ * budget, which is when it writes no note: the output, a new bytes. Py_None (a new
+ * reference) when it would write a note (cut, truncated, not decodable): the caller leaves
+ * that body to Python. NULL with an exception (no memory). */
+PyObject *zs_body (const unsigned char *body, Py_ssize_t n, int coding, Py_ssize_t budget);
+
+#endif
