@@ -320,8 +320,8 @@ static PyMethodDef module_methods[] = {
   { "setup", setup, METH_VARARGS,
     "setup(Draft, REQUEST, RESPONSE, RAW): the class and kinds read_frames builds" },
   { "read_frames", h2_read_frames, METH_VARARGS,
-    "read_frames(flow, facts, kind, start, starts, seqs, peers, max_table_size, max_block)"
-    " -> (drafts, pending, connection notes): one direction of an HTTP/2 connection read"
+    "read_frames(flow, facts, kind, start, starts, seqs, peers, max_table_size, max_block,"
+    " budget) -> (drafts, pending, connection notes): one direction of an HTTP/2 connection read"
     " as h2ref._Direction reads it (see h2frames.c)" },
   { NULL, NULL, 0, NULL },
 };

@@ -13,5 +13,5 @@ def setup(draft: type[Draft], request: MessageKind, response: MessageKind, raw: 
 
 def read_frames(flow: Flow, facts: ConnFacts, kind: MessageKind, start: int,
                 starts: list[int], seqs: list[int], peers: dict[int, Draft],
-                max_table_size: int, max_block: int,
+                max_table_size: int, max_block: int, budget: int,
                 /) -> tuple[list[Draft], list[tuple[Draft, int]], list[str]]: ...

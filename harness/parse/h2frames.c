@@ -3,12 +3,14 @@
  * without a trip through Python) and the per-stream state cost no Python per frame. It
  * produces what the reference does, note for note (tests/parse/test_h2_native.py).
  *
- * read_frames(flow, facts, kind, start, starts, seqs, peers, max_table_size, max_block)
- * returns (drafts, pending, notes). drafts are the Drafts _Direction.done gets, in its order
- * (made with h1draft.c, as _http1.c makes its own): bytes kept raw, and each stream's when
- * it closes, with the request it answers from peers (the client's drafts by stream; a
- * pushed stream's request is added). pending lists (draft, header_flags) for the drafts
- * whose body has a coding to undo or is gRPC: http2._read finishes those in Python.
+ * read_frames(flow, facts, kind, start, starts, seqs, peers, max_table_size, max_block,
+ * budget) returns (drafts, pending, notes). drafts are the Drafts _Direction.done gets, in
+ * its order (made with h1draft.c, as _http1.c makes its own): bytes kept raw, and each
+ * stream's when it closes, with the request it answers from peers (the client's drafts by
+ * stream; a pushed stream's request is added). A body with one gzip or deflate coding that
+ * decodes whole within budget is undone here (zinflate.c); pending lists (draft,
+ * header_flags) for the drafts whose body has another coding to undo or is gRPC:
+ * http2._read finishes those in Python.
  * notes are the connection notes.
  * starts and seqs are Flow.columns(): each chunk's offset and seq, as lists of the same
  * length; events are found as Flow.seqs finds them. */
@@ -306,14 +308,18 @@ static int read_chunks (reader *r, PyObject *starts, PyObject *seqs)
 PyObject *h2_read_frames (PyObject *module, PyObject *args)
 {
   Py_ssize_t start, max_table, max_block;
-  PyObject *flow, *facts, *starts, *seqs, *out = NULL;
+  PyObject *flow, *facts, *starts, *seqs, *budget, *out = NULL;
   reader r;
   Ctx c;
   memset (&r, 0, sizeof r);
   memset (&c, 0, sizeof c);
-  if (!PyArg_ParseTuple (args, "OOOnO!O!O!nn", &flow, &facts, &r.kind, &start, &PyList_Type,
-          &starts, &PyList_Type, &seqs, &PyDict_Type, &r.peers, &max_table, &max_block))
+  if (!PyArg_ParseTuple (args, "OOOnO!O!O!nnO", &flow, &facts, &r.kind, &start, &PyList_Type,
+          &starts, &PyList_Type, &seqs, &PyDict_Type, &r.peers, &max_table, &max_block,
+          &budget))
     return NULL;
+  r.budget = PyLong_AsSsize_t (budget);
+  r.budget_ok = !(r.budget == -1 && PyErr_Occurred ());
+  PyErr_Clear (); /* past Py_ssize_t (or not an int): finish_body takes it as it is */
   if (h1s.draft == NULL)
     return PyErr_SetString (PyExc_RuntimeError, "_hpack.setup() was not called"), NULL;
   r.c = &c;

@@ -49,6 +49,8 @@ typedef struct
     size_t len, cap;
   } block;
   PyObject *done, *pending, *conn_notes; /* pending: (draft, flags) Python finishes */
+  Py_ssize_t budget; /* the output budget of a body's content coding */
+  int budget_ok;     /* 0: the budget is past Py_ssize_t, every coded body goes to Python */
 } reader;
 
 /* header_flags: what the Python side must still look at (http2._CODED, http2._TYPED) */
@@ -70,6 +72,8 @@ int close_all (reader *r);
 /* h2headers.c */
 int header_flags (PyObject *headers);
 int grpc_typed (PyObject *headers); /* grpc.is_grpc: 1, 0, or -1 with an exception set */
+/* Draft.header(name) for name in lowercase ASCII: the first value (borrowed), or NULL */
+PyObject *header_value (PyObject *headers, const char *name);
 int headers_done (reader *r, Py_ssize_t end);
 
 #endif

@@ -208,6 +208,14 @@ int header_flags (PyObject *headers)
   return flags;
 }
 
+PyObject *header_value (PyObject *headers, const char *name)
+{
+  for (Py_ssize_t i = 0; headers != NULL && i < PyList_GET_SIZE (headers); i++)
+    if (name_is (PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 0), name))
+      return PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 1);
+  return NULL;
+}
+
 /* grpc.is_grpc on a draft with these headers: 1, 0, or -1 with an exception set */
 int grpc_typed (PyObject *headers)
 {

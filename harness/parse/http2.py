@@ -54,17 +54,19 @@ def looks_like_frames(data: bytes) -> bool:
 
 _CODED, _TYPED = 1, 2
 """Flags of a draft ``_hpack.read_frames`` leaves pending: its headers name a content or
-transfer coding; they name a content type."""
+transfer coding it left undone (it undoes one gzip or deflate coding that decodes whole
+itself, zinflate.c); they name a content type."""
 
 
 def _read(flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int,
           peers: dict[int, Draft], conn_notes: list[str], start: int) -> list[Draft]:
     """``h2ref._Direction(...).run(start)`` in C (``_hpack.read_frames``, h2frames.c): the
-    frames, header blocks, stream state and drafts; here only what needs Python, the
-    content codings and gRPC of the drafts it leaves pending (as _Direction._close)."""
+    frames, header blocks, stream state and drafts, and the common content coding; here
+    only what needs Python, the other content codings and gRPC of the drafts it leaves
+    pending (as _Direction._close)."""
     starts, seqs = flow.columns()
     done, pending, notes = _hpack.read_frames(flow, facts, kind, start, starts, seqs, peers,
-                                              MAX_TABLE_SIZE, MAX_HEADER_BLOCK)
+                                              MAX_TABLE_SIZE, MAX_HEADER_BLOCK, budget)
     conn_notes += notes
     for d, named in pending:  # d.body is the body as sent
         if named & _CODED:
