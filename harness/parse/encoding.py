@@ -42,9 +42,10 @@ def _zlib_stream(data: bytes, wbits: int, budget: int,
                  compiled: bool = True) -> tuple[bytes, bool, bool]:
     """Inflate with ``wbits``; returns (output, cut, finished). Raises zlib.error.
 
-    Through ``_inflate`` (harness/parse/_inflate.c) when it is built: the same steps without
-    a decompressobj and three copies per body (most bodies are a kilobyte or two, where
-    those cost more than inflating). ``compiled=False`` (or an unbuilt checkout) runs
+    Through ``_inflate`` (harness/parse/_inflate.c over zinflate.c, which the HTTP parsers
+    compile in too) when it is built: the same steps without a decompressobj and three
+    copies per body (most bodies are a kilobyte or two, where those cost more than
+    inflating). ``compiled=False`` (or an unbuilt checkout) runs
     :func:`_zlib_stream_py`, the reference (tests/parse/test_encoding.py compares the two)."""
     if compiled and _inflate is not None:
         return _inflate.stream(data, wbits, budget, _STEP, _MEMBERS)

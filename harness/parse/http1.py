@@ -177,7 +177,11 @@ def _read_chunked(data: bytes, pos: int, headers: list[tuple[str, str]],
 
 
 def finish_body(d: Draft, wire: bytes, budget: int = DEFAULT_BUDGET) -> None:
-    """Set the body, undoing Content-Encoding within the output budget."""
+    """Set the body, undoing Content-Encoding within the output budget.
+
+    The C parsers (_http1.c, h2stream.c) do this themselves for the commonest coded body,
+    one gzip or deflate coding that decodes whole (zinflate.c's zs_body), and call this for
+    the rest; it stays the reference (tests/parse/test_coded_bodies.py)."""
     d.body_len_wire = len(wire)
     # transfer codings other than chunked (undone by the framing) apply outside the
     # content codings (RFC 9112 6.1): undo them first, so list them last
