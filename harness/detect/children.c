@@ -235,7 +235,11 @@ int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
   if (printable (d, n) < 0.97 && n <= (4 << 20) && protobuf_may (d, n))
   {
     if (protobuf_hazard (d, n))
-      return FALLBACK_MSG; /* bbpb could loop forever: Decoder._protobuf writes a note */
+    { /* bbpb could loop forever: Decoder._protobuf writes a note. stripped is NULL on this
+         path today; released anyway, as every other way out releases it */
+      Py_XDECREF (stripped);
+      return FALLBACK_MSG;
+    }
     int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), l->chain, out, depth);
     if (r < 0)
       goto error;
