@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 
 from harness.capture.rundir import RunDir
@@ -52,13 +51,12 @@ _PLAIN_SCHEMES = ("http://", "ws://")
 
 
 def _tls_of(m: Message) -> str | None:
-    """What a message says of its TLS (the reference :meth:`Classifier.add` inlines)."""
+    """What a message says of its TLS."""
     if m.tls_version:
         return m.tls_version
     if m.protocol == "tls-ciphertext":
         return _TLS_UNKNOWN
-    if m.source.endswith(".tcp") or m.source.endswith(".udp") or \
-            (m.url or "").startswith(_PLAIN_SCHEMES):
+    if m.source.endswith((".tcp", ".udp")) or (m.url or "").startswith(_PLAIN_SCHEMES):
         return "plaintext"
     if m.source.endswith(".tls"):
         return _TLS_UNKNOWN
@@ -67,10 +65,13 @@ def _tls_of(m: Message) -> str | None:
 
 def _size(m: Message) -> int:
     """What the message carried: its start line and headers (a GET's URL is data too) and
-    its body as sent on the wire (the reference :meth:`Classifier.add` inlines)."""
-    # each header's name and value, and ": " and CRLF
-    head = (len(m.method or "") + len(m.url or "") + 4 * len(m.headers)
-            + sum(map(len, chain.from_iterable(m.headers))))
+    its body as sent on the wire."""
+    headers = m.headers
+    # each header's name and value, and ": " and CRLF; a loop, not sum(map(len, chain...)):
+    # a message has a handful of headers, too few for the iterators to pay for themselves
+    head = len(m.method or "") + len(m.url or "") + 4 * len(headers)
+    for name, value in headers:
+        head += len(name) + len(value)
     if m.body_len_wire is not None:
         return head + m.body_len_wire
     n = m.meta.get("body_len")
@@ -91,9 +92,7 @@ class Classifier:
         """(host, id) of the Java HTTP stack records also seen on the wire."""
 
     def add(self, m: Message) -> None:
-        """:meth:`add_reference` with :func:`_tls_of` and :func:`_size` written in: it runs
-        for every message of a run (a third less time than the calls, on the bench's
-        messages; tests/classify/test_add.py compares the two)."""
+        """Count a message under its host (runs for every message of a run)."""
         if m.kind not in _NETWORK_KINDS:
             return
         host = (m.host or m.ip or "").lower().rstrip(".")
@@ -112,60 +111,6 @@ class Classifier:
             a.ports.add(m.port)
         if m.sdk:
             a.sdks.add(m.sdk)
-        tls = m.tls_version
-        if not tls:
-            if m.protocol == "tls-ciphertext":
-                tls = _TLS_UNKNOWN
-            elif m.source.endswith((".tcp", ".udp")) or \
-                    (m.url or "").startswith(_PLAIN_SCHEMES):
-                tls = "plaintext"
-            elif m.source.endswith(".tls"):
-                tls = _TLS_UNKNOWN
-        if tls:
-            a.tls.add(tls)
-        if m.cipher:
-            a.ciphers.add(m.cipher)
-        if m.phase:
-            a.phases.add(m.phase)
-        a.ids.append(m.id)
-        a.messages += 1
-        headers = m.headers
-        # a loop, not sum(map(len, chain...)): a message has a handful of headers, too few
-        # for the iterators to pay for themselves
-        n = len(m.method or "") + len(m.url or "") + 4 * len(headers)
-        for name, value in headers:
-            n += len(name) + len(value)
-        wire = m.body_len_wire
-        if wire is not None:
-            n += wire
-        else:
-            body_len = m.meta.get("body_len")
-            n += body_len if isinstance(body_len, int) else len(m.body)
-        if m.direction == "out":
-            a.bytes_out += n
-        else:
-            a.bytes_in += n
-
-    def add_reference(self, m: Message) -> None:
-        """:meth:`add` as first written, with the calls: the reference."""
-        if m.kind not in _NETWORK_KINDS:
-            return
-        host = (m.host or m.ip or "").lower().rstrip(".")
-        if not host:
-            return
-        if m.meta.get("stack") and m.links:
-            self._stack_record(host, m)
-            return
-        group = self.below if m.protocol == "tls-ciphertext" else self.accs
-        a = group.get(host)
-        if a is None:
-            a = group[host] = _Acc()
-        if m.ip:
-            a.ips.add(m.ip)
-        if m.port:
-            a.ports.add(m.port)
-        if m.sdk:
-            a.sdks.add(m.sdk)
         tls = _tls_of(m)
         if tls:
             a.tls.add(tls)
@@ -175,10 +120,11 @@ class Classifier:
             a.phases.add(m.phase)
         a.ids.append(m.id)
         a.messages += 1
+        n = _size(m)
         if m.direction == "out":
-            a.bytes_out += _size(m)
+            a.bytes_out += n
         else:
-            a.bytes_in += _size(m)
+            a.bytes_in += n
 
     def _stack_record(self, host: str, m: Message) -> None:
         # the same bytes are counted from the TLS layer's message; keep who sent them
