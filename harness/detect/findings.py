@@ -7,13 +7,11 @@ kept apart from leaks, and required by the verdicts as proof the capture could s
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from harness.detect.decoders import Budget, Decoder, Layer
+from harness.detect.decoders import Budget, Decoder, Layer, b64decode
 from harness.detect.derive import Pattern, derive
 from harness.detect.finding import Finding, Needle
 from harness.detect.matcher import Match, Matcher
@@ -191,10 +189,10 @@ def verified(hit: Match, data: bytes) -> str | None:
     """The derivation a hit stands for, None for a hit refused. A base64 derivation matches
     only the characters the value fully determines; its first and last one or two bytes sit
     in groups shared with neighbours. Decode the whole groups around the hit and require the
-    exact value there, or a near miss in the last byte would pass. Those groups are decoded
-    in the pattern's own alphabet, then, where the pattern also stands for the url-safe one
-    (:attr:`Pattern.also`), in that: a url-safe blob's shared groups may hold '-' or '_', and
-    the chain then says it was the url-safe encoding."""
+    exact value there, or a near miss in the last byte would pass. The groups are decoded
+    once, in either alphabet; a '-' or '_' in a standard pattern's groups says the blob is
+    url-safe: accepted where the pattern also stands for that alphabet (:attr:`Pattern.also`),
+    and the chain then names it."""
     p = hit.pattern
     if not p.derivation.startswith("base64"):
         return p.derivation  # most hits: the partition below would say the same
@@ -205,23 +203,12 @@ def verified(hit: Match, data: bytes) -> str | None:
     begin = hit.start - _B64_SKIP[shift]
     need = 4 * -(-(shift + len(value)) // 3)
     chunk = data[begin:begin + need].rstrip(b"=") if begin >= 0 else b""
-    if _decodes_to(chunk, kind == "base64url", shift, value):
-        return p.derivation
-    if p.also is not None and _decodes_to(chunk, True, shift, value):
-        return p.also
-    return None
-
-
-def _decodes_to(chunk: bytes, url: bool, shift: int, value: bytes) -> bool:
-    """Whether the base64 groups ``chunk`` (padding stripped) hold ``value`` ``shift`` bytes
-    in, read in the url-safe alphabet or the standard one."""
-    if url:
-        chunk = chunk.replace(b"-", b"+").replace(b"_", b"/")
-    try:
-        plain = base64.b64decode(chunk + b"=" * (-len(chunk) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return plain[shift:shift + len(value)] == value
+    plain = b64decode(chunk)  # either alphabet: which one the chunk used is asked below
+    if plain is None or plain[shift:shift + len(value)] != value:
+        return None
+    if kind == "base64" and (b"-" in chunk or b"_" in chunk):
+        return p.also  # only the url-safe alphabet reads these: its derivation, if it has one
+    return p.derivation
 
 
 def is_control(m: Message, needle: Needle) -> bool:

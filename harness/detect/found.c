@@ -36,20 +36,6 @@
 
 #include <string.h>
 
-/* findings._decodes_to: whether the base64 groups s[0, sn) hold value shift bytes in, read in
-   the url-safe alphabet (walk_b64 reads both) or the standard one. -1 with MemoryError. */
-static int decodes_to (Ctx *cx, const unsigned char *s, Py_ssize_t sn, int url, Py_ssize_t shift,
-    const char *value, Py_ssize_t vn)
-{
-  if (!url && (memchr (s, '-', (size_t) sn) != NULL || memchr (s, '_', (size_t) sn) != NULL))
-    return 0; /* b64decode(validate=True) refuses them; only base64url's chunk has them read */
-  Py_ssize_t size;
-  unsigned char *plain = walk_b64 (cx, s, sn, &size);
-  if (plain == NULL)
-    return size < 0 ? 0 : -1;
-  return size >= shift + vn && memcmp (plain + shift, value, (size_t) vn) == 0;
-}
-
 /* findings.verified for a base64 derivation at d[start...] of n bytes: 1 for the pattern's own
    derivation, 2 for the url-safe one it also stands for (its "derive:" step in *also), 0 for
    a hit refused. -1 with an exception set. */
@@ -74,13 +60,19 @@ static int verified (Ctx *cx, PyObject *check, const unsigned char *d, Py_ssize_
     end--;
   const unsigned char *s = d + begin;
   Py_ssize_t sn = end - begin;
-  int ok = decodes_to (cx, s, sn, url, shift, value, vn);
-  if (ok == 0 && *also != Py_None)
-  {
-    ok = decodes_to (cx, s, sn, 1, shift, value, vn);
-    ok = ok == 1 ? 2 : ok;
-  }
-  return ok;
+  /* decoded once, in either alphabet (walk_b64 reads both); '-' or '_' in a standard
+     pattern's groups: the url-safe encoding, accepted only where the pattern also stands for it */
+  int urlsafe = !url
+      && (memchr (s, '-', (size_t) sn) != NULL || memchr (s, '_', (size_t) sn) != NULL);
+  if (urlsafe && *also == Py_None)
+    return 0;
+  Py_ssize_t size;
+  unsigned char *plain = walk_b64 (cx, s, sn, &size);
+  if (plain == NULL)
+    return size < 0 ? 0 : -1;
+  if (size < shift + vn || memcmp (plain + shift, value, (size_t) vn) != 0)
+    return 0;
+  return urlsafe ? 2 : 1;
 }
 
 /* The excerpt's bytes of d[start, end) (findings._clip). */
