@@ -19,7 +19,7 @@ from harness import collector
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, write_destinations
 from harness.detect.finding import Finding, Needle, json_lines
-from harness.detect.findings import Found, find_unnumbered, render
+from harness.detect.findings import Found, find_unnumbered, numbered
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
 from harness.parse.builder import MessageStream
 from harness.parse.message import Message
@@ -104,25 +104,22 @@ def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
     # spelled out for each finding
     numbers = fed.stream.numbers()
     by_number = sorted([(numbers[int(f[1][1:])], f) for f in found], key=itemgetter(0))
-    # each Finding made here, once (find_unnumbered leaves them to its caller), positional:
-    # a Finding's fields in order (a keyword call costs twice as much, per finding); the
+    # each Finding made here, once (find_unnumbered leaves them to its caller); the
     # comparison with the store's order in tests/parse/test_stream.py would see a field out
     # of place
-    out = [Finding(f"f{i}", n.name, n.cls, host, phase, f"m{num}", chain, render(clip),
-                   control, t)
-           for i, (num, (n, _, chain, clip, host, phase, control, t)) in enumerate(by_number, 1)]
+    out = numbered((f"m{num}", f) for num, f in by_number)
     notes = fed.notes
-    numbered = notes[:fed.head]
+    in_order = notes[:fed.head]
     for mid, start, end in sorted(fed.spans, key=lambda s: number(s[0])):
         prefix, new = mid + ":", final(mid) + ":"
-        numbered += [new + n[len(prefix):] if n.startswith(prefix) else n
+        in_order += [new + n[len(prefix):] if n.startswith(prefix) else n
                      for n in notes[start:end]]
-    numbered += notes[fed.tail:]
+    in_order += notes[fed.tail:]
     c = fed.classifier
     for a in (*c.accs.values(), *c.below.values()):
         a.ids = [f"m{n}" for n in sorted(map(number, a.ids))]
     c.stack_ids = [(h, final(i)) for h, i in sorted(c.stack_ids, key=lambda x: number(x[1]))]
-    return out, numbered
+    return out, in_order
 
 
 def analyze_run(run: RunDir | Path | str, extra_needles: Sequence[Needle] = (),
