@@ -244,16 +244,9 @@ class StoreWriter:
                         True)
 
     def add_message(self, d: Draft) -> Message:
-        """:meth:`add`, then :meth:`message`: in one call, as the builder makes both for
-        every message."""
-        c = self._c
-        if c is None:
-            self.add(d)
-            return self.message()
-        self._firsts.append(d.first_seq)
-        c.add(d)
-        m = c.message()
-        return self._read_back(c.count) if m is None else m
+        """:meth:`add`, then :meth:`message`."""
+        self.add(d)
+        return self.message()
 
     def _order(self, count: int) -> list[int] | None:
         """The keys in :data:`_NUMBER`'s order (``first_seq``, then key), sorted here from
@@ -281,20 +274,18 @@ class StoreWriter:
         db = self._db
         count = self._c.count if self._c is not None else self._next
         order = self._order(count)
-        n_of: list[int] | None = None
         if order is None:
             db.execute(_NUMBER)
-            if numbers:
-                n_of = [0] * (count + 1)
-                for n, key in db.fetch("SELECT n, key FROM ord"):
-                    n_of[key] = n
+            if numbers:  # ord holds n = 1... in order
+                order = [key for key, in db.fetch("SELECT key FROM ord ORDER BY n")]
         else:
             db.execute("INSERT INTO ord(n, key) SELECT key + 1, value FROM json_each(?)",
                        (json.dumps(order),))
-            if numbers:
-                n_of = [0] * (count + 1)
-                for n, key in enumerate(order, 1):
-                    n_of[key] = n
+        n_of: list[int] | None = None
+        if numbers and order is not None:
+            n_of = [0] * (count + 1)
+            for n, key in enumerate(order, 1):
+                n_of[key] = n
         db.execute("CREATE INDEX links_a ON links(a)")
         for item in {**meta, "store_version": str(STORE_VERSION)}.items():
             db.execute("INSERT INTO meta VALUES(?, ?)", item)
