@@ -80,8 +80,7 @@ class _Links:
                 hashlib.sha256(d.body).hexdigest())
 
     def add(self, d: Draft) -> None:
-        if not self.enabled:
-            return
+        """Only where :attr:`enabled` (the builder asks once per message, before the call)."""
         if d.kind is MessageKind.RESPONSE and d.request is not None:
             self.response_of[d.request.key] = d.key
         if d.kind is not MessageKind.REQUEST:
@@ -216,10 +215,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
             nonlocal count
             for d in drafts:
                 if not d.host:
-                    if peer_host is not None and not d.sni:
-                        d.host = peer_host
-                    if not d.host:
-                        d.host = d.sni or dns_name(d.ip, d.t)
+                    d.host = d.sni or peer_host or dns_name(d.ip, d.t)
                 d.phase = phase_at(d.t)
                 if stream is None:
                     w.add(d)
