@@ -228,16 +228,13 @@ def sdks_of(findings: Iterable[Finding]) -> dict[str, str]:
     known: dict[tuple[str, ...], str | None] = {}
     for f in findings:
         chain = f.chain
-        sdk = known.get(chain, _UNSEEN)
-        if sdk is _UNSEEN:
+        if chain in known:
+            sdk = known[chain]
+        else:
             sdk = known[chain] = _verified_sdk(chain)
         if sdk is not None:
             out[f.message] = sdk
     return out
-
-
-_UNSEEN = "\0unseen"
-"""Not an SDK :func:`_verified_sdk` names: a chain not worked out yet."""
 
 
 def _verified_sdk(chain: Iterable[object]) -> str | None:

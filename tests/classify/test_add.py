@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.classify.destinations import Classifier
 from harness.parse.message import Message, MessageKind
 
@@ -10,8 +12,7 @@ def test_every_tls_label_and_size() -> None:
     base = Message(id="m1", kind=MessageKind.REQUEST, t=1.0, direction="out",
                    source="native.tls", host="a.example.com", method="POST", url="/u",
                    headers=(("k", "vv"), ("é", "")), body=b"abc")
-    cases = [base, base.__class__(**{**_fields(base), "tls_version": "TLSv1.2"}),
-             *(base.__class__(**{**_fields(base), **kw}) for kw in (
+    cases = [base, replace(base, tls_version="TLSv1.2"), *(replace(base, **kw) for kw in (
                  {"protocol": "tls-ciphertext"}, {"source": "native.tcp"},
                  {"source": "native.udp"}, {"source": "java.x", "url": "http://a/"},
                  {"source": "java.x", "url": "ws://a/"}, {"source": "java.x"},
@@ -28,7 +29,3 @@ def test_every_tls_label_and_size() -> None:
     assert (a.messages, a.bytes_out, a.bytes_in) == (12, 5 * 21 + 28 + 26 + 18 + 20 + 19 + 9, 21)
     (below,) = c.below.values()  # the TLS records under a TLS hook, counted apart
     assert (below.messages, below.bytes_out, below.tls) == (1, 21, {"tls (version not captured)"})
-
-
-def _fields(m: Message) -> dict[str, object]:
-    return {f: getattr(m, f) for f in m.__slots__}  # type: ignore[attr-defined]
