@@ -12,9 +12,13 @@ from typing import Any
 
 import pytest
 
-from harness.parse import _hpack, _http1, _store, http1, rowcodec
+from harness.parse import _hpack, _http1, _store, http1, http2, rowcodec
+from harness.parse.connection import parse_connection
 from harness.parse.draft import Draft
 from harness.parse.message import Message, MessageKind
+from harness.parse.reassembly import ConnFacts, Flow
+from tests.parse.test_h2_native import frame
+from tests.parse.test_http1_c import _flow
 
 FIELDS = [f.name for f in dataclasses.fields(Draft)]
 
@@ -54,6 +58,19 @@ def test_a_draft_with_other_fields_is_refused_naming_the_field(
     with pytest.raises(TypeError) as err:
         setup(_like_draft(names), tmp_path)
     assert str(err.value) == f"Other's fields are not the ones draftfields.h lists: {why}"
+    _still_parses()
+
+
+def _still_parses() -> None:
+    """A refused set-up leaves the Draft set up before in place: both parsers still make
+    Drafts (the store writer takes its class per Writer)."""
+    facts = ConnFacts("c", "native.tls", "tls")
+    (h1,) = parse_connection(_flow("out", b"GET /a HTTP/1.1\r\nHost: h.test\r\n\r\n", [], {}),
+                             Flow("in"), facts)
+    out = http2.PREFACE + frame(http2.HEADERS, http2.END_HEADERS | http2.END_STREAM, 1,
+                                b"\x82\x87\x84")
+    (h2,) = parse_connection(_flow("out", out, [], {}), Flow("in"), facts)
+    assert (type(h1), h1.method, type(h2), h2.method) == (Draft, "GET", Draft, "GET")
 
 
 @pytest.mark.parametrize("setup", SETUPS)

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.parse import _hpack, http2
+from harness.parse import http2
 from harness.parse.draft import Draft
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import Chunk, ConnFacts, Flow
@@ -395,21 +395,6 @@ def test_finished_bodies_read_alike(ctypes: list[str], coding: str | None, body:
     drafts = _both(_flow("out", out, [], [], []), _flow("in", inn, [3, 20], [0], []),
                    ConnFacts("c", "native.tls", "tls", sni="s.test"))
     assert drafts[1].notes[0].startswith("capture truncated")
-
-
-def test_setup_refuses_a_draft_it_does_not_know() -> None:
-    """read_frames writes Draft's slots at their offsets: a class with other fields is
-    refused, and the Draft given before still holds."""
-
-    class Other:
-        __slots__ = ("kind",)
-
-    with pytest.raises(TypeError):
-        _hpack.setup(Other, MessageKind.REQUEST, MessageKind.RESPONSE, MessageKind.RAW)
-    out = http2.PREFACE + frame(http2.HEADERS, http2.END_HEADERS | http2.END_STREAM, 1,
-                                b"\x82\x87\x84")
-    (d,) = _both(_flow("out", out, [], [], []), Flow("in"), ConnFacts("c", "native.tls", "tls"))
-    assert d.method == "GET"
 
 
 def test_curl_bytes_read_alike(tmp_path: Path) -> None:
