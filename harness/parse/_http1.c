@@ -78,36 +78,34 @@ static int head (Ctx *c, Msg *m, PyObject *kind, Py_ssize_t pos, const H1Line *l
   return m->v[D_PROTOCOL] && m->v[D_HEADERS] ? 0 : -1;
 }
 
-/* finish_body for the common coded body, one gzip or deflate coding that decodes whole
- * (zinflate.c): the decoded body in m->v, and meta's content_encoding. 1 if done, 0 if
- * finish_body must decide (another coding, several, a note to write), -1 on error. Most
- * coded bodies are of this kind, and calling finish_body costs ~4 µs of Python each. */
-static int inflated (Ctx *c, Msg *m, PyObject *headers, PyObject *wire)
+/* zs_finish (zinflate.c) on the body in m->v, with this message's headers: the decoded
+ * body and meta (made if the message has none yet) kept in m. 1, 0 or -1 as zs_finish. */
+static int inflated (Ctx *c, Msg *m, PyObject *headers)
 {
-  PyObject *ce = NULL, *te = NULL, *body, *name;
+  PyObject *ce = NULL, *te = NULL;
   if (h1_get (headers, "content-encoding", &ce) < 0
       || h1_get (headers, "transfer-encoding", &te) < 0)
     return -1;
-  int coding = zs_one_coding (ce, te);
-  if (coding == ZS_NONE)
-    return 0;
   Py_ssize_t budget = PyLong_AsSsize_t (c->budget);
   if (budget == -1 && PyErr_Occurred ())
   {
     PyErr_Clear (); /* past Py_ssize_t (or not an int): finish_body takes it as it is */
     return 0;
   }
-  if (!(body = own (m, zs_body ((const unsigned char *) PyBytes_AS_STRING (wire),
-                                PyBytes_GET_SIZE (wire), coding, budget)))
-      || !(name = zs_coding_name (coding)))
+  PyObject *body = Py_NewRef (m->v[D_BODY]), *meta = m->v[D_META];
+  int rc = zs_finish (ce, te, budget, &body, &meta);
+  PyObject *made = meta != m->v[D_META] ? meta : NULL; /* only when rc is 1 */
+  if (rc != 1)
+  {
+    Py_DECREF (body);
+    return rc;
+  }
+  if (!own (m, m->v[D_BODY] = body))
+  {
+    Py_XDECREF (made);
     return -1;
-  if (body == Py_None)
-    return 0;
-  if ((m->v[D_META] == NULL && !own (m, m->v[D_META] = PyDict_New ()))
-      || PyDict_SetItemString (m->v[D_META], "content_encoding", name) < 0)
-    return -1;
-  m->v[D_BODY] = body;
-  return 1;
+  }
+  return made == NULL || own (m, m->v[D_META] = made) ? 1 : -1;
 }
 
 /* The body from `from`, the message's events and the Draft (finish_body applied). */
@@ -127,7 +125,7 @@ static PyObject *finish (Ctx *c, Msg *m, Py_ssize_t pos, Py_ssize_t from, int to
   m->v[D_BODY] = wire;
   int plain = h1_plain_body (headers, wire);
   if (plain == 0)
-    plain = inflated (c, m, headers, wire);
+    plain = inflated (c, m, headers);
   PyObject *d = plain >= 0 ? h1_new_draft (m->v) : NULL;
   if (d != NULL && plain == 0)
   {

@@ -232,36 +232,6 @@ static int or_attr (PyObject **v, PyObject *req, const char *name)
   return set < 0 || *v == NULL ? -1 : 0;
 }
 
-/* finish_body for the common coded body, one gzip or deflate coding that decodes whole
- * (zinflate.c): *body replaced by the decoded one, meta's content_encoding set. 1 if done,
- * 0 if finish_body must decide (another coding, several, a note to write), -1 on error.
- * Most coded bodies are of this kind, and finishing one in Python costs ~4 µs. */
-static int inflated (reader *r, PyObject *headers, PyObject **body, PyObject *meta)
-{
-  int coding = r->budget_ok ? zs_one_coding (header_value (headers, "content-encoding"),
-                                             header_value (headers, "transfer-encoding"))
-                            : ZS_NONE;
-  if (coding == ZS_NONE)
-    return 0;
-  PyObject *name = zs_coding_name (coding), *out = name == NULL ? NULL : zs_body (
-    (const unsigned char *) PyBytes_AS_STRING (*body), PyBytes_GET_SIZE (*body), coding,
-    r->budget);
-  if (out == NULL)
-    return -1;
-  if (out == Py_None)
-  {
-    Py_DECREF (out);
-    return 0;
-  }
-  if (PyDict_SetItemString (meta, "content_encoding", name) < 0)
-  {
-    Py_DECREF (out);
-    return -1;
-  }
-  Py_SETREF (*body, out);
-  return 1;
-}
-
 /* The stream's Draft as h2ref._Direction makes it (from_flow at its first frame, the fields
  * its header blocks set) and closes it (_close), up to what needs Python: a body with a
  * content or transfer coding other than one gzip or deflate that decodes whole (which may
@@ -301,9 +271,11 @@ static PyObject *stream_draft (reader *r, stream *st)
           && PyDict_SetItemString (meta, "trailers", st->trailers) < 0)
       || (st->status >= 0 && !(status = PyLong_FromLong (st->status))))
     goto done;
-  if ((flags & CODED) && st->size > 0)
+  if ((flags & CODED) && st->size > 0 && r->budget_ok)
   {
-    int coded = inflated (r, st->headers, &body, meta);
+    int coded = zs_finish (header_value (st->headers, "content-encoding"),
+                           header_value (st->headers, "transfer-encoding"), r->budget, &body,
+                           &meta);
     if (coded < 0)
       goto done;
     if (coded)

@@ -17,8 +17,9 @@
  * tests/parse/test_encoding.py checks it against the reference on generated streams.
  *
  * zs_one_coding and zs_body are finish_body for the common coded body, one gzip or deflate
- * coding that decodes whole: no note, so nothing that Python's wording must produce. The
- * parsers (_http1.c, h2stream.c) leave everything else to finish_body itself. */
+ * coding that decodes whole: no note, so nothing that Python's wording must produce; the
+ * parsers (_http1.c, h2stream.c) call them through zs_finish and leave everything else to
+ * finish_body itself. */
 
 #include "zinflate.h"
 
@@ -267,4 +268,34 @@ PyObject *zs_body (const unsigned char *body, Py_ssize_t n, int coding, Py_ssize
     return out;
   Py_XDECREF (out);
   Py_RETURN_NONE;
+}
+
+int zs_finish (PyObject *ce, PyObject *te, Py_ssize_t budget, PyObject **body,
+               PyObject **meta)
+{
+  int coding = zs_one_coding (ce, te);
+  if (coding == ZS_NONE)
+    return 0;
+  PyObject *name = zs_coding_name (coding), *out = name == NULL ? NULL : zs_body (
+    (const unsigned char *) PyBytes_AS_STRING (*body), PyBytes_GET_SIZE (*body), coding,
+    budget);
+  if (out == NULL)
+    return -1;
+  if (out == Py_None)
+  {
+    Py_DECREF (out);
+    return 0;
+  }
+  PyObject *made = *meta == NULL ? PyDict_New () : NULL;
+  if ((*meta == NULL && made == NULL)
+      || PyDict_SetItemString (made ? made : *meta, "content_encoding", name) < 0)
+  {
+    Py_XDECREF (made);
+    Py_DECREF (out);
+    return -1;
+  }
+  if (made != NULL)
+    *meta = made;
+  Py_SETREF (*body, out);
+  return 1;
 }
