@@ -49,6 +49,6 @@ setup(ext_modules=[
     # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev)
     Extension(
         "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c"],
-        depends=["harness/parse/zinflate.h"], libraries=["z"],
+        depends=["harness/parse/zinflate.h", "harness/parse/h1head.h"], libraries=["z"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
 ])

@@ -9,7 +9,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-/* str.isspace() over ASCII: bytes.strip()'s six and the separators \x1c-\x1f. */
+/* str.isspace() over ASCII: bytes.strip()'s six and the separators \x1c-\x1f (zinflate.c
+ * strips coding names with it too). */
 static inline int h1_str_space (unsigned char c)
 {
   return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);

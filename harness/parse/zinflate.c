@@ -22,6 +22,7 @@
  * finish_body itself. */
 
 #include "zinflate.h"
+#include "h1head.h" /* h1_str_space */
 
 #include <limits.h>
 #include <string.h>
@@ -195,12 +196,6 @@ done:
   return rc;
 }
 
-/* s[a:z] stripped of str whitespace (ASCII: bytes.strip()'s six and \x1c-\x1f) */
-static int str_space (unsigned char c)
-{
-  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-
 /* parse_encodings(value) (less "chunked" when te), each part looked up: adds the parts to
  * *count, the last one's coding to *coding (ZS_NONE for one not done here). 0, or -1 when
  * value is not ASCII (str.strip and str.lower reach past ASCII: Python decides). */
@@ -216,9 +211,9 @@ static int parts (PyObject *value, int te, int *count, int *coding)
   {
     const char *comma = memchr (s + a, ',', (size_t) (n - a));
     Py_ssize_t z = comma ? comma - s : n, e = z;
-    while (a < z && str_space ((unsigned char) s[a]))
+    while (a < z && h1_str_space ((unsigned char) s[a]))
       a++;
-    while (z > a && str_space ((unsigned char) s[z - 1]))
+    while (z > a && h1_str_space ((unsigned char) s[z - 1]))
       z--;
     Py_ssize_t len = z - a;
     if (len > 0 && !(te && len == 7 && strncasecmp (s + a, "chunked", 7) == 0))
