@@ -151,13 +151,7 @@ static int apply (reader *r, stream *st, PyObject *headers)
   }
   if (authority == NULL || PyUnicode_GET_LENGTH (authority) == 0)
   {
-    authority = NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE (headers); i++)
-      if (name_is (PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 0), "host"))
-      {
-        authority = PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 1);
-        break;
-      }
+    authority = header_value (headers, "host");
     if (authority != NULL && PyUnicode_GET_LENGTH (authority) == 0)
       authority = NULL;
   }
@@ -219,10 +213,7 @@ PyObject *header_value (PyObject *headers, const char *name)
 /* grpc.is_grpc on a draft with these headers: 1, 0, or -1 with an exception set */
 int grpc_typed (PyObject *headers)
 {
-  PyObject *ctype = NULL;
-  for (Py_ssize_t i = 0; headers != NULL && ctype == NULL && i < PyList_GET_SIZE (headers); i++)
-    if (name_is (PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 0), "content-type"))
-      ctype = PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 1);
+  PyObject *ctype = header_value (headers, "content-type");
   if (ctype == NULL)
     return 0;
   PyObject *low = PyObject_CallMethod (ctype, "lower", NULL); /* str.lower, as is_grpc */
