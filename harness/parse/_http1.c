@@ -100,11 +100,14 @@ static int inflated (Ctx *c, Msg *m, PyObject *headers)
     Py_DECREF (body);
     return rc;
   }
-  if (!own (m, m->v[D_BODY] = body))
+  /* the wire's length (h1_new_draft's default), before m->v[D_BODY] is the decoded body */
+  if (!own (m, body)
+      || !own (m, m->v[D_BODY_LEN_WIRE] = PyLong_FromSsize_t (PyBytes_GET_SIZE (m->v[D_BODY]))))
   {
     Py_XDECREF (made);
     return -1;
   }
+  m->v[D_BODY] = body;
   return made == NULL || own (m, m->v[D_META] = made) ? 1 : -1;
 }
 
@@ -119,8 +122,7 @@ static PyObject *finish (Ctx *c, Msg *m, Py_ssize_t pos, Py_ssize_t from, int to
   /* http1.py's seqs run to max(end, head.end): no body reader leaves *end before `from`
    * (each only moves forward from it; no body: `from` itself), so that is *end */
   if (own (m, wire) == NULL
-      || !own (m, m->v[D_EVENTS] = h1_seqs (c, pos, *end))
-      || !own (m, m->v[D_BODY_LEN_WIRE] = PyLong_FromSsize_t (PyBytes_GET_SIZE (wire))))
+      || !own (m, m->v[D_EVENTS] = h1_seqs (c, pos, *end)))
     return NULL;
   m->v[D_BODY] = wire;
   int plain = h1_plain_body (headers, wire);

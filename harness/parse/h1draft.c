@@ -178,6 +178,10 @@ PyObject *h1_new_draft (PyObject **v)
         case D_HEADERS: case D_NOTES: value = made = PyList_New (0); break;
         case D_META: value = made = PyDict_New (); break;
         case D_BODY: value = h1s.empty_bytes; break;
+        case D_BODY_LEN_WIRE: /* the body is as it was on the wire */
+          value = v[D_BODY] == NULL ? Py_None
+                                    : (made = PyLong_FromSsize_t (PyBytes_GET_SIZE (v[D_BODY])));
+          break;
         case D_EVENTS: case D_FRAMES: value = h1s.no_args; break;
         case D_KEY: value = h1s.minus_one; break;
         default: value = Py_None;
@@ -218,24 +222,21 @@ PyObject *h1_raw_as (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject *note,
                      PyObject *protocol)
 {
   PyObject *v[DN] = {0}, *t, *seq, *d = NULL;
-  PyObject *notes = PyList_New (0), *events = NULL, *body = NULL, *len = NULL;
+  PyObject *notes = PyList_New (0), *events = NULL, *body = NULL;
   if (notes != NULL && h1_span (c, start, end, &t, &seq, notes) == 0
       && PyList_Append (notes, note) == 0
       && (events = h1_seqs (c, start, end))
-      && (body = PyBytes_FromStringAndSize ((const char *) c->b.p + start, end - start))
-      && (len = PyLong_FromSsize_t (end - start)))
+      && (body = PyBytes_FromStringAndSize ((const char *) c->b.p + start, end - start)))
   {
     h1_flow_fields (c, v, h1s.raw, t, seq);
     v[D_PROTOCOL] = protocol;
     v[D_NOTES] = notes;
     v[D_EVENTS] = events;
     v[D_BODY] = body;
-    v[D_BODY_LEN_WIRE] = len;
     d = h1_new_draft (v);
   }
   Py_XDECREF (notes);
   Py_XDECREF (events);
   Py_XDECREF (body);
-  Py_XDECREF (len);
   return d;
 }

@@ -48,7 +48,8 @@ PyObject *h1_seqs (Ctx *c, Py_ssize_t start, Py_ssize_t end);
 int h1_span (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject **t, PyObject **seq,
              PyObject *notes);
 
-/* A Draft with the fields in v (borrowed; NULL: the field's default). */
+/* A Draft with the fields in v (borrowed; NULL: the field's default, and for body_len_wire
+ * len(v[D_BODY]), a bytes, when v[D_BODY] is set: a caller that decodes the body sets it). */
 PyObject *h1_new_draft (PyObject **v);
 
 /* The fields from_flow sets from the flow and the facts. */

@@ -263,7 +263,7 @@ static PyObject *stream_draft (reader *r, stream *st)
   if ((!st->ended && append_text (notes, "stream not finished when the capture ended") < 0)
       || !(events = events_of (r, st))
       || !(body = PyBytes_FromStringAndSize (st->body, (Py_ssize_t) st->size))
-      || !(len = PyLong_FromSize_t (st->size)) || !(meta = PyDict_New ())
+      || !(meta = PyDict_New ())
       || PyDict_SetItemString (meta, "stream", sid) < 0
       || (st->interim && st->interim != Py_None
           && PyDict_SetItemString (meta, "interim", st->interim) < 0)
@@ -273,6 +273,8 @@ static PyObject *stream_draft (reader *r, stream *st)
     goto done;
   if ((flags & CODED) && st->size > 0 && r->budget_ok)
   {
+    if (!(len = PyLong_FromSize_t (st->size))) /* the wire's, before the body is decoded */
+      goto done;
     int coded = zs_finish (header_value (st->headers, "content-encoding"),
                            header_value (st->headers, "transfer-encoding"), r->budget, &body,
                            &meta);
