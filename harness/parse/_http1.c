@@ -79,21 +79,18 @@ static int head (Ctx *c, Msg *m, PyObject *kind, Py_ssize_t pos, const H1Line *l
 }
 
 /* zs_finish (zinflate.c) on the body in m->v, with this message's headers: the decoded
- * body and meta (made if the message has none yet) kept in m. 1, 0 or -1 as zs_finish. */
+ * body and meta (made if the message has none yet) kept in m. 1, 0 or -1 as zs_finish;
+ * 0 for a budget past Py_ssize_t (finish_body takes it as it is). */
 static int inflated (Ctx *c, Msg *m, PyObject *headers)
 {
   PyObject *ce = NULL, *te = NULL;
+  if (!c->budget_ok)
+    return 0;
   if (h1_get (headers, "content-encoding", &ce) < 0
       || h1_get (headers, "transfer-encoding", &te) < 0)
     return -1;
-  Py_ssize_t budget = PyLong_AsSsize_t (c->budget);
-  if (budget == -1 && PyErr_Occurred ())
-  {
-    PyErr_Clear (); /* past Py_ssize_t (or not an int): finish_body takes it as it is */
-    return 0;
-  }
   PyObject *body = Py_NewRef (m->v[D_BODY]), *meta = m->v[D_META];
-  int rc = zs_finish (ce, te, budget, &body, &meta);
+  int rc = zs_finish (ce, te, c->budget_n, &body, &meta);
   PyObject *made = meta != m->v[D_META] ? meta : NULL; /* only when rc is 1 */
   if (rc != 1)
   {

@@ -42,6 +42,10 @@ int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
 {
   memset (c, 0, sizeof *c);
   c->budget = budget;
+  c->budget_n = PyLong_AsSsize_t (budget);
+  c->budget_ok = !(c->budget_n == -1 && PyErr_Occurred ());
+  if (!c->budget_ok)
+    PyErr_Clear (); /* past Py_ssize_t (or not an int): finish_body takes it as it is */
   PyObject *lossy = PyObject_GetAttrString (flow, "lossy");
   c->lossy = lossy ? PyObject_IsTrue (lossy) : -1;
   Py_XDECREF (lossy);

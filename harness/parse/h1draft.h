@@ -33,6 +33,8 @@ typedef struct
 {
   H1Buf b;
   PyObject *chunks, *starts, *seqs, *ts, *direction, *budget; /* chunks: lossy flows only */
+  Py_ssize_t budget_n; /* budget, the output budget of a body's coding, for zs_finish */
+  int budget_ok;       /* 0: budget is past Py_ssize_t, every coded body goes to Python */
   int lossy;
   PyObject *source, *conn, *ip, *port, *sni, *tls_version, *cipher, *scheme;
 } Ctx;

@@ -317,9 +317,6 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
           &starts, &PyList_Type, &seqs, &PyDict_Type, &r.peers, &max_table, &max_block,
           &budget))
     return NULL;
-  r.budget = PyLong_AsSsize_t (budget);
-  r.budget_ok = !(r.budget == -1 && PyErr_Occurred ());
-  PyErr_Clear (); /* past Py_ssize_t (or not an int): finish_body takes it as it is */
   if (h1s.draft == NULL)
     return PyErr_SetString (PyExc_RuntimeError, "_hpack.setup() was not called"), NULL;
   r.c = &c;
@@ -336,7 +333,7 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
   else if (r.tab == NULL)
     PyErr_NoMemory ();
   else if (r.done != NULL && r.pending != NULL && r.conn_notes != NULL && r.h2 != NULL
-      && h1_ctx_open (&c, flow, facts, Py_None) == 0)
+      && h1_ctx_open (&c, flow, facts, budget) == 0)
   {
     r.data = c.b.p;
     r.len = c.b.n;

@@ -49,8 +49,6 @@ typedef struct
     size_t len, cap;
   } block;
   PyObject *done, *pending, *conn_notes; /* pending: (draft, flags) Python finishes */
-  Py_ssize_t budget; /* the output budget of a body's content coding */
-  int budget_ok;     /* 0: the budget is past Py_ssize_t, every coded body goes to Python */
 } reader;
 
 /* header_flags: what the Python side must still look at (http2._CODED, http2._TYPED) */

@@ -271,13 +271,13 @@ static PyObject *stream_draft (reader *r, stream *st)
           && PyDict_SetItemString (meta, "trailers", st->trailers) < 0)
       || (st->status >= 0 && !(status = PyLong_FromLong (st->status))))
     goto done;
-  if ((flags & CODED) && st->size > 0 && r->budget_ok)
+  if ((flags & CODED) && st->size > 0 && r->c->budget_ok)
   {
     if (!(len = PyLong_FromSize_t (st->size))) /* the wire's, before the body is decoded */
       goto done;
     int coded = zs_finish (header_value (st->headers, "content-encoding"),
-                           header_value (st->headers, "transfer-encoding"), r->budget, &body,
-                           &meta);
+                           header_value (st->headers, "transfer-encoding"), r->c->budget_n,
+                           &body, &meta);
     if (coded < 0)
       goto done;
     if (coded)
