@@ -11,7 +11,8 @@ setup(ext_modules=[
         depends=["harness/detect/jsonparse.h", "harness/detect/jsonwalk.h",
                  "harness/detect/expand.h", "harness/detect/bytetests.h",
                  "harness/detect/protowire.h", "harness/detect/scanner.h",
-                 "harness/detect/b64.h", "harness/detect/roots.h"],
+                 "harness/detect/b64.h", "harness/detect/roots.h",
+                 "harness/detect/unquote.h"],
         libraries=["hs"],  # Hyperscan's C API (libhyperscan-dev), for scanner.c
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
     # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)

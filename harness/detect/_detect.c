@@ -37,6 +37,7 @@
 #include "expand.h"
 #include "roots.h"
 #include "scanner.h"
+#include "unquote.h"
 
 /* hot (None or a tuple of bytes) as spans; *count -1 for None. 0 with TypeError. */
 int detect_spans (PyObject *hot, Span **out, Py_ssize_t *count)
@@ -157,39 +158,17 @@ static PyObject *protobuf_hazard_py (PyObject *self, PyObject *arg)
   return byte_test (arg, protobuf_hazard);
 }
 
-static int hex_value (unsigned char c)
-{
-  return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ?
-      (c | 0x20) - 'a' + 10 : -1;
-}
-
-/* urllib.parse.unquote_to_bytes: each '%' and two hex digits (either case) is that byte;
-   any other '%' stays as it is, and the bytes after it are read again. */
-static PyObject *unquote (PyObject *self, PyObject *arg)
+/* urllib.parse.unquote_to_bytes (unquote.h). */
+static PyObject *unquote_py (PyObject *self, PyObject *arg)
 {
   Py_buffer data;
   (void) self;
   if (PyObject_GetBuffer (arg, &data, PyBUF_SIMPLE) < 0)
     return NULL;
-  const unsigned char *s = data.buf;
   Py_ssize_t n = data.len, k = 0;
   PyObject *r = PyBytes_FromStringAndSize (NULL, n);
   if (r != NULL)
-  {
-    unsigned char *o = (unsigned char *) PyBytes_AS_STRING (r);
-    for (Py_ssize_t i = 0; i < n; i++)
-    {
-      int hi, lo;
-      if (s[i] == '%' && i + 2 < n && (hi = hex_value (s[i + 1])) >= 0
-          && (lo = hex_value (s[i + 2])) >= 0)
-      {
-        o[k++] = (unsigned char) (hi << 4 | lo);
-        i += 2;
-      }
-      else
-        o[k++] = s[i];
-    }
-  }
+    k = unquote (data.buf, n, (unsigned char *) PyBytes_AS_STRING (r), 0);
   PyBuffer_Release (&data);
   if (r != NULL && k < n && _PyBytes_Resize (&r, k) < 0)
     return NULL;
@@ -231,7 +210,7 @@ static PyMethodDef methods[] = {
     "protobuf_may(data) -> bool: False where blackboxprotobuf.decode_message raises" },
   { "protobuf_hazard", protobuf_hazard_py, METH_O,
     "protobuf_hazard(data) -> bool: True where blackboxprotobuf may read a negative length" },
-  { "unquote", unquote, METH_O, "unquote(data) -> bytes: urllib.parse.unquote_to_bytes" },
+  { "unquote", unquote_py, METH_O, "unquote(data) -> bytes: urllib.parse.unquote_to_bytes" },
   { "java_hash", java_hash, METH_O, "java_hash(s) -> int: Java's String.hashCode" },
   { "leaves", leaves, METH_VARARGS,
     "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "

@@ -1,6 +1,7 @@
 /* The JSON parser of the detector's C walk: see jsonparse.h. */
 
 #include "jsonparse.h"
+#include "unquote.h"
 
 #include <string.h>
 
@@ -38,17 +39,6 @@ static Py_ssize_t new_node (Parser *p, uint8_t type)
   return p->count++;
 }
 
-static int hexval (unsigned char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
 {
   if (at + 4 > n)
@@ -56,7 +46,7 @@ long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
   long v = 0;
   for (int i = 0; i < 4; i++)
   {
-    int h = hexval (s[at + i]);
+    int h = hex_value (s[at + i]);
     if (h < 0)
       return -1;
     v = (v << 4) | h;

@@ -14,20 +14,9 @@
  */
 
 #include "roots.h"
+#include "unquote.h"
 
 #include <string.h>
-
-static const char HEX[] = "0123456789ABCDEFabcdef";
-
-static int hexval (unsigned char c)
-{
-  return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-static int is_hex (unsigned char c)
-{
-  return c != '\0' && memchr (HEX, c, sizeof HEX - 1) != NULL;
-}
 
 /* findings.path_query's fast path over an ASCII URL u[0, n): the path and the query as
    offsets; 0 where the fast path does not apply (urlsplit's own steps are needed). */
@@ -68,31 +57,11 @@ static int path_query (const char *u, Py_ssize_t n, Py_ssize_t *pa, Py_ssize_t *
   return 1;
 }
 
-/* s[0, n) with '+' as ' ' and %-escapes decoded (unquote_to_bytes: '%' and two hex digits,
-   any other '%' left as it is) into o (n bytes at least); its length. */
-static Py_ssize_t unquote (const char *s, Py_ssize_t n, char *o)
-{
-  Py_ssize_t k = 0;
-  for (Py_ssize_t i = 0; i < n; i++)
-  {
-    unsigned char c = (unsigned char) s[i];
-    if (c == '%' && i + 2 < n && is_hex ((unsigned char) s[i + 1])
-        && is_hex ((unsigned char) s[i + 2]))
-    {
-      o[k++] = (char) (hexval ((unsigned char) s[i + 1]) << 4 | hexval ((unsigned char) s[i + 2]));
-      i += 2;
-    }
-    else
-      o[k++] = c == '+' ? ' ' : (char) c;
-  }
-  return k;
-}
-
 /* A query name or value, s[0, n) of ASCII, read as query_pairs reads it: text (a name) or the
    UTF-8 of that text (a value, text.utf8). New reference, NULL with an exception set. */
 static PyObject *query_part (const char *s, Py_ssize_t n, int text, char *buf)
 {
-  Py_ssize_t k = unquote (s, n, buf);
+  Py_ssize_t k = unquote ((const unsigned char *) s, n, (unsigned char *) buf, 1);
   int ascii = 1;
   for (Py_ssize_t i = 0; i < k && ascii; i++)
     ascii = (unsigned char) buf[i] < 0x80;
