@@ -232,9 +232,12 @@ int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
     if (found)
       goto done;
   }
-  if (printable (d, n) < 0.97 && n <= (4 << 20) && protobuf_may (d, n))
+  Py_ssize_t payloads = 0;
+  int level; /* protobuf_may's and protobuf_hazard's pb_level of the top level, run once */
+  if (printable (d, n) < 0.97 && n <= (4 << 20)
+      && (level = pb_level (d, n, &payloads)) != PB_RAISES)
   {
-    if (protobuf_hazard (d, n))
+    if (pb_hazard_after (d, n, level, payloads, 0))
     { /* bbpb could loop forever: Decoder._protobuf writes a note. stripped is NULL on this
          path today; released anyway, as every other way out releases it */
       Py_XDECREF (stripped);

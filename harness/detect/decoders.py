@@ -217,7 +217,7 @@ class Decoder:
         for any number of messages."""
         b = self.budget
         return None if _detect is None else (
-            scan, self._inflate_or_note, self._pairs(self._form), self._pairs(self._protobuf),
+            scan, self._inflate_or_note, self._pairs(self._form), self._pairs(self._bbpb),
             self.transforms.get if self.transforms else None, b.max_depth, b.max_layers,
             b.max_bytes, _MIN_LEAF)
 
@@ -383,14 +383,20 @@ class Decoder:
             yield Layer((*chain, f"{sdk if k == 'data' else 'form'}:{k}"), v)
 
     def _protobuf(self, data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
-        # The C walk calls this only for bytes whose top level bbpb can split into fields
-        # and where it cannot meet a negative length (protowire.h, which follows bbpb's
-        # default decode_message: change both together); it hands those to the Python walk,
-        # which writes the note here.
+        # The Python walk's way to bbpb. The C walk's (hooks) is _bbpb itself: it has ruled
+        # the hazard out already (children.c, protowire.h, which follows bbpb's default
+        # decode_message: change both together), and hands a hazardous layer to the Python
+        # walk, which writes the note here.
         if protobuf_hazard(data):
             self.budget.notes.append("protobuf: a field length reads negative (or nesting "
                                      f"is too deep); not decoded (at {' > '.join(chain)})")
             return
+        yield from self._bbpb(data, chain)
+
+    @staticmethod
+    def _bbpb(data: bytes, chain: tuple[str, ...]) -> Iterator[Layer]:
+        """bbpb's fields of ``data`` as layers; only for bytes protobuf_hazard has cleared,
+        as bbpb may never return on the others."""
         try:
             import blackboxprotobuf
 

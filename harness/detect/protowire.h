@@ -1,7 +1,7 @@
 /* Which layers blackboxprotobuf (bbpb 1.4.2) certainly refuses, so that children.c calls the
- * protobuf decoder (decoders.Decoder._protobuf, a Python callback) only on the others. It is
+ * protobuf decoder (decoders.Decoder._bbpb, a Python callback) only on the others. It is
  * tried on every layer that is not text, and most of those are not protobuf: bbpb then raises,
- * _protobuf gives no layers, and the callback cost more than any other decoder of the walk.
+ * _bbpb gives no layers, and the callback cost more than any other decoder of the walk.
  *
  * bbpb's decode_message first splits the whole top level into fields
  * (length_delim._group_by_number) and raises on the first of these:
@@ -133,10 +133,14 @@ static inline int protobuf_may (const unsigned char *b, Py_ssize_t n)
    own tags and lengths only (a payload is skipped, to be walked as a level of its own):
    each byte is read at most twice in all, O(n), on the C stack PB_MAX_DEPTH frames deep
    at most. */
-static inline int pb_hazard_at (const unsigned char *b, Py_ssize_t n, int depth)
+static inline int pb_hazard_at (const unsigned char *b, Py_ssize_t n, int depth);
+
+/* pb_hazard_at's answer for b[0, n) from what pb_level gave for it (r, and payloads when r
+   is PB_SPLITS): its payloads are walked, not its level again; children.c, which has
+   called pb_level already to ask protobuf_may's question, goes on from here. */
+static inline int pb_hazard_after (const unsigned char *b, Py_ssize_t n, int r,
+    Py_ssize_t payloads, int depth)
 {
-  Py_ssize_t payloads;
-  int r = pb_level (b, n, &payloads);
   if (r != PB_SPLITS)
     return r == PB_NEGATIVE;
   if (payloads == 0)
@@ -167,6 +171,13 @@ static inline int pb_hazard_at (const unsigned char *b, Py_ssize_t n, int depth)
     }
   }
   return 0;
+}
+
+static inline int pb_hazard_at (const unsigned char *b, Py_ssize_t n, int depth)
+{
+  Py_ssize_t payloads = 0;
+  int r = pb_level (b, n, &payloads);
+  return pb_hazard_after (b, n, r, payloads, depth);
 }
 
 static inline int protobuf_hazard (const unsigned char *b, Py_ssize_t n)
