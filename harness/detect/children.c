@@ -42,26 +42,28 @@ static PyObject *extend1 (PyObject *chain, const char *step, Py_ssize_t n)
    and it reports every occurrence (every end, SOM_LEFTMOST), so an occurrence inside the
    span would have been one of the parent's hits. Such a leaf then needs no scan of its own
    (most leaves: a scan of a few dozen bytes costs more than its bytes). */
-static int unmatched (const Ctx *cx, const unsigned char *b, Py_ssize_t n)
-{
-  if (cx->parent_hits == NULL)
-    return 0;
-  uintptr_t at = (uintptr_t) b, base = (uintptr_t) cx->parent;
-  if (at < base || at + (uintptr_t) n > base + (uintptr_t) cx->parent_n)
-    return 0;
-  Py_ssize_t start = (Py_ssize_t) (at - base), end = start + n;
-  for (Py_ssize_t i = 0; i < cx->parent_hits->n; i++)
-    if (cx->parent_hits->v[i].end > start && cx->parent_hits->v[i].start < end)
-      return 0;
-  return 1;
-}
-
 typedef struct {
-  Ctx *cx;
   PyObject *chain;
   Layers *out;
   int depth;
+  const unsigned char *parent; /* the parent layer's bytes */
+  Py_ssize_t parent_n;
+  const Hits *hits; /* the Scanner's hits in them; NULL: scan is not the Scanner's own */
 } LeafCtx;
+
+static int unmatched (const LeafCtx *lc, const unsigned char *b, Py_ssize_t n)
+{
+  if (lc->hits == NULL)
+    return 0;
+  uintptr_t at = (uintptr_t) b, base = (uintptr_t) lc->parent;
+  if (at < base || at + (uintptr_t) n > base + (uintptr_t) lc->parent_n)
+    return 0;
+  Py_ssize_t start = (Py_ssize_t) (at - base), end = start + n;
+  for (Py_ssize_t i = 0; i < lc->hits->n; i++)
+    if (lc->hits->v[i].end > start && lc->hits->v[i].start < end)
+      return 0;
+  return 1;
+}
 
 static int add_leaf (void *ctx, const char *path, Py_ssize_t path_len, const unsigned char *b,
     Py_ssize_t n, int inert)
@@ -82,7 +84,7 @@ static int add_leaf (void *ctx, const char *path, Py_ssize_t path_len, const uns
     PyMem_Free (step);
   if (!push (lc->out, chain, PyBytes_FromStringAndSize ((const char *) b, n), lc->depth, inert))
     return 0;
-  lc->out->v[lc->out->n - 1].clean = unmatched (lc->cx, b, n);
+  lc->out->v[lc->out->n - 1].clean = unmatched (lc, b, n);
   return 1;
 }
 
@@ -144,8 +146,8 @@ static int b64_plausible (Ctx *cx, const unsigned char *s, Py_ssize_t n, const P
   return added;
 }
 
-int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
-    Layers *out)
+int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
+    Py_ssize_t hot_count, Layers *out)
 {
   PyObject *data = l->data;
   const unsigned char *d = (const unsigned char *) PyBytes_AS_STRING (data);
@@ -181,7 +183,7 @@ int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count,
   Py_ssize_t sn = z - a;
   if (sn > 0 && (s[0] == '{' || s[0] == '[') && (s[sn - 1] == '}' || s[sn - 1] == ']'))
   {
-    LeafCtx lc = { cx, l->chain, out, depth };
+    LeafCtx lc = { l->chain, out, depth, d, n, hits };
     int r = json_walk (s, sn, cx->min_leaf, hot, hot_count, add_leaf, &lc);
     if (r == OK)
       goto transform;

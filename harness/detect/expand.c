@@ -167,13 +167,8 @@ static int walk_root (Ctx *cx, PyObject *chain, PyObject *data)
       if (l.depth >= cx->max_depth)
         r = FALLBACK_MSG; /* the depth limit: a note */
       else
-      {
-        cx->parent = PyBytes_AS_STRING (l.data);
-        cx->parent_n = PyBytes_GET_SIZE (l.data);
-        cx->parent_hits = cx->scanner != NULL ? &hits : NULL;
-        r = children (cx, &l, hot != NULL ? hot : &none, hot_count, &kids);
-        cx->parent_hits = NULL;
-      }
+        r = children (cx, &l, cx->scanner != NULL ? &hits : NULL, hot != NULL ? hot : &none,
+            hot_count, &kids);
       for (Py_ssize_t i = 0; r == OK && i < kids.n; i++)
       {
         Py_ssize_t size = PyBytes_GET_SIZE (kids.v[i].data);

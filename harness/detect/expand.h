@@ -43,11 +43,6 @@ typedef struct {
   Py_ssize_t matched_n, matched_cap;
   Hit *hits; /* the Scanner's hits of those layers */
   Py_ssize_t hits_n, hits_cap;
-  /* while children() runs: the layer's bytes and the Scanner's hits in them (NULL when
-     scan is not the Scanner's own) */
-  const char *parent;
-  Py_ssize_t parent_n;
-  const Hits *parent_hits;
 } Ctx;
 
 /* Takes the references of chain and data (also on failure). 0 with an exception set. */
@@ -55,8 +50,11 @@ int push (Layers *ls, PyObject *chain, PyObject *data, int depth, int inert);
 void clear_layers (Layers *ls);
 
 /* The children of one layer into out (in Decoder._children's order). OK, FALLBACK_MSG or
-   ERROR. hot: the distinct pattern bytes the layer matched (the JSON walk's filter). */
-int children (Ctx *cx, const Layer *l, const Span *hot, Py_ssize_t hot_count, Layers *out);
+   ERROR. hits: the Scanner's hits in the layer's bytes (NULL when scan is not the
+   Scanner's own); hot: the distinct pattern bytes the layer matched (the JSON walk's
+   filter). */
+int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
+    Py_ssize_t hot_count, Layers *out);
 
 /* cx's scratch buffer, of at least size bytes (valid until the next call); NULL with
    MemoryError. */
