@@ -41,6 +41,17 @@ def _msg(i: int, host: str | None, ip: str, **kw: object) -> Message:
     ("sa.api.intl.miui.com", "miui.com"), ("data.mistat.intl.xiaomi.com", "xiaomi.com"),
     ("www.bbc.co.uk", "bbc.co.uk"), ("8.8.8.8", None), ("localhost", None),
     ("x.y.z.amazonaws.com", "amazonaws.com"),
+    # the ICANN section only: a private suffix is a registrable domain
+    ("x.blogspot.com", "blogspot.com"), ("a.b.appspot.com", "appspot.com"),
+    # a wildcard rule (*.ck) and its exception (!www.ck)
+    ("a.b.ck", "a.b.ck"), ("www.ck", "www.ck"), ("x.www.ck", "www.ck"), ("b.ck", None),
+    # bare suffixes, unknown TLDs, IPs
+    ("co.uk", None), ("com", None), ("canary.lab.test", None), ("[::1]", None), ("", None),
+    # case, trailing dots, the full stops IDNA reads as dots, IDN in both spellings
+    ("WWW.BBC.CO.UK.", "bbc.co.uk"), ("a.miui\u3002com", "miui.com"),
+    ("a.miui\uff0ecom\uff61", "miui.com"), ("a.b\u00fccher.de", "b\u00fccher.de"),
+    ("a.xn--bcher-kva.de", "xn--bcher-kva.de"),
+    ("a.\u4f8b\u5b50.\u4e2d\u56fd", "\u4f8b\u5b50.\u4e2d\u56fd"),
 ])
 def test_registrable_domain(host: str, reg: str | None) -> None:
     assert domain.registrable_domain(host) == reg

@@ -1,5 +1,7 @@
 """What classifying a run imports: geoip2fast (with urllib.request, ssl, email...) only for a
-public address; it costs more than the classification of a run that does not need it."""
+public address; it costs more than the classification of a run that does not need it. And never
+requests (with urllib3, charset_normalizer...): nothing the analysis does fetches, and its import
+was ~60 ms of every run when the public suffix list came from tldextract."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import json
 import subprocess
 import sys
 
-_HEAVY = ("geoip2fast",)
+_HEAVY = ("geoip2fast", "requests", "tldextract")
 
 
 def _imported_after(code: str) -> list[str]:
