@@ -65,12 +65,17 @@ class Budget:
     layers: int = 0
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
+    reached: bool = False
 
     def take(self, n: int) -> bool:
         if self.layers >= self.max_layers or self.bytes + n > self.max_bytes:
-            if not self.notes:
-                self.notes.append(f"decode budget reached ({self.layers} layers, "
-                                  f"{self.bytes} bytes); deeper content not scanned")
+            if not self.reached:
+                # first, once: a message's notes are cut at five (findings), and this one
+                # says the rest of the message went unscanned; depth-limit notes, one per
+                # cut layer, came before it and hid it
+                self.reached = True
+                self.notes.insert(0, f"decode budget reached ({self.layers} layers, "
+                                     f"{self.bytes} bytes); deeper content not scanned")
             return False
         self.layers += 1
         self.bytes += n

@@ -242,3 +242,23 @@ def test_java_hash_is_javas() -> None:
     assert java_hash_py("hello") == 99162322
     assert java_hash_py("polygenelubricants") == -2147483648
     assert _detect.java_hash("😀") == java_hash_py("\ud83d\ude00") == 1772899
+
+
+def test_the_budget_note_comes_first() -> None:
+    """The budget note is written once, and first among a message's notes (they are cut at
+    five): it was written only while there were none, so the depth-limit notes met first
+    hid that the rest of the message was not scanned."""
+    v = NEEDLES[0].value
+    deep = v.encode()
+    for _ in range(5):
+        deep = _b64(b"some text " + deep).encode()
+    body = json.dumps({"a": deep.decode(), "b": [
+        _b64(json.dumps({"k": v + str(i), "j": "x" + v}).encode()) for i in range(30)]})
+    decoder = Decoder(None, Budget(max_depth=3, max_layers=60))
+    m = message(body.encode(), "https://sa.lab.test/", ())
+    list(decoder.matched(root_pairs(m), MATCHER.scan))
+    notes = decoder.budget.notes
+    assert notes[0] == (f"decode budget reached (60 layers, {decoder.budget.bytes} bytes);"
+                        " deeper content not scanned")
+    assert len(notes) > 5
+    assert all(n.startswith("depth limit at ") for n in notes[1:])
