@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -42,6 +44,24 @@ class LabConfig:
     imei: str
 
 
+_PARENT = """\
+import os, signal, sys
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
+status = os.waitpid(pid, 0)[1]
+if os.WIFSIGNALED(status):
+    sig = os.WTERMSIG(status)
+    if sig != signal.SIGKILL:  # Python's own handlers (SIGINT, SIGPIPE) out of the way
+        signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""The JVM's parent, which ends as the JVM ended (the same signal, the same code). Frida,
+attached to the JVM from this process, can reap it when it dies (waitpid in Frida's own
+threads: 2 to 4 of 20 to 30 SIGKILLs on this machine); Popen then reads ECHILD and reports
+exit code 0, and a crash read as "exited (code 0)". Frida never reaps this parent: it is not
+the process Frida attaches to."""
+
+
 class LabBrowserProcess:
     """One running lab browser. ``stderr_tail`` keeps its last output for failed steps."""
 
@@ -50,14 +70,18 @@ class LabBrowserProcess:
         if java is None:
             raise EnvironmentError_("java is missing", fix="apt-get install default-jdk-headless")
         self.cfg = cfg
+        # The JVM runs under a parent of its own (_PARENT), in a process group of their own
+        # (kill() ends both, even before the JVM said its pid)
         self.proc = subprocess.Popen(
-            [java, f"-Djdk.net.hosts.file={cfg.hosts_file}", "-Xshare:auto", "-cp",
-             str(cfg.classpath), "LabBrowser", cfg.profile, str(cfg.state_dir), cfg.sa_url,
-             cfg.sync_url, str(cfg.ca_pem), cfg.android_id, cfg.imei],
+            [sys.executable, "-S", "-c", _PARENT, java, f"-Djdk.net.hosts.file={cfg.hosts_file}",
+             "-Xshare:auto", "-cp", str(cfg.classpath), "LabBrowser", cfg.profile,
+             str(cfg.state_dir), cfg.sa_url, cfg.sync_url, str(cfg.ca_pem), cfg.android_id,
+             cfg.imei],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            bufsize=1,
+            bufsize=1, process_group=0,
         )
-        self.pid = self.proc.pid
+        self.pid: int | None = None
+        """The JVM's pid (what Frida attaches to), from its ready line."""
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stderr_tail: deque[str] = deque(maxlen=50)
         self._pumps = [threading.Thread(target=self._pump_out, daemon=True),
@@ -90,10 +114,14 @@ class LabBrowserProcess:
             raise StepFailed(f"bad answer {line!r}")
         return reply
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> int:
+        """Wait for its ready line; returns the JVM's pid."""
         reply = self._reply(timeout)
-        if reply.get("ready") is not True:
+        pid = reply.get("pid")
+        if reply.get("ready") is not True or not isinstance(pid, int):
             raise StepFailed(f"lab browser did not start: {reply}")
+        self.pid = pid
+        return pid
 
     def step(self, op: str, value: JSON = None, timeout: float = 30.0,
              **extra: JSON) -> dict[str, JSON]:
@@ -127,12 +155,15 @@ class LabBrowserProcess:
 
     def kill(self, timeout: float = 10.0) -> None:
         """Kill it now (it hung) and collect its output. Never raises."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                self.proc.kill()
+        self._kill_group()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=timeout)
         self.quit(timeout)
+
+    def _kill_group(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
     def quit(self, timeout: float = 10.0) -> None:
         """Ask it to stop; kill it if it does not. Never raises."""
@@ -143,7 +174,7 @@ class LabBrowserProcess:
                 self.proc.stdin.flush()
                 self.proc.wait(timeout=timeout)
             except (OSError, subprocess.TimeoutExpired, AssertionError):
-                self.proc.kill()
+                self._kill_group()
                 self.proc.wait(timeout=timeout)
         # the pumps read to the end of the pipes first: the output is the evidence of a crash
         for pump in self._pumps:

@@ -177,8 +177,11 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
 
             def start() -> LabBrowserProcess:
                 proc = LabBrowserProcess(cfg)
-                proc.wait_ready()
-                session.attach(proc.pid)
+                try:
+                    session.attach(proc.wait_ready())
+                except BaseException:
+                    proc.kill()  # not yet the run's app: nothing else would end it
+                    raise
                 return proc
 
             def stop(proc: LabBrowserProcess | None) -> None:
@@ -188,7 +191,8 @@ def run_scenario(scenario_path: Path | str, app: str = "lab:mint-3.4.0", *,
                 # thread is blocked reading the control channel in a hooked read(), which
                 # unload would wait for: one no-op command, once the hooks are reverted,
                 # lets that read return and the next one run unhooked.
-                session.stop_pid(proc.pid, nudge=proc.nudge)
+                if proc.pid is not None:
+                    session.stop_pid(proc.pid, nudge=proc.nudge)
                 proc.quit()
 
             shown.start(scenario.name, app, len(scenario.phases))

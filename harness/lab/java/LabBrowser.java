@@ -276,7 +276,8 @@ public final class LabBrowser {
         }
         LabBrowser b = new LabBrowser(args[0], Path.of(args[1]), args[2], args[3], args[4], args[5], args[6]);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        System.out.println(Json.write(Map.of("ready", true, "profile", args[0])));
+        System.out.println(Json.write(Map.of("ready", true, "profile", args[0],
+                "pid", ProcessHandle.current().pid())));
         System.out.flush();
         String line;
         while ((line = in.readLine()) != null) {
