@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include "_hpack.h"
 #include "h1draft.h"
+#include "h2frames.h"
 
 #define MAX_STRING 65536 /* NGHTTP2_HD_MAX_NV, a private constant of libnghttp2 */
 
@@ -334,7 +335,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__hpack (void)
 {
-  if (h1_init () < 0 || PyType_Ready (&InflaterType) < 0)
+  if (h1_init () < 0 || h2_init () < 0 || PyType_Ready (&InflaterType) < 0)
     return NULL;
   PyObject *m = PyModule_Create (&module);
   if (m == NULL)

@@ -37,6 +37,19 @@ static const char *const ERRORS[14] = { "NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_
   "REFUSED_STREAM", "CANCEL", "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
   "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED" };
 
+H2Strings h2s;
+
+int h2_init (void)
+{
+  return (h2s.h2 = PyUnicode_InternFromString ("h2"))
+    && (h2s.stream = PyUnicode_InternFromString ("stream"))
+    && (h2s.interim = PyUnicode_InternFromString ("interim"))
+    && (h2s.trailers = PyUnicode_InternFromString ("trailers"))
+    && (h2s.grpc = PyUnicode_InternFromString ("application/grpc"))
+    && (h2s.grpc_web_text = PyUnicode_InternFromString ("grpc-web-text"))
+    && (h2s.scheme_sep = PyUnicode_InternFromString ("://")) ? 0 : -1;
+}
+
 /* ---- frames: _Direction.run, _frame, _sane_head, _likely, _resync ---- */
 
 static uint32_t be32 (const uint8_t *p)
@@ -94,7 +107,7 @@ static int raw (reader *r, Py_ssize_t start, Py_ssize_t end, const char *fmt, ..
   va_start (ap, fmt);
   PyObject *s = PyUnicode_FromFormatV (fmt, ap);
   va_end (ap);
-  PyObject *d = s ? h1_raw_as (r->c, start, end, s, r->h2) : NULL;
+  PyObject *d = s ? h1_raw_as (r->c, start, end, s, h2s.h2) : NULL;
   Py_XDECREF (s);
   return add_note (&r->done, d);
 }
@@ -327,12 +340,11 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
   r.done = PyList_New (0);
   r.pending = PyList_New (0);
   r.conn_notes = PyList_New (0);
-  r.h2 = PyUnicode_InternFromString ("h2");
   if (max_table < 0 || (uint64_t) max_table > UINT32_MAX || max_block < 0 || start < 0)
     PyErr_SetString (PyExc_ValueError, "sizes and start must be in 0 .. 2^32-1");
   else if (r.tab == NULL)
     PyErr_NoMemory ();
-  else if (r.done != NULL && r.pending != NULL && r.conn_notes != NULL && r.h2 != NULL
+  else if (r.done != NULL && r.pending != NULL && r.conn_notes != NULL
       && h1_ctx_open (&c, flow, facts, budget) == 0)
   {
     r.data = c.b.p;
@@ -357,6 +369,5 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
   Py_XDECREF (r.done);
   Py_XDECREF (r.pending);
   Py_XDECREF (r.conn_notes);
-  Py_XDECREF (r.h2);
   return out;
 }

@@ -31,8 +31,9 @@ typedef struct
   Py_ssize_t *starts;
   long long *seqs;
   Py_ssize_t nchunks;
+  Py_ssize_t last_chunk; /* the chunk an offset was last found in (h2stream.c's chunk_at) */
   Ctx *c; /* the flow and the connection's facts, for the drafts (h1draft.h) */
-  PyObject *direction, *scheme, *sni, *ip, *kind, *peers, *h2;
+  PyObject *direction, *scheme, *sni, *ip, *kind, *peers;
   hd_ctx hd;
   size_t max_table;
   Py_ssize_t max_block;
@@ -51,6 +52,15 @@ typedef struct
   PyObject *done, *pending, *conn_notes; /* pending: (draft, flags) Python finishes */
 } reader;
 
+/* Strings every call uses, made once by h2_init (from the module's init): a key or a
+ * literal made per draft costs more than the rest of the draft's dict or text. */
+typedef struct
+{
+  PyObject *h2, *stream, *interim, *trailers, *grpc, *grpc_web_text, *scheme_sep;
+} H2Strings;
+extern H2Strings h2s;
+int h2_init (void); /* 0, or -1 with an exception set */
+
 /* header_flags: what the Python side must still look at (http2._CODED, http2._TYPED) */
 #define CODED 1
 #define TYPED 2
@@ -60,7 +70,7 @@ int grow (void **buf, size_t *cap, size_t need, size_t item);
 void stream_free (stream *st);
 stream *find (const reader *r, uint32_t sid);
 stream *get_stream (reader *r, uint32_t sid, Py_ssize_t pos); /* NULL: exception set */
-int add_events (const reader *r, stream *st, Py_ssize_t start, Py_ssize_t end);
+int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end);
 int add_note (PyObject **list, PyObject *note); /* steals note; NULL note: error passed on */
 int note (PyObject **list, const char *fmt, ...);
 int lose_table (reader *r, const char *fmt, ...);

@@ -96,8 +96,22 @@ static void unlink_slot (reader *r, size_t i)
 
 /* ---- events: Flow._index, Flow.seqs ---- */
 
-static Py_ssize_t chunk_at (const reader *r, Py_ssize_t off)
+/* Whether off is in chunk i as bisect_right finds it: starts ascend (a flow's chunks are
+ * its bytes in order), so if starts[i] <= off < starts[i + 1], bisect_right(starts, off)
+ * is i + 1 */
+static int in_chunk (const reader *r, Py_ssize_t i, Py_ssize_t off)
 {
+  return i < r->nchunks && r->starts[i] <= off
+    && (i + 1 == r->nchunks || off < r->starts[i + 1]);
+}
+
+static Py_ssize_t chunk_at (reader *r, Py_ssize_t off)
+{
+  /* frames are read in order: the chunk found last, or the next one, most often holds off */
+  if (in_chunk (r, r->last_chunk, off))
+    return r->last_chunk;
+  if (in_chunk (r, r->last_chunk + 1, off))
+    return ++r->last_chunk;
   Py_ssize_t lo = 0, hi = r->nchunks; /* bisect_right(starts, off) */
   while (lo < hi)
   {
@@ -110,10 +124,14 @@ static Py_ssize_t chunk_at (const reader *r, Py_ssize_t off)
   Py_ssize_t i = lo - 1;
   if (i > r->nchunks - 1)
     i = r->nchunks - 1;
-  return i > 0 ? i : 0;
+  if (i < 0)
+    return 0;
+  if (in_chunk (r, i, off))
+    r->last_chunk = i;
+  return i;
 }
 
-int add_events (const reader *r, stream *st, Py_ssize_t start, Py_ssize_t end)
+int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end)
 {
   if (r->nchunks == 0)
     return 0;
@@ -142,7 +160,13 @@ static PyObject *events_of (const reader *r, const stream *st)
   for (size_t i = 0; i < st->nspans; i++)
     for (Py_ssize_t c = st->spans[i].a; c <= st->spans[i].b; c++)
       v[k++] = r->seqs[c];
-  qsort (v, n, sizeof *v, cmp_ll);
+  /* most often in order already (a stream's frames come in the flow's order, and so do
+   * their chunks' seqs): sorted only if not */
+  size_t ordered = 1;
+  while (ordered < n && v[ordered - 1] <= v[ordered])
+    ordered++;
+  if (ordered < n)
+    qsort (v, n, sizeof *v, cmp_ll);
   size_t u = 0;
   for (size_t i = 0; i < n; i++)
     if (u == 0 || v[u - 1] != v[i])
@@ -223,13 +247,17 @@ static int append_text (PyObject *notes, const char *text)
   return h1_append_note (notes, PyUnicode_FromString (text));
 }
 
-/* *v = *v or getattr(req, name); 0 or -1 */
-static int or_attr (PyObject **v, PyObject *req, const char *name)
+/* *v = *v or req.<field i>; 0 or -1. A Draft's slot is read where the draft code writes
+ * it (h1s.offset); getattr only for another class, or a slot never set (it raises). */
+static int or_attr (PyObject **v, PyObject *req, int i)
 {
   int set = PyObject_IsTrue (*v);
-  if (set == 0)
-    Py_SETREF (*v, PyObject_GetAttrString (req, name));
-  return set < 0 || *v == NULL ? -1 : 0;
+  if (set != 0)
+    return set < 0 ? -1 : 0;
+  PyObject *x = Py_TYPE (req) == h1s.draft ? *(PyObject **) ((char *) req + h1s.offset[i])
+                                            : NULL;
+  Py_SETREF (*v, x ? Py_NewRef (x) : PyObject_GetAttrString (req, DRAFT[i]));
+  return *v == NULL ? -1 : 0;
 }
 
 /* The stream's Draft as h2ref._Direction makes it (from_flow at its first frame, the fields
@@ -253,7 +281,7 @@ static PyObject *stream_draft (reader *r, stream *st)
     goto done;
   if (req != NULL && req != Py_None)
   {
-    if (or_attr (&url, req, "url") < 0 || or_attr (&host, req, "host") < 0)
+    if (or_attr (&url, req, D_URL) < 0 || or_attr (&host, req, D_HOST) < 0)
       goto done;
     v[D_REQUEST] = req;
   }
@@ -264,11 +292,11 @@ static PyObject *stream_draft (reader *r, stream *st)
       || !(events = events_of (r, st))
       || !(body = PyBytes_FromStringAndSize (st->body, (Py_ssize_t) st->size))
       || !(meta = PyDict_New ())
-      || PyDict_SetItemString (meta, "stream", sid) < 0
+      || PyDict_SetItem (meta, h2s.stream, sid) < 0
       || (st->interim && st->interim != Py_None
-          && PyDict_SetItemString (meta, "interim", st->interim) < 0)
+          && PyDict_SetItem (meta, h2s.interim, st->interim) < 0)
       || (st->trailers && st->trailers != Py_None
-          && PyDict_SetItemString (meta, "trailers", st->trailers) < 0)
+          && PyDict_SetItem (meta, h2s.trailers, st->trailers) < 0)
       || (st->status >= 0 && !(status = PyLong_FromLong (st->status))))
     goto done;
   if ((flags & CODED) && st->size > 0 && r->c->budget_ok)
@@ -284,7 +312,7 @@ static PyObject *stream_draft (reader *r, stream *st)
       flags &= ~CODED;
   }
   h1_flow_fields (r->c, v, st->pushed ? h1s.request : r->kind, t, seq);
-  v[D_PROTOCOL] = r->h2;
+  v[D_PROTOCOL] = h2s.h2;
   v[D_HOST] = host;
   v[D_METHOD] = st->method;
   v[D_URL] = url;
