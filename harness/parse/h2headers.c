@@ -10,14 +10,75 @@ typedef struct
   PyObject *fields, *notes;
 } decoded;
 
+/* Header names, and values that are ASCII, decoded before, by their bytes: blocks repeat
+ * the same few (HPACK's tables are there for it), and finding a str costs less than making
+ * it again. Each slot of a table keeps the last text that hashed there, for the module's
+ * life; a str cannot change, so drafts sharing one cannot tell. */
+#define TEXTS 256
+#define TEXT_MAX 256 /* longer texts are decoded each time */
+static PyObject *names[TEXTS], *values[TEXTS];
+
+static size_t text_slot (const uint8_t *p, size_t n)
+{
+  uint64_t h = (uint64_t) n * 0x9E3779B97F4A7C15u;
+  if (n >= 8) /* the first and last eight bytes */
+  {
+    uint64_t a, b;
+    memcpy (&a, p, 8);
+    memcpy (&b, p + n - 8, 8);
+    h ^= a * 0xFF51AFD7ED558CCDu ^ (b * 0xC4CEB9FE1A85EC53u >> 7);
+  }
+  else
+    for (size_t i = 0; i < n; i++)
+      h = (h ^ p[i]) * 0x100000001B3u;
+  return (size_t) (h >> 40) & (TEXTS - 1);
+}
+
+/* The str in table[slot] if its characters are the bytes p[0..n), a new reference; NULL
+ * if not (no exception). Every str the tables hold is of the one-byte kind, latin-1 for a
+ * name and ASCII for a value, where each character is its byte. */
+static PyObject *text_at (PyObject **table, size_t slot, const uint8_t *p, size_t n)
+{
+  PyObject *s = table[slot];
+  if (s != NULL && (size_t) PyUnicode_GET_LENGTH (s) == n
+      && memcmp (PyUnicode_1BYTE_DATA (s), p, n) == 0)
+    return Py_NewRef (s);
+  return NULL;
+}
+
+/* name.decode("latin-1"), from the table or into it */
+static PyObject *name_text (const uint8_t *p, size_t n)
+{
+  if (n > TEXT_MAX)
+    return PyUnicode_DecodeLatin1 ((const char *) p, (Py_ssize_t) n, NULL);
+  size_t slot = text_slot (p, n);
+  PyObject *s = text_at (names, slot, p, n);
+  if (s == NULL && (s = PyUnicode_DecodeLatin1 ((const char *) p, (Py_ssize_t) n, NULL)))
+    Py_XSETREF (names[slot], Py_NewRef (s));
+  return s;
+}
+
+/* value.decode("utf-8"), from the table or into it if ASCII; NULL with the exception
+ * (UnicodeDecodeError: not UTF-8) */
+static PyObject *value_text (const uint8_t *p, size_t n)
+{
+  if (n > TEXT_MAX)
+    return PyUnicode_DecodeUTF8 ((const char *) p, (Py_ssize_t) n, "strict");
+  size_t slot = text_slot (p, n);
+  PyObject *s = text_at (values, slot, p, n);
+  if (s == NULL && (s = PyUnicode_DecodeUTF8 ((const char *) p, (Py_ssize_t) n, "strict"))
+      && PyUnicode_IS_ASCII (s))
+    Py_XSETREF (values[slot], Py_NewRef (s));
+  return s;
+}
+
 static int emit_str (void *arg, const nghttp2_nv *nv)
 {
   decoded *d = arg;
-  PyObject *n = PyUnicode_DecodeLatin1 ((const char *) nv->name, (Py_ssize_t) nv->namelen, NULL);
+  PyObject *n = name_text (nv->name, nv->namelen);
   if (n == NULL)
     return -1;
-  PyObject *v = PyUnicode_DecodeUTF8 ((const char *) nv->value, (Py_ssize_t) nv->valuelen,
-      "strict");
+  PyObject *v = value_text (nv->value, nv->valuelen);
   if (v == NULL && PyErr_ExceptionMatches (PyExc_UnicodeDecodeError))
   {
     PyErr_Clear ();
@@ -74,21 +135,31 @@ static PyObject *decode (reader *r, stream *st, const uint8_t *p, size_t len)
 }
 
 /* Whether name is ``want`` (lowercase ASCII) as Draft.header compares: latin-1 names, of
- * which only ASCII letters lower() to ASCII ones. */
+ * which only ASCII letters lower() to ASCII ones. A latin-1 name's characters are its
+ * bytes (one-byte kind): read as such. */
 static int name_is (PyObject *name, const char *want)
 {
   Py_ssize_t n = (Py_ssize_t) strlen (want);
-  if (PyUnicode_GET_LENGTH (name) != n)
+  if (PyUnicode_GET_LENGTH (name) != n || PyUnicode_KIND (name) != PyUnicode_1BYTE_KIND)
     return 0;
+  const Py_UCS1 *s = PyUnicode_1BYTE_DATA (name);
   for (Py_ssize_t i = 0; i < n; i++)
   {
-    Py_UCS4 c = PyUnicode_READ_CHAR (name, i);
+    Py_UCS1 c = s[i];
     if (c >= 'A' && c <= 'Z')
       c += 'a' - 'A';
-    if (c != (Py_UCS4) want[i])
+    if (c != (Py_UCS1) want[i])
       return 0;
   }
   return 1;
+}
+
+/* Whether k is exactly the ASCII text s of n characters (str equality: a str holding only
+ * ASCII is always of the one-byte kind) */
+static int is_text (PyObject *k, const char *s, Py_ssize_t n)
+{
+  return PyUnicode_GET_LENGTH (k) == n && PyUnicode_KIND (k) == PyUnicode_1BYTE_KIND
+    && memcmp (PyUnicode_1BYTE_DATA (k), s, (size_t) n) == 0;
 }
 
 /* draft.status_code on text: three ASCII digits, the first not 0; else -1 */
@@ -107,6 +178,37 @@ static long status_code (PyObject *v)
   return n;
 }
 
+/* f"{scheme}://{where}" + (path or ""), path a str or NULL: the texts copied into one
+ * new str when all are exact str (format() is then the text itself), else formatted */
+static PyObject *join_url (PyObject *scheme, PyObject *where, PyObject *path)
+{
+  PyObject *part[4] = { scheme, h2s.scheme_sep, where, path };
+  int n = path ? 4 : 3;
+  Py_ssize_t len = 0;
+  Py_UCS4 max = 0;
+  for (int i = 0; i < n; i++)
+  {
+    if (!PyUnicode_CheckExact (part[i]))
+      return path ? PyUnicode_FromFormat ("%S://%S%U", scheme, where, path)
+                  : PyUnicode_FromFormat ("%S://%S", scheme, where);
+    len += PyUnicode_GET_LENGTH (part[i]);
+    if (PyUnicode_MAX_CHAR_VALUE (part[i]) > max)
+      max = PyUnicode_MAX_CHAR_VALUE (part[i]);
+  }
+  PyObject *url = PyUnicode_New (len, max);
+  Py_ssize_t at = 0;
+  for (int i = 0; url != NULL && i < n; i++)
+  {
+    Py_ssize_t k = PyUnicode_GET_LENGTH (part[i]);
+    if (max <= 0xff) /* every part of the one-byte kind, as the url */
+      memcpy (PyUnicode_1BYTE_DATA (url) + at, PyUnicode_1BYTE_DATA (part[i]), (size_t) k);
+    else if (PyUnicode_CopyCharacters (url, at, part[i], 0, k) < 0)
+      Py_CLEAR (url);
+    at += k;
+  }
+  return url;
+}
+
 static void set (PyObject **field, PyObject *v) /* steals v */
 {
   Py_XSETREF (*field, v);
@@ -123,15 +225,15 @@ static int apply (reader *r, stream *st, PyObject *headers)
     PyObject *v = PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 1);
     if (PyUnicode_GET_LENGTH (k) == 0 || PyUnicode_READ_CHAR (k, 0) != ':')
       continue;
-    if (PyUnicode_CompareWithASCIIString (k, ":status") == 0)
+    if (is_text (k, ":status", 7))
       status = v;
-    else if (PyUnicode_CompareWithASCIIString (k, ":method") == 0)
+    else if (is_text (k, ":method", 7))
       method = v;
-    else if (PyUnicode_CompareWithASCIIString (k, ":authority") == 0)
+    else if (is_text (k, ":authority", 10))
       authority = v;
-    else if (PyUnicode_CompareWithASCIIString (k, ":path") == 0)
+    else if (is_text (k, ":path", 5))
       path = v;
-    else if (PyUnicode_CompareWithASCIIString (k, ":scheme") == 0)
+    else if (is_text (k, ":scheme", 7))
       scheme = v;
   }
   if (status != NULL && (st->status = status_code (status)) < 0)
@@ -177,8 +279,7 @@ static int apply (reader *r, stream *st, PyObject *headers)
         return -1;
       where = sni ? r->sni : r->ip;
     }
-    PyObject *url = path ? PyUnicode_FromFormat ("%S://%S%U", scheme ? scheme : r->scheme,
-        where, path) : PyUnicode_FromFormat ("%S://%S", scheme ? scheme : r->scheme, where);
+    PyObject *url = join_url (scheme ? scheme : r->scheme, where, path);
     if (url == NULL)
       return -1;
     set (&st->url, url);
@@ -194,10 +295,13 @@ int header_flags (PyObject *headers)
   for (Py_ssize_t i = 0; headers != NULL && i < PyList_GET_SIZE (headers); i++)
   {
     PyObject *k = PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 0);
-    if (name_is (k, "content-encoding") || name_is (k, "transfer-encoding"))
-      flags |= CODED;
-    else if (name_is (k, "content-type"))
-      flags |= TYPED;
+    switch (PyUnicode_GET_LENGTH (k)) /* each name asked only of the names of its length */
+    {
+      case 16: flags |= name_is (k, "content-encoding") ? CODED : 0; break;
+      case 17: flags |= name_is (k, "transfer-encoding") ? CODED : 0; break;
+      case 12: flags |= name_is (k, "content-type") ? TYPED : 0; break;
+      default: break;
+    }
   }
   return flags;
 }
@@ -210,22 +314,35 @@ PyObject *header_value (PyObject *headers, const char *name)
   return NULL;
 }
 
-/* grpc.is_grpc on a draft with these headers: 1, 0, or -1 with an exception set */
+/* grpc.is_grpc on a draft with these headers: 1, 0, or -1 with an exception set. An ASCII
+ * content type (the usual one) is lowered here, as str.lower lowers ASCII: A-Z only. */
 int grpc_typed (PyObject *headers)
 {
   PyObject *ctype = header_value (headers, "content-type");
   if (ctype == NULL)
     return 0;
-  PyObject *low = PyObject_CallMethod (ctype, "lower", NULL); /* str.lower, as is_grpc */
-  if (low == NULL)
+  Py_ssize_t n = PyUnicode_GET_LENGTH (ctype);
+  char low[256];
+  if (PyUnicode_IS_ASCII (ctype) && n <= (Py_ssize_t) sizeof low)
+  {
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA (ctype);
+    for (Py_ssize_t i = 0; i < n; i++)
+      low[i] = (char) (s[i] >= 'A' && s[i] <= 'Z' ? s[i] + ('a' - 'A') : s[i]);
+    static const char grpc[] = "application/grpc", web[] = "grpc-web-text";
+    const Py_ssize_t ng = (Py_ssize_t) sizeof grpc - 1, nw = (Py_ssize_t) sizeof web - 1;
+    if (n < ng || memcmp (low, grpc, (size_t) ng) != 0)
+      return 0;
+    for (Py_ssize_t i = 0; i + nw <= n; i++)
+      if (memcmp (low + i, web, (size_t) nw) == 0)
+        return 0;
+    return 1;
+  }
+  PyObject *lowered = PyObject_CallMethod (ctype, "lower", NULL); /* str.lower, as is_grpc */
+  if (lowered == NULL)
     return -1;
-  PyObject *prefix = PyUnicode_FromString ("application/grpc");
-  PyObject *web = prefix ? PyUnicode_FromString ("grpc-web-text") : NULL;
-  Py_ssize_t starts = web ? PyUnicode_Tailmatch (low, prefix, 0, PY_SSIZE_T_MAX, -1) : -1;
-  int in = starts > 0 ? PySequence_Contains (low, web) : 0;
-  Py_DECREF (low);
-  Py_XDECREF (prefix);
-  Py_XDECREF (web);
+  Py_ssize_t starts = PyUnicode_Tailmatch (lowered, h2s.grpc, 0, PY_SSIZE_T_MAX, -1);
+  int in = starts > 0 ? PySequence_Contains (lowered, h2s.grpc_web_text) : 0;
+  Py_DECREF (lowered);
   return starts < 0 || in < 0 ? -1 : starts && !in;
 }
 
