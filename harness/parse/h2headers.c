@@ -72,6 +72,27 @@ static PyObject *value_text (const uint8_t *p, size_t n)
   return s;
 }
 
+/* (name, value), a new reference: the tuple made last of these two strs if a table holds
+ * it. Only texts short enough for the tables are paired there, and a tuple held keeps its
+ * two strs alive, so the same two pointers are the same two texts. */
+static PyObject *pairs[TEXTS];
+
+static PyObject *pair_of (PyObject *n, PyObject *v)
+{
+  if (PyUnicode_GET_LENGTH (n) > TEXT_MAX || PyUnicode_GET_LENGTH (v) > TEXT_MAX)
+    return PyTuple_Pack (2, n, v);
+  uint64_t h = (uint64_t) (uintptr_t) n * 0x9E3779B97F4A7C15u
+    + (uint64_t) (uintptr_t) v * 0xC4CEB9FE1A85EC53u;
+  size_t slot = (size_t) (h >> 40) & (TEXTS - 1);
+  PyObject *p = pairs[slot];
+  if (p != NULL && PyTuple_GET_ITEM (p, 0) == n && PyTuple_GET_ITEM (p, 1) == v)
+    return Py_NewRef (p);
+  p = PyTuple_Pack (2, n, v);
+  if (p != NULL)
+    Py_XSETREF (pairs[slot], Py_NewRef (p));
+  return p;
+}
+
 static int emit_str (void *arg, const nghttp2_nv *nv)
 {
   decoded *d = arg;
@@ -94,7 +115,7 @@ static int emit_str (void *arg, const nghttp2_nv *nv)
     Py_DECREF (short_name);
     v = PyUnicode_DecodeLatin1 ((const char *) nv->value, (Py_ssize_t) nv->valuelen, NULL);
   }
-  PyObject *pair = v ? PyTuple_Pack (2, n, v) : NULL;
+  PyObject *pair = v ? pair_of (n, v) : NULL;
   Py_DECREF (n);
   Py_XDECREF (v);
   return add_note (&d->fields, pair); /* appends and releases; NULL: the error passed on */
@@ -223,18 +244,21 @@ static int apply (reader *r, stream *st, PyObject *headers)
   {
     PyObject *k = PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 0);
     PyObject *v = PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 1);
-    if (PyUnicode_GET_LENGTH (k) == 0 || PyUnicode_READ_CHAR (k, 0) != ':')
+    if (PyUnicode_GET_LENGTH (k) < 2 || PyUnicode_READ_CHAR (k, 0) != ':')
       continue;
-    if (is_text (k, ":status", 7))
-      status = v;
-    else if (is_text (k, ":method", 7))
-      method = v;
-    else if (is_text (k, ":authority", 10))
-      authority = v;
-    else if (is_text (k, ":path", 5))
-      path = v;
-    else if (is_text (k, ":scheme", 7))
-      scheme = v;
+    switch (PyUnicode_READ_CHAR (k, 1))
+    {
+      case 's':
+        if (is_text (k, ":status", 7))
+          status = v;
+        else if (is_text (k, ":scheme", 7))
+          scheme = v;
+        break;
+      case 'm': method = is_text (k, ":method", 7) ? v : method; break;
+      case 'a': authority = is_text (k, ":authority", 10) ? v : authority; break;
+      case 'p': path = is_text (k, ":path", 5) ? v : path; break;
+      default: break;
+    }
   }
   if (status != NULL && (st->status = status_code (status)) < 0)
   {

@@ -112,6 +112,16 @@ def test_urls_of_every_text_kind_read_alike(authority: str | None, path: str | N
     _both(Flow("out", _request(headers)), Flow("in"), facts)
 
 
+@pytest.mark.parametrize("odd", [b":", b":m", b":methods", b":Method", b":s", b":statu",
+                                 b":schemes", b":a", b":authority2", b":p", b":paths", b"::"])
+def test_odd_pseudo_names_read_alike(odd: bytes) -> None:
+    """Names that start as a pseudo-header does and are none: before and after each one."""
+    fields = [(b":status", b"204"), (b":method", b"GET"), (b":scheme", b"http"),
+              (b":authority", b"a.test:8080"), (b":path", b"/p")]
+    _read([(odd, b"x"), *fields, (odd, b"y")])
+    _read([*fields[:2], (odd, b"1"), *fields[2:], (odd, b"2")])
+
+
 @pytest.mark.parametrize("ctype", [
     "application/grpc", "application/grp", "application/grpc-web-text",
     "application/grpc;" + "y" * 226 + "grpc-web-text",  # 256 characters, the last ones
