@@ -357,9 +357,7 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
         && run (&r, start) == 0 && close_all (&r) == 0)
       out = PyTuple_Pack (3, r.done, r.pending, r.conn_notes);
   }
-  for (size_t i = 0; r.tab != NULL && i < r.tcap; i++)
-    if (r.tab[i] != NULL)
-      stream_free (r.tab[i]);
+  streams_free (&r);
   free (r.tab);
   free (r.block.buf);
   free (r.starts);

@@ -10,7 +10,7 @@
 
 typedef struct { Py_ssize_t a, b; } span_t; /* chunk indexes a..b */
 
-typedef struct
+typedef struct stream
 {
   uint32_t sid;
   int ended, pushed;
@@ -22,6 +22,7 @@ typedef struct
   size_t size, cap;
   span_t *spans;
   size_t nspans, scap;
+  struct stream *next_spare; /* in reader.spare */
 } stream;
 
 typedef struct
@@ -40,6 +41,7 @@ typedef struct
   char lost[201]; /* why the table was restarted (_Direction.hpack_lost); "" if never */
   stream **tab;   /* open streams by id: open addressing, linear probing */
   size_t tcap, count;
+  stream *spare;  /* closed streams, kept for the next ones with their buffers */
   uint64_t order;
   struct
   {
@@ -67,7 +69,7 @@ int h2_init (void); /* 0, or -1 with an exception set */
 
 /* h2stream.c; each int function returns 0, or -1 with a Python exception set */
 int grow (void **buf, size_t *cap, size_t need, size_t item);
-void stream_free (stream *st);
+void streams_free (reader *r); /* the open streams and the spare ones */
 stream *find (const reader *r, uint32_t sid);
 stream *get_stream (reader *r, uint32_t sid, Py_ssize_t pos); /* NULL: exception set */
 int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end);

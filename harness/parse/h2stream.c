@@ -27,18 +27,72 @@ int grow (void **buf, size_t *cap, size_t need, size_t item)
   return 0;
 }
 
-void stream_free (stream *st)
+static void release (stream *st)
 {
-  Py_XDECREF (st->notes);
-  Py_XDECREF (st->headers);
-  Py_XDECREF (st->method);
-  Py_XDECREF (st->host);
-  Py_XDECREF (st->url);
-  Py_XDECREF (st->interim);
-  Py_XDECREF (st->trailers);
+  Py_CLEAR (st->notes);
+  Py_CLEAR (st->headers);
+  Py_CLEAR (st->method);
+  Py_CLEAR (st->host);
+  Py_CLEAR (st->url);
+  Py_CLEAR (st->interim);
+  Py_CLEAR (st->trailers);
+}
+
+static void stream_free (stream *st)
+{
+  release (st);
   free (st->body);
   free (st->spans);
   free (st);
+}
+
+void streams_free (reader *r)
+{
+  for (size_t i = 0; r->tab != NULL && i < r->tcap; i++)
+    if (r->tab[i] != NULL)
+      stream_free (r->tab[i]);
+  while (r->spare != NULL)
+  {
+    stream *st = r->spare;
+    r->spare = st->next_spare;
+    stream_free (st);
+  }
+}
+
+/* A closed stream kept for the next one (a stream's malloc, free and first buffers cost as
+ * much as its draft's fields): its references released, its buffers kept, a body's only
+ * up to SPARE_BODY bytes so that one large body is not held to the end. */
+#define SPARE_BODY 65536
+
+static void spare (reader *r, stream *st)
+{
+  release (st);
+  if (st->cap > SPARE_BODY)
+  {
+    free (st->body);
+    st->body = NULL;
+    st->cap = 0;
+  }
+  st->next_spare = r->spare;
+  r->spare = st;
+}
+
+/* A stream as calloc makes it, from the spares if there is one (its buffers kept) */
+static stream *new_stream (reader *r)
+{
+  stream *st = r->spare;
+  if (st == NULL)
+    return calloc (1, sizeof (stream));
+  r->spare = st->next_spare;
+  char *body = st->body;
+  span_t *spans = st->spans;
+  size_t cap = st->cap, scap = st->scap;
+  memset (st, 0, sizeof *st);
+  st->body = body;
+  st->cap = cap;
+  st->spans = spans;
+  st->scap = scap;
+  return st;
 }
 
 /* ---- open streams by id ---- */
@@ -154,7 +208,8 @@ static PyObject *events_of (const reader *r, const stream *st)
   size_t n = 0, k = 0;
   for (size_t i = 0; i < st->nspans; i++)
     n += (size_t) (st->spans[i].b - st->spans[i].a + 1);
-  long long *v = malloc ((n ? n : 1) * sizeof *v);
+  long long small[64]; /* a stream's events, most often */
+  long long *v = n <= 64 ? small : malloc (n * sizeof *v);
   if (v == NULL)
     return PyErr_NoMemory ();
   for (size_t i = 0; i < st->nspans; i++)
@@ -180,7 +235,8 @@ static PyObject *events_of (const reader *r, const stream *st)
     else
       PyTuple_SET_ITEM (t, (Py_ssize_t) i, s);
   }
-  free (v);
+  if (v != small)
+    free (v);
   return t;
 }
 
@@ -226,7 +282,7 @@ stream *get_stream (reader *r, uint32_t sid, Py_ssize_t pos)
   stream *st = find (r, sid);
   if (st != NULL)
     return st;
-  st = calloc (1, sizeof *st);
+  st = new_stream (r);
   if (st == NULL)
     return (stream *) PyErr_NoMemory ();
   st->sid = sid;
@@ -358,7 +414,7 @@ int close_stream (reader *r, uint32_t sid)
     return 0;
   unlink_slot (r, i);
   PyObject *d = stream_draft (r, st);
-  stream_free (st);
+  spare (r, st);
   return add_note (&r->done, d); /* appends and releases; NULL: the error passed on */
 }
 

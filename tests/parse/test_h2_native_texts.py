@@ -8,12 +8,15 @@ a shortcut could go wrong without the generated connections of test_h2_native sh
 - gRPC content types lowered in C when ASCII (test_h2_native's finished bodies have more),
   and the names that name a coding, read from a name's bytes;
 - the chunk an offset is in, found from the last one (events of one byte each, empty
-  events between them, seqs out of order).
+  events between them, seqs out of order);
+- closed streams reused for the next ones (bodies on either side of the size whose buffer
+  is kept, streams reset and pushed in between).
 """
 
 from __future__ import annotations
 
 import gzip
+import tracemalloc
 
 import hpack
 import pytest
@@ -150,3 +153,47 @@ def test_one_byte_events_read_alike(empties: list[int], data: st.DataObject) -> 
     _both(_flow("out", out, cuts, [], seqs),
           _flow("in", inn, [i for i in range(len(inn)) if i % (empties[0] + 1) == 0] * 2,
                 empties, []), FACTS)
+
+
+@pytest.mark.parametrize("sizes", [[70_000, 3, 0], [60_000, 70_000, 5], [0, 65_536, 65_537, 1]])
+def test_streams_one_after_another_read_alike(sizes: list[int]) -> None:
+    """Each stream opened after the one before closed, so it reuses it: its body, headers,
+    events and state must all be its own."""
+    enc, out = hpack.Encoder(), [http2.PREFACE]
+    for i, size in enumerate(sizes):
+        sid = 2 * i + 1
+        head = [(b":method", b"POST"), (b":path", b"/%d" % i)] + \
+            ([(b"content-encoding", b"gzip")] if i == 1 else [])
+        body = gzip.compress(b"z" * size) if i == 1 else bytes([65 + i]) * size
+        out.append(frame(http2.HEADERS, http2.END_HEADERS, sid, bytes(enc.encode(head))))
+        for k in range(0, len(body), 16384):
+            out.append(frame(http2.DATA, 0, sid, body[k : k + 16384]))
+        out.append(frame(http2.RST_STREAM, 0, sid, b"\x00\x00\x00\x08") if i == 0 else
+                   frame(http2.HEADERS, http2.END_HEADERS | http2.END_STREAM, sid,
+                         bytes(enc.encode([(b"grpc-status", b"0")]))))
+    inn = frame(http2.PUSH_PROMISE, http2.END_HEADERS, 1, b"\x00\x00\x00\x02\x82\x84") + \
+        frame(http2.HEADERS, http2.END_HEADERS, 2, bytes(hpack.Encoder().encode(
+            [(b":status", b"200")]))) + frame(http2.DATA, http2.END_STREAM, 2, b"pushed")
+    _both(_flow("out", b"".join(out), [5, 70_000], [], []), _flow("in", inn, [9], [], []),
+          FACTS)
+
+
+def test_streams_reused_hold_nothing_of_the_last() -> None:
+    """A stream kept for reuse lets go of its headers, URL and notes: reading the same
+    connection again and again does not grow the memory held."""
+    out = _request([(b":method", b"GET"), (b":path", b"/leak"), (b"x-a", "\xe9".encode())],
+                   b"body") + frame(http2.HEADERS, http2.END_HEADERS | http2.END_STREAM, 3,
+                                    b"\x82\x84")  # the second stream reuses the first
+    flows = (_flow("out", out, [3, 30], [], []), Flow("in"))
+
+    def held() -> int:
+        for _ in range(300):
+            http2.parse(*flows, FACTS)
+        return tracemalloc.get_traced_memory()[0]
+
+    tracemalloc.start()
+    try:
+        before = held()
+        assert held() - before < 30_000
+    finally:
+        tracemalloc.stop()
