@@ -18,7 +18,8 @@ setup(ext_modules=[
     # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)
     Extension(
         "harness.parse._hpack", ["harness/parse/_hpack.c", "harness/parse/h2frames.c",
-                                 "harness/parse/h2stream.c", "harness/parse/h2headers.c",
+                                 "harness/parse/h2stream.c", "harness/parse/h2events.c",
+                                 "harness/parse/h2headers.c", "harness/parse/h2texts.c",
                                  "harness/parse/h1draft.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
                  "harness/parse/h1draft.h", "harness/parse/h1head.h",

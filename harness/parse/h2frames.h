@@ -1,5 +1,6 @@
 /* What the HTTP/2 frame reader's files share: h2frames.c reads the frames, h2stream.c keeps
- * the streams and makes their records, h2headers.c decodes and applies header blocks.
+ * the streams and makes their records, h2events.c the events they came from, h2headers.c
+ * decodes and applies header blocks, with texts from h2texts.c.
  * Together they are h2ref._Direction in C (see h2frames.c). */
 
 #ifndef HARNESS_H2FRAMES_H
@@ -72,12 +73,23 @@ int grow (void **buf, size_t *cap, size_t need, size_t item);
 void streams_free (reader *r); /* the open streams and the spare ones */
 stream *find (const reader *r, uint32_t sid);
 stream *get_stream (reader *r, uint32_t sid, Py_ssize_t pos); /* NULL: exception set */
-int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end);
 int add_note (PyObject **list, PyObject *note); /* steals note; NULL note: error passed on */
 int note (PyObject **list, const char *fmt, ...);
 int lose_table (reader *r, const char *fmt, ...);
 int close_stream (reader *r, uint32_t sid);
 int close_all (reader *r);
+
+/* h2events.c */
+int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end);
+PyObject *events_of (const reader *r, const stream *st); /* the seqs, sorted: a new tuple */
+
+/* h2texts.c: emit_str, hd_decode's emit with a decoded *arg, appends each field to fields
+ * as (str, str), and to notes (made when first needed) why a value was not UTF-8 */
+typedef struct
+{
+  PyObject *fields, *notes;
+} decoded;
+int emit_str (void *arg, const nghttp2_nv *nv);
 
 /* h2headers.c */
 int header_flags (PyObject *headers);

@@ -1,6 +1,6 @@
-/* The streams of one direction for h2frames.c: open streams by id, the events each one's
- * frames came from (as Flow.seqs finds them), notes, the HPACK table restarted, and the
- * draft a stream becomes when it closes (_Direction._stream, _lose_table, _close). */
+/* The streams of one direction for h2frames.c: open streams by id (and closed ones kept
+ * for reuse), notes, the HPACK table restarted, and the draft a stream becomes when it
+ * closes (_Direction._stream, _lose_table, _close); the events of each are h2events.c's. */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,98 +146,6 @@ static void unlink_slot (reader *r, size_t i)
     r->tab[j] = NULL;
     r->tab[slot (r, st->sid)] = st;
   }
-}
-
-/* ---- events: Flow._index, Flow.seqs ---- */
-
-/* Whether off is in chunk i as bisect_right finds it: starts ascend (a flow's chunks are
- * its bytes in order), so if starts[i] <= off < starts[i + 1], bisect_right(starts, off)
- * is i + 1 */
-static int in_chunk (const reader *r, Py_ssize_t i, Py_ssize_t off)
-{
-  return i < r->nchunks && r->starts[i] <= off
-    && (i + 1 == r->nchunks || off < r->starts[i + 1]);
-}
-
-static Py_ssize_t chunk_at (reader *r, Py_ssize_t off)
-{
-  /* frames are read in order: the chunk found last, or the next one, most often holds off */
-  if (in_chunk (r, r->last_chunk, off))
-    return r->last_chunk;
-  if (in_chunk (r, r->last_chunk + 1, off))
-    return ++r->last_chunk;
-  Py_ssize_t lo = 0, hi = r->nchunks; /* bisect_right(starts, off) */
-  while (lo < hi)
-  {
-    Py_ssize_t mid = lo + (hi - lo) / 2;
-    if (off < r->starts[mid])
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  Py_ssize_t i = lo - 1;
-  if (i > r->nchunks - 1)
-    i = r->nchunks - 1;
-  if (i < 0)
-    return 0;
-  if (in_chunk (r, i, off))
-    r->last_chunk = i;
-  return i;
-}
-
-int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end)
-{
-  if (r->nchunks == 0)
-    return 0;
-  if (grow ((void **) &st->spans, &st->scap, st->nspans + 1, sizeof (span_t)) < 0)
-    return -1;
-  Py_ssize_t a = chunk_at (r, start);
-  st->spans[st->nspans].a = a;
-  st->spans[st->nspans++].b = end - 1 > start ? chunk_at (r, end - 1) : a;
-  return 0;
-}
-
-static int cmp_ll (const void *x, const void *y)
-{
-  long long a = *(const long long *) x, b = *(const long long *) y;
-  return (a > b) - (a < b);
-}
-
-static PyObject *events_of (const reader *r, const stream *st)
-{
-  size_t n = 0, k = 0;
-  for (size_t i = 0; i < st->nspans; i++)
-    n += (size_t) (st->spans[i].b - st->spans[i].a + 1);
-  long long small[64]; /* a stream's events, most often */
-  long long *v = n <= 64 ? small : malloc (n * sizeof *v);
-  if (v == NULL)
-    return PyErr_NoMemory ();
-  for (size_t i = 0; i < st->nspans; i++)
-    for (Py_ssize_t c = st->spans[i].a; c <= st->spans[i].b; c++)
-      v[k++] = r->seqs[c];
-  /* most often in order already (a stream's frames come in the flow's order, and so do
-   * their chunks' seqs): sorted only if not */
-  size_t ordered = 1;
-  while (ordered < n && v[ordered - 1] <= v[ordered])
-    ordered++;
-  if (ordered < n)
-    qsort (v, n, sizeof *v, cmp_ll);
-  size_t u = 0;
-  for (size_t i = 0; i < n; i++)
-    if (u == 0 || v[u - 1] != v[i])
-      v[u++] = v[i];
-  PyObject *t = PyTuple_New ((Py_ssize_t) u);
-  for (size_t i = 0; t != NULL && i < u; i++)
-  {
-    PyObject *s = PyLong_FromLongLong (v[i]);
-    if (s == NULL)
-      Py_CLEAR (t);
-    else
-      PyTuple_SET_ITEM (t, (Py_ssize_t) i, s);
-  }
-  if (v != small)
-    free (v);
-  return t;
 }
 
 /* ---- notes ---- */
