@@ -4,7 +4,7 @@
 #include "storejson.h"
 
 #include <math.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 static const char HEX[] = "0123456789abcdef"; /* Py_hexdigits, as json escapes */
@@ -61,9 +61,57 @@ static char *hex4 (char *o, Py_UCS4 c)
   return o;
 }
 
-/* A str as json.encoder's encode_basestring_ascii writes it: printable ASCII but " and \
- * as they are, those two and \b \f \n \r \t as two-character escapes, everything else as
- * \uXXXX (lowercase), characters past the BMP as their UTF-16 surrogate pair. */
+/* One character as json.encoder's encode_basestring_ascii writes it: printable ASCII but "
+ * and \ as it is, those two and \b \f \n \r \t as two-character escapes, everything else
+ * as \uXXXX (lowercase), a character past the BMP as its UTF-16 surrogate pair. Writes at
+ * o (room for 12 bytes), returns the end. */
+static inline char *put_char (char *o, Py_UCS4 c, int *sur)
+{
+  if (c >= ' ' && c <= '~' && c != '\\' && c != '"')
+  {
+    *o++ = (char) c;
+    return o;
+  }
+  switch (c)
+  {
+    case '\\': *o++ = '\\'; *o++ = '\\'; break;
+    case '"': *o++ = '\\'; *o++ = '"'; break;
+    case '\b': *o++ = '\\'; *o++ = 'b'; break;
+    case '\f': *o++ = '\\'; *o++ = 'f'; break;
+    case '\n': *o++ = '\\'; *o++ = 'n'; break;
+    case '\r': *o++ = '\\'; *o++ = 'r'; break;
+    case '\t': *o++ = '\\'; *o++ = 't'; break;
+    default:
+      if (c >= 0x10000)
+      {
+        o = hex4 (o, 0xd800 | (((c - 0x10000) >> 10) & 0x3ff));
+        o = hex4 (o, 0xdc00 | ((c - 0x10000) & 0x3ff));
+      }
+      else
+      {
+        if (c >= 0xd800 && c <= 0xdfff)
+          *sur = 1;
+        o = hex4 (o, c);
+      }
+  }
+  return o;
+}
+
+/* Whether none of 8 ASCII bytes needs an escape: no control, '"', '\' or DEL among them.
+ * Each test is the bit trick for "some byte is below n" (or zero, after the xor), which
+ * is exact as to whether any byte is, the only question asked. */
+static inline int plain8 (uint64_t x)
+{
+  const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+  uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\'), del = x ^ (ones * 0x7f);
+  uint64_t hit = ((x - ones * ' ') & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)
+    | ((del - ones) & ~del);
+  return (hit & high) == 0;
+}
+
+/* A str as json.encoder's encode_basestring_ascii writes it (put_char). An ASCII one,
+ * most of them (header names and values), is copied 8 bytes at a time where none of
+ * them needs an escape. */
 static int put_str (JBuf *b, PyObject *s, int *sur)
 {
   Py_ssize_t n = PyUnicode_GET_LENGTH (s);
@@ -79,37 +127,26 @@ static int put_str (JBuf *b, PyObject *s, int *sur)
     return -1;
   char *o = b->p + b->n;
   *o++ = '"';
-  for (Py_ssize_t i = 0; i < n; i++)
+  Py_ssize_t i = 0;
+  if (PyUnicode_IS_ASCII (s))
   {
-    Py_UCS4 c = PyUnicode_READ (kind, data, i);
-    if (c >= ' ' && c <= '~' && c != '\\' && c != '"')
+    const unsigned char *p = data;
+    for (; i + 8 <= n; i += 8)
     {
-      *o++ = (char) c;
-      continue;
-    }
-    switch (c)
-    {
-      case '\\': *o++ = '\\'; *o++ = '\\'; break;
-      case '"': *o++ = '\\'; *o++ = '"'; break;
-      case '\b': *o++ = '\\'; *o++ = 'b'; break;
-      case '\f': *o++ = '\\'; *o++ = 'f'; break;
-      case '\n': *o++ = '\\'; *o++ = 'n'; break;
-      case '\r': *o++ = '\\'; *o++ = 'r'; break;
-      case '\t': *o++ = '\\'; *o++ = 't'; break;
-      default:
-        if (c >= 0x10000)
-        {
-          o = hex4 (o, 0xd800 | (((c - 0x10000) >> 10) & 0x3ff));
-          o = hex4 (o, 0xdc00 | ((c - 0x10000) & 0x3ff));
-        }
-        else
-        {
-          if (c >= 0xd800 && c <= 0xdfff)
-            *sur = 1;
-          o = hex4 (o, c);
-        }
+      uint64_t x;
+      memcpy (&x, p + i, 8);
+      if (plain8 (x))
+      {
+        memcpy (o, p + i, 8);
+        o += 8;
+      }
+      else
+        for (int k = 0; k < 8; k++)
+          o = put_char (o, p[i + k], sur);
     }
   }
+  for (; i < n; i++)
+    o = put_char (o, PyUnicode_READ (kind, data, i), sur);
   *o++ = '"';
   b->n = (size_t) (o - b->p);
   return 0;
@@ -185,6 +222,23 @@ int json_string_lists (JBuf *b, PyObject *v, int *sur)
   return put (b, "]", 1) < 0 ? -1 : 1;
 }
 
+size_t int_text (char *out, long long x)
+{
+  /* the magnitude as unsigned: -LLONG_MIN does not fit a long long */
+  unsigned long long u = x < 0 ? 0ULL - (unsigned long long) x : (unsigned long long) x;
+  char digits[20];
+  size_t n = 0;
+  do
+    digits[n++] = (char) ('0' + u % 10);
+  while ((u /= 10) != 0);
+  size_t len = 0;
+  if (x < 0)
+    out[len++] = '-';
+  while (n)
+    out[len++] = digits[--n];
+  return len;
+}
+
 /* An int as json writes it (int.__repr__), when it is one (not a bool) within 64 bits;
  * 0 otherwise. */
 static int put_int (JBuf *b, PyObject *v)
@@ -197,9 +251,10 @@ static int put_int (JBuf *b, PyObject *v)
     return 0;
   if (x == -1 && PyErr_Occurred ())
     return -1;
-  char text[32];
-  int len = snprintf (text, sizeof text, "%lld", x);
-  return put (b, text, (size_t) len) < 0 ? -1 : 1;
+  if (reserve (b, INT_TEXT_MAX) < 0)
+    return -1;
+  b->n += int_text (b->p + b->n, x);
+  return 1;
 }
 
 int json_ints (JBuf *b, PyObject *v)

@@ -15,6 +15,11 @@ enum
 };
 extern const char *const MESSAGE[MN];
 
+/* What StoreWriter.add stores as a draft's request_key: the key of its request (a Draft
+ * of class draft, its key slot at key_off, or anything with a key) when that is >= 0,
+ * else None; a new reference, or NULL on error. */
+PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyObject *request);
+
 /* The Message (of class cls, slots at moff) that decoding the stored row of the draft
  * values v gives back, with key id k<key>, request id k<req> (req None: none) and kind:
  * for values storejson.c encoded (plain lists, a flat dict) without a surrogate. NULL on
