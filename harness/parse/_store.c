@@ -1,13 +1,16 @@
 /* The writer of analysis.sqlite through SQLite's C API, for store.StoreWriter.
  *
- * Writer(path, script, insert, Draft, Message, values, kinds, dumps) opens the temporary
- * store on a connection of its own and runs script (pragmas, schema, BEGIN). add(draft)
- * writes a draft's row at once with insert, its columns bound one by one as Python's sqlite3
- * module binds them, the JSON columns written by storejson.c where the value has a shape
- * it encodes and by rowcodec.Dumps (dumps, dumps.seqs) otherwise; message() is the Message the
- * store will read back for that row, made from the draft's own values where those are what
- * decoding the stored text gives (or None: the caller reads the row back with fetch).
- * execute and fetch run the rest of the build's SQL (links, numbering, meta, COMMIT).
+ * Writer(path, script, insert, Draft, Message, values, kinds, dumps, firsts=None) opens the
+ * temporary store on a connection of its own and runs script (pragmas, schema, BEGIN).
+ * add(draft) writes a draft's row at once with insert (and appends its first_seq to the
+ * list firsts), its columns bound one by one as Python's sqlite3 module binds them, the
+ * JSON columns written by storejson.c where the value has a shape it encodes and by
+ * rowcodec.Dumps (dumps, dumps.seqs) otherwise; a parameter whose value is the previous
+ * row's keeps its binding (sql_same_binding). message() is the Message the store will read
+ * back for that row, made from the draft's own values where those are what decoding the
+ * stored text gives (or None: the caller reads the row back with fetch); add_message()
+ * both, in one call. execute and fetch run the rest of the build's SQL (links, numbering,
+ * meta, COMMIT).
  *
  * StoreWriter kept executemany's rows in a queue and made each Message by decoding the JSON
  * it had just encoded: together ~0.4 s of the 20 MB benchmark's 1.9 s. The Python writer
@@ -25,6 +28,10 @@
 /* The JSON columns */
 enum { J_HEADERS, J_EVENTS, J_FRAMES, J_META, J_NOTES, JN };
 
+/* The INSERT's parameters, and the body's (0-based) */
+#define NCOL 28
+#define C_BODY 19
+
 static PyObject *no_args;
 
 typedef struct
@@ -36,10 +43,14 @@ typedef struct
   PyTypeObject *draft, *message;
   Py_ssize_t doff[DN], moff[MN]; /* where each field's slot is in an instance */
   PyObject *values, *kinds, *dumps, *seqs;
+  PyObject *firsts; /* a list each add appends its draft's first_seq to, or NULL */
   /* the last add's draft values (new references, NULL before) and request key */
   PyObject *v[DN], *req, *kind_text;
   int fast; /* message() can make the Message from v */
   JBuf json[JN];
+  /* what each of the INSERT's parameters is bound to (new references; NULL: rebind it),
+   * kept from one row to the next: see sql_same_binding */
+  PyObject *bound[NCOL];
 } Writer;
 
 static void forget (Writer *w)
@@ -58,6 +69,8 @@ static void writer_close (Writer *w)
     sqlite3_finalize (w->insert);
     w->insert = NULL;
   }
+  for (int i = 0; i < NCOL; i++) /* bound in place: released once the statement is gone */
+    Py_CLEAR (w->bound[i]);
   if (w->db != NULL)
   {
     sqlite3_close_v2 (w->db);
@@ -67,11 +80,12 @@ static void writer_close (Writer *w)
 
 static int writer_init (Writer *w, PyObject *args, PyObject *kw)
 {
-  PyObject *path, *draft, *message, *values, *kinds, *dumps;
+  PyObject *path, *draft, *message, *values, *kinds, *dumps, *firsts = NULL;
   const char *script, *insert;
-  if (!PyArg_ParseTuple (args, "O&ssO!O!O!O!O:Writer", PyUnicode_FSConverter, &path, &script,
-                         &insert, &PyType_Type, &draft, &PyType_Type, &message, &PyDict_Type,
-                         &values, &PyDict_Type, &kinds, &dumps))
+  if (!PyArg_ParseTuple (args, "O&ssO!O!O!O!O|O!:Writer", PyUnicode_FSConverter, &path,
+                         &script, &insert, &PyType_Type, &draft, &PyType_Type, &message,
+                         &PyDict_Type, &values, &PyDict_Type, &kinds, &dumps, &PyList_Type,
+                         &firsts))
     return -1;
   int ok = w->db == NULL || (PyErr_SetString (PyExc_RuntimeError, "Writer opened twice"), 0);
   ok = ok && slot_offsets ((PyTypeObject *) draft, DRAFT, DN, w->doff, "draftfields.h") == 0
@@ -88,6 +102,7 @@ static int writer_init (Writer *w, PyObject *args, PyObject *kw)
   Py_XSETREF (w->kinds, Py_NewRef (kinds));
   Py_XSETREF (w->dumps, Py_NewRef (dumps));
   Py_XSETREF (w->seqs, seqs);
+  Py_XSETREF (w->firsts, Py_XNewRef (firsts));
   int rc = sqlite3_open_v2 (PyBytes_AS_STRING (path), &w->db,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL);
@@ -159,6 +174,12 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   if (!Py_IS_TYPE (d, w->draft))
     return PyErr_Format (PyExc_TypeError, "add() takes a Draft, not %s", Py_TYPE (d)->tp_name);
   forget (w);
+  if (w->firsts != NULL)
+  {
+    PyObject *first = field (w, d, D_FIRST_SEQ);
+    if (first == NULL || PyList_Append (w->firsts, first) < 0)
+      return NULL;
+  }
   /* as StoreWriter.add: the key first (the draft's request may be the draft itself) */
   PyObject *key = PyLong_FromLongLong (++w->count);
   if (key == NULL)
@@ -172,23 +193,9 @@ static PyObject *writer_add (Writer *w, PyObject *d)
       goto fail;
     w->v[i] = Py_NewRef (v);
   }
-  PyObject *req = Py_None, *rkey = NULL;
-  if (w->v[D_REQUEST] != Py_None)
-  {
-    rkey = PyObject_GetAttrString (w->v[D_REQUEST], "key");
-    PyObject *zero = rkey ? PyLong_FromLong (0) : NULL;
-    int ge = zero ? PyObject_RichCompareBool (rkey, zero, Py_GE) : -1;
-    Py_XDECREF (zero);
-    if (ge < 0)
-    {
-      Py_XDECREF (rkey);
-      goto fail;
-    }
-    if (ge)
-      req = rkey;
-  }
-  w->req = Py_NewRef (req);
-  Py_XDECREF (rkey);
+  w->req = request_key (w->draft, w->doff[D_KEY], w->v[D_REQUEST]);
+  if (w->req == NULL)
+    goto fail;
   PyObject *kind_text = PyDict_GetItemWithError (w->values, w->v[D_KIND]);
   if (kind_text == NULL)
   {
@@ -220,17 +227,17 @@ static PyObject *writer_add (Writer *w, PyObject *d)
                      v[D_CONN], v[D_PHASE], v[D_PROTOCOL], v[D_HOST], v[D_IP], v[D_PORT],
                      v[D_SNI], v[D_TLS_VERSION], v[D_CIPHER], v[D_METHOD], v[D_URL],
                      v[D_STATUS], text[J_HEADERS], v[D_BODY], body_len, v[D_BODY_LEN_WIRE],
-                     text[J_EVENTS], req, v[D_SDK], text[J_FRAMES], text[J_META],
+                     text[J_EVENTS], w->req, v[D_SDK], text[J_FRAMES], text[J_META],
                      text[J_NOTES]};
+  _Static_assert (sizeof col / sizeof col[0] == NCOL, "the INSERT's parameters");
   static const int jcol[JN] = {19, 23, 26, 27, 28}; /* 1-based, as SQLite counts */
   sqlite3_stmt *st = w->insert;
-  int ncols = (int) (sizeof col / sizeof col[0]);
-  for (int i = 0; i < ncols; i++)
+  for (int i = 0; i < NCOL; i++)
   {
     int j = 0;
     while (j < JN && jcol[j] != i + 1)
       j++;
-    if (j < JN && text[j] == NULL)
+    if (j < JN && text[j] == NULL) /* the buffer is rewritten by the next row: rebound */
     {
       int rc = sqlite3_bind_text64 (st, i + 1, w->json[j].p, w->json[j].n, SQLITE_STATIC,
                                     SQLITE_UTF8);
@@ -240,8 +247,24 @@ static PyObject *writer_add (Writer *w, PyObject *d)
         goto reset;
       }
     }
-    else if (sql_bind (w->db, st, i + 1, col[i]) < 0)
-      goto reset;
+    else if (j < JN || i == C_BODY) /* dumps' text, released below; a body, not kept
+                                       alive for a row it is seldom the same object in */
+    {
+      if (sql_bind (w->db, st, i + 1, col[i]) < 0)
+        goto reset;
+    }
+    else
+    {
+      int same = w->bound[i] != NULL ? sql_same_binding (w->bound[i], col[i]) : 0;
+      if (same < 0)
+        goto reset;
+      if (same)
+        continue;
+      Py_CLEAR (w->bound[i]);
+      if (sql_bind (w->db, st, i + 1, col[i]) < 0)
+        goto reset;
+      w->bound[i] = Py_NewRef (col[i]);
+    }
   }
   int rc = sqlite3_step (st);
   if (rc != SQLITE_DONE)
@@ -252,8 +275,8 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   w->fast = fast;
   out = Py_NewRef (key);
 reset:
+  /* the bindings stay (bound[] says what they are), for the next row to keep */
   sqlite3_reset (st);
-  sqlite3_clear_bindings (st);
 done:
   for (int j = 0; j < JN; j++)
     Py_XDECREF (text[j]);
@@ -280,6 +303,15 @@ static PyObject *writer_message (Writer *w, PyObject *unused)
     return NULL;
   }
   return make_message (w->message, w->moff, w->v, w->count, w->req, kind);
+}
+
+static PyObject *writer_add_message (Writer *w, PyObject *d)
+{
+  PyObject *key = writer_add (w, d);
+  if (key == NULL)
+    return NULL;
+  Py_DECREF (key);
+  return writer_message (w, NULL);
 }
 
 static PyObject *run (Writer *w, PyObject *args, int rows)
@@ -322,6 +354,9 @@ static int writer_traverse (Writer *w, visitproc visit, void *arg)
   Py_VISIT (w->kinds);
   Py_VISIT (w->dumps);
   Py_VISIT (w->seqs);
+  Py_VISIT (w->firsts);
+  for (int i = 0; i < NCOL; i++)
+    Py_VISIT (w->bound[i]);
   return 0;
 }
 
@@ -334,6 +369,7 @@ static int writer_clear (Writer *w)
   Py_CLEAR (w->kinds);
   Py_CLEAR (w->dumps);
   Py_CLEAR (w->seqs);
+  Py_CLEAR (w->firsts);
   return 0;
 }
 
@@ -357,6 +393,8 @@ static PyMethodDef writer_methods[] = {
    "add(draft) -> key: write the draft's row (and give the draft its key)."},
   {"message", (PyCFunction) writer_message, METH_NOARGS,
    "The last added draft as the store reads it back (key ids), or None: read it back."},
+  {"add_message", (PyCFunction) writer_add_message, METH_O,
+   "add_message(draft): add(draft), then message(), in one call."},
   {"execute", (PyCFunction) writer_execute, METH_VARARGS,
    "execute(sql, params=()): run one statement to its end."},
   {"fetch", (PyCFunction) writer_fetch, METH_VARARGS,
@@ -375,7 +413,7 @@ static PyTypeObject WriterType = {
   .tp_name = "harness.parse._store.Writer",
   .tp_basicsize = sizeof (Writer),
   .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-  .tp_doc = "Writer(path, script, insert, Draft, Message, values, kinds, dumps)",
+  .tp_doc = "Writer(path, script, insert, Draft, Message, values, kinds, dumps, firsts=None)",
   .tp_new = PyType_GenericNew,
   .tp_init = (initproc) writer_init,
   .tp_dealloc = (destructor) writer_dealloc,

@@ -150,7 +150,8 @@ class StoreWriter:
             # the reference would run it
             if compiled and _store is not None and new_message is not Message:
                 self._c = db = _store.Writer(self.tmp, _PRAGMAS + _SCHEMA + "BEGIN;", _INSERT,
-                                             Draft, Message, VALUES, KINDS, self._dumps)
+                                             Draft, Message, VALUES, KINDS, self._dumps,
+                                             self._firsts)
             else:
                 self._py = db = _Connection(self.tmp)
         except (OSError, sqlite3.Error) as exc:
@@ -177,9 +178,9 @@ class StoreWriter:
 
     def add(self, d: Draft) -> int:
         """Queue a draft for writing; its key is known at once (responses cite it)."""
-        self._firsts.append(d.first_seq)
         if self._c is not None:
-            return self._c.add(d)
+            return self._c.add(d)  # which appends d.first_seq to _firsts
+        self._firsts.append(d.first_seq)
         self._next += 1
         d.key = self._next
         req = d.request.key if d.request is not None and d.request.key >= 0 else None
@@ -244,7 +245,12 @@ class StoreWriter:
                         True)
 
     def add_message(self, d: Draft) -> Message:
-        """:meth:`add`, then :meth:`message`."""
+        """:meth:`add`, then :meth:`message` (through the C writer, one call of it: the two
+        methods' Python frames were ~1,500 instructions a row, 6% of the writer's)."""
+        c = self._c
+        if c is not None:
+            m = c.add_message(d)
+            return self._read_back(c.count) if m is None else m
         self.add(d)
         return self.message()
 
