@@ -84,8 +84,10 @@ def _drafts(draw: st.DrawFn) -> Draft:
 
 
 def _build(path: Path, drafts: list[Draft], requests: list[int], compiled: bool,
-           after: list[int]) -> tuple[list[str], list[int] | None] | type[BaseException]:
-    """The messages (their reprs: types show) and the numbering, or the error raised."""
+           after: list[int], one_call: bool = False,
+           ) -> tuple[list[str], list[int] | None] | type[BaseException]:
+    """The messages (their reprs: types show) and the numbering, or the error raised; each
+    made by ``add_message`` with ``one_call``, else by ``add`` and ``message``."""
     drafts = copy.deepcopy(drafts)
     path.parent.mkdir()
     try:
@@ -93,8 +95,11 @@ def _build(path: Path, drafts: list[Draft], requests: list[int], compiled: bool,
             got = []
             for d, r in zip(drafts, requests, strict=True):
                 d.request = drafts[r] if r >= 0 else None
-                w.add(d)
-                m = w.message()
+                if one_call:
+                    m = w.add_message(d)
+                else:
+                    w.add(d)
+                    m = w.message()
                 got.append(m)
                 # the message is the store's, not the draft's: changing the draft later
                 # (its mutable lists and dict) leaves it as it was
@@ -165,6 +170,109 @@ def test_same_store_and_messages(tmp_path_factory: pytest.TempPathFactory,
     a, b = (str(d / x / store.ANALYSIS_DB) for x in ("py", "c"))
     assert list(store_rows(b)) == list(store_rows(a))
     assert store_meta(b) == store_meta(a)
+
+
+def _fresh(text: str) -> str:
+    """An equal str that is another object (the C writer keeps a binding for both)."""
+    return "".join(list(text)) if len(text) > 1 else text
+
+
+_edges = st.sampled_from(["\"", "\\", "\x7f", "\x1f", "\x00", " ", "~", "\n"])
+_long = st.text(st.characters(max_codepoint=127) | _edges, min_size=7, max_size=40) \
+    | st.text(_chars, min_size=7, max_size=40)
+"""Past 8 characters: put_str copies an ASCII str 8 bytes at a time where none of them
+needs an escape."""
+
+
+@st.composite
+def _runs(draw: st.DrawFn) -> list[Draft]:
+    """Drafts in a row whose columns take their values from small pools: the previous row's
+    own object, an equal one, an unequal one of the same length or of another kind, None,
+    the wrong type (a value whose bind fails ends the build, in both writers)."""
+    texts = st.sampled_from(["c1", "c2", "é1", "è1", "😀1", "", "abcdefgh"])
+    text = texts.map(_fresh) | texts | st.none() | st.sampled_from([5, b"x", True])
+    number = st.sampled_from([443, 444, -1, 0, 2**40, None, True]) \
+        | st.sampled_from([443, 2**40]).map(lambda n: int(str(n)))
+    if draw(st.integers(0, 9)) == 0:  # a run that fails at its first such value
+        number = number | st.sampled_from([2**70, 1.5])
+    out = []
+    for _ in range(draw(st.integers(2, 12))):
+        d = Draft(kind=draw(st.sampled_from([MessageKind.REQUEST, MessageKind.RESPONSE])),
+                  t=draw(st.sampled_from([1.5, 2.0])), direction=draw(texts),
+                  source=draw(texts), first_seq=draw(st.integers(0, 3)))
+        for name in ("conn", "phase", "protocol", "host", "ip", "sni", "tls_version",
+                     "cipher", "method", "url", "sdk"):
+            setattr(d, name, draw(text))
+        for name in ("port", "status", "body_len_wire"):
+            setattr(d, name, draw(number))
+        d.headers = draw(st.lists(st.tuples(_long | _text, _long), max_size=3))
+        d.notes = draw(st.lists(_long, max_size=2))
+        d.body = draw(st.sampled_from([b"", b"b", b"bb"]))
+        out.append(d)
+    return out
+
+
+@settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(_runs(), st.data())
+def test_rows_in_a_run_keep_bindings(tmp_path_factory: pytest.TempPathFactory,
+                                     drafts: list[Draft], data: st.DataObject) -> None:
+    """A row whose values are the previous row's (the same objects or equal ones) keeps
+    their bindings in the C writer: the same store and Messages as the reference, through
+    add_message; long strings too (encoded 8 bytes at a time)."""
+    requests = [data.draw(st.integers(-1, i - 1)) if i else -1 for i in range(len(drafts))]
+    d = tmp_path_factory.mktemp("w")
+    ref = _build(d / "py" / store.ANALYSIS_DB, drafts, requests, False, [], one_call=True)
+    got = _build(d / "c" / store.ANALYSIS_DB, drafts, requests, True, [], one_call=True)
+    event("raises" if isinstance(ref, type) else "writes")
+    if isinstance(ref, type) or isinstance(got, type):
+        assert isinstance(ref, type), got
+        assert isinstance(got, type), ref
+        return
+    assert got == ref
+    a, b = (str(d / x / store.ANALYSIS_DB) for x in ("py", "c"))
+    assert list(store_rows(b)) == list(store_rows(a))
+
+
+def test_bindings_after_a_row_that_failed(tmp_path: Path) -> None:
+    """A row whose bind fails part way leaves the parameters it reached rebound and the
+    rest as they were: the rows after it store their own values (each row read back
+    from the file is its Message as made from the draft)."""
+    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB)
+    rows = [_plain(), _plain(host=_fresh("other"), port=444), _plain(port=2**70, host="x"),
+            _plain(host="x", conn="c2"), _plain(), _plain(sni="s", port=int("444"))]
+    keys = []
+    for d in rows:
+        try:
+            m = w.add_message(d)
+        except OverflowError:
+            assert d.port == 2**70
+            continue
+        keys.append(d.key)
+        assert repr(w._read_back(d.key)) == repr(m)
+    assert len(keys) == 5
+    w.close()
+
+
+@pytest.mark.parametrize("key", [0, 5, -1, True, 3.5, 2**63, "7"])
+def test_request_that_is_not_a_draft(tmp_path: Path, key: object) -> None:
+    """A request of another type: its key attribute, compared with 0 as Python does (a
+    str's comparison raises)."""
+    class Request:
+        def __init__(self, key: object) -> None:
+            self.key = key
+
+    def build(where: str, compiled: bool) -> tuple[list[str], list[int] | None] | type:
+        d = _plain()
+        d.request = Request(key)  # type: ignore[assignment]
+        path = tmp_path / where / store.ANALYSIS_DB
+        path.parent.mkdir()
+        try:
+            with store.StoreWriter(path, compiled=compiled) as w:
+                return [repr(w.add_message(d))], w.finish({}, numbers=True)
+        except Exception as exc:  # noqa: BLE001 - compared: both raise or neither
+            return type(exc)
+
+    assert build("c", True) == build("py", False)
 
 
 def test_message_made_without_reading_back(tmp_path: Path) -> None:
