@@ -196,7 +196,7 @@ def _runs(draw: st.DrawFn) -> list[Draft]:
     if draw(st.integers(0, 9)) == 0:  # a run that fails at its first such value
         number = number | st.sampled_from([2**70, 1.5])
     out = []
-    for _ in range(draw(st.integers(2, 12))):
+    for _ in range(draw(st.integers(2, 8))):
         d = Draft(kind=draw(st.sampled_from([MessageKind.REQUEST, MessageKind.RESPONSE])),
                   t=draw(st.sampled_from([1.5, 2.0])), direction=draw(texts),
                   source=draw(texts), first_seq=draw(st.integers(0, 3)))
@@ -212,7 +212,7 @@ def _runs(draw: st.DrawFn) -> list[Draft]:
     return out
 
 
-@settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=120, suppress_health_check=[HealthCheck.too_slow])
 @given(_runs(), st.data())
 def test_rows_in_a_run_keep_bindings(tmp_path_factory: pytest.TempPathFactory,
                                      drafts: list[Draft], data: st.DataObject) -> None:
