@@ -19,7 +19,7 @@ from harness import collector
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, write_destinations
 from harness.detect.finding import Finding, Needle, json_lines
-from harness.detect.findings import Found, find_unnumbered, numbered
+from harness.detect.findings import Found, by_message, find_unnumbered, numbered
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
 from harness.parse.builder import MessageStream
 from harness.parse.message import Message
@@ -65,9 +65,9 @@ def transforms(run: RunDir) -> dict[bytes, tuple[str, bytes]]:
 
 
 class _Fed:
-    """The stream's messages on their way to the detector, fed to the classifier too, with
-    the span of the detector's notes each message got (the detector notes a message before
-    it asks for the next one)."""
+    """The stream's messages on their way to the detector, a batch (a connection's) at a
+    time, fed to the classifier too; the detector writes down the span of notes each
+    message got (:func:`find_unnumbered`'s ``spans``)."""
 
     def __init__(self, stream: MessageStream, classifier: Classifier,
                  notes: list[str]) -> None:
@@ -77,16 +77,14 @@ class _Fed:
         self.head = self.tail = -1
         """Notes before the first message and from the end of the last one on."""
 
-    def __iter__(self) -> Iterator[Message]:
-        notes, spans, add = self.notes, self.spans, self.classifier.add
-        self.head = len(notes)
-        for m in self.stream:
-            add(m)
-            start = len(notes)
-            yield m
-            if len(notes) > start:
-                spans.append((m.id, start, len(notes)))
-        self.tail = len(notes)
+    def __iter__(self) -> Iterator[list[Message]]:
+        add = self.classifier.add
+        self.head = len(self.notes)
+        for batch in self.stream.batches():
+            for m in batch:
+                add(m)
+            yield batch
+        self.tail = len(self.notes)
 
 
 def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
@@ -98,27 +96,30 @@ def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
     message's own stay in order) and renumbering ``f<i>`` gives the list the store's order
     would have; the same for each message's notes, which start with its id. The classifier
     keeps ids per host (its ``message_ids``), sorted the same way."""
-    number, final = fed.stream.number, fed.stream.final_id  # key ids are "k<key>"
-    # each id numbered once, its store id ``m<number>`` (final_id) made from the number the
-    # sort had (75,000 number() calls to 38,000 on the 20 MB bench run); number()'s lookup
-    # spelled out for each finding
-    numbers = fed.stream.numbers()
-    by_number = sorted([(numbers[int(f[1][1:])], f) for f in found], key=itemgetter(0))
+    # number() spelled out: it runs for every finding's message and every classifier id
+    numbers = fed.stream.numbers()  # key ids are "k<key>"
+    # a message's findings come one after another: ordering each run of them (groupby's)
+    # by its number, stably, is ordering the findings so, with one lookup a run;
+    # tests/test_analysis.py compares the two
+    runs = [(numbers[int(mid[1:])], group) for mid, group in by_message(found)]
+    runs.sort(key=itemgetter(0))
     # each Finding made here, once (find_unnumbered leaves them to its caller); the
     # comparison with the store's order in tests/parse/test_stream.py would see a field out
     # of place
-    out = numbered((f"m{num}", f) for num, f in by_number)
+    out = numbered((f"m{num}", group) for num, group in runs)
     notes = fed.notes
     in_order = notes[:fed.head]
-    for mid, start, end in sorted(fed.spans, key=lambda s: number(s[0])):
-        prefix, new = mid + ":", final(mid) + ":"
+    for mid, start, end in sorted(fed.spans, key=lambda s: numbers[int(s[0][1:])]):
+        prefix, new = mid + ":", f"m{numbers[int(mid[1:])]}:"
         in_order += [new + n[len(prefix):] if n.startswith(prefix) else n
                      for n in notes[start:end]]
     in_order += notes[fed.tail:]
     c = fed.classifier
     for a in (*c.accs.values(), *c.below.values()):
-        a.ids = [f"m{n}" for n in sorted(map(number, a.ids))]
-    c.stack_ids = [(h, final(i)) for h, i in sorted(c.stack_ids, key=lambda x: number(x[1]))]
+        a.ids = [f"m{n}" for n in sorted([numbers[int(i[1:])] for i in a.ids])]
+    final = fed.stream.final_id
+    c.stack_ids = [(h, final(i)) for h, i in
+                   sorted(c.stack_ids, key=lambda x: numbers[int(x[1][1:])])]
     return out, in_order
 
 
@@ -138,7 +139,7 @@ def _analyze(run: RunDir | Path | str, extra_needles: Sequence[Needle],
     # the classifier is fed as the detector reads
     stream = MessageStream(rd)
     fed = _Fed(stream, Classifier(), [])
-    found = find_unnumbered(iter(fed), needles, transforms(rd), fed.notes)
+    found = find_unnumbered(iter(fed), needles, transforms(rd), fed.notes, spans=fed.spans)
     if fed.tail < 0:
         raise RuntimeError("the detector stopped before the last message")
     findings, notes = _numbered(fed, found)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import count, groupby
+from operator import attrgetter, itemgetter
 
 from harness.detect.decoders import Budget, Decoder, Layer, b64decode
 from harness.detect.derive import Pattern, derive
@@ -243,24 +245,36 @@ def find(messages: Iterable[Message], needles: Sequence[Needle],
     """The findings in ``messages``, numbered ``f1``... in the order found.
     ``compiled=False`` runs the Python decoder and python-hyperscan's scan only (the C ones
     give the same findings; tests compare them)."""
-    return numbered((f[1], f) for f in find_unnumbered(messages, needles, transforms, notes,
-                                                      compiled))
+    return numbered(by_message(find_unnumbered(((m,) for m in messages), needles, transforms,
+                                               notes, compiled)))
 
 
-def numbered(found: Iterable[tuple[str, Found]]) -> list[Finding]:
-    """Findings ``f1``... in the order given, each under the message id given with it; its
-    excerpt rendered. Positional: a Finding's fields in order (a keyword call costs twice
-    as much, per finding)."""
-    return [Finding(f"f{i}", n.name, n.cls, host, phase, mid, chain, render(clip), control, t)
-            for i, (mid, (n, _, chain, clip, host, phase, control, t)) in enumerate(found, 1)]
+def by_message(found: Iterable[Found]) -> list[tuple[str, list[Found]]]:
+    """The findings in runs of one message's, with its id (a message's findings come one
+    after another, so a run is a message's unless a message id comes twice)."""
+    return [(mid, list(run)) for mid, run in groupby(found, itemgetter(1))]
 
 
-def find_unnumbered(messages: Iterable[Message], needles: Sequence[Needle],
+def numbered(runs: Iterable[tuple[str, Iterable[Found]]]) -> list[Finding]:
+    """Findings ``f1``... in the order given, each under the message id given with its run
+    (:func:`by_message`); its excerpt rendered. Positional: a Finding's fields in order (a
+    keyword call costs twice as much, per finding)."""
+    ids = count(1)
+    return [Finding(f"f{next(ids)}", n.name, n.cls, host, phase, mid, chain, render(clip),
+                    control, t)
+            for mid, run in runs for n, _, chain, clip, host, phase, control, t in run]
+
+
+def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Needle],
                     transforms: Mapping[bytes, tuple[str, bytes]] | None = None,
-                    notes: list[str] | None = None, compiled: bool = True) -> list[Found]:
+                    notes: list[str] | None = None, compiled: bool = True,
+                    spans: list[tuple[str, int, int]] | None = None) -> list[Found]:
     """:func:`find`'s findings before they are numbered and their excerpts rendered: for
     a caller that numbers them its own way (harness analyze, in the store's order), which
-    then makes each Finding once."""
+    then makes each Finding once. The messages come in batches (harness analyze's are a
+    connection's each), a message's findings one after another. With ``notes``, each
+    message's notes start with its id; with ``spans`` too, (id, first, end) of each stretch
+    of ``notes`` a message got (one or two a message, in order)."""
     patterns = [p for n in needles for p in derive(n)]
     matcher = Matcher(patterns, compiled)
     # The C walk and the loop below in C (found.c), where it is built: made once, not for
@@ -272,59 +286,71 @@ def find_unnumbered(messages: Iterable[Message], needles: Sequence[Needle],
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     # whether _most_specific keeps each finding, worked out for each message as it is done
     # (in C with the rest); valid only while no two messages share an id (its groups are
-    # by needle and message id), else _most_specific runs over them all
+    # by needle and message id), else _most_specific runs over them all. Every message's id
+    # counts, scanned or not (a batch's at once): a repeat among those the detector skips
+    # only sends it to _most_specific, which gives the same when no scanned id repeats.
     keep: list[bool] = []
     ids: set[str] = set()  # while no id has come twice
+    n_ids = 0
     repeated = False
+    message_id = attrgetter("id")
     # the loop runs for every message (245,000 on the 200 MB bench run): what it asks of
     # one is read once, and root_pairs and is_control are spelled out for the C path
     # (test_found.py compares it with compiled=False, which runs them)
     request_kind = MessageKind.REQUEST
-    for m in messages:
-        mid = m.id
-        if notes is not None and m.notes:
-            # what the parser could not do (a body cut at its budget, a truncated stream,
-            # malformed frames) belongs with what the detector could not do
-            notes.extend(f"{mid}: {n}" for n in m.notes)
-        if m.direction != "out":
-            continue  # what the app received is not what it sent
-        if m.links and m.meta.get("stack"):
-            continue  # a Java HTTP stack record also seen on the wire: cite the wire message
+    for batch in batches:
         if not repeated:
-            before = len(ids)
-            ids.add(mid)
-            repeated = len(ids) == before
-        if hooks is not None:
-            host, request = m.host, m.kind == request_kind
-            head = f"http:{m.method or '?'} {host or m.ip or '?'}" if request else root_label(m)
-            roots = _detect.roots(m.url or "", head, request, m.headers, m.body)
-            if roots is None:
-                roots = _root_pairs(m, True)
-            if _detect.find(roots, hooks, plan, EXCERPT, (
-                    mid, host, m.phase, request and (host or "") in CONTROL_HOSTS, m.t),
-                    found, seen, keep):
-                continue
-        else:
-            roots = root_pairs(m, compiled)
-        start = len(found)
-        decoder = Decoder(transforms, Budget())
-        for chain_, data, hits in decoder.matched(roots, matcher.scan):
-            for hit in hits:
-                derivation = verified(hit, data)
-                if derivation is None:
+            ids.update(map(message_id, batch))
+            n_ids += len(batch)
+            repeated = len(ids) != n_ids
+        for m in batch:
+            mid = m.id
+            if notes is not None and m.notes:
+                # what the parser could not do (a body cut at its budget, a truncated stream,
+                # malformed frames) belongs with what the detector could not do
+                first = len(notes)
+                notes.extend(f"{mid}: {n}" for n in m.notes)
+                if spans is not None:
+                    spans.append((mid, first, len(notes)))
+            if m.direction != "out":
+                continue  # what the app received is not what it sent
+            if m.links and m.meta.get("stack"):
+                continue  # a Java HTTP stack record also seen on the wire: cite the wire one
+            if hooks is not None:
+                host, request = m.host, m.kind == request_kind
+                head = (f"http:{m.method or '?'} {host or m.ip or '?'}" if request
+                        else root_label(m))
+                roots = _detect.roots(m.url or "", head, request, m.headers, m.body)
+                if roots is None:
+                    roots = _root_pairs(m, True)
+                if _detect.find(roots, hooks, plan, EXCERPT, (
+                        mid, host, m.phase, request and (host or "") in CONTROL_HOSTS, m.t),
+                        found, seen, keep):
                     continue
-                n = hit.pattern.needle
-                chain = chain_ if derivation == "raw" else (*chain_, f"derive:{derivation}")
-                key = (n.name, m.id, chain)
-                if key in seen:
-                    continue
-                seen.add(key)
-                found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
-                              m.phase, is_control(m, n), m.t))
-        if hooks is not None:
-            keep += _kept(found[start:])
-        if notes is not None and decoder.budget.notes:
-            notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
+            else:
+                roots = root_pairs(m, compiled)
+            start = len(found)
+            decoder = Decoder(transforms, Budget())
+            for chain_, data, hits in decoder.matched(roots, matcher.scan):
+                for hit in hits:
+                    derivation = verified(hit, data)
+                    if derivation is None:
+                        continue
+                    n = hit.pattern.needle
+                    chain = chain_ if derivation == "raw" else (*chain_, f"derive:{derivation}")
+                    key = (n.name, m.id, chain)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
+                                  m.phase, is_control(m, n), m.t))
+            if hooks is not None:
+                keep += _kept(found[start:])
+            if notes is not None and decoder.budget.notes:
+                first = len(notes)
+                notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
+                if spans is not None:
+                    spans.append((mid, first, len(notes)))
     return (_most_specific(found) if hooks is None or repeated
             else [f for f, k in zip(found, keep, strict=True) if k])
 

@@ -7,7 +7,8 @@ the TLS messages they produced: same method, URL and body, or same connection.
 
 :class:`MessageStream` hands the messages on as they are written (``harness analyze`` scans
 them), so they are not read back from the store: one connection's messages in memory at a
-time, as when only the store is built.
+time, as when only the store is built. They go as one batch (a list) per connection, so the
+layers between the builder and the detector resume once a connection, not once a message.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from harness.parse.store import ANALYSIS_DB, STORE_VERSION, MessageStore, StoreW
 log = logging.getLogger(__name__)
 
 RECORD_KINDS = ("http", "sdk", "page", "dns")
+RECORD_BATCH = 256
+"""Records (messages by themselves) per batch of :meth:`MessageStream.batches`: a
+connection's messages go as one batch; records come one by one and are gathered."""
 SKIPPED_ROWS = "skipped_rows"
 """Store meta key: rows of capture.sqlite the build skipped as unreadable."""
 
@@ -136,7 +140,10 @@ class MessageStream:
     ids. ``links`` are written at the end too: a message whose ``meta`` has a ``stack`` (a
     Java HTTP stack record, what the detector and the classifier ask ``links`` of) is held
     until they are known and yielded last with them; the others carry none (:meth:`final`
-    gives them theirs)."""
+    gives them theirs).
+
+    Iterating yields messages; :meth:`batches` yields the same messages in the same order,
+    a connection's (or up to :data:`RECORD_BATCH` records') at a time."""
 
     def __init__(self, run: RunDir, budget: int = DEFAULT_BUDGET) -> None:
         self.run = run
@@ -146,6 +153,14 @@ class MessageStream:
         self._links: dict[int, list[int]] = {}
 
     def __iter__(self) -> Iterator[Message]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Message]]:
+        """The messages in lists: one per connection, up to :data:`RECORD_BATCH` records
+        each, and the held ones last. A list is the builder's own and is emptied when the
+        next one is asked for (so one connection's messages are in memory at a time): read
+        it before asking, copy it to keep it."""
         self.count = yield from _build(self.run, self.budget, self)
 
     def _finished(self, numbers: list[int], links: dict[int, list[int]]) -> None:
@@ -178,9 +193,9 @@ class MessageStream:
 
 
 def _build(run: RunDir, budget: int, stream: MessageStream | None
-           ) -> Generator[Message, None, int]:
-    """Build the store, yielding each message when ``stream`` is given; returns how many
-    messages there are."""
+           ) -> Generator[list[Message], None, int]:
+    """Build the store, yielding its messages in batches (:meth:`MessageStream.batches`)
+    when ``stream`` is given; returns how many messages there are."""
     info = run.load_info()
     fp = fingerprint(run)
     count = 0
@@ -255,7 +270,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
                         d.notes.append("stream event without a connection id")
                     put([d])
                 if ready:
-                    yield from ready
+                    yield ready
                     ready.clear()
                 continue
             flows = assemble_rows(rows)
@@ -267,7 +282,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
             put(drafts, peer_host)
             del drafts
             if ready:
-                yield from ready
+                yield ready
                 ready.clear()
         # A Java request is held until its call's response (or the end): streamed body
         # chunks (``phase`` ``body``) arrive between the two and belong to it.
@@ -315,13 +330,14 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
             else:
                 d = records.dns(ev)
             put([d])
-            if ready:
-                yield from ready
+            if len(ready) >= RECORD_BATCH:
+                yield ready
                 ready.clear()
         for ck in list(pending):
             put_request(ck)
-        yield from ready
-        ready.clear()
+        if ready:
+            yield ready
+            ready.clear()
         n_links = links.write(w)
         # rows of capture.sqlite that could not be read: the verdicts count them as
         # unreadable rows (RunFacts.unreadable_rows)
@@ -332,7 +348,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
     log.info("parsed %d messages (%d Java/TLS links) into %s", count, n_links, ANALYSIS_DB)
     if stream is not None and numbers is not None:
         stream._finished(numbers, w.links_of)
-        for m in held:
-            got = w.links_of.get(int(m.id[1:]))
-            yield replace(m, links=tuple(map(key_id, got))) if got else m
+        if held:
+            yield [replace(m, links=tuple(map(key_id, got)))
+                   if (got := w.links_of.get(int(m.id[1:]))) else m for m in held]
     return count
