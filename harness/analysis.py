@@ -87,6 +87,16 @@ class _Fed:
         self.tail = len(self.notes)
 
 
+def _store_order(found: list[Found], numbers: list[int]) -> list[tuple[str, list[Found]]]:
+    """``found`` (key ids) in runs of one message's findings (:func:`by_message`), each
+    under its store id, in the order of the store's numbers (``numbers``, by key): sorting
+    the runs by number, stably, is sorting the findings so (tests/test_analysis.py compares
+    the two), with one lookup and one id a run rather than a finding."""
+    runs = [(numbers[int(mid[1:])], run) for mid, run in by_message(found)]
+    runs.sort(key=itemgetter(0))
+    return [(f"m{num}", run) for num, run in runs]
+
+
 def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
     """Findings and notes as if the messages had come in the store's order, with its ids.
 
@@ -96,17 +106,12 @@ def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
     message's own stay in order) and renumbering ``f<i>`` gives the list the store's order
     would have; the same for each message's notes, which start with its id. The classifier
     keeps ids per host (its ``message_ids``), sorted the same way."""
-    # number() spelled out: it runs for every finding's message and every classifier id
+    # number() spelled out: it runs for every run of findings and every classifier id
     numbers = fed.stream.numbers()  # key ids are "k<key>"
-    # a message's findings come one after another: ordering each run of them (groupby's)
-    # by its number, stably, is ordering the findings so, with one lookup a run;
-    # tests/test_analysis.py compares the two
-    runs = [(numbers[int(mid[1:])], group) for mid, group in by_message(found)]
-    runs.sort(key=itemgetter(0))
     # each Finding made here, once (find_unnumbered leaves them to its caller); the
     # comparison with the store's order in tests/parse/test_stream.py would see a field out
     # of place
-    out = numbered((f"m{num}", group) for num, group in runs)
+    out = numbered(_store_order(found, numbers))
     notes = fed.notes
     in_order = notes[:fed.head]
     for mid, start, end in sorted(fed.spans, key=lambda s: numbers[int(s[0][1:])]):

@@ -1,5 +1,6 @@
 """``analyze_run`` runs with the cyclic collector off (harness/collector.py): that holds only
-while what it makes for each message and finding forms no reference cycle."""
+while what it makes for each message and finding forms no reference cycle. And its findings
+are put in the store's order a message's run at a time, as sorting them one by one would."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ import gc
 import json
 import subprocess
 import sys
+from operator import itemgetter
 from pathlib import Path
 
-from harness.analysis import analyze_run
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.analysis import _store_order, analyze_run
 from harness.capture.rundir import RunDir
+from harness.detect.finding import Needle
+from harness.detect.findings import Found, numbered
+from harness.device.base import NeedleClass
 from harness.testing.runbuilder import RunBuilder
 
 NEEDLE = "a1b2c3d4e5f60718"
@@ -86,3 +94,23 @@ def test_a_commands_import_runs_no_collection() -> None:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout
     assert json.loads(out) == [0, True, 0]
+
+
+_NEEDLES = [Needle("a", NeedleClass.DEVICE_ID, "x", "cli"),
+            Needle("b", NeedleClass.BROWSING, "y", "cli")]
+
+
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 1), st.integers(0, 3)),
+                max_size=30), st.permutations(range(1, 7)))
+def test_store_order_is_the_findings_sorted_one_by_one(
+        found_at: list[tuple[int, int, int]], order: list[int]) -> None:
+    """Message keys 1-6 numbered in a random order; findings with runs of one message, and
+    the same message again later (the stable sort's case), against the sort it replaced:
+    each finding by its message's number, stably, then renumbered."""
+    numbers = [0, *order]
+    found: list[Found] = [
+        (_NEEDLES[n], f"k{key}", (f"c{c}",), (b"<", b"x", b">", False, bool(c)), f"h{key}",
+         None, bool(n), float(i)) for i, (key, n, c) in enumerate(found_at)]
+    by_number = sorted([(numbers[int(f[1][1:])], f) for f in found], key=itemgetter(0))
+    want = numbered((f"m{num}", [f]) for num, f in by_number)
+    assert numbered(_store_order(found, numbers)) == want
