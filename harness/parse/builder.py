@@ -145,9 +145,12 @@ class MessageStream:
     Iterating yields messages; :meth:`batches` yields the same messages in the same order,
     a connection's (or up to :data:`RECORD_BATCH` records') at a time."""
 
-    def __init__(self, run: RunDir, budget: int = DEFAULT_BUDGET) -> None:
+    def __init__(self, run: RunDir, budget: int = DEFAULT_BUDGET,
+                 record_batch: int = RECORD_BATCH) -> None:
         self.run = run
         self.budget = budget
+        self.record_batch = record_batch
+        """Records a batch (:data:`RECORD_BATCH`)."""
         self.count = 0
         self._n: list[int] | None = None
         self._links: dict[int, list[int]] = {}
@@ -157,11 +160,11 @@ class MessageStream:
             yield from batch
 
     def batches(self) -> Iterator[list[Message]]:
-        """The messages in lists: one per connection, up to :data:`RECORD_BATCH` records
+        """The messages in lists: one per connection, up to :attr:`record_batch` records
         each, and the held ones last. A list is the builder's own and is emptied when the
         next one is asked for (so one connection's messages are in memory at a time): read
         it before asking, copy it to keep it."""
-        self.count = yield from _build(self.run, self.budget, self)
+        self.count = yield from _build(self.run, self.budget, self, self.record_batch)
 
     def _finished(self, numbers: list[int], links: dict[int, list[int]]) -> None:
         self._n, self._links = numbers, links
@@ -192,8 +195,8 @@ class MessageStream:
                        else self.final_id(m.request_id))
 
 
-def _build(run: RunDir, budget: int, stream: MessageStream | None
-           ) -> Generator[list[Message], None, int]:
+def _build(run: RunDir, budget: int, stream: MessageStream | None,
+           record_batch: int = RECORD_BATCH) -> Generator[list[Message], None, int]:
     """Build the store, yielding its messages in batches (:meth:`MessageStream.batches`)
     when ``stream`` is given; returns how many messages there are."""
     info = run.load_info()
@@ -330,7 +333,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None
             else:
                 d = records.dns(ev)
             put([d])
-            if len(ready) >= RECORD_BATCH:
+            if len(ready) >= record_batch:
                 yield ready
                 ready.clear()
         for ck in list(pending):

@@ -22,7 +22,7 @@ from harness.detect.finding import Finding, Needle
 from harness.detect.findings import find
 from harness.detect.needles import merge, run_needles
 from harness.device.base import NeedleClass
-from harness.parse.builder import MessageStream, build_messages
+from harness.parse.builder import RECORD_BATCH, MessageStream, build_messages
 from harness.parse.message import Message
 from harness.parse.store import ANALYSIS_DB, MessageStore
 from harness.testing.runbuilder import RunBuilder
@@ -51,12 +51,12 @@ def read_back(run: RunDir) -> list[Message]:
         return list(store.messages())
 
 
-def check_stream(run: RunDir, copy: Path) -> list[Message]:
+def check_stream(run: RunDir, copy: Path, record_batch: int = RECORD_BATCH) -> list[Message]:
     """Stream ``run`` (building its store), build a copy with ``build_messages``, compare;
     the messages read back."""
     shutil.copytree(run.path, copy)
-    stream = MessageStream(run)
-    got = list(stream)
+    stream = MessageStream(run, record_batch=record_batch)
+    got = [m for batch in stream.batches() for m in batch]
     assert stream.done
     assert stream.count == len(got)
     want = read_back(run)
@@ -157,6 +157,25 @@ RUNS = [_records, _java_bodies, _journey, _wire]
 @pytest.mark.parametrize("make", RUNS, ids=lambda f: f.__name__)
 def test_stream_is_the_store(make: Callable[[Path], RunDir], tmp_path: Path) -> None:
     check_stream(make(tmp_path / "a"), tmp_path / "b")
+
+
+@pytest.mark.parametrize("make", RUNS, ids=lambda f: f.__name__)
+def test_records_in_batches_of_one_and_two(make: Callable[[Path], RunDir],
+                                           tmp_path: Path) -> None:
+    """The fixtures have fewer records than :data:`RECORD_BATCH`: batches that fill up."""
+    for n in (1, 2):
+        check_stream(make(tmp_path / f"a{n}"), tmp_path / f"b{n}", record_batch=n)
+
+
+def test_batches_are_the_messages(tmp_path: Path) -> None:
+    """Iterating the stream is reading its batches one after another."""
+    run = _records(tmp_path / "a")
+    shutil.copytree(run.path, tmp_path / "b")
+    batches = [list(b) for b in MessageStream(run, record_batch=2).batches()]
+    assert len(batches) > 2
+    assert all(batches)
+    assert [m for b in batches for m in b] == list(MessageStream(RunDir(tmp_path / "b"),
+                                                                 record_batch=2))
 
 
 @pytest.mark.parametrize("make", RUNS, ids=lambda f: f.__name__)
