@@ -15,7 +15,7 @@ from operator import attrgetter, itemgetter
 
 from harness.detect.decoders import Budget, Decoder, Layer, b64decode
 from harness.detect.derive import Pattern, derive
-from harness.detect.finding import Finding, Needle
+from harness.detect.finding import Finding, Needle, new_finding
 from harness.detect.matcher import Match, Matcher
 from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
@@ -169,15 +169,21 @@ def _clip(data: bytes, start: int, end: int) -> Clip:
 
 
 def render(clip: Clip) -> str:
+    """The excerpt: each part decoded, and escaped (:func:`_escaped`) where it is not all
+    printable; the three parts checked in one call, since most are (it runs for every
+    finding: tests/detect/test_found.py compares it with each part shown alone)."""
     before, match, after, cut_before, cut_after = clip
-    return (("…" if cut_before else "") + _show(before) + "[[" + _show(match) + "]]"
-            + _show(after) + ("…" if cut_after else ""))
+    b = before.decode("utf-8", "replace")
+    m = match.decode("utf-8", "replace")
+    a = after.decode("utf-8", "replace")
+    if not (b.isprintable() and m.isprintable() and a.isprintable()):
+        b, m, a = _escaped(b), _escaped(m), _escaped(a)
+    return f"{'…' if cut_before else ''}{b}[[{m}]]{a}{'…' if cut_after else ''}"
 
 
-def _show(b: bytes) -> str:
-    text = b.decode("utf-8", "replace")
-    if text.isprintable():
-        return text
+def _escaped(text: str) -> str:
+    """Characters that are not printable as ``\\x..`` below U+0100 (others stay): a
+    printable text is itself."""
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else c
                    for c in text)
 
@@ -259,9 +265,9 @@ def numbered(runs: Iterable[tuple[str, Iterable[Found]]]) -> list[Finding]:
     """Findings ``f1``... in the order given, each under the message id given with its run
     (:func:`by_message`); its excerpt rendered. Positional: a Finding's fields in order (a
     keyword call costs twice as much, per finding)."""
-    ids = count(1)
-    return [Finding(f"f{next(ids)}", n.name, n.cls, host, phase, mid, chain, render(clip),
-                    control, t)
+    ids, make = count(1), new_finding
+    return [make(f"f{next(ids)}", n.name, n.cls, host, phase, mid, chain, render(clip),
+                 control, t)
             for mid, run in runs for n, _, chain, clip, host, phase, control, t in run]
 
 

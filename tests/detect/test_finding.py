@@ -8,6 +8,7 @@ lines the same bytes as written from the dicts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from harness.capture.rundir import RunDir
-from harness.detect.finding import Finding, json_lines
+from harness.detect.finding import Finding, json_lines, new_finding
 from harness.device.base import NeedleClass
 
 # any code point, with more lone surrogates (a label made from captured bytes: characters()
@@ -52,6 +53,18 @@ EDGES = [
 @example(EDGES[1])
 def test_json_line_is_json_of_to_json(f: Finding) -> None:
     assert f.json_line() == reference(f)
+
+
+@given(findings)
+def test_new_finding_is_finding(f: Finding) -> None:
+    """Made with its slots set straight, the same finding, field for field."""
+    values = [getattr(f, field.name) for field in dataclasses.fields(Finding)]
+    made = new_finding(*values)
+    assert new_finding is not Finding  # else this compares Finding with itself
+    assert type(made) is Finding
+    assert [getattr(made, field.name) for field in dataclasses.fields(Finding)] == values
+    assert made == Finding(*values)
+    assert made.json_line() == f.json_line()
 
 
 def test_edges() -> None:

@@ -259,3 +259,26 @@ def test_excerpts_escape_what_is_not_printable() -> None:
     assert render((b"a\x85", b"\xc2\x85", b"\x00\xff\xe2\x80\xa8", True, False)) == \
         "…a\ufffd[[\\x85]]\\x00\ufffd\u2028"
     assert render((b"", ID, b"\t", False, True)) == f"[[{ID.decode()}]]\\x09…"
+
+
+def _show(b: bytes) -> str:
+    """An excerpt's part as render showed each before it checked the three at once."""
+    text = b.decode("utf-8", "replace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else c
+                   for c in text)
+
+
+_parts = st.binary(max_size=12) | st.sampled_from(
+    [b"", ID, b"\t", b"\x00", b"\xc2\x85", b"\xe2\x80\xa8", b"\xff", b"\xc3\xa9", b"\x7f"])
+
+
+@given(_parts, _parts, _parts, st.booleans(), st.booleans())
+@example(b"ok", b"\x00", b"ok", False, False)
+@example(b"\xc3", b"\xa9", b"", True, True)
+def test_render_is_each_part_shown_alone(before: bytes, match: bytes, after: bytes,
+                                         cut_before: bool, cut_after: bool) -> None:
+    want = (("…" if cut_before else "") + _show(before) + "[[" + _show(match) + "]]"
+            + _show(after) + ("…" if cut_after else ""))
+    assert render((before, match, after, cut_before, cut_after)) == want
