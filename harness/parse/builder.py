@@ -225,6 +225,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
         names.sort()
 
         phase_at, dns_name = clock.at, names.name
+        add, message = w.add, w.message  # add_message's two steps, without its call
 
         def put(drafts: list[Draft], peer_host: str | None = None) -> None:
             """Stamp host and phase on each draft, write it and queue its message. A draft
@@ -235,10 +236,9 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
                 if not d.host:
                     d.host = d.sni or peer_host or dns_name(d.ip, d.t)
                 d.phase = phase_at(d.t)
-                if stream is None:
-                    w.add(d)
-                else:
-                    m = w.add_message(d)
+                add(d)
+                if stream is not None:
+                    m = message()
                     (held if m.meta.get("stack") else ready).append(m)
                 if links.enabled:
                     links.add(d)
