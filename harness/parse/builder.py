@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Generator, Iterator
 from dataclasses import replace
@@ -224,18 +225,26 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
                         names.add(ev.t, pkt.questions[0], [a for _n, a in pkt.answers])
         names.sort()
 
-        phase_at, dns_name = clock.at, names.name
+        phase_at, phase_gap, dns_name = clock.at, clock.gap, names.name
         add, message = w.add, w.message  # add_message's two steps, without its call
+        # the phase of the last time asked, and the gap around it where it is the same
+        # (PhaseClock.gap): most messages fall in the gap of the one before
+        phase: str | None = None
+        lo, hi = math.inf, -math.inf
 
         def put(drafts: list[Draft], peer_host: str | None = None) -> None:
             """Stamp host and phase on each draft, write it and queue its message. A draft
             naming no host and no SNI is named ``peer_host`` when given (the name a Java TLS
             socket connected to), else by DNS. Runs per message: names are bound once."""
-            nonlocal count
+            nonlocal count, phase, lo, hi
             for d in drafts:
+                t = d.t
                 if not d.host:
-                    d.host = d.sni or peer_host or dns_name(d.ip, d.t)
-                d.phase = phase_at(d.t)
+                    d.host = d.sni or peer_host or dns_name(d.ip, t)
+                if not lo < t < hi:
+                    phase = phase_at(t)
+                    lo, hi = phase_gap(t)
+                d.phase = phase
                 add(d)
                 if stream is not None:
                     m = message()

@@ -1,6 +1,7 @@
 """What the builder stamps on each message from outside it: the scenario phase its time
 falls in (:class:`PhaseClock`), and for a message that does not name its host, the name a DNS
-answer gave its peer address (:class:`DnsNames`). Both are asked once per message."""
+answer gave its peer address (:class:`DnsNames`). Both are asked for messages by the
+100,000 (the clock only when a message's time leaves the gap that held the last one's)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,23 @@ class PhaseClock:
             if start is not None and start <= a and (end is None or b <= end):
                 best = name
         return best
+
+    def gap(self, t: float) -> tuple[float, float]:
+        """``(a, b)``: :meth:`at` gives every time strictly between ``a`` and ``b`` the phase
+        it gives ``t`` (the gap between two consecutive bounds that holds ``t``), so a caller
+        stamping many times (the builder, a connection's messages) asks again only outside
+        it. Empty, ``(inf, -inf)``, where ``t`` is a bound or NaN, or the walk answers; all
+        times when there is no phase."""
+        if not self.spans:
+            return -math.inf, math.inf
+        bounds = self._bounds
+        if not bounds or t != t:
+            return math.inf, -math.inf
+        i = _after(bounds, t) - 1
+        if i >= 0 and bounds[i] == t:
+            return math.inf, -math.inf
+        return (bounds[i] if i >= 0 else -math.inf,
+                bounds[i + 1] if i + 1 < len(bounds) else math.inf)
 
     def at(self, t: float) -> str | None:
         bounds = self._bounds

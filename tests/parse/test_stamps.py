@@ -44,6 +44,18 @@ def test_phase_at_as_the_walk_over_every_phase(ps: list[Phase], ms: list[Marker]
         assert clock.at(t) == clock._scan(t), t
 
 
+@given(phases, markers, st.lists(st.floats(-2, 14), max_size=5))
+def test_phase_gap_holds_one_phase(ps: list[Phase], ms: list[Marker],
+                                   extra: list[float]) -> None:
+    """Every time asked strictly inside the gap around another has that one's phase (a
+    bound's gap is empty: the times just past it may be in another)."""
+    clock = PhaseClock(ps, ms)
+    asked = _asked(clock, extra)
+    for t in asked:
+        lo, hi = clock.gap(t)
+        assert all(clock.at(x) == clock.at(t) for x in asked if lo < x < hi), t
+
+
 def test_phase_at_edges() -> None:
     clock = PhaseClock([Phase("outer", 0.0, 10.0), Phase("inner", 2.0, 4.0),
                         Phase("late", 4.0, None), Phase("same", 2.0, 3.0)], [])

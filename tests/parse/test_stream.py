@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harness.analysis import FINDINGS_JSON, analyze_run, transforms
@@ -24,6 +24,7 @@ from harness.detect.needles import merge, run_needles
 from harness.device.base import NeedleClass
 from harness.parse.builder import RECORD_BATCH, MessageStream, build_messages
 from harness.parse.message import Message
+from harness.parse.stamps import PhaseClock
 from harness.parse.store import ANALYSIS_DB, MessageStore
 from harness.testing.runbuilder import RunBuilder
 from tests.parse import test_records
@@ -60,6 +61,9 @@ def check_stream(run: RunDir, copy: Path, record_batch: int = RECORD_BATCH) -> l
     assert stream.done
     assert stream.count == len(got)
     want = read_back(run)
+    with run.reader() as reader:  # each stamped with the phase of its time
+        clock = PhaseClock(run.load_info().phases, reader.markers())
+    assert [m.phase for m in want] == [clock.at(m.t) for m in want]
     # numbered, the stream's messages are the store's, field for field
     final = sorted((stream.final(m) for m in got), key=lambda m: int(m.id[1:]))
     assert final == want
@@ -207,17 +211,19 @@ _chunks = st.sampled_from([
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", NEEDLE.encode(), b"\x00\xff garbage",
 ]) | st.binary(max_size=40)
+_times = st.floats(0, 50) | st.sampled_from([0.0, 20.0])  # and the phases' bounds
 _stream = st.tuples(st.integers(1, 4), st.sampled_from(["tls", "tcp", "udp"]),
-                    st.sampled_from(["out", "in"]), _chunks, st.floats(0, 50))
+                    st.sampled_from(["out", "in"]), _chunks, _times)
 _java = st.tuples(st.sampled_from(["request", "response", "body"]), st.sampled_from(["c1", "c2"]),
                   st.sampled_from(["POST", "GET"]), st.binary(max_size=12) | _chunks,
-                  st.floats(0, 50), st.booleans())
+                  _times, st.booleans())
 
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(streams=st.lists(_stream, max_size=12), java=st.lists(_java, max_size=6),
-       sdk=st.lists(st.floats(0, 50), max_size=2))
+       sdk=st.lists(_times, max_size=2))
+@example(streams=[], java=[], sdk=[15.0, 20.0])  # a bound just after a time in the gap before
 def test_generated_captures(tmp_path_factory: pytest.TempPathFactory,
                             streams: list[tuple[int, str, str, bytes, float]],
                             java: list[tuple[str, str, str, bytes, float, bool]],
