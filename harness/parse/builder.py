@@ -226,7 +226,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
         names.sort()
 
         phase_at, phase_gap, dns_name = clock.at, clock.gap, names.name
-        add, message = w.add, w.message  # add_message's two steps, without its call
+        add, add_message = w.add, w.add_message
         # the phase of the last time asked, and the gap around it where it is the same
         # (PhaseClock.gap): most messages fall in the gap of the one before
         phase: str | None = None
@@ -245,9 +245,10 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
                     phase = phase_at(t)
                     lo, hi = phase_gap(t)
                 d.phase = phase
-                add(d)
-                if stream is not None:
-                    m = message()
+                if stream is None:
+                    add(d)
+                else:
+                    m = add_message(d)  # one call into the C writer
                     (held if m.meta.get("stack") else ready).append(m)
                 if links.enabled:
                     links.add(d)
