@@ -12,7 +12,7 @@ setup(ext_modules=[
                  "harness/detect/expand.h", "harness/detect/bytetests.h",
                  "harness/detect/protowire.h", "harness/detect/scanner.h",
                  "harness/detect/b64.h", "harness/detect/roots.h",
-                 "harness/detect/unquote.h"],
+                 "harness/detect/unquote.h", "harness/detect/words.h"],
         libraries=["hs"],  # Hyperscan's C API (libhyperscan-dev), for scanner.c
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
     # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)

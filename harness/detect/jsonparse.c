@@ -2,6 +2,7 @@
 
 #include "jsonparse.h"
 #include "unquote.h"
+#include "words.h"
 
 #include <string.h>
 
@@ -10,14 +11,23 @@ static int is_ws (unsigned char c)
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static void skip_ws (Parser *p)
+/* Past the whitespace at p->pos. A separator is most often followed by one space or none
+   (json.dumps writes ", " and ": "), so those are told apart before the loop: this runs four
+   times per object member. */
+static inline void skip_ws (Parser *p)
 {
-  while (p->pos < p->n && is_ws (p->s[p->pos]))
-    p->pos++;
+  const unsigned char *s = p->s;
+  Py_ssize_t i = p->pos, n = p->n;
+  if (i < n && s[i] == ' ')
+    i++;
+  if (i < n && s[i] <= ' ')
+    while (i < n && is_ws (s[i]))
+      i++;
+  p->pos = i;
 }
 
 /* A new node's index; -1: no memory; -2: more than MAX_NODES. */
-static Py_ssize_t new_node (Parser *p, uint8_t type)
+static inline __attribute__ ((always_inline)) Py_ssize_t new_node (Parser *p, uint8_t type)
 {
   if (p->count >= MAX_NODES)
     return -2;
@@ -33,6 +43,7 @@ static Py_ssize_t new_node (Parser *p, uint8_t type)
   Node *d = &p->nodes[p->count];
   d->type = type;
   d->escaped = 0;
+  d->exponent = 0;
   d->start = d->end = 0;
   d->kstart = d->kend = -1;
   d->first = d->next = -1;
@@ -54,53 +65,43 @@ long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
   return v;
 }
 
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "scan_string reads eight bytes as a little-endian word"
-#endif
-
-/* The high bit of each byte of v that is zero, and of no other (no carry crosses a byte). */
-static inline uint64_t zero_bytes (uint64_t v)
-{
-  const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
-  return ~(((v & low7) + low7) | v | low7);
-}
-
 /* The high bit of each of v's eight bytes that scan_string stops at: a quote, a backslash,
    a byte below 0x20 (its top three bits clear). */
 static inline uint64_t special_bytes (uint64_t v)
 {
-  const uint64_t ones = 0x0101010101010101ULL;
-  return zero_bytes (v ^ (ones * '"')) | zero_bytes (v ^ (ones * '\\'))
-      | zero_bytes (v & (ones * 0xE0));
+  return bytes_equal (v, '"') | bytes_equal (v, '\\') | zero_bytes (v & (ONES * 0xE0));
 }
 
 /* A string whose opening quote is at p->pos: its content span, checked as json's strict
-   scanner checks it (no raw control character, valid escapes); *ascii: no byte >= 0x80 in
-   it. The bytes up to the next quote, backslash or control byte are skipped eight at a
-   time: strings are most of a document's bytes. */
-static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *escaped,
-    int *ascii)
+   scanner checks it (no raw control character, valid escapes); with ascii (a key's call),
+   *ascii: no byte >= 0x80 in it. The bytes up to the next quote, backslash or control byte
+   are skipped eight at a time: strings are most of a document's bytes. Inlined into its two
+   callers, so that a value's call (ascii NULL) does none of the ASCII bookkeeping and
+   neither pays for a call: there are as many strings as members. */
+static inline __attribute__ ((always_inline)) int scan_string (Parser *p, Py_ssize_t *start,
+    Py_ssize_t *end, uint8_t *escaped, int *ascii)
 {
   const unsigned char *s = p->s;
   Py_ssize_t i = p->pos + 1, n = p->n;
-  uint64_t seen = 0; /* the bytes passed, or'ed: their high bits */
+  uint64_t seen = 0; /* the bytes passed, or'ed: their high bits (ascii only) */
   *start = i;
   *escaped = 0;
   for (;;)
   {
     while (i + 8 <= n)
     {
-      uint64_t v;
-      memcpy (&v, s + i, 8);
+      uint64_t v = load8 (s + i);
       uint64_t stop = special_bytes (v);
       if (stop != 0)
       {
         int k = __builtin_ctzll (stop) >> 3; /* the first one */
-        seen |= k ? v & (~0ULL >> (64 - 8 * k)) : 0;
+        if (ascii != NULL)
+          seen |= k ? v & (~0ULL >> (64 - 8 * k)) : 0;
         i += k;
         break;
       }
-      seen |= v;
+      if (ascii != NULL)
+        seen |= v;
       i += 8;
     }
     if (i >= n)
@@ -109,7 +110,8 @@ static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *
     if (c == '"')
     {
       *end = i;
-      *ascii = (seen & 0x8080808080808080ULL) == 0;
+      if (ascii != NULL)
+        *ascii = (seen & HIGHS) == 0;
       p->pos = i + 1;
       return OK;
     }
@@ -138,17 +140,39 @@ static int scan_string (Parser *p, Py_ssize_t *start, Py_ssize_t *end, uint8_t *
       i += 2;
       continue;
     }
-    seen |= c; /* the last bytes, fewer than eight */
+    if (ascii != NULL)
+      seen |= c; /* the last bytes, fewer than eight */
     i++;
   }
 }
 
+/* How many ASCII digits s[i, n) starts with: eight bytes at a time (a float's fraction has
+   about sixteen). A byte x ^ '0' is below 10 only for a digit: its low seven bits plus 0x76
+   reach the high bit from 10 up, with no carry out of the byte; a byte of its own >= 0x80
+   is no digit either. */
+static inline Py_ssize_t digits_at (const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
+{
+  const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
+  Py_ssize_t start = i;
+  while (i + 8 <= n)
+  {
+    uint64_t x = load8 (s + i) ^ (ONES * '0');
+    uint64_t other = (((x & low7) + ONES * 0x76) | x) & HIGHS;
+    if (other != 0)
+      return i - start + (__builtin_ctzll (other) >> 3);
+    i += 8;
+  }
+  while (i < n && s[i] >= '0' && s[i] <= '9')
+    i++;
+  return i - start;
+}
+
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? at p->pos */
-static int scan_number (Parser *p, Py_ssize_t node)
+static inline __attribute__ ((always_inline)) int scan_number (Parser *p, Py_ssize_t node)
 {
   const unsigned char *s = p->s;
   Py_ssize_t i = p->pos, n = p->n;
-  int is_float = 0;
+  int is_float = 0, exponent = 0;
   if (i < n && s[i] == '-')
     i++;
   if (i < n && s[i] == 'I')
@@ -158,14 +182,12 @@ static int scan_number (Parser *p, Py_ssize_t node)
   if (s[i] == '0')
     i++;
   else
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-      i++;
+    i += digits_at (s, i, n);
   if (i + 1 < n && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9')
   {
     is_float = 1;
     i++;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-      i++;
+    i += digits_at (s, i, n);
   }
   if (i < n && (s[i] == 'e' || s[i] == 'E'))
   {
@@ -174,7 +196,7 @@ static int scan_number (Parser *p, Py_ssize_t node)
       j++;
     if (j < n && s[j] >= '0' && s[j] <= '9')
     {
-      is_float = 1;
+      is_float = exponent = 1;
       while (j < n && s[j] >= '0' && s[j] <= '9')
         j++;
       i = j;
@@ -183,15 +205,62 @@ static int scan_number (Parser *p, Py_ssize_t node)
   if (i - p->pos > MAX_DIGITS)
     return FALLBACK;
   p->nodes[node].type = is_float ? T_FLOAT : T_INT;
+  p->nodes[node].exponent = (uint8_t) exponent;
   p->nodes[node].start = p->pos;
   p->nodes[node].end = i;
   p->pos = i;
   return OK;
 }
 
-static int parse_value (Parser *p, Py_ssize_t *out, int depth);
+/* Whether two of the object node's members have the same key: json keeps the last value at
+   the first key's place, which the walk does not reproduce. Every pair compared: it runs
+   only for an object whose first KEY_WORDS keys' words (key_word) are not all distinct. */
+static __attribute__ ((noinline)) int duplicate_key (const Parser *p, Py_ssize_t node)
+{
+  for (Py_ssize_t a = p->nodes[node].first; a >= 0; a = p->nodes[a].next)
+    for (Py_ssize_t b = p->nodes[a].next; b >= 0; b = p->nodes[b].next)
+    {
+      const Node *x = &p->nodes[a], *y = &p->nodes[b];
+      if (x->kend - x->kstart == y->kend - y->kstart
+          && memcmp (p->s + x->kstart, p->s + y->kstart, (size_t) (x->kend - x->kstart)) == 0)
+        return 1;
+    }
+  return 0;
+}
 
-static int parse_container (Parser *p, Py_ssize_t node, int depth)
+/* A word of the key s[start, end) that equal keys share: its first and last eight bytes
+   (they overlap in a shorter key) and its length; a key of fewer than eight bytes, its
+   bytes and its length (read as the last bytes of the eight that end with it: the bytes
+   before the key are shifted out). Keys of the same prefix and suffix, such as
+   "$lib_version" and "$app_version", then differ. */
+static inline uint64_t key_word (const unsigned char *s, Py_ssize_t start, Py_ssize_t end)
+{
+  Py_ssize_t m = end - start;
+  if (m >= 8)
+    return load8 (s + start) ^ (load8 (s + end - 8) * 0x9E3779B97F4A7C15ULL) ^ (uint64_t) m;
+  if (m == 0)
+    return 0;
+  if (end >= 8)
+    return load8 (s + end - 8) >> (8 * (8 - m)) | (uint64_t) m << 56;
+  uint64_t w = 0;
+  for (Py_ssize_t j = 0; j < m; j++)
+    w |= (uint64_t) s[start + j] << (8 * j);
+  return w | (uint64_t) m << 56;
+}
+
+/* How many of an object's first keys parse_container keeps the words of: the pairwise
+   check of every key (duplicate_key) runs only where two of these words are equal, or
+   where there are more keys. An app's objects have a dozen keys or fewer, all distinct;
+   comparing each pair by length and bytes through the nodes cost as much as the rest of
+   the object's parse. A bit of each word in a 64-bit set spares most keys even the
+   comparison of their word with the words before: equal words have the same bit. */
+#define KEY_WORDS 16
+
+static inline int parse_value (Parser *p, Py_ssize_t *out, int depth);
+
+/* Not inlined: the recursion goes through here, and parse_value, which makes every other
+   node, is inlined into it (a call per value cost as much as parsing a short one). */
+static __attribute__ ((noinline)) int parse_container (Parser *p, Py_ssize_t node, int depth)
 {
   int is_obj = p->s[p->pos] == '{';
   unsigned char close = is_obj ? '}' : ']';
@@ -204,6 +273,8 @@ static int parse_container (Parser *p, Py_ssize_t node, int depth)
   }
   Py_ssize_t last = -1;
   Py_ssize_t members = 0;
+  uint64_t words[KEY_WORDS], bits = 0; /* the first keys' words, and a bit of each */
+  int maybe_duplicate = 0;
   for (;;)
   {
     if (++members > MAX_KEYS && is_obj)
@@ -226,6 +297,18 @@ static int parse_container (Parser *p, Py_ssize_t node, int depth)
       skip_ws (p);
       if (!plain)
         return FALLBACK;
+      if (members > KEY_WORDS)
+        maybe_duplicate = 1;
+      else if (!maybe_duplicate)
+      {
+        uint64_t w = key_word (p->s, kstart, kend);
+        uint64_t bit = 1ULL << ((w * 0x9E3779B97F4A7C15ULL) >> 58);
+        if (bits & bit)
+          for (Py_ssize_t j = 0; j < members - 1; j++)
+            maybe_duplicate |= words[j] == w;
+        bits |= bit;
+        words[members - 1] = w;
+      }
     }
     Py_ssize_t child;
     int r = parse_value (p, &child, depth + 1);
@@ -252,19 +335,7 @@ static int parse_container (Parser *p, Py_ssize_t node, int depth)
     p->pos++;
     skip_ws (p);
   }
-  if (is_obj)
-  {
-    /* a duplicate key: json keeps the last value at the first key's place */
-    for (Py_ssize_t a = p->nodes[node].first; a >= 0; a = p->nodes[a].next)
-      for (Py_ssize_t b = p->nodes[a].next; b >= 0; b = p->nodes[b].next)
-      {
-        Node *x = &p->nodes[a], *y = &p->nodes[b];
-        if (x->kend - x->kstart == y->kend - y->kstart
-            && memcmp (p->s + x->kstart, p->s + y->kstart, (size_t) (x->kend - x->kstart)) == 0)
-          return FALLBACK;
-      }
-  }
-  return OK;
+  return maybe_duplicate && duplicate_key (p, node) ? FALLBACK : OK;
 }
 
 static int literal (Parser *p, const char *word)
@@ -276,7 +347,8 @@ static int literal (Parser *p, const char *word)
   return 1;
 }
 
-static int parse_value (Parser *p, Py_ssize_t *out, int depth)
+static inline __attribute__ ((always_inline)) int parse_value (Parser *p, Py_ssize_t *out,
+    int depth)
 {
   if (depth > MAX_DEPTH)
     return FALLBACK;
@@ -296,8 +368,7 @@ static int parse_value (Parser *p, Py_ssize_t *out, int depth)
   {
     Py_ssize_t start, end;
     uint8_t escaped;
-    int ascii;
-    int r = scan_string (p, &start, &end, &escaped, &ascii);
+    int r = scan_string (p, &start, &end, &escaped, NULL);
     if (r != OK)
       return r;
     Node *d = &p->nodes[node];

@@ -22,6 +22,7 @@ enum { OK = 0, NOT_JSON = 1, FALLBACK = 2, NO_MEMORY = 3 };
 typedef struct {
   uint8_t type;
   uint8_t escaped;   /* T_STR: has a backslash */
+  uint8_t exponent;  /* T_FLOAT: the literal has an exponent (jsonwalk.c's float_below_1000) */
   Py_ssize_t start;  /* T_STR: after the quote; numbers: the literal */
   Py_ssize_t end;
   Py_ssize_t kstart; /* the member's key (objects), -1 for array items */

@@ -145,8 +145,10 @@ static const char *find_bytes (const unsigned char *hay, Py_ssize_t n, const cha
   return memmem (hay, (size_t) n, needle, (size_t) m);
 }
 
-/* `hot` is None (keep), or kept when the value holds one of its patterns. */
-static int hot_holds (Walk *w, const unsigned char *b, Py_ssize_t n)
+/* `hot` is None (keep), or kept when the value holds one of its patterns. Inlined: most
+   layers matched nothing (hot_count 0), and their numbers and inert strings are each
+   tested. */
+static inline __attribute__ ((always_inline)) int hot_holds (Walk *w, const unsigned char *b, Py_ssize_t n)
 {
   for (Py_ssize_t i = 0; i < w->hot_count; i++)
     if (find_bytes (b, n, w->hot[i].p, w->hot[i].n) != NULL)
@@ -222,17 +224,17 @@ static int emit (Walk *w, const Node *c, Py_ssize_t index, const unsigned char *
 }
 
 /* A float literal whose value is below 1000 in magnitude, told without strtod (most floats
-   an app sends are small, and strtod's exact rounding is slow): no exponent, and an integer
-   part of at most three digits other than 999. Its value is then below 999, so its double
-   at most 999 (rounding is monotonic and 999 exact). 0: not told so (strtod decides). */
-static int float_below_1000 (const unsigned char *lit, Py_ssize_t n)
+   an app sends are small, and strtod's exact rounding is slow): no exponent (the parser
+   saw), and an integer part of at most three digits other than 999. Its value is then below
+   999, so its double at most 999 (rounding is monotonic and 999 exact). 0: not told so
+   (strtod decides). */
+static int float_below_1000 (const Node *c, const unsigned char *lit, Py_ssize_t n)
 {
+  if (c->exponent)
+    return 0;
   Py_ssize_t start = lit[0] == '-', i = start;
   while (i < n && lit[i] >= '0' && lit[i] <= '9')
     i++;
-  for (Py_ssize_t j = i; j < n; j++)
-    if (lit[j] == 'e' || lit[j] == 'E')
-      return 0;
   return i - start < 3 || (i - start == 3 && memcmp (lit + start, "999", 3) != 0);
 }
 
@@ -249,7 +251,7 @@ static int leaf_number (Walk *w, const Node *c, Py_ssize_t index)
       return 1;
     return emit (w, c, index, lit, n, 1);
   }
-  if (float_below_1000 (lit, n))
+  if (float_below_1000 (c, lit, n))
     return 1;
   char tmp[64];
   char *text = (n < (Py_ssize_t) sizeof tmp) ? tmp : PyMem_Malloc ((size_t) n + 1);

@@ -90,7 +90,8 @@ def test_damaged_documents_are_judged_the_same(value: object,
 
 number_literals = st.builds(
     lambda sign, whole, frac, exp: f"{sign}{whole}{frac}{exp}", st.sampled_from(["", "-"]),
-    st.sampled_from(["0", "9", "99", "998", "999", "1000"]) | st.integers(0, 10**6).map(str),
+    st.sampled_from(["0", "9", "99", "998", "999", "1000"]) | st.integers(0, 10**6).map(str)
+    | st.text("0123456789", min_size=1, max_size=25).map(lambda d: d.lstrip("0") or "0"),
     st.text("0123456789", min_size=1, max_size=25).map(lambda d: "." + d)
     | st.sampled_from(["", ".99999999999999994", "." + "9" * 20, ".4999999999999999999"]),
     st.sampled_from(["", "e0", "e-1", "E+2", "e3", "e-400"]))
@@ -105,6 +106,54 @@ def test_number_literals_walk_the_same(literals: list[str]) -> None:
     doc = ("[" + ", ".join(literals) + "]").encode()
     for hot in (None, (b"1000",), (b".",)):
         assert same(doc, hot)
+
+
+KEYS = ["a", "b", "ab", "ba", "", "$lib_version", "$app_version", "abcdefgh-X-stuvwxyz",
+        "abcdefgh-Y-stuvwxyz", "abcdefghstuvwxyz"]
+"""Keys that repeat, and keys that share their length and first and last eight bytes without
+being equal: the duplicate check's first test (jsonparse.c, key_word) cannot tell them
+apart, the pairwise one must."""
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(KEYS) | ascii_keys, max_size=40), st.booleans())
+@example(KEYS[:1] + [f"k{i}" for i in range(15)] + KEYS[:1], False)  # the 17th repeats the 1st
+@example([f"k{i}" for i in range(16)] + ["k0"], False)
+@example([f"k{i}" for i in range(20)], True)
+def test_duplicate_keys_and_only_they_go_to_python(keys: list[str], nested: bool) -> None:
+    members = ", ".join(f'"{k}": "value number {i}"' for i, k in enumerate(keys))
+    doc = ("{" + members + "}").encode()
+    if nested:
+        doc = b'[1, {"a": ' + doc + b', "b": [' + doc + b"]}]"
+    got = _jsonwalk.leaves(doc, _MIN_LEAF, None)
+    assert (got is False) == (len(set(keys)) < len(keys)), doc
+    if got is not False:
+        assert got == python_leaves(doc, None)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(containers, st.lists(st.sampled_from(["", " ", "  ", "\t", "\n", "\r\n", " \n  \t"]),
+                            min_size=6, max_size=6))
+def test_any_whitespace_walks_the_same(value: object, ws: list[str]) -> None:
+    # json.dumps puts the separators' whitespace where JSON allows it; indent adds newlines
+    text = json.dumps(value, separators=(ws[0] + "," + ws[1], ws[2] + ":" + ws[3]),
+                      indent=ws[4] or None, ensure_ascii=False)
+    doc = (ws[5] + text + ws[5]).encode("utf-8", "surrogatepass")
+    for hot in (None, ()):
+        assert same(doc.strip(), hot), doc
+        assert same(doc, hot), doc
+
+
+def test_digit_runs_end_at_any_byte() -> None:
+    # a number's digits read eight at a time: every byte after a run of each length, at each
+    # offset of a word; the bytes next to '0' and '9', and those with the high bit set
+    for size in range(1, 20):
+        for c in range(256):
+            for lit in (b"1" * size, b"-0." + b"2" * size, b"7" * size + b".5"):
+                doc = b"[" + lit + bytes([c]) + b"]"
+                got = _jsonwalk.leaves(doc, 4, None)
+                assert got is not False, doc
+                assert got == python_leaves(doc, None), doc
 
 
 def test_what_the_c_walk_leaves_to_python() -> None:
