@@ -146,6 +146,17 @@ static PyObject *plausible_py (PyObject *self, PyObject *arg)
   return byte_test (arg, plausible);
 }
 
+static PyObject *printable_py (PyObject *self, PyObject *arg)
+{
+  Py_buffer data;
+  (void) self;
+  if (PyObject_GetBuffer (arg, &data, PyBUF_SIMPLE) < 0)
+    return NULL;
+  double r = printable (data.buf, data.len);
+  PyBuffer_Release (&data);
+  return PyFloat_FromDouble (r);
+}
+
 static PyObject *protobuf_may_py (PyObject *self, PyObject *arg)
 {
   (void) self;
@@ -206,6 +217,7 @@ static PyObject *java_hash (PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
   { "b64decode", b64decode, METH_O, "b64decode(data) -> bytes | None: decoders._b64decode" },
   { "plausible", plausible_py, METH_O, "plausible(data) -> bool: decoders._plausible" },
+  { "printable", printable_py, METH_O, "printable(data) -> float: decoders._printable" },
   { "protobuf_may", protobuf_may_py, METH_O,
     "protobuf_may(data) -> bool: False where blackboxprotobuf.decode_message raises" },
   { "protobuf_hazard", protobuf_hazard_py, METH_O,

@@ -8,6 +8,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "words.h"
+
 /* Each byte's classes, looked up rather than tested with chains of comparisons: these tests
  * run over every byte of every layer (the base64 runs in text above all). */
 enum {
@@ -35,13 +37,29 @@ static inline int text_byte (unsigned char c)
   return byte_class[c] & C_TEXT;
 }
 
-/* decoders._printable: the share of text bytes in the first 4096. */
+/* The high bit of each byte of v that is not text (text_byte): 0x7F and up, and the
+   control bytes below 0x20 but tab, newline and carriage return. */
+static inline uint64_t other_bytes (uint64_t v)
+{
+  uint64_t control = zero_bytes (v & (ONES * 0xE0))
+      & ~(bytes_equal (v, '\t') | bytes_equal (v, '\n') | bytes_equal (v, '\r'));
+  return (v & HIGHS) | bytes_equal (v, 0x7F) | control;
+}
+
+/* decoders._printable: the share of text bytes in the first 4096. Eight bytes at a time:
+   every layer the walk has no other decoder for is tested, most of them text. */
 static inline double printable (const unsigned char *b, Py_ssize_t n)
 {
   if (n == 0)
     return 0.0;
-  Py_ssize_t head = n < 4096 ? n : 4096, other = 0;
-  for (Py_ssize_t i = 0; i < head; i++)
+  Py_ssize_t head = n < 4096 ? n : 4096, other = 0, i = 0;
+  for (; i + 8 <= head; i += 8)
+  {
+    uint64_t o = other_bytes (load8 (b + i));
+    if (o != 0)
+      other += __builtin_popcountll (o);
+  }
+  for (; i < head; i++)
     other += !text_byte (b[i]);
   return 1.0 - (double) other / (double) head;
 }

@@ -1,6 +1,7 @@
-"""Two byte tests of the C walk against what they stand for: plausible (bytetests.h) against
-decoders._plausible, whose UTF-8 test is bytes.decode("utf-8"); protobuf_may (protowire.h),
-which keeps a layer from the protobuf decoder only where blackboxprotobuf would raise."""
+"""Byte tests of the C walk against what they stand for: plausible (bytetests.h) against
+decoders._plausible, whose UTF-8 test is bytes.decode("utf-8"); printable, read eight bytes
+at a time, against decoders._printable; protobuf_may (protowire.h), which keeps a layer from
+the protobuf decoder only where blackboxprotobuf would raise."""
 
 from __future__ import annotations
 
@@ -61,6 +62,28 @@ def test_plausible_utf8_edges(edge: bytes) -> None:
         assert _detect.plausible(b) is _plausible(b), b
         # the bytes after the end are not read: a cut sequence stays cut
         assert _detect.plausible(memoryview(b + b"\xbf\xbf\xbf")[:len(b)]) is _plausible(b), b
+
+
+@given(st.binary(max_size=40) | st.lists(st.sampled_from(b"\x00\x08\t\n\x0b\r\x1f \x7e\x7f"
+                                                     b"\x80\xff"), max_size=40).map(bytes),
+       st.integers(0, 4100))
+@example(b"", 0)
+def test_printable_is_decoders(x: bytes, pad: int) -> None:
+    for b in (x, b"a" * pad + x, x + b"a" * pad):
+        assert _detect.printable(b) == _printable(b), b
+
+
+def test_printable_every_byte_at_every_offset() -> None:
+    # each byte value at each place of an eight-byte word and of the bytes after the last
+    # whole word, among text and among other bytes; and past the 4096 bytes it reads
+    for c in range(256):
+        for size in (1, 7, 8, 9, 15, 16, 17):
+            for at in range(size):
+                for fill in (b"a", b"\x01"):
+                    b = fill * at + bytes([c]) + fill * (size - at - 1)
+                    assert _detect.printable(b) == _printable(b), b
+        b = b"a" * 4095 + bytes([c]) * 9
+        assert _detect.printable(b) == _printable(b), c
 
 
 def _varint(v: int) -> bytes:
