@@ -198,6 +198,9 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
       return ERROR;
     /* NOT_JSON: the other decoders */
   }
+  /* the whole layer a base64 run that is not kept: it is also the only run the search for
+     runs in text below would find, and would decode it again to the same answer */
+  int one_run = 0;
   if (sn >= 16 && b64_whole (s, sn))
   {
     int found = b64_plausible (cx, s, sn, NULL, l->chain, "base64", out, depth);
@@ -205,6 +208,7 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
       goto error;
     if (found)
       goto done;
+    one_run = 1;
   }
   if (form_whole (s, sn))
   {
@@ -252,7 +256,7 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
       goto done;
   }
   /* text with base64 blobs inside it (_B64_RUN.finditer) */
-  for (Py_ssize_t i = 0; i < n;)
+  for (Py_ssize_t i = 0; i < n && !one_run;)
   {
     if (!b64_byte (d[i]))
     {
