@@ -137,13 +137,13 @@ static int record (Ctx *cx, const Layer *l, const Hits *hits, PyObject *matches)
 /* One root, depth first. OK, FALLBACK_MSG or ERROR. */
 static int walk_root (Ctx *cx, PyObject *chain, PyObject *data)
 {
-  Layers stack = { NULL, 0, 0 }, kids = { NULL, 0, 0 };
+  Layers *stack = &cx->stack, *kids = &cx->kids;
   int r = OK;
-  if (!push (&stack, Py_NewRef (chain), Py_NewRef (data), 0, 0))
+  if (!push (stack, Py_NewRef (chain), Py_NewRef (data), 0, 0))
     return ERROR;
-  while (stack.n > 0 && r == OK)
+  while (stack->n > 0 && r == OK)
   {
-    Layer l = stack.v[--stack.n];
+    Layer l = stack->v[--stack->n];
     Hits hits;
     PyObject *matches;
     Span none, *hot; /* no match: an empty set, not NULL (which keeps every leaf) */
@@ -168,43 +168,57 @@ static int walk_root (Ctx *cx, PyObject *chain, PyObject *data)
         r = FALLBACK_MSG; /* the depth limit: a note */
       else
         r = children (cx, &l, cx->scanner != NULL ? &hits : NULL, hot != NULL ? hot : &none,
-            hot_count, &kids);
-      for (Py_ssize_t i = 0; r == OK && i < kids.n; i++)
+            hot_count, kids);
+      for (Py_ssize_t i = 0; r == OK && i < kids->n; i++)
       {
-        Py_ssize_t size = PyBytes_GET_SIZE (kids.v[i].data);
+        Py_ssize_t size = PyBytes_GET_SIZE (kids->v[i].data);
         if (cx->layers >= cx->max_layers || cx->bytes + size > cx->max_bytes)
           r = FALLBACK_MSG; /* the budget: a note */
         else
         {
           cx->layers++;
           cx->bytes += size;
-          Layer k = kids.v[i];
-          kids.v[i] = (Layer) { NULL, NULL, 0, 0, 0 };
-          if (!push (&stack, k.chain, k.data, k.depth, k.inert))
+          Layer k = kids->v[i];
+          kids->v[i] = (Layer) { NULL, NULL, 0, 0, 0 };
+          if (!push (stack, k.chain, k.data, k.depth, k.inert))
             r = ERROR;
           else
-            stack.v[stack.n - 1].clean = k.clean;
+            stack->v[stack->n - 1].clean = k.clean;
         }
       }
-      clear_layers (&kids);
+      clear_layers (kids);
     }
     hits_free (&hits);
     PyMem_Free (hot);
     clear_layer (&l);
   }
-  free_layers (&stack);
-  free_layers (&kids);
+  clear_layers (stack);
+  clear_layers (kids);
   return r;
 }
 
 int walk_init (Ctx *cx, PyObject *hooks)
 {
   memset (cx, 0, sizeof *cx);
-  if (!PyArg_ParseTuple (hooks, "OOOOOnnnn;hooks: (scan, inflate, form, protobuf, transform, "
-          "max_depth, max_layers, max_bytes, min_leaf)", &cx->scan, &cx->inflate, &cx->form,
-          &cx->protobuf, &cx->transform, &cx->max_depth, &cx->max_layers, &cx->max_bytes,
-          &cx->min_leaf))
+  /* read as PyArg_ParseTuple's "OOOOOnnnn" would, without its format machinery: this runs
+     once per message */
+  if (!PyTuple_Check (hooks) || PyTuple_GET_SIZE (hooks) != 9)
+  {
+    PyErr_SetString (PyExc_TypeError, "hooks: (scan, inflate, form, protobuf, transform, "
+        "max_depth, max_layers, max_bytes, min_leaf)");
     return 0;
+  }
+  PyObject *const *v = &PyTuple_GET_ITEM (hooks, 0);
+  cx->scan = v[0];
+  cx->inflate = v[1];
+  cx->form = v[2];
+  cx->protobuf = v[3];
+  cx->transform = v[4];
+  Py_ssize_t *limits[4] = { &cx->max_depth, &cx->max_layers, &cx->max_bytes, &cx->min_leaf };
+  for (int i = 0; i < 4; i++)
+    if ((*limits[i] = PyNumber_AsSsize_t (v[5 + i], PyExc_OverflowError)) == -1
+        && PyErr_Occurred ())
+      return 0;
   cx->scanner = scanner_of (cx->scan);
   return 1;
 }
@@ -241,6 +255,8 @@ void walk_free (Ctx *cx)
     Py_DECREF (cx->matched[i].data);
     Py_XDECREF (cx->matched[i].matches);
   }
+  free_layers (&cx->stack);
+  free_layers (&cx->kids);
   PyMem_Free (cx->matched);
   PyMem_Free (cx->hits);
   PyMem_Free (cx->scratch);

@@ -43,6 +43,7 @@ typedef struct {
   Py_ssize_t matched_n, matched_cap;
   Hit *hits; /* the Scanner's hits of those layers */
   Py_ssize_t hits_n, hits_cap;
+  Layers stack, kids; /* walk_root's, kept for the message's next root (empty between) */
 } Ctx;
 
 /* Takes the references of chain and data (also on failure). 0 with an exception set. */
