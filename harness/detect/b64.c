@@ -44,11 +44,24 @@ static inline int value (unsigned char c)
   return B64_VALUE[c];
 }
 
-Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n)
+/* b64_span's loop, inlined in b64_size: an exported function of a shared object is not
+   (it could be interposed), and b64_size runs for every blob the walk decodes. */
+static inline Py_ssize_t span (const unsigned char *s, Py_ssize_t n)
 {
   Py_ssize_t body = 0;
   while (body < n && value (s[body]) >= 0)
     body++;
+  return body;
+}
+
+Py_ssize_t b64_span (const unsigned char *s, Py_ssize_t n)
+{
+  return span (s, n);
+}
+
+Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n)
+{
+  Py_ssize_t body = span (s, n);
   for (Py_ssize_t i = body; i < n; i++)
     if (s[i] != '=')
       return -1;

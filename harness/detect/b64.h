@@ -1,4 +1,4 @@
-/* decoders._b64decode in C (b64.c), for expand.c. */
+/* decoders._b64decode in C (b64.c), for expand.c; and the span of a blob, for found.c. */
 
 #ifndef EGRESS_B64_H
 #define EGRESS_B64_H
@@ -14,5 +14,8 @@ PyObject *b64_decode (const unsigned char *s, Py_ssize_t n);
    decodes to, or -1 where b64_decode gives None; then the decoding of a valid s into o. */
 Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n);
 void b64_decode_to (const unsigned char *s, Py_ssize_t size, unsigned char *o);
+
+/* How many of s[0, n)'s first bytes are base64 characters, of either alphabet. */
+Py_ssize_t b64_span (const unsigned char *s, Py_ssize_t n);
 
 #endif

@@ -191,16 +191,23 @@ def _escaped(text: str) -> str:
 _B64_SKIP = {0: 0, 1: 2, 2: 3}
 """Characters of the first base64 group a value's bytes share with the bytes before it, by
 the value's alignment (as :func:`harness.detect.derive._b64_inner` drops them)."""
+_NOT_B64 = re.compile(rb"[^A-Za-z0-9+/_-]")
+"""A byte that is no base64 character of either alphabet: the groups :func:`verified`
+decodes stop at the first (the blob's padding, or whatever a raw body has after it)."""
 
 
 def verified(hit: Match, data: bytes) -> str | None:
     """The derivation a hit stands for, None for a hit refused. A base64 derivation matches
     only the characters the value fully determines; its first and last one or two bytes sit
     in groups shared with neighbours. Decode the whole groups around the hit and require the
-    exact value there, or a near miss in the last byte would pass. The groups are decoded
-    once, in either alphabet; a '-' or '_' in a standard pattern's groups says the blob is
-    url-safe: accepted where the pattern also stands for that alphabet (:attr:`Pattern.also`),
-    and the chain then names it."""
+    exact value there, or a near miss in the last byte would pass. The groups end where the
+    blob does, at its padding or at the bytes of the layer after it (a blob ending in an
+    unpadded partial group, in a raw body that goes on): bits that are not whole bytes are
+    dropped by the decoding, so characters cut short of the value's last byte leave it
+    undecoded, and the hit is refused. The groups are decoded once, in either alphabet; a
+    '-' or '_' in a standard pattern's groups says the blob is url-safe: accepted where the
+    pattern also stands for that alphabet (:attr:`Pattern.also`), and the chain then names
+    it."""
     p = hit.pattern
     if not p.derivation.startswith("base64"):
         return p.derivation  # most hits: the partition below would say the same
@@ -210,7 +217,10 @@ def verified(hit: Match, data: bytes) -> str | None:
     shift, value = int(at), p.needle.value.encode()
     begin = hit.start - _B64_SKIP[shift]
     need = 4 * -(-(shift + len(value)) // 3)
-    chunk = data[begin:begin + need].rstrip(b"=") if begin >= 0 else b""
+    chunk = data[begin:begin + need] if begin >= 0 else b""
+    stop = _NOT_B64.search(chunk)
+    if stop is not None:
+        chunk = chunk[:stop.start()]
     plain = b64decode(chunk)  # either alphabet: which one the chunk used is asked below
     if plain is None or plain[shift:shift + len(value)] != value:
         return None

@@ -2,9 +2,9 @@
  * (expand.c), then, for each match of each layer that matched, in scan order, what find()
  * did in Python with the match objects expand() returned (tests/detect/test_found.py):
  *
- *   a base64 derivation's match is kept only when the whole groups around it decode to the
- *     needle's value there, in its own alphabet or else in the url-safe one it also stands
- *     for (findings.verified);
+ *   a base64 derivation's match is kept only when the whole groups around it, up to the
+ *     blob's end, decode to the needle's value there, in its own alphabet or else in the
+ *     url-safe one it also stands for (findings.verified);
  *   the chain is the layer's, with "derive:<derivation>" after it for any derivation but raw
  *     (the url-safe one's where only that verified);
  *   a (needle name, message id, chain) already in seen is dropped, else added;
@@ -53,13 +53,10 @@ static int verified (Ctx *cx, PyObject *check, const unsigned char *d, Py_ssize_
   if (begin < 0) /* the chunk is empty, and so is what it decodes to */
     return vn == 0;
   Py_ssize_t need = 4 * ((shift + vn + 2) / 3);
-  Py_ssize_t end = begin + need < n ? begin + need : n;
-  if (end < begin)
-    end = begin;
-  while (end > begin && d[end - 1] == '=')
-    end--;
+  /* the groups stop where the blob does: at its padding, or at the bytes a raw body has
+     after a blob that ends in a partial group (begin <= start <= n) */
   const unsigned char *s = d + begin;
-  Py_ssize_t sn = end - begin;
+  Py_ssize_t sn = b64_span (s, need < n - begin ? need : n - begin);
   /* decoded once, in either alphabet (walk_b64 reads both); '-' or '_' in a standard
      pattern's groups: the url-safe encoding, accepted only where the pattern also stands for it */
   int urlsafe = !url

@@ -2,8 +2,9 @@
 excerpts) and its roots in C (roots.c) against find(compiled=False), the Python walk, loop
 and urllib.parse: the same findings and notes, in the same order, for generated runs of
 messages (odd and non-ASCII URLs, headers that are not ASCII or not UTF-8, needles in
-base64 at every alignment and in both alphabets, near misses a byte off, nested encodings,
-bodies past the depth limit, message ids that repeat)."""
+base64 at every alignment and in both alphabets, blobs that a raw body goes on after, near
+misses a byte off or cut short, nested encodings, bodies past the depth limit, message ids
+that repeat)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from harness.detect import _detect
 from harness.detect.decoders import Decoder
 from harness.detect.derive import derive
-from harness.detect.finding import Needle
+from harness.detect.finding import Finding, Needle
 from harness.detect.findings import (
     CONTROL_HOSTS,
     EXCERPT,
@@ -39,22 +40,29 @@ from tests.detect.test_roots import urls
 ID = NEEDLES[0].value.encode()
 
 
+AROUND = ((b"k=", b"&z=1"), (b"data ", b" tail"), (b"\x85", b"\r\n"), (b"t ", b'"}'))
+"""What a blob sits between: a form value (a layer that ends where the blob does), or other
+bytes of a raw body that decodes to no layer ending there (the groups verified must stop at
+the blob's last character)."""
+
+
 def _b64_at(shift: int, url: bool, near: bool, pad: bytes, edge: bytes = b"x",
-            tail: bytes = b"tail") -> bytes:
+            tail: bytes = b"tail", around: tuple[bytes, bytes] = AROUND[0]) -> bytes:
     """The needle inside a larger base64 blob, ``shift`` bytes into its group, after bytes
     of ``edge`` and before ``tail`` (0xfb and 0xff put '+/' or '-_' in the groups it shares
-    with them); ``near`` changes its last byte (a near miss the matched characters cannot
-    tell apart)."""
+    with them), the blob between the bytes ``around``; ``near`` changes its last byte (a
+    near miss the matched characters cannot tell apart)."""
     value = ID[:-1] + (b"9" if near else ID[-1:])
     raw = edge * shift + value + tail
     enc = base64.urlsafe_b64encode(raw) if url else base64.b64encode(raw)
-    return b"k=" + enc.rstrip(b"=") + pad + b"&z=1"
+    return around[0] + enc.rstrip(b"=") + pad + around[1]
 
 
 aligned = st.builds(_b64_at, st.integers(0, 2), st.booleans(), st.booleans(),
                     st.sampled_from([b"", b"=", b"==", b"-", b"_x", b"+/"]),
                     st.sampled_from([b"x", b"\xfb", b"\xff"]),
-                    st.sampled_from([b"", b"t", b"ta", b"tail", b"\xff", b"\xfb\xff"]))
+                    st.sampled_from([b"", b"t", b"ta", b"tail", b"\xff", b"\xfb\xff"]),
+                    st.sampled_from(AROUND))
 text = st.text(max_size=12) | st.sampled_from(["é", "\udce9", "\ud800", "Ａ", "İ", "ß"])
 odd_headers = st.lists(st.tuples(st.sampled_from(["X-Id", "COOKIE", "É-Name", "x_İ"]) | text,
                                  text | st.just(NEEDLES[0].value)), max_size=3).map(tuple)
@@ -74,12 +82,14 @@ messages = st.builds(
     st.sampled_from(["sa.lab.test", *CONTROL_HOSTS]))
 
 
-def same(ms: list[Message]) -> None:
+def same(ms: list[Message]) -> list[Finding]:
+    """The findings of ``ms``, once it is checked that C and Python give the same."""
     notes_py: list[str] = []
     notes_c: list[str] = []
-    assert find(ms, NEEDLES, None, notes_c) == find(ms, NEEDLES, None, notes_py,
-                                                     compiled=False)
+    got = find(ms, NEEDLES, None, notes_c)
+    assert got == find(ms, NEEDLES, None, notes_py, compiled=False)
     assert notes_c == notes_py
+    return got
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
@@ -93,22 +103,42 @@ def test_generated_runs_give_the_same_findings(ms: list[Message]) -> None:
 
 
 def test_base64_at_every_alignment_and_its_near_misses() -> None:
-    for shift, url, near, pad in itertools.product(range(3), (False, True), (False, True),
-                                                   (b"", b"=", b"==", b"-", b"_x", b"+/")):
-        body = _b64_at(shift, url, near, pad)
-        same([message("m1", body, "https://sa.lab.test/", ())])
-        got = find([message("m1", body, "https://sa.lab.test/", ())], NEEDLES)
+    # the value inside the blob or at its end, the blob a form value or in a raw body
+    for shift, url, near, pad, (tail, around) in itertools.product(
+            range(3), (False, True), (False, True), (b"", b"=", b"==", b"-", b"_x", b"+/"),
+            ((b"tail", AROUND[0]), (b"", AROUND[0]), (b"", AROUND[1]), (b"t", AROUND[1]))):
+        body = _b64_at(shift, url, near, pad, tail=tail, around=around)
+        got = same([message("m1", body, "https://sa.lab.test/", ())])
         assert any(f.needle == "id" for f in got) is (not near), (body, got)
-    for shift, url, edge, tail in itertools.product(range(3), (False, True), (b"\xfb", b"\xff"),
-                                                    (b"", b"\xff", b"\xfb\xff")):
+    for shift, url, edge, tail, around in itertools.product(
+            range(3), (False, True), (b"\xfb", b"\xff"), (b"", b"\xff", b"\xfb\xff"), AROUND[:2]):
         # a url-safe blob's '-' or '_' next to a value whose own characters are the same in
         # both alphabets: the standard derivation matches, and verifies in the url-safe one
-        body = _b64_at(shift, url, False, b"", edge, tail)
-        same([message("m1", body, "https://h/", ())])
-        chains = [f.chain for f in find([message("m1", body, "https://h/", ())], NEEDLES)
+        body = _b64_at(shift, url, False, b"", edge, tail, around)
+        chains = [f.chain for f in same([message("m1", body, "https://h/", ())])
                   if f.needle == "id"]
         assert chains, body
         assert url or not any("derive:base64url@" in c[-1] for c in chains), (body, chains)
+
+
+def _ids(body: bytes) -> list[tuple[str, ...]]:
+    return [f.chain for f in same([message("m1", body, "https://h/", ())]) if f.needle == "id"]
+
+
+def test_the_groups_verified_stop_where_the_blob_does() -> None:
+    """A value at the end of an unpadded blob that a raw body goes on after: found as where
+    the body ends with the blob (on main the groups decoded took in the bytes after it, and
+    refused it). What stops them is the first byte that is no base64 character, so a blob
+    cut inside the value's last group, or broken there by such a byte, is refused: the
+    characters left do not decode to its last byte (for one of them, to nothing)."""
+    for shift, url, edge, around in itertools.product(range(3), (False, True), (b"x", b"\xff"),
+                                                      AROUND):
+        body = _b64_at(shift, url, False, b"", edge, b"", around)
+        ended = _b64_at(shift, url, False, b"", edge, b"", (around[0], b""))
+        assert _ids(body) == _ids(ended) != [], body
+        blob = body[len(around[0]):len(body) - len(around[1])]
+        for cut in (blob[:-1], blob[:-1] + b" " + blob[-1:], blob[:-2] + b"=" + blob[-2:]):
+            assert _ids(around[0] + cut + around[1]) == [], cut
 
 
 def test_the_chain_names_the_alphabet_that_verified() -> None:
@@ -130,7 +160,7 @@ def _blob(value: bytes, before: bytes, after: bytes, url: bool, padded: bool, ne
     """A message's body and URL with ``value`` inside a base64 blob between ``before`` and
     ``after``, in one alphabet, padded or not; ``near`` changes its first or last byte (a
     near miss); ``where`` the blob sits: a JSON string, a form value, a query value
-    (percent-encoded), the whole body."""
+    (percent-encoded), the whole body, a raw body that goes on after it."""
     if near:
         i = 0 if near == "first" else len(value) - 1
         value = value[:i] + bytes([value[i] ^ 1]) + value[i + 1:]
@@ -144,17 +174,22 @@ def _blob(value: bytes, before: bytes, after: bytes, url: bool, padded: bool, ne
         return f"k={quoted}&z=1".encode(), url_
     if where == "query":
         return b"", f"{url_}?k={quoted}&z=1"
+    if where == "raw":
+        return b"data " + enc + b" tail", url_
     return enc, url_
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(NEEDLES), st.binary(max_size=7), st.binary(max_size=7), st.booleans(),
        st.booleans(), st.sampled_from(["", "first", "last"]),
-       st.sampled_from(["json", "form", "query", "bare"]))
+       st.sampled_from(["json", "form", "query", "bare", "raw"]))
 @example(NEEDLES[0], b"\xfb", b"", True, False, "", "bare")  # '-' before it: refused on main
 @example(NEEDLES[0], b"\xff\xff", b"\xff", True, False, "", "bare")  # '_' on both sides
 @example(NEEDLES[0], b"\xff\xff", b"\xff", True, False, "last", "bare")
 @example(NEEDLES[2], b"", b"\xff", True, True, "", "json")  # its own url-safe derivation
+@example(NEEDLES[0], b"", b"", False, False, "", "raw")  # refused on main
+@example(NEEDLES[2], b"\xff", b"", True, False, "", "raw")  # refused on main
+@example(NEEDLES[2], b"\xff", b"", True, False, "last", "raw")
 def test_a_value_in_a_base64_blob_of_either_alphabet(
         needle: Needle, before: bytes, after: bytes, url: bool, padded: bool, near: str,
         where: str) -> None:
