@@ -1,0 +1,13 @@
+import weakref
+from collections.abc import Callable
+from typing import TypeVar
+
+from harness.parse.message import Message, MessageKind
+
+_A = TypeVar("_A")
+
+class Adder:
+    def __init__(self, accs: dict[str, _A], below: dict[str, _A], message: type[Message],
+                 acc: type[_A], kind: type[MessageKind], network: frozenset[MessageKind],
+                 reference: weakref.WeakMethod[Callable[[Message], None]], /) -> None: ...
+    def add(self, m: Message, /) -> None: ...
