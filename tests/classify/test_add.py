@@ -77,7 +77,7 @@ def test_no_cycle_through_the_adder() -> None:
         add(SimpleNamespace())  # type: ignore[arg-type]
 
 
-_text = st.text(st.sampled_from("aZé.-:/\x00"), max_size=4)
+_text = st.text(st.sampled_from("aZé.-:/\x00İ\U0001f600"), max_size=4)
 _odd = st.none() | st.booleans() | st.integers(-3, 3) | st.just(2**70) | st.floats(-1, 1) \
     | st.binary(max_size=2) | _text
 """What a field can get that is not its type."""
@@ -91,9 +91,11 @@ _hosts = st.sampled_from([None, "", ".", "..", "a.example.com", "A.Example.COM."
                           "b.example.com.", "xyZ.example", "ÄB.example", "İ.x", "1.2.3.4"])
 _ips = st.sampled_from([None, "", "1.2.3.4", "::1", "10.0.0.2"])
 _sources = st.sampled_from(["native.tls", "native.tcp", "native.udp", "java.okhttp3",
-                            "sdk.x", "x.TLS", ".tls", "", "native.tcpx"])
+                            "sdk.x", "x.TLS", ".tls", "", "native.tcpx", "é.udp", "İ.tcp",
+                            "\U0001f600.tls", "tcp", "İtls"])
 _urls = st.none() | st.sampled_from(["", "http://a/", "ws://a/", "https://a/", "HTTP://A/",
-                                     "/p?q=1", "wss://a/"]) | _text
+                                     "/p?q=1", "wss://a/", "http://é/", "ws://İ/", "ws:/",
+                                     "wİ://", "http:/\U0001f600"]) | _text
 _labels = st.none() | st.sampled_from(["", "TLSv1.2", "TLSv1.3", "h2", "sdk-a"]) | _text
 _headers = st.lists(st.tuples(_text, _text), max_size=4).map(tuple)
 _odd_headers = st.lists(st.tuples(_text, _text) | st.tuples(_text, _text).map(list)
@@ -114,10 +116,11 @@ def _messages(draw: st.DrawFn, i: int = 0) -> Any:
     fields: dict[str, Any] = {
         "id": f"m{draw(st.integers(0, 99))}",
         "kind": kind if draw(st.integers(0, 19)) else draw(st.sampled_from([kind.value, None])),
-        "t": 1.0, "direction": _some(draw, st.sampled_from(["out", "in", "OUT"])),
+        "t": 1.0, "direction": _some(draw, st.sampled_from(["out", "in", "OUT", "outé", "ou"])),
         "source": _some(draw, _sources), "host": _some(draw, _hosts),
         "ip": _some(draw, _ips), "port": _some(draw, st.sampled_from([None, 0, 443, 80])),
-        "protocol": _some(draw, st.sampled_from([None, "tls-ciphertext", "h2", "HTTP/1.1"])),
+        "protocol": _some(draw, st.sampled_from([None, "tls-ciphertext", "h2", "HTTP/1.1",
+                                                 "tls-ciphertexts", "tls-cipher"])),
         "tls_version": _some(draw, _labels), "cipher": _some(draw, _labels),
         "phase": _some(draw, _labels), "sdk": _some(draw, _labels),
         "method": _some(draw, st.sampled_from([None, "", "GET", "POST"])),
