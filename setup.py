@@ -56,5 +56,6 @@ setup(ext_modules=[
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(
         "harness.classify._classify", ["harness/classify/_classify.c"],
+        depends=["harness/classify/msgfields.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
 ])

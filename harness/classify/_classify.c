@@ -13,8 +13,7 @@
  * before changing anything; the changes that follow cannot fail but for memory.
  * tests/classify/test_add.py compares the two on generated messages. */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "msgfields.h"
 #include <structmember.h>
 
 /* The Message fields add reads (Message has more) */
@@ -128,79 +127,6 @@ static int adder_init (Adder *ad, PyObject *args, PyObject *kwds)
   return 0;
 }
 
-/* The str s starts (at_end 0) or ends (1) with the n ASCII characters t: str.startswith
- * and str.endswith of an ASCII text, without PyUnicode_Tailmatch's way there (five tests a
- * message, a fifth of the adder's instructions through it) */
-static int affix (PyObject *s, const char *t, Py_ssize_t n, int at_end)
-{
-  Py_ssize_t len = PyUnicode_GET_LENGTH (s);
-  if (len < n)
-    return 0;
-  Py_ssize_t at = at_end ? len - n : 0;
-  int kind = PyUnicode_KIND (s);
-  const void *data = PyUnicode_DATA (s);
-  if (kind == PyUnicode_1BYTE_KIND)
-    return memcmp ((const char *) data + at, t, n) == 0;
-  for (Py_ssize_t i = 0; i < n; i++)
-    if (PyUnicode_READ (kind, data, at + i) != (Py_UCS4) (unsigned char) t[i])
-      return 0;
-  return 1;
-}
-
-/* of a str literal t */
-#define STARTS(s, t) affix (s, t, sizeof t - 1, 0)
-#define ENDS(s, t) affix (s, t, sizeof t - 1, 1)
-#define EQUALS(s, t) (PyUnicode_GET_LENGTH (s) == sizeof t - 1 && STARTS (s, t))
-
-static inline int is_str_or_none (PyObject *v)
-{
-  return v == Py_None || PyUnicode_CheckExact (v);
-}
-
-/* v (a str or None) is a non-empty str: its truth */
-static inline int nonempty (PyObject *v)
-{
-  return v != Py_None && PyUnicode_GET_LENGTH (v) > 0;
-}
-
-/* An int or a bool (what isinstance(v, int) is, less int's other subclasses, whose
- * arithmetic may be their own) that fits a long long: 1 with *out, else 0 */
-static int plain_int (PyObject *v, long long *out)
-{
-  if (!PyLong_CheckExact (v) && !PyBool_Check (v))
-    return 0;
-  int overflow;
-  *out = PyLong_AsLongLongAndOverflow (v, &overflow);
-  return !overflow; /* an int cannot fail otherwise */
-}
-
-/* The reference's head of _size: len(method or "") + len(url or "") + 4 * len(headers) plus
- * each header's name and value; headers a tuple of (str, str) tuples. 1 with *out, or 0
- * for another shape. */
-static int head_size (PyObject *method, PyObject *url, PyObject *headers, long long *out)
-{
-  if (!PyTuple_CheckExact (headers))
-    return 0;
-  Py_ssize_t n = PyTuple_GET_SIZE (headers);
-  long long size = 4 * (long long) n;
-  if (method != Py_None)
-    size += PyUnicode_GET_LENGTH (method);
-  if (url != Py_None)
-    size += PyUnicode_GET_LENGTH (url);
-  for (Py_ssize_t i = 0; i < n; i++)
-  {
-    PyObject *h = PyTuple_GET_ITEM (headers, i);
-    if (!PyTuple_CheckExact (h) || PyTuple_GET_SIZE (h) != 2)
-      return 0;
-    PyObject *name = PyTuple_GET_ITEM (h, 0), *value = PyTuple_GET_ITEM (h, 1);
-    if (!PyUnicode_CheckExact (name) || !PyUnicode_CheckExact (value))
-      return 0;
-    size += PyUnicode_GET_LENGTH (name) + PyUnicode_GET_LENGTH (value);
-  }
-  *out = size;
-  return 1;
-}
-
 /* The reference's _tls_of (borrowed; NULL for none), of str-or-None fields, source a str. */
 static PyObject *tls_of (PyObject *const *v)
 {
@@ -215,28 +141,6 @@ static PyObject *tls_of (PyObject *const *v)
   if (ENDS (source, ".tls"))
     return s_tls_unknown;
   return NULL;
-}
-
-/* host.lower().rstrip(".") of a non-empty str (a new reference; NULL on error): the host
- * itself when it is ASCII with no capital and no final dot, as almost every host is */
-static PyObject *host_key (PyObject *host)
-{
-  Py_ssize_t n = PyUnicode_GET_LENGTH (host);
-  if (PyUnicode_IS_ASCII (host))
-  {
-    const Py_UCS1 *s = PyUnicode_1BYTE_DATA (host);
-    Py_ssize_t i = 0;
-    while (i < n && !(s[i] >= 'A' && s[i] <= 'Z'))
-      i++;
-    if (i == n && s[n - 1] != '.')
-      return Py_NewRef (host);
-  }
-  PyObject *lower = PyObject_CallMethod (host, "lower", NULL);
-  if (lower == NULL)
-    return NULL;
-  PyObject *key = PyObject_CallMethod (lower, "rstrip", "s", ".");
-  Py_DECREF (lower);
-  return key;
 }
 
 /* acc is an _Acc whose fields have their types: its fields into f (borrowed); 1, or 0 */
