@@ -166,6 +166,9 @@ def _feed(c: Classifier, messages: list[Any]) -> list[Any]:
 @example([Message(id="m1", kind=MessageKind.REQUEST, t=0.0, direction="out",
                   source="native.tls", host="A.b.", ip="1.1.1.1", port=1,
                   body_len_wire=2**63 - 1, headers=(("a", "b"),))])
+@example([Message(id=f"m{i}", kind=MessageKind.RESPONSE, t=0.0, direction=d, source="n.tls",
+                  host=h, port=p, protocol=pr) for i, (h, p, d, pr) in enumerate((
+                      ("a.b.", 443, "in", "tls-ciphertexts"), ("xZ.b", 80, "outs", None)))])
 @example([Message(id="m1", kind=MessageKind.REQUEST, t=0.0, direction="out", source="n.tls",
                   host="h", headers=h)  # type: ignore[arg-type]
           for h in ((("a", "b", "c"),), (["a", "b"],), (("a", 1),), [("a", "b")], (("a",),))])
