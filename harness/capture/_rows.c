@@ -23,6 +23,8 @@
 
 #define CACHE 8        /* prepared statements kept per database */
 #define SHARE_MAX 256  /* texts up to this many bytes are compared with the row before */
+#define FIRST_CAP 65536 /* a direction's first buffer: most connections' bytes, and growing
+                         * one by doubling copies what it holds (a smaller one shrinks in place) */
 
 static PyObject *Fallback;
 
@@ -327,52 +329,191 @@ static int fits (char want, int type)
   }
 }
 
-static PyObject *database_columns (Database *d, PyObject *const *argv, Py_ssize_t argc)
+/* Database.stream: the columns its SQL selects first, in this order, and what each must hold
+ * (fits()): seq, t REAL, kind TEXT, direction TEXT or NULL, data BLOB or NULL, orig_len
+ * INTEGER or NULL, truncated, fields TEXT. */
+enum { C_SEQ, C_T, C_KIND, C_DIRECTION, C_DATA, C_ORIG_LEN, C_TRUNCATED, C_FIELDS, C_FIXED };
+static const char FIXED_TYPES[] = "*ftTBI*t";
+
+/* One direction's stream rows joined, as streamrows.Side holds them: the bytes of all in
+ * order, and each row's start in them, seq, time and bytes lost to truncation (missing stays
+ * NULL until a row has lost some: None then). */
+typedef struct
+{
+  PyObject *data;  /* bytes, `cap` long, `size` of them used; NULL before the first byte */
+  Py_ssize_t size, cap;
+  PyObject *starts, *seqs, *ts, *missing;
+} Side;
+
+static int side_init (Side *s)
+{
+  return (s->starts = PyList_New (0)) && (s->seqs = PyList_New (0)) && (s->ts = PyList_New (0))
+      ? 0 : -1;
+}
+
+static void side_clear (Side *s)
+{
+  Py_CLEAR (s->data);
+  Py_CLEAR (s->starts);
+  Py_CLEAR (s->seqs);
+  Py_CLEAR (s->ts);
+  Py_CLEAR (s->missing);
+}
+
+static int append_new (PyObject *list, PyObject *v) /* steals v */
+{
+  if (v == NULL)
+    return -1;
+  int rc = PyList_Append (list, v);
+  Py_DECREF (v);
+  return rc;
+}
+
+/* A row's n bytes (at b) onto the side: seq and t are the row's (borrowed), lost what
+ * truncation lost of them. */
+static int side_add (Side *s, PyObject *seq, PyObject *t, const void *b, Py_ssize_t n,
+                     long long lost)
+{
+  if (append_new (s->starts, PyLong_FromSsize_t (s->size)) < 0
+      || PyList_Append (s->seqs, seq) < 0 || PyList_Append (s->ts, t) < 0)
+    return -1;
+  if (lost > 0 && s->missing == NULL)
+  {
+    Py_ssize_t before = PyList_GET_SIZE (s->seqs) - 1;
+    PyObject *zero = PyLong_FromLong (0);
+    if (zero == NULL)
+      return -1;
+    s->missing = PyList_New (before);
+    if (s->missing == NULL)
+    {
+      Py_DECREF (zero);
+      return -1;
+    }
+    for (Py_ssize_t i = 0; i < before; i++)
+      PyList_SET_ITEM (s->missing, i, Py_NewRef (zero));
+    Py_DECREF (zero);
+  }
+  if (s->missing != NULL && append_new (s->missing, PyLong_FromLongLong (lost)) < 0)
+    return -1;
+  if (n == 0)
+    return 0;
+  if (n > PY_SSIZE_T_MAX - s->size)
+  {
+    PyErr_NoMemory ();
+    return -1;
+  }
+  if (s->size + n > s->cap)
+  {
+    Py_ssize_t cap = s->cap ? s->cap : FIRST_CAP;
+    while (cap < s->size + n)
+      cap = cap > PY_SSIZE_T_MAX / 2 ? s->size + n : cap * 2;
+    if (s->data == NULL ? (s->data = PyBytes_FromStringAndSize (NULL, cap)) == NULL
+                        : _PyBytes_Resize (&s->data, cap) < 0)
+      return -1;  /* _PyBytes_Resize clears s->data when it fails */
+    s->cap = cap;
+  }
+  memcpy (PyBytes_AS_STRING (s->data) + s->size, b, n);
+  s->size += n;
+  return 0;
+}
+
+/* The side as (data, starts, seqs, ts, missing or None); cleared either way. */
+static PyObject *side_done (Side *s)
+{
+  PyObject *out = NULL;
+  if (s->data == NULL)
+    s->data = PyBytes_FromStringAndSize (NULL, 0);
+  else if (s->size < s->cap)
+    _PyBytes_Resize (&s->data, s->size);
+  if (s->data != NULL)
+    out = PyTuple_Pack (5, s->data, s->starts, s->seqs, s->ts,
+                        s->missing ? s->missing : Py_None);
+  side_clear (s);
+  return out;
+}
+
+/* The row's value of column i for the stream's lists (a new reference, NULL with an
+ * exception set); in a row read whole, the tuple's (row not NULL). */
+static PyObject *cell (Database *d, sqlite3_stmt *st, int i, const int *type, PyObject **last,
+                       PyObject *row)
+{
+  if (row != NULL)
+    return Py_NewRef (PyTuple_GET_ITEM (row, i));
+  return value (d->db, st, i, type[i], &last[i]);
+}
+
+static int is_ascii (const unsigned char *p, int n)
+{
+  unsigned char any = 0;
+  for (int i = 0; i < n; i++)
+    any |= p[i];
+  return any < 0x80;
+}
+
+/* A row's texts, read once: each TEXT column's bytes (NULL for a column of another type). */
+typedef struct
+{
+  const unsigned char *p;
+  int n;
+} Text;
+
+static int text_is (const Text *t, const char *want, int n)
+{
+  return t->p != NULL && t->n == n && memcmp (t->p, want, (size_t) n) == 0;
+}
+
+static PyObject *database_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
 {
   if (argc != 3 || !PyUnicode_CheckExact (argv[0]) || !PyTuple_CheckExact (argv[1])
       || !PyUnicode_CheckExact (argv[2]))
   {
-    PyErr_SetString (PyExc_TypeError, "columns(sql: str, args: tuple, types: str)");
+    PyErr_SetString (PyExc_TypeError, "stream(sql: str, args: tuple, types: str)");
     return NULL;
   }
-  Py_ssize_t ntypes;
-  const char *types = PyUnicode_AsUTF8AndSize (argv[2], &ntypes);
-  if (types == NULL)
+  Py_ssize_t nextra;
+  const char *extra = PyUnicode_AsUTF8AndSize (argv[2], &nextra);
+  if (extra == NULL)
     return NULL;
   sqlite3_stmt *st = statement (d, argv[0], argv[1]);
   if (st == NULL)
     return NULL;
   int ncols = sqlite3_column_count (st);
-  PyObject *result = NULL;
-  PyObject *out = NULL;
-  PyObject **last = PyMem_Calloc (ncols ? ncols : 1, sizeof (PyObject *));
-  int *type = PyMem_Calloc (ncols ? ncols : 1, sizeof (int)); /* each column's in a row */
-  if (last == NULL || type == NULL)
+  PyObject *result = NULL, *rows = NULL, *texts = NULL;
+  PyObject *text = NULL;  /* the last fields text added to texts */
+  int streams = 0;        /* stream rows so far */
+  Side sides[2];          /* out (any direction but "in"), in */
+  memset (sides, 0, sizeof sides);
+  int ready = side_init (&sides[0]) == 0 && side_init (&sides[1]) == 0;
+  size_t slots = ncols > 0 ? (size_t) ncols : 1;
+  PyObject **last = PyMem_Calloc (slots, sizeof (PyObject *));
+  int *type = PyMem_Calloc (slots, sizeof (int)); /* each column's in a row */
+  Text *tx = PyMem_Calloc (slots, sizeof (Text));
+  char *types = PyMem_Malloc (slots + 1);
+  if (!ready || last == NULL || type == NULL || tx == NULL || types == NULL)
   {
-    PyErr_NoMemory ();
+    if (!PyErr_Occurred ())
+      PyErr_NoMemory ();
     goto done;
   }
-  if (ntypes != ncols)
+  if (ncols < C_FIXED || nextra != ncols - C_FIXED)
   {
-    PyErr_SetString (PyExc_ValueError, "columns: one type per column");
+    PyErr_SetString (PyExc_ValueError, "stream: eight columns and one type per column after");
     goto done;
   }
-  out = PyTuple_New (ncols);
-  if (out == NULL)
+  memcpy (types, FIXED_TYPES, C_FIXED);
+  memcpy (types + C_FIXED, extra, (size_t) nextra);
+  if (!(rows = PyList_New (0)) || !(texts = PySet_New (NULL)))
     goto done;
-  for (int i = 0; i < ncols; i++)
-  {
-    PyObject *list = PyList_New (0);
-    if (list == NULL)
-      goto done;
-    PyTuple_SET_ITEM (out, i, list);
-  }
   for (;;)
   {
     int rc = sqlite3_step (st);
     if (rc == SQLITE_DONE)
     {
-      result = Py_NewRef (out);
+      PyObject *out = side_done (&sides[0]), *in = out ? side_done (&sides[1]) : NULL;
+      if (in != NULL)
+        result = PyTuple_Pack (4, rows, out, in, texts);
+      Py_XDECREF (out);
+      Py_XDECREF (in);
       break;
     }
     if (rc != SQLITE_ROW)
@@ -390,15 +531,97 @@ static PyObject *database_columns (Database *d, PyObject *const *argv, Py_ssize_
     }
     for (i = 0; i < ncols; i++)
     {
-      PyObject *v = value (d->db, st, i, type[i], &last[i]);
-      if (v == NULL)
+      tx[i].p = NULL;
+      if (type[i] != SQLITE_TEXT)
+        continue;
+      const unsigned char *p = sqlite3_column_text (st, i);
+      tx[i].n = sqlite3_column_bytes (st, i);
+      if (p == NULL && tx[i].n)
         break;
-      int appended = PyList_Append (PyTuple_GET_ITEM (out, i), v);
-      Py_DECREF (v);
-      if (appended < 0)
-        break;
+      tx[i].p = p ? p : (const unsigned char *) "";
     }
     if (i < ncols)
+    {
+      fallback (d->db, "text");
+      break;
+    }
+    int is_stream = text_is (&tx[C_KIND], "stream", 6);
+    PyObject *row = NULL;
+    if (!is_stream || streams == 0)  /* the first stream row and the other kinds: whole */
+    {
+      if ((row = PyTuple_New (ncols)) == NULL)
+        break;
+      for (i = 0; i < ncols; i++)
+      {
+        PyObject *v = value (d->db, st, i, type[i], &last[i]);
+        if (v == NULL)
+          break;
+        PyTuple_SET_ITEM (row, i, v);
+      }
+      if (i < ncols || PyList_Append (rows, row) < 0)
+      {
+        Py_DECREF (row);
+        break;
+      }
+      Py_DECREF (row);  /* rows holds it */
+    }
+    else
+    {
+      /* a text the module could not decode makes it stop (Fallback here): ASCII it can,
+       * anything else is decoded to know (fields: below) */
+      for (i = 0; i < ncols; i++)
+        if (tx[i].p != NULL && i != C_FIELDS && !is_ascii (tx[i].p, tx[i].n))
+        {
+          PyObject *v = text_of (&last[i], tx[i].p, tx[i].n);
+          if (v == NULL)
+            break;
+          Py_DECREF (v);
+        }
+      if (i < ncols)
+        break;
+    }
+    /* each fields text once (a repeated one is the str of the row before, text_of()) */
+    PyObject *f = row != NULL ? Py_NewRef (PyTuple_GET_ITEM (row, C_FIELDS))
+                              : text_of (&last[C_FIELDS], tx[C_FIELDS].p, tx[C_FIELDS].n);
+    if (f == NULL)
+      break;
+    if (f != text && PySet_Add (texts, f) < 0)
+    {
+      Py_DECREF (f);
+      break;
+    }
+    Py_XSETREF (text, f);
+    if (!is_stream)
+      continue;
+    streams++;
+    int trunc;
+    if (type[C_TRUNCATED] == SQLITE_INTEGER)
+      trunc = sqlite3_column_int64 (st, C_TRUNCATED) != 0;
+    else
+    {
+      PyObject *v = cell (d, st, C_TRUNCATED, type, last, row);
+      trunc = v == NULL ? -1 : PyObject_IsTrue (v);
+      Py_XDECREF (v);
+      if (trunc < 0)
+        break;
+    }
+    const void *b = type[C_DATA] == SQLITE_BLOB ? sqlite3_column_blob (st, C_DATA) : NULL;
+    int n = type[C_DATA] == SQLITE_BLOB ? sqlite3_column_bytes (st, C_DATA) : 0;
+    if (b == NULL && n != 0)
+    {
+      fallback (d->db, "blob");
+      break;
+    }
+    long long orig = type[C_ORIG_LEN] == SQLITE_INTEGER
+                     ? sqlite3_column_int64 (st, C_ORIG_LEN) : 0;
+    long long lost = trunc && orig > n ? orig - n : 0;  /* orig > n >= 0: no overflow */
+    PyObject *seq = cell (d, st, C_SEQ, type, last, row);
+    PyObject *t = seq ? cell (d, st, C_T, type, last, row) : NULL;
+    int added = t == NULL ? -1
+                : side_add (&sides[text_is (&tx[C_DIRECTION], "in", 2)], seq, t, b, n, lost);
+    Py_XDECREF (seq);
+    Py_XDECREF (t);
+    if (added < 0)
       break;
   }
 done:
@@ -407,7 +630,13 @@ done:
       Py_XDECREF (last[i]);
   PyMem_Free (last);
   PyMem_Free (type);
-  Py_XDECREF (out);
+  PyMem_Free (tx);
+  PyMem_Free (types);
+  side_clear (&sides[0]);
+  side_clear (&sides[1]);
+  Py_XDECREF (rows);
+  Py_XDECREF (texts);
+  Py_XDECREF (text);
   release (d, argv[0], st);
   return result;
 }
@@ -460,9 +689,10 @@ static void database_dealloc (Database *d)
 static PyMethodDef database_methods[] = {
   {"rows", (PyCFunction) (void (*) (void)) database_rows, METH_FASTCALL,
    "rows(sql, args): an iterator over the query's rows, as tuples"},
-  {"columns", (PyCFunction) (void (*) (void)) database_columns, METH_FASTCALL,
-   "columns(sql, args, types): the query's rows as one list per column, or None at the first "
-   "value whose type is not its column's in types"},
+  {"stream", (PyCFunction) (void (*) (void)) database_stream, METH_FASTCALL,
+   "stream(sql, args, types): a connection's rows as (rows, out, in, fields): the first stream "
+   "row and those of other kinds whole, the stream rows of each direction joined, each fields "
+   "text once; None at the first value whose type is not its column's"},
   {"close", (PyCFunction) database_close, METH_NOARGS, "close the connection"},
   {NULL, NULL, 0, NULL},
 };

@@ -65,14 +65,16 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 """JSON values that cannot be changed in place (a fields object holding only these can be
 shared by copying it shallowly)."""
 
-_STREAM_SQL = ("SELECT seq, t, kind, pid, tid, direction, hook, data, orig_len, truncated,"
-               " fields FROM events WHERE seq > ? AND conn = ? ORDER BY seq")
+_STREAM_SQL = ("SELECT seq, t, kind, direction, data, orig_len, truncated, fields, pid, tid,"
+               " hook FROM events WHERE seq > ? AND conn = ? ORDER BY seq")
 """A connection's events, as :meth:`CaptureReader.events` selects them (``conn`` left out:
-it is the one asked for)."""
-_STREAM_TYPES = "*ftIITtBI*t"
-"""What each of :data:`_STREAM_SQL`'s columns holds in a row that :meth:`CaptureReader.events`
-reads as it is (``_rows.c``'s fits(): t REAL, kind and hook TEXT, pid, tid and orig_len
-INTEGER or NULL, direction TEXT or NULL, data BLOB or NULL, fields TEXT)."""
+it is the one asked for), in the order ``_rows.Database.stream`` reads them: the eight columns
+it joins the stream rows by first."""
+_STREAM_TYPES = "IIt"
+"""What :data:`_STREAM_SQL`'s columns after those eight hold in a row that
+:meth:`CaptureReader.events` reads as it is (``_rows.c``'s fits(): pid and tid INTEGER or NULL,
+hook TEXT; ``_rows.c`` asks of the eight what events() does: t REAL, kind TEXT, direction TEXT
+or NULL, data BLOB or NULL, orig_len INTEGER or NULL, fields TEXT)."""
 
 MMAP_BYTES = 1 << 30
 """How much of ``capture.sqlite`` the C reader maps (``PRAGMA mmap_size``; SQLite reads the
@@ -263,15 +265,15 @@ class CaptureReader:
 
     def stream_rows(self, conn: str) -> StreamRows:
         """The events of connection ``conn`` (:meth:`events`, ``conn=conn``) as
-        :class:`StreamRows`. Through the C reader's columns while every row is one the
-        recorder writes (each value of its column's type, fields a JSON object); otherwise
-        through :meth:`events`, which then reads, converts or skips rows as it always did."""
+        :class:`StreamRows`. Joined by the C reader while every row is one the recorder
+        writes (each value of its column's type, fields a JSON object); otherwise through
+        :meth:`events`, which then reads, converts or skips rows as it always did."""
         if self._fast is not None:
             with contextlib.suppress(_rows.Fallback):
-                cols = self._fast.columns(_STREAM_SQL, (0, conn), _STREAM_TYPES)
-                if cols is not None:
-                    rows = StreamRows.of_columns(cols, conn, self.connections().get(conn)
-                                                 if conn else None, _fields)
+                got = self._fast.stream(_STREAM_SQL, (0, conn), _STREAM_TYPES)
+                if got is not None:
+                    rows = StreamRows.of_stream(got, conn, self.connections().get(conn)
+                                                if conn else None, _fields)
                     if rows is not None:
                         return rows
         return StreamRows.of_events(self.events(conn=conn))

@@ -10,11 +10,9 @@ and every message built across it carries a note.
 from __future__ import annotations
 
 import bisect
-import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate, compress, repeat
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from harness.capture.rundir import Connection, Event
 from harness.capture.streamrows import StreamRows
@@ -153,43 +151,15 @@ class Flow:
         return any(c.missing for c in self.chunks[: self._index(offset)])
 
 
-def _flow(direction: str, seqs: list[int], ts: list[float], data: list[bytes | None],
-          orig_lens: list[int | None], truncated: list[bool]) -> Flow:
-    parts = [b or b"" for b in data] if None in data else cast("list[bytes]", data)
-    sizes = list(map(len, parts))
-    starts = list(accumulate(sizes, initial=0))
-    starts.pop()  # the total: where a next event would start
-    missing = None
-    if any(truncated):
-        missing = [max(0, (o or 0) - n) if tr else 0
-                   for o, n, tr in zip(orig_lens, sizes, truncated, strict=True)]
-        if not any(missing):
-            missing = None
-    return Flow._columns(direction, b"".join(parts), starts, seqs, ts, missing)
-
-
 def assemble(events: Iterable[Event]) -> dict[str, Flow]:
     """Build the ``out`` and ``in`` flows of one connection from its stream events."""
     return assemble_rows(StreamRows.of_events(events))
 
 
 def assemble_rows(rows: StreamRows) -> dict[str, Flow]:
-    """Build the ``out`` and ``in`` flows of one connection from its stream events as
-    columns (any direction but ``in`` is the app's side, ``out``)."""
-    if "in" not in rows.directions:
-        return {"out": _flow("out", rows.seqs, rows.ts, rows.data, rows.orig_lens,
-                             rows.truncated),
-                "in": _flow("in", [], [], [], [], [])}
-    inward = list(map(operator.eq, rows.directions, repeat("in")))
-    return {"out": _part("out", rows, list(map(operator.not_, inward))),
-            "in": _part("in", rows, inward)}
-
-
-def _part(direction: str, rows: StreamRows, mask: list[bool]) -> Flow:
-    """The flow of the events ``mask`` picks."""
-    return _flow(direction, list(compress(rows.seqs, mask)), list(compress(rows.ts, mask)),
-                 list(compress(rows.data, mask)), list(compress(rows.orig_lens, mask)),
-                 list(compress(rows.truncated, mask)))
+    """The ``out`` and ``in`` flows of one connection from its stream events, already joined
+    per direction (:class:`StreamRows`; any direction but ``in`` is the app's side, ``out``)."""
+    return {"out": Flow._columns("out", *rows.out), "in": Flow._columns("in", *rows.inward)}
 
 
 @dataclass(frozen=True, slots=True)
