@@ -1,0 +1,42 @@
+/* What _rows.c (the row reader, the module) and rowstream.c (Database.stream) share: the
+ * Database, the Fallback exception, and reading a column as the sqlite3 module does. */
+
+#ifndef HARNESS_CAPTURE_ROWS_H
+#define HARNESS_CAPTURE_ROWS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <sqlite3.h>
+
+#define CACHE 8 /* prepared statements kept per database */
+
+typedef struct
+{
+  PyObject_HEAD
+  sqlite3 *db;
+  PyObject *sql[CACHE];  /* the statements' SQL, NULL for a free slot */
+  sqlite3_stmt *stmt[CACHE];
+} Database;
+
+/* What cannot be read as the sqlite3 module reads it: the caller reads it with the module. */
+extern PyObject *Fallback;
+
+/* Fallback saying what failed and SQLite's message; returns NULL. */
+PyObject *rows_fallback (sqlite3 *db, const char *what);
+
+/* The statement for sql (the cache's, or prepared) with args bound, or NULL with an
+ * exception set; give it back with rows_release(). */
+sqlite3_stmt *rows_statement (Database *d, PyObject *sql, PyObject *args);
+void rows_release (Database *d, PyObject *sql, sqlite3_stmt *stmt);
+
+/* A TEXT's n bytes as the module's str (Fallback when not UTF-8); *slot is the column's text
+ * in the row before, returned again when equal. */
+PyObject *rows_text (PyObject **slot, const unsigned char *text, int n);
+
+/* Column i of the row st is on, of SQLite type `type`, as the module reads it. */
+PyObject *rows_value (sqlite3 *db, sqlite3_stmt *st, int i, int type, PyObject **slot);
+
+/* Database.stream(sql, args, types) (rowstream.c). */
+PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc);
+
+#endif
