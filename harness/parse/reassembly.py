@@ -36,9 +36,10 @@ class Flow:
     """One direction of one connection: its bytes and where each came from.
 
     Kept as columns (the start, seq and time of each event's bytes in parallel lists) rather
-    than one :class:`Chunk` per event: :func:`assemble` then builds each list in one pass,
-    and the lookups the parsers make for every message (:meth:`seqs`, :meth:`span`) slice a
-    list of seqs. :attr:`chunks` makes the Chunk list when asked (tests, lossy lookups)."""
+    than one :class:`Chunk` per event: they are the lists a :class:`StreamRows` side holds
+    (joined by the capture reader, in C when it is built), taken as they are, and the
+    lookups the parsers make for every message (:meth:`seqs`, :meth:`span`) slice a list of
+    seqs. :attr:`chunks` makes the Chunk list when asked (tests, lossy lookups)."""
 
     __slots__ = (
         "_chunks",
