@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from json.encoder import encode_basestring
-from typing import Any
 
 from harness.device.base import NeedleClass
+from harness.slots import maker
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,27 +62,8 @@ class Finding:
         return next(json_lines((self,)))
 
 
-def _maker() -> Callable[..., Finding]:
-    """``Finding(*values)`` without its ``__init__``, which sets each of a frozen dataclass's
-    fields through ``object.__setattr__`` (a third of the cost of numbering a finding, for
-    each of 100,000s); this sets the slots straight, in field order, as
-    :func:`harness.parse.rowcodec._maker` does for Message. Only while Finding has no
-    ``__post_init__`` and every field is an argument: else Finding itself.
-    tests/detect/test_finding.py compares the two."""
-    names = [f.name for f in fields(Finding)]
-    if hasattr(Finding, "__post_init__") or not all(f.init for f in fields(Finding)):
-        return Finding
-    ns: dict[str, Any] = {"_new": object.__new__, "_Finding": Finding}
-    ns.update({f"_set_{n}": getattr(Finding, n).__set__ for n in names})
-    # the source holds field names only (identifiers), as dataclasses' own __init__ does
-    exec(f"def make({', '.join(names)}):\n    f = _new(_Finding)\n"
-         + "".join(f"    _set_{n}(f, {n})\n" for n in names) + "    return f\n", ns)
-    make: Callable[..., Finding] = ns["make"]
-    return make
-
-
-new_finding = _maker()
-"""``Finding(*values)``, positional and all of them, made faster (:func:`_maker`)."""
+new_finding = maker(Finding)
+"""``Finding(*values)``, positional and all of them, made faster (:mod:`harness.slots`)."""
 
 
 def json_lines(findings: Iterable[Finding]) -> Iterator[str]:

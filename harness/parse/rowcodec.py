@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Any
 
 from harness.parse.message import Message, MessageKind
 from harness.protocol import JSON
+from harness.slots import maker
 
 ENCODER = json.JSONEncoder(separators=(",", ":"))
 
@@ -82,26 +82,8 @@ def _list(text: str) -> tuple[Any, ...]:
     return () if text == "[]" else tuple(loads(text))
 
 
-def _maker() -> Callable[..., Message]:
-    """``Message(*values)`` without its ``__init__``, which sets each of a frozen dataclass's
-    27 fields through ``object.__setattr__`` (half the cost of a message read or streamed,
-    ~8 µs); this sets the slots straight, in field order (~4 µs). A function written for the
-    fields as dataclasses writes ``__init__``; the class itself, frozen, is untouched. Only
-    while Message has no ``__post_init__`` (else nothing would run it): then Message itself.
-    tests/parse/test_store.py compares the two."""
-    names = [f.name for f in fields(Message)]
-    if hasattr(Message, "__post_init__") or not all(f.init for f in fields(Message)):
-        return Message
-    ns: dict[str, Any] = {"new": object.__new__, "cls": Message}
-    ns.update({f"set_{n}": getattr(Message, n).__set__ for n in names})
-    # the source holds field names only (identifiers), as dataclasses' own __init__ does
-    exec(f"def make({', '.join(names)}):\n    m = new(cls)\n"
-         + "".join(f"    set_{n}(m, {n})\n" for n in names) + "    return m\n", ns)
-    make: Callable[..., Message] = ns["make"]
-    return make
-
-
-new_message = _maker()
+new_message = maker(Message)
+"""``Message(*values)``, positional and all of them, made faster (:mod:`harness.slots`)."""
 
 
 def decoded(mid: str, kind: str, t: float, direction: str, source: str, conn: str | None,

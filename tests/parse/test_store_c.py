@@ -157,19 +157,28 @@ def test_same_store_and_messages(tmp_path_factory: pytest.TempPathFactory,
                                  after: list[int]) -> None:
     requests = [data.draw(st.integers(-1, i - 1)) if data is not None and i else -1
                 for i in range(len(drafts))]
-    d = tmp_path_factory.mktemp("w")
-    ref = _build(d / "py" / store.ANALYSIS_DB, drafts, requests, False, after)
-    got = _build(d / "c" / store.ANALYSIS_DB, drafts, requests, True, after)
+    files = _same_as_reference(tmp_path_factory.mktemp("w"), drafts, requests, after)
+    if files is not None:
+        a, b = files
+        assert store_meta(b) == store_meta(a)
+
+
+def _same_as_reference(d: Path, drafts: list[Draft], requests: list[int], after: list[int],
+                       one_call: bool = False) -> tuple[str, str] | None:
+    """Both writers on the same drafts end the same way: the same exception type, or the
+    same Messages and rows. The two files (reference, C) when they wrote."""
+    ref = _build(d / "py" / store.ANALYSIS_DB, drafts, requests, False, after, one_call=one_call)
+    got = _build(d / "c" / store.ANALYSIS_DB, drafts, requests, True, after, one_call=one_call)
     assert ref is not RunDirError
     event("raises" if isinstance(ref, type) else "writes")
     if isinstance(ref, type) or isinstance(got, type):
         assert isinstance(ref, type), got
         assert isinstance(got, type), ref
-        return
+        return None
     assert got == ref
     a, b = (str(d / x / store.ANALYSIS_DB) for x in ("py", "c"))
     assert list(store_rows(b)) == list(store_rows(a))
-    assert store_meta(b) == store_meta(a)
+    return a, b
 
 
 def _fresh(text: str) -> str:
@@ -220,17 +229,7 @@ def test_rows_in_a_run_keep_bindings(tmp_path_factory: pytest.TempPathFactory,
     their bindings in the C writer: the same store and Messages as the reference, through
     add_message; long strings too (encoded 8 bytes at a time)."""
     requests = [data.draw(st.integers(-1, i - 1)) if i else -1 for i in range(len(drafts))]
-    d = tmp_path_factory.mktemp("w")
-    ref = _build(d / "py" / store.ANALYSIS_DB, drafts, requests, False, [], one_call=True)
-    got = _build(d / "c" / store.ANALYSIS_DB, drafts, requests, True, [], one_call=True)
-    event("raises" if isinstance(ref, type) else "writes")
-    if isinstance(ref, type) or isinstance(got, type):
-        assert isinstance(ref, type), got
-        assert isinstance(got, type), ref
-        return
-    assert got == ref
-    a, b = (str(d / x / store.ANALYSIS_DB) for x in ("py", "c"))
-    assert list(store_rows(b)) == list(store_rows(a))
+    _same_as_reference(tmp_path_factory.mktemp("w"), drafts, requests, [], one_call=True)
 
 
 def test_bindings_after_a_row_that_failed(tmp_path: Path) -> None:
