@@ -106,7 +106,9 @@ class Classifier:
         self.add: Callable[[Message], None] = self.add_reference
         if compiled and _classify is not None:
             # the reference weakly: the Adder is the classifier's, and a cycle would keep
-            # every host's ids until a full collection (analyze_run runs with none)
+            # every host's ids until a full collection (analyze_run runs with none). So add
+            # raises ReferenceError once the Classifier is gone, where the reference would
+            # count into dicts no one can read any more (destinations() is the Classifier's)
             self.add = _classify.Adder(self.accs, self.below, Message, _Acc, MessageKind,
                                        _NETWORK_KINDS, WeakMethod(self.add_reference)).add
 

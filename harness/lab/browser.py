@@ -45,13 +45,17 @@ class LabConfig:
 
 
 _PARENT = """\
-import os, signal, sys
-pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
+import os, resource, signal, sys
+# Python starts with SIGPIPE and SIGXFSZ ignored, which exec would pass on: the JVM gets the
+# dispositions Popen would have given it
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ,
+                     setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
 status = os.waitpid(pid, 0)[1]
 if os.WIFSIGNALED(status):
     sig = os.WTERMSIG(status)
     if sig != signal.SIGKILL:  # Python's own handlers (SIGINT, SIGPIPE) out of the way
         signal.signal(sig, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the JVM's core, if any, is the one
     os.kill(os.getpid(), sig)
 sys.exit(os.waitstatus_to_exitcode(status))
 """

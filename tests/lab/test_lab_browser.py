@@ -127,3 +127,21 @@ def test_an_exit_status_frida_would_reap_is_kept() -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
             proc.stdout.close()
+
+
+def test_the_parent_passes_on_default_signals_and_ends_as_its_child() -> None:
+    """The parent is a Python process, which ignores SIGPIPE and SIGXFSZ from its start:
+    the child gets them back at their defaults, as Popen would give them; and the parent
+    ends with its child's code or signal."""
+    def run(script: str) -> tuple[int, bytes]:
+        done = subprocess.run([sys.executable, "-S", "-c", _PARENT, "/bin/sh", "-c", script],
+                              capture_output=True, timeout=30, check=False)
+        return done.returncode, done.stdout
+
+    code, out = run("grep SigIgn /proc/self/status")
+    ignored = int(out.split()[1], 16)
+    assert code == 0
+    assert not ignored & (1 << (signal.SIGPIPE - 1) | 1 << (signal.SIGXFSZ - 1)), out
+    assert run("exit 3")[0] == 3
+    assert run("kill -TERM $$")[0] == -signal.SIGTERM
+    assert run("kill -PIPE $$")[0] == -signal.SIGPIPE
