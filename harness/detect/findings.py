@@ -314,6 +314,15 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
     # one is read once, and root_pairs and is_control are spelled out for the C path
     # (test_found.py compares it with compiled=False, which runs them)
     request_kind = MessageKind.REQUEST
+
+    def note(mid: str, lines: Sequence[str]) -> None:
+        """A message's notes, each after its id, and their span (``spans``)."""
+        assert notes is not None
+        first = len(notes)
+        notes.extend(f"{mid}: {n}" for n in lines)
+        if spans is not None:
+            spans.append((mid, first, len(notes)))
+
     for batch in batches:
         if not repeated:
             ids.update(map(message_id, batch))
@@ -324,10 +333,7 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
             if notes is not None and m.notes:
                 # what the parser could not do (a body cut at its budget, a truncated stream,
                 # malformed frames) belongs with what the detector could not do
-                first = len(notes)
-                notes.extend(f"{mid}: {n}" for n in m.notes)
-                if spans is not None:
-                    spans.append((mid, first, len(notes)))
+                note(mid, m.notes)
             if m.direction != "out":
                 continue  # what the app received is not what it sent
             if m.links and m.meta.get("stack"):
@@ -363,10 +369,7 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
             if hooks is not None:
                 keep += _kept(found[start:])
             if notes is not None and decoder.budget.notes:
-                first = len(notes)
-                notes.extend(f"{m.id}: {n}" for n in decoder.budget.notes[:5])
-                if spans is not None:
-                    spans.append((mid, first, len(notes)))
+                note(mid, decoder.budget.notes[:5])
     return (_most_specific(found) if hooks is None or repeated
             else [f for f, k in zip(found, keep, strict=True) if k])
 
