@@ -127,13 +127,14 @@ static int adder_init (Adder *ad, PyObject *args, PyObject *kwds)
   return 0;
 }
 
-/* The reference's _tls_of (borrowed; NULL for none), of str-or-None fields, source a str. */
-static PyObject *tls_of (PyObject *const *v)
+/* The reference's _tls_of (borrowed; NULL for none), of str-or-None fields, source a str;
+   ciphertext: the protocol is "tls-ciphertext" (add has asked already). */
+static PyObject *tls_of (PyObject *const *v, int ciphertext)
 {
   if (nonempty (v[M_TLS_VERSION]))
     return v[M_TLS_VERSION];
-  PyObject *protocol = v[M_PROTOCOL], *source = v[M_SOURCE], *url = v[M_URL];
-  if (protocol != Py_None && EQUALS (protocol, "tls-ciphertext"))
+  PyObject *source = v[M_SOURCE], *url = v[M_URL];
+  if (ciphertext)
     return s_tls_unknown;
   if (ENDS (source, ".tcp") || ENDS (source, ".udp")
       || (url != Py_None && (STARTS (url, "http://") || STARTS (url, "ws://"))))
@@ -249,8 +250,8 @@ static PyObject *adder_add (Adder *ad, PyObject *m)
     Py_RETURN_NONE;
   }
   PyObject *protocol = v[M_PROTOCOL];
-  PyObject *group = protocol != Py_None && EQUALS (protocol, "tls-ciphertext")
-    ? ad->below : ad->accs;
+  int ciphertext = protocol != Py_None && EQUALS (protocol, "tls-ciphertext");
+  PyObject *group = ciphertext ? ad->below : ad->accs;
   PyObject *f[AN], *acc = PyDict_GetItemWithError (group, key);
   if (acc == NULL && PyErr_Occurred ())
     goto error;
@@ -278,7 +279,7 @@ static PyObject *adder_add (Adder *ad, PyObject *m)
       goto error_acc;
   }
   /* from here on the reference's steps, in its order */
-  PyObject *tls = tls_of (v);
+  PyObject *tls = tls_of (v, ciphertext);
   PyObject *sizes = NULL;
   int out = EQUALS (v[M_DIRECTION], "out");
   if ((nonempty (v[M_IP]) && PySet_Add (f[A_IPS], v[M_IP]) < 0)

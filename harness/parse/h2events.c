@@ -30,14 +30,10 @@ static Py_ssize_t chunk_at (reader *r, Py_ssize_t off)
     else
       lo = mid + 1;
   }
-  Py_ssize_t i = lo - 1;
-  if (i > r->nchunks - 1)
-    i = r->nchunks - 1;
+  Py_ssize_t i = lo - 1; /* below nchunks, and holding off: starts never decrease */
   if (i < 0)
     return 0;
-  if (in_chunk (r, i, off))
-    r->last_chunk = i;
-  return i;
+  return r->last_chunk = i;
 }
 
 int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end)
