@@ -188,6 +188,7 @@ def test_connections_joined_as_the_reference_reassembles_them(
             events = list(r.events(conn=conn))
         assert _read(run, True, conn) == _read(run, False, conn)
         want = ref_assemble(e for e in events if e.kind == "stream")
+        assert assemble_rows(rows).keys() == want.keys()
         for d, flow in assemble_rows(rows).items():
             ref = want[d]
             assert (flow.direction, flow.data, flow.lossy) == (ref.direction, ref.data,

@@ -90,8 +90,11 @@ def test_crash_step_ends_the_process(tmp_path: Path, profile: str) -> None:
         cfg = LabConfig(profile, build_lab_browser(), tmp_path / "s", servers.base("x"),
                         servers.base("y"), pki.ca_cert, tmp_path / "none", "a", "b")
         app = LabBrowserProcess(cfg)
-        app.wait_ready()
-        with pytest.raises(StepFailed, match="exited"):
+        pid = app.wait_ready()
+        # the JVM runs under its own parent (browser._PARENT), the process Popen started
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            assert int(stat.read().rsplit(")", 1)[1].split()[1]) == app.proc.pid != pid
+        with pytest.raises(StepFailed, match=r"exited \(killed by SIGKILL\)"):
             app.step("crash")
         app.quit()
         assert not app.alive()
