@@ -274,6 +274,32 @@ def check_cache_dir() -> Check:
     return _ok("cache-dir", f"{path} writable")
 
 
+COMPILED = (
+    # (check, module, Debian packages it builds against, what analysis does without it)
+    ("hpack-c", "harness.parse._hpack", "libnghttp2-dev zlib1g-dev",
+     "builds the HTTP/2 header decoder; analyze cannot read HTTP/2 without it"),
+    ("http1-c", "harness.parse._http1", "zlib1g-dev",
+     "builds the compiled HTTP/1.x parser; without it analysis is slower, its messages the "
+     "same"),
+    ("inflate-c", "harness.parse._inflate", "zlib1g-dev",
+     "builds the compiled gzip/deflate decoder; without it analysis is slower, its results "
+     "the same"),
+    ("detector-c", "harness.detect._detect", "libhyperscan-dev",
+     "builds the compiled detector; without it analysis is slower, its findings the same"),
+    ("capture-c", "harness.capture._rows", "libsqlite3-dev",
+     "builds the compiled capture reader; without it analysis is slower, its results the "
+     "same"),
+    ("store-c", "harness.parse._store", "libsqlite3-dev",
+     "builds the compiled message store writer; without it analysis is slower, its results "
+     "the same"),
+    ("classify-c", "harness.classify._classify", "",
+     "builds the compiled destination classifier; without it analysis is slower, its "
+     "results the same"),
+)
+"""The compiled parts (setup.py's extensions, tests/test_extensions.py keeps the two lists
+the same): each has a pure-Python fallback but the HTTP/2 header decoder."""
+
+
 def check_import(name: str, module: str, fix: str, *, required: bool = True) -> Check:
     try:
         mod = importlib.import_module(module)
@@ -324,28 +350,10 @@ def host_checks(hooks: Path | None = None,
         add(_bad("agent-build", "not tried: the frida package is missing", frida_check.fix))
         add(_bad("frida-local", "not tried: the frida package is missing", frida_check.fix))
     add(check_import("hyperscan", "hyperscan", "pip install 'hyperscan>=0.7'"))
-    add(check_import("hpack-c", "harness.parse._hpack",
-                     f"{APT} libnghttp2-dev gcc && pip install -e . (builds the HTTP/2 header "
-                     "decoder; analyze cannot read HTTP/2 without it)"))
-    # without it http1.py parses in Python: the same messages, slower
-    add(check_import("http1-c", "harness.parse._http1",
-                     f"{APT} gcc && pip install -e . (builds the compiled HTTP/1.x parser; "
-                     "without it analysis is slower, its messages the same)", required=False))
-    # without it the detector runs its Python walk: the same findings, several times slower
-    add(check_import("detector-c", "harness.detect._detect",
-                     f"{APT} libhyperscan-dev gcc && pip install -e . (builds the compiled "
-                     "detector; without it analysis is slower, its findings the same)",
-                     required=False))
-    # without it capture.sqlite's events are read through the sqlite3 module: the same rows
-    add(check_import("capture-c", "harness.capture._rows",
-                     f"{APT} libsqlite3-dev gcc && pip install -e . (builds the compiled "
-                     "capture reader; without it analysis is slower, its results the same)",
-                     required=False))
-    # without it analysis.sqlite is written through the sqlite3 module: the same rows
-    add(check_import("store-c", "harness.parse._store",
-                     f"{APT} libsqlite3-dev gcc && pip install -e . (builds the compiled "
-                     "message store writer; without it analysis is slower, its results the "
-                     "same)", required=False))
+    for name, module, needs, without in COMPILED:
+        apt = " ".join([APT, *needs.split(), "gcc"])
+        add(check_import(name, module, f"{apt} && pip install -e . ({without})",
+                         required=name == "hpack-c"))
     add(_tool("java", "java", ["-version"], f"{APT} openjdk-17-jdk-headless"))
     add(_tool("javac", "javac", ["-version"],
               f"{APT} openjdk-17-jdk-headless (the lab browser is built from source)"))

@@ -15,6 +15,7 @@ from pathlib import Path
 import frida
 import pytest
 
+from harness import diagnose
 from harness.cli import main
 from harness.device.android_adb import AdbEndpoint, AdbSession
 from harness.device.android_quic import QuicFirewall
@@ -46,8 +47,7 @@ def doctor_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, di
 def test_this_machine_frida_and_the_agent_work(capsys: pytest.CaptureFixture[str]) -> None:
     code, checks = doctor_json(capsys)
     for name in ("python", "frida", "frida-local", "agent-build", "agent-abi", "cache-dir",
-                 "hooks-npm", "detector-c", "hpack-c", "capture-c", "store-c",
-                 "http1-c"):
+                 "hooks-npm", *(name for name, *_ in diagnose.COMPILED)):
         assert checks[name].ok, checks[name]
         assert checks[name].fix == ""
     assert frida.__version__ in checks["frida"].detail
