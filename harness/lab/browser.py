@@ -46,10 +46,17 @@ class LabConfig:
 
 _PARENT = """\
 import os, resource, signal, sys
+FORWARD = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
+# blocked until the handlers that pass them on are in place: one arriving between the spawn
+# and the handlers would end this parent alone and orphan the JVM
+signal.pthread_sigmask(signal.SIG_BLOCK, FORWARD)
 # Python starts with SIGPIPE and SIGXFSZ ignored, which exec would pass on: the JVM gets the
-# dispositions Popen would have given it
+# dispositions Popen would have given it, and none blocked
 pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ,
-                     setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+                     setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), setsigmask=())
+for sig in FORWARD:
+    signal.signal(sig, lambda sig, _frame: os.kill(pid, sig))
+signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARD)
 status = os.waitpid(pid, 0)[1]
 if os.WIFSIGNALED(status):
     sig = os.WTERMSIG(status)
@@ -63,7 +70,9 @@ sys.exit(os.waitstatus_to_exitcode(status))
 attached to the JVM from this process, can reap it when it dies (waitpid in Frida's own
 threads: 2 to 4 of 20 to 30 SIGKILLs on this machine); Popen then reads ECHILD and reports
 exit code 0, and a crash read as "exited (code 0)". Frida never reaps this parent: it is not
-the process Frida attaches to."""
+the process Frida attaches to. A SIGTERM, SIGINT, SIGHUP or SIGQUIT sent to the parent alone
+is passed on to the JVM (the parent then ends as the JVM did); against a SIGKILL of the
+parent alone, :meth:`LabBrowserProcess.kill` reaches the JVM through a pidfd."""
 
 
 class LabBrowserProcess:
@@ -86,6 +95,7 @@ class LabBrowserProcess:
         )
         self.pid: int | None = None
         """The JVM's pid (what Frida attaches to), from its ready line."""
+        self._pidfd: int | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stderr_tail: deque[str] = deque(maxlen=50)
         self._pumps = [threading.Thread(target=self._pump_out, daemon=True),
@@ -125,6 +135,10 @@ class LabBrowserProcess:
         if reply.get("ready") is not True or not isinstance(pid, int):
             raise StepFailed(f"lab browser did not start: {reply}")
         self.pid = pid
+        # the JVM itself, for kill(): if its parent were gone, the group's id could be reused
+        # once the group is empty, while a pidfd names this process and no other
+        with contextlib.suppress(OSError):
+            self._pidfd = os.pidfd_open(pid)
         return pid
 
     def step(self, op: str, value: JSON = None, timeout: float = 30.0,
@@ -168,6 +182,14 @@ class LabBrowserProcess:
         if self.proc.poll() is None:
             with contextlib.suppress(OSError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
+        self._kill_jvm()
+
+    def _kill_jvm(self) -> None:
+        """SIGKILL the JVM itself, which outlives its parent only when the parent alone was
+        SIGKILLed (any other signal the parent passes on); a JVM already gone is left be."""
+        if self._pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
 
     def quit(self, timeout: float = 10.0) -> None:
         """Ask it to stop; kill it if it does not. Never raises."""
@@ -180,6 +202,7 @@ class LabBrowserProcess:
             except (OSError, subprocess.TimeoutExpired, AssertionError):
                 self._kill_group()
                 self.proc.wait(timeout=timeout)
+        self._kill_jvm()  # its parent is gone: so must it be, before the pumps wait for EOF
         # the pumps read to the end of the pipes first: the output is the evidence of a crash
         for pump in self._pumps:
             pump.join(timeout=timeout)
@@ -187,3 +210,6 @@ class LabBrowserProcess:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None

@@ -148,3 +148,57 @@ def test_the_parent_passes_on_default_signals_and_ends_as_its_child() -> None:
     assert run("exit 3")[0] == 3
     assert run("kill -TERM $$")[0] == -signal.SIGTERM
     assert run("kill -PIPE $$")[0] == -signal.SIGPIPE
+
+
+def _ends_within(pidfd: int, seconds: float) -> bool:
+    """Whether the process a pidfd names ends within ``seconds`` (a pidfd reads ready once
+    its process has exited, reaped or not)."""
+    import select
+
+    return bool(select.select([pidfd], [], [], seconds)[0])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_the_parent_alone_reaches_its_child(sig: signal.Signals) -> None:
+    """``kill PARENT`` (a user's, a supervisor's) must not leave the JVM running orphaned:
+    the parent passes the signal on and ends as its child then does."""
+    proc = subprocess.Popen([sys.executable, "-S", "-c", _PARENT, "/bin/sh", "-c",
+                             "echo $$; exec sleep 60"], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    child = os.pidfd_open(int(proc.stdout.readline()))
+    try:
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == -sig
+        assert _ends_within(child, 10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(child, signal.SIGKILL)
+        os.close(child)
+        proc.stdout.close()
+
+
+def test_quit_ends_a_jvm_whose_parent_was_sigkilled(tmp_path: Path) -> None:
+    """A SIGKILL cannot be passed on: the JVM outlives its parent, and quit() (as the
+    harness's cleanup calls it) must still end it, by its pidfd, not by a group id that
+    could be reused."""
+    pki = make_pki(tmp_path / "pki", names=(*LAB_HOSTS,))
+    with LabServers(pki) as servers:
+        cfg = LabConfig("mint-3.4.0", build_lab_browser(), tmp_path / "s", servers.base("x"),
+                        servers.base("y"), pki.ca_cert, tmp_path / "none", "a", "b")
+        app = LabBrowserProcess(cfg)
+        jvm = os.pidfd_open(app.wait_ready())
+        try:
+            os.kill(app.proc.pid, signal.SIGKILL)
+            assert app.proc.wait(timeout=30) == -signal.SIGKILL
+            assert not _ends_within(jvm, 0.5)  # orphaned, still running
+            # not a speed check: without the pidfd kill, quit() waited out both pumps'
+            # timeouts (the orphan holds the pipes) and the JVM ended only on the EOF of
+            # the stdin quit() then closed
+            t0 = time.monotonic()
+            app.quit(timeout=20)
+            assert time.monotonic() - t0 < 20
+            assert _ends_within(jvm, 10)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(jvm, signal.SIGKILL)
+            os.close(jvm)
