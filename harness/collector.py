@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_lock = threading.Lock()
+_inside = 0
+"""How many quiet() blocks are running (in any thread): the collector is the process's."""
+_was = False
+"""Whether the collector was on when the first of them began."""
 
 
 @contextmanager
@@ -27,14 +34,26 @@ def quiet() -> Iterator[None]:
     and the first allocation after ``gc.enable()`` scanned it all and then ran a full
     collection (0.7 s after the 200 MB run). ``freeze()`` then ``unfreeze()`` does the move
     in constant time; not where the caller has frozen objects of its own, which
-    ``unfreeze()`` would thaw."""
-    was = gc.isenabled()
-    gc.disable()
+    ``unfreeze()`` would thaw.
+
+    The collector is one for the process: blocks in several threads (analyses run side by
+    side) keep it off until the last of them ends, which puts it back as it was before the
+    first (each putting back what it found turned it on in the middle of another's block,
+    the one that began first and ended first)."""
+    global _inside, _was
+    with _lock:
+        if _inside == 0:
+            _was = gc.isenabled()
+            gc.disable()
+        _inside += 1
     try:
         yield
     finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if was:
-            gc.enable()
+        with _lock:
+            _inside -= 1
+            if _inside == 0:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
+                if _was:
+                    gc.enable()

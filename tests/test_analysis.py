@@ -8,12 +8,14 @@ import gc
 import json
 import subprocess
 import sys
+import threading
 from operator import itemgetter
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness import collector
 from harness.analysis import _store_order, analyze_run
 from harness.capture.rundir import RunDir
 from harness.detect.finding import Needle
@@ -80,6 +82,30 @@ def test_what_the_caller_froze_stays_frozen(tmp_path: Path) -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_overlapping_quiet_blocks_keep_it_off_until_the_last_ends() -> None:
+    """Two threads' blocks, the first ending first: the collector is the process's."""
+    entered, first_done, second_may_end = (threading.Event() for _ in range(3))
+    seen: list[bool] = []
+
+    def second() -> None:
+        with collector.quiet():
+            entered.set()
+            assert first_done.wait(10)
+            seen.append(gc.isenabled())
+            second_may_end.set()
+
+    thread = threading.Thread(target=second)
+    with collector.quiet():
+        thread.start()
+        assert entered.wait(10)
+    first_done.set()
+    assert second_may_end.wait(10)
+    thread.join(10)
+    assert seen == [False]  # still off after the first block ended
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_commands_import_runs_no_collection() -> None:
