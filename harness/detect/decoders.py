@@ -70,7 +70,7 @@ class Budget:
     def take(self, n: int) -> bool:
         if self.layers >= self.max_layers or self.bytes + n > self.max_bytes:
             if not self.reached:
-                # first, once: a message's notes are cut at five (findings), and this one
+                # first, once: a message's notes are cut (findings.NOTES_SHOWN), and this one
                 # says the rest of the message went unscanned; depth-limit notes, one per
                 # cut layer, came before it and hid it
                 self.reached = True

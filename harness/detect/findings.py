@@ -29,6 +29,16 @@ except ImportError:  # pragma: no cover - a checkout that was never built
 CONTROL_HOSTS = frozenset({"canary.lab.test"})
 """Hosts whose loads are the scenario's own (the canary site)."""
 EXCERPT = 48
+NOTES_SHOWN = 5
+"""A message's decoder notes kept (the budget's first, then depth limits, one per cut
+layer: thousands for a hostile body); how many more there were is said after them."""
+
+
+def shown_notes(lines: Sequence[str]) -> Sequence[str]:
+    """The first :data:`NOTES_SHOWN` of a message's decoder notes, and how many were left."""
+    if len(lines) <= NOTES_SHOWN:
+        return lines
+    return [*lines[:NOTES_SHOWN], f"{len(lines) - NOTES_SHOWN} more decoder notes not shown"]
 
 
 def _split(url: str) -> urllib.parse.SplitResult | None:
@@ -369,7 +379,7 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
             if hooks is not None:
                 keep += _kept(found[start:])
             if notes is not None and decoder.budget.notes:
-                note(mid, decoder.budget.notes[:5])
+                note(mid, shown_notes(decoder.budget.notes))
     return (_most_specific(found) if hooks is None or repeated
             else [f for f, k in zip(found, keep, strict=True) if k])
 

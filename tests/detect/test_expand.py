@@ -19,7 +19,7 @@ from harness.detect import _detect
 from harness.detect.decoders import Budget, Decoder, java_hash_py
 from harness.detect.derive import derive
 from harness.detect.finding import Needle
-from harness.detect.findings import find, root_pairs
+from harness.detect.findings import NOTES_SHOWN, find, root_pairs
 from harness.detect.matcher import Match, Matcher
 from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
@@ -262,6 +262,24 @@ def test_the_budget_note_comes_first() -> None:
                         " deeper content not scanned")
     assert len(notes) > 5
     assert all(n.startswith("depth limit at ") for n in notes[1:])
+
+
+def test_notes_past_the_shown_ones_are_counted() -> None:
+    """A message's decoder notes are cut at NOTES_SHOWN; how many more there were is said
+    (they were dropped unsaid), in the C walk's hand-back and the Python walk alike."""
+    def deep(i: int) -> str:
+        blob = f"{NEEDLES[0].value}-{i}".encode()
+        for _ in range(12):  # past the default depth limit (10)
+            blob = _b64(b"some text " + blob).encode()
+        return blob.decode()
+
+    body = json.dumps({f"k{i}": deep(i) for i in range(8)}).encode()
+    for compiled in (True, False):
+        notes: list[str] = []
+        find([message(body, "https://sa.lab.test/", ())], NEEDLES, None, notes, compiled)
+        assert len(notes) == NOTES_SHOWN + 1, notes
+        assert all(": depth limit at " in n for n in notes[:NOTES_SHOWN])
+        assert notes[-1].endswith(f": {8 - NOTES_SHOWN} more decoder notes not shown")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
