@@ -49,6 +49,10 @@ static const char *const ACC[AN] = { ACC_FIELDS (NAME) };
 /* The reference's constants (destinations.py: _tls_of, _size, add), interned once */
 static PyObject *s_tls_unknown, *s_plaintext, *s_stack, *s_body_len, *one;
 
+/* The Adder's references but the network kinds, each named once for init, traverse and
+   clear: X(name) for each */
+#define ADDER_REFS(X) X (accs) X (below) X (message) X (acc) X (kind) X (fallback)
+
 typedef struct
 {
   PyObject_HEAD
@@ -118,12 +122,9 @@ static int adder_init (Adder *ad, PyObject *args, PyObject *kwds)
   Py_DECREF (kinds);
   memcpy (ad->moff, moff, sizeof moff);
   memcpy (ad->aoff, aoff, sizeof aoff);
-  Py_XSETREF (ad->accs, Py_NewRef (accs));
-  Py_XSETREF (ad->below, Py_NewRef (below));
-  Py_XSETREF (ad->message, (PyTypeObject *) Py_NewRef (message));
-  Py_XSETREF (ad->acc, (PyTypeObject *) Py_NewRef (acc));
-  Py_XSETREF (ad->kind, (PyTypeObject *) Py_NewRef (kind));
-  Py_XSETREF (ad->fallback, Py_NewRef (fallback));
+#define SET(name) Py_XSETREF (ad->name, (void *) Py_NewRef (name));
+  ADDER_REFS (SET)
+#undef SET
   return 0;
 }
 
@@ -255,29 +256,18 @@ static PyObject *adder_add (Adder *ad, PyObject *m)
   PyObject *f[AN], *acc = PyDict_GetItemWithError (group, key);
   if (acc == NULL && PyErr_Occurred ())
     goto error;
-  if (acc != NULL)
+  int created = acc == NULL;
+  acc = created ? PyObject_CallNoArgs ((PyObject *) ad->acc) : Py_NewRef (acc);
+  if (acc == NULL)
+    goto error;
+  if (!acc_fields (ad, acc, f)) /* an _Acc whose fields are not what add knows */
   {
-    if (!acc_fields (ad, acc, f))
-    {
-      Py_DECREF (key);
-      return fallback (ad, m);
-    }
-    Py_INCREF (acc);
+    Py_DECREF (acc);
+    Py_DECREF (key);
+    return fallback (ad, m); /* which makes and stores its own _Acc for a new host */
   }
-  else
-  {
-    acc = PyObject_CallNoArgs ((PyObject *) ad->acc);
-    if (acc == NULL)
-      goto error;
-    if (!acc_fields (ad, acc, f)) /* a new _Acc whose fields are not what add knows */
-    {
-      Py_DECREF (acc);
-      Py_DECREF (key);
-      return fallback (ad, m);
-    }
-    if (PyDict_SetItem (group, key, acc) < 0)
-      goto error_acc;
-  }
+  if (created && PyDict_SetItem (group, key, acc) < 0)
+    goto error_acc;
   /* from here on the reference's steps, in its order */
   PyObject *tls = tls_of (v, ciphertext);
   PyObject *sizes = NULL;
@@ -310,12 +300,9 @@ error:
 
 static int adder_traverse (Adder *ad, visitproc visit, void *arg)
 {
-  Py_VISIT (ad->accs);
-  Py_VISIT (ad->below);
-  Py_VISIT (ad->message);
-  Py_VISIT (ad->acc);
-  Py_VISIT (ad->kind);
-  Py_VISIT (ad->fallback);
+#define VISIT(name) Py_VISIT (ad->name);
+  ADDER_REFS (VISIT)
+#undef VISIT
   for (int i = 0; i < ad->nnetwork; i++)
     Py_VISIT (ad->network[i]);
   return 0;
@@ -323,12 +310,9 @@ static int adder_traverse (Adder *ad, visitproc visit, void *arg)
 
 static int adder_clear (Adder *ad)
 {
-  Py_CLEAR (ad->accs);
-  Py_CLEAR (ad->below);
-  Py_CLEAR (ad->message);
-  Py_CLEAR (ad->acc);
-  Py_CLEAR (ad->kind);
-  Py_CLEAR (ad->fallback);
+#define CLEAR(name) Py_CLEAR (ad->name);
+  ADDER_REFS (CLEAR)
+#undef CLEAR
   for (int i = 0; i < ad->nnetwork; i++)
     Py_CLEAR (ad->network[i]);
   ad->nnetwork = 0;
