@@ -5,8 +5,9 @@
  * add(draft) writes a draft's row at once with insert (and appends its first_seq to the
  * list firsts), its columns bound one by one as Python's sqlite3 module binds them, the
  * JSON columns written by storejson.c where the value has a shape it encodes and by
- * rowcodec.Dumps (dumps, dumps.seqs) otherwise; a parameter whose value is the previous
- * row's keeps its binding (sql_same_binding). message() is the Message the store will read
+ * rowcodec.Dumps (dumps, dumps.seqs) otherwise (json_column); a parameter whose value is
+ * the previous row's keeps its binding (sql_bind_kept), and so does a JSON text of the
+ * previous row's bytes (sql_bind_spare). message() is the Message the store will read
  * back for that row, made from the draft's own values where those are what decoding the
  * stored text gives (or None: the caller reads the row back with fetch); add_message()
  * both, in one call. execute and fetch run the rest of the build's SQL (links, numbering,
@@ -25,12 +26,11 @@
 #include "storemsg.h"
 #include "storesql.h"
 
-/* The JSON columns */
-enum { J_HEADERS, J_EVENTS, J_FRAMES, J_META, J_NOTES, JN };
-
-/* The INSERT's parameters, and the body's (0-based) */
+/* The INSERT's parameters, the body's (0-based), and each JSON column's (1-based, as
+ * SQLite counts) */
 #define NCOL 28
 #define C_BODY 19
+static const int jparam[JN] = {19, 23, 26, 27, 28};
 
 static PyObject *no_args;
 
@@ -44,11 +44,13 @@ typedef struct
   Py_ssize_t doff[DN], moff[MN]; /* where each field's slot is in an instance */
   PyObject *values, *kinds, *dumps, *seqs;
   PyObject *firsts; /* a list each add appends its draft's first_seq to, or NULL */
-  /* the last add's draft values (new references, NULL before) and request key */
+  /* the last add's draft values (new references, NULL before) and request key (its value
+   * in req_key when small) */
   PyObject *v[DN], *req, *kind_text;
-  int fast; /* message() can make the Message from v */
-  JBuf json[JN];
-  /* what each of the INSERT's parameters is bound to (new references; NULL: rebind it),
+  long long req_key;
+  int small, fast; /* fast: message() can make the Message from v */
+  SqlText json[JN]; /* the JSON columns' texts, where storejson.c writes them */
+  /* what each other parameter of the INSERT is bound to (new references; NULL: rebind it),
    * kept from one row to the next: see sql_same_binding */
   PyObject *bound[NCOL];
 } Writer;
@@ -59,7 +61,7 @@ static void forget (Writer *w)
     Py_CLEAR (w->v[i]);
   Py_CLEAR (w->req);
   Py_CLEAR (w->kind_text);
-  w->fast = 0;
+  w->small = w->fast = 0;
 }
 
 static void writer_close (Writer *w)
@@ -71,6 +73,8 @@ static void writer_close (Writer *w)
   }
   for (int i = 0; i < NCOL; i++) /* bound in place: released once the statement is gone */
     Py_CLEAR (w->bound[i]);
+  for (int j = 0; j < JN; j++)
+    sql_text_let_go (&w->json[j]);
   if (w->db != NULL)
   {
     sqlite3_close_v2 (w->db);
@@ -129,44 +133,6 @@ static PyObject *field (Writer *w, PyObject *d, int i)
   return v;
 }
 
-static int text_or_none (PyObject *v)
-{
-  return v == Py_None || PyUnicode_CheckExact (v);
-}
-
-static int int_or_none (PyObject *v)
-{
-  return v == Py_None || PyLong_CheckExact (v);
-}
-
-/* One JSON column's text: storejson's (fast, in w->json[j]) or dumps' (*text, a new str). */
-static int encode (Writer *w, int j, PyObject *v, PyObject **text, int *fast)
-{
-  int sur = 0, r;
-  switch (j)
-  {
-    case J_HEADERS: r = json_string_lists (&w->json[j], v, &sur); break;
-    case J_EVENTS: r = json_ints (&w->json[j], v); break;
-    case J_META: r = json_flat_dict (&w->json[j], v, &sur); break;
-    default: r = json_strings (&w->json[j], v, &sur);
-  }
-  if (r < 0)
-    return -1;
-  if (r > 0)
-  {
-    *fast &= !sur;
-    return 0;
-  }
-  *fast = 0; /* decoding the text is what says what it gives back */
-  *text = PyObject_CallOneArg (j == J_EVENTS ? w->seqs : w->dumps, v);
-  if (*text != NULL && !PyUnicode_Check (*text))
-  {
-    PyErr_SetString (PyExc_TypeError, "dumps gave no str");
-    Py_CLEAR (*text);
-  }
-  return *text == NULL ? -1 : 0;
-}
-
 static PyObject *writer_add (Writer *w, PyObject *d)
 {
   if (w->db == NULL)
@@ -174,26 +140,25 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   if (!Py_IS_TYPE (d, w->draft))
     return PyErr_Format (PyExc_TypeError, "add() takes a Draft, not %s", Py_TYPE (d)->tp_name);
   forget (w);
-  if (w->firsts != NULL)
-  {
-    PyObject *first = field (w, d, D_FIRST_SEQ);
-    if (first == NULL || PyList_Append (w->firsts, first) < 0)
-      return NULL;
-  }
-  /* as StoreWriter.add: the key first (the draft's request may be the draft itself) */
+  /* as StoreWriter.add: first_seq, then the key (the draft's request may be the draft
+   * itself), then the rest */
+  PyObject *first = field (w, d, D_FIRST_SEQ);
+  if (first == NULL || (w->firsts != NULL && PyList_Append (w->firsts, first) < 0))
+    return NULL;
+  w->v[D_FIRST_SEQ] = Py_NewRef (first);
   PyObject *key = PyLong_FromLongLong (++w->count);
   if (key == NULL)
-    return NULL;
+    goto fail;
   PyObject **slot = (PyObject **) ((char *) d + w->doff[D_KEY]);
   Py_XSETREF (*slot, Py_NewRef (key));
   for (int i = 0; i < DN; i++)
   {
-    PyObject *v = field (w, d, i);
+    PyObject *v = i != D_FIRST_SEQ ? field (w, d, i) : first;
     if (v == NULL)
       goto fail;
-    w->v[i] = Py_NewRef (v);
+    Py_XSETREF (w->v[i], Py_NewRef (v));
   }
-  w->req = request_key (w->draft, w->doff[D_KEY], w->v[D_REQUEST]);
+  w->req = request_key (w->draft, w->doff[D_KEY], w->v[D_REQUEST], &w->req_key, &w->small);
   if (w->req == NULL)
     goto fail;
   PyObject *kind_text = PyDict_GetItemWithError (w->values, w->v[D_KIND]);
@@ -205,19 +170,14 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   }
   w->kind_text = Py_NewRef (kind_text);
   PyObject **v = w->v;
-  /* what StoreWriter.message reads back rather than take as it is */
-  int fast = PyFloat_CheckExact (v[D_T]) && PyFloat_AS_DOUBLE (v[D_T]) != 0.0
-    && PyBytes_CheckExact (v[D_BODY]) && int_or_none (v[D_PORT]) && int_or_none (v[D_STATUS])
-    && int_or_none (v[D_BODY_LEN_WIRE]);
-  static const int texts[] = {D_DIRECTION, D_SOURCE, D_CONN, D_PHASE, D_PROTOCOL, D_HOST,
-                              D_IP, D_SNI, D_TLS_VERSION, D_CIPHER, D_METHOD, D_URL, D_SDK};
-  for (size_t i = 0; fast && i < sizeof texts / sizeof texts[0]; i++)
-    fast = text_or_none (v[texts[i]]);
+  /* whether StoreWriter.message would take the row as it is (else it reads it back) */
+  int fast = scalars_read_back_as_given (v);
   static const int jcols[JN] = {D_HEADERS, D_EVENTS, D_FRAMES, D_META, D_NOTES};
   PyObject *text[JN] = {0}, *body_len = NULL;
   PyObject *out = NULL;
   for (int j = 0; j < JN; j++)
-    if (encode (w, j, v[jcols[j]], &text[j], &fast) < 0)
+    if (json_column (sql_text_spare (&w->json[j]), j, v[jcols[j]],
+                     j == J_EVENTS ? w->seqs : w->dumps, &text[j], &fast) < 0)
       goto done;
   Py_ssize_t n = PyObject_Size (v[D_BODY]);
   if (n < 0 || (body_len = PyLong_FromSsize_t (n)) == NULL)
@@ -230,41 +190,28 @@ static PyObject *writer_add (Writer *w, PyObject *d)
                      text[J_EVENTS], w->req, v[D_SDK], text[J_FRAMES], text[J_META],
                      text[J_NOTES]};
   _Static_assert (sizeof col / sizeof col[0] == NCOL, "the INSERT's parameters");
-  static const int jcol[JN] = {19, 23, 26, 27, 28}; /* 1-based, as SQLite counts */
   sqlite3_stmt *st = w->insert;
+  int jn = 0; /* the next JSON column */
   for (int i = 0; i < NCOL; i++)
   {
-    int j = 0;
-    while (j < JN && jcol[j] != i + 1)
-      j++;
-    if (j < JN && text[j] == NULL) /* the buffer is rewritten by the next row: rebound */
+    int r;
+    if (jn < JN && jparam[jn] == i + 1)
     {
-      int rc = sqlite3_bind_text64 (st, i + 1, w->json[j].p, w->json[j].n, SQLITE_STATIC,
-                                    SQLITE_UTF8);
-      if (rc != SQLITE_OK)
+      if (text[jn] == NULL)
+        r = sql_bind_spare (w->db, st, i + 1, &w->json[jn]);
+      else /* dumps' text, released below */
       {
-        sql_error (w->db, rc);
-        goto reset;
+        sql_text_let_go (&w->json[jn]);
+        r = sql_bind (w->db, st, i + 1, col[i]);
       }
+      jn++;
     }
-    else if (j < JN || i == C_BODY) /* dumps' text, released below; a body, not kept
-                                       alive for a row it is seldom the same object in */
-    {
-      if (sql_bind (w->db, st, i + 1, col[i]) < 0)
-        goto reset;
-    }
+    else if (i == C_BODY) /* not kept alive for a row it is seldom the same object in */
+      r = sql_bind (w->db, st, i + 1, col[i]);
     else
-    {
-      int same = w->bound[i] != NULL ? sql_same_binding (w->bound[i], col[i]) : 0;
-      if (same < 0)
-        goto reset;
-      if (same)
-        continue;
-      Py_CLEAR (w->bound[i]);
-      if (sql_bind (w->db, st, i + 1, col[i]) < 0)
-        goto reset;
-      w->bound[i] = Py_NewRef (col[i]);
-    }
+      r = sql_bind_kept (w->db, st, i + 1, col[i], &w->bound[i]);
+    if (r < 0)
+      goto reset;
   }
   int rc = sqlite3_step (st);
   if (rc != SQLITE_DONE)
@@ -286,7 +233,7 @@ done:
     forget (w);
   return out;
 fail:
-  Py_DECREF (key);
+  Py_XDECREF (key);
   forget (w);
   return NULL;
 }
@@ -302,7 +249,8 @@ static PyObject *writer_message (Writer *w, PyObject *unused)
       PyErr_SetObject (PyExc_KeyError, w->kind_text);
     return NULL;
   }
-  return make_message (w->message, w->moff, w->v, w->count, w->req, kind);
+  return make_message (w->message, w->moff, w->v, w->count, w->req,
+                       w->small ? &w->req_key : NULL, kind);
 }
 
 static PyObject *writer_add_message (Writer *w, PyObject *d)
@@ -363,6 +311,7 @@ static int writer_traverse (Writer *w, visitproc visit, void *arg)
 static int writer_clear (Writer *w)
 {
   forget (w);
+  writer_close (w); /* the statement first: it binds what bound[] holds in place */
   Py_CLEAR (w->draft);
   Py_CLEAR (w->message);
   Py_CLEAR (w->values);
@@ -379,7 +328,7 @@ static void writer_dealloc (Writer *w)
   writer_close (w);
   writer_clear (w);
   for (int j = 0; j < JN; j++)
-    jbuf_free (&w->json[j]);
+    sql_text_free (&w->json[j]);
   Py_TYPE (w)->tp_free ((PyObject *) w);
 }
 

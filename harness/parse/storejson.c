@@ -325,3 +325,30 @@ int json_flat_dict (JBuf *b, PyObject *v, int *sur)
   }
   return put (b, "}", 1) < 0 ? -1 : 1;
 }
+
+int json_column (JBuf *b, int j, PyObject *v, PyObject *dumps, PyObject **text, int *fast)
+{
+  int sur = 0, r;
+  switch (j)
+  {
+    case J_HEADERS: r = json_string_lists (b, v, &sur); break;
+    case J_EVENTS: r = json_ints (b, v); break;
+    case J_META: r = json_flat_dict (b, v, &sur); break;
+    default: r = json_strings (b, v, &sur);
+  }
+  if (r < 0)
+    return -1;
+  if (r > 0)
+  {
+    *fast &= !sur;
+    return 0;
+  }
+  *fast = 0;
+  *text = PyObject_CallOneArg (dumps, v);
+  if (*text != NULL && !PyUnicode_Check (*text))
+  {
+    PyErr_SetString (PyExc_TypeError, "dumps gave no str");
+    Py_CLEAR (*text);
+  }
+  return *text == NULL ? -1 : 0;
+}

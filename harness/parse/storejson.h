@@ -40,4 +40,14 @@ int json_ints (JBuf *b, PyObject *v);
 /* A dict of str keys to None, bool, an int within 64 bits, a finite float or a str. */
 int json_flat_dict (JBuf *b, PyObject *v, int *sur);
 
+/* A store row's JSON columns, in their order */
+enum { J_HEADERS, J_EVENTS, J_FRAMES, J_META, J_NOTES, JN };
+
+/* JSON column j's text of v: written into b by the function above for its shape, or made
+ * by calling dumps on v (rowcodec.Dumps, or its seqs for the events) into *text, a new str.
+ * *fast is cleared where decoding the text may not give v back (a surrogate, or a shape
+ * only dumps writes: decoding it is what says what it gives). 0, or -1 with an exception
+ * set. */
+int json_column (JBuf *b, int j, PyObject *v, PyObject *dumps, PyObject **text, int *fast);
+
 #endif

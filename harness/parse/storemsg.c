@@ -24,16 +24,10 @@ static PyObject *key_id (long long key)
   return s;
 }
 
-/* key_id of a request's key: an int's own, anything else's str() (f"k{key}"). */
+/* key_id of a request's key that request_key did not read as a 64-bit int: its str()
+ * (f"k{key}"). */
 static PyObject *request_id (PyObject *req)
 {
-  if (PyLong_CheckExact (req))
-  {
-    int overflow;
-    long long x = PyLong_AsLongLongAndOverflow (req, &overflow);
-    if (!overflow)
-      return x == -1 && PyErr_Occurred () ? NULL : key_id (x);
-  }
   return PyUnicode_FromFormat ("k%S", req);
 }
 
@@ -48,33 +42,65 @@ static PyObject *key_of (PyTypeObject *draft, Py_ssize_t key_off, PyObject *r)
   return Py_XNewRef (v);
 }
 
-/* key >= 0: 1, 0, or -1 with an exception set (an int's sign read off it). */
-static int non_negative (PyObject *key)
+PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyObject *request,
+                       long long *x, int *small)
 {
-  if (PyLong_CheckExact (key))
-  {
-    int overflow;
-    long long x = PyLong_AsLongLongAndOverflow (key, &overflow);
-    if (overflow)
-      return overflow > 0;
-    return x == -1 && PyErr_Occurred () ? -1 : x >= 0;
-  }
-  PyObject *zero = PyLong_FromLong (0);
-  int ge = zero ? PyObject_RichCompareBool (key, zero, Py_GE) : -1;
-  Py_XDECREF (zero);
-  return ge;
-}
-
-PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyObject *request)
-{
+  *small = 0;
   if (request == Py_None)
     return Py_NewRef (Py_None);
   PyObject *key = key_of (draft, key_off, request);
-  int ge = key != NULL ? non_negative (key) : -1;
+  if (key == NULL)
+    return NULL;
+  int ge; /* key >= 0: an int's sign read off it */
+  if (PyLong_CheckExact (key))
+  {
+    int overflow;
+    long long k = PyLong_AsLongLongAndOverflow (key, &overflow);
+    if (overflow)
+      ge = overflow > 0;
+    else if (k == -1 && PyErr_Occurred ())
+      ge = -1;
+    else
+    {
+      ge = k >= 0;
+      *x = k;
+      *small = ge;
+    }
+  }
+  else
+  {
+    PyObject *zero = PyLong_FromLong (0);
+    ge = zero ? PyObject_RichCompareBool (key, zero, Py_GE) : -1;
+    Py_XDECREF (zero);
+  }
   if (ge > 0)
     return key;
-  Py_XDECREF (key);
+  Py_DECREF (key);
   return ge < 0 ? NULL : Py_NewRef (Py_None);
+}
+
+static int text_or_none (PyObject *v)
+{
+  return v == Py_None || PyUnicode_CheckExact (v);
+}
+
+static int int_or_none (PyObject *v)
+{
+  return v == Py_None || PyLong_CheckExact (v);
+}
+
+int scalars_read_back_as_given (PyObject *const *v)
+{
+  if (!(PyFloat_CheckExact (v[D_T]) && PyFloat_AS_DOUBLE (v[D_T]) != 0.0
+        && PyBytes_CheckExact (v[D_BODY]) && int_or_none (v[D_PORT])
+        && int_or_none (v[D_STATUS]) && int_or_none (v[D_BODY_LEN_WIRE])))
+    return 0;
+  static const int texts[] = {D_DIRECTION, D_SOURCE, D_CONN, D_PHASE, D_PROTOCOL, D_HOST,
+                              D_IP, D_SNI, D_TLS_VERSION, D_CIPHER, D_METHOD, D_URL, D_SDK};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+    if (!text_or_none (v[texts[i]]))
+      return 0;
+  return 1;
 }
 
 /* A list's or a tuple's items as a tuple (the tuple itself when it is one). */
@@ -104,12 +130,14 @@ static PyObject *header_tuple (PyObject *v)
 }
 
 PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *const *v,
-                        long long key, PyObject *req, PyObject *kind)
+                        long long key, PyObject *req, const long long *req_key,
+                        PyObject *kind)
 {
   PyObject *m[MN] = {0};
   m[M_ID] = key_id (key);
   m[M_KIND] = Py_NewRef (kind);
-  m[M_REQUEST_ID] = req == Py_None ? Py_NewRef (Py_None) : request_id (req);
+  m[M_REQUEST_ID] = req == Py_None ? Py_NewRef (Py_None)
+    : req_key != NULL ? key_id (*req_key) : request_id (req);
   m[M_LINKS] = PyTuple_New (0);
   m[M_HEADERS] = header_tuple (v[D_HEADERS]);
   m[M_EVENTS] = as_tuple (v[D_EVENTS]);

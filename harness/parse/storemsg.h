@@ -17,14 +17,23 @@ extern const char *const MESSAGE[MN];
 
 /* What StoreWriter.add stores as a draft's request_key: the key of its request (a Draft
  * of class draft, its key slot at key_off, or anything with a key) when that is >= 0,
- * else None; a new reference, or NULL on error. */
-PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyObject *request);
+ * else None; a new reference, or NULL on error. *small says whether it is an exact int
+ * within 64 bits, *x its value then (read once, for the Message's request id too). */
+PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyObject *request,
+                       long long *x, int *small);
+
+/* Whether the draft values v's scalar columns read back from the store as they are (what
+ * StoreWriter.message otherwise reads back from the file): a non-zero float t (SQLite
+ * keeps a whole REAL as an integer: -0.0 comes back 0.0), a bytes body, ints or None in
+ * the INTEGER columns, str or None in the TEXT ones (their affinity converts the rest). */
+int scalars_read_back_as_given (PyObject *const *v);
 
 /* The Message (of class cls, slots at moff) that decoding the stored row of the draft
- * values v gives back, with key id k<key>, request id k<req> (req None: none) and kind:
- * for values storejson.c encoded (plain lists, a flat dict) without a surrogate. NULL on
- * error. */
+ * values v gives back, with key id k<key>, request id k<req> (req None: none; req_key:
+ * req's value, when request_key read it) and kind: for values storejson.c encoded (plain
+ * lists, a flat dict) without a surrogate. NULL on error. */
 PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *const *v,
-                        long long key, PyObject *req, PyObject *kind);
+                        long long key, PyObject *req, const long long *req_key,
+                        PyObject *kind);
 
 #endif

@@ -98,6 +98,13 @@ int sql_bind (sqlite3 *db, sqlite3_stmt *st, int i, PyObject *v)
   return 0;
 }
 
+void sql_text_free (SqlText *t)
+{
+  jbuf_free (&t->buf[0]);
+  jbuf_free (&t->buf[1]);
+  t->held = 0;
+}
+
 /* A column as the sqlite3 module reads it (no converters, str texts). */
 static PyObject *column (sqlite3_stmt *st, int i)
 {

@@ -9,6 +9,7 @@ build fails)."""
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import os
 import shutil
@@ -27,7 +28,8 @@ from harness.cli import main
 from harness.errors import ExitCode, RunDirError
 from harness.parse import store
 from harness.parse.draft import Draft
-from harness.parse.message import MessageKind
+from harness.parse.message import Message, MessageKind
+from harness.parse.rowcodec import KINDS, VALUES, Dumps
 from harness.testing.runbuilder import RunBuilder
 
 pytestmark = pytest.mark.skipif(store._store is None, reason="unreachable: setup builds it")
@@ -193,6 +195,12 @@ _long = st.text(st.characters(max_codepoint=127) | _edges, min_size=7, max_size=
 needs an escape."""
 
 
+_pooled = st.sampled_from([[("ab", "c")], [("ba", "c")], [("ab", "c")], [("abc", "d")]]).map(
+    lambda h: [(_fresh(k), v) for k, v in h])
+"""JSON texts of another row's bytes, or of the same length and other bytes: the C writer
+keeps the binding of the first only."""
+
+
 @st.composite
 def _runs(draw: st.DrawFn) -> list[Draft]:
     """Drafts in a row whose columns take their values from small pools: the previous row's
@@ -214,8 +222,8 @@ def _runs(draw: st.DrawFn) -> list[Draft]:
             setattr(d, name, draw(text))
         for name in ("port", "status", "body_len_wire"):
             setattr(d, name, draw(number))
-        d.headers = draw(st.lists(st.tuples(_long | _text, _long), max_size=3))
-        d.notes = draw(st.lists(_long, max_size=2))
+        d.headers = draw(st.lists(st.tuples(_long | _text, _long), max_size=3) | _pooled)
+        d.notes = draw(st.lists(_long, max_size=2) | _pooled.map(lambda h: [h[0][0]]))
         d.body = draw(st.sampled_from([b"", b"b", b"bb"]))
         out.append(d)
     return out
@@ -226,8 +234,9 @@ def _runs(draw: st.DrawFn) -> list[Draft]:
 def test_rows_in_a_run_keep_bindings(tmp_path_factory: pytest.TempPathFactory,
                                      drafts: list[Draft], data: st.DataObject) -> None:
     """A row whose values are the previous row's (the same objects or equal ones) keeps
-    their bindings in the C writer: the same store and Messages as the reference, through
-    add_message; long strings too (encoded 8 bytes at a time)."""
+    their bindings in the C writer, and a JSON text of the previous row's bytes its own:
+    the same store and Messages as the reference, through add_message; long strings too
+    (encoded 8 bytes at a time)."""
     requests = [data.draw(st.integers(-1, i - 1)) if i else -1 for i in range(len(drafts))]
     _same_as_reference(tmp_path_factory.mktemp("w"), drafts, requests, [], one_call=True)
 
@@ -252,6 +261,18 @@ def test_bindings_after_a_row_that_failed(tmp_path: Path) -> None:
         assert repr(w._read_back(d.key)) == repr(m)
     assert len(keys) == 5
     w.close()
+
+
+def test_writer_in_a_cycle_is_collected(tmp_path: Path) -> None:
+    """A Writer the collector frees (its list of first seqs holding it) closes its statement
+    before it lets go of the values the statement binds in place."""
+    firsts: list[object] = []
+    w = store._store.Writer(tmp_path / "s.sqlite", store._PRAGMAS + store._SCHEMA + "BEGIN;",
+                            store._INSERT, Draft, Message, VALUES, KINDS, Dumps(), firsts)
+    w.add_message(_plain(host=_fresh("a host"), notes=["a note"]))
+    firsts.append(w)
+    del w, firsts
+    gc.collect()
 
 
 @pytest.mark.parametrize("key", [0, 5, -1, True, 3.5, 2**63, "7"])
