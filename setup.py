@@ -7,14 +7,19 @@ setup(ext_modules=[
         "harness.detect._detect",
         ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/children.c",
          "harness/detect/found.c", "harness/detect/roots.c", "harness/detect/jsonwalk.c",
-         "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/b64.c"],
+         "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/b64.c",
+         "harness/detect/form.c", "harness/parse/zinflate.c"],
         depends=["harness/detect/jsonparse.h", "harness/detect/jsonwalk.h",
                  "harness/detect/expand.h", "harness/detect/bytetests.h",
                  "harness/detect/protowire.h", "harness/detect/scanner.h",
                  "harness/detect/b64.h", "harness/detect/roots.h",
-                 "harness/detect/unquote.h", "harness/detect/words.h"],
-        libraries=["hs"],  # Hyperscan's C API (libhyperscan-dev), for scanner.c
-        extra_compile_args=["-O2", "-Wall", "-Werror"]),
+                 "harness/detect/unquote.h", "harness/detect/words.h",
+                 "harness/parse/zinflate.h", "harness/parse/h1head.h"],
+        # Hyperscan's C API (libhyperscan-dev) for scanner.c; zlib for zinflate.c, the
+        # compressed layers inflated without going back to Python (children.c)
+        libraries=["hs", "z"],
+        # zinflate.c is in other extensions too: each keeps its own copy
+        extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)
     Extension(
         "harness.parse._hpack", ["harness/parse/_hpack.c", "harness/parse/h2frames.c",

@@ -27,6 +27,9 @@
  *
  * unquote(data) is urllib.parse.unquote_to_bytes, for the form decoder (decoders._form).
  *
+ * form(data) is the form decoder children.c runs (form.c): Decoder._form's children as
+ *   (steps, bytes) pairs, None for what _FORM does not match; here for the tests.
+ *
  * java_hash(s) is Java's String.hashCode (decoders.java_hash, in C: a Sensors payload is
  *   tens of kilobytes).
  */
@@ -195,23 +198,38 @@ static PyObject *java_hash (PyObject *self, PyObject *arg)
     PyErr_SetString (PyExc_TypeError, "java_hash takes a str");
     return NULL;
   }
-  Py_ssize_t n = PyUnicode_GET_LENGTH (arg);
-  int kind = PyUnicode_KIND (arg);
-  const void *data = PyUnicode_DATA (arg);
-  uint32_t h = 0;
-  for (Py_ssize_t i = 0; i < n; i++)
+  return PyLong_FromLong ((long) (int32_t) java_hash_of (arg));
+}
+
+/* The form decoder (form.c) on bytes form_whole takes, as (steps, bytes) pairs. */
+static PyObject *form (PyObject *self, PyObject *arg)
+{
+  (void) self;
+  if (!PyBytes_Check (arg))
   {
-    Py_UCS4 c = PyUnicode_READ (kind, data, i);
-    if (c >= 0x10000)
-    {
-      c -= 0x10000;
-      h = 31 * h + (0xD800 + (c >> 10));
-      h = 31 * h + (0xDC00 + (c & 0x3FF));
-    }
-    else
-      h = 31 * h + c;
+    PyErr_SetString (PyExc_TypeError, "form takes bytes");
+    return NULL;
   }
-  return PyLong_FromLong ((long) (int32_t) h);
+  const unsigned char *s = (const unsigned char *) PyBytes_AS_STRING (arg);
+  Py_ssize_t n = PyBytes_GET_SIZE (arg);
+  if (!form_whole (s, n))
+    Py_RETURN_NONE;
+  PyObject *none = PyTuple_New (0), *out = NULL;
+  Layers kids = { NULL, 0, 0 };
+  if (none != NULL && form_children (s, n, none, &kids, 0))
+    out = PyList_New (kids.n);
+  for (Py_ssize_t i = 0; out != NULL && i < kids.n; i++)
+  {
+    PyObject *pair = PyTuple_Pack (2, kids.v[i].chain, kids.v[i].data);
+    if (pair == NULL)
+      Py_CLEAR (out);
+    else
+      PyList_SET_ITEM (out, i, pair);
+  }
+  clear_layers (&kids);
+  PyMem_Free (kids.v);
+  Py_XDECREF (none);
+  return out;
 }
 
 static PyMethodDef methods[] = {
@@ -224,6 +242,8 @@ static PyMethodDef methods[] = {
     "protobuf_hazard(data) -> bool: True where blackboxprotobuf may read a negative length" },
   { "unquote", unquote_py, METH_O, "unquote(data) -> bytes: urllib.parse.unquote_to_bytes" },
   { "java_hash", java_hash, METH_O, "java_hash(s) -> int: Java's String.hashCode" },
+  { "form", form, METH_O,
+    "form(data) -> list[(steps, bytes)] | None (not a form): Decoder._form's children" },
   { "leaves", leaves, METH_VARARGS,
     "leaves(data, min_leaf, hot) -> list[(path, bytes, inert)] | None (not JSON) | False "
     "(use the Python walk)" },

@@ -1,15 +1,17 @@
 /* One layer's children in C (decoders.py's Decoder._children and Decoder._decode): which
  * decoder opens which bytes, in the same order and with the same tests (bytetests.h), each
- * child under its chain step. The heavy decoders stay Python callbacks (zlib, forms,
- * protobuf, the app's transforms); base64 (b64.c), hex and the JSON leaves (jsonwalk.c) are
- * here, and so is the test that keeps most layers from the protobuf one (protowire.h). A
- * child is only made; the walk (expand.c) budgets and scans it.
+ * child under its chain step. Protobuf (blackboxprotobuf) and the app's transforms stay
+ * Python callbacks; gzip and zlib (zinflate.c, encoding.py's inflate in C: a stream that
+ * would write a note is handed back), forms (form.c), base64 (b64.c), hex and the JSON
+ * leaves (jsonwalk.c) are here, and so is the test that keeps most layers from the protobuf
+ * one (protowire.h). A child is only made; the walk (expand.c) budgets and scans it.
  */
 
 #include "expand.h"
 #include "b64.h"
 #include "bytetests.h"
 #include "protowire.h"
+#include "../parse/zinflate.h"
 
 #include <string.h>
 
@@ -88,7 +90,7 @@ static int add_leaf (void *ctx, const char *path, Py_ssize_t path_len, const uns
   return 1;
 }
 
-/* steps-and-bytes pairs from a Python decoder (form, protobuf) as children. -1: error. */
+/* steps-and-bytes pairs from the Python protobuf decoder as children. -1: error. */
 static int add_pairs (PyObject *pairs, PyObject *chain, Layers *out, int depth)
 {
   if (pairs == NULL)
@@ -153,26 +155,28 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
   const unsigned char *d = (const unsigned char *) PyBytes_AS_STRING (data);
   Py_ssize_t n = PyBytes_GET_SIZE (data);
   int depth = l->depth + 1;
-  PyObject *stripped = NULL;
   if (n == 0)
     return OK;
-  const char *kind = NULL, *step = NULL;
+  int coding = ZS_NONE;
+  const char *step = NULL;
   if (n >= 2 && d[0] == 0x1f && d[1] == 0x8b)
-    kind = "gzip", step = "gzip";
+    coding = ZS_GZIP, step = "gzip";
   else if (n > 2 && d[0] == 0x78 && ((d[0] << 8) | d[1]) % 31 == 0)
-    kind = "deflate", step = "zlib";
-  if (kind != NULL)
+    coding = ZS_DEFLATE, step = "zlib";
+  if (coding != ZS_NONE)
   {
+    /* Decoder._inflate: decompress(data, kind, limit), whose notes (cut at the limit,
+       truncated, not decodable) are written by the Python walk, with the chain */
     Py_ssize_t room = cx->max_bytes - cx->bytes, limit = room < (32 << 20) ? room : (32 << 20);
-    PyObject *r = PyObject_CallFunction (cx->inflate, "Osn", data, kind, limit < 1 ? 1 : limit);
+    PyObject *r = zs_body (d, n, coding, limit < 1 ? 1 : limit);
     if (r == NULL)
       return ERROR;
-    int verdict = r == Py_False ? FALLBACK_MSG : (PyBytes_Check (r) && add_one (l->chain, step,
-        r, out, depth) < 0) ? ERROR : OK;
+    int verdict = r == Py_None ? FALLBACK_MSG
+        : add_one (l->chain, step, r, out, depth) < 0 ? ERROR : OK;
     Py_DECREF (r);
     if (verdict != OK)
       return verdict;
-    goto transform;
+    goto done;
   }
   Py_ssize_t a = 0, z = n;
   while (a < z && space (d[a]))
@@ -186,7 +190,7 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
     LeafCtx lc = { l->chain, out, depth, d, n, hits };
     int r = json_walk (s, sn, cx->min_leaf, hot, hot_count, add_leaf, &lc);
     if (r == OK)
-      goto transform;
+      goto done;
     if (r == FALLBACK)
       return FALLBACK_MSG;
     if (r == NO_MEMORY)
@@ -205,24 +209,22 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
   {
     int found = b64_plausible (cx, s, sn, NULL, l->chain, "base64", out, depth);
     if (found < 0)
-      goto error;
+      return ERROR;
     if (found)
       goto done;
     one_run = 1;
   }
   if (form_whole (s, sn))
   {
-    if ((stripped = PyBytes_FromStringAndSize ((const char *) s, sn)) == NULL)
-      goto error;
-    if (add_pairs (PyObject_CallOneArg (cx->form, stripped), l->chain, out, depth) < 0)
-      goto error;
+    if (!form_children (s, sn, l->chain, out, depth))
+      return ERROR;
     goto done;
   }
   if (hex_whole (s, sn))
   {
     PyObject *raw = PyBytes_FromStringAndSize (NULL, sn / 2);
     if (raw == NULL)
-      goto error;
+      return ERROR;
     unsigned char *o = (unsigned char *) PyBytes_AS_STRING (raw);
     for (Py_ssize_t i = 0; i < sn; i += 2)
     {
@@ -234,7 +236,7 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
     int added = found ? add_one (l->chain, "hex", raw, out, depth) : 0;
     Py_DECREF (raw);
     if (added < 0)
-      goto error;
+      return ERROR;
     if (found)
       goto done;
   }
@@ -244,14 +246,10 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
       && (level = pb_level (d, n, &payloads)) != PB_RAISES)
   {
     if (pb_hazard_after (d, n, level, payloads, 0))
-    { /* bbpb could loop forever: Decoder._protobuf writes a note. stripped is NULL on this
-         path today; released anyway, as every other way out releases it */
-      Py_XDECREF (stripped);
-      return FALLBACK_MSG;
-    }
+      return FALLBACK_MSG; /* bbpb could loop forever: Decoder._protobuf writes a note */
     int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), l->chain, out, depth);
     if (r < 0)
-      goto error;
+      return ERROR;
     if (r > 0)
       goto done;
   }
@@ -271,11 +269,9 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
     for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
       i++;
     if (b64_plausible (cx, d + start, i - start, &start, l->chain, NULL, out, depth) < 0)
-      goto error;
+      return ERROR;
   }
 done:
-  Py_XDECREF (stripped);
-transform:
   if (cx->transform != Py_None)
   {
     PyObject *known = PyObject_CallOneArg (cx->transform, data);
@@ -319,8 +315,5 @@ transform:
     Py_DECREF (known);
   }
   return OK;
-error:
-  Py_XDECREF (stripped);
-  return ERROR;
 }
 

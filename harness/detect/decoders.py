@@ -222,21 +222,15 @@ class Decoder:
         for any number of messages."""
         b = self.budget
         return None if _detect is None else (
-            scan, self._inflate_or_note, self._pairs(self._form), self._pairs(self._bbpb),
-            self.transforms.get if self.transforms else None, b.max_depth, b.max_layers,
-            b.max_bytes, _MIN_LEAF)
+            scan, self._bbpb_pairs, self.transforms.get if self.transforms else None,
+            b.max_depth, b.max_layers, b.max_bytes, _MIN_LEAF)
 
-    @staticmethod
-    def _pairs(decode: Callable[[bytes, tuple[str, ...]], Iterator[Layer]]
-               ) -> Callable[[bytes], list[tuple[tuple[str, ...], bytes]]]:
-        return lambda data: [(c.chain, c.data) for c in decode(data, ())]
-
-    @staticmethod
-    def _inflate_or_note(data: bytes, kind: str, limit: int) -> bytes | bool | None:
-        result = decompress(data, kind, limit)
-        if result.notes:
-            return False  # the Python walk writes the note, with the chain
-        return None if result.data is data else result.data
+    @classmethod
+    def _bbpb_pairs(cls, data: bytes) -> list[tuple[tuple[str, ...], bytes]]:
+        """The C walk's protobuf decoder: :meth:`_bbpb`'s layers as (steps, bytes). Its
+        inflate and form decoders are in C (zinflate.c, form.c), where the Python was only
+        plumbing: _inflate and _form are their reference (tests/detect/test_form.py)."""
+        return [(c.chain, c.data) for c in cls._bbpb(data, ())]
 
     def _children(self, layer: Layer) -> Iterator[Layer]:
         if not layer.data:

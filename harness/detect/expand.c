@@ -4,13 +4,11 @@
  *
  * expand(roots, hooks) where
  *   roots: list of (chain: tuple[str, ...], data: bytes), a message's roots in order;
- *   hooks: (scan, inflate, form, protobuf, transform, max_depth, max_layers, max_bytes,
- *           min_leaf):
+ *   hooks: (scan, protobuf, transform, max_depth, max_layers, max_bytes, min_leaf):
  *     scan(data) -> list of matches (each with .pattern.value), the matcher; when it is a
  *       Scanner's own scan method (matcher.Matcher.scan), the Scanner is run here without a
  *       Python call, and match objects are made only for a layer that matched (scanner.c);
- *     inflate(data, kind, limit) -> bytes | None (not that format) | False (a note);
- *     form(data), protobuf(data) -> list of (steps: tuple[str, ...], bytes);
+ *     protobuf(data) -> list of (steps: tuple[str, ...], bytes);
  *     transform(data) -> (step, bytes) | None, or transform None when there are none;
  * returns a list of (chain, data, matches) for each layer that matched, in scan order, or
  * False when the Python decoder must run instead: whenever it would write a note (the
@@ -200,23 +198,21 @@ static int walk_root (Ctx *cx, PyObject *chain, PyObject *data)
 int walk_init (Ctx *cx, PyObject *hooks)
 {
   memset (cx, 0, sizeof *cx);
-  /* read as PyArg_ParseTuple's "OOOOOnnnn" would, without its format machinery: this runs
+  /* read as PyArg_ParseTuple's "OOOnnnn" would, without its format machinery: this runs
      once per message */
-  if (!PyTuple_Check (hooks) || PyTuple_GET_SIZE (hooks) != 9)
+  if (!PyTuple_Check (hooks) || PyTuple_GET_SIZE (hooks) != 7)
   {
-    PyErr_SetString (PyExc_TypeError, "hooks: (scan, inflate, form, protobuf, transform, "
-        "max_depth, max_layers, max_bytes, min_leaf)");
+    PyErr_SetString (PyExc_TypeError, "hooks: (scan, protobuf, transform, max_depth, "
+        "max_layers, max_bytes, min_leaf)");
     return 0;
   }
   PyObject *const *v = &PyTuple_GET_ITEM (hooks, 0);
   cx->scan = v[0];
-  cx->inflate = v[1];
-  cx->form = v[2];
-  cx->protobuf = v[3];
-  cx->transform = v[4];
+  cx->protobuf = v[1];
+  cx->transform = v[2];
   Py_ssize_t *limits[4] = { &cx->max_depth, &cx->max_layers, &cx->max_bytes, &cx->min_leaf };
   for (int i = 0; i < 4; i++)
-    if ((*limits[i] = PyNumber_AsSsize_t (v[5 + i], PyExc_OverflowError)) == -1
+    if ((*limits[i] = PyNumber_AsSsize_t (v[3 + i], PyExc_OverflowError)) == -1
         && PyErr_Occurred ())
       return 0;
   cx->scanner = scanner_of (cx->scan);

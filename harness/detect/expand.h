@@ -1,7 +1,7 @@
 /* One message's decoding in C, shared by its three parts: the walk over a message's layers
  * (expand.c: Decoder.expand, the budget, the scan of each layer), one layer's children
- * (children.c: Decoder._children and _decode) and what the findings loop makes of the layers
- * that matched (found.c: findings.find's loop over the matches). */
+ * (children.c: Decoder._children and _decode; form.c: _form) and what the findings loop
+ * makes of the layers that matched (found.c: findings.find's loop over the matches). */
 
 #ifndef EGRESS_EXPAND_H
 #define EGRESS_EXPAND_H
@@ -33,7 +33,7 @@ typedef struct {
 } Matched;
 
 typedef struct {
-  PyObject *scan, *inflate, *form, *protobuf, *transform;
+  PyObject *scan, *protobuf, *transform;
   Scanner *scanner; /* scan's own Scanner, run without a Python call; or NULL */
   Py_ssize_t max_depth, max_layers, max_bytes, min_leaf;
   Py_ssize_t layers, bytes; /* the budget spent */
@@ -56,6 +56,15 @@ void clear_layers (Layers *ls);
    filter). */
 int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
     Py_ssize_t hot_count, Layers *out);
+
+/* The children of a form (s[0, n), which form_whole takes) into out, under chain: decoders'
+   Decoder._form in C (form.c). 0 with an exception. */
+int form_children (const unsigned char *s, Py_ssize_t n, PyObject *chain, Layers *out,
+    int depth);
+
+/* Java's String.hashCode of a str (its UTF-16 code units, a lone surrogate being one),
+   unsigned: decoders.java_hash and the Sensors crc (form.c). */
+uint32_t java_hash_of (PyObject *s);
 
 /* cx's scratch buffer, of at least size bytes (valid until the next call); NULL with
    MemoryError. */

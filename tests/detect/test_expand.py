@@ -192,6 +192,31 @@ def test_notes_and_inexact_json_are_handed_back() -> None:
     assert not check(message(big, "https://sa.lab.test/", ()), limits={"max_layers": 10})
 
 
+def test_compressed_layers_are_inflated_the_same_way() -> None:
+    """children.c inflates gzip and zlib itself (zinflate.c) as Decoder._inflate does
+    through decompress, and hands back wherever that writes a note: truncated, damaged, cut
+    at what is left of the byte budget, a raw deflate stream behind a zlib-looking head."""
+    inner = json.dumps({"id": NEEDLES[0].value, "pad": "x" * 3000}).encode()
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = raw.compress(inner) + raw.flush()
+    cases = {
+        "gzip": (gzip.compress(inner), True), "zlib": (zlib.compress(inner), True),
+        "two members": (gzip.compress(inner) + gzip.compress(b"and more"), True),
+        "member, NUL padding": (gzip.compress(inner) + b"\0" * 80, True),
+        "empty": (gzip.compress(b""), True),
+        "truncated": (gzip.compress(inner)[:-10], False),
+        "damaged": (gzip.compress(inner)[:20] + b"\xff" * 20, False),
+        "trailing garbage": (gzip.compress(inner) + b"garbage", False),
+        "raw deflate, zlib head": (b"\x78\x9c" + deflated, False),
+    }
+    for name, (body, in_c) in cases.items():
+        m = message(body, "https://sa.lab.test/", ())
+        assert check(m) == in_c, name
+        # the budget left: a cut (inflated past it) is a note, handed back
+        assert not check(m, limits={"max_bytes": len(inner) // 2}) or name == "empty", name
+        check(message(b"text " + _b64(body).encode(), "https://sa.lab.test/", ()))
+
+
 def test_base64_edges_give_the_same_layers() -> None:
     """The base64 rules b64.c reproduces, met in a walk: padding, alphabets, runs."""
     inner = b'{"id": "a1b2c3d4e5f60718", "k": "v"}'
