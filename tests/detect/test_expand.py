@@ -215,6 +215,10 @@ def test_compressed_layers_are_inflated_the_same_way() -> None:
         # the budget left: a cut (inflated past it) is a note, handed back
         assert not check(m, limits={"max_bytes": len(inner) // 2}) or name == "empty", name
         check(message(b"text " + _b64(body).encode(), "https://sa.lab.test/", ()))
+    # no layer inflates past 32 MiB, whatever the budget left: one byte more is a cut
+    for size in ((32 << 20), (32 << 20) + 1):
+        assert check(message(gzip.compress(bytes(size)), "https://sa.lab.test/", ())) == (
+            size == 32 << 20)
 
 
 def test_base64_edges_give_the_same_layers() -> None:
