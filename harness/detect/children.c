@@ -253,19 +253,30 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
     if (r > 0)
       goto done;
   }
-  /* text with base64 blobs inside it (_B64_RUN.finditer) */
-  for (Py_ssize_t i = 0; i < n && !one_run;)
+  /* text with base64 blobs inside it (_B64_RUN.finditer): a run of 24 or more from i holds
+     d[i + 23], so where that is not of the class none starts before i + 24; where it is,
+     none starts before the byte after the last one of i .. i + 22 that is not. Most bytes
+     of text are then never looked at (i is always where a run could begin: at 0, or after
+     a byte that is not of the class, or after a run's padding). */
+  for (Py_ssize_t i = 0; i + 24 <= n && !one_run;)
   {
-    if (!b64_byte (d[i]))
+    if (!b64_byte (d[i + 23]))
     {
-      i++;
+      i += 24;
+      continue;
+    }
+    Py_ssize_t q = i + 23;
+    while (q > i && b64_byte (d[q - 1]))
+      q--;
+    if (q > i)
+    {
+      i = q; /* d[q - 1] is not of the class */
       continue;
     }
     Py_ssize_t start = i;
+    i += 24;
     while (i < n && b64_byte (d[i]))
       i++;
-    if (i - start < 24)
-      continue;
     for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
       i++;
     if (b64_plausible (cx, d + start, i - start, &start, l->chain, NULL, out, depth) < 0)

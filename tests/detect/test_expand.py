@@ -231,6 +231,26 @@ def test_base64_edges_give_the_same_layers() -> None:
         check(message(body, "https://sa.lab.test/", ()))
 
 
+_B64_CLASS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+# text around and between base64 runs: blobs that decode to text (kept), runs of the class
+# near the 24 a run needs, padding, bytes that end a run
+pieces = st.lists(
+    st.sampled_from(["a1b2c3d4e5f60718", "id: a1b2c3d4e5f60718 and text", "x" * 17, "k"])
+    .map(lambda t: _b64(t.encode())) | st.text(_B64_CLASS, min_size=1, max_size=30)
+    | st.sampled_from(["=", "==", "===", " ", ".", ", ", "\n", "\t", "\"", "é"]),
+    max_size=14).map("".join)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pieces)
+@example("x " + "A" * 23 + " " + "B" * 24 + "=" + "C" * 25 + "==" + "D" * 48)
+@example("." + "A" * 22 + "." + _b64(b"id: a1b2c3d4e5f60718 and text") + "...")
+def test_base64_runs_in_text_are_found_the_same_way(text: str) -> None:
+    # children.c's search skips ahead 24 bytes at a time where it can: the same runs as
+    # _B64_RUN.finditer, kept or not alike
+    check(message(("say " + text).encode(), "https://sa.lab.test/", ()))
+
+
 def test_app_transforms_are_followed_the_same_way() -> None:
     secret = b"\x93\x11" + bytes(range(40))
     m = message(secret, "https://sa.lab.test/", ())
