@@ -192,9 +192,9 @@ static PyObject *response (Ctx *c, Py_ssize_t pos, const H1Line *line, Py_ssize_
   else if (ok)
   {
     m.v[D_REQUEST] = req;
-    ok = own (&m, m.v[D_URL] = PyObject_GetAttrString (req, "url"))
-      && own (&m, m.v[D_HOST] = PyObject_GetAttrString (req, "host"))
-      && own (&m, method = PyObject_GetAttrString (req, "method"));
+    ok = own (&m, m.v[D_URL] = h1_field (req, D_URL))
+      && own (&m, m.v[D_HOST] = h1_field (req, D_HOST))
+      && own (&m, method = h1_field (req, D_METHOD));
   }
   if (ok)
   {

@@ -6,8 +6,20 @@
 
 H1State h1s;
 
+/* The attributes h1_ctx_open reads, by name: interned once, so that each getattr finds
+ * them in the type's attribute cache instead of making the name and walking the MRO (14
+ * of them a direction cost ~1,000 instructions each through PyObject_GetAttrString) */
+enum { A_LOSSY, A_SCHEME, A_DATA, A_STARTS, A_SEQS, A_TS, A_CHUNKS, A_DIRECTION, A_SOURCE,
+  A_CONN, A_IP, A_PORT, A_SNI, A_TLS_VERSION, A_CIPHER, NATTR };
+static const char *const ATTR[NATTR] = { "lossy", "scheme", "data", "_starts", "_seqs", "_ts",
+  "chunks", "direction", "source", "conn", "ip", "port", "sni", "tls_version", "cipher" };
+static PyObject *attr[NATTR];
+
 int h1_init (void)
 {
+  for (int i = 0; i < NATTR; i++)
+    if ((attr[i] = PyUnicode_InternFromString (ATTR[i])) == NULL)
+      return -1;
   return (h1s.minus_one = PyLong_FromLong (-1)) && (h1s.zero = PyLong_FromLong (0))
     && (h1s.zero_float = PyFloat_FromDouble (0.0)) && (h1s.no_args = PyTuple_New (0))
     && (h1s.empty_bytes = PyBytes_FromStringAndSize (NULL, 0))
@@ -36,6 +48,7 @@ void h1_ctx_close (Ctx *c)
                        &c->ip, &c->port, &c->sni, &c->tls_version, &c->cipher, &c->scheme};
   for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
     Py_CLEAR (*refs[i]);
+  h1_chunks_free (&c->ix);
 }
 
 int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
@@ -46,28 +59,28 @@ int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
   c->budget_ok = !(c->budget_n == -1 && PyErr_Occurred ());
   if (!c->budget_ok)
     PyErr_Clear (); /* past Py_ssize_t (or not an int): finish_body takes it as it is */
-  PyObject *lossy = PyObject_GetAttrString (flow, "lossy");
+  PyObject *lossy = PyObject_GetAttr (flow, attr[A_LOSSY]);
   c->lossy = lossy ? PyObject_IsTrue (lossy) : -1;
   Py_XDECREF (lossy);
-  PyObject *scheme = PyObject_GetAttrString (facts, "scheme");
+  PyObject *scheme = c->lossy < 0 ? NULL : PyObject_GetAttr (facts, attr[A_SCHEME]);
   if (scheme != NULL)
     c->scheme = PyObject_Format (scheme, h1s.empty_str);
   Py_XDECREF (scheme);
   if (c->lossy < 0 || c->scheme == NULL
-      || !(c->b.data = PyObject_GetAttrString (flow, "data"))
-      || !(c->starts = PyObject_GetAttrString (flow, "_starts"))
-      || !(c->seqs = PyObject_GetAttrString (flow, "_seqs"))
-      || !(c->ts = PyObject_GetAttrString (flow, "_ts"))
+      || !(c->b.data = PyObject_GetAttr (flow, attr[A_DATA]))
+      || !(c->starts = PyObject_GetAttr (flow, attr[A_STARTS]))
+      || !(c->seqs = PyObject_GetAttr (flow, attr[A_SEQS]))
+      || !(c->ts = PyObject_GetAttr (flow, attr[A_TS]))
       /* the Chunks only for what was lost (Flow.span reads missing and lengths) */
-      || (c->lossy && !(c->chunks = PyObject_GetAttrString (flow, "chunks")))
-      || !(c->direction = PyObject_GetAttrString (flow, "direction"))
-      || !(c->source = PyObject_GetAttrString (facts, "source"))
-      || !(c->conn = PyObject_GetAttrString (facts, "conn"))
-      || !(c->ip = PyObject_GetAttrString (facts, "ip"))
-      || !(c->port = PyObject_GetAttrString (facts, "port"))
-      || !(c->sni = PyObject_GetAttrString (facts, "sni"))
-      || !(c->tls_version = PyObject_GetAttrString (facts, "tls_version"))
-      || !(c->cipher = PyObject_GetAttrString (facts, "cipher")))
+      || (c->lossy && !(c->chunks = PyObject_GetAttr (flow, attr[A_CHUNKS])))
+      || !(c->direction = PyObject_GetAttr (flow, attr[A_DIRECTION]))
+      || !(c->source = PyObject_GetAttr (facts, attr[A_SOURCE]))
+      || !(c->conn = PyObject_GetAttr (facts, attr[A_CONN]))
+      || !(c->ip = PyObject_GetAttr (facts, attr[A_IP]))
+      || !(c->port = PyObject_GetAttr (facts, attr[A_PORT]))
+      || !(c->sni = PyObject_GetAttr (facts, attr[A_SNI]))
+      || !(c->tls_version = PyObject_GetAttr (facts, attr[A_TLS_VERSION]))
+      || !(c->cipher = PyObject_GetAttr (facts, attr[A_CIPHER])))
     return -1;
   if (!PyBytes_Check (c->b.data) || !PyList_Check (c->starts) || !PyList_Check (c->seqs)
       || !PyList_Check (c->ts) || PyList_GET_SIZE (c->ts) != PyList_GET_SIZE (c->seqs)
@@ -80,7 +93,54 @@ int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
   }
   c->b.p = (const unsigned char *) PyBytes_AS_STRING (c->b.data);
   c->b.n = PyBytes_GET_SIZE (c->b.data);
+  return h1_chunks_of (&c->ix, c->starts);
+}
+
+int h1_chunks_of (H1Chunks *ix, PyObject *starts)
+{
+  memset (ix, 0, sizeof *ix);
+  Py_ssize_t n = PyList_GET_SIZE (starts);
+  if (n == 0)
+    return 0;
+  if ((ix->starts = PyMem_New (Py_ssize_t, (size_t) n)) == NULL)
+    return PyErr_NoMemory (), -1;
+  ix->n = n;
+  for (Py_ssize_t i = 0; i < n; i++)
+    if ((ix->starts[i] = PyLong_AsSsize_t (PyList_GET_ITEM (starts, i))) == -1
+        && PyErr_Occurred ())
+      return -1;
   return 0;
+}
+
+void h1_chunks_free (H1Chunks *ix)
+{
+  PyMem_Free (ix->starts);
+  memset (ix, 0, sizeof *ix);
+}
+
+/* Whether bisect_right(starts, off) is i + 1: starts never decrease, so it is when
+ * starts[i] <= off < starts[i + 1] (or i is the last chunk) */
+static int in_chunk (const H1Chunks *ix, Py_ssize_t i, Py_ssize_t off)
+{
+  return i < ix->n && ix->starts[i] <= off && (i + 1 == ix->n || off < ix->starts[i + 1]);
+}
+
+Py_ssize_t h1_chunk_at (H1Chunks *ix, Py_ssize_t off)
+{
+  if (in_chunk (ix, ix->last, off))
+    return ix->last;
+  if (in_chunk (ix, ix->last + 1, off))
+    return ++ix->last;
+  Py_ssize_t lo = 0, hi = ix->n; /* bisect_right(starts, off) */
+  while (lo < hi)
+  {
+    Py_ssize_t mid = lo + (hi - lo) / 2;
+    if (off < ix->starts[mid])
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo > 0 ? (ix->last = lo - 1) : 0;
 }
 
 /* flow.chunks[i], a Chunk (offset, length, seq, t, missing); borrowed; lossy flows only. */
@@ -93,22 +153,10 @@ static PyObject *chunk (Ctx *c, Py_ssize_t i)
   return NULL;
 }
 
-/* Flow._index: the chunk holding off, clamped; -1 on error. */
+/* Flow._index: the chunk holding off, clamped to the seqs there are */
 static Py_ssize_t chunk_index (Ctx *c, Py_ssize_t off)
 {
-  Py_ssize_t lo = 0, hi = PyList_GET_SIZE (c->starts); /* bisect_right */
-  while (lo < hi)
-  {
-    Py_ssize_t mid = (lo + hi) / 2;
-    Py_ssize_t s = PyLong_AsSsize_t (PyList_GET_ITEM (c->starts, mid));
-    if (s == -1 && PyErr_Occurred ())
-      return -1;
-    if (off < s)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  Py_ssize_t i = lo - 1, last = PyList_GET_SIZE (c->seqs) - 1;
+  Py_ssize_t i = h1_chunk_at (&c->ix, off), last = PyList_GET_SIZE (c->seqs) - 1;
   if (i > last)
     i = last;
   return i > 0 ? i : 0;
@@ -119,9 +167,7 @@ PyObject *h1_seqs (Ctx *c, Py_ssize_t start, Py_ssize_t end)
   if (PyList_GET_SIZE (c->seqs) == 0)
     return PyTuple_New (0);
   Py_ssize_t a = chunk_index (c, start);
-  Py_ssize_t b = a < 0 || end - 1 <= start ? a : chunk_index (c, end - 1);
-  if (b < 0)
-    return NULL;
+  Py_ssize_t b = end - 1 <= start ? a : chunk_index (c, end - 1);
   PyObject *out = PyTuple_New (b - a + 1);
   for (Py_ssize_t i = a; out != NULL && i <= b; i++)
     PyTuple_SET_ITEM (out, i - a, Py_NewRef (PyList_GET_ITEM (c->seqs, i)));
@@ -136,14 +182,12 @@ int h1_span (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject **t, PyObject **
   if (PyList_GET_SIZE (c->seqs) == 0)
     return 0;
   Py_ssize_t a = chunk_index (c, start);
-  if (a < 0)
-    return -1;
   *t = PyList_GET_ITEM (c->ts, a);
   *seq = PyList_GET_ITEM (c->seqs, a);
   if (!c->lossy)
     return 0;
   Py_ssize_t b = end - 1 <= start ? a : chunk_index (c, end - 1);
-  PyObject *lost = b < 0 ? NULL : Py_NewRef (h1s.zero); /* sum() starts at 0 */
+  PyObject *lost = Py_NewRef (h1s.zero); /* sum() starts at 0 */
   for (Py_ssize_t i = a; lost != NULL && i <= b; i++)
   {
     PyObject *ch = chunk (c, i);
@@ -197,6 +241,13 @@ PyObject *h1_new_draft (PyObject **v)
       *(PyObject **) ((char *) d + h1s.offset[i]) = made ? made : Py_NewRef (value);
   }
   return d;
+}
+
+PyObject *h1_field (PyObject *draft, int i)
+{
+  PyObject *v = Py_TYPE (draft) == h1s.draft
+    ? *(PyObject **) ((char *) draft + h1s.offset[i]) : NULL;
+  return v != NULL ? Py_NewRef (v) : PyObject_GetAttrString (draft, DRAFT[i]);
 }
 
 void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject *seq)

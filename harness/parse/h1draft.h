@@ -28,10 +28,29 @@ int h1_init (void);
  * TypeError (the Draft and kinds given before still hold). */
 int h1_setup (PyObject *draft, PyObject *request, PyObject *response, PyObject *raw);
 
+/* Where each chunk of a flow starts, ascending (a flow's chunks are its bytes in order),
+ * as C numbers: a message looks up two or three offsets, and converting the list's ints at
+ * every step of a bisection cost more than converting each once. */
+typedef struct
+{
+  Py_ssize_t *starts; /* PyMem_Malloc'd; NULL when there are none */
+  Py_ssize_t n;
+  Py_ssize_t last; /* the chunk found last: messages and frames are read in order */
+} H1Chunks;
+
+/* The starts of a list of ints; 0, or -1 with an exception (not ints, no memory). */
+int h1_chunks_of (H1Chunks *ix, PyObject *starts);
+void h1_chunks_free (H1Chunks *ix);
+
+/* bisect_right(starts, off) - 1, at least 0: the chunk holding off (Flow._index before its
+ * clamp to the seqs there are), found from the last one when it or the next holds off. */
+Py_ssize_t h1_chunk_at (H1Chunks *ix, Py_ssize_t off);
+
 /* One call's flow and connection facts (new references, held until ctx_close). */
 typedef struct
 {
   H1Buf b;
+  H1Chunks ix; /* starts as C numbers */
   PyObject *chunks, *starts, *seqs, *ts, *direction, *budget; /* chunks: lossy flows only */
   Py_ssize_t budget_n; /* budget, the output budget of a body's coding, for zs_finish */
   int budget_ok;       /* 0: budget is past Py_ssize_t, every coded body goes to Python */
@@ -53,6 +72,10 @@ int h1_span (Ctx *c, Py_ssize_t start, Py_ssize_t end, PyObject **t, PyObject **
 /* A Draft with the fields in v (borrowed; NULL: the field's default, and for body_len_wire
  * len(v[D_BODY]), a bytes, when v[D_BODY] is set: a caller that decodes the body sets it). */
 PyObject *h1_new_draft (PyObject **v);
+
+/* draft.<DRAFT[i]>, a new reference: a Draft's slot read where h1_new_draft writes it, getattr
+ * for another class or a slot never set (it raises). NULL with an exception. */
+PyObject *h1_field (PyObject *draft, int i);
 
 /* The fields from_flow sets from the flow and the facts. */
 void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject *seq);

@@ -1,50 +1,19 @@
 /* The events a stream's frames came from, for h2stream.c, as Flow.seqs finds them
- * (Flow._index: the chunk an offset is in, by bisection of the chunks' starts), kept as
- * spans of chunk indexes and made into the draft's sorted seqs when the stream closes. */
+ * (Flow._index: the chunk an offset is in, h1_chunk_at), kept as spans of chunk indexes
+ * and made into the draft's sorted seqs when the stream closes. */
 
 #include <stdlib.h>
 #include "h2frames.h"
 
-/* Whether off is in chunk i as bisect_right finds it: starts ascend (a flow's chunks are
- * its bytes in order), so if starts[i] <= off < starts[i + 1], bisect_right(starts, off)
- * is i + 1 */
-static int in_chunk (const reader *r, Py_ssize_t i, Py_ssize_t off)
-{
-  return i < r->nchunks && r->starts[i] <= off
-    && (i + 1 == r->nchunks || off < r->starts[i + 1]);
-}
-
-static Py_ssize_t chunk_at (reader *r, Py_ssize_t off)
-{
-  /* frames are read in order: the chunk found last, or the next one, most often holds off */
-  if (in_chunk (r, r->last_chunk, off))
-    return r->last_chunk;
-  if (in_chunk (r, r->last_chunk + 1, off))
-    return ++r->last_chunk;
-  Py_ssize_t lo = 0, hi = r->nchunks; /* bisect_right(starts, off) */
-  while (lo < hi)
-  {
-    Py_ssize_t mid = lo + (hi - lo) / 2;
-    if (off < r->starts[mid])
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  Py_ssize_t i = lo - 1; /* below nchunks, and holding off: starts never decrease */
-  if (i < 0)
-    return 0;
-  return r->last_chunk = i;
-}
-
 int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end)
 {
-  if (r->nchunks == 0)
+  if (r->ix->n == 0)
     return 0;
   if (grow ((void **) &st->spans, &st->scap, st->nspans + 1, sizeof (span_t)) < 0)
     return -1;
-  Py_ssize_t a = chunk_at (r, start);
+  Py_ssize_t a = h1_chunk_at (r->ix, start);
   st->spans[st->nspans].a = a;
-  st->spans[st->nspans++].b = end - 1 > start ? chunk_at (r, end - 1) : a;
+  st->spans[st->nspans++].b = end - 1 > start ? h1_chunk_at (r->ix, end - 1) : a;
   return 0;
 }
 

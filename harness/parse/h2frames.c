@@ -299,22 +299,22 @@ static int run (reader *r, Py_ssize_t pos)
   return 0;
 }
 
+/* The chunks' starts and seqs: the starts the Ctx converted when they are the flow's own
+ * list (Flow.columns() hands it over unless the flow was made of Chunks) */
 static int read_chunks (reader *r, PyObject *starts, PyObject *seqs)
 {
-  r->nchunks = PyList_GET_SIZE (starts);
-  if (PyList_GET_SIZE (seqs) != r->nchunks)
+  Py_ssize_t n = PyList_GET_SIZE (starts);
+  if (PyList_GET_SIZE (seqs) != n)
     return PyErr_SetString (PyExc_ValueError, "starts and seqs differ in length"), -1;
-  r->starts = malloc ((size_t) (r->nchunks ? r->nchunks : 1) * sizeof *r->starts);
-  r->seqs = malloc ((size_t) (r->nchunks ? r->nchunks : 1) * sizeof *r->seqs);
-  if (r->starts == NULL || r->seqs == NULL)
+  r->ix = &r->c->ix;
+  if (starts != r->c->starts && h1_chunks_of (r->ix = &r->own_ix, starts) < 0)
+    return -1;
+  r->seqs = malloc ((size_t) (n ? n : 1) * sizeof *r->seqs);
+  if (r->seqs == NULL)
     return PyErr_NoMemory (), -1;
-  for (Py_ssize_t i = 0; i < r->nchunks; i++)
-  {
-    r->starts[i] = PyLong_AsSsize_t (PyList_GET_ITEM (starts, i));
-    r->seqs[i] = PyLong_AsLongLong (PyList_GET_ITEM (seqs, i));
-    if (PyErr_Occurred ())
+  for (Py_ssize_t i = 0; i < n; i++)
+    if ((r->seqs[i] = PyLong_AsLongLong (PyList_GET_ITEM (seqs, i))) == -1 && PyErr_Occurred ())
       return -1;
-  }
   return 0;
 }
 
@@ -360,7 +360,7 @@ PyObject *h2_read_frames (PyObject *module, PyObject *args)
   streams_free (&r);
   free (r.tab);
   free (r.block.buf);
-  free (r.starts);
+  h1_chunks_free (&r.own_ix);
   free (r.seqs);
   hd_free (&r.hd);
   h1_ctx_close (&c);

@@ -30,10 +30,9 @@ typedef struct
 {
   const uint8_t *data;
   Py_ssize_t len;
-  Py_ssize_t *starts;
-  long long *seqs;
-  Py_ssize_t nchunks;
-  Py_ssize_t last_chunk; /* the chunk an offset was last found in (h2stream.c's chunk_at) */
+  H1Chunks *ix;     /* where the chunks start: the Ctx's, or own_ix if starts differ */
+  H1Chunks own_ix;
+  long long *seqs;  /* each chunk's seq */
   Ctx *c; /* the flow and the connection's facts, for the drafts (h1draft.h) */
   PyObject *direction, *scheme, *sni, *ip, *kind, *peers;
   hd_ctx hd;

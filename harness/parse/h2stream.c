@@ -211,16 +211,13 @@ static int append_text (PyObject *notes, const char *text)
   return h1_append_note (notes, PyUnicode_FromString (text));
 }
 
-/* *v = *v or req.<field i>; 0 or -1. A Draft's slot is read where the draft code writes
- * it (h1s.offset); getattr only for another class, or a slot never set (it raises). */
+/* *v = *v or req.<field i> (h1_field); 0 or -1 */
 static int or_attr (PyObject **v, PyObject *req, int i)
 {
   int set = PyObject_IsTrue (*v);
   if (set != 0)
     return set < 0 ? -1 : 0;
-  PyObject *x = Py_TYPE (req) == h1s.draft ? *(PyObject **) ((char *) req + h1s.offset[i])
-                                            : NULL;
-  Py_SETREF (*v, x ? Py_NewRef (x) : PyObject_GetAttrString (req, DRAFT[i]));
+  Py_SETREF (*v, h1_field (req, i));
   return *v == NULL ? -1 : 0;
 }
 
