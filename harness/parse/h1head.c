@@ -125,43 +125,6 @@ PyObject *h1_headers (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *note
   return headers;
 }
 
-/* name.lower() == lname, for a str name and an ASCII lname: 1, 0 or -1. */
-static int name_is (PyObject *name, const char *lname)
-{
-  if (PyUnicode_IS_ASCII (name))
-  {
-    Py_ssize_t n = PyUnicode_GET_LENGTH (name);
-    const Py_UCS1 *s = PyUnicode_1BYTE_DATA (name);
-    if ((size_t) n != strlen (lname))
-      return 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-      if ((s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i]) != (Py_UCS1) lname[i])
-        return 0;
-    return 1;
-  }
-  PyObject *low = PyObject_CallMethod (name, "lower", NULL);
-  if (low == NULL)
-    return -1;
-  int r = PyUnicode_Check (low) && PyUnicode_CompareWithASCIIString (low, lname) == 0;
-  Py_DECREF (low);
-  return r;
-}
-
-int h1_get (PyObject *headers, const char *name, PyObject **value)
-{
-  for (Py_ssize_t i = 0; i < PyList_GET_SIZE (headers); i++)
-  {
-    PyObject *pair = PyList_GET_ITEM (headers, i);
-    int r = name_is (PyTuple_GET_ITEM (pair, 0), name);
-    if (r != 0)
-    {
-      *value = PyTuple_GET_ITEM (pair, 1);
-      return r;
-    }
-  }
-  return 0;
-}
-
 PyObject *h1_str_strip (PyObject *s)
 {
   if (!PyUnicode_IS_ASCII (s))

@@ -9,6 +9,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <string.h>
+
 /* str.isspace() over ASCII: bytes.strip()'s six and the separators \x1c-\x1f (zinflate.c
  * strips coding names with it too). */
 static inline int h1_str_space (unsigned char c)
@@ -48,9 +50,53 @@ PyObject *h1_decode_text (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char
 /* The header lines of the block p[a:z] as a new list of (str, str), notes appended. */
 PyObject *h1_headers (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *notes);
 
-/* _get(headers, name) with name in lower case: the first value whose name's lower() is
- * name. 1 with *value borrowed, 0 if none, -1 on error. */
-int h1_get (PyObject *headers, const char *name, PyObject **value);
+/* name.lower() == want for a str name and want in lower-case ASCII, the test of
+ * Draft.header and http1._get, for _http1.c and the HTTP/2 reader alike: 1, 0, or -1 with
+ * an exception. An ASCII name is compared here. A name of the one-byte kind that is not
+ * ASCII never matches: no Latin-1 character past ASCII lowers into ASCII (HTTP/2's names,
+ * decoded as Latin-1, all take these two ways). Any other name goes through str.lower(),
+ * which lowers U+212A KELVIN SIGN to "k" (tests/parse/test_http1_c.py checks both). */
+static inline int h1_name_is (PyObject *name, const char *want)
+{
+  Py_ssize_t n = (Py_ssize_t) strlen (want); /* a literal's: folded where this is inlined */
+  if (PyUnicode_IS_ASCII (name))
+  {
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA (name);
+    if (PyUnicode_GET_LENGTH (name) != n)
+      return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+      if ((s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i]) != (Py_UCS1) want[i])
+        return 0;
+    return 1;
+  }
+  if (PyUnicode_KIND (name) == PyUnicode_1BYTE_KIND)
+    return 0;
+  PyObject *low = PyObject_CallMethod (name, "lower", NULL);
+  if (low == NULL)
+    return -1;
+  int r = PyUnicode_Check (low) && PyUnicode_CompareWithASCIIString (low, want) == 0;
+  Py_DECREF (low);
+  return r;
+}
+
+/* _get(headers, name), Draft.header(name), for a list of (str, str) and name in lower-case
+ * ASCII: the first value whose name lowers to name. 1 with *value borrowed, 0 if none
+ * (*value as it was), -1 on error. */
+static inline int h1_get (PyObject *headers, const char *name, PyObject **value)
+{
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE (headers); i++)
+  {
+    PyObject *pair = PyList_GET_ITEM (headers, i);
+    int r = h1_name_is (PyTuple_GET_ITEM (pair, 0), name);
+    if (r != 0)
+    {
+      if (r > 0)
+        *value = PyTuple_GET_ITEM (pair, 1);
+      return r;
+    }
+  }
+  return 0;
+}
 
 /* s.startswith(prefix), prefix ASCII. */
 int h1_starts (PyObject *s, const char *prefix);

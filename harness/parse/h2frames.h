@@ -90,11 +90,9 @@ typedef struct
 } decoded;
 int emit_str (void *arg, const nghttp2_nv *nv);
 
-/* h2headers.c */
-int header_flags (PyObject *headers);
+/* h2headers.c (Draft.header is h1head.h's h1_get) */
+int header_flags (PyObject *headers); /* -1 with an exception set */
 int grpc_typed (PyObject *headers); /* grpc.is_grpc: 1, 0, or -1 with an exception set */
-/* Draft.header(name) for name in lowercase ASCII: the first value (borrowed), or NULL */
-PyObject *header_value (PyObject *headers, const char *name);
 int headers_done (reader *r, Py_ssize_t end);
 
 #endif

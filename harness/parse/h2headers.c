@@ -39,26 +39,6 @@ static PyObject *decode (reader *r, stream *st, const uint8_t *p, size_t len)
   return PyList_New (0);
 }
 
-/* Whether name is ``want`` (lowercase ASCII) as Draft.header compares: latin-1 names, of
- * which only ASCII letters lower() to ASCII ones. A latin-1 name's characters are its
- * bytes (one-byte kind): read as such. */
-static int name_is (PyObject *name, const char *want)
-{
-  Py_ssize_t n = (Py_ssize_t) strlen (want);
-  if (PyUnicode_GET_LENGTH (name) != n || PyUnicode_KIND (name) != PyUnicode_1BYTE_KIND)
-    return 0;
-  const Py_UCS1 *s = PyUnicode_1BYTE_DATA (name);
-  for (Py_ssize_t i = 0; i < n; i++)
-  {
-    Py_UCS1 c = s[i];
-    if (c >= 'A' && c <= 'Z')
-      c += 'a' - 'A';
-    if (c != (Py_UCS1) want[i])
-      return 0;
-  }
-  return 1;
-}
-
 /* Whether k is exactly the ASCII text s of n characters (str equality: a str holding only
  * ASCII is always of the one-byte kind) */
 static int is_text (PyObject *k, const char *s, Py_ssize_t n)
@@ -161,9 +141,10 @@ static int apply (reader *r, stream *st, PyObject *headers)
   }
   if (authority == NULL || PyUnicode_GET_LENGTH (authority) == 0)
   {
-    authority = header_value (headers, "host");
-    if (authority != NULL && PyUnicode_GET_LENGTH (authority) == 0)
-      authority = NULL;
+    PyObject *host = NULL;
+    if (h1_get (headers, "host", &host) < 0)
+      return -1;
+    authority = host != NULL && PyUnicode_GET_LENGTH (host) > 0 ? host : NULL;
   }
   if (authority != NULL)
   {
@@ -196,39 +177,33 @@ static int apply (reader *r, stream *st, PyObject *headers)
 }
 
 /* Which headers the Python side must look at: CODED if a content or transfer coding is
- * named (http1.finish_body has work), TYPED if a content type is (it may be gRPC). */
+ * named (http1.finish_body has work), TYPED if a content type is (it may be gRPC); -1 with
+ * an exception */
 int header_flags (PyObject *headers)
 {
-  int flags = 0;
-  for (Py_ssize_t i = 0; headers != NULL && i < PyList_GET_SIZE (headers); i++)
+  int flags = 0, r = 0;
+  for (Py_ssize_t i = 0; r >= 0 && headers != NULL && i < PyList_GET_SIZE (headers); i++)
   {
     PyObject *k = PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 0);
     switch (PyUnicode_GET_LENGTH (k)) /* each name asked only of the names of its length */
     {
-      case 16: flags |= name_is (k, "content-encoding") ? CODED : 0; break;
-      case 17: flags |= name_is (k, "transfer-encoding") ? CODED : 0; break;
-      case 12: flags |= name_is (k, "content-type") ? TYPED : 0; break;
+      case 16: flags |= (r = h1_name_is (k, "content-encoding")) > 0 ? CODED : 0; break;
+      case 17: flags |= (r = h1_name_is (k, "transfer-encoding")) > 0 ? CODED : 0; break;
+      case 12: flags |= (r = h1_name_is (k, "content-type")) > 0 ? TYPED : 0; break;
       default: break;
     }
   }
-  return flags;
-}
-
-PyObject *header_value (PyObject *headers, const char *name)
-{
-  for (Py_ssize_t i = 0; headers != NULL && i < PyList_GET_SIZE (headers); i++)
-    if (name_is (PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 0), name))
-      return PyTuple_GET_ITEM (PyList_GET_ITEM (headers, i), 1);
-  return NULL;
+  return r < 0 ? -1 : flags;
 }
 
 /* grpc.is_grpc on a draft with these headers: 1, 0, or -1 with an exception set. An ASCII
  * content type (the usual one) is lowered here, as str.lower lowers ASCII: A-Z only. */
 int grpc_typed (PyObject *headers)
 {
-  PyObject *ctype = header_value (headers, "content-type");
-  if (ctype == NULL)
-    return 0;
+  PyObject *ctype = NULL;
+  int found = h1_get (headers, "content-type", &ctype);
+  if (found <= 0)
+    return found;
   Py_ssize_t n = PyUnicode_GET_LENGTH (ctype);
   char low[256];
   if (PyUnicode_IS_ASCII (ctype) && n <= (Py_ssize_t) sizeof low)

@@ -234,7 +234,7 @@ static PyObject *stream_draft (reader *r, stream *st)
   PyObject *host = Py_NewRef (st->host ? st->host : Py_None);
   PyObject *events = NULL, *body = NULL, *len = NULL, *meta = NULL, *status = NULL;
   int response = r->kind == h1s.response, flags = header_flags (st->headers);
-  if (notes == NULL || sid == NULL
+  if (flags < 0 || notes == NULL || sid == NULL
       || h1_span (r->c, st->pos, st->pos + 9, &t, &seq, notes) < 0
       || (st->notes && PyList_SetSlice (notes, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, st->notes) < 0))
     goto done;
@@ -264,9 +264,10 @@ static PyObject *stream_draft (reader *r, stream *st)
   {
     if (!(len = PyLong_FromSize_t (st->size))) /* the wire's, before the body is decoded */
       goto done;
-    int coded = zs_finish (header_value (st->headers, "content-encoding"),
-                           header_value (st->headers, "transfer-encoding"), r->c->budget_n,
-                           &body, &meta);
+    PyObject *ce = NULL, *te = NULL;
+    int coded = h1_get (st->headers, "content-encoding", &ce) < 0
+      || h1_get (st->headers, "transfer-encoding", &te) < 0
+      ? -1 : zs_finish (ce, te, r->c->budget_n, &body, &meta);
     if (coded < 0)
       goto done;
     if (coded)

@@ -277,6 +277,42 @@ def test_same_drafts_for_values_str_reads_past_ascii(name: str) -> None:
                       ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
 
 
+def test_only_the_kelvin_sign_lowers_into_ascii() -> None:
+    """What h1head.h's h1_name_is (the header-name test of both C parsers) relies on to
+    answer without str.lower(): no character of the one-byte kind past ASCII lowers into
+    ASCII, so such a name never equals a lower-case ASCII one; of all characters only
+    U+212A KELVIN SIGN lowers to ASCII text, and U+0130 to text with an ASCII letter."""
+    assert not [c for c in range(0x80, 0x100) if any(ord(x) < 0x80 for x in chr(c).lower())]
+    assert [c for c in range(0x80, 0x110000) if chr(c).lower().isascii()] == [0x212A]
+    assert [c for c in range(0x80, 0x110000)
+            if any(ord(x) < 0x80 for x in chr(c).lower())] == [0x130, 0x212A]
+
+
+# Looked-up names with a letter written past ASCII: in Latin-1 (É, Í, ñ: the one-byte kind,
+# answered without lower()), or as U+0130 and U+212A (which lower() takes to "i\u0307" and
+# "k"); each lowers to no looked-up name, as Draft.header and http1._get compare.
+NEAR_NAMES = ["Cont\xc9nt-Length", "Transfer-Encod\xcdng", "Transfer-Encodi\xf1g",
+              "Transfer-Encod\u0130ng", "Content-Encod\u0130ng", "Upgrad\xc9", "H\xd3st",
+              "Ho\u212ast", "\u212aost", "Upgrade\u212a", "Content-Length\u0130"]
+
+
+@pytest.mark.parametrize("name", NEAR_NAMES)
+def test_names_past_ascii_match_as_str_lower_does(name: str) -> None:
+    """A name that is not ASCII answers a lookup as str.lower() would (never, for these),
+    written as UTF-8 and as Latin-1 where it can be, with values the parser acts on."""
+    for enc in ("utf-8", "latin-1"):
+        try:
+            raw = name.encode(enc)
+        except UnicodeEncodeError:
+            continue
+        for value in (b"chunked", b"gzip", b"3", b"h.test", b"websocket"):
+            line = raw + b": " + value + b"\r\n"
+            out = b"POST / HTTP/1.1\r\n" + line + b"\r\n" + GZ
+            inn = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\nab"
+            _same(_flow("out", out + out, [9], {}), _flow("in", inn, [], {}),
+                  ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
+
+
 def _keepalive(rng: random.Random) -> tuple[bytes, bytes]:
     """A well-formed keep-alive conversation: pipelined requests and their answers."""
     out, inn = [], []
