@@ -28,7 +28,8 @@ setup(ext_modules=[
                                  "harness/parse/h1draft.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
                  "harness/parse/h1draft.h", "harness/parse/h1head.h",
-                 "harness/parse/draftfields.h", "harness/parse/zinflate.h"],
+                 "harness/parse/draftfields.h", "harness/parse/zinflate.h",
+                 "harness/parse/asciitext.h"],
         libraries=["nghttp2", "z"],
         # h1draft.c and zinflate.c are in other extensions too: each keeps its own copy
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
@@ -51,7 +52,8 @@ setup(ext_modules=[
         ["harness/parse/_http1.c", "harness/parse/h1draft.c", "harness/parse/h1head.c",
          "harness/parse/h1body.c", "harness/parse/h1wire.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h",
-                 "harness/parse/draftfields.h", "harness/parse/zinflate.h"],
+                 "harness/parse/draftfields.h", "harness/parse/zinflate.h",
+                 "harness/parse/asciitext.h"],
         libraries=["z"],  # zinflate.c: coded bodies undone without going back to Python
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev)
@@ -62,6 +64,6 @@ setup(ext_modules=[
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(
         "harness.classify._classify", ["harness/classify/_classify.c"],
-        depends=["harness/classify/msgfields.h"],
+        depends=["harness/classify/msgfields.h", "harness/parse/asciitext.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
 ])

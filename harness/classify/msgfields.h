@@ -1,6 +1,6 @@
 /* What Classifier.add_reference (harness/classify/destinations.py) reads of a Message's
- * fields, for _classify.c, on fields of the types Message declares: str tests, the size's
- * head, an int's value, the host's key. Each function says which shapes it takes; the
+ * fields, for _classify.c, on fields of the types Message declares: str tests (asciitext.h),
+ * the size's head, an int's value, the host's key. Each function says which shapes it takes; the
  * adder checks them first and leaves any other to the reference.
  *
  * Header only, everything static (one extension includes it). */
@@ -11,29 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-/* The str s starts (at_end 0) or ends (1) with the n ASCII characters t: str.startswith
- * and str.endswith of an ASCII text, without PyUnicode_Tailmatch's way there (five tests a
- * message, a fifth of the adder's instructions through it) */
-static int affix (PyObject *s, const char *t, Py_ssize_t n, int at_end)
-{
-  Py_ssize_t len = PyUnicode_GET_LENGTH (s);
-  if (len < n)
-    return 0;
-  Py_ssize_t at = at_end ? len - n : 0;
-  int kind = PyUnicode_KIND (s);
-  const void *data = PyUnicode_DATA (s);
-  if (kind == PyUnicode_1BYTE_KIND)
-    return memcmp ((const char *) data + at, t, n) == 0;
-  for (Py_ssize_t i = 0; i < n; i++)
-    if (PyUnicode_READ (kind, data, at + i) != (Py_UCS4) (unsigned char) t[i])
-      return 0;
-  return 1;
-}
-
-/* of a str literal t */
-#define STARTS(s, t) affix (s, t, sizeof t - 1, 0)
-#define ENDS(s, t) affix (s, t, sizeof t - 1, 1)
-#define EQUALS(s, t) (PyUnicode_GET_LENGTH (s) == sizeof t - 1 && STARTS (s, t))
+#include "../parse/asciitext.h" /* STARTS, ENDS, EQUALS */
 
 /* v is a str or None, what most of Message's fields are declared */
 static inline int is_str_or_none (PyObject *v)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "asciitext.h"
 #include "h1wire.h"
 
 PyObject *h1_decode_text (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char *what,
@@ -138,27 +139,14 @@ PyObject *h1_str_strip (PyObject *s)
   return PyUnicode_Substring (s, a, z);
 }
 
-int h1_starts (PyObject *s, const char *prefix)
-{
-  Py_ssize_t n = (Py_ssize_t) strlen (prefix);
-  if (PyUnicode_GET_LENGTH (s) < n)
-    return 0;
-  int kind = PyUnicode_KIND (s);
-  const void *data = PyUnicode_DATA (s);
-  for (Py_ssize_t i = 0; i < n; i++)
-    if (PyUnicode_READ (kind, data, i) != (Py_UCS4) (unsigned char) prefix[i])
-      return 0;
-  return 1;
-}
-
 PyObject *h1_url_of (PyObject *target, PyObject *host, PyObject *scheme, PyObject *sni,
                      PyObject *ip, PyObject *port)
 {
-  if (h1_starts (target, "http://") || h1_starts (target, "https://")
-      || h1_starts (target, "ws://") || h1_starts (target, "wss://"))
+  if (STARTS (target, "http://") || STARTS (target, "https://")
+      || STARTS (target, "ws://") || STARTS (target, "wss://"))
     return Py_NewRef (target);
-  int slash = h1_starts (target, "/");
-  if (!slash && !(PyUnicode_GET_LENGTH (target) == 1 && h1_starts (target, "*")))
+  int slash = STARTS (target, "/");
+  if (!slash && !EQUALS (target, "*"))
     return PyUnicode_FromFormat ("%U://%U", scheme, target);
   /* host_header or facts.sni or (f"{facts.ip}:{facts.port}" if facts.ip else "") */
   PyObject *authority, *empty = PyUnicode_New (0, 0);
@@ -200,7 +188,7 @@ PyObject *h1_host_of (PyObject *hostport)
   if (h == NULL)
     return NULL;
   Py_ssize_t n = PyUnicode_GET_LENGTH (h);
-  if (h1_starts (h, "["))
+  if (STARTS (h, "["))
   {
     Py_ssize_t close = PyUnicode_FindChar (h, ']', 0, n, 1);
     out = close == -2 ? NULL : close < 0 ? Py_NewRef (h) : PyUnicode_Substring (h, 1, close);

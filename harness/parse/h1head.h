@@ -98,9 +98,6 @@ static inline int h1_get (PyObject *headers, const char *name, PyObject **value)
   return 0;
 }
 
-/* s.startswith(prefix), prefix ASCII. */
-int h1_starts (PyObject *s, const char *prefix);
-
 /* http1.url_of(target, host_header, facts) with the facts' scheme, sni, ip and port; host
  * NULL: no Host header. New reference. */
 PyObject *h1_url_of (PyObject *target, PyObject *host, PyObject *scheme, PyObject *sni,

@@ -3,6 +3,7 @@
  * _headers_done do. */
 
 #include <string.h>
+#include "asciitext.h"
 #include "h2frames.h"
 
 /* The block's fields as (str, str), or [] with a note if it does not decode (new ref). */
@@ -37,14 +38,6 @@ static PyObject *decode (reader *r, stream *st, const uint8_t *p, size_t len)
   if (rc < 0 || lose_table (r, "undecodable header block (%s)", msg) < 0)
     return NULL;
   return PyList_New (0);
-}
-
-/* Whether k is exactly the ASCII text s of n characters (str equality: a str holding only
- * ASCII is always of the one-byte kind) */
-static int is_text (PyObject *k, const char *s, Py_ssize_t n)
-{
-  return PyUnicode_GET_LENGTH (k) == n && PyUnicode_KIND (k) == PyUnicode_1BYTE_KIND
-    && memcmp (PyUnicode_1BYTE_DATA (k), s, (size_t) n) == 0;
 }
 
 /* draft.status_code on text: three ASCII digits, the first not 0; else -1 */
@@ -113,14 +106,14 @@ static int apply (reader *r, stream *st, PyObject *headers)
     switch (PyUnicode_READ_CHAR (k, 1))
     {
       case 's':
-        if (is_text (k, ":status", 7))
+        if (EQUALS (k, ":status"))
           status = v;
-        else if (is_text (k, ":scheme", 7))
+        else if (EQUALS (k, ":scheme"))
           scheme = v;
         break;
-      case 'm': method = is_text (k, ":method", 7) ? v : method; break;
-      case 'a': authority = is_text (k, ":authority", 10) ? v : authority; break;
-      case 'p': path = is_text (k, ":path", 5) ? v : path; break;
+      case 'm': method = EQUALS (k, ":method") ? v : method; break;
+      case 'a': authority = EQUALS (k, ":authority") ? v : authority; break;
+      case 'p': path = EQUALS (k, ":path") ? v : path; break;
       default: break;
     }
   }
