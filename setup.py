@@ -29,7 +29,7 @@ setup(ext_modules=[
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
                  "harness/parse/h1draft.h", "harness/parse/h1head.h",
                  "harness/parse/draftfields.h", "harness/parse/zinflate.h",
-                 "harness/parse/asciitext.h"],
+                 "harness/parse/asciitext.h", "harness/parse/texttable.h"],
         libraries=["nghttp2", "z"],
         # h1draft.c and zinflate.c are in other extensions too: each keeps its own copy
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
@@ -53,7 +53,7 @@ setup(ext_modules=[
          "harness/parse/h1body.c", "harness/parse/h1wire.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h",
                  "harness/parse/draftfields.h", "harness/parse/zinflate.h",
-                 "harness/parse/asciitext.h"],
+                 "harness/parse/asciitext.h", "harness/parse/texttable.h"],
         libraries=["z"],  # zinflate.c: coded bodies undone without going back to Python
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev)

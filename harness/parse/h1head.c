@@ -11,6 +11,7 @@
 
 #include "asciitext.h"
 #include "h1wire.h"
+#include "texttable.h"
 
 PyObject *h1_decode_text (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char *what,
                           Py_ssize_t na, Py_ssize_t nb, PyObject *notes)
@@ -37,6 +38,25 @@ PyObject *h1_decode_text (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char
   if (h1_append_note (notes, note) < 0)
     return NULL;
   return PyUnicode_DecodeLatin1 (s, z - a, NULL);
+}
+
+/* Header names and values kept by their bytes (texttable.h), ASCII texts only: a text of
+ * ASCII bytes is what h1_decode_text makes of them, with no note. A connection's messages
+ * repeat most of their header lines, and decoding each again was most of a head's cost. */
+static PyObject *names[TT_SLOTS], *values[TT_SLOTS], *pairs[TT_SLOTS];
+
+/* h1_decode_text, from table or into it */
+static PyObject *kept_text (PyObject **table, const H1Buf *b, Py_ssize_t a, Py_ssize_t z,
+                            const char *what, Py_ssize_t na, Py_ssize_t nb, PyObject *notes)
+{
+  size_t n = (size_t) (z - a), slot = 0;
+  PyObject *s = NULL;
+  if (n <= TT_MAX && (s = tt_text (table, slot = tt_slot (b->p + a, n), b->p + a, n)))
+    return s;
+  s = h1_decode_text (b, a, z, what, na, nb, notes);
+  if (s != NULL && n <= TT_MAX && PyUnicode_IS_ASCII (s))
+    Py_XSETREF (table[slot], Py_NewRef (s));
+  return s;
 }
 
 /* One line of a head (no \n, trailing \r removed, not empty) added to headers. */
@@ -86,16 +106,16 @@ static int header_line (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *he
     Py_ssize_t na = a, nz = colon - p, va = nz + 1, vz = z;
     h1_strip (p, &na, &nz);
     h1_strip (p, &va, &vz);
-    if ((name = h1_decode_text (b, na, nz, "header name", 0, 0, notes)) == NULL)
+    if ((name = kept_text (names, b, na, nz, "header name", 0, 0, notes)) == NULL)
       return -1;
-    value = h1_decode_text (b, va, vz, NULL, na, nz, notes);
+    value = kept_text (values, b, va, vz, NULL, na, nz, notes);
   }
   if (value == NULL)
   {
     Py_DECREF (name);
     return -1;
   }
-  pair = PyTuple_Pack (2, name, value);
+  pair = tt_pair (pairs, name, value);
   Py_DECREF (name);
   Py_DECREF (value);
   if (pair == NULL)

@@ -5,7 +5,8 @@ huge chunk sizes and Content-Lengths, obs-fold, bare LF, NUL, text that is not U
 ASCII, Kelvin signs and Unicode spaces where str.lower()/str.strip() reach past ASCII,
 100-continue, pipelining, Upgrade and CONNECT, coded bodies), split into events at random
 points, some of them truncated by the agent, both build the same drafts field by field,
-stop at the same offsets and link the same requests.
+stop at the same offsets and link the same requests; header texts kept between messages
+by their bytes (h1head.c's tables) read as Python decodes them.
 """
 
 from __future__ import annotations
@@ -311,6 +312,30 @@ def test_names_past_ascii_match_as_str_lower_does(name: str) -> None:
             inn = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\nab"
             _same(_flow("out", out + out, [9], {}), _flow("in", inn, [], {}),
                   ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
+
+
+# Texts whose slot in h1head.c's tables (texttable.h: length, first and last eight bytes)
+# is the same, so each takes the slot of the one before; lengths around the tables' limit.
+SAME_SLOT = [b"abcdefgh" + bytes([c]) * 5 + b"12345678" for c in b"xyz\xe9"]
+SAME_SLOT += [b"abcdefgh-!", b'abcdefgh-"']  # the same slot too: only the last byte differs
+KEPT = [*SAME_SLOT, b"h\xe9", b"caf\xc3\xa9", b"\xff", b"gzip", b"Host", b"host", b"v",
+        *[b"v" * n for n in (7, 8, 9, 255, 256, 257)], b"\xe9" * 9]
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_header_texts_kept_between_messages_read_alike(text: bytes) -> None:
+    """Header names and values found by their bytes in C (ASCII texts only) read as
+    Python reads them: the same bytes as a name and as a value, before and after texts
+    that are not ASCII or not UTF-8 with the same slot, in one flow and the next."""
+    lines = b"".join(name + b": " + value + b"\r\n" for name, value in
+                     ((text, text), (b"X-" + text, b"a"), (b"X-A", text)))
+    for other in (text, *SAME_SLOT, text):
+        more = b"".join(t + b": " + t + b"\r\n" for t in (other, text))
+        out = b"GET / HTTP/1.1\r\n" + lines + more + b"\r\nGET /b HTTP/1.1\r\n" + more + \
+            lines + b"\r\n"
+        inn = b"HTTP/1.1 204 No\r\n" + more + b"\r\nHTTP/1.1 204 No\r\n" + lines + b"\r\n"
+        _same(_flow("out", out, [5, 60], {}), _flow("in", inn, [], {}),
+              ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
 
 
 def _keepalive(rng: random.Random) -> tuple[bytes, bytes]:
