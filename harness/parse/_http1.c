@@ -182,7 +182,7 @@ static PyObject *response (Ctx *c, Py_ssize_t pos, const H1Line *line, Py_ssize_
   {
     PyObject *reason = own (&m, h1_decode_text (&c->b, line->b0, line->b1, "reason phrase", 0,
                                                 0, m.v[D_NOTES]));
-    ok = reason && PyDict_SetItemString (m.v[D_META], "reason", reason) == 0;
+    ok = reason && PyDict_SetItem (m.v[D_META], h1s.reason, reason) == 0;
   }
   if (ok && req == NULL)
   {

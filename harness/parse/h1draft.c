@@ -23,7 +23,9 @@ int h1_init (void)
   return (h1s.minus_one = PyLong_FromLong (-1)) && (h1s.zero = PyLong_FromLong (0))
     && (h1s.zero_float = PyFloat_FromDouble (0.0)) && (h1s.no_args = PyTuple_New (0))
     && (h1s.empty_bytes = PyBytes_FromStringAndSize (NULL, 0))
-    && (h1s.empty_str = PyUnicode_New (0, 0)) ? 0 : -1;
+    && (h1s.empty_str = PyUnicode_New (0, 0))
+    && (h1s.reason = PyUnicode_InternFromString ("reason"))
+    && (h1s.scheme_sep = PyUnicode_InternFromString ("://")) ? 0 : -1;
 }
 
 int h1_setup (PyObject *draft, PyObject *request, PyObject *response, PyObject *raw)
@@ -248,6 +250,35 @@ PyObject *h1_field (PyObject *draft, int i)
   PyObject *v = Py_TYPE (draft) == h1s.draft
     ? *(PyObject **) ((char *) draft + h1s.offset[i]) : NULL;
   return v != NULL ? Py_NewRef (v) : PyObject_GetAttrString (draft, DRAFT[i]);
+}
+
+PyObject *h1_join_url (PyObject *scheme, PyObject *where, PyObject *path)
+{
+  PyObject *part[4] = { scheme, h1s.scheme_sep, where, path };
+  int n = path ? 4 : 3;
+  Py_ssize_t len = 0;
+  Py_UCS4 max = 0;
+  for (int i = 0; i < n; i++)
+  {
+    if (!PyUnicode_CheckExact (part[i]))
+      return path ? PyUnicode_FromFormat ("%S://%S%U", scheme, where, path)
+                  : PyUnicode_FromFormat ("%S://%S", scheme, where);
+    len += PyUnicode_GET_LENGTH (part[i]);
+    if (PyUnicode_MAX_CHAR_VALUE (part[i]) > max)
+      max = PyUnicode_MAX_CHAR_VALUE (part[i]);
+  }
+  PyObject *url = PyUnicode_New (len, max);
+  Py_ssize_t at = 0;
+  for (int i = 0; url != NULL && i < n; i++)
+  {
+    Py_ssize_t k = PyUnicode_GET_LENGTH (part[i]);
+    if (max <= 0xff) /* every part of the one-byte kind, as the url */
+      memcpy (PyUnicode_1BYTE_DATA (url) + at, PyUnicode_1BYTE_DATA (part[i]), (size_t) k);
+    else if (PyUnicode_CopyCharacters (url, at, part[i], 0, k) < 0)
+      Py_CLEAR (url);
+    at += k;
+  }
+  return url;
 }
 
 void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject *seq)

@@ -16,6 +16,8 @@ typedef struct
   PyObject *request, *response, *raw, *finish_body;
   Py_ssize_t max_head;
   PyObject *minus_one, *zero, *zero_float, *no_args, *empty_bytes, *empty_str;
+  PyObject *reason; /* the meta key, made once (PyDict_SetItemString makes it each time) */
+  PyObject *scheme_sep; /* "://" */
   PyObject *protocol[100]; /* "HTTP/x.y", made when first needed */
 } H1State;
 extern H1State h1s;
@@ -76,6 +78,11 @@ PyObject *h1_new_draft (PyObject **v);
 /* draft.<DRAFT[i]>, a new reference: a Draft's slot read where h1_new_draft writes it, getattr
  * for another class or a slot never set (it raises). NULL with an exception. */
 PyObject *h1_field (PyObject *draft, int i);
+
+/* f"{scheme}://{where}" + (path or ""), path a str or NULL: a draft's url, for both
+ * parsers. The texts are copied into one new str when all are exact str (format() is then
+ * the text itself), else formatted; PyUnicode_FromFormat cost ~1,200 instructions a url. */
+PyObject *h1_join_url (PyObject *scheme, PyObject *where, PyObject *path);
 
 /* The fields from_flow sets from the flow and the facts. */
 void h1_flow_fields (Ctx *c, PyObject **v, PyObject *kind, PyObject *t, PyObject *seq);

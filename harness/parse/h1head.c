@@ -4,7 +4,7 @@
  * SIGN lowers to "k"; NBSP, U+2000... and \x1c-\x1f are whitespace), so text that is not
  * ASCII goes through those very methods. */
 
-#include "h1head.h"
+#include "h1draft.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -167,7 +167,7 @@ PyObject *h1_url_of (PyObject *target, PyObject *host, PyObject *scheme, PyObjec
     return Py_NewRef (target);
   int slash = STARTS (target, "/");
   if (!slash && !EQUALS (target, "*"))
-    return PyUnicode_FromFormat ("%U://%U", scheme, target);
+    return h1_join_url (scheme, target, NULL);
   /* host_header or facts.sni or (f"{facts.ip}:{facts.port}" if facts.ip else "") */
   PyObject *authority, *empty = PyUnicode_New (0, 0);
   int has_sni = empty ? PyObject_IsTrue (sni) : -1;
@@ -194,8 +194,7 @@ PyObject *h1_url_of (PyObject *target, PyObject *host, PyObject *scheme, PyObjec
   Py_DECREF (empty);
   if (authority == NULL)
     return NULL;
-  PyObject *url = slash ? PyUnicode_FromFormat ("%U://%U%U", scheme, authority, target)
-                        : PyUnicode_FromFormat ("%U://%U", scheme, authority);
+  PyObject *url = h1_join_url (scheme, authority, slash ? target : NULL);
   Py_DECREF (authority);
   return url;
 }

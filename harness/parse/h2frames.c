@@ -46,8 +46,7 @@ int h2_init (void)
     && (h2s.interim = PyUnicode_InternFromString ("interim"))
     && (h2s.trailers = PyUnicode_InternFromString ("trailers"))
     && (h2s.grpc = PyUnicode_InternFromString ("application/grpc"))
-    && (h2s.grpc_web_text = PyUnicode_InternFromString ("grpc-web-text"))
-    && (h2s.scheme_sep = PyUnicode_InternFromString ("://")) ? 0 : -1;
+    && (h2s.grpc_web_text = PyUnicode_InternFromString ("grpc-web-text")) ? 0 : -1;
 }
 
 /* ---- frames: _Direction.run, _frame, _sane_head, _likely, _resync ---- */

@@ -58,7 +58,7 @@ typedef struct
  * literal made per draft costs more than the rest of the draft's dict or text. */
 typedef struct
 {
-  PyObject *h2, *stream, *interim, *trailers, *grpc, *grpc_web_text, *scheme_sep;
+  PyObject *h2, *stream, *interim, *trailers, *grpc, *grpc_web_text;
 } H2Strings;
 extern H2Strings h2s;
 int h2_init (void); /* 0, or -1 with an exception set */

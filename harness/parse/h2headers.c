@@ -56,37 +56,6 @@ static long status_code (PyObject *v)
   return n;
 }
 
-/* f"{scheme}://{where}" + (path or ""), path a str or NULL: the texts copied into one
- * new str when all are exact str (format() is then the text itself), else formatted */
-static PyObject *join_url (PyObject *scheme, PyObject *where, PyObject *path)
-{
-  PyObject *part[4] = { scheme, h2s.scheme_sep, where, path };
-  int n = path ? 4 : 3;
-  Py_ssize_t len = 0;
-  Py_UCS4 max = 0;
-  for (int i = 0; i < n; i++)
-  {
-    if (!PyUnicode_CheckExact (part[i]))
-      return path ? PyUnicode_FromFormat ("%S://%S%U", scheme, where, path)
-                  : PyUnicode_FromFormat ("%S://%S", scheme, where);
-    len += PyUnicode_GET_LENGTH (part[i]);
-    if (PyUnicode_MAX_CHAR_VALUE (part[i]) > max)
-      max = PyUnicode_MAX_CHAR_VALUE (part[i]);
-  }
-  PyObject *url = PyUnicode_New (len, max);
-  Py_ssize_t at = 0;
-  for (int i = 0; url != NULL && i < n; i++)
-  {
-    Py_ssize_t k = PyUnicode_GET_LENGTH (part[i]);
-    if (max <= 0xff) /* every part of the one-byte kind, as the url */
-      memcpy (PyUnicode_1BYTE_DATA (url) + at, PyUnicode_1BYTE_DATA (part[i]), (size_t) k);
-    else if (PyUnicode_CopyCharacters (url, at, part[i], 0, k) < 0)
-      Py_CLEAR (url);
-    at += k;
-  }
-  return url;
-}
-
 static void set (PyObject **field, PyObject *v) /* steals v */
 {
   Py_XSETREF (*field, v);
@@ -161,7 +130,7 @@ static int apply (reader *r, stream *st, PyObject *headers)
         return -1;
       where = sni ? r->sni : r->ip;
     }
-    PyObject *url = join_url (scheme ? scheme : r->scheme, where, path);
+    PyObject *url = h1_join_url (scheme ? scheme : r->scheme, where, path);
     if (url == NULL)
       return -1;
     set (&st->url, url);

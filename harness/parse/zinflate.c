@@ -281,9 +281,16 @@ int zs_finish (PyObject *ce, PyObject *te, Py_ssize_t budget, PyObject **body,
     Py_DECREF (out);
     return 0;
   }
+  /* the key made once: PyDict_SetItemString makes and interns it each time (~1,000
+   * instructions a body) */
+  static PyObject *key;
+  if (key == NULL && (key = PyUnicode_InternFromString ("content_encoding")) == NULL)
+  {
+    Py_DECREF (out);
+    return -1;
+  }
   PyObject *made = *meta == NULL ? PyDict_New () : NULL;
-  if ((*meta == NULL && made == NULL)
-      || PyDict_SetItemString (made ? made : *meta, "content_encoding", name) < 0)
+  if ((*meta == NULL && made == NULL) || PyDict_SetItem (made ? made : *meta, key, name) < 0)
   {
     Py_XDECREF (made);
     Py_DECREF (out);
