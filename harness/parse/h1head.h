@@ -55,7 +55,7 @@ PyObject *h1_headers (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *note
  * an exception. An ASCII name is compared here. A name of the one-byte kind that is not
  * ASCII never matches: no Latin-1 character past ASCII lowers into ASCII (HTTP/2's names,
  * decoded as Latin-1, all take these two ways). Any other name goes through str.lower(),
- * which lowers U+212A KELVIN SIGN to "k" (tests/parse/test_http1_c.py checks both). */
+ * which lowers U+212A KELVIN SIGN to "k" (tests/parse/test_http1_c_texts.py checks both). */
 static inline int h1_name_is (PyObject *name, const char *want)
 {
   Py_ssize_t n = (Py_ssize_t) strlen (want); /* a literal's: folded where this is inlined */

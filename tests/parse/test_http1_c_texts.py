@@ -1,0 +1,77 @@
+"""The C HTTP/1.x parser's own ways with header text against http1.py, its reference, where
+a shortcut could go wrong without test_http1_c's generated conversations showing it:
+
+- header names compared without str.lower() (h1head.h's h1_name_is, which the HTTP/2 reader
+  shares): the premise that no Latin-1 character past ASCII lowers into ASCII, and names
+  with letters past ASCII that lower to no name the parser looks up;
+- header names and values kept between messages by their bytes (h1head.c's tables,
+  texttable.h): texts that share a slot, lengths around the tables' limit, the same bytes
+  as a name and a value, texts that are not ASCII or not UTF-8.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.parse.reassembly import ConnFacts
+from tests.parse.test_http1_c import GZ, _flow, _same
+
+
+def test_only_the_kelvin_sign_lowers_into_ascii() -> None:
+    """What h1head.h's h1_name_is (the header-name test of both C parsers) relies on to
+    answer without str.lower(): no character of the one-byte kind past ASCII lowers into
+    ASCII, so such a name never equals a lower-case ASCII one; of all characters only
+    U+212A KELVIN SIGN lowers to ASCII text, and U+0130 to text with an ASCII letter."""
+    assert not [c for c in range(0x80, 0x100) if any(ord(x) < 0x80 for x in chr(c).lower())]
+    assert [c for c in range(0x80, 0x110000) if chr(c).lower().isascii()] == [0x212A]
+    assert [c for c in range(0x80, 0x110000)
+            if any(ord(x) < 0x80 for x in chr(c).lower())] == [0x130, 0x212A]
+
+
+# Looked-up names with a letter written past ASCII: in Latin-1 (É, Í, ñ: the one-byte kind,
+# answered without lower()), or as U+0130 and U+212A (which lower() takes to "i\u0307" and
+# "k"); each lowers to no looked-up name, as Draft.header and http1._get compare.
+NEAR_NAMES = ["Cont\xc9nt-Length", "Transfer-Encod\xcdng", "Transfer-Encodi\xf1g",
+              "Transfer-Encod\u0130ng", "Content-Encod\u0130ng", "Upgrad\xc9", "H\xd3st",
+              "Ho\u212ast", "\u212aost", "Upgrade\u212a", "Content-Length\u0130"]
+
+
+@pytest.mark.parametrize("name", NEAR_NAMES)
+def test_names_past_ascii_match_as_str_lower_does(name: str) -> None:
+    """A name that is not ASCII answers a lookup as str.lower() would (never, for these),
+    written as UTF-8 and as Latin-1 where it can be, with values the parser acts on."""
+    for enc in ("utf-8", "latin-1"):
+        try:
+            raw = name.encode(enc)
+        except UnicodeEncodeError:
+            continue
+        for value in (b"chunked", b"gzip", b"3", b"h.test", b"websocket"):
+            line = raw + b": " + value + b"\r\n"
+            out = b"POST / HTTP/1.1\r\n" + line + b"\r\n" + GZ
+            inn = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\nab"
+            _same(_flow("out", out + out, [9], {}), _flow("in", inn, [], {}),
+                  ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
+
+
+# Texts whose slot in h1head.c's tables (texttable.h: length, first and last eight bytes)
+# is the same, so each takes the slot of the one before; lengths around the tables' limit.
+SAME_SLOT = [b"abcdefgh" + bytes([c]) * 5 + b"12345678" for c in b"xyz\xe9"]
+SAME_SLOT += [b"abcdefgh-!", b'abcdefgh-"']  # the same slot too: only the last byte differs
+KEPT = [*SAME_SLOT, b"h\xe9", b"caf\xc3\xa9", b"\xff", b"gzip", b"Host", b"host", b"v",
+        *[b"v" * n for n in (7, 8, 9, 255, 256, 257)], b"\xe9" * 9]
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_header_texts_kept_between_messages_read_alike(text: bytes) -> None:
+    """Header names and values found by their bytes in C (ASCII texts only) read as
+    Python reads them: the same bytes as a name and as a value, before and after texts
+    that are not ASCII or not UTF-8 with the same slot, in one flow and the next."""
+    lines = b"".join(name + b": " + value + b"\r\n" for name, value in
+                     ((text, text), (b"X-" + text, b"a"), (b"X-A", text)))
+    for other in (text, *SAME_SLOT, text):
+        more = b"".join(t + b": " + t + b"\r\n" for t in (other, text))
+        out = b"GET / HTTP/1.1\r\n" + lines + more + b"\r\nGET /b HTTP/1.1\r\n" + more + \
+            lines + b"\r\n"
+        inn = b"HTTP/1.1 204 No\r\n" + more + b"\r\nHTTP/1.1 204 No\r\n" + lines + b"\r\n"
+        _same(_flow("out", out, [5, 60], {}), _flow("in", inn, [], {}),
+              ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
