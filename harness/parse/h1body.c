@@ -30,28 +30,41 @@ static int says_chunked (PyObject *te)
   return r;
 }
 
+/* int(s[a:z]) when it is 1 to 18 ASCII digits, else -1 */
+static long long digits (const Py_UCS1 *s, Py_ssize_t a, Py_ssize_t z)
+{
+  long long n = z - a >= 1 && z - a <= 18 ? 0 : -1;
+  for (Py_ssize_t i = a; i < z && n >= 0; i++)
+    n = s[i] >= '0' && s[i] <= '9' ? n * 10 + (s[i] - '0') : -1;
+  return n;
+}
+
 /* int(first) for first = cl.split(",")[0].strip() when is_digits(first) and it has at most
- * 18 digits, else -1; -2 on error. */
+ * 18 digits, else -1; -2 on error. An ASCII value (the usual one) is read in place, with
+ * the ASCII strip of h1_str_strip, without making the two strs. */
 static long long content_length (PyObject *cl)
 {
-  Py_ssize_t comma = PyUnicode_FindChar (cl, ',', 0, PyUnicode_GET_LENGTH (cl), 1);
+  Py_ssize_t len = PyUnicode_GET_LENGTH (cl);
+  if (PyUnicode_IS_ASCII (cl))
+  {
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA (cl), *comma = memchr (s, ',', (size_t) len);
+    Py_ssize_t a = 0, z = comma ? comma - s : len;
+    while (a < z && h1_str_space (s[a]))
+      a++;
+    while (z > a && h1_str_space (s[z - 1]))
+      z--;
+    return digits (s, a, z);
+  }
+  Py_ssize_t comma = PyUnicode_FindChar (cl, ',', 0, len, 1);
   if (comma == -2)
     return -2;
-  PyObject *part = PyUnicode_Substring (cl, 0, comma < 0 ? PyUnicode_GET_LENGTH (cl) : comma);
+  PyObject *part = PyUnicode_Substring (cl, 0, comma < 0 ? len : comma);
   PyObject *first = part ? h1_str_strip (part) : NULL;
   Py_XDECREF (part);
   if (first == NULL)
     return -2;
-  long long n = -1;
-  Py_ssize_t len = PyUnicode_Check (first) && PyUnicode_IS_ASCII (first)
-    ? PyUnicode_GET_LENGTH (first) : 0;
-  if (len >= 1 && len <= 18)
-  {
-    const Py_UCS1 *s = PyUnicode_1BYTE_DATA (first);
-    n = 0;
-    for (Py_ssize_t i = 0; i < len && n >= 0; i++)
-      n = s[i] >= '0' && s[i] <= '9' ? n * 10 + (s[i] - '0') : -1;
-  }
+  long long n = PyUnicode_Check (first) && PyUnicode_IS_ASCII (first)
+    ? digits (PyUnicode_1BYTE_DATA (first), 0, PyUnicode_GET_LENGTH (first)) : -1;
   Py_DECREF (first);
   return n;
 }
