@@ -44,24 +44,31 @@ static inline int value (unsigned char c)
   return B64_VALUE[c];
 }
 
-/* b64_span's loop, inlined in b64_size: an exported function of a shared object is not
-   (it could be interposed), and b64_size runs for every blob the walk decodes. */
-static inline Py_ssize_t span (const unsigned char *s, Py_ssize_t n)
-{
-  Py_ssize_t body = 0;
-  while (body < n && value (s[body]) >= 0)
-    body++;
-  return body;
-}
+/* Each byte's alphabet, for b64_blob: the other alphabet's is its own ^ 1. */
+enum { NONE, BOTH, STANDARD = 2, URLSAFE = 3 };
+static const unsigned char ALPHABET[256] = {
+  ['0' ... '9'] = BOTH, ['A' ... 'Z'] = BOTH, ['a' ... 'z'] = BOTH,
+  ['+'] = STANDARD, ['/'] = STANDARD, ['-'] = URLSAFE, ['_'] = URLSAFE,
+};
 
-Py_ssize_t b64_span (const unsigned char *s, Py_ssize_t n)
+Py_ssize_t b64_blob (const unsigned char *s, Py_ssize_t n)
 {
-  return span (s, n);
+  Py_ssize_t i = 0;
+  while (i < n && ALPHABET[s[i]] == BOTH)
+    i++;
+  if (i == n || ALPHABET[s[i]] == NONE)
+    return i;
+  unsigned char other = ALPHABET[s[i]] ^ 1;
+  for (i++; i < n && ALPHABET[s[i]] != NONE && ALPHABET[s[i]] != other; i++)
+    ;
+  return i;
 }
 
 Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n)
 {
-  Py_ssize_t body = span (s, n);
+  Py_ssize_t body = 0;
+  while (body < n && value (s[body]) >= 0)
+    body++;
   for (Py_ssize_t i = body; i < n; i++)
     if (s[i] != '=')
       return -1;

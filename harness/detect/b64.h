@@ -1,4 +1,4 @@
-/* decoders._b64decode in C (b64.c), for expand.c; and the span of a blob, for found.c. */
+/* decoders._b64decode in C (b64.c), for expand.c; and the blob around a hit, for found.c. */
 
 #ifndef EGRESS_B64_H
 #define EGRESS_B64_H
@@ -15,7 +15,9 @@ PyObject *b64_decode (const unsigned char *s, Py_ssize_t n);
 Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n);
 void b64_decode_to (const unsigned char *s, Py_ssize_t size, unsigned char *o);
 
-/* How many of s[0, n)'s first bytes are base64 characters, of either alphabet. */
-Py_ssize_t b64_span (const unsigned char *s, Py_ssize_t n);
+/* How many of s[0, n)'s first bytes are a blob of one alphabet (findings._BLOB): the first
+   '+' or '/' (standard) or '-' or '_' (url-safe) names it, and it ends before the first byte
+   that is no character of it. */
+Py_ssize_t b64_blob (const unsigned char *s, Py_ssize_t n);
 
 #endif

@@ -201,9 +201,11 @@ def _escaped(text: str) -> str:
 _B64_SKIP = {0: 0, 1: 2, 2: 3}
 """Characters of the first base64 group a value's bytes share with the bytes before it, by
 the value's alignment (as :func:`harness.detect.derive._b64_inner` drops them)."""
-_NOT_B64 = re.compile(rb"[^A-Za-z0-9+/_-]")
-"""A byte that is no base64 character of either alphabet: the groups :func:`verified`
-decodes stop at the first (the blob's padding, or whatever a raw body has after it)."""
+_BLOB = re.compile(rb"[A-Za-z0-9]*(?:[+/][A-Za-z0-9+/]*|[_-][A-Za-z0-9_-]*)?")
+"""The characters of a blob in one alphabet: the first character that is not in both names
+it ('+' or '/' standard, '-' or '_' url-safe), and the blob ends before the first that is not
+in it (its padding, or whatever a raw body has after it: a standard blob's groups do not take
+in a '-x' after them). b64.c's b64_blob is the same in C."""
 
 
 def verified(hit: Match, data: bytes) -> str | None:
@@ -211,13 +213,16 @@ def verified(hit: Match, data: bytes) -> str | None:
     only the characters the value fully determines; its first and last one or two bytes sit
     in groups shared with neighbours. Decode the whole groups around the hit and require the
     exact value there, or a near miss in the last byte would pass. The groups end where the
-    blob does, at its padding or at the bytes of the layer after it (a blob ending in an
-    unpadded partial group, in a raw body that goes on): bits that are not whole bytes are
-    dropped by the decoding, so characters cut short of the value's last byte leave it
-    undecoded, and the hit is refused. The groups are decoded once, in either alphabet; a
-    '-' or '_' in a standard pattern's groups says the blob is url-safe: accepted where the
-    pattern also stands for that alphabet (:attr:`Pattern.also`), and the chain then names
-    it."""
+    blob does (:data:`_BLOB`): at its padding, at the bytes of the layer after it (a blob
+    ending in an unpadded partial group, in a raw body that goes on), or at a character of
+    the other alphabet than the one the groups' first '+', '/', '-' or '_' named (a standard
+    blob followed by '-x'). Bits that are not whole bytes are dropped by the decoding, so
+    characters cut short of the value's last byte leave it undecoded, and the hit is refused:
+    so is a value whose groups mix the alphabets, which no encoder writes. A '-' or '_' in a
+    standard pattern's groups says the blob is url-safe: accepted where the pattern also
+    stands for that alphabet (:attr:`Pattern.also`), and the chain then names it. Where the
+    value's own characters name no alphabet, the first that does after them in its last
+    group decides (a url-safe blob's next byte often puts its only '-' or '_' there)."""
     p = hit.pattern
     if not p.derivation.startswith("base64"):
         return p.derivation  # most hits: the partition below would say the same
@@ -227,11 +232,9 @@ def verified(hit: Match, data: bytes) -> str | None:
     shift, value = int(at), p.needle.value.encode()
     begin = hit.start - _B64_SKIP[shift]
     need = 4 * -(-(shift + len(value)) // 3)
-    chunk = data[begin:begin + need] if begin >= 0 else b""
-    stop = _NOT_B64.search(chunk)
-    if stop is not None:
-        chunk = chunk[:stop.start()]
-    plain = b64decode(chunk)  # either alphabet: which one the chunk used is asked below
+    blob = _BLOB.match(data, begin, begin + need) if begin >= 0 else None
+    chunk = blob.group() if blob is not None else b""
+    plain = b64decode(chunk)  # of one alphabet: which one is asked below
     if plain is None or plain[shift:shift + len(value)] != value:
         return None
     if kind == "base64" and (b"-" in chunk or b"_" in chunk):

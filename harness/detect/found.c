@@ -3,7 +3,8 @@
  * did in Python with the match objects expand() returned (tests/detect/test_found.py):
  *
  *   a base64 derivation's match is kept only when the whole groups around it, up to the
- *     blob's end, decode to the needle's value there, in its own alphabet or else in the
+ *     blob's end (its padding, or the first byte of neither or of the other alphabet than
+ *     its first), decode to the needle's value there, in its own alphabet or else in the
  *     url-safe one it also stands for (findings.verified);
  *   the chain is the layer's, with "derive:<derivation>" after it for any derivation but raw
  *     (the url-safe one's where only that verified);
@@ -53,12 +54,13 @@ static int verified (Ctx *cx, PyObject *check, const unsigned char *d, Py_ssize_
   if (begin < 0) /* the chunk is empty, and so is what it decodes to */
     return vn == 0;
   Py_ssize_t need = 4 * ((shift + vn + 2) / 3);
-  /* the groups stop where the blob does: at its padding, or at the bytes a raw body has
-     after a blob that ends in a partial group (begin <= start <= n) */
+  /* the groups stop where the blob does: at its padding, at the bytes a raw body has after
+     a blob that ends in a partial group, or at a character of the other alphabet than the
+     one its first '+', '/', '-' or '_' named (begin <= start <= n) */
   const unsigned char *s = d + begin;
-  Py_ssize_t sn = b64_span (s, need < n - begin ? need : n - begin);
-  /* decoded once, in either alphabet (walk_b64 reads both); '-' or '_' in a standard
-     pattern's groups: the url-safe encoding, accepted only where the pattern also stands for it */
+  Py_ssize_t sn = b64_blob (s, need < n - begin ? need : n - begin);
+  /* of one alphabet (walk_b64 reads both); '-' or '_' in a standard pattern's groups: the
+     url-safe encoding, accepted only where the pattern also stands for it */
   int urlsafe = !url
       && (memchr (s, '-', (size_t) sn) != NULL || memchr (s, '_', (size_t) sn) != NULL);
   if (urlsafe && *also == Py_None)

@@ -33,6 +33,7 @@ from harness.detect.findings import (
     root_pairs,
 )
 from harness.detect.matcher import Matcher
+from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
 from tests.detect.test_expand import NEEDLES, bodies, headers
 from tests.detect.test_roots import urls
@@ -63,6 +64,19 @@ aligned = st.builds(_b64_at, st.integers(0, 2), st.booleans(), st.booleans(),
                     st.sampled_from([b"x", b"\xfb", b"\xff"]),
                     st.sampled_from([b"", b"t", b"ta", b"tail", b"\xff", b"\xfb\xff"]),
                     st.sampled_from(AROUND))
+SWAP = bytes.maketrans(b"+/-_", b"-_+/")
+"""Each alphabet's own characters to the other's that read the same bits."""
+
+
+def _swapped(body: bytes, i: int) -> bytes:
+    """``body`` with one of its '+', '/', '-' or '_' in the other alphabet (a blob of mixed
+    alphabets, or one that a byte of the other's ends)."""
+    marks = [k for k, c in enumerate(body) if c in b"+/-_"]
+    k = marks[i % len(marks)] if marks else len(body)
+    return body[:k] + body[k:k + 1].translate(SWAP) + body[k + 1:]
+
+
+aligned = aligned | st.builds(_swapped, aligned, st.integers(0, 40))
 text = st.text(max_size=12) | st.sampled_from(["é", "\udce9", "\ud800", "Ａ", "İ", "ß"])
 odd_headers = st.lists(st.tuples(st.sampled_from(["X-Id", "COOKIE", "É-Name", "x_İ"]) | text,
                                  text | st.just(NEEDLES[0].value)), max_size=3).map(tuple)
@@ -82,12 +96,12 @@ messages = st.builds(
     st.sampled_from(["sa.lab.test", *CONTROL_HOSTS]))
 
 
-def same(ms: list[Message]) -> list[Finding]:
+def same(ms: list[Message], needles: list[Needle] = NEEDLES) -> list[Finding]:
     """The findings of ``ms``, once it is checked that C and Python give the same."""
     notes_py: list[str] = []
     notes_c: list[str] = []
-    got = find(ms, NEEDLES, None, notes_c)
-    assert got == find(ms, NEEDLES, None, notes_py, compiled=False)
+    got = find(ms, needles, None, notes_c)
+    assert got == find(ms, needles, None, notes_py, compiled=False)
     assert notes_c == notes_py
     return got
 
@@ -139,6 +153,71 @@ def test_the_groups_verified_stop_where_the_blob_does() -> None:
         blob = body[len(around[0]):len(body) - len(around[1])]
         for cut in (blob[:-1], blob[:-1] + b" " + blob[-1:], blob[:-2] + b"=" + blob[-2:]):
             assert _ids(around[0] + cut + around[1]) == [], cut
+
+
+TILDE = Needle("tilde", NeedleClass.DEVICE_ID, "a1~~~b2c3d4e5f6", "device")
+"""A value whose base64 holds '+' (standard) or '-' (url-safe) at every alignment: its own
+characters name the alphabet of a blob around it."""
+BINARY = b"\xff\xfe\xfd" * 2
+"""Whole groups of a blob before a value's ('//79' or '__79'): the blob decoded is no
+layer (not plausible), so what is found of the value is its derivations'."""
+
+
+def _derived(needle: Needle, body: bytes) -> list[tuple[str, ...]]:
+    return [f.chain for f in same([message("m1", body, "https://h/", ())], [*NEEDLES, TILDE])
+            if f.needle == needle.name]
+
+
+def _encoded(url: bool, raw: bytes) -> bytes:
+    return (base64.urlsafe_b64encode if url else base64.b64encode)(raw).rstrip(b"=")
+
+
+def test_a_blob_ends_at_a_character_of_the_other_alphabet() -> None:
+    """A standard blob that a raw body goes on after with '-' or '_' (a url-safe one with
+    '+' or '/'): the first '+', '/', '-' or '_' of the value's groups named the blob's
+    alphabet, so the other's end it, and the value is found as where a space follows the
+    blob. On main the groups took them in: refused where the standard pattern has a '+' or
+    '/', else said to be url-safe. Where nothing in the value's groups names an alphabet,
+    the first character after them that does decides: it may name the url-safe one."""
+    for needle, shift, edge, url, after in itertools.product(
+            (*NEEDLES[:3], TILDE), range(3), (b"x", b"\xfb", b"\xff"), (False, True),
+            (b"-x", b"_y", b"-", b"_", b"+x", b"/y", b"+", b"/")):
+        if (after[:1] in b"+/") is not url:
+            continue
+        enc = _encoded(url, BINARY + edge * shift + needle.value.encode())
+        spaced = _derived(needle, b"data " + enc + b" " + after)
+        got = _derived(needle, b"data " + enc + after)
+        assert spaced, enc
+        if any(c in enc[8:] for c in b"+/-_"):
+            assert got == spaced, (enc, after)
+        else:
+            assert [(*c[:-1], c[-1].replace("url@", "@")) for c in got] == spaced, (enc, after)
+
+
+def test_groups_that_mix_the_alphabets_are_refused() -> None:
+    """Groups of a value that hold characters of both alphabets ('+' and '_', or '-' and
+    '/', as a character of a blob in one alphabet changed to the other's, which reads the
+    same bits) are base64 in neither: refused, whichever alphabet the pattern's. On main
+    the groups were decoded in either alphabet: a url-safe pattern's accepted a '+', a
+    standard pattern that also stands for the url-safe one accepted both. The other
+    alphabet's characters in the whole groups before the value's do not count."""
+    mixes = 0
+    for needle, shift, url in itertools.product((NEEDLES[0], TILDE), (1, 2), (False, True)):
+        value = needle.value.encode()
+        enc = _encoded(url, BINARY + b"\xfb" * shift + value + b"\xfb\xff")
+        size = shift + len(value)
+        own = range(8, 8 + size // 3 * 4 + (size % 3 + 1 if size % 3 else 0))
+        marks = [i for i in own if enc[i] in b"+/-_"]  # one alone would change the alphabet
+        assert _derived(needle, b"data " + enc + b" tail"), enc
+        for i in marks if len(marks) > 1 else ():
+            mixes += 1
+            mixed = enc[:i] + enc[i:i + 1].translate(SWAP) + enc[i + 1:]
+            assert _derived(needle, b"data " + mixed + b" tail") == [], mixed
+        for i in range(4):
+            mixed = enc[:i] + enc[i:i + 1].translate(SWAP) + enc[i + 1:]
+            assert _derived(needle, b"data " + mixed + b" tail") == _derived(
+                needle, b"data " + enc + b" tail"), mixed
+    assert mixes >= 12
 
 
 def test_the_chain_names_the_alphabet_that_verified() -> None:
