@@ -18,31 +18,24 @@
 
 #include "b64.h"
 
-/* Each byte's value in the base64 alphabet A-Z a-z 0-9 + /, with '-' as '+' and '_' as '/';
- * -1 for any other byte. */
-static const signed char B64_VALUE[256] = {
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, 62, -1, 63,
-  52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
-  -1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-  15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
-  -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-  41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-  -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-};
+#include <stdint.h>
 
-static inline int value (unsigned char c)
-{
-  return B64_VALUE[c];
-}
+/* A byte's value in the base64 alphabet A-Z a-z 0-9 + /, with '-' as '+' and '_' as '/';
+   -1 for any other byte. A constant expression, to make the tables below of. */
+#define VALUE(c) ((c) >= 'A' && (c) <= 'Z' ? (c) - 'A' \
+    : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 \
+    : (c) == '+' || (c) == '-' ? 62 : (c) == '/' || (c) == '_' ? 63 : -1)
+
+/* A byte's value at place k (0 to 3) of a group, shifted to the bits it gives the group's
+   24, or BAD above them for a byte that is no base64 character: a group's four or'ed are
+   its three bytes, and whether one was not. */
+#define BAD 0x80000000u
+#define PLACED(c, k) (VALUE (c) < 0 ? BAD : (uint32_t) VALUE (c) << (18 - 6 * (k)))
+#define ROW4(k, c) PLACED (c, k), PLACED ((c) + 1, k), PLACED ((c) + 2, k), PLACED ((c) + 3, k)
+#define ROW16(k, c) ROW4 (k, c), ROW4 (k, (c) + 4), ROW4 (k, (c) + 8), ROW4 (k, (c) + 12)
+#define ROW64(k, c) ROW16 (k, c), ROW16 (k, (c) + 16), ROW16 (k, (c) + 32), ROW16 (k, (c) + 48)
+#define TABLE(k) { ROW64 (k, 0), ROW64 (k, 64), ROW64 (k, 128), ROW64 (k, 192) }
+static const uint32_t PLACE[4][256] = { TABLE (0), TABLE (1), TABLE (2), TABLE (3) };
 
 /* Each byte's alphabet, for b64_blob: the other alphabet's is its own ^ 1. */
 enum { NONE, BOTH, STANDARD = 2, URLSAFE = 3 };
@@ -64,14 +57,13 @@ Py_ssize_t b64_blob (const unsigned char *s, Py_ssize_t n)
   return i;
 }
 
-Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n)
+Py_ssize_t b64_size_if_valid (const unsigned char *s, Py_ssize_t n)
 {
-  Py_ssize_t body = 0;
-  while (body < n && value (s[body]) >= 0)
-    body++;
-  for (Py_ssize_t i = body; i < n; i++)
-    if (s[i] != '=')
-      return -1;
+  /* the body can only be what is before the last run of '=': a byte that is no base64
+     character before it is b64_decode_valid's to find */
+  Py_ssize_t body = n;
+  while (body > 0 && s[body - 1] == '=')
+    body--;
   Py_ssize_t e = (n - body) + (4 - n % 4) % 4;
   Py_ssize_t b = body % 4;
   if ((body == 0 && e > 0) || b == 1 || (b == 2 && e != 2) || (b == 3 && e != 1))
@@ -79,34 +71,35 @@ Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n)
   return body / 4 * 3 + (b ? b - 1 : 0);
 }
 
-void b64_decode_to (const unsigned char *s, Py_ssize_t size, unsigned char *o)
+int b64_decode_valid (const unsigned char *s, Py_ssize_t size, unsigned char *o)
 {
-  Py_ssize_t i = 0;
-  for (; size >= 3; i += 4, size -= 3)
+  uint32_t seen = 0; /* every group's bits or'ed: BAD once a byte was no base64 character */
+  for (; size >= 3; s += 4, size -= 3)
   {
-    unsigned int q = (unsigned int) value (s[i]) << 18 | (unsigned int) value (s[i + 1]) << 12
-        | (unsigned int) value (s[i + 2]) << 6 | (unsigned int) value (s[i + 3]);
+    uint32_t q = PLACE[0][s[0]] | PLACE[1][s[1]] | PLACE[2][s[2]] | PLACE[3][s[3]];
+    seen |= q;
     *o++ = (unsigned char) (q >> 16);
     *o++ = (unsigned char) (q >> 8);
     *o++ = (unsigned char) q;
   }
   if (size > 0) /* a last group of 2 or 3 characters: 1 or 2 bytes */
   {
-    unsigned int q = (unsigned int) value (s[i]) << 18 | (unsigned int) value (s[i + 1]) << 12
-        | (size == 2 ? (unsigned int) value (s[i + 2]) << 6 : 0);
+    uint32_t q = PLACE[0][s[0]] | PLACE[1][s[1]] | (size == 2 ? PLACE[2][s[2]] : 0);
+    seen |= q;
     *o++ = (unsigned char) (q >> 16);
     if (size == 2)
-      *o++ = (unsigned char) (q >> 8);
+      *o = (unsigned char) (q >> 8);
   }
+  return !(seen & BAD);
 }
 
 PyObject *b64_decode (const unsigned char *s, Py_ssize_t n)
 {
-  Py_ssize_t size = b64_size (s, n);
+  Py_ssize_t size = b64_size_if_valid (s, n);
   if (size < 0)
     return Py_NewRef (Py_None);
   PyObject *out = PyBytes_FromStringAndSize (NULL, size);
-  if (out != NULL)
-    b64_decode_to (s, size, (unsigned char *) PyBytes_AS_STRING (out));
+  if (out != NULL && !b64_decode_valid (s, size, (unsigned char *) PyBytes_AS_STRING (out)))
+    Py_SETREF (out, Py_NewRef (Py_None));
   return out;
 }

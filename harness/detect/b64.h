@@ -10,10 +10,14 @@
    with an exception set (no memory). */
 PyObject *b64_decode (const unsigned char *s, Py_ssize_t n);
 
-/* The same in two steps, for bytes that may be thrown away unseen: the size of what s[0, n)
-   decodes to, or -1 where b64_decode gives None; then the decoding of a valid s into o. */
-Py_ssize_t b64_size (const unsigned char *s, Py_ssize_t n);
-void b64_decode_to (const unsigned char *s, Py_ssize_t size, unsigned char *o);
+/* The same in two steps, for bytes that may be thrown away unseen, each character read
+   once: the size of what s[0, n) decodes to if its characters are base64, from its length
+   and the '=' at its end alone (-1 where those already say b64_decode gives None); then s
+   decoded into o's size bytes, and whether every character read was base64 (0: b64_decode
+   gives None, and o's bytes are garbage). */
+Py_ssize_t b64_size_if_valid (const unsigned char *s, Py_ssize_t n);
+__attribute__ ((warn_unused_result))
+int b64_decode_valid (const unsigned char *s, Py_ssize_t size, unsigned char *o);
 
 /* How many of s[0, n)'s first bytes are a blob of one alphabet (findings._BLOB): the first
    '+' or '/' (standard) or '-' or '_' (url-safe) names it, and it ends before the first byte

@@ -104,10 +104,13 @@ unsigned char *walk_scratch (Ctx *cx, Py_ssize_t size)
 
 unsigned char *walk_b64 (Ctx *cx, const unsigned char *s, Py_ssize_t n, Py_ssize_t *size)
 {
-  *size = b64_size (s, n);
+  *size = b64_size_if_valid (s, n);
   unsigned char *o = *size < 0 ? NULL : walk_scratch (cx, *size);
-  if (o != NULL)
-    b64_decode_to (s, *size, o);
+  if (o != NULL && !b64_decode_valid (s, *size, o))
+  {
+    *size = -1;
+    o = NULL;
+  }
   return o;
 }
 

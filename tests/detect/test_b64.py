@@ -71,3 +71,14 @@ def test_large_and_buffer_inputs() -> None:
     enc = base64.urlsafe_b64encode(blob).rstrip(b"=")
     assert _detect.b64decode(enc) == _b64decode(enc) == blob
     assert _detect.b64decode(memoryview(enc)) == blob  # type: ignore[arg-type]
+
+
+def test_every_byte_in_every_place_of_a_group() -> None:
+    """Each of the 256 bytes in each place of a whole group, of a last group of two or three
+    characters, and of the padding (the C decoder looks a character up in its place's table,
+    and finds the body before the '=' at the end first)."""
+    for c in range(256):
+        for s in (b"QUJD", b"QUI", b"QQ", b"QUJDQUI", b"QUJDQQ==", b"QUI=", b"QUJD="):
+            for i in range(len(s)):
+                t = s[:i] + bytes([c]) + s[i + 1:]
+                assert _detect.b64decode(t) == _b64decode(t), t
