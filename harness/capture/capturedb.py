@@ -11,7 +11,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.capture.dbformat import (
     CONNECTION_COLUMNS,
@@ -26,8 +26,10 @@ from harness.capture.dbformat import (
 from harness.capture.runinfo import FORMAT_VERSION, is_int, is_number, kind_of
 from harness.capture.streamrows import StreamRows
 from harness.errors import RunDirError
-from harness.protocol import JSON
 from harness.text import no_lone_surrogates
+
+if TYPE_CHECKING:  # the type only: an analysis needs none of the agent's schema
+    from harness.protocol import JSON
 
 try:
     from harness.capture import _rows

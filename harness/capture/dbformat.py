@@ -9,9 +9,10 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from harness.protocol import JSON
+if TYPE_CHECKING:  # the type only: an analysis needs none of the agent's schema
+    from harness.protocol import JSON
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from harness.errors import RunDirError
-from harness.protocol import JSON
 from harness.protocol_checks import is_int as is_int
+
+if TYPE_CHECKING:  # the type only: an analysis needs none of the agent's schema
+    from harness.protocol import JSON
 
 FORMAT_VERSION = 2
 """2: ``capture.sqlite`` ``batches.agent``. Older formats are read as they are, never upgraded

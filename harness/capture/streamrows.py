@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from harness.capture.dbformat import Connection, Event
-from harness.protocol import JSON
+
+if TYPE_CHECKING:  # the type only: an analysis needs none of the agent's schema
+    from harness.protocol import JSON
 
 _new = tuple.__new__
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import ConnFacts, Flow
-from harness.protocol import JSON
+
+if TYPE_CHECKING:  # the type only: an analysis needs none of the agent's schema
+    from harness.protocol import JSON
 
 _STATUS = re.compile(r"[1-9][0-9]{2}")
 

@@ -5,6 +5,7 @@ HttpURLConnection...), analytics SDK calls, WebView page loads, DNS lookups, UDP
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from harness.capture.rundir import Event
@@ -13,7 +14,9 @@ from harness.parse.draft import Draft, status_code
 from harness.parse.encoding import decode_content, parse_encodings
 from harness.parse.message import MessageKind
 from harness.parse.reassembly import source_of
-from harness.protocol import JSON
+
+if TYPE_CHECKING:  # the type only: an analysis needs none of the agent's schema
+    from harness.protocol import JSON
 
 
 def _str(v: JSON) -> str | None:

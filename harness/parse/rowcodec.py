@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.parse.message import Message, MessageKind
-from harness.protocol import JSON
 from harness.slots import maker
+
+if TYPE_CHECKING:  # the type only: an analysis needs none of the agent's schema
+    from harness.protocol import JSON
 
 ENCODER = json.JSONEncoder(separators=(",", ":"))
 
