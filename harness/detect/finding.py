@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 
-from harness.device.base import NeedleClass
+from harness.needleclass import NeedleClass
 from harness.slots import maker
 
 

@@ -17,7 +17,7 @@ from harness.detect.decoders import Budget, Decoder, Layer, b64decode
 from harness.detect.derive import Pattern, derive
 from harness.detect.finding import Finding, Needle, new_finding
 from harness.detect.matcher import Match, Matcher
-from harness.device.base import NeedleClass
+from harness.needleclass import NeedleClass
 from harness.parse.message import Message, MessageKind
 from harness.text import utf8
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from harness.capture.rundir import RunDir
 from harness.detect.finding import Needle
-from harness.device.base import NeedleClass
 from harness.errors import InputError, UsageError
+from harness.needleclass import NeedleClass
 from harness.text import is_text
 
 NEEDLES_JSON = "needles.json"

@@ -9,24 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from harness.protocol import JSON
+from harness.needleclass import NeedleClass as NeedleClass
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only
     import frida
 
-
-class NeedleClass(StrEnum):
-    """Classes of values we look for (DESIGN.md: needles.json)."""
-
-    DEVICE_ID = "device-id"
-    ACCOUNT_ID = "account-id"
-    NETWORK_ID = "network-id"
-    BROWSING = "browsing"
-    QUASI_ID = "quasi-id"
-    USER = "user"
+    from harness.protocol import JSON
 
 
 @dataclass(frozen=True, slots=True)
