@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -49,6 +48,8 @@ CAPTURE_DB = "capture.sqlite"
 # --- capture.sqlite: harness/capture/dbformat.py and capturedb.py (re-exported here) -------
 
 def new_run_id(now: float | None = None) -> str:
+    import secrets  # here: it brings hmac and hashlib, which reading a run dir never needs
+
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
     return f"{stamp}-{secrets.token_hex(3)}"
 

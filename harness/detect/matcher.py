@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import hyperscan
+from typing import TYPE_CHECKING
 
 from harness.detect.derive import Pattern
+
+if TYPE_CHECKING:  # imported by the reference only (the C Scanner calls Hyperscan itself)
+    import hyperscan
 
 try:  # built by setup.py with the package
     from harness.detect import _detect
@@ -41,6 +43,8 @@ class Matcher:
             return
         self._db: hyperscan.Database | None = None
         if self.patterns:
+            import hyperscan
+
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             # Every byte escaped (\xHH) rather than literal mode: the binding's literal mode
             # stops a pattern at its first NUL byte, which UTF-16 forms are full of.
