@@ -12,9 +12,6 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import brotli
-import zstandard
-
 try:  # built by setup.py with the package
     from harness.parse import _inflate
 except ImportError:  # pragma: no cover - a checkout that was never built: all in Python
@@ -99,6 +96,8 @@ def _deflate(data: bytes, budget: int) -> tuple[bytes, bool, bool]:
 
 
 def _brotli(data: bytes, budget: int) -> tuple[bytes, bool, bool]:
+    import brotli  # here, as zstandard below: most runs use neither (see _codec_errors)
+
     d = brotli.Decompressor()
     out = bytearray()
     pos = 0
@@ -120,6 +119,8 @@ def _brotli(data: bytes, budget: int) -> tuple[bytes, bool, bool]:
 def _zstd(data: bytes, budget: int) -> tuple[bytes, bool, bool]:
     # decompressobj has no output cap, so feed it little input at a time: one zstd byte can
     # stand for at most ~128 KiB (an RLE block), which bounds what one step can produce.
+    import zstandard
+
     out = bytearray()
     pos = 0
     frames = 0
@@ -145,6 +146,16 @@ _DECODERS = {
 SUPPORTED = frozenset(_DECODERS)
 
 
+def _codec_errors() -> tuple[type[Exception], ...]:
+    """What a decoder raises for input it cannot decode. brotli and zstandard are imported
+    when a body uses them, or here, when a decoder has raised: not at every start (zstandard
+    brings platform, ~10 M instructions of a ``harness analyze`` that decodes neither)."""
+    import brotli
+    import zstandard
+
+    return (zlib.error, brotli.error, zstandard.ZstdError, OSError, ValueError)
+
+
 def decompress(data: bytes, encoding: str, budget: int = DEFAULT_BUDGET) -> Decoded:
     """Decode one content coding. Never raises for bad input: the result says what failed."""
     name = encoding.strip().lower()
@@ -156,7 +167,9 @@ def decompress(data: bytes, encoding: str, budget: int = DEFAULT_BUDGET) -> Deco
                                      " sent",))
     try:
         out, cut, finished = fn(data, budget)
-    except (zlib.error, brotli.error, zstandard.ZstdError, OSError, ValueError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _codec_errors()):
+            raise
         return Decoded(data, False, (f"content-encoding {name}: cannot decode ({exc});"
                                      " body kept as sent",))
     notes: list[str] = []

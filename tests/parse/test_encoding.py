@@ -115,6 +115,15 @@ def test_a_body_through_either_path() -> None:
                          " data: incorrect header check); body kept as sent",)
 
 
+@pytest.mark.parametrize("name", ["br", "zstd"])
+def test_a_broken_body_of_a_lazily_imported_codec_is_a_note(name: str) -> None:
+    """brotli and zstandard are imported when used: their errors are still a note."""
+    res = encoding.decompress(b"\xff" * 64, name, 1000)
+    assert not res.complete
+    assert res.data == b"\xff" * 64
+    assert res.notes[0].startswith(f"content-encoding {name}: cannot decode (")
+
+
 def test_the_parsers_step_and_member_limit_are_encodings() -> None:
     """zinflate.h's ZS_STEP and ZS_MEMBERS, which the parsers' bodies are inflated with."""
     assert (_inflate.STEP, _inflate.MEMBERS) == (encoding._STEP, encoding._MEMBERS)
