@@ -15,6 +15,9 @@ mkdir "$work/site"
 printf '%s\n' 'import sys' \
   'sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]' \
   > "$work/site/sitecustomize.py"
+# both checkouts byte-compiled, as pip install leaves a package (bench/detect.py does the
+# same): with PYTHONDONTWRITEBYTECODE set, every start compiled every module from source
+python3 -m compileall -q "$old/harness" "$here/harness" > /dev/null
 cd "$work"
 analyze() { # label checkout
   rm -rf run && cp -r "$bench/detect-bench" run
