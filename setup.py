@@ -61,6 +61,11 @@ setup(ext_modules=[
         "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/zinflate.h", "harness/parse/h1head.h"], libraries=["z"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
+    # findings.json's lines (finding.py's json_lines is the reference)
+    Extension(
+        "harness.detect._outjson", ["harness/detect/_outjson.c", "harness/detect/floatrepr.c"],
+        depends=["harness/detect/floatrepr.h"],
+        extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(
         "harness.classify._classify", ["harness/classify/_classify.c"],

@@ -18,7 +18,7 @@ from pathlib import Path
 from harness import collector
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, write_destinations
-from harness.detect.finding import Finding, Needle, json_lines
+from harness.detect.finding import Finding, Needle, findings_json
 from harness.detect.findings import Found, by_message, find_unnumbered, numbered
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
 from harness.parse.builder import MessageStream
@@ -150,7 +150,7 @@ def _analyze(run: RunDir | Path | str, extra_needles: Sequence[Needle],
     findings, notes = _numbered(fed, found)
     count = stream.count
     classifier = fed.classifier
-    rd.write_json_items(FINDINGS_JSON, json_lines(findings))
+    rd.write_json_lines(FINDINGS_JSON, findings_json(findings))
     write_destinations(rd, classifier=classifier, findings=findings)
     result = Analysis(rd, needles, findings, count, notes)
     if claims is not None:

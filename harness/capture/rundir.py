@@ -134,6 +134,12 @@ class RunDir:
         encode themselves faster than json does (:meth:`Finding.json_line`)."""
         return self._write(name, lambda path: _atomic_write_items(path, items))
 
+    def write_json_lines(self, name: str, body: bytes) -> Path:
+        """:meth:`write_json_items` of items already joined by ``",\\n"`` and encoded, as the
+        file holds them (UTF-8, a lone surrogate as its escape): findings.json from
+        :func:`harness.detect.finding.findings_json`, the same bytes."""
+        return self._write(name, lambda path: _atomic_write_lines(path, body))
+
     def _write(self, name: str, write: Callable[[Path], None]) -> Path:
         path = self.path / name
         try:
@@ -188,6 +194,15 @@ def _atomic_write_items(path: Path, items: Iterable[str]) -> None:
         text = ",\n".join(items)  # no item's JSON text is empty: empty text, no items
         fh.write(text)
         fh.write("\n]" if text else "]")
+
+
+def _atomic_write_lines(path: Path, body: bytes) -> None:
+    """:func:`_atomic_write_items` of the items' text joined and encoded already."""
+    with _atomic_text(path) as fh:
+        fh.flush()  # nothing is pending: the bytes below go after what the text layer has
+        fh.buffer.write(b"[\n")
+        fh.buffer.write(body)
+        fh.buffer.write(b"\n]" if body else b"]")
 
 
 @contextlib.contextmanager

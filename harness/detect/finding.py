@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 
 from harness.needleclass import NeedleClass
 from harness.slots import maker
+
+try:  # built by setup.py with the package
+    from harness.detect import _outjson
+except ImportError:  # pragma: no cover - a checkout that was never built
+    _outjson = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,18 @@ class Finding:
 
 new_finding = maker(Finding)
 """``Finding(*values)``, positional and all of them, made faster (:mod:`harness.slots`)."""
+
+
+def findings_json(findings: Sequence[Finding], compiled: bool = True) -> bytes:
+    """findings.json's lines (:func:`json_lines`) joined by ``",\\n"``, as the file holds them:
+    UTF-8, a lone surrogate as its ``\\udxxx`` (what its ``backslashreplace`` writes).
+    In C (_outjson.c) where it is built, which writes a finding of the declared types from
+    its slots, a float time without dtoa where it can (floatrepr.c), and leaves any other
+    finding to :meth:`Finding.json_line`; ``compiled=False`` is the reference, which
+    tests/detect/test_outjson.py compares it with."""
+    if compiled and _outjson is not None:
+        return _outjson.findings_json(findings, Finding, Finding.json_line)
+    return ",\n".join(json_lines(findings)).encode("utf-8", "backslashreplace")
 
 
 def json_lines(findings: Iterable[Finding]) -> Iterator[str]:

@@ -1,0 +1,393 @@
+/* findings.json's lines in C (harness/detect/finding.py's json_lines stays the reference):
+ * 133,000 findings on the 200 MB benchmark, where the Python lines cost ~16,800
+ * instructions a finding, a third of them the repr of its time (floatrepr.c).
+ *
+ * findings_json(findings, Finding, line) is the text json_lines' lines make joined by
+ * ",\n", UTF-8 encoded as findings.json is written (a lone surrogate as its "\udxxx", what
+ * the file's backslashreplace writes): bytes, built in one buffer. A finding of the types
+ * Finding declares (a Finding itself; str fields, or None where the field may be; a tuple
+ * of str for its chain; a bool for control; None or a float for its time; a NeedleClass
+ * whose value is a str) is written from its slots; any other is line(f)'s line, encoded
+ * the same way: whatever Python makes of it, error included, the reference does.
+ * tests/detect/test_outjson.py compares the two on generated findings. */
+
+#include "floatrepr.h"
+
+#include <stdint.h>
+#include <structmember.h>
+
+#define FINDING_FIELDS(X)                                                                    \
+  X (ID, id) X (NEEDLE, needle) X (CLS, cls) X (HOST, host) X (PHASE, phase)                 \
+  X (MESSAGE, message) X (CHAIN, chain) X (EXCERPT, excerpt) X (CONTROL, control) X (T, t)
+
+#define F_INDEX(index, name) F_##index,
+#define NAME(index, name) #name,
+enum { FINDING_FIELDS (F_INDEX) FN };
+static const char *const FINDING[FN] = { FINDING_FIELDS (NAME) };
+#undef F_INDEX
+#undef NAME
+
+static PyObject *s_value;
+
+/* Where the slot of field name is in an instance of cls. 0, or -1 with TypeError. */
+static int slot_offset (PyTypeObject *cls, const char *name, Py_ssize_t *off)
+{
+  PyObject *descr = PyObject_GetAttrString ((PyObject *) cls, name);
+  PyMemberDef *m = descr != NULL && Py_IS_TYPE (descr, &PyMemberDescr_Type)
+    ? ((PyMemberDescrObject *) descr)->d_member : NULL;
+  Py_XDECREF (descr);
+  if (m == NULL || m->type != T_OBJECT_EX)
+  {
+    PyErr_Clear ();
+    PyErr_Format (PyExc_TypeError, "%s.%s is not an object slot", cls->tp_name, name);
+    return -1;
+  }
+  *off = m->offset;
+  return 0;
+}
+
+/* A growing byte buffer */
+typedef struct
+{
+  char *data;
+  size_t len, cap;
+} Buf;
+
+/* room for n more bytes: 0, or -1 with MemoryError */
+static int reserve (Buf *b, size_t n)
+{
+  if (b->cap - b->len >= n)
+    return 0;
+  size_t cap = b->cap ? b->cap : 1 << 16;
+  while (cap - b->len < n)
+  {
+    if (cap > PY_SSIZE_T_MAX / 2)
+    {
+      PyErr_NoMemory ();
+      return -1;
+    }
+    cap *= 2;
+  }
+  char *data = PyMem_Realloc (b->data, cap);
+  if (data == NULL)
+  {
+    PyErr_NoMemory ();
+    return -1;
+  }
+  b->data = data, b->cap = cap;
+  return 0;
+}
+
+static int put (Buf *b, const char *s, size_t n)
+{
+  if (reserve (b, n) < 0)
+    return -1;
+  memcpy (b->data + b->len, s, n);
+  b->len += n;
+  return 0;
+}
+
+#define PUT(b, lit) put (b, lit, sizeof lit - 1)
+
+static const char HEX[] = "0123456789abcdef";
+
+/* What an ASCII character becomes in a JSON string (encode_basestring's escapes: the
+   quote, the backslash, and the C0 controls, five of them by letter): 0 for itself */
+static char SHORT_ESCAPE[128];
+
+/* The character c's JSON escape then UTF-8 into p, as findings.json has it: its end */
+static inline char *put_char (char *p, Py_UCS4 c)
+{
+  if (c < 0x80)
+  {
+    if (c >= 0x20 && c != '"' && c != '\\')
+      *p++ = (char) c;
+    else if (SHORT_ESCAPE[c])
+      *p++ = '\\', *p++ = SHORT_ESCAPE[c];
+    else
+      p[0] = '\\', p[1] = 'u', p[2] = '0', p[3] = '0', p[4] = HEX[c >> 4],
+      p[5] = HEX[c & 15], p += 6;
+  }
+  else if (c < 0x800)
+    *p++ = (char) (0xc0 | (c >> 6)), *p++ = (char) (0x80 | (c & 0x3f));
+  else if (c >= 0xd800 && c <= 0xdfff) /* what the file's backslashreplace writes */
+    p[0] = '\\', p[1] = 'u', p[2] = HEX[c >> 12], p[3] = HEX[(c >> 8) & 15],
+    p[4] = HEX[(c >> 4) & 15], p[5] = HEX[c & 15], p += 6;
+  else if (c < 0x10000)
+    *p++ = (char) (0xe0 | (c >> 12)), *p++ = (char) (0x80 | ((c >> 6) & 0x3f)),
+    *p++ = (char) (0x80 | (c & 0x3f));
+  else
+    *p++ = (char) (0xf0 | (c >> 18)), *p++ = (char) (0x80 | ((c >> 12) & 0x3f)),
+    *p++ = (char) (0x80 | ((c >> 6) & 0x3f)), *p++ = (char) (0x80 | (c & 0x3f));
+  return p;
+}
+
+#define ONES UINT64_C (0x0101010101010101)
+#define HIGHS UINT64_C (0x8080808080808080)
+
+/* One of the eight bytes of w is a quote, a backslash, a C0 control or not ASCII (each
+   test exact for "one of them is": a word of zero bytes has none) */
+static inline int needs_more (uint64_t w)
+{
+  uint64_t quote = w ^ (ONES * '"'), backslash = w ^ (ONES * '\\');
+  return ((w | ((w - ONES * 0x20) & ~w) | ((quote - ONES) & ~quote)
+           | ((backslash - ONES) & ~backslash)) & HIGHS) != 0;
+}
+
+/* The str s as encode_basestring writes it (quoted), encoded as above */
+static int put_str (Buf *b, PyObject *s)
+{
+  Py_ssize_t n = PyUnicode_GET_LENGTH (s);
+  if (reserve (b, 2 + 6 * (size_t) n) < 0) /* six bytes at most a character */
+    return -1;
+  char *p = b->data + b->len;
+  *p++ = '"';
+  int kind = PyUnicode_KIND (s);
+  const void *data = PyUnicode_DATA (s);
+  if (kind == PyUnicode_1BYTE_KIND)
+  {
+    const unsigned char *u = data;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8, p += 8) /* eight at a time while none needs more than itself */
+    {
+      uint64_t w;
+      memcpy (&w, u + i, 8);
+      if (needs_more (w))
+        break;
+      memcpy (p, &w, 8);
+    }
+    for (; i < n; i++)
+    {
+      unsigned char c = u[i];
+      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+        *p++ = (char) c;
+      else
+        p = put_char (p, c);
+    }
+  }
+  else
+    for (Py_ssize_t i = 0; i < n; i++)
+      p = put_char (p, PyUnicode_READ (kind, data, i));
+  *p++ = '"';
+  b->len = (size_t) (p - b->data);
+  return 0;
+}
+
+/* The str, or null for None */
+static int put_str_or_null (Buf *b, PyObject *s)
+{
+  return s == Py_None ? PUT (b, "null") : put_str (b, s);
+}
+
+/* A str field (str subclasses too: encode_basestring writes their text) */
+#define IS_STR(v) PyUnicode_Check (v)
+#define IS_STR_OR_NONE(v) ((v) == Py_None || PyUnicode_Check (v))
+
+/* The values of the classes met (NeedleClass has a handful), and the last time's text:
+   all held */
+#define CLASSES 16
+typedef struct
+{
+  PyObject *cls[CLASSES], *value[CLASSES];
+  int n;
+  PyObject *t;
+  char text[FLOAT_REPR_MAX];
+  int len;
+} Last;
+
+/* Let go of what last holds */
+static void last_clear (Last *last)
+{
+  for (int i = 0; i < last->n; i++)
+    Py_DECREF (last->cls[i]), Py_DECREF (last->value[i]);
+  Py_XDECREF (last->t);
+}
+
+/* The finding's line from its slots: 1, 0 for one of other types (nothing written), or -1
+   with an exception */
+static int put_finding (Buf *b, PyObject *f, const Py_ssize_t *off, Last *last)
+{
+  /* the class's value first: its lookup may run Python, the rest runs none */
+  PyObject *cls = *(PyObject **) ((char *) f + off[F_CLS]);
+  if (cls == NULL)
+    return 0; /* unset: the reference's AttributeError */
+  int c = 0;
+  while (c < last->n && last->cls[c] != cls)
+    c++;
+  if (c == last->n)
+  {
+    PyObject *got = PyObject_GetAttr (cls, s_value);
+    if (got == NULL || !IS_STR (got))
+    {
+      Py_XDECREF (got);
+      PyErr_Clear (); /* the reference says why */
+      return 0;
+    }
+    if (c == CLASSES) /* more than an enum has: the one cached first makes room */
+    {
+      c = 0;
+      Py_DECREF (last->cls[0]), Py_DECREF (last->value[0]);
+    }
+    else
+      last->n++;
+    last->cls[c] = Py_NewRef (cls), last->value[c] = got;
+  }
+  PyObject *v[FN];
+  for (int i = 0; i < FN; i++)
+    if ((v[i] = *(PyObject **) ((char *) f + off[i])) == NULL)
+      return 0;
+  if (v[F_CLS] != cls)
+    return 0; /* changed by the lookup: the reference */
+  PyObject *chain = v[F_CHAIN], *t = v[F_T];
+  if (!IS_STR (v[F_ID]) || !IS_STR (v[F_NEEDLE]) || !IS_STR_OR_NONE (v[F_HOST])
+      || !IS_STR_OR_NONE (v[F_PHASE]) || !IS_STR (v[F_MESSAGE]) || !IS_STR (v[F_EXCERPT])
+      || !PyBool_Check (v[F_CONTROL]) || !PyTuple_CheckExact (chain)
+      || (t != Py_None && !PyFloat_CheckExact (t)))
+    return 0;
+  Py_ssize_t nchain = PyTuple_GET_SIZE (chain);
+  for (Py_ssize_t i = 0; i < nchain; i++)
+    if (!IS_STR (PyTuple_GET_ITEM (chain, i)))
+      return 0;
+  if (PUT (b, "{\"id\": ") < 0 || put_str (b, v[F_ID]) < 0 || PUT (b, ", \"needle\": ") < 0
+      || put_str (b, v[F_NEEDLE]) < 0 || PUT (b, ", \"class\": ") < 0
+      || put_str (b, last->value[c]) < 0 || PUT (b, ", \"host\": ") < 0
+      || put_str_or_null (b, v[F_HOST]) < 0 || PUT (b, ", \"phase\": ") < 0
+      || put_str_or_null (b, v[F_PHASE]) < 0 || PUT (b, ", \"message\": ") < 0
+      || put_str (b, v[F_MESSAGE]) < 0 || PUT (b, ", \"chain\": [") < 0)
+    return -1;
+  for (Py_ssize_t i = 0; i < nchain; i++)
+    if ((i && PUT (b, ", ") < 0) || put_str (b, PyTuple_GET_ITEM (chain, i)) < 0)
+      return -1;
+  if (PUT (b, "], \"excerpt\": ") < 0 || put_str (b, v[F_EXCERPT]) < 0
+      || (v[F_CONTROL] == Py_True ? PUT (b, ", \"control\": true, \"t\": ")
+          : PUT (b, ", \"control\": false, \"t\": ")) < 0)
+    return -1;
+  if (t == Py_None)
+    return PUT (b, "null}") < 0 ? -1 : 1;
+  if (t != last->t) /* a message's findings share its time: its text is kept */
+  {
+    double x = PyFloat_AS_DOUBLE (t);
+    int n = Py_IS_NAN (x) ? (memcpy (last->text, "NaN", 3), 3)
+      : !Py_IS_INFINITY (x) ? float_repr (x, last->text)
+      : x > 0 ? (memcpy (last->text, "Infinity", 8), 8) : (memcpy (last->text, "-Infinity", 9), 9);
+    if (n < 0)
+      return -1;
+    Py_XSETREF (last->t, Py_NewRef (t));
+    last->len = n;
+  }
+  return put (b, last->text, (size_t) last->len) < 0 || PUT (b, "}") < 0 ? -1 : 1;
+}
+
+/* The str line (a line(f) result), encoded as findings.json is written */
+static int put_text (Buf *b, PyObject *line)
+{
+  if (!PyUnicode_Check (line))
+  {
+    PyErr_Format (PyExc_TypeError, "findings_json: a line is %s, not str",
+                  Py_TYPE (line)->tp_name);
+    return -1;
+  }
+  Py_ssize_t n = PyUnicode_GET_LENGTH (line);
+  if (reserve (b, 6 * (size_t) n) < 0) /* six bytes at most a character */
+    return -1;
+  int kind = PyUnicode_KIND (line);
+  const void *data = PyUnicode_DATA (line);
+  char *p = b->data + b->len;
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    Py_UCS4 c = PyUnicode_READ (kind, data, i);
+    if (c < 0x80) /* already JSON: as it is */
+      *p++ = (char) c;
+    else
+      p = put_char (p, c);
+  }
+  b->len = (size_t) (p - b->data);
+  return 0;
+}
+
+/* findings_json(findings, Finding, line): the module's docstring */
+static PyObject *findings_json (PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+  if (nargs != 3 || !PyType_Check (args[1]))
+  {
+    PyErr_SetString (PyExc_TypeError, "findings_json(findings, Finding, line)");
+    return NULL;
+  }
+  PyTypeObject *finding = (PyTypeObject *) args[1];
+  PyObject *line = args[2];
+  Py_ssize_t off[FN];
+  for (int i = 0; i < FN; i++)
+    if (slot_offset (finding, FINDING[i], &off[i]) < 0)
+      return NULL;
+  PyObject *seq = PySequence_Fast (args[0], "findings_json: findings is not a sequence");
+  if (seq == NULL)
+    return NULL;
+  Buf b = { NULL, 0, 0 };
+  Last last = { .n = 0, .t = NULL };
+  PyObject *out = NULL;
+  /* line() may change a list: its length and items are read again each time */
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE (seq); i++)
+  {
+    PyObject *f = Py_NewRef (PySequence_Fast_GET_ITEM (seq, i));
+    if (i && PUT (&b, ",\n") < 0)
+    {
+      Py_DECREF (f);
+      goto done;
+    }
+    int got = Py_IS_TYPE (f, finding) ? put_finding (&b, f, off, &last) : 0;
+    if (got == 0)
+    {
+      PyObject *text = PyObject_CallOneArg (line, f);
+      got = text == NULL ? -1 : put_text (&b, text);
+      Py_XDECREF (text);
+    }
+    Py_DECREF (f);
+    if (got < 0)
+      goto done;
+  }
+  out = PyBytes_FromStringAndSize (b.data ? b.data : "", (Py_ssize_t) b.len);
+done:
+  PyMem_Free (b.data);
+  last_clear (&last);
+  Py_DECREF (seq);
+  return out;
+}
+
+/* float_repr(x): repr(x) of a float as findings_json writes it (for the tests) */
+static PyObject *float_repr_py (PyObject *module, PyObject *x)
+{
+  double d = PyFloat_AsDouble (x);
+  if (d == -1.0 && PyErr_Occurred ())
+    return NULL;
+  if (!Py_IS_FINITE (d))
+  {
+    PyErr_SetString (PyExc_ValueError, "float_repr: not a finite float");
+    return NULL;
+  }
+  char text[FLOAT_REPR_MAX];
+  int n = float_repr (d, text);
+  return n < 0 ? NULL : PyUnicode_FromStringAndSize (text, n);
+}
+
+static PyMethodDef methods[] = {
+  {"float_repr", float_repr_py, METH_O, "float_repr(x) -> str: repr(x), for the tests"},
+  {"findings_json", (PyCFunction) (void (*) (void)) findings_json, METH_FASTCALL,
+   "findings_json(findings, Finding, line) -> bytes: findings.json's lines, joined"},
+  {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+  PyModuleDef_HEAD_INIT, "harness.detect._outjson",
+  "findings.json's lines in C (harness/detect/finding.py's json_lines is the reference)", -1,
+  methods,
+};
+
+PyMODINIT_FUNC PyInit__outjson (void)
+{
+  SHORT_ESCAPE['"'] = '"', SHORT_ESCAPE['\\'] = '\\', SHORT_ESCAPE['\n'] = 'n';
+  SHORT_ESCAPE['\r'] = 'r', SHORT_ESCAPE['\t'] = 't', SHORT_ESCAPE['\b'] = 'b';
+  SHORT_ESCAPE['\f'] = 'f';
+  if (s_value == NULL && (s_value = PyUnicode_InternFromString ("value")) == NULL)
+    return NULL;
+  return PyModule_Create (&module);
+}
