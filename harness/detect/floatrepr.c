@@ -4,17 +4,19 @@
  * PyOS_double_to_string works it out with dtoa's big integers every time, ~5,000
  * instructions: a third of a findings.json line, whose "t" is a timestamp.
  *
- * For 1 <= |x| < 2**52 with a fraction (a timestamp, a duration in seconds), the same
- * answer in 128-bit integers: x = M * 2**e with -52 <= e <= -1, so the doubles that read
- * back as x are those of [x - d, x + d] (half the gap to each neighbour; the lower gap
- * half as wide at a power of two), whose ends, like x, are integers over 2**(2 - e) at
- * most; for q = 0, 1... fractional digits, the decimals k / 10**q in it are the integers k
- * in [low * 10**q, high * 10**q] / 2**s: the first q with one is the shortest (q digits
- * after the point; the integer part is the same for all of them, or one of them would end
- * in 0 and have been found at q - 1), and of those the nearest to x, rounded half to even,
- * is dtoa's. The ends belong to the interval when M is even (a decimal halfway reads as
- * the even neighbour), as in dtoa. Every product stays below 2**112. Any other double
- * goes to PyOS_double_to_string. tests/detect/test_floatrepr.py compares the two on
+ * For 1 <= |x| < 2**52 (a timestamp, a duration in seconds), the same answer in 128-bit
+ * integers: x = M * 2**e with 2**52 <= M < 2**53 and -52 <= e <= -1, so the doubles that
+ * read back as x are those of [x - d, x + d], d = 2**(e - 1) (half the gap to each
+ * neighbour), whose ends, like x, are integers over 2**s, s = 1 - e: for q = 0, 1...
+ * fractional digits, the decimals k / 10**q in it are the integers k in
+ * [(2M - 1) * 10**q, (2M + 1) * 10**q] / 2**s. The first q with one is the shortest (q
+ * digits after the point; the integer part is the same for all of them, or one would end in
+ * 0 and have been found at q - 1), and of those the nearest to x, rounded half to even, is
+ * dtoa's. Two things dtoa minds do not arise here: an end of the interval (a decimal there
+ * reads as the even neighbour) has 1 - e fractional digits, and there is a candidate by
+ * q = -e, where the interval is 5**q wide; and a power of two (the gap below half as wide)
+ * is an integer, its own candidate at q = 0. Every product stays below 2**111. Any other
+ * double goes to PyOS_double_to_string. tests/detect/test_outjson.py compares the two on
  * generated doubles and the edges. */
 
 #include "floatrepr.h"
@@ -25,25 +27,14 @@
 typedef unsigned __int128 u128;
 
 /* the fast path's repr of M * 2**e (sign apart), or 0 where it does not apply */
-static int fraction_repr (uint64_t M, int e, int at_power, char *out)
+static int fraction_repr (uint64_t M, int e, char *out)
 {
-  u128 centre, low, high;
-  int s;
-  if (at_power) /* the neighbour below is half as far */
-  {
-    centre = (u128) M << 2, low = centre - 1, high = centre + 2, s = 2 - e;
-  }
-  else
-  {
-    centre = (u128) M << 1, low = centre - 1, high = centre + 1, s = 1 - e;
-  }
-  int inclusive = (M & 1) == 0;
-  u128 S = (u128) 1 << s, p = 1;
+  int s = 1 - e;
+  u128 centre = (u128) M << 1, low = centre - 1, high = centre + 1, S = (u128) 1 << s, p = 1;
   for (int q = 0; q <= 17; q++, p *= 10)
   {
     u128 L = low * p, H = high * p;
-    u128 kmin = inclusive ? (L + S - 1) >> s : (L >> s) + 1;
-    u128 kmax = inclusive ? H >> s : ((H + S - 1) >> s) - 1;
+    u128 kmin = (L + S - 1) >> s, kmax = H >> s;
     if (kmin > kmax)
       continue;
     u128 C = centre * p, rem = C & (S - 1), half = S >> 1, k = C >> s;
@@ -81,7 +72,7 @@ int float_repr (double x, char *out)
   {
     int sign = (int) (bits >> 63);
     out[0] = '-';
-    int n = fraction_repr (fraction | (UINT64_C (1) << 52), e, fraction == 0, out + sign);
+    int n = fraction_repr (fraction | (UINT64_C (1) << 52), e, out + sign);
     if (n > 0)
       return n + sign;
   }

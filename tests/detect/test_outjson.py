@@ -43,6 +43,8 @@ SHORT = st.builds(lambda k, q, step: math.nextafter(k / 10**q, math.inf) if step
 @example(1796583065.8200746)
 @example(4503599627370495.5)   # the largest the integer path takes
 @example(4503599627370496.0)   # 2**52: the fallback's
+@example(1125899906842624.25)  # between 2**50 and 2**51, an odd quarter: the ties'
+@example(-1125899906842625.75)
 @example(1.0)
 @example(2.0**-1)
 @example(9.999999999999998)
@@ -65,6 +67,16 @@ def test_float_repr_many() -> None:
             assert outjson.float_repr(x) == repr(x)
 
 
+def test_float_repr_ties() -> None:
+    """Between 2**50 and 2**51 an odd quarter is the one place where two shortest decimals
+    are as near (x.x25 and x.x75, one digit after the point): the even one."""
+    rnd = random.Random(5)
+    for _ in range(2000):
+        x = 2.0**50 + rnd.getrandbits(50) + rnd.choice((0.25, 0.75))
+        assert outjson.float_repr(x) == repr(x)
+        assert outjson.float_repr(-x) == repr(-x)
+
+
 def reference(fs: list[Finding]) -> bytes:
     return findings_json(fs, compiled=False)
 
@@ -79,6 +91,19 @@ class Later(Finding):
 
 @given(st.lists(shared | findings, max_size=12))
 def test_findings_json_is_the_reference(fs: list[Finding]) -> None:
+    assert findings_json(fs) == reference(fs)
+
+
+def test_long_strings() -> None:
+    """Each character that is not itself in JSON, at every place of strings long enough for
+    the C's eight-bytes-at-a-time path, in every string field."""
+    fs = []
+    for ch in ('"', "\\", "\x00", "\x1f", "\n", "\x7f", "é", "\x80", "\ud800", "\udfff",
+               "\U0001f600", "\u2028"):
+        for at in range(18):
+            text = "a" * at + ch + "b" * (17 - at)
+            fs.append(Finding(text, text, NeedleClass.USER, text, text, text, (text, text), text,
+                              False, None))
     assert findings_json(fs) == reference(fs)
 
 
