@@ -61,10 +61,11 @@ setup(ext_modules=[
         "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/zinflate.h", "harness/parse/h1head.h"], libraries=["z"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
-    # findings.json's lines (finding.py's json_lines is the reference)
+    # findings numbered and findings.json's lines (analysis.py and finding.py: the references)
     Extension(
-        "harness.detect._outjson", ["harness/detect/_outjson.c", "harness/detect/floatrepr.c"],
-        depends=["harness/detect/floatrepr.h"],
+        "harness.detect._outjson", ["harness/detect/_outjson.c", "harness/detect/floatrepr.c",
+                                    "harness/detect/numbering.c"],
+        depends=["harness/detect/floatrepr.h", "harness/detect/numbering.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(

@@ -18,11 +18,16 @@ from pathlib import Path
 from harness import collector
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, write_destinations
-from harness.detect.finding import Finding, Needle, findings_json
-from harness.detect.findings import Found, by_message, find_unnumbered, numbered
+from harness.detect.finding import Finding, Needle, findings_json, new_finding
+from harness.detect.findings import Found, by_message, find_unnumbered, numbered, render
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
 from harness.parse.builder import MessageStream
 from harness.parse.message import Message
+
+try:  # built by setup.py with the package
+    from harness.detect import _outjson
+except ImportError:  # pragma: no cover - a checkout that was never built
+    _outjson = None  # type: ignore[assignment]
 
 FINDINGS_JSON = "findings.json"
 
@@ -97,7 +102,8 @@ def _store_order(found: list[Found], numbers: list[int]) -> list[tuple[str, list
     return [(f"m{num}", run) for num, run in runs]
 
 
-def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
+def _numbered(fed: _Fed, found: list[Found],
+              compiled: bool = True) -> tuple[list[Finding], list[str]]:
     """Findings and notes as if the messages had come in the store's order, with its ids.
 
     The stream gives messages in build order with key ids (:class:`MessageStream`); what the
@@ -105,13 +111,18 @@ def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
     filter are per message), so ordering its findings by message number (stably: a
     message's own stay in order) and renumbering ``f<i>`` gives the list the store's order
     would have; the same for each message's notes, which start with its id. The classifier
-    keeps ids per host (its ``message_ids``), sorted the same way."""
+    keeps ids per host (its ``message_ids``), sorted the same way. ``compiled=False`` is the
+    Python alone (the reference of numbering.c's, which tests/detect/test_numbering.py
+    compares it with)."""
     # number() spelled out: it runs for every run of findings and every classifier id
     numbers = fed.stream.numbers()  # key ids are "k<key>"
     # each Finding made here, once (find_unnumbered leaves them to its caller); the
     # comparison with the store's order in tests/parse/test_stream.py would see a field out
-    # of place
-    out = numbered(_store_order(found, numbers))
+    # of place. In C where it is built and takes them (numbering.c), the same Findings
+    out = (_outjson.numbered_in_order(found, numbers, Finding, render)
+           if compiled and _outjson is not None and new_finding is not Finding else None)
+    if out is None:
+        out = numbered(_store_order(found, numbers))
     notes = fed.notes
     in_order = notes[:fed.head]
     for mid, start, end in sorted(fed.spans, key=lambda s: numbers[int(s[0][1:])]):
@@ -121,7 +132,10 @@ def _numbered(fed: _Fed, found: list[Found]) -> tuple[list[Finding], list[str]]:
     in_order += notes[fed.tail:]
     c = fed.classifier
     for a in (*c.accs.values(), *c.below.values()):
-        a.ids = [f"m{n}" for n in sorted([numbers[int(i[1:])] for i in a.ids])]
+        ids = (_outjson.renumbered(a.ids, numbers)
+               if compiled and _outjson is not None else None)
+        a.ids = (ids if ids is not None
+                 else [f"m{n}" for n in sorted([numbers[int(i[1:])] for i in a.ids])])
     final = fed.stream.final_id
     c.stack_ids = [(h, final(i)) for h, i in
                    sorted(c.stack_ids, key=lambda x: numbers[int(x[1][1:])])]

@@ -1,4 +1,7 @@
-/* findings.json's lines in C (harness/detect/finding.py's json_lines stays the reference):
+/* What harness analyze makes of its findings, in C: their numbering in the store's order
+ * (numbering.c) and findings.json's lines, here.
+ *
+ * findings.json's lines (harness/detect/finding.py's json_lines stays the reference):
  * 133,000 findings on the 200 MB benchmark, where the Python lines cost ~16,800
  * instructions a finding, a third of them the repr of its time (floatrepr.c).
  *
@@ -12,6 +15,7 @@
  * tests/detect/test_outjson.py compares the two on generated findings. */
 
 #include "floatrepr.h"
+#include "numbering.h"
 
 #include <stdint.h>
 #include <structmember.h>
@@ -370,6 +374,10 @@ static PyObject *float_repr_py (PyObject *module, PyObject *x)
 }
 
 static PyMethodDef methods[] = {
+  {"numbered_in_order", (PyCFunction) (void (*) (void)) numbered_in_order, METH_FASTCALL,
+   "numbered_in_order(found, numbers, Finding, render) -> list[Finding] | None"},
+  {"renumbered", (PyCFunction) (void (*) (void)) renumbered, METH_FASTCALL,
+   "renumbered(ids, numbers) -> list[str] | None"},
   {"float_repr", float_repr_py, METH_O, "float_repr(x) -> str: repr(x), for the tests"},
   {"findings_json", (PyCFunction) (void (*) (void)) findings_json, METH_FASTCALL,
    "findings_json(findings, Finding, line) -> bytes: findings.json's lines, joined"},
@@ -378,7 +386,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
   PyModuleDef_HEAD_INIT, "harness.detect._outjson",
-  "findings.json's lines in C (harness/detect/finding.py's json_lines is the reference)", -1,
+  "findings numbered and findings.json's lines in C (findings.py, analysis.py and finding.py"
+  " keep the references)", -1,
   methods,
 };
 

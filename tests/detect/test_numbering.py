@@ -1,0 +1,116 @@
+"""Findings numbered in the store's order in C (numbering.c) against the reference
+(analysis.py's ``numbered(_store_order(found, numbers))``): the same Findings, field for
+field and of the same types, for generated findings (runs of one message's, a message
+again later, excerpts of any bytes, cut or not) and for the shapes the C leaves to the
+reference; the classifier's ids renumbered the same."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from harness.analysis import _store_order
+from harness.detect.finding import Finding, Needle
+from harness.detect.findings import Clip, Found, numbered, render
+from harness.device.base import NeedleClass
+
+outjson = pytest.importorskip("harness.detect._outjson")
+
+NEEDLES = [Needle("a", NeedleClass.DEVICE_ID, "x", "cli"),
+           Needle("b", NeedleClass.BROWSING, "y", "cli"),
+           Needle("\ud800é", NeedleClass.USER, "z", "cli")]
+# the parts an excerpt is made of: printable ASCII (most), the characters render escapes
+# (C0 and C1 controls, DEL, a no-break space), ones it keeps (é, U+2028), bytes that are no
+# UTF-8 (replaced), each also inside and after the first eight bytes (the C reads eight at a
+# time)
+SAMPLES = [b"", b"abc", b"~ ", b"abcdefghijklmnop", b"\x00", b"\x1f", b"\x7f", b"\x80", b"\xff",
+           b"\xc2\x80", b"\xc2\x85", b"\xc2\xa0", b"\xc3\xa9", b"\xe2\x80", b"\t\n",
+           "\u2028".encode(), b"\xed\xa0\x80", b"abc\x7fdefgh", b"abcdefgh\x1f", b"abcdefgh\x7f",
+           b"abcdefg\x80hij"]
+PARTS = (st.binary(max_size=12) | st.sampled_from(SAMPLES)
+         | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+         .map(str.encode))
+CLIPS = st.tuples(PARTS, PARTS, PARTS, st.booleans(), st.booleans())
+TIMES = st.none() | st.floats() | st.sampled_from([1796583065.8200746, 0])
+
+
+def reference(found: list[Found], numbers: list[int]) -> list[Finding]:
+    return numbered(_store_order(found, numbers))
+
+
+def same(got: list[Finding] | None, want: list[Finding]) -> None:
+    assert got is not None
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert type(g) is Finding
+        for field in dataclasses.fields(Finding):
+            a, b = getattr(g, field.name), getattr(w, field.name)
+            assert type(a) is type(b), field.name
+            assert a == b or (a != a and b != b), field.name  # NaN is not equal to itself
+
+
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 2), CLIPS, TIMES,
+                          st.none() | st.sampled_from(["h", "\ud800"]), st.booleans()),
+                max_size=25), st.permutations(range(1, 7)))
+@example([(1, 0, (b"a", b"\x00", b"\xff", True, True), 1.0, "h", False)], [1, 2, 3, 4, 5, 6])
+def test_numbered_in_order_is_the_reference(
+        found_at: list[tuple[int, int, Clip, float | None, str | None, bool]],
+        order: list[int]) -> None:
+    numbers = [0, *order]
+    found: list[Found] = [
+        (NEEDLES[n], f"k{key}", (f"c{i % 3}",), clip, host, None if i % 2 else "p", control,
+         t) for i, (key, n, clip, t, host, control) in enumerate(found_at)]  # type: ignore[misc]
+    same(outjson.numbered_in_order(found, numbers, Finding, render), reference(found, numbers))
+
+
+def test_every_clip_of_the_samples() -> None:
+    """Each sample in each part, with each pair of cuts, against render."""
+    found: list[Found] = [(NEEDLES[0], "k1", (), (b, m, a, cut_b, cut_a), None, None, False,
+                           None)
+                          for b, m, a in itertools.product(SAMPLES, repeat=3)
+                          for cut_b, cut_a in itertools.product((False, True), repeat=2)]
+    same(outjson.numbered_in_order(found, [0, 1], Finding, render), reference(found, [0, 1]))
+
+
+def test_clips_of_other_types() -> None:
+    """A clip of other types is render's, whatever it makes of it."""
+    found: list[Found] = [
+        (NEEDLES[0], "k1", ("c",), (b"a", b"b", b"c", 1, 0), None, None, False, None),  # type: ignore[list-item]
+        (NEEDLES[0], "k1", ("c",), (bytearray(b"a"), b"b", b"c", False, False), None, None,  # type: ignore[list-item]
+         False, None)]
+    same(outjson.numbered_in_order(found, [0, 1], Finding, render), reference(found, [0, 1]))
+    bad: list[Found] = [(NEEDLES[0], "k1", ("c",), (b"a",), None, None, False, None)]  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="not enough values to unpack"):
+        reference(bad, [0, 1])
+    with pytest.raises(ValueError, match="not enough values to unpack"):
+        outjson.numbered_in_order(bad, [0, 1], Finding, render)
+
+
+@pytest.mark.parametrize(("found", "numbers"), [
+    ([(NEEDLES[0], "m1", (), (b"", b"x", b"", False, False), None, None, False, None)], [0, 1]),
+    ([(NEEDLES[0], "k+1", (), (b"", b"x", b"", False, False), None, None, False, None)], [0, 1]),
+    ([(NEEDLES[0], "k1", (), (b"", b"x", b"", False, False), None, None, False, None)], [0, 2**70]),
+    ([(NEEDLES[0], "k1", (), (b"", b"x", b"", False, False), None, None, False, None)], [0, True]),
+    ([(NEEDLES[0], "k1", (), (b"", b"x", b"", False, False), None, None, False)], [0, 1]),
+    ([("not a needle", "k1", (), (b"", b"x", b"", False, False), None, None, False, None)],
+     [0, 1]),
+    ([(NEEDLES[0], "k9", (), (b"", b"x", b"", False, False), None, None, False, None)], [0, 1]),
+])
+def test_left_to_the_reference(found: list[Found], numbers: list[int]) -> None:
+    """What the C does not take it hands back untouched (None): an id not "k<digits>", a
+    number beyond a long long or not an int, a finding not an 8-tuple, a needle without a
+    name, an id past the numbers."""
+    assert outjson.numbered_in_order(found, numbers, Finding, render) is None
+
+
+@given(st.lists(st.integers(1, 8), max_size=30), st.permutations(range(1, 9)))
+def test_renumbered_is_the_reference(keys: list[int], order: list[int]) -> None:
+    numbers = [0, *(n * 1000 - 3 for n in order)]
+    ids = [f"k{k}" for k in keys]
+    assert outjson.renumbered(ids, numbers) == [
+        f"m{n}" for n in sorted([numbers[int(i[1:])] for i in ids])]
+    assert outjson.renumbered([*ids, "k 1"], numbers) is None
