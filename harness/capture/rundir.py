@@ -130,8 +130,8 @@ class RunDir:
 
     def write_json_items(self, name: str, items: Iterable[str]) -> Path:
         """:meth:`write_json` of a list whose items come encoded (each one JSON text, as
-        ``json.dumps(item, ensure_ascii=False)`` writes it): findings.json, whose findings
-        encode themselves faster than json does (:meth:`Finding.json_line`)."""
+        ``json.dumps(item, ensure_ascii=False)`` writes it), such as findings' lines
+        (:meth:`Finding.json_line`); :meth:`write_json_lines` takes them joined and encoded."""
         return self._write(name, lambda path: _atomic_write_items(path, items))
 
     def write_json_lines(self, name: str, body: bytes) -> Path:

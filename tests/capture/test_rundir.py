@@ -102,14 +102,17 @@ def test_write_json_bytes(tmp_path_factory: pytest.TempPathFactory, data: object
     run = RunDir(tmp_path_factory.mktemp("json"))
     assert run.write_json("a.json", data).read_bytes() == _written_before(data)
     if isinstance(data, list):
-        items = (json.dumps(item, ensure_ascii=False) for item in data)
-        assert run.write_json_items("b.json", items).read_bytes() == _written_before(data)
+        items = [json.dumps(item, ensure_ascii=False) for item in data]
+        assert run.write_json_items("b.json", iter(items)).read_bytes() == _written_before(data)
+        body = ",\n".join(items).encode("utf-8", "backslashreplace")
+        assert run.write_json_lines("c.json", body).read_bytes() == _written_before(data)
     assert not list(run.path.glob("*.tmp"))
 
 
 def test_write_json_refused(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "absent")
     for write in (lambda: run.write_json("x.json", []),
-                  lambda: run.write_json_items("x.json", iter(["1"]))):
+                  lambda: run.write_json_items("x.json", iter(["1"])),
+                  lambda: run.write_json_lines("x.json", b"1")):
         with pytest.raises(RunDirError, match=r"cannot write x\.json into the run dir"):
             write()
