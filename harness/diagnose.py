@@ -292,6 +292,9 @@ COMPILED = (
     ("store-c", "harness.parse._store", "libsqlite3-dev",
      "builds the compiled message store writer; without it analysis is slower, its results "
      "the same"),
+    ("outjson-c", "harness.detect._outjson", "",
+     "builds the compiled findings.json writer and numbering; without it analysis is "
+     "slower, its results the same"),
     ("classify-c", "harness.classify._classify", "",
      "builds the compiled destination classifier; without it analysis is slower, its "
      "results the same"),
