@@ -58,6 +58,8 @@ for sig in FORWARD:
     signal.signal(sig, lambda sig, _frame: os.kill(pid, sig))
 signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARD)
 status = os.waitpid(pid, 0)[1]
+for sig in FORWARD:  # the pid is reaped (and may be reused): nothing is passed on from here
+    signal.signal(sig, signal.SIG_IGN)
 if os.WIFSIGNALED(status):
     sig = os.WTERMSIG(status)
     if sig != signal.SIGKILL:  # Python's own handlers (SIGINT, SIGPIPE) out of the way
