@@ -220,10 +220,12 @@ static int put_finding (Buf *b, PyObject *f, const Py_ssize_t *off, Last *last)
     c++;
   if (c == last->n)
   {
+    Py_INCREF (cls); /* the lookup may run Python that lets go of f.cls */
     PyObject *got = PyObject_GetAttr (cls, s_value);
     if (got == NULL || !IS_STR (got))
     {
       Py_XDECREF (got);
+      Py_DECREF (cls);
       PyErr_Clear (); /* the reference says why */
       return 0;
     }
@@ -234,7 +236,7 @@ static int put_finding (Buf *b, PyObject *f, const Py_ssize_t *off, Last *last)
     }
     else
       last->n++;
-    last->cls[c] = Py_NewRef (cls), last->value[c] = got;
+    last->cls[c] = cls, last->value[c] = got; /* cls: the reference taken above */
   }
   PyObject *v[FN];
   for (int i = 0; i < FN; i++)
