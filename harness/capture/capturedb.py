@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.capture import connlist
 from harness.capture.dbformat import (
     CONNECTION_COLUMNS,
     LATER_COLUMNS,
@@ -111,6 +112,8 @@ class CaptureReader:
         self._later: dict[tuple[str, str], str] = {}
         """Columns of :data:`LATER_COLUMNS` this (older) capture lacks → what they read as."""
         self._conns: dict[str, Connection] | None = None
+        self._seekable: bool | None = None
+        """Whether :meth:`conn_ids` may seek (``connlist.seekable``), once asked."""
         try:
             with self._reading():
                 self._check_schema()
@@ -321,11 +324,13 @@ class CaptureReader:
 
     def conn_ids(self, kind: str = "stream") -> list[tuple[str | None, int]]:
         """Each connection id with events of ``kind``, with its first seq, in capture order
-        (so a reader can then go one connection at a time with ``events(conn=...)``)."""
+        (so a reader can then go one connection at a time with ``events(conn=...)``): one
+        seek a connection where the capture allows it (:mod:`harness.capture.connlist`)."""
         with self._reading():
-            rows = self._db.execute(
-                "SELECT conn, min(seq) AS first FROM events WHERE kind=? GROUP BY conn"
-                " ORDER BY first", (kind,)).fetchall()
+            if self._seekable is None:
+                self._seekable = connlist.seekable(self._db)
+            sql = connlist.BY_SEEK if self._seekable else connlist.BY_GROUP
+            rows = self._db.execute(sql, (kind,)).fetchall()
         return [(c, int(f)) for c, f in rows]
 
     def count(self, kind: str | None = None) -> int:

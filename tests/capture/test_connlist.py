@@ -1,0 +1,106 @@
+"""CaptureReader.conn_ids, which seeks through ``events_conn`` (``connlist.BY_SEEK``), against
+the list's definition (``connlist.BY_GROUP`` through the sqlite3 module): on generated captures
+(conns NULL, empty, UDP, as text and as BLOB, numbers, text that is not UTF-8; kinds of every
+sort, some not text; rows inserted in any order, so connections' first seqs interleave) the
+same list in the same order, or the same error; and a capture whose events table or index is
+not the writer's is read by the definition."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.capture import connlist
+from harness.capture.capturedb import CaptureReader
+from harness.capture.rundir import RunDir
+from harness.capture.writer import CaptureWriter
+from harness.errors import RunDirError
+
+# (SQL expression, parameter) of a conn or kind; CAST(? AS TEXT) of bytes is a text that need
+# not be UTF-8 (a damaged or foreign file)
+CONNS = [("?", None), ("?", ""), ("?", "a"), ("?", "ab"), ("?", "b"), ("?", "1:udp:7"),
+         ("?", "1:tls:2"), ("?", "é"), ("?", b"a"), ("?", b""), ("?", 5), ("?", 5.0),
+         ("CAST(? AS TEXT)", b"\xff")]
+KINDS = [("?", "stream"), ("?", "conn"), ("?", "http"), ("?", b"stream"), ("?", 4),
+         ("?", "Stream")]
+rows = st.lists(st.tuples(st.integers(1, 90), st.integers(0, len(CONNS) - 1),
+                          st.integers(0, len(KINDS) - 1)),
+                max_size=40, unique_by=lambda r: r[0])
+
+
+def _capture(tmp: Path, spec: list[tuple[int, int, int]]) -> RunDir:
+    run = RunDir.create(tmp, "r")
+    with CaptureWriter(run.capture_db):
+        pass
+    db = sqlite3.connect(run.capture_db)
+    for seq, c, k in spec:
+        (ce, cv), (ke, kv) = CONNS[c], KINDS[k]
+        db.execute(f"INSERT INTO events(seq, t, kind, conn, hook) VALUES(?, 1.0, {ke}, {ce}, 'h')",
+                   (seq, kv, cv))
+    db.commit()
+    db.close()
+    return run
+
+
+def _defined(run: RunDir, kind: str) -> list[tuple[Any, int]] | str:
+    db = sqlite3.connect(f"file:{run.capture_db}?mode=ro", uri=True)
+    try:
+        return [(c, int(f)) for c, f in db.execute(connlist.BY_GROUP, (kind,)).fetchall()]
+    except sqlite3.DatabaseError as exc:
+        return f"cannot read the capture database: {exc}"
+    finally:
+        db.close()
+
+
+def _read(run: RunDir, kind: str) -> list[tuple[Any, int]] | str:
+    with CaptureReader(run.capture_db) as r:
+        try:
+            got: list[tuple[Any, int]] | str = r.conn_ids(kind)
+        except RunDirError as exc:
+            got = str(exc).removeprefix(f"{run.capture_db}: ")
+        assert r._seekable is True  # the writer's capture: read by seeking
+    return got
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=rows)
+def test_conn_ids_is_its_definition(tmp_path_factory: Any, spec: list[tuple[int, int, int]]
+                                    ) -> None:
+    run = _capture(tmp_path_factory.mktemp("c"), spec)
+    for kind in ("stream", "conn", "http", "nothing"):
+        assert _read(run, kind) == _defined(run, kind), kind
+
+
+def test_interleaved_connections_in_order_of_their_first_row(tmp_path: Path) -> None:
+    # b's first stream row comes before a's, a's first row of any kind before b's; NULL and
+    # "" are connections of their own; a conn with no stream rows is not one
+    spec = [(1, 2, 1), (2, 0, 2), (3, 4, 0), (4, 2, 0), (5, 1, 0), (6, 0, 0), (7, 4, 0),
+            (8, 3, 1), (9, 8, 0), (10, 12, 1)]
+    run = _capture(tmp_path, spec)
+    assert _read(run, "stream") == [("b", 3), ("a", 4), ("", 5), (None, 6), (b"a", 9)]
+    assert _read(run, "stream") == _defined(run, "stream")
+
+
+def test_a_capture_not_as_the_writer_makes_it_is_read_by_the_definition(tmp_path: Path
+                                                                       ) -> None:
+    run = _capture(tmp_path, [(1, 2, 0), (2, 3, 0), (3, 2, 0)])
+    db = sqlite3.connect(run.capture_db)
+    db.execute("DROP INDEX events_conn")
+    db.execute("CREATE INDEX events_conn ON events(conn)")
+    db.commit()
+    db.close()
+    with CaptureReader(run.capture_db) as r:
+        assert r.conn_ids() == [("a", 1), ("ab", 2)]
+        assert r._seekable is False
+    db = sqlite3.connect(run.capture_db)
+    db.execute("DROP INDEX events_conn")
+    db.commit()
+    db.close()
+    with CaptureReader(run.capture_db) as r:
+        assert r.conn_ids() == [("a", 1), ("ab", 2)]
+        assert r._seekable is False
