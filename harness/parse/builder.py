@@ -13,6 +13,7 @@ layers between the builder and the detector resume once a connection, not once a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 
-from harness.capture.rundir import RunDir
+from harness.capture.rundir import CaptureReader, RunDir
 from harness.parse import records
 from harness.parse.connection import parse_connection
 from harness.parse.draft import Draft
@@ -41,9 +42,11 @@ SKIPPED_ROWS = "skipped_rows"
 """Store meta key: rows of capture.sqlite the build skipped as unreadable."""
 
 
-def fingerprint(run: RunDir) -> str:
+def fingerprint(run: RunDir, reader: CaptureReader | None = None) -> str:
+    """What the store was built from; read through ``reader`` when given (the builder's:
+    its connections are read once, not again by a reader of their own)."""
     info = run.load_info()
-    with run.reader() as r:
+    with contextlib.nullcontext(reader) if reader is not None else run.reader() as r:
         parts = [str(STORE_VERSION), str(r.count()), str(len(r.markers())),
                  str(len(r.connections()))]
     phases = json.dumps([[p.name, p.start, p.end] for p in info.phases])
@@ -201,13 +204,15 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
     """Build the store, yielding its messages in batches (:meth:`MessageStream.batches`)
     when ``stream`` is given; returns how many messages there are."""
     info = run.load_info()
-    fp = fingerprint(run)
     count = 0
     ready: list[Message] = []
     """Messages built and not yet yielded: one connection's (or one record's)."""
     held: list[Message] = []
     """Java stack records, yielded once their links are known."""
-    with run.reader() as reader, StoreWriter(run.file(ANALYSIS_DB)) as w:
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(run.reader())
+        fp = fingerprint(run, reader)  # before the store is opened, as with a reader of its own
+        w = stack.enter_context(StoreWriter(run.file(ANALYSIS_DB)))
         links = _Links(reader.count("http") > 0)
         clock = PhaseClock(info.phases, reader.markers())
         names = DnsNames()
