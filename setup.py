@@ -61,11 +61,13 @@ setup(ext_modules=[
         "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/zinflate.h", "harness/parse/h1head.h"], libraries=["z"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
-    # findings numbered and findings.json's lines (analysis.py and finding.py: the references)
+    # findings numbered, findings.json's lines (analysis.py and finding.py: the references)
+    # and destinations.json's text (json.dump's)
     Extension(
         "harness.detect._outjson", ["harness/detect/_outjson.c", "harness/detect/floatrepr.c",
-                                    "harness/detect/numbering.c"],
-        depends=["harness/detect/floatrepr.h", "harness/detect/numbering.h"],
+                                    "harness/detect/numbering.c", "harness/detect/jsonindent.c"],
+        depends=["harness/detect/floatrepr.h", "harness/detect/numbering.h",
+                 "harness/detect/jsonbuf.h", "harness/detect/jsonindent.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(

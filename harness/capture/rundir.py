@@ -140,6 +140,13 @@ class RunDir:
         :func:`harness.detect.finding.findings_json`, the same bytes."""
         return self._write(name, lambda path: _atomic_write_lines(path, body))
 
+    def write_json_text(self, name: str, body: bytes) -> Path:
+        """:meth:`write_json` of a document (not a list) encoded already, as the file holds
+        it (the text ``json.dump(data, indent=2, ensure_ascii=False)`` writes, UTF-8, a lone
+        surrogate as its escape; the last newline is added): destinations.json from
+        ``harness.detect._outjson.json_indented``, the same bytes."""
+        return self._write(name, lambda path: _atomic_write_text(path, body))
+
     def _write(self, name: str, write: Callable[[Path], None]) -> Path:
         path = self.path / name
         try:
@@ -203,6 +210,13 @@ def _atomic_write_lines(path: Path, body: bytes) -> None:
         fh.buffer.write(b"[\n")
         fh.buffer.write(body)
         fh.buffer.write(b"\n]" if body else b"]")
+
+
+def _atomic_write_text(path: Path, body: bytes) -> None:
+    """:func:`_atomic_write_json` of a document's text encoded already."""
+    with _atomic_text(path) as fh:
+        fh.flush()  # nothing is pending: the bytes go after what the text layer has
+        fh.buffer.write(body)
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 /* What harness analyze makes of its findings, in C: their numbering in the store's order
- * (numbering.c) and findings.json's lines, here.
+ * (numbering.c), findings.json's lines, here, and destinations.json's indented text
+ * (jsonindent.c).
  *
  * findings.json's lines (harness/detect/finding.py's json_lines stays the reference):
  * 133,000 findings on the 200 MB benchmark, where the Python lines cost ~16,800
@@ -15,6 +16,8 @@
  * tests/detect/test_outjson.py compares the two on generated findings. */
 
 #include "floatrepr.h"
+#include "jsonbuf.h"
+#include "jsonindent.h"
 #include "numbering.h"
 
 #include <stdint.h>
@@ -47,133 +50,6 @@ static int slot_offset (PyTypeObject *cls, const char *name, Py_ssize_t *off)
     return -1;
   }
   *off = m->offset;
-  return 0;
-}
-
-/* A growing byte buffer */
-typedef struct
-{
-  char *data;
-  size_t len, cap;
-} Buf;
-
-/* room for n more bytes: 0, or -1 with MemoryError */
-static int reserve (Buf *b, size_t n)
-{
-  if (b->cap - b->len >= n)
-    return 0;
-  size_t cap = b->cap ? b->cap : 1 << 16;
-  while (cap - b->len < n)
-  {
-    if (cap > PY_SSIZE_T_MAX / 2)
-    {
-      PyErr_NoMemory ();
-      return -1;
-    }
-    cap *= 2;
-  }
-  char *data = PyMem_Realloc (b->data, cap);
-  if (data == NULL)
-  {
-    PyErr_NoMemory ();
-    return -1;
-  }
-  b->data = data, b->cap = cap;
-  return 0;
-}
-
-static int put (Buf *b, const char *s, size_t n)
-{
-  if (reserve (b, n) < 0)
-    return -1;
-  memcpy (b->data + b->len, s, n);
-  b->len += n;
-  return 0;
-}
-
-#define PUT(b, lit) put (b, lit, sizeof lit - 1)
-
-static const char HEX[] = "0123456789abcdef";
-
-/* What an ASCII character becomes in a JSON string (encode_basestring's escapes: the
-   quote, the backslash, and the C0 controls, five of them by letter): 0 for itself */
-static char SHORT_ESCAPE[128];
-
-/* The character c's JSON escape then UTF-8 into p, as findings.json has it: its end */
-static inline char *put_char (char *p, Py_UCS4 c)
-{
-  if (c < 0x80)
-  {
-    if (c >= 0x20 && c != '"' && c != '\\')
-      *p++ = (char) c;
-    else if (SHORT_ESCAPE[c])
-      *p++ = '\\', *p++ = SHORT_ESCAPE[c];
-    else
-      p[0] = '\\', p[1] = 'u', p[2] = '0', p[3] = '0', p[4] = HEX[c >> 4],
-      p[5] = HEX[c & 15], p += 6;
-  }
-  else if (c < 0x800)
-    *p++ = (char) (0xc0 | (c >> 6)), *p++ = (char) (0x80 | (c & 0x3f));
-  else if (c >= 0xd800 && c <= 0xdfff) /* what the file's backslashreplace writes */
-    p[0] = '\\', p[1] = 'u', p[2] = HEX[c >> 12], p[3] = HEX[(c >> 8) & 15],
-    p[4] = HEX[(c >> 4) & 15], p[5] = HEX[c & 15], p += 6;
-  else if (c < 0x10000)
-    *p++ = (char) (0xe0 | (c >> 12)), *p++ = (char) (0x80 | ((c >> 6) & 0x3f)),
-    *p++ = (char) (0x80 | (c & 0x3f));
-  else
-    *p++ = (char) (0xf0 | (c >> 18)), *p++ = (char) (0x80 | ((c >> 12) & 0x3f)),
-    *p++ = (char) (0x80 | ((c >> 6) & 0x3f)), *p++ = (char) (0x80 | (c & 0x3f));
-  return p;
-}
-
-#define ONES UINT64_C (0x0101010101010101)
-#define HIGHS UINT64_C (0x8080808080808080)
-
-/* One of the eight bytes of w is a quote, a backslash, a C0 control or not ASCII (each
-   test exact for "one of them is": a word of zero bytes has none) */
-static inline int needs_more (uint64_t w)
-{
-  uint64_t quote = w ^ (ONES * '"'), backslash = w ^ (ONES * '\\');
-  return ((w | ((w - ONES * 0x20) & ~w) | ((quote - ONES) & ~quote)
-           | ((backslash - ONES) & ~backslash)) & HIGHS) != 0;
-}
-
-/* The str s as encode_basestring writes it (quoted), encoded as above */
-static int put_str (Buf *b, PyObject *s)
-{
-  Py_ssize_t n = PyUnicode_GET_LENGTH (s);
-  if (reserve (b, 2 + 6 * (size_t) n) < 0) /* six bytes at most a character */
-    return -1;
-  char *p = b->data + b->len;
-  *p++ = '"';
-  int kind = PyUnicode_KIND (s);
-  const void *data = PyUnicode_DATA (s);
-  if (kind == PyUnicode_1BYTE_KIND)
-  {
-    const unsigned char *u = data;
-    Py_ssize_t i = 0;
-    for (; i + 8 <= n; i += 8, p += 8) /* eight at a time while none needs more than itself */
-    {
-      uint64_t w;
-      memcpy (&w, u + i, 8);
-      if (needs_more (w))
-        break;
-      memcpy (p, &w, 8);
-    }
-    for (; i < n; i++)
-    {
-      unsigned char c = u[i];
-      if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
-        *p++ = (char) c;
-      else
-        p = put_char (p, c);
-    }
-  }
-  else
-    for (Py_ssize_t i = 0; i < n; i++)
-      p = put_char (p, PyUnicode_READ (kind, data, i));
-  *p++ = '"';
-  b->len = (size_t) (p - b->data);
   return 0;
 }
 
@@ -383,21 +259,21 @@ static PyMethodDef methods[] = {
   {"float_repr", float_repr_py, METH_O, "float_repr(x) -> str: repr(x), for the tests"},
   {"findings_json", (PyCFunction) (void (*) (void)) findings_json, METH_FASTCALL,
    "findings_json(findings, Finding, line) -> bytes: findings.json's lines, joined"},
+  {"json_indented", json_indented, METH_O,
+   "json_indented(obj) -> bytes | None: json.dump(obj, indent=2, ensure_ascii=False)'s text,"
+   " encoded as RunDir.write_json writes it; None for what json must write (jsonindent.c)"},
   {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
   PyModuleDef_HEAD_INIT, "harness.detect._outjson",
-  "findings numbered and findings.json's lines in C (findings.py, analysis.py and finding.py"
-  " keep the references)", -1,
+  "findings numbered, findings.json's lines and destinations.json's text in C (findings.py,"
+  " analysis.py, finding.py and json.dump keep the references)", -1,
   methods,
 };
 
 PyMODINIT_FUNC PyInit__outjson (void)
 {
-  SHORT_ESCAPE['"'] = '"', SHORT_ESCAPE['\\'] = '\\', SHORT_ESCAPE['\n'] = 'n';
-  SHORT_ESCAPE['\r'] = 'r', SHORT_ESCAPE['\t'] = 't', SHORT_ESCAPE['\b'] = 'b';
-  SHORT_ESCAPE['\f'] = 'f';
   if (s_value == NULL && (s_value = PyUnicode_InternFromString ("value")) == NULL)
     return NULL;
   return PyModule_Create (&module);
