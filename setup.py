@@ -67,11 +67,13 @@ setup(ext_modules=[
         "harness.detect._outjson", ["harness/detect/_outjson.c", "harness/detect/floatrepr.c",
                                     "harness/detect/numbering.c", "harness/detect/jsonindent.c"],
         depends=["harness/detect/floatrepr.h", "harness/detect/numbering.h",
-                 "harness/detect/jsonbuf.h", "harness/detect/jsonindent.h"],
+                 "harness/detect/jsonbuf.h", "harness/detect/jsonindent.h",
+                 "harness/slotoffset.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(
         "harness.classify._classify", ["harness/classify/_classify.c"],
-        depends=["harness/classify/msgfields.h", "harness/parse/asciitext.h"],
+        depends=["harness/classify/msgfields.h", "harness/parse/asciitext.h",
+                 "harness/slotoffset.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
 ])

@@ -14,6 +14,7 @@
  * tests/classify/test_add.py compares the two on generated messages. */
 
 #include "msgfields.h"
+#include "../slotoffset.h"
 #include <structmember.h>
 
 /* The Message fields add reads (Message has more) */
@@ -63,23 +64,6 @@ typedef struct
   int nnetwork;
   Py_ssize_t moff[MN], aoff[AN];
 } Adder;
-
-/* Where the slot of field name is in an instance of cls. 0, or -1 with TypeError. */
-static int slot_offset (PyTypeObject *cls, const char *name, Py_ssize_t *off)
-{
-  PyObject *descr = PyObject_GetAttrString ((PyObject *) cls, name);
-  PyMemberDef *m = descr != NULL && Py_IS_TYPE (descr, &PyMemberDescr_Type)
-    ? ((PyMemberDescrObject *) descr)->d_member : NULL;
-  Py_XDECREF (descr);
-  if (m == NULL || m->type != T_OBJECT_EX)
-  {
-    PyErr_Clear ();
-    PyErr_Format (PyExc_TypeError, "%s.%s is not an object slot", cls->tp_name, name);
-    return -1;
-  }
-  *off = m->offset;
-  return 0;
-}
 
 /* Adder(accs, below, Message, _Acc, MessageKind, network kinds, WeakMethod(reference)) */
 static int adder_init (Adder *ad, PyObject *args, PyObject *kwds)

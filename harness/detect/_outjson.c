@@ -19,6 +19,7 @@
 #include "jsonbuf.h"
 #include "jsonindent.h"
 #include "numbering.h"
+#include "../slotoffset.h"
 
 #include <stdint.h>
 #include <structmember.h>
@@ -35,23 +36,6 @@ static const char *const FINDING[FN] = { FINDING_FIELDS (NAME) };
 #undef NAME
 
 static PyObject *s_value;
-
-/* Where the slot of field name is in an instance of cls. 0, or -1 with TypeError. */
-static int slot_offset (PyTypeObject *cls, const char *name, Py_ssize_t *off)
-{
-  PyObject *descr = PyObject_GetAttrString ((PyObject *) cls, name);
-  PyMemberDef *m = descr != NULL && Py_IS_TYPE (descr, &PyMemberDescr_Type)
-    ? ((PyMemberDescrObject *) descr)->d_member : NULL;
-  Py_XDECREF (descr);
-  if (m == NULL || m->type != T_OBJECT_EX)
-  {
-    PyErr_Clear ();
-    PyErr_Format (PyExc_TypeError, "%s.%s is not an object slot", cls->tp_name, name);
-    return -1;
-  }
-  *off = m->offset;
-  return 0;
-}
 
 /* The str, or null for None */
 static int put_str_or_null (Buf *b, PyObject *s)

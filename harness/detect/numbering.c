@@ -15,6 +15,7 @@
  * tests/detect/test_numbering.py compares both with the reference. */
 
 #include "numbering.h"
+#include "../slotoffset.h"
 
 #include <stdint.h>
 #include <structmember.h>
@@ -29,23 +30,6 @@ enum { FIELDS (F_INDEX) FN };
 static const char *const FIELD[FN] = { FIELDS (NAME) };
 #undef F_INDEX
 #undef NAME
-
-/* Where the slot of field name is in an instance of cls: 0, or -1 with TypeError */
-static int slot_offset (PyTypeObject *cls, const char *name, Py_ssize_t *off)
-{
-  PyObject *descr = PyObject_GetAttrString ((PyObject *) cls, name);
-  PyMemberDef *m = descr != NULL && Py_IS_TYPE (descr, &PyMemberDescr_Type)
-    ? ((PyMemberDescrObject *) descr)->d_member : NULL;
-  Py_XDECREF (descr);
-  if (m == NULL || m->type != T_OBJECT_EX)
-  {
-    PyErr_Clear ();
-    PyErr_Format (PyExc_TypeError, "%s.%s is not an object slot", cls->tp_name, name);
-    return -1;
-  }
-  *off = m->offset;
-  return 0;
-}
 
 /* numbers[int(mid[1:])] for a key id "k<digits>" and a list of ints: 1 with *num, else 0 */
 static int number_of (PyObject *mid, PyObject *numbers, long long *num)
