@@ -68,7 +68,7 @@ setup(ext_modules=[
                                     "harness/detect/numbering.c", "harness/detect/jsonindent.c"],
         depends=["harness/detect/floatrepr.h", "harness/detect/numbering.h",
                  "harness/detect/jsonbuf.h", "harness/detect/jsonindent.h",
-                 "harness/slotoffset.h"],
+                 "harness/detect/findingfields.h", "harness/slotoffset.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(

@@ -20,20 +20,10 @@
 #include "jsonindent.h"
 #include "numbering.h"
 #include "../slotoffset.h"
+#include "findingfields.h"
 
 #include <stdint.h>
 #include <structmember.h>
-
-#define FINDING_FIELDS(X)                                                                    \
-  X (ID, id) X (NEEDLE, needle) X (CLS, cls) X (HOST, host) X (PHASE, phase)                 \
-  X (MESSAGE, message) X (CHAIN, chain) X (EXCERPT, excerpt) X (CONTROL, control) X (T, t)
-
-#define F_INDEX(index, name) F_##index,
-#define NAME(index, name) #name,
-enum { FINDING_FIELDS (F_INDEX) FN };
-static const char *const FINDING[FN] = { FINDING_FIELDS (NAME) };
-#undef F_INDEX
-#undef NAME
 
 static PyObject *s_value;
 

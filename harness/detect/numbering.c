@@ -16,20 +16,10 @@
 
 #include "numbering.h"
 #include "../slotoffset.h"
+#include "findingfields.h"
 
 #include <stdint.h>
 #include <structmember.h>
-
-#define FIELDS(X)                                                                            \
-  X (ID, id) X (NEEDLE, needle) X (CLS, cls) X (HOST, host) X (PHASE, phase)                 \
-  X (MESSAGE, message) X (CHAIN, chain) X (EXCERPT, excerpt) X (CONTROL, control) X (T, t)
-
-#define F_INDEX(index, name) F_##index,
-#define NAME(index, name) #name,
-enum { FIELDS (F_INDEX) FN };
-static const char *const FIELD[FN] = { FIELDS (NAME) };
-#undef F_INDEX
-#undef NAME
 
 /* numbers[int(mid[1:])] for a key id "k<digits>" and a list of ints: 1 with *num, else 0 */
 static int number_of (PyObject *mid, PyObject *numbers, long long *num)
@@ -239,7 +229,7 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
     return NULL;
   Py_ssize_t off[FN];
   for (int i = 0; i < FN; i++)
-    if (slot_offset (finding, FIELD[i], &off[i]) < 0)
+    if (slot_offset (finding, FINDING[i], &off[i]) < 0)
       return NULL;
   /* a tuple of the findings: render, a Python function, could change a list */
   PyObject *found = PyList_AsTuple (args[0]);
