@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from harness.capture import connlist
 from harness.capture.capturedb import CaptureReader
 from harness.capture.rundir import RunDir
-from harness.capture.writer import CaptureWriter
 from harness.errors import RunDirError
+from tests.capture.blank import blank_capture
 
 # (SQL expression, parameter) of a conn or kind; CAST(? AS TEXT) of bytes is a text that need
 # not be UTF-8 (a damaged or foreign file)
@@ -33,10 +33,7 @@ rows = st.lists(st.tuples(st.integers(1, 90), st.integers(0, len(CONNS) - 1),
 
 
 def _capture(tmp: Path, spec: list[tuple[int, int, int]]) -> RunDir:
-    run = RunDir.create(tmp, "r")
-    with CaptureWriter(run.capture_db):
-        pass
-    db = sqlite3.connect(run.capture_db)
+    run, db = blank_capture(tmp)
     for seq, c, k in spec:
         (ce, cv), (ke, kv) = CONNS[c], KINDS[k]
         db.execute(f"INSERT INTO events(seq, t, kind, conn, hook) VALUES(?, 1.0, {ke}, {ce}, 'h')",

@@ -5,7 +5,6 @@ each event has its own, and a damaged row is skipped and counted the same way.""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.capture.rundir import RunDir
-from harness.capture.writer import CaptureWriter
 from harness.text import no_lone_surrogates
+from tests.capture.blank import blank_capture
 
 # the texts a fields column holds: repeated scalar objects (shared), nested ones (never
 # shared), escapes, lone surrogates, and what is not a JSON object at all
@@ -38,10 +37,7 @@ def _reference(text: str) -> dict[str, Any] | None:
 
 
 def _capture(tmp: Path, spec: list[tuple[str, str, str | None]]) -> RunDir:
-    run = RunDir.create(tmp, "r")
-    with CaptureWriter(run.capture_db):
-        pass
-    db = sqlite3.connect(run.capture_db)
+    run, db = blank_capture(tmp)
     db.executemany("INSERT INTO events(seq, t, kind, conn, direction, hook, data, fields)"
                    " VALUES(?, ?, ?, ?, 'out', 'native.tls.SSL_write', x'41', ?)",
                    [(i + 1, float(i), kind, conn, text)

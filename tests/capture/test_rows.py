@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from harness.capture import _rows
 from harness.capture.capturedb import CaptureReader
 from harness.capture.rundir import RunDir
-from harness.capture.writer import CaptureWriter
 from harness.errors import RunDirError
+from tests.capture.blank import blank_capture
 
 # a value as (SQL expression, parameter): CAST(? AS TEXT) of bytes is a text that need not
 # be UTF-8, as a damaged or foreign file can hold
@@ -178,10 +178,7 @@ damaged_rows = st.lists(
 
 
 def _capture(tmp: Path, spec: list[tuple[int, dict[str, int]]]) -> RunDir:
-    run = RunDir.create(tmp, "r")
-    with CaptureWriter(run.capture_db):
-        pass
-    db = sqlite3.connect(run.capture_db)
+    run, db = blank_capture(tmp)
     db.execute("INSERT INTO connections(conn, layer, peer_ip, peer_port) "
                "VALUES('c1', 'tls', '10.0.0.1', 443), ('c2', 'tcp', NULL, NULL)")
     for seq, damage in spec:

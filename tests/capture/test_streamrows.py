@@ -10,7 +10,6 @@ reassembled from them are those of the reassembly's reference (tests/parse/reass
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,9 @@ from harness.capture import _rows
 from harness.capture.capturedb import CaptureReader
 from harness.capture.rundir import RunDir
 from harness.capture.streamrows import Side
-from harness.capture.writer import CaptureWriter
 from harness.errors import RunDirError
 from harness.parse.reassembly import assemble_rows
+from tests.capture.blank import blank_capture
 from tests.capture.test_rows import _capture, damaged_rows
 from tests.parse.reassembly_ref import ref_assemble
 
@@ -155,10 +154,7 @@ connections = st.lists(st.tuples(st.integers(1, 10_000), stream_row), min_size=1
 
 def _connections(tmp: Path, spec: list[tuple[int, dict[str, Any]]]) -> RunDir:
     """A capture of the rows, inserted in the order given (seqs any order, with gaps)."""
-    run = RunDir.create(tmp, "r")
-    with CaptureWriter(run.capture_db):
-        pass
-    db = sqlite3.connect(run.capture_db)
+    run, db = blank_capture(tmp)
     db.execute("INSERT INTO connections(conn, layer, peer_ip, peer_port) "
                "VALUES('c1', 'tls', '10.0.0.1', 443)")
     for seq, r in spec:
