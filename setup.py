@@ -43,6 +43,7 @@ setup(ext_modules=[
         "harness.parse._store", ["harness/parse/_store.c", "harness/parse/storejson.c",
                                  "harness/parse/storemsg.c", "harness/parse/storesql.c"],
         depends=["harness/parse/storejson.h", "harness/parse/storemsg.h",
+                 "harness/detect/words.h",
                  "harness/parse/storesql.h", "harness/parse/draftfields.h"],
         libraries=["sqlite3"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),
@@ -68,7 +69,8 @@ setup(ext_modules=[
                                     "harness/detect/numbering.c", "harness/detect/jsonindent.c"],
         depends=["harness/detect/floatrepr.h", "harness/detect/numbering.h",
                  "harness/detect/jsonbuf.h", "harness/detect/jsonindent.h",
-                 "harness/detect/findingfields.h", "harness/slotoffset.h"],
+                 "harness/detect/findingfields.h", "harness/detect/words.h",
+                 "harness/slotoffset.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(

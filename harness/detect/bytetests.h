@@ -41,7 +41,7 @@ static inline int text_byte (unsigned char c)
    control bytes below 0x20 but tab, newline and carriage return. */
 static inline uint64_t other_bytes (uint64_t v)
 {
-  uint64_t control = zero_bytes (v & (ONES * 0xE0))
+  uint64_t control = control_bytes (v)
       & ~(bytes_equal (v, '\t') | bytes_equal (v, '\n') | bytes_equal (v, '\r'));
   return (v & HIGHS) | bytes_equal (v, 0x7F) | control;
 }

@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "words.h"
+
 /* A growing byte buffer */
 typedef struct
 {
@@ -89,16 +91,10 @@ static inline char *put_char (char *p, Py_UCS4 c)
   return p;
 }
 
-#define ONES UINT64_C (0x0101010101010101)
-#define HIGHS UINT64_C (0x8080808080808080)
-
-/* One of the eight bytes of w is a quote, a backslash, a C0 control or not ASCII (each
-   test exact for "one of them is": a word of zero bytes has none) */
+/* One of the eight bytes of w is a quote, a backslash, a C0 control or not ASCII */
 static inline int needs_more (uint64_t w)
 {
-  uint64_t quote = w ^ (ONES * '"'), backslash = w ^ (ONES * '\\');
-  return ((w | ((w - ONES * 0x20) & ~w) | ((quote - ONES) & ~quote)
-           | ((backslash - ONES) & ~backslash)) & HIGHS) != 0;
+  return ((w & HIGHS) | control_bytes (w) | bytes_equal (w, '"') | bytes_equal (w, '\\')) != 0;
 }
 
 /* The str s as encode_basestring writes it (quoted), encoded as above */

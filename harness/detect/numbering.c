@@ -17,6 +17,7 @@
 #include "numbering.h"
 #include "../slotoffset.h"
 #include "findingfields.h"
+#include "words.h"
 
 #include <stdint.h>
 #include <structmember.h>
@@ -65,19 +66,14 @@ static PyObject *tagged (char prefix, long long num)
   return s;
 }
 
-#define ONES UINT64_C (0x0101010101010101)
-#define HIGHS UINT64_C (0x8080808080808080)
-
 /* n bytes, all printable ASCII (' ' to '~': what str.isprintable says yes to among them) */
 static int printable_ascii (const char *s, Py_ssize_t n)
 {
   Py_ssize_t i = 0;
   for (; i + 8 <= n; i += 8)
   {
-    uint64_t w, del;
-    memcpy (&w, s + i, 8);
-    del = w ^ (ONES * 0x7f);
-    if ((w | ((w - ONES * 0x20) & ~w) | ((del - ONES) & ~del)) & HIGHS)
+    uint64_t w = load8 ((const unsigned char *) s + i);
+    if ((w & HIGHS) | control_bytes (w) | bytes_equal (w, 0x7f))
       return 0;
   }
   for (; i < n; i++)

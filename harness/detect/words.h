@@ -30,6 +30,12 @@ static inline uint64_t zero_bytes (uint64_t v)
   return ~(((v & low7) + low7) | v | low7);
 }
 
+/* The high bit of each byte of v below 0x20 (a C0 control), and of no other. */
+static inline uint64_t control_bytes (uint64_t v)
+{
+  return zero_bytes (v & (ONES * 0xE0));
+}
+
 /* The high bit of each byte of v equal to c. */
 static inline uint64_t bytes_equal (uint64_t v, unsigned char c)
 {

@@ -2,6 +2,7 @@
  * ensure_ascii, allow_nan, no sort), for plain lists and flat dicts; see storejson.h. */
 
 #include "storejson.h"
+#include "../detect/words.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -97,16 +98,11 @@ static inline char *put_char (char *o, Py_UCS4 c, int *sur)
   return o;
 }
 
-/* Whether none of 8 ASCII bytes needs an escape: no control, '"', '\' or DEL among them.
- * Each test is the bit trick for "some byte is below n" (or zero, after the xor), which
- * is exact as to whether any byte is, the only question asked. */
+/* Whether none of 8 ASCII bytes needs an escape: no control, '"', '\' or DEL among them */
 static inline int plain8 (uint64_t x)
 {
-  const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-  uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\'), del = x ^ (ones * 0x7f);
-  uint64_t hit = ((x - ones * ' ') & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)
-    | ((del - ones) & ~del);
-  return (hit & high) == 0;
+  return (control_bytes (x) | bytes_equal (x, '"') | bytes_equal (x, '\\')
+          | bytes_equal (x, 0x7f)) == 0;
 }
 
 /* A str as json.encoder's encode_basestring_ascii writes it (put_char). An ASCII one,
