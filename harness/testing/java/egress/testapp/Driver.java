@@ -70,6 +70,8 @@ public final class Driver {
             case "jssetimeout": return jsseTimeout(a[1], Integer.parseInt(a[2]), a[3]);
             case "jssehold": return jsseHold(a[1], Integer.parseInt(a[2]));
             case "jsseheld": return jsseHeld();
+            case "jssechurn": return jsseChurn(a[1], Integer.parseInt(a[2]), Integer.parseInt(a[3]));
+            case "jssechurned": return jsseChurned();
             case "httpclient": return httpclient(a[1]);
             case "webview": return AndroidCalls.webview(a[1]);
             case "cronet": return AndroidCalls.cronet(a[1]);
@@ -327,6 +329,46 @@ public final class Driver {
             Thread.sleep(100);
         }
         return held == null ? "none" : held;
+    }
+
+    /** Connections the jssechurn threads completed, and their first error. */
+    static final java.util.concurrent.atomic.AtomicInteger churned = new java.util.concurrent.atomic.AtomicInteger();
+    static volatile String churnError = null;
+    static volatile boolean churning = false;
+
+    /** jssechurn HOST PORT THREADS: threads that connect, write, read and close JSSE sockets
+     *  back to back (every call a hooked one) until jssechurned, which stops them and says
+     *  how many connections they completed (or their first error). */
+    static String jsseChurn(String host, int port, int threads) throws Exception {
+        churning = true;
+        for (int i = 0; i < threads; i++) {
+            Thread t = new Thread(() -> {
+                SSLSocketFactory f = (SSLSocketFactory) SSLSocketFactory.getDefault();
+                byte[] req = ("POST /raw HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"
+                    + "churn").getBytes(StandardCharsets.UTF_8);
+                while (churning) {
+                    try (SSLSocket s = (SSLSocket) f.createSocket(host, port)) {
+                        s.getOutputStream().write(req, 0, req.length);
+                        s.getOutputStream().flush();
+                        s.getInputStream().readAllBytes();
+                        churned.incrementAndGet();
+                    } catch (Exception e) {
+                        if (churnError == null) {
+                            churnError = e.toString();
+                        }
+                    }
+                }
+            }, "churn-" + i);
+            t.setDaemon(true);
+            t.start();
+        }
+        return "churning";
+    }
+
+    static String jsseChurned() throws Exception {
+        churning = false;
+        Thread.sleep(200);
+        return churnError == null ? Integer.toString(churned.get()) : "error " + churnError;
     }
 
     static String httpclient(String url) throws Exception {
