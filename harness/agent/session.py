@@ -281,10 +281,13 @@ class CaptureSession:
     def _teardown(self, pid: int, nudge: Callable[[], object] | None = None) -> None:
         """Flush, dispose, wait for the hooked calls in flight, unload, detach; each step
         bounded. ``dispose`` reverts the hooks and says how many threads are still inside a
-        native wrapper (blocked in a hooked read, say): their return path is wrapper code
-        that unload frees, and Frida's unload waits only for functions it replaced the slow
-        way, so without this wait a process spawned under capture died when such a read
-        returned (tests/hooks_native/test_install.py). Unload or detach of a busy JVM has
+        native wrapper or a Java entry (blocked in a hooked read, say): their return path is
+        code that unload frees, and Frida's unload waits only for functions it replaced the
+        slow way, so without this wait a process spawned under capture died when such a read
+        returned (tests/hooks_native/test_install.py), and a JVM crashed
+        (tests/hooks_java/test_dispose.py). The Java count is read from the JVM's stacks
+        after the methods were put back, so once 0 it stays 0 (docs/java.md); the native
+        wrappers count themselves (docs/capture.md). Unload or detach of a busy JVM has
         also been seen to never return (18 minutes, under load): a step that overruns is
         recorded as a detach of the pid, and the process is killed so the run goes on."""
         target = self.targets[pid]
@@ -322,7 +325,8 @@ class CaptureSession:
 
     @staticmethod
     def _wait_inflight(target: _Target, inflight: list[int]) -> None:
-        """Until no thread is inside a native wrapper (polled; bounded by the caller)."""
+        """Until no thread is inside a native wrapper or a Java entry (polled; bounded by the
+        caller)."""
         while inflight[0] > 0:
             time.sleep(0.05)
             n = target.script.exports_sync.inflight()

@@ -117,10 +117,12 @@ rpc.exports = {
     flush(): void {
         flush();
     },
-    /** Reverts the native hooks, installs no more Java ones, and flushes; returns the
-     * threads still inside a native wrapper or a Java entry of ours: their return path is
-     * code the unload frees, so the controller's teardown polls ``inflight`` (bounded)
-     * before it unloads (the bridge puts the Java methods back then: docs/java.md). It does not wait here: Frida also calls it
+    /** Reverts the native hooks and (HotSpot) puts the hooked Java methods back, installs no
+     * more Java ones, and flushes; returns the threads still inside a native wrapper or a
+     * Java entry of ours: their return path is code the unload frees, so the controller's
+     * teardown polls ``inflight`` (bounded) before it unloads. The Java part is read from the
+     * JVM's stacks once the methods are back: read 0 once, it stays 0 (java/inflight.ts).
+     * It does not wait here: Frida also calls it
      * when the process exits, and waiting held every exit with a thread blocked in a
      * hooked read for the whole wait (30 s, in a version that did). An unload Frida starts
      * on its own (a detach after a fork, the controller dead) therefore does not wait for

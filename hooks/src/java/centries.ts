@@ -15,7 +15,6 @@
 // the bridge's entry.
 
 import { nativeRingStream } from "../native/index.js";
-import { cInflight, countedEntry } from "./inflight.js";
 import { JNI_C, withEnv } from "./jni.js";
 import { RecentObjects } from "./objects.js";
 import { NativeScope } from "./scope.js";
@@ -142,8 +141,8 @@ extern void moved (gpointer env, gpointer self, gpointer buf, gint32 n, gint32 k
 extern gpointer libc_malloc (gsize n);
 extern void libc_free (gpointer p);` : ""}
 
-static ${rt}
-body (${sig})
+${rt}
+entry (${sig})
 {
   gpointer id = target;
   gpointer * fns = *(gpointer **) env;
@@ -156,7 +155,7 @@ body (${sig})
 ${fill}
   ${isVoid ? `${call};` : `return ${call};`}
 }
-${countedEntry(rt, sig, pass)}`;
+`;
     }
     return `${head}
   if (id == NULL)
@@ -171,7 +170,7 @@ ${fill}
 ${movedBlock(moved, ret, kinds, ring)}
   ${isVoid ? "return;" : "return r;"}
 }
-${countedEntry(rt, sig, pass)}`;
+`;
 }
 
 /** What a C entry needs: the signature, the bridge's entry to forward to, and the slot the
@@ -186,7 +185,7 @@ export interface CEntrySpec {
 
 function build(spec: CEntrySpec, moved: Moved | null = null, movedCb: NativePointer | null = null): NativePointer {
     const symbols: { [name: string]: NativePointer } = {
-        target: spec.target, forward: spec.forward, java_inflight: cInflight,
+        target: spec.target, forward: spec.forward,
         scope_enter: spec.scope.enter, scope_leave: spec.scope.leave, scope_inside: spec.scope.inside,
     };
     const ring = moved !== null ? nativeRingStream() : null;

@@ -21,8 +21,8 @@ import { mistatTable } from "./sdk/mistat.js";
 import { onetrackTable } from "./sdk/onetrack.js";
 import { sensorsTable } from "./sdk/sensors.js";
 import { umengTable } from "./sdk/umeng.js";
-import { javaInflight } from "./inflight.js";
-import { closeHooks, install, JavaHook } from "./table.js";
+import { jsInside, threadsInside } from "./inflight.js";
+import { closeHooks, install, JavaHook, revertAll, revertsPending } from "./table.js";
 import { urlconnectionTable } from "./urlconnection.js";
 import { webviewTable } from "./webview.js";
 
@@ -74,11 +74,32 @@ export function installJava(config: Partial<JavaConfig> = {}): void {
     });
 }
 
-/** Install nothing more (dispose): returns the threads still inside an entry of ours. */
+/** The hooked methods put back at dispose (HotSpot), by id; null before, or on ART. */
+let putBack: Set<string> | null = null;
+
+/** Install nothing more and, on HotSpot, put every hooked method back (dispose): returns
+ *  the threads still inside an entry of ours (javaInflight). */
 export function disposeJava(): number {
     stopWatching();
     closeHooks();
+    if (putBack === null) {
+        Java.vm.perform(() => {
+            putBack = revertAll();
+        });
+    }
     return javaInflight();
 }
 
-export { javaInflight };
+/** Threads inside an entry of ours (inflight.ts). On HotSpot after dispose: the methods the
+ *  bridge has yet to put back (it does on its next tick), then the threads with a
+ *  replacement's frame on their stack; otherwise the JS entries' count. */
+export function javaInflight(): number {
+    if (putBack === null) {
+        return jsInside();
+    }
+    const pending = revertsPending();
+    if (pending > 0) {
+        return pending;
+    }
+    return threadsInside(putBack) ?? jsInside();
+}

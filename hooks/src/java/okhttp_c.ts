@@ -15,7 +15,6 @@ import { CEntrySpec } from "./centries.js";
 import { reportError } from "./errors.js";
 import { currentKeyFn, pathSlots, PATH_SLOTS } from "./frames.js";
 import { callCounter } from "./http.js";
-import { cInflight } from "./inflight.js";
 import { JMethod, withEnv } from "./jni.js";
 import { RecentObjects } from "./objects.js";
 import { CAP, entrySource } from "./okhttp_entry_c.js";
@@ -168,7 +167,6 @@ export class OkReader {
         const symbols: { [name: string]: NativePointer } = {
             target: spec.target, forward: spec.forward, buffer_class: this.classSlot, ids: this.ids,
             connections: connections.slots, numbers: connections.numbers, js_only: cells.jsOnly,
-            java_inflight: cInflight,
             ok_request: this.cm.ok_request, ok_response: this.cm.ok_response, ok_format_int: this.cm.ok_format_int,
             record: cb, libc_malloc: Module.getGlobalExportByName("malloc"),
             libc_free: Module.getGlobalExportByName("free"), libc_memcpy: Module.getGlobalExportByName("memcpy"),

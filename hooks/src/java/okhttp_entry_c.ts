@@ -1,7 +1,6 @@
 // The C entry of OkHttp's CallServerInterceptor.intercept(Chain) (okhttp_c.ts builds it).
 
 import { HTTP_CALL_HEADER_SIZE, NativeKind } from "../protocol.js";
-import { countedEntry } from "./inflight.js";
 import { JNI_C } from "./jni.js";
 
 /** Bytes per result buffer (under glibc's mmap threshold: malloc stays cheap); a longer
@@ -164,8 +163,8 @@ static gboolean to_ring (gchar * text, gint32 json_len, Out * request, gint32 kn
 }
 #endif
 
-static gpointer
-body (gpointer env, gpointer self, gpointer chain)
+gpointer
+entry (gpointer env, gpointer self, gpointer chain)
 {
   gpointer id = target;
   gpointer * fns = *(gpointer **) env;
@@ -241,5 +240,5 @@ body (gpointer env, gpointer self, gpointer chain)
     ((Throw) fns[JNI_THROW]) (env, exc);
   return r;
 }
-${countedEntry("gpointer", "gpointer env, gpointer self, gpointer chain", "env, self, chain")}`;
+`;
 }

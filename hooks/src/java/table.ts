@@ -122,12 +122,64 @@ const active = new Set<string>();
  *  subclass seen by a hook still running), whose entry the unload would free under it. */
 let closed = false;
 
-/** No more hooks (dispose). The installed ones stay: reverting a method while a thread runs
- *  it crashed HotSpot (the bridge swaps the Method under the running frame); the bridge
- *  reverts them at unload, once the controller has waited for the threads inside
- *  (inflight.ts). */
+/** No more hooks (dispose). */
 export function closeHooks(): void {
     closed = true;
+}
+
+/** Every overload wrap() replaced (the bridge's method objects). */
+const wrapped: any[] = [];
+/** The replacements revertAll() took out: the bridge drops them once a method is put back,
+ *  and the JS GC would then free the replacement Method and its entry while a thread may
+ *  still run in them. Kept until the unload, which the controller starts only once no
+ *  thread does (inflight.ts). */
+const putBack: any[] = [];
+
+/** HotSpot: put every hooked method back, now rather than at unload, so that from the
+ *  bridge's next tick (a VM operation, at a safepoint) no Java call enters an entry of ours
+ *  and the threads still inside can be waited for (inflight.ts). The bridge's own revert at
+ *  unload then finds them put back already (it is idempotent). Reverting used to crash the
+ *  JVM when a thread was inside (docs/java.md): the bridge dropped the replacement, whose
+ *  memory the JS GC then freed under that thread; here it stays. Returns the methods' ids;
+ *  null where the bridge is not the HotSpot one this was written for (ART: nothing put back). */
+export function revertAll(): Set<string> | null {
+    if ((Java as any).api?.flavor !== "jvm") {
+        return null;
+    }
+    const ids = new Set<string>();
+    for (const m of wrapped) {
+        const replacement = m._r;
+        const mangler = replacement?._m;
+        if (mangler === undefined || typeof mangler.revert !== "function") {
+            continue;
+        }
+        if (mangler.originalMethod !== null && mangler.originalMethod !== undefined) {
+            // The bridge's id for calling the original: made before the revert, since making
+            // it marks the original final, which the revert then undoes (jvm.js resolveTarget).
+            mangler.resolveTarget(null, true, Java.vm.getEnv(), (Java as any).api);
+        }
+        const running = mangler.newMethod;
+        if (running !== null && running !== undefined) {
+            // The revert marks the replacement old and obsolete with the flags the bridge
+            // read before it made the method native (jvm.js fetchJvmMethod, installJvmMethod):
+            // a thread inside it then runs a native frame of a method the JVM thinks is
+            // bytecode (a garbage bci in hs_err; stack walks crash). Its flags as they are:
+            running.accessFlags = running.accessFlagsPtr.readU32();
+        }
+        putBack.push(replacement);
+        ids.add(mangler.methodId.toString());
+        mangler.revert(Java.vm);
+    }
+    return ids;
+}
+
+/** Hooked methods revertAll() asked the bridge to put back that it has not yet: their id
+ *  still names the replacement (jvm.js installJvmMethod writes it at each swap). */
+export function revertsPending(): number {
+    return putBack.filter((r) => {
+        const mangler = r._m;
+        return mangler.originalMethod !== null && !mangler.methodId.readPointer().equals(mangler.method);
+    }).length;
 }
 
 /** How the JVM enters a hooked overload: the bridge's entry, or an entry of ours (HotSpot):
@@ -152,6 +204,7 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     m.implementation = function (this: any, ...args: any[]): any {
         return counted(() => dispatch(this, args, (a) => ({ value: original(this, a), threw: false })));
     };
+    wrapped.push(m);
     // Entered by an entry of ours (HotSpot): raw values; a Java exception stays pending.
     if (h.raw === true) {
         if (h.entryInC !== undefined && customEntry(m, h.entryInC)) {
