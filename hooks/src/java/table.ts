@@ -133,7 +133,7 @@ const wrapped: any[] = [];
  *  and the JS GC would then free the replacement Method and its entry while a thread may
  *  still run in them. Kept until the unload, which the controller starts only once no
  *  thread does (inflight.ts). */
-const putBack: any[] = [];
+const reverted: any[] = [];
 
 /** HotSpot: put every hooked method back, now rather than at unload, so that from the
  *  bridge's next tick (a VM operation, at a safepoint) no Java call enters an entry of ours
@@ -166,7 +166,7 @@ export function revertAll(): Set<string> | null {
             // bytecode (a garbage bci in hs_err; stack walks crash). Its flags as they are:
             running.accessFlags = running.accessFlagsPtr.readU32();
         }
-        putBack.push(replacement);
+        reverted.push(replacement);
         ids.add(mangler.methodId.toString());
         mangler.revert(Java.vm);
     }
@@ -176,7 +176,7 @@ export function revertAll(): Set<string> | null {
 /** Hooked methods revertAll() asked the bridge to put back that it has not yet: their id
  *  still names the replacement (jvm.js installJvmMethod writes it at each swap). */
 export function revertsPending(): number {
-    return putBack.filter((r) => {
+    return reverted.filter((r) => {
         const mangler = r._m;
         return mangler.originalMethod !== null && !mangler.methodId.readPointer().equals(mangler.method);
     }).length;
