@@ -324,6 +324,9 @@ static PyMethodDef module_methods[] = {
     "read_frames(flow, facts, kind, start, starts, seqs, peers, max_table_size, max_block,"
     " budget) -> (drafts, pending, connection notes): one direction of an HTTP/2 connection read"
     " as h2ref._Direction reads it (see h2frames.c)" },
+  { "responses_last", h1_responses_last, METH_O,
+    "responses_last(drafts) -> bool: drafts.sort(key=lambda d: d.kind is RESPONSE) done"
+    " in place when every item is a Draft with its kind set (True); False, untouched, else" },
   { NULL, NULL, 0, NULL },
 };
 

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from harness.capture.rundir import CaptureReader, RunDir
 from harness.parse import records
-from harness.parse.connection import parse_connection
+from harness.parse.connection import parse_connection, requests_first
 from harness.parse.draft import Draft
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.message import Message, MessageKind
@@ -295,8 +295,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
             del rows
             drafts = parse_connection(flows["out"], flows["in"], facts, budget)
             del flows
-            # requests first, so a response can cite its request's key
-            drafts.sort(key=lambda d: d.kind is MessageKind.RESPONSE)
+            requests_first(drafts)  # so a response can cite its request's key
             put(drafts, peer_host)
             del drafts
             if ready:

@@ -252,6 +252,39 @@ PyObject *h1_field (PyObject *draft, int i)
   return v != NULL ? Py_NewRef (v) : PyObject_GetAttrString (draft, DRAFT[i]);
 }
 
+PyObject *h1_responses_last (PyObject *self, PyObject *drafts)
+{
+  (void) self;
+  if (!PyList_CheckExact (drafts))
+    return PyErr_SetString (PyExc_TypeError, "responses_last(drafts: list)"), NULL;
+  Py_ssize_t n = PyList_GET_SIZE (drafts), back = n;
+  PyObject **item = ((PyListObject *) drafts)->ob_item;
+  for (Py_ssize_t i = 0; i < n; i++)
+  {
+    PyObject *kind = Py_TYPE (item[i]) == h1s.draft && h1s.draft != NULL
+      ? *(PyObject **) ((char *) item[i] + h1s.offset[D_KIND]) : NULL;
+    if (kind == NULL) /* another class, or a kind never set: the key's getattr decides */
+      Py_RETURN_FALSE;
+    if (kind == h1s.response && back == n)
+      back = i; /* the first response: the list is in order so far */
+    else if (kind != h1s.response && back < n)
+      back = -1; /* a request after a response: to reorder */
+  }
+  if (back >= 0)
+    Py_RETURN_TRUE;
+  PyObject **order = PyMem_New (PyObject *, (size_t) n);
+  if (order == NULL)
+    return PyErr_NoMemory ();
+  Py_ssize_t k = 0;
+  for (int responses = 0; responses < 2; responses++)
+    for (Py_ssize_t i = 0; i < n; i++)
+      if ((*(PyObject **) ((char *) item[i] + h1s.offset[D_KIND]) == h1s.response) == responses)
+        order[k++] = item[i];
+  memcpy (item, order, (size_t) n * sizeof *item); /* the same references, moved */
+  PyMem_Free (order);
+  Py_RETURN_TRUE;
+}
+
 PyObject *h1_join_url (PyObject *scheme, PyObject *where, PyObject *path)
 {
   PyObject *part[4] = { scheme, h1s.scheme_sep, where, path };
