@@ -108,28 +108,28 @@ PyObject *rows_text (PyObject **slot, const unsigned char *text, int n)
   return s;
 }
 
-/* Column i of the row st is on, of SQLite type `type`, as the sqlite3 module reads it (NULL
- * with an exception set when it cannot be); *slot is the column's text in the row before,
- * shared when equal. */
-PyObject *rows_value (sqlite3 *db, sqlite3_stmt *st, int i, int type, PyObject **slot)
+/* A column's value v of the row a statement is on (sqlite3_column_value), of SQLite type
+ * `type`, as the sqlite3 module reads it (NULL with an exception set when it cannot be);
+ * *slot is the column's text in the row before, shared when equal. */
+PyObject *rows_value (sqlite3 *db, sqlite3_value *v, int type, PyObject **slot)
 {
   switch (type)
   {
   case SQLITE_INTEGER:
-    return PyLong_FromLongLong (sqlite3_column_int64 (st, i));
+    return PyLong_FromLongLong (sqlite3_value_int64 (v));
   case SQLITE_FLOAT:
-    return PyFloat_FromDouble (sqlite3_column_double (st, i));
+    return PyFloat_FromDouble (sqlite3_value_double (v));
   case SQLITE_TEXT:
   {
-    const unsigned char *t = sqlite3_column_text (st, i);
-    int n = sqlite3_column_bytes (st, i);
+    const unsigned char *t = sqlite3_value_text (v);
+    int n = sqlite3_value_bytes (v);
     return t == NULL && n ? rows_fallback (db, "text")
                           : rows_text (slot, t ? t : (const unsigned char *) "", n);
   }
   case SQLITE_BLOB:
   {
-    const void *b = sqlite3_column_blob (st, i);
-    int n = sqlite3_column_bytes (st, i);
+    const void *b = sqlite3_value_blob (v);
+    int n = sqlite3_value_bytes (v);
     return b == NULL && n ? rows_fallback (db, "blob") : PyBytes_FromStringAndSize (b, n);
   }
   default:
@@ -159,7 +159,8 @@ static PyObject *rows_next (Rows *r)
     return NULL;
   for (int i = 0; i < r->ncols; i++)
   {
-    PyObject *v = rows_value (r->owner->db, st, i, sqlite3_column_type (st, i), &r->last[i]);
+    sqlite3_value *cv = sqlite3_column_value (st, i);
+    PyObject *v = rows_value (r->owner->db, cv, sqlite3_value_type (cv), &r->last[i]);
     if (v == NULL)
     {
       Py_DECREF (row);

@@ -33,8 +33,13 @@ void rows_release (Database *d, PyObject *sql, sqlite3_stmt *stmt);
  * in the row before, returned again when equal. */
 PyObject *rows_text (PyObject **slot, const unsigned char *text, int n);
 
-/* Column i of the row st is on, of SQLite type `type`, as the module reads it. */
-PyObject *rows_value (sqlite3 *db, sqlite3_stmt *st, int i, int type, PyObject **slot);
+/* A column's value v (sqlite3_column_value) of SQLite type `type`, as the module reads it.
+ * The value_ functions on what column_value gives cost a few instructions a call; each
+ * column_ function costs ~60 (it looks the column up, and checks for a failed malloc,
+ * again): the readers call column_value once a column and read the value. SQLite calls
+ * such a value unprotected, meaning no mutex guards it: the connection is opened
+ * NOMUTEX and used by one thread at a time anyway. */
+PyObject *rows_value (sqlite3 *db, sqlite3_value *v, int type, PyObject **slot);
 
 /* Database.stream(sql, args, types) (rowstream.c). */
 PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc);

@@ -146,12 +146,12 @@ static PyObject *side_done (Side *s)
 
 /* The row's value of column i for the stream's lists (a new reference, NULL with an
  * exception set); in a row read whole, the tuple's (row not NULL). */
-static PyObject *cell (Database *d, sqlite3_stmt *st, int i, const int *type, PyObject **last,
-                       PyObject *row)
+static PyObject *cell (Database *d, sqlite3_value **val, int i, const int *type,
+                       PyObject **last, PyObject *row)
 {
   if (row != NULL)
     return Py_NewRef (PyTuple_GET_ITEM (row, i));
-  return rows_value (d->db, st, i, type[i], &last[i]);
+  return rows_value (d->db, val[i], type[i], &last[i]);
 }
 
 static int is_ascii (const unsigned char *p, int n)
@@ -199,9 +199,10 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
   size_t slots = ncols > 0 ? (size_t) ncols : 1;
   PyObject **last = PyMem_Calloc (slots, sizeof (PyObject *));
   int *type = PyMem_Calloc (slots, sizeof (int)); /* each column's in a row */
+  sqlite3_value **val = PyMem_Calloc (slots, sizeof (sqlite3_value *)); /* and its value */
   Text *tx = PyMem_Calloc (slots, sizeof (Text));
   char *types = PyMem_Malloc (slots + 1);
-  if (!ready || last == NULL || type == NULL || tx == NULL || types == NULL)
+  if (!ready || last == NULL || type == NULL || val == NULL || tx == NULL || types == NULL)
   {
     if (!PyErr_Occurred ())
       PyErr_NoMemory ();
@@ -234,7 +235,8 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
       break;
     }
     int i = 0;
-    while (i < ncols && fits (types[i], type[i] = sqlite3_column_type (st, i)))
+    while (i < ncols && fits (types[i], type[i] = sqlite3_value_type (
+                                          val[i] = sqlite3_column_value (st, i))))
       i++;
     if (i < ncols)
     {
@@ -246,8 +248,8 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
       tx[i].p = NULL;
       if (type[i] != SQLITE_TEXT)
         continue;
-      const unsigned char *p = sqlite3_column_text (st, i);
-      tx[i].n = sqlite3_column_bytes (st, i);
+      const unsigned char *p = sqlite3_value_text (val[i]);
+      tx[i].n = sqlite3_value_bytes (val[i]);
       if (p == NULL && tx[i].n)
         break;
       tx[i].p = p ? p : (const unsigned char *) "";
@@ -265,7 +267,7 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
         break;
       for (i = 0; i < ncols; i++)
       {
-        PyObject *v = rows_value (d->db, st, i, type[i], &last[i]);
+        PyObject *v = rows_value (d->db, val[i], type[i], &last[i]);
         if (v == NULL)
           break;
         PyTuple_SET_ITEM (row, i, v);
@@ -308,27 +310,27 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
     streams++;
     int trunc;
     if (type[C_TRUNCATED] == SQLITE_INTEGER)
-      trunc = sqlite3_column_int64 (st, C_TRUNCATED) != 0;
+      trunc = sqlite3_value_int64 (val[C_TRUNCATED]) != 0;
     else
     {
-      PyObject *v = cell (d, st, C_TRUNCATED, type, last, row);
+      PyObject *v = cell (d, val, C_TRUNCATED, type, last, row);
       trunc = v == NULL ? -1 : PyObject_IsTrue (v);
       Py_XDECREF (v);
       if (trunc < 0)
         break;
     }
-    const void *b = type[C_DATA] == SQLITE_BLOB ? sqlite3_column_blob (st, C_DATA) : NULL;
-    int n = type[C_DATA] == SQLITE_BLOB ? sqlite3_column_bytes (st, C_DATA) : 0;
+    const void *b = type[C_DATA] == SQLITE_BLOB ? sqlite3_value_blob (val[C_DATA]) : NULL;
+    int n = type[C_DATA] == SQLITE_BLOB ? sqlite3_value_bytes (val[C_DATA]) : 0;
     if (b == NULL && n != 0)
     {
       rows_fallback (d->db, "blob");
       break;
     }
     long long orig = type[C_ORIG_LEN] == SQLITE_INTEGER
-                     ? sqlite3_column_int64 (st, C_ORIG_LEN) : 0;
+                     ? sqlite3_value_int64 (val[C_ORIG_LEN]) : 0;
     long long lost = trunc && orig > n ? orig - n : 0;  /* orig > n >= 0: no overflow */
-    PyObject *seq = cell (d, st, C_SEQ, type, last, row);
-    PyObject *t = seq ? cell (d, st, C_T, type, last, row) : NULL;
+    PyObject *seq = cell (d, val, C_SEQ, type, last, row);
+    PyObject *t = seq ? cell (d, val, C_T, type, last, row) : NULL;
     int added = t == NULL ? -1
                 : side_add (&sides[text_is (&tx[C_DIRECTION], "in", 2)], seq, t, b, n, lost);
     Py_XDECREF (seq);
@@ -342,6 +344,7 @@ done:
       Py_XDECREF (last[i]);
   PyMem_Free (last);
   PyMem_Free (type);
+  PyMem_Free (val);
   PyMem_Free (tx);
   PyMem_Free (types);
   side_clear (&sides[0]);
