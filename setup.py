@@ -14,7 +14,8 @@ setup(ext_modules=[
                  "harness/detect/protowire.h", "harness/detect/scanner.h",
                  "harness/detect/b64.h", "harness/detect/roots.h",
                  "harness/detect/unquote.h", "harness/detect/words.h",
-                 "harness/parse/zinflate.h", "harness/parse/h1head.h"],
+                 "harness/parse/zinflate.h", "harness/parse/zcrc.h",
+                 "harness/parse/h1head.h"],
         # Hyperscan's C API (libhyperscan-dev) for scanner.c; zlib for zinflate.c, the
         # compressed layers inflated without going back to Python (children.c)
         libraries=["hs", "z"],
@@ -28,7 +29,7 @@ setup(ext_modules=[
                                  "harness/parse/h1draft.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
                  "harness/parse/h1draft.h", "harness/parse/h1head.h",
-                 "harness/parse/draftfields.h", "harness/parse/zinflate.h",
+                 "harness/parse/draftfields.h", "harness/parse/zinflate.h", "harness/parse/zcrc.h",
                  "harness/parse/asciitext.h", "harness/parse/texttable.h"],
         libraries=["nghttp2", "z"],
         # h1draft.c and zinflate.c are in other extensions too: each keeps its own copy
@@ -53,14 +54,15 @@ setup(ext_modules=[
         ["harness/parse/_http1.c", "harness/parse/h1draft.c", "harness/parse/h1head.c",
          "harness/parse/h1body.c", "harness/parse/h1wire.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h",
-                 "harness/parse/draftfields.h", "harness/parse/zinflate.h",
+                 "harness/parse/draftfields.h", "harness/parse/zinflate.h", "harness/parse/zcrc.h",
                  "harness/parse/asciitext.h", "harness/parse/texttable.h"],
         libraries=["z"],  # zinflate.c: coded bodies undone without going back to Python
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev)
     Extension(
         "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c"],
-        depends=["harness/parse/zinflate.h", "harness/parse/h1head.h"], libraries=["z"],
+        depends=["harness/parse/zinflate.h", "harness/parse/zcrc.h", "harness/parse/h1head.h"],
+        libraries=["z"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # findings numbered, findings.json's lines (analysis.py and finding.py: the references)
     # and destinations.json's text (json.dump's)

@@ -127,3 +127,50 @@ def test_a_broken_body_of_a_lazily_imported_codec_is_a_note(name: str) -> None:
 def test_the_parsers_step_and_member_limit_are_encodings() -> None:
     """zinflate.h's ZS_STEP and ZS_MEMBERS, which the parsers' bodies are inflated with."""
     assert (_inflate.STEP, _inflate.MEMBERS) == (encoding._STEP, encoding._MEMBERS)
+
+
+def _gzip_member(payload: bytes, flags: int = 0, header_crc: int | None = None,
+                 crc: int | None = None, isize: int | None = None) -> bytes:
+    """A gzip member written by hand: flags (FHCRC 0x02 adds the header's CRC-16, right or
+    ``header_crc``), and a trailer with the right CRC-32 and length unless given."""
+    head = bytes([0x1F, 0x8B, 8, flags, 0, 0, 0, 0, 0, 255])
+    if flags & 0x02:
+        hc = zlib.crc32(head) & 0xFFFF if header_crc is None else header_crc
+        head += hc.to_bytes(2, "little")
+    c = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = c.compress(payload) + c.flush()
+    return head + body + (zlib.crc32(payload) if crc is None else crc).to_bytes(4, "little") \
+        + (len(payload) if isize is None else isize).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 63, 64, 65, 79, 80, 127, 128, 129, 1000,
+                                  4096, 70_000])
+def test_gzip_trailers_checked_as_zlib_checks_them(size: int) -> None:
+    """zinflate.c checks a gzip member's CRC-32 and length itself (folded CRC where the
+    processor can), and leaves a member whose header has a CRC to zlib: every trailer byte
+    wrong, and header CRCs right and wrong, give what the zlib module gives."""
+    rng = random.Random(size)
+    payload = rng.randbytes(size // 2) + b"ab" * (size - size // 2 - size // 4) \
+        + bytes(size // 4)
+    crc = zlib.crc32(payload)
+    members = [_gzip_member(payload), _gzip_member(payload, 0x02),
+               _gzip_member(payload, 0x02, header_crc=0x1234),
+               _gzip_member(payload, crc=crc ^ 1), _gzip_member(payload, crc=crc ^ 0x80000000),
+               _gzip_member(payload, isize=size + 1), _gzip_member(payload, isize=size + 2**24),
+               _gzip_member(payload, 0x02, crc=crc ^ 0x100)]
+    good = _gzip_member(payload)
+    for m in members:
+        for data in (m, good + m, m + good, m + b"\x00" * 70):
+            for step in (encoding._STEP, 5):
+                _same(data, GZIP, 10**6, step)
+            _same(data, GZIP, size)  # the budget ending at the member's end
+            _same(data, 32 + zlib.MAX_WBITS, 10**6)  # zlib or gzip as the header says: zlib checks
+        # the trailer cut short, or read in two steps with the budget spent after the first:
+        # inflate has read (and checked) the CRC-32 and waits for the length
+        for cut in (1, 4, 5):
+            _same(m[:-cut], GZIP, 10**6)
+        _same(m, GZIP, size, len(m) - 4)
+        _same(m, GZIP, size, len(m) - 2)
+    for offset in range(16):  # where the output starts against 16-byte blocks
+        data = gzip.compress(bytes(offset) + payload, mtime=0)
+        assert _same(data, GZIP, 10**6)[0] == bytes(offset) + payload  # type: ignore[index]
