@@ -11,31 +11,35 @@
 
 #include "rows.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define FIRST_CAP 65536 /* a direction's first buffer: most connections' bytes, and growing
                          * one by doubling copies what it holds (a smaller one shrinks in place) */
 
-/* Whether a value of SQLite type `type` is what `want` asks of its column: i an INTEGER,
- * f a FLOAT, t a TEXT, b a BLOB, the letter in upper case that or NULL, * anything. */
-static int fits (char want, int type)
+/* The SQLite types (bit 1 << type) that `want` asks of a column: i an INTEGER, f a FLOAT,
+ * t a TEXT, b a BLOB, the letter in upper case that or NULL, * anything; none for another
+ * letter. Made once a call: a row's eleven columns are each checked with a shift. */
+static unsigned fits (char want)
 {
+  unsigned null = want >= 'A' && want <= 'Z' ? 1u << SQLITE_NULL : 0;
   switch (want)
   {
   case '*':
-    return 1;
+    return 1u << SQLITE_INTEGER | 1u << SQLITE_FLOAT | 1u << SQLITE_TEXT | 1u << SQLITE_BLOB
+           | 1u << SQLITE_NULL;
   case 'i':
   case 'I':
-    return type == SQLITE_INTEGER || (want == 'I' && type == SQLITE_NULL);
+    return 1u << SQLITE_INTEGER | null;
   case 'f':
   case 'F':
-    return type == SQLITE_FLOAT || (want == 'F' && type == SQLITE_NULL);
+    return 1u << SQLITE_FLOAT | null;
   case 't':
   case 'T':
-    return type == SQLITE_TEXT || (want == 'T' && type == SQLITE_NULL);
+    return 1u << SQLITE_TEXT | null;
   case 'b':
   case 'B':
-    return type == SQLITE_BLOB || (want == 'B' && type == SQLITE_NULL);
+    return 1u << SQLITE_BLOB | null;
   default:
     return 0;
   }
@@ -156,10 +160,17 @@ static PyObject *cell (Database *d, sqlite3_value **val, int i, const int *type,
 
 static int is_ascii (const unsigned char *p, int n)
 {
-  unsigned char any = 0;
-  for (int i = 0; i < n; i++)
+  uint64_t any = 0; /* eight bytes at a time: a hook's name is ~25 */
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+  {
+    uint64_t w;
+    memcpy (&w, p + i, 8);
+    any |= w;
+  }
+  for (; i < n; i++)
     any |= p[i];
-  return any < 0x80;
+  return (any & 0x8080808080808080u) == 0;
 }
 
 /* A row's texts, read once: each TEXT column's bytes (NULL for a column of another type). */
@@ -201,8 +212,8 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
   int *type = PyMem_Calloc (slots, sizeof (int)); /* each column's in a row */
   sqlite3_value **val = PyMem_Calloc (slots, sizeof (sqlite3_value *)); /* and its value */
   Text *tx = PyMem_Calloc (slots, sizeof (Text));
-  char *types = PyMem_Malloc (slots + 1);
-  if (!ready || last == NULL || type == NULL || val == NULL || tx == NULL || types == NULL)
+  unsigned *fit = PyMem_Calloc (slots, sizeof (unsigned)); /* fits() of each column */
+  if (!ready || last == NULL || type == NULL || val == NULL || tx == NULL || fit == NULL)
   {
     if (!PyErr_Occurred ())
       PyErr_NoMemory ();
@@ -213,8 +224,8 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
     PyErr_SetString (PyExc_ValueError, "stream: eight columns and one type per column after");
     goto done;
   }
-  memcpy (types, FIXED_TYPES, C_FIXED);
-  memcpy (types + C_FIXED, extra, (size_t) nextra);
+  for (int i = 0; i < ncols; i++)
+    fit[i] = fits (i < C_FIXED ? FIXED_TYPES[i] : extra[i - C_FIXED]);
   if (!(rows = PyList_New (0)) || !(texts = PySet_New (NULL)))
     goto done;
   for (;;)
@@ -235,8 +246,8 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
       break;
     }
     int i = 0;
-    while (i < ncols && fits (types[i], type[i] = sqlite3_value_type (
-                                          val[i] = sqlite3_column_value (st, i))))
+    while (i < ncols && (fit[i] >> (type[i] = sqlite3_value_type (
+                                       val[i] = sqlite3_column_value (st, i))) & 1))
       i++;
     if (i < ncols)
     {
@@ -346,7 +357,7 @@ done:
   PyMem_Free (type);
   PyMem_Free (val);
   PyMem_Free (tx);
-  PyMem_Free (types);
+  PyMem_Free (fit);
   side_clear (&sides[0]);
   side_clear (&sides[1]);
   Py_XDECREF (rows);
