@@ -171,6 +171,10 @@ def test_gzip_trailers_checked_as_zlib_checks_them(size: int) -> None:
             _same(m[:-cut], GZIP, 10**6)
         _same(m, GZIP, size, len(m) - 4)
         _same(m, GZIP, size, len(m) - 2)
+    wrapped = _compress(payload, ZLIB, 6)  # zlib's own trailer (Adler-32), not gzip's
+    for data in (wrapped, wrapped[:-1] + bytes([wrapped[-1] ^ 1])):
+        _same(data, 32 + zlib.MAX_WBITS, 10**6)
+        _same(data, ZLIB, 10**6)
     for offset in range(16):  # where the output starts against 16-byte blocks
         data = gzip.compress(bytes(offset) + payload, mtime=0)
         assert _same(data, GZIP, 10**6)[0] == bytes(offset) + payload  # type: ignore[index]
