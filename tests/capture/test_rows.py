@@ -325,7 +325,8 @@ def test_stream_as_the_rows_read_them(tmp_path_factory: Any,
         db.execute(f"INSERT INTO t VALUES({', '.join(e for e, _v in [seq, *row])})",
                    [v for _e, v in [seq, *row]])
     db.commit()
-    extra = data.draw(st.sampled_from(["**", "IT", "It"]))  # what the call asks of x and y
+    # what the call asks of x and y: every letter in both cases, and one that is none
+    extra = data.draw(st.sampled_from(["**", "IT", "It", "iT", "Fb", "fB", "Tq"]))
     types = FIXED + extra
     cols = ", ".join(STREAM_COLUMNS)
     # the first row with a value not of its column's type
@@ -356,6 +357,34 @@ def test_stream_as_the_rows_read_them(tmp_path_factory: Any,
         assert _same_all(got, _joined(want)), (got, _joined(want))
     finally:
         fast.close()
+
+
+@pytest.mark.parametrize("at", range(18))
+def test_stream_stops_at_a_text_not_utf8_wherever_its_bad_byte_is(tmp_path: Path,
+                                                                   at: int) -> None:
+    """A stream row after the first is read in place, its texts only checked for ASCII
+    (rowstream.c, eight bytes at a time): a byte that is not UTF-8 anywhere in one stops it
+    where the module stops."""
+    path = tmp_path / "t.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"CREATE TABLE t({', '.join(STREAM_COLUMNS)})")
+    bad = b"h" * at + b"\xff" + b"k" * (17 - at)
+    for column in ("y", "direction"):
+        db.execute("DELETE FROM t")
+        db.executemany("INSERT INTO t VALUES(?, 1.5, 'stream', ?, x'61', NULL, 0, '{}', 1, ?)",
+                       [(1, "out", "hook"), (2, "out", "hook")])
+        db.execute(f"UPDATE t SET {column} = CAST(? AS TEXT) WHERE seq = 2", (bad,))
+        db.commit()
+        fast = _rows.Database(str(path))
+        sql = f"SELECT {', '.join(STREAM_COLUMNS)} FROM t WHERE seq > ? ORDER BY seq"
+        try:
+            with pytest.raises(_rows.Fallback):
+                list(fast.rows(sql, (0,)))
+            with pytest.raises(_rows.Fallback):
+                fast.stream(sql, (0,), "IT")
+        finally:
+            fast.close()
+    db.close()
 
 
 def test_stream_refuses_a_wrong_call(tmp_path: Path) -> None:
