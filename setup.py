@@ -14,11 +14,12 @@ setup(ext_modules=[
                  "harness/detect/protowire.h", "harness/detect/scanner.h",
                  "harness/detect/b64.h", "harness/detect/roots.h",
                  "harness/detect/unquote.h", "harness/detect/words.h",
-                 "harness/parse/zinflate.h", "harness/parse/zcrc.h",
+                 "harness/parse/zinflate.h",
                  "harness/parse/h1head.h"],
         # Hyperscan's C API (libhyperscan-dev) for scanner.c; zlib for zinflate.c, the
-        # compressed layers inflated without going back to Python (children.c)
-        libraries=["hs", "z"],
+        # compressed layers inflated without going back to Python (children.c), and
+        # libdeflate's CRC-32 for its gzip trailers (libdeflate-dev)
+        libraries=["hs", "z", "deflate"],
         # zinflate.c is in other extensions too: each keeps its own copy
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)
@@ -29,9 +30,9 @@ setup(ext_modules=[
                                  "harness/parse/h1draft.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
                  "harness/parse/h1draft.h", "harness/parse/h1head.h",
-                 "harness/parse/draftfields.h", "harness/parse/zinflate.h", "harness/parse/zcrc.h",
+                 "harness/parse/draftfields.h", "harness/parse/zinflate.h",
                  "harness/parse/asciitext.h", "harness/parse/texttable.h"],
-        libraries=["nghttp2", "z"],
+        libraries=["nghttp2", "z", "deflate"],
         # h1draft.c and zinflate.c are in other extensions too: each keeps its own copy
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # capture.sqlite's rows for capturedb.events through SQLite's C API (libsqlite3-dev)
@@ -54,15 +55,16 @@ setup(ext_modules=[
         ["harness/parse/_http1.c", "harness/parse/h1draft.c", "harness/parse/h1head.c",
          "harness/parse/h1body.c", "harness/parse/h1wire.c", "harness/parse/zinflate.c"],
         depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h",
-                 "harness/parse/draftfields.h", "harness/parse/zinflate.h", "harness/parse/zcrc.h",
+                 "harness/parse/draftfields.h", "harness/parse/zinflate.h",
                  "harness/parse/asciitext.h", "harness/parse/texttable.h"],
-        libraries=["z"],  # zinflate.c: coded bodies undone without going back to Python
+        # zinflate.c: coded bodies undone without going back to Python
+        libraries=["z", "deflate"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev)
     Extension(
         "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c"],
-        depends=["harness/parse/zinflate.h", "harness/parse/zcrc.h", "harness/parse/h1head.h"],
-        libraries=["z"],
+        depends=["harness/parse/zinflate.h", "harness/parse/h1head.h"],
+        libraries=["z", "deflate"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # findings numbered, findings.json's lines (analysis.py and finding.py: the references)
     # and destinations.json's text (json.dump's)

@@ -276,15 +276,15 @@ def check_cache_dir() -> Check:
 
 COMPILED = (
     # (check, module, Debian packages it builds against, what analysis does without it)
-    ("hpack-c", "harness.parse._hpack", "libnghttp2-dev zlib1g-dev",
+    ("hpack-c", "harness.parse._hpack", "libnghttp2-dev zlib1g-dev libdeflate-dev",
      "builds the HTTP/2 header decoder; analyze cannot read HTTP/2 without it"),
-    ("http1-c", "harness.parse._http1", "zlib1g-dev",
+    ("http1-c", "harness.parse._http1", "zlib1g-dev libdeflate-dev",
      "builds the compiled HTTP/1.x parser; without it analysis is slower, its messages the "
      "same"),
-    ("inflate-c", "harness.parse._inflate", "zlib1g-dev",
+    ("inflate-c", "harness.parse._inflate", "zlib1g-dev libdeflate-dev",
      "builds the compiled gzip/deflate decoder; without it analysis is slower, its results "
      "the same"),
-    ("detector-c", "harness.detect._detect", "libhyperscan-dev",
+    ("detector-c", "harness.detect._detect", "libhyperscan-dev libdeflate-dev",
      "builds the compiled detector; without it analysis is slower, its findings the same"),
     ("capture-c", "harness.capture._rows", "libsqlite3-dev",
      "builds the compiled capture reader; without it analysis is slower, its results the "
