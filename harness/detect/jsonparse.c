@@ -26,30 +26,6 @@ static inline void skip_ws (Parser *p)
   p->pos = i;
 }
 
-/* A new node's index; -1: no memory; -2: more than MAX_NODES. */
-static inline __attribute__ ((always_inline)) Py_ssize_t new_node (Parser *p, uint8_t type)
-{
-  if (p->count >= MAX_NODES)
-    return -2;
-  if (p->count == p->cap)
-  {
-    Py_ssize_t cap = p->cap ? p->cap * 2 : 64;
-    Node *nodes = PyMem_Realloc (p->nodes, (size_t) cap * sizeof (Node));
-    if (nodes == NULL)
-      return -1;
-    p->nodes = nodes;
-    p->cap = cap;
-  }
-  Node *d = &p->nodes[p->count];
-  d->type = type;
-  d->escaped = 0;
-  d->exponent = 0;
-  d->start = d->end = 0;
-  d->kstart = d->kend = -1;
-  d->first = d->next = -1;
-  return p->count++;
-}
-
 long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
 {
   if (at + 4 > n)
@@ -167,8 +143,8 @@ static inline Py_ssize_t digits_at (const unsigned char *s, Py_ssize_t i, Py_ssi
   return i - start;
 }
 
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? at p->pos */
-static inline __attribute__ ((always_inline)) int scan_number (Parser *p, Py_ssize_t node)
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? at p->pos, into *num */
+static inline __attribute__ ((always_inline)) int scan_number (Parser *p, Number *num)
 {
   const unsigned char *s = p->s;
   Py_ssize_t i = p->pos, n = p->n;
@@ -179,10 +155,12 @@ static inline __attribute__ ((always_inline)) int scan_number (Parser *p, Py_ssi
     return FALLBACK; /* -Infinity */
   if (i >= n || s[i] < '0' || s[i] > '9')
     return NOT_JSON;
+  Py_ssize_t whole = i;
   if (s[i] == '0')
     i++;
   else
     i += digits_at (s, i, n);
+  num->int_digits = i - whole;
   if (i + 1 < n && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9')
   {
     is_float = 1;
@@ -204,28 +182,48 @@ static inline __attribute__ ((always_inline)) int scan_number (Parser *p, Py_ssi
   }
   if (i - p->pos > MAX_DIGITS)
     return FALLBACK;
-  p->nodes[node].type = is_float ? T_FLOAT : T_INT;
-  p->nodes[node].exponent = (uint8_t) exponent;
-  p->nodes[node].start = p->pos;
-  p->nodes[node].end = i;
+  num->start = p->pos;
+  num->end = i;
+  num->is_float = is_float;
+  num->exponent = exponent;
   p->pos = i;
   return OK;
 }
 
-/* Whether two of the object node's members have the same key: json keeps the last value at
-   the first key's place, which the walk does not reproduce. Every pair compared: it runs
-   only for an object whose first KEY_WORDS keys' words (key_word) are not all distinct. */
-static __attribute__ ((noinline)) int duplicate_key (const Parser *p, Py_ssize_t node)
+/* Whether two of the keys p->keys[2 * first, 2 * p->keys_n) (an object's) are the same:
+   json keeps the last value at the first key's place, which the walk does not reproduce.
+   Every pair compared: it runs only for an object whose first KEY_WORDS keys' words
+   (key_word) are not all distinct. */
+static __attribute__ ((noinline)) int duplicate_key (const Parser *p, Py_ssize_t first)
 {
-  for (Py_ssize_t a = p->nodes[node].first; a >= 0; a = p->nodes[a].next)
-    for (Py_ssize_t b = p->nodes[a].next; b >= 0; b = p->nodes[b].next)
+  const Py_ssize_t *k = p->keys;
+  for (Py_ssize_t a = first; a < p->keys_n; a++)
+    for (Py_ssize_t b = a + 1; b < p->keys_n; b++)
     {
-      const Node *x = &p->nodes[a], *y = &p->nodes[b];
-      if (x->kend - x->kstart == y->kend - y->kstart
-          && memcmp (p->s + x->kstart, p->s + y->kstart, (size_t) (x->kend - x->kstart)) == 0)
+      Py_ssize_t m = k[2 * a + 1] - k[2 * a];
+      if (m == k[2 * b + 1] - k[2 * b]
+          && memcmp (p->s + k[2 * a], p->s + k[2 * b], (size_t) m) == 0)
         return 1;
     }
   return 0;
+}
+
+/* Keeps the key s[start, end) for duplicate_key. 0: no memory. */
+static inline int push_key (Parser *p, Py_ssize_t start, Py_ssize_t end)
+{
+  if (p->keys_n == p->keys_cap)
+  {
+    Py_ssize_t cap = p->keys_cap ? p->keys_cap * 2 : 64;
+    Py_ssize_t *keys = PyMem_Realloc (p->keys, sizeof (Py_ssize_t) * 2 * (size_t) cap);
+    if (keys == NULL)
+      return 0;
+    p->keys = keys;
+    p->keys_cap = cap;
+  }
+  p->keys[2 * p->keys_n] = start;
+  p->keys[2 * p->keys_n + 1] = end;
+  p->keys_n++;
+  return 1;
 }
 
 /* A word of the key s[start, end) that equal keys share: its first and last eight bytes
@@ -251,16 +249,17 @@ static inline uint64_t key_word (const unsigned char *s, Py_ssize_t start, Py_ss
 /* How many of an object's first keys parse_container keeps the words of: the pairwise
    check of every key (duplicate_key) runs only where two of these words are equal, or
    where there are more keys. An app's objects have a dozen keys or fewer, all distinct;
-   comparing each pair by length and bytes through the nodes cost as much as the rest of
-   the object's parse. A bit of each word in a 64-bit set spares most keys even the
-   comparison of their word with the words before: equal words have the same bit. */
+   comparing each pair by length and bytes cost as much as the rest of the object's parse.
+   A bit of each word in a 64-bit set spares most keys even the comparison of their word
+   with the words before: equal words have the same bit. */
 #define KEY_WORDS 16
 
-static inline int parse_value (Parser *p, Py_ssize_t *out, int depth);
+static inline int parse_value (Parser *p, int depth);
 
-/* Not inlined: the recursion goes through here, and parse_value, which makes every other
-   node, is inlined into it (a call per value cost as much as parsing a short one). */
-static __attribute__ ((noinline)) int parse_container (Parser *p, Py_ssize_t node, int depth)
+/* The object or array at p->pos, at depth. Not inlined: the recursion goes through here,
+   and parse_value, which reads every other value, is inlined into it (a call per value
+   cost as much as parsing a short one). */
+static __attribute__ ((noinline)) int parse_container (Parser *p, int depth)
 {
   int is_obj = p->s[p->pos] == '{';
   unsigned char close = is_obj ? '}' : ']';
@@ -271,7 +270,9 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, Py_ssize_t nod
     p->pos++;
     return OK;
   }
-  Py_ssize_t last = -1;
+  Py_ssize_t mark = p->kept, first_key = p->keys_n;
+  Seg *seg = &p->seg[depth];
+  seg->kstart = -1;
   Py_ssize_t members = 0;
   uint64_t words[KEY_WORDS], bits = 0; /* the first keys' words, and a bit of each */
   int maybe_duplicate = 0;
@@ -279,11 +280,11 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, Py_ssize_t nod
   {
     if (++members > MAX_KEYS && is_obj)
       return FALLBACK;
-    Py_ssize_t kstart = -1, kend = -1;
     if (is_obj)
     {
       if (p->pos >= p->n || p->s[p->pos] != '"')
         return NOT_JSON;
+      Py_ssize_t kstart, kend;
       uint8_t kesc;
       int ascii;
       int r = scan_string (p, &kstart, &kend, &kesc, &ascii);
@@ -297,6 +298,10 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, Py_ssize_t nod
       skip_ws (p);
       if (!plain)
         return FALLBACK;
+      if (!push_key (p, kstart, kend))
+        return NO_MEMORY;
+      seg->kstart = kstart;
+      seg->kend = kend;
       if (members > KEY_WORDS)
         maybe_duplicate = 1;
       else if (!maybe_duplicate)
@@ -310,17 +315,11 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, Py_ssize_t nod
         words[members - 1] = w;
       }
     }
-    Py_ssize_t child;
-    int r = parse_value (p, &child, depth + 1);
+    else
+      seg->index = members - 1;
+    int r = parse_value (p, depth + 1);
     if (r != OK)
       return r;
-    p->nodes[child].kstart = kstart;
-    p->nodes[child].kend = kend;
-    if (last < 0)
-      p->nodes[node].first = child;
-    else
-      p->nodes[last].next = child;
-    last = child;
     skip_ws (p);
     if (p->pos >= p->n)
       return NOT_JSON;
@@ -335,7 +334,10 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, Py_ssize_t nod
     p->pos++;
     skip_ws (p);
   }
-  return maybe_duplicate && duplicate_key (p, node) ? FALLBACK : OK;
+  if (maybe_duplicate && duplicate_key (p, first_key))
+    return FALLBACK;
+  p->keys_n = first_key;
+  return p->kept - mark > 1 ? walk_close (p, depth, mark) : OK;
 }
 
 static int literal (Parser *p, const char *word)
@@ -347,39 +349,32 @@ static int literal (Parser *p, const char *word)
   return 1;
 }
 
-static inline __attribute__ ((always_inline)) int parse_value (Parser *p, Py_ssize_t *out,
-    int depth)
+/* The value at p->pos, at depth (the top container's is 0): a string or number is handed to
+   the walk as a leaf of the container at depth - 1. */
+static inline __attribute__ ((always_inline)) int parse_value (Parser *p, int depth)
 {
   if (depth > MAX_DEPTH)
     return FALLBACK;
   if (p->pos >= p->n)
     return NOT_JSON;
   unsigned char c = p->s[p->pos];
-  Py_ssize_t node = new_node (p, T_LIT);
-  if (node < 0)
-    return (node == -2) ? FALLBACK : NO_MEMORY;
-  *out = node;
   if (c == '{' || c == '[')
-  {
-    p->nodes[node].type = (c == '{') ? T_OBJ : T_ARR;
-    return parse_container (p, node, depth);
-  }
+    return parse_container (p, depth);
   if (c == '"')
   {
     Py_ssize_t start, end;
     uint8_t escaped;
     int r = scan_string (p, &start, &end, &escaped, NULL);
-    if (r != OK)
+    if (r != OK || end - start < p->min_leaf) /* unescaping never lengthens a string */
       return r;
-    Node *d = &p->nodes[node];
-    d->type = T_STR;
-    d->start = start;
-    d->end = end;
-    d->escaped = escaped;
-    return OK;
+    return walk_string (p, depth - 1, start, end, escaped);
   }
   if (c == '-' || (c >= '0' && c <= '9'))
-    return scan_number (p, node);
+  {
+    Number num;
+    int r = scan_number (p, &num);
+    return r != OK || below_1000 (&num, p->s) ? r : walk_number (p, depth - 1, &num);
+  }
   if (literal (p, "true") || literal (p, "false") || literal (p, "null"))
     return OK;
   if (c == 'N' || c == 'I')
@@ -387,12 +382,12 @@ static inline __attribute__ ((always_inline)) int parse_value (Parser *p, Py_ssi
   return NOT_JSON;
 }
 
-int json_parse (Parser *p, Py_ssize_t *root)
+int json_parse (Parser *p)
 {
   skip_ws (p);
   if (p->pos >= p->n || (p->s[p->pos] != '{' && p->s[p->pos] != '['))
     return NOT_JSON;
-  int r = parse_value (p, root, 0);
+  int r = parse_value (p, 0);
   if (r != OK)
     return r;
   skip_ws (p);

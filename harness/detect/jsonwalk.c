@@ -1,5 +1,6 @@
-/* The JSON walk of the detector (harness/detect/decoders.py, Decoder._walk_json) in C: one
- * parse of the body's bytes, then its leaves in the walk's order, with the same filters.
+/* The JSON walk of the detector (harness/detect/decoders.py, Decoder._walk_json) in C: the
+ * leaves of one document in the walk's order, with the same filters, in the same pass as
+ * its parse (jsonparse.c).
  *
  * The leaves are exactly what json.loads of data.decode("utf-8", "surrogateescape")
  * followed by the Python walk gives; FALLBACK is returned for what this walker does not
@@ -13,6 +14,14 @@
  * kept only when it holds one of `hot`'s patterns (all kept when hot is NULL); a number is
  * kept when its absolute value is at least 1000, as Python prints it, only when it holds one
  * of `hot`'s patterns (all when hot is NULL).
+ *
+ * The parser hands each string and number to the filters as it reads it, and no tree is
+ * built: most values are dropped (short, small numbers, inert without a match), and a node
+ * for each, then a second pass over the nodes, cost more than the parse. A kept leaf is
+ * recorded (its path and bytes) in the order it is read; when a container is read to its
+ * end, its own leaves are moved before its nested containers' (walk_close), whose records
+ * are already in the walk's order. The leaves go to fn only once the whole document is read:
+ * a document found not to be JSON, or to need the Python walk, at its last byte gives none.
  */
 
 #define _GNU_SOURCE /* memmem */
@@ -23,36 +32,46 @@
 
 #define INERT_MAX 24
 
-/* ---- the walk ---------------------------------------------------------------------- */
-
+/* A kept leaf: its path and bytes, until the document is read. */
 typedef struct {
-  const unsigned char *s;
-  Node *nodes;
-  Py_ssize_t min_leaf;
-  const Span *hot;    /* NULL: keep everything */
-  Py_ssize_t hot_count;
-  LeafFn fn;
-  void *ctx;
-  char *path;         /* the current container's path */
-  Py_ssize_t path_len;
-  Py_ssize_t path_cap;
-  unsigned char *buf; /* a decoded string */
-  Py_ssize_t buf_cap;
-} Walk;
+  Py_ssize_t path, path_len; /* in the arena */
+  Py_ssize_t at, n;          /* its bytes: s[at, at + n), or the arena's when own */
+  int depth;                 /* its container's */
+  unsigned char inert, own;
+} Kept;
 
-static int reserve (char **p, Py_ssize_t *cap, Py_ssize_t need)
+struct Walk {
+  const unsigned char *s;
+  const Span *hot; /* NULL: keep everything */
+  Py_ssize_t hot_count;
+  Kept *kept;      /* the leaves kept so far: the parser's kept of them */
+  Py_ssize_t kept_cap;
+  Kept *tmp;       /* walk_close's */
+  Py_ssize_t tmp_cap;
+  unsigned char *arena; /* the kept leaves' paths, decoded strings and float texts */
+  Py_ssize_t arena_n, arena_cap;
+};
+
+/* Grows *p (of *cap items of size) to hold need. 0: no memory. */
+static int reserve (void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size)
 {
   if (need <= *cap)
     return 1;
-  Py_ssize_t c = *cap ? *cap : 256;
+  Py_ssize_t c = *cap ? *cap : 64;
   while (c < need)
     c *= 2;
-  char *q = PyMem_Realloc (*p, (size_t) c);
+  void *q = PyMem_Realloc (*p, (size_t) c * size);
   if (q == NULL)
     return 0;
   *p = q;
   *cap = c;
   return 1;
+}
+
+/* Room in the arena for need more bytes. 0: no memory. */
+static int arena_room (struct Walk *w, Py_ssize_t need)
+{
+  return reserve ((void **) &w->arena, &w->arena_cap, w->arena_n + need, 1);
 }
 
 static Py_ssize_t put_utf8 (unsigned char *o, unsigned long cp)
@@ -82,18 +101,15 @@ static Py_ssize_t put_utf8 (unsigned char *o, unsigned long cp)
   return 4;
 }
 
-/* A string's bytes as decoders.utf8() gives them for json's str: raw bytes as they are
-   (a surrogateescape round trip), escapes decoded, a pair of surrogate escapes joined, a
-   lone surrogate as one byte (U+DC80..U+DCFF, surrogateescape's) or its 3-byte form. */
-static Py_ssize_t decode_string (Walk *w, const Node *d)
+/* The string s[start, end) (checked by the parser) into o, as decoders.utf8() gives it for
+   json's str: raw bytes as they are (a surrogateescape round trip), escapes decoded, a pair
+   of surrogate escapes joined, a lone surrogate as one byte (U+DC80..U+DCFF,
+   surrogateescape's) or its 3-byte form. Its length, at most end - start. */
+static Py_ssize_t decode_string (const unsigned char *s, Py_ssize_t start, Py_ssize_t end,
+    unsigned char *o)
 {
-  const unsigned char *s = w->s;
-  Py_ssize_t need = d->end - d->start;
-  if (!reserve ((char **) &w->buf, &w->buf_cap, need + 4))
-    return -1;
-  unsigned char *o = w->buf;
   Py_ssize_t k = 0;
-  for (Py_ssize_t i = d->start; i < d->end;)
+  for (Py_ssize_t i = start; i < end;)
   {
     unsigned char c = s[i];
     if (c != '\\')
@@ -117,11 +133,11 @@ static Py_ssize_t decode_string (Walk *w, const Node *d)
       i += 2;
       continue;
     }
-    unsigned long cp = (unsigned long) json_hex4 (s, i + 2, d->end);
+    unsigned long cp = (unsigned long) json_hex4 (s, i + 2, end);
     i += 6;
-    if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= d->end && s[i] == '\\' && s[i + 1] == 'u')
+    if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= end && s[i] == '\\' && s[i + 1] == 'u')
     {
-      long lo = json_hex4 (s, i + 2, d->end);
+      long lo = json_hex4 (s, i + 2, end);
       if (lo >= 0xDC00 && lo <= 0xDFFF)
       {
         cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned long) lo - 0xDC00);
@@ -148,7 +164,8 @@ static const char *find_bytes (const unsigned char *hay, Py_ssize_t n, const cha
 /* `hot` is None (keep), or kept when the value holds one of its patterns. Inlined: most
    layers matched nothing (hot_count 0), and their numbers and inert strings are each
    tested. */
-static inline __attribute__ ((always_inline)) int hot_holds (Walk *w, const unsigned char *b, Py_ssize_t n)
+static inline __attribute__ ((always_inline)) int hot_holds (const struct Walk *w,
+    const unsigned char *b, Py_ssize_t n)
 {
   for (Py_ssize_t i = 0; i < w->hot_count; i++)
     if (find_bytes (b, n, w->hot[i].p, w->hot[i].n) != NULL)
@@ -175,8 +192,8 @@ static int inert (const unsigned char *b, Py_ssize_t n)
 }
 
 /* "[<index>]" at o (index >= 0), as snprintf's "[%zd]" writes it, without the format
-   machinery: arrays of many small items make one for each. Its length. */
-static Py_ssize_t bracketed (char *o, Py_ssize_t index)
+   machinery. Its length. */
+static Py_ssize_t bracketed (unsigned char *o, Py_ssize_t index)
 {
   char digits[24];
   int k = 0;
@@ -185,173 +202,162 @@ static Py_ssize_t bracketed (char *o, Py_ssize_t index)
   while ((index /= 10) > 0);
   o[0] = '[';
   for (int i = 0; i < k; i++)
-    o[1 + i] = digits[k - 1 - i];
+    o[1 + i] = (unsigned char) digits[k - 1 - i];
   o[1 + k] = ']';
   return k + 2;
 }
 
-/* The child's path: the container's, then .key or [index]. */
-static int child_path (Walk *w, const Node *c, Py_ssize_t index, Py_ssize_t *len)
+/* Records a kept leaf of the container at depth, its bytes at `at` (in the arena when own,
+   else in s), with its path ("$", then .key or [index] for each of p->seg[0, depth]): made
+   only now, as most leaves are not kept. */
+static int keep (Parser *p, int depth, int own, Py_ssize_t at, Py_ssize_t n, int is_inert)
 {
-  Py_ssize_t base = w->path_len;
-  if (c->kstart >= 0)
+  struct Walk *w = p->walk;
+  if (!reserve ((void **) &w->kept, &w->kept_cap, p->kept + 1, sizeof (Kept))
+      || !arena_room (w, 1))
+    return NO_MEMORY;
+  Py_ssize_t path = w->arena_n;
+  w->arena[w->arena_n++] = '$';
+  for (int d = 0; d <= depth; d++)
   {
-    Py_ssize_t k = c->kend - c->kstart;
-    if (!reserve (&w->path, &w->path_cap, base + k + 2))
-      return 0;
-    w->path[base] = '.';
-    memcpy (w->path + base + 1, w->s + c->kstart, (size_t) k);
-    *len = base + 1 + k;
+    const Seg *g = &p->seg[d];
+    if (g->kstart >= 0)
+    {
+      Py_ssize_t k = g->kend - g->kstart;
+      if (!arena_room (w, k + 1))
+        return NO_MEMORY;
+      w->arena[w->arena_n] = '.';
+      memcpy (w->arena + w->arena_n + 1, p->s + g->kstart, (size_t) k);
+      w->arena_n += k + 1;
+    }
+    else
+    {
+      if (!arena_room (w, 24))
+        return NO_MEMORY;
+      w->arena_n += bracketed (w->arena + w->arena_n, g->index);
+    }
   }
-  else
-  {
-    if (!reserve (&w->path, &w->path_cap, base + 24))
-      return 0;
-    *len = base + bracketed (w->path + base, index);
-  }
-  return 1;
+  w->kept[p->kept++] = (Kept) { path, w->arena_n - path, at, n, depth,
+    (unsigned char) is_inert, (unsigned char) own };
+  return OK;
 }
 
-/* A kept leaf (the index-th child c) to fn, under its path: made only now, as most leaves
-   are not kept (short, small numbers, inert without a match). */
-static int emit (Walk *w, const Node *c, Py_ssize_t index, const unsigned char *b, Py_ssize_t n,
-    int is_inert)
+int walk_string (Parser *p, int depth, Py_ssize_t start, Py_ssize_t end, int escaped)
 {
-  Py_ssize_t path_len;
-  if (!child_path (w, c, index, &path_len))
-    return 0;
-  return w->fn (w->ctx, w->path, path_len, b, n, is_inert);
-}
-
-/* A float literal whose value is below 1000 in magnitude, told without strtod (most floats
-   an app sends are small, and strtod's exact rounding is slow): no exponent (the parser
-   saw), and an integer part of at most three digits other than 999. Its value is then below
-   999, so its double at most 999 (rounding is monotonic and 999 exact). 0: not told so
-   (strtod decides). */
-static int float_below_1000 (const Node *c, const unsigned char *lit, Py_ssize_t n)
-{
-  if (c->exponent)
-    return 0;
-  Py_ssize_t start = lit[0] == '-', i = start;
-  while (i < n && lit[i] >= '0' && lit[i] <= '9')
-    i++;
-  return i - start < 3 || (i - start == 3 && memcmp (lit + start, "999", 3) != 0);
-}
-
-static int leaf_number (Walk *w, const Node *c, Py_ssize_t index)
-{
-  const unsigned char *lit = w->s + c->start;
-  Py_ssize_t n = c->end - c->start;
-  if (c->type == T_INT)
+  struct Walk *w = p->walk;
+  const unsigned char *b = p->s + start;
+  Py_ssize_t n = end - start, at = start;
+  if (escaped)
   {
-    Py_ssize_t digits = n - (lit[0] == '-');
-    if (digits < 4) /* no leading zeros in JSON: |v| >= 1000 has 4 digits or more */
-      return 1;
-    if (w->hot != NULL && !hot_holds (w, lit, n))
-      return 1;
-    return emit (w, c, index, lit, n, 1);
+    if (!arena_room (w, n))
+      return NO_MEMORY;
+    at = w->arena_n;
+    b = w->arena + at;
+    n = decode_string (p->s, start, end, w->arena + at);
+    if (n < p->min_leaf)
+      return OK;
   }
-  if (float_below_1000 (c, lit, n))
-    return 1;
+  int is_inert = inert (b, n);
+  if (is_inert && w->hot != NULL && !hot_holds (w, b, n))
+    return OK;
+  if (escaped)
+    w->arena_n += n; /* kept: the decoded bytes stay */
+  return keep (p, depth, escaped, at, n, is_inert);
+}
+
+int walk_number (Parser *p, int depth, const Number *num)
+{
+  struct Walk *w = p->walk;
+  const unsigned char *lit = p->s + num->start;
+  Py_ssize_t n = num->end - num->start;
+  if (!num->is_float) /* of four digits or more: at least 1000 */
+    return w->hot != NULL && !hot_holds (w, lit, n) ? OK : keep (p, depth, 0, num->start, n, 1);
   char tmp[64];
   char *text = (n < (Py_ssize_t) sizeof tmp) ? tmp : PyMem_Malloc ((size_t) n + 1);
   if (text == NULL)
-    return 0;
+    return NO_MEMORY;
   memcpy (text, lit, (size_t) n);
   text[n] = 0;
   double v = PyOS_string_to_double (text, NULL, NULL);
   if (text != tmp)
     PyMem_Free (text);
   if (v == -1.0 && PyErr_Occurred ())
-    return 0;
+    return ERROR;
   if (!(fabs (v) >= 1000.0))
-    return 1;
-  PyObject *f = PyFloat_FromDouble (v);
-  PyObject *str = f ? PyObject_Str (f) : NULL;
-  Py_XDECREF (f);
-  if (str == NULL)
-    return 0;
-  Py_ssize_t m;
-  const char *b = PyUnicode_AsUTF8AndSize (str, &m);
-  int ok = b != NULL && ((w->hot != NULL && !hot_holds (w, (const unsigned char *) b, m))
-      || emit (w, c, index, (const unsigned char *) b, m, 1));
-  Py_DECREF (str);
-  return ok;
+    return OK;
+  /* str(v): float's repr, which is this call (Objects/floatobject.c, float_repr) */
+  char *r = PyOS_double_to_string (v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+  if (r == NULL)
+    return ERROR;
+  Py_ssize_t m = (Py_ssize_t) strlen (r);
+  int verdict = OK;
+  if (w->hot == NULL || hot_holds (w, (const unsigned char *) r, m))
+  {
+    if (!arena_room (w, m))
+      verdict = NO_MEMORY;
+    else
+    {
+      Py_ssize_t at = w->arena_n;
+      memcpy (w->arena + at, r, (size_t) m);
+      w->arena_n += m;
+      verdict = keep (p, depth, 1, at, m, 1);
+    }
+  }
+  PyMem_Free (r);
+  return verdict;
 }
 
-static int walk (Walk *w, const Node *container)
+int walk_close (Parser *p, int depth, Py_ssize_t mark)
 {
-  /* the container's own leaves */
-  Py_ssize_t index = 0;
-  for (Py_ssize_t i = container->first; i >= 0; i = w->nodes[i].next, index++)
-  {
-    const Node *c = &w->nodes[i];
-    if (c->type == T_OBJ || c->type == T_ARR || c->type == T_LIT)
-      continue;
-    if (c->type == T_INT || c->type == T_FLOAT)
-    {
-      if (!leaf_number (w, c, index))
-        return 0;
-      continue;
-    }
-    const unsigned char *b = w->s + c->start;
-    Py_ssize_t n = c->end - c->start;
-    if (c->escaped)
-    {
-      n = decode_string (w, c);
-      if (n < 0)
-        return 0;
-      b = w->buf;
-    }
-    if (n < w->min_leaf)
-      continue;
-    int is_inert = inert (b, n);
-    if (is_inert && w->hot != NULL && !hot_holds (w, b, n))
-      continue;
-    if (!emit (w, c, index, b, n, is_inert))
-      return 0;
-  }
-  /* then its nested containers, in order */
-  index = 0;
-  Py_ssize_t saved = w->path_len;
-  for (Py_ssize_t i = container->first; i >= 0; i = w->nodes[i].next, index++)
-  {
-    const Node *c = &w->nodes[i];
-    if (c->type != T_OBJ && c->type != T_ARR)
-      continue;
-    Py_ssize_t path_len;
-    if (!child_path (w, c, index, &path_len))
-      return 0;
-    w->path_len = path_len;
-    int ok = walk (w, c);
-    w->path_len = saved;
-    if (!ok)
-      return 0;
-  }
-  return 1;
+  /* kept[mark, p->kept) are this container's own leaves (at depth) and its nested
+     containers' (deeper), each nested one's already in order: the own ones go first, the
+     order within each kind kept. Nothing moves unless an own leaf follows a nested one. */
+  struct Walk *w = p->walk;
+  Kept *k = w->kept;
+  Py_ssize_t i = mark, n = p->kept;
+  while (i < n && k[i].depth == depth)
+    i++;
+  Py_ssize_t j = i;
+  while (j < n && k[j].depth != depth)
+    j++;
+  if (j == n)
+    return OK;
+  if (!reserve ((void **) &w->tmp, &w->tmp_cap, n - i, sizeof (Kept)))
+    return NO_MEMORY;
+  Py_ssize_t own = i, nested = 0;
+  for (Py_ssize_t x = i; x < n; x++)
+    if (k[x].depth == depth)
+      k[own++] = k[x];
+    else
+      w->tmp[nested++] = k[x];
+  memcpy (k + own, w->tmp, sizeof (Kept) * (size_t) nested);
+  return OK;
 }
 
 int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const Span *hot,
     Py_ssize_t hot_count, LeafFn fn, void *ctx)
 {
-  Parser p = { s, n, 0, NULL, 0, 0 };
-  Py_ssize_t root = -1;
-  int r = json_parse (&p, &root);
-  if (r == OK)
+  struct Walk w = { s, hot, hot_count, NULL, 0, NULL, 0, NULL, 0, 0 };
+  Parser p;
+  p.s = s;
+  p.n = n;
+  p.pos = 0;
+  p.min_leaf = min_leaf;
+  p.walk = &w;
+  p.kept = 0;
+  p.keys = NULL;
+  p.keys_n = p.keys_cap = 0;
+  int r = json_parse (&p);
+  for (Py_ssize_t i = 0; r == OK && i < p.kept; i++)
   {
-    Walk w = { p.s, p.nodes, min_leaf, hot, hot_count, fn, ctx, NULL, 0, 0, NULL, 0 };
-    if (!reserve (&w.path, &w.path_cap, 1))
-      r = NO_MEMORY;
-    else
-    {
-      w.path[0] = '$';
-      w.path_len = 1;
-      if (!walk (&w, &p.nodes[root]))
-        r = PyErr_Occurred () ? ERROR : NO_MEMORY;
-    }
-    PyMem_Free (w.path);
-    PyMem_Free (w.buf);
+    const Kept *k = &w.kept[i];
+    if (!fn (ctx, (const char *) w.arena + k->path, k->path_len,
+            (k->own ? w.arena : s) + k->at, k->n, k->inert))
+      r = ERROR;
   }
-  PyMem_Free (p.nodes);
+  PyMem_Free (p.keys);
+  PyMem_Free (w.kept);
+  PyMem_Free (w.tmp);
+  PyMem_Free (w.arena);
   return r;
 }

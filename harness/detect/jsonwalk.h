@@ -18,10 +18,10 @@ typedef int (*LeafFn) (void *ctx, const char *path, Py_ssize_t path_len,
     const unsigned char *b, Py_ssize_t n, int inert);
 
 /* Walks s[0, n): OK (every kept leaf given to fn), NOT_JSON, FALLBACK, NO_MEMORY (no
-   exception set) or ERROR (fn failed, or Python raised; its exception is set).
+   exception set) or ERROR (fn failed, or Python raised; its exception is set). fn is
+   called only once the whole document is read, and only when it is OK then.
    hot == NULL keeps every leaf; else inert leaves and numbers are kept only when they hold
    one of hot[0, hot_count). */
-#define ERROR 4
 int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const Span *hot,
     Py_ssize_t hot_count, LeafFn fn, void *ctx);
 

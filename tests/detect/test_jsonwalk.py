@@ -163,11 +163,19 @@ def test_what_the_c_walk_leaves_to_python() -> None:
     assert _jsonwalk.leaves(b'[NaN, 1]', 4, None) is False
     assert _jsonwalk.leaves(b'[-Infinity]', 4, None) is False
     assert _jsonwalk.leaves(b"[" * 300 + b"]" * 300, 4, None) is False
-    # more than 4M values: Python's walk, which holds small ints for less than C's nodes
-    assert _jsonwalk.leaves(b"[" + b"1," * (4 << 20) + b"1]", 4, None) is False
     for doc in (b'{"k\\u00e9":"long enough value"}', b'{"a":"x1234","a":"y1234"}',
                 b'[NaN, 12345]', b"[" * 300 + b"]" * 300):
         assert python_leaves(doc, None) is not None  # JSON all the same: Python walks it
+
+
+def test_documents_of_any_size_walk_the_same() -> None:
+    # no node is kept per value: more than the 4M values the walk once left to Python, and
+    # many kept leaves (their records grow, and move before a nested array's at its end)
+    assert _jsonwalk.leaves(b"[" + b"1," * (4 << 20) + b"1]", 4, None) == []
+    doc = b'[[' + b"12345," * 100_000 + b'0], "leaf after the nested one", ' + \
+        b'"x%d",' * 100_000 + b'{"k": "v"}]'
+    for hot in (None, (b"23",), ()):
+        assert same(doc, hot)
 
 
 def test_not_json() -> None:
