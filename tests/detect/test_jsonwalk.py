@@ -131,6 +131,16 @@ def test_duplicate_keys_and_only_they_go_to_python(keys: list[str], nested: bool
         assert got == python_leaves(doc, None)
 
 
+def test_a_nested_objects_keys_are_its_own() -> None:
+    # the keys of an object nested in another are no duplicates of the outer one's, also
+    # where all of the outer one's are compared pairwise (more than KEY_WORDS of them)
+    inner = b'{"k0": "inner value", "k1": [{"k2": "deep value", "k0": "again"}]}'
+    for count in (2, 15, 16, 17, 40):
+        members = b", ".join(b'"k%d": "value %d"' % (i, i) for i in range(count))
+        assert same(b'{"n": ' + inner + b", " + members + b"}", None)
+        assert same(b'{' + members + b', "n": ' + inner + b"}", None)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(containers, st.lists(st.sampled_from(["", " ", "  ", "\t", "\n", "\r\n", " \n  \t"]),
                             min_size=6, max_size=6))
