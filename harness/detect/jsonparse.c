@@ -5,6 +5,9 @@
 #include "words.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static int is_ws (unsigned char c)
 {
@@ -48,12 +51,59 @@ static inline uint64_t special_bytes (uint64_t v)
   return bytes_equal (v, '"') | bytes_equal (v, '\\') | zero_bytes (v & (ONES * 0xE0));
 }
 
+/* Where scan_string must look from s[i] on: the first quote, backslash or control byte, or
+   where fewer than eight bytes are left, which it looks at one by one. With seen, the bytes
+   passed are or'ed into it (their high bits: scan_string's ASCII test). Sixteen bytes at a
+   time with SSE2 (every x86-64 has it; a key or a short value is then one step), eight at
+   a time for the rest and where there is no SSE2: strings are most of a document's bytes. */
+static inline __attribute__ ((always_inline)) Py_ssize_t plain_run (const unsigned char *s,
+    Py_ssize_t i, Py_ssize_t n, uint64_t *seen)
+{
+#ifdef __SSE2__
+  const __m128i quote = _mm_set1_epi8 ('"'), backslash = _mm_set1_epi8 ('\\');
+  const __m128i control = _mm_set1_epi8 (0x1F);
+  while (i + 16 <= n)
+  {
+    __m128i v = _mm_loadu_si128 ((const __m128i *) (s + i));
+    __m128i stop = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (v, quote),
+        _mm_cmpeq_epi8 (v, backslash)), _mm_cmpeq_epi8 (_mm_max_epu8 (v, control), control));
+    unsigned m = (unsigned) _mm_movemask_epi8 (stop);
+    unsigned high = seen != NULL ? (unsigned) _mm_movemask_epi8 (v) : 0;
+    if (m != 0)
+    {
+      int k = __builtin_ctz (m); /* the first one */
+      if (seen != NULL)
+        *seen |= (high & ((1u << k) - 1)) ? HIGHS : 0;
+      return i + k;
+    }
+    if (seen != NULL)
+      *seen |= high ? HIGHS : 0;
+    i += 16;
+  }
+#endif
+  while (i + 8 <= n)
+  {
+    uint64_t v = load8 (s + i);
+    uint64_t stop = special_bytes (v);
+    if (stop != 0)
+    {
+      int k = __builtin_ctzll (stop) >> 3; /* the first one */
+      if (seen != NULL)
+        *seen |= k ? v & (~0ULL >> (64 - 8 * k)) : 0;
+      return i + k;
+    }
+    if (seen != NULL)
+      *seen |= v;
+    i += 8;
+  }
+  return i;
+}
+
 /* A string whose opening quote is at p->pos: its content span, checked as json's strict
    scanner checks it (no raw control character, valid escapes); with ascii (a key's call),
-   *ascii: no byte >= 0x80 in it. The bytes up to the next quote, backslash or control byte
-   are skipped eight at a time: strings are most of a document's bytes. Inlined into its two
-   callers, so that a value's call (ascii NULL) does none of the ASCII bookkeeping and
-   neither pays for a call: there are as many strings as members. */
+   *ascii: no byte >= 0x80 in it. Inlined into its two callers, so that a value's call
+   (ascii NULL) does none of the ASCII bookkeeping and neither pays for a call: there are
+   as many strings as members. */
 static inline __attribute__ ((always_inline)) int scan_string (Parser *p, Py_ssize_t *start,
     Py_ssize_t *end, uint8_t *escaped, int *ascii)
 {
@@ -64,22 +114,7 @@ static inline __attribute__ ((always_inline)) int scan_string (Parser *p, Py_ssi
   *escaped = 0;
   for (;;)
   {
-    while (i + 8 <= n)
-    {
-      uint64_t v = load8 (s + i);
-      uint64_t stop = special_bytes (v);
-      if (stop != 0)
-      {
-        int k = __builtin_ctzll (stop) >> 3; /* the first one */
-        if (ascii != NULL)
-          seen |= k ? v & (~0ULL >> (64 - 8 * k)) : 0;
-        i += k;
-        break;
-      }
-      if (ascii != NULL)
-        seen |= v;
-      i += 8;
-    }
+    i = plain_run (s, i, n, ascii != NULL ? &seen : NULL);
     if (i >= n)
       return NOT_JSON;
     unsigned char c = s[i];

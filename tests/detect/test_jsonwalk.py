@@ -211,14 +211,16 @@ def test_leaves_order_paths_and_filters() -> None:
 STRING_BYTES = [b'\\"', b"\\\\", b"\\/", b"\\n", b"\\u00e9", b"\\ud83d\\ude00", b"\\udc80",
                 b"\x01", b"\x1f", b"\x7f", b" ", b"!", b"#", b"[", b"]", b"\xc3\xa9", b"\xff",
                 b"\x80", b"\xed\xa0\x80", b"\\x", b"\\u12"]
-"""Bytes at which jsonparse.c's eight-at-a-time string scan must stop, or must not: the
-escapes, raw control bytes (not JSON), the bytes next to '"', '\\' and 0x20, non-ASCII."""
+"""Bytes at which jsonparse.c's string scan (sixteen bytes at a time, then eight) must stop,
+or must not: the escapes, raw control bytes (not JSON), the bytes next to '"', '\\' and 0x20,
+non-ASCII."""
 
 
 def test_string_bytes_at_every_offset() -> None:
-    # each byte at each offset of an eight-byte word, in values and in keys, strings ending
-    # at each offset, and strings cut off by the end of the document
-    for size in range(0, 26):
+    # each byte at each offset of a sixteen-byte block (and of the eight-byte words after
+    # it), in values and in keys, strings ending at each offset, and strings cut off by the
+    # end of the document
+    for size in range(0, 40):
         for at in range(0, size + 1):
             for b in STRING_BYTES:
                 text = b"a" * at + b + b"z" * (size - at)
