@@ -122,7 +122,7 @@ def check(text: bytes, doc: Doc | None, hot: tuple[bytes, ...] | None) -> None:
         assert got == want, text
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(nested(), spaces, st.data())
 def test_written_documents_walk_the_same(doc: Doc, ws: bytes, data: st.DataObject) -> None:
     text = doc.text if ws in (b"\x0b", b"\xc2\xa0") else ws + doc.text + ws
@@ -131,7 +131,7 @@ def test_written_documents_walk_the_same(doc: Doc, ws: bytes, data: st.DataObjec
         check(text, doc, hot)
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(containers, st.lists(st.tuples(st.integers(0, 10**6), st.binary(max_size=3),
                                       st.integers(0, 3)), min_size=1, max_size=3))
 def test_damaged_written_documents_are_judged_the_same(
