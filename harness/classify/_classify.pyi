@@ -2,6 +2,7 @@ import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
+from harness.detect.finding import Finding
 from harness.parse.message import Message, MessageKind
 
 _A = TypeVar("_A")
@@ -11,3 +12,6 @@ class Adder:
                  acc: type[_A], kind: type[MessageKind], network: frozenset[MessageKind],
                  reference: weakref.WeakMethod[Callable[[Message], None]], /) -> None: ...
     def add(self, m: Message, /) -> None: ...
+
+def verified_sdks(findings: list[Finding], finding: type[Finding], sensors_crc: str,
+                  sensors_wire: str, mixpanel: str, /) -> dict[str, str] | None: ...

@@ -243,10 +243,21 @@ def sdks_from_findings(run: RunDir) -> dict[str, str]:
     return out
 
 
-def sdks_of(findings: Iterable[Finding]) -> dict[str, str]:
+def sdks_of(findings: Iterable[Finding], compiled: bool = True) -> dict[str, str]:
     """Message id → SDK, from wire formats the detector verified on the way to a finding
     (its chain step ``sensors:<field> (crc ok)``: a Sensors Analytics upload;
-    ``mixpanel:data``: Mixpanel's ingestion form); a later finding's wins."""
+    ``mixpanel:data``: Mixpanel's ingestion form); a later finding's wins.
+
+    A list of findings is read in C (``_classify.verified_sdks``) where it is built: each
+    finding has a chain tuple of its own, and hashing and comparing them to work each chain
+    out once cost ~1,500 instructions a finding in Python; ``compiled=False`` (or an
+    unbuilt checkout, or findings of other types) is the reference, which
+    tests/classify/test_sdks.py compares it with."""
+    if compiled and _classify is not None and type(findings) is list:
+        fast = _classify.verified_sdks(findings, Finding, _SENSORS_CRC, _SENSORS_WIRE,
+                                       _MIXPANEL)
+        if fast is not None:
+            return fast
     out: dict[str, str] = {}
     # a run's findings share a few hundred chains (748 among 132,915 on the 200 MB bench):
     # each one's SDK is worked out once (one get, not `in` then [], which hashes and
@@ -265,6 +276,10 @@ def sdks_of(findings: Iterable[Finding]) -> dict[str, str]:
 _UNSEEN = "\0unseen"
 """sdks_of's mark of a chain not worked out yet (never an SDK's name)."""
 
+_SENSORS_CRC = "sensors-analytics (crc verified)"
+_SENSORS_WIRE = "sensors-analytics (wire format)"
+_MIXPANEL = "mixpanel (wire format)"
+
 
 def _verified_sdk(chain: Iterable[object]) -> str | None:
     """The SDK of the last step of ``chain`` that names a verified wire format."""
@@ -273,10 +288,9 @@ def _verified_sdk(chain: Iterable[object]) -> str | None:
         if not isinstance(step, str) or not step.startswith(("sensors:", "mixpanel:")):
             continue  # most steps: one test each
         if step.startswith("sensors:"):
-            sdk = "sensors-analytics" + (" (crc verified)" if "crc ok" in step
-                                         else " (wire format)")
+            sdk = _SENSORS_CRC if "crc ok" in step else _SENSORS_WIRE
         else:
-            sdk = "mixpanel (wire format)"
+            sdk = _MIXPANEL
     return sdk
 
 
