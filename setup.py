@@ -6,16 +6,17 @@ setup(ext_modules=[
     Extension(
         "harness.detect._detect",
         ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/children.c",
-         "harness/detect/found.c", "harness/detect/roots.c", "harness/detect/jsonwalk.c",
-         "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/b64.c",
-         "harness/detect/form.c", "harness/parse/zinflate.c"],
+         "harness/detect/found.c", "harness/detect/findbatch.c", "harness/detect/roots.c",
+         "harness/detect/jsonwalk.c", "harness/detect/jsonparse.c", "harness/detect/scanner.c",
+         "harness/detect/b64.c", "harness/detect/form.c", "harness/parse/zinflate.c"],
         depends=["harness/detect/jsonparse.h", "harness/detect/jsonwalk.h",
-                 "harness/detect/expand.h", "harness/detect/bytetests.h",
+                 "harness/detect/expand.h", "harness/detect/found.h",
+                 "harness/detect/bytetests.h",
                  "harness/detect/protowire.h", "harness/detect/scanner.h",
                  "harness/detect/b64.h", "harness/detect/roots.h",
                  "harness/detect/unquote.h", "harness/detect/words.h",
-                 "harness/parse/zinflate.h",
-                 "harness/parse/h1head.h"],
+                 "harness/parse/zinflate.h", "harness/parse/h1head.h",
+                 "harness/slotoffset.h"],
         # Hyperscan's C API (libhyperscan-dev) for scanner.c; zlib for zinflate.c, the
         # compressed layers inflated without going back to Python (children.c), and
         # libdeflate's CRC-32 for its gzip trailers (libdeflate-dev)

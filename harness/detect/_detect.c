@@ -11,6 +11,10 @@
  * find(roots, hooks, plan, excerpt, msg, found, seen, keep) does the same walk and appends
  *   the findings of the message's matches to found (found.c): findings.find's loop in C.
  *
+ * find_batch(batch, start, how, into) is findings.find_unnumbered's loop over a batch of
+ *   messages (findbatch.c): each message's notes, skips, roots and find(), handing back to
+ *   the Python loop the messages it leaves to it.
+ *
  * roots(url, head, with_path, headers, body) is findings.root_pairs for the URLs it can split
  *   as path_query's fast path does (roots.c); None for the rest.
  *
@@ -37,7 +41,7 @@
 #include "b64.h"
 #include "bytetests.h"
 #include "protowire.h"
-#include "expand.h"
+#include "found.h"
 #include "roots.h"
 #include "scanner.h"
 #include "unquote.h"
@@ -252,6 +256,9 @@ static PyMethodDef methods[] = {
   { "find", detect_find, METH_VARARGS,
     "find(roots, hooks, plan, excerpt, msg, found, seen, keep) -> bool: False where expand() "
     "gives False" },
+  { "find_batch", detect_find_batch, METH_VARARGS,
+    "find_batch(batch, start, how, into) -> None (done) | (index, roots | None): the message "
+    "left to Python" },
   { "roots", detect_roots, METH_VARARGS,
     "roots(url, head, with_path, headers, body) -> list[(chain, bytes)] | None (use Python)" },
   { NULL, NULL, 0, NULL },

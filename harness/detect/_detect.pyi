@@ -23,6 +23,13 @@ def find(roots: list[tuple[tuple[str, ...], bytes]], hooks: tuple[object, ...],
          plan: tuple[tuple[object, ...], ...], excerpt: int, msg: tuple[object, ...],
          found: list[Any], seen: set[Any], keep: list[bool], /) -> bool: ...
 
+# how: (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, excerpt);
+# into: (found, seen, keep, ids, notes, spans); None when the batch is done, else the index
+# of the message left to the Python loop and its roots (None: all of it left)
+def find_batch(batch: Sequence[Any], start: int, how: tuple[object, ...],
+               into: tuple[object, ...], /
+               ) -> tuple[int, list[tuple[tuple[str, ...], bytes]] | None] | None: ...
+
 def roots(url: str, head: str, with_path: bool, headers: tuple[tuple[str, str], ...],
           body: bytes, /) -> list[tuple[tuple[str, ...], bytes]] | None: ...
 

@@ -11,7 +11,7 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import count, groupby
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 
 from harness.detect.decoders import Budget, Decoder, Layer, b64decode
 from harness.detect.derive import Pattern, derive
@@ -306,9 +306,9 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
     of ``notes`` a message got (one or two a message, in order)."""
     patterns = [p for n in needles for p in derive(n)]
     matcher = Matcher(patterns, compiled)
-    # The C walk and the loop below in C (found.c), where it is built: made once, not for
-    # every message. Where it hands back (a note to write, JSON it cannot walk exactly), the
-    # Python walk runs with a Decoder and Budget of the message's own.
+    # The C walk and one()'s loop over the matches in C (found.c), where it is built: made
+    # once, not for every message. Where it hands back (a note to write, JSON it cannot walk
+    # exactly), the Python walk runs with a Decoder and Budget of the message's own.
     hooks = Decoder(transforms).hooks(matcher.scan) if compiled else None
     plan = _plan(matcher.patterns) if hooks is not None else ()
     found: list[Found] = []
@@ -316,17 +316,9 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
     # whether _most_specific keeps each finding, worked out for each message as it is done
     # (in C with the rest); valid only while no two messages share an id (its groups are
     # by needle and message id), else _most_specific runs over them all. Every message's id
-    # counts, scanned or not (a batch's at once): a repeat among those the detector skips
-    # only sends it to _most_specific, which gives the same when no scanned id repeats.
+    # counts, scanned or not: a repeat among those the detector skips only sends it to
+    # _most_specific, which gives the same when no scanned id repeats.
     keep: list[bool] = []
-    ids: set[str] = set()  # while no id has come twice
-    n_ids = 0
-    repeated = False
-    message_id = attrgetter("id")
-    # the loop runs for every message (245,000 on the 200 MB bench run): what it asks of
-    # one is read once, and root_pairs and is_control are spelled out for the C path
-    # (test_found.py compares it with compiled=False, which runs them)
-    request_kind = MessageKind.REQUEST
 
     def note(mid: str, lines: Sequence[str]) -> None:
         """A message's notes, each after its id, and their span (``spans``)."""
@@ -336,54 +328,62 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
         if spans is not None:
             spans.append((mid, first, len(notes)))
 
-    for batch in batches:
-        if not repeated:
-            ids.update(map(message_id, batch))
-            n_ids += len(batch)
-            repeated = len(ids) != n_ids
-        for m in batch:
-            mid = m.id
+    def one(m: Message, roots: list[tuple[tuple[str, ...], bytes]] | None = None) -> None:
+        """The loop's step for one message; with ``roots``, the walk in Python only (the C
+        loop wrote its notes, made its roots, and its C walk handed back)."""
+        if roots is None:
             if notes is not None and m.notes:
-                # what the parser could not do (a body cut at its budget, a truncated stream,
-                # malformed frames) belongs with what the detector could not do
-                note(mid, m.notes)
+                # what the parser could not do (a body cut at its budget, a truncated
+                # stream, malformed frames) belongs with what the detector could not do
+                note(m.id, m.notes)
             if m.direction != "out":
-                continue  # what the app received is not what it sent
+                return  # what the app received is not what it sent
             if m.links and m.meta.get("stack"):
-                continue  # a Java HTTP stack record also seen on the wire: cite the wire one
-            if hooks is not None:
-                host, request = m.host, m.kind == request_kind
-                head = (f"http:{m.method or '?'} {host or m.ip or '?'}" if request
-                        else root_label(m))
-                roots = _detect.roots(m.url or "", head, request, m.headers, m.body)
-                if roots is None:
-                    roots = _root_pairs(m, True)
-                if _detect.find(roots, hooks, plan, EXCERPT, (
-                        mid, host, m.phase, request and (host or "") in CONTROL_HOSTS, m.t),
-                        found, seen, keep):
+                return  # a Java HTTP stack record also seen on the wire: cite the wire one
+            roots = root_pairs(m, compiled)
+            if hooks is not None and _detect.find(
+                    roots, hooks, plan, EXCERPT, (m.id, m.host, m.phase, _controls(m), m.t),
+                    found, seen, keep):
+                return
+        start = len(found)
+        decoder = Decoder(transforms, Budget())
+        for chain_, data, hits in decoder.matched(roots, matcher.scan):
+            for hit in hits:
+                derivation = verified(hit, data)
+                if derivation is None:
                     continue
-            else:
-                roots = root_pairs(m, compiled)
-            start = len(found)
-            decoder = Decoder(transforms, Budget())
-            for chain_, data, hits in decoder.matched(roots, matcher.scan):
-                for hit in hits:
-                    derivation = verified(hit, data)
-                    if derivation is None:
-                        continue
-                    n = hit.pattern.needle
-                    chain = chain_ if derivation == "raw" else (*chain_, f"derive:{derivation}")
-                    key = (n.name, m.id, chain)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
-                                  m.phase, is_control(m, n), m.t))
-            if hooks is not None:
-                keep += _kept(found[start:])
-            if notes is not None and decoder.budget.notes:
-                note(mid, shown_notes(decoder.budget.notes))
-    return (_most_specific(found) if hooks is None or repeated
+                n = hit.pattern.needle
+                chain = chain_ if derivation == "raw" else (*chain_, f"derive:{derivation}")
+                key = (n.name, m.id, chain)
+                if key in seen:
+                    continue
+                seen.add(key)
+                found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
+                              m.phase, is_control(m, n), m.t))
+        if hooks is not None:
+            keep.extend(_kept(found[start:]))
+        if notes is not None and decoder.budget.notes:
+            note(m.id, shown_notes(decoder.budget.notes))
+
+    if hooks is None:
+        for batch in batches:
+            for m in batch:
+                one(m)
+        return _most_specific(found)
+    # the loop in C (findbatch.c), for every message (245,000 on the 200 MB bench run):
+    # it hands back the few it leaves to one(); test_findbatch.py compares the two
+    ids: set[str] = set()  # every message's id: whether one came twice
+    n_ids = 0
+    how = (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, EXCERPT)
+    into = (found, seen, keep, ids, notes, spans)
+    for batch in batches:
+        n_ids += len(batch)
+        at = 0
+        while (back := _detect.find_batch(batch, at, how, into)) is not None:
+            at, roots = back
+            one(batch[at], roots)
+            at += 1
+    return (_most_specific(found) if len(ids) != n_ids
             else [f for f, k in zip(found, keep, strict=True) if k])
 
 

@@ -30,9 +30,12 @@
  *     as long as no other message has the same id: find checks).
  * Returns False where expand() would: nothing is appended to found or keep or added to
  * seen then, and the Python walk runs. No match object is made.
+ *
+ * find_message (found.h) is the same for the batch loop (findbatch.c), which makes the hooks
+ * ready once a batch and gives msg as a struct, not a tuple made for each message.
  */
 
-#include "expand.h"
+#include "found.h"
 #include "b64.h"
 
 #include <string.h>
@@ -93,7 +96,7 @@ typedef struct {
 /* One match of a layer: appended to found (its needle's name to names) unless verification
    or seen drops it. 0 with an exception set. */
 static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssize_t excerpt,
-    PyObject *msg, PyObject *found, PyObject *seen, Names *names)
+    const Msg *msg, PyObject *found, PyObject *seen, Names *names)
 {
   PyObject *p = PyTuple_GET_ITEM (plan, h->id);
   if (!PyTuple_Check (p) || PyTuple_GET_SIZE (p) != 5)
@@ -126,17 +129,15 @@ static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssiz
       PyTuple_SET_ITEM (chain, i, Py_NewRef (PyTuple_GET_ITEM (m->chain, i)));
     PyTuple_SET_ITEM (chain, k, Py_NewRef (step));
   }
-  PyObject *mid = PyTuple_GET_ITEM (msg, 0);
-  PyObject *key = PyTuple_Pack (3, name, mid, chain);
+  PyObject *key = PyTuple_Pack (3, name, msg->id, chain);
   int dup = key != NULL ? PySet_Contains (seen, key) : -1;
   int ok = dup == 1;
   if (dup == 0 && PySet_Add (seen, key) == 0)
   {
-    int control = PyTuple_GET_ITEM (msg, 3) == Py_True && PyTuple_GET_ITEM (p, 3) == Py_True;
+    int control = msg->control && PyTuple_GET_ITEM (p, 3) == Py_True;
     PyObject *cut = clip (d, n, h->start, h->end, excerpt);
-    PyObject *item = cut == NULL ? NULL : PyTuple_Pack (8, needle, mid, chain, cut,
-        PyTuple_GET_ITEM (msg, 1), PyTuple_GET_ITEM (msg, 2), control ? Py_True : Py_False,
-        PyTuple_GET_ITEM (msg, 4));
+    PyObject *item = cut == NULL ? NULL : PyTuple_Pack (8, needle, msg->id, chain, cut,
+        msg->host, msg->phase, control ? Py_True : Py_False, msg->t);
     if (item != NULL && names->n == names->cap)
     {
       Py_ssize_t cap = names->cap ? 2 * names->cap : 16;
@@ -253,33 +254,23 @@ static int kept (PyObject *found, Py_ssize_t start, const Names *names, PyObject
   return ok;
 }
 
-PyObject *detect_find (PyObject *self, PyObject *args)
+int found_init (void)
 {
-  PyObject *roots, *hooks, *plan, *msg, *found, *seen, *keep;
-  Py_ssize_t excerpt;
-  Ctx cx;
-  (void) self;
-  if (!PyArg_ParseTuple (args, "OO!O!nO!O!O!O!", &roots, &PyTuple_Type, &hooks, &PyTuple_Type,
-          &plan, &excerpt, &PyTuple_Type, &msg, &PyList_Type, &found, &PySet_Type, &seen,
-          &PyList_Type, &keep)
-      || !walk_init (&cx, hooks))
-    return NULL;
-  if (cx.scanner == NULL || PyTuple_GET_SIZE (plan) != PyTuple_GET_SIZE (cx.scanner->tags)
-      || PyTuple_GET_SIZE (msg) != 5 || PyList_GET_SIZE (keep) != PyList_GET_SIZE (found))
-  {
-    PyErr_SetString (PyExc_TypeError, "find() takes a Scanner's own scan, a plan entry for "
-        "each of its patterns, msg (id, host, phase, control, t) and a keep flag for each of "
-        "found");
-    return NULL;
-  }
   if (DERIVE == NULL && ((DERIVE = PyUnicode_InternFromString ("derive:")) == NULL
           || (QUERY = PyUnicode_InternFromString ("query:")) == NULL
           || (URL = PyUnicode_InternFromString ("url")) == NULL))
   {
     Py_CLEAR (DERIVE);
     Py_CLEAR (QUERY);
-    return NULL;
+    return 0;
   }
+  return 1;
+}
+
+int find_message (const Ctx *ready, PyObject *roots, PyObject *plan, Py_ssize_t excerpt,
+    const Msg *msg, PyObject *found, PyObject *seen, PyObject *keep)
+{
+  Ctx cx = *ready;
   Names names = { NULL, 0, 0 };
   Py_ssize_t start = PyList_GET_SIZE (found);
   int r = walk_message (&cx, roots);
@@ -294,5 +285,41 @@ PyObject *detect_find (PyObject *self, PyObject *args)
     r = ERROR;
   PyMem_Free (names.v);
   walk_free (&cx);
+  return r;
+}
+
+int find_ready (Ctx *cx, PyObject *hooks, PyObject *plan, PyObject *keep, PyObject *found)
+{
+  if (!walk_init (cx, hooks) || !found_init ())
+    return 0;
+  if (cx->scanner == NULL || PyTuple_GET_SIZE (plan) != PyTuple_GET_SIZE (cx->scanner->tags)
+      || PyList_GET_SIZE (keep) != PyList_GET_SIZE (found))
+  {
+    PyErr_SetString (PyExc_TypeError, "find() takes a Scanner's own scan, a plan entry for "
+        "each of its patterns and a keep flag for each of found");
+    return 0;
+  }
+  return 1;
+}
+
+PyObject *detect_find (PyObject *self, PyObject *args)
+{
+  PyObject *roots, *hooks, *plan, *msg, *found, *seen, *keep;
+  Py_ssize_t excerpt;
+  Ctx cx;
+  (void) self;
+  if (!PyArg_ParseTuple (args, "OO!O!nO!O!O!O!", &roots, &PyTuple_Type, &hooks, &PyTuple_Type,
+          &plan, &excerpt, &PyTuple_Type, &msg, &PyList_Type, &found, &PySet_Type, &seen,
+          &PyList_Type, &keep)
+      || !find_ready (&cx, hooks, plan, keep, found))
+    return NULL;
+  if (PyTuple_GET_SIZE (msg) != 5)
+  {
+    PyErr_SetString (PyExc_TypeError, "find() takes msg (id, host, phase, control, t)");
+    return NULL;
+  }
+  PyObject *const *v = &PyTuple_GET_ITEM (msg, 0);
+  Msg m = { v[0], v[1], v[2], v[4], v[3] == Py_True };
+  int r = find_message (&cx, roots, plan, excerpt, &m, found, seen, keep);
   return r == OK ? Py_NewRef (Py_True) : r == FALLBACK_MSG ? Py_NewRef (Py_False) : NULL;
 }

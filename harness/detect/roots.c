@@ -161,13 +161,50 @@ static PyObject *header_step (PyObject *name)
   return s;
 }
 
-PyObject *detect_roots (PyObject *self, PyObject *args)
+/* The chain's first step: the head's parts joined, then u[pa, pz) (the URL's path, ASCII). */
+static PyObject *label_of (PyObject *const *head, int parts, const char *u, Py_ssize_t pa,
+    Py_ssize_t pz)
 {
-  PyObject *url, *head, *headers, *body;
-  int with_path;
-  (void) self;
-  if (!PyArg_ParseTuple (args, "UUpOO", &url, &head, &with_path, &headers, &body))
+  Py_ssize_t n = pz - pa;
+  int ascii = 1;
+  for (int i = 0; i < parts; i++)
+  {
+    n += PyUnicode_GET_LENGTH (head[i]);
+    ascii = ascii && PyUnicode_IS_ASCII (head[i]);
+  }
+  if (parts == 1 && pz == pa)
+    return Py_NewRef (head[0]);
+  if (!ascii) /* rare: the general way */
+  {
+    PyObject *path = PyUnicode_FromKindAndData (PyUnicode_1BYTE_KIND, u + pa, pz - pa);
+    PyObject *all = path != NULL ? PyTuple_New (parts + 1) : NULL;
+    for (int i = 0; all != NULL && i < parts; i++)
+      PyTuple_SET_ITEM (all, i, Py_NewRef (head[i]));
+    if (all != NULL)
+      PyTuple_SET_ITEM (all, parts, Py_NewRef (path));
+    PyObject *empty = all != NULL ? PyUnicode_New (0, 0) : NULL; /* NULL would join by ' ' */
+    PyObject *label = empty != NULL ? PyUnicode_Join (empty, all) : NULL;
+    Py_XDECREF (empty);
+    Py_XDECREF (all);
+    Py_XDECREF (path);
+    return label;
+  }
+  PyObject *label = PyUnicode_New (n, 127);
+  if (label == NULL)
     return NULL;
+  char *o = PyUnicode_DATA (label);
+  for (int i = 0; i < parts; i++)
+  {
+    memcpy (o, PyUnicode_DATA (head[i]), (size_t) PyUnicode_GET_LENGTH (head[i]));
+    o += PyUnicode_GET_LENGTH (head[i]);
+  }
+  memcpy (o, u + pa, (size_t) (pz - pa));
+  return label;
+}
+
+PyObject *roots_of (PyObject *url, PyObject *const *head, int parts, int with_path,
+    PyObject *headers, PyObject *body)
+{
   if (!PyTuple_Check (headers) || !PyBytes_Check (body))
     Py_RETURN_NONE; /* what Python makes of them, Python says */
   if (URL == NULL && ((URL = PyUnicode_InternFromString ("url")) == NULL
@@ -189,14 +226,7 @@ PyObject *detect_roots (PyObject *self, PyObject *args)
   const char *u = PyUnicode_DATA (url);
   if (n > 0 && !(PyUnicode_IS_ASCII (url) && path_query (u, n, &pa, &pz, &qa, &qz)))
     Py_RETURN_NONE;
-  PyObject *label = with_path && pz > pa ? PyUnicode_FromKindAndData (PyUnicode_1BYTE_KIND,
-      u + pa, pz - pa) : Py_NewRef (head);
-  if (label != NULL && label != head)
-  {
-    PyObject *path = label;
-    label = PyUnicode_Concat (head, path);
-    Py_DECREF (path);
-  }
+  PyObject *label = label_of (head, parts, u, pa, with_path ? pz : pa);
   PyObject *out = label != NULL ? PyList_New (0) : NULL;
   int ok = out != NULL;
   if (ok && n > 0)
@@ -220,4 +250,14 @@ PyObject *detect_roots (PyObject *self, PyObject *args)
   if (!ok)
     Py_CLEAR (out);
   return out;
+}
+
+PyObject *detect_roots (PyObject *self, PyObject *args)
+{
+  PyObject *url, *head, *headers, *body;
+  int with_path;
+  (void) self;
+  if (!PyArg_ParseTuple (args, "UUpOO", &url, &head, &with_path, &headers, &body))
+    return NULL;
+  return roots_of (url, &head, 1, with_path, headers, body);
 }

@@ -1,0 +1,168 @@
+"""find_unnumbered's loop in C (harness/detect/findbatch.c) against the Python loop it
+replaced, run with compiled=False: the same findings, notes and spans for generated batches
+of messages (ids that repeat, parser notes, messages in and out, Java stack records with
+links, control hosts, every kind, URLs and fields the C loop leaves to Python, bodies whose
+C walk hands back); and what it leaves to the Python loop, and how."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from harness.detect import _detect
+from harness.detect.decoders import Decoder
+from harness.detect.derive import derive
+from harness.detect.findings import (
+    CONTROL_HOSTS,
+    EXCERPT,
+    Found,
+    _plan,
+    find_unnumbered,
+    root_label,
+)
+from harness.detect.matcher import Matcher
+from harness.parse.message import Message, MessageKind
+from tests.detect.test_expand import NEEDLES, bodies, headers
+from tests.detect.test_found import aligned, odd_headers
+from tests.detect.test_roots import urls
+
+ID = NEEDLES[0].value
+
+
+def _deep() -> bytes:
+    """A value nested past the depth limit: the C walk hands back, the Python one notes it."""
+    deep = ID.encode()
+    for _ in range(12):
+        deep = base64.b64encode(b"some text " + deep)
+    return deep
+
+
+DEEP = _deep()
+CONTROL = next(iter(CONTROL_HOSTS))
+
+
+class Sub(Message):
+    """A Message of another class: the C loop leaves it to Python."""
+
+    __slots__ = ()
+
+
+def message(mid: str, kind: MessageKind | str, direction: str, links: tuple[str, ...],
+            meta: dict[str, Any], notes: tuple[str, ...], host: str | None, ip: str | None,
+            method: str | None, url: str | None, hs: Any, body: bytes, sub: bool) -> Message:
+    return (Sub if sub else Message)(
+        id=mid, kind=kind, t=1.5, direction=direction, source="native.tls", phase="p",  # type: ignore[arg-type]
+        host=host, ip=ip, method=method, url=url, headers=hs, body=body, links=links,
+        meta=meta, notes=notes, status=200, sdk=None)
+
+
+texts = st.sampled_from(["body cut at its budget", "é 2", "\udce9"])
+messages = st.builds(
+    message, st.sampled_from(["k1", "k2", "k3", "k4", "k5"]),
+    st.sampled_from([*MessageKind, "request"]),
+    st.sampled_from(["out", "out", "in"]),
+    st.sampled_from([(), ("k9",)]),
+    st.sampled_from([{}, {"stack": "okhttp3"}, {"stack": ""}, {"stack": 0}, {"x": 1}]),
+    st.lists(texts, max_size=2).map(tuple),
+    st.sampled_from(["sa.lab.test", CONTROL, "", None, "é.lab.test"]),
+    st.sampled_from([None, "10.0.0.1", ""]),
+    st.sampled_from([None, "", "POST", "GET"]),
+    urls | st.sampled_from([None, "https://sa.lab.test/i?id=" + ID,
+                            "https://canary.lab.test/c/cnry42?q=qz%D0%BA", "http://[::1"]),
+    headers | odd_headers | st.just([("X-Id", ID)]),
+    bodies | aligned | st.just(DEEP),
+    st.sampled_from([False, False, False, True]))
+
+
+def run(batches: list[list[Message]], compiled: bool, with_notes: bool = True
+        ) -> tuple[list[Found], list[str] | None, list[tuple[str, int, int]] | None]:
+    notes: list[str] | None = [] if with_notes else None
+    spans: list[tuple[str, int, int]] | None = [] if with_notes else None
+    found = find_unnumbered(iter(batches), NEEDLES, None, notes, compiled, spans)
+    return found, notes, spans
+
+
+def same(batches: list[list[Message]]) -> None:
+    for with_notes in (True, False):
+        assert run(batches, True, with_notes) == run(batches, False, with_notes)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.lists(messages, max_size=4), min_size=1, max_size=3))
+@example([[message("k1", MessageKind.REQUEST, "out", (), {}, ("cut",), "sa.lab.test", None,
+                   "POST", "https://sa.lab.test/p?id=" + ID, (), DEEP, False),
+           message("k2", MessageKind.RESPONSE, "in", (), {}, ("bad frame",), "sa.lab.test",
+                   None, None, None, (), ID.encode(), False)],
+          [message("k1", MessageKind.REQUEST, "out", ("k3",), {"stack": "okhttp3"}, (),
+                   "sa.lab.test", None, "POST", "https://sa.lab.test/p", (), b"", False)]])
+def test_generated_batches_give_what_the_python_loop_gives(
+        batches: list[list[Message]]) -> None:
+    same(batches)
+
+
+def test_a_repeated_id_among_skipped_messages() -> None:
+    """Ids that repeat send the findings through _most_specific over them all: a skipped
+    message's id counts as the Python loop's did, and a scanned one's most of all (the
+    second message's finding is below the first's: only it is kept)."""
+    value = ID.encode()
+    first = message("k1", MessageKind.REQUEST, "out", (), {}, (), "sa.lab.test", None, "POST",
+                    "https://sa.lab.test/p", (), value, False)
+    below = dataclasses.replace(first, body=b'{"a": "' + value + b'"}')
+    skipped = dataclasses.replace(first, direction="in")
+    for batches in ([[first, below]], [[first], [below]], [[first, skipped]], [[first], [skipped]]):
+        same(batches)
+    assert [f[2][1:] for f in run([[first], [below]], True)[0]] == [("json:$.a",)]
+
+
+def _loop(ms: list[Message], start: int = 0) -> tuple[Any, list[Found], set[str], list[str]]:
+    matcher = Matcher([p for n in NEEDLES for p in derive(n)])
+    hooks = Decoder().hooks(matcher.scan)
+    assert hooks is not None
+    found: list[Found] = []
+    ids: set[str] = set()
+    notes: list[str] = []
+    how = (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks,
+           _plan(matcher.patterns), EXCERPT)
+    back = _detect.find_batch(ms, start, how, (found, set(), [], ids, notes, []))
+    return back, found, ids, notes
+
+
+def test_what_is_left_to_the_python_loop() -> None:
+    """Not a loop that passes by handing everything back: requests and responses are done
+    in C, and what is handed back is handed back at the message it concerns, with its id
+    counted, and its notes written only where its roots were made."""
+    def req(mid: str, **kw: Any) -> Message:
+        m = message(mid, MessageKind.REQUEST, "out", (), {}, ("n",), "sa.lab.test", None,
+                    "POST", "https://sa.lab.test/p?id=" + ID, (("X-Id", ID),), b"", False)
+        return dataclasses.replace(m, **kw)
+
+    done = [req("k1"), req("k2", kind=MessageKind.RESPONSE, direction="in"),
+            req("k3", kind=MessageKind.WS_FRAME, body=ID.encode()),
+            req("k6", host=CONTROL, url="https://canary.lab.test/c/cnry42", headers=())]
+    back, found, ids, notes = _loop(done)
+    assert back is None
+    assert ids == {"k1", "k2", "k3", "k6"}
+    assert notes == ["k1: n", "k2: n", "k3: n", "k6: n"]
+    steps = [("url",), ("query:id",), ("header:x-id",)]
+    assert [(f[1], f[2], f[6]) for f in found] == [
+        *(("k1", ("http:POST sa.lab.test/p", *s), False) for s in steps),
+        *(("k3", ("ws-frame:native.tls sa.lab.test", *s), False) for s in [*steps, ()]),
+        ("k6", ("http:POST canary.lab.test/c/cnry42", "url"), True)]
+    for odd in (req("k4", url="https://sa.lab.test/é"), req("k4", headers=[("X", "y")]),
+                req("k4", kind="request"), Sub(**{f.name: getattr(req("k4"), f.name)
+                                                  for f in dataclasses.fields(Message)})):
+        back, found, ids, notes = _loop([req("k1"), odd, req("k5")], 1)
+        assert back == (1, None), odd
+        assert (found, ids, notes) == ([], {"k4"}, []), odd
+    back, found, ids, notes = _loop([req("k1"), req("k4", body=DEEP)], 1)
+    assert back is not None
+    assert back[0] == 1
+    assert back[1] is not None
+    assert [chain for chain, _ in back[1]] == [
+        ("http:POST sa.lab.test/p", s) for s in ("url", "query:id", "header:x-id")] + [
+        ("http:POST sa.lab.test/p",)]
+    assert (found, ids, notes) == ([], {"k4"}, ["k4: n"])
