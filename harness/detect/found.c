@@ -83,8 +83,31 @@ static PyObject *clip (const char *d, Py_ssize_t n, Py_ssize_t start, Py_ssize_t
 {
   Py_ssize_t a = start - excerpt > 0 ? start - excerpt : 0;
   Py_ssize_t z = end + excerpt < n ? end + excerpt : n;
-  return Py_BuildValue ("(y#y#y#OO)", d + a, start - a, d + start, end - start, d + end,
-      z - end, a > 0 ? Py_True : Py_False, z < n ? Py_True : Py_False);
+  Py_ssize_t at[4] = { a, start, end, z };
+  PyObject *cut = PyTuple_New (5);
+  for (int i = 0; cut != NULL && i < 3; i++)
+  {
+    PyObject *b = PyBytes_FromStringAndSize (d + at[i], at[i + 1] - at[i]);
+    if (b == NULL)
+      Py_CLEAR (cut);
+    else
+      PyTuple_SET_ITEM (cut, i, b);
+  }
+  if (cut != NULL)
+  {
+    PyTuple_SET_ITEM (cut, 3, Py_NewRef (a > 0 ? Py_True : Py_False));
+    PyTuple_SET_ITEM (cut, 4, Py_NewRef (z < n ? Py_True : Py_False));
+  }
+  return cut;
+}
+
+/* A new tuple of n borrowed items (PyTuple_Pack without its variable arguments). */
+static PyObject *tuple_of (PyObject *const *items, Py_ssize_t n)
+{
+  PyObject *t = PyTuple_New (n);
+  for (Py_ssize_t i = 0; t != NULL && i < n; i++)
+    PyTuple_SET_ITEM (t, i, Py_NewRef (items[i]));
+  return t;
 }
 
 /* The needle names of the findings appended by one call (borrowed from the plan). */
@@ -129,15 +152,15 @@ static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssiz
       PyTuple_SET_ITEM (chain, i, Py_NewRef (PyTuple_GET_ITEM (m->chain, i)));
     PyTuple_SET_ITEM (chain, k, Py_NewRef (step));
   }
-  PyObject *key = PyTuple_Pack (3, name, msg->id, chain);
+  PyObject *key = tuple_of ((PyObject *[]) { name, msg->id, chain }, 3);
   int dup = key != NULL ? PySet_Contains (seen, key) : -1;
   int ok = dup == 1;
   if (dup == 0 && PySet_Add (seen, key) == 0)
   {
     int control = msg->control && PyTuple_GET_ITEM (p, 3) == Py_True;
     PyObject *cut = clip (d, n, h->start, h->end, excerpt);
-    PyObject *item = cut == NULL ? NULL : PyTuple_Pack (8, needle, msg->id, chain, cut,
-        msg->host, msg->phase, control ? Py_True : Py_False, msg->t);
+    PyObject *item = cut == NULL ? NULL : tuple_of ((PyObject *[]) { needle, msg->id, chain,
+        cut, msg->host, msg->phase, control ? Py_True : Py_False, msg->t }, 8);
     if (item != NULL && names->n == names->cap)
     {
       Py_ssize_t cap = names->cap ? 2 * names->cap : 16;

@@ -94,17 +94,48 @@ static PyObject *step (PyObject *prefix, PyObject *s)
 /* Appends ((label, name), data) to out, taking the references of name and data. */
 static int add (PyObject *out, PyObject *label, PyObject *name, PyObject *data)
 {
-  PyObject *chain = name != NULL && data != NULL ? PyTuple_Pack (2, label, name) : NULL;
-  PyObject *root = chain != NULL ? PyTuple_Pack (2, chain, data) : NULL;
-  int ok = root != NULL && PyList_Append (out, root) == 0;
-  Py_XDECREF (root);
-  Py_XDECREF (chain);
-  Py_XDECREF (name);
-  Py_XDECREF (data);
+  PyObject *chain = name != NULL && data != NULL ? PyTuple_New (2) : NULL;
+  PyObject *root = chain != NULL ? PyTuple_New (2) : NULL;
+  if (root == NULL)
+  {
+    Py_XDECREF (chain);
+    Py_XDECREF (name);
+    Py_XDECREF (data);
+    return 0;
+  }
+  PyTuple_SET_ITEM (chain, 0, Py_NewRef (label));
+  PyTuple_SET_ITEM (chain, 1, name);
+  PyTuple_SET_ITEM (root, 0, chain);
+  PyTuple_SET_ITEM (root, 1, data);
+  int ok = PyList_Append (out, root) == 0;
+  Py_DECREF (root);
   return ok;
 }
 
 static PyObject *URL, *QUERY, *HEADER; /* "url", "query:", "header:" */
+
+/* A query parameter's chain step: "query:" + its name s[0, n) read as query_part reads it. */
+static PyObject *query_step (const char *s, Py_ssize_t n, char *buf)
+{
+  Py_ssize_t k = unquote ((const unsigned char *) s, n, (unsigned char *) buf, 1);
+  int ascii = 1;
+  for (Py_ssize_t i = 0; i < k && ascii; i++)
+    ascii = (unsigned char) buf[i] < 0x80;
+  if (!ascii) /* query_part's way, decoded */
+  {
+    PyObject *name = PyUnicode_DecodeUTF8 (buf, k, "replace");
+    PyObject *label_step = step (QUERY, name);
+    Py_XDECREF (name);
+    return label_step;
+  }
+  PyObject *label_step = PyUnicode_New (6 + k, 127);
+  if (label_step != NULL)
+  {
+    memcpy (PyUnicode_DATA (label_step), "query:", 6);
+    memcpy ((char *) PyUnicode_DATA (label_step) + 6, buf, (size_t) k);
+  }
+  return label_step;
+}
 
 /* The query's pairs u[qa, qz) as roots. 0 with an exception set. */
 static int add_query (PyObject *out, PyObject *label, const char *u, Py_ssize_t qa,
@@ -126,9 +157,7 @@ static int add_query (PyObject *out, PyObject *label, const char *u, Py_ssize_t 
     {
       const char *eq = memchr (u + a, '=', (size_t) (z - a));
       Py_ssize_t e = eq != NULL ? eq - u : z, v = eq != NULL ? e + 1 : z;
-      PyObject *name = query_part (u + a, e - a, 1, buf);
-      PyObject *label_step = step (QUERY, name);
-      Py_XDECREF (name);
+      PyObject *label_step = query_step (u + a, e - a, buf);
       ok = add (out, label, label_step, label_step != NULL ? query_part (u + v, z - v, 0, buf)
           : NULL);
     }
