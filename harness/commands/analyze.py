@@ -36,12 +36,13 @@ def run(args: argparse.Namespace) -> int:
     if args.claims is not None:  # a broken claims file is refused before the analysis
         importlib.import_module("harness.claims.model").load_claims(args.claims)
     result = analyze_run(args.run_dir, parse_cli(args.needle), claims=args.claims)
+    leaks = result.leaks  # a list made from all the findings each time it is asked for
     print(f"{result.run.path}: {result.messages} messages, {len(result.needles)} needles, "
-          f"{len(result.leaks)} findings, {len(result.controls)} positive controls")
-    for f in result.leaks[:20]:
+          f"{len(leaks)} findings, {len(result.controls)} positive controls")
+    for f in leaks[:20]:
         print(f"  {f.id} {f.needle} [{f.phase}] {f.host}: {' > '.join(f.chain)}")
-    if len(result.leaks) > 20:
-        print(f"  … {len(result.leaks) - 20} more in findings.json")
+    if len(leaks) > 20:
+        print(f"  … {len(leaks) - 20} more in findings.json")
     for note in result.notes[:10]:
         print(f"  note: {note}")
     if len(result.notes) > 10:
