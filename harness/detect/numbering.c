@@ -200,11 +200,19 @@ static int run_order (const void *a, const void *b)
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* The last needle met, its name and class (all held) */
+/* A needle met, its name and class (all held) */
 typedef struct
 {
   PyObject *needle, *name, *cls;
 } Needle;
+
+/* The needles met, by their address: a run's findings are of several needles in turn, and
+   their two attribute lookups cost ~300 instructions a finding when only the last was
+   kept. A needle whose slot another takes is looked up again. The slot from the address's
+   bits multiplied by 2^64 / phi (Fibonacci hashing): objects of one size are as far apart
+   as their size, so the address's low bits are the same for all */
+#define NEEDLES 64
+#define NEEDLE_SLOT(p) ((size_t) (((uint64_t) (uintptr_t) (p) * 0x9e3779b97f4a7c15u) >> 58))
 
 static PyObject *s_name, *s_cls;
 
@@ -239,7 +247,7 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
     return PyErr_NoMemory ();
   }
   PyObject *out = NULL, *mid = NULL, *prev = NULL;
-  Needle last = { NULL, NULL, NULL };
+  Needle needles[NEEDLES] = { { NULL, NULL, NULL } };
   /* the runs, while checking what each finding is */
   for (Py_ssize_t i = 0; i < n; i++)
   {
@@ -261,7 +269,12 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
     runs[nruns++] = (Run) { num, i, i + 1 };
     prev = key;
   }
-  qsort (runs, (size_t) nruns, sizeof (Run), run_order);
+  /* the detector's runs come in the store's order on the benchmark: no sort then */
+  Py_ssize_t r = 1;
+  while (r < nruns && runs[r - 1].num <= runs[r].num)
+    r++;
+  if (r < nruns)
+    qsort (runs, (size_t) nruns, sizeof (Run), run_order);
   if ((out = PyList_New (n)) == NULL)
     goto done;
   Py_ssize_t at = 0;
@@ -273,7 +286,8 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
     for (Py_ssize_t i = runs[r].start; i < runs[r].end; i++)
     {
       PyObject *const *v = &PyTuple_GET_ITEM (PyTuple_GET_ITEM (found, i), 0);
-      if (v[0] != last.needle)
+      Needle *last = &needles[NEEDLE_SLOT (v[0])];
+      if (v[0] != last->needle)
       {
         PyObject *name = PyObject_GetAttr (v[0], s_name);
         PyObject *cls = name == NULL ? NULL : PyObject_GetAttr (v[0], s_cls);
@@ -283,9 +297,9 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
           PyErr_Clear (); /* the reference says why */
           goto other;
         }
-        Py_XSETREF (last.needle, Py_NewRef (v[0]));
-        Py_XSETREF (last.name, name);
-        Py_XSETREF (last.cls, cls);
+        Py_XSETREF (last->needle, Py_NewRef (v[0]));
+        Py_XSETREF (last->name, name);
+        Py_XSETREF (last->cls, cls);
       }
       PyObject *excerpt = render_clip (v[3]);
       if (excerpt == NULL && !PyErr_Occurred ())
@@ -298,7 +312,7 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
         Py_XDECREF (id);
         goto fail;
       }
-      PyObject *value[FN] = { id, last.name, last.cls, v[4], v[5], mid, v[2], excerpt, v[6],
+      PyObject *value[FN] = { id, last->name, last->cls, v[4], v[5], mid, v[2], excerpt, v[6],
                               v[7] };
       for (int k = 0; k < FN; k++)
         *(PyObject **) ((char *) o + off[k]) =
@@ -317,16 +331,58 @@ done:
   PyMem_Free (runs);
   Py_DECREF (found);
   Py_XDECREF (mid);
-  Py_XDECREF (last.needle);
-  Py_XDECREF (last.name);
-  Py_XDECREF (last.cls);
+  for (int k = 0; k < NEEDLES; k++)
+  {
+    Py_XDECREF (needles[k].needle);
+    Py_XDECREF (needles[k].name);
+    Py_XDECREF (needles[k].cls);
+  }
   return out;
 }
 
-static int by_value (const void *a, const void *b)
+/* The end of the ascending run of a[0:n] that starts at a[at] */
+static Py_ssize_t run_end (const long long *a, Py_ssize_t at, Py_ssize_t n)
 {
-  long long x = *(const long long *) a, y = *(const long long *) b;
-  return (x > y) - (x < y);
+  while (++at < n && a[at - 1] <= a[at])
+    ;
+  return at;
+}
+
+/* a[0:n] sorted ascending, by merging its ascending runs two by two until one is left: a
+   host's ids come nearly in the store's order (308 descents among the 20 MB run's 24,640),
+   where qsort's merge sort compared each number ~11 times through a pointer. 0, or -1
+   with MemoryError */
+static int sort_numbers (long long *a, Py_ssize_t n)
+{
+  if (run_end (a, 0, n) >= n)
+    return 0;
+  long long *tmp = PyMem_Malloc (sizeof *tmp * (size_t) n);
+  if (tmp == NULL)
+  {
+    PyErr_NoMemory ();
+    return -1;
+  }
+  long long *src = a, *dst = tmp;
+  for (Py_ssize_t runs = 2; runs > 1;) /* the runs a pass leaves */
+  {
+    runs = 0;
+    for (Py_ssize_t lo = 0; lo < n; runs++)
+    {
+      Py_ssize_t mid = run_end (src, lo, n), hi = mid < n ? run_end (src, mid, n) : n;
+      Py_ssize_t x = lo, y = mid, k = lo;
+      while (x < mid && y < hi)
+        dst[k++] = src[y] < src[x] ? src[y++] : src[x++];
+      memcpy (dst + k, src + x, sizeof *src * (size_t) (mid - x)), k += mid - x;
+      memcpy (dst + k, src + y, sizeof *src * (size_t) (hi - y));
+      lo = hi;
+    }
+    long long *t = src;
+    src = dst, dst = t;
+  }
+  if (src != a)
+    memcpy (a, src, sizeof *a * (size_t) n);
+  PyMem_Free (tmp);
+  return 0;
 }
 
 /* renumbered(ids, numbers): list[str] | None */
@@ -351,8 +407,7 @@ PyObject *renumbered (PyObject *module, PyObject *const *args, Py_ssize_t nargs)
       PyMem_Free (nums);
       Py_RETURN_NONE;
     }
-  qsort (nums, (size_t) n, sizeof *nums, by_value);
-  if ((out = PyList_New (n)) != NULL)
+  if (sort_numbers (nums, n) == 0 && (out = PyList_New (n)) != NULL)
     for (Py_ssize_t i = 0; i < n; i++)
     {
       PyObject *s = tagged ('m', nums[i]);

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 
 import pytest
 from hypothesis import example, given
@@ -114,3 +115,37 @@ def test_renumbered_is_the_reference(keys: list[int], order: list[int]) -> None:
     assert outjson.renumbered(ids, numbers) == [
         f"m{n}" for n in sorted([numbers[int(i[1:])] for i in ids])]
     assert outjson.renumbered([*ids, "k 1"], numbers) is None
+
+
+@given(st.lists(st.integers(0, 60), max_size=300),
+       st.lists(st.integers(-2**63, 2**63 - 1), min_size=61, max_size=61),
+       st.none() | st.integers(0, 40), st.randoms(use_true_random=False))
+@example([5, 4, 3, 2, 1], list(range(61)), None, random.Random(0))
+@example(list(range(60)), list(range(61)), None, random.Random(0))
+def test_renumbered_sorts_as_sorted(keys: list[int], numbers: list[int], swaps: int | None,
+                                    rnd: random.Random) -> None:
+    """Any numbers (repeated, negative, a long long's ends), ids in any order (``swaps``
+    None) or nearly in order (sorted by number, then a few swapped, as a host's ids come):
+    sorted as sorted() sorts them."""
+    if swaps is not None:
+        keys.sort(key=numbers.__getitem__)
+        for _ in range(swaps if keys else 0):
+            i, j = rnd.randrange(len(keys)), rnd.randrange(len(keys))
+            keys[i], keys[j] = keys[j], keys[i]
+    ids = [f"k{k}" for k in keys]
+    assert outjson.renumbered(ids, numbers) == [
+        f"m{n}" for n in sorted([numbers[int(i[1:])] for i in ids])]
+
+
+def test_many_needles() -> None:
+    """More needles than numbering.c keeps (64), in turns and each now and then again, for
+    several messages in and out of order: each finding has its own needle's name and class."""
+    needles = [Needle(f"n{i}", list(NeedleClass)[i % len(NeedleClass)], "v", "cli")
+               for i in range(300)]
+    rnd = random.Random(3)
+    found: list[Found] = [
+        (rnd.choice(needles), f"k{key}", ("c",), (b"a", b"b", b"c", False, False), None,
+         None, False, None)
+        for key in (3, 1, 2, 1) for _ in range(400)]
+    numbers = [0, 2, 3, 1]
+    same(outjson.numbered_in_order(found, numbers, Finding, render), reference(found, numbers))
