@@ -126,6 +126,25 @@ def test_edges() -> None:
             findings_json([bad])
 
 
+def test_shared_text_many() -> None:
+    """More needles than _outjson.c keeps the text of (64), in random turns with random
+    classes, so that slots are taken over and found again; hosts equal but other objects;
+    a message's findings with one of another type (written by the reference) between
+    them."""
+    rnd = random.Random(11)
+    needles = [f"n{i}" for i in range(200)]
+    fs: list[Finding] = []
+    for m in range(2000):
+        message, host = f"m{m}", rnd.choice(["h", None, "".join(["h", "2"])])
+        for _ in range(rnd.randrange(1, 4)):
+            fs.append(Finding(f"f{len(fs)}", rnd.choice(needles), rnd.choice(list(NeedleClass)),
+                              host, rnd.choice([None, "p"]), message, ("c",), "x", False,
+                              None))
+            if rnd.random() < 0.05:
+                fs.append(Later(*(getattr(fs[-1], n) for n in Finding.__slots__)))
+    assert findings_json(fs) == reference(fs)
+
+
 def test_unbuilt(monkeypatch: pytest.MonkeyPatch) -> None:
     """An unbuilt checkout writes the reference."""
     monkeypatch.setattr(finding_mod, "_outjson", None)
