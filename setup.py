@@ -44,8 +44,10 @@ setup(ext_modules=[
     # analysis.sqlite written through SQLite's C API for store.py (the same rows, faster)
     Extension(
         "harness.parse._store", ["harness/parse/_store.c", "harness/parse/storejson.c",
-                                 "harness/parse/storemsg.c", "harness/parse/storesql.c"],
+                                 "harness/parse/storemsg.c", "harness/parse/storesql.c",
+                                 "harness/parse/storeorder.c", "harness/parse/storerows.c"],
         depends=["harness/parse/storejson.h", "harness/parse/storemsg.h",
+                 "harness/parse/storeorder.h", "harness/parse/storerows.h",
                  "harness/detect/words.h",
                  "harness/parse/storesql.h", "harness/parse/draftfields.h"],
         libraries=["sqlite3"],

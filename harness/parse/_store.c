@@ -1,17 +1,17 @@
 /* The writer of analysis.sqlite through SQLite's C API, for store.StoreWriter.
  *
- * Writer(path, script, insert, Draft, Message, values, kinds, dumps, firsts=None) opens the
- * temporary store on a connection of its own and runs script (pragmas, schema, BEGIN).
- * add(draft) writes a draft's row at once with insert (and appends its first_seq to the
- * list firsts), its columns bound one by one as Python's sqlite3 module binds them, the
- * JSON columns written by storejson.c where the value has a shape it encodes and by
- * rowcodec.Dumps (dumps, dumps.seqs) otherwise (json_column); a parameter whose value is
- * the previous row's keeps its binding (sql_bind_kept), and so does a JSON text of the
- * previous row's bytes (sql_bind_spare). message() is the Message the store will read
- * back for that row, made from the draft's own values where those are what decoding the
- * stored text gives (or None: the caller reads the row back with fetch); add_message()
- * both, in one call. execute and fetch run the rest of the build's SQL (links, numbering,
- * meta, COMMIT).
+ * Writer(path, script, insert, Draft, Message, values, kinds, dumps, firsts=None,
+ * insert_rows=insert) opens the temporary store on a connection of its own and runs script
+ * (pragmas, schema, BEGIN). add(draft) writes a draft's row with insert and insert_rows,
+ * the INSERTs of one row and of several (storerows.h: a row waits in its slot of the second
+ * until the slots are full), and appends its first_seq to the list firsts. Its columns are
+ * bound as Python's sqlite3 module binds them, the JSON columns written by storejson.c
+ * where the value has a shape it encodes and by rowcodec.Dumps (dumps, dumps.seqs)
+ * otherwise (json_column). message() is the Message the store will read back for that row,
+ * made from the draft's own values where those are what decoding the stored text gives (or
+ * None: the caller reads the row back with fetch); add_message() both, in one call.
+ * number() writes the numbering (storeorder.h); execute and fetch run the rest of the
+ * build's SQL (links, meta, COMMIT). Each writes the rows still waiting first.
  *
  * StoreWriter kept executemany's rows in a queue and made each Message by decoding the JSON
  * it had just encoded: together ~0.4 s of the 20 MB benchmark's 1.9 s. The Python writer
@@ -24,13 +24,9 @@
 
 #include "storejson.h"
 #include "storemsg.h"
+#include "storeorder.h"
+#include "storerows.h"
 #include "storesql.h"
-
-/* The INSERT's parameters, the body's (0-based), and each JSON column's (1-based, as
- * SQLite counts) */
-#define NCOL 28
-#define C_BODY 19
-static const int jparam[JN] = {19, 23, 26, 27, 28};
 
 static PyObject *no_args;
 
@@ -38,7 +34,7 @@ typedef struct
 {
   PyObject_HEAD
   sqlite3 *db;
-  sqlite3_stmt *insert;
+  Rows rows; /* the INSERTs of messages */
   long long count; /* keys given so far (the last one's) */
   PyTypeObject *draft, *message;
   Py_ssize_t doff[DN], moff[MN]; /* where each field's slot is in an instance */
@@ -49,10 +45,6 @@ typedef struct
   PyObject *v[DN], *req, *kind_text;
   long long req_key;
   int small, fast; /* fast: message() can make the Message from v */
-  SqlText json[JN]; /* the JSON columns' texts, where storejson.c writes them */
-  /* what each other parameter of the INSERT is bound to (new references; NULL: rebind it),
-   * kept from one row to the next: see sql_same_binding */
-  PyObject *bound[NCOL];
 } Writer;
 
 static void forget (Writer *w)
@@ -66,15 +58,7 @@ static void forget (Writer *w)
 
 static void writer_close (Writer *w)
 {
-  if (w->insert != NULL)
-  {
-    sqlite3_finalize (w->insert);
-    w->insert = NULL;
-  }
-  for (int i = 0; i < NCOL; i++) /* bound in place: released once the statement is gone */
-    Py_CLEAR (w->bound[i]);
-  for (int j = 0; j < JN; j++)
-    sql_text_let_go (&w->json[j]);
+  rows_close (&w->rows);
   if (w->db != NULL)
   {
     sqlite3_close_v2 (w->db);
@@ -85,11 +69,11 @@ static void writer_close (Writer *w)
 static int writer_init (Writer *w, PyObject *args, PyObject *kw)
 {
   PyObject *path, *draft, *message, *values, *kinds, *dumps, *firsts = NULL;
-  const char *script, *insert;
-  if (!PyArg_ParseTuple (args, "O&ssO!O!O!O!O|O!:Writer", PyUnicode_FSConverter, &path,
+  const char *script, *insert, *insert_rows = NULL;
+  if (!PyArg_ParseTuple (args, "O&ssO!O!O!O!O|O!s:Writer", PyUnicode_FSConverter, &path,
                          &script, &insert, &PyType_Type, &draft, &PyType_Type, &message,
                          &PyDict_Type, &values, &PyDict_Type, &kinds, &dumps, &PyList_Type,
-                         &firsts))
+                         &firsts, &insert_rows))
     return -1;
   int ok = w->db == NULL || (PyErr_SetString (PyExc_RuntimeError, "Writer opened twice"), 0);
   ok = ok && slot_offsets ((PyTypeObject *) draft, DRAFT, DN, w->doff, "draftfields.h") == 0
@@ -113,11 +97,11 @@ static int writer_init (Writer *w, PyObject *args, PyObject *kw)
   Py_DECREF (path);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec (w->db, script, NULL, NULL, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_prepare_v2 (w->db, insert, -1, &w->insert, NULL);
-  if (rc != SQLITE_OK)
+  if (rc != SQLITE_OK || rows_prepare (&w->rows, w->db, insert, insert_rows ? insert_rows
+                                       : insert) < 0)
   {
-    sql_error (w->db, rc);
+    if (rc != SQLITE_OK)
+      sql_error (w->db, rc);
     writer_close (w);
     return -1;
   }
@@ -149,8 +133,8 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   PyObject *key = PyLong_FromLongLong (++w->count);
   if (key == NULL)
     goto fail;
-  PyObject **slot = (PyObject **) ((char *) d + w->doff[D_KEY]);
-  Py_XSETREF (*slot, Py_NewRef (key));
+  PyObject **key_slot = (PyObject **) ((char *) d + w->doff[D_KEY]);
+  Py_XSETREF (*key_slot, Py_NewRef (key));
   for (int i = 0; i < DN; i++)
   {
     PyObject *v = i != D_FIRST_SEQ ? field (w, d, i) : first;
@@ -172,11 +156,11 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   PyObject **v = w->v;
   /* whether StoreWriter.message would take the row as it is (else it reads it back) */
   int fast = scalars_read_back_as_given (v);
-  static const int jcols[JN] = {D_HEADERS, D_EVENTS, D_FRAMES, D_META, D_NOTES};
   PyObject *text[JN] = {0}, *body_len = NULL;
   PyObject *out = NULL;
+  static const int jcols[JN] = {D_HEADERS, D_EVENTS, D_FRAMES, D_META, D_NOTES};
   for (int j = 0; j < JN; j++)
-    if (json_column (sql_text_spare (&w->json[j]), j, v[jcols[j]],
+    if (json_column (rows_spare (&w->rows, j), j, v[jcols[j]],
                      j == J_EVENTS ? w->seqs : w->dumps, &text[j], &fast) < 0)
       goto done;
   Py_ssize_t n = PyObject_Size (v[D_BODY]);
@@ -190,40 +174,10 @@ static PyObject *writer_add (Writer *w, PyObject *d)
                      text[J_EVENTS], w->req, v[D_SDK], text[J_FRAMES], text[J_META],
                      text[J_NOTES]};
   _Static_assert (sizeof col / sizeof col[0] == NCOL, "the INSERT's parameters");
-  sqlite3_stmt *st = w->insert;
-  int jn = 0; /* the next JSON column */
-  for (int i = 0; i < NCOL; i++)
-  {
-    int r;
-    if (jn < JN && jparam[jn] == i + 1)
-    {
-      if (text[jn] == NULL)
-        r = sql_bind_spare (w->db, st, i + 1, &w->json[jn]);
-      else /* dumps' text, released below */
-      {
-        sql_text_let_go (&w->json[jn]);
-        r = sql_bind (w->db, st, i + 1, col[i]);
-      }
-      jn++;
-    }
-    else if (i == C_BODY) /* not kept alive for a row it is seldom the same object in */
-      r = sql_bind (w->db, st, i + 1, col[i]);
-    else
-      r = sql_bind_kept (w->db, st, i + 1, col[i], &w->bound[i]);
-    if (r < 0)
-      goto reset;
-  }
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_DONE)
-  {
-    sql_error (w->db, rc);
-    goto reset;
-  }
+  if (rows_write (&w->rows, col) < 0)
+    goto done;
   w->fast = fast;
   out = Py_NewRef (key);
-reset:
-  /* the bindings stay (bound[] says what they are), for the next row to keep */
-  sqlite3_reset (st);
 done:
   for (int j = 0; j < JN; j++)
     Py_XDECREF (text[j]);
@@ -271,7 +225,7 @@ static PyObject *run (Writer *w, PyObject *args, int rows)
     return NULL;
   if (w->db == NULL)
     return PyErr_Format (sql_ProgrammingError, "Cannot operate on a closed database.");
-  return sql_run (w->db, sql, params, rows);
+  return rows_flush (&w->rows) < 0 ? NULL : sql_run (w->db, sql, params, rows);
 }
 
 static PyObject *writer_execute (Writer *w, PyObject *args)
@@ -282,6 +236,21 @@ static PyObject *writer_execute (Writer *w, PyObject *args)
 static PyObject *writer_fetch (Writer *w, PyObject *args)
 {
   return run (w, args, 1);
+}
+
+/* number(insert, insert_rows, numbers): see storeorder.h (the rows still waiting first) */
+static PyObject *writer_number (Writer *w, PyObject *args)
+{
+  const char *insert, *insert_rows;
+  int numbers;
+  if (!PyArg_ParseTuple (args, "ssp:number", &insert, &insert_rows, &numbers))
+    return NULL;
+  if (w->db == NULL)
+    return PyErr_Format (sql_ProgrammingError, "Cannot operate on a closed database.");
+  if (w->firsts == NULL)
+    Py_RETURN_NONE;
+  return rows_flush (&w->rows) < 0 ? NULL
+    : number (w->db, w->firsts, w->count, insert, insert_rows, numbers);
 }
 
 static PyObject *writer_close_method (Writer *w, PyObject *unused)
@@ -303,15 +272,13 @@ static int writer_traverse (Writer *w, visitproc visit, void *arg)
   Py_VISIT (w->dumps);
   Py_VISIT (w->seqs);
   Py_VISIT (w->firsts);
-  for (int i = 0; i < NCOL; i++)
-    Py_VISIT (w->bound[i]);
-  return 0;
+  return rows_traverse (&w->rows, visit, arg);
 }
 
 static int writer_clear (Writer *w)
 {
   forget (w);
-  writer_close (w); /* the statement first: it binds what bound[] holds in place */
+  writer_close (w); /* the statements first: they bind what bound[] holds in place */
   Py_CLEAR (w->draft);
   Py_CLEAR (w->message);
   Py_CLEAR (w->values);
@@ -327,8 +294,7 @@ static void writer_dealloc (Writer *w)
   PyObject_GC_UnTrack (w);
   writer_close (w);
   writer_clear (w);
-  for (int j = 0; j < JN; j++)
-    sql_text_free (&w->json[j]);
+  rows_free (&w->rows);
   Py_TYPE (w)->tp_free ((PyObject *) w);
 }
 
@@ -344,6 +310,8 @@ static PyMethodDef writer_methods[] = {
    "The last added draft as the store reads it back (key ids), or None: read it back."},
   {"add_message", (PyCFunction) writer_add_message, METH_O,
    "add_message(draft): add(draft), then message(), in one call."},
+  {"number", (PyCFunction) writer_number, METH_VARARGS,
+   "number(insert, insert_rows, numbers) -> list | None: StoreWriter.finish's numbering."},
   {"execute", (PyCFunction) writer_execute, METH_VARARGS,
    "execute(sql, params=()): run one statement to its end."},
   {"fetch", (PyCFunction) writer_fetch, METH_VARARGS,
@@ -362,7 +330,8 @@ static PyTypeObject WriterType = {
   .tp_name = "harness.parse._store.Writer",
   .tp_basicsize = sizeof (Writer),
   .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-  .tp_doc = "Writer(path, script, insert, Draft, Message, values, kinds, dumps, firsts=None)",
+  .tp_doc = "Writer(path, script, insert, Draft, Message, values, kinds, dumps, firsts=None,"
+            " insert_rows=insert)",
   .tp_new = PyType_GenericNew,
   .tp_init = (initproc) writer_init,
   .tp_dealloc = (destructor) writer_dealloc,

@@ -72,10 +72,27 @@ _COLS = ("ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, po
          " notes, (SELECT group_concat(o.n) FROM links l JOIN ord o ON o.key = l.b"
          " WHERE l.a = m.key)")
 _FROM = " FROM ord JOIN messages m ON m.key = ord.key"
-_INSERT = ("INSERT INTO messages(key, first_seq, kind, t, direction, source, conn, phase,"
-           " protocol, host, ip, port, sni, tls_version, cipher, method, url, status,"
-           " headers, body, body_len, body_len_wire, events, request_key, sdk, frames,"
-           " meta, notes) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_ORD_INSERT = "INSERT INTO ord(key) VALUES(?)"
+_ORD_ROWS = "INSERT OR FAIL INTO ord(key) VALUES" + ",".join(["(?)"] * 64)
+"""The C writer's numbering: the keys in their order, 64 a statement (see :func:`_insert_rows`),
+each ``n`` SQLite's next rowid (one more than the largest, so 1, 2, ...): an INSERT that names
+it looks each up from the b-tree's root (~800 instructions a row)."""
+_INTO = ("INTO messages(key, first_seq, kind, t, direction, source, conn, phase, protocol,"
+         " host, ip, port, sni, tls_version, cipher, method, url, status, headers, body,"
+         " body_len, body_len_wire, events, request_key, sdk, frames, meta, notes) VALUES")
+_ROW = "(" + ",".join("?" * 28) + ")"
+_INSERT = f"INSERT {_INTO}{_ROW}"
+ROWS = 8
+"""Rows the C writer binds into one INSERT: SQLite's fixed cost of running a statement
+(~1,600 instructions) once for them all."""
+
+
+def _insert_rows(rows: int) -> str:
+    """An INSERT of ``rows`` rows (the C writer's). OR FAIL: it never fails on a row's values
+    (a row SQLite may refuse, NULL in a NOT NULL column, is written alone), and an INSERT
+    of several rows that may abort keeps a statement journal, a copy of each page it
+    changes (16 KiB a run)."""
+    return f"INSERT OR FAIL {_INTO}{','.join([_ROW] * rows)}"
 
 
 def _null(value: None) -> None:
@@ -131,7 +148,7 @@ class StoreWriter:
     ``compiled=False`` (or an unbuilt checkout) writes with the sqlite3 module and ``json``:
     the reference (tests/parse/test_store_c.py compares the two)."""
 
-    def __init__(self, path: Path, compiled: bool = True) -> None:
+    def __init__(self, path: Path, compiled: bool = True, rows: int = ROWS) -> None:
         self.path = path
         self.tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # builders may race
         self._finished = False
@@ -156,7 +173,7 @@ class StoreWriter:
             if compiled and _store is not None and new_message is not Message:
                 self._c = db = _store.Writer(self.tmp, _PRAGMAS + _SCHEMA + "BEGIN;", _INSERT,
                                              Draft, Message, VALUES, KINDS, self._dumps,
-                                             self._firsts)
+                                             self._firsts, _insert_rows(rows))
             else:
                 self._py = db = _Connection(self.tmp)
         except (OSError, sqlite3.Error) as exc:
@@ -282,21 +299,10 @@ class StoreWriter:
         """Number the messages and publish the store. With ``numbers``: each key's number
         (``m<n>``), as ``ord`` holds it, in a list indexed by key (index 0 unused)."""
         self._flush()
+        n_of = None if self._c is None else self._c.number(_ORD_INSERT, _ORD_ROWS, numbers)
+        if n_of is None:
+            n_of = self._number(numbers)
         db = self._db
-        count = self._c.count if self._c is not None else self._next
-        order = self._order(count)
-        if order is None:
-            db.execute(_NUMBER)
-            if numbers:  # ord holds n = 1... in order
-                order = [key for key, in db.fetch("SELECT key FROM ord ORDER BY n")]
-        else:
-            db.execute("INSERT INTO ord(n, key) SELECT key + 1, value FROM json_each(?)",
-                       (json.dumps(order),))
-        n_of: list[int] | None = None
-        if numbers and order is not None:
-            n_of = [0] * (count + 1)
-            for n, key in enumerate(order, 1):
-                n_of[key] = n
         db.execute("CREATE INDEX links_a ON links(a)")
         for item in {**meta, "store_version": str(STORE_VERSION)}.items():
             db.execute("INSERT INTO meta VALUES(?, ?)", item)
@@ -307,6 +313,26 @@ class StoreWriter:
         db.close()
         os.replace(self.tmp, self.path)
         self._finished = True
+        return n_of if numbers else None
+
+    def _number(self, numbers: bool) -> list[int]:
+        """``ord`` written (what ``_store.Writer.number`` does in C, the reference), and
+        with ``numbers`` each key's number in a list indexed by key, else []."""
+        db = self._db
+        count = self._c.count if self._c is not None else self._next
+        order = self._order(count)
+        if order is None:
+            db.execute(_NUMBER)
+            if numbers:  # ord holds n = 1... in order
+                order = [key for key, in db.fetch("SELECT key FROM ord ORDER BY n")]
+        else:
+            db.execute("INSERT INTO ord(n, key) SELECT key + 1, value FROM json_each(?)",
+                       (json.dumps(order),))
+        n_of = []
+        if numbers and order is not None:
+            n_of = [0] * (count + 1)
+            for n, key in enumerate(order, 1):
+                n_of[key] = n
         return n_of
 
 

@@ -284,3 +284,50 @@ def test_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFactory,
     assert ord_rows == db.execute("SELECT n, key FROM temp.ord ORDER BY n").fetchall()
     assert n_of == [0] + [n for _k, n in sorted((k, n) for n, k in ord_rows)]
     db.close()
+
+
+def _nearly_sorted(seqs: list[int], swaps: list[tuple[int, int]]) -> list[int]:
+    out = sorted(seqs)
+    for i, j in swaps:
+        if i < len(out) and j < len(out):
+            out[i], out[j] = out[j], out[i]
+    return out
+
+
+_many_firsts = (st.lists(st.integers(0, 400), min_size=60, max_size=300)
+                | st.builds(_nearly_sorted, st.lists(st.integers(0, 400), min_size=60,
+                                                     max_size=300),
+                            st.lists(st.tuples(st.integers(0, 299), st.integers(0, 299)),
+                                     max_size=20))
+                | st.lists(st.integers(0, 3), min_size=60, max_size=300).map(
+                    lambda xs: sorted(xs, reverse=True)))
+"""As many keys as the C writer's numbering writes at a time, and more: in order but for a
+few (as the builder adds them), in any order, or backwards (past what its insertion sort
+takes on, so sorted by qsort), with first_seqs repeated (their keys in order)."""
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(_many_firsts, st.booleans())
+@example(list(range(300, 0, -1)), True)
+def test_many_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFactory,
+                                           firsts: list[int], numbers: bool) -> None:
+    """The C writer's numbering of many keys (64 an INSERT, the rest one by one; sorted
+    by insertion or by qsort) is SQL's, and so are the numbers it returns."""
+    import sqlite3
+
+    from harness.parse.draft import Draft
+    from harness.parse.message import MessageKind
+
+    path = tmp_path_factory.mktemp("w") / store.ANALYSIS_DB
+    w = store.StoreWriter(path)
+    for seq in firsts:
+        w.add(Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=seq))
+    n_of = w.finish({}, numbers=numbers)
+    db = sqlite3.connect(path)
+    db.execute("CREATE TEMP TABLE ord(n INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE)")
+    db.execute(store._NUMBER.replace("INTO ord", "INTO temp.ord"))
+    ord_rows = db.execute("SELECT n, key FROM temp.ord ORDER BY n").fetchall()
+    assert db.execute("SELECT n, key FROM main.ord ORDER BY n").fetchall() == ord_rows
+    assert n_of == ([0] + [n for _k, n in sorted((k, n) for n, k in ord_rows)]
+                    if numbers else None)
+    db.close()

@@ -13,6 +13,7 @@ import gc
 import math
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -86,14 +87,15 @@ def _drafts(draw: st.DrawFn) -> Draft:
 
 
 def _build(path: Path, drafts: list[Draft], requests: list[int], compiled: bool,
-           after: list[int], one_call: bool = False,
+           after: list[int], one_call: bool = False, rows: int = store.ROWS,
            ) -> tuple[list[str], list[int] | None] | type[BaseException]:
     """The messages (their reprs: types show) and the numbering, or the error raised; each
-    made by ``add_message`` with ``one_call``, else by ``add`` and ``message``."""
+    made by ``add_message`` with ``one_call``, else by ``add`` and ``message``; the C writer
+    binding ``rows`` rows into an INSERT."""
     drafts = copy.deepcopy(drafts)
     path.parent.mkdir()
     try:
-        with store.StoreWriter(path, compiled=compiled) as w:
+        with store.StoreWriter(path, compiled=compiled, rows=rows) as w:
             got = []
             for d, r in zip(drafts, requests, strict=True):
                 d.request = drafts[r] if r >= 0 else None
@@ -149,28 +151,36 @@ def test_edge_drafts(tmp_path: Path, change: dict[str, Any]) -> None:
     assert list(store_rows(b)) == list(store_rows(a))
 
 
+_rows = st.integers(1, 3)
+"""Rows an INSERT of the C writer: few, so that a handful of drafts fills some and leaves
+one part full (written one by one)."""
+
+
 @settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_drafts(), min_size=1, max_size=4), st.data(),
-       st.lists(st.integers(0, 2), max_size=3))
+@given(st.lists(_drafts(), min_size=1, max_size=6), st.data(),
+       st.lists(st.integers(0, 2), max_size=3), _rows)
 @example([Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=0,
-                headers=[("\ud83d", "\ude00")])], None, [])
+                headers=[("\ud83d", "\ude00")])], None, [], store.ROWS)
 def test_same_store_and_messages(tmp_path_factory: pytest.TempPathFactory,
                                  drafts: list[Draft], data: st.DataObject | None,
-                                 after: list[int]) -> None:
+                                 after: list[int], rows: int) -> None:
     requests = [data.draw(st.integers(-1, i - 1)) if data is not None and i else -1
                 for i in range(len(drafts))]
-    files = _same_as_reference(tmp_path_factory.mktemp("w"), drafts, requests, after)
+    files = _same_as_reference(tmp_path_factory.mktemp("w"), drafts, requests, after,
+                               rows=rows)
     if files is not None:
         a, b = files
         assert store_meta(b) == store_meta(a)
 
 
 def _same_as_reference(d: Path, drafts: list[Draft], requests: list[int], after: list[int],
-                       one_call: bool = False) -> tuple[str, str] | None:
+                       one_call: bool = False, rows: int = store.ROWS,
+                       ) -> tuple[str, str] | None:
     """Both writers on the same drafts end the same way: the same exception type, or the
     same Messages and rows. The two files (reference, C) when they wrote."""
     ref = _build(d / "py" / store.ANALYSIS_DB, drafts, requests, False, after, one_call=one_call)
-    got = _build(d / "c" / store.ANALYSIS_DB, drafts, requests, True, after, one_call=one_call)
+    got = _build(d / "c" / store.ANALYSIS_DB, drafts, requests, True, after, one_call=one_call,
+                 rows=rows)
     assert ref is not RunDirError
     event("raises" if isinstance(ref, type) else "writes")
     if isinstance(ref, type) or isinstance(got, type):
@@ -229,23 +239,26 @@ def _runs(draw: st.DrawFn) -> list[Draft]:
     return out
 
 
-@settings(deadline=None, max_examples=120, suppress_health_check=[HealthCheck.too_slow])
-@given(_runs(), st.data())
+@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(_runs(), st.data(), _rows)
 def test_rows_in_a_run_keep_bindings(tmp_path_factory: pytest.TempPathFactory,
-                                     drafts: list[Draft], data: st.DataObject) -> None:
-    """A row whose values are the previous row's (the same objects or equal ones) keeps
-    their bindings in the C writer, and a JSON text of the previous row's bytes its own:
-    the same store and Messages as the reference, through add_message; long strings too
-    (encoded 8 bytes at a time)."""
+                                     drafts: list[Draft], data: st.DataObject,
+                                     rows: int) -> None:
+    """A row whose values are those of the row its slot of the INSERT held before (the
+    same objects or equal ones) keeps their bindings in the C writer, and a JSON text of
+    that row's bytes its own: the same store and Messages as the reference, through
+    add_message; long strings too (encoded 8 bytes at a time)."""
     requests = [data.draw(st.integers(-1, i - 1)) if i else -1 for i in range(len(drafts))]
-    _same_as_reference(tmp_path_factory.mktemp("w"), drafts, requests, [], one_call=True)
+    _same_as_reference(tmp_path_factory.mktemp("w"), drafts, requests, [], one_call=True,
+                       rows=rows)
 
 
-def test_bindings_after_a_row_that_failed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows", [1, 2, store.ROWS])
+def test_bindings_after_a_row_that_failed(tmp_path: Path, rows: int) -> None:
     """A row whose bind fails part way leaves the parameters it reached rebound and the
     rest as they were: the rows after it store their own values (each row read back
     from the file is its Message as made from the draft)."""
-    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB)
+    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB, rows=rows)
     big = 2**70
     rows = [_plain(), _plain(host=_fresh("other"), port=444), _plain(port=big, host="x"),
             _plain(port=big), _plain(host="x", conn="c2"), _plain(),
@@ -260,6 +273,26 @@ def test_bindings_after_a_row_that_failed(tmp_path: Path) -> None:
         keys.append(d.key)
         assert repr(w._read_back(d.key)) == repr(m)
     assert len(keys) == 5
+    w.close()
+
+
+@pytest.mark.parametrize("column", ["first_seq", "t", "direction", "source"])
+def test_row_sqlite_refuses_fails_at_its_add(tmp_path: Path, column: str) -> None:
+    """A row with NULL in a NOT NULL column is written alone, after the rows waiting in the
+    INSERT of several: SQLite's error comes at its own add (not at a later row's), the rows
+    before it are in the file, and the rows after it are written as before."""
+    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB, rows=4)  # the third of four
+    assert w._c is not None
+    w.add(_plain())
+    w.add(_plain(host="h2"))
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+        w.add(_plain(**{column: None}))
+    assert w._c.fetch("SELECT key FROM messages") == [(1,), (2,)]
+    later = [_plain(port=p) for p in range(5)]
+    for d in later:
+        w.add(d)
+    assert w._c.fetch("SELECT key, port FROM messages WHERE key > 3") == [
+        (d.key, d.port) for d in later]
     w.close()
 
 

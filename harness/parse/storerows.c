@@ -1,0 +1,171 @@
+/* A store row's columns written several rows a statement; see storerows.h. */
+
+#include "storerows.h"
+
+/* Each JSON column's parameter (1-based, as SQLite counts), in storejson.h's order */
+static const int jparam[JN] = {19, 23, 26, 27, 28};
+
+/* The NOT NULL columns (store.py's schema), 0-based */
+static const int not_null[] = {0, 1, 2, 3, 4, 5, 18, 19, 20, 22, 25, 26, 27};
+
+int rows_prepare (Rows *r, sqlite3 *db, const char *one, const char *many)
+{
+  r->db = db;
+  int rc = sqlite3_prepare_v2 (db, one, -1, &r->one, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (db, many, -1, &r->many, NULL);
+  if (rc != SQLITE_OK)
+    return sql_error (db, rc), -1;
+  int n = sqlite3_bind_parameter_count (r->many);
+  if (sqlite3_bind_parameter_count (r->one) != NCOL || n < NCOL || n % NCOL != 0)
+  {
+    PyErr_Format (PyExc_ValueError, "the INSERTs bind %d and %d parameters, not %d and a"
+                  " multiple of it", sqlite3_bind_parameter_count (r->one), n, NCOL);
+    return -1;
+  }
+  r->rows = n / NCOL;
+  r->pending = 0;
+  r->slot = PyMem_Calloc ((size_t) r->rows, sizeof (Slot));
+  return r->slot != NULL ? 0 : (PyErr_NoMemory (), -1);
+}
+
+/* Run st and reset it: 0, or -1 with the exception of SQLite's error */
+static int step (sqlite3 *db, sqlite3_stmt *st)
+{
+  int rc = sqlite3_step (st);
+  sqlite3_reset (st);
+  return rc == SQLITE_DONE ? 0 : (sql_error (db, rc), -1);
+}
+
+/* One row written with the INSERT of one: col its parameters, where a JSON column's is
+ * NULL the text in buf (bound in place, as strs and bytes are: they need live only until
+ * this returns). 0, or -1 with an exception set. */
+static int write_one (Rows *r, PyObject *const *col, JBuf *const *buf)
+{
+  sqlite3_stmt *st = r->one;
+  int e = 0;
+  for (int i = 0, j = 0; e == 0 && i < NCOL; i++)
+  {
+    int json = j < JN && jparam[j] == i + 1;
+    if (json && col[i] == NULL)
+    {
+      int rc = sqlite3_bind_text64 (st, i + 1, buf[j]->p, buf[j]->n, SQLITE_STATIC,
+                                    SQLITE_UTF8);
+      e = rc == SQLITE_OK ? 0 : (sql_error (r->db, rc), -1);
+    }
+    else
+      e = sql_bind (r->db, st, i + 1, col[i]);
+    j += json;
+  }
+  if (e == 0)
+    e = step (r->db, st);
+  sqlite3_clear_bindings (st); /* nothing it bound in place is held for it */
+  return e;
+}
+
+int rows_flush (Rows *r)
+{
+  int n = r->pending, e = 0;
+  r->pending = 0;
+  for (int s = 0; e == 0 && s < n; s++)
+  {
+    Slot *slot = &r->slot[s];
+    JBuf *buf[JN];
+    for (int j = 0; j < JN; j++) /* the buffer bound (held), where bound[] has no str */
+      buf[j] = &slot->json[j].buf[slot->json[j].held == 2];
+    e = write_one (r, slot->bound, buf);
+  }
+  return e;
+}
+
+/* The row col bound into the next slot of the INSERT of several. 0, or -1 with an
+ * exception set (the slot's parameters it reached are rebound, the rest as they were). */
+static int bind_slot (Rows *r, PyObject *const *col)
+{
+  Slot *slot = &r->slot[r->pending];
+  sqlite3_stmt *st = r->many;
+  int at = r->pending * NCOL + 1; /* the slot's first parameter */
+  for (int i = 0, j = 0; i < NCOL; i++)
+  {
+    int e;
+    PyObject **bound = &slot->bound[i];
+    if (j < JN && jparam[j] == i + 1)
+    {
+      SqlText *t = &slot->json[j++];
+      if (col[i] == NULL)
+        e = sql_bind_spare (r->db, st, at + i, t);
+      else /* dumps' text */
+      {
+        sql_text_let_go (t);
+        e = sql_bind (r->db, st, at + i, col[i]);
+      }
+      if (e == 0) /* held while it is bound, or nothing (the text is in t) */
+        Py_XSETREF (*bound, Py_XNewRef (col[i]));
+    }
+    else if (i == C_BODY) /* held, not kept: seldom the same object as the slot's last */
+    {
+      e = sql_bind (r->db, st, at + i, col[i]);
+      if (e == 0)
+        Py_XSETREF (*bound, Py_NewRef (col[i]));
+    }
+    else
+      e = sql_bind_kept (r->db, st, at + i, col[i], bound);
+    if (e < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int rows_write (Rows *r, PyObject *const *col)
+{
+  for (size_t i = 0; i < sizeof not_null / sizeof not_null[0]; i++)
+    if (col[not_null[i]] == Py_None)
+    {
+      JBuf *buf[JN];
+      for (int j = 0; j < JN; j++)
+        buf[j] = rows_spare (r, j); /* before the flush, which starts the slots over */
+      return rows_flush (r) < 0 ? -1 : write_one (r, col, buf);
+    }
+  if (bind_slot (r, col) < 0)
+    return -1;
+  /* the bindings stay after it runs (bound[] says what they are), for the slots' next
+   * rows to keep */
+  if (++r->pending < r->rows)
+    return 0;
+  r->pending = 0;
+  return step (r->db, r->many);
+}
+
+void rows_close (Rows *r)
+{
+  sqlite3_finalize (r->one); /* a no-op on NULL */
+  sqlite3_finalize (r->many);
+  r->one = r->many = NULL;
+  r->pending = 0;
+  /* bound in place: let go once the statements are gone */
+  for (int s = 0; r->slot != NULL && s < r->rows; s++)
+  {
+    for (int i = 0; i < NCOL; i++)
+      Py_CLEAR (r->slot[s].bound[i]);
+    for (int j = 0; j < JN; j++)
+      sql_text_let_go (&r->slot[s].json[j]);
+  }
+}
+
+void rows_free (Rows *r)
+{
+  rows_close (r);
+  for (int s = 0; r->slot != NULL && s < r->rows; s++)
+    for (int j = 0; j < JN; j++)
+      sql_text_free (&r->slot[s].json[j]);
+  PyMem_Free (r->slot);
+  r->slot = NULL;
+}
+
+int rows_traverse (Rows *r, visitproc visit, void *arg)
+{
+  for (int s = 0; r->slot != NULL && s < r->rows; s++)
+    for (int i = 0; i < NCOL; i++)
+      Py_VISIT (r->slot[s].bound[i]);
+  return 0;
+}
