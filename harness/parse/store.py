@@ -74,9 +74,9 @@ _COLS = ("ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, po
 _FROM = " FROM ord JOIN messages m ON m.key = ord.key"
 _ORD_INSERT = "INSERT INTO ord(key) VALUES(?)"
 _ORD_ROWS = "INSERT OR FAIL INTO ord(key) VALUES" + ",".join(["(?)"] * 64)
-"""The C writer's numbering: the keys in their order, 64 a statement (see :func:`_insert_rows`),
-each ``n`` SQLite's next rowid (one more than the largest, so 1, 2, ...): an INSERT that names
-it looks each up from the b-tree's root (~800 instructions a row)."""
+"""The C writer's numbering: the keys in order, 64 a statement (OR FAIL: :func:`_insert_rows`),
+``n`` SQLite's next rowid (1, 2, ...: one more than the largest); naming it would look each n
+up from the b-tree's root (~800 instructions a row)."""
 _INTO = ("INTO messages(key, first_seq, kind, t, direction, source, conn, phase, protocol,"
          " host, ip, port, sni, tls_version, cipher, method, url, status, headers, body,"
          " body_len, body_len_wire, events, request_key, sdk, frames, meta, notes) VALUES")
@@ -84,14 +84,16 @@ _ROW = "(" + ",".join("?" * 28) + ")"
 _INSERT = f"INSERT {_INTO}{_ROW}"
 ROWS = 8
 """Rows the C writer binds into one INSERT: SQLite's fixed cost of running a statement
-(~1,600 instructions) once for them all."""
+(~2,000 instructions) once for them all. More rows keep fewer bindings (a slot's row is
+compared with the row ``ROWS`` before): 4, 8, 16, 32 rows were -6.3, -7.0, -6.0, -2.3% of
+add_message's instructions on the 20 MB benchmark."""
 
 
 def _insert_rows(rows: int) -> str:
     """An INSERT of ``rows`` rows (the C writer's). OR FAIL: it never fails on a row's values
     (a row SQLite may refuse, NULL in a NOT NULL column, is written alone), and an INSERT
-    of several rows that may abort keeps a statement journal, a copy of each page it
-    changes (16 KiB a run)."""
+    of several rows that may abort keeps a statement journal (a copy of each page it
+    changes: +1% of add_message)."""
     return f"INSERT OR FAIL {_INTO}{','.join([_ROW] * rows)}"
 
 
@@ -146,7 +148,8 @@ class StoreWriter:
     Through ``_store.Writer`` (harness/parse/_store.c) when it is built: each row written at
     once through SQLite's C API, its JSON and its Message made from the draft's own values.
     ``compiled=False`` (or an unbuilt checkout) writes with the sqlite3 module and ``json``:
-    the reference (tests/parse/test_store_c.py compares the two)."""
+    the reference (tests/parse/test_store_c.py compares the two, the C writer with few
+    ``rows`` an INSERT)."""
 
     def __init__(self, path: Path, compiled: bool = True, rows: int = ROWS) -> None:
         self.path = path
