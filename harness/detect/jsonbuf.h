@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "../growbuf.h"
 #include "words.h"
 
 /* A growing byte buffer */
@@ -20,29 +21,10 @@ typedef struct
   size_t len, cap;
 } Buf;
 
-/* room for n more bytes: 0, or -1 with MemoryError */
+/* room for n more bytes (64 KiB first): 0, or -1 with MemoryError */
 static inline int reserve (Buf *b, size_t n)
 {
-  if (b->cap - b->len >= n)
-    return 0;
-  size_t cap = b->cap ? b->cap : 1 << 16;
-  while (cap - b->len < n)
-  {
-    if (cap > PY_SSIZE_T_MAX / 2)
-    {
-      PyErr_NoMemory ();
-      return -1;
-    }
-    cap *= 2;
-  }
-  char *data = PyMem_Realloc (b->data, cap);
-  if (data == NULL)
-  {
-    PyErr_NoMemory ();
-    return -1;
-  }
-  b->data = data, b->cap = cap;
-  return 0;
+  return growbuf_reserve (&b->data, b->len, &b->cap, n, 1 << 16);
 }
 
 static inline int put (Buf *b, const char *s, size_t n)

@@ -3,6 +3,7 @@
 
 #include "storejson.h"
 #include "../detect/words.h"
+#include "../growbuf.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -17,32 +18,13 @@ void jbuf_free (JBuf *b)
   b->n = b->cap = 0;
 }
 
-static int reserve (JBuf *b, size_t more)
+/* 256 bytes first: a store row's JSON texts are short */
+static inline int reserve (JBuf *b, size_t more)
 {
-  if (b->cap - b->n >= more)
-    return 0;
-  size_t cap = b->cap ? b->cap : 256;
-  while (cap - b->n < more)
-  {
-    if (cap > PY_SSIZE_T_MAX / 2)
-    {
-      PyErr_NoMemory ();
-      return -1;
-    }
-    cap *= 2;
-  }
-  char *p = PyMem_Realloc (b->p, cap);
-  if (p == NULL)
-  {
-    PyErr_NoMemory ();
-    return -1;
-  }
-  b->p = p;
-  b->cap = cap;
-  return 0;
+  return growbuf_reserve (&b->p, b->n, &b->cap, more, 256);
 }
 
-static int put (JBuf *b, const char *s, size_t n)
+static inline int put (JBuf *b, const char *s, size_t n)
 {
   if (reserve (b, n) < 0)
     return -1;
