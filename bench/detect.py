@@ -43,7 +43,7 @@ from harness.detect.decoders import java_hash
 from harness.detect.derive import derive
 from harness.detect.finding import Needle
 from harness.device.base import NeedleClass
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 HOSTS = ["sa.api.intl.miui.com", "data.mistat.intl.xiaomi.com", "tracking.intl.miui.com",

@@ -222,7 +222,7 @@ def facts_tokens(facts: RunFacts, to: str,
     """Id-like JSON values (anonymous_id, distinct_id, uuid...) in decoded payloads."""
     from harness.detect.decoders import Budget, Decoder
     from harness.detect.findings import roots
-    from harness.parse.store import MessageStore
+    from harness.parse.storeread import MessageStore
 
     out: list[tuple[str, str, str]] = []
     known = {str(n.get("value")) for n in facts.needles}

@@ -18,7 +18,7 @@ from harness.capture.rundir import RunDir, RunInfo, damaged
 from harness.errors import RunDirError
 from harness.parse.builder import SKIPPED_ROWS
 from harness.parse.message import Message, MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from harness.text import is_digits
 
 ANALYTICS_HOSTS = (

@@ -17,7 +17,7 @@ from harness.classify.trackers import TrackerDB
 from harness.classify.vendors import XIAOMI, Vendor
 from harness.detect.finding import Finding
 from harness.parse.message import Message, MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 
 try:
     from harness.classify import _classify

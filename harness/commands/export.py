@@ -25,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _har(run: RunDir, output: Path | None) -> int:
     from harness.parse.har import write_har
-    from harness.parse.store import MessageStore
+    from harness.parse.storeread import MessageStore
 
     with MessageStore.open(run) as store:
         if output is not None and str(output) == "-":

@@ -2,7 +2,7 @@
 
 For consumers (detect, classify, report, lab):
 
-- ``MessageStore.open(run_dir)`` (``harness.parse.store``): the run's messages, built into
+- ``MessageStore.open(run_dir)`` (``harness.parse.storeread``): the run's messages, built into
   ``analysis.sqlite`` on first use and rebuilt when the capture changed;
   ``.messages(kinds=None, with_body=True)`` iterates them in id order (streaming),
   ``.get("m12")``, ``.count()``. ``build_messages(run)`` (``harness.parse.builder``)

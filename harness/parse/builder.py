@@ -30,7 +30,8 @@ from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.message import Message, MessageKind
 from harness.parse.reassembly import ConnFacts, assemble_rows
 from harness.parse.stamps import DnsNames, PhaseClock
-from harness.parse.store import ANALYSIS_DB, STORE_VERSION, MessageStore, StoreWriter, key_id
+from harness.parse.store import ANALYSIS_DB, STORE_VERSION, StoreWriter, key_id
+from harness.parse.storeread import MessageStore
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from harness.errors import InputError
 from harness.jsonfile import read_json_file
 from harness.parse.draft import status_code
 from harness.parse.message import Message, MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from harness.text import utf8
 
 

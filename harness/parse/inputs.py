@@ -40,7 +40,7 @@ def messages_of(path: Path | str) -> Iterator[Message]:
     """The messages of one input, streamed. Raises InputError for what it cannot read."""
     kind = kind_of(path)
     if kind is InputKind.RUN_DIR:
-        from harness.parse.store import MessageStore
+        from harness.parse.storeread import MessageStore
 
         with MessageStore.open(path) as store:
             yield from store.messages()

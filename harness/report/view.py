@@ -19,7 +19,7 @@ from harness.claims.coverage import kernel_packets_out
 from harness.claims.evidence import RunFacts, operator_of
 from harness.errors import RunDirError
 from harness.parse.message import Message
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 
 SECRET_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization",
                   "x-api-key", "x-auth-token"}

@@ -23,7 +23,7 @@ from harness.capture.rundir import RunDir
 from harness.detect.needles import NEEDLES_JSON, load_needles_file
 from harness.lab.servers import LabRequest
 from harness.parse.message import MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from harness.protocol import JSON
 
 COMPLETENESS = "completeness"

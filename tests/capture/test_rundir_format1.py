@@ -24,7 +24,7 @@ from harness.capture.writer import CaptureWriter
 from harness.claims.evidence import load_facts
 from harness.cli import main
 from harness.errors import RunDirError
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from harness.testing.runbuilder import RunBuilder, copy_run
 
 CLAIMS = Path(__file__).parents[2] / "scenarios" / "claims" / "xiaomi-2020.yaml"

@@ -15,7 +15,7 @@ from harness.claims.evidence import load_facts
 from harness.claims.model import load_claims
 from harness.claims.verdicts import Verdict, evaluate
 from harness.detect.decoders import java_hash
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 
 HEADER = "vendor: Lab\nvendor_domains: [lab.test]\nclaims:\n"
 ANALYTICS = "sa.api.lab.test"

@@ -143,7 +143,7 @@ def test_tls_at_least_broken_by_old_tls_and_plaintext(tmp_path: Path) -> None:
     run = b.build()
     refs = expect_fail(tmp_path, TLS, run)
     assert len(refs) == 2
-    from harness.parse.store import MessageStore
+    from harness.parse.storeread import MessageStore
 
     with MessageStore.open(run) as store:
         bad = {(store.get(r.split("/")[1]).host, store.get(r.split("/")[1]).source)
@@ -158,7 +158,7 @@ def test_tls_at_least_broken_by_a_java_http_url(tmp_path: Path) -> None:
     b.java_request("http://update.lab.test/check?v=1", method="GET")
     run = b.build()
     (ref,) = expect_fail(tmp_path, TLS, run)
-    from harness.parse.store import MessageStore
+    from harness.parse.storeread import MessageStore
 
     with MessageStore.open(run) as store:
         m = store.get(ref.split("/")[1])

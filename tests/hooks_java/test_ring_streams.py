@@ -19,7 +19,7 @@ from harness.agent.session import AgentConfig, CaptureSession
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import RunDir
 from harness.parse.message import MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from harness.testing.javafixtures import Fixtures, JavaDriver
 from harness.testing.recording_server import RecordingServer, ServerCert
 

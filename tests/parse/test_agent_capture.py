@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.parse.message import MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from tests.parse.wire import agent_run_to_rundir, h2_server
 
 pytestmark = pytest.mark.frida

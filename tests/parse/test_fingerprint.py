@@ -8,7 +8,8 @@ from pathlib import Path
 
 from harness.capture.rundir import RunDir
 from harness.parse.builder import build_messages, fingerprint, is_current
-from harness.parse.store import ANALYSIS_DB, MessageStore
+from harness.parse.store import ANALYSIS_DB
+from harness.parse.storeread import MessageStore
 from harness.testing.runbuilder import RunBuilder
 
 

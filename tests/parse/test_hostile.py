@@ -9,7 +9,7 @@ import hpack
 import pytest
 
 from harness.parse.message import Message, MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from tests.parse.wire import gzip_bomb, run_from_bytes
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"

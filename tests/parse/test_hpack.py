@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from harness.parse import _hpack
 from harness.parse.http2 import MAX_HEADER_BLOCK, MAX_TABLE_SIZE, PREFACE
 from harness.parse.message import MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from tests.parse.wire import run_from_bytes
 
 MAX_STRING = 65536

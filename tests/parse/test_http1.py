@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.parse.message import Message, MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from tests.parse.wire import run_from_bytes
 
 

@@ -14,7 +14,7 @@ from harness.capture.writer import CaptureWriter, EventRow
 
 CHILD = """
 import json, resource, sys
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 with MessageStore.open(sys.argv[1]) as s:
     sizes = [(m.method, m.url, len(m.body)) for m in s.messages(with_body=False)]
     big = s.get("m1")

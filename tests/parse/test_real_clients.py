@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from harness.parse.message import MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from harness.testing.certs import make_pki
 from tests.parse.wire import Relay, h1_server, h2_server, write_run
 

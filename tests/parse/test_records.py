@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.capture.rundir import Phase, RunDir
 from harness.capture.writer import CaptureWriter, EventRow
 from harness.parse.message import MessageKind
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 
 BODY = b"data_list=H4sIAAAA&gzip=1"
 REQ = (b"POST /sa?project=p HTTP/1.1\r\nHost: sa.api.intl.miui.com\r\n"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.parse import rowcodec, store
+from harness.parse import rowcodec, store, storeread
 
 scalars = (st.none() | st.booleans() | st.integers(-10**30, 10**30)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
@@ -179,7 +179,7 @@ def test_message_is_what_the_store_reads_back(tmp_path_factory: pytest.TempPathF
         w.link(a, b)
     n_of = w.finish({}, numbers=True)
     assert n_of is not None
-    with store.MessageStore(path) as s:
+    with storeread.MessageStore(path) as s:
         want = {m.id: m for m in s.messages()}
     for key, m in enumerate(got, 1):
         assert m.id == f"k{key}"

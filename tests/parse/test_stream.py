@@ -25,7 +25,8 @@ from harness.device.base import NeedleClass
 from harness.parse.builder import RECORD_BATCH, MessageStream, build_messages
 from harness.parse.message import Message
 from harness.parse.stamps import PhaseClock
-from harness.parse.store import ANALYSIS_DB, MessageStore
+from harness.parse.store import ANALYSIS_DB
+from harness.parse.storeread import MessageStore
 from harness.testing.runbuilder import RunBuilder
 from tests.parse import test_records
 from tests.parse.wire import run_from_bytes

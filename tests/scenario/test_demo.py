@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
-from harness.parse.store import MessageStore
+from harness.parse.storeread import MessageStore
 from harness.scenario.suite import STANDARD
 from tests.report import test_browser
 

@@ -1,0 +1,104 @@
+"""Reading the message store (``analysis.sqlite``, :mod:`harness.parse.store` writes it):
+messages in id order from a cursor, or one by id, never all of them in memory."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.capture.rundir import RunDir
+from harness.errors import RunDirError
+from harness.parse.message import Message, MessageKind
+from harness.parse.rowcodec import decoded
+from harness.parse.store import ANALYSIS_DB
+from harness.text import is_digits
+
+_COLS = ("ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
+         " tls_version, cipher, method, url, status, headers, {body}, body_len_wire, events,"
+         " (SELECT r.n FROM ord r WHERE r.key = m.request_key), sdk, frames, meta,"
+         " notes, (SELECT group_concat(o.n) FROM links l JOIN ord o ON o.key = l.b"
+         " WHERE l.a = m.key)")
+_FROM = " FROM ord JOIN messages m ON m.key = ord.key"
+
+
+class MessageStore:
+    """Read the messages of a run (or of any ``analysis.sqlite``)."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise RunDirError("no message store", path=str(path))
+        self.path = path
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    @classmethod
+    def open(cls, run: RunDir | Path | str, rebuild: bool = False) -> MessageStore:
+        """The store of a run dir, built (or rebuilt when stale or ``rebuild``) first."""
+        from harness.parse.builder import build_messages, is_current  # builder imports us
+
+        rd = run if isinstance(run, RunDir) else RunDir.open(run)
+        path = rd.file(ANALYSIS_DB)
+        if rebuild or not is_current(rd):
+            build_messages(rd)
+        return cls(path)
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+
+    def __enter__(self) -> MessageStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def count(self, kind: MessageKind | None = None) -> int:
+        if kind is None:
+            return int(self._db.execute("SELECT count(*) FROM messages").fetchone()[0])
+        return int(self._db.execute("SELECT count(*) FROM messages WHERE kind=?",
+                                    (kind.value,)).fetchone()[0])
+
+    def messages(self, kinds: Iterable[MessageKind] | None = None,
+                 with_body: bool = True) -> Iterator[Message]:
+        """All messages in id order. ``with_body=False`` leaves ``body`` empty (cheap)."""
+        sql = "SELECT " + _COLS.format(body="body" if with_body else "body_len") + _FROM
+        args: list[str] = []
+        if kinds is not None:
+            ks = [k.value for k in kinds]
+            sql += f" WHERE kind IN ({','.join('?' * len(ks))})"
+            args = ks
+        cur = self._db.execute(sql + " ORDER BY ord.n", args)
+        try:
+            for row in cur:
+                yield _message(row, with_body)
+        finally:
+            cur.close()
+
+    def get(self, message_id: str) -> Message:
+        """One message by id; KeyError when there is none."""
+        if not message_id.startswith("m") or not is_digits(message_id[1:]):
+            raise KeyError(message_id)
+        row = self._db.execute("SELECT " + _COLS.format(body="body") + _FROM +
+                               " WHERE ord.n=?", (int(message_id[1:]),)).fetchone()
+        if row is None:
+            raise KeyError(message_id)
+        return _message(row, True)
+
+
+def _message(row: tuple[Any, ...], with_body: bool) -> Message:
+    # Rows are written by StoreWriter only, so their types are known: no per-field checks
+    # (this runs once per message for every reader).
+    (n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
+     cipher, method, url, status, headers, body, body_len_wire, events, req_n, sdk, frames,
+     meta, notes, links) = row
+    return decoded(
+        f"m{n}", kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
+        tls_version, cipher, method, url, status, headers, body, body_len_wire, events,
+        None if req_n is None else f"m{req_n}",
+        tuple(f"m{x}" for x in sorted(int(v) for v in links.split(","))) if links else (),
+        sdk, frames, meta, notes, with_body)
