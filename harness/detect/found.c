@@ -153,9 +153,12 @@ static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssiz
     PyTuple_SET_ITEM (chain, k, Py_NewRef (step));
   }
   PyObject *key = tuple_of ((PyObject *[]) { name, msg->id, chain }, 3);
-  int dup = key != NULL ? PySet_Contains (seen, key) : -1;
-  int ok = dup == 1;
-  if (dup == 0 && PySet_Add (seen, key) == 0)
+  /* added when new (the set grew): one hash of the key and one lookup, where asking first
+     and adding then hashed the chain twice */
+  Py_ssize_t size = PySet_GET_SIZE (seen);
+  int added = key != NULL ? PySet_Add (seen, key) : -1;
+  int ok = added == 0 && PySet_GET_SIZE (seen) == size; /* in seen already: dropped */
+  if (added == 0 && !ok)
   {
     int control = msg->control && PyTuple_GET_ITEM (p, 3) == Py_True;
     PyObject *cut = clip (d, n, h->start, h->end, excerpt);
