@@ -1,7 +1,7 @@
-/* A growable byte buffer's reserve, for the C extensions that write text into one
- * (parse/storejson.h's JBuf, detect/jsonbuf.h's Buf): each kept its own copy of the same
- * doubling loop. Header only, everything static inline: the check that there is room is
- * a compare in the caller, which runs it for every string and number it writes. */
+/* A growable byte buffer, for the C extensions that write text into one (parse/storejson.h's
+ * JBuf, detect/jsonbuf.h's Buf): each kept its own copy of the same struct, doubling loop
+ * and put. Header only, everything static inline: the check that there is room is a
+ * compare in the caller, which runs it for every string and number it writes. */
 
 #ifndef GROWBUF_H
 #define GROWBUF_H
@@ -9,12 +9,21 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-/* *p (n bytes used of *cap) reallocated to hold more bytes past them: *cap doubled from
- * first (when 0) until they fit. 0, or -1 with MemoryError (*p as it was). */
-static inline int growbuf_grow (char **p, size_t n, size_t *cap, size_t more, size_t first)
+#include <string.h>
+
+/* data[:len] used of cap bytes (PyMem) */
+typedef struct
 {
-  size_t c = *cap ? *cap : first;
-  while (c - n < more)
+  char *data;
+  size_t len, cap;
+} GrowBuf;
+
+/* b->data reallocated to hold more bytes past b->len: cap doubled from first (when 0) until
+ * they fit. 0, or -1 with MemoryError (b as it was). */
+static inline int growbuf_grow (GrowBuf *b, size_t more, size_t first)
+{
+  size_t c = b->cap ? b->cap : first;
+  while (c - b->len < more)
   {
     if (c > PY_SSIZE_T_MAX / 2)
     {
@@ -23,22 +32,32 @@ static inline int growbuf_grow (char **p, size_t n, size_t *cap, size_t more, si
     }
     c *= 2;
   }
-  char *q = PyMem_Realloc (*p, c);
+  char *q = PyMem_Realloc (b->data, c);
   if (q == NULL)
   {
     PyErr_NoMemory ();
     return -1;
   }
-  *p = q;
-  *cap = c;
+  b->data = q;
+  b->cap = c;
   return 0;
 }
 
-/* Room for more bytes past the n used: growbuf_grow when there is not. 0, or -1 with
+/* Room for more bytes past b->len: growbuf_grow when there is not. 0, or -1 with
  * MemoryError. */
-static inline int growbuf_reserve (char **p, size_t n, size_t *cap, size_t more, size_t first)
+static inline int growbuf_reserve (GrowBuf *b, size_t more, size_t first)
 {
-  return *cap - n >= more ? 0 : growbuf_grow (p, n, cap, more, first);
+  return b->cap - b->len >= more ? 0 : growbuf_grow (b, more, first);
+}
+
+/* s[:n] appended. 0, or -1 with MemoryError. */
+static inline int growbuf_put (GrowBuf *b, const char *s, size_t n, size_t first)
+{
+  if (growbuf_reserve (b, n, first) < 0)
+    return -1;
+  memcpy (b->data + b->len, s, n);
+  b->len += n;
+  return 0;
 }
 
 #endif

@@ -14,26 +14,17 @@
 #include "../growbuf.h"
 #include "words.h"
 
-/* A growing byte buffer */
-typedef struct
-{
-  char *data;
-  size_t len, cap;
-} Buf;
+/* A growing byte buffer, 64 KiB first */
+typedef GrowBuf Buf;
 
-/* room for n more bytes (64 KiB first): 0, or -1 with MemoryError */
 static inline int reserve (Buf *b, size_t n)
 {
-  return growbuf_reserve (&b->data, b->len, &b->cap, n, 1 << 16);
+  return growbuf_reserve (b, n, 1 << 16);
 }
 
 static inline int put (Buf *b, const char *s, size_t n)
 {
-  if (reserve (b, n) < 0)
-    return -1;
-  memcpy (b->data + b->len, s, n);
-  b->len += n;
-  return 0;
+  return growbuf_put (b, s, n, 1 << 16);
 }
 
 #define PUT(b, lit) put (b, lit, sizeof lit - 1)

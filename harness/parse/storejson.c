@@ -13,24 +13,20 @@ static const char HEX[] = "0123456789abcdef"; /* Py_hexdigits, as json escapes *
 
 void jbuf_free (JBuf *b)
 {
-  PyMem_Free (b->p);
-  b->p = NULL;
-  b->n = b->cap = 0;
+  PyMem_Free (b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
 }
 
 /* 256 bytes first: a store row's JSON texts are short */
 static inline int reserve (JBuf *b, size_t more)
 {
-  return growbuf_reserve (&b->p, b->n, &b->cap, more, 256);
+  return growbuf_reserve (b, more, 256);
 }
 
 static inline int put (JBuf *b, const char *s, size_t n)
 {
-  if (reserve (b, n) < 0)
-    return -1;
-  memcpy (b->p + b->n, s, n);
-  b->n += n;
-  return 0;
+  return growbuf_put (b, s, n, 256);
 }
 
 static char *hex4 (char *o, Py_UCS4 c)
@@ -103,7 +99,7 @@ static int put_str (JBuf *b, PyObject *s, int *sur)
   }
   if (reserve (b, 2 + (size_t) n * most) < 0)
     return -1;
-  char *o = b->p + b->n;
+  char *o = b->data + b->len;
   *o++ = '"';
   Py_ssize_t i = 0;
   if (PyUnicode_IS_ASCII (s))
@@ -126,7 +122,7 @@ static int put_str (JBuf *b, PyObject *s, int *sur)
   for (; i < n; i++)
     o = put_char (o, PyUnicode_READ (kind, data, i), sur);
   *o++ = '"';
-  b->n = (size_t) (o - b->p);
+  b->len = (size_t) (o - b->data);
   return 0;
 }
 
@@ -157,7 +153,7 @@ int json_strings (JBuf *b, PyObject *v, int *sur)
   PyObject **it;
   if (!items (v, &it, &n))
     return 0;
-  b->n = 0;
+  b->len = 0;
   if (put (b, "[", 1) < 0)
     return -1;
   for (Py_ssize_t i = 0; i < n; i++)
@@ -176,7 +172,7 @@ int json_string_lists (JBuf *b, PyObject *v, int *sur)
   PyObject **it;
   if (!items (v, &it, &n))
     return 0;
-  b->n = 0;
+  b->len = 0;
   if (put (b, "[", 1) < 0)
     return -1;
   for (Py_ssize_t i = 0; i < n; i++)
@@ -231,7 +227,7 @@ static int put_int (JBuf *b, PyObject *v)
     return -1;
   if (reserve (b, INT_TEXT_MAX) < 0)
     return -1;
-  b->n += int_text (b->p + b->n, x);
+  b->len += int_text (b->data + b->len, x);
   return 1;
 }
 
@@ -241,7 +237,7 @@ int json_ints (JBuf *b, PyObject *v)
   PyObject **it;
   if (!items (v, &it, &n))
     return 0;
-  b->n = 0;
+  b->len = 0;
   if (put (b, "[", 1) < 0)
     return -1;
   for (Py_ssize_t i = 0; i < n; i++)
@@ -286,7 +282,7 @@ int json_flat_dict (JBuf *b, PyObject *v, int *sur)
 {
   if (!PyDict_CheckExact (v))
     return 0;
-  b->n = 0;
+  b->len = 0;
   if (put (b, "{", 1) < 0)
     return -1;
   Py_ssize_t pos = 0, i = 0;

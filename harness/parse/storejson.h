@@ -8,11 +8,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-typedef struct
-{
-  char *p;
-  size_t n, cap;
-} JBuf;
+#include "../growbuf.h"
+
+typedef GrowBuf JBuf;
 
 void jbuf_free (JBuf *b);
 

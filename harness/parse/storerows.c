@@ -49,7 +49,7 @@ static int write_one (Rows *r, PyObject *const *col, JBuf *const *buf)
     int json = j < JN && jparam[j] == i + 1;
     if (json && col[i] == NULL)
     {
-      int rc = sqlite3_bind_text64 (st, i + 1, buf[j]->p, buf[j]->n, SQLITE_STATIC,
+      int rc = sqlite3_bind_text64 (st, i + 1, buf[j]->data, buf[j]->len, SQLITE_STATIC,
                                     SQLITE_UTF8);
       e = rc == SQLITE_OK ? 0 : (sql_error (r->db, rc), -1);
     }

@@ -101,10 +101,10 @@ static inline int sql_bind_spare (sqlite3 *db, sqlite3_stmt *st, int i, SqlText 
 {
   int s = t->held == 1;
   const JBuf *b = &t->buf[s], *h = &t->buf[!s];
-  if (t->held && h->n == b->n && (b->n == 0 || memcmp (h->p, b->p, b->n) == 0))
+  if (t->held && h->len == b->len && (b->len == 0 || memcmp (h->data, b->data, b->len) == 0))
     return 0;
   t->held = 0;
-  int rc = sqlite3_bind_text64 (st, i, b->p, b->n, SQLITE_STATIC, SQLITE_UTF8);
+  int rc = sqlite3_bind_text64 (st, i, b->data, b->len, SQLITE_STATIC, SQLITE_UTF8);
   if (rc != SQLITE_OK)
   {
     sql_error (db, rc);
