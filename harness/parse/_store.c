@@ -174,7 +174,7 @@ static PyObject *writer_add (Writer *w, PyObject *d)
                      text[J_EVENTS], w->req, v[D_SDK], text[J_FRAMES], text[J_META],
                      text[J_NOTES]};
   _Static_assert (sizeof col / sizeof col[0] == NCOL, "the INSERT's parameters");
-  if (rows_write (&w->rows, col) < 0)
+  if (rows_write (&w->rows, col, w->count) < 0)
     goto done;
   w->fast = fast;
   out = Py_NewRef (key);
@@ -225,7 +225,13 @@ static PyObject *run (Writer *w, PyObject *args, int rows)
     return NULL;
   if (w->db == NULL)
     return PyErr_Format (sql_ProgrammingError, "Cannot operate on a closed database.");
-  return rows_flush (&w->rows) < 0 ? NULL : sql_run (w->db, sql, params, rows);
+  if (rows_flush (&w->rows) < 0)
+    return NULL;
+  int wrote;
+  PyObject *out = sql_run (w->db, sql, params, rows, &wrote);
+  if (wrote) /* it may have written messages' rows: keys are bound as they are from now */
+    w->rows.next = 0;
+  return out;
 }
 
 static PyObject *writer_execute (Writer *w, PyObject *args)
@@ -249,8 +255,10 @@ static PyObject *writer_number (Writer *w, PyObject *args)
     return PyErr_Format (sql_ProgrammingError, "Cannot operate on a closed database.");
   if (w->firsts == NULL)
     Py_RETURN_NONE;
-  return rows_flush (&w->rows) < 0 ? NULL
-    : number (w->db, w->firsts, w->count, insert, insert_rows, numbers);
+  if (rows_flush (&w->rows) < 0)
+    return NULL;
+  w->rows.next = 0; /* as run's: the INSERTs are the caller's */
+  return number (w->db, w->firsts, w->count, insert, insert_rows, numbers);
 }
 
 static PyObject *writer_close_method (Writer *w, PyObject *unused)

@@ -25,22 +25,32 @@ int rows_prepare (Rows *r, sqlite3 *db, const char *one, const char *many)
   }
   r->rows = n / NCOL;
   r->pending = 0;
+  r->next = 1;
   r->slot = PyMem_Calloc ((size_t) r->rows, sizeof (Slot));
   return r->slot != NULL ? 0 : (PyErr_NoMemory (), -1);
 }
 
-/* Run st and reset it: 0, or -1 with the exception of SQLite's error */
-static int step (sqlite3 *db, sqlite3_stmt *st)
+/* Run st and reset it, the INSERT whose last row's key is last: 0, or -1 with the exception
+ * of SQLite's error. That row's key is the one SQLite gave it: else keys bound NULL were
+ * bound where SQLite gives others (never, as long as r->next is what it says), and the
+ * keys handed out would not be the rows' */
+static int step (Rows *r, sqlite3_stmt *st, long long last)
 {
   int rc = sqlite3_step (st);
   sqlite3_reset (st);
-  return rc == SQLITE_DONE ? 0 : (sql_error (db, rc), -1);
+  if (rc != SQLITE_DONE)
+    return sql_error (r->db, rc), -1;
+  if (sqlite3_last_insert_rowid (r->db) == last)
+    return 0;
+  PyErr_Format (sql_IntegrityError, "row key %lld written as %lld", last,
+                sqlite3_last_insert_rowid (r->db));
+  return -1;
 }
 
 /* One row written with the INSERT of one: col its parameters, where a JSON column's is
  * NULL the text in buf (bound in place, as strs and bytes are: they need live only until
  * this returns). 0, or -1 with an exception set. */
-static int write_one (Rows *r, PyObject *const *col, JBuf *const *buf)
+static int write_one (Rows *r, PyObject *const *col, JBuf *const *buf, long long key)
 {
   sqlite3_stmt *st = r->one;
   int e = 0;
@@ -58,7 +68,7 @@ static int write_one (Rows *r, PyObject *const *col, JBuf *const *buf)
     j += json;
   }
   if (e == 0)
-    e = step (r->db, st);
+    e = step (r, st, key);
   sqlite3_clear_bindings (st); /* nothing it bound in place is held for it */
   return e;
 }
@@ -73,18 +83,22 @@ int rows_flush (Rows *r)
     JBuf *buf[JN];
     for (int j = 0; j < JN; j++) /* the buffer bound (held), where bound[] has no str */
       buf[j] = &slot->json[j].buf[slot->json[j].held == 2];
-    e = write_one (r, slot->bound, buf);
+    e = write_one (r, slot->bound, buf, slot->key);
   }
+  if (e < 0)
+    r->next = 0;
   return e;
 }
 
-/* The row col bound into the next slot of the INSERT of several. 0, or -1 with an
- * exception set (the slot's parameters it reached are rebound, the rest as they were). */
-static int bind_slot (Rows *r, PyObject *const *col)
+/* The row col, of key key, bound into the next slot of the INSERT of several. 0, or -1
+ * with an exception set (the slot's parameters it reached are rebound, the rest as they
+ * were). */
+static int bind_slot (Rows *r, PyObject *const *col, long long key)
 {
   Slot *slot = &r->slot[r->pending];
   sqlite3_stmt *st = r->many;
   int at = r->pending * NCOL + 1; /* the slot's first parameter */
+  slot->key = key;
   for (int i = 0, j = 0; i < NCOL; i++)
   {
     int e;
@@ -108,15 +122,16 @@ static int bind_slot (Rows *r, PyObject *const *col)
       if (e == 0)
         Py_XSETREF (*bound, Py_NewRef (col[i]));
     }
-    else
-      e = sql_bind_kept (r->db, st, at + i, col[i], bound);
+    else /* (one call: sql_bind_kept is inlined) */
+      e = sql_bind_kept (r->db, st, at + i, i == C_KEY && key == r->next ? Py_None : col[i],
+                         bound);
     if (e < 0)
       return -1;
   }
   return 0;
 }
 
-int rows_write (Rows *r, PyObject *const *col)
+int rows_write (Rows *r, PyObject *const *col, long long key)
 {
   for (size_t i = 0; i < sizeof not_null / sizeof not_null[0]; i++)
     if (col[not_null[i]] == Py_None)
@@ -124,16 +139,22 @@ int rows_write (Rows *r, PyObject *const *col)
       JBuf *buf[JN];
       for (int j = 0; j < JN; j++)
         buf[j] = rows_spare (r, j); /* before the flush, which starts the slots over */
-      return rows_flush (r) < 0 ? -1 : write_one (r, col, buf);
+      return rows_flush (r) < 0 ? -1 : write_one (r, col, buf, key);
     }
-  if (bind_slot (r, col) < 0)
+  /* a row not written (refused above, or a value that does not bind) leaves its key out:
+   * the next key is then not r->next, and from it on each is bound as it is */
+  if (bind_slot (r, col, key) < 0)
     return -1;
+  r->next = r->next == key ? key + 1 : 0;
   /* the bindings stay after it runs (bound[] says what they are), for the slots' next
    * rows to keep */
   if (++r->pending < r->rows)
     return 0;
   r->pending = 0;
-  return step (r->db, r->many);
+  if (step (r, r->many, key) == 0)
+    return 0;
+  r->next = 0;
+  return -1;
 }
 
 void rows_close (Rows *r)

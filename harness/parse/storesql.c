@@ -131,10 +131,11 @@ static PyObject *column (sqlite3_stmt *st, int i)
   }
 }
 
-PyObject *sql_run (sqlite3 *db, const char *sql, PyObject *params, int rows)
+PyObject *sql_run (sqlite3 *db, const char *sql, PyObject *params, int rows, int *wrote)
 {
   sqlite3_stmt *st;
   int rc = sqlite3_prepare_v2 (db, sql, -1, &st, NULL);
+  *wrote = rc != SQLITE_OK || !sqlite3_stmt_readonly (st); /* (a NULL one is read-only) */
   if (rc != SQLITE_OK)
     return sql_error (db, rc);
   PyObject *out = rows ? PyList_New (0) : Py_NewRef (Py_None);

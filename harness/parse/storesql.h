@@ -123,7 +123,8 @@ static inline void sql_text_let_go (SqlText *t)
 void sql_text_free (SqlText *t);
 
 /* One statement with its parameters (a tuple) run to its end: its rows as a list of
- * tuples, as the module reads them, when rows; else None. NULL on error. */
-PyObject *sql_run (sqlite3 *db, const char *sql, PyObject *params, int rows);
+ * tuples, as the module reads them, when rows; else None. NULL on error. *wrote is set
+ * when the statement may write (is not read-only), whether it ran or not. */
+PyObject *sql_run (sqlite3 *db, const char *sql, PyObject *params, int rows, int *wrote);
 
 #endif

@@ -296,6 +296,26 @@ def test_row_sqlite_refuses_fails_at_its_add(tmp_path: Path, column: str) -> Non
     w.close()
 
 
+@pytest.mark.parametrize("rows", [1, 3])
+def test_keys_after_a_statement_that_wrote_rows(tmp_path: Path, rows: int) -> None:
+    """The C writer binds a key NULL where SQLite gives a NULL key that key (one more than
+    the largest): after a statement of its caller's that writes (here a row of a larger
+    key), each key is bound as it is, and the rows keep the keys add gave them."""
+    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB, rows=rows)
+    assert w._c is not None
+    keys = [w.add(_plain()) for _ in range(2)]
+    assert w._c.fetch("SELECT count(*) FROM messages") == [(2,)]  # reads only
+    keys.append(w.add(_plain()))
+    w._c.execute("INSERT INTO messages(key, first_seq, kind, t, direction, source, headers,"
+                 " body, body_len, events, frames, meta, notes) VALUES(100, 0, 'raw', 1.0,"
+                 " 'out', 's', '[]', x'', 0, '[]', '[]', '{}', '[]')")
+    keys += [w.add(_plain(port=p)) for p in range(4)]
+    assert keys == [1, 2, 3, 4, 5, 6, 7]
+    assert w._c.fetch("SELECT key, port FROM messages") == [
+        (1, 443), (2, 443), (3, 443), (4, 0), (5, 1), (6, 2), (7, 3), (100, None)]
+    w.close()
+
+
 def test_writer_in_a_cycle_is_collected(tmp_path: Path) -> None:
     """A Writer the collector frees (its list of first seqs holding it) closes its statement
     before it lets go of the values the statement binds in place."""
