@@ -63,8 +63,6 @@ def _http1(out_flow: Flow, in_flow: Flow, facts: ConnFacts, budget: int) -> list
         out_pos = req.stop
         resp = http1.parse_responses(in_flow, in_pos, requests, facts, budget, req.upgrade)
         in_pos = resp.stop
-        answered = {id(d.request) for d in resp.drafts if d.request is not None}
-        requests = [r for r in requests if id(r) not in answered]
         drafts += resp.drafts
         sw = resp.switched
         if sw is not None:
@@ -72,6 +70,10 @@ def _http1(out_flow: Flow, in_flow: Flow, facts: ConnFacts, budget: int) -> list
             return drafts
         if req.upgrade is None or out_pos >= len(out_flow):
             break
+        # the requests still unanswered, for the next round only (most flows have one round:
+        # these two passes cost ~500 instructions a response)
+        answered = {id(d.request) for d in resp.drafts if d.request is not None}
+        requests = [r for r in requests if id(r) not in answered]
     return drafts
 
 
