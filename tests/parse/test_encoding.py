@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
 import zlib
 
 import pytest
@@ -178,3 +179,50 @@ def test_gzip_trailers_checked_as_zlib_checks_them(size: int) -> None:
     for offset in range(16):  # where the output starts against 16-byte blocks
         data = gzip.compress(bytes(offset) + payload, mtime=0)
         assert _same(data, GZIP, 10**6)[0] == bytes(offset) + payload  # type: ignore[index]
+
+
+def test_the_kept_inflate_state_after_every_ending() -> None:
+    """zinflate.c keeps one inflate state and resets it for the next member or body: after
+    a refused window size, a corrupt stream, a truncated one, a cut one and each kind of
+    wrapping (window sizes from 2^8 to 2^15), the next body inflates as from a fresh one."""
+    payload = bytes(range(256)) * 40 + b"tail" * 300
+    bodies = [(_compress(payload, w, 6), w) for w in (GZIP, ZLIB, RAW, 16 + 9, -9, 9)]
+    bodies += [(_compress(payload, ZLIB, 6), 32 + zlib.MAX_WBITS), (_compress(payload, 9, 6), 0)]
+    broken = [(bodies[0][0][:-9], GZIP),
+              (bodies[1][0][:40] + b"\xff" * 8 + bodies[1][0][48:], ZLIB),
+              (bodies[0][0], RAW), (_compress(payload, ZLIB, 6), 8)]
+    for before in broken + bodies + [(b"x", 99), (b"x", -16)]:
+        for data, wbits in bodies:
+            if before[1] in (99, -16):  # no window of that size: refused by the reset
+                for fn in (_inflate.stream, _zlib_stream_py):
+                    with pytest.raises(ValueError, match="Invalid initialization option"):
+                        fn(before[0], before[1], 10**6, encoding._STEP, encoding._MEMBERS)
+            else:
+                _same(before[0], before[1], 10**6)
+                _same(before[0], before[1], 100)  # cut by the budget
+            assert _same(data, wbits, 10**6)[0] == payload  # type: ignore[index]
+
+
+def test_inflating_in_threads() -> None:
+    """A chunk of 16 KiB or more inflates with the GIL released: another thread inflating
+    meanwhile gets an inflate state of its own, not the one kept (zinflate.c)."""
+    rng = random.Random(7)
+    payloads = [rng.randbytes(40_000) + bytes(i * 1000) for i in range(6)]
+    streams = [(gzip.compress(p, 1), GZIP) for p in payloads] + \
+        [(_compress(p, RAW, 1), RAW) for p in payloads]
+    wrong: list[int] = []
+
+    def work(seed: int) -> None:
+        order = random.Random(seed)
+        for _ in range(40):
+            i = order.randrange(len(streams))
+            got = _inflate.stream(*streams[i], 10**7, encoding._STEP, 3)
+            if got != (payloads[i % len(payloads)], False, True):
+                wrong.append(i)
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
