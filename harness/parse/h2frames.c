@@ -308,6 +308,7 @@ static int read_chunks (reader *r, PyObject *starts, PyObject *seqs)
   r->ix = &r->c->ix;
   if (starts != r->c->starts && h1_chunks_of (r->ix = &r->own_ix, starts) < 0)
     return -1;
+  r->seq_list = seqs;
   r->seqs = malloc ((size_t) (n ? n : 1) * sizeof *r->seqs);
   if (r->seqs == NULL)
     return PyErr_NoMemory (), -1;

@@ -33,6 +33,7 @@ typedef struct
   H1Chunks *ix;     /* where the chunks start: the Ctx's, or own_ix if starts differ */
   H1Chunks own_ix;
   long long *seqs;  /* each chunk's seq */
+  PyObject *seq_list; /* the list they were read from (borrowed: the call's argument) */
   Ctx *c; /* the flow and the connection's facts, for the drafts (h1draft.h) */
   PyObject *direction, *scheme, *sni, *ip, *kind, *peers;
   hd_ctx hd;
