@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness import collector
 from harness.capture.rundir import RunDir
-from harness.classify.destinations import Classifier, write_destinations
+from harness.classify.destinations import Classifier, destinations_writer
 from harness.detect.finding import Finding, Needle, findings_json, new_finding
 from harness.detect.findings import Found, by_message, find_unnumbered, numbered, render
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
@@ -164,8 +164,11 @@ def _analyze(run: RunDir | Path | str, extra_needles: Sequence[Needle],
     findings, notes = _numbered(fed, found)
     count = stream.count
     classifier = fed.classifier
-    rd.write_json_lines(FINDINGS_JSON, findings_json(findings))
-    write_destinations(rd, classifier=classifier, findings=findings)
+    # findings.json goes to disk (its fsync is the disk's time) while the destinations are
+    # worked out; each file is moved into place whole, findings.json first, as ever
+    with rd.writing_json_lines(FINDINGS_JSON, findings_json(findings)):
+        write_destinations = destinations_writer(rd, classifier=classifier, findings=findings)
+    write_destinations()
     result = Analysis(rd, needles, findings, count, notes)
     if claims is not None:
         verdicts = importlib.import_module("harness.claims.verdicts")

@@ -303,6 +303,15 @@ def write_destinations(run: RunDir, vendor: Vendor = XIAOMI,
     the run's findings: ``findings`` when the caller has them (``harness analyze``, which
     has just written them), else ``findings.json`` when it exists. A ``classifier`` that
     has seen every message already saves reading them again."""
+    return destinations_writer(run, vendor, sdk_of, classifier, findings)()
+
+
+def destinations_writer(run: RunDir, vendor: Vendor = XIAOMI,
+                        sdk_of: Mapping[str, str] | None = None,
+                        classifier: Classifier | None = None,
+                        findings: Iterable[Finding] | None = None) -> Callable[[], Path]:
+    """:func:`write_destinations`'s work, all but the write, which it returns: ``harness
+    analyze`` does this work while findings.json goes to disk, then writes."""
     verified = sdks_from_findings(run) if findings is None else sdks_of(findings)
     sdks = {**verified, **(sdk_of or {})}
     if classifier is not None:
@@ -321,8 +330,8 @@ def write_destinations(run: RunDir, vendor: Vendor = XIAOMI,
     # or None for what only json.dump may write (tests/detect/test_jsonindent.py)
     text = _outjson.json_indented(doc) if _outjson is not None else None
     if text is None:
-        return run.write_json(DESTINATIONS_JSON, doc)
-    return run.write_json_text(DESTINATIONS_JSON, text)
+        return lambda: run.write_json(DESTINATIONS_JSON, doc)
+    return lambda: run.write_json_text(DESTINATIONS_JSON, text)
 
 
 if __name__ == "__main__":  # pragma: no cover - `harness analyze` is the usual way

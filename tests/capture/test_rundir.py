@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -106,13 +108,55 @@ def test_write_json_bytes(tmp_path_factory: pytest.TempPathFactory, data: object
         assert run.write_json_items("b.json", iter(items)).read_bytes() == _written_before(data)
         body = ",\n".join(items).encode("utf-8", "backslashreplace")
         assert run.write_json_lines("c.json", body).read_bytes() == _written_before(data)
+        with run.writing_json_lines("d.json", body) as path:
+            pass
+        assert path.read_bytes() == _written_before(data)
     assert not list(run.path.glob("*.tmp"))
+
+
+def _writing(run: RunDir, name: str, body: bytes) -> None:
+    with run.writing_json_lines(name, body):
+        pass
 
 
 def test_write_json_refused(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "absent")
     for write in (lambda: run.write_json("x.json", []),
                   lambda: run.write_json_items("x.json", iter(["1"])),
-                  lambda: run.write_json_lines("x.json", b"1")):
+                  lambda: run.write_json_lines("x.json", b"1"),
+                  lambda: _writing(run, "x.json", b"1")):
         with pytest.raises(RunDirError, match=r"cannot write x\.json into the run dir"):
             write()
+
+
+def test_writing_json_lines_moves_the_file_after_the_block(tmp_path: Path) -> None:
+    """The block runs while the file is written; the file is moved into place after it,
+    and not when the block fails: the old one stays until a new one is whole."""
+    run = RunDir(tmp_path)
+    path = run.write_json_lines("f.json", b'"old"')
+    with run.writing_json_lines("f.json", b'"new"') as same:
+        assert same == path
+        assert path.read_bytes() == b'[\n"old"\n]\n'
+    assert path.read_bytes() == b'[\n"new"\n]\n'
+    with pytest.raises(KeyError), run.writing_json_lines("f.json", b'"newer"'):
+        raise KeyError("the block's own error")
+    assert path.read_bytes() == b'[\n"new"\n]\n'
+
+
+def test_writing_json_lines_that_fails_moves_nothing(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that could not be put on disk whole (its fsync failed) is not moved into place:
+    the error is write_json_lines' RunDirError, raised after the block."""
+    run = RunDir(tmp_path)
+    path = run.write_json_lines("f.json", b'"old"')
+
+    def fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    ran = []
+    with pytest.raises(RunDirError, match=r"cannot write f\.json into the run dir \(Input"), \
+            run.writing_json_lines("f.json", b'"new"'):
+        ran.append(True)
+    assert ran == [True]
+    assert path.read_bytes() == b'[\n"old"\n]\n'
