@@ -153,9 +153,10 @@ class RunDir:
         """:meth:`write_json_lines` in a thread while the block runs, the file moved into
         place after both: whole on disk before it is there, as ever. The fsync is the disk's
         time, not the process's (~40 ms for the 200 MB bench's 40 MB of findings.json),
-        which the block's work (``harness analyze``'s destinations) fills. Nothing is moved
-        when the block or the write fails; the write's OSError is the RunDirError
-        :meth:`write_json_lines` raises."""
+        which the block's work (``harness analyze``'s destinations) fills. The file is moved
+        whether the block fails or not, as when it was written before the block; a write
+        that failed moves nothing and raises :meth:`write_json_lines`' RunDirError (over
+        the block's error: the write came first)."""
         path = self.path / name
         failed: list[BaseException] = []
 
@@ -171,11 +172,11 @@ class RunDir:
             yield path
         finally:
             thread.join()
-        if failed:
-            if isinstance(failed[0], OSError):
-                raise self._refused(name, path, failed[0]) from failed[0]
-            raise failed[0]
-        self._write(name, lambda p: os.replace(_tmp_of(p), p))
+            if failed:
+                if isinstance(failed[0], OSError):
+                    raise self._refused(name, path, failed[0]) from failed[0]
+                raise failed[0]
+            self._write(name, lambda p: os.replace(_tmp_of(p), p))
 
     def _write(self, name: str, write: Callable[[Path], None]) -> Path:
         path = self.path / name

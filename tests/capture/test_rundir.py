@@ -129,18 +129,27 @@ def test_write_json_refused(tmp_path: Path) -> None:
             write()
 
 
+def _read_then_fail(path: Path, into: list[bytes]) -> None:
+    into.append(path.read_bytes())
+    raise KeyError("the block's own error")
+
+
 def test_writing_json_lines_moves_the_file_after_the_block(tmp_path: Path) -> None:
     """The block runs while the file is written; the file is moved into place after it,
-    and not when the block fails: the old one stays until a new one is whole."""
+    also when the block fails (as when it was written before the block): the old one stays
+    until a new one is whole."""
     run = RunDir(tmp_path)
     path = run.write_json_lines("f.json", b'"old"')
     with run.writing_json_lines("f.json", b'"new"') as same:
         assert same == path
         assert path.read_bytes() == b'[\n"old"\n]\n'
     assert path.read_bytes() == b'[\n"new"\n]\n'
+    before: list[bytes] = []
     with pytest.raises(KeyError), run.writing_json_lines("f.json", b'"newer"'):
-        raise KeyError("the block's own error")
-    assert path.read_bytes() == b'[\n"new"\n]\n'
+        _read_then_fail(path, before)
+    assert before == [b'[\n"new"\n]\n']
+    assert path.read_bytes() == b'[\n"newer"\n]\n'
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_writing_json_lines_that_fails_moves_nothing(tmp_path: Path,
@@ -159,4 +168,8 @@ def test_writing_json_lines_that_fails_moves_nothing(tmp_path: Path,
             run.writing_json_lines("f.json", b'"new"'):
         ran.append(True)
     assert ran == [True]
+    assert path.read_bytes() == b'[\n"old"\n]\n'
+    with pytest.raises(RunDirError, match=r"cannot write f\.json"), \
+            run.writing_json_lines("f.json", b'"new"'):
+        raise KeyError("the block's own error, after the write's")
     assert path.read_bytes() == b'[\n"old"\n]\n'
