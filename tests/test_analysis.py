@@ -12,6 +12,7 @@ import threading
 from operator import itemgetter
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -147,3 +148,23 @@ def test_store_order_is_the_findings_sorted_one_by_one(
     by_number = sorted([(numbers[int(f[1][1:])], f) for f in found], key=itemgetter(0))
     want = numbered((f"m{num}", [f]) for num, f in by_number)
     assert numbered(_store_order(found, numbers)) == want
+
+
+def test_the_command_counts_leaks_and_controls(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """``harness analyze``'s summary line: the findings that are leaks, and the positive
+    controls (the rest)."""
+    from harness.cli import main
+    from tests.parse.wire import run_from_bytes
+
+    canary = "cnry0123456789abcdef"
+    load = f"GET /c/{canary} HTTP/1.1\r\nHost: canary.lab.test\r\n\r\n".encode()
+    leak = f"GET /t?u={canary} HTTP/1.1\r\nHost: t.tracker.test\r\n\r\n".encode()
+    run = run_from_bytes(tmp_path, [[("out", r)] for r in (load, load, leak)])
+    run.write_json("needles.json", [{"name": "canary-url", "class": "browsing",
+                                     "value": canary, "source": "scenario"}])
+    assert main(["analyze", str(run.path)]) == 0
+    result = analyze_run(run)
+    leaks, controls = len(result.leaks), len(result.controls)
+    assert (leaks, controls) == (1, 2)
+    assert f" {leaks} findings, {controls} positive controls\n" in capsys.readouterr().out

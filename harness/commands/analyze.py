@@ -37,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
         importlib.import_module("harness.claims.model").load_claims(args.claims)
     result = analyze_run(args.run_dir, parse_cli(args.needle), claims=args.claims)
     leaks = result.leaks  # a list made from all the findings each time it is asked for
+    controls = len(result.findings) - len(leaks)  # the others (not a second such list)
     print(f"{result.run.path}: {result.messages} messages, {len(result.needles)} needles, "
-          f"{len(leaks)} findings, {len(result.controls)} positive controls")
+          f"{len(leaks)} findings, {controls} positive controls")
     for f in leaks[:20]:
         print(f"  {f.id} {f.needle} [{f.phase}] {f.host}: {' > '.join(f.chain)}")
     if len(leaks) > 20:
