@@ -168,3 +168,35 @@ def test_the_command_counts_leaks_and_controls(tmp_path: Path,
     leaks, controls = len(result.leaks), len(result.controls)
     assert (leaks, controls) == (1, 2)
     assert f" {leaks} findings, {controls} positive controls\n" in capsys.readouterr().out
+
+
+def test_transforms_of_a_run_with_and_without_them(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's encoder and cipher calls, output to (step, input); a run with none is
+    answered without reading its connections (events() reads them all first)."""
+    from harness.analysis import transforms
+    from harness.capture.capturedb import CaptureReader
+
+    b = RunBuilder(tmp_path, "t", run_id="with")
+    b.phase("normal")
+    b.request("h.lab.test", "/a", body=b"x")
+    b.transform("base64", "", b"in-1", b"out-1")
+    b.transform("cipher.doFinal", "AES/GCM/NoPadding", b"in-2", b"out-2")
+    b.transform("cipher.init", "", b"in-3", b"")  # no output: nothing to map
+    with_them = b.build(analyze=False)
+    assert transforms(with_them) == {b"out-1": ("app:base64", b"in-1"),
+                                     b"out-2": ("cipher:AES/GCM/NoPadding", b"in-2")}
+    b = RunBuilder(tmp_path, "t", run_id="one")
+    b.phase("normal")
+    b.transform("base64", "", b"in-1", b"out-1")
+    assert transforms(b.build(analyze=False)) == {b"out-1": ("app:base64", b"in-1")}
+    b = RunBuilder(tmp_path, "t", run_id="without")
+    b.phase("normal")
+    b.request("h.lab.test", "/a", body=b"x")
+    without = b.build(analyze=False)
+
+    def no_connections(self: CaptureReader) -> object:
+        raise AssertionError("read the connections")
+
+    monkeypatch.setattr(CaptureReader, "connections", no_connections)
+    assert transforms(without) == {}
