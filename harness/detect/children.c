@@ -275,8 +275,7 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
     }
     Py_ssize_t start = i;
     i += 24;
-    while (i < n && b64_byte (d[i]))
-      i++;
+    i += b64_span (d + i, n - i);
     for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
       i++;
     if (b64_plausible (cx, d + start, i - start, &start, l->chain, NULL, out, depth) < 0)
