@@ -21,22 +21,27 @@ static PyObject *extend (PyObject *chain, PyObject *steps)
   return PySequence_Concat (chain, steps);
 }
 
-static PyObject *extend1 (PyObject *chain, const char *step, Py_ssize_t n)
+/* (*chain, step): a new tuple; the reference to step (a str) is taken (NULL: an error). */
+static PyObject *extend_str (PyObject *chain, PyObject *step)
 {
+  if (step == NULL)
+    return NULL;
   Py_ssize_t k = PyTuple_GET_SIZE (chain);
   PyObject *t = PyTuple_New (k + 1);
   if (t == NULL)
-    return NULL;
-  for (Py_ssize_t i = 0; i < k; i++)
-    PyTuple_SET_ITEM (t, i, Py_NewRef (PyTuple_GET_ITEM (chain, i)));
-  PyObject *s = PyUnicode_DecodeUTF8 (step, n, "surrogateescape");
-  if (s == NULL)
   {
-    Py_DECREF (t);
+    Py_DECREF (step);
     return NULL;
   }
-  PyTuple_SET_ITEM (t, k, s);
+  for (Py_ssize_t i = 0; i < k; i++)
+    PyTuple_SET_ITEM (t, i, Py_NewRef (PyTuple_GET_ITEM (chain, i)));
+  PyTuple_SET_ITEM (t, k, step);
   return t;
+}
+
+static PyObject *extend1 (PyObject *chain, const char *step, Py_ssize_t n)
+{
+  return extend_str (chain, PyUnicode_DecodeUTF8 (step, n, "surrogateescape"));
 }
 
 /* Whether b[0, n) is a span of the parent layer's own bytes (a JSON string without escapes,
@@ -67,23 +72,25 @@ static int unmatched (const LeafCtx *lc, const unsigned char *b, Py_ssize_t n)
   return 1;
 }
 
+/* "json:" + path as a str, made in place: a path is ASCII (jsonwalk.h), for which this is
+   the str the UTF-8 decode (with surrogateescape) gives, without the decoder's setup. There
+   is a chain for each kept leaf, most of them never scanned. */
+static PyObject *json_step (const char *path, Py_ssize_t path_len)
+{
+  PyObject *u = PyUnicode_New (5 + path_len, 127);
+  if (u != NULL)
+  {
+    memcpy (PyUnicode_1BYTE_DATA (u), "json:", 5);
+    memcpy (PyUnicode_1BYTE_DATA (u) + 5, path, (size_t) path_len);
+  }
+  return u;
+}
+
 static int add_leaf (void *ctx, const char *path, Py_ssize_t path_len, const unsigned char *b,
     Py_ssize_t n, int inert)
 {
   LeafCtx *lc = ctx;
-  char small[256];
-  Py_ssize_t need = 5 + path_len;
-  char *step = need <= (Py_ssize_t) sizeof small ? small : PyMem_Malloc ((size_t) need);
-  if (step == NULL)
-  {
-    PyErr_NoMemory ();
-    return 0;
-  }
-  memcpy (step, "json:", 5);
-  memcpy (step + 5, path, (size_t) path_len);
-  PyObject *chain = extend1 (lc->chain, step, need);
-  if (step != small)
-    PyMem_Free (step);
+  PyObject *chain = extend_str (lc->chain, json_step (path, path_len));
   if (!push (lc->out, chain, PyBytes_FromStringAndSize ((const char *) b, n), lc->depth, inert))
     return 0;
   lc->out->v[lc->out->n - 1].clean = unmatched (lc, b, n);

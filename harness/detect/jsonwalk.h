@@ -12,7 +12,8 @@ typedef struct {
   Py_ssize_t n;
 } Span;
 
-/* One kept leaf: its path ("$.a[0].b", not NUL-terminated), its bytes (valid only during
+/* One kept leaf: its path ("$.a[0].b", not NUL-terminated; ASCII, as a key that is not
+   gives FALLBACK), its bytes (valid only during
    the call) and whether it is inert. Returns 0 with a Python exception set to stop. */
 typedef int (*LeafFn) (void *ctx, const char *path, Py_ssize_t path_len,
     const unsigned char *b, Py_ssize_t n, int inert);
