@@ -50,13 +50,46 @@ static inline uint64_t other_bytes (uint64_t v)
   return (v & HIGHS) | bytes_equal (v, 0x7F) | control;
 }
 
-/* decoders._printable: the share of text bytes in the first 4096. Eight bytes at a time:
-   every layer the walk has no other decoder for is tested, most of them text. */
+#ifdef __SSE2__
+/* How many of b[0, n) (n a multiple of 16, at most 16 * 255) are not text (other_bytes),
+   sixteen at a time: each not text adds one to its lane's count (0xFF is -1), the lanes
+   summed once at the end (_mm_sad_epu8). */
+static inline Py_ssize_t other_count16 (const unsigned char *b, Py_ssize_t n)
+{
+  const __m128i zero = _mm_setzero_si128 (), below_space = _mm_set1_epi8 (0x1F);
+  __m128i counts = zero;
+  for (Py_ssize_t i = 0; i < n; i += 16)
+  {
+    __m128i v = _mm_loadu_si128 ((const __m128i *) (b + i));
+    __m128i control = _mm_cmpeq_epi8 (_mm_max_epu8 (v, below_space), below_space);
+    __m128i spacing = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (v, _mm_set1_epi8 ('\t')),
+        _mm_cmpeq_epi8 (v, _mm_set1_epi8 ('\n'))), _mm_cmpeq_epi8 (v, _mm_set1_epi8 ('\r')));
+    __m128i high = _mm_or_si128 (_mm_cmplt_epi8 (v, zero),
+        _mm_cmpeq_epi8 (v, _mm_set1_epi8 (0x7F)));
+    counts = _mm_sub_epi8 (counts, _mm_or_si128 (_mm_andnot_si128 (spacing, control), high));
+  }
+  __m128i sums = _mm_sad_epu8 (counts, zero);
+  return _mm_cvtsi128_si32 (sums) + _mm_cvtsi128_si32 (_mm_srli_si128 (sums, 8));
+}
+#endif
+
+/* decoders._printable: the share of text bytes in the first 4096. Sixteen bytes at a time
+   with SSE2 (in two halves of at most 16 * 128, within a lane's count), eight at a time for
+   the rest: every layer the walk has no other decoder for is tested, most of them text. */
 static inline double printable (const unsigned char *b, Py_ssize_t n)
 {
   if (n == 0)
     return 0.0;
   Py_ssize_t head = n < 4096 ? n : 4096, other = 0, i = 0;
+#ifdef __SSE2__
+  while (head - i >= 16)
+  {
+    Py_ssize_t part = (head - i) & ~(Py_ssize_t) 15;
+    part = part < 16 * 128 ? part : 16 * 128;
+    other += other_count16 (b + i, part);
+    i += part;
+  }
+#endif
   for (; i + 8 <= head; i += 8)
   {
     uint64_t o = other_bytes (load8 (b + i));

@@ -74,16 +74,28 @@ def test_printable_is_decoders(x: bytes, pad: int) -> None:
 
 
 def test_printable_every_byte_at_every_offset() -> None:
-    # each byte value at each place of an eight-byte word and of the bytes after the last
-    # whole word, among text and among other bytes; and past the 4096 bytes it reads
+    # each byte value at each place of a sixteen-byte block (SSE2), of an eight-byte word
+    # and of the bytes after the last whole one, among text and among other bytes; and past
+    # the 4096 bytes it reads
     for c in range(256):
-        for size in (1, 7, 8, 9, 15, 16, 17):
+        for size in (1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33):
             for at in range(size):
                 for fill in (b"a", b"\x01"):
                     b = fill * at + bytes([c]) + fill * (size - at - 1)
                     assert _detect.printable(b) == _printable(b), b
         b = b"a" * 4095 + bytes([c]) * 9
         assert _detect.printable(b) == _printable(b), c
+
+
+@example(b"\x01", 4096)  # 256 of each lane's sixteen: more than a byte counts in one part
+@example(b"\x01", 2049)
+@given(st.sampled_from([b"\x01", b"\x80", b"\x7f", b"\xff", b"\x01a", b"\x80\x01\t"]),
+       st.integers(2000, 4200))
+def test_printable_of_long_runs_of_other_bytes(other: bytes, size: int) -> None:
+    # the sixteen-byte blocks count each lane's other bytes in a byte: read in parts that
+    # keep it below 256
+    b = (other * size)[:size]
+    assert _detect.printable(b) == _printable(b), size
 
 
 def _varint(v: int) -> bytes:
