@@ -255,6 +255,34 @@ static inline int name_byte (unsigned char c) /* _FORM's [\w.%\[\]$-] */
   return byte_class[c] & C_NAME;
 }
 
+/* How many of s[0, n)'s first bytes are of _FORM's name class. Sixteen at a time with SSE2:
+   most layers form_whole is asked about are one long run of it (a session id, base64) that
+   ends without an '='. The class: letters (c | 0x20 in a-z), digits, '$' '%', '-' '.', '['
+   ']' and '_'. */
+static inline Py_ssize_t name_span (const unsigned char *s, Py_ssize_t n)
+{
+  Py_ssize_t i = 0;
+#ifdef __SSE2__
+  while (i + 16 <= n)
+  {
+    __m128i v = _mm_loadu_si128 ((const __m128i *) (s + i));
+    __m128i letter = bytes_within (_mm_or_si128 (v, _mm_set1_epi8 (0x20)), 'a', 'z');
+    __m128i digit = bytes_within (v, '0', '9');
+    __m128i sign = _mm_or_si128 (bytes_within (v, '$', '%'), bytes_within (v, '-', '.'));
+    __m128i mark = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (v, _mm_set1_epi8 ('[')),
+        _mm_cmpeq_epi8 (v, _mm_set1_epi8 (']'))), _mm_cmpeq_epi8 (v, _mm_set1_epi8 ('_')));
+    unsigned in = (unsigned) _mm_movemask_epi8 (_mm_or_si128 (_mm_or_si128 (letter, digit),
+        _mm_or_si128 (sign, mark)));
+    if (in != 0xFFFF)
+      return i + __builtin_ctz (~in);
+    i += 16;
+  }
+#endif
+  while (i < n && name_byte (s[i]))
+    i++;
+  return i;
+}
+
 /* _FORM.match: '&'-separated parts, each a non-empty name of the class, '=', anything. */
 static inline int form_whole (const unsigned char *s, Py_ssize_t n)
 {
@@ -262,15 +290,13 @@ static inline int form_whole (const unsigned char *s, Py_ssize_t n)
   for (;;)
   {
     Py_ssize_t start = i;
-    while (i < n && name_byte (s[i]))
-      i++;
+    i += name_span (s + i, n - i);
     if (i == start || i == n || s[i] != '=')
       return 0;
-    while (i < n && s[i] != '&')
-      i++;
-    if (i == n)
+    const unsigned char *amp = memchr (s + i, '&', (size_t) (n - i));
+    if (amp == NULL)
       return 1;
-    i++; /* '&' */
+    i = amp - s + 1; /* past the '&' */
   }
 }
 

@@ -357,3 +357,16 @@ def test_every_byte_ends_a_base64_run_where_the_class_says() -> None:
             for m in (message(body, "https://sa.lab.test/", ()),
                       message(b"say " + body, "https://sa.lab.test/", ())):
                 assert scanned(m, True) == scanned(m, False), body
+
+
+def test_every_byte_ends_a_form_name_where_the_class_says() -> None:
+    # bytetests.h reads a form's names sixteen bytes at a time (SSE2) and the rest one by
+    # one: each byte value at places in both parts of a first name and of a second one
+    name = "abcdefghijklmnopqrstuvwxyz0123456789"
+    for c in range(256):
+        for at in (0, 15, 16, 31, 35):
+            bad = name[:at].encode() + bytes([c]) + name[at + 1:].encode()
+            for body in (bad + b"=a1b2c3d4e5f60718&b=2", b"a=1&" + bad + b"=v&c=",
+                         bad + b"==&&x=1"):
+                m = message(body, "https://sa.lab.test/", ())
+                assert scanned(m, True) == scanned(m, False), body
