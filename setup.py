@@ -39,8 +39,9 @@ setup(ext_modules=[
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # capture.sqlite's rows for capturedb.events through SQLite's C API (libsqlite3-dev)
     Extension(
-        "harness.capture._rows", ["harness/capture/_rows.c", "harness/capture/rowstream.c"],
-        depends=["harness/capture/rows.h"], libraries=["sqlite3"],
+        "harness.capture._rows", ["harness/capture/_rows.c", "harness/capture/rowstream.c",
+                                  "harness/capture/rowside.c"],
+        depends=["harness/capture/rows.h", "harness/capture/rowside.h"], libraries=["sqlite3"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # analysis.sqlite written through SQLite's C API for store.py (the same rows, faster)
     Extension(

@@ -73,6 +73,11 @@ _STREAM_SQL = ("SELECT seq, t, kind, direction, data, orig_len, truncated, field
 """A connection's events, as :meth:`CaptureReader.events` selects them (``conn`` left out:
 it is the one asked for), in the order ``_rows.Database.stream`` reads them: the eight columns
 it joins the stream rows by first."""
+_RUN_SQL = ("SELECT seq, t, kind, direction, data, orig_len, truncated, fields, pid, tid,"
+            " hook, conn FROM events WHERE seq > ? ORDER BY seq")
+"""The rows after a seq in table (rowid) order, with :data:`_STREAM_SQL`'s columns and then
+the connection's: ``_rows.Database.stream`` reads a connection's rows that follow one another
+in the table by these (its "runs"), the index between them."""
 _STREAM_TYPES = "IIt"
 """What :data:`_STREAM_SQL`'s columns after those eight hold in a row that
 :meth:`CaptureReader.events` reads as it is (``_rows.c``'s fits(): pid and tid INTEGER or NULL,
@@ -130,12 +135,18 @@ class CaptureReader:
             raise
         self._fast: _rows.Database | None = None
         """The events' rows through SQLite's C API (``_rows.c``), when it is built."""
+        self._run: str | None = None
+        """:data:`_RUN_SQL` when the C reader may read a connection's rows in table order."""
         if _rows is not None:
             with contextlib.suppress(_rows.Fallback):
                 fast = _rows.Database(_read_uri(path))
                 # read by mapping the file, not a copy per page
                 list(fast.rows(f"PRAGMA mmap_size={MMAP_BYTES}", ()))
                 self._fast = fast
+                # a text compares as its UTF-8 bytes only in a UTF-8 database (the
+                # recorder's): the C reader's runs compare the connection's so
+                if list(fast.rows("PRAGMA encoding", ())) == [("UTF-8",)]:
+                    self._run = _RUN_SQL
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
@@ -275,7 +286,7 @@ class CaptureReader:
         :meth:`events`, which then reads, converts or skips rows as it always did."""
         if self._fast is not None:
             with contextlib.suppress(_rows.Fallback):
-                got = self._fast.stream(_STREAM_SQL, (0, conn), _STREAM_TYPES)
+                got = self._fast.stream(_STREAM_SQL, (0, conn), _STREAM_TYPES, self._run)
                 if got is not None:
                     rows = StreamRows.of_stream(got, conn, self.connections().get(conn)
                                                 if conn else None, _fields)

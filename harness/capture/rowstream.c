@@ -1,21 +1,36 @@
 /* Database.stream (rows.h): a connection's rows of capture.sqlite read for reassembly, its
- * stream rows joined per direction as they are stepped through, so that Python touches a
- * connection and not its rows (capture/streamrows.py's StreamRows.of_stream takes what this
- * returns; StreamRows.of_events is the reference it is tested against).
+ * stream rows joined per direction as they are stepped through (rowside.c), so that Python
+ * touches a connection and not its rows (capture/streamrows.py's StreamRows.of_stream takes
+ * what this returns; StreamRows.of_events is the reference it is tested against).
  *
  * It reads each row as _rows.c does (the same Fallback at a text that is not UTF-8, None at
  * a value not of its column's type), and makes Python objects only for what reassembly
  * keeps: each stream row's seq, time and start in its direction's bytes, and the rows read
  * whole (the first stream row, the rows of other kinds).
+ *
+ * Runs: a row read by the (conn, seq) index costs SQLite a step of the index and a move of
+ * the table's cursor to its rowid, ~700 instructions more than the next row of the table
+ * (callgrind, 20 MB bench run), and a connection's rows often follow one another in the
+ * table (a burst of a connection's records is one batch). Given `run`, the same columns in
+ * table order and then the connection's, once the index has given RUN_AFTER rows whose seqs
+ * follow one another, the rows after are read in table order while they are the
+ * connection's; the first that is not ends the run, and the index goes on after the last
+ * row read. Every row the run gives is the index's next (nothing lies between the two in
+ * the table), so the rows are the same, in the same order. The index's statement stays on
+ * its row while a run reads, so both read in one transaction: one snapshot of a capture a
+ * recorder is still writing. A run that gives fewer than RUN_MIN rows (the capture
+ * interleaves this connection with others) leaves the rest to the index: the most a run
+ * wastes is one seek each way and one row of another connection.
  */
 
 #include "rows.h"
+#include "rowside.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#define FIRST_CAP 65536 /* a direction's first buffer: most connections' bytes, and growing
-                         * one by doubling copies what it holds (a smaller one shrinks in place) */
+#define RUN_AFTER 4 /* index rows one after another in the table before a run is tried */
+#define RUN_MIN 8   /* rows a run must give for another to be tried (about what one costs) */
 
 /* The SQLite types (bit 1 << type) that `want` asks of a column: i an INTEGER, f a FLOAT,
  * t a TEXT, b a BLOB, the letter in upper case that or NULL, * anything; none for another
@@ -51,113 +66,6 @@ static unsigned fits (char want)
 enum { C_SEQ, C_T, C_KIND, C_DIRECTION, C_DATA, C_ORIG_LEN, C_TRUNCATED, C_FIELDS, C_FIXED };
 static const char FIXED_TYPES[] = "*ftTBI*t";
 
-/* One direction's stream rows joined, as streamrows.Side holds them: the bytes of all in
- * order, and each row's start in them, seq, time and bytes lost to truncation (missing stays
- * NULL until a row has lost some: None then). */
-typedef struct
-{
-  PyObject *data;  /* bytes, `cap` long, `size` of them used; NULL before the first byte */
-  Py_ssize_t size, cap;
-  PyObject *starts, *seqs, *ts, *missing;
-} Side;
-
-static int side_init (Side *s)
-{
-  return (s->starts = PyList_New (0)) && (s->seqs = PyList_New (0)) && (s->ts = PyList_New (0))
-      ? 0 : -1;
-}
-
-static void side_clear (Side *s)
-{
-  Py_CLEAR (s->data);
-  Py_CLEAR (s->starts);
-  Py_CLEAR (s->seqs);
-  Py_CLEAR (s->ts);
-  Py_CLEAR (s->missing);
-}
-
-static int append_new (PyObject *list, PyObject *v) /* steals v */
-{
-  if (v == NULL)
-    return -1;
-  int rc = PyList_Append (list, v);
-  Py_DECREF (v);
-  return rc;
-}
-
-/* A row's n bytes (at b) onto the side: seq and t are the row's (borrowed), lost what
- * truncation lost of them. */
-static int side_add (Side *s, PyObject *seq, PyObject *t, const void *b, Py_ssize_t n,
-                     long long lost)
-{
-  if (append_new (s->starts, PyLong_FromSsize_t (s->size)) < 0
-      || PyList_Append (s->seqs, seq) < 0 || PyList_Append (s->ts, t) < 0)
-    return -1;
-  if (lost > 0 && s->missing == NULL)
-  {
-    Py_ssize_t before = PyList_GET_SIZE (s->seqs) - 1;
-    PyObject *zero = PyLong_FromLong (0);
-    if (zero == NULL)
-      return -1;
-    s->missing = PyList_New (before);
-    if (s->missing == NULL)
-    {
-      Py_DECREF (zero);
-      return -1;
-    }
-    for (Py_ssize_t i = 0; i < before; i++)
-      PyList_SET_ITEM (s->missing, i, Py_NewRef (zero));
-    Py_DECREF (zero);
-  }
-  if (s->missing != NULL && append_new (s->missing, PyLong_FromLongLong (lost)) < 0)
-    return -1;
-  if (n == 0)
-    return 0;
-  if (n > PY_SSIZE_T_MAX - s->size)
-  {
-    PyErr_NoMemory ();
-    return -1;
-  }
-  if (s->size + n > s->cap)
-  {
-    Py_ssize_t cap = s->cap ? s->cap : FIRST_CAP;
-    while (cap < s->size + n)
-      cap = cap > PY_SSIZE_T_MAX / 2 ? s->size + n : cap * 2;
-    if (s->data == NULL ? (s->data = PyBytes_FromStringAndSize (NULL, cap)) == NULL
-                        : _PyBytes_Resize (&s->data, cap) < 0)
-      return -1;  /* _PyBytes_Resize clears s->data when it fails */
-    s->cap = cap;
-  }
-  memcpy (PyBytes_AS_STRING (s->data) + s->size, b, n);
-  s->size += n;
-  return 0;
-}
-
-/* The side as (data, starts, seqs, ts, missing or None); cleared either way. */
-static PyObject *side_done (Side *s)
-{
-  PyObject *out = NULL;
-  if (s->data == NULL)
-    s->data = PyBytes_FromStringAndSize (NULL, 0);
-  else if (s->size < s->cap)
-    _PyBytes_Resize (&s->data, s->size);
-  if (s->data != NULL)
-    out = PyTuple_Pack (5, s->data, s->starts, s->seqs, s->ts,
-                        s->missing ? s->missing : Py_None);
-  side_clear (s);
-  return out;
-}
-
-/* The row's value of column i for the stream's lists (a new reference, NULL with an
- * exception set); in a row read whole, the tuple's (row not NULL). */
-static PyObject *cell (Database *d, sqlite3_value **val, int i, const int *type,
-                       PyObject **last, PyObject *row)
-{
-  if (row != NULL)
-    return Py_NewRef (PyTuple_GET_ITEM (row, i));
-  return rows_value (d->db, val[i], type[i], &last[i]);
-}
-
 static int is_ascii (const unsigned char *p, int n)
 {
   uint64_t any = 0; /* eight bytes at a time: a hook's name is ~25 */
@@ -185,35 +93,216 @@ static int text_is (const Text *t, const char *want, int n)
   return t->p != NULL && t->n == n && memcmp (t->p, want, (size_t) n) == 0;
 }
 
+/* What a call has read so far, and each column's state in the row it reads. */
+typedef struct
+{
+  Database *d;
+  int ncols;
+  PyObject *rows, *texts;  /* the rows read whole; each fields text */
+  PyObject *text;          /* the last fields text added to texts */
+  int streams;             /* stream rows so far */
+  Side sides[2];           /* out (any direction but "in"), in */
+  PyObject **last;         /* each column's text in the row before (rows_text()) */
+  int *type;               /* each column's in the row */
+  sqlite3_value **val;     /* and its value */
+  Text *tx;
+  unsigned *fit;           /* fits() of each column */
+} Stream;
+
+/* The row's value of column i for the stream's lists (a new reference, NULL with an
+ * exception set); in a row read whole, the tuple's (row not NULL). */
+static PyObject *cell (Stream *s, int i, PyObject *row)
+{
+  if (row != NULL)
+    return Py_NewRef (PyTuple_GET_ITEM (row, i));
+  return rows_value (s->d->db, s->val[i], s->type[i], &s->last[i]);
+}
+
+/* The row st is on into the stream: 0; 1 at a value not of its column's type (the call
+ * returns None); -1 with an exception set. */
+static int take (Stream *s, sqlite3_stmt *st)
+{
+  int ncols = s->ncols, *type = s->type;
+  sqlite3_value **val = s->val;
+  Text *tx = s->tx;
+  int i = 0;
+  while (i < ncols && (s->fit[i] >> (type[i] = sqlite3_value_type (
+                                         val[i] = sqlite3_column_value (st, i))) & 1))
+    i++;
+  if (i < ncols)
+    return 1;
+  for (i = 0; i < ncols; i++)
+  {
+    tx[i].p = NULL;
+    if (type[i] != SQLITE_TEXT)
+      continue;
+    const unsigned char *p = sqlite3_value_text (val[i]);
+    tx[i].n = sqlite3_value_bytes (val[i]);
+    if (p == NULL && tx[i].n)
+      break;
+    tx[i].p = p ? p : (const unsigned char *) "";
+  }
+  if (i < ncols)
+  {
+    rows_fallback (s->d->db, "text");
+    return -1;
+  }
+  int is_stream = text_is (&tx[C_KIND], "stream", 6);
+  PyObject *row = NULL;
+  if (!is_stream || s->streams == 0)  /* the first stream row and the other kinds: whole */
+  {
+    if ((row = PyTuple_New (ncols)) == NULL)
+      return -1;
+    for (i = 0; i < ncols; i++)
+    {
+      PyObject *v = rows_value (s->d->db, val[i], type[i], &s->last[i]);
+      if (v == NULL)
+        break;
+      PyTuple_SET_ITEM (row, i, v);
+    }
+    if (i < ncols || PyList_Append (s->rows, row) < 0)
+    {
+      Py_DECREF (row);
+      return -1;
+    }
+    Py_DECREF (row);  /* rows holds it */
+  }
+  else
+  {
+    /* a text the module could not decode makes it stop (Fallback here): ASCII it can,
+     * anything else is decoded to know (fields: below) */
+    for (i = 0; i < ncols; i++)
+      if (tx[i].p != NULL && i != C_FIELDS && !is_ascii (tx[i].p, tx[i].n))
+      {
+        PyObject *v = rows_text (&s->last[i], tx[i].p, tx[i].n);
+        if (v == NULL)
+          return -1;
+        Py_DECREF (v);
+      }
+  }
+  /* each fields text once (a repeated one is the str of the row before, rows_text()) */
+  PyObject *f = row != NULL ? Py_NewRef (PyTuple_GET_ITEM (row, C_FIELDS))
+                            : rows_text (&s->last[C_FIELDS], tx[C_FIELDS].p, tx[C_FIELDS].n);
+  if (f == NULL)
+    return -1;
+  if (f != s->text && PySet_Add (s->texts, f) < 0)
+  {
+    Py_DECREF (f);
+    return -1;
+  }
+  Py_XSETREF (s->text, f);
+  if (!is_stream)
+    return 0;
+  s->streams++;
+  int trunc;
+  if (type[C_TRUNCATED] == SQLITE_INTEGER)
+    trunc = sqlite3_value_int64 (val[C_TRUNCATED]) != 0;
+  else
+  {
+    PyObject *v = cell (s, C_TRUNCATED, row);
+    trunc = v == NULL ? -1 : PyObject_IsTrue (v);
+    Py_XDECREF (v);
+    if (trunc < 0)
+      return -1;
+  }
+  const void *b = type[C_DATA] == SQLITE_BLOB ? sqlite3_value_blob (val[C_DATA]) : NULL;
+  int n = type[C_DATA] == SQLITE_BLOB ? sqlite3_value_bytes (val[C_DATA]) : 0;
+  if (b == NULL && n != 0)
+  {
+    rows_fallback (s->d->db, "blob");
+    return -1;
+  }
+  long long orig = type[C_ORIG_LEN] == SQLITE_INTEGER
+                   ? sqlite3_value_int64 (val[C_ORIG_LEN]) : 0;
+  long long lost = trunc && orig > n ? orig - n : 0;  /* orig > n >= 0: no overflow */
+  PyObject *seq = cell (s, C_SEQ, row);
+  PyObject *t = seq ? cell (s, C_T, row) : NULL;
+  int added = t == NULL ? -1
+              : side_add (&s->sides[text_is (&tx[C_DIRECTION], "in", 2)], seq, t, b, n, lost);
+  Py_XDECREF (seq);
+  Py_XDECREF (t);
+  return added;
+}
+
+/* Whether the row a run's statement is on is the connection's: its last column (ncols) a
+ * TEXT of exactly the key's bytes, as `conn = ?` compares a text in a UTF-8 database (any
+ * other value is not equal to the text the key binds). */
+static int is_mine (sqlite3_stmt *st, int ncols, const char *key, Py_ssize_t nkey)
+{
+  sqlite3_value *v = sqlite3_column_value (st, ncols);
+  if (sqlite3_value_type (v) != SQLITE_TEXT)
+    return 0;
+  const unsigned char *p = sqlite3_value_text (v);
+  return p != NULL && sqlite3_value_bytes (v) == nkey && memcmp (p, key, (size_t) nkey) == 0;
+}
+
+/* The statement of a run on the rows after seq `after` (the call's, reset, or the cache's),
+ * selecting ncols columns and the key: 0, or -1 with an exception set. */
+static int run_from (Database *d, PyObject *sql, sqlite3_stmt **run, long long after,
+                     int ncols)
+{
+  if (*run != NULL)
+  {
+    sqlite3_reset (*run);
+    if (sqlite3_bind_int64 (*run, 1, after) == SQLITE_OK)
+      return 0;
+    rows_fallback (d->db, "bind");
+    return -1;
+  }
+  PyObject *args = Py_BuildValue ("(L)", after);
+  if (args == NULL)
+    return -1;
+  *run = rows_statement (d, sql, args);
+  Py_DECREF (args);
+  if (*run == NULL)
+    return -1;
+  if (sqlite3_column_count (*run) == ncols + 1)
+    return 0;
+  PyErr_SetString (PyExc_ValueError, "stream: run selects the columns and then the key");
+  return -1;
+}
+
 PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
 {
-  if (argc != 3 || !PyUnicode_CheckExact (argv[0]) || !PyTuple_CheckExact (argv[1])
-      || !PyUnicode_CheckExact (argv[2]))
+  if ((argc != 3 && argc != 4) || !PyUnicode_CheckExact (argv[0])
+      || !PyTuple_CheckExact (argv[1]) || !PyUnicode_CheckExact (argv[2])
+      || (argc == 4 && argv[3] != Py_None && !PyUnicode_CheckExact (argv[3])))
   {
-    PyErr_SetString (PyExc_TypeError, "stream(sql: str, args: tuple, types: str)");
+    PyErr_SetString (PyExc_TypeError,
+                     "stream(sql: str, args: tuple, types: str, run: str | None = None)");
     return NULL;
   }
   Py_ssize_t nextra;
   const char *extra = PyUnicode_AsUTF8AndSize (argv[2], &nextra);
   if (extra == NULL)
     return NULL;
+  /* runs: given their SQL, and the key (args[1]) a text */
+  PyObject *run_sql = argc == 4 && argv[3] != Py_None ? argv[3] : NULL;
+  const char *key = NULL;
+  Py_ssize_t nkey = 0;
+  if (run_sql != NULL && PyTuple_GET_SIZE (argv[1]) == 2
+      && PyUnicode_CheckExact (PyTuple_GET_ITEM (argv[1], 1))
+      && (key = PyUnicode_AsUTF8AndSize (PyTuple_GET_ITEM (argv[1], 1), &nkey)) == NULL)
+    PyErr_Clear ();  /* not UTF-8: the statement's bind says so (Fallback) */
   sqlite3_stmt *st = rows_statement (d, argv[0], argv[1]);
   if (st == NULL)
     return NULL;
+  sqlite3_stmt *run = NULL;
   int ncols = sqlite3_column_count (st);
-  PyObject *result = NULL, *rows = NULL, *texts = NULL;
-  PyObject *text = NULL;  /* the last fields text added to texts */
-  int streams = 0;        /* stream rows so far */
-  Side sides[2];          /* out (any direction but "in"), in */
-  memset (sides, 0, sizeof sides);
-  int ready = side_init (&sides[0]) == 0 && side_init (&sides[1]) == 0;
+  PyObject *result = NULL;
+  Stream s;
+  memset (&s, 0, sizeof s);
+  s.d = d;
+  s.ncols = ncols;
+  int ready = side_init (&s.sides[0]) == 0 && side_init (&s.sides[1]) == 0;
   size_t slots = ncols > 0 ? (size_t) ncols : 1;
-  PyObject **last = PyMem_Calloc (slots, sizeof (PyObject *));
-  int *type = PyMem_Calloc (slots, sizeof (int)); /* each column's in a row */
-  sqlite3_value **val = PyMem_Calloc (slots, sizeof (sqlite3_value *)); /* and its value */
-  Text *tx = PyMem_Calloc (slots, sizeof (Text));
-  unsigned *fit = PyMem_Calloc (slots, sizeof (unsigned)); /* fits() of each column */
-  if (!ready || last == NULL || type == NULL || val == NULL || tx == NULL || fit == NULL)
+  s.last = PyMem_Calloc (slots, sizeof (PyObject *));
+  s.type = PyMem_Calloc (slots, sizeof (int));
+  s.val = PyMem_Calloc (slots, sizeof (sqlite3_value *));
+  s.tx = PyMem_Calloc (slots, sizeof (Text));
+  s.fit = PyMem_Calloc (slots, sizeof (unsigned));
+  if (!ready || s.last == NULL || s.type == NULL || s.val == NULL || s.tx == NULL
+      || s.fit == NULL)
   {
     if (!PyErr_Occurred ())
       PyErr_NoMemory ();
@@ -225,17 +314,21 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
     goto done;
   }
   for (int i = 0; i < ncols; i++)
-    fit[i] = fits (i < C_FIXED ? FIXED_TYPES[i] : extra[i - C_FIXED]);
-  if (!(rows = PyList_New (0)) || !(texts = PySet_New (NULL)))
+    s.fit[i] = fits (i < C_FIXED ? FIXED_TYPES[i] : extra[i - C_FIXED]);
+  if (!(s.rows = PyList_New (0)) || !(s.texts = PySet_New (NULL)))
     goto done;
+  int runs = key != NULL;  /* whether a run may still be tried */
+  long long prev = 0;      /* the seq of the last row read (an INTEGER: runs only then) */
+  int streak = 0;          /* rows the index gave one after another, the last at prev */
+  int end = 0;             /* a run reached the table's end: every row is read */
   for (;;)
   {
-    int rc = sqlite3_step (st);
+    int rc = end ? SQLITE_DONE : sqlite3_step (st);
     if (rc == SQLITE_DONE)
     {
-      PyObject *out = side_done (&sides[0]), *in = out ? side_done (&sides[1]) : NULL;
+      PyObject *out = side_done (&s.sides[0]), *in = out ? side_done (&s.sides[1]) : NULL;
       if (in != NULL)
-        result = PyTuple_Pack (4, rows, out, in, texts);
+        result = PyTuple_Pack (4, s.rows, out, in, s.texts);
       Py_XDECREF (out);
       Py_XDECREF (in);
       break;
@@ -245,124 +338,81 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
       rows_fallback (d->db, "step");
       break;
     }
-    int i = 0;
-    while (i < ncols && (fit[i] >> (type[i] = sqlite3_value_type (
-                                       val[i] = sqlite3_column_value (st, i))) & 1))
-      i++;
-    if (i < ncols)
+    int took = take (&s, st);
+    if (took != 0)
     {
-      result = Py_NewRef (Py_None);
+      if (took > 0)
+        result = Py_NewRef (Py_None);
       break;
     }
-    for (i = 0; i < ncols; i++)
-    {
-      tx[i].p = NULL;
-      if (type[i] != SQLITE_TEXT)
-        continue;
-      const unsigned char *p = sqlite3_value_text (val[i]);
-      tx[i].n = sqlite3_value_bytes (val[i]);
-      if (p == NULL && tx[i].n)
-        break;
-      tx[i].p = p ? p : (const unsigned char *) "";
-    }
-    if (i < ncols)
-    {
-      rows_fallback (d->db, "text");
-      break;
-    }
-    int is_stream = text_is (&tx[C_KIND], "stream", 6);
-    PyObject *row = NULL;
-    if (!is_stream || streams == 0)  /* the first stream row and the other kinds: whole */
-    {
-      if ((row = PyTuple_New (ncols)) == NULL)
-        break;
-      for (i = 0; i < ncols; i++)
-      {
-        PyObject *v = rows_value (d->db, val[i], type[i], &last[i]);
-        if (v == NULL)
-          break;
-        PyTuple_SET_ITEM (row, i, v);
-      }
-      if (i < ncols || PyList_Append (rows, row) < 0)
-      {
-        Py_DECREF (row);
-        break;
-      }
-      Py_DECREF (row);  /* rows holds it */
-    }
-    else
-    {
-      /* a text the module could not decode makes it stop (Fallback here): ASCII it can,
-       * anything else is decoded to know (fields: below) */
-      for (i = 0; i < ncols; i++)
-        if (tx[i].p != NULL && i != C_FIELDS && !is_ascii (tx[i].p, tx[i].n))
-        {
-          PyObject *v = rows_text (&last[i], tx[i].p, tx[i].n);
-          if (v == NULL)
-            break;
-          Py_DECREF (v);
-        }
-      if (i < ncols)
-        break;
-    }
-    /* each fields text once (a repeated one is the str of the row before, rows_text()) */
-    PyObject *f = row != NULL ? Py_NewRef (PyTuple_GET_ITEM (row, C_FIELDS))
-                              : rows_text (&last[C_FIELDS], tx[C_FIELDS].p, tx[C_FIELDS].n);
-    if (f == NULL)
-      break;
-    if (f != text && PySet_Add (texts, f) < 0)
-    {
-      Py_DECREF (f);
-      break;
-    }
-    Py_XSETREF (text, f);
-    if (!is_stream)
+    if (!runs)
       continue;
-    streams++;
-    int trunc;
-    if (type[C_TRUNCATED] == SQLITE_INTEGER)
-      trunc = sqlite3_value_int64 (val[C_TRUNCATED]) != 0;
-    else
+    if (s.type[C_SEQ] != SQLITE_INTEGER)
     {
-      PyObject *v = cell (d, val, C_TRUNCATED, type, last, row);
-      trunc = v == NULL ? -1 : PyObject_IsTrue (v);
-      Py_XDECREF (v);
-      if (trunc < 0)
+      runs = 0;
+      continue;
+    }
+    long long seq = sqlite3_value_int64 (s.val[C_SEQ]);
+    streak = streak > 0 && seq == prev + 1 ? streak + 1 : 1;
+    prev = seq;
+    if (streak < RUN_AFTER)
+      continue;
+    if (run_from (d, run_sql, &run, prev, ncols) < 0)
+      break;
+    /* the rows after prev in the table, while they are the connection's */
+    int got = 0;
+    for (;;)
+    {
+      int rrc = sqlite3_step (run);
+      end = rrc == SQLITE_DONE;
+      if (rrc != SQLITE_ROW)
+      {
+        runs = 0;  /* done, or an error: the index reads on from prev as it would have */
         break;
+      }
+      if (!is_mine (run, ncols, key, nkey))
+        break;
+      if ((took = take (&s, run)) != 0)
+        break;
+      prev = sqlite3_value_int64 (s.val[C_SEQ]);  /* the rowid: an INTEGER */
+      got++;
     }
-    const void *b = type[C_DATA] == SQLITE_BLOB ? sqlite3_value_blob (val[C_DATA]) : NULL;
-    int n = type[C_DATA] == SQLITE_BLOB ? sqlite3_value_bytes (val[C_DATA]) : 0;
-    if (b == NULL && n != 0)
+    if (took != 0)
     {
-      rows_fallback (d->db, "blob");
+      if (took > 0)
+        result = Py_NewRef (Py_None);
       break;
     }
-    long long orig = type[C_ORIG_LEN] == SQLITE_INTEGER
-                     ? sqlite3_value_int64 (val[C_ORIG_LEN]) : 0;
-    long long lost = trunc && orig > n ? orig - n : 0;  /* orig > n >= 0: no overflow */
-    PyObject *seq = cell (d, val, C_SEQ, type, last, row);
-    PyObject *t = seq ? cell (d, val, C_T, type, last, row) : NULL;
-    int added = t == NULL ? -1
-                : side_add (&sides[text_is (&tx[C_DIRECTION], "in", 2)], seq, t, b, n, lost);
-    Py_XDECREF (seq);
-    Py_XDECREF (t);
-    if (added < 0)
+    if (end)
+      continue;
+    if (got < RUN_MIN)
+      runs = 0;
+    streak = 0;
+    /* the index on after the run's last row (reset while the run is on its row: one read
+     * transaction) */
+    sqlite3_reset (st);
+    if (sqlite3_bind_int64 (st, 1, prev) != SQLITE_OK)
+    {
+      rows_fallback (d->db, "bind");
       break;
+    }
   }
 done:
-  if (last != NULL)
+  if (s.last != NULL)
     for (int i = 0; i < ncols; i++)
-      Py_XDECREF (last[i]);
-  PyMem_Free (last);
-  PyMem_Free (type);
-  PyMem_Free (val);
-  PyMem_Free (tx);
-  PyMem_Free (fit);
-  side_clear (&sides[0]);
-  side_clear (&sides[1]);
-  Py_XDECREF (rows);
-  Py_XDECREF (texts);
-  Py_XDECREF (text);
+      Py_XDECREF (s.last[i]);
+  PyMem_Free (s.last);
+  PyMem_Free (s.type);
+  PyMem_Free (s.val);
+  PyMem_Free (s.tx);
+  PyMem_Free (s.fit);
+  side_clear (&s.sides[0]);
+  side_clear (&s.sides[1]);
+  Py_XDECREF (s.rows);
+  Py_XDECREF (s.texts);
+  Py_XDECREF (s.text);
   rows_release (d, argv[0], st);
+  if (run != NULL)
+    rows_release (d, run_sql, run);
   return result;
 }
