@@ -68,17 +68,20 @@ static const char FIXED_TYPES[] = "*ftTBI*t";
 
 static int is_ascii (const unsigned char *p, int n)
 {
-  uint64_t any = 0; /* eight bytes at a time: a hook's name is ~25 */
-  int i = 0;
-  for (; i + 8 <= n; i += 8)
+  uint64_t any = 0, w; /* eight bytes at a time: a hook's name is ~25 */
+  if (n < 8)
   {
-    uint64_t w;
+    for (int i = 0; i < n; i++)
+      any |= p[i];
+    return (any & 0x80) == 0;
+  }
+  for (int i = 0; i < n - 8; i += 8)
+  {
     memcpy (&w, p + i, 8);
     any |= w;
   }
-  for (; i < n; i++)
-    any |= p[i];
-  return (any & 0x8080808080808080u) == 0;
+  memcpy (&w, p + n - 8, 8);  /* the last eight, over what the loop read: no byte loop */
+  return ((any | w) & 0x8080808080808080u) == 0;
 }
 
 /* A row's texts, read once: each TEXT column's bytes (NULL for a column of another type). */
@@ -148,6 +151,7 @@ static int take (Stream *s, sqlite3_stmt *st)
     return -1;
   }
   int is_stream = text_is (&tx[C_KIND], "stream", 6);
+  int inward = text_is (&tx[C_DIRECTION], "in", 2);  /* the side a stream row joins */
   PyObject *row = NULL;
   if (!is_stream || s->streams == 0)  /* the first stream row and the other kinds: whole */
   {
@@ -170,9 +174,12 @@ static int take (Stream *s, sqlite3_stmt *st)
   else
   {
     /* a text the module could not decode makes it stop (Fallback here): ASCII it can,
-     * anything else is decoded to know (fields: below) */
+     * anything else is decoded to know (fields: below; kind is "stream", and a direction
+     * "in" or "out" needs no look either) */
+    int plain = inward || text_is (&tx[C_DIRECTION], "out", 3);
     for (i = 0; i < ncols; i++)
-      if (tx[i].p != NULL && i != C_FIELDS && !is_ascii (tx[i].p, tx[i].n))
+      if (tx[i].p != NULL && i != C_FIELDS && i != C_KIND && (i != C_DIRECTION || !plain)
+          && !is_ascii (tx[i].p, tx[i].n))
       {
         PyObject *v = rows_text (&s->last[i], tx[i].p, tx[i].n);
         if (v == NULL)
@@ -218,7 +225,7 @@ static int take (Stream *s, sqlite3_stmt *st)
   PyObject *seq = cell (s, C_SEQ, row);
   PyObject *t = seq ? cell (s, C_T, row) : NULL;
   int added = t == NULL ? -1
-              : side_add (&s->sides[text_is (&tx[C_DIRECTION], "in", 2)], seq, t, b, n, lost);
+              : side_add (&s->sides[inward], seq, t, b, n, lost);
   Py_XDECREF (seq);
   Py_XDECREF (t);
   return added;
