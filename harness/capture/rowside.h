@@ -8,21 +8,27 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* The rows' columns are kept in C arrays and made lists once, when the side is done: a
+ * list grown by PyList_Append costs ~45 instructions a row more than one filled in place,
+ * and a row's time and start are Python objects only once. */
 typedef struct
 {
   PyObject *data;  /* bytes, `cap` long, `size` of them used; NULL before the first byte */
   Py_ssize_t size, cap;
-  PyObject *starts, *seqs, *ts;
-  PyObject *missing;  /* NULL until a row has lost some bytes: None then */
+  Py_ssize_t n, room;  /* rows, and the room the arrays have */
+  Py_ssize_t *start;
+  PyObject **seq;      /* each row's seq (owned) */
+  double *t;
+  long long *lost;
+  int lossy;           /* whether a row lost bytes (missing is None otherwise) */
 } Side;
 
-/* 0, or -1 with an exception set (side_clear() frees what was made). */
-int side_init (Side *s);
 void side_clear (Side *s);
 
-/* A row's n bytes (at b) onto the side: seq and t are the row's (borrowed), lost what
- * truncation lost of them; 0, or -1 with an exception set. */
-int side_add (Side *s, PyObject *seq, PyObject *t, const void *b, Py_ssize_t n, long long lost);
+/* A row's n bytes (at b) onto the side: seq is the row's (a new reference, stolen, NULL
+ * with an exception set), t its time, lost what truncation lost of its bytes; 0, or -1
+ * with an exception set. */
+int side_add (Side *s, PyObject *seq, double t, const void *b, Py_ssize_t n, long long lost);
 
 /* The side as (data, starts, seqs, ts, missing or None), NULL with an exception set;
  * cleared either way. */

@@ -222,13 +222,11 @@ static int take (Stream *s, sqlite3_stmt *st)
   long long orig = type[C_ORIG_LEN] == SQLITE_INTEGER
                    ? sqlite3_value_int64 (val[C_ORIG_LEN]) : 0;
   long long lost = trunc && orig > n ? orig - n : 0;  /* orig > n >= 0: no overflow */
-  PyObject *seq = cell (s, C_SEQ, row);
-  PyObject *t = seq ? cell (s, C_T, row) : NULL;
-  int added = t == NULL ? -1
-              : side_add (&s->sides[inward], seq, t, b, n, lost);
-  Py_XDECREF (seq);
-  Py_XDECREF (t);
-  return added;
+  /* t is a REAL (fits()); seq the capture's INTEGER, or what the module reads of another */
+  PyObject *seq = type[C_SEQ] == SQLITE_INTEGER && row == NULL
+                  ? PyLong_FromLongLong (sqlite3_value_int64 (val[C_SEQ]))
+                  : cell (s, C_SEQ, row);
+  return side_add (&s->sides[inward], seq, sqlite3_value_double (val[C_T]), b, n, lost);
 }
 
 /* Whether the row a run's statement is on is the connection's: its last column (ncols) a
@@ -301,14 +299,13 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
   memset (&s, 0, sizeof s);
   s.d = d;
   s.ncols = ncols;
-  int ready = side_init (&s.sides[0]) == 0 && side_init (&s.sides[1]) == 0;
   size_t slots = ncols > 0 ? (size_t) ncols : 1;
   s.last = PyMem_Calloc (slots, sizeof (PyObject *));
   s.type = PyMem_Calloc (slots, sizeof (int));
   s.val = PyMem_Calloc (slots, sizeof (sqlite3_value *));
   s.tx = PyMem_Calloc (slots, sizeof (Text));
   s.fit = PyMem_Calloc (slots, sizeof (unsigned));
-  if (!ready || s.last == NULL || s.type == NULL || s.val == NULL || s.tx == NULL
+  if (s.last == NULL || s.type == NULL || s.val == NULL || s.tx == NULL
       || s.fit == NULL)
   {
     if (!PyErr_Occurred ())
