@@ -75,9 +75,8 @@ it is the one asked for), in the order ``_rows.Database.stream`` reads them: the
 it joins the stream rows by first."""
 _RUN_SQL = ("SELECT seq, t, kind, direction, data, orig_len, truncated, fields, pid, tid,"
             " hook, conn FROM events WHERE seq > ? ORDER BY seq")
-"""The rows after a seq in table (rowid) order, with :data:`_STREAM_SQL`'s columns and then
-the connection's: ``_rows.Database.stream`` reads a connection's rows that follow one another
-in the table by these (its "runs"), the index between them."""
+"""The rows after a seq in table order, :data:`_STREAM_SQL`'s columns and the connection's:
+how ``_rows.Database.stream`` reads a connection's rows that follow one another ("runs")."""
 _STREAM_TYPES = "IIt"
 """What :data:`_STREAM_SQL`'s columns after those eight hold in a row that
 :meth:`CaptureReader.events` reads as it is (``_rows.c``'s fits(): pid and tid INTEGER or NULL,
@@ -143,8 +142,8 @@ class CaptureReader:
                 # read by mapping the file, not a copy per page
                 list(fast.rows(f"PRAGMA mmap_size={MMAP_BYTES}", ()))
                 self._fast = fast
-                # a text compares as its UTF-8 bytes only in a UTF-8 database (the
-                # recorder's): the C reader's runs compare the connection's so
+                # runs compare the connection's UTF-8 bytes, as SQL compares it in a
+                # UTF-8 database (the recorder's)
                 if list(fast.rows("PRAGMA encoding", ())) == [("UTF-8",)]:
                     self._run = _RUN_SQL
 

@@ -10,14 +10,17 @@ result, the same None, or Fallback for both."""
 from __future__ import annotations
 
 import math
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.capture import _rows
-from harness.capture.capturedb import _RUN_SQL, _STREAM_SQL, _STREAM_TYPES
+from harness.capture.capturedb import _RUN_SQL, _STREAM_SQL, _STREAM_TYPES, CaptureReader
 from harness.capture.dbformat import _read_uri
+from harness.capture.streamrows import StreamRows
 from tests.capture.blank import blank_capture
 from tests.capture.test_rows import values
 from tests.capture.test_rowstream import _same_all
@@ -99,3 +102,31 @@ def test_runs_read_as_the_index_alone(tmp_path_factory: Any,
                 assert _same_all(_call(fast, *args, None), alone)
     finally:
         fast.close()
+
+
+def test_no_runs_in_a_database_not_utf8(tmp_path: Path) -> None:
+    """Runs compare a connection id's UTF-8 bytes, which is SQL's comparison only in a UTF-8
+    database: in a UTF-16 one (the recorder never writes one) the index reads every row,
+    the same rows as the events."""
+    _blank, db = blank_capture(tmp_path / "blank")
+    schema = [sql for (sql,) in db.execute("SELECT sql FROM sqlite_master WHERE sql NOT NULL")]
+    meta = db.execute("SELECT key, value FROM meta").fetchall()
+    db.close()
+    path = tmp_path / "utf16" / "capture.sqlite"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA encoding = 'UTF-16le'")
+    for sql in schema:
+        db.execute(sql)
+    db.executemany("INSERT INTO meta VALUES(?, ?)", meta)
+    db.executemany("INSERT INTO events(seq, t, kind, conn, direction, hook, data) "
+                   "VALUES(?, 1.5, 'stream', 'c1', 'out', 'h', x'61')",
+                   [(i,) for i in range(1, 30)])
+    db.commit()
+    db.close()
+    with CaptureReader(path) as r:
+        assert r._fast is not None
+        assert r._run is None
+        rows = r.stream_rows("c1")
+        assert rows == StreamRows.of_events(r.events(conn="c1"))
+        assert rows.out.seqs == list(range(1, 30))
