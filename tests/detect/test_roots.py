@@ -86,3 +86,21 @@ def test_the_common_urls_are_split_in_c() -> None:
         assert _detect.roots(url, "http:GET h", True, (("A", "b"),), b"") is not None, url
     for url in ("http://[::1]/", " http://h/", "http://h/\tx", "https://é.test/", "/é"):
         assert _detect.roots(url, "http:GET h", True, (), b"") is None, url
+
+
+def test_header_steps_and_values_found_again_by_object() -> None:
+    """roots.c keeps the step and bytes made for a header's name and value by the str
+    object: the same objects again, more of them than it has slots (so slots are taken
+    over), values longer than it keeps, and equal strings that are other objects give what
+    the Python gives each time."""
+    names = [f"X-N{i}é" if i % 7 == 0 else f"X-N{i}" for i in range(300)]
+    values = ["v" * (i % 9) + str(i) if i % 5 else "w" * (500 + i) for i in range(300)]
+    headers = tuple(zip(names, values, strict=True))
+    copies = tuple((n.encode().decode(), v.encode().decode()) for n, v in headers)
+    for hs in (headers, headers[::-1], copies, headers, headers[::3] + copies[::2]):
+        m = Message(id="m1", kind=MessageKind.REQUEST, t=1.0, direction="out",
+                    source="native.tls", method="GET", host="h", url="https://h/p?a=1",
+                    headers=hs, body=b"")
+        got = root_pairs(m)
+        assert got == root_pairs(m, compiled=False)
+        assert [chain[1] for chain, _ in got[2:]] == [f"header:{n.lower()}" for n, _ in hs]
