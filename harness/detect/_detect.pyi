@@ -17,15 +17,17 @@ def leaves(data: bytes, min_leaf: int, hot: tuple[bytes, ...] | None, /
 def expand(roots: list[tuple[tuple[str, ...], bytes]], hooks: tuple[object, ...], /
            ) -> list[tuple[tuple[str, ...], bytes, list[Any]]] | Literal[False]: ...
 
-# plan, msg and found as findings._plan, find and _Found say; True when done, False where
-# expand() would give False (nothing appended or added then)
+# plan, msg and found as findings._plan, find and _Found say, seen None while no message id
+# has come twice; True when done, False where expand() would give False (nothing appended
+# or added then)
 def find(roots: list[tuple[tuple[str, ...], bytes]], hooks: tuple[object, ...],
          plan: tuple[tuple[object, ...], ...], excerpt: int, msg: tuple[object, ...],
-         found: list[Any], seen: set[Any], keep: list[bool], /) -> bool: ...
+         found: list[Any], seen: set[Any] | None, keep: list[bool], /) -> bool: ...
 
 # how: (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, excerpt);
-# into: (found, seen, keep, ids, notes, spans); None when the batch is done, else the index
-# of the message left to the Python loop and its roots (None: all of it left)
+# into: (found, seen, keep, ids, notes, spans), seen None while no id has come twice (the
+# loop stops at one that does); None when the batch is done, else the index of the message
+# left to the Python loop and its roots (None: all of it left)
 def find_batch(batch: Sequence[Any], start: int, how: tuple[object, ...],
                into: tuple[object, ...], /
                ) -> tuple[int, list[tuple[tuple[str, ...], bytes]] | None] | None: ...

@@ -5,7 +5,9 @@
  * read at their slots' offsets (slotoffset.h) and, for each, in the order the Python loop
  * does it:
  *
- *   its id added to ids (find_unnumbered asks at the end whether an id came twice);
+ *   its id added to ids (find_unnumbered asks at the end whether an id came twice); while
+ *     seen is None (no id has), one that came before is left to the Python loop, which
+ *     makes seen from found before it runs the message;
  *   its notes written to notes, each after its id, and their span to spans (when notes is
  *     not None);
  *   skipped when it is not "out", or a Java HTTP stack record (links, and a true
@@ -17,7 +19,7 @@
  *   batch: a list or tuple of messages, from batch[start] on;
  *   how: (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, excerpt),
  *     hooks, plan and excerpt as find() takes them;
- *   into: (found, seen, keep, ids, notes | None, spans | None).
+ *   into: (found, seen | None, keep, ids, notes | None, spans | None).
  * None when the batch is done. (index, None): batch[index] is left to the Python loop
  *   whole but for its id, added (a message of another class or with a field of another type
  *   than Message declares, whatever Python does with it, error included, Python does; a URL
@@ -144,11 +146,13 @@ static int visit (Loop *lp, PyObject *m, PyObject **back)
   for (int i = 0; exact && i < MN; i++)
     exact = (v[i] = *(PyObject **) ((char *) m + offset[i])) != NULL;
   PyObject *id = exact ? Py_NewRef (v[M_ID]) : PyObject_GetAttr (m, s_id);
+  Py_ssize_t ids = PySet_GET_SIZE (lp->ids);
   int added = id != NULL ? PySet_Add (lp->ids, id) : -1;
   Py_XDECREF (id);
   if (added < 0)
     return -1;
-  if (!exact || !typed (lp, v))
+  /* an id that came before, while seen is None: the Python loop makes seen from found first */
+  if (!exact || !typed (lp, v) || (lp->seen == Py_None && PySet_GET_SIZE (lp->ids) == ids))
     return 0;
   int notes = lp->notes != Py_None && PyTuple_GET_SIZE (v[M_NOTES]) > 0;
   int skip = PyUnicode_Compare (v[M_DIRECTION], s_out) != 0;
@@ -214,9 +218,9 @@ PyObject *detect_find_batch (PyObject *self, PyObject *args)
           "CONTROL_HOSTS, root_label, hooks, plan, excerpt)", &PyType_Type, &lp.type,
           &lp.request, &PyFrozenSet_Type, &lp.control_hosts, &lp.root_label, &PyTuple_Type,
           &hooks, &PyTuple_Type, &lp.plan, &lp.excerpt)
-      || !PyArg_ParseTuple (into, "O!O!O!O!OO;into: (found, seen, keep, ids, notes, spans)",
-          &PyList_Type, &lp.found, &PySet_Type, &lp.seen, &PyList_Type, &lp.keep, &PySet_Type,
-          &lp.ids, &lp.notes, &lp.spans))
+      || !PyArg_ParseTuple (into, "O!OO!O!OO;into: (found, seen, keep, ids, notes, spans)",
+          &PyList_Type, &lp.found, &lp.seen, &PyList_Type, &lp.keep, &PySet_Type, &lp.ids,
+          &lp.notes, &lp.spans))
     return NULL;
   if ((lp.notes != Py_None && !PyList_Check (lp.notes))
       || (lp.spans != Py_None && !PyList_Check (lp.spans)))
@@ -224,7 +228,7 @@ PyObject *detect_find_batch (PyObject *self, PyObject *args)
     PyErr_SetString (PyExc_TypeError, "notes and spans: lists or None");
     return NULL;
   }
-  if (!ready (lp.type) || !find_ready (&lp.cx, hooks, lp.plan, lp.keep, lp.found))
+  if (!ready (lp.type) || !find_ready (&lp.cx, hooks, lp.plan, lp.keep, lp.found, lp.seen))
     return NULL;
   PyObject *seq = PySequence_Fast (batch, "a batch is a sequence of messages");
   if (seq == NULL)

@@ -312,7 +312,13 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
     hooks = Decoder(transforms).hooks(matcher.scan) if compiled else None
     plan = _plan(matcher.patterns) if hooks is not None else ()
     found: list[Found] = []
+    # every finding's (needle name, message id, chain), to drop one found again: needed
+    # only once a message id has come twice (live), made from found then. Until then only a
+    # message's own findings can have its keys, which the C loop checks among them alone
+    # (found.c, seen None): a key tuple hashed into one set for every finding of the run
+    # was most of what a finding cost there.
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
+    live = hooks is None
     # whether _most_specific keeps each finding, worked out for each message as it is done
     # (in C with the rest); valid only while no two messages share an id (its groups are
     # by needle and message id), else _most_specific runs over them all. Every message's id
@@ -331,6 +337,7 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
     def one(m: Message, roots: list[tuple[tuple[str, ...], bytes]] | None = None) -> None:
         """The loop's step for one message; with ``roots``, the walk in Python only (the C
         loop wrote its notes, made its roots, and its C walk handed back)."""
+        mine = seen if live else set()  # until an id comes twice, this message's keys
         if roots is None:
             if notes is not None and m.notes:
                 # what the parser could not do (a body cut at its budget, a truncated
@@ -343,7 +350,7 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
             roots = root_pairs(m, compiled)
             if hooks is not None and _detect.find(
                     roots, hooks, plan, EXCERPT, (m.id, m.host, m.phase, _controls(m), m.t),
-                    found, seen, keep):
+                    found, seen if live else None, keep):
                 return
         start = len(found)
         decoder = Decoder(transforms, Budget())
@@ -355,9 +362,9 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
                 n = hit.pattern.needle
                 chain = chain_ if derivation == "raw" else (*chain_, f"derive:{derivation}")
                 key = (n.name, m.id, chain)
-                if key in seen:
+                if key in mine:
                     continue
-                seen.add(key)
+                mine.add(key)
                 found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
                               m.phase, is_control(m, n), m.t))
         if hooks is not None:
@@ -375,14 +382,19 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
     ids: set[str] = set()  # every message's id: whether one came twice
     n_ids = 0
     how = (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, EXCERPT)
-    into = (found, seen, keep, ids, notes, spans)
+    into: tuple[object, ...] = (found, None, keep, ids, notes, spans)
     for batch in batches:
-        n_ids += len(batch)
         at = 0
         while (back := _detect.find_batch(batch, at, how, into)) is not None:
             at, roots = back
+            if not live and len(ids) != n_ids + at + 1:
+                # batch[at]'s id came before (the C loop stops there while seen is None)
+                live = True
+                seen.update((f[0].name, f[1], f[2]) for f in found)
+                into = (found, seen, keep, ids, notes, spans)
             one(batch[at], roots)
             at += 1
+        n_ids += len(batch)
     return (_most_specific(found) if len(ids) != n_ids
             else [f for f, k in zip(found, keep, strict=True) if k])
 

@@ -8,7 +8,8 @@
  *     url-safe one it also stands for (findings.verified);
  *   the chain is the layer's, with "derive:<derivation>" after it for any derivation but raw
  *     (the url-safe one's where only that verified);
- *   a (needle name, message id, chain) already in seen is dropped, else added;
+ *   a (needle name, message id, chain) already in seen is dropped, else added (seen None:
+ *     one already among the message's own findings);
  *   the excerpt's bytes are cut (findings._clip);
  * then, over the findings it appended, findings._most_specific's choice (keep).
  *
@@ -24,7 +25,9 @@
  *   found: the list each kept match is appended to, as
  *     (needle, id, chain, (before, match, after, cut before, cut after), host, phase,
  *      control and browsing, t);
- *   seen: the set of (needle name, id, chain) kept so far;
+ *   seen: the set of (needle name, id, chain) kept so far, or None while no message id has
+ *     come twice (findings.find_unnumbered): then only the message's own findings can have
+ *     its keys, and they are looked for among those (Names);
  *   keep: a flag for each of found, to which one is appended for each new finding: whether
  *     _most_specific keeps it among this message's findings (what it does over all of them
  *     as long as no other message has the same id: find checks).
@@ -37,6 +40,7 @@
 
 #include "found.h"
 #include "b64.h"
+#include "foundkeys.h"
 
 #include <string.h>
 
@@ -110,16 +114,11 @@ static PyObject *tuple_of (PyObject *const *items, Py_ssize_t n)
   return t;
 }
 
-/* The needle names of the findings appended by one call (borrowed from the plan). */
-typedef struct {
-  PyObject **v;
-  Py_ssize_t n, cap;
-} Names;
-
 /* One match of a layer: appended to found (its needle's name to names) unless verification
-   or seen drops it. 0 with an exception set. */
-static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssize_t excerpt,
-    const Msg *msg, PyObject *found, PyObject *seen, Names *names)
+   or seen drops it. base: the hash of the layer's chain steps (where seen is None). 0 with an
+   exception set. */
+static int one (Ctx *cx, const Matched *m, Py_hash_t base, const Hit *h, PyObject *plan,
+    Py_ssize_t excerpt, const Msg *msg, PyObject *found, PyObject *seen, Names *names)
 {
   PyObject *p = PyTuple_GET_ITEM (plan, h->id);
   if (!PyTuple_Check (p) || PyTuple_GET_SIZE (p) != 5)
@@ -140,6 +139,19 @@ static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssiz
     if (ok == 2)
       step = also;
   }
+  int table = seen == Py_None;
+  Py_hash_t hash = base;
+  int fresh = 1;
+  if (table)
+  {
+    Py_hash_t part = step == Py_None ? 0 : PyObject_Hash (step);
+    Py_hash_t named = part == -1 ? -1 : PyObject_Hash (name);
+    if (named == -1)
+      return 0;
+    hash = keys_mix (step == Py_None ? hash : keys_mix (hash, part), named);
+    if ((fresh = keys_new (names, found, hash, name, m->chain, step)) <= 0)
+      return fresh == 0;
+  }
   PyObject *chain;
   if (step == Py_None)
     chain = Py_NewRef (m->chain);
@@ -152,34 +164,31 @@ static int one (Ctx *cx, const Matched *m, const Hit *h, PyObject *plan, Py_ssiz
       PyTuple_SET_ITEM (chain, i, Py_NewRef (PyTuple_GET_ITEM (m->chain, i)));
     PyTuple_SET_ITEM (chain, k, Py_NewRef (step));
   }
-  PyObject *key = tuple_of ((PyObject *[]) { name, msg->id, chain }, 3);
-  /* added when new (the set grew): one hash of the key and one lookup, where asking first
-     and adding then hashed the chain twice */
-  Py_ssize_t size = PySet_GET_SIZE (seen);
-  int added = key != NULL ? PySet_Add (seen, key) : -1;
-  int ok = added == 0 && PySet_GET_SIZE (seen) == size; /* in seen already: dropped */
-  if (added == 0 && !ok)
+  PyObject *key = NULL;
+  if (!table)
+  {
+    /* added when new (the set grew): one hash of the key and one lookup, where asking
+       first and adding then hashed the chain twice */
+    key = tuple_of ((PyObject *[]) { name, msg->id, chain }, 3);
+    Py_ssize_t size = PySet_GET_SIZE (seen);
+    fresh = key != NULL ? PySet_Add (seen, key) : -1;
+    fresh = fresh < 0 ? -1 : PySet_GET_SIZE (seen) != size; /* else in seen already: dropped */
+  }
+  int ok = fresh == 0;
+  if (fresh == 1)
   {
     int control = msg->control && PyTuple_GET_ITEM (p, 3) == Py_True;
     PyObject *cut = clip (d, n, h->start, h->end, excerpt);
     PyObject *item = cut == NULL ? NULL : tuple_of ((PyObject *[]) { needle, msg->id, chain,
         cut, msg->host, msg->phase, control ? Py_True : Py_False, msg->t }, 8);
-    if (item != NULL && names->n == names->cap)
-    {
-      Py_ssize_t cap = names->cap ? 2 * names->cap : 16;
-      PyObject **v = PyMem_Realloc (names->v, sizeof (PyObject *) * (size_t) cap);
-      if (v == NULL)
-      {
-        Py_CLEAR (item);
-        PyErr_NoMemory ();
-      }
-      else
-      {
-        names->v = v;
-        names->cap = cap;
-      }
-    }
+    if (item != NULL && !keys_room (names, table))
+      Py_CLEAR (item);
     ok = item != NULL && PyList_Append (found, item) == 0;
+    if (ok && table)
+    {
+      names->hash[names->n] = hash;
+      keys_put (names, names->n, hash);
+    }
     if (ok)
       names->v[names->n++] = name;
     Py_XDECREF (item);
@@ -297,32 +306,39 @@ int find_message (const Ctx *ready, PyObject *roots, PyObject *plan, Py_ssize_t 
     const Msg *msg, PyObject *found, PyObject *seen, PyObject *keep)
 {
   Ctx cx = *ready;
-  Names names = { NULL, 0, 0 };
   Py_ssize_t start = PyList_GET_SIZE (found);
+  Names names = { NULL, NULL, 0, 0, start, NULL, 0 };
   int r = walk_message (&cx, roots);
   for (Py_ssize_t i = 0; r == OK && i < cx.matched_n; i++)
   {
     const Matched *m = &cx.matched[i];
+    Py_hash_t base = 0;
+    if (seen == Py_None && m->n > 0 && keys_mix_steps (m->chain, &base) < 0)
+      r = ERROR;
     for (Py_ssize_t j = 0; r == OK && j < m->n; j++)
-      if (!one (&cx, m, &cx.hits[m->first + j], plan, excerpt, msg, found, seen, &names))
+      if (!one (&cx, m, base, &cx.hits[m->first + j], plan, excerpt, msg, found, seen, &names))
         r = ERROR;
   }
   if (r == OK && !kept (found, start, &names, keep))
     r = ERROR;
   PyMem_Free (names.v);
+  PyMem_Free (names.hash);
+  PyMem_Free (names.slot);
   walk_free (&cx);
   return r;
 }
 
-int find_ready (Ctx *cx, PyObject *hooks, PyObject *plan, PyObject *keep, PyObject *found)
+int find_ready (Ctx *cx, PyObject *hooks, PyObject *plan, PyObject *keep, PyObject *found,
+    PyObject *seen)
 {
   if (!walk_init (cx, hooks) || !found_init ())
     return 0;
   if (cx->scanner == NULL || PyTuple_GET_SIZE (plan) != PyTuple_GET_SIZE (cx->scanner->tags)
-      || PyList_GET_SIZE (keep) != PyList_GET_SIZE (found))
+      || PyList_GET_SIZE (keep) != PyList_GET_SIZE (found)
+      || (seen != Py_None && !PySet_Check (seen)))
   {
     PyErr_SetString (PyExc_TypeError, "find() takes a Scanner's own scan, a plan entry for "
-        "each of its patterns and a keep flag for each of found");
+        "each of its patterns, a keep flag for each of found and seen a set or None");
     return 0;
   }
   return 1;
@@ -334,10 +350,10 @@ PyObject *detect_find (PyObject *self, PyObject *args)
   Py_ssize_t excerpt;
   Ctx cx;
   (void) self;
-  if (!PyArg_ParseTuple (args, "OO!O!nO!O!O!O!", &roots, &PyTuple_Type, &hooks, &PyTuple_Type,
-          &plan, &excerpt, &PyTuple_Type, &msg, &PyList_Type, &found, &PySet_Type, &seen,
-          &PyList_Type, &keep)
-      || !find_ready (&cx, hooks, plan, keep, found))
+  if (!PyArg_ParseTuple (args, "OO!O!nO!O!OO!", &roots, &PyTuple_Type, &hooks, &PyTuple_Type,
+          &plan, &excerpt, &PyTuple_Type, &msg, &PyList_Type, &found, &seen, &PyList_Type,
+          &keep)
+      || !find_ready (&cx, hooks, plan, keep, found, seen))
     return NULL;
   if (PyTuple_GET_SIZE (msg) != 5)
   {

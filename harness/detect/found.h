@@ -13,8 +13,9 @@ typedef struct {
 } Msg;
 
 /* cx made ready from hooks for any number of find_message calls, plan and keep checked
-   against the Scanner and found (see found.c). 0 with an exception set. */
-int find_ready (Ctx *cx, PyObject *hooks, PyObject *plan, PyObject *keep, PyObject *found);
+   against the Scanner and found, seen a set or None (see found.c). 0 with an exception set. */
+int find_ready (Ctx *cx, PyObject *hooks, PyObject *plan, PyObject *keep, PyObject *found,
+    PyObject *seen);
 
 /* find() on one message's roots with a copy of ready: OK, FALLBACK_MSG (nothing appended or
    added) or ERROR. */

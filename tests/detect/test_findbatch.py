@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -91,8 +92,16 @@ def same(batches: list[list[Message]]) -> None:
         assert run(batches, True, with_notes) == run(batches, False, with_notes)
 
 
+def distinct(batches: list[list[Message]]) -> list[list[Message]]:
+    """The messages with ids that do not repeat: the C loop's seen stays None throughout
+    (found.c checks a message's keys among its own findings only)."""
+    ids = iter(range(1000))
+    return [[dataclasses.replace(m, id=f"u{next(ids)}") for m in b] for b in batches]
+
+
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.lists(messages, max_size=4), min_size=1, max_size=3))
+@given(st.lists(st.lists(messages, max_size=4), min_size=1, max_size=3).flatmap(
+    lambda b: st.sampled_from([b, distinct(b)])))
 @example([[message("k1", MessageKind.REQUEST, "out", (), {}, ("cut",), "sa.lab.test", None,
                    "POST", "https://sa.lab.test/p?id=" + ID, (), DEEP, False),
            message("k2", MessageKind.RESPONSE, "in", (), {}, ("bad frame",), "sa.lab.test",
@@ -116,6 +125,27 @@ def test_a_repeated_id_among_skipped_messages() -> None:
     for batches in ([[first, below]], [[first], [below]], [[first, skipped]], [[first], [skipped]]):
         same(batches)
     assert [f[2][1:] for f in run([[first], [below]], True)[0]] == [("json:$.a",)]
+
+
+def test_keys_found_again_in_one_message() -> None:
+    """A message's findings whose key (needle, chain) comes again: headers of one name, the
+    value twice in a layer, in its base64 forms, more findings than found.c's table starts
+    with (it grows); with no id repeated (seen None), then with the ids repeated before and
+    after (seen made from found, then kept)."""
+    value = ID.encode()
+    hs = tuple((f"X-{i % 20}", f"{ID} {ID}") for i in range(40))
+    forms = [ID, base64.b64encode(value).decode(),
+             base64.urlsafe_b64encode(b"\xfb" + value).decode()]
+    body = json.dumps({"a": forms, "b": [forms, forms], "c": " ".join(forms * 2)}).encode()
+    ms = [message(f"k{i}", MessageKind.REQUEST, "out", (), {}, (), "sa.lab.test", None, "POST",
+                  f"https://sa.lab.test/p?id={ID}&id={ID}&x={i}", hs, body, False)
+          for i in range(3)]
+    again = [dataclasses.replace(m, id="k1") for m in ms]
+    for batches in ([ms], [ms[:1], ms[1:]], [ms, again], [again[:1], ms, again[1:]]):
+        same(batches)
+    found = run([ms], True)[0]
+    assert len({f[1] for f in found}) == 3
+    assert len(found) == len({(f[0].name, f[1], f[2]) for f in found}) > 3 * 32
 
 
 def _loop(ms: list[Message], start: int = 0) -> tuple[Any, list[Found], set[str], list[str]]:
