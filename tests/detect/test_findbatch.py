@@ -129,11 +129,11 @@ def test_a_repeated_id_among_skipped_messages() -> None:
 
 def test_keys_found_again_in_one_message() -> None:
     """A message's findings whose key (needle, chain) comes again: headers of one name, the
-    value twice in a layer, in its base64 forms, more findings than found.c's table starts
-    with (it grows); with no id repeated (seen None), then with the ids repeated before and
-    after (seen made from found, then kept)."""
+    value twice in a layer (and another needle's between), in its base64 forms, more
+    findings than foundkeys.c's table starts with (it grows); with no id repeated (seen
+    None), then with the ids repeated before and after (seen made from found, then kept)."""
     value = ID.encode()
-    hs = tuple((f"X-{i % 20}", f"{ID} {ID}") for i in range(40))
+    hs = tuple((f"X-{i % 20}", f"{ID} {NEEDLES[1].value} {ID}") for i in range(40))
     forms = [ID, base64.b64encode(value).decode(),
              base64.urlsafe_b64encode(b"\xfb" + value).decode()]
     body = json.dumps({"a": forms, "b": [forms, forms], "c": " ".join(forms * 2)}).encode()
