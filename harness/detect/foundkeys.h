@@ -3,7 +3,7 @@
  * key's hash (foundkeys.c). seen None says no message id has come twice so far
  * (findings.find_unnumbered), so only this message's findings can have a key it makes: they
  * are looked for here, without a key tuple or the run's set, whose hashing of every
- * finding's chain tuple was most of a finding's cost (find_message without the walk
+ * finding's chain tuple was most of a finding's cost (detect_find_batch without the walk
  * 189.3 M -> 173.8 M instructions on the 20 MB run). */
 
 #ifndef EGRESS_FOUNDKEYS_H
