@@ -4,14 +4,35 @@ The database is compiled and scanned in C (scanner.c, Hyperscan's C API) when th
 built; expand.c then scans every layer of a message with it without a call into Python. The
 python-hyperscan scan below is what a checkout without the C module runs, and the reference
 the C one is tested against (tests/detect/test_scanner.py): same matches, same order.
+
+The compiled database is kept in the cache directory between runs (``hyperscan/`` in
+:func:`~harness.classify.parsedcache.cache_dir`, beside the parsed data and the agent bundle),
+one file a key, and loaded instead of compiled when its key is this run's: compiling the
+bench's 864 patterns is ~130 M instructions (~30-40 ms) of every analyze, small run dirs
+too. The key is what decides the bytecode: every pattern's bytes in order and
+``Scanner.build()`` (the library's version and build, the flags and mode, the host's CPU
+features). A missing, stale or corrupt file (Hyperscan checks its header, version, platform
+and CRC) is compiled again, and an unwritable directory only costs the compile: a run never
+fails for the cache. Files are written whole under a temporary name and renamed, so a run
+never reads another's half-written file; past :data:`KEPT` files the oldest written go.
+
+Trust: the file is the user's own, as parsedcache's marshal files and the agent bundle (code
+the harness injects) beside it are; Hyperscan does not harden deserialization against
+crafted files, so whoever can write the cache directory can already change what runs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.classify.parsedcache import cache_dir
 from harness.detect.derive import Pattern
 
 if TYPE_CHECKING:  # imported by the reference only (the C Scanner calls Hyperscan itself)
@@ -30,15 +51,78 @@ class Match:
     end: int
 
 
+KEPT = 4
+"""Databases kept in the cache (one a set of needles: a user's few devices and apps)."""
+
+
+def cache_path(values: Sequence[bytes], directory: Path) -> Path:
+    """Where the database of ``values`` is kept in ``directory``: named by its key's hash.
+    marshal format 2 writes each bytes with its length and never a back-reference, so equal
+    values give the same key whichever objects hold them."""
+    assert _detect is not None
+    key = marshal.dumps(("egress-harness hyperscan 1", _detect.Scanner.build(), tuple(values)),
+                        2)
+    return directory / f"{hashlib.sha256(key).hexdigest()}.hsdb"
+
+
+def stored_scanner(values: Sequence[bytes], tags: Sequence[Pattern], directory: Path | None
+                   ) -> _detect.Scanner[Pattern, Match]:
+    """The Scanner of ``values``, its database read from ``directory`` when that holds it
+    (else compiled, and stored there for the next run). None compiles and stores nothing."""
+    assert _detect is not None
+    if directory is None or not values:
+        return _detect.Scanner(values, tags, Match)
+    path = cache_path(values, directory)
+    try:
+        stored: bytes | None = path.read_bytes()
+    except OSError:  # none yet, or an unreadable directory
+        stored = None
+    scanner = _detect.Scanner(values, tags, Match, stored)
+    if not scanner.loaded:
+        data = scanner.serialize()
+        if data is not None:
+            _store(path, data)
+    return scanner
+
+
+def _store(path: Path, data: bytes) -> None:
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # whole or not at all, for runs reading it at the same time
+        tmp = None
+        kept = sorted(path.parent.glob("*.hsdb"), key=_written, reverse=True)
+        for old in kept[KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # a read-only or full disk: the next run compiles again
+        pass
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _written(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile by another run's pruning
+        return 0.0
+
+
 class Matcher:
-    def __init__(self, patterns: Sequence[Pattern], compiled: bool = True) -> None:
-        """``compiled=False`` scans with python-hyperscan (the reference)."""
+    def __init__(self, patterns: Sequence[Pattern], compiled: bool = True,
+                 cache: bool = True) -> None:
+        """``compiled=False`` scans with python-hyperscan (the reference); ``cache=False``
+        compiles the C one's database without the cache directory."""
         self.patterns = list(patterns)
         self.scan: Callable[[bytes], list[Match]]
         """The matches in ``data``, in the order Hyperscan reports them. In C, the Scanner's
         own method: expand.c recognises it and scans without calling it."""
         if compiled and _detect is not None:
-            scanner = _detect.Scanner([p.value for p in self.patterns], self.patterns, Match)
+            scanner = stored_scanner([p.value for p in self.patterns], self.patterns,
+                                     cache_dir() / "hyperscan" if cache else None)
             self.scan = scanner.scan
             return
         self._db: hyperscan.Database | None = None

@@ -5,6 +5,13 @@
  *   literal mode stops at a NUL, which UTF-16 forms are full of), here with the literal API
  *   and each value's length (compile() says why): HS_FLAG_SOM_LEFTMOST, block mode, ids =
  *   indexes. It owns its scratch.
+ * Scanner(values, tags, make, stored) first tries stored (bytes of Scanner.serialize(), or
+ *   None): what hs_deserialize_database takes (it checks the header, the version, the
+ *   platform and the bytecode's CRC) it uses as is, and compiles only what it refuses
+ *   (Scanner.loaded says which). That the stored database is these values' is the caller's
+ *   key to check (hsdb.py, from Scanner.build() and the values): nothing in the bytes says
+ *   which patterns they hold. Hyperscan does not harden deserialization against crafted
+ *   input: stored must be the user's own file.
  * Scanner.scan(data) -> list of make(tags[id], start, end), in the order Hyperscan reports
  *   them (what python-hyperscan's callback saw); [] for empty data or no patterns.
  *
@@ -20,6 +27,7 @@
 #include "scanner.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int on_match (unsigned int id, unsigned long long from, unsigned long long to,
@@ -236,6 +244,12 @@ Scanner *scanner_of (PyObject *f)
   return self != NULL && Py_IS_TYPE (self, &ScannerType) ? (Scanner *) self : NULL;
 }
 
+/* What decides the bytecode besides the patterns: the flags and mode compile() passes, the
+ * library (its version and build date), and the host it compiles for (hs_populate_platform:
+ * compile() passes no platform, so the bytecode is tuned for and may use this CPU's). */
+#define SCANNER_FLAGS HS_FLAG_SOM_LEFTMOST
+#define SCANNER_MODE HS_MODE_BLOCK
+
 /* Compiles sc->values into sc->db and its scratch. 0 with an exception set.
  *
  * With the literal API (hs_compile_lit_multi: the bytes and their lengths, NULs included)
@@ -276,13 +290,13 @@ static int compile (Scanner *sc)
     }
     exprs[i] = v.p;
     lens[i] = (size_t) v.n;
-    flags[i] = HS_FLAG_SOM_LEFTMOST;
+    flags[i] = SCANNER_FLAGS;
     ids[i] = (unsigned int) i;
   }
   if (ok)
   {
     hs_compile_error_t *err = NULL;
-    if (hs_compile_lit_multi (exprs, flags, ids, lens, (unsigned int) n, HS_MODE_BLOCK, NULL,
+    if (hs_compile_lit_multi (exprs, flags, ids, lens, (unsigned int) n, SCANNER_MODE, NULL,
             &sc->db, &err) != HS_SUCCESS)
     {
       PyErr_Format (PyExc_ValueError, "pattern %d: %s", err ? err->expression : -1,
@@ -302,6 +316,65 @@ static int compile (Scanner *sc)
   PyMem_Free (flags);
   PyMem_Free (ids);
   return ok;
+}
+
+/* sc->db from stored (bytes), with its scratch; 0 (no exception) when Hyperscan refuses it
+ * or there is nothing to load, and compile() is to run instead. A file another run is
+ * writing is never half read (hsdb.py renames it into place whole). */
+static int load (Scanner *sc, PyObject *stored)
+{
+  if (stored == Py_None || PyTuple_GET_SIZE (sc->values) == 0)
+    return 0;
+  hs_database_t *db = NULL;
+  if (hs_deserialize_database (PyBytes_AS_STRING (stored), (size_t) PyBytes_GET_SIZE (stored),
+          &db) != HS_SUCCESS)
+    return 0;
+  if (hs_alloc_scratch (db, &sc->scratch) != HS_SUCCESS)
+  {
+    hs_free_database (db);
+    sc->scratch = NULL;
+    return 0;
+  }
+  sc->db = db;
+  sc->loaded = 1;
+  return 1;
+}
+
+static PyObject *scanner_serialize (PyObject *self, PyObject *noargs)
+{
+  Scanner *sc = (Scanner *) self;
+  (void) noargs;
+  if (sc->db == NULL)
+    Py_RETURN_NONE;
+  char *bytes = NULL;
+  size_t n = 0;
+  if (hs_serialize_database (sc->db, &bytes, &n) != HS_SUCCESS)
+    return PyErr_NoMemory ();
+  PyObject *out = PyBytes_FromStringAndSize (bytes, (Py_ssize_t) n);
+  free (bytes); /* hs_serialize_database allocates with the misc allocator: malloc here */
+  return out;
+}
+
+static PyObject *scanner_build (PyObject *cls, PyObject *noargs)
+{
+  (void) cls;
+  (void) noargs;
+  hs_platform_info_t platform;
+  if (hs_populate_platform (&platform) != HS_SUCCESS)
+  {
+    PyErr_SetString (PyExc_RuntimeError, "hs_populate_platform failed");
+    return NULL;
+  }
+  return PyUnicode_FromFormat ("hyperscan %s; literal; flags %u; mode %u; tune %u; "
+      "cpu_features %llu; sizeof(void *) %u", hs_version (), (unsigned) SCANNER_FLAGS,
+      (unsigned) SCANNER_MODE, platform.tune, (unsigned long long) platform.cpu_features,
+      (unsigned) sizeof (void *));
+}
+
+static PyObject *scanner_loaded (PyObject *self, void *closure)
+{
+  (void) closure;
+  return PyBool_FromLong (((Scanner *) self)->loaded);
 }
 
 static int scanner_clear (PyObject *self)
@@ -334,10 +407,16 @@ static void scanner_dealloc (PyObject *self)
 
 static PyObject *scanner_new (PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-  PyObject *values, *tags, *make;
-  static char *names[] = { "", "", "", NULL };
-  if (!PyArg_ParseTupleAndKeywords (args, kwargs, "OOO:Scanner", names, &values, &tags, &make))
+  PyObject *values, *tags, *make, *stored = Py_None;
+  static char *names[] = { "", "", "", "", NULL };
+  if (!PyArg_ParseTupleAndKeywords (args, kwargs, "OOO|O:Scanner", names, &values, &tags,
+          &make, &stored))
     return NULL;
+  if (stored != Py_None && !PyBytes_Check (stored))
+  {
+    PyErr_SetString (PyExc_TypeError, "Scanner's stored database must be bytes or None");
+    return NULL;
+  }
   Scanner *sc = (Scanner *) type->tp_alloc (type, 0);
   if (sc == NULL)
     return NULL;
@@ -358,7 +437,7 @@ static PyObject *scanner_new (PyTypeObject *type, PyObject *args, PyObject *kwar
       PyErr_SetString (PyExc_TypeError, "Scanner values must be bytes");
       goto fail;
     }
-  if (!compile (sc))
+  if (!load (sc, stored) && !compile (sc))
     goto fail;
   return (PyObject *) sc;
 fail:
@@ -369,7 +448,17 @@ fail:
 static PyMethodDef scanner_methods[] = {
   { "scan", scanner_scan, METH_O,
     "scan(data) -> list of make(tag, start, end), in Hyperscan's order" },
+  { "serialize", scanner_serialize, METH_NOARGS,
+    "serialize() -> the database as hs_serialize_database gives it (None: no patterns)" },
+  { "build", scanner_build, METH_NOARGS | METH_CLASS,
+    "build() -> what, besides the patterns, decides a database's bytes (library, flags, "
+    "mode, host)" },
   { NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef scanner_getset[] = {
+  { "loaded", scanner_loaded, NULL, "whether the database came from the stored bytes", NULL },
+  { NULL, NULL, NULL, NULL, NULL },
 };
 
 PyTypeObject ScannerType = {
@@ -377,10 +466,11 @@ PyTypeObject ScannerType = {
   .tp_name = "harness.detect._detect.Scanner",
   .tp_basicsize = sizeof (Scanner),
   .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-  .tp_doc = "Scanner(values, tags, make): a compiled Hyperscan database of byte patterns",
+  .tp_doc = "Scanner(values, tags, make, stored=None): a compiled Hyperscan database of byte patterns",
   .tp_new = scanner_new,
   .tp_dealloc = scanner_dealloc,
   .tp_traverse = scanner_traverse,
   .tp_clear = scanner_clear,
   .tp_methods = scanner_methods,
+  .tp_getset = scanner_getset,
 };

@@ -12,6 +12,7 @@ typedef struct {
   PyObject_HEAD
   hs_database_t *db; /* NULL when there are no patterns */
   hs_scratch_t *scratch;
+  int loaded;       /* db came from a stored database (Scanner's 4th argument), not compiled */
   PyObject *values; /* tuple of bytes: the patterns' bytes, by id */
   PyObject *tags;   /* tuple: what a match names, by id (matcher.Pattern) */
   PyObject *make;   /* make(tag, start, end) -> a match (matcher.Match) */
