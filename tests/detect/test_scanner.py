@@ -1,7 +1,8 @@
 """The matcher's scan in C (harness/detect/scanner.c, Hyperscan's C API through libhs)
 against the python-hyperscan scan it replaced (``Matcher(compiled=False)``): the same
 matches in the same order, for generated patterns and data; and the two copies of Hyperscan
-(python-hyperscan's own, and libhs) in one process."""
+(python-hyperscan's own, and libhs) in one process. Compiled each time (cache=False): the
+database kept between runs is test_scanner_cache.py's."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def keyed(matches: list[Match], ps: list[Pattern]) -> list[tuple[int, int, int]]
 @example([b"\\x41ab", b".*.*"], [b"\\x41ab.*.*", b"Aab"])  # bytes, not regex syntax
 def test_the_c_scan_is_python_hyperscans(values: list[bytes], datas: list[bytes]) -> None:
     ps = patterns(values)
-    c, ref = Matcher(ps), Matcher(ps, compiled=False)
+    c, ref = Matcher(ps, cache=False), Matcher(ps, compiled=False)
     for data in datas:
         assert keyed(c.scan(data), ps) == keyed(ref.scan(data), ps)
 
@@ -56,12 +57,12 @@ def test_the_c_scan_is_python_hyperscans(values: list[bytes], datas: list[bytes]
        .map(b" ".join))
 def test_derived_patterns_in_payloads(data: bytes) -> None:
     ps = derive(NEEDLE)
-    assert Matcher(ps).scan(data) == Matcher(ps, compiled=False).scan(data)
+    assert Matcher(ps, cache=False).scan(data) == Matcher(ps, compiled=False).scan(data)
 
 
 def test_leftmost_starts_and_empty_cases() -> None:
     ps = patterns([b"abab", b"ab"])
-    m = Matcher(ps)
+    m = Matcher(ps, cache=False)
     # the start of each match, not 0 (HS_FLAG_SOM_LEFTMOST)
     assert keyed(m.scan(b"xxababab"), ps) == keyed(Matcher(ps, False).scan(b"xxababab"), ps) \
         == [(1, 2, 4), (0, 2, 6), (1, 4, 6), (0, 4, 8), (1, 6, 8)]
@@ -96,7 +97,7 @@ def test_both_hyperscans_in_one_process() -> None:
     """python-hyperscan links its own Hyperscan statically and exports none of it; scanner.c
     links libhs. Each must call its own, interleaved, with many databases alive."""
     ps = patterns([b"abcd", b"bcde"])
-    scanners = [Matcher(ps) for _ in range(50)]
+    scanners = [Matcher(ps, cache=False) for _ in range(50)]
     db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     db.compile(expressions=[rb"b[c]d"], flags=[hyperscan.HS_FLAG_SOM_LEFTMOST])
     got: list[tuple[int, int]] = []
