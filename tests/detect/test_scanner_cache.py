@@ -219,6 +219,38 @@ def test_two_writers_at_once(tmp_path: Path) -> None:
     assert scanner(ps, tmp_path).loaded
 
 
+def _rewriter(directory: str, rounds: int) -> None:
+    ps = bench_patterns(6)
+    for _ in range(rounds):
+        for p in Path(directory).glob("*.hsdb"):
+            p.unlink(missing_ok=True)
+        scanner(ps, Path(directory))
+
+
+def test_a_reader_never_sees_half_a_file(tmp_path: Path) -> None:
+    """While another run writes the file again and again, a read finds it whole or not at
+    all (Hyperscan would refuse half a file, but only after a read and a CRC of it)."""
+    ps = bench_patterns(6)
+    good = scanner(ps, None).serialize()
+    path = cache_path([p.value for p in ps], tmp_path)
+    proc = multiprocessing.get_context("spawn").Process(target=_rewriter,
+                                                        args=(str(tmp_path), 40))
+    proc.start()
+    reads = 0
+    try:
+        while proc.is_alive():
+            try:
+                got = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            assert got == good
+            reads += 1
+    finally:
+        proc.join()
+    assert proc.exitcode == 0
+    assert reads > 0 or path.read_bytes() == good
+
+
 def test_stored_scanner_without_a_directory_stores_nothing(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
