@@ -9,7 +9,7 @@
  *   None): what hs_deserialize_database takes (it checks the header, the version, the
  *   platform and the bytecode's CRC) it uses as is, and compiles only what it refuses
  *   (Scanner.loaded says which). That the stored database is these values' is the caller's
- *   key to check (hsdb.py, from Scanner.build() and the values): nothing in the bytes says
+ *   key to check (matcher.py, from Scanner.build() and the values): nothing in the bytes says
  *   which patterns they hold. Hyperscan does not harden deserialization against crafted
  *   input: stored must be the user's own file.
  * Scanner.scan(data) -> list of make(tags[id], start, end), in the order Hyperscan reports
@@ -320,7 +320,7 @@ static int compile (Scanner *sc)
 
 /* sc->db from stored (bytes), with its scratch; 0 (no exception) when Hyperscan refuses it
  * or there is nothing to load, and compile() is to run instead. A file another run is
- * writing is never half read (hsdb.py renames it into place whole). */
+ * writing is never half read (matcher.py renames it into place whole). */
 static int load (Scanner *sc, PyObject *stored)
 {
   if (stored == Py_None || PyTuple_GET_SIZE (sc->values) == 0)
