@@ -9,12 +9,13 @@ The compiled database is kept in the cache directory between runs (``hyperscan/`
 :func:`~harness.classify.parsedcache.cache_dir`, beside the parsed data and the agent bundle),
 one file a key, and loaded instead of compiled when its key is this run's: compiling the
 bench's 864 patterns was ~130 M instructions (~30-40 ms) of every analyze, small run dirs
-too; reading, checking and loading its 222 KB is ~2 M (callgrind, the 20 MB bench). The key is what decides the bytecode: every pattern's bytes in order and
-``Scanner.build()`` (the library's version and build, the flags and mode, the host's CPU
-features). A missing, stale or corrupt file (Hyperscan checks its header, version, platform
-and CRC) is compiled again, and an unwritable directory only costs the compile: a run never
-fails for the cache. Files are written whole under a temporary name and renamed, so a run
-never reads another's half-written file; past :data:`KEPT` files the oldest written go.
+too; reading, checking and loading its 222 KB is ~2 M (callgrind, the 20 MB bench). The
+key is what decides the bytecode: every pattern's bytes in order and ``Scanner.build()``
+(the library's version and build, the flags and mode, the host's CPU features). A
+missing, stale or corrupt file (Hyperscan checks its header, version, platform and CRC) is
+compiled again, and an unwritable directory only costs the compile: a run never fails for
+the cache. Files are written whole under a temporary name and renamed, so a run never reads
+another's half-written file; past :data:`KEPT` files the oldest written go.
 
 Trust: the file is the user's own, as parsedcache's marshal files and the agent bundle (code
 the harness injects) beside it are; Hyperscan does not harden deserialization against
