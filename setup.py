@@ -8,7 +8,7 @@ setup(ext_modules=[
         ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/children.c",
          "harness/detect/found.c", "harness/detect/foundkeys.c", "harness/detect/findbatch.c",
          "harness/detect/roots.c", "harness/detect/jsonwalk.c", "harness/detect/jsonparse.c",
-         "harness/detect/scanner.c",
+         "harness/detect/scanner.c", "harness/detect/scannertype.c",
          "harness/detect/b64.c", "harness/detect/form.c", "harness/parse/zinflate.c"],
         depends=["harness/detect/jsonparse.h", "harness/detect/jsonscan.h",
                  "harness/detect/jsonwalk.h",
@@ -19,9 +19,9 @@ setup(ext_modules=[
                  "harness/detect/unquote.h", "harness/detect/words.h",
                  "harness/parse/zinflate.h", "harness/parse/h1head.h",
                  "harness/slotoffset.h"],
-        # Hyperscan's C API (libhyperscan-dev) for scanner.c; zlib for zinflate.c, the
-        # compressed layers inflated without going back to Python (children.c), and
-        # libdeflate's CRC-32 for its gzip trailers (libdeflate-dev)
+        # Hyperscan's C API (libhyperscan-dev) for scanner.c and scannertype.c; zlib for
+        # zinflate.c, the compressed layers inflated without going back to Python
+        # (children.c), and libdeflate's CRC-32 for its gzip trailers (libdeflate-dev)
         libraries=["hs", "z", "deflate"],
         # zinflate.c is in other extensions too: each keeps its own copy
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),

@@ -18,7 +18,7 @@
  * roots(url, head, with_path, headers, body) is findings.root_pairs for the URLs it can split
  *   as path_query's fast path does (roots.c); None for the rest.
  *
- * Scanner(values, tags, make) is the matcher's compiled Hyperscan database (scanner.c).
+ * Scanner(values, tags, make) is the matcher's compiled Hyperscan database (scannertype.c).
  *
  * b64decode(data) is decoders._b64decode (b64.c), which expand.c runs; here for the tests.
  *

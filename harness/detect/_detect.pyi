@@ -5,7 +5,7 @@ _T = TypeVar("_T")
 _M = TypeVar("_M")
 
 class Scanner(Generic[_T, _M]):
-    """A compiled Hyperscan database of byte patterns (scanner.c)."""
+    """A compiled Hyperscan database of byte patterns (scannertype.c)."""
     def __init__(self, values: Sequence[bytes], tags: Sequence[_T],
                  make: Callable[[_T, int, int], _M], stored: bytes | None = None, /
                  ) -> None: ...

@@ -1,5 +1,6 @@
-/* The detector's multi-pattern scan in C (scanner.c): one compiled Hyperscan database over
- * every derived pattern, which matcher.Matcher scans with from Python and expand.c from C. */
+/* The detector's multi-pattern scan in C (scanner.c; the Scanner type, scannertype.c): one
+ * compiled Hyperscan database over every derived pattern, which matcher.Matcher scans with
+ * from Python and expand.c from C. */
 
 #ifndef EGRESS_SCANNER_H
 #define EGRESS_SCANNER_H
