@@ -15,7 +15,8 @@ key is what decides the bytecode: every pattern's bytes in order and ``Scanner.b
 missing, stale or corrupt file (Hyperscan checks its header, version, platform and CRC) is
 compiled again, and an unwritable directory only costs the compile: a run never fails for
 the cache. Files are written whole under a temporary name and renamed, so a run never reads
-another's half-written file; past :data:`KEPT` files the oldest written go.
+another's half-written file; past :data:`KEPT` files the oldest written go, and so do
+temporary files a killed run left (older than :data:`STALE_TMP` seconds).
 
 Trust: the file is the user's own, as parsedcache's marshal files and the agent bundle (code
 the harness injects) beside it are; Hyperscan does not harden deserialization against
@@ -28,6 +29,7 @@ import hashlib
 import marshal
 import os
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,10 @@ class Match:
 
 KEPT = 4
 """Databases kept in the cache (one a set of needles: a user's few devices and apps)."""
+
+
+STALE_TMP = 3600
+"""Age past which a temporary file in the cache is a killed run's (a write takes milliseconds)."""
 
 
 def cache_path(values: Sequence[bytes], directory: Path) -> Path:
@@ -98,6 +104,10 @@ def _store(path: Path, data: bytes) -> None:
         kept = sorted(path.parent.glob("*.hsdb"), key=_written, reverse=True)
         for old in kept[KEPT:]:
             old.unlink(missing_ok=True)
+        now = time.time()
+        for left in path.parent.glob(".*.hsdb.*.tmp"):
+            if now - _written(left) > STALE_TMP:
+                left.unlink(missing_ok=True)
     except OSError:  # a read-only or full disk: the next run compiles again
         pass
     finally:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bench.detect import needles as bench_needles
 from harness.detect import _detect
 from harness.detect.derive import Pattern, derive
-from harness.detect.matcher import KEPT, Match, Matcher, cache_path, stored_scanner
+from harness.detect.matcher import KEPT, STALE_TMP, Match, Matcher, cache_path, stored_scanner
 from tests.detect.test_scanner import NEEDLE, data_, keyed, pattern_values, patterns
 
 
@@ -142,6 +142,20 @@ def test_the_oldest_written_go_past_kept(tmp_path: Path) -> None:
     kept = sorted(p.name for p in tmp_path.iterdir())
     assert kept == sorted(cache_path([p.value for p in ps], tmp_path).name
                           for ps in sets[-KEPT:])
+
+
+def test_a_killed_runs_temporary_file_goes_once_stale(tmp_path: Path) -> None:
+    """A temporary file a killed run left is removed by the next write once it is older than
+    STALE_TMP; a younger one (another run writing now) is left alone."""
+    ps = patterns([b"abcd"])
+    name = cache_path([p.value for p in ps], tmp_path).name
+    stale, fresh = tmp_path / f".{name}.dead.tmp", tmp_path / f".{name}.live.tmp"
+    for left in (stale, fresh):
+        left.write_bytes(b"half")
+    old = os.stat(fresh).st_mtime - STALE_TMP - 60
+    os.utime(stale, (old, old))
+    assert not scanner(ps, tmp_path).loaded
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, fresh.name])
 
 
 def test_an_unwritable_directory_compiles_each_time(tmp_path: Path) -> None:
