@@ -55,16 +55,24 @@ def _store(path: Path, key: tuple[str, ...], value: object) -> None:
         data = marshal.dumps((key, value))  # type: ignore[arg-type]
     except ValueError:  # a value marshal cannot hold: built again each run
         return
+    write_whole(path, data)
+
+
+def write_whole(path: Path, data: bytes) -> bool:
+    """``data`` put at ``path`` whole or not at all (written beside it as
+    ``.NAME.*.tmp``, then renamed), for runs reading it at the same time. False when the disk
+    refuses (read-only, full): the next run builds it again."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)  # whole or not at all, for runs reading it at the same time
+        os.replace(tmp, path)
         tmp = None
-    except OSError:  # a read-only or full disk: the next run builds it again
-        pass
+        return True
+    except OSError:
+        return False
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)

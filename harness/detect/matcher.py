@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.classify.parsedcache import cache_dir
+from harness.classify.parsedcache import cache_dir, write_whole
 from harness.detect.derive import Pattern
 
 if TYPE_CHECKING:  # imported by the reference only (the C Scanner calls Hyperscan itself)
@@ -93,14 +91,9 @@ def stored_scanner(values: Sequence[bytes], tags: Sequence[Pattern], directory: 
 
 
 def _store(path: Path, data: bytes) -> None:
-    tmp = None
+    if not write_whole(path, data):
+        return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)  # whole or not at all, for runs reading it at the same time
-        tmp = None
         kept = sorted(path.parent.glob("*.hsdb"), key=_written, reverse=True)
         for old in kept[KEPT:]:
             old.unlink(missing_ok=True)
@@ -108,11 +101,8 @@ def _store(path: Path, data: bytes) -> None:
         for left in path.parent.glob(".*.hsdb.*.tmp"):
             if now - _written(left) > STALE_TMP:
                 left.unlink(missing_ok=True)
-    except OSError:  # a read-only or full disk: the next run compiles again
+    except OSError:  # removed meanwhile, or a directory that refuses: kept a run longer
         pass
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def _written(path: Path) -> float:
