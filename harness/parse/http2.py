@@ -97,7 +97,7 @@ def requests_by_stream(client: list[Draft]) -> dict[int, Draft]:
     """The client's requests by the stream their meta names (the last one for a stream
     named twice), which the server's responses answer. In C (``_hpack.by_stream``, ~500
     instructions a draft less) when every item is a Draft; :func:`requests_by_stream_py` is
-    the reference (tests/parse/test_h2_native.py), and what any other list gets."""
+    the reference (tests/parse/test_h2_by_stream.py), and what any other list gets."""
     requests: dict[int, Draft] = {}
     return requests if _hpack.by_stream(client, requests) else requests_by_stream_py(client)
 
