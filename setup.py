@@ -42,7 +42,8 @@ setup(ext_modules=[
     Extension(
         "harness.capture._rows", ["harness/capture/_rows.c", "harness/capture/rowstream.c",
                                   "harness/capture/rowside.c"],
-        depends=["harness/capture/rows.h", "harness/capture/rowside.h"], libraries=["sqlite3"],
+        depends=["harness/capture/rows.h", "harness/capture/rowside.h",
+                 "harness/detect/words.h"], libraries=["sqlite3"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # analysis.sqlite written through SQLite's C API for store.py (the same rows, faster)
     Extension(

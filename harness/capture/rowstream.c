@@ -25,6 +25,7 @@
 
 #include "rows.h"
 #include "rowside.h"
+#include "../detect/words.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -68,7 +69,7 @@ static const char FIXED_TYPES[] = "*ftTBI*t";
 
 static int is_ascii (const unsigned char *p, int n)
 {
-  uint64_t any = 0, w; /* eight bytes at a time: a hook's name is ~25 */
+  uint64_t any = 0; /* eight bytes at a time (words.h): a hook's name is ~25 */
   if (n < 8)
   {
     for (int i = 0; i < n; i++)
@@ -76,12 +77,9 @@ static int is_ascii (const unsigned char *p, int n)
     return (any & 0x80) == 0;
   }
   for (int i = 0; i < n - 8; i += 8)
-  {
-    memcpy (&w, p + i, 8);
-    any |= w;
-  }
-  memcpy (&w, p + n - 8, 8);  /* the last eight, over what the loop read: no byte loop */
-  return ((any | w) & 0x8080808080808080u) == 0;
+    any |= load8 (p + i);
+  any |= load8 (p + n - 8);  /* the last eight, over what the loop read: no byte loop */
+  return (any & HIGHS) == 0;
 }
 
 /* A row's texts, read once: each TEXT column's bytes (NULL for a column of another type). */
