@@ -194,9 +194,8 @@ def check_frida_device(agent_source: str | None) -> list[Check]:
     checks = [_ok("frida-local", what)]
     if abi is not None:
         if abi.startswith("MISMATCH"):
-            from harness.agent.bundle import cache_dir
             checks.append(_bad("agent-abi", abi, "rebuild the agent from this checkout "
-                               f"(rm -r {cache_dir()})"))
+                               "(harness cache --clear agent)"))
         else:
             checks.append(_ok("agent-abi", abi))
     return checks
@@ -261,8 +260,9 @@ def check_agent_build(hooks: Path) -> tuple[Check, str | None]:
 
 
 def check_cache_dir() -> Check:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    path = Path(base) / "egress-harness"
+    from harness.cachedir import cache_dir
+
+    path = cache_dir()
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-") as fh:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import frida
 
+from harness.cachedir import cache_dir
 from harness.errors import AgentError
 from harness.protocol import ABI_VERSION
 
@@ -31,11 +32,6 @@ class AgentBundle:
     """Hash of the inputs the bundle was built from (sources, lock file, frida version)."""
     path: Path
     """Where the cached bundle lives."""
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "egress-harness"
 
 
 def source_hash(hooks: Path) -> str:
@@ -101,7 +97,6 @@ def check_abi(script: _Script) -> int:
     if version != ABI_VERSION:
         raise AgentError(
             f"agent ABI {version} does not match the harness ({ABI_VERSION})",
-            fix="rebuild the agent from this checkout (delete the cache in "
-            f"{cache_dir()})",
+            fix="rebuild the agent from this checkout (harness cache --clear agent)",
         )
     return version

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import publicsuffixlist
 
+from harness.cachedir import cache_dir
 from harness.classify import parsedcache
 
 SOURCE = (f"publicsuffixlist {publicsuffixlist.__version__} bundled public suffix list"
@@ -35,7 +36,7 @@ CACHE_NAME = "publicsuffixlist.marshal"
 
 @lru_cache(maxsize=1)
 def _list() -> publicsuffixlist.PublicSuffixList:
-    return load_list(parsedcache.cache_dir() / CACHE_NAME)
+    return load_list(cache_dir() / CACHE_NAME)
 
 
 def load_list(cache: Path | None) -> publicsuffixlist.PublicSuffixList:

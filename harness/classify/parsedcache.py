@@ -20,12 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/egress-harness`` (``~/.cache/egress-harness``), as the agent bundle's."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "egress-harness"
-
-
 def file_key(data: bytes, *parts: str) -> tuple[str, ...]:
     """A cache key for what is parsed from ``data``: its SHA-256 and ``parts`` (the parser's
     version and options)."""

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from harness.cachedir import cache_dir
 from harness.classify import parsedcache
 from harness.errors import InputError
 
@@ -70,7 +71,7 @@ class TrackerDB:
 
 @lru_cache(maxsize=1)
 def _bundled() -> TrackerDB:
-    return load_bundled(parsedcache.cache_dir() / CACHE_NAME)
+    return load_bundled(cache_dir() / CACHE_NAME)
 
 
 def load_bundled(cache: Path | None) -> TrackerDB:

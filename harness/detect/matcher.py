@@ -6,7 +6,7 @@ python-hyperscan scan below is what a checkout without the C module runs, and th
 the C one is tested against (tests/detect/test_scanner.py): same matches, same order.
 
 The compiled database is kept in the cache directory between runs (``hyperscan/`` in
-:func:`~harness.classify.parsedcache.cache_dir`, beside the parsed data and the agent bundle),
+:func:`~harness.cachedir.cache_dir`, beside the parsed data and the agent bundle),
 one file a key, and loaded instead of compiled when its key is this run's: compiling the
 bench's 864 patterns was ~130 M instructions (~30-40 ms) of every analyze, small run dirs
 too; reading, checking and loading its 222 KB is ~2 M (callgrind, the 20 MB bench). The
@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.classify.parsedcache import cache_dir, write_whole
+from harness.cachedir import cache_dir
+from harness.classify.parsedcache import write_whole
 from harness.detect.derive import Pattern
 
 if TYPE_CHECKING:  # imported by the reference only (the C Scanner calls Hyperscan itself)

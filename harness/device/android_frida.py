@@ -22,6 +22,7 @@ from types import TracebackType
 
 import frida
 
+from harness.cachedir import frida_server_dir
 from harness.device.android_adb import ADB_FAILURES, AdbSession, adb_failure
 from harness.errors import DeviceError, InputError
 from harness.text import is_digits
@@ -59,9 +60,7 @@ def version_from_name(name: str) -> str | None:
 
 def cache_dir() -> Path:
     """Where ``frida-server-VERSION-android-ARCH`` files are looked for when none is given."""
-    base = os.environ.get("EGRESS_HARNESS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "egress-harness")
-    return Path(base) / "frida-server"
+    return frida_server_dir()
 
 
 def release_name(version: str, arch: str) -> str:

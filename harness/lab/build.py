@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.agent.bundle import cache_dir
+from harness.cachedir import cache_dir
 from harness.errors import EnvironmentError_
 
 SOURCES = Path(__file__).resolve().parent / "java"

@@ -21,9 +21,10 @@ from pathlib import Path
 import frida
 
 from harness import __version__
-from harness.agent.bundle import build_agent, cache_dir
+from harness.agent.bundle import build_agent
 from harness.agent.channel import Channel
 from harness.agent.session import AgentConfig, CaptureSession
+from harness.cachedir import cache_dir
 from harness.capture.recorder import Recorder
 from harness.capture.rundir import Phase, RunDir, RunInfo
 from harness.detect.needles import MIN_LENGTH
