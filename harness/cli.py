@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "scan": "harness.commands.scan",
     "export": "harness.commands.export",
     "doctor": "harness.commands.doctor",
+    "cache": "harness.commands.cache",
     "devices": "harness.commands.devices",
     "provision": "harness.commands.provision",
     "profile": "harness.commands.profile",
