@@ -85,8 +85,8 @@ setup(ext_modules=[
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(
-        "harness.classify._classify", ["harness/classify/_classify.c"],
-        depends=["harness/classify/msgfields.h", "harness/parse/asciitext.h",
-                 "harness/slotoffset.h"],
-        extra_compile_args=["-O2", "-Wall", "-Werror"]),
+        "harness.classify._classify", ["harness/classify/_classify.c", "harness/classify/sdks.c"],
+        depends=["harness/classify/msgfields.h", "harness/classify/sdks.h",
+                 "harness/parse/asciitext.h", "harness/slotoffset.h"],
+        extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
 ])

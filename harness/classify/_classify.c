@@ -13,9 +13,11 @@
  * before changing anything; the changes that follow cannot fail but for memory.
  * tests/classify/test_add.py compares the two on generated messages.
  *
- * verified_sdks is sdks_of (destinations.py) over a list of findings, read at their slots. */
+ * verified_sdks (sdks.c) is sdks_of (destinations.py) over a list of findings, read at their
+ * slots. */
 
 #include "msgfields.h"
+#include "sdks.h"
 #include "../slotoffset.h"
 #include <structmember.h>
 
@@ -49,9 +51,8 @@ static const char *const ACC[AN] = { ACC_FIELDS (NAME) };
 
 #define MAX_KINDS 16
 
-/* The reference's constants (destinations.py: _tls_of, _size, add, _verified_sdk), interned
-   once */
-static PyObject *s_tls_unknown, *s_plaintext, *s_stack, *s_body_len, *s_crc_ok, *one;
+/* The reference's constants (destinations.py: _tls_of, _size, add), interned once */
+static PyObject *s_tls_unknown, *s_plaintext, *s_stack, *s_body_len, *one;
 
 /* The Adder's references but the network kinds, each named once for init, traverse and
    clear: X(name) for each */
@@ -313,63 +314,6 @@ static void adder_dealloc (Adder *ad)
   Py_TYPE (ad)->tp_free ((PyObject *) ad);
 }
 
-/* verified_sdks(findings, Finding, sensors_crc, sensors_wire, mixpanel): sdks_of
-   (destinations.py) of a list of exact Findings whose message is a str and whose chain is a
-   tuple of strs, the three SDK names given by the reference; None for any other list, which
-   the reference then reads whole. Its Python loop took ~1,500 instructions a finding, most
-   of them hashing and comparing each finding's own chain tuple to find the chain's SDK out
-   once; testing a step's first bytes costs less than either. */
-static PyObject *verified_sdks (PyObject *self, PyObject *args)
-{
-  PyObject *findings, *finding, *crc, *wire, *mixpanel;
-  Py_ssize_t chain_at, message_at;
-  if (!PyArg_ParseTuple (args, "O!O!UUU:verified_sdks", &PyList_Type, &findings,
-                         &PyType_Type, &finding, &crc, &wire, &mixpanel)
-      || slot_offset ((PyTypeObject *) finding, "chain", &chain_at) < 0
-      || slot_offset ((PyTypeObject *) finding, "message", &message_at) < 0)
-    return NULL;
-  PyObject *out = PyDict_New ();
-  if (out == NULL)
-    return NULL;
-  /* nothing below runs Python code (str keys, str searches): the list stays as it is */
-  for (Py_ssize_t i = 0; i < PyList_GET_SIZE (findings); i++)
-  {
-    PyObject *f = PyList_GET_ITEM (findings, i);
-    if (!Py_IS_TYPE (f, (PyTypeObject *) finding))
-      goto other;
-    PyObject *chain = *(PyObject **) ((char *) f + chain_at);
-    PyObject *message = *(PyObject **) ((char *) f + message_at);
-    if (chain == NULL || message == NULL || !PyTuple_CheckExact (chain)
-        || !PyUnicode_CheckExact (message))
-      goto other;
-    PyObject *sdk = NULL; /* the last verified format's, as _verified_sdk has it */
-    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE (chain); j++)
-    {
-      PyObject *step = PyTuple_GET_ITEM (chain, j);
-      if (!PyUnicode_CheckExact (step))
-        goto other;
-      if (STARTS (step, "sensors:"))
-      {
-        Py_ssize_t at = PyUnicode_Find (step, s_crc_ok, 0, PY_SSIZE_T_MAX, 1);
-        if (at == -2)
-          goto error;
-        sdk = at >= 0 ? crc : wire;
-      }
-      else if (STARTS (step, "mixpanel:"))
-        sdk = mixpanel;
-    }
-    if (sdk != NULL && PyDict_SetItem (out, message, sdk) < 0)
-      goto error;
-  }
-  return out;
-other:
-  Py_DECREF (out);
-  Py_RETURN_NONE;
-error:
-  Py_DECREF (out);
-  return NULL;
-}
-
 static PyMethodDef adder_methods[] = {
   {"add", (PyCFunction) adder_add, METH_O,
    "add(message): count a message under its host, as the reference does."},
@@ -406,11 +350,11 @@ PyMODINIT_FUNC PyInit__classify (void)
 {
   struct { PyObject **p; const char *s; } consts[] = {
     {&s_tls_unknown, "tls (version not captured)"}, {&s_plaintext, "plaintext"},
-    {&s_stack, "stack"}, {&s_body_len, "body_len"}, {&s_crc_ok, "crc ok"}};
+    {&s_stack, "stack"}, {&s_body_len, "body_len"}};
   for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
     if (*consts[i].p == NULL && (*consts[i].p = PyUnicode_InternFromString (consts[i].s)) == NULL)
       return NULL;
-  if (one == NULL && (one = PyLong_FromLong (1)) == NULL)
+  if ((one == NULL && (one = PyLong_FromLong (1)) == NULL) || sdks_init () < 0)
     return NULL;
   if (PyType_Ready (&AdderType) < 0)
     return NULL;
