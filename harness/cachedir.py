@@ -57,7 +57,7 @@ KINDS = (
          ("agent-*.js",), True),
     Kind("lab-browser", "the lab browser's compiled classes (one per source version)",
          ("lab-browser-*",), True),
-    Kind("hyperscan", "compiled needle databases (the 4 newest kept)", ("hyperscan/*.hsdb",),
+    Kind("hyperscan", "compiled needle databases (the 4 last used kept)", ("hyperscan/*.hsdb",),
          True),
     Kind("parsed", "the public suffix list's and the tracker table's parsed state",
          ("publicsuffixlist.marshal", "trackerdb.marshal"), True),

@@ -15,8 +15,9 @@ key is what decides the bytecode: every pattern's bytes in order and ``Scanner.b
 missing, stale or corrupt file (Hyperscan checks its header, version, platform and CRC) is
 compiled again, and an unwritable directory only costs the compile: a run never fails for
 the cache. Files are written whole under a temporary name and renamed, so a run never reads
-another's half-written file; past :data:`KEPT` files the oldest written go, and so do
-temporary files a killed run left (older than :data:`STALE_TMP` seconds).
+another's half-written file; past :data:`KEPT` files the least recently used go (a load
+touches its file's time), and so do temporary files a killed run left (older than
+:data:`~harness.cachedir.STALE_TMP` seconds).
 
 Trust: the file is the user's own, as parsedcache's marshal files and the agent bundle (code
 the harness injects) beside it are; Hyperscan does not harden deserialization against
@@ -25,15 +26,17 @@ crafted files, so whoever can write the cache directory can already change what 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cachedir import cache_dir
+from harness.cachedir import STALE_TMP, cache_dir
 from harness.classify.parsedcache import write_whole
 from harness.detect.derive import Pattern
 
@@ -55,10 +58,6 @@ class Match:
 
 KEPT = 4
 """Databases kept in the cache (one a set of needles: a user's few devices and apps)."""
-
-
-STALE_TMP = 3600
-"""Age past which a temporary file in the cache is a killed run's (a write takes milliseconds)."""
 
 
 def cache_path(values: Sequence[bytes], directory: Path) -> Path:
@@ -84,7 +83,9 @@ def stored_scanner(values: Sequence[bytes], tags: Sequence[Pattern], directory: 
     except OSError:  # none yet, or an unreadable directory
         stored = None
     scanner = _detect.Scanner(values, tags, Match, stored)
-    if not scanner.loaded:
+    if scanner.loaded:
+        _used(path)
+    else:
         data = scanner.serialize()
         if data is not None:
             _store(path, data)
@@ -104,6 +105,13 @@ def _store(path: Path, data: bytes) -> None:
                 left.unlink(missing_ok=True)
     except OSError:  # removed meanwhile, or a directory that refuses: kept a run longer
         pass
+
+
+def _used(path: Path) -> None:
+    """Mark the file used now: pruning goes by this time, so a set of needles used every day
+    stays however many others came after it."""
+    with contextlib.suppress(OSError):  # a read-only cache still loads, pruned by write time
+        os.utime(path)
 
 
 def _written(path: Path) -> float:

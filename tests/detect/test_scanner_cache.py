@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.detect import needles as bench_needles
+from harness.cachedir import STALE_TMP
 from harness.detect import _detect
 from harness.detect.derive import Pattern, derive
-from harness.detect.matcher import KEPT, STALE_TMP, Match, Matcher, cache_path, stored_scanner
+from harness.detect.matcher import KEPT, Match, Matcher, cache_path, stored_scanner
 from tests.detect.test_scanner import NEEDLE, data_, keyed, pattern_values, patterns
 
 
@@ -142,6 +143,22 @@ def test_the_oldest_written_go_past_kept(tmp_path: Path) -> None:
     kept = sorted(p.name for p in tmp_path.iterdir())
     assert kept == sorted(cache_path([p.value for p in ps], tmp_path).name
                           for ps in sets[-KEPT:])
+
+
+def test_the_least_recently_used_go(tmp_path: Path) -> None:
+    """A load marks its file used: the first set, loaded again after the others were
+    written, outlives the second, which was written later but not used since."""
+    sets = [patterns([b"abcd", bytes([65 + i]) * 4]) for i in range(KEPT + 1)]
+    for i, ps in enumerate(sets):
+        scanner(ps, tmp_path)
+        path = cache_path([p.value for p in ps], tmp_path)
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+        if i == KEPT - 1:
+            assert scanner(sets[0], tmp_path).loaded  # used now: the newest
+    names = {p.name for p in tmp_path.iterdir()}
+    assert cache_path([p.value for p in sets[0]], tmp_path).name in names
+    assert cache_path([p.value for p in sets[1]], tmp_path).name not in names
+    assert len(names) == KEPT
 
 
 def test_a_killed_runs_temporary_file_goes_once_stale(tmp_path: Path) -> None:
