@@ -246,6 +246,24 @@ int walk_message (Ctx *cx, PyObject *roots)
   return r;
 }
 
+int walk_roots (Ctx *cx, const Roots *roots)
+{
+  int r = OK;
+  for (Py_ssize_t i = 0; r == OK && i < roots->n; i++)
+  {
+    const Root *root = &roots->v[i];
+    PyObject *chain = PyTuple_New (root->step != NULL ? 2 : 1);
+    if (chain == NULL)
+      return ERROR;
+    PyTuple_SET_ITEM (chain, 0, Py_NewRef (roots->label));
+    if (root->step != NULL)
+      PyTuple_SET_ITEM (chain, 1, Py_NewRef (root->step));
+    r = walk_root (cx, chain, root->data);
+    Py_DECREF (chain);
+  }
+  return r;
+}
+
 void walk_free (Ctx *cx)
 {
   for (Py_ssize_t i = 0; i < cx->matched_n; i++)

@@ -77,9 +77,25 @@ unsigned char *walk_b64 (Ctx *cx, const unsigned char *s, Py_ssize_t n, Py_ssize
 /* Reads hooks (see expand.c) into cx: 0 with an exception set. */
 int walk_init (Ctx *cx, PyObject *hooks);
 
+/* A message's roots as roots.c makes them for the walk, without a (chain, bytes) tuple for
+   each or a list of them: each root's chain is (label, step), or (label,) where step is NULL
+   (the body), and its bytes data; the references are held (roots_clear). */
+typedef struct {
+  PyObject *step, *data;
+} Root;
+
+typedef struct {
+  PyObject *label;
+  Root *v;
+  Py_ssize_t n, cap;
+} Roots;
+
 /* Walks every root of a message (a list of (chain, bytes)), recording in cx the layers that
    matched. OK, FALLBACK_MSG or ERROR. walk_free after, whatever it returned. */
 int walk_message (Ctx *cx, PyObject *roots);
+
+/* walk_message over roots made in C. */
+int walk_roots (Ctx *cx, const Roots *roots);
 void walk_free (Ctx *cx);
 
 int detect_spans (PyObject *hot, Span **out, Py_ssize_t *count);

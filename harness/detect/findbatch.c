@@ -94,6 +94,7 @@ typedef struct {
   Py_ssize_t excerpt;
   PyObject *found, *seen, *keep, *ids, *notes, *spans;
   Ctx cx;
+  Roots roots; /* the message's, their room kept for the next */
 } Loop;
 
 /* The message's notes (a tuple of str, id a str), each after its id, and their span. */
@@ -175,35 +176,30 @@ static int visit (Loop *lp, PyObject *m, PyObject **back)
     return label == NULL ? -1 : 0;
   }
   PyObject *url = v[M_URL] == Py_None ? s_empty : v[M_URL];
-  PyObject *roots = request ? roots_of (url, head, 4, 1, v[M_HEADERS], v[M_BODY])
-      : roots_of (url, &label, 1, 0, v[M_HEADERS], v[M_BODY]);
+  Roots *roots = &lp->roots;
+  int made = request ? roots_make (roots, url, head, 4, 1, v[M_HEADERS], v[M_BODY])
+      : roots_make (roots, url, &label, 1, 0, v[M_HEADERS], v[M_BODY]);
   Py_XDECREF (label);
-  if (roots == NULL || roots == Py_None)
-  {
-    Py_XDECREF (roots);
-    return roots == NULL ? -1 : 0;
-  }
+  if (made <= 0)
+    return made;
   int control = 0;
   if (request)
   {
     control = PySet_Contains (lp->control_hosts, v[M_HOST] == Py_None ? s_empty : v[M_HOST]);
     if (control < 0)
     {
-      Py_DECREF (roots);
+      roots_clear (roots);
       return -1;
     }
   }
   Msg msg = { v[M_ID], v[M_HOST], v[M_PHASE], v[M_T], control };
   int r = notes && !note (lp, v[M_ID], v[M_NOTES]) ? ERROR
-      : find_message (&lp->cx, roots, lp->plan, lp->excerpt, &msg, lp->found, lp->seen,
+      : find_message (&lp->cx, NULL, roots, lp->plan, lp->excerpt, &msg, lp->found, lp->seen,
           lp->keep);
-  if (r == FALLBACK_MSG)
-  {
-    *back = roots;
-    return 0;
-  }
-  Py_DECREF (roots);
-  return r == OK ? 1 : -1;
+  if (r == FALLBACK_MSG && (*back = roots_list (roots)) == NULL)
+    r = ERROR;
+  roots_clear (roots);
+  return r == OK ? 1 : r == FALLBACK_MSG ? 0 : -1;
 }
 
 PyObject *detect_find_batch (PyObject *self, PyObject *args)
@@ -233,6 +229,7 @@ PyObject *detect_find_batch (PyObject *self, PyObject *args)
   PyObject *seq = PySequence_Fast (batch, "a batch is a sequence of messages");
   if (seq == NULL)
     return NULL;
+  lp.roots = (Roots) { NULL, NULL, 0, 0 };
   PyObject *result = NULL;
   Py_ssize_t i = start < 0 ? 0 : start;
   for (; i < PySequence_Fast_GET_SIZE (seq); i++)
@@ -250,6 +247,7 @@ PyObject *detect_find_batch (PyObject *self, PyObject *args)
   }
   result = Py_NewRef (Py_None);
 done:
+  roots_free (&lp.roots);
   Py_DECREF (seq);
   return result;
 }

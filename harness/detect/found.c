@@ -302,13 +302,13 @@ int found_init (void)
   return 1;
 }
 
-int find_message (const Ctx *ready, PyObject *roots, PyObject *plan, Py_ssize_t excerpt,
-    const Msg *msg, PyObject *found, PyObject *seen, PyObject *keep)
+int find_message (const Ctx *ready, PyObject *roots, const Roots *made, PyObject *plan,
+    Py_ssize_t excerpt, const Msg *msg, PyObject *found, PyObject *seen, PyObject *keep)
 {
   Ctx cx = *ready;
   Py_ssize_t start = PyList_GET_SIZE (found);
   Names names = { NULL, NULL, 0, 0, start, NULL, 0 };
-  int r = walk_message (&cx, roots);
+  int r = made != NULL ? walk_roots (&cx, made) : walk_message (&cx, roots);
   for (Py_ssize_t i = 0; r == OK && i < cx.matched_n; i++)
   {
     const Matched *m = &cx.matched[i];
@@ -362,6 +362,6 @@ PyObject *detect_find (PyObject *self, PyObject *args)
   }
   PyObject *const *v = &PyTuple_GET_ITEM (msg, 0);
   Msg m = { v[0], v[1], v[2], v[4], v[3] == Py_True };
-  int r = find_message (&cx, roots, plan, excerpt, &m, found, seen, keep);
+  int r = find_message (&cx, roots, NULL, plan, excerpt, &m, found, seen, keep);
   return r == OK ? Py_NewRef (Py_True) : r == FALLBACK_MSG ? Py_NewRef (Py_False) : NULL;
 }

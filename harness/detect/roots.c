@@ -11,8 +11,13 @@
  * '+' as space, then %-escapes as urllib.parse.unquote reads them: two hex digits or left as
  * they are, the bytes decoded as UTF-8 with U+FFFD for what is not), and text.utf8 of the
  * values (the egress.surrogates codec error handler, through the codec itself). A header's
- * step and bytes are kept by its name's and value's str objects, which recur (cached), and
- * the list is made at its size.
+ * step and bytes are kept by its name's and value's str objects, which recur (cached).
+ *
+ * The batch loop (findbatch.c) walks the roots as they are made here, a C array of (step,
+ * bytes) under one label (expand.h's Roots): a (chain, bytes) tuple for each root and the
+ * list of them, made to be taken apart again by the walk, cost ~190 instructions a root and
+ * their freeing as much. roots_list makes the list where Python takes the roots (roots(),
+ * and a message the C walk hands back to the Python one).
  */
 
 #include "roots.h"
@@ -93,24 +98,17 @@ static PyObject *step (PyObject *prefix, PyObject *s)
   return s == NULL ? NULL : PyUnicode_Concat (prefix, s);
 }
 
-/* Sets out[*at] to ((label, name), data) and moves *at on, taking the references of name and
-   data. */
-static int add (PyObject *out, Py_ssize_t *at, PyObject *label, PyObject *name, PyObject *data)
+/* Sets r->v[r->n] to (step, data) and moves on, taking the references of step and data (r has
+   room for it). */
+static int add (Roots *r, PyObject *step, PyObject *data)
 {
-  PyObject *chain = name != NULL && data != NULL ? PyTuple_New (2) : NULL;
-  PyObject *root = chain != NULL ? PyTuple_New (2) : NULL;
-  if (root == NULL)
+  if (step == NULL || data == NULL)
   {
-    Py_XDECREF (chain);
-    Py_XDECREF (name);
+    Py_XDECREF (step);
     Py_XDECREF (data);
     return 0;
   }
-  PyTuple_SET_ITEM (chain, 0, Py_NewRef (label));
-  PyTuple_SET_ITEM (chain, 1, name);
-  PyTuple_SET_ITEM (root, 0, chain);
-  PyTuple_SET_ITEM (root, 1, data);
-  PyList_SET_ITEM (out, (*at)++, root);
+  r->v[r->n++] = (Root) { step, data };
   return 1;
 }
 
@@ -153,9 +151,8 @@ static Py_ssize_t query_count (const char *u, Py_ssize_t qa, Py_ssize_t qz)
   return count;
 }
 
-/* The query's pairs u[qa, qz) as roots, from out[*at] on. 0 with an exception set. */
-static int add_query (PyObject *out, Py_ssize_t *at, PyObject *label, const char *u,
-    Py_ssize_t qa, Py_ssize_t qz)
+/* The query's pairs u[qa, qz) as roots, after r's. 0 with an exception set. */
+static int add_query (Roots *r, const char *u, Py_ssize_t qa, Py_ssize_t qz)
 {
   char small[512];
   char *buf = qz - qa <= (Py_ssize_t) sizeof small ? small : PyMem_Malloc ((size_t) (qz - qa));
@@ -174,8 +171,7 @@ static int add_query (PyObject *out, Py_ssize_t *at, PyObject *label, const char
       const char *eq = memchr (u + a, '=', (size_t) (z - a));
       Py_ssize_t e = eq != NULL ? eq - u : z, v = eq != NULL ? e + 1 : z;
       PyObject *label_step = query_step (u + a, e - a, buf);
-      ok = add (out, at, label, label_step, label_step != NULL ? query_part (u + v, z - v, 0,
-          buf) : NULL);
+      ok = add (r, label_step, label_step != NULL ? query_part (u + v, z - v, 0, buf) : NULL);
     }
     a = z + 1;
   }
@@ -294,71 +290,101 @@ static PyObject *label_of (PyObject *const *head, int parts, const char *u, Py_s
   return label;
 }
 
-PyObject *roots_of (PyObject *url, PyObject *const *head, int parts, int with_path,
+void roots_clear (Roots *r)
+{
+  for (Py_ssize_t i = 0; i < r->n; i++)
+  {
+    Py_XDECREF (r->v[i].step);
+    Py_DECREF (r->v[i].data);
+  }
+  r->n = 0;
+  Py_CLEAR (r->label);
+}
+
+void roots_free (Roots *r)
+{
+  roots_clear (r);
+  PyMem_Free (r->v);
+  r->v = NULL;
+  r->cap = 0;
+}
+
+int roots_make (Roots *r, PyObject *url, PyObject *const *head, int parts, int with_path,
     PyObject *headers, PyObject *body)
 {
   if (!PyTuple_Check (headers) || !PyBytes_Check (body))
-    Py_RETURN_NONE; /* what Python makes of them, Python says */
+    return 0; /* what Python makes of them, Python says */
   if (URL == NULL && ((URL = PyUnicode_InternFromString ("url")) == NULL
           || (QUERY = PyUnicode_InternFromString ("query:")) == NULL
           || (HEADER = PyUnicode_InternFromString ("header:")) == NULL))
   {
     Py_CLEAR (URL);
     Py_CLEAR (QUERY);
-    return NULL;
+    return -1;
   }
   for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE (headers); i++)
   {
     PyObject *h = PyTuple_GET_ITEM (headers, i);
     if (!PyTuple_Check (h) || PyTuple_GET_SIZE (h) != 2
         || !PyUnicode_Check (PyTuple_GET_ITEM (h, 0)) || !PyUnicode_Check (PyTuple_GET_ITEM (h, 1)))
-      Py_RETURN_NONE; /* what Python makes of it, Python says */
+      return 0; /* what Python makes of it, Python says */
   }
   Py_ssize_t n = PyUnicode_GET_LENGTH (url), pa = 0, pz = 0, qa = 0, qz = 0;
   const char *u = PyUnicode_DATA (url);
   if (n > 0 && !(PyUnicode_IS_ASCII (url) && path_query (u, n, &pa, &pz, &qa, &qz)))
-    Py_RETURN_NONE;
-  Py_ssize_t queries = n > 0 && qz > qa ? query_count (u, qa, qz) : 0, at = 0;
+    return 0;
+  Py_ssize_t queries = n > 0 && qz > qa ? query_count (u, qa, qz) : 0;
   Py_ssize_t size = (n > 0) + queries + PyTuple_GET_SIZE (headers)
       + (PyBytes_GET_SIZE (body) > 0);
-  PyObject *label = label_of (head, parts, u, pa, with_path ? pz : pa);
-  PyObject *out = label != NULL ? PyList_New (size) : NULL;
-  int ok = out != NULL;
+  if (size > r->cap)
+  {
+    Root *v = PyMem_Realloc (r->v, sizeof (Root) * (size_t) size);
+    if (v == NULL)
+    {
+      PyErr_NoMemory ();
+      return -1;
+    }
+    r->v = v;
+    r->cap = size;
+  }
+  r->n = 0;
+  r->label = label_of (head, parts, u, pa, with_path ? pz : pa);
+  int ok = r->label != NULL;
   if (ok && n > 0)
-    ok = add (out, &at, label, Py_NewRef (URL), utf8 (url)) && (queries == 0
-        || add_query (out, &at, label, u, qa, qz));
+    ok = add (r, Py_NewRef (URL), utf8 (url)) && (queries == 0 || add_query (r, u, qa, qz));
   for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE (headers); i++)
   {
     PyObject *h = PyTuple_GET_ITEM (headers, i);
     PyObject *name = cached (name_slots, NAME_SLOTS, PyTuple_GET_ITEM (h, 0), header_step);
-    ok = add (out, &at, label, name, name != NULL ? value_bytes (PyTuple_GET_ITEM (h, 1))
-        : NULL);
+    ok = add (r, name, name != NULL ? value_bytes (PyTuple_GET_ITEM (h, 1)) : NULL);
   }
   if (ok && PyBytes_GET_SIZE (body) > 0)
+    r->v[r->n++] = (Root) { NULL, Py_NewRef (body) };
+  if (ok && r->n != size) /* what was counted is what the room was made for */
   {
-    PyObject *chain = PyTuple_New (1);
-    PyObject *root = chain != NULL ? PyTuple_New (2) : NULL;
-    if (root == NULL)
-    {
-      Py_XDECREF (chain);
-      ok = 0;
-    }
-    else
-    {
-      PyTuple_SET_ITEM (chain, 0, Py_NewRef (label));
-      PyTuple_SET_ITEM (root, 0, chain);
-      PyTuple_SET_ITEM (root, 1, Py_NewRef (body));
-      PyList_SET_ITEM (out, at++, root);
-    }
-  }
-  Py_XDECREF (label);
-  if (ok && at != size) /* a slot left empty would be read as a root */
-  {
-    PyErr_SetString (PyExc_SystemError, "roots: the list's size was miscounted");
+    PyErr_SetString (PyExc_SystemError, "roots: their number was miscounted");
     ok = 0;
   }
   if (!ok)
-    Py_CLEAR (out);
+    roots_clear (r);
+  return ok ? 1 : -1;
+}
+
+PyObject *roots_list (const Roots *r)
+{
+  PyObject *out = PyList_New (r->n);
+  for (Py_ssize_t i = 0; out != NULL && i < r->n; i++)
+  {
+    const Root *root = &r->v[i];
+    PyObject *chain = root->step != NULL ? PyTuple_Pack (2, r->label, root->step)
+        : PyTuple_Pack (1, r->label);
+    PyObject *pair = chain != NULL ? PyTuple_Pack (2, chain, root->data) : NULL;
+    Py_XDECREF (chain);
+    if (pair == NULL)
+      Py_CLEAR (out);
+    else
+      PyList_SET_ITEM (out, i, pair);
+  }
   return out;
 }
 
@@ -369,5 +395,9 @@ PyObject *detect_roots (PyObject *self, PyObject *args)
   (void) self;
   if (!PyArg_ParseTuple (args, "UUpOO", &url, &head, &with_path, &headers, &body))
     return NULL;
-  return roots_of (url, &head, 1, with_path, headers, body);
+  Roots r = { NULL, NULL, 0, 0 };
+  int made = roots_make (&r, url, &head, 1, with_path, headers, body);
+  PyObject *out = made > 0 ? roots_list (&r) : made == 0 ? Py_NewRef (Py_None) : NULL;
+  roots_free (&r);
+  return out;
 }
