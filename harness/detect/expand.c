@@ -264,7 +264,7 @@ int walk_roots (Ctx *cx, const Roots *roots)
   return r;
 }
 
-void walk_free (Ctx *cx)
+void walk_reset (Ctx *cx)
 {
   for (Py_ssize_t i = 0; i < cx->matched_n; i++)
   {
@@ -272,6 +272,13 @@ void walk_free (Ctx *cx)
     Py_DECREF (cx->matched[i].data);
     Py_XDECREF (cx->matched[i].matches);
   }
+  cx->matched_n = cx->hits_n = 0;
+  cx->layers = cx->bytes = 0;
+}
+
+void walk_free (Ctx *cx)
+{
+  walk_reset (cx);
   free_layers (&cx->stack);
   free_layers (&cx->kids);
   PyMem_Free (cx->matched);
@@ -280,7 +287,7 @@ void walk_free (Ctx *cx)
   cx->matched = NULL;
   cx->hits = NULL;
   cx->scratch = NULL;
-  cx->matched_n = cx->hits_n = 0;
+  cx->matched_cap = cx->hits_cap = cx->scratch_cap = 0;
 }
 
 /* The matched layers as (chain, data, matches), match objects made for the Scanner's hits. */

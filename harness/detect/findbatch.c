@@ -248,6 +248,7 @@ PyObject *detect_find_batch (PyObject *self, PyObject *args)
   result = Py_NewRef (Py_None);
 done:
   roots_free (&lp.roots);
+  walk_free (&lp.cx);
   Py_DECREF (seq);
   return result;
 }

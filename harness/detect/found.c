@@ -35,7 +35,8 @@
  * seen then, and the Python walk runs. No match object is made.
  *
  * find_message (found.h) is the same for the batch loop (findbatch.c), which makes the hooks
- * ready once a batch and gives msg as a struct, not a tuple made for each message.
+ * ready once a batch and gives msg as a struct, not a tuple made for each message; the walk's
+ * buffers are kept from one of its messages to the next (walk_reset).
  */
 
 #include "found.h"
@@ -302,21 +303,20 @@ int found_init (void)
   return 1;
 }
 
-int find_message (const Ctx *ready, PyObject *roots, const Roots *made, PyObject *plan,
+int find_message (Ctx *cx, PyObject *roots, const Roots *made, PyObject *plan,
     Py_ssize_t excerpt, const Msg *msg, PyObject *found, PyObject *seen, PyObject *keep)
 {
-  Ctx cx = *ready;
   Py_ssize_t start = PyList_GET_SIZE (found);
   Names names = { NULL, NULL, 0, 0, start, NULL, 0 };
-  int r = made != NULL ? walk_roots (&cx, made) : walk_message (&cx, roots);
-  for (Py_ssize_t i = 0; r == OK && i < cx.matched_n; i++)
+  int r = made != NULL ? walk_roots (cx, made) : walk_message (cx, roots);
+  for (Py_ssize_t i = 0; r == OK && i < cx->matched_n; i++)
   {
-    const Matched *m = &cx.matched[i];
+    const Matched *m = &cx->matched[i];
     Py_hash_t base = 0;
     if (seen == Py_None && m->n > 0 && keys_mix_steps (m->chain, &base) < 0)
       r = ERROR;
     for (Py_ssize_t j = 0; r == OK && j < m->n; j++)
-      if (!one (&cx, m, base, &cx.hits[m->first + j], plan, excerpt, msg, found, seen, &names))
+      if (!one (cx, m, base, &cx->hits[m->first + j], plan, excerpt, msg, found, seen, &names))
         r = ERROR;
   }
   if (r == OK && !kept (found, start, &names, keep))
@@ -324,7 +324,7 @@ int find_message (const Ctx *ready, PyObject *roots, const Roots *made, PyObject
   PyMem_Free (names.v);
   PyMem_Free (names.hash);
   PyMem_Free (names.slot);
-  walk_free (&cx);
+  walk_reset (cx);
   return r;
 }
 
@@ -363,5 +363,6 @@ PyObject *detect_find (PyObject *self, PyObject *args)
   PyObject *const *v = &PyTuple_GET_ITEM (msg, 0);
   Msg m = { v[0], v[1], v[2], v[4], v[3] == Py_True };
   int r = find_message (&cx, roots, NULL, plan, excerpt, &m, found, seen, keep);
+  walk_free (&cx);
   return r == OK ? Py_NewRef (Py_True) : r == FALLBACK_MSG ? Py_NewRef (Py_False) : NULL;
 }

@@ -17,9 +17,10 @@ typedef struct {
 int find_ready (Ctx *cx, PyObject *hooks, PyObject *plan, PyObject *keep, PyObject *found,
     PyObject *seen);
 
-/* find() on one message's roots (made, or where made is NULL the list roots) with a copy of
-   ready: OK, FALLBACK_MSG (nothing appended or added) or ERROR. */
-int find_message (const Ctx *ready, PyObject *roots, const Roots *made, PyObject *plan,
+/* find() on one message's roots (made, or where made is NULL the list roots) with cx (made
+   ready; walk_reset after, walk_free after the last): OK, FALLBACK_MSG (nothing appended or
+   added) or ERROR. */
+int find_message (Ctx *cx, PyObject *roots, const Roots *made, PyObject *plan,
     Py_ssize_t excerpt, const Msg *msg, PyObject *found, PyObject *seen, PyObject *keep);
 
 PyObject *detect_find_batch (PyObject *self, PyObject *args);
