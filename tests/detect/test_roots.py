@@ -49,6 +49,9 @@ def reference(url: str) -> tuple[str, str] | None:
 @example("http://ｈost/x?y=1")  # NFKC changes it, but to nothing that raises
 @example(" \x00https://h/p?q=1")
 @example("ht\ttp://h\n/p?q\r=1")
+@example("https://host.lab.test/p\tq")  # roots.c reads words of eight: in the second
+@example("https://h/p\x01bcdefghijklmnop\nq")  # after a word with another C0 control
+@example("https://host.lab/ab[c]/d")  # brackets after the netloc
 @example("1http://h/p?q")
 @example("//h/p?q#f")
 @example("h/p?q")
@@ -73,6 +76,9 @@ values = st.text(max_size=8) | st.sampled_from(["\udce9", "a\ud800b", "é", "%41
 @example("https://h/p?a=%e9%D0%BA%zz%4&b=%C3%28+x&&=&c", MessageKind.REQUEST, "GET",
          (("X-İD", "\udce9\ud800"),), b"")
 @example("HTTP://h/?#", MessageKind.REQUEST, None, (), b"x")
+@example("https://host.lab.test/path/to/it?q=1\tx", MessageKind.REQUEST, "GET", (), b"")
+@example("https://h.lab.test:8080/a\x01bcdefghijk\rl?m=n", MessageKind.REQUEST, "GET", (), b"")
+@example("https://h[1]x.lab.test/p?q=1", MessageKind.REQUEST, "GET", (), b"")
 def test_roots_are_the_references(url: str, kind: MessageKind, method: str | None,
                                   headers: tuple[tuple[str, str], ...], body: bytes) -> None:
     m = Message(id="m1", kind=kind, t=1.0, direction="out", source="native.tls",
