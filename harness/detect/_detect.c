@@ -13,7 +13,8 @@
  *
  * find_batch(batch, start, how, into) is findings.find_unnumbered's loop over a batch of
  *   messages (findbatch.c): each message's notes, skips, roots and find(), handing back to
- *   the Python loop the messages it leaves to it.
+ *   the Python loop the messages it leaves to it; Ids() the ids it has seen, of which len()
+ *   says how many differ.
  *
  * roots(url, head, with_path, headers, body) is findings.root_pairs for the URLs it can split
  *   as path_query's fast path does (roots.c); None for the rest.
@@ -42,6 +43,7 @@
 #include "bytetests.h"
 #include "protowire.h"
 #include "found.h"
+#include "ids.h"
 #include "roots.h"
 #include "scanner.h"
 #include "unquote.h"
@@ -274,7 +276,8 @@ PyMODINIT_FUNC PyInit__detect (void)
   if (PyType_Ready (&ScannerType) < 0)
     return NULL;
   PyObject *m = PyModule_Create (&module);
-  if (m != NULL && PyModule_AddObjectRef (m, "Scanner", (PyObject *) &ScannerType) < 0)
+  if (m != NULL && (PyModule_AddObjectRef (m, "Scanner", (PyObject *) &ScannerType) < 0
+          || !ids_ready (m)))
     Py_CLEAR (m);
   return m;
 }

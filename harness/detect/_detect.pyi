@@ -16,6 +16,13 @@ class Scanner(Generic[_T, _M]):
     @classmethod
     def build(cls) -> str: ...
 
+class Ids:
+    """The message ids find_batch has seen (findbatch.c): len() is how many differ, as a
+    set of them would say."""
+    def add(self, id: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, id: object, /) -> bool: ...
+
 def leaves(data: bytes, min_leaf: int, hot: tuple[bytes, ...] | None, /
            ) -> list[tuple[str, bytes, bool]] | Literal[False] | None: ...
 
@@ -31,9 +38,9 @@ def find(roots: list[tuple[tuple[str, ...], bytes]], hooks: tuple[object, ...],
          found: list[Any], seen: set[Any] | None, keep: list[bool], /) -> bool: ...
 
 # how: (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, excerpt);
-# into: (found, seen, keep, ids, notes, spans), seen None while no id has come twice (the
-# loop stops at one that does); None when the batch is done, else the index of the message
-# left to the Python loop and its roots (None: all of it left)
+# into: (found, seen, keep, ids, notes, spans), ids an Ids, seen None while no id has come
+# twice (the loop stops at one that does); None when the batch is done, else the index of
+# the message left to the Python loop and its roots (None: all of it left)
 def find_batch(batch: Sequence[Any], start: int, how: tuple[object, ...],
                into: tuple[object, ...], /
                ) -> tuple[int, list[tuple[tuple[str, ...], bytes]] | None] | None: ...

@@ -5,9 +5,9 @@
  * read at their slots' offsets (slotoffset.h) and, for each, in the order the Python loop
  * does it:
  *
- *   its id added to ids (find_unnumbered asks at the end whether an id came twice); while
- *     seen is None (no id has), one that came before is left to the Python loop, which
- *     makes seen from found before it runs the message;
+ *   its id added to ids (an Ids, ids.c: find_unnumbered asks at the end whether an id came
+ *     twice); while seen is None (no id has), one that came before is left to the Python
+ *     loop, which makes seen from found before it runs the message;
  *   its notes written to notes, each after its id, and their span to spans (when notes is
  *     not None);
  *   skipped when it is not "out", or a Java HTTP stack record (links, and a true
@@ -19,7 +19,7 @@
  *   batch: a list or tuple of messages, from batch[start] on;
  *   how: (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, excerpt),
  *     hooks, plan and excerpt as find() takes them;
- *   into: (found, seen | None, keep, ids, notes | None, spans | None).
+ *   into: (found, seen | None, keep, ids (an Ids), notes | None, spans | None).
  * None when the batch is done. (index, None): batch[index] is left to the Python loop
  *   whole but for its id, added (a message of another class or with a field of another type
  *   than Message declares, whatever Python does with it, error included, Python does; a URL
@@ -30,6 +30,7 @@
  */
 
 #include "found.h"
+#include "ids.h"
 #include "roots.h"
 #include "../slotoffset.h"
 
@@ -92,7 +93,8 @@ typedef struct {
   PyTypeObject *type;
   PyObject *request, *control_hosts, *root_label, *plan;
   Py_ssize_t excerpt;
-  PyObject *found, *seen, *keep, *ids, *notes, *spans;
+  PyObject *found, *seen, *keep, *notes, *spans;
+  Ids *ids;
   Ctx cx;
   Roots roots; /* the message's, their room kept for the next */
 } Loop;
@@ -147,13 +149,12 @@ static int visit (Loop *lp, PyObject *m, PyObject **back)
   for (int i = 0; exact && i < MN; i++)
     exact = (v[i] = *(PyObject **) ((char *) m + offset[i])) != NULL;
   PyObject *id = exact ? Py_NewRef (v[M_ID]) : PyObject_GetAttr (m, s_id);
-  Py_ssize_t ids = PySet_GET_SIZE (lp->ids);
-  int added = id != NULL ? PySet_Add (lp->ids, id) : -1;
+  int added = id != NULL ? ids_add (lp->ids, id) : -1;
   Py_XDECREF (id);
   if (added < 0)
     return -1;
   /* an id that came before, while seen is None: the Python loop makes seen from found first */
-  if (!exact || !typed (lp, v) || (lp->seen == Py_None && PySet_GET_SIZE (lp->ids) == ids))
+  if (!exact || !typed (lp, v) || (lp->seen == Py_None && added == 0))
     return 0;
   int notes = lp->notes != Py_None && PyTuple_GET_SIZE (v[M_NOTES]) > 0;
   int skip = PyUnicode_Compare (v[M_DIRECTION], s_out) != 0;
@@ -215,7 +216,7 @@ PyObject *detect_find_batch (PyObject *self, PyObject *args)
           &lp.request, &PyFrozenSet_Type, &lp.control_hosts, &lp.root_label, &PyTuple_Type,
           &hooks, &PyTuple_Type, &lp.plan, &lp.excerpt)
       || !PyArg_ParseTuple (into, "O!OO!O!OO;into: (found, seen, keep, ids, notes, spans)",
-          &PyList_Type, &lp.found, &lp.seen, &PyList_Type, &lp.keep, &PySet_Type, &lp.ids,
+          &PyList_Type, &lp.found, &lp.seen, &PyList_Type, &lp.keep, &IdsType, &lp.ids,
           &lp.notes, &lp.spans))
     return NULL;
   if ((lp.notes != Py_None && !PyList_Check (lp.notes))

@@ -379,7 +379,7 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
         return _most_specific(found)
     # the loop in C (findbatch.c), for every message (245,000 on the 200 MB bench run):
     # it hands back the few it leaves to one(); test_findbatch.py compares the two
-    ids: set[str] = set()  # every message's id: whether one came twice
+    ids = _detect.Ids()  # every message's id: whether one came twice (len(), as a set's)
     n_ids = 0
     how = (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, EXCERPT)
     into: tuple[object, ...] = (found, None, keep, ids, notes, spans)

@@ -148,12 +148,12 @@ def test_keys_found_again_in_one_message() -> None:
     assert len(found) == len({(f[0].name, f[1], f[2]) for f in found}) > 3 * 32
 
 
-def _loop(ms: list[Message], start: int = 0) -> tuple[Any, list[Found], set[str], list[str]]:
+def _loop(ms: list[Message], start: int = 0) -> tuple[Any, list[Found], _detect.Ids, list[str]]:
     matcher = Matcher([p for n in NEEDLES for p in derive(n)])
     hooks = Decoder().hooks(matcher.scan)
     assert hooks is not None
     found: list[Found] = []
-    ids: set[str] = set()
+    ids = _detect.Ids()
     notes: list[str] = []
     how = (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks,
            _plan(matcher.patterns), EXCERPT)
@@ -175,7 +175,8 @@ def test_what_is_left_to_the_python_loop() -> None:
             req("k6", host=CONTROL, url="https://canary.lab.test/c/cnry42", headers=())]
     back, found, ids, notes = _loop(done)
     assert back is None
-    assert ids == {"k1", "k2", "k3", "k6"}
+    assert len(ids) == 4
+    assert all(i in ids for i in ("k1", "k2", "k3", "k6"))
     assert notes == ["k1: n", "k2: n", "k3: n", "k6: n"]
     steps = [("url",), ("query:id",), ("header:x-id",)]
     assert [(f[1], f[2], f[6]) for f in found] == [
@@ -187,7 +188,7 @@ def test_what_is_left_to_the_python_loop() -> None:
                                                   for f in dataclasses.fields(Message)})):
         back, found, ids, notes = _loop([req("k1"), odd, req("k5")], 1)
         assert back == (1, None), odd
-        assert (found, ids, notes) == ([], {"k4"}, []), odd
+        assert (found, len(ids), "k4" in ids, notes) == ([], 1, True, []), odd
     back, found, ids, notes = _loop([req("k1"), req("k4", body=DEEP)], 1)
     assert back is not None
     assert back[0] == 1
@@ -195,4 +196,46 @@ def test_what_is_left_to_the_python_loop() -> None:
     assert [chain for chain, _ in back[1]] == [
         ("http:POST sa.lab.test/p", s) for s in ("url", "query:id", "header:x-id")] + [
         ("http:POST sa.lab.test/p",)]
-    assert (found, ids, notes) == ([], {"k4"}, ["k4: n"])
+    assert (found, len(ids), "k4" in ids, notes) == ([], 1, True, ["k4: n"])
+
+
+class Text(str):
+    """A str subclass: equal to the str of its text, which Ids must see."""
+
+    __slots__ = ()
+
+
+class Like:
+    """An id that says it is equal to "k1" (and hashes as it does)."""
+
+    def __eq__(self, other: object) -> bool:
+        return other == "k1"
+
+    def __hash__(self) -> int:
+        return hash("k1")
+
+
+ids_seen = st.sampled_from([
+    "k0", "k1", "k01", "k00", "k", "K1", "k1 ", " k1", "k-1", "k+1", "k١", "k1.0", "u1", "",
+    "k67108863", "k67108864", "k99999999", "k100000000", "k12345678901234567890", "m1", 1,
+    ("k1",)]) | st.integers(0, 70000).map(lambda k: f"k{k}")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(ids_seen | st.sampled_from([Text("k1"), Text("k5"), Like(), Text("x")]),
+                max_size=40))
+@example(["k1", "k70000", Text("k1"), "k70000", "k1", "k2"])
+@example(["k1", Like(), "k2"])
+def test_ids_count_as_a_set_does(seq: list[object]) -> None:
+    """Ids (findbatch.c) against a set: each add says whether the id was new, len() how many
+    differ, `in` whether one came; key ids in its bitmap (up to its bound, and on past its
+    first size), the others in its set, and all of them there from the first id that is not
+    an exact str (a str subclass equal to a key id, an object equal to one)."""
+    ids, ref = _detect.Ids(), set()
+    for i in seq:
+        assert ids.add(i) == (i not in ref), i
+        ref.add(i)
+        assert len(ids) == len(ref)
+    assert all(i in ids for i in ref)
+    assert ("k3" in ids) == ("k3" in ref)
+    assert ("k70001" in ids) == ("k70001" in ref)
