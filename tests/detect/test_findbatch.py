@@ -148,10 +148,14 @@ def test_keys_found_again_in_one_message() -> None:
     assert len(found) == len({(f[0].name, f[1], f[2]) for f in found}) > 3 * 32
 
 
-def _loop(ms: list[Message], start: int = 0) -> tuple[Any, list[Found], _detect.Ids, list[str]]:
+def _loop(ms: list[Message], start: int = 0, budget: tuple[int, int] | None = None
+          ) -> tuple[Any, list[Found], _detect.Ids, list[str]]:
+    """find_batch on ms from start; budget: (max_layers, max_bytes) for the walk's hooks."""
     matcher = Matcher([p for n in NEEDLES for p in derive(n)])
     hooks = Decoder().hooks(matcher.scan)
     assert hooks is not None
+    if budget is not None:
+        hooks = (*hooks[:4], *budget, hooks[6])
     found: list[Found] = []
     ids = _detect.Ids()
     notes: list[str] = []
@@ -197,6 +201,19 @@ def test_what_is_left_to_the_python_loop() -> None:
         ("http:POST sa.lab.test/p", s) for s in ("url", "query:id", "header:x-id")] + [
         ("http:POST sa.lab.test/p",)]
     assert (found, len(ids), "k4" in ids, notes) == ([], 1, True, ["k4: n"])
+
+
+def test_the_budget_is_each_messages() -> None:
+    """The walk's budget (layers, bytes) is spent per message: the loop keeps the walk's
+    buffers from one message to the next (expand.c's walk_reset), not what it spent. Each
+    message here spends more than half of a small budget, and none is handed back."""
+    body = json.dumps({"a": "v" * 3000, "b": ID}).encode()  # two layers, ~3,000 bytes
+    ms = [message(f"k{i}", MessageKind.REQUEST, "out", (), {}, (), "sa.lab.test", None, "POST",
+                  "https://sa.lab.test/p", (), body, False) for i in range(3)]
+    for budget in ((3, 5000), (5000, 5000)):
+        back, found, _, _ = _loop(ms, 0, budget)
+        assert back is None, budget
+        assert [f[2][1:] for f in found] == [(), ("json:$.b",)] * 3, budget
 
 
 class Text(str):
