@@ -15,9 +15,9 @@
  *
  * The batch loop (findbatch.c) walks the roots as they are made here, a C array of (step,
  * bytes) under one label (expand.h's Roots): a (chain, bytes) tuple for each root and the
- * list of them, made to be taken apart again by the walk, cost ~190 instructions a root and
- * their freeing as much. roots_list makes the list where Python takes the roots (roots(),
- * and a message the C walk hands back to the Python one).
+ * list of them, made to be taken apart again by the walk and freed, cost ~230 instructions a
+ * root. roots_list makes the list where Python takes the roots (roots(), and a message the C
+ * walk hands back to the Python one).
  */
 
 #include "roots.h"
