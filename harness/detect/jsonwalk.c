@@ -40,6 +40,13 @@ typedef struct {
   unsigned char inert, own;
 } Kept;
 
+/* How many kept leaves, and bytes of their paths and texts, a document has room for before
+   its walk allocates: a document is walked in a few thousand instructions, and growing
+   both from nothing, then freeing them, cost ~900 of them (most documents keep a few
+   leaves, ~30 bytes of path each). */
+#define FIRST_KEPT 32
+#define FIRST_ARENA 2048
+
 struct Walk {
   const unsigned char *s;
   const Span *hot; /* NULL: keep everything */
@@ -50,19 +57,25 @@ struct Walk {
   Py_ssize_t tmp_cap;
   unsigned char *arena; /* the kept leaves' paths, decoded strings and float texts */
   Py_ssize_t arena_n, arena_cap;
+  Kept first_kept[FIRST_KEPT]; /* kept and arena until they outgrow these */
+  unsigned char first_arena[FIRST_ARENA];
 };
 
-/* Grows *p (of *cap items of size) to hold need. 0: no memory. */
-static int reserve (void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size)
+/* Grows *p (of *cap items of size) to hold need; while *p is first (the Walk's own array),
+   onto the heap. 0: no memory. */
+static int reserve (void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size, void *first)
 {
   if (need <= *cap)
     return 1;
   Py_ssize_t c = *cap ? *cap : 64;
   while (c < need)
     c *= 2;
-  void *q = PyMem_Realloc (*p, (size_t) c * size);
+  void *q = *p == first ? PyMem_Malloc ((size_t) c * size)
+      : PyMem_Realloc (*p, (size_t) c * size);
   if (q == NULL)
     return 0;
+  if (*p == first && *cap > 0)
+    memcpy (q, first, (size_t) *cap * size);
   *p = q;
   *cap = c;
   return 1;
@@ -71,7 +84,7 @@ static int reserve (void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size)
 /* Room in the arena for need more bytes. 0: no memory. */
 static int arena_room (struct Walk *w, Py_ssize_t need)
 {
-  return reserve ((void **) &w->arena, &w->arena_cap, w->arena_n + need, 1);
+  return reserve ((void **) &w->arena, &w->arena_cap, w->arena_n + need, 1, w->first_arena);
 }
 
 static Py_ssize_t put_utf8 (unsigned char *o, unsigned long cp)
@@ -213,7 +226,7 @@ static Py_ssize_t bracketed (unsigned char *o, Py_ssize_t index)
 static int keep (Parser *p, int depth, int own, Py_ssize_t at, Py_ssize_t n, int is_inert)
 {
   struct Walk *w = p->walk;
-  if (!reserve ((void **) &w->kept, &w->kept_cap, p->kept + 1, sizeof (Kept))
+  if (!reserve ((void **) &w->kept, &w->kept_cap, p->kept + 1, sizeof (Kept), w->first_kept)
       || !arena_room (w, 1))
     return NO_MEMORY;
   Py_ssize_t path = w->arena_n;
@@ -322,7 +335,7 @@ int walk_close (Parser *p, int depth, Py_ssize_t mark)
     j++;
   if (j == n)
     return OK;
-  if (!reserve ((void **) &w->tmp, &w->tmp_cap, n - i, sizeof (Kept)))
+  if (!reserve ((void **) &w->tmp, &w->tmp_cap, n - i, sizeof (Kept), NULL))
     return NO_MEMORY;
   Py_ssize_t own = i, nested = 0;
   for (Py_ssize_t x = i; x < n; x++)
@@ -337,7 +350,17 @@ int walk_close (Parser *p, int depth, Py_ssize_t mark)
 int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const Span *hot,
     Py_ssize_t hot_count, LeafFn fn, void *ctx)
 {
-  struct Walk w = { s, hot, hot_count, NULL, 0, NULL, 0, NULL, 0, 0 };
+  struct Walk w;
+  w.s = s;
+  w.hot = hot;
+  w.hot_count = hot_count;
+  w.kept = w.first_kept;
+  w.kept_cap = FIRST_KEPT;
+  w.tmp = NULL;
+  w.tmp_cap = 0;
+  w.arena = w.first_arena;
+  w.arena_n = 0;
+  w.arena_cap = FIRST_ARENA;
   Parser p;
   p.s = s;
   p.n = n;
@@ -356,8 +379,10 @@ int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const 
       r = ERROR;
   }
   PyMem_Free (p.keys);
-  PyMem_Free (w.kept);
+  if (w.kept != w.first_kept)
+    PyMem_Free (w.kept);
   PyMem_Free (w.tmp);
-  PyMem_Free (w.arena);
+  if (w.arena != w.first_arena)
+    PyMem_Free (w.arena);
   return r;
 }
