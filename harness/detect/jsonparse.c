@@ -53,19 +53,19 @@ long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
   return v;
 }
 
-/* Whether two of the keys p->keys[2 * first, 2 * p->keys_n) (an object's) are the same:
-   json keeps the last value at the first key's place, which the walk does not reproduce.
-   Every pair compared: it runs only for an object whose first KEY_WORDS keys' words
-   (key_word) are not all distinct. */
-static __attribute__ ((noinline)) int duplicate_key (const Parser *p, Py_ssize_t first)
+/* Whether two of an object's count keys, s[k[2 * i], k[2 * i + 1]), are the same: json
+   keeps the last value at the first key's place, which the walk does not reproduce. Every
+   pair compared: it runs only for an object whose first KEY_WORDS keys' words (key_word)
+   are not all distinct, or which has more keys. */
+static __attribute__ ((noinline)) int duplicate_key (const unsigned char *s,
+    const Py_ssize_t *k, Py_ssize_t count)
 {
-  const Py_ssize_t *k = p->keys;
-  for (Py_ssize_t a = first; a < p->keys_n; a++)
-    for (Py_ssize_t b = a + 1; b < p->keys_n; b++)
+  for (Py_ssize_t a = 0; a < count; a++)
+    for (Py_ssize_t b = a + 1; b < count; b++)
     {
       Py_ssize_t m = k[2 * a + 1] - k[2 * a];
       if (m == k[2 * b + 1] - k[2 * b]
-          && memcmp (p->s + k[2 * a], p->s + k[2 * b], (size_t) m) == 0)
+          && memcmp (s + k[2 * a], s + k[2 * b], (size_t) m) == 0)
         return 1;
     }
   return 0;
@@ -114,7 +114,9 @@ static inline uint64_t key_word (const unsigned char *s, Py_ssize_t start, Py_ss
    where there are more keys. An app's objects have a dozen keys or fewer, all distinct;
    comparing each pair by length and bytes cost as much as the rest of the object's parse.
    A bit of each word in a 64-bit set spares most keys even the comparison of their word
-   with the words before: equal words have the same bit. */
+   with the words before: equal words have the same bit. These keys' spans are kept in
+   parse_container's frame; only an object with more keys puts them in p->keys (growing it
+   cost more than the rest of a short document's parse). */
 #define KEY_WORDS 16
 
 static inline int parse_value (Parser *p, int depth);
@@ -138,6 +140,7 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, int depth)
   seg->kstart = -1;
   Py_ssize_t members = 0;
   uint64_t words[KEY_WORDS], bits = 0; /* the first keys' words, and a bit of each */
+  Py_ssize_t spans[2 * KEY_WORDS];     /* and their spans */
   int maybe_duplicate = 0;
   for (;;)
   {
@@ -160,21 +163,32 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, int depth)
       skip_ws (p);
       if (!plain)
         return FALLBACK;
-      if (!push_key (p, kstart, kend))
-        return NO_MEMORY;
       seg->kstart = kstart;
       seg->kend = kend;
-      if (members > KEY_WORDS)
-        maybe_duplicate = 1;
-      else if (!maybe_duplicate)
+      if (members <= KEY_WORDS)
       {
-        uint64_t w = key_word (p->s, kstart, kend);
-        uint64_t bit = 1ULL << ((w * 0x9E3779B97F4A7C15ULL) >> 58);
-        if (bits & bit)
-          for (Py_ssize_t j = 0; j < members - 1; j++)
-            maybe_duplicate |= words[j] == w;
-        bits |= bit;
-        words[members - 1] = w;
+        spans[2 * members - 2] = kstart;
+        spans[2 * members - 1] = kend;
+        if (!maybe_duplicate)
+        {
+          uint64_t w = key_word (p->s, kstart, kend);
+          uint64_t bit = 1ULL << ((w * 0x9E3779B97F4A7C15ULL) >> 58);
+          if (bits & bit)
+            for (Py_ssize_t j = 0; j < members - 1; j++)
+              maybe_duplicate |= words[j] == w;
+          bits |= bit;
+          words[members - 1] = w;
+        }
+      }
+      else
+      {
+        maybe_duplicate = 1;
+        if (members == KEY_WORDS + 1) /* the first keys' spans go with the others' */
+          for (int j = 0; j < KEY_WORDS; j++)
+            if (!push_key (p, spans[2 * j], spans[2 * j + 1]))
+              return NO_MEMORY;
+        if (!push_key (p, kstart, kend))
+          return NO_MEMORY;
       }
     }
     else
@@ -192,7 +206,8 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, int depth)
     p->pos++;
     skip_ws (p);
   }
-  if (maybe_duplicate && duplicate_key (p, first_key))
+  if (maybe_duplicate && duplicate_key (p->s, members > KEY_WORDS ? p->keys + 2 * first_key
+          : spans, members))
     return FALLBACK;
   p->keys_n = first_key;
   return p->kept - mark > 1 ? walk_close (p, depth, mark) : OK;

@@ -44,7 +44,8 @@ typedef struct {
   Py_ssize_t min_leaf; /* a string value shorter than this is not handed to the walk */
   struct Walk *walk;
   Py_ssize_t kept;     /* how many leaves the walk has kept (jsonwalk.c counts them here) */
-  Py_ssize_t *keys;    /* the open objects' keys, (start, end) pairs: the duplicate check */
+  Py_ssize_t *keys;    /* the keys, (start, end) pairs, of the open objects that have more
+                          than KEY_WORDS (jsonparse.c): their duplicate check */
   Py_ssize_t keys_n, keys_cap;
   Seg seg[MAX_DEPTH + 1]; /* seg[d]: the member being read of the open container at depth d */
 } Parser;

@@ -141,6 +141,30 @@ def test_a_nested_objects_keys_are_its_own() -> None:
         assert same(b'{' + members + b', "n": ' + inner + b"}", None)
 
 
+def test_objects_of_many_keys_nested_in_one_another() -> None:
+    # an object's first KEY_WORDS keys are kept in its own frame, the rest (and then those)
+    # where the nested objects' are kept too: an inner object of more keys than that, read
+    # before or after the outer one's keys go there, is no duplicate of the outer one's; a
+    # repeated outer key, before or after, is
+    def obj(count: int, prefix: str, inner: str | None, at: int, repeat: int | None) -> str:
+        members = [f'"{prefix}{i}": "value {i}"' for i in range(count)]
+        if repeat is not None:
+            members.append(f'"{prefix}{repeat}": "again"')
+        if inner is not None:
+            members.insert(at, f'"{prefix}n": {inner}')
+        return "{" + ", ".join(members) + "}"
+
+    for inner_count in (2, 17, 40):
+        inner = obj(inner_count, "k", None, 0, None)
+        for outer_count in (3, 15, 16, 17, 40):
+            for at in (0, 1, 15, 16, 17, outer_count):
+                for repeat in (None, 0, outer_count - 1):
+                    doc = obj(outer_count, "k", inner, min(at, outer_count), repeat).encode()
+                    got = _jsonwalk.leaves(doc, _MIN_LEAF, None)
+                    assert (got is False) == (repeat is not None), doc
+                    assert got is False or got == python_leaves(doc, None), doc
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(containers, st.lists(st.sampled_from(["", " ", "  ", "\t", "\n", "\r\n", " \n  \t"]),
                             min_size=6, max_size=6))
