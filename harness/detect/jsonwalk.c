@@ -61,12 +61,11 @@ struct Walk {
   unsigned char first_arena[FIRST_ARENA];
 };
 
-/* Grows *p (of *cap items of size) to hold need; while *p is first (the Walk's own array),
-   onto the heap. 0: no memory. */
-static int reserve (void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size, void *first)
+/* reserve's growth: *p (of *cap items of size) to hold need; while *p is first (the Walk's
+   own array), onto the heap. 0: no memory. */
+static __attribute__ ((noinline)) int grow (void **p, Py_ssize_t *cap, Py_ssize_t need,
+    size_t size, void *first)
 {
-  if (need <= *cap)
-    return 1;
   Py_ssize_t c = *cap ? *cap : 64;
   while (c < need)
     c *= 2;
@@ -79,6 +78,13 @@ static int reserve (void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size, voi
   *p = q;
   *cap = c;
   return 1;
+}
+
+/* Room in *p (of *cap items of size) for need; see grow. 0: no memory. Inlined: every kept
+   leaf asks for room three times or more, and most often has it. */
+static inline int reserve (void **p, Py_ssize_t *cap, Py_ssize_t need, size_t size, void *first)
+{
+  return need <= *cap || grow (p, cap, need, size, first);
 }
 
 /* Room in the arena for need more bytes. 0: no memory. */
