@@ -246,7 +246,10 @@ static inline __attribute__ ((always_inline)) int parse_value (Parser *p, int de
   {
     Number num;
     int r = scan_number (p, &num);
-    return r != OK || below_1000 (&num, p->s) ? r : walk_number (p, depth - 1, &num);
+    if (r != OK || below_1000 (&num, p->s)
+        || (!num.is_float && num.end - num.start < p->min_int))
+      return r;
+    return walk_number (p, depth - 1, &num);
   }
   if (literal (p, "true") || literal (p, "false") || literal (p, "null"))
     return OK;

@@ -42,6 +42,8 @@ typedef struct {
   Py_ssize_t n;
   Py_ssize_t pos;
   Py_ssize_t min_leaf; /* a string value shorter than this is not handed to the walk */
+  Py_ssize_t min_int;  /* nor an integer literal shorter than this (jsonwalk.c: it could not
+                          hold any of the patterns that keep one) */
   struct Walk *walk;
   Py_ssize_t kept;     /* how many leaves the walk has kept (jsonwalk.c counts them here) */
   Py_ssize_t *keys;    /* the keys, (start, end) pairs, of the open objects that have more
@@ -63,7 +65,7 @@ long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n);
 
 /* A string value s[start, end) (at least min_leaf bytes; escaped: it has a backslash). */
 int walk_string (Parser *p, int depth, Py_ssize_t start, Py_ssize_t end, int escaped);
-/* A number, unless below_1000 says it is small. */
+/* A number, unless below_1000 says it is small or it is an integer shorter than min_int. */
 int walk_number (Parser *p, int depth, const Number *num);
 /* The container at depth read to its end, which began when p->kept was mark, and has kept
    leaves since: its own leaves put before its nested containers'. */

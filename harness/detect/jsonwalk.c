@@ -51,6 +51,7 @@ struct Walk {
   const unsigned char *s;
   const Span *hot; /* NULL: keep everything */
   Py_ssize_t hot_count;
+  Py_ssize_t hot_min; /* the length of hot's shortest pattern (none: PY_SSIZE_T_MAX) */
   Kept *kept;      /* the leaves kept so far: the parser's kept of them */
   Py_ssize_t kept_cap;
   Kept *tmp;       /* walk_close's */
@@ -182,10 +183,13 @@ static const char *find_bytes (const unsigned char *hay, Py_ssize_t n, const cha
 
 /* `hot` is None (keep), or kept when the value holds one of its patterns. Inlined: most
    layers matched nothing (hot_count 0), and their numbers and inert strings are each
-   tested. */
+   tested. Most such values are shorter than every pattern, which is told first (a loop over
+   the patterns, each compared by length, took ~35 instructions a value). */
 static inline __attribute__ ((always_inline)) int hot_holds (const struct Walk *w,
     const unsigned char *b, Py_ssize_t n)
 {
+  if (n < w->hot_min)
+    return 0;
   for (Py_ssize_t i = 0; i < w->hot_count; i++)
     if (find_bytes (b, n, w->hot[i].p, w->hot[i].n) != NULL)
       return 1;
@@ -360,6 +364,9 @@ int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const 
   w.s = s;
   w.hot = hot;
   w.hot_count = hot_count;
+  w.hot_min = PY_SSIZE_T_MAX; /* no pattern: no value holds one */
+  for (Py_ssize_t i = 0; i < hot_count; i++)
+    w.hot_min = hot[i].n < w.hot_min ? hot[i].n : w.hot_min;
   w.kept = w.first_kept;
   w.kept_cap = FIRST_KEPT;
   w.tmp = NULL;
@@ -372,6 +379,7 @@ int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const 
   p.n = n;
   p.pos = 0;
   p.min_leaf = min_leaf;
+  p.min_int = hot != NULL ? w.hot_min : 0;
   p.walk = &w;
   p.kept = 0;
   p.keys = NULL;

@@ -68,6 +68,9 @@ def test_generated_documents_walk_the_same(value: object, ensure_ascii: bool, sp
     if data is not None:
         cut = data.draw(st.integers(0, max(0, len(doc) - 4)))
         hots.append((doc[cut:cut + data.draw(st.integers(1, 6))], b"zz"))
+        # one pattern, longer than many values: they are dropped by its length alone
+        cut = data.draw(st.integers(0, max(0, len(doc) - 4)))
+        hots.append((doc[cut:cut + data.draw(st.integers(1, 14))],))
     for hot in hots:
         # Documents with ASCII keys and no NaN: the C walk always answers.
         assert same(doc, hot)
@@ -230,6 +233,21 @@ def test_leaves_order_paths_and_filters() -> None:
     # with the parent's matches: an inert leaf only where it holds one
     assert [p for p, _, _ in _jsonwalk.leaves(doc, 4, (b"tail",)) or []] == [
         "$.long", "$.after", "$.nested.k[0]", "$.nested.k[1]", "$.nested.k[2].deep"]
+
+
+def test_patterns_as_long_as_the_values() -> None:
+    # a value shorter than every pattern holds none (jsonwalk.c tells it by length, and the
+    # parser drops such an integer without a call); one of a pattern's length may be it
+    doc = (b'{"i": 123456, "j": 12345, "k": -12345, "f": 1234.5, "e": 1e22, "s": "abcdef",'
+           b' "t": "abcde", "long": "some longer value here", "d": [99999, "xyzxyz"]}')
+    for hot in ((b"123456",), (b"12345",), (b"-12345",), (b"abcdef",), (b"2345", b"abcdef"),
+                (b"1234.5",), (b"1e+22",), (b"zzzzzzz",), (b"99999",), (b"yzxyz", b"zzzzzzz"),
+                (b"",), (), None):
+        assert same(doc, hot), hot
+    assert [p for p, _, _ in _jsonwalk.leaves(doc, _MIN_LEAF, (b"12345",)) or []] == [
+        "$.i", "$.j", "$.k", "$.d[1]"]
+    assert [p for p, _, _ in _jsonwalk.leaves(doc, _MIN_LEAF, (b"1e+22",)) or []] == [
+        "$.e", "$.d[1]"]
 
 
 STRING_BYTES = [b'\\"', b"\\\\", b"\\/", b"\\n", b"\\u00e9", b"\\ud83d\\ude00", b"\\udc80",
