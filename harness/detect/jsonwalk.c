@@ -367,13 +367,9 @@ int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const 
   w.hot_min = PY_SSIZE_T_MAX; /* no pattern: no value holds one */
   for (Py_ssize_t i = 0; i < hot_count; i++)
     w.hot_min = hot[i].n < w.hot_min ? hot[i].n : w.hot_min;
-  w.kept = w.first_kept;
-  w.kept_cap = FIRST_KEPT;
-  w.tmp = NULL;
-  w.tmp_cap = 0;
-  w.arena = w.first_arena;
-  w.arena_n = 0;
-  w.arena_cap = FIRST_ARENA;
+  w.kept = w.first_kept, w.kept_cap = FIRST_KEPT;
+  w.tmp = NULL, w.tmp_cap = 0;
+  w.arena = w.first_arena, w.arena_n = 0, w.arena_cap = FIRST_ARENA;
   Parser p;
   p.s = s;
   p.n = n;
