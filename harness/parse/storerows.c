@@ -2,8 +2,14 @@
 
 #include "storerows.h"
 
-/* Each JSON column's parameter (1-based, as SQLite counts), in storejson.h's order */
-static const int jparam[JN] = {19, 23, 26, 27, 28};
+/* What is bound to each column (0-based, the INSERT's order): K a value (bind_slot keeps
+ * its binding where it can), B the body, J + j JSON column j's text (storejson.h's order).
+ * bind_slot reads it once a column (tests of each JSON column's place and C_BODY's were
+ * ~300 instructions a row). */
+enum { K, B, J };
+static const unsigned char role[NCOL] = {
+  [C_BODY] = B, [18] = J + J_HEADERS, [22] = J + J_EVENTS, [25] = J + J_FRAMES,
+  [26] = J + J_META, [27] = J + J_NOTES};
 
 /* The NOT NULL columns (store.py's schema), 0-based */
 static const int not_null[] = {0, 1, 2, 3, 4, 5, 18, 19, 20, 22, 25, 26, 27};
@@ -54,18 +60,16 @@ static int write_one (Rows *r, PyObject *const *col, JBuf *const *buf, long long
 {
   sqlite3_stmt *st = r->one;
   int e = 0;
-  for (int i = 0, j = 0; e == 0 && i < NCOL; i++)
+  for (int i = 0; e == 0 && i < NCOL; i++)
   {
-    int json = j < JN && jparam[j] == i + 1;
-    if (json && col[i] == NULL)
+    if (role[i] >= J && col[i] == NULL)
     {
-      int rc = sqlite3_bind_text64 (st, i + 1, buf[j]->data, buf[j]->len, SQLITE_STATIC,
-                                    SQLITE_UTF8);
+      const JBuf *b = buf[role[i] - J];
+      int rc = sqlite3_bind_text64 (st, i + 1, b->data, b->len, SQLITE_STATIC, SQLITE_UTF8);
       e = rc == SQLITE_OK ? 0 : (sql_error (r->db, rc), -1);
     }
     else
       e = sql_bind (r->db, st, i + 1, col[i]);
-    j += json;
   }
   if (e == 0)
     e = step (r, st, key);
@@ -99,13 +103,13 @@ static int bind_slot (Rows *r, PyObject *const *col, long long key)
   sqlite3_stmt *st = r->many;
   int at = r->pending * NCOL + 1; /* the slot's first parameter */
   slot->key = key;
-  for (int i = 0, j = 0; i < NCOL; i++)
+  for (int i = 0; i < NCOL; i++)
   {
     int e;
     PyObject **bound = &slot->bound[i];
-    if (j < JN && jparam[j] == i + 1)
+    if (role[i] >= J)
     {
-      SqlText *t = &slot->json[j++];
+      SqlText *t = &slot->json[role[i] - J];
       if (col[i] == NULL)
         e = sql_bind_spare (r->db, st, at + i, t);
       else /* dumps' text */
@@ -116,7 +120,7 @@ static int bind_slot (Rows *r, PyObject *const *col, long long key)
       if (e == 0) /* held while it is bound, or nothing (the text is in t) */
         Py_XSETREF (*bound, Py_XNewRef (col[i]));
     }
-    else if (i == C_BODY) /* held, not kept: seldom the same object as the slot's last */
+    else if (role[i] == B) /* held, not kept: seldom the same object as the slot's last */
     {
       e = sql_bind (r->db, st, at + i, col[i]);
       if (e == 0)
