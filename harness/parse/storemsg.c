@@ -109,13 +109,19 @@ static PyObject *as_tuple (PyObject *v)
   return PyTuple_CheckExact (v) ? Py_NewRef (v) : PyList_AsTuple (v);
 }
 
-/* The headers as rowcodec.decoded makes them of their text: a tuple of tuples. */
+/* The headers as rowcodec.decoded makes them of their text: a tuple of tuples. The
+ * builder's pairs are tuples already: seq is then that (a tuple made anew of it was a
+ * second allocation and a free a message). */
 static PyObject *header_tuple (PyObject *v)
 {
   PyObject *seq = as_tuple (v);
-  if (seq == NULL || PyTuple_GET_SIZE (seq) == 0)
+  if (seq == NULL)
+    return NULL;
+  Py_ssize_t n = PyTuple_GET_SIZE (seq), pairs = 0;
+  while (pairs < n && PyTuple_CheckExact (PyTuple_GET_ITEM (seq, pairs)))
+    pairs++;
+  if (pairs == n)
     return seq;
-  Py_ssize_t n = PyTuple_GET_SIZE (seq);
   PyObject *out = PyTuple_New (n);
   for (Py_ssize_t i = 0; out != NULL && i < n; i++)
   {
@@ -153,13 +159,12 @@ PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *con
   for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
     m[same[i][0]] = Py_NewRef (v[same[i][1]]);
   PyObject *out = NULL;
-  int i = 0;
-  while (i < MN && m[i] != NULL)
-    i++;
-  /* as rowcodec.new_message: a fresh instance, its slots set straight (it is frozen) */
-  if (i == MN)
+  /* the fields made above (the rest are references to the draft's values) */
+  if (m[M_ID] && m[M_REQUEST_ID] && m[M_LINKS] && m[M_HEADERS] && m[M_EVENTS] && m[M_FRAMES]
+      && m[M_META] && m[M_NOTES])
+    /* as rowcodec.new_message: a fresh instance, its slots set straight (it is frozen) */
     out = PyBaseObject_Type.tp_new (cls, m[M_LINKS], NULL); /* () */
-  for (i = 0; i < MN; i++)
+  for (int i = 0; i < MN; i++)
   {
     if (out != NULL)
       *(PyObject **) ((char *) out + moff[i]) = m[i];
