@@ -36,6 +36,18 @@ PyObject *sql_error (sqlite3 *db, int rc)
   return NULL;
 }
 
+/* A str bound as TEXT, in place: its UTF-8 (cached in it). 0, or -1 with an exception
+ * set. */
+static int bind_str (sqlite3 *db, sqlite3_stmt *st, int i, PyObject *v)
+{
+  Py_ssize_t n;
+  const char *s = PyUnicode_AsUTF8AndSize (v, &n);
+  if (s == NULL)
+    return -1;
+  int rc = sqlite3_bind_text64 (st, i, s, (sqlite3_uint64) n, SQLITE_STATIC, SQLITE_UTF8);
+  return rc == SQLITE_OK ? 0 : (sql_error (db, rc), -1);
+}
+
 /* A parameter bound as the sqlite3 module binds it (no adapters: store registers only
  * None's, which binds NULL): int (bool too) INTEGER, float REAL, str TEXT, bytes-like BLOB.
  * A str or bytes is bound in place: it must live until the statement is reset. */
@@ -44,6 +56,13 @@ int sql_bind (sqlite3 *db, sqlite3_stmt *st, int i, PyObject *v)
   int rc;
   if (v == Py_None)
     rc = sqlite3_bind_null (st, i);
+  /* the exact types first, a store row's values: PyFloat_Check of a str or bytes asks
+   * PyType_IsSubtype (~20 instructions each); no subclass of one of them is of another */
+  else if (PyUnicode_CheckExact (v))
+    return bind_str (db, st, i, v);
+  else if (PyBytes_CheckExact (v))
+    rc = sqlite3_bind_blob64 (st, i, PyBytes_AS_STRING (v),
+                              (sqlite3_uint64) PyBytes_GET_SIZE (v), SQLITE_STATIC);
   else if (PyLong_Check (v))
   {
     int overflow;
@@ -66,16 +85,7 @@ int sql_bind (sqlite3 *db, sqlite3_stmt *st, int i, PyObject *v)
     rc = sqlite3_bind_double (st, i, x);
   }
   else if (PyUnicode_Check (v))
-  {
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize (v, &n);
-    if (s == NULL)
-      return -1;
-    rc = sqlite3_bind_text64 (st, i, s, (sqlite3_uint64) n, SQLITE_STATIC, SQLITE_UTF8);
-  }
-  else if (PyBytes_CheckExact (v))
-    rc = sqlite3_bind_blob64 (st, i, PyBytes_AS_STRING (v),
-                              (sqlite3_uint64) PyBytes_GET_SIZE (v), SQLITE_STATIC);
+    return bind_str (db, st, i, v);
   else if (PyObject_CheckBuffer (v))
   {
     Py_buffer view;
