@@ -89,7 +89,7 @@ class _Links:
                 hashlib.sha256(d.body).hexdigest())
 
     def add(self, d: Draft) -> None:
-        """Only where :attr:`enabled` (the builder asks once per message, before the call)."""
+        """Only where :attr:`enabled` (the builder asks once a build, before its calls)."""
         if d.kind is MessageKind.RESPONSE and d.request is not None:
             self.response_of[d.request.key] = d.key
         if d.kind is not MessageKind.REQUEST:
@@ -233,6 +233,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
 
         phase_at, phase_gap, dns_name = clock.at, clock.gap, names.name
         add, add_message = w.add, w.add_message
+        linking = links.enabled  # asked once a build, not once a message
         # the phase of the last time asked, and the gap around it where it is the same
         # (PhaseClock.gap): most messages fall in the gap of the one before
         phase: str | None = None
@@ -256,7 +257,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
                 else:
                     m = add_message(d)  # one call into the C writer
                     (held if m.meta.get("stack") else ready).append(m)
-                if links.enabled:
+                if linking:
                     links.add(d)
             count += len(drafts)
 
