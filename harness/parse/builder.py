@@ -242,7 +242,10 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
         def put(drafts: list[Draft], peer_host: str | None = None) -> None:
             """Stamp host and phase on each draft, write it and queue its message. A draft
             naming no host and no SNI is named ``peer_host`` when given (the name a Java TLS
-            socket connected to), else by DNS. Runs per message: names are bound once."""
+            socket connected to), else by DNS. Runs per message: names are bound once. A
+            loop, not map() over the drafts: the stamping, then ``map(add_message, ...)`` and
+            the stack test in C took 25 M instructions more on the 20 MB run (callgrind): a
+            Python method called from C costs more than the eval loop's inlined call."""
             nonlocal count, phase, lo, hi
             for d in drafts:
                 t = d.t
