@@ -83,13 +83,21 @@ int close_all (reader *r);
 int add_events (reader *r, stream *st, Py_ssize_t start, Py_ssize_t end);
 PyObject *events_of (const reader *r, const stream *st); /* the seqs, sorted: a new tuple */
 
-/* h2texts.c: emit_str, hd_decode's emit with a decoded *arg, appends each field to fields
- * as (str, str), and to notes (made when first needed) why a value was not UTF-8 */
+/* h2texts.c: emit_str, hd_decode's emit with a decoded *arg (its fields, notes and n
+ * zeroed first), adds each field as (str, str), and appends to notes (made when first
+ * needed) why a value was not UTF-8. decoded_fields gives the fields as a new list of the
+ * size it ends at (a block's fields wait in buf: appending each to a list cost more than
+ * the list), and lets go of the rest; decoded_clear lets go of all. */
+#define DECODED_BUF 32
 typedef struct
 {
-  PyObject *fields, *notes;
+  PyObject *fields, *notes; /* fields: those before buf's, once buf filled */
+  PyObject *buf[DECODED_BUF];
+  Py_ssize_t n;
 } decoded;
 int emit_str (void *arg, const nghttp2_nv *nv);
+PyObject *decoded_fields (decoded *d); /* NULL with an exception set */
+void decoded_clear (decoded *d);
 
 /* h2headers.c (Draft.header is h1head.h's h1_get) */
 int header_flags (PyObject *headers); /* -1 with an exception set */

@@ -10,24 +10,20 @@
 static PyObject *decode (reader *r, stream *st, const uint8_t *p, size_t len)
 {
   char msg[200];
-  decoded d = { PyList_New (0), NULL };
-  if (d.fields == NULL)
-    return NULL;
+  decoded d;
+  d.fields = d.notes = NULL;
+  d.n = 0;
   int rc = hd_decode (&r->hd, p, len, emit_str, &d, msg, sizeof msg);
-  if (rc == 0)
+  for (Py_ssize_t i = 0; rc == 0 && d.notes != NULL && i < PyList_GET_SIZE (d.notes); i++)
   {
-    for (Py_ssize_t i = 0; d.notes != NULL && i < PyList_GET_SIZE (d.notes); i++)
-    {
-      PyObject *n = PyList_GET_ITEM (d.notes, i);
-      Py_INCREF (n);
-      if (add_note (&st->notes, n) < 0)
-        rc = -1;
-    }
+    PyObject *n = PyList_GET_ITEM (d.notes, i);
+    Py_INCREF (n);
+    if (add_note (&st->notes, n) < 0)
+      rc = -1;
   }
-  Py_XDECREF (d.notes);
   if (rc == 0)
-    return d.fields;
-  Py_DECREF (d.fields);
+    return decoded_fields (&d);
+  decoded_clear (&d);
   if (rc < 0)
     return NULL;
   if (r->lost[0])

@@ -36,6 +36,59 @@ static PyObject *value_text (const uint8_t *p, size_t n)
   return s;
 }
 
+/* buf's fields moved to the end of d->fields (made if none yet); 0 or -1 */
+static int flush (decoded *d)
+{
+  PyObject *more = PyList_New (d->n);
+  if (more == NULL)
+    return -1;
+  if (d->n > 0)
+    memcpy (((PyListObject *) more)->ob_item, d->buf, (size_t) d->n * sizeof *d->buf);
+  d->n = 0; /* the list holds them now */
+  if (d->fields == NULL)
+  {
+    d->fields = more;
+    return 0;
+  }
+  int rc = PyList_SetSlice (d->fields, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, more);
+  Py_DECREF (more);
+  return rc;
+}
+
+/* pair (a new reference; NULL: the error that made it) added after the fields before */
+static int add (decoded *d, PyObject *pair)
+{
+  if (pair == NULL)
+    return -1;
+  if (d->n == DECODED_BUF && flush (d) < 0)
+  {
+    Py_DECREF (pair);
+    return -1;
+  }
+  d->buf[d->n++] = pair;
+  return 0;
+}
+
+PyObject *decoded_fields (decoded *d)
+{
+  PyObject *out = NULL;
+  if ((d->fields != NULL && d->n == 0) || flush (d) == 0)
+  {
+    out = d->fields;
+    d->fields = NULL;
+  }
+  decoded_clear (d);
+  return out;
+}
+
+void decoded_clear (decoded *d)
+{
+  while (d->n > 0)
+    Py_DECREF (d->buf[--d->n]);
+  Py_CLEAR (d->fields);
+  Py_CLEAR (d->notes);
+}
+
 int emit_str (void *arg, const nghttp2_nv *nv)
 {
   decoded *d = arg;
@@ -61,5 +114,5 @@ int emit_str (void *arg, const nghttp2_nv *nv)
   PyObject *pair = v ? tt_pair (pairs, n, v) : NULL;
   Py_DECREF (n);
   Py_XDECREF (v);
-  return add_note (&d->fields, pair); /* appends and releases; NULL: the error passed on */
+  return add (d, pair);
 }

@@ -31,10 +31,36 @@ static inline size_t tt_slot (const uint8_t *p, size_t n)
     memcpy (&b, p + n - 8, 8);
     h ^= a * 0xFF51AFD7ED558CCDu ^ (b * 0xC4CEB9FE1A85EC53u >> 7);
   }
-  else
-    for (size_t i = 0; i < n; i++)
-      h = (h ^ p[i]) * 0x100000001B3u;
+  else if (n >= 4) /* the first and last four, which hold every byte */
+  {
+    uint32_t a, b;
+    memcpy (&a, p, 4);
+    memcpy (&b, p + n - 4, 4);
+    h ^= a * 0xFF51AFD7ED558CCDu ^ b * 0xC4CEB9FE1A85EC53u;
+  }
+  else if (n > 0) /* the first, middle and last byte: every one (a byte at a time cost
+                   * four or five instructions a byte, and most names and values are short) */
+    h ^= (uint64_t) (p[0] | (uint32_t) p[n / 2] << 8 | (uint32_t) p[n - 1] << 16)
+         * 0xFF51AFD7ED558CCDu;
   return (size_t) (h >> 40) & (TT_SLOTS - 1);
+}
+
+/* p[0..n) == q[0..n): short texts compared with loads here instead of a call to memcmp */
+static inline int tt_same (const uint8_t *p, const uint8_t *q, size_t n)
+{
+  uint64_t a, b, c, d;
+  if (n < 4)
+    return n == 0 || (p[0] == q[0] && p[n / 2] == q[n / 2] && p[n - 1] == q[n - 1]);
+  if (n < 8)
+  {
+    uint32_t w, x, y, z;
+    memcpy (&w, p, 4), memcpy (&x, q, 4), memcpy (&y, p + n - 4, 4), memcpy (&z, q + n - 4, 4);
+    return w == x && y == z;
+  }
+  if (n > 16)
+    return memcmp (p, q, n) == 0;
+  memcpy (&a, p, 8), memcpy (&b, q, 8), memcpy (&c, p + n - 8, 8), memcpy (&d, q + n - 8, 8);
+  return a == b && c == d;
 }
 
 /* The str in table[slot] if its characters are the bytes p[0..n), a new reference; NULL
@@ -43,7 +69,7 @@ static inline PyObject *tt_text (PyObject **table, size_t slot, const uint8_t *p
 {
   PyObject *s = table[slot];
   if (s != NULL && (size_t) PyUnicode_GET_LENGTH (s) == n
-      && memcmp (PyUnicode_1BYTE_DATA (s), p, n) == 0)
+      && tt_same (PyUnicode_1BYTE_DATA (s), p, n))
     return Py_NewRef (s);
   return NULL;
 }

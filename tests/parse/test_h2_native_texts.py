@@ -75,6 +75,18 @@ def test_many_latin1_values_read_alike() -> None:
                                    for name, v in ((b"a", a), (b"b", b)))])
 
 
+def test_many_texts_alike_but_the_end_read_alike() -> None:
+    """Names and values of every length texttable.h compares apart (under 4 bytes, under 8,
+    up to 16, more), so many of each that differ only in their last bytes (every byte, for
+    the short ones) that some share a slot whatever its hash: only a comparison of every
+    byte tells them apart."""
+    texts = [(b"v" * 24 + str(i).encode())[-n:] for n in range(1, 24)
+             for i in range(min(300, 10 ** n))] + \
+        [start + bytes([c]) for start in (b"", b"a", b"ab", b"abc") for c in range(256)]
+    _read([(b":method", b"GET"), *((b"x" + t, t) for t in texts)])
+    _read([(b":method", b"GET"), *((t, b"y" + t) for t in reversed(texts))])
+
+
 @pytest.mark.parametrize("name", [b"content-encoding", b"Content-Encoding", b"xontent-encoding",
                                   b"content-encodinx", b"transfer-encoding", b"Transfer-encodinG",
                                   b"xransfer-encoding", b"content-type", b"xontent-type",
