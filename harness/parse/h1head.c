@@ -59,6 +59,33 @@ static PyObject *kept_text (PyObject **table, const H1Buf *b, Py_ssize_t a, Py_s
   return s;
 }
 
+/* Header lines kept whole by their bytes, as kept_text keeps texts: the (name, value) pair
+ * of a line read as "name: value" whose two texts are ASCII. Such a line gives that pair
+ * and no note every time (its bytes are only split, stripped and decoded), so finding it
+ * here saves the colon, the strips and two lookups; most of a connection's header lines
+ * are the same as before. line_pairs[slot] is the pair of the line_len[slot] bytes in
+ * line_bytes[slot] (NULL: none); a slot keeps the last such line that hashed there. */
+static PyObject *line_pairs[TT_SLOTS];
+static uint8_t line_bytes[TT_SLOTS][TT_MAX];
+static size_t line_len[TT_SLOTS];
+
+/* The pair kept for the line p[0..n), a new reference; NULL if none (no exception) */
+static PyObject *kept_line (size_t slot, const uint8_t *p, size_t n)
+{
+  return line_pairs[slot] != NULL && line_len[slot] == n && tt_same (line_bytes[slot], p, n)
+    ? Py_NewRef (line_pairs[slot]) : NULL;
+}
+
+static void keep_line (size_t slot, const uint8_t *p, size_t n, PyObject *pair)
+{
+  if (!PyUnicode_IS_ASCII (PyTuple_GET_ITEM (pair, 0))
+      || !PyUnicode_IS_ASCII (PyTuple_GET_ITEM (pair, 1)))
+    return;
+  memcpy (line_bytes[slot], p, n);
+  line_len[slot] = n;
+  Py_XSETREF (line_pairs[slot], Py_NewRef (pair));
+}
+
 /* One line of a head (no \n, trailing \r removed, not empty) added to headers. */
 static int header_line (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *headers,
                         PyObject *notes)
@@ -66,6 +93,7 @@ static int header_line (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *he
   const unsigned char *p = b->p;
   Py_ssize_t count = PyList_GET_SIZE (headers);
   PyObject *name = NULL, *value = NULL, *pair;
+  size_t len = (size_t) (z - a), slot = 0;
   if ((p[a] == ' ' || p[a] == '\t') && count > 0) /* obsolete line folding */
   {
     Py_ssize_t sa = a, sz = z;
@@ -87,6 +115,12 @@ static int header_line (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *he
     if (pair == NULL)
       return -1;
     return PyList_SetItem (headers, count - 1, pair); /* steals pair */
+  }
+  if (len <= TT_MAX && (pair = kept_line (slot = tt_slot (p + a, len), p + a, len)))
+  {
+    int r = PyList_Append (headers, pair);
+    Py_DECREF (pair);
+    return r;
   }
   const unsigned char *colon = memchr (p + a, ':', (size_t) (z - a));
   if (colon == NULL)
@@ -120,6 +154,8 @@ static int header_line (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *he
   Py_DECREF (value);
   if (pair == NULL)
     return -1;
+  if (colon != NULL && len <= TT_MAX)
+    keep_line (slot, p + a, len, pair);
   int r = PyList_Append (headers, pair);
   Py_DECREF (pair);
   return r;

@@ -6,7 +6,9 @@ a shortcut could go wrong without test_http1_c's generated conversations showing
   with letters past ASCII that lower to no name the parser looks up;
 - header names and values kept between messages by their bytes (h1head.c's tables,
   texttable.h): texts that share a slot, lengths around the tables' limit, the same bytes
-  as a name and a value, texts that are not ASCII or not UTF-8.
+  as a name and a value, texts that are not ASCII or not UTF-8;
+- header lines kept whole by their bytes (h1head.c's line table): the same bytes first in
+  a head and folded onto the line before, without a colon, with a text that is not ASCII.
 """
 
 from __future__ import annotations
@@ -75,3 +77,45 @@ def test_header_texts_kept_between_messages_read_alike(text: bytes) -> None:
         inn = b"HTTP/1.1 204 No\r\n" + more + b"\r\nHTTP/1.1 204 No\r\n" + lines + b"\r\n"
         _same(_flow("out", out, [5, 60], {}), _flow("in", inn, [], {}),
               ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
+
+
+# Lines as header_line gets them (no \r\n): each is kept whole only when it reads as
+# "name: value" with both texts ASCII, and must read as Python reads it wherever it is.
+LINES = [b"A: b", b"A:b", b"A :  b ", b" A: b", b"\tA: b", b"A\x0b: b\x0c", b"A: b\xe9",
+         b"A\xe9: b", b"A: caf\xc3\xa9", b"A", b": b", b"A:", b":", b"A: b: c",
+         b"a: " + b"v" * 253, b"a: " + b"v" * 254, *(t + b": " + t for t in SAME_SLOT),
+         *(b"a" * n + b": b" for n in (0, 1, 2, 3, 4, 5, 8, 13, 14))]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_header_lines_kept_between_messages_read_alike(line: bytes) -> None:
+    """A line first in its head (where a leading space does not fold it), after another
+    (where it does), beside lines of the same slot, in the next message and the next flow:
+    the table gives no pair for bytes whose reading makes a note or differs by place."""
+    others = b"".join(t + b": " + t + b"\r\n" for t in SAME_SLOT)
+    for first in (line + b"\r\nB: c\r\n", b"B: c\r\n" + line + b"\r\n" + others):
+        out = b"GET / HTTP/1.1\r\n" + first + b"\r\nGET /b HTTP/1.1\r\n" + line + \
+            b"\r\n" + line + b"\r\n\r\n"
+        inn = b"HTTP/1.1 204 No\r\n" + line + b"\r\n" + first + b"\r\n"
+        _same(_flow("out", out, [5, 60], {}), _flow("in", inn, [], {}),
+              ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
+
+
+def _alike_but_the_end() -> list[bytes]:
+    """Texts of every length texttable.h compares apart (under 4 bytes, under 8, up to 16,
+    more), up to 300 of each that differ only in their last bytes, and the short ones in
+    every last byte that is ASCII and not a line's end (the tables keep ASCII texts)."""
+    return [(b"v" * 24 + str(i).encode())[-n:] for n in range(1, 24)
+            for i in range(min(300, 10 ** n))] + \
+        [start + bytes([c]) for start in (b"", b"a", b"ab", b"abc") for c in range(0x80)
+         if c not in b"\r\n"]
+
+
+def test_many_texts_alike_but_the_end_read_alike() -> None:
+    """So many texts of each length in one head that some share a slot of each table
+    (names, values, lines) whatever its hash: only a comparison of every byte tells them
+    apart."""
+    head = b"".join(b"N" + t + b": " + t + b"\r\n" for t in _alike_but_the_end())
+    out = b"GET / HTTP/1.1\r\n" + head + b"\r\n"
+    _same(_flow("out", out + out, [9], {}), _flow("in", b"", [], {}),
+          ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
