@@ -150,8 +150,9 @@ static PyObject *request (Ctx *c, Py_ssize_t pos, const H1Line *line, Py_ssize_t
   Msg m = {0};
   PyObject *d = NULL, *host = NULL, *up = NULL, *target;
   if (head (c, &m, h1s.request, pos, line, head_start, head_end) == 0
-      && own (&m, m.v[D_METHOD] = PyUnicode_DecodeASCII (
-                    (const char *) c->b.p + line->a0, line->a1 - line->a0, NULL))
+      /* ASCII (h1_request_line's [A-Z][A-Z0-9_-]*): decoded as UTF-8, the same text */
+      && own (&m, m.v[D_METHOD] = h1_word (&c->b, line->a0, line->a1, "method",
+                                           m.v[D_NOTES]))
       && (target = own (&m, h1_decode_text (&c->b, line->b0, line->b1, "request target", 0,
                                             0, m.v[D_NOTES])))
       && h1_get (m.v[D_HEADERS], "host", &host) >= 0
@@ -180,8 +181,8 @@ static PyObject *response (Ctx *c, Py_ssize_t pos, const H1Line *line, Py_ssize_
     && own (&m, m.v[D_META] = PyDict_New ());
   if (ok && line->b1 > line->b0)
   {
-    PyObject *reason = own (&m, h1_decode_text (&c->b, line->b0, line->b1, "reason phrase", 0,
-                                                0, m.v[D_NOTES]));
+    PyObject *reason = own (&m, h1_word (&c->b, line->b0, line->b1, "reason phrase",
+                                         m.v[D_NOTES]));
     ok = reason && PyDict_SetItem (m.v[D_META], h1s.reason, reason) == 0;
   }
   if (ok && req == NULL)

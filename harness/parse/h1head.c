@@ -43,7 +43,7 @@ PyObject *h1_decode_text (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char
 /* Header names and values kept by their bytes (texttable.h), ASCII texts only: a text of
  * ASCII bytes is what h1_decode_text makes of them, with no note. A connection's messages
  * repeat most of their header lines, and decoding each again was most of a head's cost. */
-static PyObject *names[TT_SLOTS], *values[TT_SLOTS], *pairs[TT_SLOTS];
+static PyObject *names[TT_SLOTS], *values[TT_SLOTS], *pairs[TT_SLOTS], *words[TT_SLOTS];
 
 /* h1_decode_text, from table or into it */
 static PyObject *kept_text (PyObject **table, const H1Buf *b, Py_ssize_t a, Py_ssize_t z,
@@ -57,6 +57,12 @@ static PyObject *kept_text (PyObject **table, const H1Buf *b, Py_ssize_t a, Py_s
   if (s != NULL && n <= TT_MAX && PyUnicode_IS_ASCII (s))
     Py_XSETREF (table[slot], Py_NewRef (s));
   return s;
+}
+
+PyObject *h1_word (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char *what,
+                   PyObject *notes)
+{
+  return kept_text (words, b, a, z, what, 0, 0, notes);
 }
 
 /* Header lines kept whole by their bytes, as kept_text keeps texts: the (name, value) pair

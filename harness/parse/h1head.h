@@ -47,6 +47,12 @@ typedef struct
 PyObject *h1_decode_text (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char *what,
                           Py_ssize_t na, Py_ssize_t nb, PyObject *notes);
 
+/* h1_decode_text(b, a, z, what, 0, 0, notes) for a start line's method or reason phrase,
+ * found by its bytes among those read before when ASCII (a connection's messages repeat
+ * "GET" and "OK"), as header names and values are (h1head.c's tables). */
+PyObject *h1_word (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char *what,
+                   PyObject *notes);
+
 /* The header lines of the block p[a:z] as a new list of (str, str), notes appended. */
 PyObject *h1_headers (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *notes);
 

@@ -164,15 +164,19 @@ int grpc_typed (PyObject *headers)
     return found;
   Py_ssize_t n = PyUnicode_GET_LENGTH (ctype);
   char low[256];
+  static const char grpc[] = "application/grpc", web[] = "grpc-web-text";
+  const Py_ssize_t ng = (Py_ssize_t) sizeof grpc - 1, nw = (Py_ssize_t) sizeof web - 1;
   if (PyUnicode_IS_ASCII (ctype) && n <= (Py_ssize_t) sizeof low)
   {
     const Py_UCS1 *s = PyUnicode_1BYTE_DATA (ctype);
-    for (Py_ssize_t i = 0; i < n; i++)
-      low[i] = (char) (s[i] >= 'A' && s[i] <= 'Z' ? s[i] + ('a' - 'A') : s[i]);
-    static const char grpc[] = "application/grpc", web[] = "grpc-web-text";
-    const Py_ssize_t ng = (Py_ssize_t) sizeof grpc - 1, nw = (Py_ssize_t) sizeof web - 1;
-    if (n < ng || memcmp (low, grpc, (size_t) ng) != 0)
+    if (n < ng)
       return 0;
+    /* the prefix first: most types are not gRPC, and are told by it before the rest */
+    for (Py_ssize_t i = 0; i < ng; i++)
+      if ((low[i] = (char) (s[i] >= 'A' && s[i] <= 'Z' ? s[i] + ('a' - 'A') : s[i])) != grpc[i])
+        return 0;
+    for (Py_ssize_t i = ng; i < n; i++)
+      low[i] = (char) (s[i] >= 'A' && s[i] <= 'Z' ? s[i] + ('a' - 'A') : s[i]);
     for (Py_ssize_t i = 0; i + nw <= n; i++)
       if (memcmp (low + i, web, (size_t) nw) == 0)
         return 0;

@@ -138,7 +138,8 @@ def test_odd_pseudo_names_read_alike(odd: bytes) -> None:
 
 
 @pytest.mark.parametrize("ctype", [
-    "application/grpc", "application/grp", "application/grpc-web-text",
+    "application/grpc", "application/grp", "application/grpx", "application/json",
+    "applicatioN/grpc", "application/grpc-web-text",
     "application/grpc;" + "y" * 226 + "grpc-web-text",  # 256 characters, the last ones
     "application/grpc;" + "y" * 227 + "grpc-web-text",  # 257: lowered in Python
     "application/grpc" + "x" * 300, "APPLICATION/gRPC+proto", "application/grpc\xe9"])

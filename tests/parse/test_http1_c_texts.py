@@ -8,13 +8,16 @@ a shortcut could go wrong without test_http1_c's generated conversations showing
   texttable.h): texts that share a slot, lengths around the tables' limit, the same bytes
   as a name and a value, texts that are not ASCII or not UTF-8;
 - header lines kept whole by their bytes (h1head.c's line table): the same bytes first in
-  a head and folded onto the line before, without a colon, with a text that is not ASCII.
+  a head and folded onto the line before, without a colon, with a text that is not ASCII;
+- methods and reason phrases kept by their bytes (h1_word): every method, reasons that are
+  not ASCII or not UTF-8, each again.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from harness.parse.http1 import METHODS
 from harness.parse.reassembly import ConnFacts
 from tests.parse.test_http1_c import GZ, _flow, _same
 
@@ -118,4 +121,17 @@ def test_many_texts_alike_but_the_end_read_alike() -> None:
     head = b"".join(b"N" + t + b": " + t + b"\r\n" for t in _alike_but_the_end())
     out = b"GET / HTTP/1.1\r\n" + head + b"\r\n"
     _same(_flow("out", out + out, [9], {}), _flow("in", b"", [], {}),
+          ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
+
+
+@pytest.mark.parametrize("reason", [b"OK", b"O", b"", b"\xffK", b"caf\xc3\xa9", b"caf\xe9",
+                                    b"K\xff", b"Not Found", *SAME_SLOT])
+def test_start_line_words_kept_between_messages_read_alike(reason: bytes) -> None:
+    """A reason phrase, and the same bytes as a header value, in one response and the next
+    (a reason that is not UTF-8 gets its note each time); every method, twice."""
+    inn = b"".join(b"HTTP/1.1 204 " + r + b"\r\nX: " + reason + b"\r\n\r\n"
+                   for r in (reason, b"OK", reason, reason))
+    out = b"".join(m + b" /" + reason[:1] + b" HTTP/1.1\r\n\r\n" for m in METHODS * 2
+                   if m != b"CONNECT")
+    _same(_flow("out", out, [7], {}), _flow("in", inn, [], {}),
           ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
