@@ -9,6 +9,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdint.h>
 #include <string.h>
 
 /* str.isspace() over ASCII: bytes.strip()'s six and the separators \x1c-\x1f (zinflate.c
@@ -56,13 +57,29 @@ PyObject *h1_word (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, const char *what,
 /* The header lines of the block p[a:z] as a new list of (str, str), notes appended. */
 PyObject *h1_headers (const H1Buf *b, Py_ssize_t a, Py_ssize_t z, PyObject *notes);
 
+/* The eight ASCII bytes s, each of A-Z lowered, are the eight bytes want: for a byte b
+ * under 0x80, b + 0x3f reaches 0x80 from 'A' on and b + 0x25 from '[' on, with no carry
+ * into the next byte, so their difference in the top bit marks A-Z, and 0x20 (that bit
+ * shifted down two) lowers it as the byte test does. */
+static inline int h1_lower8_is (const Py_UCS1 *s, const char *want)
+{
+  uint64_t x, w;
+  memcpy (&x, s, 8);
+  memcpy (&w, want, 8);
+  uint64_t upper = (x + 0x3f3f3f3f3f3f3f3fu) & ~(x + 0x2525252525252525u)
+                   & 0x8080808080808080u;
+  return (x | upper >> 2) == w;
+}
+
 /* name.lower() == want for a str name and want in lower-case ASCII, the test of
  * Draft.header and http1._get, for _http1.c and the HTTP/2 reader alike: 1, 0, or -1 with
  * an exception. An ASCII name is compared here. A name of the one-byte kind that is not
  * ASCII never matches: no Latin-1 character past ASCII lowers into ASCII (HTTP/2's names,
  * decoded as Latin-1, all take these two ways). Any other name goes through str.lower(),
  * which lowers U+212A KELVIN SIGN to "k" (tests/parse/test_http1_c_texts.py checks both). */
-static inline int h1_name_is (PyObject *name, const char *want)
+/* always inlined, as h1_get is, so that strlen of a literal is folded */
+static inline __attribute__ ((always_inline)) int h1_name_is (PyObject *name,
+                                                              const char *want)
 {
   Py_ssize_t n = (Py_ssize_t) strlen (want); /* a literal's: folded where this is inlined */
   if (PyUnicode_IS_ASCII (name))
@@ -70,6 +87,13 @@ static inline int h1_name_is (PyObject *name, const char *want)
     const Py_UCS1 *s = PyUnicode_1BYTE_DATA (name);
     if (PyUnicode_GET_LENGTH (name) != n)
       return 0;
+    if (n >= 8) /* eight at a time, the last eight overlapping: most names looked up */
+    {
+      for (Py_ssize_t i = 0; i + 8 <= n; i += 8)
+        if (!h1_lower8_is (s + i, want + i))
+          return 0;
+      return h1_lower8_is (s + n - 8, want + n - 8);
+    }
     for (Py_ssize_t i = 0; i < n; i++)
       if ((s[i] >= 'A' && s[i] <= 'Z' ? s[i] | 0x20 : s[i]) != (Py_UCS1) want[i])
         return 0;
@@ -88,7 +112,9 @@ static inline int h1_name_is (PyObject *name, const char *want)
 /* _get(headers, name), Draft.header(name), for a list of (str, str) and name in lower-case
  * ASCII: the first value whose name lowers to name. 1 with *value borrowed, 0 if none
  * (*value as it was), -1 on error. */
-static inline int h1_get (PyObject *headers, const char *name, PyObject **value)
+static inline __attribute__ ((always_inline)) int h1_get (PyObject *headers,
+                                                          const char *name,
+                                                          PyObject **value)
 {
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE (headers); i++)
   {

@@ -97,6 +97,20 @@ def test_coding_names_read_alike(name: bytes) -> None:
           gzip.compress(b"\x00\x00\x00\x00\x02hi"))
 
 
+def test_coding_names_near_misses_read_alike() -> None:
+    """Each character of each name that names a coding or a type in capitals, as the
+    characters next to A-Z and as itself less or plus 0x20 (a "\\r" where the name has "-"):
+    compared eight at a time, only the names str.lower() takes to it act."""
+    from tests.parse.test_http1_c_texts import near_misses
+
+    for looked_up in ("content-encoding", "transfer-encoding", "content-type"):
+        for name in [looked_up.upper().encode(), *near_misses(looked_up)]:
+            _read([(b":method", b"POST"), (name, b"gzip"), (b"content-type", b"application/grpc")],
+                  gzip.compress(b"\x00\x00\x00\x00\x02hi"))
+            _read([(b":method", b"POST"), (name, b"application/grpc")],
+                  b"\x00\x00\x00\x00\x02hi")
+
+
 texts = st.sampled_from([*SAME_SLOT, b"", b"a", b"abcdefgh", b"abcdefgh1", b"\xe9",
                          b"caf\xc3\xa9", b"caf\xe9",
                          "кот".encode(), b"\xf0\x9d\x84\x9e", b"v" * 256, b"v" * 257])

@@ -10,7 +10,9 @@ a shortcut could go wrong without test_http1_c's generated conversations showing
 - header lines kept whole by their bytes (h1head.c's line table): the same bytes first in
   a head and folded onto the line before, without a colon, with a text that is not ASCII;
 - methods and reason phrases kept by their bytes (h1_word): every method, reasons that are
-  not ASCII or not UTF-8, each again.
+  not ASCII or not UTF-8, each again;
+- header names of eight characters or more compared eight at a time (h1_lower8_is): each
+  character of each name looked up written in capitals and as its neighbours past A-Z.
 """
 
 from __future__ import annotations
@@ -135,3 +137,33 @@ def test_start_line_words_kept_between_messages_read_alike(reason: bytes) -> Non
                    if m != b"CONNECT")
     _same(_flow("out", out, [7], {}), _flow("in", inn, [], {}),
           ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443))
+
+
+def near_misses(name: str) -> list[bytes]:
+    """name (lower-case ASCII) with one character, in turn, in capitals, as the characters
+    next to A-Z ("@[`{") and as itself less or plus 0x20 (a byte lowered by OR-ing 0x20
+    where it should not be would match)."""
+    out = []
+    for i, c in enumerate(name.encode()):
+        for other in {c & ~0x20, c ^ 0x20, *b"@[`{", 0x7f} - {c}:
+            out.append(name.encode()[:i] + bytes([other]) + name.encode()[i + 1 :])
+    return out
+
+
+LOOKED_UP = ["content-length", "transfer-encoding", "content-encoding", "content-type",
+             "connection"]
+
+
+def test_names_compared_eight_at_a_time_read_alike() -> None:
+    """Each looked-up name of eight characters or more, and each near miss of it, with a
+    value the parser acts on: only the names str.lower() takes to it act."""
+    facts = ConnFacts("c", "native.tls", "tls", "10.0.0.1", 443)
+    for looked_up in LOOKED_UP:
+        for name in [looked_up.encode(), looked_up.upper().encode(), *near_misses(looked_up)]:
+            if b"\n" in name or b":" in name:  # a "\r" inside stays in the name
+                continue
+            for value in (b"chunked", b"gzip", b"3"):
+                line = name + b": " + value + b"\r\n"
+                out = b"POST / HTTP/1.1\r\n" + line + b"\r\n" + GZ
+                inn = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + line + b"\r\nab"
+                _same(_flow("out", out, [9], {}), _flow("in", inn, [], {}), facts)
