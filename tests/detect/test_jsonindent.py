@@ -132,12 +132,20 @@ def test_int_beyond_str_limit() -> None:
 
 
 def test_long_strings() -> None:
-    """Each escape, and a character of each UTF-8 length, at every place of a string longer
-    than put_str's eight-byte steps."""
-    for c in [*EDGE_CHARS, "\u00e9", "\u4e2d", "\U0001f600"]:
-        for i in range(20):
-            s = "a" * i + c + "b" * (19 - i)
-            assert outjson.json_indented({s: [s]}) == reference({s: [s]})
+    """Each escape, and a character of each UTF-8 length, at every place of a string of
+    every length up to 40: put_str reads sixteen bytes at a time, the last few (fewer than
+    sixteen: 1 to 3, 4 to 8, 9 to 15 are read differently) by load_part."""
+    for n in range(41):
+        plain = "".join(chr(ord("a") + i % 26) for i in range(n))
+        docs: list[object] = [{plain: [plain]}]
+        for c in [*EDGE_CHARS, "\u00e9", "\u00ff", "\u4e2d", "\U0001f600"]:
+            for i in range(n):
+                s = plain[:i] + c + plain[i + 1:]
+                docs.append({s: [s]})
+        for i in range(n):  # two: a quote, then a newline anywhere after it
+            docs += [plain[:i] + '"' + plain[i + 1:j] + "\n" + plain[j + 1:]
+                     for j in range(i + 1, n)]
+        assert outjson.json_indented(docs) == reference(docs)
 
 
 def test_write_json_text_is_write_json(tmp_path: Path) -> None:
