@@ -123,8 +123,10 @@ def _numbered(fed: _Fed, found: list[Found],
     numbers = fed.stream.numbers()  # key ids are "k<key>"
     # each Finding made here, once (find_unnumbered leaves them to its caller); the
     # comparison with the store's order in tests/parse/test_stream.py would see a field out
-    # of place. In C where it is built and takes them (numbering.c), the same Findings
-    out = (_outjson.numbered_in_order(found, numbers, Finding, render)
+    # of place. In C where it is built and takes them (numbering.c), the same Findings, and
+    # a message's store id made once for its findings and its host's ids (names, by key)
+    names: list[str | None] = [None] * len(numbers)
+    out = (_outjson.numbered_in_order(found, numbers, Finding, render, names)
            if compiled and _outjson is not None and new_finding is not Finding else None)
     if out is None:
         out = numbered(_store_order(found, numbers))
@@ -136,11 +138,14 @@ def _numbered(fed: _Fed, found: list[Found],
                      for n in notes[start:end]]
     in_order += notes[fed.tail:]
     c = fed.classifier
-    for a in (*c.accs.values(), *c.below.values()):
-        ids = (_outjson.renumbered(a.ids, numbers)
-               if compiled and _outjson is not None else None)
-        a.ids = (ids if ids is not None
-                 else [f"m{n}" for n in sorted([numbers[int(i[1:])] for i in a.ids])])
+    hosts = [*c.accs.values(), *c.below.values()]
+    lists = (_outjson.renumbered_all([a.ids for a in hosts], numbers, names)
+             if compiled and _outjson is not None else None)
+    if lists is None:
+        lists = [[f"m{n}" for n in sorted([numbers[int(i[1:])] for i in a.ids])]
+                 for a in hosts]
+    for a, ids in zip(hosts, lists, strict=True):
+        a.ids = ids
     final = fed.stream.final_id
     c.stack_ids = [(h, final(i)) for h, i in
                    sorted(c.stack_ids, key=lambda x: numbers[int(x[1][1:])])]

@@ -299,9 +299,9 @@ static PyObject *float_repr_py (PyObject *module, PyObject *x)
 
 static PyMethodDef methods[] = {
   {"numbered_in_order", (PyCFunction) (void (*) (void)) numbered_in_order, METH_FASTCALL,
-   "numbered_in_order(found, numbers, Finding, render) -> list[Finding] | None"},
-  {"renumbered", (PyCFunction) (void (*) (void)) renumbered, METH_FASTCALL,
-   "renumbered(ids, numbers) -> list[str] | None"},
+   "numbered_in_order(found, numbers, Finding, render, names) -> list[Finding] | None"},
+  {"renumbered_all", (PyCFunction) (void (*) (void)) renumbered_all, METH_FASTCALL,
+   "renumbered_all(lists, numbers, names) -> list[list[str]] | None"},
   {"float_repr", float_repr_py, METH_O, "float_repr(x) -> str: repr(x), for the tests"},
   {"findings_json", (PyCFunction) (void (*) (void)) findings_json, METH_FASTCALL,
    "findings_json(findings, Finding, line) -> bytes: findings.json's lines, joined"},

@@ -7,6 +7,6 @@
 #include <Python.h>
 
 PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t nargs);
-PyObject *renumbered (PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *renumbered_all (PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

@@ -1,8 +1,9 @@
-"""Findings numbered in the store's order in C (numbering.c) against the reference
-(analysis.py's ``numbered(_store_order(found, numbers))``): the same Findings, field for
-field and of the same types, for generated findings (runs of one message's, a message
-again later, excerpts of any bytes, cut or not) and for the shapes the C leaves to the
-reference; the classifier's ids renumbered the same."""
+"""Findings numbered in the store's order in C (numbering.c, excerpt.c) against the
+reference (analysis.py's ``numbered(_store_order(found, numbers))``): the same Findings,
+field for field and of the same types, for generated findings (runs of one message's, a
+message again later, excerpts of any bytes, cut or not) and for the shapes the C leaves to
+the reference; the classifier's ids renumbered the same, host by host; each message's
+store id made once for both (``names``)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,15 @@ def test_numbered_in_order_is_the_reference(
     found: list[Found] = [
         (NEEDLES[n], f"k{key}", (f"c{i % 3}",), clip, host, None if i % 2 else "p", control,
          t) for i, (key, n, clip, t, host, control) in enumerate(found_at)]  # type: ignore[misc]
-    same(outjson.numbered_in_order(found, numbers, Finding, render), reference(found, numbers))
+    names: list[str | None] = [None] * len(numbers)
+    same(outjson.numbered_in_order(found, numbers, Finding, render, names),
+         reference(found, numbers))
+    assert all(m is None or m == f"m{numbers[k]}" for k, m in enumerate(names))
+    # without names, and with names shorter than numbers (an id made for the call alone)
+    same(outjson.numbered_in_order(found, numbers, Finding, render, None),
+         reference(found, numbers))
+    same(outjson.numbered_in_order(found, numbers, Finding, render, [None] * 3),
+         reference(found, numbers))
 
 
 def test_every_clip_of_the_samples() -> None:
@@ -74,7 +83,7 @@ def test_every_clip_of_the_samples() -> None:
                            None)
                           for b, m, a in itertools.product(SAMPLES, repeat=3)
                           for cut_b, cut_a in itertools.product((False, True), repeat=2)]
-    same(outjson.numbered_in_order(found, [0, 1], Finding, render), reference(found, [0, 1]))
+    same(outjson.numbered_in_order(found, [0, 1], Finding, render, None), reference(found, [0, 1]))
 
 
 def test_clips_of_other_types() -> None:
@@ -83,12 +92,12 @@ def test_clips_of_other_types() -> None:
         (NEEDLES[0], "k1", ("c",), (b"a", b"b", b"c", 1, 0), None, None, False, None),  # type: ignore[list-item]
         (NEEDLES[0], "k1", ("c",), (bytearray(b"a"), b"b", b"c", False, False), None, None,  # type: ignore[list-item]
          False, None)]
-    same(outjson.numbered_in_order(found, [0, 1], Finding, render), reference(found, [0, 1]))
+    same(outjson.numbered_in_order(found, [0, 1], Finding, render, None), reference(found, [0, 1]))
     bad: list[Found] = [(NEEDLES[0], "k1", ("c",), (b"a",), None, None, False, None)]  # type: ignore[list-item]
     with pytest.raises(ValueError, match="not enough values to unpack"):
         reference(bad, [0, 1])
     with pytest.raises(ValueError, match="not enough values to unpack"):
-        outjson.numbered_in_order(bad, [0, 1], Finding, render)
+        outjson.numbered_in_order(bad, [0, 1], Finding, render, None)
 
 
 @pytest.mark.parametrize(("found", "numbers"), [
@@ -105,36 +114,86 @@ def test_left_to_the_reference(found: list[Found], numbers: list[int]) -> None:
     """What the C does not take it hands back untouched (None): an id not "k<digits>", a
     number beyond a long long or not an int, a finding not an 8-tuple, a needle without a
     name, an id past the numbers."""
-    assert outjson.numbered_in_order(found, numbers, Finding, render) is None
+    assert outjson.numbered_in_order(found, numbers, Finding, render, None) is None
 
 
-@given(st.lists(st.integers(1, 8), max_size=30), st.permutations(range(1, 9)))
-def test_renumbered_is_the_reference(keys: list[int], order: list[int]) -> None:
-    numbers = [0, *(n * 1000 - 3 for n in order)]
-    ids = [f"k{k}" for k in keys]
-    assert outjson.renumbered(ids, numbers) == [
-        f"m{n}" for n in sorted([numbers[int(i[1:])] for i in ids])]
-    assert outjson.renumbered([*ids, "k 1"], numbers) is None
+def test_every_width() -> None:
+    """Store numbers of every width, negative too, and a long long's ends, in a message's
+    store id (tagged writes two digits at a time from the end)."""
+    widths = [v for k in range(19) for v in (10**k - 1, 10**k, 10**k + 1, -(10**k), 1 - 10**k)]
+    numbers = [0, *widths, -(2**63), 2**63 - 1]
+    found: list[Found] = [(NEEDLES[1], f"k{k}", (), (b"", b"x", b"", False, False), None, None,
+                           False, None) for k in range(1, len(numbers))]
+    names: list[str | None] = [None] * len(numbers)
+    same(outjson.numbered_in_order(found, numbers, Finding, render, names),
+         reference(found, numbers))
+    assert names[1:] == [f"m{n}" for n in numbers[1:]]
 
 
-@given(st.lists(st.integers(0, 60), max_size=300),
-       st.lists(st.integers(-2**63, 2**63 - 1), min_size=61, max_size=61),
-       st.none() | st.integers(0, 40), st.randoms(use_true_random=False))
-@example([5, 4, 3, 2, 1], list(range(61)), None, random.Random(0))
-@example(list(range(60)), list(range(61)), None, random.Random(0))
-def test_renumbered_sorts_as_sorted(keys: list[int], numbers: list[int], swaps: int | None,
-                                    rnd: random.Random) -> None:
-    """Any numbers (repeated, negative, a long long's ends), ids in any order (``swaps``
-    None) or nearly in order (sorted by number, then a few swapped, as a host's ids come):
-    sorted as sorted() sorts them."""
-    if swaps is not None:
-        keys.sort(key=numbers.__getitem__)
-        for _ in range(swaps if keys else 0):
-            i, j = rnd.randrange(len(keys)), rnd.randrange(len(keys))
-            keys[i], keys[j] = keys[j], keys[i]
-    ids = [f"k{k}" for k in keys]
-    assert outjson.renumbered(ids, numbers) == [
-        f"m{n}" for n in sorted([numbers[int(i[1:])] for i in ids])]
+def renumbered_reference(ids: list[str], numbers: list[int]) -> list[str]:
+    return [f"m{n}" for n in sorted([numbers[int(i[1:])] for i in ids])]
+
+
+@given(st.integers(0, 40).flatmap(lambda n: st.tuples(
+    st.permutations(range(n)), st.lists(st.integers(-1, 3), min_size=n, max_size=n),
+    st.randoms(use_true_random=False))))
+@example(([0], [0], random.Random(0)))
+@example(([], [], random.Random(0)))
+@example(([0, 3, 1, 2], [0, 0, 0, 0], random.Random(0)))
+def test_renumbered_all_is_the_reference(
+        case: tuple[list[int], list[int], random.Random]) -> None:
+    """Numbers a permutation of their indexes (the store's, 0 the unused key's), each key
+    under one of four hosts or none (-1), a host's ids in any order: each host's store ids
+    in the store's order, as the reference sorts them; each made once, the same str for a
+    message's findings and its host."""
+    numbers, host_of, rnd = case
+    lists: list[list[str]] = [[] for _ in range(4)]
+    for key, host in enumerate(host_of):
+        if host >= 0:
+            lists[host].append(f"k{key}")
+    for ids in lists:
+        rnd.shuffle(ids)
+    names: list[str | None] = [None] * len(numbers)
+    keys = [k for k, h in enumerate(host_of) if h >= 0]
+    found: list[Found] = [(NEEDLES[0], f"k{k}", (), (b"", b"x", b"", False, False), None, None,
+                           False, None) for k in keys[::2]]
+    made = outjson.numbered_in_order(found, numbers, Finding, render, names)
+    got = outjson.renumbered_all(lists, numbers, names)
+    assert got == [renumbered_reference(ids, numbers) for ids in lists]
+    assert made is not None
+    assert got is not None
+    by_key = {f"m{numbers[k]}": names[k] for k in keys}
+    assert all(m is by_key[m] for ids in got for m in ids)
+    assert all(f.message is by_key[f.message] for f in made)
+
+
+@pytest.mark.parametrize(("lists", "numbers"), [
+    ([["k1"]], [0, 1, 1]),           # a number twice
+    ([["k1"]], [0, 3, 1]),           # a number past the keys
+    ([["k1"]], [0, -1, 2]),          # a negative number
+    ([["k1"]], [0, 2**70, 2]),       # beyond a long long
+    ([["k1"]], [0, True]),           # an int of another type
+    ([["k1"], ["k1"]], [0, 1]),      # a key under two hosts
+    ([["k1", "k1"]], [0, 1]),        # a key twice under one
+    ([["k2"]], [0, 1]),              # a key past the numbers
+    ([["m1"]], [0, 1]),              # not a key id
+    ([["k+1"]], [0, 1]),
+    ([("k1",)], [0, 1]),             # not a list
+])
+def test_renumbered_all_leaves_to_the_reference(lists: list[list[str]],
+                                                numbers: list[int]) -> None:
+    """What renumbered_all does not take it hands back (None), making no id."""
+    names: list[str | None] = [None] * len(numbers)
+    assert outjson.renumbered_all(lists, numbers, names) is None
+    assert names == [None] * len(numbers)
+
+
+def test_renumbered_all_without_names() -> None:
+    """names None, or shorter than the numbers: the ids made for the call alone."""
+    numbers = [0, 3, 1, 2]
+    for names in (None, [None]):
+        assert outjson.renumbered_all([["k1", "k3"], ["k2"]], numbers, names) == [
+            ["m2", "m3"], ["m1"]]
 
 
 def test_many_needles() -> None:
@@ -148,4 +207,5 @@ def test_many_needles() -> None:
          None, False, None)
         for key in (3, 1, 2, 1) for _ in range(400)]
     numbers = [0, 2, 3, 1]
-    same(outjson.numbered_in_order(found, numbers, Finding, render), reference(found, numbers))
+    same(outjson.numbered_in_order(found, numbers, Finding, render, None),
+         reference(found, numbers))
