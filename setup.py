@@ -9,7 +9,8 @@ setup(ext_modules=[
          "harness/detect/found.c", "harness/detect/foundkeys.c", "harness/detect/findbatch.c",
          "harness/detect/ids.c", "harness/detect/roots.c", "harness/detect/jsonwalk.c",
          "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/scannertype.c",
-         "harness/detect/b64.c", "harness/detect/form.c", "harness/parse/zinflate.c"],
+         "harness/detect/b64.c", "harness/detect/form.c", "harness/parse/zinflate.c",
+         "harness/parse/zwhole.c"],
         depends=["harness/detect/jsonparse.h", "harness/detect/jsonscan.h",
                  "harness/detect/jsonwalk.h",
                  "harness/detect/expand.h", "harness/detect/found.h",
@@ -21,22 +22,25 @@ setup(ext_modules=[
                  "harness/slotoffset.h"],
         # Hyperscan's C API (libhyperscan-dev) for scanner.c and scannertype.c; zlib for
         # zinflate.c, the compressed layers inflated without going back to Python
-        # (children.c), and libdeflate's CRC-32 for its gzip trailers (libdeflate-dev)
+        # (children.c), and libdeflate (libdeflate-dev) for its gzip trailers' CRC-32 and
+        # the streams zwhole.c decodes whole
         libraries=["hs", "z", "deflate"],
-        # zinflate.c is in other extensions too: each keeps its own copy
+        # zinflate.c and zwhole.c are in other extensions too: each keeps its own copy
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # HPACK decoding for http2.py over libnghttp2's inflater (Debian: libnghttp2-dev)
     Extension(
         "harness.parse._hpack", ["harness/parse/_hpack.c", "harness/parse/h2frames.c",
                                  "harness/parse/h2stream.c", "harness/parse/h2events.c",
                                  "harness/parse/h2headers.c", "harness/parse/h2texts.c",
-                                 "harness/parse/h1draft.c", "harness/parse/zinflate.c"],
+                                 "harness/parse/h1draft.c", "harness/parse/zinflate.c",
+                                 "harness/parse/zwhole.c"],
         depends=["harness/parse/_hpack.h", "harness/parse/h2frames.h",
                  "harness/parse/h1draft.h", "harness/parse/h1head.h",
                  "harness/parse/draftfields.h", "harness/parse/zinflate.h",
-                 "harness/parse/asciitext.h", "harness/parse/texttable.h"],
+                 "harness/parse/asciitext.h", "harness/parse/texttable.h",
+                 "harness/detect/words.h"],
         libraries=["nghttp2", "z", "deflate"],
-        # h1draft.c and zinflate.c are in other extensions too: each keeps its own copy
+        # h1draft.c, zinflate.c and zwhole.c are in other extensions too: each keeps its own copy
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # capture.sqlite's rows for capturedb.events through SQLite's C API (libsqlite3-dev)
     Extension(
@@ -60,17 +64,22 @@ setup(ext_modules=[
     Extension(
         "harness.parse._http1",
         ["harness/parse/_http1.c", "harness/parse/h1draft.c", "harness/parse/h1head.c",
-         "harness/parse/h1body.c", "harness/parse/h1wire.c", "harness/parse/zinflate.c"],
+         "harness/parse/h1body.c", "harness/parse/h1wire.c", "harness/parse/zinflate.c",
+         "harness/parse/zwhole.c"],
         depends=["harness/parse/h1draft.h", "harness/parse/h1head.h", "harness/parse/h1wire.h",
                  "harness/parse/draftfields.h", "harness/parse/zinflate.h",
-                 "harness/parse/asciitext.h", "harness/parse/texttable.h"],
-        # zinflate.c: coded bodies undone without going back to Python
+                 "harness/parse/asciitext.h", "harness/parse/texttable.h",
+                 "harness/detect/words.h"],
+        # zinflate.c and zwhole.c: coded bodies undone without going back to Python
         libraries=["z", "deflate"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
-    # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev)
+    # gzip/deflate bodies for encoding.py through zlib's inflate (zlib1g-dev), or libdeflate
+    # where that gives zlib's answer (zwhole.c)
     Extension(
-        "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c"],
-        depends=["harness/parse/zinflate.h", "harness/parse/h1head.h"],
+        "harness.parse._inflate", ["harness/parse/_inflate.c", "harness/parse/zinflate.c",
+                                   "harness/parse/zwhole.c"],
+        depends=["harness/parse/zinflate.h", "harness/parse/h1head.h",
+                 "harness/detect/words.h"],
         libraries=["z", "deflate"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # findings numbered, findings.json's lines (analysis.py and finding.py: the references)

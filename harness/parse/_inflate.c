@@ -5,9 +5,10 @@
  * The Python reference drives zlib through a decompressobj per member, a bytes copy per
  * 64 KiB step, a bytearray and three tuples: ~5 µs a body on top of inflate's own ~8 µs,
  * for bodies of a kilobyte or two (35,000 of them in the 200 MB benchmark). zinflate.c
- * takes the same steps calling zlib directly (it says how); this module raises zlib.error
- * with CPython's zlib_error text ("Error -3 while decompressing data: ..."), which the notes
- * quote. tests/parse/test_encoding.py checks it against the reference. */
+ * takes the same steps calling zlib directly (it says how), after zwhole.c's libdeflate
+ * where that is proven to answer as they do; this module raises zlib.error with CPython's
+ * zlib_error text ("Error -3 while decompressing data: ..."), which the notes quote.
+ * tests/parse/test_encoding.py and test_inflate_whole.py check it against the reference. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -56,10 +57,30 @@ static PyObject *stream (PyObject *self, PyObject *args)
   return result;
 }
 
+/* whole(data, wbits, budget, members) -> output or None: zs_whole alone, for the tests that
+ * check where it answers and that it answers as zlib's steps do */
+static PyObject *whole (PyObject *self, PyObject *args)
+{
+  Py_buffer data;
+  int wbits;
+  Py_ssize_t budget, max_members;
+  PyObject *out = NULL;
+  if (!PyArg_ParseTuple (args, "y*inn:whole", &data, &wbits, &budget, &max_members))
+    return NULL;
+  int rc = zs_whole (data.buf, data.len, wbits, budget, max_members, &out);
+  PyBuffer_Release (&data);
+  if (rc == 0)
+    Py_RETURN_NONE;
+  return rc < 0 ? NULL : out;
+}
+
 static PyMethodDef methods[] = {
   {"stream", stream, METH_VARARGS,
    "stream(data, wbits, budget, step, members) -> (output, cut, finished): "
    "encoding._zlib_stream_py in C."},
+  {"whole", whole, METH_VARARGS,
+   "whole(data, wbits, budget, members) -> output or None: the stream decoded by libdeflate "
+   "where that proves zlib's answer (zwhole.c), else None."},
   {NULL, NULL, 0, NULL},
 };
 

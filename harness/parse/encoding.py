@@ -42,7 +42,8 @@ def _zlib_stream(data: bytes, wbits: int, budget: int,
     Through ``_inflate`` (harness/parse/_inflate.c over zinflate.c, which the HTTP parsers
     compile in too) when it is built: the same steps without a decompressobj and three
     copies per body (most bodies are a kilobyte or two, where those cost more than
-    inflating). ``compiled=False`` (or an unbuilt checkout) runs
+    inflating), or one libdeflate call where zwhole.c proves that gives zlib's answer
+    (tests/parse/test_inflate_whole.py). ``compiled=False`` (or an unbuilt checkout) runs
     :func:`_zlib_stream_py`, the reference (tests/parse/test_encoding.py compares the two)."""
     if compiled and _inflate is not None:
         return _inflate.stream(data, wbits, budget, _STEP, _MEMBERS)

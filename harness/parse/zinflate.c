@@ -21,6 +21,9 @@
  *     checked stops short of its end, the stream is inflated again with inflate's own
  *     check, which may have failed on a wrong CRC-32 read before a length cut off.
  * tests/parse/test_encoding.py checks it against the reference on generated streams.
+ * Before these steps, zs_whole (zwhole.c) decodes the stream whole with libdeflate where
+ * that is proven to give their answer (most bodies: a gzip member of one dynamic block);
+ * anywhere else, and after any failure there, the steps run as they did.
  *
  * zs_one_coding and zs_body are finish_body for the common coded body, one gzip or deflate
  * coding that decodes whole: no note, so nothing that Python's wording must produce; the
@@ -41,11 +44,6 @@ typedef struct
   PyObject *buf; /* bytes, resized as it fills */
   Py_ssize_t len;
 } Out;
-
-/* A chunk of input from which inflate runs with the GIL released. Releasing and taking it
- * again cost ~700 instructions, where most bodies inflate in ~40,000 (a kilobyte or two of
- * input): a chunk this long can take a millisecond. */
-#define UNLOCKED (16 * 1024)
 
 /* One inflate state kept for the next member or body: inflateReset2 leaves it as
  * inflateInit2 makes a fresh one (every field set again, its window kept allocated), for
@@ -111,7 +109,7 @@ static int feed (z_stream *z, const Bytef *chunk, Py_ssize_t n, Py_ssize_t room,
       space = UINT_MAX;
     z->next_out = (Bytef *) PyBytes_AS_STRING (o->buf) + o->len;
     z->avail_out = (uInt) space;
-    if (n >= UNLOCKED) /* other threads run meanwhile, as with the zlib module */
+    if (n >= ZS_UNLOCKED) /* other threads run meanwhile, as with the zlib module */
     {
       Py_BEGIN_ALLOW_THREADS
       err = inflate (z, Z_SYNC_FLUSH);
@@ -150,14 +148,6 @@ static int trailer_ok (const Bytef *trailer, const Bytef *out, size_t n, ZsFail 
   fail->msg = msg;
   fail->what = "while decompressing data";
   return 0;
-}
-
-static int all_nul (const Bytef *p, Py_ssize_t n)
-{
-  for (Py_ssize_t i = 0; i < n; i++)
-    if (p[i])
-      return 0;
-  return 1;
 }
 
 /* zs_stream, checking gzip trailers itself when `checks` (trailer_ok): 2 when a member
@@ -272,7 +262,7 @@ static int run (const unsigned char *in, Py_ssize_t n, int wbits, Py_ssize_t bud
       rc = 1;
       goto done;
     }
-    if (wbits < 16 + 8 || all_nul (in + pos, n - pos < 64 ? n - pos : 64)
+    if (wbits < 16 + 8 || zs_all_nul (in + pos, n - pos < 64 ? n - pos : 64)
         || members > max_members)
     {
       *finished = 1;
@@ -295,6 +285,16 @@ int zs_stream (const unsigned char *in, Py_ssize_t n, int wbits, Py_ssize_t budg
                Py_ssize_t step, Py_ssize_t max_members, PyObject **out, int *cut,
                int *finished, ZsFail *fail)
 {
+  if (step > 0 && step <= (Py_ssize_t) UINT_MAX) /* else run raises ValueError */
+  {
+    int whole = zs_whole (in, n, wbits, budget, max_members, out);
+    if (whole != 0)
+    {
+      *cut = 0;
+      *finished = 1;
+      return whole < 0 ? -1 : 0;
+    }
+  }
   int rc = run (in, n, wbits, budget, step, max_members, out, cut, finished, fail, 1);
   return rc == 2 ? run (in, n, wbits, budget, step, max_members, out, cut, finished, fail, 0)
                  : rc;

@@ -13,6 +13,11 @@
 #define ZS_STEP (64 * 1024)
 #define ZS_MEMBERS 100000
 
+/* A chunk of input from which inflate runs with the GIL released. Releasing and taking it
+ * again cost ~700 instructions, where most bodies inflate in ~40,000 (a kilobyte or two of
+ * input): a chunk this long can take a millisecond. */
+#define ZS_UNLOCKED (16 * 1024)
+
 /* Why inflate stopped with an error: inflate's result and zlib's message (a static string
  * of zlib's, or NULL), what CPython's zlib.error would say. */
 typedef struct
@@ -28,6 +33,21 @@ typedef struct
 int zs_stream (const unsigned char *data, Py_ssize_t n, int wbits, Py_ssize_t budget,
                Py_ssize_t step, Py_ssize_t members, PyObject **out, int *cut, int *finished,
                ZsFail *fail);
+
+/* zs_stream's answer where libdeflate decodes the stream whole and that proves zlib's
+ * (zwhole.c): 1 with *out, a new bytes (all of it, within the budget: finished, not cut);
+ * 0 when zs_stream must take zlib's steps; -1 with an exception (no memory). */
+int zs_whole (const unsigned char *in, Py_ssize_t n, int wbits, Py_ssize_t budget,
+              Py_ssize_t max_members, PyObject **out);
+
+/* p[0..n) all NUL: after a gzip member, zlib's steps look at the next 64 bytes for another */
+static inline int zs_all_nul (const unsigned char *p, Py_ssize_t n)
+{
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (p[i])
+      return 0;
+  return 1;
+}
 
 /* The codings finish_body undoes in C: a body whose Content-Encoding and Transfer-Encoding
  * (less "chunked") name exactly one of these, gzip and x-gzip being one decoder */
