@@ -14,7 +14,7 @@
  *   - the stream is stored blocks then a final block, which is stored or dynamic (where a
  *     Huffman block ends, and so where the next one's header is, only decoding finds);
  *   - that dynamic block's header is one zlib accepts (at most 286 and 30 symbols, a
- *     complete code for the lengths, repeats within them, an end-of-block code) and its
+ *     complete code for the lengths, repeats within them) and its
  *     literal/length and distance codes are complete: every codeword then names a symbol
  *     below 286 and 30, which both decoders give the same meaning;
  *   - the wrapping is parsed here as zlib parses it (gzip without a header CRC, or zlib
@@ -124,10 +124,10 @@ static int dynamic_ok (Bits *b)
       for (unsigned j = rev7[next[len]++ << (7 - len)]; j < 128; j += 1u << len)
         table[j] = (uint16_t) (s | len << 8);
   }
-  /* the lengths, counted for the code they belong to as they come: c and limit are the
-   * literal/length code's, then the distance code's */
-  uint8_t lens[286 + 30];
+  /* the lengths, counted for the code they belong to as they come (c and limit are the
+   * literal/length code's, then the distance code's), the last one kept for a repeat */
   unsigned counts[2][16] = {{0}}, *c = counts[0], limit = nlen, total = nlen + ndist, i = 0;
+  unsigned last = 0;
   while (i < total)
   {
     if (b->have < 7 + 7)
@@ -138,18 +138,17 @@ static int dynamic_ok (Bits *b)
     take (b, len);
     if (sym < 16)
     {
-      lens[i++] = (uint8_t) sym;
-      c[sym]++;
+      c[last = sym]++;
+      i++;
     }
     else
     {
       unsigned bits = sym == 16 ? 2 : sym == 17 ? 3 : 7;
       if (bits > b->have || (sym == 16 && i == 0)) /* nothing to repeat: both refuse it */
         return 0;
-      unsigned rep = (sym == 18 ? 11 : 3) + take (b, bits), val = sym == 16 ? lens[i - 1] : 0;
+      unsigned rep = (sym == 18 ? 11 : 3) + take (b, bits), val = last = sym == 16 ? last : 0;
       if (rep > total - i) /* zlib: "invalid bit length repeat"; libdeflate overruns */
         return 0;
-      memset (lens + i, (int) val, rep);
       if (rep > limit - i) /* across from one code to the other */
       {
         c[val] += limit - i;
@@ -167,7 +166,9 @@ static int dynamic_ok (Bits *b)
       limit = total;
     }
   }
-  return lens[256] != 0 && complete (counts[0]) && complete (counts[1]);
+  /* (a complete code without the end-of-block symbol, which zlib refuses, libdeflate can
+   * never finish decoding) */
+  return complete (counts[0]) && complete (counts[1]);
 }
 
 /* in[0..n), a raw deflate stream: 1 when it is stored blocks then a final block that is
