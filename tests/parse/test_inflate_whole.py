@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import random
 import zlib
 
 import pytest
@@ -420,3 +421,18 @@ def test_bombs_and_lying_lengths() -> None:
                 got = same_or_none(stream, wbits, budget, 1)
                 fits = budget > len(payload) and (trailer == "ok" or wbits != GZIP)
                 assert (got is not None) == fits
+
+
+@pytest.mark.parametrize("cmf", [0x08, 0x18, 0x78, 0x88])
+def test_the_window_a_zlib_header_names(cmf: int) -> None:
+    """inflate does not hold distances to the window a zlib header names (CINFO), only
+    refuses one past its own 2^15 (0x88): a match 7,000 bytes back decodes after any
+    other header, in both, and the stream past 2^15 is refused without zs_whole."""
+    rng = random.Random(3)
+    block = rng.randbytes(2000)
+    payload = block + rng.randbytes(5000) + block
+    flg = (31 - cmf * 256 % 31) % 31
+    data = bytes([cmf, flg]) + _compress(payload, RAW, 6) + \
+        zlib.adler32(payload).to_bytes(4, "big")
+    got = same_or_none(data, ZLIB, 10**6, 1)
+    assert got == (payload if cmf != 0x88 else None)
