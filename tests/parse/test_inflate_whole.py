@@ -436,3 +436,24 @@ def test_the_window_a_zlib_header_names(cmf: int) -> None:
         zlib.adler32(payload).to_bytes(4, "big")
     got = same_or_none(data, ZLIB, 10**6, 1)
     assert got == (payload if cmf != 0x88 else None)
+
+
+def test_stored_blocks_then_one_huffman_block_are_answered() -> None:
+    """Where zs_whole answers: stored blocks (each one's length read at the byte boundary
+    after its three bits, the bytes read ahead given back) and a final one, stored (as zlib
+    writes incompressible data) or dynamic."""
+    rng = random.Random(5)
+    noise = rng.randbytes(200_000)
+    assert same_or_none(_compress(noise, RAW, 6), RAW, 10**6, 1) == noise
+    w = Bits()
+    for final, payload in ((0, b"abc"), (0, b""), (0, noise[:70_000 % 65536])):
+        w.put(final, 1)
+        w.put(0, 2)
+        w.align()
+        w.put(len(payload) | (~len(payload) & 0xFFFF) << 16, 32)
+        for b in payload:
+            w.put(b, 8)
+    stream = w.data() + _cases()["valid"]  # the final block: a dynamic one
+    got = same_or_none(stream, RAW, 10**6, 1)
+    assert got is not None
+    assert got.startswith(b"abc" + noise[:70_000 % 65536])
