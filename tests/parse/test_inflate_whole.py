@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import random
 import zlib
 
@@ -457,3 +458,18 @@ def test_stored_blocks_then_one_huffman_block_are_answered() -> None:
     got = same_or_none(stream, RAW, 10**6, 1)
     assert got is not None
     assert got.startswith(b"abc" + noise[:70_000 % 65536])
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_bodies_zlib_writes_are_answered(level: int) -> None:
+    """JSON bodies as servers send them, one dynamic block each (its code lengths with
+    repeats, some across from the literal/length code to the distance code): zs_whole
+    answers every one, in each wrapping."""
+    rng = random.Random(level)
+    for size in (40, 300, 1000, 3000, 8000):
+        body = json.dumps([{"id": i, "ev": rng.choice(["open", "tap", "view"]), "v": rng.random()}
+                           for i in range(size // 40)]).encode()
+        for wbits in (GZIP, ZLIB, RAW):
+            stream = _compress(body, wbits, level)
+            if (stream[10 if wbits == GZIP else 2 if wbits == ZLIB else 0] >> 1 & 3) == 2:
+                assert same_or_none(stream, wbits, 10**6, 1) == body
