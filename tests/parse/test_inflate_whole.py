@@ -472,8 +472,8 @@ def test_stored_blocks_then_one_huffman_block_are_answered() -> None:
 @pytest.mark.parametrize("level", [1, 6, 9])
 def test_bodies_zlib_writes_are_answered(level: int) -> None:
     """JSON bodies as servers send them, one dynamic block each (its code lengths with
-    repeats, some across from the literal/length code to the distance code): zs_whole
-    answers every one, in each wrapping."""
+    repeats; zlib sends the two codes' lengths apart, so none across): zs_whole answers
+    every one, in each wrapping."""
     rng = random.Random(level)
     for size in (40, 300, 1000, 3000, 8000):
         body = json.dumps([{"id": i, "ev": rng.choice(["open", "tap", "view"]), "v": rng.random()}
