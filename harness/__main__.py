@@ -1,5 +1,5 @@
 """``python -m harness``: the same CLI as the ``harness`` console script."""
 
-from harness.cli import main
+from harness.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,19 @@ def test_a_bug_exits_70_with_its_traceback_never_1(monkeypatch: pytest.MonkeyPat
     err = capsys.readouterr().err
     assert "Traceback" in err
     assert "harness scan: internal error (ZeroDivisionError: division by zero)" in err
+
+
+def test_the_entry_point_freezes_what_the_run_left(tmp_path: Path) -> None:
+    """`harness` and `python -m harness` run cli.entry: main's exit code, then gc.freeze(),
+    so that the interpreter's finalization does not walk every object the run left."""
+    code = ("import gc, sys; sys.argv = ['harness', 'cache', '--json']\n"
+            "from harness.cli import entry\n"
+            "code = entry(); print(code, gc.get_freeze_count() > 0, file=sys.stderr)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True)
+    assert out.stderr.strip() == "0 True"
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["harness"] == "harness.cli:entry"
+    main_py = (Path(__file__).parents[2] / "harness" / "__main__.py").read_text()
+    assert "raise SystemExit(entry())" in main_py
