@@ -232,7 +232,7 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
         names.sort()
 
         phase_at, phase_gap, dns_name = clock.at, clock.gap, names.name
-        add, add_message = w.add, w.add_message
+        add, add_message, message = w.add, w.message_adder(), w.message
         linking = links.enabled  # asked once a build, not once a message
         # the phase of the last time asked, and the gap around it where it is the same
         # (PhaseClock.gap): most messages fall in the gap of the one before
@@ -258,7 +258,9 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
                 if stream is None:
                     add(d)
                 else:
-                    m = add_message(d)  # one call into the C writer
+                    m = add_message(d)  # the C writer's own method, where it is built
+                    if m is None:  # a row it reads back
+                        m = message()
                     (held if m.meta.get("stack") else ready).append(m)
                 if linking:
                     links.add(d)

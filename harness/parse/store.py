@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -276,6 +277,13 @@ class StoreWriter:
             return self._read_back(c.count) if m is None else m
         self.add(d)
         return self.message()
+
+    def message_adder(self) -> Callable[[Draft], Message | None]:
+        """:meth:`add_message` for a caller that writes every message (the builder): the C
+        writer's own method where it is built, so no Python frame a message (~475
+        instructions, 2% of what the builder's loop and the writer cost a message). It
+        gives None where :meth:`message` has to read the row back: ask that then."""
+        return self._c.add_message if self._c is not None else self.add_message
 
     def _order(self, count: int) -> list[int] | None:
         """The keys in :data:`_NUMBER`'s order (``first_seq``, then key), sorted here from
