@@ -221,7 +221,7 @@ def facts_tokens(facts: RunFacts, to: str,
                  vendor: tuple[str, ...]) -> list[tuple[str, str, str]]:
     """Id-like JSON values (anonymous_id, distinct_id, uuid...) in decoded payloads."""
     from harness.detect.decoders import Budget, Decoder
-    from harness.detect.findings import roots
+    from harness.detect.rootpairs import roots
     from harness.parse.storeread import MessageStore
 
     out: list[tuple[str, str, str]] = []

@@ -16,7 +16,7 @@
  *   the Python loop the messages it leaves to it; Ids() the ids it has seen, of which len()
  *   says how many differ.
  *
- * roots(url, head, with_path, headers, body) is findings.root_pairs for the URLs it can split
+ * roots(url, head, with_path, headers, body) is rootpairs.root_pairs for the URLs it can split
  *   as path_query's fast path does (roots.c); None for the rest.
  *
  * Scanner(values, tags, make) is the matcher's compiled Hyperscan database (scannertype.c).

@@ -13,7 +13,7 @@
  *   skipped when it is not "out", or a Java HTTP stack record (links, and a true
  *     meta["stack"]) also seen on the wire;
  *   its roots made (roots.c, with the request's head made here and any other message's by
- *     findings.root_label, called) and its findings found (found.c).
+ *     rootpairs.root_label, called) and its findings found (found.c).
  *
  * find_batch(batch, start, how, into) -> None | (index, roots | None) where
  *   batch: a list or tuple of messages, from batch[start] on;

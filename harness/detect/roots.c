@@ -1,12 +1,12 @@
-/* A message's roots in C (findings.root_pairs): its URL, each query parameter, each header,
+/* A message's roots in C (rootpairs.root_pairs): its URL, each query parameter, each header,
  * its body, as (chain, bytes), for the URLs a capture is full of; None for the rest, which
  * root_pairs does in Python (tests/detect/test_roots.py compares the two on hostile URLs).
  *
  * roots(url, head, with_path, headers, body) where head is the chain's first step, to which
- * the URL's path is added when with_path (a request's label, findings.root_label); url is ""
+ * the URL's path is added when with_path (a request's label, rootpairs.root_label); url is ""
  * for none.
  *
- * What is done here is exactly findings.path_query's fast path (an ASCII URL, no C0 control
+ * What is done here is exactly rootpairs.path_query's fast path (an ASCII URL, no C0 control
  * or space in front, no tab or newline, no bracket in its netloc), query_pairs (parse_qsl:
  * '+' as space, then %-escapes as urllib.parse.unquote reads them: two hex digits or left as
  * they are, the bytes decoded as UTF-8 with U+FFFD for what is not), and text.utf8 of the
@@ -44,7 +44,7 @@ static int unsafe (const char *u, Py_ssize_t n)
 static const unsigned char NETLOC[256] = { ['/'] = 1, ['?'] = 1, ['#'] = 1, ['['] = 2,
   [']'] = 2 };
 
-/* findings.path_query's fast path over an ASCII URL u[0, n): the path and the query as
+/* rootpairs.path_query's fast path over an ASCII URL u[0, n): the path and the query as
    offsets; 0 where the fast path does not apply (urlsplit's own steps are needed). */
 static int path_query (const char *u, Py_ssize_t n, Py_ssize_t *pa, Py_ssize_t *pz,
     Py_ssize_t *qa, Py_ssize_t *qz)

@@ -1,4 +1,4 @@
-/* A message's roots in C (roots.c), for findings.root_pairs and the batch loop's walk. */
+/* A message's roots in C (roots.c), for rootpairs.root_pairs and the batch loop's walk. */
 
 #ifndef EGRESS_ROOTS_H
 #define EGRESS_ROOTS_H

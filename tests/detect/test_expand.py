@@ -19,8 +19,9 @@ from harness.detect import _detect
 from harness.detect.decoders import Budget, Decoder, java_hash_py
 from harness.detect.derive import derive
 from harness.detect.finding import Needle
-from harness.detect.findings import NOTES_SHOWN, find, root_pairs
+from harness.detect.findings import NOTES_SHOWN, find
 from harness.detect.matcher import Match, Matcher
+from harness.detect.rootpairs import root_pairs
 from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
 

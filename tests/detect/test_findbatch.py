@@ -23,9 +23,9 @@ from harness.detect.findings import (
     Found,
     _plan,
     find_unnumbered,
-    root_label,
 )
 from harness.detect.matcher import Matcher
+from harness.detect.rootpairs import root_label
 from harness.parse.message import Message, MessageKind
 from tests.detect.test_expand import NEEDLES, bodies, headers
 from tests.detect.test_found import aligned, odd_headers

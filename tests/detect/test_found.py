@@ -30,9 +30,9 @@ from harness.detect.findings import (
     _plan,
     find,
     render,
-    root_pairs,
 )
 from harness.detect.matcher import Matcher
+from harness.detect.rootpairs import root_pairs
 from harness.device.base import NeedleClass
 from harness.parse.message import Message, MessageKind
 from tests.detect.test_expand import NEEDLES, bodies, headers

@@ -1,4 +1,4 @@
-"""A message's roots without urllib.parse (findings.path_query, query_pairs, and roots.c,
+"""A message's roots without urllib.parse (rootpairs.path_query, query_pairs, and roots.c,
 which does the same in C) against urlsplit and parse_qsl, which find(compiled=False) still
 calls: the same path, query and parameters for any URL, well formed or not (schemes that
 are not, brackets, a non-ASCII host that NFKC changes, tabs and newlines, C0 controls in
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harness.detect import _detect
-from harness.detect.findings import path_query, query_pairs, root_pairs
+from harness.detect.rootpairs import path_query, query_pairs, root_pairs
 from harness.parse.message import Message, MessageKind
 
 # what URLs are made of, and what breaks urlsplit or changes what it does
