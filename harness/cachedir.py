@@ -105,7 +105,7 @@ def _measure(path: Path) -> Entry:
 def _entries(base: Path) -> Iterator[tuple[str, Path]]:
     """Each top-level entry (relative name, path), and each one inside the directories that
     hold a kind's files (hyperscan/, frida-server/) in their place."""
-    nested = {"hyperscan", "frida-server"}
+    nested = {pat.split("/")[0] for k in KINDS for pat in k.patterns if "/" in pat}
     for p in sorted(base.iterdir()):
         if p.name in nested and p.is_dir() and not p.is_symlink():
             for q in sorted(p.iterdir()):

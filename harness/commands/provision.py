@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.cachedir import frida_server_dir
 from harness.commands.devices import add_adb_arguments, endpoints
 from harness.device.android_discovery import open_session
-from harness.device.android_frida import DEVICE_PORT, FridaServer, cache_dir
+from harness.device.android_frida import DEVICE_PORT, FridaServer
 
 HELP = "push frida-server to an Android device and check its CPU and version"
 DESCRIPTION = f"""\
@@ -15,7 +16,7 @@ Make sure DEVICE has a frida-server of the host's Frida version, built for its C
 --frida-server FILE (the unpacked release binary, e.g. frida-server-17.26.2-android-arm64) the
 file is checked (ELF CPU, version in the name), pushed to /data/local/tmp, made executable and
 asked for its version on the device. Without it, the one on the device is checked, else a file
-named like the release in {cache_dir()} is pushed. --start also runs it as root and
+named like the release in {frida_server_dir()} is pushed. --start also runs it as root and
 checks that Frida reaches it through adb forward.
 """
 

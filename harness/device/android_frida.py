@@ -58,11 +58,6 @@ def version_from_name(name: str) -> str | None:
     return m.group(1) if m else None
 
 
-def cache_dir() -> Path:
-    """Where ``frida-server-VERSION-android-ARCH`` files are looked for when none is given."""
-    return frida_server_dir()
-
-
 def release_name(version: str, arch: str) -> str:
     return f"frida-server-{version}-android-{arch}"
 
@@ -137,7 +132,7 @@ class FridaServer:
                     log.info("%s: using the frida-server found at %s", self.serial, other)
                     self.device_path = other
                     return self.host_version
-            cached = cache_dir() / want
+            cached = frida_server_dir() / want
             if not cached.is_file():
                 what = "missing" if have is None else f"version {have}, host frida is " \
                                                       f"{self.host_version}"
@@ -145,7 +140,7 @@ class FridaServer:
                     f"frida-server {what} at {self.device_path}",
                     fix=f"download {want}.xz from {RELEASES}, unpack it and run "
                         f"`harness provision --device {self.serial} --frida-server FILE` "
-                        f"(or put it in {cache_dir()})")
+                        f"(or put it in {frida_server_dir()})")
             file = cached
         try:
             data = file.read_bytes()

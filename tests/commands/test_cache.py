@@ -187,11 +187,9 @@ def test_no_directory(cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_frida_servers_elsewhere(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.device import android_frida
-
     elsewhere = tmp_path / "servers"
     monkeypatch.setenv("EGRESS_HARNESS_CACHE", str(elsewhere))
-    assert android_frida.cache_dir() == elsewhere / "frida-server"
+    assert cachedir.frida_server_dir() == elsewhere / "frida-server"
     (elsewhere / "frida-server").mkdir(parents=True)
     (elsewhere / "frida-server" / "frida-server-17.2.0-android-x86_64").write_bytes(b"x")
     _fill(cache)
