@@ -14,6 +14,7 @@
  */
 
 #include "ids.h"
+#include "keyid.h"
 
 #include <string.h>
 
@@ -31,19 +32,8 @@ struct Ids {
 /* The key of a key id (an exact str), -1 for any other id. */
 static Py_ssize_t key_of (PyObject *id)
 {
-  if (!PyUnicode_CheckExact (id) || !PyUnicode_IS_ASCII (id))
-    return -1;
-  Py_ssize_t n = PyUnicode_GET_LENGTH (id), key = 0;
-  const char *s = PyUnicode_DATA (id);
-  if (n < 2 || n > 9 || s[0] != 'k' || (s[1] == '0' && n > 2))
-    return -1;
-  for (Py_ssize_t i = 1; i < n; i++)
-  {
-    if (s[i] < '0' || s[i] > '9')
-      return -1;
-    key = key * 10 + (s[i] - '0');
-  }
-  return key < KEYS ? key : -1;
+  Py_ssize_t key;
+  return key_id_key (id, 1, &key) && key < KEYS ? key : -1;
 }
 
 /* Every id into the set from now on: the bitmap's as their strs. 0 with an exception. */

@@ -20,6 +20,7 @@
 #include "../slotoffset.h"
 #include "excerpt.h"
 #include "findingfields.h"
+#include "keyid.h"
 
 #include <stdint.h>
 #include <structmember.h>
@@ -27,21 +28,7 @@
 /* int(mid[1:]) for a key id "k<digits>" below limit: 1 with *key, else 0 */
 static int key_of (PyObject *mid, Py_ssize_t limit, Py_ssize_t *key)
 {
-  if (!PyUnicode_CheckExact (mid) || !PyUnicode_IS_ASCII (mid))
-    return 0;
-  Py_ssize_t n = PyUnicode_GET_LENGTH (mid);
-  const char *s = PyUnicode_DATA (mid);
-  if (n < 2 || n > 19 || s[0] != 'k')
-    return 0;
-  Py_ssize_t at = 0;
-  for (Py_ssize_t i = 1; i < n; i++)
-  {
-    if (s[i] < '0' || s[i] > '9')
-      return 0;
-    at = at * 10 + (s[i] - '0');
-  }
-  *key = at;
-  return at < limit;
+  return key_id_key (mid, 0, key) && *key < limit;
 }
 
 /* numbers[key], an int that fits a long long: 1 with *num, else 0 */
