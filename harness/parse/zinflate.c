@@ -129,10 +129,9 @@ static int feed (z_stream *z, const Bytef *chunk, Py_ssize_t n, Py_ssize_t room,
   return err;
 }
 
-/* The check of a gzip member's trailer that inflate makes when validating: its CRC-32 and
- * length (mod 2^32) against the output out[:n]. 0 when they match, else the failure
- * inflate reports. */
-static int trailer_ok (const Bytef *trailer, const Bytef *out, size_t n, ZsFail *fail)
+/* The check of a gzip member's trailer that inflate makes when validating (zwhole.c makes
+ * it too, after libdeflate); trailer_ok: 1 when it holds, else 0 with inflate's failure. */
+const char *zs_trailer_error (const unsigned char *trailer, const unsigned char *out, size_t n)
 {
   uint32_t crc = 0, isize = 0;
   for (int i = 3; i >= 0; i--)
@@ -140,8 +139,14 @@ static int trailer_ok (const Bytef *trailer, const Bytef *out, size_t n, ZsFail 
     crc = crc << 8 | trailer[i];
     isize = isize << 8 | trailer[4 + i];
   }
-  const char *msg = libdeflate_crc32 (0, out, n) != crc ? "incorrect data check"
-                    : isize != (uint32_t) n ? "incorrect length check" : NULL;
+  return libdeflate_crc32 (0, out, n) != crc ? "incorrect data check"
+         : isize != (uint32_t) n             ? "incorrect length check"
+                                             : NULL;
+}
+
+static int trailer_ok (const Bytef *trailer, const Bytef *out, size_t n, ZsFail *fail)
+{
+  const char *msg = zs_trailer_error (trailer, out, n);
   if (msg == NULL)
     return 1;
   fail->err = Z_DATA_ERROR;

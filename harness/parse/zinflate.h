@@ -40,6 +40,10 @@ int zs_stream (const unsigned char *data, Py_ssize_t n, int wbits, Py_ssize_t bu
 int zs_whole (const unsigned char *in, Py_ssize_t n, int wbits, Py_ssize_t budget,
               Py_ssize_t max_members, PyObject **out);
 
+/* A gzip member's trailer (CRC-32, then ISIZE, little-endian) checked against its output
+ * out[0, n): NULL when both match, else zlib's message for the first that does not */
+const char *zs_trailer_error (const unsigned char *trailer, const unsigned char *out, size_t n);
+
 /* p[0..n) all NUL: after a gzip member, zlib's steps look at the next 64 bytes for another */
 static inline int zs_all_nul (const unsigned char *p, Py_ssize_t n)
 {

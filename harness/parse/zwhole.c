@@ -325,8 +325,7 @@ int zs_whole (const unsigned char *in, Py_ssize_t n, int wbits, Py_ssize_t budge
   }
   else if (gzip) /* CRC-32 and length; then NULs or nothing, or zlib's steps go on */
   {
-    if (n - end < 8 || le32 (in + end) != libdeflate_crc32 (0, o, got)
-        || le32 (in + end + 4) != (uint32_t) got)
+    if (n - end < 8 || zs_trailer_error (in + end, o, got) != NULL)
       goto zlib;
     end += 8;
     if (max_members >= 1 && !zs_all_nul (in + end, n - end < 64 ? n - end : 64))
