@@ -121,6 +121,10 @@ static Py_ssize_t ids_len (Ids *ids)
 
 static int ids_contains (Ids *ids, PyObject *id)
 {
+  /* one that is not an exact str may be equal to a key id (as in ids_add): asked of the set,
+     which holds every id from then on */
+  if (!ids->mixed && !PyUnicode_CheckExact (id) && !ids_mix (ids))
+    return -1;
   Py_ssize_t key = ids->mixed ? -1 : key_of (id);
   if (key < 0)
     return PySet_Contains (ids->others, id);

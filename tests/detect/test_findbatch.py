@@ -256,3 +256,5 @@ def test_ids_count_as_a_set_does(seq: list[object]) -> None:
     assert all(i in ids for i in ref)
     assert ("k3" in ids) == ("k3" in ref)
     assert ("k70001" in ids) == ("k70001" in ref)
+    for other in (Text("k1"), Like(), Text("k70001")):  # asked, never added: equal to a key id
+        assert (other in ids) == (other in ref), other
