@@ -50,7 +50,9 @@ static PyObject *extend1 (PyObject *chain, const char *step, Py_ssize_t n)
    span would have been one of the parent's hits. Such a leaf then needs no scan of its own
    (most leaves: a scan of a few dozen bytes costs more than its bytes). */
 typedef struct {
-  PyObject *chain;
+  Ctx *cx;
+  PyObject *chain; /* the parent layer's */
+  PyObject *owner; /* the bytes object the parent's bytes are in */
   Layers *out;
   int depth;
   const unsigned char *parent; /* the parent layer's bytes */
@@ -58,42 +60,46 @@ typedef struct {
   const Hits *hits; /* the Scanner's hits in them; NULL: scan is not the Scanner's own */
 } LeafCtx;
 
+static int inside (const LeafCtx *lc, const unsigned char *b, Py_ssize_t n)
+{
+  uintptr_t at = (uintptr_t) b, base = (uintptr_t) lc->parent;
+  return at >= base && at + (uintptr_t) n <= base + (uintptr_t) lc->parent_n;
+}
+
 static int unmatched (const LeafCtx *lc, const unsigned char *b, Py_ssize_t n)
 {
-  if (lc->hits == NULL)
+  if (lc->hits == NULL || !inside (lc, b, n))
     return 0;
-  uintptr_t at = (uintptr_t) b, base = (uintptr_t) lc->parent;
-  if (at < base || at + (uintptr_t) n > base + (uintptr_t) lc->parent_n)
-    return 0;
-  Py_ssize_t start = (Py_ssize_t) (at - base), end = start + n;
+  Py_ssize_t start = b - lc->parent, end = start + n;
   for (Py_ssize_t i = 0; i < lc->hits->n; i++)
     if (lc->hits->v[i].end > start && lc->hits->v[i].start < end)
       return 0;
   return 1;
 }
 
-/* "json:" + path as a str, made in place: a path is ASCII (jsonwalk.h), for which this is
-   the str the UTF-8 decode (with surrogateescape) gives, without the decoder's setup. There
-   is a chain for each kept leaf, most of them never scanned. */
-static PyObject *json_step (const char *path, Py_ssize_t path_len)
-{
-  PyObject *u = PyUnicode_New (5 + path_len, 127);
-  if (u != NULL)
-  {
-    memcpy (PyUnicode_1BYTE_DATA (u), "json:", 5);
-    memcpy (PyUnicode_1BYTE_DATA (u) + 5, path, (size_t) path_len);
-  }
-  return u;
-}
-
+/* A kept leaf as a lazy layer (expand.h): its chain the parent's and its path, its bytes a
+   span of the parent's where they are one (else, a string with escapes or a float's text,
+   which live only during the walk, a bytes object now). Most leaves are never scanned nor
+   open a decoder, and then never become Python objects. */
 static int add_leaf (void *ctx, const char *path, Py_ssize_t path_len, const unsigned char *b,
     Py_ssize_t n, int inert)
 {
   LeafCtx *lc = ctx;
-  PyObject *chain = extend_str (lc->chain, json_step (path, path_len));
-  if (!push (lc->out, chain, PyBytes_FromStringAndSize ((const char *) b, n), lc->depth, inert))
+  Py_ssize_t at = walk_path (lc->cx, path, path_len);
+  if (at < 0 || !layers_room (lc->out))
     return 0;
-  lc->out->v[lc->out->n - 1].clean = unmatched (lc, b, n);
+  Layer l = { .b = b, .n = n, .base = Py_NewRef (lc->chain), .path = at, .path_len = path_len,
+    .depth = lc->depth, .inert = inert, .clean = unmatched (lc, b, n) };
+  if (inside (lc, b, n))
+    l.owner = Py_NewRef (lc->owner);
+  else if ((l.data = PyBytes_FromStringAndSize ((const char *) b, n)) == NULL)
+  {
+    Py_DECREF (l.base);
+    return 0;
+  }
+  else
+    l.b = (const unsigned char *) PyBytes_AS_STRING (l.data);
+  lc->out->v[lc->out->n++] = l;
   return 1;
 }
 
@@ -124,9 +130,12 @@ static int add_pairs (PyObject *pairs, PyObject *chain, Layers *out, int depth)
   return (int) (n > 0);
 }
 
-/* A single child from a bytes-or-None result, under chain + step. 1 added, 0 not, -1 error. */
+/* A single child from a bytes-or-None result, under chain + step (chain NULL: an error
+   already set). 1 added, 0 not, -1 error. */
 static int add_one (PyObject *chain, const char *step, PyObject *data, Layers *out, int depth)
 {
+  if (chain == NULL)
+    return -1;
   return push (out, extend1 (chain, step, (Py_ssize_t) strlen (step)), Py_NewRef (data), depth,
              0) ? 1 : -1;
 }
@@ -136,7 +145,7 @@ static int add_one (PyObject *chain, const char *step, PyObject *data, Layers *o
    added, 0 not, -1 error. Decoded into cx's scratch first: most runs in text are not kept,
    and make no bytes object. */
 static int b64_plausible (Ctx *cx, const unsigned char *s, Py_ssize_t n, const Py_ssize_t *at,
-    PyObject *chain, const char *step, Layers *out, int depth)
+    Layer *l, const char *step, Layers *out, int depth)
 {
   Py_ssize_t size;
   unsigned char *o = walk_b64 (cx, s, n, &size);
@@ -150,17 +159,16 @@ static int b64_plausible (Ctx *cx, const unsigned char *s, Py_ssize_t n, const P
   PyObject *blob = PyBytes_FromStringAndSize ((const char *) o, size);
   if (blob == NULL)
     return -1;
-  int added = add_one (chain, at != NULL ? label : step, blob, out, depth);
+  int added = add_one (layer_chain (cx, l), at != NULL ? label : step, blob, out, depth);
   Py_DECREF (blob);
   return added;
 }
 
-int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
+int children (Ctx *cx, Layer *l, const Hits *hits, const Span *hot,
     Py_ssize_t hot_count, Layers *out)
 {
-  PyObject *data = l->data;
-  const unsigned char *d = (const unsigned char *) PyBytes_AS_STRING (data);
-  Py_ssize_t n = PyBytes_GET_SIZE (data);
+  const unsigned char *d = l->b;
+  Py_ssize_t n = l->n;
   int depth = l->depth + 1;
   if (n == 0)
     return OK;
@@ -179,7 +187,7 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
     if (r == NULL)
       return ERROR;
     int verdict = r == Py_None ? FALLBACK_MSG
-        : add_one (l->chain, step, r, out, depth) < 0 ? ERROR : OK;
+        : add_one (layer_chain (cx, l), step, r, out, depth) < 0 ? ERROR : OK;
     Py_DECREF (r);
     if (verdict != OK)
       return verdict;
@@ -194,7 +202,10 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
   Py_ssize_t sn = z - a;
   if (sn > 0 && (s[0] == '{' || s[0] == '[') && (s[sn - 1] == '}' || s[sn - 1] == ']'))
   {
-    LeafCtx lc = { l->chain, out, depth, d, n, hits };
+    PyObject *chain = layer_chain (cx, l);
+    if (chain == NULL)
+      return ERROR;
+    LeafCtx lc = { cx, chain, l->owner != NULL ? l->owner : l->data, out, depth, d, n, hits };
     int r = json_walk (s, sn, cx->min_leaf, hot, hot_count, add_leaf, &lc);
     if (r == OK)
       goto done;
@@ -214,7 +225,7 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
   int one_run = 0;
   if (sn >= 16 && b64_whole (s, sn))
   {
-    int found = b64_plausible (cx, s, sn, NULL, l->chain, "base64", out, depth);
+    int found = b64_plausible (cx, s, sn, NULL, l, "base64", out, depth);
     if (found < 0)
       return ERROR;
     if (found)
@@ -223,7 +234,8 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
   }
   if (form_whole (s, sn))
   {
-    if (!form_children (s, sn, l->chain, out, depth))
+    PyObject *chain = layer_chain (cx, l);
+    if (chain == NULL || !form_children (s, sn, chain, out, depth))
       return ERROR;
     goto done;
   }
@@ -240,7 +252,7 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
       o[i / 2] = (unsigned char) (hi << 4 | lo);
     }
     int found = plausible (o, sn / 2);
-    int added = found ? add_one (l->chain, "hex", raw, out, depth) : 0;
+    int added = found ? add_one (layer_chain (cx, l), "hex", raw, out, depth) : 0;
     Py_DECREF (raw);
     if (added < 0)
       return ERROR;
@@ -254,7 +266,10 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
   {
     if (pb_hazard_after (d, n, level, payloads, 0))
       return FALLBACK_MSG; /* bbpb could loop forever: Decoder._protobuf writes a note */
-    int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), l->chain, out, depth);
+    PyObject *data = layer_data (l), *chain = data != NULL ? layer_chain (cx, l) : NULL;
+    if (chain == NULL)
+      return ERROR;
+    int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), chain, out, depth);
     if (r < 0)
       return ERROR;
     if (r > 0)
@@ -285,12 +300,15 @@ int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
     i += b64_span (d + i, n - i);
     for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
       i++;
-    if (b64_plausible (cx, d + start, i - start, &start, l->chain, NULL, out, depth) < 0)
+    if (b64_plausible (cx, d + start, i - start, &start, l, NULL, out, depth) < 0)
       return ERROR;
   }
 done:
   if (cx->transform != Py_None)
   {
+    PyObject *data = layer_data (l);
+    if (data == NULL)
+      return ERROR;
     PyObject *known = PyObject_CallOneArg (cx->transform, data);
     if (known == NULL)
       return ERROR;
@@ -305,7 +323,8 @@ done:
       int same = 0;
       for (Py_ssize_t i = 0; i < out->n && !same; i++)
       {
-        int eq = PyObject_RichCompareBool (out->v[i].data, input, Py_EQ);
+        PyObject *kid = layer_data (&out->v[i]);
+        int eq = kid != NULL ? PyObject_RichCompareBool (kid, input, Py_EQ) : -1;
         if (eq < 0)
         {
           Py_DECREF (known);
@@ -316,8 +335,9 @@ done:
       if (!same)
       {
         /* first, before the standard decoders' children */
-        PyObject *one = PyTuple_Pack (1, step);
-        if (one == NULL || !push (out, extend (l->chain, one), Py_NewRef (input), depth, 0))
+        PyObject *one = PyTuple_Pack (1, step), *chain = layer_chain (cx, l);
+        if (one == NULL || chain == NULL
+            || !push (out, extend (chain, one), Py_NewRef (input), depth, 0))
         {
           Py_XDECREF (one);
           Py_DECREF (known);

@@ -11,9 +11,21 @@
 
 #define FALLBACK_MSG 5 /* the Python decoder must run */
 
+/* One layer of the walk. Most layers are never reported and open no decoder (a JSON leaf
+   that is a span of its parent's bytes which no hit overlaps is not even scanned), so a
+   layer's chain and bytes are Python objects only once something needs them (layer_chain,
+   layer_data): until then the chain is base extended by one step (a str, or the JSON path
+   "json:" + paths[path, path + path_len) of the walk's arena, or none), and the bytes are
+   b[0, n) inside owner's. */
 typedef struct {
-  PyObject *chain; /* tuple of str */
-  PyObject *data;  /* bytes */
+  PyObject *chain; /* tuple of str; NULL until layer_chain makes it */
+  PyObject *data;  /* bytes; NULL until layer_data makes it */
+  const unsigned char *b; /* the bytes, always: a span of owner's, or data's */
+  Py_ssize_t n;
+  PyObject *base;  /* while chain is NULL: the tuple it extends */
+  PyObject *step;  /* while chain is NULL: its last step; NULL: the path below, or none */
+  PyObject *owner; /* the bytes object b points into when it is not data (NULL: data) */
+  Py_ssize_t path, path_len; /* the JSON path's bytes in the Ctx's paths; path_len -1: none */
   int depth;
   int inert;
   int clean; /* known to match nothing: not scanned (see add_leaf) */
@@ -44,17 +56,27 @@ typedef struct {
   Hit *hits; /* the Scanner's hits of those layers */
   Py_ssize_t hits_n, hits_cap;
   Layers stack, kids; /* walk_root's, kept for the message's next root (empty between) */
+  char *paths; /* the message's lazy layers' JSON paths (Layer.path), until walk_reset */
+  Py_ssize_t paths_n, paths_cap;
 } Ctx;
 
 /* Takes the references of chain and data (also on failure). 0 with an exception set. */
 int push (Layers *ls, PyObject *chain, PyObject *data, int depth, int inert);
+/* Room for one more layer at ls->v[ls->n] (the caller fills it and counts it). 0 with
+   MemoryError. */
+int layers_room (Layers *ls);
 void clear_layers (Layers *ls);
+
+/* l's chain (a borrowed tuple) and bytes (a borrowed bytes object), made when l has none
+   yet. NULL with an exception set. */
+PyObject *layer_chain (Ctx *cx, Layer *l);
+PyObject *layer_data (Layer *l);
 
 /* The children of one layer into out (in Decoder._children's order). OK, FALLBACK_MSG or
    ERROR. hits: the Scanner's hits in the layer's bytes (NULL when scan is not the
    Scanner's own); hot: the distinct pattern bytes the layer matched (the JSON walk's
    filter). */
-int children (Ctx *cx, const Layer *l, const Hits *hits, const Span *hot,
+int children (Ctx *cx, Layer *l, const Hits *hits, const Span *hot,
     Py_ssize_t hot_count, Layers *out);
 
 /* The children of a form (s[0, n), which form_whole takes) into out, under chain: decoders'
@@ -73,6 +95,10 @@ unsigned char *walk_scratch (Ctx *cx, Py_ssize_t size);
 /* s[0, n) base64-decoded (b64.h) into cx's scratch (valid until its next use), its size in
    *size. NULL: not base64 (*size -1), or no memory (*size >= 0, MemoryError set). */
 unsigned char *walk_b64 (Ctx *cx, const unsigned char *s, Py_ssize_t n, Py_ssize_t *size);
+
+/* Appends path[0, path_len) to cx's paths (a lazy layer's JSON path): its offset there, or -1
+   with MemoryError. */
+Py_ssize_t walk_path (Ctx *cx, const char *path, Py_ssize_t path_len);
 
 /* Reads hooks (see expand.c) into cx: 0 with an exception set. */
 int walk_init (Ctx *cx, PyObject *hooks);

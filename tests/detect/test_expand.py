@@ -261,6 +261,21 @@ def test_app_transforms_are_followed_the_same_way() -> None:
     assert [f.chain[1:] for f in got] == [("cipher:AES/CBC", "json:$.id")]
 
 
+def test_app_transforms_of_json_leaves_are_followed_the_same_way() -> None:
+    """A JSON leaf stays a span of its parent's bytes until something needs it as bytes
+    (expand.h's lazy layers): the transform hook does, for each leaf, and so does comparing
+    a transform's input with the leaves of the layer it comes from."""
+    secret = b"opaque-cipher-text-0123456789-abcdefghij"
+    m = message(b'{"a": "' + secret + b'", "b": [12345678]}', "https://sa.lab.test/", ())
+    transforms = {secret: ("cipher:AES/CBC", json.dumps({"id": NEEDLES[0].value}).encode())}
+    assert check(m, transforms)
+    got = find([m], NEEDLES, transforms)
+    assert [f.chain[1:] for f in got] == [("json:$.a", "cipher:AES/CBC", "json:$.id")]
+    # the body's transform gives one of its own leaves (the second): not a child a second time
+    body = b'{"a": "another-opaque-value-0123456789-xyz", "b": "' + secret + b'"}'
+    assert check(message(body, "https://sa.lab.test/", ()), {body: ("cipher:x", secret)})
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(bodies, urls, headers)
 @example(b'{"a": "' + _b64(gzip.compress(b'{"id": "a1b2c3d4e5f60718"}')).encode() + b'"}',
