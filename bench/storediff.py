@@ -1,74 +1,129 @@
-"""Compare two ``analysis.sqlite`` files row for row, by message id (``m<n>``).
+"""Compare two ``analysis.sqlite`` files message by message, as their reader gives them.
 
-    python bench/storediff.py A/analysis.sqlite B/analysis.sqlite
+    PYTHONPATH=. python bench/storediff.py A/analysis.sqlite B/analysis.sqlite
 
-Every column of every message (request and links as message numbers, not row keys, so two
-builds that write rows in another order compare equal when they number them the same), and
-the meta table. Prints the first differences and exits 1 when there are any: the exactness
-check behind every change to the parsers or the store (with ``bench/ab_analyze.py`` for
-findings.json and destinations.json).
+Every field of every message in id order (``MessageStore.messages``: ids, request ids and
+links as numbered, so two builds that write rows in another order compare equal when they
+number them the same), each value with its type (an int where a float was is a difference),
+and the meta table. A store of an older format (version 2: an ``ord`` table numbering the
+rows) is read with that format's query and the same decoding, so a store built before a
+format change compares with one built after it; their meta differ only in the version
+(``store_version`` and the fingerprint's first field), which is not counted. Prints the
+first differences and exits 1 when there are any: the exactness check behind every change to
+the parsers or the store (with ``bench/ab_analyze.py`` for findings.json and
+destinations.json).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import sqlite3
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-ROWS = ("SELECT o.n, m.first_seq, m.kind, m.t, m.direction, m.source, m.conn, m.phase,"
-        " m.protocol, m.host, m.ip, m.port, m.sni, m.tls_version, m.cipher, m.method, m.url,"
-        " m.status, m.headers, m.body, m.body_len, m.body_len_wire, m.events,"
-        " (SELECT r.n FROM ord r WHERE r.key = m.request_key), m.sdk, m.frames, m.meta,"
-        " m.notes, (SELECT group_concat(x.n) FROM (SELECT lo.n AS n FROM links l"
-        " JOIN ord lo ON lo.key = l.b WHERE l.a = m.key ORDER BY lo.n) x)"
-        " FROM ord o JOIN messages m ON m.key = o.key ORDER BY o.n")
-NAMES = ("n", "first_seq", "kind", "t", "direction", "source", "conn", "phase", "protocol",
-         "host", "ip", "port", "sni", "tls_version", "cipher", "method", "url", "status",
-         "headers", "body", "body_len", "body_len_wire", "events", "request", "sdk", "frames",
-         "meta", "notes", "links")
+from harness.parse.message import Message
+from harness.parse.rowcodec import decoded
+from harness.parse.storeread import MessageStore
+
+V2_ROWS = ("SELECT ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, port,"
+           " sni, tls_version, cipher, method, url, status, headers, body, body_len_wire,"
+           " events, (SELECT r.n FROM ord r WHERE r.key = m.request_key), sdk, frames, meta,"
+           " notes, (SELECT group_concat(o.n) FROM links l JOIN ord o ON o.key = l.b"
+           " WHERE l.a = m.key) FROM ord JOIN messages m ON m.key = ord.key ORDER BY ord.n")
+"""The messages of a version 2 store, as its reader (storeread at 314184c) read them."""
+FIELDS = tuple(f.name for f in dataclasses.fields(Message))
+
+
+def _v2(db: sqlite3.Connection) -> bool:
+    cols = {c for _i, c, *_ in db.execute("PRAGMA table_info(ord)")}
+    return cols == {"n", "key"}
+
+
+def _v2_messages(db: sqlite3.Connection) -> Iterator[Message]:
+    for (n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
+         tls_version, cipher, method, url, status, headers, body, body_len_wire, events,
+         req_n, sdk, frames, meta, notes, links) in db.execute(V2_ROWS):
+        yield decoded(
+            f"m{n}", kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
+            tls_version, cipher, method, url, status, headers, body, body_len_wire, events,
+            None if req_n is None else f"m{req_n}",
+            tuple(f"m{x}" for x in sorted(int(v) for v in links.split(","))) if links
+            else (), sdk, frames, meta, notes, True)
+
+
+def messages(path: str) -> Iterator[Message]:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if _v2(db):
+            yield from _v2_messages(db)
+            return
+    finally:
+        db.close()
+    with MessageStore(Path(path)) as store:
+        yield from store.messages()
+
+
+def typed(v: object) -> object:
+    """A field's value compared with its type: its repr (bool, int and float apart; a
+    tuple's and a dict's items too), or the bytes themselves (a body: no copy)."""
+    return v if type(v) is bytes else repr(v)
 
 
 def rows(path: str) -> Iterator[tuple[object, ...]]:
+    """Every row of a store of this format as it is in the file, each value with its type:
+    the numbering, the messages by key, the links in the order written. Two writers that
+    write the same rows under the same keys (the C writer and its reference) compare equal
+    here, stricter than through the reader (``first_seq``, ``body_len`` and keys show)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        # typeof() too: an int where a float was (or text where an int was) is a difference
-        yield from ((*r, *(type(v).__name__ for v in r)) for r in db.execute(ROWS))
+        for sql in ("SELECT keys FROM numbering", "SELECT * FROM messages ORDER BY key",
+                    "SELECT a, b FROM links ORDER BY rowid"):
+            yield from ((*r, *(type(v).__name__ for v in r)) for r in db.execute(sql))
     finally:
         db.close()
 
 
 def meta(path: str) -> dict[str, str]:
+    """The meta table, less the store's version (in the fingerprint too)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return dict(db.execute("SELECT key, value FROM meta"))
+        out = dict(db.execute("SELECT key, value FROM meta"))
     finally:
         db.close()
+    out.pop("store_version", None)
+    if "fingerprint" in out:
+        out["fingerprint"] = out["fingerprint"].partition(":")[2]
+    return out
 
 
 def main(a: str, b: str, show: int = 10) -> int:
     diffs = 0
     n = 0
-    ia, ib = rows(a), rows(b)
-    while True:
-        ra, rb = next(ia, None), next(ib, None)
-        if ra is None and rb is None:
-            break
-        n += 1
-        if ra != rb:
-            diffs += 1
-            if diffs <= show:
-                if ra is None or rb is None:
-                    print(f"row {n}: only in {'b' if ra is None else 'a'}")
-                    continue
-                for i, (x, y) in enumerate(zip(ra, rb, strict=True)):
-                    if x != y:
-                        name = NAMES[i % len(NAMES)] + (" (type)" if i >= len(NAMES) else "")
-                        print(f"m{ra[0]}: {name}: {str(x)[:120]!r} != {str(y)[:120]!r}")
-    ma, mb = meta(a), meta(b)
-    if ma != mb:
+    with contextlib.closing(messages(a)) as ia, contextlib.closing(messages(b)) as ib:
+        while True:
+            ma, mb = next(ia, None), next(ib, None)
+            if ma is None and mb is None:
+                break
+            n += 1
+            if ma is None or mb is None:
+                diffs += 1
+                if diffs <= show:
+                    print(f"message {n}: only in {'b' if ma is None else 'a'}")
+                continue
+            bad = [f for f in FIELDS
+                   if typed(getattr(ma, f)) != typed(getattr(mb, f))]
+            if bad:
+                diffs += 1
+                for f in bad[:show] if diffs <= show else ():
+                    x, y = getattr(ma, f), getattr(mb, f)
+                    print(f"{ma.id}: {f}: {repr(x)[:120]} != {repr(y)[:120]}")
+    ma_, mb_ = meta(a), meta(b)
+    if ma_ != mb_:
         diffs += 1
-        print(f"meta: {ma} != {mb}")
-    print(f"{n} rows compared, {diffs} differ")
+        print(f"meta: {ma_} != {mb_}")
+    print(f"{n} messages compared, {diffs} differ")
     return 1 if diffs else 0
 
 

@@ -247,12 +247,12 @@ static PyObject *writer_fetch (Writer *w, PyObject *args)
   return run (w, args, 1);
 }
 
-/* number(insert, insert_rows, numbers): see storeorder.h (the rows still waiting first) */
+/* number(insert, numbers): see storeorder.h (the rows still waiting first) */
 static PyObject *writer_number (Writer *w, PyObject *args)
 {
-  const char *insert, *insert_rows;
+  const char *insert;
   int numbers;
-  if (!PyArg_ParseTuple (args, "ssp:number", &insert, &insert_rows, &numbers))
+  if (!PyArg_ParseTuple (args, "sp:number", &insert, &numbers))
     return NULL;
   if (w->db == NULL)
     return PyErr_Format (sql_ProgrammingError, "Cannot operate on a closed database.");
@@ -261,7 +261,7 @@ static PyObject *writer_number (Writer *w, PyObject *args)
   if (rows_flush (&w->rows) < 0)
     return NULL;
   w->rows.next = 0; /* as run's: the INSERTs are the caller's */
-  return number (w->db, w->firsts, w->count, insert, insert_rows, numbers);
+  return number (w->db, w->firsts, w->count, insert, numbers);
 }
 
 static PyObject *writer_close_method (Writer *w, PyObject *unused)
@@ -322,7 +322,7 @@ static PyMethodDef writer_methods[] = {
   {"add_message", (PyCFunction) writer_add_message, METH_O,
    "add_message(draft): add(draft), then message(), in one call."},
   {"number", (PyCFunction) writer_number, METH_VARARGS,
-   "number(insert, insert_rows, numbers) -> list | None: StoreWriter.finish's numbering."},
+   "number(insert, numbers) -> list | None: StoreWriter.finish's numbering."},
   {"execute", (PyCFunction) writer_execute, METH_VARARGS,
    "execute(sql, params=()): run one statement to its end."},
   {"fetch", (PyCFunction) writer_fetch, METH_VARARGS,

@@ -14,7 +14,6 @@ holds all messages (nor a 200 MB body more than once) in memory.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any, Protocol
 from harness.errors import RunDirError
 from harness.parse.draft import Draft
 from harness.parse.message import Message
-from harness.parse.rowcodec import KINDS, VALUES, Dumps, decoded, new_message
+from harness.parse.rowcodec import ENCODER, KINDS, VALUES, Dumps, decoded, new_message
 
 try:
     from harness.parse import _store
@@ -32,7 +31,7 @@ except ImportError:  # an unbuilt checkout: the sqlite3 module writes the same r
     _store = None  # type: ignore[assignment]
 
 ANALYSIS_DB = "analysis.sqlite"
-STORE_VERSION = 2
+STORE_VERSION = 3
 """Bump when parsing changes what it produces: stores of another version are rebuilt."""
 
 _PRAGMAS = """
@@ -63,19 +62,18 @@ CREATE TABLE messages(
   request_key INTEGER, sdk TEXT, frames TEXT NOT NULL, meta TEXT NOT NULL,
   notes TEXT NOT NULL);
 CREATE TABLE links(a INTEGER NOT NULL, b INTEGER NOT NULL);
-CREATE TABLE ord(n INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE);
+CREATE TABLE numbering(keys TEXT NOT NULL);
 """
-# ``ord`` numbers the messages (m<n>) after the fact without rewriting their rows (bodies).
-_NUMBER = ("INSERT INTO ord(n, key) SELECT row_number() OVER (ORDER BY first_seq, key), key"
-           " FROM messages")
-"""How messages are numbered (capture order), as SQL: what :meth:`StoreWriter.finish`
-runs when it cannot sort the keys itself."""
+# ``numbering`` numbers the messages (m<n>) after the fact without rewriting their rows
+# (bodies): one row, the keys in number order as a JSON array (``[3,1,2]``: m1 is key 3).
+# It was a table ord(n INTEGER PRIMARY KEY, key UNIQUE), two b-trees of a row a message:
+# 91 M instructions of the 20 MB run's 2.71 G (~3,700 a message), where one text is
+# ~100 a message. Readers look keys up in a list made from the text (storeread).
+_NUMBER = "SELECT key FROM messages ORDER BY first_seq, key"
+"""How messages are numbered (capture order), as SQL: the keys in order, what
+:meth:`StoreWriter.finish` reads when it cannot sort the keys itself."""
 
-_ORD_INSERT = "INSERT INTO ord(key) VALUES(?)"
-_ORD_ROWS = "INSERT OR FAIL INTO ord(key) VALUES" + ",".join(["(?)"] * 64)
-"""The C writer's numbering: the keys in order, 64 a statement (OR FAIL: :func:`_insert_rows`),
-``n`` SQLite's next rowid (1, 2, ...: one more than the largest); naming it would look each n
-up from the b-tree's root (~800 instructions a row)."""
+_NUMBERING = "INSERT INTO numbering(keys) VALUES(?)"
 _INTO = ("INTO messages(key, first_seq, kind, t, direction, source, conn, phase, protocol,"
          " host, ip, port, sni, tls_version, cipher, method, url, status, headers, body,"
          " body_len, body_len_wire, events, request_key, sdk, frames, meta, notes) VALUES")
@@ -306,9 +304,9 @@ class StoreWriter:
 
     def finish(self, meta: dict[str, str], numbers: bool = False) -> list[int] | None:
         """Number the messages and publish the store. With ``numbers``: each key's number
-        (``m<n>``), as ``ord`` holds it, in a list indexed by key (index 0 unused)."""
+        (``m<n>``), as ``numbering`` holds it, in a list indexed by key (index 0 unused)."""
         self._flush()
-        n_of = None if self._c is None else self._c.number(_ORD_INSERT, _ORD_ROWS, numbers)
+        n_of = None if self._c is None else self._c.number(_NUMBERING, numbers)
         if n_of is None:
             n_of = self._number(numbers)
         db = self._db
@@ -325,20 +323,16 @@ class StoreWriter:
         return n_of if numbers else None
 
     def _number(self, numbers: bool) -> list[int]:
-        """``ord`` written (what ``_store.Writer.number`` does in C, the reference), and
-        with ``numbers`` each key's number in a list indexed by key, else []."""
+        """``numbering`` written (what ``_store.Writer.number`` does in C, the reference),
+        and with ``numbers`` each key's number in a list indexed by key, else []."""
         db = self._db
         count = self._c.count if self._c is not None else self._next
         order = self._order(count)
         if order is None:
-            db.execute(_NUMBER)
-            if numbers:  # ord holds n = 1... in order
-                order = [key for key, in db.fetch("SELECT key FROM ord ORDER BY n")]
-        else:
-            db.execute("INSERT INTO ord(n, key) SELECT key + 1, value FROM json_each(?)",
-                       (json.dumps(order),))
+            order = [key for key, in db.fetch(_NUMBER)]
+        db.execute(_NUMBERING, (ENCODER.encode(order),))
         n_of = []
-        if numbers and order is not None:
+        if numbers:
             n_of = [0] * (count + 1)
             for n, key in enumerate(order, 1):
                 n_of[key] = n

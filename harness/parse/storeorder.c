@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+#include "../growbuf.h"
+#include "storejson.h"
 #include "storesql.h"
 
 /* A message's place in the numbering: its first_seq, then its key */
@@ -42,30 +44,51 @@ static void sort_places (Place *p, size_t n)
   }
 }
 
-/* The keys into ord: rows of them a run of many (its parameters), the rest one by one with
- * one. 0, or -1 with an exception set. */
-static int insert_keys (sqlite3 *db, sqlite3_stmt *one, sqlite3_stmt *many, int rows,
-                        const Place *p, size_t n)
+/* The keys in their order as a JSON array ("[3,1,2]", what json.dumps with separators
+ * (",", ":") writes), bound as insert's one parameter and run. 0, or -1 with an exception
+ * set. */
+static int insert_keys (sqlite3 *db, const char *insert, const Place *p, size_t n)
 {
-  for (size_t i = 0; i < n;)
+  GrowBuf b = {0};
+  if (n > (PY_SSIZE_T_MAX - 2) / (INT_TEXT_MAX + 1))
+    return PyErr_NoMemory (), -1;
+  int e = growbuf_reserve (&b, 2 + n * (INT_TEXT_MAX + 1), 256);
+  if (e == 0)
   {
-    sqlite3_stmt *st = n - i >= (size_t) rows ? many : one;
-    int k = st == many ? rows : 1, rc = SQLITE_OK;
-    for (int j = 0; rc == SQLITE_OK && j < k; j++)
-      rc = sqlite3_bind_int64 (st, j + 1, p[i++].key);
-    if (rc == SQLITE_OK)
+    char *o = b.data;
+    *o++ = '[';
+    for (size_t i = 0; i < n; i++)
     {
-      rc = sqlite3_step (st);
-      sqlite3_reset (st);
+      if (i)
+        *o++ = ',';
+      o += int_text (o, p[i].key);
     }
-    if (rc != SQLITE_OK && rc != SQLITE_DONE)
-      return sql_error (db, rc), -1;
+    *o++ = ']';
+    b.len = (size_t) (o - b.data);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2 (db, insert, -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_bind_parameter_count (st) != 1)
+    {
+      PyErr_SetString (PyExc_ValueError, "the INSERT of the keys binds one parameter");
+      e = -1;
+    }
+    else
+    {
+      if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text64 (st, 1, b.data, b.len, SQLITE_STATIC, SQLITE_UTF8);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step (st);
+      if (rc != SQLITE_DONE)
+        e = (sql_error (db, rc), -1);
+    }
+    sqlite3_finalize (st); /* a no-op on NULL */
   }
-  return 0;
+  PyMem_Free (b.data);
+  return e;
 }
 
 PyObject *number (sqlite3 *db, PyObject *firsts, long long count, const char *insert,
-                  const char *insert_rows, int numbers)
+                  int numbers)
 {
   if (PyList_GET_SIZE (firsts) != count)
     Py_RETURN_NONE;
@@ -74,7 +97,6 @@ PyObject *number (sqlite3 *db, PyObject *firsts, long long count, const char *in
   if (place == NULL)
     return PyErr_NoMemory ();
   PyObject *out = NULL;
-  sqlite3_stmt *one = NULL, *many = NULL;
   for (size_t i = 0; i < n; i++)
   {
     PyObject *v = PyList_GET_ITEM (firsts, (Py_ssize_t) i);
@@ -89,21 +111,7 @@ PyObject *number (sqlite3 *db, PyObject *firsts, long long count, const char *in
     place[i].key = (long long) i + 1;
   }
   sort_places (place, n);
-  int rc = sqlite3_prepare_v2 (db, insert, -1, &one, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_prepare_v2 (db, insert_rows, -1, &many, NULL);
-  if (rc != SQLITE_OK)
-  {
-    sql_error (db, rc);
-    goto done;
-  }
-  int rows = sqlite3_bind_parameter_count (many);
-  if (sqlite3_bind_parameter_count (one) != 1 || rows < 1)
-  {
-    PyErr_SetString (PyExc_ValueError, "the INSERTs of keys bind 1 and some parameters");
-    goto done;
-  }
-  if (insert_keys (db, one, many, rows, place, n) < 0)
+  if (insert_keys (db, insert, place, n) < 0)
     goto done;
   out = PyList_New (numbers ? (Py_ssize_t) n + 1 : 0);
   if (out != NULL && numbers)
@@ -123,8 +131,6 @@ PyObject *number (sqlite3 *db, PyObject *firsts, long long count, const char *in
       PyList_SET_ITEM (out, (Py_ssize_t) place[i].key, v);
   }
 done:
-  sqlite3_finalize (one);
-  sqlite3_finalize (many);
   PyMem_Free (place);
   return out;
 }

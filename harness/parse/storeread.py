@@ -12,16 +12,19 @@ from typing import Any
 from harness.capture.rundir import RunDir
 from harness.errors import RunDirError
 from harness.parse.message import Message, MessageKind
-from harness.parse.rowcodec import decoded
+from harness.parse.rowcodec import decoded, loads
 from harness.parse.store import ANALYSIS_DB
 from harness.text import is_digits
 
-_COLS = ("ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
+_COLS = ("kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
          " tls_version, cipher, method, url, status, headers, {body}, body_len_wire, events,"
-         " (SELECT r.n FROM ord r WHERE r.key = m.request_key), sdk, frames, meta,"
-         " notes, (SELECT group_concat(o.n) FROM links l JOIN ord o ON o.key = l.b"
-         " WHERE l.a = m.key)")
-_FROM = " FROM ord JOIN messages m ON m.key = ord.key"
+         " request_key, sdk, frames, meta, notes,"
+         " (SELECT group_concat(l.b) FROM links l WHERE l.a = m.key)")
+_FROM = " FROM json_each(?) j CROSS JOIN messages m ON m.key = j.value"
+# The numbering's keys in order (store.py: one JSON array) are the outer loop, each
+# message's row found by its key: CROSS JOIN keeps them so (SQLite does not reorder its
+# tables), and rows come out in the array's order, j.key (n - 1) rising, which messages() checks.
+# An ORDER BY j.key would have SQLite sort the rows, bodies and all.
 
 
 class MessageStore:
@@ -32,6 +35,7 @@ class MessageStore:
             raise RunDirError("no message store", path=str(path))
         self.path = path
         self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        self._keys: tuple[str, list[int], list[int]] | None = None
 
     @classmethod
     def open(cls, run: RunDir | Path | str, rebuild: bool = False) -> MessageStore:
@@ -63,19 +67,36 @@ class MessageStore:
         return int(self._db.execute("SELECT count(*) FROM messages WHERE kind=?",
                                     (kind.value,)).fetchone()[0])
 
+    def _numbering(self) -> tuple[str, list[int], list[int]]:
+        """The numbering's text, its keys in order, and each key's number (a list indexed
+        by key: the keys are 1 to the count), read once."""
+        if self._keys is None:
+            (text,), = self._db.execute("SELECT keys FROM numbering").fetchall()
+            keys: list[int] = loads(text)
+            n_of = [0] * (len(keys) + 1)
+            for n, key in enumerate(keys, 1):
+                n_of[key] = n
+            self._keys = text, keys, n_of
+        return self._keys
+
     def messages(self, kinds: Iterable[MessageKind] | None = None,
                  with_body: bool = True) -> Iterator[Message]:
         """All messages in id order. ``with_body=False`` leaves ``body`` empty (cheap)."""
-        sql = "SELECT " + _COLS.format(body="body" if with_body else "body_len") + _FROM
-        args: list[str] = []
+        text, _keys, n_of = self._numbering()
+        sql = "SELECT j.key, " + _COLS.format(body="body" if with_body else "body_len") + _FROM
+        args: list[str] = [text]
         if kinds is not None:
             ks = [k.value for k in kinds]
             sql += f" WHERE kind IN ({','.join('?' * len(ks))})"
-            args = ks
-        cur = self._db.execute(sql + " ORDER BY ord.n", args)
+            args += ks
+        cur = self._db.execute(sql, args)
         try:
+            last = -1
             for row in cur:
-                yield _message(row, with_body)
+                if row[0] <= last:
+                    raise RunDirError("message store read out of order", path=str(self.path))
+                last = row[0]
+                yield _message(row, n_of, with_body)
         finally:
             cur.close()
 
@@ -83,22 +104,27 @@ class MessageStore:
         """One message by id; KeyError when there is none."""
         if not message_id.startswith("m") or not is_digits(message_id[1:]):
             raise KeyError(message_id)
-        row = self._db.execute("SELECT " + _COLS.format(body="body") + _FROM +
-                               " WHERE ord.n=?", (int(message_id[1:]),)).fetchone()
+        _text, keys, n_of = self._numbering()
+        n = int(message_id[1:])
+        if not 0 < n <= len(keys):
+            raise KeyError(message_id)
+        row = self._db.execute("SELECT ?, " + _COLS.format(body="body") +
+                               " FROM messages m WHERE m.key = ?", (n - 1, keys[n - 1])
+                               ).fetchone()
         if row is None:
             raise KeyError(message_id)
-        return _message(row, True)
+        return _message(row, n_of, True)
 
 
-def _message(row: tuple[Any, ...], with_body: bool) -> Message:
+def _message(row: tuple[Any, ...], n_of: list[int], with_body: bool) -> Message:
     # Rows are written by StoreWriter only, so their types are known: no per-field checks
     # (this runs once per message for every reader).
-    (n, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
-     cipher, method, url, status, headers, body, body_len_wire, events, req_n, sdk, frames,
+    (i, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
+     cipher, method, url, status, headers, body, body_len_wire, events, req, sdk, frames,
      meta, notes, links) = row
     return decoded(
-        f"m{n}", kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
+        f"m{i + 1}", kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
         tls_version, cipher, method, url, status, headers, body, body_len_wire, events,
-        None if req_n is None else f"m{req_n}",
-        tuple(f"m{x}" for x in sorted(int(v) for v in links.split(","))) if links else (),
-        sdk, frames, meta, notes, with_body)
+        None if req is None else f"m{n_of[req]}",
+        tuple(f"m{x}" for x in sorted(n_of[int(v)] for v in links.split(","))) if links
+        else (), sdk, frames, meta, notes, with_body)

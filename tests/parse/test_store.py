@@ -253,6 +253,17 @@ def test_new_message_is_message() -> None:
 
 
 
+def _numbering(db: Any) -> list[int]:
+    """The keys in number order, as a store's ``numbering`` holds them: its one row, the
+    JSON array json.dumps writes (compact), read back."""
+    import json
+
+    (text,), = db.execute("SELECT keys FROM numbering").fetchall()
+    keys: list[int] = json.loads(text)
+    assert text == json.dumps(keys, separators=(",", ":"))
+    return keys
+
+
 _first_seqs = st.integers(0, 6) | st.integers(-2**63, 2**63 - 1) | st.sampled_from(
     [True, False, 2.0, 2.5, -0.0, "3", "x", b"\x01"])
 """Mostly ints, repeated; now and then what SQLite stores converted or orders its own way."""
@@ -264,9 +275,9 @@ _first_seqs = st.integers(0, 6) | st.integers(-2**63, 2**63 - 1) | st.sampled_fr
 @example([2, True, 1], False)
 def test_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFactory,
                                       firsts: list[Any], compiled: bool) -> None:
-    """``finish`` sorts the keys itself when every ``first_seq`` is an int: ``ord`` and the
-    numbers it returns are what SQL's numbering (``store._NUMBER``, the reference) makes of
-    the rows written, whichever way it took."""
+    """``finish`` sorts the keys itself when every ``first_seq`` is an int: ``numbering``
+    and the numbers it returns are what SQL's numbering (``store._NUMBER``, the reference)
+    makes of the rows written, whichever way it took."""
     import sqlite3
 
     from harness.parse.draft import Draft
@@ -278,11 +289,9 @@ def test_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFactory,
         w.add(Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=seq))
     n_of = w.finish({}, numbers=True)
     db = sqlite3.connect(path)
-    ord_rows = db.execute("SELECT n, key FROM ord ORDER BY n").fetchall()
-    db.execute("CREATE TEMP TABLE ord(n INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE)")
-    db.execute(store._NUMBER.replace("INTO ord", "INTO temp.ord"))
-    assert ord_rows == db.execute("SELECT n, key FROM temp.ord ORDER BY n").fetchall()
-    assert n_of == [0] + [n for _k, n in sorted((k, n) for n, k in ord_rows)]
+    keys = _numbering(db)
+    assert keys == [k for k, in db.execute(store._NUMBER)]
+    assert n_of == [0] + [n for _k, n in sorted((k, n) for n, k in enumerate(keys, 1))]
     db.close()
 
 
@@ -301,9 +310,9 @@ _many_firsts = (st.lists(st.integers(0, 400), min_size=60, max_size=300)
                                      max_size=20))
                 | st.lists(st.integers(0, 3), min_size=60, max_size=300).map(
                     lambda xs: sorted(xs, reverse=True)))
-"""As many keys as the C writer's numbering writes at a time, and more: in order but for a
-few (as the builder adds them), in any order, or backwards (past what its insertion sort
-takes on, so sorted by qsort), with first_seqs repeated (their keys in order)."""
+"""Many keys: in order but for a few (as the builder adds them), in any order, or backwards
+(past what the C writer's insertion sort takes on, so sorted by qsort), with first_seqs
+repeated (their keys in order)."""
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
@@ -311,8 +320,8 @@ takes on, so sorted by qsort), with first_seqs repeated (their keys in order).""
 @example(list(range(300, 0, -1)), True)
 def test_many_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFactory,
                                            firsts: list[int], numbers: bool) -> None:
-    """The C writer's numbering of many keys (64 an INSERT, the rest one by one; sorted
-    by insertion or by qsort) is SQL's, and so are the numbers it returns."""
+    """The C writer's numbering of many keys (sorted by insertion or by qsort) is SQL's,
+    and so are the numbers it returns."""
     import sqlite3
 
     from harness.parse.draft import Draft
@@ -324,10 +333,8 @@ def test_many_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFact
         w.add(Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=seq))
     n_of = w.finish({}, numbers=numbers)
     db = sqlite3.connect(path)
-    db.execute("CREATE TEMP TABLE ord(n INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE)")
-    db.execute(store._NUMBER.replace("INTO ord", "INTO temp.ord"))
-    ord_rows = db.execute("SELECT n, key FROM temp.ord ORDER BY n").fetchall()
-    assert db.execute("SELECT n, key FROM main.ord ORDER BY n").fetchall() == ord_rows
-    assert n_of == ([0] + [n for _k, n in sorted((k, n) for n, k in ord_rows)]
+    keys = _numbering(db)
+    assert keys == [k for k, in db.execute(store._NUMBER)]
+    assert n_of == ([0] + [n for _k, n in sorted((k, n) for n, k in enumerate(keys, 1))]
                     if numbers else None)
     db.close()
