@@ -71,15 +71,21 @@ def typed(v: object) -> object:
     return v if type(v) is bytes else repr(v)
 
 
+ROWS = ("SELECT key, first_seq, kind, t, direction, f.source, f.conn, phase, f.protocol, host,"
+        " f.ip, f.port, f.sni, f.tls_version, f.cipher, method, url, status, headers, body,"
+        " body_len, body_len_wire, events, request_key, sdk, frames, meta, notes"
+        " FROM messages m JOIN facts f ON f.id = m.facts ORDER BY key")
+
+
 def rows(path: str) -> Iterator[tuple[object, ...]]:
     """Every row of a store of this format as it is in the file, each value with its type:
-    the numbering, the messages by key, the links in the order written. Two writers that
+    the numbering, the messages by key (with their facts row's values: not its id, which
+    two writers may give as they like), the links in the order written. Two writers that
     write the same rows under the same keys (the C writer and its reference) compare equal
     here, stricter than through the reader (``first_seq``, ``body_len`` and keys show)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        for sql in ("SELECT keys FROM numbering", "SELECT * FROM messages ORDER BY key",
-                    "SELECT a, b FROM links ORDER BY rowid"):
+        for sql in ("SELECT keys FROM numbering", ROWS, "SELECT a, b FROM links ORDER BY rowid"):
             yield from ((*r, *(type(v).__name__ for v in r)) for r in db.execute(sql))
     finally:
         db.close()

@@ -1,10 +1,13 @@
 /* The writer of analysis.sqlite through SQLite's C API, for store.StoreWriter.
  *
- * Writer(path, script, insert, Draft, Message, values, kinds, dumps, firsts=None,
+ * Writer(path, script, insert, facts, Draft, Message, values, kinds, dumps, firsts=None,
  * insert_rows=insert) opens the temporary store on a connection of its own and runs script
  * (pragmas, schema, BEGIN). add(draft) writes a draft's row with insert and insert_rows,
  * the INSERTs of one row and of several (storerows.h: a row waits in its slot of the second
- * until the slots are full), and appends its first_seq to the list firsts. Its columns are
+ * until the slots are full), and appends its first_seq to the list firsts. Its connection's
+ * facts (source, conn, protocol, ip, port, sni, tls_version, cipher) go in a row of their
+ * own, written with facts (its id, then those) where they are not the last row's; the
+ * message's row holds that row's id (store.py says why). Its columns are
  * bound as Python's sqlite3 module binds them, the JSON columns written by storejson.c
  * where the value has a shape it encodes and by rowcodec.Dumps (dumps, dumps.seqs)
  * otherwise (json_column). message() is the Message the store will read back for that row,
@@ -30,11 +33,20 @@
 
 static PyObject *no_args;
 
+/* The draft's fields in a facts row, in the order of the INSERT of one (after its id) */
+#define NF 8
+static const int fcols[NF] = {D_SOURCE, D_CONN, D_PROTOCOL, D_IP, D_PORT, D_SNI,
+                              D_TLS_VERSION, D_CIPHER};
+
 typedef struct
 {
   PyObject_HEAD
   sqlite3 *db;
   Rows rows; /* the INSERTs of messages */
+  sqlite3_stmt *facts; /* the INSERT of a facts row */
+  /* the values of the facts row written last, and its id (new references; NULL: none) */
+  PyObject *fact[NF], *facts_id;
+  long long nfacts; /* facts rows written */
   long long count; /* keys given so far (the last one's) */
   PyTypeObject *draft, *message;
   Py_ssize_t doff[DN], moff[MN]; /* where each field's slot is in an instance */
@@ -50,6 +62,9 @@ typedef struct
 
 static void forget (Writer *w)
 {
+  for (int i = 0; i < NF; i++)
+    Py_CLEAR (w->fact[i]);
+  Py_CLEAR (w->facts_id);
   for (int i = 0; i < DN; i++)
     Py_CLEAR (w->v[i]);
   Py_CLEAR (w->req);
@@ -60,6 +75,8 @@ static void forget (Writer *w)
 static void writer_close (Writer *w)
 {
   rows_close (&w->rows);
+  sqlite3_finalize (w->facts); /* a no-op on NULL */
+  w->facts = NULL;
   if (w->db != NULL)
   {
     sqlite3_close_v2 (w->db);
@@ -70,10 +87,10 @@ static void writer_close (Writer *w)
 static int writer_init (Writer *w, PyObject *args, PyObject *kw)
 {
   PyObject *path, *draft, *message, *values, *kinds, *dumps, *firsts = NULL;
-  const char *script, *insert, *insert_rows = NULL;
-  if (!PyArg_ParseTuple (args, "O&ssO!O!O!O!O|O!s:Writer", PyUnicode_FSConverter, &path,
-                         &script, &insert, &PyType_Type, &draft, &PyType_Type, &message,
-                         &PyDict_Type, &values, &PyDict_Type, &kinds, &dumps, &PyList_Type,
+  const char *script, *insert, *facts, *insert_rows = NULL;
+  if (!PyArg_ParseTuple (args, "O&sssO!O!O!O!O|O!s:Writer", PyUnicode_FSConverter, &path,
+                         &script, &insert, &facts, &PyType_Type, &draft, &PyType_Type,
+                         &message, &PyDict_Type, &values, &PyDict_Type, &kinds, &dumps, &PyList_Type,
                          &firsts, &insert_rows))
     return -1;
   int ok = w->db == NULL || (PyErr_SetString (PyExc_RuntimeError, "Writer opened twice"), 0);
@@ -98,6 +115,15 @@ static int writer_init (Writer *w, PyObject *args, PyObject *kw)
   Py_DECREF (path);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec (w->db, script, NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (w->db, facts, -1, &w->facts, NULL);
+  if (rc == SQLITE_OK && sqlite3_bind_parameter_count (w->facts) != NF + 1)
+  {
+    PyErr_Format (PyExc_ValueError, "the INSERT of facts binds %d parameters, not %d",
+                  sqlite3_bind_parameter_count (w->facts), NF + 1);
+    writer_close (w);
+    return -1;
+  }
   if (rc != SQLITE_OK || rows_prepare (&w->rows, w->db, insert, insert_rows ? insert_rows
                                        : insert) < 0)
   {
@@ -116,6 +142,56 @@ static PyObject *field (Writer *w, PyObject *d, int i)
   if (v == NULL)
     PyErr_SetString (PyExc_AttributeError, DRAFT[i]);
   return v;
+}
+
+/* The id of the facts row of the draft values v (a new reference): the last one written
+ * where v's facts bind what it bound (a connection's messages, one after another), else a
+ * new row's. NULL with an exception set; the rows waiting are written first then, so the
+ * file holds what it would had the message's row failed. */
+static PyObject *facts_of (Writer *w, PyObject *const *v)
+{
+  int same = w->facts_id != NULL;
+  for (int i = 0; same == 1 && i < NF; i++)
+    same = sql_same_binding (w->fact[i], v[fcols[i]]);
+  if (same < 0)
+    return NULL;
+  if (same)
+    return Py_NewRef (w->facts_id);
+  for (int i = 0; i < NF; i++)
+    Py_CLEAR (w->fact[i]);
+  Py_CLEAR (w->facts_id);
+  PyObject *id = PyLong_FromLongLong (w->nfacts + 1);
+  int e = id != NULL ? sql_bind (w->db, w->facts, 1, id) : -1;
+  for (int i = 0; e == 0 && i < NF; i++)
+    e = sql_bind (w->db, w->facts, i + 2, v[fcols[i]]);
+  if (e == 0)
+  {
+    int rc = sqlite3_step (w->facts);
+    sqlite3_reset (w->facts);
+    if (rc != SQLITE_DONE)
+      e = (sql_error (w->db, rc), -1);
+  }
+  sqlite3_clear_bindings (w->facts); /* nothing it bound in place is held for it */
+  if (e < 0)
+  {
+    Py_XDECREF (id);
+    PyObject *type, *value, *tb;
+    PyErr_Fetch (&type, &value, &tb);
+    if (rows_flush (&w->rows) < 0) /* its error the one raised: those rows are lost */
+    {
+      Py_XDECREF (type);
+      Py_XDECREF (value);
+      Py_XDECREF (tb);
+    }
+    else
+      PyErr_Restore (type, value, tb);
+    return NULL;
+  }
+  w->nfacts++;
+  for (int i = 0; i < NF; i++)
+    w->fact[i] = Py_NewRef (v[fcols[i]]);
+  w->facts_id = id;
+  return Py_NewRef (id);
 }
 
 static PyObject *writer_add (Writer *w, PyObject *d)
@@ -162,7 +238,7 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   PyObject **v = w->v;
   /* whether StoreWriter.message would take the row as it is (else it reads it back) */
   int fast = scalars_read_back_as_given (v);
-  PyObject *text[JN] = {0}, *body_len = NULL;
+  PyObject *text[JN] = {0}, *body_len = NULL, *facts = NULL;
   PyObject *out = NULL;
   static const int jcols[JN] = {D_HEADERS, D_EVENTS, D_FRAMES, D_META, D_NOTES};
   for (int j = 0; j < JN; j++)
@@ -172,11 +248,12 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   Py_ssize_t n = PyObject_Size (v[D_BODY]);
   if (n < 0 || (body_len = PyLong_FromSsize_t (n)) == NULL)
     goto done;
+  if ((facts = facts_of (w, v)) == NULL)
+    goto done;
   /* the INSERT's columns, in its order */
-  PyObject *col[] = {key, v[D_FIRST_SEQ], kind_text, v[D_T], v[D_DIRECTION], v[D_SOURCE],
-                     v[D_CONN], v[D_PHASE], v[D_PROTOCOL], v[D_HOST], v[D_IP], v[D_PORT],
-                     v[D_SNI], v[D_TLS_VERSION], v[D_CIPHER], v[D_METHOD], v[D_URL],
-                     v[D_STATUS], text[J_HEADERS], v[D_BODY], body_len, v[D_BODY_LEN_WIRE],
+  PyObject *col[] = {key, v[D_FIRST_SEQ], kind_text, v[D_T], v[D_DIRECTION], facts,
+                     v[D_PHASE], v[D_HOST], v[D_METHOD], v[D_URL], v[D_STATUS],
+                     text[J_HEADERS], v[D_BODY], body_len, v[D_BODY_LEN_WIRE],
                      text[J_EVENTS], w->req, v[D_SDK], text[J_FRAMES], text[J_META],
                      text[J_NOTES]};
   _Static_assert (sizeof col / sizeof col[0] == NCOL, "the INSERT's parameters");
@@ -188,6 +265,7 @@ done:
   for (int j = 0; j < JN; j++)
     Py_XDECREF (text[j]);
   Py_XDECREF (body_len);
+  Py_XDECREF (facts);
   Py_DECREF (key);
   return out;
 fail:
@@ -275,6 +353,8 @@ static int writer_traverse (Writer *w, visitproc visit, void *arg)
 {
   for (int i = 0; i < DN; i++)
     Py_VISIT (w->v[i]);
+  for (int i = 0; i < NF; i++)
+    Py_VISIT (w->fact[i]);
   Py_VISIT (w->req);
   Py_VISIT (w->draft);
   Py_VISIT (w->message);
@@ -341,8 +421,8 @@ static PyTypeObject WriterType = {
   .tp_name = "harness.parse._store.Writer",
   .tp_basicsize = sizeof (Writer),
   .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-  .tp_doc = "Writer(path, script, insert, Draft, Message, values, kinds, dumps, firsts=None,"
-            " insert_rows=insert)",
+  .tp_doc = "Writer(path, script, insert, facts, Draft, Message, values, kinds, dumps,"
+            " firsts=None, insert_rows=insert)",
   .tp_new = PyType_GenericNew,
   .tp_init = (initproc) writer_init,
   .tp_dealloc = (destructor) writer_dealloc,

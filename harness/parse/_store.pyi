@@ -5,7 +5,7 @@ from harness.parse.draft import Draft
 from harness.parse.message import Message, MessageKind
 
 class Writer:
-    def __init__(self, path: str | PathLike[str], script: str, insert: str,
+    def __init__(self, path: str | PathLike[str], script: str, insert: str, facts: str,
                  draft: type[Draft], message: type[Message], values: dict[MessageKind, str],
                  kinds: dict[str, MessageKind], dumps: object, firsts: list[int] = ...,
                  insert_rows: str = ..., /) -> None: ...

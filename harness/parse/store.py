@@ -53,10 +53,12 @@ PRAGMA secure_delete=OFF;
 # the file in memory.
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE facts(
+  id INTEGER PRIMARY KEY, source TEXT NOT NULL, conn TEXT, protocol TEXT, ip TEXT,
+  port INTEGER, sni TEXT, tls_version TEXT, cipher TEXT);
 CREATE TABLE messages(
   key INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, kind TEXT NOT NULL,
-  t REAL NOT NULL, direction TEXT NOT NULL, source TEXT NOT NULL, conn TEXT, phase TEXT,
-  protocol TEXT, host TEXT, ip TEXT, port INTEGER, sni TEXT, tls_version TEXT, cipher TEXT,
+  t REAL NOT NULL, direction TEXT NOT NULL, facts INTEGER NOT NULL, phase TEXT, host TEXT,
   method TEXT, url TEXT, status INTEGER, headers TEXT NOT NULL, body BLOB NOT NULL,
   body_len INTEGER NOT NULL, body_len_wire INTEGER, events TEXT NOT NULL,
   request_key INTEGER, sdk TEXT, frames TEXT NOT NULL, meta TEXT NOT NULL,
@@ -69,15 +71,22 @@ CREATE TABLE numbering(keys TEXT NOT NULL);
 # It was a table ord(n INTEGER PRIMARY KEY, key UNIQUE), two b-trees of a row a message:
 # 91 M instructions of the 20 MB run's 2.71 G (~3,700 a message), where one text is
 # ~100 a message. Readers look keys up in a list made from the text (storeread).
+# ``facts`` holds what a message's connection says of it (capture layer, connection, protocol,
+# peer, TLS), the same for each of its messages: a row each time they change from one
+# message to the next (~once a connection), which the message's row names by its id.
+# SQLite's work for a record is per column (~150 instructions each in its VDBE, and the
+# binding's): 8 columns of every row were repeated values.
 _NUMBER = "SELECT key FROM messages ORDER BY first_seq, key"
 """How messages are numbered (capture order), as SQL: the keys in order, what
 :meth:`StoreWriter.finish` reads when it cannot sort the keys itself."""
 
 _NUMBERING = "INSERT INTO numbering(keys) VALUES(?)"
-_INTO = ("INTO messages(key, first_seq, kind, t, direction, source, conn, phase, protocol,"
-         " host, ip, port, sni, tls_version, cipher, method, url, status, headers, body,"
-         " body_len, body_len_wire, events, request_key, sdk, frames, meta, notes) VALUES")
-_ROW = "(" + ",".join("?" * 28) + ")"
+_FACTS = ("INSERT INTO facts(id, source, conn, protocol, ip, port, sni, tls_version, cipher)"
+          " VALUES(?,?,?,?,?,?,?,?,?)")
+_INTO = ("INTO messages(key, first_seq, kind, t, direction, facts, phase, host, method, url,"
+         " status, headers, body, body_len, body_len_wire, events, request_key, sdk, frames,"
+         " meta, notes) VALUES")
+_ROW = "(" + ",".join("?" * 21) + ")"
 _INSERT = f"INSERT {_INTO}{_ROW}"
 ROWS = 8
 """Rows the C writer binds into one INSERT: SQLite's fixed cost of running a statement
@@ -154,6 +163,10 @@ class StoreWriter:
         self._finished = False
         self._next = 0
         self._rows: list[tuple[object, ...]] = []
+        self._facts: tuple[object, ...] = ()
+        """The facts of the last row :meth:`add` gave a facts row (its id ``_nfacts``)."""
+        self._nfacts = 0
+        self._facts_rows: list[tuple[object, ...]] = []
         self._pending = 0
         self._dumps = Dumps()
         self._last: tuple[Any, ...] = ()
@@ -172,7 +185,7 @@ class StoreWriter:
             # the reference would run it
             if compiled and _store is not None and new_message is not Message:
                 self._c = db = _store.Writer(self.tmp, _PRAGMAS + _SCHEMA + "BEGIN;", _INSERT,
-                                             Draft, Message, VALUES, KINDS, self._dumps,
+                                             _FACTS, Draft, Message, VALUES, KINDS, self._dumps,
                                              self._firsts, _insert_rows(rows))
             else:
                 self._py = db = _Connection(self.tmp)
@@ -207,18 +220,27 @@ class StoreWriter:
         d.key = self._next
         req = d.request.key if d.request is not None and d.request.key >= 0 else None
         dumps = self._dumps
-        self._last = row = (
+        self._last = (
             d.key, d.first_seq, VALUES[d.kind], d.t, d.direction, d.source, d.conn, d.phase,
             d.protocol, d.host, d.ip, d.port, d.sni, d.tls_version, d.cipher, d.method, d.url,
             d.status, dumps(d.headers), d.body, len(d.body), d.body_len_wire,
             dumps.seqs(d.events), req, d.sdk, dumps(d.frames), dumps(d.meta), dumps(d.notes))
-        self._rows.append(row)
+        facts = (d.source, d.conn, d.protocol, d.ip, d.port, d.sni, d.tls_version, d.cipher)
+        if not self._nfacts or not all(map(_same, facts, self._facts)):
+            self._nfacts += 1
+            self._facts = facts
+            self._facts_rows.append((self._nfacts, *facts))
+        last = self._last
+        self._rows.append((*last[:5], self._nfacts, d.phase, d.host, *last[15:]))
         self._pending += len(d.body) + 512
         if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:
             self._flush()
         return d.key
 
     def _flush(self) -> None:
+        if self._facts_rows and self._py is not None:
+            self._py.db.executemany(_FACTS, self._facts_rows)
+        self._facts_rows = []
         if self._rows and self._py is not None:
             self._py.db.executemany(_INSERT, self._rows)
         self._rows = []
@@ -259,7 +281,8 @@ class StoreWriter:
          meta, notes), = self._db.fetch(
             "SELECT kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
             " tls_version, cipher, method, url, status, headers, body, body_len_wire, events,"
-            " request_key, sdk, frames, meta, notes FROM messages WHERE key=?", (key,))
+            " request_key, sdk, frames, meta, notes FROM messages JOIN facts"
+            " ON facts.id = messages.facts WHERE key=?", (key,))
         return decoded(key_id(key), kind, t, direction, source, conn, phase, protocol, host,
                         ip, port, sni, tls_version, cipher, method, url, status, headers,
                         body, body_len_wire, events,
@@ -339,6 +362,15 @@ class StoreWriter:
         return n_of
 
 
+def _same(a: object, b: object) -> bool:
+    """Whether a facts value binds what another did: the same None, str or int, or an equal
+    str or int (a bool, a float and the rest are a new facts row; any rule that never calls
+    two values the same that SQLite stores differently would do)."""
+    return (a is b and (a is None or type(a) in _SAME)) or (
+        type(a) is type(b) and type(a) in _SAME and a == b)
+
+
+_SAME = frozenset({str, int})
 _TEXTS = frozenset({str, type(None)})
 _INTS = frozenset({int, type(None)})
 

@@ -16,15 +16,17 @@ from harness.parse.rowcodec import decoded, loads
 from harness.parse.store import ANALYSIS_DB
 from harness.text import is_digits
 
-_COLS = ("kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
-         " tls_version, cipher, method, url, status, headers, {body}, body_len_wire, events,"
-         " request_key, sdk, frames, meta, notes,"
+_COLS = ("kind, t, direction, f.source, f.conn, phase, f.protocol, host, f.ip, f.port, f.sni,"
+         " f.tls_version, f.cipher, method, url, status, headers, {body}, body_len_wire,"
+         " events, request_key, sdk, frames, meta, notes,"
          " (SELECT group_concat(l.b) FROM links l WHERE l.a = m.key)")
-_FROM = " FROM json_each(?) j CROSS JOIN messages m ON m.key = j.value"
+_FACTS = " CROSS JOIN facts f ON f.id = m.facts"
+_FROM = " FROM json_each(?) j CROSS JOIN messages m ON m.key = j.value" + _FACTS
 # The numbering's keys in order (store.py: one JSON array) are the outer loop, each
-# message's row found by its key: CROSS JOIN keeps them so (SQLite does not reorder its
-# tables), and rows come out in the array's order, j.key (n - 1) rising, which messages() checks.
-# An ORDER BY j.key would have SQLite sort the rows, bodies and all.
+# message's row found by its key, then its facts row: CROSS JOIN keeps them so (SQLite does
+# not reorder its tables), and rows come out in the array's order, j.key (n - 1) rising,
+# which messages() checks. An ORDER BY j.key would have SQLite sort the rows, bodies and
+# all.
 
 
 class MessageStore:
@@ -108,9 +110,8 @@ class MessageStore:
         n = int(message_id[1:])
         if not 0 < n <= len(keys):
             raise KeyError(message_id)
-        row = self._db.execute("SELECT ?, " + _COLS.format(body="body") +
-                               " FROM messages m WHERE m.key = ?", (n - 1, keys[n - 1])
-                               ).fetchone()
+        row = self._db.execute("SELECT ?, " + _COLS.format(body="body") + " FROM messages m"
+                               + _FACTS + " WHERE m.key = ?", (n - 1, keys[n - 1])).fetchone()
         if row is None:
             raise KeyError(message_id)
         return _message(row, n_of, True)

@@ -25,9 +25,9 @@
 #include "storesql.h"
 
 /* The INSERT's parameters a row (its columns), and the key's and the body's (0-based) */
-#define NCOL 28
+#define NCOL 21
 #define C_KEY 0
-#define C_BODY 19
+#define C_BODY 12
 
 /* One row's place in the INSERT of several */
 typedef struct

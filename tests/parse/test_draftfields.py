@@ -38,8 +38,8 @@ def _hpack_setup(cls: Any, tmp: Path) -> None:
 
 
 def _store_writer(cls: Any, tmp: Path) -> None:
-    _store.Writer(tmp / "a.sqlite", "", "", cls, Message, rowcodec.VALUES, rowcodec.KINDS,
-                  rowcodec.Dumps())
+    _store.Writer(tmp / "a.sqlite", "", "", "", cls, Message, rowcodec.VALUES,
+                  rowcodec.KINDS, rowcodec.Dumps())
 
 
 SETUPS: list[Callable[[Any, Path], None]] = [_http1_setup, _hpack_setup, _store_writer]

@@ -9,6 +9,7 @@ build fails)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import math
 import os
@@ -27,6 +28,7 @@ from harness.parse import store
 from harness.parse.draft import Draft
 from harness.parse.message import Message, MessageKind
 from harness.parse.rowcodec import KINDS, VALUES, Dumps
+from harness.parse.storeread import MessageStore
 
 pytestmark = pytest.mark.skipif(store._store is None, reason="unreachable: setup builds it")
 
@@ -286,7 +288,8 @@ def test_row_sqlite_refuses_fails_at_its_add(tmp_path: Path, column: str) -> Non
     later = [_plain(port=p) for p in range(5)]
     for d in later:
         w.add(d)
-    assert w._c.fetch("SELECT key, port FROM messages WHERE key > 3") == [
+    assert w._c.fetch("SELECT key, port FROM messages JOIN facts ON id = facts"
+                      " WHERE key > 3 ORDER BY key") == [
         (d.key, d.port) for d in later]
     w.close()
 
@@ -301,12 +304,13 @@ def test_keys_after_a_statement_that_wrote_rows(tmp_path: Path, rows: int) -> No
     keys = [w.add(_plain()) for _ in range(2)]
     assert w._c.fetch("SELECT count(*) FROM messages") == [(2,)]  # reads only
     keys.append(w.add(_plain()))
-    w._c.execute("INSERT INTO messages(key, first_seq, kind, t, direction, source, headers,"
+    w._c.execute("INSERT INTO messages(key, first_seq, kind, t, direction, facts, headers,"
                  " body, body_len, events, frames, meta, notes) VALUES(100, 0, 'raw', 1.0,"
-                 " 'out', 's', '[]', x'', 0, '[]', '[]', '{}', '[]')")
+                 " 'out', 0, '[]', x'', 0, '[]', '[]', '{}', '[]')")
     keys += [w.add(_plain(port=p)) for p in range(4)]
     assert keys == [1, 2, 3, 4, 5, 6, 7]
-    assert w._c.fetch("SELECT key, port FROM messages") == [
+    assert w._c.fetch("SELECT key, port FROM messages LEFT JOIN facts ON id = facts"
+                      " ORDER BY key") == [
         (1, 443), (2, 443), (3, 443), (4, 0), (5, 1), (6, 2), (7, 3), (100, None)]
     w.close()
 
@@ -316,7 +320,8 @@ def test_writer_in_a_cycle_is_collected(tmp_path: Path) -> None:
     before it lets go of the values the statement binds in place."""
     firsts: list[object] = []
     w = store._store.Writer(tmp_path / "s.sqlite", store._PRAGMAS + store._SCHEMA + "BEGIN;",
-                            store._INSERT, Draft, Message, VALUES, KINDS, Dumps(), firsts)
+                            store._INSERT, store._FACTS, Draft, Message, VALUES, KINDS,
+                            Dumps(), firsts)
     w.add_message(_plain(host=_fresh("a host"), notes=["a note"]))
     firsts.append(w)
     del w, firsts
@@ -361,3 +366,27 @@ def test_message_made_without_reading_back(tmp_path: Path) -> None:
     assert m.headers == tuple(d.headers)
     assert m.notes == ("n",)
     w.close()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_facts_rows(tmp_path: Path, compiled: bool) -> None:
+    """A message's connection facts go in a facts row of their own, a new one only where
+    they do not bind what the last row's did (an equal str or int does; True and 1, an int
+    and a str do not), and the reader gives each message its own facts back, types and
+    all."""
+    change: list[dict[str, Any]] = [
+        {}, {}, {"conn": _fresh("c1")}, {"port": True}, {"port": 1}, {"port": int("1")},
+        {"port": 1, "cipher": "x"}, {"port": 1, "cipher": "x", "ip": 5},
+        {"port": 1, "cipher": "x", "ip": 5}, {"sni": "s"}, {"source": "native.tcp"}]
+    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB, compiled=compiled)
+    got = [w.add_message(_plain(**{"conn": "c1", **c})) for c in change]
+    w.finish({})
+    db = sqlite3.connect(tmp_path / store.ANALYSIS_DB)
+    assert [f for f, in db.execute("SELECT facts FROM messages ORDER BY key")] == [
+        1, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7]
+    db.close()
+    with MessageStore(tmp_path / store.ANALYSIS_DB) as s:
+        read = list(s.messages())
+    assert [repr(m) for m in read] == [repr(dataclasses.replace(m, id=f"m{i}"))
+                                       for i, m in enumerate(got, 1)]
+    assert (read[7].ip, read[3].port, read[4].port) == ("5", 1, 1)
