@@ -31,7 +31,7 @@ except ImportError:  # an unbuilt checkout: the sqlite3 module writes the same r
     _store = None  # type: ignore[assignment]
 
 ANALYSIS_DB = "analysis.sqlite"
-STORE_VERSION = 3
+STORE_VERSION = 4
 """Bump when parsing changes what it produces: stores of another version are rebuilt."""
 
 _PRAGMAS = """
