@@ -13,8 +13,8 @@ static int is_ws (unsigned char c)
 }
 
 /* Past the whitespace at p->pos. A separator is most often followed by one space or none
-   (json.dumps writes ", " and ": "), so those are told apart before the loop: this runs four
-   times per object member. */
+   (json.dumps writes ", " and ": "), so those are told apart before the loop: this runs
+   after every separator past does not take at once, and inside brackets. */
 static inline void skip_ws (Parser *p)
 {
   const unsigned char *s = p->s;
@@ -36,6 +36,28 @@ static inline int next_is (Parser *p, unsigned char c)
     return 1;
   skip_ws (p);
   return p->pos < p->n && p->s[p->pos] == c;
+}
+
+/* Whether the byte at p->pos, past any whitespace, is c: then p->pos is past it and the
+   whitespace after it. json.dumps writes ": " and ", " before a value or key: c and one
+   space, then a byte that is not whitespace, are tested first, as one two-byte word and a
+   byte, instead of next_is, the step past c and skip_ws one after another (this runs twice
+   per object member: -14 M instructions on the 20 MB run's bodies). */
+static inline int past (Parser *p, unsigned char c)
+{
+  const unsigned char *s = p->s;
+  Py_ssize_t i = p->pos;
+  uint16_t two;
+  if (i + 3 <= p->n && (memcpy (&two, s + i, 2), two == (c | ' ' << 8)) && s[i + 2] > ' ')
+  {
+    p->pos = i + 2;
+    return 1;
+  }
+  if (!next_is (p, c))
+    return 0;
+  p->pos++;
+  skip_ws (p);
+  return 1;
 }
 
 long json_hex4 (const unsigned char *s, Py_ssize_t at, Py_ssize_t n)
@@ -152,16 +174,12 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, int depth)
         return NOT_JSON;
       Py_ssize_t kstart, kend;
       uint8_t kesc;
-      int ascii;
-      int r = scan_string (p, &kstart, &kend, &kesc, &ascii);
+      int r = scan_string (p, &kstart, &kend, &kesc);
       if (r != OK)
         return r;
-      int plain = !kesc && ascii;
-      if (!next_is (p, ':'))
+      if (!past (p, ':'))
         return NOT_JSON;
-      p->pos++;
-      skip_ws (p);
-      if (!plain)
+      if (kesc || !ascii_span (p->s, kstart, kend, p->n))
         return FALLBACK;
       seg->kstart = kstart;
       seg->kend = kend;
@@ -196,15 +214,13 @@ static __attribute__ ((noinline)) int parse_container (Parser *p, int depth)
     int r = parse_value (p, depth + 1);
     if (r != OK)
       return r;
-    if (!next_is (p, ','))
+    if (!past (p, ','))
     {
       if (p->pos >= p->n || p->s[p->pos] != close)
         return NOT_JSON;
       p->pos++;
       break;
     }
-    p->pos++;
-    skip_ws (p);
   }
   if (maybe_duplicate && duplicate_key (p->s, members > KEY_WORDS ? p->keys + 2 * first_key
           : spans, members))
@@ -237,7 +253,7 @@ static inline __attribute__ ((always_inline)) int parse_value (Parser *p, int de
   {
     Py_ssize_t start, end;
     uint8_t escaped;
-    int r = scan_string (p, &start, &end, &escaped, NULL);
+    int r = scan_string (p, &start, &end, &escaped);
     if (r != OK || end - start < p->min_leaf) /* unescaping never lengthens a string */
       return r;
     return walk_string (p, depth - 1, start, end, escaped);

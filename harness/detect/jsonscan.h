@@ -29,34 +29,24 @@ static inline uint64_t special_bytes (uint64_t v)
 #define WORDS_STEP static inline __attribute__ ((always_inline))
 #endif
 
-WORDS_STEP Py_ssize_t plain_words (const unsigned char *s, Py_ssize_t i, Py_ssize_t n,
-    uint64_t *seen)
+WORDS_STEP Py_ssize_t plain_words (const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
 {
   while (i + 8 <= n)
   {
-    uint64_t v = load8 (s + i);
-    uint64_t stop = special_bytes (v);
+    uint64_t stop = special_bytes (load8 (s + i));
     if (stop != 0)
-    {
-      int k = __builtin_ctzll (stop) >> 3; /* the first one */
-      if (seen != NULL)
-        *seen |= k ? v & (~0ULL >> (64 - 8 * k)) : 0;
-      return i + k;
-    }
-    if (seen != NULL)
-      *seen |= v;
+      return i + (__builtin_ctzll (stop) >> 3); /* the first one */
     i += 8;
   }
   return i;
 }
 
 /* Where scan_string must look from s[i] on: the first quote, backslash or control byte, or
-   where fewer than eight bytes are left, which it looks at one by one. With seen, the bytes
-   passed are or'ed into it (their high bits: scan_string's ASCII test). Sixteen bytes at a
+   where fewer than eight bytes are left, which it looks at one by one. Sixteen bytes at a
    time with SSE2 (every x86-64 has it; a key or a short value is then one step), eight at
    a time for the rest and where there is no SSE2: strings are most of a document's bytes. */
 static inline __attribute__ ((always_inline)) Py_ssize_t plain_run (const unsigned char *s,
-    Py_ssize_t i, Py_ssize_t n, uint64_t *seen)
+    Py_ssize_t i, Py_ssize_t n)
 {
 #ifdef __SSE2__
   const __m128i quote = _mm_set1_epi8 ('"'), backslash = _mm_set1_epi8 ('\\');
@@ -67,54 +57,35 @@ static inline __attribute__ ((always_inline)) Py_ssize_t plain_run (const unsign
     __m128i stop = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (v, quote),
         _mm_cmpeq_epi8 (v, backslash)), _mm_cmpeq_epi8 (_mm_max_epu8 (v, control), control));
     unsigned m = (unsigned) _mm_movemask_epi8 (stop);
-    unsigned high = seen != NULL ? (unsigned) _mm_movemask_epi8 (v) : 0;
     if (m != 0)
-    {
-      int k = __builtin_ctz (m); /* the first one */
-      if (seen != NULL)
-        *seen |= (high & ((1u << k) - 1)) ? HIGHS : 0;
-      return i + k;
-    }
-    if (seen != NULL)
-      *seen |= high ? HIGHS : 0;
+      return i + __builtin_ctz (m); /* the first one */
     i += 16;
   }
   if (i + 8 > n)
     return i;
-  uint64_t tail = 0; /* its own: seen's address is not taken */
-  i = plain_words (s, i, n, seen != NULL ? &tail : NULL);
-  if (seen != NULL)
-    *seen |= tail;
-  return i;
-#else
-  return plain_words (s, i, n, seen);
 #endif
+  return plain_words (s, i, n);
 }
 
 /* A string whose opening quote is at p->pos: its content span, checked as json's strict
-   scanner checks it (no raw control character, valid escapes); with ascii (a key's call),
-   *ascii: no byte >= 0x80 in it. Inlined into its two callers, so that a value's call
-   (ascii NULL) does none of the ASCII bookkeeping and neither pays for a call: there are
-   as many strings as members. */
+   scanner checks it (no raw control character, valid escapes). Inlined into its two
+   callers: there are as many strings as members. */
 static inline __attribute__ ((always_inline)) int scan_string (Parser *p, Py_ssize_t *start,
-    Py_ssize_t *end, uint8_t *escaped, int *ascii)
+    Py_ssize_t *end, uint8_t *escaped)
 {
   const unsigned char *s = p->s;
   Py_ssize_t i = p->pos + 1, n = p->n;
-  uint64_t seen = 0; /* the bytes passed, or'ed: their high bits (ascii only) */
   *start = i;
   *escaped = 0;
   for (;;)
   {
-    i = plain_run (s, i, n, ascii != NULL ? &seen : NULL);
+    i = plain_run (s, i, n);
     if (i >= n)
       return NOT_JSON;
     unsigned char c = s[i];
     if (c == '"')
     {
       *end = i;
-      if (ascii != NULL)
-        *ascii = (seen & HIGHS) == 0;
       p->pos = i + 1;
       return OK;
     }
@@ -143,10 +114,31 @@ static inline __attribute__ ((always_inline)) int scan_string (Parser *p, Py_ssi
       i += 2;
       continue;
     }
-    if (ascii != NULL)
-      seen |= c; /* the last bytes, fewer than eight */
     i++;
   }
+}
+
+/* Whether s[start, end) (within n bytes) has no byte >= 0x80: a key's test (a key with one
+   gives FALLBACK). Keys are short: one sixteen-byte load with SSE2 where it stays within
+   the document, else a word at a time. A test of its own, after scan_string, whose steps
+   had kept the ASCII state of every key's bytes as they went, for more instructions than
+   this (-7 M on the 20 MB run's bodies). */
+static inline __attribute__ ((always_inline)) int ascii_span (const unsigned char *s,
+    Py_ssize_t start, Py_ssize_t end, Py_ssize_t n)
+{
+#ifdef __SSE2__
+  if (end - start <= 16 && start + 16 <= n)
+  {
+    unsigned high = (unsigned) _mm_movemask_epi8 (_mm_loadu_si128 ((const __m128i *) (s + start)));
+    return __builtin_ctz (high | 1u << 16) >= end - start; /* the first byte >= 0x80 */
+  }
+#endif
+  uint64_t seen = 0;
+  for (; start + 8 <= end; start += 8)
+    seen |= load8 (s + start);
+  for (; start < end; start++)
+    seen |= s[start];
+  return (seen & HIGHS) == 0;
 }
 
 /* How many ASCII digits s[i, n) starts with: eight bytes at a time (a float's fraction has
