@@ -40,6 +40,7 @@ typedef struct
   const uint8_t *p, *end;
   uint64_t bits; /* past `have`, the next bits of the input or zeros */
   unsigned have;
+  unsigned over; /* zero bytes fill_past put past the input's end */
 } Bits;
 
 /* At least 56 bits held, or all the input's: a word at a time where eight bytes are left
@@ -57,6 +58,16 @@ static inline void fill (Bits *b)
       b->bits |= (uint64_t) *b->p++ << b->have;
 }
 
+/* fill, and past the input's end zero bytes, counted in b->over: at least 56 bits held
+ * (the bits past the input's end are zeros already) */
+static inline void fill_past (Bits *b)
+{
+  fill (b);
+  if (b->p == b->end)
+    for (; b->have <= 56; b->have += 8)
+      b->over++;
+}
+
 /* the next k bits, k at most `have` */
 static inline unsigned take (Bits *b, unsigned k)
 {
@@ -66,109 +77,119 @@ static inline unsigned take (Bits *b, unsigned k)
   return v;
 }
 
-/* count[len] codewords of each length 1..15 form a complete prefix code: zlib refuses an
- * over-subscribed one, and the incomplete ones it accepts are those libdeflate decodes
- * otherwise */
-static int complete (const unsigned count[16])
+/* Whether the bits taken so far were all the input's (none of fill_past's zeros past its
+ * end): a header cut short is refused here, whatever libdeflate would make of it */
+static inline int within (const Bits *b)
 {
-  int left = 1;
-  for (unsigned len = 1; len < 16; len++)
-  {
-    left = 2 * left - (int) count[len];
-    if (left < 0)
-      return 0;
-  }
-  return left == 0;
+  return b->have >= 8 * b->over;
 }
+
+/* A code's lengths form a complete prefix code exactly when their Kraft sum, the sum of
+ * 2^-len over its codewords, is 1: kraft[len] is 2^(15 - len), and the sum is 2^15 (2^7 for
+ * the code lengths' code). An over-subscribed code (zlib refuses it) sums to more, an
+ * incomplete one (those zlib accepts are those libdeflate decodes otherwise) to less. A
+ * sum in a register costs less than a count per length and a walk over the counts. */
+static const uint16_t kraft[16] = {0, 16384, 8192, 4096, 2048, 1024, 512, 256, 128, 64,
+                                   32, 16, 8, 4, 2, 1};
+static const uint8_t kraft7[8] = {0, 64, 32, 16, 8, 4, 2, 1};
 
 /* rev7[x]: x's seven bits in reverse order (deflate sends a codeword's first bit first) */
 static uint8_t rev7[128];
 
 /* A dynamic block's header after its first three bits: 1 when zlib accepts it and its two
- * codes are complete (see the top) */
-static int dynamic_ok (Bits *b)
+ * codes are complete (see the top). The input is read as if zeros followed it, and a
+ * header that needs them refused at the end (`within`): its lengths decode no differently
+ * up to there, and each step needs no test of the bits left. Its bits are the caller's
+ * copy, so that they stay in registers. */
+static int dynamic_ok (Bits b)
 {
   static const uint8_t order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2,
                                     14, 1, 15};
-  fill (b);
-  if (b->have < 14 + 4 * 3)
-    return 0;
-  unsigned nlen = 257 + take (b, 5), ndist = 1 + take (b, 5), ncode = 4 + take (b, 4);
+  fill_past (&b);
+  unsigned nlen = 257 + take (&b, 5), ndist = 1 + take (&b, 5), ncode = 4 + take (&b, 4);
   if (nlen > 286 || ndist > 30)
     return 0;
   uint8_t pre[19] = {0};
-  unsigned count[16] = {0};
+  unsigned count[8] = {0}, sum = 0, seen = 0; /* seen: a bit for each length read */
   for (unsigned i = 0; i < ncode; i++)
   {
-    if (b->have < 3 && (fill (b), b->have < 3))
-      return 0;
-    count[pre[order[i]] = (uint8_t) take (b, 3)]++;
+    if (b.have < 3)
+      fill_past (&b);
+    unsigned len = take (&b, 3);
+    pre[order[i]] = (uint8_t) len;
+    count[len]++;
+    sum += kraft7[len];
+    seen |= 1u << len;
   }
-  if (!complete (count))
+  if (sum != 128)
     return 0;
-  /* the code lengths' code, canonical, looked up by its next 7 bits; complete, so every
-   * entry is filled */
+  /* the code lengths' code, canonical, looked up by its next `most` bits (its longest
+   * codeword's length): complete, so every entry of the 2^most is filled */
   if (rev7[1] == 0)
     for (unsigned x = 0; x < 128; x++)
       for (unsigned i = 0; i < 7; i++)
         rev7[x] |= (uint8_t) ((x >> i & 1) << (6 - i));
-  uint16_t table[128]; /* symbol | length << 8 */
+  unsigned most = 31 - (unsigned) __builtin_clz (seen);
+  unsigned size = 1u << most, mask = size - 1;
+  uint32_t table[128]; /* length | symbol << 8 | the length's Kraft term << 16 */
   unsigned next[8];
   count[0] = 0;
-  for (unsigned len = 1, code = 0; len < 8; len++)
+  for (unsigned len = 1, code = 0; len <= most; len++)
     next[len] = code = (code + count[len - 1]) << 1;
   for (unsigned s = 0; s < 19; s++)
   {
     unsigned len = pre[s];
+    uint32_t e = len | s << 8 | (uint32_t) (s < 16 ? kraft[s] : 0) << 16;
     if (len != 0)
-      for (unsigned j = rev7[next[len]++ << (7 - len)]; j < 128; j += 1u << len)
-        table[j] = (uint16_t) (s | len << 8);
+      for (unsigned j = rev7[next[len]++ << (7 - len)]; j < size; j += 1u << len)
+        table[j] = e;
   }
-  /* the lengths, counted for the code they belong to as they come (c and limit are the
-   * literal/length code's, then the distance code's), the last one kept for a repeat */
-  unsigned counts[2][16] = {{0}}, *c = counts[0], limit = nlen, total = nlen + ndist, i = 0;
-  unsigned last = 0;
+  /* the lengths' Kraft sum as they come, the literal/length code's kept in lit once i
+   * reaches nlen (a repeat may go on into the distance code's), the last length's term
+   * kept for a repeat */
+  unsigned total = nlen + ndist, i = 0, last = 0, lit = 0;
+  sum = 0;
   while (i < total)
   {
-    if (b->have < 7 + 7)
-      fill (b);
-    unsigned e = table[b->bits & 127], len = e >> 8, sym = e & 0xff;
-    if (len > b->have)
-      return 0;
-    take (b, len);
+    if (b.have < 7 + 7)
+      fill_past (&b);
+    uint32_t e = table[b.bits & mask];
+    unsigned sym = e >> 8 & 0xff;
+    take (&b, e & 0xff);
     if (sym < 16)
     {
-      c[last = sym]++;
+      sum += last = e >> 16;
       i++;
     }
     else
     {
-      unsigned bits = sym == 16 ? 2 : sym == 17 ? 3 : 7;
-      if (bits > b->have || (sym == 16 && i == 0)) /* nothing to repeat: both refuse it */
+      if (sym == 16 && i == 0) /* nothing to repeat: both refuse it */
         return 0;
-      unsigned rep = (sym == 18 ? 11 : 3) + take (b, bits), val = last = sym == 16 ? last : 0;
+      unsigned rep = sym == 16 ? 3 + take (&b, 2) : sym == 17 ? 3 + take (&b, 3)
+                                                              : 11 + take (&b, 7);
+      if (sym != 16)
+        last = 0;
       if (rep > total - i) /* zlib: "invalid bit length repeat"; libdeflate overruns */
         return 0;
-      if (rep > limit - i) /* across from one code to the other */
+      if (i < nlen && rep > nlen - i) /* across from one code to the other */
       {
-        c[val] += limit - i;
-        rep -= limit - i;
-        i = limit;
-        c = counts[1];
-        limit = total;
+        lit = sum + (nlen - i) * last;
+        sum = 0;
+        rep -= nlen - i;
+        i = nlen;
       }
-      c[val] += rep;
+      sum += rep * last;
       i += rep;
     }
-    if (i == limit)
+    if (i == nlen)
     {
-      c = counts[1];
-      limit = total;
+      lit = sum;
+      sum = 0;
     }
   }
   /* (a complete code without the end-of-block symbol, which zlib refuses, libdeflate can
    * never finish decoding) */
-  return complete (counts[0]) && complete (counts[1]);
+  return within (&b) && lit == 32768 && sum == 32768;
 }
 
 /* in[0..n), a raw deflate stream: 1 when it is stored blocks then a final block that is
@@ -183,7 +204,7 @@ static int blocks_ok (const uint8_t *in, Py_ssize_t n)
       return 0;
     unsigned final = take (&b, 1), type = take (&b, 2);
     if (type == 2)
-      return final && dynamic_ok (&b);
+      return final && dynamic_ok (b);
     if (type != 0) /* fixed codes can name symbols 286, 287, 30 and 31 */
       return 0;
     take (&b, b.have % 8); /* to the byte boundary, the whole bytes held given back */
