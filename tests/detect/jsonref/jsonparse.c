@@ -1,3 +1,6 @@
+/* The reference for test_jsonparse_ref.py: harness/detect/jsonparse.c as it was at 314184c,
+ * before json21's changes, kept as it was (the product's parser must agree with it). */
+
 /* The JSON parser of the detector's C walk: see jsonparse.h. */
 
 #include "jsonparse.h"

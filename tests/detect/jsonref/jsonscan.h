@@ -1,3 +1,6 @@
+/* The reference for test_jsonparse_ref.py: harness/detect/jsonscan.h as it was at 314184c,
+ * before json21's changes, kept as it was (the product's parser must agree with it). */
+
 /* The scanners of the detector's JSON parser (jsonparse.c): a string's and a number's
  * extent, checked as json.loads checks them, read a word (or sixteen bytes, SSE2) at a time:
  * strings are most of a document's bytes. Inlined into the parser, which calls them for
