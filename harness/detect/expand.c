@@ -35,7 +35,7 @@
 
 #include <string.h>
 
-static void clear_layer (Layer *l)
+static inline void clear_layer (Layer *l)
 {
   Py_CLEAR (l->chain);
   Py_CLEAR (l->data);
@@ -246,9 +246,10 @@ static int walk_root (Ctx *cx, const Layer *root)
       else
         r = children (cx, &l, cx->scanner != NULL ? &hits : NULL, hot != NULL ? hot : &none,
             hot_count, kids);
-      for (Py_ssize_t i = 0; r == OK && i < kids->n; i++)
+      Py_ssize_t moved = 0; /* kids[0, moved) are the stack's now */
+      for (; r == OK && moved < kids->n; moved++)
       {
-        Py_ssize_t size = kids->v[i].n;
+        Py_ssize_t size = kids->v[moved].n;
         if (cx->layers >= cx->max_layers || cx->bytes + size > cx->max_bytes)
           r = FALLBACK_MSG; /* the budget: a note */
         else if (!layers_room (stack))
@@ -257,11 +258,14 @@ static int walk_root (Ctx *cx, const Layer *root)
         {
           cx->layers++;
           cx->bytes += size;
-          stack->v[stack->n++] = kids->v[i];
-          kids->v[i] = (Layer) { .path_len = -1 };
+          stack->v[stack->n++] = kids->v[moved];
+          continue;
         }
+        break;
       }
-      clear_layers (kids);
+      for (; moved < kids->n; moved++)
+        clear_layer (&kids->v[moved]);
+      kids->n = 0;
     }
     hits_free (&hits);
     PyMem_Free (hot);
