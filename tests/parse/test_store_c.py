@@ -377,16 +377,20 @@ def test_facts_rows(tmp_path: Path, compiled: bool) -> None:
     change: list[dict[str, Any]] = [
         {}, {}, {"conn": _fresh("c1")}, {"port": True}, {"port": 1}, {"port": int("1")},
         {"port": 1, "cipher": "x"}, {"port": 1, "cipher": "x", "ip": 5},
-        {"port": 1, "cipher": "x", "ip": 5}, {"sni": "s"}, {"source": "native.tcp"}]
+        {"port": 1, "cipher": "x", "ip": 5}, {"sni": "s"}, {"source": "native.tcp"},
+        {"ip": 1.0}, {"ip": 1}]
     w = store.StoreWriter(tmp_path / store.ANALYSIS_DB, compiled=compiled)
     got = [w.add_message(_plain(**{"conn": "c1", **c})) for c in change]
     w.finish({})
     db = sqlite3.connect(tmp_path / store.ANALYSIS_DB)
     assert [f for f, in db.execute("SELECT facts FROM messages ORDER BY key")] == [
-        1, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7]
+        1, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9]
     db.close()
     with MessageStore(tmp_path / store.ANALYSIS_DB) as s:
         read = list(s.messages())
     assert [repr(m) for m in read] == [repr(dataclasses.replace(m, id=f"m{i}"))
                                        for i, m in enumerate(got, 1)]
-    assert (read[7].ip, read[3].port, read[4].port) == ("5", 1, 1)
+    # what a rule calling equal values the same would have got wrong: 1.0 and 1 are equal,
+    # their texts are not
+    assert (read[7].ip, read[3].port, read[4].port, read[11].ip, read[12].ip) == (
+        "5", 1, 1, "1.0", "1")
