@@ -54,10 +54,11 @@ setup(ext_modules=[
     Extension(
         "harness.parse._store", ["harness/parse/_store.c", "harness/parse/storejson.c",
                                  "harness/parse/storemsg.c", "harness/parse/storesql.c",
-                                 "harness/parse/storeorder.c", "harness/parse/storerows.c"],
+                                 "harness/parse/storeorder.c", "harness/parse/storerows.c",
+                                 "harness/parse/storefacts.c"],
         depends=["harness/parse/storejson.h", "harness/parse/storemsg.h", "harness/growbuf.h",
                  "harness/parse/storeorder.h", "harness/parse/storerows.h",
-                 "harness/detect/words.h",
+                 "harness/parse/storefacts.h", "harness/detect/words.h",
                  "harness/parse/storesql.h", "harness/parse/draftfields.h"],
         libraries=["sqlite3"],
         extra_compile_args=["-O2", "-Wall", "-Werror"]),

@@ -5,9 +5,8 @@
  * (pragmas, schema, BEGIN). add(draft) writes a draft's row with insert and insert_rows,
  * the INSERTs of one row and of several (storerows.h: a row waits in its slot of the second
  * until the slots are full), and appends its first_seq to the list firsts. Its connection's
- * facts (source, conn, protocol, ip, port, sni, tls_version, cipher) go in a row of their
- * own, written with facts (its id, then those) where they are not the last row's; the
- * message's row holds that row's id (store.py says why). Its columns are
+ * facts go in a row of their own, written with facts (storefacts.h), which the message's
+ * row names by id. Its columns are
  * bound as Python's sqlite3 module binds them, the JSON columns written by storejson.c
  * where the value has a shape it encodes and by rowcodec.Dumps (dumps, dumps.seqs)
  * otherwise (json_column). message() is the Message the store will read back for that row,
@@ -25,6 +24,7 @@
 #include <Python.h>
 #include <sqlite3.h>
 
+#include "storefacts.h"
 #include "storejson.h"
 #include "storemsg.h"
 #include "storeorder.h"
@@ -33,20 +33,12 @@
 
 static PyObject *no_args;
 
-/* The draft's fields in a facts row, in the order of the INSERT of one (after its id) */
-#define NF 8
-static const int fcols[NF] = {D_SOURCE, D_CONN, D_PROTOCOL, D_IP, D_PORT, D_SNI,
-                              D_TLS_VERSION, D_CIPHER};
-
 typedef struct
 {
   PyObject_HEAD
   sqlite3 *db;
   Rows rows; /* the INSERTs of messages */
-  sqlite3_stmt *facts; /* the INSERT of a facts row */
-  /* the values of the facts row written last, and its id (new references; NULL: none) */
-  PyObject *fact[NF], *facts_id;
-  long long nfacts; /* facts rows written */
+  Facts facts; /* the INSERT of a facts row, and the last one's values */
   long long count; /* keys given so far (the last one's) */
   PyTypeObject *draft, *message;
   Py_ssize_t doff[DN], moff[MN]; /* where each field's slot is in an instance */
@@ -62,9 +54,7 @@ typedef struct
 
 static void forget (Writer *w)
 {
-  for (int i = 0; i < NF; i++)
-    Py_CLEAR (w->fact[i]);
-  Py_CLEAR (w->facts_id);
+  facts_forget (&w->facts);
   for (int i = 0; i < DN; i++)
     Py_CLEAR (w->v[i]);
   Py_CLEAR (w->req);
@@ -75,8 +65,7 @@ static void forget (Writer *w)
 static void writer_close (Writer *w)
 {
   rows_close (&w->rows);
-  sqlite3_finalize (w->facts); /* a no-op on NULL */
-  w->facts = NULL;
+  facts_close (&w->facts);
   if (w->db != NULL)
   {
     sqlite3_close_v2 (w->db);
@@ -115,17 +104,8 @@ static int writer_init (Writer *w, PyObject *args, PyObject *kw)
   Py_DECREF (path);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec (w->db, script, NULL, NULL, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_prepare_v2 (w->db, facts, -1, &w->facts, NULL);
-  if (rc == SQLITE_OK && sqlite3_bind_parameter_count (w->facts) != NF + 1)
-  {
-    PyErr_Format (PyExc_ValueError, "the INSERT of facts binds %d parameters, not %d",
-                  sqlite3_bind_parameter_count (w->facts), NF + 1);
-    writer_close (w);
-    return -1;
-  }
-  if (rc != SQLITE_OK || rows_prepare (&w->rows, w->db, insert, insert_rows ? insert_rows
-                                       : insert) < 0)
+  if (rc != SQLITE_OK || facts_prepare (&w->facts, w->db, facts) < 0
+      || rows_prepare (&w->rows, w->db, insert, insert_rows ? insert_rows : insert) < 0)
   {
     if (rc != SQLITE_OK)
       sql_error (w->db, rc);
@@ -142,56 +122,6 @@ static PyObject *field (Writer *w, PyObject *d, int i)
   if (v == NULL)
     PyErr_SetString (PyExc_AttributeError, DRAFT[i]);
   return v;
-}
-
-/* The id of the facts row of the draft values v (a new reference): the last one written
- * where v's facts bind what it bound (a connection's messages, one after another), else a
- * new row's. NULL with an exception set; the rows waiting are written first then, so the
- * file holds what it would had the message's row failed. */
-static PyObject *facts_of (Writer *w, PyObject *const *v)
-{
-  int same = w->facts_id != NULL;
-  for (int i = 0; same == 1 && i < NF; i++)
-    same = sql_same_binding (w->fact[i], v[fcols[i]]);
-  if (same < 0)
-    return NULL;
-  if (same)
-    return Py_NewRef (w->facts_id);
-  for (int i = 0; i < NF; i++)
-    Py_CLEAR (w->fact[i]);
-  Py_CLEAR (w->facts_id);
-  PyObject *id = PyLong_FromLongLong (w->nfacts + 1);
-  int e = id != NULL ? sql_bind (w->db, w->facts, 1, id) : -1;
-  for (int i = 0; e == 0 && i < NF; i++)
-    e = sql_bind (w->db, w->facts, i + 2, v[fcols[i]]);
-  if (e == 0)
-  {
-    int rc = sqlite3_step (w->facts);
-    sqlite3_reset (w->facts);
-    if (rc != SQLITE_DONE)
-      e = (sql_error (w->db, rc), -1);
-  }
-  sqlite3_clear_bindings (w->facts); /* nothing it bound in place is held for it */
-  if (e < 0)
-  {
-    Py_XDECREF (id);
-    PyObject *type, *value, *tb;
-    PyErr_Fetch (&type, &value, &tb);
-    if (rows_flush (&w->rows) < 0) /* its error the one raised: those rows are lost */
-    {
-      Py_XDECREF (type);
-      Py_XDECREF (value);
-      Py_XDECREF (tb);
-    }
-    else
-      PyErr_Restore (type, value, tb);
-    return NULL;
-  }
-  w->nfacts++;
-  for (int i = 0; i < NF; i++)
-    w->fact[i] = Py_NewRef (v[fcols[i]]);
-  w->facts_id = id;
-  return Py_NewRef (id);
 }
 
 static PyObject *writer_add (Writer *w, PyObject *d)
@@ -248,7 +178,7 @@ static PyObject *writer_add (Writer *w, PyObject *d)
   Py_ssize_t n = PyObject_Size (v[D_BODY]);
   if (n < 0 || (body_len = PyLong_FromSsize_t (n)) == NULL)
     goto done;
-  if ((facts = facts_of (w, v)) == NULL)
+  if ((facts = facts_of (&w->facts, &w->rows, v)) == NULL)
     goto done;
   /* the INSERT's columns, in its order */
   PyObject *col[] = {key, v[D_FIRST_SEQ], kind_text, v[D_T], v[D_DIRECTION], facts,
@@ -353,8 +283,6 @@ static int writer_traverse (Writer *w, visitproc visit, void *arg)
 {
   for (int i = 0; i < DN; i++)
     Py_VISIT (w->v[i]);
-  for (int i = 0; i < NF; i++)
-    Py_VISIT (w->fact[i]);
   Py_VISIT (w->req);
   Py_VISIT (w->draft);
   Py_VISIT (w->message);
@@ -363,7 +291,8 @@ static int writer_traverse (Writer *w, visitproc visit, void *arg)
   Py_VISIT (w->dumps);
   Py_VISIT (w->seqs);
   Py_VISIT (w->firsts);
-  return rows_traverse (&w->rows, visit, arg);
+  int e = facts_traverse (&w->facts, visit, arg);
+  return e ? e : rows_traverse (&w->rows, visit, arg);
 }
 
 static int writer_clear (Writer *w)
