@@ -14,7 +14,8 @@
  * tests/classify/test_add.py compares the two on generated messages.
  *
  * verified_sdks (sdks.c) is sdks_of (destinations.py) over a list of findings, read at their
- * slots. */
+ * slots; sdks_at_ids (sdks.c) the SDKs Classifier.destinations gives each host from its
+ * ids. */
 
 #include "msgfields.h"
 #include "sdks.h"
@@ -338,12 +339,16 @@ static PyMethodDef module_methods[] = {
   {"verified_sdks", verified_sdks, METH_VARARGS,
    "verified_sdks(findings, Finding, sensors_crc, sensors_wire, mixpanel): sdks_of's map of a"
    " list of findings, or None for one it leaves to the reference."},
+  {"sdks_at_ids", sdks_at_ids, METH_VARARGS,
+   "sdks_at_ids(lists, sdk_of): for each list of store ids, sdk_of's values at the ids it"
+   " holds, or None for what it leaves to the reference."},
   {NULL}
 };
 
 static struct PyModuleDef module = {
   PyModuleDef_HEAD_INIT, "harness.classify._classify",
-  "Classifier.add's and sdks_of's fast paths (destinations.py).", -1, module_methods
+  "Classifier.add's, sdks_of's and Classifier.destinations' fast paths (destinations.py).",
+  -1, module_methods
 };
 
 PyMODINIT_FUNC PyInit__classify (void)

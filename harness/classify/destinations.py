@@ -108,7 +108,9 @@ class Classifier:
         self.stack_ids: list[tuple[str, str]] = []
         """(host, id) of the Java HTTP stack records also seen on the wire."""
         self.add: Callable[[Message], None] = self.add_reference
-        if compiled and _classify is not None:
+        self.compiled = compiled and _classify is not None
+        """Whether the C paths (:attr:`add`, and the SDKs of :meth:`destinations`) run."""
+        if self.compiled:
             # the reference weakly: the Adder is the classifier's, and a cycle would keep
             # every host's ids until a full collection (analyze_run runs with none). So add
             # raises ReferenceError once the Classifier is gone, where the reference would
@@ -164,15 +166,28 @@ class Classifier:
         db = trackers or TrackerDB.bundled()
         accs, sdk_of = dict(self.accs), sdk_of or {}
         if sdk_of:
-            for group in (accs, self.below):
-                for a in group.values():  # the ids the detector named, found in C
-                    a.sdks.update(map(sdk_of.__getitem__, sdk_of.keys() & a.ids))
+            hosts = [*accs.values(), *self.below.values()]
+            for a, sdks in zip(hosts, self._sdks_at_ids(hosts, sdk_of), strict=True):
+                a.sdks.update(sdks)
             for host, mid in self.stack_ids:
                 if mid in sdk_of:
                     accs.setdefault(host, _Acc()).sdks.add(sdk_of[mid])
         for host, a in self.below.items():
             accs.setdefault(host, a)
         return [_destination(h, a, vendor, db) for h, a in sorted(accs.items())]
+
+    def _sdks_at_ids(self, hosts: list[_Acc], sdk_of: Mapping[str, str]
+                     ) -> Iterable[Iterable[str]]:
+        """For each host, the SDKs ``sdk_of`` names of its ids. In C where it is built
+        (``_classify.sdks_at_ids``), which reads each id's number where the reference hashes
+        each id to look it up: ~300 instructions a message of the run, most of which have
+        no SDK. The reference (a host at a time, as it is updated) for what it does not
+        take, and with ``compiled=False`` (tests/classify/test_sdks.py compares the two)."""
+        fast = (_classify.sdks_at_ids([a.ids for a in hosts], sdk_of)
+                if self.compiled and isinstance(sdk_of, dict) else None)
+        if fast is not None:
+            return fast
+        return (map(sdk_of.__getitem__, sdk_of.keys() & a.ids) for a in hosts)
 
 
 def classify(messages: Iterable[Message], vendor: Vendor = XIAOMI,

@@ -1,19 +1,22 @@
 """sdks_of works each chain's SDK out once: the same map as _verified_sdk on every finding;
 and its C path (``_classify.verified_sdks``) gives the reference's map (``compiled=False``),
 the same keys in the same order, for generated findings and for every shape it leaves to the
-reference (other types of findings, steps or message ids, a list subclass, a generator)."""
+reference (other types of findings, steps or message ids, a list subclass, a generator).
+The SDKs Classifier.destinations gives each host from its ids: ``_classify.sdks_at_ids``
+against the reference, alone and through destinations, on generated ids and maps."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from itertools import pairwise
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from harness.classify import destinations
-from harness.classify.destinations import _verified_sdk, sdks_of
+from harness.classify.destinations import Classifier, _Acc, _verified_sdk, sdks_of
 from harness.detect.finding import Finding
 from harness.device.base import NeedleClass
 
@@ -125,3 +128,94 @@ def test_other_findings_and_lists_are_the_references() -> None:
     assert _same([plain[0], dataclasses.replace(plain[1], message=7, chain=())]) == \
         {"m1": "sensors-analytics (crc verified)"}
     assert _same([]) == {}
+
+
+# store ids of the form numbering.c writes (a run's dense numbers, and far apart ones, whose
+# slots in the C path's table meet), and the ids around it that no number reads as one
+_STORE_IDS = st.integers(0, 300).map(lambda n: f"m{n}") | st.sampled_from(
+    [f"m{'9' * 18}", f"m1{'0' * 17}", "m0", "m7"]) \
+    | st.integers(0, 10**18 - 1).map(lambda n: f"m{n}")
+_ODD_IDS = st.sampled_from(["m", "m00", "m01", "m-1", "M1", "m1 ", "k1", "1", "", "m\u0661",
+                            "m\u20ac", f"m{'9' * 19}", "m1\x00", "\u20acm1"])
+_KEYS = _STORE_IDS | _ODD_IDS
+_SDKS = st.sampled_from([destinations._SENSORS_CRC, destinations._MIXPANEL, "s", "\u20ac"])
+
+
+def _reference(lists: list[list[str]], sdk_of: dict[str, str]) -> list[set[str]]:
+    return [set(map(sdk_of.__getitem__, sdk_of.keys() & ids)) for ids in lists]
+
+
+@compiled_only
+@settings(max_examples=300)
+@given(st.lists(st.lists(_STORE_IDS, max_size=30), max_size=5),
+       st.dictionaries(_KEYS, _SDKS, max_size=120))
+@example([["m1", "m2", "m1"], ["m3"]], {"m1": "a", "m01": "b", "m3": "c", "m": "d"})
+@example([[f"m{n}" for n in range(0, 200, 3)]], {f"m{n}": str(n % 7) for n in range(150)})
+@example([["m0", f"m{'9' * 18}"]], {"m0": "a", f"m{'9' * 18}": "b", f"m0{'9' * 17}": "c"})
+def test_sdks_at_ids_is_the_reference(lists: list[list[str]], sdk_of: dict[str, str]) -> None:
+    fast = destinations._classify.sdks_at_ids(lists, sdk_of)
+    assert fast is not None  # store ids and a dict of strs: the C path answers
+    assert [set(f) for f in fast] == _reference(lists, sdk_of)
+    # a value once for a run of the same (each list is a set's update)
+    assert all(a is not b for f in fast for a, b in pairwise(f))
+
+
+@compiled_only
+@given(st.lists(st.lists(_STORE_IDS | _ODD_IDS, max_size=8), max_size=3),
+       st.dictionaries(_KEYS, _SDKS, max_size=8), _ODD_IDS)
+def test_an_id_no_number_reads_is_the_references(lists: list[list[str]],
+                                                  sdk_of: dict[str, str], odd: str) -> None:
+    lists.append([odd])
+    assert destinations._classify.sdks_at_ids(lists, sdk_of) is None
+    c, ref = Classifier(), Classifier(compiled=False)
+    got = [list(map(set, x._sdks_at_ids([_Acc(ids=ids) for ids in lists], sdk_of)))
+           for x in (c, ref)]
+    assert got[0] == got[1] == _reference(lists, sdk_of)
+
+
+class _Dict(dict[str, str]):
+    pass
+
+
+@compiled_only
+@pytest.mark.parametrize("sdk_of", [
+    {"m1": "a", 1: "b"}, {"m1": "a", _Str("m2"): "b"}, {"m1": "a", "m2": 2},
+    {"m1": "a", "m2": _Str("b")}, {"m1": "a", ("m2",): "b"}, _Dict(m1="a", m2="b")])
+def test_other_maps_are_the_references(sdk_of: dict[str, str]) -> None:
+    lists = [["m1", "m2"], ["m2", "m3"]]
+    assert destinations._classify.sdks_at_ids(lists, sdk_of) is None
+    hosts = [_Acc(ids=ids) for ids in lists]
+    fast = list(map(set, Classifier()._sdks_at_ids(hosts, sdk_of)))
+    assert fast == list(map(set, Classifier(compiled=False)._sdks_at_ids(hosts, sdk_of)))
+    assert fast[0] == {sdk_of[k] for k in sdk_of if k in ("m1", "m2")}
+
+
+@compiled_only
+def test_other_lists_are_the_references() -> None:
+    sdk_of = {"m1": "a", "m2": "b"}
+    for lists in ([("m1",)], [type("L", (list,), {})(["m1"])], [["m1", _Str("m2")]],
+                  [["m1", 2]], [["m2", None]]):
+        assert destinations._classify.sdks_at_ids(lists, sdk_of) is None  # type: ignore[arg-type]
+    # an id that is no key's: the reference's error (a list is no key)
+    for compiled in (True, False):
+        c = Classifier(compiled)
+        c.accs["h"] = _Acc(ids=["m1", ["m2"]])  # type: ignore[list-item]
+        with pytest.raises(TypeError, match="unhashable"):
+            c.destinations(sdk_of=sdk_of)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a.example", "b.example", "1.2.3.4"]),
+                          st.integers(1, 60), st.booleans()), max_size=40),
+       st.dictionaries(_KEYS, _SDKS, max_size=30))
+def test_destinations_give_each_host_the_references_sdks(
+        sent: list[tuple[str, int, bool]], sdk_of: dict[str, str]) -> None:
+    out = []
+    for compiled in (True, False):
+        c = Classifier(compiled)
+        for host, n, below in sent:  # what add leaves, ids renumbered as analyze has them
+            group = c.below if below else c.accs
+            group.setdefault(host, _Acc()).ids.append(f"m{n}")
+        c.stack_ids = [("c.example", "m3"), ("a.example", "m5")]
+        out.append(c.destinations(sdk_of=sdk_of))
+    assert out[0] == out[1]
