@@ -1,6 +1,6 @@
 /* A growable byte buffer, for the C extensions that write text into one (parse/storejson.h's
- * JBuf, detect/jsonbuf.h's Buf): each kept its own copy of the same struct, doubling loop
- * and put. Header only, everything static inline: the check that there is room is a
+ * JBuf; detect/jsonbuf.h's Buf was one too, and is now a bytes object it returns): each kept
+ * its own copy of the same struct, doubling loop and put. Header only, everything static inline: the check that there is room is a
  * compare in the caller, which runs it for every string and number it writes. */
 
 #ifndef GROWBUF_H

@@ -250,7 +250,7 @@ static PyObject *findings_json (PyObject *module, PyObject *const *args, Py_ssiz
   PyObject *seq = PySequence_Fast (args[0], "findings_json: findings is not a sequence");
   if (seq == NULL)
     return NULL;
-  Buf b = { NULL, 0, 0 };
+  Buf b = { NULL, 0, 0, NULL };
   Last last = { .n = 0, .t = NULL }; /* the rest zeros */
   PyObject *out = NULL;
   /* line() may change a list: its length and items are read again each time */
@@ -273,9 +273,9 @@ static PyObject *findings_json (PyObject *module, PyObject *const *args, Py_ssiz
     if (got < 0)
       goto done;
   }
-  out = PyBytes_FromStringAndSize (b.data ? b.data : "", (Py_ssize_t) b.len);
+  out = buf_bytes (&b);
 done:
-  PyMem_Free (b.data);
+  buf_free (&b);
   last_clear (&last);
   Py_DECREF (seq);
   return out;

@@ -148,11 +148,9 @@ PyObject *json_indented (PyObject *module, PyObject *obj)
 {
   if (SPACES[0] == 0)
     memset (SPACES, ' ', sizeof SPACES);
-  Buf b = { NULL, 0, 0 };
+  Buf b = { NULL, 0, 0, NULL };
   int got = put_value (&b, obj, 0);
-  PyObject *out = got < 0 ? NULL
-    : got == 0 ? Py_NewRef (Py_None)
-    : PyBytes_FromStringAndSize (b.data ? b.data : "", (Py_ssize_t) b.len);
-  PyMem_Free (b.data);
+  PyObject *out = got < 0 ? NULL : got == 0 ? Py_NewRef (Py_None) : buf_bytes (&b);
+  buf_free (&b);
   return out;
 }
