@@ -1,9 +1,10 @@
 """Turn a run's capture into its message store (``analysis.sqlite``).
 
 One connection at a time (so memory follows the largest connection, not the capture):
-reassemble its flows, parse them, stamp host and phase, write. Then the records that are
-messages by themselves (Java HTTP, SDK, page, DNS). Finally Java HTTP messages are linked to
-the TLS messages they produced: same method, URL and body, or same connection.
+reassemble its flows, parse them, stamp host and phase, write (one C call a connection, each
+draft made its own Message: :func:`put_drafts` is that call's reference). Then the records
+that are messages by themselves (Java HTTP, SDK, page, DNS). Finally Java HTTP messages are
+linked to the TLS messages they produced: same method, URL and body, or same connection.
 
 :class:`MessageStream` hands the messages on as they are written (``harness analyze`` scans
 them), so they are not read back from the store: one connection's messages in memory at a
@@ -19,8 +20,8 @@ import json
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Generator, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, replace
 
 from harness.capture.rundir import CaptureReader, RunDir
 from harness.parse import records
@@ -127,6 +128,58 @@ class _Links:
         return n
 
 
+@dataclass(slots=True)
+class Stamps:
+    """What :func:`put_drafts` stamps on each draft and where it puts each message, and the
+    phase of the last time it asked the clock, kept from one connection to the next."""
+
+    at: Callable[[float], str | None]
+    """:meth:`PhaseClock.at`"""
+    gap: Callable[[float], tuple[float, float]]
+    """:meth:`PhaseClock.gap`"""
+    name: Callable[[str | None, float], str | None]
+    """:meth:`DnsNames.name`"""
+    message: Callable[[], Message]
+    """:meth:`StoreWriter.message`: the message of the draft written last."""
+    ready: list[Message] | None
+    """Where each message goes (None: the drafts are only written, no message made)."""
+    held: list[Message]
+    """Where a Java HTTP stack record goes instead (yielded once its links are known)."""
+    phase: str | None = None
+    lo: float = math.inf
+    hi: float = -math.inf
+    """The phase of the last time asked, and the gap around it where it is the same
+    (:meth:`PhaseClock.gap`): most messages fall in the gap of the one before."""
+
+
+def put_drafts(w: StoreWriter, drafts: list[Draft], peer_host: str | None, stamps: Stamps,
+               links: _Links | None = None) -> None:
+    """Stamp host and phase on each draft, write it and queue its message (the builder's
+    loop). A draft naming no host and no SNI is named ``peer_host`` when given (the name a
+    Java TLS socket connected to), else by DNS. The C writer's ``put`` does the same where
+    there are no ``links`` to find, each message made of its draft (no second object): this
+    is its reference (tests/parse/test_put.py) and the loop of a build that links."""
+    ready, held = stamps.ready, stamps.held
+    add_message, message = w.message_adder(), w.message
+    for d in drafts:
+        t = d.t
+        if not d.host:
+            d.host = d.sni or peer_host or stamps.name(d.ip, t)
+        if not stamps.lo < t < stamps.hi:
+            stamps.phase = stamps.at(t)
+            stamps.lo, stamps.hi = stamps.gap(t)
+        d.phase = stamps.phase
+        if ready is None:
+            w.add(d)
+        else:
+            m = add_message(d)  # the C writer's own method, where it is built
+            if m is None:  # a row it reads back
+                m = message()
+            (held if m.meta.get("stack") else ready).append(m)
+        if links is not None:
+            links.add(d)
+
+
 def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:
     """(Re)build ``analysis.sqlite`` for ``run``; returns the number of messages."""
     try:
@@ -231,39 +284,18 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
                         names.add(ev.t, pkt.questions[0], [a for _n, a in pkt.answers])
         names.sort()
 
-        phase_at, phase_gap, dns_name = clock.at, clock.gap, names.name
-        add, add_message, message = w.add, w.message_adder(), w.message
-        linking = links.enabled  # asked once a build, not once a message
-        # the phase of the last time asked, and the gap around it where it is the same
-        # (PhaseClock.gap): most messages fall in the gap of the one before
-        phase: str | None = None
-        lo, hi = math.inf, -math.inf
+        stamps = Stamps(clock.at, clock.gap, names.name, w.message,
+                        None if stream is None else ready, held)
+        # links are found from the drafts, which the C writer's put makes Messages of
+        put_c = None if links.enabled else w.putter()
+        linking = links if links.enabled else None
 
         def put(drafts: list[Draft], peer_host: str | None = None) -> None:
-            """Stamp host and phase on each draft, write it and queue its message. A draft
-            naming no host and no SNI is named ``peer_host`` when given (the name a Java TLS
-            socket connected to), else by DNS. Runs per message: names are bound once. A
-            loop, not map() over the drafts: the stamping, then ``map(add_message, ...)`` and
-            the stack test in C took 25 M instructions more on the 20 MB run (callgrind): a
-            Python method called from C costs more than the eval loop's inlined call."""
-            nonlocal count, phase, lo, hi
-            for d in drafts:
-                t = d.t
-                if not d.host:
-                    d.host = d.sni or peer_host or dns_name(d.ip, t)
-                if not lo < t < hi:
-                    phase = phase_at(t)
-                    lo, hi = phase_gap(t)
-                d.phase = phase
-                if stream is None:
-                    add(d)
-                else:
-                    m = add_message(d)  # the C writer's own method, where it is built
-                    if m is None:  # a row it reads back
-                        m = message()
-                    (held if m.meta.get("stack") else ready).append(m)
-                if linking:
-                    links.add(d)
+            nonlocal count
+            if put_c is not None:
+                put_c(drafts, peer_host, stamps)
+            else:
+                put_drafts(w, drafts, peer_host, stamps, linking)
             count += len(drafts)
 
         for conn, _first in stream_conns:

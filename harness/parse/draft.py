@@ -1,8 +1,10 @@
 """A message being built: what the parsers return before the store gives it an id.
 
 Parsers fill a :class:`Draft` (mutable, cheap to amend while a stream is read); the builder
-stamps host and phase, the store assigns the stable ``m<N>`` id and freezes it into a
-:class:`harness.parse.message.Message`.
+stamps host and phase, the store writes it and gives it a key (the stable ``m<N>`` id once
+every message is in), and the draft becomes its :class:`harness.parse.message.Message`: made
+of the draft itself by the C writer's ``put`` (the two classes are laid out alike, so one
+object a message is made and freed, not two), anew by the reference writer.
 """
 
 from __future__ import annotations

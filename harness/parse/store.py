@@ -18,12 +18,15 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.errors import RunDirError
 from harness.parse.draft import Draft
 from harness.parse.message import Message
 from harness.parse.rowcodec import ENCODER, KINDS, VALUES, Dumps, decoded, new_message
+
+if TYPE_CHECKING:  # builder imports this module
+    from harness.parse.builder import Stamps
 
 try:
     from harness.parse import _store
@@ -307,6 +310,11 @@ class StoreWriter:
         instructions, 2% of what the builder's loop and the writer cost a message). It
         gives None where :meth:`message` has to read the row back: ask that then."""
         return self._c.add_message if self._c is not None else self.add_message
+
+    def putter(self) -> Callable[[list[Draft], str | None, Stamps], None] | None:
+        """The C writer's ``put`` (``builder.put_drafts`` in C, each message made of its
+        draft), or None (the reference writer): what the builder calls a connection."""
+        return self._c.put if self._c is not None else None
 
     def _order(self, count: int) -> list[int] | None:
         """The keys in :data:`_NUMBER`'s order (``first_seq``, then key), sorted here from

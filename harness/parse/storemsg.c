@@ -2,6 +2,7 @@
 
 #include "storemsg.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "storejson.h"
@@ -31,9 +32,39 @@ static PyObject *request_id (PyObject *req)
   return PyUnicode_FromFormat ("k%S", req);
 }
 
-/* A request's key (new): a Draft's read from its slot, anything else's attribute. */
-static PyObject *key_of (PyTypeObject *draft, Py_ssize_t key_off, PyObject *r)
+/* The key k<key> names (key_id's text: 'k' and the decimal digits of a positive 64-bit
+ * int), or -1 when id is not such a text. */
+static long long key_of_id (PyObject *id)
 {
+  if (!PyUnicode_CheckExact (id) || PyUnicode_KIND (id) != PyUnicode_1BYTE_KIND)
+    return -1;
+  Py_ssize_t n = PyUnicode_GET_LENGTH (id);
+  const Py_UCS1 *s = PyUnicode_1BYTE_DATA (id);
+  if (n < 2 || n > 20 || s[0] != 'k' || s[1] == '0')
+    return -1;
+  unsigned long long k = 0;
+  for (Py_ssize_t i = 1; i < n; i++)
+  {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    k = k * 10 + (s[i] - '0');
+  }
+  return n == 20 && k > LLONG_MAX ? -1 : (long long) k; /* 19 digits: no wrap */
+}
+
+/* A request's key (new): a Draft's read from its slot; a Message become_message made of a
+ * Draft, the key its id names (what that Draft's key slot held); anything else's
+ * attribute. */
+static PyObject *key_of (PyTypeObject *draft, Py_ssize_t key_off, PyTypeObject *message,
+                         Py_ssize_t id_off, PyObject *r)
+{
+  if (Py_IS_TYPE (r, message))
+  {
+    PyObject *id = *(PyObject **) ((char *) r + id_off);
+    long long k = id != NULL ? key_of_id (id) : -1;
+    if (k >= 0)
+      return PyLong_FromLongLong (k);
+  }
   if (!Py_IS_TYPE (r, draft))
     return PyObject_GetAttrString (r, "key");
   PyObject *v = *(PyObject **) ((char *) r + key_off);
@@ -42,15 +73,13 @@ static PyObject *key_of (PyTypeObject *draft, Py_ssize_t key_off, PyObject *r)
   return Py_XNewRef (v);
 }
 
-PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyObject *request,
-                       long long *x, int *small)
+PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyTypeObject *message,
+                       Py_ssize_t id_off, PyObject *request, long long *x, int *small)
 {
   *small = 0;
   if (request == Py_None)
     return Py_NewRef (Py_None);
-  PyObject *key = key_of (draft, key_off, request);
-  if (key == NULL)
-    return NULL;
+  PyObject *key = key_of (draft, key_off, message, id_off, request);
   int ge; /* key >= 0: an int's sign read off it */
   if (PyLong_CheckExact (key))
   {
@@ -135,11 +164,12 @@ static PyObject *header_tuple (PyObject *v)
   return out;
 }
 
-PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *const *v,
-                        long long key, PyObject *req, const long long *req_key,
-                        PyObject *kind)
+/* The Message's values of the draft values v (new references in m, NULL where one could not
+ * be made: then all of them are released and -1 returned), as make_message and
+ * become_message take them; meta copied unless own_meta. */
+static int message_values (PyObject **m, PyObject *const *v, long long key, PyObject *req,
+                           const long long *req_key, PyObject *kind, int own_meta)
 {
-  PyObject *m[MN] = {0};
   m[M_ID] = key_id (key);
   m[M_KIND] = Py_NewRef (kind);
   m[M_REQUEST_ID] = req == Py_None ? Py_NewRef (Py_None)
@@ -148,7 +178,8 @@ PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *con
   m[M_HEADERS] = header_tuple (v[D_HEADERS]);
   m[M_EVENTS] = as_tuple (v[D_EVENTS]);
   m[M_FRAMES] = as_tuple (v[D_FRAMES]);
-  m[M_META] = PyDict_Copy (v[D_META]); /* flat: its values are immutable */
+  /* flat (storejson.c encoded it): its values are immutable, a copy is a copy of it all */
+  m[M_META] = own_meta ? Py_NewRef (v[D_META]) : PyDict_Copy (v[D_META]);
   m[M_NOTES] = as_tuple (v[D_NOTES]);
   static const int same[][2] = {
     {M_T, D_T}, {M_DIRECTION, D_DIRECTION}, {M_SOURCE, D_SOURCE}, {M_CONN, D_CONN},
@@ -158,19 +189,87 @@ PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *con
     {M_BODY_LEN_WIRE, D_BODY_LEN_WIRE}, {M_SDK, D_SDK}};
   for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
     m[same[i][0]] = Py_NewRef (v[same[i][1]]);
-  PyObject *out = NULL;
-  /* the fields made above (the rest are references to the draft's values) */
+  /* the values made above (the rest are references to the draft's values) */
   if (m[M_ID] && m[M_REQUEST_ID] && m[M_LINKS] && m[M_HEADERS] && m[M_EVENTS] && m[M_FRAMES]
       && m[M_META] && m[M_NOTES])
-    /* as rowcodec.new_message: a fresh instance, its slots set straight (it is frozen) */
-    out = PyBaseObject_Type.tp_new (cls, m[M_LINKS], NULL); /* () */
+    return 0;
+  for (int i = 0; i < MN; i++)
+    Py_CLEAR (m[i]);
+  return -1;
+}
+
+PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *const *v,
+                        long long key, PyObject *req, const long long *req_key,
+                        PyObject *kind)
+{
+  PyObject *m[MN];
+  if (message_values (m, v, key, req, req_key, kind, 0) < 0)
+    return NULL;
+  /* as rowcodec.new_message: a fresh instance, its slots set straight (it is frozen) */
+  PyObject *out = PyBaseObject_Type.tp_new (cls, m[M_LINKS], NULL); /* () */
   for (int i = 0; i < MN; i++)
   {
     if (out != NULL)
       *(PyObject **) ((char *) out + moff[i]) = m[i];
     else
-      Py_XDECREF (m[i]);
+      Py_DECREF (m[i]);
   }
   return out;
 }
 
+static int by_offset (const void *a, const void *b)
+{
+  Py_ssize_t x = *(const Py_ssize_t *) a, y = *(const Py_ssize_t *) b;
+  return (x > y) - (x < y);
+}
+
+int same_layout (PyTypeObject *draft, const Py_ssize_t *doff, PyTypeObject *message,
+                 const Py_ssize_t *moff)
+{
+  PyTypeObject *t[] = {draft, message};
+  for (int i = 0; i < 2; i++)
+    if (!(t[i]->tp_flags & Py_TPFLAGS_HEAPTYPE) || !(t[i]->tp_flags & Py_TPFLAGS_HAVE_GC)
+        || t[i]->tp_base != &PyBaseObject_Type || t[i]->tp_itemsize != 0
+        || t[i]->tp_dictoffset != 0 || t[i]->tp_weaklistoffset != 0
+        || t[i]->tp_finalize != NULL || t[i]->tp_del != NULL)
+      return 0;
+  if ((int) DN != (int) MN || draft->tp_basicsize != message->tp_basicsize
+      || draft->tp_dealloc != message->tp_dealloc || draft->tp_free != message->tp_free
+      || draft->tp_alloc != message->tp_alloc)
+    return 0;
+  /* slot_offsets checked that each class has exactly these slots: the same offsets, and
+   * the instance's object slots are those (object's own fields before them) */
+  Py_ssize_t a[DN], b[MN];
+  memcpy (a, doff, sizeof a);
+  memcpy (b, moff, sizeof b);
+  qsort (a, DN, sizeof a[0], by_offset);
+  qsort (b, MN, sizeof b[0], by_offset);
+  for (int i = 0; i < DN; i++)
+    if (a[i] != b[i] || (i > 0 && a[i] == a[i - 1]))
+      return 0;
+  return 1;
+}
+
+PyObject *become_message (PyObject *d, const Py_ssize_t *doff, PyTypeObject *cls,
+                          const Py_ssize_t *moff, PyObject *const *v, long long key,
+                          PyObject *req, const long long *req_key, PyObject *kind)
+{
+  /* its slot and v: nothing else holds the dict (a Draft's own, the usual case) */
+  int own_meta = Py_REFCNT (v[D_META]) == 2;
+  PyObject *m[MN], *was[DN];
+  if (message_values (m, v, key, req, req_key, kind, own_meta) < 0)
+    return NULL;
+  for (int i = 0; i < DN; i++)
+    was[i] = *(PyObject **) ((char *) d + doff[i]);
+  for (int i = 0; i < MN; i++)
+    *(PyObject **) ((char *) d + moff[i]) = m[i];
+  /* as object.__class__'s setter does: the instance holds a reference to its heap class */
+  PyTypeObject *draft = Py_TYPE (d);
+  Py_SET_TYPE (d, (PyTypeObject *) Py_NewRef (cls));
+  Py_DECREF (draft);
+  /* let go of the Draft's values last, d a whole Message by then (freeing one may run
+   * Python code) */
+  for (int i = 0; i < DN; i++)
+    Py_XDECREF (was[i]);
+  return Py_NewRef (d);
+}

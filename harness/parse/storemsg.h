@@ -1,5 +1,6 @@
 /* Drafts (harness/parse/draft.py) and Messages (message.py) from C, for _store.c: Message's
- * fields (Draft's are in draftfields.h), and the Message a draft's row gives back. */
+ * fields (Draft's are in draftfields.h), and the Message a draft's row gives back, made anew
+ * (make_message) or of the draft itself (become_message). */
 
 #ifndef STOREMSG_H
 #define STOREMSG_H
@@ -16,11 +17,13 @@ enum
 extern const char *const MESSAGE[MN];
 
 /* What StoreWriter.add stores as a draft's request_key: the key of its request (a Draft
- * of class draft, its key slot at key_off, or anything with a key) when that is >= 0,
- * else None; a new reference, or NULL on error. *small says whether it is an exact int
- * within 64 bits, *x its value then (read once, for the Message's request id too). */
-PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyObject *request,
-                       long long *x, int *small);
+ * of class draft, its key slot at key_off; a Message of class message that become_message
+ * made of a draft, the key its id at id_off, k<key>, names; or anything with a key) when
+ * that is >= 0, else None; a new reference, or NULL on error. *small says whether it is an
+ * exact int within 64 bits, *x its value then (read once, for the Message's request id
+ * too). */
+PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyTypeObject *message,
+                       Py_ssize_t id_off, PyObject *request, long long *x, int *small);
 
 /* Whether the draft values v's scalar columns read back from the store as they are (what
  * StoreWriter.message otherwise reads back from the file): a non-zero float t (SQLite
@@ -35,5 +38,23 @@ int scalars_read_back_as_given (PyObject *const *v);
 PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *const *v,
                         long long key, PyObject *req, const long long *req_key,
                         PyObject *kind);
+
+/* Whether become_message can turn a Draft (class draft, its DN slots at doff) into a
+ * Message (class message, MN slots at moff) in place: instances of the two are laid out
+ * alike (the same size, the same offsets for their object slots and nothing else: no
+ * __dict__, no __weakref__), made and freed alike (GC, object's base, no __del__), and
+ * both are heap types (whose instances hold a reference to their class). 1 or 0. */
+int same_layout (PyTypeObject *draft, const Py_ssize_t *doff, PyTypeObject *message,
+                 const Py_ssize_t *moff);
+
+/* make_message's Message made of the draft d itself (whose slots, at doff, v holds, as
+ * make_message's v: one more reference to each), for a caller that lets go of the draft
+ * once it is written: its slots take the Message's values and its class becomes cls
+ * (same_layout), so the build makes and frees one object a message, not a Draft and a
+ * Message (its meta the Message's own unless something but d and v holds it: then a copy,
+ * as make_message's). A new reference to d, or NULL on error (d then unchanged). */
+PyObject *become_message (PyObject *d, const Py_ssize_t *doff, PyTypeObject *cls,
+                          const Py_ssize_t *moff, PyObject *const *v, long long key,
+                          PyObject *req, const long long *req_key, PyObject *kind);
 
 #endif
