@@ -164,15 +164,34 @@ static PyObject *header_tuple (PyObject *v)
   return out;
 }
 
-/* The Message's values of the draft values v (new references in m, NULL where one could not
- * be made: then all of them are released and -1 returned), as make_message and
- * become_message take them; meta copied unless own_meta. */
-static int message_values (PyObject **m, PyObject *const *v, long long key, PyObject *req,
-                           const long long *req_key, PyObject *kind, int own_meta)
+/* The fields a Message takes from its draft as they are, and the draft's fields they are */
+static const int same[][2] = {
+  {M_T, D_T}, {M_DIRECTION, D_DIRECTION}, {M_SOURCE, D_SOURCE}, {M_CONN, D_CONN},
+  {M_PHASE, D_PHASE}, {M_PROTOCOL, D_PROTOCOL}, {M_HOST, D_HOST}, {M_IP, D_IP},
+  {M_PORT, D_PORT}, {M_SNI, D_SNI}, {M_TLS_VERSION, D_TLS_VERSION}, {M_CIPHER, D_CIPHER},
+  {M_METHOD, D_METHOD}, {M_URL, D_URL}, {M_STATUS, D_STATUS}, {M_BODY, D_BODY},
+  {M_BODY_LEN_WIRE, D_BODY_LEN_WIRE}, {M_SDK, D_SDK}};
+#define SAME ((int) (sizeof same / sizeof same[0]))
+
+/* The draft's fields a Message does not take as they are */
+static const int dropped[] = {D_KIND, D_FIRST_SEQ, D_HEADERS, D_EVENTS, D_REQUEST, D_FRAMES,
+                              D_META, D_NOTES, D_KEY};
+_Static_assert (SAME + sizeof dropped / sizeof dropped[0] == DN, "each Draft field once");
+
+/* The Message's values (of class cls, slots at moff) of the draft values v, in m: new
+ * references, but for the fields it takes as they are (same) where moved, which are v's
+ * (the caller's to give); -1 with an exception and nothing in m where one could not be
+ * made. As make_message and become_message take them; meta copied unless own_meta. */
+static int message_values (PyObject **m, PyObject *const *v, PyTypeObject *cls,
+                           const Py_ssize_t *moff, long long key, PyObject *req,
+                           const long long *req_key, PyObject *kind, int own_meta, int moved)
 {
   m[M_ID] = key_id (key);
-  m[M_KIND] = Py_NewRef (kind);
-  m[M_REQUEST_ID] = req == Py_None ? Py_NewRef (Py_None)
+  /* a request made a Message already (become_message's) has the id request_key read its
+   * key from: the same text, given again */
+  PyObject *rid = req != Py_None && Py_IS_TYPE (v[D_REQUEST], cls)
+    ? *(PyObject **) ((char *) v[D_REQUEST] + moff[M_ID]) : NULL;
+  m[M_REQUEST_ID] = req == Py_None ? Py_NewRef (Py_None) : rid != NULL ? Py_NewRef (rid)
     : req_key != NULL ? key_id (*req_key) : request_id (req);
   m[M_LINKS] = PyTuple_New (0);
   m[M_HEADERS] = header_tuple (v[D_HEADERS]);
@@ -181,21 +200,21 @@ static int message_values (PyObject **m, PyObject *const *v, long long key, PyOb
   /* flat (storejson.c encoded it): its values are immutable, a copy is a copy of it all */
   m[M_META] = own_meta ? Py_NewRef (v[D_META]) : PyDict_Copy (v[D_META]);
   m[M_NOTES] = as_tuple (v[D_NOTES]);
-  static const int same[][2] = {
-    {M_T, D_T}, {M_DIRECTION, D_DIRECTION}, {M_SOURCE, D_SOURCE}, {M_CONN, D_CONN},
-    {M_PHASE, D_PHASE}, {M_PROTOCOL, D_PROTOCOL}, {M_HOST, D_HOST}, {M_IP, D_IP},
-    {M_PORT, D_PORT}, {M_SNI, D_SNI}, {M_TLS_VERSION, D_TLS_VERSION}, {M_CIPHER, D_CIPHER},
-    {M_METHOD, D_METHOD}, {M_URL, D_URL}, {M_STATUS, D_STATUS}, {M_BODY, D_BODY},
-    {M_BODY_LEN_WIRE, D_BODY_LEN_WIRE}, {M_SDK, D_SDK}};
-  for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
-    m[same[i][0]] = Py_NewRef (v[same[i][1]]);
-  /* the values made above (the rest are references to the draft's values) */
-  if (m[M_ID] && m[M_REQUEST_ID] && m[M_LINKS] && m[M_HEADERS] && m[M_EVENTS] && m[M_FRAMES]
-      && m[M_META] && m[M_NOTES])
-    return 0;
-  for (int i = 0; i < MN; i++)
-    Py_CLEAR (m[i]);
-  return -1;
+  static const int made[] = {M_ID, M_REQUEST_ID, M_LINKS, M_HEADERS, M_EVENTS, M_FRAMES,
+                             M_META, M_NOTES};
+  int ok = 1;
+  for (size_t i = 0; i < sizeof made / sizeof made[0]; i++)
+    ok = ok && m[made[i]] != NULL;
+  if (!ok)
+  {
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++)
+      Py_XDECREF (m[made[i]]);
+    return -1;
+  }
+  m[M_KIND] = Py_NewRef (kind);
+  for (int i = 0; i < SAME; i++)
+    m[same[i][0]] = moved ? v[same[i][1]] : Py_NewRef (v[same[i][1]]);
+  return 0;
 }
 
 PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *const *v,
@@ -203,7 +222,7 @@ PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *con
                         PyObject *kind)
 {
   PyObject *m[MN];
-  if (message_values (m, v, key, req, req_key, kind, 0) < 0)
+  if (message_values (m, v, cls, moff, key, req, req_key, kind, 0, 0) < 0)
     return NULL;
   /* as rowcodec.new_message: a fresh instance, its slots set straight (it is frozen) */
   PyObject *out = PyBaseObject_Type.tp_new (cls, m[M_LINKS], NULL); /* () */
@@ -254,22 +273,23 @@ PyObject *become_message (PyObject *d, const Py_ssize_t *doff, PyTypeObject *cls
                           const Py_ssize_t *moff, PyObject *const *v, long long key,
                           PyObject *req, const long long *req_key, PyObject *kind)
 {
-  /* its slot and v: nothing else holds the dict (a Draft's own, the usual case) */
-  int own_meta = Py_REFCNT (v[D_META]) == 2;
-  PyObject *m[MN], *was[DN];
-  if (message_values (m, v, key, req, req_key, kind, own_meta) < 0)
-    return NULL;
+  PyObject *dv[DN], *m[MN];
   for (int i = 0; i < DN; i++)
-    was[i] = *(PyObject **) ((char *) d + doff[i]);
+    dv[i] = *(PyObject **) ((char *) d + doff[i]);
+  /* its slot and v: nothing else holds the dict (a Draft's own, the usual case) */
+  int own_meta = v[D_META] == dv[D_META] && Py_REFCNT (dv[D_META]) == 2;
+  /* the fields the Message takes as they are move from the draft's slots to its own */
+  if (message_values (m, dv, cls, moff, key, req, req_key, kind, own_meta, 1) < 0)
+    return NULL;
   for (int i = 0; i < MN; i++)
     *(PyObject **) ((char *) d + moff[i]) = m[i];
   /* as object.__class__'s setter does: the instance holds a reference to its heap class */
   PyTypeObject *draft = Py_TYPE (d);
   Py_SET_TYPE (d, (PyTypeObject *) Py_NewRef (cls));
   Py_DECREF (draft);
-  /* let go of the Draft's values last, d a whole Message by then (freeing one may run
-   * Python code) */
-  for (int i = 0; i < DN; i++)
-    Py_XDECREF (was[i]);
+  /* let go of the Draft's other values last, d a whole Message by then (freeing one may
+   * run Python code) */
+  for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
+    Py_XDECREF (dv[dropped[i]]);
   return Py_NewRef (d);
 }

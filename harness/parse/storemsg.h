@@ -47,12 +47,13 @@ PyObject *make_message (PyTypeObject *cls, const Py_ssize_t *moff, PyObject *con
 int same_layout (PyTypeObject *draft, const Py_ssize_t *doff, PyTypeObject *message,
                  const Py_ssize_t *moff);
 
-/* make_message's Message made of the draft d itself (whose slots, at doff, v holds, as
- * make_message's v: one more reference to each), for a caller that lets go of the draft
- * once it is written: its slots take the Message's values and its class becomes cls
- * (same_layout), so the build makes and frees one object a message, not a Draft and a
- * Message (its meta the Message's own unless something but d and v holds it: then a copy,
- * as make_message's). A new reference to d, or NULL on error (d then unchanged). */
+/* make_message's Message made of the draft d itself (slots at doff, written by the last add,
+ * whose values v holds), for a caller that lets go of the draft once it is written: its
+ * slots take the Message's values (those it keeps as they are move over) and its class
+ * becomes cls (same_layout), so the build makes and frees one object a message, not a
+ * Draft and a Message. Its meta is the Message's own unless something but d and v holds
+ * it (then a copy, as make_message's); a request made a Message already gives its id again.
+ * A new reference to d, or NULL on error (d then unchanged). */
 PyObject *become_message (PyObject *d, const Py_ssize_t *doff, PyTypeObject *cls,
                           const Py_ssize_t *moff, PyObject *const *v, long long key,
                           PyObject *req, const long long *req_key, PyObject *kind);
