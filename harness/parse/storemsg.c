@@ -80,6 +80,8 @@ PyObject *request_key (PyTypeObject *draft, Py_ssize_t key_off, PyTypeObject *me
   if (request == Py_None)
     return Py_NewRef (Py_None);
   PyObject *key = key_of (draft, key_off, message, id_off, request);
+  if (key == NULL)
+    return NULL;
   int ge; /* key >= 0: an int's sign read off it */
   if (PyLong_CheckExact (key))
   {

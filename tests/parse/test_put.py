@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import gc
 import math
 import sys
@@ -183,31 +184,61 @@ def test_each_message_is_its_draft(tmp_path: Path) -> None:
     w.close()
 
 
+@pytest.mark.parametrize("request_id", ["m1", "k01", "k", "k1x", "k99999999999999999999"])
+def test_a_request_that_is_a_message_of_another_id(tmp_path: Path, request_id: str) -> None:
+    """A request that is a Message whose id is not a key id (k<key>, as put's Messages have)
+    has no key: the C writer refuses it as the reference does (AttributeError), as it does
+    any request without a key."""
+    req = Message(id=request_id, kind=MessageKind.REQUEST, t=1.0, direction="out", source="s")
+    for i, request in enumerate((req, object())):
+        for how in ("py", "c"):
+            d = _plain()
+            d.request = request  # type: ignore[assignment]
+            (tmp_path / f"{how}{i}").mkdir()
+            w = store.StoreWriter(tmp_path / f"{how}{i}" / "a.sqlite", compiled=how == "c")
+            stamps = Stamps(lambda t: None, lambda t: (-math.inf, math.inf),
+                            lambda ip, t: None, w.message, [], [])
+            put = w.putter()
+            run = functools.partial(put, [d], None, stamps) if put is not None \
+                else functools.partial(put_drafts, w, [d], None, stamps)
+            with pytest.raises(AttributeError):
+                run()
+            w.close()
+
+
 def test_a_message_holds_what_it_took_and_its_class(tmp_path: Path) -> None:
     """A message made of its draft holds its own values once the writer and the batch have
     let go of theirs (the Draft's lists, freed), and the instances hold their class as
     Python counts it: a reference to Message instead of one to Draft."""
+    drafts_before, messages_before = sys.getrefcount(Draft), sys.getrefcount(Message)
+    drafts = [_plain(headers=[("K", "v" * 40)], notes=["n" * 30], body=b"b" * 40 + bytes([i]))
+              for i in range(3)]
+    assert sys.getrefcount(Draft) == drafts_before + 3
+    # a value the Message keeps (the body), one it drops (the headers' list), and their
+    # references: the draft's and these names' (and getrefcount's argument)
+    body, headers = drafts[0].body, drafts[0].headers
+    body_refs, headers_refs = sys.getrefcount(body), sys.getrefcount(headers)
     w = store.StoreWriter(tmp_path / "a.sqlite")
     ready: list[Message] = []
     put = w.putter()
     assert put is not None
     stamps = Stamps(lambda t: None, lambda t: (-math.inf, math.inf), lambda ip, t: None,
                     w.message, ready, [])
-    drafts_before, messages_before = sys.getrefcount(Draft), sys.getrefcount(Message)
-    drafts = [_plain(headers=[("K", "v" * 40)], notes=["n" * 30]) for _ in range(3)]
-    assert sys.getrefcount(Draft) == drafts_before + 3
     put(drafts, None, stamps)
-    put([_plain()], None, stamps)  # the writer lets go of the last batch's values
-    del drafts
+    put([_plain()], None, stamps)
+    w.close()  # the writer (its rows' bindings, the last draft's values) lets go
+    del drafts, w, put, stamps
     gc.collect()
     assert [m.headers for m in ready[:3]] == [(("K", "v" * 40),)] * 3
     assert [m.notes for m in ready[:3]] == [("n" * 30,)] * 3
     assert all(type(m) is Message for m in ready)
     assert sys.getrefcount(Draft) == drafts_before
     assert sys.getrefcount(Message) == messages_before + 4
+    assert sys.getrefcount(body) == body_refs  # the Message's now
+    assert sys.getrefcount(headers) == headers_refs - 1  # the draft's gone
     ready.clear()
     assert sys.getrefcount(Message) == messages_before
-    w.close()
+    assert sys.getrefcount(body) == body_refs - 1
 
 
 def test_a_message_class_of_another_layout_gets_messages_of_its_own(tmp_path: Path) -> None:
