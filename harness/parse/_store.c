@@ -13,7 +13,7 @@
  * made from the draft's own values where those are what decoding the stored text gives (or
  * None: the caller reads the row back with fetch); add_message() both, in one call.
  * put(drafts, peer_host, stamps) is the builder's loop over a connection's drafts
- * (builder.put_drafts, its reference): each stamped (draftstamp.h), added, and made its own
+ * (stamps.put_drafts, its reference): each stamped (draftstamp.h), added, and made its own
  * Message in place (storemsg.h's become_message: one object a message, not two).
  * number() writes the numbering (storeorder.h); execute and fetch run the rest of the
  * build's SQL (links, meta, COMMIT). Each writes the rows still waiting first.
@@ -27,35 +27,14 @@
 #include <Python.h>
 #include <sqlite3.h>
 
-#include "storefacts.h"
-#include "draftstamp.h"
 #include "storejson.h"
 #include "storemsg.h"
 #include "storeorder.h"
-#include "storerows.h"
 #include "storesql.h"
+#include "storewriter.h"
 
 static PyObject *no_args;
 
-typedef struct
-{
-  PyObject_HEAD
-  sqlite3 *db;
-  Rows rows; /* the INSERTs of messages */
-  Facts facts; /* the INSERT of a facts row, and the last one's values */
-  long long count; /* keys given so far (the last one's) */
-  PyTypeObject *draft, *message;
-  Py_ssize_t doff[DN], moff[MN]; /* where each field's slot is in an instance */
-  PyObject *values, *kinds, *dumps, *seqs;
-  PyObject *firsts; /* a list each add appends its draft's first_seq to, or NULL */
-  /* the last add's draft values (new references, NULL before) and request key (its value
-   * in req_key when small); kept after a failed add (fast is 0), for the next to keep the
-   * references it would take again */
-  PyObject *v[DN], *req, *kind_text;
-  long long req_key;
-  int small, fast; /* fast: message() can make the Message from v */
-  int in_place; /* put makes a draft's Message of the draft itself (same_layout) */
-} Writer;
 
 static void forget (Writer *w)
 {
@@ -131,7 +110,7 @@ static PyObject *field (Writer *w, PyObject *d, int i)
   return v;
 }
 
-static PyObject *writer_add (Writer *w, PyObject *d)
+PyObject *writer_add (Writer *w, PyObject *d)
 {
   if (w->db == NULL)
     return PyErr_Format (sql_ProgrammingError, "Cannot operate on a closed database.");
@@ -210,15 +189,6 @@ fail:
   return NULL;
 }
 
-/* The kind the last added draft's Message gets (borrowed), or NULL with an exception. */
-static PyObject *message_kind (Writer *w)
-{
-  PyObject *kind = PyDict_GetItemWithError (w->kinds, w->kind_text);
-  if (kind == NULL && !PyErr_Occurred ())
-    PyErr_SetObject (PyExc_KeyError, w->kind_text);
-  return kind;
-}
-
 static PyObject *writer_message (Writer *w, PyObject *unused)
 {
   if (!w->fast)
@@ -235,84 +205,6 @@ static PyObject *writer_add_message (Writer *w, PyObject *d)
     return NULL;
   Py_DECREF (key);
   return writer_message (w, NULL);
-}
-
-/* put's message of the draft d it has just added: d itself made its Message where it can
- * be (it is the build's no longer), else message() or the row read back (read_back,
- * StoreWriter.message). */
-static PyObject *put_message (Writer *w, PyObject *d, PyObject *read_back)
-{
-  if (!w->fast)
-    return PyObject_CallNoArgs (read_back);
-  PyObject *kind = message_kind (w);
-  if (kind == NULL)
-    return NULL;
-  const long long *req_key = w->small ? &w->req_key : NULL;
-  return w->in_place
-    ? become_message (d, w->doff, w->message, w->moff, w->v, w->count, w->req, req_key, kind)
-    : make_message (w->message, w->moff, w->v, w->count, w->req, req_key, kind);
-}
-
-/* `(held if m.meta.get("stack") else ready).append(m)`, a Message's meta read at its slot */
-static int queue (Writer *w, PyObject *m, PyObject *ready, PyObject *held)
-{
-  static PyObject *stack; /* made once, kept */
-  if (stack == NULL && (stack = PyUnicode_InternFromString ("stack")) == NULL)
-    return -1;
-  PyObject *meta = Py_IS_TYPE (m, w->message) ? *(PyObject **) ((char *) m + w->moff[M_META])
-    : NULL, *got;
-  meta = meta != NULL ? Py_NewRef (meta) : PyObject_GetAttrString (m, "meta");
-  if (meta == NULL)
-    return -1;
-  if (PyDict_CheckExact (meta))
-    got = Py_XNewRef (PyDict_GetItemWithError (meta, stack));
-  else
-    got = PyObject_CallMethod (meta, "get", "O", stack);
-  Py_DECREF (meta);
-  int hold = got != NULL ? PyObject_IsTrue (got) : PyErr_Occurred () ? -1 : 0;
-  Py_XDECREF (got);
-  return hold < 0 ? -1 : PyList_Append (hold ? held : ready, m);
-}
-
-/* put(drafts, peer_host, stamps): builder.put_drafts (the reference) in C, the drafts
- * stamped, written and, unless stamps.ready is None, made Messages queued on stamps.ready
- * (or stamps.held) */
-static PyObject *writer_put (Writer *w, PyObject *args)
-{
-  PyObject *drafts, *peer_host, *stamps;
-  if (!PyArg_ParseTuple (args, "O!OO:put", &PyList_Type, &drafts, &peer_host, &stamps))
-    return NULL;
-  PyObject *ready = PyObject_GetAttrString (stamps, "ready");
-  PyObject *held = ready != NULL ? PyObject_GetAttrString (stamps, "held") : NULL;
-  PyObject *read_back = held != NULL ? PyObject_GetAttrString (stamps, "message") : NULL;
-  Stamper s;
-  int open = read_back != NULL && stamper_open (&s, stamps, peer_host) == 0, ok = open;
-  int messages = ok && ready != Py_None;
-  if (messages && (!PyList_Check (ready) || !PyList_Check (held)))
-  {
-    PyErr_SetString (PyExc_TypeError, "put: stamps.ready and stamps.held are lists");
-    ok = 0;
-  }
-  for (Py_ssize_t i = 0; ok && i < PyList_GET_SIZE (drafts); i++)
-  {
-    PyObject *d = Py_NewRef (PyList_GET_ITEM (drafts, i)), *key = NULL, *m = NULL;
-    if (!Py_IS_TYPE (d, w->draft))
-      PyErr_Format (PyExc_TypeError, "put() takes Drafts, not %s", Py_TYPE (d)->tp_name);
-    else if (stamp (&s, d, w->doff) == 0)
-      key = writer_add (w, d);
-    ok = key != NULL;
-    Py_XDECREF (key);
-    if (ok && messages)
-      ok = (m = put_message (w, d, read_back)) != NULL && queue (w, m, ready, held) == 0;
-    Py_XDECREF (m);
-    Py_DECREF (d);
-  }
-  if (open)
-    ok = stamper_close (&s, ok ? stamps : NULL) == 0 && ok;
-  Py_XDECREF (ready);
-  Py_XDECREF (held);
-  Py_XDECREF (read_back);
-  return ok ? Py_NewRef (Py_None) : NULL;
 }
 
 static PyObject *run (Writer *w, PyObject *args, int rows)
@@ -419,7 +311,7 @@ static PyMethodDef writer_methods[] = {
   {"add_message", (PyCFunction) writer_add_message, METH_O,
    "add_message(draft): add(draft), then message(), in one call."},
   {"put", (PyCFunction) writer_put, METH_VARARGS,
-   "put(drafts, peer_host, stamps): builder.put_drafts in C (each Message the draft itself)."},
+   "put(drafts, peer_host, stamps): stamps.put_drafts in C (each Message the draft itself)."},
   {"number", (PyCFunction) writer_number, METH_VARARGS,
    "number(insert, numbers) -> list | None: StoreWriter.finish's numbering."},
   {"execute", (PyCFunction) writer_execute, METH_VARARGS,

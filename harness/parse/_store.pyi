@@ -1,9 +1,9 @@
 from os import PathLike
 from typing import Any
 
-from harness.parse.builder import Stamps
 from harness.parse.draft import Draft
 from harness.parse.message import Message, MessageKind
+from harness.parse.stamps import Stamps
 
 class Writer:
     def __init__(self, path: str | PathLike[str], script: str, insert: str, facts: str,

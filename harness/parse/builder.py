@@ -18,10 +18,9 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 from collections import defaultdict
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Generator, Iterator
+from dataclasses import replace
 
 from harness.capture.rundir import CaptureReader, RunDir
 from harness.parse import records
@@ -30,7 +29,7 @@ from harness.parse.draft import Draft
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.message import Message, MessageKind
 from harness.parse.reassembly import ConnFacts, assemble_rows
-from harness.parse.stamps import DnsNames, PhaseClock
+from harness.parse.stamps import DnsNames, PhaseClock, Stamps, put_drafts
 from harness.parse.store import ANALYSIS_DB, STORE_VERSION, StoreWriter, key_id
 from harness.parse.storeread import MessageStore
 
@@ -126,58 +125,6 @@ class _Links:
             if jr is not None and nr is not None:
                 w.link(jr, nr)
         return n
-
-
-@dataclass(slots=True)
-class Stamps:
-    """What :func:`put_drafts` stamps on each draft and where it puts each message, and the
-    phase of the last time it asked the clock, kept from one connection to the next."""
-
-    at: Callable[[float], str | None]
-    """:meth:`PhaseClock.at`"""
-    gap: Callable[[float], tuple[float, float]]
-    """:meth:`PhaseClock.gap`"""
-    name: Callable[[str | None, float], str | None]
-    """:meth:`DnsNames.name`"""
-    message: Callable[[], Message]
-    """:meth:`StoreWriter.message`: the message of the draft written last."""
-    ready: list[Message] | None
-    """Where each message goes (None: the drafts are only written, no message made)."""
-    held: list[Message]
-    """Where a Java HTTP stack record goes instead (yielded once its links are known)."""
-    phase: str | None = None
-    lo: float = math.inf
-    hi: float = -math.inf
-    """The phase of the last time asked, and the gap around it where it is the same
-    (:meth:`PhaseClock.gap`): most messages fall in the gap of the one before."""
-
-
-def put_drafts(w: StoreWriter, drafts: list[Draft], peer_host: str | None, stamps: Stamps,
-               links: _Links | None = None) -> None:
-    """Stamp host and phase on each draft, write it and queue its message (the builder's
-    loop). A draft naming no host and no SNI is named ``peer_host`` when given (the name a
-    Java TLS socket connected to), else by DNS. The C writer's ``put`` does the same where
-    there are no ``links`` to find, each message made of its draft (no second object): this
-    is its reference (tests/parse/test_put.py) and the loop of a build that links."""
-    ready, held = stamps.ready, stamps.held
-    add_message, message = w.message_adder(), w.message
-    for d in drafts:
-        t = d.t
-        if not d.host:
-            d.host = d.sni or peer_host or stamps.name(d.ip, t)
-        if not stamps.lo < t < stamps.hi:
-            stamps.phase = stamps.at(t)
-            stamps.lo, stamps.hi = stamps.gap(t)
-        d.phase = stamps.phase
-        if ready is None:
-            w.add(d)
-        else:
-            m = add_message(d)  # the C writer's own method, where it is built
-            if m is None:  # a row it reads back
-                m = message()
-            (held if m.meta.get("stack") else ready).append(m)
-        if links is not None:
-            links.add(d)
 
 
 def build_messages(run: RunDir, budget: int = DEFAULT_BUDGET) -> int:

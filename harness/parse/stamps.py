@@ -1,16 +1,25 @@
 """What the builder stamps on each message from outside it: the scenario phase its time
 falls in (:class:`PhaseClock`), and for a message that does not name its host, the name a DNS
 answer gave its peer address (:class:`DnsNames`). Both are asked for messages by the
-100,000 (the clock only when a message's time leaves the gap that held the last one's)."""
+100,000 (the clock only when a message's time leaves the gap that held the last one's).
+:func:`put_drafts` is the builder's loop that stamps them (the C writer's ``put`` is the
+same loop in C)."""
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right as _after
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import TYPE_CHECKING, Protocol
 
 from harness.capture.rundir import Marker, Phase
+
+if TYPE_CHECKING:
+    from harness.parse.draft import Draft
+    from harness.parse.message import Message
+    from harness.parse.store import StoreWriter
 
 
 class PhaseClock:
@@ -117,3 +126,61 @@ class DnsNames:
             return None
         i = _after(self.times[ip or ""], t) - 1
         return entries[max(i, 0)][1]
+
+
+class _Linker(Protocol):
+    """What :func:`put_drafts` tells of each draft it writes (the builder's Java/TLS links)."""
+
+    def add(self, d: Draft) -> None: ...
+
+
+@dataclass(slots=True)
+class Stamps:
+    """What :func:`put_drafts` stamps on each draft and where it puts each message, and the
+    phase of the last time it asked the clock, kept from one connection to the next."""
+
+    at: Callable[[float], str | None]
+    """:meth:`PhaseClock.at`"""
+    gap: Callable[[float], tuple[float, float]]
+    """:meth:`PhaseClock.gap`"""
+    name: Callable[[str | None, float], str | None]
+    """:meth:`DnsNames.name`"""
+    message: Callable[[], Message]
+    """:meth:`StoreWriter.message`: the message of the draft written last."""
+    ready: list[Message] | None
+    """Where each message goes (None: the drafts are only written, no message made)."""
+    held: list[Message]
+    """Where a Java HTTP stack record goes instead (yielded once its links are known)."""
+    phase: str | None = None
+    lo: float = math.inf
+    hi: float = -math.inf
+    """The phase of the last time asked, and the gap around it where it is the same
+    (:meth:`PhaseClock.gap`): most messages fall in the gap of the one before."""
+
+
+def put_drafts(w: StoreWriter, drafts: list[Draft], peer_host: str | None, stamps: Stamps,
+               links: _Linker | None = None) -> None:
+    """Stamp host and phase on each draft, write it and queue its message (the builder's
+    loop). A draft naming no host and no SNI is named ``peer_host`` when given (the name a
+    Java TLS socket connected to), else by DNS. The C writer's ``put`` does the same where
+    there are no ``links`` to find, each message made of its draft (no second object): this
+    is its reference (tests/parse/test_put.py) and the loop of a build that links."""
+    ready, held = stamps.ready, stamps.held
+    add_message, message = w.message_adder(), w.message
+    for d in drafts:
+        t = d.t
+        if not d.host:
+            d.host = d.sni or peer_host or stamps.name(d.ip, t)
+        if not stamps.lo < t < stamps.hi:
+            stamps.phase = stamps.at(t)
+            stamps.lo, stamps.hi = stamps.gap(t)
+        d.phase = stamps.phase
+        if ready is None:
+            w.add(d)
+        else:
+            m = add_message(d)  # the C writer's own method, where it is built
+            if m is None:  # a row it reads back
+                m = message()
+            (held if m.meta.get("stack") else ready).append(m)
+        if links is not None:
+            links.add(d)

@@ -26,7 +26,7 @@ from harness.parse.message import Message
 from harness.parse.rowcodec import ENCODER, KINDS, VALUES, Dumps, decoded, new_message
 
 if TYPE_CHECKING:  # builder imports this module
-    from harness.parse.builder import Stamps
+    from harness.parse.stamps import Stamps
 
 try:
     from harness.parse import _store
@@ -312,7 +312,7 @@ class StoreWriter:
         return self._c.add_message if self._c is not None else self.add_message
 
     def putter(self) -> Callable[[list[Draft], str | None, Stamps], None] | None:
-        """The C writer's ``put`` (``builder.put_drafts`` in C, each message made of its
+        """The C writer's ``put`` (``stamps.put_drafts`` in C, each message made of its
         draft), or None (the reference writer): what the builder calls a connection."""
         return self._c.put if self._c is not None else None
 

@@ -23,11 +23,10 @@ from hypothesis import strategies as st
 from bench.storediff import rows as store_rows
 from harness.capture.runinfo import Phase
 from harness.parse import store
-from harness.parse.builder import Stamps, put_drafts
 from harness.parse.draft import Draft
 from harness.parse.message import Message, MessageKind
 from harness.parse.rowcodec import KINDS, VALUES, Dumps
-from harness.parse.stamps import DnsNames, PhaseClock
+from harness.parse.stamps import DnsNames, PhaseClock, Stamps, put_drafts
 from tests.parse.test_stamps import phases
 from tests.parse.test_store_c import _drafts, _plain
 
@@ -250,7 +249,8 @@ def test_a_message_class_of_another_layout_gets_messages_of_its_own(tmp_path: Pa
         "Message", fields, frozen=True, slots=True,
         namespace={"__del__": lambda self: None})
     w = store._store.Writer(tmp_path / "a.sqlite", store._PRAGMAS + store._SCHEMA + "BEGIN;",
-                            store._INSERT, Draft, finalized, VALUES, KINDS, Dumps())
+                            store._INSERT, store._FACTS, Draft, finalized, VALUES, KINDS,
+                            Dumps())
     d, ready = _plain(), []
     w.put([d], None, Stamps(lambda t: None, lambda t: (-math.inf, math.inf),
                             lambda ip, t: None, lambda: pytest.fail("read back"), ready, []))
