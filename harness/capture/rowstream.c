@@ -94,6 +94,14 @@ static int text_is (const Text *t, const char *want, int n)
   return t->p != NULL && t->n == n && memcmp (t->p, want, (size_t) n) == 0;
 }
 
+/* Where a statement's row keeps its values (row_values()). */
+typedef struct
+{
+  sqlite3_stmt *st;         /* the statement they were learnt on (NULL: none yet) */
+  uintptr_t first, last;    /* the first and last column's value there */
+  uintptr_t stride;         /* bytes from one column's value to the next's; 0: unknown */
+} Layout;
+
 /* What a call has read so far, and each column's state in the row it reads. */
 typedef struct
 {
@@ -105,7 +113,8 @@ typedef struct
   Side sides[2];           /* out (any direction but "in"), in */
   PyObject **last;         /* each column's text in the row before (rows_text()) */
   int *type;               /* each column's in the row */
-  sqlite3_value **val;     /* and its value */
+  sqlite3_value **val;     /* and its value (and a run's key after them) */
+  Layout layouts[2];       /* of the index's statement and a run's */
   Text *tx;
   unsigned *fit;           /* fits() of each column */
 } Stream;
@@ -119,16 +128,45 @@ static PyObject *cell (Stream *s, int i, PyObject *row)
   return rows_value (s->d->db, s->val[i], s->type[i], &s->last[i]);
 }
 
-/* The row st is on into the stream: 0; 1 at a value not of its column's type (the call
- * returns None); -1 with an exception set. */
-static int take (Stream *s, sqlite3_stmt *st)
+/* Each of the n columns' value of the row st is on into val, as sqlite3_column_value gives
+ * them. A call of it costs ~50 instructions (it looks the statement's row up, takes and
+ * leaves the mutex, checks for a failed malloc), ~600 a row of twelve columns: SQLite keeps
+ * a row's values as one array, at the statement's result registers, the same for each of
+ * its rows. So the values of a row whose first and last columns' are where they were on a
+ * row whose every column's was seen one stride after the one before are read at those
+ * places: two calls a row. Any other row (the first of a statement, one whose values are
+ * elsewhere) asks for each value, and its places are learnt again. */
+static void row_values (Layout *l, sqlite3_stmt *st, int n, sqlite3_value **val)
+{
+  uintptr_t first = (uintptr_t) sqlite3_column_value (st, 0);
+  if (l->st == st && l->stride != 0 && first == l->first
+      && (uintptr_t) sqlite3_column_value (st, n - 1) == l->last)
+  {
+    for (int i = 0; i < n; i++)
+      val[i] = (sqlite3_value *) (first + (uintptr_t) i * l->stride);
+    return;
+  }
+  val[0] = (sqlite3_value *) first;
+  for (int i = 1; i < n; i++)
+    val[i] = sqlite3_column_value (st, i);
+  l->st = st;
+  l->first = first;
+  l->last = (uintptr_t) val[n - 1];
+  l->stride = n > 2 ? (uintptr_t) val[1] - first : 0;  /* two columns: both are called */
+  for (int i = 0; i < n && l->stride != 0; i++)
+    if ((uintptr_t) val[i] != first + (uintptr_t) i * l->stride)
+      l->stride = 0;
+}
+
+/* The row whose values row_values() put in s->val into the stream: 0; 1 at a value not of
+ * its column's type (the call returns None); -1 with an exception set. */
+static int take (Stream *s)
 {
   int ncols = s->ncols, *type = s->type;
   sqlite3_value **val = s->val;
   Text *tx = s->tx;
   int i = 0;
-  while (i < ncols && (s->fit[i] >> (type[i] = sqlite3_value_type (
-                                         val[i] = sqlite3_column_value (st, i))) & 1))
+  while (i < ncols && (s->fit[i] >> (type[i] = sqlite3_value_type (val[i])) & 1))
     i++;
   if (i < ncols)
     return 1;
@@ -227,12 +265,11 @@ static int take (Stream *s, sqlite3_stmt *st)
   return side_add (&s->sides[inward], seq, sqlite3_value_double (val[C_T]), b, n, lost);
 }
 
-/* Whether the row a run's statement is on is the connection's: its last column (ncols) a
- * TEXT of exactly the key's bytes, as `conn = ?` compares a text in a UTF-8 database (any
- * other value is not equal to the text the key binds). */
-static int is_mine (sqlite3_stmt *st, int ncols, const char *key, Py_ssize_t nkey)
+/* Whether the row a run's statement is on is the connection's: its last column's value v
+ * (row_values()) a TEXT of exactly the key's bytes, as `conn = ?` compares a text in a UTF-8
+ * database (any other value is not equal to the text the key binds). */
+static int is_mine (sqlite3_value *v, const char *key, Py_ssize_t nkey)
 {
-  sqlite3_value *v = sqlite3_column_value (st, ncols);
   if (sqlite3_value_type (v) != SQLITE_TEXT)
     return 0;
   const unsigned char *p = sqlite3_value_text (v);
@@ -300,7 +337,7 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
   size_t slots = ncols > 0 ? (size_t) ncols : 1;
   s.last = PyMem_Calloc (slots, sizeof (PyObject *));
   s.type = PyMem_Calloc (slots, sizeof (int));
-  s.val = PyMem_Calloc (slots, sizeof (sqlite3_value *));
+  s.val = PyMem_Calloc (slots + 1, sizeof (sqlite3_value *));  /* and a run's key */
   s.tx = PyMem_Calloc (slots, sizeof (Text));
   s.fit = PyMem_Calloc (slots, sizeof (unsigned));
   if (s.last == NULL || s.type == NULL || s.val == NULL || s.tx == NULL
@@ -340,7 +377,8 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
       rows_fallback (d->db, "step");
       break;
     }
-    int took = take (&s, st);
+    row_values (&s.layouts[0], st, ncols, s.val);
+    int took = take (&s);
     if (took != 0)
     {
       if (took > 0)
@@ -372,9 +410,10 @@ PyObject *rows_stream (Database *d, PyObject *const *argv, Py_ssize_t argc)
         runs = 0;  /* done, or an error: the index reads on from prev as it would have */
         break;
       }
-      if (!is_mine (run, ncols, key, nkey))
+      row_values (&s.layouts[1], run, ncols + 1, s.val);
+      if (!is_mine (s.val[ncols], key, nkey))
         break;
-      if ((took = take (&s, run)) != 0)
+      if ((took = take (&s)) != 0)
         break;
       prev = sqlite3_value_int64 (s.val[C_SEQ]);  /* the rowid: an INTEGER */
       got++;
