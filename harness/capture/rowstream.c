@@ -170,6 +170,7 @@ static int take (Stream *s)
     i++;
   if (i < ncols)
     return 1;
+  int odd = 0;  /* a text but kind's, direction's and fields' is not ASCII */
   for (i = 0; i < ncols; i++)
   {
     tx[i].p = NULL;
@@ -180,6 +181,8 @@ static int take (Stream *s)
     if (p == NULL && tx[i].n)
       break;
     tx[i].p = p ? p : (const unsigned char *) "";
+    if (i != C_FIELDS && i != C_KIND && i != C_DIRECTION && !odd)
+      odd = !is_ascii (tx[i].p, tx[i].n);
   }
   if (i < ncols)
   {
@@ -213,15 +216,17 @@ static int take (Stream *s)
      * anything else is decoded to know (fields: below; kind is "stream", and a direction
      * "in" or "out" needs no look either) */
     int plain = inward || text_is (&tx[C_DIRECTION], "out", 3);
-    for (i = 0; i < ncols; i++)
-      if (tx[i].p != NULL && i != C_FIELDS && i != C_KIND && (i != C_DIRECTION || !plain)
-          && !is_ascii (tx[i].p, tx[i].n))
-      {
-        PyObject *v = rows_text (&s->last[i], tx[i].p, tx[i].n);
-        if (v == NULL)
-          return -1;
-        Py_DECREF (v);
-      }
+    if (odd || (!plain && tx[C_DIRECTION].p != NULL
+                && !is_ascii (tx[C_DIRECTION].p, tx[C_DIRECTION].n)))
+      for (i = 0; i < ncols; i++)  /* as rare as a text not ASCII: each looked at again */
+        if (tx[i].p != NULL && i != C_FIELDS && i != C_KIND && (i != C_DIRECTION || !plain)
+            && !is_ascii (tx[i].p, tx[i].n))
+        {
+          PyObject *v = rows_text (&s->last[i], tx[i].p, tx[i].n);
+          if (v == NULL)
+            return -1;
+          Py_DECREF (v);
+        }
   }
   /* each fields text once (a repeated one is the str of the row before, rows_text()) */
   PyObject *f = row != NULL ? Py_NewRef (PyTuple_GET_ITEM (row, C_FIELDS))
