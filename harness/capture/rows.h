@@ -36,9 +36,10 @@ PyObject *rows_text (PyObject **slot, const unsigned char *text, int n);
 /* A column's value v (sqlite3_column_value) of SQLite type `type`, as the module reads it.
  * The value_ functions on what column_value gives cost a few instructions a call; each
  * column_ function costs ~60 (it looks the column up, and checks for a failed malloc,
- * again): the readers call column_value once a column and read the value. SQLite calls
- * such a value unprotected, meaning no mutex guards it: the connection is opened
- * NOMUTEX and used by one thread at a time anyway. */
+ * again): the readers call column_value once a column (Database.stream twice a row,
+ * rowstream.c's row_values()) and read the value. SQLite calls such a value unprotected,
+ * meaning no mutex guards it: the connection is opened NOMUTEX and used by one thread at
+ * a time anyway. */
 PyObject *rows_value (sqlite3 *db, sqlite3_value *v, int type, PyObject **slot);
 
 /* Database.stream(sql, args, types) (rowstream.c). */
