@@ -25,7 +25,7 @@ from harness.capture.dbformat import (
     _schema_columns,
 )
 from harness.capture.runinfo import FORMAT_VERSION, is_int, is_number, kind_of
-from harness.capture.streamrows import StreamRows
+from harness.capture.streamrows import SCALARS, FieldsOnce, StreamRows
 from harness.errors import RunDirError
 from harness.text import no_lone_surrogates
 
@@ -63,10 +63,6 @@ def _fields(text: str) -> dict[str, JSON] | None:
         value = no_lone_surrogates(value)
     return value  # type: ignore[no-any-return]
 
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-"""JSON values that cannot be changed in place (a fields object holding only these can be
-shared by copying it shallowly)."""
 
 _STREAM_SQL = ("SELECT seq, t, kind, direction, data, orig_len, truncated, fields, pid, tid,"
                " hook FROM events WHERE seq > ? AND conn = ? ORDER BY seq")
@@ -118,6 +114,8 @@ class CaptureReader:
         self._conns: dict[str, Connection] | None = None
         self._seekable: bool | None = None
         """Whether :meth:`conn_ids` may seek (``connlist.seekable``), once asked."""
+        self._stream_fields = FieldsOnce(_fields)
+        """How :meth:`stream_rows` reads fields texts: each once a reader."""
         try:
             with self._reading():
                 self._check_schema()
@@ -273,7 +271,7 @@ class CaptureReader:
                         self._skip("events", f"seq {seq}", "fields are not a JSON object")
                         continue
                     if len(seen) < 64 and len(fields) <= 256 and all(
-                            type(v) in _SCALARS for v in value.values()):
+                            type(v) in SCALARS for v in value.values()):
                         seen[fields] = value.copy()
                 yield new(Event, (seq, t, kind, pid, tid, c, direction, hook, data, orig_len,
                                   bool(trunc), value, conns.get(c) if c else None))
@@ -288,7 +286,7 @@ class CaptureReader:
                 got = self._fast.stream(_STREAM_SQL, (0, conn), _STREAM_TYPES, self._run)
                 if got is not None:
                     rows = StreamRows.of_stream(got, conn, self.connections().get(conn)
-                                                if conn else None, _fields)
+                                                if conn else None, self._stream_fields)
                     if rows is not None:
                         return rows
         return StreamRows.of_events(self.events(conn=conn))

@@ -6,7 +6,9 @@ sides, events and skipped rows, or the same error; recorder-written rows are joi
 reader, not read as events; and on generated connections (both directions and others, seqs
 inserted out of order and with gaps, repeated and overlapping payloads, empty, missing and
 truncated data, bodies past the C reader's first buffer, other kinds between) the flows
-reassembled from them are those of the reassembly's reference (tests/parse/reassembly_ref.py)."""
+reassembled from them are those of the reassembly's reference (tests/parse/reassembly_ref.py),
+and one reader reading connections one after another (its fields texts read once) gives what
+the events give, with each event's fields its own object."""
 
 from __future__ import annotations
 
@@ -190,3 +192,21 @@ def test_connections_joined_as_the_reference_reassembles_them(
             assert (flow.direction, flow.data, flow.lossy) == (ref.direction, ref.data,
                                                                ref.lossy)
             assert [tuple(c) for c in flow.chunks] == [tuple(c) for c in ref.chunks]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large, HealthCheck.too_slow])
+@given(connections)
+def test_connections_read_by_one_reader_as_by_a_reader_each(
+        tmp_path_factory: Any, spec: list[tuple[int, dict[str, Any]]]) -> None:
+    """A reader reads each fields text once (FieldsOnce): connections it reads one after
+    another (one again) are what the events give, and no two events share a fields object."""
+    run = _connections(tmp_path_factory.mktemp("or"), spec)
+    conns = ("c1", "c2", "c1")
+    with CaptureReader(run.capture_db) as r:
+        got = [r.stream_rows(conn) for conn in conns]
+    for conn, rows in zip(conns, got, strict=True):
+        assert (repr(rows), None, {}) == _read(run, False, conn)
+    events = [e for rows in got for e in (rows.first, *rows.others) if e is not None]
+    assert len({id(e.fields) for e in events}) == len(events)
