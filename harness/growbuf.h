@@ -1,7 +1,8 @@
 /* A growable byte buffer, for the C extensions that write text into one (parse/storejson.h's
- * JBuf; detect/jsonbuf.h's Buf was one too, and is now a bytes object it returns): each kept
- * its own copy of the same struct, doubling loop and put. Header only, everything static inline: the check that there is room is a
- * compare in the caller, which runs it for every string and number it writes. */
+ * JBuf): each kept its own copy of the same struct, doubling loop and put. detect/jsonbuf.h's
+ * Buf is a bytes object it returns, and grows by growbuf_capacity. Header only, everything
+ * static inline: the check that there is room is a compare in the caller, which runs it for
+ * every string and number it writes. */
 
 #ifndef GROWBUF_H
 #define GROWBUF_H
@@ -18,12 +19,14 @@ typedef struct
   size_t len, cap;
 } GrowBuf;
 
-/* b->data reallocated to hold more bytes past b->len: cap doubled from first (when 0) until
- * they fit. 0, or -1 with MemoryError (b as it was). */
-static inline int growbuf_grow (GrowBuf *b, size_t more, size_t first)
+/* The capacity a buffer of cap bytes (len used) grows to for more bytes past len: cap
+ * doubled from first (when 0) until they fit, at most PY_SSIZE_T_MAX (so a bytes object can
+ * hold it too). 0 with *to set, or -1 with MemoryError. */
+static inline int growbuf_capacity (size_t cap, size_t len, size_t more, size_t first,
+                                    size_t *to)
 {
-  size_t c = b->cap ? b->cap : first;
-  while (c - b->len < more)
+  size_t c = cap ? cap : first;
+  while (c - len < more)
   {
     if (c > PY_SSIZE_T_MAX / 2)
     {
@@ -32,6 +35,17 @@ static inline int growbuf_grow (GrowBuf *b, size_t more, size_t first)
     }
     c *= 2;
   }
+  *to = c;
+  return 0;
+}
+
+/* b->data reallocated to hold more bytes past b->len (growbuf_capacity). 0, or -1 with
+ * MemoryError (b as it was). */
+static inline int growbuf_grow (GrowBuf *b, size_t more, size_t first)
+{
+  size_t c;
+  if (growbuf_capacity (b->cap, b->len, more, first, &c) < 0)
+    return -1;
   char *q = PyMem_Realloc (b->data, c);
   if (q == NULL)
   {

@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "../growbuf.h"
+
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -29,21 +31,14 @@ typedef struct
 
 #define BUF_FIRST ((size_t) 1 << 16)
 
-/* b->bytes resized to hold more bytes past b->len, its size doubled from BUF_FIRST. 0, or -1
-   with MemoryError (b then holds no text: _PyBytes_Resize lets go of what it cannot
-   resize) */
+/* b->bytes resized to hold more bytes past b->len, its size doubled from BUF_FIRST
+   (growbuf_capacity). 0, or -1 with MemoryError (b then holds no text: _PyBytes_Resize lets
+   go of what it cannot resize; a size too large leaves b as it was) */
 static int buf_grow (Buf *b, size_t more)
 {
-  size_t c = b->cap ? b->cap : BUF_FIRST;
-  while (c - b->len < more)
-  {
-    if (c > PY_SSIZE_T_MAX / 4)
-    {
-      PyErr_NoMemory ();
-      return -1;
-    }
-    c *= 2;
-  }
+  size_t c;
+  if (growbuf_capacity (b->cap, b->len, more, BUF_FIRST, &c) < 0)
+    return -1;
   if (b->bytes == NULL ? (b->bytes = PyBytes_FromStringAndSize (NULL, (Py_ssize_t) c)) == NULL
                        : _PyBytes_Resize (&b->bytes, (Py_ssize_t) c) < 0)
   {
