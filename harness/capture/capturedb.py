@@ -25,7 +25,7 @@ from harness.capture.dbformat import (
     _schema_columns,
 )
 from harness.capture.runinfo import FORMAT_VERSION, is_int, is_number, kind_of
-from harness.capture.streamrows import SCALARS, FieldsOnce, StreamRows
+from harness.capture.streamrows import FieldsOnce, StreamRows
 from harness.errors import RunDirError
 from harness.text import no_lone_surrogates
 
@@ -241,9 +241,9 @@ class CaptureReader:
         sql += " ORDER BY seq"
         new = tuple.__new__  # what Event._make calls, without its Python frame per row
         # fields already read, by their text: most events of a kind carry the same few
-        # (a connection's stream events all say {"layer":"tls"}); kept only when the object
-        # holds scalars alone, so each event still gets its own (shallow) copy
-        seen: dict[str, dict[str, JSON]] = {}
+        # (a connection's stream events all say {"layer":"tls"}); each event still gets its
+        # own (shallow) copy
+        fields_of = FieldsOnce(_fields)
         with self._reading():
             for row in self._rows(sql, args):
                 (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc, fields) = row
@@ -262,17 +262,10 @@ class CaptureReader:
                         continue
                     (seq, t, kind, pid, tid, c, direction, hook, data, orig_len, trunc,
                      fields) = fixed
-                value = seen.get(fields)
-                if value is not None:
-                    value = value.copy()
-                else:
-                    value = _fields(fields)
-                    if value is None:
-                        self._skip("events", f"seq {seq}", "fields are not a JSON object")
-                        continue
-                    if len(seen) < 64 and len(fields) <= 256 and all(
-                            type(v) in SCALARS for v in value.values()):
-                        seen[fields] = value.copy()
+                value = fields_of(fields)
+                if value is None:
+                    self._skip("events", f"seq {seq}", "fields are not a JSON object")
+                    continue
                 yield new(Event, (seq, t, kind, pid, tid, c, direction, hook, data, orig_len,
                                   bool(trunc), value, conns.get(c) if c else None))
 

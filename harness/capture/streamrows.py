@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the type only: an analysis needs none of the agent's schema
 
 _new = tuple.__new__
 
-SCALARS = frozenset({str, int, float, bool, type(None)})
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 """JSON values that cannot be changed in place (a fields object holding only these can be
 shared by copying it shallowly)."""
 
@@ -47,7 +47,7 @@ class FieldsOnce:
             return value.copy()
         value = self._read(text)
         if value is not None and len(self._kept) < 64 and len(text) <= 256 and all(
-                type(v) in SCALARS for v in value.values()):
+                type(v) in _SCALARS for v in value.values()):
             self._kept[text] = value.copy()
         return value
 
