@@ -364,12 +364,16 @@ class StoreWriter:
         if order is None:
             order = [key for key, in db.fetch(_NUMBER)]
         db.execute(_NUMBERING, (ENCODER.encode(order),))
-        n_of = []
-        if numbers:
-            n_of = [0] * (count + 1)
-            for n, key in enumerate(order, 1):
-                n_of[key] = n
-        return n_of
+        return numbers_of(order, count) if numbers else []
+
+
+def numbers_of(order: list[int], count: int) -> list[int]:
+    """Each key's number (``m<n>``) in a list indexed by key (index 0 unused), from the keys
+    in number order (what ``numbering`` holds): keys are 1 to ``count``."""
+    n_of = [0] * (count + 1)
+    for n, key in enumerate(order, 1):
+        n_of[key] = n
+    return n_of
 
 
 def _same(a: object, b: object) -> bool:

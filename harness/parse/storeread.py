@@ -13,7 +13,7 @@ from harness.capture.rundir import RunDir
 from harness.errors import RunDirError
 from harness.parse.message import Message, MessageKind
 from harness.parse.rowcodec import decoded, loads
-from harness.parse.store import ANALYSIS_DB
+from harness.parse.store import ANALYSIS_DB, numbers_of
 from harness.text import is_digits
 
 _COLS = ("kind, t, direction, f.source, f.conn, phase, f.protocol, host, f.ip, f.port, f.sni,"
@@ -75,10 +75,7 @@ class MessageStore:
         if self._keys is None:
             (text,), = self._db.execute("SELECT keys FROM numbering").fetchall()
             keys: list[int] = loads(text)
-            n_of = [0] * (len(keys) + 1)
-            for n, key in enumerate(keys, 1):
-                n_of[key] = n
-            self._keys = text, keys, n_of
+            self._keys = text, keys, numbers_of(keys, len(keys))
         return self._keys
 
     def messages(self, kinds: Iterable[MessageKind] | None = None,
