@@ -7,7 +7,7 @@ import Java from "frida-java-bridge";
 
 import { emit } from "../emit.js";
 import { RecordKind } from "../protocol.js";
-import { frame, JMethod, toJavaString } from "./jni.js";
+import { frame, JMethod, lockKeeping, toJavaString } from "./jni.js";
 import { reportError } from "./errors.js";
 
 /** Frames of these packages are the platform or this agent's plumbing, never "the caller". */
@@ -132,7 +132,7 @@ interface KeyFn {
     cm: CModule;
     /** What current_key() reads (kept: a CModule's symbols do not keep memory alive). */
     cells: NativePointer;
-    call: NativeFunction<UInt64, []>;
+    call: () => UInt64;
 }
 let keyFn: KeyFn | null | undefined;
 
@@ -153,8 +153,10 @@ function stackKeyFn(): KeyFn | null {
             const cm = new CModule(STACK_KEY_C, { key_cells: cells });
             keyFn = {
                 cm, cells,
-                call: new NativeFunction(cm.current_key, "uint64", [],
+                // JVMTI's GetStackTrace can stop at a safepoint like a JNI call (jni.ts)
+                call: lockKeeping(new NativeFunction(cm.current_key, "uint64", [],
                     { exceptions: "propagate", scheduling: "exclusive" }),
+                    new NativeFunction(cm.current_key, "uint64", [], { exceptions: "propagate" }), 0),
             };
         }
     } catch (e) {
