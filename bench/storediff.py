@@ -73,7 +73,7 @@ def typed(v: object) -> object:
 
 ROWS = ("SELECT key, first_seq, kind, t, direction, f.source, f.conn, phase, f.protocol, host,"
         " f.ip, f.port, f.sni, f.tls_version, f.cipher, method, url, status, headers, body,"
-        " body_len, body_len_wire, events, request_key, sdk, frames, meta, notes"
+        " body_len_wire, events, request_key, sdk, frames, meta, notes"
         " FROM messages m JOIN facts f ON f.id = m.facts ORDER BY key")
 
 
@@ -82,7 +82,7 @@ def rows(path: str) -> Iterator[tuple[object, ...]]:
     the numbering, the messages by key (with their facts row's values: not its id, which
     two writers may give as they like), the links in the order written. Two writers that
     write the same rows under the same keys (the C writer and its reference) compare equal
-    here, stricter than through the reader (``first_seq``, ``body_len`` and keys show)."""
+    here, stricter than through the reader (``first_seq`` and keys show)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         for sql in ("SELECT keys FROM numbering", ROWS, "SELECT a, b FROM links ORDER BY rowid"):

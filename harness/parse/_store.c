@@ -154,22 +154,22 @@ PyObject *writer_add (Writer *w, PyObject *d)
   PyObject **v = w->v;
   /* whether StoreWriter.message would take the row as it is (else it reads it back) */
   int fast = scalars_read_back_as_given (v);
-  PyObject *text[JN] = {0}, *body_len = NULL, *facts = NULL;
+  PyObject *text[JN] = {0}, *facts = NULL;
   PyObject *out = NULL;
   static const int jcols[JN] = {D_HEADERS, D_EVENTS, D_FRAMES, D_META, D_NOTES};
   for (int j = 0; j < JN; j++)
     if (json_column (rows_spare (&w->rows, j), j, v[jcols[j]],
                      j == J_EVENTS ? w->seqs : w->dumps, &text[j], &fast) < 0)
       goto done;
-  Py_ssize_t n = PyObject_Size (v[D_BODY]);
-  if (n < 0 || (body_len = PyLong_FromSsize_t (n)) == NULL)
+  /* a body has a length (the reader's with_body=False gives it), as StoreWriter.add asks */
+  if (PyObject_Size (v[D_BODY]) < 0)
     goto done;
   if ((facts = facts_of (&w->facts, &w->rows, v)) == NULL)
     goto done;
   /* the INSERT's columns, in its order */
   PyObject *col[] = {key, v[D_FIRST_SEQ], kind_text, v[D_T], v[D_DIRECTION], facts,
                      v[D_PHASE], v[D_HOST], v[D_METHOD], v[D_URL], v[D_STATUS],
-                     text[J_HEADERS], v[D_BODY], body_len, v[D_BODY_LEN_WIRE],
+                     text[J_HEADERS], v[D_BODY], v[D_BODY_LEN_WIRE],
                      text[J_EVENTS], w->req, v[D_SDK], text[J_FRAMES], text[J_META],
                      text[J_NOTES]};
   _Static_assert (sizeof col / sizeof col[0] == NCOL, "the INSERT's parameters");
@@ -180,7 +180,6 @@ PyObject *writer_add (Writer *w, PyObject *d)
 done:
   for (int j = 0; j < JN; j++)
     Py_XDECREF (text[j]);
-  Py_XDECREF (body_len);
   Py_XDECREF (facts);
   Py_DECREF (key);
   return out;

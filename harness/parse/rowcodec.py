@@ -96,11 +96,11 @@ def decoded(mid: str, kind: str, t: float, direction: str, source: str, conn: st
              links: tuple[str, ...], sdk: str | None, frames: str, meta: str, notes: str,
              with_body: bool) -> Message:
     """A message from its column values as stored (JSON columns as text): the one decoding
-    the reader and :meth:`StoreWriter.message` share. ``body`` is the body, or its length
-    without ``with_body``."""
+    the reader and :meth:`StoreWriter.message` share. ``body`` is the body, or without
+    ``with_body`` its length (or a body that is not bytes, whose length is taken here)."""
     meta_d: dict[str, JSON] = {} if meta == "{}" else loads(meta)
     if not with_body:
-        meta_d["body_len"] = body
+        meta_d["body_len"] = body if type(body) is int else len(body)  # storeread._BODY_LEN
         body = b""
     # positional (the field order, which tests/parse/test_store.py pins), once per message
     # for every reader

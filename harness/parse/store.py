@@ -34,8 +34,9 @@ except ImportError:  # an unbuilt checkout: the sqlite3 module writes the same r
     _store = None  # type: ignore[assignment]
 
 ANALYSIS_DB = "analysis.sqlite"
-STORE_VERSION = 4
-"""Bump when parsing changes what it produces: stores of another version are rebuilt."""
+STORE_VERSION = 5
+"""Bump when parsing changes what it produces (or the schema changes): stores of another
+version are rebuilt."""
 
 _PRAGMAS = """
 PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
@@ -63,7 +64,7 @@ CREATE TABLE messages(
   key INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, kind TEXT NOT NULL,
   t REAL NOT NULL, direction TEXT NOT NULL, facts INTEGER NOT NULL, phase TEXT, host TEXT,
   method TEXT, url TEXT, status INTEGER, headers TEXT NOT NULL, body BLOB NOT NULL,
-  body_len INTEGER NOT NULL, body_len_wire INTEGER, events TEXT NOT NULL,
+  body_len_wire INTEGER, events TEXT NOT NULL,
   request_key INTEGER, sdk TEXT, frames TEXT NOT NULL, meta TEXT NOT NULL,
   notes TEXT NOT NULL);
 CREATE TABLE links(a INTEGER NOT NULL, b INTEGER NOT NULL);
@@ -81,6 +82,8 @@ CREATE TABLE numbering(keys TEXT NOT NULL);
 # SQLite's work for a record is per column (its VDBE's, and the binding's), and 8 columns
 # of every row were repeated values: add_message 372.3 -> 345.3 M on the 20 MB run (308
 # facts rows for 24,640 messages), the 200 MB run's file 345 -> 325 MB with the numbering.
+# A body's length is no column (format 5): the reader reads it from the record's header
+# (storeread._BODY_LEN), where a column of it was a value to bind and record a row.
 _NUMBER = "SELECT key FROM messages ORDER BY first_seq, key"
 """How messages are numbered (capture order), as SQL: the keys in order, what
 :meth:`StoreWriter.finish` reads when it cannot sort the keys itself."""
@@ -89,9 +92,9 @@ _NUMBERING = "INSERT INTO numbering(keys) VALUES(?)"
 _FACTS = ("INSERT INTO facts(id, source, conn, protocol, ip, port, sni, tls_version, cipher)"
           " VALUES(?,?,?,?,?,?,?,?,?)")
 _INTO = ("INTO messages(key, first_seq, kind, t, direction, facts, phase, host, method, url,"
-         " status, headers, body, body_len, body_len_wire, events, request_key, sdk, frames,"
+         " status, headers, body, body_len_wire, events, request_key, sdk, frames,"
          " meta, notes) VALUES")
-_ROW = "(" + ",".join("?" * 21) + ")"
+_ROW = "(" + ",".join("?" * 20) + ")"
 _INSERT = f"INSERT {_INTO}{_ROW}"
 ROWS = 8
 """Rows the C writer binds into one INSERT: SQLite's fixed cost of running a statement
@@ -236,7 +239,9 @@ class StoreWriter:
             self._facts = facts
             self._facts_rows.append((self._nfacts, *facts))
         last = self._last
-        self._rows.append((*last[:5], self._nfacts, d.phase, d.host, *last[15:]))
+        # the row: the facts' id for their values, and no len(body) (asked above only to
+        # refuse a body without one, as the C writer does)
+        self._rows.append((*last[:5], self._nfacts, d.phase, d.host, *last[15:20], *last[21:]))
         self._pending += len(d.body) + 512
         if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:
             self._flush()

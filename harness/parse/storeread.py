@@ -22,6 +22,12 @@ _COLS = ("kind, t, direction, f.source, f.conn, phase, f.protocol, host, f.ip, f
          " (SELECT group_concat(l.b) FROM links l WHERE l.a = m.key)")
 _FACTS = " CROSS JOIN facts f ON f.id = m.facts"
 _FROM = " FROM json_each(?) j CROSS JOIN messages m ON m.key = j.value" + _FACTS
+_BODY_LEN = "CASE typeof(body) WHEN 'blob' THEN length(body) ELSE body END"
+"""What ``messages(with_body=False)`` reads for a body: its length where it is a BLOB (bytes:
+SQLite reads the length from the record's header, not the body), else the body (a str; its
+``len`` is taken in Python, where SQLite's ``length`` would stop at a NUL). The store had a
+column of ``len(body)`` to read here (format 4): a value to bind and record a row (10.1 M
+instructions, 0.44% of the 20 MB run, callgrind) for what the body's own header says."""
 # The numbering's keys in order (store.py: one JSON array) are the outer loop, each
 # message's row found by its key, then its facts row: CROSS JOIN keeps them so (SQLite does
 # not reorder its tables), and rows come out in the array's order, j.key (n - 1) rising,
@@ -82,7 +88,7 @@ class MessageStore:
                  with_body: bool = True) -> Iterator[Message]:
         """All messages in id order. ``with_body=False`` leaves ``body`` empty (cheap)."""
         text, _keys, n_of = self._numbering()
-        sql = "SELECT j.key, " + _COLS.format(body="body" if with_body else "body_len") + _FROM
+        sql = "SELECT j.key, " + _COLS.format(body="body" if with_body else _BODY_LEN) + _FROM
         args: list[str] = [text]
         if kinds is not None:
             ks = [k.value for k in kinds]

@@ -8,11 +8,11 @@
  * ~300 instructions a row). */
 enum { K, B, J };
 static const unsigned char role[NCOL] = {
-  [C_BODY] = B, [11] = J + J_HEADERS, [15] = J + J_EVENTS, [18] = J + J_FRAMES,
-  [19] = J + J_META, [20] = J + J_NOTES};
+  [C_BODY] = B, [11] = J + J_HEADERS, [14] = J + J_EVENTS, [17] = J + J_FRAMES,
+  [18] = J + J_META, [19] = J + J_NOTES};
 
 /* The NOT NULL columns (store.py's schema), 0-based */
-static const int not_null[] = {0, 1, 2, 3, 4, 5, 11, 12, 13, 15, 18, 19, 20};
+static const int not_null[] = {0, 1, 2, 3, 4, 5, 11, 12, 14, 17, 18, 19};
 
 int rows_prepare (Rows *r, sqlite3 *db, const char *one, const char *many)
 {

@@ -215,6 +215,39 @@ def test_message_reads_back_what_sqlite_converts(tmp_path: Path) -> None:
     w.close()
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_without_body_each_message_has_its_bodys_length(tmp_path: Path,
+                                                         compiled: bool) -> None:
+    """``messages(with_body=False)`` gives each body's ``len`` in meta (an int), the store
+    having no column of it: a BLOB's length as SQLite reads it from the record (an
+    overflowing one too), a str body's taken in Python (SQLite's length stops at a NUL,
+    counts what the str counts otherwise); a body without a length is refused by both
+    writers, as when they wrote its length."""
+    from harness.parse.draft import Draft
+    from harness.parse.message import MessageKind
+
+    bodies: list[Any] = [b"", b"abc", b"\x00" * 70000, bytearray(b"xy\x00z"), "a\x00\xe9\U0001f600",
+                         "", "\x00"]
+    w = store.StoreWriter(tmp_path / store.ANALYSIS_DB, compiled=compiled)
+    for i, body in enumerate(bodies):
+        d = Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=i,
+                  meta={"k": i})
+        d.body = body
+        w.add(d)
+    with pytest.raises(TypeError):
+        w.add(Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=9,
+                    body=5))  # type: ignore[arg-type]
+    w.finish({})
+    with storeread.MessageStore(tmp_path / store.ANALYSIS_DB) as s:
+        light = list(s.messages(with_body=False))
+        full = list(s.messages())
+    assert [(m.body, m.meta) for m in light] == [
+        (b"", {"k": i, "body_len": len(b)}) for i, b in enumerate(bodies)]
+    assert all(type(m.meta["body_len"]) is int for m in light)
+    assert [m.body for m in full] == [bytes(b) if isinstance(b, bytearray) else b
+                                      for b in bodies]
+
+
 def test_decoded_puts_each_column_in_its_field() -> None:
     """rowcodec.decoded builds a Message positionally: every column lands in its own field."""
     from dataclasses import fields

@@ -305,8 +305,8 @@ def test_keys_after_a_statement_that_wrote_rows(tmp_path: Path, rows: int) -> No
     assert w._c.fetch("SELECT count(*) FROM messages") == [(2,)]  # reads only
     keys.append(w.add(_plain()))
     w._c.execute("INSERT INTO messages(key, first_seq, kind, t, direction, facts, headers,"
-                 " body, body_len, events, frames, meta, notes) VALUES(100, 0, 'raw', 1.0,"
-                 " 'out', 0, '[]', x'', 0, '[]', '[]', '{}', '[]')")
+                 " body, events, frames, meta, notes) VALUES(100, 0, 'raw', 1.0,"
+                 " 'out', 0, '[]', x'', '[]', '[]', '{}', '[]')")
     keys += [w.add(_plain(port=p)) for p in range(4)]
     assert keys == [1, 2, 3, 4, 5, 6, 7]
     assert w._c.fetch("SELECT key, port FROM messages LEFT JOIN facts ON id = facts"
