@@ -91,9 +91,12 @@ int keys_room (Names *names, int table)
     PyObject **v = PyMem_Realloc (names->v, sizeof (PyObject *) * (size_t) cap);
     if (v != NULL)
       names->v = v;
-    Py_hash_t *hash = v == NULL || !table ? NULL
+    Cut *cut = v == NULL ? NULL : PyMem_Realloc (names->cut, sizeof (Cut) * (size_t) cap);
+    if (cut != NULL)
+      names->cut = cut;
+    Py_hash_t *hash = cut == NULL || !table ? NULL
         : PyMem_Realloc (names->hash, sizeof (Py_hash_t) * (size_t) cap);
-    if (v == NULL || (table && hash == NULL))
+    if (cut == NULL || (table && hash == NULL))
     {
       PyErr_NoMemory ();
       return 0;

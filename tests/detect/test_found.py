@@ -26,9 +26,11 @@ from harness.detect.finding import Finding, Needle
 from harness.detect.findings import (
     CONTROL_HOSTS,
     EXCERPT,
+    UNCUT,
     _controls,
     _plan,
     find,
+    find_unnumbered,
     render,
 )
 from harness.detect.matcher import Matcher
@@ -320,6 +322,21 @@ def _c_find(m: Message) -> tuple[bool, list[tuple[Any, ...]]]:
     return done, [(*f, k) for f, k in zip(found, keep, strict=True)]
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(messages)
+@example(message("m1", json.dumps({"id": NEEDLES[0].value}).encode(),
+                 "https://sa.lab.test/p?id=a1b2c3d4e5f60718&q=qz%D0%BA", ()))
+def test_only_the_kept_findings_have_their_excerpt_cut(m: Message) -> None:
+    """found.c cuts a finding's excerpt once the message's own _most_specific choice keeps
+    it: the kept ones are the Python loop's findings, excerpts included, and each one it
+    drops has UNCUT (its bytes never made)."""
+    done, found = _c_find(m)
+    if not done:
+        return  # handed back: the Python walk runs
+    assert [f[:8] for f in found if f[8]] == find_unnumbered([[m]], NEEDLES, compiled=False)
+    assert all(f[3] == UNCUT for f in found if not f[8])
+
+
 def test_the_common_cases_are_done_in_c() -> None:
     """Not a test that passes by handing everything back to Python."""
     m = message("m1", json.dumps({"id": NEEDLES[0].value}).encode(),
@@ -333,8 +350,10 @@ def test_the_common_cases_are_done_in_c() -> None:
         ("id", ("url",), False), ("word", ("url", "derive:url"), False),
         ("id", ("query:id",), True), ("word", ("query:q",), True),
         ("id", ("header:x-id",), True), ("id", (), False), ("id", ("json:$.id",), True)]
-    assert found[1][3] == (b"https://sa.lab.test/p?id=a1b2c3d4e5f60718&q=",
-                           b"qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA%D0%B87", b"", False, False)
+    # a dropped finding's excerpt is not cut; a kept one's is
+    assert found[1][3] == UNCUT
+    assert found[3][3] == (b"", urllib.parse.unquote_to_bytes(
+        "qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA%D0%B87"), b"", False, False)
     done, found = _c_find(message("m1", b"", "https://canary.lab.test/c/cnry42", (),
                                   host="canary.lab.test"))
     assert done
