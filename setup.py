@@ -101,7 +101,8 @@ setup(ext_modules=[
     # Classifier.add for every message (destinations.py keeps the reference)
     Extension(
         "harness.classify._classify", ["harness/classify/_classify.c", "harness/classify/sdks.c"],
-        depends=["harness/classify/msgfields.h", "harness/classify/sdks.h",
-                 "harness/parse/asciitext.h", "harness/slotoffset.h"],
+        depends=["harness/classify/accfields.h", "harness/classify/msgfields.h",
+                 "harness/classify/sdks.h", "harness/parse/asciitext.h",
+                 "harness/slotoffset.h"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
 ])

@@ -13,10 +13,14 @@
  * before changing anything; the changes that follow cannot fail but for memory.
  * tests/classify/test_add.py compares the two on generated messages.
  *
+ * What it does to an _Acc's ints and sets is accfields.h's: no int made only to be added,
+ * no set searched for an ip, port, phase... the last add found there.
+ *
  * verified_sdks (sdks.c) is sdks_of (destinations.py) over a list of findings, read at their
  * slots; sdks_at_ids (sdks.c) the SDKs Classifier.destinations gives each host from its
  * ids. */
 
+#include "accfields.h"
 #include "msgfields.h"
 #include "sdks.h"
 #include "../slotoffset.h"
@@ -53,7 +57,7 @@ static const char *const ACC[AN] = { ACC_FIELDS (NAME) };
 #define MAX_KINDS 16
 
 /* The reference's constants (destinations.py: _tls_of, _size, add), interned once */
-static PyObject *s_tls_unknown, *s_plaintext, *s_stack, *s_body_len, *one;
+static PyObject *s_tls_unknown, *s_plaintext, *s_stack, *s_body_len;
 
 /* The Adder's references but the network kinds, each named once for init, traverse and
    clear: X(name) for each */
@@ -68,6 +72,7 @@ typedef struct
   PyObject *network[MAX_KINDS]; /* the MessageKind members that crossed the network */
   int nnetwork;
   Py_ssize_t moff[MN], aoff[AN];
+  Py_ssize_t slot[A_SETS]; /* for each of _Acc's sets, where set_add last found its item */
 } Adder;
 
 /* Adder(accs, below, Message, _Acc, MessageKind, network kinds, WeakMethod(reference)) */
@@ -152,14 +157,16 @@ static int acc_fields (Adder *ad, PyObject *acc, PyObject **f)
     && PyLong_CheckExact (f[A_BYTES_OUT]) && PyLong_CheckExact (f[A_BYTES_IN]);
 }
 
-/* acc's int field i plus n */
-static int acc_add (Adder *ad, PyObject *acc, int i, PyObject *old, PyObject *n)
+/* acc's int field i (old) plus n (accfields.h) */
+static int acc_add (Adder *ad, PyObject *acc, int i, PyObject *old, long long n)
 {
-  PyObject *sum = PyNumber_Add (old, n);
-  if (sum == NULL)
-    return -1;
-  Py_SETREF (*(PyObject **) ((char *) acc + ad->aoff[i]), sum);
-  return 0;
+  return int_add ((PyObject **) ((char *) acc + ad->aoff[i]), old, n);
+}
+
+/* set.add(item) for _Acc's set i (accfields.h) */
+static int set_add (Adder *ad, int i, PyObject *set, PyObject *item)
+{
+  return acc_set_add (set, item, &ad->slot[i]);
 }
 
 static PyObject *fallback (Adder *ad, PyObject *m)
@@ -259,24 +266,18 @@ static PyObject *adder_add (Adder *ad, PyObject *m)
     goto error_acc;
   /* from here on the reference's steps, in its order */
   PyObject *tls = tls_of (v, ciphertext);
-  PyObject *sizes = NULL;
   int out = EQUALS (v[M_DIRECTION], "out");
-  if ((nonempty (v[M_IP]) && PySet_Add (f[A_IPS], v[M_IP]) < 0)
-      || (port != Py_None && PyObject_IsTrue (port) && PySet_Add (f[A_PORTS], port) < 0)
-      || (nonempty (v[M_SDK]) && PySet_Add (f[A_SDKS], v[M_SDK]) < 0)
-      || (tls != NULL && PySet_Add (f[A_TLS], tls) < 0)
-      || (nonempty (v[M_CIPHER]) && PySet_Add (f[A_CIPHERS], v[M_CIPHER]) < 0)
-      || (nonempty (v[M_PHASE]) && PySet_Add (f[A_PHASES], v[M_PHASE]) < 0)
+  if ((nonempty (v[M_IP]) && set_add (ad, A_IPS, f[A_IPS], v[M_IP]) < 0)
+      || (port != Py_None && PyObject_IsTrue (port) && set_add (ad, A_PORTS, f[A_PORTS], port) < 0)
+      || (nonempty (v[M_SDK]) && set_add (ad, A_SDKS, f[A_SDKS], v[M_SDK]) < 0)
+      || (tls != NULL && set_add (ad, A_TLS, f[A_TLS], tls) < 0)
+      || (nonempty (v[M_CIPHER]) && set_add (ad, A_CIPHERS, f[A_CIPHERS], v[M_CIPHER]) < 0)
+      || (nonempty (v[M_PHASE]) && set_add (ad, A_PHASES, f[A_PHASES], v[M_PHASE]) < 0)
       || PyList_Append (f[A_IDS], v[M_ID]) < 0
-      || acc_add (ad, acc, A_MESSAGES, f[A_MESSAGES], one) < 0
-      || (sizes = PyLong_FromLongLong (size)) == NULL
+      || acc_add (ad, acc, A_MESSAGES, f[A_MESSAGES], 1) < 0
       || acc_add (ad, acc, out ? A_BYTES_OUT : A_BYTES_IN,
-                  f[out ? A_BYTES_OUT : A_BYTES_IN], sizes) < 0)
-  {
-    Py_XDECREF (sizes);
+                  f[out ? A_BYTES_OUT : A_BYTES_IN], size) < 0)
     goto error_acc;
-  }
-  Py_DECREF (sizes);
   Py_DECREF (acc);
   Py_DECREF (key);
   Py_RETURN_NONE;
@@ -359,7 +360,7 @@ PyMODINIT_FUNC PyInit__classify (void)
   for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
     if (*consts[i].p == NULL && (*consts[i].p = PyUnicode_InternFromString (consts[i].s)) == NULL)
       return NULL;
-  if ((one == NULL && (one = PyLong_FromLong (1)) == NULL) || sdks_init () < 0)
+  if (sdks_init () < 0)
     return NULL;
   if (PyType_Ready (&AdderType) < 0)
     return NULL;

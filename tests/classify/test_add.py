@@ -207,3 +207,68 @@ def test_a_subclass_of_acc_goes_to_the_reference() -> None:
         x.accs["h"] = Acc()
     assert _feed(c, [m]) == _feed(ref, [m])
     assert c.accs["h"].messages == 1
+
+
+_CHANGES = {
+    "item taken out": lambda s, item: s.discard(item),
+    "emptied": lambda s, item: s.clear(),
+    "another in its place": lambda s, item: (s.clear(), s.add(f"{item}x")),
+    "grown": lambda s, item: s.update(f"{item}{i}" for i in range(100)),
+    "put back": lambda s, item: (s.clear(), s.update(f"{item}{i}" for i in range(20)),
+                                 s.add(item)),
+}
+
+
+@compiled_only
+@pytest.mark.parametrize("change", list(_CHANGES))
+def test_a_set_changed_between_adds(change: str) -> None:
+    """The adder finds a message's ip, port... in its host's sets at the table slot it found
+    the last one at: whatever is done to a set between two adds (the item taken out, the set
+    emptied, refilled, grown), it adds what the reference adds."""
+    m = Message(id="m1", kind=MessageKind.REQUEST, t=0.0, direction="out", source="n.tls",
+                host="h", ip="1.2.3.4", port=443, sdk="s", tls_version="TLSv1.3",
+                cipher="c", phase="p")
+    items = {"ips": m.ip, "ports": m.port, "sdks": m.sdk, "tls": m.tls_version,
+             "ciphers": m.cipher, "phases": m.phase}
+    c, ref = Classifier(), Classifier(compiled=False)
+    for x in (c, ref):
+        x.add(m)
+        for name, item in items.items():
+            _CHANGES[change](getattr(x.accs["h"], name), item)
+        x.add(replace(m, id="m2"))
+    assert _state(c) == _state(ref)
+    assert all(item in getattr(c.accs["h"], name) for name, item in items.items())
+
+
+@compiled_only
+@pytest.mark.parametrize("counts", [
+    {"messages": 2**63 - 1}, {"bytes_out": 2**63 - 3}, {"bytes_out": 2**70},
+    {"messages": -2**63, "bytes_out": -2**64}, {"bytes_out": True}])
+def test_counts_past_a_long_long(counts: dict[str, int]) -> None:
+    """The counts are summed in C where they fit a long long, by Python's + where not."""
+    m = Message(id="m1", kind=MessageKind.REQUEST, t=0.0, direction="out", source="n.tls",
+                host="h", body=b"xyz")
+    c, ref = Classifier(), Classifier(compiled=False)
+    for x in (c, ref):
+        x.accs["h"] = _Acc(**counts)  # type: ignore[arg-type]
+    assert _feed(c, [m, m]) == _feed(ref, [m, m])
+
+
+@compiled_only
+def test_equal_items_of_other_objects() -> None:
+    """Each connection's ip, port... are objects of its own: the adder finds one equal to
+    what a set holds there as it is, and one that differs (by a character, in the value of
+    a port, in the kind of its text) goes in."""
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # a str object of its own
+
+    m = Message(id="m1", kind=MessageKind.REQUEST, t=0.0, direction="out", source="n.tls",
+                host="h", ip="1.2.3.4", port=8443, sdk="s", phase="p1")
+    ms = [replace(m, id=f"m{i}", ip=fresh(ip), port=int(str(port)), phase=fresh(phase))
+          for i, (ip, port, phase) in enumerate([
+              ("1.2.3.4", 8443, "p1"), ("1.2.3.4", 8443, "p1"), ("1.2.3.5", 8444, "p2"),
+              ("1.2.3.4", 2**62, "p\u00e9"), ("1.2.3.4", 2**70, "p\U0001f600"),
+              ("1.2.3.5", 2**70, "p\u00e9"), ("1.2.3.4", 8443, "p1")])]
+    c, ref = Classifier(), Classifier(compiled=False)
+    assert _feed(c, ms) == _feed(ref, ms)
+    assert c.accs["h"].ports == {8443, 8444, 2**62, 2**70}
