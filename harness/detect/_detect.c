@@ -261,6 +261,9 @@ static PyMethodDef methods[] = {
   { "find_batch", detect_find_batch, METH_VARARGS,
     "find_batch(batch, start, how, into) -> None (done) | (index, roots | None): the message "
     "left to Python" },
+  { "barren", detect_barren, METH_VARARGS,
+    "barren(data) -> int | None: the most strings of a JSON layer the walk may skip, or "
+    "None (not skipped)" },
   { "roots", detect_roots, METH_VARARGS,
     "roots(url, head, with_path, headers, body) -> list[(chain, bytes)] | None (use Python)" },
   { NULL, NULL, 0, NULL },

@@ -182,7 +182,8 @@ int children (Ctx *cx, Layer *l, const Hits *hits, const Span *hot,
   {
     /* Decoder._inflate: decompress(data, kind, limit), whose notes (cut at the limit,
        truncated, not decodable) are written by the Python walk, with the chain */
-    Py_ssize_t room = cx->max_bytes - cx->bytes, limit = room < (32 << 20) ? room : (32 << 20);
+    Py_ssize_t room = cx->max_bytes - cx->bytes - cx->unread_bytes; /* a cut: handed back */
+    Py_ssize_t limit = room < (32 << 20) ? room : (32 << 20);
     PyObject *r = zs_body (d, n, coding, limit < 1 ? 1 : limit);
     if (r == NULL)
       return ERROR;
@@ -202,6 +203,23 @@ int children (Ctx *cx, Layer *l, const Hits *hits, const Span *hot,
   Py_ssize_t sn = z - a;
   if (sn > 0 && (s[0] == '{' || s[0] == '[') && (s[sn - 1] == '}' || s[sn - 1] == ']'))
   {
+    /* a layer that matched nothing and that nothing in can open a decoder (barren.c): its
+       leaves, at most one a string, are counted and not read, where they could not have
+       met a limit themselves (the depth's, the budget's); else they are read */
+    Py_ssize_t strings;
+    int barren = hits != NULL && hits->n == 0 && cx->transform == Py_None
+        && depth < cx->max_depth ? json_barren (cx, d, n, &strings) : 0;
+    if (barren < 0)
+      return ERROR;
+    if (barren && (cx->layers + cx->unread_layers + strings > cx->max_layers
+            || cx->bytes + cx->unread_bytes + sn > cx->max_bytes))
+      barren = 0;
+    if (barren)
+    {
+      cx->unread_layers += strings;
+      cx->unread_bytes += sn;
+      return OK;
+    }
     PyObject *chain = layer_chain (cx, l);
     if (chain == NULL)
       return ERROR;

@@ -250,7 +250,8 @@ static int walk_root (Ctx *cx, const Layer *root)
       for (; r == OK && moved < kids->n; moved++)
       {
         Py_ssize_t size = kids->v[moved].n;
-        if (cx->layers >= cx->max_layers || cx->bytes + size > cx->max_bytes)
+        if (cx->layers + cx->unread_layers >= cx->max_layers
+            || cx->bytes + cx->unread_bytes + size > cx->max_bytes)
           r = FALLBACK_MSG; /* the budget: a note */
         else if (!layers_room (stack))
           r = ERROR;
@@ -360,6 +361,7 @@ void walk_reset (Ctx *cx)
   }
   cx->matched_n = cx->hits_n = 0;
   cx->layers = cx->bytes = 0;
+  cx->unread_layers = cx->unread_bytes = 0;
   cx->paths_n = 0;
 }
 

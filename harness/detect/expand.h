@@ -49,6 +49,9 @@ typedef struct {
   Scanner *scanner; /* scan's own Scanner, run without a Python call; or NULL */
   Py_ssize_t max_depth, max_layers, max_bytes, min_leaf;
   Py_ssize_t layers, bytes; /* the budget spent */
+  /* what the layers json_barren let go unread may have spent of it, at most (barren.c):
+     the budget's limits are tested with both, a message that could reach one handed back */
+  Py_ssize_t unread_layers, unread_bytes;
   unsigned char *scratch;   /* base64 decoded before it is known to be kept */
   Py_ssize_t scratch_cap;
   Matched *matched; /* the layers that matched, in scan order */
@@ -129,7 +132,13 @@ int walk_roots (Ctx *cx, const Roots *roots);
 void walk_reset (Ctx *cx);
 void walk_free (Ctx *cx);
 
+/* Whether the JSON branch of children() may skip the layer d[0, n) (barren.c: it matched
+   nothing, and nothing in it can open a decoder): 1 (with the most strings its document can
+   have in *strings), 0, or -1 with MemoryError. */
+int json_barren (Ctx *cx, const unsigned char *d, Py_ssize_t n, Py_ssize_t *strings);
+
 int detect_spans (PyObject *hot, Span **out, Py_ssize_t *count);
+PyObject *detect_barren (PyObject *self, PyObject *args);
 PyObject *detect_expand (PyObject *self, PyObject *args);
 PyObject *detect_find (PyObject *self, PyObject *args);
 
