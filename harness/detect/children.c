@@ -287,6 +287,7 @@ int children (Ctx *cx, Layer *l, const Hits *hits, const Span *hot,
     PyObject *data = layer_data (l), *chain = data != NULL ? layer_chain (cx, l) : NULL;
     if (chain == NULL)
       return ERROR;
+    cx->called = 1;
     int r = add_pairs (PyObject_CallOneArg (cx->protobuf, data), chain, out, depth);
     if (r < 0)
       return ERROR;

@@ -10,6 +10,7 @@
 #include "scanner.h"
 
 #define FALLBACK_MSG 5 /* the Python decoder must run */
+#define BARE_SLOTS 256  /* a power of two */
 
 /* One layer of the walk. Most layers are never reported and open no decoder (a JSON leaf
    that is a span of its parent's bytes which no hit overlaps is not even scanned), so a
@@ -61,6 +62,8 @@ typedef struct {
   Layers stack, kids; /* walk_root's, kept for the message's next root (empty between) */
   char *paths; /* the message's lazy layers' JSON paths (Layer.path), until walk_reset */
   Py_ssize_t paths_n, paths_cap;
+  int called;   /* a decoder hook in Python ran (children.c): the walk_roots memo's */
+  PyObject *bare[BARE_SLOTS]; /* root bytes walked to nothing, by address (walk_roots) */
 } Ctx;
 
 /* Takes the references of chain and data (also on failure). 0 with an exception set. */
