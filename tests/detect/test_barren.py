@@ -80,6 +80,8 @@ texts = st.one_of(
         "/slash", "e3" * 20, "1f23d56ba35a89719b54a33f",
         base64.b64encode(json.dumps({"id": NEEDLE}).encode()).decode(),
         base64.b64encode(b"plain text that is long enough to decode").decode(),
+        base64.b64encode(b"plain text, no padding, as long as this").decode(),  # nor form
+        base64.b64encode(bytes(range(200, 236))).decode(),  # nothing plausible
         base64.b64encode(zlib.compress(b"zzzz" * 10)).decode(),
         NEEDLE.encode().hex(), "ab" * 16, "  padded  ",
     ]))
@@ -133,6 +135,8 @@ def test_documents_that_may_yield_are_read() -> None:
         '{"a": "' + blob[:10] + "\\/" + blob[10:] + '"}',  # a blob split by an escape
         '{"a": "' + blob + '"}', '["' + blob.rstrip("=") + '"]',  # base64 of JSON
         '{"a": "' + NEEDLE.encode().hex() + '"}',  # hex of text
+        '["' + base64.b64encode(b"plain text, no padding, as long as this").decode() + '"]',
+        '["' + base64.b64encode(b"text " * 1200).decode() + '"]',  # read past 4096 bytes
         '{"a": "x^abcdef"}', '{"a": "x ab"}', '{"a": "x?yz"}', '{"a": "x}"}',  # zlib heads
         '{"a": "{\\"b\\": 1}"}', '{"a": " [1, 2]"}', '{"a": "{}"}',  # JSON in a string
         '{"a": "k=v&id=1"}', '{"a": "  k=v"}', '{"a": "dGVzdA=="}',  # forms
