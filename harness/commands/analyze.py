@@ -6,6 +6,7 @@ import argparse
 import importlib
 from pathlib import Path
 
+from harness import processend
 from harness.analysis import analyze_run
 from harness.capture.rundir import RunDir
 from harness.detect.needles import parse_cli
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         importlib.import_module("harness.claims.model").load_claims(args.claims)
     result = analyze_run(args.run_dir, parse_cli(args.needle), claims=args.claims)
     leaks = result.leaks  # a list made from all the findings each time it is asked for
+    processend.keep(result, leaks)  # freed by the process's end (harness.cli.ENDS_UNTORN)
     controls = len(result.findings) - len(leaks)  # the others (not a second such list)
     print(f"{result.run.path}: {result.messages} messages, {len(result.needles)} needles, "
           f"{len(leaks)} findings, {controls} positive controls")
