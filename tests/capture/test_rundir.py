@@ -154,15 +154,15 @@ def test_writing_json_lines_moves_the_file_after_the_block(tmp_path: Path) -> No
 
 def test_writing_json_lines_that_fails_moves_nothing(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file that could not be put on disk whole (its fsync failed) is not moved into place:
-    the error is write_json_lines' RunDirError, raised after the block."""
+    """A file that could not be put on disk whole (its write, which syncs, failed) is not
+    moved into place: the error is write_json_lines' RunDirError, raised after the block."""
     run = RunDir(tmp_path)
     path = run.write_json_lines("f.json", b'"old"')
 
-    def fsync(fd: int) -> None:
+    def writev(fd: int, parts: object) -> int:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "writev", writev)
     ran = []
     with pytest.raises(RunDirError, match=r"cannot write f\.json into the run dir \(Input"), \
             run.writing_json_lines("f.json", b'"new"'):
