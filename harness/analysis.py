@@ -107,9 +107,11 @@ def _store_order(found: list[Found], numbers: list[int]) -> list[tuple[str, list
     return [(f"m{num}", run) for num, run in runs]
 
 
-def _numbered(fed: _Fed, found: list[Found],
-              compiled: bool = True) -> tuple[list[Finding], list[str]]:
-    """Findings and notes as if the messages had come in the store's order, with its ids.
+def _numbered_findings(fed: _Fed, found: list[Found], compiled: bool = True
+                       ) -> tuple[list[Finding], list[str | None]]:
+    """Findings as if the messages had come in the store's order, with its ids; and the
+    store ids made for them, by key, for :func:`_numbered_rest`, which does the same for the
+    notes and the classifier's ids.
 
     The stream gives messages in build order with key ids (:class:`MessageStream`); what the
     detector makes of a message does not depend on the others (its ``seen`` and most-specific
@@ -130,6 +132,14 @@ def _numbered(fed: _Fed, found: list[Found],
            if compiled and _outjson is not None and new_finding is not Finding else None)
     if out is None:
         out = numbered(_store_order(found, numbers))
+    return out, names
+
+
+def _numbered_rest(fed: _Fed, names: list[str | None], compiled: bool = True) -> list[str]:
+    """The rest of :func:`_numbered_findings`' renumbering, apart so that it runs while
+    findings.json goes to disk: the notes in the store's order (returned) and the
+    classifier's ids (in place), with the store ids ``names`` holds already."""
+    numbers = fed.stream.numbers()
     notes = fed.notes
     in_order = notes[:fed.head]
     for mid, start, end in sorted(fed.spans, key=lambda s: numbers[int(s[0][1:])]):
@@ -149,7 +159,7 @@ def _numbered(fed: _Fed, found: list[Found],
     final = fed.stream.final_id
     c.stack_ids = [(h, final(i)) for h, i in
                    sorted(c.stack_ids, key=lambda x: numbers[int(x[1][1:])])]
-    return out, in_order
+    return in_order
 
 
 def analyze_run(run: RunDir | Path | str, extra_needles: Sequence[Needle] = (),
@@ -171,12 +181,14 @@ def _analyze(run: RunDir | Path | str, extra_needles: Sequence[Needle],
     found = find_unnumbered(iter(fed), needles, transforms(rd), fed.notes, spans=fed.spans)
     if fed.tail < 0:
         raise RuntimeError("the detector stopped before the last message")
-    findings, notes = _numbered(fed, found)
+    findings, names = _numbered_findings(fed, found)
     count = stream.count
     classifier = fed.classifier
-    # findings.json goes to disk (its fsync is the disk's time) while the destinations are
-    # worked out; each file is moved into place whole, findings.json first, as ever
+    # findings.json goes to disk (its sync is the disk's time) while the notes and the
+    # classifier's ids are renumbered and the destinations worked out; each file is moved
+    # into place whole, findings.json first, as ever
     with rd.writing_json_lines(FINDINGS_JSON, findings_json(findings)):
+        notes = _numbered_rest(fed, names)
         write_destinations = destinations_writer(rd, classifier=classifier, findings=findings)
     write_destinations()
     result = Analysis(rd, needles, findings, count, notes)
