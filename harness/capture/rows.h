@@ -16,6 +16,7 @@ typedef struct
   sqlite3 *db;
   PyObject *sql[CACHE];  /* the statements' SQL, NULL for a free slot */
   sqlite3_stmt *stmt[CACHE];
+  int evict; /* the slot a statement given back to a full cache takes next */
 } Database;
 
 /* What cannot be read as the sqlite3 module reads it: the caller reads it with the module. */

@@ -115,6 +115,28 @@ def test_rows_as_the_sqlite3_module_reads_them(tmp_path_factory: Any,
         db.close()
 
 
+def test_a_full_statement_cache_makes_room_in_turn(tmp_path: Path) -> None:
+    """More statements than the cache holds (8), asked again and again in turns, some held
+    open meanwhile (in use, so not the cache's to finalize): each gives its own rows every
+    time (a statement finalized while in use, or a slot given to two, would not)."""
+    path = tmp_path / "t.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t(a)")
+    db.executemany("INSERT INTO t VALUES(?)", [(i,) for i in range(5)])
+    db.commit()
+    db.close()
+    fast = _rows.Database(str(path))
+    sql = [f"SELECT a + {k} FROM t WHERE a >= ? ORDER BY a" for k in range(20)]
+    held = [fast.rows(sql[k], (1,)) for k in (0, 7, 13)]
+    assert [next(it) for it in held] == [(1,), (8,), (14,)]
+    for turn in range(3):
+        for k in range(20):
+            assert list(fast.rows(sql[k], (turn,))) == [(a + k,) for a in range(turn, 5)]
+    assert [list(it) for it in held] == [[(2,), (3,), (4,)], [(9,), (10,), (11,)],
+                                         [(15,), (16,), (17,)]]
+    fast.close()
+
+
 def test_rows_reuses_a_repeated_text_and_keeps_the_statement(tmp_path: Path) -> None:
     path = tmp_path / "t.sqlite"
     db = sqlite3.connect(path)
