@@ -2,8 +2,9 @@
 the list's definition (``connlist.BY_GROUP`` through the sqlite3 module): on generated captures
 (conns NULL, empty, UDP, as text and as BLOB, numbers, text that is not UTF-8; kinds of every
 sort, some not text; rows inserted in any order, so connections' first seqs interleave) the
-same list in the same order, or the same error; and a capture whose events table or index is
-not the writer's is read by the definition."""
+same list in the same order, or the same error, through the C reader and through the module
+alone; and a capture whose events table or index is not the writer's is read by the
+definition. count() and connections(), read through the C reader too, as through the module."""
 
 from __future__ import annotations
 
@@ -54,13 +55,22 @@ def _defined(run: RunDir, kind: str) -> list[tuple[Any, int]] | str:
 
 
 def _read(run: RunDir, kind: str) -> list[tuple[Any, int]] | str:
-    with CaptureReader(run.capture_db) as r:
-        try:
-            got: list[tuple[Any, int]] | str = r.conn_ids(kind)
-        except RunDirError as exc:
-            got = str(exc).removeprefix(f"{run.capture_db}: ")
-        assert r._seekable is True  # the writer's capture: read by seeking
-    return got
+    """conn_ids through the C reader (a text that is not UTF-8 falls back to the module),
+    the same as through the sqlite3 module alone (a checkout without ``_rows``)."""
+    got: list[list[tuple[Any, int]] | str] = []
+    for fast in (True, False):
+        with CaptureReader(run.capture_db) as r:
+            assert r._fast is not None  # built
+            if not fast:
+                r._fast.close()
+                r._fast = None
+            try:
+                got.append(r.conn_ids(kind))
+            except RunDirError as exc:
+                got.append(str(exc).removeprefix(f"{run.capture_db}: "))
+            assert r._seekable is True  # the writer's capture: read by seeking
+    assert got[0] == got[1]
+    return got[0]
 
 
 @settings(max_examples=150, deadline=None,
@@ -97,3 +107,39 @@ def test_a_capture_not_as_the_writer_makes_it_is_read_by_the_definition(tmp_path
         with CaptureReader(run.capture_db) as r:
             assert r.conn_ids() == [("a", 1), ("ab", 2)]
             assert r._seekable is False
+
+
+def _counted(run: RunDir, fast: bool) -> tuple[object, ...] | str:
+    with CaptureReader(run.capture_db) as r:
+        assert r._fast is not None  # built
+        if not fast:
+            r._fast.close()
+            r._fast = None
+        try:
+            return (r.count(), r.count("stream"), r.count("conn"), r.count("nothing"),
+                    r.connections())
+        except RunDirError as exc:
+            return str(exc)
+
+
+def test_count_and_connections_through_c_as_through_the_module(tmp_path: Path) -> None:
+    """count() and connections() read through the C reader (``CaptureReader._all``) as
+    through the sqlite3 module: the same numbers and Connections, the same error for a
+    text that is not UTF-8 (the C reader gives the query back to the module)."""
+    run = _capture(tmp_path, [(1, 2, 0), (2, 3, 1), (3, 2, 0), (4, 0, 0), (5, 10, 4)])
+    db = sqlite3.connect(run.capture_db)
+    db.execute("INSERT INTO connections(conn, pid, layer, fd, peer_port, first_t) "
+               "VALUES('a', 7, 'tls', 3, 443, 1.5), ('ab', 'x', NULL, 2.5, '80', NULL)")
+    db.commit()
+    got = _counted(run, True)
+    assert got == _counted(run, False)
+    assert isinstance(got, tuple)
+    assert got[:4] == (5, 3, 1, 0)
+    assert sorted(got[4]) == ["a", "ab"]  # type: ignore[call-overload]
+    db.execute("INSERT INTO connections(conn) VALUES(CAST(? AS TEXT))", (b"\xff",))
+    db.commit()
+    db.close()
+    damaged = _counted(run, True)
+    assert damaged == _counted(run, False)
+    assert isinstance(damaged, str)
+    assert "cannot read the capture database" in damaged

@@ -94,6 +94,7 @@ def test_recorder_rows_as_columns_as_the_events(tmp_path_factory: Any,
     run = _capture(tmp_path_factory.mktemp("rr"), spec)
     with CaptureReader(run.capture_db) as r:
         assert r._fast is not None
+        r.connections()  # read once a reader (through rows() too): before the count
         counting = _Counting(r._fast)
         r._fast = counting  # type: ignore[assignment]
         r.stream_rows("c1")
@@ -107,6 +108,7 @@ def test_recorder_rows_are_read_as_columns(tmp_path: Path) -> None:
     run = _capture(tmp_path, spec)
     with CaptureReader(run.capture_db) as r:
         assert r._fast is not None
+        r.connections()  # read once a reader (through rows() too): before the count
         counting = _Counting(r._fast)
         r._fast = counting  # type: ignore[assignment]
         rows = r.stream_rows("c1")
@@ -123,6 +125,7 @@ def test_recorder_rows_are_read_as_columns(tmp_path: Path) -> None:
         bad = _capture(tmp_path / "bad", [*spec, (7, {"fields": 4})])
     with CaptureReader(bad.capture_db) as r:
         assert r._fast is not None
+        r.connections()  # read once a reader (through rows() too): before the count
         counting = _Counting(r._fast)
         r._fast = counting  # type: ignore[assignment]
         assert r.stream_rows("c1").out.seqs == [1, 4, 5, 6]
@@ -179,6 +182,7 @@ def test_connections_joined_as_the_reference_reassembles_them(
     for conn in ("c1", "c2"):
         with CaptureReader(run.capture_db) as r:
             assert r._fast is not None
+            r.connections()  # read once a reader (through rows() too): before the count
             counting = _Counting(r._fast)
             r._fast = counting  # type: ignore[assignment]
             rows = r.stream_rows(conn)
