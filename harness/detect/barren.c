@@ -135,32 +135,14 @@ static int run_opens (Ctx *cx, const unsigned char *d, Py_ssize_t start, Py_ssiz
   return plausible (o, k / 2);
 }
 
-/* The runs children.c's search for base64 in text finds in d (the same loop): 1 one may
-   open a decoder, 0 none, -1 no memory. */
+/* The runs children.c's search for base64 in text finds in d (the same search,
+   bytetests.h next_b64_run): 1 one may open a decoder, 0 none, -1 no memory. */
 static int runs_open (Ctx *cx, const unsigned char *d, Py_ssize_t n)
 {
-  for (Py_ssize_t i = 0; i + 24 <= n;)
+  Py_ssize_t at = 0, start, end;
+  while (next_b64_run (d, n, &at, &start, &end))
   {
-    if (!b64_byte (d[i + 23]))
-    {
-      i += 24;
-      continue;
-    }
-    Py_ssize_t q = i + 23;
-    while (q > i && b64_byte (d[q - 1]))
-      q--;
-    if (q > i)
-    {
-      i = q;
-      continue;
-    }
-    Py_ssize_t start = i;
-    i += 24;
-    i += b64_span (d + i, n - i);
-    Py_ssize_t end = i;
-    for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
-      i++;
-    int r = run_opens (cx, d, start, end, i);
+    int r = run_opens (cx, d, start, end, at);
     if (r != 0)
       return r;
   }

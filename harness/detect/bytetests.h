@@ -219,6 +219,45 @@ static inline Py_ssize_t b64_span (const unsigned char *s, Py_ssize_t n)
   return i;
 }
 
+/* The next match of _B64_RUN.finditer in d[*at, n), the search children.c's text decoders
+   and barren.c's test of a layer share: 1 with [*start, *end) its bytes of the class (24 or
+   more) and *at past its padding (at most two '='), or 0 when none is left. A run of 24 or
+   more from i holds d[i + 23], so where that is not of the class none starts before
+   i + 24; where it is, none starts before the byte after the last one of i .. i + 22 that
+   is not. Most bytes of text are then never looked at (i is always where a run could begin:
+   at *at, after a byte that is not of the class, or after a run's padding). */
+static inline int next_b64_run (const unsigned char *d, Py_ssize_t n, Py_ssize_t *at,
+                                Py_ssize_t *start, Py_ssize_t *end)
+{
+  Py_ssize_t i = *at;
+  while (i + 24 <= n)
+  {
+    if (!b64_byte (d[i + 23]))
+    {
+      i += 24;
+      continue;
+    }
+    Py_ssize_t q = i + 23;
+    while (q > i && b64_byte (d[q - 1]))
+      q--;
+    if (q > i)
+    {
+      i = q; /* d[q - 1] is not of the class */
+      continue;
+    }
+    *start = i;
+    i += 24;
+    i += b64_span (d + i, n - i);
+    *end = i;
+    for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
+      i++;
+    *at = i;
+    return 1;
+  }
+  *at = i;
+  return 0;
+}
+
 /* _B64_RUN.fullmatch: 24 or more of the class, then at most two '='. */
 static inline int b64_whole (const unsigned char *s, Py_ssize_t n)
 {

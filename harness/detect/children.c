@@ -294,32 +294,11 @@ int children (Ctx *cx, Layer *l, const Hits *hits, const Span *hot,
     if (r > 0)
       goto done;
   }
-  /* text with base64 blobs inside it (_B64_RUN.finditer): a run of 24 or more from i holds
-     d[i + 23], so where that is not of the class none starts before i + 24; where it is,
-     none starts before the byte after the last one of i .. i + 22 that is not. Most bytes
-     of text are then never looked at (i is always where a run could begin: at 0, or after
-     a byte that is not of the class, or after a run's padding). */
-  for (Py_ssize_t i = 0; i + 24 <= n && !one_run;)
+  /* text with base64 blobs inside it (_B64_RUN.finditer, bytetests.h next_b64_run) */
+  Py_ssize_t at = 0, start, end;
+  while (!one_run && next_b64_run (d, n, &at, &start, &end))
   {
-    if (!b64_byte (d[i + 23]))
-    {
-      i += 24;
-      continue;
-    }
-    Py_ssize_t q = i + 23;
-    while (q > i && b64_byte (d[q - 1]))
-      q--;
-    if (q > i)
-    {
-      i = q; /* d[q - 1] is not of the class */
-      continue;
-    }
-    Py_ssize_t start = i;
-    i += 24;
-    i += b64_span (d + i, n - i);
-    for (int pad = 0; pad < 2 && i < n && d[i] == '='; pad++)
-      i++;
-    if (b64_plausible (cx, d + start, i - start, &start, l, NULL, out, depth) < 0)
+    if (b64_plausible (cx, d + start, at - start, &start, l, NULL, out, depth) < 0)
       return ERROR;
   }
 done:
