@@ -5,7 +5,8 @@ from setuptools import Extension, setup
 setup(ext_modules=[
     Extension(
         "harness.detect._detect",
-        ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/children.c",
+        ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/layers.c",
+         "harness/detect/children.c",
          "harness/detect/found.c", "harness/detect/foundkeys.c", "harness/detect/findbatch.c",
          "harness/detect/ids.c", "harness/detect/roots.c", "harness/detect/jsonwalk.c",
          "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/scannertype.c",

@@ -72,6 +72,18 @@ int push (Layers *ls, PyObject *chain, PyObject *data, int depth, int inert);
    MemoryError. */
 int layers_room (Layers *ls);
 void clear_layers (Layers *ls);
+/* clear_layers, then the array freed. */
+void free_layers (Layers *ls);
+
+/* One layer's references dropped (layers.c, expand.c). */
+static inline void clear_layer (Layer *l)
+{
+  Py_CLEAR (l->chain);
+  Py_CLEAR (l->data);
+  Py_CLEAR (l->base);
+  Py_CLEAR (l->step);
+  Py_CLEAR (l->owner);
+}
 
 /* l's chain (a borrowed tuple) and bytes (a borrowed bytes object), made when l has none
    yet. NULL with an exception set. */
