@@ -8,7 +8,9 @@ definition. count() and connections(), read through the C reader too, as through
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +56,24 @@ def _defined(run: RunDir, kind: str) -> list[tuple[Any, int]] | str:
         db.close()
 
 
+@contextlib.contextmanager
+def _reader(run: RunDir, fast: bool) -> Iterator[CaptureReader]:
+    """A reader of the run's capture through the C reader (``fast``), or through the sqlite3
+    module alone, as a checkout without ``_rows`` reads it."""
+    with CaptureReader(run.capture_db) as r:
+        assert r._fast is not None  # built
+        if not fast:
+            r._fast.close()
+            r._fast = None
+        yield r
+
+
 def _read(run: RunDir, kind: str) -> list[tuple[Any, int]] | str:
     """conn_ids through the C reader (a text that is not UTF-8 falls back to the module),
     the same as through the sqlite3 module alone (a checkout without ``_rows``)."""
     got: list[list[tuple[Any, int]] | str] = []
     for fast in (True, False):
-        with CaptureReader(run.capture_db) as r:
-            assert r._fast is not None  # built
-            if not fast:
-                r._fast.close()
-                r._fast = None
+        with _reader(run, fast) as r:
             try:
                 got.append(r.conn_ids(kind))
             except RunDirError as exc:
@@ -110,11 +120,7 @@ def test_a_capture_not_as_the_writer_makes_it_is_read_by_the_definition(tmp_path
 
 
 def _counted(run: RunDir, fast: bool) -> tuple[object, ...] | str:
-    with CaptureReader(run.capture_db) as r:
-        assert r._fast is not None  # built
-        if not fast:
-            r._fast.close()
-            r._fast = None
+    with _reader(run, fast) as r:
         try:
             return (r.count(), r.count("stream"), r.count("conn"), r.count("nothing"),
                     r.connections())
