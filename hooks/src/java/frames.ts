@@ -7,7 +7,8 @@ import Java from "frida-java-bridge";
 
 import { emit } from "../emit.js";
 import { RecordKind } from "../protocol.js";
-import { frame, JMethod, lockKeeping, toJavaString } from "./jni.js";
+import { frame, JMethod, toJavaString } from "./jni.js";
+import { keepingLock } from "./swaps.js";
 import { reportError } from "./errors.js";
 
 /** Frames of these packages are the platform or this agent's plumbing, never "the caller". */
@@ -153,10 +154,8 @@ function stackKeyFn(): KeyFn | null {
             const cm = new CModule(STACK_KEY_C, { key_cells: cells });
             keyFn = {
                 cm, cells,
-                // JVMTI's GetStackTrace can stop at a safepoint like a JNI call (jni.ts)
-                call: lockKeeping(new NativeFunction(cm.current_key, "uint64", [],
-                    { exceptions: "propagate", scheduling: "exclusive" }),
-                    new NativeFunction(cm.current_key, "uint64", [], { exceptions: "propagate" }), 0),
+                // JVMTI's GetStackTrace can stop at a safepoint like a JNI call (swaps.ts)
+                call: keepingLock(cm.current_key, "uint64", []),
             };
         }
     } catch (e) {

@@ -14,59 +14,17 @@
 
 import Java from "frida-java-bridge";
 
+import { keepingLock, swapping } from "./swaps.js";
+
 type Ptr = NativePointer;
 
 const P = Process.pointerSize;
 const NONE = { exceptions: "propagate" } as const;
-/** For JNI functions that never run Java code: keep the JS lock, so a scratch buffer read
- *  right after the call cannot have been reused by another thread's hook meanwhile; except
- *  while a method swap is pending (below). */
-const EXCLUSIVE = { exceptions: "propagate", scheduling: "exclusive" } as const;
-
-/** Method swaps the bridge has yet to apply (table.ts: each hook's install, the revert at
- *  dispose). On HotSpot the bridge applies them in a VM operation whose work is JS run on the
- *  VM Thread at a safepoint (frida-java-bridge jvm.js withJvmThread): it needs the JS lock.
- *  Every JNI function can stop its caller at a safepoint (the native -> VM transition), so a
- *  hook thread holding the JS lock through an exclusive call there waits for the VM Thread,
- *  which waits for the lock: the JVM hangs for good (seen at dispose, under
- *  tests/hooks_java/test_dispose.py's churning threads: two hook threads in jni_IsSameObject
- *  and jni_PushLocalFrame at the safepoint, the VM Thread in pthread_mutex_lock from the
- *  bridge's callback, the script's thread in VMThread::execute). While one is pending, the
- *  calls below let go of the lock (and read into their own buffer, not the shared scratch).
- *  The count is changed, and read before each call, under the JS lock: a call that kept the
- *  lock can only have started while none was pending, and ended before the change. */
-let swapsPending = 0;
-
-/** A swap is about to be asked for (before the bridge can schedule it). */
-export function swapRequested(): void {
-    swapsPending++;
-}
-
-/** A swap asked for is applied (the bridge's VM operation has returned). */
-export function swapApplied(): void {
-    swapsPending = Math.max(0, swapsPending - 1);
-}
-
-type Native = (...args: any[]) => any;
-/** A JNI function of the table: a NativeFunction, or one wrapped by lockKeeping(). */
+/** A JNI function of the table: a NativeFunction, or one made by swaps.ts keepingLock()
+ *  (for JNI functions that never run Java code: they keep the JS lock, so a scratch buffer
+ *  read right after the call cannot have been reused by another thread's hook meanwhile,
+ *  except while a method swap is pending). */
 type Fn<R, A extends unknown[]> = (...args: A) => R;
-
-/** A JNI function called keeping the JS lock, or letting it go while a swap is pending. */
-export function lockKeeping(excl: Native, coop: Native, arity: number): Native {
-    switch (arity) {
-    case 0: return () => (swapsPending === 0 ? excl() : coop());
-    case 1: return (a) => (swapsPending === 0 ? excl(a) : coop(a));
-    case 2: return (a, b) => (swapsPending === 0 ? excl(a, b) : coop(a, b));
-    case 3: return (a, b, c) => (swapsPending === 0 ? excl(a, b, c) : coop(a, b, c));
-    case 4: return (a, b, c, d) => (swapsPending === 0 ? excl(a, b, c, d) : coop(a, b, c, d));
-    default: return (...a) => (swapsPending === 0 ? excl(...a) : coop(...a));
-    }
-}
-
-function exclusive(at: Ptr, ret: NativeFunctionReturnType, args: NativeFunctionArgumentType[]): any {
-    return lockKeeping(new NativeFunction(at, ret, args, EXCLUSIVE) as Native,
-        new NativeFunction(at, ret, args, NONE) as Native, args.length);
-}
 
 /** JNINativeInterface slots (jni.h): for the JS calls here, and as C macros (JNI_C) for the
  *  agent's C sources (centries.ts, okhttp_c.ts, okhttp_read_c.ts). */
@@ -139,31 +97,31 @@ export function tableOf(env: Ptr): Table {
         new NativeFunction(slot(vtable, i), ret, ["pointer", "pointer", "pointer", "pointer"], NONE);
     table = {
         vtable,
-        pushFrame: exclusive(slot(vtable, JNI.PUSH_LOCAL_FRAME), "int", ["pointer", "int"]),
-        popFrame: exclusive(slot(vtable, JNI.POP_LOCAL_FRAME), "pointer", ["pointer", "pointer"]),
-        newGlobal: exclusive(slot(vtable, JNI.NEW_GLOBAL_REF), "pointer", ["pointer", "pointer"]),
-        deleteGlobal: exclusive(slot(vtable, JNI.DELETE_GLOBAL_REF), "void", ["pointer", "pointer"]),
-        deleteLocal: exclusive(slot(vtable, JNI.DELETE_LOCAL_REF), "void", ["pointer", "pointer"]),
-        same: exclusive(slot(vtable, JNI.IS_SAME_OBJECT), "uint8", ["pointer", "pointer", "pointer"]),
+        pushFrame: keepingLock(slot(vtable, JNI.PUSH_LOCAL_FRAME), "int", ["pointer", "int"]),
+        popFrame: keepingLock(slot(vtable, JNI.POP_LOCAL_FRAME), "pointer", ["pointer", "pointer"]),
+        newGlobal: keepingLock(slot(vtable, JNI.NEW_GLOBAL_REF), "pointer", ["pointer", "pointer"]),
+        deleteGlobal: keepingLock(slot(vtable, JNI.DELETE_GLOBAL_REF), "void", ["pointer", "pointer"]),
+        deleteLocal: keepingLock(slot(vtable, JNI.DELETE_LOCAL_REF), "void", ["pointer", "pointer"]),
+        same: keepingLock(slot(vtable, JNI.IS_SAME_OBJECT), "uint8", ["pointer", "pointer", "pointer"]),
         newObject: call(JNI.NEW_OBJECT_A, "pointer"),
-        methodId: exclusive(slot(vtable, JNI.GET_METHOD_ID), "pointer",
+        methodId: keepingLock(slot(vtable, JNI.GET_METHOD_ID), "pointer",
             ["pointer", "pointer", "pointer", "pointer"]),
-        staticMethodId: exclusive(slot(vtable, JNI.GET_STATIC_METHOD_ID), "pointer",
+        staticMethodId: keepingLock(slot(vtable, JNI.GET_STATIC_METHOD_ID), "pointer",
             ["pointer", "pointer", "pointer", "pointer"]),
         callObject: call(JNI.CALL_OBJECT_A, "pointer"),
         callBoolean: call(JNI.CALL_BOOLEAN_A, "uint8"),
         callInt: call(JNI.CALL_INT_A, "int"),
         callVoid: call(JNI.CALL_VOID_A, "void"),
         callStaticInt: call(JNI.CALL_STATIC_INT_A, "int"),
-        stringLength: exclusive(slot(vtable, JNI.GET_STRING_LENGTH), "int", ["pointer", "pointer"]),
-        stringRegion: exclusive(slot(vtable, JNI.GET_STRING_REGION), "void",
+        stringLength: keepingLock(slot(vtable, JNI.GET_STRING_LENGTH), "int", ["pointer", "pointer"]),
+        stringRegion: keepingLock(slot(vtable, JNI.GET_STRING_REGION), "void",
             ["pointer", "pointer", "int", "int", "pointer"]),
-        arrayLength: exclusive(slot(vtable, JNI.GET_ARRAY_LENGTH), "int", ["pointer", "pointer"]),
-        byteRegion: exclusive(slot(vtable, JNI.GET_BYTE_ARRAY_REGION), "void",
+        arrayLength: keepingLock(slot(vtable, JNI.GET_ARRAY_LENGTH), "int", ["pointer", "pointer"]),
+        byteRegion: keepingLock(slot(vtable, JNI.GET_BYTE_ARRAY_REGION), "void",
             ["pointer", "pointer", "int", "int", "pointer"]),
-        exceptionCheck: exclusive(slot(vtable, JNI.EXCEPTION_CHECK), "uint8", ["pointer"]),
-        exceptionOccurred: exclusive(slot(vtable, JNI.EXCEPTION_OCCURRED), "pointer", ["pointer"]),
-        exceptionClear: exclusive(slot(vtable, JNI.EXCEPTION_CLEAR), "void", ["pointer"]),
+        exceptionCheck: keepingLock(slot(vtable, JNI.EXCEPTION_CHECK), "uint8", ["pointer"]),
+        exceptionOccurred: keepingLock(slot(vtable, JNI.EXCEPTION_OCCURRED), "pointer", ["pointer"]),
+        exceptionClear: keepingLock(slot(vtable, JNI.EXCEPTION_CLEAR), "void", ["pointer"]),
     };
     return table;
 }
@@ -378,7 +336,7 @@ let scratch: Ptr = Memory.alloc(4096);
 let scratchSize = 4096;
 
 function scratchOf(n: number): Ptr {
-    if (swapsPending !== 0) {
+    if (swapping()) {
         return Memory.alloc(n); // the calls let go of the lock: another hook may read meanwhile
     }
     if (n > scratchSize) {

@@ -13,8 +13,8 @@ import { reportError } from "./errors.js";
 import { CEntrySpec } from "./centries.js";
 import { customEntry, originalCaller, passEntry, RawOriginal, rawEntry } from "./entries.js";
 import { counted } from "./inflight.js";
-import { swapApplied, swapRequested } from "./jni.js";
 import { enter, inside, leave } from "./scope.js";
+import { swapAsked } from "./swaps.js";
 
 /** One Java method call as a hook sees it. */
 export interface HookCall {
@@ -144,12 +144,11 @@ const reverted: any[] = [];
  *  memory the JS GC then freed under that thread; here it stays. Returns the methods' ids;
  *  null where the bridge is not the HotSpot one this was written for (ART: nothing put back). */
 export function revertAll(): Set<string> | null {
-    if ((Java as any).api?.flavor !== "jvm") {
+    if (!onHotSpot()) {
         return null;
     }
     const ids = new Set<string>();
-    swapRequested(); // before the bridge schedules the reverts (jni.ts)
-    whenApplied(() => revertsPending() === 0);
+    swapAsked(() => revertsPending() === 0); // before the bridge schedules the reverts
     for (const m of wrapped) {
         const replacement = m._r;
         const mangler = replacement?._m;
@@ -180,24 +179,6 @@ function onHotSpot(): boolean {
     return (Java as any).api?.flavor === "jvm";
 }
 
-/** Polls, on the script's thread, until the swap asked for is `applied()`, then says so
- *  (jni.ts swapApplied). Bounded: a swap never seen applied leaves the JNI calls letting go
- *  of the JS lock, which is only slower. The bridge's swap runs on this thread too (on its
- *  next tick), so a poll never sees it half done. */
-function whenApplied(applied: () => boolean): void {
-    let polls = 0;
-    const poll = (): void => {
-        if (applied()) {
-            swapApplied();
-        } else if (++polls < SWAP_POLLS) {
-            setTimeout(poll, SWAP_POLL_MS);
-        }
-    };
-    Script.nextTick(poll);
-}
-
-const SWAP_POLL_MS = 5;
-const SWAP_POLLS = 6000;
 
 /** Hooked methods revertAll() asked the bridge to put back that it has not yet: their id
  *  still names the replacement (jvm.js installJvmMethod writes it at each swap). */
@@ -227,21 +208,18 @@ export function wrap(h: JavaHook, m: any): EntryKind {
     const direct = originalCaller(m);
     const original: (self: any, args: any[]) => any = direct ?? ((self, args) => m.apply(self, args));
     // Entered by the bridge: wrappers; a Java exception of the original is a JS error.
-    const swapping = onHotSpot();
-    if (swapping) {
-        swapRequested(); // before the bridge schedules the swap (jni.ts)
+    if (onHotSpot()) {
+        // before the bridge schedules the swap; its mangler (made by the assignment below)
+        // has its original once the swap's VM operation ran (jvm.js)
+        swapAsked(() => {
+            const mangler = m._r?._m;
+            return mangler === undefined || mangler.originalMethod !== null;
+        });
     }
     m.implementation = function (this: any, ...args: any[]): any {
         return counted(() => dispatch(this, args, (a) => ({ value: original(this, a), threw: false })));
     };
     wrapped.push(m);
-    if (swapping) {
-        // the bridge's mangler has its original once the swap's VM operation ran (jvm.js)
-        whenApplied(() => {
-            const mangler = m._r?._m;
-            return mangler === undefined || mangler.originalMethod !== null;
-        });
-    }
     // Entered by an entry of ours (HotSpot): raw values; a Java exception stays pending.
     if (h.raw === true) {
         if (h.entryInC !== undefined && customEntry(m, h.entryInC)) {
@@ -336,7 +314,7 @@ export function timed<T>(name: string, fn: () => T): T {
  *  the loader does not know the class, which the caller reads as "not present". */
 function initializeThroughLoader(cls: string, factory: Java.ClassFactory): void {
     const loader = (factory as any).loader;
-    if (loader === null || loader === undefined || (Java as any).api?.flavor !== "jvm") {
+    if (loader === null || loader === undefined || !onHotSpot()) {
         return;
     }
     Java.use("java.lang.Class").forName(cls, true, loader);
