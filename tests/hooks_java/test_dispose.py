@@ -93,45 +93,6 @@ def test_unload_while_threads_keep_entering_hooked_methods(
             assert not any("timeout" in r for r in reasons), reasons
 
 
-def test_attach_and_stop_again_and_again_while_threads_keep_calling(
-        fixtures: Fixtures, truststore: Path, cert: ServerCert, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """One JVM captured and left six times; in each capture three threads call JSSE back to
-    back (every call a hooked one) through the stop, whose revert swaps every hooked method
-    back while hook threads make JNI calls. The bridge runs a swap's work as JS on the VM
-    Thread at a safepoint; a hook thread that met that safepoint in a JNI call made keeping
-    the JS lock hung the JVM (the teardown then waited 20 s and killed it; with the threads
-    running from before the first attach: cycle 4 or 5 of 8 in 3 of 5 runs, "51 thread(s)
-    still inside", the reverts never applied). swaps.ts lets go of the lock while a swap is
-    pending (docs/java.md). The threads start after each attach: an attach to a JVM whose
-    threads already churn has hung once in init (not traced, docs/java.md)."""
-    monkeypatch.chdir(tmp_path)
-    bundle = build_agent()
-    with RecordingServer(cert) as srv, \
-            JavaDriver(fixtures.classpath(with_fixtures=False), truststore) as driver:
-        for round_ in range(6):
-            channel = Channel()
-            with CaptureSession(frida.get_local_device(), bundle, channel,
-                                AgentConfig(native=False), follow_children=False) as session:
-                session.attach(driver.pid)
-                assert driver.command(f"jssechurn 127.0.0.1 {srv.port} 3") == "churning"
-                time.sleep(0.3)
-                session.stop_pid(driver.pid)
-            try:
-                churned = driver.command("jssechurned")
-            except HarnessError:
-                churned = "the JVM died"
-            assert churned.isdigit(), (round_, churned)
-            reasons = []
-            while not channel.items.empty():
-                item = channel.items.get_nowait()
-                if isinstance(item, Detached):
-                    reasons.append(item.reason)
-            assert reasons == ["application-requested"], (round_, reasons)
-        assert int(churned) > 0
-        assert glob.glob(str(tmp_path / "hs_err_pid*.log")) == []
-
-
 def test_after_dispose_no_thread_enters_a_hooked_method(
         fixtures: Fixtures, agent_source: str, truststore: Path, cert: ServerCert) -> None:
     """What makes the unload safe: once dispose() has put the methods back, threads that keep
