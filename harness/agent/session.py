@@ -90,6 +90,9 @@ class CaptureSession:
         waits for them."""
         self._agents: dict[int, int] = {}
         """pid → scripts loaded into it so far (the next one's agent instance)."""
+        self._unloading: set[int] = set()
+        """pids whose agent was still mapped ``teardown_timeout`` after the detach: Frida's
+        next attach to one waits for that unload, however long it takes (docs/java.md)."""
         self._execs = ExecFollower(device, channel, self._lock, self._child_threads,
                                    follow_children=follow_children,
                                    instrument=self._instrument, stopping=lambda: self._stopped)
@@ -129,6 +132,14 @@ class CaptureSession:
     def _instrument(self, pid: int, *, suspended: bool = False) -> None:
         # suspended: nothing runs in the target while the hooks install, so the agent may
         # patch with Interceptor.replaceFast (hooks/src/native/ring.ts).
+        if pid in self._unloading:
+            if not wait_unmapped(pid, self.teardown_timeout):
+                raise AgentError(
+                    f"cannot instrument pid {pid}: the agent detached from it earlier is still "
+                    f"mapped into it {self.teardown_timeout:.0f} s later, and Frida's attach "
+                    "would wait for that unload without end",
+                    fix="restart the process (docs/java.md: an unload that does not finish)")
+            self._unloading.discard(pid)
         with self._lock:
             agent = self._agents.get(pid, 0)
             self._agents[pid] = agent + 1
@@ -322,6 +333,7 @@ class CaptureSession:
                 pid, self.teardown_timeout):
             log.warning("the agent was still mapped into pid %d %.0f s after detach", pid,
                         self.teardown_timeout)
+            self._unloading.add(pid)
 
     @staticmethod
     def _wait_inflight(target: _Target, inflight: list[int]) -> None:

@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import frida
+import pytest
 
+import harness.agent.session as session_module
 from harness.agent.bundle import AgentBundle
 from harness.agent.channel import Channel
 from harness.agent.session import CaptureSession
 from harness.agent.unmapped import agent_mapped, wait_unmapped
+from harness.errors import AgentError
 from harness.protocol import ABI_VERSION
 from harness.testing.agent_run import detach_reasons
 
@@ -139,3 +142,34 @@ def test_wait_unmapped_reads_the_maps(tmp_path: Path) -> None:
     assert wait_unmapped(7, timeout=0.05, proc=tmp_path) is True
     assert agent_mapped(8, tmp_path) is None  # gone, or not a local process
     assert wait_unmapped(8, timeout=0.05, proc=tmp_path) is True
+
+
+def test_no_attach_to_a_pid_whose_last_agent_still_unloads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent still mapped ``teardown_timeout`` after the detach (a busy JVM's, once in ~300
+    attach/stop cycles here, docs/java.md): Frida's next attach to the pid waited for that
+    unload without end. The harness says so instead; once the agent is gone, attach works."""
+    victim = _victim()
+    try:
+        session = CaptureSession(frida.get_local_device(),
+                                 AgentBundle(QUIET, "quiet", tmp_path / "quiet.js"), Channel(),
+                                 follow_children=False)
+        session.teardown_timeout = 0.5
+        session.attach(victim.pid)
+        stays = [True]  # the unload that does not finish, as the session sees it
+        monkeypatch.setattr(session_module, "wait_unmapped",
+                            lambda pid, timeout: not stays[0] and wait_unmapped(pid, timeout))
+        session.stop_pid(victim.pid)
+        with pytest.raises(AgentError, match=f"pid {victim.pid}: the agent detached from it"
+                                             " earlier is still mapped"):
+            session.attach(victim.pid)
+        assert victim.poll() is None
+        assert session.alive() == []
+        stays[0] = False  # it leaves (the real unload, given the time it takes under load)
+        session.teardown_timeout = 20.0
+        session.attach(victim.pid)
+        assert agent_mapped(victim.pid) is True
+        session.stop_pid(victim.pid)
+        assert agent_mapped(victim.pid) is False
+    finally:
+        _end(victim)
