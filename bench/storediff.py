@@ -73,7 +73,7 @@ def typed(v: object) -> object:
 
 ROWS = ("SELECT key, first_seq, kind, t, direction, f.source, f.conn, phase, f.protocol, host,"
         " f.ip, f.port, f.sni, f.tls_version, f.cipher, method, url, status, headers, body,"
-        " body_len_wire, events, request_key, sdk, frames, meta, notes"
+        " body_len_wire, events, request_key, sdk, frames, meta, notes, body_ref"
         " FROM messages m JOIN facts f ON f.id = m.facts ORDER BY key")
 
 
@@ -92,15 +92,18 @@ def rows(path: str) -> Iterator[tuple[object, ...]]:
 
 
 def meta(path: str) -> dict[str, str]:
-    """The meta table, less the store's version (in the fingerprint too)."""
+    """The meta table, less the store's version (in the fingerprint too) and the capture
+    file's stamp (format 6, in the fingerprint too: its size and times, which a copy of
+    a run dir changes)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         out = dict(db.execute("SELECT key, value FROM meta"))
     finally:
         db.close()
     out.pop("store_version", None)
-    if "fingerprint" in out:
-        out["fingerprint"] = out["fingerprint"].partition(":")[2]
+    out.pop("capture_stamp", None)
+    if "fingerprint" in out:  # version:count:markers:connections:phases[:stamp]
+        out["fingerprint"] = ":".join(out["fingerprint"].split(":")[1:5])
     return out
 
 

@@ -38,6 +38,8 @@ static PyObject *no_args;
 
 static void forget (Writer *w)
 {
+  ref_flow_clear (&w->flow[0]);
+  ref_flow_clear (&w->flow[1]);
   facts_forget (&w->facts);
   for (int i = 0; i < DN; i++)
     Py_CLEAR (w->v[i]);
@@ -154,7 +156,7 @@ PyObject *writer_add (Writer *w, PyObject *d)
   PyObject **v = w->v;
   /* whether StoreWriter.message would take the row as it is (else it reads it back) */
   int fast = scalars_read_back_as_given (v);
-  PyObject *text[JN] = {0}, *facts = NULL;
+  PyObject *text[JN] = {0}, *facts = NULL, *ref = NULL, *body = NULL;
   PyObject *out = NULL;
   static const int jcols[JN] = {D_HEADERS, D_EVENTS, D_FRAMES, D_META, D_NOTES};
   for (int j = 0; j < JN; j++)
@@ -162,16 +164,26 @@ PyObject *writer_add (Writer *w, PyObject *d)
                      j == J_EVENTS ? w->seqs : w->dumps, &text[j], &fast) < 0)
       goto done;
   /* a body has a length (the reader's with_body=False gives it), as StoreWriter.add asks */
-  if (PyObject_Size (v[D_BODY]) < 0)
+  Py_ssize_t body_len = PyObject_Size (v[D_BODY]);
+  if (body_len < 0)
+    goto done;
+  /* a body found in its flow: its length, and where it is (StoreWriter.add) */
+  const RefFlow *flow = !PyUnicode_CheckExact (v[D_DIRECTION]) ? NULL
+    : !PyUnicode_CompareWithASCIIString (v[D_DIRECTION], "out") ? &w->flow[0]
+    : !PyUnicode_CompareWithASCIIString (v[D_DIRECTION], "in") ? &w->flow[1] : NULL;
+  ref = flow != NULL ? ref_find (flow, v[D_EVENTS], v[D_BODY]) : Py_NewRef (Py_None);
+  if (ref == NULL)
+    goto done;
+  if (ref != Py_None && (body = PyLong_FromSsize_t (body_len)) == NULL)
     goto done;
   if ((facts = facts_of (&w->facts, &w->rows, v)) == NULL)
     goto done;
   /* the INSERT's columns, in its order */
   PyObject *col[] = {key, v[D_FIRST_SEQ], kind_text, v[D_T], v[D_DIRECTION], facts,
                      v[D_PHASE], v[D_HOST], v[D_METHOD], v[D_URL], v[D_STATUS],
-                     text[J_HEADERS], v[D_BODY], v[D_BODY_LEN_WIRE],
+                     text[J_HEADERS], body != NULL ? body : v[D_BODY], v[D_BODY_LEN_WIRE],
                      text[J_EVENTS], w->req, v[D_SDK], text[J_FRAMES], text[J_META],
-                     text[J_NOTES]};
+                     text[J_NOTES], ref};
   _Static_assert (sizeof col / sizeof col[0] == NCOL, "the INSERT's parameters");
   if (rows_write (&w->rows, col, w->count) < 0)
     goto done;
@@ -181,6 +193,8 @@ done:
   for (int j = 0; j < JN; j++)
     Py_XDECREF (text[j]);
   Py_XDECREF (facts);
+  Py_XDECREF (ref);
+  Py_XDECREF (body);
   Py_DECREF (key);
   return out;
 fail:
@@ -251,6 +265,22 @@ static PyObject *writer_number (Writer *w, PyObject *args)
   return number (w->db, w->firsts, w->count, insert, numbers);
 }
 
+/* use_flows(out, in): each (data, starts, seqs) or None */
+static PyObject *writer_use_flows (Writer *w, PyObject *args)
+{
+  PyObject *out, *in;
+  if (!PyArg_ParseTuple (args, "OO:use_flows", &out, &in))
+    return NULL;
+  if (ref_flow_set (&w->flow[0], out) < 0 || ref_flow_set (&w->flow[1], in) < 0)
+    return NULL;
+  Py_RETURN_NONE;
+}
+
+static PyObject *writer_last_body (Writer *w, void *unused)
+{
+  return Py_NewRef (w->v[D_BODY] != NULL ? w->v[D_BODY] : Py_None);
+}
+
 static PyObject *writer_close_method (Writer *w, PyObject *unused)
 {
   forget (w);
@@ -270,6 +300,8 @@ static int writer_traverse (Writer *w, visitproc visit, void *arg)
   Py_VISIT (w->dumps);
   Py_VISIT (w->seqs);
   Py_VISIT (w->firsts);
+  Py_VISIT (w->flow[0].data);
+  Py_VISIT (w->flow[1].data);
   int e = facts_traverse (&w->facts, visit, arg);
   return e ? e : rows_traverse (&w->rows, visit, arg);
 }
@@ -317,12 +349,16 @@ static PyMethodDef writer_methods[] = {
    "execute(sql, params=()): run one statement to its end."},
   {"fetch", (PyCFunction) writer_fetch, METH_VARARGS,
    "fetch(sql, params=()) -> rows, as the sqlite3 module reads them."},
+  {"use_flows", (PyCFunction) writer_use_flows, METH_VARARGS,
+   "use_flows(out, in): the flows (data, starts, seqs) or None whose bodies add stores as"
+   " references."},
   {"close", (PyCFunction) writer_close_method, METH_NOARGS, "Close the database (no commit)."},
   {NULL}
 };
 
 static PyGetSetDef writer_getset[] = {
   {"count", (getter) writer_count, NULL, "Keys given so far.", NULL},
+  {"last_body", (getter) writer_last_body, NULL, "The last added draft's body.", NULL},
   {NULL}
 };
 

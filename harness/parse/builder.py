@@ -25,6 +25,7 @@ from dataclasses import replace
 from harness.capture.rundir import CaptureReader, RunDir
 from harness.parse import records
 from harness.parse.connection import parse_connection, requests_first
+from harness.parse.bodyref import STAMP_KEY, capture_stamp
 from harness.parse.draft import Draft
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.message import Message, MessageKind
@@ -43,15 +44,19 @@ SKIPPED_ROWS = "skipped_rows"
 """Store meta key: rows of capture.sqlite the build skipped as unreadable."""
 
 
-def fingerprint(run: RunDir, reader: CaptureReader | None = None) -> str:
+def fingerprint(run: RunDir, reader: CaptureReader | None = None,
+                stamp: str | None = None) -> str:
     """What the store was built from; read through ``reader`` when given (the builder's:
-    its connections are read once, not again by a reader of their own)."""
+    its connections are read once, not again by a reader of their own), with the capture's
+    file ``stamp`` when taken already."""
     info = run.load_info()
     with contextlib.nullcontext(reader) if reader is not None else run.reader() as r:
         parts = [str(STORE_VERSION), str(r.count()), str(len(r.markers())),
                  str(len(r.connections()))]
     phases = json.dumps([[p.name, p.start, p.end] for p in info.phases])
-    return ":".join(parts) + ":" + hashlib.sha256(phases.encode()).hexdigest()[:16]
+    # bodies are read from the capture (bodyref): any write to it makes the store stale
+    return (":".join(parts) + ":" + hashlib.sha256(phases.encode()).hexdigest()[:16] + ":"
+            + (capture_stamp(run.capture_db) if stamp is None else stamp))
 
 
 def is_current(run: RunDir) -> bool:
@@ -211,8 +216,11 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
     held: list[Message] = []
     """Java stack records, yielded once their links are known."""
     with contextlib.ExitStack() as stack:
+        # before the capture is read: were it written meanwhile, the store is stale at once
+        # and the reader refuses its references (bodyref.Bodies)
+        stamp = capture_stamp(run.capture_db)
         reader = stack.enter_context(run.reader())
-        fp = fingerprint(run, reader)  # before the store is opened, as with a reader of its own
+        fp = fingerprint(run, reader, stamp)  # before the store is opened, as with a reader of its own
         w = stack.enter_context(StoreWriter(run.file(ANALYSIS_DB)))
         links = _Links(reader.count("http") > 0)
         clock = PhaseClock(info.phases, reader.markers())
@@ -280,10 +288,11 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
             flows = assemble_rows(rows)
             del rows
             drafts = parse_connection(flows["out"], flows["in"], facts, budget)
-            del flows
             requests_first(drafts)  # so a response can cite its request's key
+            w.use_flows(flows)  # bodies found in them are stored as references
             put(drafts, peer_host)
-            del drafts
+            w.use_flows(None)
+            del drafts, flows
             if ready:
                 yield ready
                 ready.clear()
@@ -344,7 +353,8 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
         n_links = links.write(w)
         # rows of capture.sqlite that could not be read: the verdicts count them as
         # unreadable rows (RunFacts.unreadable_rows)
-        numbers = w.finish({"fingerprint": fp, "run_id": info.run_id, "messages": str(count),
+        numbers = w.finish({"fingerprint": fp, STAMP_KEY: stamp,
+                            "run_id": info.run_id, "messages": str(count),
                             "links": str(n_links),
                             SKIPPED_ROWS: str(sum(reader.skipped.values()))},
                            numbers=stream is not None)

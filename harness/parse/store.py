@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.errors import RunDirError
+from harness.parse import bodyref
 from harness.parse.draft import Draft
 from harness.parse.message import Message
 from harness.parse.rowcodec import ENCODER, KINDS, VALUES, Dumps, decoded, new_message
@@ -34,7 +35,7 @@ except ImportError:  # an unbuilt checkout: the sqlite3 module writes the same r
     _store = None  # type: ignore[assignment]
 
 ANALYSIS_DB = "analysis.sqlite"
-STORE_VERSION = 5
+STORE_VERSION = 6
 """Bump when parsing changes what it produces (or the schema changes): stores of another
 version are rebuilt."""
 
@@ -70,7 +71,7 @@ CREATE TABLE messages(
   method TEXT, url TEXT, status INTEGER, headers TEXT NOT NULL, body BLOB NOT NULL,
   body_len_wire INTEGER, events TEXT NOT NULL,
   request_key INTEGER, sdk TEXT, frames TEXT NOT NULL, meta TEXT NOT NULL,
-  notes TEXT NOT NULL);
+  notes TEXT NOT NULL, body_ref BLOB);
 CREATE TABLE links(a INTEGER NOT NULL, b INTEGER NOT NULL);
 CREATE TABLE numbering(keys TEXT NOT NULL);
 """
@@ -88,6 +89,10 @@ CREATE TABLE numbering(keys TEXT NOT NULL);
 # facts rows for 24,640 messages), the 200 MB run's file 345 -> 325 MB with the numbering.
 # A body's length is no column (format 5): the reader reads it from the record's header
 # (storeread._BODY_LEN), where a column of it was a value to bind and record a row.
+# A body whose bytes are in capture.sqlite (format 6, harness.parse.bodyref) is its length
+# in ``body`` (an INTEGER, which _BODY_LEN reads as it is) and where its bytes are in
+# ``body_ref`` (NULL for a body stored as bytes): the 200 MB benchmark's store held 235 MB
+# of bodies, 171 MB of them bytes the capture already holds.
 _NUMBER = "SELECT key FROM messages ORDER BY first_seq, key"
 """How messages are numbered (capture order), as SQL: the keys in order, what
 :meth:`StoreWriter.finish` reads when it cannot sort the keys itself."""
@@ -97,8 +102,8 @@ _FACTS = ("INSERT INTO facts(id, source, conn, protocol, ip, port, sni, tls_vers
           " VALUES(?,?,?,?,?,?,?,?,?)")
 _INTO = ("INTO messages(key, first_seq, kind, t, direction, facts, phase, host, method, url,"
          " status, headers, body, body_len_wire, events, request_key, sdk, frames,"
-         " meta, notes) VALUES")
-_ROW = "(" + ",".join("?" * 20) + ")"
+         " meta, notes, body_ref) VALUES")
+_ROW = "(" + ",".join("?" * 21) + ")"
 _INSERT = f"INSERT {_INTO}{_ROW}"
 ROWS = 8
 """Rows the C writer binds into one INSERT: SQLite's fixed cost of running a statement
@@ -186,6 +191,9 @@ class StoreWriter:
         """Each key's ``first_seq`` (key 1 first): :meth:`finish` numbers by them."""
         self.links_of: dict[int, list[int]] = {}
         """Keys each key is linked to, in the order :meth:`link` wrote them."""
+        self._flows: dict[str, tuple[bytes, list[int], list[int]]] | None = None
+        """The connection's flows (:meth:`use_flows`): direction → data, starts, seqs."""
+        self._last_body: object = b""
         self._c: _store.Writer | None = None
         self._py: _Connection | None = None
         db: _Database
@@ -243,9 +251,15 @@ class StoreWriter:
             self._facts = facts
             self._facts_rows.append((self._nfacts, *facts))
         last = self._last
+        flows, direction = self._flows, d.direction
+        flow = flows.get(direction) if flows is not None and type(direction) is str else None
+        ref = None if flow is None else bodyref.find(*flow, d.events, d.body)
+        self._last_body = d.body
         # the row: the facts' id for their values, and no len(body) (asked above only to
-        # refuse a body without one, as the C writer does)
-        self._rows.append((*last[:5], self._nfacts, d.phase, d.host, *last[15:20], *last[21:]))
+        # refuse a body without one, as the C writer does); a body found in the capture its
+        # length and where it is
+        self._rows.append((*last[:5], self._nfacts, d.phase, d.host, *last[15:19],
+                           last[19] if ref is None else last[20], *last[21:], ref))
         self._pending += len(d.body) + 512
         if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:
             self._flush()
@@ -292,11 +306,13 @@ class StoreWriter:
         self._flush()
         (kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
          cipher, method, url, status, headers, body, body_len_wire, events, req, sdk, frames,
-         meta, notes), = self._db.fetch(
+         meta, notes, ref), = self._db.fetch(
             "SELECT kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,"
             " tls_version, cipher, method, url, status, headers, body, body_len_wire, events,"
-            " request_key, sdk, frames, meta, notes FROM messages JOIN facts"
-            " ON facts.id = messages.facts WHERE key=?", (key,))
+            " request_key, sdk, frames, meta, notes, body_ref IS NOT NULL FROM messages JOIN"
+            " facts ON facts.id = messages.facts WHERE key=?", (key,))
+        if ref:  # the row is the last one added (message() reads no other): its body
+            body = self._c.last_body if self._c is not None else self._last_body
         return decoded(key_id(key), kind, t, direction, source, conn, phase, protocol, host,
                         ip, port, sni, tls_version, cipher, method, url, status, headers,
                         body, body_len_wire, events,
@@ -336,6 +352,21 @@ class StoreWriter:
             return None
         # a stable sort: equal first_seqs stay in key order
         return [i + 1 for i in sorted(range(count), key=firsts.__getitem__)]
+
+    def use_flows(self, flows: dict[str, Any] | None) -> None:
+        """The flows (:class:`harness.parse.reassembly.Flow` by direction) the drafts added
+        next were parsed from, for their bodies to be stored as references to the capture
+        where they are found there (:mod:`harness.parse.bodyref`); None: none (records,
+        datagrams, a store not built from a capture)."""
+        if self._c is not None:
+            out, inward = (None, None) if flows is None else (
+                (f.data, *f.columns()) if f is not None else None
+                for f in (flows.get("out"), flows.get("in")))
+            self._c.use_flows(out, inward)  # which checks them as bodyref.columns does
+        else:
+            self._flows = None if flows is None else {
+                k: cols for k, f in flows.items()
+                if k in ("out", "in") and (cols := bodyref.columns(f.data, *f.columns()))}
 
     def link(self, a: int, b: int) -> None:
         """Record that two messages are the same traffic seen by two layers."""

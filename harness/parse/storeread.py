@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.capture.rundir import RunDir
 from harness.errors import RunDirError
+from harness.parse.bodyref import STAMP_KEY, Bodies
 from harness.parse.message import Message, MessageKind
 from harness.parse.rowcodec import decoded, loads
 from harness.parse.store import ANALYSIS_DB, numbers_of
@@ -19,7 +20,7 @@ from harness.text import is_digits
 _COLS = ("kind, t, direction, f.source, f.conn, phase, f.protocol, host, f.ip, f.port, f.sni,"
          " f.tls_version, f.cipher, method, url, status, headers, {body}, body_len_wire,"
          " events, request_key, sdk, frames, meta, notes,"
-         " (SELECT group_concat(l.b) FROM links l WHERE l.a = m.key)")
+         " (SELECT group_concat(l.b) FROM links l WHERE l.a = m.key), {ref}")
 _FACTS = " CROSS JOIN facts f ON f.id = m.facts"
 _FROM = " FROM json_each(?) j CROSS JOIN messages m ON m.key = j.value" + _FACTS
 _BODY_LEN = "CASE typeof(body) WHEN 'blob' THEN length(body) ELSE body END"
@@ -28,6 +29,12 @@ SQLite reads the length from the record's header, not the body), else the body (
 ``len`` is taken in Python, where SQLite's ``length`` would stop at a NUL). The store had a
 column of ``len(body)`` to read here (format 4): a value to bind and record a row (10.1 M
 instructions, 0.44% of the 20 MB run, callgrind) for what the body's own header says."""
+_BODY = 18
+"""A row's body (the key first, then _COLS)."""
+_BATCH = 256
+_BATCH_BYTES = 16 << 20
+"""Rows (and bytes of bodies in the capture) :meth:`MessageStore.messages` holds to read
+their references' bodies at once: one query of the capture for them all."""
 # The numbering's keys in order (store.py: one JSON array) are the outer loop, each
 # message's row found by its key, then its facts row: CROSS JOIN keeps them so (SQLite does
 # not reorder its tables), and rows come out in the array's order, j.key (n - 1) rising,
@@ -44,6 +51,8 @@ class MessageStore:
         self.path = path
         self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         self._keys: tuple[str, list[int], list[int]] | None = None
+        self._bodies: Bodies | None = None
+        self._ref: str | None = None
 
     @classmethod
     def open(cls, run: RunDir | Path | str, rebuild: bool = False) -> MessageStore:
@@ -59,6 +68,22 @@ class MessageStore:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
+        if self._bodies is not None:
+            self._bodies.close()
+
+    def _ref_column(self) -> str:
+        """What a row's reference is read as: ``body_ref``, or NULL in a store older than
+        format 6 (bench/storediff.py compares one with a store of this format)."""
+        if self._ref is None:
+            cols = {c for _i, c, *_ in self._db.execute("PRAGMA table_info(messages)")}
+            self._ref = "body_ref" if "body_ref" in cols else "NULL"
+        return self._ref
+
+    def bodies(self) -> Bodies:
+        """Where the bodies stored as references are read (the capture), made once."""
+        if self._bodies is None:
+            self._bodies = Bodies(self.path, self.meta().get(STAMP_KEY))
+        return self._bodies
 
     def __enter__(self) -> MessageStore:
         return self
@@ -88,7 +113,8 @@ class MessageStore:
                  with_body: bool = True) -> Iterator[Message]:
         """All messages in id order. ``with_body=False`` leaves ``body`` empty (cheap)."""
         text, _keys, n_of = self._numbering()
-        sql = "SELECT j.key, " + _COLS.format(body="body" if with_body else _BODY_LEN) + _FROM
+        sql = "SELECT j.key, " + _COLS.format(body="body" if with_body else _BODY_LEN,
+                                              ref=self._ref_column() if with_body else "NULL") + _FROM
         args: list[str] = [text]
         if kinds is not None:
             ks = [k.value for k in kinds]
@@ -97,13 +123,35 @@ class MessageStore:
         cur = self._db.execute(sql, args)
         try:
             last = -1
+            rows: list[tuple[Any, ...]] = []
+            size = 0
             for row in cur:
                 if row[0] <= last:
                     raise RunDirError("message store read out of order", path=str(self.path))
                 last = row[0]
-                yield _message(row, n_of, with_body)
+                if row[-1] is None and not rows:
+                    yield _message(row, n_of, with_body)
+                    continue
+                # rows from the first with a reference on are held until there are enough
+                # to read their bodies from the capture at once
+                rows.append(row)
+                if row[-1] is not None:
+                    size += row[_BODY]
+                if len(rows) >= _BATCH or size >= _BATCH_BYTES:
+                    yield from self._resolved(rows, n_of)
+                    rows, size = [], 0
+            yield from self._resolved(rows, n_of)
         finally:
             cur.close()
+
+    def _resolved(self, rows: list[tuple[Any, ...]], n_of: list[int]) -> Iterator[Message]:
+        """The messages of rows, their references read (all at once) from the capture."""
+        refs = [(row[_BODY], row[-1]) for row in rows if row[-1] is not None]
+        bodies = iter(self.bodies().read(refs) if refs else ())
+        for row in rows:
+            if row[-1] is not None:
+                row = (*row[:_BODY], next(bodies), *row[_BODY + 1:])
+            yield _message(row, n_of, True)
 
     def get(self, message_id: str) -> Message:
         """One message by id; KeyError when there is none."""
@@ -113,11 +161,12 @@ class MessageStore:
         n = int(message_id[1:])
         if not 0 < n <= len(keys):
             raise KeyError(message_id)
-        row = self._db.execute("SELECT ?, " + _COLS.format(body="body") + " FROM messages m"
-                               + _FACTS + " WHERE m.key = ?", (n - 1, keys[n - 1])).fetchone()
+        row = self._db.execute("SELECT ?, " + _COLS.format(body="body", ref=self._ref_column())
+                               + " FROM messages m" + _FACTS + " WHERE m.key = ?",
+                               (n - 1, keys[n - 1])).fetchone()
         if row is None:
             raise KeyError(message_id)
-        return _message(row, n_of, True)
+        return next(self._resolved([row], n_of))
 
 
 def _message(row: tuple[Any, ...], n_of: list[int], with_body: bool) -> Message:
@@ -125,7 +174,7 @@ def _message(row: tuple[Any, ...], n_of: list[int], with_body: bool) -> Message:
     # (this runs once per message for every reader).
     (i, kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
      cipher, method, url, status, headers, body, body_len_wire, events, req, sdk, frames,
-     meta, notes, links) = row
+     meta, notes, links, _ref) = row
     return decoded(
         f"m{i + 1}", kind, t, direction, source, conn, phase, protocol, host, ip, port, sni,
         tls_version, cipher, method, url, status, headers, body, body_len_wire, events,

@@ -25,7 +25,7 @@
 #include "storesql.h"
 
 /* The INSERT's parameters a row (its columns), and the key's and the body's (0-based) */
-#define NCOL 20
+#define NCOL 21
 #define C_KEY 0
 #define C_BODY 12
 

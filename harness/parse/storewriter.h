@@ -12,6 +12,7 @@
 #include "draftfields.h"
 #include "storefacts.h"
 #include "storemsg.h"
+#include "storeref.h"
 #include "storerows.h"
 
 typedef struct
@@ -32,6 +33,8 @@ typedef struct
   long long req_key;
   int small, fast; /* fast: message() can make the Message from v */
   int in_place; /* put makes a draft's Message of the draft itself (same_layout) */
+  RefFlow flow[2]; /* the connection's out and in flows (use_flows): bodies found there are
+                    * stored as references (storeref.h) */
 } Writer;
 
 /* The kind the last added draft's Message gets (borrowed), or NULL with an exception. */
