@@ -106,6 +106,22 @@ static Py_ssize_t right (const long long *a, Py_ssize_t n, long long x)
   return lo;
 }
 
+/* How many bytes a and b share from their start, at most n (bodyref._common): memcmp over
+ * them all first (a body usually goes on to its end), then 64 bytes at a time to the
+ * difference (a byte at a time over 17 MB of bodies was 85 M instructions, 4% of the 20 MB
+ * benchmark's analysis) */
+static long long common (const char *a, const char *b, long long n)
+{
+  if (memcmp (a, b, (size_t) n) == 0)
+    return n;
+  long long i = 0;
+  while (i + 64 <= n && memcmp (a + i, b + i, 64) == 0)
+    i += 64;
+  while (i < n && a[i] == b[i])
+    i++;
+  return i;
+}
+
 static void put64 (unsigned char *p, unsigned long long v, int bytes)
 {
   for (int i = 0; i < bytes; i++)
@@ -155,9 +171,8 @@ PyObject *ref_find (const RefFlow *f, PyObject *events, PyObject *body)
     const char *hit = memmem (data + q, (size_t) (hi - q), s + at, (size_t) probe);
     if (hit == NULL)
       goto none;
-    long long p = hit - data, limit = size - at < hi - p ? size - at : hi - p, m = probe;
-    while (m < limit && s[at + m] == data[p + m])
-      m++;
+    long long p = hit - data, limit = size - at < hi - p ? size - at : hi - p;
+    long long m = probe + common (s + at + probe, data + p + probe, limit - probe);
     piece[2 * count] = p;
     piece[2 * count + 1] = m;
     count++;
