@@ -24,8 +24,10 @@ import sqlite3
 import struct
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 
+from harness.capture.capturedb import MMAP_BYTES
 from harness.capture.dbformat import _read_uri
 from harness.errors import RunDirError
 
@@ -85,7 +87,7 @@ def columns(data: object, starts: object, seqs: object
     if not all(type(x) is int and -2**63 <= x < 2**63 for x in (*starts, *seqs)):
         return None
     if starts and (starts[0] != 0 or starts[-1] > len(data)
-                   or any(b < a for a, b in zip(starts, starts[1:]))):
+                   or any(b < a for a, b in pairwise(starts))):
         return None
     return data, starts, seqs
 
@@ -175,6 +177,8 @@ class Bodies:
                                   " it: run harness analyze again", path=str(path))
             try:
                 self._db = sqlite3.connect(_read_uri(path), uri=True)
+                # as the capture reader: pages read from the mapping, not copied in
+                self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             except sqlite3.Error as exc:
                 raise RunDirError(f"cannot read message bodies from the capture: {exc}",
                                   path=str(path)) from exc

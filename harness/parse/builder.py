@@ -24,8 +24,8 @@ from dataclasses import replace
 
 from harness.capture.rundir import CaptureReader, RunDir
 from harness.parse import records
-from harness.parse.connection import parse_connection, requests_first
 from harness.parse.bodyref import STAMP_KEY, capture_stamp
+from harness.parse.connection import parse_connection, requests_first
 from harness.parse.draft import Draft
 from harness.parse.encoding import DEFAULT_BUDGET
 from harness.parse.message import Message, MessageKind
@@ -220,7 +220,8 @@ def _build(run: RunDir, budget: int, stream: MessageStream | None,
         # and the reader refuses its references (bodyref.Bodies)
         stamp = capture_stamp(run.capture_db)
         reader = stack.enter_context(run.reader())
-        fp = fingerprint(run, reader, stamp)  # before the store is opened, as with a reader of its own
+        # before the store is opened, as with a reader of its own
+        fp = fingerprint(run, reader, stamp)
         w = stack.enter_context(StoreWriter(run.file(ANALYSIS_DB)))
         links = _Links(reader.count("http") > 0)
         clock = PhaseClock(info.phases, reader.markers())

@@ -9,6 +9,11 @@ reports can cite them.
 Streaming both ways: the builder writes drafts one at a time into a staging table and
 numbers them at the end; readers (:mod:`harness.parse.storeread`) iterate a cursor. Neither
 holds all messages (nor a 200 MB body more than once) in memory.
+
+Bodies the capture holds byte for byte are stored as references to its events, not copied
+(format 6, :mod:`harness.parse.bodyref`): the builder hands the writer each connection's
+flows (:meth:`StoreWriter.use_flows`), and a row's ``body`` is then the body's length and
+``body_ref`` where its bytes are. Such a store is read next to the capture it was built from.
 """
 
 from __future__ import annotations

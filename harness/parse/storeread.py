@@ -1,5 +1,7 @@
 """Reading the message store (``analysis.sqlite``, :mod:`harness.parse.store` writes it):
-messages in id order from a cursor, or one by id, never all of them in memory."""
+messages in id order from a cursor, or one by id, never all of them in memory. A body stored
+as a reference (format 6) is read from the run's capture (:class:`bodyref.Bodies`), a few
+hundred messages' at a time."""
 
 from __future__ import annotations
 
@@ -26,15 +28,17 @@ _FROM = " FROM json_each(?) j CROSS JOIN messages m ON m.key = j.value" + _FACTS
 _BODY_LEN = "CASE typeof(body) WHEN 'blob' THEN length(body) ELSE body END"
 """What ``messages(with_body=False)`` reads for a body: its length where it is a BLOB (bytes:
 SQLite reads the length from the record's header, not the body), else the body (a str; its
-``len`` is taken in Python, where SQLite's ``length`` would stop at a NUL). The store had a
+``len`` is taken in Python, where SQLite's ``length`` would stop at a NUL; or the length
+itself, an int, where the body is a reference to the capture). The store had a
 column of ``len(body)`` to read here (format 4): a value to bind and record a row (10.1 M
 instructions, 0.44% of the 20 MB run, callgrind) for what the body's own header says."""
 _BODY = 18
 """A row's body (the key first, then _COLS)."""
 _BATCH = 256
 _BATCH_BYTES = 16 << 20
-"""Rows (and bytes of bodies in the capture) :meth:`MessageStore.messages` holds to read
-their references' bodies at once: one query of the capture for them all."""
+"""Rows (and bytes of their bodies) :meth:`MessageStore.messages` holds to read their
+references' bodies at once: one query of the capture for them all."""
+_SIZED = frozenset({bytes, str})
 # The numbering's keys in order (store.py: one JSON array) are the outer loop, each
 # message's row found by its key, then its facts row: CROSS JOIN keeps them so (SQLite does
 # not reorder its tables), and rows come out in the array's order, j.key (n - 1) rising,
@@ -113,8 +117,9 @@ class MessageStore:
                  with_body: bool = True) -> Iterator[Message]:
         """All messages in id order. ``with_body=False`` leaves ``body`` empty (cheap)."""
         text, _keys, n_of = self._numbering()
-        sql = "SELECT j.key, " + _COLS.format(body="body" if with_body else _BODY_LEN,
-                                              ref=self._ref_column() if with_body else "NULL") + _FROM
+        cols = _COLS.format(body="body" if with_body else _BODY_LEN,
+                            ref=self._ref_column() if with_body else "NULL")
+        sql = "SELECT j.key, " + cols + _FROM
         args: list[str] = [text]
         if kinds is not None:
             ks = [k.value for k in kinds]
@@ -135,8 +140,8 @@ class MessageStore:
                 # rows from the first with a reference on are held until there are enough
                 # to read their bodies from the capture at once
                 rows.append(row)
-                if row[-1] is not None:
-                    size += row[_BODY]
+                body = row[_BODY]  # a reference's length, or the body itself
+                size += body if type(body) is int else len(body) if type(body) in _SIZED else 0
                 if len(rows) >= _BATCH or size >= _BATCH_BYTES:
                     yield from self._resolved(rows, n_of)
                     rows, size = [], 0
@@ -144,14 +149,13 @@ class MessageStore:
         finally:
             cur.close()
 
-    def _resolved(self, rows: list[tuple[Any, ...]], n_of: list[int]) -> Iterator[Message]:
+    def _resolved(self, rows: list[tuple[Any, ...]], n_of: list[int]) -> list[Message]:
         """The messages of rows, their references read (all at once) from the capture."""
         refs = [(row[_BODY], row[-1]) for row in rows if row[-1] is not None]
         bodies = iter(self.bodies().read(refs) if refs else ())
-        for row in rows:
-            if row[-1] is not None:
-                row = (*row[:_BODY], next(bodies), *row[_BODY + 1:])
-            yield _message(row, n_of, True)
+        return [_message(row if row[-1] is None
+                         else (*row[:_BODY], next(bodies), *row[_BODY + 1:]), n_of, True)
+                for row in rows]
 
     def get(self, message_id: str) -> Message:
         """One message by id; KeyError when there is none."""
@@ -166,7 +170,7 @@ class MessageStore:
                                (n - 1, keys[n - 1])).fetchone()
         if row is None:
             raise KeyError(message_id)
-        return next(self._resolved([row], n_of))
+        return self._resolved([row], n_of)[0]
 
 
 def _message(row: tuple[Any, ...], n_of: list[int], with_body: bool) -> Message:

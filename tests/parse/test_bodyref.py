@@ -60,7 +60,7 @@ def test_frames_with_headers_and_padding_between_them_are_a_stretch_each() -> No
     assert _resolve(ref, [wire], [1]) == BODY
 
 
-@pytest.mark.parametrize("why, body, events", [
+@pytest.mark.parametrize(("why", "body", "events"), [
     ("short", BODY[:bodyref.MIN_REF - 1], (1, 2)),
     ("not in the flow", bytes(reversed(BODY)), (1, 2)),
     ("an event not in the flow", BODY, (1, 7)),

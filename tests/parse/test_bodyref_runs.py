@@ -69,8 +69,9 @@ def _h2() -> list[tuple[str, bytes]]:
 
 
 def _ws_frame(payload: bytes, mask: bytes | None) -> bytes:
-    head = bytes([0x82]) + (bytes([126 | (0x80 if mask else 0)]) + len(payload).to_bytes(2, "big")
-                            if len(payload) > 125 else bytes([len(payload) | (0x80 if mask else 0)]))
+    bit = 0x80 if mask else 0
+    head = bytes([0x82]) + (bytes([126 | bit]) + len(payload).to_bytes(2, "big")
+                            if len(payload) > 125 else bytes([len(payload) | bit]))
     if mask is None:
         return head + payload
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
@@ -182,7 +183,8 @@ def test_java_records_read_back_as_bytes_would(tmp_path: Path,
 def _built(tmp_path: Path) -> RunDir:
     run = run_from_bytes(tmp_path, CASES["http/1.1 identity"][0])
     build_messages(run)
-    assert _refs(run) and is_current(run)
+    assert _refs(run)
+    assert is_current(run)
     time.sleep(0.05)  # a later write gets a later mtime, whatever the clock's grain
     return run
 
