@@ -184,18 +184,19 @@ class Bodies:
                                   path=str(path)) from exc
         return self._db
 
-    def _events(self, seqs: set[int]) -> dict[int, bytes]:
+    def _events(self, seqs: set[int]) -> dict[int, bytes | None]:
         db = self._open()
-        got: dict[int, bytes] = {}
+        got: dict[int, bytes | None] = {}
         todo = sorted(seqs)
         try:
             for i in range(0, len(todo), self.BATCH):
                 part = todo[i:i + self.BATCH]
-                # a TEXT data's UTF-8 bytes, as the capture reader reads it
                 for seq, data in db.execute(
-                        "SELECT seq, CAST(data AS BLOB) FROM events WHERE seq IN"
-                        f" ({','.join('?' * len(part))})", part):
-                    got[seq] = b"" if data is None else data
+                        f"SELECT seq, data FROM events WHERE seq IN ({','.join('?' * len(part))})",
+                        part):
+                    # as the capture reader reads it (CaptureReader._event_row, Side)
+                    got[seq] = (data if type(data) is bytes else b"" if data is None
+                                else data.encode("utf-8") if type(data) is str else None)
         except sqlite3.Error as exc:
             raise RunDirError(f"cannot read message bodies from the capture: {exc}",
                               path=str(self.capture)) from exc

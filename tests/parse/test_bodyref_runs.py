@@ -228,3 +228,23 @@ def test_get_and_messages_without_bodies_give_the_same(tmp_path: Path) -> None:
         lens = [m.meta["body_len"] for m in s.messages(with_body=False)]
     assert lens == [len(m.body) for m in full]
     assert full[0].body == BODY
+
+
+def test_event_data_stored_as_text_is_read_as_its_reader_reads_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another tool may store an event's data as TEXT: the capture reader reads its UTF-8
+    bytes, and so does a reference to it."""
+    body = "é€ text body ".encode() * 10
+
+    def make(d: Path) -> RunDir:
+        run = run_from_bytes(d, [[("out", _h1(body)), ("in", _response(RESP))]])
+        db = sqlite3.connect(run.capture_db)
+        db.execute("UPDATE events SET data = CAST(data AS TEXT) WHERE direction = 'out'")
+        db.commit()
+        db.close()
+        return run
+
+    run = _same_as_bytes(tmp_path, monkeypatch, make)
+    assert sorted((k, d) for k, d, _n in _refs(run)) == [("request", "out"), ("response", "in")]
+    with MessageStore.open(run) as s:
+        assert next(s.messages()).body == body
