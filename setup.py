@@ -8,6 +8,7 @@ setup(ext_modules=[
         ["harness/detect/_detect.c", "harness/detect/expand.c", "harness/detect/layers.c",
          "harness/detect/children.c",
          "harness/detect/found.c", "harness/detect/foundkeys.c", "harness/detect/findbatch.c",
+         "harness/detect/excerpt.c",
          "harness/detect/ids.c", "harness/detect/roots.c", "harness/detect/jsonwalk.c",
          "harness/detect/jsonparse.c", "harness/detect/scanner.c", "harness/detect/scannertype.c",
          "harness/detect/b64.c", "harness/detect/form.c", "harness/detect/barren.c",
@@ -17,6 +18,7 @@ setup(ext_modules=[
                  "harness/detect/jsonwalk.h",
                  "harness/detect/expand.h", "harness/detect/found.h",
                  "harness/detect/foundkeys.h", "harness/detect/bytetests.h",
+                 "harness/detect/excerpt.h",
                  "harness/detect/protowire.h", "harness/detect/scanner.h",
                  "harness/detect/b64.h", "harness/detect/roots.h", "harness/detect/ids.h",
                  "harness/detect/keyid.h",
@@ -93,10 +95,9 @@ setup(ext_modules=[
     # and destinations.json's text (json.dump's)
     Extension(
         "harness.detect._outjson", ["harness/detect/_outjson.c", "harness/detect/floatrepr.c",
-                                    "harness/detect/numbering.c", "harness/detect/excerpt.c",
-                                    "harness/detect/jsonindent.c"],
+                                    "harness/detect/numbering.c", "harness/detect/jsonindent.c"],
         depends=["harness/detect/floatrepr.h", "harness/detect/numbering.h",
-                 "harness/detect/keyid.h", "harness/detect/excerpt.h",
+                 "harness/detect/keyid.h",
                  "harness/detect/jsonbuf.h", "harness/detect/jsonindent.h", "harness/growbuf.h",
                  "harness/detect/findingfields.h", "harness/detect/words.h",
                  "harness/slotoffset.h"],

@@ -20,7 +20,7 @@ from harness import collector, processend
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, destinations_writer
 from harness.detect.finding import Finding, Needle, findings_json, new_finding
-from harness.detect.findings import Found, by_message, find_unnumbered, numbered, render
+from harness.detect.findings import Found, by_message, find_unnumbered, numbered
 from harness.detect.needles import NEEDLES_JSON, merge, run_needles
 from harness.parse.builder import MessageStream
 from harness.parse.message import Message
@@ -128,7 +128,7 @@ def _numbered_findings(fed: _Fed, found: list[Found], compiled: bool = True
     # of place. In C where it is built and takes them (numbering.c), the same Findings, and
     # a message's store id made once for its findings and its host's ids (names, by key)
     names: list[str | None] = [None] * len(numbers)
-    out = (_outjson.numbered_in_order(found, numbers, Finding, render, names)
+    out = (_outjson.numbered_in_order(found, numbers, Finding, names)
            if compiled and _outjson is not None and new_finding is not Finding else None)
     if out is None:
         out = numbered(_store_order(found, numbers))

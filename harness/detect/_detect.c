@@ -258,6 +258,9 @@ static PyMethodDef methods[] = {
   { "find", detect_find, METH_VARARGS,
     "find(roots, hooks, plan, excerpt, msg, found, seen, keep) -> bool: False where expand() "
     "gives False" },
+  { "excerpt", detect_excerpt, METH_VARARGS,
+    "excerpt(data, start, end, excerpt) -> str: findings.excerpt's text, as found.c renders it "
+    "(for the tests)" },
   { "find_batch", detect_find_batch, METH_VARARGS,
     "find_batch(batch, start, how, into) -> None (done) | (index, roots | None): the message "
     "left to Python" },

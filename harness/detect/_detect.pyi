@@ -37,6 +37,9 @@ def find(roots: list[tuple[tuple[str, ...], bytes]], hooks: tuple[object, ...],
          plan: tuple[tuple[object, ...], ...], excerpt: int, msg: tuple[object, ...],
          found: list[Any], seen: set[Any] | None, keep: list[bool], /) -> bool: ...
 
+# findings.excerpt(data, start, end) with excerpt bytes on each side, as find renders it
+def excerpt(data: bytes, start: int, end: int, excerpt: int, /) -> str: ...
+
 # how: (Message, MessageKind.REQUEST, CONTROL_HOSTS, root_label, hooks, plan, excerpt);
 # into: (found, seen, keep, ids, notes, spans), ids an Ids, seen None while no id has come
 # twice (the loop stops at one that does); None when the batch is done, else the index of

@@ -299,7 +299,7 @@ static PyObject *float_repr_py (PyObject *module, PyObject *x)
 
 static PyMethodDef methods[] = {
   {"numbered_in_order", (PyCFunction) (void (*) (void)) numbered_in_order, METH_FASTCALL,
-   "numbered_in_order(found, numbers, Finding, render, names) -> list[Finding] | None"},
+   "numbered_in_order(found, numbers, Finding, names) -> list[Finding] | None"},
   {"renumbered_all", (PyCFunction) (void (*) (void)) renumbered_all, METH_FASTCALL,
    "renumbered_all(lists, numbers, names) -> list[list[str]] | None"},
   {"float_repr", float_repr_py, METH_O, "float_repr(x) -> str: repr(x), for the tests"},

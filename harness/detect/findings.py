@@ -42,25 +42,32 @@ def shown_notes(lines: Sequence[str]) -> Sequence[str]:
 
 Clip = tuple[bytes, bytes, bytes, bool, bool]
 """The bytes an excerpt shows: before, match, after, and whether each side was cut."""
-Found = tuple[Needle, str, tuple[str, ...], Clip, str | None, str | None, bool, float]
-"""A finding before it is numbered: needle, message id, chain, excerpt bytes, host, phase,
-control, time (not the message: that would hold every body to the end)."""
-UNCUT: Clip = (b"", b"", b"", False, False)
+Found = tuple[Needle, str, tuple[str, ...], str, str | None, str | None, bool, float]
+"""A finding before it is numbered: needle, message id, chain, excerpt (:func:`excerpt`),
+host, phase, control, time (not the message: that would hold every body to the end)."""
+UNCUT = ""
 """The excerpt found.c gives a finding its message's own :func:`_most_specific` choice drops
-(about half on the bench), which no caller sees: its bytes are cut only for the kept."""
+(about half on the bench), which no caller sees: it renders one only for the kept."""
 
 
-def _clip(data: bytes, start: int, end: int) -> Clip:
-    """Cut at find time (small slices, so no layer's bytes are held), rendered only for the
-    findings the most-specific filter keeps (about half on the bench)."""
-    a, z = max(0, start - EXCERPT), min(len(data), end + EXCERPT)
+def excerpt(data: bytes, start: int, end: int, size: int = EXCERPT) -> str:
+    """The excerpt of the match ``data[start:end]``: ``size`` bytes each side at most,
+    rendered (:func:`render`). Made at find time, so no layer's bytes are held: found.c
+    renders it (excerpt.c) for the findings the most-specific filter keeps, straight into
+    the str the Finding holds (tests/detect/test_excerpt.py compares the two)."""
+    return render(_clip(data, start, end, size))
+
+
+def _clip(data: bytes, start: int, end: int, size: int) -> Clip:
+    """The bytes :func:`excerpt` shows."""
+    a, z = max(0, start - size), min(len(data), end + size)
     return data[a:start], data[start:end], data[end:z], a > 0, z < len(data)
 
 
 def render(clip: Clip) -> str:
-    """The excerpt: each part decoded, and escaped (:func:`_escaped`) where it is not all
-    printable; the three parts checked in one call, since most are (it runs for every
-    finding: tests/detect/test_found.py compares it with each part shown alone)."""
+    """An excerpt from its bytes: each part decoded, and escaped (:func:`_escaped`) where
+    it is not all printable; the three parts checked in one call, since most are
+    (tests/detect/test_found.py compares it with each part shown alone)."""
     before, match, after, cut_before, cut_after = clip
     b = before.decode("utf-8", "replace")
     m = match.decode("utf-8", "replace")
@@ -165,20 +172,19 @@ def by_message(found: Iterable[Found]) -> list[tuple[str, list[Found]]]:
 
 def numbered(runs: Iterable[tuple[str, Iterable[Found]]]) -> list[Finding]:
     """Findings ``f1``... in the order given, each under the message id given with its run
-    (:func:`by_message`); its excerpt rendered. Positional: a Finding's fields in order (a
-    keyword call costs twice as much, per finding)."""
+    (:func:`by_message`). Positional: a Finding's fields in order (a keyword call costs
+    twice as much, per finding)."""
     ids, make = count(1), new_finding
-    return [make(f"f{next(ids)}", n.name, n.cls, host, phase, mid, chain, render(clip),
-                 control, t)
-            for mid, run in runs for n, _, chain, clip, host, phase, control, t in run]
+    return [make(f"f{next(ids)}", n.name, n.cls, host, phase, mid, chain, text, control, t)
+            for mid, run in runs for n, _, chain, text, host, phase, control, t in run]
 
 
 def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Needle],
                     transforms: Mapping[bytes, tuple[str, bytes]] | None = None,
                     notes: list[str] | None = None, compiled: bool = True,
                     spans: list[tuple[str, int, int]] | None = None) -> list[Found]:
-    """:func:`find`'s findings before they are numbered and their excerpts rendered: for
-    a caller that numbers them its own way (harness analyze, in the store's order), which
+    """:func:`find`'s findings before they are numbered: for a caller that numbers them
+    its own way (harness analyze, in the store's order), which
     then makes each Finding once. The messages come in batches (harness analyze's are a
     connection's each), a message's findings one after another. With ``notes``, each
     message's notes start with its id; with ``spans`` too, (id, first, end) of each stretch
@@ -244,7 +250,7 @@ def find_unnumbered(batches: Iterable[Sequence[Message]], needles: Sequence[Need
                 if key in mine:
                     continue
                 mine.add(key)
-                found.append((n, m.id, chain, _clip(data, hit.start, hit.end), m.host,
+                found.append((n, m.id, chain, excerpt(data, hit.start, hit.end), m.host,
                               m.phase, is_control(m, n), m.t))
         if hooks is not None:
             keep.extend(_kept(found[start:]))

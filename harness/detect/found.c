@@ -11,11 +11,14 @@
  *   a (needle name, message id, chain) already in seen is dropped, else added (seen None:
  *     one already among the message's own findings);
  * then, over the findings it appended, findings._most_specific's choice (keep), and the
- * excerpt's bytes (findings._clip) cut for those it keeps. One it drops gets no excerpt of
- * its own but the empty one (UNCUT, findings.UNCUT): about half of the findings on the
- * bench, whose three bytes objects and tuple were made for nothing, as nothing reads them
- * (find_unnumbered returns the kept ones; where ids repeat, _most_specific over them all
- * drops what a message's own choice dropped, the deeper finding being there too).
+ * excerpt (findings.excerpt, excerpt.c) rendered for those it keeps, from the layer's bytes
+ * while the walk holds them: the str the Finding will hold, where a clip (a tuple and three
+ * bytes objects) was kept to the numbering and rendered there, ~330 bytes a finding to the
+ * end of the run (133,000 of them on the 200 MB bench). One it drops gets no excerpt of its
+ * own but the empty one (UNCUT, findings.UNCUT): about half of the findings on the bench, as
+ * nothing reads them (find_unnumbered returns the kept ones; where ids repeat, _most_specific
+ * over them all drops what a message's own choice dropped, the deeper finding being there
+ * too).
  *
  * find(roots, hooks, plan, excerpt, msg, found, seen, keep) -> bool where
  *   roots, hooks: as expand(); hooks' scan must be a Scanner's own scan method;
@@ -27,8 +30,7 @@
  *   msg: (id, host, phase, control, t), control (a bool) being the message's part of
  *     findings.is_control, and the plan's browsing (a bool) the needle's;
  *   found: the list each kept match is appended to, as
- *     (needle, id, chain, (before, match, after, cut before, cut after), host, phase,
- *      control and browsing, t);
+ *     (needle, id, chain, excerpt, host, phase, control and browsing, t);
  *   seen: the set of (needle name, id, chain) kept so far, or None while no message id has
  *     come twice (findings.find_unnumbered): then only the message's own findings can have
  *     its keys, and they are looked for among those (Names);
@@ -45,6 +47,7 @@
 
 #include "found.h"
 #include "b64.h"
+#include "excerpt.h"
 #include "foundkeys.h"
 
 #include <string.h>
@@ -86,32 +89,7 @@ static int verified (Ctx *cx, PyObject *check, const unsigned char *d, Py_ssize_
   return urlsafe ? 2 : 1;
 }
 
-static PyObject *UNCUT; /* (b"", b"", b"", False, False): a dropped finding's excerpt */
-
-/* The excerpt's bytes of c's d[start, end) (findings._clip). */
-static PyObject *clip (const Cut *c, Py_ssize_t excerpt)
-{
-  const char *d = c->d;
-  Py_ssize_t n = c->n, start = c->start, end = c->end;
-  Py_ssize_t a = start - excerpt > 0 ? start - excerpt : 0;
-  Py_ssize_t z = end + excerpt < n ? end + excerpt : n;
-  Py_ssize_t at[4] = { a, start, end, z };
-  PyObject *cut = PyTuple_New (5);
-  for (int i = 0; cut != NULL && i < 3; i++)
-  {
-    PyObject *b = PyBytes_FromStringAndSize (d + at[i], at[i + 1] - at[i]);
-    if (b == NULL)
-      Py_CLEAR (cut);
-    else
-      PyTuple_SET_ITEM (cut, i, b);
-  }
-  if (cut != NULL)
-  {
-    PyTuple_SET_ITEM (cut, 3, Py_NewRef (a > 0 ? Py_True : Py_False));
-    PyTuple_SET_ITEM (cut, 4, Py_NewRef (z < n ? Py_True : Py_False));
-  }
-  return cut;
-}
+static PyObject *UNCUT; /* "": a dropped finding's excerpt */
 
 /* A new tuple of n borrowed items (PyTuple_Pack without its variable arguments). */
 static PyObject *tuple_of (PyObject *const *items, Py_ssize_t n)
@@ -123,8 +101,8 @@ static PyObject *tuple_of (PyObject *const *items, Py_ssize_t n)
 }
 
 /* One match of a layer: appended to found (its needle's name and where its excerpt is to
-   be cut to names; its excerpt UNCUT until kept cuts it) unless verification or seen drops
-   it. base: the hash of the layer's chain steps (where seen is None). 0 with an exception
+   be rendered from to names; its excerpt UNCUT until kept renders it) unless verification
+   or seen drops it. base: the hash of the layer's chain steps (where seen is None). 0 with an exception
    set. */
 static int one (Ctx *cx, const Matched *m, Py_hash_t base, const Hit *h, PyObject *plan,
     const Msg *msg, PyObject *found, PyObject *seen, Names *names)
@@ -268,19 +246,19 @@ static int below (const View *a, const View *b)
 }
 
 /* Item 3 of found's item (made by one, in found only: no other code has seen it) set to
-   c's excerpt, for UNCUT. 0 with an exception set. */
+   c's excerpt (excerpt.c), for UNCUT. 0 with an exception set. */
 static int cut_into (PyObject *item, const Cut *c, Py_ssize_t excerpt)
 {
-  PyObject *cut = clip (c, excerpt);
-  if (cut == NULL)
+  PyObject *text = render_excerpt (c->d, c->n, c->start, c->end, excerpt);
+  if (text == NULL)
     return 0;
-  Py_SETREF (PyTuple_GET_ITEM (item, 3), cut);
+  Py_SETREF (PyTuple_GET_ITEM (item, 3), text);
   return 1;
 }
 
 /* Appends to keep, for each finding of found[start:] (one message's), whether
    _most_specific keeps it: no finding of the same needle has a layer below its own; and
-   cuts the excerpt of each it keeps. 0 with an exception set. */
+   renders the excerpt of each it keeps. 0 with an exception set. */
 static int kept (PyObject *found, Py_ssize_t start, const Names *names, PyObject *keep,
     Py_ssize_t excerpt)
 {
@@ -317,8 +295,7 @@ int found_init (void)
   if (DERIVE == NULL && ((DERIVE = PyUnicode_InternFromString ("derive:")) == NULL
           || (QUERY = PyUnicode_InternFromString ("query:")) == NULL
           || (URL = PyUnicode_InternFromString ("url")) == NULL
-          || (UNCUT = Py_BuildValue ("(y#y#y#OO)", "", (Py_ssize_t) 0, "", (Py_ssize_t) 0, "",
-                  (Py_ssize_t) 0, Py_False, Py_False)) == NULL))
+          || (UNCUT = PyUnicode_FromStringAndSize ("", 0)) == NULL))
   {
     Py_CLEAR (DERIVE);
     Py_CLEAR (QUERY);
@@ -368,6 +345,23 @@ int find_ready (Ctx *cx, PyObject *hooks, PyObject *plan, PyObject *keep, PyObje
     return 0;
   }
   return 1;
+}
+
+PyObject *detect_excerpt (PyObject *self, PyObject *args)
+{
+  Py_buffer data;
+  Py_ssize_t start, end, excerpt;
+  (void) self;
+  if (!PyArg_ParseTuple (args, "y*nnn", &data, &start, &end, &excerpt))
+    return NULL;
+  PyObject *out = NULL;
+  if (start < 0 || start > end || end > data.len || excerpt < 0)
+    PyErr_SetString (PyExc_ValueError, "excerpt() takes 0 <= start <= end <= len(data), "
+        "excerpt >= 0");
+  else
+    out = render_excerpt (data.buf, data.len, start, end, excerpt);
+  PyBuffer_Release (&data);
+  return out;
 }
 
 PyObject *detect_find (PyObject *self, PyObject *args)

@@ -25,4 +25,7 @@ int find_message (Ctx *cx, PyObject *roots, const Roots *made, PyObject *plan,
 
 PyObject *detect_find_batch (PyObject *self, PyObject *args);
 
+/* excerpt(data, start, end, excerpt) -> str: what found.c renders (excerpt.c), for the tests */
+PyObject *detect_excerpt (PyObject *self, PyObject *args);
+
 #endif

@@ -12,8 +12,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-/* Where a finding's excerpt is cut from (findings._clip's data, start, end): the bytes of
-   the layer that matched, which the walk holds until find_message is done. */
+/* Where a finding's excerpt is rendered from (findings.excerpt's data, start, end): the
+   bytes of the layer that matched, which the walk holds until find_message is done. */
 typedef struct {
   const char *d;
   Py_ssize_t n, start, end;
@@ -22,7 +22,7 @@ typedef struct {
 typedef struct {
   PyObject **v;
   Py_hash_t *hash;    /* each one's key hash (seen None) */
-  Cut *cut;           /* each one's excerpt, cut once _most_specific keeps it */
+  Cut *cut;           /* each one's excerpt, rendered once _most_specific keeps it */
   Py_ssize_t n, cap;  /* of v, hash and cut */
   Py_ssize_t start;   /* the first one's index in found */
   Py_ssize_t *slot;   /* open addressing: an index in v plus 1, 0 for none */

@@ -1,8 +1,8 @@
 /* Findings numbered in the store's order, for harness analyze (analysis.py's _numbered):
  * ``numbered(_store_order(found, numbers))`` (findings.py, analysis.py, the reference) and
  * the classifier's ids renumbered, ``[f"m{n}" for n in sorted(numbers[int(i[1:])] for i
- * in ids)]`` for each host's. In Python ~21,000 instructions a finding (the runs, a render,
- * a Finding's ten slots set through their descriptors) and ~3,700 an id.
+ * in ids)]`` for each host's. In Python ~21,000 instructions a finding (the runs, a render
+ * then, a Finding's ten slots set through their descriptors) and ~3,700 an id.
  *
  * A message's store id ("m<n>") is made once, for the first of the two that needs it, and
  * kept in names (a list by key, None where not made yet), which both take: a message with
@@ -11,14 +11,13 @@
  * list of 8-tuples whose message ids are "k" then ASCII digits; numbers a list of ints that
  * fit a long long (for the hosts' ids, a permutation of its indexes, as the store numbers
  * its keys from 1 and 0 is no key's; and no id twice); a needle's name and class read
- * without an error. An excerpt is made as excerpt.c makes it, or by render(clip) for a
- * clip of other types. A Finding is made as harness.slots.maker makes it: tp_alloc, then
- * its slots set in field order. tests/detect/test_numbering.py compares both with the
+ * without an error. The excerpt is the one found.c rendered (found's item 3, whatever it
+ * is, as the reference takes it). A Finding is made as harness.slots.maker makes it:
+ * tp_alloc, then its slots set in field order. tests/detect/test_numbering.py compares both with the
  * reference. */
 
 #include "numbering.h"
 #include "../slotoffset.h"
-#include "excerpt.h"
 #include "findingfields.h"
 #include "keyid.h"
 
@@ -161,16 +160,15 @@ static Needle *needle_slot (Needle *needles, PyObject *needle)
   return at;
 }
 
-/* numbered_in_order(found, numbers, Finding, render, names): list[Finding] | None */
+/* numbered_in_order(found, numbers, Finding, names): list[Finding] | None */
 PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-  if (nargs != 5 || !PyType_Check (args[2]))
+  if (nargs != 4 || !PyType_Check (args[2]))
   {
-    PyErr_SetString (PyExc_TypeError,
-                     "numbered_in_order(found, numbers, Finding, render, names)");
+    PyErr_SetString (PyExc_TypeError, "numbered_in_order(found, numbers, Finding, names)");
     return NULL;
   }
-  PyObject *numbers = args[1], *render = args[3], *names = args[4];
+  PyObject *numbers = args[1], *names = args[3];
   PyTypeObject *finding = (PyTypeObject *) args[2];
   if (!PyList_CheckExact (args[0]) || !PyList_CheckExact (numbers)
       || (names != Py_None && !PyList_CheckExact (names)))
@@ -182,7 +180,7 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
   for (int i = 0; i < FN; i++)
     if (slot_offset (finding, FINDING[i], &off[i]) < 0)
       return NULL;
-  /* a tuple of the findings: render, a Python function, could change a list */
+  /* a tuple of the findings: a needle's attributes, Python, could change a list */
   PyObject *found = PyList_AsTuple (args[0]);
   if (found == NULL)
     return NULL;
@@ -235,22 +233,17 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
       Needle *needle = needle_slot (needles, v[0]);
       if (needle == NULL)
         goto other;
-      PyObject *excerpt = render_clip (v[3]);
-      if (excerpt == NULL && !PyErr_Occurred ())
-        excerpt = PyObject_CallOneArg (render, v[3]);
-      PyObject *id = excerpt == NULL ? NULL : tagged ('f', at + 1);
+      PyObject *id = tagged ('f', at + 1);
       PyObject *o = id == NULL ? NULL : finding->tp_alloc (finding, 0);
       if (o == NULL)
       {
-        Py_XDECREF (excerpt);
         Py_XDECREF (id);
         goto fail;
       }
-      PyObject *value[FN] = { id, needle->name, needle->cls, v[4], v[5], mid, v[2], excerpt,
+      PyObject *value[FN] = { id, needle->name, needle->cls, v[4], v[5], mid, v[2], v[3],
                               v[6], v[7] };
       for (int k = 0; k < FN; k++)
-        *(PyObject **) ((char *) o + off[k]) =
-          k == F_ID || k == F_EXCERPT ? value[k] : Py_NewRef (value[k]);
+        *(PyObject **) ((char *) o + off[k]) = k == F_ID ? value[k] : Py_NewRef (value[k]);
       PyList_SET_ITEM (out, at++, o);
     }
   }

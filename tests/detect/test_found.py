@@ -327,9 +327,9 @@ def _c_find(m: Message) -> tuple[bool, list[tuple[Any, ...]]]:
 @example(message("m1", json.dumps({"id": NEEDLES[0].value}).encode(),
                  "https://sa.lab.test/p?id=a1b2c3d4e5f60718&q=qz%D0%BA", ()))
 def test_only_the_kept_findings_have_their_excerpt_cut(m: Message) -> None:
-    """found.c cuts a finding's excerpt once the message's own _most_specific choice keeps
-    it: the kept ones are the Python loop's findings, excerpts included, and each one it
-    drops has UNCUT (its bytes never made)."""
+    """found.c renders a finding's excerpt once the message's own _most_specific choice
+    keeps it: the kept ones are the Python loop's findings, excerpts included, and each one
+    it drops has UNCUT (its excerpt never made)."""
     done, found = _c_find(m)
     if not done:
         return  # handed back: the Python walk runs
@@ -350,10 +350,10 @@ def test_the_common_cases_are_done_in_c() -> None:
         ("id", ("url",), False), ("word", ("url", "derive:url"), False),
         ("id", ("query:id",), True), ("word", ("query:q",), True),
         ("id", ("header:x-id",), True), ("id", (), False), ("id", ("json:$.id",), True)]
-    # a dropped finding's excerpt is not cut; a kept one's is
+    # a dropped finding's excerpt is not rendered; a kept one's is
     assert found[1][3] == UNCUT
-    assert found[3][3] == (b"", urllib.parse.unquote_to_bytes(
-        "qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA%D0%B87"), b"", False, False)
+    assert found[3][3] == render((b"", urllib.parse.unquote_to_bytes(
+        "qz%D0%BA%D0%BE%D1%82%D0%B8%D0%BA%D0%B87"), b"", False, False)) == "[[qzкотики7]]"
     done, found = _c_find(message("m1", b"", "https://canary.lab.test/c/cnry42", (),
                                   host="canary.lab.test"))
     assert done
