@@ -95,8 +95,10 @@ setup(ext_modules=[
     # and destinations.json's text (json.dump's)
     Extension(
         "harness.detect._outjson", ["harness/detect/_outjson.c", "harness/detect/floatrepr.c",
-                                    "harness/detect/numbering.c", "harness/detect/jsonindent.c"],
+                                    "harness/detect/numbering.c",
+                                    "harness/detect/findinglines.c", "harness/detect/jsonindent.c"],
         depends=["harness/detect/floatrepr.h", "harness/detect/numbering.h",
+                 "harness/detect/findinglines.h",
                  "harness/detect/keyid.h",
                  "harness/detect/jsonbuf.h", "harness/detect/jsonindent.h", "harness/growbuf.h",
                  "harness/detect/findingfields.h", "harness/detect/words.h",

@@ -74,7 +74,7 @@ new_finding = maker(Finding)
 def findings_json(findings: Sequence[Finding], compiled: bool = True) -> bytes:
     """findings.json's lines (:func:`json_lines`) joined by ``",\\n"``, as the file holds them:
     UTF-8, a lone surrogate as its ``\\udxxx`` (what its ``backslashreplace`` writes).
-    In C (_outjson.c) where it is built, which writes a finding of the declared types from
+    In C (findinglines.c) where it is built, which writes a finding of the declared types from
     its slots, a float time without dtoa where it can (floatrepr.c), and leaves any other
     finding to :meth:`Finding.json_line`; ``compiled=False`` is the reference, which
     tests/detect/test_outjson.py compares it with."""

@@ -1,4 +1,4 @@
-/* JSON text into a growing buffer, for _outjson.c's findings.json and jsonindent.c's
+/* JSON text into a growing buffer, for findinglines.c's findings.json and jsonindent.c's
  * indented documents: strings escaped as json's encode_basestring escapes them, then UTF-8
  * encoded as the harness's JSON files are written (a lone surrogate as its "\udxxx", what
  * their backslashreplace writes). The buffer is the bytes object returned. */

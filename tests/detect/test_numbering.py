@@ -15,7 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from harness.analysis import _store_order
-from harness.detect.finding import Finding, Needle
+from harness.detect.finding import Finding, Needle, findings_json
 from harness.detect.findings import Found, numbered
 from harness.device.base import NeedleClass
 
@@ -58,11 +58,45 @@ def test_numbered_in_order_is_the_reference(
     same(outjson.numbered_in_order(found, numbers, Finding, names),
          reference(found, numbers))
     assert all(m is None or m == f"m{numbers[k]}" for k, m in enumerate(names))
+    with_lines(found, numbers)
     # without names, and with names shorter than numbers (an id made for the call alone)
     same(outjson.numbered_in_order(found, numbers, Finding, None),
          reference(found, numbers))
     same(outjson.numbered_in_order(found, numbers, Finding, [None] * 3),
          reference(found, numbers))
+
+
+def with_lines(found: list[Found], numbers: list[int]) -> None:
+    """With line: the same Findings, and findings.json's text of them as the reference
+    writes it (finding.py's json_lines)."""
+    got = outjson.numbered_in_order(found, numbers, Finding, None, Finding.json_line)
+    assert got is not None
+    want = reference(found, numbers)
+    same(got[0], want)
+    assert got[1] == findings_json(want, compiled=False)
+
+
+def test_lines_of_findings_of_other_types() -> None:
+    """A Finding whose fields are not of its declared types has its line from line(), as
+    findings_json writes it; where line() raises an Exception, the reference runs (None),
+    numbering then findings_json, and raises what it raises; any other error is raised."""
+    fine: Found = (NEEDLES[0], "k1", ("c",), "[[x]]", "h", None, False, 1.5)
+    odd: Found = (NEEDLES[1], "k2", ("c",), "[[y]]", "h", None, False, 2)  # type: ignore[assignment]
+    with_lines([fine, odd, fine], [0, 2, 1])
+    bad: Found = (NEEDLES[1], "k2", ("c",), "[[y]]", object(), None, False, 2.5)  # type: ignore[assignment]
+    assert outjson.numbered_in_order([fine, bad], [0, 1, 2], Finding, None,
+                                     Finding.json_line) is None
+    with pytest.raises(TypeError, match="must be a string"):
+        findings_json(reference([fine, bad], [0, 1, 2]))
+
+    def stop(f: Finding) -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        outjson.numbered_in_order([odd], [0, 1, 2], Finding, None, stop)
+    # a needle left to the reference after lines were written: None all the same
+    assert outjson.numbered_in_order([fine, ("not a needle", *fine[1:])], [0, 1],  # type: ignore[list-item]
+                                     Finding, None, Finding.json_line) is None
 
 
 def test_excerpts_of_other_types() -> None:
@@ -75,6 +109,8 @@ def test_excerpts_of_other_types() -> None:
     same(got, reference(found, [0, 1]))
     assert got is not None
     assert [f.excerpt for f in got] == [(b"a", b"b", b"c", False, False), None]
+    # whose lines the reference cannot write: left to it
+    assert outjson.numbered_in_order(found, [0, 1], Finding, None, Finding.json_line) is None
 
 
 @pytest.mark.parametrize(("found", "numbers"), [

@@ -1,4 +1,4 @@
-"""findings.json's lines in C (_outjson.c) against the reference (finding.py's json_lines):
+"""findings.json's lines in C (findinglines.c) against the reference (finding.py's json_lines):
 the same bytes for generated findings, with every kind of string, time and field type,
 one after another (so that the C's caches of a class's value and of a time are hit and
 missed); the repr of a float (floatrepr.c) against Python's on generated doubles, the ones
@@ -127,7 +127,7 @@ def test_edges() -> None:
 
 
 def test_shared_text_many() -> None:
-    """More needles than _outjson.c keeps the text of (64), in random turns with random
+    """More needles than findinglines.c keeps the text of (64), in random turns with random
     classes, so that slots are taken over and found again; hosts equal but other objects;
     a message's findings with one of another type (written by the reference) between
     them."""
