@@ -17,6 +17,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from harness import collector, processend
+from harness.capture.linesout import LinesOut
 from harness.capture.rundir import RunDir
 from harness.classify.destinations import Classifier, destinations_writer
 from harness.detect.finding import Finding, Needle, findings_json, new_finding
@@ -107,11 +108,12 @@ def _store_order(found: list[Found], numbers: list[int]) -> list[tuple[str, list
     return [(f"m{num}", run) for num, run in runs]
 
 
-def _numbered_findings(fed: _Fed, found: list[Found], compiled: bool = True
-                       ) -> tuple[list[Finding], bytes, list[str | None]]:
-    """Findings as if the messages had come in the store's order, with its ids; findings.json's
-    text (:func:`findings_json`) of them; and the store ids made for them, by key, for
-    :func:`_numbered_rest`, which does the same for the notes and the classifier's ids.
+def _numbered_findings(fed: _Fed, found: list[Found], out: LinesOut, compiled: bool = True
+                       ) -> tuple[list[Finding], list[str | None]]:
+    """Findings as if the messages had come in the store's order, with its ids, their
+    findings.json text (:func:`findings_json`) written to ``out``; and the store ids made
+    for them, by key, for :func:`_numbered_rest`, which does the same for the notes and the
+    classifier's ids.
 
     The stream gives messages in build order with key ids (:class:`MessageStream`); what the
     detector makes of a message does not depend on the others (its ``seen`` and most-specific
@@ -127,15 +129,20 @@ def _numbered_findings(fed: _Fed, found: list[Found], compiled: bool = True
     # comparison with the store's order in tests/parse/test_stream.py would see a field out
     # of place. In C where it is built and takes them (numbering.c), the same Findings, each
     # one's line of findings.json written as it is made (a second walk over them all, cold
-    # by then, was findings_json's), and a message's store id made once for its findings and
-    # its host's ids (names, by key)
+    # by then, was findings_json's) and given to the file a megabyte at a time, and a
+    # message's store id made once for its findings and its host's ids (names, by key)
     names: list[str | None] = [None] * len(numbers)
-    made = (_outjson.numbered_in_order(found, numbers, Finding, names, Finding.json_line)
-            if compiled and _outjson is not None and new_finding is not Finding else None)
+    fast = compiled and _outjson is not None and new_finding is not Finding
+    made = (_outjson.numbered_in_order(found, numbers, Finding, names, Finding.json_line,
+                                       out.write) if fast else None)
     if made is not None:
-        return made[0], made[1], names
+        out.write(made[1])
+        return made[0], names
+    if fast:
+        out.restart()  # the C may have written some before it handed back
     findings = numbered(_store_order(found, numbers))
-    return findings, findings_json(findings, compiled), names
+    out.write(findings_json(findings, compiled))
+    return findings, names
 
 
 def _numbered_rest(fed: _Fed, names: list[str | None], compiled: bool = True) -> list[str]:
@@ -184,13 +191,15 @@ def _analyze(run: RunDir | Path | str, extra_needles: Sequence[Needle],
     found = find_unnumbered(iter(fed), needles, transforms(rd), fed.notes, spans=fed.spans)
     if fed.tail < 0:
         raise RuntimeError("the detector stopped before the last message")
-    findings, body, names = _numbered_findings(fed, found)
     count = stream.count
     classifier = fed.classifier
-    # findings.json goes to disk (its sync is the disk's time) while the notes and the
-    # classifier's ids are renumbered and the destinations worked out; each file is moved
-    # into place whole, findings.json first, as ever
-    with rd.writing_json_lines(FINDINGS_JSON, body):
+    # findings.json is written as the findings are numbered, then goes to disk (its sync is
+    # the disk's time) while the notes and the classifier's ids are renumbered and the
+    # destinations worked out; each file is moved into place whole, findings.json first, as
+    # ever
+    with rd.writing_json_lines(FINDINGS_JSON) as out:
+        findings, names = _numbered_findings(fed, found, out)
+        out.done()
         notes = _numbered_rest(fed, names)
         write_destinations = destinations_writer(rd, classifier=classifier, findings=findings)
     write_destinations()

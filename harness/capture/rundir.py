@@ -14,13 +14,11 @@ is read as it is (:data:`LATER_COLUMNS`), never upgraded in place.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,6 +30,7 @@ from harness.capture.dbformat import Connection as Connection
 from harness.capture.dbformat import Event as Event
 from harness.capture.dbformat import Marker as Marker
 from harness.capture.dbformat import _connect as _connect
+from harness.capture.linesout import LinesOut, writing_lines
 from harness.capture.runinfo import BLINDING_DETACH as BLINDING_DETACH
 from harness.capture.runinfo import FORMAT_VERSION as FORMAT_VERSION
 from harness.capture.runinfo import RUN_JSON as RUN_JSON
@@ -150,48 +149,16 @@ class RunDir:
         return self._write(name, lambda path: _atomic_write_text(path, body))
 
     @contextlib.contextmanager
-    def writing_json_lines(self, name: str, body: bytes) -> Iterator[Path]:
-        """:meth:`write_json_lines` in a thread while the block runs, the file moved into
-        place after both: whole on disk before it is there, as ever (the file is opened
-        ``O_SYNC``, :func:`_open_synced`). The sync is the disk's time, not the process's
-        (~25 ms for the 200 MB bench's 40 MB of findings.json), which the block's work
-        (``harness analyze``'s destinations) fills. The file is moved
-        whether the block fails or not, as when it was written before the block; a write
-        that failed moves nothing and raises :meth:`write_json_lines`' RunDirError (over
-        the block's error: the write came first)."""
+    def writing_json_lines(self, name: str) -> Iterator[LinesOut]:
+        """:meth:`write_json_lines` of a text written as it comes (:meth:`LinesOut.write`),
+        synced in a thread once it is done (:meth:`LinesOut.done`) while the rest of the
+        block runs, and moved into place after the block: whole on disk before it is there,
+        as ever (:mod:`harness.capture.linesout`). A write or sync that fails raises
+        :meth:`write_json_lines`' RunDirError and moves nothing."""
         path = self.path / name
-        failed: list[BaseException] = []
-        thread = None
-        try:
-            fd = _open_synced(_tmp_of(path))
-        except OSError as exc:
-            failed.append(exc)
-        else:
-            def write() -> None:
-                try:
-                    try:
-                        _write_all(fd, _lines_parts(body))
-                    finally:
-                        os.close(fd)
-                except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-                    failed.append(exc)
-
-            thread = threading.Thread(target=write, name=f"write {name}")
-            try:
-                thread.start()
-            except BaseException:
-                os.close(fd)
-                raise
-        try:
-            yield path
-        finally:
-            if thread is not None:
-                thread.join()
-            if failed:
-                if isinstance(failed[0], OSError):
-                    raise self._refused(name, path, failed[0]) from failed[0]
-                raise failed[0]
-            self._write(name, lambda p: os.replace(_tmp_of(p), p))
+        with writing_lines(path, _tmp_of(path), lambda exc: self._refused(name, path, exc)
+                           ) as out:
+            yield out
 
     def _write(self, name: str, write: Callable[[Path], None]) -> Path:
         path = self.path / name
@@ -261,39 +228,6 @@ def _atomic_write_lines(path: Path, body: bytes, move: bool = True) -> None:
         fh.buffer.write(b"[\n")
         fh.buffer.write(body)
         fh.buffer.write(b"\n]" if body else b"]")
-
-
-def _lines_parts(body: bytes) -> tuple[bytes, ...]:
-    """What :func:`_atomic_write_lines` writes of ``body``, in order."""
-    return (b"[\n", body, b"\n]\n" if body else b"]\n")
-
-
-def _open_synced(path: Path) -> int:
-    """A new file at ``path`` (or one cut to nothing), as :func:`_atomic_text`'s ``open``
-    makes it, whose writes are each on disk when they return (``O_SYNC``: an fsync each).
-
-    For :meth:`RunDir.writing_json_lines`: opened by the caller, then written in the
-    thread by one call (:func:`_write_all`) that holds no GIL from its start to its end.
-    Each return from a call that gave the GIL up waits for the main thread to give it back,
-    and the main thread was in the destinations' C code: findings.json's ``open()`` in the
-    thread returned 18-38 ms late and its fsync began 40-80 ms after the main thread's
-    block had ended (200 MB bench, pinned to one core)."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_SYNC,
-                   0o666)
-
-
-def _write_all(fd: int, parts: Sequence[bytes]) -> None:
-    """``parts`` written to ``fd`` one after the other, in one ``writev`` unless the kernel
-    writes less (a signal, more than Linux writes at once)."""
-    done = os.writev(fd, parts)
-    total = sum(map(len, parts))
-    if done < total:
-        rest = memoryview(b"".join(parts))[done:]
-        while rest:  # each write takes at least a byte, or raises
-            n = os.write(fd, rest)
-            if n <= 0:
-                raise OSError(errno.EIO, "a write wrote nothing")
-            rest = rest[n:]
 
 
 def _atomic_write_text(path: Path, body: bytes) -> None:

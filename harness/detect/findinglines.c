@@ -289,6 +289,49 @@ void lines_free (Lines *l)
   PyMem_Free (l);
 }
 
+size_t lines_held (const Lines *l)
+{
+  return l->b.len;
+}
+
+/* The text's segments written already (put_again's) forgotten, for a buffer that starts again */
+static void forget_text (Last *last)
+{
+  for (int i = 0; i < HEADS; i++)
+  {
+    Py_CLEAR (last->heads[i].needle);
+    Py_CLEAR (last->heads[i].value);
+  }
+  Py_CLEAR (last->host);
+  Py_CLEAR (last->phase);
+  Py_CLEAR (last->message);
+}
+
+int lines_flush (Lines *l, PyObject *write)
+{
+  if (l->b.len == 0)
+    return 0;
+  PyObject *view = PyMemoryView_FromMemory (l->b.data, (Py_ssize_t) l->b.len, PyBUF_READ);
+  if (view == NULL)
+    return -1;
+  PyObject *got = PyObject_CallOneArg (write, view);
+  /* released, so that a view write kept reads nothing of the bytes written over next */
+  PyObject *type, *value, *tb;
+  PyErr_Fetch (&type, &value, &tb);
+  PyObject *released = PyObject_CallMethod (view, "release", NULL);
+  if (released == NULL && type != NULL)
+    PyErr_Clear (); /* write's error first */
+  if (type != NULL)
+    PyErr_Restore (type, value, tb);
+  Py_DECREF (view);
+  l->b.len = 0;
+  forget_text (&l->last);
+  int ok = got != NULL && released != NULL;
+  Py_XDECREF (got);
+  Py_XDECREF (released);
+  return ok ? 0 : -1;
+}
+
 PyObject *lines_done (Lines *l)
 {
   PyObject *out = buf_bytes (&l->b);

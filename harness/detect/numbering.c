@@ -161,20 +161,27 @@ static Needle *needle_slot (Needle *needles, PyObject *needle)
   return at;
 }
 
-/* numbered_in_order(found, numbers, Finding, names[, line]): list[Finding] | None, or with
-   line (list[Finding], bytes) | None: the bytes findings_json(findings, Finding, line)
-   makes of them (findinglines.c), each Finding's line written as it is made, while it and
-   what it holds are in the cache: findings.json was a second walk over them all (on the
-   200 MB bench, 133,000 Findings and their excerpts, cold by then) */
+/* Text given to write at a time (numbered_in_order's): the buffer it is made in is used
+   again, where findings.json's 40 MB on the 200 MB bench was all fresh memory */
+#define LINES_CHUNK ((size_t) 1 << 20)
+
+/* numbered_in_order(found, numbers, Finding, names[, line[, write]]): list[Finding] | None,
+   or with line (list[Finding], bytes) | None: the bytes findings_json(findings, Finding,
+   line) makes of them (findinglines.c), each Finding's line written as it is made, while it
+   and what it holds are in the cache: findings.json was a second walk over them all (on the
+   200 MB bench, 133,000 Findings and their excerpts, cold by then). With write, the text is
+   given to it a megabyte at a time as it is made (lines_flush: a memoryview, released after
+   the call), and the bytes returned are the rest; where None is returned then, write may
+   have had some of it */
 PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-  if ((nargs != 4 && nargs != 5) || !PyType_Check (args[2]))
+  if (nargs < 4 || nargs > 6 || !PyType_Check (args[2]))
   {
     PyErr_SetString (PyExc_TypeError, "numbered_in_order(found, numbers, Finding, names"
-                                      "[, line])");
+                                      "[, line[, write]])");
     return NULL;
   }
-  PyObject *numbers = args[1], *names = args[3];
+  PyObject *numbers = args[1], *names = args[3], *write = nargs == 6 ? args[5] : NULL;
   PyTypeObject *finding = (PyTypeObject *) args[2];
   if (!PyList_CheckExact (args[0]) || !PyList_CheckExact (numbers)
       || (names != Py_None && !PyList_CheckExact (names)))
@@ -226,7 +233,7 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
   if (r < nruns)
     qsort (runs, (size_t) nruns, sizeof (Run), run_order);
   if ((out = PyList_New (n)) == NULL
-      || (nargs == 5 && (lines = lines_new (finding, args[4])) == NULL))
+      || (nargs >= 5 && (lines = lines_new (finding, args[4])) == NULL))
     goto fail;
   Py_ssize_t at = 0;
   for (Py_ssize_t r = 0; r < nruns; r++)
@@ -263,6 +270,8 @@ PyObject *numbered_in_order (PyObject *module, PyObject *const *args, Py_ssize_t
         PyErr_Clear ();
         goto other;
       }
+      if (write != NULL && lines_held (lines) >= LINES_CHUNK && lines_flush (lines, write) < 0)
+        goto fail;
     }
   }
   if (lines != NULL)

@@ -108,15 +108,18 @@ def test_write_json_bytes(tmp_path_factory: pytest.TempPathFactory, data: object
         assert run.write_json_items("b.json", iter(items)).read_bytes() == _written_before(data)
         body = ",\n".join(items).encode("utf-8", "backslashreplace")
         assert run.write_json_lines("c.json", body).read_bytes() == _written_before(data)
-        with run.writing_json_lines("d.json", body) as path:
-            pass
-        assert path.read_bytes() == _written_before(data)
+        with run.writing_json_lines("d.json") as out:
+            for k in range(0, len(body), 7):  # in pieces, as the numbering gives them
+                out.write(memoryview(body)[k:k + 7])
+            out.done()
+        assert out.path.read_bytes() == _written_before(data)
     assert not list(run.path.glob("*.tmp"))
 
 
 def _writing(run: RunDir, name: str, body: bytes) -> None:
-    with run.writing_json_lines(name, body):
-        pass
+    with run.writing_json_lines(name) as out:
+        out.write(body)
+        out.done()
 
 
 def test_write_json_refused(tmp_path: Path) -> None:
@@ -129,47 +132,97 @@ def test_write_json_refused(tmp_path: Path) -> None:
             write()
 
 
-def _read_then_fail(path: Path, into: list[bytes]) -> None:
-    into.append(path.read_bytes())
-    raise KeyError("the block's own error")
+def _block(run: RunDir, texts: list[bytes], done: bool, then: BaseException | None = None,
+           restart: bool = False, into: list[bytes] | None = None) -> None:
+    """writing_json_lines' block: the texts written, done() said or not, then ``then``
+    raised (the path's bytes read first into ``into``); with restart, a write after done."""
+    with run.writing_json_lines("f.json") as out:
+        for text in texts:
+            out.write(text)
+        if done:
+            out.done()
+        if restart:
+            out.write(b"1")
+        if into is not None:
+            into.append(out.path.read_bytes())
+        if then is not None:
+            raise then
 
 
 def test_writing_json_lines_moves_the_file_after_the_block(tmp_path: Path) -> None:
-    """The block runs while the file is written; the file is moved into place after it,
-    also when the block fails (as when it was written before the block): the old one stays
-    until a new one is whole."""
+    """The text is written as it comes and synced once done while the rest of the block
+    runs; the file is moved into place after the block, also when the block fails after the
+    text was done (as when it was written before the block): the old one stays until a new
+    one is whole."""
     run = RunDir(tmp_path)
     path = run.write_json_lines("f.json", b'"old"')
-    with run.writing_json_lines("f.json", b'"new"') as same:
-        assert same == path
+    with run.writing_json_lines("f.json") as out:
+        assert out.path == path
+        out.write(b'"ne')
+        out.write(b'w"')
+        out.done()
         assert path.read_bytes() == b'[\n"old"\n]\n'
     assert path.read_bytes() == b'[\n"new"\n]\n'
     before: list[bytes] = []
-    with pytest.raises(KeyError), run.writing_json_lines("f.json", b'"newer"'):
-        _read_then_fail(path, before)
+    with pytest.raises(KeyError):
+        _block(run, [b'"newer"'], True, KeyError("the block's own"), into=before)
     assert before == [b'[\n"new"\n]\n']
     assert path.read_bytes() == b'[\n"newer"\n]\n'
+    with run.writing_json_lines("f.json") as out:
+        out.done()  # no text: an empty list, as write_json_lines writes it
+    assert path.read_bytes() == run.write_json_lines("g.json", b"").read_bytes() == b"[\n]\n"
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_writing_json_lines_starts_again(tmp_path: Path) -> None:
+    """A writer that gave up midway: what it wrote is dropped, the rest is the file."""
+    run = RunDir(tmp_path)
+    with run.writing_json_lines("f.json") as out:
+        out.write(b'"half of a')
+        out.restart()
+        out.write(b'"whole"')
+        out.done()
+    assert out.path.read_bytes() == b'[\n"whole"\n]\n'
+    with pytest.raises(RuntimeError, match="done"):
+        _block(run, [], True, restart=True)
+
+
+def test_writing_json_lines_not_done_moves_nothing(tmp_path: Path) -> None:
+    """A block that fails before its text is done (the numbering's error) leaves the old
+    file and nothing beside it; one that ends without saying so is a mistake."""
+    run = RunDir(tmp_path)
+    path = run.write_json_lines("f.json", b'"old"')
+    with pytest.raises(KeyError):
+        _block(run, [b'"new"'], False, KeyError("the numbering's error"))
+    with pytest.raises(RuntimeError, match="before the text was done"):
+        _block(run, [b'"new"'], False)
+    assert path.read_bytes() == b'[\n"old"\n]\n'
     assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_writing_json_lines_that_fails_moves_nothing(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file that could not be put on disk whole (its write, which syncs, failed) is not
-    moved into place: the error is write_json_lines' RunDirError, raised after the block."""
+    """A file that could not be put on disk whole is not moved into place: a write that
+    failed raises write_json_lines' RunDirError where it is written; a sync that failed,
+    after the block (over the block's own error: the write came first)."""
     run = RunDir(tmp_path)
     path = run.write_json_lines("f.json", b'"old"')
 
-    def writev(fd: int, parts: object) -> int:
+    def fail(*args: object) -> int:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(os, "writev", writev)
-    ran = []
-    with pytest.raises(RunDirError, match=r"cannot write f\.json into the run dir \(Input"), \
-            run.writing_json_lines("f.json", b'"new"'):
-        ran.append(True)
-    assert ran == [True]
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", fail)
+        with pytest.raises(RunDirError, match=r"cannot write f\.json into the run dir \(Input"):
+            _writing(run, "f.json", b'"new"')
     assert path.read_bytes() == b'[\n"old"\n]\n'
-    with pytest.raises(RunDirError, match=r"cannot write f\.json"), \
-            run.writing_json_lines("f.json", b'"new"'):
-        raise KeyError("the block's own error, after the write's")
+    monkeypatch.setattr(os, "fsync", fail)
+    ran: list[bytes] = []
+    with pytest.raises(RunDirError, match=r"cannot write f\.json into the run dir \(Input"):
+        _block(run, [b'"new"'], True, into=ran)
+    assert len(ran) == 1  # the block ran whole
     assert path.read_bytes() == b'[\n"old"\n]\n'
+    with pytest.raises(RunDirError, match=r"cannot write f\.json"):
+        _block(run, [b'"new"'], True, KeyError("the block's own error, after the write's"))
+    assert path.read_bytes() == b'[\n"old"\n]\n'
+    assert not list(tmp_path.glob("*.tmp"))

@@ -99,6 +99,41 @@ def test_lines_of_findings_of_other_types() -> None:
                                      Finding, None, Finding.json_line) is None
 
 
+def test_lines_given_to_write_a_megabyte_at_a_time() -> None:
+    """With write, the text comes in pieces of a megabyte or so (the buffer used again each
+    time), the rest returned: all of it the reference's text. A message's findings and a
+    needle's span the pieces' ends, so the text written once and copied again after
+    (findinglines.c's put_again) is made again after each piece; each piece a memoryview
+    released once write has returned."""
+    long = "x" * 300
+    found: list[Found] = [(NEEDLES[i % 3], f"k{1 + i // 7}", (f"c{i % 5}", long), f"[[{i}]]",
+                           long if i % 2 else None, "p", False, 1.5 + i // 7)
+                          for i in range(12_000)]
+    numbers = list(range(1 + 12_000 // 7 + 1))
+    pieces: list[bytes] = []
+    views: list[memoryview] = []
+
+    def write(view: memoryview) -> None:
+        pieces.append(bytes(view))
+        views.append(view)
+
+    got = outjson.numbered_in_order(found, numbers, Finding, None, Finding.json_line, write)
+    assert got is not None
+    want = reference(found, numbers)
+    same(got[0], want)
+    assert b"".join([*pieces, got[1]]) == findings_json(want, compiled=False)
+    assert len(pieces) >= 4
+    assert all(1 << 20 <= len(p) < (1 << 20) + 4096 for p in pieces)
+    with pytest.raises(ValueError, match="released"):
+        bytes(views[0])
+
+    def fail(view: memoryview) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        outjson.numbered_in_order(found, numbers, Finding, None, Finding.json_line, fail)
+
+
 def test_excerpts_of_other_types() -> None:
     """An excerpt is taken as it is, whatever it is (found.c's are str), as the reference
     takes it."""
