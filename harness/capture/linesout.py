@@ -89,11 +89,12 @@ class LinesOut:
             except OSError as exc:
                 self._failed.append(exc)
 
-        self._sync = threading.Thread(target=sync, name=f"sync {self.path.name}")
-        self._sync.start()
+        thread = threading.Thread(target=sync, name=f"sync {self.path.name}")
+        thread.start()  # where it cannot, the text is not done: the file is dropped
+        self._sync = thread
 
     def _close(self) -> None:
-        """The file closed, its sync waited for: None, or the error that kept it from disk."""
+        """The file closed, its sync waited for (an error of either kept in ``_failed``)."""
         if self._sync is not None:
             self._sync.join()
         fd, self._fd = self._fd, -1
@@ -110,7 +111,11 @@ def writing_lines(path: Path, tmp: Path, refused: Callable[[OSError], RunDirErro
     """A :class:`LinesOut` for the block (the module's docstring), written at ``tmp`` and
     moved to ``path``; ``refused`` makes an OSError the RunDirError to raise."""
     out = LinesOut(path, tmp, refused)
-    out._open()
+    try:
+        out._open()
+    except BaseException:
+        _drop(out)
+        raise
     try:
         yield out
     except BaseException:
@@ -126,7 +131,7 @@ def writing_lines(path: Path, tmp: Path, refused: Callable[[OSError], RunDirErro
 
 
 def _drop(out: LinesOut) -> None:
-    """The file closed and removed."""
+    """The file closed (if it was opened) and removed."""
     out._close()
     out._tmp.unlink(missing_ok=True)
 

@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -212,8 +213,17 @@ def test_writing_json_lines_that_fails_moves_nothing(tmp_path: Path,
         raise OSError(errno.EIO, "Input/output error")
 
     with monkeypatch.context() as m:
-        m.setattr(os, "write", fail)
+        m.setattr(os, "write", fail)  # its first write, the list's "[" (then the text's)
         with pytest.raises(RunDirError, match=r"cannot write f\.json into the run dir \(Input"):
+            _writing(run, "f.json", b'"new"')
+    assert not list(tmp_path.glob("*.tmp"))
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", lambda fd, data: fail() if bytes(data) == b'"new"' else len(data))
+        with pytest.raises(RunDirError, match=r"cannot write f\.json into the run dir \(Input"):
+            _writing(run, "f.json", b'"new"')
+    with monkeypatch.context() as m:
+        m.setattr(threading.Thread, "start", fail)  # no thread: the text not done
+        with pytest.raises(OSError, match="Input"):
             _writing(run, "f.json", b'"new"')
     assert path.read_bytes() == b'[\n"old"\n]\n'
     monkeypatch.setattr(os, "fsync", fail)
