@@ -120,15 +120,23 @@ def test_teardown_returns_once_the_agent_has_left_the_process(tmp_path: Path) ->
     window (the lab browser told to quit) crashed in agent code. stop_pid waits it out."""
     victim = _victim()
     try:
-        session = CaptureSession(frida.get_local_device(),
-                                 AgentBundle(QUIET, "quiet", tmp_path / "quiet.js"), Channel(),
-                                 follow_children=False)
-        session.attach(victim.pid)
-        assert agent_mapped(victim.pid) is True
-        session.stop_pid(victim.pid)
-        assert agent_mapped(victim.pid) is False
+        _in_and_out(_quiet(tmp_path), victim.pid)
     finally:
         _end(victim)
+
+
+def _quiet(tmp_path: Path) -> CaptureSession:
+    return CaptureSession(frida.get_local_device(),
+                          AgentBundle(QUIET, "quiet", tmp_path / "quiet.js"), Channel(),
+                          follow_children=False)
+
+
+def _in_and_out(session: CaptureSession, pid: int) -> None:
+    """Attach, and stop: the agent mapped in between, gone after."""
+    session.attach(pid)
+    assert agent_mapped(pid) is True
+    session.stop_pid(pid)
+    assert agent_mapped(pid) is False
 
 
 def test_wait_unmapped_reads_the_maps(tmp_path: Path) -> None:
@@ -151,9 +159,7 @@ def test_no_attach_to_a_pid_whose_last_agent_still_unloads(
     unload without end. The harness says so instead; once the agent is gone, attach works."""
     victim = _victim()
     try:
-        session = CaptureSession(frida.get_local_device(),
-                                 AgentBundle(QUIET, "quiet", tmp_path / "quiet.js"), Channel(),
-                                 follow_children=False)
+        session = _quiet(tmp_path)
         session.teardown_timeout = 0.5
         session.attach(victim.pid)
         stays = [True]  # the unload that does not finish, as the session sees it
@@ -167,9 +173,6 @@ def test_no_attach_to_a_pid_whose_last_agent_still_unloads(
         assert session.alive() == []
         stays[0] = False  # it leaves (the real unload, given the time it takes under load)
         session.teardown_timeout = 20.0
-        session.attach(victim.pid)
-        assert agent_mapped(victim.pid) is True
-        session.stop_pid(victim.pid)
-        assert agent_mapped(victim.pid) is False
+        _in_and_out(session, victim.pid)
     finally:
         _end(victim)
