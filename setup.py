@@ -52,7 +52,7 @@ setup(ext_modules=[
         "harness.capture._rows", ["harness/capture/_rows.c", "harness/capture/rowstream.c",
                                   "harness/capture/rowside.c"],
         depends=["harness/capture/rows.h", "harness/capture/rowside.h",
-                 "harness/detect/words.h"], libraries=["sqlite3"],
+                 "harness/capture/rowvalues.h", "harness/detect/words.h"], libraries=["sqlite3"],
         extra_compile_args=["-O2", "-Wall", "-Werror", "-fvisibility=hidden"]),
     # analysis.sqlite written through SQLite's C API for store.py (the same rows, faster)
     Extension(
