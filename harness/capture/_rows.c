@@ -2,7 +2,7 @@
  * CaptureReader.stream_rows: Database.stream, in rowstream.c).
  *
  * Database(uri) opens the file read-only on a connection of its own (a path, or the file:
- * URI capturedb._read_uri makes, so that reading leaves no side file either), without SQLite's
+ * URI capturedb.read_uri makes, so that reading leaves no side file either), without SQLite's
  * mutexes (the GIL is never released here, so one thread uses it at a time);
  * Database.rows(sql, args) runs one query and iterates its rows as tuples of exactly what
  * Python's sqlite3 module returns for them (INTEGER int, REAL float, TEXT str, BLOB bytes,
@@ -318,7 +318,7 @@ static PyObject *database_close (Database *d, PyObject *unused)
 
 static PyObject *database_new (PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-  const char *uri; /* a file: URI, as capturedb._read_uri makes it (read-only, immutable) */
+  const char *uri; /* a file: URI, as capturedb.read_uri makes it (read-only, immutable) */
   if (!PyArg_ParseTuple (args, "s:Database", &uri))
     return NULL;
   Database *d = (Database *) type->tp_alloc (type, 0);

@@ -21,8 +21,8 @@ from harness.capture.dbformat import (
     Event,
     Marker,
     _open_to_read,
-    _read_uri,
     _schema_columns,
+    read_uri,
 )
 from harness.capture.runinfo import FORMAT_VERSION, is_int, is_number, kind_of
 from harness.capture.streamrows import FieldsOnce, StreamRows
@@ -136,7 +136,7 @@ class CaptureReader:
         """:data:`_RUN_SQL` when the C reader may read a connection's rows in table order."""
         if _rows is not None:
             with contextlib.suppress(_rows.Fallback):
-                fast = _rows.Database(_read_uri(path))
+                fast = _rows.Database(read_uri(path))
                 # read by mapping the file, not a copy per page
                 list(fast.rows(f"PRAGMA mmap_size={MMAP_BYTES}", ()))
                 self._fast = fast

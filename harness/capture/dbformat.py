@@ -85,10 +85,10 @@ def _open_to_read(path: Path) -> sqlite3.Connection:
     WAL, nothing writes to the file (a recorder only writes to a run dir it has just
     created, and keeps its WAL while it does), so it is opened as immutable: no lock, no
     side file, a read-only directory is fine."""
-    return sqlite3.connect(_read_uri(path), uri=True)
+    return sqlite3.connect(read_uri(path), uri=True)
 
 
-def _read_uri(path: Path) -> str:
+def read_uri(path: Path) -> str:
     """The URI ``_open_to_read`` opens (and ``_rows.Database``: the same rules)."""
     uri = path.absolute().as_uri()
     side = [path.with_name(path.name + s) for s in ("-wal", "-journal")]

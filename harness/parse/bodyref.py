@@ -28,7 +28,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from harness.capture.capturedb import MMAP_BYTES
-from harness.capture.dbformat import _read_uri
+from harness.capture.dbformat import read_uri
 from harness.errors import RunDirError
 
 MIN_REF = 64
@@ -176,7 +176,7 @@ class Bodies:
                 raise RunDirError("the capture changed since the message store was built from"
                                   " it: run harness analyze again", path=str(path))
             try:
-                self._db = sqlite3.connect(_read_uri(path), uri=True)
+                self._db = sqlite3.connect(read_uri(path), uri=True)
                 # as the capture reader: pages read from the mapping, not copied in
                 self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             except sqlite3.Error as exc:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from harness.capture import _rows
 from harness.capture.capturedb import _RUN_SQL, _STREAM_SQL, _STREAM_TYPES, CaptureReader
-from harness.capture.dbformat import _read_uri
+from harness.capture.dbformat import read_uri
 from harness.capture.streamrows import StreamRows
 from tests.capture.blank import blank_capture
 from tests.capture.test_rows import values
@@ -91,7 +91,7 @@ def test_runs_read_as_the_index_alone(tmp_path_factory: Any,
                        [seq, conn, *(r[c][1] for c in COLUMNS)])
     db.commit()
     db.close()
-    fast = _rows.Database(_read_uri(run.capture_db))
+    fast = _rows.Database(read_uri(run.capture_db))
     try:
         assert list(fast.rows("PRAGMA encoding", ())) == [("UTF-8",)]
         for conn in ("c1", "c2", "c3"):
