@@ -29,6 +29,7 @@ from pathlib import Path
 
 from harness.capture.capturedb import MMAP_BYTES
 from harness.capture.dbformat import read_uri
+from harness.capture.rundir import CAPTURE_DB
 from harness.errors import RunDirError
 
 MIN_REF = 64
@@ -156,7 +157,7 @@ class Bodies:
     """Seqs an event query asks for at once."""
 
     def __init__(self, store: Path, stamp: str | None) -> None:
-        self.capture = store.with_name("capture.sqlite")
+        self.capture = store.with_name(CAPTURE_DB)
         self.stamp = stamp
         self._db: sqlite3.Connection | None = None
 
@@ -205,7 +206,7 @@ class Bodies:
     def read(self, refs: list[tuple[int, bytes]]) -> list[bytes]:
         """The bodies of references (each with the length the store gives its body), reading
         every event they need in one pass."""
-        each = [list(SPAN.iter_unpack(ref)) for _n, ref in refs]
+        each = [spans(ref) for _n, ref in refs]
         data = self._events({seq for s in each for seq, _o, _n in s})
         out = []
         for (size, _ref), s in zip(refs, each, strict=True):
