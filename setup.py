@@ -15,6 +15,7 @@ setup(ext_modules=[
          "harness/parse/zinflate.c",
          "harness/parse/zwhole.c"],
         depends=["harness/detect/jsonparse.h", "harness/detect/jsonscan.h",
+                 "harness/detect/inert.h",
                  "harness/detect/jsonwalk.h",
                  "harness/detect/expand.h", "harness/detect/found.h",
                  "harness/detect/foundkeys.h", "harness/detect/bytetests.h",

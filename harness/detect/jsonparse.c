@@ -2,6 +2,7 @@
 
 #include "jsonparse.h"
 #include "jsonscan.h"
+#include "inert.h"
 #include "unquote.h"
 #include "words.h"
 
@@ -256,6 +257,8 @@ static inline __attribute__ ((always_inline)) int parse_value (Parser *p, int de
     int r = scan_string (p, &start, &end, &escaped);
     if (r != OK || end - start < p->min_leaf) /* unescaping never lengthens a string */
       return r;
+    if (!escaped && end - start < p->min_inert && plain_span (p->s, start, end, p->n))
+      return OK; /* walk_string would drop it: a call per short value cost more */
     return walk_string (p, depth - 1, start, end, escaped);
   }
   if (c == '-' || (c >= '0' && c <= '9'))

@@ -44,6 +44,8 @@ typedef struct {
   Py_ssize_t min_leaf; /* a string value shorter than this is not handed to the walk */
   Py_ssize_t min_int;  /* nor an integer literal shorter than this (jsonwalk.c: it could not
                           hold any of the patterns that keep one) */
+  Py_ssize_t min_inert; /* nor an inert string (inert.h) without escapes shorter than this
+                           (the same: hot's shortest pattern; 0: every string is handed) */
   struct Walk *walk;
   Py_ssize_t kept;     /* how many leaves the walk has kept (jsonwalk.c counts them here) */
   Py_ssize_t *keys;    /* the keys, (start, end) pairs, of the open objects that have more

@@ -26,11 +26,10 @@
 
 #define _GNU_SOURCE /* memmem */
 #include "jsonwalk.h"
+#include "inert.h"
 
 #include <math.h>
 #include <string.h>
-
-#define INERT_MAX 24
 
 /* A kept leaf: its path and bytes, until the document is read. */
 typedef struct {
@@ -196,24 +195,6 @@ static inline __attribute__ ((always_inline)) int hot_holds (const struct Walk *
   return 0;
 }
 
-/* The bytes an inert leaf is made of: printable ASCII but / \ " = % & { [ +, and tab,
-   newline, carriage return (a table: every short string leaf is tested). */
-static const unsigned char PLAIN[256] = {
-  ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' ' ... '"' - 1] = 1, ['"' + 1 ... '$'] = 1,
-  ['\'' ... '*'] = 1, [','] = 1, ['-' ... '.'] = 1, ['0' ... '<'] = 1,
-  ['>' ... 'Z'] = 1, [']' ... 'z'] = 1, ['|' ... '~'] = 1,
-};
-
-static int inert (const unsigned char *b, Py_ssize_t n)
-{
-  if (n >= INERT_MAX || (n > 0 && b[0] == 'x'))
-    return 0;
-  for (Py_ssize_t i = 0; i < n; i++)
-    if (!PLAIN[b[i]])
-      return 0;
-  return 1;
-}
-
 /* "[<index>]" at o (index >= 0), as snprintf's "[%zd]" writes it, without the format
    machinery. Its length. */
 static Py_ssize_t bracketed (unsigned char *o, Py_ssize_t index)
@@ -375,7 +356,7 @@ int json_walk (const unsigned char *s, Py_ssize_t n, Py_ssize_t min_leaf, const 
   p.n = n;
   p.pos = 0;
   p.min_leaf = min_leaf;
-  p.min_int = hot != NULL ? w.hot_min : 0;
+  p.min_int = p.min_inert = hot != NULL ? w.hot_min : 0;
   p.walk = &w;
   p.kept = 0;
   p.keys = NULL;

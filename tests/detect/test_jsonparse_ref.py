@@ -3,7 +3,10 @@ in tests/detect/jsonref: both are compiled here with a walk that keeps every lea
 each call (trace.c), and must give the same verdict and the same calls with the same paths,
 on documents written token by token (test_jsonwalk_text's), the same damaged, and strings,
 keys and separators placed at every offset of a sixteen-byte step and near the document's
-end. The product's eight-byte path (no SSE2) is compiled and compared too."""
+end. The product's eight-byte path (no SSE2) is compiled and compared too. The reference
+hands the walk every string; the product, given min_inert, drops an inert one without
+escapes that is shorter (inert.h), so its calls are the reference's without those, told
+by decoders.py's _inert."""
 
 from __future__ import annotations
 
@@ -17,12 +20,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from harness.detect.decoders import _inert
 from tests.detect.test_jsonwalk_text import Doc, containers, nested
 
 HERE = Path(__file__).parent
 DETECT = HERE.parent.parent / "harness" / "detect"
 
-Trace = Callable[[bytes, int, int], tuple[int, bytes]]
+Trace = Callable[[bytes, int, int, int], tuple[int, bytes]]
 
 
 def build(out: Path, source: Path, *flags: str) -> Trace:
@@ -34,13 +38,15 @@ def build(out: Path, source: Path, *flags: str) -> Trace:
     fn = lib.trace
     fn.restype = ctypes.c_int
     fn.argtypes = [ctypes.c_char_p, ctypes.c_ssize_t, ctypes.c_ssize_t, ctypes.c_ssize_t,
-                   ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]
+                   ctypes.c_ssize_t, ctypes.c_char_p, ctypes.c_size_t,
+                   ctypes.POINTER(ctypes.c_size_t)]
 
-    def trace(doc: bytes, min_leaf: int, min_int: int) -> tuple[int, bytes]:
+    def trace(doc: bytes, min_leaf: int, min_int: int, min_inert: int) -> tuple[int, bytes]:
         cap = 64 * len(doc) + 4096
         buf = ctypes.create_string_buffer(cap)
         used = ctypes.c_size_t()
-        verdict = fn(doc, len(doc), min_leaf, min_int, buf, cap, ctypes.byref(used))
+        verdict = fn(doc, len(doc), min_leaf, min_int, min_inert, buf, cap,
+                     ctypes.byref(used))
         assert used.value < cap
         return verdict, buf.raw[:used.value]
     return trace
@@ -54,11 +60,33 @@ def parsers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trace]:
             "words": build(out / "words.so", DETECT / "jsonparse.c", "-U__SSE2__")}
 
 
+def handed(doc: bytes, calls: bytes, min_inert: int) -> bytes:
+    """The reference's calls for leaves without the string calls the product does not make
+    given min_inert (an inert string without escapes shorter than it), and without the
+    calls that close a container, which depend on how many leaves the walk has kept (it
+    keeps every leaf here)."""
+    def kept(line: bytes) -> bool:
+        if line.startswith(b"c "):
+            return False
+        if not line.startswith(b"s "):
+            return True
+        _, _, start, end, escaped = line.split(b" ")[:5]
+        b = doc[int(start):int(end)]
+        return escaped == b"1" or len(b) >= min_inert or not _inert(b)
+    return b"".join(line for line in calls.splitlines(keepends=True) if kept(line))
+
+
 def same(parsers: dict[str, Trace], doc: bytes) -> None:
     for min_leaf, min_int in ((0, 0), (4, 5)):
-        want = parsers["reference"](doc, min_leaf, min_int)
+        want = parsers["reference"](doc, min_leaf, min_int, 0)
         for name in ("product", "words"):
-            assert parsers[name](doc, min_leaf, min_int) == want, (name, doc)
+            assert parsers[name](doc, min_leaf, min_int, 0) == want, (name, doc)
+    for min_leaf, min_int, min_inert in ((4, 14, 14), (0, 0, 10**6)):
+        verdict, calls = parsers["reference"](doc, min_leaf, min_int, 0)
+        for name in ("product", "words"):
+            got, got_calls = parsers[name](doc, min_leaf, min_int, min_inert)
+            assert (got, handed(doc, got_calls, 0)) == (verdict,
+                                                        handed(doc, calls, min_inert)), (name, doc)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
@@ -114,3 +142,20 @@ def test_edges_parse_the_same(parsers: dict[str, Trace]) -> None:
                 b'{"' + b"k" * 16 + b'\xc3\xa9": 1}', b'{"k": 1, }', b"[1,\x0b2]",
                 b"\xef\xbb\xbf{}"]:
         same(parsers, doc)
+
+
+@pytest.mark.parametrize("byte", [b for b in range(0x20, 0x100) if b not in b'"\\'])
+def test_inert_strings_are_told_as_decoders_tells_them(parsers: dict[str, Trace],
+                                                        byte: int) -> None:
+    """Every byte a string without escapes can hold, at every offset of strings of every
+    length an inert one can have (and one more), with and without the document's end
+    within sixteen bytes of the string's first: the product drops the string exactly when
+    _inert says it is inert (and hands it otherwise)."""
+    for length in range(1, 26):
+        for at in range(length):
+            text = bytes(b"abcdefghijklmnopqrstuvwxyz"[i] if i != at else byte
+                         for i in range(length))
+            for tail in (b"]", b", 1, 2, 3, 4, 5, 6, 7, 8, 9]"):
+                doc = b'["' + text + b'"' + tail
+                calls = parsers["product"](doc, 0, 0, 10**6)[1]
+                assert (b"s 0 " in calls) == (not _inert(text)), (doc, calls)

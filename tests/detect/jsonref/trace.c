@@ -56,10 +56,12 @@ int walk_close (Parser *p, int depth, Py_ssize_t mark)
   return OK;
 }
 
-/* json_parse's verdict on s[0, n), its calls written into buf (at most cap bytes: *used
-   says how many; more than cap means they were cut). */
+/* json_parse's verdict on s[0, n) (min_leaf, min_int and min_inert as the Parser's), its
+   calls written into buf (at most cap bytes: *used says how many; more than cap means they
+   were cut). */
 __attribute__ ((visibility ("default"))) int trace (const unsigned char *s, Py_ssize_t n,
-    Py_ssize_t min_leaf, Py_ssize_t min_int, char *buf, size_t cap, size_t *used)
+    Py_ssize_t min_leaf, Py_ssize_t min_int, Py_ssize_t min_inert, char *buf, size_t cap,
+    size_t *used)
 {
   out = buf, out_n = 0, out_cap = cap;
   Parser p;
@@ -68,6 +70,7 @@ __attribute__ ((visibility ("default"))) int trace (const unsigned char *s, Py_s
   p.n = n;
   p.min_leaf = min_leaf;
   p.min_int = min_int;
+  p.min_inert = min_inert; /* the reference's parser has none: it hands every string */
   int r = json_parse (&p);
   PyMem_Free (p.keys);
   *used = out_n;
