@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from harness.cachedir import BY_NAME, KINDS, REBUILT, Entry, Stock, clear, take_stock
+from harness.cachestock import BY_NAME, KINDS, REBUILT, Entry, Stock, clear, take_stock
 from harness.errors import ExitCode, UsageError
 
 HELP = "list what the harness keeps in its cache directory, or clear it"

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import cachedir
-from harness.cachedir import cache_dir, kind_of
+from harness import cachedir, cachestock
+from harness.cachedir import cache_dir
+from harness.cachestock import kind_of
 from harness.cli import main
 from harness.errors import ExitCode
 
@@ -60,7 +61,7 @@ def test_the_writers_files_fall_in_their_kinds(cache: Path) -> None:
     # temporary names: parsedcache.write_whole's, the Hyperscan cache's, the bundle's, javac's
     for tmp in (".publicsuffixlist.marshal.k2j3.tmp", "hyperscan/.ab.hsdb.x1.tmp",
                 "tmpq8w7.tmp", "lab-browser-0123456789abcdef.tmp"):
-        assert kind_of(tmp) is cachedir.TMP, tmp
+        assert kind_of(tmp) is cachestock.TMP, tmp
     assert kind_of("notes.txt") is None
 
 
