@@ -36,6 +36,8 @@ FINDINGS_JSON = "findings.json"
 
 @dataclass
 class Analysis:
+    """What :func:`analyze_run` made of a run."""
+
     run: RunDir
     needles: list[Needle]
     findings: list[Finding]

@@ -99,6 +99,8 @@ def read_uri(path: Path) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Connection:
+    """A row of ``connections``: what the hooks saw of one connection (its endpoints, TLS)."""
+
     conn: str
     pid: int | None = None
     layer: str | None = None
@@ -139,6 +141,8 @@ class Event(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Marker:
+    """A row of ``markers``: a phase's start or end, a failed step, an agent's detach."""
+
     id: int
     t: float
     kind: str

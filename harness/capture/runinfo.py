@@ -21,6 +21,8 @@ RUN_JSON = "run.json"
 
 @dataclass(slots=True)
 class Phase:
+    """A phase of the run (``run.json``'s ``phases``): its name, its times, how it went."""
+
     name: str
     start: float
     end: float | None = None
@@ -33,6 +35,8 @@ class Phase:
 
 @dataclass(slots=True)
 class Health:
+    """What the capture says of itself (``run.json``'s ``health``): hooks, batches, gaps."""
+
     hooks_installed: int = 0
     hooks_skipped: int = 0
     hooks_failed: int = 0

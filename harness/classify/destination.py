@@ -19,6 +19,8 @@ class Party(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Destination:
+    """A host the app talked to, with who it is and what went there (``destinations.json``)."""
+
     host: str
     """Host name (SNI, Host, :authority, or DNS answer); the IP when no name is known."""
     registrable_domain: str | None

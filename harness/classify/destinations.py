@@ -44,6 +44,9 @@ _LAB_TLDS = frozenset({"localhost", "test", "example", "invalid", "local", "inte
 
 @dataclass(slots=True)
 class _Acc:
+    """What the classifier gathers of one host as the messages go by (``_classify.Adder`` fills
+    it in C)."""
+
     ips: set[str] = field(default_factory=set)
     ports: set[int] = field(default_factory=set)
     sdks: set[str] = field(default_factory=set)

@@ -17,6 +17,8 @@ SOURCE = "geoip2fast bundled GeoLite2-derived country+ASN data"
 
 @dataclass(frozen=True, slots=True)
 class Location:
+    """Where an address is located, and whose network it is in."""
+
     country: str | None
     """ISO code of where the address is located; None when unknown or private."""
     network: str | None

@@ -39,6 +39,8 @@ new shape needs a new name here, which leaves the old files' key behind."""
 
 @dataclass(frozen=True, slots=True)
 class TrackerMatch:
+    """The tracker database's entry for a host."""
+
     domain: str
     """The database entry that matched (the host or one of its parent domains)."""
     tracker: str
@@ -50,6 +52,8 @@ class TrackerMatch:
 
 @dataclass(frozen=True, slots=True)
 class TrackerDB:
+    """The tracker database: its entries by domain, and where it comes from."""
+
     entries: dict[str, _Entry]
     """domain → (tracker, organisation, organisation country, category)."""
     source: str

@@ -14,6 +14,8 @@ from harness.errors import InputError
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
+    """A vendor's telemetry endpoint the tracker lists do not know."""
+
     pattern: str
     """Host pattern (``fnmatch``: ``*`` matches any run of characters)."""
     operator: str

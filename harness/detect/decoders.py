@@ -44,6 +44,8 @@ def _key(k: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Layer:
+    """One decoded layer of a message: how it was reached and its bytes."""
+
     chain: tuple[str, ...]
     data: bytes
     inert: bool = False

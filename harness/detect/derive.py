@@ -21,6 +21,8 @@ MIN_PATTERN = 4
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
+    """One form of a needle's value as the matcher looks for it."""
+
     needle: Needle
     derivation: str
     """``raw`` or e.g. ``base64@1``, ``sha256-hex``, ``url``."""

@@ -20,6 +20,8 @@ except ImportError:  # pragma: no cover - a checkout that was never built
 
 @dataclass(frozen=True, slots=True)
 class Needle:
+    """A value looked for (``needles.json``)."""
+
     name: str
     cls: NeedleClass
     value: str
@@ -33,6 +35,8 @@ class Needle:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """A needle found in a message (``findings.json``)."""
+
     id: str
     """``f<N>``, stable for a given analysis."""
     needle: str

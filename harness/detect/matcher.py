@@ -51,6 +51,8 @@ except ImportError:  # pragma: no cover - a checkout that was never built
 
 @dataclass(frozen=True, slots=True)
 class Match:
+    """Where a pattern matched in a layer's bytes."""
+
     pattern: Pattern
     start: int
     end: int

@@ -29,6 +29,8 @@ _MEMBERS = 100_000
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
+    """A body with its content codings undone, as far as they went."""
+
     data: bytes
     complete: bool
     """True when the whole input decoded within the budget without error."""

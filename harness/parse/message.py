@@ -34,6 +34,8 @@ class MessageKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """One parsed message (a request, a response, a frame, a record) as analysis.sqlite holds it."""
+
     id: str
     kind: MessageKind
     t: float
