@@ -90,7 +90,7 @@ static int inflated (Ctx *c, Msg *m, PyObject *headers)
       || h1_get (headers, "transfer-encoding", &te) < 0)
     return -1;
   PyObject *body = Py_NewRef (m->v[D_BODY]), *meta = m->v[D_META];
-  int rc = zs_finish (ce, te, c->budget_n, &body, &meta);
+  int rc = zs_finish (ce, te, c->budget_n, &body, &meta, c->keep);
   PyObject *made = meta != m->v[D_META] ? meta : NULL; /* only when rc is 1 */
   if (rc != 1)
   {
@@ -128,7 +128,8 @@ static PyObject *finish (Ctx *c, Msg *m, Py_ssize_t pos, Py_ssize_t from, int to
   PyObject *d = plain >= 0 ? h1_new_draft (m->v) : NULL;
   if (d != NULL && plain == 0)
   {
-    PyObject *r = PyObject_CallFunctionObjArgs (h1s.finish_body, d, wire, c->budget, NULL);
+    PyObject *r = PyObject_CallFunctionObjArgs (h1s.finish_body, d, wire, c->budget,
+                                                c->keep ? c->keep : Py_None, NULL);
     plain = r ? 1 : -1;
     Py_XDECREF (r);
   }

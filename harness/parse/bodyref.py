@@ -31,6 +31,7 @@ from harness.capture.capturedb import MMAP_BYTES
 from harness.capture.dbformat import read_uri
 from harness.capture.rundir import CAPTURE_DB
 from harness.errors import RunDirError
+from harness.parse.reassembly import Coded
 
 MIN_REF = 64
 """Bodies shorter than this stay bytes: a reference (16 bytes a stretch, and the capture read
@@ -141,6 +142,17 @@ def find(data: bytes, starts: Sequence[int], seqs: Sequence[int], events: object
                 m -= take
             i += 1
     return bytes(out)
+
+
+def keep(coded: dict[int, Coded | None], body: bytes, wire: bytes, codings: str,
+         budget: int) -> None:
+    """Note in a flow's :attr:`Flow.coded` that ``body`` is ``wire`` decoded (``codings``
+    undone within ``budget``) whole, with no note: what the parsers call for each such body.
+    By ``id``: the entry holds the body, so the id is its own while the entry lasts; a body
+    noted twice (never, as each decoding makes its own bytes) is noted as neither."""
+    if len(body) >= MIN_REF and len(wire) >= MIN_REF:
+        key = id(body)
+        coded[key] = None if key in coded else (body, wire, codings, budget)
 
 
 def spans(ref: bytes) -> list[tuple[int, int, int]]:

@@ -10,9 +10,10 @@ H1State h1s;
  * them in the type's attribute cache instead of making the name and walking the MRO (14
  * of them a direction cost ~1,000 instructions each through PyObject_GetAttrString) */
 enum { A_LOSSY, A_SCHEME, A_DATA, A_STARTS, A_SEQS, A_TS, A_CHUNKS, A_DIRECTION, A_SOURCE,
-  A_CONN, A_IP, A_PORT, A_SNI, A_TLS_VERSION, A_CIPHER, NATTR };
+  A_CONN, A_IP, A_PORT, A_SNI, A_TLS_VERSION, A_CIPHER, A_CODED, NATTR };
 static const char *const ATTR[NATTR] = { "lossy", "scheme", "data", "_starts", "_seqs", "_ts",
-  "chunks", "direction", "source", "conn", "ip", "port", "sni", "tls_version", "cipher" };
+  "chunks", "direction", "source", "conn", "ip", "port", "sni", "tls_version", "cipher",
+  "coded" };
 static PyObject *attr[NATTR];
 
 int h1_init (void)
@@ -47,7 +48,8 @@ void h1_ctx_close (Ctx *c)
 {
   PyObject **refs[] = {&c->b.data, &c->chunks, &c->starts, &c->seqs, &c->ts, &c->direction,
                        &c->source, &c->conn,
-                       &c->ip, &c->port, &c->sni, &c->tls_version, &c->cipher, &c->scheme};
+                       &c->ip, &c->port, &c->sni, &c->tls_version, &c->cipher, &c->scheme,
+                       &c->keep};
   for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++)
     Py_CLEAR (*refs[i]);
   h1_chunks_free (&c->ix);
@@ -92,6 +94,13 @@ int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget)
     PyErr_SetString (PyExc_TypeError,
                      "a Flow with bytes data and lists of starts, seqs, times (and chunks)");
     return -1;
+  }
+  /* a flow without coded notes no body (as finish_body given None) */
+  if (!(c->keep = PyObject_GetAttr (flow, attr[A_CODED])))
+  {
+    if (!PyErr_ExceptionMatches (PyExc_AttributeError))
+      return -1;
+    PyErr_Clear ();
   }
   c->b.p = (const unsigned char *) PyBytes_AS_STRING (c->b.data);
   c->b.n = PyBytes_GET_SIZE (c->b.data);

@@ -58,6 +58,8 @@ typedef struct
   int budget_ok;       /* 0: budget is past Py_ssize_t, every coded body goes to Python */
   int lossy;
   PyObject *source, *conn, *ip, *port, *sni, *tls_version, *cipher, *scheme;
+  PyObject *keep; /* the flow's coded (Flow.coded), where decoded bodies are noted; NULL:
+                   * a flow without it */
 } Ctx;
 
 int h1_ctx_open (Ctx *c, PyObject *flow, PyObject *facts, PyObject *budget);

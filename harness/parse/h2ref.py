@@ -181,7 +181,7 @@ class _Direction:
         if not st.ended:
             d.notes.append("stream not finished when the capture ended")
         d.events = tuple(sorted(st.seqs.union(d.events)))
-        finish_body(d, b"".join(st.body), self.budget)
+        finish_body(d, b"".join(st.body), self.budget, self.flow.coded)
         if grpc.is_grpc(d) and d.body:
             grpc.unframe(d, self.budget)
         self.done.append(d)

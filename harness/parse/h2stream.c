@@ -267,7 +267,7 @@ static PyObject *stream_draft (reader *r, stream *st)
     PyObject *ce = NULL, *te = NULL;
     int coded = h1_get (st->headers, "content-encoding", &ce) < 0
       || h1_get (st->headers, "transfer-encoding", &te) < 0
-      ? -1 : zs_finish (ce, te, r->c->budget_n, &body, &meta);
+      ? -1 : zs_finish (ce, te, r->c->budget_n, &body, &meta, r->c->keep);
     if (coded < 0)
       goto done;
     if (coded)

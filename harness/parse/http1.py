@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from harness.parse.bodyref import keep
 from harness.parse.draft import Draft, from_flow, raw
 from harness.parse.encoding import DEFAULT_BUDGET, decode_content, parse_encodings
 from harness.parse.message import MessageKind
-from harness.parse.reassembly import ConnFacts, Flow
+from harness.parse.reassembly import Coded, ConnFacts, Flow
 from harness.text import is_digits
 
 try:  # built by setup.py with the package
@@ -176,8 +177,11 @@ def _read_chunked(data: bytes, pos: int, headers: list[tuple[str, str]],
             pos += 1
 
 
-def finish_body(d: Draft, wire: bytes, budget: int = DEFAULT_BUDGET) -> None:
-    """Set the body, undoing Content-Encoding within the output budget.
+def finish_body(d: Draft, wire: bytes, budget: int = DEFAULT_BUDGET,
+                coded: dict[int, Coded | None] | None = None) -> None:
+    """Set the body, undoing Content-Encoding within the output budget; a body decoded whole
+    (no note) noted in ``coded``, the :attr:`Flow.coded` of the flow ``wire`` was read from,
+    for the store to keep as a reference to ``wire`` (:func:`bodyref.keep`).
 
     The C parsers (_http1.c, h2stream.c) do this themselves for the commonest coded body,
     one gzip or deflate coding that decodes whole (zinflate.c's zs_body), and call this for
@@ -194,7 +198,9 @@ def finish_body(d: Draft, wire: bytes, budget: int = DEFAULT_BUDGET) -> None:
     d.body = res.data
     d.notes += res.notes
     if res.data is not wire:
-        d.meta["content_encoding"] = ",".join(encodings)
+        d.meta["content_encoding"] = text = ",".join(encodings)
+        if coded is not None and res.complete and not res.notes:
+            keep(coded, res.data, wire, text, budget)
 
 
 def _host_of(hostport: str | None) -> str | None:
@@ -253,7 +259,7 @@ def parse_requests(flow: Flow, start: int, facts: ConnFacts, budget: int = DEFAU
         d.host = _host_of(host_header)
         wire, end, _ok = _read_body(data, head.end, d.headers, False, d.notes)
         d.events = flow.seqs(pos, max(end, head.end))
-        finish_body(d, wire, budget)
+        finish_body(d, wire, budget, flow.coded)
         out.drafts.append(d)
         out.requests.append(d)
         pos = end  # when the body framing was broken, the loop resynchronises from here
@@ -320,7 +326,7 @@ def parse_responses(flow: Flow, start: int, requests: list[Draft], facts: ConnFa
         else:
             wire, end, _ok = _read_body(data, head.end, d.headers, True, d.notes)
         d.events = flow.seqs(pos, max(end, head.end))
-        finish_body(d, wire, budget)
+        finish_body(d, wire, budget, flow.coded)
         out.drafts.append(d)
         pos = end  # when the body framing was broken, the loop resynchronises from here
         if status == 101 or (method == "CONNECT" and 200 <= status < 300):

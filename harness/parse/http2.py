@@ -70,7 +70,7 @@ def _read(flow: Flow, facts: ConnFacts, kind: MessageKind, budget: int,
     conn_notes += notes
     for d, named in pending:  # d.body is the body as sent
         if named & _CODED:
-            finish_body(d, d.body, budget)
+            finish_body(d, d.body, budget, flow.coded)
         if named & _TYPED and d.body and grpc.is_grpc(d):
             grpc.unframe(d, budget)
     return done

@@ -19,6 +19,11 @@ from harness.capture.streamrows import StreamRows
 
 _after = bisect.bisect_right
 
+Coded = tuple[bytes, bytes, str, int]
+"""A body decoded from a flow's bytes (:attr:`Flow.coded`): the body, its bytes as sent (no
+longer chunked), the codings undone (``meta["content_encoding"]``'s text) and the output
+budget they were undone within."""
+
 
 class Chunk(NamedTuple):
     """One event's bytes in a flow, as :attr:`Flow.chunks` lists them."""
@@ -47,6 +52,7 @@ class Flow:
         "_seqs",
         "_starts",
         "_ts",
+        "coded",
         "data",
         "direction",
         "lossy",
@@ -63,6 +69,10 @@ class Flow:
         self._seqs: list[int] = [c.seq for c in chunks]
         self._ts: list[float] = [c.t for c in chunks]
         self._missing: list[int] | None = None
+        self.coded: dict[int, Coded | None] = {}
+        """Bodies the parsers decoded from this flow's bytes that decode again to the same
+        (:func:`harness.parse.bodyref.keep`), by ``id`` of the body: the store keeps such a
+        body as a reference to its bytes as sent and the codings to undo again."""
 
     @classmethod
     def _columns(cls, direction: str, data: bytes, starts: list[int], seqs: list[int],
@@ -71,6 +81,7 @@ class Flow:
         f = cls.__new__(cls)
         f.direction, f.data, f.lossy = direction, data, missing is not None
         f._starts, f._seqs, f._ts, f._missing, f._chunks = starts, seqs, ts, missing, None
+        f.coded = {}
         return f
 
     @property

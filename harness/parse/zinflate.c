@@ -374,8 +374,25 @@ PyObject *zs_body (const unsigned char *body, Py_ssize_t n, int coding, Py_ssize
   Py_RETURN_NONE;
 }
 
+int zs_keep (PyObject *keep, PyObject *body, PyObject *wire, PyObject *codings,
+             Py_ssize_t budget)
+{
+  if (keep == NULL || !PyDict_CheckExact (keep) || !PyBytes_CheckExact (body)
+      || !PyBytes_CheckExact (wire) || PyBytes_GET_SIZE (body) < ZS_MIN_REF
+      || PyBytes_GET_SIZE (wire) < ZS_MIN_REF)
+    return 0;
+  PyObject *key = PyLong_FromVoidPtr (body), *value = NULL;
+  int had = key == NULL ? -1 : PyDict_Contains (keep, key);
+  if (had >= 0)
+    value = had ? Py_NewRef (Py_None) : Py_BuildValue ("(OOOn)", body, wire, codings, budget);
+  int rc = value == NULL ? -1 : PyDict_SetItem (keep, key, value);
+  Py_XDECREF (key);
+  Py_XDECREF (value);
+  return rc;
+}
+
 int zs_finish (PyObject *ce, PyObject *te, Py_ssize_t budget, PyObject **body,
-               PyObject **meta)
+               PyObject **meta, PyObject *keep)
 {
   int coding = zs_one_coding (ce, te);
   if (coding == ZS_NONE)
@@ -400,6 +417,12 @@ int zs_finish (PyObject *ce, PyObject *te, Py_ssize_t budget, PyObject **body,
   }
   PyObject *made = *meta == NULL ? PyDict_New () : NULL;
   if ((*meta == NULL && made == NULL) || PyDict_SetItem (made ? made : *meta, key, name) < 0)
+  {
+    Py_XDECREF (made);
+    Py_DECREF (out);
+    return -1;
+  }
+  if (zs_keep (keep, out, *body, name, budget) < 0)
   {
     Py_XDECREF (made);
     Py_DECREF (out);

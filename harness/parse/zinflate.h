@@ -72,15 +72,25 @@ PyObject *zs_coding_name (int coding);
  * that body to Python. NULL with an exception (no memory). */
 PyObject *zs_body (const unsigned char *body, Py_ssize_t n, int coding, Py_ssize_t budget);
 
+/* bodyref.MIN_REF: bodyref.keep notes no shorter body (nor one sent shorter) */
+#define ZS_MIN_REF 64
+
+/* bodyref.keep(keep, body, wire, codings, budget) where keep is a dict (a Flow's coded),
+ * else nothing: body (bytes) is wire (bytes) decoded whole by codings (a str) within
+ * budget. 0, or -1 with an exception. */
+int zs_keep (PyObject *keep, PyObject *body, PyObject *wire, PyObject *codings,
+             Py_ssize_t budget);
+
 /* finish_body for the common coded body, for _http1.c and h2stream.c: a body whose
  * Content-Encoding ce and Transfer-Encoding te (as zs_one_coding takes them) name one gzip
  * or deflate coding that decodes whole within budget. Most coded bodies are of this kind,
  * and finishing one in Python costs ~4 us. 1 when done: *body (the caller's reference) is
  * replaced by the decoded one and *meta's content_encoding is set, *meta being the Draft's
- * meta dict, or NULL for one made here (a new reference the caller then holds). 0 if
- * finish_body must decide (another coding, several, a note to write), *body and *meta as
- * they were; -1 with an exception. */
+ * meta dict, or NULL for one made here (a new reference the caller then holds), and the
+ * body noted in keep (zs_keep: the flow's coded, or NULL). 0 if finish_body must decide
+ * (another coding, several, a note to write), *body and *meta as they were; -1 with an
+ * exception. */
 int zs_finish (PyObject *ce, PyObject *te, Py_ssize_t budget, PyObject **body,
-               PyObject **meta);
+               PyObject **meta, PyObject *keep);
 
 #endif

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from harness.parse import _hpack, _http1, http1, http2
 from harness.parse.draft import Draft
 from harness.parse.message import MessageKind
-from harness.parse.reassembly import ConnFacts
+from harness.parse.reassembly import Coded, ConnFacts
 from tests.parse import test_h2_native as h2t
 from tests.parse import test_http1_c as h1t
 from tests.parse.test_encoding import GZIP, RAW, ZLIB, _compress
@@ -149,9 +149,10 @@ def test_http2_bodies_finish_alike(data: st.DataObject, req: tuple[bytes, int],
 
 
 def _counting(calls: list[int]) -> object:
-    def finish_body(d: Draft, wire: bytes, budget: int = 1 << 20) -> None:
+    def finish_body(d: Draft, wire: bytes, budget: int = 1 << 20,
+                    coded: dict[int, Coded | None] | None = None) -> None:
         calls.append(1)
-        http1.finish_body(d, wire, budget)
+        http1.finish_body(d, wire, budget, coded)
     return finish_body
 
 
