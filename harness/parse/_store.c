@@ -167,11 +167,14 @@ PyObject *writer_add (Writer *w, PyObject *d)
   Py_ssize_t body_len = PyObject_Size (v[D_BODY]);
   if (body_len < 0)
     goto done;
-  /* a body found in its flow: its length, and where it is (StoreWriter.add) */
+  /* a body found in its flow, as sent and decoded or as it is: its length, and where it is
+   * (StoreWriter.add) */
   const RefFlow *flow = !PyUnicode_CheckExact (v[D_DIRECTION]) ? NULL
     : !PyUnicode_CompareWithASCIIString (v[D_DIRECTION], "out") ? &w->flow[0]
     : !PyUnicode_CompareWithASCIIString (v[D_DIRECTION], "in") ? &w->flow[1] : NULL;
-  ref = flow != NULL ? ref_find (flow, v[D_EVENTS], v[D_BODY]) : Py_NewRef (Py_None);
+  ref = flow != NULL ? ref_find_coded (flow, v[D_EVENTS], v[D_BODY]) : Py_NewRef (Py_None);
+  if (ref == Py_None && flow != NULL)
+    Py_SETREF (ref, ref_find (flow, v[D_EVENTS], v[D_BODY]));
   if (ref == NULL)
     goto done;
   if (ref != Py_None && (body = PyLong_FromSsize_t (body_len)) == NULL)

@@ -14,6 +14,16 @@ A store that holds references reads them from the capture it was built from: the
 file stamp (:func:`capture_stamp`) is in the store's fingerprint (a change rebuilds the store)
 and in its meta, which the reader (:class:`Bodies`) checks before it reads a body, so a
 capture changed or gone since is an error naming it, never a wrong body.
+
+A body the parsers decoded (gzip, deflate, br, zstd: ``Content-Encoding`` and transfer
+codings) is kept the same way where its bytes as sent are found and decoding them gave the
+body whole, with no note (format 7): the reference is then those bytes' stretches after a
+head naming the codings and the output budget (:data:`CODED`), and the reader decodes them
+again as the parsers did (:func:`harness.parse.encoding.decode_content`, which is
+deterministic and, complete within a budget, the same within that budget each time). The
+parsers say which bodies those are, in the flow they read them from (:func:`keep`,
+:attr:`Flow.coded`); anything else (cut, truncated, not decodable, WebSocket's
+permessage-deflate, whose window spans messages) stays bytes.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from harness.capture.capturedb import MMAP_BYTES
 from harness.capture.dbformat import read_uri
 from harness.capture.rundir import CAPTURE_DB
 from harness.errors import RunDirError
+from harness.parse.encoding import decode_content
 from harness.parse.reassembly import Coded
 
 MIN_REF = 64
@@ -46,6 +57,11 @@ SPAN = struct.Struct("<qII")
 """One stretch of a reference: the event's seq, where in its data the stretch starts, its
 length. A reference is these one after the other (``body_ref``); the body is the stretches
 joined."""
+CODED = struct.Struct("<qQ")
+"""A coded reference's head: minus the length of its codings' text (a stretch's seq is never
+negative, so a reference that starts with a negative number is a coded one), and the output
+budget they were undone within; the codings' text (ASCII, ``meta["content_encoding"]``'s:
+``gzip,br``) follows, then the stretches of the body as sent."""
 STAMP_KEY = "capture_stamp"
 """Store meta key: :func:`capture_stamp` of the capture the store was built from."""
 _LIMIT = 2**32 - 1
@@ -135,7 +151,7 @@ def find(data: bytes, starts: Sequence[int], seqs: Sequence[int], events: object
             end = starts[i + 1] if i + 1 < n else len(data)
             take = min(m, end - p)
             if take:
-                if end - starts[i] > _LIMIT:
+                if end - starts[i] > _LIMIT or seqs[i] < 0:  # a span's seq: never negative
                     return None
                 out += SPAN.pack(seqs[i], p - starts[i], take)
                 p += take
@@ -155,9 +171,39 @@ def keep(coded: dict[int, Coded | None], body: bytes, wire: bytes, codings: str,
         coded[key] = None if key in coded else (body, wire, codings, budget)
 
 
+def find_coded(data: bytes, starts: Sequence[int], seqs: Sequence[int], events: object,
+               body: object, coded: dict[int, Coded | None]) -> bytes | None:
+    """The coded reference of ``body`` (:data:`CODED`, then :func:`find`'s stretches of its
+    bytes as sent) where the flow's :attr:`Flow.coded` notes it, or None. storeref.c's
+    ref_find_coded checks the same."""
+    got = coded.get(id(body)) if coded else None
+    if type(got) is not tuple or len(got) != 4 or got[0] is not body:
+        return None
+    _body, wire, codings, budget = got
+    if (type(wire) is not bytes or type(codings) is not str or not codings
+            or not codings.isascii() or type(budget) is not int or not 0 <= budget < 2**64):
+        return None
+    ref = find(data, starts, seqs, events, wire)
+    if ref is None:
+        return None
+    text = codings.encode("ascii")
+    return CODED.pack(-len(text), budget) + text + ref
+
+
+def coding(ref: bytes) -> tuple[str, int] | None:
+    """A coded reference's codings (as ``meta["content_encoding"]`` has them) and budget, or
+    None for a reference to the body itself."""
+    if len(ref) < CODED.size:
+        return None
+    n, budget = CODED.unpack_from(ref)
+    return None if n >= 0 else (ref[CODED.size:CODED.size - n].decode("ascii"), budget)
+
+
 def spans(ref: bytes) -> list[tuple[int, int, int]]:
-    """A reference's stretches: (seq, start in the event's data, length) each."""
-    return list(SPAN.iter_unpack(ref))
+    """A reference's stretches: (seq, start in the event's data, length) each; a coded one's
+    are of the body as sent."""
+    n = CODED.unpack_from(ref)[0] if len(ref) >= CODED.size else 0
+    return list(SPAN.iter_unpack(ref[CODED.size - n:] if n < 0 else ref))
 
 
 class Bodies:
@@ -221,7 +267,7 @@ class Bodies:
         each = [spans(ref) for _n, ref in refs]
         data = self._events({seq for s in each for seq, _o, _n in s})
         out = []
-        for (size, _ref), s in zip(refs, each, strict=True):
+        for (size, ref), s in zip(refs, each, strict=True):
             parts = []
             for seq, o, n in s:
                 have = data.get(seq)
@@ -229,7 +275,12 @@ class Bodies:
                     break
                 parts.append(have[o:o + n])
             body = b"".join(parts)
-            if len(parts) != len(s) or len(body) != size:
+            whole = len(parts) == len(s)
+            coded = coding(ref)
+            if coded is not None and whole:  # decoded again, as the parsers did
+                res = decode_content(body, coded[0].split(","), coded[1])
+                body, whole = res.data, res.complete and not res.notes
+            if not whole or len(body) != size:
                 raise RunDirError("the capture does not hold a message body the store names"
                                   " (changed since it was built): run harness analyze again",
                                   path=str(self.capture))

@@ -13,7 +13,9 @@ holds all messages (nor a 200 MB body more than once) in memory.
 Bodies the capture holds byte for byte are stored as references to its events, not copied
 (format 6, :mod:`harness.parse.bodyref`): the builder hands the writer each connection's
 flows (:meth:`StoreWriter.use_flows`), and a row's ``body`` is then the body's length and
-``body_ref`` where its bytes are. Such a store is read next to the capture it was built from.
+``body_ref`` where its bytes are; a body the parsers decoded whole, where its bytes as sent
+are (format 7), the codings to undo as well. Such a store is read next to the capture it was
+built from.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from harness.parse.storeformat import ANALYSIS_DB as ANALYSIS_DB  # store's own 
 from harness.parse.storeformat import STORE_VERSION as STORE_VERSION
 
 if TYPE_CHECKING:  # builder imports this module
+    from harness.parse.reassembly import Coded
     from harness.parse.stamps import Stamps
 
 try:
@@ -122,8 +125,10 @@ class StoreWriter:
         """Each key's ``first_seq`` (key 1 first): :meth:`finish` numbers by them."""
         self.links_of: dict[int, list[int]] = {}
         """Keys each key is linked to, in the order :meth:`link` wrote them."""
-        self._flows: dict[str, tuple[bytes, list[int], list[int]]] | None = None
-        """The connection's flows (:meth:`use_flows`): direction → data, starts, seqs."""
+        self._flows: dict[str, tuple[tuple[bytes, list[int], list[int]],
+                                     dict[int, Coded | None]]] | None = None
+        """The connection's flows (:meth:`use_flows`): direction → (data, starts, seqs) and
+        the bodies decoded from it (:attr:`Flow.coded`)."""
         self._last_body: object = b""
         self._c: _store.Writer | None = None
         self._py: _Connection | None = None
@@ -184,7 +189,8 @@ class StoreWriter:
         last = self._last
         flows, direction = self._flows, d.direction
         flow = flows.get(direction) if flows is not None and type(direction) is str else None
-        ref = None if flow is None else bodyref.find(*flow, d.events, d.body)
+        ref = None if flow is None else (bodyref.find_coded(*flow[0], d.events, d.body, flow[1])
+                                         or bodyref.find(*flow[0], d.events, d.body))
         self._last_body = d.body
         # the row: the facts' id for their values, and no len(body) (asked above only to
         # refuse a body without one, as the C writer does); a body found in the capture its
@@ -291,12 +297,12 @@ class StoreWriter:
         datagrams, a store not built from a capture)."""
         if self._c is not None:
             out, inward = (None, None) if flows is None else (
-                (f.data, *f.columns()) if f is not None else None
+                (f.data, *f.columns(), f.coded) if f is not None else None
                 for f in (flows.get("out"), flows.get("in")))
             self._c.use_flows(out, inward)  # which checks them as bodyref.columns does
         else:
             self._flows = None if flows is None else {
-                k: cols for k, f in flows.items()
+                k: (cols, f.coded) for k, f in flows.items()
                 if k in ("out", "in") and (cols := bodyref.columns(f.data, *f.columns()))}
 
     def link(self, a: int, b: int) -> None:

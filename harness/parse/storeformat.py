@@ -6,7 +6,7 @@ one place."""
 from __future__ import annotations
 
 ANALYSIS_DB = "analysis.sqlite"
-STORE_VERSION = 6
+STORE_VERSION = 7
 """Bump when parsing changes what it produces (or the schema changes): stores of another
 version are rebuilt."""
 
@@ -63,7 +63,10 @@ CREATE TABLE numbering(keys TEXT NOT NULL);
 # A body whose bytes are in capture.sqlite (format 6, harness.parse.bodyref) is its length
 # in ``body`` (an INTEGER, which _BODY_LEN reads as it is) and where its bytes are in
 # ``body_ref`` (NULL for a body stored as bytes): the 200 MB benchmark's store held 235 MB
-# of bodies, 171 MB of them bytes the capture already holds.
+# of bodies, 171 MB of them bytes the capture already holds. A content-decoded body whose
+# bytes as sent are there (format 7) is the same, its ``body_ref`` a coded one (the codings
+# and budget first, bodyref.CODED): 65 MB more of that store's bodies, which SQLite copied
+# and the kernel wrote, read by decoding them again.
 _NUMBER = "SELECT key FROM messages ORDER BY first_seq, key"
 """How messages are numbered (capture order), as SQL: the keys in order, what
 :meth:`StoreWriter.finish` reads when it cannot sort the keys itself."""

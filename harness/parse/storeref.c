@@ -15,6 +15,7 @@
 void ref_flow_clear (RefFlow *f)
 {
   Py_CLEAR (f->data);
+  Py_CLEAR (f->coded);
   PyMem_Free (f->starts);
   PyMem_Free (f->seqs);
   f->starts = f->seqs = NULL;
@@ -48,7 +49,8 @@ static int ints (PyObject *list, Py_ssize_t n, long long **out)
 int ref_flow_set (RefFlow *f, PyObject *cols)
 {
   ref_flow_clear (f);
-  if (cols == Py_None || !PyTuple_CheckExact (cols) || PyTuple_GET_SIZE (cols) != 3)
+  if (cols == Py_None || !PyTuple_CheckExact (cols)
+      || (PyTuple_GET_SIZE (cols) != 3 && PyTuple_GET_SIZE (cols) != 4))
     return 0;
   PyObject *data = PyTuple_GET_ITEM (cols, 0), *starts = PyTuple_GET_ITEM (cols, 1);
   if (!PyBytes_CheckExact (data) || !PyList_CheckExact (starts))
@@ -74,6 +76,8 @@ int ref_flow_set (RefFlow *f, PyObject *cols)
   }
   f->data = Py_NewRef (data);
   f->n = n;
+  PyObject *coded = PyTuple_GET_SIZE (cols) == 4 ? PyTuple_GET_ITEM (cols, 3) : NULL;
+  f->coded = coded != NULL && PyDict_CheckExact (coded) ? Py_NewRef (coded) : NULL;
   return 0;
 }
 
@@ -138,10 +142,12 @@ static long long seq_of (PyObject *v, int *ok)
   return x;
 }
 
-PyObject *ref_find (const RefFlow *f, PyObject *events, PyObject *body)
+/* ref_find of the body s[0, size), the reference written after head[0, head_n) */
+static PyObject *find (const RefFlow *f, PyObject *events, const char *s, long long size,
+                       const char *head, Py_ssize_t head_n)
 {
-  if (f->data == NULL || !PyBytes_CheckExact (body) || PyBytes_GET_SIZE (body) < MIN_REF
-      || !PyTuple_CheckExact (events) || PyTuple_GET_SIZE (events) == 0)
+  if (f->data == NULL || size < MIN_REF || !PyTuple_CheckExact (events)
+      || PyTuple_GET_SIZE (events) == 0)
     Py_RETURN_NONE;
   int ok1, ok2;
   long long first = seq_of (PyTuple_GET_ITEM (events, 0), &ok1);
@@ -153,8 +159,8 @@ PyObject *ref_find (const RefFlow *f, PyObject *events, PyObject *body)
   Py_ssize_t a = left (seqs, n, first), b = left (seqs, n, last);
   if (a >= n || b >= n || seqs[a] != first || seqs[b] != last || b < a || seqs[a] < 0)
     Py_RETURN_NONE;
-  const char *data = PyBytes_AS_STRING (f->data), *s = PyBytes_AS_STRING (body);
-  long long len = PyBytes_GET_SIZE (f->data), size = PyBytes_GET_SIZE (body);
+  const char *data = PyBytes_AS_STRING (f->data);
+  long long len = PyBytes_GET_SIZE (f->data);
   long long lo = starts[a], hi = b + 1 < n ? starts[b + 1] : len;
   long long most = 1 + size / PER_SPAN, count = 0;
   /* the pieces: where each is in the data and its length, two a piece */
@@ -183,7 +189,7 @@ PyObject *ref_find (const RefFlow *f, PyObject *events, PyObject *body)
   for (int pass = 0; pass < 2; pass++)
   {
     Py_ssize_t spans = 0;
-    unsigned char *w = pass ? (unsigned char *) PyBytes_AS_STRING (out) : NULL;
+    unsigned char *w = pass ? (unsigned char *) PyBytes_AS_STRING (out) + head_n : NULL;
     for (long long k = 0; k < count; k++)
     {
       long long p = piece[2 * k], m = piece[2 * k + 1];
@@ -194,7 +200,7 @@ PyObject *ref_find (const RefFlow *f, PyObject *events, PyObject *body)
         long long take = m < end - p ? m : end - p;
         if (take)
         {
-          if (end - starts[i] > LIMIT)
+          if (end - starts[i] > LIMIT || seqs[i] < 0) /* a span's seq: never negative */
             goto none;
           if (w != NULL)
           {
@@ -210,8 +216,10 @@ PyObject *ref_find (const RefFlow *f, PyObject *events, PyObject *body)
         i++;
       }
     }
-    if (!pass && (out = PyBytes_FromStringAndSize (NULL, spans * SPAN)) == NULL)
+    if (!pass && (out = PyBytes_FromStringAndSize (NULL, head_n + spans * SPAN)) == NULL)
       goto done;
+    if (!pass)
+      memcpy (PyBytes_AS_STRING (out), head, (size_t) head_n);
   }
   goto done;
 none:
@@ -220,5 +228,53 @@ none:
 done:
   if (piece != stack)
     PyMem_Free (piece);
+  return out;
+}
+
+PyObject *ref_find (const RefFlow *f, PyObject *events, PyObject *body)
+{
+  if (!PyBytes_CheckExact (body))
+    Py_RETURN_NONE;
+  return find (f, events, PyBytes_AS_STRING (body), PyBytes_GET_SIZE (body), NULL, 0);
+}
+
+PyObject *ref_find_coded (const RefFlow *f, PyObject *events, PyObject *body)
+{
+  if (f->coded == NULL || PyDict_GET_SIZE (f->coded) == 0)
+    Py_RETURN_NONE;
+  PyObject *key = PyLong_FromVoidPtr (body);
+  if (key == NULL)
+    return NULL;
+  PyObject *got = PyDict_GetItemWithError (f->coded, key); /* borrowed */
+  Py_DECREF (key);
+  if (got == NULL && PyErr_Occurred ())
+    return NULL;
+  if (got == NULL || !PyTuple_CheckExact (got) || PyTuple_GET_SIZE (got) != 4
+      || PyTuple_GET_ITEM (got, 0) != body)
+    Py_RETURN_NONE;
+  PyObject *wire = PyTuple_GET_ITEM (got, 1), *codings = PyTuple_GET_ITEM (got, 2);
+  PyObject *budget = PyTuple_GET_ITEM (got, 3);
+  if (!PyBytes_CheckExact (wire) || !PyUnicode_CheckExact (codings)
+      || !PyUnicode_IS_ASCII (codings) || PyUnicode_GET_LENGTH (codings) == 0
+      || !PyLong_CheckExact (budget))
+    Py_RETURN_NONE;
+  unsigned long long b = PyLong_AsUnsignedLongLong (budget); /* 0 to 2**64 - 1 */
+  if (b == (unsigned long long) -1 && PyErr_Occurred ())
+  {
+    PyErr_Clear ();
+    Py_RETURN_NONE;
+  }
+  Py_ssize_t n = PyUnicode_GET_LENGTH (codings), head_n = 16 + n;
+  /* bodyref.CODED: -n and the budget, then the codings' text */
+  char stack[64], *head = head_n <= (Py_ssize_t) sizeof stack ? stack : PyMem_Malloc ((size_t) head_n);
+  if (head == NULL)
+    return PyErr_NoMemory ();
+  put64 ((unsigned char *) head, (unsigned long long) -(long long) n, 8);
+  put64 ((unsigned char *) head + 8, b, 8);
+  memcpy (head + 16, PyUnicode_DATA (codings), (size_t) n);
+  PyObject *out = find (f, events, PyBytes_AS_STRING (wire), PyBytes_GET_SIZE (wire), head,
+                        head_n);
+  if (head != stack)
+    PyMem_Free (head);
   return out;
 }
