@@ -295,3 +295,27 @@ def test_bytes_as_sent_that_no_longer_decode_are_an_error_not_a_body(tmp_path: P
             bodies.read([(size, ref)])
     finally:
         bodies.close()
+
+
+
+def test_no_reference_names_a_negative_seq(tmp_path: Path) -> None:
+    """What tells a coded reference from one to the body itself (its first eight bytes a
+    negative number): a body whose first stretch would be of an event of a negative seq
+    (seqs out of order, as reassembly never makes them, yet bisect finds the draft's events
+    among them) stays bytes, in both writers."""
+    seqs = [-3, 4, 0, 3, 3, -1, 2, 5, 2]
+    body = bytes(range(60, 180))
+    chunks = [b"a" * 10, b"b" * 10, b"c" * 10, b"", b"", body[:40], body[40:90], body[90:],
+              b"z" * 10]
+    for compiled in (True, False):
+        path = tmp_path / str(compiled) / store.ANALYSIS_DB
+        path.parent.mkdir()
+        with store.StoreWriter(path, compiled=compiled) as w:
+            w.use_flows({"out": _flow("out", chunks, seqs)})
+            d = _draft(body)
+            d.first_seq, d.events = 3, (3, 5)
+            w.add(d)
+            w.finish({})
+        db = sqlite3.connect(path)
+        assert db.execute("SELECT body, body_ref FROM messages").fetchall() == [(body, None)]
+        db.close()
