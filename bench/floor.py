@@ -27,6 +27,9 @@ from pathlib import Path
 
 import hyperscan
 
+from harness.parse.store import ANALYSIS_DB
+from harness.parse.storeread import MessageStore
+
 
 def timed(label: str, fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
@@ -55,9 +58,10 @@ def main() -> None:
             pass
         db.close()
 
-    src = sqlite3.connect(f"file:{run}/analysis.sqlite?mode=ro&immutable=1", uri=True)
-    bodies = [b for (b,) in src.execute("SELECT body FROM messages")]
-    src.close()
+    # every message's body as the store's reader gives it (one stored as a reference read
+    # from the capture): the store holds them in chunks (format 7), not a column of its own
+    with MessageStore(run / ANALYSIS_DB) as store:
+        bodies = [m.body for m in store.messages() if type(m.body) is bytes]
     out = bench / "floor.sqlite"
 
     def write() -> None:

@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import sqlite3
+import struct
 import sys
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from harness.parse.message import Message
-from harness.parse.rowcodec import decoded
+from harness.parse.rowcodec import decoded, loads
+from harness.parse.store import numbers_of
 from harness.parse.storeread import MessageStore
 
 V2_ROWS = ("SELECT ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, port,"
@@ -33,6 +38,14 @@ V2_ROWS = ("SELECT ord.n, kind, t, direction, source, conn, phase, protocol, hos
            " notes, (SELECT group_concat(o.n) FROM links l JOIN ord o ON o.key = l.b"
            " WHERE l.a = m.key) FROM ord JOIN messages m ON m.key = ord.key ORDER BY ord.n")
 """The messages of a version 2 store, as its reader (storeread at 314184c) read them."""
+V6_ROWS = ("SELECT j.key, kind, t, direction, f.source, f.conn, phase, f.protocol, host, f.ip,"
+           " f.port, f.sni, f.tls_version, f.cipher, method, url, status, headers, body,"
+           " body_len_wire, events, request_key, sdk, frames, meta, notes,"
+           " (SELECT group_concat(l.b) FROM links l WHERE l.a = m.key), {ref}"
+           " FROM json_each(?) j CROSS JOIN messages m ON m.key = j.value"
+           " CROSS JOIN facts f ON f.id = m.facts")
+"""The messages of a store of format 3 to 6 (one row each), as their reader (storeread at
+d076dd3) read them: the numbering's keys in order, each one's row and facts."""
 FIELDS = tuple(f.name for f in dataclasses.fields(Message))
 
 
@@ -53,11 +66,34 @@ def _v2_messages(db: sqlite3.Connection) -> Iterator[Message]:
             else (), sdk, frames, meta, notes, True)
 
 
+def _v6_messages(path: str, db: sqlite3.Connection) -> Iterator[Message]:
+    """A store without chunks (format 6 and before), as its reader read it."""
+    (text,), = db.execute("SELECT keys FROM numbering").fetchall()
+    keys = json.loads(text)
+    n_of = numbers_of(keys, len(keys))
+    cols = {c for _i, c, *_ in db.execute("PRAGMA table_info(messages)")}
+    store = MessageStore(Path(path))  # what reads the references' bodies
+    try:
+        held = []  # a few hundred rows' references read at once, as the reader did
+        for row in db.execute(V6_ROWS.format(ref="body_ref" if "body_ref" in cols else "NULL"),
+                              (text,)):
+            held.append((row[0], None, row, None, None, 0.0))
+            if len(held) >= 256:
+                yield from store._resolved(held, n_of)
+                held = []
+        yield from store._resolved(held, n_of)
+    finally:
+        store.close()
+
+
 def messages(path: str) -> Iterator[Message]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         if _v2(db):
             yield from _v2_messages(db)
+            return
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name='chunks'").fetchall():
+            yield from _v6_messages(path, db)
             return
     finally:
         db.close()
@@ -71,22 +107,52 @@ def typed(v: object) -> object:
     return v if type(v) is bytes else repr(v)
 
 
-ROWS = ("SELECT key, first_seq, kind, t, direction, f.source, f.conn, phase, f.protocol, host,"
-        " f.ip, f.port, f.sni, f.tls_version, f.cipher, method, url, status, headers, body,"
-        " body_len_wire, events, request_key, sdk, frames, meta, notes, body_ref"
-        " FROM messages m JOIN facts f ON f.id = m.facts ORDER BY key")
+_ROW = ("SELECT key, first_seq, kind, t, direction, facts, phase, host, method, url, status,"
+        " headers, body, body_len_wire, events, request_key, sdk, frames, meta, notes,"
+        " body_ref FROM messages")
+_JSON = (11, 14, 17, 18, 19)
+"""Where the JSON columns are in a message's values (``stored``)."""
+
+
+def stored(db: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """Every message of a store of this format as the file holds it, by key, wherever it is
+    (a chunk, or a row of its own): key, first_seq, kind, t, direction, facts id, phase, host,
+    method, url, status, headers, body, body_len_wire, events, request_key, sdk, frames, meta,
+    notes, body_ref, the JSON columns decoded; a body stored as bytes its bytes, one stored
+    as a reference its length (and body_ref the reference)."""
+    out: list[tuple[Any, ...]] = []
+    for row in db.execute(_ROW):
+        out.append(tuple(loads(v) if i in _JSON else v for i, v in enumerate(row)))
+    for key, text, bodies, ts in db.execute("SELECT key, rows, bodies, ts FROM chunks"):
+        at = 0
+        for j, v in enumerate(loads(text)):
+            n, ref = v[10], v[18]
+            size = n if ref is None else ref
+            held = bodies[at:at + size]
+            at += size
+            t, = struct.unpack_from("<d", ts, 8 * j)
+            out.append((key + j, *v[:2], t, *v[2:10], held if ref is None else n, *v[11:18],
+                        None if ref is None else held))
+    return iter(sorted(out, key=itemgetter(0)))
 
 
 def rows(path: str) -> Iterator[tuple[object, ...]]:
-    """Every row of a store of this format as it is in the file, each value with its type:
-    the numbering, the messages by key (with their facts row's values: not its id, which
-    two writers may give as they like), the links in the order written. Two writers that
-    write the same rows under the same keys (the C writer and its reference) compare equal
-    here, stricter than through the reader (``first_seq`` and keys show)."""
+    """Every message of a store of this format as it is in the file, each value with its
+    type: the numbering, the messages by key (``stored``, with their facts row's values: not
+    its id, which two writers may give as they like), the links in the order written. Two
+    writers that store the same messages under the same keys (the C writer and its
+    reference) compare equal here, however they chunk them, stricter than through the reader
+    (``first_seq`` and keys show)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        for sql in ("SELECT keys FROM numbering", ROWS, "SELECT a, b FROM links ORDER BY rowid"):
-            yield from ((*r, *(type(v).__name__ for v in r)) for r in db.execute(sql))
+        facts = {r[0]: r[1:] for r in db.execute("SELECT * FROM facts")}
+        numbering = db.execute("SELECT keys FROM numbering").fetchall()
+        links = db.execute("SELECT a, b FROM links ORDER BY rowid").fetchall()
+        messages = [(*v[:5], *facts[v[5]], *v[6:11], *(repr(x) for x in v[11:12]), *v[12:14],
+                     repr(v[14]), *v[15:17], *(repr(x) for x in v[17:20]), v[20])
+                    for v in stored(db)]
+        for r in (*numbering, *messages, *links):
+            yield (*r, *(type(v).__name__ for v in r))
     finally:
         db.close()
 

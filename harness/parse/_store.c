@@ -1,10 +1,10 @@
 /* The writer of analysis.sqlite through SQLite's C API, for store.StoreWriter.
  *
  * Writer(path, script, insert, facts, Draft, Message, values, kinds, dumps, firsts=None,
- * insert_rows=insert) opens the temporary store on a connection of its own and runs script
- * (pragmas, schema, BEGIN). add(draft) writes a draft's row with insert and insert_rows,
- * the INSERTs of one row and of several (storerows.h: a row waits in its slot of the second
- * until the slots are full), and appends its first_seq to the list firsts. Its connection's
+ * chunk=..., limit=256) opens the temporary store on a connection of its own and runs script
+ * (pragmas, schema, BEGIN). add(draft) writes a draft's message into a chunk (chunk, the
+ * INSERT of one, limit messages at most: storerows.h) or a row of its own (insert), and
+ * appends its first_seq to the list firsts. Its connection's
  * facts go in a row of their own, written with facts (storefacts.h), which the message's
  * row names by id. Its columns are
  * bound as Python's sqlite3 module binds them, the JSON columns written by storejson.c
@@ -62,11 +62,12 @@ static void writer_close (Writer *w)
 static int writer_init (Writer *w, PyObject *args, PyObject *kw)
 {
   PyObject *path, *draft, *message, *values, *kinds, *dumps, *firsts = NULL;
-  const char *script, *insert, *facts, *insert_rows = NULL;
-  if (!PyArg_ParseTuple (args, "O&sssO!O!O!O!O|O!s:Writer", PyUnicode_FSConverter, &path,
+  const char *script, *insert, *facts, *chunk = NULL;
+  int limit = 256;
+  if (!PyArg_ParseTuple (args, "O&sssO!O!O!O!O|O!si:Writer", PyUnicode_FSConverter, &path,
                          &script, &insert, &facts, &PyType_Type, &draft, &PyType_Type,
                          &message, &PyDict_Type, &values, &PyDict_Type, &kinds, &dumps, &PyList_Type,
-                         &firsts, &insert_rows))
+                         &firsts, &chunk, &limit))
     return -1;
   int ok = w->db == NULL || (PyErr_SetString (PyExc_RuntimeError, "Writer opened twice"), 0);
   ok = ok && slot_offsets ((PyTypeObject *) draft, DRAFT, DN, w->doff, "draftfields.h") == 0
@@ -93,7 +94,9 @@ static int writer_init (Writer *w, PyObject *args, PyObject *kw)
   if (rc == SQLITE_OK)
     rc = sqlite3_exec (w->db, script, NULL, NULL, NULL);
   if (rc != SQLITE_OK || facts_prepare (&w->facts, w->db, facts) < 0
-      || rows_prepare (&w->rows, w->db, insert, insert_rows ? insert_rows : insert) < 0)
+      || rows_prepare (&w->rows, w->db, insert,
+                       chunk ? chunk : "INSERT INTO chunks(key, rows, bodies, ts) VALUES(?,?,?,?)",
+                       limit) < 0)
   {
     if (rc != SQLITE_OK)
       sql_error (w->db, rc);
@@ -188,7 +191,9 @@ PyObject *writer_add (Writer *w, PyObject *d)
                      text[J_EVENTS], w->req, v[D_SDK], text[J_FRAMES], text[J_META],
                      text[J_NOTES], ref};
   _Static_assert (sizeof col / sizeof col[0] == NCOL, "the INSERT's parameters");
-  if (rows_write (&w->rows, col, w->count) < 0)
+  /* a message message() makes of the draft goes in a chunk where its scalars allow: one
+   * it reads back is read from its row */
+  if (rows_write (&w->rows, col, w->count, fast) < 0)
     goto done;
   w->fast = fast;
   out = Py_NewRef (key);
@@ -235,10 +240,7 @@ static PyObject *run (Writer *w, PyObject *args, int rows)
   if (rows_flush (&w->rows) < 0)
     return NULL;
   int wrote;
-  PyObject *out = sql_run (w->db, sql, params, rows, &wrote);
-  if (wrote) /* it may have written messages' rows: keys are bound as they are from now */
-    w->rows.next = 0;
-  return out;
+  return sql_run (w->db, sql, params, rows, &wrote);
 }
 
 static PyObject *writer_execute (Writer *w, PyObject *args)
@@ -264,7 +266,6 @@ static PyObject *writer_number (Writer *w, PyObject *args)
     Py_RETURN_NONE;
   if (rows_flush (&w->rows) < 0)
     return NULL;
-  w->rows.next = 0; /* as run's: the INSERTs are the caller's */
   return number (w->db, w->firsts, w->count, insert, numbers);
 }
 
@@ -305,8 +306,7 @@ static int writer_traverse (Writer *w, visitproc visit, void *arg)
   Py_VISIT (w->firsts);
   Py_VISIT (w->flow[0].data);
   Py_VISIT (w->flow[1].data);
-  int e = facts_traverse (&w->facts, visit, arg);
-  return e ? e : rows_traverse (&w->rows, visit, arg);
+  return facts_traverse (&w->facts, visit, arg);
 }
 
 static int writer_clear (Writer *w)
@@ -371,7 +371,7 @@ static PyTypeObject WriterType = {
   .tp_basicsize = sizeof (Writer),
   .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
   .tp_doc = "Writer(path, script, insert, facts, Draft, Message, values, kinds, dumps,"
-            " firsts=None, insert_rows=insert)",
+            " firsts=None, chunk=..., limit=256)",
   .tp_new = PyType_GenericNew,
   .tp_init = (initproc) writer_init,
   .tp_dealloc = (destructor) writer_dealloc,

@@ -109,3 +109,22 @@ def decoded(mid: str, kind: str, t: float, direction: str, source: str, conn: st
         tls_version, cipher, method, url, status,
         tuple(map(tuple, loads(headers))) if headers != "[]" else (), body, body_len_wire,
         _list(events), request_id, links, sdk, _list(frames), meta_d, _list(notes))
+
+
+def chunked(mid: str, v: list[Any], t: float, facts: tuple[Any, ...], body: Any,
+            request_id: str | None, links: tuple[str, ...], with_body: bool) -> Message:
+    """A message from its values in a chunk (storeformat.CHUNK_FIELDS: the JSON columns
+    decoded with the chunk's text), its t (the chunk's ``ts``) and its facts row's: what
+    :func:`decoded` makes of the same values in a row of their own. ``body`` is the body, or
+    without ``with_body`` its length."""
+    (_first, kind, direction, _facts, phase, host, method, url, status, headers, _n,
+     body_len_wire, events, _req, sdk, frames, meta, notes, _ref) = v
+    source, conn, protocol, ip, port, sni, tls_version, cipher = facts
+    if not with_body:
+        meta["body_len"] = body if type(body) is int else len(body)
+        body = b""
+    return new_message(
+        mid, KINDS[kind], t, direction, source, conn, phase, protocol, host, ip, port, sni,
+        tls_version, cipher, method, url, status, tuple(map(tuple, headers)), body,
+        body_len_wire, tuple(events), request_id, links, sdk, tuple(frames), meta,
+        tuple(notes))

@@ -21,8 +21,10 @@ built from.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,18 +33,28 @@ from harness.errors import RunDirError
 from harness.parse import bodyref
 from harness.parse.draft import Draft
 from harness.parse.message import Message
-from harness.parse.rowcodec import ENCODER, KINDS, VALUES, Dumps, decoded, new_message
+from harness.parse.rowcodec import (
+    ENCODER,
+    KINDS,
+    VALUES,
+    Dumps,
+    chunked,
+    decoded,
+    loads,
+    new_message,
+)
 from harness.parse.storeformat import (
+    _CHUNK,
     _FACTS,
     _INSERT,
     _NUMBER,
     _NUMBERING,
     _PRAGMAS,
     _SCHEMA,
-    ROWS,
-    _insert_rows,
+    CHUNK_BYTES,
 )
 from harness.parse.storeformat import ANALYSIS_DB as ANALYSIS_DB  # store's own name, as ever
+from harness.parse.storeformat import CHUNK_MESSAGES as CHUNK_MESSAGES
 from harness.parse.storeformat import STORE_VERSION as STORE_VERSION
 
 if TYPE_CHECKING:  # builder imports this module
@@ -105,15 +117,24 @@ class StoreWriter:
     Through ``_store.Writer`` (harness/parse/_store.c) when it is built: each row written at
     once through SQLite's C API, its JSON and its Message made from the draft's own values.
     ``compiled=False`` (or an unbuilt checkout) writes with the sqlite3 module and ``json``:
-    the reference (tests/parse/test_store_c.py compares the two, the C writer with few
-    ``rows`` an INSERT)."""
+    the reference (tests/parse/test_store_c.py compares the two, with few ``rows`` a chunk).
+    A message goes in a chunk (storeformat.py: several a row) where its values read back as
+    JSON gives them, which is where :meth:`message` takes them as they are; any other is a
+    row of its own, which message() reads back."""
 
-    def __init__(self, path: Path, compiled: bool = True, rows: int = ROWS) -> None:
+    def __init__(self, path: Path, compiled: bool = True, rows: int = CHUNK_MESSAGES) -> None:
         self.path = path
         self.tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # builders may race
         self._finished = False
         self._next = 0
         self._rows: list[tuple[object, ...]] = []
+        self._limit = rows
+        self._chunk: list[str] = []
+        """The chunk being made: its messages' JSON arrays (their first key ``_first``)."""
+        self._first = 0
+        self._chunk_bodies: list[bytes] = []
+        self._chunk_ts: list[bytes] = []
+        self._chunks: list[tuple[int, str, bytes, bytes]] = []
         self._facts: tuple[object, ...] = ()
         """The facts of the last row :meth:`add` gave a facts row (its id ``_nfacts``)."""
         self._nfacts = 0
@@ -142,7 +163,7 @@ class StoreWriter:
             if compiled and _store is not None and new_message is not Message:
                 self._c = db = _store.Writer(self.tmp, _PRAGMAS + _SCHEMA + "BEGIN;", _INSERT,
                                              _FACTS, Draft, Message, VALUES, KINDS, self._dumps,
-                                             self._firsts, _insert_rows(rows))
+                                             self._firsts, _CHUNK, rows)
             else:
                 self._py = db = _Connection(self.tmp)
         except (OSError, sqlite3.Error) as exc:
@@ -195,14 +216,59 @@ class StoreWriter:
         # the row: the facts' id for their values, and no len(body) (asked above only to
         # refuse a body without one, as the C writer does); a body found in the capture its
         # length and where it is
-        self._rows.append((*last[:5], self._nfacts, d.phase, d.host, *last[15:19],
-                           last[19] if ref is None else last[20], *last[21:], ref))
+        row = (*last[:5], self._nfacts, d.phase, d.host, *last[15:19],
+               last[19] if ref is None else last[20], *last[21:], ref)
+        if not self._chunked(row, facts):
+            self._end_chunk()
+            self._rows.append(row)
         self._pending += len(d.body) + 512
         if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:
             self._flush()
         return d.key
 
+    def _chunked(self, row: tuple[Any, ...], facts: tuple[object, ...]) -> bool:
+        """Whether row went in the chunk being made (as the C writer's storerows.c: its
+        values what JSON gives back, and what :meth:`message` takes as they are)."""
+        (key, first_seq, kind, t, direction, nfacts, phase, host, method, url, status,
+         headers, body, body_len_wire, events, req, sdk, frames, meta, notes, ref) = row
+        texts = (kind, direction, phase, host, method, url, sdk)
+        if not (type(t) is float and t and math.isfinite(t) and type(direction) is str
+                and type(self._last_body) is bytes
+                and (type(body) is bytes if ref is None else type(body) is int)
+                and all(type(v) is int and _INT64 <= v < -_INT64
+                        for v in (first_seq, status, body_len_wire, req) if v is not None)
+                and type(first_seq) is int
+                and all(type(v) is str and _utf8(v) for v in texts if v is not None)
+                and {type(facts[4])} <= _INTS
+                and {type(v) for v in (*facts[:4], *facts[5:])} <= _TEXTS):
+            return False
+        if self._chunk and key != self._first + len(self._chunk):
+            self._end_chunk()
+        if not self._chunk:
+            self._first = key
+        scalars = ENCODER.encode([first_seq, kind, direction, nfacts, phase, host, method,
+                                  url, status])
+        n = len(body) if ref is None else body
+        self._chunk.append(f"{scalars[:-1]},{headers},{n},{ENCODER.encode(body_len_wire)},"
+                           f"{events},{ENCODER.encode(req)},{ENCODER.encode(sdk)},{frames},"
+                           f"{meta},{notes},{'null' if ref is None else len(ref)}]")
+        self._chunk_bodies.append(body if ref is None else ref)
+        self._chunk_ts.append(_T.pack(t))
+        if len(self._chunk) >= self._limit or sum(map(len, self._chunk_bodies)) >= CHUNK_BYTES:
+            self._end_chunk()
+        return True
+
+    def _end_chunk(self) -> None:
+        if self._chunk:
+            self._chunks.append((self._first, "[" + ",".join(self._chunk) + "]",
+                                 b"".join(self._chunk_bodies), b"".join(self._chunk_ts)))
+        self._chunk, self._chunk_bodies, self._chunk_ts = [], [], []
+
     def _flush(self) -> None:
+        self._end_chunk()
+        if self._chunks and self._py is not None:
+            self._py.db.executemany(_CHUNK, self._chunks)
+        self._chunks = []
         if self._facts_rows and self._py is not None:
             self._py.db.executemany(_FACTS, self._facts_rows)
         self._facts_rows = []
@@ -241,6 +307,8 @@ class StoreWriter:
 
     def _read_back(self, key: int) -> Message:
         self._flush()
+        if not self._db.fetch("SELECT 1 FROM messages WHERE key=?", (key,)):
+            return self._read_chunked(key)
         (kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
          cipher, method, url, status, headers, body, body_len_wire, events, req, sdk, frames,
          meta, notes, ref), = self._db.fetch(
@@ -255,6 +323,23 @@ class StoreWriter:
                         body, body_len_wire, events,
                         None if req is None else key_id(req), (), sdk, frames, meta, notes,
                         True)
+
+    def _read_chunked(self, key: int) -> Message:
+        """:meth:`_read_back` of a message in a chunk."""
+        (first, text, bodies, ts), = self._db.fetch(
+            "SELECT key, rows, bodies, ts FROM chunks WHERE key <= ? ORDER BY key DESC LIMIT 1",
+            (key,))
+        values = loads(text)
+        at = sum(w[10] if w[18] is None else w[18] for w in values[:key - first])
+        v = values[key - first]
+        facts, = self._db.fetch("SELECT source, conn, protocol, ip, port, sni, tls_version,"
+                                " cipher FROM facts WHERE id=?", (v[3],))
+        n, ref = v[10], v[18]
+        body = bodies[at:at + n] if ref is None else (
+            self._c.last_body if self._c is not None else self._last_body)
+        t, = _T.unpack_from(ts, 8 * (key - first))
+        return chunked(key_id(key), v, t, facts, body,
+                       None if v[13] is None else key_id(v[13]), (), True)
 
     def add_message(self, d: Draft) -> Message:
         """:meth:`add`, then :meth:`message` (through the C writer, one call of it: the two
@@ -362,6 +447,19 @@ def _same(a: object, b: object) -> bool:
 
 
 _SAME = frozenset({str, int})
+_INT64 = -2**63
+_T = struct.Struct("<d")
+"""A chunk's ``ts``: each message's t, 8 bytes little-endian (storeformat.py)."""
+
+
+def _utf8(text: str) -> bool:
+    """Whether text has UTF-8 (no surrogate), as SQLite is given it."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
 _TEXTS = frozenset({str, type(None)})
 _INTS = frozenset({int, type(None)})
 

@@ -43,6 +43,8 @@ CREATE TABLE messages(
   body_len_wire INTEGER, events TEXT NOT NULL,
   request_key INTEGER, sdk TEXT, frames TEXT NOT NULL, meta TEXT NOT NULL,
   notes TEXT NOT NULL, body_ref BLOB);
+CREATE TABLE chunks(key INTEGER PRIMARY KEY, rows TEXT NOT NULL, bodies BLOB NOT NULL,
+  ts BLOB NOT NULL);
 CREATE TABLE links(a INTEGER NOT NULL, b INTEGER NOT NULL);
 CREATE TABLE numbering(keys TEXT NOT NULL);
 """
@@ -67,7 +69,28 @@ CREATE TABLE numbering(keys TEXT NOT NULL);
 # bytes as sent are there (format 7) is the same, its ``body_ref`` a coded one (the codings
 # and budget first, bodyref.CODED): 65 MB more of that store's bodies, which SQLite copied
 # and the kernel wrote, read by decoding them again.
-_NUMBER = "SELECT key FROM messages ORDER BY first_seq, key"
+# ``chunks`` holds messages several a row (format 7): a connection's, in key order from the
+# row's key, at most CHUNK_MESSAGES of them or about CHUNK_BYTES of bodies. ``rows`` is a JSON
+# array of one array a message, its values in CHUNK_FIELDS' order, the JSON columns' texts
+# embedded as they are; ``bodies`` their bodies' bytes one after another (or, for a body
+# stored as a reference, the reference's: ``body`` is then the body's length and ``ref`` the
+# reference's). SQLite's work for a row is per row and per column (VDBE, record, b-tree):
+# 21 columns a message were ~0.27 s of the 200 MB benchmark's ~2.7 s, where one row a
+# connection holds the same bytes for a fraction of it. Only a message whose values JSON
+# gives back as SQLite would (ints, finite non-zero floats, strs, a bytes body: what the
+# parsers make) goes in a chunk; any other is a row of ``messages`` as in format 6, where
+# SQLite's column affinity makes of its values what it always did.
+CHUNK_FIELDS = ("first_seq", "kind", "direction", "facts", "phase", "host", "method",
+                "url", "status", "headers", "body", "body_len_wire", "events", "request_key",
+                "sdk", "frames", "meta", "notes", "ref")
+CHUNK_MESSAGES = 256
+CHUNK_BYTES = 1 << 20
+"""A chunk is written once it has this many messages, or this many bytes of bodies: a reader
+of one message (``get``) decodes its chunk's rows, and holds its bodies."""
+_CHUNK = "INSERT INTO chunks(key, rows, bodies, ts) VALUES(?,?,?,?)"
+_NUMBER = ("SELECT key FROM (SELECT key, first_seq FROM messages UNION ALL"
+           " SELECT c.key + j.key, json_extract(j.value, '$[0]')"
+           " FROM chunks c, json_each(c.rows) j) ORDER BY first_seq, key")
 """How messages are numbered (capture order), as SQL: the keys in order, what
 :meth:`StoreWriter.finish` reads when it cannot sort the keys itself."""
 
@@ -79,16 +102,3 @@ _INTO = ("INTO messages(key, first_seq, kind, t, direction, facts, phase, host, 
          " meta, notes, body_ref) VALUES")
 _ROW = "(" + ",".join("?" * 21) + ")"
 _INSERT = f"INSERT {_INTO}{_ROW}"
-ROWS = 8
-"""Rows the C writer binds into one INSERT: SQLite's fixed cost of running a statement
-(~2,000 instructions) once for them all. More rows keep fewer bindings (a slot's row is
-compared with the row ``ROWS`` before): 4, 8, 16, 32 rows were -6.3, -7.0, -6.0, -2.3% of
-add_message's instructions on the 20 MB benchmark."""
-
-
-def _insert_rows(rows: int) -> str:
-    """An INSERT of ``rows`` rows (the C writer's). OR FAIL: it never fails on a row's values
-    (a row SQLite may refuse, NULL in a NOT NULL column, is written alone), and an INSERT
-    of several rows that may abort keeps a statement journal (a copy of each page it
-    changes: +1% of add_message)."""
-    return f"INSERT OR FAIL {_INTO}{','.join([_ROW] * rows)}"

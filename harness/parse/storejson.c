@@ -327,6 +327,11 @@ static int put_scalar (JBuf *b, PyObject *v, int *sur)
   return put_int (b, v);
 }
 
+int json_put_str (JBuf *b, PyObject *s, int *sur)
+{
+  return put_str (b, s, sur);
+}
+
 int json_flat_dict (JBuf *b, PyObject *v, int *sur)
 {
   if (!PyDict_CheckExact (v))

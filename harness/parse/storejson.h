@@ -38,6 +38,10 @@ int json_ints (JBuf *b, PyObject *v);
 /* A dict of str keys to None, bool, an int within 64 bits, a finite float or a str. */
 int json_flat_dict (JBuf *b, PyObject *v, int *sur);
 
+/* A str appended to b as json writes it (*sur set for a surrogate). 0, or -1 with an
+ * exception set. */
+int json_put_str (JBuf *b, PyObject *s, int *sur);
+
 /* A store row's JSON columns, in their order */
 enum { J_HEADERS, J_EVENTS, J_FRAMES, J_META, J_NOTES, JN };
 

@@ -1,12 +1,15 @@
 """Reading the message store (``analysis.sqlite``, :mod:`harness.parse.store` writes it):
-messages in id order from a cursor, or one by id, never all of them in memory. A body stored
-as a reference (format 6) is read from the run's capture (:class:`bodyref.Bodies`), a few
-hundred messages' at a time."""
+messages in id order, a chunk (storeformat.py: a connection's messages, several a row) at a
+time, or one by id, never all of them in memory. A body stored as a reference (format 6) is
+read from the run's capture (:class:`bodyref.Bodies`), a few hundred messages' at a time."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
+import sys
+from array import array
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ from harness.capture.rundir import RunDir
 from harness.errors import RunDirError
 from harness.parse.bodyref import STAMP_KEY, Bodies
 from harness.parse.message import Message, MessageKind
-from harness.parse.rowcodec import decoded, loads
+from harness.parse.rowcodec import chunked, decoded, loads
 from harness.parse.store import ANALYSIS_DB, numbers_of
 from harness.text import is_digits
 
@@ -24,7 +27,6 @@ _COLS = ("kind, t, direction, f.source, f.conn, phase, f.protocol, host, f.ip, f
          " events, request_key, sdk, frames, meta, notes,"
          " (SELECT group_concat(l.b) FROM links l WHERE l.a = m.key), {ref}")
 _FACTS = " CROSS JOIN facts f ON f.id = m.facts"
-_FROM = " FROM json_each(?) j CROSS JOIN messages m ON m.key = j.value" + _FACTS
 _BODY_LEN = "CASE typeof(body) WHEN 'blob' THEN length(body) ELSE body END"
 """What ``messages(with_body=False)`` reads for a body: its length where it is a BLOB (bytes:
 SQLite reads the length from the record's header, not the body), else the body (a str; its
@@ -33,17 +35,28 @@ itself, an int, where the body is a reference to the capture). The store had a
 column of ``len(body)`` to read here (format 4): a value to bind and record a row (10.1 M
 instructions, 0.44% of the 20 MB run, callgrind) for what the body's own header says."""
 _BODY = 18
-"""A row's body (the key first, then _COLS)."""
+"""A row's body (the key first, then _COLS); a chunk's message's is at 11, its reference's
+length at 19 (storeformat.CHUNK_FIELDS)."""
+_CACHED = 8
+"""Chunks :meth:`MessageStore.messages` keeps decoded: the numbering's order is a
+connection's messages together, mostly, but requests and responses of connections that
+overlap take turns."""
 _BATCH = 256
 _BATCH_BYTES = 16 << 20
 """Rows (and bytes of their bodies) :meth:`MessageStore.messages` holds to read their
 references' bodies at once: one query of the capture for them all."""
 _SIZED = frozenset({bytes, str})
-# The numbering's keys in order (store.py: one JSON array) are the outer loop, each
-# message's row found by its key, then its facts row: CROSS JOIN keeps them so (SQLite does
-# not reorder its tables), and rows come out in the array's order, j.key (n - 1) rising,
-# which messages() checks. An ORDER BY j.key would have SQLite sort the rows, bodies and
-# all.
+def _floats(ts: bytes) -> array[float]:
+    """A chunk's ts: its messages' t, 8 bytes each, little-endian."""
+    out = array("d", ts)
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out
+
+
+_GOT = 4
+"""Chunks :meth:`MessageStore.get` keeps (their text and bodies)."""
+_DECODER = json.JSONDecoder()
 
 
 class MessageStore:
@@ -55,6 +68,9 @@ class MessageStore:
         self.path = path
         self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         self._keys: tuple[str, list[int], list[int]] | None = None
+        self._got: dict[int, tuple[str, bytes, list[int], list[int], array[float]]] = {}
+        self._index: tuple[list[int], list[int], dict[int, tuple[Any, ...]],
+                           dict[int, list[int]]] | None = None
         self._bodies: Bodies | None = None
         self._ref: str | None = None
 
@@ -100,9 +116,13 @@ class MessageStore:
 
     def count(self, kind: MessageKind | None = None) -> int:
         if kind is None:
-            return int(self._db.execute("SELECT count(*) FROM messages").fetchone()[0])
-        return int(self._db.execute("SELECT count(*) FROM messages WHERE kind=?",
-                                    (kind.value,)).fetchone()[0])
+            return len(self._numbering()[1])
+        (rows,), = self._db.execute("SELECT count(*) FROM messages WHERE kind=?",
+                                    (kind.value,)).fetchall()
+        (chunked,), = self._db.execute(
+            "SELECT count(*) FROM chunks c, json_each(c.rows) j"
+            " WHERE json_extract(j.value, '$[1]') = ?", (kind.value,)).fetchall()
+        return int(rows) + int(chunked)
 
     def _numbering(self) -> tuple[str, list[int], list[int]]:
         """The numbering's text, its keys in order, and each key's number (a list indexed
@@ -113,49 +133,122 @@ class MessageStore:
             self._keys = text, keys, numbers_of(keys, len(keys))
         return self._keys
 
+    def _chunks(self) -> tuple[list[int], list[int], dict[int, tuple[Any, ...]],
+                               dict[int, list[int]]]:
+        """The chunks' first keys, each key's chunk (an index into them, -1 for a message in
+        a row of its own), the facts rows by id and the links by key, read once."""
+        if self._index is None:
+            count = len(self._numbering()[1])
+            firsts: list[int] = []
+            chunk_of = [-1] * (count + 1)
+            # a chunk's messages counted by its ts (8 bytes each), whose length SQLite reads
+            # from the row's header: json_array_length would parse every chunk's text
+            for key, n in self._db.execute("SELECT key, length(ts) / 8 FROM chunks ORDER BY key"):
+                chunk_of[key:key + n] = [len(firsts)] * n
+                firsts.append(key)
+            if len(chunk_of) != count + 1:
+                raise RunDirError("message store chunks past its messages", path=str(self.path))
+            facts = {row[0]: row[1:] for row in self._db.execute("SELECT * FROM facts")}
+            links: dict[int, list[int]] = {}
+            for a, b in self._db.execute("SELECT a, b FROM links ORDER BY rowid"):
+                links.setdefault(a, []).append(b)
+            self._index = firsts, chunk_of, facts, links
+        return self._index
+
+    def _chunk(self, key: int, with_body: bool
+               ) -> tuple[list[Any], bytes, list[int], array[float]]:
+        """A chunk's messages (decoded), its bodies, where each one's starts there, and the
+        messages' ts."""
+        sql = "SELECT rows, bodies, ts FROM chunks WHERE key=?" if with_body else \
+            "SELECT rows, x'', ts FROM chunks WHERE key=?"
+        (text, blob, ts), = self._db.execute(sql, (key,)).fetchall()
+        rows: list[Any] = loads(text)
+        at, starts = 0, []
+        if with_body:
+            for v in rows:
+                starts.append(at)
+                n, ref = v[10], v[18]
+                at += n if ref is None else ref
+        return rows, blob, starts, _floats(ts)
+
     def messages(self, kinds: Iterable[MessageKind] | None = None,
                  with_body: bool = True) -> Iterator[Message]:
         """All messages in id order. ``with_body=False`` leaves ``body`` empty (cheap)."""
-        text, _keys, n_of = self._numbering()
-        cols = _COLS.format(body="body" if with_body else _BODY_LEN,
-                            ref=self._ref_column() if with_body else "NULL")
-        sql = "SELECT j.key, " + cols + _FROM
-        args: list[str] = [text]
-        if kinds is not None:
-            ks = [k.value for k in kinds]
-            sql += f" WHERE kind IN ({','.join('?' * len(ks))})"
-            args += ks
-        cur = self._db.execute(sql, args)
-        try:
-            last = -1
-            rows: list[tuple[Any, ...]] = []
-            size = 0
-            for row in cur:
-                if row[0] <= last:
-                    raise RunDirError("message store read out of order", path=str(self.path))
-                last = row[0]
-                if row[-1] is None and not rows:
+        _text, keys, n_of = self._numbering()
+        firsts, chunk_of, facts, links = self._chunks()
+        ks = None if kinds is None else frozenset(k.value for k in kinds)
+        cache: dict[int, tuple[list[Any], bytes, list[int], array[float]]] = {}
+        held: list[tuple[Any, ...]] = []  # (n, v or None, facts or row, body or ref, links, t)
+        size = 0
+        for i, key in enumerate(keys):
+            c = chunk_of[key]
+            if c < 0:
+                row = self._row(i, key, with_body)
+                if row is None or (ks is not None and row[1] not in ks):
+                    continue
+                if row[-1] is None and not held:
                     yield _message(row, n_of, with_body)
                     continue
-                # rows from the first with a reference on are held until there are enough
-                # to read their bodies from the capture at once
-                rows.append(row)
-                body = row[_BODY]  # a reference's length, or the body itself
+                held.append((i, None, row, None, None, 0.0))
+                body = row[_BODY]
                 size += body if type(body) is int else len(body) if type(body) in _SIZED else 0
-                if len(rows) >= _BATCH or size >= _BATCH_BYTES:
-                    yield from self._resolved(rows, n_of)
-                    rows, size = [], 0
-            yield from self._resolved(rows, n_of)
-        finally:
-            cur.close()
+            else:
+                got = cache.get(c)
+                if got is None:
+                    if len(cache) >= _CACHED:
+                        del cache[next(iter(cache))]
+                    got = cache[c] = self._chunk(firsts[c], with_body)
+                rows, blob, starts, ts = got
+                j = key - firsts[c]
+                v = rows[j]
+                t = ts[j]
+                if ks is not None and v[1] not in ks:
+                    continue
+                lk = links.get(key)
+                if not with_body:
+                    yield _chunked(i, v, t, facts[v[3]], v[10], lk, n_of, False)
+                    continue
+                n, ref = v[10], v[18]
+                at = starts[j]
+                if ref is None:
+                    body = blob[at:at + n] if type(n) is int else n
+                    if not held:
+                        yield _chunked(i, v, t, facts[v[3]], body, lk, n_of, True)
+                        continue
+                    held.append((i, v, facts[v[3]], body, lk, t))
+                else:
+                    held.append((i, v, facts[v[3]], (n, blob[at:at + ref]), lk, t))
+                    size += n
+            # messages from the first with a reference on are held until there are enough
+            # to read their bodies from the capture at once
+            if len(held) >= _BATCH or size >= _BATCH_BYTES:
+                yield from self._resolved(held, n_of)
+                held, size = [], 0
+        yield from self._resolved(held, n_of)
 
-    def _resolved(self, rows: list[tuple[Any, ...]], n_of: list[int]) -> list[Message]:
-        """The messages of rows, their references read (all at once) from the capture."""
-        refs = [(row[_BODY], row[-1]) for row in rows if row[-1] is not None]
+    def _row(self, i: int, key: int, with_body: bool) -> tuple[Any, ...] | None:
+        """The message in a row of its own (format 6's), numbered i + 1."""
+        cols = _COLS.format(body="body" if with_body else _BODY_LEN,
+                            ref=self._ref_column() if with_body else "NULL")
+        rows = self._db.execute("SELECT ?, " + cols + " FROM messages m" + _FACTS
+                                + " WHERE m.key = ?", (i, key)).fetchall()
+        return rows[0] if rows else None
+
+    def _resolved(self, held: list[tuple[Any, ...]], n_of: list[int]) -> list[Message]:
+        """The messages held, their references read (all at once) from the capture."""
+        refs = [h[3] if h[1] is not None else (h[2][_BODY], h[2][-1]) for h in held
+                if (h[1] is not None and type(h[3]) is tuple)
+                or (h[1] is None and h[2][-1] is not None)]
         bodies = iter(self.bodies().read(refs) if refs else ())
-        return [_message(row if row[-1] is None
-                         else (*row[:_BODY], next(bodies), *row[_BODY + 1:]), n_of, True)
-                for row in rows]
+        out = []
+        for i, v, f, body, lk, t in held:
+            if v is None:
+                row = f if f[-1] is None else (*f[:_BODY], next(bodies), *f[_BODY + 1:])
+                out.append(_message(row, n_of, True))
+            else:
+                out.append(_chunked(i, v, t, f, next(bodies) if type(body) is tuple else body,
+                                    lk, n_of, True))
+        return out
 
     def get(self, message_id: str) -> Message:
         """One message by id; KeyError when there is none."""
@@ -165,12 +258,55 @@ class MessageStore:
         n = int(message_id[1:])
         if not 0 < n <= len(keys):
             raise KeyError(message_id)
-        row = self._db.execute("SELECT ?, " + _COLS.format(body="body", ref=self._ref_column())
-                               + " FROM messages m" + _FACTS + " WHERE m.key = ?",
-                               (n - 1, keys[n - 1])).fetchone()
-        if row is None:
-            raise KeyError(message_id)
-        return self._resolved([row], n_of)[0]
+        key = keys[n - 1]
+        firsts, chunk_of, facts, links = self._chunks()
+        c = chunk_of[key]
+        if c < 0:
+            row = self._row(n - 1, key, True)
+            if row is None:
+                raise KeyError(message_id)
+            return self._resolved([(n - 1, None, row, None, None, 0.0)], n_of)[0]
+        text, blob, at, starts, ts = self._located(c)
+        j = key - firsts[c]
+        v: list[Any] = _DECODER.raw_decode(text, at[j])[0]  # its own values, made anew
+        size, ref = v[10], v[18]
+        body = (blob[starts[j]:starts[j] + size] if type(size) is int else size) \
+            if ref is None else (size, blob[starts[j]:starts[j] + ref])
+        return self._resolved([(n - 1, v, facts[v[3]], body, links.get(key), ts[j])],
+                              n_of)[0]
+
+    def _located(self, c: int) -> tuple[str, bytes, list[int], list[int], array[float]]:
+        """Chunk c's text, its bodies, where each message's values start in the text and
+        its body in the bodies: kept for the next :meth:`get` (a few chunks'), which decodes
+        only its message's values (a reader that gets each response of a request, the HAR
+        export, gets messages of the same chunk one after another)."""
+        got = self._got.get(c)
+        if got is None:
+            if len(self._got) >= _GOT:
+                del self._got[next(iter(self._got))]
+            (text, blob, ts), = self._db.execute(
+                "SELECT rows, bodies, ts FROM chunks WHERE key=?",
+                (self._chunks()[0][c],)).fetchall()
+            at, starts, i, b = [], [], 1, 0
+            while i < len(text) - 1:  # "[" message ("," message)* "]"
+                v, end = _DECODER.raw_decode(text, i)
+                at.append(i)
+                starts.append(b)
+                b += v[10] if v[18] is None else v[18]
+                i = end + 1
+            got = self._got[c] = (text, blob, at, starts, _floats(ts))
+        return got
+
+
+def _chunked(i: int, v: list[Any], t: float, facts: tuple[Any, ...], body: Any,
+             links: list[int] | None, n_of: list[int], with_body: bool) -> Message:
+    """Message number i + 1 of its chunk's values v (storeformat.CHUNK_FIELDS), its facts
+    row's values, its t, its body (without ``with_body``: its length) and the keys it is linked
+    to: what :func:`_message` makes of its row, the JSON columns decoded with the chunk."""
+    req = v[13]
+    return chunked(f"m{i + 1}", v, t, facts, body, None if req is None else f"m{n_of[req]}",
+                   tuple(f"m{x}" for x in sorted(n_of[k] for k in links)) if links else (),
+                   with_body)
 
 
 def _message(row: tuple[Any, ...], n_of: list[int], with_body: bool) -> Message:

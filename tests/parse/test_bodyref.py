@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.storediff import rows as store_rows
+from bench.storediff import stored
 from harness.parse import bodyref, store
 from harness.parse.draft import Draft
 from harness.parse.message import MessageKind
@@ -165,8 +166,7 @@ def _write(path: Path, chunks: list[bytes], seqs: list[int], drafts: list[Draft]
         w.finish({})
     db = sqlite3.connect(path)
     got = []
-    for body, ref, direction in db.execute(
-            "SELECT body, body_ref, direction FROM messages ORDER BY key"):
+    for body, ref, direction in ((v[12], v[20], v[4]) for v in stored(db)):
         if ref is None:
             got.append(body)
         else:

@@ -114,8 +114,7 @@ def _bytes_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def _refs(run: RunDir) -> list[tuple[str, str, int]]:
     db = sqlite3.connect(run.file(store.ANALYSIS_DB))
     try:
-        return db.execute("SELECT kind, direction, body FROM messages"
-                          " WHERE body_ref IS NOT NULL ORDER BY key").fetchall()
+        return [(v[2], v[4], v[12]) for v in storediff.stored(db) if v[20] is not None]
     finally:
         db.close()
 

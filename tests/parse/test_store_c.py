@@ -84,7 +84,7 @@ def _drafts(draw: st.DrawFn) -> Draft:
 
 
 def _build(path: Path, drafts: list[Draft], requests: list[int], compiled: bool,
-           after: list[int], one_call: bool = False, rows: int = store.ROWS,
+           after: list[int], one_call: bool = False, rows: int = store.CHUNK_MESSAGES,
            ) -> tuple[list[str], list[int] | None] | type[BaseException]:
     """The messages (their reprs: types show) and the numbering, or the error raised; each
     made by ``add_message`` with ``one_call``, else by ``add`` and ``message``; the C writer
@@ -157,7 +157,7 @@ one part full (written one by one)."""
 @given(st.lists(_drafts(), min_size=1, max_size=6), st.data(),
        st.lists(st.integers(0, 2), max_size=3), _rows)
 @example([Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=0,
-                headers=[("\ud83d", "\ude00")])], None, [], store.ROWS)
+                headers=[("\ud83d", "\ude00")])], None, [], store.CHUNK_MESSAGES)
 def test_same_store_and_messages(tmp_path_factory: pytest.TempPathFactory,
                                  drafts: list[Draft], data: st.DataObject | None,
                                  after: list[int], rows: int) -> None:
@@ -171,7 +171,7 @@ def test_same_store_and_messages(tmp_path_factory: pytest.TempPathFactory,
 
 
 def _same_as_reference(d: Path, drafts: list[Draft], requests: list[int], after: list[int],
-                       one_call: bool = False, rows: int = store.ROWS,
+                       one_call: bool = False, rows: int = store.CHUNK_MESSAGES,
                        ) -> tuple[str, str] | None:
     """Both writers on the same drafts end the same way: the same exception type, or the
     same Messages and rows. The two files (reference, C) when they wrote."""
@@ -250,7 +250,7 @@ def test_rows_in_a_run_keep_bindings(tmp_path_factory: pytest.TempPathFactory,
                        rows=rows)
 
 
-@pytest.mark.parametrize("rows", [1, 2, store.ROWS])
+@pytest.mark.parametrize("rows", [1, 2, store.CHUNK_MESSAGES])
 def test_bindings_after_a_row_that_failed(tmp_path: Path, rows: int) -> None:
     """A row whose bind fails part way leaves the parameters it reached rebound and the
     rest as they were: the rows after it store their own values (each row read back
@@ -273,22 +273,27 @@ def test_bindings_after_a_row_that_failed(tmp_path: Path, rows: int) -> None:
     w.close()
 
 
+_KEYS = ("SELECT key, facts FROM messages UNION ALL SELECT c.key + j.key,"
+         " json_extract(j.value, '$[3]') FROM chunks c, json_each(c.rows) j")
+"""Every message's key and facts id, in a chunk or a row of its own."""
+
+
 @pytest.mark.parametrize("column", ["first_seq", "t", "direction", "source"])
 def test_row_sqlite_refuses_fails_at_its_add(tmp_path: Path, column: str) -> None:
-    """A row with NULL in a NOT NULL column is written alone, after the rows waiting in the
-    INSERT of several: SQLite's error comes at its own add (not at a later row's), the rows
-    before it are in the file, and the rows after it are written as before."""
+    """A row with NULL in a NOT NULL column is written alone, after the chunk waiting:
+    SQLite's error comes at its own add (not at a later row's), the messages before it are
+    in the file, and the messages after it are written as before."""
     w = store.StoreWriter(tmp_path / store.ANALYSIS_DB, rows=4)  # the third of four
     assert w._c is not None
     w.add(_plain())
     w.add(_plain(host="h2"))
     with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
         w.add(_plain(**{column: None}))
-    assert w._c.fetch("SELECT key FROM messages") == [(1,), (2,)]
+    assert w._c.fetch(f"SELECT key FROM ({_KEYS}) ORDER BY key") == [(1,), (2,)]
     later = [_plain(port=p) for p in range(5)]
     for d in later:
         w.add(d)
-    assert w._c.fetch("SELECT key, port FROM messages JOIN facts ON id = facts"
+    assert w._c.fetch(f"SELECT key, port FROM ({_KEYS}) JOIN facts ON id = facts"
                       " WHERE key > 3 ORDER BY key") == [
         (d.key, d.port) for d in later]
     w.close()
@@ -296,20 +301,19 @@ def test_row_sqlite_refuses_fails_at_its_add(tmp_path: Path, column: str) -> Non
 
 @pytest.mark.parametrize("rows", [1, 3])
 def test_keys_after_a_statement_that_wrote_rows(tmp_path: Path, rows: int) -> None:
-    """The C writer binds a key NULL where SQLite gives a NULL key that key (one more than
-    the largest): after a statement of its caller's that writes (here a row of a larger
-    key), each key is bound as it is, and the rows keep the keys add gave them."""
+    """After a statement of its caller's that writes (here a row of a larger key), the
+    messages keep the keys add gave them (the chunk waiting written first)."""
     w = store.StoreWriter(tmp_path / store.ANALYSIS_DB, rows=rows)
     assert w._c is not None
     keys = [w.add(_plain()) for _ in range(2)]
-    assert w._c.fetch("SELECT count(*) FROM messages") == [(2,)]  # reads only
+    assert w._c.fetch(f"SELECT count(*) FROM ({_KEYS})") == [(2,)]  # reads only
     keys.append(w.add(_plain()))
     w._c.execute("INSERT INTO messages(key, first_seq, kind, t, direction, facts, headers,"
                  " body, events, frames, meta, notes) VALUES(100, 0, 'raw', 1.0,"
                  " 'out', 0, '[]', x'', '[]', '[]', '{}', '[]')")
     keys += [w.add(_plain(port=p)) for p in range(4)]
     assert keys == [1, 2, 3, 4, 5, 6, 7]
-    assert w._c.fetch("SELECT key, port FROM messages LEFT JOIN facts ON id = facts"
+    assert w._c.fetch(f"SELECT key, port FROM ({_KEYS}) LEFT JOIN facts ON id = facts"
                       " ORDER BY key") == [
         (1, 443), (2, 443), (3, 443), (4, 0), (5, 1), (6, 2), (7, 3), (100, None)]
     w.close()
@@ -383,7 +387,7 @@ def test_facts_rows(tmp_path: Path, compiled: bool) -> None:
     got = [w.add_message(_plain(**{"conn": "c1", **c})) for c in change]
     w.finish({})
     db = sqlite3.connect(tmp_path / store.ANALYSIS_DB)
-    assert [f for f, in db.execute("SELECT facts FROM messages ORDER BY key")] == [
+    assert [f for _k, f in db.execute(f"SELECT * FROM ({_KEYS}) ORDER BY key")] == [
         1, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9]
     db.close()
     with MessageStore(tmp_path / store.ANALYSIS_DB) as s:
