@@ -21,10 +21,8 @@ built from.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sqlite3
-import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,25 +31,16 @@ from harness.errors import RunDirError
 from harness.parse import bodyref
 from harness.parse.draft import Draft
 from harness.parse.message import Message
-from harness.parse.rowcodec import (
-    ENCODER,
-    KINDS,
-    VALUES,
-    Dumps,
-    chunked,
-    decoded,
-    loads,
-    new_message,
-)
+from harness.parse.rowcodec import ENCODER, KINDS, VALUES, Dumps, decoded, new_message
+from harness.parse.storechunk import Chunks, fits, read_back
 from harness.parse.storeformat import (
     _CHUNK,
     _FACTS,
     _INSERT,
-    _NUMBER,
+    _NUMBER_ROWS,
     _NUMBERING,
     _PRAGMAS,
     _SCHEMA,
-    CHUNK_BYTES,
 )
 from harness.parse.storeformat import ANALYSIS_DB as ANALYSIS_DB  # store's own name, as ever
 from harness.parse.storeformat import CHUNK_MESSAGES as CHUNK_MESSAGES
@@ -128,13 +117,8 @@ class StoreWriter:
         self._finished = False
         self._next = 0
         self._rows: list[tuple[object, ...]] = []
-        self._limit = rows
-        self._chunk: list[str] = []
-        """The chunk being made: its messages' JSON arrays (their first key ``_first``)."""
-        self._first = 0
-        self._chunk_bodies: list[bytes] = []
-        self._chunk_ts: list[bytes] = []
-        self._chunks: list[tuple[int, str, bytes, bytes]] = []
+        self._chunks = Chunks(rows)
+        """The reference's chunks (storechunk.py), of the rows that fit in one."""
         self._facts: tuple[object, ...] = ()
         """The facts of the last row :meth:`add` gave a facts row (its id ``_nfacts``)."""
         self._nfacts = 0
@@ -218,57 +202,21 @@ class StoreWriter:
         # length and where it is
         row = (*last[:5], self._nfacts, d.phase, d.host, *last[15:19],
                last[19] if ref is None else last[20], *last[21:], ref)
-        if not self._chunked(row, facts):
-            self._end_chunk()
+        if fits(row, facts, d.body):
+            self._chunks.add(row)
+        else:  # a row of its own, after the chunk before it
+            self._chunks.end()
             self._rows.append(row)
         self._pending += len(d.body) + 512
         if len(self._rows) >= 2000 or self._pending >= 32 * 1024 * 1024:
             self._flush()
         return d.key
 
-    def _chunked(self, row: tuple[Any, ...], facts: tuple[object, ...]) -> bool:
-        """Whether row went in the chunk being made (as the C writer's storerows.c: its
-        values what JSON gives back, and what :meth:`message` takes as they are)."""
-        (key, first_seq, kind, t, direction, nfacts, phase, host, method, url, status,
-         headers, body, body_len_wire, events, req, sdk, frames, meta, notes, ref) = row
-        texts = (kind, direction, phase, host, method, url, sdk)
-        if not (type(t) is float and t and math.isfinite(t) and type(direction) is str
-                and type(self._last_body) is bytes
-                and (type(body) is bytes if ref is None else type(body) is int)
-                and all(type(v) is int and _INT64 <= v < -_INT64
-                        for v in (first_seq, status, body_len_wire, req) if v is not None)
-                and type(first_seq) is int
-                and all(type(v) is str and _utf8(v) for v in texts if v is not None)
-                and {type(facts[4])} <= _INTS
-                and {type(v) for v in (*facts[:4], *facts[5:])} <= _TEXTS):
-            return False
-        if self._chunk and key != self._first + len(self._chunk):
-            self._end_chunk()
-        if not self._chunk:
-            self._first = key
-        scalars = ENCODER.encode([first_seq, kind, direction, nfacts, phase, host, method,
-                                  url, status])
-        n = len(body) if ref is None else body
-        self._chunk.append(f"{scalars[:-1]},{headers},{n},{ENCODER.encode(body_len_wire)},"
-                           f"{events},{ENCODER.encode(req)},{ENCODER.encode(sdk)},{frames},"
-                           f"{meta},{notes},{'null' if ref is None else len(ref)}]")
-        self._chunk_bodies.append(body if ref is None else ref)
-        self._chunk_ts.append(_T.pack(t))
-        if len(self._chunk) >= self._limit or sum(map(len, self._chunk_bodies)) >= CHUNK_BYTES:
-            self._end_chunk()
-        return True
-
-    def _end_chunk(self) -> None:
-        if self._chunk:
-            self._chunks.append((self._first, "[" + ",".join(self._chunk) + "]",
-                                 b"".join(self._chunk_bodies), b"".join(self._chunk_ts)))
-        self._chunk, self._chunk_bodies, self._chunk_ts = [], [], []
-
     def _flush(self) -> None:
-        self._end_chunk()
-        if self._chunks and self._py is not None:
-            self._py.db.executemany(_CHUNK, self._chunks)
-        self._chunks = []
+        self._chunks.end()
+        if self._chunks.done and self._py is not None:
+            self._py.db.executemany(_CHUNK, self._chunks.done)
+        self._chunks.done = []
         if self._facts_rows and self._py is not None:
             self._py.db.executemany(_FACTS, self._facts_rows)
         self._facts_rows = []
@@ -308,7 +256,8 @@ class StoreWriter:
     def _read_back(self, key: int) -> Message:
         self._flush()
         if not self._db.fetch("SELECT 1 FROM messages WHERE key=?", (key,)):
-            return self._read_chunked(key)
+            return read_back(self._db.fetch, key, key_id(key), key_id,
+                             self._c.last_body if self._c is not None else self._last_body)
         (kind, t, direction, source, conn, phase, protocol, host, ip, port, sni, tls_version,
          cipher, method, url, status, headers, body, body_len_wire, events, req, sdk, frames,
          meta, notes, ref), = self._db.fetch(
@@ -323,23 +272,6 @@ class StoreWriter:
                         body, body_len_wire, events,
                         None if req is None else key_id(req), (), sdk, frames, meta, notes,
                         True)
-
-    def _read_chunked(self, key: int) -> Message:
-        """:meth:`_read_back` of a message in a chunk."""
-        (first, text, bodies, ts), = self._db.fetch(
-            "SELECT key, rows, bodies, ts FROM chunks WHERE key <= ? ORDER BY key DESC LIMIT 1",
-            (key,))
-        values = loads(text)
-        at = sum(w[10] if w[18] is None else w[18] for w in values[:key - first])
-        v = values[key - first]
-        facts, = self._db.fetch("SELECT source, conn, protocol, ip, port, sni, tls_version,"
-                                " cipher FROM facts WHERE id=?", (v[3],))
-        n, ref = v[10], v[18]
-        body = bodies[at:at + n] if ref is None else (
-            self._c.last_body if self._c is not None else self._last_body)
-        t, = _T.unpack_from(ts, 8 * (key - first))
-        return chunked(key_id(key), v, t, facts, body,
-                       None if v[13] is None else key_id(v[13]), (), True)
 
     def add_message(self, d: Draft) -> Message:
         """:meth:`add`, then :meth:`message` (through the C writer, one call of it: the two
@@ -424,7 +356,15 @@ class StoreWriter:
         count = self._c.count if self._c is not None else self._next
         order = self._order(count)
         if order is None:
-            order = [key for key, in db.fetch(_NUMBER)]
+            # SQLite orders what is not an int its own way: the messages in chunks (whose
+            # first_seq are ints) go to it in a table of its temp database, as their JSON
+            # may hold what its JSON functions refuse (NaN, Infinity in a meta)
+            db.execute("CREATE TEMP TABLE chunked(key INTEGER PRIMARY KEY, first_seq INTEGER)")
+            for first, n in db.fetch("SELECT key, length(ts) / 8 FROM chunks"):
+                for key in range(first, first + n):
+                    db.execute("INSERT INTO temp.chunked VALUES(?, ?)",
+                               (key, self._firsts[key - 1]))
+            order = [key for key, in db.fetch(_NUMBER_ROWS)]
         db.execute(_NUMBERING, (ENCODER.encode(order),))
         return numbers_of(order, count) if numbers else []
 
@@ -447,19 +387,6 @@ def _same(a: object, b: object) -> bool:
 
 
 _SAME = frozenset({str, int})
-_INT64 = -2**63
-_T = struct.Struct("<d")
-"""A chunk's ``ts``: each message's t, 8 bytes little-endian (storeformat.py)."""
-
-
-def _utf8(text: str) -> bool:
-    """Whether text has UTF-8 (no surrogate), as SQLite is given it."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
 _TEXTS = frozenset({str, type(None)})
 _INTS = frozenset({int, type(None)})
 

@@ -91,8 +91,14 @@ _CHUNK = "INSERT INTO chunks(key, rows, bodies, ts) VALUES(?,?,?,?)"
 _NUMBER = ("SELECT key FROM (SELECT key, first_seq FROM messages UNION ALL"
            " SELECT c.key + j.key, json_extract(j.value, '$[0]')"
            " FROM chunks c, json_each(c.rows) j) ORDER BY first_seq, key")
-"""How messages are numbered (capture order), as SQL: the keys in order, what
-:meth:`StoreWriter.finish` reads when it cannot sort the keys itself."""
+"""How messages are numbered (capture order), as SQL over a store: the keys in order (the
+reference the tests compare the numbering with; SQLite's JSON functions read the chunks, and
+refuse json's NaN and Infinity, which a chunk's meta may hold)."""
+_NUMBER_ROWS = ("SELECT key FROM (SELECT key, first_seq FROM messages UNION ALL"
+                " SELECT key, first_seq FROM temp.chunked) ORDER BY first_seq, key")
+""":data:`_NUMBER` with the chunks' keys and first_seq in a temp table (``chunked``), which
+:meth:`StoreWriter.finish` fills from what it was given, and reads when it cannot sort the
+keys itself (a first_seq that is not an int: SQLite orders types its own way)."""
 
 _NUMBERING = "INSERT INTO numbering(keys) VALUES(?)"
 _FACTS = ("INSERT INTO facts(id, source, conn, protocol, ip, port, sni, tls_version, cipher)"

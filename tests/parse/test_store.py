@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.parse import rowcodec, store, storeread
+from harness.parse import rowcodec, store, storeformat, storeread
 
 scalars = (st.none() | st.booleans() | st.integers(-10**30, 10**30)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
@@ -309,7 +309,7 @@ _first_seqs = st.integers(0, 6) | st.integers(-2**63, 2**63 - 1) | st.sampled_fr
 def test_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFactory,
                                       firsts: list[Any], compiled: bool) -> None:
     """``finish`` sorts the keys itself when every ``first_seq`` is an int: ``numbering``
-    and the numbers it returns are what SQL's numbering (``store._NUMBER``, the reference)
+    and the numbers it returns are what SQL's numbering (``storeformat._NUMBER``, the reference)
     makes of the rows written, whichever way it took."""
     import sqlite3
 
@@ -323,7 +323,7 @@ def test_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFactory,
     n_of = w.finish({}, numbers=True)
     db = sqlite3.connect(path)
     keys = _numbering(db)
-    assert keys == [k for k, in db.execute(store._NUMBER)]
+    assert keys == [k for k, in db.execute(storeformat._NUMBER)]
     assert n_of == [0] + [n for _k, n in sorted((k, n) for n, k in enumerate(keys, 1))]
     db.close()
 
@@ -367,7 +367,7 @@ def test_many_numbered_as_sql_numbers_them(tmp_path_factory: pytest.TempPathFact
     n_of = w.finish({}, numbers=numbers)
     db = sqlite3.connect(path)
     keys = _numbering(db)
-    assert keys == [k for k, in db.execute(store._NUMBER)]
+    assert keys == [k for k, in db.execute(storeformat._NUMBER)]
     assert n_of == ([0] + [n for _k, n in sorted((k, n) for n, k in enumerate(keys, 1))]
                     if numbers else None)
     db.close()

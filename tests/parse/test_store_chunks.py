@@ -92,3 +92,20 @@ def test_chunks_hold_few_messages_each_and_odd_ones_apart(tmp_path: Path) -> Non
         assert [(m.host, m.body) for m in s.messages()] == [
             (None, b"xxxxx"), (None, b"xxxx"), ("7", b"xxx"), (None, b"xx"), (None, b"x"),
             (None, b"")]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_json_sqlite_refuses_in_a_chunk(tmp_path: Path, compiled: bool) -> None:
+    """A chunk may hold json's Infinity (a meta's: the reference writer chunks it, the C
+    writer gives it a row), which SQLite's JSON functions refuse: the numbering by SQL (a
+    first_seq that is not an int) and count(kind) read the chunks otherwise."""
+    path = tmp_path / store.ANALYSIS_DB
+    with store.StoreWriter(path, compiled=compiled) as w:
+        w.add(Draft(kind=MessageKind.RAW, t=0.0, direction="out", source="s",
+                    first_seq=False))  # type: ignore[arg-type]
+        w.add(Draft(kind=MessageKind.RAW, t=1.0, direction="out", source="s", first_seq=0,
+                    meta={"f": float("inf")}))
+        assert w.finish({}, numbers=True) == [0, 1, 2]  # False is 0 to SQLite: by key
+    with storeread.MessageStore(path) as s:
+        assert [m.meta for m in s.messages()] == [{}, {"f": float("inf")}]
+        assert s.count(MessageKind.RAW) == 2
