@@ -1,6 +1,6 @@
 """Reading the message store (``analysis.sqlite``, :mod:`harness.parse.store` writes it):
-messages in id order, a chunk (storeformat.py: a connection's messages, several a row) at a
-time, or one by id, never all of them in memory. A body stored as a reference (format 6) is
+messages in id order, a chunk (storeformat.py: up to 256 messages a row) at a time, or one
+by id, never all of them in memory. A body stored as a reference (format 6) is
 read from the run's capture (:class:`bodyref.Bodies`), a few hundred messages' at a time."""
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ itself, an int, where the body is a reference to the capture). The store had a
 column of ``len(body)`` to read here (format 4): a value to bind and record a row (10.1 M
 instructions, 0.44% of the 20 MB run, callgrind) for what the body's own header says."""
 _BODY = 18
-"""A row's body (the key first, then _COLS); a chunk's message's is at 11, its reference's
-length at 19 (storeformat.CHUNK_FIELDS)."""
+"""A row's body (the key first, then _COLS); a chunk's message's is at 10, its reference's
+length at 18 (storeformat.CHUNK_FIELDS)."""
 _CACHED = 8
 """Chunks :meth:`MessageStore.messages` keeps decoded: the numbering's order is a
 connection's messages together, mostly, but requests and responses of connections that
@@ -46,6 +46,8 @@ _BATCH_BYTES = 16 << 20
 """Rows (and bytes of their bodies) :meth:`MessageStore.messages` holds to read their
 references' bodies at once: one query of the capture for them all."""
 _SIZED = frozenset({bytes, str})
+
+
 def _floats(ts: bytes) -> array[float]:
     """A chunk's ts: its messages' t, 8 bytes each, little-endian."""
     out = array("d", ts)

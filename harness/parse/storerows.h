@@ -4,13 +4,14 @@
  *
  * SQLite's work for a row is per row and per column (the VDBE's opcodes, the record, the
  * b-tree's insert): with 21 columns a message, ~0.27 s of the 200 MB benchmark's ~2.7 s. A
- * chunk is one row of three columns for a connection's messages (CHUNK_MESSAGES at most): a
- * JSON array of one array a message, the JSON columns' texts embedded as they are, and their
- * bodies' bytes one after another. A chunk waits here, its text and bodies growing, until it
- * is full, its connection ends (a facts row, storefacts.h) or any other SQL runs
- * (rows_flush); a message that does not go in one (a value SQLite's column affinity would
- * change, or NULL where the schema refuses it) is written alone, at once, after the chunk
- * waiting, so that its error comes with its add. */
+ * chunk is one row of four columns for up to `limit` messages of consecutive keys: a JSON
+ * array of one array a message, the JSON columns' texts embedded as they are, their bodies'
+ * bytes one after another, and their t as 8 bytes each. A chunk waits here, growing, until
+ * it is full (or its bodies CHUNK_BYTES), a key is left out (an add that failed), or any
+ * other SQL runs (rows_flush; a facts row need not wait: a chunk names facts by id). A
+ * message that does not go in one (a value SQLite's column affinity would change, or NULL
+ * where the schema refuses it) is written alone, at once, after the chunk waiting, so that
+ * its error comes with its add. */
 
 #ifndef STOREROWS_H
 #define STOREROWS_H
