@@ -105,8 +105,7 @@ def _coded(run: RunDir) -> list[tuple[str, str, int]]:
     """Each coded reference's direction, codings and budget, in key order."""
     db = sqlite3.connect(run.file(store.ANALYSIS_DB))
     try:
-        rows = db.execute("SELECT direction, body_ref FROM messages WHERE body_ref IS NOT NULL"
-                          " ORDER BY key").fetchall()
+        rows = [(v[4], v[20]) for v in storediff.stored(db) if v[20] is not None]
     finally:
         db.close()
     return [(d, *c) for d, ref in rows if (c := bodyref.coding(ref)) is not None]
@@ -230,7 +229,7 @@ def test_only_a_well_formed_note_of_the_body_itself_is_a_coded_reference(
             w.finish({})
         rows.append(list(storediff.rows(str(path))))
         db = sqlite3.connect(path)
-        refs = [r for r, in db.execute("SELECT body_ref FROM messages ORDER BY key")]
+        refs = [v[20] for v in storediff.stored(db)]
         db.close()
     assert rows[0] == rows[1]
     assert [bodyref.coding(r) if r else None for r in refs] == [
@@ -286,8 +285,7 @@ def test_bytes_as_sent_that_no_longer_decode_are_an_error_not_a_body(tmp_path: P
     _rewrite_wire(run)
     path = run.file(store.ANALYSIS_DB)
     db = sqlite3.connect(path)
-    (size, ref), = db.execute("SELECT body, body_ref FROM messages"
-                              " WHERE body_ref IS NOT NULL").fetchall()
+    (size, ref), = [(v[12], v[20]) for v in storediff.stored(db) if v[20] is not None]
     db.close()
     bodies = bodyref.Bodies(path, bodyref.capture_stamp(run.capture_db))
     try:
@@ -317,5 +315,5 @@ def test_no_reference_names_a_negative_seq(tmp_path: Path) -> None:
             w.add(d)
             w.finish({})
         db = sqlite3.connect(path)
-        assert db.execute("SELECT body, body_ref FROM messages").fetchall() == [(body, None)]
+        assert [(v[12], v[20]) for v in storediff.stored(db)] == [(body, None)]
         db.close()
