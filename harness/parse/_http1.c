@@ -9,7 +9,7 @@
  * the class's member descriptors give. setup() hands over the Draft class (and checks that
  * its fields are the ones filled here, each a plain object slot), the MessageKind members,
  * http1.finish_body and MAX_HEAD. A body with one gzip or deflate coding that decodes whole
- * is undone here (zinflate.c); one with any other coding, several, or one that does not
+ * is undone here (zcoding.c); one with any other coding, several, or one that does not
  * decode whole (a note to write) still goes to finish_body.
  *
  * Byte scanning is in h1wire.c, header lines and bodies as Python objects in h1head.c and
@@ -78,7 +78,7 @@ static int head (Ctx *c, Msg *m, PyObject *kind, Py_ssize_t pos, const H1Line *l
   return m->v[D_PROTOCOL] && m->v[D_HEADERS] ? 0 : -1;
 }
 
-/* zs_finish (zinflate.c) on the body in m->v, with this message's headers: the decoded
+/* zs_finish (zcoding.c) on the body in m->v, with this message's headers: the decoded
  * body and meta (made if the message has none yet) kept in m. 1, 0 or -1 as zs_finish;
  * 0 for a budget past Py_ssize_t (finish_body takes it as it is). */
 static int inflated (Ctx *c, Msg *m, PyObject *headers)

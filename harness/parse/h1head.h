@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* str.isspace() over ASCII: bytes.strip()'s six and the separators \x1c-\x1f (zinflate.c
+/* str.isspace() over ASCII: bytes.strip()'s six and the separators \x1c-\x1f (zcoding.c
  * strips coding names with it too). */
 static inline int h1_str_space (unsigned char c)
 {

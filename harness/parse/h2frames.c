@@ -8,7 +8,7 @@
  * its order (made with h1draft.c, as _http1.c makes its own): bytes kept raw, and each
  * stream's when it closes, with the request it answers from peers (the client's drafts by
  * stream; a pushed stream's request is added). A body with one gzip or deflate coding that
- * decodes whole within budget is undone here (zinflate.c); pending lists (draft,
+ * decodes whole within budget is undone here (zcoding.c); pending lists (draft,
  * header_flags) for the drafts whose body has another coding to undo or is gRPC:
  * http2._read finishes those in Python.
  * notes are the connection notes.

@@ -1,7 +1,8 @@
-/* encoding._zlib_stream and the part of http1.finish_body that undoes one gzip or deflate
- * coding, in C, for the extensions that need them: _inflate (encoding.py's stream), _http1
- * and _hpack (a body finished without going back to Python). zinflate.c is compiled into
- * each, with hidden visibility, so each keeps its own copy to itself. */
+/* encoding._zlib_stream (zinflate.c) and the part of http1.finish_body that undoes one gzip
+ * or deflate coding (zcoding.c), in C, for the extensions that need them: _inflate
+ * (encoding.py's stream), _http1, _hpack and _detect (a body finished without going back to
+ * Python). Each file is compiled into each extension that needs it, with hidden
+ * visibility, so each keeps its own copy to itself. */
 
 #ifndef ZINFLATE_H
 #define ZINFLATE_H
