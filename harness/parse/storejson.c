@@ -332,6 +332,11 @@ int json_put_str (JBuf *b, PyObject *s, int *sur)
   return put_str (b, s, sur);
 }
 
+int json_put_int (JBuf *b, PyObject *v)
+{
+  return put_int (b, v);
+}
+
 int json_flat_dict (JBuf *b, PyObject *v, int *sur)
 {
   if (!PyDict_CheckExact (v))

@@ -42,6 +42,10 @@ int json_flat_dict (JBuf *b, PyObject *v, int *sur);
  * exception set. */
 int json_put_str (JBuf *b, PyObject *s, int *sur);
 
+/* An int appended to b as json writes it (int.__repr__), when it is one (not a bool) within
+ * 64 bits: 1; 0 for anything else (b as it was); -1 with an exception set. */
+int json_put_int (JBuf *b, PyObject *v);
+
 /* A store row's JSON columns, in their order */
 enum { J_HEADERS, J_EVENTS, J_FRAMES, J_META, J_NOTES, JN };
 

@@ -122,15 +122,7 @@ static inline int scalar (JBuf *b, PyObject *v, int kind)
       return 0;
     return json_put_str (b, v, &sur) < 0 ? -1 : !sur;
   }
-  if (!PyLong_CheckExact (v))
-    return 0;
-  int overflow;
-  long long x = PyLong_AsLongLongAndOverflow (v, &overflow);
-  if (overflow)
-    return 0;
-  if (x == -1 && PyErr_Occurred ())
-    return -1;
-  return put_ll (b, x) < 0 ? -1 : 1;
+  return json_put_int (b, v);
 }
 
 /* The message col appended to the chunk's text (a "," before it, or the "[" opening the

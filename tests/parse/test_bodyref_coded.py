@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import brotli
-import h2.config
-import h2.connection
 import pytest
 import zstandard
 
@@ -32,6 +30,7 @@ from harness.parse.reassembly import Coded, ConnFacts, Flow
 from harness.parse.storeread import MessageStore
 from tests.parse.test_bodyref import _flow
 from tests.parse.test_bodyref_runs import BODY, _bytes_only, _chunked
+from tests.parse.test_bodyref_runs import _h2 as _h2_post
 from tests.parse.wire import run_from_bytes
 
 GZ = gzip.compress(BODY, mtime=0)
@@ -64,20 +63,8 @@ def _split(data: bytes, *at: int) -> list[tuple[str, bytes]]:
 
 def _h2(codings: str, wire: bytes) -> list[tuple[str, bytes]]:
     """A gzip POST in three DATA frames (two padded) and a response coded ``codings``."""
-    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    c.initiate_connection()
-    c.send_headers(1, [(":method", "POST"), (":path", "/up"), (":scheme", "https"),
-                       (":authority", "h.test"), ("content-encoding", "gzip")])
-    c.send_data(1, GZ[:100], pad_length=7)
-    c.send_data(1, GZ[100:200])
-    c.send_data(1, GZ[200:], pad_length=30, end_stream=True)
-    out = c.data_to_send()
-    s = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-    s.initiate_connection()
-    s.receive_data(out)
-    s.send_headers(1, [(":status", "200"), ("content-encoding", codings)])
-    s.send_data(1, wire, end_stream=True)
-    return [("out", out[:150]), ("out", out[150:]), ("in", s.data_to_send())]
+    return _h2_post(GZ, (100, 200), 150, (("content-encoding", "gzip"),),
+                    (("content-encoding", codings),), wire)
 
 
 CASES: dict[str, tuple[list[tuple[str, bytes]], dict[str, Any], list[tuple[str, str]]]] = {

@@ -49,23 +49,27 @@ def _chunked(body: bytes, size: int) -> bytes:
     return out + b"0\r\n\r\n"
 
 
-def _h2() -> list[tuple[str, bytes]]:
-    """A POST whose body is three DATA frames, two of them padded, and its response."""
+def _h2(body: bytes = BODY, cuts: tuple[int, int] = (1000, 2000), split: int = 500,
+        request: tuple[tuple[str, str], ...] = (), response: tuple[tuple[str, str], ...] = (),
+        resp: bytes = RESP) -> list[tuple[str, bytes]]:
+    """A POST whose body is three DATA frames (cut at ``cuts``), two of them padded, and its
+    response (``resp``), each with the extra headers given; the client's bytes sent in two
+    events, cut at ``split``."""
     c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     c.initiate_connection()
     c.send_headers(1, [(":method", "POST"), (":path", "/up"), (":scheme", "https"),
-                       (":authority", "h.test")])
-    c.send_data(1, BODY[:1000], pad_length=7)
-    c.send_data(1, BODY[1000:2000])
-    c.send_data(1, BODY[2000:], pad_length=30, end_stream=True)
+                       (":authority", "h.test"), *request])
+    c.send_data(1, body[:cuts[0]], pad_length=7)
+    c.send_data(1, body[cuts[0]:cuts[1]])
+    c.send_data(1, body[cuts[1]:], pad_length=30, end_stream=True)
     out = c.data_to_send()
     s = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     s.initiate_connection()
     s.receive_data(out)
-    s.send_headers(1, [(":status", "200")])
-    s.send_data(1, RESP, end_stream=True)
+    s.send_headers(1, [(":status", "200"), *response])
+    s.send_data(1, resp, end_stream=True)
     inn = s.data_to_send()
-    return [("out", out[:500]), ("out", out[500:]), ("in", inn)]
+    return [("out", out[:split]), ("out", out[split:]), ("in", inn)]
 
 
 def _ws_frame(payload: bytes, mask: bytes | None) -> bytes:
