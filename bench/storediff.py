@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import json
 import sqlite3
-import struct
 import sys
 from collections.abc import Iterator
 from operator import itemgetter
@@ -30,7 +29,8 @@ from typing import Any
 from harness.parse.message import Message
 from harness.parse.rowcodec import decoded, loads
 from harness.parse.store import numbers_of
-from harness.parse.storeread import MessageStore
+from harness.parse.storechunk import T, held
+from harness.parse.storeread import MessageStore, _row_held
 
 V2_ROWS = ("SELECT ord.n, kind, t, direction, source, conn, phase, protocol, host, ip, port,"
            " sni, tls_version, cipher, method, url, status, headers, body, body_len_wire,"
@@ -74,14 +74,14 @@ def _v6_messages(path: str, db: sqlite3.Connection) -> Iterator[Message]:
     cols = {c for _i, c, *_ in db.execute("PRAGMA table_info(messages)")}
     store = MessageStore(Path(path))  # what reads the references' bodies
     try:
-        held = []  # a few hundred rows' references read at once, as the reader did
+        waiting = []  # a few hundred rows' references read at once, as the reader did
         for row in db.execute(V6_ROWS.format(ref="body_ref" if "body_ref" in cols else "NULL"),
                               (text,)):
-            held.append((row[0], None, row, None, None, 0.0))
-            if len(held) >= 256:
-                yield from store._resolved(held, n_of)
-                held = []
-        yield from store._resolved(held, n_of)
+            waiting.append(_row_held(row[0], row))
+            if len(waiting) >= 256:
+                yield from store._resolved(waiting, n_of)
+                waiting = []
+        yield from store._resolved(waiting, n_of)
     finally:
         store.close()
 
@@ -126,13 +126,13 @@ def stored(db: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
     for key, text, bodies, ts in db.execute("SELECT key, rows, bodies, ts FROM chunks"):
         at = 0
         for j, v in enumerate(loads(text)):
-            n, ref = v[10], v[18]
-            size = n if ref is None else ref
-            held = bodies[at:at + size]
+            size = held(v)
+            here = bodies[at:at + size]
             at += size
-            t, = struct.unpack_from("<d", ts, 8 * j)
-            out.append((key + j, *v[:2], t, *v[2:10], held if ref is None else n, *v[11:18],
-                        None if ref is None else held))
+            t, = T.unpack_from(ts, 8 * j)
+            ref = v[18] is not None
+            out.append((key + j, *v[:2], t, *v[2:10], v[10] if ref else here, *v[11:18],
+                        here if ref else None))
     return iter(sorted(out, key=itemgetter(0)))
 
 
@@ -148,9 +148,8 @@ def rows(path: str) -> Iterator[tuple[object, ...]]:
         facts = {r[0]: r[1:] for r in db.execute("SELECT * FROM facts")}
         numbering = db.execute("SELECT keys FROM numbering").fetchall()
         links = db.execute("SELECT a, b FROM links ORDER BY rowid").fetchall()
-        messages = [(*v[:5], *facts[v[5]], *v[6:11], *(repr(x) for x in v[11:12]), *v[12:14],
-                     repr(v[14]), *v[15:17], *(repr(x) for x in v[17:20]), v[20])
-                    for v in stored(db)]
+        messages = [(*v[:5], *facts[v[5]], *v[6:11], repr(v[11]), *v[12:14], repr(v[14]),
+                     *v[15:17], *map(repr, v[17:20]), v[20]) for v in stored(db)]
         for r in (*numbering, *messages, *links):
             yield (*r, *(type(v).__name__ for v in r))
     finally:

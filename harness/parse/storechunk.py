@@ -50,6 +50,13 @@ def fits(row: tuple[Any, ...], facts: tuple[object, ...], body: object) -> bool:
             and {type(v) for v in (*facts[:4], *facts[5:])} <= _TEXTS)
 
 
+def held(v: list[Any]) -> int:
+    """How many bytes of its chunk's ``bodies`` a message's values ``v`` take: its body's, or
+    its reference's where the body is one (``v[18]``, the reference's length, then not
+    null)."""
+    return int(v[10] if v[18] is None else v[18])
+
+
 class Chunks:
     """The chunks a writer makes of the rows that fit, ``limit`` messages at most each (or
     CHUNK_BYTES of bodies): ``done`` holds those made, (key, rows, bodies, ts)."""
@@ -59,6 +66,8 @@ class Chunks:
         self.first = 0
         self.rows: list[str] = []
         self.bodies: list[bytes] = []
+        self.size = 0
+        """The bodies' bytes so far."""
         self.ts: list[bytes] = []
         self.done: list[tuple[int, str, bytes, bytes]] = []
 
@@ -77,8 +86,9 @@ class Chunks:
                          f"{events},{ENCODER.encode(req)},{ENCODER.encode(sdk)},{frames},"
                          f"{meta},{notes},{'null' if ref is None else len(ref)}]")
         self.bodies.append(body if ref is None else ref)
+        self.size += len(self.bodies[-1])
         self.ts.append(T.pack(t))
-        if len(self.rows) >= self.limit or sum(map(len, self.bodies)) >= CHUNK_BYTES:
+        if len(self.rows) >= self.limit or self.size >= CHUNK_BYTES:
             self.end()
 
     def end(self) -> None:
@@ -86,7 +96,7 @@ class Chunks:
         if self.rows:
             self.done.append((self.first, "[" + ",".join(self.rows) + "]",
                               b"".join(self.bodies), b"".join(self.ts)))
-        self.rows, self.bodies, self.ts = [], [], []
+        self.rows, self.bodies, self.ts, self.size = [], [], [], 0
 
 
 def read_back(fetch: Callable[..., list[tuple[Any, ...]]], key: int, mid: str,
@@ -98,7 +108,7 @@ def read_back(fetch: Callable[..., list[tuple[Any, ...]]], key: int, mid: str,
         "SELECT key, rows, bodies, ts FROM chunks WHERE key <= ? ORDER BY key DESC LIMIT 1",
         (key,))
     values = loads(text)
-    at = sum(w[10] if w[18] is None else w[18] for w in values[:key - first])
+    at = sum(map(held, values[:key - first]))
     v = values[key - first]
     facts, = fetch("SELECT source, conn, protocol, ip, port, sni, tls_version, cipher"
                    " FROM facts WHERE id=?", (v[3],))

@@ -20,6 +20,7 @@ from harness.parse.bodyref import STAMP_KEY, Bodies
 from harness.parse.message import Message, MessageKind
 from harness.parse.rowcodec import chunked, decoded, loads
 from harness.parse.store import ANALYSIS_DB, numbers_of
+from harness.parse.storechunk import held
 from harness.text import is_digits
 
 _COLS = ("kind, t, direction, f.source, f.conn, phase, f.protocol, host, f.ip, f.port, f.sni,"
@@ -54,6 +55,18 @@ def _floats(ts: bytes) -> array[float]:
     if sys.byteorder == "big":
         out.byteswap()
     return out
+
+
+_Held = tuple[int, Any, Any, Any, Any, float, Any]
+"""A message :meth:`MessageStore.messages` holds until its reference's body is read: its
+index, its chunk values (None for a row of its own), its facts row's values (or its row),
+its body, its links, its t and its reference (the body's length and the reference), or
+None where its body is at hand."""
+
+
+def _row_held(i: int, row: tuple[Any, ...]) -> _Held:
+    """A row of its own (``_COLS``' values, the index first) as :data:`_Held`."""
+    return (i, None, row, None, None, 0.0, None if row[-1] is None else (row[_BODY], row[-1]))
 
 
 _GOT = 4
@@ -172,8 +185,7 @@ class MessageStore:
         if with_body:
             for v in rows:
                 starts.append(at)
-                n, ref = v[10], v[18]
-                at += n if ref is None else ref
+                at += held(v)
         return rows, blob, starts, _floats(ts)
 
     def messages(self, kinds: Iterable[MessageKind] | None = None,
@@ -183,7 +195,7 @@ class MessageStore:
         firsts, chunk_of, facts, links = self._chunks()
         ks = None if kinds is None else frozenset(k.value for k in kinds)
         cache: dict[int, tuple[list[Any], bytes, list[int], array[float]]] = {}
-        held: list[tuple[Any, ...]] = []  # (n, v or None, facts or row, body or ref, links, t)
+        waiting: list[_Held] = []
         size = 0
         for i, key in enumerate(keys):
             c = chunk_of[key]
@@ -191,10 +203,10 @@ class MessageStore:
                 row = self._row(i, key, with_body)
                 if row is None or (ks is not None and row[1] not in ks):
                     continue
-                if row[-1] is None and not held:
+                if row[-1] is None and not waiting:
                     yield _message(row, n_of, with_body)
                     continue
-                held.append((i, None, row, None, None, 0.0))
+                waiting.append(_row_held(i, row))
                 body = row[_BODY]
                 size += body if type(body) is int else len(body) if type(body) in _SIZED else 0
             else:
@@ -216,20 +228,20 @@ class MessageStore:
                 n, ref = v[10], v[18]
                 at = starts[j]
                 if ref is None:
-                    body = blob[at:at + n] if type(n) is int else n
-                    if not held:
+                    body = blob[at:at + n]
+                    if not waiting:
                         yield _chunked(i, v, t, facts[v[3]], body, lk, n_of, True)
                         continue
-                    held.append((i, v, facts[v[3]], body, lk, t))
+                    waiting.append((i, v, facts[v[3]], body, lk, t, None))
                 else:
-                    held.append((i, v, facts[v[3]], (n, blob[at:at + ref]), lk, t))
+                    waiting.append((i, v, facts[v[3]], None, lk, t, (n, blob[at:at + ref])))
                     size += n
             # messages from the first with a reference on are held until there are enough
             # to read their bodies from the capture at once
-            if len(held) >= _BATCH or size >= _BATCH_BYTES:
-                yield from self._resolved(held, n_of)
-                held, size = [], 0
-        yield from self._resolved(held, n_of)
+            if len(waiting) >= _BATCH or size >= _BATCH_BYTES:
+                yield from self._resolved(waiting, n_of)
+                waiting, size = [], 0
+        yield from self._resolved(waiting, n_of)
 
     def _row(self, i: int, key: int, with_body: bool) -> tuple[Any, ...] | None:
         """The message in a row of its own (format 6's), numbered i + 1."""
@@ -239,20 +251,19 @@ class MessageStore:
                                 + " WHERE m.key = ?", (i, key)).fetchall()
         return rows[0] if rows else None
 
-    def _resolved(self, held: list[tuple[Any, ...]], n_of: list[int]) -> list[Message]:
-        """The messages held, their references read (all at once) from the capture."""
-        refs = [h[3] if h[1] is not None else (h[2][_BODY], h[2][-1]) for h in held
-                if (h[1] is not None and type(h[3]) is tuple)
-                or (h[1] is None and h[2][-1] is not None)]
+    def _resolved(self, waiting: list[_Held], n_of: list[int]) -> list[Message]:
+        """The messages waiting, their references read (all at once) from the capture."""
+        refs = [ref for *_, ref in waiting if ref is not None]
         bodies = iter(self.bodies().read(refs) if refs else ())
         out = []
-        for i, v, f, body, lk, t in held:
-            if v is None:
-                row = f if f[-1] is None else (*f[:_BODY], next(bodies), *f[_BODY + 1:])
-                out.append(_message(row, n_of, True))
+        for i, v, f, body, lk, t, ref in waiting:
+            if ref is not None:
+                body = next(bodies)
+            if v is None:  # a row of its own, its body in it
+                out.append(_message(f if ref is None else (*f[:_BODY], body, *f[_BODY + 1:]),
+                                    n_of, True))
             else:
-                out.append(_chunked(i, v, t, f, next(bodies) if type(body) is tuple else body,
-                                    lk, n_of, True))
+                out.append(_chunked(i, v, t, f, body, lk, n_of, True))
         return out
 
     def get(self, message_id: str) -> Message:
@@ -270,14 +281,13 @@ class MessageStore:
             row = self._row(n - 1, key, True)
             if row is None:
                 raise KeyError(message_id)
-            return self._resolved([(n - 1, None, row, None, None, 0.0)], n_of)[0]
+            return self._resolved([_row_held(n - 1, row)], n_of)[0]
         text, blob, at, starts, ts = self._located(c)
         j = key - firsts[c]
         v: list[Any] = _DECODER.raw_decode(text, at[j])[0]  # its own values, made anew
-        size, ref = v[10], v[18]
-        body = (blob[starts[j]:starts[j] + size] if type(size) is int else size) \
-            if ref is None else (size, blob[starts[j]:starts[j] + ref])
-        return self._resolved([(n - 1, v, facts[v[3]], body, links.get(key), ts[j])],
+        here = blob[starts[j]:starts[j] + held(v)]
+        body, ref = (here, None) if v[18] is None else (None, (v[10], here))
+        return self._resolved([(n - 1, v, facts[v[3]], body, links.get(key), ts[j], ref)],
                               n_of)[0]
 
     def _located(self, c: int) -> tuple[str, bytes, list[int], list[int], array[float]]:
@@ -297,7 +307,7 @@ class MessageStore:
                 v, end = _DECODER.raw_decode(text, i)
                 at.append(i)
                 starts.append(b)
-                b += v[10] if v[18] is None else v[18]
+                b += held(v)
                 i = end + 1
             got = self._got[c] = (text, blob, at, starts, _floats(ts))
         return got
