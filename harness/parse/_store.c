@@ -1,9 +1,9 @@
 /* The writer of analysis.sqlite through SQLite's C API, for store.StoreWriter.
  *
  * Writer(path, script, insert, facts, Draft, Message, values, kinds, dumps, firsts=None,
- * chunk=..., limit=256) opens the temporary store on a connection of its own and runs script
+ * chunk=..., limit=256, limit_bytes=0) opens the temporary store on a connection of its own and runs script
  * (pragmas, schema, BEGIN). add(draft) writes a draft's message into a chunk (chunk, the
- * INSERT of one, limit messages at most: storerows.h) or a row of its own (insert), and
+ * INSERT of one, limit messages at most, or limit_bytes of bodies: storerows.h) or a row of its own (insert), and
  * appends its first_seq to the list firsts. Its connection's
  * facts go in a row of their own, written with facts (storefacts.h), which the message's
  * row names by id. Its columns are
@@ -64,10 +64,11 @@ static int writer_init (Writer *w, PyObject *args, PyObject *kw)
   PyObject *path, *draft, *message, *values, *kinds, *dumps, *firsts = NULL;
   const char *script, *insert, *facts, *chunk = NULL;
   int limit = 256;
-  if (!PyArg_ParseTuple (args, "O&sssO!O!O!O!O|O!si:Writer", PyUnicode_FSConverter, &path,
+  Py_ssize_t limit_bytes = 0;
+  if (!PyArg_ParseTuple (args, "O&sssO!O!O!O!O|O!sin:Writer", PyUnicode_FSConverter, &path,
                          &script, &insert, &facts, &PyType_Type, &draft, &PyType_Type,
                          &message, &PyDict_Type, &values, &PyDict_Type, &kinds, &dumps, &PyList_Type,
-                         &firsts, &chunk, &limit))
+                         &firsts, &chunk, &limit, &limit_bytes))
     return -1;
   int ok = w->db == NULL || (PyErr_SetString (PyExc_RuntimeError, "Writer opened twice"), 0);
   ok = ok && slot_offsets ((PyTypeObject *) draft, DRAFT, DN, w->doff, "draftfields.h") == 0
@@ -96,7 +97,7 @@ static int writer_init (Writer *w, PyObject *args, PyObject *kw)
   if (rc != SQLITE_OK || facts_prepare (&w->facts, w->db, facts) < 0
       || rows_prepare (&w->rows, w->db, insert,
                        chunk ? chunk : "INSERT INTO chunks(key, rows, bodies, ts) VALUES(?,?,?,?)",
-                       limit) < 0)
+                       limit, limit_bytes) < 0)
   {
     if (rc != SQLITE_OK)
       sql_error (w->db, rc);
@@ -239,8 +240,7 @@ static PyObject *run (Writer *w, PyObject *args, int rows)
     return PyErr_Format (sql_ProgrammingError, "Cannot operate on a closed database.");
   if (rows_flush (&w->rows) < 0)
     return NULL;
-  int wrote;
-  return sql_run (w->db, sql, params, rows, &wrote);
+  return sql_run (w->db, sql, params, rows);
 }
 
 static PyObject *writer_execute (Writer *w, PyObject *args)
@@ -371,7 +371,7 @@ static PyTypeObject WriterType = {
   .tp_basicsize = sizeof (Writer),
   .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
   .tp_doc = "Writer(path, script, insert, facts, Draft, Message, values, kinds, dumps,"
-            " firsts=None, chunk=..., limit=256)",
+            " firsts=None, chunk=..., limit=256, limit_bytes=0)",
   .tp_new = PyType_GenericNew,
   .tp_init = (initproc) writer_init,
   .tp_dealloc = (destructor) writer_dealloc,

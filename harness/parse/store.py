@@ -41,6 +41,7 @@ from harness.parse.storeformat import (
     _NUMBERING,
     _PRAGMAS,
     _SCHEMA,
+    CHUNK_BYTES,
 )
 from harness.parse.storeformat import ANALYSIS_DB as ANALYSIS_DB  # store's own name, as ever
 from harness.parse.storeformat import CHUNK_MESSAGES as CHUNK_MESSAGES
@@ -147,7 +148,7 @@ class StoreWriter:
             if compiled and _store is not None and new_message is not Message:
                 self._c = db = _store.Writer(self.tmp, _PRAGMAS + _SCHEMA + "BEGIN;", _INSERT,
                                              _FACTS, Draft, Message, VALUES, KINDS, self._dumps,
-                                             self._firsts, _CHUNK, rows)
+                                             self._firsts, _CHUNK, rows, CHUNK_BYTES)
             else:
                 self._py = db = _Connection(self.tmp)
         except (OSError, sqlite3.Error) as exc:

@@ -27,11 +27,13 @@ static inline int put_ll (JBuf *b, long long x)
   return 0;
 }
 
-int rows_prepare (Rows *r, sqlite3 *db, const char *one, const char *chunk, int limit)
+int rows_prepare (Rows *r, sqlite3 *db, const char *one, const char *chunk, int limit,
+                  Py_ssize_t limit_bytes)
 {
   r->db = db;
   r->count = 0;
   r->limit = limit > 0 ? limit : 1;
+  r->limit_bytes = limit_bytes;
   int rc = sqlite3_prepare_v2 (db, one, -1, &r->one, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_prepare_v2 (db, chunk, -1, &r->chunk, NULL);
@@ -202,7 +204,8 @@ int rows_write (Rows *r, PyObject *const *col, long long key, int fit)
     return rows_flush (r) < 0 ? -1 : write_one (r, col);
   if (r->count++ == 0)
     r->first = key;
-  return r->count >= r->limit || r->bodies.len >= CHUNK_BYTES ? rows_flush (r) : 0;
+  return r->count >= r->limit
+    || (r->limit_bytes > 0 && r->bodies.len >= (size_t) r->limit_bytes) ? rows_flush (r) : 0;
 }
 
 void rows_close (Rows *r)

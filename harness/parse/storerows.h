@@ -7,7 +7,7 @@
  * chunk is one row of four columns for up to `limit` messages of consecutive keys: a JSON
  * array of one array a message, the JSON columns' texts embedded as they are, their bodies'
  * bytes one after another, and their t as 8 bytes each. A chunk waits here, growing, until
- * it is full (or its bodies CHUNK_BYTES), a key is left out (an add that failed), or any
+ * it is full (or its bodies limit_bytes), a key is left out (an add that failed), or any
  * other SQL runs (rows_flush; a facts row need not wait: a chunk names facts by id). A
  * message that does not go in one (a value SQLite's column affinity would change, or NULL
  * where the schema refuses it) is written alone, at once, after the chunk waiting, so that
@@ -16,6 +16,7 @@
 #ifndef STOREROWS_H
 #define STOREROWS_H
 
+#include "storejson.h"
 #include "storesql.h"
 
 /* The INSERT's parameters a row (its columns), and the key's, the body's and the body
@@ -25,8 +26,6 @@
 #define C_T 3
 #define C_BODY 12
 #define C_REF 20
-/* storeformat.CHUNK_BYTES: a chunk is written once its bodies are this many bytes */
-#define CHUNK_BYTES (1 << 20)
 
 typedef struct
 {
@@ -38,11 +37,14 @@ typedef struct
   JBuf text, bodies, ts;
   long long first; /* its first message's key */
   int count, limit; /* its messages, and how many it holds at most */
+  Py_ssize_t limit_bytes; /* its bodies' bytes once it is written (storeformat.CHUNK_BYTES);
+                           * 0: no such limit */
 } Rows;
 
 /* The two INSERTs prepared (one's parameters NCOL, chunk's 4: key, rows, bodies, ts), a chunk at most limit
- * messages. 0, or -1 with an exception set (what was prepared is left for rows_close). */
-int rows_prepare (Rows *r, sqlite3 *db, const char *one, const char *chunk, int limit);
+ * messages or limit_bytes of bodies (0: any). 0, or -1 with an exception set (what was prepared is left for rows_close). */
+int rows_prepare (Rows *r, sqlite3 *db, const char *one, const char *chunk, int limit,
+                  Py_ssize_t limit_bytes);
 
 /* The buffer JSON column j's text of the next row is to be written into (json_column),
  * when rows_write is to take it from there. */

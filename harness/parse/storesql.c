@@ -108,13 +108,6 @@ int sql_bind (sqlite3 *db, sqlite3_stmt *st, int i, PyObject *v)
   return 0;
 }
 
-void sql_text_free (SqlText *t)
-{
-  jbuf_free (&t->buf[0]);
-  jbuf_free (&t->buf[1]);
-  t->held = 0;
-}
-
 /* A column as the sqlite3 module reads it (no converters, str texts). */
 static PyObject *column (sqlite3_stmt *st, int i)
 {
@@ -141,11 +134,10 @@ static PyObject *column (sqlite3_stmt *st, int i)
   }
 }
 
-PyObject *sql_run (sqlite3 *db, const char *sql, PyObject *params, int rows, int *wrote)
+PyObject *sql_run (sqlite3 *db, const char *sql, PyObject *params, int rows)
 {
   sqlite3_stmt *st;
   int rc = sqlite3_prepare_v2 (db, sql, -1, &st, NULL);
-  *wrote = rc != SQLITE_OK || !sqlite3_stmt_readonly (st); /* (a NULL one is read-only) */
   if (rc != SQLITE_OK)
     return sql_error (db, rc);
   PyObject *out = rows ? PyList_New (0) : Py_NewRef (Py_None);

@@ -9,8 +9,6 @@
 #include <sqlite3.h>
 #include <string.h>
 
-#include "storejson.h"
-
 extern PyObject *sql_IntegrityError, *sql_OperationalError, *sql_DataError,
   *sql_ProgrammingError;
 
@@ -62,69 +60,8 @@ static inline int sql_same_binding (PyObject *a, PyObject *b)
   return 0;
 }
 
-/* A parameter bound to v unless its binding *bound (NULL: none kept) binds the same
- * (sql_same_binding); *bound is then v (a new reference), or NULL when binding failed. Inline:
- * it runs for most parameters of every row. 0, or -1 with an exception set. */
-static inline int sql_bind_kept (sqlite3 *db, sqlite3_stmt *st, int i, PyObject *v,
-                                 PyObject **bound)
-{
-  int same = *bound != NULL ? sql_same_binding (*bound, v) : 0;
-  if (same != 0)
-    return same < 0 ? -1 : 0;
-  Py_CLEAR (*bound);
-  if (sql_bind (db, st, i, v) < 0)
-    return -1;
-  *bound = Py_NewRef (v);
-  return 0;
-}
-
-/* A text parameter written into two buffers by turns: the one bound (held) stays as it is
- * while the next row's text is written into the other (sql_text_spare), and the same bytes
- * again keep the binding (sql_bind_spare). A store row's frames and notes are nearly always
- * the previous row's, its headers half the time: ~200 instructions a rebinding. */
-typedef struct
-{
-  JBuf buf[2];
-  int held; /* 1 + the index of the buffer the parameter is bound to; 0: none of them */
-} SqlText;
-
-/* The buffer the next text is written into (the one not bound). */
-static inline JBuf *sql_text_spare (SqlText *t)
-{
-  return &t->buf[t->held == 1];
-}
-
-/* Bind the spare buffer's text (it must live until the statement is reset), unless it is
- * the bytes the held one binds. Inline: five parameters of every row. 0, or -1 with an
- * exception set. */
-static inline int sql_bind_spare (sqlite3 *db, sqlite3_stmt *st, int i, SqlText *t)
-{
-  int s = t->held == 1;
-  const JBuf *b = &t->buf[s], *h = &t->buf[!s];
-  if (t->held && h->len == b->len && (b->len == 0 || memcmp (h->data, b->data, b->len) == 0))
-    return 0;
-  t->held = 0;
-  int rc = sqlite3_bind_text64 (st, i, b->data, b->len, SQLITE_STATIC, SQLITE_UTF8);
-  if (rc != SQLITE_OK)
-  {
-    sql_error (db, rc);
-    return -1;
-  }
-  t->held = s + 1;
-  return 0;
-}
-
-/* The parameter is bound to something else (a str, in place): neither buffer is held. */
-static inline void sql_text_let_go (SqlText *t)
-{
-  t->held = 0;
-}
-
-void sql_text_free (SqlText *t);
-
 /* One statement with its parameters (a tuple) run to its end: its rows as a list of
- * tuples, as the module reads them, when rows; else None. NULL on error. *wrote is set
- * when the statement may write (is not read-only), whether it ran or not. */
-PyObject *sql_run (sqlite3 *db, const char *sql, PyObject *params, int rows, int *wrote);
+ * tuples, as the module reads them, when rows; else None. NULL on error. */
+PyObject *sql_run (sqlite3 *db, const char *sql, PyObject *params, int rows);
 
 #endif

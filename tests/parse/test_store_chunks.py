@@ -95,6 +95,29 @@ def test_chunks_hold_few_messages_each_and_odd_ones_apart(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("compiled", [True, False])
+def test_a_chunk_ends_at_its_bodies_bytes(tmp_path: Path, compiled: bool) -> None:
+    """A chunk is written once its bodies reach storeformat.CHUNK_BYTES, the limit both
+    writers are given by it: three of its bodies of 0.4 of it, then four small ones."""
+    path = tmp_path / store.ANALYSIS_DB
+    big = int(store.CHUNK_BYTES * 0.4)
+    with store.StoreWriter(path, compiled=compiled) as w:
+        for i, n in enumerate([big, big, big, 5, 5, 5, 5]):
+            w.add(Draft(kind=MessageKind.RAW, t=1.0 + i, direction="out", source="s",
+                        first_seq=i, body=bytes([i]) * n))
+        w.finish({})
+    db = sqlite3.connect(path)
+    try:
+        chunks = db.execute("SELECT key, length(ts) / 8, length(bodies) FROM chunks"
+                            " ORDER BY key").fetchall()
+    finally:
+        db.close()
+    assert chunks == [(1, 3, 3 * big), (4, 4, 20)]
+    with storeread.MessageStore(path) as s:
+        assert [m.body for m in s.messages()] == [bytes([i]) * n for i, n in
+                                                  enumerate([big, big, big, 5, 5, 5, 5])]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
 def test_json_sqlite_refuses_in_a_chunk(tmp_path: Path, compiled: bool) -> None:
     """A chunk may hold json's Infinity (a meta's: the reference writer chunks it, the C
     writer gives it a row), which SQLite's JSON functions refuse: the numbering by SQL (a
