@@ -191,7 +191,8 @@ def _same_as_reference(d: Path, drafts: list[Draft], requests: list[int], after:
 
 
 def _fresh(text: str) -> str:
-    """An equal str that is another object (the C writer keeps a binding for both)."""
+    """An equal str that is another object (the C writer's facts row keeps its binding for
+    both: sql_same_binding)."""
     return "".join(list(text)) if len(text) > 1 else text
 
 
@@ -204,8 +205,8 @@ needs an escape."""
 
 _pooled = st.sampled_from([[("ab", "c")], [("ba", "c")], [("ab", "c")], [("abc", "d")]]).map(
     lambda h: [(_fresh(k), v) for k, v in h])
-"""JSON texts of another row's bytes, or of the same length and other bytes: the C writer
-keeps the binding of the first only."""
+"""JSON texts of another row's bytes, or of the same length and other bytes: each
+message's own in its chunk."""
 
 
 @st.composite
@@ -238,13 +239,13 @@ def _runs(draw: st.DrawFn) -> list[Draft]:
 
 @settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(_runs(), st.data(), _rows)
-def test_rows_in_a_run_keep_bindings(tmp_path_factory: pytest.TempPathFactory,
-                                     drafts: list[Draft], data: st.DataObject,
-                                     rows: int) -> None:
-    """A row whose values are those of the row its slot of the INSERT held before (the
-    same objects or equal ones) keeps their bindings in the C writer, and a JSON text of
-    that row's bytes its own: the same store and Messages as the reference, through
-    add_message; long strings too (encoded 8 bytes at a time)."""
+def test_runs_of_like_values(tmp_path_factory: pytest.TempPathFactory,
+                             drafts: list[Draft], data: st.DataObject, rows: int) -> None:
+    """Messages whose values are the message before's (the same objects or equal ones),
+    of other kinds, or fail to bind: the C writer's facts rows keep their bindings where
+    the values are the same, its chunks hold each message's own values and JSON texts,
+    and the store and Messages are the reference's, through add_message; long strings too
+    (encoded 8 bytes at a time)."""
     requests = [data.draw(st.integers(-1, i - 1)) if i else -1 for i in range(len(drafts))]
     _same_as_reference(tmp_path_factory.mktemp("w"), drafts, requests, [], one_call=True,
                        rows=rows)
