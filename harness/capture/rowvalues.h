@@ -16,26 +16,17 @@
  * letter. Made once a call: a row's eleven columns are each checked with a shift. */
 static unsigned fits (char want)
 {
-  unsigned null = want >= 'A' && want <= 'Z' ? 1u << SQLITE_NULL : 0;
-  switch (want)
-  {
-  case '*':
+  if (want == '*')
     return 1u << SQLITE_INTEGER | 1u << SQLITE_FLOAT | 1u << SQLITE_TEXT | 1u << SQLITE_BLOB
            | 1u << SQLITE_NULL;
-  case 'i':
-  case 'I':
-    return 1u << SQLITE_INTEGER | null;
-  case 'f':
-  case 'F':
-    return 1u << SQLITE_FLOAT | null;
-  case 't':
-  case 'T':
-    return 1u << SQLITE_TEXT | null;
-  case 'b':
-  case 'B':
-    return 1u << SQLITE_BLOB | null;
-  default:
-    return 0;
+  unsigned null = want >= 'A' && want <= 'Z' ? 1u << SQLITE_NULL : 0;
+  switch (want | 0x20) /* the letter in lower case (no other byte becomes one of these) */
+  {
+  case 'i': return 1u << SQLITE_INTEGER | null;
+  case 'f': return 1u << SQLITE_FLOAT | null;
+  case 't': return 1u << SQLITE_TEXT | null;
+  case 'b': return 1u << SQLITE_BLOB | null;
+  default: return 0;
   }
 }
 
